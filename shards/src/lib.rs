@@ -1,0 +1,1 @@
+//! `shards`: the thread-per-core runtime under shadowcat. Knows nothing about HTTP or MCP.

@@ -1,0 +1,1 @@
+//! mcp (placeholder until its slice lands).

@@ -1,0 +1,1 @@
+//! upstream (placeholder until its slice lands).
