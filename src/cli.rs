@@ -3,6 +3,10 @@
 //! Not here: defaults that belong to the config (session TTL, timeouts, limits: see
 //! `config::defaults`), checks across flags beyond `--shards`/`--cores`, or building a `Config`
 //! (see `config::from_cli`). Command and flag names are fixed: scripts rely on them.
+#![allow(
+    rustdoc::bare_urls,
+    reason = "doc comments here are clap's --help text, where <...> around URLs would show"
+)]
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -96,7 +100,7 @@ pub struct ListenerArgs {
     #[arg(long, value_name = "PATH", default_value = MCP_PATH)]
     pub path: String,
     /// Accept this Host header name (repeatable; "*" accepts any). Default on a loopback
-    /// --bind: localhost, 127.0.0.1, [::1]; required on any other address.
+    /// --bind: localhost, 127.0.0.1, ::1; required on any other address.
     #[arg(long = "allowed-host", value_name = "NAME")]
     pub allowed_hosts: Vec<String>,
     /// Also accept this browser Origin, e.g. https://app.example.com (repeatable; "*" accepts
@@ -154,7 +158,7 @@ pub struct RunArgs {
     /// The configuration file (see docs/configuration.md).
     #[arg(short, long, value_name = "FILE")]
     pub config: PathBuf,
-    /// Runtime flags; each overrides the file's [runtime] or [log] setting.
+    /// Runtime flags; each overrides the same setting in the file.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
 }

@@ -31,7 +31,7 @@ pub(crate) const LOG_LEVEL_ALLOWED: &str =
 /// Parses a human-readable duration (`"30s"`, `"5m"`, `"1h 30m"`, `"250ms"`) with humantime.
 ///
 /// # Errors
-/// [`DURATION_ALLOWED`] for bad syntax, zero (a zero timeout would fire at once) or more than
+/// `DURATION_ALLOWED` for bad syntax, zero (a zero timeout would fire at once) or more than
 /// a year (`Instant + Duration` must not overflow).
 pub fn parse_duration(text: &str) -> Result<Duration, &'static str> {
     match humantime::parse_duration(text) {
@@ -52,7 +52,7 @@ pub fn format_duration(duration: Duration) -> String {
 /// 4,194,304 bytes is exactly the ambiguity a config file should not have.
 ///
 /// # Errors
-/// [`SIZE_ALLOWED`] for anything else, or a size that does not fit in 64 bits.
+/// `SIZE_ALLOWED` for anything else, or a size that does not fit in 64 bits.
 pub fn parse_size(text: &str) -> Result<u64, &'static str> {
     let text = text.trim();
     let digits_end = text
@@ -95,7 +95,7 @@ pub fn format_size(bytes: u64) -> String {
 /// `shards::placement::parse_core_list`.
 ///
 /// # Errors
-/// [`CORES_ALLOWED`] for an empty list or item, a non-number, a backwards range or a core above
+/// `CORES_ALLOWED` for an empty list or item, a non-number, a backwards range or a core above
 /// 8191.
 pub fn parse_core_list(text: &str) -> Result<Vec<usize>, &'static str> {
     let mut cores = Vec::new();
@@ -149,7 +149,7 @@ pub fn format_core_list(cores: &[usize]) -> String {
 /// Parses `--cores` / `runtime.cores`: `"all"` or a core list ([`parse_core_list`]).
 ///
 /// # Errors
-/// [`CORES_ALLOWED`] when it is neither.
+/// `CORES_ALLOWED` when it is neither.
 pub fn parse_cores(text: &str) -> Result<CoreSelection, &'static str> {
     if text.trim().eq_ignore_ascii_case("all") {
         return Ok(CoreSelection::All);
@@ -170,7 +170,7 @@ pub fn format_cores(cores: &CoreSelection) -> String {
 /// Parses `--shards N`.
 ///
 /// # Errors
-/// [`SHARDS_ALLOWED`] for zero, more than 8192, or not a number.
+/// `SHARDS_ALLOWED` for zero, more than 8192, or not a number.
 pub fn parse_shards(text: &str) -> Result<NonZeroUsize, &'static str> {
     let count: u64 = text.trim().parse().map_err(|_| SHARDS_ALLOWED)?;
     shard_count(count).ok_or(SHARDS_ALLOWED)
@@ -191,7 +191,7 @@ const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 /// Parses a log filter: a level or a tracing `EnvFilter` directive list.
 ///
 /// # Errors
-/// [`LOG_LEVEL_ALLOWED`] for an unknown bare word or a directive list `EnvFilter` rejects.
+/// `LOG_LEVEL_ALLOWED` for an unknown bare word or a directive list `EnvFilter` rejects.
 pub fn parse_log_level(text: &str) -> Result<String, &'static str> {
     let is_directive_list = text.contains(['=', ',', '[']);
     let ok = if is_directive_list {
