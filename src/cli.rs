@@ -1,1 +1,425 @@
-//! Command-line interface (clap types only).
+//! Command-line interface: clap types only, i.e. what the user typed, each value syntax-checked.
+//!
+//! Not here: defaults that belong to the config (session TTL, timeouts, limits: see
+//! `config::defaults`), checks across flags beyond `--shards`/`--cores`, or building a `Config`
+//! (see `config::from_cli`). Command and flag names are fixed: scripts rely on them.
+#![allow(
+    rustdoc::bare_urls,
+    reason = "doc comments here are clap's --help text, where <...> around URLs would show"
+)]
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::defaults::{DEMO_SERVER_ADDR_TEXT, LISTEN_ADDR_TEXT, MCP_PATH};
+use crate::config::{
+    parse_cores, parse_duration, parse_log_level, parse_shards, parse_size, CoreSelection,
+};
+
+/// shadowcat: a thread-per-core proxy for the Model Context Protocol.
+#[derive(Debug, Parser)]
+#[command(name = "shadowcat", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Proxy in front of the built-in demo MCP server, both in this process (no setup needed).
+    Demo(DemoArgs),
+    /// Reverse-proxy one HTTP MCP server.
+    Reverse(ReverseArgs),
+    /// Run from a configuration file; flags given here override the file.
+    Run(RunArgs),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run the built-in demo MCP server alone (an upstream for tests and benchmarks).
+    DemoServer(DemoServerArgs),
+}
+
+/// `shadowcat config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file and print the effective configuration (all defaults
+    /// filled in) as TOML. Exits with 2 when the file is invalid.
+    Check(ConfigCheckArgs),
+}
+
+/// Arguments of `config check`.
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// The configuration file.
+    #[arg(value_name = "FILE")]
+    pub path: PathBuf,
+}
+
+/// How many shards, or on which cores; at most one of the two.
+#[derive(Debug, Clone, Default, Args)]
+#[group(id = "core_selection", multiple = false)]
+pub struct CoreArgs {
+    /// Number of shards, one pinned thread each, on the first usable cores
+    /// [default: one per usable core].
+    #[arg(long, value_name = "N", value_parser = parse_shards)]
+    pub shards: Option<NonZeroUsize>,
+    /// Cores to run shards on, one shard per core: "all", or a list like "0,1" or
+    /// "0-7,16-23".
+    #[arg(long, value_name = "LIST", value_parser = parse_cores)]
+    pub cores: Option<CoreSelection>,
+}
+
+/// Flags shared by every command that starts shards.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RuntimeArgs {
+    /// Shard count or cores.
+    #[command(flatten)]
+    pub cores: CoreArgs,
+    /// io_uring buffer memory per shard, e.g. "2MiB" [default: 2MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub io_memory: Option<u64>,
+    /// Log level (error, warn, info, debug, trace, off) or a filter like
+    /// "info,shadowcat::proxy=debug" [default: info].
+    #[arg(long, value_name = "FILTER", value_parser = parse_log_level)]
+    pub log_level: Option<String>,
+}
+
+/// The proxy listener flags `demo` and `reverse` share.
+#[derive(Debug, Clone, Args)]
+pub struct ListenerArgs {
+    /// Address the proxy listens on.
+    #[arg(long, value_name = "ADDR", default_value = LISTEN_ADDR_TEXT)]
+    pub bind: SocketAddr,
+    /// MCP endpoint path clients use on the proxy (in `demo`, also the demo server's path).
+    #[arg(long, value_name = "PATH", default_value = MCP_PATH)]
+    pub path: String,
+    /// Accept this Host header name (repeatable; "*" accepts any). Default on a loopback
+    /// --bind: localhost, 127.0.0.1, ::1; required on any other address.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
+    /// Also accept this browser Origin, e.g. https://app.example.com (repeatable; "*" accepts
+    /// any). Origins whose host is an allowed host are always accepted.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// Also serve the admin API (/metrics, /health, ...) on this address.
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Make the demo server answer POSTs with SSE streams instead of JSON.
+    #[arg(long)]
+    pub sse: bool,
+    /// Listener flags.
+    #[command(flatten)]
+    pub listener: ListenerArgs,
+    /// Runtime flags.
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// Arguments of `reverse`.
+#[derive(Debug, Clone, Args)]
+pub struct ReverseArgs {
+    /// The MCP server to proxy, e.g. http://127.0.0.1:9000/mcp (http:// only for now).
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+    /// Listener flags.
+    #[command(flatten)]
+    pub listener: ListenerArgs,
+    /// Drop sessions idle for this long, e.g. "30m" [default: 30m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub session_ttl: Option<Duration>,
+    /// Time the upstream has to start answering, e.g. "60s" [default: 1m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub request_timeout: Option<Duration>,
+    /// Time to connect to the upstream, e.g. "5s" [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Largest request body accepted, e.g. "4MiB" [default: 4MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_body: Option<u64>,
+    /// Runtime flags.
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The configuration file (see docs/configuration.md).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Runtime flags; each overrides the same setting in the file.
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// Arguments of `demo-server`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoServerArgs {
+    /// Address to serve Streamable HTTP on.
+    #[arg(long, value_name = "ADDR", default_value = DEMO_SERVER_ADDR_TEXT)]
+    pub http: SocketAddr,
+    /// Answer POSTs with SSE streams instead of JSON.
+    #[arg(long)]
+    pub sse: bool,
+    /// MCP endpoint path.
+    #[arg(long, value_name = "PATH", default_value = MCP_PATH)]
+    pub path: String,
+    /// Runtime flags.
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+    use crate::config::defaults;
+    use crate::config::{format_duration, format_size};
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    fn parse_err(args: &[&str]) -> clap::Error {
+        match Cli::try_parse_from(args) {
+            Ok(cli) => panic!("{args:?} parsed: {cli:?}"),
+            Err(err) => err,
+        }
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn demo_parses_with_defaults_and_flags() {
+        let CliCommand::Demo(args) = parse(&["shadowcat", "demo"]).command else {
+            panic!("not demo")
+        };
+        assert_eq!(args.listener.bind.to_string(), "127.0.0.1:8080");
+        assert!(!args.sse);
+        assert_eq!(args.listener.path, "/mcp");
+        assert!(args.listener.allowed_hosts.is_empty() && args.listener.admin.is_none());
+        assert!(args.runtime.cores.shards.is_none() && args.runtime.cores.cores.is_none());
+
+        let cli = parse(&[
+            "shadowcat",
+            "demo",
+            "--bind",
+            "127.0.0.1:1",
+            "--sse",
+            "--cores",
+            "0-1",
+        ]);
+        let CliCommand::Demo(args) = cli.command else {
+            panic!("not demo")
+        };
+        assert!(args.sse);
+        assert_eq!(
+            args.runtime.cores.cores,
+            Some(CoreSelection::List(vec![0, 1]))
+        );
+    }
+
+    #[test]
+    fn reverse_parses_every_flag() {
+        let cli = parse(&[
+            "shadowcat",
+            "reverse",
+            "--bind",
+            "0.0.0.0:8080",
+            "--upstream",
+            "http://127.0.0.1:9000/mcp",
+            "--shards",
+            "4",
+            "--allowed-host",
+            "a.example",
+            "--allowed-host",
+            "b.example",
+            "--allowed-origin",
+            "https://app.example",
+            "--path",
+            "/rpc",
+            "--session-ttl",
+            "30m",
+            "--request-timeout",
+            "60s",
+            "--connect-timeout",
+            "5s",
+            "--max-body",
+            "4MiB",
+            "--admin",
+            "127.0.0.1:9901",
+            "--io-memory",
+            "1MiB",
+            "--log-level",
+            "debug",
+        ]);
+        let CliCommand::Reverse(args) = cli.command else {
+            panic!("not reverse")
+        };
+        assert_eq!(args.upstream, "http://127.0.0.1:9000/mcp");
+        assert_eq!(args.runtime.cores.shards, NonZeroUsize::new(4));
+        assert_eq!(args.listener.bind.to_string(), "0.0.0.0:8080");
+        assert_eq!(args.listener.allowed_hosts, ["a.example", "b.example"]);
+        assert_eq!(args.listener.allowed_origins, ["https://app.example"]);
+        assert_eq!(args.listener.path, "/rpc");
+        assert_eq!(args.session_ttl, Some(Duration::from_secs(1800)));
+        assert_eq!(args.request_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(args.connect_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(args.max_body, Some(4 * 1024 * 1024));
+        assert_eq!(args.listener.admin.map(|a| a.port()), Some(9901));
+        assert_eq!(args.runtime.io_memory, Some(1024 * 1024));
+        assert_eq!(args.runtime.log_level.as_deref(), Some("debug"));
+    }
+
+    #[test]
+    fn reverse_requires_an_upstream() {
+        let err = parse_err(&["shadowcat", "reverse"]);
+        assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+        assert!(err.to_string().contains("--upstream"), "{err}");
+    }
+
+    #[test]
+    fn run_config_check_and_demo_server_parse() {
+        let CliCommand::Run(args) =
+            parse(&["shadowcat", "run", "--config", "s.toml", "--cores", "all"]).command
+        else {
+            panic!("not run")
+        };
+        assert_eq!(args.config, PathBuf::from("s.toml"));
+        assert_eq!(args.runtime.cores.cores, Some(CoreSelection::All));
+        assert_eq!(
+            parse_err(&["shadowcat", "run"]).kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+
+        let CliCommand::Config(ConfigCommand::Check(args)) =
+            parse(&["shadowcat", "config", "check", "s.toml"]).command
+        else {
+            panic!("not config check")
+        };
+        assert_eq!(args.path, PathBuf::from("s.toml"));
+
+        let cli = parse(&[
+            "shadowcat",
+            "demo-server",
+            "--http",
+            "127.0.0.1:9000",
+            "--sse",
+            "--path",
+            "/x",
+        ]);
+        let CliCommand::DemoServer(args) = cli.command else {
+            panic!("not demo-server")
+        };
+        assert!(args.sse);
+        assert_eq!(args.path, "/x");
+        assert_eq!(args.http.port(), 9000);
+    }
+
+    #[test]
+    fn shards_and_cores_conflict_on_every_command() {
+        for command in [
+            &["shadowcat", "demo"][..],
+            &["shadowcat", "reverse", "--upstream", "http://127.0.0.1:1/"],
+            &["shadowcat", "run", "--config", "s.toml"],
+            &["shadowcat", "demo-server"],
+        ] {
+            let mut args = command.to_vec();
+            args.extend(["--shards", "2", "--cores", "0,1"]);
+            let err = parse_err(&args);
+            assert_eq!(err.kind(), ErrorKind::ArgumentConflict, "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_syntax() {
+        for (args, fragment) in [
+            (
+                &["shadowcat", "demo", "--shards", "0"][..],
+                "from 1 to 8192",
+            ),
+            (&["shadowcat", "demo", "--cores", "3-1"], "0-7,16-23"),
+            (&["shadowcat", "demo", "--bind", "localhost:80"], "--bind"),
+            (&["shadowcat", "demo", "--io-memory", "2MB"], "binary unit"),
+            (&["shadowcat", "demo", "--log-level", "loud"], "EnvFilter"),
+            (
+                &[
+                    "shadowcat",
+                    "reverse",
+                    "--upstream=u",
+                    "--session-ttl",
+                    "0s",
+                ],
+                "non-zero duration",
+            ),
+            (
+                &["shadowcat", "reverse", "--upstream=u", "--max-body", "big"],
+                "binary unit",
+            ),
+        ] {
+            let err = parse_err(args);
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{args:?}");
+            assert!(err.to_string().contains(fragment), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_commands_and_flags_are_rejected() {
+        assert_eq!(
+            parse_err(&["shadowcat", "proxy"]).kind(),
+            ErrorKind::InvalidSubcommand
+        );
+        assert_eq!(
+            parse_err(&["shadowcat", "demo", "--upstream", "x"]).kind(),
+            ErrorKind::UnknownArgument
+        );
+    }
+
+    /// Help texts state defaults that live in `config::defaults`; keep them in step.
+    #[test]
+    fn help_defaults_match_config_defaults() {
+        let cli = Cli::command();
+        let reverse = cli.find_subcommand("reverse").unwrap();
+        let help_of = |id: &str| {
+            let arg = reverse.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_help().unwrap().to_string()
+        };
+        let expect = [
+            ("session_ttl", format_duration(defaults::SESSION_TTL)),
+            (
+                "request_timeout",
+                format_duration(defaults::UPSTREAM_REQUEST_TIMEOUT),
+            ),
+            (
+                "connect_timeout",
+                format_duration(defaults::UPSTREAM_CONNECT_TIMEOUT),
+            ),
+            ("max_body", format_size(defaults::MAX_BODY_BYTES)),
+            ("io_memory", format_size(defaults::IO_MEMORY)),
+            ("log_level", defaults::LOG_LEVEL.to_owned()),
+        ];
+        for (id, default) in expect {
+            let help = help_of(id);
+            assert!(
+                help.contains(&format!("[default: {default}]")),
+                "{id}: {help}"
+            );
+        }
+    }
+}

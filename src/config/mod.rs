@@ -1,1 +1,107 @@
-//! config (placeholder until its slice lands).
+//! Configuration: a TOML file or command-line flags -> one validated, typed [`Config`].
+//!
+//! Not here: starting anything. The runtime builds its per-shard objects from a `Config`
+//! (`build(&Config)`), and `main` decides exit codes and printing.
+//!
+//! Three layers, after ripgrep's low/high args:
+//! - [`raw`]: the TOML schema as written (`RawConfig`), unknown keys rejected with file, line
+//!   and column; durations, sizes and addresses kept as written.
+//! - `resolve.rs`: raw -> [`Config`]: defaults from [`defaults`] applied, every value checked
+//!   (errors name the TOML path, the value and what is allowed), route names turned into
+//!   upstream indices, upstream hosts resolved (blocking DNS, once, at load).
+//! - `print.rs`: [`Config`] -> TOML ([`to_toml`]); loading the output gives an equal `Config`.
+//!
+//! Flags take the same road: [`from_cli`] turns `reverse`/`demo` flags into a `RawConfig` and
+//! resolves it, so `shadowcat reverse ...` and the equivalent file give equal configs.
+//!
+//! ```
+//! let config = shadowcat::config::from_toml_str(
+//!     "[upstreams.demo]\nurl = \"http://127.0.0.1:9000/mcp\"\n",
+//!     "example.toml",
+//! )?;
+//! assert_eq!(config.listeners[0].bind.to_string(), "127.0.0.1:8080");
+//! assert_eq!(config.upstreams[0].url.authority, "127.0.0.1:9000");
+//! # Ok::<(), shadowcat::config::Error>(())
+//! ```
+
+mod allow;
+mod command;
+pub mod defaults;
+mod error;
+mod model;
+mod print;
+pub mod raw;
+mod resolve;
+mod url;
+mod values;
+
+use std::path::Path;
+
+pub use allow::{host_allowed, origin_allowed};
+pub use command::{from_cli, Command, DemoServerConfig};
+pub use error::Error;
+pub use model::{
+    Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
+    RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig, UpstreamUrl,
+};
+pub use print::to_toml;
+pub use values::{
+    format_core_list, format_cores, format_duration, format_size, parse_core_list, parse_cores,
+    parse_duration, parse_log_level, parse_shards, parse_size,
+};
+
+/// Reads, parses and resolves a configuration file.
+///
+/// # Errors
+/// [`Error::Read`] when the file cannot be read, [`Error::Parse`] for TOML or schema errors
+/// (unknown keys, wrong types), otherwise [`Error::In`] wrapping the first invalid setting.
+pub fn load(path: &Path) -> Result<Config, Error> {
+    let (raw, origin) = read_raw(path)?;
+    resolve::resolve(&raw).map_err(|error| error.with_origin(&origin))
+}
+
+/// Parses and resolves configuration text; `origin` names it in errors (usually a file name).
+///
+/// # Errors
+/// As [`load`], without [`Error::Read`].
+pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, Error> {
+    let raw = parse_raw(text, origin)?;
+    resolve::resolve(&raw).map_err(|error| error.with_origin(origin))
+}
+
+/// `shadowcat config check FILE`: loads the file and returns its effective configuration as
+/// TOML, for printing.
+///
+/// # Errors
+/// As [`load`].
+pub fn check_file(path: &Path) -> Result<String, Error> {
+    load(path).map(|config| to_toml(&config))
+}
+
+/// Reads and parses a file into the raw schema; returns it with the origin name for errors.
+fn read_raw(path: &Path) -> Result<(raw::RawConfig, String), Error> {
+    let text = std::fs::read_to_string(path).map_err(|error| Error::Read {
+        path: path.to_owned(),
+        error,
+    })?;
+    let origin = path.display().to_string();
+    let raw = parse_raw(&text, &origin)?;
+    Ok((raw, origin))
+}
+
+fn parse_raw(text: &str, origin: &str) -> Result<raw::RawConfig, Error> {
+    toml::from_str(text).map_err(|error| Error::Parse {
+        origin: origin.to_owned(),
+        error: Box::new(error),
+    })
+}
+
+#[cfg(test)]
+#[path = "command_tests.rs"]
+mod command_tests;
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod config_tests;
+#[cfg(test)]
+#[path = "resolve_tests.rs"]
+mod resolve_tests;

@@ -1,0 +1,201 @@
+//! Parsed command line -> what `main` runs: [`Command::Proxy`], [`Command::DemoServer`] or
+//! [`Command::ConfigCheck`].
+//!
+//! Not here: flag syntax (see `cli.rs`), validation (flags become a raw config and go through
+//! `resolve.rs`, so `reverse` and the equivalent TOML give equal `Config`s). Errors about flags
+//! name the flag (`--upstream`), not the TOML path it fills.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::defaults as d;
+use super::error::Error;
+use super::model::{Config, CoreSelection, LimitsConfig, LogConfig, RuntimeConfig, TimeoutsConfig};
+use super::print::{duration, raw_cores};
+use super::raw::{RawAdmin, RawConfig, RawDemo, RawListener, RawRoute, RawSize, RawUpstream};
+use super::resolve::{resolve, resolve_runtime, route_path};
+use crate::cli::{
+    Cli, CliCommand, ConfigCommand, DemoArgs, DemoServerArgs, ListenerArgs, ReverseArgs,
+    RuntimeArgs,
+};
+
+/// Origin named in errors about flags.
+const CLI_ORIGIN: &str = "command line";
+
+/// What `main` should do.
+#[derive(Debug)]
+pub enum Command {
+    /// Run the proxy (`demo`, `reverse`, `run`). When `config.demo` is set, first start the
+    /// demo server on `demo.bind`, then call [`Config::set_demo_addr`] with the bound address,
+    /// then start the proxy shards with the config.
+    Proxy(Box<Config>),
+    /// Run the demo MCP server alone (`demo-server`).
+    DemoServer(DemoServerConfig),
+    /// Validate this file and print its effective configuration (`config check`); see
+    /// [`super::check_file`].
+    ConfigCheck(PathBuf),
+}
+
+/// Everything `demo-server` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoServerConfig {
+    /// Where to serve Streamable HTTP (`--http`).
+    pub bind: SocketAddr,
+    /// Answer POSTs with `text/event-stream` instead of `application/json` (`--sse`).
+    pub sse: bool,
+    /// MCP endpoint path (`--path`).
+    pub path: String,
+    /// Shards and their memory (`--shards`/`--cores`, `--io-memory`).
+    pub runtime: RuntimeConfig,
+    /// Request size limits (defaults; the demo server uses the proxy's HTTP stack).
+    pub limits: LimitsConfig,
+    /// Connection timeouts (defaults).
+    pub timeouts: TimeoutsConfig,
+    /// Logging (`--log-level`).
+    pub log: LogConfig,
+}
+
+/// Turns the parsed command line into what `main` runs. `run` reads and resolves its file here
+/// (file I/O and DNS at startup); the other commands touch no file.
+///
+/// # Errors
+/// [`Error`] naming the flag or TOML key at fault; exit with [`Error::exit_code`].
+pub fn from_cli(cli: &Cli) -> Result<Command, Error> {
+    match &cli.command {
+        CliCommand::Demo(args) => proxy_from_flags(&demo_raw(args)),
+        CliCommand::Reverse(args) => proxy_from_flags(&reverse_raw(args)),
+        CliCommand::Run(args) => {
+            let (mut raw, origin) = super::read_raw(&args.config)?;
+            apply_runtime_args(&mut raw, &args.runtime);
+            let config = resolve(&raw).map_err(|error| error.with_origin(&origin))?;
+            Ok(Command::Proxy(Box::new(config)))
+        }
+        CliCommand::Config(ConfigCommand::Check(args)) => {
+            Ok(Command::ConfigCheck(args.path.clone()))
+        }
+        CliCommand::DemoServer(args) => demo_server(args)
+            .map(Command::DemoServer)
+            .map_err(|error| error.rename_keys(&flag_for_key).with_origin(CLI_ORIGIN)),
+    }
+}
+
+fn proxy_from_flags(raw: &RawConfig) -> Result<Command, Error> {
+    resolve(raw)
+        .map(|config| Command::Proxy(Box::new(config)))
+        .map_err(|error| error.rename_keys(&flag_for_key).with_origin(CLI_ORIGIN))
+}
+
+/// `reverse`: one listener `main` routing `--path` to one upstream `main`.
+pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
+    let upstream = RawUpstream {
+        url: args.upstream.clone(),
+        connect_timeout: args.connect_timeout.map(duration),
+        request_timeout: args.request_timeout.map(duration),
+        pool_max_idle: None,
+    };
+    let mut raw = one_route(&args.listener, d::REVERSE_UPSTREAM_NAME, upstream);
+    raw.sessions.ttl = args.session_ttl.map(duration);
+    raw.limits.max_body_bytes = args.max_body.map(RawSize::Bytes);
+    apply_runtime_args(&mut raw, &args.runtime);
+    raw
+}
+
+/// `demo`: one listener `main` routing `--path` to upstream `demo`, which points at the
+/// in-process demo server on 127.0.0.1 port 0 (fixed up by [`Config::set_demo_addr`]).
+pub(crate) fn demo_raw(args: &DemoArgs) -> RawConfig {
+    let path = &args.listener.path;
+    let upstream = RawUpstream {
+        url: format!("http://{}{path}", d::DEMO_BIND_TEXT),
+        connect_timeout: None,
+        request_timeout: None,
+        pool_max_idle: None,
+    };
+    let mut raw = one_route(&args.listener, d::DEMO_UPSTREAM_NAME, upstream);
+    raw.demo = Some(RawDemo {
+        bind: Some(d::DEMO_BIND_TEXT.to_owned()),
+        sse: Some(args.sse),
+        path: Some(path.clone()),
+    });
+    apply_runtime_args(&mut raw, &args.runtime);
+    raw
+}
+
+/// A config with listener `main` routing `--path` to `upstream` (named `name`), with the
+/// listener flags' allow-lists and admin address.
+fn one_route(flags: &ListenerArgs, name: &str, upstream: RawUpstream) -> RawConfig {
+    let non_empty = |list: &Vec<String>| (!list.is_empty()).then(|| list.clone());
+    let listener = RawListener {
+        bind: flags.bind.to_string(),
+        allowed_hosts: non_empty(&flags.allowed_hosts),
+        allowed_origins: non_empty(&flags.allowed_origins),
+        routes: vec![RawRoute {
+            path: flags.path.clone(),
+            upstream: name.to_owned(),
+        }],
+    };
+    let mut raw = RawConfig::default();
+    raw.listeners.insert(d::LISTENER_NAME.to_owned(), listener);
+    raw.upstreams.insert(name.to_owned(), upstream);
+    raw.admin = flags.admin.map(|bind| RawAdmin {
+        bind: Some(bind.to_string()),
+    });
+    raw
+}
+
+fn demo_server(args: &DemoServerArgs) -> Result<DemoServerConfig, Error> {
+    let mut raw = RawConfig::default();
+    apply_runtime_args(&mut raw, &args.runtime);
+    let level = raw.log.level.unwrap_or_else(|| d::LOG_LEVEL.to_owned());
+    Ok(DemoServerConfig {
+        bind: args.http,
+        sse: args.sse,
+        path: route_path("--path", &args.path)?,
+        runtime: resolve_runtime(&raw.runtime)?,
+        limits: LimitsConfig::default(),
+        timeouts: TimeoutsConfig::default(),
+        log: LogConfig { level },
+    })
+}
+
+/// Applies `--shards`/`--cores`, `--io-memory` and `--log-level` over what `raw` says: flags win.
+pub(crate) fn apply_runtime_args(raw: &mut RawConfig, args: &RuntimeArgs) {
+    let selection = match (&args.cores.shards, &args.cores.cores) {
+        (Some(count), _) => Some(CoreSelection::Count(*count)),
+        (None, cores) => cores.clone(),
+    };
+    if let Some(selection) = selection {
+        (raw.runtime.shards, raw.runtime.cores) = raw_cores(&selection);
+    }
+    if let Some(bytes) = args.io_memory {
+        raw.runtime.io_memory = Some(RawSize::Bytes(bytes));
+    }
+    if let Some(level) = &args.log_level {
+        raw.log.level = Some(level.clone());
+    }
+}
+
+/// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
+/// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
+fn flag_for_key(key: &str) -> Option<&'static str> {
+    const FLAGS: [(&str, &str); 15] = [
+        ("listeners.main.bind", "--bind"),
+        ("listeners.main.allowed_hosts", "--allowed-host"),
+        ("listeners.main.allowed_origins", "--allowed-origin"),
+        ("listeners.main.routes", "--path"),
+        ("upstreams.main.url", "--upstream"),
+        ("upstreams.main.connect_timeout", "--connect-timeout"),
+        ("upstreams.main.request_timeout", "--request-timeout"),
+        ("sessions.ttl", "--session-ttl"),
+        ("limits.max_body_bytes", "--max-body"),
+        ("admin.bind", "--admin"),
+        ("demo.path", "--path"),
+        ("runtime.shards", "--shards"),
+        ("runtime.cores", "--cores"),
+        ("runtime.io_memory", "--io-memory"),
+        ("log.level", "--log-level"),
+    ];
+    FLAGS.iter().find_map(|(prefix, flag)| {
+        let rest = key.strip_prefix(prefix)?;
+        (rest.is_empty() || rest.starts_with(['[', '.'])).then_some(*flag)
+    })
+}

@@ -1,0 +1,301 @@
+//! Tests for flags -> `Command`: every subcommand, flags equal to their TOML, and errors that
+//! name the flag.
+//!
+//! Not here: clap syntax (conflicts, value parsers) is tested in `cli.rs`.
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+
+use super::*;
+use crate::cli::Cli;
+
+fn command(args: &[&str]) -> Result<Command, Error> {
+    let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
+    from_cli(&cli)
+}
+
+fn proxy(args: &[&str]) -> Config {
+    match command(args) {
+        Ok(Command::Proxy(config)) => *config,
+        other => panic!("expected a proxy config: {other:?}"),
+    }
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().unwrap()
+}
+
+#[test]
+fn reverse_equals_the_equivalent_toml() {
+    let from_flags = proxy(&[
+        "shadowcat",
+        "reverse",
+        "--bind",
+        "127.0.0.1:8080",
+        "--upstream",
+        "http://127.0.0.1:9000/mcp",
+        "--shards",
+        "2",
+        "--session-ttl",
+        "1h",
+        "--request-timeout",
+        "2m",
+        "--max-body",
+        "8MiB",
+        "--admin",
+        "127.0.0.1:9901",
+    ]);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reverse.toml");
+    assert_eq!(from_flags, load(&path).unwrap());
+}
+
+#[test]
+fn reverse_with_every_flag_equals_toml() {
+    let from_flags = proxy(&[
+        "shadowcat",
+        "reverse",
+        "--bind=0.0.0.0:9090",
+        "--upstream=http://localhost:9000/rpc",
+        "--cores=0-1,4",
+        "--allowed-host=mcp.example.com",
+        "--allowed-host=localhost",
+        "--allowed-origin=https://app.example.com",
+        "--path=/rpc",
+        "--session-ttl=5m",
+        "--request-timeout=30s",
+        "--connect-timeout=1s",
+        "--max-body=1048576",
+        "--io-memory=1MiB",
+        "--log-level=debug",
+    ]);
+    let from_file = from_toml_str(
+        r#"
+        [runtime]
+        cores = "0,1,4"
+        io_memory = 1048576
+        [listeners.main]
+        bind = "0.0.0.0:9090"
+        allowed_hosts = ["mcp.example.com", "localhost"]
+        allowed_origins = ["https://app.example.com"]
+        routes = [{ path = "/rpc", upstream = "main" }]
+        [upstreams.main]
+        url = "http://localhost:9000/rpc"
+        connect_timeout = "1s"
+        request_timeout = "30s"
+        [limits]
+        max_body_bytes = "1MiB"
+        [sessions]
+        ttl = "5m"
+        [log]
+        level = "debug"
+        "#,
+        "equivalent.toml",
+    )
+    .unwrap();
+    assert_eq!(from_flags, from_file);
+}
+
+#[test]
+fn reverse_defaults_bind_loopback_and_the_mcp_path() {
+    let config = proxy(&[
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:9000/mcp",
+    ]);
+    let listener = &config.listeners[0];
+    assert_eq!(listener.bind, addr("127.0.0.1:8080"));
+    assert_eq!(listener.routes[0].path, "/mcp");
+    assert_eq!(listener.allowed_hosts, ["localhost", "127.0.0.1", "[::1]"]);
+    assert_eq!(config.upstreams[0].name, "main");
+    assert_eq!(config.runtime.cores, CoreSelection::All);
+    assert_eq!(config.admin, None);
+}
+
+#[test]
+fn reverse_errors_name_flags_not_toml_keys() {
+    let cases: [(&[&str], &str, &str); 4] = [
+        (
+            &["--upstream", "https://x/mcp"],
+            "--upstream",
+            "TLS upstreams",
+        ),
+        (
+            &[
+                "--upstream",
+                "http://127.0.0.1:1/",
+                "--bind",
+                "0.0.0.0:8080",
+            ],
+            "--allowed-host",
+            "0.0.0.0:8080",
+        ),
+        (
+            &["--upstream", "http://127.0.0.1:1/", "--allowed-host", "a:1"],
+            "--allowed-host",
+            "\"a:1\"",
+        ),
+        (
+            &["--upstream", "http://127.0.0.1:1/", "--path", "mcp"],
+            "--path",
+            "\"mcp\"",
+        ),
+    ];
+    for (flags, flag, fragment) in cases {
+        let mut args = vec!["shadowcat", "reverse"];
+        args.extend_from_slice(flags);
+        let err = command(&args).unwrap_err();
+        let message = err.to_string();
+        assert_eq!(err.key(), Some(flag), "{message}");
+        assert!(message.starts_with("command line: "), "{message}");
+        assert!(message.contains(fragment), "{message}");
+    }
+    let err = command(&[
+        "shadowcat",
+        "reverse",
+        "--upstream=http://127.0.0.1:1/",
+        "--admin=127.0.0.1:8080",
+    ])
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`--admin` = \"127.0.0.1:8080\" is already used by `--bind`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn demo_points_its_upstream_at_the_in_process_server() {
+    let mut config = proxy(&["shadowcat", "demo", "--sse", "--shards", "1"]);
+    let demo = config.demo.clone().unwrap();
+    assert_eq!(demo.bind, addr("127.0.0.1:0"));
+    assert!(demo.sse);
+    assert_eq!(demo.path, "/mcp");
+    assert_eq!(config.listeners[0].bind, addr("127.0.0.1:8080"));
+    assert_eq!(config.upstreams[0].name, "demo");
+    assert_eq!(config.upstreams[0].url.to_url(), "http://127.0.0.1:0/mcp");
+    assert_eq!(
+        config.runtime.cores,
+        CoreSelection::Count(NonZeroUsize::new(1).unwrap())
+    );
+    config.set_demo_addr(addr("127.0.0.1:41000"));
+    assert_eq!(
+        config.upstreams[0].url.to_url(),
+        "http://127.0.0.1:41000/mcp"
+    );
+}
+
+#[test]
+fn demo_equals_the_demo_example() {
+    let from_flags = proxy(&["shadowcat", "demo", "--sse"]);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo.toml");
+    assert_eq!(from_flags, load(&path).unwrap());
+}
+
+#[test]
+fn demo_server_gets_runtime_flags_and_default_limits() {
+    let Ok(Command::DemoServer(server)) = command(&[
+        "shadowcat",
+        "demo-server",
+        "--http",
+        "127.0.0.1:9001",
+        "--sse",
+        "--cores",
+        "0,1",
+        "--path",
+        "/rpc",
+        "--log-level",
+        "debug",
+    ]) else {
+        panic!("expected demo-server")
+    };
+    assert_eq!(
+        server,
+        DemoServerConfig {
+            bind: addr("127.0.0.1:9001"),
+            sse: true,
+            path: "/rpc".into(),
+            runtime: RuntimeConfig {
+                cores: CoreSelection::List(vec![0, 1]),
+                ..RuntimeConfig::default()
+            },
+            limits: LimitsConfig::default(),
+            timeouts: TimeoutsConfig::default(),
+            log: LogConfig {
+                level: "debug".into()
+            },
+        }
+    );
+    let Ok(Command::DemoServer(server)) = command(&["shadowcat", "demo-server"]) else {
+        panic!("expected demo-server")
+    };
+    assert_eq!(server.bind, addr("127.0.0.1:9000"));
+    assert!(!server.sse);
+    let err = command(&["shadowcat", "demo-server", "--path", "rpc"]).unwrap_err();
+    assert_eq!(err.key(), Some("--path"), "{err}");
+}
+
+#[test]
+fn run_loads_the_file_and_flags_override_it() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/full.toml");
+    let path = path.to_str().unwrap();
+    let from_file = load(Path::new(path)).unwrap();
+    assert_eq!(proxy(&["shadowcat", "run", "--config", path]), from_file);
+
+    let overridden = proxy(&[
+        "shadowcat",
+        "run",
+        "-c",
+        path,
+        "--shards",
+        "3",
+        "--io-memory",
+        "8MiB",
+        "--log-level",
+        "warn",
+    ]);
+    assert_eq!(
+        overridden.runtime.cores,
+        CoreSelection::Count(NonZeroUsize::new(3).unwrap())
+    );
+    assert_eq!(overridden.runtime.io_memory, 8 * 1024 * 1024);
+    assert_eq!(overridden.log.level, "warn");
+    assert_eq!(overridden.listeners, from_file.listeners);
+
+    let cores = proxy(&["shadowcat", "run", "-c", path, "--cores", "all"]);
+    assert_eq!(cores.runtime.cores, CoreSelection::All);
+}
+
+#[test]
+fn run_errors_name_the_file() {
+    let err = command(&["shadowcat", "run", "--config", "/nonexistent.toml"]).unwrap_err();
+    assert!(matches!(err, Error::Read { .. }), "{err:?}");
+}
+
+#[test]
+fn config_check_passes_the_path_through() {
+    let Ok(Command::ConfigCheck(path)) =
+        command(&["shadowcat", "config", "check", "shadowcat.toml"])
+    else {
+        panic!("expected config check")
+    };
+    assert_eq!(path, PathBuf::from("shadowcat.toml"));
+}
+
+#[test]
+fn cli_names_match_the_defaults() {
+    assert_eq!(defaults::LISTENER_NAME, "main");
+    assert_eq!(defaults::REVERSE_UPSTREAM_NAME, "main");
+    // `reverse --session-ttl` is the same setting as `[sessions] ttl`.
+    let config = proxy(&[
+        "shadowcat",
+        "reverse",
+        "--upstream=http://127.0.0.1:1/",
+        "--session-ttl=90s",
+    ]);
+    assert_eq!(config.sessions.ttl, Duration::from_secs(90));
+}

@@ -1,0 +1,323 @@
+//! The typed, validated configuration the runtime consumes: `Config` and its sections.
+//!
+//! Not here: TOML syntax (see `raw.rs`), validation (see `resolve.rs`), defaults (see
+//! `defaults.rs`). Every value here has already been checked; units live in the types
+//! (`Duration`, `SocketAddr`, bytes as `usize`).
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use super::allow;
+use super::defaults;
+
+/// A resolved proxy configuration: the immutable snapshot every shard holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Shards and their memory.
+    pub runtime: RuntimeConfig,
+    /// Where clients connect; at least one, sorted by name, distinct bind addresses.
+    pub listeners: Vec<ListenerConfig>,
+    /// Where requests go; sorted by name. `RouteConfig::upstream` indexes this.
+    pub upstreams: Vec<UpstreamConfig>,
+    /// Size bounds on what clients and upstreams send.
+    pub limits: LimitsConfig,
+    /// Connection-level timeouts.
+    pub timeouts: TimeoutsConfig,
+    /// Session lifetime.
+    pub sessions: SessionsConfig,
+    /// Admin listener (`/metrics`, `/health`, ...), when enabled.
+    pub admin: Option<SocketAddr>,
+    /// Built-in demo MCP server to start in-process (used by `shadowcat demo`).
+    pub demo: Option<DemoConfig>,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// Records where the in-process demo server actually listens, after it bound
+    /// `demo.bind` (port 0 in `shadowcat demo`, so the kernel picks a free port).
+    ///
+    /// Sets `demo.bind` to `bound` and points every upstream that pointed at the old
+    /// `demo.bind` at `bound` (host, port, authority and addresses). Call it once, after binding
+    /// the demo server and before handing the config to the shards. Without `[demo]` it does
+    /// nothing.
+    pub fn set_demo_addr(&mut self, bound: SocketAddr) {
+        let Some(demo) = self.demo.as_mut() else {
+            return;
+        };
+        let old = demo.bind;
+        demo.bind = bound;
+        for upstream in &mut self.upstreams {
+            if upstream.url.addrs == [old] {
+                upstream.url.set_addr(bound);
+            }
+        }
+    }
+}
+
+/// Which cores run shards (one shard per core, pinned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoreSelection {
+    /// One shard on every usable core (the default).
+    All,
+    /// This many shards, on the first usable cores.
+    Count(NonZeroUsize),
+    /// One shard on each listed core; sorted, no duplicates (syntax-checked only: the runtime
+    /// checks the cores exist).
+    List(Vec<usize>),
+}
+
+/// `[runtime]`: shard placement and per-shard memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Which cores run shards.
+    pub cores: CoreSelection,
+    /// io_uring buffer memory registered per shard, in bytes (glommio `io_memory`).
+    pub io_memory: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cores: CoreSelection::All,
+            io_memory: to_usize(defaults::IO_MEMORY),
+        }
+    }
+}
+
+/// `[listeners.NAME]`: an address clients connect to and the routes served there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    /// The table name (`main` in `[listeners.main]`); letters, digits, `_`, `-`.
+    pub name: String,
+    /// Address every shard binds (SO_REUSEPORT).
+    pub bind: SocketAddr,
+    /// Request paths served here; at least one, distinct paths.
+    pub routes: Vec<RouteConfig>,
+    /// Accepted `Host` header names, lowercase, IPv6 in brackets, no ports; `"*"` accepts any.
+    pub allowed_hosts: Vec<String>,
+    /// Origins accepted besides those whose host is in `allowed_hosts`: exact
+    /// `scheme://host[:port]`, lowercase; `"*"` accepts any.
+    pub allowed_origins: Vec<String>,
+}
+
+impl ListenerConfig {
+    /// The route for a request target, by exact path match (the query string is ignored).
+    /// Allocates nothing.
+    pub fn route_for(&self, target: &[u8]) -> Option<&RouteConfig> {
+        let path_len = target
+            .iter()
+            .position(|&b| b == b'?')
+            .unwrap_or(target.len());
+        let path = target.get(..path_len)?;
+        self.routes
+            .iter()
+            .find(|route| route.path.as_bytes() == path)
+    }
+
+    /// Whether a `Host` header value is acceptable here (see [`allow::host_allowed`]).
+    pub fn host_allowed(&self, host: &[u8]) -> bool {
+        allow::host_allowed(&self.allowed_hosts, host)
+    }
+
+    /// Whether an `Origin` header value is acceptable here (see [`allow::origin_allowed`]).
+    pub fn origin_allowed(&self, origin: &[u8]) -> bool {
+        allow::origin_allowed(&self.allowed_hosts, &self.allowed_origins, origin)
+    }
+}
+
+/// `[[listeners.NAME.routes]]`: one path and the upstream it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConfig {
+    /// Exact request path, starting with `/` (no query, no fragment).
+    pub path: String,
+    /// Index into [`Config::upstreams`].
+    pub upstream: usize,
+}
+
+/// `[upstreams.NAME]`: an MCP server requests are forwarded to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// The table name (`demo` in `[upstreams.demo]`); letters, digits, `_`, `-`.
+    pub name: String,
+    /// Where it listens.
+    pub url: UpstreamUrl,
+    /// Time allowed to establish a TCP connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for the upstream to start answering a request.
+    pub request_timeout: Duration,
+    /// Idle connections kept per shard; 0 disables pooling.
+    pub pool_max_idle: usize,
+}
+
+/// A parsed `http://` upstream URL with its addresses resolved at load (off the request path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamUrl {
+    /// Host as written, lowercase; an IPv6 literal keeps its brackets (`[::1]`).
+    pub host: String,
+    /// TCP port (80 when the URL has none).
+    pub port: u16,
+    /// Request target: path and query, starting with `/` (`/` when the URL has none).
+    pub path: String,
+    /// Value for the `Host` header: host, plus `:port` unless it is 80.
+    pub authority: String,
+    /// Addresses the host resolved to at load, in resolver order, without duplicates.
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl UpstreamUrl {
+    /// The URL in the form the config accepts: `http://authority/path`.
+    pub fn to_url(&self) -> String {
+        format!("http://{}{}", self.authority, self.path)
+    }
+
+    /// Points the URL at one literal address (keeps the path).
+    pub(crate) fn set_addr(&mut self, addr: SocketAddr) {
+        self.host = match addr {
+            SocketAddr::V4(v4) => v4.ip().to_string(),
+            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+        };
+        self.port = addr.port();
+        self.authority = authority(&self.host, self.port);
+        self.addrs = vec![addr];
+    }
+}
+
+/// The `Host` header value for `host` and `port`: the port is left out when it is HTTP's 80.
+pub(crate) fn authority(host: &str, port: u16) -> String {
+    if port == 80 {
+        host.to_owned()
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// `[limits]`: bounds on sizes, all in bytes except `max_headers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Largest request head (request line and headers); larger gets 431.
+    pub max_head_bytes: usize,
+    /// Most headers in one request head; more gets 431.
+    pub max_headers: usize,
+    /// Largest request body; larger gets 413.
+    pub max_body_bytes: usize,
+    /// Largest single SSE event from an upstream; a larger one ends the stream with an error.
+    pub max_sse_event_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_head_bytes: to_usize(defaults::MAX_HEAD_BYTES),
+            max_headers: to_usize(defaults::MAX_HEADERS),
+            max_body_bytes: to_usize(defaults::MAX_BODY_BYTES),
+            max_sse_event_bytes: to_usize(defaults::MAX_SSE_EVENT_BYTES),
+        }
+    }
+}
+
+/// `[timeouts]`: connection-level timeouts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeoutsConfig {
+    /// The request head must arrive within this; 408 after.
+    pub head: Duration,
+    /// An idle keep-alive connection is closed after this.
+    pub keepalive_idle: Duration,
+    /// On shutdown, in-flight requests get this long before connections are closed.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for TimeoutsConfig {
+    fn default() -> Self {
+        Self {
+            head: defaults::HEAD_TIMEOUT,
+            keepalive_idle: defaults::KEEPALIVE_IDLE,
+            shutdown_grace: defaults::SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// `[sessions]`: MCP session lifetime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionsConfig {
+    /// A session unused for this long is dropped.
+    pub ttl: Duration,
+    /// How often each shard sweeps expired sessions; never longer than `ttl`.
+    pub reap_interval: Duration,
+}
+
+/// `[demo]`: the built-in demo MCP server, started in the proxy process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoConfig {
+    /// Where it listens. Port 0 until [`Config::set_demo_addr`] records the bound port.
+    pub bind: SocketAddr,
+    /// Answer POSTs with `text/event-stream` instead of `application/json`.
+    pub sse: bool,
+    /// Its MCP endpoint path.
+    pub path: String,
+}
+
+/// `[log]`: logging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A level (`error`, `warn`, `info`, `debug`, `trace`, `off`) or a tracing `EnvFilter`
+    /// directive list; already checked to parse.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: defaults::LOG_LEVEL.to_owned(),
+        }
+    }
+}
+
+/// Byte counts from `defaults.rs` are `u64`; they are small enough for any `usize`.
+fn to_usize(bytes: u64) -> usize {
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener() -> ListenerConfig {
+        ListenerConfig {
+            name: "main".into(),
+            bind: "127.0.0.1:8080".parse().unwrap(),
+            routes: vec![RouteConfig {
+                path: "/mcp".into(),
+                upstream: 0,
+            }],
+            allowed_hosts: vec!["localhost".into()],
+            allowed_origins: vec![],
+        }
+    }
+
+    #[test]
+    fn route_for_matches_the_path_exactly_and_ignores_the_query() {
+        let listener = listener();
+        assert_eq!(listener.route_for(b"/mcp").map(|r| r.upstream), Some(0));
+        assert!(listener.route_for(b"/mcp?sessionId=1").is_some());
+        assert!(listener.route_for(b"/mcp/").is_none());
+        assert!(listener.route_for(b"/").is_none());
+    }
+
+    #[test]
+    fn set_addr_rewrites_authority_and_keeps_the_path() {
+        let mut url = UpstreamUrl {
+            host: "127.0.0.1".into(),
+            port: 0,
+            path: "/mcp".into(),
+            authority: "127.0.0.1:0".into(),
+            addrs: vec!["127.0.0.1:0".parse().unwrap()],
+        };
+        url.set_addr("[::1]:9000".parse().unwrap());
+        assert_eq!(url.to_url(), "http://[::1]:9000/mcp");
+        url.set_addr("127.0.0.1:80".parse().unwrap());
+        assert_eq!(url.authority, "127.0.0.1");
+        assert_eq!(url.addrs, vec!["127.0.0.1:80".parse().unwrap()]);
+    }
+}

@@ -1,0 +1,108 @@
+//! Typed `Config` -> TOML text: the effective configuration, every default written out.
+//!
+//! Not here: validation. The output goes through the raw schema (`raw.rs`), so it loads back
+//! into an equal `Config` (tested in `config_tests.rs`).
+
+use super::model::{Config, CoreSelection};
+use super::raw::{
+    RawAdmin, RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawLog, RawRoute,
+    RawRuntime, RawSessions, RawSize, RawTimeouts, RawUpstream,
+};
+use super::values::{format_core_list, format_duration, format_size};
+
+/// Prints the effective configuration as TOML, with every default filled in.
+///
+/// Loading the output with [`super::from_toml_str`] gives back an equal `Config` (upstream
+/// hosts are resolved again). The raw schema holds only strings, integers, booleans and tables,
+/// all of which TOML can express; should the serializer still refuse, the text is a TOML comment
+/// saying why, rather than a panic.
+pub fn to_toml(config: &Config) -> String {
+    toml::to_string_pretty(&to_raw(config))
+        .unwrap_or_else(|error| format!("# cannot print the configuration: {error}\n"))
+}
+
+/// The raw form of a resolved config, all optional fields set.
+pub(crate) fn to_raw(config: &Config) -> RawConfig {
+    let (shards, cores) = raw_cores(&config.runtime.cores);
+    let upstream_name = |index: usize| {
+        config
+            .upstreams
+            .get(index)
+            .map_or_else(String::new, |upstream| upstream.name.clone())
+    };
+    let listeners = config.listeners.iter().map(|listener| {
+        let routes = listener.routes.iter().map(|route| RawRoute {
+            path: route.path.clone(),
+            upstream: upstream_name(route.upstream),
+        });
+        let raw = RawListener {
+            bind: listener.bind.to_string(),
+            allowed_hosts: Some(listener.allowed_hosts.clone()),
+            allowed_origins: Some(listener.allowed_origins.clone()),
+            routes: routes.collect(),
+        };
+        (listener.name.clone(), raw)
+    });
+    let upstreams = config.upstreams.iter().map(|upstream| {
+        let raw = RawUpstream {
+            url: upstream.url.to_url(),
+            connect_timeout: Some(duration(upstream.connect_timeout)),
+            request_timeout: Some(duration(upstream.request_timeout)),
+            pool_max_idle: Some(upstream.pool_max_idle as u64),
+        };
+        (upstream.name.clone(), raw)
+    });
+    let limits = &config.limits;
+    RawConfig {
+        runtime: RawRuntime {
+            shards,
+            cores,
+            io_memory: Some(size(config.runtime.io_memory)),
+        },
+        listeners: listeners.collect(),
+        upstreams: upstreams.collect(),
+        limits: RawLimits {
+            max_head_bytes: Some(size(limits.max_head_bytes)),
+            max_headers: Some(limits.max_headers as u64),
+            max_body_bytes: Some(size(limits.max_body_bytes)),
+            max_sse_event_bytes: Some(size(limits.max_sse_event_bytes)),
+        },
+        timeouts: RawTimeouts {
+            head: Some(duration(config.timeouts.head)),
+            keepalive_idle: Some(duration(config.timeouts.keepalive_idle)),
+            shutdown_grace: Some(duration(config.timeouts.shutdown_grace)),
+        },
+        sessions: RawSessions {
+            ttl: Some(duration(config.sessions.ttl)),
+            reap_interval: Some(duration(config.sessions.reap_interval)),
+        },
+        admin: config.admin.map(|addr| RawAdmin {
+            bind: Some(addr.to_string()),
+        }),
+        demo: config.demo.as_ref().map(|demo| RawDemo {
+            bind: Some(demo.bind.to_string()),
+            sse: Some(demo.sse),
+            path: Some(demo.path.clone()),
+        }),
+        log: RawLog {
+            level: Some(config.log.level.clone()),
+        },
+    }
+}
+
+/// `runtime.shards` and `runtime.cores` for a selection (exactly one is set).
+pub(crate) fn raw_cores(selection: &CoreSelection) -> (Option<u64>, Option<String>) {
+    match selection {
+        CoreSelection::All => (None, Some("all".to_owned())),
+        CoreSelection::Count(count) => (Some(count.get() as u64), None),
+        CoreSelection::List(list) => (None, Some(format_core_list(list))),
+    }
+}
+
+pub(crate) fn duration(value: std::time::Duration) -> RawDuration {
+    RawDuration(format_duration(value))
+}
+
+fn size(bytes: usize) -> RawSize {
+    RawSize::Text(format_size(bytes as u64))
+}

@@ -1,0 +1,304 @@
+//! The TOML schema exactly as users write it: serde types, unknown keys rejected.
+//!
+//! Not here: defaults, validation or conversion (see `resolve.rs`). Values keep their written
+//! form (durations and addresses as strings) so errors can quote them; the same types print the
+//! effective config (`print.rs`), so every field is optional or has a written form.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Shard placement and per-shard memory.
+    #[serde(default)]
+    pub runtime: RawRuntime,
+    /// Listeners by name (`[listeners.NAME]`). When absent and exactly one upstream is defined,
+    /// one listener `main` on 127.0.0.1:8080 routes `/mcp` to it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub listeners: BTreeMap<String, RawListener>,
+    /// Upstreams by name (`[upstreams.NAME]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstreams: BTreeMap<String, RawUpstream>,
+    /// Size limits.
+    #[serde(default)]
+    pub limits: RawLimits,
+    /// Connection timeouts.
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+    /// Session lifetime.
+    #[serde(default)]
+    pub sessions: RawSessions,
+    /// Admin listener; present means enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<RawAdmin>,
+    /// In-process demo MCP server; present means started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demo: Option<RawDemo>,
+    /// Logging.
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+/// `[runtime]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRuntime {
+    /// Number of shards, 1 to 8192, on the first usable cores. Excludes `cores`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u64>,
+    /// `"all"` or a core list like `"0-7,16-23"`, one shard per core. Excludes `shards`.
+    /// Neither set: one shard per usable core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cores: Option<String>,
+    /// io_uring buffer memory per shard (size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_memory: Option<RawSize>,
+}
+
+/// `[listeners.NAME]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    /// `IP:port` every shard binds, e.g. `"127.0.0.1:8080"`.
+    pub bind: String,
+    /// Host names accepted in the `Host` header (no ports). Defaults to localhost names on a
+    /// loopback bind; required otherwise. `["*"]` disables the check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Extra origins accepted besides those whose host is in `allowed_hosts`, exactly as
+    /// browsers send them (`"https://app.example.com"`). `["*"]` disables the check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
+    /// Paths served here (`[[listeners.NAME.routes]]`); at least one.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+/// `[[listeners.NAME.routes]]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// Exact request path, e.g. `"/mcp"`.
+    pub path: String,
+    /// Name of an `[upstreams.NAME]` table.
+    pub upstream: String,
+}
+
+/// `[upstreams.NAME]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    /// `http://host[:port][/path]`; the host is resolved at load.
+    pub url: String,
+    /// Time to establish a connection (duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<RawDuration>,
+    /// Time for the upstream to start answering (duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<RawDuration>,
+    /// Idle connections kept per shard; 0 disables pooling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_max_idle: Option<u64>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Largest request head (size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_head_bytes: Option<RawSize>,
+    /// Most headers per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_headers: Option<u64>,
+    /// Largest request body (size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<RawSize>,
+    /// Largest single SSE event from an upstream (size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sse_event_bytes: Option<RawSize>,
+}
+
+/// `[timeouts]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    /// The request head must arrive within this (duration); 408 after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<RawDuration>,
+    /// Idle keep-alive connections close after this (duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive_idle: Option<RawDuration>,
+    /// Time in-flight requests get on shutdown (duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace: Option<RawDuration>,
+}
+
+/// `[sessions]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    /// Idle time after which a session is dropped (duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<RawDuration>,
+    /// How often expired sessions are swept (duration, at most `ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reap_interval: Option<RawDuration>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// `IP:port` of the admin listener; default `"127.0.0.1:9901"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+}
+
+/// `[demo]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDemo {
+    /// `IP:port` of the demo server; port 0 picks a free port at start. Default `"127.0.0.1:0"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// Answer POSTs with SSE streams instead of JSON; default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<bool>,
+    /// Its MCP endpoint path; default `"/mcp"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// A level or a tracing EnvFilter, e.g. `"info"` or `"info,shadowcat::proxy=debug"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+}
+
+/// A duration as written: a string like `"30s"`, parsed in `resolve.rs` so errors name the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawDuration(pub String);
+
+impl Serialize for RawDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration string like \"30s\", \"5m\" or \"1h 30m\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration(text.to_owned()))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+/// A size as written: integer bytes or a string with a binary unit (`"4MiB"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawSize {
+    /// An integer: bytes.
+    Bytes(u64),
+    /// A string: digits and an optional unit, parsed in `resolve.rs`.
+    Text(String),
+}
+
+impl fmt::Display for RawSize {
+    /// The value as TOML writes it (strings quoted), for error messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bytes(bytes) => write!(f, "{bytes}"),
+            Self::Text(text) => write!(f, "{text:?}"),
+        }
+    }
+}
+
+impl Serialize for RawSize {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Bytes(bytes) => serializer.serialize_u64(*bytes),
+            Self::Text(text) => serializer.serialize_str(text),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size: bytes as an integer, or a string like \"64KiB\" or \"4MiB\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, bytes: u64) -> Result<RawSize, E> {
+                Ok(RawSize::Bytes(bytes))
+            }
+            fn visit_i64<E: serde::de::Error>(self, bytes: i64) -> Result<RawSize, E> {
+                u64::try_from(bytes)
+                    .map(RawSize::Bytes)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(bytes), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RawSize, E> {
+                Ok(RawSize::Text(text.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_accept_integers_and_strings_only() {
+        #[derive(Debug, Deserialize)]
+        struct Doc {
+            size: RawSize,
+        }
+        let doc: Doc = toml::from_str("size = 1024").unwrap();
+        assert_eq!(doc.size, RawSize::Bytes(1024));
+        let doc: Doc = toml::from_str("size = \"4MiB\"").unwrap();
+        assert_eq!(doc.size, RawSize::Text("4MiB".into()));
+        for bad in ["size = -1", "size = 1.5", "size = true"] {
+            let err = toml::from_str::<Doc>(bad).unwrap_err().to_string();
+            assert!(err.contains("a size: bytes as an integer"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn durations_must_be_strings() {
+        #[derive(Debug, Deserialize)]
+        struct Doc {
+            ttl: RawDuration,
+        }
+        let doc: Doc = toml::from_str("ttl = \"5m\"").unwrap();
+        assert_eq!(doc.ttl, RawDuration("5m".into()));
+        let err = toml::from_str::<Doc>("ttl = 300").unwrap_err().to_string();
+        assert!(err.contains("a duration string like \"30s\""), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_line_numbers() {
+        let err = toml::from_str::<RawConfig>("[runtime]\nshards = 2\nshardz = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("unknown field `shardz`"), "{err}");
+    }
+}

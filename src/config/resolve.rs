@@ -1,0 +1,490 @@
+//! Raw TOML schema -> typed, validated `Config`: defaults applied, every value checked, names
+//! turned into indices, upstream hosts resolved.
+//!
+//! Not here: TOML parsing (see `mod.rs`), flag handling (see `command.rs`). Runs once at load,
+//! before any shard exists; allocation and blocking DNS are fine here and nowhere later.
+//! Every error names the TOML path, the value as written and what is allowed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::allow::{normalize_host_entry, normalize_origin_entry};
+use super::defaults as d;
+use super::error::{invalid_str, Error};
+use super::model::{
+    Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
+    RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig,
+};
+use super::raw::{
+    RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawRoute, RawRuntime, RawSessions,
+    RawSize, RawTimeouts, RawUpstream,
+};
+use super::url::parse_upstream_url;
+use super::values::{
+    parse_cores, parse_duration, parse_log_level, parse_size, shard_count, SHARDS_ALLOWED,
+};
+
+/// Resolves a raw config. See the module docs for what is checked.
+///
+/// # Errors
+/// The first problem found, as an [`Error`] naming its TOML path.
+pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
+    let runtime = resolve_runtime(&raw.runtime)?;
+    let demo = raw.demo.as_ref().map(resolve_demo).transpose()?;
+    let upstreams = resolve_upstreams(&raw.upstreams, demo.as_ref())?;
+    let listeners = resolve_listeners(&raw.listeners, &upstreams)?;
+    let admin = match &raw.admin {
+        Some(admin) => Some(bind_addr(
+            "admin.bind",
+            admin.bind.as_deref().unwrap_or(d::ADMIN_ADDR_TEXT),
+        )?),
+        None => None,
+    };
+    check_unique_binds(&listeners, admin, demo.as_ref())?;
+    let level = raw.log.level.as_deref().unwrap_or(d::LOG_LEVEL);
+    let level =
+        parse_log_level(level).map_err(|allowed| invalid_str("log.level", level, allowed))?;
+    Ok(Config {
+        runtime,
+        listeners,
+        upstreams,
+        limits: resolve_limits(&raw.limits)?,
+        timeouts: resolve_timeouts(&raw.timeouts)?,
+        sessions: resolve_sessions(&raw.sessions)?,
+        admin,
+        demo,
+        log: LogConfig { level },
+    })
+}
+
+/// Resolves `[runtime]`; also used for `demo-server`, which has no file.
+pub(crate) fn resolve_runtime(raw: &RawRuntime) -> Result<RuntimeConfig, Error> {
+    let cores = match (raw.shards, &raw.cores) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Conflict {
+                key: "runtime.shards".into(),
+                other: "runtime.cores".into(),
+                allowed: "set shards (how many) or cores (which ones), not both",
+            })
+        }
+        (Some(count), None) => {
+            CoreSelection::Count(shard_count(count).ok_or_else(|| Error::Invalid {
+                key: "runtime.shards".into(),
+                value: count.to_string(),
+                allowed: SHARDS_ALLOWED,
+            })?)
+        }
+        (None, Some(text)) => {
+            parse_cores(text).map_err(|allowed| invalid_str("runtime.cores", text, allowed))?
+        }
+        (None, None) => CoreSelection::All,
+    };
+    let io_memory = size("runtime.io_memory", raw.io_memory.as_ref(), &IO_MEMORY)?;
+    Ok(RuntimeConfig { cores, io_memory })
+}
+
+fn resolve_demo(raw: &RawDemo) -> Result<DemoConfig, Error> {
+    Ok(DemoConfig {
+        bind: bind_addr(
+            "demo.bind",
+            raw.bind.as_deref().unwrap_or(d::DEMO_BIND_TEXT),
+        )?,
+        sse: raw.sse.unwrap_or(false),
+        path: route_path("demo.path", raw.path.as_deref().unwrap_or(d::MCP_PATH))?,
+    })
+}
+
+fn resolve_upstreams(
+    raw: &BTreeMap<String, RawUpstream>,
+    demo: Option<&DemoConfig>,
+) -> Result<Vec<UpstreamConfig>, Error> {
+    if raw.is_empty() {
+        return Err(Error::Missing {
+            key: "upstreams".into(),
+            allowed: "define at least one [upstreams.NAME] table with a url",
+        });
+    }
+    raw.iter()
+        .map(|(name, upstream)| resolve_upstream(name, upstream, demo))
+        .collect()
+}
+
+fn resolve_upstream(
+    name: &str,
+    raw: &RawUpstream,
+    demo: Option<&DemoConfig>,
+) -> Result<UpstreamConfig, Error> {
+    check_name("upstreams", name)?;
+    let key = |field: &str| format!("upstreams.{name}.{field}");
+    let url = parse_upstream_url(&key("url"), &raw.url)?;
+    let points_at_demo = demo.is_some_and(|demo| url.addrs == [demo.bind]);
+    if url.port == 0 && !points_at_demo {
+        return Err(invalid_str(
+            &key("url"),
+            &raw.url,
+            "a port from 1 to 65535 (port 0 only in a URL equal to [demo] bind, which is \
+             filled in when the demo server starts)",
+        ));
+    }
+    Ok(UpstreamConfig {
+        name: name.to_owned(),
+        url,
+        connect_timeout: duration(
+            &key("connect_timeout"),
+            raw.connect_timeout.as_ref(),
+            d::UPSTREAM_CONNECT_TIMEOUT,
+        )?,
+        request_timeout: duration(
+            &key("request_timeout"),
+            raw.request_timeout.as_ref(),
+            d::UPSTREAM_REQUEST_TIMEOUT,
+        )?,
+        pool_max_idle: count(&key("pool_max_idle"), raw.pool_max_idle, &POOL_MAX_IDLE)?,
+    })
+}
+
+fn resolve_listeners(
+    raw: &BTreeMap<String, RawListener>,
+    upstreams: &[UpstreamConfig],
+) -> Result<Vec<ListenerConfig>, Error> {
+    if !raw.is_empty() {
+        return raw
+            .iter()
+            .map(|(name, listener)| resolve_listener(name, listener, upstreams))
+            .collect();
+    }
+    // No listeners: the file is "proxy this one upstream", like `reverse`.
+    let [only] = upstreams else {
+        return Err(Error::Missing {
+            key: "listeners".into(),
+            allowed: "with several upstreams, define [listeners.NAME] tables whose routes say \
+                      which path goes to which upstream",
+        });
+    };
+    let implicit = RawListener {
+        bind: d::LISTEN_ADDR_TEXT.to_owned(),
+        allowed_hosts: None,
+        allowed_origins: None,
+        routes: vec![RawRoute {
+            path: d::MCP_PATH.to_owned(),
+            upstream: only.name.clone(),
+        }],
+    };
+    Ok(vec![resolve_listener(
+        d::LISTENER_NAME,
+        &implicit,
+        upstreams,
+    )?])
+}
+
+fn resolve_listener(
+    name: &str,
+    raw: &RawListener,
+    upstreams: &[UpstreamConfig],
+) -> Result<ListenerConfig, Error> {
+    check_name("listeners", name)?;
+    let prefix = format!("listeners.{name}");
+    let bind = bind_addr(&format!("{prefix}.bind"), &raw.bind)?;
+    if raw.routes.is_empty() {
+        return Err(Error::Missing {
+            key: format!("{prefix}.routes"),
+            allowed: "add at least one [[listeners.NAME.routes]] with a path and an upstream",
+        });
+    }
+    let mut routes: Vec<RouteConfig> = Vec::with_capacity(raw.routes.len());
+    for (index, route) in raw.routes.iter().enumerate() {
+        let key = format!("{prefix}.routes[{index}]");
+        let path = route_path(&format!("{key}.path"), &route.path)?;
+        if let Some(first) = routes.iter().position(|r| r.path == path) {
+            return Err(Error::Duplicate {
+                key: format!("{key}.path"),
+                value: format!("{path:?}"),
+                first: format!("{prefix}.routes[{first}].path"),
+                allowed: "each path appears once per listener",
+            });
+        }
+        let Some(upstream) = upstreams.iter().position(|u| u.name == route.upstream) else {
+            return Err(Error::UnknownUpstream {
+                key: format!("{key}.upstream"),
+                value: format!("{:?}", route.upstream),
+                known: upstreams.iter().map(|u| u.name.clone()).collect(),
+            });
+        };
+        routes.push(RouteConfig { path, upstream });
+    }
+    let hosts_key = format!("{prefix}.allowed_hosts");
+    let allowed_hosts = match &raw.allowed_hosts {
+        None if bind.ip().is_loopback() => d::LOOPBACK_HOSTS.map(str::to_owned).to_vec(),
+        None => {
+            return Err(Error::AllowedHostsRequired {
+                key: hosts_key,
+                value: bind.to_string(),
+            })
+        }
+        Some(list) if list.is_empty() => {
+            return Err(Error::Invalid {
+                key: hosts_key,
+                value: "[]".into(),
+                allowed: "at least one host name, or [\"*\"] to disable the Host check (an \
+                          empty list would refuse every request)",
+            })
+        }
+        Some(list) => normalize_list(&hosts_key, list, normalize_host_entry)?,
+    };
+    let origins_key = format!("{prefix}.allowed_origins");
+    let origins = raw.allowed_origins.as_deref().unwrap_or_default();
+    Ok(ListenerConfig {
+        name: name.to_owned(),
+        bind,
+        routes,
+        allowed_hosts,
+        allowed_origins: normalize_list(&origins_key, origins, normalize_origin_entry)?,
+    })
+}
+
+/// Normalizes each entry (keys `KEY[i]`) and drops repeats, keeping the first.
+fn normalize_list(
+    key: &str,
+    list: &[String],
+    normalize: fn(&str, &str) -> Result<String, Error>,
+) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for (index, entry) in list.iter().enumerate() {
+        let entry = normalize(&format!("{key}[{index}]"), entry)?;
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+/// Two sockets conflict when they share a port and an IP, or one of them is the wildcard
+/// address. Port 0 never conflicts: the kernel picks distinct ports.
+fn check_unique_binds(
+    listeners: &[ListenerConfig],
+    admin: Option<SocketAddr>,
+    demo: Option<&DemoConfig>,
+) -> Result<(), Error> {
+    let named = listeners
+        .iter()
+        .map(|l| (format!("listeners.{}.bind", l.name), l.bind))
+        .chain(admin.map(|addr| ("admin.bind".to_owned(), addr)))
+        .chain(demo.map(|demo| ("demo.bind".to_owned(), demo.bind)));
+    let mut seen: Vec<(String, SocketAddr)> = Vec::new();
+    for (key, addr) in named {
+        let clash = seen.iter().find(|(_, other)| {
+            addr.port() != 0
+                && other.port() == addr.port()
+                && (other.ip() == addr.ip()
+                    || other.ip().is_unspecified()
+                    || addr.ip().is_unspecified())
+        });
+        if let Some((first, _)) = clash {
+            return Err(Error::Duplicate {
+                key,
+                value: format!("\"{addr}\""),
+                first: first.clone(),
+                allowed: "listeners, the admin listener and the demo server each need their \
+                          own address",
+            });
+        }
+        seen.push((key, addr));
+    }
+    Ok(())
+}
+
+fn resolve_limits(raw: &RawLimits) -> Result<LimitsConfig, Error> {
+    Ok(LimitsConfig {
+        max_head_bytes: size(
+            "limits.max_head_bytes",
+            raw.max_head_bytes.as_ref(),
+            &MAX_HEAD,
+        )?,
+        max_headers: count("limits.max_headers", raw.max_headers, &MAX_HEADERS)?,
+        max_body_bytes: size(
+            "limits.max_body_bytes",
+            raw.max_body_bytes.as_ref(),
+            &MAX_BODY,
+        )?,
+        max_sse_event_bytes: size(
+            "limits.max_sse_event_bytes",
+            raw.max_sse_event_bytes.as_ref(),
+            &MAX_SSE_EVENT,
+        )?,
+    })
+}
+
+fn resolve_timeouts(raw: &RawTimeouts) -> Result<TimeoutsConfig, Error> {
+    Ok(TimeoutsConfig {
+        head: duration("timeouts.head", raw.head.as_ref(), d::HEAD_TIMEOUT)?,
+        keepalive_idle: duration(
+            "timeouts.keepalive_idle",
+            raw.keepalive_idle.as_ref(),
+            d::KEEPALIVE_IDLE,
+        )?,
+        shutdown_grace: duration(
+            "timeouts.shutdown_grace",
+            raw.shutdown_grace.as_ref(),
+            d::SHUTDOWN_GRACE,
+        )?,
+    })
+}
+
+fn resolve_sessions(raw: &RawSessions) -> Result<SessionsConfig, Error> {
+    let ttl = duration("sessions.ttl", raw.ttl.as_ref(), d::SESSION_TTL)?;
+    // A short TTL shortens the default sweep too: never sweep less often than sessions expire.
+    let default_reap = d::SESSION_REAP_INTERVAL.min(ttl);
+    let reap_interval = duration(
+        "sessions.reap_interval",
+        raw.reap_interval.as_ref(),
+        default_reap,
+    )?;
+    if reap_interval > ttl {
+        let written = raw.reap_interval.as_ref().map_or("", |r| r.0.as_str());
+        return Err(invalid_str(
+            "sessions.reap_interval",
+            written,
+            "a duration no longer than sessions.ttl (expired sessions would linger)",
+        ));
+    }
+    Ok(SessionsConfig { ttl, reap_interval })
+}
+
+/// Checks a listener or upstream name: it becomes a log field and metric label.
+fn check_name(section: &str, name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= d::NAME_MAX_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        return Ok(());
+    }
+    Err(invalid_str(
+        &format!("{section}.{name:?}"),
+        name,
+        "a name of 1 to 64 letters, digits, '_' or '-'",
+    ))
+}
+
+/// Parses a bind address: an IP literal and a port.
+pub(crate) fn bind_addr(key: &str, text: &str) -> Result<SocketAddr, Error> {
+    text.parse().map_err(|_| {
+        invalid_str(
+            key,
+            text,
+            "an IP address and port like \"127.0.0.1:8080\" or \"[::1]:8080\" (host names are \
+             not accepted for binding)",
+        )
+    })
+}
+
+/// Checks a route or endpoint path: absolute, printable ASCII, no query or fragment.
+pub(crate) fn route_path(key: &str, path: &str) -> Result<String, Error> {
+    let ok = path.starts_with('/')
+        && path.len() <= d::PATH_MAX_LEN
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
+    if ok {
+        Ok(path.to_owned())
+    } else {
+        Err(invalid_str(
+            key,
+            path,
+            "an absolute path like \"/mcp\": starts with '/', printable ASCII without spaces, \
+             '?' or '#', at most 1024 bytes",
+        ))
+    }
+}
+
+fn duration(key: &str, raw: Option<&RawDuration>, default: Duration) -> Result<Duration, Error> {
+    match raw {
+        None => Ok(default),
+        Some(RawDuration(text)) => {
+            parse_duration(text).map_err(|allowed| invalid_str(key, text, allowed))
+        }
+    }
+}
+
+/// A default and inclusive bounds for a size or count setting, with the words for the bounds.
+struct Bound {
+    default: u64,
+    min: u64,
+    max: u64,
+    allowed: &'static str,
+}
+
+const IO_MEMORY: Bound = Bound {
+    default: d::IO_MEMORY,
+    min: d::IO_MEMORY_MIN,
+    max: d::IO_MEMORY_MAX,
+    allowed: "a size from 64KiB to 1GiB, e.g. \"2MiB\"",
+};
+const MAX_HEAD: Bound = Bound {
+    default: d::MAX_HEAD_BYTES,
+    min: d::MAX_HEAD_BYTES_MIN,
+    max: d::MAX_HEAD_BYTES_MAX,
+    allowed: "a size from 1KiB to 1MiB, e.g. \"16KiB\"",
+};
+const MAX_BODY: Bound = Bound {
+    default: d::MAX_BODY_BYTES,
+    min: 1,
+    max: d::MAX_MESSAGE_BYTES_MAX,
+    allowed: "a size from 1B to 1GiB, e.g. \"4MiB\"",
+};
+const MAX_SSE_EVENT: Bound = Bound {
+    default: d::MAX_SSE_EVENT_BYTES,
+    min: d::KIB,
+    max: d::MAX_MESSAGE_BYTES_MAX,
+    allowed: "a size from 1KiB to 1GiB, e.g. \"4MiB\"",
+};
+const MAX_HEADERS: Bound = Bound {
+    default: d::MAX_HEADERS,
+    min: 1,
+    max: d::MAX_HEADERS_MAX,
+    allowed: "a number of headers from 1 to 1024",
+};
+const POOL_MAX_IDLE: Bound = Bound {
+    default: d::UPSTREAM_POOL_MAX_IDLE,
+    min: 0,
+    max: d::UPSTREAM_POOL_MAX_IDLE_MAX,
+    allowed: "a number of connections from 0 (no pooling) to 65536",
+};
+
+fn size(key: &str, raw: Option<&RawSize>, bound: &Bound) -> Result<usize, Error> {
+    let bytes = match raw {
+        None => bound.default,
+        Some(RawSize::Bytes(bytes)) => *bytes,
+        Some(RawSize::Text(text)) => {
+            parse_size(text).map_err(|allowed| invalid_str(key, text, allowed))?
+        }
+    };
+    within(key, bytes, bound, || {
+        raw.map(ToString::to_string).unwrap_or_default()
+    })
+}
+
+fn count(key: &str, raw: Option<u64>, bound: &Bound) -> Result<usize, Error> {
+    within(key, raw.unwrap_or(bound.default), bound, || {
+        raw.unwrap_or_default().to_string()
+    })
+}
+
+fn within(
+    key: &str,
+    value: u64,
+    bound: &Bound,
+    written: impl Fn() -> String,
+) -> Result<usize, Error> {
+    let in_range = (bound.min..=bound.max).contains(&value);
+    match usize::try_from(value) {
+        Ok(value) if in_range => Ok(value),
+        _ => Err(Error::Invalid {
+            key: key.to_owned(),
+            value: written(),
+            allowed: bound.allowed,
+        }),
+    }
+}
