@@ -1,0 +1,139 @@
+"""Conformance comparison: runs @modelcontextprotocol/conformance (server mode) against
+server-everything directly and through `shadowcat reverse`, then compares per scenario.
+
+The suite is written for its own reference server, so many scenarios fail against
+server-everything by fixture names alone; the gate is therefore relative, never "all pass":
+  * every scenario that passes directly must pass through the proxy, and
+  * `dns-rebinding-protection` must pass through the proxy (server-everything itself fails it).
+Exit status 1 when the gate fails or a run produced no results.
+
+Usage: conformance.py [--direct-only] [--out DIR]   (the proxied run needs SHADOWCAT_BIN)
+Not here: installing the suite (scripts/setup.sh), process mechanics (tests/interop/harness.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"))
+
+import harness  # noqa: E402
+
+REQUIRED_THROUGH_PROXY = ("dns-rebinding-protection",)
+# The whole active suite takes ~3 s here; 10 minutes bounds a hang on a loaded CI machine.
+SUITE_TIMEOUT_S = 600
+_RESULT_DIR = re.compile(r"^server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$")
+
+
+@dataclass
+class ScenarioResult:
+    passed: int
+    failed: int
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.passed > 0
+
+    def cell(self) -> str:
+        return f"{'PASS' if self.ok else 'FAIL'} {self.passed}/{self.passed + self.failed}"
+
+
+def run_suite(url: str, out_dir: Path) -> dict[str, ScenarioResult]:
+    """Runs the active server suite against `url`; results per scenario from its checks.json files."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    log = out_dir.with_suffix(".log")
+    argv = [str(harness.node22()), str(harness.CONFORMANCE_ENTRY), "server", "--url", url, "-o", str(out_dir)]
+    with log.open("w") as sink:
+        # The suite exits 1 whenever any scenario fails, which it always does here: judge by results.
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                       env=harness.child_env(), timeout=SUITE_TIMEOUT_S, check=False)
+    results: dict[str, ScenarioResult] = {}
+    for checks_file in sorted(out_dir.glob("*/checks.json")):
+        match = _RESULT_DIR.match(checks_file.parent.name)
+        if not match:
+            continue
+        statuses = [check.get("status") for check in json.loads(checks_file.read_text())]
+        results[match["scenario"]] = ScenarioResult(
+            passed=sum(status == "SUCCESS" for status in statuses),
+            failed=sum(status == "FAILURE" for status in statuses),
+        )
+    if not results:
+        sys.exit(f"conformance: no results from {url}; see {log}")
+    return results
+
+
+def gate(direct: dict[str, ScenarioResult], proxied: dict[str, ScenarioResult]) -> dict[str, str]:
+    """Scenario -> verdict for every gated scenario ('ok' or why it fails)."""
+    verdicts = {}
+    for scenario in sorted(set(direct) | set(REQUIRED_THROUGH_PROXY)):
+        through = proxied.get(scenario)
+        if scenario in REQUIRED_THROUGH_PROXY:
+            verdicts[scenario] = "ok" if through and through.ok else "must pass through the proxy"
+        elif direct[scenario].ok:
+            verdicts[scenario] = "ok" if through and through.ok else "REGRESSION: passes direct only"
+    return verdicts
+
+
+def print_table(direct: dict[str, ScenarioResult], proxied: dict[str, ScenarioResult] | None,
+                verdicts: dict[str, str]) -> None:
+    scenarios = sorted(set(direct) | set(proxied or {}))
+    width = max(len(name) for name in scenarios)
+    print(f"{'scenario':<{width}}  {'direct':<9}  {'proxied':<9}  gate")
+    for name in scenarios:
+        left = direct[name].cell() if name in direct else "-"
+        right = proxied[name].cell() if proxied and name in proxied else "-"
+        print(f"{name:<{width}}  {left:<9}  {right:<9}  {verdicts.get(name, '')}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--direct-only", action="store_true", help="only run against server-everything")
+    parser.add_argument("--out", type=Path, default=harness.CACHE_DIR / "conformance", help="results directory")
+    args = parser.parse_args()
+
+    shadowcat_bin = None
+    if not args.direct_only:
+        configured = os.environ.get("SHADOWCAT_BIN", "")
+        if not configured or not os.access(configured, os.X_OK):
+            print(f"conformance: SHADOWCAT_BIN={configured!r} is not an executable (use --direct-only "
+                  "to run without the proxy)", file=sys.stderr)
+            return 1
+        shadowcat_bin = Path(configured)
+
+    upstream = harness.start_everything_server()
+    proxy = None
+    try:
+        direct = run_suite(upstream.url, args.out / "direct")
+        proxied = None
+        if shadowcat_bin is not None:
+            proxy = harness.start_proxy(shadowcat_bin, upstream.url)
+            proxied = run_suite(proxy.url, args.out / "proxied")
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        upstream.stop()
+
+    verdicts = gate(direct, proxied) if proxied is not None else {}
+    print_table(direct, proxied, verdicts)
+    direct_passing = sorted(name for name, result in direct.items() if result.ok)
+    print(f"\npassing directly against server-everything ({len(direct_passing)}/{len(direct)}): "
+          f"{', '.join(direct_passing)}")
+    if proxied is None:
+        print("proxied run skipped (--direct-only): no gate applied")
+        return 0
+    failed = [name for name, verdict in verdicts.items() if verdict != "ok"]
+    print(f"conformance: {len(verdicts) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# THE test command (README and .ci/run call exactly `bash scripts/test.sh`).
+# On a fresh Debian 12 machine as root, with only crates.io, PyPI, npm and Debian apt reachable:
+#   1. installs what it needs (scripts/setup.sh; cached under .cache/, a second run is fast)
+#   2. cargo fmt --check, clippy -D warnings, cargo test, cargo build --release
+#   3. the interop suite (tests/interop, pytest + the official MCP Python SDK) against the built
+#      binary, then the conformance comparison (scripts/conformance.sh)
+# Any failure or missing dependency fails the run; nothing is skipped.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+CACHE="${SHADOWCAT_CACHE_DIR:-$ROOT/.cache}"
+export SHADOWCAT_CACHE_DIR="$CACHE"
+STARTED=$SECONDS
+
+section() { printf '\n========== [%4ds] %s ==========\n' "$((SECONDS - STARTED))" "$*"; }
+
+[ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
+command -v cargo >/dev/null || { echo "test.sh: cargo not found (install rustup)" >&2; exit 1; }
+
+section "limits"
+# glommio locks memory for its io_uring rings; the proxy checks RLIMIT_MEMLOCK at start.
+ulimit -l unlimited 2>/dev/null || ulimit -l "$(ulimit -H -l)" 2>/dev/null || true
+echo "RLIMIT_MEMLOCK (KiB): $(ulimit -l)"
+echo "nproc: $(nproc)"
+
+section "install test dependencies"
+bash scripts/setup.sh
+
+section "cargo fmt --check"
+cargo fmt --all -- --check
+
+section "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "cargo test"
+cargo test --workspace
+
+section "cargo build --release"
+cargo build --release
+SHADOWCAT_BIN="$ROOT/target/release/shadowcat"
+[ -x "$SHADOWCAT_BIN" ] || { echo "test.sh: $SHADOWCAT_BIN was not built" >&2; exit 1; }
+export SHADOWCAT_BIN
+# CI must never skip the shadowcat targets.
+unset SHADOWCAT_ALLOW_MISSING_BIN
+
+section "interop tests (Python SDK, raw HTTP, shards)"
+"$CACHE/venv/bin/python" -m pytest tests/interop
+
+section "conformance (direct vs proxied)"
+bash scripts/conformance.sh
+
+section "all passed in $((SECONDS - STARTED))s"

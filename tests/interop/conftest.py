@@ -1,0 +1,121 @@
+"""pytest fixtures for the interop suite: the shadowcat binary, upstream servers, proxies and the
+target matrix (`demo-direct`, `demo-proxied`, `everything-direct`, `everything-proxied`).
+
+Servers are session-scoped (started once, on first use) and always stopped by process group in
+teardown; `pytest_unconfigure` kills anything a teardown could not. A missing shadowcat binary
+FAILS every test that needs it, unless SHADOWCAT_ALLOW_MISSING_BIN=1 (local development only).
+
+Not here: process mechanics (harness.py), checks (mcp_checks.py, test_*.py).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+import harness
+from mcp_checks import DEMO, EVERYTHING, ServerProfile
+
+ALL_TARGETS = ["demo-direct", "demo-proxied", "everything-direct", "everything-proxied"]
+PROXIED_TARGETS = ["demo-proxied", "everything-proxied"]
+
+
+@dataclass
+class Target:
+    """One cell of the matrix: where the client connects and what it should find there."""
+
+    name: str
+    endpoint: harness.Endpoint  # what the client talks to (the proxy when proxied)
+    upstream: harness.Endpoint
+    profile: ServerProfile
+    proxied: bool
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    harness.stop_all()
+
+
+@pytest.fixture(scope="session")
+def shadowcat_bin() -> Path:
+    configured = os.environ.get("SHADOWCAT_BIN", "")
+    path = Path(configured) if configured else None
+    if path is not None and path.is_file() and os.access(path, os.X_OK):
+        return path.resolve()
+    why = f"SHADOWCAT_BIN={configured!r} is not an executable file" if configured else "SHADOWCAT_BIN is not set"
+    if os.environ.get("SHADOWCAT_ALLOW_MISSING_BIN") == "1":
+        pytest.skip(f"{why} (allowed by SHADOWCAT_ALLOW_MISSING_BIN=1)")
+    pytest.fail(f"{why}: build it (cargo build --release) and set SHADOWCAT_BIN=target/release/shadowcat",
+                pytrace=False)
+
+
+def _started(start: Callable[[], harness.Endpoint]) -> harness.Endpoint:
+    """`start()`, turning a HarnessError into a plain pytest failure carrying the child's output."""
+    try:
+        return start()
+    except harness.HarnessError as error:
+        message = str(error)
+    pytest.fail(message, pytrace=False)
+
+
+def _serve(start: Callable[[], harness.Endpoint]) -> Iterator[harness.Endpoint]:
+    endpoint = _started(start)
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_upstream(shadowcat_bin: Path) -> Iterator[harness.Endpoint]:
+    yield from _serve(lambda: harness.start_demo_server(shadowcat_bin))
+
+
+@pytest.fixture(scope="session")
+def everything_upstream() -> Iterator[harness.Endpoint]:
+    yield from _serve(harness.start_everything_server)
+
+
+@pytest.fixture(scope="session")
+def demo_proxy(shadowcat_bin: Path, demo_upstream: harness.Endpoint) -> Iterator[harness.Endpoint]:
+    yield from _serve(lambda: harness.start_proxy(shadowcat_bin, demo_upstream.url))
+
+
+@pytest.fixture(scope="session")
+def everything_proxy(shadowcat_bin: Path, everything_upstream: harness.Endpoint) -> Iterator[harness.Endpoint]:
+    yield from _serve(lambda: harness.start_proxy(shadowcat_bin, everything_upstream.url))
+
+
+@pytest.fixture
+def target(request: pytest.FixtureRequest) -> Target:
+    """Parametrize with `indirect=True` over ALL_TARGETS or PROXIED_TARGETS."""
+    name: str = request.param
+    kind, mode = name.split("-")
+    upstream = request.getfixturevalue(f"{kind}_upstream")
+    proxied = mode == "proxied"
+    endpoint = request.getfixturevalue(f"{kind}_proxy") if proxied else upstream
+    return Target(name, endpoint, upstream, DEMO if kind == "demo" else EVERYTHING, proxied)
+
+
+@pytest.fixture
+def start_proxy(shadowcat_bin: Path) -> Iterator:
+    """Factory for test-owned proxies (extra flags, dead upstreams); all stopped at test end."""
+    started: list[harness.Endpoint] = []
+
+    def start(upstream_url: str, **options) -> harness.Endpoint:
+        endpoint = _started(lambda: harness.start_proxy(shadowcat_bin, upstream_url, **options))
+        started.append(endpoint)
+        return endpoint
+
+    try:
+        yield start
+    finally:
+        for endpoint in started:
+            endpoint.stop()

