@@ -1,0 +1,566 @@
+//! The inspector: parses a scratch copy of a JSON-RPC body with simd-json and reports the facts the
+//! proxy routes and applies policy on ([`MessageInfo`]). The caller forwards its original bytes.
+//!
+//! Not here: I/O, HTTP, rewriting messages (id remap lives elsewhere), deciding what an error means.
+//! Hot path. Allocates: nothing for the parse once the scratch, simd-json buffers and tape have grown
+//! to the largest body seen (they are reused per [`Inspector`], one per shard); owned `String`s only for
+//! string ids and the few text facts (tool/prompt name, resource uri, unknown method or version); one
+//! `Vec` per batch. Awaits nothing; takes no locks.
+
+use simd_json::prelude::*;
+use simd_json::value::tape::{Object, Value};
+use simd_json::{Buffers, ErrorType, Tape};
+
+use super::big_numbers;
+use super::error::{Error, InvalidReason, ParamField};
+use super::jsonrpc::{JsonRpcId, ProgressToken};
+use super::method::Method;
+use super::version::ClaimedVersion;
+
+/// Most messages accepted in one batch body. 2025-03-26 batches carry a handful of messages; the
+/// bound keeps one body from making a shard build an unbounded `Vec` of facts.
+pub const MAX_BATCH_LEN: usize = 1024;
+
+/// Scratch bytes an [`Inspector`] keeps between calls. A rare huge body may grow the buffers
+/// (the HTTP layer bounds body size); past this they are dropped after the call, so one large
+/// request does not pin megabytes per shard for the life of the process.
+pub const RETAIN_SCRATCH_BYTES: usize = 1 << 20;
+
+/// Initial buffer size: typical MCP requests and replies are well under 4 KiB.
+const INITIAL_SCRATCH_BYTES: usize = 4096;
+
+/// The `_meta` key carrying the protocol version on every 2026-07-28 request.
+const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// What kind of JSON-RPC message a body holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `method` and `id`: expects a response.
+    Request,
+    /// `method`, no `id`: gets no response.
+    Notification,
+    /// `result` and `id`.
+    Response,
+    /// `error`, with an `id` or (parse failures on the peer) with `null`/no id.
+    ErrorResponse,
+}
+
+/// The object a request names: the value the 2026-07-28 `Mcp-Name` header mirrors, and what
+/// tool/prompt/resource policy keys on. One enum rather than parallel `Option`s: a message names at
+/// most one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// `params.name` of `tools/call`.
+    Tool(String),
+    /// `params.name` of `prompts/get`.
+    Prompt(String),
+    /// `params.uri` of `resources/read`, `resources/subscribe`, `resources/unsubscribe`.
+    Resource(String),
+}
+
+impl Target {
+    /// The name or uri.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Tool(name) | Self::Prompt(name) | Self::Resource(name) => name,
+        }
+    }
+}
+
+/// Facts about one JSON-RPC message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageInfo {
+    /// Request, notification, response or error response.
+    pub kind: Kind,
+    /// The id (requests and responses; `None` for notifications and id-less/`null`-id error responses).
+    pub id: Option<JsonRpcId>,
+    /// The method (requests and notifications).
+    pub method: Option<Method>,
+    /// The method's text when `method` is [`Method::Other`] (for logs and `Mcp-Method` checks; never a label).
+    pub unknown_method: Option<String>,
+    /// The tool, prompt or resource the request is about.
+    pub target: Option<Target>,
+    /// `params._meta.progressToken` of a request, or `params.progressToken` of `notifications/progress`.
+    pub progress_token: Option<ProgressToken>,
+    /// `params.protocolVersion` of `initialize`, else `params._meta["io.modelcontextprotocol/protocolVersion"]`;
+    /// for a response, `result.protocolVersion` (meaningful for the `initialize` reply; the caller knows the id).
+    pub protocol_version: Option<ClaimedVersion>,
+    /// `params.requestId` of `notifications/cancelled`.
+    pub cancelled_request_id: Option<JsonRpcId>,
+    /// `error.code` of an error response.
+    pub error_code: Option<i64>,
+}
+
+impl MessageInfo {
+    /// Facts with only the kind filled in (the id is attached last, see `message`).
+    fn new(kind: Kind) -> Self {
+        Self {
+            kind,
+            id: None,
+            method: None,
+            unknown_method: None,
+            target: None,
+            progress_token: None,
+            protocol_version: None,
+            cancelled_request_id: None,
+            error_code: None,
+        }
+    }
+
+    /// `params.name` of a `tools/call`.
+    pub fn tool_name(&self) -> Option<&str> {
+        match &self.target {
+            Some(Target::Tool(name)) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// `params.name` of a `prompts/get`.
+    pub fn prompt_name(&self) -> Option<&str> {
+        match &self.target {
+            Some(Target::Prompt(name)) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// `params.uri` of a `resources/read`/`subscribe`/`unsubscribe`.
+    pub fn resource_uri(&self) -> Option<&str> {
+        match &self.target {
+            Some(Target::Resource(uri)) => Some(uri),
+            _ => None,
+        }
+    }
+
+    /// The value a 2026-07-28 `Mcp-Name` header must equal (only for `tools/call`, `prompts/get`,
+    /// `resources/read`).
+    pub fn mcp_name(&self) -> Option<&str> {
+        self.method
+            .filter(|m| m.has_mcp_name())
+            .and(self.target.as_ref())
+            .map(Target::as_str)
+    }
+
+    /// The method's wire name (known or not).
+    pub fn method_name(&self) -> Option<&str> {
+        match self.method {
+            Some(Method::Other) => self.unknown_method.as_deref(),
+            other => other.map(Method::as_str),
+        }
+    }
+}
+
+/// The facts of a whole body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inspected {
+    /// A single JSON object.
+    Single(MessageInfo),
+    /// A JSON array of messages (2025-03-26 batching), in body order; never empty.
+    Batch(Vec<MessageInfo>),
+}
+
+impl Inspected {
+    /// The messages, one for `Single`.
+    pub fn messages(&self) -> &[MessageInfo] {
+        match self {
+            Self::Single(info) => std::slice::from_ref(info),
+            Self::Batch(infos) => infos,
+        }
+    }
+
+    /// True for a JSON array body.
+    pub fn is_batch(&self) -> bool {
+        matches!(self, Self::Batch(_))
+    }
+}
+
+/// Per-shard inspection state: a scratch copy (simd-json unescapes strings in place) plus
+/// simd-json's buffers and tape, all reused across calls.
+pub struct Inspector {
+    scratch: Vec<u8>,
+    buffers: Buffers,
+    tape: Tape<'static>,
+}
+
+impl std::fmt::Debug for Inspector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inspector")
+            .field("scratch_capacity", &self.scratch.capacity())
+            .field("tape_capacity", &self.tape.0.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Inspector {
+    fn default() -> Self {
+        Self::with_capacity(INITIAL_SCRATCH_BYTES)
+    }
+}
+
+impl Inspector {
+    /// An inspector sized for bodies of about 4 KiB (it grows on demand, up to
+    /// [`RETAIN_SCRATCH_BYTES`] kept between calls).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An inspector pre-sized for bodies of `body_len` bytes.
+    pub fn with_capacity(body_len: usize) -> Self {
+        Self {
+            scratch: Vec::with_capacity(body_len),
+            buffers: Buffers::new(body_len),
+            tape: Tape(Vec::with_capacity(body_len / 8)),
+        }
+    }
+
+    /// Classifies and validates `body` (one message or a batch), leaving `body` untouched.
+    ///
+    /// Errors: [`Error::Parse`] for anything that is not one JSON value (whitespace around it is
+    /// fine); [`Error::InvalidRequest`] for JSON that is not JSON-RPC 2.0 (a batch is rejected
+    /// whole, with the first bad element's error); [`Error::InvalidParams`] when a member the proxy
+    /// reads has the wrong type.
+    pub fn inspect(&mut self, body: &[u8]) -> Result<Inspected, Error> {
+        let inspected = self.inspect_scratch_copy(body);
+        if self.scratch.capacity() > RETAIN_SCRATCH_BYTES {
+            *self = Self::default(); // cold: see RETAIN_SCRATCH_BYTES
+        }
+        inspected
+    }
+
+    fn inspect_scratch_copy(&mut self, body: &[u8]) -> Result<Inspected, Error> {
+        self.load(body);
+        match self.parse_scratch() {
+            Ok(inspected) => inspected,
+            Err(SyntaxError {
+                number_out_of_range: true,
+                offset,
+            }) => {
+                // Cold: valid JSON with numbers simd-json cannot represent (see `big_numbers`).
+                self.load(body);
+                if !big_numbers::neutralise(&mut self.scratch) {
+                    return Err(Error::Parse { offset });
+                }
+                self.parse_scratch().unwrap_or(Err(Error::Parse { offset }))
+            }
+            Err(SyntaxError { offset, .. }) => Err(Error::Parse { offset }),
+        }
+    }
+
+    fn load(&mut self, body: &[u8]) {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(body);
+    }
+
+    /// Parses the scratch copy into the reused tape and classifies it. The outer `Err` is a
+    /// simd-json failure.
+    fn parse_scratch(&mut self) -> Result<Result<Inspected, Error>, SyntaxError> {
+        let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        let outcome = match simd_json::fill_tape(&mut self.scratch, &mut self.buffers, &mut tape) {
+            Ok(()) => Ok(classify(tape.as_value())),
+            Err(err) => Err(SyntaxError {
+                number_out_of_range: matches!(err.error(), ErrorType::InvalidNumber),
+                offset: err.index(),
+            }),
+        };
+        self.tape = tape.reset();
+        outcome
+    }
+}
+
+/// Why simd-json refused the scratch copy.
+struct SyntaxError {
+    /// simd-json's `InvalidNumber`: possibly valid JSON it cannot represent (see `big_numbers`).
+    number_out_of_range: bool,
+    offset: usize,
+}
+
+fn classify(root: Value<'_, '_>) -> Result<Inspected, Error> {
+    let Some(batch) = root.as_array() else {
+        return message(root).map(Inspected::Single);
+    };
+    let invalid = |reason| Error::InvalidRequest { id: None, reason };
+    match batch.len() {
+        0 => return Err(invalid(InvalidReason::EmptyBatch)),
+        len if len > MAX_BATCH_LEN => return Err(invalid(InvalidReason::BatchTooLarge)),
+        _ => {}
+    }
+    let mut infos = Vec::with_capacity(batch.len());
+    for element in batch.iter() {
+        infos.push(message(element)?);
+    }
+    Ok(Inspected::Batch(infos))
+}
+
+/// The `id` member as found.
+enum IdField {
+    Absent,
+    Null,
+    Valid(JsonRpcId),
+    Invalid,
+}
+
+/// Top-level members of one message, each the first occurrence; `duplicate` notes repeats.
+#[derive(Default)]
+struct Envelope<'t, 'i> {
+    jsonrpc: Option<Value<'t, 'i>>,
+    id: Option<Value<'t, 'i>>,
+    method: Option<Value<'t, 'i>>,
+    params: Option<Value<'t, 'i>>,
+    result: Option<Value<'t, 'i>>,
+    error: Option<Value<'t, 'i>>,
+    duplicate: bool,
+    duplicate_id: bool,
+}
+
+/// Stores the first occurrence of a member; returns whether it was already present.
+fn claim<'t, 'i>(slot: &mut Option<Value<'t, 'i>>, value: Value<'t, 'i>) -> bool {
+    if slot.is_some() {
+        return true;
+    }
+    *slot = Some(value);
+    false
+}
+
+/// Why one message was refused, before the id is attached (so the success path never clones it).
+enum Rejection {
+    /// `-32600`, echoing the id when it is valid and not duplicated.
+    Invalid(InvalidReason),
+    /// `-32600 BadId`, always with a `null` id.
+    BadId,
+    /// `-32602`, echoing the id.
+    Params(ParamField),
+}
+
+fn message(value: Value<'_, '_>) -> Result<MessageInfo, Error> {
+    let Some(object) = value.as_object() else {
+        return Err(Error::InvalidRequest {
+            id: None,
+            reason: InvalidReason::NotAnObject,
+        });
+    };
+    let envelope = read_envelope(&object);
+    let id = match envelope.id {
+        None => IdField::Absent,
+        Some(v) if v.is_null() => IdField::Null,
+        Some(v) => read_id(v).map_or(IdField::Invalid, IdField::Valid),
+    };
+    let outcome = shape(&envelope, &id);
+    let id = match id {
+        IdField::Valid(id) if !envelope.duplicate_id => Some(id),
+        _ => None,
+    };
+    match outcome {
+        Ok(mut info) => {
+            info.id = id;
+            Ok(info)
+        }
+        Err(Rejection::Invalid(reason)) => Err(Error::InvalidRequest { id, reason }),
+        Err(Rejection::BadId) => Err(Error::InvalidRequest {
+            id: None,
+            reason: InvalidReason::BadId,
+        }),
+        Err(Rejection::Params(field)) => Err(Error::InvalidParams { id, field }),
+    }
+}
+
+/// Validates the envelope and gathers the facts; the caller attaches the id.
+fn shape(envelope: &Envelope<'_, '_>, id: &IdField) -> Result<MessageInfo, Rejection> {
+    use Rejection::Invalid;
+    if envelope.duplicate {
+        return Err(Invalid(InvalidReason::DuplicateKey));
+    }
+    if envelope.jsonrpc.as_ref().and_then(|v| v.as_str()) != Some("2.0") {
+        return Err(Invalid(InvalidReason::WrongJsonrpcVersion));
+    }
+    match (envelope.method, envelope.result, envelope.error) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err(Invalid(InvalidReason::MethodWithResult))
+        }
+        (Some(method), None, None) => {
+            let name = method.as_str().ok_or(Invalid(InvalidReason::BadMethod))?;
+            let kind = match id {
+                IdField::Absent => Kind::Notification,
+                IdField::Valid(_) => Kind::Request,
+                IdField::Null | IdField::Invalid => return Err(Rejection::BadId),
+            };
+            let mut info = MessageInfo::new(kind);
+            let method = Method::parse(name);
+            info.method = Some(method);
+            if method == Method::Other {
+                info.unknown_method = Some(name.to_owned());
+            }
+            match envelope.params {
+                None => {}
+                Some(params) => match params.as_object() {
+                    Some(params) => read_params(method, &params, &mut info)?,
+                    None if params.is_array() => {} // by-position params: legal JSON-RPC, unused by MCP
+                    None => return Err(Invalid(InvalidReason::BadParams)),
+                },
+            }
+            Ok(info)
+        }
+        (None, Some(_), Some(_)) => Err(Invalid(InvalidReason::BothResultAndError)),
+        (None, Some(result), None) => {
+            if !matches!(id, IdField::Valid(_)) {
+                return Err(Rejection::BadId);
+            }
+            let mut info = MessageInfo::new(Kind::Response);
+            info.protocol_version = result
+                .get("protocolVersion")
+                .as_ref()
+                .and_then(|v| v.as_str())
+                .map(ClaimedVersion::parse);
+            Ok(info)
+        }
+        (None, None, Some(error)) => {
+            if matches!(id, IdField::Invalid) {
+                return Err(Rejection::BadId);
+            }
+            let code = error
+                .as_object()
+                .and_then(|e| e.get("code"))
+                .and_then(|c| c.as_i64())
+                .ok_or(Invalid(InvalidReason::BadError))?;
+            let mut info = MessageInfo::new(Kind::ErrorResponse);
+            info.error_code = Some(code);
+            Ok(info)
+        }
+        (None, None, None) => Err(Invalid(InvalidReason::NoMethodOrResult)),
+    }
+}
+
+fn read_envelope<'t, 'i>(object: &Object<'t, 'i>) -> Envelope<'t, 'i> {
+    let mut envelope = Envelope::default();
+    for (key, value) in object.iter() {
+        let repeated = match key {
+            "jsonrpc" => claim(&mut envelope.jsonrpc, value),
+            "id" => {
+                let repeated = claim(&mut envelope.id, value);
+                envelope.duplicate_id |= repeated;
+                repeated
+            }
+            "method" => claim(&mut envelope.method, value),
+            "params" => claim(&mut envelope.params, value),
+            "result" => claim(&mut envelope.result, value),
+            "error" => claim(&mut envelope.error, value),
+            _ => false,
+        };
+        envelope.duplicate |= repeated;
+    }
+    envelope
+}
+
+/// A string or an integer that fits `i64` or `u64`; anything else (floats included) is `None`.
+fn read_id(value: Value<'_, '_>) -> Option<JsonRpcId> {
+    if let Some(text) = value.as_str() {
+        return Some(JsonRpcId::String(text.to_owned()));
+    }
+    match value.as_i64() {
+        Some(n) => Some(JsonRpcId::Number(n)),
+        None => value.as_u64().map(JsonRpcId::from_u64),
+    }
+}
+
+/// The `params` members one method's facts come from, each the first occurrence.
+#[derive(Default)]
+struct ParamMembers<'t, 'i> {
+    name: Option<Value<'t, 'i>>,
+    uri: Option<Value<'t, 'i>>,
+    protocol_version: Option<Value<'t, 'i>>,
+    request_id: Option<Value<'t, 'i>>,
+    progress_token: Option<Value<'t, 'i>>,
+    meta: Option<Value<'t, 'i>>,
+    duplicate: bool,
+}
+
+fn read_params(
+    method: Method,
+    params: &Object<'_, '_>,
+    info: &mut MessageInfo,
+) -> Result<(), Rejection> {
+    let mut members = ParamMembers::default();
+    for (key, value) in params.iter() {
+        let slot = match (key, method) {
+            ("name", Method::ToolsCall | Method::PromptsGet) => &mut members.name,
+            (
+                "uri",
+                Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe,
+            ) => &mut members.uri,
+            ("protocolVersion", Method::Initialize) => &mut members.protocol_version,
+            ("requestId", Method::NotificationsCancelled) => &mut members.request_id,
+            ("progressToken", Method::NotificationsProgress) => &mut members.progress_token,
+            ("_meta", _) => &mut members.meta,
+            _ => continue,
+        };
+        members.duplicate |= claim(slot, value);
+    }
+    if members.duplicate {
+        return Err(Rejection::Invalid(InvalidReason::DuplicateKey));
+    }
+    let text = |value: Value<'_, '_>, field| {
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(Rejection::Params(field))
+    };
+    if let Some(name) = members.name {
+        let name = text(name, ParamField::Name)?;
+        info.target = Some(if method == Method::ToolsCall {
+            Target::Tool(name)
+        } else {
+            Target::Prompt(name)
+        });
+    }
+    if let Some(uri) = members.uri {
+        info.target = Some(Target::Resource(text(uri, ParamField::Uri)?));
+    }
+    let field = Rejection::Params;
+    if let Some(version) = members.protocol_version {
+        info.protocol_version =
+            Some(read_version(version).ok_or(field(ParamField::ProtocolVersion))?);
+    }
+    if let Some(request_id) = members.request_id {
+        info.cancelled_request_id = Some(read_id(request_id).ok_or(field(ParamField::RequestId))?);
+    }
+    if let Some(token) = members.progress_token {
+        info.progress_token = Some(read_id(token).ok_or(field(ParamField::ProgressToken))?);
+    }
+    if let Some(meta) = members.meta {
+        let meta = meta.as_object().ok_or(field(ParamField::Meta))?;
+        read_meta(&meta, info).map_err(field)?;
+    }
+    Ok(())
+}
+
+/// Reads `_meta.progressToken` and the 2026 protocol version key, without overriding what the
+/// method's own params already said. Duplicates count as an invalid `_meta`.
+fn read_meta(meta: &Object<'_, '_>, info: &mut MessageInfo) -> Result<(), ParamField> {
+    let mut progress_token = None;
+    let mut protocol_version = None;
+    for (key, value) in meta.iter() {
+        let slot = match key {
+            "progressToken" => &mut progress_token,
+            META_PROTOCOL_VERSION => &mut protocol_version,
+            _ => continue,
+        };
+        if claim(slot, value) {
+            return Err(ParamField::Meta);
+        }
+    }
+    if let Some(token) = progress_token {
+        let token = read_id(token).ok_or(ParamField::ProgressToken)?;
+        info.progress_token.get_or_insert(token);
+    }
+    if let Some(version) = protocol_version {
+        let version = read_version(version).ok_or(ParamField::ProtocolVersion)?;
+        info.protocol_version.get_or_insert(version);
+    }
+    Ok(())
+}
+
+fn read_version(value: Value<'_, '_>) -> Option<ClaimedVersion> {
+    value.as_str().map(ClaimedVersion::parse)
+}
+
+#[cfg(test)]
+#[path = "inspect_tests.rs"]
+mod tests;
