@@ -1,7 +1,15 @@
 //! shadowcat: a thread-per-core proxy for the Model Context Protocol.
 //!
+//! A request's path: `proxy::server` accepts and reads the head, hands the connection to the
+//! shard owning its session (ring lookup), `proxy::post`/`bodyless` validate, inspect
+//! (`mcp`), map the session (`session`) and forward the original bytes over a pooled
+//! connection (`upstream`), and `proxy::relay` streams the answer back. `app` starts the
+//! shards (crate `shards`), `admin` serves metrics, `demo` is the built-in MCP server.
+//!
 //! Not here: the runtime itself (crate `shards`).
 
+pub mod admin;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;

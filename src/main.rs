@@ -1,3 +1,60 @@
 //! The `shadowcat` binary: parse the command line, resolve the config, run.
+//!
+//! Not here: anything else (crate::app starts the shards).
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use shadowcat::cli::Cli;
+use shadowcat::config::{self, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = match config::from_cli(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("shadowcat: {e}");
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let result = match command {
+        Command::ConfigCheck(path) => {
+            return match config::check_file(&path) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("shadowcat: {e}");
+                    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+                }
+            };
+        }
+        Command::Proxy(config) => {
+            init_logging(&config.log.level);
+            shadowcat::app::run_proxy(*config)
+        }
+        Command::DemoServer(config) => {
+            init_logging(&config.log.level);
+            shadowcat::app::run_demo_server(config)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shadowcat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -28,6 +28,7 @@ mod error;
 mod headers;
 mod message;
 mod reply;
+pub mod server;
 mod session_id;
 mod tools;
 

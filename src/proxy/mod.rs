@@ -1,1 +1,21 @@
-//! proxy (placeholder until its slice lands).
+//! The MCP reverse proxy on one shard: connections, routing to the owning shard, the POST /
+//! GET / DELETE request paths, upstream exchanges and response relay, errors.
+//!
+//! Not here: the runtime (crate `shards`), codecs (crate::http, crate::mcp), process startup
+//! (crate::app).
+
+pub mod bodyless;
+pub mod error;
+pub mod exchange;
+pub mod guard;
+pub mod headers;
+pub mod metrics;
+pub mod post;
+pub mod relay;
+pub mod respond;
+pub mod server;
+pub mod shard;
+pub mod shutdown;
+pub mod state;
+pub mod teardown;
+pub mod timeouts;

@@ -1,1 +1,5 @@
-//! upstream (placeholder until its slice lands).
+//! Upstream MCP servers: per-shard HTTP connection pools.
+//!
+//! Not here: the request logic that uses them (crate::proxy).
+
+pub mod pool;

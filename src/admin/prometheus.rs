@@ -1,0 +1,102 @@
+//! Renders merged shard reports as Prometheus text exposition (version 0.0.4).
+//!
+//! Not here: gathering reports (scrape.rs). Labels come only from bounded sets: counter names
+//! and `Method::ALL`.
+
+use std::fmt::Write as _;
+
+use crate::mcp::Method;
+use crate::proxy::metrics::COUNTER_NAMES;
+use crate::proxy::state::MetricsReport;
+
+/// Quantiles exported for latency summaries.
+const QUANTILES: &[f64] = &[50.0, 90.0, 99.0, 99.9];
+
+/// Prometheus text for the merged reports.
+pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
+    let mut out = String::with_capacity(4096);
+    let Some((first, rest)) = reports.split_first() else {
+        return out;
+    };
+    let mut general = first.snapshot.clone();
+    let mut methods = first.methods.clone();
+    let mut sessions = first.sessions;
+    for r in rest {
+        general.merge(&r.snapshot);
+        methods.merge(&r.methods);
+        sessions += r.sessions;
+    }
+    let _ = writeln!(
+        out,
+        "# TYPE shadowcat_shards gauge\nshadowcat_shards {shard_count}"
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE shadowcat_shards_reporting gauge\nshadowcat_shards_reporting {}",
+        reports.len()
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE shadowcat_sessions_active gauge\nshadowcat_sessions_active {sessions}"
+    );
+    for name in COUNTER_NAMES {
+        let _ = writeln!(
+            out,
+            "# TYPE shadowcat_{name} counter\nshadowcat_{name} {}",
+            general.counter(name).unwrap_or(0)
+        );
+    }
+    summary(
+        &mut out,
+        "shadowcat_request_duration_us",
+        None,
+        &general,
+        "request_duration_us",
+    );
+    let _ = writeln!(out, "# TYPE shadowcat_requests_total counter");
+    for method in Method::ALL {
+        let n = methods.counter(method).unwrap_or(0);
+        if n > 0 {
+            let _ = writeln!(out, "shadowcat_requests_total{{method=\"{method}\"}} {n}");
+        }
+    }
+    let _ = writeln!(out, "# TYPE shadowcat_method_duration_us summary");
+    for method in Method::ALL {
+        if methods.count(method).unwrap_or(0) > 0 {
+            summary(
+                &mut out,
+                "shadowcat_method_duration_us",
+                Some(method),
+                &methods,
+                method,
+            );
+        }
+    }
+    out
+}
+
+fn summary(
+    out: &mut String,
+    metric: &str,
+    method: Option<&str>,
+    snap: &shards::metrics::Snapshot,
+    hist: &str,
+) {
+    let label = |q: Option<f64>| match (method, q) {
+        (Some(m), Some(q)) => format!("{{method=\"{m}\",quantile=\"{}\"}}", q / 100.0),
+        (Some(m), None) => format!("{{method=\"{m}\"}}"),
+        (None, Some(q)) => format!("{{quantile=\"{}\"}}", q / 100.0),
+        (None, None) => String::new(),
+    };
+    for q in QUANTILES {
+        if let Some(v) = snap.percentile(hist, *q) {
+            let _ = writeln!(out, "{metric}{} {v}", label(Some(*q)));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{metric}_count{} {}",
+        label(None),
+        snap.count(hist).unwrap_or(0)
+    );
+}

@@ -1,0 +1,111 @@
+//! Gathers every shard's metrics over the mesh for one scrape.
+//!
+//! Not here: rendering (prometheus.rs). A scrape on shard k asks each peer for a report and
+//! waits (bounded) for the answers; replies carry the scrape's sequence number so a late reply
+//! to an abandoned scrape is dropped instead of polluting the next one.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use shards::ShardId;
+
+use crate::proxy::state::{MeshMsg, MetricsReport, ShardState};
+use crate::proxy::timeouts::within;
+
+/// How long a scrape waits for the other shards.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Per-shard mailbox for scrape replies.
+#[derive(Debug)]
+pub struct ScrapeInbox {
+    seq: Cell<u64>,
+    tx: LocalSender<(u64, MetricsReport)>,
+    rx: LocalReceiver<(u64, MetricsReport)>,
+    /// One scrape at a time per shard.
+    busy: glommio::sync::Semaphore,
+}
+
+impl Default for ScrapeInbox {
+    fn default() -> Self {
+        let (tx, rx) = local_channel::new_bounded(64);
+        ScrapeInbox {
+            seq: Cell::new(0),
+            tx,
+            rx,
+            busy: glommio::sync::Semaphore::new(1),
+        }
+    }
+}
+
+/// This shard's own report.
+pub fn local_report(state: &ShardState) -> MetricsReport {
+    MetricsReport {
+        snapshot: state.metrics.general.snapshot(),
+        methods: state.metrics.methods.snapshot(),
+        sessions: state.sessions.borrow().len() as u64,
+        seq: 0,
+    }
+}
+
+/// Answers a peer's query with our report.
+pub fn answer_query(state: &Rc<ShardState>, asker: ShardId, seq: u64) {
+    let mut report = local_report(state);
+    report.seq = seq;
+    let st = state.clone();
+    glommio::spawn_local(async move {
+        let _ = st
+            .mesh
+            .send_to(asker, MeshMsg::MetricsReply(Box::new(report)))
+            .await;
+    })
+    .detach();
+}
+
+/// Delivers a peer's reply to the waiting scrape.
+pub fn collect_reply(state: &Rc<ShardState>, _from: ShardId, report: MetricsReport) {
+    let seq = report.seq;
+    let _ = state.scrape.tx.try_send((seq, report));
+}
+
+/// All shards' reports (ours first); peers that do not answer in time are left out.
+pub async fn gather(state: &Rc<ShardState>) -> Vec<MetricsReport> {
+    let inbox = &state.scrape;
+    let _permit = inbox.busy.acquire_permit(1).await;
+    let seq = inbox.seq.get() + 1;
+    inbox.seq.set(seq);
+    let mut reports = vec![local_report(state)];
+    let mut asked = 0;
+    for peer in 0..state.ctx.shard_count {
+        let peer = ShardId(peer);
+        if peer == state.id() {
+            continue;
+        }
+        if state
+            .mesh
+            .send_to(
+                peer,
+                MeshMsg::MetricsQuery {
+                    from: state.id(),
+                    seq,
+                },
+            )
+            .await
+            .is_ok()
+        {
+            asked += 1;
+        }
+    }
+    let _ = within(SCRAPE_TIMEOUT, async {
+        while reports.len() < asked + 1 {
+            match inbox.rx.recv().await {
+                Some((s, report)) if s == seq => reports.push(report),
+                Some(_) => {}
+                None => break,
+            }
+        }
+    })
+    .await;
+    reports
+}

@@ -1,0 +1,91 @@
+//! Serves the admin endpoints on their own listener (never on the MCP listener).
+//!
+//! Not here: the metric data (scrape.rs, prometheus.rs).
+
+use std::rc::Rc;
+
+use glommio::net::{TcpListener, TcpStream};
+
+use crate::http::{Head, HttpConn, Method};
+use crate::proxy::headers::local_response;
+use crate::proxy::state::ShardState;
+use crate::proxy::timeouts::within;
+
+/// Accepts admin connections until shutdown.
+pub async fn accept_loop(state: Rc<ShardState>, listener: TcpListener) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            state.shutdown.wait().await;
+            None
+        })
+        .await;
+        match accepted {
+            None => break,
+            Some(Ok(stream)) => {
+                glommio::spawn_local(serve(state.clone(), stream)).detach();
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "admin accept failed");
+                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn serve(state: Rc<ShardState>, stream: TcpStream) {
+    let mut conn = HttpConn::new(stream, Vec::with_capacity(1024));
+    let limits = state.limits;
+    let mut head = crate::http::RequestHead::default();
+    loop {
+        match within(
+            state.config.timeouts.keepalive_idle,
+            conn.read_request_head(&limits, &mut head),
+        )
+        .await
+        {
+            Some(Ok(true)) => {}
+            _ => return,
+        }
+        let keep = head.keep_alive() && !state.shutdown.is_fired();
+        let mut out = Vec::with_capacity(1024);
+        match (head.method(), head.path()) {
+            (Method::Get, b"/metrics") => {
+                let reports = crate::admin::scrape::gather(&state).await;
+                let body = crate::admin::prometheus::render(&reports, state.ctx.shard_count);
+                local_response(
+                    &mut out,
+                    200,
+                    Some("text/plain; version=0.0.4"),
+                    &[],
+                    body.as_bytes(),
+                    keep,
+                );
+            }
+            (Method::Get, b"/health") => {
+                local_response(&mut out, 200, Some("text/plain"), &[], b"ok\n", keep)
+            }
+            (Method::Get, b"/ready") => {
+                let (status, body): (u16, &[u8]) = if state.shutdown.is_fired() {
+                    (503, b"shutting down\n")
+                } else {
+                    (200, b"ready\n")
+                };
+                local_response(&mut out, status, Some("text/plain"), &[], body, keep)
+            }
+            (Method::Get, _) => {
+                local_response(&mut out, 404, Some("text/plain"), &[], b"not found\n", keep)
+            }
+            _ => local_response(
+                &mut out,
+                405,
+                Some("text/plain"),
+                &[("Allow", "GET")],
+                b"method not allowed\n",
+                keep,
+            ),
+        }
+        if conn.write_all(&out).await.is_err() || !keep {
+            return;
+        }
+    }
+}

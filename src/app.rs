@@ -1,0 +1,255 @@
+//! Process startup and shutdown: pick cores, reserve ports, start the shards, report
+//! readiness on stdout, turn SIGINT/SIGTERM into a per-shard stop signal, wait.
+//!
+//! Not here: what a shard does (crate::proxy::shard, crate::demo::server).
+//! Readiness contract (scripts rely on it): one `listening <role> <url>` line per listener on
+//! stdout, then `ready`; logs go to stderr.
+
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use shards::executor::{Runtime, RuntimeSpec};
+use shards::mesh::Mesh;
+
+use crate::config::{Config, CoreSelection, DemoServerConfig, RuntimeConfig};
+use crate::proxy::shard::{Binds, ShardBoot};
+
+/// How long shards get to bind their listeners.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Capacity of each cross-shard channel (handoffs and scrapes are rare and small).
+const MESH_CAPACITY: usize = 1024;
+
+/// Startup failures, each with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Core selection, memlock, executor spawn.
+    #[error(transparent)]
+    Runtime(#[from] shards::Error),
+    /// A listen address could not be reserved.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A shard could not start serving.
+    #[error("shard failed to start: {0}")]
+    Shard(String),
+    /// Shards did not report in time.
+    #[error("shards did not become ready within {0:?}")]
+    NotReady(Duration),
+    /// Signal handler or socketpair setup failed.
+    #[error("startup I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the proxy (and the embedded demo server when configured) until signalled.
+pub fn run_proxy(mut config: Config) -> Result<(), AppError> {
+    let cores = select(&config.runtime)?;
+    let mut reservations = Vec::new();
+    let demo = match config.demo.as_ref() {
+        Some(d) => {
+            let addr = reserve(d.bind, &mut reservations)?;
+            config.set_demo_addr(addr);
+            Some(addr)
+        }
+        None => None,
+    };
+    let listeners = config
+        .listeners
+        .iter()
+        .map(|l| reserve(l.bind, &mut reservations))
+        .collect::<Result<Vec<_>, _>>()?;
+    let admin = config
+        .admin
+        .map(|a| reserve(a, &mut reservations))
+        .transpose()?;
+    let binds = Arc::new(Binds {
+        listeners,
+        admin,
+        demo,
+        demo_secret: random_u64()?,
+    });
+    let config = Arc::new(config);
+    let spec = spec(&config.runtime, cores);
+    let (boots, stop) = boots(spec.cores.len())?;
+    let cfg = config.clone();
+    let b = binds.clone();
+    let runtime = Runtime::start_each(spec, boots.inputs, move |ctx, boot| {
+        crate::proxy::shard::run(ctx, cfg.clone(), b.clone(), boot)
+    })?;
+    let mut lines = Vec::new();
+    if let Some(d) = binds.demo {
+        let path = config.demo.as_ref().map_or("/mcp", |d| d.path.as_str());
+        lines.push(format!("listening demo http://{d}{path}"));
+    }
+    for (addr, l) in binds.listeners.iter().zip(&config.listeners) {
+        for r in &l.routes {
+            lines.push(format!("listening proxy http://{addr}{}", r.path));
+        }
+    }
+    if let Some(a) = binds.admin {
+        lines.push(format!("listening admin http://{a}/"));
+    }
+    finish_startup(runtime, boots.ready, stop, reservations, &lines)
+}
+
+/// Runs the demo MCP server alone until signalled.
+pub fn run_demo_server(config: DemoServerConfig) -> Result<(), AppError> {
+    let cores = select(&config.runtime)?;
+    let mut reservations = Vec::new();
+    let addr = reserve(config.bind, &mut reservations)?;
+    let secret = random_u64()?;
+    let spec = spec(&config.runtime, cores);
+    let (boots, stop) = boots(spec.cores.len())?;
+    let sse = config.sse;
+    let path = config.path.clone();
+    let runtime = Runtime::start_each(spec, boots.inputs, move |_ctx, boot| {
+        crate::demo::server::run_shard(addr, sse, secret, path.clone(), boot)
+    })?;
+    let lines = [format!(
+        "listening demo-server http://{addr}{}",
+        config.path
+    )];
+    finish_startup(runtime, boots.ready, stop, reservations, &lines)
+}
+
+fn finish_startup(
+    runtime: Runtime,
+    ready: mpsc::Receiver<Result<(), String>>,
+    stop: Vec<StdUnixStream>,
+    reservations: Vec<StdListener>,
+    lines: &[String],
+) -> Result<(), AppError> {
+    let shard_count = runtime.shard_count();
+    for _ in 0..shard_count {
+        match ready.recv_timeout(READY_TIMEOUT) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                signal_all(&stop);
+                let _ = runtime.join();
+                return Err(AppError::Shard(e));
+            }
+            Err(_) => {
+                signal_all(&stop);
+                return Err(AppError::NotReady(READY_TIMEOUT));
+            }
+        }
+    }
+    // Every shard has bound its own SO_REUSEPORT socket: the placeholders can go.
+    drop(reservations);
+    // Handlers go in before `ready` is printed: a supervisor may signal right after it.
+    spawn_signal_thread(stop)?;
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+    drop(out);
+    tracing::info!(shards = shard_count, "ready");
+    runtime.join()?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn select(runtime: &RuntimeConfig) -> Result<Vec<usize>, AppError> {
+    let cores = match &runtime.cores {
+        CoreSelection::All => shards::placement::select_cores(None, None)?,
+        CoreSelection::Count(n) => shards::placement::select_cores(Some(*n), None)?,
+        CoreSelection::List(list) => shards::placement::select_cores(None, Some(list))?,
+    };
+    Ok(cores)
+}
+
+fn spec(runtime: &RuntimeConfig, cores: Vec<usize>) -> RuntimeSpec {
+    let mut spec = RuntimeSpec::new(cores);
+    spec.io_memory = runtime.io_memory;
+    spec
+}
+
+/// Reserves a concrete port for `addr` before shards bind it with SO_REUSEPORT.
+///
+/// Port 0: a bound (not listening) SO_REUSEPORT socket pins the kernel's choice until every
+/// shard has bound the same port. A fixed port: a plain bind probe first, so a port held by
+/// another process (even another shadowcat, which would otherwise silently share it through
+/// SO_REUSEPORT) is an error instead of split traffic.
+fn reserve(addr: SocketAddr, keep: &mut Vec<StdListener>) -> Result<SocketAddr, AppError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let err = |source| AppError::Bind { addr, source };
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
+    if addr.port() != 0 {
+        socket.set_reuse_address(true).map_err(err)?;
+        socket.bind(&addr.into()).map_err(err)?;
+        return Ok(addr);
+    }
+    socket.set_reuse_port(true).map_err(err)?;
+    socket.bind(&addr.into()).map_err(err)?;
+    let bound = socket
+        .local_addr()
+        .map_err(err)?
+        .as_socket()
+        .ok_or_else(|| err(std::io::Error::other("not an inet address")))?;
+    keep.push(socket.into());
+    Ok(bound)
+}
+
+struct Boots {
+    inputs: Vec<ShardBoot>,
+    ready: mpsc::Receiver<Result<(), String>>,
+}
+
+fn boots(shard_count: usize) -> Result<(Boots, Vec<StdUnixStream>), AppError> {
+    let (ready_tx, ready) = mpsc::channel();
+    let mut inputs = Vec::with_capacity(shard_count);
+    let mut stop = Vec::with_capacity(shard_count);
+    for mesh in Mesh::build(shard_count, MESH_CAPACITY) {
+        let (ours, theirs) = StdUnixStream::pair()?;
+        stop.push(ours);
+        inputs.push(ShardBoot {
+            mesh,
+            shutdown: OwnedFd::from(theirs),
+            ready: ready_tx.clone(),
+        });
+    }
+    Ok((Boots { inputs, ready }, stop))
+}
+
+fn signal_all(stop: &[StdUnixStream]) {
+    for mut s in stop {
+        let _ = s.write_all(b"x");
+    }
+}
+
+/// First SIGINT/SIGTERM: graceful stop on every shard. Second: exit at once.
+fn spawn_signal_thread(stop: Vec<StdUnixStream>) -> Result<(), AppError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for sig in signals.forever() {
+                seen += 1;
+                if seen > 1 {
+                    tracing::warn!(signal = sig, "second signal: exiting now");
+                    std::process::exit(130);
+                }
+                tracing::info!(signal = sig, "stopping: draining in-flight requests");
+                signal_all(&stop);
+            }
+        })?;
+    Ok(())
+}
+
+fn random_u64() -> Result<u64, AppError> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| AppError::Io(std::io::Error::other(e.to_string())))?;
+    Ok(u64::from_le_bytes(b))
+}

@@ -1,0 +1,120 @@
+//! GET (the server→client SSE stream, `Last-Event-ID` passed through) and DELETE (end the
+//! session here and upstream) on the MCP endpoint. Both need a live session.
+//!
+//! Not here: POST (post.rs), connection handling (server.rs).
+//! GET streams are long-lived: no idle timeout while the upstream is silent.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use glommio::net::TcpStream;
+
+use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
+use crate::mcp::Method;
+use crate::session::SessionId;
+
+use super::error::ProxyError;
+use super::exchange::{exchange, finish};
+use super::guard;
+use super::headers::upstream_request;
+use super::metrics::Counter;
+use super::relay::{relay, RelayEnd, RelayPlan};
+use super::state::ShardState;
+
+/// Handles GET or DELETE; returns whether the client connection stays open.
+pub async fn bodyless(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+) -> Result<bool, ProxyError> {
+    let started = Instant::now();
+    let is_get = head.method() == HttpMethod::Get;
+    if is_get {
+        guard::check_get_accept(head)?;
+    }
+    guard::check_version(head)?;
+    let raw = head
+        .header("mcp-session-id")
+        .ok_or(ProxyError::SessionRequired { id: None })?;
+    let sid = SessionId::parse(raw).ok_or(ProxyError::SessionNotFound { id: None })?;
+
+    let mut request = state.bufs.take(1024);
+    let upstream = {
+        let mut sessions = state.sessions.borrow_mut();
+        let Some(entry) = sessions.get_mut(&sid, Instant::now()) else {
+            state.bufs.give(request);
+            return Err(ProxyError::SessionNotFound { id: None });
+        };
+        let upstream = usize::from(entry.upstream);
+        let Some(up) = state.config.upstreams.get(upstream) else {
+            state.bufs.give(request);
+            return Err(ProxyError::Internal("session names a missing upstream"));
+        };
+        upstream_request(
+            &mut request,
+            if is_get { "GET" } else { "DELETE" },
+            &up.url.path,
+            &up.url.authority,
+            head,
+            entry.upstream_session.as_deref(),
+            None,
+        );
+        upstream
+    };
+    if !is_get {
+        // The client asked to end the session: it ends here whatever the upstream says.
+        state.sessions.borrow_mut().remove(&sid);
+        state.metrics.incr(Counter::SessionsDeleted);
+    }
+
+    let result = exchange(state, upstream, &request, None, false).await;
+    state.bufs.give(request);
+    let mut ex = result?;
+    if ex.head.status() == 404 && is_get {
+        state.sessions.borrow_mut().remove(&sid);
+        state.metrics.incr(Counter::SessionsLost);
+        finish(state, ex, false);
+        return Err(ProxyError::SessionNotFound { id: None });
+    }
+    let plan = RelayPlan {
+        session: if is_get { Some(sid.as_str()) } else { None },
+        client_keep_alive: head.keep_alive(),
+        client_http11: head.minor_version() == 1,
+        idle_timeout: if is_get {
+            None
+        } else {
+            state
+                .config
+                .upstreams
+                .get(upstream)
+                .map(|u| u.request_timeout)
+        },
+        max_body: u64::MAX,
+    };
+    let status = ex.head.status();
+    let mut scratch = state.bufs.take(4096);
+    let framing = ex.framing;
+    let end = relay(
+        client,
+        &mut ex.conn,
+        &ex.head.clone(),
+        framing,
+        plan,
+        &mut scratch,
+    )
+    .await;
+    state.bufs.give(scratch);
+    state.metrics.status(status);
+    // GET/DELETE carry no JSON-RPC method; they count under `other`.
+    state.metrics.request(Method::Other, started.elapsed());
+    Ok(match end {
+        RelayEnd::Complete { upstream_reusable } => {
+            finish(state, ex, upstream_reusable);
+            plan.client_keep_alive
+        }
+        RelayEnd::ClientGone | RelayEnd::UpstreamBroken => {
+            finish(state, ex, false);
+            false
+        }
+    })
+}

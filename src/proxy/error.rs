@@ -1,0 +1,110 @@
+//! `ProxyError`: everything that can end a client request early, and who is at fault.
+//!
+//! Not here: turning an error into bytes (respond.rs is the one funnel).
+
+use crate::mcp::JsonRpcId;
+
+/// Who caused a failure; decides logging level and metrics bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The client sent something we refuse.
+    Client,
+    /// The upstream failed or misbehaved.
+    Upstream,
+    /// Our own fault (resources, bugs).
+    Internal,
+}
+
+/// A failure that gets an HTTP status and a JSON-RPC error object (id when known).
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// Client framing or head errors (400, 408, 413, 431...).
+    #[error("bad HTTP request: {0}")]
+    Http(#[from] crate::http::Error),
+    /// The head did not arrive within the head timeout.
+    #[error("request head not received within the timeout")]
+    HeadTimeout,
+    /// Malformed JSON or not JSON-RPC.
+    #[error("bad JSON-RPC message: {0}")]
+    Mcp(#[from] crate::mcp::Error),
+    /// No route for this path.
+    #[error("no MCP endpoint at this path")]
+    NoRoute,
+    /// Method other than POST/GET/DELETE.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// `Host` not in the allow-list.
+    #[error("host not allowed")]
+    HostNotAllowed,
+    /// `Origin` present and not allowed.
+    #[error("origin not allowed")]
+    OriginNotAllowed,
+    /// POST without both JSON and SSE in `Accept`, or GET without SSE.
+    #[error("Accept must include {needed}")]
+    NotAcceptable {
+        /// What the client must accept.
+        needed: &'static str,
+    },
+    /// POST with a body that is not `application/json`.
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    /// `MCP-Protocol-Version` names a version we do not speak.
+    #[error("unsupported MCP-Protocol-Version")]
+    BadProtocolVersion {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+    },
+    /// A JSON-RPC batch on a session that did not negotiate 2025-03-26.
+    #[error("JSON-RPC batches are only allowed on 2025-03-26 sessions")]
+    BatchNotAllowed,
+    /// GET/DELETE (or a non-initialize POST) without a session header where one is required.
+    #[error("Mcp-Session-Id header required")]
+    SessionRequired {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+    },
+    /// Unknown or expired session id.
+    #[error("session not found")]
+    SessionNotFound {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+    },
+    /// The upstream could not be reached (connect refused, reset before a response).
+    #[error("upstream unavailable: {reason}")]
+    UpstreamUnavailable {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+        /// What failed, for logs.
+        reason: String,
+    },
+    /// The upstream did not answer in time.
+    #[error("upstream timed out")]
+    UpstreamTimeout {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+    },
+    /// The upstream sent a response we cannot relay (bad framing).
+    #[error("upstream sent a malformed response: {source}")]
+    UpstreamProtocol {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+        /// The framing error.
+        source: crate::http::Error,
+    },
+    /// Local resources exhausted (random source, session id space).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl ProxyError {
+    /// Who is at fault.
+    pub fn side(&self) -> Side {
+        match self {
+            ProxyError::UpstreamUnavailable { .. }
+            | ProxyError::UpstreamTimeout { .. }
+            | ProxyError::UpstreamProtocol { .. } => Side::Upstream,
+            ProxyError::Internal(_) => Side::Internal,
+            _ => Side::Client,
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The proxy's metric names and the per-shard recorder over `shards::metrics`.
+//!
+//! Not here: exposition (crate::admin) or merging (shards::metrics::Snapshot::merge).
+//! Hot path: index-based increments, no strings, no allocation. Labels come only from bounded
+//! sets (counter names below, `Method::ALL`), never from ids.
+
+use std::time::Duration;
+
+use shards::metrics::Metrics;
+
+use crate::mcp::Method;
+
+/// Proxy-wide counters, in the order of [`COUNTER_NAMES`].
+#[derive(Debug, Clone, Copy)]
+#[repr(usize)]
+pub enum Counter {
+    /// Requests moved to another shard (connection handoffs sent).
+    Hops,
+    /// Connections received from another shard.
+    HandoffsIn,
+    /// Client connections accepted.
+    Connections,
+    /// Sessions minted.
+    SessionsCreated,
+    /// Sessions reaped by the idle TTL.
+    SessionsExpired,
+    /// Sessions ended by DELETE.
+    SessionsDeleted,
+    /// Sessions dropped because the upstream answered 404.
+    SessionsLost,
+    /// Responses by class.
+    Status2xx,
+    /// Responses by class.
+    Status4xx,
+    /// Responses by class.
+    Status5xx,
+    /// Upstream connect/reset failures.
+    UpstreamErrors,
+    /// Upstream timeouts.
+    UpstreamTimeouts,
+    /// SSE events relayed to clients.
+    SseEvents,
+}
+
+/// Names of [`Counter`], exported as `shadowcat_<name>`.
+pub const COUNTER_NAMES: &[&str] = &[
+    "hops_total",
+    "handoffs_received_total",
+    "connections_total",
+    "sessions_created_total",
+    "sessions_expired_total",
+    "sessions_deleted_total",
+    "sessions_lost_total",
+    "responses_2xx_total",
+    "responses_4xx_total",
+    "responses_5xx_total",
+    "upstream_errors_total",
+    "upstream_timeouts_total",
+    "sse_events_total",
+];
+
+/// Histograms, in the order of [`HISTOGRAM_NAMES`].
+const HISTOGRAM_NAMES: &[&str] = &["request_duration_us"];
+
+/// One shard's recorder.
+#[derive(Debug)]
+pub struct ProxyMetrics {
+    /// Proxy-wide counters and the overall latency histogram.
+    pub general: Metrics,
+    /// Per-method request counts and latency histograms (same index for both).
+    pub methods: Metrics,
+}
+
+impl Default for ProxyMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProxyMetrics {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        ProxyMetrics {
+            general: Metrics::new(COUNTER_NAMES, HISTOGRAM_NAMES),
+            methods: Metrics::new(Method::ALL, Method::ALL),
+        }
+    }
+
+    /// Counts one event.
+    pub fn incr(&self, counter: Counter) {
+        self.general.incr(counter as usize, 1);
+    }
+
+    /// Counts a finished response by status class.
+    pub fn status(&self, status: u16) {
+        let counter = match status {
+            200..=299 => Counter::Status2xx,
+            400..=499 => Counter::Status4xx,
+            500..=599 => Counter::Status5xx,
+            _ => return,
+        };
+        self.incr(counter);
+    }
+
+    /// Records one request of `method` taking `elapsed`.
+    pub fn request(&self, method: Method, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.methods.incr(method.index(), 1);
+        self.methods.record(method.index(), micros);
+        self.general.record(0, micros);
+    }
+}
+
+const _: () = assert!(COUNTER_NAMES.len() == Counter::SseEvents as usize + 1);

@@ -1,0 +1,243 @@
+//! POST on the MCP endpoint: validate, read and inspect the body, resolve the session,
+//! forward the client's original bytes, relay the answer (JSON or SSE).
+//!
+//! Not here: connection handling and shard routing (server.rs), upstream I/O (exchange.rs),
+//! body streaming (relay.rs).
+//! Hot path: the body lands in a pooled buffer, simd-json parses a scratch copy, the request
+//! head for the upstream is written into a second pooled buffer together with the body.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use glommio::net::TcpStream;
+
+use crate::http::{Head, HttpConn, RequestHead};
+use crate::mcp::{Inspected, JsonRpcId, Kind, Method, ProtocolVersion};
+use crate::session::{SessionEntry, SessionId};
+
+use super::error::ProxyError;
+use super::exchange::{exchange, finish};
+use super::guard;
+use super::headers::upstream_request;
+use super::metrics::Counter;
+use super::relay::{relay, RelayEnd, RelayPlan};
+use super::state::ShardState;
+
+/// The few facts about a POST body the proxy acts on.
+#[derive(Debug)]
+struct Facts {
+    id: Option<JsonRpcId>,
+    method: Method,
+    is_initialize: bool,
+    is_batch: bool,
+    version: Option<ProtocolVersion>,
+}
+
+fn facts(inspected: Inspected) -> Facts {
+    match inspected {
+        Inspected::Single(info) => Facts {
+            is_initialize: info.kind == Kind::Request && info.method == Some(Method::Initialize),
+            method: info.method.unwrap_or(Method::Other),
+            id: info.id,
+            is_batch: false,
+            version: info.protocol_version.as_ref().and_then(|v| v.known()),
+        },
+        Inspected::Batch(items) => Facts {
+            id: None,
+            method: items
+                .first()
+                .and_then(|i| i.method)
+                .unwrap_or(Method::Other),
+            is_initialize: false,
+            is_batch: true,
+            version: None,
+        },
+    }
+}
+
+/// Where this POST goes upstream.
+struct Target {
+    upstream: usize,
+    upstream_session: Option<Box<str>>,
+    client_session: Option<SessionId>,
+}
+
+/// Handles one POST; returns whether the client connection stays open.
+pub async fn post(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+) -> Result<bool, ProxyError> {
+    let started = Instant::now();
+    guard::check_post_accept(head)?;
+    guard::check_content_type(head)?;
+    let header_version = guard::check_version(head)?;
+
+    let framing = head.framing()?;
+    let limits = &state.config.limits;
+    let mut body = state.bufs.take(4096);
+    let read = client
+        .read_body(framing, limits.max_body_bytes, &mut body)
+        .await;
+    if let Err(e) = read {
+        state.bufs.give(body);
+        return Err(e.into());
+    }
+    let inspected = state.inspector.borrow_mut().inspect(&body);
+    let facts = match inspected {
+        Ok(i) => facts(i),
+        Err(e) => {
+            state.bufs.give(body);
+            return Err(e.into());
+        }
+    };
+
+    let target = match resolve_target(state, upstream, head, &facts, header_version) {
+        Ok(t) => t,
+        Err(e) => {
+            state.bufs.give(body);
+            return Err(e);
+        }
+    };
+
+    let Some(up) = state.config.upstreams.get(target.upstream) else {
+        state.bufs.give(body);
+        return Err(ProxyError::Internal("session names a missing upstream"));
+    };
+    let mut request = state.bufs.take(body.len() + 1024);
+    upstream_request(
+        &mut request,
+        "POST",
+        &up.url.path,
+        &up.url.authority,
+        head,
+        target.upstream_session.as_deref(),
+        Some(body.len()),
+    );
+    request.extend_from_slice(&body);
+    state.bufs.give(body);
+
+    let result = exchange(state, target.upstream, &request, facts.id.as_ref(), false).await;
+    state.bufs.give(request);
+    let mut ex = result?;
+
+    let status = ex.head.status();
+    if status == 404 {
+        if let Some(sid) = target.client_session {
+            // The upstream forgot the session: drop ours so the client re-initializes.
+            state.sessions.borrow_mut().remove(&sid);
+            state.metrics.incr(Counter::SessionsLost);
+            finish(state, ex, false);
+            return Err(ProxyError::SessionNotFound { id: facts.id });
+        }
+    }
+
+    let minted;
+    let session_out: Option<&str> = if facts.is_initialize && (200..300).contains(&status) {
+        minted = mint_session(state, target.upstream, &ex.head, facts.version)?;
+        Some(minted.as_str())
+    } else if ex.head.header("mcp-session-id").is_some() {
+        target.client_session.as_ref().map(SessionId::as_str)
+    } else {
+        None
+    };
+
+    let plan = RelayPlan {
+        session: session_out,
+        client_keep_alive: head.keep_alive(),
+        client_http11: head.minor_version() == 1,
+        idle_timeout: Some(up.request_timeout),
+        max_body: u64::MAX,
+    };
+    let mut scratch = state.bufs.take(4096);
+    let framing = ex.framing;
+    let head_copy = std::mem::take(&mut ex.head);
+    let end = relay(
+        client,
+        &mut ex.conn,
+        &head_copy,
+        framing,
+        plan,
+        &mut scratch,
+    )
+    .await;
+    state.bufs.give(scratch);
+    state.metrics.status(status);
+    state.metrics.request(facts.method, started.elapsed());
+    Ok(match end {
+        RelayEnd::Complete { upstream_reusable } => {
+            finish(state, ex, upstream_reusable);
+            plan.client_keep_alive
+        }
+        RelayEnd::ClientGone | RelayEnd::UpstreamBroken => {
+            finish(state, ex, false);
+            false
+        }
+    })
+}
+
+fn resolve_target(
+    state: &ShardState,
+    route_upstream: usize,
+    head: &RequestHead,
+    facts: &Facts,
+    header_version: Option<ProtocolVersion>,
+) -> Result<Target, ProxyError> {
+    let Some(raw) = head.header("mcp-session-id") else {
+        if facts.is_batch && header_version != Some(ProtocolVersion::V2025_03_26) {
+            return Err(ProxyError::BatchNotAllowed);
+        }
+        // initialize, or a stateless request: served where it landed.
+        return Ok(Target {
+            upstream: route_upstream,
+            upstream_session: None,
+            client_session: None,
+        });
+    };
+    let id = SessionId::parse(raw).ok_or(ProxyError::SessionNotFound {
+        id: facts.id.clone(),
+    })?;
+    let mut sessions = state.sessions.borrow_mut();
+    let entry = sessions
+        .get_mut(&id, Instant::now())
+        .ok_or(ProxyError::SessionNotFound {
+            id: facts.id.clone(),
+        })?;
+    if facts.is_batch {
+        let version = header_version.or(entry.version);
+        if version.unwrap_or(ProtocolVersion::V2025_03_26) != ProtocolVersion::V2025_03_26 {
+            return Err(ProxyError::BatchNotAllowed);
+        }
+    }
+    Ok(Target {
+        upstream: usize::from(entry.upstream),
+        upstream_session: entry.upstream_session.clone(),
+        client_session: Some(id),
+    })
+}
+
+fn mint_session(
+    state: &ShardState,
+    upstream: usize,
+    head: &crate::http::ResponseHead,
+    version: Option<ProtocolVersion>,
+) -> Result<SessionId, ProxyError> {
+    let id = crate::session::mint(&state.ring, state.id(), state.ctx.shard_count)
+        .map_err(|_| ProxyError::Internal("could not mint a session id"))?;
+    let upstream_session = head
+        .header("mcp-session-id")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .map(Box::from);
+    let entry = SessionEntry {
+        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        upstream_session,
+        version,
+    };
+    state
+        .sessions
+        .borrow_mut()
+        .insert(id, entry, Instant::now());
+    state.metrics.incr(Counter::SessionsCreated);
+    Ok(id)
+}

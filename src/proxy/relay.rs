@@ -1,0 +1,113 @@
+//! Relays an upstream response to the client: head rewritten, body streamed piece by piece
+//! as it arrives (SSE events reach the client as soon as the upstream sends them).
+//!
+//! Not here: deciding what to send upstream (exchange.rs) or session bookkeeping (post.rs).
+//! Hot path: one pooled scratch buffer; a JSON body already read with the head goes out in the
+//! same write as the head. Backpressure: the next upstream read waits for the client write.
+
+use std::time::Duration;
+
+use futures_lite::{AsyncRead, AsyncWrite};
+
+use crate::http::{BodyReader, Framing, Head, HttpConn, MessageKind, ResponseHead};
+
+use super::headers::{client_response, OutFraming};
+use super::timeouts::within;
+
+/// How a relay ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayEnd {
+    /// The whole body went to the client; the upstream connection may be reused.
+    Complete {
+        /// Whether the upstream connection is clean for the next request.
+        upstream_reusable: bool,
+    },
+    /// The client went away; the upstream connection must be dropped.
+    ClientGone,
+    /// The upstream failed or stalled mid-body after the head was sent: the client
+    /// connection must be closed (its response is truncated).
+    UpstreamBroken,
+}
+
+/// What the client is told about the response.
+#[derive(Debug, Clone, Copy)]
+pub struct RelayPlan<'a> {
+    /// Client-facing session id to put in `Mcp-Session-Id`, if any.
+    pub session: Option<&'a str>,
+    /// Whether the client connection stays open afterwards.
+    pub client_keep_alive: bool,
+    /// Whether the client speaks HTTP/1.1 (can take chunked bodies).
+    pub client_http11: bool,
+    /// Longest silence allowed between body pieces (`None` for long-lived GET streams).
+    pub idle_timeout: Option<Duration>,
+    /// Most body bytes relayed (streams are bounded too; GET streams get `u64::MAX`).
+    pub max_body: u64,
+}
+
+/// Streams `head` + body from `upstream` to `client`. `scratch` is a pooled buffer.
+pub async fn relay<C, U>(
+    client: &mut HttpConn<C>,
+    upstream: &mut HttpConn<U>,
+    head: &ResponseHead,
+    framing: Framing,
+    plan: RelayPlan<'_>,
+    scratch: &mut Vec<u8>,
+) -> RelayEnd
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let out_framing = match framing {
+        Framing::Empty => OutFraming::Length(0),
+        Framing::Length(n) => OutFraming::Length(n),
+        Framing::Chunked | Framing::UntilClose if plan.client_http11 => OutFraming::Chunked,
+        Framing::Chunked | Framing::UntilClose => OutFraming::Close,
+    };
+    let keep_alive = plan.client_keep_alive && out_framing != OutFraming::Close;
+    scratch.clear();
+    client_response(scratch, head, plan.session, out_framing, keep_alive);
+
+    let Ok(mut reader) = BodyReader::new(framing, MessageKind::Response, plan.max_body) else {
+        return RelayEnd::UpstreamBroken;
+    };
+    loop {
+        let piece = match plan.idle_timeout {
+            Some(limit) => within(limit, upstream.next_body_chunk(&mut reader)).await,
+            None => Some(upstream.next_body_chunk(&mut reader).await),
+        };
+        match piece {
+            Some(Ok(Some(data))) => {
+                if out_framing == OutFraming::Chunked {
+                    crate::http::write_chunk(scratch, data);
+                } else {
+                    scratch.extend_from_slice(data);
+                }
+                if client.write_all(scratch).await.is_err() {
+                    return RelayEnd::ClientGone;
+                }
+                scratch.clear();
+            }
+            Some(Ok(None)) => break,
+            Some(Err(_)) | None => {
+                // Head (and maybe part of the body) is out: the only honest signal left is
+                // closing the client connection without the terminating chunk.
+                if !scratch.is_empty() {
+                    let _ = client.write_all(scratch).await;
+                }
+                return RelayEnd::UpstreamBroken;
+            }
+        }
+    }
+    if out_framing == OutFraming::Chunked {
+        scratch.extend_from_slice(crate::http::LAST_CHUNK);
+    }
+    if !scratch.is_empty() && client.write_all(scratch).await.is_err() {
+        return RelayEnd::ClientGone;
+    }
+    scratch.clear();
+    RelayEnd::Complete {
+        upstream_reusable: framing != Framing::UntilClose
+            && head.keep_alive()
+            && upstream.buffered().is_empty(),
+    }
+}

@@ -1,0 +1,94 @@
+//! The one error funnel: `ProxyError` → HTTP status + JSON-RPC error object (with the
+//! request's id when known), plus small proxy-generated responses.
+//!
+//! Not here: deciding that something failed (callers) or relaying upstream responses (relay.rs).
+
+use crate::mcp::{jsonrpc, JsonRpcId};
+
+use super::error::ProxyError;
+use super::headers::local_response;
+
+/// Status, JSON-RPC code, the id to echo and extra headers for an error.
+fn classify(
+    err: &ProxyError,
+) -> (
+    u16,
+    i32,
+    Option<&JsonRpcId>,
+    &'static [(&'static str, &'static str)],
+) {
+    use ProxyError as E;
+    match err {
+        E::Http(e) => (e.status(), jsonrpc::INVALID_REQUEST, None, &[]),
+        E::HeadTimeout => (408, jsonrpc::INVALID_REQUEST, None, &[]),
+        E::Mcp(e) => (400, e.code(), e.id(), &[]),
+        E::NoRoute => (404, jsonrpc::INVALID_REQUEST, None, &[]),
+        E::MethodNotAllowed => (
+            405,
+            jsonrpc::INVALID_REQUEST,
+            None,
+            &[("Allow", "GET, POST, DELETE")],
+        ),
+        E::HostNotAllowed | E::OriginNotAllowed => (403, jsonrpc::INVALID_REQUEST, None, &[]),
+        E::NotAcceptable { .. } => (406, jsonrpc::INVALID_REQUEST, None, &[]),
+        E::UnsupportedMediaType => (415, jsonrpc::INVALID_REQUEST, None, &[]),
+        E::BadProtocolVersion { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
+        E::BatchNotAllowed => (400, jsonrpc::INVALID_REQUEST, None, &[]),
+        E::SessionRequired { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
+        E::SessionNotFound { id } => (404, jsonrpc::SESSION_NOT_FOUND, id.as_ref(), &[]),
+        E::UpstreamUnavailable { id, .. } => (502, jsonrpc::UPSTREAM_UNAVAILABLE, id.as_ref(), &[]),
+        E::UpstreamProtocol { id, .. } => (502, jsonrpc::UPSTREAM_UNAVAILABLE, id.as_ref(), &[]),
+        E::UpstreamTimeout { id } => (504, jsonrpc::UPSTREAM_TIMEOUT, id.as_ref(), &[]),
+        E::Internal(_) => (500, jsonrpc::INTERNAL_ERROR, None, &[]),
+    }
+}
+
+/// The message clients see: short and free of upstream internals.
+fn public_message(err: &ProxyError) -> String {
+    match err {
+        ProxyError::UpstreamUnavailable { .. } => "Upstream MCP server unavailable".into(),
+        ProxyError::UpstreamProtocol { .. } => {
+            "Upstream MCP server sent an invalid response".into()
+        }
+        ProxyError::Internal(_) => "Internal proxy error".into(),
+        ProxyError::BadProtocolVersion { .. } => format!(
+            "Unsupported MCP-Protocol-Version; supported: {}",
+            crate::mcp::SUPPORTED_SESSIONFUL
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => {
+            let mut text = other.to_string();
+            if let Some(first) = text.get(..1) {
+                let upper = first.to_ascii_uppercase();
+                text.replace_range(..1, &upper);
+            }
+            text
+        }
+    }
+}
+
+/// Appends the full HTTP error response for `err`; returns its status.
+pub fn error_response(out: &mut Vec<u8>, err: &ProxyError, keep_alive: bool) -> u16 {
+    let (status, code, id, extra) = classify(err);
+    let mut body = Vec::with_capacity(128);
+    jsonrpc::write_error(&mut body, id, code, &public_message(err), None);
+    // After a framing error the byte stream is unusable: always close.
+    let keep_alive = keep_alive && !matches!(err, ProxyError::Http(_) | ProxyError::HeadTimeout);
+    local_response(
+        out,
+        status,
+        Some("application/json"),
+        extra,
+        &body,
+        keep_alive,
+    );
+    status
+}
+
+/// Whether the connection must close after answering `err`.
+pub fn closes_connection(err: &ProxyError) -> bool {
+    matches!(err, ProxyError::Http(_) | ProxyError::HeadTimeout)
+}

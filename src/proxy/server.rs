@@ -1,0 +1,242 @@
+//! Client connections on one shard: accept, read heads, route each request to the shard
+//! owning its session (moving the connection there), dispatch POST/GET/DELETE, keep-alive.
+//!
+//! Not here: what a request does (post.rs, bodyless.rs), startup (crate::app).
+//! Per connection: one pooled read buffer; the connection task awaits reads with the
+//! keep-alive idle or head timeout, and exits at once when the shutdown latch fires.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::rc::Rc;
+
+use glommio::net::{TcpListener, TcpStream};
+
+use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
+use crate::session::SessionId;
+
+use super::bodyless::bodyless;
+use super::error::ProxyError;
+use super::guard;
+use super::metrics::Counter;
+use super::post::post;
+use super::respond::{closes_connection, error_response};
+use super::state::{MeshMsg, ShardState};
+use super::timeouts::within;
+
+/// Initial read buffer of a client connection (heads are small; grows up to the head limit).
+const CLIENT_READ_BUF: usize = 4096;
+
+/// Accepts connections on `listener` until shutdown, one task per connection.
+pub async fn accept_loop(state: Rc<ShardState>, listener_index: usize, listener: TcpListener) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            state.shutdown.wait().await;
+            None
+        })
+        .await;
+        match accepted {
+            None => break,
+            Some(Ok(stream)) => {
+                state.metrics.incr(Counter::Connections);
+                let _ = stream.set_nodelay(true);
+                let st = state.clone();
+                glommio::spawn_local(serve(st, listener_index, stream, Vec::new())).detach();
+            }
+            Some(Err(e)) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(shard = state.id().0, error = %e, "accept failed");
+                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Takes over a connection handed off by another shard.
+pub fn adopt(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener_index: usize) {
+    state.metrics.incr(Counter::HandoffsIn);
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
+    // SAFETY: `raw` comes from an OwnedFd we own exclusively (dup'ed by the sending shard,
+    // whose copy is closed); TcpStream takes over closing it.
+    #[allow(unsafe_code, reason = "fd handoff between shards")]
+    let stream = unsafe { TcpStream::from_raw_fd(raw) };
+    glommio::spawn_local(serve(state.clone(), listener_index, stream, buffered)).detach();
+}
+
+/// Serves one client connection until it closes, errs, moves to another shard or shutdown.
+pub async fn serve(
+    state: Rc<ShardState>,
+    listener_index: usize,
+    stream: TcpStream,
+    buffered: Vec<u8>,
+) {
+    let buf = if buffered.is_empty() {
+        state.bufs.take(CLIENT_READ_BUF)
+    } else {
+        buffered
+    };
+    let mut conn = HttpConn::from_parts(stream, buf);
+    loop {
+        let head = match next_head(&state, &mut conn).await {
+            Ok(Some(head)) => head,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = answer_error(&state, &mut conn, &e, false).await;
+                break;
+            }
+        };
+        if let Some(owner) = foreign_owner(&state, &head) {
+            handoff(&state, conn, &head, owner, listener_index).await;
+            return;
+        }
+        let Ok(_pass) = state.inflight.enter() else {
+            break; // shutting down: refuse new work, the client retries elsewhere
+        };
+        let keep = match dispatch(&state, listener_index, &mut conn, &head).await {
+            Ok(keep) => keep,
+            Err(e) => {
+                let keep = head.keep_alive() && !closes_connection(&e);
+                answer_error(&state, &mut conn, &e, keep).await && keep
+            }
+        };
+        if !keep || state.shutdown.is_fired() {
+            break;
+        }
+    }
+    let (_stream, buf) = conn.into_parts();
+    state.bufs.give(buf);
+}
+
+/// Reads the next head: the keep-alive idle timeout applies until a byte arrives, then the
+/// head timeout. Shutdown ends an idle wait at once.
+async fn next_head(
+    state: &ShardState,
+    conn: &mut HttpConn<TcpStream>,
+) -> Result<Option<RequestHead>, ProxyError> {
+    let timeouts = &state.config.timeouts;
+    let limit = if conn.buffered().is_empty() {
+        timeouts.keepalive_idle
+    } else {
+        timeouts.head
+    };
+    let mut head = RequestHead::default();
+    let read = futures_lite::future::or(
+        async { Some(within(limit, conn.read_request_head(&state.limits, &mut head)).await) },
+        async {
+            state.shutdown.wait().await;
+            None
+        },
+    )
+    .await;
+    match read {
+        None => Ok(None),
+        Some(None) if conn.buffered().is_empty() => Ok(None),
+        Some(None) => Err(ProxyError::HeadTimeout),
+        Some(Some(Ok(true))) => Ok(Some(head)),
+        Some(Some(Ok(false))) => Ok(None),
+        Some(Some(Err(e))) => Err(e.into()),
+    }
+}
+
+/// The shard owning the request's session, when that is not this one.
+fn foreign_owner(state: &ShardState, head: &RequestHead) -> Option<shards::ShardId> {
+    if state.ctx.shard_count < 2 {
+        return None;
+    }
+    let sid = SessionId::parse(head.header("mcp-session-id")?)?;
+    let owner = state.ring.owner(sid.as_bytes());
+    (owner != state.id()).then_some(owner)
+}
+
+/// Moves the connection (dup'ed fd + this request's bytes + read-ahead) to `owner`.
+async fn handoff(
+    state: &Rc<ShardState>,
+    conn: HttpConn<TcpStream>,
+    head: &RequestHead,
+    owner: shards::ShardId,
+    listener_index: usize,
+) {
+    let dup = {
+        let fd = conn.stream_ref().as_raw_fd();
+        // SAFETY: fd is a live socket owned by `conn`; dup gives us an independent descriptor.
+        #[allow(unsafe_code, reason = "fd handoff between shards")]
+        let dup = unsafe { libc::dup(fd) };
+        dup
+    };
+    let mut bytes = state
+        .bufs
+        .take(head.fields().raw().len() + conn.buffered().len());
+    bytes.extend_from_slice(head.fields().raw());
+    bytes.extend_from_slice(conn.buffered());
+    let (_stream, buf) = conn.into_parts();
+    state.bufs.give(buf);
+    if dup < 0 {
+        tracing::warn!(shard = state.id().0, "dup failed; dropping connection");
+        return;
+    }
+    // SAFETY: `dup` is a fresh descriptor we own.
+    #[allow(unsafe_code, reason = "fd handoff between shards")]
+    let fd = unsafe { OwnedFd::from_raw_fd(dup) };
+    state.metrics.incr(Counter::Hops);
+    let msg = MeshMsg::Handoff {
+        fd,
+        buffered: bytes,
+        listener: listener_index,
+    };
+    if let Err(MeshMsg::Handoff { fd, buffered, .. }) = state.mesh.send_to(owner, msg).await {
+        // The owner is gone (shutdown): serve here; the session lookup will 404.
+        tracing::warn!(
+            shard = state.id().0,
+            owner = owner.0,
+            "handoff failed; serving locally"
+        );
+        adopt_local(state, fd, buffered, listener_index);
+    }
+}
+
+fn adopt_local(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener_index: usize) {
+    adopt(state, fd, buffered, listener_index);
+}
+
+/// Routes by path and method after the Host/Origin check.
+async fn dispatch(
+    state: &Rc<ShardState>,
+    listener_index: usize,
+    conn: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+) -> Result<bool, ProxyError> {
+    let listener = state
+        .config
+        .listeners
+        .get(listener_index)
+        .ok_or(ProxyError::Internal("connection from an unknown listener"))?;
+    guard::check_host_origin(listener, head)?;
+    let path = head.path();
+    let route = listener
+        .routes
+        .iter()
+        .find(|r| r.path.as_bytes() == path)
+        .ok_or(ProxyError::NoRoute)?;
+    match head.method() {
+        HttpMethod::Post => post(state, route.upstream, conn, head).await,
+        HttpMethod::Get | HttpMethod::Delete => bodyless(state, conn, head).await,
+        _ => Err(ProxyError::MethodNotAllowed),
+    }
+}
+
+/// Writes the error response; returns false when the client is gone.
+async fn answer_error(
+    state: &ShardState,
+    conn: &mut HttpConn<TcpStream>,
+    err: &ProxyError,
+    keep_alive: bool,
+) -> bool {
+    let mut out = state.bufs.take(512);
+    let status = error_response(&mut out, err, keep_alive);
+    state.metrics.status(status);
+    match err.side() {
+        super::error::Side::Client => tracing::debug!(status, error = %err, "request refused"),
+        _ => tracing::warn!(status, error = %err, "request failed"),
+    }
+    let ok = conn.write_all(&out).await.is_ok();
+    state.bufs.give(out);
+    ok
+}

@@ -1,0 +1,131 @@
+//! `ShardState`: everything one shard owns for proxying, born on that shard.
+//!
+//! Not here: the request logic (post.rs, stream.rs, delete.rs) or startup (crate::app).
+//! Shared by the shard's tasks through `Rc`; interior mutability only via RefCell/Cell, and no
+//! borrow is held across an `.await`.
+
+use std::cell::RefCell;
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use shards::mesh::ConnectedMesh;
+use shards::metrics::Snapshot;
+use shards::ring::Ring;
+use shards::slab::BufPool;
+use shards::{ShardCtx, ShardId};
+
+use crate::config::Config;
+use crate::mcp::Inspector;
+use crate::session::{entry::new_table, SessionTable};
+use crate::upstream::pool::Pool;
+
+use super::metrics::ProxyMetrics;
+use super::shutdown::Latch;
+
+/// Most idle pooled buffers per size class and shard (bounds memory held while idle).
+const POOLED_BUFFERS_PER_CLASS: usize = 256;
+
+/// What shards send each other.
+#[derive(Debug)]
+pub enum MeshMsg {
+    /// A client connection moved to the shard owning its session, at a request boundary.
+    Handoff {
+        /// The (dup'ed) socket.
+        fd: OwnedFd,
+        /// Bytes already read from it: the start of the next request.
+        buffered: Vec<u8>,
+        /// Which listener accepted it (selects routes and allow-lists).
+        listener: usize,
+    },
+    /// Asks a shard for its metrics (admin scrape).
+    MetricsQuery {
+        /// Who wants the answer.
+        from: ShardId,
+        /// The scrape it belongs to.
+        seq: u64,
+    },
+    /// A shard's metrics.
+    MetricsReply(Box<MetricsReport>),
+    /// The embedded demo server ended a session (its ids are stateless tags).
+    DemoSessionDeleted(Box<str>),
+}
+
+/// One shard's contribution to a scrape.
+#[derive(Debug, Clone)]
+pub struct MetricsReport {
+    /// Counters and histograms.
+    pub snapshot: Snapshot,
+    /// Per-method counters and histograms.
+    pub methods: Snapshot,
+    /// Live sessions in its table.
+    pub sessions: u64,
+    /// The scrape this answers.
+    pub seq: u64,
+}
+
+/// Everything one shard owns.
+#[derive(Debug)]
+pub struct ShardState {
+    /// Which shard this is.
+    pub ctx: ShardCtx,
+    /// Immutable config snapshot.
+    pub config: Arc<Config>,
+    /// Session id → owning shard.
+    pub ring: Ring,
+    /// Channels to the other shards.
+    pub mesh: Rc<ConnectedMesh<MeshMsg>>,
+    /// Live client sessions owned here.
+    pub sessions: RefCell<SessionTable>,
+    /// One pool per configured upstream.
+    pub upstreams: Vec<Pool>,
+    /// Recycled I/O buffers.
+    pub bufs: BufPool,
+    /// Counters and histograms.
+    pub metrics: ProxyMetrics,
+    /// simd-json scratch space.
+    pub inspector: RefCell<Inspector>,
+    /// Fired on SIGINT/SIGTERM.
+    pub shutdown: Latch,
+    /// Requests in flight (closed and awaited on shutdown).
+    pub inflight: glommio::sync::Gate,
+    /// HTTP size limits, from the config.
+    pub limits: crate::http::Limits,
+    /// Replies to this shard's metrics scrapes.
+    pub scrape: crate::admin::ScrapeInbox,
+}
+
+impl ShardState {
+    /// Builds the shard's state from the config snapshot (cold path, on the shard).
+    pub fn build(ctx: ShardCtx, config: Arc<Config>, mesh: Rc<ConnectedMesh<MeshMsg>>) -> Rc<Self> {
+        let upstreams = config
+            .upstreams
+            .iter()
+            .map(|u| Pool::new(u.url.addrs.clone(), u.connect_timeout, u.pool_max_idle))
+            .collect();
+        Rc::new(ShardState {
+            ring: Ring::build(ctx.shard_count, shards::ring::DEFAULT_VNODES),
+            sessions: RefCell::new(new_table(config.sessions.ttl)),
+            upstreams,
+            bufs: BufPool::new(POOLED_BUFFERS_PER_CLASS),
+            metrics: ProxyMetrics::new(),
+            inspector: RefCell::new(Inspector::new()),
+            shutdown: Latch::default(),
+            inflight: glommio::sync::Gate::new(),
+            scrape: crate::admin::ScrapeInbox::default(),
+            limits: crate::http::Limits {
+                max_head_bytes: config.limits.max_head_bytes,
+                max_headers: config.limits.max_headers,
+                max_body_bytes: config.limits.max_body_bytes as u64,
+            },
+            ctx,
+            config,
+            mesh,
+        })
+    }
+
+    /// This shard's id.
+    pub fn id(&self) -> ShardId {
+        self.ctx.id
+    }
+}

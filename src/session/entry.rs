@@ -1,0 +1,32 @@
+//! What one client session maps to, and the per-shard table holding them.
+//!
+//! Not here: minting ids (id.rs), expiry policy (the proxy's reaper task).
+//! Budget: an idle session must cost ≤ 2 KB including table overhead; the entry itself is
+//! kept to a few words (checked at compile time below).
+
+use std::time::Duration;
+
+use crate::mcp::ProtocolVersion;
+
+use super::SessionId;
+
+/// One client session's state on its owning shard.
+#[derive(Debug, Clone)]
+pub struct SessionEntry {
+    /// Index of the upstream in the config.
+    pub upstream: u16,
+    /// The upstream's own `Mcp-Session-Id`, when it issued one.
+    pub upstream_session: Option<Box<str>>,
+    /// Version the client asked for in `initialize` (later requests carry it in a header).
+    pub version: Option<ProtocolVersion>,
+}
+
+const _: () = assert!(std::mem::size_of::<SessionEntry>() <= 32);
+
+/// The per-shard session table: client id → entry, idle entries expire after the TTL.
+pub type SessionTable = shards::table::Table<SessionId, SessionEntry>;
+
+/// Builds an empty table with the configured idle TTL.
+pub fn new_table(ttl: Duration) -> SessionTable {
+    shards::table::Table::new(ttl)
+}

@@ -1,0 +1,120 @@
+//! Per-shard keep-alive pool of TCP connections to one HTTP upstream.
+//!
+//! Not here: HTTP framing (proxy/forward.rs) or choosing an upstream (routing).
+//! Lives on one shard (RefCell), so checkout/checkin never lock; idle connections are LIFO so
+//! the warmest socket is reused first, bounded by `max_idle`.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use glommio::net::TcpStream;
+
+/// Why a connection to the upstream could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Every resolved address refused or failed.
+    #[error("connect to {addr} failed: {source}")]
+    Failed {
+        /// Last address tried.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// No address answered within the connect timeout.
+    #[error("connect to {addr} timed out")]
+    TimedOut {
+        /// Address tried.
+        addr: SocketAddr,
+    },
+    /// The upstream resolved to no address at all.
+    #[error("upstream has no resolved address")]
+    NoAddress,
+}
+
+/// A connection checked out of the pool; `reused` says whether it served a request before
+/// (a reused socket may have been closed by the upstream meanwhile, so one retry is safe
+/// when nothing was received).
+#[derive(Debug)]
+pub struct Checkout {
+    /// The connection.
+    pub stream: TcpStream,
+    /// Whether it came from the idle list.
+    pub reused: bool,
+}
+
+/// Idle connections to one upstream, owned by one shard.
+#[derive(Debug)]
+pub struct Pool {
+    addrs: Vec<SocketAddr>,
+    connect_timeout: Duration,
+    max_idle: usize,
+    idle: RefCell<Vec<TcpStream>>,
+}
+
+impl Pool {
+    /// A pool for `addrs` (resolved at config load, tried in order).
+    pub fn new(addrs: Vec<SocketAddr>, connect_timeout: Duration, max_idle: usize) -> Pool {
+        Pool {
+            addrs,
+            connect_timeout,
+            max_idle,
+            idle: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A warm idle connection, or a new one.
+    pub async fn checkout(&self) -> Result<Checkout, ConnectError> {
+        let warm = self.idle.borrow_mut().pop();
+        if let Some(stream) = warm {
+            return Ok(Checkout {
+                stream,
+                reused: true,
+            });
+        }
+        self.connect().await.map(|stream| Checkout {
+            stream,
+            reused: false,
+        })
+    }
+
+    /// A fresh connection, bypassing the idle list (used for the one retry).
+    pub async fn connect(&self) -> Result<TcpStream, ConnectError> {
+        let mut last = Err(ConnectError::NoAddress);
+        for &addr in &self.addrs {
+            last = match TcpStream::connect_timeout(addr, self.connect_timeout).await {
+                Ok(stream) => {
+                    // Requests are small writes answered at once: Nagle would add 40 ms.
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
+                Err(glommio::GlommioError::IoError(e))
+                    if e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    Err(ConnectError::TimedOut { addr })
+                }
+                Err(glommio::GlommioError::IoError(source)) => {
+                    Err(ConnectError::Failed { addr, source })
+                }
+                Err(other) => Err(ConnectError::Failed {
+                    addr,
+                    source: std::io::Error::other(other.to_string()),
+                }),
+            };
+        }
+        last
+    }
+
+    /// Returns a connection whose last response was fully read and which may be reused.
+    pub fn checkin(&self, stream: TcpStream) {
+        let mut idle = self.idle.borrow_mut();
+        if idle.len() < self.max_idle {
+            idle.push(stream);
+        }
+    }
+
+    /// Idle connections held now.
+    pub fn idle_count(&self) -> usize {
+        self.idle.borrow().len()
+    }
+}
