@@ -111,16 +111,25 @@ def main() -> int:
 
     upstream = harness.start_everything_server()
     proxy = None
+    proxy_error = None
     try:
         direct = run_suite(upstream.url, args.out / "direct")
         proxied = None
         if shadowcat_bin is not None:
-            proxy = harness.start_proxy(shadowcat_bin, upstream.url)
-            proxied = run_suite(proxy.url, args.out / "proxied")
+            try:
+                proxy = harness.start_proxy(shadowcat_bin, upstream.url)
+            except harness.HarnessError as error:
+                proxy_error = error
+            else:
+                proxied = run_suite(proxy.url, args.out / "proxied")
     finally:
         if proxy is not None:
             proxy.stop()
         upstream.stop()
+    if proxy_error is not None:
+        print_table(direct, None, {})
+        print(f"\nconformance: the proxy did not start: {proxy_error}", file=sys.stderr)
+        return 1
 
     verdicts = gate(direct, proxied) if proxied is not None else {}
     print_table(direct, proxied, verdicts)

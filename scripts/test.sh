@@ -20,9 +20,10 @@ section() { printf '\n========== [%4ds] %s ==========\n' "$((SECONDS - STARTED))
 command -v cargo >/dev/null || { echo "test.sh: cargo not found (install rustup)" >&2; exit 1; }
 
 section "limits"
-# glommio locks memory for its io_uring rings; the proxy checks RLIMIT_MEMLOCK at start.
+# glommio locks memory for its io_uring rings; the proxy checks RLIMIT_MEMLOCK at start. Raise the
+# soft limit as far as allowed (a container without CAP_SYS_RESOURCE keeps its hard limit).
 ulimit -l unlimited 2>/dev/null || ulimit -l "$(ulimit -H -l)" 2>/dev/null || true
-echo "RLIMIT_MEMLOCK (KiB): $(ulimit -l)"
+echo "RLIMIT_MEMLOCK (KiB): soft $(ulimit -S -l), hard $(ulimit -H -l)"
 echo "nproc: $(nproc)"
 
 section "install test dependencies"
@@ -45,10 +46,17 @@ export SHADOWCAT_BIN
 # CI must never skip the shadowcat targets.
 unset SHADOWCAT_ALLOW_MISSING_BIN
 
+# Both suites below run even when the first fails (more to read in one CI log); either fails the run.
+FAILED=()
+
 section "interop tests (Python SDK, raw HTTP, shards)"
-"$CACHE/venv/bin/python" -m pytest tests/interop
+"$CACHE/venv/bin/python" -m pytest tests/interop || FAILED+=("interop tests")
 
 section "conformance (direct vs proxied)"
-bash scripts/conformance.sh
+bash scripts/conformance.sh || FAILED+=("conformance")
 
+if [ "${#FAILED[@]}" -gt 0 ]; then
+  section "FAILED: ${FAILED[*]} ($((SECONDS - STARTED))s)"
+  exit 1
+fi
 section "all passed in $((SECONDS - STARTED))s"
