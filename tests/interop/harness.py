@@ -214,10 +214,11 @@ def wait_shadowcat_ready(process: ManagedProcess, required: Sequence[str]) -> di
     return listening
 
 
-def start_demo_server(shadowcat_bin: Path) -> Endpoint:
-    process = ManagedProcess(
-        "demo-server", [shadowcat_bin, "demo-server", "--http", f"{LOOPBACK_HOST}:0"], env=dict(os.environ)
-    )
+def start_demo_server(shadowcat_bin: Path, *, sse: bool = False, port: int = 0) -> Endpoint:
+    argv: list[str | Path] = [shadowcat_bin, "demo-server", "--http", f"{LOOPBACK_HOST}:{port}"]
+    if sse:
+        argv.append("--sse")
+    process = ManagedProcess("demo-server", argv, env=dict(os.environ))
     try:
         urls = wait_shadowcat_ready(process, ["demo-server"])
     except BaseException:
@@ -227,9 +228,9 @@ def start_demo_server(shadowcat_bin: Path) -> Endpoint:
 
 
 def start_proxy(shadowcat_bin: Path, upstream_url: str, *, shards: int | None = None,
-                admin: bool = False) -> Endpoint:
+                admin: bool = False, extra: Sequence[str] = ()) -> Endpoint:
     argv: list[str | Path] = [shadowcat_bin, "reverse", "--bind", f"{LOOPBACK_HOST}:0",
-                              "--upstream", upstream_url]
+                              "--upstream", upstream_url, *extra]
     if shards is not None:
         argv += ["--shards", str(shards)]
     if admin:

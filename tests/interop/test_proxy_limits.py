@@ -1,0 +1,161 @@
+"""The proxy's own limits and lifecycle, end to end with real processes: body/head size limits
+(413/431), the head timeout (408), a silent upstream (504), idle-session expiry, an upstream that
+forgot its session (404, mapping dropped), and SSE-mode upstream responses relayed to the SDK.
+
+Not here: the shared MCP check list (mcp_checks.py) and protocol edge answers (test_http_edge.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from pathlib import Path
+
+import harness
+from mcp_checks import DEMO, run_mcp_checks
+from rawhttp import RawConnection, call_tool, initialize_body, jsonrpc, mcp_headers, open_session, tool_text
+from test_shards import metric_total, read_metrics
+
+CONDITION_DEADLINE_S = 15.0
+
+
+def wait_until(condition, what: str, deadline_s: float = CONDITION_DEADLINE_S) -> None:
+    """Polls `condition()` until true; fails naming `what` at the deadline (awaits a state, never a fixed sleep)."""
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_body_over_limit_is_413(demo_upstream: harness.Endpoint, start_proxy) -> None:
+    proxy = start_proxy(demo_upstream.url, extra=["--max-body", "1KiB"])
+    big = jsonrpc("tools/call", {"name": "echo", "arguments": {"message": "x" * 2048}}, "big-1")
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        response = conn.request("POST", "/mcp", mcp_headers(), big)
+    assert response.status == 413, response.describe()
+    assert response.json()["error"]["code"] == -32600, response.describe()
+
+
+def test_head_over_limit_is_431(demo_proxy: harness.Endpoint) -> None:
+    with RawConnection(harness.LOOPBACK_HOST, demo_proxy.port) as conn:
+        response = conn.request("POST", "/mcp", mcp_headers(extra=[("X-Padding", "p" * 20000)]),
+                                initialize_body("h-1"))
+        assert response.status == 431, response.describe()
+        assert conn.peer_closed(), "connection must close after a head error"
+
+
+def test_incomplete_head_is_408(shadowcat_bin: Path, demo_upstream: harness.Endpoint, tmp_path: Path) -> None:
+    config = tmp_path / "shadowcat.toml"
+    config.write_text(
+        f'[listeners.main]\nbind = "{harness.LOOPBACK_HOST}:0"\n'
+        f'[[listeners.main.routes]]\npath = "/mcp"\nupstream = "demo"\n'
+        f'[upstreams.demo]\nurl = "{demo_upstream.url}"\n'
+        '[timeouts]\nhead = "300ms"\n'
+    )
+    process = harness.ManagedProcess("shadowcat-run", [shadowcat_bin, "run", "--config", config])
+    try:
+        urls = harness.wait_shadowcat_ready(process, ["proxy"])
+        port = int(urls["proxy"].rsplit(":", 1)[1].split("/", 1)[0])
+        with RawConnection(harness.LOOPBACK_HOST, port) as conn:
+            conn.send_raw(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+            response = conn.read_response()
+            assert response.status == 408, response.describe()
+            assert conn.peer_closed()
+    finally:
+        process.stop()
+
+
+class SilentUpstream:
+    """Accepts connections and reads, never answers: the upstream-timeout case (no real server hangs on purpose)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((harness.LOOPBACK_HOST, 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                client, _ = self.sock.accept()
+                self.accepted.append(client)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.sock.close()
+        for client in self.accepted:
+            client.close()
+        self.thread.join(timeout=5)
+
+
+def test_silent_upstream_is_504_with_request_id(start_proxy) -> None:
+    upstream = SilentUpstream()
+    try:
+        proxy = start_proxy(f"http://{harness.LOOPBACK_HOST}:{upstream.port}/mcp",
+                            extra=["--request-timeout", "300ms"])
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            response = conn.request("POST", "/mcp", mcp_headers(), initialize_body(77))
+        assert response.status == 504, response.describe()
+        body = response.json()
+        assert body["id"] == 77 and isinstance(body["id"], int), body
+        assert isinstance(body["error"]["code"], int), body
+    finally:
+        upstream.close()
+
+
+def test_idle_session_expires(demo_upstream: harness.Endpoint, start_proxy) -> None:
+    proxy = start_proxy(demo_upstream.url, admin=True, extra=["--session-ttl", "1s"])
+    assert proxy.admin_url is not None
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        session = open_session(conn)
+        assert metric_total(read_metrics(proxy.admin_url), "shadowcat_sessions_active") == 1
+        wait_until(lambda: metric_total(read_metrics(proxy.admin_url), "shadowcat_sessions_expired_total") >= 1,
+                   "the session to expire")
+        assert metric_total(read_metrics(proxy.admin_url), "shadowcat_sessions_active") == 0
+        response = conn.request("POST", "/mcp", session.headers(), jsonrpc("ping", {}, "after-expiry"))
+        assert response.status == 404, response.describe()
+        assert response.json()["error"]["code"] == -32001, response.describe()
+
+
+def test_upstream_that_forgot_the_session_gives_404(shadowcat_bin: Path, start_proxy) -> None:
+    port = harness.dead_port()
+    first = harness.start_demo_server(shadowcat_bin, port=port)
+    try:
+        proxy = start_proxy(first.url, admin=True)
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            session = open_session(conn)
+            assert tool_text(call_tool(conn, session, "before", "echo", {"message": "hi"})) == "hi"
+        first.stop()
+        # A restarted demo server has a new secret: the old upstream session id is unknown to it.
+        second = harness.start_demo_server(shadowcat_bin, port=port)
+        try:
+            with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+                lost = conn.request("POST", "/mcp", session.headers(), jsonrpc("ping", {}, "lost-1"))
+                assert lost.status == 404, lost.describe()
+                assert lost.json()["id"] == "lost-1", lost.describe()
+                again = conn.request("POST", "/mcp", session.headers(), jsonrpc("ping", {}, "lost-2"))
+                assert again.status == 404, again.describe()
+            assert proxy.admin_url is not None
+            assert metric_total(read_metrics(proxy.admin_url), "shadowcat_sessions_lost_total") == 1
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+
+def test_sse_upstream_through_proxy_passes_the_check_list(shadowcat_bin: Path, start_proxy) -> None:
+    upstream = harness.start_demo_server(shadowcat_bin, sse=True)
+    try:
+        proxy = start_proxy(upstream.url)
+        report = asyncio.run(run_mcp_checks(proxy.url, DEMO, proxied=True))
+        print(report.table())
+        assert report.results and not report.failures, report.failure_text()
+    finally:
+        upstream.stop()
