@@ -4,12 +4,12 @@
 //! Run with `cargo run --release -p shards --example bench_mesh`. Uses two shards on the first
 //! two usable cores (or one core twice).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use glommio::channels::shared_channel::ConnectedReceiver;
 use shards::{online_cores, ConnectedMesh, Error, Mesh, Runtime, RuntimeSpec, ShardId};
 
-const ROUND_TRIPS: u64 = 100_000;
+const ROUND_TRIPS: u64 = 20_000;
 const ONE_WAY: u64 = 1_000_000;
 
 /// Shard 0: times round trips, then pipelined one-way sends. `None` if the peer went away.
@@ -50,9 +50,18 @@ fn main() -> Result<(), Error> {
     let online = online_cores()?;
     let first = online.first().copied().ok_or(Error::NoCores)?;
     let second = online.get(1).copied().unwrap_or(first);
+    for spin in [None, Some(Duration::from_micros(100))] {
+        println!("spin_before_park: {spin:?}");
+        run(vec![first, second], spin)?;
+    }
+    Ok(())
+}
+
+fn run(cores: Vec<usize>, spin_before_park: Option<Duration>) -> Result<(), Error> {
     let spec = RuntimeSpec {
         io_memory: 512 * 1024,
-        ..RuntimeSpec::new(vec![first, second])
+        spin_before_park,
+        ..RuntimeSpec::new(cores)
     };
     let endpoints = Mesh::<u64>::build(2, 1024);
     let runtime = Runtime::start_each(spec, endpoints, |ctx, endpoint| async move {

@@ -115,6 +115,9 @@ impl fmt::Display for CoreList<'_> {
 /// Reads `/sys/devices/system/cpu/online`; if that fails, falls back to the affinity mask alone
 /// (`core_affinity::get_core_ids`). The result is sorted and non-empty.
 ///
+/// The affinity mask read is the calling thread's: call this on the launching thread, not on
+/// a shard (a pinned shard would see only its own core).
+///
 /// # Errors
 /// [`Error::OnlineCoresUnknown`] when neither source yields a core.
 pub fn online_cores() -> Result<Vec<usize>, Error> {
