@@ -153,7 +153,7 @@ fn finish_startup(
     let _ = out.flush();
     drop(out);
     tracing::info!(shards = shard_count, "ready");
-    runtime.join()?;
+    runtime.join_until_failure()?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -322,7 +322,7 @@ pub async fn run_shard(
     path: String,
     boot: crate::proxy::shard::ShardBoot,
 ) {
-    let listener = match TcpListener::bind(addr) {
+    let listener = match shards::listener::bind_reuseport(addr, shards::listener::DEFAULT_BACKLOG) {
         Ok(l) => l,
         Err(e) => {
             let _ = boot

@@ -328,6 +328,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
 
     /// Reads more bytes after `buf[end]`, first reclaiming consumed room and growing the buffer up to `grow_to`
     /// bytes if it is full. Returns how many bytes arrived (0 = EOF).
+    /// Waits for the first bytes of the next message when none are buffered (returns how many
+    /// are buffered now; 0 = EOF). Lets a server apply an idle timeout before a request starts and
+    /// a shorter head timeout once it has, without an extra syscall: the bytes stay buffered.
+    pub async fn await_data(&mut self) -> Result<usize, Error> {
+        if self.start == self.end {
+            self.fill(MIN_READ_BUFFER).await?;
+        }
+        Ok(self.end - self.start)
+    }
+
     async fn fill(&mut self, grow_to: usize) -> Result<usize, Error> {
         if self.start == self.end {
             self.start = 0;

@@ -106,33 +106,38 @@ pub async fn serve(
 }
 
 /// Reads the next head: the keep-alive idle timeout applies until a byte arrives, then the
-/// head timeout. Shutdown ends an idle wait at once.
+/// head timeout (408) for the rest of it. Shutdown ends an idle wait at once.
 async fn next_head(
     state: &ShardState,
     conn: &mut HttpConn<TcpStream>,
 ) -> Result<Option<RequestHead>, ProxyError> {
     let timeouts = &state.config.timeouts;
-    let limit = if conn.buffered().is_empty() {
-        timeouts.keepalive_idle
-    } else {
-        timeouts.head
-    };
+    if conn.buffered().is_empty() {
+        let first_byte = futures_lite::future::or(
+            async { within(timeouts.keepalive_idle, conn.await_data()).await },
+            async {
+                state.shutdown.wait().await;
+                None
+            },
+        )
+        .await;
+        match first_byte {
+            Some(Ok(n)) if n > 0 => {}
+            // Idle timeout, shutdown, EOF or a reset between requests: close quietly.
+            _ => return Ok(None),
+        }
+    }
     let mut head = RequestHead::default();
-    let read = futures_lite::future::or(
-        async { Some(within(limit, conn.read_request_head(&state.limits, &mut head)).await) },
-        async {
-            state.shutdown.wait().await;
-            None
-        },
+    match within(
+        timeouts.head,
+        conn.read_request_head(&state.limits, &mut head),
     )
-    .await;
-    match read {
-        None => Ok(None),
-        Some(None) if conn.buffered().is_empty() => Ok(None),
-        Some(None) => Err(ProxyError::HeadTimeout),
-        Some(Some(Ok(true))) => Ok(Some(head)),
-        Some(Some(Ok(false))) => Ok(None),
-        Some(Some(Err(e))) => Err(e.into()),
+    .await
+    {
+        None => Err(ProxyError::HeadTimeout),
+        Some(Ok(true)) => Ok(Some(head)),
+        Some(Ok(false)) => Ok(None),
+        Some(Err(e)) => Err(e.into()),
     }
 }
 

@@ -127,7 +127,8 @@ type Bound = (Vec<TcpListener>, Option<TcpListener>, Option<TcpListener>);
 
 fn bind_all(binds: &Binds) -> Result<Bound, String> {
     let bind = |addr: SocketAddr| {
-        TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
+        shards::listener::bind_reuseport(addr, shards::listener::DEFAULT_BACKLOG)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))
     };
     let listeners = binds
         .listeners

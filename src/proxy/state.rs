@@ -72,7 +72,7 @@ pub struct ShardState {
     /// Immutable config snapshot.
     pub config: Arc<Config>,
     /// Session id → owning shard.
-    pub ring: Ring,
+    pub ring: Arc<Ring>,
     /// Channels to the other shards.
     pub mesh: Rc<ConnectedMesh<MeshMsg>>,
     /// Live client sessions owned here.
@@ -104,7 +104,7 @@ impl ShardState {
             .map(|u| Pool::new(u.url.addrs.clone(), u.connect_timeout, u.pool_max_idle))
             .collect();
         Rc::new(ShardState {
-            ring: Ring::build(ctx.shard_count, shards::ring::DEFAULT_VNODES),
+            ring: ctx.ring.clone(),
             sessions: RefCell::new(new_table(config.sessions.ttl)),
             upstreams,
             bufs: BufPool::new(POOLED_BUFFERS_PER_CLASS),
