@@ -34,10 +34,10 @@ pub async fn delete_upstream_session(state: &Rc<ShardState>, entry: &SessionEntr
     state.bufs.give(request);
     match result {
         Ok(ex) => {
-            tracing::debug!(status = ex.head.status(), "upstream session ended");
+            tracing::info!(status = ex.head.status(), "upstream session ended");
             // Drain nothing: a DELETE answer is small; don't reuse the socket to stay simple.
             finish(state, ex, false);
         }
-        Err(e) => tracing::debug!(error = %e, "upstream session DELETE failed"),
+        Err(e) => tracing::warn!(error = %e, "upstream session DELETE failed"),
     }
 }
