@@ -6,6 +6,8 @@ use std::rc::Rc;
 
 use glommio::net::{TcpListener, TcpStream};
 
+use crate::proxy::accept::accept_until;
+
 use crate::http::{Head, HttpConn, Method};
 use crate::proxy::headers::local_response;
 use crate::proxy::state::ShardState;
@@ -13,23 +15,10 @@ use crate::proxy::timeouts::within;
 
 /// Accepts admin connections until shutdown.
 pub async fn accept_loop(state: Rc<ShardState>, listener: TcpListener) {
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            state.shutdown.wait().await;
-            None
-        })
-        .await;
-        match accepted {
-            None => break,
-            Some(Ok(stream)) => {
-                glommio::spawn_local(serve(state.clone(), stream)).detach();
-            }
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "admin accept failed");
-                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-    }
+    accept_until(listener, &state.shutdown, "admin", |stream| {
+        glommio::spawn_local(serve(state.clone(), stream)).detach();
+    })
+    .await;
 }
 
 async fn serve(state: Rc<ShardState>, stream: TcpStream) {

@@ -91,34 +91,9 @@ impl fmt::Write for Escaping<'_> {
     }
 }
 
-/// Appends `text` escaped per RFC 8259 §7: quote, backslash and control characters; everything else verbatim.
+/// Appends `text` escaped per RFC 8259 §7 (shared with the proxy's JSON-RPC writer).
 fn escape_into(buf: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (at, &byte) in bytes.iter().enumerate() {
-        let short: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => &[],
-            _ => continue,
-        };
-        buf.extend_from_slice(bytes.get(start..at).unwrap_or_default());
-        start = at + 1;
-        if short.is_empty() {
-            let high = HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
-            let low = HEX.get(usize::from(byte & 0x0f)).copied().unwrap_or(b'0');
-            buf.extend_from_slice(&[b'\\', b'u', b'0', b'0', high, low]);
-        } else {
-            buf.extend_from_slice(short);
-        }
-    }
-    buf.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    crate::mcp::jsonrpc::write_json_escaped(buf, text);
 }
 
 /// Starts `{"jsonrpc":"2.0","id":ID,"result":` with room for `result_bytes` more; close it with [`end_result`].

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use glommio::net::{TcpListener, TcpStream};
 
+use crate::proxy::accept::accept_until;
+
 use crate::http::{Head, HttpConn, Limits, Method};
 use crate::proxy::headers::local_response;
 use crate::proxy::shutdown::Latch;
@@ -112,24 +114,10 @@ fn session_gone() -> DemoReply {
 
 /// Accepts demo connections until `svc.shutdown` fires.
 pub async fn accept_loop(listener: TcpListener, svc: Rc<DemoService>) {
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            svc.shutdown.wait().await;
-            None
-        })
-        .await;
-        match accepted {
-            None => break,
-            Some(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                glommio::spawn_local(serve(svc.clone(), stream)).detach();
-            }
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "demo accept failed");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
+    accept_until(listener, &svc.shutdown, "demo", |stream| {
+        glommio::spawn_local(serve(svc.clone(), stream)).detach();
+    })
+    .await;
 }
 
 async fn serve(svc: Rc<DemoService>, stream: TcpStream) {

@@ -132,9 +132,15 @@ pub fn write_error(
 /// use the short escapes or `\u00XX`. Everything else is copied as UTF-8, so the output never holds
 /// a raw newline (safe inside an SSE `data:` line or a stdio frame).
 pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push(b'"');
+    write_json_escaped(out, s);
+    out.push(b'"');
+}
+
+/// Appends the escaped body of a JSON string (no quotes); see [`write_json_string`].
+pub fn write_json_escaped(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     let mut copied_up_to = 0;
     for (at, &byte) in bytes.iter().enumerate() {
@@ -159,7 +165,6 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
         }
     }
     out.extend_from_slice(bytes.get(copied_up_to..).unwrap_or_default());
-    out.push(b'"');
 }
 
 /// Appends the decimal form of `n` without going through `fmt` (no `io::Result` to swallow).

@@ -18,7 +18,7 @@ use super::exchange::{exchange, finish};
 use super::guard;
 use super::headers::upstream_request;
 use super::metrics::Counter;
-use super::relay::{relay, RelayEnd, RelayPlan};
+use super::relay::{relay_exchange, RelayPlan};
 use super::state::ShardState;
 
 /// Handles GET or DELETE; returns whether the client connection stays open.
@@ -69,7 +69,7 @@ pub async fn bodyless(
 
     let result = exchange(state, upstream, &request, None, false).await;
     state.bufs.give(request);
-    let mut ex = result?;
+    let ex = result?;
     if ex.head.status() == 404 && is_get {
         state.sessions.borrow_mut().remove(&sid);
         state.metrics.incr(Counter::SessionsLost);
@@ -91,30 +91,8 @@ pub async fn bodyless(
         },
         max_body: u64::MAX,
     };
-    let status = ex.head.status();
-    let mut scratch = state.bufs.take(4096);
-    let framing = ex.framing;
-    let end = relay(
-        client,
-        &mut ex.conn,
-        &ex.head.clone(),
-        framing,
-        plan,
-        &mut scratch,
-    )
-    .await;
-    state.bufs.give(scratch);
-    state.metrics.status(status);
+    let keep = relay_exchange(state, client, ex, plan).await;
     // GET/DELETE carry no JSON-RPC method; they count under `other`.
     state.metrics.request(Method::Other, started.elapsed());
-    Ok(match end {
-        RelayEnd::Complete { upstream_reusable } => {
-            finish(state, ex, upstream_reusable);
-            plan.client_keep_alive
-        }
-        RelayEnd::ClientGone | RelayEnd::UpstreamBroken => {
-            finish(state, ex, false);
-            false
-        }
-    })
+    Ok(keep)
 }

@@ -89,3 +89,87 @@ pub fn check_version(head: &RequestHead) -> Result<Option<ProtocolVersion>, Prox
             .ok_or(ProxyError::BadProtocolVersion { id: None }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{parse_request, Limits};
+
+    fn head(extra: &str) -> RequestHead {
+        let raw = format!("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n{extra}\r\n");
+        parse_request(raw.as_bytes(), &Limits::default())
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
+    fn listener() -> ListenerConfig {
+        ListenerConfig {
+            name: "main".into(),
+            bind: "127.0.0.1:8080".parse().unwrap(),
+            routes: Vec::new(),
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into()],
+            allowed_origins: vec!["https://app.example.com".into()],
+        }
+    }
+
+    #[test]
+    fn accept_needs_both_media_types_or_a_wildcard() {
+        assert!(
+            check_post_accept(&head("Accept: application/json, text/event-stream\r\n")).is_ok()
+        );
+        assert!(check_post_accept(&head(
+            "Accept: text/event-stream;q=0.9, application/json\r\n"
+        ))
+        .is_ok());
+        assert!(check_post_accept(&head("Accept: */*\r\n")).is_ok());
+        assert!(check_post_accept(&head("Accept: application/json\r\n")).is_err());
+        assert!(check_post_accept(&head("")).is_err());
+        assert!(check_get_accept(&head("Accept: text/event-stream\r\n")).is_ok());
+        assert!(check_get_accept(&head("Accept: application/json\r\n")).is_err());
+    }
+
+    #[test]
+    fn content_type_must_be_json_with_optional_parameters() {
+        assert!(check_content_type(&head("Content-Type: application/json\r\n")).is_ok());
+        assert!(
+            check_content_type(&head("Content-Type: Application/JSON; charset=utf-8\r\n")).is_ok()
+        );
+        assert!(check_content_type(&head("Content-Type: text/plain\r\n")).is_err());
+        assert!(check_content_type(&head("Content-Type: application/jsonx\r\n")).is_err());
+        assert!(check_content_type(&head("")).is_err());
+    }
+
+    #[test]
+    fn protocol_version_header_is_checked_when_present() {
+        assert_eq!(check_version(&head("")).unwrap(), None);
+        assert_eq!(
+            check_version(&head("MCP-Protocol-Version: 2025-06-18\r\n")).unwrap(),
+            Some(ProtocolVersion::V2025_06_18)
+        );
+        assert!(check_version(&head("MCP-Protocol-Version: 1999-01-01\r\n")).is_err());
+    }
+
+    #[test]
+    fn host_and_origin_allow_lists() {
+        let l = listener();
+        assert!(check_host_origin(&l, &head("")).is_ok());
+        assert!(check_host_origin(&l, &head("Origin: http://localhost:3000\r\n")).is_ok());
+        assert!(check_host_origin(&l, &head("Origin: https://app.example.com\r\n")).is_ok());
+        assert!(matches!(
+            check_host_origin(&l, &head("Origin: http://evil.example\r\n")),
+            Err(ProxyError::OriginNotAllowed)
+        ));
+        let evil = parse_request(
+            b"POST /mcp HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+            &Limits::default(),
+        )
+        .unwrap()
+        .unwrap()
+        .0;
+        assert!(matches!(
+            check_host_origin(&l, &evil),
+            Err(ProxyError::HostNotAllowed)
+        ));
+    }
+}

@@ -158,3 +158,97 @@ fn status_line(out: &mut Vec<u8>, status: u16) {
         crate::http::status_reason(status)
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{parse_request, parse_response, Limits};
+
+    #[test]
+    fn upstream_head_drops_hop_by_hop_credentials_and_session() {
+        let raw = b"POST /mcp?x=1 HTTP/1.1\r\nHost: proxy:8080\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\
+Authorization: Bearer secret\r\nCookie: a=b\r\nOrigin: http://localhost\r\nMcp-Session-Id: client\r\n\
+Content-Length: 2\r\nAccept: application/json, text/event-stream\r\nLast-Event-ID: 7\r\n\r\n";
+        let (head, _) = parse_request(raw, &Limits::default()).unwrap().unwrap();
+        let mut out = Vec::new();
+        upstream_request(
+            &mut out,
+            "POST",
+            "/up",
+            "up:9000",
+            &head,
+            Some("upstream-sid"),
+            Some(2),
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("POST /up HTTP/1.1\r\nHost: up:9000\r\n"),
+            "{text}"
+        );
+        for gone in [
+            "proxy:8080",
+            "X-Hop",
+            "Bearer",
+            "Cookie",
+            "Origin",
+            "client",
+            "Connection",
+        ] {
+            assert!(!text.contains(gone), "{gone} leaked: {text}");
+        }
+        for kept in [
+            "Accept: application/json, text/event-stream\r\n",
+            "Last-Event-ID: 7\r\n",
+            "Mcp-Session-Id: upstream-sid\r\n",
+            "Content-Length: 2\r\n",
+        ] {
+            assert!(text.contains(kept), "{kept} missing: {text}");
+        }
+        assert!(text.ends_with("\r\n\r\n"));
+        assert_eq!(text.matches("Content-Length").count(), 1);
+    }
+
+    #[test]
+    fn client_head_replaces_framing_and_session() {
+        let raw =
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\
+Mcp-Session-Id: upstream-sid\r\nKeep-Alive: timeout=5\r\nSet-Cookie: s=1\r\n\r\n";
+        let (head, _) = parse_response(raw, &Limits::default()).unwrap().unwrap();
+        let mut out = Vec::new();
+        client_response(
+            &mut out,
+            &head,
+            Some("client-sid"),
+            OutFraming::Chunked,
+            false,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.contains("Content-Type: text/event-stream\r\n"));
+        assert!(text.contains("Mcp-Session-Id: client-sid\r\n"));
+        assert!(text.contains("Connection: close\r\n"));
+        assert!(
+            !text.contains("upstream-sid")
+                && !text.contains("Keep-Alive")
+                && !text.contains("Set-Cookie")
+        );
+        assert_eq!(text.matches("Transfer-Encoding: chunked").count(), 1);
+    }
+
+    #[test]
+    fn local_response_is_complete() {
+        let mut out = Vec::new();
+        local_response(
+            &mut out,
+            405,
+            Some("application/json"),
+            &[("Allow", "GET")],
+            b"{}",
+            true,
+        );
+        assert_eq!(
+            out,
+            b"HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nAllow: GET\r\nContent-Length: 2\r\n\r\n{}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 //! Not here: the runtime (crate `shards`), codecs (crate::http, crate::mcp), process startup
 //! (crate::app).
 
+pub mod accept;
 pub mod bodyless;
 pub mod error;
 pub mod exchange;

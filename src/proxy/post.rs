@@ -20,7 +20,7 @@ use super::exchange::{exchange, finish};
 use super::guard;
 use super::headers::upstream_request;
 use super::metrics::Counter;
-use super::relay::{relay, RelayEnd, RelayPlan};
+use super::relay::{relay_exchange, RelayPlan};
 use super::state::ShardState;
 
 /// The few facts about a POST body the proxy acts on.
@@ -120,7 +120,7 @@ pub async fn post(
 
     let result = exchange(state, target.upstream, &request, facts.id.as_ref(), false).await;
     state.bufs.give(request);
-    let mut ex = result?;
+    let ex = result?;
 
     let status = ex.head.status();
     if status == 404 {
@@ -150,31 +150,9 @@ pub async fn post(
         idle_timeout: Some(up.request_timeout),
         max_body: u64::MAX,
     };
-    let mut scratch = state.bufs.take(4096);
-    let framing = ex.framing;
-    let head_copy = std::mem::take(&mut ex.head);
-    let end = relay(
-        client,
-        &mut ex.conn,
-        &head_copy,
-        framing,
-        plan,
-        &mut scratch,
-    )
-    .await;
-    state.bufs.give(scratch);
-    state.metrics.status(status);
+    let keep = relay_exchange(state, client, ex, plan).await;
     state.metrics.request(facts.method, started.elapsed());
-    Ok(match end {
-        RelayEnd::Complete { upstream_reusable } => {
-            finish(state, ex, upstream_reusable);
-            plan.client_keep_alive
-        }
-        RelayEnd::ClientGone | RelayEnd::UpstreamBroken => {
-            finish(state, ex, false);
-            false
-        }
-    })
+    Ok(keep)
 }
 
 fn resolve_target(

@@ -11,8 +11,13 @@ use futures_lite::{AsyncRead, AsyncWrite};
 
 use crate::http::{BodyReader, Framing, Head, HttpConn, MessageKind, ResponseHead};
 
+use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
+use super::state::ShardState;
 use super::timeouts::within;
+
+/// Pooled buffer the relay assembles client writes in (grows for large pieces).
+const SCRATCH_BYTES: usize = 4096;
 
 /// How a relay ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,5 +114,30 @@ where
         upstream_reusable: framing != Framing::UntilClose
             && head.keep_alive()
             && upstream.buffered().is_empty(),
+    }
+}
+
+/// Relays a finished exchange's response to the client, counts its status, and returns the
+/// upstream socket to the pool when clean. Returns whether the client connection stays open.
+pub async fn relay_exchange(
+    state: &ShardState,
+    client: &mut HttpConn<glommio::net::TcpStream>,
+    mut ex: Exchange,
+    plan: RelayPlan<'_>,
+) -> bool {
+    let mut scratch = state.bufs.take(SCRATCH_BYTES);
+    let framing = ex.framing;
+    let end = relay(client, &mut ex.conn, &ex.head, framing, plan, &mut scratch).await;
+    state.bufs.give(scratch);
+    state.metrics.status(ex.head.status());
+    match end {
+        RelayEnd::Complete { upstream_reusable } => {
+            finish(state, ex, upstream_reusable);
+            plan.client_keep_alive
+        }
+        RelayEnd::ClientGone | RelayEnd::UpstreamBroken => {
+            finish(state, ex, false);
+            false
+        }
     }
 }

@@ -92,3 +92,109 @@ pub fn error_response(out: &mut Vec<u8>, err: &ProxyError, keep_alive: bool) -> 
 pub fn closes_connection(err: &ProxyError) -> bool {
     matches!(err, ProxyError::Http(_) | ProxyError::HeadTimeout)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(err: &ProxyError) -> (u16, serde_json::Value, String) {
+        let mut out = Vec::new();
+        let status = error_response(&mut out, err, true);
+        let text = String::from_utf8(out).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        (status, serde_json::from_str(body).unwrap(), head.to_owned())
+    }
+
+    #[test]
+    fn statuses_codes_and_ids() {
+        let id = || Some(JsonRpcId::String("r-1".into()));
+        let cases: Vec<(ProxyError, u16, i64, serde_json::Value)> = vec![
+            (
+                ProxyError::UpstreamUnavailable {
+                    id: id(),
+                    reason: "refused".into(),
+                },
+                502,
+                -32010,
+                "r-1".into(),
+            ),
+            (
+                ProxyError::UpstreamTimeout {
+                    id: Some(JsonRpcId::Number(7)),
+                },
+                504,
+                -32011,
+                7.into(),
+            ),
+            (
+                ProxyError::SessionNotFound { id: id() },
+                404,
+                -32001,
+                "r-1".into(),
+            ),
+            (
+                ProxyError::HostNotAllowed,
+                403,
+                -32600,
+                serde_json::Value::Null,
+            ),
+            (
+                ProxyError::NotAcceptable { needed: "x" },
+                406,
+                -32600,
+                serde_json::Value::Null,
+            ),
+            (
+                ProxyError::UnsupportedMediaType,
+                415,
+                -32600,
+                serde_json::Value::Null,
+            ),
+            (
+                ProxyError::HeadTimeout,
+                408,
+                -32600,
+                serde_json::Value::Null,
+            ),
+            (
+                ProxyError::Http(crate::http::Error::HeadTooLarge { limit: 1 }),
+                431,
+                -32600,
+                serde_json::Value::Null,
+            ),
+            (
+                ProxyError::Http(crate::http::Error::BodyTooLarge { limit: 1 }),
+                413,
+                -32600,
+                serde_json::Value::Null,
+            ),
+        ];
+        for (err, status, code, want_id) in cases {
+            let (got, body, _) = answer(&err);
+            assert_eq!(got, status, "{err:?}");
+            assert_eq!(body["error"]["code"], code, "{err:?}");
+            assert_eq!(body["id"], want_id, "{err:?}");
+            assert_eq!(body["jsonrpc"], "2.0");
+        }
+    }
+
+    #[test]
+    fn framing_errors_close_and_405_names_methods() {
+        let (_, _, head) = answer(&ProxyError::Http(crate::http::Error::UnexpectedEof));
+        assert!(head.contains("Connection: close"), "{head}");
+        let (_, _, head) = answer(&ProxyError::MethodNotAllowed);
+        assert!(
+            head.contains("Allow: GET, POST, DELETE") && !head.contains("Connection: close"),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn upstream_details_stay_out_of_client_messages() {
+        let (_, body, _) = answer(&ProxyError::UpstreamUnavailable {
+            id: None,
+            reason: "connect to 10.0.0.7:9000 failed".into(),
+        });
+        assert!(!body.to_string().contains("10.0.0.7"));
+    }
+}

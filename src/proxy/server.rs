@@ -10,6 +10,8 @@ use std::rc::Rc;
 
 use glommio::net::{TcpListener, TcpStream};
 
+use crate::proxy::accept::accept_until;
+
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::session::SessionId;
 
@@ -27,27 +29,11 @@ const CLIENT_READ_BUF: usize = 4096;
 
 /// Accepts connections on `listener` until shutdown, one task per connection.
 pub async fn accept_loop(state: Rc<ShardState>, listener_index: usize, listener: TcpListener) {
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            state.shutdown.wait().await;
-            None
-        })
-        .await;
-        match accepted {
-            None => break,
-            Some(Ok(stream)) => {
-                state.metrics.incr(Counter::Connections);
-                let _ = stream.set_nodelay(true);
-                let st = state.clone();
-                glommio::spawn_local(serve(st, listener_index, stream, Vec::new())).detach();
-            }
-            Some(Err(e)) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                tracing::warn!(shard = state.id().0, error = %e, "accept failed");
-                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-    }
+    accept_until(listener, &state.shutdown, "mcp", |stream| {
+        state.metrics.incr(Counter::Connections);
+        glommio::spawn_local(serve(state.clone(), listener_index, stream, Vec::new())).detach();
+    })
+    .await;
 }
 
 /// Takes over a connection handed off by another shard.
