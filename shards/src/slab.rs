@@ -122,6 +122,44 @@ impl BufPool {
     }
 }
 
+impl BufPool {
+    /// Like [`BufPool::take`], but the buffer goes back to the pool when the lease drops, on
+    /// every path out of the caller (early returns and `?` included).
+    pub fn lease(&self, min_capacity: usize) -> Lease<'_> {
+        Lease {
+            pool: self,
+            buffer: self.take(min_capacity),
+        }
+    }
+}
+
+/// A pooled buffer returned to its [`BufPool`] on drop. Derefs to `Vec<u8>`.
+#[derive(Debug)]
+pub struct Lease<'p> {
+    pool: &'p BufPool,
+    buffer: Vec<u8>,
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = Vec<u8>;
+
+    fn deref(&self) -> &Vec<u8> {
+        &self.buffer
+    }
+}
+
+impl std::ops::DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buffer
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.buffer));
+    }
+}
+
 /// The class a buffer of this capacity is pooled in: the largest class not above it, if the
 /// capacity is at most [`LARGEST_CLASS_GROWTH`] times the largest class.
 fn class_of_capacity(capacity: usize) -> Option<usize> {
@@ -141,6 +179,28 @@ mod tests {
     use super::*;
 
     const KIB: usize = 1024;
+
+    #[test]
+    fn lease_returns_its_buffer_on_every_path() {
+        let pool = BufPool::new(4);
+        let early = |fail: bool| -> Result<usize, ()> {
+            let mut lease = pool.lease(100);
+            lease.extend_from_slice(b"abc");
+            if fail {
+                return Err(());
+            }
+            Ok(lease.len())
+        };
+        assert_eq!(early(false), Ok(3));
+        assert_eq!(early(true), Err(()));
+        let stats = pool.stats();
+        assert_eq!(stats.allocated, 1, "{stats:?}");
+        assert_eq!(stats.returned, 2, "{stats:?}");
+        assert!(
+            pool.lease(10).is_empty(),
+            "a returned buffer comes back cleared"
+        );
+    }
 
     #[test]
     fn take_picks_smallest_fitting_class() {

@@ -38,18 +38,18 @@ pub async fn bodyless(
         .ok_or(ProxyError::SessionRequired { id: None })?;
     let sid = SessionId::parse(raw).ok_or(ProxyError::SessionNotFound { id: None })?;
 
-    let mut request = state.bufs.take(1024);
+    let mut request = state.bufs.lease(1024);
     let upstream = {
         let mut sessions = state.sessions.borrow_mut();
-        let Some(entry) = sessions.get_mut(&sid, Instant::now()) else {
-            state.bufs.give(request);
-            return Err(ProxyError::SessionNotFound { id: None });
-        };
+        let entry = sessions
+            .get_mut(&sid, Instant::now())
+            .ok_or(ProxyError::SessionNotFound { id: None })?;
         let upstream = usize::from(entry.upstream);
-        let Some(up) = state.config.upstreams.get(upstream) else {
-            state.bufs.give(request);
-            return Err(ProxyError::Internal("session names a missing upstream"));
-        };
+        let up = state
+            .config
+            .upstreams
+            .get(upstream)
+            .ok_or(ProxyError::Internal("session names a missing upstream"))?;
         upstream_request(
             &mut request,
             if is_get { "GET" } else { "DELETE" },
@@ -67,9 +67,8 @@ pub async fn bodyless(
         state.metrics.incr(Counter::SessionsDeleted);
     }
 
-    let result = exchange(state, upstream, &request, None, false).await;
-    state.bufs.give(request);
-    let ex = result?;
+    let ex = exchange(state, upstream, &request, None, false).await?;
+    drop(request);
     if ex.head.status() == 404 && is_get {
         state.sessions.borrow_mut().remove(&sid);
         state.metrics.incr(Counter::SessionsLost);
@@ -90,6 +89,8 @@ pub async fn bodyless(
                 .map(|u| u.request_timeout)
         },
         max_body: u64::MAX,
+        max_sse_event: state.config.limits.max_sse_event_bytes,
+        metrics: &state.metrics,
     };
     let keep = relay_exchange(state, client, ex, plan).await;
     // GET/DELETE carry no JSON-RPC method; they count under `other`.

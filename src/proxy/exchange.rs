@@ -7,24 +7,20 @@
 
 use std::rc::Rc;
 
-use glommio::net::TcpStream;
-
-use crate::http::{Framing, HttpConn, ResponseHead};
+use crate::http::{Framing, ResponseHead};
 use crate::mcp::JsonRpcId;
+use crate::upstream::pool::UpstreamConn;
 
 use super::error::ProxyError;
 use super::metrics::Counter;
 use super::state::ShardState;
 use super::timeouts::within;
 
-/// Read buffer for an upstream connection; grows only up to the head limit.
-pub const UPSTREAM_READ_BUF: usize = 4096;
-
 /// An upstream connection with its response head read.
 #[derive(Debug)]
 pub struct Exchange {
     /// The connection, positioned at the start of the body.
-    pub conn: HttpConn<TcpStream>,
+    pub conn: UpstreamConn,
     /// The response head.
     pub head: ResponseHead,
     /// How the body is framed.
@@ -34,10 +30,10 @@ pub struct Exchange {
 }
 
 enum Attempt {
-    Done(Box<(HttpConn<TcpStream>, ResponseHead)>),
+    Done(Box<(UpstreamConn, ResponseHead)>),
     /// Failed before any response byte on a reused socket: safe to retry.
-    Stale(HttpConn<TcpStream>),
-    Failed(HttpConn<TcpStream>, ProxyError),
+    Stale,
+    Failed(ProxyError),
 }
 
 /// Sends `request` (complete head + body bytes) and waits for the response head.
@@ -56,36 +52,27 @@ pub async fn exchange(
         .checkout()
         .await
         .map_err(|e| unavailable(state, id, &e))?;
-    let conn = HttpConn::new(checkout.stream, state.bufs.take(UPSTREAM_READ_BUF));
-    let (conn, head) = match attempt(state, upstream, conn, request, id, checkout.reused).await {
-        Attempt::Done(done) => *done,
-        Attempt::Stale(old) => {
-            recycle(state, old);
-            let fresh = pool
-                .connect()
-                .await
-                .map_err(|e| unavailable(state, id, &e))?;
-            let conn = HttpConn::new(fresh, state.bufs.take(UPSTREAM_READ_BUF));
-            match attempt(state, upstream, conn, request, id, false).await {
-                Attempt::Done(done) => *done,
-                Attempt::Stale(conn) => {
-                    recycle(state, conn);
-                    return Err(ProxyError::UpstreamUnavailable {
-                        id: id.cloned(),
-                        reason: "connection closed before a response".into(),
-                    });
-                }
-                Attempt::Failed(conn, e) => {
-                    recycle(state, conn);
-                    return Err(e);
+    let (conn, head) =
+        match attempt(state, upstream, checkout.conn, request, id, checkout.reused).await {
+            Attempt::Done(done) => *done,
+            Attempt::Stale => {
+                let fresh = pool
+                    .connect()
+                    .await
+                    .map_err(|e| unavailable(state, id, &e))?;
+                match attempt(state, upstream, fresh, request, id, false).await {
+                    Attempt::Done(done) => *done,
+                    Attempt::Stale => {
+                        return Err(ProxyError::UpstreamUnavailable {
+                            id: id.cloned(),
+                            reason: "connection closed before a response".into(),
+                        });
+                    }
+                    Attempt::Failed(e) => return Err(e),
                 }
             }
-        }
-        Attempt::Failed(conn, e) => {
-            recycle(state, conn);
-            return Err(e);
-        }
-    };
+            Attempt::Failed(e) => return Err(e),
+        };
     let request_method = if head_request {
         crate::http::Method::Head
     } else {
@@ -108,7 +95,7 @@ pub async fn exchange(
 async fn attempt(
     state: &Rc<ShardState>,
     upstream: usize,
-    mut conn: HttpConn<TcpStream>,
+    mut conn: UpstreamConn,
     request: &[u8],
     id: Option<&JsonRpcId>,
     reused: bool,
@@ -135,40 +122,31 @@ async fn attempt(
         Some(Ok(())) => Attempt::Done(Box::new((conn, head))),
         None => {
             state.metrics.incr(Counter::UpstreamTimeouts);
-            Attempt::Failed(conn, ProxyError::UpstreamTimeout { id: id.cloned() })
+            Attempt::Failed(ProxyError::UpstreamTimeout { id: id.cloned() })
         }
-        Some(Err(e)) if reused && nothing_received(&conn, &e) => Attempt::Stale(conn),
+        Some(Err(e)) if reused && nothing_received(&conn, &e) => Attempt::Stale,
         Some(Err(crate::http::Error::Io(e))) => {
             state.metrics.incr(Counter::UpstreamErrors);
-            Attempt::Failed(
-                conn,
-                ProxyError::UpstreamUnavailable {
-                    id: id.cloned(),
-                    reason: e.to_string(),
-                },
-            )
+            Attempt::Failed(ProxyError::UpstreamUnavailable {
+                id: id.cloned(),
+                reason: e.to_string(),
+            })
         }
         Some(Err(crate::http::Error::UnexpectedEof)) => {
             state.metrics.incr(Counter::UpstreamErrors);
-            Attempt::Failed(
-                conn,
-                ProxyError::UpstreamUnavailable {
-                    id: id.cloned(),
-                    reason: "upstream closed the connection".into(),
-                },
-            )
-        }
-        Some(Err(source)) => Attempt::Failed(
-            conn,
-            ProxyError::UpstreamProtocol {
+            Attempt::Failed(ProxyError::UpstreamUnavailable {
                 id: id.cloned(),
-                source,
-            },
-        ),
+                reason: "upstream closed the connection".into(),
+            })
+        }
+        Some(Err(source)) => Attempt::Failed(ProxyError::UpstreamProtocol {
+            id: id.cloned(),
+            source,
+        }),
     }
 }
 
-fn nothing_received(conn: &HttpConn<TcpStream>, e: &crate::http::Error) -> bool {
+fn nothing_received(conn: &UpstreamConn, e: &crate::http::Error) -> bool {
     conn.buffered().is_empty()
         && matches!(
             e,
@@ -193,20 +171,11 @@ fn unavailable(
     }
 }
 
-/// Returns the connection's buffer to the slab and drops the socket.
-pub fn recycle(state: &ShardState, conn: HttpConn<TcpStream>) {
-    let (_stream, buf) = conn.into_parts();
-    state.bufs.give(buf);
-}
-
-/// Returns a finished exchange's socket to the pool when clean, its buffer to the slab.
+/// Returns a finished exchange's connection to the pool when clean; otherwise drops it.
 pub fn finish(state: &ShardState, exchange: Exchange, reusable: bool) {
-    let (stream, buf) = exchange.conn.into_parts();
-    let clean = reusable && buf.is_empty();
-    state.bufs.give(buf);
-    if clean {
+    if reusable {
         if let Some(pool) = state.upstreams.get(exchange.upstream) {
-            pool.checkin(stream);
+            pool.checkin(exchange.conn);
         }
     }
 }

@@ -88,7 +88,12 @@ impl ProxyMetrics {
 
     /// Counts one event.
     pub fn incr(&self, counter: Counter) {
-        self.general.incr(counter as usize, 1);
+        self.add(counter, 1);
+    }
+
+    /// Counts `n` events.
+    pub fn add(&self, counter: Counter, n: u64) {
+        self.general.incr(counter as usize, n);
     }
 
     /// Counts a finished response by status class.

@@ -58,7 +58,6 @@ fn facts(inspected: Inspected) -> Facts {
 /// Where this POST goes upstream.
 struct Target {
     upstream: usize,
-    upstream_session: Option<Box<str>>,
     client_session: Option<SessionId>,
 }
 
@@ -75,52 +74,41 @@ pub async fn post(
     let header_version = guard::check_version(head)?;
 
     let framing = head.framing()?;
-    let limits = &state.config.limits;
-    let mut body = state.bufs.take(4096);
-    let read = client
-        .read_body(framing, limits.max_body_bytes, &mut body)
-        .await;
-    if let Err(e) = read {
-        state.bufs.give(body);
-        return Err(e.into());
+    let mut body = state.bufs.lease(4096);
+    client
+        .read_body(framing, state.config.limits.max_body_bytes, &mut body)
+        .await?;
+    let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
+    let target = resolve_target(state, upstream, head, &facts, header_version)?;
+    let up = state
+        .config
+        .upstreams
+        .get(target.upstream)
+        .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+
+    let mut request = state.bufs.lease(body.len() + 1024);
+    {
+        // Borrowed, not cloned: the head is written before anything awaits.
+        let sessions = state.sessions.borrow();
+        let upstream_session = target
+            .client_session
+            .as_ref()
+            .and_then(|sid| sessions.peek(sid))
+            .and_then(|entry| entry.upstream_session.as_deref());
+        upstream_request(
+            &mut request,
+            "POST",
+            &up.url.path,
+            &up.url.authority,
+            head,
+            upstream_session,
+            Some(body.len()),
+        );
     }
-    let inspected = state.inspector.borrow_mut().inspect(&body);
-    let facts = match inspected {
-        Ok(i) => facts(i),
-        Err(e) => {
-            state.bufs.give(body);
-            return Err(e.into());
-        }
-    };
-
-    let target = match resolve_target(state, upstream, head, &facts, header_version) {
-        Ok(t) => t,
-        Err(e) => {
-            state.bufs.give(body);
-            return Err(e);
-        }
-    };
-
-    let Some(up) = state.config.upstreams.get(target.upstream) else {
-        state.bufs.give(body);
-        return Err(ProxyError::Internal("session names a missing upstream"));
-    };
-    let mut request = state.bufs.take(body.len() + 1024);
-    upstream_request(
-        &mut request,
-        "POST",
-        &up.url.path,
-        &up.url.authority,
-        head,
-        target.upstream_session.as_deref(),
-        Some(body.len()),
-    );
     request.extend_from_slice(&body);
-    state.bufs.give(body);
-
-    let result = exchange(state, target.upstream, &request, facts.id.as_ref(), false).await;
-    state.bufs.give(request);
-    let ex = result?;
+    drop(body);
+    let ex = exchange(state, target.upstream, &request, facts.id.as_ref(), false).await?;
+    drop(request);
 
     let status = ex.head.status();
     if status == 404 {
@@ -149,6 +137,8 @@ pub async fn post(
         client_http11: head.minor_version() == 1,
         idle_timeout: Some(up.request_timeout),
         max_body: u64::MAX,
+        max_sse_event: state.config.limits.max_sse_event_bytes,
+        metrics: &state.metrics,
     };
     let keep = relay_exchange(state, client, ex, plan).await;
     state.metrics.request(facts.method, started.elapsed());
@@ -169,7 +159,6 @@ fn resolve_target(
         // initialize, or a stateless request: served where it landed.
         return Ok(Target {
             upstream: route_upstream,
-            upstream_session: None,
             client_session: None,
         });
     };
@@ -190,7 +179,6 @@ fn resolve_target(
     }
     Ok(Target {
         upstream: usize::from(entry.upstream),
-        upstream_session: entry.upstream_session.clone(),
         client_session: Some(id),
     })
 }

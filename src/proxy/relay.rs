@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use futures_lite::{AsyncRead, AsyncWrite};
 
-use crate::http::{BodyReader, Framing, Head, HttpConn, MessageKind, ResponseHead};
+use crate::http::{
+    BodyReader, Framing, Head, HttpConn, MessageKind, ResponseHead, SseParser, SseStep,
+};
 
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
+use super::metrics::{Counter, ProxyMetrics};
 use super::state::ShardState;
 use super::timeouts::within;
 
@@ -47,6 +50,10 @@ pub struct RelayPlan<'a> {
     pub idle_timeout: Option<Duration>,
     /// Most body bytes relayed (streams are bounded too; GET streams get `u64::MAX`).
     pub max_body: u64,
+    /// Largest single SSE event allowed from the upstream; a larger one ends the stream.
+    pub max_sse_event: usize,
+    /// Where relayed SSE events are counted.
+    pub metrics: &'a ProxyMetrics,
 }
 
 /// Streams `head` + body from `upstream` to `client`. `scratch` is a pooled buffer.
@@ -75,6 +82,7 @@ where
     let Ok(mut reader) = BodyReader::new(framing, MessageKind::Response, plan.max_body) else {
         return RelayEnd::UpstreamBroken;
     };
+    let mut events = is_event_stream(head).then(|| SseParser::new(plan.max_sse_event));
     loop {
         let piece = match plan.idle_timeout {
             Some(limit) => within(limit, upstream.next_body_chunk(&mut reader)).await,
@@ -82,6 +90,12 @@ where
         };
         match piece {
             Some(Ok(Some(data))) => {
+                if let Some(parser) = events.as_mut() {
+                    match count_events(parser, data) {
+                        Ok(n) => plan.metrics.add(Counter::SseEvents, n),
+                        Err(_) => return RelayEnd::UpstreamBroken,
+                    }
+                }
                 if out_framing == OutFraming::Chunked {
                     crate::http::write_chunk(scratch, data);
                 } else {
@@ -125,10 +139,10 @@ pub async fn relay_exchange(
     mut ex: Exchange,
     plan: RelayPlan<'_>,
 ) -> bool {
-    let mut scratch = state.bufs.take(SCRATCH_BYTES);
+    let mut scratch = state.bufs.lease(SCRATCH_BYTES);
     let framing = ex.framing;
     let end = relay(client, &mut ex.conn, &ex.head, framing, plan, &mut scratch).await;
-    state.bufs.give(scratch);
+    drop(scratch);
     state.metrics.status(ex.head.status());
     match end {
         RelayEnd::Complete { upstream_reusable } => {
@@ -139,5 +153,32 @@ pub async fn relay_exchange(
             finish(state, ex, false);
             false
         }
+    }
+}
+
+fn is_event_stream(head: &ResponseHead) -> bool {
+    head.header("content-type").is_some_and(|ct| {
+        ct.split(|b| *b == b';')
+            .next()
+            .unwrap_or(b"")
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"text/event-stream")
+    })
+}
+
+/// Feeds one body piece to the stream's parser; returns the events it completed. The parser
+/// enforces the per-event size bound (an oversized event is an error that ends the stream).
+fn count_events(parser: &mut SseParser, mut piece: &[u8]) -> Result<u64, crate::http::Error> {
+    let mut events = 0;
+    loop {
+        let consumed = match parser.next(piece)? {
+            SseStep::NeedMore => return Ok(events),
+            SseStep::Event { consumed, .. } => {
+                events += 1;
+                consumed
+            }
+            SseStep::Skipped { consumed, .. } => consumed,
+        };
+        piece = piece.get(consumed..).unwrap_or_default();
     }
 }

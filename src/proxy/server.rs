@@ -220,14 +220,12 @@ async fn answer_error(
     err: &ProxyError,
     keep_alive: bool,
 ) -> bool {
-    let mut out = state.bufs.take(512);
+    let mut out = state.bufs.lease(512);
     let status = error_response(&mut out, err, keep_alive);
     state.metrics.status(status);
     match err.side() {
         super::error::Side::Client => tracing::debug!(status, error = %err, "request refused"),
         _ => tracing::warn!(status, error = %err, "request failed"),
     }
-    let ok = conn.write_all(&out).await.is_ok();
-    state.bufs.give(out);
-    ok
+    conn.write_all(&out).await.is_ok()
 }

@@ -19,7 +19,7 @@ pub async fn delete_upstream_session(state: &Rc<ShardState>, entry: &SessionEntr
     let Some(up) = state.config.upstreams.get(upstream) else {
         return;
     };
-    let mut request = state.bufs.take(512);
+    let mut request = state.bufs.lease(512);
     crate::http::write_request_head(
         &mut request,
         "DELETE",
@@ -30,9 +30,7 @@ pub async fn delete_upstream_session(state: &Rc<ShardState>, entry: &SessionEntr
         ],
         crate::http::Framing::Length(0),
     );
-    let result = exchange(state, upstream, &request, None, false).await;
-    state.bufs.give(request);
-    match result {
+    match exchange(state, upstream, &request, None, false).await {
         Ok(ex) => {
             tracing::info!(status = ex.head.status(), "upstream session ended");
             // Drain nothing: a DELETE answer is small; don't reuse the socket to stay simple.

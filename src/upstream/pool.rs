@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use glommio::net::TcpStream;
 
+use crate::http::HttpConn;
+
 /// Why a connection to the upstream could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -32,13 +34,20 @@ pub enum ConnectError {
     NoAddress,
 }
 
+/// Read buffer of an upstream connection; kept with the socket while pooled, so a reused
+/// connection costs no allocation and no buffer zeroing. Grows only up to the head limit.
+pub const READ_BUF: usize = 4096;
+
+/// An upstream connection: the socket and its read buffer.
+pub type UpstreamConn = HttpConn<TcpStream>;
+
 /// A connection checked out of the pool; `reused` says whether it served a request before
 /// (a reused socket may have been closed by the upstream meanwhile, so one retry is safe
 /// when nothing was received).
 #[derive(Debug)]
 pub struct Checkout {
     /// The connection.
-    pub stream: TcpStream,
+    pub conn: UpstreamConn,
     /// Whether it came from the idle list.
     pub reused: bool,
 }
@@ -49,7 +58,7 @@ pub struct Pool {
     addrs: Vec<SocketAddr>,
     connect_timeout: Duration,
     max_idle: usize,
-    idle: RefCell<Vec<TcpStream>>,
+    idle: RefCell<Vec<UpstreamConn>>,
 }
 
 impl Pool {
@@ -66,27 +75,24 @@ impl Pool {
     /// A warm idle connection, or a new one.
     pub async fn checkout(&self) -> Result<Checkout, ConnectError> {
         let warm = self.idle.borrow_mut().pop();
-        if let Some(stream) = warm {
-            return Ok(Checkout {
-                stream,
-                reused: true,
-            });
+        if let Some(conn) = warm {
+            return Ok(Checkout { conn, reused: true });
         }
-        self.connect().await.map(|stream| Checkout {
-            stream,
+        self.connect().await.map(|conn| Checkout {
+            conn,
             reused: false,
         })
     }
 
     /// A fresh connection, bypassing the idle list (used for the one retry).
-    pub async fn connect(&self) -> Result<TcpStream, ConnectError> {
+    pub async fn connect(&self) -> Result<UpstreamConn, ConnectError> {
         let mut last = Err(ConnectError::NoAddress);
         for &addr in &self.addrs {
             last = match TcpStream::connect_timeout(addr, self.connect_timeout).await {
                 Ok(stream) => {
                     // Requests are small writes answered at once: Nagle would add 40 ms.
                     let _ = stream.set_nodelay(true);
-                    return Ok(stream);
+                    return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF)));
                 }
                 Err(glommio::GlommioError::IoError(e))
                     if e.kind() == std::io::ErrorKind::TimedOut =>
@@ -105,11 +111,12 @@ impl Pool {
         last
     }
 
-    /// Returns a connection whose last response was fully read and which may be reused.
-    pub fn checkin(&self, stream: TcpStream) {
+    /// Returns a connection whose last response was fully read (nothing left buffered) and
+    /// which may be reused.
+    pub fn checkin(&self, conn: UpstreamConn) {
         let mut idle = self.idle.borrow_mut();
-        if idle.len() < self.max_idle {
-            idle.push(stream);
+        if idle.len() < self.max_idle && conn.buffered().is_empty() {
+            idle.push(conn);
         }
     }
 
