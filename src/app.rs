@@ -96,7 +96,31 @@ pub fn run_proxy(mut config: Config) -> Result<(), AppError> {
     if let Some(a) = binds.admin {
         lines.push(format!("listening admin http://{a}/"));
     }
-    finish_startup(runtime, boots.ready, stop, reservations, &lines)
+    let hint = config
+        .demo
+        .as_ref()
+        .and(binds.listeners.first())
+        .map(|addr| {
+            let path = config
+                .listeners
+                .first()
+                .and_then(|l| l.routes.first())
+                .map_or("/mcp", |r| r.path.as_str());
+            demo_hint(&format!("http://{addr}{path}"))
+        });
+    finish_startup(runtime, boots.ready, stop, reservations, &lines, hint)
+}
+
+/// How to talk to `shadowcat demo` (stderr: stdout carries only the readiness lines).
+fn demo_hint(url: &str) -> String {
+    format!(
+        "\nshadowcat demo: MCP endpoint {url} (Streamable HTTP; tools echo, add, slow)\n\
+         Connect any MCP client to it, e.g. the Python SDK's streamablehttp_client(\"{url}\"),\n\
+         or by hand:\n  curl -si {url} -H 'Accept: application/json, text/event-stream' \\\n\
+         -H 'Content-Type: application/json' \\\n\
+         -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"curl\",\"version\":\"1\"}}}}}}'\n\
+         Ctrl-C stops it.\n"
+    )
 }
 
 /// Runs the demo MCP server alone until signalled.
@@ -116,7 +140,7 @@ pub fn run_demo_server(config: DemoServerConfig) -> Result<(), AppError> {
         "listening demo-server http://{addr}{}",
         config.path
     )];
-    finish_startup(runtime, boots.ready, stop, reservations, &lines)
+    finish_startup(runtime, boots.ready, stop, reservations, &lines, None)
 }
 
 fn finish_startup(
@@ -125,6 +149,7 @@ fn finish_startup(
     stop: Vec<StdUnixStream>,
     reservations: Vec<StdListener>,
     lines: &[String],
+    hint: Option<String>,
 ) -> Result<(), AppError> {
     let shard_count = runtime.shard_count();
     for _ in 0..shard_count {
@@ -152,6 +177,9 @@ fn finish_startup(
     let _ = writeln!(out, "ready");
     let _ = out.flush();
     drop(out);
+    if let Some(hint) = hint {
+        eprintln!("{hint}");
+    }
     tracing::info!(shards = shard_count, "ready");
     runtime.join_until_failure()?;
     tracing::info!("stopped");
