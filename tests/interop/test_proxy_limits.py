@@ -159,3 +159,66 @@ def test_sse_upstream_through_proxy_passes_the_check_list(shadowcat_bin: Path, s
         assert report.results and not report.failures, report.failure_text()
     finally:
         upstream.stop()
+
+
+class RecordingUpstream:
+    """Answers every request with one fixed JSON-RPC result and keeps the raw request bytes.
+
+    A stand-in only because no real MCP server exposes the exact bytes it received; it is what lets
+    this test prove the proxy forwards the client's body byte for byte.
+    """
+
+    REPLY = b'{"jsonrpc":"2.0","id":"raw-1","result":{}}'
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((harness.LOOPBACK_HOST, 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve_one, daemon=True)
+        self.thread.start()
+
+    def _serve_one(self) -> None:
+        try:
+            client, _ = self.sock.accept()
+        except OSError:
+            return
+        with client:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += client.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))
+            while len(body) < length:
+                body += client.recv(65536)
+            self.requests.append(head + b"\r\n\r\n" + body)
+            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                           + str(len(self.REPLY)).encode() + b"\r\n\r\n" + self.REPLY)
+
+    def close(self) -> None:
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+def test_body_reaches_the_upstream_byte_for_byte(start_proxy) -> None:
+    upstream = RecordingUpstream()
+    try:
+        proxy = start_proxy(f"http://{harness.LOOPBACK_HOST}:{upstream.port}/up")
+        # Odd but valid JSON: spacing, key order, escapes and non-ASCII that a re-serializer would change.
+        body = ('{ "params" : {"name":"echo", "arguments":{"message":"caf\\u00e9 \u2603 \\"q\\"", "n": 1.50}},\n'
+                '  "method":"tools/call", "id":"raw-1",   "jsonrpc":"2.0" }').encode()
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            response = conn.request("POST", "/mcp", mcp_headers(extra=[("Authorization", "Bearer secret")]), body)
+        assert response.status == 200, response.describe()
+        assert response.body == RecordingUpstream.REPLY
+        wait_until(lambda: upstream.requests, "the upstream to record the request")
+        received = upstream.requests[0]
+        head, _, forwarded = received.partition(b"\r\n\r\n")
+        assert forwarded == body
+        assert head.startswith(b"POST /up HTTP/1.1\r\n"), head
+        assert f"host: 127.0.0.1:{upstream.port}".encode() in head.lower(), head
+        assert b"authorization" not in head.lower(), "client credentials must not reach the upstream"
+    finally:
+        upstream.close()
