@@ -91,6 +91,7 @@ pub async fn bodyless(
         max_body: u64::MAX,
         max_sse_event: state.config.limits.max_sse_event_bytes,
         metrics: &state.metrics,
+        stop: is_get.then_some(&state.shutdown),
     };
     let keep = relay_exchange(state, client, ex, plan).await;
     // GET/DELETE carry no JSON-RPC method; they count under `other`.

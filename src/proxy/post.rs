@@ -139,6 +139,7 @@ pub async fn post(
         max_body: u64::MAX,
         max_sse_event: state.config.limits.max_sse_event_bytes,
         metrics: &state.metrics,
+        stop: None,
     };
     let keep = relay_exchange(state, client, ex, plan).await;
     state.metrics.request(facts.method, started.elapsed());

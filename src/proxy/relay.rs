@@ -16,6 +16,7 @@ use crate::http::{
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
 use super::metrics::{Counter, ProxyMetrics};
+use super::shutdown::Latch;
 use super::state::ShardState;
 use super::timeouts::within;
 
@@ -54,6 +55,8 @@ pub struct RelayPlan<'a> {
     pub max_sse_event: usize,
     /// Where relayed SSE events are counted.
     pub metrics: &'a ProxyMetrics,
+    /// For long-lived streams (GET): end the stream when this fires (shutdown).
+    pub stop: Option<&'a Latch>,
 }
 
 /// Streams `head` + body from `upstream` to `client`. `scratch` is a pooled buffer.
@@ -83,10 +86,27 @@ where
         return RelayEnd::UpstreamBroken;
     };
     let mut events = is_event_stream(head).then(|| SseParser::new(plan.max_sse_event));
+    if out_framing == OutFraming::Chunked && upstream.buffered().is_empty() {
+        // A stream may stay silent for long (a GET stream, a slow tool): the client gets the
+        // head now instead of with the first event.
+        if client.write_all(scratch).await.is_err() {
+            return RelayEnd::ClientGone;
+        }
+        scratch.clear();
+    }
     loop {
-        let piece = match plan.idle_timeout {
-            Some(limit) => within(limit, upstream.next_body_chunk(&mut reader)).await,
-            None => Some(upstream.next_body_chunk(&mut reader).await),
+        let read = async {
+            match plan.idle_timeout {
+                Some(limit) => within(limit, upstream.next_body_chunk(&mut reader)).await,
+                None => Some(upstream.next_body_chunk(&mut reader).await),
+            }
+        };
+        let piece = match watch(client, read, plan.stop).await {
+            Watched::Read(piece) => piece,
+            Watched::ClientGone => return RelayEnd::ClientGone,
+            // Shutdown ends a long-lived stream cleanly: the client sees a complete response
+            // and reconnects (with Last-Event-ID) to another instance.
+            Watched::Stopped => Some(Ok(None)),
         };
         match piece {
             Some(Ok(Some(data))) => {
@@ -181,4 +201,48 @@ fn count_events(parser: &mut SseParser, mut piece: &[u8]) -> Result<u64, crate::
         };
         piece = piece.get(consumed..).unwrap_or_default();
     }
+}
+
+/// What ended the wait for the next upstream piece.
+enum Watched<T> {
+    /// The upstream read finished (data, end, error or idle timeout).
+    Read(T),
+    /// The client closed its connection while we waited.
+    ClientGone,
+    /// The stop latch fired.
+    Stopped,
+}
+
+/// Awaits `read` while watching the client for EOF (a client that hangs up on a silent stream
+/// must not pin the upstream connection) and `stop`. Bytes the client sends meanwhile (a
+/// pipelined request) stay buffered in `client`.
+async fn watch<C, F, T>(client: &mut HttpConn<C>, read: F, stop: Option<&Latch>) -> Watched<T>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    F: std::future::Future<Output = T>,
+{
+    let idle_client = client.buffered().is_empty();
+    let client_gone = async {
+        if idle_client {
+            match client.await_data().await {
+                Ok(0) | Err(_) => return Watched::ClientGone,
+                Ok(_) => {}
+            }
+        }
+        std::future::pending::<Watched<T>>().await
+    };
+    let stopped = async {
+        match stop {
+            Some(latch) => {
+                latch.wait().await;
+                Watched::Stopped
+            }
+            None => std::future::pending().await,
+        }
+    };
+    futures_lite::future::or(
+        async { Watched::Read(read.await) },
+        futures_lite::future::or(client_gone, stopped),
+    )
+    .await
 }
