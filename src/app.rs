@@ -28,7 +28,10 @@ const MESH_CAPACITY: usize = 1024;
 pub enum AppError {
     /// Core selection, memlock, executor spawn.
     #[error(transparent)]
-    Runtime(#[from] shards::Error),
+    Runtime(shards::Error),
+    /// Locked memory too low: the runtime's remedy plus our flag for it.
+    #[error("{0} (--io-memory / [runtime] io_memory)")]
+    MemLock(shards::Error),
     /// A listen address could not be reserved.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -46,6 +49,15 @@ pub enum AppError {
     /// Signal handler or socketpair setup failed.
     #[error("startup I/O failed: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<shards::Error> for AppError {
+    fn from(e: shards::Error) -> Self {
+        match e {
+            shards::Error::MemLock { .. } => AppError::MemLock(e),
+            other => AppError::Runtime(other),
+        }
+    }
 }
 
 /// Runs the proxy (and the embedded demo server when configured) until signalled.

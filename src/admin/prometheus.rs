@@ -9,8 +9,13 @@ use crate::mcp::Method;
 use crate::proxy::metrics::COUNTER_NAMES;
 use crate::proxy::state::MetricsReport;
 
-/// Quantiles exported for latency summaries.
-const QUANTILES: &[f64] = &[50.0, 90.0, 99.0, 99.9];
+/// Quantiles exported for latency summaries: (percentile, label as Prometheus expects it).
+const QUANTILES: &[(f64, &str)] = &[
+    (50.0, "0.5"),
+    (90.0, "0.9"),
+    (99.0, "0.99"),
+    (99.9, "0.999"),
+];
 
 /// Prometheus text for the merged reports.
 pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
@@ -82,15 +87,15 @@ fn summary(
     snap: &shards::metrics::Snapshot,
     hist: &str,
 ) {
-    let label = |q: Option<f64>| match (method, q) {
-        (Some(m), Some(q)) => format!("{{method=\"{m}\",quantile=\"{}\"}}", q / 100.0),
+    let label = |q: Option<&str>| match (method, q) {
+        (Some(m), Some(q)) => format!("{{method=\"{m}\",quantile=\"{q}\"}}"),
         (Some(m), None) => format!("{{method=\"{m}\"}}"),
-        (None, Some(q)) => format!("{{quantile=\"{}\"}}", q / 100.0),
+        (None, Some(q)) => format!("{{quantile=\"{q}\"}}"),
         (None, None) => String::new(),
     };
-    for q in QUANTILES {
-        if let Some(v) = snap.percentile(hist, *q) {
-            let _ = writeln!(out, "{metric}{} {v}", label(Some(*q)));
+    for (percentile, quantile) in QUANTILES {
+        if let Some(v) = snap.percentile(hist, *percentile) {
+            let _ = writeln!(out, "{metric}{} {v}", label(Some(quantile)));
         }
     }
     let _ = writeln!(

@@ -94,6 +94,10 @@ pub async fn bodyless(
         stop: is_get.then_some(&state.shutdown),
     };
     let keep = relay_exchange(state, client, ex, plan).await;
+    if is_get {
+        // A stream that was open for long counts as use: restart the idle clock.
+        let _ = state.sessions.borrow_mut().get_mut(&sid, Instant::now());
+    }
     // GET/DELETE carry no JSON-RPC method; they count under `other`.
     state.metrics.request(Method::Other, started.elapsed());
     Ok(keep)

@@ -74,6 +74,17 @@ pub async fn post(
     let header_version = guard::check_version(head)?;
 
     let framing = head.framing()?;
+    if head.minor_version() == 1
+        && head
+            .header("expect")
+            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
+    {
+        // RFC 9110 §10.1.1: the client waits for this before sending the body.
+        client
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .map_err(ProxyError::Http)?;
+    }
     let mut body = state.bufs.lease(4096);
     client
         .read_body(framing, state.config.limits.max_body_bytes, &mut body)

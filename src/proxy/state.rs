@@ -1,6 +1,6 @@
 //! `ShardState`: everything one shard owns for proxying, born on that shard.
 //!
-//! Not here: the request logic (post.rs, stream.rs, delete.rs) or startup (crate::app).
+//! Not here: the request logic (post.rs, bodyless.rs) or startup (crate::app).
 //! Shared by the shard's tasks through `Rc`; interior mutability only via RefCell/Cell, and no
 //! borrow is held across an `.await`.
 

@@ -1,6 +1,6 @@
 //! Per-shard keep-alive pool of TCP connections to one HTTP upstream.
 //!
-//! Not here: HTTP framing (proxy/forward.rs) or choosing an upstream (routing).
+//! Not here: what is sent on a connection (proxy/exchange.rs) or choosing an upstream (routing).
 //! Lives on one shard (RefCell), so checkout/checkin never lock; idle connections are LIFO so
 //! the warmest socket is reused first, bounded by `max_idle`.
 
