@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = Path(os.environ.get("SHADOWCAT_CACHE_DIR", REPO_ROOT / ".cache"))
@@ -39,6 +39,8 @@ STOP_GRACE_S = 5.0
 OUTPUT_TAIL_LINES = 60
 
 _LISTENING_LINE = re.compile(r"^listening (?P<name>[\w-]+) (?P<url>http://\S+)$")
+# tracing-subscriber colours its output even into a pipe.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _PRELOAD_LINE = re.compile(r"loopback-preload listening 127\.0\.0\.1:(?P<port>\d+)")
 
 _live_processes: set["ManagedProcess"] = set()
@@ -100,17 +102,30 @@ class ManagedProcess:
 
     def next_line(self, deadline: float, stream: str | None = None) -> str:
         """The next output line (from `stream` if given); HarnessError on EOF or deadline."""
+        return self._next_output(deadline, stream, "readiness")
+
+    def wait_for_line(self, matches: Callable[[str], bool], what: str, timeout_s: float,
+                      stream: str | None = None) -> str:
+        """The next unread output line (from `stream` if given) that `matches` accepts, with
+        terminal colour codes removed; HarnessError naming `what` on EOF or timeout."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            plain = _ANSI_ESCAPE.sub("", self._next_output(deadline, stream, what))
+            if matches(plain):
+                return plain
+
+    def _next_output(self, deadline: float, stream: str | None, what: str) -> str:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise self.failure("timed out waiting for readiness")
+                raise self.failure(f"timed out waiting for {what}")
             try:
                 label, line = self._events.get(timeout=remaining)
             except queue.Empty:
                 continue
             if line is None:
                 if label == (stream or "stdout"):
-                    raise self.failure(f"{label} closed before readiness")
+                    raise self.failure(f"{label} closed before {what}")
                 continue
             if stream is None or label == stream:
                 return line

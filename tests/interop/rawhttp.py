@@ -2,7 +2,8 @@
 (wrong headers, smuggling attempts, keep-alive reuse) and see exactly what the proxy answers.
 
 Plus raw MCP helpers on top of it: initialize a session, send a tools/call, pick the JSON-RPC
-response with a given id out of a JSON or `text/event-stream` body.
+response with a given id out of a JSON or `text/event-stream` body. Long-lived SSE answers can
+be read event by event while still open (`open_stream`, `SseStream`).
 
 Not here: process management (harness.py), SDK-level checks (mcp_checks.py).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import socket
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 # Any single read in these tests completes in milliseconds; 15 s only bounds a hang.
 IO_TIMEOUT_S = 15.0
@@ -81,6 +82,92 @@ def sse_data_fields(body: bytes) -> list[str]:
 
 
 @dataclass
+class SseEvent:
+    """One dispatched SSE block: its `id`, `event` and joined `data` (None when it had no data line)."""
+
+    id: str | None = None
+    event: str | None = None
+    data: str | None = None
+    retry: str | None = None
+
+    def message(self) -> dict[str, Any] | None:
+        """The JSON-RPC message in `data`, or None for a block without data (e.g. a priming event)."""
+        return json.loads(self.data) if self.data and self.data.strip() else None
+
+
+class SseStream:
+    """A `text/event-stream` response read event by event while it is still open.
+
+    Unlike WHATWG dispatch, a block with an `id` but no data (a priming event) is returned too:
+    the tests need every event id the server handed out.
+    """
+
+    def __init__(self, conn: "RawConnection", response: RawResponse) -> None:
+        self.conn = conn
+        self.response = response
+        content_type = (response.header("content-type") or "").lower()
+        self.is_sse = response.status == 200 and content_type.startswith("text/event-stream")
+        self._pieces = conn.body_pieces(response) if self.is_sse else iter(())
+        self._text = ""
+        self._ended = not self.is_sse
+        self._block = SseEvent()
+        self._data_lines: list[str] = []
+
+    def _next_line(self) -> str | None:
+        """One complete line (without its terminator), or None at the end of the body."""
+        while True:
+            for index, char in enumerate(self._text):
+                if char == "\n" or (char == "\r" and (index + 1 < len(self._text) or self._ended)):
+                    end = index + 2 if self._text[index:index + 2] == "\r\n" else index + 1
+                    line, self._text = self._text[:index], self._text[end:]
+                    return line
+            if self._ended:
+                return None
+            piece = next(self._pieces, None)
+            if piece is None:
+                self._ended = True
+            else:
+                self._text += piece.decode("utf-8")
+
+    def next_event(self) -> SseEvent | None:
+        """The next event, or None once the server ended the body (a half block is dropped)."""
+        while (line := self._next_line()) is not None:
+            if line == "":
+                block, self._block = self._block, SseEvent()
+                if self._data_lines:
+                    block.data = "\n".join(self._data_lines)
+                self._data_lines = []
+                if block != SseEvent():
+                    return block
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                self._data_lines.append(value)
+            elif name in ("id", "event", "retry"):
+                setattr(self._block, name, value)
+        return None
+
+    def events_until(self, done: Callable[[SseEvent], bool], what: str) -> list[SseEvent]:
+        """Events up to and including the first one `done` accepts; AssertionError if the body ends first."""
+        events: list[SseEvent] = []
+        while (event := self.next_event()) is not None:
+            events.append(event)
+            if done(event):
+                return events
+        raise AssertionError(f"stream ended before {what}; got {events}")
+
+    def rest(self) -> list[SseEvent]:
+        """Every remaining event, reading until the server ends the body."""
+        events: list[SseEvent] = []
+        while (event := self.next_event()) is not None:
+            events.append(event)
+        return events
+
+
+@dataclass
 class RawConnection:
     """One TCP connection; requests on it are sent and answered one at a time (keep-alive)."""
 
@@ -112,6 +199,12 @@ class RawConnection:
     def request(self, method: str, path: str, headers: Headers, body: bytes = b"", *,
                 add_host: bool = True, add_length: bool = True) -> RawResponse:
         """Sends one request (adding Host and Content-Length unless told not to) and reads the answer."""
+        self.send_request(method, path, headers, body, add_host=add_host, add_length=add_length)
+        return self.read_response(head_only=method == "HEAD")
+
+    def send_request(self, method: str, path: str, headers: Headers, body: bytes = b"", *,
+                     add_host: bool = True, add_length: bool = True) -> None:
+        """Sends one request (adding Host and Content-Length unless told not to), reads nothing."""
         names = {name.lower() for name, _ in headers}
         lines = [f"{method} {path} HTTP/1.1"]
         if add_host and "host" not in names:
@@ -120,7 +213,6 @@ class RawConnection:
         if add_length and "content-length" not in names and "transfer-encoding" not in names:
             lines.append(f"Content-Length: {len(body)}")
         self.send_raw(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-        return self.read_response(head_only=method == "HEAD")
 
     def _fill(self) -> None:
         chunk = self._sock.recv(65536)
@@ -149,7 +241,25 @@ class RawConnection:
         taken, self._buffer = self._buffer, b""
         return taken
 
-    def read_response(self, head_only: bool = False) -> RawResponse:
+    def open_stream(self, method: str, path: str, headers: Headers, body: bytes = b"") -> "SseStream":
+        """Sends a request and reads only the response head; the body is then read event by event.
+
+        For long-lived `text/event-stream` answers (GET streams, progress streams) whose end the
+        test decides. A non-SSE answer is read whole and kept in `SseStream.response.body`.
+        """
+        self.send_request(method, path, headers, body)
+        return self.read_stream()
+
+    def read_stream(self) -> "SseStream":
+        """Reads the next response's head; an SSE body is left to be read event by event."""
+        response = self.read_response_head()
+        stream = SseStream(self, response)
+        if not stream.is_sse:
+            response.body = b"".join(self.body_pieces(response))
+        return stream
+
+    def read_response_head(self) -> RawResponse:
+        """The status line and headers of the next response; the body is left unread."""
         head = self._take_until(b"\r\n\r\n").decode("latin-1")
         status_line, *header_lines = head.split("\r\n")
         parts = status_line.split(" ", 2)
@@ -160,7 +270,11 @@ class RawConnection:
         for line in header_lines:
             name, _, value = line.partition(":")
             headers.append((name.strip().lower(), value.strip()))
-        response = RawResponse(status, parts[2] if len(parts) > 2 else "", headers, b"")
+        return RawResponse(status, parts[2] if len(parts) > 2 else "", headers, b"")
+
+    def read_response(self, head_only: bool = False) -> RawResponse:
+        response = self.read_response_head()
+        status = response.status
         if head_only or status in (204, 304) or 100 <= status < 200:
             return response
         if "chunked" in (response.header("transfer-encoding") or "").lower():
@@ -172,15 +286,39 @@ class RawConnection:
         return response
 
     def _read_chunked(self) -> bytes:
-        body = b""
+        return b"".join(self._chunks())
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The chunks of a chunked body, each as soon as it has arrived whole."""
         while True:
             size = int(self._take_until(b"\r\n").split(b";")[0].strip(), 16)
             if size == 0:
                 while self._take_until(b"\r\n"):  # trailers end with an empty line
                     pass
-                return body
-            body += self._take(size)
+                return
+            yield self._take(size)
             self._take_until(b"\r\n")
+
+    def _until_close(self) -> Iterator[bytes]:
+        """A body delimited by the peer closing: whatever arrives, as it arrives."""
+        while True:
+            if self._buffer:
+                taken, self._buffer = self._buffer, b""
+                yield taken
+            try:
+                self._fill()
+            except RawHttpError:
+                return
+
+    def body_pieces(self, response: RawResponse) -> Iterator[bytes]:
+        """The body of `response` (whose head was just read) piece by piece, as it arrives."""
+        if response.status in (204, 304) or 100 <= response.status < 200:
+            return iter(())
+        if "chunked" in (response.header("transfer-encoding") or "").lower():
+            return self._chunks()
+        if (length := response.header("content-length")) is not None:
+            return iter((self._take(int(length)),))
+        return self._until_close()
 
     def peer_closed(self, timeout_s: float = IO_TIMEOUT_S) -> bool:
         """True when the peer closes (EOF or reset) within `timeout_s` with nothing more to read."""
