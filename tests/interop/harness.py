@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import queue
+import random
 import re
 import signal
 import socket
@@ -173,6 +174,27 @@ def stop_all() -> None:
         leftovers = list(_live_processes)
     for process in leftovers:
         process.stop(grace_s=1.0)
+
+
+def reusable_port() -> int:
+    """A free loopback port below the kernel's ephemeral range, for a server that must restart on
+    the same port: an ephemeral port may be taken meanwhile as the local port of some outgoing
+    connection, which makes the restart's bind fail (EADDRINUSE)."""
+    low = 32768
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    candidates = list(range(max(1024, low - 12000), low))
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((LOOPBACK_HOST, port))
+            except OSError:
+                continue
+            return port
+    raise HarnessError("no free loopback port below the ephemeral range")
 
 
 def dead_port() -> int:

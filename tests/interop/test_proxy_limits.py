@@ -125,7 +125,7 @@ def test_idle_session_expires(demo_upstream: harness.Endpoint, start_proxy) -> N
 
 
 def test_upstream_that_forgot_the_session_gives_404(shadowcat_bin: Path, start_proxy) -> None:
-    port = harness.dead_port()
+    port = harness.reusable_port()
     first = harness.start_demo_server(shadowcat_bin, port=port)
     try:
         proxy = start_proxy(first.url, admin=True)

@@ -36,13 +36,6 @@ QUIET_STREAM_BOUND_S = 5.0
 BOTH = ["everything-direct", "everything-proxied"]
 
 
-def proxied_xfail(reason: str) -> list:
-    """BOTH, with the proxied run marked as a known proxy bug (strict: a fix makes it fail loudly)."""
-    return ["everything-direct",
-            pytest.param("everything-proxied",
-                         marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason))]
-
-
 def get_headers(session: RawSession, last_event_id: str | None = None) -> list[tuple[str, str]]:
     """What a client sends to open (or resume) a GET stream: no body, SSE only."""
     headers = [("Accept", "text/event-stream"), ("Mcp-Session-Id", session.session_id),
@@ -137,9 +130,7 @@ def test_standalone_get_stream_carries_server_notifications(target: Target) -> N
         assert pong.response_for("after-close").get("result") == {}, pong.describe()
 
 
-@pytest.mark.parametrize("target", proxied_xfail(
-    "proxy bug: relay() writes the response head together with the first body piece, so a "
-    "quiet SSE stream shows no head until the upstream writes (15 s keep-alive here)"), indirect=True)
+@pytest.mark.parametrize("target", BOTH, indirect=True)
 def test_get_stream_head_arrives_before_any_event(target: Target) -> None:
     with RawConnection(harness.LOOPBACK_HOST, target.endpoint.port) as conn:
         session = open_session(conn)
@@ -152,10 +143,7 @@ def test_get_stream_head_arrives_before_any_event(target: Target) -> None:
             assert stream.is_sse, stream.response.describe()
 
 
-@pytest.mark.parametrize("target", proxied_xfail(
-    "proxy bug: a client leaving a quiet GET stream is noticed only when an upstream write fails "
-    "(the second keep-alive, ~30 s here); until then the upstream keeps the stream and answers 409"),
-    indirect=True)
+@pytest.mark.parametrize("target", BOTH, indirect=True)
 def test_get_stream_left_by_the_client_is_released(target: Target) -> None:
     with RawConnection(harness.LOOPBACK_HOST, target.endpoint.port) as conn:
         session = open_session(conn)
