@@ -3,3 +3,4 @@
 //! Not here: the request logic that uses them (crate::proxy).
 
 pub mod pool;
+pub mod stdio;
