@@ -25,6 +25,9 @@ use super::head::{Limits, RequestHead, ResponseHead};
 /// Smallest read buffer a connection works with; a smaller `Vec` is grown to this once.
 pub const MIN_READ_BUFFER: usize = 4 * 1024;
 
+/// Most bytes a body read asks for at once (bounds the up-front zeroing per read).
+const READ_STEP: usize = 64 * 1024;
+
 /// Progress through one message body, for `HttpConn::next_body_chunk`.
 #[derive(Debug, Clone)]
 pub struct BodyReader {
@@ -230,17 +233,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         self.start += from_buffer;
         let mut filled = out.len();
         let target = filled + (len - from_buffer);
-        out.resize(target, 0);
         while filled < target {
+            // Grow with what arrives, not with what the head declared: a client announcing
+            // 4 MiB and sending one byte must not cost 4 MiB.
+            let step = (target - filled).min(READ_STEP);
+            out.resize(filled + step, 0);
             let error = match read_some(
                 &mut self.stream,
-                out.get_mut(filled..target).unwrap_or_default(),
+                out.get_mut(filled..filled + step).unwrap_or_default(),
             )
             .await
             {
                 Ok(0) => Error::UnexpectedEof,
                 Ok(n) => {
                     filled += n;
+                    out.truncate(filled);
                     continue;
                 }
                 Err(e) => Error::Io(e),

@@ -19,7 +19,8 @@ use super::guard;
 use super::headers::upstream_request;
 use super::metrics::Counter;
 use super::relay::{relay_exchange, RelayPlan};
-use super::state::ShardState;
+use super::state::{OpenStream, ShardState};
+use super::timeouts::within;
 
 /// Handles GET or DELETE; returns whether the client connection stays open.
 pub async fn bodyless(
@@ -28,6 +29,18 @@ pub async fn bodyless(
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let started = Instant::now();
+    let framing = head.framing()?;
+    if framing != crate::http::Framing::Empty {
+        // GET/DELETE bodies mean nothing here; read (bounded) and drop them so the next
+        // request on this connection starts where it should.
+        let mut ignored = state.bufs.lease(1024);
+        within(
+            state.config.timeouts.head,
+            client.read_body(framing, state.config.limits.max_body_bytes, &mut ignored),
+        )
+        .await
+        .ok_or(ProxyError::HeadTimeout)??;
+    }
     let is_get = head.method() == HttpMethod::Get;
     if is_get {
         guard::check_get_accept(head)?;
@@ -93,7 +106,9 @@ pub async fn bodyless(
         metrics: &state.metrics,
         stop: is_get.then_some(&state.shutdown),
     };
+    let stream_guard = is_get.then(|| OpenStream::open(state, sid));
     let keep = relay_exchange(state, client, ex, plan).await;
+    drop(stream_guard);
     if is_get {
         // A stream that was open for long counts as use: restart the idle clock.
         let _ = state.sessions.borrow_mut().get_mut(&sid, Instant::now());

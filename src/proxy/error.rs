@@ -22,7 +22,7 @@ pub enum ProxyError {
     #[error("bad HTTP request: {0}")]
     Http(#[from] crate::http::Error),
     /// The head did not arrive within the head timeout.
-    #[error("request head not received within the timeout")]
+    #[error("request head or body not received within the timeout")]
     HeadTimeout,
     /// Malformed JSON or not JSON-RPC.
     #[error("bad JSON-RPC message: {0}")]
@@ -91,12 +91,30 @@ pub enum ProxyError {
         /// The framing error.
         source: crate::http::Error,
     },
+    /// The shard is draining for shutdown and takes no new requests.
+    #[error("proxy is shutting down")]
+    ShuttingDown,
     /// Local resources exhausted (random source, session id space).
     #[error("internal error: {0}")]
     Internal(&'static str),
 }
 
 impl ProxyError {
+    /// Whether the error is raised before a request body is read (head checks, routing), so
+    /// a body may still sit unread on the connection. Conservative: `true` when unsure.
+    pub fn before_body(&self) -> bool {
+        !matches!(
+            self,
+            ProxyError::Mcp(_)
+                | ProxyError::BatchNotAllowed
+                | ProxyError::SessionNotFound { .. }
+                | ProxyError::UpstreamUnavailable { .. }
+                | ProxyError::UpstreamTimeout { .. }
+                | ProxyError::UpstreamProtocol { .. }
+                | ProxyError::Internal(_)
+        )
+    }
+
     /// Who is at fault.
     pub fn side(&self) -> Side {
         match self {

@@ -108,15 +108,14 @@ async fn attempt(
         .map(|u| u.request_timeout)
         .unwrap_or(crate::config::defaults::UPSTREAM_REQUEST_TIMEOUT);
     let mut head = ResponseHead::default();
-    let read = match conn.write_all(request).await {
-        Ok(()) => within(timeout, conn.read_response_head(limits, &mut head)).await,
-        Err(e) => Some(Err(e)),
-    };
-    let read = match read {
-        Some(Ok(true)) => Some(Ok(())),
-        Some(Ok(false)) => Some(Err(crate::http::Error::UnexpectedEof)),
+    let write = within(timeout, conn.write_all(request)).await;
+    let read = match write {
+        // Only a failed write proves the upstream never got the request: the one case where
+        // a POST (which may have side effects) can be sent again on a fresh socket.
+        Some(Err(_)) if reused => return Attempt::Stale,
         Some(Err(e)) => Some(Err(e)),
         None => None,
+        Some(Ok(())) => within(timeout, final_head(&mut conn, limits, &mut head)).await,
     };
     match read {
         Some(Ok(())) => Attempt::Done(Box::new((conn, head))),
@@ -124,7 +123,6 @@ async fn attempt(
             state.metrics.incr(Counter::UpstreamTimeouts);
             Attempt::Failed(ProxyError::UpstreamTimeout { id: id.cloned() })
         }
-        Some(Err(e)) if reused && nothing_received(&conn, &e) => Attempt::Stale,
         Some(Err(crate::http::Error::Io(e))) => {
             state.metrics.incr(Counter::UpstreamErrors);
             Attempt::Failed(ProxyError::UpstreamUnavailable {
@@ -146,12 +144,28 @@ async fn attempt(
     }
 }
 
-fn nothing_received(conn: &UpstreamConn, e: &crate::http::Error) -> bool {
-    conn.buffered().is_empty()
-        && matches!(
-            e,
-            crate::http::Error::UnexpectedEof | crate::http::Error::Io(_)
-        )
+/// Reads response heads until the final one: 1xx interim responses (102 Processing, 103 Early
+/// Hints) are skipped, never relayed as if final (RFC 9110 §15.2). 101 would switch protocols,
+/// which an MCP upstream has no business doing.
+async fn final_head(
+    conn: &mut UpstreamConn,
+    limits: &crate::http::Limits,
+    head: &mut ResponseHead,
+) -> Result<(), crate::http::Error> {
+    loop {
+        if !conn.read_response_head(limits, head).await? {
+            return Err(crate::http::Error::UnexpectedEof);
+        }
+        match head.status() {
+            101 => {
+                return Err(crate::http::Error::BadResponse(
+                    crate::http::Malformed::BadStatus,
+                ))
+            }
+            100..=199 => continue,
+            _ => return Ok(()),
+        }
+    }
 }
 
 fn unavailable(

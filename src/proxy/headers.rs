@@ -20,6 +20,8 @@ const DROP_UPSTREAM: &[&str] = &[
     "cookie",
     "origin",
     "expect",
+    // The proxy parses SSE bodies (event counting, size bound): it needs them uncompressed.
+    "accept-encoding",
 ];
 
 /// Headers of an upstream response the proxy replaces with its own.
@@ -39,18 +41,13 @@ pub enum OutFraming {
     Chunked,
     /// Neither (the body runs until the connection closes, HTTP/1.0 clients).
     Close,
+    /// Neither, and no body at all (204, 304).
+    NoBody,
 }
 
-fn dropped(name: &str, extra: &[&str], connection_tokens: &[u8]) -> bool {
-    crate::http::is_hop_by_hop(name)
-        || extra.iter().any(|d| d.eq_ignore_ascii_case(name))
-        || listed_in(connection_tokens, name)
-}
-
-fn listed_in(connection_header: &[u8], name: &str) -> bool {
-    connection_header
-        .split(|b| *b == b',')
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
+fn dropped(name: &str, extra: &[&str], head: &impl Head) -> bool {
+    // `Head::is_hop_by_hop` covers the fixed set and names listed in every `Connection` field.
+    head.is_hop_by_hop(name) || extra.iter().any(|d| d.eq_ignore_ascii_case(name))
 }
 
 fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
@@ -67,7 +64,7 @@ fn push_framing(out: &mut Vec<u8>, framing: OutFraming) {
             let _ = write!(out, "Content-Length: {n}\r\n");
         }
         OutFraming::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
-        OutFraming::Close => {}
+        OutFraming::Close | OutFraming::NoBody => {}
     }
 }
 
@@ -87,9 +84,8 @@ pub fn upstream_request(
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     out.extend_from_slice(authority.as_bytes());
     out.extend_from_slice(b"\r\n");
-    let conn_tokens = client.header("connection").unwrap_or(b"");
     for (name, value) in client.headers() {
-        if !dropped(name, DROP_UPSTREAM, conn_tokens) {
+        if !dropped(name, DROP_UPSTREAM, client) {
             push_header(out, name, value);
         }
     }
@@ -111,9 +107,8 @@ pub fn client_response(
     keep_alive: bool,
 ) {
     status_line(out, upstream.status());
-    let conn_tokens = upstream.header("connection").unwrap_or(b"");
     for (name, value) in upstream.headers() {
-        if !dropped(name, DROP_DOWNSTREAM, conn_tokens) {
+        if !dropped(name, DROP_DOWNSTREAM, upstream) {
             push_header(out, name, value);
         }
     }

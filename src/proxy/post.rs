@@ -22,6 +22,7 @@ use super::headers::upstream_request;
 use super::metrics::Counter;
 use super::relay::{relay_exchange, RelayPlan};
 use super::state::ShardState;
+use super::timeouts::within;
 
 /// The few facts about a POST body the proxy acts on.
 #[derive(Debug)]
@@ -86,9 +87,14 @@ pub async fn post(
             .map_err(ProxyError::Http)?;
     }
     let mut body = state.bufs.lease(4096);
-    client
-        .read_body(framing, state.config.limits.max_body_bytes, &mut body)
-        .await?;
+    // The body gets the head timeout too: a client that declares a body and stalls must not
+    // hold a connection (and the shutdown drain) forever.
+    within(
+        state.config.timeouts.head,
+        client.read_body(framing, state.config.limits.max_body_bytes, &mut body),
+    )
+    .await
+    .ok_or(ProxyError::HeadTimeout)??;
     let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
     let target = resolve_target(state, upstream, head, &facts, header_version)?;
     let up = state

@@ -23,6 +23,10 @@ use super::timeouts::within;
 /// Pooled buffer the relay assembles client writes in (grows for large pieces).
 const SCRATCH_BYTES: usize = 4096;
 
+/// How long a write to a client on a long-lived stream may stall (a client that stopped
+/// reading); request responses use the upstream's request timeout instead.
+const STREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How a relay ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelayEnd {
@@ -30,6 +34,9 @@ pub enum RelayEnd {
     Complete {
         /// Whether the upstream connection is clean for the next request.
         upstream_reusable: bool,
+        /// Whether the client connection may carry another request (false when the body was
+        /// delimited by closing, for HTTP/1.0 clients).
+        client_keep_alive: bool,
     },
     /// The client went away; the upstream connection must be dropped.
     ClientGone,
@@ -73,6 +80,8 @@ where
     U: AsyncRead + AsyncWrite + Unpin,
 {
     let out_framing = match framing {
+        // 204/304 must not carry Content-Length: 0 (RFC 9110 §8.6); other empty bodies say 0.
+        Framing::Empty if matches!(head.status(), 204 | 304) => OutFraming::NoBody,
         Framing::Empty => OutFraming::Length(0),
         Framing::Length(n) => OutFraming::Length(n),
         Framing::Chunked | Framing::UntilClose if plan.client_http11 => OutFraming::Chunked,
@@ -86,14 +95,16 @@ where
         return RelayEnd::UpstreamBroken;
     };
     let mut events = is_event_stream(head).then(|| SseParser::new(plan.max_sse_event));
+    // A client that stops reading must not pin the upstream connection (or shutdown) forever.
+    let write_limit = plan.idle_timeout.unwrap_or(STREAM_WRITE_TIMEOUT);
     if out_framing == OutFraming::Chunked && upstream.buffered().is_empty() {
         // A stream may stay silent for long (a GET stream, a slow tool): the client gets the
         // head now instead of with the first event.
-        if client.write_all(scratch).await.is_err() {
+        if !send(client, scratch, write_limit).await {
             return RelayEnd::ClientGone;
         }
-        scratch.clear();
     }
+    let mut stopped = false;
     loop {
         let read = async {
             match plan.idle_timeout {
@@ -106,7 +117,10 @@ where
             Watched::ClientGone => return RelayEnd::ClientGone,
             // Shutdown ends a long-lived stream cleanly: the client sees a complete response
             // and reconnects (with Last-Event-ID) to another instance.
-            Watched::Stopped => Some(Ok(None)),
+            Watched::Stopped => {
+                stopped = true;
+                Some(Ok(None))
+            }
         };
         match piece {
             Some(Ok(Some(data))) => {
@@ -121,17 +135,16 @@ where
                 } else {
                     scratch.extend_from_slice(data);
                 }
-                if client.write_all(scratch).await.is_err() {
+                if !send(client, scratch, write_limit).await {
                     return RelayEnd::ClientGone;
                 }
-                scratch.clear();
             }
             Some(Ok(None)) => break,
             Some(Err(_)) | None => {
                 // Head (and maybe part of the body) is out: the only honest signal left is
                 // closing the client connection without the terminating chunk.
                 if !scratch.is_empty() {
-                    let _ = client.write_all(scratch).await;
+                    send(client, scratch, write_limit).await;
                 }
                 return RelayEnd::UpstreamBroken;
             }
@@ -140,15 +153,29 @@ where
     if out_framing == OutFraming::Chunked {
         scratch.extend_from_slice(crate::http::LAST_CHUNK);
     }
-    if !scratch.is_empty() && client.write_all(scratch).await.is_err() {
+    if !scratch.is_empty() && !send(client, scratch, write_limit).await {
         return RelayEnd::ClientGone;
     }
-    scratch.clear();
     RelayEnd::Complete {
-        upstream_reusable: framing != Framing::UntilClose
+        // A stream cut short by shutdown is mid-body upstream: never pool it.
+        upstream_reusable: !stopped
+            && reader.is_done()
+            && framing != Framing::UntilClose
             && head.keep_alive()
             && upstream.buffered().is_empty(),
+        client_keep_alive: keep_alive,
     }
+}
+
+/// Writes and clears `scratch`; false when the client is gone or stalled past `limit`.
+async fn send<C: AsyncWrite + AsyncRead + Unpin>(
+    client: &mut HttpConn<C>,
+    scratch: &mut Vec<u8>,
+    limit: Duration,
+) -> bool {
+    let sent = matches!(within(limit, client.write_all(scratch)).await, Some(Ok(())));
+    scratch.clear();
+    sent
 }
 
 /// Relays a finished exchange's response to the client, counts its status, and returns the
@@ -165,9 +192,12 @@ pub async fn relay_exchange(
     drop(scratch);
     state.metrics.status(ex.head.status());
     match end {
-        RelayEnd::Complete { upstream_reusable } => {
+        RelayEnd::Complete {
+            upstream_reusable,
+            client_keep_alive,
+        } => {
             finish(state, ex, upstream_reusable);
-            plan.client_keep_alive
+            client_keep_alive
         }
         RelayEnd::ClientGone | RelayEnd::UpstreamBroken => {
             finish(state, ex, false);

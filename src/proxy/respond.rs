@@ -40,6 +40,7 @@ fn classify(
         E::UpstreamProtocol { id, .. } => (502, jsonrpc::UPSTREAM_UNAVAILABLE, id.as_ref(), &[]),
         E::UpstreamTimeout { id } => (504, jsonrpc::UPSTREAM_TIMEOUT, id.as_ref(), &[]),
         E::Internal(_) => (500, jsonrpc::INTERNAL_ERROR, None, &[]),
+        E::ShuttingDown => (503, jsonrpc::INTERNAL_ERROR, None, &[("Retry-After", "1")]),
     }
 }
 
@@ -76,7 +77,7 @@ pub fn error_response(out: &mut Vec<u8>, err: &ProxyError, keep_alive: bool) -> 
     let mut body = Vec::with_capacity(128);
     jsonrpc::write_error(&mut body, id, code, &public_message(err), None);
     // After a framing error the byte stream is unusable: always close.
-    let keep_alive = keep_alive && !matches!(err, ProxyError::Http(_) | ProxyError::HeadTimeout);
+    let keep_alive = keep_alive && !closes_connection(err);
     local_response(
         out,
         status,
@@ -90,7 +91,10 @@ pub fn error_response(out: &mut Vec<u8>, err: &ProxyError, keep_alive: bool) -> 
 
 /// Whether the connection must close after answering `err`.
 pub fn closes_connection(err: &ProxyError) -> bool {
-    matches!(err, ProxyError::Http(_) | ProxyError::HeadTimeout)
+    matches!(
+        err,
+        ProxyError::Http(_) | ProxyError::HeadTimeout | ProxyError::ShuttingDown
+    )
 }
 
 #[cfg(test)]

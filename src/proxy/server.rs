@@ -74,12 +74,18 @@ pub async fn serve(
             return;
         }
         let Ok(_pass) = state.inflight.enter() else {
-            break; // shutting down: refuse new work, the client retries elsewhere
+            // Draining: say so (503, closes) rather than drop a request the client may retry.
+            let _ = answer_error(&state, &mut conn, &ProxyError::ShuttingDown, false).await;
+            break;
         };
         let keep = match dispatch(&state, listener_index, &mut conn, &head).await {
             Ok(keep) => keep,
             Err(e) => {
-                let keep = head.keep_alive() && !closes_connection(&e);
+                // A body the error left unread would be parsed as the next request
+                // (desync): close unless the request had no body at all.
+                let no_body = matches!(head.framing(), Ok(crate::http::Framing::Empty));
+                let synced = no_body || !e.before_body();
+                let keep = head.keep_alive() && synced && !closes_connection(&e);
                 answer_error(&state, &mut conn, &e, keep).await && keep
             }
         };

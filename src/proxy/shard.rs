@@ -195,7 +195,13 @@ async fn reaper(state: Rc<ShardState>) {
             .sessions
             .borrow_mut()
             .reap(Instant::now(), &mut expired);
-        for (_, entry) in expired.drain(..) {
+        let now = Instant::now();
+        for (id, entry) in expired.drain(..) {
+            if state.open_streams.borrow().contains_key(&id) {
+                // A session with an open GET stream is in use, however quiet the stream.
+                state.sessions.borrow_mut().insert(id, entry, now);
+                continue;
+            }
             state.metrics.incr(super::metrics::Counter::SessionsExpired);
             let st = state.clone();
             glommio::spawn_local(async move {

@@ -89,6 +89,8 @@ pub struct ShardState {
     pub shutdown: Latch,
     /// Requests in flight (closed and awaited on shutdown).
     pub inflight: glommio::sync::Gate,
+    /// Sessions with GET streams open right now (and how many): the reaper keeps them alive.
+    pub open_streams: RefCell<std::collections::HashMap<crate::session::SessionId, u32>>,
     /// HTTP size limits, from the config.
     pub limits: crate::http::Limits,
     /// Replies to this shard's metrics scrapes.
@@ -113,6 +115,7 @@ impl ShardState {
             shutdown: Latch::default(),
             inflight: glommio::sync::Gate::new(),
             scrape: crate::admin::ScrapeInbox::default(),
+            open_streams: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {
                 max_head_bytes: config.limits.max_head_bytes,
                 max_headers: config.limits.max_headers,
@@ -127,5 +130,33 @@ impl ShardState {
     /// This shard's id.
     pub fn id(&self) -> ShardId {
         self.ctx.id
+    }
+}
+
+/// Marks a session as having an open GET stream for as long as it lives (drop = closed, on
+/// every path, including a connection task dropped at shutdown).
+#[derive(Debug)]
+pub struct OpenStream<'a> {
+    state: &'a ShardState,
+    session: crate::session::SessionId,
+}
+
+impl<'a> OpenStream<'a> {
+    /// Registers an open stream for `session`.
+    pub fn open(state: &'a ShardState, session: crate::session::SessionId) -> Self {
+        *state.open_streams.borrow_mut().entry(session).or_insert(0) += 1;
+        OpenStream { state, session }
+    }
+}
+
+impl Drop for OpenStream<'_> {
+    fn drop(&mut self) {
+        let mut open = self.state.open_streams.borrow_mut();
+        if let Some(count) = open.get_mut(&self.session) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.session);
+            }
+        }
     }
 }

@@ -74,9 +74,13 @@ impl Pool {
 
     /// A warm idle connection, or a new one.
     pub async fn checkout(&self) -> Result<Checkout, ConnectError> {
-        let warm = self.idle.borrow_mut().pop();
-        if let Some(conn) = warm {
-            return Ok(Checkout { conn, reused: true });
+        loop {
+            let warm = self.idle.borrow_mut().pop();
+            match warm {
+                Some(conn) if still_open(&conn) => return Ok(Checkout { conn, reused: true }),
+                Some(_closed) => continue,
+                None => break,
+            }
         }
         self.connect().await.map(|conn| Checkout {
             conn,
@@ -124,4 +128,26 @@ impl Pool {
     pub fn idle_count(&self) -> usize {
         self.idle.borrow().len()
     }
+}
+
+/// Whether an idle pooled connection is still usable: the upstream has not closed it (EOF) and
+/// sent nothing unsolicited. A non-blocking `MSG_PEEK` costs one syscall and catches the usual
+/// stale case (the upstream's keep-alive timeout closed it) before a request is written, so a
+/// request is never sent on a socket known to be dead.
+fn still_open(conn: &UpstreamConn) -> bool {
+    use std::os::fd::AsRawFd;
+    let fd = conn.stream_ref().as_raw_fd();
+    let mut probe = [0u8; 1];
+    // SAFETY: `fd` is a live socket owned by `conn`; `probe` is a valid 1-byte buffer; MSG_PEEK
+    // leaves the socket's data untouched and MSG_DONTWAIT never blocks the shard.
+    #[allow(unsafe_code, reason = "non-blocking liveness probe on our own socket")]
+    let n = unsafe {
+        libc::recv(
+            fd,
+            probe.as_mut_ptr().cast(),
+            probe.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
 }

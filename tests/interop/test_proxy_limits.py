@@ -222,3 +222,65 @@ def test_body_reaches_the_upstream_byte_for_byte(start_proxy) -> None:
         assert b"authorization" not in head.lower(), "client credentials must not reach the upstream"
     finally:
         upstream.close()
+
+
+class InterimUpstream(RecordingUpstream):
+    """Sends 102 Processing before its final answer (as servers on long requests may)."""
+
+    def _serve_one(self) -> None:
+        try:
+            client, _ = self.sock.accept()
+        except OSError:
+            return
+        with client:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += client.recv(65536)
+            client.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
+            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                           + str(len(self.REPLY)).encode() + b"\r\n\r\n" + self.REPLY)
+            self.requests.append(data)
+            client.recv(65536)  # hold the connection until the proxy or the test closes it
+
+
+def test_interim_1xx_from_upstream_is_not_relayed_as_final(start_proxy) -> None:
+    upstream = InterimUpstream()
+    try:
+        proxy = start_proxy(f"http://{harness.LOOPBACK_HOST}:{upstream.port}/up")
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            response = conn.request("POST", "/mcp", mcp_headers(), jsonrpc("ping", {}, "raw-1"))
+        assert response.status == 200, response.describe()
+        assert response.body == RecordingUpstream.REPLY
+    finally:
+        upstream.close()
+
+
+def test_unread_body_after_an_early_error_closes_the_connection(demo_proxy: harness.Endpoint) -> None:
+    smuggled = f"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:{demo_proxy.port}\r\n\r\n".encode()
+    with RawConnection(harness.LOOPBACK_HOST, demo_proxy.port) as conn:
+        response = conn.request("POST", "/not-the-endpoint", mcp_headers(), smuggled)
+        assert response.status == 404, response.describe()
+        # The body must not be parsed as a second request: the proxy closes instead.
+        assert conn.peer_closed(), "a second response means the body was read as a request"
+
+
+def test_stalled_body_is_408(shadowcat_bin: Path, demo_upstream: harness.Endpoint, tmp_path: Path) -> None:
+    config = tmp_path / "shadowcat.toml"
+    config.write_text(
+        f'[listeners.main]\nbind = "{harness.LOOPBACK_HOST}:0"\n'
+        f'[[listeners.main.routes]]\npath = "/mcp"\nupstream = "demo"\n'
+        f'[upstreams.demo]\nurl = "{demo_upstream.url}"\n'
+        '[timeouts]\nhead = "300ms"\n'
+    )
+    process = harness.ManagedProcess("shadowcat-run", [shadowcat_bin, "run", "--config", config])
+    try:
+        urls = harness.wait_shadowcat_ready(process, ["proxy"])
+        port = int(urls["proxy"].rsplit(":", 1)[1].split("/", 1)[0])
+        with RawConnection(harness.LOOPBACK_HOST, port) as conn:
+            head = "".join(f"{k}: {v}\r\n" for k, v in mcp_headers())
+            conn.send_raw(f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Length: 4000\r\n\r\n{{".encode())
+            response = conn.read_response()
+            assert response.status == 408, response.describe()
+            assert conn.peer_closed()
+    finally:
+        process.stop()
