@@ -15,13 +15,30 @@ use crate::proxy::timeouts::within;
 
 /// Accepts admin connections until shutdown.
 pub async fn accept_loop(state: Rc<ShardState>, listener: TcpListener) {
+    let hosts = Rc::new(allowed_hosts(state.config.admin));
     accept_until(listener, &state.shutdown, "admin", |stream| {
-        glommio::spawn_local(serve(state.clone(), stream)).detach();
+        glommio::spawn_local(serve(state.clone(), hosts.clone(), stream)).detach();
     })
     .await;
 }
 
-async fn serve(state: Rc<ShardState>, stream: TcpStream) {
+/// Names the admin API answers to: the loopback names and its own bind address, so a browser
+/// page cannot read it through DNS rebinding (a foreign `Host` gets 403).
+fn allowed_hosts(bind: Option<std::net::SocketAddr>) -> Vec<String> {
+    let mut hosts: Vec<String> = crate::config::defaults::LOOPBACK_HOSTS
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect();
+    if let Some(addr) = bind {
+        hosts.push(match addr.ip() {
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        });
+    }
+    hosts
+}
+
+async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: TcpStream) {
     let mut conn = HttpConn::new(stream, Vec::with_capacity(1024));
     let limits = state.limits;
     let mut head = crate::http::RequestHead::default();
@@ -37,6 +54,21 @@ async fn serve(state: Rc<ShardState>, stream: TcpStream) {
         }
         let keep = head.keep_alive() && !state.shutdown.is_fired();
         let mut out = Vec::with_capacity(1024);
+        let host_ok = head
+            .header("host")
+            .is_some_and(|h| crate::config::host_allowed(&hosts, h));
+        if !host_ok {
+            local_response(
+                &mut out,
+                403,
+                Some("text/plain"),
+                &[],
+                b"host not allowed\n",
+                false,
+            );
+            let _ = conn.write_all(&out).await;
+            return;
+        }
         match (head.method(), head.path()) {
             (Method::Get, b"/metrics") => {
                 let reports = crate::admin::scrape::gather(&state).await;

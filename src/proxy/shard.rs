@@ -196,6 +196,7 @@ async fn reaper(state: Rc<ShardState>) {
             .borrow_mut()
             .reap(Instant::now(), &mut expired);
         let now = Instant::now();
+        let mut ended = Vec::with_capacity(expired.len());
         for (id, entry) in expired.drain(..) {
             if state.open_streams.borrow().contains_key(&id) {
                 // A session with an open GET stream is in use, however quiet the stream.
@@ -203,11 +204,32 @@ async fn reaper(state: Rc<ShardState>) {
                 continue;
             }
             state.metrics.incr(super::metrics::Counter::SessionsExpired);
-            let st = state.clone();
-            glommio::spawn_local(async move {
-                super::teardown::delete_upstream_session(&st, &entry).await;
+            ended.push(entry);
+        }
+        // Awaited here, in bounded batches: a mass expiry must not open thousands of upstream
+        // connections at once (the next pass simply starts later).
+        teardown_batches(&state, ended).await;
+    }
+}
+
+/// Most upstream DELETEs in flight at once per shard.
+const TEARDOWN_BATCH: usize = 64;
+
+async fn teardown_batches(state: &Rc<ShardState>, entries: Vec<crate::session::SessionEntry>) {
+    let mut entries = entries.into_iter().peekable();
+    while entries.peek().is_some() {
+        let batch: Vec<_> = entries
+            .by_ref()
+            .take(TEARDOWN_BATCH)
+            .map(|entry| {
+                let st = state.clone();
+                glommio::spawn_local(async move {
+                    super::teardown::delete_upstream_session(&st, &entry).await;
+                })
             })
-            .detach();
+            .collect();
+        for task in batch {
+            task.await;
         }
     }
 }
@@ -221,25 +243,6 @@ async fn end_upstream_sessions(state: &Rc<ShardState>, deadline: Instant) {
     let left = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(500));
-    let tasks: Vec<_> = all
-        .into_iter()
-        .map(|(_, entry)| {
-            let st = state.clone();
-            glommio::spawn_local(async move {
-                super::teardown::delete_upstream_session(&st, &entry).await;
-            })
-        })
-        .collect();
-    let _ = within(
-        left,
-        futures_lite::future::zip(
-            async {
-                for t in tasks {
-                    t.await;
-                }
-            },
-            async {},
-        ),
-    )
-    .await;
+    let entries = all.into_iter().map(|(_, entry)| entry).collect();
+    let _ = within(left, teardown_batches(state, entries)).await;
 }

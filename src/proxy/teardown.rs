@@ -5,10 +5,17 @@
 
 use std::rc::Rc;
 
+use crate::http::Head;
 use crate::session::SessionEntry;
 
 use super::exchange::{exchange, finish};
 use super::state::ShardState;
+use super::timeouts::within;
+
+/// Most bytes of a DELETE answer read before the socket is given up instead of reused.
+const TEARDOWN_BODY_MAX: usize = 64 * 1024;
+/// How long a DELETE answer's body may take.
+const TEARDOWN_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Sends `DELETE` for the entry's upstream session, if it has one.
 pub async fn delete_upstream_session(state: &Rc<ShardState>, entry: &SessionEntry) {
@@ -31,10 +38,21 @@ pub async fn delete_upstream_session(state: &Rc<ShardState>, entry: &SessionEntr
         crate::http::Framing::Length(0),
     );
     match exchange(state, upstream, &request, None, false).await {
-        Ok(ex) => {
+        Ok(mut ex) => {
             tracing::info!(status = ex.head.status(), "upstream session ended");
-            // Drain nothing: a DELETE answer is small; don't reuse the socket to stay simple.
-            finish(state, ex, false);
+            // Read the (small, bounded) answer so the socket can serve the next request.
+            let mut sink = state.bufs.lease(1024);
+            let read = within(
+                TEARDOWN_BODY_TIMEOUT,
+                ex.conn
+                    .read_response_body(ex.framing, TEARDOWN_BODY_MAX, &mut sink),
+            )
+            .await;
+            let reusable = matches!(read, Some(Ok(())))
+                && ex.framing != crate::http::Framing::UntilClose
+                && ex.head.keep_alive();
+            drop(sink);
+            finish(state, ex, reusable);
         }
         Err(e) => tracing::warn!(error = %e, "upstream session DELETE failed"),
     }
