@@ -81,6 +81,7 @@ fn minimal_file_gets_every_default() {
         SessionsConfig {
             ttl: Duration::from_secs(30 * 60),
             reap_interval: Duration::from_secs(30),
+            max_per_shard: 100_000,
         }
     );
     assert_eq!(config.admin, None);

@@ -95,6 +95,13 @@ pub const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
 /// most ~2% of the default TTL, rarely enough that the sweep costs nothing measurable.
 pub const SESSION_REAP_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Live sessions per shard before `initialize` gets 503: an idle session costs ~200 bytes here
+/// plus whatever the upstream keeps, so this bounds memory (≈ 20 MB per shard) against a client
+/// that initializes in a loop, while far exceeding real use.
+pub const SESSIONS_PER_SHARD: u64 = 100_000;
+/// Upper bound accepted for `sessions.max_per_shard`.
+pub const SESSIONS_PER_SHARD_MAX: u64 = 100_000_000;
+
 /// Time to establish a TCP connection to an upstream: a healthy upstream on the same network
 /// connects in milliseconds; 5s fails fast on a dead one without tripping on a busy one.
 pub const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

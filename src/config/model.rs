@@ -245,6 +245,8 @@ pub struct SessionsConfig {
     pub ttl: Duration,
     /// How often each shard sweeps expired sessions; never longer than `ttl`.
     pub reap_interval: Duration,
+    /// Most live sessions per shard; `initialize` beyond it gets 503.
+    pub max_per_shard: usize,
 }
 
 /// `[demo]`: the built-in demo MCP server, started in the proxy process.

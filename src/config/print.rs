@@ -75,6 +75,7 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
         sessions: RawSessions {
             ttl: Some(duration(config.sessions.ttl)),
             reap_interval: Some(duration(config.sessions.reap_interval)),
+            max_per_shard: Some(config.sessions.max_per_shard as u64),
         },
         admin: config.admin.map(|addr| RawAdmin {
             bind: Some(addr.to_string()),

@@ -148,6 +148,9 @@ pub struct RawSessions {
     /// How often expired sessions are swept (duration, at most `ttl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reap_interval: Option<RawDuration>,
+    /// Most live sessions per shard; `initialize` beyond it gets 503 (integer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_shard: Option<u64>,
 }
 
 /// `[admin]`.

@@ -348,7 +348,16 @@ fn resolve_sessions(raw: &RawSessions) -> Result<SessionsConfig, Error> {
             "a duration no longer than sessions.ttl (expired sessions would linger)",
         ));
     }
-    Ok(SessionsConfig { ttl, reap_interval })
+    let max_per_shard = count(
+        "sessions.max_per_shard",
+        raw.max_per_shard,
+        &MAX_SESSIONS_PER_SHARD,
+    )?;
+    Ok(SessionsConfig {
+        ttl,
+        reap_interval,
+        max_per_shard,
+    })
 }
 
 /// Checks a listener or upstream name: it becomes a log field and metric label.
@@ -440,6 +449,13 @@ const MAX_SSE_EVENT: Bound = Bound {
     max: d::MAX_MESSAGE_BYTES_MAX,
     allowed: "a size from 1KiB to 1GiB, e.g. \"4MiB\"",
 };
+const MAX_SESSIONS_PER_SHARD: Bound = Bound {
+    default: d::SESSIONS_PER_SHARD,
+    min: 1,
+    max: d::SESSIONS_PER_SHARD_MAX,
+    allowed: "a number of sessions from 1 to 100000000",
+};
+
 const MAX_HEADERS: Bound = Bound {
     default: d::MAX_HEADERS,
     min: 1,

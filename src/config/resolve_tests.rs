@@ -145,6 +145,17 @@ fn reap_interval_may_not_exceed_ttl_and_follows_a_short_ttl() {
 }
 
 #[test]
+fn session_cap_must_be_positive() {
+    reject(
+        &format!("{UPSTREAM}[sessions]\nmax_per_shard = 0\n"),
+        "sessions.max_per_shard",
+        &["0", "from 1 to"],
+    );
+    let config = ok(&format!("{UPSTREAM}[sessions]\nmax_per_shard = 5\n"));
+    assert_eq!(config.sessions.max_per_shard, 5);
+}
+
+#[test]
 fn bad_urls_are_rejected_with_the_url_quoted() {
     for bad in [
         "127.0.0.1:9000",

@@ -91,6 +91,12 @@ pub enum ProxyError {
         /// The framing error.
         source: crate::http::Error,
     },
+    /// This shard holds `sessions.max_per_shard` sessions already.
+    #[error("too many sessions")]
+    TooManySessions {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+    },
     /// The shard is draining for shutdown and takes no new requests.
     #[error("proxy is shutting down")]
     ShuttingDown,
@@ -106,6 +112,7 @@ impl ProxyError {
         !matches!(
             self,
             ProxyError::Mcp(_)
+                | ProxyError::TooManySessions { .. }
                 | ProxyError::BatchNotAllowed
                 | ProxyError::SessionNotFound { .. }
                 | ProxyError::UpstreamUnavailable { .. }

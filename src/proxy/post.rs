@@ -97,6 +97,10 @@ pub async fn post(
     .ok_or(ProxyError::HeadTimeout)??;
     let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
     let target = resolve_target(state, upstream, head, &facts, header_version)?;
+    if facts.is_initialize && state.sessions.borrow().len() >= state.config.sessions.max_per_shard {
+        // Refused before the upstream creates a session that could never be used.
+        return Err(ProxyError::TooManySessions { id: facts.id });
+    }
     let up = state
         .config
         .upstreams

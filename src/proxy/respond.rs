@@ -40,6 +40,12 @@ fn classify(
         E::UpstreamProtocol { id, .. } => (502, jsonrpc::UPSTREAM_UNAVAILABLE, id.as_ref(), &[]),
         E::UpstreamTimeout { id } => (504, jsonrpc::UPSTREAM_TIMEOUT, id.as_ref(), &[]),
         E::Internal(_) => (500, jsonrpc::INTERNAL_ERROR, None, &[]),
+        E::TooManySessions { id } => (
+            503,
+            jsonrpc::INTERNAL_ERROR,
+            id.as_ref(),
+            &[("Retry-After", "5")],
+        ),
         E::ShuttingDown => (503, jsonrpc::INTERNAL_ERROR, None, &[("Retry-After", "1")]),
     }
 }

@@ -284,3 +284,26 @@ def test_stalled_body_is_408(shadowcat_bin: Path, demo_upstream: harness.Endpoin
             assert conn.peer_closed()
     finally:
         process.stop()
+
+
+def test_session_cap_answers_503_before_asking_the_upstream(shadowcat_bin: Path, demo_upstream: harness.Endpoint,
+                                                           tmp_path: Path) -> None:
+    config = tmp_path / "shadowcat.toml"
+    config.write_text(
+        f'[runtime]\nshards = 1\n[listeners.main]\nbind = "{harness.LOOPBACK_HOST}:0"\n'
+        f'[[listeners.main.routes]]\npath = "/mcp"\nupstream = "demo"\n'
+        f'[upstreams.demo]\nurl = "{demo_upstream.url}"\n'
+        '[sessions]\nmax_per_shard = 1\n'
+    )
+    process = harness.ManagedProcess("shadowcat-run", [shadowcat_bin, "run", "--config", config])
+    try:
+        urls = harness.wait_shadowcat_ready(process, ["proxy"])
+        port = int(urls["proxy"].rsplit(":", 1)[1].split("/", 1)[0])
+        with RawConnection(harness.LOOPBACK_HOST, port) as conn:
+            open_session(conn)
+            refused = conn.request("POST", "/mcp", mcp_headers(), initialize_body("second"))
+            assert refused.status == 503, refused.describe()
+            assert refused.header("retry-after"), refused.describe()
+            assert refused.json()["id"] == "second", refused.describe()
+    finally:
+        process.stop()
