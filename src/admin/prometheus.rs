@@ -26,10 +26,12 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
     let mut general = first.snapshot.clone();
     let mut methods = first.methods.clone();
     let mut sessions = first.sessions;
+    let mut buffers = first.buffers;
     for r in rest {
         general.merge(&r.snapshot);
         methods.merge(&r.methods);
         sessions += r.sessions;
+        buffers = add_buffers(buffers, r.buffers);
     }
     let _ = writeln!(
         out,
@@ -44,6 +46,22 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
         out,
         "# TYPE shadowcat_sessions_active gauge\nshadowcat_sessions_active {sessions}"
     );
+    for (name, kind, value) in [
+        ("buffers_allocated_total", "counter", buffers.allocated),
+        ("buffers_reused_total", "counter", buffers.reused),
+        ("buffers_dropped_total", "counter", buffers.dropped),
+        ("buffers_oversize_total", "counter", buffers.oversize),
+        (
+            "buffers_pooled",
+            "gauge",
+            buffers.pooled_per_class.iter().sum::<usize>() as u64,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# TYPE shadowcat_{name} {kind}\nshadowcat_{name} {value}"
+        );
+    }
     for name in COUNTER_NAMES {
         let _ = writeln!(
             out,
@@ -104,4 +122,19 @@ fn summary(
         label(None),
         snap.count(hist).unwrap_or(0)
     );
+}
+
+fn add_buffers(a: shards::slab::BufStats, b: shards::slab::BufStats) -> shards::slab::BufStats {
+    let mut pooled = a.pooled_per_class;
+    for (sum, more) in pooled.iter_mut().zip(b.pooled_per_class) {
+        *sum += more;
+    }
+    shards::slab::BufStats {
+        allocated: a.allocated + b.allocated,
+        reused: a.reused + b.reused,
+        returned: a.returned + b.returned,
+        dropped: a.dropped + b.dropped,
+        pooled_per_class: pooled,
+        oversize: a.oversize + b.oversize,
+    }
 }

@@ -60,6 +60,8 @@ pub struct MetricsReport {
     pub methods: Snapshot,
     /// Live sessions in its table.
     pub sessions: u64,
+    /// Its buffer pool's counters.
+    pub buffers: shards::slab::BufStats,
     /// The scrape this answers.
     pub seq: u64,
 }
