@@ -1,10 +1,12 @@
-"""Conformance comparison: runs @modelcontextprotocol/conformance (server mode) against
-server-everything directly and through `shadowcat reverse`, then compares per scenario.
+"""Conformance comparison: runs @modelcontextprotocol/conformance (server mode) against each real
+upstream (server-everything, and shadowcat's own demo server) directly and through
+`shadowcat reverse`, then compares per scenario.
 
 The suite is written for its own reference server, so many scenarios fail against
 server-everything by fixture names alone; the gate is therefore relative, never "all pass":
   * every scenario that passes directly must pass through the proxy, and
   * `dns-rebinding-protection` must pass through the proxy (server-everything itself fails it).
+The demo server is a second, different upstream for the same relative gate.
 Exit status 1 when the gate fails or a run produced no results.
 
 Usage: conformance.py [--direct-only] [--out DIR]   (the proxied run needs SHADOWCAT_BIN)
@@ -109,11 +111,25 @@ def main() -> int:
             return 1
         shadowcat_bin = Path(configured)
 
-    upstream = harness.start_everything_server()
+    upstreams = [("server-everything", harness.start_everything_server)]
+    if shadowcat_bin is not None:
+        # Our own demo server too: the same relative gate, on a second real upstream.
+        upstreams.append(("shadowcat demo-server", lambda: harness.start_demo_server(shadowcat_bin)))
+    status = 0
+    for name, start in upstreams:
+        slug = name.replace(" ", "-")
+        status |= compare(name, start, shadowcat_bin, args.out / slug)
+    return status
+
+
+def compare(name: str, start_upstream, shadowcat_bin: Path | None, out_dir: Path) -> int:
+    """Runs the suite against one upstream directly and through the proxy; 1 if the gate fails."""
+    print(f"\n=== conformance against {name} ===")
+    upstream = start_upstream()
     proxy = None
     proxy_error = None
     try:
-        direct = run_suite(upstream.url, args.out / "direct")
+        direct = run_suite(upstream.url, out_dir / "direct")
         proxied = None
         if shadowcat_bin is not None:
             try:
@@ -121,7 +137,7 @@ def main() -> int:
             except harness.HarnessError as error:
                 proxy_error = error
             else:
-                proxied = run_suite(proxy.url, args.out / "proxied")
+                proxied = run_suite(proxy.url, out_dir / "proxied")
     finally:
         if proxy is not None:
             proxy.stop()
@@ -133,16 +149,15 @@ def main() -> int:
 
     verdicts = gate(direct, proxied) if proxied is not None else {}
     print_table(direct, proxied, verdicts)
-    direct_passing = sorted(name for name, result in direct.items() if result.ok)
-    print(f"\npassing directly against server-everything ({len(direct_passing)}/{len(direct)}): "
+    direct_passing = sorted(n for n, result in direct.items() if result.ok)
+    print(f"\npassing directly against {name} ({len(direct_passing)}/{len(direct)}): "
           f"{', '.join(direct_passing)}")
     if proxied is None:
         print("proxied run skipped (--direct-only): no gate applied")
         return 0
-    failed = [name for name, verdict in verdicts.items() if verdict != "ok"]
-    print(f"conformance: {len(verdicts) - len(failed)} passed, {len(failed)} failed")
+    failed = [n for n, verdict in verdicts.items() if verdict != "ok"]
+    print(f"conformance ({name}): {len(verdicts) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
