@@ -8,10 +8,12 @@ Not here: the shared MCP check list (mcp_checks.py) and protocol edge answers (t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import harness
 from mcp_checks import DEMO, run_mcp_checks
@@ -28,6 +30,25 @@ def wait_until(condition, what: str, deadline_s: float = CONDITION_DEADLINE_S) -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def configured_proxy(shadowcat_bin: Path, tmp_path: Path, upstream_url: str, extra_toml: str) -> Iterator[int]:
+    """`shadowcat run --config` with one listener on port 0 routing /mcp to `upstream_url`, plus
+    `extra_toml`; yields the proxy's port and always stops the process."""
+    config = tmp_path / "shadowcat.toml"
+    config.write_text(
+        f'[listeners.main]\nbind = "{harness.LOOPBACK_HOST}:0"\n'
+        f'[[listeners.main.routes]]\npath = "/mcp"\nupstream = "up"\n'
+        f'[upstreams.up]\nurl = "{upstream_url}"\n' + extra_toml
+    )
+    process = harness.ManagedProcess("shadowcat-run", [shadowcat_bin, "run", "--config", config])
+    try:
+        urls = harness.wait_shadowcat_ready(process, ["proxy"])
+        yield int(urls["proxy"].rsplit(":", 1)[1].split("/", 1)[0])
+    finally:
+        process.stop()
+
 
 
 def test_body_over_limit_is_413(demo_upstream: harness.Endpoint, start_proxy) -> None:
@@ -48,24 +69,12 @@ def test_head_over_limit_is_431(demo_proxy: harness.Endpoint) -> None:
 
 
 def test_incomplete_head_is_408(shadowcat_bin: Path, demo_upstream: harness.Endpoint, tmp_path: Path) -> None:
-    config = tmp_path / "shadowcat.toml"
-    config.write_text(
-        f'[listeners.main]\nbind = "{harness.LOOPBACK_HOST}:0"\n'
-        f'[[listeners.main.routes]]\npath = "/mcp"\nupstream = "demo"\n'
-        f'[upstreams.demo]\nurl = "{demo_upstream.url}"\n'
-        '[timeouts]\nhead = "300ms"\n'
-    )
-    process = harness.ManagedProcess("shadowcat-run", [shadowcat_bin, "run", "--config", config])
-    try:
-        urls = harness.wait_shadowcat_ready(process, ["proxy"])
-        port = int(urls["proxy"].rsplit(":", 1)[1].split("/", 1)[0])
+    with configured_proxy(shadowcat_bin, tmp_path, demo_upstream.url, '[timeouts]\nhead = "300ms"\n') as port:
         with RawConnection(harness.LOOPBACK_HOST, port) as conn:
             conn.send_raw(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
             response = conn.read_response()
             assert response.status == 408, response.describe()
             assert conn.peer_closed()
-    finally:
-        process.stop()
 
 
 class SilentUpstream:
@@ -162,13 +171,15 @@ def test_sse_upstream_through_proxy_passes_the_check_list(shadowcat_bin: Path, s
 
 
 class RecordingUpstream:
-    """Answers every request with one fixed JSON-RPC result and keeps the raw request bytes.
+    """Answers one request with a fixed JSON-RPC result and keeps the raw request bytes.
 
-    A stand-in only because no real MCP server exposes the exact bytes it received; it is what lets
-    this test prove the proxy forwards the client's body byte for byte.
+    A stand-in only because no real MCP server exposes the exact bytes it received, or sends
+    interim responses on demand; subclasses change `respond`.
     """
 
     REPLY = b'{"jsonrpc":"2.0","id":"raw-1","result":{}}'
+    FINAL = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+             + str(len(REPLY)).encode() + b"\r\n\r\n" + REPLY)
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -194,8 +205,10 @@ class RecordingUpstream:
             while len(body) < length:
                 body += client.recv(65536)
             self.requests.append(head + b"\r\n\r\n" + body)
-            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                           + str(len(self.REPLY)).encode() + b"\r\n\r\n" + self.REPLY)
+            self.respond(client)
+
+    def respond(self, client: socket.socket) -> None:
+        client.sendall(self.FINAL)
 
     def close(self) -> None:
         self.sock.close()
@@ -227,20 +240,9 @@ def test_body_reaches_the_upstream_byte_for_byte(start_proxy) -> None:
 class InterimUpstream(RecordingUpstream):
     """Sends 102 Processing before its final answer (as servers on long requests may)."""
 
-    def _serve_one(self) -> None:
-        try:
-            client, _ = self.sock.accept()
-        except OSError:
-            return
-        with client:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += client.recv(65536)
-            client.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
-            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                           + str(len(self.REPLY)).encode() + b"\r\n\r\n" + self.REPLY)
-            self.requests.append(data)
-            client.recv(65536)  # hold the connection until the proxy or the test closes it
+    def respond(self, client: socket.socket) -> None:
+        client.sendall(b"HTTP/1.1 102 Processing\r\n\r\n" + self.FINAL)
+        client.recv(65536)  # hold the connection until the proxy or the test closes it
 
 
 def test_interim_1xx_from_upstream_is_not_relayed_as_final(start_proxy) -> None:
@@ -265,45 +267,22 @@ def test_unread_body_after_an_early_error_closes_the_connection(demo_proxy: harn
 
 
 def test_stalled_body_is_408(shadowcat_bin: Path, demo_upstream: harness.Endpoint, tmp_path: Path) -> None:
-    config = tmp_path / "shadowcat.toml"
-    config.write_text(
-        f'[listeners.main]\nbind = "{harness.LOOPBACK_HOST}:0"\n'
-        f'[[listeners.main.routes]]\npath = "/mcp"\nupstream = "demo"\n'
-        f'[upstreams.demo]\nurl = "{demo_upstream.url}"\n'
-        '[timeouts]\nhead = "300ms"\n'
-    )
-    process = harness.ManagedProcess("shadowcat-run", [shadowcat_bin, "run", "--config", config])
-    try:
-        urls = harness.wait_shadowcat_ready(process, ["proxy"])
-        port = int(urls["proxy"].rsplit(":", 1)[1].split("/", 1)[0])
+    with configured_proxy(shadowcat_bin, tmp_path, demo_upstream.url, '[timeouts]\nhead = "300ms"\n') as port:
         with RawConnection(harness.LOOPBACK_HOST, port) as conn:
             head = "".join(f"{k}: {v}\r\n" for k, v in mcp_headers())
             conn.send_raw(f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Length: 4000\r\n\r\n{{".encode())
             response = conn.read_response()
             assert response.status == 408, response.describe()
             assert conn.peer_closed()
-    finally:
-        process.stop()
 
 
 def test_session_cap_answers_503_before_asking_the_upstream(shadowcat_bin: Path, demo_upstream: harness.Endpoint,
                                                            tmp_path: Path) -> None:
-    config = tmp_path / "shadowcat.toml"
-    config.write_text(
-        f'[runtime]\nshards = 1\n[listeners.main]\nbind = "{harness.LOOPBACK_HOST}:0"\n'
-        f'[[listeners.main.routes]]\npath = "/mcp"\nupstream = "demo"\n'
-        f'[upstreams.demo]\nurl = "{demo_upstream.url}"\n'
-        '[sessions]\nmax_per_shard = 1\n'
-    )
-    process = harness.ManagedProcess("shadowcat-run", [shadowcat_bin, "run", "--config", config])
-    try:
-        urls = harness.wait_shadowcat_ready(process, ["proxy"])
-        port = int(urls["proxy"].rsplit(":", 1)[1].split("/", 1)[0])
+    extra = '[runtime]\nshards = 1\n[sessions]\nmax_per_shard = 1\n'
+    with configured_proxy(shadowcat_bin, tmp_path, demo_upstream.url, extra) as port:
         with RawConnection(harness.LOOPBACK_HOST, port) as conn:
             open_session(conn)
             refused = conn.request("POST", "/mcp", mcp_headers(), initialize_body("second"))
             assert refused.status == 503, refused.describe()
             assert refused.header("retry-after"), refused.describe()
             assert refused.json()["id"] == "second", refused.describe()
-    finally:
-        process.stop()
