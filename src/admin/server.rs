@@ -25,17 +25,15 @@ pub async fn accept_loop(state: Rc<ShardState>, listener: TcpListener) {
 /// Names the admin API answers to: the loopback names and its own bind address, so a browser
 /// page cannot read it through DNS rebinding (a foreign `Host` gets 403).
 fn allowed_hosts(bind: Option<std::net::SocketAddr>) -> Vec<String> {
-    let mut hosts: Vec<String> = crate::config::defaults::LOOPBACK_HOSTS
-        .iter()
-        .map(|h| (*h).to_owned())
-        .collect();
-    if let Some(addr) = bind {
-        hosts.push(match addr.ip() {
-            std::net::IpAddr::V4(ip) => ip.to_string(),
-            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-        });
-    }
-    hosts
+    bind.map_or_else(
+        || {
+            crate::config::defaults::LOOPBACK_HOSTS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect()
+        },
+        crate::config::local_hosts,
+    )
 }
 
 async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: TcpStream) {

@@ -141,6 +141,20 @@ pub(crate) fn normalize_origin_entry(key: &str, entry: &str) -> Result<String, E
     Ok(lower)
 }
 
+/// The `Host` names a service bound to `bind` answers to when it trusts only local callers: the
+/// loopback names plus the bind address itself (IPv6 in brackets, as it appears in `Host`).
+pub fn local_hosts(bind: std::net::SocketAddr) -> Vec<String> {
+    let mut hosts: Vec<String> = super::defaults::LOOPBACK_HOSTS
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect();
+    hosts.push(match bind.ip() {
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    });
+    hosts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,7 +37,7 @@ mod values;
 
 use std::path::Path;
 
-pub use allow::{host_allowed, origin_allowed};
+pub use allow::{host_allowed, local_hosts, origin_allowed};
 pub use command::{from_cli, Command, DemoServerConfig};
 pub use error::Error;
 pub use model::{

@@ -37,6 +37,8 @@ pub struct DemoService {
     limits: Limits,
     /// Fired to stop accepting and end idle connections.
     pub shutdown: Latch,
+    /// `Host` names served (`None`: any).
+    allowed_hosts: Option<Vec<String>>,
     /// Sessions ids are stateless tags; DELETE is remembered here and announced to peers.
     deleted: RefCell<HashSet<Box<str>>>,
     announce: RefCell<Option<Announce>>,
@@ -54,8 +56,15 @@ impl std::fmt::Debug for DemoService {
 impl DemoService {
     /// A demo server answering on `path`. `secret` must be the same on every shard so
     /// session ids minted on one shard verify on another.
-    pub fn new(sse: bool, secret: u64, path: &str) -> DemoService {
+    pub fn new(sse: bool, secret: u64, path: &str, bind: std::net::SocketAddr) -> DemoService {
+        // On loopback the demo trusts only local names (DNS-rebinding protection, as the SDKs
+        // do); bound elsewhere, the operator chose to expose it and any Host is served.
+        let allowed_hosts = bind
+            .ip()
+            .is_loopback()
+            .then(|| crate::config::local_hosts(bind));
         DemoService {
+            allowed_hosts,
             mcp: DemoMcp::new(DemoOptions { sse, secret }),
             path: path.to_owned(),
             limits: Limits::default(),
@@ -154,6 +163,23 @@ async fn serve(svc: Rc<DemoService>, stream: TcpStream) {
         let keep = head.keep_alive();
         body.clear();
         let session = head.header("mcp-session-id");
+        let host_ok = svc.allowed_hosts.as_ref().is_none_or(|hosts| {
+            head.header("host")
+                .is_some_and(|h| crate::config::host_allowed(hosts, h))
+        });
+        if !host_ok {
+            out.clear();
+            local_response(
+                &mut out,
+                403,
+                Some("text/plain"),
+                &[],
+                b"host not allowed\n",
+                false,
+            );
+            let _ = conn.write_all(&out).await;
+            return;
+        }
         let reply = if head.path() != svc.path.as_bytes() {
             DemoReply::Status {
                 status: 404,
@@ -320,7 +346,7 @@ pub async fn run_shard(
         }
     };
     let _ = boot.ready.send(Ok(()));
-    let svc = Rc::new(DemoService::new(sse, secret, &path));
+    let svc = Rc::new(DemoService::new(sse, secret, &path, addr));
     let mesh = Rc::new(boot.mesh.connect().await);
     for (_, receiver) in mesh.take_receivers() {
         let svc = svc.clone();

@@ -88,7 +88,10 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
             .demo
             .as_ref()
             .map_or((false, "/mcp"), |d| (d.sse, d.path.as_str()));
-        let svc = Rc::new(DemoService::new(sse, binds.demo_secret, path));
+        let addr = binds
+            .demo
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let svc = Rc::new(DemoService::new(sse, binds.demo_secret, path, addr));
         let serving = glommio::spawn_local(crate::demo::server::accept_loop(listener, svc.clone()));
         svc.set_announce(crate::demo::server::announcer(state.mesh.clone()));
         (svc, serving)
