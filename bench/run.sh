@@ -18,6 +18,8 @@
 #   SKIP_SESSIONS=0  IDLE_SESSIONS=10000  idle-session memory step
 #   SHADOWCAT_BIN=                        use this binary instead of `cargo build --release`
 #   READY_TIMEOUT=10                      seconds to wait for a `ready` line
+#   NGINX=1                               also run nginx `proxy_pass` (the throughput anchor, DESIGN §5)
+#                                         pinned like the proxy; installs Debian nginx-light if missing
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -41,6 +43,7 @@ SKIP_SESSIONS=${SKIP_SESSIONS:-0}
 IDLE_SESSIONS=${IDLE_SESSIONS:-10000}
 SHADOWCAT_BIN=${SHADOWCAT_BIN:-}
 READY_TIMEOUT=${READY_TIMEOUT:-10}
+NGINX=${NGINX:-1}
 PROTOCOL_VERSION=2025-06-18
 
 CLK_TCK=$(getconf CLK_TCK)
@@ -254,6 +257,58 @@ added() {
     printf '%+d' $((values[$3] - values[$2]))
 }
 
+# ------------------------------------------------------------------ nginx anchor
+
+# start_nginx UPSTREAM_URL: nginx (one process, master off) proxy_pass-ing to the demo server with
+# upstream keep-alive and no buffering, pinned to the proxy's first core; sets NGINX_PID, NGINX_URL.
+start_nginx() {
+    local upstream=${1#http://} port core conf="$WORK/nginx.conf" polls=0
+    upstream=${upstream%%/*}
+    if ! command -v nginx >/dev/null; then
+        echo "bench: installing nginx-light (Debian package)" >&2
+        SUDO=$([[ $(id -u) == 0 ]] || echo sudo)
+        $SUDO apt-get install -y nginx-light >&2 ||
+            { $SUDO apt-get update >&2 && $SUDO apt-get install -y nginx-light >&2; } || die "cannot install nginx"
+    fi
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    core=${PROXY_CORES:-$(cut -d, -f1 /sys/devices/system/cpu/online | cut -d- -f1)}
+    core=${core%%[,-]*}
+    mkdir -p "$WORK/nginx"
+    cat >"$conf" <<CONF
+worker_processes 1;
+daemon off;
+master_process off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx;
+    proxy_temp_path $WORK/nginx;
+    keepalive_requests 100000000;
+    upstream mcp { server $upstream; keepalive 128; keepalive_requests 100000000; }
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            proxy_pass http://mcp;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+CONF
+    taskset -c "$core" nginx -c "$conf" -p "$WORK/nginx" >"$WORK/nginx/stdout" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+        alive "$NGINX_PID" || { cat "$WORK/nginx/stdout" "$WORK/nginx/error.log" >&2; die "nginx exited"; }
+        ((polls++ < READY_TIMEOUT * 50)) || die "nginx not answering on port $port"
+        sleep 0.02
+    done
+    NGINX_URL="http://127.0.0.1:$port/${1#http://*/}"
+}
+
 # ------------------------------------------------------------------ main
 
 command -v curl >/dev/null || die "curl is required"
@@ -298,13 +353,27 @@ run_wrk warmup-direct "$UPSTREAM_URL" "$DIRECT_SESSIONS" "$WRK_THREADS" "$WRK_CO
 run_wrk direct "$UPSTREAM_URL" "$DIRECT_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
 run_wrk warmup-proxied "$PROXY_URL" "$PROXIED_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$WARMUP" 0
 run_wrk proxied "$PROXY_URL" "$PROXIED_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
+if [[ $NGINX == 1 ]]; then
+    start_nginx "$UPSTREAM_URL"
+    NGINX_SESSIONS=$(new_sessions "$NGINX_URL" "$WRK_THREADS")
+    # run_wrk charges CPU to PROXY_PID: let it measure nginx for these runs.
+    SHADOWCAT_PID=$PROXY_PID
+    PROXY_PID=$NGINX_PID
+    run_wrk warmup-nginx "$NGINX_URL" "$NGINX_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$WARMUP" 0
+    run_wrk nginx "$NGINX_URL" "$NGINX_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
+    PROXY_PID=$SHADOWCAT_PID
+    stop_pid "$NGINX_PID"
+    forget_pid "$NGINX_PID"
+fi
 run_wrk moderate-direct "$UPSTREAM_URL" "${DIRECT_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
 run_wrk moderate-proxied "$PROXY_URL" "${PROXIED_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
 
 say ""
 # shellcheck disable=SC2059
 say "$(printf "$ROW_FORMAT" run 'req/s' 'p50 µs' 'p99 µs' 'proxy CPU µs' 'upstr CPU µs' 'wrk CPU%')"
-for label in direct proxied moderate-direct moderate-proxied; do
+LABELS=(direct proxied)
+[[ $NGINX == 1 ]] && LABELS+=(nginx)
+for label in "${LABELS[@]}" moderate-direct moderate-proxied; do
     say "$(row "$label")"
 done
 say ""
@@ -313,6 +382,10 @@ say "added latency, saturated:     p50 $(added P50 direct proxied) µs, p99 $(ad
 say "added latency, moderate load: p50 $(added P50 moderate-direct moderate-proxied) µs," \
     "p99 $(added P99 moderate-direct moderate-proxied) µs"
 say "proxy CPU per proxied request: ${PROXY_CPU[proxied]} µs (CPU time / requests, all proxy threads)"
+if [[ $NGINX == 1 ]]; then
+    say "$(awk -v s="${RPS[proxied]}" -v n="${RPS[nginx]}" -v sc="${PROXY_CPU[proxied]}" -v nc="${PROXY_CPU[nginx]}" \
+        'BEGIN { printf "shadowcat vs nginx proxy_pass: throughput %.3f, CPU per request %s µs vs %s µs", s / n, sc, nc }')"
+fi
 
 if [[ $SKIP_SESSIONS != 1 ]]; then
     # A fresh proxy, so memory freed by the load runs cannot hide what sessions cost.
