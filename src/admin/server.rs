@@ -10,30 +10,25 @@ use crate::proxy::accept::accept_until;
 
 use crate::http::{Head, HttpConn, Method};
 use crate::proxy::headers::local_response;
+use crate::proxy::respond::refuse_foreign_host;
 use crate::proxy::state::ShardState;
 use crate::proxy::timeouts::within;
 
 /// Accepts admin connections until shutdown.
 pub async fn accept_loop(state: Rc<ShardState>, listener: TcpListener) {
-    let hosts = Rc::new(allowed_hosts(state.config.admin));
+    // Answer only to local names and our own address: a browser page cannot read the API
+    // through DNS rebinding. (This loop runs only when `admin` is configured.)
+    let hosts = Rc::new(
+        state
+            .config
+            .admin
+            .map(crate::config::local_hosts)
+            .unwrap_or_default(),
+    );
     accept_until(listener, &state.shutdown, "admin", |stream| {
         glommio::spawn_local(serve(state.clone(), hosts.clone(), stream)).detach();
     })
     .await;
-}
-
-/// Names the admin API answers to: the loopback names and its own bind address, so a browser
-/// page cannot read it through DNS rebinding (a foreign `Host` gets 403).
-fn allowed_hosts(bind: Option<std::net::SocketAddr>) -> Vec<String> {
-    bind.map_or_else(
-        || {
-            crate::config::defaults::LOOPBACK_HOSTS
-                .iter()
-                .map(|h| (*h).to_owned())
-                .collect()
-        },
-        crate::config::local_hosts,
-    )
 }
 
 async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: TcpStream) {
@@ -52,19 +47,7 @@ async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: TcpStream)
         }
         let keep = head.keep_alive() && !state.shutdown.is_fired();
         let mut out = Vec::with_capacity(1024);
-        let host_ok = head
-            .header("host")
-            .is_some_and(|h| crate::config::host_allowed(&hosts, h));
-        if !host_ok {
-            local_response(
-                &mut out,
-                403,
-                Some("text/plain"),
-                &[],
-                b"host not allowed\n",
-                false,
-            );
-            let _ = conn.write_all(&out).await;
+        if refuse_foreign_host(&mut conn, &head, &hosts).await {
             return;
         }
         match (head.method(), head.path()) {

@@ -14,6 +14,7 @@ use crate::proxy::accept::accept_until;
 
 use crate::http::{Head, HttpConn, Limits, Method};
 use crate::proxy::headers::local_response;
+use crate::proxy::respond::refuse_foreign_host;
 use crate::proxy::shutdown::Latch;
 use crate::proxy::state::MeshMsg;
 use crate::proxy::timeouts::within;
@@ -163,22 +164,10 @@ async fn serve(svc: Rc<DemoService>, stream: TcpStream) {
         let keep = head.keep_alive();
         body.clear();
         let session = head.header("mcp-session-id");
-        let host_ok = svc.allowed_hosts.as_ref().is_none_or(|hosts| {
-            head.header("host")
-                .is_some_and(|h| crate::config::host_allowed(hosts, h))
-        });
-        if !host_ok {
-            out.clear();
-            local_response(
-                &mut out,
-                403,
-                Some("text/plain"),
-                &[],
-                b"host not allowed\n",
-                false,
-            );
-            let _ = conn.write_all(&out).await;
-            return;
+        if let Some(hosts) = &svc.allowed_hosts {
+            if refuse_foreign_host(&mut conn, &head, hosts).await {
+                return;
+            }
         }
         let reply = if head.path() != svc.path.as_bytes() {
             DemoReply::Status {

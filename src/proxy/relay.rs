@@ -161,8 +161,7 @@ where
         upstream_reusable: !stopped
             && reader.is_done()
             && framing != Framing::UntilClose
-            && head.keep_alive()
-            && upstream.buffered().is_empty(),
+            && head.keep_alive(),
         client_keep_alive: keep_alive,
     }
 }

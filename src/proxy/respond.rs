@@ -36,8 +36,9 @@ fn classify(
         E::BatchNotAllowed => (400, jsonrpc::INVALID_REQUEST, None, &[]),
         E::SessionRequired { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
         E::SessionNotFound { id } => (404, jsonrpc::SESSION_NOT_FOUND, id.as_ref(), &[]),
-        E::UpstreamUnavailable { id, .. } => (502, jsonrpc::UPSTREAM_UNAVAILABLE, id.as_ref(), &[]),
-        E::UpstreamProtocol { id, .. } => (502, jsonrpc::UPSTREAM_UNAVAILABLE, id.as_ref(), &[]),
+        E::UpstreamUnavailable { id, .. } | E::UpstreamProtocol { id, .. } => {
+            (502, jsonrpc::UPSTREAM_UNAVAILABLE, id.as_ref(), &[])
+        }
         E::UpstreamTimeout { id } => (504, jsonrpc::UPSTREAM_TIMEOUT, id.as_ref(), &[]),
         E::Internal(_) => (500, jsonrpc::INTERNAL_ERROR, None, &[]),
         E::TooManySessions { id } => (
@@ -101,6 +102,36 @@ pub fn closes_connection(err: &ProxyError) -> bool {
         err,
         ProxyError::Http(_) | ProxyError::HeadTimeout | ProxyError::ShuttingDown
     )
+}
+
+/// DNS-rebinding guard for the local-only listeners (admin, demo): when `Host` is not one of
+/// `hosts`, answers 403 and returns `true` (the caller closes the connection).
+pub async fn refuse_foreign_host<S>(
+    conn: &mut crate::http::HttpConn<S>,
+    head: &crate::http::RequestHead,
+    hosts: &[String],
+) -> bool
+where
+    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
+{
+    use crate::http::Head as _;
+    if head
+        .header("host")
+        .is_some_and(|h| crate::config::host_allowed(hosts, h))
+    {
+        return false;
+    }
+    let mut out = Vec::with_capacity(128);
+    local_response(
+        &mut out,
+        403,
+        Some("text/plain"),
+        &[],
+        b"host not allowed\n",
+        false,
+    );
+    let _ = conn.write_all(&out).await;
+    true
 }
 
 #[cfg(test)]

@@ -185,12 +185,8 @@ async fn handoff(
             owner = owner.0,
             "handoff failed; serving locally"
         );
-        adopt_local(state, fd, buffered, listener_index);
+        adopt(state, fd, buffered, listener_index);
     }
-}
-
-fn adopt_local(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener_index: usize) {
-    adopt(state, fd, buffered, listener_index);
 }
 
 /// Routes by path and method after the Host/Origin check.

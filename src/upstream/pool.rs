@@ -123,11 +123,6 @@ impl Pool {
             idle.push(conn);
         }
     }
-
-    /// Idle connections held now.
-    pub fn idle_count(&self) -> usize {
-        self.idle.borrow().len()
-    }
 }
 
 /// Whether an idle pooled connection is still usable: the upstream has not closed it (EOF) and
