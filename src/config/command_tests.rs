@@ -177,14 +177,17 @@ fn demo_points_its_upstream_at_the_in_process_server() {
     assert_eq!(demo.path, "/mcp");
     assert_eq!(config.listeners[0].bind, addr("127.0.0.1:8080"));
     assert_eq!(config.upstreams[0].name, "demo");
-    assert_eq!(config.upstreams[0].url.to_url(), "http://127.0.0.1:0/mcp");
+    assert_eq!(
+        config.upstreams[0].http().unwrap().to_url(),
+        "http://127.0.0.1:0/mcp"
+    );
     assert_eq!(
         config.runtime.cores,
         CoreSelection::Count(NonZeroUsize::new(1).unwrap())
     );
     config.set_demo_addr(addr("127.0.0.1:41000"));
     assert_eq!(
-        config.upstreams[0].url.to_url(),
+        config.upstreams[0].http().unwrap().to_url(),
         "http://127.0.0.1:41000/mcp"
     );
 }

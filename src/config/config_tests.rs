@@ -46,7 +46,7 @@ fn minimal_file_gets_every_default() {
     };
     assert_eq!(upstream.name, "local");
     assert_eq!(
-        upstream.url,
+        *upstream.http().unwrap(),
         UpstreamUrl {
             host: "127.0.0.1".into(),
             port: 9000,
@@ -166,8 +166,8 @@ fn full_example_resolves_names_hosts_and_units() {
     assert_eq!(public.allowed_hosts, ["mcp.example.com", "mcp.example.net"]);
     assert_eq!(public.routes[1].path, "/search/mcp");
     assert_eq!(config.upstreams[public.routes[1].upstream].name, "search");
-    assert_eq!(config.upstreams[0].url.path, "/mcp?tenant=docs");
-    assert_eq!(config.upstreams[0].url.authority, "[::1]:9100");
+    assert_eq!(config.upstreams[0].http().unwrap().path, "/mcp?tenant=docs");
+    assert_eq!(config.upstreams[0].http().unwrap().authority, "[::1]:9100");
     assert_eq!(config.runtime.cores, CoreSelection::List(vec![0, 1, 2, 3]));
     assert_eq!(config.limits.max_body_bytes, 16 * 1024 * 1024);
     assert_eq!(
@@ -180,10 +180,10 @@ fn full_example_resolves_names_hosts_and_units() {
 #[test]
 fn demo_upstream_follows_the_bound_demo_address() {
     let mut config = load(&repo_path("examples/demo.toml")).unwrap();
-    assert_eq!(config.upstreams[0].url.port, 0);
+    assert_eq!(config.upstreams[0].http().unwrap().port, 0);
     config.set_demo_addr(addr("127.0.0.1:40123"));
     assert_eq!(config.demo.as_ref().unwrap().bind, addr("127.0.0.1:40123"));
-    let url = &config.upstreams[0].url;
+    let url = &config.upstreams[0].http().unwrap();
     assert_eq!(url.authority, "127.0.0.1:40123");
     assert_eq!(url.addrs, [addr("127.0.0.1:40123")]);
     assert_eq!(url.path, "/mcp");
@@ -208,8 +208,8 @@ fn set_demo_addr_leaves_other_upstreams_alone() {
     )
     .unwrap();
     config.set_demo_addr(addr("127.0.0.1:5555"));
-    assert_eq!(config.upstreams[0].url.port, 5555);
-    assert_eq!(config.upstreams[1].url.port, 9000);
+    assert_eq!(config.upstreams[0].http().unwrap().port, 5555);
+    assert_eq!(config.upstreams[1].http().unwrap().port, 9000);
 }
 
 #[test]

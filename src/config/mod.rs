@@ -20,7 +20,7 @@
 //!     "example.toml",
 //! )?;
 //! assert_eq!(config.listeners[0].bind.to_string(), "127.0.0.1:8080");
-//! assert_eq!(config.upstreams[0].url.authority, "127.0.0.1:9000");
+//! assert_eq!(config.upstreams[0].http().unwrap().authority, "127.0.0.1:9000");
 //! # Ok::<(), shadowcat::config::Error>(())
 //! ```
 
@@ -42,7 +42,8 @@ pub use command::{from_cli, Command, DemoServerConfig};
 pub use error::Error;
 pub use model::{
     Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
-    RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig, UpstreamUrl,
+    RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig, UpstreamConfig,
+    UpstreamTransport, UpstreamUrl,
 };
 pub use print::to_toml;
 pub use values::{

@@ -49,8 +49,10 @@ impl Config {
         let old = demo.bind;
         demo.bind = bound;
         for upstream in &mut self.upstreams {
-            if upstream.url.addrs == [old] {
-                upstream.url.set_addr(bound);
+            if let UpstreamTransport::Http(url) = &mut upstream.transport {
+                if url.addrs == [old] {
+                    url.set_addr(bound);
+                }
             }
         }
     }
@@ -141,14 +143,74 @@ pub struct RouteConfig {
 pub struct UpstreamConfig {
     /// The table name (`demo` in `[upstreams.demo]`); letters, digits, `_`, `-`.
     pub name: String,
-    /// Where it listens.
-    pub url: UpstreamUrl,
-    /// Time allowed to establish a TCP connection.
+    /// How the proxy reaches it: an HTTP URL or a command to run.
+    pub transport: UpstreamTransport,
+    /// Time allowed to establish a TCP connection (HTTP upstreams).
     pub connect_timeout: Duration,
     /// Time allowed for the upstream to start answering a request.
     pub request_timeout: Duration,
-    /// Idle connections kept per shard; 0 disables pooling.
+    /// Idle connections kept per shard; 0 disables pooling (HTTP upstreams).
     pub pool_max_idle: usize,
+}
+
+impl UpstreamConfig {
+    /// The URL of an HTTP upstream; `None` for a stdio upstream.
+    pub fn http(&self) -> Option<&UpstreamUrl> {
+        match &self.transport {
+            UpstreamTransport::Http(url) => Some(url),
+            UpstreamTransport::Stdio(_) => None,
+        }
+    }
+
+    /// The command of a stdio upstream; `None` for an HTTP upstream.
+    pub fn stdio(&self) -> Option<&StdioUpstream> {
+        match &self.transport {
+            UpstreamTransport::Stdio(stdio) => Some(stdio),
+            UpstreamTransport::Http(_) => None,
+        }
+    }
+}
+
+/// How an upstream is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamTransport {
+    /// Streamable HTTP at this URL (`url = "http://..."`).
+    Http(UpstreamUrl),
+    /// A stdio MCP server the proxy runs as child processes (`command = [...]`).
+    Stdio(StdioUpstream),
+}
+
+/// `[upstreams.NAME]` with `command`: a stdio MCP server run by the proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StdioUpstream {
+    /// Program (looked up on `PATH` unless it contains a `/`) and its arguments; never empty.
+    pub command: Vec<String>,
+    /// Variables set on top of the proxy's environment (which children inherit); sorted by name.
+    pub env: Vec<(String, String)>,
+    /// Working directory of the children; the proxy's when `None`.
+    pub cwd: Option<std::path::PathBuf>,
+    /// One child per client session, or one shared child per shard.
+    pub mode: StdioMode,
+    /// Per-session mode: children pre-spawned per shard, waiting for a session. Shared mode:
+    /// when > 0, the shared child is started and initialized at startup instead of on the
+    /// first session.
+    pub warm: usize,
+    /// Per-session mode: most children (live sessions) per shard; `initialize` beyond it gets 503
+    /// with `Retry-After`. Ignored in shared mode.
+    pub max: usize,
+    /// Longest stdout line (one message) accepted from a child; a longer one ends the child.
+    pub max_line: usize,
+    /// After `SIGTERM`, time a child gets to exit before `SIGKILL`.
+    pub kill_grace: Duration,
+}
+
+/// How client sessions map onto stdio children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdioMode {
+    /// One child per client session (the default): full isolation, per-client server state.
+    PerSession,
+    /// One child per shard serving every session on that shard, with JSON-RPC id remapping.
+    Shared,
 }
 
 /// A parsed `http://` upstream URL with its addresses resolved at load (off the request path).

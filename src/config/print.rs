@@ -45,7 +45,7 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
     });
     let upstreams = config.upstreams.iter().map(|upstream| {
         let raw = RawUpstream {
-            url: upstream.url.to_url(),
+            url: upstream.http().map(|url| url.to_url()).unwrap_or_default(),
             connect_timeout: Some(duration(upstream.connect_timeout)),
             request_timeout: Some(duration(upstream.request_timeout)),
             pool_max_idle: Some(upstream.pool_max_idle as u64),

@@ -14,7 +14,7 @@ use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::model::{
     Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
-    RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig,
+    RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig, UpstreamTransport,
 };
 use super::raw::{
     RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawRoute, RawRuntime, RawSessions,
@@ -129,7 +129,7 @@ fn resolve_upstream(
     }
     Ok(UpstreamConfig {
         name: name.to_owned(),
-        url,
+        transport: UpstreamTransport::Http(url),
         connect_timeout: duration(
             &key("connect_timeout"),
             raw.connect_timeout.as_ref(),

@@ -63,11 +63,14 @@ pub async fn bodyless(
             .upstreams
             .get(upstream)
             .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+        let url = up
+            .http()
+            .ok_or(ProxyError::Internal("HTTP path used for a stdio upstream"))?;
         upstream_request(
             &mut request,
             if is_get { "GET" } else { "DELETE" },
-            &up.url.path,
-            &up.url.authority,
+            &url.path,
+            &url.authority,
             head,
             entry.upstream_session.as_deref(),
             None,

@@ -106,6 +106,9 @@ pub async fn post(
         .upstreams
         .get(target.upstream)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    let url = up
+        .http()
+        .ok_or(ProxyError::Internal("HTTP path used for a stdio upstream"))?;
 
     let mut request = state.bufs.lease(body.len() + 1024);
     {
@@ -119,8 +122,8 @@ pub async fn post(
         upstream_request(
             &mut request,
             "POST",
-            &up.url.path,
-            &up.url.authority,
+            &url.path,
+            &url.authority,
             head,
             upstream_session,
             Some(body.len()),

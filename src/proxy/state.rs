@@ -105,7 +105,10 @@ impl ShardState {
         let upstreams = config
             .upstreams
             .iter()
-            .map(|u| Pool::new(u.url.addrs.clone(), u.connect_timeout, u.pool_max_idle))
+            .map(|u| {
+                let addrs = u.http().map(|url| url.addrs.clone()).unwrap_or_default();
+                Pool::new(addrs, u.connect_timeout, u.pool_max_idle)
+            })
             .collect();
         Rc::new(ShardState {
             ring: ctx.ring.clone(),

@@ -23,16 +23,21 @@ pub async fn delete_upstream_session(state: &Rc<ShardState>, entry: &SessionEntr
         return;
     };
     let upstream = usize::from(entry.upstream);
-    let Some(up) = state.config.upstreams.get(upstream) else {
+    let Some(url) = state
+        .config
+        .upstreams
+        .get(upstream)
+        .and_then(|up| up.http())
+    else {
         return;
     };
     let mut request = state.bufs.lease(512);
     crate::http::write_request_head(
         &mut request,
         "DELETE",
-        up.url.path.as_bytes(),
+        url.path.as_bytes(),
         [
-            ("Host", up.url.authority.as_bytes()),
+            ("Host", url.authority.as_bytes()),
             ("Mcp-Session-Id", upstream_session.as_bytes()),
         ],
         crate::http::Framing::Length(0),
