@@ -67,6 +67,7 @@ pub mod memlock;
 pub mod mesh;
 pub mod metrics;
 pub mod placement;
+pub mod latch;
 pub mod ring;
 pub mod slab;
 pub mod table;

@@ -16,7 +16,7 @@ use crate::http::{
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
 use super::metrics::{Counter, ProxyMetrics};
-use super::shutdown::Latch;
+use shards::latch::Latch;
 use super::state::ShardState;
 use super::timeouts::within;
 

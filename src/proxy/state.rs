@@ -21,7 +21,7 @@ use crate::session::{entry::new_table, SessionTable};
 use crate::upstream::pool::Pool;
 
 use super::metrics::ProxyMetrics;
-use super::shutdown::Latch;
+use shards::latch::Latch;
 
 /// Most idle pooled buffers per size class and shard (bounds memory held while idle).
 const POOLED_BUFFERS_PER_CLASS: usize = 256;
