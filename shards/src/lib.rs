@@ -62,12 +62,12 @@ use std::fmt;
 
 pub mod error;
 pub mod executor;
+pub mod latch;
 pub mod listener;
 pub mod memlock;
 pub mod mesh;
 pub mod metrics;
 pub mod placement;
-pub mod latch;
 pub mod ring;
 pub mod slab;
 pub mod table;

@@ -17,5 +17,6 @@ pub mod respond;
 pub mod server;
 pub mod shard;
 pub mod state;
+pub mod stdio;
 pub mod teardown;
 pub mod timeouts;

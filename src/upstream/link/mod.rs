@@ -41,7 +41,12 @@ pub enum Delivery {
     /// A notification or server→client request that belongs to the call (goes on its SSE stream).
     Message(Vec<u8>),
     /// The response: the call is complete.
-    Final(Vec<u8>),
+    Final {
+        /// The message.
+        bytes: Vec<u8>,
+        /// It is an error response.
+        is_error: bool,
+    },
 }
 
 /// Why a link cannot take a message.
@@ -130,6 +135,8 @@ impl Link {
         let child = spawn(spec)?;
         let pid = child.pid();
         let (process, stdout, stdin, stderr) = child.into_parts();
+        // Nothing has been read yet: re-wrapping loses no bytes.
+        let stdout = super::stdio::LineReader::new(stdout.into_inner(), options.max_line);
         let (outbox, writes) = local_channel::new_unbounded();
         let link = Rc::new(Link {
             pid,
@@ -147,8 +154,12 @@ impl Link {
             init_result: RefCell::new(None),
         });
         glommio::spawn_local(reader::write_lines(stdin, writes)).detach();
-        glommio::spawn_local(reader::log_stderr(stderr, link.options.upstream.clone(), pid))
-            .detach();
+        glommio::spawn_local(reader::log_stderr(
+            stderr,
+            link.options.upstream.clone(),
+            pid,
+        ))
+        .detach();
         glommio::spawn_local(reader::serve(link.clone(), stdout, process)).detach();
         Ok(link)
     }
@@ -329,7 +340,9 @@ impl Link {
 
     /// Tells the child to stop working on a call the proxy gave up on (timeout).
     pub fn cancel(&self, key: &JsonRpcId, reason: &str) {
-        let mut line = br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"#.to_vec();
+        let mut line =
+            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"#
+                .to_vec();
         key.write_json(&mut line);
         line.extend_from_slice(br#","reason":"#);
         crate::mcp::write_json_string(&mut line, reason);
@@ -356,15 +369,21 @@ impl Link {
                 .insert(PROXY_SESSION, Inbox { tx, rx: None });
         }
         let id = JsonRpcId::Number(0);
-        let mut request = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":""#.to_vec();
-        request.extend_from_slice(crate::mcp::ProtocolVersion::LATEST_SESSIONFUL.as_str().as_bytes());
+        let mut request =
+            br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":""#
+                .to_vec();
+        request.extend_from_slice(
+            crate::mcp::ProtocolVersion::LATEST_SESSIONFUL
+                .as_str()
+                .as_bytes(),
+        );
         request.extend_from_slice(br#"","capabilities":{"roots":{"listChanged":true},"sampling":{},"elicitation":{}},"clientInfo":{"name":"shadowcat","version":""#);
         request.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
         request.extend_from_slice(b"\"}}}");
         let call = self.call(PROXY_SESSION, &id, None, &request)?;
         let reply = loop {
             match glommio::timer::timeout(timeout, async { Ok(call.next().await) }).await {
-                Ok(Some(Delivery::Final(bytes))) => break bytes,
+                Ok(Some(Delivery::Final { bytes, .. })) => break bytes,
                 Ok(Some(Delivery::Message(_))) => continue,
                 Ok(None) => return Err(self.gone_error()),
                 Err(_) => {
@@ -382,9 +401,7 @@ impl Link {
         let result: Rc<[u8]> = remap::result_of(&reply)
             .ok_or_else(|| LinkError::Initialize(String::from_utf8_lossy(&reply).into_owned()))?
             .into();
-        self.send_line(
-            br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec(),
-        )?;
+        self.send_line(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec())?;
         *self.init_result.borrow_mut() = Some(result.clone());
         Ok(result)
     }
@@ -430,7 +447,9 @@ impl Link {
             StdioMode::PerSession => pending.contains_key(client_id).then(|| client_id.clone()),
             StdioMode::Shared => pending
                 .iter()
-                .find(|(_, call)| call.session == session && call.client_id.as_ref() == Some(client_id))
+                .find(|(_, call)| {
+                    call.session == session && call.client_id.as_ref() == Some(client_id)
+                })
                 .map(|(key, _)| key.clone()),
         }
     }
@@ -491,5 +510,21 @@ impl Drop for Call {
             drop(pending);
             self.link.forget_tokens(removed.as_slice());
         }
+    }
+}
+
+/// A client session bound to a link; dropping it ends the session there (per-session links
+/// stop their child). Held by the session table entry.
+#[derive(Debug)]
+pub struct LinkSession {
+    /// The child serving the session.
+    pub link: Rc<Link>,
+    /// The session's key on it.
+    pub key: SessionKey,
+}
+
+impl Drop for LinkSession {
+    fn drop(&mut self) {
+        self.link.end_session(self.key);
     }
 }

@@ -75,22 +75,23 @@ pub(super) async fn serve(
 ) {
     let mut inspector = Inspector::new();
     let end = loop {
-        let step = futures_lite::future::or(
-            async { Some(stdout.next_line().await) },
-            async {
-                link.close.wait().await;
-                None
-            },
-        )
+        let step = futures_lite::future::or(async { Some(stdout.next_line().await) }, async {
+            link.close.wait().await;
+            None
+        })
         .await;
         match step {
             None => break End::Closed,
             Some(Ok(None)) => break End::Eof,
             Some(Ok(Some(line))) => route(&link, &mut inspector, line),
             Some(Err(LineError::TooLong { limit })) => {
-                break End::Broken(format!("upstream process sent a message over {limit} bytes"))
+                break End::Broken(format!(
+                    "upstream process sent a message over {limit} bytes"
+                ))
             }
-            Some(Err(error)) => break End::Broken(format!("reading upstream stdout failed: {error}")),
+            Some(Err(error)) => {
+                break End::Broken(format!("reading upstream stdout failed: {error}"))
+            }
         }
     };
     if matches!(end, End::Eof) {
@@ -157,7 +158,8 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
                 Some(client_id) => remap::set_id(line, client_id).unwrap_or_else(|| line.to_vec()),
                 None => line.to_vec(),
             };
-            let _ = call.tx.try_send(Delivery::Final(bytes));
+            let is_error = info.kind == Kind::ErrorResponse;
+            let _ = call.tx.try_send(Delivery::Final { bytes, is_error });
         }
         (Kind::Notification, Some(Method::NotificationsProgress)) => {
             let target = info
@@ -168,8 +170,9 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
             match target.and_then(|key| pending.get(&key)) {
                 Some(call) => {
                     let bytes = match &call.client_token {
-                        Some(token) => remap::set_progress_token(line, token)
-                            .unwrap_or_else(|| line.to_vec()),
+                        Some(token) => {
+                            remap::set_progress_token(line, token).unwrap_or_else(|| line.to_vec())
+                        }
                         None => line.to_vec(),
                     };
                     let _ = call.tx.try_send(Delivery::Message(bytes));
@@ -189,10 +192,12 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
         (kind, _) => {
             let newest = {
                 let pending = link.pending.borrow();
-                pending
-                    .values()
-                    .max_by_key(|call| call.seq)
-                    .map(|call| (call.tx.try_send(Delivery::Message(line.to_vec())), call.session))
+                pending.values().max_by_key(|call| call.seq).map(|call| {
+                    (
+                        call.tx.try_send(Delivery::Message(line.to_vec())),
+                        call.session,
+                    )
+                })
             };
             match newest {
                 Some((Ok(()), _)) => {}
@@ -214,7 +219,11 @@ fn first_listening(link: &Link) -> Option<SessionKey> {
         .iter()
         .filter(|(key, _)| **key != super::PROXY_SESSION)
         .find(|(_, inbox)| inbox.rx.is_none())
-        .or_else(|| sessions.iter().find(|(key, _)| **key != super::PROXY_SESSION))
+        .or_else(|| {
+            sessions
+                .iter()
+                .find(|(key, _)| **key != super::PROXY_SESSION)
+        })
         .map(|(key, _)| *key)
 }
 

@@ -38,9 +38,14 @@ pub(super) fn set_id(message: &[u8], id: &JsonRpcId) -> Option<Vec<u8>> {
 }
 
 /// Replaces the top-level `id` and, when present, `params._meta.progressToken` of a request.
-pub(super) fn set_request_ids(message: &[u8], id: &JsonRpcId, token: Option<&JsonRpcId>) -> Option<Vec<u8>> {
+pub(super) fn set_request_ids(
+    message: &[u8],
+    id: &JsonRpcId,
+    token: Option<&JsonRpcId>,
+) -> Option<Vec<u8>> {
     rewrite(message, |value| {
-        if let (Some(token), Some(slot)) = (token, value.pointer_mut("/params/_meta/progressToken")) {
+        if let (Some(token), Some(slot)) = (token, value.pointer_mut("/params/_meta/progressToken"))
+        {
             *slot = id_value(token);
         }
         value
@@ -100,7 +105,11 @@ mod tests {
 
     #[test]
     fn ids_round_trip_with_their_json_type() {
-        let out = set_id(br#"{"jsonrpc":"2.0","id":3,"result":{}}"#, &JsonRpcId::from("3")).unwrap();
+        let out = set_id(
+            br#"{"jsonrpc":"2.0","id":3,"result":{}}"#,
+            &JsonRpcId::from("3"),
+        )
+        .unwrap();
         assert_eq!(json(&out)["id"], "3");
         let big = JsonRpcId::from_u64(u64::MAX);
         let out = set_id(br#"{"jsonrpc":"2.0","id":3,"result":{}}"#, &big).unwrap();
