@@ -528,3 +528,7 @@ impl Drop for LinkSession {
         self.link.end_session(self.key);
     }
 }
+
+#[cfg(test)]
+#[path = "link_tests.rs"]
+mod tests;
