@@ -179,6 +179,11 @@ impl Link {
         self.failure.borrow().clone()
     }
 
+    /// Whether the child ended without the proxy asking (exit, crash, protocol violation).
+    pub fn ended_on_its_own(&self) -> bool {
+        self.failure.borrow().is_some() && !self.close.is_fired()
+    }
+
     /// Whether the child is running and not being stopped.
     pub fn is_alive(&self) -> bool {
         self.failure.borrow().is_none() && !self.close.is_fired()

@@ -46,6 +46,9 @@ pub(super) async fn write_lines(mut stdin: ChildWriter, lines: LocalReceiver<Vec
 /// Logs the child's stderr, line by line, tagged with upstream and pid.
 pub(super) async fn log_stderr(mut stderr: LineReader<UnixStream>, upstream: Rc<str>, pid: u32) {
     while let Ok(Some(line)) = stderr.next_line().await {
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
         tracing::info!(
             target: "shadowcat::upstream::stderr",
             upstream = %upstream,
