@@ -123,6 +123,8 @@ pub struct Link {
     exited: Latch,
     /// Shared mode: the `result` of the proxy's `initialize`, answered to every client.
     init_result: RefCell<Option<Rc<[u8]>>>,
+    /// One `initialize` at a time: sessions arriving meanwhile wait for its result.
+    init_lock: glommio::sync::Semaphore,
 }
 
 impl Link {
@@ -152,6 +154,7 @@ impl Link {
             close: Latch::default(),
             exited: Latch::default(),
             init_result: RefCell::new(None),
+            init_lock: glommio::sync::Semaphore::new(1),
         });
         glommio::spawn_local(reader::write_lines(stdin, writes)).detach();
         glommio::spawn_local(reader::log_stderr(
@@ -367,6 +370,15 @@ impl Link {
         if let Some(result) = self.init_result.borrow().clone() {
             return Ok(result);
         }
+        let _one_at_a_time = self
+            .init_lock
+            .acquire_permit(1)
+            .await
+            .map_err(|_| self.gone_error())?;
+        if let Some(result) = self.init_result.borrow().clone() {
+            // Initialized while this session waited.
+            return Ok(result);
+        }
         if !self.sessions.borrow().contains_key(&PROXY_SESSION) {
             let (tx, _rx) = local_channel::new_bounded(1);
             self.sessions
@@ -399,10 +411,6 @@ impl Link {
                 }
             }
         };
-        if let Some(result) = self.init_result.borrow().clone() {
-            // Two sessions raced to initialize: the first answer stands.
-            return Ok(result);
-        }
         let result: Rc<[u8]> = remap::result_of(&reply)
             .ok_or_else(|| LinkError::Initialize(String::from_utf8_lossy(&reply).into_owned()))?
             .into();
