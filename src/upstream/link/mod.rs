@@ -125,6 +125,8 @@ pub struct Link {
     init_result: RefCell<Option<Rc<[u8]>>>,
     /// One `initialize` at a time: sessions arriving meanwhile wait for its result.
     init_lock: glommio::sync::Semaphore,
+    /// The client session a per-session child serves, for its stderr log lines.
+    session_tag: RefCell<Option<Rc<str>>>,
 }
 
 impl Link {
@@ -155,14 +157,10 @@ impl Link {
             exited: Latch::default(),
             init_result: RefCell::new(None),
             init_lock: glommio::sync::Semaphore::new(1),
+            session_tag: RefCell::new(None),
         });
         glommio::spawn_local(reader::write_lines(stdin, writes)).detach();
-        glommio::spawn_local(reader::log_stderr(
-            stderr,
-            link.options.upstream.clone(),
-            pid,
-        ))
-        .detach();
+        glommio::spawn_local(reader::log_stderr(stderr, link.clone())).detach();
         glommio::spawn_local(reader::serve(link.clone(), stdout, process)).detach();
         Ok(link)
     }
@@ -170,6 +168,11 @@ impl Link {
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Names the client session this child serves in its stderr log lines.
+    pub fn set_session_tag(&self, session: &str) {
+        *self.session_tag.borrow_mut() = Some(session.into());
     }
 
     /// Per-session or shared.
