@@ -38,11 +38,33 @@ fn main() -> ExitCode {
             init_logging(&config.log.level);
             shadowcat::app::run_demo_server(config)
         }
+        Command::Forward(config) => {
+            init_logging(&config.log.level);
+            return forward_exit(shadowcat::forward::run(*config));
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shadowcat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Exit status of `forward`: 0 when the client was done, 1 when the target ended or forward
+/// could not start.
+fn forward_exit(
+    result: Result<shadowcat::forward::ForwardExit, shadowcat::forward::ForwardError>,
+) -> ExitCode {
+    match result {
+        Ok(shadowcat::forward::ForwardExit::Clean) => ExitCode::SUCCESS,
+        Ok(shadowcat::forward::ForwardExit::TargetEnded(how)) => {
+            eprintln!("shadowcat forward: {how}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("shadowcat forward: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,199 @@
+//! `shadowcat forward`: its typed configuration ([`ForwardConfig`]) built from the flags, and the
+//! value parsers of its own flags (`--header NAME:VALUE`, `--env KEY=VALUE`).
+//!
+//! Not here: flag syntax (`cli.rs`), running it (crate::forward). Forward mode has no TOML form:
+//! it is launched by a client (an IDE) with a handful of flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::defaults as d;
+use super::error::Error;
+use super::model::{LogConfig, UpstreamUrl};
+use super::url::parse_upstream_url;
+use crate::cli::ForwardArgs;
+
+/// Default time a stdio child gets to exit after its stdin closed (or after `SIGTERM`) before
+/// its process group is killed.
+pub const FORWARD_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Headers the forwarder writes itself: a `--header` must not duplicate or override them.
+const RESERVED_HEADERS: [&str; 10] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "accept",
+    "content-type",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+    "te",
+];
+
+/// What `--header` accepts.
+const HEADER_ALLOWED: &str =
+    "NAME:VALUE, e.g. \"Authorization: Bearer TOKEN\" (NAME an HTTP token, \
+     VALUE without line breaks; Host, Content-Length, Transfer-Encoding, Connection, TE, Accept, \
+     Content-Type, Mcp-Session-Id, MCP-Protocol-Version and Last-Event-ID are set by shadowcat)";
+
+/// What `--env` accepts.
+const ENV_ALLOWED: &str = "KEY=VALUE with a non-empty KEY without '=' or NUL";
+
+/// Everything `forward` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardConfig {
+    /// Where messages go.
+    pub target: ForwardTarget,
+    /// Time the target has to start answering a request, and the longest silence inside an
+    /// answer that streams (`--request-timeout`).
+    pub request_timeout: Duration,
+    /// Time to connect to an HTTP target (`--connect-timeout`).
+    pub connect_timeout: Duration,
+    /// Time a stdio child gets to exit on its own before its process group is killed
+    /// (`--kill-grace`).
+    pub kill_grace: Duration,
+    /// Logging (`--log-level`); logs go to stderr, stdout carries protocol lines only.
+    pub log: LogConfig,
+}
+
+/// The server `forward` talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardTarget {
+    /// A Streamable HTTP endpoint (`--target URL`).
+    Http {
+        /// The endpoint.
+        url: UpstreamUrl,
+        /// Extra request headers (`--header`), e.g. `Authorization`.
+        headers: Vec<(String, String)>,
+    },
+    /// A stdio server run as a child process (`-- CMD ARGS...`).
+    Stdio {
+        /// Program and arguments.
+        command: Vec<String>,
+        /// Extra environment variables (`--env`).
+        env: Vec<(String, String)>,
+        /// Working directory (`--cwd`).
+        cwd: Option<PathBuf>,
+    },
+}
+
+/// Turns `forward` flags into its config (resolves the target's host name, blocking, once).
+///
+/// # Errors
+/// [`Error`] naming the flag at fault (`--target`).
+pub(crate) fn forward_config(args: &ForwardArgs) -> Result<ForwardConfig, Error> {
+    let target = match (&args.target, args.command.is_empty()) {
+        (Some(url), true) => ForwardTarget::Http {
+            url: parse_upstream_url("--target", url)?,
+            headers: args.headers.clone(),
+        },
+        (None, false) => ForwardTarget::Stdio {
+            command: args.command.clone(),
+            env: args.env.clone(),
+            cwd: args.cwd.clone(),
+        },
+        // clap's argument group makes these unreachable; say what is wrong anyway.
+        (Some(url), false) => {
+            return Err(super::error::invalid_str(
+                "--target",
+                url,
+                "either --target URL or -- CMD ARGS..., not both",
+            ))
+        }
+        (None, true) => {
+            return Err(super::error::invalid_str(
+                "--target",
+                "",
+                "--target URL or -- CMD ARGS...",
+            ))
+        }
+    };
+    Ok(ForwardConfig {
+        target,
+        request_timeout: args.request_timeout.unwrap_or(d::UPSTREAM_REQUEST_TIMEOUT),
+        connect_timeout: args.connect_timeout.unwrap_or(d::UPSTREAM_CONNECT_TIMEOUT),
+        kill_grace: args.kill_grace.unwrap_or(FORWARD_KILL_GRACE),
+        log: LogConfig {
+            level: args
+                .log_level
+                .clone()
+                .unwrap_or_else(|| d::LOG_LEVEL.to_owned()),
+        },
+    })
+}
+
+/// Parses `--header NAME:VALUE` (whitespace around the value is dropped).
+///
+/// # Errors
+/// What the flag accepts, for clap to print.
+pub fn parse_header(text: &str) -> Result<(String, String), &'static str> {
+    let (name, value) = text.split_once(':').ok_or(HEADER_ALLOWED)?;
+    let name = name.trim();
+    let value = value.trim();
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let name_ok = !name.is_empty() && name.bytes().all(token);
+    let value_ok = !value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0));
+    let reserved = RESERVED_HEADERS
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name));
+    if !name_ok || !value_ok || reserved {
+        return Err(HEADER_ALLOWED);
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+/// Parses `--env KEY=VALUE`.
+///
+/// # Errors
+/// What the flag accepts, for clap to print.
+pub fn parse_env_pair(text: &str) -> Result<(String, String), &'static str> {
+    let (key, value) = text.split_once('=').ok_or(ENV_ALLOWED)?;
+    if key.is_empty() || key.contains('\0') || value.contains('\0') {
+        return Err(ENV_ALLOWED);
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_parse_and_reserved_ones_are_refused() {
+        assert_eq!(
+            parse_header("Authorization: Bearer abc").unwrap(),
+            ("Authorization".to_owned(), "Bearer abc".to_owned())
+        );
+        assert_eq!(
+            parse_header("X-Empty:").unwrap(),
+            ("X-Empty".to_owned(), String::new())
+        );
+        for bad in [
+            "no-colon",
+            ": v",
+            "bad name: v",
+            "Host: x",
+            "mcp-session-id: x",
+            "Content-Length: 1",
+            "X: a\nInjected: b",
+        ] {
+            assert!(parse_header(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_pairs_parse() {
+        assert_eq!(
+            parse_env_pair("A=b=c").unwrap(),
+            ("A".to_owned(), "b=c".to_owned())
+        );
+        assert_eq!(
+            parse_env_pair("A=").unwrap(),
+            ("A".to_owned(), String::new())
+        );
+        for bad in ["A", "=v", "A=\0"] {
+            assert!(parse_env_pair(bad).is_err(), "{bad}");
+        }
+    }
+}
