@@ -33,6 +33,7 @@ pub(crate) async fn run(
 ) -> ForwardExit {
     let gate = Gate::new();
     let slots = Rc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut initializing: Option<Rc<Latch>> = None;
     loop {
         let next = or(async { Some(input.next(&out).await) }, async {
             stop.wait().await;
@@ -57,10 +58,20 @@ pub(crate) async fn run(
         })
         .await;
         let Some(permit) = permit else { break };
+        // Messages sent while `initialize` is in flight wait for its answer: they need the
+        // session id it brings (a client that pipelines must not get "missing session").
+        if let Some(init) = &initializing {
+            init.wait().await;
+        }
+        let done = msg.initialize.then(|| Rc::new(Latch::default()));
+        initializing.clone_from(&done);
         let task = target.clone();
         let spawned = gate.spawn(async move {
             task.post(msg).await;
             drop(permit);
+            if let Some(done) = done {
+                done.fire();
+            }
         });
         match spawned {
             Ok(task) => {

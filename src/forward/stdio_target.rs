@@ -189,7 +189,7 @@ async fn relay_child(
 /// Child stderr -> our log, one event per line.
 async fn log_stderr(mut lines: LineReader<UnixStream>, pid: u32) {
     while let Ok(Some(line)) = lines.next_line().await {
-        tracing::info!(target: "shadowcat::forward::child", pid, "{}", String::from_utf8_lossy(line));
+        tracing::info!(pid, "child stderr: {}", String::from_utf8_lossy(line));
     }
 }
 

@@ -1,0 +1,239 @@
+"""Forward mode (`shadowcat forward`): a stdio client (the official Python SDK's `stdio_client`, or
+raw lines written by the test) through shadowcat to an HTTP target (the demo server,
+server-everything) or a stdio child (server-everything, a FastMCP server that crashes).
+
+The full SDK check list (mcp_checks) runs over each path; the error cases check that a failure
+becomes a JSON-RPC error with the request's id (never a hang) and that every process ends.
+Not here: the reverse proxy (test_sdk_matrix.py and the rest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import McpError
+
+import harness
+from mcp_checks import DEMO, EVERYTHING, STEP_TIMEOUT_S, ServerProfile, run_mcp_checks_stdio
+
+# What a forward process gets to answer one line (a cold node child takes ~1 s to start).
+LINE_TIMEOUT_S = 20.0
+
+INITIALIZE = {
+    "jsonrpc": "2.0", "id": 1, "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+               "clientInfo": {"name": "test-forward", "version": "1"}},
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+CRASHING_SERVER = textwrap.dedent("""
+    import os
+    from mcp.server.fastmcp import FastMCP
+
+    server = FastMCP("crasher")
+
+    @server.tool()
+    def echo(message: str) -> str:
+        return message
+
+    @server.tool()
+    def crash() -> str:
+        os._exit(3)
+
+    server.run()
+""")
+
+
+def _forward_params(shadowcat_bin: Path, *args: str | Path) -> StdioServerParameters:
+    return StdioServerParameters(command=str(shadowcat_bin), args=["forward", *map(str, args)],
+                                 env=dict(os.environ))
+
+
+def _everything_stdio() -> list[str | Path]:
+    return [harness.node22(), harness.EVERYTHING_ENTRY, "stdio"]
+
+
+def _assert_checks(server: StdioServerParameters, profile: ServerProfile, via: str) -> None:
+    report = asyncio.run(run_mcp_checks_stdio(server, profile, via))
+    print(report.table())
+    assert report.results, "no check ran"
+    if report.failures:
+        pytest.fail(report.failure_text(), pytrace=False)
+
+
+def test_forward_to_the_demo_server_over_http(shadowcat_bin: Path, demo_upstream: harness.Endpoint) -> None:
+    _assert_checks(_forward_params(shadowcat_bin, "--target", demo_upstream.url), DEMO,
+                   "shadowcat forward --target (HTTP)")
+
+
+def test_forward_to_server_everything_over_http(shadowcat_bin: Path,
+                                                everything_upstream: harness.Endpoint) -> None:
+    _assert_checks(_forward_params(shadowcat_bin, "--target", everything_upstream.url), EVERYTHING,
+                   "shadowcat forward --target (HTTP)")
+
+
+def test_forward_to_server_everything_over_stdio(shadowcat_bin: Path) -> None:
+    _assert_checks(_forward_params(shadowcat_bin, "--", *_everything_stdio()), EVERYTHING,
+                   "shadowcat forward -- node server-everything stdio")
+
+
+def test_unreachable_target_fails_initialize_with_an_error(shadowcat_bin: Path) -> None:
+    url = f"http://{harness.LOOPBACK_HOST}:{harness.dead_port()}/mcp"
+
+    async def initialize() -> McpError:
+        async with stdio_client(_forward_params(shadowcat_bin, "--target", url)) as (read, write), \
+                ClientSession(read, write) as session:
+            async with asyncio.timeout(STEP_TIMEOUT_S):
+                with pytest.raises(McpError) as caught:
+                    await session.initialize()
+            return caught.value
+
+    error = asyncio.run(initialize())
+    assert error.error.code == -32010, error.error
+    assert "unavailable" in error.error.message and "refused" in error.error.message, error.error
+
+
+class RawForward:
+    """`shadowcat forward ...` with the test as its stdio client, writing and reading raw lines."""
+
+    def __init__(self, shadowcat_bin: Path, *args: str | Path) -> None:
+        self.process = harness.ManagedProcess("shadowcat-forward", [shadowcat_bin, "forward", *args],
+                                              env=dict(os.environ), stdin_pipe=True)
+
+    def send(self, line: bytes | dict[str, Any]) -> None:
+        raw = line if isinstance(line, bytes) else json.dumps(line).encode()
+        stdin = self.process.popen.stdin
+        assert stdin is not None
+        stdin.write(raw + b"\n")
+        stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        """The next stdout line, which must be one JSON object."""
+        line = self.process.wait_for_line(lambda _: True, "a line on stdout", LINE_TIMEOUT_S, stream="stdout")
+        return json.loads(line)
+
+    def receive_id(self, request_id: Any) -> dict[str, Any]:
+        """The next message answering `request_id` (notifications before it are skipped)."""
+        while True:
+            message = self.receive()
+            if message.get("id") == request_id and "method" not in message:
+                return message
+
+    def close_stdin(self) -> None:
+        stdin = self.process.popen.stdin
+        assert stdin is not None
+        stdin.close()
+
+    def wait_exit(self, timeout_s: float = LINE_TIMEOUT_S) -> int:
+        try:
+            return self.process.popen.wait(timeout=timeout_s)
+        except Exception as error:
+            raise self.process.failure(f"did not exit within {timeout_s}s") from error
+
+    def children(self) -> list[int]:
+        """Pids of forward's child processes (the stdio target)."""
+        pid = self.process.pid
+        found: list[int] = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+        return found
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+@pytest.fixture
+def raw_forward(shadowcat_bin: Path):
+    started: list[RawForward] = []
+
+    def start(*args: str | Path) -> RawForward:
+        forward = RawForward(shadowcat_bin, *args)
+        started.append(forward)
+        return forward
+
+    try:
+        yield start
+    finally:
+        for forward in started:
+            forward.stop()
+
+
+def test_invalid_lines_are_answered_and_not_forwarded(raw_forward, demo_upstream: harness.Endpoint) -> None:
+    forward = raw_forward("--target", demo_upstream.url)
+    forward.send(b"{oops")
+    assert forward.receive() == {"jsonrpc": "2.0", "id": None,
+                                 "error": {"code": -32700, "message": "Parse error"}}
+    forward.send(b'{"jsonrpc":"1.0","id":5,"method":"ping"}')
+    reply = forward.receive()
+    assert reply["id"] == 5 and reply["error"]["code"] == -32600, reply
+    # The session still works after the refusals.
+    forward.send(INITIALIZE)
+    assert forward.receive_id(1)["result"]["serverInfo"]["name"], "no initialize result"
+    forward.close_stdin()
+    assert forward.wait_exit() == 0
+
+
+def test_stdin_eof_finishes_in_flight_requests(raw_forward, demo_upstream: harness.Endpoint) -> None:
+    forward = raw_forward("--target", demo_upstream.url)
+    forward.send(INITIALIZE)
+    forward.receive_id(1)
+    forward.send(INITIALIZED)
+    forward.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                  "params": {"name": "slow", "arguments": {"steps": 3, "delay_ms": 100}}})
+    forward.close_stdin()
+    result = forward.receive_id(2)
+    assert result["result"]["content"][0]["text"], result
+    assert forward.wait_exit() == 0
+
+
+def test_a_crashing_child_fails_the_pending_request(shadowcat_bin: Path, tmp_path: Path) -> None:
+    script = tmp_path / "crasher.py"
+    script.write_text(CRASHING_SERVER)
+
+    async def crash() -> McpError:
+        server = _forward_params(shadowcat_bin, "--", sys.executable, script)
+        async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
+            async with asyncio.timeout(STEP_TIMEOUT_S):
+                await session.initialize()
+                echoed = await session.call_tool("echo", {"message": "before the crash"})
+                assert echoed.content[0].text == "before the crash", echoed
+                with pytest.raises(McpError) as caught:
+                    await session.call_tool("crash", {})
+            return caught.value
+
+    error = asyncio.run(crash())
+    assert error.error.code == -32010, error.error
+    assert "exit status: 3" in error.error.message, error.error
+
+
+def test_crash_exit_status_and_no_orphans(raw_forward) -> None:
+    forward = raw_forward("--", sys.executable, "-c", "import sys; sys.stdin.readline(); sys.exit(3)")
+    forward.send({"jsonrpc": "2.0", "id": "r1", "method": "ping"})
+    reply = forward.receive()
+    assert reply["id"] == "r1" and reply["error"]["code"] == -32010, reply
+    assert "exit status: 3" in reply["error"]["message"], reply
+    assert forward.wait_exit() == 1
+
+
+def test_sigterm_ends_forward_and_its_child(raw_forward) -> None:
+    forward = raw_forward("--", *_everything_stdio())
+    forward.send(INITIALIZE)
+    assert forward.receive_id(1)["result"]["serverInfo"]["name"] == "mcp-servers/everything"
+    children = forward.children()
+    assert len(children) == 1, children
+    started = time.monotonic()
+    forward.process.popen.send_signal(signal.SIGTERM)
+    assert forward.wait_exit() == 0
+    assert time.monotonic() - started < 5.0, "SIGTERM took too long"
+    assert not Path(f"/proc/{children[0]}").exists(), "the child outlived forward"
