@@ -198,7 +198,7 @@ pub struct ForwardArgs {
     pub target: Option<String>,
     /// Send this header with every request to --target, e.g. "Authorization: Bearer TOKEN"
     /// (repeatable).
-    #[arg(long = "header", value_name = "NAME:VALUE", requires = "target",
+    #[arg(long = "header", value_name = "NAME:VALUE", conflicts_with = "command",
         value_parser = crate::config::parse_header)]
     pub headers: Vec<(String, String)>,
     /// Time the target has to start answering a request, and the longest silence inside a
@@ -209,11 +209,11 @@ pub struct ForwardArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub connect_timeout: Option<Duration>,
     /// Set this variable for the child (repeatable); it inherits shadowcat's environment.
-    #[arg(long = "env", value_name = "KEY=VALUE", requires = "command",
+    #[arg(long = "env", value_name = "KEY=VALUE", conflicts_with = "target",
         value_parser = crate::config::parse_env_pair)]
     pub env: Vec<(String, String)>,
     /// Working directory of the child [default: the current one].
-    #[arg(long, value_name = "DIR", requires = "command")]
+    #[arg(long, value_name = "DIR", conflicts_with = "target")]
     pub cwd: Option<PathBuf>,
     /// Time the child gets to exit after its stdin closes before its process group is killed,
     /// e.g. "2s" [default: 2s].

@@ -237,3 +237,80 @@ def test_sigterm_ends_forward_and_its_child(raw_forward) -> None:
     assert forward.wait_exit() == 0
     assert time.monotonic() - started < 5.0, "SIGTERM took too long"
     assert not Path(f"/proc/{children[0]}").exists(), "the child outlived forward"
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_server_to_client_sampling_round_trip(shadowcat_bin: Path, transport: str,
+                                              request: pytest.FixtureRequest) -> None:
+    """server-everything registers its sampling tool once the client is initialized and says so
+    with tools/list_changed (over HTTP on the GET stream forward opens); the tool's
+    sampling/createMessage request reaches the SDK client, whose answer goes back to the server."""
+    from mcp import types
+
+    if transport == "http":
+        upstream: harness.Endpoint = request.getfixturevalue("everything_upstream")
+        server = _forward_params(shadowcat_bin, "--target", upstream.url)
+    else:
+        server = _forward_params(shadowcat_bin, "--", *_everything_stdio())
+
+    async def sample(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        return types.CreateMessageResult(role="assistant", model="test-model",
+                                         content=types.TextContent(type="text", text="sampled by the test"))
+
+    async def run() -> str:
+        tools_changed = asyncio.Event()
+
+        async def on_message(message: Any) -> None:
+            if isinstance(message, types.ServerNotification) and \
+                    isinstance(message.root, types.ToolListChangedNotification):
+                tools_changed.set()
+
+        async with stdio_client(server) as (read, write), \
+                ClientSession(read, write, sampling_callback=sample, message_handler=on_message) as session:
+            async with asyncio.timeout(STEP_TIMEOUT_S):
+                await session.initialize()
+                names = {tool.name for tool in (await session.list_tools()).tools}
+                if "trigger-sampling-request" not in names:
+                    await tools_changed.wait()
+                result = await session.call_tool("trigger-sampling-request", {"prompt": "hi", "maxTokens": 5})
+                assert not result.isError, result
+                return result.content[0].text
+
+    text = asyncio.run(run())
+    assert "sampled by the test" in text, text
+
+
+def test_target_restart_gives_session_not_found_then_a_new_session(raw_forward, shadowcat_bin: Path) -> None:
+    port = harness.reusable_port()
+    demo = harness.start_demo_server(shadowcat_bin, port=port)
+    try:
+        forward = raw_forward("--target", demo.url)
+        forward.send(INITIALIZE)
+        forward.receive_id(1)
+        forward.send(INITIALIZED)
+        demo.stop()
+        forward.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        down = forward.receive_id(2)
+        assert down["error"]["code"] == -32010, down
+        demo = harness.start_demo_server(shadowcat_bin, port=port)
+        forward.send({"jsonrpc": "2.0", "id": 3, "method": "tools/list"})
+        gone = forward.receive_id(3)
+        assert gone["error"]["code"] == -32001, gone
+        forward.send({**INITIALIZE, "id": 4})
+        assert forward.receive_id(4)["result"]["serverInfo"]["name"], "re-initialize failed"
+        forward.send({"jsonrpc": "2.0", "id": 5, "method": "tools/list"})
+        assert forward.receive_id(5)["result"]["tools"], "no tools on the new session"
+        forward.close_stdin()
+        assert forward.wait_exit() == 0
+    finally:
+        demo.stop()
+
+
+def test_sigterm_with_an_http_target_exits_zero(raw_forward, demo_upstream: harness.Endpoint) -> None:
+    forward = raw_forward("--target", demo_upstream.url)
+    forward.send(INITIALIZE)
+    forward.receive_id(1)
+    started = time.monotonic()
+    forward.process.popen.send_signal(signal.SIGTERM)
+    assert forward.wait_exit() == 0
+    assert time.monotonic() - started < 5.0, "SIGTERM took too long"
