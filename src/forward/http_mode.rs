@@ -61,7 +61,7 @@ pub(crate) async fn run(
         // Messages sent while `initialize` is in flight wait for its answer: they need the
         // session id it brings (a client that pipelines must not get "missing session").
         if let Some(init) = &initializing {
-            init.wait().await;
+            or(init.wait(), stop.wait()).await;
         }
         let done = msg.initialize.then(|| Rc::new(Latch::default()));
         initializing.clone_from(&done);

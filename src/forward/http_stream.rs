@@ -47,6 +47,8 @@ pub(crate) enum StreamEnd {
     Broken(String),
     /// Shutdown.
     Stopped,
+    /// The client cancelled every request still waiting for an answer on this stream.
+    Cancelled,
     /// stdout is gone.
     ClientGone,
 }
@@ -87,13 +89,14 @@ impl HttpTarget {
         while !waiting.is_empty() {
             let reason = match &pumped.end {
                 StreamEnd::ClientGone | StreamEnd::Stopped => return,
+                StreamEnd::Cancelled => return self.forget_all_cancelled(&waiting),
                 StreamEnd::TimedOut => {
                     return self
                         .fail(&waiting, &ErrorReply::timeout(self.timeout))
                         .await
                 }
                 StreamEnd::Broken(reason) => reason.clone(),
-                StreamEnd::Complete | StreamEnd::Answered => "it ended".to_owned(),
+                StreamEnd::Complete | StreamEnd::Answered => "the stream closed".to_owned(),
             };
             let last = match pumped.last_event_id.take() {
                 Some(last) if resumes < MAX_RESUMES => last,
@@ -250,6 +253,10 @@ impl HttpTarget {
                     };
                     blocks += 1;
                     input = input.get(consumed..).unwrap_or_default();
+                }
+                if !waiting.is_empty() && self.all_cancelled(waiting) {
+                    // The client expects nothing more from this stream; drop it.
+                    break StreamEnd::Cancelled;
                 }
             },
         };

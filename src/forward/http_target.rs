@@ -53,7 +53,14 @@ pub(crate) struct HttpTarget {
     /// Fired at shutdown: long-lived streams end.
     pub(crate) stop: Rc<Latch>,
     inspector: RefCell<Inspector>,
+    /// Requests the client cancelled while they were in flight: the target may end their stream
+    /// without an answer, and the client expects none (MCP `notifications/cancelled`).
+    cancelled: RefCell<Vec<JsonRpcId>>,
 }
+
+/// Cancelled requests remembered at most; a client cancelling requests that were already
+/// answered must not grow the list forever.
+const MAX_CANCELLED: usize = 1024;
 
 /// Why an exchange produced no response head.
 #[derive(Debug)]
@@ -122,6 +129,7 @@ impl HttpTarget {
             out,
             stop,
             inspector: RefCell::new(Inspector::new()),
+            cancelled: RefCell::new(Vec::new()),
         }
     }
 
@@ -215,6 +223,13 @@ impl HttpTarget {
             &msg.bytes,
         );
         let session_sent = self.has_session();
+        if !msg.cancels.is_empty() {
+            let mut cancelled = self.cancelled.borrow_mut();
+            if cancelled.len() + msg.cancels.len() > MAX_CANCELLED {
+                cancelled.clear();
+            }
+            cancelled.extend(msg.cancels.iter().cloned());
+        }
         let answer = match self.exchange(&request, Method::Post).await {
             Ok(answer) => answer,
             Err(e) => return self.fail(&msg.requests, &e.reply(self.timeout)).await,
@@ -225,6 +240,9 @@ impl HttpTarget {
         }
         if msg.initialize {
             self.remember_session(&answer.head);
+        }
+        if msg.initialized && !self.listening.replace(true) {
+            glommio::spawn_local(self.clone().listen()).detach();
         }
         if answer.is_sse() {
             self.clone().stream_answer(answer, msg).await;
@@ -241,9 +259,6 @@ impl HttpTarget {
                 "the target accepted the request without answering it (HTTP {status})"
             ));
             self.fail(&msg.requests, &reply).await;
-        }
-        if msg.initialized && !self.listening.replace(true) {
-            glommio::spawn_local(self.clone().listen()).detach();
         }
         if drained.is_some() {
             self.reuse(answer);
@@ -273,7 +288,8 @@ impl HttpTarget {
             Some(Ok(())) => {}
         }
         let mut waiting = msg.requests.clone();
-        if self.note_messages(&body, &mut waiting, msg.initialize) {
+        let empty = body.iter().all(u8::is_ascii_whitespace);
+        if !empty && self.note_messages(&body, &mut waiting, msg.initialize) {
             self.out.message(&body).await;
         }
         if !waiting.is_empty() {
@@ -342,6 +358,7 @@ impl HttpTarget {
             let Some(id) = &info.id else { continue };
             if let Some(at) = waiting.iter().position(|w| w == id) {
                 waiting.swap_remove(at);
+                self.forget_cancelled(id);
                 if initialize && info.kind == Kind::Response {
                     if let Some(version) = &info.protocol_version {
                         *self.version.borrow_mut() = Some(version.as_str().to_owned());
@@ -371,12 +388,46 @@ impl HttpTarget {
         *self.version.borrow_mut() = None;
     }
 
-    /// Answers each of `ids` with `reply`.
+    /// Answers each of `ids` with `reply`, except requests the client cancelled.
     pub(crate) async fn fail(&self, ids: &[JsonRpcId], reply: &ErrorReply) {
+        let ids = self.without_cancelled(ids);
         if !ids.is_empty() {
             tracing::warn!(code = reply.code, error = %reply.message, "request failed");
         }
-        self.out.errors(ids, reply.code, &reply.message).await;
+        self.out.errors(&ids, reply.code, &reply.message).await;
+    }
+
+    /// `ids` minus (and forgetting) the cancelled ones.
+    fn without_cancelled(&self, ids: &[JsonRpcId]) -> Vec<JsonRpcId> {
+        ids.iter()
+            .filter(|id| !self.forget_cancelled(id))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the client cancelled every one of `ids`.
+    pub(crate) fn all_cancelled(&self, ids: &[JsonRpcId]) -> bool {
+        let cancelled = self.cancelled.borrow();
+        !cancelled.is_empty() && ids.iter().all(|id| cancelled.contains(id))
+    }
+
+    /// Forgets `ids` as cancelled (their stream was dropped).
+    pub(crate) fn forget_all_cancelled(&self, ids: &[JsonRpcId]) {
+        for id in ids {
+            self.forget_cancelled(id);
+        }
+    }
+
+    /// Forgets `id` as cancelled; true if it was.
+    fn forget_cancelled(&self, id: &JsonRpcId) -> bool {
+        let mut cancelled = self.cancelled.borrow_mut();
+        match cancelled.iter().position(|c| c == id) {
+            Some(at) => {
+                cancelled.swap_remove(at);
+                true
+            }
+            None => false,
+        }
     }
 
     /// DELETEs the session (best effort, bounded), as a client does when it is done.

@@ -33,6 +33,8 @@ pub(crate) struct ClientMessage {
     pub(crate) initialize: bool,
     /// It is the `notifications/initialized` notification.
     pub(crate) initialized: bool,
+    /// Requests it cancels (`notifications/cancelled`): they may never get an answer.
+    pub(crate) cancels: JsonRpcIds,
 }
 
 /// What the client did next.
@@ -101,6 +103,7 @@ pub(crate) fn message(bytes: &[u8], inspected: &Inspected) -> ClientMessage {
         requests: JsonRpcIds::new(),
         initialize: false,
         initialized: false,
+        cancels: JsonRpcIds::new(),
     };
     for info in inspected.messages() {
         if info.kind == Kind::Request {
@@ -110,6 +113,9 @@ pub(crate) fn message(bytes: &[u8], inspected: &Inspected) -> ClientMessage {
             msg.initialize |= info.method == Some(Method::Initialize);
         }
         msg.initialized |= info.method == Some(Method::NotificationsInitialized);
+        if let Some(id) = &info.cancelled_request_id {
+            msg.cancels.push(id.clone());
+        }
     }
     msg
 }
@@ -145,5 +151,6 @@ mod tests {
             batch.requests.as_slice(),
             [JsonRpcId::Number(1), JsonRpcId::Number(2)]
         );
+        assert_eq!(batch.cancels.as_slice(), [JsonRpcId::Number(0)]);
     }
 }

@@ -141,8 +141,12 @@ async fn serve(config: ForwardConfig, (stdin, stdout, signals): Streams) -> Forw
             stdio_target::run(spec, config.kill_grace, input, out.clone(), stop.clone()).await
         }
     };
-    out.finish().await;
-    let _ = within(FLUSH_WAIT, writer).await;
+    // Bounded: a client that stopped reading leaves the queue full and the writer stuck.
+    let _ = within(FLUSH_WAIT, async {
+        out.finish().await;
+        writer.await;
+    })
+    .await;
     exit
 }
 

@@ -79,7 +79,12 @@ pub(crate) async fn run(
         .await;
         match event {
             Event::Client(Next::Message(msg)) => {
-                pending.borrow_mut().extend(msg.requests.iter().cloned());
+                {
+                    let mut pending = pending.borrow_mut();
+                    pending.extend(msg.requests.iter().cloned());
+                    // A cancelled request may never be answered; the client expects nothing.
+                    pending.retain(|id| !msg.cancels.contains(id));
+                }
                 let sent = or(async { stdin.send(&msg.bytes).await.is_ok() }, async {
                     child_gone.wait().await;
                     false

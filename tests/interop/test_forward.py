@@ -314,3 +314,28 @@ def test_sigterm_with_an_http_target_exits_zero(raw_forward, demo_upstream: harn
     forward.process.popen.send_signal(signal.SIGTERM)
     assert forward.wait_exit() == 0
     assert time.monotonic() - started < 5.0, "SIGTERM took too long"
+
+
+def test_a_cancelled_request_gets_no_error(raw_forward, everything_upstream: harness.Endpoint) -> None:
+    """The client cancels a long-running call: it expects no answer, so forward drops that stream
+    (server-everything goes on sending progress for it) without inventing an error, and an
+    in-flight request the client gave up on does not hold up its exit."""
+    forward = raw_forward("--target", everything_upstream.url)
+    forward.send(INITIALIZE)
+    forward.receive_id(1)
+    forward.send(INITIALIZED)
+    forward.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                  "params": {"name": "trigger-long-running-operation", "arguments": {"duration": 30, "steps": 30},
+                             "_meta": {"progressToken": "long"}}})
+    progress = forward.receive()
+    assert progress.get("method") == "notifications/progress", progress
+    forward.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}})
+    forward.send({"jsonrpc": "2.0", "id": 3, "method": "ping"})
+    assert forward.receive_id(3) == {"jsonrpc": "2.0", "id": 3, "result": {}}
+    forward.close_stdin()
+    started = time.monotonic()
+    assert forward.wait_exit() == 0
+    assert time.monotonic() - started < 5.0, "a cancelled request held up the exit"
+    rest = [json.loads(line) for label, line in forward.process._lines if label == "stdout"]
+    errors = [m for m in rest if m.get("id") == 2 and "error" in m]
+    assert not errors, errors
