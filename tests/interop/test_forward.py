@@ -13,8 +13,10 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -339,3 +341,115 @@ def test_a_cancelled_request_gets_no_error(raw_forward, everything_upstream: har
     rest = [json.loads(line) for label, line in forward.process._lines if label == "stdout"]
     errors = [m for m in rest if m.get("id") == 2 and "error" in m]
     assert not errors, errors
+
+
+class ScriptedTarget:
+    """A minimal Streamable HTTP server for one scenario no real server produces on demand: a POST
+    stream that breaks after its first event, to be resumed with `Last-Event-ID`. Records every
+    request (method, lowercase headers, body); each connection is served on its own thread."""
+
+    PROGRESS = {"jsonrpc": "2.0", "method": "notifications/progress",
+                "params": {"progressToken": "t", "progress": 1, "total": 2}}
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((harness.LOOPBACK_HOST, 0))
+        self.sock.listen(16)
+        self.url = f"http://{harness.LOOPBACK_HOST}:{self.sock.getsockname()[1]}/mcp"
+        self.requests: list[tuple[str, dict[str, str], dict[str, Any] | None]] = []
+        self.call_id: Any = None
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client) -> None:
+        with client:
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    more = client.recv(65536)
+                    if not more:
+                        return
+                    data += more
+                head, _, data = data.partition(b"\r\n\r\n")
+                lines = head.decode().split("\r\n")
+                method = lines[0].split()[0]
+                headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+                length = int(headers.get("content-length", "0"))
+                while len(data) < length:
+                    data += client.recv(65536)
+                body, data = data[:length], data[length:]
+                message = json.loads(body) if body else None
+                self.requests.append((method, headers, message))
+                if not self._answer(client, method, headers, message):
+                    return
+
+    def _answer(self, client, method: str, headers: dict[str, str], message: dict[str, Any] | None) -> bool:
+        empty = b"Content-Length: 0\r\n\r\n"
+        if method == "DELETE":
+            client.sendall(b"HTTP/1.1 200 OK\r\n" + empty)
+        elif method == "GET" and "last-event-id" not in headers:
+            client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n" + empty)
+        elif method == "GET":
+            result = {"jsonrpc": "2.0", "id": self.call_id, "result": {"content": [], "resumed": True}}
+            client.sendall(self._sse_head() + self._chunk(f"id: e2\ndata: {json.dumps(result)}\n\n") + b"0\r\n\r\n")
+        elif message and message.get("method") == "initialize":
+            body = json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "serverInfo": {"name": "scripted", "version": "1"}}}).encode()
+            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMcp-Session-Id: s-1\r\n"
+                           + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        elif message and "id" not in message:
+            client.sendall(b"HTTP/1.1 202 Accepted\r\n" + empty)
+        else:
+            self.call_id = message["id"] if message else None
+            # The first event carries an id, then the connection drops mid-stream.
+            client.sendall(self._sse_head() + self._chunk(f"id: e1\ndata: {json.dumps(self.PROGRESS)}\n\n"))
+            return False
+        return True
+
+    @staticmethod
+    def _sse_head() -> bytes:
+        return b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    @staticmethod
+    def _chunk(text: str) -> bytes:
+        data = text.encode()
+        return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_broken_answer_stream_is_resumed_with_last_event_id(raw_forward) -> None:
+    target = ScriptedTarget()
+    try:
+        forward = raw_forward("--target", target.url)
+        forward.send(INITIALIZE)
+        forward.receive_id(1)
+        forward.send(INITIALIZED)
+        forward.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "x", "_meta": {"progressToken": "t"}}})
+        assert forward.receive() == ScriptedTarget.PROGRESS
+        assert forward.receive()["result"]["resumed"] is True
+        forward.close_stdin()
+        assert forward.wait_exit() == 0
+        resumed = [headers for method, headers, _ in target.requests
+                   if method == "GET" and "last-event-id" in headers]
+        assert len(resumed) == 1, target.requests
+        assert resumed[0]["last-event-id"] == "e1"
+        assert resumed[0]["mcp-session-id"] == "s-1"
+        assert resumed[0]["mcp-protocol-version"] == "2025-06-18"
+        deletes = [headers for method, headers, _ in target.requests if method == "DELETE"]
+        assert len(deletes) == 1 and deletes[0]["mcp-session-id"] == "s-1", target.requests
+        first = target.requests[0][1]
+        assert "mcp-session-id" not in first and first["accept"] == "application/json, text/event-stream"
+    finally:
+        target.close()
