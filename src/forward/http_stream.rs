@@ -65,6 +65,12 @@ pub(crate) struct Pumped {
     pub(crate) blocks: usize,
 }
 
+/// A GET stream refusal that retrying will not change (a 4xx other than timeouts and rate
+/// limits; some servers without a GET stream answer 400 instead of 405).
+fn is_permanent_refusal(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 408 | 429)
+}
+
 enum Read<'c> {
     Data(&'c [u8]),
     End,
@@ -185,11 +191,17 @@ impl HttpTarget {
                         failures = 0;
                     }
                 }
-                Ok(answer) => {
+                Ok(answer) if is_permanent_refusal(answer.head.status()) => {
+                    let status = answer.head.status();
                     tracing::warn!(
-                        status = answer.head.status(),
-                        "the target refused the server stream"
+                        status,
+                        "the target refused the server stream; going on without"
                     );
+                    return;
+                }
+                Ok(answer) => {
+                    let status = answer.head.status();
+                    tracing::warn!(status, "the target refused the server stream");
                 }
                 Err(e) => tracing::warn!(error = ?e, "opening the server stream failed"),
             }
@@ -298,5 +310,18 @@ impl HttpTarget {
             Read::Stopped
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_permanent_refusal;
+
+    #[test]
+    fn only_lasting_refusals_stop_the_server_stream() {
+        assert!(is_permanent_refusal(400) && is_permanent_refusal(403));
+        assert!(!is_permanent_refusal(408) && !is_permanent_refusal(429));
+        assert!(!is_permanent_refusal(500) && !is_permanent_refusal(503));
+        assert!(!is_permanent_refusal(200));
     }
 }

@@ -222,7 +222,7 @@ impl HttpTarget {
             },
             &msg.bytes,
         );
-        let session_sent = self.has_session();
+        let session_sent = self.session.borrow().clone();
         if !msg.cancels.is_empty() {
             let mut cancelled = self.cancelled.borrow_mut();
             if cancelled.len() + msg.cancels.len() > MAX_CANCELLED {
@@ -236,7 +236,7 @@ impl HttpTarget {
         };
         let status = answer.head.status();
         if !(200..300).contains(&status) {
-            return self.refused(msg, answer, session_sent).await;
+            return self.refused(msg, answer, session_sent.as_deref()).await;
         }
         if msg.initialize {
             self.remember_session(&answer.head);
@@ -289,28 +289,35 @@ impl HttpTarget {
         }
         let mut waiting = msg.requests.clone();
         let empty = body.iter().all(u8::is_ascii_whitespace);
-        if !empty && self.note_messages(&body, &mut waiting, msg.initialize) {
+        let valid = !empty && self.note_messages(&body, &mut waiting, msg.initialize);
+        if valid {
             self.out.message(&body).await;
         }
         if !waiting.is_empty() {
-            let reply = ErrorReply::unavailable("the target's answer did not answer this request");
+            let reply = ErrorReply::unavailable(if valid {
+                "the target's answer did not answer this request"
+            } else {
+                "the target's answer is not a JSON-RPC message"
+            });
             self.fail(&waiting, &reply).await;
         }
         self.reuse(answer);
     }
 
     /// A non-2xx answer: each request gets the matching error; a lost session is forgotten.
-    async fn refused(&self, msg: ClientMessage, mut answer: Answer, session_sent: bool) {
+    async fn refused(&self, msg: ClientMessage, mut answer: Answer, session_sent: Option<&str>) {
         let status = answer.head.status();
         let body = self.drain_body(&mut answer, MAX_ERROR_BODY).await;
-        if status == 404 && session_sent {
+        // Only the session this request carried is gone; a newer one may have replaced it since.
+        let current = self.session.borrow().as_deref() == session_sent;
+        if status == 404 && session_sent.is_some() && current {
             self.forget_session();
         }
         let reply = status_error(
             status,
             answer.head.reason(),
             body.as_deref().unwrap_or_default(),
-            session_sent,
+            session_sent.is_some(),
         );
         if msg.requests.is_empty() {
             tracing::warn!(status, error = %reply.message, "the target refused a notification or response");
