@@ -83,7 +83,9 @@ pub(crate) async fn run(
                     let mut pending = pending.borrow_mut();
                     pending.extend(msg.requests.iter().cloned());
                     // A cancelled request may never be answered; the client expects nothing.
-                    pending.retain(|id| !msg.cancels.contains(id));
+                    if !msg.cancels.is_empty() {
+                        pending.retain(|id| !msg.cancels.contains(id));
+                    }
                 }
                 let sent = or(async { stdin.send(&msg.bytes).await.is_ok() }, async {
                     child_gone.wait().await;
