@@ -42,6 +42,16 @@ fn main() -> ExitCode {
             init_logging(&config.log.level);
             return forward_exit(shadowcat::forward::run(*config));
         }
+        Command::DemoStdio(config) => {
+            init_logging(&config.log.level);
+            return match shadowcat::demo::stdio::run() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("shadowcat: demo-server --stdio: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

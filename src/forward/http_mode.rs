@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures_lite::future::or;
 use glommio::sync::{Gate, Semaphore};
 
-use crate::proxy::shutdown::Latch;
 use crate::proxy::timeouts::within;
+use shards::latch::Latch;
 
 use super::http_target::HttpTarget;
 use super::input::{ClientInput, Next};

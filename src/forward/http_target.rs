@@ -17,9 +17,9 @@ use crate::http::{
     BodyReader, Framing, Head, Limits, Malformed, MessageKind, Method, ResponseHead,
 };
 use crate::mcp::{Inspector, JsonRpcId, Kind};
-use crate::proxy::shutdown::Latch;
 use crate::proxy::timeouts::within;
 use crate::upstream::pool::{Pool, UpstreamConn};
+use shards::latch::Latch;
 
 use super::http_reply::{status_error, ErrorReply};
 use super::http_request::{valid_value, write_head, Request, SessionHeaders};

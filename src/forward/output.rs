@@ -15,7 +15,7 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::UnixStream;
 
 use crate::mcp::{jsonrpc, JsonRpcId};
-use crate::proxy::shutdown::Latch;
+use shards::latch::Latch;
 
 /// Lines queued for stdout before senders wait.
 const QUEUE: usize = 256;
