@@ -262,7 +262,7 @@ pub struct ForwardArgs {
     pub connect_timeout: Option<Duration>,
     /// Set this variable for the child (repeatable); it inherits shadowcat's environment.
     #[arg(long = "env", value_name = "KEY=VALUE", conflicts_with = "target",
-        value_parser = crate::config::parse_env_pair)]
+        value_parser = parse_env_pair)]
     pub env: Vec<(String, String)>,
     /// Working directory of the child [default: the current one].
     #[arg(long, value_name = "DIR", conflicts_with = "target")]

@@ -1,5 +1,5 @@
 //! `shadowcat forward`: its typed configuration ([`ForwardConfig`]) built from the flags, and the
-//! value parsers of its own flags (`--header NAME:VALUE`, `--env KEY=VALUE`).
+//! value parser of `--header NAME:VALUE`.
 //!
 //! Not here: flag syntax (`cli.rs`), running it (crate::forward). Forward mode has no TOML form:
 //! it is launched by a client (an IDE) with a handful of flags.
@@ -12,10 +12,6 @@ use super::error::Error;
 use super::model::{LogConfig, UpstreamUrl};
 use super::url::parse_upstream_url;
 use crate::cli::ForwardArgs;
-
-/// Default time a stdio child gets to exit after its stdin closed (or after `SIGTERM`) before
-/// its process group is killed.
-pub const FORWARD_KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Headers the forwarder writes itself: a `--header` must not duplicate or override them.
 const RESERVED_HEADERS: [&str; 10] = [
@@ -36,9 +32,6 @@ const HEADER_ALLOWED: &str =
     "NAME:VALUE, e.g. \"Authorization: Bearer TOKEN\" (NAME an HTTP token, \
      VALUE without line breaks; Host, Content-Length, Transfer-Encoding, Connection, TE, Accept, \
      Content-Type, Mcp-Session-Id, MCP-Protocol-Version and Last-Event-ID are set by shadowcat)";
-
-/// What `--env` accepts.
-const ENV_ALLOWED: &str = "KEY=VALUE with a non-empty KEY without '=' or NUL";
 
 /// Everything `forward` needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +106,7 @@ pub(crate) fn forward_config(args: &ForwardArgs) -> Result<ForwardConfig, Error>
         target,
         request_timeout: args.request_timeout.unwrap_or(d::UPSTREAM_REQUEST_TIMEOUT),
         connect_timeout: args.connect_timeout.unwrap_or(d::UPSTREAM_CONNECT_TIMEOUT),
-        kill_grace: args.kill_grace.unwrap_or(FORWARD_KILL_GRACE),
+        kill_grace: args.kill_grace.unwrap_or(d::STDIO_KILL_GRACE),
         log: LogConfig {
             level: args
                 .log_level
@@ -141,18 +134,6 @@ pub fn parse_header(text: &str) -> Result<(String, String), &'static str> {
         return Err(HEADER_ALLOWED);
     }
     Ok((name.to_owned(), value.to_owned()))
-}
-
-/// Parses `--env KEY=VALUE`.
-///
-/// # Errors
-/// What the flag accepts, for clap to print.
-pub fn parse_env_pair(text: &str) -> Result<(String, String), &'static str> {
-    let (key, value) = text.split_once('=').ok_or(ENV_ALLOWED)?;
-    if key.is_empty() || key.contains('\0') || value.contains('\0') {
-        return Err(ENV_ALLOWED);
-    }
-    Ok((key.to_owned(), value.to_owned()))
 }
 
 #[cfg(test)]
@@ -191,7 +172,7 @@ mod tests {
         );
         assert_eq!(c.request_timeout, d::UPSTREAM_REQUEST_TIMEOUT);
         assert_eq!(c.connect_timeout, d::UPSTREAM_CONNECT_TIMEOUT);
-        assert_eq!(c.kill_grace, FORWARD_KILL_GRACE);
+        assert_eq!(c.kill_grace, d::STDIO_KILL_GRACE);
         assert_eq!(c.log.level, d::LOG_LEVEL);
     }
 
@@ -287,7 +268,7 @@ mod tests {
                 "connect_timeout",
                 format_duration(d::UPSTREAM_CONNECT_TIMEOUT),
             ),
-            ("kill_grace", format_duration(FORWARD_KILL_GRACE)),
+            ("kill_grace", format_duration(d::STDIO_KILL_GRACE)),
             ("log_level", d::LOG_LEVEL.to_owned()),
         ] {
             assert!(
@@ -317,21 +298,6 @@ mod tests {
             "X: a\nInjected: b",
         ] {
             assert!(parse_header(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn env_pairs_parse() {
-        assert_eq!(
-            parse_env_pair("A=b=c").unwrap(),
-            ("A".to_owned(), "b=c".to_owned())
-        );
-        assert_eq!(
-            parse_env_pair("A=").unwrap(),
-            ("A".to_owned(), String::new())
-        );
-        for bad in ["A", "=v", "A=\0"] {
-            assert!(parse_env_pair(bad).is_err(), "{bad}");
         }
     }
 }
