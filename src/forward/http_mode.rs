@@ -10,7 +10,6 @@ use std::time::Duration;
 use futures_lite::future::or;
 use glommio::sync::{Gate, Semaphore};
 
-use crate::proxy::timeouts::within;
 use shards::latch::Latch;
 
 use super::http_target::HttpTarget;
@@ -22,14 +21,14 @@ use super::{ForwardExit, SIGNAL_DRAIN};
 /// client instead of unbounded tasks).
 const MAX_IN_FLIGHT: u64 = 256;
 
-/// Runs until stdin closes or a signal arrives; in-flight requests get `drain` (after a
+/// Runs until stdin closes or a signal arrives; in-flight requests get `drain_limit` (after a
 /// signal: [`SIGNAL_DRAIN`]) to finish.
 pub(crate) async fn run(
     target: Rc<HttpTarget>,
     mut input: ClientInput,
     out: Rc<Output>,
     stop: Rc<Latch>,
-    drain: Duration,
+    drain_limit: Duration,
 ) -> ForwardExit {
     let gate = Gate::new();
     let slots = Rc::new(Semaphore::new(MAX_IN_FLIGHT));
@@ -80,8 +79,12 @@ pub(crate) async fn run(
             Err(_) => break,
         }
     }
-    let limit = if stop.is_fired() { SIGNAL_DRAIN } else { drain };
-    if within(limit, gate.close()).await.is_none() {
+    let limit = if stop.is_fired() {
+        SIGNAL_DRAIN
+    } else {
+        drain_limit
+    };
+    if super::drain(limit, &stop, gate.close()).await.is_none() {
         tracing::warn!(?limit, "in-flight requests did not finish in time");
     }
     stop.fire();

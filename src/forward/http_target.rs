@@ -34,6 +34,10 @@ pub(crate) const POOL_MAX_IDLE: usize = 16;
 /// error instead of growing memory.
 pub(crate) const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
+/// How long the DELETE that ends the session may take at exit (best effort: the client is
+/// already done).
+const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Most bytes of an error answer's body read to find a JSON-RPC error in it.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -443,9 +447,10 @@ impl HttpTarget {
             return;
         }
         let request = self.request_bytes(Request::Delete, b"");
-        match self.exchange(&request, Method::Delete).await {
-            Ok(answer) => tracing::info!(status = answer.head.status(), "session deleted"),
-            Err(e) => tracing::info!(error = ?e, "deleting the session failed"),
+        match within(DELETE_TIMEOUT, self.exchange(&request, Method::Delete)).await {
+            Some(Ok(answer)) => tracing::info!(status = answer.head.status(), "session deleted"),
+            Some(Err(e)) => tracing::info!(error = ?e, "deleting the session failed"),
+            None => tracing::info!("the target did not answer the session DELETE in time"),
         }
     }
 }

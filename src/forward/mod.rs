@@ -150,6 +150,27 @@ async fn serve(config: ForwardConfig, (stdin, stdout, signals): Streams) -> Forw
     exit
 }
 
+/// `fut`'s output if it finishes within `limit` and, once `stop` fires (a signal, or the
+/// client gone), within [`SIGNAL_DRAIN`] after that; `None` otherwise. For waits at exit: a
+/// signal arriving while draining after stdin closed still ends them promptly.
+pub(crate) async fn drain<F: std::future::Future>(
+    limit: Duration,
+    stop: &Latch,
+    fut: F,
+) -> Option<F::Output> {
+    let until_stopped = async {
+        stop.wait().await;
+        glommio::timer::sleep(SIGNAL_DRAIN).await;
+        None
+    };
+    within(
+        limit,
+        futures_lite::future::or(async { Some(fut.await) }, until_stopped),
+    )
+    .await
+    .flatten()
+}
+
 /// Fires `stop` on the first signal byte from the signal thread.
 async fn watch_signals(mut signals: glommio::net::UnixStream, stop: Rc<Latch>) {
     let mut byte = [0u8; 1];

@@ -24,7 +24,7 @@ use shards::latch::Latch;
 
 use super::input::{ClientInput, Next};
 use super::output::Output;
-use super::{ForwardExit, SIGNAL_DRAIN};
+use super::{drain, ForwardExit, SIGNAL_DRAIN};
 
 /// How often a child that closed stdout is checked for its exit.
 const EXIT_POLL: Duration = Duration::from_millis(10);
@@ -104,7 +104,7 @@ pub(crate) async fn run(
                 };
                 tracing::info!(pid, "client done: closing the target's stdin");
                 let _ = stdin.close().await;
-                let _ = within(grace, reader).await;
+                let _ = drain(grace, &stop, reader).await;
                 finish(process, grace).await;
                 return ForwardExit::Clean;
             }

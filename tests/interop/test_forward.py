@@ -453,3 +453,24 @@ def test_a_broken_answer_stream_is_resumed_with_last_event_id(raw_forward) -> No
         assert "mcp-session-id" not in first and first["accept"] == "application/json, text/event-stream"
     finally:
         target.close()
+
+
+def test_sigterm_while_draining_after_eof_exits_promptly(raw_forward, everything_upstream: harness.Endpoint) -> None:
+    """stdin closed with a 30 s call in flight: forward waits for it (up to --request-timeout),
+    but a SIGTERM meanwhile (what the SDK's stdio_client sends 2 s after closing stdin) ends the
+    wait within the 2 s signal drain."""
+    forward = raw_forward("--target", everything_upstream.url)
+    forward.send(INITIALIZE)
+    forward.receive_id(1)
+    forward.send(INITIALIZED)
+    forward.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                  "params": {"name": "trigger-long-running-operation", "arguments": {"duration": 30, "steps": 30},
+                             "_meta": {"progressToken": "long"}}})
+    assert forward.receive().get("method") == "notifications/progress"
+    forward.close_stdin()
+    forward.process.wait_for_line(lambda line: "stdin closed" in line, "the drain to start", LINE_TIMEOUT_S,
+                                  stream="stderr")
+    started = time.monotonic()
+    forward.process.popen.send_signal(signal.SIGTERM)
+    assert forward.wait_exit() == 0
+    assert time.monotonic() - started < 5.0, "SIGTERM during the drain took too long"
