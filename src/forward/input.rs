@@ -122,7 +122,59 @@ pub(crate) fn message(bytes: &[u8], inspected: &Inspected) -> ClientMessage {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream as StdUnixStream;
+    use std::rc::Rc;
+
+    use shards::latch::Latch;
+
     use super::*;
+    use crate::forward::bridge::into_glommio;
+
+    #[test]
+    fn invalid_lines_are_answered_and_valid_ones_handed_over() {
+        let (client_end, ours) = StdUnixStream::pair().unwrap();
+        let (stdout_ours, mut stdout_theirs) = StdUnixStream::pair().unwrap();
+        let mut client = client_end;
+        client
+            .write_all(
+                b"{oops\n\n   \r\n{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}\r\n[]\n",
+            )
+            .unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let ids = glommio::LocalExecutorBuilder::default()
+            .io_memory(64 * 1024)
+            .make()
+            .unwrap()
+            .run(async move {
+                let (out, writer) =
+                    Output::start(into_glommio(stdout_ours), Rc::new(Latch::default()));
+                let writer = glommio::spawn_local(writer);
+                let mut input = ClientInput::new(into_glommio(ours));
+                let mut ids = Vec::new();
+                loop {
+                    match input.next(&out).await {
+                        Next::Message(msg) => ids.extend(msg.requests),
+                        Next::Eof => break,
+                        Next::Broken(e) => panic!("{e}"),
+                    }
+                }
+                out.finish().await;
+                writer.await;
+                ids
+            });
+        assert_eq!(ids, [JsonRpcId::Number(9)]);
+        let mut replies = String::new();
+        stdout_theirs.read_to_string(&mut replies).unwrap();
+        let replies: Vec<serde_json::Value> = replies
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(replies.len(), 2, "{replies:?}");
+        assert_eq!(replies[0]["error"]["code"], -32700);
+        assert!(replies[0]["id"].is_null());
+        assert_eq!(replies[1]["error"]["code"], -32600, "an empty batch");
+    }
     use crate::mcp::JsonRpcId;
 
     fn facts(body: &[u8]) -> ClientMessage {

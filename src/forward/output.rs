@@ -92,3 +92,61 @@ async fn write_lines(rx: LocalReceiver<Vec<u8>>, mut stdout: UnixStream, gone: R
     }
     let _ = stdout.close().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream as StdUnixStream;
+
+    use super::*;
+    use crate::forward::bridge::into_glommio;
+
+    /// Everything the writer put on its socket, after `feed` ran and the output finished.
+    fn written(feed: impl AsyncFnOnce(&Output) + 'static) -> String {
+        let (ours, mut theirs) = StdUnixStream::pair().unwrap();
+        glommio::LocalExecutorBuilder::default()
+            .io_memory(64 * 1024)
+            .make()
+            .unwrap()
+            .run(async move {
+                let gone = Rc::new(Latch::default());
+                let (out, writer) = Output::start(into_glommio(ours), gone.clone());
+                let writer = glommio::spawn_local(writer);
+                feed(&out).await;
+                out.finish().await;
+                writer.await;
+                assert!(!gone.is_fired());
+            });
+        let mut text = String::new();
+        theirs.read_to_string(&mut text).unwrap();
+        text
+    }
+
+    #[test]
+    fn messages_become_single_lines_in_order() {
+        let text = written(async |out: &Output| {
+            assert!(out.message(b"{\n  \"a\": 1\r\n}").await);
+            assert!(
+                out.message(b"  \n ").await,
+                "blank messages are dropped, not errors"
+            );
+            assert!(
+                out.error(Some(&JsonRpcId::Number(7)), -32010, "down", None)
+                    .await
+            );
+            out.errors(&[JsonRpcId::from("x")], -32011, "slow").await;
+        });
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "{   \"a\": 1  }");
+        assert_eq!(
+            lines[1],
+            r#"{"jsonrpc":"2.0","id":7,"error":{"code":-32010,"message":"down"}}"#
+        );
+        assert_eq!(
+            lines[2],
+            r#"{"jsonrpc":"2.0","id":"x","error":{"code":-32011,"message":"slow"}}"#
+        );
+        assert_eq!(lines.len(), 3);
+        assert!(text.ends_with('\n'));
+    }
+}
