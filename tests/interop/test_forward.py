@@ -85,6 +85,13 @@ def test_forward_to_server_everything_over_http(shadowcat_bin: Path,
                    "shadowcat forward --target (HTTP)")
 
 
+def test_forward_through_the_reverse_proxy(shadowcat_bin: Path, everything_proxy: harness.Endpoint) -> None:
+    """The deployment forward mode exists for: an IDE's stdio client -> forward -> shadowcat
+    reverse -> an HTTP MCP server."""
+    _assert_checks(_forward_params(shadowcat_bin, "--target", everything_proxy.url), EVERYTHING,
+                   "shadowcat forward -> shadowcat reverse")
+
+
 def test_forward_to_server_everything_over_stdio(shadowcat_bin: Path) -> None:
     _assert_checks(_forward_params(shadowcat_bin, "--", *_everything_stdio()), EVERYTHING,
                    "shadowcat forward -- node server-everything stdio")
