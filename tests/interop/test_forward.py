@@ -481,3 +481,17 @@ def test_sigterm_while_draining_after_eof_exits_promptly(raw_forward, everything
     forward.process.popen.send_signal(signal.SIGTERM)
     assert forward.wait_exit() == 0
     assert time.monotonic() - started < 5.0, "SIGTERM during the drain took too long"
+
+
+def test_a_slow_answer_times_out_with_its_id(raw_forward, demo_upstream: harness.Endpoint) -> None:
+    forward = raw_forward("--target", demo_upstream.url, "--request-timeout", "300ms")
+    forward.send(INITIALIZE)
+    forward.receive_id(1)
+    forward.send({"jsonrpc": "2.0", "id": "slow-1", "method": "tools/call",
+                  "params": {"name": "slow", "arguments": {"steps": 1, "delay_ms": 3000}}})
+    forward.send({"jsonrpc": "2.0", "id": "ping-1", "method": "ping"})
+    # The ping is not held up by the slow call, and the slow call gets -32011, not silence.
+    assert forward.receive_id("ping-1")["result"] == {}
+    timed_out = forward.receive_id("slow-1")
+    assert timed_out["error"]["code"] == -32011, timed_out
+    assert "--request-timeout" in timed_out["error"]["message"], timed_out
