@@ -3,7 +3,7 @@
 //!
 //! Not here: what a shard does (crate::proxy::shard, crate::demo::server).
 //! Readiness contract (scripts rely on it): one `listening <role> <url>` line per listener on
-//! stdout, then `ready`; logs go to stderr.
+//! stdout (`proxy-sse` for a route's legacy HTTP+SSE stream), then `ready`; logs go to stderr.
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -103,6 +103,12 @@ pub fn run_proxy(mut config: Config) -> Result<(), AppError> {
     for (addr, l) in binds.listeners.iter().zip(&config.listeners) {
         for r in &l.routes {
             lines.push(format!("listening proxy http://{addr}{}", r.path));
+            if let Some(legacy) = &r.legacy_sse {
+                lines.push(format!(
+                    "listening proxy-sse http://{addr}{}",
+                    legacy.sse_path
+                ));
+            }
         }
     }
     if let Some(a) = binds.admin {

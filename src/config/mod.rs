@@ -44,9 +44,9 @@ pub use command::{from_cli, Command, DemoServerConfig, DemoStdioConfig};
 pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use model::{
-    Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
-    RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig, UpstreamConfig,
-    UpstreamTransport, UpstreamUrl,
+    Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, LogConfig,
+    RouteConfig, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,
+    UpstreamConfig, UpstreamTransport, UpstreamUrl,
 };
 pub use print::to_toml;
 pub use values::{
@@ -109,3 +109,7 @@ mod config_tests;
 #[cfg(test)]
 #[path = "resolve_tests.rs"]
 mod resolve_tests;
+
+#[cfg(test)]
+#[path = "legacy_sse_tests.rs"]
+mod legacy_sse_tests;

@@ -136,6 +136,17 @@ pub struct RouteConfig {
     pub path: String,
     /// Index into [`Config::upstreams`].
     pub upstream: usize,
+    /// The 2024-11-05 HTTP+SSE transport for the same upstream, when enabled.
+    pub legacy_sse: Option<LegacySseConfig>,
+}
+
+/// The legacy HTTP+SSE endpoints of a route (`legacy_sse = true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacySseConfig {
+    /// `GET` here opens the stream (`sse_path`).
+    pub sse_path: String,
+    /// `POST` here with `?sessionId=ID` (`messages_path`); announced in the `endpoint` event.
+    pub messages_path: String,
 }
 
 /// `[upstreams.NAME]`: an MCP server requests are forwarded to.
@@ -354,6 +365,7 @@ mod tests {
             routes: vec![RouteConfig {
                 path: "/mcp".into(),
                 upstream: 0,
+                legacy_sse: None,
             }],
             allowed_hosts: vec!["localhost".into()],
             allowed_origins: vec![],

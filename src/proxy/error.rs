@@ -33,6 +33,18 @@ pub enum ProxyError {
     /// Method other than POST/GET/DELETE.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A legacy HTTP+SSE path asked with the wrong method (`allow` names the right one).
+    #[error("method not allowed")]
+    LegacyMethodNotAllowed {
+        /// The `Allow` header to send.
+        allow: &'static [(&'static str, &'static str)],
+    },
+    /// `POST` to the legacy messages path without a `sessionId` query parameter.
+    #[error("sessionId query parameter required")]
+    LegacySessionRequired {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+    },
     /// `Host` not in the allow-list.
     #[error("host not allowed")]
     HostNotAllowed,
@@ -118,6 +130,7 @@ impl ProxyError {
                 | ProxyError::TooManySessions { .. }
                 | ProxyError::BatchNotAllowed
                 | ProxyError::SessionNotFound { .. }
+                | ProxyError::LegacySessionRequired { .. }
                 | ProxyError::UpstreamUnavailable { .. }
                 | ProxyError::UpstreamTimeout { .. }
                 | ProxyError::UpstreamProtocol { .. }

@@ -98,6 +98,58 @@ pub fn upstream_request(
     out.extend_from_slice(b"\r\n");
 }
 
+/// Headers of a legacy HTTP+SSE client POST that the proxy sets itself on the upstream
+/// Streamable HTTP request (besides [`DROP_UPSTREAM`]).
+const DROP_LEGACY: &[&str] = &["accept", "content-type", "mcp-protocol-version"];
+
+/// Appends the upstream Streamable HTTP request head for a message a legacy HTTP+SSE client
+/// POSTed: the client's end-to-end headers, plus what Streamable HTTP requires (`Accept` of
+/// JSON and SSE, `Content-Type`, the upstream's session, the negotiated `MCP-Protocol-Version`).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one head writer, called from one place"
+)]
+pub fn legacy_upstream_request(
+    out: &mut Vec<u8>,
+    method: &str,
+    path: &str,
+    authority: &str,
+    client: Option<&RequestHead>,
+    session: Option<&str>,
+    version: Option<&str>,
+    body_len: Option<usize>,
+) {
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(authority.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if let Some(client) = client {
+        for (name, value) in client.headers() {
+            if !dropped(name, DROP_UPSTREAM, client) && !dropped(name, DROP_LEGACY, client) {
+                push_header(out, name, value);
+            }
+        }
+    }
+    if body_len.is_some() {
+        push_header(out, "Accept", b"application/json, text/event-stream");
+        push_header(out, "Content-Type", b"application/json");
+    } else {
+        push_header(out, "Accept", b"text/event-stream");
+    }
+    if let Some(sid) = session {
+        push_header(out, "Mcp-Session-Id", sid.as_bytes());
+    }
+    if let Some(version) = version {
+        push_header(out, "MCP-Protocol-Version", version.as_bytes());
+    }
+    if let Some(len) = body_len {
+        push_framing(out, OutFraming::Length(len as u64));
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends the response head for the client, copying the upstream's end-to-end headers.
 pub fn client_response(
     out: &mut Vec<u8>,

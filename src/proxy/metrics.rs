@@ -40,6 +40,10 @@ pub enum Counter {
     UpstreamTimeouts,
     /// SSE events relayed to clients.
     SseEvents,
+    /// Legacy HTTP+SSE sessions opened (`GET /sse`).
+    LegacySessions,
+    /// Legacy HTTP+SSE sessions ended because the client did not read its stream (queue full).
+    LegacyOverflows,
 }
 
 /// Names of [`Counter`], exported as `shadowcat_<name>`.
@@ -57,6 +61,8 @@ pub const COUNTER_NAMES: &[&str] = &[
     "upstream_errors_total",
     "upstream_timeouts_total",
     "sse_events_total",
+    "legacy_sessions_total",
+    "legacy_overflows_total",
 ];
 
 /// Histograms, in the order of [`HISTOGRAM_NAMES`].
@@ -116,4 +122,4 @@ impl ProxyMetrics {
     }
 }
 
-const _: () = assert!(COUNTER_NAMES.len() == Counter::SseEvents as usize + 1);
+const _: () = assert!(COUNTER_NAMES.len() == Counter::LegacyOverflows as usize + 1);

@@ -39,7 +39,7 @@ pub(super) struct Facts {
     pub(super) cancelled: Option<JsonRpcId>,
 }
 
-fn facts(inspected: Inspected) -> Facts {
+pub(super) fn facts(inspected: Inspected) -> Facts {
     match inspected {
         Inspected::Single(info) => Facts {
             is_initialize: info.kind == Kind::Request && info.method == Some(Method::Initialize),
@@ -206,9 +206,11 @@ fn resolve_target(
             client_session: None,
         });
     };
-    let id = SessionId::parse(raw).ok_or(ProxyError::SessionNotFound {
-        id: facts.id.clone(),
-    })?;
+    let id = SessionId::parse(raw)
+        .filter(|id| !state.legacy.borrow().contains_key(id))
+        .ok_or(ProxyError::SessionNotFound {
+            id: facts.id.clone(),
+        })?;
     let mut sessions = state.sessions.borrow_mut();
     let entry = sessions
         .get_mut(&id, Instant::now())

@@ -29,6 +29,8 @@ fn classify(
             None,
             &[("Allow", "GET, POST, DELETE")],
         ),
+        E::LegacyMethodNotAllowed { allow } => (405, jsonrpc::INVALID_REQUEST, None, allow),
+        E::LegacySessionRequired { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
         E::HostNotAllowed | E::OriginNotAllowed => (403, jsonrpc::INVALID_REQUEST, None, &[]),
         E::NotAcceptable { .. } => (406, jsonrpc::INVALID_REQUEST, None, &[]),
         E::UnsupportedMediaType => (415, jsonrpc::INVALID_REQUEST, None, &[]),
@@ -77,6 +79,13 @@ fn public_message(err: &ProxyError) -> String {
             text
         }
     }
+}
+
+/// Appends the JSON-RPC error object for `err` alone (no HTTP), answering request `id`: for
+/// failures delivered in-band, e.g. on a legacy HTTP+SSE stream.
+pub fn error_message(out: &mut Vec<u8>, err: &ProxyError, id: Option<&JsonRpcId>) {
+    let (_, code, _, _) = classify(err);
+    jsonrpc::write_error(out, id, code, &public_message(err), None);
 }
 
 /// Appends the full HTTP error response for `err`; returns its status.

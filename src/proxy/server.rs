@@ -69,7 +69,7 @@ pub async fn serve(
                 break;
             }
         };
-        if let Some(owner) = foreign_owner(&state, &head) {
+        if let Some(owner) = foreign_owner(&state, listener_index, &head) {
             handoff(&state, conn, &head, owner, listener_index).await;
             return;
         }
@@ -133,12 +133,24 @@ async fn next_head(
     }
 }
 
-/// The shard owning the request's session, when that is not this one.
-fn foreign_owner(state: &ShardState, head: &RequestHead) -> Option<shards::ShardId> {
+/// The shard owning the request's session (`Mcp-Session-Id`, or the `sessionId` parameter of a
+/// legacy messages POST), when that is not this one.
+fn foreign_owner(
+    state: &ShardState,
+    listener_index: usize,
+    head: &RequestHead,
+) -> Option<shards::ShardId> {
     if state.ctx.shard_count < 2 {
         return None;
     }
-    let sid = SessionId::parse(head.header("mcp-session-id")?)?;
+    let raw = match head.header("mcp-session-id") {
+        Some(raw) => raw,
+        None => {
+            let listener = state.config.listeners.get(listener_index)?;
+            super::legacy::messages_session(listener, head)?
+        }
+    };
+    let sid = SessionId::parse(raw)?;
     let owner = state.ring.owner(sid.as_bytes());
     (owner != state.id()).then_some(owner)
 }
@@ -203,6 +215,9 @@ async fn dispatch(
         .ok_or(ProxyError::Internal("connection from an unknown listener"))?;
     guard::check_host_origin(listener, head)?;
     let path = head.path();
+    if let Some(found) = super::legacy::route(listener, path) {
+        return super::legacy::dispatch(state, found, conn, head).await;
+    }
     let route = listener
         .routes
         .iter()
