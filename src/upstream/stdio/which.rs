@@ -78,7 +78,11 @@ mod tests {
         let err = find_program(&spec(&["no-such-program-xyz"], &[])).unwrap_err();
         assert!(err.contains("not found on PATH"), "{err}");
         assert!(find_program(&spec(&["/bin/sh"], &[])).is_ok());
-        let err = find_program(&spec(&["/etc/hostname"], &[])).unwrap_err();
+        let plain = std::env::temp_dir().join(format!("shadowcat-which-{}", std::process::id()));
+        std::fs::write(&plain, b"not a program").unwrap();
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = find_program(&spec(&[plain.to_str().unwrap()], &[])).unwrap_err();
+        std::fs::remove_file(&plain).unwrap();
         assert!(err.contains("not an executable file"), "{err}");
         let relative = ChildSpec {
             cwd: Some(PathBuf::from("/bin")),
