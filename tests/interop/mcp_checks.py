@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
 import httpx
-from mcp import ClientSession
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 from mcp.shared.version import SUPPORTED_PROTOCOL_VERSIONS
@@ -254,6 +255,20 @@ async def run_mcp_checks(url: str, profile: ServerProfile, *, proxied: bool) -> 
         expected = 404 if proxied else profile.direct_closed_session_status
         status = await asyncio.to_thread(_post_on_session, url, session_id, version)
         assert status == expected, f"request on a deleted session answered {status}, want {expected}"
+    return report
+
+
+async def run_mcp_checks_stdio(server: StdioServerParameters, profile: ServerProfile, via: str) -> CheckReport:
+    """The in-session checks over stdio: the SDK launches `server` (e.g. `shadowcat forward ...`) and
+    speaks newline-delimited JSON-RPC to it; `via` names the path in the report. The SDK's
+    stdio_client ends the process when the block exits (stdin closed, then SIGTERM/SIGKILL)."""
+    report = CheckReport(target=f"{profile.label} through {via}")
+    rec = _Recorder(report)
+    try:
+        async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
+            await _check_session(session, profile, rec)
+    except Exception as error:  # noqa: BLE001 - a transport crash is one more failed check
+        report.results.append(_failed("transport stayed up", error))
     return report
 
 
