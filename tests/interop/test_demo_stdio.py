@@ -2,7 +2,7 @@
 spawns it in its own process group and kills the group on exit), plus raw pipe checks: stdout
 carries only JSON-RPC lines, and end of input means exit status 0.
 
-Not here: the stdio demo behind the proxy (the proxy's stdio upstream tests).
+Last: the stdio demo behind `reverse --upstream-cmd` (both modes), as the benchmarks use it.
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ import time
 from pathlib import Path
 
 import mcp.types as types
+import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.context import RequestContext
 
 import harness
+from mcp_checks import DEMO, run_mcp_checks
 
 STEP_TIMEOUT_S = 20.0
 
@@ -183,3 +186,45 @@ def test_pipelined_echo_rate(shadowcat_bin: Path) -> None:
         assert json.loads(last)["id"] == count
         assert server.process.wait(timeout=STEP_TIMEOUT_S) == 0
     print(f"\ndemo-server --stdio: {count} pipelined echo calls in {elapsed:.3f}s = {count / elapsed:,.0f} calls/s")
+
+
+def start_stdio_proxy(shadowcat_bin: Path, mode: str) -> harness.Endpoint:
+    """`reverse --upstream-cmd -- shadowcat demo-server --stdio` on 127.0.0.1:0, one shard."""
+    argv = [shadowcat_bin, "reverse", "--bind", f"{harness.LOOPBACK_HOST}:0", "--shards", "1",
+            "--upstream-cmd", "--stdio-mode", mode, "--", shadowcat_bin, "demo-server", "--stdio"]
+    process = harness.ManagedProcess(f"shadowcat-proxy-stdio-{mode}", argv, env=dict(os.environ))
+    try:
+        urls = harness.wait_shadowcat_ready(process, ["proxy"])
+    except BaseException:
+        process.stop()
+        raise
+    return harness.Endpoint(url=urls["proxy"], process=process)
+
+
+async def proxied_confirm(url: str) -> None:
+    async def accept(context: RequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+    async with asyncio.timeout(STEP_TIMEOUT_S):
+        async with streamable_http_client(url) as (read, write, _):
+            async with ClientSession(read, write, elicitation_callback=accept) as session:
+                await session.initialize()
+                result = await session.call_tool("confirm", {"message": "Through the proxy?"})
+                assert not result.isError, result
+                assert json.loads(result.content[0].text) == {"action": "accept", "content": {"confirm": True}}
+
+
+@pytest.mark.parametrize("mode", ["per-session", "shared"])
+def test_stdio_demo_behind_the_proxy(shadowcat_bin: Path, mode: str) -> None:
+    """The SDK check list and an elicitation round trip (server->client request over the POST's
+    SSE stream) through `reverse --upstream-cmd` in both modes; the proxy exits 0 on SIGTERM."""
+    proxy = start_stdio_proxy(shadowcat_bin, mode)
+    try:
+        report = asyncio.run(run_mcp_checks(proxy.url, DEMO, proxied=True))
+        failed = [result for result in report.results if not result.ok]
+        assert not failed, failed
+        asyncio.run(proxied_confirm(proxy.url))
+        code = proxy.process.terminate_and_wait(timeout_s=15.0)
+        assert code == 0, str(proxy.process.failure(f"exit code {code}"))
+    finally:
+        proxy.stop()

@@ -57,6 +57,11 @@ impl Ask {
         Self { call, kind }
     }
 
+    /// Whether this question belongs to the tool call whose id is `call` (JSON text).
+    pub(super) fn is_for(&self, call: &str) -> bool {
+        super::session::id_text(&self.call) == call
+    }
+
     /// The tool result for the client's `result`: `confirm` returns the whole answer as JSON
     /// text (`{"action":"accept","content":{"confirm":true}}`); `sample` returns the model's
     /// text, or the whole answer as JSON when its content is not text.

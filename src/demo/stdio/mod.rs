@@ -14,7 +14,8 @@
 //! inline (no hand-off before the reply is queued); one **writer thread** owns stdout; a `slow`
 //! call runs its script (pauses and progress notifications) on a **thread of its own**, so it
 //! never holds up other requests. Threads share nothing but channels (`std::sync::mpsc`, no
-//! locks); the session state lives on the main thread alone. No shard exists in this process,
+//! locks) and one cancellation flag per `slow` call (an `AtomicBool` the main thread sets on
+//! `notifications/cancelled`); the session state lives on the main thread alone. No shard exists in this process,
 //! so blocking here blocks nobody else.
 //!
 //! # Batching
@@ -31,7 +32,9 @@ mod lines;
 mod session;
 
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use lines::{Line, LineSplitter};
@@ -111,7 +114,7 @@ struct Server {
     session: StdioSession,
     outbox: SyncSender<Vec<u8>>,
     /// Running `slow` scripts, oldest first.
-    scripts: Vec<JoinHandle<()>>,
+    scripts: Vec<Script>,
     /// The writer stopped (stdout failed): stop reading.
     writer_gone: bool,
 }
@@ -127,7 +130,12 @@ impl Server {
         };
         match action {
             Action::Write(message) => self.send(message),
-            Action::Script(steps) => self.script(steps),
+            Action::Script { call, steps } => self.script(call, steps),
+            Action::Cancel(call) => {
+                for script in self.scripts.iter().filter(|script| script.call == call) {
+                    script.cancelled.store(true, Ordering::Relaxed);
+                }
+            }
             Action::Nothing => {}
         }
     }
@@ -139,18 +147,24 @@ impl Server {
     }
 
     /// Runs a `slow` script on its own thread.
-    fn script(&mut self, steps: Vec<SseStep>) {
-        self.scripts.retain(|script| !script.is_finished());
+    fn script(&mut self, call: String, steps: Vec<SseStep>) {
+        self.scripts.retain(|script| !script.thread.is_finished());
         if self.scripts.len() >= MAX_SCRIPTS && !self.scripts.is_empty() {
             let oldest = self.scripts.remove(0);
-            let _ = oldest.join();
+            let _ = oldest.thread.join();
         }
         let outbox = self.outbox.clone();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&cancelled);
         let spawned = thread::Builder::new()
             .name("demo-slow".into())
-            .spawn(move || play(steps, &outbox));
+            .spawn(move || play(steps, &outbox, &flag));
         match spawned {
-            Ok(handle) => self.scripts.push(handle),
+            Ok(thread) => self.scripts.push(Script {
+                call,
+                cancelled,
+                thread,
+            }),
             Err(error) => {
                 // Without a thread the call cannot pause; its result is lost, so say why.
                 tracing::error!(%error, "cannot start a thread for a slow call");
@@ -164,18 +178,31 @@ impl Server {
             self.send(message);
         }
         for script in self.scripts.drain(..) {
-            let _ = script.join();
+            let _ = script.thread.join();
         }
     }
 }
 
-/// Plays one script: pauses, then messages, in order.
+/// A `slow` call playing on its own thread.
+struct Script {
+    /// The request id as JSON text, matched against `notifications/cancelled`.
+    call: String,
+    /// Set by the main thread on cancellation; the script stops before its next step.
+    cancelled: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+/// Plays one script: pauses, then messages, in order; stops without a response once
+/// `cancelled` is set (a cancelled request gets none, per the MCP cancellation utility).
 #[allow(
     clippy::disallowed_methods,
     reason = "this thread exists only to pause one slow call; no shard runs in this process"
 )]
-fn play(steps: Vec<SseStep>, outbox: &SyncSender<Vec<u8>>) {
+fn play(steps: Vec<SseStep>, outbox: &SyncSender<Vec<u8>>, cancelled: &AtomicBool) {
     for step in steps {
+        if cancelled.load(Ordering::Relaxed) {
+            return;
+        }
         match step {
             SseStep::Delay(pause) => thread::sleep(pause),
             SseStep::Message(message) => {

@@ -163,3 +163,45 @@ fn a_failing_stdout_ends_the_server_with_the_error() {
     };
     assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
 }
+
+#[test]
+fn a_cancelled_slow_call_sends_no_result() {
+    let (feed, gate) = mpsc::channel();
+    let (tap_tx, tap) = mpsc::channel();
+    let server = std::thread::spawn(move || {
+        serve(
+            Gated {
+                lines: gate,
+                current: Vec::new(),
+            },
+            Tap(tap_tx),
+        )
+        .map(drop)
+    });
+    let mut pending = Vec::new();
+    feed.send(format!("{INIT}\n")).unwrap();
+    read_until(&tap, &mut pending, |v| v["id"] == 0);
+    feed.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"slow","arguments":{"steps":1000,"delay_ms":20},"_meta":{"progressToken":"t"}}}"#.to_owned() + "\n").unwrap();
+    // Cancel once progress shows the call is running, then prove the server still answers.
+    read_until(&tap, &mut pending, |v| {
+        v["method"] == "notifications/progress"
+    });
+    feed.send(
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":5}}"#
+            .to_owned()
+            + "\n",
+    )
+    .unwrap();
+    feed.send(r#"{"jsonrpc":"2.0","id":6,"method":"ping"}"#.to_owned() + "\n")
+        .unwrap();
+    read_until(&tap, &mut pending, |v| v["id"] == 6);
+    // End of input: the server returns at once (it would take 20 s if the script kept playing)
+    // and writes no response for request 5.
+    drop(feed);
+    server.join().unwrap().unwrap();
+    while let Ok(bytes) = tap.try_recv() {
+        pending.extend(bytes);
+    }
+    let rest = lines(&pending);
+    assert!(rest.iter().all(|v| v["id"] != 5), "{rest:?}");
+}

@@ -29,7 +29,14 @@ pub(super) enum Action {
     /// Write this message as one line.
     Write(Vec<u8>),
     /// Write these messages with these pauses, without holding up other requests (`slow`).
-    Script(Vec<SseStep>),
+    Script {
+        /// The request's id as JSON text (`7`, `"a"`), for `notifications/cancelled`.
+        call: String,
+        /// Pauses and messages; the last message is the response.
+        steps: Vec<SseStep>,
+    },
+    /// The client cancelled its request with this id (JSON text): stop its script, if any.
+    Cancel(String),
     /// Nothing to send (a notification, or a response nobody waits for).
     Nothing,
 }
@@ -47,9 +54,13 @@ pub(super) struct StdioSession {
     asks: HashMap<u64, Ask>,
 }
 
-/// A response from the client: the members the demo reads.
+/// A notification or response from the client: the members the demo reads.
 #[derive(Debug, Deserialize)]
 struct ClientResponse {
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    params: Option<serde_json::Value>,
     #[serde(default)]
     id: Option<serde_json::Value>,
     #[serde(default)]
@@ -122,7 +133,10 @@ impl StdioSession {
         }
         match dispatch::request(&id, method, params) {
             Ok(Outcome::Reply(body)) => Action::Write(body),
-            Ok(Outcome::Stream(steps)) => Action::Script(steps),
+            Ok(Outcome::Stream(steps)) => Action::Script {
+                call: id_text(&id),
+                steps,
+            },
             Err(error) => Action::Write(error_message(Some(&id), &error)),
         }
     }
@@ -166,6 +180,9 @@ impl StdioSession {
         let Ok(response) = serde_json::from_slice::<ClientResponse>(line) else {
             return Action::Nothing;
         };
+        if response.method.as_deref() == Some(CANCELLED) {
+            return self.cancelled(response.params.as_ref());
+        }
         if response.result.is_none() && response.error.is_none() {
             return Action::Nothing;
         }
@@ -182,6 +199,36 @@ impl StdioSession {
             Some(result) => ask.answered(&result),
             None => ask.refused(response.error.as_ref()),
         })
+    }
+}
+
+impl StdioSession {
+    /// `notifications/cancelled {requestId}`: a question still waiting is dropped without a
+    /// result (the client no longer expects one); anything else is passed on to stop a script.
+    /// Unknown or finished ids are ignored, as the spec asks.
+    fn cancelled(&mut self, params: Option<&serde_json::Value>) -> Action {
+        let Some(request) = params.and_then(|params| params.get("requestId")) else {
+            return Action::Nothing;
+        };
+        let call = request.to_string();
+        let before = self.asks.len();
+        self.asks.retain(|_, ask| !ask.is_for(&call));
+        if self.asks.len() < before {
+            return Action::Nothing;
+        }
+        Action::Cancel(call)
+    }
+}
+
+/// The client's cancellation notice (JSON-RPC notification, MCP `basic/utilities/cancellation`).
+const CANCELLED: &str = "notifications/cancelled";
+
+/// A request id as compact JSON text: the same text `serde_json::Value::to_string` gives for the
+/// `requestId` of a cancellation naming it.
+pub(super) fn id_text(id: &RequestId<'_>) -> String {
+    match id {
+        RequestId::Str(text) => serde_json::Value::from(text.as_ref()).to_string(),
+        RequestId::Num(number) => number.to_string(),
     }
 }
 

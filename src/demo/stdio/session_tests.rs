@@ -107,7 +107,6 @@ fn notifications_and_stray_responses_get_nothing() {
     let mut s = session(INIT_PLAIN);
     for line in [
         r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#,
         r#"{"jsonrpc":"2.0","id":99,"result":{}}"#,
         r#"{"jsonrpc":"2.0","id":"x","error":{"code":1,"message":"m"}}"#,
     ] {
@@ -119,9 +118,10 @@ fn notifications_and_stray_responses_get_nothing() {
 fn slow_becomes_a_script_with_progress_then_the_result() {
     let mut s = session(INIT_PLAIN);
     let action = s.handle(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","arguments":{"steps":2,"delay_ms":1},"_meta":{"progressToken":"p"}}}"#);
-    let Action::Script(steps) = action else {
+    let Action::Script { call, steps } = action else {
         panic!("expected a script: {action:?}")
     };
+    assert_eq!(call, "1");
     let messages: Vec<Value> = steps
         .iter()
         .filter_map(|step| match step {
@@ -269,4 +269,43 @@ fn pending_questions_are_bounded() {
     }
     let refused = call(&mut s, line);
     assert_eq!(refused["result"]["isError"], true);
+}
+
+#[test]
+fn cancellation_names_the_call_and_drops_a_waiting_question() {
+    let mut s = session(INIT_ASKING);
+    let cancel = |id: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{id},"reason":"x"}}}}"#
+        )
+    };
+    // Not a question: passed on for the scripts (string and number ids keep their JSON type).
+    assert_eq!(s.handle(cancel("7").as_bytes()), Action::Cancel("7".into()));
+    assert_eq!(
+        s.handle(cancel("\"a\"").as_bytes()),
+        Action::Cancel("\"a\"".into())
+    );
+    let Action::Script { call: script, .. } = s.handle(
+        br#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"slow","arguments":{"steps":1,"delay_ms":0}}}"#,
+    ) else {
+        panic!("expected a script")
+    };
+    assert_eq!(script, "\"a\"");
+    // A waiting question is dropped: no result now, none at end of input, a late answer ignored.
+    let ask = call(
+        &mut s,
+        r#"{"jsonrpc":"2.0","id":"q","method":"tools/call","params":{"name":"confirm"}}"#,
+    );
+    assert_eq!(s.handle(cancel("\"q\"").as_bytes()), Action::Nothing);
+    assert!(s.abandon().is_empty());
+    let late = format!(
+        r#"{{"jsonrpc":"2.0","id":{},"result":{{"action":"decline"}}}}"#,
+        ask["id"]
+    );
+    assert_eq!(s.handle(late.as_bytes()), Action::Nothing);
+    // Malformed cancellations are ignored.
+    assert_eq!(
+        s.handle(br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#),
+        Action::Nothing
+    );
 }
