@@ -109,7 +109,9 @@ mod config_tests;
 #[cfg(test)]
 #[path = "resolve_tests.rs"]
 mod resolve_tests;
-
+#[cfg(test)]
+#[path = "stdio_tests.rs"]
+mod stdio_tests;
 #[cfg(test)]
 #[path = "legacy_sse_tests.rs"]
 mod legacy_sse_tests;
