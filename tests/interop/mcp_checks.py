@@ -1,6 +1,6 @@
-"""The one assertion helper: runs the whole MCP check list against a Streamable HTTP URL with the
-official Python SDK (`mcp`), the same list for every target of the matrix (after agentgateway's
-shared transport-matrix helper). Every check runs even when an earlier one failed (except after a
+"""The one assertion helper: runs the whole MCP check list with the official Python SDK (`mcp`)
+over any client transport (Streamable HTTP, legacy HTTP+SSE, stdio), the same list for every
+target of the matrix (after agentgateway's shared transport-matrix helper). Every check runs even when an earlier one failed (except after a
 failed initialize), so one test run reports every broken behaviour of a target at once.
 
 Not here: starting servers (harness.py), raw-HTTP edge cases (test_http_edge.py).
@@ -16,6 +16,8 @@ from typing import Any, AsyncIterator, Callable
 
 import httpx
 from mcp import ClientSession, StdioServerParameters
+from mcp import types
+from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
@@ -46,6 +48,9 @@ class ServerProfile:
     prompt_must_contain: str
     # Status a direct request answers on a session after DELETE (proxies answer 404, per spec).
     direct_closed_session_status: int
+    # A tool that sends sampling/createMessage to the client (None: the server has none). It may
+    # be registered only after initialize, announced by notifications/tools/list_changed.
+    sampling_tool: str | None = None
 
 
 DEMO = ServerProfile(
@@ -79,7 +84,28 @@ EVERYTHING = ServerProfile(
     prompt_must_contain="Ada Lovelace",
     # server-everything answers an unknown session with 400 "No valid session ID provided".
     direct_closed_session_status=400,
+    sampling_tool="trigger-sampling-request",
 )
+
+SAMPLED_TEXT = "sampled by the interop test"
+
+
+async def answer_sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    """The client's model: a fixed answer, so the check can find it in the tool's result."""
+    return types.CreateMessageResult(role="assistant", model="interop-test-model",
+                                     content=types.TextContent(type="text", text=SAMPLED_TEXT))
+
+
+class ToolsChanged:
+    """`message_handler` for ClientSession: notes notifications/tools/list_changed."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    async def __call__(self, message: Any) -> None:
+        if isinstance(message, types.ServerNotification) and \
+                isinstance(message.root, types.ToolListChangedNotification):
+            self.event.set()
 
 
 @dataclass
@@ -148,7 +174,24 @@ def _text_of(result: Any) -> str:
     return texts[0]
 
 
-async def _check_session(session: ClientSession, profile: ServerProfile, rec: _Recorder) -> str | None:
+async def _check_sampling(session: ClientSession, profile: ServerProfile, rec: _Recorder,
+                          tools_changed: ToolsChanged) -> None:
+    """A server→client request inside a call: the tool's sampling/createMessage reaches the client
+    (whose answer goes back) and the tool's result carries the sampled text."""
+    tool = profile.sampling_tool
+    if tool is None:
+        return
+    async with rec.check("sampling round trip (server->client request)"):
+        names = {t.name for t in (await session.list_tools()).tools}
+        if tool not in names:
+            await tools_changed.event.wait()
+        result = await session.call_tool(tool, {"prompt": "hi", "maxTokens": 5})
+        assert not result.isError, result
+        assert SAMPLED_TEXT in _text_of(result), result
+
+
+async def _check_session(session: ClientSession, profile: ServerProfile, rec: _Recorder,
+                         tools_changed: ToolsChanged | None = None) -> str | None:
     """Runs the in-session checks; returns the negotiated protocol version (None: no session)."""
     init = None
     async with rec.check("initialize"):
@@ -221,6 +264,8 @@ async def _check_session(session: ClientSession, profile: ServerProfile, rec: _R
         prompt = await session.get_prompt(profile.prompt, profile.prompt_args)
         texts = [getattr(m.content, "text", "") for m in prompt.messages]
         assert any(profile.prompt_must_contain in text for text in texts), prompt
+    if tools_changed is not None:
+        await _check_sampling(session, profile, rec, tools_changed)
     return init.protocolVersion
 
 
@@ -267,6 +312,23 @@ async def run_mcp_checks_stdio(server: StdioServerParameters, profile: ServerPro
     try:
         async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
             await _check_session(session, profile, rec)
+    except Exception as error:  # noqa: BLE001 - a transport crash is one more failed check
+        report.results.append(_failed("transport stayed up", error))
+    return report
+
+
+async def run_mcp_checks_sse(url: str, profile: ServerProfile, via: str) -> CheckReport:
+    """The in-session checks over the legacy HTTP+SSE transport (2024-11-05): the SDK's sse_client
+    GETs `url`, waits for the `endpoint` event and POSTs every message there; all answers arrive on
+    the stream. Adds the sampling round trip when the profile has a sampling tool."""
+    report = CheckReport(target=f"{profile.label} through {via} ({url})")
+    rec = _Recorder(report)
+    tools_changed = ToolsChanged()
+    try:
+        async with sse_client(url, timeout=STEP_TIMEOUT_S) as (read, write), \
+                ClientSession(read, write, sampling_callback=answer_sampling,
+                              message_handler=tools_changed) as session:
+            await _check_session(session, profile, rec, tools_changed)
     except Exception as error:  # noqa: BLE001 - a transport crash is one more failed check
         report.results.append(_failed("transport stayed up", error))
     return report
