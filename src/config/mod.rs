@@ -107,11 +107,11 @@ mod command_tests;
 #[path = "config_tests.rs"]
 mod config_tests;
 #[cfg(test)]
+#[path = "legacy_sse_tests.rs"]
+mod legacy_sse_tests;
+#[cfg(test)]
 #[path = "resolve_tests.rs"]
 mod resolve_tests;
 #[cfg(test)]
 #[path = "stdio_tests.rs"]
 mod stdio_tests;
-#[cfg(test)]
-#[path = "legacy_sse_tests.rs"]
-mod legacy_sse_tests;

@@ -121,15 +121,15 @@ async fn relay(
         return done;
     }
     let mut body = state.bufs.take(4096);
-    let read = within(
-        idle.unwrap_or(Duration::MAX),
-        ex.conn.read_response_body(
-            ex.framing,
-            state.config.limits.max_sse_event_bytes,
-            &mut body,
-        ),
-    )
-    .await;
+    let reading = ex.conn.read_response_body(
+        ex.framing,
+        state.config.limits.max_sse_event_bytes,
+        &mut body,
+    );
+    let read = match idle {
+        Some(limit) => within(limit, reading).await,
+        None => Some(reading.await),
+    };
     let done = matches!(read, Some(Ok(())));
     if done {
         on_message(state, sid, initialize, body);
