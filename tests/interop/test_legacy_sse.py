@@ -301,3 +301,33 @@ def test_sigterm_ends_legacy_streams_cleanly(shadowcat_bin: Path, demo_upstream:
         legacy.close()
     finally:
         proxy.stop()
+
+
+def test_a_client_that_stops_reading_loses_its_session(shadowcat_bin: Path,
+                                                       demo_upstream: harness.Endpoint) -> None:
+    """Bounded memory: large answers pile up while the client reads nothing; once the socket
+    buffers and the session's queue are full, the session ends (log line, stream closed, 404)."""
+    proxy = start_legacy_proxy(shadowcat_bin, ["--upstream", demo_upstream.url], admin=True)
+    try:
+        legacy = LegacyStream(proxy)
+        legacy.initialize()
+        message = "x" * 65536
+        ended = False
+        with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            for index in range(2000):
+                body = rawhttp.jsonrpc("tools/call", {"name": "echo", "arguments": {"message": message}}, index)
+                answer = conn.request("POST", legacy.endpoint, [("Content-Type", "application/json")], body)
+                if answer.status == 404:
+                    ended = True
+                    break
+                assert answer.status == 202, answer.describe()
+        assert ended, "the session survived 2000 unread 64 KiB answers"
+        proxy.process.wait_for_line(lambda line: "not reading its stream" in line, "the overflow log line",
+                                    STEP_TIMEOUT_S, stream="stderr")
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                (proxy.admin_url or "").rstrip("/") + "/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        assert re.search(r"^shadowcat_legacy_overflows_total 1$", metrics, re.M), metrics
+        legacy.close()
+    finally:
+        proxy.stop()

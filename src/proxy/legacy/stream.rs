@@ -155,7 +155,20 @@ async fn serve(
         match wake {
             Wake::Message(Some(message)) => {
                 push_event(&mut scratch, chunked, "message", &message);
-                send(client, &mut scratch).await?;
+                // A client that stopped reading blocks this write; its overflowing queue ends
+                // the session, which must not wait for the write timeout.
+                let written = futures_lite::future::or(
+                    async { Some(send(client, &mut scratch).await) },
+                    async {
+                        out.ended.wait().await;
+                        None
+                    },
+                )
+                .await;
+                match written {
+                    Some(result) => result?,
+                    None => return Ok(()),
+                }
                 state.metrics.incr(Counter::SseEvents);
                 // An active stream keeps the session from expiring.
                 let _ = state.sessions.borrow_mut().get_mut(sid, Instant::now());
