@@ -212,6 +212,57 @@ mod tests {
     use crate::http::{parse_request, parse_response, Limits};
 
     #[test]
+    fn legacy_upstream_head_sets_what_streamable_http_needs() {
+        let raw = b"POST /messages?sessionId=abc HTTP/1.1\r\nHost: proxy:8080\r\n\
+Authorization: Bearer secret\r\nAccept: */*\r\nContent-Type: application/json; charset=utf-8\r\n\
+MCP-Protocol-Version: 2024-11-05\r\nUser-Agent: sdk\r\nContent-Length: 2\r\n\r\n";
+        let (head, _) = parse_request(raw, &Limits::default()).unwrap().unwrap();
+        let mut out = Vec::new();
+        legacy_upstream_request(
+            &mut out,
+            "POST",
+            "/mcp",
+            "up:9000",
+            Some(&head),
+            Some("up-sid"),
+            Some("2025-06-18"),
+            Some(2),
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("POST /mcp HTTP/1.1\r\nHost: up:9000\r\n"),
+            "{text}"
+        );
+        for kept in [
+            "User-Agent: sdk\r\n",
+            "Accept: application/json, text/event-stream\r\n",
+            "Content-Type: application/json\r\n",
+            "Mcp-Session-Id: up-sid\r\n",
+            "MCP-Protocol-Version: 2025-06-18\r\n",
+            "Content-Length: 2\r\n\r\n",
+        ] {
+            assert!(text.contains(kept), "{kept:?} missing: {text}");
+        }
+        for gone in [
+            "Bearer",
+            "*/*",
+            "charset",
+            "2024-11-05",
+            "sessionId",
+            "proxy:8080",
+        ] {
+            assert!(!text.contains(gone), "{gone} leaked: {text}");
+        }
+        let mut get = Vec::new();
+        legacy_upstream_request(&mut get, "GET", "/mcp", "up:9000", None, None, None, None);
+        let get = String::from_utf8(get).unwrap();
+        assert_eq!(
+            get,
+            "GET /mcp HTTP/1.1\r\nHost: up:9000\r\nAccept: text/event-stream\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn upstream_head_drops_hop_by_hop_credentials_and_session() {
         let raw = b"POST /mcp?x=1 HTTP/1.1\r\nHost: proxy:8080\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\
 Authorization: Bearer secret\r\nCookie: a=b\r\nOrigin: http://localhost\r\nMcp-Session-Id: client\r\n\

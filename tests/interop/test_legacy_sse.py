@@ -208,8 +208,16 @@ def test_unknown_or_missing_session_and_bad_accept(legacy_proxies: dict[str, Any
     with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
         answer = conn.request("GET", "/messages", [("Accept", "text/event-stream")])
         assert answer.status == 405 and answer.header("allow") == "POST", answer.describe()
+    evil = ("Origin", "http://evil.example")
+    with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        answer = conn.request("GET", "/sse", [("Accept", "text/event-stream"), evil])
+        assert answer.status == 403, answer.describe()
     legacy = LegacyStream(proxy)
     try:
+        with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            answer = conn.request("POST", legacy.endpoint, [("Content-Type", "application/json"), evil],
+                                  rawhttp.jsonrpc("ping", {}, 1))
+            assert answer.status == 403, answer.describe()
         bad = legacy.post(b"{not json")
         assert bad.status == 400 and bad.json()["error"]["code"] == -32700, bad.describe()
         with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
