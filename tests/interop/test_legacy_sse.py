@@ -33,7 +33,8 @@ STEP_TIMEOUT_S = 20.0
 TS_DRIVER = Path(__file__).resolve().with_name("ts_checks.mjs")
 TS_SDK = harness.NODE_MODULES / "@modelcontextprotocol" / "sdk"
 UPSTREAMS = ["demo-http", "everything-http", "everything-stdio"]
-PROFILES = {"demo-http": DEMO, "everything-http": EVERYTHING, "everything-stdio": EVERYTHING}
+PROFILES = {"demo-http": DEMO, "everything-http": EVERYTHING, "everything-stdio": EVERYTHING,
+            "everything-stdio-shared": EVERYTHING}
 
 
 def start_legacy_proxy(shadowcat_bin: Path, upstream: list[str | Path], *, shards: int = 1,
@@ -54,8 +55,8 @@ def start_legacy_proxy(shadowcat_bin: Path, upstream: list[str | Path], *, shard
     return harness.Endpoint(url=urls["proxy"], process=process, admin_url=urls.get("admin"))
 
 
-def everything_stdio() -> list[str | Path]:
-    return ["--upstream-cmd", "--", harness.node22(), harness.EVERYTHING_ENTRY, "stdio"]
+def everything_stdio(mode: str = "per-session") -> list[str | Path]:
+    return ["--stdio-mode", mode, "--upstream-cmd", "--", harness.node22(), harness.EVERYTHING_ENTRY, "stdio"]
 
 
 def sse_url(proxy: harness.Endpoint) -> str:
@@ -74,6 +75,8 @@ def legacy_proxies(shadowcat_bin: Path, request: pytest.FixtureRequest) -> Itera
                 upstream: list[str | Path] = ["--upstream", request.getfixturevalue("demo_upstream").url]
             elif name == "everything-http":
                 upstream = ["--upstream", request.getfixturevalue("everything_upstream").url]
+            elif name == "everything-stdio-shared":
+                upstream = everything_stdio("shared")
             else:
                 upstream = everything_stdio()
             serving = _serve(lambda: start_legacy_proxy(shadowcat_bin, upstream))
@@ -88,7 +91,7 @@ def legacy_proxies(shadowcat_bin: Path, request: pytest.FixtureRequest) -> Itera
             next(serving, None)
 
 
-@pytest.mark.parametrize("upstream", UPSTREAMS)
+@pytest.mark.parametrize("upstream", UPSTREAMS + ["everything-stdio-shared"])
 def test_python_sse_client_full_check_list(legacy_proxies: dict[str, Any], upstream: str) -> None:
     proxy = legacy_proxies["get"](upstream)
     profile = PROFILES[upstream]
