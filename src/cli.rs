@@ -150,6 +150,12 @@ pub struct ReverseArgs {
     /// as child processes and speaks JSON-RPC lines on their stdin/stdout.
     #[arg(long)]
     pub upstream_cmd: bool,
+    /// With --upstream: the transport the server speaks: "streamable-http" (MCP 2025-03-26 and
+    /// later) or "sse" (the legacy HTTP+SSE transport of 2024-11-05; --upstream is then its
+    /// GET stream URL, e.g. http://127.0.0.1:9000/sse) [default: streamable-http].
+    #[arg(long, value_name = "TRANSPORT", requires = "upstream",
+          value_parser = ["streamable-http", "sse"], hide_possible_values = true)]
+    pub upstream_transport: Option<String>,
     /// With --upstream-cmd: "per-session" runs one child per client session; "shared" runs
     /// one child per shard for every session (ids remapped) [default: per-session].
     #[arg(long, value_name = "MODE", conflicts_with = "upstream",
