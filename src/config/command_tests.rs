@@ -450,6 +450,14 @@ fn upstream_transport_sse_makes_a_legacy_sse_upstream() {
     };
     assert_eq!(config.upstreams[0].sse().unwrap().path, "/sse");
     assert!(config.upstreams[0].is_linked());
-    let err = command(&["shadowcat", "reverse", "--upstream-transport", "sse", "--upstream-cmd", "--", "x"]);
+    let err = command(&[
+        "shadowcat",
+        "reverse",
+        "--upstream-transport",
+        "sse",
+        "--upstream-cmd",
+        "--",
+        "x",
+    ]);
     assert!(err.is_err(), "--upstream-transport goes with --upstream");
 }

@@ -37,11 +37,20 @@ pub(super) struct Facts {
     pub(super) progress_token: Option<ProgressToken>,
     /// `params.requestId` of `notifications/cancelled`.
     pub(super) cancelled: Option<JsonRpcId>,
+    /// `params.uri` of `resources/subscribe` and `resources/unsubscribe`.
+    pub(super) resource: Option<String>,
 }
 
 fn facts(inspected: Inspected) -> Facts {
     match inspected {
         Inspected::Single(info) => Facts {
+            // Only subscriptions need it (shared stdio children track them); no copy otherwise.
+            resource: matches!(
+                info.method,
+                Some(Method::ResourcesSubscribe | Method::ResourcesUnsubscribe)
+            )
+            .then(|| info.resource_uri().map(str::to_owned))
+            .flatten(),
             is_initialize: info.kind == Kind::Request && info.method == Some(Method::Initialize),
             method: info.method.unwrap_or(Method::Other),
             kind: Some(info.kind),
@@ -63,6 +72,7 @@ fn facts(inspected: Inspected) -> Facts {
             version: None,
             progress_token: None,
             cancelled: None,
+            resource: None,
         },
     }
 }

@@ -200,6 +200,18 @@ async fn in_session(
     }
     match (facts.kind, facts.id.as_ref()) {
         (Some(Kind::Request), Some(id)) => {
+            if let (Method::ResourcesSubscribe | Method::ResourcesUnsubscribe, Some(uri)) =
+                (facts.method, facts.resource.as_deref())
+            {
+                let subscribe = facts.method == Method::ResourcesSubscribe;
+                if !bound.link.subscription(bound.key, uri, subscribe) {
+                    // Another session keeps the child's subscription: answered here.
+                    let mut reply = br#"{"jsonrpc":"2.0","id":"#.to_vec();
+                    id.write_json(&mut reply);
+                    reply.extend_from_slice(br#","result":{}}"#);
+                    return write_json(state, client, &reply, shape).await;
+                }
+            }
             let call = match bound
                 .link
                 .call(bound.key, id, facts.progress_token.as_ref(), body)

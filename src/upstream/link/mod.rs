@@ -165,6 +165,9 @@ pub struct Link {
     server_requests: RefCell<HashMap<JsonRpcId, (SessionKey, JsonRpcId)>>,
     /// Shared mode: ids given to server→client requests.
     next_server_request: Cell<i64>,
+    /// Shared mode: resource URI → sessions subscribed to it (the child holds one
+    /// subscription per URI while any session wants it).
+    subscriptions: RefCell<BTreeMap<String, std::collections::BTreeSet<SessionKey>>>,
     /// The client session a per-session child serves, for its stderr log lines.
     session_tag: RefCell<Option<Rc<str>>>,
 }
@@ -230,6 +233,7 @@ impl Link {
             init_result: RefCell::new(None),
             init_lock: glommio::sync::Semaphore::new(1),
             session_tag: RefCell::new(None),
+            subscriptions: RefCell::new(BTreeMap::new()),
             server_requests: RefCell::new(HashMap::new()),
             next_server_request: Cell::new(1),
         })
@@ -312,6 +316,32 @@ impl Link {
         self.server_requests
             .borrow_mut()
             .retain(|_, (owner, _)| *owner != key);
+        let abandoned: Vec<String> = {
+            let mut subscriptions = self.subscriptions.borrow_mut();
+            for sessions in subscriptions.values_mut() {
+                sessions.remove(&key);
+            }
+            let empty: Vec<String> = subscriptions
+                .iter()
+                .filter(|(_, sessions)| sessions.is_empty())
+                .map(|(uri, _)| uri.clone())
+                .collect();
+            for uri in &empty {
+                subscriptions.remove(uri);
+            }
+            empty
+        };
+        for uri in abandoned {
+            // Nobody wants it any more: the child's subscription goes (its answer is dropped).
+            let id = self.next_upstream_id.get();
+            self.next_upstream_id.set(id.wrapping_add(1));
+            let mut line = br#"{"jsonrpc":"2.0","id":"#.to_vec();
+            JsonRpcId::Number(id).write_json(&mut line);
+            line.extend_from_slice(br#","method":"resources/unsubscribe","params":{"uri":"#);
+            crate::mcp::write_json_string(&mut line, &uri);
+            line.extend_from_slice(b"}}");
+            let _ = self.send_line(line);
+        }
         drop((removed, calls));
         if self.options.mode == StdioMode::PerSession {
             self.close();
@@ -436,6 +466,42 @@ impl Link {
             line = remap::set_id(message, &original);
         }
         self.send_line(line.unwrap_or_else(|| message.to_vec()))
+    }
+
+    /// Records `session`'s `resources/subscribe` (or unsubscribe) of `uri` and says whether
+    /// the request must reach the child. Shared mode keeps one child subscription per URI
+    /// while any session wants it: only the first subscribe and the last unsubscribe go
+    /// through, the others are answered by the proxy. Per-session links forward everything.
+    pub fn subscription(&self, session: SessionKey, uri: &str, subscribe: bool) -> bool {
+        if self.options.mode == StdioMode::PerSession {
+            return true;
+        }
+        let mut subscriptions = self.subscriptions.borrow_mut();
+        if subscribe {
+            let sessions = subscriptions.entry(uri.to_owned()).or_default();
+            let first = sessions.is_empty();
+            sessions.insert(session);
+            first
+        } else {
+            let Some(sessions) = subscriptions.get_mut(uri) else {
+                return true;
+            };
+            sessions.remove(&session);
+            let last = sessions.is_empty();
+            if last {
+                subscriptions.remove(uri);
+            }
+            last
+        }
+    }
+
+    /// Shared mode: the sessions subscribed to `uri`.
+    fn subscribers(&self, uri: &str) -> Vec<SessionKey> {
+        self.subscriptions
+            .borrow()
+            .get(uri)
+            .map(|sessions| sessions.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Tells the child to stop working on a call the proxy gave up on (timeout).

@@ -140,6 +140,17 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
                 None => tracing::debug!("progress for no call in flight; dropped"),
             }
         }
+        (Kind::Notification, Some(Method::NotificationsResourcesUpdated))
+            if link.options.mode == StdioMode::Shared =>
+        {
+            // Only the sessions subscribed to that resource hear about it.
+            let uri = serde_json::from_slice::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.pointer("/params/uri")?.as_str().map(str::to_owned));
+            for session in uri.map(|uri| link.subscribers(&uri)).unwrap_or_default() {
+                to_inboxes(link, line, Some(session));
+            }
+        }
         (
             Kind::Notification,
             Some(
