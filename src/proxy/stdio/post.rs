@@ -48,10 +48,6 @@ pub(in crate::proxy) async fn post(
     to: StdioTarget,
     started: Instant,
 ) -> Result<bool, ProxyError> {
-    if facts.is_batch {
-        // Splitting batches over stdio comes with batch support for every upstream kind.
-        return Err(ProxyError::BatchNotAllowed);
-    }
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
@@ -197,6 +193,14 @@ async fn in_session(
     };
     if !bound.link.is_alive() {
         return Err(ended(state, facts.id.clone()));
+    }
+    if facts.is_batch {
+        return match super::batch::post_batch(state, client, body, &bound, to.timeout, shape)
+            .await?
+        {
+            Some(keep) => Ok(keep),
+            None => accepted(state, client, shape).await,
+        };
     }
     match (facts.kind, facts.id.as_ref()) {
         (Some(Kind::Request), Some(id)) => {
