@@ -13,6 +13,7 @@ use glommio::net::TcpStream;
 
 use crate::config::RouteEra;
 use crate::http::{Head, HttpConn, RequestHead};
+use crate::mcp::Target as Named;
 use crate::mcp::{
     ClaimedVersion, Inspected, JsonRpcId, Kind, Method, ProgressToken, ProtocolVersion,
 };
@@ -67,15 +68,23 @@ impl Facts {
 pub(super) fn facts(inspected: Inspected) -> Facts {
     match inspected {
         Inspected::Single(info) => Facts {
-            mcp_name: info.mcp_name().map(str::to_owned),
+            // Moved, not copied: the name only for the methods `Mcp-Name` mirrors.
+            mcp_name: match info.target {
+                Some(Named::Tool(n) | Named::Prompt(n) | Named::Resource(n))
+                    if info.method.is_some_and(Method::has_mcp_name) =>
+                {
+                    Some(n)
+                }
+                _ => None,
+            },
             unknown_method: info.unknown_method,
-            claimed: info.protocol_version.clone(),
             is_initialize: info.kind == Kind::Request && info.method == Some(Method::Initialize),
             method: info.method.unwrap_or(Method::Other),
             kind: Some(info.kind),
             id: info.id,
             is_batch: false,
             version: info.protocol_version.as_ref().and_then(|v| v.known()),
+            claimed: info.protocol_version,
             progress_token: info.progress_token,
             cancelled: info.cancelled_request_id,
         },
