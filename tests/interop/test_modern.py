@@ -7,7 +7,7 @@ the same proxy endpoint at once; every mirrored-header mismatch (400, -32020); u
 (-32022 with data.supported; legacy header 400; initialize negotiated by the upstream); a client
 hang-up cancelling the upstream request (seen by the rmcp tool handler); a `subscriptions/listen`
 stream held open past the request timeout; 404/-32601 relayed untouched (no session dropped);
-GET/DELETE 405 and legacy refusal on an `era = modern` route.
+GET/DELETE 405 and legacy refusal on an `era = modern` route; no shard hop for modern requests.
 
 Not here: the unit-level classification tests (src/proxy/era_tests.rs).
 """
@@ -280,3 +280,15 @@ def test_modern_only_route(start_proxy) -> None:
         assert run_client(proxy.url, "call", "echo", json.dumps({"text": "only modern"}))["text"] == ["only modern"]
     finally:
         server.stop()
+
+
+def test_modern_requests_are_served_where_they_land(modern_server, start_proxy) -> None:
+    """With two shards and many connections, no 2026-07-28 request is handed to another shard."""
+    proxy = start_proxy(modern_server.url, shards=2, admin=True)
+    for n in range(8):
+        response = proxy_request(proxy, modern_headers("tools/call", "echo"),
+                                 modern_body(n, "tools/call", {"name": "echo", "arguments": {"text": str(n)}}))
+        assert response.response_for(n)["result"]["content"][0]["text"] == str(n)
+    assert metric(proxy, "shadowcat_modern_requests_total") == 8
+    assert metric(proxy, "shadowcat_hops_total") == 0
+    assert metric(proxy, "shadowcat_sessions_created_total") == 0
