@@ -1,5 +1,6 @@
-//! POST on the MCP endpoint: validate, read and inspect the body, resolve the session,
-//! forward the client's original bytes, relay the answer (JSON or SSE).
+//! POST on the MCP endpoint: validate, read and inspect the body, classify its era (era.rs:
+//! 2026-07-28 stateless requests skip the session and are cancelled by a client hang-up),
+//! resolve the session, forward the client's original bytes, relay the answer (JSON or SSE).
 //!
 //! Not here: connection handling and shard routing (server.rs), upstream I/O (exchange.rs),
 //! body streaming (relay.rs).
