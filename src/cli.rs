@@ -118,6 +118,10 @@ pub struct ListenerArgs {
     /// Also serve the admin API (/metrics, /health, ...) on this address.
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,
+    /// Protocol eras served on --path: "dual" (legacy sessions and 2026-07-28 stateless
+    /// requests) or "modern" (2026-07-28 only: GET/DELETE get 405) [default: dual].
+    #[arg(long, value_name = "ERA", value_parser = ["dual", "modern"], hide_possible_values = true)]
+    pub era: Option<String>,
 }
 
 /// Arguments of `demo`.

@@ -175,6 +175,7 @@ fn one_route(flags: &ListenerArgs, name: &str, upstream: RawUpstream) -> RawConf
         routes: vec![RawRoute {
             path: flags.path.clone(),
             upstream: name.to_owned(),
+            era: flags.era.clone(),
         }],
     };
     let mut raw = RawConfig::default();
@@ -221,10 +222,11 @@ pub(crate) fn apply_runtime_args(raw: &mut RawConfig, args: &RuntimeArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 21] = [
+    const FLAGS: [(&str, &str); 22] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
+        ("listeners.main.routes[0].era", "--era"),
         ("listeners.main.routes", "--path"),
         ("upstreams.main.url", "--upstream"),
         ("upstreams.main.command", "--upstream-cmd"),

@@ -461,3 +461,30 @@ fn upstream_transport_sse_makes_a_legacy_sse_upstream() {
     ]);
     assert!(err.is_err(), "--upstream-transport goes with --upstream");
 }
+
+#[test]
+fn reverse_era_flag_sets_the_route_era() {
+    let base = [
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:9000/mcp",
+    ];
+    let era = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        proxy(&args).listeners[0].routes[0].era
+    };
+    assert_eq!(era(&[]), RouteEra::Dual);
+    assert_eq!(era(&["--era", "modern"]), RouteEra::Modern);
+    assert_eq!(era(&["--era", "dual"]), RouteEra::Dual);
+    assert!(Cli::try_parse_from(base.iter().chain(&["--era", "legacy"])).is_err());
+    let printed = to_toml(&proxy(&[
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:9000/mcp",
+        "--era",
+        "modern",
+    ]));
+    assert!(printed.contains("era = \"modern\""), "{printed}");
+}

@@ -35,7 +35,8 @@ fn minimal_file_gets_every_default() {
         listener.routes,
         vec![RouteConfig {
             path: "/mcp".into(),
-            upstream: 0
+            upstream: 0,
+            era: RouteEra::Dual,
         }]
     );
     assert_eq!(listener.allowed_hosts, ["localhost", "127.0.0.1", "[::1]"]);

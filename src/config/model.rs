@@ -136,6 +136,30 @@ pub struct RouteConfig {
     pub path: String,
     /// Index into [`Config::upstreams`].
     pub upstream: usize,
+    /// Which protocol eras the route serves.
+    pub era: RouteEra,
+}
+
+/// Which MCP protocol eras a route serves (MCP-NOTES §6 "Dual-era").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RouteEra {
+    /// Legacy sessions (`initialize`, `Mcp-Session-Id`, GET/DELETE) and 2026-07-28 stateless
+    /// requests on the same path; the first message of each POST decides.
+    #[default]
+    Dual,
+    /// 2026-07-28 stateless requests only: GET/DELETE get 405, `initialize` and session
+    /// requests get 400.
+    Modern,
+}
+
+impl RouteEra {
+    /// The config spelling: `"dual"` or `"modern"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dual => "dual",
+            Self::Modern => "modern",
+        }
+    }
 }
 
 /// `[upstreams.NAME]`: an MCP server requests are forwarded to.
@@ -371,6 +395,7 @@ mod tests {
             routes: vec![RouteConfig {
                 path: "/mcp".into(),
                 upstream: 0,
+                era: RouteEra::Dual,
             }],
             allowed_hosts: vec!["localhost".into()],
             allowed_origins: vec![],

@@ -34,6 +34,7 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
         let routes = listener.routes.iter().map(|route| RawRoute {
             path: route.path.clone(),
             upstream: upstream_name(route.upstream),
+            era: Some(route.era.as_str().to_owned()),
         });
         let raw = RawListener {
             bind: listener.bind.to_string(),

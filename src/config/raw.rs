@@ -86,6 +86,10 @@ pub struct RawRoute {
     pub path: String,
     /// Name of an `[upstreams.NAME]` table.
     pub upstream: String,
+    /// `"dual"` (legacy sessions and 2026-07-28 stateless requests) or `"modern"`
+    /// (2026-07-28 only) [default: dual].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub era: Option<String>,
 }
 
 /// `[upstreams.NAME]`: exactly one of `url` (an HTTP server) or `command` (a stdio server).

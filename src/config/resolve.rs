@@ -14,7 +14,8 @@ use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::model::{
     Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
-    RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig, UpstreamTransport, UpstreamUrl,
+    RouteEra, RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig, UpstreamTransport,
+    UpstreamUrl,
 };
 use super::raw::{
     RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawRoute, RawRuntime, RawSessions,
@@ -181,6 +182,7 @@ fn resolve_listeners(
         routes: vec![RawRoute {
             path: d::MCP_PATH.to_owned(),
             upstream: only.name.clone(),
+            era: None,
         }],
     };
     Ok(vec![resolve_listener(
@@ -223,7 +225,12 @@ fn resolve_listener(
                 known: upstreams.iter().map(|u| u.name.clone()).collect(),
             });
         };
-        routes.push(RouteConfig { path, upstream });
+        let era = route_era(&format!("{key}.era"), route.era.as_deref())?;
+        routes.push(RouteConfig {
+            path,
+            upstream,
+            era,
+        });
     }
     let hosts_key = format!("{prefix}.allowed_hosts");
     let allowed_hosts = match &raw.allowed_hosts {
@@ -399,6 +406,20 @@ pub(crate) fn bind_addr(key: &str, text: &str) -> Result<SocketAddr, Error> {
              not accepted for binding)",
         )
     })
+}
+
+/// `era` of a route: `"dual"` (default) or `"modern"`.
+fn route_era(key: &str, era: Option<&str>) -> Result<RouteEra, Error> {
+    match era {
+        None | Some("dual") => Ok(RouteEra::Dual),
+        Some("modern") => Ok(RouteEra::Modern),
+        Some(other) => Err(Error::Invalid {
+            key: key.to_owned(),
+            value: format!("{other:?}"),
+            allowed: "\"dual\" (legacy sessions and 2026-07-28 stateless requests) or \"modern\" \
+                      (2026-07-28 stateless requests only)",
+        }),
+    }
 }
 
 /// Checks a route or endpoint path: absolute, printable ASCII, no query or fragment.
