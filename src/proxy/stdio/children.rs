@@ -13,6 +13,9 @@ use crate::config::{LimitsConfig, StdioMode, StdioUpstream, UpstreamConfig};
 use crate::upstream::link::{Link, LinkError, LinkOptions, SseTarget};
 use crate::upstream::stdio::{ChildSpec, SpawnError};
 
+/// How long after a warm child is taken the pool refills (see `for_session`).
+const REFILL_DELAY: Duration = Duration::from_millis(20);
+
 /// Why no child could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum AcquireError {
@@ -200,7 +203,13 @@ impl Children {
         };
         if self.warm_target > 0 {
             let this = self.clone();
-            glommio::spawn_local(async move { this.refill() }).detach();
+            glommio::spawn_local(async move {
+                // fork+exec blocks the shard for a millisecond or more: let the session that
+                // took the warm child get its `initialize` answered first.
+                glommio::timer::sleep(REFILL_DELAY).await;
+                this.refill();
+            })
+            .detach();
         }
         Ok(link)
     }
