@@ -13,7 +13,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::config::defaults::{DEMO_SERVER_ADDR_TEXT, LISTEN_ADDR_TEXT, MCP_PATH};
 use crate::config::{
@@ -31,10 +31,15 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at startup; boxing would only obscure the clap types"
+)]
 pub enum CliCommand {
     /// Proxy in front of the built-in demo MCP server, both in this process (no setup needed).
     Demo(DemoArgs),
-    /// Reverse-proxy one HTTP MCP server.
+    /// Reverse-proxy one MCP server: an HTTP one (--upstream URL) or a stdio one
+    /// (--upstream-cmd -- CMD ARGS...).
     Reverse(ReverseArgs),
     /// Run from a configuration file; flags given here override the file.
     Run(RunArgs),
@@ -128,10 +133,45 @@ pub struct DemoArgs {
 
 /// Arguments of `reverse`.
 #[derive(Debug, Clone, Args)]
+#[command(group(
+    ArgGroup::new("upstream_kind")
+        .required(true)
+        .args(["upstream", "upstream_cmd"])
+))]
 pub struct ReverseArgs {
     /// The MCP server to proxy, e.g. http://127.0.0.1:9000/mcp (http:// only for now).
     #[arg(long, value_name = "URL")]
-    pub upstream: String,
+    pub upstream: Option<String>,
+    /// Proxy a stdio MCP server instead: the proxy runs the command given after `--`
+    /// (e.g. `--upstream-cmd -- npx -y @modelcontextprotocol/server-everything stdio`)
+    /// as child processes and speaks JSON-RPC lines on their stdin/stdout.
+    #[arg(long)]
+    pub upstream_cmd: bool,
+    /// With --upstream-cmd: "per-session" runs one child per client session; "shared" runs
+    /// one child per shard for every session (ids remapped) [default: per-session].
+    #[arg(long, value_name = "MODE", conflicts_with = "upstream",
+          value_parser = ["per-session", "shared"], hide_possible_values = true)]
+    pub stdio_mode: Option<String>,
+    /// With --upstream-cmd: children started ahead of time on each shard, so `initialize`
+    /// does not wait for the process to start (0 to 64) [default: 1].
+    #[arg(long, value_name = "N", conflicts_with = "upstream")]
+    pub warm: Option<u64>,
+    /// With --upstream-cmd: most children (client sessions) per shard in per-session mode;
+    /// a new session beyond it gets 503 with Retry-After (1 to 100000) [default: 64].
+    #[arg(long, value_name = "N", conflicts_with = "upstream")]
+    pub max: Option<u64>,
+    /// With --upstream-cmd: set this variable for the children, on top of the proxy's own
+    /// environment (repeatable; the last value for a name wins).
+    #[arg(long = "env", value_name = "KEY=VALUE", conflicts_with = "upstream",
+          value_parser = parse_env_pair)]
+    pub env: Vec<(String, String)>,
+    /// With --upstream-cmd: working directory of the children (must exist)
+    /// [default: the proxy's].
+    #[arg(long, value_name = "DIR", conflicts_with = "upstream")]
+    pub cwd: Option<String>,
+    /// The stdio server's program and arguments, after `--` (with --upstream-cmd).
+    #[arg(last = true, value_name = "CMD", conflicts_with = "upstream")]
+    pub command: Vec<String>,
     /// Listener flags.
     #[command(flatten)]
     pub listener: ListenerArgs,
@@ -141,7 +181,7 @@ pub struct ReverseArgs {
     /// Time the upstream has to start answering, e.g. "60s" [default: 1m].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub request_timeout: Option<Duration>,
-    /// Time to connect to the upstream, e.g. "5s" [default: 5s].
+    /// Time to connect to the upstream, e.g. "5s" (HTTP upstreams) [default: 5s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub connect_timeout: Option<Duration>,
     /// Largest request body accepted, e.g. "4MiB" [default: 4MiB].
@@ -150,6 +190,14 @@ pub struct ReverseArgs {
     /// Runtime flags.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
+}
+
+/// Parses `--env KEY=VALUE`: split at the first `=`; the name must not be empty.
+fn parse_env_pair(text: &str) -> Result<(String, String), &'static str> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err("KEY=VALUE with a non-empty KEY, e.g. NODE_ENV=production"),
+    }
 }
 
 /// Arguments of `run`.
@@ -175,6 +223,10 @@ pub struct DemoServerArgs {
     /// MCP endpoint path.
     #[arg(long, value_name = "PATH", default_value = MCP_PATH)]
     pub path: String,
+    /// Speak MCP on stdin/stdout instead (newline-delimited JSON-RPC, logs on stderr), as a
+    /// stdio server for `reverse --upstream-cmd` or any stdio client; exits at end of input.
+    #[arg(long, conflicts_with_all = ["http", "sse", "path", "shards", "cores", "io_memory"])]
+    pub stdio: bool,
     /// Runtime flags.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
@@ -272,7 +324,7 @@ mod tests {
         let CliCommand::Reverse(args) = cli.command else {
             panic!("not reverse")
         };
-        assert_eq!(args.upstream, "http://127.0.0.1:9000/mcp");
+        assert_eq!(args.upstream.as_deref(), Some("http://127.0.0.1:9000/mcp"));
         assert_eq!(args.runtime.cores.shards, NonZeroUsize::new(4));
         assert_eq!(args.listener.bind.to_string(), "0.0.0.0:8080");
         assert_eq!(args.listener.allowed_hosts, ["a.example", "b.example"]);
@@ -291,7 +343,116 @@ mod tests {
     fn reverse_requires_an_upstream() {
         let err = parse_err(&["shadowcat", "reverse"]);
         assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
-        assert!(err.to_string().contains("--upstream"), "{err}");
+        assert!(err.to_string().contains("--upstream <URL>"), "{err}");
+        assert!(err.to_string().contains("--upstream-cmd"), "{err}");
+    }
+
+    #[test]
+    fn reverse_parses_upstream_cmd_and_the_trailing_command() {
+        let cli = parse(&[
+            "shadowcat",
+            "reverse",
+            "--upstream-cmd",
+            "--stdio-mode",
+            "shared",
+            "--warm",
+            "0",
+            "--max",
+            "9",
+            "--env",
+            "A=1",
+            "--env",
+            "B=x=y",
+            "--cwd",
+            "/tmp",
+            "--shards",
+            "2",
+            "--",
+            "node",
+            "server.js",
+            "--port",
+            "7",
+        ]);
+        let CliCommand::Reverse(args) = cli.command else {
+            panic!("not reverse")
+        };
+        assert!(args.upstream_cmd && args.upstream.is_none());
+        assert_eq!(args.stdio_mode.as_deref(), Some("shared"));
+        assert_eq!((args.warm, args.max), (Some(0), Some(9)));
+        assert_eq!(
+            args.env,
+            [("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert_eq!(args.cwd.as_deref(), Some("/tmp"));
+        assert_eq!(args.command, ["node", "server.js", "--port", "7"]);
+        assert_eq!(args.runtime.cores.shards, NonZeroUsize::new(2));
+    }
+
+    #[test]
+    fn upstream_and_upstream_cmd_exclude_each_other_and_so_do_stdio_flags() {
+        let err = parse_err(&[
+            "shadowcat",
+            "reverse",
+            "--upstream",
+            "http://127.0.0.1:1/",
+            "--upstream-cmd",
+            "--",
+            "x",
+        ]);
+        assert_eq!(err.kind(), ErrorKind::ArgumentConflict, "{err}");
+        for flags in [
+            &["--stdio-mode", "shared"][..],
+            &["--warm", "1"],
+            &["--max", "1"],
+            &["--env", "A=1"],
+            &["--cwd", "/"],
+            &["--", "node"],
+        ] {
+            let mut args = vec!["shadowcat", "reverse", "--upstream", "http://127.0.0.1:1/"];
+            args.extend_from_slice(flags);
+            let err = parse_err(&args);
+            assert_eq!(err.kind(), ErrorKind::ArgumentConflict, "{flags:?}: {err}");
+            assert!(
+                err.to_string().contains("'--upstream <URL>'"),
+                "{flags:?}: {err}"
+            );
+        }
+        for (flag, value, fragment) in [
+            ("--stdio-mode", "pooled", "per-session"),
+            ("--env", "=1", "KEY=VALUE"),
+            ("--env", "NOEQUALS", "KEY=VALUE"),
+            ("--warm", "many", "--warm"),
+        ] {
+            let err = parse_err(&["shadowcat", "reverse", "--upstream-cmd", flag, value]);
+            assert!(
+                matches!(
+                    err.kind(),
+                    ErrorKind::ValueValidation | ErrorKind::InvalidValue
+                ),
+                "{flag} {value}: {err}"
+            );
+            assert!(err.to_string().contains(fragment), "{flag} {value}: {err}");
+        }
+    }
+
+    #[test]
+    fn demo_server_stdio_excludes_the_http_flags() {
+        let CliCommand::DemoServer(args) = parse(&["shadowcat", "demo-server", "--stdio"]).command
+        else {
+            panic!("not demo-server")
+        };
+        assert!(args.stdio);
+        for flags in [
+            &["--http", "127.0.0.1:1"][..],
+            &["--sse"],
+            &["--path", "/x"],
+            &["--shards", "2"],
+        ] {
+            let mut args = vec!["shadowcat", "demo-server", "--stdio"];
+            args.extend_from_slice(flags);
+            let err = parse_err(&args);
+            assert_eq!(err.kind(), ErrorKind::ArgumentConflict, "{flags:?}: {err}");
+        }
     }
 
     #[test]
@@ -413,6 +574,9 @@ mod tests {
             ("max_body", format_size(defaults::MAX_BODY_BYTES)),
             ("io_memory", format_size(defaults::IO_MEMORY)),
             ("log_level", defaults::LOG_LEVEL.to_owned()),
+            ("stdio_mode", defaults::STDIO_MODE_TEXT.to_owned()),
+            ("warm", defaults::STDIO_WARM.to_string()),
+            ("max", defaults::STDIO_MAX.to_string()),
         ];
         for (id, default) in expect {
             let help = help_of(id);

@@ -38,6 +38,16 @@ fn main() -> ExitCode {
             init_logging(&config.log.level);
             shadowcat::app::run_demo_server(config)
         }
+        Command::DemoStdio(config) => {
+            init_logging(&config.log.level);
+            return match shadowcat::demo::stdio::run() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("shadowcat: demo-server --stdio: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

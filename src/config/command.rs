@@ -1,5 +1,5 @@
-//! Parsed command line -> what `main` runs: [`Command::Proxy`], [`Command::DemoServer`] or
-//! [`Command::ConfigCheck`].
+//! Parsed command line -> what `main` runs: [`Command::Proxy`], [`Command::DemoServer`],
+//! [`Command::DemoStdio`] or [`Command::ConfigCheck`].
 //!
 //! Not here: flag syntax (see `cli.rs`), validation (flags become a raw config and go through
 //! `resolve.rs`, so `reverse` and the equivalent TOML give equal `Config`s). Errors about flags
@@ -31,9 +31,18 @@ pub enum Command {
     Proxy(Box<Config>),
     /// Run the demo MCP server alone (`demo-server`).
     DemoServer(DemoServerConfig),
+    /// Run the demo MCP server on stdin/stdout (`demo-server --stdio`).
+    DemoStdio(DemoStdioConfig),
     /// Validate this file and print its effective configuration (`config check`); see
     /// [`super::check_file`].
     ConfigCheck(PathBuf),
+}
+
+/// Everything `demo-server --stdio` needs: it has no listener and runs no shards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoStdioConfig {
+    /// Logging (`--log-level`); logs go to stderr, stdout carries only protocol lines.
+    pub log: LogConfig,
 }
 
 /// Everything `demo-server` needs.
@@ -63,7 +72,10 @@ pub struct DemoServerConfig {
 pub fn from_cli(cli: &Cli) -> Result<Command, Error> {
     match &cli.command {
         CliCommand::Demo(args) => proxy_from_flags(&demo_raw(args)),
-        CliCommand::Reverse(args) => proxy_from_flags(&reverse_raw(args)),
+        CliCommand::Reverse(args) => {
+            check_reverse(args)?;
+            proxy_from_flags(&reverse_raw(args))
+        }
         CliCommand::Run(args) => {
             let (mut raw, origin) = super::read_raw(&args.config)?;
             apply_runtime_args(&mut raw, &args.runtime);
@@ -72,6 +84,14 @@ pub fn from_cli(cli: &Cli) -> Result<Command, Error> {
         }
         CliCommand::Config(ConfigCommand::Check(args)) => {
             Ok(Command::ConfigCheck(args.path.clone()))
+        }
+        CliCommand::DemoServer(args) if args.stdio => {
+            let mut raw = RawConfig::default();
+            apply_runtime_args(&mut raw, &args.runtime);
+            let level = raw.log.level.unwrap_or_else(|| d::LOG_LEVEL.to_owned());
+            Ok(Command::DemoStdio(DemoStdioConfig {
+                log: LogConfig { level },
+            }))
         }
         CliCommand::DemoServer(args) => demo_server(args)
             .map(Command::DemoServer)
@@ -85,13 +105,20 @@ fn proxy_from_flags(raw: &RawConfig) -> Result<Command, Error> {
         .map_err(|error| error.rename_keys(&flag_for_key).with_origin(CLI_ORIGIN))
 }
 
-/// `reverse`: one listener `main` routing `--path` to one upstream `main`.
+/// `reverse`: one listener `main` routing `--path` to one upstream `main`: the HTTP server at
+/// `--upstream`, or the stdio server `-- CMD ARGS...` with `--upstream-cmd`.
 pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
     let upstream = RawUpstream {
         url: args.upstream.clone(),
+        command: args.upstream_cmd.then(|| args.command.clone()),
+        env: (!args.env.is_empty()).then(|| args.env.iter().cloned().collect()),
+        cwd: args.cwd.clone(),
+        mode: args.stdio_mode.clone(),
+        warm: args.warm,
+        max: args.max,
         connect_timeout: args.connect_timeout.map(duration),
         request_timeout: args.request_timeout.map(duration),
-        pool_max_idle: None,
+        ..RawUpstream::default()
     };
     let mut raw = one_route(&args.listener, d::REVERSE_UPSTREAM_NAME, upstream);
     raw.sessions.ttl = args.session_ttl.map(duration);
@@ -100,15 +127,26 @@ pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
     raw
 }
 
+/// `reverse --upstream-cmd` needs the command after `--`; clap cannot say so in these words.
+fn check_reverse(args: &ReverseArgs) -> Result<(), Error> {
+    if args.upstream_cmd && args.command.is_empty() {
+        return Err(Error::Missing {
+            key: "--upstream-cmd".into(),
+            allowed: "give the stdio server's command after `--`, e.g. `shadowcat reverse \
+                      --upstream-cmd -- npx -y @modelcontextprotocol/server-everything stdio`",
+        }
+        .with_origin(CLI_ORIGIN));
+    }
+    Ok(())
+}
+
 /// `demo`: one listener `main` routing `--path` to upstream `demo`, which points at the
 /// in-process demo server on 127.0.0.1 port 0 (fixed up by [`Config::set_demo_addr`]).
 pub(crate) fn demo_raw(args: &DemoArgs) -> RawConfig {
     let path = &args.listener.path;
     let upstream = RawUpstream {
-        url: format!("http://{}{path}", d::DEMO_BIND_TEXT),
-        connect_timeout: None,
-        request_timeout: None,
-        pool_max_idle: None,
+        url: Some(format!("http://{}{path}", d::DEMO_BIND_TEXT)),
+        ..RawUpstream::default()
     };
     let mut raw = one_route(&args.listener, d::DEMO_UPSTREAM_NAME, upstream);
     raw.demo = Some(RawDemo {
@@ -177,12 +215,18 @@ pub(crate) fn apply_runtime_args(raw: &mut RawConfig, args: &RuntimeArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 15] = [
+    const FLAGS: [(&str, &str); 21] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
         ("listeners.main.routes", "--path"),
         ("upstreams.main.url", "--upstream"),
+        ("upstreams.main.command", "--upstream-cmd"),
+        ("upstreams.main.env", "--env"),
+        ("upstreams.main.cwd", "--cwd"),
+        ("upstreams.main.mode", "--stdio-mode"),
+        ("upstreams.main.warm", "--warm"),
+        ("upstreams.main.max", "--max"),
         ("upstreams.main.connect_timeout", "--connect-timeout"),
         ("upstreams.main.request_timeout", "--request-timeout"),
         ("sessions.ttl", "--session-ttl"),

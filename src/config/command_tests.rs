@@ -302,3 +302,135 @@ fn cli_names_match_the_defaults() {
     ]);
     assert_eq!(config.sessions.ttl, Duration::from_secs(90));
 }
+
+#[test]
+fn reverse_upstream_cmd_equals_the_equivalent_toml() {
+    let from_flags = proxy(&[
+        "shadowcat",
+        "reverse",
+        "--bind",
+        "127.0.0.1:8080",
+        "--upstream-cmd",
+        "--stdio-mode",
+        "shared",
+        "--warm",
+        "2",
+        "--max",
+        "8",
+        "--env",
+        "B=2",
+        "--env",
+        "A=x=y",
+        "--cwd",
+        "/",
+        "--request-timeout",
+        "30s",
+        "--",
+        "node",
+        "server.js",
+        "--port",
+        "1",
+    ]);
+    let from_file = from_toml_str(
+        r#"
+        [listeners.main]
+        bind = "127.0.0.1:8080"
+        routes = [{ path = "/mcp", upstream = "main" }]
+        [upstreams.main]
+        command = ["node", "server.js", "--port", "1"]
+        env = { A = "x=y", B = "2" }
+        cwd = "/"
+        mode = "shared"
+        warm = 2
+        max = 8
+        request_timeout = "30s"
+        "#,
+        "equivalent.toml",
+    )
+    .unwrap();
+    assert_eq!(from_flags, from_file);
+    let stdio = from_flags.upstreams[0].stdio().unwrap();
+    assert_eq!(stdio.command, ["node", "server.js", "--port", "1"]);
+    assert_eq!(stdio.mode, StdioMode::Shared);
+}
+
+#[test]
+fn reverse_upstream_cmd_gets_the_stdio_defaults() {
+    let config = proxy(&[
+        "shadowcat",
+        "reverse",
+        "--upstream-cmd",
+        "--",
+        "npx",
+        "-y",
+        "@modelcontextprotocol/server-everything",
+        "stdio",
+    ]);
+    let from_file = from_toml_str(
+        "[upstreams.main]\ncommand = [\"npx\", \"-y\", \
+         \"@modelcontextprotocol/server-everything\", \"stdio\"]\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(config, from_file);
+    let stdio = config.upstreams[0].stdio().unwrap();
+    assert_eq!(
+        (stdio.mode, stdio.warm, stdio.max),
+        (StdioMode::PerSession, 1, 64)
+    );
+}
+
+#[test]
+fn reverse_upstream_cmd_errors_name_the_flags() {
+    let err = command(&["shadowcat", "reverse", "--upstream-cmd"]).unwrap_err();
+    let message = err.to_string();
+    assert_eq!(err.key(), Some("--upstream-cmd"), "{message}");
+    assert!(message.starts_with("command line: "), "{message}");
+    assert!(message.contains("after `--`"), "{message}");
+
+    let cases: [(&[&str], &str, &str); 6] = [
+        (&["--warm", "65"], "--warm", "0 to 64"),
+        (&["--max", "0"], "--max", "1 to 100000"),
+        (&["--warm", "9", "--max", "8"], "--warm", "at most `max`"),
+        (
+            &["--cwd", "/nonexistent/dir"],
+            "--cwd",
+            "an existing directory",
+        ),
+        (
+            &["--connect-timeout", "1s"],
+            "--connect-timeout",
+            "`--upstream-cmd`",
+        ),
+        (&["--env", "A\u{0}B=1"], "--env", "NUL"),
+    ];
+    for (flags, flag, fragment) in cases {
+        let mut args = vec!["shadowcat", "reverse", "--upstream-cmd"];
+        args.extend_from_slice(flags);
+        args.extend(["--", "node", "server.js"]);
+        let err = command(&args).unwrap_err();
+        let message = err.to_string();
+        assert_eq!(err.key(), Some(flag), "{message}");
+        assert!(message.contains(fragment), "{message}");
+    }
+    let err = command(&["shadowcat", "reverse", "--upstream-cmd", "--", ""]).unwrap_err();
+    assert!(err.to_string().contains("`--upstream-cmd` = \"\""), "{err}");
+}
+
+#[test]
+fn demo_server_stdio_takes_only_the_log_level() {
+    let Ok(Command::DemoStdio(config)) = command(&[
+        "shadowcat",
+        "demo-server",
+        "--stdio",
+        "--log-level",
+        "debug",
+    ]) else {
+        panic!("expected demo-server --stdio")
+    };
+    assert_eq!(config.log.level, "debug");
+    let Ok(Command::DemoStdio(config)) = command(&["shadowcat", "demo-server", "--stdio"]) else {
+        panic!("expected demo-server --stdio")
+    };
+    assert_eq!(config.log, LogConfig::default());
+}

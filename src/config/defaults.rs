@@ -114,6 +114,27 @@ pub const UPSTREAM_POOL_MAX_IDLE: u64 = 64;
 /// Upper bound for `pool_max_idle`: sockets are a per-process resource (`nofile`).
 pub const UPSTREAM_POOL_MAX_IDLE_MAX: u64 = 65_536;
 
+/// stdio upstreams: one child per client session by default: full isolation, and servers that
+/// keep per-client state (most do) behave as they do under a desktop client.
+pub const STDIO_MODE_TEXT: &str = "per-session";
+/// Children pre-spawned per shard: one, so the next `initialize` does not wait for process start
+/// (node and python servers take 100 ms or more), without a pile of idle processes per core.
+pub const STDIO_WARM: u64 = 1;
+/// Upper bound for `warm`: idle children cost memory and processes on every shard.
+pub const STDIO_WARM_MAX: u64 = 64;
+/// Children (live sessions) per shard in per-session mode before `initialize` gets 503: a stdio
+/// server is a whole process (tens of MB for node or python), so this is the real bound on memory.
+pub const STDIO_MAX: u64 = 64;
+/// Upper bound for `max`: processes are bounded by `pid_max` and `ulimit -u` long before this.
+pub const STDIO_MAX_MAX: u64 = 100_000;
+/// Longest stdout line (one message) accepted from a child: the runtime's own bound.
+pub const STDIO_MAX_LINE: u64 = crate::upstream::stdio::DEFAULT_MAX_LINE as u64;
+/// Smallest `max_line`: below 1 KiB an ordinary `initialize` result does not fit.
+pub const STDIO_MAX_LINE_MIN: u64 = KIB;
+/// Time a child gets between `SIGTERM` and `SIGKILL`: enough for a server to flush and exit,
+/// short enough that session ends and shutdown do not hang on a stuck child.
+pub const STDIO_KILL_GRACE: Duration = Duration::from_secs(2);
+
 /// Log filter: `info` shows startup, listeners and errors without per-request noise.
 pub const LOG_LEVEL: &str = "info";
 

@@ -32,13 +32,14 @@ mod model;
 mod print;
 pub mod raw;
 mod resolve;
+mod stdio;
 mod url;
 mod values;
 
 use std::path::Path;
 
 pub use allow::{host_allowed, local_hosts, origin_allowed};
-pub use command::{from_cli, Command, DemoServerConfig};
+pub use command::{from_cli, Command, DemoServerConfig, DemoStdioConfig};
 pub use error::Error;
 pub use model::{
     Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,

@@ -3,7 +3,7 @@
 //! Not here: validation. The output goes through the raw schema (`raw.rs`), so it loads back
 //! into an equal `Config` (tested in `config_tests.rs`).
 
-use super::model::{Config, CoreSelection};
+use super::model::{Config, CoreSelection, StdioMode, UpstreamConfig, UpstreamTransport};
 use super::raw::{
     RawAdmin, RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawLog, RawRoute,
     RawRuntime, RawSessions, RawSize, RawTimeouts, RawUpstream,
@@ -43,15 +43,10 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
         };
         (listener.name.clone(), raw)
     });
-    let upstreams = config.upstreams.iter().map(|upstream| {
-        let raw = RawUpstream {
-            url: upstream.http().map(|url| url.to_url()).unwrap_or_default(),
-            connect_timeout: Some(duration(upstream.connect_timeout)),
-            request_timeout: Some(duration(upstream.request_timeout)),
-            pool_max_idle: Some(upstream.pool_max_idle as u64),
-        };
-        (upstream.name.clone(), raw)
-    });
+    let upstreams = config
+        .upstreams
+        .iter()
+        .map(|upstream| (upstream.name.clone(), raw_upstream(upstream)));
     let limits = &config.limits;
     RawConfig {
         runtime: RawRuntime {
@@ -87,6 +82,40 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
         }),
         log: RawLog {
             level: Some(config.log.level.clone()),
+        },
+    }
+}
+
+/// One upstream with every key that applies to its transport (the others would be rejected).
+fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
+    let request_timeout = Some(duration(upstream.request_timeout));
+    match &upstream.transport {
+        UpstreamTransport::Http(url) => RawUpstream {
+            url: Some(url.to_url()),
+            transport: Some("streamable-http".to_owned()),
+            connect_timeout: Some(duration(upstream.connect_timeout)),
+            request_timeout,
+            pool_max_idle: Some(upstream.pool_max_idle as u64),
+            ..RawUpstream::default()
+        },
+        UpstreamTransport::Stdio(stdio) => RawUpstream {
+            command: Some(stdio.command.clone()),
+            transport: Some("stdio".to_owned()),
+            env: (!stdio.env.is_empty()).then(|| stdio.env.iter().cloned().collect()),
+            cwd: stdio.cwd.as_ref().map(|cwd| cwd.display().to_string()),
+            mode: Some(
+                match stdio.mode {
+                    StdioMode::PerSession => "per-session",
+                    StdioMode::Shared => "shared",
+                }
+                .to_owned(),
+            ),
+            warm: Some(stdio.warm as u64),
+            max: Some(stdio.max as u64),
+            max_line: Some(size(stdio.max_line)),
+            kill_grace: Some(duration(stdio.kill_grace)),
+            request_timeout,
+            ..RawUpstream::default()
         },
     }
 }

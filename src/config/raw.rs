@@ -88,19 +88,47 @@ pub struct RawRoute {
     pub upstream: String,
 }
 
-/// `[upstreams.NAME]`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// `[upstreams.NAME]`: exactly one of `url` (an HTTP server) or `command` (a stdio server).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstream {
-    /// `http://host[:port][/path]`; the host is resolved at load.
-    pub url: String,
-    /// Time to establish a connection (duration).
+    /// `http://host[:port][/path]`; the host is resolved at load. Excludes `command`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A stdio MCP server: program and arguments, e.g. `["node", "server.js"]`. Excludes `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// `"streamable-http"` (with `url`) or `"stdio"` (with `command`); optional, must agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
+    /// stdio: variables set for the children on top of the proxy's environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    /// stdio: working directory of the children; must exist at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// stdio: `"per-session"` (one child per client session) or `"shared"` (one per shard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// stdio: children pre-spawned per shard (integer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm: Option<u64>,
+    /// stdio, per-session mode: most children per shard (integer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+    /// stdio: longest stdout line (one message) accepted from a child (size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_line: Option<RawSize>,
+    /// stdio: time between `SIGTERM` and `SIGKILL` when a child is stopped (duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_grace: Option<RawDuration>,
+    /// HTTP: time to establish a connection (duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<RawDuration>,
     /// Time for the upstream to start answering (duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<RawDuration>,
-    /// Idle connections kept per shard; 0 disables pooling.
+    /// HTTP: idle connections kept per shard; 0 disables pooling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_max_idle: Option<u64>,
 }

@@ -1,8 +1,8 @@
 //! Raw TOML schema -> typed, validated `Config`: defaults applied, every value checked, names
 //! turned into indices, upstream hosts resolved.
 //!
-//! Not here: TOML parsing (see `mod.rs`), flag handling (see `command.rs`). Runs once at load,
-//! before any shard exists; allocation and blocking DNS are fine here and nowhere later.
+//! Not here: TOML parsing (see `mod.rs`), flag handling (see `command.rs`), stdio upstream
+//! keys (see `stdio.rs`). Runs once at load, before any shard exists; allocation and blocking DNS are fine here and nowhere later.
 //! Every error names the TOML path, the value as written and what is allowed.
 
 use std::collections::BTreeMap;
@@ -14,12 +14,13 @@ use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::model::{
     Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
-    RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig, UpstreamTransport,
+    RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig, UpstreamTransport, UpstreamUrl,
 };
 use super::raw::{
     RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawRoute, RawRuntime, RawSessions,
     RawSize, RawTimeouts, RawUpstream,
 };
+use super::stdio::{resolve_stdio, upstream_kind, UpstreamKind};
 use super::url::parse_upstream_url;
 use super::values::{
     parse_cores, parse_duration, parse_log_level, parse_size, shard_count, SHARDS_ALLOWED,
@@ -102,7 +103,7 @@ fn resolve_upstreams(
     if raw.is_empty() {
         return Err(Error::Missing {
             key: "upstreams".into(),
-            allowed: "define at least one [upstreams.NAME] table with a url",
+            allowed: "define at least one [upstreams.NAME] table with a url or a command",
         });
     }
     raw.iter()
@@ -117,19 +118,15 @@ fn resolve_upstream(
 ) -> Result<UpstreamConfig, Error> {
     check_name("upstreams", name)?;
     let key = |field: &str| format!("upstreams.{name}.{field}");
-    let url = parse_upstream_url(&key("url"), &raw.url)?;
-    let points_at_demo = demo.is_some_and(|demo| url.addrs == [demo.bind]);
-    if url.port == 0 && !points_at_demo {
-        return Err(invalid_str(
-            &key("url"),
-            &raw.url,
-            "a port from 1 to 65535 (port 0 only in a URL equal to [demo] bind, which is \
-             filled in when the demo server starts)",
-        ));
-    }
+    let transport = match upstream_kind(name, raw)? {
+        UpstreamKind::Http(url) => UpstreamTransport::Http(resolve_url(&key("url"), url, demo)?),
+        UpstreamKind::Stdio(command) => {
+            UpstreamTransport::Stdio(resolve_stdio(name, raw, command)?)
+        }
+    };
     Ok(UpstreamConfig {
         name: name.to_owned(),
-        transport: UpstreamTransport::Http(url),
+        transport,
         connect_timeout: duration(
             &key("connect_timeout"),
             raw.connect_timeout.as_ref(),
@@ -142,6 +139,20 @@ fn resolve_upstream(
         )?,
         pool_max_idle: count(&key("pool_max_idle"), raw.pool_max_idle, &POOL_MAX_IDLE)?,
     })
+}
+
+fn resolve_url(key: &str, text: &str, demo: Option<&DemoConfig>) -> Result<UpstreamUrl, Error> {
+    let url = parse_upstream_url(key, text)?;
+    let points_at_demo = demo.is_some_and(|demo| url.addrs == [demo.bind]);
+    if url.port == 0 && !points_at_demo {
+        return Err(invalid_str(
+            key,
+            text,
+            "a port from 1 to 65535 (port 0 only in a URL equal to [demo] bind, which is \
+             filled in when the demo server starts)",
+        ));
+    }
+    Ok(url)
 }
 
 fn resolve_listeners(
@@ -408,7 +419,11 @@ pub(crate) fn route_path(key: &str, path: &str) -> Result<String, Error> {
     }
 }
 
-fn duration(key: &str, raw: Option<&RawDuration>, default: Duration) -> Result<Duration, Error> {
+pub(super) fn duration(
+    key: &str,
+    raw: Option<&RawDuration>,
+    default: Duration,
+) -> Result<Duration, Error> {
     match raw {
         None => Ok(default),
         Some(RawDuration(text)) => {
@@ -418,11 +433,11 @@ fn duration(key: &str, raw: Option<&RawDuration>, default: Duration) -> Result<D
 }
 
 /// A default and inclusive bounds for a size or count setting, with the words for the bounds.
-struct Bound {
-    default: u64,
-    min: u64,
-    max: u64,
-    allowed: &'static str,
+pub(super) struct Bound {
+    pub(super) default: u64,
+    pub(super) min: u64,
+    pub(super) max: u64,
+    pub(super) allowed: &'static str,
 }
 
 const IO_MEMORY: Bound = Bound {
@@ -469,7 +484,7 @@ const POOL_MAX_IDLE: Bound = Bound {
     allowed: "a number of connections from 0 (no pooling) to 65536",
 };
 
-fn size(key: &str, raw: Option<&RawSize>, bound: &Bound) -> Result<usize, Error> {
+pub(super) fn size(key: &str, raw: Option<&RawSize>, bound: &Bound) -> Result<usize, Error> {
     let bytes = match raw {
         None => bound.default,
         Some(RawSize::Bytes(bytes)) => *bytes,
@@ -482,7 +497,7 @@ fn size(key: &str, raw: Option<&RawSize>, bound: &Bound) -> Result<usize, Error>
     })
 }
 
-fn count(key: &str, raw: Option<u64>, bound: &Bound) -> Result<usize, Error> {
+pub(super) fn count(key: &str, raw: Option<u64>, bound: &Bound) -> Result<usize, Error> {
     within(key, raw.unwrap_or(bound.default), bound, || {
         raw.unwrap_or_default().to_string()
     })

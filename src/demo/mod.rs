@@ -30,6 +30,7 @@ mod message;
 mod reply;
 pub mod server;
 mod session_id;
+pub mod stdio;
 mod tools;
 
 use std::fmt;

@@ -15,9 +15,9 @@ use crate::proxy::accept::accept_until;
 use crate::http::{Head, HttpConn, Limits, Method};
 use crate::proxy::headers::local_response;
 use crate::proxy::respond::refuse_foreign_host;
-use crate::proxy::shutdown::Latch;
 use crate::proxy::state::MeshMsg;
 use crate::proxy::timeouts::within;
+use shards::latch::Latch;
 
 use super::{DemoMcp, DemoOptions, DemoReply, PostRequest, SseStep};
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use glommio::net::{TcpListener, TcpStream};
 
-use super::shutdown::Latch;
+use shards::latch::Latch;
 
 /// Pause after a failed accept, so fd exhaustion does not turn into a busy loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);

@@ -50,6 +50,14 @@ pub async fn bodyless(
         .header("mcp-session-id")
         .ok_or(ProxyError::SessionRequired { id: None })?;
     let sid = SessionId::parse(raw).ok_or(ProxyError::SessionNotFound { id: None })?;
+    let bound = state
+        .sessions
+        .borrow()
+        .peek(&sid)
+        .and_then(|entry| entry.link.clone());
+    if let Some(bound) = bound {
+        return super::stdio::get_or_delete(state, client, head, sid, bound, is_get).await;
+    }
 
     let mut request = state.bufs.lease(1024);
     let upstream = {

@@ -97,6 +97,9 @@ pub enum ProxyError {
         /// Request id when known.
         id: Option<JsonRpcId>,
     },
+    /// A GET stream is already open for the session (stdio upstreams: one inbox per session).
+    #[error("a GET stream is already open for this session")]
+    StreamConflict,
     /// The shard is draining for shutdown and takes no new requests.
     #[error("proxy is shutting down")]
     ShuttingDown,

@@ -16,7 +16,7 @@ pub mod relay;
 pub mod respond;
 pub mod server;
 pub mod shard;
-pub mod shutdown;
 pub mod state;
+pub mod stdio;
 pub mod teardown;
 pub mod timeouts;

@@ -12,7 +12,7 @@ use std::time::Instant;
 use glommio::net::TcpStream;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{Inspected, JsonRpcId, Kind, Method, ProtocolVersion};
+use crate::mcp::{Inspected, JsonRpcId, Kind, Method, ProgressToken, ProtocolVersion};
 use crate::session::{SessionEntry, SessionId};
 
 use super::error::ProxyError;
@@ -26,12 +26,17 @@ use super::timeouts::within;
 
 /// The few facts about a POST body the proxy acts on.
 #[derive(Debug)]
-struct Facts {
-    id: Option<JsonRpcId>,
-    method: Method,
-    is_initialize: bool,
-    is_batch: bool,
-    version: Option<ProtocolVersion>,
+pub(super) struct Facts {
+    pub(super) id: Option<JsonRpcId>,
+    pub(super) method: Method,
+    pub(super) kind: Option<Kind>,
+    pub(super) is_initialize: bool,
+    pub(super) is_batch: bool,
+    pub(super) version: Option<ProtocolVersion>,
+    /// `params._meta.progressToken` of a request.
+    pub(super) progress_token: Option<ProgressToken>,
+    /// `params.requestId` of `notifications/cancelled`.
+    pub(super) cancelled: Option<JsonRpcId>,
 }
 
 fn facts(inspected: Inspected) -> Facts {
@@ -39,9 +44,12 @@ fn facts(inspected: Inspected) -> Facts {
         Inspected::Single(info) => Facts {
             is_initialize: info.kind == Kind::Request && info.method == Some(Method::Initialize),
             method: info.method.unwrap_or(Method::Other),
+            kind: Some(info.kind),
             id: info.id,
             is_batch: false,
             version: info.protocol_version.as_ref().and_then(|v| v.known()),
+            progress_token: info.progress_token,
+            cancelled: info.cancelled_request_id,
         },
         Inspected::Batch(items) => Facts {
             id: None,
@@ -49,9 +57,12 @@ fn facts(inspected: Inspected) -> Facts {
                 .first()
                 .and_then(|i| i.method)
                 .unwrap_or(Method::Other),
+            kind: None,
             is_initialize: false,
             is_batch: true,
             version: None,
+            progress_token: None,
+            cancelled: None,
         },
     }
 }
@@ -106,6 +117,14 @@ pub async fn post(
         .upstreams
         .get(target.upstream)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    if up.stdio().is_some() {
+        let to = super::stdio::StdioTarget {
+            upstream: target.upstream,
+            session: target.client_session,
+            timeout: up.request_timeout,
+        };
+        return super::stdio::post(state, client, head, &body, &facts, to, started).await;
+    }
     let url = up
         .http()
         .ok_or(ProxyError::Internal("HTTP path used for a stdio upstream"))?;
@@ -214,8 +233,6 @@ fn mint_session(
     head: &crate::http::ResponseHead,
     version: Option<ProtocolVersion>,
 ) -> Result<SessionId, ProxyError> {
-    let id = crate::session::mint(&state.ring, state.id(), state.ctx.shard_count)
-        .map_err(|_| ProxyError::Internal("could not mint a session id"))?;
     let upstream_session = head
         .header("mcp-session-id")
         .and_then(|v| std::str::from_utf8(v).ok())
@@ -224,7 +241,18 @@ fn mint_session(
         upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
         upstream_session,
         version,
+        link: None,
     };
+    new_session(state, entry)
+}
+
+/// Mints an id hashing to this shard and stores `entry` under it.
+pub(super) fn new_session(
+    state: &ShardState,
+    entry: SessionEntry,
+) -> Result<SessionId, ProxyError> {
+    let id = crate::session::mint(&state.ring, state.id(), state.ctx.shard_count)
+        .map_err(|_| ProxyError::Internal("could not mint a session id"))?;
     state
         .sessions
         .borrow_mut()

@@ -16,9 +16,9 @@ use crate::http::{
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
 use super::metrics::{Counter, ProxyMetrics};
-use super::shutdown::Latch;
 use super::state::ShardState;
 use super::timeouts::within;
+use shards::latch::Latch;
 
 /// Pooled buffer the relay assembles client writes in (grows for large pieces).
 const SCRATCH_BYTES: usize = 4096;

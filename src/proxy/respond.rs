@@ -47,6 +47,7 @@ fn classify(
             id.as_ref(),
             &[("Retry-After", "5")],
         ),
+        E::StreamConflict => (409, jsonrpc::INVALID_REQUEST, None, &[]),
         E::ShuttingDown => (503, jsonrpc::INTERNAL_ERROR, None, &[("Retry-After", "1")]),
     }
 }

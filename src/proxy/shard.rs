@@ -108,6 +108,17 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
         .detach();
     }
     glommio::spawn_local(reaper(state.clone())).detach();
+    for children in state.stdio.iter().flatten() {
+        let children = children.clone();
+        let init_timeout = state
+            .config
+            .upstreams
+            .iter()
+            .map(|u| u.request_timeout)
+            .max()
+            .unwrap_or(std::time::Duration::from_secs(30));
+        glommio::spawn_local(async move { children.start_warm(init_timeout).await }).detach();
+    }
 
     wait_for_signal(shutdown).await;
     tracing::info!(shard = state.id().0, "shutting down");
@@ -119,12 +130,24 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     let deadline = Instant::now() + grace;
     let _ = within(grace, state.inflight.close()).await;
     end_upstream_sessions(&state, deadline).await;
+    stop_children(&state).await;
     // The embedded demo server goes last: it is the upstream the sessions above were ended on.
     if let Some((svc, serving)) = demo {
         svc.shutdown.fire();
         serving.await;
     }
 }
+
+/// Stops every stdio child of this shard and waits (bounded) until they are reaped, so none
+/// outlives the proxy even when it exits on its own.
+async fn stop_children(state: &ShardState) {
+    for children in state.stdio.iter().flatten() {
+        children.stop_all(STOP_CHILDREN_BOUND).await;
+    }
+}
+
+/// Longest wait for children to be reaped at shutdown (SIGKILL follows each one's grace).
+const STOP_CHILDREN_BOUND: std::time::Duration = std::time::Duration::from_secs(15);
 
 type Bound = (Vec<TcpListener>, Option<TcpListener>, Option<TcpListener>);
 

@@ -21,7 +21,7 @@ use crate::session::{entry::new_table, SessionTable};
 use crate::upstream::pool::Pool;
 
 use super::metrics::ProxyMetrics;
-use super::shutdown::Latch;
+use shards::latch::Latch;
 
 /// Most idle pooled buffers per size class and shard (bounds memory held while idle).
 const POOLED_BUFFERS_PER_CLASS: usize = 256;
@@ -81,6 +81,8 @@ pub struct ShardState {
     pub sessions: RefCell<SessionTable>,
     /// One pool per configured upstream.
     pub upstreams: Vec<Pool>,
+    /// Per configured upstream: its children when it is a stdio upstream.
+    pub stdio: Vec<Option<Rc<super::stdio::Children>>>,
     /// Recycled I/O buffers.
     pub bufs: BufPool,
     /// Counters and histograms.
@@ -110,8 +112,14 @@ impl ShardState {
                 Pool::new(addrs, u.connect_timeout, u.pool_max_idle)
             })
             .collect();
+        let stdio = config
+            .upstreams
+            .iter()
+            .map(|u| u.stdio().map(|s| super::stdio::Children::new(u, s)))
+            .collect();
         Rc::new(ShardState {
             ring: ctx.ring.clone(),
+            stdio,
             sessions: RefCell::new(new_table(config.sessions.ttl)),
             upstreams,
             bufs: BufPool::new(POOLED_BUFFERS_PER_CLASS),

@@ -19,6 +19,9 @@ pub struct SessionEntry {
     pub upstream_session: Option<Box<str>>,
     /// Version the client asked for in `initialize` (later requests carry it in a header).
     pub version: Option<ProtocolVersion>,
+    /// The stdio child serving the session (stdio upstreams); dropping the last clone ends the
+    /// session on the child.
+    pub link: Option<std::rc::Rc<crate::upstream::link::LinkSession>>,
 }
 
 const _: () = assert!(std::mem::size_of::<SessionEntry>() <= 32);

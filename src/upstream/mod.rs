@@ -1,6 +1,8 @@
-//! Upstream MCP servers: per-shard HTTP connection pools.
+//! Upstream MCP servers: per-shard HTTP connection pools, stdio children and the MCP link
+//! over a child's stdio.
 //!
 //! Not here: the request logic that uses them (crate::proxy).
 
+pub mod link;
 pub mod pool;
 pub mod stdio;

@@ -1,6 +1,7 @@
-//! Per-shard shutdown latch: fired once, wakes every connection waiting on it.
+//! A one-shot broadcast latch for one executor: fired once, wakes every task waiting on it
+//! (shutdown of a shard, closing a child process, ending a stream).
 //!
-//! Not here: signal handling (main's side thread) or draining policy (server.rs).
+//! Not here: what firing means (the owner decides: shard shutdown, child close, ...).
 //! Lives on one shard (Rc + Cell), never crosses threads; a waiter deregisters on drop so
 //! connection churn does not grow the waiter list.
 

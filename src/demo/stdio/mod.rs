@@ -1,0 +1,5 @@
+//! placeholder
+/// Runs.
+pub fn run() -> std::io::Result<()> {
+    Ok(())
+}

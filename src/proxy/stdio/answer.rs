@@ -1,0 +1,253 @@
+//! Turns a call's deliveries into the HTTP answer: JSON when the first message is the response,
+//! `text/event-stream` as soon as a notification or server→client request comes first (so
+//! progress reaches the client before the result); errors the child caused (exit, timeout)
+//! become a JSON-RPC error for the request, in-band.
+//!
+//! Not here: sending the request (post.rs), GET streams (stream.rs).
+
+use std::time::Duration;
+
+use glommio::net::TcpStream;
+
+use crate::http::{write_chunk, write_event, write_response_head, Framing, HttpConn, LAST_CHUNK};
+use crate::mcp::{jsonrpc, write_error, JsonRpcId};
+use crate::upstream::link::{Call, Delivery};
+
+use super::super::error::ProxyError;
+use super::super::state::ShardState;
+use super::super::timeouts::within;
+
+/// How the client's request and connection look, for writing the answer.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientShape<'a> {
+    /// Keep the connection open after the answer.
+    pub keep_alive: bool,
+    /// HTTP/1.1 (chunked streams) rather than 1.0 (streams end with the connection).
+    pub http11: bool,
+    /// `Mcp-Session-Id` to send (initialize).
+    pub session: Option<&'a str>,
+}
+
+/// What became of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The child answered with a result.
+    Result,
+    /// The child answered with an error, or the proxy answered one for it.
+    Error,
+    /// The call ended without an answer (cancelled by the client).
+    Abandoned,
+}
+
+/// Writes the answer to `call`; returns (whether the connection stays open, how it ended).
+///
+/// `timeout` bounds the wait for each message; on expiry the child is told to cancel and the
+/// client gets -32011.
+///
+/// # Errors
+/// Only client-side write failures (the connection is then closed).
+pub async fn answer_call(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    call: Call,
+    id: &JsonRpcId,
+    timeout: Duration,
+    shape: ClientShape<'_>,
+) -> Result<(bool, Ending), ProxyError> {
+    let mut stream: Option<SseOut> = None;
+    loop {
+        let step = within(timeout, call.next()).await;
+        let (message, ending) = match step {
+            Some(Some(Delivery::Message(bytes))) => (bytes, None),
+            Some(Some(Delivery::Final { bytes, is_error })) => {
+                let ending = if is_error {
+                    Ending::Error
+                } else {
+                    Ending::Result
+                };
+                (bytes, Some(ending))
+            }
+            None => {
+                call.link()
+                    .cancel(call.upstream_id(), "proxy request timeout");
+                state
+                    .metrics
+                    .incr(super::super::metrics::Counter::UpstreamTimeouts);
+                let mut body = Vec::with_capacity(160);
+                write_error(
+                    &mut body,
+                    Some(id),
+                    jsonrpc::UPSTREAM_TIMEOUT,
+                    "Upstream MCP server did not answer in time",
+                    None,
+                );
+                (body, Some(Ending::Error))
+            }
+            Some(None) => match call.link().failure() {
+                Some(reason) => {
+                    let mut body = Vec::with_capacity(160);
+                    write_error(
+                        &mut body,
+                        Some(id),
+                        jsonrpc::UPSTREAM_UNAVAILABLE,
+                        &format!("Upstream MCP server unavailable: {reason}"),
+                        None,
+                    );
+                    (body, Some(Ending::Error))
+                }
+                None => {
+                    // Cancelled by the client (or its session ended): no answer is owed.
+                    let mut out = stream.take().unwrap_or_else(|| SseOut::new(shape));
+                    let keep = out.finish(state, client).await?;
+                    return Ok((keep, Ending::Abandoned));
+                }
+            },
+        };
+        match (ending, stream.as_mut()) {
+            (Some(ending), None) => {
+                let keep = write_json(state, client, &message, shape).await?;
+                return Ok((keep, ending));
+            }
+            (Some(ending), Some(out)) => {
+                out.event(client, &message).await?;
+                let keep = out.finish(state, client).await?;
+                return Ok((keep, ending));
+            }
+            (None, Some(out)) => out.event(client, &message).await?,
+            (None, None) => {
+                let mut out = SseOut::new(shape);
+                out.start(state, client).await?;
+                out.event(client, &message).await?;
+                stream = Some(out);
+            }
+        }
+    }
+}
+
+/// Writes a complete `200 application/json` answer.
+///
+/// # Errors
+/// The client's write error.
+pub async fn write_json(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    body: &[u8],
+    shape: ClientShape<'_>,
+) -> Result<bool, ProxyError> {
+    let mut out = state.bufs.lease(body.len() + 256);
+    let mut headers: Vec<(&str, &[u8])> = vec![("Content-Type", b"application/json")];
+    if let Some(session) = shape.session {
+        headers.push(("Mcp-Session-Id", session.as_bytes()));
+    }
+    if !shape.keep_alive {
+        headers.push(("Connection", b"close"));
+    }
+    write_response_head(&mut out, 200, headers, Framing::Length(body.len() as u64));
+    out.extend_from_slice(body);
+    state.metrics.status(200);
+    client.write_all(&out).await.map_err(ProxyError::Http)?;
+    Ok(shape.keep_alive)
+}
+
+/// An SSE answer being written.
+#[derive(Debug)]
+pub struct SseOut {
+    chunked: bool,
+    keep_alive: bool,
+    session: Option<String>,
+    started: bool,
+    scratch: Vec<u8>,
+}
+
+impl SseOut {
+    /// An SSE answer for a client of this shape (nothing written yet).
+    pub fn new(shape: ClientShape<'_>) -> Self {
+        SseOut {
+            chunked: shape.http11,
+            // A close-delimited stream (HTTP/1.0) ends with the connection.
+            keep_alive: shape.keep_alive && shape.http11,
+            session: shape.session.map(str::to_owned),
+            started: false,
+            scratch: Vec::with_capacity(512),
+        }
+    }
+
+    /// Writes the response head.
+    ///
+    /// # Errors
+    /// The client's write error.
+    pub async fn start(
+        &mut self,
+        state: &ShardState,
+        client: &mut HttpConn<TcpStream>,
+    ) -> Result<(), ProxyError> {
+        let mut headers: Vec<(&str, &[u8])> = vec![
+            ("Content-Type", b"text/event-stream"),
+            ("Cache-Control", b"no-cache"),
+        ];
+        if let Some(session) = &self.session {
+            headers.push(("Mcp-Session-Id", session.as_bytes()));
+        }
+        if !self.keep_alive {
+            headers.push(("Connection", b"close"));
+        }
+        let framing = if self.chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        };
+        self.scratch.clear();
+        write_response_head(&mut self.scratch, 200, headers, framing);
+        state.metrics.status(200);
+        self.started = true;
+        client
+            .write_all(&self.scratch)
+            .await
+            .map_err(ProxyError::Http)
+    }
+
+    /// Writes one message as one event.
+    ///
+    /// # Errors
+    /// The client's write error.
+    pub async fn event(
+        &mut self,
+        client: &mut HttpConn<TcpStream>,
+        message: &[u8],
+    ) -> Result<(), ProxyError> {
+        let mut event = Vec::with_capacity(message.len() + 16);
+        write_event(&mut event, None, None, message);
+        self.scratch.clear();
+        if self.chunked {
+            write_chunk(&mut self.scratch, &event);
+        } else {
+            self.scratch.extend_from_slice(&event);
+        }
+        client
+            .write_all(&self.scratch)
+            .await
+            .map_err(ProxyError::Http)
+    }
+
+    /// Ends the stream (writing the head first if nothing was sent); returns whether the
+    /// connection stays open.
+    ///
+    /// # Errors
+    /// The client's write error.
+    pub async fn finish(
+        &mut self,
+        state: &ShardState,
+        client: &mut HttpConn<TcpStream>,
+    ) -> Result<bool, ProxyError> {
+        if !self.started {
+            self.start(state, client).await?;
+        }
+        if self.chunked {
+            client
+                .write_all(LAST_CHUNK)
+                .await
+                .map_err(ProxyError::Http)?;
+        }
+        Ok(self.keep_alive)
+    }
+}

@@ -1,0 +1,188 @@
+//! The stdio children one shard runs for one upstream: the warm pool (spawned ahead, not yet
+//! initialized), the `max` bound, the shared child (shared mode), and stopping them all at
+//! shutdown.
+//!
+//! Not here: what a child does with messages (`upstream::link`), HTTP (post.rs, stream.rs).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::config::{StdioMode, StdioUpstream, UpstreamConfig};
+use crate::upstream::link::{Link, LinkError, LinkOptions};
+use crate::upstream::stdio::{ChildSpec, SpawnError};
+
+/// Why no child could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum AcquireError {
+    /// `max` children run on this shard already.
+    #[error("{0} children already run on this shard (max)")]
+    Full(usize),
+    /// Spawning failed.
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    /// The shared child could not be initialized.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+}
+
+/// Children of one stdio upstream on one shard.
+#[derive(Debug)]
+pub struct Children {
+    spec: ChildSpec,
+    options: LinkOptions,
+    warm_target: usize,
+    max: usize,
+    /// Spawned, waiting for a session (per-session mode).
+    warm: RefCell<VecDeque<Rc<Link>>>,
+    /// Every child not yet reaped (warm, serving, or stopping).
+    all: RefCell<Vec<Rc<Link>>>,
+    /// The child serving every session (shared mode).
+    shared: RefCell<Option<Rc<Link>>>,
+}
+
+impl Children {
+    /// The children manager for `upstream` (nothing is spawned yet).
+    pub fn new(upstream: &UpstreamConfig, stdio: &StdioUpstream) -> Rc<Children> {
+        Rc::new(Children {
+            spec: ChildSpec {
+                argv: stdio.command.clone(),
+                env: stdio.env.clone(),
+                cwd: stdio.cwd.clone(),
+            },
+            options: LinkOptions {
+                mode: stdio.mode,
+                max_line: stdio.max_line,
+                kill_grace: stdio.kill_grace,
+                upstream: upstream.name.as_str().into(),
+            },
+            warm_target: stdio.warm,
+            max: stdio.max.max(1),
+            warm: RefCell::new(VecDeque::new()),
+            all: RefCell::new(Vec::new()),
+            shared: RefCell::new(None),
+        })
+    }
+
+    /// Per-session or shared.
+    pub fn mode(&self) -> StdioMode {
+        self.options.mode
+    }
+
+    /// Children not yet reaped.
+    pub fn live(&self) -> usize {
+        let mut all = self.all.borrow_mut();
+        all.retain(|link| link.failure().is_none());
+        all.len()
+    }
+
+    /// Fills the warm pool (per-session mode) or starts and initializes the shared child
+    /// (shared mode, when `warm` > 0). Spawn failures are logged; requests report them again.
+    pub async fn start_warm(self: &Rc<Self>, init_timeout: Duration) {
+        match self.options.mode {
+            StdioMode::PerSession => self.refill(),
+            StdioMode::Shared if self.warm_target > 0 => {
+                if let Err(error) = self.shared(init_timeout).await {
+                    tracing::warn!(upstream = %self.options.upstream, %error, "shared child did not start");
+                }
+            }
+            StdioMode::Shared => {}
+        }
+    }
+
+    /// A child for a new session (per-session mode): a warm one when there is one, else a
+    /// fresh spawn; the warm pool refills in the background.
+    ///
+    /// # Errors
+    /// [`AcquireError::Full`] at `max`, [`AcquireError::Spawn`] when the command cannot start.
+    pub fn for_session(self: &Rc<Self>) -> Result<Rc<Link>, AcquireError> {
+        let warm = loop {
+            let Some(link) = self.warm.borrow_mut().pop_front() else {
+                break None;
+            };
+            if link.is_alive() {
+                break Some(link);
+            }
+        };
+        let link = match warm {
+            Some(link) => link,
+            None => {
+                if self.live() >= self.max {
+                    return Err(AcquireError::Full(self.max));
+                }
+                self.spawn()?
+            }
+        };
+        if self.warm_target > 0 {
+            let this = self.clone();
+            glommio::spawn_local(async move { this.refill() }).detach();
+        }
+        Ok(link)
+    }
+
+    /// The shared child, started and initialized on first use (and again after it died),
+    /// with its cached `initialize` result.
+    ///
+    /// # Errors
+    /// [`AcquireError::Spawn`], or [`AcquireError::Link`] when it does not initialize.
+    pub async fn shared(
+        self: &Rc<Self>,
+        init_timeout: Duration,
+    ) -> Result<(Rc<Link>, Rc<[u8]>), AcquireError> {
+        let current = self.shared.borrow().clone().filter(|link| link.is_alive());
+        let link = match current {
+            Some(link) => link,
+            None => {
+                let link = self.spawn()?;
+                *self.shared.borrow_mut() = Some(link.clone());
+                link
+            }
+        };
+        let result = link.shared_init(init_timeout).await;
+        match result {
+            Ok(result) => Ok((link, result)),
+            Err(error) => {
+                // A child that cannot initialize serves nobody; the next session tries anew.
+                link.close();
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Stops every child; resolves when all are reaped (or `bound` passed).
+    pub async fn stop_all(&self, bound: Duration) {
+        self.warm.borrow_mut().clear();
+        self.shared.borrow_mut().take();
+        let all: Vec<Rc<Link>> = self.all.borrow().clone();
+        for link in &all {
+            link.close();
+        }
+        let _ = glommio::timer::timeout(bound, async {
+            for link in &all {
+                link.wait_exited().await;
+            }
+            Ok(())
+        })
+        .await;
+    }
+
+    fn refill(&self) {
+        while self.warm.borrow().len() < self.warm_target && self.live() < self.max {
+            match self.spawn() {
+                Ok(link) => self.warm.borrow_mut().push_back(link),
+                Err(error) => {
+                    tracing::warn!(upstream = %self.options.upstream, %error, "could not pre-spawn a child");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn spawn(&self) -> Result<Rc<Link>, SpawnError> {
+        let link = Link::start(&self.spec, self.options.clone())?;
+        tracing::debug!(upstream = %self.options.upstream, pid = link.pid(), "child started");
+        self.all.borrow_mut().push(link.clone());
+        Ok(link)
+    }
+}

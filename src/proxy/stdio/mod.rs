@@ -1,0 +1,15 @@
+//! The proxy's side of stdio upstreams: which child serves a session (children.rs), POSTs as
+//! calls on it (post.rs), answers as JSON or SSE (answer.rs), GET/DELETE (stream.rs).
+//!
+//! Not here: the child as an MCP peer (`upstream::link`), process mechanics
+//! (`upstream::stdio`), HTTP upstreams (the rest of `proxy`).
+
+pub mod answer;
+pub mod children;
+pub mod post;
+pub mod stream;
+
+pub use children::Children;
+pub(in crate::proxy) use post::post;
+pub use post::StdioTarget;
+pub use stream::get_or_delete;

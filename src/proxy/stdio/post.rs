@@ -1,0 +1,236 @@
+//! POST to a stdio upstream: `initialize` binds a new session to a child (per-session mode) or
+//! answers from the shared child's cached result (shared mode); requests become calls on the
+//! session's child; notifications and responses are written to it and answered 202.
+//!
+//! Not here: body reading, inspection and session lookup (proxy/post.rs did them), the shape
+//! of the answer (answer.rs), which child serves (children.rs).
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use glommio::net::TcpStream;
+
+use crate::config::StdioMode;
+use crate::http::{write_response_head, Framing, Head, HttpConn, RequestHead};
+use crate::mcp::{JsonRpcId, Kind, Method};
+use crate::session::{SessionEntry, SessionId};
+use crate::upstream::link::{LinkError, LinkSession};
+
+use super::super::error::ProxyError;
+use super::super::metrics::Counter;
+use super::super::post::{new_session, Facts};
+use super::super::state::ShardState;
+use super::answer::{answer_call, write_json, ClientShape, Ending};
+use super::children::AcquireError;
+
+/// Where a POST for a stdio upstream goes.
+#[derive(Debug)]
+pub struct StdioTarget {
+    /// Index of the upstream in the config.
+    pub upstream: usize,
+    /// The client's session, when the request named one (already checked to exist).
+    pub session: Option<SessionId>,
+    /// The upstream's request timeout.
+    pub timeout: Duration,
+}
+
+/// Handles a POST whose upstream is a stdio server; returns whether the connection stays open.
+///
+/// # Errors
+/// Refusals before anything was written (404 session, 503 at `max`, 502 when the command
+/// cannot start) and client write failures.
+pub(in crate::proxy) async fn post(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    body: &[u8],
+    facts: &Facts,
+    to: StdioTarget,
+    started: Instant,
+) -> Result<bool, ProxyError> {
+    if facts.is_batch {
+        // Splitting batches over stdio comes with batch support for every upstream kind.
+        return Err(ProxyError::BatchNotAllowed);
+    }
+    let shape = ClientShape {
+        keep_alive: head.keep_alive(),
+        http11: head.minor_version() == 1,
+        session: None,
+    };
+    let keep = match to.session {
+        None if facts.is_initialize => initialize(state, client, body, facts, &to, shape).await?,
+        None => {
+            return Err(ProxyError::SessionRequired {
+                id: facts.id.clone(),
+            })
+        }
+        Some(sid) => in_session(state, client, body, facts, sid, &to, shape).await?,
+    };
+    state.metrics.request(facts.method, started.elapsed());
+    Ok(keep)
+}
+
+async fn initialize(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    body: &[u8],
+    facts: &Facts,
+    to: &StdioTarget,
+    shape: ClientShape<'_>,
+) -> Result<bool, ProxyError> {
+    let id = facts
+        .id
+        .as_ref()
+        .ok_or(ProxyError::Internal("initialize without an id"))?;
+    let children = state
+        .stdio
+        .get(to.upstream)
+        .and_then(Option::as_ref)
+        .ok_or(ProxyError::Internal("stdio upstream without children"))?;
+    let unavailable = |error: &dyn std::fmt::Display| ProxyError::UpstreamUnavailable {
+        id: facts.id.clone(),
+        reason: error.to_string(),
+    };
+    match children.mode() {
+        StdioMode::PerSession => {
+            let link = children.for_session().map_err(|error| match error {
+                AcquireError::Full(_) => ProxyError::TooManySessions {
+                    id: facts.id.clone(),
+                },
+                other => unavailable(&other),
+            })?;
+            let key = link.open_session().map_err(|e| unavailable(&e))?;
+            let bound = Rc::new(LinkSession {
+                link: link.clone(),
+                key,
+            });
+            let call = link
+                .call(key, id, facts.progress_token.as_ref(), body)
+                .map_err(|e| unavailable(&e))?;
+            let sid = new_session(state, entry(to.upstream, facts, bound))?;
+            let shape = ClientShape {
+                session: Some(sid.as_str()),
+                ..shape
+            };
+            let answered = answer_call(state, client, call, id, to.timeout, shape).await;
+            match answered {
+                Ok((keep, Ending::Result)) => {
+                    tracing::info!(session = %sid.as_str(), pid = link.pid(), "session bound to a child");
+                    Ok(keep)
+                }
+                Ok((keep, _)) => {
+                    // The child refused: the session and its child end here.
+                    state.sessions.borrow_mut().remove(&sid);
+                    Ok(keep)
+                }
+                Err(error) => {
+                    state.sessions.borrow_mut().remove(&sid);
+                    Err(error)
+                }
+            }
+        }
+        StdioMode::Shared => {
+            let (link, result) = children
+                .shared(to.timeout)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            let key = link.open_session().map_err(|e| unavailable(&e))?;
+            let sid = new_session(
+                state,
+                entry(to.upstream, facts, Rc::new(LinkSession { link, key })),
+            )?;
+            let mut reply = Vec::with_capacity(result.len() + 64);
+            reply.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+            id.write_json(&mut reply);
+            reply.extend_from_slice(br#","result":"#);
+            reply.extend_from_slice(&result);
+            reply.push(b'}');
+            let shape = ClientShape {
+                session: Some(sid.as_str()),
+                ..shape
+            };
+            write_json(state, client, &reply, shape).await
+        }
+    }
+}
+
+fn entry(upstream: usize, facts: &Facts, bound: Rc<LinkSession>) -> SessionEntry {
+    SessionEntry {
+        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        upstream_session: None,
+        version: facts.version,
+        link: Some(bound),
+    }
+}
+
+async fn in_session(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    body: &[u8],
+    facts: &Facts,
+    sid: SessionId,
+    to: &StdioTarget,
+    shape: ClientShape<'_>,
+) -> Result<bool, ProxyError> {
+    let bound = state
+        .sessions
+        .borrow_mut()
+        .get_mut(&sid, Instant::now())
+        .and_then(|entry| entry.link.clone())
+        .ok_or(ProxyError::SessionNotFound {
+            id: facts.id.clone(),
+        })?;
+    let ended = |state: &ShardState, id: Option<JsonRpcId>| {
+        // The child is gone: so is the session (the client re-initializes).
+        state.sessions.borrow_mut().remove(&sid);
+        state.metrics.incr(Counter::SessionsLost);
+        ProxyError::SessionNotFound { id }
+    };
+    if !bound.link.is_alive() {
+        return Err(ended(state, facts.id.clone()));
+    }
+    match (facts.kind, facts.id.as_ref()) {
+        (Some(Kind::Request), Some(id)) => {
+            let call = match bound
+                .link
+                .call(bound.key, id, facts.progress_token.as_ref(), body)
+            {
+                Ok(call) => call,
+                Err(LinkError::Gone(_) | LinkError::SessionEnded | LinkError::Initialize(_)) => {
+                    return Err(ended(state, facts.id.clone()))
+                }
+            };
+            let (keep, _) = answer_call(state, client, call, id, to.timeout, shape).await?;
+            Ok(keep)
+        }
+        _ => {
+            let is_initialized = facts.method == Method::NotificationsInitialized;
+            if bound
+                .link
+                .notify(bound.key, body, facts.cancelled.as_ref(), is_initialized)
+                .is_err()
+            {
+                return Err(ended(state, None));
+            }
+            accepted(state, client, shape).await
+        }
+    }
+}
+
+/// `202 Accepted` with no body (notifications and responses).
+async fn accepted(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    shape: ClientShape<'_>,
+) -> Result<bool, ProxyError> {
+    let mut out = state.bufs.lease(128);
+    let close: &[(&str, &[u8])] = if shape.keep_alive {
+        &[]
+    } else {
+        &[("Connection", b"close")]
+    };
+    write_response_head(&mut out, 202, close.iter().copied(), Framing::Length(0));
+    state.metrics.status(202);
+    client.write_all(&out).await.map_err(ProxyError::Http)?;
+    Ok(shape.keep_alive)
+}

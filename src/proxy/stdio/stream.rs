@@ -1,0 +1,109 @@
+//! GET and DELETE on a session served by a stdio child: the GET stream carries the session's
+//! inbox (messages no call explains: list changes, server requests outside calls) until the
+//! client hangs up, the child ends or the proxy shuts down; DELETE ends the session and, in
+//! per-session mode, stops its child.
+//!
+//! Not here: POST (post.rs), HTTP upstreams (proxy/bodyless.rs).
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use glommio::net::TcpStream;
+
+use crate::http::{write_response_head, Framing, Head, HttpConn, RequestHead};
+use crate::session::SessionId;
+use crate::upstream::link::LinkSession;
+
+use super::super::error::ProxyError;
+use super::super::metrics::Counter;
+use super::super::state::{OpenStream, ShardState};
+use super::answer::{ClientShape, SseOut};
+
+/// What woke the GET stream.
+enum Wake {
+    Message(Option<Vec<u8>>),
+    ClientGone,
+    Shutdown,
+}
+
+/// Handles GET (`is_get`) or DELETE for a stdio-backed session.
+///
+/// # Errors
+/// 404 when the child is gone, 409 when a GET stream is already open, client write failures.
+pub async fn get_or_delete(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    sid: SessionId,
+    bound: Rc<LinkSession>,
+    is_get: bool,
+) -> Result<bool, ProxyError> {
+    let shape = ClientShape {
+        keep_alive: head.keep_alive(),
+        http11: head.minor_version() == 1,
+        session: None,
+    };
+    if !is_get {
+        state.sessions.borrow_mut().remove(&sid);
+        bound.link.end_session(bound.key);
+        state.metrics.incr(Counter::SessionsDeleted);
+        let mut out = state.bufs.lease(128);
+        let close: &[(&str, &[u8])] = if shape.keep_alive {
+            &[]
+        } else {
+            &[("Connection", b"close")]
+        };
+        write_response_head(&mut out, 200, close.iter().copied(), Framing::Length(0));
+        state.metrics.status(200);
+        client.write_all(&out).await.map_err(ProxyError::Http)?;
+        return Ok(shape.keep_alive);
+    }
+    if !bound.link.is_alive() {
+        state.sessions.borrow_mut().remove(&sid);
+        state.metrics.incr(Counter::SessionsLost);
+        return Err(ProxyError::SessionNotFound { id: None });
+    }
+    let inbox = bound
+        .link
+        .take_inbox(bound.key)
+        .ok_or(ProxyError::StreamConflict)?;
+    let _open = OpenStream::open(state, sid);
+    let mut out = SseOut::new(shape);
+    let streamed = async {
+        out.start(state, client).await?;
+        loop {
+            let wake = futures_lite::future::or(
+                async { Wake::Message(inbox.recv().await) },
+                futures_lite::future::or(
+                    async {
+                        // Any byte or EOF from the client ends a GET stream: it sends nothing on it.
+                        let _ = client.await_data().await;
+                        Wake::ClientGone
+                    },
+                    async {
+                        state.shutdown.wait().await;
+                        Wake::Shutdown
+                    },
+                ),
+            )
+            .await;
+            match wake {
+                Wake::Message(Some(message)) => {
+                    out.event(client, &message).await?;
+                    state.metrics.incr(Counter::SseEvents);
+                    touch(state, &sid);
+                }
+                Wake::Message(None) | Wake::Shutdown => return out.finish(state, client).await,
+                Wake::ClientGone => return Ok(false),
+            }
+        }
+    }
+    .await;
+    bound.link.return_inbox(bound.key, inbox);
+    streamed
+}
+
+/// Marks the session used (an active stream keeps it from expiring).
+fn touch(state: &ShardState, sid: &SessionId) {
+    let _ = state.sessions.borrow_mut().get_mut(sid, Instant::now());
+}

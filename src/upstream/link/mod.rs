@@ -1,0 +1,530 @@
+//! One stdio MCP server process seen as an MCP peer ([`Link`]): requests in, each request's
+//! messages (progress, server→client requests, then the response) routed back to the call that
+//! caused them, everything else to the session's inbox (its GET stream).
+//!
+//! A link serves one client session (per-session mode) or every session of a shard (shared
+//! mode, where ids and progress tokens are remapped so sessions cannot collide; see
+//! `remap.rs`). It lives on the shard that spawned the child; nothing here locks.
+//! Not here: HTTP (the proxy turns deliveries into JSON or SSE), pools of children (the
+//! proxy's `stdio` module), process mechanics (`upstream::stdio`).
+
+mod reader;
+mod remap;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::time::Duration;
+
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use shards::latch::Latch;
+
+use crate::config::StdioMode;
+use crate::mcp::{JsonRpcId, ProgressToken};
+
+use super::stdio::{spawn, ChildSpec, SpawnError};
+
+/// Messages a session's inbox holds while no GET stream reads them; beyond, new ones are
+/// dropped (and logged): a client that never opens its GET stream must not grow memory.
+pub const INBOX_CAPACITY: usize = 256;
+
+/// Names a client session on a link. Per-session links have exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionKey(u32);
+
+/// The proxy's own session on a shared link (its `initialize`).
+const PROXY_SESSION: SessionKey = SessionKey(0);
+
+/// One message for a call.
+#[derive(Debug)]
+pub enum Delivery {
+    /// A notification or server→client request that belongs to the call (goes on its SSE stream).
+    Message(Vec<u8>),
+    /// The response: the call is complete.
+    Final {
+        /// The message.
+        bytes: Vec<u8>,
+        /// It is an error response.
+        is_error: bool,
+    },
+}
+
+/// Why a link cannot take a message.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LinkError {
+    /// The child is gone (exited, closed stdout, misbehaved, or was stopped).
+    #[error("{0}")]
+    Gone(Rc<str>),
+    /// The session was ended on this link.
+    #[error("session ended")]
+    SessionEnded,
+    /// The shared child answered the proxy's own `initialize` with something unusable.
+    #[error("upstream initialize failed: {0}")]
+    Initialize(String),
+}
+
+/// How a link behaves.
+#[derive(Debug, Clone)]
+pub struct LinkOptions {
+    /// Per-session or shared.
+    pub mode: StdioMode,
+    /// Longest stdout line accepted.
+    pub max_line: usize,
+    /// SIGTERM → SIGKILL grace when stopping the child.
+    pub kill_grace: Duration,
+    /// Upstream name, for logs.
+    pub upstream: Rc<str>,
+}
+
+/// A request waiting for its response.
+#[derive(Debug)]
+struct Pending {
+    tx: LocalSender<Delivery>,
+    session: SessionKey,
+    /// Order sent: messages with no relation go to the newest call.
+    seq: u64,
+    /// Shared mode: the client's id and progress token, restored on the way back.
+    client_id: Option<JsonRpcId>,
+    client_token: Option<ProgressToken>,
+    /// The token as the child knows it (key in `tokens`).
+    upstream_token: Option<ProgressToken>,
+}
+
+/// A session's inbox: messages for its GET stream.
+#[derive(Debug)]
+struct Inbox {
+    tx: LocalSender<Vec<u8>>,
+    /// Taken by the open GET stream, given back when it ends.
+    rx: Option<LocalReceiver<Vec<u8>>>,
+}
+
+/// One child process speaking MCP on stdio.
+#[derive(Debug)]
+pub struct Link {
+    pid: u32,
+    options: LinkOptions,
+    /// Lines for the child's stdin; `None` once closed.
+    outbox: RefCell<Option<LocalSender<Vec<u8>>>>,
+    /// Calls in flight, by the id the child sees.
+    pending: RefCell<HashMap<JsonRpcId, Pending>>,
+    /// Progress token as the child sees it → the call's key in `pending`.
+    tokens: RefCell<HashMap<ProgressToken, JsonRpcId>>,
+    /// Sessions served, with their inboxes.
+    sessions: RefCell<BTreeMap<SessionKey, Inbox>>,
+    next_session: Cell<u32>,
+    next_seq: Cell<u64>,
+    /// Shared mode: ids the proxy gives requests it sends.
+    next_upstream_id: Cell<i64>,
+    /// Set once the child is gone: why.
+    failure: RefCell<Option<Rc<str>>>,
+    /// Fired to stop the child.
+    close: Latch,
+    /// Fired once the child is reaped.
+    exited: Latch,
+    /// Shared mode: the `result` of the proxy's `initialize`, answered to every client.
+    init_result: RefCell<Option<Rc<[u8]>>>,
+}
+
+impl Link {
+    /// Spawns the child and the tasks serving it (stdin writer, stdout router, stderr logger).
+    /// Runs on the shard that will own the child.
+    ///
+    /// # Errors
+    /// The spawn error (program not found, bad working directory, ...).
+    pub fn start(spec: &ChildSpec, options: LinkOptions) -> Result<Rc<Link>, SpawnError> {
+        let child = spawn(spec)?;
+        let pid = child.pid();
+        let (process, stdout, stdin, stderr) = child.into_parts();
+        // Nothing has been read yet: re-wrapping loses no bytes.
+        let stdout = super::stdio::LineReader::new(stdout.into_inner(), options.max_line);
+        let (outbox, writes) = local_channel::new_unbounded();
+        let link = Rc::new(Link {
+            pid,
+            options,
+            outbox: RefCell::new(Some(outbox)),
+            pending: RefCell::new(HashMap::new()),
+            tokens: RefCell::new(HashMap::new()),
+            sessions: RefCell::new(BTreeMap::new()),
+            next_session: Cell::new(1),
+            next_seq: Cell::new(0),
+            next_upstream_id: Cell::new(1),
+            failure: RefCell::new(None),
+            close: Latch::default(),
+            exited: Latch::default(),
+            init_result: RefCell::new(None),
+        });
+        glommio::spawn_local(reader::write_lines(stdin, writes)).detach();
+        glommio::spawn_local(reader::log_stderr(
+            stderr,
+            link.options.upstream.clone(),
+            pid,
+        ))
+        .detach();
+        glommio::spawn_local(reader::serve(link.clone(), stdout, process)).detach();
+        Ok(link)
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Per-session or shared.
+    pub fn mode(&self) -> StdioMode {
+        self.options.mode
+    }
+
+    /// Why the child is gone, once it is.
+    pub fn failure(&self) -> Option<Rc<str>> {
+        self.failure.borrow().clone()
+    }
+
+    /// Whether the child is running and not being stopped.
+    pub fn is_alive(&self) -> bool {
+        self.failure.borrow().is_none() && !self.close.is_fired()
+    }
+
+    /// Resolves once the child has been reaped.
+    pub async fn wait_exited(&self) {
+        self.exited.wait().await;
+    }
+
+    /// Stops the child (SIGTERM to its group, SIGKILL after the grace) and reaps it, in the
+    /// background. Pending calls end; inboxes close.
+    pub fn close(&self) {
+        self.close.fire();
+    }
+
+    /// Registers a client session; per-session links take one.
+    ///
+    /// # Errors
+    /// [`LinkError::Gone`] when the child is gone.
+    pub fn open_session(&self) -> Result<SessionKey, LinkError> {
+        self.check_alive()?;
+        let key = SessionKey(self.next_session.get());
+        self.next_session.set(key.0.wrapping_add(1).max(1));
+        let (tx, rx) = local_channel::new_bounded(INBOX_CAPACITY);
+        self.sessions
+            .borrow_mut()
+            .insert(key, Inbox { tx, rx: Some(rx) });
+        Ok(key)
+    }
+
+    /// Ends a session: its calls and inbox close. A per-session link stops its child.
+    pub fn end_session(&self, key: SessionKey) {
+        let removed = self.sessions.borrow_mut().remove(&key);
+        let calls: Vec<Pending> = {
+            let mut pending = self.pending.borrow_mut();
+            let keys: Vec<JsonRpcId> = pending
+                .iter()
+                .filter(|(_, call)| call.session == key)
+                .map(|(id, _)| id.clone())
+                .collect();
+            keys.iter().filter_map(|id| pending.remove(id)).collect()
+        };
+        self.forget_tokens(&calls);
+        drop((removed, calls));
+        if self.options.mode == StdioMode::PerSession {
+            self.close();
+        }
+    }
+
+    /// Takes the session's inbox for a GET stream; `None` when one is open already (or the
+    /// session is gone).
+    pub fn take_inbox(&self, key: SessionKey) -> Option<LocalReceiver<Vec<u8>>> {
+        self.sessions.borrow_mut().get_mut(&key)?.rx.take()
+    }
+
+    /// Gives the inbox back when the GET stream ends, so later messages queue again.
+    pub fn return_inbox(&self, key: SessionKey, rx: LocalReceiver<Vec<u8>>) {
+        if let Some(inbox) = self.sessions.borrow_mut().get_mut(&key) {
+            inbox.rx = Some(rx);
+        }
+    }
+
+    /// Sends a request for `session` and returns the call its messages arrive on.
+    ///
+    /// `id` and `token` are the client's; in shared mode the child sees fresh ones.
+    ///
+    /// # Errors
+    /// [`LinkError::Gone`] when the child is gone, [`LinkError::SessionEnded`] when the
+    /// session was ended on this link.
+    pub fn call(
+        self: &Rc<Self>,
+        session: SessionKey,
+        id: &JsonRpcId,
+        token: Option<&ProgressToken>,
+        message: &[u8],
+    ) -> Result<Call, LinkError> {
+        self.check_session(session)?;
+        let seq = self.next_seq.get();
+        self.next_seq.set(seq.wrapping_add(1));
+        let (tx, rx) = local_channel::new_unbounded();
+        let (key, upstream_token, line) = match self.options.mode {
+            StdioMode::PerSession => (id.clone(), token.cloned(), None),
+            StdioMode::Shared => {
+                let upstream = JsonRpcId::Number(self.next_upstream_id.get());
+                self.next_upstream_id
+                    .set(self.next_upstream_id.get().wrapping_add(1));
+                let upstream_token = token.map(|_| upstream.clone());
+                let line = remap::set_request_ids(message, &upstream, upstream_token.as_ref());
+                (upstream, upstream_token, line)
+            }
+        };
+        if let Some(upstream_token) = &upstream_token {
+            self.tokens
+                .borrow_mut()
+                .insert(upstream_token.clone(), key.clone());
+        }
+        let shared = self.options.mode == StdioMode::Shared;
+        let previous = self.pending.borrow_mut().insert(
+            key.clone(),
+            Pending {
+                tx,
+                session,
+                seq,
+                client_id: shared.then(|| id.clone()),
+                client_token: if shared { token.cloned() } else { None },
+                upstream_token,
+            },
+        );
+        if let Some(previous) = previous {
+            // A client reusing the id of a request still in flight: the older call ends.
+            self.forget_tokens(std::slice::from_ref(&previous));
+        }
+        self.send_line(line.unwrap_or_else(|| message.to_vec()))?;
+        Ok(Call {
+            link: self.clone(),
+            key,
+            seq,
+            rx,
+        })
+    }
+
+    /// Sends a notification or a response (to a server→client request) from `session`.
+    /// Shared mode: `notifications/initialized` is the proxy's business (dropped here), and a
+    /// `notifications/cancelled` names the child's id for the call.
+    ///
+    /// # Errors
+    /// As [`Link::call`].
+    pub fn notify(
+        &self,
+        session: SessionKey,
+        message: &[u8],
+        cancelled: Option<&JsonRpcId>,
+        is_initialized: bool,
+    ) -> Result<(), LinkError> {
+        self.check_session(session)?;
+        let shared = self.options.mode == StdioMode::Shared;
+        if shared && is_initialized {
+            return Ok(());
+        }
+        let mut line = None;
+        if let Some(client_id) = cancelled {
+            // The client gave up on this call: it ends here (the child will not answer it).
+            let found = self.find_call(session, client_id);
+            if let Some(key) = &found {
+                if shared {
+                    line = remap::set_cancelled_request_id(message, key);
+                }
+                let removed = self.pending.borrow_mut().remove(key);
+                self.forget_tokens(removed.as_slice());
+            }
+            if shared && found.is_none() {
+                // Nothing of this session's in flight under that id: nothing to cancel.
+                return Ok(());
+            }
+        }
+        self.send_line(line.unwrap_or_else(|| message.to_vec()))
+    }
+
+    /// Tells the child to stop working on a call the proxy gave up on (timeout).
+    pub fn cancel(&self, key: &JsonRpcId, reason: &str) {
+        let mut line =
+            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"#
+                .to_vec();
+        key.write_json(&mut line);
+        line.extend_from_slice(br#","reason":"#);
+        crate::mcp::write_json_string(&mut line, reason);
+        line.extend_from_slice(b"}}");
+        let removed = self.pending.borrow_mut().remove(key);
+        self.forget_tokens(removed.as_slice());
+        let _ = self.send_line(line);
+    }
+
+    /// Shared mode: the child's `initialize` result, initializing it first if needed (the
+    /// proxy's own request; the result is cached and answered to every client).
+    ///
+    /// # Errors
+    /// [`LinkError::Gone`], or [`LinkError::Initialize`] when the child answered with an
+    /// error or no reply came within `timeout`.
+    pub async fn shared_init(self: &Rc<Self>, timeout: Duration) -> Result<Rc<[u8]>, LinkError> {
+        if let Some(result) = self.init_result.borrow().clone() {
+            return Ok(result);
+        }
+        if !self.sessions.borrow().contains_key(&PROXY_SESSION) {
+            let (tx, _rx) = local_channel::new_bounded(1);
+            self.sessions
+                .borrow_mut()
+                .insert(PROXY_SESSION, Inbox { tx, rx: None });
+        }
+        let id = JsonRpcId::Number(0);
+        let mut request =
+            br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":""#
+                .to_vec();
+        request.extend_from_slice(
+            crate::mcp::ProtocolVersion::LATEST_SESSIONFUL
+                .as_str()
+                .as_bytes(),
+        );
+        request.extend_from_slice(br#"","capabilities":{"roots":{"listChanged":true},"sampling":{},"elicitation":{}},"clientInfo":{"name":"shadowcat","version":""#);
+        request.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+        request.extend_from_slice(b"\"}}}");
+        let call = self.call(PROXY_SESSION, &id, None, &request)?;
+        let reply = loop {
+            match glommio::timer::timeout(timeout, async { Ok(call.next().await) }).await {
+                Ok(Some(Delivery::Final { bytes, .. })) => break bytes,
+                Ok(Some(Delivery::Message(_))) => continue,
+                Ok(None) => return Err(self.gone_error()),
+                Err(_) => {
+                    return Err(LinkError::Initialize(format!(
+                        "no reply within {}",
+                        humantime::format_duration(timeout)
+                    )))
+                }
+            }
+        };
+        if let Some(result) = self.init_result.borrow().clone() {
+            // Two sessions raced to initialize: the first answer stands.
+            return Ok(result);
+        }
+        let result: Rc<[u8]> = remap::result_of(&reply)
+            .ok_or_else(|| LinkError::Initialize(String::from_utf8_lossy(&reply).into_owned()))?
+            .into();
+        self.send_line(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec())?;
+        *self.init_result.borrow_mut() = Some(result.clone());
+        Ok(result)
+    }
+
+    fn check_alive(&self) -> Result<(), LinkError> {
+        if let Some(reason) = self.failure() {
+            return Err(LinkError::Gone(reason));
+        }
+        if self.close.is_fired() {
+            return Err(LinkError::Gone("upstream process stopped".into()));
+        }
+        Ok(())
+    }
+
+    fn check_session(&self, session: SessionKey) -> Result<(), LinkError> {
+        self.check_alive()?;
+        if self.sessions.borrow().contains_key(&session) {
+            Ok(())
+        } else {
+            Err(LinkError::SessionEnded)
+        }
+    }
+
+    fn gone_error(&self) -> LinkError {
+        LinkError::Gone(
+            self.failure()
+                .unwrap_or_else(|| "upstream process stopped".into()),
+        )
+    }
+
+    fn send_line(&self, line: Vec<u8>) -> Result<(), LinkError> {
+        let outbox = self.outbox.borrow();
+        match outbox.as_ref().map(|tx| tx.try_send(line)) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(self.gone_error()),
+        }
+    }
+
+    /// The pending key of `session`'s call with client id `client_id`.
+    fn find_call(&self, session: SessionKey, client_id: &JsonRpcId) -> Option<JsonRpcId> {
+        let pending = self.pending.borrow();
+        match self.options.mode {
+            StdioMode::PerSession => pending.contains_key(client_id).then(|| client_id.clone()),
+            StdioMode::Shared => pending
+                .iter()
+                .find(|(_, call)| {
+                    call.session == session && call.client_id.as_ref() == Some(client_id)
+                })
+                .map(|(key, _)| key.clone()),
+        }
+    }
+
+    fn forget_tokens(&self, calls: &[Pending]) {
+        let mut tokens = self.tokens.borrow_mut();
+        for token in calls.iter().filter_map(|call| call.upstream_token.as_ref()) {
+            tokens.remove(token);
+        }
+    }
+
+    /// Ends everything once the child is gone (called by the reader task).
+    fn fail(&self, reason: Rc<str>) {
+        *self.failure.borrow_mut() = Some(reason);
+        self.outbox.borrow_mut().take();
+        let pending: Vec<Pending> = self.pending.borrow_mut().drain().map(|(_, p)| p).collect();
+        self.tokens.borrow_mut().clear();
+        let sessions = std::mem::take(&mut *self.sessions.borrow_mut());
+        drop((pending, sessions));
+    }
+}
+
+/// A request in flight: its messages arrive here. Dropping it abandons the call (later
+/// messages for it are dropped).
+#[derive(Debug)]
+pub struct Call {
+    link: Rc<Link>,
+    key: JsonRpcId,
+    seq: u64,
+    rx: LocalReceiver<Delivery>,
+}
+
+impl Call {
+    /// The next message; `None` when the call ended without a response (the child is gone,
+    /// the session ended, or the client cancelled it): see [`Link::failure`].
+    pub async fn next(&self) -> Option<Delivery> {
+        self.rx.recv().await
+    }
+
+    /// The id the child knows this call by.
+    pub fn upstream_id(&self) -> &JsonRpcId {
+        &self.key
+    }
+
+    /// The link it runs on.
+    pub fn link(&self) -> &Rc<Link> {
+        &self.link
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let mut pending = self.link.pending.borrow_mut();
+        // Only our own entry: a newer call may have reused the id.
+        let ours = pending.get(&self.key).is_some_and(|p| p.seq == self.seq);
+        if ours {
+            let removed = pending.remove(&self.key);
+            drop(pending);
+            self.link.forget_tokens(removed.as_slice());
+        }
+    }
+}
+
+/// A client session bound to a link; dropping it ends the session there (per-session links
+/// stop their child). Held by the session table entry.
+#[derive(Debug)]
+pub struct LinkSession {
+    /// The child serving the session.
+    pub link: Rc<Link>,
+    /// The session's key on it.
+    pub key: SessionKey,
+}
+
+impl Drop for LinkSession {
+    fn drop(&mut self) {
+        self.link.end_session(self.key);
+    }
+}

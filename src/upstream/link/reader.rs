@@ -1,0 +1,245 @@
+//! The tasks serving one child: the stdout router (each line to the call or inbox it belongs
+//! to), the stdin writer and the stderr logger; and the end of the child (stop, reap, fail
+//! what was pending with the exit status).
+//!
+//! Not here: the link's bookkeeping API (mod.rs), field rewriting (remap.rs).
+//!
+//! Routing rules (stdio carries no "related request" field, so the proxy decides):
+//! - a response goes to the call with its id;
+//! - `notifications/progress` goes to the call that sent its token;
+//! - list-changed and `resources/updated` notifications go to the session inboxes (every
+//!   session's, in shared mode): they are about the server, not a request;
+//! - any other notification or server→client request goes to the newest call in flight (in
+//!   shared mode: its session), else to the inbox (shared mode: server requests to one session,
+//!   notifications to all).
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use glommio::channels::local_channel::LocalReceiver;
+use glommio::net::UnixStream;
+
+use crate::config::StdioMode;
+use crate::mcp::{Inspected, Inspector, Kind, Method};
+use crate::upstream::stdio::{ChildProcess, ChildWriter, LineError, LineReader};
+
+use super::{remap, Delivery, Link, SessionKey};
+
+/// How long a child that closed stdout gets to exit by itself before it is stopped: its exit
+/// status is what pending callers are told.
+const EXIT_AFTER_EOF: Duration = Duration::from_millis(200);
+
+/// Polling period while waiting for that exit.
+const EXIT_POLL: Duration = Duration::from_millis(5);
+
+/// Writes queued lines to the child's stdin until the queue closes, then closes stdin.
+pub(super) async fn write_lines(mut stdin: ChildWriter, lines: LocalReceiver<Vec<u8>>) {
+    while let Some(line) = lines.recv().await {
+        if stdin.send(&line).await.is_err() {
+            // The child is gone; the stdout router notices and reports why.
+            return;
+        }
+    }
+    let _ = stdin.close().await;
+}
+
+/// Logs the child's stderr, line by line, tagged with upstream and pid.
+pub(super) async fn log_stderr(mut stderr: LineReader<UnixStream>, upstream: Rc<str>, pid: u32) {
+    while let Ok(Some(line)) = stderr.next_line().await {
+        tracing::info!(
+            target: "shadowcat::upstream::stderr",
+            upstream = %upstream,
+            pid,
+            "{}",
+            String::from_utf8_lossy(line).trim_end()
+        );
+    }
+}
+
+/// How the stdout loop ended.
+enum End {
+    /// The proxy asked the child to stop.
+    Closed,
+    /// The child closed stdout.
+    Eof,
+    /// The child broke the protocol or the socket failed.
+    Broken(String),
+}
+
+/// Routes the child's stdout until it ends, then stops and reaps the child and fails
+/// everything still pending with the reason.
+pub(super) async fn serve(
+    link: Rc<Link>,
+    mut stdout: LineReader<UnixStream>,
+    mut process: ChildProcess,
+) {
+    let mut inspector = Inspector::new();
+    let end = loop {
+        let step = futures_lite::future::or(async { Some(stdout.next_line().await) }, async {
+            link.close.wait().await;
+            None
+        })
+        .await;
+        match step {
+            None => break End::Closed,
+            Some(Ok(None)) => break End::Eof,
+            Some(Ok(Some(line))) => route(&link, &mut inspector, line),
+            Some(Err(LineError::TooLong { limit })) => {
+                break End::Broken(format!(
+                    "upstream process sent a message over {limit} bytes"
+                ))
+            }
+            Some(Err(error)) => {
+                break End::Broken(format!("reading upstream stdout failed: {error}"))
+            }
+        }
+    };
+    if matches!(end, End::Eof) {
+        let _ = glommio::timer::timeout(EXIT_AFTER_EOF, async {
+            Ok(process.wait_exit(EXIT_POLL).await)
+        })
+        .await;
+    }
+    let upstream = link.options.upstream.clone();
+    let pid = link.pid;
+    let exit = process.terminate(link.options.kill_grace).await;
+    let status = match &exit {
+        Ok(exit) if exit.killed => format!("{} after being stopped", exit.status),
+        Ok(exit) => exit.status.to_string(),
+        Err(error) => format!("unknown ({error})"),
+    };
+    let stopped_by_us = matches!(end, End::Closed);
+    let reason: Rc<str> = match end {
+        End::Closed => format!("upstream process stopped ({status})").into(),
+        End::Eof => format!("upstream process exited ({status})").into(),
+        End::Broken(why) => format!("{why}; stopped it ({status})").into(),
+    };
+    if stopped_by_us {
+        tracing::debug!(upstream = %upstream, pid, %reason, "child stopped");
+    } else {
+        tracing::warn!(upstream = %upstream, pid, %reason, "child ended");
+    }
+    link.fail(reason);
+    link.exited.fire();
+}
+
+/// Delivers one stdout line.
+fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
+    let info = match inspector.inspect(line) {
+        Ok(Inspected::Single(info)) => info,
+        Ok(Inspected::Batch(_)) => {
+            tracing::warn!(upstream = %link.options.upstream, pid = link.pid, "child sent a batch; dropped");
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(
+                upstream = %link.options.upstream,
+                pid = link.pid,
+                %error,
+                line = %String::from_utf8_lossy(&line[..line.len().min(200)]),
+                "child wrote a line that is not a JSON-RPC message; skipped"
+            );
+            return;
+        }
+    };
+    match (info.kind, info.method) {
+        (Kind::Response | Kind::ErrorResponse, _) => {
+            let Some(id) = info.id else {
+                tracing::warn!(upstream = %link.options.upstream, pid = link.pid,
+                    line = %String::from_utf8_lossy(line), "child sent an error without id");
+                return;
+            };
+            let Some(call) = link.pending.borrow_mut().remove(&id) else {
+                tracing::debug!(%id, "response for a call nobody waits for; dropped");
+                return;
+            };
+            link.forget_tokens(std::slice::from_ref(&call));
+            let bytes = match &call.client_id {
+                Some(client_id) => remap::set_id(line, client_id).unwrap_or_else(|| line.to_vec()),
+                None => line.to_vec(),
+            };
+            let is_error = info.kind == Kind::ErrorResponse;
+            let _ = call.tx.try_send(Delivery::Final { bytes, is_error });
+        }
+        (Kind::Notification, Some(Method::NotificationsProgress)) => {
+            let target = info
+                .progress_token
+                .as_ref()
+                .and_then(|token| link.tokens.borrow().get(token).cloned());
+            let pending = link.pending.borrow();
+            match target.and_then(|key| pending.get(&key)) {
+                Some(call) => {
+                    let bytes = match &call.client_token {
+                        Some(token) => {
+                            remap::set_progress_token(line, token).unwrap_or_else(|| line.to_vec())
+                        }
+                        None => line.to_vec(),
+                    };
+                    let _ = call.tx.try_send(Delivery::Message(bytes));
+                }
+                None => tracing::debug!("progress for no call in flight; dropped"),
+            }
+        }
+        (
+            Kind::Notification,
+            Some(
+                Method::NotificationsToolsListChanged
+                | Method::NotificationsPromptsListChanged
+                | Method::NotificationsResourcesListChanged
+                | Method::NotificationsResourcesUpdated,
+            ),
+        ) => to_inboxes(link, line, None),
+        (kind, _) => {
+            let newest = {
+                let pending = link.pending.borrow();
+                pending.values().max_by_key(|call| call.seq).map(|call| {
+                    (
+                        call.tx.try_send(Delivery::Message(line.to_vec())),
+                        call.session,
+                    )
+                })
+            };
+            match newest {
+                Some((Ok(()), _)) => {}
+                Some((Err(_), session)) => to_inboxes(link, line, Some(session)),
+                None if kind == Kind::Request && link.options.mode == StdioMode::Shared => {
+                    to_inboxes(link, line, first_listening(link))
+                }
+                None => to_inboxes(link, line, None),
+            }
+        }
+    }
+}
+
+/// A session with its GET stream open (else any session), for a server request nobody's call
+/// explains in shared mode: exactly one session must get it, or two would answer.
+fn first_listening(link: &Link) -> Option<SessionKey> {
+    let sessions = link.sessions.borrow();
+    sessions
+        .iter()
+        .filter(|(key, _)| **key != super::PROXY_SESSION)
+        .find(|(_, inbox)| inbox.rx.is_none())
+        .or_else(|| {
+            sessions
+                .iter()
+                .find(|(key, _)| **key != super::PROXY_SESSION)
+        })
+        .map(|(key, _)| *key)
+}
+
+/// Queues `line` in one session's inbox, or every session's when `only` is `None`.
+fn to_inboxes(link: &Link, line: &[u8], only: Option<SessionKey>) {
+    let sessions = link.sessions.borrow();
+    for (key, inbox) in sessions.iter() {
+        if *key == super::PROXY_SESSION || only.is_some_and(|only| only != *key) {
+            continue;
+        }
+        if inbox.tx.try_send(line.to_vec()).is_err() {
+            tracing::warn!(
+                upstream = %link.options.upstream,
+                pid = link.pid,
+                "session inbox full (no GET stream reading it); message dropped"
+            );
+        }
+    }
+}
