@@ -266,7 +266,12 @@ def only_fixture_children(target: StdioTarget) -> None:
     """The proxy's live children are all the upstream command (nothing else was spawned)."""
     assert target.proxy is not None
     for pid in children_of(target.proxy.process.pid):
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # reaped meanwhile
+        if not cmdline:
+            continue  # exiting right now (its memory, and so its cmdline, is already gone)
         assert target.command[-1] in cmdline, f"unexpected child {pid} of the proxy: {cmdline}"
 
 
