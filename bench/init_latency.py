@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """bench/init_latency.py: `initialize` latency of an MCP Streamable HTTP endpoint, sequentially.
 
-Each round: POST initialize on a fresh keep-alive-less connection (timed: send to full response),
-then notifications/initialized and DELETE (untimed). With --pid and --settle N the next round waits
-until the process PID has exactly N live children again (e.g. a stdio proxy whose warm pool has
-refilled and whose deleted session's child is gone), so every round meets the same steady state;
-the wait is a poll with a deadline, never a fixed sleep.
+Each round: POST initialize on a fresh connection (timed: send to full response), then
+notifications/initialized and DELETE (untimed). With --pid and --settle N the next round waits
+until the process PID has exactly N live children again, each of them idle (all threads sleeping,
+CPU time unchanged for IDLE_S): e.g. a stdio proxy whose warm pool has refilled with a child that
+finished starting, and whose deleted session's child is gone. So every round meets the same steady
+state; the wait is a poll with a deadline, never a fixed sleep.
 
 Prints one line (parsed by bench/stdio.sh):
   init_latency label=L count=N p50_us=X p90_us=X p99_us=X max_us=X mean_us=X
@@ -25,30 +26,66 @@ from urllib.parse import urlsplit
 
 PROTOCOL_VERSION = "2025-06-18"
 SETTLE_DEADLINE_S = 30.0
+# A child whose CPU time has not moved for this long (and whose threads all sleep) has finished
+# starting: 0.15 s is 15 clock ticks, far above the tick resolution.
+IDLE_S = 0.15
 REQUEST_TIMEOUT_S = 30.0
 
 
-def live_children(ppid: int) -> int:
-    count = 0
+def _stat(pid: str) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def live_children(ppid: int) -> list[str]:
+    found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == ppid and fields[0] != "Z":
-            count += 1
-    return count
+        if entry.isdigit() and (fields := _stat(entry)) is not None:
+            if int(fields[1]) == ppid and fields[0] != "Z":
+                found.append(entry)
+    return found
+
+
+def activity(pid: str) -> tuple[int, bool] | None:
+    """(utime + stime, whether any thread is running) of `pid`; None when gone."""
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    running = False
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            task_fields = _stat(f"{pid}/task/{task}")
+            running |= task_fields is not None and task_fields[0] == "R"
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12]), running
 
 
 def settle(pid: int, want: int) -> None:
     deadline = time.monotonic() + SETTLE_DEADLINE_S
-    while (have := live_children(pid)) != want:
-        if time.monotonic() > deadline:
-            sys.exit(f"init_latency: process {pid} has {have} live children, not {want}, after {SETTLE_DEADLINE_S}s")
-        time.sleep(0.002)
+    last: dict[str, int] = {}
+    quiet_since = time.monotonic()
+    while True:
+        now = time.monotonic()
+        children = live_children(pid)
+        busy = len(children) != want
+        for child in children:
+            state = activity(child)
+            if state is None or state[1] or last.get(child) != state[0]:
+                busy = True
+            if state is not None:
+                last[child] = state[0]
+        if busy:
+            quiet_since = now
+        elif now - quiet_since >= IDLE_S:
+            return
+        if now > deadline:
+            sys.exit(f"init_latency: process {pid} has {len(children)} live children (want {want}, idle), "
+                     f"not settled after {SETTLE_DEADLINE_S}s")
+        time.sleep(0.005)
 
 
 def post(conn: http.client.HTTPConnection, path: str, body: dict, session: str | None) -> http.client.HTTPResponse:
