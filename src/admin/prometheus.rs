@@ -27,7 +27,11 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
     let mut methods = first.methods.clone();
     let mut sessions = first.sessions;
     let mut buffers = first.buffers;
+    let mut children = first.children;
     for r in rest {
+        children.live += r.children.live;
+        children.started += r.children.started;
+        children.crashed += r.children.crashed;
         general.merge(&r.snapshot);
         methods.merge(&r.methods);
         sessions += r.sessions;
@@ -47,6 +51,9 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
         "# TYPE shadowcat_sessions_active gauge\nshadowcat_sessions_active {sessions}"
     );
     for (name, kind, value) in [
+        ("stdio_children", "gauge", children.live),
+        ("stdio_children_started_total", "counter", children.started),
+        ("stdio_children_crashed_total", "counter", children.crashed),
         ("buffers_allocated_total", "counter", buffers.allocated),
         ("buffers_reused_total", "counter", buffers.reused),
         ("buffers_dropped_total", "counter", buffers.dropped),

@@ -46,6 +46,16 @@ pub fn local_report(state: &ShardState) -> MetricsReport {
         methods: state.metrics.methods.snapshot(),
         sessions: state.sessions.borrow().len() as u64,
         buffers: state.bufs.stats(),
+        children: state.stdio.iter().flatten().map(|c| c.stats()).fold(
+            Default::default(),
+            |sum: crate::proxy::stdio::children::ChildStats, s| {
+                crate::proxy::stdio::children::ChildStats {
+                    live: sum.live + s.live,
+                    started: sum.started + s.started,
+                    crashed: sum.crashed + s.crashed,
+                }
+            },
+        ),
         seq: 0,
     }
 }

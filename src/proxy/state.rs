@@ -62,6 +62,8 @@ pub struct MetricsReport {
     pub sessions: u64,
     /// Its buffer pool's counters.
     pub buffers: shards::slab::BufStats,
+    /// Its stdio children, over all stdio upstreams.
+    pub children: super::stdio::children::ChildStats,
     /// The scrape this answers.
     pub seq: u64,
 }

@@ -4,7 +4,7 @@
 //!
 //! Not here: what a child does with messages (`upstream::link`), HTTP (post.rs, stream.rs).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
@@ -40,6 +40,21 @@ pub struct Children {
     all: RefCell<Vec<Rc<Link>>>,
     /// The child serving every session (shared mode).
     shared: RefCell<Option<Rc<Link>>>,
+    /// Children spawned so far.
+    started: Cell<u64>,
+    /// Children that ended without the proxy stopping them (exit, crash, bad output).
+    crashed: Cell<u64>,
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChildStats {
+    /// Children not yet reaped.
+    pub live: u64,
+    /// Children spawned.
+    pub started: u64,
+    /// Children that ended on their own.
+    pub crashed: u64,
 }
 
 impl Children {
@@ -62,6 +77,8 @@ impl Children {
             warm: RefCell::new(VecDeque::new()),
             all: RefCell::new(Vec::new()),
             shared: RefCell::new(None),
+            started: Cell::new(0),
+            crashed: Cell::new(0),
         })
     }
 
@@ -73,8 +90,23 @@ impl Children {
     /// Children not yet reaped.
     pub fn live(&self) -> usize {
         let mut all = self.all.borrow_mut();
-        all.retain(|link| link.failure().is_none());
+        let mut crashed = 0;
+        all.retain(|link| {
+            crashed += u64::from(link.ended_on_its_own());
+            link.failure().is_none()
+        });
+        self.crashed.set(self.crashed.get() + crashed);
         all.len()
+    }
+
+    /// Counts for `/metrics`.
+    pub fn stats(&self) -> ChildStats {
+        let live = self.live() as u64;
+        ChildStats {
+            live,
+            started: self.started.get(),
+            crashed: self.crashed.get(),
+        }
     }
 
     /// Fills the warm pool (per-session mode) or starts and initializes the shared child
@@ -183,6 +215,7 @@ impl Children {
         let link = Link::start(&self.spec, self.options.clone())?;
         tracing::debug!(upstream = %self.options.upstream, pid = link.pid(), "child started");
         self.all.borrow_mut().push(link.clone());
+        self.started.set(self.started.get() + 1);
         Ok(link)
     }
 }

@@ -115,6 +115,7 @@ async fn initialize(
             let answered = answer_call(state, client, call, id, to.timeout, shape).await;
             match answered {
                 Ok((keep, Ending::Result)) => {
+                    link.set_session_tag(sid.as_str());
                     tracing::info!(session = %sid.as_str(), pid = link.pid(), "session bound to a child");
                     Ok(keep)
                 }

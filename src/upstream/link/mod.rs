@@ -123,6 +123,10 @@ pub struct Link {
     exited: Latch,
     /// Shared mode: the `result` of the proxy's `initialize`, answered to every client.
     init_result: RefCell<Option<Rc<[u8]>>>,
+    /// One `initialize` at a time: sessions arriving meanwhile wait for its result.
+    init_lock: glommio::sync::Semaphore,
+    /// The client session a per-session child serves, for its stderr log lines.
+    session_tag: RefCell<Option<Rc<str>>>,
 }
 
 impl Link {
@@ -152,14 +156,11 @@ impl Link {
             close: Latch::default(),
             exited: Latch::default(),
             init_result: RefCell::new(None),
+            init_lock: glommio::sync::Semaphore::new(1),
+            session_tag: RefCell::new(None),
         });
         glommio::spawn_local(reader::write_lines(stdin, writes)).detach();
-        glommio::spawn_local(reader::log_stderr(
-            stderr,
-            link.options.upstream.clone(),
-            pid,
-        ))
-        .detach();
+        glommio::spawn_local(reader::log_stderr(stderr, link.clone())).detach();
         glommio::spawn_local(reader::serve(link.clone(), stdout, process)).detach();
         Ok(link)
     }
@@ -167,6 +168,11 @@ impl Link {
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Names the client session this child serves in its stderr log lines.
+    pub fn set_session_tag(&self, session: &str) {
+        *self.session_tag.borrow_mut() = Some(session.into());
     }
 
     /// Per-session or shared.
@@ -177,6 +183,11 @@ impl Link {
     /// Why the child is gone, once it is.
     pub fn failure(&self) -> Option<Rc<str>> {
         self.failure.borrow().clone()
+    }
+
+    /// Whether the child ended without the proxy asking (exit, crash, protocol violation).
+    pub fn ended_on_its_own(&self) -> bool {
+        self.failure.borrow().is_some() && !self.close.is_fired()
     }
 
     /// Whether the child is running and not being stopped.
@@ -362,6 +373,15 @@ impl Link {
         if let Some(result) = self.init_result.borrow().clone() {
             return Ok(result);
         }
+        let _one_at_a_time = self
+            .init_lock
+            .acquire_permit(1)
+            .await
+            .map_err(|_| self.gone_error())?;
+        if let Some(result) = self.init_result.borrow().clone() {
+            // Initialized while this session waited.
+            return Ok(result);
+        }
         if !self.sessions.borrow().contains_key(&PROXY_SESSION) {
             let (tx, _rx) = local_channel::new_bounded(1);
             self.sessions
@@ -394,10 +414,6 @@ impl Link {
                 }
             }
         };
-        if let Some(result) = self.init_result.borrow().clone() {
-            // Two sessions raced to initialize: the first answer stands.
-            return Ok(result);
-        }
         let result: Rc<[u8]> = remap::result_of(&reply)
             .ok_or_else(|| LinkError::Initialize(String::from_utf8_lossy(&reply).into_owned()))?
             .into();
@@ -528,3 +544,7 @@ impl Drop for LinkSession {
         self.link.end_session(self.key);
     }
 }
+
+#[cfg(test)]
+#[path = "link_tests.rs"]
+mod tests;

@@ -43,13 +43,19 @@ pub(super) async fn write_lines(mut stdin: ChildWriter, lines: LocalReceiver<Vec
     let _ = stdin.close().await;
 }
 
-/// Logs the child's stderr, line by line, tagged with upstream and pid.
-pub(super) async fn log_stderr(mut stderr: LineReader<UnixStream>, upstream: Rc<str>, pid: u32) {
+/// Logs the child's stderr, line by line, tagged with upstream, pid and (per-session mode) the
+/// client session.
+pub(super) async fn log_stderr(mut stderr: LineReader<UnixStream>, link: Rc<Link>) {
     while let Ok(Some(line)) = stderr.next_line().await {
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let session = link.session_tag.borrow().clone();
         tracing::info!(
             target: "shadowcat::upstream::stderr",
-            upstream = %upstream,
-            pid,
+            upstream = %link.options.upstream,
+            pid = link.pid,
+            session = session.as_deref().unwrap_or("-"),
             "{}",
             String::from_utf8_lossy(line).trim_end()
         );

@@ -1,0 +1,282 @@
+//! Real-process tests for the link: a small python3 MCP-speaking child answers requests,
+//! sends progress, server→client requests and list changes, or exits on demand. Each test
+//! runs its own glommio executor; waits are bounded by timeouts, never slept on.
+
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+use glommio::{LocalExecutorBuilder, Placement};
+
+use super::*;
+
+/// A line-based child: `echo` answers with its params, `slow` sends progress and asks the
+/// client a question first, `changes` announces a tool list change, `exit` exits with 3.
+const CHILD: &str = r#"
+import json, sys
+def send(m):
+    sys.stdout.write(json.dumps(m) + "\n"); sys.stdout.flush()
+waiting = {}
+for line in sys.stdin:
+    m = json.loads(line)
+    method, mid = m.get("method"), m.get("id")
+    if method is None and mid in waiting:
+        orig = waiting.pop(mid)
+        send({"jsonrpc": "2.0", "id": orig, "result": {"answer": m.get("result")}})
+    elif method == "initialize":
+        send({"jsonrpc": "2.0", "id": mid, "result": {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "t", "version": "1"}}})
+    elif method == "notifications/initialized":
+        sys.stderr.write("initialized\n"); sys.stderr.flush()
+    elif method == "echo":
+        send({"jsonrpc": "2.0", "id": mid, "result": m.get("params")})
+    elif method == "slow":
+        token = m["params"]["_meta"]["progressToken"]
+        send({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": 1}})
+        waiting["q-%s" % mid] = mid
+        send({"jsonrpc": "2.0", "id": "q-%s" % mid, "method": "sampling/createMessage", "params": {}})
+    elif method == "changes":
+        send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+        send({"jsonrpc": "2.0", "id": mid, "result": {}})
+    elif method == "exit":
+        sys.exit(3)
+"#;
+
+fn run<T>(fut: impl Future<Output = T>) -> T {
+    let executor = LocalExecutorBuilder::new(Placement::Unbound)
+        .io_memory(1 << 20)
+        .make()
+        .unwrap();
+    executor.run(fut)
+}
+
+fn start(mode: StdioMode) -> Rc<Link> {
+    let spec = ChildSpec {
+        argv: vec!["python3".into(), "-c".into(), CHILD.into()],
+        ..ChildSpec::default()
+    };
+    Link::start(
+        &spec,
+        LinkOptions {
+            mode,
+            max_line: 1 << 20,
+            kill_grace: Duration::from_secs(2),
+            upstream: "test".into(),
+        },
+    )
+    .unwrap()
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn next(call: &Call) -> Option<Delivery> {
+    glommio::timer::timeout(WAIT, async { Ok(call.next().await) })
+        .await
+        .expect("no delivery within the deadline")
+}
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+fn final_json(delivery: Option<Delivery>) -> serde_json::Value {
+    match delivery {
+        Some(Delivery::Final { bytes, is_error }) => {
+            assert!(!is_error);
+            json(&bytes)
+        }
+        other => panic!("expected the response, got {other:?}"),
+    }
+}
+
+fn message_json(delivery: Option<Delivery>) -> serde_json::Value {
+    match delivery {
+        Some(Delivery::Message(bytes)) => json(&bytes),
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+#[test]
+fn per_session_calls_get_progress_then_server_request_then_their_response() {
+    run(async {
+        let link = start(StdioMode::PerSession);
+        let session = link.open_session().unwrap();
+        let id = JsonRpcId::from("a");
+        let token = JsonRpcId::Number(5);
+        let call = link
+            .call(
+                session,
+                &id,
+                Some(&token),
+                br#"{"jsonrpc":"2.0","id":"a","method":"slow","params":{"_meta":{"progressToken":5}}}"#,
+            )
+            .unwrap();
+        let progress = message_json(next(&call).await);
+        assert_eq!(progress["params"]["progressToken"], 5);
+        let question = message_json(next(&call).await);
+        assert_eq!(question["method"], "sampling/createMessage");
+        assert_eq!(question["id"], "q-a");
+        link.notify(
+            session,
+            br#"{"jsonrpc":"2.0","id":"q-a","result":{"text":"yes"}}"#,
+            None,
+            false,
+        )
+        .unwrap();
+        let answer = final_json(next(&call).await);
+        assert_eq!(answer["id"], "a");
+        assert_eq!(answer["result"]["answer"]["text"], "yes");
+        link.close();
+        glommio::timer::timeout(WAIT, async {
+            link.wait_exited().await;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert!(!link.is_alive());
+    });
+}
+
+#[test]
+fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_all() {
+    run(async {
+        let link = start(StdioMode::Shared);
+        let init = link.shared_init(WAIT).await.unwrap();
+        assert_eq!(json(&init)["serverInfo"]["name"], "t");
+        let (a, b) = (link.open_session().unwrap(), link.open_session().unwrap());
+        let id = JsonRpcId::Number(1);
+        let call_a = link
+            .call(
+                a,
+                &id,
+                None,
+                br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"who":"a"}}"#,
+            )
+            .unwrap();
+        let call_b = link
+            .call(
+                b,
+                &id,
+                None,
+                br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"who":"b"}}"#,
+            )
+            .unwrap();
+        assert_ne!(call_a.upstream_id(), call_b.upstream_id());
+        let (answer_a, answer_b) = (
+            final_json(next(&call_a).await),
+            final_json(next(&call_b).await),
+        );
+        assert_eq!(
+            (answer_a["id"].clone(), answer_a["result"]["who"].clone()),
+            (1.into(), "a".into())
+        );
+        assert_eq!(
+            (answer_b["id"].clone(), answer_b["result"]["who"].clone()),
+            (1.into(), "b".into())
+        );
+
+        let token = JsonRpcId::from("tok-a");
+        let slow = link
+            .call(
+                a,
+                &JsonRpcId::Number(2),
+                Some(&token),
+                br#"{"jsonrpc":"2.0","id":2,"method":"slow","params":{"_meta":{"progressToken":"tok-a"}}}"#,
+            )
+            .unwrap();
+        assert_eq!(
+            message_json(next(&slow).await)["params"]["progressToken"],
+            "tok-a"
+        );
+        // Its server request follows; take it so nothing of this call is left in flight.
+        assert_eq!(
+            message_json(next(&slow).await)["method"],
+            "sampling/createMessage"
+        );
+        drop(slow);
+
+        let changes = link
+            .call(
+                b,
+                &JsonRpcId::Number(3),
+                None,
+                br#"{"jsonrpc":"2.0","id":3,"method":"changes"}"#,
+            )
+            .unwrap();
+        final_json(next(&changes).await);
+        for session in [a, b] {
+            let inbox = link.take_inbox(session).unwrap();
+            let got = glommio::timer::timeout(WAIT, async { Ok(inbox.recv().await) })
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(json(&got)["method"], "notifications/tools/list_changed");
+            assert!(
+                link.take_inbox(session).is_none(),
+                "one GET stream per session"
+            );
+            link.return_inbox(session, inbox);
+        }
+        link.end_session(a);
+        assert!(matches!(
+            link.call(a, &id, None, br#"{"jsonrpc":"2.0","id":1,"method":"echo"}"#),
+            Err(LinkError::SessionEnded)
+        ));
+        assert!(link.is_alive(), "shared child outlives one session");
+        link.close();
+    });
+}
+
+#[test]
+fn a_child_that_exits_fails_its_calls_with_the_exit_status() {
+    run(async {
+        let link = start(StdioMode::PerSession);
+        let session = link.open_session().unwrap();
+        let call = link
+            .call(
+                session,
+                &JsonRpcId::Number(1),
+                None,
+                br#"{"jsonrpc":"2.0","id":1,"method":"exit"}"#,
+            )
+            .unwrap();
+        assert!(next(&call).await.is_none());
+        let reason = link.failure().unwrap();
+        assert!(reason.contains("exit status: 3"), "{reason}");
+        assert!(matches!(
+            link.call(session, &JsonRpcId::Number(2), None, b"{}"),
+            Err(LinkError::Gone(_))
+        ));
+    });
+}
+
+#[test]
+fn a_cancelled_call_ends_without_an_answer() {
+    run(async {
+        let link = start(StdioMode::Shared);
+        link.shared_init(WAIT).await.unwrap();
+        let session = link.open_session().unwrap();
+        let token = JsonRpcId::Number(9);
+        let call = link
+            .call(
+                session,
+                &JsonRpcId::from("c"),
+                Some(&token),
+                br#"{"jsonrpc":"2.0","id":"c","method":"slow","params":{"_meta":{"progressToken":9}}}"#,
+            )
+            .unwrap();
+        message_json(next(&call).await);
+        link.notify(
+            session,
+            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}"#,
+            Some(&JsonRpcId::from("c")),
+            false,
+        )
+        .unwrap();
+        // The server request was already queued; after it the call ends with no response.
+        while let Some(delivery) = next(&call).await {
+            assert!(matches!(delivery, Delivery::Message(_)), "{delivery:?}");
+        }
+        assert!(link.is_alive());
+        link.close();
+    });
+}
