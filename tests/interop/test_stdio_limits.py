@@ -116,6 +116,7 @@ def test_child_stderr_is_logged_and_a_non_json_line_skipped(stdio_proxy) -> None
         line = proxy.process.wait_for_line(lambda text: "fixture-stderr: stderr-marker-7" in text,
                                            "the child's stderr line in the proxy's log", DEADLINE_S)
         assert str(pid) in line, f"the stderr line does not name the child's pid {pid}: {line!r}"
+        assert session.session_id in line, f"the stderr line does not name the session: {line!r}"
         assert tool_text(call_tool(conn, session, "noise-1", "noise", {"text": "this is not json"})) == "noisy"
         proxy.process.wait_for_line(lambda text: "not a JSON-RPC message" in text and "this is not json" in text,
                                     "the skipped stdout line in the proxy's log", DEADLINE_S)
