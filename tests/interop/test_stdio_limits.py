@@ -123,6 +123,23 @@ def test_child_stderr_is_logged_and_a_non_json_line_skipped(stdio_proxy) -> None
         assert whoami(conn, session, "who-2")["pid"] == pid, "a non-JSON line ended the child"
 
 
+def test_long_lines_pass_and_an_oversized_line_ends_the_child(stdio_proxy) -> None:
+    """A 2 MiB result line passes (default max_line 4 MiB); a ~6 MiB one ends the child: the pending
+    call gets a JSON-RPC error, the session then 404s, and the child is reaped."""
+    proxy = stdio_proxy()
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        session = open_session(conn, "init-big")
+        pid = whoami(conn, session, "who-1")["pid"]
+        size = 1 << 20
+        assert len(tool_text(call_tool(conn, session, "big-1", "big", {"size": size}))) == size
+        response = post(conn, session, jsonrpc("tools/call", {"name": "big", "arguments": {"size": 3 << 20}}, "big-2"))
+        message = response.response_for("big-2")
+        assert "error" in message, f"an oversized line answered {response.describe()[:300]}"
+        wait_until(lambda: gone(pid), f"the child {pid} that wrote an oversized line to be reaped")
+        after = post(conn, session, jsonrpc("tools/list", {}, "after-big"))
+        assert after.status == 404, f"a request after the child ended: {after.describe()}"
+
+
 def test_env_and_cwd_reach_the_child(stdio_proxy, tmp_path: Path) -> None:
     proxy = stdio_proxy("--env", "FIXTURE_MARKER=from-the-proxy", "--cwd", str(tmp_path))
     with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
