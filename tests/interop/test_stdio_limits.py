@@ -1,7 +1,8 @@
 """stdio upstreams at their edges, with the FastMCP fixture behind `reverse --upstream-cmd` and raw
 HTTP (rawhttp.py) as the client: `--max` (503 + Retry-After, a slot freed by DELETE), request
 timeout (JSON-RPC error, the child stays), the child's stderr in the proxy's log, a non-JSON stdout
-line (skipped), `--env`/`--cwd`, session TTL ending the child, and a command that cannot start or
+line (skipped), long and oversized lines, `--env`/`--cwd`, session TTL ending the child, sessions kept on
+their child across 2 shards, SIGTERM with a call in flight, and a command that cannot start or
 exits at once (a clear error, never a hang).
 
 Not here: the SDK matrix through stdio upstreams (test_stdio_upstream.py).
@@ -10,6 +11,7 @@ Not here: the SDK matrix through stdio upstreams (test_stdio_upstream.py).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 import pytest
 
 import harness
-from procs import children_of, gone, kill_leftovers, zombies_of
+from procs import children_of, dead, gone, kill_leftovers, zombies_of
 from rawhttp import RawConnection, RawSession, call_tool, jsonrpc, mcp_headers, initialize_body, open_session, tool_text
 
 DEADLINE_S = 20.0
@@ -186,3 +188,51 @@ def test_a_child_that_cannot_serve_gets_a_clear_error(stdio_proxy, command: list
     wait_until(lambda: not children_of(proxy.process.pid), "the broken child to be stopped and reaped")
     assert response.status >= 500, f"initialize with a broken command: {response.describe()}"
     assert response.header("mcp-session-id") is None, f"a failed initialize minted a session: {response.describe()}"
+
+
+@pytest.mark.parametrize("mode", ["per-session", "shared"])
+def test_sessions_keep_their_child_across_shards(stdio_proxy, mode: str) -> None:
+    """--shards 2: every request of a session, each on a fresh connection (the kernel spreads them
+    over both shards), reaches the same child; per-session children are all different, shared mode
+    has at most one child per shard."""
+    proxy = stdio_proxy(mode=mode, shards=2)
+    sessions: list[RawSession] = []
+    for index in range(6):
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            sessions.append(open_session(conn, f"init-{index}"))
+    pids: dict[str, set[int]] = {}
+    for round_index in range(4):
+        for index, session in enumerate(sessions):
+            with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+                pid = whoami(conn, session, f"who-{index}-{round_index}")["pid"]
+            pids.setdefault(session.session_id, set()).add(pid)
+    moved = {sid: found for sid, found in pids.items() if len(found) != 1}
+    assert not moved, f"sessions answered by more than one child: {moved}"
+    distinct = {next(iter(found)) for found in pids.values()}
+    if mode == "shared":
+        assert len(distinct) <= 2, f"shared mode on 2 shards used {len(distinct)} children"
+    else:
+        assert len(distinct) == len(sessions), f"per-session children shared: {pids}"
+
+
+def test_sigterm_lets_an_in_flight_stdio_call_finish(stdio_proxy) -> None:
+    """SIGTERM while a streamed call (progress, then result) is in flight: the stream completes
+    with the result, the proxy exits 0 and its children are dead."""
+    proxy = stdio_proxy()
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        session = open_session(conn, "init-drain")
+        pid = whoami(conn, session, "who-1")["pid"]
+        stream = conn.open_stream("POST", "/mcp", session.headers(), jsonrpc("tools/call", {
+            "name": "slow", "arguments": {"steps": 8, "delay_ms": 100},
+            "_meta": {"progressToken": "drain-progress"}}, "slow-drain"))
+        assert stream.is_sse, f"a call whose first child message is progress answers SSE: {stream.response.describe()}"
+        stream.events_until(lambda event: (event.message() or {}).get("method") == "notifications/progress",
+                            "the first progress notification")
+        children = list(children_of(proxy.process.pid))
+        proxy.process.popen.send_signal(signal.SIGTERM)
+        messages = [event.message() for event in stream.rest() if event.message() is not None]
+    final = [message for message in messages if message.get("id") == "slow-drain"]
+    assert final and "result" in final[-1], f"the in-flight call did not complete: {messages[-3:]}"
+    code = proxy.process.popen.wait(timeout=DEADLINE_S + 10)
+    assert code == 0, f"proxy exited {code}\n{proxy.process.output_tail()}"
+    wait_until(lambda: all(dead(child) for child in children + [pid]), f"children {children} to be dead")
