@@ -39,10 +39,76 @@ pub enum Ending {
     Abandoned,
 }
 
-/// Writes the answer to `call`; returns (whether the connection stays open, how it ended).
-///
-/// `timeout` bounds the wait for each message; on expiry the child is told to cancel and the
-/// client gets -32011.
+/// One message of a call, or how it ended without one.
+#[derive(Debug)]
+pub struct Step {
+    /// The message to write (`None`: the call was abandoned, nothing to write).
+    message: Option<Vec<u8>>,
+    /// Set when the call is over.
+    ending: Option<Ending>,
+}
+
+impl Step {
+    /// How the call ended, when this step ends it.
+    pub fn ending(&self) -> Option<Ending> {
+        self.ending
+    }
+}
+
+/// Waits (up to `timeout`) for the call's next message. On expiry the child is told to cancel
+/// and the step is a -32011 error; a child gone gives a -32010 error naming why.
+pub async fn next_step(state: &ShardState, call: &Call, id: &JsonRpcId, timeout: Duration) -> Step {
+    match within(timeout, call.next()).await {
+        Some(Some(Delivery::Message(bytes))) => Step {
+            message: Some(bytes),
+            ending: None,
+        },
+        Some(Some(Delivery::Final { bytes, is_error })) => Step {
+            message: Some(bytes),
+            ending: Some(if is_error {
+                Ending::Error
+            } else {
+                Ending::Result
+            }),
+        },
+        None => {
+            call.link()
+                .cancel(call.upstream_id(), "proxy request timeout");
+            state
+                .metrics
+                .incr(super::super::metrics::Counter::UpstreamTimeouts);
+            error_step(
+                id,
+                jsonrpc::UPSTREAM_TIMEOUT,
+                "Upstream MCP server did not answer in time",
+            )
+        }
+        Some(None) => match call.link().failure() {
+            Some(reason) => error_step(
+                id,
+                jsonrpc::UPSTREAM_UNAVAILABLE,
+                &format!("Upstream MCP server unavailable: {reason}"),
+            ),
+            // Cancelled by the client (or its session ended): no answer is owed.
+            None => Step {
+                message: None,
+                ending: Some(Ending::Abandoned),
+            },
+        },
+    }
+}
+
+fn error_step(id: &JsonRpcId, code: i32, message: &str) -> Step {
+    let mut body = Vec::with_capacity(160);
+    write_error(&mut body, Some(id), code, message, None);
+    Step {
+        message: Some(body),
+        ending: Some(Ending::Error),
+    }
+}
+
+/// Writes the answer to `call`, starting with `first` when the caller already awaited it;
+/// returns (whether the connection stays open, how it ended).
 ///
 /// # Errors
 /// Only client-side write failures (the connection is then closed).
@@ -53,57 +119,21 @@ pub async fn answer_call(
     id: &JsonRpcId,
     timeout: Duration,
     shape: ClientShape<'_>,
+    first: Option<Step>,
 ) -> Result<(bool, Ending), ProxyError> {
     let mut stream: Option<SseOut> = None;
+    let mut first = first;
     loop {
-        let step = within(timeout, call.next()).await;
-        let (message, ending) = match step {
-            Some(Some(Delivery::Message(bytes))) => (bytes, None),
-            Some(Some(Delivery::Final { bytes, is_error })) => {
-                let ending = if is_error {
-                    Ending::Error
-                } else {
-                    Ending::Result
-                };
-                (bytes, Some(ending))
-            }
-            None => {
-                call.link()
-                    .cancel(call.upstream_id(), "proxy request timeout");
-                state
-                    .metrics
-                    .incr(super::super::metrics::Counter::UpstreamTimeouts);
-                let mut body = Vec::with_capacity(160);
-                write_error(
-                    &mut body,
-                    Some(id),
-                    jsonrpc::UPSTREAM_TIMEOUT,
-                    "Upstream MCP server did not answer in time",
-                    None,
-                );
-                (body, Some(Ending::Error))
-            }
-            Some(None) => match call.link().failure() {
-                Some(reason) => {
-                    let mut body = Vec::with_capacity(160);
-                    write_error(
-                        &mut body,
-                        Some(id),
-                        jsonrpc::UPSTREAM_UNAVAILABLE,
-                        &format!("Upstream MCP server unavailable: {reason}"),
-                        None,
-                    );
-                    (body, Some(Ending::Error))
-                }
-                None => {
-                    // Cancelled by the client (or its session ended): no answer is owed.
-                    let mut out = stream.take().unwrap_or_else(|| SseOut::new(shape));
-                    let keep = out.finish(state, client).await?;
-                    return Ok((keep, Ending::Abandoned));
-                }
-            },
+        let step = match first.take() {
+            Some(step) => step,
+            None => next_step(state, &call, id, timeout).await,
         };
-        match (ending, stream.as_mut()) {
+        let Some(message) = step.message else {
+            let mut out = stream.take().unwrap_or_else(|| SseOut::new(shape));
+            let keep = out.finish(state, client).await?;
+            return Ok((keep, Ending::Abandoned));
+        };
+        match (step.ending, stream.as_mut()) {
             (Some(ending), None) => {
                 let keep = write_json(state, client, &message, shape).await?;
                 return Ok((keep, ending));

@@ -20,7 +20,7 @@ use super::super::error::ProxyError;
 use super::super::metrics::Counter;
 use super::super::post::{new_session, Facts};
 use super::super::state::ShardState;
-use super::answer::{answer_call, write_json, ClientShape, Ending};
+use super::answer::{answer_call, next_step, write_json, ClientShape, Ending};
 use super::children::AcquireError;
 
 /// Where a POST for a stdio upstream goes.
@@ -107,20 +107,28 @@ async fn initialize(
             let call = link
                 .call(key, id, facts.progress_token.as_ref(), body)
                 .map_err(|e| unavailable(&e))?;
+            let first = next_step(state, &call, id, to.timeout).await;
+            if matches!(first.ending(), Some(Ending::Error | Ending::Abandoned)) {
+                // The child refused (or never answered): no session; dropping `bound` stops it.
+                let (keep, _) =
+                    answer_call(state, client, call, id, to.timeout, shape, Some(first)).await?;
+                return Ok(keep);
+            }
             let sid = new_session(state, entry(to.upstream, facts, bound))?;
+            link.set_session_tag(sid.as_str());
             let shape = ClientShape {
                 session: Some(sid.as_str()),
                 ..shape
             };
-            let answered = answer_call(state, client, call, id, to.timeout, shape).await;
+            let answered =
+                answer_call(state, client, call, id, to.timeout, shape, Some(first)).await;
             match answered {
                 Ok((keep, Ending::Result)) => {
-                    link.set_session_tag(sid.as_str());
                     tracing::info!(session = %sid.as_str(), pid = link.pid(), "session bound to a child");
                     Ok(keep)
                 }
                 Ok((keep, _)) => {
-                    // The child refused: the session and its child end here.
+                    // The child refused after streaming: the session and its child end here.
                     state.sessions.borrow_mut().remove(&sid);
                     Ok(keep)
                 }
@@ -201,7 +209,7 @@ async fn in_session(
                     return Err(ended(state, facts.id.clone()))
                 }
             };
-            let (keep, _) = answer_call(state, client, call, id, to.timeout, shape).await?;
+            let (keep, _) = answer_call(state, client, call, id, to.timeout, shape, None).await?;
             Ok(keep)
         }
         _ => {
