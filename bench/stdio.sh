@@ -156,6 +156,8 @@ if wanted http; then
     start_server proxy-http reverse --bind 127.0.0.1:0 --shards "$PROXY_SHARDS" --upstream "$DEMO_URL"
     PROXY_PID=$STARTED_PID
     run_pair http-upstream "$(listen_url proxy)" "$WRK_CONNS"
+    # Reference for (b): initialize through shadowcat to an HTTP upstream (no process start at all).
+    wanted init && init_latency http-upstream "$(listen_url proxy)"
     stop_pid "$PROXY_PID"
     forget_pid "$PROXY_PID"
     stop_pid "$UPSTREAM_PID"
@@ -177,6 +179,7 @@ fi
 # (b) initialize latency, per-session children: a warm child waiting vs a spawn per initialize.
 INIT_LABELS=()
 wanted init && INIT_LABELS+=(warm-1 warm-0)
+wanted init && wanted http && INIT_LABELS=(http-upstream "${INIT_LABELS[@]}")
 for warm in $(wanted init && echo 1 0); do
     start_server "proxy-warm$warm" reverse --bind 127.0.0.1:0 --shards 1 --upstream-cmd \
         --stdio-mode per-session --warm "$warm" -- "${STDIO_CMD[@]}"

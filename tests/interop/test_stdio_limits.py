@@ -187,7 +187,6 @@ def test_a_child_that_cannot_serve_gets_a_clear_error(stdio_proxy, command: list
     wait_until(lambda: not children_of(proxy.process.pid), "the broken child to be stopped and reaped")
 
 
-
 @pytest.mark.parametrize("mode", ["per-session", "shared"])
 def test_sessions_keep_their_child_across_shards(stdio_proxy, mode: str) -> None:
     """--shards 2: every request of a session, each on a fresh connection (the kernel spreads them
