@@ -494,6 +494,38 @@ def test_tools_list_changed_reaches_the_client(stdio_target: StdioTarget) -> Non
     run(scenario())
 
 
+SHARED_SUBSCRIPTION_BUG = (
+    "proxy bug (shared mode): notifications/resources/updated goes to every session's inbox "
+    "(upstream/link/reader.rs), also to sessions that never subscribed; the proxy must track "
+    "subscriptions per session (MCP-NOTES §11.5: fan out only to subscribers)")
+
+
+@pytest.mark.parametrize("stdio_target", [
+    "fixture/direct", "fixture/per-session",
+    pytest.param("fixture/shared", marks=pytest.mark.xfail(strict=True, reason=SHARED_SUBSCRIPTION_BUG)),
+], indirect=True)
+def test_resource_updates_reach_subscribers_only(stdio_target: StdioTarget) -> None:
+    """A subscribes to fixture://readme, B does not; the server reports the resource updated: A
+    gets notifications/resources/updated, B never does."""
+    target = stdio_target
+    uri = "fixture://readme"
+
+    async def scenario() -> None:
+        async with connect(target) as a, connect(target) as b:
+            await get_stream_open(a, target)
+            await get_stream_open(b, target)
+            await a.session.subscribe_resource(uri)
+            assert uri in (await a.whoami())["subscribed"]
+            assert await a.call_text("touch", {"uri": uri}) == f"touched {uri}"
+            await until(lambda: a.saw(types.ResourceUpdatedNotification), "the update at the subscriber")
+            # B's own request after A's update: anything queued for B has had its chance to arrive.
+            await b.call_text("echo", {"message": "after the update"})
+            await b.session.send_ping()
+            assert not b.saw(types.ResourceUpdatedNotification), "a session that never subscribed got the update"
+
+    run(scenario())
+
+
 # ------------------------------------------------------------------ child crash
 
 @pytest.mark.parametrize("stdio_target", cells(["fixture"], MODES), indirect=True)
