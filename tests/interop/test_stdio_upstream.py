@@ -11,229 +11,35 @@ the result ... server->client sampling/elicitation), cancellation, two sessions 
 of progress/logs; per-session children differ, shared ones are the same pid), list_changed
 reaching the client, a child crash mid-request (JSON-RPC error, then 404, no zombie), DELETE ends
 the child (per-session), SIGTERM with children running (exit 0, every child gone).
+Two sessions on one shared child in harder orders: test_stdio_shared_routing.py.
 Processes are checked by pid in /proc; every wait polls a condition with a deadline.
 
-Not here: the HTTP upstream matrix (test_sdk_matrix.py), conformance (scripts/conformance.py).
+Not here: the client helpers (stdio_clients.py), the HTTP upstream matrix (test_sdk_matrix.py), conformance (scripts/conformance.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any
 
-import anyio
-import httpx
 import pytest
-from mcp import ClientSession, StdioServerParameters, types
-from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import streamable_http_client
+from mcp import StdioServerParameters, types
 from mcp.shared.exceptions import McpError
 
 import harness
 import rawhttp
-from procs import children_of, dead, gone, kill_leftovers, zombies_of
-from mcp_checks import EVERYTHING, FIXTURE, ServerProfile, client_callbacks, run_mcp_checks, run_mcp_checks_stdio
+from mcp_checks import run_mcp_checks, run_mcp_checks_stdio
+from procs import children_of, dead, gone, zombies_of
+from stdio_clients import (DEADLINE_S, MODES, POLL_S, PROXY_MODES, UPSTREAMS, Client, StdioTarget, cells, connect,
+                           get_stream_open, only_fixture_children, run, until)
 
-UPSTREAMS = ["everything", "fixture"]
-PROXY_MODES = ["per-session", "shared"]
-MODES = ["direct", *PROXY_MODES]
-# Child start (node ~1 s, python ~0.5 s) plus a loaded 2-core CI machine.
-DEADLINE_S = 20.0
-POLL_S = 0.02
 # The proxy's shutdown grace (10 s) plus killing children (kill_grace 2 s) and margin.
 EXIT_DEADLINE_S = 25.0
 # Brief: a dead child fails pending requests with this JSON-RPC code.
 CHILD_EXITED_CODE = -32010
-
-
-@dataclass
-class StdioTarget:
-    """One cell: the upstream command, the mode, and the proxy in front of it (None = direct)."""
-
-    upstream: str
-    mode: str
-    command: list[str]
-    profile: ServerProfile
-    proxy: harness.Endpoint | None
-    # Records the proxy's current children for teardown (tests call it once children exist).
-    remember_children: Callable[[], None] = lambda: None
-
-    @property
-    def proxied(self) -> bool:
-        return self.proxy is not None
-
-    @property
-    def shared(self) -> bool:
-        return self.mode == "shared"
-
-
-def _command(upstream: str) -> list[str]:
-    return harness.everything_stdio_command() if upstream == "everything" else harness.fixture_stdio_command()
-
-
-@pytest.fixture
-def stdio_target(request: pytest.FixtureRequest, shadowcat_bin_optional) -> Iterator[StdioTarget]:
-    """Parametrize indirectly with "UPSTREAM/MODE"; a proxied cell gets its own proxy (one shard)."""
-    upstream, mode = request.param.split("/")
-    command = _command(upstream)
-    profile = EVERYTHING if upstream == "everything" else FIXTURE
-    if mode == "direct":
-        yield StdioTarget(upstream, mode, command, profile, None)
-        return
-    shadowcat_bin = shadowcat_bin_optional()
-    try:
-        proxy = harness.start_stdio_proxy(shadowcat_bin, command, mode=mode)
-    except harness.HarnessError as error:
-        pytest.fail(str(error), pytrace=False)
-    children: set[int] = set()
-
-    def remember_children() -> None:
-        children.update(children_of(proxy.process.pid))
-
-    try:
-        yield StdioTarget(upstream, mode, command, profile, proxy, remember_children)
-    finally:
-        remember_children()
-        proxy.stop()
-        kill_leftovers(sorted(children), command[-1])
-
-
-@pytest.fixture
-def shadowcat_bin_optional(request: pytest.FixtureRequest) -> Callable[[], Path]:
-    """The shadowcat binary, resolved only by cells that need it (direct cells run without it)."""
-    return lambda: request.getfixturevalue("shadowcat_bin")
-
-
-def cells(upstreams: list[str], modes: list[str]) -> list[str]:
-    return [f"{upstream}/{mode}" for upstream in upstreams for mode in modes]
-
-
-# ------------------------------------------------------------------ clients
-
-@dataclass
-class Client:
-    """An initialized SDK session plus everything it received outside of responses."""
-
-    session: ClientSession
-    notifications: list[Any] = field(default_factory=list)  # types.ServerNotification.root objects
-    http_log: list[tuple[str, int]] = field(default_factory=list)
-    session_id: str | None = None
-
-    async def call_text(self, name: str, arguments: dict[str, Any] | None = None, **options: Any) -> str:
-        result = await self.session.call_tool(name, arguments or {}, **options)
-        assert not result.isError, f"{name}: {result}"
-        texts = [block.text for block in result.content if getattr(block, "type", None) == "text"]
-        assert texts, f"{name}: no text in {result}"
-        return texts[0]
-
-    async def whoami(self) -> dict[str, Any]:
-        return json.loads(await self.call_text("whoami"))
-
-    def logs(self) -> list[str]:
-        return [str(n.params.data) for n in self.notifications if isinstance(n, types.LoggingMessageNotification)]
-
-    def progress_totals(self) -> list[float | None]:
-        return [n.params.total for n in self.notifications if isinstance(n, types.ProgressNotification)]
-
-    def saw(self, kind: type) -> bool:
-        return any(isinstance(n, kind) for n in self.notifications)
-
-
-@contextlib.asynccontextmanager
-async def connect(target: StdioTarget, sampling_reply: str | None = None) -> AsyncIterator[Client]:
-    """An initialized client session on `target` (through the proxy, or straight over stdio);
-    `sampling_reply` makes this client answer sampling requests with its own text."""
-    client: Client | None = None
-
-    async def on_message(message: Any) -> None:
-        if client is not None and isinstance(message, types.ServerNotification):
-            client.notifications.append(message.root)
-
-    callbacks = client_callbacks(target.profile)
-    if sampling_reply is not None:
-        async def answer(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
-            return types.CreateMessageResult(role="assistant", model="shadowcat-test",
-                                             content=types.TextContent(type="text", text=sampling_reply))
-
-        callbacks["sampling_callback"] = answer
-    if target.proxy is None:
-        server = StdioServerParameters(command=target.command[0], args=target.command[1:])
-        # The SDK's stdio_client fails its own teardown (BrokenResourceError) when the server still
-        # writes while it closes (server-everything goes on with a cancelled operation's progress).
-        with _suppress_only(anyio.BrokenResourceError):
-            async with stdio_client(server) as (read, write):
-                async with ClientSession(read, write, message_handler=on_message, **callbacks) as session:
-                    client = Client(session)
-                    await session.initialize()
-                    yield client
-        return
-
-    log: list[tuple[str, int]] = []
-
-    async def log_response(response: httpx.Response) -> None:
-        log.append((response.request.method, response.status_code))
-
-    http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=300.0), trust_env=False,
-                             event_hooks={"response": [log_response]})
-    async with http, streamable_http_client(target.proxy.url, http_client=http) as (read, write, get_id):
-        async with ClientSession(read, write, message_handler=on_message, **callbacks) as session:
-            client = Client(session, http_log=log)
-            await session.initialize()
-            client.session_id = get_id()
-            target.remember_children()
-            yield client
-
-
-@contextlib.contextmanager
-def _suppress_only(kind: type[BaseException]) -> Iterator[None]:
-    """Suppresses `kind`, also as the only kind inside an exception group."""
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        rest = group.subgroup(lambda error: not isinstance(error, (kind, BaseExceptionGroup)))
-        if rest is not None:
-            raise
-    except kind:
-        pass
-
-
-async def until(condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
-    """Polls `condition()` until true; fails naming `what` at the deadline (never a fixed sleep)."""
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {deadline_s}s waiting for {what}")
-        await asyncio.sleep(POLL_S)
-
-
-async def get_stream_open(client: Client, target: StdioTarget) -> None:
-    """Proxied: waits until the SDK's standalone GET stream got its 200 (notifications unrelated
-    to a request can only reach the client there)."""
-    if target.proxied:
-        await until(lambda: ("GET", 200) in client.http_log, "the client's GET stream to open")
-
-
-def run(coroutine) -> Any:
-    return asyncio.run(asyncio.wait_for(coroutine, timeout=120))
-
-
-def only_fixture_children(target: StdioTarget) -> None:
-    """The proxy's live children are all the upstream command (nothing else was spawned)."""
-    assert target.proxy is not None
-    for pid in children_of(target.proxy.process.pid):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # reaped meanwhile
-        if not cmdline:
-            continue  # exiting right now (its memory, and so its cmdline, is already gone)
-        assert target.command[-1] in cmdline, f"unexpected child {pid} of the proxy: {cmdline}"
 
 
 # ------------------------------------------------------------------ the shared check list
@@ -342,130 +148,6 @@ def test_two_sessions_do_not_see_each_other(stdio_target: StdioTarget) -> None:
     run(scenario())
 
 
-SHARED_SERVER_REQUEST_BUG = (
-    "proxy bug (shared mode): a server->client request goes to the session of the NEWEST call in flight "
-    "(upstream/link/reader.rs), so session A's sampling request, with A's prompt, reaches session B's "
-    "client and B's answer completes A's call")
-
-
-@pytest.mark.parametrize("stdio_target", [
-    "fixture/direct", "fixture/per-session",
-    pytest.param("fixture/shared", marks=pytest.mark.xfail(strict=True, reason=SHARED_SERVER_REQUEST_BUG)),
-], indirect=True)
-def test_server_request_reaches_the_session_that_caused_it(stdio_target: StdioTarget) -> None:
-    """A's call asks A's client (sampling) while B has a newer call in flight: the request must reach
-    A's client only, and A's call must end with A's answer."""
-    target = stdio_target
-    questions: dict[str, list[str]] = {"A": [], "B": []}
-
-    async def scenario() -> None:
-        async with connect(target, sampling_reply="reply-of-A") as a, connect(target, sampling_reply="reply-of-B") as b:
-            for name, client in (("A", a), ("B", b)):
-                seen = questions[name]
-                original = client.session._sampling_callback
-
-                async def spy(context: Any, params: types.CreateMessageRequestParams, seen=seen, original=original):
-                    seen.extend(getattr(m.content, "text", "") for m in params.messages)
-                    return await original(context, params)
-
-                client.session._sampling_callback = spy
-            # A's tool waits 1 s before it asks; meanwhile B's call starts and is the newest in flight.
-            ask_a = asyncio.create_task(a.call_text("ask", {"question": "question-of-A", "delay_ms": 1000}))
-            b_started = asyncio.Event()
-
-            async def on_progress(value: float, total: float | None, message: str | None) -> None:
-                b_started.set()
-
-            slow_b = asyncio.create_task(b.call_text("slow", {"steps": 30, "delay_ms": 50}, progress_callback=on_progress))
-            async with asyncio.timeout(DEADLINE_S):
-                await b_started.wait()
-                assert not ask_a.done(), "A's ask ended before B's call started"
-                answer_a = await ask_a
-                await slow_b
-            assert "question-of-A" not in questions["B"], f"B's client was asked A's question: {questions}"
-            assert answer_a == "client answered: reply-of-A", answer_a
-            assert questions["A"] == ["question-of-A"], questions
-
-    run(scenario())
-
-
-@pytest.mark.parametrize("stdio_target", [
-    "fixture/direct", "fixture/per-session",
-    pytest.param("fixture/shared", marks=pytest.mark.xfail(strict=True, reason=SHARED_SERVER_REQUEST_BUG.replace(
-        "a server->client request", "a request's log notification").replace(
-        "sampling request, with A's prompt,", "log message").replace(
-        " and B's answer completes A's call", ""))),
-], indirect=True)
-def test_log_notification_reaches_the_session_that_caused_it(stdio_target: StdioTarget) -> None:
-    """A's call logs (notifications/message) while B has a newer call in flight: only A sees it."""
-    target = stdio_target
-
-    async def scenario() -> None:
-        async with connect(target) as a, connect(target) as b:
-            log_a = asyncio.create_task(a.call_text("log", {"message": "marker-of-A", "delay_ms": 1000}))
-            b_started = asyncio.Event()
-
-            async def on_progress(value: float, total: float | None, message: str | None) -> None:
-                b_started.set()
-
-            slow_b = asyncio.create_task(b.call_text("slow", {"steps": 30, "delay_ms": 50}, progress_callback=on_progress))
-            async with asyncio.timeout(DEADLINE_S):
-                await b_started.wait()
-                assert not log_a.done(), "A's log call ended before B's call started"
-                await log_a
-                await slow_b
-            assert not any("marker-of-A" in line for line in b.logs()), f"B got A's log: {b.logs()}"
-            assert any("marker-of-A" in line for line in a.logs()), f"A's own log missing: {a.logs()}"
-
-    run(scenario())
-
-
-@pytest.mark.parametrize("stdio_target", cells(["fixture"], MODES), indirect=True)
-def test_cancel_with_the_same_request_id_in_two_sessions(stdio_target: StdioTarget) -> None:
-    """Both sessions have a call in flight under the same JSON-RPC id (each SDK client counts from
-    0): B cancelling its id cancels B's call only (shared mode: requestId remapped per session)."""
-    target = stdio_target
-
-    async def scenario() -> None:
-        async with connect(target) as a, connect(target) as b:
-            before_b = (await b.whoami())["cancelled"]
-            await a.whoami()  # keeps both counters in step
-            assert a.session._request_id == b.session._request_id, "the two sessions' ids are not aligned"
-            request_id = b.session._request_id
-            started = {"A": asyncio.Event(), "B": asyncio.Event()}
-
-            def on_progress(name: str):
-                async def record(value: float, total: float | None, message: str | None) -> None:
-                    started[name].set()
-                return record
-
-            call_a = asyncio.create_task(a.call_text("slow", {"steps": 6, "delay_ms": 100},
-                                                     progress_callback=on_progress("A")))
-            call_b = asyncio.create_task(b.session.call_tool("slow", {"steps": 200, "delay_ms": 50},
-                                                             progress_callback=on_progress("B")))
-            async with asyncio.timeout(DEADLINE_S):
-                await started["A"].wait()
-                await started["B"].wait()
-            await b.session.send_notification(types.ClientNotification(types.CancelledNotification(
-                params=types.CancelledNotificationParams(requestId=request_id, reason="B cancels"))))
-            async with asyncio.timeout(DEADLINE_S):
-                assert await call_a == "done 6", "A's call with the same id did not complete"
-            deadline = time.monotonic() + DEADLINE_S
-            while (await b.whoami())["cancelled"] <= before_b:
-                assert time.monotonic() < deadline, "B's cancel never reached the server"
-                await asyncio.sleep(POLL_S)
-            call_b.cancel()
-            with contextlib.suppress(asyncio.CancelledError, McpError):
-                await call_b
-            state_a = await a.whoami()
-            if target.shared:
-                assert state_a["cancelled"] == before_b + 1, f"one cancel expected in the shared child: {state_a}"
-            else:
-                assert state_a["cancelled"] == 0, f"A's child saw a cancel: {state_a}"
-
-    run(scenario())
-
-
 # ------------------------------------------------------------------ list_changed
 
 @pytest.mark.parametrize("stdio_target", cells(["fixture"], MODES), indirect=True)
@@ -490,38 +172,6 @@ def test_tools_list_changed_reaches_the_client(stdio_target: StdioTarget) -> Non
             else:
                 assert "component_x" not in names_b, "a per-session child saw another session's component"
                 assert not b.saw(types.ToolListChangedNotification), "list_changed leaked to another session"
-
-    run(scenario())
-
-
-SHARED_SUBSCRIPTION_BUG = (
-    "proxy bug (shared mode): notifications/resources/updated goes to every session's inbox "
-    "(upstream/link/reader.rs), also to sessions that never subscribed; the proxy must track "
-    "subscriptions per session (MCP-NOTES §11.5: fan out only to subscribers)")
-
-
-@pytest.mark.parametrize("stdio_target", [
-    "fixture/direct", "fixture/per-session",
-    pytest.param("fixture/shared", marks=pytest.mark.xfail(strict=True, reason=SHARED_SUBSCRIPTION_BUG)),
-], indirect=True)
-def test_resource_updates_reach_subscribers_only(stdio_target: StdioTarget) -> None:
-    """A subscribes to fixture://readme, B does not; the server reports the resource updated: A
-    gets notifications/resources/updated, B never does."""
-    target = stdio_target
-    uri = "fixture://readme"
-
-    async def scenario() -> None:
-        async with connect(target) as a, connect(target) as b:
-            await get_stream_open(a, target)
-            await get_stream_open(b, target)
-            await a.session.subscribe_resource(uri)
-            assert uri in (await a.whoami())["subscribed"]
-            assert await a.call_text("touch", {"uri": uri}) == f"touched {uri}"
-            await until(lambda: a.saw(types.ResourceUpdatedNotification), "the update at the subscriber")
-            # B's own request after A's update: anything queued for B has had its chance to arrive.
-            await b.call_text("echo", {"message": "after the update"})
-            await b.session.send_ping()
-            assert not b.saw(types.ResourceUpdatedNotification), "a session that never subscribed got the update"
 
     run(scenario())
 
