@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh: shared by bench/run.sh and bench/stdio.sh (sourced, never run): the scratch dir and
 # results file, process start/stop by PID with cleanup on exit, CPU accounting from /proc, MCP
 # sessions over curl, and run_wrk (bench/echo.lua, every body checked) with its result arrays.
