@@ -48,6 +48,9 @@ pub enum CliCommand {
     Config(ConfigCommand),
     /// Run the built-in demo MCP server alone (an upstream for tests and benchmarks).
     DemoServer(DemoServerArgs),
+    /// Connect a stdio MCP client (an IDE that launches this command) to a Streamable HTTP
+    /// server (--target URL) or to a stdio server run as a child (-- CMD ARGS...).
+    Forward(ForwardArgs),
 }
 
 /// `shadowcat config ...`.
@@ -230,6 +233,51 @@ pub struct DemoServerArgs {
     /// Runtime flags.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
+}
+
+/// Arguments of `forward`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    group(clap::ArgGroup::new("forward_target").required(true).args(["target", "command"])),
+    after_help = "stdin/stdout carry newline-delimited JSON-RPC to the client that launched \
+        shadowcat; logs go to stderr.\n\nExamples:\n  \
+        shadowcat forward --target http://127.0.0.1:8080/mcp --header 'Authorization: Bearer TOKEN'\n  \
+        shadowcat forward -- npx -y @modelcontextprotocol/server-everything stdio"
+)]
+pub struct ForwardArgs {
+    /// The Streamable HTTP MCP server to reach, e.g. http://127.0.0.1:8080/mcp (http:// only).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Send this header with every request to --target, e.g. "Authorization: Bearer TOKEN"
+    /// (repeatable).
+    #[arg(long = "header", value_name = "NAME:VALUE", conflicts_with = "command",
+        value_parser = crate::config::parse_header)]
+    pub headers: Vec<(String, String)>,
+    /// Time the target has to start answering a request, and the longest silence inside a
+    /// streamed answer, e.g. "60s" [default: 1m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub request_timeout: Option<Duration>,
+    /// Time to connect to --target, e.g. "5s" [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Set this variable for the child (repeatable); it inherits shadowcat's environment.
+    #[arg(long = "env", value_name = "KEY=VALUE", conflicts_with = "target",
+        value_parser = parse_env_pair)]
+    pub env: Vec<(String, String)>,
+    /// Working directory of the child [default: the current one].
+    #[arg(long, value_name = "DIR", conflicts_with = "target")]
+    pub cwd: Option<PathBuf>,
+    /// Time the child gets to exit after its stdin closes before its process group is killed,
+    /// e.g. "2s" [default: 2s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub kill_grace: Option<Duration>,
+    /// Log level (error, warn, info, debug, trace, off) or a filter like
+    /// "info,shadowcat::forward=debug" [default: info]. Logs go to stderr.
+    #[arg(long, value_name = "FILTER", value_parser = parse_log_level)]
+    pub log_level: Option<String>,
+    /// The stdio MCP server to run instead of --target: program and arguments after "--".
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[cfg(test)]

@@ -38,6 +38,10 @@ fn main() -> ExitCode {
             init_logging(&config.log.level);
             shadowcat::app::run_demo_server(config)
         }
+        Command::Forward(config) => {
+            init_logging(&config.log.level);
+            return forward_exit(shadowcat::forward::run(*config));
+        }
         Command::DemoStdio(config) => {
             init_logging(&config.log.level);
             return match shadowcat::demo::stdio::run() {
@@ -58,6 +62,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// Exit status of `forward`: 0 when the client was done, 1 when the target ended or forward
+/// could not start.
+fn forward_exit(
+    result: Result<shadowcat::forward::ForwardExit, shadowcat::forward::ForwardError>,
+) -> ExitCode {
+    match result {
+        Ok(shadowcat::forward::ForwardExit::Clean) => ExitCode::SUCCESS,
+        Ok(shadowcat::forward::ForwardExit::TargetEnded(how)) => {
+            eprintln!("shadowcat forward: {how}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("shadowcat forward: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
@@ -65,6 +87,7 @@ fn init_logging(level: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

@@ -36,6 +36,8 @@ pub enum Command {
     /// Validate this file and print its effective configuration (`config check`); see
     /// [`super::check_file`].
     ConfigCheck(PathBuf),
+    /// Relay a stdio client to a target (`forward`).
+    Forward(Box<super::forward::ForwardConfig>),
 }
 
 /// Everything `demo-server --stdio` needs: it has no listener and runs no shards.
@@ -96,6 +98,9 @@ pub fn from_cli(cli: &Cli) -> Result<Command, Error> {
         CliCommand::DemoServer(args) => demo_server(args)
             .map(Command::DemoServer)
             .map_err(|error| error.rename_keys(&flag_for_key).with_origin(CLI_ORIGIN)),
+        CliCommand::Forward(args) => super::forward::forward_config(args)
+            .map(|config| Command::Forward(Box::new(config)))
+            .map_err(|error| error.with_origin(CLI_ORIGIN)),
     }
 }
 

@@ -28,6 +28,7 @@ mod allow;
 mod command;
 pub mod defaults;
 mod error;
+mod forward;
 mod model;
 mod print;
 pub mod raw;
@@ -41,6 +42,7 @@ use std::path::Path;
 pub use allow::{host_allowed, local_hosts, origin_allowed};
 pub use command::{from_cli, Command, DemoServerConfig, DemoStdioConfig};
 pub use error::Error;
+pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use model::{
     Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
     RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig, UpstreamConfig,

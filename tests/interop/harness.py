@@ -55,9 +55,11 @@ class HarnessError(RuntimeError):
 
 
 class ManagedProcess:
-    """A child process in its own process group whose stdout/stderr are drained by threads."""
+    """A child process in its own process group whose stdout/stderr are drained by threads; with
+    `stdin_pipe`, `popen.stdin` is a pipe the test writes to (a stdio client's side)."""
 
-    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None,
+                 *, stdin_pipe: bool = False) -> None:
         self.name = name
         self.argv = [str(arg) for arg in argv]
         self._lines: list[tuple[str, str]] = []
@@ -65,7 +67,7 @@ class ManagedProcess:
         try:
             self.popen = subprocess.Popen(
                 self.argv,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=env,

@@ -329,15 +329,18 @@ async def run_mcp_checks(url: str, profile: ServerProfile, *, proxied: bool) -> 
     return report
 
 
-async def run_mcp_checks_stdio(server: StdioServerParameters, profile: ServerProfile) -> CheckReport:
-    """The in-session part of the check list straight against a stdio server (the SDK's own stdio
-    client spawns it): validates a fixture before any proxy is put in front of it."""
-    report = CheckReport(target=f"{profile.label} direct over stdio ({' '.join([server.command, *server.args])})")
+async def run_mcp_checks_stdio(server: StdioServerParameters, profile: ServerProfile,
+                               via: str = "the SDK's stdio client, direct") -> CheckReport:
+    """The in-session checks over stdio: the SDK launches `server` (e.g. `shadowcat forward ...`, or
+    a stdio fixture to validate it before any proxy is put in front of it) and speaks
+    newline-delimited JSON-RPC to it; `via` names the path in the report. The SDK's stdio_client
+    ends the process when the block exits (stdin closed, then SIGTERM/SIGKILL)."""
+    report = CheckReport(target=f"{profile.label} through {via}")
     rec = _Recorder(report)
     try:
-        async with stdio_client(server) as (read, write):
-            async with ClientSession(read, write, **client_callbacks(profile)) as session:
-                await _check_session(session, profile, rec)
+        async with stdio_client(server) as (read, write), \
+                ClientSession(read, write, **client_callbacks(profile)) as session:
+            await _check_session(session, profile, rec)
     except Exception as error:  # noqa: BLE001 - a transport crash is one more failed check
         report.results.append(_failed("transport stayed up", error))
     return report

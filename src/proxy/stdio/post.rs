@@ -14,7 +14,7 @@ use crate::config::StdioMode;
 use crate::http::{write_response_head, Framing, Head, HttpConn, RequestHead};
 use crate::mcp::{JsonRpcId, Kind, Method};
 use crate::session::{SessionEntry, SessionId};
-use crate::upstream::link::{LinkError, LinkSession};
+use crate::upstream::link::{ClientMessage, LinkError, LinkSession};
 
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
@@ -213,12 +213,15 @@ async fn in_session(
             Ok(keep)
         }
         _ => {
-            let is_initialized = facts.method == Method::NotificationsInitialized;
-            if bound
-                .link
-                .notify(bound.key, body, facts.cancelled.as_ref(), is_initialized)
-                .is_err()
-            {
+            let about = ClientMessage {
+                cancelled: facts.cancelled.as_ref(),
+                response_to: match facts.kind {
+                    Some(Kind::Response | Kind::ErrorResponse) => facts.id.as_ref(),
+                    _ => None,
+                },
+                is_initialized: facts.method == Method::NotificationsInitialized,
+            };
+            if bound.link.notify(bound.key, body, about).is_err() {
                 return Err(ended(state, None));
             }
             accepted(state, client, shape).await

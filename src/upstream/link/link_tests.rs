@@ -118,8 +118,10 @@ fn per_session_calls_get_progress_then_server_request_then_their_response() {
         link.notify(
             session,
             br#"{"jsonrpc":"2.0","id":"q-a","result":{"text":"yes"}}"#,
-            None,
-            false,
+            ClientMessage {
+                response_to: Some(&JsonRpcId::from("q-a")),
+                ..ClientMessage::default()
+            },
         )
         .unwrap();
         let answer = final_json(next(&call).await);
@@ -227,6 +229,45 @@ fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_a
 }
 
 #[test]
+fn shared_server_requests_no_single_session_owns_are_refused() {
+    run(async {
+        let link = start(StdioMode::Shared);
+        link.shared_init(WAIT).await.unwrap();
+        let (a, b) = (link.open_session().unwrap(), link.open_session().unwrap());
+        let token_a = JsonRpcId::Number(1);
+        let slow = link
+            .call(
+                a,
+                &JsonRpcId::Number(1),
+                Some(&token_a),
+                br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":1}}}"#,
+            )
+            .unwrap();
+        // b's call is in flight too, and stays so (its answer waits for a's question).
+        let held = link
+            .call(b, &JsonRpcId::Number(1), Some(&JsonRpcId::Number(2)),
+                br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":2}}}"#)
+            .unwrap();
+        // Each call's progress is its own; the questions are nobody's and get refused.
+        assert_eq!(
+            message_json(next(&slow).await)["params"]["progressToken"],
+            1
+        );
+        assert_eq!(
+            message_json(next(&held).await)["params"]["progressToken"],
+            2
+        );
+        let answer = final_json(next(&slow).await);
+        assert_eq!(
+            answer["result"]["answer"],
+            serde_json::Value::Null,
+            "refused: {answer}"
+        );
+        link.close();
+    });
+}
+
+#[test]
 fn a_child_that_exits_fails_its_calls_with_the_exit_status() {
     run(async {
         let link = start(StdioMode::PerSession);
@@ -268,8 +309,10 @@ fn a_cancelled_call_ends_without_an_answer() {
         link.notify(
             session,
             br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}"#,
-            Some(&JsonRpcId::from("c")),
-            false,
+            ClientMessage {
+                cancelled: Some(&JsonRpcId::from("c")),
+                ..ClientMessage::default()
+            },
         )
         .unwrap();
         // The server request was already queued; after it the call ends with no response.

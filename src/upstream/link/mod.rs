@@ -63,6 +63,17 @@ pub enum LinkError {
     Initialize(String),
 }
 
+/// What the proxy knows about a client message that is not a request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientMessage<'a> {
+    /// `params.requestId` of a `notifications/cancelled`.
+    pub cancelled: Option<&'a JsonRpcId>,
+    /// The id of a response (to a server→client request).
+    pub response_to: Option<&'a JsonRpcId>,
+    /// It is `notifications/initialized`.
+    pub is_initialized: bool,
+}
+
 /// How a link behaves.
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
@@ -125,6 +136,11 @@ pub struct Link {
     init_result: RefCell<Option<Rc<[u8]>>>,
     /// One `initialize` at a time: sessions arriving meanwhile wait for its result.
     init_lock: glommio::sync::Semaphore,
+    /// Shared mode: server→client requests sent to a session, by the id the client saw →
+    /// (that session, the child's own id).
+    server_requests: RefCell<HashMap<JsonRpcId, (SessionKey, JsonRpcId)>>,
+    /// Shared mode: ids given to server→client requests.
+    next_server_request: Cell<i64>,
     /// The client session a per-session child serves, for its stderr log lines.
     session_tag: RefCell<Option<Rc<str>>>,
 }
@@ -158,6 +174,8 @@ impl Link {
             init_result: RefCell::new(None),
             init_lock: glommio::sync::Semaphore::new(1),
             session_tag: RefCell::new(None),
+            server_requests: RefCell::new(HashMap::new()),
+            next_server_request: Cell::new(1),
         });
         glommio::spawn_local(reader::write_lines(stdin, writes)).detach();
         glommio::spawn_local(reader::log_stderr(stderr, link.clone())).detach();
@@ -234,6 +252,9 @@ impl Link {
             keys.iter().filter_map(|id| pending.remove(id)).collect()
         };
         self.forget_tokens(&calls);
+        self.server_requests
+            .borrow_mut()
+            .retain(|_, (owner, _)| *owner != key);
         drop((removed, calls));
         if self.options.mode == StdioMode::PerSession {
             self.close();
@@ -313,8 +334,9 @@ impl Link {
     }
 
     /// Sends a notification or a response (to a server→client request) from `session`.
-    /// Shared mode: `notifications/initialized` is the proxy's business (dropped here), and a
-    /// `notifications/cancelled` names the child's id for the call.
+    /// Shared mode: `notifications/initialized` is the proxy's business (dropped here), a
+    /// `notifications/cancelled` names the child's id for the call, and a response goes back
+    /// under the child's own id, only from the session the request was sent to.
     ///
     /// # Errors
     /// As [`Link::call`].
@@ -322,16 +344,15 @@ impl Link {
         &self,
         session: SessionKey,
         message: &[u8],
-        cancelled: Option<&JsonRpcId>,
-        is_initialized: bool,
+        about: ClientMessage<'_>,
     ) -> Result<(), LinkError> {
         self.check_session(session)?;
         let shared = self.options.mode == StdioMode::Shared;
-        if shared && is_initialized {
+        if shared && about.is_initialized {
             return Ok(());
         }
         let mut line = None;
-        if let Some(client_id) = cancelled {
+        if let Some(client_id) = about.cancelled {
             // The client gave up on this call: it ends here (the child will not answer it).
             let found = self.find_call(session, client_id);
             if let Some(key) = &found {
@@ -345,6 +366,17 @@ impl Link {
                 // Nothing of this session's in flight under that id: nothing to cancel.
                 return Ok(());
             }
+        }
+        if let (true, Some(id)) = (shared, about.response_to) {
+            let owner = self.server_requests.borrow().get(id).map(|(s, _)| *s);
+            if owner != Some(session) {
+                tracing::debug!(%id, "answer to a server request this session was not asked; dropped");
+                return Ok(());
+            }
+            let Some((_, original)) = self.server_requests.borrow_mut().remove(id) else {
+                return Ok(());
+            };
+            line = remap::set_id(message, &original);
         }
         self.send_line(line.unwrap_or_else(|| message.to_vec()))
     }
@@ -468,6 +500,24 @@ impl Link {
                 })
                 .map(|(key, _)| key.clone()),
         }
+    }
+
+    /// Shared mode: gives a server→client request for `session` an id of the proxy's, so
+    /// only that session's answer goes back to the child.
+    fn remap_server_request(
+        &self,
+        session: SessionKey,
+        line: &[u8],
+        original: &JsonRpcId,
+    ) -> Option<Vec<u8>> {
+        let n = self.next_server_request.get();
+        self.next_server_request.set(n.wrapping_add(1));
+        let id = JsonRpcId::String(format!("shadowcat-{n}"));
+        let rewritten = remap::set_id(line, &id)?;
+        self.server_requests
+            .borrow_mut()
+            .insert(id, (session, original.clone()));
+        Some(rewritten)
     }
 
     fn forget_tokens(&self, calls: &[Pending]) {

@@ -195,42 +195,124 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
                 | Method::NotificationsResourcesUpdated,
             ),
         ) => to_inboxes(link, line, None),
-        (kind, _) => {
-            let newest = {
-                let pending = link.pending.borrow();
-                pending.values().max_by_key(|call| call.seq).map(|call| {
-                    (
-                        call.tx.try_send(Delivery::Message(line.to_vec())),
-                        call.session,
-                    )
-                })
-            };
-            match newest {
-                Some((Ok(()), _)) => {}
-                Some((Err(_), session)) => to_inboxes(link, line, Some(session)),
-                None if kind == Kind::Request && link.options.mode == StdioMode::Shared => {
-                    to_inboxes(link, line, first_listening(link))
-                }
-                None => to_inboxes(link, line, None),
-            }
+        (kind, method) => match link.options.mode {
+            StdioMode::PerSession => to_newest_call(link, line, None),
+            StdioMode::Shared => shared_unscoped(link, line, kind, method, info.id.as_ref()),
+        },
+    }
+}
+
+/// Delivers `line` on the newest call in flight (of `session`, when given), else to the
+/// inbox of that session (every session's when `None`).
+fn to_newest_call(link: &Link, line: &[u8], session: Option<SessionKey>) {
+    let sent = {
+        let pending = link.pending.borrow();
+        pending
+            .values()
+            .filter(|call| session.is_none_or(|s| call.session == s))
+            .max_by_key(|call| call.seq)
+            .map(|call| call.tx.try_send(Delivery::Message(line.to_vec())).is_ok())
+    };
+    if sent != Some(true) {
+        to_inboxes(link, line, session);
+    }
+}
+
+/// Shared mode: a notification or server→client request no id or token ties to a call. It
+/// goes to the one session with calls in flight; with none in flight a notification goes to
+/// every session and a request to the only session, if there is one. Anything else would be a
+/// guess that could hand one client's data to another, so requests are answered here (ping,
+/// roots) or refused, and notifications dropped.
+fn shared_unscoped(
+    link: &Link,
+    line: &[u8],
+    kind: Kind,
+    method: Option<Method>,
+    id: Option<&crate::mcp::JsonRpcId>,
+) {
+    let busy: std::collections::BTreeSet<SessionKey> = link
+        .pending
+        .borrow()
+        .values()
+        .map(|call| call.session)
+        .filter(|session| *session != super::PROXY_SESSION)
+        .collect();
+    let owner = match busy.len() {
+        1 => busy.first().copied(),
+        _ => None,
+    };
+    let (Kind::Request, Some(id)) = (kind, id) else {
+        match owner {
+            Some(session) => to_newest_call(link, line, Some(session)),
+            None if busy.is_empty() => to_inboxes(link, line, None),
+            None => tracing::debug!(
+                upstream = %link.options.upstream,
+                "notification of an unknown session while several sessions have calls in flight; dropped"
+            ),
+        }
+        return;
+    };
+    if method == Some(Method::Ping) {
+        answer_child(link, id, Ok(b"{}"));
+        return;
+    }
+    let target = owner.or_else(|| {
+        if busy.is_empty() {
+            only_session(link)
+        } else {
+            None
+        }
+    });
+    match target.and_then(|session| Some((session, link.remap_server_request(session, line, id)?)))
+    {
+        Some((session, bytes)) => to_newest_call(link, &bytes, Some(session)),
+        None if method == Some(Method::RootsList) => answer_child(link, id, Ok(br#"{"roots":[]}"#)),
+        None => {
+            tracing::warn!(
+                upstream = %link.options.upstream,
+                pid = link.pid,
+                "shared child sent a request no single session can own; refused (use per-session mode)"
+            );
+            answer_child(
+                link,
+                id,
+                Err("shadowcat (shared mode) cannot tell which client session this request is for; \
+                     run this upstream in per-session mode"),
+            );
         }
     }
 }
 
-/// A session with its GET stream open (else any session), for a server request nobody's call
-/// explains in shared mode: exactly one session must get it, or two would answer.
-fn first_listening(link: &Link) -> Option<SessionKey> {
+/// The only client session on the link, if there is exactly one.
+fn only_session(link: &Link) -> Option<SessionKey> {
     let sessions = link.sessions.borrow();
-    sessions
-        .iter()
-        .filter(|(key, _)| **key != super::PROXY_SESSION)
-        .find(|(_, inbox)| inbox.rx.is_none())
-        .or_else(|| {
-            sessions
-                .iter()
-                .find(|(key, _)| **key != super::PROXY_SESSION)
-        })
-        .map(|(key, _)| *key)
+    let mut clients = sessions.keys().filter(|key| **key != super::PROXY_SESSION);
+    match (clients.next(), clients.next()) {
+        (Some(only), None) => Some(*only),
+        _ => None,
+    }
+}
+
+/// Answers a server→client request on the proxy's behalf: `Ok(result)` or `Err(message)`.
+fn answer_child(link: &Link, id: &crate::mcp::JsonRpcId, answer: Result<&[u8], &str>) {
+    let mut line = Vec::with_capacity(128);
+    match answer {
+        Ok(result) => {
+            line.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+            id.write_json(&mut line);
+            line.extend_from_slice(br#","result":"#);
+            line.extend_from_slice(result);
+            line.push(b'}');
+        }
+        Err(message) => crate::mcp::write_error(
+            &mut line,
+            Some(id),
+            crate::mcp::jsonrpc::INTERNAL_ERROR,
+            message,
+            None,
+        ),
+    }
+    let _ = link.send_line(line);
 }
 
 /// Queues `line` in one session's inbox, or every session's when `only` is `None`.
