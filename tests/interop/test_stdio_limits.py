@@ -1,9 +1,9 @@
 """stdio upstreams at their edges, with the FastMCP fixture behind `reverse --upstream-cmd` and raw
 HTTP (rawhttp.py) as the client: `--max` (503 + Retry-After, a slot freed by DELETE), request
 timeout (JSON-RPC error, the child stays), the child's stderr in the proxy's log, a non-JSON stdout
-line (skipped), long and oversized lines, `--env`/`--cwd`, session TTL ending the child, sessions kept on
-their child across 2 shards, SIGTERM with a call in flight, and a command that cannot start or
-exits at once (a clear error, never a hang).
+line (skipped), long and oversized lines, `--env`/`--cwd`, session TTL ending the child, sessions
+kept on their child across 2 shards, SIGTERM with a call in flight, the warm pool after sessions
+end, and a command that cannot start or exits at once (a clear error, never a hang).
 
 Not here: the SDK matrix through stdio upstreams (test_stdio_upstream.py).
 """
@@ -233,3 +233,24 @@ def test_sigterm_lets_an_in_flight_stdio_call_finish(stdio_proxy) -> None:
     code = proxy.process.popen.wait(timeout=DEADLINE_S + 10)
     assert code == 0, f"proxy exited {code}\n{proxy.process.output_tail()}"
     wait_until(lambda: all(dead(child) for child in children + [pid]), f"children {children} to be dead")
+
+
+def test_children_come_back_to_the_warm_pool(stdio_proxy) -> None:
+    """--warm 2: the pool fills at start; 5 sessions take children and it refills; after their
+    DELETEs exactly the 2 warm children are left (nothing leaks, nothing is a zombie)."""
+    proxy = stdio_proxy(warm=2)
+
+    def live() -> list[int]:
+        return [pid for pid, state in children_of(proxy.process.pid).items() if state != "Z"]
+
+    wait_until(lambda: len(live()) == 2, "the warm pool of 2 children at start")
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        sessions = [open_session(conn, f"init-{index}") for index in range(5)]
+        pids = {whoami(conn, session, f"who-{index}")["pid"] for index, session in enumerate(sessions)}
+        assert len(pids) == 5, f"5 sessions, {len(pids)} children: {pids}"
+        wait_until(lambda: len(live()) == 7, "5 session children + a refilled pool of 2")
+        for session in sessions:
+            deleted = conn.request("DELETE", "/mcp", session.headers())
+            assert deleted.status in (200, 204), f"DELETE: {deleted.describe()}"
+    wait_until(lambda: all(gone(pid) for pid in pids), "the 5 session children to be reaped")
+    wait_until(lambda: len(live()) == 2 and not zombies_of(proxy.process.pid), "only the 2 warm children left")
