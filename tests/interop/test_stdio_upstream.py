@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import time
 from typing import Any
@@ -275,15 +276,20 @@ def test_sigterm_with_children_running(stdio_target: StdioTarget) -> None:
     assert proxy is not None
     with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn_a, \
             rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn_b:
+        served: set[int] = set()  # the fixture's own pids, from whoami
         for conn, name in ((conn_a, "a"), (conn_b, "b")):
             session = rawhttp.open_session(conn, f"init-{name}")
             response = rawhttp.call_tool(conn, session, f"echo-{name}", "echo", {"message": name})
             assert rawhttp.tool_text(response) == target.profile.echo_text(name)
+            if target.upstream == "fixture":
+                who = rawhttp.call_tool(conn, session, f"who-{name}", "whoami", {})
+                served.add(json.loads(rawhttp.tool_text(who))["pid"])
         children = children_of(proxy.process.pid)
         target.remember_children()
         live = [pid for pid, state in children.items() if state != "Z"]
         expected = 1 if target.shared else 2
         assert len(live) >= expected, f"expected >= {expected} live children of the proxy, found {children}"
+        assert served <= set(live), f"whoami pids {served} are not live children of the proxy {children}"
         code = proxy.process.terminate_and_wait(timeout_s=EXIT_DEADLINE_S)
     assert code == 0, f"proxy exited {code}\n{proxy.process.output_tail()}"
     # Reaped by the proxy before it exited: gone. Killed but left unreaped, an orphan is a zombie
