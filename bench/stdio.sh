@@ -117,6 +117,23 @@ wanted() {
     [[ " $RUNS " == *" $1 "* ]]
 }
 
+# check_stdio_server: the stdio server answers an initialize line on stdout within 10 s.
+check_stdio_server() {
+    python3 - "${STDIO_CMD[@]}" <<'PY' || die "the stdio server (${STDIO_CMD[*]}) does not answer initialize on stdout"
+import json, subprocess, sys
+init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
+        "capabilities": {}, "clientInfo": {"name": "shadowcat-bench-check", "version": "0"}}}
+try:
+    done = subprocess.run(sys.argv[1:], input=json.dumps(init) + "\n", capture_output=True, text=True, timeout=10)
+except subprocess.TimeoutExpired as expired:
+    out = expired.stdout or ""  # a server that waits for more input after answering is fine
+    out = out.decode() if isinstance(out, bytes) else out
+else:
+    out = done.stdout
+sys.exit(0 if '"result"' in out else 1)
+PY
+}
+
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'
 }
@@ -140,6 +157,7 @@ fi
 [[ -x $BIN ]] || die "no executable at $BIN"
 BIN=$(realpath "$BIN")
 read -r -a STDIO_CMD <<<"${STDIO_SERVER:-$BIN demo-server --stdio}"
+check_stdio_server
 mkdir -p "$RESULTS_DIR"
 
 say "# shadowcat stdio bench $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
