@@ -46,6 +46,14 @@ pub enum AppError {
     /// Shards did not report in time.
     #[error("shards did not become ready within {0:?}")]
     NotReady(Duration),
+    /// A stdio upstream's program cannot be found.
+    #[error("upstreams.{upstream}.command: {reason}")]
+    Command {
+        /// The upstream's name.
+        upstream: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Signal handler or socketpair setup failed.
     #[error("startup I/O failed: {0}")]
     Io(#[from] std::io::Error),
@@ -62,6 +70,7 @@ impl From<shards::Error> for AppError {
 
 /// Runs the proxy (and the embedded demo server when configured) until signalled.
 pub fn run_proxy(mut config: Config) -> Result<(), AppError> {
+    check_commands(&config)?;
     let cores = select(&config.runtime)?;
     let mut reservations = Vec::new();
     let demo = match config.demo.as_ref() {
@@ -124,6 +133,26 @@ pub fn run_proxy(mut config: Config) -> Result<(), AppError> {
 }
 
 /// How to talk to `shadowcat demo` (stderr: stdout carries only the readiness lines).
+/// Fails when a stdio upstream's program does not exist: better at startup than on every
+/// `initialize`.
+fn check_commands(config: &Config) -> Result<(), AppError> {
+    for upstream in &config.upstreams {
+        let Some(stdio) = upstream.stdio() else {
+            continue;
+        };
+        let spec = crate::upstream::stdio::ChildSpec {
+            argv: stdio.command.clone(),
+            env: stdio.env.clone(),
+            cwd: stdio.cwd.clone(),
+        };
+        crate::upstream::stdio::find_program(&spec).map_err(|reason| AppError::Command {
+            upstream: upstream.name.clone(),
+            reason,
+        })?;
+    }
+    Ok(())
+}
+
 fn demo_hint(url: &str) -> String {
     format!(
         "\nshadowcat demo: MCP endpoint {url} (Streamable HTTP; tools echo, add, slow)\n\

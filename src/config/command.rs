@@ -115,6 +115,7 @@ fn proxy_from_flags(raw: &RawConfig) -> Result<Command, Error> {
 pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
     let upstream = RawUpstream {
         url: args.upstream.clone(),
+        transport: args.upstream_transport.clone(),
         command: args.upstream_cmd.then(|| args.command.clone()),
         env: (!args.env.is_empty()).then(|| args.env.iter().cloned().collect()),
         cwd: args.cwd.clone(),

@@ -434,3 +434,22 @@ fn demo_server_stdio_takes_only_the_log_level() {
     };
     assert_eq!(config.log, LogConfig::default());
 }
+
+#[test]
+fn upstream_transport_sse_makes_a_legacy_sse_upstream() {
+    let Command::Proxy(config) = command(&[
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:9000/sse",
+        "--upstream-transport",
+        "sse",
+    ])
+    .unwrap() else {
+        panic!("reverse runs the proxy");
+    };
+    assert_eq!(config.upstreams[0].sse().unwrap().path, "/sse");
+    assert!(config.upstreams[0].is_linked());
+    let err = command(&["shadowcat", "reverse", "--upstream-transport", "sse", "--upstream-cmd", "--", "x"]);
+    assert!(err.is_err(), "--upstream-transport goes with --upstream");
+}

@@ -109,3 +109,6 @@ mod config_tests;
 #[cfg(test)]
 #[path = "resolve_tests.rs"]
 mod resolve_tests;
+#[cfg(test)]
+#[path = "stdio_tests.rs"]
+mod stdio_tests;

@@ -154,20 +154,34 @@ pub struct UpstreamConfig {
 }
 
 impl UpstreamConfig {
-    /// The URL of an HTTP upstream; `None` for a stdio upstream.
+    /// The URL of a Streamable HTTP upstream; `None` for the other transports.
     pub fn http(&self) -> Option<&UpstreamUrl> {
         match &self.transport {
             UpstreamTransport::Http(url) => Some(url),
-            UpstreamTransport::Stdio(_) => None,
+            _ => None,
         }
     }
 
-    /// The command of a stdio upstream; `None` for an HTTP upstream.
+    /// The command of a stdio upstream; `None` for the other transports.
     pub fn stdio(&self) -> Option<&StdioUpstream> {
         match &self.transport {
             UpstreamTransport::Stdio(stdio) => Some(stdio),
-            UpstreamTransport::Http(_) => None,
+            _ => None,
         }
+    }
+
+    /// The stream URL of a legacy HTTP+SSE upstream; `None` for the other transports.
+    pub fn sse(&self) -> Option<&UpstreamUrl> {
+        match &self.transport {
+            UpstreamTransport::Sse(url) => Some(url),
+            _ => None,
+        }
+    }
+
+    /// Whether sessions reach it through a per-session link (stdio child or legacy SSE
+    /// session) rather than pooled HTTP requests.
+    pub fn is_linked(&self) -> bool {
+        !matches!(self.transport, UpstreamTransport::Http(_))
     }
 }
 
@@ -178,6 +192,9 @@ pub enum UpstreamTransport {
     Http(UpstreamUrl),
     /// A stdio MCP server the proxy runs as child processes (`command = [...]`).
     Stdio(StdioUpstream),
+    /// A legacy HTTP+SSE (2024-11-05) server whose GET stream is at this URL
+    /// (`transport = "sse"`): one upstream session per client session.
+    Sse(UpstreamUrl),
 }
 
 /// `[upstreams.NAME]` with `command`: a stdio MCP server run by the proxy.

@@ -98,6 +98,13 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
             pool_max_idle: Some(upstream.pool_max_idle as u64),
             ..RawUpstream::default()
         },
+        UpstreamTransport::Sse(url) => RawUpstream {
+            url: Some(url.to_url()),
+            transport: Some("sse".to_owned()),
+            connect_timeout: Some(duration(upstream.connect_timeout)),
+            request_timeout,
+            ..RawUpstream::default()
+        },
         UpstreamTransport::Stdio(stdio) => RawUpstream {
             command: Some(stdio.command.clone()),
             transport: Some("stdio".to_owned()),

@@ -120,6 +120,7 @@ fn resolve_upstream(
     let key = |field: &str| format!("upstreams.{name}.{field}");
     let transport = match upstream_kind(name, raw)? {
         UpstreamKind::Http(url) => UpstreamTransport::Http(resolve_url(&key("url"), url, demo)?),
+        UpstreamKind::Sse(url) => UpstreamTransport::Sse(resolve_url(&key("url"), url, demo)?),
         UpstreamKind::Stdio(command) => {
             UpstreamTransport::Stdio(resolve_stdio(name, raw, command)?)
         }

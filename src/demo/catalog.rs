@@ -15,23 +15,46 @@ pub(super) const INITIALIZE_TAIL: &str = concat!(
     r#"Prompt: greet.""#
 );
 
-/// The `tools/list` result.
-pub(super) const TOOLS_LIST: &str = concat!(
+/// The tools every transport offers, as the comma-separated body of a `tools` array (a macro so
+/// that both lists below are one `concat!` of literals).
+macro_rules! common_tools {
+    () => {
+        concat!(
+            r#"{"name":"echo","title":"Echo","description":"Returns the message it is given.","#,
+            r#""inputSchema":{"type":"object","properties":{"message":{"type":"string","description":"Text to send back"}},"#,
+            r#""required":["message"]},"annotations":{"readOnlyHint":true,"openWorldHint":false}},"#,
+            r#"{"name":"add","title":"Add","description":"Adds two numbers.","#,
+            r#""inputSchema":{"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}},"#,
+            r#""required":["a","b"]},"#,
+            r#""outputSchema":{"type":"object","properties":{"sum":{"type":"number"}},"required":["sum"]},"#,
+            r#""annotations":{"readOnlyHint":true,"openWorldHint":false}},"#,
+            r#"{"name":"slow","title":"Slow","description":"Waits delay_ms before each of its steps; reports "#,
+            r#"progress after each step when the request carries a progress token.","#,
+            r#""inputSchema":{"type":"object","properties":{"#,
+            r#""steps":{"type":"integer","minimum":1,"maximum":1000,"default":5},"#,
+            r#""delay_ms":{"type":"integer","minimum":0,"maximum":10000,"default":100}}},"#,
+            r#""annotations":{"readOnlyHint":true,"openWorldHint":false}}"#
+        )
+    };
+}
+
+/// The `tools/list` result over HTTP.
+pub(super) const TOOLS_LIST: &str = concat!(r#"{"tools":["#, common_tools!(), r#"]}"#);
+
+/// The `tools/list` result over stdio: the common tools plus the two that ask the client
+/// (server→client requests need a channel back to the client, which the stateless HTTP demo
+/// does not keep; see `README.md`).
+pub(super) const STDIO_TOOLS_LIST: &str = concat!(
     r#"{"tools":["#,
-    r#"{"name":"echo","title":"Echo","description":"Returns the message it is given.","#,
-    r#""inputSchema":{"type":"object","properties":{"message":{"type":"string","description":"Text to send back"}},"#,
-    r#""required":["message"]},"annotations":{"readOnlyHint":true,"openWorldHint":false}},"#,
-    r#"{"name":"add","title":"Add","description":"Adds two numbers.","#,
-    r#""inputSchema":{"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}},"#,
-    r#""required":["a","b"]},"#,
-    r#""outputSchema":{"type":"object","properties":{"sum":{"type":"number"}},"required":["sum"]},"#,
+    common_tools!(),
+    r#",{"name":"confirm","title":"Confirm","description":"Asks the user a yes/no question through "#,
+    r#"the client (elicitation/create) and returns the answer as JSON text.","#,
+    r#""inputSchema":{"type":"object","properties":{"message":{"type":"string","description":"The question"}}},"#,
     r#""annotations":{"readOnlyHint":true,"openWorldHint":false}},"#,
-    r#"{"name":"slow","title":"Slow","description":"Waits delay_ms before each of its steps; reports "#,
-    r#"progress after each step when the request carries a progress token.","#,
-    r#""inputSchema":{"type":"object","properties":{"#,
-    r#""steps":{"type":"integer","minimum":1,"maximum":1000,"default":5},"#,
-    r#""delay_ms":{"type":"integer","minimum":0,"maximum":10000,"default":100}}},"#,
-    r#""annotations":{"readOnlyHint":true,"openWorldHint":false}}"#,
+    r#"{"name":"sample","title":"Sample","description":"Asks the client's model to answer a prompt "#,
+    r#"(sampling/createMessage) and returns the answer's text.","#,
+    r#""inputSchema":{"type":"object","properties":{"prompt":{"type":"string","description":"What to ask the model"}}},"#,
+    r#""annotations":{"readOnlyHint":true,"openWorldHint":true}}"#,
     r#"]}"#
 );
 
@@ -165,6 +188,7 @@ mod tests {
         parse(&format!(r#"{{"protocolVersion":"x"{INITIALIZE_TAIL}}}"#));
         for text in [
             TOOLS_LIST,
+            STDIO_TOOLS_LIST,
             RESOURCES_LIST,
             RESOURCE_TEMPLATES_LIST,
             PROMPTS_LIST,
@@ -183,6 +207,11 @@ mod tests {
             .iter()
             .all(|name| Tool::find(name).map(Tool::name) == Some(*name)));
         assert_eq!(Tool::find("nope"), None);
+        let stdio = parse(STDIO_TOOLS_LIST);
+        let stdio_names = super::super::test_support::names(&stdio["tools"], "name");
+        assert_eq!(stdio_names, ["echo", "add", "slow", "confirm", "sample"]);
+        let common = tools["tools"].as_array().unwrap();
+        assert_eq!(stdio["tools"].as_array().unwrap()[..3], common[..]);
 
         let resources = parse(RESOURCES_LIST);
         for listed in resources["resources"].as_array().unwrap() {

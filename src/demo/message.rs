@@ -196,6 +196,9 @@ pub(super) struct Params<'a> {
     /// `logging/setLevel`: the level.
     #[serde(borrow, default)]
     pub(super) level: Option<Scalar<'a>>,
+    /// `initialize`: what the client can do (stdio reads `elicitation` and `sampling`).
+    #[serde(default)]
+    pub(super) capabilities: Option<Obj<ClientCapabilities>>,
     /// `_meta`, for its progress token.
     #[serde(borrow, default, rename = "_meta")]
     pub(super) meta: Option<Obj<Meta<'a>>>,
@@ -209,6 +212,17 @@ impl<'a> Params<'a> {
             _ => None,
         }
     }
+}
+
+/// The client capabilities the demo reads: present (any value) means declared.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ClientCapabilities {
+    /// The client answers `elicitation/create`.
+    #[serde(default, deserialize_with = "present")]
+    pub(super) elicitation: Option<IgnoredAny>,
+    /// The client answers `sampling/createMessage`.
+    #[serde(default, deserialize_with = "present")]
+    pub(super) sampling: Option<IgnoredAny>,
 }
 
 /// The `_meta` members the demo reads.
@@ -237,6 +251,9 @@ pub(super) struct Arguments<'a> {
     /// `slow`: the pause before each step, in milliseconds.
     #[serde(borrow, default)]
     pub(super) delay_ms: Option<Scalar<'a>>,
+    /// `sample` (stdio): what to ask the client's model.
+    #[serde(borrow, default)]
+    pub(super) prompt: Option<Scalar<'a>>,
     /// `greet` prompt: who to greet.
     #[serde(borrow, default)]
     pub(super) name: Option<Scalar<'a>>,
@@ -249,6 +266,16 @@ pub(super) enum RequestId<'a> {
     Str(Cow<'a, str>),
     /// A numeric id.
     Num(Number),
+}
+
+impl RequestId<'_> {
+    /// A copy that owns its string, to outlive the message it was read from.
+    pub(super) fn into_owned(self) -> RequestId<'static> {
+        match self {
+            Self::Str(text) => RequestId::Str(Cow::Owned(text.into_owned())),
+            Self::Num(number) => RequestId::Num(number),
+        }
+    }
 }
 
 /// A progress token has the same shape as a request id (string or number).

@@ -117,7 +117,7 @@ pub async fn post(
         .upstreams
         .get(target.upstream)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
-    if up.stdio().is_some() {
+    if up.is_linked() {
         let to = super::stdio::StdioTarget {
             upstream: target.upstream,
             session: target.client_session,

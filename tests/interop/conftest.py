@@ -86,6 +86,12 @@ def everything_upstream() -> Iterator[harness.Endpoint]:
 
 
 @pytest.fixture(scope="session")
+def everythingsse_upstream() -> Iterator[harness.Endpoint]:
+    """server-everything speaking the legacy HTTP+SSE transport (2024-11-05)."""
+    yield from _serve(lambda: harness.start_everything_server("sse"))
+
+
+@pytest.fixture(scope="session")
 def demo_proxy(shadowcat_bin: Path, demo_upstream: harness.Endpoint) -> Iterator[harness.Endpoint]:
     yield from _serve(lambda: harness.start_proxy(shadowcat_bin, demo_upstream.url))
 
@@ -93,6 +99,13 @@ def demo_proxy(shadowcat_bin: Path, demo_upstream: harness.Endpoint) -> Iterator
 @pytest.fixture(scope="session")
 def everything_proxy(shadowcat_bin: Path, everything_upstream: harness.Endpoint) -> Iterator[harness.Endpoint]:
     yield from _serve(lambda: harness.start_proxy(shadowcat_bin, everything_upstream.url))
+
+
+@pytest.fixture(scope="session")
+def everythingsse_proxy(shadowcat_bin: Path, everythingsse_upstream: harness.Endpoint) -> Iterator[harness.Endpoint]:
+    """The proxy (Streamable HTTP to clients) in front of the legacy HTTP+SSE server-everything."""
+    yield from _serve(lambda: harness.start_proxy(
+        shadowcat_bin, everythingsse_upstream.url, extra=["--upstream-transport", "sse"]))
 
 
 @pytest.fixture
@@ -104,6 +117,10 @@ def target(request: pytest.FixtureRequest) -> Target:
     proxied = mode == "proxied"
     endpoint = request.getfixturevalue(f"{kind}_proxy") if proxied else upstream
     return Target(name, endpoint, upstream, DEMO if kind == "demo" else EVERYTHING, proxied)
+
+
+# Proxied targets whose upstream a Streamable HTTP client cannot reach directly.
+TRANSLATED_TARGETS = ["everythingsse-proxied"]
 
 
 @pytest.fixture

@@ -329,13 +329,14 @@ def node22() -> Path:
     return candidate
 
 
-def start_everything_server() -> Endpoint:
-    """server-everything (Streamable HTTP, endpoint /mcp) on 127.0.0.1 and an ephemeral port."""
+def start_everything_server(transport: str = "streamableHttp") -> Endpoint:
+    """server-everything on 127.0.0.1 and an ephemeral port: Streamable HTTP (endpoint /mcp), or
+    with `transport="sse"` the legacy HTTP+SSE transport (stream at /sse)."""
     if not EVERYTHING_ENTRY.is_file():
         raise HarnessError(f"server-everything not found at {EVERYTHING_ENTRY}: run `bash scripts/setup.sh`")
     process = ManagedProcess(
         "server-everything",
-        [node22(), "--require", LOOPBACK_PRELOAD, EVERYTHING_ENTRY, "streamableHttp"],
+        [node22(), "--require", LOOPBACK_PRELOAD, EVERYTHING_ENTRY, transport],
         env=child_env({"PORT": "0"}),
     )
     try:
@@ -345,4 +346,5 @@ def start_everything_server() -> Endpoint:
     except BaseException:
         process.stop()
         raise
-    return Endpoint(url=f"http://{LOOPBACK_HOST}:{match['port']}/mcp", process=process)
+    path = "/sse" if transport == "sse" else "/mcp"
+    return Endpoint(url=f"http://{LOOPBACK_HOST}:{match['port']}{path}", process=process)

@@ -93,7 +93,7 @@ async fn initialize(
     };
     match children.mode() {
         StdioMode::PerSession => {
-            let link = children.for_session().map_err(|error| match error {
+            let link = children.for_session().await.map_err(|error| match error {
                 AcquireError::Full(_) => ProxyError::TooManySessions {
                     id: facts.id.clone(),
                 },
@@ -124,7 +124,7 @@ async fn initialize(
                 answer_call(state, client, call, id, to.timeout, shape, Some(first)).await;
             match answered {
                 Ok((keep, Ending::Result)) => {
-                    tracing::info!(session = %sid.as_str(), pid = link.pid(), "session bound to a child");
+                    tracing::info!(session = %sid.as_str(), peer = link.peer(), "session bound to an upstream link");
                     Ok(keep)
                 }
                 Ok((keep, _)) => {

@@ -10,6 +10,8 @@
 
 mod reader;
 mod remap;
+mod source;
+mod sse;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -74,6 +76,25 @@ pub struct ClientMessage<'a> {
     pub is_initialized: bool,
 }
 
+/// A legacy HTTP+SSE upstream to open sessions with.
+#[derive(Debug, Clone)]
+pub struct SseTarget {
+    /// The stream's URL, for logs.
+    pub url: String,
+    /// Where to connect.
+    pub addrs: Vec<std::net::SocketAddr>,
+    /// `Host` header value.
+    pub authority: String,
+    /// Path of the GET stream.
+    pub path: String,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Time allowed for the stream to open and announce its endpoint.
+    pub open_timeout: Duration,
+    /// Largest event accepted.
+    pub max_event: usize,
+}
+
 /// How a link behaves.
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
@@ -112,7 +133,10 @@ struct Inbox {
 /// One child process speaking MCP on stdio.
 #[derive(Debug)]
 pub struct Link {
-    pid: u32,
+    /// The child's pid (stdio upstreams).
+    pid: Option<u32>,
+    /// Names the peer in logs: `pid 1234` or the SSE URL.
+    peer: Rc<str>,
     options: LinkOptions,
     /// Lines for the child's stdin; `None` once closed.
     outbox: RefCell<Option<LocalSender<Vec<u8>>>>,
@@ -158,8 +182,40 @@ impl Link {
         // Nothing has been read yet: re-wrapping loses no bytes.
         let stdout = super::stdio::LineReader::new(stdout.into_inner(), options.max_line);
         let (outbox, writes) = local_channel::new_unbounded();
-        let link = Rc::new(Link {
+        let link = Link::new(Some(pid), format!("pid {pid}").into(), options, outbox);
+        glommio::spawn_local(reader::write_lines(stdin, writes)).detach();
+        glommio::spawn_local(reader::log_stderr(stderr, link.clone())).detach();
+        glommio::spawn_local(reader::serve(
+            link.clone(),
+            source::StdioSource { stdout, process },
+        ))
+        .detach();
+        Ok(link)
+    }
+
+    /// Opens a session with a legacy HTTP+SSE (2024-11-05) upstream: its event stream carries
+    /// the upstream's messages, and messages to it are POSTed to the endpoint it announces.
+    ///
+    /// # Errors
+    /// Why the stream could not be opened (connect, status, no `endpoint` event in time).
+    pub async fn connect_sse(target: &SseTarget, options: LinkOptions) -> Result<Rc<Link>, String> {
+        let (source, poster) = sse::open(target).await?;
+        let (outbox, writes) = local_channel::new_unbounded();
+        let link = Link::new(None, target.url.as_str().into(), options, outbox);
+        glommio::spawn_local(sse::post_lines(poster, writes, link.clone())).detach();
+        glommio::spawn_local(reader::serve(link.clone(), source)).detach();
+        Ok(link)
+    }
+
+    fn new(
+        pid: Option<u32>,
+        peer: Rc<str>,
+        options: LinkOptions,
+        outbox: LocalSender<Vec<u8>>,
+    ) -> Rc<Link> {
+        Rc::new(Link {
             pid,
+            peer,
             options,
             outbox: RefCell::new(Some(outbox)),
             pending: RefCell::new(HashMap::new()),
@@ -176,16 +232,17 @@ impl Link {
             session_tag: RefCell::new(None),
             server_requests: RefCell::new(HashMap::new()),
             next_server_request: Cell::new(1),
-        });
-        glommio::spawn_local(reader::write_lines(stdin, writes)).detach();
-        glommio::spawn_local(reader::log_stderr(stderr, link.clone())).detach();
-        glommio::spawn_local(reader::serve(link.clone(), stdout, process)).detach();
-        Ok(link)
+        })
     }
 
-    /// The child's process id.
-    pub fn pid(&self) -> u32 {
+    /// The child's process id (stdio upstreams).
+    pub fn pid(&self) -> Option<u32> {
         self.pid
+    }
+
+    /// The peer, for logs: `pid 1234` or the upstream's SSE URL.
+    pub fn peer(&self) -> &str {
+        &self.peer
     }
 
     /// Names the client session this child serves in its stderr log lines.

@@ -8,9 +8,11 @@
 
 pub mod child;
 pub mod lines;
+pub mod which;
 
 pub use child::{spawn, ChildExit, ChildProcess, ChildSpec, ChildWriter, SpawnError, StdioChild};
 pub use lines::{LineError, LineReader};
+pub use which::find_program;
 
 /// Longest stdout line (one JSON-RPC message) accepted from a child. MCP messages carrying
 /// resources or images can be a few MiB of base64; a line past this bound means a broken or
