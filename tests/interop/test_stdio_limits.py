@@ -3,7 +3,8 @@ HTTP (rawhttp.py) as the client: `--max` (503 + Retry-After, a slot freed by DEL
 timeout (JSON-RPC error, the child stays), the child's stderr in the proxy's log, a non-JSON stdout
 line (skipped), long and oversized lines, `--env`/`--cwd`, session TTL ending the child, sessions
 kept on their child across 2 shards, SIGTERM with a call in flight, the warm pool after sessions
-end, and a command that cannot start or exits at once (a clear error, never a hang).
+end, a missing program (refused at start), and a child that exits at once or never answers (a
+clear error, never a hang).
 
 Not here: the SDK matrix through stdio upstreams (test_stdio_upstream.py).
 """
@@ -163,15 +164,26 @@ def test_session_ttl_ends_the_child(stdio_proxy) -> None:
     assert response.status == 404, f"a request on the expired session: {response.describe()}"
 
 
+def test_a_missing_program_is_refused_at_start(shadowcat_bin: Path) -> None:
+    """The proxy checks the command before it listens: exit non-zero, the message names it."""
+    missing = "/nonexistent/shadowcat-no-such-server"
+    process = harness.ManagedProcess("shadowcat-stdio-proxy", [
+        shadowcat_bin, "reverse", "--bind", f"{harness.LOOPBACK_HOST}:0", "--upstream-cmd", "--", missing])
+    try:
+        code = process.popen.wait(timeout=DEADLINE_S)
+        process.wait_for_line(lambda line: missing in line, "the error naming the command", DEADLINE_S, "stderr")
+    finally:
+        process.stop()
+    assert code not in (0, None), f"the proxy started with a missing program (exit {code})"
+
+
 @pytest.mark.parametrize("command", [
-    ["/nonexistent/shadowcat-no-such-server"],
     [sys.executable, "-c", "import sys; sys.exit(7)"],
     [sys.executable, "-c", "import sys; sys.stdin.read()"],
-], ids=["missing-program", "exits-at-once", "never-answers"])
+], ids=["exits-at-once", "never-answers"])
 def test_a_child_that_cannot_serve_gets_a_clear_error(stdio_proxy, command: list[str]) -> None:
     """initialize answers a JSON-RPC error with its id in bounded time and mints no session
-    (src/proxy/README.md: errors of a started child are in-band, HTTP 200; a program that cannot
-    be started answers 502); the child is reaped."""
+    (src/proxy/README.md: errors of a started child are in-band, HTTP 200); the child is reaped."""
     proxy = stdio_proxy("--request-timeout", "3s", command=command, warm=0)
     with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
         started = time.monotonic()
