@@ -10,7 +10,8 @@ The demo server is a second, different upstream for the same relative gate.
 
 stdio upstreams: the suite needs an HTTP URL, so server-everything on stdio behind
 `shadowcat reverse --upstream-cmd [--stdio-mode shared] -- node .../index.js stdio` is compared with
-server-everything over Streamable HTTP directly (the run above): the stdio-proxied run must fail no
+server-everything over Streamable HTTP directly (the run above), and likewise
+`shadowcat demo-server --stdio` with the demo server over HTTP: the stdio-proxied run must fail no
 scenario that the direct HTTP run passes, except those in STDIO_TRANSPORT_INHERENT (each with the
 reason it cannot hold over stdio). Both stdio modes are run (per-session and shared).
 Expected difference that is not a failure: `server-sse-multiple-streams` runs 1 check instead of 2
@@ -135,26 +136,33 @@ def main() -> int:
         # Our own demo server too: the same relative gate, on a second real upstream.
         upstreams.append(("shadowcat demo-server", lambda: harness.start_demo_server(shadowcat_bin)))
     status = 0
-    direct_everything: dict[str, ScenarioResult] | None = None
+    direct_results: dict[str, dict[str, ScenarioResult]] = {}
     for name, start in upstreams:
         slug = name.replace(" ", "-")
         result, direct = compare(name, start, shadowcat_bin, args.out / slug)
         status |= result
-        if name == "server-everything":
-            direct_everything = direct
-    if shadowcat_bin is not None and direct_everything is not None:
-        for mode in STDIO_MODES:
-            status |= compare_stdio(direct_everything, shadowcat_bin, mode, args.out / f"server-everything-stdio-{mode}")
+        direct_results[name] = direct
+    if shadowcat_bin is not None:
+        # The same servers on stdio behind --upstream-cmd, gated against their direct HTTP runs.
+        stdio_commands = {
+            "server-everything": harness.everything_stdio_command(),
+            "shadowcat demo-server": [str(shadowcat_bin), "demo-server", "--stdio"],
+        }
+        for name, command in stdio_commands.items():
+            for mode in STDIO_MODES:
+                out_dir = args.out / f"{name.replace(' ', '-')}-stdio-{mode}"
+                status |= compare_stdio(name, direct_results[name], command, shadowcat_bin, mode, out_dir)
     return status
 
 
-def compare_stdio(direct: dict[str, ScenarioResult], shadowcat_bin: Path, mode: str, out_dir: Path) -> int:
-    """The suite through `reverse --upstream-cmd --stdio-mode MODE -- server-everything stdio`,
-    gated against server-everything's direct HTTP results; 1 if the gate fails."""
-    name = f"server-everything on stdio through shadowcat ({mode}), vs server-everything over HTTP direct"
-    print(f"\n=== conformance: {name} ===")
+def compare_stdio(name: str, direct: dict[str, ScenarioResult], command: list[str], shadowcat_bin: Path,
+                  mode: str, out_dir: Path) -> int:
+    """The suite through `reverse --upstream-cmd --stdio-mode MODE -- COMMAND` (the stdio twin of
+    upstream `name`), gated against `name`'s direct HTTP results; 1 if the gate fails."""
+    title = f"{name} on stdio through shadowcat ({mode}), vs {name} over HTTP direct"
+    print(f"\n=== conformance: {title} ===")
     try:
-        proxy = harness.start_stdio_proxy(shadowcat_bin, harness.everything_stdio_command(), mode=mode)
+        proxy = harness.start_stdio_proxy(shadowcat_bin, command, mode=mode)
     except harness.HarnessError as error:
         print(f"conformance: the stdio proxy did not start: {error}", file=sys.stderr)
         return 1
@@ -165,7 +173,7 @@ def compare_stdio(direct: dict[str, ScenarioResult], shadowcat_bin: Path, mode: 
     verdicts = gate(direct, proxied, STDIO_TRANSPORT_INHERENT)
     print_table(direct, proxied, verdicts)
     failed = [n for n, verdict in verdicts.items() if not verdict.startswith("ok")]
-    print(f"conformance (stdio {mode}): {len(verdicts) - len(failed)} passed, {len(failed)} failed")
+    print(f"conformance ({name}, stdio {mode}): {len(verdicts) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 
