@@ -1,5 +1,6 @@
 """pytest fixtures for the interop suite: the shadowcat binary, upstream servers, proxies and the
-target matrix (`demo-direct`, `demo-proxied`, `everything-direct`, `everything-proxied`).
+target matrix (`demo-direct`, `demo-proxied`, `everything-direct`, `everything-proxied`), and
+the stdio upstream cells (`stdio_target`, see stdio_clients.py).
 
 Servers are session-scoped (started once, on first use) and always stopped by process group in
 teardown; `pytest_unconfigure` kills anything a teardown could not. A missing shadowcat binary
@@ -18,6 +19,7 @@ from typing import Callable, Iterator
 import pytest
 
 import harness
+import stdio_clients
 from mcp_checks import DEMO, EVERYTHING, ServerProfile
 
 ALL_TARGETS = ["demo-direct", "demo-proxied", "everything-direct", "everything-proxied"]
@@ -136,3 +138,10 @@ def start_proxy(shadowcat_bin: Path) -> Iterator:
     finally:
         for endpoint in started:
             endpoint.stop()
+
+
+@pytest.fixture
+def stdio_target(request: pytest.FixtureRequest) -> Iterator[stdio_clients.StdioTarget]:
+    """Parametrize indirectly with "UPSTREAM/MODE" cells (stdio_clients.cells); see
+    stdio_clients.serve_stdio_target."""
+    yield from stdio_clients.serve_stdio_target(request.param, lambda: request.getfixturevalue("shadowcat_bin"))
