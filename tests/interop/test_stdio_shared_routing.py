@@ -4,7 +4,7 @@ session only, although stdio carries no "related request" field and both SDK cli
 JSON-RPC ids. Server->client requests (sampling) and request logs while the other session's call
 is newer (shared mode cannot know the owner then: refused / dropped, never delivered to the other
 session), a cancel of a request id both sessions have in flight, resource updates to subscribers
-only (a strict xfail in shared mode, naming the gap).
+only (shared mode counts subscriptions per URI and fans updates out to subscribers only).
 
 Not here: the check list and lifecycle tests (test_stdio_upstream.py).
 """
@@ -145,15 +145,9 @@ def test_cancel_with_the_same_request_id_in_two_sessions(stdio_target: StdioTarg
     run(scenario())
 
 
-SHARED_SUBSCRIPTION_GAP = (
-    "shared mode sends notifications/resources/updated to every session, also to sessions that never "
-    "subscribed (documented in docs/architecture.md as per-client server state); MCP-NOTES §11.5 asks "
-    "to fan out only to subscribers: the proxy sees every resources/subscribe and could filter by uri")
-
-
 @pytest.mark.parametrize("stdio_target", [
     "fixture/direct", "fixture/per-session",
-    pytest.param("fixture/shared", marks=pytest.mark.xfail(strict=True, reason=SHARED_SUBSCRIPTION_GAP)),
+    "fixture/shared",
 ], indirect=True)
 def test_resource_updates_reach_subscribers_only(stdio_target: StdioTarget) -> None:
     """A subscribes to fixture://readme, B does not; the server reports the resource updated: A
