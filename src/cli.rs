@@ -160,6 +160,12 @@ pub struct ReverseArgs {
     #[arg(long, value_name = "TRANSPORT", requires = "upstream",
           value_parser = ["streamable-http", "sse"], hide_possible_values = true)]
     pub upstream_transport: Option<String>,
+    /// With --upstream (Streamable HTTP): the protocol eras the server speaks: "auto" (found out
+    /// on first use), "dual", "legacy" (initialize and sessions) or "modern" (2026-07-28
+    /// stateless); the proxy translates between a client's era and the server's [default: auto].
+    #[arg(long, value_name = "ERA", requires = "upstream",
+          value_parser = ["auto", "dual", "legacy", "modern"], hide_possible_values = true)]
+    pub upstream_era: Option<String>,
     /// With --upstream-cmd: "per-session" runs one child per client session; "shared" runs
     /// one child per shard for every session (ids remapped) [default: per-session].
     #[arg(long, value_name = "MODE", conflicts_with = "upstream",

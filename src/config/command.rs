@@ -116,6 +116,7 @@ pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
     let upstream = RawUpstream {
         url: args.upstream.clone(),
         transport: args.upstream_transport.clone(),
+        era: args.upstream_era.clone(),
         command: args.upstream_cmd.then(|| args.command.clone()),
         env: (!args.env.is_empty()).then(|| args.env.iter().cloned().collect()),
         cwd: args.cwd.clone(),

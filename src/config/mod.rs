@@ -46,7 +46,7 @@ pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use model::{
     Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
     RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,
-    UpstreamConfig, UpstreamTransport, UpstreamUrl,
+    UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
 pub use print::to_toml;
 pub use values::{

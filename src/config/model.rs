@@ -175,6 +175,37 @@ pub struct UpstreamConfig {
     pub request_timeout: Duration,
     /// Idle connections kept per shard; 0 disables pooling (HTTP upstreams).
     pub pool_max_idle: usize,
+    /// Which protocol eras it speaks (Streamable HTTP upstreams; stdio and legacy SSE ones are
+    /// [`UpstreamEra::Legacy`]).
+    pub era: UpstreamEra,
+}
+
+/// Which MCP protocol eras an upstream speaks: decides when the proxy translates between a
+/// client's era and the upstream's (MCP-NOTES §6-§9).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UpstreamEra {
+    /// Found out on first use, the way the spec tells clients to (a 2026-07-28 request first;
+    /// a non-modern 400 means legacy), and remembered per shard.
+    #[default]
+    Auto,
+    /// Both eras on one endpoint: every request passes in its own era, never translated.
+    Dual,
+    /// `initialize` and sessions only (2024-11-05 … 2025-11-25): modern clients are translated.
+    Legacy,
+    /// 2026-07-28 stateless only: legacy (session) clients are translated.
+    Modern,
+}
+
+impl UpstreamEra {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Dual => "dual",
+            Self::Legacy => "legacy",
+            Self::Modern => "modern",
+        }
+    }
 }
 
 impl UpstreamConfig {

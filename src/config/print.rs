@@ -94,6 +94,7 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
         UpstreamTransport::Http(url) => RawUpstream {
             url: Some(url.to_url()),
             transport: Some("streamable-http".to_owned()),
+            era: Some(upstream.era.as_str().to_owned()),
             connect_timeout: Some(duration(upstream.connect_timeout)),
             request_timeout,
             pool_max_idle: Some(upstream.pool_max_idle as u64),

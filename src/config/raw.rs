@@ -105,6 +105,10 @@ pub struct RawUpstream {
     /// `"streamable-http"` (with `url`) or `"stdio"` (with `command`); optional, must agree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<String>,
+    /// Streamable HTTP: which protocol eras the server speaks (`"auto"`, `"dual"`, `"legacy"`,
+    /// `"modern"`), so the proxy knows when to translate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub era: Option<String>,
     /// stdio: variables set for the children on top of the proxy's environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<BTreeMap<String, String>>,

@@ -14,8 +14,8 @@ use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::model::{
     Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
-    RouteEra, RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig, UpstreamTransport,
-    UpstreamUrl,
+    RouteEra, RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig, UpstreamEra,
+    UpstreamTransport, UpstreamUrl,
 };
 use super::raw::{
     RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawRoute, RawRuntime, RawSessions,
@@ -140,6 +140,7 @@ fn resolve_upstream(
             d::UPSTREAM_REQUEST_TIMEOUT,
         )?,
         pool_max_idle: count(&key("pool_max_idle"), raw.pool_max_idle, &POOL_MAX_IDLE)?,
+        era: upstream_era(&key("era"), raw)?,
     })
 }
 
@@ -406,6 +407,24 @@ pub(crate) fn bind_addr(key: &str, text: &str) -> Result<SocketAddr, Error> {
              not accepted for binding)",
         )
     })
+}
+
+/// `era` of an upstream: `"auto"` (default), `"dual"`, `"legacy"` or `"modern"`; only
+/// Streamable HTTP upstreams have a choice (stdio and legacy SSE ones are legacy).
+fn upstream_era(key: &str, raw: &RawUpstream) -> Result<UpstreamEra, Error> {
+    let streamable = raw.command.is_none() && raw.transport.as_deref() != Some("sse");
+    match (raw.era.as_deref(), streamable) {
+        (None | Some("auto"), true) => Ok(UpstreamEra::Auto),
+        (None | Some("legacy"), _) => Ok(UpstreamEra::Legacy),
+        (Some("dual"), true) => Ok(UpstreamEra::Dual),
+        (Some("modern"), true) => Ok(UpstreamEra::Modern),
+        (Some(other), _) => Err(Error::Invalid {
+            key: key.to_owned(),
+            value: format!("{other:?}"),
+            allowed: "\"auto\" (find out on first use), \"dual\", \"legacy\" or \"modern\"; \
+                      stdio and sse upstreams are \"legacy\"",
+        }),
+    }
 }
 
 /// `era` of a route: `"dual"` (default) or `"modern"`.
