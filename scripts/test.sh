@@ -43,6 +43,11 @@ cargo build --release
 SHADOWCAT_BIN="$ROOT/target/release/shadowcat"
 [ -x "$SHADOWCAT_BIN" ] || { echo "test.sh: $SHADOWCAT_BIN was not built" >&2; exit 1; }
 export SHADOWCAT_BIN
+
+section "cargo build (2026-07-28 test peers on rmcp, tests/modern)"
+# Debug build: `cargo test --workspace` above already compiled its dependencies.
+cargo build -p shadowcat-modern-tests
+export SHADOWCAT_MODERN_BIN_DIR="$ROOT/target/debug"
 # CI must never skip the shadowcat targets.
 unset SHADOWCAT_ALLOW_MISSING_BIN
 

@@ -118,6 +118,10 @@ pub struct ListenerArgs {
     /// Also serve the admin API (/metrics, /health, ...) on this address.
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,
+    /// Protocol eras served on --path: "dual" (legacy sessions and 2026-07-28 stateless
+    /// requests) or "modern" (2026-07-28 only: GET/DELETE get 405) [default: dual].
+    #[arg(long, value_name = "ERA", value_parser = ["dual", "modern"], hide_possible_values = true)]
+    pub era: Option<String>,
 }
 
 /// Arguments of `demo`.
@@ -150,6 +154,18 @@ pub struct ReverseArgs {
     /// as child processes and speaks JSON-RPC lines on their stdin/stdout.
     #[arg(long)]
     pub upstream_cmd: bool,
+    /// With --upstream: the transport the server speaks: "streamable-http" (MCP 2025-03-26 and
+    /// later) or "sse" (the legacy HTTP+SSE transport of 2024-11-05; --upstream is then its
+    /// GET stream URL, e.g. http://127.0.0.1:9000/sse) [default: streamable-http].
+    #[arg(long, value_name = "TRANSPORT", requires = "upstream",
+          value_parser = ["streamable-http", "sse"], hide_possible_values = true)]
+    pub upstream_transport: Option<String>,
+    /// With --upstream (Streamable HTTP): the protocol eras the server speaks: "auto" (found out
+    /// on first use), "dual", "legacy" (initialize and sessions) or "modern" (2026-07-28
+    /// stateless); the proxy translates between a client's era and the server's [default: auto].
+    #[arg(long, value_name = "ERA", requires = "upstream",
+          value_parser = ["auto", "dual", "legacy", "modern"], hide_possible_values = true)]
+    pub upstream_era: Option<String>,
     /// With --upstream-cmd: "per-session" runs one child per client session; "shared" runs
     /// one child per shard for every session (ids remapped) [default: per-session].
     #[arg(long, value_name = "MODE", conflicts_with = "upstream",

@@ -115,6 +115,8 @@ fn proxy_from_flags(raw: &RawConfig) -> Result<Command, Error> {
 pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
     let upstream = RawUpstream {
         url: args.upstream.clone(),
+        transport: args.upstream_transport.clone(),
+        era: args.upstream_era.clone(),
         command: args.upstream_cmd.then(|| args.command.clone()),
         env: (!args.env.is_empty()).then(|| args.env.iter().cloned().collect()),
         cwd: args.cwd.clone(),
@@ -187,6 +189,7 @@ fn one_route(
         routes: vec![RawRoute {
             path: flags.path.clone(),
             upstream: name.to_owned(),
+            era: flags.era.clone(),
             legacy_sse: legacy_sse.then_some(true),
             ..RawRoute::default()
         }],
@@ -235,10 +238,11 @@ pub(crate) fn apply_runtime_args(raw: &mut RawConfig, args: &RuntimeArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 23] = [
+    const FLAGS: [(&str, &str); 24] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
+        ("listeners.main.routes[0].era", "--era"),
         ("listeners.main.routes[0].sse_path", "--legacy-sse"),
         ("listeners.main.routes[0].messages_path", "--legacy-sse"),
         ("listeners.main.routes", "--path"),

@@ -434,3 +434,57 @@ fn demo_server_stdio_takes_only_the_log_level() {
     };
     assert_eq!(config.log, LogConfig::default());
 }
+
+#[test]
+fn upstream_transport_sse_makes_a_legacy_sse_upstream() {
+    let Command::Proxy(config) = command(&[
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:9000/sse",
+        "--upstream-transport",
+        "sse",
+    ])
+    .unwrap() else {
+        panic!("reverse runs the proxy");
+    };
+    assert_eq!(config.upstreams[0].sse().unwrap().path, "/sse");
+    assert!(config.upstreams[0].is_linked());
+    let err = command(&[
+        "shadowcat",
+        "reverse",
+        "--upstream-transport",
+        "sse",
+        "--upstream-cmd",
+        "--",
+        "x",
+    ]);
+    assert!(err.is_err(), "--upstream-transport goes with --upstream");
+}
+
+#[test]
+fn reverse_era_flag_sets_the_route_era() {
+    let base = [
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:9000/mcp",
+    ];
+    let era = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        proxy(&args).listeners[0].routes[0].era
+    };
+    assert_eq!(era(&[]), RouteEra::Dual);
+    assert_eq!(era(&["--era", "modern"]), RouteEra::Modern);
+    assert_eq!(era(&["--era", "dual"]), RouteEra::Dual);
+    assert!(Cli::try_parse_from(base.iter().chain(&["--era", "legacy"])).is_err());
+    let printed = to_toml(&proxy(&[
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:9000/mcp",
+        "--era",
+        "modern",
+    ]));
+    assert!(printed.contains("era = \"modern\""), "{printed}");
+}

@@ -36,6 +36,7 @@ fn minimal_file_gets_every_default() {
         vec![RouteConfig {
             path: "/mcp".into(),
             upstream: 0,
+            era: RouteEra::Dual,
             legacy_sse: None,
         }]
     );

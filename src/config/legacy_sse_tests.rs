@@ -167,3 +167,17 @@ fn reverse_flag_and_demo_enable_legacy_sse() {
     let err = from_cli(&cli).unwrap_err();
     assert_eq!(err.key(), Some("--legacy-sse"), "{err}");
 }
+
+#[test]
+fn legacy_sse_needs_a_route_that_serves_sessions() {
+    let err = rejected(&text(&route(
+        "/mcp",
+        "era = \"modern\"\nlegacy_sse = true\n",
+    )));
+    assert_eq!(
+        err.key(),
+        Some("listeners.main.routes[0].legacy_sse"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("era = \"dual\""), "{err}");
+}

@@ -45,8 +45,8 @@ pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use model::{
     Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, LogConfig,
-    RouteConfig, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,
-    UpstreamConfig, UpstreamTransport, UpstreamUrl,
+    RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,
+    UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
 pub use print::to_toml;
 pub use values::{

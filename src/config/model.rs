@@ -136,6 +136,8 @@ pub struct RouteConfig {
     pub path: String,
     /// Index into [`Config::upstreams`].
     pub upstream: usize,
+    /// Which protocol eras the route serves.
+    pub era: RouteEra,
     /// The 2024-11-05 HTTP+SSE transport for the same upstream, when enabled.
     pub legacy_sse: Option<LegacySseConfig>,
 }
@@ -147,6 +149,28 @@ pub struct LegacySseConfig {
     pub sse_path: String,
     /// `POST` here with `?sessionId=ID` (`messages_path`); announced in the `endpoint` event.
     pub messages_path: String,
+}
+
+/// Which MCP protocol eras a route serves (MCP-NOTES §6 "Dual-era").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RouteEra {
+    /// Legacy sessions (`initialize`, `Mcp-Session-Id`, GET/DELETE) and 2026-07-28 stateless
+    /// requests on the same path; the first message of each POST decides.
+    #[default]
+    Dual,
+    /// 2026-07-28 stateless requests only: GET/DELETE get 405, `initialize` and session
+    /// requests get 400.
+    Modern,
+}
+
+impl RouteEra {
+    /// The config spelling: `"dual"` or `"modern"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dual => "dual",
+            Self::Modern => "modern",
+        }
+    }
 }
 
 /// `[upstreams.NAME]`: an MCP server requests are forwarded to.
@@ -162,23 +186,68 @@ pub struct UpstreamConfig {
     pub request_timeout: Duration,
     /// Idle connections kept per shard; 0 disables pooling (HTTP upstreams).
     pub pool_max_idle: usize,
+    /// Which protocol eras it speaks (Streamable HTTP upstreams; stdio and legacy SSE ones are
+    /// [`UpstreamEra::Legacy`]).
+    pub era: UpstreamEra,
+}
+
+/// Which MCP protocol eras an upstream speaks: decides when the proxy translates between a
+/// client's era and the upstream's (MCP-NOTES §6-§9).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UpstreamEra {
+    /// Found out on first use, the way the spec tells clients to (a 2026-07-28 request first;
+    /// a non-modern 400 means legacy), and remembered per shard.
+    #[default]
+    Auto,
+    /// Both eras on one endpoint: every request passes in its own era, never translated.
+    Dual,
+    /// `initialize` and sessions only (2024-11-05 … 2025-11-25): modern clients are translated.
+    Legacy,
+    /// 2026-07-28 stateless only: legacy (session) clients are translated.
+    Modern,
+}
+
+impl UpstreamEra {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Dual => "dual",
+            Self::Legacy => "legacy",
+            Self::Modern => "modern",
+        }
+    }
 }
 
 impl UpstreamConfig {
-    /// The URL of an HTTP upstream; `None` for a stdio upstream.
+    /// The URL of a Streamable HTTP upstream; `None` for the other transports.
     pub fn http(&self) -> Option<&UpstreamUrl> {
         match &self.transport {
             UpstreamTransport::Http(url) => Some(url),
-            UpstreamTransport::Stdio(_) => None,
+            _ => None,
         }
     }
 
-    /// The command of a stdio upstream; `None` for an HTTP upstream.
+    /// The command of a stdio upstream; `None` for the other transports.
     pub fn stdio(&self) -> Option<&StdioUpstream> {
         match &self.transport {
             UpstreamTransport::Stdio(stdio) => Some(stdio),
-            UpstreamTransport::Http(_) => None,
+            _ => None,
         }
+    }
+
+    /// The stream URL of a legacy HTTP+SSE upstream; `None` for the other transports.
+    pub fn sse(&self) -> Option<&UpstreamUrl> {
+        match &self.transport {
+            UpstreamTransport::Sse(url) => Some(url),
+            _ => None,
+        }
+    }
+
+    /// Whether sessions reach it through a per-session link (stdio child or legacy SSE
+    /// session) rather than pooled HTTP requests.
+    pub fn is_linked(&self) -> bool {
+        !matches!(self.transport, UpstreamTransport::Http(_))
     }
 }
 
@@ -189,6 +258,9 @@ pub enum UpstreamTransport {
     Http(UpstreamUrl),
     /// A stdio MCP server the proxy runs as child processes (`command = [...]`).
     Stdio(StdioUpstream),
+    /// A legacy HTTP+SSE (2024-11-05) server whose GET stream is at this URL
+    /// (`transport = "sse"`): one upstream session per client session.
+    Sse(UpstreamUrl),
 }
 
 /// `[upstreams.NAME]` with `command`: a stdio MCP server run by the proxy.
@@ -365,6 +437,7 @@ mod tests {
             routes: vec![RouteConfig {
                 path: "/mcp".into(),
                 upstream: 0,
+                era: RouteEra::Dual,
                 legacy_sse: None,
             }],
             allowed_hosts: vec!["localhost".into()],

@@ -34,6 +34,7 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
         let routes = listener.routes.iter().map(|route| RawRoute {
             path: route.path.clone(),
             upstream: upstream_name(route.upstream),
+            era: Some(route.era.as_str().to_owned()),
             legacy_sse: Some(route.legacy_sse.is_some()),
             sse_path: route.legacy_sse.as_ref().map(|l| l.sse_path.clone()),
             messages_path: route.legacy_sse.as_ref().map(|l| l.messages_path.clone()),
@@ -96,9 +97,17 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
         UpstreamTransport::Http(url) => RawUpstream {
             url: Some(url.to_url()),
             transport: Some("streamable-http".to_owned()),
+            era: Some(upstream.era.as_str().to_owned()),
             connect_timeout: Some(duration(upstream.connect_timeout)),
             request_timeout,
             pool_max_idle: Some(upstream.pool_max_idle as u64),
+            ..RawUpstream::default()
+        },
+        UpstreamTransport::Sse(url) => RawUpstream {
+            url: Some(url.to_url()),
+            transport: Some("sse".to_owned()),
+            connect_timeout: Some(duration(upstream.connect_timeout)),
+            request_timeout,
             ..RawUpstream::default()
         },
         UpstreamTransport::Stdio(stdio) => RawUpstream {

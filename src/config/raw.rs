@@ -86,6 +86,10 @@ pub struct RawRoute {
     pub path: String,
     /// Name of an `[upstreams.NAME]` table.
     pub upstream: String,
+    /// `"dual"` (legacy sessions and 2026-07-28 stateless requests) or `"modern"`
+    /// (2026-07-28 only) [default: dual].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub era: Option<String>,
     /// Also serve the 2024-11-05 HTTP+SSE transport for this upstream: `GET sse_path` opens
     /// the stream, `POST messages_path?sessionId=ID` carries the client's messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,6 +115,10 @@ pub struct RawUpstream {
     /// `"streamable-http"` (with `url`) or `"stdio"` (with `command`); optional, must agree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<String>,
+    /// Streamable HTTP: which protocol eras the server speaks (`"auto"`, `"dual"`, `"legacy"`,
+    /// `"modern"`), so the proxy knows when to translate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub era: Option<String>,
     /// stdio: variables set for the children on top of the proxy's environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<BTreeMap<String, String>>,

@@ -14,8 +14,8 @@ use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::model::{
     Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, LogConfig,
-    RouteConfig, RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig, UpstreamTransport,
-    UpstreamUrl,
+    RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig,
+    UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
 use super::raw::{
     RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawRoute, RawRuntime, RawSessions,
@@ -121,6 +121,7 @@ fn resolve_upstream(
     let key = |field: &str| format!("upstreams.{name}.{field}");
     let transport = match upstream_kind(name, raw)? {
         UpstreamKind::Http(url) => UpstreamTransport::Http(resolve_url(&key("url"), url, demo)?),
+        UpstreamKind::Sse(url) => UpstreamTransport::Sse(resolve_url(&key("url"), url, demo)?),
         UpstreamKind::Stdio(command) => {
             UpstreamTransport::Stdio(resolve_stdio(name, raw, command)?)
         }
@@ -139,6 +140,7 @@ fn resolve_upstream(
             d::UPSTREAM_REQUEST_TIMEOUT,
         )?,
         pool_max_idle: count(&key("pool_max_idle"), raw.pool_max_idle, &POOL_MAX_IDLE)?,
+        era: upstream_era(&key("era"), raw)?,
     })
 }
 
@@ -181,6 +183,7 @@ fn resolve_listeners(
         routes: vec![RawRoute {
             path: d::MCP_PATH.to_owned(),
             upstream: only.name.clone(),
+            era: None,
             ..RawRoute::default()
         }],
     };
@@ -219,10 +222,12 @@ fn resolve_listener(
                 known: upstreams.iter().map(|u| u.name.clone()).collect(),
             });
         };
-        let legacy_sse = legacy_sse(&key, route, &mut claimed)?;
+        let era = route_era(&format!("{key}.era"), route.era.as_deref())?;
+        let legacy_sse = legacy_sse(&key, route, era, &mut claimed)?;
         routes.push(RouteConfig {
             path,
             upstream,
+            era,
             legacy_sse,
         });
     }
@@ -276,6 +281,7 @@ fn claim(claimed: &mut Vec<(String, String)>, key: String, path: &str) -> Result
 fn legacy_sse(
     key: &str,
     route: &RawRoute,
+    era: RouteEra,
     claimed: &mut Vec<(String, String)>,
 ) -> Result<Option<LegacySseConfig>, Error> {
     if route.legacy_sse != Some(true) {
@@ -287,6 +293,14 @@ fn legacy_sse(
             });
         }
         return Ok(None);
+    }
+    if era == RouteEra::Modern {
+        return Err(Error::Conflict {
+            key: format!("{key}.legacy_sse"),
+            other: format!("{key}.era"),
+            allowed: "legacy HTTP+SSE clients speak 2024-11-05 sessions, which a route with \
+                      era = \"modern\" refuses: use era = \"dual\", or drop legacy_sse",
+        });
     }
     let sse_key = format!("{key}.sse_path");
     let sse_path = route_path(
@@ -453,6 +467,38 @@ pub(crate) fn bind_addr(key: &str, text: &str) -> Result<SocketAddr, Error> {
              not accepted for binding)",
         )
     })
+}
+
+/// `era` of an upstream: `"auto"` (default), `"dual"`, `"legacy"` or `"modern"`; only
+/// Streamable HTTP upstreams have a choice (stdio and legacy SSE ones are legacy).
+fn upstream_era(key: &str, raw: &RawUpstream) -> Result<UpstreamEra, Error> {
+    let streamable = raw.command.is_none() && raw.transport.as_deref() != Some("sse");
+    match (raw.era.as_deref(), streamable) {
+        (None | Some("auto"), true) => Ok(UpstreamEra::Auto),
+        (None | Some("legacy"), _) => Ok(UpstreamEra::Legacy),
+        (Some("dual"), true) => Ok(UpstreamEra::Dual),
+        (Some("modern"), true) => Ok(UpstreamEra::Modern),
+        (Some(other), _) => Err(Error::Invalid {
+            key: key.to_owned(),
+            value: format!("{other:?}"),
+            allowed: "\"auto\" (find out on first use), \"dual\", \"legacy\" or \"modern\"; \
+                      stdio and sse upstreams are \"legacy\"",
+        }),
+    }
+}
+
+/// `era` of a route: `"dual"` (default) or `"modern"`.
+fn route_era(key: &str, era: Option<&str>) -> Result<RouteEra, Error> {
+    match era {
+        None | Some("dual") => Ok(RouteEra::Dual),
+        Some("modern") => Ok(RouteEra::Modern),
+        Some(other) => Err(Error::Invalid {
+            key: key.to_owned(),
+            value: format!("{other:?}"),
+            allowed: "\"dual\" (legacy sessions and 2026-07-28 stateless requests) or \"modern\" \
+                      (2026-07-28 stateless requests only)",
+        }),
+    }
 }
 
 /// Checks a route or endpoint path: absolute, printable ASCII, no query or fragment.

@@ -366,3 +366,22 @@ fn admin_without_bind_uses_the_default_address() {
     let config = ok(&format!("{UPSTREAM}[admin]\n"));
     assert_eq!(config.admin, Some("127.0.0.1:9901".parse().unwrap()));
 }
+
+#[test]
+fn route_era_defaults_to_dual_and_accepts_modern() {
+    let route = |era: &str| {
+        format!(
+            "{UPSTREAM}[listeners.main]\nbind = \"127.0.0.1:8080\"\n[[listeners.main.routes]]\n\
+             path = \"/mcp\"\nupstream = \"demo\"\n{era}"
+        )
+    };
+    let era_of = |text: &str| ok(text).listeners[0].routes[0].era;
+    assert_eq!(era_of(&route("")), RouteEra::Dual);
+    assert_eq!(era_of(&route("era = \"dual\"\n")), RouteEra::Dual);
+    assert_eq!(era_of(&route("era = \"modern\"\n")), RouteEra::Modern);
+    reject(
+        &route("era = \"2026\"\n"),
+        "listeners.main.routes[0].era",
+        &["\"2026\"", "\"dual\"", "\"modern\""],
+    );
+}

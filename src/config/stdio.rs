@@ -14,17 +14,17 @@ use super::raw::RawUpstream;
 use super::resolve::{count, duration, size, Bound};
 
 /// What `transport` may say.
-const TRANSPORT_ALLOWED: &str =
-    "\"streamable-http\" (with url) or \"stdio\" (with command); the key is optional";
-/// What `transport = "sse"` gets until the legacy transport exists upstream-side.
-const SSE_NOT_YET: &str = "\"streamable-http\" or \"stdio\": upstreams speaking the legacy \
-                           HTTP+SSE transport (2024-11-05) are not supported yet";
+const TRANSPORT_ALLOWED: &str = "\"streamable-http\" or \"sse\" (with url; sse is the legacy \
+                                 HTTP+SSE transport of 2024-11-05) or \"stdio\" (with command); \
+                                 optional for streamable-http and stdio";
 
 /// The transport a `[upstreams.NAME]` table describes, with the key that chose it.
 #[derive(Debug)]
 pub(super) enum UpstreamKind<'a> {
     /// `url = "http://..."`.
     Http(&'a str),
+    /// `url = "http://.../sse"` with `transport = "sse"`.
+    Sse(&'a str),
     /// `command = [...]`.
     Stdio(&'a [String]),
 }
@@ -55,19 +55,31 @@ pub(super) fn upstream_kind<'a>(
         (Some(url), None) => UpstreamKind::Http(url),
         (None, Some(command)) => UpstreamKind::Stdio(command),
     };
+    let mut kind = kind;
     if let Some(transport) = &raw.transport {
-        let agrees = match transport.as_str() {
-            "streamable-http" => matches!(kind, UpstreamKind::Http(_)),
-            "stdio" => matches!(kind, UpstreamKind::Stdio(_)),
-            "sse" => return Err(invalid_str(&key("transport"), transport, SSE_NOT_YET)),
+        let agrees = match (transport.as_str(), &kind) {
+            ("streamable-http", UpstreamKind::Http(_)) | ("stdio", UpstreamKind::Stdio(_)) => true,
+            ("sse", UpstreamKind::Http(url)) => {
+                kind = UpstreamKind::Sse(url);
+                true
+            }
+            ("streamable-http" | "stdio" | "sse", _) => false,
             _ => return Err(invalid_str(&key("transport"), transport, TRANSPORT_ALLOWED)),
         };
         if !agrees {
             return Err(invalid_str(&key("transport"), transport, TRANSPORT_ALLOWED));
         }
     }
+    if matches!(kind, UpstreamKind::Sse(_)) && raw.pool_max_idle.is_some() {
+        return Err(Error::Conflict {
+            key: key("pool_max_idle"),
+            other: key("transport"),
+            allowed: "pool_max_idle applies to streamable-http upstreams: an sse upstream \
+                      session holds its own connections",
+        });
+    }
     match kind {
-        UpstreamKind::Http(_) => {
+        UpstreamKind::Http(_) | UpstreamKind::Sse(_) => {
             let stdio_only = [
                 ("env", raw.env.is_some()),
                 ("cwd", raw.cwd.is_some()),

@@ -71,7 +71,7 @@ fn an_upstream_needs_exactly_one_of_url_and_command() {
 }
 
 #[test]
-fn transport_must_agree_and_sse_is_not_supported_yet() {
+fn transport_must_agree_with_url_or_command() {
     reject(
         &stdio("transport = \"streamable-http\"\n"),
         "upstreams.s.transport",
@@ -80,13 +80,19 @@ fn transport_must_agree_and_sse_is_not_supported_yet() {
     reject(
         &format!("{UPSTREAM}transport = \"stdio\"\n"),
         "upstreams.demo.transport",
-        &["\"stdio\"", "\"streamable-http\" (with url)"],
+        &["\"stdio\"", "\"sse\" (with url"],
     );
     reject(
-        &format!("{UPSTREAM}transport = \"sse\"\n"),
-        "upstreams.demo.transport",
-        &["\"sse\"", "not supported yet"],
+        &stdio("transport = \"sse\"\n"),
+        "upstreams.s.transport",
+        &["\"sse\""],
     );
+    reject(
+        &format!("{UPSTREAM}transport = \"sse\"\npool_max_idle = 3\n"),
+        "upstreams.demo.pool_max_idle",
+        &["sse upstream"],
+    );
+    ok(&format!("{UPSTREAM}transport = \"sse\"\n"));
     reject(
         &stdio("transport = \"pipe\"\n"),
         "upstreams.s.transport",

@@ -33,6 +33,9 @@ pub enum ProxyError {
     /// Method other than POST/GET/DELETE.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// GET, DELETE or another non-POST method on a route serving only 2026-07-28.
+    #[error("this endpoint serves only 2026-07-28 stateless requests: POST only")]
+    PostOnly,
     /// A legacy HTTP+SSE path asked with the wrong method (`allow` names the right one).
     #[error("method not allowed")]
     LegacyMethodNotAllowed {
@@ -65,6 +68,28 @@ pub enum ProxyError {
     BadProtocolVersion {
         /// Request id when known.
         id: Option<JsonRpcId>,
+    },
+    /// A 2026-07-28 request naming a `_meta` version not served statelessly here, or a legacy
+    /// request on a route that serves only 2026-07-28 (`-32022`).
+    #[error("unsupported protocol version {requested:?}")]
+    UnsupportedVersion {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+        /// The version the request named (`data.requested`).
+        requested: String,
+        /// The route serves only 2026-07-28 (`data.supported` lists only that).
+        modern_only: bool,
+    },
+    /// A 2026-07-28 request whose mirrored header is missing, repeated or differs from the body
+    /// (`-32020`).
+    #[error("{header} header {}", problem.as_str())]
+    HeaderMismatch {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+        /// The header, as the spec spells it.
+        header: &'static str,
+        /// What is wrong with it.
+        problem: super::era::Mismatch,
     },
     /// A JSON-RPC batch on a session that did not negotiate 2025-03-26.
     #[error("JSON-RPC batches are only allowed on 2025-03-26 sessions")]
@@ -129,6 +154,9 @@ impl ProxyError {
             ProxyError::Mcp(_)
                 | ProxyError::TooManySessions { .. }
                 | ProxyError::BatchNotAllowed
+                | ProxyError::BadProtocolVersion { .. }
+                | ProxyError::UnsupportedVersion { .. }
+                | ProxyError::HeaderMismatch { .. }
                 | ProxyError::SessionNotFound { .. }
                 | ProxyError::LegacySessionRequired { .. }
                 | ProxyError::UpstreamUnavailable { .. }

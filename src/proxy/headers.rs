@@ -307,6 +307,26 @@ Content-Length: 2\r\nAccept: application/json, text/event-stream\r\nLast-Event-I
     }
 
     #[test]
+    fn mirrored_2026_headers_reach_the_upstream_untouched() {
+        let raw = b"POST /mcp HTTP/1.1\r\nHost: proxy:8080\r\nMCP-Protocol-Version: 2026-07-28\r\n\
+Mcp-Method: tools/call\r\nMcp-Name: =?base64?w6k=?=\r\nMcp-Param-Region: us-west1\r\n\
+mcp-param-unknown-thing: =?base64?eA==?=\r\nContent-Length: 2\r\n\r\n";
+        let (head, _) = parse_request(raw, &Limits::default()).unwrap().unwrap();
+        let mut out = Vec::new();
+        upstream_request(&mut out, "POST", "/up", "up:9000", &head, None, Some(2));
+        let text = String::from_utf8(out).unwrap();
+        for line in [
+            "MCP-Protocol-Version: 2026-07-28\r\n",
+            "Mcp-Method: tools/call\r\n",
+            "Mcp-Name: =?base64?w6k=?=\r\n",
+            "Mcp-Param-Region: us-west1\r\n",
+            "mcp-param-unknown-thing: =?base64?eA==?=\r\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from {text:?}");
+        }
+    }
+
+    #[test]
     fn client_head_replaces_framing_and_session() {
         let raw =
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\

@@ -40,6 +40,15 @@ pub enum Counter {
     UpstreamTimeouts,
     /// SSE events relayed to clients.
     SseEvents,
+    /// 2026-07-28 stateless requests (POSTs classified modern).
+    ModernRequests,
+    /// Clients that closed their connection while an answer was pending; the upstream
+    /// connection carrying it was closed (for 2026-07-28 requests, that cancels them).
+    ClientGone,
+    /// 2026-07-28 `subscriptions/listen` streams opened.
+    ListenOpened,
+    /// 2026-07-28 `subscriptions/listen` streams ended (either side).
+    ListenClosed,
     /// Legacy HTTP+SSE sessions opened (`GET /sse`).
     LegacySessions,
     /// Legacy HTTP+SSE sessions ended because the client did not read its stream (queue full).
@@ -61,6 +70,10 @@ pub const COUNTER_NAMES: &[&str] = &[
     "upstream_errors_total",
     "upstream_timeouts_total",
     "sse_events_total",
+    "modern_requests_total",
+    "client_gone_total",
+    "listen_streams_opened_total",
+    "listen_streams_closed_total",
     "legacy_sessions_total",
     "legacy_overflows_total",
 ];
@@ -123,3 +136,24 @@ impl ProxyMetrics {
 }
 
 const _: () = assert!(COUNTER_NAMES.len() == Counter::LegacyOverflows as usize + 1);
+
+/// Counts one open `subscriptions/listen` stream: opened now, closed on drop (open streams =
+/// opened − closed).
+#[derive(Debug)]
+pub struct ListenGuard<'a> {
+    metrics: &'a ProxyMetrics,
+}
+
+impl<'a> ListenGuard<'a> {
+    /// Counts a stream as opened.
+    pub fn open(metrics: &'a ProxyMetrics) -> Self {
+        metrics.incr(Counter::ListenOpened);
+        Self { metrics }
+    }
+}
+
+impl Drop for ListenGuard<'_> {
+    fn drop(&mut self) {
+        self.metrics.incr(Counter::ListenClosed);
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod accept;
 pub mod bodyless;
+pub mod era;
 pub mod error;
 pub mod exchange;
 pub mod guard;

@@ -1,5 +1,6 @@
-//! POST on the MCP endpoint: validate, read and inspect the body, resolve the session,
-//! forward the client's original bytes, relay the answer (JSON or SSE).
+//! POST on the MCP endpoint: validate, read and inspect the body, classify its era (era.rs:
+//! 2026-07-28 stateless requests skip the session and are cancelled by a client hang-up),
+//! resolve the session, forward the client's original bytes, relay the answer (JSON or SSE).
 //!
 //! Not here: connection handling and shard routing (server.rs), upstream I/O (exchange.rs),
 //! body streaming (relay.rs).
@@ -11,16 +12,22 @@ use std::time::Instant;
 
 use glommio::net::TcpStream;
 
+use crate::config::RouteEra;
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{Inspected, JsonRpcId, Kind, Method, ProgressToken, ProtocolVersion};
+use crate::mcp::Target as Named;
+use crate::mcp::{
+    ClaimedVersion, Inspected, JsonRpcId, Kind, Method, ProgressToken, ProtocolVersion,
+};
 use crate::session::{SessionEntry, SessionId};
 
+use super::era::{self, Era};
 use super::error::ProxyError;
 use super::exchange::{exchange, finish};
 use super::guard;
 use super::headers::upstream_request;
 use super::metrics::Counter;
-use super::relay::{relay_exchange, RelayPlan};
+use super::metrics::ListenGuard;
+use super::relay::{relay_exchange, until_client_gone, RelayPlan};
 use super::state::ShardState;
 use super::timeouts::within;
 
@@ -37,17 +44,57 @@ pub(super) struct Facts {
     pub(super) progress_token: Option<ProgressToken>,
     /// `params.requestId` of `notifications/cancelled`.
     pub(super) cancelled: Option<JsonRpcId>,
+    /// `params.uri` of `resources/subscribe` and `resources/unsubscribe`.
+    pub(super) resource: Option<String>,
+    /// The version the body names: `initialize`'s `params.protocolVersion`, else the 2026
+    /// `_meta` version (known or not).
+    pub(super) claimed: Option<ClaimedVersion>,
+    /// The value `Mcp-Name` mirrors (`tools/call`, `prompts/get`, `resources/read`).
+    pub(super) mcp_name: Option<String>,
+    /// The method's text when `method` is [`Method::Other`].
+    pub(super) unknown_method: Option<String>,
+}
+
+impl Facts {
+    /// The method's wire name (known or not).
+    pub(super) fn method_name(&self) -> Option<&str> {
+        match (self.kind, self.method) {
+            (Some(Kind::Request | Kind::Notification), Method::Other) => {
+                self.unknown_method.as_deref()
+            }
+            (Some(Kind::Request | Kind::Notification), method) => Some(method.as_str()),
+            _ => None,
+        }
+    }
 }
 
 pub(super) fn facts(inspected: Inspected) -> Facts {
     match inspected {
         Inspected::Single(info) => Facts {
+            // Only subscriptions need it (shared stdio children track them); no copy otherwise.
+            resource: matches!(
+                info.method,
+                Some(Method::ResourcesSubscribe | Method::ResourcesUnsubscribe)
+            )
+            .then(|| info.resource_uri().map(str::to_owned))
+            .flatten(),
+            // Moved, not copied: the name only for the methods `Mcp-Name` mirrors.
+            mcp_name: match info.target {
+                Some(Named::Tool(n) | Named::Prompt(n) | Named::Resource(n))
+                    if info.method.is_some_and(Method::has_mcp_name) =>
+                {
+                    Some(n)
+                }
+                _ => None,
+            },
+            unknown_method: info.unknown_method,
             is_initialize: info.kind == Kind::Request && info.method == Some(Method::Initialize),
             method: info.method.unwrap_or(Method::Other),
             kind: Some(info.kind),
             id: info.id,
             is_batch: false,
             version: info.protocol_version.as_ref().and_then(|v| v.known()),
+            claimed: info.protocol_version,
             progress_token: info.progress_token,
             cancelled: info.cancelled_request_id,
         },
@@ -63,6 +110,10 @@ pub(super) fn facts(inspected: Inspected) -> Facts {
             version: None,
             progress_token: None,
             cancelled: None,
+            resource: None,
+            claimed: None,
+            mcp_name: None,
+            unknown_method: None,
         },
     }
 }
@@ -73,17 +124,18 @@ struct Target {
     client_session: Option<SessionId>,
 }
 
-/// Handles one POST; returns whether the client connection stays open.
+/// Handles one POST on a route to `upstream` serving `era`; returns whether the client
+/// connection stays open.
 pub async fn post(
     state: &Rc<ShardState>,
     upstream: usize,
+    era: RouteEra,
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let started = Instant::now();
     guard::check_post_accept(head)?;
     guard::check_content_type(head)?;
-    let header_version = guard::check_version(head)?;
 
     let framing = head.framing()?;
     if head.minor_version() == 1
@@ -107,7 +159,22 @@ pub async fn post(
     .await
     .ok_or(ProxyError::HeadTimeout)??;
     let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
-    let target = resolve_target(state, upstream, head, &facts, header_version)?;
+    // After the body: the errors carry the request's id (and a modern request's version).
+    let modern = era::classify(head, &facts, era)? == Era::Modern;
+    let header_version = head
+        .header("mcp-protocol-version")
+        .and_then(ProtocolVersion::parse);
+    let target = if modern {
+        // Stateless: no session lookup (a modern-only route ignores Mcp-Session-Id), served
+        // on this shard.
+        state.metrics.incr(Counter::ModernRequests);
+        Target {
+            upstream,
+            client_session: None,
+        }
+    } else {
+        resolve_target(state, upstream, head, &facts, header_version)?
+    };
     if facts.is_initialize && state.sessions.borrow().len() >= state.config.sessions.max_per_shard {
         // Refused before the upstream creates a session that could never be used.
         return Err(ProxyError::TooManySessions { id: facts.id });
@@ -117,7 +184,7 @@ pub async fn post(
         .upstreams
         .get(target.upstream)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
-    if up.stdio().is_some() {
+    if up.is_linked() {
         let to = super::stdio::StdioTarget {
             upstream: target.upstream,
             session: target.client_session,
@@ -150,7 +217,21 @@ pub async fn post(
     }
     request.extend_from_slice(&body);
     drop(body);
-    let ex = exchange(state, target.upstream, &request, facts.id.as_ref(), false).await?;
+    let pending = exchange(state, target.upstream, &request, facts.id.as_ref(), false);
+    let ex = if modern {
+        // 2026-07-28: closing the stream cancels the request. A client that hangs up before
+        // the answer starts drops the exchange, which closes its upstream connection (never
+        // pooled) — the HTTP form of cancellation.
+        match until_client_gone(client, pending).await {
+            Some(ex) => ex?,
+            None => {
+                state.metrics.incr(Counter::ClientGone);
+                return Ok(false);
+            }
+        }
+    } else {
+        pending.await?
+    };
     drop(request);
 
     let status = ex.head.status();
@@ -174,16 +255,21 @@ pub async fn post(
         None
     };
 
+    // A 2026 `subscriptions/listen` answer is a long-lived stream held until either side
+    // closes: no idle timeout, ended cleanly by shutdown.
+    let listen =
+        modern && facts.method == Method::SubscriptionsListen && (200..300).contains(&status);
     let plan = RelayPlan {
         session: session_out,
         client_keep_alive: head.keep_alive(),
         client_http11: head.minor_version() == 1,
-        idle_timeout: Some(up.request_timeout),
+        idle_timeout: (!listen).then_some(up.request_timeout),
         max_body: u64::MAX,
         max_sse_event: state.config.limits.max_sse_event_bytes,
         metrics: &state.metrics,
-        stop: None,
+        stop: listen.then_some(&state.shutdown),
     };
+    let _listening = listen.then(|| ListenGuard::open(&state.metrics));
     let keep = relay_exchange(state, client, ex, plan).await;
     state.metrics.request(facts.method, started.elapsed());
     Ok(keep)

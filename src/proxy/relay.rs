@@ -198,7 +198,13 @@ pub async fn relay_exchange(
             finish(state, ex, upstream_reusable);
             client_keep_alive
         }
-        RelayEnd::ClientGone | RelayEnd::UpstreamBroken => {
+        RelayEnd::ClientGone => {
+            // Never pooled: closing it is what cancels a 2026-07-28 request upstream.
+            state.metrics.incr(Counter::ClientGone);
+            finish(state, ex, false);
+            false
+        }
+        RelayEnd::UpstreamBroken => {
             finish(state, ex, false);
             false
         }
@@ -229,6 +235,20 @@ fn count_events(parser: &mut SseParser, mut piece: &[u8]) -> Result<u64, crate::
             SseStep::Skipped { consumed, .. } => consumed,
         };
         piece = piece.get(consumed..).unwrap_or_default();
+    }
+}
+
+/// Awaits `work` (an upstream exchange not yet answered) while watching the client for EOF;
+/// `None` when the client hung up first (`work` is dropped, and with it its upstream
+/// connection). A client with pipelined bytes buffered is not watched.
+pub async fn until_client_gone<C, F, T>(client: &mut HttpConn<C>, work: F) -> Option<T>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    F: std::future::Future<Output = T>,
+{
+    match watch(client, work, None).await {
+        Watched::Read(done) => Some(done),
+        Watched::ClientGone | Watched::Stopped => None,
     }
 }
 

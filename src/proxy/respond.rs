@@ -3,7 +3,7 @@
 //!
 //! Not here: deciding that something failed (callers) or relaying upstream responses (relay.rs).
 
-use crate::mcp::{jsonrpc, JsonRpcId};
+use crate::mcp::{jsonrpc, JsonRpcId, ProtocolVersion};
 
 use super::error::ProxyError;
 use super::headers::local_response;
@@ -29,12 +29,17 @@ fn classify(
             None,
             &[("Allow", "GET, POST, DELETE")],
         ),
+        E::PostOnly => (405, jsonrpc::INVALID_REQUEST, None, &[("Allow", "POST")]),
         E::LegacyMethodNotAllowed { allow } => (405, jsonrpc::INVALID_REQUEST, None, allow),
         E::LegacySessionRequired { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
         E::HostNotAllowed | E::OriginNotAllowed => (403, jsonrpc::INVALID_REQUEST, None, &[]),
         E::NotAcceptable { .. } => (406, jsonrpc::INVALID_REQUEST, None, &[]),
         E::UnsupportedMediaType => (415, jsonrpc::INVALID_REQUEST, None, &[]),
         E::BadProtocolVersion { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
+        E::UnsupportedVersion { id, .. } => {
+            (400, jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, id.as_ref(), &[])
+        }
+        E::HeaderMismatch { id, .. } => (400, jsonrpc::HEADER_MISMATCH, id.as_ref(), &[]),
         E::BatchNotAllowed => (400, jsonrpc::INVALID_REQUEST, None, &[]),
         E::SessionRequired { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
         E::SessionNotFound { id } => (404, jsonrpc::SESSION_NOT_FOUND, id.as_ref(), &[]),
@@ -62,6 +67,25 @@ fn public_message(err: &ProxyError) -> String {
             "Upstream MCP server sent an invalid response".into()
         }
         ProxyError::Internal(_) => "Internal proxy error".into(),
+        ProxyError::UnsupportedVersion {
+            requested,
+            modern_only,
+            ..
+        } => {
+            let supported = supported_versions(*modern_only)
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            if *modern_only && !requested.starts_with("2026") {
+                format!(
+                    "This endpoint serves only 2026-07-28 stateless requests (no initialize, \
+                     no Mcp-Session-Id); supported: {supported}"
+                )
+            } else {
+                format!("Unsupported protocol version {requested:?}; supported: {supported}")
+            }
+        }
         ProxyError::BadProtocolVersion { .. } => format!(
             "Unsupported MCP-Protocol-Version; supported: {}",
             crate::mcp::SUPPORTED_SESSIONFUL
@@ -88,11 +112,47 @@ pub fn error_message(out: &mut Vec<u8>, err: &ProxyError, id: Option<&JsonRpcId>
     jsonrpc::write_error(out, id, code, &public_message(err), None);
 }
 
+/// Versions a `-32022` answer offers: 2026-07-28 alone on modern-only routes, else every
+/// version the proxy relays (legacy ones through `initialize`).
+fn supported_versions(modern_only: bool) -> &'static [ProtocolVersion] {
+    if modern_only {
+        &[ProtocolVersion::V2026_07_28]
+    } else {
+        ProtocolVersion::ALL
+    }
+}
+
+/// The error's `data` member, when it has one: `-32022` gets
+/// `{"supported":[…],"requested":"…"}` (2026-07-28 `schema.ts`).
+fn error_data(err: &ProxyError) -> Option<String> {
+    let ProxyError::UnsupportedVersion {
+        requested,
+        modern_only,
+        ..
+    } = err
+    else {
+        return None;
+    };
+    let mut out = Vec::with_capacity(96);
+    out.extend_from_slice(br#"{"supported":["#);
+    for (n, version) in supported_versions(*modern_only).iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        jsonrpc::write_json_string(&mut out, version.as_str());
+    }
+    out.extend_from_slice(br#"],"requested":"#);
+    jsonrpc::write_json_string(&mut out, requested);
+    out.push(b'}');
+    String::from_utf8(out).ok()
+}
+
 /// Appends the full HTTP error response for `err`; returns its status.
 pub fn error_response(out: &mut Vec<u8>, err: &ProxyError, keep_alive: bool) -> u16 {
     let (status, code, id, extra) = classify(err);
     let mut body = Vec::with_capacity(128);
-    jsonrpc::write_error(&mut body, id, code, &public_message(err), None);
+    let data = error_data(err);
+    jsonrpc::write_error(&mut body, id, code, &public_message(err), data.as_deref());
     // After a framing error the byte stream is unusable: always close.
     let keep_alive = keep_alive && !closes_connection(err);
     local_response(
@@ -238,6 +298,9 @@ mod tests {
             head.contains("Allow: GET, POST, DELETE") && !head.contains("Connection: close"),
             "{head}"
         );
+        let (status, _, head) = answer(&ProxyError::PostOnly);
+        assert_eq!(status, 405);
+        assert!(head.contains("Allow: POST\r\n"), "{head}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use glommio::net::{TcpListener, TcpStream};
 
 use crate::proxy::accept::accept_until;
 
+use crate::config::RouteEra;
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::session::SessionId;
 
@@ -134,13 +135,22 @@ async fn next_head(
 }
 
 /// The shard owning the request's session (`Mcp-Session-Id`, or the `sessionId` parameter of a
-/// legacy messages POST), when that is not this one.
+/// legacy messages POST), when that is not this one. Routes serving only 2026-07-28 have no
+/// sessions (their `Mcp-Session-Id` is ignored): served where they land.
 fn foreign_owner(
     state: &ShardState,
     listener_index: usize,
     head: &RequestHead,
 ) -> Option<shards::ShardId> {
     if state.ctx.shard_count < 2 {
+        return None;
+    }
+    let route = state
+        .config
+        .listeners
+        .get(listener_index)
+        .and_then(|listener| listener.route_for(head.target()));
+    if route.is_some_and(|r| r.era == RouteEra::Modern) {
         return None;
     }
     let raw = match head.header("mcp-session-id") {
@@ -224,7 +234,9 @@ async fn dispatch(
         .find(|r| r.path.as_bytes() == path)
         .ok_or(ProxyError::NoRoute)?;
     match head.method() {
-        HttpMethod::Post => post(state, route.upstream, conn, head).await,
+        HttpMethod::Post => post(state, route.upstream, route.era, conn, head).await,
+        // 2026-07-28 is POST only (streamable-http.mdx §Backward Compatibility).
+        _ if route.era == RouteEra::Modern => Err(ProxyError::PostOnly),
         HttpMethod::Get | HttpMethod::Delete => bodyless(state, conn, head).await,
         _ => Err(ProxyError::MethodNotAllowed),
     }

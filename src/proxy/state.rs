@@ -122,7 +122,7 @@ impl ShardState {
         let stdio = config
             .upstreams
             .iter()
-            .map(|u| u.stdio().map(|s| super::stdio::Children::new(u, s)))
+            .map(|u| super::stdio::Children::for_upstream(u, &config.limits))
             .collect();
         Rc::new(ShardState {
             ring: ctx.ring.clone(),

@@ -1,5 +1,6 @@
 """pytest fixtures for the interop suite: the shadowcat binary, upstream servers, proxies and the
-target matrix (`demo-direct`, `demo-proxied`, `everything-direct`, `everything-proxied`).
+target matrix (`demo-direct`, `demo-proxied`, `everything-direct`, `everything-proxied`), and
+the stdio upstream cells (`stdio_target`, see stdio_clients.py).
 
 Servers are session-scoped (started once, on first use) and always stopped by process group in
 teardown; `pytest_unconfigure` kills anything a teardown could not. A missing shadowcat binary
@@ -18,6 +19,7 @@ from typing import Callable, Iterator
 import pytest
 
 import harness
+import stdio_clients
 from mcp_checks import DEMO, EVERYTHING, ServerProfile
 
 ALL_TARGETS = ["demo-direct", "demo-proxied", "everything-direct", "everything-proxied"]
@@ -84,6 +86,12 @@ def everything_upstream() -> Iterator[harness.Endpoint]:
 
 
 @pytest.fixture(scope="session")
+def everythingsse_upstream() -> Iterator[harness.Endpoint]:
+    """server-everything speaking the legacy HTTP+SSE transport (2024-11-05)."""
+    yield from _serve(lambda: harness.start_everything_server("sse"))
+
+
+@pytest.fixture(scope="session")
 def demo_proxy(shadowcat_bin: Path, demo_upstream: harness.Endpoint) -> Iterator[harness.Endpoint]:
     yield from _serve(lambda: harness.start_proxy(shadowcat_bin, demo_upstream.url))
 
@@ -91,6 +99,13 @@ def demo_proxy(shadowcat_bin: Path, demo_upstream: harness.Endpoint) -> Iterator
 @pytest.fixture(scope="session")
 def everything_proxy(shadowcat_bin: Path, everything_upstream: harness.Endpoint) -> Iterator[harness.Endpoint]:
     yield from _serve(lambda: harness.start_proxy(shadowcat_bin, everything_upstream.url))
+
+
+@pytest.fixture(scope="session")
+def everythingsse_proxy(shadowcat_bin: Path, everythingsse_upstream: harness.Endpoint) -> Iterator[harness.Endpoint]:
+    """The proxy (Streamable HTTP to clients) in front of the legacy HTTP+SSE server-everything."""
+    yield from _serve(lambda: harness.start_proxy(
+        shadowcat_bin, everythingsse_upstream.url, extra=["--upstream-transport", "sse"]))
 
 
 @pytest.fixture
@@ -102,6 +117,10 @@ def target(request: pytest.FixtureRequest) -> Target:
     proxied = mode == "proxied"
     endpoint = request.getfixturevalue(f"{kind}_proxy") if proxied else upstream
     return Target(name, endpoint, upstream, DEMO if kind == "demo" else EVERYTHING, proxied)
+
+
+# Proxied targets whose upstream a Streamable HTTP client cannot reach directly.
+TRANSLATED_TARGETS = ["everythingsse-proxied"]
 
 
 @pytest.fixture
@@ -119,3 +138,10 @@ def start_proxy(shadowcat_bin: Path) -> Iterator:
     finally:
         for endpoint in started:
             endpoint.stop()
+
+
+@pytest.fixture
+def stdio_target(request: pytest.FixtureRequest) -> Iterator[stdio_clients.StdioTarget]:
+    """Parametrize indirectly with "UPSTREAM/MODE" cells (stdio_clients.cells); see
+    stdio_clients.serve_stdio_target."""
+    yield from stdio_clients.serve_stdio_target(request.param, lambda: request.getfixturevalue("shadowcat_bin"))

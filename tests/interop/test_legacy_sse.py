@@ -3,7 +3,8 @@
 The matrix: client (Python SDK `sse_client`, TypeScript SDK `SSEClientTransport`, and the TS SDK's
 `StreamableHTTPClientTransport` against /mcp of the same proxy) × upstream (the demo server over
 HTTP, server-everything over Streamable HTTP, server-everything as a stdio child), each cell running
-the one check list (mcp_checks / ts_checks.mjs). Then the proxy's own answers at the byte level:
+the one check list (mcp_checks / ts_checks.mjs), plus server-everything's own legacy `sse` mode as
+an upstream (legacy on both sides). Then the proxy's own answers at the byte level:
 404/400/406, hang-up ending the session upstream, and POSTs handed to the owning shard.
 
 Not here: the Streamable HTTP matrix (test_sdk_matrix.py), process mechanics (harness.py).
@@ -32,9 +33,9 @@ from mcp_checks import DEMO, EVERYTHING, ServerProfile, run_mcp_checks_sse
 STEP_TIMEOUT_S = 20.0
 TS_DRIVER = Path(__file__).resolve().with_name("ts_checks.mjs")
 TS_SDK = harness.NODE_MODULES / "@modelcontextprotocol" / "sdk"
-UPSTREAMS = ["demo-http", "everything-http", "everything-stdio"]
+UPSTREAMS = ["demo-http", "everything-http", "everything-stdio", "everything-sse"]
 PROFILES = {"demo-http": DEMO, "everything-http": EVERYTHING, "everything-stdio": EVERYTHING,
-            "everything-stdio-shared": EVERYTHING}
+            "everything-stdio-shared": EVERYTHING, "everything-sse": EVERYTHING}
 
 
 def start_legacy_proxy(shadowcat_bin: Path, upstream: list[str | Path], *, shards: int = 1,
@@ -75,6 +76,9 @@ def legacy_proxies(shadowcat_bin: Path, request: pytest.FixtureRequest) -> Itera
                 upstream: list[str | Path] = ["--upstream", request.getfixturevalue("demo_upstream").url]
             elif name == "everything-http":
                 upstream = ["--upstream", request.getfixturevalue("everything_upstream").url]
+            elif name == "everything-sse":
+                upstream = ["--upstream", request.getfixturevalue("everythingsse_upstream").url,
+                            "--upstream-transport", "sse"]
             elif name == "everything-stdio-shared":
                 upstream = everything_stdio("shared")
             else:
@@ -113,7 +117,12 @@ def ts_checks(transport: str, url: str, profile: ServerProfile) -> dict[str, Any
         "echoPrefix": profile.echo_text(""),
         "requiredTools": sorted(profile.required_tools),
         "progressTool": profile.progress_tool,
-        "progressArgs": profile.progress_args,
+        # Over SSEClientTransport a progress event read together with the result is dropped by the
+        # client (see ts_checks.mjs): steps far enough apart that only the last one can race it,
+        # even on a loaded machine.
+        "progressArgs": ({**profile.progress_args, "delay_ms": 150}
+                         if transport == "sse" and "delay_ms" in profile.progress_args
+                         else profile.progress_args),
         "progressSteps": profile.progress_steps,
         "requiredResources": list(profile.required_resources),
         "prompt": profile.prompt,

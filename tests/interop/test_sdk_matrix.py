@@ -8,11 +8,11 @@ import asyncio
 
 import pytest
 
-from conftest import ALL_TARGETS, Target
+from conftest import ALL_TARGETS, TRANSLATED_TARGETS, Target
 from mcp_checks import run_mcp_checks
 
 
-@pytest.mark.parametrize("target", ALL_TARGETS, indirect=True)
+@pytest.mark.parametrize("target", ALL_TARGETS + TRANSLATED_TARGETS, indirect=True)
 def test_python_sdk_full_check_list(target: Target) -> None:
     report = asyncio.run(run_mcp_checks(target.url, target.profile, proxied=target.proxied))
     print(report.table())

@@ -231,6 +231,7 @@ mod tests {
             routes: vec![RouteConfig {
                 path: "/mcp".into(),
                 upstream: 0,
+                era: crate::config::RouteEra::Dual,
                 legacy_sse: Some(LegacySseConfig {
                     sse_path: "/sse".into(),
                     messages_path: "/messages".into(),

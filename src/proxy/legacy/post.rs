@@ -91,7 +91,8 @@ pub(super) async fn post(
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
     let method = facts.method;
     let work = out.work();
-    if up.stdio().is_some() {
+    if up.is_linked() {
+        // stdio children and legacy SSE upstreams: sessions go through a link.
         stdio::start(state, sid, upstream, body, facts, up.request_timeout, work);
     } else {
         let url = up

@@ -128,7 +128,7 @@ async fn initialize(
     };
     match children.mode() {
         StdioMode::PerSession => {
-            let link = match children.for_session() {
+            let link = match children.for_session().await {
                 Ok(link) => link,
                 Err(AcquireError::Full(_)) => {
                     return refuse(ProxyError::TooManySessions {

@@ -1,6 +1,6 @@
-//! The stdio children one shard runs for one upstream: the warm pool (spawned ahead, not yet
-//! initialized), the `max` bound, the shared child (shared mode), and stopping them all at
-//! shutdown.
+//! The links one shard keeps for one linked upstream: stdio children (the warm pool spawned
+//! ahead, not yet initialized; the `max` bound; the shared child in shared mode) or legacy
+//! HTTP+SSE upstream sessions (opened per client session); and stopping them all at shutdown.
 //!
 //! Not here: what a child does with messages (`upstream::link`), HTTP (post.rs, stream.rs).
 
@@ -9,9 +9,12 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::config::{StdioMode, StdioUpstream, UpstreamConfig};
-use crate::upstream::link::{Link, LinkError, LinkOptions};
+use crate::config::{LimitsConfig, StdioMode, StdioUpstream, UpstreamConfig};
+use crate::upstream::link::{Link, LinkError, LinkOptions, SseTarget};
 use crate::upstream::stdio::{ChildSpec, SpawnError};
+
+/// How long after a warm child is taken the pool refills (see `for_session`).
+const REFILL_DELAY: Duration = Duration::from_millis(20);
 
 /// Why no child could be had.
 #[derive(Debug, thiserror::Error)]
@@ -25,12 +28,24 @@ pub enum AcquireError {
     /// The shared child could not be initialized.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// A legacy SSE upstream session could not be opened.
+    #[error("{0}")]
+    Connect(String),
+}
+
+/// What a new link is made from.
+#[derive(Debug)]
+enum Peer {
+    /// A command to spawn.
+    Stdio(ChildSpec),
+    /// A legacy HTTP+SSE upstream to open a session with.
+    Sse(SseTarget),
 }
 
 /// Children of one stdio upstream on one shard.
 #[derive(Debug)]
 pub struct Children {
-    spec: ChildSpec,
+    peer: Peer,
     options: LinkOptions,
     warm_target: usize,
     max: usize,
@@ -58,14 +73,47 @@ pub struct ChildStats {
 }
 
 impl Children {
-    /// The children manager for `upstream` (nothing is spawned yet).
+    /// The manager for a linked `upstream` (stdio or legacy SSE); `None` for a Streamable
+    /// HTTP upstream. Nothing is spawned or opened yet.
+    pub fn for_upstream(upstream: &UpstreamConfig, limits: &LimitsConfig) -> Option<Rc<Children>> {
+        if let Some(stdio) = upstream.stdio() {
+            return Some(Self::new(upstream, stdio));
+        }
+        let url = upstream.sse()?;
+        Some(Rc::new(Children {
+            peer: Peer::Sse(SseTarget {
+                url: url.to_url(),
+                addrs: url.addrs.clone(),
+                authority: url.authority.clone(),
+                path: url.path.clone(),
+                connect_timeout: upstream.connect_timeout,
+                open_timeout: upstream.request_timeout,
+                max_event: limits.max_sse_event_bytes,
+            }),
+            options: LinkOptions {
+                mode: StdioMode::PerSession,
+                max_line: limits.max_sse_event_bytes,
+                kill_grace: Duration::ZERO,
+                upstream: upstream.name.as_str().into(),
+            },
+            warm_target: 0,
+            max: usize::MAX,
+            warm: RefCell::new(VecDeque::new()),
+            all: RefCell::new(Vec::new()),
+            shared: RefCell::new(None),
+            started: Cell::new(0),
+            crashed: Cell::new(0),
+        }))
+    }
+
+    /// The children manager for a stdio `upstream` (nothing is spawned yet).
     pub fn new(upstream: &UpstreamConfig, stdio: &StdioUpstream) -> Rc<Children> {
         Rc::new(Children {
-            spec: ChildSpec {
+            peer: Peer::Stdio(ChildSpec {
                 argv: stdio.command.clone(),
                 env: stdio.env.clone(),
                 cwd: stdio.cwd.clone(),
-            },
+            }),
             options: LinkOptions {
                 mode: stdio.mode,
                 max_line: stdio.max_line,
@@ -128,7 +176,14 @@ impl Children {
     ///
     /// # Errors
     /// [`AcquireError::Full`] at `max`, [`AcquireError::Spawn`] when the command cannot start.
-    pub fn for_session(self: &Rc<Self>) -> Result<Rc<Link>, AcquireError> {
+    pub async fn for_session(self: &Rc<Self>) -> Result<Rc<Link>, AcquireError> {
+        if let Peer::Sse(target) = &self.peer {
+            let link = Link::connect_sse(target, self.options.clone())
+                .await
+                .map_err(AcquireError::Connect)?;
+            self.track(&link);
+            return Ok(link);
+        }
         let warm = loop {
             let Some(link) = self.warm.borrow_mut().pop_front() else {
                 break None;
@@ -148,7 +203,13 @@ impl Children {
         };
         if self.warm_target > 0 {
             let this = self.clone();
-            glommio::spawn_local(async move { this.refill() }).detach();
+            glommio::spawn_local(async move {
+                // fork+exec blocks the shard for a millisecond or more: let the session that
+                // took the warm child get its `initialize` answered first.
+                glommio::timer::sleep(REFILL_DELAY).await;
+                this.refill();
+            })
+            .detach();
         }
         Ok(link)
     }
@@ -211,11 +272,18 @@ impl Children {
         }
     }
 
-    fn spawn(&self) -> Result<Rc<Link>, SpawnError> {
-        let link = Link::start(&self.spec, self.options.clone())?;
-        tracing::debug!(upstream = %self.options.upstream, pid = link.pid(), "child started");
+    fn spawn(&self) -> Result<Rc<Link>, AcquireError> {
+        let Peer::Stdio(spec) = &self.peer else {
+            return Err(AcquireError::Connect("not a stdio upstream".to_owned()));
+        };
+        let link = Link::start(spec, self.options.clone())?;
+        tracing::debug!(upstream = %self.options.upstream, peer = link.peer(), "child started");
+        self.track(&link);
+        Ok(link)
+    }
+
+    fn track(&self, link: &Rc<Link>) {
         self.all.borrow_mut().push(link.clone());
         self.started.set(self.started.get() + 1);
-        Ok(link)
     }
 }

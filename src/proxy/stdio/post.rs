@@ -48,10 +48,6 @@ pub(in crate::proxy) async fn post(
     to: StdioTarget,
     started: Instant,
 ) -> Result<bool, ProxyError> {
-    if facts.is_batch {
-        // Splitting batches over stdio comes with batch support for every upstream kind.
-        return Err(ProxyError::BatchNotAllowed);
-    }
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
@@ -93,7 +89,7 @@ async fn initialize(
     };
     match children.mode() {
         StdioMode::PerSession => {
-            let link = children.for_session().map_err(|error| match error {
+            let link = children.for_session().await.map_err(|error| match error {
                 AcquireError::Full(_) => ProxyError::TooManySessions {
                     id: facts.id.clone(),
                 },
@@ -124,7 +120,7 @@ async fn initialize(
                 answer_call(state, client, call, id, to.timeout, shape, Some(first)).await;
             match answered {
                 Ok((keep, Ending::Result)) => {
-                    tracing::info!(session = %sid.as_str(), pid = link.pid(), "session bound to a child");
+                    tracing::info!(session = %sid.as_str(), peer = link.peer(), "session bound to an upstream link");
                     Ok(keep)
                 }
                 Ok((keep, _)) => {
@@ -198,8 +194,28 @@ async fn in_session(
     if !bound.link.is_alive() {
         return Err(ended(state, facts.id.clone()));
     }
+    if facts.is_batch {
+        return match super::batch::post_batch(state, client, body, &bound, to.timeout, shape)
+            .await?
+        {
+            Some(keep) => Ok(keep),
+            None => accepted(state, client, shape).await,
+        };
+    }
     match (facts.kind, facts.id.as_ref()) {
         (Some(Kind::Request), Some(id)) => {
+            if let (Method::ResourcesSubscribe | Method::ResourcesUnsubscribe, Some(uri)) =
+                (facts.method, facts.resource.as_deref())
+            {
+                let subscribe = facts.method == Method::ResourcesSubscribe;
+                if !bound.link.subscription(bound.key, uri, subscribe) {
+                    // Another session keeps the child's subscription: answered here.
+                    let mut reply = br#"{"jsonrpc":"2.0","id":"#.to_vec();
+                    id.write_json(&mut reply);
+                    reply.extend_from_slice(br#","result":{}}"#);
+                    return write_json(state, client, &reply, shape).await;
+                }
+            }
             let call = match bound
                 .link
                 .call(bound.key, id, facts.progress_token.as_ref(), body)

@@ -10,6 +10,8 @@
 
 mod reader;
 mod remap;
+mod source;
+mod sse;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -74,6 +76,25 @@ pub struct ClientMessage<'a> {
     pub is_initialized: bool,
 }
 
+/// A legacy HTTP+SSE upstream to open sessions with.
+#[derive(Debug, Clone)]
+pub struct SseTarget {
+    /// The stream's URL, for logs.
+    pub url: String,
+    /// Where to connect.
+    pub addrs: Vec<std::net::SocketAddr>,
+    /// `Host` header value.
+    pub authority: String,
+    /// Path of the GET stream.
+    pub path: String,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Time allowed for the stream to open and announce its endpoint.
+    pub open_timeout: Duration,
+    /// Largest event accepted.
+    pub max_event: usize,
+}
+
 /// How a link behaves.
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
@@ -112,7 +133,10 @@ struct Inbox {
 /// One child process speaking MCP on stdio.
 #[derive(Debug)]
 pub struct Link {
-    pid: u32,
+    /// The child's pid (stdio upstreams).
+    pid: Option<u32>,
+    /// Names the peer in logs: `pid 1234` or the SSE URL.
+    peer: Rc<str>,
     options: LinkOptions,
     /// Lines for the child's stdin; `None` once closed.
     outbox: RefCell<Option<LocalSender<Vec<u8>>>>,
@@ -141,6 +165,9 @@ pub struct Link {
     server_requests: RefCell<HashMap<JsonRpcId, (SessionKey, JsonRpcId)>>,
     /// Shared mode: ids given to server→client requests.
     next_server_request: Cell<i64>,
+    /// Shared mode: resource URI → sessions subscribed to it (the child holds one
+    /// subscription per URI while any session wants it).
+    subscriptions: RefCell<BTreeMap<String, std::collections::BTreeSet<SessionKey>>>,
     /// The client session a per-session child serves, for its stderr log lines.
     session_tag: RefCell<Option<Rc<str>>>,
 }
@@ -158,8 +185,40 @@ impl Link {
         // Nothing has been read yet: re-wrapping loses no bytes.
         let stdout = super::stdio::LineReader::new(stdout.into_inner(), options.max_line);
         let (outbox, writes) = local_channel::new_unbounded();
-        let link = Rc::new(Link {
+        let link = Link::new(Some(pid), format!("pid {pid}").into(), options, outbox);
+        glommio::spawn_local(reader::write_lines(stdin, writes)).detach();
+        glommio::spawn_local(reader::log_stderr(stderr, link.clone())).detach();
+        glommio::spawn_local(reader::serve(
+            link.clone(),
+            source::StdioSource { stdout, process },
+        ))
+        .detach();
+        Ok(link)
+    }
+
+    /// Opens a session with a legacy HTTP+SSE (2024-11-05) upstream: its event stream carries
+    /// the upstream's messages, and messages to it are POSTed to the endpoint it announces.
+    ///
+    /// # Errors
+    /// Why the stream could not be opened (connect, status, no `endpoint` event in time).
+    pub async fn connect_sse(target: &SseTarget, options: LinkOptions) -> Result<Rc<Link>, String> {
+        let (source, poster) = sse::open(target).await?;
+        let (outbox, writes) = local_channel::new_unbounded();
+        let link = Link::new(None, target.url.as_str().into(), options, outbox);
+        glommio::spawn_local(sse::post_lines(poster, writes, link.clone())).detach();
+        glommio::spawn_local(reader::serve(link.clone(), source)).detach();
+        Ok(link)
+    }
+
+    fn new(
+        pid: Option<u32>,
+        peer: Rc<str>,
+        options: LinkOptions,
+        outbox: LocalSender<Vec<u8>>,
+    ) -> Rc<Link> {
+        Rc::new(Link {
             pid,
+            peer,
             options,
             outbox: RefCell::new(Some(outbox)),
             pending: RefCell::new(HashMap::new()),
@@ -174,18 +233,20 @@ impl Link {
             init_result: RefCell::new(None),
             init_lock: glommio::sync::Semaphore::new(1),
             session_tag: RefCell::new(None),
+            subscriptions: RefCell::new(BTreeMap::new()),
             server_requests: RefCell::new(HashMap::new()),
             next_server_request: Cell::new(1),
-        });
-        glommio::spawn_local(reader::write_lines(stdin, writes)).detach();
-        glommio::spawn_local(reader::log_stderr(stderr, link.clone())).detach();
-        glommio::spawn_local(reader::serve(link.clone(), stdout, process)).detach();
-        Ok(link)
+        })
     }
 
-    /// The child's process id.
-    pub fn pid(&self) -> u32 {
+    /// The child's process id (stdio upstreams).
+    pub fn pid(&self) -> Option<u32> {
         self.pid
+    }
+
+    /// The peer, for logs: `pid 1234` or the upstream's SSE URL.
+    pub fn peer(&self) -> &str {
+        &self.peer
     }
 
     /// Names the client session this child serves in its stderr log lines.
@@ -255,6 +316,32 @@ impl Link {
         self.server_requests
             .borrow_mut()
             .retain(|_, (owner, _)| *owner != key);
+        let abandoned: Vec<String> = {
+            let mut subscriptions = self.subscriptions.borrow_mut();
+            for sessions in subscriptions.values_mut() {
+                sessions.remove(&key);
+            }
+            let empty: Vec<String> = subscriptions
+                .iter()
+                .filter(|(_, sessions)| sessions.is_empty())
+                .map(|(uri, _)| uri.clone())
+                .collect();
+            for uri in &empty {
+                subscriptions.remove(uri);
+            }
+            empty
+        };
+        for uri in abandoned {
+            // Nobody wants it any more: the child's subscription goes (its answer is dropped).
+            let id = self.next_upstream_id.get();
+            self.next_upstream_id.set(id.wrapping_add(1));
+            let mut line = br#"{"jsonrpc":"2.0","id":"#.to_vec();
+            JsonRpcId::Number(id).write_json(&mut line);
+            line.extend_from_slice(br#","method":"resources/unsubscribe","params":{"uri":"#);
+            crate::mcp::write_json_string(&mut line, &uri);
+            line.extend_from_slice(b"}}");
+            let _ = self.send_line(line);
+        }
         drop((removed, calls));
         if self.options.mode == StdioMode::PerSession {
             self.close();
@@ -379,6 +466,42 @@ impl Link {
             line = remap::set_id(message, &original);
         }
         self.send_line(line.unwrap_or_else(|| message.to_vec()))
+    }
+
+    /// Records `session`'s `resources/subscribe` (or unsubscribe) of `uri` and says whether
+    /// the request must reach the child. Shared mode keeps one child subscription per URI
+    /// while any session wants it: only the first subscribe and the last unsubscribe go
+    /// through, the others are answered by the proxy. Per-session links forward everything.
+    pub fn subscription(&self, session: SessionKey, uri: &str, subscribe: bool) -> bool {
+        if self.options.mode == StdioMode::PerSession {
+            return true;
+        }
+        let mut subscriptions = self.subscriptions.borrow_mut();
+        if subscribe {
+            let sessions = subscriptions.entry(uri.to_owned()).or_default();
+            let first = sessions.is_empty();
+            sessions.insert(session);
+            first
+        } else {
+            let Some(sessions) = subscriptions.get_mut(uri) else {
+                return true;
+            };
+            sessions.remove(&session);
+            let last = sessions.is_empty();
+            if last {
+                subscriptions.remove(uri);
+            }
+            last
+        }
+    }
+
+    /// Shared mode: the sessions subscribed to `uri`.
+    fn subscribers(&self, uri: &str) -> Vec<SessionKey> {
+        self.subscriptions
+            .borrow()
+            .get(uri)
+            .map(|sessions| sessions.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Tells the child to stop working on a call the proxy gave up on (timeout).

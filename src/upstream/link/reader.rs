@@ -14,23 +14,16 @@
 //!   notifications to all).
 
 use std::rc::Rc;
-use std::time::Duration;
 
 use glommio::channels::local_channel::LocalReceiver;
 use glommio::net::UnixStream;
 
 use crate::config::StdioMode;
 use crate::mcp::{Inspected, Inspector, Kind, Method};
-use crate::upstream::stdio::{ChildProcess, ChildWriter, LineError, LineReader};
+use crate::upstream::stdio::{ChildWriter, LineReader};
 
+use super::source::{End, Source};
 use super::{remap, Delivery, Link, SessionKey};
-
-/// How long a child that closed stdout gets to exit by itself before it is stopped: its exit
-/// status is what pending callers are told.
-const EXIT_AFTER_EOF: Duration = Duration::from_millis(200);
-
-/// Polling period while waiting for that exit.
-const EXIT_POLL: Duration = Duration::from_millis(5);
 
 /// Writes queued lines to the child's stdin until the queue closes, then closes stdin.
 pub(super) async fn write_lines(mut stdin: ChildWriter, lines: LocalReceiver<Vec<u8>>) {
@@ -54,7 +47,7 @@ pub(super) async fn log_stderr(mut stderr: LineReader<UnixStream>, link: Rc<Link
         tracing::info!(
             target: "shadowcat::upstream::stderr",
             upstream = %link.options.upstream,
-            pid = link.pid,
+            peer = %link.peer,
             session = session.as_deref().unwrap_or("-"),
             "{}",
             String::from_utf8_lossy(line).trim_end()
@@ -62,26 +55,12 @@ pub(super) async fn log_stderr(mut stderr: LineReader<UnixStream>, link: Rc<Link
     }
 }
 
-/// How the stdout loop ended.
-enum End {
-    /// The proxy asked the child to stop.
-    Closed,
-    /// The child closed stdout.
-    Eof,
-    /// The child broke the protocol or the socket failed.
-    Broken(String),
-}
-
-/// Routes the child's stdout until it ends, then stops and reaps the child and fails
+/// Routes the peer's messages until its stream ends, then stops the peer and fails
 /// everything still pending with the reason.
-pub(super) async fn serve(
-    link: Rc<Link>,
-    mut stdout: LineReader<UnixStream>,
-    mut process: ChildProcess,
-) {
+pub(super) async fn serve(link: Rc<Link>, mut source: impl Source) {
     let mut inspector = Inspector::new();
     let end = loop {
-        let step = futures_lite::future::or(async { Some(stdout.next_line().await) }, async {
+        let step = futures_lite::future::or(async { Some(source.next_message().await) }, async {
             link.close.wait().await;
             None
         })
@@ -90,40 +69,15 @@ pub(super) async fn serve(
             None => break End::Closed,
             Some(Ok(None)) => break End::Eof,
             Some(Ok(Some(line))) => route(&link, &mut inspector, line),
-            Some(Err(LineError::TooLong { limit })) => {
-                break End::Broken(format!(
-                    "upstream process sent a message over {limit} bytes"
-                ))
-            }
-            Some(Err(error)) => {
-                break End::Broken(format!("reading upstream stdout failed: {error}"))
-            }
+            Some(Err(why)) => break End::Broken(why),
         }
     };
-    if matches!(end, End::Eof) {
-        let _ = glommio::timer::timeout(EXIT_AFTER_EOF, async {
-            Ok(process.wait_exit(EXIT_POLL).await)
-        })
-        .await;
-    }
+    let reason: Rc<str> = source.finish(&end, link.options.kill_grace).await.into();
     let upstream = link.options.upstream.clone();
-    let pid = link.pid;
-    let exit = process.terminate(link.options.kill_grace).await;
-    let status = match &exit {
-        Ok(exit) if exit.killed => format!("{} after being stopped", exit.status),
-        Ok(exit) => exit.status.to_string(),
-        Err(error) => format!("unknown ({error})"),
-    };
-    let stopped_by_us = matches!(end, End::Closed);
-    let reason: Rc<str> = match end {
-        End::Closed => format!("upstream process stopped ({status})").into(),
-        End::Eof => format!("upstream process exited ({status})").into(),
-        End::Broken(why) => format!("{why}; stopped it ({status})").into(),
-    };
-    if stopped_by_us {
-        tracing::debug!(upstream = %upstream, pid, %reason, "child stopped");
+    if matches!(end, End::Closed) {
+        tracing::debug!(upstream = %upstream, peer = %link.peer, %reason, "upstream peer stopped");
     } else {
-        tracing::warn!(upstream = %upstream, pid, %reason, "child ended");
+        tracing::warn!(upstream = %upstream, peer = %link.peer, %reason, "upstream peer ended");
     }
     link.fail(reason);
     link.exited.fire();
@@ -134,13 +88,13 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
     let info = match inspector.inspect(line) {
         Ok(Inspected::Single(info)) => info,
         Ok(Inspected::Batch(_)) => {
-            tracing::warn!(upstream = %link.options.upstream, pid = link.pid, "child sent a batch; dropped");
+            tracing::warn!(upstream = %link.options.upstream, peer = %link.peer, "child sent a batch; dropped");
             return;
         }
         Err(error) => {
             tracing::warn!(
                 upstream = %link.options.upstream,
-                pid = link.pid,
+                peer = %link.peer,
                 %error,
                 line = %String::from_utf8_lossy(&line[..line.len().min(200)]),
                 "child wrote a line that is not a JSON-RPC message; skipped"
@@ -151,7 +105,7 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
     match (info.kind, info.method) {
         (Kind::Response | Kind::ErrorResponse, _) => {
             let Some(id) = info.id else {
-                tracing::warn!(upstream = %link.options.upstream, pid = link.pid,
+                tracing::warn!(upstream = %link.options.upstream, peer = %link.peer,
                     line = %String::from_utf8_lossy(line), "child sent an error without id");
                 return;
             };
@@ -184,6 +138,17 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
                     let _ = call.tx.try_send(Delivery::Message(bytes));
                 }
                 None => tracing::debug!("progress for no call in flight; dropped"),
+            }
+        }
+        (Kind::Notification, Some(Method::NotificationsResourcesUpdated))
+            if link.options.mode == StdioMode::Shared =>
+        {
+            // Only the sessions subscribed to that resource hear about it.
+            let uri = serde_json::from_slice::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.pointer("/params/uri")?.as_str().map(str::to_owned));
+            for session in uri.map(|uri| link.subscribers(&uri)).unwrap_or_default() {
+                to_inboxes(link, line, Some(session));
             }
         }
         (
@@ -270,7 +235,7 @@ fn shared_unscoped(
         None => {
             tracing::warn!(
                 upstream = %link.options.upstream,
-                pid = link.pid,
+                peer = %link.peer,
                 "shared child sent a request no single session can own; refused (use per-session mode)"
             );
             answer_child(
@@ -325,7 +290,7 @@ fn to_inboxes(link: &Link, line: &[u8], only: Option<SessionKey>) {
         if inbox.tx.try_send(line.to_vec()).is_err() {
             tracing::warn!(
                 upstream = %link.options.upstream,
-                pid = link.pid,
+                peer = %link.peer,
                 "session inbox full (no GET stream reading it); message dropped"
             );
         }

@@ -1,0 +1,352 @@
+//! A legacy HTTP+SSE (2024-11-05) upstream session as a link's peer: the GET event stream is
+//! the message source (its `endpoint` event names where to POST), and a writer task POSTs each
+//! outgoing message there on one keep-alive connection, in order.
+//!
+//! Not here: routing (reader.rs); the client side of that transport (the proxy's legacy
+//! endpoint). Closing the GET stream ends the upstream session, as the transport defines.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use glommio::channels::local_channel::LocalReceiver;
+use glommio::net::TcpStream;
+
+use crate::http::{
+    write_request_head, BodyReader, Framing, HttpConn, Limits, MessageKind, Method, ResponseHead,
+    SseParser, SseStep,
+};
+
+use super::source::{End, Source};
+use super::{Link, SseTarget};
+
+/// Read buffer of the stream and POST connections.
+const READ_BUF: usize = 16 * 1024;
+
+/// Largest POST answer body read (the transport answers 202 with little or nothing).
+const MAX_POST_ANSWER: usize = 64 * 1024;
+
+/// The upstream's event stream.
+pub(super) struct SseSource {
+    conn: HttpConn<TcpStream>,
+    body: BodyReader,
+    parser: SseParser,
+    /// Body bytes not yet given to the parser.
+    input: Vec<u8>,
+    pos: usize,
+    /// The last message handed out.
+    message: Vec<u8>,
+}
+
+/// What one event was.
+enum Event {
+    Message,
+    Endpoint,
+    Other,
+}
+
+impl SseSource {
+    /// The next event's kind and data (in `self.message`); `None` at the end of the stream.
+    async fn next_event(&mut self) -> Result<Option<Event>, String> {
+        loop {
+            let step = self
+                .parser
+                .next(self.input.get(self.pos..).unwrap_or_default())
+                .map_err(|e| format!("upstream SSE stream is malformed: {e}"))?;
+            match step {
+                SseStep::Event {
+                    event, consumed, ..
+                } => {
+                    let kind = match event.event {
+                        None | Some(b"message") => Event::Message,
+                        Some(b"endpoint") => Event::Endpoint,
+                        Some(_) => Event::Other,
+                    };
+                    self.message.clear();
+                    self.message.extend_from_slice(event.data);
+                    self.pos += consumed;
+                    return Ok(Some(kind));
+                }
+                SseStep::Skipped { consumed, .. } => self.pos += consumed,
+                SseStep::NeedMore => {
+                    self.input.clear();
+                    self.pos = 0;
+                    match self.conn.next_body_chunk(&mut self.body).await {
+                        Ok(Some(chunk)) => self.input.extend_from_slice(chunk),
+                        Ok(None) => return Ok(None),
+                        Err(e) => {
+                            return Err(format!("reading the upstream SSE stream failed: {e}"))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Source for SseSource {
+    async fn next_message(&mut self) -> Result<Option<&[u8]>, String> {
+        loop {
+            match self.next_event().await? {
+                None => return Ok(None),
+                Some(Event::Message) => return Ok(Some(&self.message)),
+                Some(Event::Endpoint | Event::Other) => {}
+            }
+        }
+    }
+
+    async fn finish(self, end: &End, _grace: Duration) -> String {
+        // Dropping the connection closes the stream, which ends the upstream session.
+        drop(self);
+        match end {
+            End::Closed => "upstream session closed".to_owned(),
+            End::Eof => "upstream closed its SSE stream".to_owned(),
+            End::Broken(why) => why.clone(),
+        }
+    }
+}
+
+/// POSTs messages to the session's endpoint.
+pub(super) struct Poster {
+    target: SseTarget,
+    /// Path and query the `endpoint` event named.
+    endpoint: String,
+    conn: Option<HttpConn<TcpStream>>,
+}
+
+async fn connect(target: &SseTarget) -> Result<HttpConn<TcpStream>, String> {
+    let mut last = format!("{}: no address", target.url);
+    for &addr in &target.addrs {
+        match TcpStream::connect_timeout(addr, target.connect_timeout).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF)));
+            }
+            Err(e) => last = format!("connecting to {addr} failed: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// Reads a final response head (skipping 1xx).
+async fn final_head(conn: &mut HttpConn<TcpStream>) -> Result<ResponseHead, String> {
+    let limits = Limits::default();
+    loop {
+        let mut head = ResponseHead::default();
+        match conn.read_response_head(&limits, &mut head).await {
+            Ok(true) if head.status() < 200 => continue,
+            Ok(true) => return Ok(head),
+            Ok(false) => return Err("upstream closed the connection".to_owned()),
+            Err(e) => return Err(format!("upstream sent a bad response: {e}")),
+        }
+    }
+}
+
+/// Opens the GET stream and waits for its `endpoint` event.
+pub(super) async fn open(target: &SseTarget) -> Result<(SseSource, Poster), String> {
+    let opened = glommio::timer::timeout(target.open_timeout, async { Ok(open_now(target).await) })
+        .await
+        .map_err(|_| {
+            format!(
+                "{} did not open its stream within {}",
+                target.url,
+                humantime::format_duration(target.open_timeout)
+            )
+        })?;
+    opened
+}
+
+async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), String> {
+    let mut conn = connect(target).await?;
+    let mut request = Vec::with_capacity(256);
+    write_request_head(
+        &mut request,
+        "GET",
+        target.path.as_bytes(),
+        [
+            ("Host", target.authority.as_bytes()),
+            ("Accept", b"text/event-stream".as_slice()),
+            ("Cache-Control", b"no-cache".as_slice()),
+        ],
+        Framing::Empty,
+    );
+    conn.write_all(&request)
+        .await
+        .map_err(|e| format!("writing to {} failed: {e}", target.url))?;
+    let head = final_head(&mut conn).await?;
+    if head.status() != 200 {
+        return Err(format!(
+            "{} answered GET with {}",
+            target.url,
+            head.status()
+        ));
+    }
+    let framing = head
+        .framing(Method::Get)
+        .map_err(|e| format!("{}: bad framing: {e}", target.url))?;
+    let body = BodyReader::new(framing, MessageKind::Response, u64::MAX)
+        .map_err(|e| format!("{}: {e}", target.url))?;
+    let mut source = SseSource {
+        conn,
+        body,
+        parser: SseParser::new(target.max_event),
+        input: Vec::with_capacity(READ_BUF),
+        pos: 0,
+        message: Vec::new(),
+    };
+    loop {
+        match source.next_event().await? {
+            Some(Event::Endpoint) => break,
+            Some(_) => continue,
+            None => {
+                return Err(format!(
+                    "{} closed the stream before its endpoint event",
+                    target.url
+                ))
+            }
+        }
+    }
+    let announced = String::from_utf8_lossy(&source.message).trim().to_owned();
+    let endpoint = resolve_endpoint(target, &announced)?;
+    Ok((
+        source,
+        Poster {
+            target: target.clone(),
+            endpoint,
+            conn: None,
+        },
+    ))
+}
+
+/// The path (and query) to POST to, from the `endpoint` event's URI: a path, a relative
+/// reference, or an absolute URL on the same origin (anything else is refused: the proxy
+/// never sends a session's messages to a host it was not configured with).
+fn resolve_endpoint(target: &SseTarget, announced: &str) -> Result<String, String> {
+    let origin = format!("http://{}", target.authority);
+    let path = if let Some(rest) = announced.strip_prefix(&origin) {
+        rest.to_owned()
+    } else if announced.contains("://") || announced.starts_with("//") {
+        return Err(format!(
+            "{} announced an endpoint on another origin: {announced}",
+            target.url
+        ));
+    } else if announced.starts_with('/') {
+        announced.to_owned()
+    } else {
+        let base = target.path.split('?').next().unwrap_or("/");
+        let dir = base.rsplit_once('/').map_or("", |(dir, _)| dir);
+        format!("{dir}/{announced}")
+    };
+    if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(format!(
+            "{} announced an unusable endpoint: {announced}",
+            target.url
+        ));
+    }
+    Ok(path)
+}
+
+impl Poster {
+    /// POSTs one message; returns the answer's status. Retries once on a fresh connection
+    /// when a kept-alive one turns out to be closed.
+    async fn post(&mut self, message: &[u8]) -> Result<u16, String> {
+        let reused = self.conn.is_some();
+        match self.try_post(message).await {
+            Err(_) if reused => {
+                self.conn = None;
+                self.try_post(message).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_post(&mut self, message: &[u8]) -> Result<u16, String> {
+        let mut conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => connect(&self.target).await?,
+        };
+        let mut request = Vec::with_capacity(message.len() + 256);
+        write_request_head(
+            &mut request,
+            "POST",
+            self.endpoint.as_bytes(),
+            [
+                ("Host", self.target.authority.as_bytes()),
+                ("Content-Type", b"application/json".as_slice()),
+            ],
+            Framing::Length(message.len() as u64),
+        );
+        request.extend_from_slice(message);
+        conn.write_all(&request)
+            .await
+            .map_err(|e| format!("POST to {} failed: {e}", self.endpoint))?;
+        let head = final_head(&mut conn).await?;
+        let framing = head
+            .framing(Method::Post)
+            .map_err(|e| format!("bad framing: {e}"))?;
+        let mut ignored = Vec::new();
+        conn.read_response_body(framing, MAX_POST_ANSWER, &mut ignored)
+            .await
+            .map_err(|e| format!("reading the POST answer failed: {e}"))?;
+        if crate::http::Head::keep_alive(&head) && framing != Framing::UntilClose {
+            self.conn = Some(conn);
+        }
+        Ok(head.status())
+    }
+}
+
+/// Sends queued messages until the queue closes; a refused session (404) or a dead upstream
+/// ends the link.
+pub(super) async fn post_lines(mut poster: Poster, lines: LocalReceiver<Vec<u8>>, link: Rc<Link>) {
+    while let Some(line) = lines.recv().await {
+        match poster.post(&line).await {
+            Ok(status) if (200..300).contains(&status) => {}
+            Ok(404) => {
+                tracing::warn!(upstream = %link.options.upstream, peer = %link.peer, "upstream forgot the SSE session (404)");
+                link.close();
+                return;
+            }
+            Ok(status) => {
+                tracing::warn!(upstream = %link.options.upstream, peer = %link.peer, status, "upstream refused a message");
+            }
+            Err(error) => {
+                tracing::warn!(upstream = %link.options.upstream, peer = %link.peer, %error, "posting to the upstream failed");
+                link.close();
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> SseTarget {
+        SseTarget {
+            url: "http://127.0.0.1:9000/sse".into(),
+            addrs: vec![],
+            authority: "127.0.0.1:9000".into(),
+            path: "/sse".into(),
+            connect_timeout: Duration::from_secs(1),
+            open_timeout: Duration::from_secs(1),
+            max_event: 1024,
+        }
+    }
+
+    #[test]
+    fn endpoints_resolve_on_the_same_origin_only() {
+        let t = target();
+        assert_eq!(
+            resolve_endpoint(&t, "/messages?sessionId=a").unwrap(),
+            "/messages?sessionId=a"
+        );
+        assert_eq!(
+            resolve_endpoint(&t, "http://127.0.0.1:9000/messages/?session_id=b").unwrap(),
+            "/messages/?session_id=b"
+        );
+        assert_eq!(resolve_endpoint(&t, "message?x=1").unwrap(), "/message?x=1");
+        assert!(resolve_endpoint(&t, "http://evil.example/messages").is_err());
+        assert!(resolve_endpoint(&t, "//evil.example/messages").is_err());
+        assert!(resolve_endpoint(&t, "/a b").is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! A 2026-07-28 MCP client on the official Rust SDK (rmcp), run against the proxy by
+//! tests/interop/test_modern.py. Starts with `server/discover` (no `initialize`, no session)
+//! and prints one JSON line per result on stdout.
+//!
+//! Usage: `modern_client URL list` | `URL call NAME JSON_ARGS` |
+//! `URL listen HOLD_SECONDS` (open `subscriptions/listen`, print the first notification, then
+//! check the stream stays open for HOLD_SECONDS; prints `{"held":true}` or `{"ended":…}`).
+//! Exit status 0 on success, 1 with the error on stderr.
+
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, ClientConfig, ProtocolVersion, SubscriptionFilter};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientLifecycleMode, ClientServiceExt};
+
+type Error = Box<dyn std::error::Error>;
+
+fn print(value: serde_json::Value) {
+    println!("{value}");
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(url), Some(command)) = (args.first(), args.get(1)) else {
+        return Err("usage: modern_client URL list|call|listen ...".into());
+    };
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(url.clone()),
+    );
+    let client = ClientConfig::default()
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await?;
+    match command.as_str() {
+        "list" => {
+            let tools = client.list_all_tools().await?;
+            let names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
+            print(serde_json::json!({ "tools": names }));
+        }
+        "call" => {
+            let name = args.get(2).ok_or("call NAME JSON_ARGS")?.clone();
+            let arguments: serde_json::Value =
+                serde_json::from_str(args.get(3).map_or("{}", String::as_str))?;
+            let serde_json::Value::Object(arguments) = arguments else {
+                return Err("JSON_ARGS must be an object".into());
+            };
+            let result = client
+                .call_tool(CallToolRequestParams::new(name).with_arguments(arguments))
+                .await?;
+            let texts: Vec<String> = result
+                .content
+                .iter()
+                .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                .collect();
+            print(serde_json::json!({ "text": texts, "is_error": result.is_error }));
+        }
+        "listen" => {
+            let hold: f64 = args.get(2).ok_or("listen HOLD_SECONDS")?.parse()?;
+            let mut subscription = client
+                .listen(SubscriptionFilter::builder().tools_list_changed().build())
+                .await?;
+            let first = subscription.next().await?;
+            print(serde_json::json!({ "first": format!("{first:?}") }));
+            match tokio::time::timeout(Duration::from_secs_f64(hold), subscription.next()).await {
+                Err(_) => print(serde_json::json!({ "held": true })),
+                Ok(next) => {
+                    print(serde_json::json!({
+                        "ended": format!("{next:?} {:?}", subscription.end())
+                    }));
+                    return Err("listen stream ended early".into());
+                }
+            }
+            subscription.cancel().await?;
+        }
+        other => return Err(format!("unknown command {other}").into()),
+    }
+    client.cancel().await?;
+    Ok(())
+}

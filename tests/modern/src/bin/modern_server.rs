@@ -1,0 +1,201 @@
+//! A 2026-07-28 MCP server on the official Rust SDK (rmcp), used as the proxy's upstream in
+//! tests/interop/test_modern.py. Binds 127.0.0.1 only.
+//!
+//! Flags: `--port N` (0 = any), `--legacy-sessions` (also serve legacy `initialize` sessions:
+//! a dual-era server), `--sse` (answer with SSE streams instead of JSON), `--keepalive-ms N`
+//! (SSE keep-alive comments; 0 = none).
+//! Prints `LISTENING <url>` once bound, then one `EVENT <what>` line per observable event
+//! (slow tool started/cancelled/finished, listen started/cancelled), flushed at once.
+//!
+//! Tools: `echo {text}` returns the text; `slow {ms}` sends one progress notification when the
+//! request has a progress token, then waits `ms` milliseconds unless the request is cancelled
+//! (client hang-up). `subscriptions/listen` acknowledges tool list changes, sends
+//! one `notifications/tools/list_changed`, then holds the stream until cancelled.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities,
+    ServerConfig, SubscriptionFilter, Tool,
+};
+use rmcp::service::{RequestContext, SubscriptionContext};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+
+fn event(what: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "EVENT {what}");
+    let _ = out.flush();
+}
+
+fn schema(json: serde_json::Value) -> Arc<serde_json::Map<String, serde_json::Value>> {
+    match json {
+        serde_json::Value::Object(map) => Arc::new(map),
+        _ => Arc::new(serde_json::Map::new()),
+    }
+}
+
+#[derive(Clone)]
+struct TestServer;
+
+impl ServerHandler for TestServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("rmcp-modern-test-server", "1.0.0"))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let echo = Tool::new(
+            "echo",
+            "Returns its text argument",
+            schema(serde_json::json!({
+                "type": "object",
+                "properties": {"text": {"type": "string"}},
+                "required": ["text"]
+            })),
+        );
+        let slow = Tool::new(
+            "slow",
+            "Waits `ms` milliseconds unless cancelled",
+            schema(serde_json::json!({
+                "type": "object",
+                "properties": {"ms": {"type": "integer"}},
+                "required": ["ms"]
+            })),
+        );
+        Ok(ListToolsResult::with_all_items(vec![echo, slow]))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let args = request.arguments.unwrap_or_default();
+        match request.name.as_ref() {
+            "echo" => {
+                let text = args
+                    .get("text")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into())
+            }
+            "slow" => {
+                let ms = args.get("ms").and_then(|v| v.as_u64()).unwrap_or(1000);
+                event("slow-started");
+                if let Some(token) = context.meta.get_progress_token() {
+                    // Starts the SSE answer (with `--sse`): the head reaches the client at once.
+                    let _ = context
+                        .peer
+                        .notify_progress(ProgressNotificationParam::new(token, 0.0))
+                        .await;
+                }
+                tokio::select! {
+                    _ = context.ct.cancelled() => {
+                        event("slow-cancelled");
+                        Ok(CallToolResult::success(vec![ContentBlock::text("cancelled")]).into())
+                    }
+                    _ = tokio::time::sleep(Duration::from_millis(ms)) => {
+                        event("slow-finished");
+                        Ok(CallToolResult::success(vec![ContentBlock::text("done")]).into())
+                    }
+                }
+            }
+            other => Err(ErrorData::invalid_params(
+                format!("no tool {other:?}"),
+                None,
+            )),
+        }
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(requested.supported_by(&self.get_info().capabilities))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        event("listen-started");
+        context
+            .sink()
+            .notify_tool_list_changed()
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        context.cancelled().await;
+        event("listen-cancelled");
+        Ok(())
+    }
+}
+
+struct Args {
+    port: u16,
+    legacy_sessions: bool,
+    sse: bool,
+    keepalive_ms: u64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        port: 0,
+        legacy_sessions: false,
+        sse: false,
+        keepalive_ms: 0,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--port" => args.port = it.next().and_then(|v| v.parse().ok()).ok_or("--port N")?,
+            "--keepalive-ms" => {
+                args.keepalive_ms = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--keepalive-ms N")?
+            }
+            "--legacy-sessions" => args.legacy_sessions = true,
+            "--sse" => args.sse = true,
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    let keepalive = (args.keepalive_ms > 0).then(|| Duration::from_millis(args.keepalive_ms));
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(args.legacy_sessions)
+        .with_json_response(!args.sse)
+        .with_sse_keep_alive(keepalive);
+    let service: StreamableHttpService<TestServer, LocalSessionManager> =
+        StreamableHttpService::new(|| Ok(TestServer), Default::default(), config);
+    let router = axum::Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let addr = listener.local_addr()?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "LISTENING http://{addr}/mcp")?;
+        out.flush()?;
+    }
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
