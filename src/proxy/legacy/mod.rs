@@ -260,6 +260,25 @@ mod tests {
     }
 
     #[test]
+    fn draining_waits_for_running_exchanges_only() {
+        let (out, _rx) = LegacyOut::new();
+        let first = out.work();
+        let second = out.work();
+        assert!(out.start_listening() && !out.start_listening());
+        drop(first);
+        out.drain();
+        assert!(!out.drained.is_fired(), "one exchange still runs");
+        drop(second);
+        assert!(out.drained.is_fired());
+
+        let (idle, _rx) = LegacyOut::new();
+        drop(idle.work());
+        assert!(!idle.drained.is_fired(), "no shutdown yet");
+        idle.drain();
+        assert!(idle.drained.is_fired(), "nothing running: drained at once");
+    }
+
+    #[test]
     fn legacy_paths_route_to_their_endpoint() {
         let l = listener();
         assert!(route(&l, b"/sse").is_some_and(|r| r.stream));
