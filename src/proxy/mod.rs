@@ -12,6 +12,7 @@ pub mod exchange;
 pub mod guard;
 pub mod headers;
 pub mod metrics;
+pub mod modern_client;
 pub mod post;
 pub mod relay;
 pub mod respond;

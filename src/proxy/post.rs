@@ -184,6 +184,13 @@ pub async fn post(
         .upstreams
         .get(target.upstream)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    if modern && state.modern_clients.translates(target.upstream, up) {
+        return super::modern_client::serve(state, target.upstream, client, head, &body, &facts)
+            .await;
+    }
+    // An `auto` upstream answers the first modern request: a legacy refusal switches to
+    // translation (kept for this request's retry below).
+    let probe = (modern && up.era == crate::config::UpstreamEra::Auto).then(|| body.to_vec());
     if up.is_linked() {
         let to = super::stdio::StdioTarget {
             upstream: target.upstream,
@@ -235,6 +242,15 @@ pub async fn post(
     drop(request);
 
     let status = ex.head.status();
+    if let (Some(sent), 400..=499) = (probe, status) {
+        return match super::modern_client::probe(state, client, head, target.upstream, ex).await? {
+            Some(keep) => Ok(keep),
+            None => {
+                super::modern_client::serve(state, target.upstream, client, head, &sent, &facts)
+                    .await
+            }
+        };
+    }
     if status == 404 {
         if let Some(sid) = target.client_session {
             // The upstream forgot the session: drop ours so the client re-initializes.

@@ -1,0 +1,608 @@
+//! The flow of one translated 2026-07-28 request: a fresh request checks out (or opens) a
+//! pooled legacy session and sends the client's bytes on it; a retry carrying `requestState`
+//! is unsealed, answers the pending exchange's server→client requests upstream and picks the
+//! exchange up again. Either way the upstream's messages are relayed in the modern shape:
+//! notifications as SSE events, the final response under the client's current id with
+//! `resultType: "complete"`, and a server→client request ends the answer with an
+//! `input_required` result (the exchange waits in the shard's pending table).
+//!
+//! Not here: the upstream I/O (upstream.rs), sealing (seal.rs), discovery (discover.rs).
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use glommio::net::TcpStream;
+use serde_json::{json, Map, Value};
+
+use crate::http::{Head, HttpConn, RequestHead};
+use crate::mcp::{jsonrpc, JsonRpcId};
+
+use super::super::error::ProxyError;
+use super::super::post::Facts;
+use super::super::state::ShardState;
+use super::super::stdio::answer::{write_json, ClientShape, SseOut};
+use super::pool::{PoolKey, Principal};
+use super::seal::{self, Handle};
+use super::upstream::{Failure, Source, UpSession};
+use super::{Pending, MAX_PENDING, PENDING_TTL};
+
+const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+/// Server→client requests a 2026-07-28 client can answer through `inputRequests`.
+const INPUT_METHODS: &[&str] = &["sampling/createMessage", "elicitation/create", "roots/list"];
+
+/// A call in progress upstream and the session it holds.
+struct Ongoing {
+    source: Source,
+    session: UpSession,
+    key: PoolKey,
+}
+
+/// Serves a modern request on a legacy upstream; returns whether the connection stays open.
+///
+/// # Errors
+/// Client write failures; refusals are answered here (400/404 with a JSON-RPC error).
+pub(in crate::proxy) async fn serve(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    body: &[u8],
+    facts: &Facts,
+) -> Result<bool, ProxyError> {
+    let started = Instant::now();
+    let shape = ClientShape {
+        keep_alive: head.keep_alive(),
+        http11: head.minor_version() == 1,
+        session: None,
+    };
+    let id = facts
+        .id
+        .clone()
+        .ok_or(ProxyError::Internal("modern request without an id"))?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| ProxyError::Internal("inspected body is not JSON"))?;
+    let method = facts.method_name().unwrap_or_default().to_owned();
+    let params = value.get("params").cloned().unwrap_or(Value::Null);
+    let principal = Principal::anonymous();
+    let keep = match method.as_str() {
+        "server/discover" => {
+            super::discover::answer(state, upstream, client, &id, &params, shape).await?
+        }
+        "ping" | "logging/setLevel" => {
+            refuse(
+                state,
+                client,
+                shape,
+                404,
+                &id,
+                jsonrpc::METHOD_NOT_FOUND,
+                &format!("{method} is not a 2026-07-28 method"),
+            )
+            .await?
+        }
+        "subscriptions/listen" => {
+            refuse(
+                state,
+                client,
+                shape,
+                404,
+                &id,
+                jsonrpc::METHOD_NOT_FOUND,
+                "subscriptions/listen is not translated to legacy upstreams yet (shadowcat)",
+            )
+            .await?
+        }
+        _ => {
+            let request = request_hash(&method, facts.mcp_name.as_deref());
+            match params.get("requestState") {
+                Some(sealed) => {
+                    retry(
+                        state, upstream, client, head, body, shape, &id, &params, sealed,
+                        &principal, request,
+                    )
+                    .await?
+                }
+                None => {
+                    fresh(
+                        state, upstream, client, shape, &id, facts, body, &params, principal,
+                        request,
+                    )
+                    .await?
+                }
+            }
+        }
+    };
+    state.metrics.request(facts.method, started.elapsed());
+    super::reap(state);
+    Ok(keep)
+}
+
+/// Binds a `requestState` to the request it continues (method and name).
+fn request_hash(method: &str, name: Option<&str>) -> u64 {
+    let mut text = String::with_capacity(method.len() + 64);
+    text.push_str(method);
+    text.push('\0');
+    text.push_str(name.unwrap_or_default());
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site; the request's parts"
+)]
+async fn fresh(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    client: &mut HttpConn<TcpStream>,
+    shape: ClientShape<'_>,
+    id: &JsonRpcId,
+    facts: &Facts,
+    body: &[u8],
+    params: &Value,
+    principal: Principal,
+    request: u64,
+) -> Result<bool, ProxyError> {
+    let meta = params.get("_meta");
+    let capabilities = meta
+        .and_then(|m| m.get(CLIENT_CAPABILITIES))
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let info = meta
+        .and_then(|m| m.get(CLIENT_INFO))
+        .cloned()
+        .unwrap_or_else(|| json!({"name": "shadowcat-translated-client", "version": "0"}));
+    let key = PoolKey {
+        upstream,
+        principal,
+        capabilities: capabilities.to_string().into(),
+    };
+    let session = match checkout(state, &key) {
+        Some(session) => session,
+        None => match super::upstream::open(state, upstream, &capabilities, &info).await {
+            Ok(opened) => {
+                state
+                    .modern_clients
+                    .discovered
+                    .borrow_mut()
+                    .insert(upstream, Rc::new(opened.result));
+                opened.session
+            }
+            Err(failure) => return fail(state, client, shape, id, &failure).await,
+        },
+    };
+    let source = match session
+        .call(state, upstream, id, facts.progress_token.as_ref(), body)
+        .await
+    {
+        Ok(source) => source,
+        Err(failure) => {
+            close_later(state, session);
+            return fail(state, client, shape, id, &failure).await;
+        }
+    };
+    let ongoing = Ongoing {
+        source,
+        session,
+        key,
+    };
+    drive(state, upstream, client, shape, id, ongoing, request).await
+}
+
+/// An idle live session for `key`, if the pool has one (expired ones are ended).
+fn checkout(state: &Rc<ShardState>, key: &PoolKey) -> Option<UpSession> {
+    let (taken, expired) = state
+        .modern_clients
+        .pool
+        .borrow_mut()
+        .checkout(key, Instant::now());
+    for session in expired {
+        close_later(state, session);
+    }
+    taken.filter(UpSession::is_alive)
+}
+
+fn close_later(state: &Rc<ShardState>, session: UpSession) {
+    let state = state.clone();
+    glommio::spawn_local(async move { session.close(&state).await }).detach();
+}
+
+fn checkin(state: &Rc<ShardState>, key: PoolKey, session: UpSession) {
+    if !session.is_alive() {
+        return;
+    }
+    let evicted = state
+        .modern_clients
+        .pool
+        .borrow_mut()
+        .checkin(key, session, Instant::now());
+    if let Some(evicted) = evicted {
+        close_later(state, evicted);
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site; the request's parts"
+)]
+async fn retry(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    body: &[u8],
+    shape: ClientShape<'_>,
+    id: &JsonRpcId,
+    params: &Value,
+    sealed: &Value,
+    principal: &Principal,
+    request: u64,
+) -> Result<bool, ProxyError> {
+    let invalid = |message: &str| (400, jsonrpc::INVALID_PARAMS, message.to_owned());
+    let outcome: Result<(u64, Pending), (u16, i32, String)> = (|| {
+        let text = sealed
+            .as_str()
+            .ok_or_else(|| invalid("requestState must be the string the proxy issued"))?;
+        let handle = seal::unseal(text, principal.as_str(), request, seal::now_ms())
+            .map_err(|r| invalid(r.as_str()))?;
+        if usize::from(handle.upstream) != upstream {
+            return Err(invalid("requestState belongs to another upstream"));
+        }
+        if usize::from(handle.shard) != state.id().0 {
+            return Err((0, 0, handle.shard.to_string()));
+        }
+        state
+            .modern_clients
+            .pending
+            .borrow_mut()
+            .remove(&handle.exchange)
+            .map(|pending| (handle.exchange, pending))
+            .ok_or_else(|| {
+                invalid("requestState names an exchange no longer pending (answered already or timed out)")
+            })
+    })();
+    let (exchange, pending) = match outcome {
+        Ok(found) => found,
+        Err((0, _, shard)) => {
+            let shard = shard.parse::<usize>().unwrap_or(usize::MAX);
+            return super::handoff::to_shard(state, client, head, body, shard).await;
+        }
+        Err((status, code, message)) => {
+            return refuse(state, client, shape, status, id, code, &message).await
+        }
+    };
+    let responses = params.get("inputResponses").and_then(Value::as_object);
+    let mut answers = Vec::with_capacity(pending.asked.len());
+    for (key, server_id) in &pending.asked {
+        let Some(result) = responses.and_then(|r| r.get(key)) else {
+            let message = format!("inputResponses lacks \"{key}\"");
+            // The exchange stays pending: the client may retry with every answer.
+            let expires = pending.expires;
+            put_back(state, exchange, pending, expires);
+            return refuse(
+                state,
+                client,
+                shape,
+                400,
+                id,
+                jsonrpc::INVALID_PARAMS,
+                &message,
+            )
+            .await;
+        };
+        let mut response = Vec::with_capacity(128);
+        response.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+        server_id.write_json(&mut response);
+        response.extend_from_slice(br#","result":"#);
+        response.extend_from_slice(result.to_string().as_bytes());
+        response.push(b'}');
+        answers.push((server_id.clone(), response));
+    }
+    for (server_id, response) in &answers {
+        if let Err(failure) = pending.session.answer(state, server_id, response).await {
+            close_later(state, pending.session);
+            return fail(state, client, shape, id, &failure).await;
+        }
+    }
+    let ongoing = Ongoing {
+        source: pending.source,
+        session: pending.session,
+        key: pending.key,
+    };
+    drive(state, upstream, client, shape, id, ongoing, request).await
+}
+
+/// What the upstream sent, as the relay sees it.
+enum Message {
+    Notification,
+    ServerRequest(JsonRpcId, String, Value),
+    Response(Value),
+}
+
+fn classify(value: Value) -> Message {
+    let id = value.get("id").and_then(id_of);
+    match (value.get("method").and_then(Value::as_str), id) {
+        (Some(method), Some(id)) => {
+            let method = method.to_owned();
+            let params = value.get("params").cloned().unwrap_or(Value::Null);
+            Message::ServerRequest(id, method, params)
+        }
+        (Some(_), None) => Message::Notification,
+        (None, _) => Message::Response(value),
+    }
+}
+
+fn id_of(value: &Value) -> Option<JsonRpcId> {
+    match value {
+        Value::String(s) => Some(JsonRpcId::String(s.clone())),
+        Value::Number(n) => n
+            .as_i64()
+            .map(JsonRpcId::Number)
+            .or_else(|| n.as_u64().map(JsonRpcId::from_u64)),
+        _ => None,
+    }
+}
+
+fn id_value(id: &JsonRpcId) -> Value {
+    let mut out = Vec::with_capacity(16);
+    id.write_json(&mut out);
+    serde_json::from_slice(&out).unwrap_or(Value::Null)
+}
+
+/// Relays the call until its final response or a server→client request the client must
+/// answer.
+async fn drive(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    client: &mut HttpConn<TcpStream>,
+    shape: ClientShape<'_>,
+    id: &JsonRpcId,
+    mut ongoing: Ongoing,
+    request: u64,
+) -> Result<bool, ProxyError> {
+    let timeout = state
+        .config
+        .upstreams
+        .get(upstream)
+        .map_or(Duration::from_secs(30), |u| u.request_timeout);
+    let mut sse: Option<SseOut> = None;
+    loop {
+        let bytes = match ongoing.source.next(state, timeout).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                close_later(state, ongoing.session);
+                let failure = Failure::Unavailable("the answer ended without a result".into());
+                return fail_on(state, client, shape, id, &failure, sse).await;
+            }
+            Err(failure) => {
+                close_later(state, ongoing.session);
+                return fail_on(state, client, shape, id, &failure, sse).await;
+            }
+        };
+        let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        match classify(value) {
+            Message::Notification => {
+                let out = match sse.as_mut() {
+                    Some(out) => out,
+                    None => {
+                        let mut out = SseOut::new(shape);
+                        out.start(state, client).await?;
+                        sse.insert(out)
+                    }
+                };
+                out.event(client, &bytes).await?;
+            }
+            Message::Response(mut value) => {
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("id".into(), id_value(id));
+                    if let Some(Value::Object(result)) = object.get_mut("result") {
+                        result
+                            .entry("resultType")
+                            .or_insert_with(|| Value::String("complete".into()));
+                    }
+                }
+                if let Source::Http(answer) = ongoing.source {
+                    answer.finish(state);
+                }
+                checkin(state, ongoing.key, ongoing.session);
+                return write_message(state, client, shape, &value.to_string().into_bytes(), sse)
+                    .await;
+            }
+            Message::ServerRequest(server_id, method, params) => {
+                if let Some(answer) = local_answer(&method) {
+                    let mut response = Vec::with_capacity(96);
+                    response.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+                    server_id.write_json(&mut response);
+                    response.extend_from_slice(answer);
+                    response.push(b'}');
+                    if let Err(failure) = ongoing.session.answer(state, &server_id, &response).await
+                    {
+                        close_later(state, ongoing.session);
+                        return fail_on(state, client, shape, id, &failure, sse).await;
+                    }
+                    continue;
+                }
+                return input_required(
+                    state, upstream, client, shape, id, ongoing, request, sse, server_id, method,
+                    params,
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// Server requests the proxy answers itself: `ping`, and anything a 2026 client cannot take.
+fn local_answer(method: &str) -> Option<&'static [u8]> {
+    if method == "ping" {
+        return Some(br#","result":{}"#);
+    }
+    if INPUT_METHODS.contains(&method) {
+        return None;
+    }
+    Some(br#","error":{"code":-32601,"message":"Method not found (the proxy's 2026-07-28 client cannot take it)"}"#)
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the exchange's parts, moved into the table"
+)]
+async fn input_required(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    client: &mut HttpConn<TcpStream>,
+    shape: ClientShape<'_>,
+    id: &JsonRpcId,
+    ongoing: Ongoing,
+    request: u64,
+    sse: Option<SseOut>,
+    server_id: JsonRpcId,
+    method: String,
+    params: Value,
+) -> Result<bool, ProxyError> {
+    let translator = &state.modern_clients;
+    let exchange = translator.next_exchange();
+    let handle = Handle {
+        shard: u16::try_from(state.id().0).unwrap_or(u16::MAX),
+        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        exchange,
+        request,
+        expires_ms: seal::now_ms() + u64::try_from(PENDING_TTL.as_millis()).unwrap_or(0),
+        principal: ongoing.key.principal.as_str().to_owned(),
+    };
+    let (Some(sealed), true) = (
+        seal::seal(&handle),
+        translator.pending.borrow().len() < MAX_PENDING,
+    ) else {
+        close_later(state, ongoing.session);
+        let failure = Failure::Unavailable("too many exchanges waiting for input".into());
+        return fail_on(state, client, shape, id, &failure, sse).await;
+    };
+    let key = format!("input-{exchange}");
+    let mut requests = Map::new();
+    requests.insert(key.clone(), json!({"method": method, "params": params}));
+    let answer = json!({
+        "jsonrpc": "2.0",
+        "id": id_value(id),
+        "result": {
+            "resultType": "input_required",
+            "inputRequests": requests,
+            "requestState": sealed,
+        }
+    });
+    let pending = Pending {
+        source: ongoing.source,
+        session: ongoing.session,
+        key: ongoing.key,
+        asked: vec![(key, server_id)],
+        expires: Instant::now() + PENDING_TTL,
+    };
+    put_back(state, exchange, pending, Instant::now() + PENDING_TTL);
+    write_message(state, client, shape, &answer.to_string().into_bytes(), sse).await
+}
+
+/// Stores a pending exchange until `expires` (then its call is dropped and its session ended).
+fn put_back(state: &Rc<ShardState>, exchange: u64, pending: Pending, expires: Instant) {
+    state
+        .modern_clients
+        .pending
+        .borrow_mut()
+        .insert(exchange, pending);
+    let state = state.clone();
+    glommio::spawn_local(async move {
+        glommio::timer::sleep(expires.saturating_duration_since(Instant::now())).await;
+        let expired = {
+            let mut table = state.modern_clients.pending.borrow_mut();
+            let due = table
+                .iter()
+                .filter(|(_, p)| p.expires <= Instant::now())
+                .map(|(k, _)| *k)
+                .collect::<Vec<_>>();
+            due.into_iter()
+                .filter_map(|k| table.remove(&k))
+                .collect::<Vec<_>>()
+        };
+        for pending in expired {
+            drop(pending.source);
+            pending.session.close(&state).await;
+        }
+    })
+    .detach();
+}
+
+async fn write_message(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    shape: ClientShape<'_>,
+    message: &[u8],
+    sse: Option<SseOut>,
+) -> Result<bool, ProxyError> {
+    match sse {
+        None => write_json(state, client, message, shape).await,
+        Some(mut out) => {
+            out.event(client, message).await?;
+            out.finish(state, client).await
+        }
+    }
+}
+
+async fn fail(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    shape: ClientShape<'_>,
+    id: &JsonRpcId,
+    failure: &Failure,
+) -> Result<bool, ProxyError> {
+    fail_on(state, client, shape, id, failure, None).await
+}
+
+async fn fail_on(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    shape: ClientShape<'_>,
+    id: &JsonRpcId,
+    failure: &Failure,
+    sse: Option<SseOut>,
+) -> Result<bool, ProxyError> {
+    let (code, message) = failure.describe();
+    tracing::warn!(%message, "translated request failed");
+    if sse.is_none() {
+        let status = if code == jsonrpc::UPSTREAM_TIMEOUT {
+            504
+        } else {
+            502
+        };
+        return refuse(state, client, shape, status, id, code, &message).await;
+    }
+    let mut body = Vec::with_capacity(128);
+    jsonrpc::write_error(&mut body, Some(id), code, &message, None);
+    write_message(state, client, shape, &body, sse).await
+}
+
+/// Answers `status` with a JSON-RPC error for `id`.
+pub(super) async fn refuse(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    shape: ClientShape<'_>,
+    status: u16,
+    id: &JsonRpcId,
+    code: i32,
+    message: &str,
+) -> Result<bool, ProxyError> {
+    let mut body = Vec::with_capacity(message.len() + 96);
+    jsonrpc::write_error(&mut body, Some(id), code, message, None);
+    let mut out = Vec::with_capacity(body.len() + 128);
+    super::super::headers::local_response(
+        &mut out,
+        status,
+        Some("application/json"),
+        &[],
+        &body,
+        shape.keep_alive,
+    );
+    state.metrics.status(status);
+    client.write_all(&out).await.map_err(ProxyError::Http)?;
+    Ok(shape.keep_alive)
+}
