@@ -1,0 +1,150 @@
+"""Era translation, modern client → legacy upstream: a 2026-07-28 client (rmcp 3.11, tests/modern
+`modern_client`, and raw HTTP) through the proxy to upstreams that speak only `initialize` +
+sessions: server-everything Streamable HTTP (`--upstream-era legacy` and `auto`) and stdio
+upstreams (the embedded demo server, server-everything).
+
+Checks: server/discover answered from the upstream's initialize result; tools/list and an echo
+call; a sampling round trip through MRTR (the upstream's `sampling/createMessage` becomes an
+`input_required` result, rmcp answers it and retries with `requestState`); a tampered or
+foreign requestState refused with 400/-32602; a retry landing on the other shard handed to the
+shard owning the pending exchange (`--shards 2`); no client session is ever minted.
+
+Not here: sealing and pool unit tests (src/proxy/modern_client/), pass-through of modern
+requests to modern upstreams (test_modern.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import harness
+from rawhttp import RawConnection, jsonrpc, mcp_headers
+from test_modern import MODERN, metric, run_client
+
+SAMPLED = "sampled by rmcp"
+
+
+def demo_stdio_command(shadowcat_bin) -> list[str]:
+    return [str(shadowcat_bin), "demo-server", "--stdio"]
+
+
+@pytest.fixture
+def stdio_proxy(shadowcat_bin):
+    started: list[harness.Endpoint] = []
+
+    def start(command: list[str], **options) -> harness.Endpoint:
+        proxy = harness.start_stdio_proxy(shadowcat_bin, command, **options)
+        started.append(proxy)
+        return proxy
+
+    try:
+        yield start
+    finally:
+        for proxy in started:
+            proxy.stop()
+
+
+def check_basics(proxy_url: str, *, server_name: str, echo_args: dict[str, Any], echo_text: str) -> None:
+    info = run_client(proxy_url, "discover")["info"]
+    assert server_name in json.dumps(info), info
+    tools = run_client(proxy_url, "list")["tools"]
+    assert "echo" in tools, tools
+    answer = run_client(proxy_url, "call", "echo", json.dumps(echo_args))
+    assert answer["is_error"] in (False, None) and echo_text in " ".join(answer["text"]), answer
+
+
+@pytest.mark.parametrize("era", ["legacy", "auto"])
+def test_rmcp_client_through_legacy_everything(everything_upstream, start_proxy, era: str) -> None:
+    proxy = start_proxy(everything_upstream.url, admin=True, extra=["--upstream-era", era])
+    check_basics(proxy.url, server_name="everything", echo_args={"message": "héllo legacy"},
+                 echo_text="héllo legacy")
+    answer = run_client(proxy.url, "call", "trigger-sampling-request", json.dumps({"prompt": "hi"}))
+    assert answer.get("rounds") == 1 and SAMPLED in " ".join(answer["text"]), answer
+    assert metric(proxy, "shadowcat_sessions_created_total") == 0
+
+
+def test_rmcp_client_through_stdio_demo_server(shadowcat_bin, stdio_proxy) -> None:
+    proxy = stdio_proxy(demo_stdio_command(shadowcat_bin))
+    check_basics(proxy.url, server_name="shadowcat", echo_args={"message": "héllo stdio"},
+                 echo_text="héllo stdio")
+    answer = run_client(proxy.url, "call", "sample", json.dumps({"prompt": "hi"}))
+    assert answer.get("rounds") == 1 and SAMPLED in " ".join(answer["text"]), answer
+
+
+def test_rmcp_client_through_stdio_everything(stdio_proxy) -> None:
+    proxy = stdio_proxy(harness.everything_stdio_command())
+    check_basics(proxy.url, server_name="everything", echo_args={"message": "héllo"}, echo_text="héllo")
+    answer = run_client(proxy.url, "call", "trigger-sampling-request", json.dumps({"prompt": "hi"}))
+    assert answer.get("rounds") == 1 and SAMPLED in " ".join(answer["text"]), answer
+
+
+# --- raw HTTP: requestState checks and cross-shard retries ---------------------------------
+
+def sampling_call(request_id: Any, extra: dict[str, Any] | None = None) -> bytes:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {"sampling": {}},
+        "io.modelcontextprotocol/clientInfo": {"name": "shadowcat-interop-raw", "version": "0"},
+    }
+    params = {"name": "trigger-sampling-request", "arguments": {"prompt": "raw"}, "_meta": meta, **(extra or {})}
+    return jsonrpc("tools/call", params, request_id)
+
+
+CALL_HEADERS = mcp_headers(extra=[("MCP-Protocol-Version", MODERN), ("Mcp-Method", "tools/call"),
+                                  ("Mcp-Name", "trigger-sampling-request")])
+SAMPLING_RESULT = {"role": "assistant", "content": {"type": "text", "text": SAMPLED}, "model": "raw"}
+
+
+def post(proxy: harness.Endpoint, body: bytes):
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        return conn.request("POST", "/mcp", CALL_HEADERS, body)
+
+
+def input_required(proxy: harness.Endpoint, request_id: Any) -> dict[str, Any]:
+    response = post(proxy, sampling_call(request_id))
+    assert response.status == 200, response.describe()
+    result = response.response_for(request_id)["result"]
+    assert result["resultType"] == "input_required", result
+    (key, asked), = result["inputRequests"].items()
+    assert asked["method"] == "sampling/createMessage", asked
+    return {"key": key, "state": result["requestState"]}
+
+
+def retry(proxy: harness.Endpoint, request_id: Any, pending: dict[str, Any], state: str | None = None):
+    extra = {"inputResponses": {pending["key"]: SAMPLING_RESULT}, "requestState": state or pending["state"]}
+    return post(proxy, sampling_call(request_id, extra))
+
+
+def test_tampered_and_unknown_request_state_are_refused(everything_upstream, start_proxy) -> None:
+    proxy = start_proxy(everything_upstream.url, extra=["--upstream-era", "legacy"])
+    pending = input_required(proxy, 1)
+    state = pending["state"]
+    tampered = state[:-2] + ("AA" if state[-2:] != "AA" else "BB")
+    for bad in (tampered, "not-a-sealed-state", state[:10]):
+        response = retry(proxy, 2, pending, bad)
+        assert response.status == 400, response.describe()
+        error = response.response_for(2)["error"]
+        assert error["code"] == -32602 and "requestState" in error["message"], error
+    # The genuine state still works once, then it is spent.
+    response = retry(proxy, 3, pending)
+    assert response.status == 200, response.describe()
+    result = response.response_for(3)["result"]
+    assert result.get("resultType") == "complete" and SAMPLED in json.dumps(result), result
+    response = retry(proxy, 4, pending)
+    assert response.status == 400 and response.response_for(4)["error"]["code"] == -32602, response.describe()
+
+
+def test_retry_on_the_other_shard_is_handed_to_the_owner(everything_upstream, start_proxy) -> None:
+    proxy = start_proxy(everything_upstream.url, shards=2, admin=True, extra=["--upstream-era", "legacy"])
+    for n in range(12):
+        pending = input_required(proxy, f"call-{n}")
+        response = retry(proxy, f"retry-{n}", pending)
+        assert response.status == 200, response.describe()
+        result = response.response_for(f"retry-{n}")["result"]
+        assert result.get("resultType") == "complete" and SAMPLED in json.dumps(result), result
+        if metric(proxy, "shadowcat_hops_total") > 0:
+            break
+    assert metric(proxy, "shadowcat_hops_total") > 0, "no retry landed on the other shard in 12 tries"
