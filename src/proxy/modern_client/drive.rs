@@ -18,7 +18,9 @@ use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, JsonRpcId};
 
 use super::super::error::ProxyError;
+use super::super::metrics::Counter;
 use super::super::post::Facts;
+use super::super::relay::until_client_gone;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape, SseOut};
 use super::pool::{PoolKey, Principal};
@@ -34,6 +36,8 @@ const INPUT_METHODS: &[&str] = &["sampling/createMessage", "elicitation/create",
 /// A call in progress upstream and the session it holds.
 struct Ongoing {
     source: Source,
+    /// The id the upstream knows the call by (the first request's, also across retries).
+    upstream_id: JsonRpcId,
     session: UpSession,
     key: PoolKey,
 }
@@ -183,6 +187,7 @@ async fn fresh(
     };
     let ongoing = Ongoing {
         source,
+        upstream_id: id.clone(),
         session,
         key,
     };
@@ -306,6 +311,7 @@ async fn retry(
     }
     let ongoing = Ongoing {
         source: pending.source,
+        upstream_id: pending.upstream_id,
         session: pending.session,
         key: pending.key,
     };
@@ -367,7 +373,19 @@ async fn drive(
         .map_or(Duration::from_secs(30), |u| u.request_timeout);
     let mut sse: Option<SseOut> = None;
     loop {
-        let bytes = match ongoing.source.next(state, timeout).await {
+        // 2026-07-28: closing the stream cancels the request; the legacy upstream hears it
+        // as `notifications/cancelled` and the session returns to the pool.
+        let Some(next) = until_client_gone(client, ongoing.source.next(state, timeout)).await
+        else {
+            state.metrics.incr(Counter::ClientGone);
+            ongoing
+                .session
+                .cancel(state, ongoing.source, &ongoing.upstream_id)
+                .await;
+            checkin(state, ongoing.key, ongoing.session);
+            return Ok(false);
+        };
+        let bytes = match next {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
                 close_later(state, ongoing.session);
@@ -494,6 +512,7 @@ async fn input_required(
     });
     let pending = Pending {
         source: ongoing.source,
+        upstream_id: ongoing.upstream_id,
         session: ongoing.session,
         key: ongoing.key,
         asked: vec![(key, server_id)],

@@ -51,6 +51,8 @@ pub struct Pending {
     pub session: UpSession,
     /// Where the session returns.
     pub key: PoolKey,
+    /// The id the upstream knows the call by (the original request's).
+    pub upstream_id: crate::mcp::JsonRpcId,
     /// `inputRequests` key → the upstream's request id.
     pub asked: Vec<(String, crate::mcp::JsonRpcId)>,
     /// When it is dropped.

@@ -509,6 +509,29 @@ impl UpSession {
         }
     }
 
+    /// Cancels `source` (a call on this session whose client hung up): the upstream is told
+    /// with `notifications/cancelled` for `upstream_id` (MCP-NOTES §11.8) and the call dropped.
+    pub async fn cancel(&self, state: &Rc<ShardState>, source: Source, upstream_id: &JsonRpcId) {
+        const REASON: &str = "the 2026-07-28 client closed its stream";
+        match source {
+            Source::Link(call) => call.link().cancel(call.upstream_id(), REASON),
+            Source::Http(answer) => {
+                // Dropping the answer closes its connection (never pooled mid-body).
+                drop(answer);
+                let mut note =
+                    br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"#
+                        .to_vec();
+                upstream_id.write_json(&mut note);
+                note.extend_from_slice(br#","reason":"#);
+                crate::mcp::write_json_string(&mut note, REASON);
+                note.extend_from_slice(b"}}");
+                if let Err(e) = self.answer(state, upstream_id, &note).await {
+                    tracing::debug!(?e, "cancellation not delivered upstream");
+                }
+            }
+        }
+    }
+
     /// Ends the session upstream (HTTP: DELETE; links: ending the link session).
     pub async fn close(self, state: &Rc<ShardState>) {
         if let Self::Http {
