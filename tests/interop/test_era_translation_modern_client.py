@@ -148,3 +148,54 @@ def test_retry_on_the_other_shard_is_handed_to_the_owner(everything_upstream, st
         if metric(proxy, "shadowcat_hops_total") > 0:
             break
     assert metric(proxy, "shadowcat_hops_total") > 0, "no retry landed on the other shard in 12 tries"
+
+
+# --- subscriptions/listen onto a legacy session's stream -----------------------------------
+
+def modern_post(method: str, params: dict[str, Any], request_id: Any, name: str | None = None):
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "shadowcat-interop-raw", "version": "0"},
+    }
+    extra = [("MCP-Protocol-Version", MODERN), ("Mcp-Method", method)]
+    if name is not None:
+        extra.append(("Mcp-Name", name))
+    return mcp_headers(extra=extra), jsonrpc(method, {**params, "_meta": meta}, request_id)
+
+
+def call_tool(proxy: harness.Endpoint, name: str, arguments: dict[str, Any], request_id: Any) -> dict[str, Any]:
+    headers, body = modern_post("tools/call", {"name": name, "arguments": arguments}, request_id, name)
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        response = conn.request("POST", "/mcp", headers, body)
+    assert response.status == 200, response.describe()
+    return response.response_for(request_id)["result"]
+
+
+def test_listen_maps_onto_the_legacy_session_stream(stdio_proxy) -> None:
+    """A shared stdio child (the FastMCP fixture): list changes and resource updates it sends
+    reach the listen stream, acknowledged first and tagged with the listen's id."""
+    proxy = stdio_proxy(harness.fixture_stdio_command(), mode="shared")
+    filters = {"toolsListChanged": True, "promptsListChanged": True,
+               "resourceSubscriptions": ["fixture://readme"]}
+    headers, body = modern_post("subscriptions/listen", {"notifications": filters}, "listen-1")
+    sub_id = "io.modelcontextprotocol/subscriptionId"
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        stream = conn.open_stream("POST", "/mcp", headers, body)
+        assert stream.is_sse, stream.response.describe()
+        ack = stream.next_event().message()
+        assert ack["method"] == "notifications/subscriptions/acknowledged", ack
+        assert ack["params"]["_meta"][sub_id] == "listen-1", ack
+        honoured = ack["params"]["notifications"]
+        assert honoured.get("toolsListChanged") is True and honoured.get("resourceSubscriptions") == ["fixture://readme"], ack
+
+        call_tool(proxy, "load_component", {"name": "listened"}, 1)
+        changed = stream.events_until(
+            lambda e: (e.message() or {}).get("method") == "notifications/tools/list_changed", "tools/list_changed")
+        assert changed[-1].message()["params"]["_meta"][sub_id] == "listen-1"
+
+        call_tool(proxy, "touch", {"uri": "fixture://readme"}, 2)
+        updated = stream.events_until(
+            lambda e: (e.message() or {}).get("method") == "notifications/resources/updated", "resources/updated")
+        message = updated[-1].message()
+        assert message["params"]["uri"] == "fixture://readme" and message["params"]["_meta"][sub_id] == "listen-1"

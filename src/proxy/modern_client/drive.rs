@@ -86,16 +86,7 @@ pub(in crate::proxy) async fn serve(
             .await?
         }
         "subscriptions/listen" => {
-            refuse(
-                state,
-                client,
-                shape,
-                404,
-                &id,
-                jsonrpc::METHOD_NOT_FOUND,
-                "subscriptions/listen is not translated to legacy upstreams yet (shadowcat)",
-            )
-            .await?
+            super::listen::listen(state, upstream, client, shape, &id, &params).await?
         }
         _ => {
             let request = request_hash(&method, facts.mcp_name.as_deref());
@@ -349,7 +340,8 @@ fn id_of(value: &Value) -> Option<JsonRpcId> {
     }
 }
 
-fn id_value(id: &JsonRpcId) -> Value {
+/// The id as a JSON value.
+pub(super) fn id_value(id: &JsonRpcId) -> Value {
     let mut out = Vec::with_capacity(16);
     id.write_json(&mut out);
     serde_json::from_slice(&out).unwrap_or(Value::Null)

@@ -6,7 +6,7 @@
 //! pending exchange, continued by the client's retry (on whichever shard it lands).
 //!
 //! Files: when to translate and the per-shard state (here), the request flow (drive.rs),
-//! `server/discover` (discover.rs), the legacy upstream side (upstream.rs), the session pool
+//! `server/discover` (discover.rs), `subscriptions/listen` (listen.rs), the legacy upstream side (upstream.rs), the session pool
 //! (pool.rs), `requestState` sealing (seal.rs), moving a retry to its shard (handoff.rs).
 //! Not here: classification and header validation (era.rs), the pass-through path (post.rs),
 //! legacy clients in front of modern upstreams.
@@ -14,6 +14,7 @@
 pub mod discover;
 pub mod drive;
 pub mod handoff;
+pub mod listen;
 pub mod pool;
 pub mod seal;
 pub mod upstream;

@@ -122,8 +122,17 @@ impl Source {
 }
 
 impl HttpAnswer {
+    /// A long-lived stream (a GET stream): no bound on its total length, only per event.
+    pub fn open(ex: Exchange) -> Result<Source, Failure> {
+        Self::with_limit(ex, u64::MAX).map(|answer| Source::Http(Box::new(answer)))
+    }
+
     fn new(ex: Exchange) -> Result<Self, Failure> {
-        let reader = BodyReader::new(ex.framing, MessageKind::Response, MAX_MESSAGE as u64)
+        Self::with_limit(ex, MAX_MESSAGE as u64)
+    }
+
+    fn with_limit(ex: Exchange, max_body: u64) -> Result<Self, Failure> {
+        let reader = BodyReader::new(ex.framing, MessageKind::Response, max_body)
             .map_err(|e| Failure::Unavailable(e.to_string()))?;
         let sse = ex
             .head
