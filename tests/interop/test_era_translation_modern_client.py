@@ -199,3 +199,26 @@ def test_listen_maps_onto_the_legacy_session_stream(stdio_proxy) -> None:
             lambda e: (e.message() or {}).get("method") == "notifications/resources/updated", "resources/updated")
         message = updated[-1].message()
         assert message["params"]["uri"] == "fixture://readme" and message["params"]["_meta"][sub_id] == "listen-1"
+
+
+def test_client_hang_up_cancels_the_legacy_call(stdio_proxy) -> None:
+    """Closing a modern request's stream is its cancellation: the legacy upstream hears
+    notifications/cancelled (the fixture counts it), and the pooled session serves on."""
+    from test_proxy_limits import wait_until
+
+    proxy = stdio_proxy(harness.fixture_stdio_command(), mode="shared")
+    params = {"name": "slow", "arguments": {"steps": 200, "delay_ms": 50}}
+    headers, body = modern_post("tools/call", params, "slow-1", "slow")
+    message = json.loads(body)
+    message["params"]["_meta"]["progressToken"] = "p-1"
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        stream = conn.open_stream("POST", "/mcp", headers, json.dumps(message).encode())
+        assert stream.is_sse, stream.response.describe()
+        first = stream.next_event().message()
+        assert first["method"] == "notifications/progress" and first["params"]["progressToken"] == "p-1", first
+
+    def cancelled() -> int:
+        text = call_tool(proxy, "whoami", {}, "who")["content"][0]["text"]
+        return json.loads(text)["cancelled"]
+
+    wait_until(lambda: cancelled() >= 1, "the fixture to see notifications/cancelled")

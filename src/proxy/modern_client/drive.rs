@@ -152,28 +152,35 @@ async fn fresh(
         principal,
         capabilities: capabilities.to_string().into(),
     };
-    let session = match checkout(state, &key) {
-        Some(session) => session,
-        None => match super::upstream::open(state, upstream, &capabilities, &info).await {
-            Ok(opened) => {
-                state
-                    .modern_clients
-                    .discovered
-                    .borrow_mut()
-                    .insert(upstream, Rc::new(opened.result));
-                opened.session
+    // A pooled session the upstream forgot (restart, its own expiry) answers 404: the request
+    // is sent once more on a fresh session (it never reached a live session).
+    let mut pooled = checkout(state, &key);
+    let (source, session) = loop {
+        let reused = pooled.is_some();
+        let session = match pooled.take() {
+            Some(session) => session,
+            None => match super::upstream::open(state, upstream, &capabilities, &info).await {
+                Ok(opened) => {
+                    state
+                        .modern_clients
+                        .discovered
+                        .borrow_mut()
+                        .insert(upstream, Rc::new(opened.result));
+                    opened.session
+                }
+                Err(failure) => return fail(state, client, shape, id, &failure).await,
+            },
+        };
+        match session
+            .call(state, upstream, id, facts.progress_token.as_ref(), body)
+            .await
+        {
+            Ok(source) => break (source, session),
+            Err(Failure::SessionGone) if reused => drop(session),
+            Err(failure) => {
+                close_later(state, session);
+                return fail(state, client, shape, id, &failure).await;
             }
-            Err(failure) => return fail(state, client, shape, id, &failure).await,
-        },
-    };
-    let source = match session
-        .call(state, upstream, id, facts.progress_token.as_ref(), body)
-        .await
-    {
-        Ok(source) => source,
-        Err(failure) => {
-            close_later(state, session);
-            return fail(state, client, shape, id, &failure).await;
         }
     };
     let ongoing = Ongoing {

@@ -72,6 +72,8 @@ pub struct Translator {
     /// Exchanges waiting for a retry, by exchange id.
     pub(super) pending: RefCell<HashMap<u64, Pending>>,
     next_exchange: Cell<u64>,
+    /// Whether the idle-session reaper task runs on this shard (started on first use).
+    reaper: Cell<bool>,
 }
 
 impl Default for Translator {
@@ -82,6 +84,7 @@ impl Default for Translator {
             discovered: RefCell::new(HashMap::new()),
             pending: RefCell::new(HashMap::new()),
             next_exchange: Cell::new(1),
+            reaper: Cell::new(false),
         }
     }
 }
@@ -204,20 +207,37 @@ pub async fn shutdown(state: &Rc<ShardState>) {
     }
 }
 
-/// Ends the pooled sessions idle for too long (run after each translated request).
+/// Starts (once per shard) the task that ends pooled sessions idle for longer than
+/// [`IDLE_TTL`], checking every half TTL until shutdown.
 pub(super) fn reap(state: &Rc<ShardState>) {
-    let expired = state
-        .modern_clients
-        .pool
-        .borrow_mut()
-        .expire(Instant::now());
-    if expired.is_empty() {
+    if state.modern_clients.reaper.replace(true) {
         return;
     }
     let state = state.clone();
     glommio::spawn_local(async move {
-        for session in expired {
-            session.close(&state).await;
+        loop {
+            let stopped = futures_lite::future::or(
+                async {
+                    glommio::timer::sleep(IDLE_TTL / 2).await;
+                    false
+                },
+                async {
+                    state.shutdown.wait().await;
+                    true
+                },
+            )
+            .await;
+            if stopped {
+                return;
+            }
+            let expired = state
+                .modern_clients
+                .pool
+                .borrow_mut()
+                .expire(Instant::now());
+            for session in expired {
+                session.close(&state).await;
+            }
         }
     })
     .detach();

@@ -65,6 +65,8 @@ pub enum Failure {
     Timeout,
     /// Unreachable, broken stream, refused session.
     Unavailable(String),
+    /// The upstream no longer knows the session (404 on a session request).
+    SessionGone,
 }
 
 impl Failure {
@@ -78,6 +80,10 @@ impl Failure {
             Self::Unavailable(why) => (
                 crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
                 format!("Upstream MCP server unavailable: {why}"),
+            ),
+            Self::SessionGone => (
+                crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
+                "Upstream MCP server lost the proxy's session (404)".into(),
             ),
         }
     }
@@ -454,7 +460,7 @@ impl UpSession {
                 let status = ex.head.status();
                 if status == 404 {
                     finish(state, ex, false);
-                    return Err(Failure::Unavailable("upstream session gone (404)".into()));
+                    return Err(Failure::SessionGone);
                 }
                 if !(200..300).contains(&status) && status != 400 {
                     // A JSON-RPC error body still reaches the client; anything else fails.
