@@ -1,13 +1,15 @@
 """Era translation, modern client → legacy upstream: a 2026-07-28 client (rmcp 3.11, tests/modern
 `modern_client`, and raw HTTP) through the proxy to upstreams that speak only `initialize` +
-sessions: server-everything Streamable HTTP (`--upstream-era legacy` and `auto`) and stdio
-upstreams (the embedded demo server, server-everything).
+sessions: server-everything Streamable HTTP (`--upstream-era legacy` and `auto`) and HTTP+SSE,
+and stdio upstreams (the embedded demo server, server-everything, the FastMCP fixture).
 
 Checks: server/discover answered from the upstream's initialize result; tools/list and an echo
 call; a sampling round trip through MRTR (the upstream's `sampling/createMessage` becomes an
 `input_required` result, rmcp answers it and retries with `requestState`); a tampered or
 foreign requestState refused with 400/-32602; a retry landing on the other shard handed to the
-shard owning the pending exchange (`--shards 2`); no client session is ever minted.
+shard owning the pending exchange (`--shards 2`); no client session is ever minted;
+`subscriptions/listen` mapped onto a legacy session's stream; a client hang-up cancelling the
+upstream call.
 
 Not here: sealing and pool unit tests (src/proxy/modern_client/), pass-through of modern
 requests to modern upstreams (test_modern.py).
@@ -64,6 +66,14 @@ def test_rmcp_client_through_legacy_everything(everything_upstream, start_proxy,
     answer = run_client(proxy.url, "call", "trigger-sampling-request", json.dumps({"prompt": "hi"}))
     assert answer.get("rounds") == 1 and SAMPLED in " ".join(answer["text"]), answer
     assert metric(proxy, "shadowcat_sessions_created_total") == 0
+
+
+def test_rmcp_client_through_legacy_sse_everything(everythingsse_upstream, start_proxy) -> None:
+    """A 2024-11-05 HTTP+SSE upstream (always legacy): the link machinery serves the pool."""
+    proxy = start_proxy(everythingsse_upstream.url, extra=["--upstream-transport", "sse"])
+    check_basics(proxy.url, server_name="everything", echo_args={"message": "héllo sse"}, echo_text="héllo sse")
+    answer = run_client(proxy.url, "call", "trigger-sampling-request", json.dumps({"prompt": "hi"}))
+    assert answer.get("rounds") == 1 and SAMPLED in " ".join(answer["text"]), answer
 
 
 def test_rmcp_client_through_stdio_demo_server(shadowcat_bin, stdio_proxy) -> None:
