@@ -91,6 +91,16 @@ def test_rmcp_client_through_stdio_everything(stdio_proxy) -> None:
     assert answer.get("rounds") == 1 and SAMPLED in " ".join(answer["text"]), answer
 
 
+@pytest.mark.parametrize("mode", ["per-session", "shared"])
+def test_rmcp_client_answers_fastmcp_sampling_and_elicitation(stdio_proxy, mode: str) -> None:
+    """The Python SDK's FastMCP (stdio) asks the client mid-call; rmcp answers through MRTR."""
+    proxy = stdio_proxy(harness.fixture_stdio_command(), mode=mode)
+    answer = run_client(proxy.url, "call", "ask", json.dumps({"question": "ok?", "mode": "sampling"}))
+    assert answer.get("rounds") == 1 and answer["text"] == [f"client answered: {SAMPLED}"], answer
+    answer = run_client(proxy.url, "call", "ask", json.dumps({"question": "ok?", "mode": "elicitation"}))
+    assert answer.get("rounds") == 1 and answer["text"] == ["client answered: elicited by rmcp"], answer
+
+
 # --- raw HTTP: requestState checks and cross-shard retries ---------------------------------
 
 def sampling_call(request_id: Any, extra: dict[str, Any] | None = None) -> bytes:

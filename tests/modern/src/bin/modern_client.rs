@@ -6,9 +6,10 @@
 //! server's discovered info) |
 //! `URL listen HOLD_SECONDS` (open `subscriptions/listen`, print the first notification, then
 //! check the stream stays open for HOLD_SECONDS; prints `{"held":true}` or `{"ended":…}`).
-//! The client declares `sampling` and answers `sampling/createMessage` input requests (MRTR
-//! rounds driven by rmcp's `call_tool`) with the text `sampled by rmcp`; the printed call
-//! result also has `"rounds"` (when not 0): how many `sampling/createMessage` it answered.
+//! The client declares `sampling` and `elicitation` and answers those input requests (MRTR
+//! rounds driven by rmcp's `call_tool`): sampling with the text `sampled by rmcp`, elicitation
+//! by accepting with `{"answer": "elicited by rmcp"}`; the printed call result also has
+//! `"rounds"` (when not 0): how many input requests it answered.
 //! Exit status 0 on success, 1 with the error on stderr.
 
 // Sampling is what the legacy peers under test ask for (SEP-2577 deprecates it later).
@@ -21,7 +22,8 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, ClientCapabilities, ClientConfig, CreateMessageRequestParams,
-    CreateMessageResult, Implementation, ProtocolVersion, SamplingMessage, SubscriptionFilter,
+    CreateMessageResult, ElicitRequestParams, ElicitResult, ElicitationAction, Implementation,
+    ProtocolVersion, SamplingMessage, SubscriptionFilter,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -49,9 +51,22 @@ impl ClientHandler for Sampler {
         ))
     }
 
+    async fn create_elicitation(
+        &self,
+        _request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        self.rounds.fetch_add(1, Ordering::SeqCst);
+        Ok(ElicitResult::new(ElicitationAction::Accept)
+            .with_content(serde_json::json!({ "answer": "elicited by rmcp" })))
+    }
+
     fn get_info(&self) -> ClientConfig {
         ClientConfig::new(
-            ClientCapabilities::builder().enable_sampling().build(),
+            ClientCapabilities::builder()
+                .enable_elicitation()
+                .enable_sampling()
+                .build(),
             Implementation::new("shadowcat-modern-client", "0.0.0"),
         )
     }
