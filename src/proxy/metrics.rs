@@ -49,6 +49,12 @@ pub enum Counter {
     ListenOpened,
     /// 2026-07-28 `subscriptions/listen` streams ended (either side).
     ListenClosed,
+    /// 2026-07-28 requests served on a legacy upstream (era translation).
+    ModernTranslated,
+    /// `input_required` results the translation sent (one per MRTR round).
+    InputRequired,
+    /// Legacy upstream sessions opened for translated requests.
+    TranslationSessions,
 }
 
 /// Names of [`Counter`], exported as `shadowcat_<name>`.
@@ -70,6 +76,9 @@ pub const COUNTER_NAMES: &[&str] = &[
     "client_gone_total",
     "listen_streams_opened_total",
     "listen_streams_closed_total",
+    "modern_translated_total",
+    "input_required_total",
+    "translation_sessions_opened_total",
 ];
 
 /// Histograms, in the order of [`HISTOGRAM_NAMES`].
@@ -129,7 +138,7 @@ impl ProxyMetrics {
     }
 }
 
-const _: () = assert!(COUNTER_NAMES.len() == Counter::ListenClosed as usize + 1);
+const _: () = assert!(COUNTER_NAMES.len() == Counter::TranslationSessions as usize + 1);
 
 /// Counts one open `subscriptions/listen` stream: opened now, closed on drop (open streams =
 /// opened − closed).

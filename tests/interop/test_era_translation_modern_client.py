@@ -66,6 +66,8 @@ def test_rmcp_client_through_legacy_everything(everything_upstream, start_proxy,
     answer = run_client(proxy.url, "call", "trigger-sampling-request", json.dumps({"prompt": "hi"}))
     assert answer.get("rounds") == 1 and SAMPLED in " ".join(answer["text"]), answer
     assert metric(proxy, "shadowcat_sessions_created_total") == 0
+    assert metric(proxy, "shadowcat_input_required_total") == 1
+    assert metric(proxy, "shadowcat_modern_translated_total") >= 8  # 4 × (discover + request) + retry
 
 
 def test_rmcp_client_through_legacy_sse_everything(everythingsse_upstream, start_proxy) -> None:
@@ -242,3 +244,29 @@ def test_client_hang_up_cancels_the_legacy_call(stdio_proxy) -> None:
         return json.loads(text)["cancelled"]
 
     wait_until(lambda: cancelled() >= 1, "the fixture to see notifications/cancelled")
+
+
+def test_log_messages_follow_the_request_log_level(stdio_proxy) -> None:
+    """2026-07-28 logging: notifications/message only with `_meta` logLevel, at or above it."""
+    proxy = stdio_proxy(harness.fixture_stdio_command())
+
+    def methods(level: str | None, request_id: str) -> list[str]:
+        headers, body = modern_post("tools/call", {"name": "log", "arguments": {"message": "hello log"}},
+                                    request_id, "log")
+        if level is not None:
+            message = json.loads(body)
+            message["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = level
+            body = json.dumps(message).encode()
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            response = conn.request("POST", "/mcp", headers, body)
+        assert response.status == (400 if level == "loud" else 200), response.describe()
+        if level == "loud":
+            assert response.response_for(request_id)["error"]["code"] == -32602
+            return []
+        assert response.response_for(request_id)["result"]["resultType"] == "complete"
+        return [m.get("method") for m in response.jsonrpc_messages() if "method" in m]
+
+    assert "notifications/message" in methods("info", "with-info")
+    assert "notifications/message" not in methods(None, "without-level")
+    assert "notifications/message" not in methods("error", "with-error")
+    methods("loud", "bad-level")

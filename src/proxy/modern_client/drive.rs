@@ -30,11 +30,56 @@ use super::{Pending, MAX_PENDING, PENDING_TTL};
 
 const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+const BAD_LEVEL: &str = "_meta[\"io.modelcontextprotocol/logLevel\"] is not a log level";
+/// RFC 5424 severities as MCP names them, least severe first.
+const LEVELS: &[&str] = &[
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
+/// The request's `_meta` log level as a severity rank: `Ok(None)` when absent (then no
+/// `notifications/message` may reach the client), `Err` when not a level.
+fn log_level(params: &Value) -> Result<Option<usize>, ()> {
+    match params.get("_meta").and_then(|m| m.get(LOG_LEVEL)) {
+        None => Ok(None),
+        Some(level) => level
+            .as_str()
+            .and_then(|l| LEVELS.iter().position(|x| *x == l))
+            .map(Some)
+            .ok_or(()),
+    }
+}
+
+/// Whether an upstream notification may go to the client: `notifications/message` only at or
+/// above the request's level (2026-07-28 logging: none without a level).
+fn passes(message: &Value, level: Option<usize>) -> bool {
+    if message.get("method").and_then(Value::as_str) != Some("notifications/message") {
+        return true;
+    }
+    let Some(min) = level else {
+        return false;
+    };
+    message
+        .get("params")
+        .and_then(|p| p.get("level"))
+        .and_then(Value::as_str)
+        .and_then(|l| LEVELS.iter().position(|x| *x == l))
+        .is_none_or(|rank| rank >= min)
+}
 /// Server→client requests a 2026-07-28 client can answer through `inputRequests`.
 const INPUT_METHODS: &[&str] = &["sampling/createMessage", "elicitation/create", "roots/list"];
 
 /// A call in progress upstream and the session it holds.
 struct Ongoing {
+    /// The request's log level (`notifications/message` filter).
+    level: Option<usize>,
     source: Source,
     /// The id the upstream knows the call by (the first request's, also across retries).
     upstream_id: JsonRpcId,
@@ -68,7 +113,9 @@ pub(in crate::proxy) async fn serve(
         .map_err(|_| ProxyError::Internal("inspected body is not JSON"))?;
     let method = facts.method_name().unwrap_or_default().to_owned();
     let params = value.get("params").cloned().unwrap_or(Value::Null);
+    // No authentication yet: every client is one principal. The auth layer supplies it here.
     let principal = Principal::anonymous();
+    state.metrics.incr(Counter::ModernTranslated);
     let keep = match method.as_str() {
         "server/discover" => {
             super::discover::answer(state, upstream, client, &id, &params, shape).await?
@@ -138,6 +185,18 @@ async fn fresh(
     principal: Principal,
     request: u64,
 ) -> Result<bool, ProxyError> {
+    let Ok(level) = log_level(params) else {
+        return refuse(
+            state,
+            client,
+            shape,
+            400,
+            id,
+            jsonrpc::INVALID_PARAMS,
+            BAD_LEVEL,
+        )
+        .await;
+    };
     let meta = params.get("_meta");
     let capabilities = meta
         .and_then(|m| m.get(CLIENT_CAPABILITIES))
@@ -184,6 +243,7 @@ async fn fresh(
         }
     };
     let ongoing = Ongoing {
+        level,
         source,
         upstream_id: id.clone(),
         session,
@@ -307,7 +367,22 @@ async fn retry(
             return fail(state, client, shape, id, &failure).await;
         }
     }
+    let Ok(level) = log_level(params) else {
+        let expires = pending.expires;
+        put_back(state, exchange, pending, expires);
+        return refuse(
+            state,
+            client,
+            shape,
+            400,
+            id,
+            jsonrpc::INVALID_PARAMS,
+            BAD_LEVEL,
+        )
+        .await;
+    };
     let ongoing = Ongoing {
+        level,
         source: pending.source,
         upstream_id: pending.upstream_id,
         session: pending.session,
@@ -318,7 +393,7 @@ async fn retry(
 
 /// What the upstream sent, as the relay sees it.
 enum Message {
-    Notification,
+    Notification(Value),
     ServerRequest(JsonRpcId, String, Value),
     Response(Value),
 }
@@ -331,7 +406,7 @@ fn classify(value: Value) -> Message {
             let params = value.get("params").cloned().unwrap_or(Value::Null);
             Message::ServerRequest(id, method, params)
         }
-        (Some(_), None) => Message::Notification,
+        (Some(_), None) => Message::Notification(value),
         (None, _) => Message::Response(value),
     }
 }
@@ -400,7 +475,8 @@ async fn drive(
             continue;
         };
         match classify(value) {
-            Message::Notification => {
+            Message::Notification(value) if !passes(&value, ongoing.level) => {}
+            Message::Notification(_) => {
                 let out = match sse.as_mut() {
                     Some(out) => out,
                     None => {
@@ -497,6 +573,7 @@ async fn input_required(
         let failure = Failure::Unavailable("too many exchanges waiting for input".into());
         return fail_on(state, client, shape, id, &failure, sse).await;
     };
+    state.metrics.incr(Counter::InputRequired);
     let key = format!("input-{exchange}");
     let mut requests = Map::new();
     requests.insert(key.clone(), json!({"method": method, "params": params}));
@@ -623,4 +700,58 @@ pub(super) async fn refuse(
     state.metrics.status(status);
     client.write_all(&out).await.map_err(ProxyError::Http)?;
     Ok(shape.keep_alive)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_messages_need_a_level_at_or_above_the_request_s() {
+        let message = json!({"method": "notifications/message", "params": {"level": "info"}});
+        let progress = json!({"method": "notifications/progress", "params": {}});
+        assert!(!passes(&message, None));
+        assert!(passes(&progress, None));
+        let debug = log_level(&json!({"_meta": {LOG_LEVEL: "debug"}})).unwrap();
+        let error = log_level(&json!({"_meta": {LOG_LEVEL: "error"}})).unwrap();
+        assert!(passes(&message, debug));
+        assert!(!passes(&message, error));
+        assert_eq!(log_level(&json!({})), Ok(None));
+        assert!(log_level(&json!({"_meta": {LOG_LEVEL: "loud"}})).is_err());
+    }
+
+    #[test]
+    fn request_hash_binds_method_and_name() {
+        assert_eq!(
+            request_hash("tools/call", Some("a")),
+            request_hash("tools/call", Some("a"))
+        );
+        assert_ne!(
+            request_hash("tools/call", Some("a")),
+            request_hash("tools/call", Some("b"))
+        );
+        assert_ne!(
+            request_hash("tools/call", Some("a")),
+            request_hash("prompts/get", Some("a"))
+        );
+    }
+
+    #[test]
+    fn upstream_messages_are_classified() {
+        assert!(matches!(
+            classify(json!({"jsonrpc": "2.0", "id": 3, "method": "sampling/createMessage"})),
+            Message::ServerRequest(JsonRpcId::Number(3), _, _)
+        ));
+        assert!(matches!(
+            classify(json!({"jsonrpc": "2.0", "method": "notifications/progress"})),
+            Message::Notification(_)
+        ));
+        assert!(matches!(
+            classify(json!({"jsonrpc": "2.0", "id": 3, "result": {}})),
+            Message::Response(_)
+        ));
+        assert!(local_answer("ping").is_some());
+        assert!(local_answer("sampling/createMessage").is_none());
+        assert!(local_answer("tasks/get").is_some());
+    }
 }

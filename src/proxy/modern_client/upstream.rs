@@ -299,6 +299,9 @@ pub async fn open(
         .get(upstream)
         .ok_or_else(|| Failure::Unavailable("unknown upstream".into()))?;
     let timeout = config.request_timeout;
+    state
+        .metrics
+        .incr(super::super::metrics::Counter::TranslationSessions);
     let body = initialize_body(capabilities, info);
     if config.is_linked() {
         return open_link(state, upstream, &body, timeout).await;
