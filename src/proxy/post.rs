@@ -189,8 +189,9 @@ pub async fn post(
             .await;
     }
     // An `auto` upstream answers the first modern request: a legacy refusal switches to
-    // translation (kept for this request's retry below).
-    let probe = (modern && up.era == crate::config::UpstreamEra::Auto).then(|| body.to_vec());
+    // translation, and this request is translated from the bytes still in `request`.
+    let probe = modern && up.era == crate::config::UpstreamEra::Auto;
+    let body_len = body.len();
     if up.is_linked() {
         let to = super::stdio::StdioTarget {
             upstream: target.upstream,
@@ -239,18 +240,20 @@ pub async fn post(
     } else {
         pending.await?
     };
-    drop(request);
-
     let status = ex.head.status();
-    if let (Some(sent), 400..=499) = (probe, status) {
+    if probe && (400..500).contains(&status) {
         return match super::modern_client::probe(state, client, head, target.upstream, ex).await? {
             Some(keep) => Ok(keep),
             None => {
-                super::modern_client::serve(state, target.upstream, client, head, &sent, &facts)
+                let sent = request
+                    .get(request.len().saturating_sub(body_len)..)
+                    .unwrap_or_default();
+                super::modern_client::serve(state, target.upstream, client, head, sent, &facts)
                     .await
             }
         };
     }
+    drop(request);
     if status == 404 {
         if let Some(sid) = target.client_session {
             // The upstream forgot the session: drop ours so the client re-initializes.

@@ -328,7 +328,7 @@ async fn retry(
         Ok(found) => found,
         Err((0, _, shard)) => {
             let shard = shard.parse::<usize>().unwrap_or(usize::MAX);
-            return super::handoff::to_shard(state, client, head, body, shard).await;
+            return super::handoff::to_shard(state, client, head, body, upstream, shard).await;
         }
         Err((status, code, message)) => {
             return refuse(state, client, shape, status, id, code, &message).await

@@ -25,6 +25,7 @@ pub async fn to_shard(
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
     body: &[u8],
+    upstream: usize,
     shard: usize,
 ) -> Result<bool, ProxyError> {
     if shard >= state.ctx.shard_count {
@@ -56,7 +57,11 @@ pub async fn to_shard(
         .config
         .listeners
         .iter()
-        .position(|l| l.routes.iter().any(|r| r.path.as_bytes() == head.path()))
+        .position(|l| {
+            l.routes
+                .iter()
+                .any(|r| r.path.as_bytes() == head.path() && r.upstream == upstream)
+        })
         .unwrap_or(0);
     let msg = MeshMsg::Handoff {
         fd,
