@@ -68,6 +68,10 @@ def test_rmcp_client_through_legacy_everything(everything_upstream, start_proxy,
     assert metric(proxy, "shadowcat_sessions_created_total") == 0
     assert metric(proxy, "shadowcat_input_required_total") == 1
     assert metric(proxy, "shadowcat_modern_translated_total") >= 8  # 4 × (discover + request) + retry
+    if era == "auto":
+        # Learnt once per shard and remembered: not probed on every request.
+        learnt = [line for _, line in proxy.process._lines if "translating for it" in line]
+        assert 1 <= len(learnt) <= 2, proxy.process.output_tail()
 
 
 def test_rmcp_client_through_legacy_sse_everything(everythingsse_upstream, start_proxy) -> None:
@@ -138,6 +142,17 @@ def input_required(proxy: harness.Endpoint, request_id: Any) -> dict[str, Any]:
 def retry(proxy: harness.Endpoint, request_id: Any, pending: dict[str, Any], state: str | None = None):
     extra = {"inputResponses": {pending["key"]: SAMPLING_RESULT}, "requestState": state or pending["state"]}
     return post(proxy, sampling_call(request_id, extra))
+
+
+def test_legacy_only_methods_are_not_modern_methods(everything_upstream, start_proxy) -> None:
+    proxy = start_proxy(everything_upstream.url, extra=["--upstream-era", "legacy"])
+    for method in ("ping", "logging/setLevel"):
+        params = {"level": "info"} if method == "logging/setLevel" else {}
+        headers, body = modern_post(method, params, 9)
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            response = conn.request("POST", "/mcp", headers, body)
+        assert response.status == 404, response.describe()
+        assert response.response_for(9)["error"]["code"] == -32601
 
 
 def test_tampered_and_unknown_request_state_are_refused(everything_upstream, start_proxy) -> None:
