@@ -6,13 +6,14 @@
 //! `resultType: "complete"`, and a server→client request ends the answer with an
 //! `input_required` result (the exchange waits in the shard's pending table).
 //!
-//! Not here: the upstream I/O (upstream.rs), sealing (seal.rs), discovery (discover.rs).
+//! Not here: the upstream I/O (upstream.rs), the MRTR rounds (mrtr.rs), log filtering
+//! (logging.rs), discovery (discover.rs), listens (listen.rs).
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use glommio::net::TcpStream;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, JsonRpcId};
@@ -23,68 +24,28 @@ use super::super::post::Facts;
 use super::super::relay::until_client_gone;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape, SseOut};
+use super::logging::{log_level, passes, BAD_LEVEL};
+use super::mrtr::{input_required, retry};
 use super::pool::{PoolKey, Principal};
-use super::seal::{self, Handle};
 use super::upstream::{Failure, Source, UpSession};
-use super::{Pending, MAX_PENDING, PENDING_TTL};
 
 const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
-const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
-const BAD_LEVEL: &str = "_meta[\"io.modelcontextprotocol/logLevel\"] is not a log level";
-/// RFC 5424 severities as MCP names them, least severe first.
-const LEVELS: &[&str] = &[
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
-
-/// The request's `_meta` log level as a severity rank: `Ok(None)` when absent (then no
-/// `notifications/message` may reach the client), `Err` when not a level.
-fn log_level(params: &Value) -> Result<Option<usize>, ()> {
-    match params.get("_meta").and_then(|m| m.get(LOG_LEVEL)) {
-        None => Ok(None),
-        Some(level) => level
-            .as_str()
-            .and_then(|l| LEVELS.iter().position(|x| *x == l))
-            .map(Some)
-            .ok_or(()),
-    }
-}
-
-/// Whether an upstream notification may go to the client: `notifications/message` only at or
-/// above the request's level (2026-07-28 logging: none without a level).
-fn passes(message: &Value, level: Option<usize>) -> bool {
-    if message.get("method").and_then(Value::as_str) != Some("notifications/message") {
-        return true;
-    }
-    let Some(min) = level else {
-        return false;
-    };
-    message
-        .get("params")
-        .and_then(|p| p.get("level"))
-        .and_then(Value::as_str)
-        .and_then(|l| LEVELS.iter().position(|x| *x == l))
-        .is_none_or(|rank| rank >= min)
-}
 /// Server→client requests a 2026-07-28 client can answer through `inputRequests`.
 const INPUT_METHODS: &[&str] = &["sampling/createMessage", "elicitation/create", "roots/list"];
 
 /// A call in progress upstream and the session it holds.
-struct Ongoing {
+pub(super) struct Ongoing {
     /// The request's log level (`notifications/message` filter).
-    level: Option<usize>,
-    source: Source,
+    pub(super) level: Option<usize>,
+    /// The call's messages.
+    pub(super) source: Source,
     /// The id the upstream knows the call by (the first request's, also across retries).
-    upstream_id: JsonRpcId,
-    session: UpSession,
-    key: PoolKey,
+    pub(super) upstream_id: JsonRpcId,
+    /// The session it runs on (checked out).
+    pub(super) session: UpSession,
+    /// Where the session returns.
+    pub(super) key: PoolKey,
 }
 
 /// Serves a modern request on a legacy upstream; returns whether the connection stays open.
@@ -265,7 +226,7 @@ fn checkout(state: &Rc<ShardState>, key: &PoolKey) -> Option<UpSession> {
     taken.filter(UpSession::is_alive)
 }
 
-fn close_later(state: &Rc<ShardState>, session: UpSession) {
+pub(super) fn close_later(state: &Rc<ShardState>, session: UpSession) {
     let state = state.clone();
     glommio::spawn_local(async move { session.close(&state).await }).detach();
 }
@@ -282,113 +243,6 @@ fn checkin(state: &Rc<ShardState>, key: PoolKey, session: UpSession) {
     if let Some(evicted) = evicted {
         close_later(state, evicted);
     }
-}
-
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call site; the request's parts"
-)]
-async fn retry(
-    state: &Rc<ShardState>,
-    upstream: usize,
-    client: &mut HttpConn<TcpStream>,
-    head: &RequestHead,
-    body: &[u8],
-    shape: ClientShape<'_>,
-    id: &JsonRpcId,
-    params: &Value,
-    sealed: &Value,
-    principal: &Principal,
-    request: u64,
-) -> Result<bool, ProxyError> {
-    let invalid = |message: &str| (400, jsonrpc::INVALID_PARAMS, message.to_owned());
-    let outcome: Result<(u64, Pending), (u16, i32, String)> = (|| {
-        let text = sealed
-            .as_str()
-            .ok_or_else(|| invalid("requestState must be the string the proxy issued"))?;
-        let handle = seal::unseal(text, principal.as_str(), request, seal::now_ms())
-            .map_err(|r| invalid(r.as_str()))?;
-        if usize::from(handle.upstream) != upstream {
-            return Err(invalid("requestState belongs to another upstream"));
-        }
-        if usize::from(handle.shard) != state.id().0 {
-            return Err((0, 0, handle.shard.to_string()));
-        }
-        state
-            .modern_clients
-            .pending
-            .borrow_mut()
-            .remove(&handle.exchange)
-            .map(|pending| (handle.exchange, pending))
-            .ok_or_else(|| {
-                invalid("requestState names an exchange no longer pending (answered already or timed out)")
-            })
-    })();
-    let (exchange, pending) = match outcome {
-        Ok(found) => found,
-        Err((0, _, shard)) => {
-            let shard = shard.parse::<usize>().unwrap_or(usize::MAX);
-            return super::handoff::to_shard(state, client, head, body, upstream, shard).await;
-        }
-        Err((status, code, message)) => {
-            return refuse(state, client, shape, status, id, code, &message).await
-        }
-    };
-    let responses = params.get("inputResponses").and_then(Value::as_object);
-    let mut answers = Vec::with_capacity(pending.asked.len());
-    for (key, server_id) in &pending.asked {
-        let Some(result) = responses.and_then(|r| r.get(key)) else {
-            let message = format!("inputResponses lacks \"{key}\"");
-            // The exchange stays pending: the client may retry with every answer.
-            let expires = pending.expires;
-            put_back(state, exchange, pending, expires);
-            return refuse(
-                state,
-                client,
-                shape,
-                400,
-                id,
-                jsonrpc::INVALID_PARAMS,
-                &message,
-            )
-            .await;
-        };
-        let mut response = Vec::with_capacity(128);
-        response.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-        server_id.write_json(&mut response);
-        response.extend_from_slice(br#","result":"#);
-        response.extend_from_slice(result.to_string().as_bytes());
-        response.push(b'}');
-        answers.push((server_id.clone(), response));
-    }
-    for (server_id, response) in &answers {
-        if let Err(failure) = pending.session.answer(state, server_id, response).await {
-            close_later(state, pending.session);
-            return fail(state, client, shape, id, &failure).await;
-        }
-    }
-    let Ok(level) = log_level(params) else {
-        let expires = pending.expires;
-        put_back(state, exchange, pending, expires);
-        return refuse(
-            state,
-            client,
-            shape,
-            400,
-            id,
-            jsonrpc::INVALID_PARAMS,
-            BAD_LEVEL,
-        )
-        .await;
-    };
-    let ongoing = Ongoing {
-        level,
-        source: pending.source,
-        upstream_id: pending.upstream_id,
-        session: pending.session,
-        key: pending.key,
-    };
-    drive(state, upstream, client, shape, id, ongoing, request).await
 }
 
 /// What the upstream sent, as the relay sees it.
@@ -431,7 +285,7 @@ pub(super) fn id_value(id: &JsonRpcId) -> Value {
 
 /// Relays the call until its final response or a server→client request the client must
 /// answer.
-async fn drive(
+pub(super) async fn drive(
     state: &Rc<ShardState>,
     upstream: usize,
     client: &mut HttpConn<TcpStream>,
@@ -538,96 +392,7 @@ fn local_answer(method: &str) -> Option<&'static [u8]> {
     Some(br#","error":{"code":-32601,"message":"Method not found (the proxy's 2026-07-28 client cannot take it)"}"#)
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the exchange's parts, moved into the table"
-)]
-async fn input_required(
-    state: &Rc<ShardState>,
-    upstream: usize,
-    client: &mut HttpConn<TcpStream>,
-    shape: ClientShape<'_>,
-    id: &JsonRpcId,
-    ongoing: Ongoing,
-    request: u64,
-    sse: Option<SseOut>,
-    server_id: JsonRpcId,
-    method: String,
-    params: Value,
-) -> Result<bool, ProxyError> {
-    let translator = &state.modern_clients;
-    let exchange = translator.next_exchange();
-    let handle = Handle {
-        shard: u16::try_from(state.id().0).unwrap_or(u16::MAX),
-        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
-        exchange,
-        request,
-        expires_ms: seal::now_ms() + u64::try_from(PENDING_TTL.as_millis()).unwrap_or(0),
-        principal: ongoing.key.principal.as_str().to_owned(),
-    };
-    let (Some(sealed), true) = (
-        seal::seal(&handle),
-        translator.pending.borrow().len() < MAX_PENDING,
-    ) else {
-        close_later(state, ongoing.session);
-        let failure = Failure::Unavailable("too many exchanges waiting for input".into());
-        return fail_on(state, client, shape, id, &failure, sse).await;
-    };
-    state.metrics.incr(Counter::InputRequired);
-    let key = format!("input-{exchange}");
-    let mut requests = Map::new();
-    requests.insert(key.clone(), json!({"method": method, "params": params}));
-    let answer = json!({
-        "jsonrpc": "2.0",
-        "id": id_value(id),
-        "result": {
-            "resultType": "input_required",
-            "inputRequests": requests,
-            "requestState": sealed,
-        }
-    });
-    let pending = Pending {
-        source: ongoing.source,
-        upstream_id: ongoing.upstream_id,
-        session: ongoing.session,
-        key: ongoing.key,
-        asked: vec![(key, server_id)],
-        expires: Instant::now() + PENDING_TTL,
-    };
-    put_back(state, exchange, pending, Instant::now() + PENDING_TTL);
-    write_message(state, client, shape, &answer.to_string().into_bytes(), sse).await
-}
-
-/// Stores a pending exchange until `expires` (then its call is dropped and its session ended).
-fn put_back(state: &Rc<ShardState>, exchange: u64, pending: Pending, expires: Instant) {
-    state
-        .modern_clients
-        .pending
-        .borrow_mut()
-        .insert(exchange, pending);
-    let state = state.clone();
-    glommio::spawn_local(async move {
-        glommio::timer::sleep(expires.saturating_duration_since(Instant::now())).await;
-        let expired = {
-            let mut table = state.modern_clients.pending.borrow_mut();
-            let due = table
-                .iter()
-                .filter(|(_, p)| p.expires <= Instant::now())
-                .map(|(k, _)| *k)
-                .collect::<Vec<_>>();
-            due.into_iter()
-                .filter_map(|k| table.remove(&k))
-                .collect::<Vec<_>>()
-        };
-        for pending in expired {
-            drop(pending.source);
-            pending.session.close(&state).await;
-        }
-    })
-    .detach();
-}
-
-async fn write_message(
+pub(super) async fn write_message(
     state: &ShardState,
     client: &mut HttpConn<TcpStream>,
     shape: ClientShape<'_>,
@@ -643,7 +408,7 @@ async fn write_message(
     }
 }
 
-async fn fail(
+pub(super) async fn fail(
     state: &ShardState,
     client: &mut HttpConn<TcpStream>,
     shape: ClientShape<'_>,
@@ -653,7 +418,7 @@ async fn fail(
     fail_on(state, client, shape, id, failure, None).await
 }
 
-async fn fail_on(
+pub(super) async fn fail_on(
     state: &ShardState,
     client: &mut HttpConn<TcpStream>,
     shape: ClientShape<'_>,
@@ -705,20 +470,6 @@ pub(super) async fn refuse(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn log_messages_need_a_level_at_or_above_the_request_s() {
-        let message = json!({"method": "notifications/message", "params": {"level": "info"}});
-        let progress = json!({"method": "notifications/progress", "params": {}});
-        assert!(!passes(&message, None));
-        assert!(passes(&progress, None));
-        let debug = log_level(&json!({"_meta": {LOG_LEVEL: "debug"}})).unwrap();
-        let error = log_level(&json!({"_meta": {LOG_LEVEL: "error"}})).unwrap();
-        assert!(passes(&message, debug));
-        assert!(!passes(&message, error));
-        assert_eq!(log_level(&json!({})), Ok(None));
-        assert!(log_level(&json!({"_meta": {LOG_LEVEL: "loud"}})).is_err());
-    }
 
     #[test]
     fn request_hash_binds_method_and_name() {

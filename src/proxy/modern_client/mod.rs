@@ -6,6 +6,7 @@
 //! pending exchange, continued by the client's retry (on whichever shard it lands).
 //!
 //! Files: when to translate and the per-shard state (here), the request flow (drive.rs),
+//! `input_required` rounds and retries (mrtr.rs), the request's log level (logging.rs),
 //! `server/discover` (discover.rs), `subscriptions/listen` (listen.rs), the legacy upstream side (upstream.rs), the session pool
 //! (pool.rs), `requestState` sealing (seal.rs), moving a retry to its shard (handoff.rs).
 //! Not here: classification and header validation (era.rs), the pass-through path (post.rs),
@@ -15,6 +16,8 @@ pub mod discover;
 pub mod drive;
 pub mod handoff;
 pub mod listen;
+pub mod logging;
+pub mod mrtr;
 pub mod pool;
 pub mod seal;
 pub mod upstream;
