@@ -7,8 +7,9 @@
 //!
 //! Files: when to translate and the per-shard state (here), the request flow (drive.rs),
 //! `input_required` rounds and retries (mrtr.rs), the request's log level (logging.rs),
-//! `server/discover` (discover.rs), `subscriptions/listen` (listen.rs), the legacy upstream side (upstream.rs), the session pool
-//! (pool.rs), `requestState` sealing (seal.rs), moving a retry to its shard (handoff.rs).
+//! `server/discover` (discover.rs), `subscriptions/listen` (listen.rs), the legacy upstream
+//! side (upstream.rs), the session pool (pool.rs), `requestState` sealing (seal.rs), moving a
+//! retry to its shard (handoff.rs).
 //! Not here: classification and header validation (era.rs), the pass-through path (post.rs),
 //! legacy clients in front of modern upstreams.
 
