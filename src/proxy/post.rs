@@ -241,7 +241,7 @@ pub async fn post(
         pending.await?
     };
     let status = ex.head.status();
-    if probe && (400..500).contains(&status) {
+    if probe && super::modern_client::may_mean_legacy(status) {
         return match super::modern_client::probe(state, client, head, target.upstream, ex).await? {
             Some(keep) => Ok(keep),
             None => {

@@ -128,6 +128,13 @@ impl Translator {
     }
 }
 
+/// Whether an `auto` upstream's status to a modern request may be an era refusal (then its body
+/// decides): a 4xx, except the ones about credentials, size, time or rate, which say nothing
+/// about the era and pass through.
+pub fn may_mean_legacy(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 401 | 403 | 407 | 408 | 413 | 429)
+}
+
 /// Whether a 4xx body from an `auto` upstream is a recognised 2026-07-28 error (header
 /// mismatch, missing capability, unsupported version, unknown method): then the upstream is
 /// modern and the answer passes through; anything else means it only speaks legacy.
@@ -250,6 +257,13 @@ pub(super) fn reap(state: &Rc<ShardState>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_era_statuses_are_probed() {
+        assert!(may_mean_legacy(400) && may_mean_legacy(404) && may_mean_legacy(405));
+        assert!(!may_mean_legacy(401) && !may_mean_legacy(403) && !may_mean_legacy(429));
+        assert!(!may_mean_legacy(200) && !may_mean_legacy(502));
+    }
 
     #[test]
     fn modern_refusals_are_recognised() {
