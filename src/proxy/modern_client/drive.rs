@@ -429,10 +429,10 @@ pub(super) async fn fail_on(
     let (code, message) = failure.describe();
     tracing::warn!(%message, "translated request failed");
     if sse.is_none() {
-        let status = if code == jsonrpc::UPSTREAM_TIMEOUT {
-            504
-        } else {
-            502
+        let status = match failure {
+            Failure::Timeout => 504,
+            Failure::Busy => 503,
+            Failure::Unavailable(_) | Failure::SessionGone => 502,
         };
         return refuse(state, client, shape, status, id, code, &message).await;
     }

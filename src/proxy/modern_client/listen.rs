@@ -267,7 +267,7 @@ pub async fn listen(
         }
     }
     .await;
-    if let (Stream::Inbox(rx), UpSession::Link(bound)) = (stream, &session) {
+    if let (Stream::Inbox(rx), UpSession::Link(bound, _)) = (stream, &session) {
         bound.link.return_inbox(bound.key, rx);
     }
     let state = state.clone();
@@ -283,7 +283,7 @@ async fn subscribe(
     n: usize,
     uri: &str,
 ) -> bool {
-    if let UpSession::Link(bound) = session {
+    if let UpSession::Link(bound, _) = session {
         if !bound.link.subscription(bound.key, uri, true) {
             // A shared child already subscribed for another session: it sends the updates.
             return true;
@@ -334,7 +334,7 @@ async fn open_stream(
     session: &UpSession,
 ) -> Option<Stream> {
     match session {
-        UpSession::Link(bound) => bound.link.take_inbox(bound.key).map(Stream::Inbox),
+        UpSession::Link(bound, _) => bound.link.take_inbox(bound.key).map(Stream::Inbox),
         UpSession::Http { id, version, .. } => {
             let url = state.config.upstreams.get(upstream)?.http()?;
             let mut headers: Vec<(&str, &[u8])> = vec![

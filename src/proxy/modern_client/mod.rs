@@ -42,6 +42,9 @@ pub const LEARNT_TTL: Duration = Duration::from_secs(600);
 pub const IDLE_TTL: Duration = Duration::from_secs(300);
 /// Most idle pooled upstream sessions per shard (over all upstreams and principals).
 pub const MAX_IDLE: usize = 64;
+/// Most live upstream sessions per shard (in use, idle, pending or listening); a request
+/// needing one more gets 503 `-32010`.
+pub const MAX_LIVE: usize = 256;
 /// How long an `input_required` exchange waits for the client's retry.
 pub const PENDING_TTL: Duration = Duration::from_secs(120);
 /// Most exchanges waiting for a retry per shard.
@@ -78,6 +81,8 @@ pub struct Translator {
     next_exchange: Cell<u64>,
     /// Whether the idle-session reaper task runs on this shard (started on first use).
     reaper: Cell<bool>,
+    /// Live upstream sessions (see [`upstream::Live`]).
+    pub(super) live: Rc<Cell<usize>>,
 }
 
 impl Default for Translator {
@@ -89,6 +94,7 @@ impl Default for Translator {
             pending: RefCell::new(HashMap::new()),
             next_exchange: Cell::new(1),
             reaper: Cell::new(false),
+            live: Rc::new(Cell::new(0)),
         }
     }
 }

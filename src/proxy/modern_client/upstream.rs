@@ -5,6 +5,7 @@
 //!
 //! Not here: what the messages mean to the modern client (drive.rs), pooling (pool.rs).
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -23,6 +24,26 @@ const LEGACY_VERSION: ProtocolVersion = ProtocolVersion::LATEST_SESSIONFUL;
 /// Most bytes of one upstream answer kept (JSON bodies, SSE events).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
+/// Counts a live upstream session (checked out, idle or pending) while it exists.
+#[derive(Debug)]
+pub struct Live(Rc<Cell<usize>>);
+
+impl Live {
+    /// Takes one of the shard's `max` live-session slots, or `None` when all are taken.
+    pub fn take(count: &Rc<Cell<usize>>, max: usize) -> Option<Self> {
+        (count.get() < max).then(|| {
+            count.set(count.get() + 1);
+            Live(count.clone())
+        })
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
 /// An initialized legacy upstream session.
 #[derive(Debug)]
 pub enum UpSession {
@@ -34,9 +55,11 @@ pub enum UpSession {
         id: Option<Box<str>>,
         /// The negotiated version (`MCP-Protocol-Version` on every request).
         version: Box<str>,
+        /// Its slot among the shard's live sessions.
+        live: Live,
     },
-    /// A session on a stdio child or legacy SSE link.
-    Link(Rc<LinkSession>),
+    /// A session on a stdio child or legacy SSE link (and its live-session slot).
+    Link(Rc<LinkSession>, Live),
 }
 
 /// An upstream call being read.
@@ -67,6 +90,8 @@ pub enum Failure {
     Unavailable(String),
     /// The upstream no longer knows the session (404 on a session request).
     SessionGone,
+    /// This shard holds its maximum of live upstream sessions.
+    Busy,
 }
 
 impl Failure {
@@ -80,6 +105,10 @@ impl Failure {
             Self::Unavailable(why) => (
                 crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
                 format!("Upstream MCP server unavailable: {why}"),
+            ),
+            Self::Busy => (
+                crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
+                "Too many upstream sessions in use on this proxy shard; retry later".into(),
             ),
             Self::SessionGone => (
                 crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
@@ -299,12 +328,13 @@ pub async fn open(
         .get(upstream)
         .ok_or_else(|| Failure::Unavailable("unknown upstream".into()))?;
     let timeout = config.request_timeout;
+    let live = Live::take(&state.modern_clients.live, super::MAX_LIVE).ok_or(Failure::Busy)?;
     state
         .metrics
         .incr(super::super::metrics::Counter::TranslationSessions);
     let body = initialize_body(capabilities, info);
     if config.is_linked() {
-        return open_link(state, upstream, &body, timeout).await;
+        return open_link(state, upstream, &body, timeout, live).await;
     }
     let request = post_request(state, upstream, None, &body)?;
     let ex = exchange(state, upstream, &request, None, false)
@@ -350,6 +380,7 @@ pub async fn open(
         upstream,
         id,
         version,
+        live,
     };
     // `notifications/initialized`: answered 202 (the body, if any, is read and dropped).
     let request = post_request(state, upstream, session.http_headers(), INITIALIZED)?;
@@ -368,6 +399,7 @@ async fn open_link(
     upstream: usize,
     body: &[u8],
     timeout: Duration,
+    live: Live,
 ) -> Result<Opened, Failure> {
     let children = state
         .stdio
@@ -384,7 +416,7 @@ async fn open_link(
         let result = serde_json::from_slice(&result)
             .map_err(|_| Failure::Unavailable("initialize result is not JSON".into()))?;
         return Ok(Opened {
-            session: UpSession::Link(Rc::new(LinkSession { link, key })),
+            session: UpSession::Link(Rc::new(LinkSession { link, key }), live),
             result,
         });
     }
@@ -424,7 +456,7 @@ async fn open_link(
     )
     .map_err(|e| unavailable(&e))?;
     Ok(Opened {
-        session: UpSession::Link(bound),
+        session: UpSession::Link(bound, live),
         result,
     })
 }
@@ -433,7 +465,7 @@ impl UpSession {
     fn http_headers(&self) -> Option<(&str, &str)> {
         match self {
             Self::Http { id, version, .. } => Some((id.as_deref().unwrap_or(""), version)),
-            Self::Link(_) => None,
+            Self::Link(..) => None,
         }
     }
 
@@ -441,7 +473,7 @@ impl UpSession {
     pub fn is_alive(&self) -> bool {
         match self {
             Self::Http { .. } => true,
-            Self::Link(bound) => bound.link.is_alive(),
+            Self::Link(bound, _) => bound.link.is_alive(),
         }
     }
 
@@ -478,7 +510,7 @@ impl UpSession {
                 }
                 Ok(Source::Http(Box::new(HttpAnswer::new(ex)?)))
             }
-            Self::Link(bound) => bound
+            Self::Link(bound, _) => bound
                 .link
                 .call(bound.key, id, token, body)
                 .map(Source::Link)
@@ -512,7 +544,7 @@ impl UpSession {
                     )))
                 }
             }
-            Self::Link(bound) => bound
+            Self::Link(bound, _) => bound
                 .link
                 .notify(
                     bound.key,
@@ -566,5 +598,24 @@ impl UpSession {
             };
             super::super::teardown::delete_upstream_session(state, &entry).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_slots_are_bounded_and_freed_on_drop() {
+        let count = Rc::new(Cell::new(0));
+        let a = Live::take(&count, 2).unwrap();
+        let b = Live::take(&count, 2).unwrap();
+        assert!(Live::take(&count, 2).is_none());
+        drop(a);
+        assert_eq!(count.get(), 1);
+        let c = Live::take(&count, 2);
+        assert!(c.is_some());
+        drop((b, c));
+        assert_eq!(count.get(), 0);
     }
 }
