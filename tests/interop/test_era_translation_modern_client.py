@@ -170,6 +170,7 @@ def test_tampered_and_unknown_request_state_are_refused(everything_upstream, sta
     assert response.status == 200, response.describe()
     result = response.response_for(3)["result"]
     assert result.get("resultType") == "complete" and SAMPLED in json.dumps(result), result
+    assert "everything" in json.dumps(result["_meta"]["io.modelcontextprotocol/serverInfo"]), result
     response = retry(proxy, 4, pending)
     assert response.status == 400 and response.response_for(4)["error"]["code"] == -32602, response.describe()
 

@@ -31,6 +31,7 @@ use super::upstream::{Failure, Source, UpSession};
 
 const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 /// Server→client requests a 2026-07-28 client can answer through `inputRequests`.
 const INPUT_METHODS: &[&str] = &["sampling/createMessage", "elicitation/create", "roots/list"];
 
@@ -342,14 +343,13 @@ pub(super) async fn drive(
                 out.event(client, &bytes).await?;
             }
             Message::Response(mut value) => {
-                if let Some(object) = value.as_object_mut() {
-                    object.insert("id".into(), id_value(id));
-                    if let Some(Value::Object(result)) = object.get_mut("result") {
-                        result
-                            .entry("resultType")
-                            .or_insert_with(|| Value::String("complete".into()));
-                    }
-                }
+                let server_info = state
+                    .modern_clients
+                    .discovered
+                    .borrow()
+                    .get(&upstream)
+                    .and_then(|init| init.get("serverInfo").cloned());
+                complete(&mut value, id, server_info);
                 if let Source::Http(answer) = ongoing.source {
                     answer.finish(state);
                 }
@@ -377,6 +377,31 @@ pub(super) async fn drive(
                 )
                 .await;
             }
+        }
+    }
+}
+
+/// The final response in the modern shape: the client's current id, `resultType: "complete"`
+/// and `_meta["io.modelcontextprotocol/serverInfo"]` (from the upstream's `initialize`) on a
+/// result that lacks them.
+fn complete(response: &mut Value, id: &JsonRpcId, server_info: Option<Value>) {
+    let Some(object) = response.as_object_mut() else {
+        return;
+    };
+    object.insert("id".into(), id_value(id));
+    let Some(Value::Object(result)) = object.get_mut("result") else {
+        return;
+    };
+    result
+        .entry("resultType")
+        .or_insert_with(|| Value::String("complete".into()));
+    if let Some(info) = server_info {
+        if let Some(meta) = result
+            .entry("_meta")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+        {
+            meta.entry(SERVER_INFO).or_insert(info);
         }
     }
 }
@@ -470,6 +495,34 @@ pub(super) async fn refuse(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn final_results_get_the_modern_shape() {
+        let mut response = json!({"jsonrpc": "2.0", "id": 1, "result": {"content": []}});
+        complete(
+            &mut response,
+            &JsonRpcId::String("retry".into()),
+            Some(json!({"name": "legacy"})),
+        );
+        assert_eq!(response["id"], "retry");
+        assert_eq!(response["result"]["resultType"], "complete");
+        assert_eq!(response["result"]["_meta"][SERVER_INFO]["name"], "legacy");
+        let mut error =
+            json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": "x"}});
+        complete(&mut error, &JsonRpcId::Number(2), None);
+        assert_eq!(
+            error,
+            json!({"jsonrpc": "2.0", "id": 2, "error": {"code": -32602, "message": "x"}})
+        );
+        let mut typed =
+            json!({"id": 1, "result": {"resultType": "complete", "_meta": {SERVER_INFO: 1}}});
+        complete(
+            &mut typed,
+            &JsonRpcId::Number(1),
+            Some(json!({"name": "other"})),
+        );
+        assert_eq!(typed["result"]["_meta"][SERVER_INFO], 1);
+    }
 
     #[test]
     fn request_hash_binds_method_and_name() {
