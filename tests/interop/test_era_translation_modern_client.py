@@ -286,3 +286,14 @@ def test_log_messages_follow_the_request_log_level(stdio_proxy) -> None:
     assert "notifications/message" not in methods(None, "without-level")
     assert "notifications/message" not in methods("error", "with-error")
     methods("loud", "bad-level")
+
+
+def test_idle_pooled_children_make_room_at_max(stdio_proxy) -> None:
+    """Per-session stdio with `--max 1`: the idle pooled session of one capability set holds the
+    only child; a request with other capabilities ends it and gets a child of its own."""
+    proxy = stdio_proxy(harness.fixture_stdio_command(), extra=["--max", "1", "--warm", "0"])
+    first = call_tool(proxy, "echo", {"message": "first"}, 1)
+    assert first["resultType"] == "complete" and "first" in json.dumps(first), first
+    answer = run_client(proxy.url, "call", "echo", json.dumps({"message": "second"}))
+    assert answer["text"] == ["second"], answer
+    assert any("ending idle pooled sessions" in line for _, line in proxy.process._lines), proxy.process.output_tail()

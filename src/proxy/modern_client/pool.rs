@@ -132,6 +132,24 @@ impl<S> SessionPool<S> {
         expired
     }
 
+    /// Removes and returns every idle session of `upstream` (to free what they hold).
+    pub fn drain_upstream(&mut self, upstream: usize) -> Vec<S> {
+        let keys: Vec<PoolKey> = self
+            .idle
+            .keys()
+            .filter(|k| k.upstream == upstream)
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for key in keys {
+            if let Some(list) = self.idle.remove(&key) {
+                out.extend(list.into_iter().map(|(s, _)| s));
+            }
+        }
+        self.idle_count -= out.len();
+        out
+    }
+
     /// Removes and returns every idle session (shutdown).
     pub fn drain(&mut self) -> Vec<S> {
         self.idle_count = 0;
@@ -198,6 +216,9 @@ mod tests {
         pool.checkin(key(0, "a"), 3, t0);
         assert_eq!(pool.expire(t0 + Duration::from_secs(10)), vec![3]);
         pool.checkin(key(0, "a"), 4, t0);
+        pool.checkin(key(1, "a"), 5, t0);
+        assert_eq!(pool.drain_upstream(1), vec![5]);
+        assert_eq!(pool.idle(), 1);
         assert_eq!(pool.drain(), vec![4]);
         assert_eq!(pool.idle(), 0);
     }

@@ -17,10 +17,13 @@ use crate::upstream::link::{Call, ClientMessage, Delivery, LinkSession};
 use super::super::error::ProxyError;
 use super::super::exchange::{exchange, finish, Exchange};
 use super::super::state::ShardState;
+use super::super::stdio::children::AcquireError;
 use super::super::timeouts::within;
 
 /// The version the proxy asks a legacy upstream for (the newest session-ful one).
 const LEGACY_VERSION: ProtocolVersion = ProtocolVersion::LATEST_SESSIONFUL;
+/// How long a request waits for an evicted idle child to be reaped.
+const EVICT_WAIT: Duration = Duration::from_secs(5);
 /// Most bytes of one upstream answer kept (JSON bodies, SSE events).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
@@ -420,7 +423,43 @@ async fn open_link(
             result,
         });
     }
-    let link = children.for_session().await.map_err(|e| unavailable(&e))?;
+    let link = match children.for_session().await {
+        Ok(link) => link,
+        Err(AcquireError::Full(_)) => {
+            // Idle pooled sessions hold children too: end this upstream's and try once more.
+            let idle = state
+                .modern_clients
+                .pool
+                .borrow_mut()
+                .drain_upstream(upstream);
+            if idle.is_empty() {
+                return Err(Failure::Busy);
+            }
+            let links: Vec<_> = idle
+                .iter()
+                .filter_map(|s| match s {
+                    UpSession::Link(bound, _) => Some(bound.link.clone()),
+                    UpSession::Http { .. } => None,
+                })
+                .collect();
+            tracing::info!(
+                upstream,
+                sessions = idle.len(),
+                "children at max: ending idle pooled sessions to make room"
+            );
+            // Ending a per-session link's only session stops its child; its slot frees once
+            // the child is reaped.
+            drop(idle);
+            for link in links {
+                let _ = within(EVICT_WAIT, link.wait_exited()).await;
+            }
+            children.for_session().await.map_err(|e| match e {
+                AcquireError::Full(_) => Failure::Busy,
+                other => unavailable(&other),
+            })?
+        }
+        Err(other) => return Err(unavailable(&other)),
+    };
     let key = link.open_session().map_err(|e| unavailable(&e))?;
     let bound = Rc::new(LinkSession {
         link: link.clone(),
