@@ -175,6 +175,17 @@ def test_tampered_and_unknown_request_state_are_refused(everything_upstream, sta
     assert response.status == 400 and response.response_for(4)["error"]["code"] == -32602, response.describe()
 
 
+def test_request_state_from_another_proxy_instance_is_refused(everything_upstream, start_proxy) -> None:
+    """One random sealing key per process: a state sealed by another instance does not open."""
+    first = start_proxy(everything_upstream.url, extra=["--upstream-era", "legacy"])
+    second = start_proxy(everything_upstream.url, extra=["--upstream-era", "legacy"])
+    pending = input_required(first, 1)
+    response = retry(second, 2, pending)
+    assert response.status == 400, response.describe()
+    error = response.response_for(2)["error"]
+    assert error["code"] == -32602 and "another proxy instance" in error["message"], error
+
+
 def test_retry_on_the_other_shard_is_handed_to_the_owner(everything_upstream, start_proxy) -> None:
     proxy = start_proxy(everything_upstream.url, shards=2, admin=True, extra=["--upstream-era", "legacy"])
     for n in range(12):
