@@ -308,3 +308,17 @@ def test_idle_pooled_children_make_room_at_max(stdio_proxy) -> None:
     answer = run_client(proxy.url, "call", "echo", json.dumps({"message": "second"}))
     assert answer["text"] == ["second"], answer
     assert any("ending idle pooled sessions" in line for _, line in proxy.process._lines), proxy.process.output_tail()
+
+
+def test_listen_on_a_legacy_http_upstream_is_acknowledged(everything_upstream, start_proxy) -> None:
+    """server-everything (Streamable HTTP): the listen opens the session's GET stream and
+    acknowledges what the upstream declares, tagged with the listen's id."""
+    proxy = start_proxy(everything_upstream.url, admin=True, extra=["--upstream-era", "legacy"])
+    headers, body = modern_post("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, 5)
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        stream = conn.open_stream("POST", "/mcp", headers, body)
+        assert stream.is_sse, stream.response.describe()
+        ack = stream.next_event().message()
+        assert ack["method"] == "notifications/subscriptions/acknowledged", ack
+        assert ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 5, ack
+        assert metric(proxy, "shadowcat_translation_sessions_opened_total") == 1
