@@ -49,7 +49,10 @@ pub async fn bodyless(
     let raw = head
         .header("mcp-session-id")
         .ok_or(ProxyError::SessionRequired { id: None })?;
-    let sid = SessionId::parse(raw).ok_or(ProxyError::SessionNotFound { id: None })?;
+    // A legacy HTTP+SSE session is reached through its own endpoints only.
+    let sid = SessionId::parse(raw)
+        .filter(|id| !state.legacy.borrow().contains_key(id))
+        .ok_or(ProxyError::SessionNotFound { id: None })?;
     let bound = state
         .sessions
         .borrow()

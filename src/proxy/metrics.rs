@@ -49,6 +49,10 @@ pub enum Counter {
     ListenOpened,
     /// 2026-07-28 `subscriptions/listen` streams ended (either side).
     ListenClosed,
+    /// Legacy HTTP+SSE sessions opened (`GET /sse`).
+    LegacySessions,
+    /// Legacy HTTP+SSE sessions ended because the client did not read its stream (queue full).
+    LegacyOverflows,
     /// 2026-07-28 requests served on a legacy upstream (era translation).
     ModernTranslated,
     /// `input_required` results the translation sent (one per MRTR round).
@@ -76,6 +80,8 @@ pub const COUNTER_NAMES: &[&str] = &[
     "client_gone_total",
     "listen_streams_opened_total",
     "listen_streams_closed_total",
+    "legacy_sessions_total",
+    "legacy_overflows_total",
     "modern_translated_total",
     "input_required_total",
     "translation_sessions_opened_total",
