@@ -128,7 +128,7 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     }
     let grace = state.config.timeouts.shutdown_grace;
     let deadline = Instant::now() + grace;
-    let _ = within(grace, state.inflight.close()).await;
+    let _ = within(grace, state.inflight.closed()).await;
     end_upstream_sessions(&state, deadline).await;
     let _ = within(
         deadline.saturating_duration_since(Instant::now()),

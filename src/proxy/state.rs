@@ -96,7 +96,7 @@ pub struct ShardState {
     /// Fired on SIGINT/SIGTERM.
     pub shutdown: Latch,
     /// Requests in flight (closed and awaited on shutdown).
-    pub inflight: glommio::sync::Gate,
+    pub inflight: shards::gate::Gate,
     /// Sessions with GET streams open right now (and how many): the reaper keeps them alive.
     pub open_streams: RefCell<std::collections::HashMap<crate::session::SessionId, u32>>,
     /// Legacy HTTP+SSE sessions owned here, each with its open stream's queue.
@@ -135,7 +135,7 @@ impl ShardState {
             metrics: ProxyMetrics::new(),
             inspector: RefCell::new(Inspector::new()),
             shutdown: Latch::default(),
-            inflight: glommio::sync::Gate::new(),
+            inflight: shards::gate::Gate::new(),
             scrape: crate::admin::ScrapeInbox::default(),
             modern_clients: super::modern_client::Translator::default(),
             open_streams: RefCell::new(std::collections::HashMap::new()),
