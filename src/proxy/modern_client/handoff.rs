@@ -19,7 +19,8 @@ use super::super::state::{MeshMsg, ShardState};
 /// Hands the connection to `shard`; returns `false` (this shard is done with it).
 ///
 /// # Errors
-/// A state naming a shard that does not exist (it was sealed by another process layout).
+/// A state naming a shard that does not exist (it was sealed by another process layout), or
+/// one that is gone (503, shutting down).
 pub async fn to_shard(
     state: &Rc<ShardState>,
     client: &mut HttpConn<TcpStream>,
@@ -74,7 +75,10 @@ pub async fn to_shard(
         .await
         .is_err()
     {
-        tracing::warn!(shard, "retry handoff failed; closing the connection");
+        // The owner is gone (shutdown), and its exchange with it; our copy of the connection
+        // still carries the answer.
+        tracing::warn!(shard, "retry handoff failed; the exchange's shard is gone");
+        return Err(ProxyError::ShuttingDown);
     }
     Ok(false)
 }
