@@ -13,6 +13,7 @@ pub mod guard;
 pub mod headers;
 pub mod legacy;
 pub mod metrics;
+pub mod modern_client;
 pub mod post;
 pub mod relay;
 pub mod respond;

@@ -106,6 +106,8 @@ pub struct ShardState {
     pub limits: crate::http::Limits,
     /// Replies to this shard's metrics scrapes.
     pub scrape: crate::admin::ScrapeInbox,
+    /// Modern clients served by legacy upstreams: pooled sessions, pending MRTR exchanges.
+    pub modern_clients: super::modern_client::Translator,
 }
 
 impl ShardState {
@@ -135,6 +137,7 @@ impl ShardState {
             shutdown: Latch::default(),
             inflight: shards::gate::Gate::new(),
             scrape: crate::admin::ScrapeInbox::default(),
+            modern_clients: super::modern_client::Translator::default(),
             open_streams: RefCell::new(std::collections::HashMap::new()),
             legacy: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {
