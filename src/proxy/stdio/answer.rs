@@ -244,6 +244,8 @@ impl SseOut {
         let mut headers: Vec<(&str, &[u8])> = vec![
             ("Content-Type", b"text/event-stream"),
             ("Cache-Control", b"no-cache"),
+            // Buffering reverse proxies in front would hold events back (2026-07-28 asks for it).
+            ("X-Accel-Buffering", b"no"),
         ];
         if let Some(session) = &self.session {
             headers.push(("Mcp-Session-Id", session.as_bytes()));
