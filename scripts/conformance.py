@@ -14,6 +14,8 @@ server-everything over Streamable HTTP directly (the run above), and likewise
 `shadowcat demo-server --stdio` with the demo server over HTTP: the stdio-proxied run must fail no
 scenario that the direct HTTP run passes, except those in STDIO_TRANSPORT_INHERENT (each with the
 reason it cannot hold over stdio). Both stdio modes are run (per-session and shared).
+Legacy HTTP+SSE upstreams: server-everything in its `sse` mode behind `--upstream-transport sse`
+is gated the same way against server-everything over Streamable HTTP directly.
 Expected difference that is not a failure: `server-sse-multiple-streams` runs 1 check instead of 2
 through a stdio upstream, since the proxy answers a call whose first child message is the result
 as plain JSON (the suite then reports its SSE check as INFO "SSE streams optional").
@@ -151,20 +153,37 @@ def main() -> int:
         for name, command in stdio_commands.items():
             for mode in STDIO_MODES:
                 out_dir = args.out / f"{name.replace(' ', '-')}-stdio-{mode}"
-                status |= compare_stdio(name, direct_results[name], command, shadowcat_bin, mode, out_dir)
+                status |= compare_through(
+                    f"{name} on stdio through shadowcat ({mode})", direct_results[name],
+                    lambda command=command, mode=mode: harness.start_stdio_proxy(shadowcat_bin, command, mode=mode),
+                    out_dir)
+        # server-everything speaking the legacy HTTP+SSE transport behind --upstream-transport sse.
+        status |= compare_sse_upstream(direct_results["server-everything"], shadowcat_bin,
+                                       args.out / "server-everything-sse")
     return status
 
 
-def compare_stdio(name: str, direct: dict[str, ScenarioResult], command: list[str], shadowcat_bin: Path,
-                  mode: str, out_dir: Path) -> int:
-    """The suite through `reverse --upstream-cmd --stdio-mode MODE -- COMMAND` (the stdio twin of
-    upstream `name`), gated against `name`'s direct HTTP results; 1 if the gate fails."""
-    title = f"{name} on stdio through shadowcat ({mode}), vs {name} over HTTP direct"
-    print(f"\n=== conformance: {title} ===")
+def compare_sse_upstream(direct: dict[str, ScenarioResult], shadowcat_bin: Path, out_dir: Path) -> int:
+    """The suite through shadowcat in front of server-everything's legacy HTTP+SSE mode, gated
+    against server-everything over Streamable HTTP direct; 1 if the gate fails."""
+    upstream = harness.start_everything_server("sse")
     try:
-        proxy = harness.start_stdio_proxy(shadowcat_bin, command, mode=mode)
+        return compare_through(
+            "server-everything (HTTP+SSE) through shadowcat", direct,
+            lambda: harness.start_proxy(shadowcat_bin, upstream.url, extra=["--upstream-transport", "sse"]),
+            out_dir)
+    finally:
+        upstream.stop()
+
+
+def compare_through(title: str, direct: dict[str, ScenarioResult], start_proxy, out_dir: Path) -> int:
+    """The suite through a proxy started by `start_proxy` (the same server reached another way),
+    gated against the server's direct Streamable HTTP results; 1 if the gate fails."""
+    print(f"\n=== conformance: {title}, vs the same server over HTTP direct ===")
+    try:
+        proxy = start_proxy()
     except harness.HarnessError as error:
-        print(f"conformance: the stdio proxy did not start: {error}", file=sys.stderr)
+        print(f"conformance: the proxy did not start: {error}", file=sys.stderr)
         return 1
     try:
         proxied = run_suite(proxy.url, out_dir / "proxied")
@@ -173,7 +192,7 @@ def compare_stdio(name: str, direct: dict[str, ScenarioResult], command: list[st
     verdicts = gate(direct, proxied, STDIO_TRANSPORT_INHERENT)
     print_table(direct, proxied, verdicts)
     failed = [n for n, verdict in verdicts.items() if not verdict.startswith("ok")]
-    print(f"conformance ({name}, stdio {mode}): {len(verdicts) - len(failed)} passed, {len(failed)} failed")
+    print(f"conformance ({title}): {len(verdicts) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 
