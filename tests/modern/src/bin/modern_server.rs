@@ -3,13 +3,17 @@
 //!
 //! Flags: `--port N` (0 = any), `--legacy-sessions` (also serve legacy `initialize` sessions:
 //! a dual-era server), `--sse` (answer with SSE streams instead of JSON), `--keepalive-ms N`
-//! (SSE keep-alive comments; 0 = none).
+//! (SSE keep-alive comments; 0 = none), `--modern-only` (`server/discover` lists only
+//! 2026-07-28; legacy `initialize` is refused).
 //! Prints `LISTENING <url>` once bound, then one `EVENT <what>` line per observable event
 //! (slow tool started/cancelled/finished, listen started/cancelled), flushed at once.
 //!
 //! Tools: `echo {text}` returns the text; `slow {ms}` sends one progress notification when the
 //! request has a progress token, then waits `ms` milliseconds unless the request is cancelled
-//! (client hang-up). `subscriptions/listen` acknowledges tool list changes, sends
+//! (client hang-up). `ask {question}` answers `input_required` (MRTR) with one
+//! `sampling/createMessage` input request under key `answer` and `requestState` `ask-state-1`,
+//! and completes on the retry with `answered: <the sampled text>`. `whoami` returns the
+//! request's `_meta` client name and protocol version. `subscriptions/listen` acknowledges tool list changes, sends
 //! one `notifications/tools/list_changed`, then holds the stream until cancelled.
 
 use std::io::Write as _;
@@ -18,7 +22,7 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities,
+    InputRequest, InputRequiredResult, ListToolsResult, ProtocolVersion, PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities,
     ServerConfig, SubscriptionFilter, Tool,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
@@ -40,9 +44,23 @@ fn schema(json: serde_json::Value) -> Arc<serde_json::Map<String, serde_json::Va
 }
 
 #[derive(Clone)]
-struct TestServer;
+struct TestServer {
+    /// `--modern-only`: `server/discover` lists 2026-07-28 alone and legacy versions are refused.
+    modern_only: bool,
+}
+
+/// What `--modern-only` supports.
+const MODERN_ONLY: &[ProtocolVersion] = &[ProtocolVersion::V_2026_07_28];
 
 impl ServerHandler for TestServer {
+    fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
+        if self.modern_only {
+            std::borrow::Cow::Borrowed(MODERN_ONLY)
+        } else {
+            std::borrow::Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS)
+        }
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
@@ -76,7 +94,21 @@ impl ServerHandler for TestServer {
                 "required": ["ms"]
             })),
         );
-        Ok(ListToolsResult::with_all_items(vec![echo, slow]))
+        let ask = Tool::new(
+            "ask",
+            "Asks the client for a sampled answer (MRTR), then returns it",
+            schema(serde_json::json!({
+                "type": "object",
+                "properties": {"question": {"type": "string"}},
+                "required": ["question"]
+            })),
+        );
+        let whoami = Tool::new(
+            "whoami",
+            "Returns the request's _meta clientInfo name and protocol version",
+            schema(serde_json::json!({"type": "object", "properties": {}})),
+        );
+        Ok(ListToolsResult::with_all_items(vec![echo, slow, ask, whoami]))
     }
 
     async fn call_tool(
@@ -115,6 +147,24 @@ impl ServerHandler for TestServer {
                     }
                 }
             }
+            "ask" => ask(&args, request.input_responses, request.request_state),
+            "whoami" => {
+                let name = context
+                    .meta
+                    .client_info()
+                    .map(|info| info.name)
+                    .unwrap_or_default();
+                let version = context
+                    .meta
+                    .get("io.modelcontextprotocol/protocolVersion")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                Ok(CallToolResult::success(vec![ContentBlock::text(format!(
+                    "{name} {version}"
+                ))])
+                .into())
+            }
             other => Err(ErrorData::invalid_params(
                 format!("no tool {other:?}"),
                 None,
@@ -142,11 +192,55 @@ impl ServerHandler for TestServer {
     }
 }
 
+/// The MRTR tool: first round asks for a sample, the retry (with the answer and the echoed
+/// state) completes.
+fn ask(
+    args: &serde_json::Map<String, serde_json::Value>,
+    responses: Option<rmcp::model::InputResponses>,
+    state: Option<String>,
+) -> Result<CallToolResponse, ErrorData> {
+    let question = args
+        .get("question")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let Some(responses) = responses else {
+        let request: InputRequest = serde_json::from_value(serde_json::json!({
+            "method": "sampling/createMessage",
+            "params": {
+                "messages": [{"role": "user", "content": {"type": "text", "text": question}}],
+                "maxTokens": 50
+            }
+        }))
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let mut requests = rmcp::model::InputRequests::new();
+        requests.insert("answer".to_owned(), request);
+        event("ask-input-required");
+        return Ok(
+            InputRequiredResult::new(Some(requests), Some("ask-state-1".to_owned())).into(),
+        );
+    };
+    if state.as_deref() != Some("ask-state-1") {
+        return Err(ErrorData::invalid_params(
+            format!("requestState not echoed: {state:?}"),
+            None,
+        ));
+    }
+    let text = responses
+        .get("answer")
+        .and_then(|r| r.get("content"))
+        .and_then(|c| c.get("text"))
+        .and_then(|t| t.as_str())
+        .ok_or_else(|| ErrorData::invalid_params("no sampled text in inputResponses", None))?;
+    event("ask-completed");
+    Ok(CallToolResult::success(vec![ContentBlock::text(format!("answered: {text}"))]).into())
+}
+
 struct Args {
     port: u16,
     legacy_sessions: bool,
     sse: bool,
     keepalive_ms: u64,
+    modern_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -155,6 +249,7 @@ fn parse_args() -> Result<Args, String> {
         legacy_sessions: false,
         sse: false,
         keepalive_ms: 0,
+        modern_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -168,6 +263,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--legacy-sessions" => args.legacy_sessions = true,
             "--sse" => args.sse = true,
+            "--modern-only" => args.modern_only = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -177,13 +273,14 @@ fn parse_args() -> Result<Args, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
+    let modern_only = args.modern_only;
     let keepalive = (args.keepalive_ms > 0).then(|| Duration::from_millis(args.keepalive_ms));
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(args.legacy_sessions)
         .with_json_response(!args.sse)
         .with_sse_keep_alive(keepalive);
     let service: StreamableHttpService<TestServer, LocalSessionManager> =
-        StreamableHttpService::new(|| Ok(TestServer), Default::default(), config);
+        StreamableHttpService::new(move || Ok(TestServer { modern_only }), Default::default(), config);
     let router = axum::Router::new().nest_service("/mcp", service);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     let addr = listener.local_addr()?;
