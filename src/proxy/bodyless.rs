@@ -50,6 +50,11 @@ pub async fn bodyless(
         .header("mcp-session-id")
         .ok_or(ProxyError::SessionRequired { id: None })?;
     let sid = SessionId::parse(raw).ok_or(ProxyError::SessionNotFound { id: None })?;
+    if state.sessions.borrow().peek(&sid).is_some() {
+        if let Some(translated) = state.l2m.session(&sid) {
+            return super::l2m::get_or_delete(state, client, head, sid, translated, is_get).await;
+        }
+    }
     let bound = state
         .sessions
         .borrow()

@@ -230,6 +230,7 @@ async fn reaper(state: Rc<ShardState>) {
                 continue;
             }
             state.metrics.incr(super::metrics::Counter::SessionsExpired);
+            state.l2m.end(&id);
             ended.push(entry);
         }
         // Awaited here, in bounded batches: a mass expiry must not open thousands of upstream

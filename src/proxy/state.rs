@@ -101,6 +101,8 @@ pub struct ShardState {
     pub limits: crate::http::Limits,
     /// Replies to this shard's metrics scrapes.
     pub scrape: crate::admin::ScrapeInbox,
+    /// Era translation (legacy clients, modern upstreams): verdicts and translated sessions.
+    pub l2m: super::l2m::L2mState,
 }
 
 impl ShardState {
@@ -130,6 +132,7 @@ impl ShardState {
             shutdown: Latch::default(),
             inflight: glommio::sync::Gate::new(),
             scrape: crate::admin::ScrapeInbox::default(),
+            l2m: super::l2m::L2mState::default(),
             open_streams: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {
                 max_head_bytes: config.limits.max_head_bytes,

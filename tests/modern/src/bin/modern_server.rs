@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InputRequest, InputRequiredResult, ListToolsResult, ProtocolVersion, PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities,
-    ServerConfig, SubscriptionFilter, Tool,
+    InputRequest, InputRequiredResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProtocolVersion, ServerCapabilities, ServerConfig,
+    SubscriptionFilter, Tool,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -108,7 +109,9 @@ impl ServerHandler for TestServer {
             "Returns the request's _meta clientInfo name and protocol version",
             schema(serde_json::json!({"type": "object", "properties": {}})),
         );
-        Ok(ListToolsResult::with_all_items(vec![echo, slow, ask, whoami]))
+        Ok(ListToolsResult::with_all_items(vec![
+            echo, slow, ask, whoami,
+        ]))
     }
 
     async fn call_tool(
@@ -160,10 +163,10 @@ impl ServerHandler for TestServer {
                     .and_then(|v| v.as_str())
                     .unwrap_or_default()
                     .to_owned();
-                Ok(CallToolResult::success(vec![ContentBlock::text(format!(
-                    "{name} {version}"
-                ))])
-                .into())
+                Ok(
+                    CallToolResult::success(vec![ContentBlock::text(format!("{name} {version}"))])
+                        .into(),
+                )
             }
             other => Err(ErrorData::invalid_params(
                 format!("no tool {other:?}"),
@@ -215,9 +218,7 @@ fn ask(
         let mut requests = rmcp::model::InputRequests::new();
         requests.insert("answer".to_owned(), request);
         event("ask-input-required");
-        return Ok(
-            InputRequiredResult::new(Some(requests), Some("ask-state-1".to_owned())).into(),
-        );
+        return Ok(InputRequiredResult::new(Some(requests), Some("ask-state-1".to_owned())).into());
     };
     if state.as_deref() != Some("ask-state-1") {
         return Err(ErrorData::invalid_params(
@@ -280,7 +281,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_json_response(!args.sse)
         .with_sse_keep_alive(keepalive);
     let service: StreamableHttpService<TestServer, LocalSessionManager> =
-        StreamableHttpService::new(move || Ok(TestServer { modern_only }), Default::default(), config);
+        StreamableHttpService::new(
+            move || Ok(TestServer { modern_only }),
+            Default::default(),
+            config,
+        );
     let router = axum::Router::new().nest_service("/mcp", service);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     let addr = listener.local_addr()?;

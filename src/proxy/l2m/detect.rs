@@ -1,0 +1,165 @@
+//! Whether a legacy client's `initialize` is translated, from the upstream's configured era and,
+//! for `era = "auto"`, a `server/discover` probe (cached per shard for [`VERDICT_TTL`]):
+//! only modern versions listed → translate; legacy versions listed too (dual), an error or a
+//! 4xx (a legacy server refusing a request without a session) → pass through. A 5xx or an
+//! unreachable upstream decides nothing (pass through, probe again next time).
+//!
+//! Not here: the initialize answer (post.rs), parsing the discover result (discover.rs).
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use crate::config::UpstreamEra;
+use crate::http::RequestHead;
+use crate::mcp::JsonRpcId;
+
+use super::super::error::ProxyError;
+use super::super::state::ShardState;
+use super::discover::{self, Discovered};
+use super::session::{Verdict, VERDICT_TTL};
+use super::upstream;
+use super::wire::{self, ClientMeta};
+
+/// The discover result to answer a legacy `initialize` from when the session is translated;
+/// `None` when it passes through to the upstream as before.
+///
+/// # Errors
+/// `era = "modern"` and the upstream's `server/discover` failed (the client gets the error:
+/// there is nothing to pass through to).
+pub async fn for_initialize(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    head: &RequestHead,
+    meta: &ClientMeta<'_>,
+    id: Option<&JsonRpcId>,
+) -> Result<Option<Rc<Discovered>>, ProxyError> {
+    let Some(up) = state.config.upstreams.get(upstream) else {
+        return Ok(None);
+    };
+    if up.http().is_none() {
+        return Ok(None);
+    }
+    let auto = match up.era {
+        UpstreamEra::Dual | UpstreamEra::Legacy => return Ok(None),
+        UpstreamEra::Auto => true,
+        UpstreamEra::Modern => false,
+    };
+    let now = Instant::now();
+    if auto && state.l2m.verdict(upstream, now) == Some(Verdict::PassThrough) {
+        return Ok(None);
+    }
+    if let Some(found) = state.l2m.shared_discover(upstream, now) {
+        return Ok(Some(found));
+    }
+    let probe = probe(state, upstream, head, meta, id).await;
+    let remember = |verdict| {
+        state
+            .l2m
+            .verdicts
+            .borrow_mut()
+            .insert(upstream, (verdict, Instant::now()));
+    };
+    match probe {
+        Probe::Found(found) if auto && found.serves_legacy => {
+            remember(Verdict::PassThrough);
+            Ok(None)
+        }
+        Probe::Found(found) => {
+            if auto {
+                remember(Verdict::Modern);
+            }
+            let found = Rc::new(found);
+            if let Some(ttl) = found.shareable_for {
+                state.l2m.discovered.borrow_mut().insert(
+                    upstream,
+                    (found.clone(), Instant::now() + ttl.min(VERDICT_TTL)),
+                );
+            }
+            Ok(Some(found))
+        }
+        Probe::Refused if auto => {
+            remember(Verdict::PassThrough);
+            Ok(None)
+        }
+        Probe::Unknown(_) if auto => Ok(None),
+        Probe::Refused => Err(ProxyError::UpstreamUnavailable {
+            id: id.cloned(),
+            reason: "the modern upstream refused server/discover".into(),
+        }),
+        Probe::Unknown(e) => Err(e),
+    }
+}
+
+/// What a `server/discover` probe found.
+enum Probe {
+    /// A 2026-07-28 discover result.
+    Found(Discovered),
+    /// A 4xx or a message that is no modern discover result: not a modern server.
+    Refused,
+    /// No answer worth remembering (unreachable, 5xx, timeout).
+    Unknown(ProxyError),
+}
+
+async fn probe(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    head: &RequestHead,
+    meta: &ClientMeta<'_>,
+    id: Option<&JsonRpcId>,
+) -> Probe {
+    let Some((url, timeout)) = state
+        .config
+        .upstreams
+        .get(upstream)
+        .and_then(|up| up.http().map(|url| (url, up.request_timeout)))
+    else {
+        return Probe::Unknown(ProxyError::Internal("probe of a non-HTTP upstream"));
+    };
+    let body = match wire::discover_body(meta) {
+        Ok(body) => body,
+        Err(_) => return Probe::Unknown(ProxyError::Internal("discover body")),
+    };
+    let mut request = Vec::with_capacity(body.len() + 512);
+    wire::request_head(
+        &mut request,
+        &url.path,
+        &url.authority,
+        head,
+        "server/discover",
+        None,
+        body.len(),
+    );
+    request.extend_from_slice(&body);
+    let mut reply = match upstream::send(state, upstream, &request, id).await {
+        Ok(reply) => reply,
+        Err(e) => return Probe::Unknown(e),
+    };
+    let status = reply.status();
+    let mut found = None;
+    let mut failed = None;
+    loop {
+        match reply.next(id, timeout).await {
+            Ok(Some(message)) => {
+                if found.is_none() {
+                    found = Some(discover::parse(&message));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    reply.finish(state);
+    tracing::debug!(upstream, status, "server/discover probe");
+    match (status, found, failed) {
+        (200..=299, Some(Some(found)), _) => Probe::Found(found),
+        (500..=599, _, _) => Probe::Unknown(ProxyError::UpstreamUnavailable {
+            id: id.cloned(),
+            reason: format!("server/discover answered {status}"),
+        }),
+        (_, _, Some(e)) => Probe::Unknown(e),
+        _ => Probe::Refused,
+    }
+}

@@ -1,0 +1,157 @@
+"""Era translation: a legacy client (the Python SDK `mcp` 1.30.0, Streamable HTTP sessions,
+2025-11-25) served through the proxy by a modern-only upstream (tests/modern's rmcp server with
+`--modern-only`: `server/discover` lists 2026-07-28 alone, legacy `initialize` refused).
+
+Checks, with `--upstream-era modern` and with `auto` (the proxy probes `server/discover`):
+initialize answered from discover (serverInfo, capabilities), tools/list, an echo call, the
+`_meta` the upstream saw (clientInfo, 2026-07-28), progress, an MRTR round trip (the upstream's
+`input_required` sampling request answered by the client's sampling_callback; the result holds
+the answer), ping, the GET stream mapped onto `subscriptions/listen` (tools list_changed
+arrives), DELETE ending the session locally. A client without the sampling capability gets a
+-32021 error. `auto` in front of a dual-era rmcp server and of server-everything (legacy) stays
+pass-through.
+
+Not here: the unit tests of the bytes and the MRTR state machine (src/proxy/l2m/*_tests.rs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Iterator
+
+import pytest
+
+import harness
+from test_modern import metric, start_modern_server
+
+CLIENT_NAME = "era-translation-test"
+
+
+@pytest.fixture
+def modern_only_server() -> Iterator[harness.Endpoint]:
+    server = start_modern_server("--modern-only", "--sse")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dual_server() -> Iterator[harness.Endpoint]:
+    server = start_modern_server("--legacy-sessions")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, Any]:
+    """One Python SDK session doing the whole check list; returns what it saw."""
+    from mcp import ClientSession, types
+    from mcp.client.streamable_http import streamable_http_client
+
+    seen: dict[str, Any] = {"sampled": [], "notifications": [], "progress": []}
+    list_changed = asyncio.Event()
+
+    async def sampling_callback(context, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        question = params.messages[0].content.text
+        seen["sampled"].append(question)
+        return types.CreateMessageResult(role="assistant", model="test-model",
+                                         content=types.TextContent(type="text", text=f"sampled({question})"))
+
+    async def message_handler(message) -> None:
+        if isinstance(message, types.ServerNotification):
+            seen["notifications"].append(message.root.method)
+            if message.root.method == "notifications/tools/list_changed":
+                list_changed.set()
+
+    async def progress(value: float, total: float | None, text: str | None) -> None:
+        seen["progress"].append(value)
+
+    async with streamable_http_client(url) as (read, write, _), ClientSession(
+            read, write, sampling_callback=sampling_callback if sampling else None,
+            message_handler=message_handler,
+            client_info=types.Implementation(name=CLIENT_NAME, version="1.0")) as session:
+        init = await session.initialize()
+        seen["version"] = init.protocolVersion
+        seen["server"] = init.serverInfo.name
+        seen["tools_cap"] = init.capabilities.tools is not None
+        seen["tools"] = [t.name for t in (await session.list_tools()).tools]
+        seen["echo"] = (await session.call_tool("echo", {"text": "héllo legacy"})).content[0].text
+        seen["whoami"] = (await session.call_tool("whoami", {})).content[0].text
+        seen["slow"] = (await session.call_tool("slow", {"ms": 10}, progress_callback=progress)).content[0].text
+        if sampling:
+            seen["ask"] = (await session.call_tool("ask", {"question": "six times seven?"})).content[0].text
+        else:
+            try:
+                await session.call_tool("ask", {"question": "q"})
+                seen["ask_error"] = None
+            except Exception as error:  # McpError
+                seen["ask_error"] = getattr(getattr(error, "error", None), "code", repr(error))
+        await session.send_ping()
+        seen["ping"] = True
+        # The GET stream became a subscriptions/listen; the rmcp server sends one tools
+        # list_changed on every listen.
+        await asyncio.wait_for(list_changed.wait(), 15)
+    return seen
+
+
+@pytest.mark.parametrize("era", ["modern", "auto"])
+def test_legacy_client_through_modern_only_upstream(modern_only_server, start_proxy, era) -> None:
+    proxy = start_proxy(modern_only_server.url, admin=True, extra=["--upstream-era", era])
+    seen = asyncio.run(legacy_session_run(proxy.url))
+    assert seen["version"] == "2025-11-25"
+    assert seen["server"] == "rmcp-modern-test-server"
+    assert seen["tools_cap"]
+    assert seen["tools"] == ["echo", "slow", "ask", "whoami"]
+    assert seen["echo"] == "héllo legacy"
+    # The upstream saw the client's own clientInfo and the 2026 version in _meta.
+    assert seen["whoami"] == f"{CLIENT_NAME} 2026-07-28"
+    assert seen["slow"] == "done" and seen["progress"] == [0.0]
+    # MRTR: the sampling request reached the client; the retry completed with its answer.
+    assert seen["sampled"] == ["six times seven?"]
+    assert seen["ask"] == "answered: sampled(six times seven?)"
+    assert "notifications/tools/list_changed" in seen["notifications"]
+    assert metric(proxy, "shadowcat_sessions_created_total") == 1
+    # Leaving the client context sent DELETE: ended here.
+    assert metric(proxy, "shadowcat_sessions_deleted_total") == 1
+
+
+def test_client_without_sampling_gets_32021(modern_only_server, start_proxy) -> None:
+    proxy = start_proxy(modern_only_server.url, extra=["--upstream-era", "modern"])
+    seen = asyncio.run(legacy_session_run(proxy.url, sampling=False))
+    assert seen["ask_error"] == -32021
+    assert seen["sampled"] == []
+
+
+async def whoami_through(url: str) -> tuple[str, str]:
+    from mcp import ClientSession, types
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with streamable_http_client(url) as (read, write, _), ClientSession(
+            read, write, client_info=types.Implementation(name=CLIENT_NAME, version="1.0")) as session:
+        init = await session.initialize()
+        tools = [t.name for t in (await session.list_tools()).tools]
+        text = (await session.call_tool("whoami", {})).content[0].text if "whoami" in tools else ""
+        return init.serverInfo.name, text
+
+
+def test_auto_passes_a_dual_upstream_through(dual_server, start_proxy) -> None:
+    proxy = start_proxy(dual_server.url, admin=True, extra=["--upstream-era", "auto"])
+    server, whoami = asyncio.run(whoami_through(proxy.url))
+    assert server == "rmcp-modern-test-server"
+    # Passed through: a legacy session upstream, no 2026 `_meta` added by the proxy.
+    assert "2026-07-28" not in whoami
+
+
+def test_auto_passes_a_legacy_upstream_through(start_proxy) -> None:
+    everything = harness.start_everything_server()
+    try:
+        proxy = start_proxy(everything.url, extra=["--upstream-era", "auto"])
+        server, _ = asyncio.run(whoami_through(proxy.url))
+        assert "everything" in server.lower()
+        # A second session uses the cached verdict (no second probe needed to pass through).
+        server, _ = asyncio.run(whoami_through(proxy.url))
+        assert "everything" in server.lower()
+    finally:
+        everything.stop()
