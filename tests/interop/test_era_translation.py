@@ -155,3 +155,51 @@ def test_auto_passes_a_legacy_upstream_through(start_proxy) -> None:
         assert "everything" in server.lower()
     finally:
         everything.stop()
+
+
+def test_cancelled_notification_closes_the_upstream_request(start_proxy) -> None:
+    """A legacy `notifications/cancelled` for a translated request in flight closes its upstream
+    connection: the rmcp tool handler sees the 2026 cancellation. Also: unknown methods (404
+    upstream) are -32601 and the session survives; DELETE is answered locally."""
+    from rawhttp import RawConnection, jsonrpc, mcp_headers
+    from test_modern import EVENT_DEADLINE_S
+
+    server = start_modern_server("--modern-only", "--sse", "--keepalive-ms", "100")
+    try:
+        proxy = start_proxy(server.url, extra=["--upstream-era", "modern", "--request-timeout", "60s"])
+        init = jsonrpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                      "clientInfo": {"name": "raw", "version": "0"}}, 0)
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as control:
+            response = control.request("POST", "/mcp", mcp_headers(), init)
+            assert response.status == 200, response.describe()
+            assert response.json()["result"]["protocolVersion"] == "2025-06-18"
+            sid = response.header("mcp-session-id")
+            assert sid
+            headers = mcp_headers(session_id=sid, protocol_version="2025-06-18")
+            unknown = control.request("POST", "/mcp", headers, jsonrpc("no/such", {}, 9))
+            assert unknown.status == 200 and unknown.json()["error"]["code"] == -32601, unknown.describe()
+
+            slow = RawConnection(harness.LOOPBACK_HOST, proxy.port)
+            try:
+                slow.send_request("POST", "/mcp", headers,
+                                  jsonrpc("tools/call", {"name": "slow", "arguments": {"ms": 30000}}, 5))
+                server.process.wait_for_line(lambda l: l == "EVENT slow-started", "slow tool start",
+                                             EVENT_DEADLINE_S)
+                cancelled = control.request("POST", "/mcp", headers,
+                                            jsonrpc("notifications/cancelled", {"requestId": 5}))
+                assert cancelled.status == 202, cancelled.describe()
+                server.process.wait_for_line(lambda l: l in ("EVENT slow-cancelled", "EVENT slow-finished"),
+                                             "slow tool end", EVENT_DEADLINE_S)
+                assert ("stdout", "EVENT slow-cancelled") in server.process._lines
+                answer = slow.read_response()
+                assert answer.status == 200 and answer.jsonrpc_messages() == [], answer.describe()
+            finally:
+                slow.close()
+            ping = control.request("POST", "/mcp", headers, jsonrpc("ping", None, 10))
+            assert ping.json() == {"jsonrpc": "2.0", "id": 10, "result": {}}
+            deleted = control.request("DELETE", "/mcp", mcp_headers(session_id=sid))
+            assert deleted.status == 200, deleted.describe()
+            gone = control.request("POST", "/mcp", headers, jsonrpc("ping", None, 11))
+            assert gone.status == 404, gone.describe()
+    finally:
+        server.stop()
