@@ -13,9 +13,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::config::UpstreamUrl;
-use crate::http::{
-    BodyReader, Framing, Head, Limits, Malformed, MessageKind, Method, ResponseHead,
-};
+use crate::http::{BodyReader, Framing, Head, Limits, MessageKind, Method, ResponseHead};
 use crate::mcp::{Inspector, JsonRpcId, Kind};
 use crate::proxy::timeouts::within;
 use crate::upstream::pool::{Pool, UpstreamConn};
@@ -187,7 +185,11 @@ impl HttpTarget {
                 }
                 Some(Err(e)) => return Err(ExchangeError::Unavailable(e.to_string())),
                 Some(Ok(())) => {
-                    within(self.timeout, final_head(&mut conn, &self.limits, &mut head)).await
+                    within(
+                        self.timeout,
+                        conn.read_final_response_head(&self.limits, &mut head),
+                    )
+                    .await
                 }
             };
             return match read {
@@ -451,24 +453,6 @@ impl HttpTarget {
             Some(Ok(answer)) => tracing::info!(status = answer.head.status(), "session deleted"),
             Some(Err(e)) => tracing::info!(error = ?e, "deleting the session failed"),
             None => tracing::info!("the target did not answer the session DELETE in time"),
-        }
-    }
-}
-
-/// Reads response heads until the final one, skipping 1xx interim responses (RFC 9110 §15.2).
-async fn final_head(
-    conn: &mut UpstreamConn,
-    limits: &Limits,
-    head: &mut ResponseHead,
-) -> Result<(), crate::http::Error> {
-    loop {
-        if !conn.read_response_head(limits, head).await? {
-            return Err(crate::http::Error::UnexpectedEof);
-        }
-        match head.status() {
-            101 => return Err(MessageKind::Response.malformed(Malformed::BadStatus)),
-            100..=199 => continue,
-            _ => return Ok(()),
         }
     }
 }

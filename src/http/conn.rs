@@ -148,6 +148,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
             .await
     }
 
+    /// Reads response heads until the final one: 1xx interim responses (102 Processing, 103
+    /// Early Hints) are skipped, never taken as final (RFC 9110 §15.2). 101 would switch
+    /// protocols, which no MCP peer has business doing: `BadResponse(BadStatus)`. EOF before a
+    /// final head is `UnexpectedEof`.
+    pub async fn read_final_response_head(
+        &mut self,
+        limits: &Limits,
+        head: &mut ResponseHead,
+    ) -> Result<(), Error> {
+        loop {
+            if !self.read_response_head(limits, head).await? {
+                return Err(Error::UnexpectedEof);
+            }
+            match head.status() {
+                101 => return Err(Error::BadResponse(crate::http::Malformed::BadStatus)),
+                100..=199 => continue,
+                _ => return Ok(()),
+            }
+        }
+    }
+
     async fn read_head(
         &mut self,
         limits: &Limits,

@@ -115,7 +115,7 @@ async fn attempt(
         Some(Err(_)) if reused => return Attempt::Stale,
         Some(Err(e)) => Some(Err(e)),
         None => None,
-        Some(Ok(())) => within(timeout, final_head(&mut conn, limits, &mut head)).await,
+        Some(Ok(())) => within(timeout, conn.read_final_response_head(limits, &mut head)).await,
     };
     match read {
         Some(Ok(())) => Attempt::Done(Box::new((conn, head))),
@@ -141,30 +141,6 @@ async fn attempt(
             id: id.cloned(),
             source,
         }),
-    }
-}
-
-/// Reads response heads until the final one: 1xx interim responses (102 Processing, 103 Early
-/// Hints) are skipped, never relayed as if final (RFC 9110 §15.2). 101 would switch protocols,
-/// which an MCP upstream has no business doing.
-async fn final_head(
-    conn: &mut UpstreamConn,
-    limits: &crate::http::Limits,
-    head: &mut ResponseHead,
-) -> Result<(), crate::http::Error> {
-    loop {
-        if !conn.read_response_head(limits, head).await? {
-            return Err(crate::http::Error::UnexpectedEof);
-        }
-        match head.status() {
-            101 => {
-                return Err(crate::http::Error::BadResponse(
-                    crate::http::Malformed::BadStatus,
-                ))
-            }
-            100..=199 => continue,
-            _ => return Ok(()),
-        }
     }
 }
 

@@ -6,3 +6,5 @@
 pub mod link;
 pub mod pool;
 pub mod stdio;
+#[cfg(test)]
+mod test_support;

@@ -179,6 +179,28 @@ pub async fn write_json(
     Ok(shape.keep_alive)
 }
 
+/// Writes a bodyless answer (202 for notifications, 200 for DELETE).
+///
+/// # Errors
+/// The client's write error.
+pub async fn write_empty(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    status: u16,
+    shape: ClientShape<'_>,
+) -> Result<bool, ProxyError> {
+    let mut out = state.bufs.lease(128);
+    let close: &[(&str, &[u8])] = if shape.keep_alive {
+        &[]
+    } else {
+        &[("Connection", b"close")]
+    };
+    write_response_head(&mut out, status, close.iter().copied(), Framing::Length(0));
+    state.metrics.status(status);
+    client.write_all(&out).await.map_err(ProxyError::Http)?;
+    Ok(shape.keep_alive)
+}
+
 /// An SSE answer being written.
 #[derive(Debug)]
 pub struct SseOut {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use glommio::net::TcpStream;
 
 use crate::config::StdioMode;
-use crate::http::{write_response_head, Framing, Head, HttpConn, RequestHead};
+use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{JsonRpcId, Kind, Method};
 use crate::session::{SessionEntry, SessionId};
 use crate::upstream::link::{ClientMessage, LinkError, LinkSession};
@@ -20,7 +20,7 @@ use super::super::error::ProxyError;
 use super::super::metrics::Counter;
 use super::super::post::{new_session, Facts};
 use super::super::state::ShardState;
-use super::answer::{answer_call, next_step, write_json, ClientShape, Ending};
+use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
 use super::children::AcquireError;
 
 /// Where a POST for a stdio upstream goes.
@@ -199,7 +199,7 @@ async fn in_session(
             .await?
         {
             Some(keep) => Ok(keep),
-            None => accepted(state, client, shape).await,
+            None => write_empty(state, client, 202, shape).await,
         };
     }
     match (facts.kind, facts.id.as_ref()) {
@@ -240,25 +240,7 @@ async fn in_session(
             if bound.link.notify(bound.key, body, about).is_err() {
                 return Err(ended(state, None));
             }
-            accepted(state, client, shape).await
+            write_empty(state, client, 202, shape).await
         }
     }
-}
-
-/// `202 Accepted` with no body (notifications and responses).
-async fn accepted(
-    state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
-    shape: ClientShape<'_>,
-) -> Result<bool, ProxyError> {
-    let mut out = state.bufs.lease(128);
-    let close: &[(&str, &[u8])] = if shape.keep_alive {
-        &[]
-    } else {
-        &[("Connection", b"close")]
-    };
-    write_response_head(&mut out, 202, close.iter().copied(), Framing::Length(0));
-    state.metrics.status(202);
-    client.write_all(&out).await.map_err(ProxyError::Http)?;
-    Ok(shape.keep_alive)
 }

@@ -10,14 +10,14 @@ use std::time::Instant;
 
 use glommio::net::TcpStream;
 
-use crate::http::{write_response_head, Framing, Head, HttpConn, RequestHead};
+use crate::http::{Head, HttpConn, RequestHead};
 use crate::session::SessionId;
 use crate::upstream::link::LinkSession;
 
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
 use super::super::state::{OpenStream, ShardState};
-use super::answer::{ClientShape, SseOut};
+use super::answer::{write_empty, ClientShape, SseOut};
 
 /// What woke the GET stream.
 enum Wake {
@@ -47,16 +47,7 @@ pub async fn get_or_delete(
         state.sessions.borrow_mut().remove(&sid);
         bound.link.end_session(bound.key);
         state.metrics.incr(Counter::SessionsDeleted);
-        let mut out = state.bufs.lease(128);
-        let close: &[(&str, &[u8])] = if shape.keep_alive {
-            &[]
-        } else {
-            &[("Connection", b"close")]
-        };
-        write_response_head(&mut out, 200, close.iter().copied(), Framing::Length(0));
-        state.metrics.status(200);
-        client.write_all(&out).await.map_err(ProxyError::Http)?;
-        return Ok(shape.keep_alive);
+        return write_empty(state, client, 200, shape).await;
     }
     if !bound.link.is_alive() {
         state.sessions.borrow_mut().remove(&sid);

@@ -2,11 +2,8 @@
 //! sends progress, server→client requests and list changes, or exits on demand. Each test
 //! runs its own glommio executor; waits are bounded by timeouts, never slept on.
 
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
-
-use glommio::{LocalExecutorBuilder, Placement};
 
 use super::*;
 
@@ -41,13 +38,7 @@ for line in sys.stdin:
         sys.exit(3)
 "#;
 
-fn run<T>(fut: impl Future<Output = T>) -> T {
-    let executor = LocalExecutorBuilder::new(Placement::Unbound)
-        .io_memory(1 << 20)
-        .make()
-        .unwrap();
-    executor.run(fut)
-}
+use crate::upstream::test_support::run;
 
 fn start(mode: StdioMode) -> Rc<Link> {
     let spec = ChildSpec {

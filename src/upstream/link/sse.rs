@@ -127,18 +127,13 @@ async fn connect(target: &SseTarget) -> Result<HttpConn<TcpStream>, String> {
     Err(last)
 }
 
-/// Reads a final response head (skipping 1xx).
+/// Reads the final response head.
 async fn final_head(conn: &mut HttpConn<TcpStream>) -> Result<ResponseHead, String> {
-    let limits = Limits::default();
-    loop {
-        let mut head = ResponseHead::default();
-        match conn.read_response_head(&limits, &mut head).await {
-            Ok(true) if head.status() < 200 => continue,
-            Ok(true) => return Ok(head),
-            Ok(false) => return Err("upstream closed the connection".to_owned()),
-            Err(e) => return Err(format!("upstream sent a bad response: {e}")),
-        }
-    }
+    let mut head = ResponseHead::default();
+    conn.read_final_response_head(&Limits::default(), &mut head)
+        .await
+        .map_err(|e| format!("upstream sent no usable response: {e}"))?;
+    Ok(head)
 }
 
 /// Opens the GET stream and waits for its `endpoint` event.

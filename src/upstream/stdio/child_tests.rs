@@ -2,23 +2,13 @@
 //! of children, their groups and grandchildren, and reaping. Each test runs its own small
 //! glommio executor; conditions are polled with a deadline, never slept on.
 
-use std::future::Future;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
-
-use glommio::{LocalExecutorBuilder, Placement};
 
 use super::*;
 use crate::upstream::stdio::{LineError, DEFAULT_MAX_LINE};
 
-/// Runs `fut` on a fresh glommio executor on this thread (children die when it exits).
-fn run<T>(fut: impl Future<Output = T>) -> T {
-    let executor = LocalExecutorBuilder::new(Placement::Unbound)
-        .io_memory(1 << 20)
-        .make()
-        .unwrap();
-    executor.run(fut)
-}
+use crate::upstream::test_support::run;
 
 fn spec(argv: &[&str]) -> ChildSpec {
     ChildSpec {
