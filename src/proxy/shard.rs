@@ -129,6 +129,8 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     let grace = state.config.timeouts.shutdown_grace;
     let deadline = Instant::now() + grace;
     let _ = within(grace, state.inflight.close()).await;
+    // Translated sessions have nothing upstream to end; their waits stop here.
+    state.l2m.end_all();
     end_upstream_sessions(&state, deadline).await;
     stop_children(&state).await;
     // The embedded demo server goes last: it is the upstream the sessions above were ended on.
