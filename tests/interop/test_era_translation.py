@@ -17,6 +17,7 @@ Not here: the unit tests of the bytes and the MRTR state machine (src/proxy/l2m/
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any, Iterator
 
 import pytest
@@ -203,3 +204,49 @@ def test_cancelled_notification_closes_the_upstream_request(start_proxy) -> None
             assert gone.status == 404, gone.describe()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("era", ["modern", "auto"])
+def test_refused_credentials_reach_the_client(start_proxy, era) -> None:
+    """An upstream answering 401 + WWW-Authenticate (to server/discover and to everything else):
+    the legacy client's initialize gets that 401 and challenge, not a 502, with either era."""
+    import http.server
+    import threading
+
+    from rawhttp import RawConnection, jsonrpc, mcp_headers
+
+    seen: list[str] = []
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+            length = int(self.headers.get("Content-Length") or 0)
+            seen.append(json.loads(self.rfile.read(length))["method"])
+            body = b'{"error":"invalid_token"}'
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Bearer resource_metadata="http://127.0.0.1/prm"')
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer((harness.LOOPBACK_HOST, 0), Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://{harness.LOOPBACK_HOST}:{server.server_address[1]}/mcp"
+        proxy = start_proxy(url, extra=["--upstream-era", era])
+        init = jsonrpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                      "clientInfo": {"name": "raw", "version": "0"}}, 0)
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            response = conn.request("POST", "/mcp", mcp_headers(), init)
+        assert response.status == 401, response.describe()
+        assert response.header("www-authenticate") == 'Bearer resource_metadata="http://127.0.0.1/prm"'
+        assert seen[0] == "server/discover"
+        # auto: the refusal decided nothing, the initialize itself went upstream too.
+        assert seen[1:] == (["initialize"] if era == "auto" else [])
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -39,6 +39,8 @@ enum RoundEnd {
     Cancelled,
     /// The upstream failed.
     Failed(ProxyError),
+    /// The upstream refused the credentials (401/403): relayed as is.
+    Auth(upstream::AuthRefusal),
 }
 
 /// The client's POST answer, JSON until something must be streamed.
@@ -188,6 +190,19 @@ pub(in crate::proxy) async fn call(
                     .await;
             }
             RoundEnd::Cancelled => return answer.abandon(state).await,
+            RoundEnd::Auth(refusal) if answer.sse.is_none() => {
+                let keep = answer.shape.keep_alive;
+                return refusal.write(state, answer.client, keep).await;
+            }
+            RoundEnd::Auth(refusal) => {
+                let text = format!(
+                    "The upstream refused the client's credentials ({})",
+                    refusal.status
+                );
+                return answer
+                    .error(state, &id, jsonrpc::UPSTREAM_UNAVAILABLE, &text, None)
+                    .await;
+            }
             RoundEnd::Failed(e) if answer.sse.is_none() => return Err(e),
             RoundEnd::Failed(e) => {
                 let (code, text) = match e {
@@ -417,6 +432,10 @@ async fn round(
         // Dropped, not pooled: its body is unread.
         drop(reply);
         return Ok(RoundEnd::NotFound);
+    }
+    if let Some(refusal) = reply.auth_refusal(id, timeout).await {
+        reply.finish(state);
+        return Ok(RoundEnd::Auth(refusal));
     }
     loop {
         let next = futures_lite::future::or(async { Some(reply.next(id, timeout).await) }, async {

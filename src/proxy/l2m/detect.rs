@@ -1,8 +1,8 @@
 //! Whether a legacy client's `initialize` is translated, from the upstream's configured era and,
 //! for `era = "auto"`, a `server/discover` probe (cached per shard for [`VERDICT_TTL`]):
 //! only modern versions listed → translate; legacy versions listed too (dual), an error or a
-//! 4xx (a legacy server refusing a request without a session) → pass through. A 5xx or an
-//! unreachable upstream decides nothing (pass through, probe again next time).
+//! 4xx (a legacy server refusing a request without a session) → pass through. A 5xx, a
+//! 401/403 or an unreachable upstream decides nothing (pass through, probe again next time).
 //!
 //! Not here: the initialize answer (post.rs), parsing the discover result (discover.rs).
 
@@ -17,11 +17,21 @@ use super::super::error::ProxyError;
 use super::super::state::ShardState;
 use super::discover::{self, Discovered};
 use super::session::{Verdict, VERDICT_TTL};
-use super::upstream;
+use super::upstream::{self, AuthRefusal};
 use super::wire::{self, ClientMeta};
 
-/// The discover result to answer a legacy `initialize` from when the session is translated;
-/// `None` when it passes through to the upstream as before.
+/// What becomes of a legacy `initialize`.
+#[derive(Debug)]
+pub enum Decision {
+    /// Translated: answered from this discover result.
+    Translate(Rc<Discovered>),
+    /// Passed through to the upstream as before.
+    PassThrough,
+    /// `era = "modern"` and the upstream refused the client's credentials: relayed as is.
+    Refused(AuthRefusal),
+}
+
+/// Whether a legacy `initialize` is translated (and from which discover result).
 ///
 /// # Errors
 /// `era = "modern"` and the upstream's `server/discover` failed (the client gets the error:
@@ -32,24 +42,24 @@ pub async fn for_initialize(
     head: &RequestHead,
     meta: &ClientMeta<'_>,
     id: Option<&JsonRpcId>,
-) -> Result<Option<Rc<Discovered>>, ProxyError> {
+) -> Result<Decision, ProxyError> {
     let Some(up) = state.config.upstreams.get(upstream) else {
-        return Ok(None);
+        return Ok(Decision::PassThrough);
     };
     if up.http().is_none() {
-        return Ok(None);
+        return Ok(Decision::PassThrough);
     }
     let auto = match up.era {
-        UpstreamEra::Dual | UpstreamEra::Legacy => return Ok(None),
+        UpstreamEra::Dual | UpstreamEra::Legacy => return Ok(Decision::PassThrough),
         UpstreamEra::Auto => true,
         UpstreamEra::Modern => false,
     };
     let now = Instant::now();
     if auto && state.l2m.verdict(upstream, now) == Some(Verdict::PassThrough) {
-        return Ok(None);
+        return Ok(Decision::PassThrough);
     }
     if let Some(found) = state.l2m.shared_discover(upstream, now) {
-        return Ok(Some(found));
+        return Ok(Decision::Translate(found));
     }
     let probe = probe(state, upstream, head, meta, id).await;
     let remember = |verdict| {
@@ -62,7 +72,7 @@ pub async fn for_initialize(
     match probe {
         Probe::Found(found) if auto && found.serves_legacy => {
             remember(Verdict::PassThrough);
-            Ok(None)
+            Ok(Decision::PassThrough)
         }
         Probe::Found(found) => {
             if auto {
@@ -75,13 +85,16 @@ pub async fn for_initialize(
                     (found.clone(), Instant::now() + ttl.min(VERDICT_TTL)),
                 );
             }
-            Ok(Some(found))
+            Ok(Decision::Translate(found))
         }
         Probe::Refused if auto => {
             remember(Verdict::PassThrough);
-            Ok(None)
+            Ok(Decision::PassThrough)
         }
-        Probe::Unknown(_) if auto => Ok(None),
+        // Credentials refused: says nothing about the era. `auto` passes the initialize
+        // through (the upstream refuses it the same way) and probes again next time.
+        Probe::Auth(_) | Probe::Unknown(_) if auto => Ok(Decision::PassThrough),
+        Probe::Auth(refusal) => Ok(Decision::Refused(refusal)),
         Probe::Refused => Err(ProxyError::UpstreamUnavailable {
             id: id.cloned(),
             reason: "the modern upstream refused server/discover".into(),
@@ -98,6 +111,8 @@ enum Probe {
     Refused,
     /// No answer worth remembering (unreachable, 5xx, timeout).
     Unknown(ProxyError),
+    /// 401/403: the client's credentials were refused.
+    Auth(AuthRefusal),
 }
 
 async fn probe(
@@ -135,6 +150,10 @@ async fn probe(
         Err(e) => return Probe::Unknown(e),
     };
     let status = reply.status();
+    if let Some(refusal) = reply.auth_refusal(id, timeout).await {
+        reply.finish(state);
+        return Probe::Auth(refusal);
+    }
     let mut found = None;
     let mut failed = None;
     loop {

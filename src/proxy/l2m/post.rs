@@ -108,8 +108,11 @@ async fn initialize(
     };
     let discovered =
         match detect::for_initialize(state, upstream, head, &meta, facts.id.as_ref()).await {
-            Ok(Some(found)) => found,
-            Ok(None) => return None,
+            Ok(detect::Decision::Translate(found)) => found,
+            Ok(detect::Decision::PassThrough) => return None,
+            Ok(detect::Decision::Refused(refusal)) => {
+                return Some(refusal.write(state, client, head.keep_alive()).await);
+            }
             Err(e) => return Some(Err(e)),
         };
     let version = ProtocolVersion::negotiate(requested.as_deref().unwrap_or_default().as_bytes());

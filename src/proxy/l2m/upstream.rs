@@ -61,7 +61,84 @@ pub async fn send(
     })
 }
 
+/// An upstream's 401 or 403: relayed to the client as is (status, challenge, body), so an
+/// OAuth client can authenticate and try again.
+#[derive(Debug)]
+pub struct AuthRefusal {
+    /// 401 or 403.
+    pub status: u16,
+    /// `WWW-Authenticate`, when given.
+    pub challenge: Option<String>,
+    /// `Content-Type` of the body, when given.
+    pub content_type: Option<String>,
+    /// The body (bounded by the body limit).
+    pub body: Vec<u8>,
+}
+
+impl AuthRefusal {
+    /// Writes the refusal to the client; returns whether the connection stays open.
+    ///
+    /// # Errors
+    /// The client's write error.
+    pub async fn write(
+        &self,
+        state: &ShardState,
+        client: &mut crate::http::HttpConn<glommio::net::TcpStream>,
+        keep_alive: bool,
+    ) -> Result<bool, ProxyError> {
+        let mut out = Vec::with_capacity(self.body.len() + 256);
+        let extra: Vec<(&str, &str)> = self
+            .challenge
+            .as_deref()
+            .map(|c| ("WWW-Authenticate", c))
+            .into_iter()
+            .collect();
+        super::super::headers::local_response(
+            &mut out,
+            self.status,
+            self.content_type.as_deref(),
+            &extra,
+            &self.body,
+            keep_alive,
+        );
+        state.metrics.status(self.status);
+        client.write_all(&out).await.map_err(ProxyError::Http)?;
+        Ok(keep_alive)
+    }
+}
+
 impl Reply {
+    /// Reads the rest of a 401/403 answer into an [`AuthRefusal`]; `None` for other statuses
+    /// (the reply is then left as it was).
+    pub async fn auth_refusal(
+        &mut self,
+        id: Option<&JsonRpcId>,
+        idle: Duration,
+    ) -> Option<AuthRefusal> {
+        let status = self.status();
+        if status != 401 && status != 403 {
+            return None;
+        }
+        let text = |name: &str| {
+            self.ex
+                .head
+                .header(name)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        let challenge = text("www-authenticate");
+        let content_type = text("content-type");
+        let mut body = Vec::new();
+        while let Ok(Some(message)) = self.next(id, idle).await {
+            body.extend_from_slice(&message);
+        }
+        Some(AuthRefusal {
+            status,
+            challenge,
+            content_type,
+            body,
+        })
+    }
+
     /// The response status.
     pub fn status(&self) -> u16 {
         self.ex.head.status()
