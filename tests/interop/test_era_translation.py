@@ -7,7 +7,7 @@ initialize answered from discover (serverInfo, capabilities), tools/list, an ech
 `_meta` the upstream saw (clientInfo, 2026-07-28), progress, an MRTR round trip (the upstream's
 `input_required` sampling request answered by the client's sampling_callback; the result holds
 the answer), ping, the GET stream mapped onto `subscriptions/listen` (tools list_changed
-arrives), DELETE ending the session locally. A client without the sampling capability gets a
+arrives; `resources/subscribe` reopens it with the URI and resources/updated arrives), DELETE ending the session locally. A client without the sampling capability gets a
 -32021 error. `auto` in front of a dual-era rmcp server and of server-everything (legacy) stays
 pass-through.
 
@@ -53,6 +53,7 @@ async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, An
 
     seen: dict[str, Any] = {"sampled": [], "notifications": [], "progress": []}
     list_changed = asyncio.Event()
+    resource_updated = asyncio.Event()
 
     async def sampling_callback(context, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
         question = params.messages[0].content.text
@@ -65,6 +66,9 @@ async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, An
             seen["notifications"].append(message.root.method)
             if message.root.method == "notifications/tools/list_changed":
                 list_changed.set()
+            if message.root.method == "notifications/resources/updated":
+                seen["updated"] = str(message.root.params.uri)
+                resource_updated.set()
 
     async def progress(value: float, total: float | None, text: str | None) -> None:
         seen["progress"].append(value)
@@ -94,6 +98,9 @@ async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, An
         # The GET stream became a subscriptions/listen; the rmcp server sends one tools
         # list_changed on every listen.
         await asyncio.wait_for(list_changed.wait(), 15)
+        # resources/subscribe is answered by the proxy and reopens the listen with the URI.
+        await session.subscribe_resource("test://watched")
+        await asyncio.wait_for(resource_updated.wait(), 15)
     return seen
 
 
@@ -113,6 +120,8 @@ def test_legacy_client_through_modern_only_upstream(modern_only_server, start_pr
     assert seen["sampled"] == ["six times seven?"]
     assert seen["ask"] == "answered: sampled(six times seven?)"
     assert "notifications/tools/list_changed" in seen["notifications"]
+    assert seen["updated"] == "test://watched"
+    assert ("stdout", "EVENT listen-resources test://watched") in modern_only_server.process._lines
     assert metric(proxy, "shadowcat_sessions_created_total") == 1
     # Leaving the client context sent DELETE: ended here.
     assert metric(proxy, "shadowcat_sessions_deleted_total") == 1

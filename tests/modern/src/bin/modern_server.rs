@@ -13,8 +13,10 @@
 //! (client hang-up). `ask {question}` answers `input_required` (MRTR) with one
 //! `sampling/createMessage` input request under key `answer` and `requestState` `ask-state-1`,
 //! and completes on the retry with `answered: <the sampled text>`. `whoami` returns the
-//! request's `_meta` client name and protocol version. `subscriptions/listen` acknowledges tool list changes, sends
-//! one `notifications/tools/list_changed`, then holds the stream until cancelled.
+//! request's `_meta` client name and protocol version. `subscriptions/listen` acknowledges tool
+//! list changes, sends one `notifications/tools/list_changed` (and, with `--modern-only`, which
+//! also declares `resources.subscribe`, one `notifications/resources/updated` per subscribed URI),
+//! then holds the stream until cancelled.
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -63,13 +65,22 @@ impl ServerHandler for TestServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
+        let capabilities = if self.modern_only {
+            // Resource subscriptions too: the proxy's legacy GET stream maps onto them.
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
-                .build(),
-        )
-        .with_server_info(Implementation::new("rmcp-modern-test-server", "1.0.0"))
+                .enable_resources()
+                .enable_resources_subscribe()
+                .build()
+        } else {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build()
+        };
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("rmcp-modern-test-server", "1.0.0"))
     }
 
     async fn list_tools(
@@ -189,6 +200,21 @@ impl ServerHandler for TestServer {
             .notify_tool_list_changed()
             .await
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let uris = context
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        if !uris.is_empty() {
+            event(&format!("listen-resources {}", uris.join(",")));
+        }
+        for uri in uris {
+            context
+                .sink()
+                .notify_resource_updated(uri)
+                .await
+                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        }
         context.cancelled().await;
         event("listen-cancelled");
         Ok(())
