@@ -4,7 +4,7 @@
 
 Checks, with `--upstream-era modern` and with `auto` (the proxy probes `server/discover`):
 initialize answered from discover (serverInfo, capabilities), tools/list, an echo call, the
-`_meta` the upstream saw (clientInfo, 2026-07-28), progress, an MRTR round trip (the upstream's
+`_meta` the upstream saw (clientInfo, 2026-07-28, the log level after `logging/setLevel`), progress, an MRTR round trip (the upstream's
 `input_required` sampling request answered by the client's sampling_callback; the result holds
 the answer), ping, the GET stream mapped onto `subscriptions/listen` (tools list_changed
 arrives; `resources/subscribe` reopens it with the URI and resources/updated arrives), DELETE ending the session locally. A client without the sampling capability gets a
@@ -84,6 +84,9 @@ async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, An
         seen["tools"] = [t.name for t in (await session.list_tools()).tools]
         seen["echo"] = (await session.call_tool("echo", {"text": "héllo legacy"})).content[0].text
         seen["whoami"] = (await session.call_tool("whoami", {})).content[0].text
+        # logging/setLevel is answered by the proxy; later requests carry the level in _meta.
+        await session.set_logging_level("warning")
+        seen["whoami_level"] = (await session.call_tool("whoami", {})).content[0].text
         seen["slow"] = (await session.call_tool("slow", {"ms": 10}, progress_callback=progress)).content[0].text
         if sampling:
             seen["ask"] = (await session.call_tool("ask", {"question": "six times seven?"})).content[0].text
@@ -114,7 +117,8 @@ def test_legacy_client_through_modern_only_upstream(modern_only_server, start_pr
     assert seen["tools"] == ["echo", "slow", "ask", "whoami"]
     assert seen["echo"] == "héllo legacy"
     # The upstream saw the client's own clientInfo and the 2026 version in _meta.
-    assert seen["whoami"] == f"{CLIENT_NAME} 2026-07-28"
+    assert seen["whoami"] == f"{CLIENT_NAME} 2026-07-28 -"
+    assert seen["whoami_level"] == f"{CLIENT_NAME} 2026-07-28 warning"
     assert seen["slow"] == "done" and seen["progress"] == [0.0]
     # MRTR: the sampling request reached the client; the retry completed with its answer.
     assert seen["sampled"] == ["six times seven?"]

@@ -13,7 +13,7 @@
 //! (client hang-up). `ask {question}` answers `input_required` (MRTR) with one
 //! `sampling/createMessage` input request under key `answer` and `requestState` `ask-state-1`,
 //! and completes on the retry with `answered: <the sampled text>`. `whoami` returns the
-//! request's `_meta` client name and protocol version. `subscriptions/listen` acknowledges tool
+//! request's `_meta` client name, protocol version and log level (`-` when absent). `subscriptions/listen` acknowledges tool
 //! list changes, sends one `notifications/tools/list_changed` (and, with `--modern-only`, which
 //! also declares `resources.subscribe`, one `notifications/resources/updated` per subscribed URI),
 //! then holds the stream until cancelled.
@@ -174,10 +174,14 @@ impl ServerHandler for TestServer {
                     .and_then(|v| v.as_str())
                     .unwrap_or_default()
                     .to_owned();
-                Ok(
-                    CallToolResult::success(vec![ContentBlock::text(format!("{name} {version}"))])
-                        .into(),
-                )
+                let level = context
+                    .meta
+                    .get("io.modelcontextprotocol/logLevel")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("-")
+                    .to_owned();
+                let text = format!("{name} {version} {level}");
+                Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into())
             }
             other => Err(ErrorData::invalid_params(
                 format!("no tool {other:?}"),
