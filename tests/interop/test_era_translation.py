@@ -9,7 +9,9 @@ initialize answered from discover (serverInfo, capabilities), tools/list, an ech
 the answer), ping, the GET stream mapped onto `subscriptions/listen` (tools list_changed
 arrives; `resources/subscribe` reopens it with the URI and resources/updated arrives), DELETE ending the session locally. A client without the sampling capability gets a
 -32021 error. `auto` in front of a dual-era rmcp server and of server-everything (legacy) stays
-pass-through.
+pass-through. The TypeScript SDK (`@modelcontextprotocol/sdk`, fixtures/ts_legacy_client.mjs)
+runs the same path as a second legacy client, MRTR included. A 401 from the upstream reaches the
+client with its challenge; a legacy `notifications/cancelled` closes the upstream request.
 
 Not here: the unit tests of the bytes and the MRTR state machine (src/proxy/l2m/*_tests.rs).
 """
@@ -263,3 +265,30 @@ def test_refused_credentials_reach_the_client(start_proxy, era) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_typescript_legacy_client_through_modern_only_upstream(modern_only_server, start_proxy) -> None:
+    """The official TypeScript SDK as the legacy client: the same translation, MRTR included."""
+    import subprocess
+
+    proxy = start_proxy(modern_only_server.url, admin=True, extra=["--upstream-era", "auto"])
+    env = harness.child_env({"SHADOWCAT_NODE_MODULES": str(harness.NODE_MODULES)})
+    script = harness.REPO_ROOT / "tests" / "interop" / "fixtures" / "ts_legacy_client.mjs"
+    process = harness.ManagedProcess("ts-legacy-client", [harness.node22(), script, proxy.url], env=env)
+    try:
+        code = process.popen.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        code = None
+    finally:
+        process.stop()
+    lines = [line for label, line in process._lines if label == "stdout" and line.startswith("{")]
+    assert code == 0 and lines, f"ts client exited {code}:\n{process.output_tail()}"
+    seen = json.loads(lines[-1])
+    assert seen["server"] == "rmcp-modern-test-server" and seen["session"]
+    assert seen["tools"] == ["echo", "slow", "ask", "whoami"]
+    assert seen["echo"] == "from ts"
+    assert seen["whoami"] == "ts-legacy-client 2026-07-28 -"
+    assert seen["sampled"] == ["ts question"]
+    assert seen["ask"] == "answered: ts(ts question)"
+    assert seen["ping"]
+    assert metric(proxy, "shadowcat_sessions_deleted_total") == 1
