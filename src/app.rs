@@ -3,7 +3,7 @@
 //!
 //! Not here: what a shard does (crate::proxy::shard, crate::demo::server).
 //! Readiness contract (scripts rely on it): one `listening <role> <url>` line per listener on
-//! stdout, then `ready`; logs go to stderr.
+//! stdout (`proxy-sse` for a route's legacy HTTP+SSE stream), then `ready`; logs go to stderr.
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -112,6 +112,12 @@ pub fn run_proxy(mut config: Config) -> Result<(), AppError> {
     for (addr, l) in binds.listeners.iter().zip(&config.listeners) {
         for r in &l.routes {
             lines.push(format!("listening proxy http://{addr}{}", r.path));
+            if let Some(legacy) = &r.legacy_sse {
+                lines.push(format!(
+                    "listening proxy-sse http://{addr}{}",
+                    legacy.sse_path
+                ));
+            }
         }
     }
     if let Some(a) = binds.admin {
@@ -122,12 +128,12 @@ pub fn run_proxy(mut config: Config) -> Result<(), AppError> {
         .as_ref()
         .and(binds.listeners.first())
         .map(|addr| {
-            let path = config
-                .listeners
-                .first()
-                .and_then(|l| l.routes.first())
-                .map_or("/mcp", |r| r.path.as_str());
-            demo_hint(&format!("http://{addr}{path}"))
+            let route = config.listeners.first().and_then(|l| l.routes.first());
+            let path = route.map_or("/mcp", |r| r.path.as_str());
+            let sse = route
+                .and_then(|r| r.legacy_sse.as_ref())
+                .map(|l| format!("http://{addr}{}", l.sse_path));
+            demo_hint(&format!("http://{addr}{path}"), sse.as_deref())
         });
     finish_startup(runtime, boots.ready, stop, reservations, &lines, hint)
 }
@@ -153,14 +159,22 @@ fn check_commands(config: &Config) -> Result<(), AppError> {
     Ok(())
 }
 
-fn demo_hint(url: &str) -> String {
+fn demo_hint(url: &str, legacy_sse: Option<&str>) -> String {
+    let legacy = legacy_sse
+        .map(|sse| {
+            format!(
+                "Clients on the legacy HTTP+SSE transport (2024-11-05) use {sse}, e.g. the \
+                 Python SDK's sse_client(\"{sse}\").\n"
+            )
+        })
+        .unwrap_or_default();
     format!(
         "\nshadowcat demo: MCP endpoint {url} (Streamable HTTP; tools echo, add, slow)\n\
          Connect any MCP client to it, e.g. the Python SDK's streamablehttp_client(\"{url}\"),\n\
          or by hand:\n  curl -si {url} -H 'Accept: application/json, text/event-stream' \\\n\
          -H 'Content-Type: application/json' \\\n\
          -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"curl\",\"version\":\"1\"}}}}}}'\n\
-         Ctrl-C stops it.\n"
+         {legacy}Ctrl-C stops it.\n"
     )
 }
 

@@ -206,6 +206,10 @@ pub struct ReverseArgs {
     /// Largest request body accepted, e.g. "4MiB" [default: 4MiB].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_body: Option<u64>,
+    /// Also serve the 2024-11-05 HTTP+SSE transport: `GET /sse` opens a client's stream,
+    /// `POST /messages?sessionId=ID` carries its messages (paths configurable in TOML).
+    #[arg(long)]
+    pub legacy_sse: bool,
     /// Runtime flags.
     #[command(flatten)]
     pub runtime: RuntimeArgs,

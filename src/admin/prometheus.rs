@@ -26,6 +26,7 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
     let mut general = first.snapshot.clone();
     let mut methods = first.methods.clone();
     let mut sessions = first.sessions;
+    let mut legacy_streams = first.legacy_streams;
     let mut buffers = first.buffers;
     let mut children = first.children;
     for r in rest {
@@ -35,6 +36,7 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
         general.merge(&r.snapshot);
         methods.merge(&r.methods);
         sessions += r.sessions;
+        legacy_streams += r.legacy_streams;
         buffers = add_buffers(buffers, r.buffers);
     }
     let _ = writeln!(
@@ -51,6 +53,7 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
         "# TYPE shadowcat_sessions_active gauge\nshadowcat_sessions_active {sessions}"
     );
     for (name, kind, value) in [
+        ("legacy_streams_active", "gauge", legacy_streams),
         ("stdio_children", "gauge", children.live),
         ("stdio_children_started_total", "counter", children.started),
         ("stdio_children_crashed_total", "counter", children.crashed),

@@ -45,6 +45,7 @@ pub fn local_report(state: &ShardState) -> MetricsReport {
         snapshot: state.metrics.general.snapshot(),
         methods: state.metrics.methods.snapshot(),
         sessions: state.sessions.borrow().len() as u64,
+        legacy_streams: state.legacy.borrow().len() as u64,
         buffers: state.bufs.stats(),
         children: state.stdio.iter().flatten().map(|c| c.stats()).fold(
             Default::default(),

@@ -127,7 +127,12 @@ pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
         request_timeout: args.request_timeout.map(duration),
         ..RawUpstream::default()
     };
-    let mut raw = one_route(&args.listener, d::REVERSE_UPSTREAM_NAME, upstream);
+    let mut raw = one_route(
+        &args.listener,
+        d::REVERSE_UPSTREAM_NAME,
+        upstream,
+        args.legacy_sse,
+    );
     raw.sessions.ttl = args.session_ttl.map(duration);
     raw.limits.max_body_bytes = args.max_body.map(RawSize::Bytes);
     apply_runtime_args(&mut raw, &args.runtime);
@@ -155,7 +160,9 @@ pub(crate) fn demo_raw(args: &DemoArgs) -> RawConfig {
         url: Some(format!("http://{}{path}", d::DEMO_BIND_TEXT)),
         ..RawUpstream::default()
     };
-    let mut raw = one_route(&args.listener, d::DEMO_UPSTREAM_NAME, upstream);
+    // `demo` serves both client transports: Streamable HTTP on `--path` and legacy HTTP+SSE
+    // on /sse + /messages, so any SDK client can try the proxy without flags.
+    let mut raw = one_route(&args.listener, d::DEMO_UPSTREAM_NAME, upstream, true);
     raw.demo = Some(RawDemo {
         bind: Some(d::DEMO_BIND_TEXT.to_owned()),
         sse: Some(args.sse),
@@ -166,8 +173,14 @@ pub(crate) fn demo_raw(args: &DemoArgs) -> RawConfig {
 }
 
 /// A config with listener `main` routing `--path` to `upstream` (named `name`), with the
-/// listener flags' allow-lists and admin address.
-fn one_route(flags: &ListenerArgs, name: &str, upstream: RawUpstream) -> RawConfig {
+/// listener flags' allow-lists and admin address, and the legacy SSE endpoints (default
+/// paths) when `legacy_sse`.
+fn one_route(
+    flags: &ListenerArgs,
+    name: &str,
+    upstream: RawUpstream,
+    legacy_sse: bool,
+) -> RawConfig {
     let non_empty = |list: &Vec<String>| (!list.is_empty()).then(|| list.clone());
     let listener = RawListener {
         bind: flags.bind.to_string(),
@@ -177,6 +190,8 @@ fn one_route(flags: &ListenerArgs, name: &str, upstream: RawUpstream) -> RawConf
             path: flags.path.clone(),
             upstream: name.to_owned(),
             era: flags.era.clone(),
+            legacy_sse: legacy_sse.then_some(true),
+            ..RawRoute::default()
         }],
     };
     let mut raw = RawConfig::default();
@@ -223,11 +238,13 @@ pub(crate) fn apply_runtime_args(raw: &mut RawConfig, args: &RuntimeArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 22] = [
+    const FLAGS: [(&str, &str); 24] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
         ("listeners.main.routes[0].era", "--era"),
+        ("listeners.main.routes[0].sse_path", "--legacy-sse"),
+        ("listeners.main.routes[0].messages_path", "--legacy-sse"),
         ("listeners.main.routes", "--path"),
         ("upstreams.main.url", "--upstream"),
         ("upstreams.main.command", "--upstream-cmd"),

@@ -37,6 +37,7 @@ fn minimal_file_gets_every_default() {
             path: "/mcp".into(),
             upstream: 0,
             era: RouteEra::Dual,
+            legacy_sse: None,
         }]
     );
     assert_eq!(listener.allowed_hosts, ["localhost", "127.0.0.1", "[::1]"]);

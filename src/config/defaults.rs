@@ -29,6 +29,10 @@ pub const DEMO_BIND_TEXT: &str = "127.0.0.1:0";
 
 /// The MCP endpoint path: `/mcp` is what the SDKs and the reference servers use.
 pub const MCP_PATH: &str = "/mcp";
+/// Path of the legacy HTTP+SSE stream (what the SDK servers use).
+pub const LEGACY_SSE_PATH: &str = "/sse";
+/// Path legacy HTTP+SSE clients POST to (what the SDK servers use).
+pub const LEGACY_MESSAGES_PATH: &str = "/messages";
 
 /// Admin listener address when `[admin]` is present without `bind`: loopback (the admin API can
 /// kill sessions) on Envoy's familiar admin port.

@@ -44,8 +44,8 @@ pub use command::{from_cli, Command, DemoServerConfig, DemoStdioConfig};
 pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use model::{
-    Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
-    RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,
+    Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, LogConfig,
+    RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
 pub use print::to_toml;
@@ -106,6 +106,9 @@ mod command_tests;
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod config_tests;
+#[cfg(test)]
+#[path = "legacy_sse_tests.rs"]
+mod legacy_sse_tests;
 #[cfg(test)]
 #[path = "resolve_tests.rs"]
 mod resolve_tests;

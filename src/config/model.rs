@@ -138,6 +138,17 @@ pub struct RouteConfig {
     pub upstream: usize,
     /// Which protocol eras the route serves.
     pub era: RouteEra,
+    /// The 2024-11-05 HTTP+SSE transport for the same upstream, when enabled.
+    pub legacy_sse: Option<LegacySseConfig>,
+}
+
+/// The legacy HTTP+SSE endpoints of a route (`legacy_sse = true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacySseConfig {
+    /// `GET` here opens the stream (`sse_path`).
+    pub sse_path: String,
+    /// `POST` here with `?sessionId=ID` (`messages_path`); announced in the `endpoint` event.
+    pub messages_path: String,
 }
 
 /// Which MCP protocol eras a route serves (MCP-NOTES §6 "Dual-era").
@@ -427,6 +438,7 @@ mod tests {
                 path: "/mcp".into(),
                 upstream: 0,
                 era: RouteEra::Dual,
+                legacy_sse: None,
             }],
             allowed_hosts: vec!["localhost".into()],
             allowed_origins: vec![],

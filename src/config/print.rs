@@ -35,6 +35,9 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
             path: route.path.clone(),
             upstream: upstream_name(route.upstream),
             era: Some(route.era.as_str().to_owned()),
+            legacy_sse: Some(route.legacy_sse.is_some()),
+            sse_path: route.legacy_sse.as_ref().map(|l| l.sse_path.clone()),
+            messages_path: route.legacy_sse.as_ref().map(|l| l.messages_path.clone()),
         });
         let raw = RawListener {
             bind: listener.bind.to_string(),

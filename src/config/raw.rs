@@ -79,7 +79,7 @@ pub struct RawListener {
 }
 
 /// `[[listeners.NAME.routes]]`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRoute {
     /// Exact request path, e.g. `"/mcp"`.
@@ -90,6 +90,16 @@ pub struct RawRoute {
     /// (2026-07-28 only) [default: dual].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub era: Option<String>,
+    /// Also serve the 2024-11-05 HTTP+SSE transport for this upstream: `GET sse_path` opens
+    /// the stream, `POST messages_path?sessionId=ID` carries the client's messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_sse: Option<bool>,
+    /// Path of the legacy SSE stream (default `"/sse"`); only with `legacy_sse = true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_path: Option<String>,
+    /// Path legacy clients POST to (default `"/messages"`); only with `legacy_sse = true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages_path: Option<String>,
 }
 
 /// `[upstreams.NAME]`: exactly one of `url` (an HTTP server) or `command` (a stdio server).

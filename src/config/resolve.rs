@@ -13,9 +13,9 @@ use super::allow::{normalize_host_entry, normalize_origin_entry};
 use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::model::{
-    Config, CoreSelection, DemoConfig, LimitsConfig, ListenerConfig, LogConfig, RouteConfig,
-    RouteEra, RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig, UpstreamEra,
-    UpstreamTransport, UpstreamUrl,
+    Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, LogConfig,
+    RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig,
+    UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
 use super::raw::{
     RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawRoute, RawRuntime, RawSessions,
@@ -184,6 +184,7 @@ fn resolve_listeners(
             path: d::MCP_PATH.to_owned(),
             upstream: only.name.clone(),
             era: None,
+            ..RawRoute::default()
         }],
     };
     Ok(vec![resolve_listener(
@@ -208,17 +209,12 @@ fn resolve_listener(
         });
     }
     let mut routes: Vec<RouteConfig> = Vec::with_capacity(raw.routes.len());
+    // Every path served on this listener (route paths and legacy SSE paths), with its key.
+    let mut claimed: Vec<(String, String)> = Vec::new();
     for (index, route) in raw.routes.iter().enumerate() {
         let key = format!("{prefix}.routes[{index}]");
         let path = route_path(&format!("{key}.path"), &route.path)?;
-        if let Some(first) = routes.iter().position(|r| r.path == path) {
-            return Err(Error::Duplicate {
-                key: format!("{key}.path"),
-                value: format!("{path:?}"),
-                first: format!("{prefix}.routes[{first}].path"),
-                allowed: "each path appears once per listener",
-            });
-        }
+        claim(&mut claimed, format!("{key}.path"), &path)?;
         let Some(upstream) = upstreams.iter().position(|u| u.name == route.upstream) else {
             return Err(Error::UnknownUpstream {
                 key: format!("{key}.upstream"),
@@ -227,10 +223,12 @@ fn resolve_listener(
             });
         };
         let era = route_era(&format!("{key}.era"), route.era.as_deref())?;
+        let legacy_sse = legacy_sse(&key, route, era, &mut claimed)?;
         routes.push(RouteConfig {
             path,
             upstream,
             era,
+            legacy_sse,
         });
     }
     let hosts_key = format!("{prefix}.allowed_hosts");
@@ -261,6 +259,68 @@ fn resolve_listener(
         allowed_hosts,
         allowed_origins: normalize_list(&origins_key, origins, normalize_origin_entry)?,
     })
+}
+
+/// Records `path` as served by `key`; a path served twice on one listener is an error.
+fn claim(claimed: &mut Vec<(String, String)>, key: String, path: &str) -> Result<(), Error> {
+    if let Some((first, _)) = claimed.iter().find(|(_, p)| p == path) {
+        return Err(Error::Duplicate {
+            key,
+            value: format!("{path:?}"),
+            first: first.clone(),
+            allowed: "each path appears once per listener (route paths, sse_path and \
+                      messages_path included; set sse_path and messages_path to tell two \
+                      legacy_sse routes apart)",
+        });
+    }
+    claimed.push((key, path.to_owned()));
+    Ok(())
+}
+
+/// The route's legacy HTTP+SSE endpoints (`legacy_sse`, `sse_path`, `messages_path`).
+fn legacy_sse(
+    key: &str,
+    route: &RawRoute,
+    era: RouteEra,
+    claimed: &mut Vec<(String, String)>,
+) -> Result<Option<LegacySseConfig>, Error> {
+    if route.legacy_sse != Some(true) {
+        if route.sse_path.is_some() || route.messages_path.is_some() {
+            return Err(Error::Missing {
+                key: format!("{key}.legacy_sse"),
+                allowed: "`sse_path` and `messages_path` apply only to a route with \
+                          `legacy_sse = true`: set it, or remove them",
+            });
+        }
+        return Ok(None);
+    }
+    if era == RouteEra::Modern {
+        return Err(Error::Conflict {
+            key: format!("{key}.legacy_sse"),
+            other: format!("{key}.era"),
+            allowed: "legacy HTTP+SSE clients speak 2024-11-05 sessions, which a route with \
+                      era = \"modern\" refuses: use era = \"dual\", or drop legacy_sse",
+        });
+    }
+    let sse_key = format!("{key}.sse_path");
+    let sse_path = route_path(
+        &sse_key,
+        route.sse_path.as_deref().unwrap_or(d::LEGACY_SSE_PATH),
+    )?;
+    claim(claimed, sse_key, &sse_path)?;
+    let messages_key = format!("{key}.messages_path");
+    let messages_path = route_path(
+        &messages_key,
+        route
+            .messages_path
+            .as_deref()
+            .unwrap_or(d::LEGACY_MESSAGES_PATH),
+    )?;
+    claim(claimed, messages_key, &messages_path)?;
+    Ok(Some(LegacySseConfig {
+        sse_path,
+        messages_path,
+    }))
 }
 
 /// Normalizes each entry (keys `KEY[i]`) and drops repeats, keeping the first.

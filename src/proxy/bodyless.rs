@@ -49,7 +49,10 @@ pub async fn bodyless(
     let raw = head
         .header("mcp-session-id")
         .ok_or(ProxyError::SessionRequired { id: None })?;
-    let sid = SessionId::parse(raw).ok_or(ProxyError::SessionNotFound { id: None })?;
+    // A legacy HTTP+SSE session is reached through its own endpoints only.
+    let sid = SessionId::parse(raw)
+        .filter(|id| !state.legacy.borrow().contains_key(id))
+        .ok_or(ProxyError::SessionNotFound { id: None })?;
     if state.sessions.borrow().peek(&sid).is_some() {
         if let Some(translated) = state.l2m.session(&sid) {
             return super::l2m::get_or_delete(state, client, head, sid, translated, is_get).await;

@@ -36,6 +36,18 @@ pub enum ProxyError {
     /// GET, DELETE or another non-POST method on a route serving only 2026-07-28.
     #[error("this endpoint serves only 2026-07-28 stateless requests: POST only")]
     PostOnly,
+    /// A legacy HTTP+SSE path asked with the wrong method (`allow` names the right one).
+    #[error("method not allowed")]
+    LegacyMethodNotAllowed {
+        /// The `Allow` header to send.
+        allow: &'static [(&'static str, &'static str)],
+    },
+    /// `POST` to the legacy messages path without a `sessionId` query parameter.
+    #[error("sessionId query parameter required")]
+    LegacySessionRequired {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+    },
     /// `Host` not in the allow-list.
     #[error("host not allowed")]
     HostNotAllowed,
@@ -146,6 +158,7 @@ impl ProxyError {
                 | ProxyError::UnsupportedVersion { .. }
                 | ProxyError::HeaderMismatch { .. }
                 | ProxyError::SessionNotFound { .. }
+                | ProxyError::LegacySessionRequired { .. }
                 | ProxyError::UpstreamUnavailable { .. }
                 | ProxyError::UpstreamTimeout { .. }
                 | ProxyError::UpstreamProtocol { .. }

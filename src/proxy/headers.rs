@@ -98,6 +98,58 @@ pub fn upstream_request(
     out.extend_from_slice(b"\r\n");
 }
 
+/// Headers of a legacy HTTP+SSE client POST that the proxy sets itself on the upstream
+/// Streamable HTTP request (besides [`DROP_UPSTREAM`]).
+const DROP_LEGACY: &[&str] = &["accept", "content-type", "mcp-protocol-version"];
+
+/// Appends the upstream Streamable HTTP request head for a message a legacy HTTP+SSE client
+/// POSTed: the client's end-to-end headers, plus what Streamable HTTP requires (`Accept` of
+/// JSON and SSE, `Content-Type`, the upstream's session, the negotiated `MCP-Protocol-Version`).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one head writer, called from one place"
+)]
+pub fn legacy_upstream_request(
+    out: &mut Vec<u8>,
+    method: &str,
+    path: &str,
+    authority: &str,
+    client: Option<&RequestHead>,
+    session: Option<&str>,
+    version: Option<&str>,
+    body_len: Option<usize>,
+) {
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(authority.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if let Some(client) = client {
+        for (name, value) in client.headers() {
+            if !dropped(name, DROP_UPSTREAM, client) && !dropped(name, DROP_LEGACY, client) {
+                push_header(out, name, value);
+            }
+        }
+    }
+    if body_len.is_some() {
+        push_header(out, "Accept", b"application/json, text/event-stream");
+        push_header(out, "Content-Type", b"application/json");
+    } else {
+        push_header(out, "Accept", b"text/event-stream");
+    }
+    if let Some(sid) = session {
+        push_header(out, "Mcp-Session-Id", sid.as_bytes());
+    }
+    if let Some(version) = version {
+        push_header(out, "MCP-Protocol-Version", version.as_bytes());
+    }
+    if let Some(len) = body_len {
+        push_framing(out, OutFraming::Length(len as u64));
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends the response head for the client, copying the upstream's end-to-end headers.
 pub fn client_response(
     out: &mut Vec<u8>,
@@ -158,6 +210,57 @@ fn status_line(out: &mut Vec<u8>, status: u16) {
 mod tests {
     use super::*;
     use crate::http::{parse_request, parse_response, Limits};
+
+    #[test]
+    fn legacy_upstream_head_sets_what_streamable_http_needs() {
+        let raw = b"POST /messages?sessionId=abc HTTP/1.1\r\nHost: proxy:8080\r\n\
+Authorization: Bearer secret\r\nAccept: */*\r\nContent-Type: application/json; charset=utf-8\r\n\
+MCP-Protocol-Version: 2024-11-05\r\nUser-Agent: sdk\r\nContent-Length: 2\r\n\r\n";
+        let (head, _) = parse_request(raw, &Limits::default()).unwrap().unwrap();
+        let mut out = Vec::new();
+        legacy_upstream_request(
+            &mut out,
+            "POST",
+            "/mcp",
+            "up:9000",
+            Some(&head),
+            Some("up-sid"),
+            Some("2025-06-18"),
+            Some(2),
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("POST /mcp HTTP/1.1\r\nHost: up:9000\r\n"),
+            "{text}"
+        );
+        for kept in [
+            "User-Agent: sdk\r\n",
+            "Accept: application/json, text/event-stream\r\n",
+            "Content-Type: application/json\r\n",
+            "Mcp-Session-Id: up-sid\r\n",
+            "MCP-Protocol-Version: 2025-06-18\r\n",
+            "Content-Length: 2\r\n\r\n",
+        ] {
+            assert!(text.contains(kept), "{kept:?} missing: {text}");
+        }
+        for gone in [
+            "Bearer",
+            "*/*",
+            "charset",
+            "2024-11-05",
+            "sessionId",
+            "proxy:8080",
+        ] {
+            assert!(!text.contains(gone), "{gone} leaked: {text}");
+        }
+        let mut get = Vec::new();
+        legacy_upstream_request(&mut get, "GET", "/mcp", "up:9000", None, None, None, None);
+        let get = String::from_utf8(get).unwrap();
+        assert_eq!(
+            get,
+            "GET /mcp HTTP/1.1\r\nHost: up:9000\r\nAccept: text/event-stream\r\n\r\n"
+        );
+    }
 
     #[test]
     fn upstream_head_drops_hop_by_hop_credentials_and_session() {

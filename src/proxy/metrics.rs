@@ -49,6 +49,10 @@ pub enum Counter {
     ListenOpened,
     /// 2026-07-28 `subscriptions/listen` streams ended (either side).
     ListenClosed,
+    /// Legacy HTTP+SSE sessions opened (`GET /sse`).
+    LegacySessions,
+    /// Legacy HTTP+SSE sessions ended because the client did not read its stream (queue full).
+    LegacyOverflows,
 }
 
 /// Names of [`Counter`], exported as `shadowcat_<name>`.
@@ -70,6 +74,8 @@ pub const COUNTER_NAMES: &[&str] = &[
     "client_gone_total",
     "listen_streams_opened_total",
     "listen_streams_closed_total",
+    "legacy_sessions_total",
+    "legacy_overflows_total",
 ];
 
 /// Histograms, in the order of [`HISTOGRAM_NAMES`].
@@ -129,7 +135,7 @@ impl ProxyMetrics {
     }
 }
 
-const _: () = assert!(COUNTER_NAMES.len() == Counter::ListenClosed as usize + 1);
+const _: () = assert!(COUNTER_NAMES.len() == Counter::LegacyOverflows as usize + 1);
 
 /// Counts one open `subscriptions/listen` stream: opened now, closed on drop (open streams =
 /// opened − closed).

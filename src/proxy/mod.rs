@@ -1,5 +1,5 @@
 //! The MCP reverse proxy on one shard: connections, routing to the owning shard, the POST /
-//! GET / DELETE request paths, upstream exchanges and response relay, errors.
+//! GET / DELETE request paths, the legacy HTTP+SSE endpoints, upstream exchanges and response relay, errors.
 //!
 //! Not here: the runtime (crate `shards`), codecs (crate::http, crate::mcp), process startup
 //! (crate::app).
@@ -12,6 +12,7 @@ pub mod exchange;
 pub mod guard;
 pub mod headers;
 pub mod l2m;
+pub mod legacy;
 pub mod metrics;
 pub mod post;
 pub mod relay;

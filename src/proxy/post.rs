@@ -310,9 +310,11 @@ fn resolve_target(
             client_session: None,
         });
     };
-    let id = SessionId::parse(raw).ok_or(ProxyError::SessionNotFound {
-        id: facts.id.clone(),
-    })?;
+    let id = SessionId::parse(raw)
+        .filter(|id| !state.legacy.borrow().contains_key(id))
+        .ok_or(ProxyError::SessionNotFound {
+            id: facts.id.clone(),
+        })?;
     let mut sessions = state.sessions.borrow_mut();
     let entry = sessions
         .get_mut(&id, Instant::now())

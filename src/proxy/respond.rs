@@ -30,6 +30,8 @@ fn classify(
             &[("Allow", "GET, POST, DELETE")],
         ),
         E::PostOnly => (405, jsonrpc::INVALID_REQUEST, None, &[("Allow", "POST")]),
+        E::LegacyMethodNotAllowed { allow } => (405, jsonrpc::INVALID_REQUEST, None, allow),
+        E::LegacySessionRequired { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
         E::HostNotAllowed | E::OriginNotAllowed => (403, jsonrpc::INVALID_REQUEST, None, &[]),
         E::NotAcceptable { .. } => (406, jsonrpc::INVALID_REQUEST, None, &[]),
         E::UnsupportedMediaType => (415, jsonrpc::INVALID_REQUEST, None, &[]),
@@ -101,6 +103,13 @@ fn public_message(err: &ProxyError) -> String {
             text
         }
     }
+}
+
+/// Appends the JSON-RPC error object for `err` alone (no HTTP), answering request `id`: for
+/// failures delivered in-band, e.g. on a legacy HTTP+SSE stream.
+pub fn error_message(out: &mut Vec<u8>, err: &ProxyError, id: Option<&JsonRpcId>) {
+    let (_, code, _, _) = classify(err);
+    jsonrpc::write_error(out, id, code, &public_message(err), None);
 }
 
 /// Versions a `-32022` answer offers: 2026-07-28 alone on modern-only routes, else every

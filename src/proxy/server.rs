@@ -134,8 +134,9 @@ async fn next_head(
     }
 }
 
-/// The shard owning the request's session, when that is not this one. Routes serving only
-/// 2026-07-28 have no sessions (their `Mcp-Session-Id` is ignored): served where they land.
+/// The shard owning the request's session (`Mcp-Session-Id`, or the `sessionId` parameter of a
+/// legacy messages POST), when that is not this one. Routes serving only 2026-07-28 have no
+/// sessions (their `Mcp-Session-Id` is ignored): served where they land.
 fn foreign_owner(
     state: &ShardState,
     listener_index: usize,
@@ -152,7 +153,14 @@ fn foreign_owner(
     if route.is_some_and(|r| r.era == RouteEra::Modern) {
         return None;
     }
-    let sid = SessionId::parse(head.header("mcp-session-id")?)?;
+    let raw = match head.header("mcp-session-id") {
+        Some(raw) => raw,
+        None => {
+            let listener = state.config.listeners.get(listener_index)?;
+            super::legacy::messages_session(listener, head)?
+        }
+    };
+    let sid = SessionId::parse(raw)?;
     let owner = state.ring.owner(sid.as_bytes());
     (owner != state.id()).then_some(owner)
 }
@@ -217,6 +225,9 @@ async fn dispatch(
         .ok_or(ProxyError::Internal("connection from an unknown listener"))?;
     guard::check_host_origin(listener, head)?;
     let path = head.path();
+    if let Some(found) = super::legacy::route(listener, path) {
+        return super::legacy::dispatch(state, found, conn, head).await;
+    }
     let route = listener
         .routes
         .iter()

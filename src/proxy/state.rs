@@ -60,6 +60,8 @@ pub struct MetricsReport {
     pub methods: Snapshot,
     /// Live sessions in its table.
     pub sessions: u64,
+    /// Legacy HTTP+SSE streams open now.
+    pub legacy_streams: u64,
     /// Its buffer pool's counters.
     pub buffers: shards::slab::BufStats,
     /// Its stdio children, over all stdio upstreams.
@@ -97,6 +99,9 @@ pub struct ShardState {
     pub inflight: glommio::sync::Gate,
     /// Sessions with GET streams open right now (and how many): the reaper keeps them alive.
     pub open_streams: RefCell<std::collections::HashMap<crate::session::SessionId, u32>>,
+    /// Legacy HTTP+SSE sessions owned here, each with its open stream's queue.
+    pub legacy:
+        RefCell<std::collections::HashMap<crate::session::SessionId, Rc<super::legacy::LegacyOut>>>,
     /// HTTP size limits, from the config.
     pub limits: crate::http::Limits,
     /// Replies to this shard's metrics scrapes.
@@ -134,6 +139,7 @@ impl ShardState {
             scrape: crate::admin::ScrapeInbox::default(),
             l2m: super::l2m::L2mState::default(),
             open_streams: RefCell::new(std::collections::HashMap::new()),
+            legacy: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {
                 max_head_bytes: config.limits.max_head_bytes,
                 max_headers: config.limits.max_headers,

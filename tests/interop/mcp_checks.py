@@ -1,6 +1,6 @@
-"""The one assertion helper: runs the whole MCP check list against a Streamable HTTP URL (or, to
-validate a stdio fixture, straight against a stdio server) with the official Python SDK (`mcp`), the
-same list for every target of the matrix (after agentgateway's shared transport-matrix helper). Every check runs even when an earlier one failed (except after a
+"""The one assertion helper: runs the whole MCP check list against a Streamable HTTP URL, a legacy
+HTTP+SSE URL (2024-11-05, `run_mcp_checks_sse`) or, to validate a stdio fixture, straight against a
+stdio server, with the official Python SDK (`mcp`), the same list for every target of the matrix (after agentgateway's shared transport-matrix helper). Every check runs even when an earlier one failed (except after a
 failed initialize), so one test run reports every broken behaviour of a target at once.
 
 Not here: starting servers (harness.py), raw-HTTP edge cases (test_http_edge.py).
@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Callable
 
 import httpx
 from mcp import ClientSession, StdioServerParameters, types
+from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
@@ -339,6 +340,21 @@ async def run_mcp_checks_stdio(server: StdioServerParameters, profile: ServerPro
     rec = _Recorder(report)
     try:
         async with stdio_client(server) as (read, write), \
+                ClientSession(read, write, **client_callbacks(profile)) as session:
+            await _check_session(session, profile, rec)
+    except Exception as error:  # noqa: BLE001 - a transport crash is one more failed check
+        report.results.append(_failed("transport stayed up", error))
+    return report
+
+
+async def run_mcp_checks_sse(url: str, profile: ServerProfile, via: str) -> CheckReport:
+    """The in-session checks over the legacy HTTP+SSE transport (2024-11-05): the SDK's sse_client
+    GETs `url`, waits for the `endpoint` event and POSTs every message there; all answers arrive on
+    the stream. `via` names the path in the report."""
+    report = CheckReport(target=f"{profile.label} through {via} ({url})")
+    rec = _Recorder(report)
+    try:
+        async with sse_client(url, timeout=STEP_TIMEOUT_S) as (read, write), \
                 ClientSession(read, write, **client_callbacks(profile)) as session:
             await _check_session(session, profile, rec)
     except Exception as error:  # noqa: BLE001 - a transport crash is one more failed check

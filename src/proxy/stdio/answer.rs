@@ -53,6 +53,11 @@ impl Step {
     pub fn ending(&self) -> Option<Ending> {
         self.ending
     }
+
+    /// The message to deliver (`None`: the call was abandoned).
+    pub fn into_message(self) -> Option<Vec<u8>> {
+        self.message
+    }
 }
 
 /// Waits (up to `timeout`) for the call's next message. On expiry the child is told to cancel

@@ -1,0 +1,288 @@
+//! The legacy HTTP+SSE transport (2024-11-05) on the client side: `GET sse_path` opens a
+//! session and its stream (stream.rs), `POST messages_path?sessionId=ID` is answered 202 and
+//! its exchange with the upstream runs in the background (post.rs; http.rs for Streamable HTTP
+//! upstreams, stdio.rs for stdio ones); every message for the session goes out on the stream.
+//!
+//! Here: routing to those handlers, and [`LegacyOut`], the per-session queue between the
+//! exchanges and the stream (a bounded local channel in the shard's state, no locks).
+//! Not here: the Streamable HTTP endpoint (post.rs, bodyless.rs), shard handoff (server.rs
+//! calls [`messages_session`]).
+
+mod http;
+mod post;
+mod stdio;
+mod stream;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use glommio::channels::local_channel::{LocalReceiver, LocalSender};
+use glommio::net::TcpStream;
+use shards::latch::Latch;
+
+use crate::config::{LegacySseConfig, ListenerConfig, RouteConfig};
+use crate::http::{HttpConn, Method as HttpMethod, RequestHead};
+use crate::session::SessionId;
+
+use super::error::ProxyError;
+use super::metrics::Counter;
+use super::state::ShardState;
+
+/// Messages queued for one legacy stream. A client that falls this far behind is not reading
+/// its stream: its session ends (with a log line) instead of growing memory.
+pub const QUEUE_CAPACITY: usize = 256;
+
+/// A legacy path matched on a listener: which route and which endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct LegacyRoute<'c> {
+    route: &'c RouteConfig,
+    legacy: &'c LegacySseConfig,
+    stream: bool,
+}
+
+/// The route whose legacy SSE or messages path is `path`, if any.
+pub fn route<'c>(listener: &'c ListenerConfig, path: &[u8]) -> Option<LegacyRoute<'c>> {
+    listener.routes.iter().find_map(|route| {
+        let legacy = route.legacy_sse.as_ref()?;
+        if legacy.sse_path.as_bytes() == path {
+            Some(LegacyRoute {
+                route,
+                legacy,
+                stream: true,
+            })
+        } else if legacy.messages_path.as_bytes() == path {
+            Some(LegacyRoute {
+                route,
+                legacy,
+                stream: false,
+            })
+        } else {
+            None
+        }
+    })
+}
+
+/// The raw `sessionId` of a POST to one of the listener's legacy messages paths (for the
+/// shard handoff); `None` for any other request.
+pub fn messages_session<'h>(listener: &ListenerConfig, head: &'h RequestHead) -> Option<&'h [u8]> {
+    let found = route(listener, head.path())?;
+    if found.stream {
+        return None;
+    }
+    session_param(head)
+}
+
+/// The `sessionId` query parameter (ids are hex: no percent-decoding needed).
+fn session_param(head: &RequestHead) -> Option<&[u8]> {
+    head.query()?.split(|b| *b == b'&').find_map(|pair| {
+        let at = pair.iter().position(|b| *b == b'=')?;
+        (pair.get(..at)? == b"sessionId").then(|| pair.get(at + 1..).unwrap_or_default())
+    })
+}
+
+/// Serves a request on a legacy path; returns whether the connection stays open.
+pub async fn dispatch(
+    state: &Rc<ShardState>,
+    found: LegacyRoute<'_>,
+    conn: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+) -> Result<bool, ProxyError> {
+    match (found.stream, head.method()) {
+        (true, HttpMethod::Get) => {
+            stream::open(state, found.route.upstream, found.legacy, conn, head).await
+        }
+        (false, HttpMethod::Post) => post::post(state, conn, head).await,
+        (true, _) => Err(ProxyError::LegacyMethodNotAllowed {
+            allow: &[("Allow", "GET")],
+        }),
+        (false, _) => Err(ProxyError::LegacyMethodNotAllowed {
+            allow: &[("Allow", "POST")],
+        }),
+    }
+}
+
+/// One legacy session's link between its exchanges and its stream.
+#[derive(Debug)]
+pub struct LegacyOut {
+    /// Messages for the stream, in the order they arrived.
+    tx: LocalSender<Vec<u8>>,
+    /// Fired to end the stream (and with it the session).
+    ended: Latch,
+    /// Exchanges still running (the stream waits for them at shutdown).
+    inflight: Cell<u32>,
+    /// Set at shutdown: `drained` fires once `inflight` is zero.
+    draining: Cell<bool>,
+    drained: Latch,
+    /// The upstream's own stream (GET or the child's inbox) is being piped already.
+    listening: Cell<bool>,
+}
+
+impl LegacyOut {
+    /// A session's queue and the stream's end of it.
+    fn new() -> (Rc<LegacyOut>, LocalReceiver<Vec<u8>>) {
+        let (tx, rx) = glommio::channels::local_channel::new_bounded(QUEUE_CAPACITY);
+        let out = Rc::new(LegacyOut {
+            tx,
+            ended: Latch::default(),
+            inflight: Cell::new(0),
+            draining: Cell::new(false),
+            drained: Latch::default(),
+            listening: Cell::new(false),
+        });
+        (out, rx)
+    }
+
+    /// Counts an exchange as running until the returned guard drops.
+    fn work(self: &Rc<Self>) -> Work {
+        self.inflight.set(self.inflight.get() + 1);
+        Work(self.clone())
+    }
+
+    /// Shutdown: `drained` fires once no exchange runs.
+    fn drain(&self) {
+        self.draining.set(true);
+        if self.inflight.get() == 0 {
+            self.drained.fire();
+        }
+    }
+
+    /// Claims the right to pipe the upstream's own stream; false when already claimed.
+    fn start_listening(&self) -> bool {
+        !self.listening.replace(true)
+    }
+}
+
+/// An exchange in flight for a session (see [`LegacyOut::work`]).
+#[derive(Debug)]
+struct Work(Rc<LegacyOut>);
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        let left = self.0.inflight.get().saturating_sub(1);
+        self.0.inflight.set(left);
+        if left == 0 && self.0.draining.get() {
+            self.0.drained.fire();
+        }
+    }
+}
+
+/// Queues `message` for the session's stream; false when the session is gone. A full queue
+/// ends the session: its client is not reading.
+fn deliver(state: &ShardState, sid: &SessionId, message: Vec<u8>) -> bool {
+    let legacy = state.legacy.borrow();
+    let Some(out) = legacy.get(sid) else {
+        return false;
+    };
+    if out.ended.is_fired() {
+        return false;
+    }
+    match out.tx.try_send(message) {
+        Ok(()) => true,
+        Err(_) => {
+            tracing::warn!(
+                session = %sid.as_str(),
+                queued = QUEUE_CAPACITY,
+                "legacy SSE client is not reading its stream; session ended"
+            );
+            state.metrics.incr(Counter::LegacyOverflows);
+            out.ended.fire();
+            false
+        }
+    }
+}
+
+/// Ends a session's stream (the stream task then tears the session down).
+fn end(state: &ShardState, sid: &SessionId, why: &str) {
+    if let Some(out) = state.legacy.borrow().get(sid) {
+        if !out.ended.is_fired() {
+            tracing::info!(session = %sid.as_str(), why, "legacy session ending");
+            out.ended.fire();
+        }
+    }
+}
+
+/// The session's queue, while its stream is open.
+fn live(state: &ShardState, sid: &SessionId) -> Option<Rc<LegacyOut>> {
+    state
+        .legacy
+        .borrow()
+        .get(sid)
+        .filter(|out| !out.ended.is_fired())
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{parse_request, Limits};
+
+    fn head(target: &str) -> RequestHead {
+        let raw = format!("POST {target} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        parse_request(raw.as_bytes(), &Limits::default())
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
+    fn listener() -> ListenerConfig {
+        ListenerConfig {
+            name: "main".into(),
+            bind: "127.0.0.1:8080".parse().unwrap(),
+            routes: vec![RouteConfig {
+                path: "/mcp".into(),
+                upstream: 0,
+                era: crate::config::RouteEra::Dual,
+                legacy_sse: Some(LegacySseConfig {
+                    sse_path: "/sse".into(),
+                    messages_path: "/messages".into(),
+                }),
+            }],
+            allowed_hosts: vec!["localhost".into()],
+            allowed_origins: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn session_parameter_is_found_among_others() {
+        let l = listener();
+        assert_eq!(
+            messages_session(&l, &head("/messages?sessionId=abc")),
+            Some(&b"abc"[..])
+        );
+        assert_eq!(
+            messages_session(&l, &head("/messages?x=1&sessionId=abc&y=2")),
+            Some(&b"abc"[..])
+        );
+        assert_eq!(messages_session(&l, &head("/messages")), None);
+        assert_eq!(messages_session(&l, &head("/messages?session=abc")), None);
+        assert_eq!(messages_session(&l, &head("/sse?sessionId=abc")), None);
+        assert_eq!(messages_session(&l, &head("/mcp?sessionId=abc")), None);
+    }
+
+    #[test]
+    fn draining_waits_for_running_exchanges_only() {
+        let (out, _rx) = LegacyOut::new();
+        let first = out.work();
+        let second = out.work();
+        assert!(out.start_listening() && !out.start_listening());
+        drop(first);
+        out.drain();
+        assert!(!out.drained.is_fired(), "one exchange still runs");
+        drop(second);
+        assert!(out.drained.is_fired());
+
+        let (idle, _rx) = LegacyOut::new();
+        drop(idle.work());
+        assert!(!idle.drained.is_fired(), "no shutdown yet");
+        idle.drain();
+        assert!(idle.drained.is_fired(), "nothing running: drained at once");
+    }
+
+    #[test]
+    fn legacy_paths_route_to_their_endpoint() {
+        let l = listener();
+        assert!(route(&l, b"/sse").is_some_and(|r| r.stream));
+        assert!(route(&l, b"/messages").is_some_and(|r| !r.stream));
+        assert!(route(&l, b"/mcp").is_none());
+    }
+}

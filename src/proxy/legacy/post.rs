@@ -1,0 +1,138 @@
+//! `POST messages_path?sessionId=ID`: the checks /mcp makes where they apply (Content-Type,
+//! `MCP-Protocol-Version`, body size, JSON-RPC), the session lookup (404 -32001), then `202
+//! Accepted` at once; the exchange with the upstream runs in a task of its own and delivers on
+//! the session's stream.
+//!
+//! Not here: the exchanges themselves (http.rs, stdio.rs), the stream (stream.rs).
+//! Requests reach a stdio child in arrival order: the write to the child happens here, before
+//! the 202, and only the wait for its answer runs in the background.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use glommio::net::TcpStream;
+
+use crate::http::{Head, HttpConn, RequestHead};
+use crate::session::SessionId;
+
+use super::super::error::ProxyError;
+use super::super::guard;
+use super::super::headers::{legacy_upstream_request, local_response};
+use super::super::post::facts;
+use super::super::state::ShardState;
+use super::super::timeouts::within;
+use super::{http, live, session_param, stdio};
+
+/// Handles one legacy POST; returns whether the connection stays open.
+pub(super) async fn post(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+) -> Result<bool, ProxyError> {
+    let started = Instant::now();
+    guard::check_content_type(head)?;
+    guard::check_version(head)?;
+    let framing = head.framing()?;
+    if head.minor_version() == 1
+        && head
+            .header("expect")
+            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
+    {
+        client
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .map_err(ProxyError::Http)?;
+    }
+    let mut body = state.bufs.take(4096);
+    let read = within(
+        state.config.timeouts.head,
+        client.read_body(framing, state.config.limits.max_body_bytes, &mut body),
+    )
+    .await;
+    match read {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(e.into()),
+        None => return Err(ProxyError::HeadTimeout),
+    }
+    let raw_sid = session_param(head);
+    let inspected = state.inspector.borrow_mut().inspect(&body);
+    let facts = match (raw_sid, inspected) {
+        (None, inspected) => {
+            let id = inspected.ok().map(facts).and_then(|f| f.id);
+            return Err(ProxyError::LegacySessionRequired { id });
+        }
+        (Some(_), Err(e)) => return Err(e.into()),
+        (Some(_), Ok(inspected)) => facts(inspected),
+    };
+    if facts.is_batch {
+        // 2024-11-05 has no batches, and the stream carries one message per event.
+        return Err(ProxyError::BatchNotAllowed);
+    }
+    let not_found = || ProxyError::SessionNotFound {
+        id: facts.id.clone(),
+    };
+    let sid = raw_sid.and_then(SessionId::parse).ok_or_else(not_found)?;
+    let out = live(state, &sid).ok_or_else(not_found)?;
+    let (upstream, upstream_session, version) = {
+        let mut sessions = state.sessions.borrow_mut();
+        let entry = sessions
+            .get_mut(&sid, Instant::now())
+            .ok_or_else(not_found)?;
+        (
+            usize::from(entry.upstream),
+            entry.upstream_session.clone(),
+            entry.version,
+        )
+    };
+    let up = state
+        .config
+        .upstreams
+        .get(upstream)
+        .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    let method = facts.method;
+    let work = out.work();
+    if up.is_linked() {
+        // stdio children and legacy SSE upstreams: sessions go through a link.
+        stdio::start(state, sid, upstream, body, facts, up.request_timeout, work);
+    } else {
+        let url = up
+            .http()
+            .ok_or(ProxyError::Internal("HTTP path used for a stdio upstream"))?;
+        let mut request = state.bufs.take(body.len() + 1024);
+        legacy_upstream_request(
+            &mut request,
+            "POST",
+            &url.path,
+            &url.authority,
+            Some(head),
+            upstream_session.as_deref(),
+            version.map(|v| v.as_str()),
+            Some(body.len()),
+        );
+        request.extend_from_slice(&body);
+        state.bufs.give(body);
+        let job = http::Job {
+            sid,
+            upstream,
+            request,
+            facts,
+            timeout: up.request_timeout,
+        };
+        glommio::spawn_local(http::run(state.clone(), job, work)).detach();
+    }
+    let keep = head.keep_alive();
+    let mut answer = state.bufs.lease(160);
+    local_response(
+        &mut answer,
+        202,
+        Some("text/plain; charset=utf-8"),
+        &[],
+        b"Accepted",
+        keep,
+    );
+    state.metrics.status(202);
+    client.write_all(&answer).await.map_err(ProxyError::Http)?;
+    // The time to accept it: the exchange itself runs on (its answer comes on the stream).
+    state.metrics.request(method, started.elapsed());
+    Ok(keep)
+}

@@ -1,0 +1,229 @@
+//! `GET sse_path`: mints a session on this shard, announces the messages URL in the `endpoint`
+//! event (relative, `messages_path?sessionId=ID`, as the SDK servers send it), then writes every
+//! message queued for the session as an `event: message` until the client hangs up, the session
+//! ends or the proxy shuts down. The stream's end ends the session, upstream too.
+//!
+//! Not here: POSTs (post.rs) and what fills the queue (http.rs, stdio.rs).
+//! Per stream: one receiver of at most `QUEUE_CAPACITY` messages and one scratch buffer.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use glommio::channels::local_channel::LocalReceiver;
+use glommio::net::TcpStream;
+
+use crate::config::LegacySseConfig;
+use crate::http::{
+    write_chunk, write_event, write_response_head, Framing, Head, HttpConn, RequestHead, LAST_CHUNK,
+};
+use crate::session::{SessionEntry, SessionId};
+
+use super::super::error::ProxyError;
+use super::super::guard;
+use super::super::metrics::Counter;
+use super::super::post::new_session;
+use super::super::state::{OpenStream, ShardState};
+use super::super::timeouts::within;
+use super::LegacyOut;
+
+/// How long one write to the client may stall before the client counts as gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What woke the stream.
+enum Wake {
+    Message(Option<Vec<u8>>),
+    Ended,
+    ClientGone,
+    Shutdown,
+    Drained,
+}
+
+/// Serves `GET sse_path`; returns whether the connection stays open (never: the session is
+/// over when its stream is).
+pub(super) async fn open(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    legacy: &LegacySseConfig,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+) -> Result<bool, ProxyError> {
+    let framing = head.framing()?;
+    if framing != Framing::Empty {
+        // A body on GET means nothing: read (bounded) and drop it.
+        let mut ignored = state.bufs.lease(1024);
+        within(
+            state.config.timeouts.head,
+            client.read_body(framing, state.config.limits.max_body_bytes, &mut ignored),
+        )
+        .await
+        .ok_or(ProxyError::HeadTimeout)??;
+    }
+    guard::check_get_accept(head)?;
+    guard::check_version(head)?;
+    if state.sessions.borrow().len() >= state.config.sessions.max_per_shard {
+        return Err(ProxyError::TooManySessions { id: None });
+    }
+    let sid = new_session(
+        state,
+        SessionEntry {
+            upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+            upstream_session: None,
+            version: None,
+            link: None,
+        },
+    )?;
+    let (out, rx) = LegacyOut::new();
+    state.legacy.borrow_mut().insert(sid, out.clone());
+    state.metrics.incr(Counter::LegacySessions);
+    tracing::debug!(session = %sid.as_str(), "legacy SSE session opened");
+    let open = OpenStream::open(state, sid);
+    // Once the head is out, a failed write means the client is gone: nothing left to answer.
+    let _ = serve(state, client, head, legacy, &sid, &out, &rx).await;
+    drop(open);
+    close(state, sid).await;
+    Ok(false)
+}
+
+async fn serve(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    legacy: &LegacySseConfig,
+    sid: &SessionId,
+    out: &LegacyOut,
+    rx: &LocalReceiver<Vec<u8>>,
+) -> Result<(), ProxyError> {
+    let chunked = head.minor_version() == 1;
+    let mut scratch = state.bufs.lease(1024);
+    let mut headers: Vec<(&str, &[u8])> = vec![
+        ("Content-Type", b"text/event-stream"),
+        ("Cache-Control", b"no-cache, no-transform"),
+        ("X-Accel-Buffering", b"no"),
+    ];
+    if !chunked {
+        headers.push(("Connection", b"close"));
+    }
+    let framing = if chunked {
+        Framing::Chunked
+    } else {
+        Framing::UntilClose
+    };
+    write_response_head(&mut scratch, 200, headers, framing);
+    state.metrics.status(200);
+    let mut endpoint = Vec::with_capacity(legacy.messages_path.len() + 48);
+    endpoint.extend_from_slice(legacy.messages_path.as_bytes());
+    endpoint.extend_from_slice(b"?sessionId=");
+    endpoint.extend_from_slice(sid.as_bytes());
+    push_event(&mut scratch, chunked, "endpoint", &endpoint);
+    send(client, &mut scratch).await?;
+
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let wake = {
+            let idle_client = client.buffered().is_empty();
+            let message = async { Wake::Message(rx.recv().await) };
+            let ended = async {
+                out.ended.wait().await;
+                Wake::Ended
+            };
+            let gone = async {
+                // A legacy client sends nothing on its stream: any byte or EOF ends it.
+                if idle_client {
+                    let _ = client.await_data().await;
+                }
+                Wake::ClientGone
+            };
+            let stop = async {
+                match deadline {
+                    None => {
+                        state.shutdown.wait().await;
+                        Wake::Shutdown
+                    }
+                    Some(at) => {
+                        let left = at.saturating_duration_since(Instant::now());
+                        let _ = within(left, out.drained.wait()).await;
+                        Wake::Drained
+                    }
+                }
+            };
+            futures_lite::future::or(
+                message,
+                futures_lite::future::or(ended, futures_lite::future::or(gone, stop)),
+            )
+            .await
+        };
+        match wake {
+            Wake::Message(Some(message)) => {
+                push_event(&mut scratch, chunked, "message", &message);
+                // A client that stopped reading blocks this write; its overflowing queue ends
+                // the session, which must not wait for the write timeout.
+                let written = futures_lite::future::or(
+                    async { Some(send(client, &mut scratch).await) },
+                    async {
+                        out.ended.wait().await;
+                        None
+                    },
+                )
+                .await;
+                match written {
+                    Some(result) => result?,
+                    None => return Ok(()),
+                }
+                state.metrics.incr(Counter::SseEvents);
+                // An active stream keeps the session from expiring.
+                let _ = state.sessions.borrow_mut().get_mut(sid, Instant::now());
+            }
+            Wake::Shutdown => {
+                // Let running exchanges deliver their answers (within the grace), then end.
+                deadline = Some(Instant::now() + state.config.timeouts.shutdown_grace);
+                out.drain();
+            }
+            Wake::Message(None) | Wake::Ended | Wake::Drained => {
+                if chunked {
+                    scratch.extend_from_slice(LAST_CHUNK);
+                    send(client, &mut scratch).await?;
+                }
+                return Ok(());
+            }
+            Wake::ClientGone => return Ok(()),
+        }
+    }
+}
+
+/// Appends one SSE event (chunk-framed on HTTP/1.1).
+fn push_event(out: &mut Vec<u8>, chunked: bool, event: &str, data: &[u8]) {
+    if chunked {
+        let mut block = Vec::with_capacity(data.len() + 32);
+        write_event(&mut block, None, Some(event), data);
+        write_chunk(out, &block);
+    } else {
+        write_event(out, None, Some(event), data);
+    }
+}
+
+/// Writes and clears `scratch`.
+async fn send(client: &mut HttpConn<TcpStream>, scratch: &mut Vec<u8>) -> Result<(), ProxyError> {
+    let written = within(WRITE_TIMEOUT, client.write_all(scratch)).await;
+    scratch.clear();
+    match written {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(ProxyError::Http(e)),
+        None => Err(ProxyError::Http(crate::http::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::TimedOut),
+        ))),
+    }
+}
+
+/// Ends the session: its queue, its table entry (a stdio child stops with it) and the
+/// upstream's session (DELETE).
+async fn close(state: &Rc<ShardState>, sid: SessionId) {
+    if let Some(out) = state.legacy.borrow_mut().remove(&sid) {
+        out.ended.fire();
+    }
+    let entry = state.sessions.borrow_mut().remove(&sid);
+    tracing::debug!(session = %sid.as_str(), "legacy SSE session closed");
+    if let Some(entry) = entry {
+        state.metrics.incr(Counter::SessionsDeleted);
+        super::super::teardown::delete_upstream_session(state, &entry).await;
+    }
+}
