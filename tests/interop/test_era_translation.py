@@ -292,3 +292,63 @@ def test_typescript_legacy_client_through_modern_only_upstream(modern_only_serve
     assert seen["ask"] == "answered: ts(ts question)"
     assert seen["ping"]
     assert metric(proxy, "shadowcat_sessions_deleted_total") == 1
+
+
+def test_auto_treats_a_silent_probe_as_legacy(start_proxy) -> None:
+    """A legacy upstream that never answers `server/discover`: `auto` gives up after 5 s and
+    passes the initialize through (well before the 60 s request timeout); the verdict is kept,
+    so the next initialize is not delayed."""
+    import http.server
+    import threading
+    import time
+
+    release = threading.Event()
+    seen: list[str] = []
+
+    class Legacy(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+            length = int(self.headers.get("Content-Length") or 0)
+            message = json.loads(self.rfile.read(length))
+            seen.append(message["method"])
+            if message["method"] == "server/discover":
+                release.wait(30)
+                return
+            body = json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "serverInfo": {"name": "silent-legacy", "version": "1"}}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Mcp-Session-Id", "legacy-session-1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    from rawhttp import RawConnection, jsonrpc, mcp_headers
+
+    server = http.server.ThreadingHTTPServer((harness.LOOPBACK_HOST, 0), Legacy)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://{harness.LOOPBACK_HOST}:{server.server_address[1]}/mcp"
+        proxy = start_proxy(url, shards=1, extra=["--upstream-era", "auto", "--request-timeout", "60s"])
+        init = jsonrpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                      "clientInfo": {"name": "raw", "version": "0"}}, 0)
+        for _ in range(2):
+            started = time.monotonic()
+            with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+                response = conn.request("POST", "/mcp", mcp_headers(), init)
+            elapsed = time.monotonic() - started
+            assert response.status == 200, response.describe()
+            assert response.json()["result"]["serverInfo"]["name"] == "silent-legacy"
+            assert elapsed < 30, elapsed
+        assert seen == ["server/discover", "initialize", "initialize"]
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()

@@ -2,12 +2,13 @@
 //! for `era = "auto"`, a `server/discover` probe (cached per shard for [`VERDICT_TTL`]):
 //! only modern versions listed → translate; legacy versions listed too (dual), an error or a
 //! 4xx (a legacy server refusing a request without a session) → pass through. A 5xx, a
-//! 401/403 or an unreachable upstream decides nothing (pass through, probe again next time).
+//! 401/403 or an unreachable upstream decides nothing (pass through, probe again next time);
+//! no answer within [`PROBE_TIMEOUT`] counts as legacy.
 //!
 //! Not here: the initialize answer (post.rs), parsing the discover result (discover.rs).
 
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::UpstreamEra;
 use crate::http::RequestHead;
@@ -15,10 +16,14 @@ use crate::mcp::JsonRpcId;
 
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
+use super::super::timeouts::within;
 use super::discover::{self, Discovered};
 use super::session::{Verdict, VERDICT_TTL};
 use super::upstream::{self, AuthRefusal};
 use super::wire::{self, ClientMeta};
+
+/// Longest wait for an `era = "auto"` probe's answer; no answer by then means legacy.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What becomes of a legacy `initialize`.
 #[derive(Debug)]
@@ -61,7 +66,15 @@ pub async fn for_initialize(
     if let Some(found) = state.l2m.shared_discover(upstream, now) {
         return Ok(Decision::Translate(found));
     }
-    let probe = probe(state, upstream, head, meta, id).await;
+    // `auto` must not hold a legacy client's `initialize` for a whole request timeout when a
+    // legacy upstream leaves the probe unanswered: a silent probe counts as legacy.
+    let probe = if auto {
+        within(PROBE_TIMEOUT, probe(state, upstream, head, meta, id))
+            .await
+            .unwrap_or(Probe::Refused)
+    } else {
+        probe(state, upstream, head, meta, id).await
+    };
     let remember = |verdict| {
         state
             .l2m
