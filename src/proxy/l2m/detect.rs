@@ -36,6 +36,23 @@ pub enum Decision {
     Refused(AuthRefusal),
 }
 
+/// A cheap first look (no I/O, no parsing): false when the `initialize` certainly passes
+/// through — a `dual`/`legacy`/non-HTTP upstream, or `auto` with a fresh pass-through verdict.
+pub fn may_translate(state: &ShardState, upstream: usize) -> bool {
+    state
+        .config
+        .upstreams
+        .get(upstream)
+        .filter(|up| up.http().is_some())
+        .is_some_and(|up| match up.era {
+            UpstreamEra::Modern => true,
+            UpstreamEra::Auto => {
+                state.l2m.verdict(upstream, Instant::now()) != Some(Verdict::PassThrough)
+            }
+            UpstreamEra::Dual | UpstreamEra::Legacy => false,
+        })
+}
+
 /// Whether a legacy `initialize` is translated (and from which discover result).
 ///
 /// # Errors

@@ -52,7 +52,9 @@ pub(in crate::proxy) async fn intercept(
     started: Instant,
 ) -> Option<Result<bool, ProxyError>> {
     let served = match session {
-        None if facts.is_initialize => initialize(state, client, head, body, facts, upstream).await,
+        None if facts.is_initialize && detect::may_translate(state, upstream) => {
+            initialize(state, client, head, body, facts, upstream).await
+        }
         None => return None,
         Some(sid) => {
             let translated = state.l2m.session(&sid)?;
