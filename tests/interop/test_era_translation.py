@@ -4,14 +4,17 @@
 
 Checks, with `--upstream-era modern` and with `auto` (the proxy probes `server/discover`):
 initialize answered from discover (serverInfo, capabilities), tools/list, an echo call, the
-`_meta` the upstream saw (clientInfo, 2026-07-28, the log level after `logging/setLevel`), progress, an MRTR round trip (the upstream's
-`input_required` sampling request answered by the client's sampling_callback; the result holds
-the answer), ping, the GET stream mapped onto `subscriptions/listen` (tools list_changed
-arrives; `resources/subscribe` reopens it with the URI and resources/updated arrives), DELETE ending the session locally. A client without the sampling capability gets a
--32021 error. `auto` in front of a dual-era rmcp server and of server-everything (legacy) stays
-pass-through. The TypeScript SDK (`@modelcontextprotocol/sdk`, fixtures/ts_legacy_client.mjs)
-runs the same path as a second legacy client, MRTR included. A 401 from the upstream reaches the
-client with its challenge; a legacy `notifications/cancelled` closes the upstream request.
+`_meta` the upstream saw (clientInfo, 2026-07-28, the log level after `logging/setLevel`),
+progress, MRTR round trips (an `input_required` sampling request answered by the client's
+sampling_callback, the result holding the answer; an elicitation without requestState), ping,
+the GET stream mapped onto `subscriptions/listen` (tools list_changed arrives;
+`resources/subscribe` reopens it with the URI and resources/updated arrives), DELETE ending the
+session locally. A client without the sampling capability gets a -32021 error. `auto` in front
+of a dual-era rmcp server, of server-everything (legacy) and of a legacy upstream that never
+answers the probe stays pass-through. The TypeScript SDK (`@modelcontextprotocol/sdk`,
+fixtures/ts_legacy_client.mjs) runs the same path as a second legacy client, MRTR included. A
+401 from the upstream reaches the client with its challenge; a legacy `notifications/cancelled`
+closes the upstream request.
 
 Not here: the unit tests of the bytes and the MRTR state machine (src/proxy/l2m/*_tests.rs).
 """
@@ -63,6 +66,10 @@ async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, An
         return types.CreateMessageResult(role="assistant", model="test-model",
                                          content=types.TextContent(type="text", text=f"sampled({question})"))
 
+    async def elicitation_callback(context, params) -> types.ElicitResult:
+        seen["elicited"] = params.message
+        return types.ElicitResult(action="accept", content={"ok": True})
+
     async def message_handler(message) -> None:
         if isinstance(message, types.ServerNotification):
             seen["notifications"].append(message.root.method)
@@ -77,6 +84,7 @@ async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, An
 
     async with streamable_http_client(url) as (read, write, _), ClientSession(
             read, write, sampling_callback=sampling_callback if sampling else None,
+            elicitation_callback=elicitation_callback if sampling else None,
             message_handler=message_handler,
             client_info=types.Implementation(name=CLIENT_NAME, version="1.0")) as session:
         init = await session.initialize()
@@ -92,6 +100,7 @@ async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, An
         seen["slow"] = (await session.call_tool("slow", {"ms": 10}, progress_callback=progress)).content[0].text
         if sampling:
             seen["ask"] = (await session.call_tool("ask", {"question": "six times seven?"})).content[0].text
+            seen["confirm"] = (await session.call_tool("confirm", {})).content[0].text
         else:
             try:
                 await session.call_tool("ask", {"question": "q"})
@@ -116,7 +125,7 @@ def test_legacy_client_through_modern_only_upstream(modern_only_server, start_pr
     assert seen["version"] == "2025-11-25"
     assert seen["server"] == "rmcp-modern-test-server"
     assert seen["tools_cap"]
-    assert seen["tools"] == ["echo", "slow", "ask", "whoami"]
+    assert seen["tools"] == ["echo", "slow", "ask", "whoami", "confirm"]
     assert seen["echo"] == "héllo legacy"
     # The upstream saw the client's own clientInfo and the 2026 version in _meta.
     assert seen["whoami"] == f"{CLIENT_NAME} 2026-07-28 -"
@@ -125,6 +134,9 @@ def test_legacy_client_through_modern_only_upstream(modern_only_server, start_pr
     # MRTR: the sampling request reached the client; the retry completed with its answer.
     assert seen["sampled"] == ["six times seven?"]
     assert seen["ask"] == "answered: sampled(six times seven?)"
+    # MRTR with elicitation and no requestState.
+    assert seen["elicited"] == "Proceed?"
+    assert seen["confirm"] == "confirmed: accept Some(true)"
     assert "notifications/tools/list_changed" in seen["notifications"]
     assert seen["updated"] == "test://watched"
     assert ("stdout", "EVENT listen-resources test://watched") in modern_only_server.process._lines
@@ -285,7 +297,7 @@ def test_typescript_legacy_client_through_modern_only_upstream(modern_only_serve
     assert code == 0 and lines, f"ts client exited {code}:\n{process.output_tail()}"
     seen = json.loads(lines[-1])
     assert seen["server"] == "rmcp-modern-test-server" and seen["session"]
-    assert seen["tools"] == ["echo", "slow", "ask", "whoami"]
+    assert seen["tools"] == ["echo", "slow", "ask", "whoami", "confirm"]
     assert seen["echo"] == "from ts"
     assert seen["whoami"] == "ts-legacy-client 2026-07-28 -"
     assert seen["sampled"] == ["ts question"]

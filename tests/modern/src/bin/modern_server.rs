@@ -13,7 +13,9 @@
 //! (client hang-up). `ask {question}` answers `input_required` (MRTR) with one
 //! `sampling/createMessage` input request under key `answer` and `requestState` `ask-state-1`,
 //! and completes on the retry with `answered: <the sampled text>`. `whoami` returns the
-//! request's `_meta` client name, protocol version and log level (`-` when absent). `subscriptions/listen` acknowledges tool
+//! request's `_meta` client name, protocol version and log level (`-` when absent). `confirm`
+//! answers `input_required` with one form `elicitation/create` (no `requestState`) and completes
+//! with `confirmed: <action> <content.ok>`. `subscriptions/listen` acknowledges tool
 //! list changes, sends one `notifications/tools/list_changed` (and, with `--modern-only`, which
 //! also declares `resources.subscribe`, one `notifications/resources/updated` per subscribed URI),
 //! then holds the stream until cancelled.
@@ -120,8 +122,13 @@ impl ServerHandler for TestServer {
             "Returns the request's _meta clientInfo name and protocol version",
             schema(serde_json::json!({"type": "object", "properties": {}})),
         );
+        let confirm = Tool::new(
+            "confirm",
+            "Asks the client to confirm (MRTR elicitation), then reports the answer",
+            schema(serde_json::json!({"type": "object", "properties": {}})),
+        );
         Ok(ListToolsResult::with_all_items(vec![
-            echo, slow, ask, whoami,
+            echo, slow, ask, whoami, confirm,
         ]))
     }
 
@@ -162,6 +169,7 @@ impl ServerHandler for TestServer {
                 }
             }
             "ask" => ask(&args, request.input_responses, request.request_state),
+            "confirm" => confirm(request.input_responses),
             "whoami" => {
                 let name = context
                     .meta
@@ -264,6 +272,40 @@ fn ask(
         .ok_or_else(|| ErrorData::invalid_params("no sampled text in inputResponses", None))?;
     event("ask-completed");
     Ok(CallToolResult::success(vec![ContentBlock::text(format!("answered: {text}"))]).into())
+}
+
+/// The elicitation MRTR tool (no `requestState`): asks for a form answer, then reports it.
+fn confirm(responses: Option<rmcp::model::InputResponses>) -> Result<CallToolResponse, ErrorData> {
+    let Some(responses) = responses else {
+        let request: InputRequest = serde_json::from_value(serde_json::json!({
+            "method": "elicitation/create",
+            "params": {
+                "mode": "form",
+                "message": "Proceed?",
+                "requestedSchema": {
+                    "type": "object",
+                    "properties": {"ok": {"type": "boolean"}},
+                    "required": ["ok"]
+                }
+            }
+        }))
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let mut requests = rmcp::model::InputRequests::new();
+        requests.insert("confirm".to_owned(), request);
+        return Ok(InputRequiredResult::new(Some(requests), None).into());
+    };
+    let answer = responses
+        .get("confirm")
+        .ok_or_else(|| ErrorData::invalid_params("no confirm in inputResponses", None))?;
+    let action = answer.get("action").and_then(|a| a.as_str()).unwrap_or("?");
+    let ok = answer
+        .get("content")
+        .and_then(|c| c.get("ok"))
+        .and_then(|v| v.as_bool());
+    Ok(CallToolResult::success(vec![ContentBlock::text(format!(
+        "confirmed: {action} {ok:?}"
+    ))])
+    .into())
 }
 
 struct Args {
