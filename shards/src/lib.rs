@@ -62,6 +62,7 @@ use std::fmt;
 
 pub mod error;
 pub mod executor;
+pub mod gate;
 pub mod latch;
 pub mod listener;
 pub mod memlock;

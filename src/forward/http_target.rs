@@ -373,7 +373,9 @@ impl HttpTarget {
                 waiting.swap_remove(at);
                 self.forget_cancelled(id);
                 if initialize && info.kind == Kind::Response {
-                    if let Some(version) = &info.protocol_version {
+                    // Only a version we know goes into a header: the target's text is not to be
+                    // trusted (a decoded "\r\n" would inject header lines).
+                    if let Some(version) = info.protocol_version.as_ref().and_then(|v| v.known()) {
                         *self.version.borrow_mut() = Some(version.as_str().to_owned());
                     }
                 }

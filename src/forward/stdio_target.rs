@@ -87,11 +87,34 @@ pub(crate) async fn run(
                         pending.retain(|id| !msg.cancels.contains(id));
                     }
                 }
-                let sent = or(async { stdin.send(&msg.bytes).await.is_ok() }, async {
-                    child_gone.wait().await;
-                    false
-                })
+                let sent = or(
+                    async { Some(stdin.send(&msg.bytes).await.is_ok()) },
+                    async {
+                        or(
+                            async {
+                                child_gone.wait().await;
+                                Some(false)
+                            },
+                            async {
+                                // A child that stopped reading must not make us ignore SIGTERM.
+                                stop.wait().await;
+                                None
+                            },
+                        )
+                        .await
+                    },
+                )
                 .await;
+                let Some(sent) = sent else {
+                    // Signalled while the child would not read: stop it now.
+                    tracing::info!(
+                        pid,
+                        "signalled while the target is not reading; stopping it"
+                    );
+                    drop(reader);
+                    finish(process, kill_grace.min(SIGNAL_DRAIN)).await;
+                    return ForwardExit::Clean;
+                };
                 if !sent {
                     return child_died(process, reader, kill_grace, &pending, &out).await;
                 }

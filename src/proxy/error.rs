@@ -134,6 +134,13 @@ pub enum ProxyError {
         /// Request id when known.
         id: Option<JsonRpcId>,
     },
+    /// `initialize` inside a session that already had its handshake (as the SDK servers
+    /// answer it: 400, -32600).
+    #[error("session already initialized")]
+    AlreadyInitialized {
+        /// Request id.
+        id: Option<JsonRpcId>,
+    },
     /// A GET stream is already open for the session (stdio upstreams: one inbox per session).
     #[error("a GET stream is already open for this session")]
     StreamConflict,
@@ -154,6 +161,7 @@ impl ProxyError {
             ProxyError::Mcp(_)
                 | ProxyError::TooManySessions { .. }
                 | ProxyError::BatchNotAllowed
+                | ProxyError::AlreadyInitialized { .. }
                 | ProxyError::BadProtocolVersion { .. }
                 | ProxyError::UnsupportedVersion { .. }
                 | ProxyError::HeaderMismatch { .. }

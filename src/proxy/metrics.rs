@@ -53,6 +53,12 @@ pub enum Counter {
     LegacySessions,
     /// Legacy HTTP+SSE sessions ended because the client did not read its stream (queue full).
     LegacyOverflows,
+    /// 2026-07-28 requests served on a legacy upstream (era translation).
+    ModernTranslated,
+    /// `input_required` results the translation sent (one per MRTR round).
+    InputRequired,
+    /// Legacy upstream sessions opened for translated requests.
+    TranslationSessions,
 }
 
 /// Names of [`Counter`], exported as `shadowcat_<name>`.
@@ -76,6 +82,9 @@ pub const COUNTER_NAMES: &[&str] = &[
     "listen_streams_closed_total",
     "legacy_sessions_total",
     "legacy_overflows_total",
+    "modern_translated_total",
+    "input_required_total",
+    "translation_sessions_opened_total",
 ];
 
 /// Histograms, in the order of [`HISTOGRAM_NAMES`].
@@ -135,7 +144,7 @@ impl ProxyMetrics {
     }
 }
 
-const _: () = assert!(COUNTER_NAMES.len() == Counter::LegacyOverflows as usize + 1);
+const _: () = assert!(COUNTER_NAMES.len() == Counter::TranslationSessions as usize + 1);
 
 /// Counts one open `subscriptions/listen` stream: opened now, closed on drop (open streams =
 /// opened − closed).

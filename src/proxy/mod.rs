@@ -14,6 +14,7 @@ pub mod headers;
 pub mod l2m;
 pub mod legacy;
 pub mod metrics;
+pub mod modern_client;
 pub mod post;
 pub mod relay;
 pub mod respond;

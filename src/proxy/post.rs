@@ -201,6 +201,14 @@ pub async fn post(
         .upstreams
         .get(target.upstream)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    if modern && state.modern_clients.translates(target.upstream, up) {
+        return super::modern_client::serve(state, target.upstream, client, head, &body, &facts)
+            .await;
+    }
+    // An `auto` upstream answers the first modern request: a legacy refusal switches to
+    // translation, and this request is translated from the bytes still in `request`.
+    let probe = modern && up.era == crate::config::UpstreamEra::Auto;
+    let body_len = body.len();
     if up.is_linked() {
         let to = super::stdio::StdioTarget {
             upstream: target.upstream,
@@ -249,9 +257,20 @@ pub async fn post(
     } else {
         pending.await?
     };
-    drop(request);
-
     let status = ex.head.status();
+    if probe && super::modern_client::may_mean_legacy(status) {
+        return match super::modern_client::probe(state, client, head, target.upstream, ex).await? {
+            Some(keep) => Ok(keep),
+            None => {
+                let sent = request
+                    .get(request.len().saturating_sub(body_len)..)
+                    .unwrap_or_default();
+                super::modern_client::serve(state, target.upstream, client, head, sent, &facts)
+                    .await
+            }
+        };
+    }
+    drop(request);
     if status == 404 {
         if let Some(sid) = target.client_session {
             // The upstream forgot the session: drop ours so the client re-initializes.

@@ -55,6 +55,7 @@ fn classify(
             &[("Retry-After", "5")],
         ),
         E::StreamConflict => (409, jsonrpc::INVALID_REQUEST, None, &[]),
+        E::AlreadyInitialized { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
         E::ShuttingDown => (503, jsonrpc::INTERNAL_ERROR, None, &[("Retry-After", "1")]),
     }
 }

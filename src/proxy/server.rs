@@ -74,7 +74,7 @@ pub async fn serve(
             handoff(&state, conn, &head, owner, listener_index).await;
             return;
         }
-        let Ok(_pass) = state.inflight.enter() else {
+        let Some(_pass) = state.inflight.enter() else {
             // Draining: say so (503, closes) rather than drop a request the client may retry.
             let _ = answer_error(&state, &mut conn, &ProxyError::ShuttingDown, false).await;
             break;

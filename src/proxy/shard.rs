@@ -128,10 +128,15 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     }
     let grace = state.config.timeouts.shutdown_grace;
     let deadline = Instant::now() + grace;
-    let _ = within(grace, state.inflight.close()).await;
+    let _ = within(grace, state.inflight.closed()).await;
     // Translated sessions have nothing upstream to end; their waits stop here.
     state.l2m.end_all();
     end_upstream_sessions(&state, deadline).await;
+    let _ = within(
+        deadline.saturating_duration_since(Instant::now()),
+        super::modern_client::shutdown(&state),
+    )
+    .await;
     stop_children(&state).await;
     // The embedded demo server goes last: it is the upstream the sessions above were ended on.
     if let Some((svc, serving)) = demo {

@@ -96,7 +96,7 @@ pub struct ShardState {
     /// Fired on SIGINT/SIGTERM.
     pub shutdown: Latch,
     /// Requests in flight (closed and awaited on shutdown).
-    pub inflight: glommio::sync::Gate,
+    pub inflight: shards::gate::Gate,
     /// Sessions with GET streams open right now (and how many): the reaper keeps them alive.
     pub open_streams: RefCell<std::collections::HashMap<crate::session::SessionId, u32>>,
     /// Legacy HTTP+SSE sessions owned here, each with its open stream's queue.
@@ -108,6 +108,8 @@ pub struct ShardState {
     pub scrape: crate::admin::ScrapeInbox,
     /// Era translation (legacy clients, modern upstreams): verdicts and translated sessions.
     pub l2m: super::l2m::L2mState,
+    /// Modern clients served by legacy upstreams: pooled sessions, pending MRTR exchanges.
+    pub modern_clients: super::modern_client::Translator,
 }
 
 impl ShardState {
@@ -135,9 +137,10 @@ impl ShardState {
             metrics: ProxyMetrics::new(),
             inspector: RefCell::new(Inspector::new()),
             shutdown: Latch::default(),
-            inflight: glommio::sync::Gate::new(),
+            inflight: shards::gate::Gate::new(),
             scrape: crate::admin::ScrapeInbox::default(),
             l2m: super::l2m::L2mState::default(),
+            modern_clients: super::modern_client::Translator::default(),
             open_streams: RefCell::new(std::collections::HashMap::new()),
             legacy: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {

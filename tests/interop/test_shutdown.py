@@ -78,3 +78,41 @@ def test_session_expiry_ends_the_upstream_session(demo_upstream: harness.Endpoin
                                        "the `upstream session ended` log line", CONDITION_DEADLINE_S,
                                        stream="stderr")
     assert "status=200" in line.split(), line
+
+
+def test_sigterm_with_a_request_outliving_the_grace_exits_cleanly(
+        demo_upstream: harness.Endpoint, shadowcat_bin, tmp_path) -> None:
+    """A call still running when `shutdown_grace` ends is cut off and the proxy exits 0 promptly
+    (the wait for in-flight requests is abandoned at the grace)."""
+    config = tmp_path / "grace.toml"
+    config.write_text(
+        "[listeners.main]\n"
+        f'bind = "{harness.LOOPBACK_HOST}:0"\n'
+        "[[listeners.main.routes]]\n"
+        'path = "/mcp"\n'
+        'upstream = "demo"\n'
+        "[upstreams.demo]\n"
+        f'url = "{demo_upstream.url}"\n'
+        "[timeouts]\n"
+        'shutdown_grace = "500ms"\n')
+    process = harness.ManagedProcess("shadowcat-grace", [shadowcat_bin, "run", "--config", config])
+    try:
+        urls = harness.wait_shadowcat_ready(process, ["proxy"])
+        port = int(urls["proxy"].split(":")[2].split("/")[0])
+        with RawConnection(harness.LOOPBACK_HOST, port) as conn:
+            session = open_session(conn)
+            long_call = jsonrpc("tools/call", {
+                "name": "slow",
+                "arguments": {"steps": 40, "delay_ms": 100},
+                "_meta": {"progressToken": "grace-progress"},
+            }, "slow-long")
+            stream = conn.open_stream("POST", "/mcp", session.headers(), long_call)
+            stream.events_until(is_progress, "the first progress notification")
+            process.popen.send_signal(signal.SIGTERM)
+            try:
+                code = process.popen.wait(timeout=EXIT_DEADLINE_S)
+            except subprocess.TimeoutExpired as error:
+                raise process.failure(f"did not exit within {EXIT_DEADLINE_S}s of SIGTERM") from error
+        assert code == 0, process.failure(f"exit code {code} after SIGTERM with a request past the grace")
+    finally:
+        process.stop()

@@ -17,6 +17,9 @@ use super::super::error::ProxyError;
 use super::super::state::ShardState;
 use super::super::timeouts::within;
 
+/// Longest a single SSE event may take to reach a client that stopped reading.
+const CLIENT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How the client's request and connection look, for writing the answer.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientShape<'a> {
@@ -257,9 +260,11 @@ impl SseOut {
         write_response_head(&mut self.scratch, 200, headers, framing);
         state.metrics.status(200);
         self.started = true;
-        client
-            .write_all(&self.scratch)
+        // A client that stops reading is let go after a while: the call's messages (progress)
+        // would otherwise pile up in the proxy while this write waits.
+        within(CLIENT_WRITE_TIMEOUT, client.write_all(&self.scratch))
             .await
+            .unwrap_or(Err(crate::http::Error::UnexpectedEof))
             .map_err(ProxyError::Http)
     }
 

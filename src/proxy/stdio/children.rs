@@ -59,6 +59,8 @@ pub struct Children {
     started: Cell<u64>,
     /// Children that ended without the proxy stopping them (exit, crash, bad output).
     crashed: Cell<u64>,
+    /// Set by `stop_all`: nothing new starts after it (shutdown).
+    stopped: Cell<bool>,
 }
 
 /// Counts for `/metrics`.
@@ -103,6 +105,7 @@ impl Children {
             shared: RefCell::new(None),
             started: Cell::new(0),
             crashed: Cell::new(0),
+            stopped: Cell::new(false),
         }))
     }
 
@@ -127,6 +130,7 @@ impl Children {
             shared: RefCell::new(None),
             started: Cell::new(0),
             crashed: Cell::new(0),
+            stopped: Cell::new(false),
         })
     }
 
@@ -178,6 +182,11 @@ impl Children {
     /// [`AcquireError::Full`] at `max`, [`AcquireError::Spawn`] when the command cannot start.
     pub async fn for_session(self: &Rc<Self>) -> Result<Rc<Link>, AcquireError> {
         if let Peer::Sse(target) = &self.peer {
+            if self.stopped.get() {
+                return Err(AcquireError::Connect(
+                    "the proxy is shutting down".to_owned(),
+                ));
+            }
             let link = Link::connect_sse(target, self.options.clone())
                 .await
                 .map_err(AcquireError::Connect)?;
@@ -245,6 +254,7 @@ impl Children {
 
     /// Stops every child; resolves when all are reaped (or `bound` passed).
     pub async fn stop_all(&self, bound: Duration) {
+        self.stopped.set(true);
         self.warm.borrow_mut().clear();
         self.shared.borrow_mut().take();
         let all: Vec<Rc<Link>> = self.all.borrow().clone();
@@ -273,6 +283,11 @@ impl Children {
     }
 
     fn spawn(&self) -> Result<Rc<Link>, AcquireError> {
+        if self.stopped.get() {
+            return Err(AcquireError::Connect(
+                "the proxy is shutting down".to_owned(),
+            ));
+        }
         let Peer::Stdio(spec) = &self.peer else {
             return Err(AcquireError::Connect("not a stdio upstream".to_owned()));
         };
@@ -283,6 +298,12 @@ impl Children {
     }
 
     fn track(&self, link: &Rc<Link>) {
+        // Prunes reaped links, so the list stays bounded without a metrics scrape.
+        self.live();
+        if self.stopped.get() {
+            // Opened while shutdown stopped the others (an SSE connect in flight).
+            link.close();
+        }
         self.all.borrow_mut().push(link.clone());
         self.started.set(self.started.get() + 1);
     }

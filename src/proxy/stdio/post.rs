@@ -12,7 +12,7 @@ use glommio::net::TcpStream;
 
 use crate::config::StdioMode;
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{JsonRpcId, Kind, Method};
+use crate::mcp::{JsonRpcId, Kind, Method, ProtocolVersion};
 use crate::session::{SessionEntry, SessionId};
 use crate::upstream::link::{ClientMessage, LinkError, LinkSession};
 
@@ -148,7 +148,7 @@ async fn initialize(
             reply.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
             id.write_json(&mut reply);
             reply.extend_from_slice(br#","result":"#);
-            reply.extend_from_slice(&result);
+            reply.extend_from_slice(&result_for_client(&result, facts.version));
             reply.push(b'}');
             let shape = ClientShape {
                 session: Some(sid.as_str()),
@@ -157,6 +157,32 @@ async fn initialize(
             write_json(state, client, &reply, shape).await
         }
     }
+}
+
+/// The shared child's cached `initialize` result as this client gets it: a client asking for
+/// an older version the proxy supports gets that version (a server supporting the requested
+/// version must answer with it); otherwise the child's own.
+fn result_for_client(
+    cached: &[u8],
+    requested: Option<ProtocolVersion>,
+) -> std::borrow::Cow<'_, [u8]> {
+    let Some(requested) = requested.filter(|v| crate::mcp::SUPPORTED_SESSIONFUL.contains(v)) else {
+        return cached.into();
+    };
+    let Ok(mut result) = serde_json::from_slice::<serde_json::Value>(cached) else {
+        return cached.into();
+    };
+    let child = result
+        .get("protocolVersion")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|v| ProtocolVersion::parse(v.as_bytes()));
+    if child.is_none_or(|child| requested >= child) {
+        return cached.into();
+    }
+    if let Some(slot) = result.get_mut("protocolVersion") {
+        *slot = serde_json::Value::from(requested.as_str());
+    }
+    serde_json::to_vec(&result).map_or(cached.into(), Into::into)
 }
 
 fn entry(upstream: usize, facts: &Facts, bound: Rc<LinkSession>) -> SessionEntry {
@@ -194,6 +220,13 @@ async fn in_session(
     if !bound.link.is_alive() {
         return Err(ended(state, facts.id.clone()));
     }
+    if facts.is_initialize {
+        // One handshake per session: a second would re-initialize the child (in shared mode,
+        // for every session on it).
+        return Err(ProxyError::AlreadyInitialized {
+            id: facts.id.clone(),
+        });
+    }
     if facts.is_batch {
         return match super::batch::post_batch(state, client, body, &bound, to.timeout, shape)
             .await?
@@ -225,7 +258,16 @@ async fn in_session(
                     return Err(ended(state, facts.id.clone()))
                 }
             };
-            let (keep, _) = answer_call(state, client, call, id, to.timeout, shape, None).await?;
+            let (keep, ending) =
+                answer_call(state, client, call, id, to.timeout, shape, None).await?;
+            if let (Method::ResourcesSubscribe, Some(uri), false) = (
+                facts.method,
+                facts.resource.as_deref(),
+                ending == Ending::Result,
+            ) {
+                // The child refused it: this session is no subscriber after all.
+                bound.link.forget_subscription(bound.key, uri);
+            }
             Ok(keep)
         }
         _ => {

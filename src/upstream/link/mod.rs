@@ -30,6 +30,15 @@ use super::stdio::{spawn, ChildSpec, SpawnError};
 /// dropped (and logged): a client that never opens its GET stream must not grow memory.
 pub const INBOX_CAPACITY: usize = 256;
 
+/// Lines waiting for the peer's stdin (or POST endpoint). A peer that stops reading while
+/// clients keep sending is misbehaving: when the queue is full the link is stopped, rather
+/// than growing memory.
+pub const OUTBOX_CAPACITY: usize = 1024;
+
+/// Messages (progress, server requests) queued for one call whose client does not read them
+/// fast enough; beyond, further ones are dropped (the response itself always gets through).
+pub const CALL_BACKLOG: usize = 256;
+
 /// Names a client session on a link. Per-session links have exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionKey(u32);
@@ -184,7 +193,7 @@ impl Link {
         let (process, stdout, stdin, stderr) = child.into_parts();
         // Nothing has been read yet: re-wrapping loses no bytes.
         let stdout = super::stdio::LineReader::new(stdout.into_inner(), options.max_line);
-        let (outbox, writes) = local_channel::new_unbounded();
+        let (outbox, writes) = local_channel::new_bounded(OUTBOX_CAPACITY);
         let link = Link::new(Some(pid), format!("pid {pid}").into(), options, outbox);
         glommio::spawn_local(reader::write_lines(stdin, writes)).detach();
         glommio::spawn_local(reader::log_stderr(stderr, link.clone())).detach();
@@ -203,7 +212,7 @@ impl Link {
     /// Why the stream could not be opened (connect, status, no `endpoint` event in time).
     pub async fn connect_sse(target: &SseTarget, options: LinkOptions) -> Result<Rc<Link>, String> {
         let (source, poster) = sse::open(target).await?;
-        let (outbox, writes) = local_channel::new_unbounded();
+        let (outbox, writes) = local_channel::new_bounded(OUTBOX_CAPACITY);
         let link = Link::new(None, target.url.as_str().into(), options, outbox);
         glommio::spawn_local(sse::post_lines(poster, writes, link.clone())).detach();
         glommio::spawn_local(reader::serve(link.clone(), source)).detach();
@@ -495,6 +504,17 @@ impl Link {
         }
     }
 
+    /// Undoes [`Link::subscription`]'s record of a subscribe the child refused.
+    pub fn forget_subscription(&self, session: SessionKey, uri: &str) {
+        let mut subscriptions = self.subscriptions.borrow_mut();
+        if let Some(sessions) = subscriptions.get_mut(uri) {
+            sessions.remove(&session);
+            if sessions.is_empty() {
+                subscriptions.remove(uri);
+            }
+        }
+    }
+
     /// Shared mode: the sessions subscribed to `uri`.
     fn subscribers(&self, uri: &str) -> Vec<SessionKey> {
         self.subscriptions
@@ -604,9 +624,22 @@ impl Link {
     }
 
     fn send_line(&self, line: Vec<u8>) -> Result<(), LinkError> {
-        let outbox = self.outbox.borrow();
-        match outbox.as_ref().map(|tx| tx.try_send(line)) {
+        let sent = {
+            let outbox = self.outbox.borrow();
+            outbox.as_ref().map(|tx| tx.try_send(line))
+        };
+        match sent {
             Some(Ok(())) => Ok(()),
+            Some(Err(_)) if self.is_alive() => {
+                tracing::warn!(
+                    upstream = %self.options.upstream,
+                    peer = %self.peer,
+                    queued = OUTBOX_CAPACITY,
+                    "upstream stopped reading its input; stopping it"
+                );
+                self.close();
+                Err(LinkError::Gone("upstream stopped reading its input".into()))
+            }
             _ => Err(self.gone_error()),
         }
     }

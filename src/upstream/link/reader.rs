@@ -71,6 +71,9 @@ pub(super) async fn serve(link: Rc<Link>, mut source: impl Source) {
             Some(Ok(Some(line))) => route(&link, &mut inspector, line),
             Some(Err(why)) => break End::Broken(why),
         }
+        // A peer flooding its output must not starve the shard's other tasks (a socket read
+        // that finds data ready never yields by itself).
+        glommio::yield_if_needed().await;
     };
     let reason: Rc<str> = source.finish(&end, link.options.kill_grace).await.into();
     let upstream = link.options.upstream.clone();
@@ -104,7 +107,7 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
     };
     match (info.kind, info.method) {
         (Kind::Response | Kind::ErrorResponse, _) => {
-            let Some(id) = info.id else {
+            let Some(id) = info.id.or_else(|| lone_call(link)) else {
                 tracing::warn!(upstream = %link.options.upstream, peer = %link.peer,
                     line = %String::from_utf8_lossy(line), "child sent an error without id");
                 return;
@@ -135,7 +138,7 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
                         }
                         None => line.to_vec(),
                     };
-                    let _ = call.tx.try_send(Delivery::Message(bytes));
+                    let _ = to_call(call, bytes);
                 }
                 None => tracing::debug!("progress for no call in flight; dropped"),
             }
@@ -167,6 +170,29 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
     }
 }
 
+/// Per-session mode: the one call in flight, which an error without id (the peer could not
+/// read a request) can only be about.
+fn lone_call(link: &Link) -> Option<crate::mcp::JsonRpcId> {
+    if link.options.mode != StdioMode::PerSession {
+        return None;
+    }
+    let pending = link.pending.borrow();
+    let mut keys = pending.keys();
+    match (keys.next(), keys.next()) {
+        (Some(only), None) => Some(only.clone()),
+        _ => None,
+    }
+}
+
+/// Queues a message for a call, unless its client has fallen `CALL_BACKLOG` messages behind.
+fn to_call(call: &super::Pending, message: Vec<u8>) -> bool {
+    if call.tx.len() >= super::CALL_BACKLOG {
+        tracing::debug!("call backlog full (client not reading); message dropped");
+        return true;
+    }
+    call.tx.try_send(Delivery::Message(message)).is_ok()
+}
+
 /// Delivers `line` on the newest call in flight (of `session`, when given), else to the
 /// inbox of that session (every session's when `None`).
 fn to_newest_call(link: &Link, line: &[u8], session: Option<SessionKey>) {
@@ -176,7 +202,7 @@ fn to_newest_call(link: &Link, line: &[u8], session: Option<SessionKey>) {
             .values()
             .filter(|call| session.is_none_or(|s| call.session == s))
             .max_by_key(|call| call.seq)
-            .map(|call| call.tx.try_send(Delivery::Message(line.to_vec())).is_ok())
+            .map(|call| to_call(call, line.to_vec()))
     };
     if sent != Some(true) {
         to_inboxes(link, line, session);
@@ -209,10 +235,10 @@ fn shared_unscoped(
     let (Kind::Request, Some(id)) = (kind, id) else {
         match owner {
             Some(session) => to_newest_call(link, line, Some(session)),
-            None if busy.is_empty() => to_inboxes(link, line, None),
+            // Logs and the like can carry one client's data: with no owner, nobody gets them.
             None => tracing::debug!(
                 upstream = %link.options.upstream,
-                "notification of an unknown session while several sessions have calls in flight; dropped"
+                "notification no single session owns; dropped"
             ),
         }
         return;

@@ -241,23 +241,24 @@ fn resolve_endpoint(target: &SseTarget, announced: &str) -> Result<String, Strin
 }
 
 impl Poster {
-    /// POSTs one message; returns the answer's status. Retries once on a fresh connection
-    /// when a kept-alive one turns out to be closed.
+    /// POSTs one message; returns the answer's status. Sends again on a fresh connection only
+    /// when writing to a kept-alive one failed (the upstream closed it while idle): once the
+    /// request is out, a second send could run a tool twice.
     async fn post(&mut self, message: &[u8]) -> Result<u16, String> {
         let reused = self.conn.is_some();
         match self.try_post(message).await {
-            Err(_) if reused => {
+            Err(Posted::NotSent(_)) if reused => {
                 self.conn = None;
-                self.try_post(message).await
+                self.try_post(message).await.map_err(Posted::into_reason)
             }
-            other => other,
+            other => other.map_err(Posted::into_reason),
         }
     }
 
-    async fn try_post(&mut self, message: &[u8]) -> Result<u16, String> {
+    async fn try_post(&mut self, message: &[u8]) -> Result<u16, Posted> {
         let mut conn = match self.conn.take() {
             Some(conn) => conn,
-            None => connect(&self.target).await?,
+            None => connect(&self.target).await.map_err(Posted::NotSent)?,
         };
         let mut request = Vec::with_capacity(message.len() + 256);
         write_request_head(
@@ -273,15 +274,15 @@ impl Poster {
         request.extend_from_slice(message);
         conn.write_all(&request)
             .await
-            .map_err(|e| format!("POST to {} failed: {e}", self.endpoint))?;
-        let head = final_head(&mut conn).await?;
+            .map_err(|e| Posted::NotSent(format!("POST to {} failed: {e}", self.endpoint)))?;
+        let head = final_head(&mut conn).await.map_err(Posted::Sent)?;
         let framing = head
             .framing(Method::Post)
-            .map_err(|e| format!("bad framing: {e}"))?;
+            .map_err(|e| Posted::Sent(format!("bad framing: {e}")))?;
         let mut ignored = Vec::new();
         conn.read_response_body(framing, MAX_POST_ANSWER, &mut ignored)
             .await
-            .map_err(|e| format!("reading the POST answer failed: {e}"))?;
+            .map_err(|e| Posted::Sent(format!("reading the POST answer failed: {e}")))?;
         if crate::http::Head::keep_alive(&head) && framing != Framing::UntilClose {
             self.conn = Some(conn);
         }
@@ -289,11 +290,46 @@ impl Poster {
     }
 }
 
-/// Sends queued messages until the queue closes; a refused session (404) or a dead upstream
-/// ends the link.
+/// How a POST failed: before the request was out (safe to send again) or after.
+enum Posted {
+    NotSent(String),
+    Sent(String),
+}
+
+impl Posted {
+    fn into_reason(self) -> String {
+        match self {
+            Posted::NotSent(reason) | Posted::Sent(reason) => reason,
+        }
+    }
+}
+
+/// Sends queued messages until the queue closes or the link closes; a refused session (404),
+/// a dead upstream or one that does not answer a POST within `open_timeout` ends the link.
 pub(super) async fn post_lines(mut poster: Poster, lines: LocalReceiver<Vec<u8>>, link: Rc<Link>) {
-    while let Some(line) = lines.recv().await {
-        match poster.post(&line).await {
+    let limit = poster.target.open_timeout;
+    loop {
+        let next = futures_lite::future::or(async { lines.recv().await }, async {
+            link.close.wait().await;
+            None
+        })
+        .await;
+        let Some(line) = next else {
+            return;
+        };
+        let posted = futures_lite::future::or(
+            async { Some(crate::proxy::timeouts::within(limit, poster.post(&line)).await) },
+            async {
+                link.close.wait().await;
+                None
+            },
+        )
+        .await;
+        let Some(posted) = posted else {
+            return;
+        };
+        let posted = posted.unwrap_or_else(|| Err(format!("no answer to a POST within {limit:?}")));
+        match posted {
             Ok(status) if (200..300).contains(&status) => {}
             Ok(404) => {
                 tracing::warn!(upstream = %link.options.upstream, peer = %link.peer, "upstream forgot the SSE session (404)");

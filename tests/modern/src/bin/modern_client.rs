@@ -2,19 +2,75 @@
 //! tests/interop/test_modern.py. Starts with `server/discover` (no `initialize`, no session)
 //! and prints one JSON line per result on stdout.
 //!
-//! Usage: `modern_client URL list` | `URL call NAME JSON_ARGS` |
+//! Usage: `modern_client URL list` | `URL call NAME JSON_ARGS` | `URL discover` (print the
+//! server's discovered info) |
 //! `URL listen HOLD_SECONDS` (open `subscriptions/listen`, print the first notification, then
 //! check the stream stays open for HOLD_SECONDS; prints `{"held":true}` or `{"ended":…}`).
+//! The client declares `sampling` and `elicitation` and answers those input requests (MRTR
+//! rounds driven by rmcp's `call_tool`): sampling with the text `sampled by rmcp`, elicitation
+//! by accepting with `{"answer": "elicited by rmcp"}`; the printed call result also has
+//! `"rounds"` (when not 0): how many input requests it answered.
 //! Exit status 0 on success, 1 with the error on stderr.
+
+// Sampling is what the legacy peers under test ask for (SEP-2577 deprecates it later).
+#![allow(deprecated)]
 
 use std::time::Duration;
 
-use rmcp::model::{CallToolRequestParams, ClientConfig, ProtocolVersion, SubscriptionFilter};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ClientConfig, CreateMessageRequestParams,
+    CreateMessageResult, ElicitRequestParams, ElicitResult, ElicitationAction, Implementation,
+    ProtocolVersion, SamplingMessage, SubscriptionFilter,
+};
+use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::{ClientLifecycleMode, ClientServiceExt};
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
 
 type Error = Box<dyn std::error::Error>;
+
+/// Answers sampling input requests with a fixed text and counts them.
+#[derive(Clone, Default)]
+struct Sampler {
+    rounds: Arc<AtomicUsize>,
+}
+
+impl ClientHandler for Sampler {
+    async fn create_message(
+        &self,
+        _params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, rmcp::ErrorData> {
+        self.rounds.fetch_add(1, Ordering::SeqCst);
+        Ok(CreateMessageResult::new(
+            SamplingMessage::assistant_text("sampled by rmcp"),
+            "shadowcat-test-model".to_string(),
+        ))
+    }
+
+    async fn create_elicitation(
+        &self,
+        _request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        self.rounds.fetch_add(1, Ordering::SeqCst);
+        Ok(ElicitResult::new(ElicitationAction::Accept)
+            .with_content(serde_json::json!({ "answer": "elicited by rmcp" })))
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::builder()
+                .enable_elicitation()
+                .enable_sampling()
+                .build(),
+            Implementation::new("shadowcat-modern-client", "0.0.0"),
+        )
+    }
+}
 
 fn print(value: serde_json::Value) {
     println!("{value}");
@@ -29,7 +85,9 @@ async fn main() -> Result<(), Error> {
     let transport = StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(url.clone()),
     );
-    let client = ClientConfig::default()
+    let sampler = Sampler::default();
+    let rounds = sampler.rounds.clone();
+    let client = sampler
         .serve_with_lifecycle(
             transport,
             ClientLifecycleMode::Discover {
@@ -58,7 +116,16 @@ async fn main() -> Result<(), Error> {
                 .iter()
                 .filter_map(|c| c.as_text().map(|t| t.text.clone()))
                 .collect();
-            print(serde_json::json!({ "text": texts, "is_error": result.is_error }));
+            let mut line = serde_json::json!({ "text": texts, "is_error": result.is_error });
+            let answered = rounds.load(Ordering::SeqCst);
+            if answered > 0 {
+                line["rounds"] = answered.into();
+            }
+            print(line);
+        }
+        "discover" => {
+            let info = client.peer_info();
+            print(serde_json::json!({ "info": serde_json::to_value(info)? }));
         }
         "listen" => {
             let hold: f64 = args.get(2).ok_or("listen HOLD_SECONDS")?.parse()?;

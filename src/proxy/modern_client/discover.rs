@@ -1,0 +1,141 @@
+//! `server/discover` from a 2026-07-28 client to a legacy upstream: answered from the
+//! upstream's `initialize` result (cached per shard; a session is opened for it when none is
+//! known yet, and pooled for the requests that follow).
+//!
+//! Not here: the request flow (drive.rs).
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use glommio::net::TcpStream;
+use serde_json::{json, Value};
+
+use crate::http::HttpConn;
+use crate::mcp::{JsonRpcId, ProtocolVersion};
+
+use super::super::error::ProxyError;
+use super::super::state::ShardState;
+use super::super::stdio::answer::{write_json, ClientShape};
+use super::pool::{PoolKey, Principal};
+
+/// Answers `server/discover` for `upstream`.
+///
+/// # Errors
+/// Client write failures.
+pub async fn answer(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    client: &mut HttpConn<TcpStream>,
+    id: &JsonRpcId,
+    params: &Value,
+    shape: ClientShape<'_>,
+) -> Result<bool, ProxyError> {
+    let cached = state
+        .modern_clients
+        .discovered
+        .borrow()
+        .get(&upstream)
+        .cloned();
+    let init = match cached {
+        Some(init) => init,
+        None => {
+            let meta = params.get("_meta");
+            let capabilities = meta
+                .and_then(|m| m.get("io.modelcontextprotocol/clientCapabilities"))
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            let info = meta
+                .and_then(|m| m.get("io.modelcontextprotocol/clientInfo"))
+                .cloned()
+                .unwrap_or_else(|| json!({"name": "shadowcat-translated-client", "version": "0"}));
+            match super::upstream::open(state, upstream, &capabilities, &info).await {
+                Ok(opened) => {
+                    let init = Rc::new(opened.result);
+                    state
+                        .modern_clients
+                        .discovered
+                        .borrow_mut()
+                        .insert(upstream, init.clone());
+                    let key = PoolKey {
+                        upstream,
+                        principal: Principal::anonymous(),
+                        capabilities: capabilities.to_string().into(),
+                    };
+                    let evicted = state.modern_clients.pool.borrow_mut().checkin(
+                        key,
+                        opened.session,
+                        Instant::now(),
+                    );
+                    if let Some(evicted) = evicted {
+                        let state = state.clone();
+                        glommio::spawn_local(async move { evicted.close(&state).await }).detach();
+                    }
+                    init
+                }
+                Err(failure) => {
+                    let (code, message) = failure.describe();
+                    return super::drive::refuse(state, client, shape, 502, id, code, &message)
+                        .await;
+                }
+            }
+        }
+    };
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": id_value(id),
+        "result": discover_result(&init),
+    });
+    write_json(state, client, body.to_string().as_bytes(), shape).await
+}
+
+/// The `server/discover` result built from a legacy `initialize` result.
+pub fn discover_result(init: &Value) -> Value {
+    let mut result = json!({
+        "resultType": "complete",
+        "supportedVersions": [ProtocolVersion::V2026_07_28.as_str()],
+        "capabilities": init.get("capabilities").cloned().unwrap_or_else(|| json!({})),
+        // The legacy server's answer may change with its session state: not cached by clients.
+        "ttlMs": 0,
+        "cacheScope": "private",
+    });
+    if let (Some(object), Some(instructions)) = (result.as_object_mut(), init.get("instructions")) {
+        object.insert("instructions".into(), instructions.clone());
+    }
+    if let (Some(object), Some(info)) = (result.as_object_mut(), init.get("serverInfo")) {
+        object.insert(
+            "_meta".into(),
+            json!({ "io.modelcontextprotocol/serverInfo": info }),
+        );
+    }
+    result
+}
+
+fn id_value(id: &JsonRpcId) -> Value {
+    let mut out = Vec::with_capacity(16);
+    id.write_json(&mut out);
+    serde_json::from_slice(&out).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discover_is_built_from_initialize() {
+        let init = json!({
+            "protocolVersion": "2025-06-18",
+            "capabilities": {"tools": {"listChanged": true}},
+            "serverInfo": {"name": "legacy", "version": "1"},
+            "instructions": "be nice",
+        });
+        let result = discover_result(&init);
+        assert_eq!(result["supportedVersions"], json!(["2026-07-28"]));
+        assert_eq!(result["capabilities"], init["capabilities"]);
+        assert_eq!(result["instructions"], "be nice");
+        assert_eq!(
+            result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+            "legacy"
+        );
+        assert_eq!(result["resultType"], "complete");
+    }
+}

@@ -1,0 +1,84 @@
+//! Moves a retry whose `requestState` names another shard to that shard: the connection (a
+//! dup'ed fd) and the request's bytes (head, body re-framed as read, read-ahead) travel over
+//! the mesh like a session handoff, and the owning shard reads the request again. No lookup:
+//! the shard is in the sealed state.
+//!
+//! Not here: head-level session handoff (server.rs), unsealing (seal.rs).
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::rc::Rc;
+
+use glommio::net::TcpStream;
+
+use crate::http::{write_chunk, Framing, Head, HttpConn, RequestHead, LAST_CHUNK};
+
+use super::super::error::ProxyError;
+use super::super::metrics::Counter;
+use super::super::state::{MeshMsg, ShardState};
+
+/// Hands the connection to `shard`; returns `false` (this shard is done with it).
+///
+/// # Errors
+/// A state naming a shard that does not exist (it was sealed by another process layout), or
+/// one that is gone (503, shutting down).
+pub async fn to_shard(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    body: &[u8],
+    upstream: usize,
+    shard: usize,
+) -> Result<bool, ProxyError> {
+    if shard >= state.ctx.shard_count {
+        return Err(ProxyError::Internal(
+            "requestState names a shard that does not exist",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(head.fields().raw().len() + body.len() + 64);
+    bytes.extend_from_slice(head.fields().raw());
+    if matches!(head.framing(), Ok(Framing::Chunked)) {
+        write_chunk(&mut bytes, body);
+        bytes.extend_from_slice(LAST_CHUNK);
+    } else {
+        bytes.extend_from_slice(body);
+    }
+    bytes.extend_from_slice(client.buffered());
+    // SAFETY: the fd is a live socket owned by `client`; dup gives an independent descriptor.
+    #[allow(unsafe_code, reason = "fd handoff between shards")]
+    let dup = unsafe { libc::dup(client.stream_ref().as_raw_fd()) };
+    if dup < 0 {
+        return Err(ProxyError::Internal("dup failed for a retry handoff"));
+    }
+    // SAFETY: `dup` is a fresh descriptor we own.
+    #[allow(unsafe_code, reason = "fd handoff between shards")]
+    let fd = unsafe { OwnedFd::from_raw_fd(dup) };
+    state.metrics.incr(Counter::Hops);
+    // The listener whose route this is (the owning shard picks routes by it).
+    let listener = state
+        .config
+        .listeners
+        .iter()
+        .position(|l| {
+            l.routes
+                .iter()
+                .any(|r| r.path.as_bytes() == head.path() && r.upstream == upstream)
+        })
+        .unwrap_or(0);
+    let msg = MeshMsg::Handoff {
+        fd,
+        buffered: bytes,
+        listener,
+    };
+    if state
+        .mesh
+        .send_to(shards::ShardId(shard), msg)
+        .await
+        .is_err()
+    {
+        // The owner is gone (shutdown), and its exchange with it; our copy of the connection
+        // still carries the answer.
+        tracing::warn!(shard, "retry handoff failed; the exchange's shard is gone");
+        return Err(ProxyError::ShuttingDown);
+    }
+    Ok(false)
+}

@@ -1,0 +1,222 @@
+//! MRTR for translated requests (MCP-NOTES §9): an upstream server→client request ends the
+//! client's answer with `input_required` (the exchange parked in the shard's pending table
+//! under a sealed `requestState`); the client's retry is unsealed, handed to the owning shard
+//! if it landed elsewhere, its `inputResponses` answered upstream, and the call relayed on.
+//!
+//! Not here: the relay loop (drive.rs), sealing (seal.rs), the shard handoff (handoff.rs).
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use glommio::net::TcpStream;
+use serde_json::{json, Map, Value};
+
+use crate::http::{HttpConn, RequestHead};
+use crate::mcp::{jsonrpc, JsonRpcId};
+
+use super::super::error::ProxyError;
+use super::super::metrics::Counter;
+use super::super::state::ShardState;
+use super::super::stdio::answer::{ClientShape, SseOut};
+use super::drive::{close_later, drive, fail, fail_on, id_value, refuse, write_message, Ongoing};
+use super::logging::{log_level, BAD_LEVEL};
+use super::pool::Principal;
+use super::seal::{self, Handle};
+use super::upstream::Failure;
+use super::{Pending, MAX_PENDING, PENDING_TTL};
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site; the request's parts"
+)]
+pub(super) async fn retry(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    body: &[u8],
+    shape: ClientShape<'_>,
+    id: &JsonRpcId,
+    params: &Value,
+    sealed: &Value,
+    principal: &Principal,
+    request: u64,
+) -> Result<bool, ProxyError> {
+    let invalid = |message: &str| (400, jsonrpc::INVALID_PARAMS, message.to_owned());
+    let outcome: Result<(u64, Pending), (u16, i32, String)> = (|| {
+        let text = sealed
+            .as_str()
+            .ok_or_else(|| invalid("requestState must be the string the proxy issued"))?;
+        let handle = seal::unseal(text, principal.as_str(), request, seal::now_ms())
+            .map_err(|r| invalid(r.as_str()))?;
+        if usize::from(handle.upstream) != upstream {
+            return Err(invalid("requestState belongs to another upstream"));
+        }
+        if usize::from(handle.shard) != state.id().0 {
+            return Err((0, 0, handle.shard.to_string()));
+        }
+        state
+            .modern_clients
+            .pending
+            .borrow_mut()
+            .remove(&handle.exchange)
+            .map(|pending| (handle.exchange, pending))
+            .ok_or_else(|| {
+                invalid("requestState names an exchange no longer pending (answered already or timed out)")
+            })
+    })();
+    let (exchange, pending) = match outcome {
+        Ok(found) => found,
+        Err((0, _, shard)) => {
+            let shard = shard.parse::<usize>().unwrap_or(usize::MAX);
+            return super::handoff::to_shard(state, client, head, body, upstream, shard).await;
+        }
+        Err((status, code, message)) => {
+            return refuse(state, client, shape, status, id, code, &message).await
+        }
+    };
+    let responses = params.get("inputResponses").and_then(Value::as_object);
+    let mut answers = Vec::with_capacity(pending.asked.len());
+    for (key, server_id) in &pending.asked {
+        let Some(result) = responses.and_then(|r| r.get(key)) else {
+            let message = format!("inputResponses lacks \"{key}\"");
+            // The exchange stays pending: the client may retry with every answer.
+            let expires = pending.expires;
+            put_back(state, exchange, pending, expires);
+            return refuse(
+                state,
+                client,
+                shape,
+                400,
+                id,
+                jsonrpc::INVALID_PARAMS,
+                &message,
+            )
+            .await;
+        };
+        let mut response = Vec::with_capacity(128);
+        response.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+        server_id.write_json(&mut response);
+        response.extend_from_slice(br#","result":"#);
+        response.extend_from_slice(result.to_string().as_bytes());
+        response.push(b'}');
+        answers.push((server_id.clone(), response));
+    }
+    for (server_id, response) in &answers {
+        if let Err(failure) = pending.session.answer(state, server_id, response).await {
+            close_later(state, pending.session);
+            return fail(state, client, shape, id, &failure).await;
+        }
+    }
+    let Ok(level) = log_level(params) else {
+        let expires = pending.expires;
+        put_back(state, exchange, pending, expires);
+        return refuse(
+            state,
+            client,
+            shape,
+            400,
+            id,
+            jsonrpc::INVALID_PARAMS,
+            BAD_LEVEL,
+        )
+        .await;
+    };
+    let ongoing = Ongoing {
+        level,
+        source: pending.source,
+        upstream_id: pending.upstream_id,
+        session: pending.session,
+        key: pending.key,
+    };
+    drive(state, upstream, client, shape, id, ongoing, request).await
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the exchange's parts, moved into the table"
+)]
+pub(super) async fn input_required(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    client: &mut HttpConn<TcpStream>,
+    shape: ClientShape<'_>,
+    id: &JsonRpcId,
+    ongoing: Ongoing,
+    request: u64,
+    sse: Option<SseOut>,
+    server_id: JsonRpcId,
+    method: String,
+    params: Value,
+) -> Result<bool, ProxyError> {
+    let translator = &state.modern_clients;
+    let exchange = translator.next_exchange();
+    let handle = Handle {
+        shard: u16::try_from(state.id().0).unwrap_or(u16::MAX),
+        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        exchange,
+        request,
+        expires_ms: seal::now_ms() + u64::try_from(PENDING_TTL.as_millis()).unwrap_or(0),
+        principal: ongoing.key.principal.as_str().to_owned(),
+    };
+    let (Some(sealed), true) = (
+        seal::seal(&handle),
+        translator.pending.borrow().len() < MAX_PENDING,
+    ) else {
+        close_later(state, ongoing.session);
+        let failure = Failure::Unavailable("too many exchanges waiting for input".into());
+        return fail_on(state, client, shape, id, &failure, sse).await;
+    };
+    state.metrics.incr(Counter::InputRequired);
+    let key = format!("input-{exchange}");
+    let mut requests = Map::new();
+    requests.insert(key.clone(), json!({"method": method, "params": params}));
+    let answer = json!({
+        "jsonrpc": "2.0",
+        "id": id_value(id),
+        "result": {
+            "resultType": "input_required",
+            "inputRequests": requests,
+            "requestState": sealed,
+        }
+    });
+    let pending = Pending {
+        source: ongoing.source,
+        upstream_id: ongoing.upstream_id,
+        session: ongoing.session,
+        key: ongoing.key,
+        asked: vec![(key, server_id)],
+        expires: Instant::now() + PENDING_TTL,
+    };
+    put_back(state, exchange, pending, Instant::now() + PENDING_TTL);
+    write_message(state, client, shape, &answer.to_string().into_bytes(), sse).await
+}
+
+/// Stores a pending exchange until `expires` (then its call is dropped and its session ended).
+fn put_back(state: &Rc<ShardState>, exchange: u64, pending: Pending, expires: Instant) {
+    state
+        .modern_clients
+        .pending
+        .borrow_mut()
+        .insert(exchange, pending);
+    let state = state.clone();
+    glommio::spawn_local(async move {
+        glommio::timer::sleep(expires.saturating_duration_since(Instant::now())).await;
+        let expired = {
+            let mut table = state.modern_clients.pending.borrow_mut();
+            let due = table
+                .iter()
+                .filter(|(_, p)| p.expires <= Instant::now())
+                .map(|(k, _)| *k)
+                .collect::<Vec<_>>();
+            due.into_iter()
+                .filter_map(|k| table.remove(&k))
+                .collect::<Vec<_>>()
+        };
+        for pending in expired {
+            drop(pending.source);
+            pending.session.close(&state).await;
+        }
+    })
+    .detach();
+}

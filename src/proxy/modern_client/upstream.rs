@@ -1,0 +1,660 @@
+//! The legacy side of a translated request: opening a pooled upstream session (`initialize` +
+//! `notifications/initialized`, over HTTP or a link), sending a call on it, reading the call's
+//! messages one by one (a JSON answer, an SSE stream, or a link call's deliveries), answering a
+//! server→client request, and ending a session (DELETE, or dropping the link session).
+//!
+//! Not here: what the messages mean to the modern client (drive.rs), pooling (pool.rs).
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::http::{write_request_head, BodyReader, Framing, Head, MessageKind, SseParser, SseStep};
+use crate::mcp::{JsonRpcId, ProtocolVersion};
+use crate::session::SessionEntry;
+use crate::upstream::link::{Call, ClientMessage, Delivery, LinkSession};
+
+use super::super::error::ProxyError;
+use super::super::exchange::{exchange, finish, Exchange};
+use super::super::state::ShardState;
+use super::super::stdio::children::AcquireError;
+use super::super::timeouts::within;
+
+/// The version the proxy asks a legacy upstream for (the newest session-ful one).
+const LEGACY_VERSION: ProtocolVersion = ProtocolVersion::LATEST_SESSIONFUL;
+/// How long a request waits for an evicted idle child to be reaped.
+const EVICT_WAIT: Duration = Duration::from_secs(5);
+/// Most bytes of one upstream answer kept (JSON bodies, SSE events).
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// Counts a live upstream session (checked out, idle or pending) while it exists.
+#[derive(Debug)]
+pub struct Live(Rc<Cell<usize>>);
+
+impl Live {
+    /// Takes one of the shard's `max` live-session slots, or `None` when all are taken.
+    pub fn take(count: &Rc<Cell<usize>>, max: usize) -> Option<Self> {
+        (count.get() < max).then(|| {
+            count.set(count.get() + 1);
+            Live(count.clone())
+        })
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
+/// An initialized legacy upstream session.
+#[derive(Debug)]
+pub enum UpSession {
+    /// A Streamable HTTP session.
+    Http {
+        /// Config index of the upstream.
+        upstream: usize,
+        /// The upstream's `Mcp-Session-Id` (a stateless legacy server may send none).
+        id: Option<Box<str>>,
+        /// The negotiated version (`MCP-Protocol-Version` on every request).
+        version: Box<str>,
+        /// Its slot among the shard's live sessions.
+        live: Live,
+    },
+    /// A session on a stdio child or legacy SSE link (and its live-session slot).
+    Link(Rc<LinkSession>, Live),
+}
+
+/// An upstream call being read.
+#[derive(Debug)]
+pub enum Source {
+    /// A POST's answer: JSON (one message) or SSE (events until the body ends).
+    Http(Box<HttpAnswer>),
+    /// A link call's deliveries.
+    Link(Call),
+}
+
+/// A POST answer read message by message.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    ex: Exchange,
+    reader: BodyReader,
+    parser: Option<SseParser>,
+    carry: Vec<u8>,
+    done: bool,
+}
+
+/// Why an upstream call failed (becomes an in-band JSON-RPC error for the client).
+#[derive(Debug)]
+pub enum Failure {
+    /// No answer in time.
+    Timeout,
+    /// Unreachable, broken stream, refused session.
+    Unavailable(String),
+    /// The upstream no longer knows the session (404 on a session request).
+    SessionGone,
+    /// This shard holds its maximum of live upstream sessions.
+    Busy,
+}
+
+impl Failure {
+    /// The JSON-RPC code and message for the client.
+    pub fn describe(&self) -> (i32, String) {
+        match self {
+            Self::Timeout => (
+                crate::mcp::jsonrpc::UPSTREAM_TIMEOUT,
+                "Upstream MCP server did not answer in time".into(),
+            ),
+            Self::Unavailable(why) => (
+                crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
+                format!("Upstream MCP server unavailable: {why}"),
+            ),
+            Self::Busy => (
+                crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
+                "Too many upstream sessions in use on this proxy shard; retry later".into(),
+            ),
+            Self::SessionGone => (
+                crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
+                "Upstream MCP server lost the proxy's session (404)".into(),
+            ),
+        }
+    }
+}
+
+fn failure(e: ProxyError) -> Failure {
+    match e {
+        ProxyError::UpstreamTimeout { .. } => Failure::Timeout,
+        other => Failure::Unavailable(other.to_string()),
+    }
+}
+
+impl Source {
+    /// The next message of the call (`Ok(None)`: it ended without more).
+    pub async fn next(
+        &mut self,
+        state: &ShardState,
+        timeout: Duration,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        match self {
+            Self::Http(answer) => match within(timeout, answer.next(state)).await {
+                Some(result) => result,
+                None => Err(Failure::Timeout),
+            },
+            Self::Link(call) => match within(timeout, call.next()).await {
+                Some(Some(Delivery::Message(bytes) | Delivery::Final { bytes, .. })) => {
+                    Ok(Some(bytes))
+                }
+                Some(None) => Err(Failure::Unavailable(
+                    call.link()
+                        .failure()
+                        .map_or_else(|| "the call ended".to_owned(), |r| r.to_string()),
+                )),
+                None => {
+                    call.link()
+                        .cancel(call.upstream_id(), "proxy request timeout");
+                    Err(Failure::Timeout)
+                }
+            },
+        }
+    }
+}
+
+impl HttpAnswer {
+    /// A long-lived stream (a GET stream): no bound on its total length, only per event.
+    pub fn open(ex: Exchange) -> Result<Source, Failure> {
+        Self::with_limit(ex, u64::MAX).map(|answer| Source::Http(Box::new(answer)))
+    }
+
+    fn new(ex: Exchange) -> Result<Self, Failure> {
+        Self::with_limit(ex, MAX_MESSAGE as u64)
+    }
+
+    fn with_limit(ex: Exchange, max_body: u64) -> Result<Self, Failure> {
+        let reader = BodyReader::new(ex.framing, MessageKind::Response, max_body)
+            .map_err(|e| Failure::Unavailable(e.to_string()))?;
+        let sse = ex
+            .head
+            .header("content-type")
+            .is_some_and(|v| v.starts_with(b"text/event-stream"));
+        Ok(Self {
+            ex,
+            reader,
+            parser: sse.then(|| SseParser::new(MAX_MESSAGE)),
+            carry: Vec::new(),
+            done: false,
+        })
+    }
+
+    async fn next(&mut self, state: &ShardState) -> Result<Option<Vec<u8>>, Failure> {
+        if self.done {
+            return Ok(None);
+        }
+        let Some(parser) = self.parser.as_mut() else {
+            self.done = true;
+            let mut body = Vec::new();
+            while let Some(piece) = self
+                .ex
+                .conn
+                .next_body_chunk(&mut self.reader)
+                .await
+                .map_err(|e| Failure::Unavailable(e.to_string()))?
+            {
+                if body.len() + piece.len() > MAX_MESSAGE {
+                    return Err(Failure::Unavailable("answer too large".into()));
+                }
+                body.extend_from_slice(piece);
+            }
+            return Ok((!body.trim_ascii().is_empty()).then_some(body));
+        };
+        loop {
+            if !self.carry.is_empty() {
+                match parser
+                    .next(&self.carry)
+                    .map_err(|e| Failure::Unavailable(e.to_string()))?
+                {
+                    SseStep::Event {
+                        event, consumed, ..
+                    } => {
+                        let data = event.data.to_vec();
+                        self.carry.drain(..consumed);
+                        if !data.trim_ascii().is_empty() {
+                            return Ok(Some(data));
+                        }
+                        continue;
+                    }
+                    SseStep::Skipped { consumed, .. } => {
+                        self.carry.drain(..consumed);
+                        continue;
+                    }
+                    _ => self.carry.clear(),
+                }
+            }
+            match self
+                .ex
+                .conn
+                .next_body_chunk(&mut self.reader)
+                .await
+                .map_err(|e| Failure::Unavailable(e.to_string()))?
+            {
+                Some(piece) => self.carry.extend_from_slice(piece),
+                None => {
+                    self.done = true;
+                    let _ = state;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Returns the connection to the pool when the body was read to its end.
+    pub fn finish(self, state: &ShardState) {
+        let clean = self.done
+            && self.reader.is_done()
+            && self.ex.framing != Framing::UntilClose
+            && self.ex.head.keep_alive();
+        finish(state, self.ex, clean);
+    }
+}
+
+/// Builds a POST to an HTTP upstream with the session's headers.
+fn post_request(
+    state: &ShardState,
+    upstream: usize,
+    session: Option<(&str, &str)>,
+    body: &[u8],
+) -> Result<Vec<u8>, Failure> {
+    let url = state
+        .config
+        .upstreams
+        .get(upstream)
+        .and_then(|u| u.http())
+        .ok_or_else(|| Failure::Unavailable("not an HTTP upstream".into()))?;
+    let mut headers: Vec<(&str, &[u8])> = vec![
+        ("Host", url.authority.as_bytes()),
+        ("Content-Type", b"application/json"),
+        ("Accept", b"application/json, text/event-stream"),
+    ];
+    if let Some((id, version)) = session {
+        if !id.is_empty() {
+            headers.push(("Mcp-Session-Id", id.as_bytes()));
+        }
+        headers.push(("MCP-Protocol-Version", version.as_bytes()));
+    }
+    let mut out = Vec::with_capacity(body.len() + 512);
+    write_request_head(
+        &mut out,
+        "POST",
+        url.path.as_bytes(),
+        headers,
+        Framing::Length(body.len() as u64),
+    );
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// What `initialize` gave back.
+#[derive(Debug)]
+pub struct Opened {
+    /// The session.
+    pub session: UpSession,
+    /// The `initialize` result object (for `server/discover`).
+    pub result: serde_json::Value,
+}
+
+fn initialize_body(capabilities: &serde_json::Value, info: &serde_json::Value) -> Vec<u8> {
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": LEGACY_VERSION.as_str(),
+            "capabilities": capabilities,
+            "clientInfo": info,
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+const INITIALIZED: &[u8] = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+
+/// Opens a session on `upstream` declaring `capabilities` and `info` (the modern client's).
+pub async fn open(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    capabilities: &serde_json::Value,
+    info: &serde_json::Value,
+) -> Result<Opened, Failure> {
+    let config = state
+        .config
+        .upstreams
+        .get(upstream)
+        .ok_or_else(|| Failure::Unavailable("unknown upstream".into()))?;
+    let timeout = config.request_timeout;
+    let live = Live::take(&state.modern_clients.live, super::MAX_LIVE).ok_or(Failure::Busy)?;
+    state
+        .metrics
+        .incr(super::super::metrics::Counter::TranslationSessions);
+    let body = initialize_body(capabilities, info);
+    if config.is_linked() {
+        return open_link(state, upstream, &body, timeout, live).await;
+    }
+    let request = post_request(state, upstream, None, &body)?;
+    let ex = exchange(state, upstream, &request, None, false)
+        .await
+        .map_err(failure)?;
+    let status = ex.head.status();
+    let id = ex
+        .head
+        .header("mcp-session-id")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .map(Box::from);
+    let mut answer = Source::Http(Box::new(HttpAnswer::new(ex)?));
+    let result = loop {
+        let Some(message) = answer.next(state, timeout).await? else {
+            return Err(Failure::Unavailable(format!(
+                "initialize answered {status} without a result"
+            )));
+        };
+        let value: serde_json::Value = serde_json::from_slice(&message)
+            .map_err(|_| Failure::Unavailable("initialize answer is not JSON".into()))?;
+        if value.get("method").is_some() {
+            continue;
+        }
+        match value.get("result") {
+            Some(result) => break result.clone(),
+            None => {
+                return Err(Failure::Unavailable(format!(
+                    "initialize refused: {}",
+                    value.get("error").unwrap_or(&value)
+                )))
+            }
+        }
+    };
+    if let Source::Http(answer) = answer {
+        answer.finish(state);
+    }
+    let version: Box<str> = result
+        .get("protocolVersion")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or(LEGACY_VERSION.as_str())
+        .into();
+    let session = UpSession::Http {
+        upstream,
+        id,
+        version,
+        live,
+    };
+    // `notifications/initialized`: answered 202 (the body, if any, is read and dropped).
+    let request = post_request(state, upstream, session.http_headers(), INITIALIZED)?;
+    let ex = exchange(state, upstream, &request, None, false)
+        .await
+        .map_err(failure)?;
+    let mut ack = HttpAnswer::new(ex)?;
+    ack.parser = None;
+    let _ = within(timeout, ack.next(state)).await;
+    ack.finish(state);
+    Ok(Opened { session, result })
+}
+
+async fn open_link(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    body: &[u8],
+    timeout: Duration,
+    live: Live,
+) -> Result<Opened, Failure> {
+    let children = state
+        .stdio
+        .get(upstream)
+        .and_then(Option::as_ref)
+        .ok_or_else(|| Failure::Unavailable("linked upstream without children".into()))?;
+    let unavailable = |e: &dyn std::fmt::Display| Failure::Unavailable(e.to_string());
+    if children.mode() == crate::config::StdioMode::Shared {
+        let (link, result) = children
+            .shared(timeout)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let key = link.open_session().map_err(|e| unavailable(&e))?;
+        let result = serde_json::from_slice(&result)
+            .map_err(|_| Failure::Unavailable("initialize result is not JSON".into()))?;
+        return Ok(Opened {
+            session: UpSession::Link(Rc::new(LinkSession { link, key }), live),
+            result,
+        });
+    }
+    let link = match children.for_session().await {
+        Ok(link) => link,
+        Err(AcquireError::Full(_)) => {
+            // Idle pooled sessions hold children too: end this upstream's and try once more.
+            let idle = state
+                .modern_clients
+                .pool
+                .borrow_mut()
+                .drain_upstream(upstream);
+            if idle.is_empty() {
+                return Err(Failure::Busy);
+            }
+            let links: Vec<_> = idle
+                .iter()
+                .filter_map(|s| match s {
+                    UpSession::Link(bound, _) => Some(bound.link.clone()),
+                    UpSession::Http { .. } => None,
+                })
+                .collect();
+            tracing::info!(
+                upstream,
+                sessions = idle.len(),
+                "children at max: ending idle pooled sessions to make room"
+            );
+            // Ending a per-session link's only session stops its child; its slot frees once
+            // the child is reaped.
+            drop(idle);
+            for link in links {
+                let _ = within(EVICT_WAIT, link.wait_exited()).await;
+            }
+            children.for_session().await.map_err(|e| match e {
+                AcquireError::Full(_) => Failure::Busy,
+                other => unavailable(&other),
+            })?
+        }
+        Err(other) => return Err(unavailable(&other)),
+    };
+    let key = link.open_session().map_err(|e| unavailable(&e))?;
+    let bound = Rc::new(LinkSession {
+        link: link.clone(),
+        key,
+    });
+    let call = link
+        .call(key, &JsonRpcId::Number(0), None, body)
+        .map_err(|e| unavailable(&e))?;
+    let mut source = Source::Link(call);
+    let result = loop {
+        let Some(message) = source.next(state, timeout).await? else {
+            return Err(Failure::Unavailable("initialize got no answer".into()));
+        };
+        let value: serde_json::Value = serde_json::from_slice(&message)
+            .map_err(|_| Failure::Unavailable("initialize answer is not JSON".into()))?;
+        if value.get("method").is_some() {
+            continue;
+        }
+        match value.get("result") {
+            Some(result) => break result.clone(),
+            None => return Err(Failure::Unavailable("initialize refused".into())),
+        }
+    };
+    drop(source);
+    link.notify(
+        key,
+        INITIALIZED,
+        ClientMessage {
+            cancelled: None,
+            response_to: None,
+            is_initialized: true,
+        },
+    )
+    .map_err(|e| unavailable(&e))?;
+    Ok(Opened {
+        session: UpSession::Link(bound, live),
+        result,
+    })
+}
+
+impl UpSession {
+    fn http_headers(&self) -> Option<(&str, &str)> {
+        match self {
+            Self::Http { id, version, .. } => Some((id.as_deref().unwrap_or(""), version)),
+            Self::Link(..) => None,
+        }
+    }
+
+    /// Whether the session can still serve (a link whose child died cannot).
+    pub fn is_alive(&self) -> bool {
+        match self {
+            Self::Http { .. } => true,
+            Self::Link(bound, _) => bound.link.is_alive(),
+        }
+    }
+
+    /// Sends the client's request (its original bytes) on this session.
+    pub async fn call(
+        &self,
+        state: &Rc<ShardState>,
+        upstream: usize,
+        id: &JsonRpcId,
+        token: Option<&JsonRpcId>,
+        body: &[u8],
+    ) -> Result<Source, Failure> {
+        match self {
+            Self::Http { .. } => {
+                let request = post_request(state, upstream, self.http_headers(), body)?;
+                let ex = exchange(state, upstream, &request, Some(id), false)
+                    .await
+                    .map_err(failure)?;
+                let status = ex.head.status();
+                if status == 404 {
+                    finish(state, ex, false);
+                    return Err(Failure::SessionGone);
+                }
+                if !(200..300).contains(&status) && status != 400 {
+                    // A JSON-RPC error body still reaches the client; anything else fails.
+                    let json = ex
+                        .head
+                        .header("content-type")
+                        .is_some_and(|v| v.starts_with(b"application/json"));
+                    if !json {
+                        finish(state, ex, false);
+                        return Err(Failure::Unavailable(format!("upstream answered {status}")));
+                    }
+                }
+                Ok(Source::Http(Box::new(HttpAnswer::new(ex)?)))
+            }
+            Self::Link(bound, _) => bound
+                .link
+                .call(bound.key, id, token, body)
+                .map(Source::Link)
+                .map_err(|e| Failure::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Answers a server→client request the call raised (`response` is a JSON-RPC response).
+    pub async fn answer(
+        &self,
+        state: &Rc<ShardState>,
+        server_id: &JsonRpcId,
+        response: &[u8],
+    ) -> Result<(), Failure> {
+        match self {
+            Self::Http { upstream, .. } => {
+                let request = post_request(state, *upstream, self.http_headers(), response)?;
+                let ex = exchange(state, *upstream, &request, None, false)
+                    .await
+                    .map_err(failure)?;
+                let status = ex.head.status();
+                let mut ack = HttpAnswer::new(ex)?;
+                ack.parser = None;
+                let _ = within(Duration::from_secs(5), ack.next(state)).await;
+                ack.finish(state);
+                if (200..300).contains(&status) {
+                    Ok(())
+                } else {
+                    Err(Failure::Unavailable(format!(
+                        "upstream refused the answer ({status})"
+                    )))
+                }
+            }
+            Self::Link(bound, _) => bound
+                .link
+                .notify(
+                    bound.key,
+                    response,
+                    ClientMessage {
+                        cancelled: None,
+                        response_to: Some(server_id),
+                        is_initialized: false,
+                    },
+                )
+                .map_err(|e| Failure::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Cancels `source` (a call on this session whose client hung up): the upstream is told
+    /// with `notifications/cancelled` for `upstream_id` (MCP-NOTES §11.8) and the call dropped.
+    pub async fn cancel(&self, state: &Rc<ShardState>, source: Source, upstream_id: &JsonRpcId) {
+        const REASON: &str = "the 2026-07-28 client closed its stream";
+        match source {
+            Source::Link(call) => call.link().cancel(call.upstream_id(), REASON),
+            Source::Http(answer) => {
+                // Dropping the answer closes its connection (never pooled mid-body).
+                drop(answer);
+                let mut note =
+                    br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"#
+                        .to_vec();
+                upstream_id.write_json(&mut note);
+                note.extend_from_slice(br#","reason":"#);
+                crate::mcp::write_json_string(&mut note, REASON);
+                note.extend_from_slice(b"}}");
+                if let Err(e) = self.answer(state, upstream_id, &note).await {
+                    tracing::debug!(?e, "cancellation not delivered upstream");
+                }
+            }
+        }
+    }
+
+    /// Ends the session upstream (HTTP: DELETE; links: ending the link session).
+    pub async fn close(self, state: &Rc<ShardState>) {
+        if let Self::Http {
+            upstream,
+            id: Some(id),
+            ..
+        } = self
+        {
+            let entry = SessionEntry {
+                upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+                upstream_session: Some(id),
+                version: None,
+                link: None,
+            };
+            super::super::teardown::delete_upstream_session(state, &entry).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_slots_are_bounded_and_freed_on_drop() {
+        let count = Rc::new(Cell::new(0));
+        let a = Live::take(&count, 2).unwrap();
+        let b = Live::take(&count, 2).unwrap();
+        assert!(Live::take(&count, 2).is_none());
+        drop(a);
+        assert_eq!(count.get(), 1);
+        let c = Live::take(&count, 2);
+        assert!(c.is_some());
+        drop((b, c));
+        assert_eq!(count.get(), 0);
+    }
+}
