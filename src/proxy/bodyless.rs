@@ -53,6 +53,11 @@ pub async fn bodyless(
     let sid = SessionId::parse(raw)
         .filter(|id| !state.legacy.borrow().contains_key(id))
         .ok_or(ProxyError::SessionNotFound { id: None })?;
+    if state.sessions.borrow().peek(&sid).is_some() {
+        if let Some(translated) = state.l2m.session(&sid) {
+            return super::l2m::get_or_delete(state, client, head, sid, translated, is_get).await;
+        }
+    }
     let bound = state
         .sessions
         .borrow()

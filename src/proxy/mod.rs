@@ -11,6 +11,7 @@ pub mod error;
 pub mod exchange;
 pub mod guard;
 pub mod headers;
+pub mod l2m;
 pub mod legacy;
 pub mod metrics;
 pub mod modern_client;

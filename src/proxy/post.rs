@@ -179,6 +179,23 @@ pub async fn post(
         // Refused before the upstream creates a session that could never be used.
         return Err(ProxyError::TooManySessions { id: facts.id });
     }
+    if !modern {
+        // A legacy client whose upstream is modern-only: translated (crate::proxy::l2m).
+        if let Some(served) = super::l2m::intercept(
+            state,
+            client,
+            head,
+            &body,
+            &facts,
+            target.upstream,
+            target.client_session,
+            started,
+        )
+        .await
+        {
+            return served;
+        }
+    }
     let up = state
         .config
         .upstreams
@@ -258,6 +275,7 @@ pub async fn post(
         if let Some(sid) = target.client_session {
             // The upstream forgot the session: drop ours so the client re-initializes.
             state.sessions.borrow_mut().remove(&sid);
+            state.l2m.end(&sid);
             state.metrics.incr(Counter::SessionsLost);
             finish(state, ex, false);
             return Err(ProxyError::SessionNotFound { id: facts.id });

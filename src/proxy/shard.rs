@@ -129,6 +129,8 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     let grace = state.config.timeouts.shutdown_grace;
     let deadline = Instant::now() + grace;
     let _ = within(grace, state.inflight.closed()).await;
+    // Translated sessions have nothing upstream to end; their waits stop here.
+    state.l2m.end_all();
     end_upstream_sessions(&state, deadline).await;
     let _ = within(
         deadline.saturating_duration_since(Instant::now()),
@@ -235,6 +237,7 @@ async fn reaper(state: Rc<ShardState>) {
                 continue;
             }
             state.metrics.incr(super::metrics::Counter::SessionsExpired);
+            state.l2m.end(&id);
             ended.push(entry);
         }
         // Awaited here, in bounded batches: a mass expiry must not open thousands of upstream

@@ -106,6 +106,8 @@ pub struct ShardState {
     pub limits: crate::http::Limits,
     /// Replies to this shard's metrics scrapes.
     pub scrape: crate::admin::ScrapeInbox,
+    /// Era translation (legacy clients, modern upstreams): verdicts and translated sessions.
+    pub l2m: super::l2m::L2mState,
     /// Modern clients served by legacy upstreams: pooled sessions, pending MRTR exchanges.
     pub modern_clients: super::modern_client::Translator,
 }
@@ -137,6 +139,7 @@ impl ShardState {
             shutdown: Latch::default(),
             inflight: shards::gate::Gate::new(),
             scrape: crate::admin::ScrapeInbox::default(),
+            l2m: super::l2m::L2mState::default(),
             modern_clients: super::modern_client::Translator::default(),
             open_streams: RefCell::new(std::collections::HashMap::new()),
             legacy: RefCell::new(std::collections::HashMap::new()),

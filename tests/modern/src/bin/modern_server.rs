@@ -3,14 +3,22 @@
 //!
 //! Flags: `--port N` (0 = any), `--legacy-sessions` (also serve legacy `initialize` sessions:
 //! a dual-era server), `--sse` (answer with SSE streams instead of JSON), `--keepalive-ms N`
-//! (SSE keep-alive comments; 0 = none).
+//! (SSE keep-alive comments; 0 = none), `--modern-only` (`server/discover` lists only
+//! 2026-07-28; legacy `initialize` is refused).
 //! Prints `LISTENING <url>` once bound, then one `EVENT <what>` line per observable event
 //! (slow tool started/cancelled/finished, listen started/cancelled), flushed at once.
 //!
 //! Tools: `echo {text}` returns the text; `slow {ms}` sends one progress notification when the
 //! request has a progress token, then waits `ms` milliseconds unless the request is cancelled
-//! (client hang-up). `subscriptions/listen` acknowledges tool list changes, sends
-//! one `notifications/tools/list_changed`, then holds the stream until cancelled.
+//! (client hang-up). `ask {question}` answers `input_required` (MRTR) with one
+//! `sampling/createMessage` input request under key `answer` and `requestState` `ask-state-1`,
+//! and completes on the retry with `answered: <the sampled text>`. `whoami` returns the
+//! request's `_meta` client name, protocol version and log level (`-` when absent). `confirm`
+//! answers `input_required` with one form `elicitation/create` (no `requestState`) and completes
+//! with `confirmed: <action> <content.ok>`. `subscriptions/listen` acknowledges tool
+//! list changes, sends one `notifications/tools/list_changed` (and, with `--modern-only`, which
+//! also declares `resources.subscribe`, one `notifications/resources/updated` per subscribed URI),
+//! then holds the stream until cancelled.
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -18,8 +26,9 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities,
-    ServerConfig, SubscriptionFilter, Tool,
+    InputRequest, InputRequiredResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProtocolVersion, ServerCapabilities, ServerConfig,
+    SubscriptionFilter, Tool,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -40,17 +49,40 @@ fn schema(json: serde_json::Value) -> Arc<serde_json::Map<String, serde_json::Va
 }
 
 #[derive(Clone)]
-struct TestServer;
+struct TestServer {
+    /// `--modern-only`: `server/discover` lists 2026-07-28 alone and legacy versions are refused.
+    modern_only: bool,
+}
+
+/// What `--modern-only` supports.
+const MODERN_ONLY: &[ProtocolVersion] = &[ProtocolVersion::V_2026_07_28];
 
 impl ServerHandler for TestServer {
+    fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
+        if self.modern_only {
+            std::borrow::Cow::Borrowed(MODERN_ONLY)
+        } else {
+            std::borrow::Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS)
+        }
+    }
+
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
+        let capabilities = if self.modern_only {
+            // Resource subscriptions too: the proxy's legacy GET stream maps onto them.
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
-                .build(),
-        )
-        .with_server_info(Implementation::new("rmcp-modern-test-server", "1.0.0"))
+                .enable_resources()
+                .enable_resources_subscribe()
+                .build()
+        } else {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build()
+        };
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("rmcp-modern-test-server", "1.0.0"))
     }
 
     async fn list_tools(
@@ -76,7 +108,28 @@ impl ServerHandler for TestServer {
                 "required": ["ms"]
             })),
         );
-        Ok(ListToolsResult::with_all_items(vec![echo, slow]))
+        let ask = Tool::new(
+            "ask",
+            "Asks the client for a sampled answer (MRTR), then returns it",
+            schema(serde_json::json!({
+                "type": "object",
+                "properties": {"question": {"type": "string"}},
+                "required": ["question"]
+            })),
+        );
+        let whoami = Tool::new(
+            "whoami",
+            "Returns the request's _meta clientInfo name and protocol version",
+            schema(serde_json::json!({"type": "object", "properties": {}})),
+        );
+        let confirm = Tool::new(
+            "confirm",
+            "Asks the client to confirm (MRTR elicitation), then reports the answer",
+            schema(serde_json::json!({"type": "object", "properties": {}})),
+        );
+        Ok(ListToolsResult::with_all_items(vec![
+            echo, slow, ask, whoami, confirm,
+        ]))
     }
 
     async fn call_tool(
@@ -115,6 +168,29 @@ impl ServerHandler for TestServer {
                     }
                 }
             }
+            "ask" => ask(&args, request.input_responses, request.request_state),
+            "confirm" => confirm(request.input_responses),
+            "whoami" => {
+                let name = context
+                    .meta
+                    .client_info()
+                    .map(|info| info.name)
+                    .unwrap_or_default();
+                let version = context
+                    .meta
+                    .get("io.modelcontextprotocol/protocolVersion")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let level = context
+                    .meta
+                    .get("io.modelcontextprotocol/logLevel")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("-")
+                    .to_owned();
+                let text = format!("{name} {version} {level}");
+                Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into())
+            }
             other => Err(ErrorData::invalid_params(
                 format!("no tool {other:?}"),
                 None,
@@ -136,10 +212,100 @@ impl ServerHandler for TestServer {
             .notify_tool_list_changed()
             .await
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let uris = context
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        if !uris.is_empty() {
+            event(&format!("listen-resources {}", uris.join(",")));
+        }
+        for uri in uris {
+            context
+                .sink()
+                .notify_resource_updated(uri)
+                .await
+                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        }
         context.cancelled().await;
         event("listen-cancelled");
         Ok(())
     }
+}
+
+/// The MRTR tool: first round asks for a sample, the retry (with the answer and the echoed
+/// state) completes.
+fn ask(
+    args: &serde_json::Map<String, serde_json::Value>,
+    responses: Option<rmcp::model::InputResponses>,
+    state: Option<String>,
+) -> Result<CallToolResponse, ErrorData> {
+    let question = args
+        .get("question")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let Some(responses) = responses else {
+        let request: InputRequest = serde_json::from_value(serde_json::json!({
+            "method": "sampling/createMessage",
+            "params": {
+                "messages": [{"role": "user", "content": {"type": "text", "text": question}}],
+                "maxTokens": 50
+            }
+        }))
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let mut requests = rmcp::model::InputRequests::new();
+        requests.insert("answer".to_owned(), request);
+        event("ask-input-required");
+        return Ok(InputRequiredResult::new(Some(requests), Some("ask-state-1".to_owned())).into());
+    };
+    if state.as_deref() != Some("ask-state-1") {
+        return Err(ErrorData::invalid_params(
+            format!("requestState not echoed: {state:?}"),
+            None,
+        ));
+    }
+    let text = responses
+        .get("answer")
+        .and_then(|r| r.get("content"))
+        .and_then(|c| c.get("text"))
+        .and_then(|t| t.as_str())
+        .ok_or_else(|| ErrorData::invalid_params("no sampled text in inputResponses", None))?;
+    event("ask-completed");
+    Ok(CallToolResult::success(vec![ContentBlock::text(format!("answered: {text}"))]).into())
+}
+
+/// The elicitation MRTR tool (no `requestState`): asks for a form answer, then reports it.
+fn confirm(responses: Option<rmcp::model::InputResponses>) -> Result<CallToolResponse, ErrorData> {
+    let Some(responses) = responses else {
+        let request: InputRequest = serde_json::from_value(serde_json::json!({
+            "method": "elicitation/create",
+            "params": {
+                "mode": "form",
+                "message": "Proceed?",
+                "requestedSchema": {
+                    "type": "object",
+                    "properties": {"ok": {"type": "boolean"}},
+                    "required": ["ok"]
+                }
+            }
+        }))
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let mut requests = rmcp::model::InputRequests::new();
+        requests.insert("confirm".to_owned(), request);
+        return Ok(InputRequiredResult::new(Some(requests), None).into());
+    };
+    let answer = responses
+        .get("confirm")
+        .ok_or_else(|| ErrorData::invalid_params("no confirm in inputResponses", None))?;
+    let action = answer.get("action").and_then(|a| a.as_str()).unwrap_or("?");
+    let ok = answer
+        .get("content")
+        .and_then(|c| c.get("ok"))
+        .and_then(|v| v.as_bool());
+    Ok(CallToolResult::success(vec![ContentBlock::text(format!(
+        "confirmed: {action} {ok:?}"
+    ))])
+    .into())
 }
 
 struct Args {
@@ -147,6 +313,7 @@ struct Args {
     legacy_sessions: bool,
     sse: bool,
     keepalive_ms: u64,
+    modern_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -155,6 +322,7 @@ fn parse_args() -> Result<Args, String> {
         legacy_sessions: false,
         sse: false,
         keepalive_ms: 0,
+        modern_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -168,6 +336,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--legacy-sessions" => args.legacy_sessions = true,
             "--sse" => args.sse = true,
+            "--modern-only" => args.modern_only = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -177,13 +346,18 @@ fn parse_args() -> Result<Args, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
+    let modern_only = args.modern_only;
     let keepalive = (args.keepalive_ms > 0).then(|| Duration::from_millis(args.keepalive_ms));
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(args.legacy_sessions)
         .with_json_response(!args.sse)
         .with_sse_keep_alive(keepalive);
     let service: StreamableHttpService<TestServer, LocalSessionManager> =
-        StreamableHttpService::new(|| Ok(TestServer), Default::default(), config);
+        StreamableHttpService::new(
+            move || Ok(TestServer { modern_only }),
+            Default::default(),
+            config,
+        );
     let router = axum::Router::new().nest_service("/mcp", service);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     let addr = listener.local_addr()?;

@@ -1,0 +1,473 @@
+//! One legacy client request served by a modern upstream: send it with the 2026 `_meta` and
+//! headers, relay the notifications of the answer (switching the client's answer to SSE), and
+//! drive MRTR rounds: `input_required` becomes server→client requests on this POST's stream,
+//! the client's answers (separate POSTs, routed here by id) feed the retry, until a complete
+//! result goes to the client under its own id. `notifications/cancelled` for the request
+//! closes the upstream connection (the 2026 form of cancellation).
+//!
+//! Not here: local answers and routing of the client's messages (post.rs), the bytes (wire.rs),
+//! the round bookkeeping (mrtr.rs).
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use glommio::channels::local_channel::{self, LocalReceiver};
+use glommio::net::TcpStream;
+use serde_json::value::RawValue;
+use shards::latch::Latch;
+
+use crate::http::{Head, HttpConn, RequestHead};
+use crate::mcp::{jsonrpc, write_error, JsonRpcId};
+
+use super::super::error::ProxyError;
+use super::super::post::Facts;
+use super::super::state::ShardState;
+use super::super::stdio::answer::{write_json, ClientShape, SseOut};
+use super::super::timeouts::within;
+use super::mrtr::{self, Final, Rounds, Stop};
+use super::session::{ClientAnswer, L2mSession};
+use super::upstream;
+use super::wire::{self, ClientMeta, Retry, Shape};
+
+/// How one upstream round ended.
+enum RoundEnd {
+    /// The final message (response) of the round.
+    Final(Vec<u8>),
+    /// The upstream answered 404: an unknown method in 2026-07-28, never "session gone".
+    NotFound,
+    /// Cancelled by the client, or the session ended.
+    Cancelled,
+    /// The upstream failed.
+    Failed(ProxyError),
+    /// The upstream refused the credentials (401/403): relayed as is.
+    Auth(upstream::AuthRefusal),
+}
+
+/// The client's POST answer, JSON until something must be streamed.
+struct Answer<'a> {
+    client: &'a mut HttpConn<TcpStream>,
+    shape: ClientShape<'a>,
+    sse: Option<SseOut>,
+}
+
+impl Answer<'_> {
+    async fn stream(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
+        if self.sse.is_none() {
+            let mut out = SseOut::new(self.shape);
+            out.start(state, self.client).await?;
+            self.sse = Some(out);
+        }
+        if let Some(out) = self.sse.as_mut() {
+            out.event(self.client, message).await?;
+        }
+        Ok(())
+    }
+
+    async fn last(mut self, state: &ShardState, message: &[u8]) -> Result<bool, ProxyError> {
+        match self.sse.as_mut() {
+            Some(out) => {
+                out.event(self.client, message).await?;
+                out.finish(state, self.client).await
+            }
+            None => write_json(state, self.client, message, self.shape).await,
+        }
+    }
+
+    async fn error(
+        self,
+        state: &ShardState,
+        id: &JsonRpcId,
+        code: i32,
+        message: &str,
+        data: Option<&str>,
+    ) -> Result<bool, ProxyError> {
+        let mut body = Vec::with_capacity(160);
+        write_error(&mut body, Some(id), code, message, data);
+        self.last(state, &body).await
+    }
+
+    async fn abandon(mut self, state: &ShardState) -> Result<bool, ProxyError> {
+        let mut out = self.sse.take().unwrap_or_else(|| SseOut::new(self.shape));
+        out.finish(state, self.client).await
+    }
+}
+
+/// Removes the request's cancel latch and MRTR waiters however the call ends.
+struct Inflight<'a> {
+    session: &'a L2mSession,
+    id: JsonRpcId,
+    minted: Vec<JsonRpcId>,
+}
+
+impl Drop for Inflight<'_> {
+    fn drop(&mut self) {
+        self.session.inflight.borrow_mut().remove(&self.id);
+        let mut waiters = self.session.waiters.borrow_mut();
+        for id in &self.minted {
+            waiters.remove(id);
+        }
+    }
+}
+
+/// Serves one translated request; returns whether the client connection stays open.
+pub(in crate::proxy) async fn call(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    body: &[u8],
+    facts: &Facts,
+    session: &Rc<L2mSession>,
+) -> Result<bool, ProxyError> {
+    let id = facts
+        .id
+        .clone()
+        .ok_or(ProxyError::Internal("a request without an id"))?;
+    let timeout = state
+        .config
+        .upstreams
+        .get(session.upstream)
+        .map(|up| up.request_timeout)
+        .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    let cancel = Rc::new(Latch::default());
+    session
+        .inflight
+        .borrow_mut()
+        .insert(id.clone(), cancel.clone());
+    let mut inflight = Inflight {
+        session,
+        id: id.clone(),
+        minted: Vec::new(),
+    };
+    let mut answer = Answer {
+        client,
+        shape: ClientShape {
+            keep_alive: head.keep_alive(),
+            http11: head.minor_version() == 1,
+            session: None,
+        },
+        sse: None,
+    };
+    let (tx, rx) = local_channel::new_unbounded::<ClientAnswer>();
+    let tx = Rc::new(tx);
+    let mut rounds = Rounds::default();
+    let mut retry_id: Option<Box<RawValue>> = None;
+    loop {
+        let level = session.log_level.borrow().clone();
+        let meta = ClientMeta {
+            capabilities: &session.capabilities,
+            client_info: &session.client_info,
+            log_level: level.as_deref(),
+        };
+        let retry = retry_id.as_deref().map(|rid| Retry {
+            id: rid,
+            responses: rounds.answers(),
+            state: rounds.state(),
+        });
+        let upstream_body = wire::upstream_body(body, &meta, retry.as_ref())
+            .map_err(|_| ProxyError::Internal("could not rewrite the request"))?;
+        let end = round(
+            state,
+            &mut answer,
+            head,
+            facts,
+            session,
+            &upstream_body,
+            &cancel,
+            timeout,
+        )
+        .await?;
+        let message = match end {
+            RoundEnd::Final(message) => message,
+            RoundEnd::NotFound => {
+                return answer
+                    .error(
+                        state,
+                        &id,
+                        jsonrpc::METHOD_NOT_FOUND,
+                        "Method not found (the modern upstream answered 404)",
+                        None,
+                    )
+                    .await;
+            }
+            RoundEnd::Cancelled => return answer.abandon(state).await,
+            RoundEnd::Auth(refusal) if answer.sse.is_none() => {
+                let keep = answer.shape.keep_alive;
+                return refusal.write(state, answer.client, keep).await;
+            }
+            RoundEnd::Auth(refusal) => {
+                let text = format!(
+                    "The upstream refused the client's credentials ({})",
+                    refusal.status
+                );
+                return answer
+                    .error(state, &id, jsonrpc::UPSTREAM_UNAVAILABLE, &text, None)
+                    .await;
+            }
+            RoundEnd::Failed(e) if answer.sse.is_none() => return Err(e),
+            RoundEnd::Failed(e) => {
+                let (code, text) = match e {
+                    ProxyError::UpstreamTimeout { .. } => (
+                        jsonrpc::UPSTREAM_TIMEOUT,
+                        "Upstream MCP server did not answer in time".to_owned(),
+                    ),
+                    other => (
+                        jsonrpc::UPSTREAM_UNAVAILABLE,
+                        format!("Upstream MCP server unavailable: {other}"),
+                    ),
+                };
+                return answer.error(state, &id, code, &text, None).await;
+            }
+        };
+        let input = match mrtr::classify(&message) {
+            Ok(Final::InputRequired(input)) => input,
+            Ok(Final::Done) if retry_id.is_none() => return answer.last(state, &message).await,
+            Ok(Final::Done) => {
+                let restored = wire::with_id(&message, &id)
+                    .map_err(|_| ProxyError::Internal("could not restore the request id"))?;
+                return answer.last(state, &restored).await;
+            }
+            Err(_) => {
+                return answer
+                    .error(
+                        state,
+                        &id,
+                        jsonrpc::INTERNAL_ERROR,
+                        "The modern upstream sent an input_required result the proxy cannot read",
+                        None,
+                    )
+                    .await;
+            }
+        };
+        let outgoing = match rounds.start(input, &session.capabilities, || session.mint("input")) {
+            Ok(outgoing) => outgoing,
+            Err(stop) => return stopped(answer, state, &id, &stop).await,
+        };
+        for out in &outgoing {
+            session
+                .waiters
+                .borrow_mut()
+                .insert(out.id.clone(), tx.clone());
+            inflight.minted.push(out.id.clone());
+        }
+        for out in &outgoing {
+            answer.stream(state, &out.message).await?;
+        }
+        match collect(&rx, &mut rounds, &cancel, session, timeout).await {
+            Collected::Ready => {}
+            Collected::Cancelled => return answer.abandon(state).await,
+            Collected::TimedOut => {
+                return answer
+                    .error(
+                        state,
+                        &id,
+                        jsonrpc::UPSTREAM_TIMEOUT,
+                        "The client did not answer the upstream's input request in time",
+                        None,
+                    )
+                    .await;
+            }
+            Collected::Stopped(stop) => return stopped(answer, state, &id, &stop).await,
+        }
+        retry_id = Some(
+            RawValue::from_string(format!("\"{}\"", session.mint("retry")))
+                .map_err(|_| ProxyError::Internal("retry id"))?,
+        );
+    }
+}
+
+/// Answers the client with the error a [`Stop`] means.
+async fn stopped(
+    answer: Answer<'_>,
+    state: &ShardState,
+    id: &JsonRpcId,
+    stop: &Stop,
+) -> Result<bool, ProxyError> {
+    match stop {
+        Stop::Undeclared { method, capability } => {
+            let text = match capability {
+                Some(cap) => format!(
+                    "The upstream needs a {method} request, but the client did not declare the \
+                     {cap:?} capability"
+                ),
+                None => format!("The upstream asked for {method:?}, which MRTR does not allow"),
+            };
+            let data =
+                capability.map(|cap| format!(r#"{{"requiredCapabilities":{{"{cap}":{{}}}}}}"#));
+            answer
+                .error(
+                    state,
+                    id,
+                    jsonrpc::MISSING_CLIENT_CAPABILITY,
+                    &text,
+                    data.as_deref(),
+                )
+                .await
+        }
+        Stop::TooManyRounds => {
+            answer
+                .error(
+                    state,
+                    id,
+                    jsonrpc::INTERNAL_ERROR,
+                    "The upstream kept asking for input (too many MRTR rounds)",
+                    None,
+                )
+                .await
+        }
+        Stop::Empty => {
+            answer
+                .error(
+                    state,
+                    id,
+                    jsonrpc::INTERNAL_ERROR,
+                    "The upstream answered input_required without input requests or state",
+                    None,
+                )
+                .await
+        }
+        Stop::ClientError(error) => {
+            answer
+                .error(
+                    state,
+                    id,
+                    jsonrpc::INTERNAL_ERROR,
+                    "The client refused the upstream's input request",
+                    serde_json::from_str::<&RawValue>(error)
+                        .ok()
+                        .map(RawValue::get),
+                )
+                .await
+        }
+    }
+}
+
+/// How waiting for the client's answers ended.
+enum Collected {
+    Ready,
+    Cancelled,
+    TimedOut,
+    Stopped(Stop),
+}
+
+async fn collect(
+    rx: &LocalReceiver<ClientAnswer>,
+    rounds: &mut Rounds,
+    cancel: &Latch,
+    session: &L2mSession,
+    timeout: Duration,
+) -> Collected {
+    if rounds.waiting().next().is_none() {
+        // requestState alone: retry at once.
+        return Collected::Ready;
+    }
+    loop {
+        let next = futures_lite::future::or(async { rx.recv().await }, async {
+            futures_lite::future::or(cancel.wait(), session.ended.wait()).await;
+            None
+        });
+        let Some(received) = within(timeout, next).await else {
+            return Collected::TimedOut;
+        };
+        let Some((answered, response)) = received else {
+            return Collected::Cancelled;
+        };
+        match rounds.answer(&answered, &response) {
+            Ok(true) => return Collected::Ready,
+            Ok(false) => {}
+            Err(stop) => return Collected::Stopped(stop),
+        }
+    }
+}
+
+/// Sends one round upstream and reads its answer up to the final message, streaming the
+/// notifications before it to the client.
+#[allow(clippy::too_many_arguments)]
+async fn round(
+    state: &Rc<ShardState>,
+    answer: &mut Answer<'_>,
+    head: &RequestHead,
+    facts: &Facts,
+    session: &L2mSession,
+    body: &[u8],
+    cancel: &Latch,
+    timeout: Duration,
+) -> Result<RoundEnd, ProxyError> {
+    let Some(url) = state
+        .config
+        .upstreams
+        .get(session.upstream)
+        .and_then(|up| up.http())
+    else {
+        return Err(ProxyError::Internal("HTTP path used for a stdio upstream"));
+    };
+    let mut request = state.bufs.lease(body.len() + 1024);
+    wire::request_head(
+        &mut request,
+        &url.path,
+        &url.authority,
+        head,
+        facts.method_name().unwrap_or_default(),
+        facts.mcp_name.as_deref(),
+        body.len(),
+    );
+    request.extend_from_slice(body);
+    let id = facts.id.as_ref();
+    let stop = async {
+        futures_lite::future::or(cancel.wait(), session.ended.wait()).await;
+        None
+    };
+    let sent = futures_lite::future::or(
+        async { Some(upstream::send(state, session.upstream, &request, id).await) },
+        stop,
+    )
+    .await;
+    drop(request);
+    let mut reply = match sent {
+        None => return Ok(RoundEnd::Cancelled),
+        Some(Err(e)) => return Ok(RoundEnd::Failed(e)),
+        Some(Ok(reply)) => reply,
+    };
+    let status = reply.status();
+    if status == 404 {
+        // Dropped, not pooled: its body is unread.
+        drop(reply);
+        return Ok(RoundEnd::NotFound);
+    }
+    if let Some(refusal) = reply.auth_refusal(id, timeout).await {
+        reply.finish(state);
+        return Ok(RoundEnd::Auth(refusal));
+    }
+    loop {
+        let next = futures_lite::future::or(async { Some(reply.next(id, timeout).await) }, async {
+            futures_lite::future::or(cancel.wait(), session.ended.wait()).await;
+            None
+        })
+        .await;
+        let message = match next {
+            // Dropping the reply closes the upstream connection: the request is cancelled.
+            None => return Ok(RoundEnd::Cancelled),
+            Some(Err(e)) => return Ok(RoundEnd::Failed(e)),
+            Some(Ok(None)) => {
+                reply.finish(state);
+                return Ok(RoundEnd::Failed(ProxyError::UpstreamUnavailable {
+                    id: id.cloned(),
+                    reason: format!("answer ({status}) ended without a JSON-RPC response"),
+                }));
+            }
+            Some(Ok(Some(message))) => message,
+        };
+        match wire::shape(&message) {
+            Shape::Response => {
+                // Read the rest (nothing should follow) so the connection can be reused.
+                while let Ok(Some(_)) = reply.next(id, timeout).await {}
+                reply.finish(state);
+                return Ok(RoundEnd::Final(message));
+            }
+            Shape::Notification if (200..300).contains(&status) => {
+                answer.stream(state, &message).await?;
+            }
+            // Requests on a 2026 request stream are not allowed; nothing else is relayable.
+            _ => {}
+        }
+    }
+}

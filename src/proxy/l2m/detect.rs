@@ -1,0 +1,214 @@
+//! Whether a legacy client's `initialize` is translated, from the upstream's configured era and,
+//! for `era = "auto"`, a `server/discover` probe (cached per shard for [`VERDICT_TTL`]):
+//! only modern versions listed → translate; legacy versions listed too (dual), an error or a
+//! 4xx (a legacy server refusing a request without a session) → pass through. A 5xx, a
+//! 401/403 or an unreachable upstream decides nothing (pass through, probe again next time);
+//! no answer within [`PROBE_TIMEOUT`] counts as legacy.
+//!
+//! Not here: the initialize answer (post.rs), parsing the discover result (discover.rs).
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::config::UpstreamEra;
+use crate::http::RequestHead;
+use crate::mcp::JsonRpcId;
+
+use super::super::error::ProxyError;
+use super::super::state::ShardState;
+use super::super::timeouts::within;
+use super::discover::{self, Discovered};
+use super::session::{Verdict, VERDICT_TTL};
+use super::upstream::{self, AuthRefusal};
+use super::wire::{self, ClientMeta};
+
+/// Longest wait for an `era = "auto"` probe's answer; no answer by then means legacy.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What becomes of a legacy `initialize`.
+#[derive(Debug)]
+pub enum Decision {
+    /// Translated: answered from this discover result.
+    Translate(Rc<Discovered>),
+    /// Passed through to the upstream as before.
+    PassThrough,
+    /// `era = "modern"` and the upstream refused the client's credentials: relayed as is.
+    Refused(AuthRefusal),
+}
+
+/// A cheap first look (no I/O, no parsing): false when the `initialize` certainly passes
+/// through — a `dual`/`legacy`/non-HTTP upstream, or `auto` with a fresh pass-through verdict.
+pub fn may_translate(state: &ShardState, upstream: usize) -> bool {
+    state
+        .config
+        .upstreams
+        .get(upstream)
+        .filter(|up| up.http().is_some())
+        .is_some_and(|up| match up.era {
+            UpstreamEra::Modern => true,
+            UpstreamEra::Auto => {
+                state.l2m.verdict(upstream, Instant::now()) != Some(Verdict::PassThrough)
+            }
+            UpstreamEra::Dual | UpstreamEra::Legacy => false,
+        })
+}
+
+/// Whether a legacy `initialize` is translated (and from which discover result).
+///
+/// # Errors
+/// `era = "modern"` and the upstream's `server/discover` failed (the client gets the error:
+/// there is nothing to pass through to).
+pub async fn for_initialize(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    head: &RequestHead,
+    meta: &ClientMeta<'_>,
+    id: Option<&JsonRpcId>,
+) -> Result<Decision, ProxyError> {
+    let Some(up) = state.config.upstreams.get(upstream) else {
+        return Ok(Decision::PassThrough);
+    };
+    if up.http().is_none() {
+        return Ok(Decision::PassThrough);
+    }
+    let auto = match up.era {
+        UpstreamEra::Dual | UpstreamEra::Legacy => return Ok(Decision::PassThrough),
+        UpstreamEra::Auto => true,
+        UpstreamEra::Modern => false,
+    };
+    let now = Instant::now();
+    if auto && state.l2m.verdict(upstream, now) == Some(Verdict::PassThrough) {
+        return Ok(Decision::PassThrough);
+    }
+    if let Some(found) = state.l2m.shared_discover(upstream, now) {
+        return Ok(Decision::Translate(found));
+    }
+    // `auto` must not hold a legacy client's `initialize` for a whole request timeout when a
+    // legacy upstream leaves the probe unanswered: a silent probe counts as legacy.
+    let probe = if auto {
+        within(PROBE_TIMEOUT, probe(state, upstream, head, meta, id))
+            .await
+            .unwrap_or(Probe::Refused)
+    } else {
+        probe(state, upstream, head, meta, id).await
+    };
+    let remember = |verdict| {
+        state
+            .l2m
+            .verdicts
+            .borrow_mut()
+            .insert(upstream, (verdict, Instant::now()));
+    };
+    match probe {
+        Probe::Found(found) if auto && found.serves_legacy => {
+            remember(Verdict::PassThrough);
+            Ok(Decision::PassThrough)
+        }
+        Probe::Found(found) => {
+            if auto {
+                remember(Verdict::Modern);
+            }
+            let found = Rc::new(found);
+            if let Some(ttl) = found.shareable_for {
+                state.l2m.discovered.borrow_mut().insert(
+                    upstream,
+                    (found.clone(), Instant::now() + ttl.min(VERDICT_TTL)),
+                );
+            }
+            Ok(Decision::Translate(found))
+        }
+        Probe::Refused if auto => {
+            remember(Verdict::PassThrough);
+            Ok(Decision::PassThrough)
+        }
+        // Credentials refused: says nothing about the era. `auto` passes the initialize
+        // through (the upstream refuses it the same way) and probes again next time.
+        Probe::Auth(_) | Probe::Unknown(_) if auto => Ok(Decision::PassThrough),
+        Probe::Auth(refusal) => Ok(Decision::Refused(refusal)),
+        Probe::Refused => Err(ProxyError::UpstreamUnavailable {
+            id: id.cloned(),
+            reason: "the modern upstream refused server/discover".into(),
+        }),
+        Probe::Unknown(e) => Err(e),
+    }
+}
+
+/// What a `server/discover` probe found.
+enum Probe {
+    /// A 2026-07-28 discover result.
+    Found(Discovered),
+    /// A 4xx or a message that is no modern discover result: not a modern server.
+    Refused,
+    /// No answer worth remembering (unreachable, 5xx, timeout).
+    Unknown(ProxyError),
+    /// 401/403: the client's credentials were refused.
+    Auth(AuthRefusal),
+}
+
+async fn probe(
+    state: &Rc<ShardState>,
+    upstream: usize,
+    head: &RequestHead,
+    meta: &ClientMeta<'_>,
+    id: Option<&JsonRpcId>,
+) -> Probe {
+    let Some((url, timeout)) = state
+        .config
+        .upstreams
+        .get(upstream)
+        .and_then(|up| up.http().map(|url| (url, up.request_timeout)))
+    else {
+        return Probe::Unknown(ProxyError::Internal("probe of a non-HTTP upstream"));
+    };
+    let body = match wire::discover_body(meta) {
+        Ok(body) => body,
+        Err(_) => return Probe::Unknown(ProxyError::Internal("discover body")),
+    };
+    let mut request = Vec::with_capacity(body.len() + 512);
+    wire::request_head(
+        &mut request,
+        &url.path,
+        &url.authority,
+        head,
+        "server/discover",
+        None,
+        body.len(),
+    );
+    request.extend_from_slice(&body);
+    let mut reply = match upstream::send(state, upstream, &request, id).await {
+        Ok(reply) => reply,
+        Err(e) => return Probe::Unknown(e),
+    };
+    let status = reply.status();
+    if let Some(refusal) = reply.auth_refusal(id, timeout).await {
+        reply.finish(state);
+        return Probe::Auth(refusal);
+    }
+    let mut found = None;
+    let mut failed = None;
+    loop {
+        match reply.next(id, timeout).await {
+            Ok(Some(message)) => {
+                if found.is_none() {
+                    found = Some(discover::parse(&message));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    reply.finish(state);
+    tracing::debug!(upstream, status, "server/discover probe");
+    match (status, found, failed) {
+        (200..=299, Some(Some(found)), _) => Probe::Found(found),
+        (500..=599, _, _) => Probe::Unknown(ProxyError::UpstreamUnavailable {
+            id: id.cloned(),
+            reason: format!("server/discover answered {status}"),
+        }),
+        (_, _, Some(e)) => Probe::Unknown(e),
+        _ => Probe::Refused,
+    }
+}

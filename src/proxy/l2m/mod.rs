@@ -1,0 +1,29 @@
+//! Era translation for a legacy client (2024-11-05 … 2025-11-25: `initialize` and
+//! `Mcp-Session-Id`) served by a 2026-07-28 stateless upstream (MCP-NOTES §9, §11.9): the proxy
+//! keeps the session, answers `initialize` from `server/discover`, adds the 2026 `_meta` fields
+//! and mirrored headers to each request, turns `input_required` (MRTR) into server→client
+//! requests, maps the GET stream onto `subscriptions/listen`, and answers `ping`,
+//! `logging/setLevel`, subscriptions, notifications and DELETE itself.
+//!
+//! Files: detect.rs (translate or pass through; `era = "auto"` probe), discover.rs (the
+//! discover result), session.rs (per-shard state, translated sessions), post.rs (a POST on a
+//! translated session), call.rs (one request upstream with its MRTR rounds), mrtr.rs (the
+//! round state machine), stream.rs (GET/DELETE), upstream.rs (send, read messages), wire.rs
+//! (bytes and headers).
+//!
+//! Not here: the opposite direction (a modern client, a legacy upstream), pass-through
+//! sessions (crate::proxy::post, bodyless).
+
+pub mod call;
+pub mod detect;
+pub mod discover;
+pub mod mrtr;
+pub mod post;
+pub mod session;
+pub mod stream;
+pub mod upstream;
+pub mod wire;
+
+pub(in crate::proxy) use post::intercept;
+pub use session::{L2mSession, L2mState};
+pub use stream::get_or_delete;

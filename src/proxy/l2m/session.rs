@@ -1,0 +1,156 @@
+//! Per-shard state of era translation: the upstream era verdicts (`era = "auto"`), shareable
+//! `server/discover` results, and each translated session's client state (capabilities,
+//! clientInfo, log level, resource subscriptions, MRTR waiters, in-flight requests).
+//!
+//! Not here: the session table itself (crate::session; a translated session has a normal
+//! entry there, which owns its lifetime: this side table is cleaned whenever the entry goes).
+//! Only cold paths allocate: `initialize`, subscriptions, MRTR rounds.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use glommio::channels::local_channel::LocalSender;
+use serde_json::value::RawValue;
+use shards::latch::Latch;
+
+use crate::mcp::{JsonRpcId, ProtocolVersion};
+use crate::session::SessionId;
+
+use super::discover::Discovered;
+
+/// How long an `era = "auto"` verdict holds before the upstream is probed again (a redeployed
+/// upstream may have changed era).
+pub const VERDICT_TTL: Duration = Duration::from_secs(600);
+
+/// What the proxy does with a legacy client's session on an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The upstream speaks 2026-07-28 only: translate.
+    Modern,
+    /// It serves legacy sessions itself (legacy or dual era): pass through.
+    PassThrough,
+}
+
+/// A client's answer to a server→client request: (the proxy-minted id, the whole response).
+pub type ClientAnswer = (JsonRpcId, Vec<u8>);
+
+/// One translated session (legacy client, modern upstream).
+#[derive(Debug)]
+pub struct L2mSession {
+    /// Index of the upstream in the config.
+    pub upstream: usize,
+    /// The version negotiated with the client.
+    pub version: ProtocolVersion,
+    /// The client's `initialize` capabilities (raw JSON object).
+    pub capabilities: Box<RawValue>,
+    /// The client's `clientInfo` (raw JSON object).
+    pub client_info: Box<RawValue>,
+    /// The discover result the session was opened with (upstream capabilities).
+    pub discovered: Rc<Discovered>,
+    /// Set by `logging/setLevel`.
+    pub log_level: RefCell<Option<String>>,
+    /// Resource URIs the client subscribed to.
+    pub subscriptions: RefCell<BTreeSet<String>>,
+    /// Fired (and replaced) when the subscriptions change: the GET stream's listen reopens.
+    pub resubscribe: RefCell<Rc<Latch>>,
+    /// Fired when the session ends (DELETE, expiry): waits and streams stop.
+    pub ended: Latch,
+    /// Proxy-minted server→client request id → the exchange waiting for the answer.
+    pub waiters: RefCell<HashMap<JsonRpcId, Rc<LocalSender<ClientAnswer>>>>,
+    /// Client request id → its cancel latch (fired by `notifications/cancelled`).
+    pub inflight: RefCell<HashMap<JsonRpcId, Rc<Latch>>>,
+    next_id: Cell<u64>,
+}
+
+impl L2mSession {
+    /// A new session's state.
+    pub fn new(
+        upstream: usize,
+        version: ProtocolVersion,
+        capabilities: Box<RawValue>,
+        client_info: Box<RawValue>,
+        discovered: Rc<Discovered>,
+    ) -> Self {
+        L2mSession {
+            upstream,
+            version,
+            capabilities,
+            client_info,
+            discovered,
+            log_level: RefCell::new(None),
+            subscriptions: RefCell::new(BTreeSet::new()),
+            resubscribe: RefCell::new(Rc::new(Latch::default())),
+            ended: Latch::default(),
+            waiters: RefCell::new(HashMap::new()),
+            inflight: RefCell::new(HashMap::new()),
+            next_id: Cell::new(0),
+        }
+    }
+
+    /// A fresh id for a server→client request or an upstream retry (never reused in the
+    /// session).
+    pub fn mint(&self, what: &str) -> String {
+        let n = self.next_id.get() + 1;
+        self.next_id.set(n);
+        format!("shadowcat-{what}-{n}")
+    }
+
+    /// Wakes the GET stream so it reopens its listen with the new subscriptions.
+    pub fn subscriptions_changed(&self) {
+        let old = self.resubscribe.replace(Rc::new(Latch::default()));
+        old.fire();
+    }
+}
+
+/// Translation state of one shard.
+#[derive(Debug, Default)]
+pub struct L2mState {
+    /// `era = "auto"` upstreams: verdict and when it was reached.
+    pub verdicts: RefCell<HashMap<usize, (Verdict, Instant)>>,
+    /// Discover results shareable across clients (`public` with a TTL): until when.
+    pub discovered: RefCell<HashMap<usize, (Rc<Discovered>, Instant)>>,
+    /// Translated sessions owned by this shard.
+    pub sessions: RefCell<HashMap<SessionId, Rc<L2mSession>>>,
+}
+
+impl L2mState {
+    /// The translated session `id`, if it is one.
+    pub fn session(&self, id: &SessionId) -> Option<Rc<L2mSession>> {
+        self.sessions.borrow().get(id).cloned()
+    }
+
+    /// Forgets session `id` (its entry left the session table): ends its waits and streams.
+    pub fn end(&self, id: &SessionId) {
+        if let Some(session) = self.sessions.borrow_mut().remove(id) {
+            session.ended.fire();
+            session.resubscribe.borrow().fire();
+        }
+    }
+
+    /// Ends every translated session (shutdown).
+    pub fn end_all(&self) {
+        for (_, session) in self.sessions.borrow_mut().drain() {
+            session.ended.fire();
+        }
+    }
+
+    /// The cached verdict for an `auto` upstream, when still fresh.
+    pub fn verdict(&self, upstream: usize, now: Instant) -> Option<Verdict> {
+        self.verdicts
+            .borrow()
+            .get(&upstream)
+            .filter(|(_, at)| now.saturating_duration_since(*at) < VERDICT_TTL)
+            .map(|(verdict, _)| *verdict)
+    }
+
+    /// A shareable discover result for `upstream`, when still fresh.
+    pub fn shared_discover(&self, upstream: usize, now: Instant) -> Option<Rc<Discovered>> {
+        self.discovered
+            .borrow()
+            .get(&upstream)
+            .filter(|(_, until)| now < *until)
+            .map(|(found, _)| found.clone())
+    }
+}
