@@ -119,6 +119,8 @@ pub async fn for_initialize(
         }
         Probe::Refused if auto => {
             remember(Verdict::PassThrough);
+            // Not modern: modern clients get translated from now on without a failed try.
+            state.modern_clients.learn_legacy(upstream);
             Ok(Decision::PassThrough)
         }
         // Credentials refused: says nothing about the era. `auto` passes the initialize

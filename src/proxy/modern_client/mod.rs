@@ -192,6 +192,14 @@ pub async fn probe(
     super::exchange::finish(state, ex, clean);
     if !is_modern_refusal(&body) {
         state.modern_clients.learn_legacy(upstream);
+        // Legacy clients need no probe now: they pass through to this legacy upstream.
+        state.l2m.verdicts.borrow_mut().insert(
+            upstream,
+            (
+                super::l2m::session::Verdict::PassThrough,
+                std::time::Instant::now(),
+            ),
+        );
         return Ok(None);
     }
     let keep = head.keep_alive();
