@@ -85,6 +85,9 @@ http {
             proxy_pass http://mcp;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            # The upstream block's name ("mcp") would be the Host; the demo server accepts only
+            # loopback names (DNS-rebinding guard), like shadowcat forwards them.
+            proxy_set_header Host 127.0.0.1;
             proxy_buffering off;
         }
     }
