@@ -137,27 +137,8 @@ pub async fn post(
     guard::check_post_accept(head)?;
     guard::check_content_type(head)?;
 
-    let framing = head.framing()?;
-    if head.minor_version() == 1
-        && head
-            .header("expect")
-            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
-    {
-        // RFC 9110 §10.1.1: the client waits for this before sending the body.
-        client
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-            .await
-            .map_err(ProxyError::Http)?;
-    }
     let mut body = state.bufs.lease(4096);
-    // The body gets the head timeout too: a client that declares a body and stalls must not
-    // hold a connection (and the shutdown drain) forever.
-    within(
-        state.config.timeouts.head,
-        client.read_body(framing, state.config.limits.max_body_bytes, &mut body),
-    )
-    .await
-    .ok_or(ProxyError::HeadTimeout)??;
+    read_request_body(state, client, head, &mut body).await?;
     let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
     // After the body: the errors carry the request's id (and a modern request's version).
     let modern = era::classify(head, &facts, era)? == Era::Modern;
@@ -310,6 +291,38 @@ pub async fn post(
     let keep = relay_exchange(state, client, ex, plan).await;
     state.metrics.request(facts.method, started.elapsed());
     Ok(keep)
+}
+
+/// Reads a POST body into `out`: answers `Expect: 100-continue` first (RFC 9110 §10.1.1: the
+/// client waits for it), and bounds the read by the head timeout, so a client that declares a
+/// body and stalls cannot hold a connection (and the shutdown drain) forever.
+///
+/// # Errors
+/// Framing errors (400/413/...), `HeadTimeout`, client I/O.
+pub(super) async fn read_request_body(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    out: &mut Vec<u8>,
+) -> Result<(), ProxyError> {
+    let framing = head.framing()?;
+    if head.minor_version() == 1
+        && head
+            .header("expect")
+            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
+    {
+        client
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .map_err(ProxyError::Http)?;
+    }
+    within(
+        state.config.timeouts.head,
+        client.read_body(framing, state.config.limits.max_body_bytes, out),
+    )
+    .await
+    .ok_or(ProxyError::HeadTimeout)??;
+    Ok(())
 }
 
 fn resolve_target(

@@ -20,7 +20,6 @@ use super::super::guard;
 use super::super::headers::{legacy_upstream_request, local_response};
 use super::super::post::facts;
 use super::super::state::ShardState;
-use super::super::timeouts::within;
 use super::{http, live, session_param, stdio};
 
 /// Handles one legacy POST; returns whether the connection stays open.
@@ -32,28 +31,8 @@ pub(super) async fn post(
     let started = Instant::now();
     guard::check_content_type(head)?;
     guard::check_version(head)?;
-    let framing = head.framing()?;
-    if head.minor_version() == 1
-        && head
-            .header("expect")
-            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
-    {
-        client
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-            .await
-            .map_err(ProxyError::Http)?;
-    }
     let mut body = state.bufs.take(4096);
-    let read = within(
-        state.config.timeouts.head,
-        client.read_body(framing, state.config.limits.max_body_bytes, &mut body),
-    )
-    .await;
-    match read {
-        Some(Ok(())) => {}
-        Some(Err(e)) => return Err(e.into()),
-        None => return Err(ProxyError::HeadTimeout),
-    }
+    super::super::post::read_request_body(state, client, head, &mut body).await?;
     let raw_sid = session_param(head);
     let inspected = state.inspector.borrow_mut().inspect(&body);
     let facts = match (raw_sid, inspected) {
