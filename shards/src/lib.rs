@@ -72,6 +72,7 @@ pub mod placement;
 pub mod ring;
 pub mod slab;
 pub mod table;
+pub mod timeout;
 
 pub use error::{CoreListError, Error};
 pub use executor::{Runtime, RuntimeSpec, ShardCtx};

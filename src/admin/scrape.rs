@@ -12,7 +12,7 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use shards::ShardId;
 
 use crate::proxy::state::{MeshMsg, MetricsReport, ShardState};
-use crate::proxy::timeouts::within;
+use shards::timeout::within;
 
 /// How long a scrape waits for the other shards.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -12,7 +12,7 @@ use crate::http::{Head, HttpConn, Method};
 use crate::proxy::headers::local_response;
 use crate::proxy::respond::refuse_foreign_host;
 use crate::proxy::state::ShardState;
-use crate::proxy::timeouts::within;
+use shards::timeout::within;
 
 /// Accepts admin connections until shutdown.
 pub async fn accept_loop(state: Rc<ShardState>, listener: TcpListener) {

@@ -16,8 +16,8 @@ use crate::http::{Head, HttpConn, Limits, Method};
 use crate::proxy::headers::local_response;
 use crate::proxy::respond::refuse_foreign_host;
 use crate::proxy::state::MeshMsg;
-use crate::proxy::timeouts::within;
 use shards::latch::Latch;
+use shards::timeout::within;
 
 use super::{DemoMcp, DemoOptions, DemoReply, PostRequest, SseStep};
 

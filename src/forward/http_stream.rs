@@ -14,7 +14,7 @@ use futures_lite::future::or;
 
 use crate::http::{BodyReader, Method, SseParser, SseStep};
 use crate::mcp::JsonRpcId;
-use crate::proxy::timeouts::within;
+use shards::timeout::within;
 
 use super::http_reply::ErrorReply;
 use super::http_request::Request;

@@ -15,9 +15,9 @@ use std::time::Duration;
 use crate::config::UpstreamUrl;
 use crate::http::{BodyReader, Framing, Head, Limits, MessageKind, Method, ResponseHead};
 use crate::mcp::{Inspector, JsonRpcId, Kind};
-use crate::proxy::timeouts::within;
 use crate::upstream::pool::{Pool, UpstreamConn};
 use shards::latch::Latch;
+use shards::timeout::within;
 
 use super::http_reply::{status_error, ErrorReply};
 use super::http_request::{valid_value, write_head, Request, SessionHeaders};

@@ -39,9 +39,9 @@ use futures_lite::AsyncReadExt;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::{ForwardConfig, ForwardTarget};
-use crate::proxy::timeouts::within;
 use crate::upstream::stdio::ChildSpec;
 use shards::latch::Latch;
+use shards::timeout::within;
 
 /// io_uring buffer memory of the executor: glommio's minimum. Forward mode does no file I/O,
 /// and sockets do not use these buffers.

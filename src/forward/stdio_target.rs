@@ -18,9 +18,9 @@ use glommio::net::UnixStream;
 
 use crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE;
 use crate::mcp::{Inspector, JsonRpcId, Kind};
-use crate::proxy::timeouts::within;
 use crate::upstream::stdio::{spawn, ChildProcess, ChildSpec, LineReader};
 use shards::latch::Latch;
+use shards::timeout::within;
 
 use super::input::{ClientInput, Next};
 use super::output::Output;

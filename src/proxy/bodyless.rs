@@ -20,7 +20,7 @@ use super::headers::upstream_request;
 use super::metrics::Counter;
 use super::relay::{relay_exchange, RelayPlan};
 use super::state::{OpenStream, ShardState};
-use super::timeouts::within;
+use shards::timeout::within;
 
 /// Handles GET or DELETE; returns whether the client connection stays open.
 pub async fn bodyless(

@@ -14,7 +14,7 @@ use crate::upstream::pool::UpstreamConn;
 use super::error::ProxyError;
 use super::metrics::Counter;
 use super::state::ShardState;
-use super::timeouts::within;
+use shards::timeout::within;
 
 /// An upstream connection with its response head read.
 #[derive(Debug)]

@@ -23,4 +23,3 @@ pub mod shard;
 pub mod state;
 pub mod stdio;
 pub mod teardown;
-pub mod timeouts;

@@ -29,7 +29,7 @@ use super::metrics::Counter;
 use super::metrics::ListenGuard;
 use super::relay::{relay_exchange, until_client_gone, RelayPlan};
 use super::state::ShardState;
-use super::timeouts::within;
+use shards::timeout::within;
 
 /// The few facts about a POST body the proxy acts on.
 #[derive(Debug)]

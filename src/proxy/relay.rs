@@ -17,8 +17,8 @@ use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
 use super::metrics::{Counter, ProxyMetrics};
 use super::state::ShardState;
-use super::timeouts::within;
 use shards::latch::Latch;
+use shards::timeout::within;
 
 /// Pooled buffer the relay assembles client writes in (grows for large pieces).
 const SCRATCH_BYTES: usize = 4096;

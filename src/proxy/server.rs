@@ -23,7 +23,7 @@ use super::metrics::Counter;
 use super::post::post;
 use super::respond::{closes_connection, error_response};
 use super::state::{MeshMsg, ShardState};
-use super::timeouts::within;
+use shards::timeout::within;
 
 /// Initial read buffer of a client connection (heads are small; grows up to the head limit).
 const CLIENT_READ_BUF: usize = 4096;

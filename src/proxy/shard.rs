@@ -20,8 +20,8 @@ use crate::demo::server::DemoService;
 
 use super::server::{accept_loop, adopt};
 use super::state::{MeshMsg, ShardState};
-use super::timeouts::within;
 use crate::admin;
+use shards::timeout::within;
 
 /// Everything a shard gets at start, moved onto its thread.
 #[derive(Debug)]

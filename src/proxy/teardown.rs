@@ -10,7 +10,7 @@ use crate::session::SessionEntry;
 
 use super::exchange::{exchange, finish};
 use super::state::ShardState;
-use super::timeouts::within;
+use shards::timeout::within;
 
 /// Most bytes of a DELETE answer read before the socket is given up instead of reused.
 const TEARDOWN_BODY_MAX: usize = 64 * 1024;

@@ -23,11 +23,11 @@ use super::super::error::ProxyError;
 use super::super::post::Facts;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape, SseOut};
-use super::super::timeouts::within;
 use super::mrtr::{self, Final, Rounds, Stop};
 use super::session::{ClientAnswer, L2mSession};
 use super::upstream;
 use super::wire::{self, ClientMeta, Retry, Shape};
+use shards::timeout::within;
 
 /// How one upstream round ended.
 enum RoundEnd {

@@ -16,11 +16,11 @@ use crate::mcp::JsonRpcId;
 
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
-use super::super::timeouts::within;
 use super::discover::{self, Discovered};
 use super::session::{Verdict, VERDICT_TTL};
 use super::upstream::{self, AuthRefusal};
 use super::wire::{self, ClientMeta};
+use shards::timeout::within;
 
 /// Longest wait for an `era = "auto"` probe's answer; no answer by then means legacy.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -13,7 +13,7 @@ use crate::mcp::JsonRpcId;
 use super::super::error::ProxyError;
 use super::super::exchange::{exchange, finish, Exchange};
 use super::super::state::ShardState;
-use super::super::timeouts::within;
+use shards::timeout::within;
 
 /// An upstream answer being read.
 #[derive(Debug)]

@@ -22,8 +22,8 @@ use super::super::metrics::Counter;
 use super::super::post::Facts;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
-use super::super::timeouts::within;
 use super::{deliver, end, live, LegacyOut, Work};
+use shards::timeout::within;
 
 /// Most bytes of a non-2xx upstream answer read to find a JSON-RPC error in it.
 const ERROR_BODY_MAX: usize = 64 * 1024;

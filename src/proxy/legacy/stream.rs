@@ -23,8 +23,8 @@ use super::super::guard;
 use super::super::metrics::Counter;
 use super::super::post::new_session;
 use super::super::state::{OpenStream, ShardState};
-use super::super::timeouts::within;
 use super::LegacyOut;
+use shards::timeout::within;
 
 /// How long one write to the client may stall before the client counts as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);

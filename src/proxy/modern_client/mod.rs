@@ -182,7 +182,7 @@ pub async fn probe(
 ) -> Result<Option<bool>, super::error::ProxyError> {
     use crate::http::Head as _;
     let mut body = Vec::with_capacity(512);
-    let read = super::timeouts::within(
+    let read = shards::timeout::within(
         Duration::from_secs(10),
         ex.conn.read_response_body(ex.framing, 64 * 1024, &mut body),
     )

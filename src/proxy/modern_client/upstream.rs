@@ -18,7 +18,7 @@ use super::super::error::ProxyError;
 use super::super::exchange::{exchange, finish, Exchange};
 use super::super::state::ShardState;
 use super::super::stdio::children::AcquireError;
-use super::super::timeouts::within;
+use shards::timeout::within;
 
 /// The version the proxy asks a legacy upstream for (the newest session-ful one).
 const LEGACY_VERSION: ProtocolVersion = ProtocolVersion::LATEST_SESSIONFUL;

@@ -15,7 +15,7 @@ use crate::upstream::link::{Call, Delivery};
 
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
-use super::super::timeouts::within;
+use shards::timeout::within;
 
 /// Longest a single SSE event may take to reach a client that stopped reading.
 const CLIENT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);

@@ -18,8 +18,8 @@ use crate::upstream::link::{Call, ClientMessage, Delivery, LinkSession};
 
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
-use super::super::timeouts::within;
 use super::answer::{write_json, ClientShape, SseOut};
+use shards::timeout::within;
 
 /// The id of a batch element, as the inspector would read it.
 fn id_of(value: Option<&Value>) -> Option<JsonRpcId> {

@@ -318,7 +318,7 @@ pub(super) async fn post_lines(mut poster: Poster, lines: LocalReceiver<Vec<u8>>
             return;
         };
         let posted = futures_lite::future::or(
-            async { Some(crate::proxy::timeouts::within(limit, poster.post(&line)).await) },
+            async { Some(shards::timeout::within(limit, poster.post(&line)).await) },
             async {
                 link.close.wait().await;
                 None

@@ -1,6 +1,6 @@
 //! Deadline helper: race a future against a glommio timer.
 //!
-//! Not here: which timeout applies where (the callers decide, from config).
+//! Not here: which timeout applies where (the callers decide).
 //! Hot path: the future is polled once before any timer exists, so the common case (data
 //! already buffered, a write the socket takes at once) costs no timer at all.
 
