@@ -23,7 +23,7 @@ use super::super::error::ProxyError;
 use super::super::exchange::exchange;
 use super::super::metrics::{Counter, ListenGuard};
 use super::super::state::ShardState;
-use super::super::stdio::answer::{ClientShape, SseOut};
+use super::super::stdio::answer::{next_or_end, ClientShape, SseOut, StreamWake};
 use super::drive::{id_value, refuse};
 use super::upstream::{HttpAnswer, Source, UpSession};
 
@@ -159,12 +159,6 @@ impl Stream {
     }
 }
 
-enum Wake {
-    Message(Option<Vec<u8>>),
-    ClientGone,
-    Shutdown,
-}
-
 /// Serves `subscriptions/listen` on a fresh session of `upstream`.
 ///
 /// # Errors
@@ -224,23 +218,9 @@ pub async fn listen(
         out.event(client, tagged(ack, &listen_id).to_string().as_bytes())
             .await?;
         loop {
-            let wake = futures_lite::future::or(
-                async { Wake::Message(stream.next(state).await) },
-                futures_lite::future::or(
-                    async {
-                        // A listen's client sends nothing more: any byte or EOF ends it.
-                        let _ = client.await_data().await;
-                        Wake::ClientGone
-                    },
-                    async {
-                        state.shutdown.wait().await;
-                        Wake::Shutdown
-                    },
-                ),
-            )
-            .await;
+            let wake = next_or_end(state, client, stream.next(state)).await;
             match wake {
-                Wake::Message(Some(bytes)) => {
+                StreamWake::Message(Some(bytes)) => {
                     let Ok(message) = serde_json::from_slice::<Value>(&bytes) else {
                         continue;
                     };
@@ -250,7 +230,7 @@ pub async fn listen(
                         state.metrics.incr(Counter::SseEvents);
                     }
                 }
-                Wake::Message(None) | Wake::Shutdown => {
+                StreamWake::Message(None) | StreamWake::Shutdown => {
                     let end = json!({
                         "jsonrpc": "2.0",
                         "id": listen_id,
@@ -259,7 +239,7 @@ pub async fn listen(
                     out.event(client, end.to_string().as_bytes()).await?;
                     return out.finish(state, client).await;
                 }
-                Wake::ClientGone => {
+                StreamWake::ClientGone => {
                     state.metrics.incr(Counter::ClientGone);
                     return Ok(false);
                 }

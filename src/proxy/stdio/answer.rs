@@ -209,6 +209,41 @@ pub async fn write_empty(
     Ok(shape.keep_alive)
 }
 
+/// What woke a long-lived SSE stream that carries messages from `next`.
+#[derive(Debug)]
+pub enum StreamWake<T> {
+    /// The next message, or `None` when its source ended.
+    Message(Option<T>),
+    /// The client hung up (or sent bytes, which a stream's client never does).
+    ClientGone,
+    /// The shard is shutting down.
+    Shutdown,
+}
+
+/// Waits for the stream's next message while watching for the client hanging up and for
+/// shutdown (GET streams and `subscriptions/listen` alike).
+pub async fn next_or_end<T>(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    next: impl std::future::Future<Output = Option<T>>,
+) -> StreamWake<T> {
+    futures_lite::future::or(
+        async { StreamWake::Message(next.await) },
+        futures_lite::future::or(
+            async {
+                // A stream's client sends nothing on it: any byte or EOF ends the stream.
+                let _ = client.await_data().await;
+                StreamWake::ClientGone
+            },
+            async {
+                state.shutdown.wait().await;
+                StreamWake::Shutdown
+            },
+        ),
+    )
+    .await
+}
+
 /// An SSE answer being written.
 #[derive(Debug)]
 pub struct SseOut {

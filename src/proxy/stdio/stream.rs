@@ -17,14 +17,7 @@ use crate::upstream::link::LinkSession;
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
 use super::super::state::{OpenStream, ShardState};
-use super::answer::{write_empty, ClientShape, SseOut};
-
-/// What woke the GET stream.
-enum Wake {
-    Message(Option<Vec<u8>>),
-    ClientGone,
-    Shutdown,
-}
+use super::answer::{next_or_end, write_empty, ClientShape, SseOut, StreamWake};
 
 /// Handles GET (`is_get`) or DELETE for a stdio-backed session.
 ///
@@ -63,29 +56,17 @@ pub async fn get_or_delete(
     let streamed = async {
         out.start(state, client).await?;
         loop {
-            let wake = futures_lite::future::or(
-                async { Wake::Message(inbox.recv().await) },
-                futures_lite::future::or(
-                    async {
-                        // Any byte or EOF from the client ends a GET stream: it sends nothing on it.
-                        let _ = client.await_data().await;
-                        Wake::ClientGone
-                    },
-                    async {
-                        state.shutdown.wait().await;
-                        Wake::Shutdown
-                    },
-                ),
-            )
-            .await;
+            let wake = next_or_end(state, client, inbox.recv()).await;
             match wake {
-                Wake::Message(Some(message)) => {
+                StreamWake::Message(Some(message)) => {
                     out.event(client, &message).await?;
                     state.metrics.incr(Counter::SseEvents);
                     touch(state, &sid);
                 }
-                Wake::Message(None) | Wake::Shutdown => return out.finish(state, client).await,
-                Wake::ClientGone => return Ok(false),
+                StreamWake::Message(None) | StreamWake::Shutdown => {
+                    return out.finish(state, client).await
+                }
+                StreamWake::ClientGone => return Ok(false),
             }
         }
     }
