@@ -75,12 +75,14 @@ pub(super) async fn retry(
             return refuse(state, client, shape, status, id, code, &message).await
         }
     };
-    let responses = params.get("inputResponses").and_then(Value::as_object);
-    let mut answers = Vec::with_capacity(pending.asked.len());
-    for (key, server_id) in &pending.asked {
-        let Some(result) = responses.and_then(|r| r.get(key)) else {
-            let message = format!("inputResponses lacks \"{key}\"");
-            // The exchange stays pending: the client may retry with every answer.
+    // Everything the retry must hold is checked before anything reaches the upstream: a
+    // refused retry leaves the exchange pending, exactly as it was, for a corrected one.
+    let prepared = log_level(params)
+        .map_err(|()| BAD_LEVEL.to_owned())
+        .and_then(|level| Ok((level, answers_for(&pending.asked, params)?)));
+    let (level, answers) = match prepared {
+        Ok(prepared) => prepared,
+        Err(message) => {
             let expires = pending.expires;
             put_back(state, exchange, pending, expires);
             return refuse(
@@ -93,35 +95,14 @@ pub(super) async fn retry(
                 &message,
             )
             .await;
-        };
-        let mut response = Vec::with_capacity(128);
-        response.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-        server_id.write_json(&mut response);
-        response.extend_from_slice(br#","result":"#);
-        response.extend_from_slice(result.to_string().as_bytes());
-        response.push(b'}');
-        answers.push((server_id.clone(), response));
-    }
+        }
+    };
     for (server_id, response) in &answers {
         if let Err(failure) = pending.session.answer(state, server_id, response).await {
             close_later(state, pending.session);
             return fail(state, client, shape, id, &failure).await;
         }
     }
-    let Ok(level) = log_level(params) else {
-        let expires = pending.expires;
-        put_back(state, exchange, pending, expires);
-        return refuse(
-            state,
-            client,
-            shape,
-            400,
-            id,
-            jsonrpc::INVALID_PARAMS,
-            BAD_LEVEL,
-        )
-        .await;
-    };
     let ongoing = Ongoing {
         level,
         source: pending.source,
@@ -193,6 +174,30 @@ pub(super) async fn input_required(
 }
 
 /// Stores a pending exchange until `expires` (then its call is dropped and its session ended).
+/// The JSON-RPC responses to the upstream's questions, built from the retry's
+/// `inputResponses`; the error names the first missing answer.
+fn answers_for(
+    asked: &[(String, JsonRpcId)],
+    params: &Value,
+) -> Result<Vec<(JsonRpcId, Vec<u8>)>, String> {
+    let responses = params.get("inputResponses").and_then(Value::as_object);
+    asked
+        .iter()
+        .map(|(key, server_id)| {
+            let result = responses
+                .and_then(|r| r.get(key))
+                .ok_or_else(|| format!("inputResponses lacks \"{key}\""))?;
+            let mut response = Vec::with_capacity(128);
+            response.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+            server_id.write_json(&mut response);
+            response.extend_from_slice(br#","result":"#);
+            response.extend_from_slice(result.to_string().as_bytes());
+            response.push(b'}');
+            Ok((server_id.clone(), response))
+        })
+        .collect()
+}
+
 fn put_back(state: &Rc<ShardState>, exchange: u64, pending: Pending, expires: Instant) {
     state
         .modern_clients
