@@ -255,7 +255,27 @@ def wait_shadowcat_ready(process: ManagedProcess, required: Sequence[str]) -> di
     return listening
 
 
+def wait_port_released(port: int, timeout_s: float = 10.0) -> None:
+    """Await the moment a stopped server's listening port can be bound again. A glommio process's
+    io_uring is torn down by the kernel after the process is reaped, so its listener outlives the
+    exit by a few milliseconds; a restart on the same port in that window fails with EADDRINUSE.
+    Connections the old server left half-closed do not block a SO_REUSEADDR bind, only a listener."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((LOOPBACK_HOST, port))
+                return
+            except OSError as error:
+                if time.monotonic() >= deadline:
+                    raise HarnessError(f"port {port} still taken {timeout_s}s after its server stopped") from error
+        time.sleep(0.002)
+
+
 def start_demo_server(shadowcat_bin: Path, *, sse: bool = False, port: int = 0) -> Endpoint:
+    if port:
+        wait_port_released(port)
     argv: list[str | Path] = [shadowcat_bin, "demo-server", "--http", f"{LOOPBACK_HOST}:{port}"]
     if sse:
         argv.append("--sse")
