@@ -1,13 +1,16 @@
 //! One legacy client request served by a modern upstream: send it with the 2026 `_meta` and
-//! headers, relay the notifications of the answer (switching the client's answer to SSE), and
-//! drive MRTR rounds: `input_required` becomes server→client requests on this POST's stream,
-//! the client's answers (separate POSTs, routed here by id) feed the retry, until a complete
-//! result goes to the client under its own id. `notifications/cancelled` for the request
-//! closes the upstream connection (the 2026 form of cancellation).
+//! headers, relay the notifications of the answer to the client's [`Reply`], and drive MRTR
+//! rounds: `input_required` becomes server→client requests on that reply, the client's answers
+//! (separate POSTs, routed here by id) feed the retry, until a complete result goes to the
+//! client under its own id. `notifications/cancelled` for the request (or the session's end)
+//! closes the upstream connection (the 2026 form of cancellation). Also [`HttpAnswer`], the
+//! reply of a Streamable HTTP POST (JSON, switched to SSE as soon as something must stream);
+//! a legacy HTTP+SSE session's reply is its stream (crate::proxy::legacy::modern).
 //!
 //! Not here: local answers and routing of the client's messages (post.rs), the bytes (wire.rs),
 //! the round bookkeeping (mrtr.rs).
 
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -17,7 +20,7 @@ use serde_json::value::RawValue;
 use shards::latch::Latch;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{jsonrpc, write_error, JsonRpcId};
+use crate::mcp::{jsonrpc, JsonRpcId};
 
 use super::super::error::ProxyError;
 use super::super::post::Facts;
@@ -25,6 +28,7 @@ use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape, SseOut};
 use super::mrtr::{self, Final, Rounds, Stop};
 use super::session::{ClientAnswer, L2mSession};
+use super::sink::{refused_text, Reply, Sink};
 use super::upstream;
 use super::wire::{self, ClientMeta, Retry, Shape};
 use shards::timeout::within;
@@ -43,15 +47,30 @@ enum RoundEnd {
     Auth(upstream::AuthRefusal),
 }
 
-/// The client's POST answer, JSON until something must be streamed.
-struct Answer<'a> {
+/// A Streamable HTTP client's POST answer, JSON until something must be streamed.
+pub(in crate::proxy) struct HttpAnswer<'a> {
     client: &'a mut HttpConn<TcpStream>,
     shape: ClientShape<'a>,
     sse: Option<SseOut>,
 }
 
-impl Answer<'_> {
-    async fn stream(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
+impl<'a> HttpAnswer<'a> {
+    /// The answer to the POST `head` on `client` (nothing written yet).
+    pub(in crate::proxy) fn new(client: &'a mut HttpConn<TcpStream>, head: &RequestHead) -> Self {
+        HttpAnswer {
+            client,
+            shape: ClientShape {
+                keep_alive: head.keep_alive(),
+                http11: head.minor_version() == 1,
+                session: None,
+            },
+            sse: None,
+        }
+    }
+}
+
+impl Sink for HttpAnswer<'_> {
+    async fn send(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
         if self.sse.is_none() {
             let mut out = SseOut::new(self.shape);
             out.start(state, self.client).await?;
@@ -61,6 +80,16 @@ impl Answer<'_> {
             out.event(self.client, message).await?;
         }
         Ok(())
+    }
+
+    async fn watch<F: Future>(&mut self, work: F) -> Option<F::Output> {
+        Some(work.await)
+    }
+}
+
+impl Reply for HttpAnswer<'_> {
+    fn fresh(&self) -> bool {
+        self.sse.is_none()
     }
 
     async fn last(mut self, state: &ShardState, message: &[u8]) -> Result<bool, ProxyError> {
@@ -73,22 +102,26 @@ impl Answer<'_> {
         }
     }
 
-    async fn error(
+    async fn close(mut self, state: &ShardState) -> Result<bool, ProxyError> {
+        let mut out = self.sse.take().unwrap_or_else(|| SseOut::new(self.shape));
+        out.finish(state, self.client).await
+    }
+
+    async fn refuse(
         self,
         state: &ShardState,
         id: &JsonRpcId,
-        code: i32,
-        message: &str,
-        data: Option<&str>,
+        refusal: upstream::AuthRefusal,
     ) -> Result<bool, ProxyError> {
-        let mut body = Vec::with_capacity(160);
-        write_error(&mut body, Some(id), code, message, data);
-        self.last(state, &body).await
-    }
-
-    async fn abandon(mut self, state: &ShardState) -> Result<bool, ProxyError> {
-        let mut out = self.sse.take().unwrap_or_else(|| SseOut::new(self.shape));
-        out.finish(state, self.client).await
+        if self.fresh() {
+            return refusal
+                .write(state, self.client, self.shape.keep_alive)
+                .await;
+        }
+        // An SSE answer is under way: too late for a status.
+        let text = refused_text(refusal.status);
+        self.error(state, id, jsonrpc::UPSTREAM_UNAVAILABLE, &text, None)
+            .await
     }
 }
 
@@ -110,9 +143,9 @@ impl Drop for Inflight<'_> {
 }
 
 /// Serves one translated request; returns whether the client connection stays open.
-pub(in crate::proxy) async fn call(
+pub(in crate::proxy) async fn call<R: Reply>(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    mut answer: R,
     head: &RequestHead,
     body: &[u8],
     facts: &Facts,
@@ -137,15 +170,6 @@ pub(in crate::proxy) async fn call(
         session,
         id: id.clone(),
         minted: Vec::new(),
-    };
-    let mut answer = Answer {
-        client,
-        shape: ClientShape {
-            keep_alive: head.keep_alive(),
-            http11: head.minor_version() == 1,
-            session: None,
-        },
-        sse: None,
     };
     let (tx, rx) = local_channel::new_unbounded::<ClientAnswer>();
     let tx = Rc::new(tx);
@@ -189,21 +213,9 @@ pub(in crate::proxy) async fn call(
                     )
                     .await;
             }
-            RoundEnd::Cancelled => return answer.abandon(state).await,
-            RoundEnd::Auth(refusal) if answer.sse.is_none() => {
-                let keep = answer.shape.keep_alive;
-                return refusal.write(state, answer.client, keep).await;
-            }
-            RoundEnd::Auth(refusal) => {
-                let text = format!(
-                    "The upstream refused the client's credentials ({})",
-                    refusal.status
-                );
-                return answer
-                    .error(state, &id, jsonrpc::UPSTREAM_UNAVAILABLE, &text, None)
-                    .await;
-            }
-            RoundEnd::Failed(e) if answer.sse.is_none() => return Err(e),
+            RoundEnd::Cancelled => return answer.close(state).await,
+            RoundEnd::Auth(refusal) => return answer.refuse(state, &id, refusal).await,
+            RoundEnd::Failed(e) if answer.fresh() => return Err(e),
             RoundEnd::Failed(e) => {
                 let (code, text) = match e {
                     ProxyError::UpstreamTimeout { .. } => (
@@ -250,11 +262,11 @@ pub(in crate::proxy) async fn call(
             inflight.minted.push(out.id.clone());
         }
         for out in &outgoing {
-            answer.stream(state, &out.message).await?;
+            answer.send(state, &out.message).await?;
         }
         match collect(&rx, &mut rounds, &cancel, session, timeout).await {
             Collected::Ready => {}
-            Collected::Cancelled => return answer.abandon(state).await,
+            Collected::Cancelled => return answer.close(state).await,
             Collected::TimedOut => {
                 return answer
                     .error(
@@ -276,8 +288,8 @@ pub(in crate::proxy) async fn call(
 }
 
 /// Answers the client with the error a [`Stop`] means.
-async fn stopped(
-    answer: Answer<'_>,
+async fn stopped<R: Reply>(
+    answer: R,
     state: &ShardState,
     id: &JsonRpcId,
     stop: &Stop,
@@ -382,9 +394,9 @@ async fn collect(
 /// Sends one round upstream and reads its answer up to the final message, streaming the
 /// notifications before it to the client.
 #[allow(clippy::too_many_arguments)]
-async fn round(
+async fn round<R: Reply>(
     state: &Rc<ShardState>,
-    answer: &mut Answer<'_>,
+    answer: &mut R,
     head: &RequestHead,
     facts: &Facts,
     session: &L2mSession,
@@ -464,7 +476,7 @@ async fn round(
                 return Ok(RoundEnd::Final(message));
             }
             Shape::Notification if (200..300).contains(&status) => {
-                answer.stream(state, &message).await?;
+                answer.send(state, &message).await?;
             }
             // Requests on a 2026 request stream are not allowed; nothing else is relayable.
             _ => {}

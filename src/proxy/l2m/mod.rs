@@ -8,8 +8,14 @@
 //! Files: detect.rs (translate or pass through; `era = "auto"` probe), discover.rs (the
 //! discover result), session.rs (per-shard state, translated sessions), post.rs (a POST on a
 //! translated session), call.rs (one request upstream with its MRTR rounds), mrtr.rs (the
-//! round state machine), stream.rs (GET/DELETE), upstream.rs (send, read messages), wire.rs
-//! (bytes and headers).
+//! round state machine), stream.rs (GET/DELETE, the listen mapping), sink.rs (where the
+//! messages go: the seam between the translation and the client's transport), upstream.rs
+//! (send, read messages), wire.rs (bytes and headers).
+//!
+//! Both legacy client transports use it: Streamable HTTP sessions here (answers on the POST,
+//! the GET stream), HTTP+SSE sessions through crate::proxy::legacy::modern (every message on
+//! the session's stream), which reuses [`post::Hello`], [`post::route`], [`call::call`] and
+//! [`stream::listen`] with its own sink.
 //!
 //! Not here: the opposite direction (a modern client, a legacy upstream), pass-through
 //! sessions (crate::proxy::post, bodyless).
@@ -20,6 +26,7 @@ pub mod discover;
 pub mod mrtr;
 pub mod post;
 pub mod session;
+pub mod sink;
 pub mod stream;
 pub mod upstream;
 pub mod wire;

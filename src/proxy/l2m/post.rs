@@ -2,7 +2,8 @@
 //! modern upstream: `initialize` answered from `server/discover` with a session minted here;
 //! `ping`, `logging/setLevel`, `resources/subscribe`/`unsubscribe` and every notification
 //! answered locally; the client's responses routed to the MRTR exchange waiting for them;
-//! everything else sent upstream (call.rs).
+//! everything else sent upstream (call.rs). [`Hello`], [`open`] and [`route`] are the
+//! transport-neutral parts, shared with legacy HTTP+SSE sessions (crate::proxy::legacy::modern).
 //!
 //! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs).
 
@@ -22,6 +23,7 @@ use super::super::headers::local_response;
 use super::super::post::{new_session, Facts};
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape};
+use super::discover::Discovered;
 use super::session::L2mSession;
 use super::wire::ClientMeta;
 use super::{call, detect};
@@ -80,63 +82,73 @@ struct InitParams {
     client_info: Option<Box<RawValue>>,
 }
 
-async fn initialize(
-    state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
-    head: &RequestHead,
-    body: &[u8],
-    facts: &Facts,
-    upstream: usize,
-) -> Option<Result<bool, ProxyError>> {
-    let params = serde_json::from_slice::<Initialize>(body)
-        .ok()
-        .and_then(|init| init.params);
-    let (requested, capabilities, client_info) = match params {
-        Some(p) => (p.protocol_version, p.capabilities, p.client_info),
-        None => (None, None, None),
-    };
-    let capabilities = match capabilities {
-        Some(caps) => caps,
-        None => RawValue::from_string("{}".to_owned()).ok()?,
-    };
-    let client_info = match client_info {
-        Some(info) => info,
-        None => RawValue::from_string(r#"{"name":"unknown","version":"0"}"#.to_owned()).ok()?,
-    };
-    let meta = ClientMeta {
-        capabilities: &capabilities,
-        client_info: &client_info,
-        log_level: None,
-    };
-    let discovered =
-        match detect::for_initialize(state, upstream, head, &meta, facts.id.as_ref()).await {
-            Ok(detect::Decision::Translate(found)) => found,
-            Ok(detect::Decision::PassThrough) => return None,
-            Ok(detect::Decision::Refused(refusal)) => {
-                return Some(refusal.write(state, client, head.keep_alive()).await);
-            }
-            Err(e) => return Some(Err(e)),
+/// What a legacy client's `initialize` declared: kept with its translated session.
+#[derive(Debug)]
+pub(in crate::proxy) struct Hello {
+    requested: Option<String>,
+    capabilities: Box<RawValue>,
+    client_info: Box<RawValue>,
+}
+
+impl Hello {
+    /// Reads an `initialize` request; missing capabilities and clientInfo get empty defaults.
+    pub(in crate::proxy) fn read(body: &[u8]) -> Option<Hello> {
+        let params = serde_json::from_slice::<Initialize>(body)
+            .ok()
+            .and_then(|init| init.params);
+        let (requested, capabilities, client_info) = match params {
+            Some(p) => (p.protocol_version, p.capabilities, p.client_info),
+            None => (None, None, None),
         };
-    let version = ProtocolVersion::negotiate(requested.as_deref().unwrap_or_default().as_bytes());
-    let entry = SessionEntry {
-        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
-        upstream_session: None,
-        version: Some(version),
-        link: None,
-    };
-    let sid = match new_session(state, entry) {
-        Ok(sid) => sid,
-        Err(e) => return Some(Err(e)),
-    };
-    let id = facts.id.clone().unwrap_or(JsonRpcId::Number(0));
-    let response = discovered.initialize_response(&id, version);
+        let capabilities = match capabilities {
+            Some(caps) => caps,
+            None => RawValue::from_string("{}".to_owned()).ok()?,
+        };
+        let client_info = match client_info {
+            Some(info) => info,
+            None => RawValue::from_string(r#"{"name":"unknown","version":"0"}"#.to_owned()).ok()?,
+        };
+        Some(Hello {
+            requested,
+            capabilities,
+            client_info,
+        })
+    }
+
+    /// The `_meta` the client's requests will carry (for the discover probe).
+    pub(in crate::proxy) fn meta(&self) -> ClientMeta<'_> {
+        ClientMeta {
+            capabilities: &self.capabilities,
+            client_info: &self.client_info,
+            log_level: None,
+        }
+    }
+
+    /// The version the session speaks with the client.
+    pub(in crate::proxy) fn version(&self) -> ProtocolVersion {
+        ProtocolVersion::negotiate(self.requested.as_deref().unwrap_or_default().as_bytes())
+    }
+}
+
+/// Makes `sid` a translated session of `upstream` (its session-table entry exists already)
+/// and returns the answer to its `initialize` (request `id`).
+pub(in crate::proxy) fn open(
+    state: &ShardState,
+    sid: SessionId,
+    upstream: usize,
+    hello: Hello,
+    discovered: Rc<Discovered>,
+    id: &JsonRpcId,
+) -> Vec<u8> {
+    let version = hello.version();
+    let response = discovered.initialize_response(id, version);
     state.l2m.sessions.borrow_mut().insert(
         sid,
         Rc::new(L2mSession::new(
             upstream,
             version,
-            capabilities,
-            client_info,
+            hello.capabilities,
+            hello.client_info,
             discovered,
         )),
     );
@@ -145,6 +157,40 @@ async fn initialize(
         version = version.as_str(),
         "translated session opened"
     );
+    response
+}
+
+async fn initialize(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    body: &[u8],
+    facts: &Facts,
+    upstream: usize,
+) -> Option<Result<bool, ProxyError>> {
+    let hello = Hello::read(body)?;
+    let discovered =
+        match detect::for_initialize(state, upstream, head, &hello.meta(), facts.id.as_ref()).await
+        {
+            Ok(detect::Decision::Translate(found)) => found,
+            Ok(detect::Decision::PassThrough) => return None,
+            Ok(detect::Decision::Refused(refusal)) => {
+                return Some(refusal.write(state, client, head.keep_alive()).await);
+            }
+            Err(e) => return Some(Err(e)),
+        };
+    let entry = SessionEntry {
+        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        upstream_session: None,
+        version: Some(hello.version()),
+        link: None,
+    };
+    let sid = match new_session(state, entry) {
+        Ok(sid) => sid,
+        Err(e) => return Some(Err(e)),
+    };
+    let id = facts.id.clone().unwrap_or(JsonRpcId::Number(0));
+    let response = open(state, sid, upstream, hello, discovered, &id);
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
@@ -153,22 +199,30 @@ async fn initialize(
     Some(write_json(state, client, &response, shape).await)
 }
 
-async fn on_session(
-    state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
-    head: &RequestHead,
+/// What becomes of a client message on a translated session.
+#[derive(Debug)]
+pub(in crate::proxy) enum Route {
+    /// Taken care of here (a response routed to the MRTR exchange waiting for it, a
+    /// notification): nothing to answer.
+    Accepted,
+    /// A request the proxy answers itself, with this response.
+    Local(Vec<u8>),
+    /// A request for the upstream (call.rs).
+    Upstream,
+}
+
+/// Routes one client message on a translated session (the transport-neutral part of a POST).
+///
+/// # Errors
+/// A batch (not translated), or a message of no kind.
+pub(in crate::proxy) fn route(
+    session: &L2mSession,
     body: &[u8],
     facts: &Facts,
-    session: &Rc<L2mSession>,
-) -> Option<Result<bool, ProxyError>> {
+) -> Result<Route, ProxyError> {
     if facts.is_batch {
-        return Some(Err(ProxyError::BatchNotAllowed));
+        return Err(ProxyError::BatchNotAllowed);
     }
-    let shape = ClientShape {
-        keep_alive: head.keep_alive(),
-        http11: head.minor_version() == 1,
-        session: None,
-    };
     match facts.kind {
         Some(Kind::Response | Kind::ErrorResponse) => {
             if let Some(id) = &facts.id {
@@ -177,7 +231,7 @@ async fn on_session(
                     let _ = waiter.try_send((id.clone(), body.to_vec()));
                 }
             }
-            Some(accepted(state, client, head).await)
+            Ok(Route::Accepted)
         }
         Some(Kind::Notification) => {
             if facts.method == Method::NotificationsCancelled {
@@ -187,24 +241,21 @@ async fn on_session(
                     }
                 }
             }
-            Some(accepted(state, client, head).await)
+            Ok(Route::Accepted)
         }
         Some(Kind::Request) => {
             let id = facts.id.clone().unwrap_or(JsonRpcId::Number(0));
             let local = match facts.method {
-                Method::Ping => Some(Ok(())),
-                Method::LoggingSetLevel => Some(set_level(session, body)),
+                Method::Ping => Ok(()),
+                Method::LoggingSetLevel => set_level(session, body),
                 Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
-                    Some(subscribe(session, facts))
+                    subscribe(session, facts)
                 }
-                Method::Initialize => Some(Err((
+                Method::Initialize => Err((
                     jsonrpc::INVALID_REQUEST,
                     "The session is already initialized",
-                ))),
-                _ => None,
-            };
-            let Some(local) = local else {
-                return Some(call::call(state, client, head, body, facts, session).await);
+                )),
+                _ => return Ok(Route::Upstream),
             };
             let mut out = Vec::with_capacity(96);
             match local {
@@ -215,10 +266,39 @@ async fn on_session(
                 }
                 Err((code, message)) => write_error(&mut out, Some(&id), code, message, None),
             }
-            Some(write_json(state, client, &out, shape).await)
+            Ok(Route::Local(out))
         }
-        None => Some(Err(ProxyError::Internal("a message without a kind"))),
+        None => Err(ProxyError::Internal("a message without a kind")),
     }
+}
+
+async fn on_session(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    body: &[u8],
+    facts: &Facts,
+    session: &Rc<L2mSession>,
+) -> Option<Result<bool, ProxyError>> {
+    let routed = match route(session, body, facts) {
+        Ok(routed) => routed,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(match routed {
+        Route::Accepted => accepted(state, client, head).await,
+        Route::Local(answer) => {
+            let shape = ClientShape {
+                keep_alive: head.keep_alive(),
+                http11: head.minor_version() == 1,
+                session: None,
+            };
+            write_json(state, client, &answer, shape).await
+        }
+        Route::Upstream => {
+            let answer = call::HttpAnswer::new(client, head);
+            call::call(state, answer, head, body, facts, session).await
+        }
+    })
 }
 
 fn set_level(session: &L2mSession, body: &[u8]) -> Result<(), (i32, &'static str)> {

@@ -3,9 +3,12 @@
 //! list changes the upstream declared plus the client's resource subscriptions; its
 //! notifications reach the client as plain legacy notifications (`_meta.subscriptionId`
 //! dropped, the acknowledgement skipped). A changed subscription set reopens the listen.
+//! [`listen`] is that mapping for any [`Sink`]: a legacy HTTP+SSE session feeds its own
+//! stream from it (crate::proxy::legacy::modern).
 //!
 //! Not here: POSTs (post.rs, call.rs).
 
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -22,6 +25,7 @@ use super::super::relay::until_client_gone;
 use super::super::state::{OpenStream, ShardState};
 use super::super::stdio::answer::{ClientShape, SseOut};
 use super::session::L2mSession;
+use super::sink::Sink;
 use super::upstream;
 use super::wire::{self, ClientMeta, Shape};
 
@@ -54,72 +58,114 @@ pub async fn get_or_delete(
     }
     let _open = OpenStream::open(state, sid);
     let _listening = ListenGuard::open(&state.metrics);
-    let mut out = SseOut::new(ClientShape {
-        keep_alive: head.keep_alive(),
-        http11: head.minor_version() == 1,
-        session: None,
-    });
-    out.start(state, client).await?;
+    let mut stream = GetStream {
+        client,
+        out: SseOut::new(ClientShape {
+            keep_alive: head.keep_alive(),
+            http11: head.minor_version() == 1,
+            session: None,
+        }),
+    };
+    stream.out.start(state, stream.client).await?;
+    if !listen(state, head, &session, &mut stream).await? {
+        return Ok(false);
+    }
+    // A stream that was open for long counts as use: restart the idle clock.
+    let _ = state
+        .sessions
+        .borrow_mut()
+        .get_mut(&sid, std::time::Instant::now());
+    stream.out.finish(state, stream.client).await
+}
+
+/// A Streamable HTTP client's GET stream.
+struct GetStream<'a> {
+    client: &'a mut HttpConn<TcpStream>,
+    out: SseOut,
+}
+
+impl Sink for GetStream<'_> {
+    async fn send(&mut self, _state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
+        self.out.event(self.client, message).await
+    }
+
+    async fn watch<F: Future>(&mut self, work: F) -> Option<F::Output> {
+        until_client_gone(self.client, work).await
+    }
+}
+
+/// Feeds `sink` the notifications of an upstream `subscriptions/listen` for the session's
+/// interests, reopened whenever they change, until the session ends or the shard shuts down
+/// (`Ok(true)`) or the client leaves (`Ok(false)`). `head` is the client request whose
+/// end-to-end headers (credentials) the listen carries upstream.
+///
+/// # Errors
+/// The sink's (a write to the client failed).
+pub(in crate::proxy) async fn listen<S: Sink>(
+    state: &Rc<ShardState>,
+    head: &RequestHead,
+    session: &L2mSession,
+    sink: &mut S,
+) -> Result<bool, ProxyError> {
     loop {
         if session.ended.is_fired() || state.shutdown.is_fired() {
-            break;
+            return Ok(true);
         }
         let resubscribe = session.resubscribe.borrow().clone();
-        let Some(request) = listen_request(state, head, &session) else {
+        let Some(request) = listen_request(state, head, session) else {
             // Nothing to listen to yet: wait for a subscription (or the end).
-            match until_client_gone(client, interrupted(&resubscribe, &session, state)).await {
-                None => break,
+            match sink.watch(interrupted(&resubscribe, session, state)).await {
+                None => return Ok(false),
                 Some(()) => continue,
             }
         };
-        let sent = until_client_gone(
-            client,
-            futures_lite::future::or(
+        let sent = sink
+            .watch(futures_lite::future::or(
                 async { Some(upstream::send(state, session.upstream, &request, None).await) },
                 async {
-                    interrupted(&resubscribe, &session, state).await;
+                    interrupted(&resubscribe, session, state).await;
                     None
                 },
-            ),
-        )
-        .await;
+            ))
+            .await;
         let mut reply = match sent {
-            None => break,
+            None => return Ok(false),
             Some(None) => continue,
             Some(Some(Ok(reply))) if (200..300).contains(&reply.status()) => reply,
             Some(Some(Ok(reply))) => {
                 tracing::debug!(status = reply.status(), "subscriptions/listen refused");
                 drop(reply);
-                if !pause(client, &session, state).await {
-                    break;
+                if !pause(sink, session, state).await {
+                    return Ok(false);
                 }
                 continue;
             }
             Some(Some(Err(e))) => {
                 tracing::debug!(error = %e, "subscriptions/listen failed");
-                if !pause(client, &session, state).await {
-                    break;
+                if !pause(sink, session, state).await {
+                    return Ok(false);
                 }
                 continue;
             }
         };
         loop {
             let resubscribe = session.resubscribe.borrow().clone();
-            let next = until_client_gone(
-                client,
-                futures_lite::future::or(async { Some(reply.next(None, FOREVER).await) }, async {
-                    interrupted(&resubscribe, &session, state).await;
-                    None
-                }),
-            )
-            .await;
+            let next = sink
+                .watch(futures_lite::future::or(
+                    async { Some(reply.next(None, FOREVER).await) },
+                    async {
+                        interrupted(&resubscribe, session, state).await;
+                        None
+                    },
+                ))
+                .await;
             let message = match next {
                 None => return Ok(false),
                 // Resubscribe or end: dropping the reply closes the listen upstream.
                 Some(None) => break,
                 Some(Some(Ok(Some(message)))) => message,
                 Some(Some(Ok(None) | Err(_))) => {
-                    if !pause(client, &session, state).await {
+                    if !pause(sink, session, state).await {
                         return Ok(false);
                     }
                     break;
@@ -129,16 +175,10 @@ pub async fn get_or_delete(
                 continue;
             }
             if let Ok(plain) = wire::strip_subscription_id(&message) {
-                out.event(client, &plain).await?;
+                sink.send(state, &plain).await?;
             }
         }
     }
-    // A stream that was open for long counts as use: restart the idle clock.
-    let _ = state
-        .sessions
-        .borrow_mut()
-        .get_mut(&sid, std::time::Instant::now());
-    out.finish(state, client).await
 }
 
 /// Resolves when the subscriptions change, the session ends or the shard shuts down.
@@ -160,23 +200,15 @@ fn is_acknowledgement(message: &[u8]) -> bool {
         .is_ok_and(|m| m.method.as_deref() == Some("notifications/subscriptions/acknowledged"))
 }
 
-/// Waits [`REOPEN_PAUSE`]; false when the client left or the session ended meanwhile.
-async fn pause(client: &mut HttpConn<TcpStream>, session: &L2mSession, state: &ShardState) -> bool {
-    let waited = until_client_gone(
-        client,
-        futures_lite::future::or(
-            async {
-                glommio::timer::sleep(REOPEN_PAUSE).await;
-                true
-            },
-            async {
-                futures_lite::future::or(session.ended.wait(), state.shutdown.wait()).await;
-                false
-            },
-        ),
-    )
-    .await;
-    waited == Some(true)
+/// Waits [`REOPEN_PAUSE`] (or less, when the session ends or the shard shuts down meanwhile);
+/// false when the client left.
+async fn pause<S: Sink>(sink: &mut S, session: &L2mSession, state: &ShardState) -> bool {
+    sink.watch(futures_lite::future::or(
+        glommio::timer::sleep(REOPEN_PAUSE),
+        futures_lite::future::or(session.ended.wait(), state.shutdown.wait()),
+    ))
+    .await
+    .is_some()
 }
 
 /// The upstream `subscriptions/listen` POST for the session's current interests; `None` when

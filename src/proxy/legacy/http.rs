@@ -272,7 +272,12 @@ fn upstream_error(body: &[u8]) -> Option<(i32, String)> {
 }
 
 /// The exchange failed before a reply: the request gets the error, in-band.
-fn fail(state: &ShardState, sid: &SessionId, id: Option<&JsonRpcId>, error: &ProxyError) {
+pub(super) fn fail(
+    state: &ShardState,
+    sid: &SessionId,
+    id: Option<&JsonRpcId>,
+    error: &ProxyError,
+) {
     tracing::warn!(session = %sid.as_str(), %error, "legacy exchange failed");
     if let Some(id) = id {
         let mut message = Vec::with_capacity(128);

@@ -1,7 +1,9 @@
 //! The legacy HTTP+SSE transport (2024-11-05) on the client side: `GET sse_path` opens a
 //! session and its stream (stream.rs), `POST messages_path?sessionId=ID` is answered 202 and
 //! its exchange with the upstream runs in the background (post.rs; http.rs for Streamable HTTP
-//! upstreams, stdio.rs for stdio ones); every message for the session goes out on the stream.
+//! upstreams, modern.rs for 2026-07-28-only ones through the era translation of
+//! crate::proxy::l2m, stdio.rs for stdio ones); every message for the session goes out on the
+//! stream.
 //!
 //! Here: routing to those handlers, and [`LegacyOut`], the per-session queue between the
 //! exchanges and the stream (a bounded local channel in the shard's state, no locks).
@@ -9,6 +11,7 @@
 //! calls [`messages_session`]).
 
 mod http;
+mod modern;
 mod post;
 mod stdio;
 mod stream;

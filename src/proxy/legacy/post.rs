@@ -3,7 +3,8 @@
 //! Accepted` at once; the exchange with the upstream runs in a task of its own and delivers on
 //! the session's stream.
 //!
-//! Not here: the exchanges themselves (http.rs, stdio.rs), the stream (stream.rs).
+//! Not here: the exchanges themselves (http.rs, stdio.rs, modern.rs for a modern upstream),
+//! the stream (stream.rs).
 //! Requests reach a stdio child in arrival order: the write to the child happens here, before
 //! the 202, and only the wait for its answer runs in the background.
 
@@ -18,9 +19,10 @@ use crate::session::SessionId;
 use super::super::error::ProxyError;
 use super::super::guard;
 use super::super::headers::{legacy_upstream_request, local_response};
+use super::super::l2m::post::Hello;
 use super::super::post::facts;
 use super::super::state::ShardState;
-use super::{http, live, session_param, stdio};
+use super::{http, live, modern, session_param, stdio};
 
 /// Handles one legacy POST; returns whether the connection stays open.
 pub(super) async fn post(
@@ -73,10 +75,17 @@ pub(super) async fn post(
     if up.is_linked() {
         // stdio children and legacy SSE upstreams: sessions go through a link.
         stdio::start(state, sid, upstream, body, facts, up.request_timeout, work);
+    } else if let Some(translated) = state.l2m.session(&sid) {
+        // A modern upstream: the era translation (modern.rs), answers on the stream.
+        modern::post(state, sid, &out, translated, head, body, facts, work)?;
     } else {
         let url = up
             .http()
             .ok_or(ProxyError::Internal("HTTP path used for a stdio upstream"))?;
+        // An `initialize` that may open a translated session (the upstream may be modern).
+        let hello = modern::may_translate(state, upstream, &facts)
+            .then(|| Hello::read(&body))
+            .flatten();
         let mut request = state.bufs.take(body.len() + 1024);
         legacy_upstream_request(
             &mut request,
@@ -97,7 +106,15 @@ pub(super) async fn post(
             facts,
             timeout: up.request_timeout,
         };
-        glommio::spawn_local(http::run(state.clone(), job, work)).detach();
+        match hello {
+            Some(hello) => {
+                let task = modern::initialize(state.clone(), job, hello, head.clone(), work);
+                glommio::spawn_local(task).detach();
+            }
+            None => {
+                glommio::spawn_local(http::run(state.clone(), job, work)).detach();
+            }
+        }
     }
     let keep = head.keep_alive();
     let mut answer = state.bufs.lease(160);

@@ -214,13 +214,16 @@ async fn send(client: &mut HttpConn<TcpStream>, scratch: &mut Vec<u8>) -> Result
     }
 }
 
-/// Ends the session: its queue, its table entry (a stdio child stops with it) and the
+/// Ends the session: its queue, its table entry (a stdio child stops with it), its
+/// translation state (requests and listen to a modern upstream are cancelled) and the
 /// upstream's session (DELETE).
 async fn close(state: &Rc<ShardState>, sid: SessionId) {
     if let Some(out) = state.legacy.borrow_mut().remove(&sid) {
         out.ended.fire();
     }
     let entry = state.sessions.borrow_mut().remove(&sid);
+    // A translated session (modern upstream): its upstream requests and listen stop here.
+    state.l2m.end(&sid);
     tracing::debug!(session = %sid.as_str(), "legacy SSE session closed");
     if let Some(entry) = entry {
         state.metrics.incr(Counter::SessionsDeleted);

@@ -1,0 +1,258 @@
+"""Era translation for a legacy HTTP+SSE client (2024-11-05: `GET /sse` + `POST /messages`)
+served through the proxy by a modern-only upstream (tests/modern's rmcp server with
+`--modern-only`): `shadowcat reverse --legacy-sse --upstream-era modern|auto`.
+
+Checks, with the Python SDK's `sse_client` (both eras) and the TypeScript SDK's
+`SSEClientTransport` (fixtures/ts_legacy_client.mjs): initialize answered from `server/discover`,
+tools/list, echo, the `_meta` the upstream saw (clientInfo, 2026-07-28, the log level after
+`logging/setLevel`), progress, MRTR on the session stream (the `ask` tool's sampling request
+answered by the client's callback, `confirm`'s elicitation), an unknown tool's error, ping, the
+upstream's `subscriptions/listen` feeding the stream (tools list_changed; `resources/subscribe`
+reopens it and resources/updated arrives). At the byte level: every answer arrives on the stream
+as `event: message`, the POSTs get 202, and hanging up the stream ends the session (later POSTs
+404) and cancels the upstream listen and a call in flight.
+
+Not here: the Streamable HTTP legacy client (test_era_translation.py), legacy SSE in front of
+legacy upstreams (test_legacy_sse.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from typing import Any, Iterator
+
+import pytest
+
+import harness
+import rawhttp
+from test_era_translation import CLIENT_NAME
+from test_legacy_sse import LegacyStream
+from test_modern import EVENT_DEADLINE_S, metric, start_modern_server
+
+TOOLS = ["echo", "slow", "ask", "whoami", "confirm"]
+
+
+@pytest.fixture
+def modern_only_server() -> Iterator[harness.Endpoint]:
+    server = start_modern_server("--modern-only", "--sse")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def start_translating_proxy(start_proxy, upstream: harness.Endpoint, era: str, *extra: str) -> harness.Endpoint:
+    return start_proxy(upstream.url, admin=True, extra=["--legacy-sse", "--upstream-era", era, *extra])
+
+
+def sse_url(proxy: harness.Endpoint) -> str:
+    return f"http://{proxy.host_header}/sse"
+
+
+def count(server: harness.Endpoint, line: str) -> int:
+    return sum(1 for entry in list(server.process._lines) if entry == ("stdout", line))
+
+
+def await_condition(condition, what: str, timeout_s: float = EVENT_DEADLINE_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def await_listens_cancelled(server: harness.Endpoint) -> None:
+    """Every upstream listen the proxy opened was cancelled (the session is over)."""
+    await_condition(lambda: count(server, "EVENT listen-started") > 0
+                    and count(server, "EVENT listen-cancelled") == count(server, "EVENT listen-started"),
+                    "every upstream listen to be cancelled")
+
+
+async def sse_session_run(url: str) -> dict[str, Any]:
+    """One Python SDK `sse_client` session doing the whole check list; returns what it saw."""
+    from mcp import ClientSession, types
+    from mcp.client.sse import sse_client
+    from mcp.shared.exceptions import McpError
+
+    seen: dict[str, Any] = {"sampled": [], "notifications": [], "progress": []}
+    list_changed = asyncio.Event()
+    resource_updated = asyncio.Event()
+
+    async def sampling_callback(context, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        question = params.messages[0].content.text
+        seen["sampled"].append(question)
+        return types.CreateMessageResult(role="assistant", model="test-model",
+                                         content=types.TextContent(type="text", text=f"sampled({question})"))
+
+    async def elicitation_callback(context, params) -> types.ElicitResult:
+        seen["elicited"] = params.message
+        return types.ElicitResult(action="accept", content={"ok": True})
+
+    async def message_handler(message) -> None:
+        if isinstance(message, types.ServerNotification):
+            seen["notifications"].append(message.root.method)
+            if message.root.method == "notifications/tools/list_changed":
+                list_changed.set()
+            if message.root.method == "notifications/resources/updated":
+                seen["updated"] = str(message.root.params.uri)
+                resource_updated.set()
+
+    async def progress(value: float, total: float | None, text: str | None) -> None:
+        seen["progress"].append(value)
+
+    async with sse_client(url, timeout=20) as (read, write), ClientSession(
+            read, write, sampling_callback=sampling_callback, elicitation_callback=elicitation_callback,
+            message_handler=message_handler,
+            client_info=types.Implementation(name=CLIENT_NAME, version="1.0")) as session:
+        init = await session.initialize()
+        seen["version"] = init.protocolVersion
+        seen["server"] = init.serverInfo.name
+        seen["tools_cap"] = init.capabilities.tools is not None
+        seen["tools"] = [t.name for t in (await session.list_tools()).tools]
+        seen["echo"] = (await session.call_tool("echo", {"text": "héllo legacy sse"})).content[0].text
+        seen["whoami"] = (await session.call_tool("whoami", {})).content[0].text
+        await session.set_logging_level("error")
+        seen["whoami_level"] = (await session.call_tool("whoami", {})).content[0].text
+        seen["slow"] = (await session.call_tool("slow", {"ms": 10}, progress_callback=progress)).content[0].text
+        # Two MRTR exchanges at once: each server→client request goes out on the one stream and
+        # each answer (POSTed) reaches its own exchange.
+        ask, confirm = await asyncio.gather(session.call_tool("ask", {"question": "six times seven?"}),
+                                            session.call_tool("confirm", {}))
+        seen["ask"] = ask.content[0].text
+        seen["confirm"] = confirm.content[0].text
+        try:
+            unknown = await session.call_tool("no-such-tool", {})
+            seen["unknown"] = "isError" if unknown.isError else "success"
+        except McpError as error:
+            seen["unknown"] = error.error.code
+        await session.send_ping()
+        seen["ping"] = True
+        # The session stream carries the upstream's subscriptions/listen: the rmcp server sends
+        # one tools list_changed on every listen.
+        await asyncio.wait_for(list_changed.wait(), 15)
+        await session.subscribe_resource("test://watched-sse")
+        await asyncio.wait_for(resource_updated.wait(), 15)
+    return seen
+
+
+@pytest.mark.parametrize("era", ["modern", "auto"])
+def test_python_sse_client_through_modern_only_upstream(modern_only_server, start_proxy, era) -> None:
+    proxy = start_translating_proxy(start_proxy, modern_only_server, era)
+    seen = asyncio.run(sse_session_run(sse_url(proxy)))
+    assert seen["version"] == "2025-11-25"
+    assert seen["server"] == "rmcp-modern-test-server"
+    assert seen["tools_cap"]
+    assert seen["tools"] == TOOLS
+    assert seen["echo"] == "héllo legacy sse"
+    assert seen["whoami"] == f"{CLIENT_NAME} 2026-07-28 -"
+    assert seen["whoami_level"] == f"{CLIENT_NAME} 2026-07-28 error"
+    assert seen["slow"] == "done" and seen["progress"] == [0.0]
+    assert seen["sampled"] == ["six times seven?"]
+    assert seen["ask"] == "answered: sampled(six times seven?)"
+    assert seen["elicited"] == "Proceed?"
+    assert seen["confirm"] == "confirmed: accept Some(true)"
+    assert seen["unknown"] in ("isError", -32601, -32602), seen["unknown"]
+    assert seen["ping"]
+    assert "notifications/tools/list_changed" in seen["notifications"]
+    assert seen["updated"] == "test://watched-sse"
+    lines = modern_only_server.process._lines
+    assert ("stdout", "EVENT listen-resources test://watched-sse") in lines
+    # Leaving sse_client closed the stream: the session ended, and with it the upstream listen.
+    await_listens_cancelled(modern_only_server)
+    assert metric(proxy, "shadowcat_legacy_sessions_total") == 1
+
+
+def test_typescript_sse_client_through_modern_only_upstream(modern_only_server, start_proxy) -> None:
+    """The official TypeScript SDK's SSEClientTransport: the same translation, MRTR included."""
+    proxy = start_translating_proxy(start_proxy, modern_only_server, "auto")
+    env = harness.child_env({"SHADOWCAT_NODE_MODULES": str(harness.NODE_MODULES)})
+    script = harness.REPO_ROOT / "tests" / "interop" / "fixtures" / "ts_legacy_client.mjs"
+    process = harness.ManagedProcess("ts-legacy-sse-client", [harness.node22(), script, sse_url(proxy), "sse"],
+                                     env=env)
+    try:
+        code = process.popen.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        code = None
+    finally:
+        process.stop()
+    lines = [line for label, line in process._lines if label == "stdout" and line.startswith("{")]
+    assert code == 0 and lines, f"ts client exited {code}:\n{process.output_tail()}"
+    seen = json.loads(lines[-1])
+    assert seen["server"] == "rmcp-modern-test-server"
+    assert seen["tools"] == TOOLS
+    assert seen["echo"] == "from ts"
+    assert seen["whoami"] == "ts-legacy-client 2026-07-28 -"
+    assert seen["sampled"] == ["ts question"]
+    assert seen["ask"] == "answered: ts(ts question)"
+    assert seen["confirm"] == "confirmed: accept Some(true)"
+    assert seen["unknown"] in ("isError", -32601, -32602), seen["unknown"]
+    assert seen["listChanged"]
+    assert seen["ping"]
+
+
+def test_hang_up_ends_the_translated_session(modern_only_server, start_proxy) -> None:
+    """At the byte level: answers are `event: message` on the stream, POSTs get 202; hanging up
+    the stream cancels the upstream call in flight and the listen, and the session is gone."""
+    proxy = start_translating_proxy(start_proxy, modern_only_server, "modern", "--request-timeout", "60s")
+    legacy = LegacyStream(proxy)
+    try:
+        legacy.initialize()
+        await_condition(lambda: count(modern_only_server, "EVENT listen-started") == 1, "listen started")
+        ping = legacy.post(rawhttp.jsonrpc("ping", None, "p"))
+        assert ping.status == 202 and ping.body == b"Accepted", ping.describe()
+        assert legacy.response_for("p") == {"jsonrpc": "2.0", "id": "p", "result": {}}
+        unknown = legacy.post(rawhttp.jsonrpc("no/such", {}, "u"))
+        assert unknown.status == 202, unknown.describe()
+        assert legacy.response_for("u")["error"]["code"] == -32601
+        slow = legacy.post(rawhttp.jsonrpc("tools/call", {"name": "slow", "arguments": {"ms": 30000}}, "s"))
+        assert slow.status == 202, slow.describe()
+        await_condition(lambda: count(modern_only_server, "EVENT slow-started") == 1, "slow tool start")
+    finally:
+        legacy.close()
+    await_condition(lambda: count(modern_only_server, "EVENT slow-cancelled")
+                    + count(modern_only_server, "EVENT slow-finished") == 1, "slow tool end")
+    assert count(modern_only_server, "EVENT slow-cancelled") == 1
+    await_listens_cancelled(modern_only_server)
+    gone = legacy.post(rawhttp.jsonrpc("ping", None, "late"))
+    assert gone.status == 404, gone.describe()
+
+
+def test_refused_credentials_answer_initialize_in_band(start_proxy) -> None:
+    """`era = "modern"` and an upstream answering 401 to `server/discover`: the POST already got
+    its 202, so the refusal reaches the legacy client as the initialize's -32010 error, on the
+    stream (a Streamable HTTP client gets the 401 itself, test_era_translation.py)."""
+    import http.server
+    import threading
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b'{"error":"invalid_token"}'
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", "Bearer")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer((harness.LOOPBACK_HOST, 0), Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://{harness.LOOPBACK_HOST}:{server.server_address[1]}/mcp"
+        proxy = start_proxy(url, extra=["--legacy-sse", "--upstream-era", "modern"])
+        legacy = LegacyStream(proxy)
+        try:
+            assert legacy.post(rawhttp.initialize_body("init")).status == 202
+            error = legacy.response_for("init")["error"]
+            assert error["code"] == -32010 and "(401)" in error["message"], error
+        finally:
+            legacy.close()
+    finally:
+        server.shutdown()
+        server.server_close()
