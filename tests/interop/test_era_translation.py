@@ -302,6 +302,8 @@ def test_typescript_legacy_client_through_modern_only_upstream(modern_only_serve
     assert seen["whoami"] == "ts-legacy-client 2026-07-28 -"
     assert seen["sampled"] == ["ts question"]
     assert seen["ask"] == "answered: ts(ts question)"
+    assert seen["confirm"] == "confirmed: accept Some(true)"
+    assert seen["listChanged"]
     assert seen["ping"]
     assert metric(proxy, "shadowcat_sessions_deleted_total") == 1
 

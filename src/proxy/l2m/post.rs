@@ -352,3 +352,7 @@ async fn accepted(
     client.write_all(&out).await.map_err(ProxyError::Http)?;
     Ok(keep)
 }
+
+#[cfg(test)]
+#[path = "post_tests.rs"]
+mod tests;
