@@ -44,8 +44,10 @@ def modern_only_server() -> Iterator[harness.Endpoint]:
         server.stop()
 
 
-def start_translating_proxy(start_proxy, upstream: harness.Endpoint, era: str, *extra: str) -> harness.Endpoint:
-    return start_proxy(upstream.url, admin=True, extra=["--legacy-sse", "--upstream-era", era, *extra])
+def start_translating_proxy(start_proxy, upstream: harness.Endpoint, era: str, *extra: str,
+                            shards: int | None = None) -> harness.Endpoint:
+    return start_proxy(upstream.url, admin=True, shards=shards,
+                       extra=["--legacy-sse", "--upstream-era", era, *extra])
 
 
 def sse_url(proxy: harness.Endpoint) -> str:
@@ -137,9 +139,11 @@ async def sse_session_run(url: str) -> dict[str, Any]:
     return seen
 
 
-@pytest.mark.parametrize("era", ["modern", "auto"])
-def test_python_sse_client_through_modern_only_upstream(modern_only_server, start_proxy, era) -> None:
-    proxy = start_translating_proxy(start_proxy, modern_only_server, era)
+@pytest.mark.parametrize("era,shards", [("modern", 1), ("auto", 1), ("modern", 2)])
+def test_python_sse_client_through_modern_only_upstream(modern_only_server, start_proxy, era, shards) -> None:
+    """With 2 shards, POSTs (the MRTR answers included) that land on the other shard are handed
+    to the one holding the session and its translation state."""
+    proxy = start_translating_proxy(start_proxy, modern_only_server, era, shards=shards)
     seen = asyncio.run(sse_session_run(sse_url(proxy)))
     assert seen["version"] == "2025-11-25"
     assert seen["server"] == "rmcp-modern-test-server"
