@@ -8,9 +8,11 @@ tools/list, echo, the `_meta` the upstream saw (clientInfo, 2026-07-28, the log 
 `logging/setLevel`), progress, MRTR on the session stream (the `ask` tool's sampling request
 answered by the client's callback, `confirm`'s elicitation), an unknown tool's error, ping, the
 upstream's `subscriptions/listen` feeding the stream (tools list_changed; `resources/subscribe`
-reopens it and resources/updated arrives). At the byte level: every answer arrives on the stream
-as `event: message`, the POSTs get 202, and hanging up the stream ends the session (later POSTs
-404) and cancels the upstream listen and a call in flight.
+reopens it and resources/updated arrives), also with 2 shards. At the byte level: every answer
+arrives on the stream as `event: message`, the POSTs get 202, an MRTR sampling request rides the
+stream and its POSTed answer completes the call (-32021 without the capability), hanging up the
+stream ends the session (later POSTs 404) and cancels the upstream listen and a call in flight,
+SIGTERM ends the stream and the listen cleanly, and a 401 on discover is the initialize's -32010.
 
 Not here: the Streamable HTTP legacy client (test_era_translation.py), legacy SSE in front of
 legacy upstreams (test_legacy_sse.py).
@@ -260,3 +262,59 @@ def test_refused_credentials_answer_initialize_in_band(start_proxy) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_sigterm_ends_a_translated_session_cleanly(modern_only_server, start_proxy) -> None:
+    """SIGTERM with a translated session and its listen open: the stream ends (its terminating
+    chunk), the upstream listen is cancelled and the proxy exits 0."""
+    proxy = start_translating_proxy(start_proxy, modern_only_server, "modern")
+    legacy = LegacyStream(proxy)
+    try:
+        legacy.initialize()
+        await_condition(lambda: count(modern_only_server, "EVENT listen-started") == 1, "listen started")
+        proxy.process.popen.send_signal(15)
+        rest = legacy.stream.rest()
+        assert all(event.event == "message" for event in rest), rest
+        assert proxy.process.popen.wait(timeout=EVENT_DEADLINE_S) == 0
+    finally:
+        legacy.close()
+    await_listens_cancelled(modern_only_server)
+
+
+def test_mrtr_requests_ride_the_stream_and_answers_come_by_post(modern_only_server, start_proxy) -> None:
+    """At the byte level: the upstream's `input_required` becomes a `sampling/createMessage`
+    request with a proxy-minted id as an `event: message` on the stream; the client's answer,
+    POSTed to the messages URL (202), completes the call. A session that did not declare
+    `sampling` gets -32021 instead."""
+    proxy = start_translating_proxy(start_proxy, modern_only_server, "modern")
+    legacy = LegacyStream(proxy)
+    try:
+        init = rawhttp.jsonrpc("initialize", {"protocolVersion": "2024-11-05", "capabilities": {"sampling": {}},
+                                              "clientInfo": {"name": "raw-sse", "version": "0"}}, "init")
+        assert legacy.post(init).status == 202
+        assert legacy.response_for("init")["result"]["protocolVersion"] == "2024-11-05"
+        assert legacy.post(rawhttp.jsonrpc("notifications/initialized")).status == 202
+        ask = rawhttp.jsonrpc("tools/call", {"name": "ask", "arguments": {"question": "raw?"}}, 41)
+        assert legacy.post(ask).status == 202
+        while True:
+            event = legacy.stream.next_event()
+            assert event is not None, "stream ended before the sampling request"
+            assert event.event == "message", event
+            request = event.message()
+            if request and request.get("method") == "sampling/createMessage":
+                break
+        assert str(request["id"]).startswith("shadowcat-input-"), request
+        answer = {"jsonrpc": "2.0", "id": request["id"], "result": {
+            "role": "assistant", "model": "raw", "content": {"type": "text", "text": "raw answer"}}}
+        assert legacy.post(json.dumps(answer).encode()).status == 202
+        result = legacy.response_for(41)["result"]
+        assert result["content"][0]["text"] == "answered: raw answer", result
+    finally:
+        legacy.close()
+    bare = LegacyStream(proxy)
+    try:
+        bare.initialize()
+        assert bare.post(rawhttp.jsonrpc("tools/call", {"name": "ask", "arguments": {"question": "q"}}, 42)).status == 202
+        assert bare.response_for(42)["error"]["code"] == -32021
+    finally:
+        bare.close()
