@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{jsonrpc, write_error, JsonRpcId, Kind, Method, ProtocolVersion};
+use crate::mcp::{jsonrpc, write_error, JsonRpcId, Kind, Method, ProtocolVersion, LOG_LEVELS};
 use crate::session::{SessionEntry, SessionId};
 
 use super::super::error::ProxyError;
@@ -25,18 +25,6 @@ use super::super::stdio::answer::{write_json, ClientShape};
 use super::session::L2mSession;
 use super::wire::ClientMeta;
 use super::{call, detect};
-
-/// The logging levels of `logging/setLevel` (RFC 5424 names, as the spec lists them).
-const LEVELS: &[&str] = &[
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
 
 /// Serves the POST when translation applies; `None` when it passes through as before (the
 /// upstream is not modern, or the session is not a translated one).
@@ -234,7 +222,7 @@ fn set_level(session: &L2mSession, body: &[u8]) -> Result<(), (i32, &'static str
         .ok()
         .and_then(|m| m.params)
         .and_then(|p| p.level)
-        .filter(|l| LEVELS.contains(&l.as_str()))
+        .filter(|l| LOG_LEVELS.contains(&l.as_str()))
         .ok_or((
             jsonrpc::INVALID_PARAMS,
             "params.level must be a logging level",
