@@ -9,7 +9,7 @@ three replies in request order; element errors (unknown method upstream, a bad l
 array as the last event; a batch of notifications and responses gets 202; two MRTR `ask` calls
 in one batch run concurrently (both sampling requests reach the client before it answers either),
 the client's answers (themselves a batch of responses) complete them and the array follows; a
-batch on a 2025-06-18 translated session gets 400.
+cancelled element is left out of the array; a batch on a 2025-06-18 translated session gets 400.
 
 Not here: batches to stdio upstreams (test_stdio_batch.py), the SDK-level translation checks
 (test_era_translation.py).
@@ -24,18 +24,23 @@ import pytest
 
 import harness
 from rawhttp import RawConnection, jsonrpc, mcp_headers
-from test_modern import start_modern_server
+from test_modern import EVENT_DEADLINE_S, start_modern_server
 
 BATCH_VERSION = "2025-03-26"
 
 
 @pytest.fixture
-def proxy(start_proxy) -> Iterator[harness.Endpoint]:
-    server = start_modern_server("--modern-only", "--sse")
+def server() -> Iterator[harness.Endpoint]:
+    server = start_modern_server("--modern-only", "--sse", "--keepalive-ms", "100")
     try:
-        yield start_proxy(server.url, extra=["--upstream-era", "modern", "--request-timeout", "30s"])
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def proxy(server: harness.Endpoint, start_proxy) -> harness.Endpoint:
+    return start_proxy(server.url, extra=["--upstream-era", "modern", "--request-timeout", "60s"])
 
 
 def _session(conn: RawConnection, version: str) -> list[tuple[str, str]]:
@@ -163,6 +168,32 @@ def test_mrtr_calls_of_a_batch_run_concurrently(proxy: harness.Endpoint) -> None
             assert _text(replies[0]) == "answered: sampled(first?)"
             assert _text(replies[1]) == "answered: sampled(second?)"
             assert _text(replies[2]) == "meanwhile"
+
+
+def test_a_cancelled_element_is_left_out_of_the_array(server: harness.Endpoint,
+                                                     proxy: harness.Endpoint) -> None:
+    """`notifications/cancelled` for a request of a batch in flight closes its upstream request
+    (the rmcp handler sees the cancellation) and the array holds the other replies only."""
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as control:
+        headers = _session(control, BATCH_VERSION)
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            conn.send_request("POST", "/mcp", headers, _batch(
+                _call("s", "slow", {"ms": 30000}),
+                _call("e", "echo", {"text": "kept"}),
+            ))
+            server.process.wait_for_line(lambda l: l == "EVENT slow-started", "slow tool start",
+                                         EVENT_DEADLINE_S)
+            cancelled = control.request("POST", "/mcp", headers,
+                                        jsonrpc("notifications/cancelled", {"requestId": "s"}))
+            assert cancelled.status == 202, cancelled.describe()
+            server.process.wait_for_line(lambda l: l in ("EVENT slow-cancelled", "EVENT slow-finished"),
+                                         "slow tool end", EVENT_DEADLINE_S)
+            assert ("stdout", "EVENT slow-cancelled") in server.process._lines
+            response = conn.read_response()
+            assert response.status == 200, response.describe()
+            replies = response.json()
+            assert [reply["id"] for reply in replies] == ["e"], replies
+            assert _text(replies[0]) == "kept"
 
 
 def test_a_batch_on_a_later_version_translated_session_is_refused(proxy: harness.Endpoint) -> None:

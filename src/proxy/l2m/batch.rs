@@ -219,7 +219,7 @@ impl Sink for Element<'_> {
 
 /// Runs `futures` concurrently on this task; their outputs in the same order. Each wake polls
 /// the unfinished ones (a batch holds a handful of calls).
-async fn join_all<F: Future>(mut futures: Vec<Pin<Box<F>>>) -> Vec<F::Output> {
+async fn join_all<F: Future + ?Sized>(mut futures: Vec<Pin<Box<F>>>) -> Vec<F::Output> {
     let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
         let mut pending = false;
@@ -239,4 +239,43 @@ async fn join_all<F: Future>(mut futures: Vec<Pin<Box<F>>>) -> Vec<F::Output> {
     })
     .await;
     outputs.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use futures_lite::future::{block_on, yield_now};
+
+    use super::join_all;
+
+    #[test]
+    fn join_all_runs_side_by_side_and_keeps_the_order() {
+        let ready = Cell::new(false);
+        let waits = async {
+            // Finishes only once the later future ran: sequential polling would give up.
+            for _ in 0..100 {
+                if ready.get() {
+                    return "waited";
+                }
+                yield_now().await;
+            }
+            "never ran the other"
+        };
+        let sets = async {
+            ready.set(true);
+            "set"
+        };
+        let futures: Vec<Pin<Box<dyn Future<Output = &str> + '_>>> =
+            vec![Box::pin(waits), Box::pin(sets)];
+        assert_eq!(block_on(join_all(futures)), vec!["waited", "set"]);
+    }
+
+    #[test]
+    fn join_all_of_nothing_is_empty() {
+        let none: Vec<Pin<Box<dyn Future<Output = u8>>>> = Vec::new();
+        assert!(block_on(join_all(none)).is_empty());
+    }
 }
