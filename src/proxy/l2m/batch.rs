@@ -85,24 +85,9 @@ pub(super) async fn post_batch(
         };
         match (facts.kind, facts.id.clone()) {
             (Some(Kind::Request), Some(id)) => {
-                let reply =
-                    if !ids.insert(id.clone()) || session.inflight.borrow().contains_key(&id) {
-                        // Replies are matched by id: a second request under one id is unanswerable.
-                        Some(error_reply(
-                            &id,
-                            jsonrpc::INVALID_REQUEST,
-                            "Another request of the batch or in flight has the same id",
-                        ))
-                    } else if facts.is_initialize {
-                        Some(error_reply(
-                            &id,
-                            jsonrpc::INVALID_REQUEST,
-                            "initialize must not be part of a JSON-RPC batch",
-                        ))
-                    } else {
-                        local(session, bytes, &facts)
-                    };
-                match reply {
+                match refused(session, &mut ids, &id, &facts)
+                    .or_else(|| local(session, bytes, &facts))
+                {
                     Some(reply) => slots.push(Slot::Ready(reply)),
                     None => {
                         slots.push(Slot::Call(calls.len()));
@@ -150,6 +135,25 @@ pub(super) async fn post_batch(
         }
     }
     replies.finish(state, client, shape).await
+}
+
+/// The error entry of a request a batch may not carry: a repeated id (replies are matched by
+/// id, so a second request under one id is unanswerable) or `initialize` (the spec forbids
+/// batching it).
+fn refused(
+    session: &L2mSession,
+    ids: &mut HashSet<JsonRpcId>,
+    id: &JsonRpcId,
+    facts: &Facts,
+) -> Option<Vec<u8>> {
+    let message = if !ids.insert(id.clone()) || session.inflight.borrow().contains_key(id) {
+        "Another request of the batch or in flight has the same id"
+    } else if facts.is_initialize {
+        "initialize must not be part of a JSON-RPC batch"
+    } else {
+        return None;
+    };
+    Some(error_reply(id, jsonrpc::INVALID_REQUEST, message))
 }
 
 /// One request of the batch served upstream; its reply (`None`: cancelled by the client).
