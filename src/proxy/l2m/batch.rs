@@ -21,7 +21,7 @@ use glommio::net::TcpStream;
 use serde_json::value::RawValue;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{jsonrpc, JsonRpcId, Kind};
+use crate::mcp::{jsonrpc, Inspected, JsonRpcId, Kind};
 
 use super::super::error::ProxyError;
 use super::super::post::{facts, Facts};
@@ -47,7 +47,7 @@ enum Slot {
     Call(usize),
 }
 
-/// Serves the batch `body` (already inspected whole) on `session`; returns whether the client
+/// Serves the batch `body` (inspected into `batch`) on `session`; returns whether the client
 /// connection stays open.
 ///
 /// # Errors
@@ -57,6 +57,7 @@ pub(super) async fn post_batch(
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
     body: &[u8],
+    batch: &Facts,
     session: &Rc<L2mSession>,
 ) -> Result<bool, ProxyError> {
     let shape = ClientShape {
@@ -64,25 +65,21 @@ pub(super) async fn post_batch(
         http11: head.minor_version() == 1,
         session: None,
     };
-    // The elements' own bytes, as the client wrote them.
+    // The elements' own bytes, as the client wrote them, beside their facts (the inspector
+    // read every element: each is policed and routed as a single message is).
     let elements: Vec<&RawValue> =
         serde_json::from_slice(body).map_err(|_| ProxyError::BatchNotAllowed)?;
+    if elements.len() != batch.elements.len() {
+        return Err(ProxyError::Internal(
+            "batch elements and their facts disagree",
+        ));
+    }
     let mut slots = Vec::with_capacity(elements.len());
     let mut calls: Vec<(&[u8], Facts)> = Vec::new();
     let mut ids = HashSet::new();
-    for element in elements {
+    for (element, info) in elements.into_iter().zip(&batch.elements) {
         let bytes = element.get().as_bytes();
-        // Inspected one by one: each element is policed and routed as a single message is.
-        let inspected = state.inspector.borrow_mut().inspect(bytes);
-        let facts = match inspected {
-            Ok(inspected) => facts(inspected),
-            Err(e) => {
-                let mut reply = Vec::with_capacity(128);
-                error_message(&mut reply, &ProxyError::Mcp(e), None);
-                slots.push(Slot::Ready(reply));
-                continue;
-            }
-        };
+        let facts = facts(Inspected::Single(info.clone()));
         match (facts.kind, facts.id.clone()) {
             (Some(Kind::Request), Some(id)) => {
                 match refused(session, &mut ids, &id, &facts)

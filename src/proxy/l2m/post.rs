@@ -163,7 +163,7 @@ async fn on_session(
     session: &Rc<L2mSession>,
 ) -> Option<Result<bool, ProxyError>> {
     if facts.is_batch {
-        return Some(batch::post_batch(state, client, head, body, session).await);
+        return Some(batch::post_batch(state, client, head, body, facts, session).await);
     }
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
