@@ -1,16 +1,17 @@
 //! One legacy client request served by a modern upstream: send it with the 2026 `_meta` and
-//! headers, relay the notifications of the answer to the client's [`Reply`], and drive MRTR
-//! rounds: `input_required` becomes server→client requests on that reply, the client's answers
-//! (separate POSTs, routed here by id) feed the retry, until a complete result goes to the
-//! client under its own id. `notifications/cancelled` for the request (or the session's end)
-//! closes the upstream connection (the 2026 form of cancellation). Also [`HttpAnswer`], the
-//! reply of a Streamable HTTP POST (JSON, switched to SSE as soon as something must stream);
-//! a legacy HTTP+SSE session's reply is its stream (crate::proxy::legacy::modern).
+//! headers, relay the notifications of the answer (switching the client's answer to SSE), and
+//! drive MRTR rounds: `input_required` becomes server→client requests on this POST's stream,
+//! the client's answers (separate POSTs, routed here by id) feed the retry, until a complete
+//! result goes to the client under its own id. `notifications/cancelled` for the request
+//! closes the upstream connection (the 2026 form of cancellation).
+//!
+//! The answer goes to a [`Sink`]: the POST's own (JSON, or SSE once something is streamed), for
+//! a batch element the batch's (batch.rs), for a legacy HTTP+SSE session its stream
+//! (crate::proxy::legacy::modern).
 //!
 //! Not here: local answers and routing of the client's messages (post.rs), the bytes (wire.rs),
-//! the round bookkeeping (mrtr.rs).
+//! the round bookkeeping (mrtr.rs), writing the answer (sink.rs).
 
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -25,10 +26,10 @@ use crate::mcp::{jsonrpc, JsonRpcId};
 use super::super::error::ProxyError;
 use super::super::post::Facts;
 use super::super::state::ShardState;
-use super::super::stdio::answer::{write_json, ClientShape, SseOut};
+use super::super::stdio::answer::ClientShape;
 use super::mrtr::{self, Final, Rounds, Stop};
 use super::session::{ClientAnswer, L2mSession};
-use super::sink::{refused_text, Reply, Sink};
+use super::sink::{Answer, Sink};
 use super::upstream;
 use super::wire::{self, ClientMeta, Retry, Shape};
 use shards::timeout::within;
@@ -45,84 +46,6 @@ enum RoundEnd {
     Failed(ProxyError),
     /// The upstream refused the credentials (401/403): relayed as is.
     Auth(upstream::AuthRefusal),
-}
-
-/// A Streamable HTTP client's POST answer, JSON until something must be streamed.
-pub(in crate::proxy) struct HttpAnswer<'a> {
-    client: &'a mut HttpConn<TcpStream>,
-    shape: ClientShape<'a>,
-    sse: Option<SseOut>,
-}
-
-impl<'a> HttpAnswer<'a> {
-    /// The answer to the POST `head` on `client` (nothing written yet).
-    pub(in crate::proxy) fn new(client: &'a mut HttpConn<TcpStream>, head: &RequestHead) -> Self {
-        HttpAnswer {
-            client,
-            shape: ClientShape {
-                keep_alive: head.keep_alive(),
-                http11: head.minor_version() == 1,
-                session: None,
-            },
-            sse: None,
-        }
-    }
-}
-
-impl Sink for HttpAnswer<'_> {
-    async fn send(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
-        if self.sse.is_none() {
-            let mut out = SseOut::new(self.shape);
-            out.start(state, self.client).await?;
-            self.sse = Some(out);
-        }
-        if let Some(out) = self.sse.as_mut() {
-            out.event(self.client, message).await?;
-        }
-        Ok(())
-    }
-
-    async fn watch<F: Future>(&mut self, work: F) -> Option<F::Output> {
-        Some(work.await)
-    }
-}
-
-impl Reply for HttpAnswer<'_> {
-    fn fresh(&self) -> bool {
-        self.sse.is_none()
-    }
-
-    async fn last(mut self, state: &ShardState, message: &[u8]) -> Result<bool, ProxyError> {
-        match self.sse.as_mut() {
-            Some(out) => {
-                out.event(self.client, message).await?;
-                out.finish(state, self.client).await
-            }
-            None => write_json(state, self.client, message, self.shape).await,
-        }
-    }
-
-    async fn close(mut self, state: &ShardState) -> Result<bool, ProxyError> {
-        let mut out = self.sse.take().unwrap_or_else(|| SseOut::new(self.shape));
-        out.finish(state, self.client).await
-    }
-
-    async fn refuse(
-        self,
-        state: &ShardState,
-        id: &JsonRpcId,
-        refusal: upstream::AuthRefusal,
-    ) -> Result<bool, ProxyError> {
-        if self.fresh() {
-            return refusal
-                .write(state, self.client, self.shape.keep_alive)
-                .await;
-        }
-        // An SSE answer is under way: too late for a status.
-        let text = refused_text(refusal.status);
-        self.error(state, id, jsonrpc::UPSTREAM_UNAVAILABLE, &text, None)
-            .await
-    }
 }
 
 /// Removes the request's cancel latch and MRTR waiters however the call ends.
@@ -143,14 +66,36 @@ impl Drop for Inflight<'_> {
 }
 
 /// Serves one translated request; returns whether the client connection stays open.
-pub(in crate::proxy) async fn call<R: Reply>(
+pub(in crate::proxy) async fn call(
     state: &Rc<ShardState>,
-    mut answer: R,
+    client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
     body: &[u8],
     facts: &Facts,
     session: &Rc<L2mSession>,
 ) -> Result<bool, ProxyError> {
+    let answer = Answer {
+        client,
+        shape: ClientShape {
+            keep_alive: head.keep_alive(),
+            http11: head.minor_version() == 1,
+            session: None,
+        },
+        sse: None,
+    };
+    serve(state, answer, head, body, facts, session).await
+}
+
+/// Serves one translated request into `answer` (a POST's own answer, a batch element's, or a
+/// legacy HTTP+SSE session's stream).
+pub(in crate::proxy) async fn serve<S: Sink>(
+    state: &Rc<ShardState>,
+    mut answer: S,
+    head: &RequestHead,
+    body: &[u8],
+    facts: &Facts,
+    session: &Rc<L2mSession>,
+) -> Result<S::Done, ProxyError> {
     let id = facts
         .id
         .clone()
@@ -213,22 +158,9 @@ pub(in crate::proxy) async fn call<R: Reply>(
                     )
                     .await;
             }
-            RoundEnd::Cancelled => return answer.close(state).await,
-            RoundEnd::Auth(refusal) => return answer.refuse(state, &id, refusal).await,
-            RoundEnd::Failed(e) if answer.fresh() => return Err(e),
-            RoundEnd::Failed(e) => {
-                let (code, text) = match e {
-                    ProxyError::UpstreamTimeout { .. } => (
-                        jsonrpc::UPSTREAM_TIMEOUT,
-                        "Upstream MCP server did not answer in time".to_owned(),
-                    ),
-                    other => (
-                        jsonrpc::UPSTREAM_UNAVAILABLE,
-                        format!("Upstream MCP server unavailable: {other}"),
-                    ),
-                };
-                return answer.error(state, &id, code, &text, None).await;
-            }
+            RoundEnd::Cancelled => return answer.abandon(state).await,
+            RoundEnd::Auth(refusal) => return answer.refused(state, &id, refusal).await,
+            RoundEnd::Failed(e) => return answer.failed(state, &id, e).await,
         };
         let input = match mrtr::classify(&message) {
             Ok(Final::InputRequired(input)) => input,
@@ -262,11 +194,11 @@ pub(in crate::proxy) async fn call<R: Reply>(
             inflight.minted.push(out.id.clone());
         }
         for out in &outgoing {
-            answer.send(state, &out.message).await?;
+            answer.stream(state, &out.message).await?;
         }
         match collect(&rx, &mut rounds, &cancel, session, timeout).await {
             Collected::Ready => {}
-            Collected::Cancelled => return answer.close(state).await,
+            Collected::Cancelled => return answer.abandon(state).await,
             Collected::TimedOut => {
                 return answer
                     .error(
@@ -288,12 +220,12 @@ pub(in crate::proxy) async fn call<R: Reply>(
 }
 
 /// Answers the client with the error a [`Stop`] means.
-async fn stopped<R: Reply>(
-    answer: R,
+async fn stopped<S: Sink>(
+    answer: S,
     state: &ShardState,
     id: &JsonRpcId,
     stop: &Stop,
-) -> Result<bool, ProxyError> {
+) -> Result<S::Done, ProxyError> {
     match stop {
         Stop::Undeclared { method, capability } => {
             let text = match capability {
@@ -394,9 +326,9 @@ async fn collect(
 /// Sends one round upstream and reads its answer up to the final message, streaming the
 /// notifications before it to the client.
 #[allow(clippy::too_many_arguments)]
-async fn round<R: Reply>(
+async fn round<S: Sink>(
     state: &Rc<ShardState>,
-    answer: &mut R,
+    answer: &mut S,
     head: &RequestHead,
     facts: &Facts,
     session: &L2mSession,
@@ -476,7 +408,7 @@ async fn round<R: Reply>(
                 return Ok(RoundEnd::Final(message));
             }
             Shape::Notification if (200..300).contains(&status) => {
-                answer.send(state, &message).await?;
+                answer.stream(state, &message).await?;
             }
             // Requests on a 2026 request stream are not allowed; nothing else is relayable.
             _ => {}

@@ -7,19 +7,20 @@
 //!
 //! Files: detect.rs (translate or pass through; `era = "auto"` probe), discover.rs (the
 //! discover result), session.rs (per-shard state, translated sessions), post.rs (a POST on a
-//! translated session), call.rs (one request upstream with its MRTR rounds), mrtr.rs (the
-//! round state machine), stream.rs (GET/DELETE, the listen mapping), sink.rs (where the
-//! messages go: the seam between the translation and the client's transport), upstream.rs
+//! translated session), call.rs (one request upstream with its MRTR rounds), sink.rs (where its
+//! messages go), batch.rs (a 2025-03-26 batch split into single messages, one reply array),
+//! mrtr.rs (the round state machine), stream.rs (GET/DELETE, the listen mapping), upstream.rs
 //! (send, read messages), wire.rs (bytes and headers).
 //!
 //! Both legacy client transports use it: Streamable HTTP sessions here (answers on the POST,
 //! the GET stream), HTTP+SSE sessions through crate::proxy::legacy::modern (every message on
-//! the session's stream), which reuses [`post::Hello`], [`post::route`], [`call::call`] and
-//! [`stream::listen`] with its own sink.
+//! the session's stream), which reuses [`post::Hello`], [`post::open`], [`post::route`],
+//! [`call::serve`] and [`stream::listen`] with its own sinks (sink.rs is the seam).
 //!
 //! Not here: the opposite direction (a modern client, a legacy upstream), pass-through
 //! sessions (crate::proxy::post, bodyless).
 
+pub mod batch;
 pub mod call;
 pub mod detect;
 pub mod discover;

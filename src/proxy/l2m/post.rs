@@ -2,8 +2,9 @@
 //! modern upstream: `initialize` answered from `server/discover` with a session minted here;
 //! `ping`, `logging/setLevel`, `resources/subscribe`/`unsubscribe` and every notification
 //! answered locally; the client's responses routed to the MRTR exchange waiting for them;
-//! everything else sent upstream (call.rs). [`Hello`], [`open`] and [`route`] are the
-//! transport-neutral parts, shared with legacy HTTP+SSE sessions (crate::proxy::legacy::modern).
+//! everything else sent upstream (call.rs); a 2025-03-26 batch split into these same paths
+//! (batch.rs). [`Hello`], [`open`] and [`route`] are the transport-neutral steps, shared with
+//! legacy HTTP+SSE sessions (crate::proxy::legacy::modern).
 //!
 //! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs).
 
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{jsonrpc, write_error, JsonRpcId, Kind, Method, ProtocolVersion};
+use crate::mcp::{jsonrpc, write_error, JsonRpcId, Kind, Method, ProtocolVersion, LOG_LEVELS};
 use crate::session::{SessionEntry, SessionId};
 
 use super::super::error::ProxyError;
@@ -26,19 +27,7 @@ use super::super::stdio::answer::{write_json, ClientShape};
 use super::discover::Discovered;
 use super::session::L2mSession;
 use super::wire::ClientMeta;
-use super::{call, detect};
-
-/// The logging levels of `logging/setLevel` (RFC 5424 names, as the spec lists them).
-const LEVELS: &[&str] = &[
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
+use super::{batch, call, detect};
 
 /// Serves the POST when translation applies; `None` when it passes through as before (the
 /// upstream is not modern, or the session is not a translated one).
@@ -199,7 +188,7 @@ async fn initialize(
     Some(write_json(state, client, &response, shape).await)
 }
 
-/// What becomes of a client message on a translated session.
+/// What becomes of one client message (no batch) on a translated session.
 #[derive(Debug)]
 pub(in crate::proxy) enum Route {
     /// Taken care of here (a response routed to the MRTR exchange waiting for it, a
@@ -211,63 +200,29 @@ pub(in crate::proxy) enum Route {
     Upstream,
 }
 
-/// Routes one client message on a translated session (the transport-neutral part of a POST).
+/// Routes one client message on a translated session: the transport-neutral part of a POST,
+/// shared by Streamable HTTP (here) and HTTP+SSE sessions (crate::proxy::legacy::modern).
 ///
 /// # Errors
-/// A batch (not translated), or a message of no kind.
+/// A message of no kind.
 pub(in crate::proxy) fn route(
     session: &L2mSession,
     body: &[u8],
     facts: &Facts,
 ) -> Result<Route, ProxyError> {
-    if facts.is_batch {
-        return Err(ProxyError::BatchNotAllowed);
-    }
     match facts.kind {
         Some(Kind::Response | Kind::ErrorResponse) => {
-            if let Some(id) = &facts.id {
-                let waiter = session.waiters.borrow_mut().remove(id);
-                if let Some(waiter) = waiter {
-                    let _ = waiter.try_send((id.clone(), body.to_vec()));
-                }
-            }
+            deliver(session, facts, body);
             Ok(Route::Accepted)
         }
         Some(Kind::Notification) => {
-            if facts.method == Method::NotificationsCancelled {
-                if let Some(cancelled) = &facts.cancelled {
-                    if let Some(latch) = session.inflight.borrow().get(cancelled) {
-                        latch.fire();
-                    }
-                }
-            }
+            notified(session, facts);
             Ok(Route::Accepted)
         }
-        Some(Kind::Request) => {
-            let id = facts.id.clone().unwrap_or(JsonRpcId::Number(0));
-            let local = match facts.method {
-                Method::Ping => Ok(()),
-                Method::LoggingSetLevel => set_level(session, body),
-                Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
-                    subscribe(session, facts)
-                }
-                Method::Initialize => Err((
-                    jsonrpc::INVALID_REQUEST,
-                    "The session is already initialized",
-                )),
-                _ => return Ok(Route::Upstream),
-            };
-            let mut out = Vec::with_capacity(96);
-            match local {
-                Ok(()) => {
-                    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-                    id.write_json(&mut out);
-                    out.extend_from_slice(br#","result":{}}"#);
-                }
-                Err((code, message)) => write_error(&mut out, Some(&id), code, message, None),
-            }
-            Ok(Route::Local(out))
-        }
+        Some(Kind::Request) => Ok(match local(session, body, facts) {
+            Some(reply) => Route::Local(reply),
+            None => Route::Upstream,
+        }),
         None => Err(ProxyError::Internal("a message without a kind")),
     }
 }
@@ -280,25 +235,73 @@ async fn on_session(
     facts: &Facts,
     session: &Rc<L2mSession>,
 ) -> Option<Result<bool, ProxyError>> {
+    if facts.is_batch {
+        return Some(batch::post_batch(state, client, head, body, facts, session).await);
+    }
     let routed = match route(session, body, facts) {
         Ok(routed) => routed,
         Err(e) => return Some(Err(e)),
     };
     Some(match routed {
         Route::Accepted => accepted(state, client, head).await,
-        Route::Local(answer) => {
+        Route::Local(reply) => {
             let shape = ClientShape {
                 keep_alive: head.keep_alive(),
                 http11: head.minor_version() == 1,
                 session: None,
             };
-            write_json(state, client, &answer, shape).await
+            write_json(state, client, &reply, shape).await
         }
-        Route::Upstream => {
-            let answer = call::HttpAnswer::new(client, head);
-            call::call(state, answer, head, body, facts, session).await
-        }
+        Route::Upstream => call::call(state, client, head, body, facts, session).await,
     })
+}
+
+/// Routes a client's response to the MRTR exchange waiting for it (none waiting: dropped).
+pub(super) fn deliver(session: &L2mSession, facts: &Facts, message: &[u8]) {
+    if let Some(id) = &facts.id {
+        let waiter = session.waiters.borrow_mut().remove(id);
+        if let Some(waiter) = waiter {
+            let _ = waiter.try_send((id.clone(), message.to_vec()));
+        }
+    }
+}
+
+/// Acts on a client notification: `notifications/cancelled` stops the request in flight; the
+/// others need nothing upstream (a modern upstream has no session to tell).
+pub(super) fn notified(session: &L2mSession, facts: &Facts) {
+    if facts.method == Method::NotificationsCancelled {
+        if let Some(cancelled) = &facts.cancelled {
+            if let Some(latch) = session.inflight.borrow().get(cancelled) {
+                latch.fire();
+            }
+        }
+    }
+}
+
+/// The proxy's own answer to a request it serves locally (`ping`, `logging/setLevel`,
+/// subscriptions, a second `initialize`); `None` when the request goes upstream.
+pub(super) fn local(session: &L2mSession, body: &[u8], facts: &Facts) -> Option<Vec<u8>> {
+    let local = match facts.method {
+        Method::Ping => Ok(()),
+        Method::LoggingSetLevel => set_level(session, body),
+        Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => subscribe(session, facts),
+        Method::Initialize => Err((
+            jsonrpc::INVALID_REQUEST,
+            "The session is already initialized",
+        )),
+        _ => return None,
+    };
+    let id = facts.id.clone().unwrap_or(JsonRpcId::Number(0));
+    let mut out = Vec::with_capacity(96);
+    match local {
+        Ok(()) => {
+            out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+            id.write_json(&mut out);
+            out.extend_from_slice(br#","result":{}}"#);
+        }
+        Err((code, message)) => write_error(&mut out, Some(&id), code, message, None),
+    }
+    Some(out)
 }
 
 fn set_level(session: &L2mSession, body: &[u8]) -> Result<(), (i32, &'static str)> {
@@ -314,7 +317,7 @@ fn set_level(session: &L2mSession, body: &[u8]) -> Result<(), (i32, &'static str
         .ok()
         .and_then(|m| m.params)
         .and_then(|p| p.level)
-        .filter(|l| LEVELS.contains(&l.as_str()))
+        .filter(|l| LOG_LEVELS.contains(&l.as_str()))
         .ok_or((
             jsonrpc::INVALID_PARAMS,
             "params.level must be a logging level",

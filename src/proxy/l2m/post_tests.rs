@@ -80,11 +80,6 @@ fn other_requests_go_upstream_and_the_rest_is_accepted() {
     assert!(matches!(routed(&s, call), Ok(Route::Upstream)));
     let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
     assert!(matches!(routed(&s, note), Ok(Route::Accepted)));
-    let batch = r#"[{"jsonrpc":"2.0","id":7,"method":"ping"}]"#;
-    assert!(matches!(
-        routed(&s, batch),
-        Err(ProxyError::BatchNotAllowed)
-    ));
 }
 
 #[test]

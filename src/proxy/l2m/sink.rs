@@ -1,73 +1,59 @@
-//! The seam between the translation and the client's transport: where a translated session's
-//! messages go. [`Sink`] takes the messages of a long-lived stream (`subscriptions/listen`
-//! notifications), [`Reply`] the messages of one request's answer (notifications, MRTR
-//! server→client requests, then the response). A Streamable HTTP client gets them on its POST's
-//! answer (call.rs: JSON, switched to SSE when something must stream) or its GET stream
-//! (stream.rs); a legacy HTTP+SSE client gets each as an `event: message` on its session stream
-//! (crate::proxy::legacy::modern).
+//! Where a translated session's messages go: the seam between the translation and the client's
+//! transport. [`Sink`] takes one request's answer: a single POST's own ([`Answer`]: JSON until
+//! something must be streamed, then SSE), a batch element's share of the batch's one answer
+//! (super::batch), or a legacy HTTP+SSE session's stream (crate::proxy::legacy::modern).
+//! [`StreamSink`] takes a long-lived stream's messages (the `subscriptions/listen` mapping of
+//! stream.rs): a Streamable HTTP client's GET stream, or again the legacy session's stream.
+//! Also the in-band errors they write when the upstream fails.
 //!
-//! Not here: what is sent (call.rs, stream.rs), how each transport writes it.
+//! Not here: the exchange with the upstream (call.rs), the listen itself (stream.rs).
 
 use std::future::Future;
 
-use crate::mcp::{write_error, JsonRpcId};
+use glommio::net::TcpStream;
+
+use crate::http::HttpConn;
+use crate::mcp::{jsonrpc, write_error, JsonRpcId};
 
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
-use super::upstream::AuthRefusal;
+use super::super::stdio::answer::{write_json, ClientShape, SseOut};
+use super::upstream;
 
-/// The message of the in-band error that stands for an upstream's 401/403 when no HTTP
-/// status can carry it.
-pub(in crate::proxy) fn refused_text(status: u16) -> String {
-    format!("The upstream refused the client's credentials ({status})")
-}
-
-/// A client's stream of messages.
+/// Where a translated request's answer goes: the messages before the final one (notifications,
+/// MRTR server→client requests), then the final message or how the call ended without one.
+/// A single POST writes to its client ([`Answer`]); a batch element feeds the batch's one
+/// answer (super::batch); a legacy HTTP+SSE session its stream (crate::proxy::legacy::modern).
 pub(in crate::proxy) trait Sink {
-    /// Sends one message that does not end anything.
-    ///
-    /// # Errors
-    /// The client is gone (write error, or its session ended).
-    async fn send(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError>;
+    /// What the call gives back once answered.
+    type Done;
 
-    /// Runs `work` unless the client leaves first (`None`).
-    async fn watch<F: Future>(&mut self, work: F) -> Option<F::Output>;
-}
+    /// A message before the final one.
+    async fn stream(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError>;
 
-/// One request's answer to a client.
-pub(in crate::proxy) trait Reply: Sink + Sized {
-    /// Whether nothing went out yet, so the answer can still be an HTTP status (Streamable
-    /// HTTP only: a legacy SSE answer is always in-band).
-    fn fresh(&self) -> bool;
+    /// The final message (the response under the client's id).
+    async fn last(self, state: &ShardState, message: &[u8]) -> Result<Self::Done, ProxyError>;
 
-    /// Sends the final message; returns whether the client connection stays open.
-    ///
-    /// # Errors
-    /// The client's write error.
-    async fn last(self, state: &ShardState, message: &[u8]) -> Result<bool, ProxyError>;
+    /// The call ended without a response (cancelled, or the session ended).
+    async fn abandon(self, state: &ShardState) -> Result<Self::Done, ProxyError>;
 
-    /// Ends the answer without a response (the request was cancelled).
-    ///
-    /// # Errors
-    /// The client's write error.
-    async fn close(self, state: &ShardState) -> Result<bool, ProxyError>;
-
-    /// Relays an upstream 401/403: as the HTTP answer (status, challenge, body) while
-    /// [`Reply::fresh`], else as a `-32010` error for request `id` ([`refused_text`]).
-    ///
-    /// # Errors
-    /// The client's write error.
-    async fn refuse(
+    /// The upstream refused the client's credentials.
+    async fn refused(
         self,
         state: &ShardState,
         id: &JsonRpcId,
-        refusal: AuthRefusal,
-    ) -> Result<bool, ProxyError>;
+        refusal: upstream::AuthRefusal,
+    ) -> Result<Self::Done, ProxyError>;
 
-    /// Ends the answer with a JSON-RPC error for `id`.
-    ///
-    /// # Errors
-    /// The client's write error.
+    /// The upstream failed (unreachable, timed out, broke off).
+    async fn failed(
+        self,
+        state: &ShardState,
+        id: &JsonRpcId,
+        error: ProxyError,
+    ) -> Result<Self::Done, ProxyError>;
+
+    /// A JSON-RPC error as the final message.
     async fn error(
         self,
         state: &ShardState,
@@ -75,9 +61,116 @@ pub(in crate::proxy) trait Reply: Sink + Sized {
         code: i32,
         message: &str,
         data: Option<&str>,
-    ) -> Result<bool, ProxyError> {
+    ) -> Result<Self::Done, ProxyError>
+    where
+        Self: Sized,
+    {
         let mut body = Vec::with_capacity(160);
         write_error(&mut body, Some(id), code, message, data);
         self.last(state, &body).await
+    }
+}
+
+/// The in-band error for credentials the upstream refused once the answer can no longer carry
+/// the refusal's own status.
+pub(in crate::proxy) fn refusal_error(refusal: &upstream::AuthRefusal) -> (i32, String) {
+    (
+        jsonrpc::UPSTREAM_UNAVAILABLE,
+        format!(
+            "The upstream refused the client's credentials ({})",
+            refusal.status
+        ),
+    )
+}
+
+/// The in-band error for an upstream failure.
+pub(in crate::proxy) fn failure_error(error: &ProxyError) -> (i32, String) {
+    match error {
+        ProxyError::UpstreamTimeout { .. } => (
+            jsonrpc::UPSTREAM_TIMEOUT,
+            "Upstream MCP server did not answer in time".to_owned(),
+        ),
+        other => (
+            jsonrpc::UPSTREAM_UNAVAILABLE,
+            format!("Upstream MCP server unavailable: {other}"),
+        ),
+    }
+}
+
+/// A client's long-lived stream of messages (no final message: it ends with the session or
+/// the client).
+pub(in crate::proxy) trait StreamSink {
+    /// Sends one message.
+    ///
+    /// # Errors
+    /// The client is gone (a write failed, or its session ended).
+    async fn send(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError>;
+
+    /// Runs `work` unless the client leaves first (`None`).
+    async fn watch<F: Future>(&mut self, work: F) -> Option<F::Output>;
+}
+
+/// The client's POST answer, JSON until something must be streamed.
+pub(super) struct Answer<'a> {
+    pub(super) client: &'a mut HttpConn<TcpStream>,
+    pub(super) shape: ClientShape<'a>,
+    pub(super) sse: Option<SseOut>,
+}
+
+impl Sink for Answer<'_> {
+    type Done = bool;
+
+    async fn stream(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
+        if self.sse.is_none() {
+            let mut out = SseOut::new(self.shape);
+            out.start(state, self.client).await?;
+            self.sse = Some(out);
+        }
+        if let Some(out) = self.sse.as_mut() {
+            out.event(self.client, message).await?;
+        }
+        Ok(())
+    }
+
+    async fn last(mut self, state: &ShardState, message: &[u8]) -> Result<bool, ProxyError> {
+        match self.sse.as_mut() {
+            Some(out) => {
+                out.event(self.client, message).await?;
+                out.finish(state, self.client).await
+            }
+            None => write_json(state, self.client, message, self.shape).await,
+        }
+    }
+
+    async fn abandon(mut self, state: &ShardState) -> Result<bool, ProxyError> {
+        let mut out = self.sse.take().unwrap_or_else(|| SseOut::new(self.shape));
+        out.finish(state, self.client).await
+    }
+
+    async fn refused(
+        self,
+        state: &ShardState,
+        id: &JsonRpcId,
+        refusal: upstream::AuthRefusal,
+    ) -> Result<bool, ProxyError> {
+        if self.sse.is_none() {
+            let keep = self.shape.keep_alive;
+            return refusal.write(state, self.client, keep).await;
+        }
+        let (code, text) = refusal_error(&refusal);
+        self.error(state, id, code, &text, None).await
+    }
+
+    async fn failed(
+        self,
+        state: &ShardState,
+        id: &JsonRpcId,
+        error: ProxyError,
+    ) -> Result<bool, ProxyError> {
+        if self.sse.is_none() {
+            return Err(error);
+        }
+        let (code, text) = failure_error(&error);
+        self.error(state, id, code, &text, None).await
     }
 }

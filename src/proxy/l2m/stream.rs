@@ -3,7 +3,7 @@
 //! list changes the upstream declared plus the client's resource subscriptions; its
 //! notifications reach the client as plain legacy notifications (`_meta.subscriptionId`
 //! dropped, the acknowledgement skipped). A changed subscription set reopens the listen.
-//! [`listen`] is that mapping for any [`Sink`]: a legacy HTTP+SSE session feeds its own
+//! [`listen`] is that mapping for any [`StreamSink`]: a legacy HTTP+SSE session feeds its own
 //! stream from it (crate::proxy::legacy::modern).
 //!
 //! Not here: POSTs (post.rs, call.rs).
@@ -25,7 +25,7 @@ use super::super::relay::until_client_gone;
 use super::super::state::{OpenStream, ShardState};
 use super::super::stdio::answer::{ClientShape, SseOut};
 use super::session::L2mSession;
-use super::sink::Sink;
+use super::sink::StreamSink;
 use super::upstream;
 use super::wire::{self, ClientMeta, Shape};
 
@@ -84,7 +84,7 @@ struct GetStream<'a> {
     out: SseOut,
 }
 
-impl Sink for GetStream<'_> {
+impl StreamSink for GetStream<'_> {
     async fn send(&mut self, _state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
         self.out.event(self.client, message).await
     }
@@ -101,7 +101,7 @@ impl Sink for GetStream<'_> {
 ///
 /// # Errors
 /// The sink's (a write to the client failed).
-pub(in crate::proxy) async fn listen<S: Sink>(
+pub(in crate::proxy) async fn listen<S: StreamSink>(
     state: &Rc<ShardState>,
     head: &RequestHead,
     session: &L2mSession,
@@ -202,7 +202,7 @@ fn is_acknowledgement(message: &[u8]) -> bool {
 
 /// Waits [`REOPEN_PAUSE`] (or less, when the session ends or the shard shuts down meanwhile);
 /// false when the client left.
-async fn pause<S: Sink>(sink: &mut S, session: &L2mSession, state: &ShardState) -> bool {
+async fn pause<S: StreamSink>(sink: &mut S, session: &L2mSession, state: &ShardState) -> bool {
     sink.watch(futures_lite::future::or(
         glommio::timer::sleep(REOPEN_PAUSE),
         futures_lite::future::or(session.ended.wait(), state.shutdown.wait()),

@@ -18,12 +18,12 @@ use std::future::Future;
 use std::rc::Rc;
 
 use crate::http::RequestHead;
-use crate::mcp::{jsonrpc, JsonRpcId, Method};
+use crate::mcp::{JsonRpcId, Method};
 use crate::session::SessionId;
 
 use super::super::error::ProxyError;
 use super::super::l2m::post::{self as l2m_post, Hello, Route};
-use super::super::l2m::sink::{refused_text, Reply, Sink};
+use super::super::l2m::sink::{failure_error, refusal_error, Sink, StreamSink};
 use super::super::l2m::upstream::AuthRefusal;
 use super::super::l2m::{call, detect, stream as l2m_stream, L2mSession};
 use super::super::metrics::ListenGuard;
@@ -40,13 +40,19 @@ struct ToStream {
     out: Rc<LegacyOut>,
 }
 
-impl Sink for ToStream {
-    async fn send(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
+impl ToStream {
+    fn push(&self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
         if deliver(state, &self.sid, message.to_vec()) {
             Ok(())
         } else {
             Err(ProxyError::SessionNotFound { id: None })
         }
+    }
+}
+
+impl StreamSink for ToStream {
+    async fn send(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
+        self.push(state, message)
     }
 
     async fn watch<F: Future>(&mut self, work: F) -> Option<F::Output> {
@@ -58,28 +64,41 @@ impl Sink for ToStream {
     }
 }
 
-impl Reply for ToStream {
-    fn fresh(&self) -> bool {
-        false
+/// One request's answer: every message on the stream, failures in-band (no HTTP status is
+/// left to answer with).
+impl Sink for ToStream {
+    type Done = ();
+
+    async fn stream(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
+        self.push(state, message)
     }
 
-    async fn last(mut self, state: &ShardState, message: &[u8]) -> Result<bool, ProxyError> {
-        self.send(state, message).await.map(|()| false)
+    async fn last(self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
+        self.push(state, message)
     }
 
-    async fn close(self, _state: &ShardState) -> Result<bool, ProxyError> {
-        Ok(false)
+    async fn abandon(self, _state: &ShardState) -> Result<(), ProxyError> {
+        Ok(())
     }
 
-    async fn refuse(
+    async fn refused(
         self,
         state: &ShardState,
         id: &JsonRpcId,
         refusal: AuthRefusal,
-    ) -> Result<bool, ProxyError> {
-        let text = refused_text(refusal.status);
-        self.error(state, id, jsonrpc::UPSTREAM_UNAVAILABLE, &text, None)
-            .await
+    ) -> Result<(), ProxyError> {
+        let (code, text) = refusal_error(&refusal);
+        self.error(state, id, code, &text, None).await
+    }
+
+    async fn failed(
+        self,
+        state: &ShardState,
+        id: &JsonRpcId,
+        error: ProxyError,
+    ) -> Result<(), ProxyError> {
+        let (code, text) = failure_error(&error);
+        self.error(state, id, code, &text, None).await
     }
 }
 
@@ -108,7 +127,7 @@ pub(super) async fn initialize(
             state.bufs.give(job.request);
             if let (Some(id), Some(out)) = (&id, live(&state, &job.sid)) {
                 let sink = ToStream { sid: job.sid, out };
-                let _ = sink.refuse(&state, id, refusal).await;
+                let _ = sink.refused(&state, id, refusal).await;
             }
             return;
         }
@@ -209,7 +228,7 @@ async fn request(
     work: Work,
 ) {
     let sid = sink.sid;
-    if let Err(error) = call::call(&state, sink, &head, &body, &facts, &session).await {
+    if let Err(error) = call::serve(&state, sink, &head, &body, &facts, &session).await {
         if live(&state, &sid).is_some() {
             http::fail(&state, &sid, facts.id.as_ref(), &error);
         }
