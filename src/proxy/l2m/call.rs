@@ -3,7 +3,9 @@
 //! drive MRTR rounds: `input_required` becomes server→client requests on this POST's stream,
 //! the client's answers (separate POSTs, routed here by id) feed the retry, until a complete
 //! result goes to the client under its own id. `notifications/cancelled` for the request
-//! closes the upstream connection (the 2026 form of cancellation).
+//! closes the upstream connection (the 2026 form of cancellation). A `tools/call` carries the
+//! `Mcp-Param-*` headers of its annotated arguments (tools.rs), retried once with a fresh
+//! `tools/list` when the upstream answers `-32020`.
 //!
 //! Not here: local answers and routing of the client's messages (post.rs), the bytes (wire.rs),
 //! the round bookkeeping (mrtr.rs).
@@ -17,7 +19,7 @@ use serde_json::value::RawValue;
 use shards::latch::Latch;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{jsonrpc, write_error, JsonRpcId};
+use crate::mcp::{jsonrpc, write_error, JsonRpcId, Method};
 
 use super::super::error::ProxyError;
 use super::super::post::Facts;
@@ -25,8 +27,8 @@ use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape, SseOut};
 use super::mrtr::{self, Final, Rounds, Stop};
 use super::session::{ClientAnswer, L2mSession};
-use super::upstream;
 use super::wire::{self, ClientMeta, Retry, Shape};
+use super::{tools, upstream};
 use shards::timeout::within;
 
 /// How one upstream round ended.
@@ -151,6 +153,25 @@ pub(in crate::proxy) async fn call(
     let tx = Rc::new(tx);
     let mut rounds = Rounds::default();
     let mut retry_id: Option<Box<RawValue>> = None;
+    // A tools/call mirrors its annotated arguments into Mcp-Param-* headers (tools.rs).
+    let tool = facts
+        .mcp_name
+        .as_deref()
+        .filter(|_| facts.method == Method::ToolsCall);
+    let mut params = Vec::new();
+    if let Some(name) = tool {
+        let stop = async {
+            futures_lite::future::or(cancel.wait(), session.ended.wait()).await;
+            None
+        };
+        let found =
+            async { Some(tools::call_headers(state, session, head, name, body, false).await) };
+        match futures_lite::future::or(found, stop).await {
+            Some(found) => params = found,
+            None => return answer.abandon(state).await,
+        }
+    }
+    let mut refreshed = false;
     loop {
         let level = session.log_level.borrow().clone();
         let meta = ClientMeta {
@@ -172,6 +193,7 @@ pub(in crate::proxy) async fn call(
             facts,
             session,
             &upstream_body,
+            &params,
             &cancel,
             timeout,
         )
@@ -218,6 +240,19 @@ pub(in crate::proxy) async fn call(
                 return answer.error(state, &id, code, &text, None).await;
             }
         };
+        if let Some(name) = tool.filter(|_| !refreshed && tools::is_header_mismatch(&message)) {
+            // The tool's schema may have changed: read tools/list again and retry once when
+            // that changes the headers (2026-07-28 §Client Behavior).
+            refreshed = true;
+            let fresh = tools::call_headers(state, session, head, name, body, true).await;
+            if fresh != params {
+                params = fresh;
+                continue;
+            }
+        }
+        if facts.method == Method::ToolsList {
+            tools::learn_relayed(state, session.upstream, &message);
+        }
         let input = match mrtr::classify(&message) {
             Ok(Final::InputRequired(input)) => input,
             Ok(Final::Done) if retry_id.is_none() => return answer.last(state, &message).await,
@@ -389,6 +424,7 @@ async fn round(
     facts: &Facts,
     session: &L2mSession,
     body: &[u8],
+    params: &[(String, String)],
     cancel: &Latch,
     timeout: Duration,
 ) -> Result<RoundEnd, ProxyError> {
@@ -401,13 +437,14 @@ async fn round(
         return Err(ProxyError::Internal("HTTP path used for a stdio upstream"));
     };
     let mut request = state.bufs.lease(body.len() + 1024);
-    wire::request_head(
+    wire::request_head_with(
         &mut request,
         &url.path,
         &url.authority,
         head,
         facts.method_name().unwrap_or_default(),
         facts.mcp_name.as_deref(),
+        params,
         body.len(),
     );
     request.extend_from_slice(body);
@@ -464,6 +501,7 @@ async fn round(
                 return Ok(RoundEnd::Final(message));
             }
             Shape::Notification if (200..300).contains(&status) => {
+                tools::on_notification(state, session.upstream, &message);
                 answer.stream(state, &message).await?;
             }
             // Requests on a 2026 request stream are not allowed; nothing else is relayable.

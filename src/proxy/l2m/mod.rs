@@ -9,7 +9,8 @@
 //! discover result), session.rs (per-shard state, translated sessions), post.rs (a POST on a
 //! translated session), call.rs (one request upstream with its MRTR rounds), mrtr.rs (the
 //! round state machine), stream.rs (GET/DELETE), upstream.rs (send, read messages), wire.rs
-//! (bytes and headers).
+//! (bytes and headers), params.rs (`x-mcp-header` annotations → `Mcp-Param-*` headers),
+//! tools.rs (those annotations per upstream, fetched with `tools/list` when missing).
 //!
 //! Not here: the opposite direction (a modern client, a legacy upstream), pass-through
 //! sessions (crate::proxy::post, bodyless).
@@ -18,9 +19,11 @@ pub mod call;
 pub mod detect;
 pub mod discover;
 pub mod mrtr;
+pub mod params;
 pub mod post;
 pub mod session;
 pub mod stream;
+pub mod tools;
 pub mod upstream;
 pub mod wire;
 

@@ -22,8 +22,8 @@ use super::super::relay::until_client_gone;
 use super::super::state::{OpenStream, ShardState};
 use super::super::stdio::answer::{ClientShape, SseOut};
 use super::session::L2mSession;
-use super::upstream;
 use super::wire::{self, ClientMeta, Shape};
+use super::{tools, upstream};
 
 /// A listen that ended on its own is reopened after this pause (no hot loop against an
 /// upstream that closes it at once).
@@ -128,6 +128,7 @@ pub async fn get_or_delete(
             if wire::shape(&message) != Shape::Notification || is_acknowledgement(&message) {
                 continue;
             }
+            tools::on_notification(state, session.upstream, &message);
             if let Ok(plain) = wire::strip_subscription_id(&message) {
                 out.event(client, &plain).await?;
             }

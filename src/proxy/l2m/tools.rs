@@ -1,0 +1,251 @@
+//! Per shard and translated upstream: what each tool's `inputSchema` asks to mirror into
+//! `Mcp-Param-*` headers. Learned from the `tools/list` answers relayed to translated sessions
+//! and, when a `tools/call` names a tool not known yet, from a `tools/list` the proxy sends
+//! upstream itself (all pages, at most [`MAX_PAGES`]). Forgotten on
+//! `notifications/tools/list_changed`, and refreshed when the upstream answers a call with
+//! `-32020` (HeaderMismatch), as the spec asks of a client.
+//!
+//! Not here: reading schemas and computing the headers (params.rs), sending the call
+//! (call.rs). The cache is shared by the shard's sessions on that upstream: an upstream whose
+//! tool list depends on the caller's credentials is corrected by the `-32020` refresh.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::http::RequestHead;
+
+use super::super::state::ShardState;
+use super::params::{self, Page, ToolParams};
+use super::session::L2mSession;
+use super::upstream;
+use super::wire::{self, ClientMeta, Shape};
+
+/// Most `tools/list` pages one fetch reads (a cursor loop must end).
+pub const MAX_PAGES: usize = 32;
+
+/// The annotations learned for one upstream.
+#[derive(Debug, Default)]
+pub struct ToolCache {
+    tools: HashMap<String, Rc<ToolParams>>,
+    /// A whole `tools/list` was read since the last change: a name missing here is unknown
+    /// upstream too (no fetch for it).
+    complete: bool,
+    /// Bumped by every change: a fetch that began before one is not stored.
+    generation: u64,
+}
+
+/// Per upstream index.
+pub type ToolCaches = HashMap<usize, ToolCache>;
+
+/// What the cache says of tool `name` on `upstream`: `Some(Some(_))` known, `Some(None)`
+/// certainly not listed, `None` not known yet.
+fn cached(state: &ShardState, upstream: usize, name: &str) -> Option<Option<Rc<ToolParams>>> {
+    let caches = state.l2m.tools.borrow();
+    let cache = caches.get(&upstream)?;
+    match cache.tools.get(name) {
+        Some(params) => Some(Some(params.clone())),
+        None if cache.complete => Some(None),
+        None => None,
+    }
+}
+
+/// Takes in a `tools/list` answer relayed to a translated session (one page).
+pub fn learn_relayed(state: &ShardState, upstream: usize, message: &[u8]) {
+    let Some(page) = params::list_page(message) else {
+        return;
+    };
+    let mut caches = state.l2m.tools.borrow_mut();
+    let cache = caches.entry(upstream).or_default();
+    for (name, params) in page.tools {
+        cache.tools.insert(name, Rc::new(params));
+    }
+}
+
+/// Forgets what is known of `upstream`'s tools (their list changed).
+pub fn forget(state: &ShardState, upstream: usize) {
+    let mut caches = state.l2m.tools.borrow_mut();
+    let cache = caches.entry(upstream).or_default();
+    cache.tools.clear();
+    cache.complete = false;
+    cache.generation += 1;
+}
+
+/// Forgets `upstream`'s tools when `message` is `notifications/tools/list_changed`.
+pub fn on_notification(state: &ShardState, upstream: usize, message: &[u8]) {
+    const CHANGED: &[u8] = b"notifications/tools/list_changed";
+    if !message.windows(CHANGED.len()).any(|w| w == CHANGED) {
+        return;
+    }
+    #[derive(serde::Deserialize)]
+    struct M<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    if serde_json::from_slice::<M<'_>>(message)
+        .is_ok_and(|m| m.method.as_deref() == Some("notifications/tools/list_changed"))
+    {
+        tracing::debug!(upstream, "tools list changed: mirrored arguments forgotten");
+        forget(state, upstream);
+    }
+}
+
+/// What tool `name` mirrors on the session's upstream: from the cache, else from a
+/// `tools/list` sent upstream now (with the client's credentials); `refresh` skips the cache.
+/// `None` when the upstream does not list the tool or the list cannot be read (the call then
+/// goes without `Mcp-Param-*` headers).
+pub async fn params_for(
+    state: &Rc<ShardState>,
+    session: &L2mSession,
+    head: &RequestHead,
+    name: &str,
+    refresh: bool,
+) -> Option<Rc<ToolParams>> {
+    if !refresh {
+        if let Some(known) = cached(state, session.upstream, name) {
+            return known;
+        }
+    }
+    let generation = {
+        let mut caches = state.l2m.tools.borrow_mut();
+        caches.entry(session.upstream).or_default().generation
+    };
+    match fetch(state, session, head).await {
+        Ok((tools, complete)) => {
+            let tools: HashMap<String, Rc<ToolParams>> = tools
+                .into_iter()
+                .map(|(name, params)| (name, Rc::new(params)))
+                .collect();
+            let found = tools.get(name).cloned();
+            let mut caches = state.l2m.tools.borrow_mut();
+            let cache = caches.entry(session.upstream).or_default();
+            // A list that changed meanwhile serves this call but is not kept.
+            if cache.generation == generation {
+                cache.tools = tools;
+                cache.complete = complete;
+            }
+            found
+        }
+        Err(reason) => {
+            tracing::debug!(
+                upstream = session.upstream,
+                reason,
+                "tools/list for Mcp-Param-* headers failed"
+            );
+            cached(state, session.upstream, name).flatten()
+        }
+    }
+}
+
+/// Every tool the upstream lists (following `nextCursor`); whether the listing is whole.
+async fn fetch(
+    state: &Rc<ShardState>,
+    session: &L2mSession,
+    head: &RequestHead,
+) -> Result<(Vec<(String, ToolParams)>, bool), &'static str> {
+    let mut tools = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page = fetch_page(state, session, head, cursor.as_deref()).await?;
+        tools.extend(page.tools);
+        match page.next_cursor {
+            Some(next) if !next.is_empty() => cursor = Some(next),
+            _ => return Ok((tools, true)),
+        }
+    }
+    Ok((tools, false))
+}
+
+async fn fetch_page(
+    state: &Rc<ShardState>,
+    session: &L2mSession,
+    head: &RequestHead,
+    cursor: Option<&str>,
+) -> Result<Page, &'static str> {
+    let (url, timeout) = state
+        .config
+        .upstreams
+        .get(session.upstream)
+        .and_then(|up| up.http().map(|url| (url, up.request_timeout)))
+        .ok_or("not an HTTP upstream")?;
+    let mut list = Vec::with_capacity(96);
+    list.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    crate::mcp::write_json_string(&mut list, &session.mint("tools"));
+    list.extend_from_slice(br#","method":"tools/list""#);
+    if let Some(cursor) = cursor {
+        list.extend_from_slice(br#","params":{"cursor":"#);
+        crate::mcp::write_json_string(&mut list, cursor);
+        list.push(b'}');
+    }
+    list.push(b'}');
+    let level = session.log_level.borrow().clone();
+    let meta = ClientMeta {
+        capabilities: &session.capabilities,
+        client_info: &session.client_info,
+        log_level: level.as_deref(),
+    };
+    let body = wire::upstream_body(&list, &meta, None).map_err(|_| "tools/list body")?;
+    let mut request = Vec::with_capacity(body.len() + 512);
+    wire::request_head(
+        &mut request,
+        &url.path,
+        &url.authority,
+        head,
+        "tools/list",
+        None,
+        body.len(),
+    );
+    request.extend_from_slice(&body);
+    let mut reply = upstream::send(state, session.upstream, &request, None)
+        .await
+        .map_err(|_| "upstream unreachable")?;
+    if !(200..300).contains(&reply.status()) {
+        return Err("tools/list refused");
+    }
+    loop {
+        match reply.next(None, timeout).await {
+            Ok(Some(message)) => match wire::shape(&message) {
+                Shape::Response => {
+                    while let Ok(Some(_)) = reply.next(None, timeout).await {}
+                    reply.finish(state);
+                    return params::list_page(&message).ok_or("tools/list answered an error");
+                }
+                Shape::Notification => on_notification(state, session.upstream, &message),
+                _ => {}
+            },
+            Ok(None) => return Err("tools/list ended without an answer"),
+            Err(_) => return Err("tools/list answer broken or late"),
+        }
+    }
+}
+
+/// The `Mcp-Param-*` headers of a translated `tools/call` of `name` with `body` (see
+/// [`params_for`]); none when the tool mirrors nothing.
+pub async fn call_headers(
+    state: &Rc<ShardState>,
+    session: &L2mSession,
+    head: &RequestHead,
+    name: &str,
+    body: &[u8],
+    refresh: bool,
+) -> Vec<(String, String)> {
+    match params_for(state, session, head, name, refresh).await {
+        Some(params) => params::call_headers(body, &params),
+        None => Vec::new(),
+    }
+}
+
+/// Whether an upstream answer is a `-32020` (HeaderMismatch) error.
+pub fn is_header_mismatch(message: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Response {
+        error: Option<Error>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Error {
+        code: i64,
+    }
+    serde_json::from_slice::<Response>(message).is_ok_and(|r| {
+        r.error
+            .is_some_and(|e| e.code == i64::from(crate::mcp::jsonrpc::HEADER_MISMATCH))
+    })
+}
