@@ -250,9 +250,11 @@ pub(in crate::proxy) async fn call(
                 continue;
             }
         }
-        if facts.method == Method::ToolsList {
-            tools::learn_relayed(state, session.upstream, &message);
-        }
+        let message = if facts.method == Method::ToolsList {
+            tools::relayed_list(state, session.upstream, message)
+        } else {
+            message
+        };
         let input = match mrtr::classify(&message) {
             Ok(Final::InputRequired(input)) => input,
             Ok(Final::Done) if retry_id.is_none() => return answer.last(state, &message).await,

@@ -1,7 +1,8 @@
 //! `Mcp-Param-{Name}` headers (2026-07-28 §"Custom Headers from Tool Parameters"): which tool
 //! arguments a tool's `inputSchema` marks with `x-mcp-header`, whether those marks are valid,
 //! the tools of a `tools/list` result, and the headers a `tools/call` carries for its
-//! arguments (values encoded with [`header_value`]).
+//! arguments (values encoded with [`header_value`]); a `tools/list` answer without the tools
+//! whose annotations are invalid.
 //!
 //! Not here: the per-upstream cache and the upstream `tools/list` (tools.rs), writing the
 //! headers (wire.rs).
@@ -222,6 +223,42 @@ fn sub_off_chain(value: &Value) -> bool {
 /// RFC 9110 §5.6.2 `tchar`.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A `tools/list` response without the tools whose annotations are invalid (a 2026 client
+/// MUST leave them out: 2026-07-28 §Schema Extension), each logged with its reason; `None` when
+/// nothing is left out (the response then goes on byte for byte).
+pub fn without_invalid(message: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(message).ok()?;
+    if !text.contains(ANNOTATION) && !text.contains("\\u") {
+        return None;
+    }
+    let mut fields: BTreeMap<Cow<'_, str>, &RawValue> = serde_json::from_slice(message).ok()?;
+    let mut result: BTreeMap<Cow<'_, str>, &RawValue> =
+        serde_json::from_str(fields.get("result")?.get()).ok()?;
+    let tools: Vec<&RawValue> = serde_json::from_str(result.get("tools")?.get()).ok()?;
+    let before = tools.len();
+    let kept: Vec<&RawValue> = tools
+        .into_iter()
+        .filter(|tool| {
+            let Ok(def) = serde_json::from_str::<ToolDef<'_>>(tool.get()) else {
+                return true;
+            };
+            let Some(reason) = def.input_schema.map(annotations).and_then(|p| p.invalid) else {
+                return true;
+            };
+            tracing::warn!(tool = %def.name, reason, "tool left out of tools/list: invalid x-mcp-header");
+            false
+        })
+        .collect();
+    if kept.len() == before {
+        return None;
+    }
+    let tools_json = RawValue::from_string(serde_json::to_string(&kept).ok()?).ok()?;
+    result.insert("tools".into(), &tools_json);
+    let result_json = RawValue::from_string(serde_json::to_string(&result).ok()?).ok()?;
+    fields.insert("result".into(), &result_json);
+    serde_json::to_vec(&fields).ok()
 }
 
 #[derive(Deserialize)]

@@ -176,3 +176,29 @@ fn a_list_page_names_tools_and_the_next_cursor() {
     assert_eq!(page.tools[1].1.headers[0].name, "Region");
     assert!(list_page(br#"{"jsonrpc":"2.0","id":3,"error":{"code":-1,"message":"no"}}"#).is_none());
 }
+
+#[test]
+fn invalid_tools_are_left_out_of_a_list_and_valid_lists_are_untouched() {
+    let list = br#"{"jsonrpc":"2.0","id":4,"result":{"tools":[
+        {"name":"ok","inputSchema":{"type":"object","properties":{"r":{"type":"string","x-mcp-header":"R"}}}},
+        {"name":"bad","inputSchema":{"type":"object","properties":{"n":{"type":"number","x-mcp-header":"N"}}}},
+        {"name":"plain","inputSchema":{"type":"object","properties":{"big":{"type":"integer","default":1.50}}}}
+    ],"nextCursor":"c"}}"#;
+    let out = without_invalid(list).expect("one tool left out");
+    let text = std::str::from_utf8(&out).expect("utf8");
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+    let names: Vec<&str> = v["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["ok", "plain"]);
+    assert_eq!(v["result"]["nextCursor"], "c");
+    assert_eq!(v["id"], 4);
+    // The tools kept are copied as written.
+    assert!(text.contains(r#""default":1.50"#), "{text}");
+    let valid = br#"{"jsonrpc":"2.0","id":4,"result":{"tools":[{"name":"ok","inputSchema":{"properties":{"r":{"type":"string","x-mcp-header":"R"}}}}]}}"#;
+    assert!(without_invalid(valid).is_none());
+    assert!(without_invalid(br#"{"jsonrpc":"2.0","id":4,"result":{"tools":[]}}"#).is_none());
+}

@@ -49,16 +49,20 @@ fn cached(state: &ShardState, upstream: usize, name: &str) -> Option<Option<Rc<T
     }
 }
 
-/// Takes in a `tools/list` answer relayed to a translated session (one page).
-pub fn learn_relayed(state: &ShardState, upstream: usize, message: &[u8]) {
-    let Some(page) = params::list_page(message) else {
-        return;
+/// Takes in a `tools/list` answer (one page) relayed to a translated session; returns it as
+/// the client gets it: without the tools whose annotations are invalid.
+pub fn relayed_list(state: &ShardState, upstream: usize, message: Vec<u8>) -> Vec<u8> {
+    let Some(page) = params::list_page(&message) else {
+        return message;
     };
-    let mut caches = state.l2m.tools.borrow_mut();
-    let cache = caches.entry(upstream).or_default();
-    for (name, params) in page.tools {
-        cache.tools.insert(name, Rc::new(params));
+    {
+        let mut caches = state.l2m.tools.borrow_mut();
+        let cache = caches.entry(upstream).or_default();
+        for (name, params) in page.tools {
+            cache.tools.insert(name, Rc::new(params));
+        }
     }
+    params::without_invalid(&message).unwrap_or(message)
 }
 
 /// Forgets what is known of `upstream`'s tools (their list changed).
