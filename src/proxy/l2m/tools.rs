@@ -3,7 +3,8 @@
 //! and, when a `tools/call` names a tool not known yet, from a `tools/list` the proxy sends
 //! upstream itself (all pages, at most [`MAX_PAGES`]). Forgotten on
 //! `notifications/tools/list_changed`, and refreshed when the upstream answers a call with
-//! `-32020` (HeaderMismatch), as the spec asks of a client.
+//! `-32020` (HeaderMismatch), as the spec asks of a client. A failed fetch is not tried again
+//! for [`RETRY_AFTER`] (except by that refresh).
 //!
 //! Not here: reading schemas and computing the headers (params.rs), sending the call
 //! (call.rs). The cache is shared by the shard's sessions on that upstream: an upstream whose
@@ -11,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use crate::http::RequestHead;
 
@@ -22,6 +24,9 @@ use super::wire::{self, ClientMeta, Shape};
 
 /// Most `tools/list` pages one fetch reads (a cursor loop must end).
 pub const MAX_PAGES: usize = 32;
+/// After a failed fetch, calls of unknown tools go without one for this long (an upstream that
+/// cannot list its tools does not pay one extra request per call).
+pub const RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// The annotations learned for one upstream.
 #[derive(Debug, Default)]
@@ -32,21 +37,74 @@ pub struct ToolCache {
     complete: bool,
     /// Bumped by every change: a fetch that began before one is not stored.
     generation: u64,
+    /// When the last fetch failed (see [`RETRY_AFTER`]).
+    failed_at: Option<Instant>,
+}
+
+/// What the cache says of one tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Known: what it mirrors.
+    Known(Rc<ToolParams>),
+    /// Not listed upstream (after a whole listing), or a fetch failed lately: no headers.
+    Absent,
+    /// Not known yet: worth a `tools/list`.
+    Unknown,
+}
+
+impl ToolCache {
+    /// What is known of tool `name` at `now`.
+    pub fn lookup(&self, name: &str, now: Instant) -> Lookup {
+        let failed_lately = self
+            .failed_at
+            .is_some_and(|at| now.saturating_duration_since(at) < RETRY_AFTER);
+        match self.tools.get(name) {
+            Some(params) => Lookup::Known(params.clone()),
+            None if self.complete || failed_lately => Lookup::Absent,
+            None => Lookup::Unknown,
+        }
+    }
+
+    /// Adds the tools of one page (a relayed answer: the listing is not known to be whole).
+    pub fn learn(&mut self, page: Page) {
+        for (name, params) in page.tools {
+            self.tools.insert(name, Rc::new(params));
+        }
+    }
+
+    /// The tool list changed: forget everything.
+    pub fn forget(&mut self) {
+        self.tools.clear();
+        self.complete = false;
+        self.failed_at = None;
+        self.generation += 1;
+    }
+
+    /// The generation a fetch starts at (to pass to [`ToolCache::store`]).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Keeps a fetched listing, unless the list changed since `generation`.
+    pub fn store(&mut self, tools: HashMap<String, Rc<ToolParams>>, whole: bool, generation: u64) {
+        self.failed_at = None;
+        if self.generation == generation {
+            self.tools = tools;
+            self.complete = whole;
+        }
+    }
+
+    /// A fetch failed at `now`.
+    pub fn failed(&mut self, now: Instant) {
+        self.failed_at = Some(now);
+    }
 }
 
 /// Per upstream index.
 pub type ToolCaches = HashMap<usize, ToolCache>;
 
-/// What the cache says of tool `name` on `upstream`: `Some(Some(_))` known, `Some(None)`
-/// certainly not listed, `None` not known yet.
-fn cached(state: &ShardState, upstream: usize, name: &str) -> Option<Option<Rc<ToolParams>>> {
-    let caches = state.l2m.tools.borrow();
-    let cache = caches.get(&upstream)?;
-    match cache.tools.get(name) {
-        Some(params) => Some(Some(params.clone())),
-        None if cache.complete => Some(None),
-        None => None,
-    }
+fn with_cache<T>(state: &ShardState, upstream: usize, f: impl FnOnce(&mut ToolCache) -> T) -> T {
+    f(state.l2m.tools.borrow_mut().entry(upstream).or_default())
 }
 
 /// Takes in a `tools/list` answer (one page) relayed to a translated session; returns it as
@@ -55,23 +113,13 @@ pub fn relayed_list(state: &ShardState, upstream: usize, message: Vec<u8>) -> Ve
     let Some(page) = params::list_page(&message) else {
         return message;
     };
-    {
-        let mut caches = state.l2m.tools.borrow_mut();
-        let cache = caches.entry(upstream).or_default();
-        for (name, params) in page.tools {
-            cache.tools.insert(name, Rc::new(params));
-        }
-    }
+    with_cache(state, upstream, |cache| cache.learn(page));
     params::without_invalid(&message).unwrap_or(message)
 }
 
 /// Forgets what is known of `upstream`'s tools (their list changed).
 pub fn forget(state: &ShardState, upstream: usize) {
-    let mut caches = state.l2m.tools.borrow_mut();
-    let cache = caches.entry(upstream).or_default();
-    cache.tools.clear();
-    cache.complete = false;
-    cache.generation += 1;
+    with_cache(state, upstream, ToolCache::forget);
 }
 
 /// Forgets `upstream`'s tools when `message` is `notifications/tools/list_changed`.
@@ -104,38 +152,41 @@ pub async fn params_for(
     name: &str,
     refresh: bool,
 ) -> Option<Rc<ToolParams>> {
+    let upstream = session.upstream;
     if !refresh {
-        if let Some(known) = cached(state, session.upstream, name) {
-            return known;
+        match with_cache(state, upstream, |cache| cache.lookup(name, Instant::now())) {
+            Lookup::Known(params) => return Some(params),
+            Lookup::Absent => return None,
+            Lookup::Unknown => {}
         }
     }
-    let generation = {
-        let mut caches = state.l2m.tools.borrow_mut();
-        caches.entry(session.upstream).or_default().generation
-    };
+    let generation = with_cache(state, upstream, |cache| cache.generation());
     match fetch(state, session, head).await {
-        Ok((tools, complete)) => {
+        Ok((tools, whole)) => {
             let tools: HashMap<String, Rc<ToolParams>> = tools
                 .into_iter()
                 .map(|(name, params)| (name, Rc::new(params)))
                 .collect();
             let found = tools.get(name).cloned();
-            let mut caches = state.l2m.tools.borrow_mut();
-            let cache = caches.entry(session.upstream).or_default();
             // A list that changed meanwhile serves this call but is not kept.
-            if cache.generation == generation {
-                cache.tools = tools;
-                cache.complete = complete;
-            }
+            with_cache(state, upstream, |cache| {
+                cache.store(tools, whole, generation)
+            });
             found
         }
         Err(reason) => {
             tracing::debug!(
-                upstream = session.upstream,
+                upstream,
                 reason,
                 "tools/list for Mcp-Param-* headers failed"
             );
-            cached(state, session.upstream, name).flatten()
+            with_cache(state, upstream, |cache| {
+                cache.failed(Instant::now());
+                match cache.lookup(name, Instant::now()) {
+                    Lookup::Known(params) => Some(params),
+                    Lookup::Absent | Lookup::Unknown => None,
+                }
+            })
         }
     }
 }
@@ -253,3 +304,7 @@ pub fn is_header_mismatch(message: &[u8]) -> bool {
             .is_some_and(|e| e.code == i64::from(crate::mcp::jsonrpc::HEADER_MISMATCH))
     })
 }
+
+#[cfg(test)]
+#[path = "tools_tests.rs"]
+mod tests;
