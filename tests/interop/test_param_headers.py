@@ -10,7 +10,8 @@ through the proxy a plain ASCII value, a non-ASCII value with an edge space (bas
 integer and an absent argument all succeed, whether or not the client listed the tools first
 (the proxy then lists them upstream itself); a legacy client's own forged
 `Mcp-Param-Region` header is not forwarded; a tool whose annotation breaks the spec is left out
-of the legacy client's `tools/list`, as the rmcp 2026 client leaves it out of its own.
+of the legacy client's `tools/list`, as the rmcp 2026 client leaves it out of its own; a stale
+schema (no annotation) is refreshed after the upstream's -32020 and the call retried.
 
 Not here: the encoding and reachability rules in detail (src/proxy/l2m/params_tests.rs).
 """
@@ -18,6 +19,7 @@ Not here: the encoding and reachability rules in detail (src/proxy/l2m/params_te
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any, Iterator
 
 import pytest
@@ -123,3 +125,23 @@ def test_invalid_annotations_are_left_out_like_the_rmcp_client_does(start_proxy)
         server.stop()
     assert "bad_header" not in direct and "route" in direct
     assert through == direct
+
+
+def test_a_stale_schema_is_refreshed_after_32020(start_proxy) -> None:
+    """The first tools/list shows `route` without annotations (so the proxy sends no
+    Mcp-Param-* header and the upstream answers -32020); the proxy lists the tools again and
+    the retry succeeds, as the spec asks of a client. A raw session: no GET stream whose
+    list_changed would refresh the cache first."""
+    server = start_modern_server("--modern-only", "--stale-first-list")
+    try:
+        proxy = start_proxy(server.url, extra=["--upstream-era", "modern"])
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            session = open_session(conn)
+            listed = conn.request("POST", "/mcp", session.headers(), jsonrpc("tools/list", {}, 1))
+            tools = {t["name"]: t for t in listed.response_for(1)["result"]["tools"]}
+            assert "x-mcp-header" not in json.dumps(tools["route"]), tools["route"]
+            answer = conn.request("POST", "/mcp", session.headers(), jsonrpc("tools/call", ROUTE_CALL, 2))
+    finally:
+        server.stop()
+    assert answer.status == 200, answer.describe()
+    assert answer.response_for(2)["result"]["content"][0]["text"] == "routed us-west1 3", answer.describe()

@@ -5,7 +5,9 @@
 //! a dual-era server), `--sse` (answer with SSE streams instead of JSON), `--keepalive-ms N`
 //! (SSE keep-alive comments; 0 = none), `--modern-only` (`server/discover` lists only
 //! 2026-07-28; legacy `initialize` is refused), `--bad-header-tool` (also list `bad_header`,
-//! whose `x-mcp-header` sits on a `number` property: invalid, a 2026 client drops it).
+//! whose `x-mcp-header` sits on a `number` property: invalid, a 2026 client drops it),
+//! `--stale-first-list` (the first `tools/list` answer shows `route` without its annotations,
+//! as if its schema changed afterwards).
 //! Prints `LISTENING <url>` once bound, then one `EVENT <what>` line per observable event
 //! (slow tool started/cancelled/finished, listen started/cancelled), flushed at once.
 //!
@@ -26,6 +28,7 @@
 //! then holds the stream until cancelled.
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,7 +62,12 @@ struct TestServer {
     modern_only: bool,
     /// `--bad-header-tool`: also list `bad_header`, whose `x-mcp-header` breaks the spec.
     bad_header_tool: bool,
+    /// `--stale-first-list`: the first `tools/list` answer shows `route` without annotations.
+    stale_first_list: bool,
 }
+
+/// How many `tools/list` requests the process answered.
+static LISTS: AtomicUsize = AtomicUsize::new(0);
 
 /// What `--modern-only` supports.
 const MODERN_ONLY: &[ProtocolVersion] = &[ProtocolVersion::V_2026_07_28];
@@ -98,6 +106,15 @@ impl ServerHandler for TestServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let mut tools = tools();
+        if self.stale_first_list && LISTS.fetch_add(1, Ordering::SeqCst) == 0 {
+            // As if the schema changed after this answer: callers must list again.
+            if let Some(route) = tools.iter_mut().find(|t| t.name == "route") {
+                route.input_schema = schema(serde_json::json!({
+                    "type": "object",
+                    "properties": {"region": {"type": "string"}, "count": {"type": "integer"}}
+                }));
+            }
+        }
         if self.bad_header_tool {
             // `x-mcp-header` on a `number`: a 2026 client must leave this tool out of its list.
             tools.push(Tool::new(
@@ -363,6 +380,7 @@ struct Args {
     keepalive_ms: u64,
     modern_only: bool,
     bad_header_tool: bool,
+    stale_first_list: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -373,6 +391,7 @@ fn parse_args() -> Result<Args, String> {
         keepalive_ms: 0,
         modern_only: false,
         bad_header_tool: false,
+        stale_first_list: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -388,6 +407,7 @@ fn parse_args() -> Result<Args, String> {
             "--sse" => args.sse = true,
             "--modern-only" => args.modern_only = true,
             "--bad-header-tool" => args.bad_header_tool = true,
+            "--stale-first-list" => args.stale_first_list = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -399,6 +419,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let modern_only = args.modern_only;
     let bad_header_tool = args.bad_header_tool;
+    let stale_first_list = args.stale_first_list;
     let keepalive = (args.keepalive_ms > 0).then(|| Duration::from_millis(args.keepalive_ms));
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(args.legacy_sessions)
@@ -410,6 +431,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Ok(TestServer {
                     modern_only,
                     bad_header_tool,
+                    stale_first_list,
                 })
             },
             Default::default(),
