@@ -7,8 +7,12 @@
 --
 -- Environment:
 --   MCP_SESSIONS          comma-separated Mcp-Session-Id values; thread i uses entry i (wrapping
---                         round-robin when there are fewer sessions than threads). Required.
---   MCP_PROTOCOL_VERSION  value of the MCP-Protocol-Version header (default 2025-06-18).
+--                         round-robin when there are fewer sessions than threads). Required,
+--                         except for 2026-07-28 (stateless: no session at all).
+--   MCP_PROTOCOL_VERSION  value of the MCP-Protocol-Version header (default 2025-06-18). From
+--                         2026-07-28 on, every request also carries the `_meta` version and the
+--                         mirrored `Mcp-Method`/`Mcp-Name` headers, and no session.
+--   ECHO_ARG              the echo tool's argument name (default `message`, the demo server's).
 --   ECHO_PAD              bytes of padding appended to every message (default 0).
 --   DELAY_MS              if > 0, every connection waits this long between two requests; used
 --                         for the moderate-load latency run (wrk's latency excludes the delay).
@@ -26,6 +30,12 @@
 
 local ID_STRIDE = 1000 -- more wrk threads than this would make ids collide
 local PROTOCOL_VERSION = os.getenv("MCP_PROTOCOL_VERSION") or "2025-06-18"
+-- Protocol versions are dates: string order is date order.
+local STATELESS = PROTOCOL_VERSION >= "2026-07-28"
+local ECHO_ARG = os.getenv("ECHO_ARG") or "message"
+local META = STATELESS and (',"_meta":{"io.modelcontextprotocol/protocolVersion":"' .. PROTOCOL_VERSION
+   .. '","io.modelcontextprotocol/clientCapabilities":{},'
+   .. '"io.modelcontextprotocol/clientInfo":{"name":"shadowcat-bench","version":"0"}}') or ""
 local PAD = string.rep("x", tonumber(os.getenv("ECHO_PAD") or "0") or 0)
 local DELAY = tonumber(os.getenv("DELAY_MS") or "0") or 0
 
@@ -43,7 +53,9 @@ end
 
 function setup(thread)
    local sessions = split_commas(os.getenv("MCP_SESSIONS"))
-   if #sessions == 0 then
+   if STATELESS then
+      sessions = { "" }
+   elseif #sessions == 0 then
       error("echo.lua: MCP_SESSIONS is empty; run through bench/run.sh or export session ids")
    end
    local index = #threads + 1
@@ -99,9 +111,14 @@ function init(args)
       ["Host"] = wrk.headers["Host"],
       ["Accept"] = "application/json, text/event-stream",
       ["Content-Type"] = "application/json",
-      ["Mcp-Session-Id"] = session_id,
       ["MCP-Protocol-Version"] = PROTOCOL_VERSION,
    }
+   if STATELESS then
+      headers["Mcp-Method"] = "tools/call"
+      headers["Mcp-Name"] = "echo"
+   else
+      headers["Mcp-Session-Id"] = session_id
+   end
 end
 
 if DELAY > 0 then
@@ -119,8 +136,8 @@ function request()
    local id_text = string.format("%d", counter * ID_STRIDE + thread_index)
    pending[id_text] = true
    local body = '{"jsonrpc":"2.0","id":' .. id_text
-      .. ',"method":"tools/call","params":{"name":"echo","arguments":{"message":"'
-      .. message_for(id_text) .. '"}}}'
+      .. ',"method":"tools/call","params":{"name":"echo","arguments":{"' .. ECHO_ARG .. '":"'
+      .. message_for(id_text) .. '"}' .. META .. '}}'
    return wrk.format("POST", path, headers, body)
 end
 

@@ -210,7 +210,7 @@ run_wrk() {
     wrk_before=$(<"$WORK/cpu.txt")
     # In the background + `wait`, so Ctrl-C / SIGTERM reach our trap at once (a foreground wrk
     # catches SIGINT itself, exits 0, and bash would then carry on with the next run).
-    MCP_SESSIONS=$sessions MCP_PROTOCOL_VERSION=$PROTOCOL_VERSION ECHO_PAD=$ECHO_PAD DELAY_MS=$delay \
+    MCP_SESSIONS=$sessions MCP_PROTOCOL_VERSION=$PROTOCOL_VERSION ECHO_PAD=$ECHO_PAD DELAY_MS=$delay ECHO_ARG=${ECHO_ARG:-message} \
         "${pin[@]}" wrk -t "$threads" -c "$conns" -d "$duration" -s "$BENCH/echo.lua" "$url" >"$out" 2>&1 &
     wrk_pid=$!
     PIDS+=("$wrk_pid")

@@ -12,21 +12,10 @@ use super::headers::negotiate;
 use super::message::{NotAnObject, Obj, Params, RequestId, Scalar};
 use super::reply::{begin_result, end_result, result_message};
 use super::{tools, SseStep};
+use crate::mcp::LOG_LEVELS;
 
 /// The method that opens a session; the transport treats it apart (no session needed, one is minted).
 pub(super) const INITIALIZE: &str = "initialize";
-
-/// Log levels `logging/setLevel` accepts (RFC 5424 severities, as the MCP schema lists them).
-pub(super) const LOG_LEVELS: [&str; 8] = [
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
 
 /// What a request produced.
 #[derive(Debug)]

@@ -323,8 +323,8 @@ fn prompts_get_errors() {
 
 #[test]
 fn logging_set_level() {
-    assert_eq!(dispatch::LOG_LEVELS.len(), 8);
-    for level in dispatch::LOG_LEVELS {
+    assert_eq!(crate::mcp::LOG_LEVELS.len(), 8);
+    for level in crate::mcp::LOG_LEVELS {
         let params = format!(r#"{{"level":"{level}"}}"#);
         assert_eq!(call("logging/setLevel", &params)["result"], json!({}));
     }

@@ -11,6 +11,7 @@
 //! - `method.rs`: [`Method`], the bounded label set.
 //! - `version.rs`: [`ProtocolVersion`], [`check_header`].
 //! - `error.rs`: [`Error`], [`InvalidReason`], [`ParamField`].
+//! - `log_level.rs`: [`LOG_LEVELS`], [`log_level_rank`].
 //! - `big_numbers.rs`: cold-path repair for numbers simd-json cannot represent.
 //!
 //! Protocol decisions (accepted id types, chosen error codes) are recorded in `src/mcp/README.md`.
@@ -39,6 +40,7 @@ mod big_numbers;
 mod error;
 mod inspect;
 pub mod jsonrpc;
+mod log_level;
 mod method;
 mod version;
 
@@ -47,6 +49,7 @@ pub use inspect::{
     Inspected, Inspector, Kind, MessageInfo, Target, MAX_BATCH_LEN, RETAIN_SCRATCH_BYTES,
 };
 pub use jsonrpc::{write_error, write_json_string, JsonRpcId, ProgressToken};
+pub use log_level::{log_level_rank, LOG_LEVELS};
 pub use method::Method;
 pub use version::{
     check_header, ClaimedVersion, ProtocolVersion, VersionError, SUPPORTED_SESSIONFUL,

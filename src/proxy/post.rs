@@ -16,7 +16,7 @@ use crate::config::RouteEra;
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::Target as Named;
 use crate::mcp::{
-    ClaimedVersion, Inspected, JsonRpcId, Kind, Method, ProgressToken, ProtocolVersion,
+    ClaimedVersion, Inspected, JsonRpcId, Kind, MessageInfo, Method, ProgressToken, ProtocolVersion,
 };
 use crate::session::{SessionEntry, SessionId};
 
@@ -53,6 +53,9 @@ pub(super) struct Facts {
     pub(super) mcp_name: Option<String>,
     /// The method's text when `method` is [`Method::Other`].
     pub(super) unknown_method: Option<String>,
+    /// A batch's elements as inspected, in body order (empty for a single message): paths that
+    /// split a batch route each element on these.
+    pub(super) elements: Vec<MessageInfo>,
 }
 
 impl Facts {
@@ -93,6 +96,7 @@ pub(super) fn facts(inspected: Inspected) -> Facts {
             kind: Some(info.kind),
             id: info.id,
             is_batch: false,
+            elements: Vec::new(),
             version: info.protocol_version.as_ref().and_then(|v| v.known()),
             claimed: info.protocol_version,
             progress_token: info.progress_token,
@@ -114,6 +118,7 @@ pub(super) fn facts(inspected: Inspected) -> Facts {
             claimed: None,
             mcp_name: None,
             unknown_method: None,
+            elements: items,
         },
     }
 }

@@ -7,8 +7,11 @@
 //! `Mcp-Param-*` headers of its annotated arguments (tools.rs), retried once with a fresh
 //! `tools/list` when the upstream answers `-32020`.
 //!
+//! The answer goes to a [`Sink`]: the POST's own (JSON, or SSE once something is streamed) or,
+//! for a batch element, the batch's (batch.rs).
+//!
 //! Not here: local answers and routing of the client's messages (post.rs), the bytes (wire.rs),
-//! the round bookkeeping (mrtr.rs).
+//! the round bookkeeping (mrtr.rs), writing the answer (sink.rs).
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -19,14 +22,15 @@ use serde_json::value::RawValue;
 use shards::latch::Latch;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{jsonrpc, write_error, JsonRpcId, Method};
+use crate::mcp::{jsonrpc, JsonRpcId, Method};
 
 use super::super::error::ProxyError;
 use super::super::post::Facts;
 use super::super::state::ShardState;
-use super::super::stdio::answer::{write_json, ClientShape, SseOut};
+use super::super::stdio::answer::ClientShape;
 use super::mrtr::{self, Final, Rounds, Stop};
 use super::session::{ClientAnswer, L2mSession};
+use super::sink::{Answer, Sink};
 use super::wire::{self, ClientMeta, Retry, Shape};
 use super::{tools, upstream};
 use shards::timeout::within;
@@ -43,55 +47,6 @@ enum RoundEnd {
     Failed(ProxyError),
     /// The upstream refused the credentials (401/403): relayed as is.
     Auth(upstream::AuthRefusal),
-}
-
-/// The client's POST answer, JSON until something must be streamed.
-struct Answer<'a> {
-    client: &'a mut HttpConn<TcpStream>,
-    shape: ClientShape<'a>,
-    sse: Option<SseOut>,
-}
-
-impl Answer<'_> {
-    async fn stream(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
-        if self.sse.is_none() {
-            let mut out = SseOut::new(self.shape);
-            out.start(state, self.client).await?;
-            self.sse = Some(out);
-        }
-        if let Some(out) = self.sse.as_mut() {
-            out.event(self.client, message).await?;
-        }
-        Ok(())
-    }
-
-    async fn last(mut self, state: &ShardState, message: &[u8]) -> Result<bool, ProxyError> {
-        match self.sse.as_mut() {
-            Some(out) => {
-                out.event(self.client, message).await?;
-                out.finish(state, self.client).await
-            }
-            None => write_json(state, self.client, message, self.shape).await,
-        }
-    }
-
-    async fn error(
-        self,
-        state: &ShardState,
-        id: &JsonRpcId,
-        code: i32,
-        message: &str,
-        data: Option<&str>,
-    ) -> Result<bool, ProxyError> {
-        let mut body = Vec::with_capacity(160);
-        write_error(&mut body, Some(id), code, message, data);
-        self.last(state, &body).await
-    }
-
-    async fn abandon(mut self, state: &ShardState) -> Result<bool, ProxyError> {
-        let mut out = self.sse.take().unwrap_or_else(|| SseOut::new(self.shape));
-        out.finish(state, self.client).await
-    }
 }
 
 /// Removes the request's cancel latch and MRTR waiters however the call ends.
@@ -120,6 +75,27 @@ pub(in crate::proxy) async fn call(
     facts: &Facts,
     session: &Rc<L2mSession>,
 ) -> Result<bool, ProxyError> {
+    let answer = Answer {
+        client,
+        shape: ClientShape {
+            keep_alive: head.keep_alive(),
+            http11: head.minor_version() == 1,
+            session: None,
+        },
+        sse: None,
+    };
+    serve(state, answer, head, body, facts, session).await
+}
+
+/// Serves one translated request into `answer` (a POST's own answer, or a batch element's).
+pub(super) async fn serve<S: Sink>(
+    state: &Rc<ShardState>,
+    mut answer: S,
+    head: &RequestHead,
+    body: &[u8],
+    facts: &Facts,
+    session: &Rc<L2mSession>,
+) -> Result<S::Done, ProxyError> {
     let id = facts
         .id
         .clone()
@@ -139,15 +115,6 @@ pub(in crate::proxy) async fn call(
         session,
         id: id.clone(),
         minted: Vec::new(),
-    };
-    let mut answer = Answer {
-        client,
-        shape: ClientShape {
-            keep_alive: head.keep_alive(),
-            http11: head.minor_version() == 1,
-            session: None,
-        },
-        sse: None,
     };
     let (tx, rx) = local_channel::new_unbounded::<ClientAnswer>();
     let tx = Rc::new(tx);
@@ -212,33 +179,8 @@ pub(in crate::proxy) async fn call(
                     .await;
             }
             RoundEnd::Cancelled => return answer.abandon(state).await,
-            RoundEnd::Auth(refusal) if answer.sse.is_none() => {
-                let keep = answer.shape.keep_alive;
-                return refusal.write(state, answer.client, keep).await;
-            }
-            RoundEnd::Auth(refusal) => {
-                let text = format!(
-                    "The upstream refused the client's credentials ({})",
-                    refusal.status
-                );
-                return answer
-                    .error(state, &id, jsonrpc::UPSTREAM_UNAVAILABLE, &text, None)
-                    .await;
-            }
-            RoundEnd::Failed(e) if answer.sse.is_none() => return Err(e),
-            RoundEnd::Failed(e) => {
-                let (code, text) = match e {
-                    ProxyError::UpstreamTimeout { .. } => (
-                        jsonrpc::UPSTREAM_TIMEOUT,
-                        "Upstream MCP server did not answer in time".to_owned(),
-                    ),
-                    other => (
-                        jsonrpc::UPSTREAM_UNAVAILABLE,
-                        format!("Upstream MCP server unavailable: {other}"),
-                    ),
-                };
-                return answer.error(state, &id, code, &text, None).await;
-            }
+            RoundEnd::Auth(refusal) => return answer.refused(state, &id, refusal).await,
+            RoundEnd::Failed(e) => return answer.failed(state, &id, e).await,
         };
         if let Some(name) = tool.filter(|_| !refreshed && tools::is_header_mismatch(&message)) {
             // The tool's schema may have changed: read tools/list again and retry once when
@@ -313,12 +255,12 @@ pub(in crate::proxy) async fn call(
 }
 
 /// Answers the client with the error a [`Stop`] means.
-async fn stopped(
-    answer: Answer<'_>,
+async fn stopped<S: Sink>(
+    answer: S,
     state: &ShardState,
     id: &JsonRpcId,
     stop: &Stop,
-) -> Result<bool, ProxyError> {
+) -> Result<S::Done, ProxyError> {
     match stop {
         Stop::Undeclared { method, capability } => {
             let text = match capability {
@@ -419,9 +361,9 @@ async fn collect(
 /// Sends one round upstream and reads its answer up to the final message, streaming the
 /// notifications before it to the client.
 #[allow(clippy::too_many_arguments)]
-async fn round(
+async fn round<S: Sink>(
     state: &Rc<ShardState>,
-    answer: &mut Answer<'_>,
+    answer: &mut S,
     head: &RequestHead,
     facts: &Facts,
     session: &L2mSession,

@@ -7,14 +7,17 @@
 //!
 //! Files: detect.rs (translate or pass through; `era = "auto"` probe), discover.rs (the
 //! discover result), session.rs (per-shard state, translated sessions), post.rs (a POST on a
-//! translated session), call.rs (one request upstream with its MRTR rounds), mrtr.rs (the
-//! round state machine), stream.rs (GET/DELETE), upstream.rs (send, read messages), wire.rs
-//! (bytes and headers), params.rs (`x-mcp-header` annotations → `Mcp-Param-*` headers),
-//! tools.rs (those annotations per upstream, fetched with `tools/list` when missing).
+//! translated session), call.rs (one request upstream with its MRTR rounds), sink.rs (where its
+//! answer goes), batch.rs (a 2025-03-26 batch split into single messages, one reply array),
+//! mrtr.rs (the round state machine), stream.rs (GET/DELETE), upstream.rs (send, read
+//! messages), wire.rs (bytes and headers), params.rs (`x-mcp-header` annotations →
+//! `Mcp-Param-*` headers), tools.rs (those annotations per upstream, fetched with `tools/list`
+//! when missing).
 //!
 //! Not here: the opposite direction (a modern client, a legacy upstream), pass-through
 //! sessions (crate::proxy::post, bodyless).
 
+pub mod batch;
 pub mod call;
 pub mod detect;
 pub mod discover;
@@ -22,6 +25,7 @@ pub mod mrtr;
 pub mod params;
 pub mod post;
 pub mod session;
+pub mod sink;
 pub mod stream;
 pub mod tools;
 pub mod upstream;

@@ -2,7 +2,8 @@
 //! modern upstream: `initialize` answered from `server/discover` with a session minted here;
 //! `ping`, `logging/setLevel`, `resources/subscribe`/`unsubscribe` and every notification
 //! answered locally; the client's responses routed to the MRTR exchange waiting for them;
-//! everything else sent upstream (call.rs).
+//! everything else sent upstream (call.rs); a 2025-03-26 batch split into these same paths
+//! (batch.rs).
 //!
 //! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs).
 
@@ -14,7 +15,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{jsonrpc, write_error, JsonRpcId, Kind, Method, ProtocolVersion};
+use crate::mcp::{jsonrpc, write_error, JsonRpcId, Kind, Method, ProtocolVersion, LOG_LEVELS};
 use crate::session::{SessionEntry, SessionId};
 
 use super::super::error::ProxyError;
@@ -24,19 +25,7 @@ use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape};
 use super::session::L2mSession;
 use super::wire::ClientMeta;
-use super::{call, detect};
-
-/// The logging levels of `logging/setLevel` (RFC 5424 names, as the spec lists them).
-const LEVELS: &[&str] = &[
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
+use super::{batch, call, detect};
 
 /// Serves the POST when translation applies; `None` when it passes through as before (the
 /// upstream is not modern, or the session is not a translated one).
@@ -162,7 +151,7 @@ async fn on_session(
     session: &Rc<L2mSession>,
 ) -> Option<Result<bool, ProxyError>> {
     if facts.is_batch {
-        return Some(Err(ProxyError::BatchNotAllowed));
+        return Some(batch::post_batch(state, client, head, body, facts, session).await);
     }
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
@@ -171,54 +160,69 @@ async fn on_session(
     };
     match facts.kind {
         Some(Kind::Response | Kind::ErrorResponse) => {
-            if let Some(id) = &facts.id {
-                let waiter = session.waiters.borrow_mut().remove(id);
-                if let Some(waiter) = waiter {
-                    let _ = waiter.try_send((id.clone(), body.to_vec()));
-                }
-            }
+            deliver(session, facts, body);
             Some(accepted(state, client, head).await)
         }
         Some(Kind::Notification) => {
-            if facts.method == Method::NotificationsCancelled {
-                if let Some(cancelled) = &facts.cancelled {
-                    if let Some(latch) = session.inflight.borrow().get(cancelled) {
-                        latch.fire();
-                    }
-                }
-            }
+            notified(session, facts);
             Some(accepted(state, client, head).await)
         }
         Some(Kind::Request) => {
-            let id = facts.id.clone().unwrap_or(JsonRpcId::Number(0));
-            let local = match facts.method {
-                Method::Ping => Some(Ok(())),
-                Method::LoggingSetLevel => Some(set_level(session, body)),
-                Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
-                    Some(subscribe(session, facts))
-                }
-                Method::Initialize => Some(Err((
-                    jsonrpc::INVALID_REQUEST,
-                    "The session is already initialized",
-                ))),
-                _ => None,
-            };
-            let Some(local) = local else {
+            let Some(reply) = local(session, body, facts) else {
                 return Some(call::call(state, client, head, body, facts, session).await);
             };
-            let mut out = Vec::with_capacity(96);
-            match local {
-                Ok(()) => {
-                    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-                    id.write_json(&mut out);
-                    out.extend_from_slice(br#","result":{}}"#);
-                }
-                Err((code, message)) => write_error(&mut out, Some(&id), code, message, None),
-            }
-            Some(write_json(state, client, &out, shape).await)
+            Some(write_json(state, client, &reply, shape).await)
         }
         None => Some(Err(ProxyError::Internal("a message without a kind"))),
     }
+}
+
+/// Routes a client's response to the MRTR exchange waiting for it (none waiting: dropped).
+pub(super) fn deliver(session: &L2mSession, facts: &Facts, message: &[u8]) {
+    if let Some(id) = &facts.id {
+        let waiter = session.waiters.borrow_mut().remove(id);
+        if let Some(waiter) = waiter {
+            let _ = waiter.try_send((id.clone(), message.to_vec()));
+        }
+    }
+}
+
+/// Acts on a client notification: `notifications/cancelled` stops the request in flight; the
+/// others need nothing upstream (a modern upstream has no session to tell).
+pub(super) fn notified(session: &L2mSession, facts: &Facts) {
+    if facts.method == Method::NotificationsCancelled {
+        if let Some(cancelled) = &facts.cancelled {
+            if let Some(latch) = session.inflight.borrow().get(cancelled) {
+                latch.fire();
+            }
+        }
+    }
+}
+
+/// The proxy's own answer to a request it serves locally (`ping`, `logging/setLevel`,
+/// subscriptions, a second `initialize`); `None` when the request goes upstream.
+pub(super) fn local(session: &L2mSession, body: &[u8], facts: &Facts) -> Option<Vec<u8>> {
+    let local = match facts.method {
+        Method::Ping => Ok(()),
+        Method::LoggingSetLevel => set_level(session, body),
+        Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => subscribe(session, facts),
+        Method::Initialize => Err((
+            jsonrpc::INVALID_REQUEST,
+            "The session is already initialized",
+        )),
+        _ => return None,
+    };
+    let id = facts.id.clone().unwrap_or(JsonRpcId::Number(0));
+    let mut out = Vec::with_capacity(96);
+    match local {
+        Ok(()) => {
+            out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+            id.write_json(&mut out);
+            out.extend_from_slice(br#","result":{}}"#);
+        }
+        Err((code, message)) => write_error(&mut out, Some(&id), code, message, None),
+    }
+    Some(out)
 }
 
 fn set_level(session: &L2mSession, body: &[u8]) -> Result<(), (i32, &'static str)> {
@@ -234,7 +238,7 @@ fn set_level(session: &L2mSession, body: &[u8]) -> Result<(), (i32, &'static str
         .ok()
         .and_then(|m| m.params)
         .and_then(|p| p.level)
-        .filter(|l| LEVELS.contains(&l.as_str()))
+        .filter(|l| LOG_LEVELS.contains(&l.as_str()))
         .ok_or((
             jsonrpc::INVALID_PARAMS,
             "params.level must be a logging level",

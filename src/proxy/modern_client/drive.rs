@@ -148,16 +148,7 @@ async fn fresh(
     request: u64,
 ) -> Result<bool, ProxyError> {
     let Ok(level) = log_level(params) else {
-        return refuse(
-            state,
-            client,
-            shape,
-            400,
-            id,
-            jsonrpc::INVALID_PARAMS,
-            BAD_LEVEL,
-        )
-        .await;
+        return refuse_params(state, client, shape, id, BAD_LEVEL).await;
     };
     let meta = params.get("_meta");
     let capabilities = meta
@@ -464,6 +455,26 @@ pub(super) async fn fail_on(
     let mut body = Vec::with_capacity(128);
     jsonrpc::write_error(&mut body, Some(id), code, &message, None);
     write_message(state, client, shape, &body, sse).await
+}
+
+/// Answers 400 with a JSON-RPC invalid-params error for `id` (a bad `_meta` field or answer).
+pub(super) async fn refuse_params(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    shape: ClientShape<'_>,
+    id: &JsonRpcId,
+    message: &str,
+) -> Result<bool, ProxyError> {
+    refuse(
+        state,
+        client,
+        shape,
+        400,
+        id,
+        jsonrpc::INVALID_PARAMS,
+        message,
+    )
+    .await
 }
 
 /// Answers `status` with a JSON-RPC error for `id`.

@@ -6,30 +6,17 @@
 
 use serde_json::Value;
 
+use crate::mcp::log_level_rank;
+
 pub(super) const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 pub(super) const BAD_LEVEL: &str = "_meta[\"io.modelcontextprotocol/logLevel\"] is not a log level";
-/// RFC 5424 severities as MCP names them, least severe first.
-const LEVELS: &[&str] = &[
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
 
 /// The request's `_meta` log level as a severity rank: `Ok(None)` when absent (then no
 /// `notifications/message` may reach the client), `Err` when not a level.
 pub(super) fn log_level(params: &Value) -> Result<Option<usize>, ()> {
     match params.get("_meta").and_then(|m| m.get(LOG_LEVEL)) {
         None => Ok(None),
-        Some(level) => level
-            .as_str()
-            .and_then(|l| LEVELS.iter().position(|x| *x == l))
-            .map(Some)
-            .ok_or(()),
+        Some(level) => level.as_str().and_then(log_level_rank).map(Some).ok_or(()),
     }
 }
 
@@ -46,7 +33,7 @@ pub(super) fn passes(message: &Value, level: Option<usize>) -> bool {
         .get("params")
         .and_then(|p| p.get("level"))
         .and_then(Value::as_str)
-        .and_then(|l| LEVELS.iter().position(|x| *x == l))
+        .and_then(log_level_rank)
         .is_none_or(|rank| rank >= min)
 }
 

@@ -18,7 +18,9 @@ use super::super::error::ProxyError;
 use super::super::metrics::Counter;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{ClientShape, SseOut};
-use super::drive::{close_later, drive, fail, fail_on, id_value, refuse, write_message, Ongoing};
+use super::drive::{
+    close_later, drive, fail, fail_on, id_value, refuse, refuse_params, write_message, Ongoing,
+};
 use super::logging::{log_level, BAD_LEVEL};
 use super::pool::Principal;
 use super::seal::{self, Handle};
@@ -85,16 +87,7 @@ pub(super) async fn retry(
         Err(message) => {
             let expires = pending.expires;
             put_back(state, exchange, pending, expires);
-            return refuse(
-                state,
-                client,
-                shape,
-                400,
-                id,
-                jsonrpc::INVALID_PARAMS,
-                &message,
-            )
-            .await;
+            return refuse_params(state, client, shape, id, &message).await;
         }
     };
     for (server_id, response) in &answers {

@@ -2,9 +2,11 @@
 //! messages (the child may have negotiated a version without batches, and the link routes
 //! by single messages), answered with one reply array.
 //!
-//! Not here: deciding a batch is allowed (proxy/post.rs: only 2025-03-26 sessions). Messages
-//! of the calls that come before the replies (progress, server requests) switch the answer to
-//! SSE, like a single call's; the reply array is then the last event.
+//! Messages of the calls that come before the replies (progress, server requests) switch the
+//! answer to SSE, like a single call's; the reply array is then the last event ([`Replies`],
+//! shared with batches on translated sessions, crate::proxy::l2m::batch).
+//!
+//! Not here: deciding a batch is allowed (proxy/post.rs: only 2025-03-26 sessions).
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -81,20 +83,12 @@ pub async fn post_batch(
     if calls.is_empty() {
         return Ok(None);
     }
-    let mut replies = b"[".to_vec();
-    let mut stream: Option<SseOut> = None;
+    let mut replies = Replies::default();
     for (id, call) in &calls {
         loop {
             let reply = match within(timeout, call.next()).await {
                 Some(Some(Delivery::Message(message))) => {
-                    if stream.is_none() {
-                        let mut out = SseOut::new(shape);
-                        out.start(state, client).await?;
-                        stream = Some(out);
-                    }
-                    if let Some(out) = stream.as_mut() {
-                        out.event(client, &message).await?;
-                    }
+                    replies.message(state, client, shape, &message).await?;
                     continue;
                 }
                 Some(Some(Delivery::Final { bytes, .. })) => bytes,
@@ -119,24 +113,85 @@ pub async fn post_batch(
                     )
                 }
             };
-            if replies.len() > 1 {
-                replies.push(b',');
-            }
-            replies.extend_from_slice(&reply);
+            replies.push(&reply);
             break;
         }
     }
-    replies.push(b']');
-    match stream {
-        Some(mut out) => {
-            out.event(client, &replies).await?;
-            out.finish(state, client).await.map(Some)
+    replies.finish(state, client, shape).await.map(Some)
+}
+
+/// A batch's one answer being built: messages that come before the replies (progress,
+/// server→client requests) switch it to SSE at once; the reply array is the last event (or the
+/// JSON body when nothing came first).
+#[derive(Debug, Default)]
+pub struct Replies {
+    /// `[` and the replies so far, comma-separated (empty before the first).
+    array: Vec<u8>,
+    /// The SSE answer, once a message had to be streamed.
+    stream: Option<SseOut>,
+}
+
+impl Replies {
+    /// Streams `message` to the client ahead of the replies (the answer becomes SSE).
+    ///
+    /// # Errors
+    /// The client's write error.
+    pub async fn message(
+        &mut self,
+        state: &ShardState,
+        client: &mut HttpConn<TcpStream>,
+        shape: ClientShape<'_>,
+        message: &[u8],
+    ) -> Result<(), ProxyError> {
+        if self.stream.is_none() {
+            let mut out = SseOut::new(shape);
+            out.start(state, client).await?;
+            self.stream = Some(out);
         }
-        None => write_json(state, client, &replies, shape).await.map(Some),
+        if let Some(out) = self.stream.as_mut() {
+            out.event(client, message).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds one reply (a whole JSON-RPC response) to the array.
+    pub fn push(&mut self, reply: &[u8]) {
+        self.array
+            .push(if self.array.is_empty() { b'[' } else { b',' });
+        self.array.extend_from_slice(reply);
+    }
+
+    /// Writes the array (as JSON, or as the stream's last event) and ends the answer; returns
+    /// whether the connection stays open. No replies (every request abandoned): the stream
+    /// ends without an array, as a single abandoned call's does.
+    ///
+    /// # Errors
+    /// The client's write error.
+    pub async fn finish(
+        mut self,
+        state: &ShardState,
+        client: &mut HttpConn<TcpStream>,
+        shape: ClientShape<'_>,
+    ) -> Result<bool, ProxyError> {
+        if !self.array.is_empty() {
+            self.array.push(b']');
+        }
+        match self.stream {
+            None if !self.array.is_empty() => write_json(state, client, &self.array, shape).await,
+            stream => {
+                // Started once a message was streamed (finish starts an empty one).
+                let mut out = stream.unwrap_or_else(|| SseOut::new(shape));
+                if !self.array.is_empty() {
+                    out.event(client, &self.array).await?;
+                }
+                out.finish(state, client).await
+            }
+        }
     }
 }
 
-fn error_reply(id: &JsonRpcId, code: i32, message: &str) -> Vec<u8> {
+/// A JSON-RPC error response to request `id`, for a batch's reply array.
+pub fn error_reply(id: &JsonRpcId, code: i32, message: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     crate::mcp::write_error(&mut out, Some(id), code, message, None);
     out
