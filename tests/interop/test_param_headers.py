@@ -11,7 +11,8 @@ integer and an absent argument all succeed, whether or not the client listed the
 (the proxy then lists them upstream itself); a legacy client's own forged
 `Mcp-Param-Region` header is not forwarded; a tool whose annotation breaks the spec is left out
 of the legacy client's `tools/list`, as the rmcp 2026 client leaves it out of its own; a stale
-schema (no annotation) is refreshed after the upstream's -32020 and the call retried.
+schema (no annotation) is refreshed after the upstream's -32020 and the call retried; each call
+of a 2025-03-26 batch gets its own headers.
 
 Not here: the encoding and reachability rules in detail (src/proxy/l2m/params_tests.rs).
 """
@@ -25,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 
 import harness
-from rawhttp import RawConnection, jsonrpc, open_session
+from rawhttp import RawConnection, jsonrpc, mcp_headers, open_session
 from test_modern import modern_body, modern_headers, run_client, start_modern_server
 
 ROUTE_CALL = {"name": "route", "arguments": {"region": "us-west1", "count": 3}}
@@ -145,3 +146,24 @@ def test_a_stale_schema_is_refreshed_after_32020(start_proxy) -> None:
         server.stop()
     assert answer.status == 200, answer.describe()
     assert answer.response_for(2)["result"]["content"][0]["text"] == "routed us-west1 3", answer.describe()
+
+
+def test_each_element_of_a_2025_03_26_batch_gets_its_own_headers(modern_only_server, start_proxy) -> None:
+    proxy = start_proxy(modern_only_server.url, extra=["--upstream-era", "modern"])
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        init = jsonrpc("initialize", {"protocolVersion": "2025-03-26", "capabilities": {},
+                                      "clientInfo": {"name": "raw-batch", "version": "0"}}, 0)
+        response = conn.request("POST", "/mcp", mcp_headers(), init)
+        assert response.status == 200, response.describe()
+        headers = mcp_headers(session_id=response.header("mcp-session-id"), protocol_version="2025-03-26")
+        batch = b"[" + b",".join([
+            jsonrpc("tools/call", {"name": "route", "arguments": {"region": "eu", "count": 1}}, 1),
+            jsonrpc("tools/call", {"name": "route", "arguments": {"region": "東京", "count": 2}}, 2),
+        ]) + b"]"
+        answer = conn.request("POST", "/mcp", headers, batch)
+    assert answer.status == 200, answer.describe()
+    messages = answer.jsonrpc_messages()
+    # A JSON array, or (SSE) an array as the last event.
+    replies = messages[-1] if isinstance(messages[-1], list) else messages
+    texts = {r["id"]: r["result"]["content"][0]["text"] for r in replies}
+    assert texts == {1: "routed eu 1", 2: "routed 東京 2"}, answer.describe()
