@@ -16,6 +16,10 @@ scenario that the direct HTTP run passes, except those in STDIO_TRANSPORT_INHERE
 reason it cannot hold over stdio). Both stdio modes are run (per-session and shared).
 Legacy HTTP+SSE upstreams: server-everything in its `sse` mode behind `--upstream-transport sse`
 is gated the same way against server-everything over Streamable HTTP directly.
+Era translation: the suite (a legacy client) through two proxies, the first translating for a
+2026-07-28 upstream (`--upstream-era modern`), the second serving that modern client from
+server-everything's legacy sessions (`--upstream-era legacy`): both translators on one path (the
+suite speaks no 2026-07-28 itself, and no modern server implements its scenarios), same gate.
 Expected difference that is not a failure: `server-sse-multiple-streams` runs 1 check instead of 2
 through a stdio upstream, since the proxy answers a call whose first child message is the result
 as plain JSON (the suite then reports its SSE check as INFO "SSE streams optional").
@@ -160,7 +164,28 @@ def main() -> int:
         # server-everything speaking the legacy HTTP+SSE transport behind --upstream-transport sse.
         status |= compare_sse_upstream(direct_results["server-everything"], shadowcat_bin,
                                        args.out / "server-everything-sse")
+        status |= compare_two_translations(direct_results["server-everything"], shadowcat_bin,
+                                           args.out / "server-everything-two-translations")
     return status
+
+
+def compare_two_translations(direct: dict[str, ScenarioResult], shadowcat_bin: Path, out_dir: Path) -> int:
+    """The suite (a legacy client) through two proxies and both era translations: the first
+    translates for a 2026-07-28 upstream (`--upstream-era modern`), the second serves that modern
+    client from server-everything's legacy sessions (`--upstream-era legacy`). Gated against
+    server-everything over Streamable HTTP direct; 1 if the gate fails."""
+    upstream = harness.start_everything_server()
+    try:
+        inner = harness.start_proxy(shadowcat_bin, upstream.url, extra=["--upstream-era", "legacy"])
+        try:
+            return compare_through(
+                "server-everything through legacy→modern→legacy translation", direct,
+                lambda: harness.start_proxy(shadowcat_bin, inner.url, extra=["--upstream-era", "modern"]),
+                out_dir)
+        finally:
+            inner.stop()
+    finally:
+        upstream.stop()
 
 
 def compare_sse_upstream(direct: dict[str, ScenarioResult], shadowcat_bin: Path, out_dir: Path) -> int:

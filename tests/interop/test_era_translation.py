@@ -125,7 +125,7 @@ def test_legacy_client_through_modern_only_upstream(modern_only_server, start_pr
     assert seen["version"] == "2025-11-25"
     assert seen["server"] == "rmcp-modern-test-server"
     assert seen["tools_cap"]
-    assert seen["tools"] == ["echo", "slow", "ask", "whoami", "confirm"]
+    assert seen["tools"] == ["echo", "slow", "ask", "whoami", "confirm", "route"]
     assert seen["echo"] == "héllo legacy"
     # The upstream saw the client's own clientInfo and the 2026 version in _meta.
     assert seen["whoami"] == f"{CLIENT_NAME} 2026-07-28 -"
@@ -297,7 +297,7 @@ def test_typescript_legacy_client_through_modern_only_upstream(modern_only_serve
     assert code == 0 and lines, f"ts client exited {code}:\n{process.output_tail()}"
     seen = json.loads(lines[-1])
     assert seen["server"] == "rmcp-modern-test-server" and seen["session"]
-    assert seen["tools"] == ["echo", "slow", "ask", "whoami", "confirm"]
+    assert seen["tools"] == ["echo", "slow", "ask", "whoami", "confirm", "route"]
     assert seen["echo"] == "from ts"
     assert seen["whoami"] == "ts-legacy-client 2026-07-28 -"
     assert seen["sampled"] == ["ts question"]

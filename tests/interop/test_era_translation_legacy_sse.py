@@ -5,9 +5,9 @@ served through the proxy by a modern-only upstream (tests/modern's rmcp server w
 Checks, with the Python SDK's `sse_client` (both eras) and the TypeScript SDK's
 `SSEClientTransport` (fixtures/ts_legacy_client.mjs): initialize answered from `server/discover`,
 tools/list, echo, the `_meta` the upstream saw (clientInfo, 2026-07-28, the log level after
-`logging/setLevel`), progress, MRTR on the session stream (the `ask` tool's sampling request
-answered by the client's callback, `confirm`'s elicitation), an unknown tool's error, ping, the
-upstream's `subscriptions/listen` feeding the stream (tools list_changed; `resources/subscribe`
+`logging/setLevel`), `Mcp-Param-*` headers (the `route` tool), progress, MRTR on the session
+stream (the `ask` tool's sampling request answered by the client's callback, `confirm`'s
+elicitation), an unknown tool's error, ping, the upstream's `subscriptions/listen` feeding the stream (tools list_changed; `resources/subscribe`
 reopens it and resources/updated arrives), also with 2 shards. At the byte level: every answer
 arrives on the stream as `event: message`, the POSTs get 202, an MRTR sampling request rides the
 stream and its POSTed answer completes the call (-32021 without the capability), hanging up the
@@ -34,7 +34,7 @@ from test_era_translation import CLIENT_NAME
 from test_legacy_sse import LegacyStream
 from test_modern import EVENT_DEADLINE_S, metric, start_modern_server
 
-TOOLS = ["echo", "slow", "ask", "whoami", "confirm"]
+TOOLS = ["echo", "slow", "ask", "whoami", "confirm", "route"]
 
 
 @pytest.fixture
@@ -117,6 +117,9 @@ async def sse_session_run(url: str) -> dict[str, Any]:
         seen["tools"] = [t.name for t in (await session.list_tools()).tools]
         seen["echo"] = (await session.call_tool("echo", {"text": "héllo legacy sse"})).content[0].text
         seen["whoami"] = (await session.call_tool("whoami", {})).content[0].text
+        # `route` annotates its arguments with x-mcp-header: refused upstream (-32020) unless the
+        # translated call carries the matching Mcp-Param-* headers.
+        seen["route"] = (await session.call_tool("route", {"region": "eu-west", "count": 3})).content[0].text
         await session.set_logging_level("error")
         seen["whoami_level"] = (await session.call_tool("whoami", {})).content[0].text
         seen["slow"] = (await session.call_tool("slow", {"ms": 10}, progress_callback=progress)).content[0].text
@@ -154,6 +157,7 @@ def test_python_sse_client_through_modern_only_upstream(modern_only_server, star
     assert seen["echo"] == "héllo legacy sse"
     assert seen["whoami"] == f"{CLIENT_NAME} 2026-07-28 -"
     assert seen["whoami_level"] == f"{CLIENT_NAME} 2026-07-28 error"
+    assert seen["route"] == "routed eu-west 3"
     assert seen["slow"] == "done" and seen["progress"] == [0.0]
     assert seen["sampled"] == ["six times seven?"]
     assert seen["ask"] == "answered: sampled(six times seven?)"
@@ -190,6 +194,7 @@ def test_typescript_sse_client_through_modern_only_upstream(modern_only_server, 
     assert seen["tools"] == TOOLS
     assert seen["echo"] == "from ts"
     assert seen["whoami"] == "ts-legacy-client 2026-07-28 -"
+    assert seen["route"] == "routed ts 1"
     assert seen["sampled"] == ["ts question"]
     assert seen["ask"] == "answered: ts(ts question)"
     assert seen["confirm"] == "confirmed: accept Some(true)"

@@ -123,7 +123,7 @@ def proxy_request(proxy: harness.Endpoint, headers, body: bytes, method: str = "
 
 def test_rmcp_modern_client_lists_and_calls_through_the_proxy(modern_server, start_proxy) -> None:
     proxy = start_proxy(modern_server.url, admin=True)
-    assert run_client(proxy.url, "list")["tools"] == ["echo", "slow", "ask", "whoami", "confirm"]
+    assert run_client(proxy.url, "list")["tools"] == ["echo", "slow", "ask", "whoami", "confirm", "route"]
     answer = run_client(proxy.url, "call", "echo", json.dumps({"text": "héllo modern"}))
     assert answer == {"text": ["héllo modern"], "is_error": False}
     assert metric(proxy, "shadowcat_modern_requests_total") >= 4  # discover + list, discover + call
@@ -260,7 +260,7 @@ def test_404_from_a_modern_upstream_is_relayed_as_method_not_found(modern_server
     assert response.status == 404, response.describe()
     assert response.json()["id"] == "u" and response.json()["error"]["code"] == -32601, response.describe()
     assert metric(proxy, "shadowcat_sessions_lost_total") == 0
-    assert run_client(proxy.url, "list")["tools"] == ["echo", "slow", "ask", "whoami", "confirm"]
+    assert run_client(proxy.url, "list")["tools"] == ["echo", "slow", "ask", "whoami", "confirm", "route"]
 
 
 def test_modern_only_route(start_proxy) -> None:

@@ -3,7 +3,9 @@
 //! drive MRTR rounds: `input_required` becomes server→client requests on this POST's stream,
 //! the client's answers (separate POSTs, routed here by id) feed the retry, until a complete
 //! result goes to the client under its own id. `notifications/cancelled` for the request
-//! closes the upstream connection (the 2026 form of cancellation).
+//! closes the upstream connection (the 2026 form of cancellation). A `tools/call` carries the
+//! `Mcp-Param-*` headers of its annotated arguments (tools.rs), retried once with a fresh
+//! `tools/list` when the upstream answers `-32020`.
 //!
 //! The answer goes to a [`Sink`]: the POST's own (JSON, or SSE once something is streamed), for
 //! a batch element the batch's (batch.rs), for a legacy HTTP+SSE session its stream
@@ -21,7 +23,7 @@ use serde_json::value::RawValue;
 use shards::latch::Latch;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{jsonrpc, JsonRpcId};
+use crate::mcp::{jsonrpc, JsonRpcId, Method};
 
 use super::super::error::ProxyError;
 use super::super::post::Facts;
@@ -30,8 +32,8 @@ use super::super::stdio::answer::ClientShape;
 use super::mrtr::{self, Final, Rounds, Stop};
 use super::session::{ClientAnswer, L2mSession};
 use super::sink::{Answer, Sink};
-use super::upstream;
 use super::wire::{self, ClientMeta, Retry, Shape};
+use super::{tools, upstream};
 use shards::timeout::within;
 
 /// How one upstream round ended.
@@ -120,6 +122,25 @@ pub(in crate::proxy) async fn serve<S: Sink>(
     let tx = Rc::new(tx);
     let mut rounds = Rounds::default();
     let mut retry_id: Option<Box<RawValue>> = None;
+    // A tools/call mirrors its annotated arguments into Mcp-Param-* headers (tools.rs).
+    let tool = facts
+        .mcp_name
+        .as_deref()
+        .filter(|_| facts.method == Method::ToolsCall);
+    let mut params = Vec::new();
+    if let Some(name) = tool {
+        let stop = async {
+            futures_lite::future::or(cancel.wait(), session.ended.wait()).await;
+            None
+        };
+        let found =
+            async { Some(tools::call_headers(state, session, head, name, body, false).await) };
+        match futures_lite::future::or(found, stop).await {
+            Some(found) => params = found,
+            None => return answer.abandon(state).await,
+        }
+    }
+    let mut refreshed = false;
     loop {
         let level = session.log_level.borrow().clone();
         let meta = ClientMeta {
@@ -141,6 +162,7 @@ pub(in crate::proxy) async fn serve<S: Sink>(
             facts,
             session,
             &upstream_body,
+            &params,
             &cancel,
             timeout,
         )
@@ -161,6 +183,21 @@ pub(in crate::proxy) async fn serve<S: Sink>(
             RoundEnd::Cancelled => return answer.abandon(state).await,
             RoundEnd::Auth(refusal) => return answer.refused(state, &id, refusal).await,
             RoundEnd::Failed(e) => return answer.failed(state, &id, e).await,
+        };
+        if let Some(name) = tool.filter(|_| !refreshed && tools::is_header_mismatch(&message)) {
+            // The tool's schema may have changed: read tools/list again and retry once when
+            // that changes the headers (2026-07-28 §Client Behavior).
+            refreshed = true;
+            let fresh = tools::call_headers(state, session, head, name, body, true).await;
+            if fresh != params {
+                params = fresh;
+                continue;
+            }
+        }
+        let message = if facts.method == Method::ToolsList {
+            tools::relayed_list(state, session.upstream, message)
+        } else {
+            message
         };
         let input = match mrtr::classify(&message) {
             Ok(Final::InputRequired(input)) => input,
@@ -333,6 +370,7 @@ async fn round<S: Sink>(
     facts: &Facts,
     session: &L2mSession,
     body: &[u8],
+    params: &[(String, String)],
     cancel: &Latch,
     timeout: Duration,
 ) -> Result<RoundEnd, ProxyError> {
@@ -345,13 +383,14 @@ async fn round<S: Sink>(
         return Err(ProxyError::Internal("HTTP path used for a stdio upstream"));
     };
     let mut request = state.bufs.lease(body.len() + 1024);
-    wire::request_head(
+    wire::request_head_with(
         &mut request,
         &url.path,
         &url.authority,
         head,
         facts.method_name().unwrap_or_default(),
         facts.mcp_name.as_deref(),
+        params,
         body.len(),
     );
     request.extend_from_slice(body);
@@ -408,6 +447,7 @@ async fn round<S: Sink>(
                 return Ok(RoundEnd::Final(message));
             }
             Shape::Notification if (200..300).contains(&status) => {
+                tools::on_notification(state, session.upstream, &message);
                 answer.stream(state, &message).await?;
             }
             // Requests on a 2026 request stream are not allowed; nothing else is relayable.

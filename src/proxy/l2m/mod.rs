@@ -10,7 +10,9 @@
 //! translated session), call.rs (one request upstream with its MRTR rounds), sink.rs (where its
 //! messages go), batch.rs (a 2025-03-26 batch split into single messages, one reply array),
 //! mrtr.rs (the round state machine), stream.rs (GET/DELETE, the listen mapping), upstream.rs
-//! (send, read messages), wire.rs (bytes and headers).
+//! (send, read messages), wire.rs (bytes and headers), params.rs (`x-mcp-header` annotations →
+//! `Mcp-Param-*` headers), tools.rs (those annotations per upstream, fetched with `tools/list`
+//! when missing).
 //!
 //! Both legacy client transports use it: Streamable HTTP sessions here (answers on the POST,
 //! the GET stream), HTTP+SSE sessions through crate::proxy::legacy::modern (every message on
@@ -25,10 +27,12 @@ pub mod call;
 pub mod detect;
 pub mod discover;
 pub mod mrtr;
+pub mod params;
 pub mod post;
 pub mod session;
 pub mod sink;
 pub mod stream;
+pub mod tools;
 pub mod upstream;
 pub mod wire;
 

@@ -1,6 +1,7 @@
 //! Per-shard state of era translation: the upstream era verdicts (`era = "auto"`), shareable
 //! `server/discover` results, and each translated session's client state (capabilities,
-//! clientInfo, log level, resource subscriptions, MRTR waiters, in-flight requests).
+//! clientInfo, log level, resource subscriptions, MRTR waiters, in-flight requests), and the
+//! tools' `x-mcp-header` annotations per upstream (kept by tools.rs).
 //!
 //! Not here: the session table itself (crate::session; a translated session has a normal
 //! entry there, which owns its lifetime: this side table is cleaned whenever the entry goes).
@@ -113,6 +114,8 @@ pub struct L2mState {
     pub discovered: RefCell<HashMap<usize, (Rc<Discovered>, Instant)>>,
     /// Translated sessions owned by this shard.
     pub sessions: RefCell<HashMap<SessionId, Rc<L2mSession>>>,
+    /// What each upstream's tools mirror into `Mcp-Param-*` headers (tools.rs).
+    pub tools: RefCell<super::tools::ToolCaches>,
 }
 
 impl L2mState {

@@ -26,8 +26,8 @@ use super::super::state::{OpenStream, ShardState};
 use super::super::stdio::answer::{ClientShape, SseOut};
 use super::session::L2mSession;
 use super::sink::StreamSink;
-use super::upstream;
 use super::wire::{self, ClientMeta, Shape};
+use super::{tools, upstream};
 
 /// A listen that ended on its own is reopened after this pause (no hot loop against an
 /// upstream that closes it at once).
@@ -174,6 +174,7 @@ pub(in crate::proxy) async fn listen<S: StreamSink>(
             if wire::shape(&message) != Shape::Notification || is_acknowledgement(&message) {
                 continue;
             }
+            tools::on_notification(state, session.upstream, &message);
             if let Ok(plain) = wire::strip_subscription_id(&message) {
                 sink.send(state, &plain).await?;
             }

@@ -283,6 +283,23 @@ pub fn request_head(
     name: Option<&str>,
     body_len: usize,
 ) {
+    request_head_with(out, path, authority, client, method, name, &[], body_len);
+}
+
+/// [`request_head`] plus `params` (the `Mcp-Param-*` headers of a `tools/call`, values already
+/// encoded). The client's own `Mcp-Param-*` headers are never forwarded: on a translated
+/// request the proxy is the 2026 client and computes them from the body.
+#[allow(clippy::too_many_arguments)]
+pub fn request_head_with(
+    out: &mut Vec<u8>,
+    path: &str,
+    authority: &str,
+    client: &RequestHead,
+    method: &str,
+    name: Option<&str>,
+    params: &[(String, String)],
+    body_len: usize,
+) {
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
@@ -291,6 +308,7 @@ pub fn request_head(
     for (field, value) in client.headers() {
         if client.is_hop_by_hop(field)
             || NOT_FORWARDED.iter().any(|n| n.eq_ignore_ascii_case(field))
+            || is_param_header(field)
         {
             continue;
         }
@@ -303,8 +321,18 @@ pub fn request_head(
     if let Some(name) = name {
         push(out, "Mcp-Name", header_value(name).as_bytes());
     }
+    for (field, value) in params {
+        push(out, field, value.as_bytes());
+    }
     push(out, "Content-Length", body_len.to_string().as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// `Mcp-Param-*`, any case.
+fn is_param_header(field: &str) -> bool {
+    field
+        .get(..10)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("mcp-param-"))
 }
 
 fn push(out: &mut Vec<u8>, name: &str, value: &[u8]) {

@@ -176,3 +176,35 @@ fn header_values_use_base64_when_not_header_safe() {
     assert_eq!(header_value("a\nb"), "=?base64?YQpi?=");
     assert_eq!(header_value("ab"), "ab");
 }
+
+#[test]
+fn the_head_carries_the_computed_param_headers_and_never_the_clients() {
+    let raw = "POST /mcp HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer t\r\n\
+               MCP-PARAM-Region: forged\r\nmcp-param-other: x\r\n\r\n";
+    let (client, _) = crate::http::parse_request(raw.as_bytes(), &crate::http::Limits::default())
+        .expect("parsed")
+        .expect("complete");
+    let mut out = Vec::new();
+    let params = vec![(
+        "Mcp-Param-Region".to_owned(),
+        "=?base64?WsO8cmljaA==?=".to_owned(),
+    )];
+    request_head_with(
+        &mut out,
+        "/mcp",
+        "up:1",
+        &client,
+        "tools/call",
+        Some("route"),
+        &params,
+        2,
+    );
+    let text = String::from_utf8(out).expect("ascii");
+    assert!(text.contains("Authorization: Bearer t\r\n"), "{text}");
+    assert!(text.contains("Mcp-Name: route\r\nMcp-Param-Region: =?base64?WsO8cmljaA==?=\r\n"));
+    assert!(!text.to_ascii_lowercase().contains("forged"), "{text}");
+    assert!(
+        !text.to_ascii_lowercase().contains("mcp-param-other"),
+        "{text}"
+    );
+}

@@ -2,8 +2,9 @@
 //! tests/interop/test_modern.py. Starts with `server/discover` (no `initialize`, no session)
 //! and prints one JSON line per result on stdout.
 //!
-//! Usage: `modern_client URL list` | `URL call NAME JSON_ARGS` | `URL discover` (print the
-//! server's discovered info) |
+//! Usage: `modern_client URL list` | `URL call NAME JSON_ARGS` | `URL list-call NAME JSON_ARGS`
+//! (lists the tools first, so rmcp sends the `Mcp-Param-*` headers their schemas ask for) |
+//! `URL discover` (print the server's discovered info) |
 //! `URL listen HOLD_SECONDS` (open `subscriptions/listen`, print the first notification, then
 //! check the stream stays open for HOLD_SECONDS; prints `{"held":true}` or `{"ended":…}`).
 //! The client declares `sampling` and `elicitation` and answers those input requests (MRTR
@@ -101,7 +102,11 @@ async fn main() -> Result<(), Error> {
             let names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
             print(serde_json::json!({ "tools": names }));
         }
-        "call" => {
+        "call" | "list-call" => {
+            if command == "list-call" {
+                // rmcp writes Mcp-Param-* headers only for tools it has listed.
+                client.list_all_tools().await?;
+            }
             let name = args.get(2).ok_or("call NAME JSON_ARGS")?.clone();
             let arguments: serde_json::Value =
                 serde_json::from_str(args.get(3).map_or("{}", String::as_str))?;

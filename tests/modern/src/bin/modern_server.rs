@@ -4,7 +4,10 @@
 //! Flags: `--port N` (0 = any), `--legacy-sessions` (also serve legacy `initialize` sessions:
 //! a dual-era server), `--sse` (answer with SSE streams instead of JSON), `--keepalive-ms N`
 //! (SSE keep-alive comments; 0 = none), `--modern-only` (`server/discover` lists only
-//! 2026-07-28; legacy `initialize` is refused).
+//! 2026-07-28; legacy `initialize` is refused), `--bad-header-tool` (also list `bad_header`,
+//! whose `x-mcp-header` sits on a `number` property: invalid, a 2026 client drops it),
+//! `--stale-first-list` (the first `tools/list` answer shows `route` without its annotations,
+//! as if its schema changed afterwards).
 //! Prints `LISTENING <url>` once bound, then one `EVENT <what>` line per observable event
 //! (slow tool started/cancelled/finished, listen started/cancelled), flushed at once.
 //!
@@ -15,12 +18,17 @@
 //! and completes on the retry with `answered: <the sampled text>`. `whoami` returns the
 //! request's `_meta` client name, protocol version and log level (`-` when absent). `confirm`
 //! answers `input_required` with one form `elicitation/create` (no `requestState`) and completes
-//! with `confirmed: <action> <content.ok>`. `subscriptions/listen` acknowledges tool
+//! with `confirmed: <action> <content.ok>`. `route {region, count?, note?}` returns
+//! `routed <region> <count>` (`-` when absent); its schema annotates `region` and `count` with
+//! `x-mcp-header` (`Region`, `Count`), and `get_tool` hands rmcp the schemas, so a 2026-07-28
+//! call without the matching `Mcp-Param-Region`/`Mcp-Param-Count` headers is refused with
+//! -32020. `subscriptions/listen` acknowledges tool
 //! list changes, sends one `notifications/tools/list_changed` (and, with `--modern-only`, which
 //! also declares `resources.subscribe`, one `notifications/resources/updated` per subscribed URI),
 //! then holds the stream until cancelled.
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,7 +60,14 @@ fn schema(json: serde_json::Value) -> Arc<serde_json::Map<String, serde_json::Va
 struct TestServer {
     /// `--modern-only`: `server/discover` lists 2026-07-28 alone and legacy versions are refused.
     modern_only: bool,
+    /// `--bad-header-tool`: also list `bad_header`, whose `x-mcp-header` breaks the spec.
+    bad_header_tool: bool,
+    /// `--stale-first-list`: the first `tools/list` answer shows `route` without annotations.
+    stale_first_list: bool,
 }
+
+/// How many `tools/list` requests the process answered.
+static LISTS: AtomicUsize = AtomicUsize::new(0);
 
 /// What `--modern-only` supports.
 const MODERN_ONLY: &[ProtocolVersion] = &[ProtocolVersion::V_2026_07_28];
@@ -90,46 +105,33 @@ impl ServerHandler for TestServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let echo = Tool::new(
-            "echo",
-            "Returns its text argument",
-            schema(serde_json::json!({
-                "type": "object",
-                "properties": {"text": {"type": "string"}},
-                "required": ["text"]
-            })),
-        );
-        let slow = Tool::new(
-            "slow",
-            "Waits `ms` milliseconds unless cancelled",
-            schema(serde_json::json!({
-                "type": "object",
-                "properties": {"ms": {"type": "integer"}},
-                "required": ["ms"]
-            })),
-        );
-        let ask = Tool::new(
-            "ask",
-            "Asks the client for a sampled answer (MRTR), then returns it",
-            schema(serde_json::json!({
-                "type": "object",
-                "properties": {"question": {"type": "string"}},
-                "required": ["question"]
-            })),
-        );
-        let whoami = Tool::new(
-            "whoami",
-            "Returns the request's _meta clientInfo name and protocol version",
-            schema(serde_json::json!({"type": "object", "properties": {}})),
-        );
-        let confirm = Tool::new(
-            "confirm",
-            "Asks the client to confirm (MRTR elicitation), then reports the answer",
-            schema(serde_json::json!({"type": "object", "properties": {}})),
-        );
-        Ok(ListToolsResult::with_all_items(vec![
-            echo, slow, ask, whoami, confirm,
-        ]))
+        let mut tools = tools();
+        if self.stale_first_list && LISTS.fetch_add(1, Ordering::SeqCst) == 0 {
+            // As if the schema changed after this answer: callers must list again.
+            if let Some(route) = tools.iter_mut().find(|t| t.name == "route") {
+                route.input_schema = schema(serde_json::json!({
+                    "type": "object",
+                    "properties": {"region": {"type": "string"}, "count": {"type": "integer"}}
+                }));
+            }
+        }
+        if self.bad_header_tool {
+            // `x-mcp-header` on a `number`: a 2026 client must leave this tool out of its list.
+            tools.push(Tool::new(
+                "bad_header",
+                "Lists an invalid x-mcp-header annotation",
+                schema(serde_json::json!({
+                    "type": "object",
+                    "properties": {"n": {"type": "number", "x-mcp-header": "N"}}
+                })),
+            ));
+        }
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    /// The tool's schema: rmcp checks a 2026-07-28 call's `Mcp-Param-*` headers against it.
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        tools().into_iter().find(|tool| tool.name == name)
     }
 
     async fn call_tool(
@@ -169,6 +171,14 @@ impl ServerHandler for TestServer {
                 }
             }
             "ask" => ask(&args, request.input_responses, request.request_state),
+            "route" => {
+                let region = args.get("region").and_then(|v| v.as_str()).unwrap_or("-");
+                let count = args
+                    .get("count")
+                    .map_or_else(|| "-".to_owned(), ToString::to_string);
+                let text = format!("routed {region} {count}");
+                Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into())
+            }
             "confirm" => confirm(request.input_responses),
             "whoami" => {
                 let name = context
@@ -231,6 +241,61 @@ impl ServerHandler for TestServer {
         event("listen-cancelled");
         Ok(())
     }
+}
+
+/// Every tool the server lists.
+fn tools() -> Vec<Tool> {
+    let echo = Tool::new(
+        "echo",
+        "Returns its text argument",
+        schema(serde_json::json!({
+            "type": "object",
+            "properties": {"text": {"type": "string"}},
+            "required": ["text"]
+        })),
+    );
+    let slow = Tool::new(
+        "slow",
+        "Waits `ms` milliseconds unless cancelled",
+        schema(serde_json::json!({
+            "type": "object",
+            "properties": {"ms": {"type": "integer"}},
+            "required": ["ms"]
+        })),
+    );
+    let ask = Tool::new(
+        "ask",
+        "Asks the client for a sampled answer (MRTR), then returns it",
+        schema(serde_json::json!({
+            "type": "object",
+            "properties": {"question": {"type": "string"}},
+            "required": ["question"]
+        })),
+    );
+    let whoami = Tool::new(
+        "whoami",
+        "Returns the request's _meta clientInfo name and protocol version",
+        schema(serde_json::json!({"type": "object", "properties": {}})),
+    );
+    let confirm = Tool::new(
+        "confirm",
+        "Asks the client to confirm (MRTR elicitation), then reports the answer",
+        schema(serde_json::json!({"type": "object", "properties": {}})),
+    );
+    let route = Tool::new(
+        "route",
+        "Returns its region and count; both are mirrored into Mcp-Param-* headers",
+        schema(serde_json::json!({
+            "type": "object",
+            "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"},
+                "count": {"type": "integer", "x-mcp-header": "Count"},
+                "note": {"type": "string"}
+            },
+            "required": ["region"]
+        })),
+    );
+    vec![echo, slow, ask, whoami, confirm, route]
 }
 
 /// The MRTR tool: first round asks for a sample, the retry (with the answer and the echoed
@@ -314,6 +379,8 @@ struct Args {
     sse: bool,
     keepalive_ms: u64,
     modern_only: bool,
+    bad_header_tool: bool,
+    stale_first_list: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -323,6 +390,8 @@ fn parse_args() -> Result<Args, String> {
         sse: false,
         keepalive_ms: 0,
         modern_only: false,
+        bad_header_tool: false,
+        stale_first_list: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -337,6 +406,8 @@ fn parse_args() -> Result<Args, String> {
             "--legacy-sessions" => args.legacy_sessions = true,
             "--sse" => args.sse = true,
             "--modern-only" => args.modern_only = true,
+            "--bad-header-tool" => args.bad_header_tool = true,
+            "--stale-first-list" => args.stale_first_list = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -347,6 +418,8 @@ fn parse_args() -> Result<Args, String> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let modern_only = args.modern_only;
+    let bad_header_tool = args.bad_header_tool;
+    let stale_first_list = args.stale_first_list;
     let keepalive = (args.keepalive_ms > 0).then(|| Duration::from_millis(args.keepalive_ms));
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(args.legacy_sessions)
@@ -354,7 +427,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_sse_keep_alive(keepalive);
     let service: StreamableHttpService<TestServer, LocalSessionManager> =
         StreamableHttpService::new(
-            move || Ok(TestServer { modern_only }),
+            move || {
+                Ok(TestServer {
+                    modern_only,
+                    bad_header_tool,
+                    stale_first_list,
+                })
+            },
             Default::default(),
             config,
         );

@@ -1,0 +1,314 @@
+//! Per shard and translated upstream: what each tool's `inputSchema` asks to mirror into
+//! `Mcp-Param-*` headers. Learned from the `tools/list` answers relayed to translated sessions
+//! and, when a `tools/call` names a tool not known yet, from a `tools/list` the proxy sends
+//! upstream itself (all pages, at most [`MAX_PAGES`]). Forgotten on
+//! `notifications/tools/list_changed`, and refreshed when the upstream answers a call with
+//! `-32020` (HeaderMismatch), as the spec asks of a client. A failed fetch is not tried again
+//! for [`RETRY_AFTER`] (except by that refresh).
+//!
+//! Not here: reading schemas and computing the headers (params.rs), sending the call
+//! (call.rs). The cache is shared by the shard's sessions on that upstream: an upstream whose
+//! tool list depends on the caller's credentials is corrected by the `-32020` refresh.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::http::RequestHead;
+
+use super::super::state::ShardState;
+use super::params::{self, Page, ToolParams};
+use super::session::L2mSession;
+use super::upstream;
+use super::wire::{self, ClientMeta, Shape};
+
+/// Most `tools/list` pages one fetch reads (a cursor loop must end).
+pub const MAX_PAGES: usize = 32;
+/// After a failed fetch, calls of unknown tools go without one for this long (an upstream that
+/// cannot list its tools does not pay one extra request per call).
+pub const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// The annotations learned for one upstream.
+#[derive(Debug, Default)]
+pub struct ToolCache {
+    tools: HashMap<String, Rc<ToolParams>>,
+    /// A whole `tools/list` was read since the last change: a name missing here is unknown
+    /// upstream too (no fetch for it).
+    complete: bool,
+    /// Bumped by every change: a fetch that began before one is not stored.
+    generation: u64,
+    /// When the last fetch failed (see [`RETRY_AFTER`]).
+    failed_at: Option<Instant>,
+}
+
+/// What the cache says of one tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Known: what it mirrors.
+    Known(Rc<ToolParams>),
+    /// Not listed upstream (after a whole listing), or a fetch failed lately: no headers.
+    Absent,
+    /// Not known yet: worth a `tools/list`.
+    Unknown,
+}
+
+impl ToolCache {
+    /// What is known of tool `name` at `now`.
+    pub fn lookup(&self, name: &str, now: Instant) -> Lookup {
+        let failed_lately = self
+            .failed_at
+            .is_some_and(|at| now.saturating_duration_since(at) < RETRY_AFTER);
+        match self.tools.get(name) {
+            Some(params) => Lookup::Known(params.clone()),
+            None if self.complete || failed_lately => Lookup::Absent,
+            None => Lookup::Unknown,
+        }
+    }
+
+    /// Adds the tools of one page (a relayed answer: the listing is not known to be whole).
+    pub fn learn(&mut self, page: Page) {
+        for (name, params) in page.tools {
+            self.tools.insert(name, Rc::new(params));
+        }
+    }
+
+    /// The tool list changed: forget everything.
+    pub fn forget(&mut self) {
+        self.tools.clear();
+        self.complete = false;
+        self.failed_at = None;
+        self.generation += 1;
+    }
+
+    /// The generation a fetch starts at (to pass to [`ToolCache::store`]).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Keeps a fetched listing, unless the list changed since `generation`.
+    pub fn store(&mut self, tools: HashMap<String, Rc<ToolParams>>, whole: bool, generation: u64) {
+        self.failed_at = None;
+        if self.generation == generation {
+            self.tools = tools;
+            self.complete = whole;
+        }
+    }
+
+    /// A fetch failed at `now`.
+    pub fn failed(&mut self, now: Instant) {
+        self.failed_at = Some(now);
+    }
+}
+
+/// Per upstream index.
+pub type ToolCaches = HashMap<usize, ToolCache>;
+
+fn with_cache<T>(state: &ShardState, upstream: usize, f: impl FnOnce(&mut ToolCache) -> T) -> T {
+    f(state.l2m.tools.borrow_mut().entry(upstream).or_default())
+}
+
+/// Takes in a `tools/list` answer (one page) relayed to a translated session; returns it as
+/// the client gets it: without the tools whose annotations are invalid.
+pub fn relayed_list(state: &ShardState, upstream: usize, message: Vec<u8>) -> Vec<u8> {
+    let Some(page) = params::list_page(&message) else {
+        return message;
+    };
+    with_cache(state, upstream, |cache| cache.learn(page));
+    params::without_invalid(&message).unwrap_or(message)
+}
+
+/// Forgets what is known of `upstream`'s tools (their list changed).
+pub fn forget(state: &ShardState, upstream: usize) {
+    with_cache(state, upstream, ToolCache::forget);
+}
+
+/// Forgets `upstream`'s tools when `message` is `notifications/tools/list_changed`.
+pub fn on_notification(state: &ShardState, upstream: usize, message: &[u8]) {
+    const CHANGED: &[u8] = b"notifications/tools/list_changed";
+    if !message.windows(CHANGED.len()).any(|w| w == CHANGED) {
+        return;
+    }
+    #[derive(serde::Deserialize)]
+    struct M<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    if serde_json::from_slice::<M<'_>>(message)
+        .is_ok_and(|m| m.method.as_deref() == Some("notifications/tools/list_changed"))
+    {
+        tracing::debug!(upstream, "tools list changed: mirrored arguments forgotten");
+        forget(state, upstream);
+    }
+}
+
+/// What tool `name` mirrors on the session's upstream: from the cache, else from a
+/// `tools/list` sent upstream now (with the client's credentials); `refresh` skips the cache.
+/// `None` when the upstream does not list the tool or the list cannot be read (the call then
+/// goes without `Mcp-Param-*` headers).
+pub async fn params_for(
+    state: &Rc<ShardState>,
+    session: &L2mSession,
+    head: &RequestHead,
+    name: &str,
+    refresh: bool,
+) -> Option<Rc<ToolParams>> {
+    let upstream = session.upstream;
+    if !refresh {
+        match with_cache(state, upstream, |cache| cache.lookup(name, Instant::now())) {
+            Lookup::Known(params) => return Some(params),
+            Lookup::Absent => return None,
+            Lookup::Unknown => {}
+        }
+    }
+    let generation = with_cache(state, upstream, |cache| cache.generation());
+    match fetch(state, session, head).await {
+        Ok((tools, whole)) => {
+            let tools: HashMap<String, Rc<ToolParams>> = tools
+                .into_iter()
+                .map(|(name, params)| (name, Rc::new(params)))
+                .collect();
+            let found = tools.get(name).cloned();
+            // A list that changed meanwhile serves this call but is not kept.
+            with_cache(state, upstream, |cache| {
+                cache.store(tools, whole, generation)
+            });
+            found
+        }
+        Err(reason) => {
+            tracing::debug!(
+                upstream,
+                reason,
+                "tools/list for Mcp-Param-* headers failed"
+            );
+            with_cache(state, upstream, |cache| {
+                cache.failed(Instant::now());
+                match cache.lookup(name, Instant::now()) {
+                    Lookup::Known(params) => Some(params),
+                    Lookup::Absent | Lookup::Unknown => None,
+                }
+            })
+        }
+    }
+}
+
+/// Every tool the upstream lists (following `nextCursor`); whether the listing is whole.
+async fn fetch(
+    state: &Rc<ShardState>,
+    session: &L2mSession,
+    head: &RequestHead,
+) -> Result<(Vec<(String, ToolParams)>, bool), &'static str> {
+    let mut tools = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page = fetch_page(state, session, head, cursor.as_deref()).await?;
+        tools.extend(page.tools);
+        match page.next_cursor {
+            Some(next) if !next.is_empty() => cursor = Some(next),
+            _ => return Ok((tools, true)),
+        }
+    }
+    Ok((tools, false))
+}
+
+async fn fetch_page(
+    state: &Rc<ShardState>,
+    session: &L2mSession,
+    head: &RequestHead,
+    cursor: Option<&str>,
+) -> Result<Page, &'static str> {
+    let (url, timeout) = state
+        .config
+        .upstreams
+        .get(session.upstream)
+        .and_then(|up| up.http().map(|url| (url, up.request_timeout)))
+        .ok_or("not an HTTP upstream")?;
+    let mut list = Vec::with_capacity(96);
+    list.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    crate::mcp::write_json_string(&mut list, &session.mint("tools"));
+    list.extend_from_slice(br#","method":"tools/list""#);
+    if let Some(cursor) = cursor {
+        list.extend_from_slice(br#","params":{"cursor":"#);
+        crate::mcp::write_json_string(&mut list, cursor);
+        list.push(b'}');
+    }
+    list.push(b'}');
+    let level = session.log_level.borrow().clone();
+    let meta = ClientMeta {
+        capabilities: &session.capabilities,
+        client_info: &session.client_info,
+        log_level: level.as_deref(),
+    };
+    let body = wire::upstream_body(&list, &meta, None).map_err(|_| "tools/list body")?;
+    let mut request = Vec::with_capacity(body.len() + 512);
+    wire::request_head(
+        &mut request,
+        &url.path,
+        &url.authority,
+        head,
+        "tools/list",
+        None,
+        body.len(),
+    );
+    request.extend_from_slice(&body);
+    let mut reply = upstream::send(state, session.upstream, &request, None)
+        .await
+        .map_err(|_| "upstream unreachable")?;
+    if !(200..300).contains(&reply.status()) {
+        return Err("tools/list refused");
+    }
+    loop {
+        match reply.next(None, timeout).await {
+            Ok(Some(message)) => match wire::shape(&message) {
+                Shape::Response => {
+                    while let Ok(Some(_)) = reply.next(None, timeout).await {}
+                    reply.finish(state);
+                    return params::list_page(&message).ok_or("tools/list answered an error");
+                }
+                Shape::Notification => on_notification(state, session.upstream, &message),
+                _ => {}
+            },
+            Ok(None) => return Err("tools/list ended without an answer"),
+            Err(_) => return Err("tools/list answer broken or late"),
+        }
+    }
+}
+
+/// The `Mcp-Param-*` headers of a translated `tools/call` of `name` with `body` (see
+/// [`params_for`]); none when the tool mirrors nothing.
+pub async fn call_headers(
+    state: &Rc<ShardState>,
+    session: &L2mSession,
+    head: &RequestHead,
+    name: &str,
+    body: &[u8],
+    refresh: bool,
+) -> Vec<(String, String)> {
+    match params_for(state, session, head, name, refresh).await {
+        Some(params) => params::call_headers(body, &params),
+        None => Vec::new(),
+    }
+}
+
+/// Whether an upstream answer is a `-32020` (HeaderMismatch) error.
+pub fn is_header_mismatch(message: &[u8]) -> bool {
+    // Every tools/call answer passes here: only one naming the code is parsed.
+    if !message.windows(6).any(|w| w == b"-32020") {
+        return false;
+    }
+    #[derive(serde::Deserialize)]
+    struct Response {
+        error: Option<Error>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Error {
+        code: i64,
+    }
+    serde_json::from_slice::<Response>(message).is_ok_and(|r| {
+        r.error
+            .is_some_and(|e| e.code == i64::from(crate::mcp::jsonrpc::HEADER_MISMATCH))
+    })
+}
+
+#[cfg(test)]
+#[path = "tools_tests.rs"]
+mod tests;
