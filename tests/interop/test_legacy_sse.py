@@ -27,7 +27,7 @@ import pytest
 import harness
 import rawhttp
 from conftest import _serve
-from mcp_checks import DEMO, EVERYTHING, ServerProfile, run_mcp_checks_sse
+from mcp_checks import DEMO, EVERYTHING, ServerProfile, run_mcp_checks, run_mcp_checks_sse
 
 # One step of these tests completes in well under a second; this bounds a hang.
 STEP_TIMEOUT_S = 20.0
@@ -95,11 +95,17 @@ def legacy_proxies(shadowcat_bin: Path, request: pytest.FixtureRequest) -> Itera
             next(serving, None)
 
 
+@pytest.mark.parametrize("transport", ["sse", "streamable-http"])
 @pytest.mark.parametrize("upstream", UPSTREAMS + ["everything-stdio-shared"])
-def test_python_sse_client_full_check_list(legacy_proxies: dict[str, Any], upstream: str) -> None:
+def test_python_client_full_check_list(legacy_proxies: dict[str, Any], upstream: str, transport: str) -> None:
+    """The Python SDK's `sse_client` (GET /sse) and `streamable_http_client` (/mcp) on the same
+    proxy, in front of every upstream kind: one check list, a client × upstream matrix."""
     proxy = legacy_proxies["get"](upstream)
     profile = PROFILES[upstream]
-    report = asyncio.run(run_mcp_checks_sse(sse_url(proxy), profile, via=f"shadowcat /sse ({upstream})"))
+    if transport == "sse":
+        report = asyncio.run(run_mcp_checks_sse(sse_url(proxy), profile, via=f"shadowcat /sse ({upstream})"))
+    else:
+        report = asyncio.run(run_mcp_checks(proxy.url, profile, proxied=True))
     print(report.table())
     assert report.results, "no check ran"
     if report.failures:
