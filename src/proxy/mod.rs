@@ -7,6 +7,7 @@
 pub mod accept;
 pub mod bodyless;
 pub mod era;
+pub mod era_verdicts;
 pub mod error;
 pub mod exchange;
 pub mod guard;

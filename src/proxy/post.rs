@@ -187,7 +187,7 @@ pub async fn post(
         .upstreams
         .get(target.upstream)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
-    if modern && state.modern_clients.translates(target.upstream, up) {
+    if modern && super::modern_client::translates(&state.era_verdicts, target.upstream, up) {
         return super::modern_client::serve(state, target.upstream, client, head, &body, &facts)
             .await;
     }

@@ -106,7 +106,9 @@ pub struct ShardState {
     pub limits: crate::http::Limits,
     /// Replies to this shard's metrics scrapes.
     pub scrape: crate::admin::ScrapeInbox,
-    /// Era translation (legacy clients, modern upstreams): verdicts and translated sessions.
+    /// What `era = "auto"` upstreams were found to speak (both translation directions).
+    pub era_verdicts: super::era_verdicts::EraVerdicts,
+    /// Era translation (legacy clients, modern upstreams): translated sessions.
     pub l2m: super::l2m::L2mState,
     /// Modern clients served by legacy upstreams: pooled sessions, pending MRTR exchanges.
     pub modern_clients: super::modern_client::Translator,
@@ -139,6 +141,7 @@ impl ShardState {
             shutdown: Latch::default(),
             inflight: shards::gate::Gate::new(),
             scrape: crate::admin::ScrapeInbox::default(),
+            era_verdicts: Default::default(),
             l2m: super::l2m::L2mState::default(),
             modern_clients: super::modern_client::Translator::default(),
             open_streams: RefCell::new(std::collections::HashMap::new()),

@@ -70,7 +70,7 @@ def test_rmcp_client_through_legacy_everything(everything_upstream, start_proxy,
     assert metric(proxy, "shadowcat_modern_translated_total") >= 8  # 4 × (discover + request) + retry
     if era == "auto":
         # Learnt once per shard and remembered: not probed on every request.
-        learnt = [line for _, line in proxy.process._lines if "translating for it" in line]
+        learnt = [line for _, line in proxy.process._lines if "upstream era found" in line]
         assert 1 <= len(learnt) <= 2, proxy.process.output_tail()
 
 

@@ -14,10 +14,10 @@ use crate::config::UpstreamEra;
 use crate::http::RequestHead;
 use crate::mcp::JsonRpcId;
 
+use super::super::era_verdicts::{Speaks, VERDICT_TTL};
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
 use super::discover::{self, Discovered};
-use super::session::{Verdict, VERDICT_TTL};
 use super::upstream::{self, AuthRefusal};
 use super::wire::{self, ClientMeta};
 use shards::timeout::within;
@@ -46,9 +46,10 @@ pub fn may_translate(state: &ShardState, upstream: usize) -> bool {
         .filter(|up| up.http().is_some())
         .is_some_and(|up| match up.era {
             UpstreamEra::Modern => true,
-            UpstreamEra::Auto => {
-                state.l2m.verdict(upstream, Instant::now()) != Some(Verdict::PassThrough)
-            }
+            UpstreamEra::Auto => matches!(
+                state.era_verdicts.get(upstream, Instant::now()),
+                None | Some(Speaks::Modern)
+            ),
             UpstreamEra::Dual | UpstreamEra::Legacy => false,
         })
 }
@@ -77,7 +78,12 @@ pub async fn for_initialize(
         UpstreamEra::Modern => false,
     };
     let now = Instant::now();
-    if auto && state.l2m.verdict(upstream, now) == Some(Verdict::PassThrough) {
+    if auto
+        && matches!(
+            state.era_verdicts.get(upstream, now),
+            Some(Speaks::Dual | Speaks::Legacy)
+        )
+    {
         return Ok(Decision::PassThrough);
     }
     if let Some(found) = state.l2m.shared_discover(upstream, now) {
@@ -92,21 +98,15 @@ pub async fn for_initialize(
     } else {
         probe(state, upstream, head, meta, id).await
     };
-    let remember = |verdict| {
-        state
-            .l2m
-            .verdicts
-            .borrow_mut()
-            .insert(upstream, (verdict, Instant::now()));
-    };
+    let remember = |speaks| state.era_verdicts.learn(upstream, speaks);
     match probe {
         Probe::Found(found) if auto && found.serves_legacy => {
-            remember(Verdict::PassThrough);
+            remember(Speaks::Dual);
             Ok(Decision::PassThrough)
         }
         Probe::Found(found) => {
             if auto {
-                remember(Verdict::Modern);
+                remember(Speaks::Modern);
             }
             let found = Rc::new(found);
             if let Some(ttl) = found.shareable_for {
@@ -118,9 +118,8 @@ pub async fn for_initialize(
             Ok(Decision::Translate(found))
         }
         Probe::Refused if auto => {
-            remember(Verdict::PassThrough);
             // Not modern: modern clients get translated from now on without a failed try.
-            state.modern_clients.learn_legacy(upstream);
+            remember(Speaks::Legacy);
             Ok(Decision::PassThrough)
         }
         // Credentials refused: says nothing about the era. `auto` passes the initialize

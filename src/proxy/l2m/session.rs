@@ -1,5 +1,4 @@
-//! Per-shard state of era translation: the upstream era verdicts (`era = "auto"`), shareable
-//! `server/discover` results, and each translated session's client state (capabilities,
+//! Per-shard state of era translation: shareable `server/discover` results, and each translated session's client state (capabilities,
 //! clientInfo, log level, resource subscriptions, MRTR waiters, in-flight requests), and the
 //! tools' `x-mcp-header` annotations per upstream (kept by tools.rs).
 //!
@@ -10,7 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use glommio::channels::local_channel::LocalSender;
 use serde_json::value::RawValue;
@@ -20,19 +19,6 @@ use crate::mcp::{JsonRpcId, ProtocolVersion};
 use crate::session::SessionId;
 
 use super::discover::Discovered;
-
-/// How long an `era = "auto"` verdict holds before the upstream is probed again (a redeployed
-/// upstream may have changed era).
-pub const VERDICT_TTL: Duration = Duration::from_secs(600);
-
-/// What the proxy does with a legacy client's session on an upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// The upstream speaks 2026-07-28 only: translate.
-    Modern,
-    /// It serves legacy sessions itself (legacy or dual era): pass through.
-    PassThrough,
-}
 
 /// A client's answer to a server→client request: (the proxy-minted id, the whole response).
 pub type ClientAnswer = (JsonRpcId, Vec<u8>);
@@ -108,8 +94,6 @@ impl L2mSession {
 /// Translation state of one shard.
 #[derive(Debug, Default)]
 pub struct L2mState {
-    /// `era = "auto"` upstreams: verdict and when it was reached.
-    pub verdicts: RefCell<HashMap<usize, (Verdict, Instant)>>,
     /// Discover results shareable across clients (`public` with a TTL): until when.
     pub discovered: RefCell<HashMap<usize, (Rc<Discovered>, Instant)>>,
     /// Translated sessions owned by this shard.
@@ -137,15 +121,6 @@ impl L2mState {
         for (_, session) in self.sessions.borrow_mut().drain() {
             session.ended.fire();
         }
-    }
-
-    /// The cached verdict for an `auto` upstream, when still fresh.
-    pub fn verdict(&self, upstream: usize, now: Instant) -> Option<Verdict> {
-        self.verdicts
-            .borrow()
-            .get(&upstream)
-            .filter(|(_, at)| now.saturating_duration_since(*at) < VERDICT_TTL)
-            .map(|(verdict, _)| *verdict)
     }
 
     /// A shareable discover result for `upstream`, when still fresh.

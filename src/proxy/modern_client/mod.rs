@@ -30,14 +30,13 @@ use std::time::{Duration, Instant};
 
 use crate::config::{UpstreamConfig, UpstreamEra};
 
+use super::era_verdicts::{EraVerdicts, Speaks};
 use super::state::ShardState;
 use pool::{PoolKey, SessionPool};
 use upstream::{Source, UpSession};
 
 pub(in crate::proxy) use drive::serve;
 
-/// How long a shard remembers that an `auto` upstream refused a modern request.
-pub const LEARNT_TTL: Duration = Duration::from_secs(600);
 /// How long an idle pooled upstream session is kept before it is ended upstream.
 pub const IDLE_TTL: Duration = Duration::from_secs(300);
 /// Most idle pooled upstream sessions per shard (over all upstreams and principals).
@@ -70,8 +69,6 @@ pub struct Pending {
 /// One shard's translation state.
 #[derive(Debug)]
 pub struct Translator {
-    /// `auto` upstreams found legacy, until when.
-    learnt: RefCell<HashMap<usize, Instant>>,
     /// Idle upstream sessions.
     pub(super) pool: RefCell<SessionPool<UpSession>>,
     /// The latest `initialize` result per upstream (for `server/discover`).
@@ -88,7 +85,6 @@ pub struct Translator {
 impl Default for Translator {
     fn default() -> Self {
         Self {
-            learnt: RefCell::new(HashMap::new()),
             pool: RefCell::new(SessionPool::new(MAX_IDLE, IDLE_TTL)),
             discovered: RefCell::new(HashMap::new()),
             pending: RefCell::new(HashMap::new()),
@@ -100,37 +96,22 @@ impl Default for Translator {
 }
 
 impl Translator {
-    /// Whether a modern request to `upstream` is translated rather than passed through.
-    pub fn translates(&self, upstream: usize, config: &UpstreamConfig) -> bool {
-        if config.is_linked() {
-            return true;
-        }
-        match config.era {
-            UpstreamEra::Legacy => true,
-            UpstreamEra::Auto => self
-                .learnt
-                .borrow()
-                .get(&upstream)
-                .is_some_and(|until| *until > Instant::now()),
-            UpstreamEra::Dual | UpstreamEra::Modern => false,
-        }
-    }
-
-    /// Remembers that `upstream` refused a modern request the legacy way.
-    pub fn learn_legacy(&self, upstream: usize) {
-        tracing::info!(
-            upstream,
-            "upstream refused a 2026-07-28 request: translating for it"
-        );
-        self.learnt
-            .borrow_mut()
-            .insert(upstream, Instant::now() + LEARNT_TTL);
-    }
-
     fn next_exchange(&self) -> u64 {
         let id = self.next_exchange.get();
         self.next_exchange.set(id.wrapping_add(1).max(1));
         id
+    }
+}
+
+/// Whether a modern request to `upstream` is translated rather than passed through.
+pub fn translates(verdicts: &EraVerdicts, upstream: usize, config: &UpstreamConfig) -> bool {
+    if config.is_linked() {
+        return true;
+    }
+    match config.era {
+        UpstreamEra::Legacy => true,
+        UpstreamEra::Auto => verdicts.get(upstream, Instant::now()) == Some(Speaks::Legacy),
+        UpstreamEra::Dual | UpstreamEra::Modern => false,
     }
 }
 
@@ -191,15 +172,8 @@ pub async fn probe(
     let clean = matches!(read, Some(Ok(()))) && ex.head.keep_alive();
     super::exchange::finish(state, ex, clean);
     if !is_modern_refusal(&body) {
-        state.modern_clients.learn_legacy(upstream);
-        // Legacy clients need no probe now: they pass through to this legacy upstream.
-        state.l2m.verdicts.borrow_mut().insert(
-            upstream,
-            (
-                super::l2m::session::Verdict::PassThrough,
-                std::time::Instant::now(),
-            ),
-        );
+        // Modern clients are translated from now on; legacy clients need no probe now.
+        state.era_verdicts.learn(upstream, Speaks::Legacy);
         return Ok(None);
     }
     let keep = head.keep_alive();
