@@ -270,7 +270,7 @@ impl SseOut {
     /// Writes the response head.
     ///
     /// # Errors
-    /// The client's write error.
+    /// The client's write error, or `CLIENT_WRITE_TIMEOUT` passing (as a hang-up).
     pub async fn start(
         &mut self,
         state: &ShardState,
@@ -297,18 +297,13 @@ impl SseOut {
         write_response_head(&mut self.scratch, 200, headers, framing);
         state.metrics.status(200);
         self.started = true;
-        // A client that stops reading is let go after a while: the call's messages (progress)
-        // would otherwise pile up in the proxy while this write waits.
-        within(CLIENT_WRITE_TIMEOUT, client.write_all(&self.scratch))
-            .await
-            .unwrap_or(Err(crate::http::Error::UnexpectedEof))
-            .map_err(ProxyError::Http)
+        write_bounded(client, &self.scratch).await
     }
 
     /// Writes one message as one event.
     ///
     /// # Errors
-    /// The client's write error.
+    /// The client's write error, or `CLIENT_WRITE_TIMEOUT` passing (as a hang-up).
     pub async fn event(
         &mut self,
         client: &mut HttpConn<TcpStream>,
@@ -322,17 +317,14 @@ impl SseOut {
         } else {
             self.scratch.extend_from_slice(&event);
         }
-        client
-            .write_all(&self.scratch)
-            .await
-            .map_err(ProxyError::Http)
+        write_bounded(client, &self.scratch).await
     }
 
     /// Ends the stream (writing the head first if nothing was sent); returns whether the
     /// connection stays open.
     ///
     /// # Errors
-    /// The client's write error.
+    /// The client's write error, or `CLIENT_WRITE_TIMEOUT` passing (as a hang-up).
     pub async fn finish(
         &mut self,
         state: &ShardState,
@@ -342,11 +334,19 @@ impl SseOut {
             self.start(state, client).await?;
         }
         if self.chunked {
-            client
-                .write_all(LAST_CHUNK)
-                .await
-                .map_err(ProxyError::Http)?;
+            write_bounded(client, LAST_CHUNK).await?;
         }
         Ok(self.keep_alive)
     }
+}
+
+/// Writes `bytes` to the client within [`CLIENT_WRITE_TIMEOUT`]. A client that stops reading is
+/// let go after a while, as if it hung up (the caller drops its upstream calls): the calls'
+/// messages (progress, server→client requests) would otherwise pile up in the proxy, and a
+/// batch would hold its upstream connections, while this write waits.
+async fn write_bounded(client: &mut HttpConn<TcpStream>, bytes: &[u8]) -> Result<(), ProxyError> {
+    within(CLIENT_WRITE_TIMEOUT, client.write_all(bytes))
+        .await
+        .unwrap_or(Err(crate::http::Error::UnexpectedEof))
+        .map_err(ProxyError::Http)
 }
