@@ -12,7 +12,7 @@
 //! mrtr.rs (the round state machine), stream.rs (GET/DELETE, the listen mapping), upstream.rs
 //! (send, read messages), wire.rs (bytes and headers), params.rs (`x-mcp-header` annotations →
 //! `Mcp-Param-*` headers), tools.rs (those annotations per upstream, fetched with `tools/list`
-//! when missing).
+//! when missing), listing.rs (one such fetch at a time per upstream).
 //!
 //! Both legacy client transports use it: Streamable HTTP sessions here (answers on the POST,
 //! the GET stream), HTTP+SSE sessions through crate::proxy::legacy::modern (every message on
@@ -26,6 +26,7 @@ pub mod batch;
 pub mod call;
 pub mod detect;
 pub mod discover;
+pub mod listing;
 pub mod mrtr;
 pub mod params;
 pub mod post;

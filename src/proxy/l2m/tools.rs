@@ -4,11 +4,14 @@
 //! upstream itself (all pages, at most [`MAX_PAGES`]). Forgotten on
 //! `notifications/tools/list_changed`, and refreshed when the upstream answers a call with
 //! `-32020` (HeaderMismatch), as the spec asks of a client. A failed fetch is not tried again
-//! for [`RETRY_AFTER`] (except by that refresh).
+//! for [`RETRY_AFTER`] (except by that refresh). A fetched listing is merged into what is known
+//! (tools added or updated, none removed: only a list change forgets).
 //!
 //! Not here: reading schemas and computing the headers (params.rs), sending the call
-//! (call.rs). The cache is shared by the shard's sessions on that upstream: an upstream whose
-//! tool list depends on the caller's credentials is corrected by the `-32020` refresh.
+//! (call.rs), one fetch at a time per upstream (listing.rs). The cache is shared by the
+//! shard's sessions on that upstream: an upstream whose tool list depends on the caller's
+//! credentials is corrected by the `-32020` refresh, and merging keeps one caller's refresh
+//! from evicting the tools another caller learned.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::http::RequestHead;
 
 use super::super::state::ShardState;
+use super::listing::{self, Flight};
 use super::params::{self, Page, ToolParams};
 use super::session::L2mSession;
 use super::upstream;
@@ -28,17 +32,24 @@ pub const MAX_PAGES: usize = 32;
 /// cannot list its tools does not pay one extra request per call).
 pub const RETRY_AFTER: Duration = Duration::from_secs(30);
 
+/// What one fetch found: each listed tool's annotations, by name.
+pub type Listing = HashMap<String, Rc<ToolParams>>;
+
 /// The annotations learned for one upstream.
 #[derive(Debug, Default)]
 pub struct ToolCache {
-    tools: HashMap<String, Rc<ToolParams>>,
+    tools: Listing,
     /// A whole `tools/list` was read since the last change: a name missing here is unknown
-    /// upstream too (no fetch for it).
+    /// upstream too (no fetch for it). With caller-dependent listings the tools merged from
+    /// several callers' listings; a name another caller sees is corrected by the `-32020`
+    /// refresh.
     complete: bool,
     /// Bumped by every change: a fetch that began before one is not stored.
     generation: u64,
     /// When the last fetch failed (see [`RETRY_AFTER`]).
     failed_at: Option<Instant>,
+    /// The fetch under way, which calls needing the listing wait for (listing.rs).
+    pub(super) running: Option<Rc<Flight>>,
 }
 
 /// What the cache says of one tool.
@@ -72,12 +83,14 @@ impl ToolCache {
         }
     }
 
-    /// The tool list changed: forget everything.
+    /// The tool list changed: forget everything (a fetch under way is not waited for by later
+    /// calls, and its listing is not kept).
     pub fn forget(&mut self) {
         self.tools.clear();
         self.complete = false;
         self.failed_at = None;
         self.generation += 1;
+        self.running = None;
     }
 
     /// The generation a fetch starts at (to pass to [`ToolCache::store`]).
@@ -85,12 +98,16 @@ impl ToolCache {
         self.generation
     }
 
-    /// Keeps a fetched listing, unless the list changed since `generation`.
-    pub fn store(&mut self, tools: HashMap<String, Rc<ToolParams>>, whole: bool, generation: u64) {
+    /// Merges a fetched listing into what is known (its tools added or updated, the others
+    /// kept: another caller's listing may differ), unless the list changed since `generation`.
+    /// A whole listing makes the cache complete; one cut at [`MAX_PAGES`] leaves it as it was.
+    pub fn store(&mut self, tools: &Listing, whole: bool, generation: u64) {
         self.failed_at = None;
         if self.generation == generation {
-            self.tools = tools;
-            self.complete = whole;
+            for (name, params) in tools {
+                self.tools.insert(name.clone(), params.clone());
+            }
+            self.complete |= whole;
         }
     }
 
@@ -142,9 +159,9 @@ pub fn on_notification(state: &ShardState, upstream: usize, message: &[u8]) {
 }
 
 /// What tool `name` mirrors on the session's upstream: from the cache, else from a
-/// `tools/list` sent upstream now (with the client's credentials); `refresh` skips the cache.
-/// `None` when the upstream does not list the tool or the list cannot be read (the call then
-/// goes without `Mcp-Param-*` headers).
+/// `tools/list` sent upstream now (with the client's credentials) or the one under way for that
+/// upstream (listing.rs); `refresh` skips the cache. `None` when the upstream does not list the
+/// tool or the list cannot be read (the call then goes without `Mcp-Param-*` headers).
 pub async fn params_for(
     state: &Rc<ShardState>,
     session: &L2mSession,
@@ -152,43 +169,10 @@ pub async fn params_for(
     name: &str,
     refresh: bool,
 ) -> Option<Rc<ToolParams>> {
-    let upstream = session.upstream;
-    if !refresh {
-        match with_cache(state, upstream, |cache| cache.lookup(name, Instant::now())) {
-            Lookup::Known(params) => return Some(params),
-            Lookup::Absent => return None,
-            Lookup::Unknown => {}
-        }
-    }
-    let generation = with_cache(state, upstream, |cache| cache.generation());
-    match fetch(state, session, head).await {
-        Ok((tools, whole)) => {
-            let tools: HashMap<String, Rc<ToolParams>> = tools
-                .into_iter()
-                .map(|(name, params)| (name, Rc::new(params)))
-                .collect();
-            let found = tools.get(name).cloned();
-            // A list that changed meanwhile serves this call but is not kept.
-            with_cache(state, upstream, |cache| {
-                cache.store(tools, whole, generation)
-            });
-            found
-        }
-        Err(reason) => {
-            tracing::debug!(
-                upstream,
-                reason,
-                "tools/list for Mcp-Param-* headers failed"
-            );
-            with_cache(state, upstream, |cache| {
-                cache.failed(Instant::now());
-                match cache.lookup(name, Instant::now()) {
-                    Lookup::Known(params) => Some(params),
-                    Lookup::Absent | Lookup::Unknown => None,
-                }
-            })
-        }
-    }
+    listing::params(&state.l2m.tools, session.upstream, name, refresh, || {
+        fetch(state, session, head)
+    })
+    .await
 }
 
 /// Every tool the upstream lists (following `nextCursor`); whether the listing is whole.

@@ -1,5 +1,6 @@
-//! The per-upstream tool cache: known, absent and unknown tools, a change forgetting
-//! everything (and voiding a fetch under way), the pause after a failed fetch.
+//! The per-upstream tool cache: known, absent and unknown tools, fetched listings merged (not
+//! replacing each other), a change forgetting everything (and voiding a fetch under way), the
+//! pause after a failed fetch.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -48,13 +49,44 @@ fn after_a_whole_listing_a_missing_tool_is_absent() {
     let now = Instant::now();
     let mut cache = ToolCache::default();
     let generation = cache.generation();
-    cache.store(listing(&["route"]), true, generation);
+    cache.store(&listing(&["route"]), true, generation);
     assert!(matches!(cache.lookup("route", now), Lookup::Known(_)));
     assert_eq!(cache.lookup("other", now), Lookup::Absent);
     // A listing cut at the page limit is not whole.
+    let mut cut = ToolCache::default();
+    let generation = cut.generation();
+    cut.store(&listing(&["route"]), false, generation);
+    assert_eq!(cut.lookup("other", now), Lookup::Unknown);
+    // ... nor does it undo a whole one read before.
     let generation = cache.generation();
-    cache.store(listing(&["route"]), false, generation);
-    assert_eq!(cache.lookup("other", now), Lookup::Unknown);
+    cache.store(&listing(&["route"]), false, generation);
+    assert_eq!(cache.lookup("other", now), Lookup::Absent);
+}
+
+#[test]
+fn fetched_listings_are_merged_not_swapped() {
+    let now = Instant::now();
+    let mut cache = ToolCache::default();
+    // Two callers whose listings differ (caller-dependent tools): neither evicts the other's.
+    let generation = cache.generation();
+    cache.store(&listing(&["alpha", "shared"]), true, generation);
+    let generation = cache.generation();
+    let mut theirs = listing(&["beta"]);
+    let updated = Rc::new(ToolParams {
+        headers: Vec::new(),
+        invalid: None,
+    });
+    theirs.insert("shared".to_owned(), updated.clone());
+    cache.store(&theirs, true, generation);
+    assert!(matches!(cache.lookup("alpha", now), Lookup::Known(_)));
+    assert!(matches!(cache.lookup("beta", now), Lookup::Known(_)));
+    // A tool in both takes the newer listing's annotations.
+    assert_eq!(cache.lookup("shared", now), Lookup::Known(updated));
+    assert_eq!(cache.lookup("gamma", now), Lookup::Absent);
+    // A list change still forgets everything.
+    cache.forget();
+    assert_eq!(cache.lookup("alpha", now), Lookup::Unknown);
+    assert_eq!(cache.lookup("beta", now), Lookup::Unknown);
 }
 
 #[test]
@@ -65,7 +97,7 @@ fn a_change_forgets_and_voids_the_fetch_under_way() {
     let generation = cache.generation();
     cache.forget();
     assert_eq!(cache.lookup("route", now), Lookup::Unknown);
-    cache.store(listing(&["route"]), true, generation);
+    cache.store(&listing(&["route"]), true, generation);
     assert_eq!(cache.lookup("route", now), Lookup::Unknown);
 }
 
