@@ -1,6 +1,7 @@
 //! A 2025-03-26 batch on a translated session: the modern upstream has no batches, so the batch
 //! is split and each element takes the path a single message takes (post.rs, call.rs): requests
-//! go upstream concurrently, each with its own MRTR rounds; `ping`, `logging/setLevel` and
+//! go upstream concurrently (at most [`MAX_IN_FLIGHT`] at once), each with its own MRTR
+//! rounds; `ping`, `logging/setLevel` and
 //! subscriptions are answered here; notifications and the client's responses are acted on at
 //! once. The client gets one answer: the reply array in request order, as JSON, or as the last
 //! SSE event after the calls' progress and server→client requests.
@@ -8,7 +9,8 @@
 //! Not here: deciding a batch is allowed (crate::proxy::post: 2025-03-26 sessions only), the
 //! reply array and its SSE framing (crate::proxy::stdio::batch::Replies), the exchange with
 //! the upstream (call.rs).
-//! Allocates per batch: the element list, one boxed future per upstream call, the replies.
+//! Allocates per batch: the element list, one boxed future per upstream call (at most
+//! [`MAX_IN_FLIGHT`] alive), the replies.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -34,6 +36,16 @@ use super::post::{deliver, local, notified};
 use super::session::L2mSession;
 use super::sink::{failure_error, refusal_error, Sink};
 use super::upstream::AuthRefusal;
+
+/// Elements of one batch in flight upstream at once; the others start, in order, as these end.
+/// Each running element holds an upstream connection (and the shard's tool cache is filled by
+/// one `tools/list`, listing.rs): a batch of up to `MAX_BATCH_LEN` (1024) elements must not open
+/// a socket per element, nor let one client's POST take a large share of the upstream's
+/// connections. At least 2, so that MRTR elements still run side by side (two `ask` calls both
+/// get their input requests to the client before either is answered); an element waiting for
+/// the client's answer keeps its place, so input requests beyond the first 16 unanswered ones
+/// reach the client only as those are answered.
+pub const MAX_IN_FLIGHT: usize = 16;
 
 /// Messages of the batch's calls (progress, server→client requests) waiting for the client;
 /// past this a call's next message waits, so a slow client slows its upstream reads.
@@ -105,9 +117,8 @@ pub(super) async fn post_batch(
     let run = async move {
         let pending = calls
             .iter()
-            .map(|(bytes, facts)| Box::pin(element(state, &messages, head, bytes, facts, session)))
-            .collect();
-        let done = join_all(pending).await;
+            .map(|(bytes, facts)| element(state, &messages, head, bytes, facts, session));
+        let done = join_bounded(pending, MAX_IN_FLIGHT).await;
         // Every call is over: the writer below sees the end of the queue.
         drop(messages);
         Ok::<_, ProxyError>(done)
@@ -218,25 +229,37 @@ impl Sink for Element<'_> {
     }
 }
 
-/// Runs `futures` concurrently on this task; their outputs in the same order. Each wake polls
-/// the unfinished ones (a batch holds a handful of calls).
-async fn join_all<F: Future + ?Sized>(mut futures: Vec<Pin<Box<F>>>) -> Vec<F::Output> {
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
+/// Runs `futures` concurrently on this task, at most `limit` at once (each next one starts as
+/// one ends, so the iterator makes them lazily); their outputs in the iterator's order. A wake
+/// polls the running ones only: O(limit) per wake, not O(all).
+async fn join_bounded<F: Future>(futures: impl Iterator<Item = F>, limit: usize) -> Vec<F::Output> {
+    let mut futures = futures.fuse();
+    let mut outputs: Vec<Option<F::Output>> = Vec::new();
+    let mut running: Vec<(usize, Pin<Box<F>>)> = Vec::with_capacity(limit);
+    std::future::poll_fn(|cx| loop {
+        while running.len() < limit.max(1) {
+            let Some(future) = futures.next() else { break };
+            running.push((outputs.len(), Box::pin(future)));
+            outputs.push(None);
+        }
+        if running.is_empty() {
+            // Nothing left to start or to wait for.
+            return Poll::Ready(());
+        }
+        let before = running.len();
+        running.retain_mut(|(n, future)| match future.as_mut().poll(cx) {
+            Poll::Ready(value) => {
+                if let Some(output) = outputs.get_mut(*n) {
+                    *output = Some(value);
                 }
+                false
             }
+            Poll::Pending => true,
+        });
+        if running.len() == before {
+            return Poll::Pending;
         }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
+        // Some ended: start the next ones (and poll them) now.
     })
     .await;
     outputs.into_iter().flatten().collect()
@@ -248,12 +271,17 @@ mod tests {
     use std::future::Future;
     use std::pin::Pin;
 
-    use futures_lite::future::{block_on, yield_now};
+    use futures_lite::future::{block_on, yield_now, zip};
+    use shards::latch::Latch;
 
-    use super::join_all;
+    use super::{join_bounded, MAX_IN_FLIGHT};
+
+    fn join_all<'a, T>(futures: Vec<Pin<Box<dyn Future<Output = T> + 'a>>>) -> Vec<T> {
+        block_on(join_bounded(futures.into_iter(), MAX_IN_FLIGHT))
+    }
 
     #[test]
-    fn join_all_runs_side_by_side_and_keeps_the_order() {
+    fn join_runs_side_by_side_and_keeps_the_order() {
         let ready = Cell::new(false);
         let waits = async {
             // Finishes only once the later future ran: sequential polling would give up.
@@ -271,12 +299,65 @@ mod tests {
         };
         let futures: Vec<Pin<Box<dyn Future<Output = &str> + '_>>> =
             vec![Box::pin(waits), Box::pin(sets)];
-        assert_eq!(block_on(join_all(futures)), vec!["waited", "set"]);
+        assert_eq!(join_all(futures), vec!["waited", "set"]);
     }
 
     #[test]
-    fn join_all_of_nothing_is_empty() {
+    fn join_of_nothing_is_empty() {
         let none: Vec<Pin<Box<dyn Future<Output = u8>>>> = Vec::new();
-        assert!(block_on(join_all(none)).is_empty());
+        assert!(join_all(none).is_empty());
+    }
+
+    #[test]
+    fn join_runs_at_most_limit_at_once_and_keeps_the_order() {
+        let running = Cell::new(0usize);
+        let most = Cell::new(0usize);
+        let started = Cell::new(0usize);
+        let futures = (0..40usize).map(|n| {
+            // Made lazily: only as a slot frees up.
+            started.set(started.get() + 1);
+            assert!(started.get() <= n + 1);
+            let running = &running;
+            let most = &most;
+            async move {
+                running.set(running.get() + 1);
+                most.set(most.get().max(running.get()));
+                // Ends out of order: later ones of a window first.
+                for _ in 0..(40 - n) % 7 {
+                    yield_now().await;
+                }
+                running.set(running.get() - 1);
+                n
+            }
+        });
+        let done = block_on(join_bounded(futures, 4));
+        assert_eq!(done, (0..40).collect::<Vec<_>>());
+        assert_eq!(most.get(), 4);
+        assert_eq!(running.get(), 0);
+    }
+
+    #[test]
+    fn only_running_futures_are_polled() {
+        // 100 futures released one by one, one wake each: polling every unfinished future on
+        // each wake would take ~5000 polls; a window of 2 takes a few per future.
+        let latches: Vec<Latch> = (0..100).map(|_| Latch::default()).collect();
+        let polls = Cell::new(0usize);
+        let futures = latches.iter().map(|latch| {
+            let polls = &polls;
+            let mut inner = Box::pin(latch.wait());
+            std::future::poll_fn(move |cx| {
+                polls.set(polls.get() + 1);
+                inner.as_mut().poll(cx)
+            })
+        });
+        let release = async {
+            for latch in &latches {
+                yield_now().await;
+                latch.fire();
+            }
+        };
+        let (done, ()) = block_on(zip(join_bounded(futures, 2), release));
+        assert_eq!(done.len(), 100);
+        assert!(polls.get() <= 100 * 6, "{} polls", polls.get());
     }
 }
