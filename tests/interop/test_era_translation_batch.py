@@ -9,7 +9,9 @@ three replies in request order; element errors (unknown method upstream, a bad l
 array as the last event; a batch of notifications and responses gets 202; two MRTR `ask` calls
 in one batch run concurrently (both sampling requests reach the client before it answers either),
 the client's answers (themselves a batch of responses) complete them and the array follows; a
-cancelled element is left out of the array; a batch on a 2025-06-18 translated session gets 400.
+cancelled element is left out of the array; a batch on a 2025-06-18 translated session gets 400;
+a batch of 40 annotated `route` calls on a cold tool cache costs the upstream one `tools/list`, and
+a batch of 40 `slow` calls never has more than the proxy's cap (16) running upstream at once.
 
 Not here: batches to stdio upstreams (test_stdio_batch.py), the SDK-level translation checks
 (test_era_translation.py).
@@ -27,6 +29,9 @@ from rawhttp import RawConnection, jsonrpc, mcp_headers
 from test_modern import EVENT_DEADLINE_S, start_modern_server
 
 BATCH_VERSION = "2025-03-26"
+# src/proxy/l2m/batch.rs MAX_IN_FLIGHT: elements of one batch upstream at once.
+IN_FLIGHT_CAP = 16
+LARGE_BATCH = 40
 
 
 @pytest.fixture
@@ -202,3 +207,49 @@ def test_a_batch_on_a_later_version_translated_session_is_refused(proxy: harness
         response = conn.request("POST", "/mcp", headers, _batch(jsonrpc("ping", None, 1)))
         assert response.status == 400, response.describe()
         assert response.json()["error"]["code"] == -32600, response.describe()
+
+
+def test_a_large_batch_lists_tools_once_and_caps_its_calls(server: harness.Endpoint,
+                                                          proxy: harness.Endpoint) -> None:
+    """A fresh proxy knows no tool annotations: the first `route` call fetches `tools/list` and
+    the others wait for that fetch (one `tools/list` upstream, every call with its
+    `Mcp-Param-*` headers, which rmcp checks). Then `slow` calls, counted from the server's
+    start/finish events, run side by side but never more than the cap at once."""
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        headers = _session(conn, BATCH_VERSION)
+        routes = conn.request("POST", "/mcp", headers, _batch(*(
+            _call(n, "route", {"region": f"r{n}", "count": n}) for n in range(LARGE_BATCH))))
+        assert routes.status == 200, routes.describe()
+        replies = routes.json()
+        assert [reply["id"] for reply in replies] == list(range(LARGE_BATCH)), replies
+        assert [_text(reply) for reply in replies] == [f"routed r{n} {n}" for n in range(LARGE_BATCH)]
+
+        conn.send_request("POST", "/mcp", headers, _batch(*(
+            _call(f"s{n}", "slow", {"ms": 300}) for n in range(LARGE_BATCH))))
+        counts = {"running": 0, "most": 0, "ended": 0}
+
+        def track(line: str) -> bool:
+            if line == "EVENT slow-started":
+                counts["running"] += 1
+                counts["most"] = max(counts["most"], counts["running"])
+            elif line in ("EVENT slow-finished", "EVENT slow-cancelled"):
+                counts["running"] -= 1
+                counts["ended"] += 1
+            return counts["ended"] == LARGE_BATCH
+
+        server.process.wait_for_line(track, f"{LARGE_BATCH} slow calls ending", EVENT_DEADLINE_S * 2)
+        # The server reports a call finished before its answer leaves, so its count never
+        # exceeds what the proxy has in flight.
+        assert 2 <= counts["most"] <= IN_FLIGHT_CAP, counts
+        slow = conn.read_response()
+        assert slow.status == 200, slow.describe()
+        # Nothing streamed ahead of the replies (no progress token): one JSON array.
+        assert slow.header("content-type") == "application/json", slow.describe()
+        replies = slow.json()
+        assert [reply["id"] for reply in replies] == [f"s{n}" for n in range(LARGE_BATCH)], replies
+        assert all(_text(reply) == "done" for reply in replies), replies
+
+    # stdout is read in order: the slow calls' events came after every tools/list event.
+    lists = [line for label, line in server.process._lines
+             if label == "stdout" and line == "EVENT tools-list"]
+    assert len(lists) == 1, lists

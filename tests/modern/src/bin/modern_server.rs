@@ -9,7 +9,8 @@
 //! `--stale-first-list` (the first `tools/list` answer shows `route` without its annotations,
 //! as if its schema changed afterwards).
 //! Prints `LISTENING <url>` once bound, then one `EVENT <what>` line per observable event
-//! (slow tool started/cancelled/finished, listen started/cancelled), flushed at once.
+//! (slow tool started/cancelled/finished, listen started/cancelled, `tools-list` per
+//! `tools/list` answered), flushed at once.
 //!
 //! Tools: `echo {text}` returns the text; `slow {ms}` sends one progress notification when the
 //! request has a progress token, then waits `ms` milliseconds unless the request is cancelled
@@ -105,6 +106,7 @@ impl ServerHandler for TestServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        event("tools-list");
         let mut tools = tools();
         if self.stale_first_list && LISTS.fetch_add(1, Ordering::SeqCst) == 0 {
             // As if the schema changed after this answer: callers must list again.
