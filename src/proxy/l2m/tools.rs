@@ -9,9 +9,9 @@
 //!
 //! Not here: reading schemas and computing the headers (params.rs), sending the call
 //! (call.rs), one fetch at a time per upstream (listing.rs). The cache is shared by the
-//! shard's sessions on that upstream: an upstream whose tool list depends on the caller's
-//! credentials is corrected by the `-32020` refresh, and merging keeps one caller's refresh
-//! from evicting the tools another caller learned.
+//! shard's sessions on that upstream: an upstream whose tool list depends on the caller (its
+//! headers or `_meta`) is corrected by the `-32020` refresh, and merging keeps one caller's
+//! refresh from evicting the tools another caller learned.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -159,9 +159,9 @@ pub fn on_notification(state: &ShardState, upstream: usize, message: &[u8]) {
 }
 
 /// What tool `name` mirrors on the session's upstream: from the cache, else from a
-/// `tools/list` sent upstream now (with the client's credentials) or the one under way for that
-/// upstream (listing.rs); `refresh` skips the cache. `None` when the upstream does not list the
-/// tool or the list cannot be read (the call then goes without `Mcp-Param-*` headers).
+/// `tools/list` sent upstream now (with the client's end-to-end headers) or the one under way
+/// for that upstream (listing.rs); `refresh` skips the cache. `None` when the upstream does not
+/// list the tool or the list cannot be read (the call then goes without `Mcp-Param-*` headers).
 pub async fn params_for(
     state: &Rc<ShardState>,
     session: &L2mSession,
