@@ -7,7 +7,10 @@ SDK client's `tools/call` (and the proxy's own `tools/list` fetch before it) ret
 seconds, on Streamable HTTP and on HTTP+SSE, and the proxy closes the lingering upstream
 connections after its short drain instead of keeping them for the whole minute. A single request
 whose id is already in flight on its session gets 400 with a JSON-RPC -32600 error (raw HTTP,
-rmcp server), the first one is still answered, and the id may be used again once it is.
+rmcp server), the first one is still answered, and the id may be used again once it is. A
+`notifications/cancelled` while the proxy re-reads `tools/list` after a `-32020` (an upstream
+that never answers that refresh) ends the call at once: the refresh's connection is closed, the
+client's answer ends without a response and the call is not sent upstream again.
 
 Not here: the rest of the translation (test_era_translation.py, test_era_translation_batch.py).
 """
@@ -34,17 +37,28 @@ LINGER_S = 60
 ANSWER_DEADLINE_S = 5.0
 
 
-@pytest.fixture
-def lingering_server() -> Iterator[harness.Endpoint]:
-    process = harness.ManagedProcess("lingering-modern-server", [
-        sys.executable, str(LINGER_FIXTURE), "--port", "0", "--linger-s", str(LINGER_S)])
+def start_lingering_server(*flags: str) -> harness.ManagedProcess:
+    return harness.ManagedProcess("lingering-modern-server", [
+        sys.executable, str(LINGER_FIXTURE), "--port", "0", *flags])
+
+
+def serve(process: harness.ManagedProcess) -> Iterator[harness.Endpoint]:
     try:
         line = process.wait_for_line(lambda l: l.startswith("LISTENING "), "LISTENING line",
                                      harness.READY_TIMEOUT_S, stream="stdout")
-        endpoint = harness.Endpoint(url=line.split(" ", 1)[1], process=process)
-        yield endpoint
+        yield harness.Endpoint(url=line.split(" ", 1)[1], process=process)
     finally:
         process.stop()
+
+
+@pytest.fixture
+def lingering_server() -> Iterator[harness.Endpoint]:
+    yield from serve(start_lingering_server("--linger-s", str(LINGER_S)))
+
+
+@pytest.fixture
+def mismatch_server() -> Iterator[harness.Endpoint]:
+    yield from serve(start_lingering_server("--linger-s", "0", "--mismatch"))
 
 
 async def call_echo(url: str, transport: str) -> tuple[str, float]:
@@ -132,3 +146,26 @@ def test_a_request_whose_id_is_in_flight_is_refused(rmcp_server, start_proxy) ->
         reused = control.request("POST", "/mcp", headers, _call("dup", "echo", {"text": "again"}))
         assert reused.status == 200, reused.describe()
         assert reused.response_for("dup")["result"]["content"][0]["text"] == "again", reused.describe()
+
+
+def test_a_cancel_during_the_header_mismatch_refresh_ends_the_call(mismatch_server, start_proxy) -> None:
+    proxy = start_proxy(mismatch_server.url, extra=["--upstream-era", "modern", "--request-timeout", "60s"])
+    events = mismatch_server.process
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as control:
+        headers = _session(control)
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            conn.send_request("POST", "/mcp", headers, _call("c", "echo", {"text": "x"}))
+            events.wait_for_line(lambda l: l == "EVENT hung tools/list", "the -32020 refresh",
+                                 EVENT_DEADLINE_S)
+            started = time.monotonic()
+            cancelled = control.request("POST", "/mcp", headers,
+                                        jsonrpc("notifications/cancelled", {"requestId": "c"}))
+            assert cancelled.status == 202, cancelled.describe()
+            events.wait_for_line(lambda l: l == "EVENT dropped tools/list",
+                                 "the proxy to close the refresh", EVENT_DEADLINE_S)
+            answer = conn.read_response()
+            assert time.monotonic() - started < ANSWER_DEADLINE_S
+            assert answer.status == 200, answer.describe()
+            assert answer.jsonrpc_messages() == [], answer.describe()
+    calls = [entry for entry in list(events._lines) if entry == ("stdout", "EVENT answered tools/call")]
+    assert len(calls) == 1, events.output_tail()
