@@ -7,7 +7,8 @@ SDK client's `tools/call` (and the proxy's own `tools/list` fetch before it) ret
 seconds, on Streamable HTTP and on HTTP+SSE, and the proxy closes the lingering upstream
 connections after its short drain instead of keeping them for the whole minute. A single request
 whose id is already in flight on its session gets 400 with a JSON-RPC -32600 error (raw HTTP,
-rmcp server), the first one is still answered, and the id may be used again once it is. A
+rmcp server; on a legacy HTTP+SSE session the POST gets 202 and the error comes on the stream),
+the first one is still answered, and the id may be used again once it is. A
 `notifications/cancelled` while the proxy re-reads `tools/list` after a `-32020` (an upstream
 that never answers that refresh) ends the call at once: the refresh's connection is closed, the
 client's answer ends without a response and the call is not sent upstream again.
@@ -27,6 +28,7 @@ import pytest
 
 import harness
 from rawhttp import RawConnection, jsonrpc, mcp_headers
+from test_legacy_sse import LegacyStream
 from test_modern import EVENT_DEADLINE_S, start_modern_server
 
 LINGER_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "lingering_modern_server.py"
@@ -146,6 +148,25 @@ def test_a_request_whose_id_is_in_flight_is_refused(rmcp_server, start_proxy) ->
         reused = control.request("POST", "/mcp", headers, _call("dup", "echo", {"text": "again"}))
         assert reused.status == 200, reused.describe()
         assert reused.response_for("dup")["result"]["content"][0]["text"] == "again", reused.describe()
+
+
+def test_a_request_whose_id_is_in_flight_is_refused_on_a_legacy_sse_session(rmcp_server,
+                                                                             start_proxy) -> None:
+    proxy = start_proxy(rmcp_server.url,
+                        extra=["--legacy-sse", "--upstream-era", "modern", "--request-timeout", "60s"])
+    legacy = LegacyStream(proxy)
+    try:
+        legacy.initialize()
+        assert legacy.post(_call("dup", "slow", {"ms": 3000})).status == 202
+        rmcp_server.process.wait_for_line(lambda l: l == "EVENT slow-started", "slow tool start",
+                                          EVENT_DEADLINE_S)
+        assert legacy.post(_call("dup", "echo", {"text": "again"})).status == 202
+        refused = legacy.response_for("dup")
+        assert refused["error"]["code"] == -32600, refused
+        first = legacy.response_for("dup")
+        assert first["result"]["content"][0]["text"] == "done", first
+    finally:
+        legacy.close()
 
 
 def test_a_cancel_during_the_header_mismatch_refresh_ends_the_call(mismatch_server, start_proxy) -> None:
