@@ -10,7 +10,7 @@
 //! translated session), call.rs (one request upstream with its MRTR rounds), sink.rs (where its
 //! messages go), batch.rs (a 2025-03-26 batch split into single messages, one reply array),
 //! mrtr.rs (the round state machine), stream.rs (GET/DELETE, the listen mapping), upstream.rs
-//! (send, read messages, let go of the connection), wire.rs (bytes and headers), params.rs (`x-mcp-header` annotations →
+//! (send, read messages), wire.rs (bytes and headers), params.rs (`x-mcp-header` annotations →
 //! `Mcp-Param-*` headers), tools.rs (those annotations per upstream, fetched with `tools/list`
 //! when missing).
 //!
