@@ -11,7 +11,7 @@ use crate::http::{Head, RequestHead, ResponseHead};
 /// Headers never forwarded upstream besides the hop-by-hop set: the proxy sets `Host`,
 /// framing and the session itself, and the client's credentials never reach an upstream
 /// (DESIGN §3.7). `Origin` was validated here; the upstream sees the proxy as its client.
-const DROP_UPSTREAM: &[&str] = &[
+pub(super) const DROP_UPSTREAM: &[&str] = &[
     "host",
     "content-length",
     "transfer-encoding",

@@ -359,8 +359,11 @@ fn resolve_target(
             id: facts.id.clone(),
         })?;
     if facts.is_batch {
-        let version = header_version.or(entry.version);
-        if version.unwrap_or(ProtocolVersion::V2025_03_26) != ProtocolVersion::V2025_03_26 {
+        // The version the session negotiated decides; a 2025-03-26 header on a later session
+        // does not let a batch through (MCP-NOTES §11.1), nor a later header on a 2025-03-26 one.
+        let negotiated = entry.version.unwrap_or(ProtocolVersion::V2025_03_26);
+        let claimed = header_version.unwrap_or(negotiated);
+        if negotiated != ProtocolVersion::V2025_03_26 || claimed != negotiated {
             return Err(ProxyError::BatchNotAllowed);
         }
     }

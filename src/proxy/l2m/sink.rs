@@ -37,21 +37,34 @@ pub(in crate::proxy) trait Sink {
     /// The call ended without a response (cancelled, or the session ended).
     async fn abandon(self, state: &ShardState) -> Result<Self::Done, ProxyError>;
 
-    /// The upstream refused the client's credentials.
+    /// The upstream refused the request (401/403). By default an in-band error: only a POST
+    /// answer that has not started can carry the refusal's own status.
     async fn refused(
         self,
         state: &ShardState,
         id: &JsonRpcId,
         refusal: upstream::AuthRefusal,
-    ) -> Result<Self::Done, ProxyError>;
+    ) -> Result<Self::Done, ProxyError>
+    where
+        Self: Sized,
+    {
+        let (code, text) = refusal_error(&refusal);
+        self.error(state, id, code, &text, None).await
+    }
 
-    /// The upstream failed (unreachable, timed out, broke off).
+    /// The upstream failed (unreachable, timed out, broke off). By default an in-band error.
     async fn failed(
         self,
         state: &ShardState,
         id: &JsonRpcId,
         error: ProxyError,
-    ) -> Result<Self::Done, ProxyError>;
+    ) -> Result<Self::Done, ProxyError>
+    where
+        Self: Sized,
+    {
+        let (code, text) = failure_error(&error);
+        self.error(state, id, code, &text, None).await
+    }
 
     /// A JSON-RPC error as the final message.
     async fn error(
@@ -76,10 +89,7 @@ pub(in crate::proxy) trait Sink {
 pub(in crate::proxy) fn refusal_error(refusal: &upstream::AuthRefusal) -> (i32, String) {
     (
         jsonrpc::UPSTREAM_UNAVAILABLE,
-        format!(
-            "The upstream refused the client's credentials ({})",
-            refusal.status
-        ),
+        format!("The upstream refused the request ({})", refusal.status),
     )
 }
 

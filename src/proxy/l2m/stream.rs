@@ -97,7 +97,7 @@ impl StreamSink for GetStream<'_> {
 /// Feeds `sink` the notifications of an upstream `subscriptions/listen` for the session's
 /// interests, reopened whenever they change, until the session ends or the shard shuts down
 /// (`Ok(true)`) or the client leaves (`Ok(false)`). `head` is the client request whose
-/// end-to-end headers (credentials) the listen carries upstream.
+/// end-to-end headers (credentials excepted) the listen carries upstream.
 ///
 /// # Errors
 /// The sink's (a write to the client failed).

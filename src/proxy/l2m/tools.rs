@@ -142,7 +142,7 @@ pub fn on_notification(state: &ShardState, upstream: usize, message: &[u8]) {
 }
 
 /// What tool `name` mirrors on the session's upstream: from the cache, else from a
-/// `tools/list` sent upstream now (with the client's credentials); `refresh` skips the cache.
+/// `tools/list` sent upstream now (with the client's end-to-end headers); `refresh` skips the cache.
 /// `None` when the upstream does not list the tool or the list cannot be read (the call then
 /// goes without `Mcp-Param-*` headers).
 pub async fn params_for(

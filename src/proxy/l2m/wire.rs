@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::super::headers::DROP_UPSTREAM;
 use crate::http::{Head, RequestHead};
 
 /// The 2026-07-28 protocol version every translated request names.
@@ -257,23 +258,28 @@ pub fn discover_body(meta: &ClientMeta<'_>) -> Result<Vec<u8>, serde_json::Error
     )
 }
 
-/// Request headers taken over from the client: everything end-to-end except what the proxy
-/// sets itself (framing, content negotiation, session and the mirrored MCP headers).
+/// Request headers taken over from the client: everything end-to-end except what no upstream
+/// ever gets (`headers::DROP_UPSTREAM`: credentials, cookies, `Origin`, `Accept-Encoding`,
+/// framing, the session) and what the proxy sets itself here (content negotiation, the
+/// mirrored MCP headers, resumption).
 const NOT_FORWARDED: &[&str] = &[
-    "host",
-    "content-length",
     "content-type",
     "accept",
-    "mcp-session-id",
     "mcp-protocol-version",
     "mcp-method",
     "mcp-name",
     "last-event-id",
-    "expect",
 ];
 
+fn forwarded(client: &RequestHead, field: &str) -> bool {
+    !(client.is_hop_by_hop(field)
+        || DROP_UPSTREAM.iter().any(|n| n.eq_ignore_ascii_case(field))
+        || NOT_FORWARDED.iter().any(|n| n.eq_ignore_ascii_case(field))
+        || is_param_header(field))
+}
+
 /// Appends the upstream POST head for a translated request: the client's end-to-end headers
-/// (credentials included), then `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` when given.
+/// (never its credentials: DESIGN §3.7), then `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` when given.
 pub fn request_head(
     out: &mut Vec<u8>,
     path: &str,
@@ -305,13 +311,10 @@ pub fn request_head_with(
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     out.extend_from_slice(authority.as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (field, value) in client.headers() {
-        if client.is_hop_by_hop(field)
-            || NOT_FORWARDED.iter().any(|n| n.eq_ignore_ascii_case(field))
-            || is_param_header(field)
-        {
-            continue;
-        }
+    for (field, value) in client
+        .headers()
+        .filter(|(field, _)| forwarded(client, field))
+    {
         push(out, field, value);
     }
     push(out, "Content-Type", b"application/json");

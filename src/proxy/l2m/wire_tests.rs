@@ -178,9 +178,10 @@ fn header_values_use_base64_when_not_header_safe() {
 }
 
 #[test]
-fn the_head_carries_the_computed_param_headers_and_never_the_clients() {
+fn the_head_carries_the_computed_param_headers_and_never_the_clients_nor_its_credentials() {
     let raw = "POST /mcp HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer t\r\n\
-               MCP-PARAM-Region: forged\r\nmcp-param-other: x\r\n\r\n";
+               Cookie: c=1\r\nOrigin: http://localhost\r\nAccept-Encoding: gzip\r\n\
+               X-Trace: 7\r\nMCP-PARAM-Region: forged\r\nmcp-param-other: x\r\n\r\n";
     let (client, _) = crate::http::parse_request(raw.as_bytes(), &crate::http::Limits::default())
         .expect("parsed")
         .expect("complete");
@@ -200,7 +201,12 @@ fn the_head_carries_the_computed_param_headers_and_never_the_clients() {
         2,
     );
     let text = String::from_utf8(out).expect("ascii");
-    assert!(text.contains("Authorization: Bearer t\r\n"), "{text}");
+    // The client's credentials never reach an upstream (DESIGN §3.7); nor do its Origin and
+    // Accept-Encoding (the proxy reads the answer, uncompressed); other end-to-end headers do.
+    for gone in ["Bearer", "Cookie", "Origin", "gzip"] {
+        assert!(!text.contains(gone), "{gone} forwarded: {text}");
+    }
+    assert!(text.contains("X-Trace: 7\r\n"), "{text}");
     assert!(text.contains("Mcp-Name: route\r\nMcp-Param-Region: =?base64?WsO8cmljaA==?=\r\n"));
     assert!(!text.to_ascii_lowercase().contains("forged"), "{text}");
     assert!(

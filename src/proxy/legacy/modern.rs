@@ -12,7 +12,7 @@
 //! Not here: the translation itself (crate::proxy::l2m), validation and the 202 (post.rs), the
 //! stream (stream.rs).
 //! Per request: one background task owning the body and a copy of the POST's head (its
-//! end-to-end headers, credentials included, go upstream with the request).
+//! end-to-end headers, never credentials, go upstream with the request).
 
 use std::future::Future;
 use std::rc::Rc;
@@ -23,8 +23,7 @@ use crate::session::SessionId;
 
 use super::super::error::ProxyError;
 use super::super::l2m::post::{self as l2m_post, Hello, Route};
-use super::super::l2m::sink::{failure_error, refusal_error, Sink, StreamSink};
-use super::super::l2m::upstream::AuthRefusal;
+use super::super::l2m::sink::{Sink, StreamSink};
 use super::super::l2m::{call, detect, stream as l2m_stream, L2mSession};
 use super::super::metrics::ListenGuard;
 use super::super::post::Facts;
@@ -79,26 +78,6 @@ impl Sink for ToStream {
 
     async fn abandon(self, _state: &ShardState) -> Result<(), ProxyError> {
         Ok(())
-    }
-
-    async fn refused(
-        self,
-        state: &ShardState,
-        id: &JsonRpcId,
-        refusal: AuthRefusal,
-    ) -> Result<(), ProxyError> {
-        let (code, text) = refusal_error(&refusal);
-        self.error(state, id, code, &text, None).await
-    }
-
-    async fn failed(
-        self,
-        state: &ShardState,
-        id: &JsonRpcId,
-        error: ProxyError,
-    ) -> Result<(), ProxyError> {
-        let (code, text) = failure_error(&error);
-        self.error(state, id, code, &text, None).await
     }
 }
 
