@@ -141,6 +141,13 @@ pub enum ProxyError {
         /// Request id.
         id: Option<JsonRpcId>,
     },
+    /// A request whose id is already in flight on its session (translated sessions: the id
+    /// keys the request's cancellation and MRTR answers).
+    #[error("a request with this id is already in flight")]
+    IdInFlight {
+        /// Request id.
+        id: Option<JsonRpcId>,
+    },
     /// A GET stream is already open for the session (stdio upstreams: one inbox per session).
     #[error("a GET stream is already open for this session")]
     StreamConflict,
@@ -162,6 +169,7 @@ impl ProxyError {
                 | ProxyError::TooManySessions { .. }
                 | ProxyError::BatchNotAllowed
                 | ProxyError::AlreadyInitialized { .. }
+                | ProxyError::IdInFlight { .. }
                 | ProxyError::BadProtocolVersion { .. }
                 | ProxyError::UnsupportedVersion { .. }
                 | ProxyError::HeaderMismatch { .. }

@@ -55,7 +55,9 @@ fn classify(
             &[("Retry-After", "5")],
         ),
         E::StreamConflict => (409, jsonrpc::INVALID_REQUEST, None, &[]),
-        E::AlreadyInitialized { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
+        E::AlreadyInitialized { id } | E::IdInFlight { id } => {
+            (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[])
+        }
         E::ShuttingDown => (503, jsonrpc::INTERNAL_ERROR, None, &[("Retry-After", "1")]),
     }
 }

@@ -108,6 +108,11 @@ pub(in crate::proxy) async fn serve<S: Sink>(
         .get(session.upstream)
         .map(|up| up.request_timeout)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    if session.inflight.borrow().contains_key(&id) {
+        // Its cancel latch and MRTR answers are keyed by id: a second request under the same
+        // id would take them over from the first (the batch path refuses it the same way).
+        return Err(ProxyError::IdInFlight { id: Some(id) });
+    }
     let cancel = Rc::new(Latch::default());
     session
         .inflight
@@ -129,19 +134,17 @@ pub(in crate::proxy) async fn serve<S: Sink>(
         .filter(|_| facts.method == Method::ToolsCall);
     let mut params = Vec::new();
     if let Some(name) = tool {
-        let stop = async {
-            futures_lite::future::or(cancel.wait(), session.ended.wait()).await;
-            None
-        };
-        let found =
-            async { Some(tools::call_headers(state, session, head, name, body, false).await) };
-        match futures_lite::future::or(found, stop).await {
+        match headers_unless_stopped(state, session, head, name, body, false, &cancel).await {
             Some(found) => params = found,
             None => return answer.abandon(state).await,
         }
     }
     let mut refreshed = false;
     loop {
+        if cancel.is_fired() || session.ended.is_fired() {
+            // Nothing goes upstream after a cancel, not even a retry round.
+            return answer.abandon(state).await;
+        }
         let level = session.log_level.borrow().clone();
         let meta = ClientMeta {
             capabilities: &session.capabilities,
@@ -188,7 +191,11 @@ pub(in crate::proxy) async fn serve<S: Sink>(
             // The tool's schema may have changed: read tools/list again and retry once when
             // that changes the headers (2026-07-28 §Client Behavior).
             refreshed = true;
-            let fresh = tools::call_headers(state, session, head, name, body, true).await;
+            let Some(fresh) =
+                headers_unless_stopped(state, session, head, name, body, true, &cancel).await
+            else {
+                return answer.abandon(state).await;
+            };
             if fresh != params {
                 params = fresh;
                 continue;
@@ -254,6 +261,27 @@ pub(in crate::proxy) async fn serve<S: Sink>(
                 .map_err(|_| ProxyError::Internal("retry id"))?,
         );
     }
+}
+
+/// The `Mcp-Param-*` headers of a `tools/call` of `name` (tools.rs, `refresh`: read
+/// `tools/list` again), unless the client cancels the request or the session ends first
+/// (`None`).
+async fn headers_unless_stopped(
+    state: &Rc<ShardState>,
+    session: &L2mSession,
+    head: &RequestHead,
+    name: &str,
+    body: &[u8],
+    refresh: bool,
+    cancel: &Latch,
+) -> Option<Vec<(String, String)>> {
+    let stop = async {
+        futures_lite::future::or(cancel.wait(), session.ended.wait()).await;
+        None
+    };
+    let found =
+        async { Some(tools::call_headers(state, session, head, name, body, refresh).await) };
+    futures_lite::future::or(found, stop).await
 }
 
 /// Answers the client with the error a [`Stop`] means.
@@ -441,9 +469,9 @@ async fn round<S: Sink>(
         };
         match wire::shape(&message) {
             Shape::Response => {
-                // Read the rest (nothing should follow) so the connection can be reused.
-                while let Ok(Some(_)) = reply.next(id, timeout).await {}
-                reply.finish(state);
+                // The response goes to the client now; the rest of the answer (nothing should
+                // follow) is drained in the background, the connection pooled if it ends.
+                reply.release(state, timeout);
                 return Ok(RoundEnd::Final(message));
             }
             Shape::Notification if (200..300).contains(&status) => {

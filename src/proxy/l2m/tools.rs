@@ -244,8 +244,7 @@ async fn fetch_page(
         match reply.next(None, timeout).await {
             Ok(Some(message)) => match wire::shape(&message) {
                 Shape::Response => {
-                    while let Ok(Some(_)) = reply.next(None, timeout).await {}
-                    reply.finish(state);
+                    reply.release(state, timeout);
                     return params::list_page(&message).ok_or("tools/list answered an error");
                 }
                 Shape::Notification => on_notification(state, session.upstream, &message),

@@ -15,6 +15,10 @@ use super::super::exchange::{exchange, finish, Exchange};
 use super::super::state::ShardState;
 use shards::timeout::within;
 
+/// The longest [`Reply::release`] drains what follows an answer's response before it gives up
+/// on the connection (closed, not pooled).
+pub const DRAIN_BOUND: Duration = Duration::from_secs(2);
+
 /// An upstream answer being read.
 #[derive(Debug)]
 pub struct Reply {
@@ -204,6 +208,38 @@ impl Reply {
                 },
             }
         }
+    }
+
+    /// Lets go of an answer whose JSON-RPC response was read, without making the caller wait
+    /// for the rest: a finished answer's connection goes back to the pool at once; an SSE
+    /// answer still open (nothing should follow the response, but an upstream may linger with
+    /// keep-alive comments) is drained by a detached task for at most [`DRAIN_BOUND`] (never
+    /// longer than `timeout`, the request timeout) and pooled only if it ended cleanly in that
+    /// time; otherwise the connection is closed.
+    pub fn release(self, state: &Rc<ShardState>, timeout: Duration) {
+        if self.ended || self.sse.is_none() {
+            self.finish(state);
+            return;
+        }
+        let state = state.clone();
+        let bound = DRAIN_BOUND.min(timeout);
+        let mut reply = self;
+        glommio::spawn_local(async move {
+            let drained = within(bound, async {
+                loop {
+                    match reply.next(None, bound).await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => return true,
+                        Err(_) => return false,
+                    }
+                }
+            })
+            .await;
+            if drained == Some(true) {
+                reply.finish(&state);
+            }
+        })
+        .detach();
     }
 
     /// Returns the connection to the pool when the answer was read to its end.
