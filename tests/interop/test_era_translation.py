@@ -51,42 +51,60 @@ def dual_server() -> Iterator[harness.Endpoint]:
         server.stop()
 
 
-async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, Any]:
-    """One Python SDK session doing the whole check list; returns what it saw."""
-    from mcp import ClientSession, types
-    from mcp.client.streamable_http import streamable_http_client
+class Recorder:
+    """What one legacy SDK session saw (`seen`: sampled questions, elicitation, notification
+    methods, progress values, the updated resource) through its callbacks, with events for the
+    listen-fed notifications. Shared by the Streamable HTTP and the HTTP+SSE check runs."""
 
-    seen: dict[str, Any] = {"sampled": [], "notifications": [], "progress": []}
-    list_changed = asyncio.Event()
-    resource_updated = asyncio.Event()
+    def __init__(self) -> None:
+        self.seen: dict[str, Any] = {"sampled": [], "notifications": [], "progress": []}
+        self.list_changed = asyncio.Event()
+        self.resource_updated = asyncio.Event()
 
-    async def sampling_callback(context, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    async def sampling(self, context, params):
+        from mcp import types
         question = params.messages[0].content.text
-        seen["sampled"].append(question)
+        self.seen["sampled"].append(question)
         return types.CreateMessageResult(role="assistant", model="test-model",
                                          content=types.TextContent(type="text", text=f"sampled({question})"))
 
-    async def elicitation_callback(context, params) -> types.ElicitResult:
-        seen["elicited"] = params.message
+    async def elicitation(self, context, params):
+        from mcp import types
+        self.seen["elicited"] = params.message
         return types.ElicitResult(action="accept", content={"ok": True})
 
-    async def message_handler(message) -> None:
+    async def message(self, message) -> None:
+        from mcp import types
         if isinstance(message, types.ServerNotification):
-            seen["notifications"].append(message.root.method)
+            self.seen["notifications"].append(message.root.method)
             if message.root.method == "notifications/tools/list_changed":
-                list_changed.set()
+                self.list_changed.set()
             if message.root.method == "notifications/resources/updated":
-                seen["updated"] = str(message.root.params.uri)
-                resource_updated.set()
+                self.seen["updated"] = str(message.root.params.uri)
+                self.resource_updated.set()
 
-    async def progress(value: float, total: float | None, text: str | None) -> None:
-        seen["progress"].append(value)
+    async def progress(self, value: float, total: float | None, text: str | None) -> None:
+        self.seen["progress"].append(value)
+
+    def session_args(self, *, sampling: bool = True) -> dict[str, Any]:
+        """ClientSession keyword arguments: the callbacks and this suite's client name."""
+        from mcp import types
+        return {"sampling_callback": self.sampling if sampling else None,
+                "elicitation_callback": self.elicitation if sampling else None,
+                "message_handler": self.message,
+                "client_info": types.Implementation(name=CLIENT_NAME, version="1.0")}
+
+
+async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, Any]:
+    """One Python SDK session doing the whole check list; returns what it saw."""
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    recorder = Recorder()
+    seen = recorder.seen
 
     async with streamable_http_client(url) as (read, write, _), ClientSession(
-            read, write, sampling_callback=sampling_callback if sampling else None,
-            elicitation_callback=elicitation_callback if sampling else None,
-            message_handler=message_handler,
-            client_info=types.Implementation(name=CLIENT_NAME, version="1.0")) as session:
+            read, write, **recorder.session_args(sampling=sampling)) as session:
         init = await session.initialize()
         seen["version"] = init.protocolVersion
         seen["server"] = init.serverInfo.name
@@ -97,7 +115,7 @@ async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, An
         # logging/setLevel is answered by the proxy; later requests carry the level in _meta.
         await session.set_logging_level("warning")
         seen["whoami_level"] = (await session.call_tool("whoami", {})).content[0].text
-        seen["slow"] = (await session.call_tool("slow", {"ms": 10}, progress_callback=progress)).content[0].text
+        seen["slow"] = (await session.call_tool("slow", {"ms": 10}, progress_callback=recorder.progress)).content[0].text
         if sampling:
             seen["ask"] = (await session.call_tool("ask", {"question": "six times seven?"})).content[0].text
             seen["confirm"] = (await session.call_tool("confirm", {})).content[0].text
@@ -111,10 +129,10 @@ async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, An
         seen["ping"] = True
         # The GET stream became a subscriptions/listen; the rmcp server sends one tools
         # list_changed on every listen.
-        await asyncio.wait_for(list_changed.wait(), 15)
+        await asyncio.wait_for(recorder.list_changed.wait(), 15)
         # resources/subscribe is answered by the proxy and reopens the listen with the URI.
         await session.subscribe_resource("test://watched")
-        await asyncio.wait_for(resource_updated.wait(), 15)
+        await asyncio.wait_for(recorder.resource_updated.wait(), 15)
     return seen
 
 

@@ -24,26 +24,18 @@ import asyncio
 import json
 import subprocess
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 import harness
 import rawhttp
-from test_era_translation import CLIENT_NAME
+from test_era_translation import CLIENT_NAME, Recorder, modern_only_server  # noqa: F401 (fixture)
 from test_legacy_sse import LegacyStream
-from test_modern import EVENT_DEADLINE_S, metric, start_modern_server
+from test_modern import EVENT_DEADLINE_S, metric
 
 TOOLS = ["echo", "slow", "ask", "whoami", "confirm", "route"]
 
-
-@pytest.fixture
-def modern_only_server() -> Iterator[harness.Endpoint]:
-    server = start_modern_server("--modern-only", "--sse")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def start_translating_proxy(start_proxy, upstream: harness.Endpoint, era: str, *extra: str,
@@ -76,40 +68,15 @@ def await_listens_cancelled(server: harness.Endpoint) -> None:
 
 async def sse_session_run(url: str) -> dict[str, Any]:
     """One Python SDK `sse_client` session doing the whole check list; returns what it saw."""
-    from mcp import ClientSession, types
+    from mcp import ClientSession
     from mcp.client.sse import sse_client
     from mcp.shared.exceptions import McpError
 
-    seen: dict[str, Any] = {"sampled": [], "notifications": [], "progress": []}
-    list_changed = asyncio.Event()
-    resource_updated = asyncio.Event()
-
-    async def sampling_callback(context, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
-        question = params.messages[0].content.text
-        seen["sampled"].append(question)
-        return types.CreateMessageResult(role="assistant", model="test-model",
-                                         content=types.TextContent(type="text", text=f"sampled({question})"))
-
-    async def elicitation_callback(context, params) -> types.ElicitResult:
-        seen["elicited"] = params.message
-        return types.ElicitResult(action="accept", content={"ok": True})
-
-    async def message_handler(message) -> None:
-        if isinstance(message, types.ServerNotification):
-            seen["notifications"].append(message.root.method)
-            if message.root.method == "notifications/tools/list_changed":
-                list_changed.set()
-            if message.root.method == "notifications/resources/updated":
-                seen["updated"] = str(message.root.params.uri)
-                resource_updated.set()
-
-    async def progress(value: float, total: float | None, text: str | None) -> None:
-        seen["progress"].append(value)
+    recorder = Recorder()
+    seen = recorder.seen
 
     async with sse_client(url, timeout=20) as (read, write), ClientSession(
-            read, write, sampling_callback=sampling_callback, elicitation_callback=elicitation_callback,
-            message_handler=message_handler,
-            client_info=types.Implementation(name=CLIENT_NAME, version="1.0")) as session:
+            read, write, **recorder.session_args()) as session:
         init = await session.initialize()
         seen["version"] = init.protocolVersion
         seen["server"] = init.serverInfo.name
@@ -122,7 +89,7 @@ async def sse_session_run(url: str) -> dict[str, Any]:
         seen["route"] = (await session.call_tool("route", {"region": "eu-west", "count": 3})).content[0].text
         await session.set_logging_level("error")
         seen["whoami_level"] = (await session.call_tool("whoami", {})).content[0].text
-        seen["slow"] = (await session.call_tool("slow", {"ms": 10}, progress_callback=progress)).content[0].text
+        seen["slow"] = (await session.call_tool("slow", {"ms": 10}, progress_callback=recorder.progress)).content[0].text
         # Two MRTR exchanges at once: each server→client request goes out on the one stream and
         # each answer (POSTed) reaches its own exchange.
         ask, confirm = await asyncio.gather(session.call_tool("ask", {"question": "six times seven?"}),
@@ -138,9 +105,9 @@ async def sse_session_run(url: str) -> dict[str, Any]:
         seen["ping"] = True
         # The session stream carries the upstream's subscriptions/listen: the rmcp server sends
         # one tools list_changed on every listen.
-        await asyncio.wait_for(list_changed.wait(), 15)
+        await asyncio.wait_for(recorder.list_changed.wait(), 15)
         await session.subscribe_resource("test://watched-sse")
-        await asyncio.wait_for(resource_updated.wait(), 15)
+        await asyncio.wait_for(recorder.resource_updated.wait(), 15)
     return seen
 
 

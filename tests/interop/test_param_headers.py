@@ -21,24 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 import harness
 from rawhttp import RawConnection, jsonrpc, mcp_headers, open_session
+from test_era_translation import modern_only_server  # noqa: F401 (fixture)
 from test_modern import modern_body, modern_headers, run_client, start_modern_server
 
 ROUTE_CALL = {"name": "route", "arguments": {"region": "us-west1", "count": 3}}
 
-
-@pytest.fixture
-def modern_only_server() -> Iterator[harness.Endpoint]:
-    server = start_modern_server("--modern-only", "--sse")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def raw_call(server: harness.Endpoint, extra: list[tuple[str, str]]):
