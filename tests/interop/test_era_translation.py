@@ -22,6 +22,7 @@ Not here: the unit tests of the bytes and the MRTR state machine (src/proxy/l2m/
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any, Iterator
 
@@ -251,14 +252,12 @@ def test_cancelled_notification_closes_the_upstream_request(start_proxy) -> None
         server.stop()
 
 
-@pytest.mark.parametrize("era", ["modern", "auto"])
-def test_refused_credentials_reach_the_client(start_proxy, era) -> None:
-    """An upstream answering 401 + WWW-Authenticate (to server/discover and to everything else):
-    the legacy client's initialize gets that 401 and challenge, not a 502, with either era."""
+@contextlib.contextmanager
+def refusing_upstream() -> Iterator[tuple[str, list[str]]]:
+    """A stand-in upstream answering every POST 401 + `WWW-Authenticate` (no real MCP server
+    refuses on demand): yields its URL and the methods it was sent; stopped on exit."""
     import http.server
     import threading
-
-    from rawhttp import RawConnection, jsonrpc, mcp_headers
 
     seen: list[str] = []
 
@@ -281,7 +280,20 @@ def test_refused_credentials_reach_the_client(start_proxy, era) -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        url = f"http://{harness.LOOPBACK_HOST}:{server.server_address[1]}/mcp"
+        yield f"http://{harness.LOOPBACK_HOST}:{server.server_address[1]}/mcp", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("era", ["modern", "auto"])
+def test_refused_credentials_reach_the_client(start_proxy, era) -> None:
+    """An upstream answering 401 + WWW-Authenticate (to server/discover and to everything else):
+    the legacy client's initialize gets that 401 and challenge, not a 502, with either era."""
+    from rawhttp import RawConnection, jsonrpc, mcp_headers
+
+    with refusing_upstream() as (url, seen):
         proxy = start_proxy(url, extra=["--upstream-era", era])
         init = jsonrpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
                                       "clientInfo": {"name": "raw", "version": "0"}}, 0)
@@ -292,9 +304,6 @@ def test_refused_credentials_reach_the_client(start_proxy, era) -> None:
         assert seen[0] == "server/discover"
         # auto: the refusal decided nothing, the initialize itself went upstream too.
         assert seen[1:] == (["initialize"] if era == "auto" else [])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_typescript_legacy_client_through_modern_only_upstream(modern_only_server, start_proxy) -> None:

@@ -30,7 +30,7 @@ import pytest
 
 import harness
 import rawhttp
-from test_era_translation import CLIENT_NAME, Recorder, modern_only_server  # noqa: F401 (fixture)
+from test_era_translation import CLIENT_NAME, Recorder, modern_only_server, refusing_upstream  # noqa: F401 (fixture)
 from test_legacy_sse import LegacyStream
 from test_modern import EVENT_DEADLINE_S, metric
 
@@ -201,28 +201,7 @@ def test_refused_credentials_answer_initialize_in_band(start_proxy) -> None:
     """`era = "modern"` and an upstream answering 401 to `server/discover`: the POST already got
     its 202, so the refusal reaches the legacy client as the initialize's -32010 error, on the
     stream (a Streamable HTTP client gets the 401 itself, test_era_translation.py)."""
-    import http.server
-    import threading
-
-    class Refusing(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server naming)
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            body = b'{"error":"invalid_token"}'
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", "Bearer")
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer((harness.LOOPBACK_HOST, 0), Refusing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://{harness.LOOPBACK_HOST}:{server.server_address[1]}/mcp"
+    with refusing_upstream() as (url, _):
         proxy = start_proxy(url, extra=["--legacy-sse", "--upstream-era", "modern"])
         legacy = LegacyStream(proxy)
         try:
@@ -231,9 +210,6 @@ def test_refused_credentials_answer_initialize_in_band(start_proxy) -> None:
             assert error["code"] == -32010 and "(401)" in error["message"], error
         finally:
             legacy.close()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_sigterm_ends_a_translated_session_cleanly(modern_only_server, start_proxy) -> None:
