@@ -78,11 +78,15 @@ async def call_echo(url: str, transport: str) -> tuple[str, float]:
         return result.content[0].text, time.monotonic() - started
 
 
+@pytest.mark.parametrize("era", ["modern", "auto"])
 @pytest.mark.parametrize("transport", ["streamable", "sse"])
 def test_a_lingering_upstream_answer_is_passed_on_at_once(lingering_server, start_proxy,
-                                                          transport) -> None:
+                                                          transport, era) -> None:
+    """Also the `server/discover` answer lingers: with `auto`, a probe that waited for the
+    stream's end would time out and take the upstream for a legacy one (the initialize would
+    then pass through and fail); with `modern`, the initialize would wait the whole linger."""
     proxy = start_proxy(lingering_server.url,
-                        extra=["--legacy-sse", "--upstream-era", "modern", "--request-timeout", "120s"])
+                        extra=["--legacy-sse", "--upstream-era", era, "--request-timeout", "120s"])
     url = proxy.url if transport == "streamable" else f"http://{proxy.host_header}/sse"
     text, took = asyncio.run(call_echo(url, transport))
     assert text == "not held back"

@@ -185,23 +185,23 @@ async fn probe(
         reply.finish(state);
         return Probe::Auth(refusal);
     }
-    let mut found = None;
-    let mut failed = None;
-    loop {
+    // Read up to the response (or whatever is not a notification); an upstream that lingers on
+    // its SSE stream afterwards (keep-alive comments) must not hold the probe, nor turn a slow
+    // close into a "silent" legacy verdict.
+    let (found, failed) = loop {
         match reply.next(id, timeout).await {
+            Ok(Some(message)) if wire::shape(&message) == wire::Shape::Notification => {}
             Ok(Some(message)) => {
-                if found.is_none() {
-                    found = Some(discover::parse(&message));
-                }
+                reply.release(state, timeout);
+                break (Some(discover::parse(&message)), None);
             }
-            Ok(None) => break,
-            Err(e) => {
-                failed = Some(e);
-                break;
+            Ok(None) => {
+                reply.finish(state);
+                break (None, None);
             }
+            Err(e) => break (None, Some(e)),
         }
-    }
-    reply.finish(state);
+    };
     tracing::debug!(upstream, status, "server/discover probe");
     match (status, found, failed) {
         (200..=299, Some(Some(found)), _) => Probe::Found(found),
