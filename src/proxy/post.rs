@@ -359,11 +359,12 @@ fn resolve_target(
             id: facts.id.clone(),
         })?;
     if facts.is_batch {
-        // The version the session negotiated decides; a 2025-03-26 header on a later session
-        // does not let a batch through (MCP-NOTES §11.1), nor a later header on a 2025-03-26 one.
-        let negotiated = entry.version.unwrap_or(ProtocolVersion::V2025_03_26);
-        let claimed = header_version.unwrap_or(negotiated);
-        if negotiated != ProtocolVersion::V2025_03_26 || claimed != negotiated {
+        // Batches only on 2025-03-26 sessions (MCP-NOTES §11.1). The negotiated version is what
+        // the client sends in `MCP-Protocol-Version` after `initialize` (the pass-through relay
+        // does not parse the upstream's `initialize` answer); without the header, the version
+        // the client asked for (an upstream may have answered a lower one the client then sends).
+        let version = header_version.or(entry.version);
+        if version.unwrap_or(ProtocolVersion::V2025_03_26) != ProtocolVersion::V2025_03_26 {
             return Err(ProxyError::BatchNotAllowed);
         }
     }
