@@ -23,6 +23,7 @@ use super::metrics::Counter;
 use super::post::post;
 use super::respond::{closes_connection, error_response};
 use super::state::{MeshMsg, ShardState};
+use super::stdio::answer::CLIENT_WRITE_TIMEOUT;
 use shards::timeout::within;
 
 /// Initial read buffer of a client connection (heads are small; grows up to the head limit).
@@ -81,6 +82,12 @@ pub async fn serve(
         };
         let keep = match dispatch(&state, listener_index, &mut conn, &head).await {
             Ok(keep) => keep,
+            // The client is gone or stopped reading (a write timed out), perhaps in the middle
+            // of a response: no error response can reach it, and none may be written into a
+            // half-sent body. Close.
+            Err(ProxyError::Http(
+                crate::http::Error::UnexpectedEof | crate::http::Error::Io(_),
+            )) => false,
             Err(e) => {
                 // A body the error left unread would be parsed as the next request
                 // (desync): close unless the request had no body at all.
@@ -256,5 +263,9 @@ async fn answer_error(
         super::error::Side::Client => tracing::debug!(status, error = %err, "request refused"),
         _ => tracing::warn!(status, error = %err, "request failed"),
     }
-    conn.write_all(&out).await.is_ok()
+    // Bounded like every other client write: a client that does not read gets closed.
+    matches!(
+        shards::timeout::within(CLIENT_WRITE_TIMEOUT, conn.write_all(&out)).await,
+        Some(Ok(()))
+    )
 }

@@ -18,7 +18,7 @@ use super::super::state::ShardState;
 use shards::timeout::within;
 
 /// Longest a single SSE event may take to reach a client that stopped reading.
-const CLIENT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(in crate::proxy) const CLIENT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How the client's request and connection look, for writing the answer.
 #[derive(Debug, Clone, Copy)]
