@@ -253,3 +253,42 @@ def test_a_large_batch_lists_tools_once_and_caps_its_calls(server: harness.Endpo
     lists = [line for label, line in server.process._lines
              if label == "stdout" and line == "EVENT tools-list"]
     assert len(lists) == 1, lists
+
+
+def test_calls_waiting_for_a_slot_are_in_flight(server: harness.Endpoint, proxy: harness.Endpoint) -> None:
+    """Past the cap, a call waits for a slot but its id is already in flight: a cancel (in the
+    same batch, or POSTed meanwhile) means it is never sent, and another request under its id
+    is refused."""
+    blockers = [_call(f"b{n}", "slow", {"ms": 1500}) for n in range(IN_FLIGHT_CAP)]
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as control:
+        headers = _session(control, BATCH_VERSION)
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            conn.send_request("POST", "/mcp", headers, _batch(
+                *blockers,
+                _call("queued", "echo", {"text": "never sent"}),
+                _call("waiting", "echo", {"text": "sent later"}),
+                _call("late", "echo", {"text": "cancelled meanwhile"}),
+                jsonrpc("notifications/cancelled", {"requestId": "queued"}),
+            ))
+            started = {"n": 0}
+
+            def all_blockers(line: str) -> bool:
+                started["n"] += line == "EVENT slow-started"
+                return started["n"] == IN_FLIGHT_CAP
+
+            server.process.wait_for_line(all_blockers, "the cap's slow calls to start", EVENT_DEADLINE_S)
+            twin = control.request("POST", "/mcp", headers, _call("waiting", "echo", {"text": "twin"}))
+            assert twin.status == 400, twin.describe()
+            assert twin.json()["error"]["code"] == -32600, twin.describe()
+            cancelled = control.request("POST", "/mcp", headers,
+                                        jsonrpc("notifications/cancelled", {"requestId": "late"}))
+            assert cancelled.status == 202, cancelled.describe()
+            response = conn.read_response()
+            assert response.status == 200, response.describe()
+            replies = response.json()
+            ids = [reply["id"] for reply in replies]
+            assert ids == [f"b{n}" for n in range(IN_FLIGHT_CAP)] + ["waiting"], ids
+            assert _text(replies[-1]) == "sent later"
+        # The ids are free again once the batch is over.
+        again = control.request("POST", "/mcp", headers, _call("queued", "echo", {"text": "now"}))
+        assert again.status == 200, again.describe()

@@ -21,6 +21,7 @@ use std::task::Poll;
 use glommio::channels::local_channel::{self, LocalSender};
 use glommio::net::TcpStream;
 use serde_json::value::RawValue;
+use shards::latch::Latch;
 
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, Inspected, JsonRpcId, Kind};
@@ -89,6 +90,7 @@ pub(super) async fn post_batch(
     let mut slots = Vec::with_capacity(elements.len());
     let mut calls: Vec<(&[u8], Facts)> = Vec::new();
     let mut ids = HashSet::new();
+    let mut notifications = Vec::new();
     for (element, info) in elements.into_iter().zip(&batch.elements) {
         let bytes = element.get().as_bytes();
         let facts = facts(Inspected::Single(info.clone()));
@@ -105,8 +107,17 @@ pub(super) async fn post_batch(
                 }
             }
             (Some(Kind::Response | Kind::ErrorResponse), _) => deliver(session, &facts, bytes),
-            _ => notified(session, &facts),
+            _ => notifications.push(facts),
         }
+    }
+    // Every call's id is in flight from now on, also while it waits for a slot: a cancel finds
+    // it (one in this very batch included), and another request under its id is refused.
+    let _reserved = Reserved::new(
+        session,
+        calls.iter().filter_map(|(_, facts)| facts.id.clone()),
+    );
+    for facts in &notifications {
+        notified(session, facts);
     }
     if slots.is_empty() {
         // Only notifications and responses.
@@ -164,6 +175,46 @@ fn refused(
     Some(error_reply(id, jsonrpc::INVALID_REQUEST, message))
 }
 
+/// The in-flight entries of a batch's calls that have not started yet: each a cancel latch of
+/// its own, taken over by the call when it starts (call.rs registers its id itself), removed
+/// when the batch ends before the call started.
+struct Reserved<'s> {
+    session: &'s L2mSession,
+    latches: Vec<(JsonRpcId, Rc<Latch>)>,
+}
+
+impl<'s> Reserved<'s> {
+    fn new(session: &'s L2mSession, ids: impl Iterator<Item = JsonRpcId>) -> Self {
+        let latches: Vec<(JsonRpcId, Rc<Latch>)> =
+            ids.map(|id| (id, Rc::new(Latch::default()))).collect();
+        let mut inflight = session.inflight.borrow_mut();
+        for (id, latch) in &latches {
+            inflight.insert(id.clone(), latch.clone());
+        }
+        drop(inflight);
+        Self { session, latches }
+    }
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        let mut inflight = self.session.inflight.borrow_mut();
+        for (id, latch) in &self.latches {
+            if inflight.get(id).is_some_and(|held| Rc::ptr_eq(held, latch)) {
+                inflight.remove(id);
+            }
+        }
+    }
+}
+
+/// Takes a queued call's reserved entry back so the call can register itself; false when the
+/// client cancelled it while it waited (then it is not sent at all).
+fn start(session: &L2mSession, id: Option<&JsonRpcId>) -> bool {
+    let Some(id) = id else { return true };
+    let reserved = session.inflight.borrow_mut().remove(id);
+    !reserved.is_some_and(|latch| latch.is_fired())
+}
+
 /// One request of the batch served upstream; its reply (`None`: cancelled by the client).
 async fn element(
     state: &Rc<ShardState>,
@@ -173,6 +224,9 @@ async fn element(
     facts: &Facts,
     session: &Rc<L2mSession>,
 ) -> Option<Vec<u8>> {
+    if !start(session, facts.id.as_ref()) {
+        return None;
+    }
     let sink = Element { messages };
     match call::serve(state, sink, head, body, facts, session).await {
         Ok(reply) => reply,
