@@ -344,9 +344,18 @@ impl SseOut {
 /// let go after a while, as if it hung up (the caller drops its upstream calls): the calls'
 /// messages (progress, server→client requests) would otherwise pile up in the proxy, and a
 /// batch would hold its upstream connections, while this write waits.
+/// The bound is on progress, not on the whole write: each [`WRITE_PIECE`] gets the timeout, so
+/// a slow but reading client still gets a large event.
 async fn write_bounded(client: &mut HttpConn<TcpStream>, bytes: &[u8]) -> Result<(), ProxyError> {
-    within(CLIENT_WRITE_TIMEOUT, client.write_all(bytes))
-        .await
-        .unwrap_or(Err(crate::http::Error::UnexpectedEof))
-        .map_err(ProxyError::Http)
+    for piece in bytes.chunks(WRITE_PIECE) {
+        within(CLIENT_WRITE_TIMEOUT, client.write_all(piece))
+            .await
+            .unwrap_or(Err(crate::http::Error::UnexpectedEof))
+            .map_err(ProxyError::Http)?;
+    }
+    Ok(())
 }
+
+/// How much of a long write must leave within [`CLIENT_WRITE_TIMEOUT`] (a client's socket
+/// buffer takes about this much at a time).
+const WRITE_PIECE: usize = 64 * 1024;
