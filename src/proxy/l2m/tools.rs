@@ -25,6 +25,7 @@ use super::params::{self, Page, ToolParams};
 use super::session::L2mSession;
 use super::upstream;
 use super::wire::{self, ClientMeta, Shape};
+use shards::timeout::within;
 
 /// Most `tools/list` pages one fetch reads (a cursor loop must end).
 pub const MAX_PAGES: usize = 32;
@@ -169,9 +170,24 @@ pub async fn params_for(
     name: &str,
     refresh: bool,
 ) -> Option<Rc<ToolParams>> {
-    listing::params(&state.l2m.tools, session.upstream, name, refresh, || {
-        fetch(state, session, head)
-    })
+    // One request timeout for the whole listing: every call on the shard that needs it waits
+    // for this fetch, so an upstream that never finishes must not hold them for more.
+    let deadline = state
+        .config
+        .upstreams
+        .get(session.upstream)
+        .map_or(Duration::from_secs(30), |up| up.request_timeout);
+    listing::params(
+        &state.l2m.tools,
+        session.upstream,
+        name,
+        refresh,
+        || async move {
+            within(deadline, fetch(state, session, head))
+                .await
+                .unwrap_or(Err("tools/list did not finish within the request timeout"))
+        },
+    )
     .await
 }
 
