@@ -46,7 +46,7 @@ enum RoundEnd {
     Cancelled,
     /// The upstream failed.
     Failed(ProxyError),
-    /// The upstream refused the credentials (401/403): relayed as is.
+    /// The upstream refused the request (401/403): relayed as is.
     Auth(upstream::AuthRefusal),
 }
 

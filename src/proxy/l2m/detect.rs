@@ -32,7 +32,7 @@ pub enum Decision {
     Translate(Rc<Discovered>),
     /// Passed through to the upstream as before.
     PassThrough,
-    /// `era = "modern"` and the upstream refused the client's credentials: relayed as is.
+    /// `era = "modern"` and the upstream refused the request (401/403): relayed as is.
     Refused(AuthRefusal),
 }
 
@@ -142,7 +142,7 @@ enum Probe {
     Refused,
     /// No answer worth remembering (unreachable, 5xx, timeout).
     Unknown(ProxyError),
-    /// 401/403: the client's credentials were refused.
+    /// 401/403: the upstream refused the request (says nothing about its era).
     Auth(AuthRefusal),
 }
 

@@ -65,8 +65,10 @@ pub async fn send(
     })
 }
 
-/// An upstream's 401 or 403: relayed to the client as is (status, challenge, body), so an
-/// OAuth client can authenticate and try again.
+/// An upstream's 401 or 403: relayed to the client as is (status, challenge, body), as the
+/// pass-through paths relay it. The client's own credentials never reach the upstream (DESIGN
+/// §3.7), so this says the upstream refuses the proxy; upstream credentials are configured per
+/// upstream, not taken from clients.
 #[derive(Debug)]
 pub struct AuthRefusal {
     /// 401 or 403.
