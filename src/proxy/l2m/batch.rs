@@ -35,8 +35,7 @@ use super::super::stdio::batch::{error_reply, Replies};
 use super::call;
 use super::post::{deliver, local, notified};
 use super::session::L2mSession;
-use super::sink::{failure_error, refusal_error, Sink};
-use super::upstream::AuthRefusal;
+use super::sink::Sink;
 
 /// Elements of one batch in flight upstream at once; the others start, in order, as these end.
 /// Each running element holds an upstream connection (and the shard's tool cache is filled by
@@ -260,26 +259,6 @@ impl Sink for Element<'_> {
 
     async fn abandon(self, _state: &ShardState) -> Result<Self::Done, ProxyError> {
         Ok(None)
-    }
-
-    async fn refused(
-        self,
-        _state: &ShardState,
-        id: &JsonRpcId,
-        refusal: AuthRefusal,
-    ) -> Result<Self::Done, ProxyError> {
-        let (code, text) = refusal_error(&refusal);
-        Ok(Some(error_reply(id, code, &text)))
-    }
-
-    async fn failed(
-        self,
-        _state: &ShardState,
-        id: &JsonRpcId,
-        error: ProxyError,
-    ) -> Result<Self::Done, ProxyError> {
-        let (code, text) = failure_error(&error);
-        Ok(Some(error_reply(id, code, &text)))
     }
 }
 
