@@ -260,10 +260,11 @@ pub fn discover_body(meta: &ClientMeta<'_>) -> Result<Vec<u8>, serde_json::Error
 
 /// Request headers taken over from the client: everything end-to-end except what no upstream
 /// ever gets (`headers::DROP_UPSTREAM`: credentials, cookies, `Origin`, `Accept-Encoding`,
-/// framing, the session) and what the proxy sets itself here (content negotiation, the
-/// mirrored MCP headers, resumption).
+/// framing, the session) and what the proxy sets itself here (content negotiation and coding —
+/// the body is the proxy's rewrite —, the mirrored MCP headers, resumption).
 const NOT_FORWARDED: &[&str] = &[
     "content-type",
+    "content-encoding",
     "accept",
     "mcp-protocol-version",
     "mcp-method",

@@ -181,6 +181,7 @@ fn header_values_use_base64_when_not_header_safe() {
 fn the_head_carries_the_computed_param_headers_and_never_the_clients_nor_its_credentials() {
     let raw = "POST /mcp HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer t\r\n\
                Cookie: c=1\r\nOrigin: http://localhost\r\nAccept-Encoding: gzip\r\n\
+               Content-Encoding: identity\r\n\
                X-Trace: 7\r\nMCP-PARAM-Region: forged\r\nmcp-param-other: x\r\n\r\n";
     let (client, _) = crate::http::parse_request(raw.as_bytes(), &crate::http::Limits::default())
         .expect("parsed")
@@ -203,7 +204,7 @@ fn the_head_carries_the_computed_param_headers_and_never_the_clients_nor_its_cre
     let text = String::from_utf8(out).expect("ascii");
     // The client's credentials never reach an upstream (DESIGN §3.7); nor do its Origin and
     // Accept-Encoding (the proxy reads the answer, uncompressed); other end-to-end headers do.
-    for gone in ["Bearer", "Cookie", "Origin", "gzip"] {
+    for gone in ["Bearer", "Cookie", "Origin", "gzip", "Content-Encoding"] {
         assert!(!text.contains(gone), "{gone} forwarded: {text}");
     }
     assert!(text.contains("X-Trace: 7\r\n"), "{text}");
