@@ -39,15 +39,7 @@ pub async fn answer(
     let init = match cached {
         Some(init) => init,
         None => {
-            let meta = params.get("_meta");
-            let capabilities = meta
-                .and_then(|m| m.get("io.modelcontextprotocol/clientCapabilities"))
-                .cloned()
-                .unwrap_or_else(|| json!({}));
-            let info = meta
-                .and_then(|m| m.get("io.modelcontextprotocol/clientInfo"))
-                .cloned()
-                .unwrap_or_else(|| json!({"name": "shadowcat-translated-client", "version": "0"}));
+            let (capabilities, info) = super::upstream::declared_client(params);
             match super::upstream::open(state, upstream, &capabilities, &info).await {
                 Ok(opened) => {
                     let init = Rc::new(opened.result);

@@ -29,8 +29,6 @@ use super::mrtr::{input_required, retry};
 use super::pool::{PoolKey, Principal};
 use super::upstream::{Failure, Source, UpSession};
 
-const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
-const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
 const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 /// Server→client requests a 2026-07-28 client can answer through `inputRequests`.
 const INPUT_METHODS: &[&str] = &["sampling/createMessage", "elicitation/create", "roots/list"];
@@ -150,15 +148,7 @@ async fn fresh(
     let Ok(level) = log_level(params) else {
         return refuse_params(state, client, shape, id, BAD_LEVEL).await;
     };
-    let meta = params.get("_meta");
-    let capabilities = meta
-        .and_then(|m| m.get(CLIENT_CAPABILITIES))
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    let info = meta
-        .and_then(|m| m.get(CLIENT_INFO))
-        .cloned()
-        .unwrap_or_else(|| json!({"name": "shadowcat-translated-client", "version": "0"}));
+    let (capabilities, info) = super::upstream::declared_client(params);
     let key = PoolKey {
         upstream,
         principal,

@@ -318,6 +318,25 @@ fn initialize_body(capabilities: &serde_json::Value, info: &serde_json::Value) -
 
 const INITIALIZED: &[u8] = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
 
+/// What a modern request declares about its client in `_meta` (capabilities, clientInfo): what
+/// the pooled upstream session serving it is initialized with. `{}` and a stand-in name when
+/// absent.
+pub fn declared_client(params: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
+    use super::super::l2m::wire::{META_CAPABILITIES, META_CLIENT_INFO};
+    let meta = params.get("_meta");
+    let capabilities = meta
+        .and_then(|m| m.get(META_CAPABILITIES))
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
+    let info = meta
+        .and_then(|m| m.get(META_CLIENT_INFO))
+        .cloned()
+        .unwrap_or_else(
+            || serde_json::json!({"name": "shadowcat-translated-client", "version": "0"}),
+        );
+    (capabilities, info)
+}
+
 /// Opens a session on `upstream` declaring `capabilities` and `info` (the modern client's).
 pub async fn open(
     state: &Rc<ShardState>,
