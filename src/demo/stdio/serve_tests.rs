@@ -98,8 +98,15 @@ fn read_until(
     }
 }
 
-#[test]
-fn a_slow_call_does_not_hold_up_other_requests_and_eof_waits_for_it() {
+/// A server fed line by line through `feed`, its output through `tap`, past `initialize`: the
+/// feed, the tap, the server thread, and the output read so far.
+#[allow(clippy::type_complexity)]
+fn initialized_server() -> (
+    mpsc::Sender<String>,
+    mpsc::Receiver<Vec<u8>>,
+    std::thread::JoinHandle<io::Result<()>>,
+    Vec<u8>,
+) {
     let (feed, gate) = mpsc::channel();
     let (tap_tx, tap) = mpsc::channel();
     let server = std::thread::spawn(move || {
@@ -115,6 +122,12 @@ fn a_slow_call_does_not_hold_up_other_requests_and_eof_waits_for_it() {
     let mut pending = Vec::new();
     feed.send(format!("{INIT}\n")).unwrap();
     read_until(&tap, &mut pending, |v| v["id"] == 0);
+    (feed, tap, server, pending)
+}
+
+#[test]
+fn a_slow_call_does_not_hold_up_other_requests_and_eof_waits_for_it() {
+    let (feed, tap, server, mut pending) = initialized_server();
     // 3 steps of 200 ms; echo must come back before the first progress step.
     feed.send(r#"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"slow","arguments":{"steps":3,"delay_ms":200},"_meta":{"progressToken":7}}}"#.to_owned() + "\n").unwrap();
     feed.send(r#"{"jsonrpc":"2.0","id":"fast","method":"tools/call","params":{"name":"echo","arguments":{"message":"x"}}}"#.to_owned() + "\n").unwrap();
@@ -166,21 +179,7 @@ fn a_failing_stdout_ends_the_server_with_the_error() {
 
 #[test]
 fn a_cancelled_slow_call_sends_no_result() {
-    let (feed, gate) = mpsc::channel();
-    let (tap_tx, tap) = mpsc::channel();
-    let server = std::thread::spawn(move || {
-        serve(
-            Gated {
-                lines: gate,
-                current: Vec::new(),
-            },
-            Tap(tap_tx),
-        )
-        .map(drop)
-    });
-    let mut pending = Vec::new();
-    feed.send(format!("{INIT}\n")).unwrap();
-    read_until(&tap, &mut pending, |v| v["id"] == 0);
+    let (feed, tap, server, mut pending) = initialized_server();
     feed.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"slow","arguments":{"steps":1000,"delay_ms":20},"_meta":{"progressToken":"t"}}}"#.to_owned() + "\n").unwrap();
     // Cancel once progress shows the call is running, then prove the server still answers.
     read_until(&tap, &mut pending, |v| {
