@@ -87,6 +87,16 @@ class Recorder:
     async def progress(self, value: float, total: float | None, text: str | None) -> None:
         self.seen["progress"].append(value)
 
+    async def ping_and_listen(self, session, uri: str) -> None:
+        """The end of a check run: ping (answered by the proxy), the listen-fed tools
+        list_changed (the rmcp server sends one on every listen), then `resources/subscribe`
+        (answered by the proxy; it reopens the listen with `uri`) and its resources/updated."""
+        await session.send_ping()
+        self.seen["ping"] = True
+        await asyncio.wait_for(self.list_changed.wait(), 15)
+        await session.subscribe_resource(uri)
+        await asyncio.wait_for(self.resource_updated.wait(), 15)
+
     def session_args(self, *, sampling: bool = True) -> dict[str, Any]:
         """ClientSession keyword arguments: the callbacks and this suite's client name."""
         from mcp import types
@@ -126,14 +136,8 @@ async def legacy_session_run(url: str, *, sampling: bool = True) -> dict[str, An
                 seen["ask_error"] = None
             except Exception as error:  # McpError
                 seen["ask_error"] = getattr(getattr(error, "error", None), "code", repr(error))
-        await session.send_ping()
-        seen["ping"] = True
-        # The GET stream became a subscriptions/listen; the rmcp server sends one tools
-        # list_changed on every listen.
-        await asyncio.wait_for(recorder.list_changed.wait(), 15)
-        # resources/subscribe is answered by the proxy and reopens the listen with the URI.
-        await session.subscribe_resource("test://watched")
-        await asyncio.wait_for(recorder.resource_updated.wait(), 15)
+        # The GET stream became a subscriptions/listen.
+        await recorder.ping_and_listen(session, "test://watched")
     return seen
 
 

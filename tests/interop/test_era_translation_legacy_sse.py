@@ -101,13 +101,8 @@ async def sse_session_run(url: str) -> dict[str, Any]:
             seen["unknown"] = "isError" if unknown.isError else "success"
         except McpError as error:
             seen["unknown"] = error.error.code
-        await session.send_ping()
-        seen["ping"] = True
-        # The session stream carries the upstream's subscriptions/listen: the rmcp server sends
-        # one tools list_changed on every listen.
-        await asyncio.wait_for(recorder.list_changed.wait(), 15)
-        await session.subscribe_resource("test://watched-sse")
-        await asyncio.wait_for(recorder.resource_updated.wait(), 15)
+        # The session stream carries the upstream's subscriptions/listen.
+        await recorder.ping_and_listen(session, "test://watched-sse")
     return seen
 
 
