@@ -16,6 +16,7 @@ pub mod demo;
 pub mod forward;
 pub mod http;
 pub mod mcp;
+pub mod pipeline;
 pub mod proxy;
 pub mod session;
 pub mod upstream;

@@ -34,6 +34,7 @@ mod print;
 pub mod raw;
 mod resolve;
 mod stdio;
+mod tools;
 mod url;
 mod values;
 
@@ -49,6 +50,7 @@ pub use model::{
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
 pub use print::to_toml;
+pub use tools::ToolFilter;
 pub use values::{
     format_core_list, format_cores, format_duration, format_size, parse_core_list, parse_cores,
     parse_duration, parse_log_level, parse_shards, parse_size,

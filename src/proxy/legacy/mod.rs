@@ -232,6 +232,7 @@ mod tests {
             name: "main".into(),
             bind: "127.0.0.1:8080".parse().unwrap(),
             routes: vec![RouteConfig {
+                tools: None,
                 path: "/mcp".into(),
                 upstream: 0,
                 era: crate::config::RouteEra::Dual,
