@@ -154,6 +154,32 @@ mod tests {
     }
 
     #[test]
+    fn routes_take_lists_from_toml_and_print_them_back() {
+        let text = "[upstreams.demo]\nurl = \"http://127.0.0.1:9000/mcp\"\n\
+            [listeners.main]\nbind = \"127.0.0.1:8080\"\n\
+            [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\n\
+            allow_tools = [\"echo\", \"add*\"]\ndeny_tools = [\"add_secret\"]\n";
+        let config = crate::config::from_toml_str(text, "t.toml").unwrap();
+        let tools = config.listeners[0].routes[0].tools.as_ref().unwrap();
+        assert!(tools.visible("add_two") && !tools.visible("add_secret") && !tools.visible("x"));
+        let printed = crate::config::to_toml(&config);
+        assert!(
+            printed.contains("allow_tools = [\n    \"echo\",\n    \"add*\",\n]"),
+            "{printed}"
+        );
+        let again = crate::config::from_toml_str(&printed, "printed.toml").unwrap();
+        assert_eq!(again, config);
+        let bad = text.replace("\"add_secret\"", "\"\"");
+        let err = crate::config::from_toml_str(&bad, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("listeners.main.routes[0].deny_tools[0]"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn empty_lists_build_no_filter_and_bad_globs_name_their_key() {
         assert_eq!(ToolFilter::build("r", &[], &[]).unwrap(), None);
         let err = ToolFilter::build("listeners.main.routes[0]", &["ok".into()], &["".into()])

@@ -2,8 +2,8 @@
 //! order, on its way to the upstream, and what every message coming back passes through on its
 //! way to the client.
 //!
-//! Here: [`RouteStages`] (a route's configured stages, borrowed from the config snapshot: free
-//! to build per request), the request-side [`Verdict`], the response-side rewrite of one
+//! Here: [`RouteStages`] (a route's configured stages, built once per shard from the config
+//! snapshot and shared by the shard's requests through `Rc`), the request-side [`Verdict`], the response-side rewrite of one
 //! message, and [`stage_names`], the ordered list `shadowcat config check` prints.
 //! Not here: reading requests or writing answers (the proxy's transports call in here at
 //! their one request point and at each message they write to a client), the checks that still
@@ -12,6 +12,8 @@
 //! allocates unless a message is refused or rewritten.
 
 mod tool_filter;
+
+use std::rc::Rc;
 
 use crate::config::{RouteConfig, ToolFilter, UpstreamConfig};
 use crate::mcp::{MessageInfo, Method, Target};
@@ -33,10 +35,11 @@ pub const CHECKS: &[&str] = &[
     "session_limit",
 ];
 
-/// A route's configured stages (today: the tool allow-list), borrowed from the config.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RouteStages<'c> {
-    tools: Option<&'c ToolFilter>,
+/// A route's configured stages (today: the tool allow-list). Built on the shard (cold);
+/// cloning one is an `Rc` count, so a sink may keep its own.
+#[derive(Debug, Clone, Default)]
+pub struct RouteStages {
+    tools: Option<Rc<ToolFilter>>,
 }
 
 /// What the request side decided about one client message.
@@ -60,14 +63,11 @@ pub enum Refusal {
     },
 }
 
-impl<'c> RouteStages<'c> {
-    /// No stages (paths that belong to no route, e.g. a session's GET stream).
-    pub const NONE: RouteStages<'static> = RouteStages { tools: None };
-
-    /// The stages configured on `route`.
-    pub fn of(route: &'c RouteConfig) -> Self {
+impl RouteStages {
+    /// The stages configured on `route` (allocates: build once per shard).
+    pub fn build(route: &RouteConfig) -> Self {
         RouteStages {
-            tools: route.tools.as_ref(),
+            tools: route.tools.clone().map(Rc::new),
         }
     }
 
@@ -83,7 +83,7 @@ impl<'c> RouteStages<'c> {
         single: Option<(Method, Option<&str>)>,
         elements: &[MessageInfo],
     ) -> Verdict {
-        let Some(tools) = self.tools else {
+        let Some(tools) = self.tools.as_deref() else {
             return Verdict::Continue;
         };
         if let Some((method, name)) = single {
@@ -114,8 +114,7 @@ impl<'c> RouteStages<'c> {
     /// The response side for one whole JSON-RPC message (or batch) going to the client:
     /// `Some(new bytes)` when a stage changed it, `None` to forward the original bytes.
     pub fn response(&self, message: &[u8]) -> Option<Vec<u8>> {
-        let tools = self.tools?;
-        tool_filter::hide_in_listing(tools, message)
+        tool_filter::hide_in_listing(self.tools.as_deref()?, message)
     }
 }
 

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod modern_client;
 pub mod post;
 pub mod relay;
+mod relay_rewrite;
 pub mod respond;
 pub mod server;
 pub mod shard;

@@ -12,12 +12,13 @@ use std::time::Instant;
 
 use glommio::net::TcpStream;
 
-use crate::config::RouteEra;
+use crate::config::RouteConfig;
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::Target as Named;
 use crate::mcp::{
     ClaimedVersion, Inspected, JsonRpcId, Kind, MessageInfo, Method, ProgressToken, ProtocolVersion,
 };
+use crate::pipeline::{RouteStages, Verdict};
 use crate::session::{SessionEntry, SessionId};
 
 use super::era::{self, Era};
@@ -129,15 +130,15 @@ struct Target {
     client_session: Option<SessionId>,
 }
 
-/// Handles one POST on a route to `upstream` serving `era`; returns whether the client
-/// connection stays open.
+/// Handles one POST on `route`; returns whether the client connection stays open.
 pub async fn post(
     state: &Rc<ShardState>,
-    upstream: usize,
-    era: RouteEra,
+    route: &RouteConfig,
+    stages: &RouteStages,
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
+    let (upstream, era) = (route.upstream, route.era);
     let started = Instant::now();
     guard::check_post_accept(head)?;
     guard::check_content_type(head)?;
@@ -165,6 +166,7 @@ pub async fn post(
         // Refused before the upstream creates a session that could never be used.
         return Err(ProxyError::TooManySessions { id: facts.id });
     }
+    refuse_by_stages(state, stages, &facts)?;
     if !modern {
         // A legacy client whose upstream is modern-only: translated (crate::proxy::l2m).
         if let Some(served) = super::l2m::intercept(
@@ -176,6 +178,7 @@ pub async fn post(
             target.upstream,
             target.client_session,
             started,
+            stages,
         )
         .await
         {
@@ -188,8 +191,16 @@ pub async fn post(
         .get(target.upstream)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
     if modern && super::modern_client::translates(&state.era_verdicts, target.upstream, up) {
-        return super::modern_client::serve(state, target.upstream, client, head, &body, &facts)
-            .await;
+        return super::modern_client::serve(
+            state,
+            target.upstream,
+            client,
+            head,
+            &body,
+            &facts,
+            stages,
+        )
+        .await;
     }
     // An `auto` upstream answers the first modern request: a legacy refusal switches to
     // translation, and this request is translated from the bytes still in `request`.
@@ -200,6 +211,7 @@ pub async fn post(
             upstream: target.upstream,
             session: target.client_session,
             timeout: up.request_timeout,
+            stages,
         };
         return super::stdio::post(state, client, head, &body, &facts, to, started).await;
     }
@@ -251,8 +263,16 @@ pub async fn post(
                 let sent = request
                     .get(request.len().saturating_sub(body_len)..)
                     .unwrap_or_default();
-                super::modern_client::serve(state, target.upstream, client, head, sent, &facts)
-                    .await
+                super::modern_client::serve(
+                    state,
+                    target.upstream,
+                    client,
+                    head,
+                    sent,
+                    &facts,
+                    stages,
+                )
+                .await
             }
         };
     }
@@ -291,11 +311,35 @@ pub async fn post(
         max_sse_event: state.config.limits.max_sse_event_bytes,
         metrics: &state.metrics,
         stop: listen.then_some(&state.shutdown),
+        stages,
+        rewrite: stages.rewrites_answer(facts.method, &facts.elements),
     };
     let _listening = listen.then(|| ListenGuard::open(&state.metrics));
     let keep = relay_exchange(state, client, ex, plan).await;
     state.metrics.request(facts.method, started.elapsed());
     Ok(keep)
+}
+
+/// The request side of the route's stages: a refused message is answered by the proxy.
+///
+/// # Errors
+/// The refusal as a [`ProxyError`] carrying the request's id.
+pub(super) fn refuse_by_stages(
+    state: &ShardState,
+    stages: &RouteStages,
+    facts: &Facts,
+) -> Result<(), ProxyError> {
+    if stages.is_empty() {
+        return Ok(());
+    }
+    let single = (!facts.is_batch).then_some((facts.method, facts.mcp_name.as_deref()));
+    match stages.request(single, &facts.elements) {
+        Verdict::Continue => Ok(()),
+        Verdict::Refuse(refusal) => {
+            state.metrics.incr(Counter::ToolsDenied);
+            Err(ProxyError::refused(refusal, facts.id.clone()))
+        }
+    }
 }
 
 /// Reads a POST body into `out`: answers `Expect: 100-continue` first (RFC 9110 §10.1.1: the

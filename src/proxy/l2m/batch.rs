@@ -36,6 +36,7 @@ use super::call;
 use super::post::{deliver, local, notified};
 use super::session::L2mSession;
 use super::sink::Sink;
+use crate::pipeline::RouteStages;
 
 /// Elements of one batch in flight upstream at once; the others start, in order, as these end.
 /// Each running element holds an upstream connection (and the shard's tool cache is filled by
@@ -71,11 +72,13 @@ pub(super) async fn post_batch(
     body: &[u8],
     batch: &Facts,
     session: &Rc<L2mSession>,
+    stages: &RouteStages,
 ) -> Result<bool, ProxyError> {
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
+        stages: Some(stages),
     };
     // The elements' own bytes, as the client wrote them, beside their facts (the inspector
     // read every element: each is policed and routed as a single message is).

@@ -34,6 +34,7 @@ use super::session::{ClientAnswer, L2mSession};
 use super::sink::{Answer, Sink};
 use super::wire::{self, ClientMeta, Retry, Shape};
 use super::{tools, upstream};
+use crate::pipeline::RouteStages;
 use shards::timeout::within;
 
 /// How one upstream round ended.
@@ -75,6 +76,7 @@ pub(in crate::proxy) async fn call(
     body: &[u8],
     facts: &Facts,
     session: &Rc<L2mSession>,
+    stages: &RouteStages,
 ) -> Result<bool, ProxyError> {
     let answer = Answer {
         client,
@@ -82,6 +84,7 @@ pub(in crate::proxy) async fn call(
             keep_alive: head.keep_alive(),
             http11: head.minor_version() == 1,
             session: None,
+            stages: Some(stages),
         },
         sse: None,
     };

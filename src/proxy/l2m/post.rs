@@ -28,6 +28,7 @@ use super::discover::Discovered;
 use super::session::L2mSession;
 use super::wire::ClientMeta;
 use super::{batch, call, detect};
+use crate::pipeline::RouteStages;
 
 /// Serves the POST when translation applies; `None` when it passes through as before (the
 /// upstream is not modern, or the session is not a translated one).
@@ -41,6 +42,7 @@ pub(in crate::proxy) async fn intercept(
     upstream: usize,
     session: Option<SessionId>,
     started: Instant,
+    stages: &RouteStages,
 ) -> Option<Result<bool, ProxyError>> {
     let served = match session {
         None if facts.is_initialize && detect::may_translate(state, upstream) => {
@@ -49,7 +51,7 @@ pub(in crate::proxy) async fn intercept(
         None => return None,
         Some(sid) => {
             let translated = state.l2m.session(&sid)?;
-            on_session(state, client, head, body, facts, &translated).await
+            on_session(state, client, head, body, facts, &translated, stages).await
         }
     };
     if served.is_some() {
@@ -184,6 +186,7 @@ async fn initialize(
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: Some(sid.as_str()),
+        stages: None,
     };
     Some(write_json(state, client, &response, shape).await)
 }
@@ -234,9 +237,10 @@ async fn on_session(
     body: &[u8],
     facts: &Facts,
     session: &Rc<L2mSession>,
+    stages: &RouteStages,
 ) -> Option<Result<bool, ProxyError>> {
     if facts.is_batch {
-        return Some(batch::post_batch(state, client, head, body, facts, session).await);
+        return Some(batch::post_batch(state, client, head, body, facts, session, stages).await);
     }
     let routed = match route(session, body, facts) {
         Ok(routed) => routed,
@@ -249,10 +253,11 @@ async fn on_session(
                 keep_alive: head.keep_alive(),
                 http11: head.minor_version() == 1,
                 session: None,
+                stages: Some(stages),
             };
             write_json(state, client, &reply, shape).await
         }
-        Route::Upstream => call::call(state, client, head, body, facts, session).await,
+        Route::Upstream => call::call(state, client, head, body, facts, session, stages).await,
     })
 }
 

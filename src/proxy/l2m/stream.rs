@@ -61,6 +61,7 @@ pub async fn get_or_delete(
     let mut stream = GetStream {
         client,
         out: SseOut::new(ClientShape {
+            stages: None,
             keep_alive: head.keep_alive(),
             http11: head.minor_version() == 1,
             session: None,

@@ -20,13 +20,16 @@ use super::super::error::ProxyError;
 use super::super::guard;
 use super::super::headers::{legacy_upstream_request, local_response};
 use super::super::l2m::post::Hello;
-use super::super::post::facts;
+use super::super::post::{facts, refuse_by_stages};
+use super::super::respond::error_message;
 use super::super::state::ShardState;
-use super::{http, live, modern, session_param, stdio};
+use super::{deliver, http, live, modern, session_param, stdio};
+use crate::pipeline::RouteStages;
 
 /// Handles one legacy POST; returns whether the connection stays open.
 pub(super) async fn post(
     state: &Rc<ShardState>,
+    stages: &RouteStages,
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -71,6 +74,13 @@ pub(super) async fn post(
         .get(upstream)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
     let method = facts.method;
+    if let Err(refused) = refuse_by_stages(state, stages, &facts) {
+        // Answered like every answer here: on the stream, after the 202.
+        let mut message = Vec::with_capacity(128);
+        error_message(&mut message, &refused, facts.id.as_ref());
+        deliver(state, &sid, message);
+        return accepted(state, client, head, method, started).await;
+    }
     let work = out.work();
     if up.is_linked() {
         // stdio children and legacy SSE upstreams: sessions go through a link.
@@ -116,6 +126,17 @@ pub(super) async fn post(
             }
         }
     }
+    accepted(state, client, head, method, started).await
+}
+
+/// Answers `202 Accepted` (the answer itself comes on the stream).
+async fn accepted(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    method: crate::mcp::Method,
+    started: Instant,
+) -> Result<bool, ProxyError> {
     let keep = head.keep_alive();
     let mut answer = state.bufs.lease(160);
     local_response(

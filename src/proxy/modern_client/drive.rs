@@ -28,6 +28,7 @@ use super::logging::{log_level, passes, BAD_LEVEL};
 use super::mrtr::{input_required, retry};
 use super::pool::{PoolKey, Principal};
 use super::upstream::{Failure, Source, UpSession};
+use crate::pipeline::RouteStages;
 
 const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 /// Server→client requests a 2026-07-28 client can answer through `inputRequests`.
@@ -58,12 +59,14 @@ pub(in crate::proxy) async fn serve(
     head: &RequestHead,
     body: &[u8],
     facts: &Facts,
+    stages: &RouteStages,
 ) -> Result<bool, ProxyError> {
     let started = Instant::now();
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
+        stages: Some(stages),
     };
     let id = facts
         .id

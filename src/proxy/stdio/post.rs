@@ -22,16 +22,19 @@ use super::super::post::{new_session, Facts};
 use super::super::state::ShardState;
 use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
 use super::children::AcquireError;
+use crate::pipeline::RouteStages;
 
 /// Where a POST for a stdio upstream goes.
 #[derive(Debug)]
-pub struct StdioTarget {
+pub struct StdioTarget<'a> {
     /// Index of the upstream in the config.
     pub upstream: usize,
     /// The client's session, when the request named one (already checked to exist).
     pub session: Option<SessionId>,
     /// The upstream's request timeout.
     pub timeout: Duration,
+    /// The route's stages (their response side runs on the answers).
+    pub stages: &'a RouteStages,
 }
 
 /// Handles a POST whose upstream is a stdio server; returns whether the connection stays open.
@@ -45,13 +48,14 @@ pub(in crate::proxy) async fn post(
     head: &RequestHead,
     body: &[u8],
     facts: &Facts,
-    to: StdioTarget,
+    to: StdioTarget<'_>,
     started: Instant,
 ) -> Result<bool, ProxyError> {
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
+        stages: Some(to.stages),
     };
     let keep = match to.session {
         None if facts.is_initialize => initialize(state, client, body, facts, &to, shape).await?,
@@ -71,7 +75,7 @@ async fn initialize(
     client: &mut HttpConn<TcpStream>,
     body: &[u8],
     facts: &Facts,
-    to: &StdioTarget,
+    to: &StdioTarget<'_>,
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
     let id = facts
@@ -200,7 +204,7 @@ async fn in_session(
     body: &[u8],
     facts: &Facts,
     sid: SessionId,
-    to: &StdioTarget,
+    to: &StdioTarget<'_>,
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
     let bound = state
