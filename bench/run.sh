@@ -8,6 +8,11 @@
 # ratios and added latency, then idle-session memory on a fresh proxy. Every wrk response body is
 # checked; any error fails the run (exit 1). Everything started here is killed by PID on exit.
 #
+# Arguments:
+#   --compare FILE [--threshold PCT]      after the run, compare its ratios with an earlier report
+#                                         (bench/compare.py; default threshold 5 %): exit 1 when any
+#                                         ratio got worse by more than the threshold
+#
 # Environment (defaults suit a 2-core box where wrk, proxy and upstream share the cores):
 #   PROXY_SHARDS=1  UPSTREAM_SHARDS=1     --shards for the proxy / demo server
 #   PROXY_CORES=    UPSTREAM_CORES=       if set, --cores LIST instead of --shards
@@ -50,6 +55,17 @@ READY_TIMEOUT=${READY_TIMEOUT:-10}
 NGINX=${NGINX:-1}
 BASE_BIN=${BASE_BIN:-}
 PROXY_ARGS=${PROXY_ARGS:-}
+COMPARE=
+THRESHOLD=5
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --compare) COMPARE=${2:?--compare needs a report file}; shift 2 ;;
+        --threshold) THRESHOLD=${2:?--threshold needs a percentage}; shift 2 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+        *) echo "bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+[[ -z $COMPARE || -r $COMPARE ]] || { echo "bench: cannot read $COMPARE" >&2; exit 2; }
 PROTOCOL_VERSION=2025-06-18
 
 # shellcheck source=bench/lib.sh
@@ -232,3 +248,8 @@ if [[ $SKIP_SESSIONS != 1 ]]; then
 fi
 
 echo "bench: results in $RESULTS" >&2
+if [[ -n $COMPARE ]]; then
+    say ""
+    python3 "$BENCH/compare.py" "$RESULTS" "$COMPARE" --threshold "$THRESHOLD" | tee -a "$RESULTS"
+    exit "${PIPESTATUS[0]}"
+fi
