@@ -14,10 +14,8 @@ use glommio::net::TcpStream;
 
 use crate::config::RouteConfig;
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::Target as Named;
-use crate::mcp::{
-    ClaimedVersion, Inspected, JsonRpcId, Kind, MessageInfo, Method, ProgressToken, ProtocolVersion,
-};
+use crate::mcp::{Method, ProtocolVersion};
+use crate::pipeline::{facts, Facts};
 use crate::pipeline::{RouteStages, Verdict};
 use crate::session::{SessionEntry, SessionId};
 
@@ -31,98 +29,6 @@ use super::metrics::ListenGuard;
 use super::relay::{relay_exchange, until_client_gone, RelayPlan};
 use super::state::ShardState;
 use shards::timeout::within;
-
-/// The few facts about a POST body the proxy acts on.
-#[derive(Debug)]
-pub(super) struct Facts {
-    pub(super) id: Option<JsonRpcId>,
-    pub(super) method: Method,
-    pub(super) kind: Option<Kind>,
-    pub(super) is_initialize: bool,
-    pub(super) is_batch: bool,
-    pub(super) version: Option<ProtocolVersion>,
-    /// `params._meta.progressToken` of a request.
-    pub(super) progress_token: Option<ProgressToken>,
-    /// `params.requestId` of `notifications/cancelled`.
-    pub(super) cancelled: Option<JsonRpcId>,
-    /// `params.uri` of `resources/subscribe` and `resources/unsubscribe`.
-    pub(super) resource: Option<String>,
-    /// The version the body names: `initialize`'s `params.protocolVersion`, else the 2026
-    /// `_meta` version (known or not).
-    pub(super) claimed: Option<ClaimedVersion>,
-    /// The value `Mcp-Name` mirrors (`tools/call`, `prompts/get`, `resources/read`).
-    pub(super) mcp_name: Option<String>,
-    /// The method's text when `method` is [`Method::Other`].
-    pub(super) unknown_method: Option<String>,
-    /// A batch's elements as inspected, in body order (empty for a single message): paths that
-    /// split a batch route each element on these.
-    pub(super) elements: Vec<MessageInfo>,
-}
-
-impl Facts {
-    /// The method's wire name (known or not).
-    pub(super) fn method_name(&self) -> Option<&str> {
-        match (self.kind, self.method) {
-            (Some(Kind::Request | Kind::Notification), Method::Other) => {
-                self.unknown_method.as_deref()
-            }
-            (Some(Kind::Request | Kind::Notification), method) => Some(method.as_str()),
-            _ => None,
-        }
-    }
-}
-
-pub(super) fn facts(inspected: Inspected) -> Facts {
-    match inspected {
-        Inspected::Single(info) => Facts {
-            // Only subscriptions need it (shared stdio children track them); no copy otherwise.
-            resource: matches!(
-                info.method,
-                Some(Method::ResourcesSubscribe | Method::ResourcesUnsubscribe)
-            )
-            .then(|| info.resource_uri().map(str::to_owned))
-            .flatten(),
-            // Moved, not copied: the name only for the methods `Mcp-Name` mirrors.
-            mcp_name: match info.target {
-                Some(Named::Tool(n) | Named::Prompt(n) | Named::Resource(n))
-                    if info.method.is_some_and(Method::has_mcp_name) =>
-                {
-                    Some(n)
-                }
-                _ => None,
-            },
-            unknown_method: info.unknown_method,
-            is_initialize: info.kind == Kind::Request && info.method == Some(Method::Initialize),
-            method: info.method.unwrap_or(Method::Other),
-            kind: Some(info.kind),
-            id: info.id,
-            is_batch: false,
-            elements: Vec::new(),
-            version: info.protocol_version.as_ref().and_then(|v| v.known()),
-            claimed: info.protocol_version,
-            progress_token: info.progress_token,
-            cancelled: info.cancelled_request_id,
-        },
-        Inspected::Batch(items) => Facts {
-            id: None,
-            method: items
-                .first()
-                .and_then(|i| i.method)
-                .unwrap_or(Method::Other),
-            kind: None,
-            is_initialize: false,
-            is_batch: true,
-            version: None,
-            progress_token: None,
-            cancelled: None,
-            resource: None,
-            claimed: None,
-            mcp_name: None,
-            unknown_method: None,
-            elements: items,
-        },
-    }
-}
 
 /// Where this POST goes upstream.
 struct Target {

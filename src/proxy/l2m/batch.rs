@@ -27,7 +27,6 @@ use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, Inspected, JsonRpcId, Kind};
 
 use super::super::error::ProxyError;
-use super::super::post::{facts, Facts};
 use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_empty, ClientShape};
@@ -37,6 +36,7 @@ use super::post::{deliver, local, notified};
 use super::session::L2mSession;
 use super::sink::Sink;
 use crate::pipeline::RouteStages;
+use crate::pipeline::{facts, Facts};
 
 /// Elements of one batch in flight upstream at once; the others start, in order, as these end.
 /// Each running element holds an upstream connection (and the shard's tool cache is filled by

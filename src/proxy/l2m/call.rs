@@ -26,7 +26,6 @@ use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, JsonRpcId, Method};
 
 use super::super::error::ProxyError;
-use super::super::post::Facts;
 use super::super::state::ShardState;
 use super::super::stdio::answer::ClientShape;
 use super::mrtr::{self, Final, Rounds, Stop};
@@ -34,6 +33,7 @@ use super::session::{ClientAnswer, L2mSession};
 use super::sink::{Answer, Sink};
 use super::wire::{self, ClientMeta, Retry, Shape};
 use super::{tools, upstream};
+use crate::pipeline::Facts;
 use crate::pipeline::RouteStages;
 use shards::timeout::within;
 

@@ -21,13 +21,14 @@ use crate::session::{SessionEntry, SessionId};
 
 use super::super::error::ProxyError;
 use super::super::headers::local_response;
-use super::super::post::{new_session, Facts};
+use super::super::post::new_session;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape};
 use super::discover::Discovered;
 use super::session::L2mSession;
 use super::wire::ClientMeta;
 use super::{batch, call, detect};
+use crate::pipeline::Facts;
 use crate::pipeline::RouteStages;
 
 /// Serves the POST when translation applies; `None` when it passes through as before (the

@@ -20,10 +20,11 @@ use super::super::error::ProxyError;
 use super::super::guard;
 use super::super::headers::{legacy_upstream_request, local_response};
 use super::super::l2m::post::Hello;
-use super::super::post::{facts, refuse_by_stages};
+use super::super::post::refuse_by_stages;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::{deliver, http, live, modern, session_param, stdio};
+use crate::pipeline::facts;
 use crate::pipeline::RouteStages;
 
 /// Handles one legacy POST; returns whether the connection stays open.
