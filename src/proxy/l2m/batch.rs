@@ -6,8 +6,8 @@
 //! once. The client gets one answer: the reply array in request order, as JSON, or as the last
 //! SSE event after the calls' progress and server→client requests.
 //!
-//! Not here: deciding a batch is allowed (crate::proxy::post: 2025-03-26 sessions only), the
-//! reply array and its SSE framing (crate::proxy::stdio::batch::Replies), the exchange with
+//! Not here: deciding a batch is allowed (the proxy's post.rs: 2025-03-26 sessions only), the
+//! reply array and its SSE framing (proxy::stdio::batch::Replies), the exchange with
 //! the upstream (call.rs).
 //! Allocates per batch: the element list, one boxed future per upstream call (at most
 //! [`MAX_IN_FLIGHT`] alive), the replies.

@@ -9,7 +9,7 @@
 //!
 //! The answer goes to a [`Sink`]: the POST's own (JSON, or SSE once something is streamed), for
 //! a batch element the batch's (batch.rs), for a legacy HTTP+SSE session its stream
-//! (crate::proxy::legacy::modern).
+//! (proxy::legacy::modern).
 //!
 //! Not here: local answers and routing of the client's messages (post.rs), the bytes (wire.rs),
 //! the round bookkeeping (mrtr.rs), writing the answer (sink.rs).

@@ -1,5 +1,5 @@
 //! A legacy HTTP+SSE session in front of a modern (2026-07-28 only) upstream: the era
-//! translation of crate::proxy::l2m, with every message on the session's stream instead of an
+//! translation of proxy::l2m, with every message on the session's stream instead of an
 //! HTTP answer. `initialize` is answered from `server/discover` (when the upstream is modern:
 //! `era = "modern"`, or `auto` and the probe says so; otherwise it passes through to http.rs);
 //! then each POSTed message is routed by `l2m::post::route` (local answers, the client's MRTR
@@ -9,7 +9,7 @@
 //! ends the translated session (legacy::stream calls `l2m.end`), which cancels its upstream
 //! requests and listen.
 //!
-//! Not here: the translation itself (crate::proxy::l2m), validation and the 202 (post.rs), the
+//! Not here: the translation itself (proxy::l2m), validation and the 202 (post.rs), the
 //! stream (stream.rs).
 //! Per request: one background task owning the body and a copy of the POST's head (its
 //! end-to-end headers, never credentials, go upstream with the request).
