@@ -5,6 +5,7 @@
 //! (crate::app).
 
 pub mod accept;
+mod adapter;
 mod admit;
 pub mod bodyless;
 pub mod era;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod exchange;
 pub mod guard;
 pub mod headers;
+mod http_upstream;
 pub mod l2m;
 pub mod legacy;
 pub mod metrics;
