@@ -11,8 +11,10 @@
 //!   upstream indices, upstream hosts resolved (blocking DNS, once, at load).
 //! - `print.rs`: [`Config`] -> TOML ([`to_toml`]); loading the output gives an equal `Config`.
 //!
-//! Flags take the same road: [`from_cli`] turns `reverse`/`demo` flags into a `RawConfig` and
-//! resolves it, so `shadowcat reverse ...` and the equivalent file give equal configs.
+//! Flags take the same road: the cli module turns `reverse`/`demo` flags into a `RawConfig` and
+//! resolves it here, so `shadowcat reverse ...` and the equivalent file give equal configs.
+//! This module knows nothing of flags: the items marked "for the cli module" below are what
+//! that conversion needs.
 //!
 //! ```
 //! let config = shadowcat::config::from_toml_str(
@@ -25,8 +27,8 @@
 //! ```
 
 mod allow;
-mod command;
 pub mod defaults;
+mod demo_server;
 mod error;
 mod forward;
 mod model;
@@ -40,7 +42,7 @@ mod values;
 use std::path::Path;
 
 pub use allow::{host_allowed, local_hosts, origin_allowed};
-pub use command::{from_cli, Command, DemoServerConfig, DemoStdioConfig};
+pub use demo_server::{DemoServerConfig, DemoStdioConfig};
 pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use model::{
@@ -53,6 +55,12 @@ pub use values::{
     format_core_list, format_cores, format_duration, format_size, parse_core_list, parse_cores,
     parse_duration, parse_log_level, parse_shards, parse_size,
 };
+
+// For the cli module, which builds a `RawConfig` from flags and resolves it with these.
+pub(crate) use error::invalid_str;
+pub(crate) use print::{duration as raw_duration, raw_cores};
+pub(crate) use resolve::{resolve, resolve_runtime, route_path};
+pub(crate) use url::parse_upstream_url;
 
 /// Reads, parses and resolves a configuration file.
 ///
@@ -83,7 +91,7 @@ pub fn check_file(path: &Path) -> Result<String, Error> {
 }
 
 /// Reads and parses a file into the raw schema; returns it with the origin name for errors.
-fn read_raw(path: &Path) -> Result<(raw::RawConfig, String), Error> {
+pub(crate) fn read_raw(path: &Path) -> Result<(raw::RawConfig, String), Error> {
     let text = std::fs::read_to_string(path).map_err(|error| Error::Read {
         path: path.to_owned(),
         error,
@@ -100,9 +108,6 @@ fn parse_raw(text: &str, origin: &str) -> Result<raw::RawConfig, Error> {
     })
 }
 
-#[cfg(test)]
-#[path = "command_tests.rs"]
-mod command_tests;
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod config_tests;

@@ -1,8 +1,9 @@
 //! Raw TOML schema -> typed, validated `Config`: defaults applied, every value checked, names
 //! turned into indices, upstream hosts resolved.
 //!
-//! Not here: TOML parsing (see `mod.rs`), flag handling (see `command.rs`), stdio upstream
-//! keys (see `stdio.rs`). Runs once at load, before any shard exists; allocation and blocking DNS are fine here and nowhere later.
+//! Not here: TOML parsing (see `mod.rs`), flag handling (the cli module), stdio upstream
+//! keys (see `stdio.rs`). Runs once at load, before any shard exists; allocation and blocking
+//! DNS are fine here and nowhere later.
 //! Every error names the TOML path, the value as written and what is allowed.
 
 use std::collections::BTreeMap;
