@@ -2,7 +2,7 @@
 //! a stdio upstream's keys (command, env, cwd, mode, warm, max, max_line, kill_grace).
 //!
 //! Not here: HTTP URLs (`url.rs`), the keys every upstream has (`resolve.rs`), running children
-//! (crate::upstream::stdio). Runs once at load: `cwd` is checked against the file system here.
+//! (the upstream module's `stdio/`). Runs once at load: `cwd` is checked against the file system here.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
