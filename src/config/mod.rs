@@ -8,7 +8,8 @@
 //!   and column; durations, sizes and addresses kept as written.
 //! - `resolve.rs`: raw -> [`Config`]: defaults from [`defaults`] applied, every value checked
 //!   (errors name the TOML path, the value and what is allowed), route names turned into
-//!   upstream indices, upstream hosts resolved (blocking DNS, once, at load).
+//!   upstream indices, upstream hosts resolved (blocking DNS, once, at load); with
+//!   `sections.rs` (the plain-value sections), `setting.rs` (one value's checks), `stdio.rs`.
 //! - `print.rs`: [`Config`] -> TOML ([`to_toml`]); loading the output gives an equal `Config`.
 //!
 //! Flags take the same road: the cli module turns `reverse`/`demo` flags into a `RawConfig` and
@@ -35,6 +36,8 @@ mod model;
 mod print;
 pub mod raw;
 mod resolve;
+mod sections;
+mod setting;
 mod stdio;
 mod url;
 mod values;
@@ -59,7 +62,9 @@ pub use values::{
 // For the cli module, which builds a `RawConfig` from flags and resolves it with these.
 pub(crate) use error::invalid_str;
 pub(crate) use print::{duration as raw_duration, raw_cores};
-pub(crate) use resolve::{resolve, resolve_runtime, route_path};
+pub(crate) use resolve::resolve;
+pub(crate) use sections::resolve_runtime;
+pub(crate) use setting::route_path;
 pub(crate) use url::parse_upstream_url;
 
 /// Reads, parses and resolves a configuration file.

@@ -11,7 +11,7 @@ use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::model::{StdioMode, StdioUpstream};
 use super::raw::RawUpstream;
-use super::resolve::{count, duration, size, Bound};
+use super::setting::{count, duration, size, Bound};
 
 /// What `transport` may say.
 const TRANSPORT_ALLOWED: &str = "\"streamable-http\" or \"sse\" (with url; sse is the legacy \
