@@ -27,7 +27,8 @@ use super::super::stdio::answer::{write_json, ClientShape, SseOut};
 use super::logging::{log_level, passes, BAD_LEVEL};
 use super::mrtr::{input_required, retry};
 use super::pool::{PoolKey, Principal};
-use super::upstream::{Failure, Source, UpSession};
+use super::source::{Failure, Source};
+use super::upstream::UpSession;
 
 const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 /// Server→client requests a 2026-07-28 client can answer through `inputRequests`.
