@@ -8,7 +8,7 @@
 //! relays a stdio client, `cli` turns the command line into what `main` runs.
 //!
 //! Layers, each importing only those below it: `http`, `mcp`, `config`; `session`, `upstream`;
-//! `proxy`; `admin`, `demo`, `forward`; `cli`, `app` (see docs/architecture.md).
+//! `pipeline`; `proxy`; `admin`, `demo`, `forward`; `cli`, `app` (see docs/architecture.md).
 //!
 //! Not here: the runtime itself (crate `shards`).
 
@@ -20,6 +20,7 @@ pub mod demo;
 pub mod forward;
 pub mod http;
 pub mod mcp;
+pub mod pipeline;
 pub mod proxy;
 pub mod session;
 pub mod upstream;

@@ -19,9 +19,14 @@ fn main() -> ExitCode {
     };
     let result = match command {
         Command::ConfigCheck(path) => {
-            return match config::check_file(&path) {
-                Ok(text) => {
-                    print!("{text}");
+            return match config::load(&path) {
+                Ok(config) => {
+                    // The effective config, then the truth about what each route's requests pass.
+                    print!(
+                        "{}{}",
+                        config::to_toml(&config),
+                        shadowcat::pipeline::describe(&config)
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

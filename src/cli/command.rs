@@ -167,6 +167,8 @@ fn one_route(
             upstream: name.to_owned(),
             era: flags.era.clone(),
             legacy_sse: legacy_sse.then_some(true),
+            allow_tools: non_empty(&flags.allow_tools),
+            deny_tools: non_empty(&flags.deny_tools),
             ..RawRoute::default()
         }],
     };
@@ -214,11 +216,13 @@ pub(crate) fn apply_runtime_args(raw: &mut RawConfig, args: &RuntimeArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 24] = [
+    const FLAGS: [(&str, &str); 26] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
         ("listeners.main.routes[0].era", "--era"),
+        ("listeners.main.routes[0].allow_tools", "--allow-tool"),
+        ("listeners.main.routes[0].deny_tools", "--deny-tool"),
         ("listeners.main.routes[0].sse_path", "--legacy-sse"),
         ("listeners.main.routes[0].messages_path", "--legacy-sse"),
         ("listeners.main.routes", "--path"),

@@ -129,6 +129,14 @@ pub struct ListenerArgs {
     /// requests) or "modern" (2026-07-28 only: GET/DELETE get 405) [default: dual].
     #[arg(long, value_name = "ERA", value_parser = ["dual", "modern"], hide_possible_values = true)]
     pub era: Option<String>,
+    /// Offer only the tools matching this glob ("echo", "add*"; `*` any run, `?` one
+    /// character; repeatable): others are left out of tools/list and calls to them get
+    /// -32602 "Unknown tool" without reaching the upstream.
+    #[arg(long = "allow-tool", value_name = "GLOB")]
+    pub allow_tools: Vec<String>,
+    /// Hide the tools matching this glob (repeatable; wins over --allow-tool).
+    #[arg(long = "deny-tool", value_name = "GLOB")]
+    pub deny_tools: Vec<String>,
 }
 
 /// Arguments of `demo`.

@@ -35,6 +35,7 @@ fn minimal_file_gets_every_default() {
     assert_eq!(
         listener.routes,
         vec![RouteConfig {
+            tools: None,
             path: "/mcp".into(),
             upstream: 0,
             era: RouteEra::Dual,

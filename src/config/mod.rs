@@ -39,6 +39,7 @@ mod resolve;
 mod sections;
 mod setting;
 mod stdio;
+mod tools;
 mod url;
 mod values;
 
@@ -54,6 +55,7 @@ pub use model::{
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
 pub use print::to_toml;
+pub use tools::ToolFilter;
 pub use values::{
     format_core_list, format_cores, format_duration, format_size, parse_core_list, parse_cores,
     parse_duration, parse_log_level, parse_shards, parse_size,

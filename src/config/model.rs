@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::allow;
 use super::defaults;
+use super::tools::ToolFilter;
 
 /// A resolved proxy configuration: the immutable snapshot every shard holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +141,8 @@ pub struct RouteConfig {
     pub era: RouteEra,
     /// The 2024-11-05 HTTP+SSE transport for the same upstream, when enabled.
     pub legacy_sse: Option<LegacySseConfig>,
+    /// The tools this route offers (`allow_tools`/`deny_tools`); `None` offers every tool.
+    pub tools: Option<ToolFilter>,
 }
 
 /// The legacy HTTP+SSE endpoints of a route (`legacy_sse = true`).
@@ -435,6 +438,7 @@ mod tests {
             name: "main".into(),
             bind: "127.0.0.1:8080".parse().unwrap(),
             routes: vec![RouteConfig {
+                tools: None,
                 path: "/mcp".into(),
                 upstream: 0,
                 era: RouteEra::Dual,

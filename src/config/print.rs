@@ -38,6 +38,16 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
             legacy_sse: Some(route.legacy_sse.is_some()),
             sse_path: route.legacy_sse.as_ref().map(|l| l.sse_path.clone()),
             messages_path: route.legacy_sse.as_ref().map(|l| l.messages_path.clone()),
+            allow_tools: route
+                .tools
+                .as_ref()
+                .filter(|t| !t.allow().is_empty())
+                .map(|t| t.allow().to_vec()),
+            deny_tools: route
+                .tools
+                .as_ref()
+                .filter(|t| !t.deny().is_empty())
+                .map(|t| t.deny().to_vec()),
         });
         let raw = RawListener {
             bind: listener.bind.to_string(),

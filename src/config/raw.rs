@@ -100,6 +100,13 @@ pub struct RawRoute {
     /// Path legacy clients POST to (default `"/messages"`); only with `legacy_sse = true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages_path: Option<String>,
+    /// Only tools matching one of these globs are listed and callable (`*`, `?`) [default:
+    /// every tool].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_tools: Option<Vec<String>>,
+    /// Tools matching one of these globs are hidden and refused (wins over `allow_tools`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_tools: Option<Vec<String>>,
 }
 
 /// `[upstreams.NAME]`: exactly one of `url` (an HTTP server) or `command` (a stdio server).

@@ -24,6 +24,7 @@ use super::sections::{
 };
 use super::setting::{bind_addr, check_name, count, duration, route_path, Bound};
 use super::stdio::{resolve_stdio, upstream_kind, UpstreamKind};
+use super::tools::ToolFilter;
 use super::url::parse_upstream_url;
 use super::values::parse_log_level;
 
@@ -187,11 +188,17 @@ fn resolve_listener(
         };
         let era = route_era(&format!("{key}.era"), route.era.as_deref())?;
         let legacy_sse = legacy_sse(&key, route, era, &mut claimed)?;
+        let tools = ToolFilter::build(
+            &key,
+            route.allow_tools.as_deref().unwrap_or_default(),
+            route.deny_tools.as_deref().unwrap_or_default(),
+        )?;
         routes.push(RouteConfig {
             path,
             upstream,
             era,
             legacy_sse,
+            tools,
         });
     }
     let hosts_key = format!("{prefix}.allowed_hosts");

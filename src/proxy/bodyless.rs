@@ -107,6 +107,7 @@ pub async fn bodyless(
         finish(state, ex, false);
         return Err(ProxyError::SessionNotFound { id: None });
     }
+    let no_stages = crate::pipeline::RouteStages::default();
     let plan = RelayPlan {
         session: if is_get { Some(sid.as_str()) } else { None },
         client_keep_alive: head.keep_alive(),
@@ -124,6 +125,9 @@ pub async fn bodyless(
         max_sse_event: state.config.limits.max_sse_event_bytes,
         metrics: &state.metrics,
         stop: is_get.then_some(&state.shutdown),
+        // GET streams and DELETE answers carry no tool listings.
+        stages: &no_stages,
+        rewrite: false,
     };
     let stream_guard = is_get.then(|| OpenStream::open(state, sid));
     let keep = relay_exchange(state, client, ex, plan).await;

@@ -48,6 +48,21 @@ pub enum ProxyError {
         /// Request id when known.
         id: Option<JsonRpcId>,
     },
+    /// `tools/call` of a tool the route hides (`tool_filter` stage): answered as a server
+    /// answers an unknown tool (200, `-32602`).
+    #[error("Unknown tool: {name}")]
+    UnknownTool {
+        /// Request id.
+        id: Option<JsonRpcId>,
+        /// The tool's name as the client sent it.
+        name: String,
+    },
+    /// A batch calls a tool the route hides: nothing of it is sent (400, `-32602`).
+    #[error("Unknown tool: {name} (the batch calling it was not sent)")]
+    BatchUnknownTool {
+        /// The tool's name as the client sent it.
+        name: String,
+    },
     /// `Host` not in the allow-list.
     #[error("host not allowed")]
     HostNotAllowed,
@@ -160,6 +175,19 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
+    /// The error a stage's refusal of the message with `id` becomes.
+    pub fn refused(refusal: crate::pipeline::Refusal, id: Option<JsonRpcId>) -> Self {
+        match refusal {
+            crate::pipeline::Refusal::UnknownTool {
+                name,
+                in_batch: false,
+            } => ProxyError::UnknownTool { id, name },
+            crate::pipeline::Refusal::UnknownTool { name, .. } => {
+                ProxyError::BatchUnknownTool { name }
+            }
+        }
+    }
+
     /// Whether the error is raised before a request body is read (head checks, routing), so
     /// a body may still sit unread on the connection. Conservative: `true` when unsure.
     pub fn before_body(&self) -> bool {
@@ -175,6 +203,8 @@ impl ProxyError {
                 | ProxyError::HeaderMismatch { .. }
                 | ProxyError::SessionNotFound { .. }
                 | ProxyError::LegacySessionRequired { .. }
+                | ProxyError::UnknownTool { .. }
+                | ProxyError::BatchUnknownTool { .. }
                 | ProxyError::UpstreamUnavailable { .. }
                 | ProxyError::UpstreamTimeout { .. }
                 | ProxyError::UpstreamProtocol { .. }

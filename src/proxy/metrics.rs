@@ -59,6 +59,8 @@ pub enum Counter {
     InputRequired,
     /// Legacy upstream sessions opened for translated requests.
     TranslationSessions,
+    /// `tools/call`s of a tool the route hides, answered by the proxy (`tool_filter` stage).
+    ToolsDenied,
 }
 
 /// Names of [`Counter`], exported as `shadowcat_<name>`.
@@ -85,6 +87,7 @@ pub const COUNTER_NAMES: &[&str] = &[
     "modern_translated_total",
     "input_required_total",
     "translation_sessions_opened_total",
+    "tools_denied_total",
 ];
 
 /// Histograms, in the order of [`HISTOGRAM_NAMES`].
@@ -144,7 +147,7 @@ impl ProxyMetrics {
     }
 }
 
-const _: () = assert!(COUNTER_NAMES.len() == Counter::TranslationSessions as usize + 1);
+const _: () = assert!(COUNTER_NAMES.len() == Counter::ToolsDenied as usize + 1);
 
 /// Counts one open `subscriptions/listen` stream: opened now, closed on drop (open streams =
 /// opened − closed).

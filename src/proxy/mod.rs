@@ -7,6 +7,8 @@
 //! this one and import it, never the reverse).
 
 pub mod accept;
+mod adapter;
+mod admit;
 pub mod bodyless;
 pub mod boot;
 pub mod era;
@@ -15,12 +17,14 @@ pub mod error;
 pub mod exchange;
 pub mod guard;
 pub mod headers;
+mod http_upstream;
 pub mod l2m;
 pub mod legacy;
 pub mod metrics;
 pub mod modern_client;
 pub mod post;
 pub mod relay;
+mod relay_rewrite;
 pub mod respond;
 pub mod server;
 pub mod state;

@@ -1,127 +1,31 @@
-//! POST on the MCP endpoint: validate, read and inspect the body, classify its era (era.rs:
-//! 2026-07-28 stateless requests skip the session and are cancelled by a client hang-up),
-//! resolve the session, forward the client's original bytes, relay the answer (JSON or SSE).
+//! POST on the MCP endpoint, up to the upstream adapter: the checks in order (Accept,
+//! Content-Type, body, inspection, era, session, session limit), the request side of the
+//! route's stages, the request context, then the one choice of adapter (adapter.rs).
 //!
-//! Not here: connection handling and shard routing (server.rs), upstream I/O (exchange.rs),
-//! body streaming (relay.rs).
-//! Hot path: the body lands in a pooled buffer, simd-json parses a scratch copy, the request
-//! head for the upstream is written into a second pooled buffer together with the body.
+//! Not here: connection handling and shard routing (server.rs), the adapters
+//! (http_upstream.rs, stdio/, l2m/, modern_client/).
+//! Hot path: the body lands in a pooled buffer and simd-json parses a scratch copy; the
+//! context moves the facts, it copies nothing.
 
 use std::rc::Rc;
 use std::time::Instant;
 
 use glommio::net::TcpStream;
 
-use crate::config::RouteEra;
+use crate::config::RouteConfig;
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::Target as Named;
-use crate::mcp::{
-    ClaimedVersion, Inspected, JsonRpcId, Kind, MessageInfo, Method, ProgressToken, ProtocolVersion,
-};
-use crate::session::{SessionEntry, SessionId};
+use crate::mcp::ProtocolVersion;
+use crate::pipeline::{facts, Facts, Principal, RequestCtx, RouteStages};
+use crate::session::SessionId;
 
+use super::adapter::Adapter;
+use super::admit::{read_request_body, refuse_by_stages};
 use super::era::{self, Era};
 use super::error::ProxyError;
-use super::exchange::{exchange, finish};
 use super::guard;
-use super::headers::upstream_request;
+use super::http_upstream;
 use super::metrics::Counter;
-use super::metrics::ListenGuard;
-use super::relay::{relay_exchange, until_client_gone, RelayPlan};
 use super::state::ShardState;
-use shards::timeout::within;
-
-/// The few facts about a POST body the proxy acts on.
-#[derive(Debug)]
-pub(super) struct Facts {
-    pub(super) id: Option<JsonRpcId>,
-    pub(super) method: Method,
-    pub(super) kind: Option<Kind>,
-    pub(super) is_initialize: bool,
-    pub(super) is_batch: bool,
-    pub(super) version: Option<ProtocolVersion>,
-    /// `params._meta.progressToken` of a request.
-    pub(super) progress_token: Option<ProgressToken>,
-    /// `params.requestId` of `notifications/cancelled`.
-    pub(super) cancelled: Option<JsonRpcId>,
-    /// `params.uri` of `resources/subscribe` and `resources/unsubscribe`.
-    pub(super) resource: Option<String>,
-    /// The version the body names: `initialize`'s `params.protocolVersion`, else the 2026
-    /// `_meta` version (known or not).
-    pub(super) claimed: Option<ClaimedVersion>,
-    /// The value `Mcp-Name` mirrors (`tools/call`, `prompts/get`, `resources/read`).
-    pub(super) mcp_name: Option<String>,
-    /// The method's text when `method` is [`Method::Other`].
-    pub(super) unknown_method: Option<String>,
-    /// A batch's elements as inspected, in body order (empty for a single message): paths that
-    /// split a batch route each element on these.
-    pub(super) elements: Vec<MessageInfo>,
-}
-
-impl Facts {
-    /// The method's wire name (known or not).
-    pub(super) fn method_name(&self) -> Option<&str> {
-        match (self.kind, self.method) {
-            (Some(Kind::Request | Kind::Notification), Method::Other) => {
-                self.unknown_method.as_deref()
-            }
-            (Some(Kind::Request | Kind::Notification), method) => Some(method.as_str()),
-            _ => None,
-        }
-    }
-}
-
-pub(super) fn facts(inspected: Inspected) -> Facts {
-    match inspected {
-        Inspected::Single(info) => Facts {
-            // Only subscriptions need it (shared stdio children track them); no copy otherwise.
-            resource: matches!(
-                info.method,
-                Some(Method::ResourcesSubscribe | Method::ResourcesUnsubscribe)
-            )
-            .then(|| info.resource_uri().map(str::to_owned))
-            .flatten(),
-            // Moved, not copied: the name only for the methods `Mcp-Name` mirrors.
-            mcp_name: match info.target {
-                Some(Named::Tool(n) | Named::Prompt(n) | Named::Resource(n))
-                    if info.method.is_some_and(Method::has_mcp_name) =>
-                {
-                    Some(n)
-                }
-                _ => None,
-            },
-            unknown_method: info.unknown_method,
-            is_initialize: info.kind == Kind::Request && info.method == Some(Method::Initialize),
-            method: info.method.unwrap_or(Method::Other),
-            kind: Some(info.kind),
-            id: info.id,
-            is_batch: false,
-            elements: Vec::new(),
-            version: info.protocol_version.as_ref().and_then(|v| v.known()),
-            claimed: info.protocol_version,
-            progress_token: info.progress_token,
-            cancelled: info.cancelled_request_id,
-        },
-        Inspected::Batch(items) => Facts {
-            id: None,
-            method: items
-                .first()
-                .and_then(|i| i.method)
-                .unwrap_or(Method::Other),
-            kind: None,
-            is_initialize: false,
-            is_batch: true,
-            version: None,
-            progress_token: None,
-            cancelled: None,
-            resource: None,
-            claimed: None,
-            mcp_name: None,
-            unknown_method: None,
-            elements: items,
-        },
-    }
-}
 
 /// Where this POST goes upstream.
 struct Target {
@@ -129,12 +33,11 @@ struct Target {
     client_session: Option<SessionId>,
 }
 
-/// Handles one POST on a route to `upstream` serving `era`; returns whether the client
-/// connection stays open.
+/// Handles one POST on `route`; returns whether the client connection stays open.
 pub async fn post(
     state: &Rc<ShardState>,
-    upstream: usize,
-    era: RouteEra,
+    route: &RouteConfig,
+    stages: &RouteStages,
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -146,7 +49,7 @@ pub async fn post(
     read_request_body(state, client, head, &mut body).await?;
     let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
     // After the body: the errors carry the request's id (and a modern request's version).
-    let modern = era::classify(head, &facts, era)? == Era::Modern;
+    let modern = era::classify(head, &facts, route.era)? == Era::Modern;
     let header_version = head
         .header("mcp-protocol-version")
         .and_then(ProtocolVersion::parse);
@@ -155,179 +58,43 @@ pub async fn post(
         // on this shard.
         state.metrics.incr(Counter::ModernRequests);
         Target {
-            upstream,
+            upstream: route.upstream,
             client_session: None,
         }
     } else {
-        resolve_target(state, upstream, head, &facts, header_version)?
+        resolve_target(state, route.upstream, head, &facts, header_version)?
     };
     if facts.is_initialize && state.sessions.borrow().len() >= state.config.sessions.max_per_shard {
         // Refused before the upstream creates a session that could never be used.
         return Err(ProxyError::TooManySessions { id: facts.id });
     }
-    if !modern {
-        // A legacy client whose upstream is modern-only: translated (crate::proxy::l2m).
-        if let Some(served) = super::l2m::intercept(
-            state,
-            client,
-            head,
-            &body,
-            &facts,
-            target.upstream,
-            target.client_session,
-            started,
-        )
-        .await
-        {
-            return served;
-        }
-    }
-    let up = state
-        .config
-        .upstreams
-        .get(target.upstream)
-        .ok_or(ProxyError::Internal("session names a missing upstream"))?;
-    if modern && super::modern_client::translates(&state.era_verdicts, target.upstream, up) {
-        return super::modern_client::serve(state, target.upstream, client, head, &body, &facts)
-            .await;
-    }
-    // An `auto` upstream answers the first modern request: a legacy refusal switches to
-    // translation, and this request is translated from the bytes still in `request`.
-    let probe = modern && up.era == crate::config::UpstreamEra::Auto;
-    let body_len = body.len();
-    if up.is_linked() {
-        let to = super::stdio::StdioTarget {
-            upstream: target.upstream,
-            session: target.client_session,
-            timeout: up.request_timeout,
-        };
-        return super::stdio::post(state, client, head, &body, &facts, to, started).await;
-    }
-    let url = up
-        .http()
-        .ok_or(ProxyError::Internal("HTTP path used for a stdio upstream"))?;
-
-    let mut request = state.bufs.lease(body.len() + 1024);
-    {
-        // Borrowed, not cloned: the head is written before anything awaits.
-        let sessions = state.sessions.borrow();
-        let upstream_session = target
-            .client_session
-            .as_ref()
-            .and_then(|sid| sessions.peek(sid))
-            .and_then(|entry| entry.upstream_session.as_deref());
-        upstream_request(
-            &mut request,
-            "POST",
-            &url.path,
-            &url.authority,
-            head,
-            upstream_session,
-            Some(body.len()),
-        );
-    }
-    request.extend_from_slice(&body);
-    drop(body);
-    let pending = exchange(state, target.upstream, &request, facts.id.as_ref(), false);
-    let ex = if modern {
-        // 2026-07-28: closing the stream cancels the request. A client that hangs up before
-        // the answer starts drops the exchange, which closes its upstream connection (never
-        // pooled) — the HTTP form of cancellation.
-        match until_client_gone(client, pending).await {
-            Some(ex) => ex?,
-            None => {
-                state.metrics.incr(Counter::ClientGone);
-                return Ok(false);
+    refuse_by_stages(state, stages, &facts)?;
+    let ctx = RequestCtx {
+        facts,
+        principal: Principal::anonymous(),
+        stages: stages.clone(),
+        upstream: target.upstream,
+        session: target.client_session,
+        modern,
+        started,
+    };
+    match Adapter::choose(state, &ctx)? {
+        Adapter::LegacyToModern => {
+            // An `initialize` the translation turns down (the upstream is legacy after all)
+            // passes through to the HTTP adapter.
+            if let Some(served) = super::l2m::intercept(state, client, head, &body, &ctx).await {
+                return served;
             }
+            http_upstream::post(state, client, head, body, &ctx).await
         }
-    } else {
-        pending.await?
-    };
-    let status = ex.head.status();
-    if probe && super::modern_client::may_mean_legacy(status) {
-        return match super::modern_client::probe(state, client, head, target.upstream, ex).await? {
-            Some(keep) => Ok(keep),
-            None => {
-                let sent = request
-                    .get(request.len().saturating_sub(body_len)..)
-                    .unwrap_or_default();
-                super::modern_client::serve(state, target.upstream, client, head, sent, &facts)
-                    .await
-            }
-        };
-    }
-    drop(request);
-    if status == 404 {
-        if let Some(sid) = target.client_session {
-            // The upstream forgot the session: drop ours so the client re-initializes.
-            state.sessions.borrow_mut().remove(&sid);
-            state.l2m.end(&sid);
-            state.metrics.incr(Counter::SessionsLost);
-            finish(state, ex, false);
-            return Err(ProxyError::SessionNotFound { id: facts.id });
+        Adapter::ModernToLegacy => {
+            super::modern_client::serve(state, client, head, &body, &ctx).await
         }
+        Adapter::Link { timeout } => {
+            super::stdio::post(state, client, head, &body, &ctx, timeout).await
+        }
+        Adapter::Http => http_upstream::post(state, client, head, body, &ctx).await,
     }
-
-    let minted;
-    let session_out: Option<&str> = if facts.is_initialize && (200..300).contains(&status) {
-        minted = mint_session(state, target.upstream, &ex.head, facts.version)?;
-        Some(minted.as_str())
-    } else if ex.head.header("mcp-session-id").is_some() {
-        target.client_session.as_ref().map(SessionId::as_str)
-    } else {
-        None
-    };
-
-    // A 2026 `subscriptions/listen` answer is a long-lived stream held until either side
-    // closes: no idle timeout, ended cleanly by shutdown.
-    let listen =
-        modern && facts.method == Method::SubscriptionsListen && (200..300).contains(&status);
-    let plan = RelayPlan {
-        session: session_out,
-        client_keep_alive: head.keep_alive(),
-        client_http11: head.minor_version() == 1,
-        idle_timeout: (!listen).then_some(up.request_timeout),
-        max_body: u64::MAX,
-        max_sse_event: state.config.limits.max_sse_event_bytes,
-        metrics: &state.metrics,
-        stop: listen.then_some(&state.shutdown),
-    };
-    let _listening = listen.then(|| ListenGuard::open(&state.metrics));
-    let keep = relay_exchange(state, client, ex, plan).await;
-    state.metrics.request(facts.method, started.elapsed());
-    Ok(keep)
-}
-
-/// Reads a POST body into `out`: answers `Expect: 100-continue` first (RFC 9110 §10.1.1: the
-/// client waits for it), and bounds the read by the head timeout, so a client that declares a
-/// body and stalls cannot hold a connection (and the shutdown drain) forever.
-///
-/// # Errors
-/// Framing errors (400/413/...), `HeadTimeout`, client I/O.
-pub(super) async fn read_request_body(
-    state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
-    head: &RequestHead,
-    out: &mut Vec<u8>,
-) -> Result<(), ProxyError> {
-    let framing = head.framing()?;
-    if head.minor_version() == 1
-        && head
-            .header("expect")
-            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
-    {
-        client
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-            .await
-            .map_err(ProxyError::Http)?;
-    }
-    within(
-        state.config.timeouts.head,
-        client.read_body(framing, state.config.limits.max_body_bytes, out),
-    )
-    .await
-    .ok_or(ProxyError::HeadTimeout)??;
-    Ok(())
 }
 
 fn resolve_target(
@@ -372,38 +139,4 @@ fn resolve_target(
         upstream: usize::from(entry.upstream),
         client_session: Some(id),
     })
-}
-
-fn mint_session(
-    state: &ShardState,
-    upstream: usize,
-    head: &crate::http::ResponseHead,
-    version: Option<ProtocolVersion>,
-) -> Result<SessionId, ProxyError> {
-    let upstream_session = head
-        .header("mcp-session-id")
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .map(Box::from);
-    let entry = SessionEntry {
-        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
-        upstream_session,
-        version,
-        link: None,
-    };
-    new_session(state, entry)
-}
-
-/// Mints an id hashing to this shard and stores `entry` under it.
-pub(super) fn new_session(
-    state: &ShardState,
-    entry: SessionEntry,
-) -> Result<SessionId, ProxyError> {
-    let id = crate::session::mint(&state.ring, state.id(), state.ctx.shard_count)
-        .map_err(|_| ProxyError::Internal("could not mint a session id"))?;
-    state
-        .sessions
-        .borrow_mut()
-        .insert(id, entry, Instant::now());
-    state.metrics.incr(Counter::SessionsCreated);
-    Ok(id)
 }

@@ -16,7 +16,9 @@ use crate::http::{
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
 use super::metrics::{Counter, ProxyMetrics};
+use super::relay_rewrite::relay_rewritten;
 use super::state::ShardState;
+use crate::pipeline::RouteStages;
 use shards::latch::Latch;
 use shards::timeout::within;
 
@@ -25,7 +27,7 @@ const SCRATCH_BYTES: usize = 4096;
 
 /// How long a write to a client on a long-lived stream may stall (a client that stopped
 /// reading); request responses use the upstream's request timeout instead.
-const STREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const STREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How a relay ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +66,10 @@ pub struct RelayPlan<'a> {
     pub metrics: &'a ProxyMetrics,
     /// For long-lived streams (GET): end the stream when this fires (shutdown).
     pub stop: Option<&'a Latch>,
+    /// The route's stages; their response side runs on every message when `rewrite` is set.
+    pub stages: &'a RouteStages,
+    /// Relay message by message (relay_rewrite.rs) because a stage may change one.
+    pub rewrite: bool,
 }
 
 /// Streams `head` + body from `upstream` to `client`. `scratch` is a pooled buffer.
@@ -167,7 +173,7 @@ where
 }
 
 /// Writes and clears `scratch`; false when the client is gone or stalled past `limit`.
-async fn send<C: AsyncWrite + AsyncRead + Unpin>(
+pub(super) async fn send<C: AsyncWrite + AsyncRead + Unpin>(
     client: &mut HttpConn<C>,
     scratch: &mut Vec<u8>,
     limit: Duration,
@@ -187,7 +193,11 @@ pub async fn relay_exchange(
 ) -> bool {
     let mut scratch = state.bufs.lease(SCRATCH_BYTES);
     let framing = ex.framing;
-    let end = relay(client, &mut ex.conn, &ex.head, framing, plan, &mut scratch).await;
+    let end = if plan.rewrite {
+        relay_rewritten(client, &mut ex.conn, &ex.head, framing, plan, &mut scratch).await
+    } else {
+        relay(client, &mut ex.conn, &ex.head, framing, plan, &mut scratch).await
+    };
     drop(scratch);
     state.metrics.status(ex.head.status());
     match end {
@@ -211,7 +221,7 @@ pub async fn relay_exchange(
     }
 }
 
-fn is_event_stream(head: &ResponseHead) -> bool {
+pub(super) fn is_event_stream(head: &ResponseHead) -> bool {
     head.header("content-type").is_some_and(|ct| {
         ct.split(|b| *b == b';')
             .next()
@@ -253,7 +263,7 @@ where
 }
 
 /// What ended the wait for the next upstream piece.
-enum Watched<T> {
+pub(super) enum Watched<T> {
     /// The upstream read finished (data, end, error or idle timeout).
     Read(T),
     /// The client closed its connection while we waited.
@@ -265,7 +275,11 @@ enum Watched<T> {
 /// Awaits `read` while watching the client for EOF (a client that hangs up on a silent stream
 /// must not pin the upstream connection) and `stop`. Bytes the client sends meanwhile (a
 /// pipelined request) stay buffered in `client`.
-async fn watch<C, F, T>(client: &mut HttpConn<C>, read: F, stop: Option<&Latch>) -> Watched<T>
+pub(super) async fn watch<C, F, T>(
+    client: &mut HttpConn<C>,
+    read: F,
+    stop: Option<&Latch>,
+) -> Watched<T>
 where
     C: AsyncRead + AsyncWrite + Unpin,
     F: std::future::Future<Output = T>,

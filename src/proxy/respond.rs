@@ -32,6 +32,9 @@ fn classify(
         E::PostOnly => (405, jsonrpc::INVALID_REQUEST, None, &[("Allow", "POST")]),
         E::LegacyMethodNotAllowed { allow } => (405, jsonrpc::INVALID_REQUEST, None, allow),
         E::LegacySessionRequired { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
+        // A server's answer to an unknown tool: a JSON-RPC error in a 200.
+        E::UnknownTool { id, .. } => (200, jsonrpc::INVALID_PARAMS, id.as_ref(), &[]),
+        E::BatchUnknownTool { .. } => (400, jsonrpc::INVALID_PARAMS, None, &[]),
         E::HostNotAllowed | E::OriginNotAllowed => (403, jsonrpc::INVALID_REQUEST, None, &[]),
         E::NotAcceptable { .. } => (406, jsonrpc::INVALID_REQUEST, None, &[]),
         E::UnsupportedMediaType => (415, jsonrpc::INVALID_REQUEST, None, &[]),

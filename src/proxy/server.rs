@@ -233,7 +233,8 @@ async fn dispatch(
     guard::check_host_origin(listener, head)?;
     let path = head.path();
     if let Some(found) = super::legacy::route(listener, path) {
-        return super::legacy::dispatch(state, found, conn, head).await;
+        let stages = state.stages_of(listener_index, found.route());
+        return super::legacy::dispatch(state, found, &stages, conn, head).await;
     }
     let route = listener
         .routes
@@ -241,7 +242,10 @@ async fn dispatch(
         .find(|r| r.path.as_bytes() == path)
         .ok_or(ProxyError::NoRoute)?;
     match head.method() {
-        HttpMethod::Post => post(state, route.upstream, route.era, conn, head).await,
+        HttpMethod::Post => {
+            let stages = state.stages_of(listener_index, route);
+            post(state, route, &stages, conn, head).await
+        }
         // 2026-07-28 is POST only (streamable-http.mdx §Backward Compatibility).
         _ if route.era == RouteEra::Modern => Err(ProxyError::PostOnly),
         HttpMethod::Get | HttpMethod::Delete => bodyless(state, conn, head).await,

@@ -17,8 +17,9 @@ use shards::ring::Ring;
 use shards::slab::BufPool;
 use shards::{ShardCtx, ShardId};
 
-use crate::config::Config;
+use crate::config::{Config, RouteConfig};
 use crate::mcp::Inspector;
+use crate::pipeline::RouteStages;
 use crate::session::{entry::new_table, SessionTable};
 use crate::upstream::pool::Pool;
 
@@ -114,6 +115,8 @@ pub struct ShardState {
     pub l2m: super::l2m::L2mState,
     /// Modern clients served by legacy upstreams: pooled sessions, pending MRTR exchanges.
     pub modern_clients: super::modern_client::Translator,
+    /// Per listener, per route (config order): the route's pipeline stages.
+    pub stages: Vec<Vec<RouteStages>>,
 }
 
 impl ShardState {
@@ -132,7 +135,13 @@ impl ShardState {
             .iter()
             .map(|u| super::stdio::Children::for_upstream(u, &config.limits))
             .collect();
+        let stages = config
+            .listeners
+            .iter()
+            .map(|l| l.routes.iter().map(RouteStages::build).collect())
+            .collect();
         Rc::new(ShardState {
+            stages,
             ring: ctx.ring.clone(),
             stdio,
             sessions: RefCell::new(new_table(config.sessions.ttl)),
@@ -162,6 +171,21 @@ impl ShardState {
     /// This shard's id.
     pub fn id(&self) -> ShardId {
         self.ctx.id
+    }
+
+    /// The stages of `route`, one of listener `listener`'s routes (none for a route not
+    /// found, which the config snapshot cannot produce).
+    pub fn stages_of(&self, listener: usize, route: &RouteConfig) -> RouteStages {
+        let routes = self
+            .config
+            .listeners
+            .get(listener)
+            .map(|l| l.routes.as_slice());
+        routes
+            .and_then(|routes| routes.iter().position(|r| std::ptr::eq(r, route)))
+            .and_then(|index| self.stages.get(listener)?.get(index))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

@@ -4,12 +4,11 @@
 //! answered locally; the client's responses routed to the MRTR exchange waiting for them;
 //! everything else sent upstream (call.rs); a 2025-03-26 batch split into these same paths
 //! (batch.rs). [`Hello`], [`open`] and [`route`] are the transport-neutral steps, shared with
-//! legacy HTTP+SSE sessions (crate::proxy::legacy::modern).
+//! legacy HTTP+SSE sessions (proxy::legacy::modern).
 //!
 //! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs).
 
 use std::rc::Rc;
-use std::time::Instant;
 
 use glommio::net::TcpStream;
 use serde::Deserialize;
@@ -19,15 +18,17 @@ use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, write_error, JsonRpcId, Kind, Method, ProtocolVersion, LOG_LEVELS};
 use crate::session::{SessionEntry, SessionId};
 
+use super::super::admit::new_session;
 use super::super::error::ProxyError;
 use super::super::headers::local_response;
-use super::super::post::{new_session, Facts};
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape};
 use super::discover::Discovered;
 use super::session::L2mSession;
 use super::wire::ClientMeta;
 use super::{batch, call, detect};
+use crate::pipeline::RouteStages;
+use crate::pipeline::{Facts, RequestCtx};
 
 /// Serves the POST when translation applies; `None` when it passes through as before (the
 /// upstream is not modern, or the session is not a translated one).
@@ -37,25 +38,32 @@ pub(in crate::proxy) async fn intercept(
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
     body: &[u8],
-    facts: &Facts,
-    upstream: usize,
-    session: Option<SessionId>,
-    started: Instant,
+    ctx: &RequestCtx,
 ) -> Option<Result<bool, ProxyError>> {
-    let served = match session {
+    let (facts, upstream, stages) = (&ctx.facts, ctx.upstream, &ctx.stages);
+    let served = match ctx.session {
         None if facts.is_initialize && detect::may_translate(state, upstream) => {
             initialize(state, client, head, body, facts, upstream).await
         }
         None => return None,
         Some(sid) => {
             let translated = state.l2m.session(&sid)?;
-            on_session(state, client, head, body, facts, &translated).await
+            on_session(state, client, head, body, facts, &translated, stages).await
         }
     };
     if served.is_some() {
-        state.metrics.request(facts.method, started.elapsed());
+        state.metrics.request(facts.method, ctx.started.elapsed());
     }
     served
+}
+
+/// Whether [`intercept`] may translate this request: an `initialize` towards an upstream that
+/// may be modern-only, or any message of a translated session.
+pub(in crate::proxy) fn may_intercept(state: &ShardState, ctx: &RequestCtx) -> bool {
+    match ctx.session {
+        None => ctx.facts.is_initialize && detect::may_translate(state, ctx.upstream),
+        Some(sid) => state.l2m.session(&sid).is_some(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -184,6 +192,7 @@ async fn initialize(
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: Some(sid.as_str()),
+        stages: None,
     };
     Some(write_json(state, client, &response, shape).await)
 }
@@ -201,7 +210,7 @@ pub(in crate::proxy) enum Route {
 }
 
 /// Routes one client message on a translated session: the transport-neutral part of a POST,
-/// shared by Streamable HTTP (here) and HTTP+SSE sessions (crate::proxy::legacy::modern).
+/// shared by Streamable HTTP (here) and HTTP+SSE sessions (proxy::legacy::modern).
 ///
 /// # Errors
 /// A message of no kind.
@@ -234,9 +243,10 @@ async fn on_session(
     body: &[u8],
     facts: &Facts,
     session: &Rc<L2mSession>,
+    stages: &RouteStages,
 ) -> Option<Result<bool, ProxyError>> {
     if facts.is_batch {
-        return Some(batch::post_batch(state, client, head, body, facts, session).await);
+        return Some(batch::post_batch(state, client, head, body, facts, session, stages).await);
     }
     let routed = match route(session, body, facts) {
         Ok(routed) => routed,
@@ -249,10 +259,11 @@ async fn on_session(
                 keep_alive: head.keep_alive(),
                 http11: head.minor_version() == 1,
                 session: None,
+                stages: Some(stages),
             };
             write_json(state, client, &reply, shape).await
         }
-        Route::Upstream => call::call(state, client, head, body, facts, session).await,
+        Route::Upstream => call::call(state, client, head, body, facts, session, stages).await,
     })
 }
 

@@ -4,7 +4,7 @@
 //! notifications reach the client as plain legacy notifications (`_meta.subscriptionId`
 //! dropped, the acknowledgement skipped). A changed subscription set reopens the listen.
 //! [`listen`] is that mapping for any [`StreamSink`]: a legacy HTTP+SSE session feeds its own
-//! stream from it (crate::proxy::legacy::modern).
+//! stream from it (proxy::legacy::modern).
 //!
 //! Not here: POSTs (post.rs, call.rs).
 
@@ -61,6 +61,7 @@ pub async fn get_or_delete(
     let mut stream = GetStream {
         client,
         out: SseOut::new(ClientShape {
+            stages: None,
             keep_alive: head.keep_alive(),
             http11: head.minor_version() == 1,
             session: None,

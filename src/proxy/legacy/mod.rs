@@ -2,7 +2,7 @@
 //! session and its stream (stream.rs), `POST messages_path?sessionId=ID` is answered 202 and
 //! its exchange with the upstream runs in the background (post.rs; http.rs for Streamable HTTP
 //! upstreams, modern.rs for 2026-07-28-only ones through the era translation of
-//! crate::proxy::l2m, stdio.rs for stdio ones); every message for the session goes out on the
+//! proxy::l2m, stdio.rs for stdio ones); every message for the session goes out on the
 //! stream.
 //!
 //! Here: routing to those handlers, and [`LegacyOut`], the per-session queue between the
@@ -30,6 +30,7 @@ use crate::session::SessionId;
 use super::error::ProxyError;
 use super::metrics::Counter;
 use super::state::ShardState;
+use crate::pipeline::RouteStages;
 
 /// Messages queued for one legacy stream. A client that falls this far behind is not reading
 /// its stream: its session ends (with a log line) instead of growing memory.
@@ -41,6 +42,13 @@ pub struct LegacyRoute<'c> {
     route: &'c RouteConfig,
     legacy: &'c LegacySseConfig,
     stream: bool,
+}
+
+impl<'c> LegacyRoute<'c> {
+    /// The route whose legacy endpoints these are.
+    pub fn route(&self) -> &'c RouteConfig {
+        self.route
+    }
 }
 
 /// The route whose legacy SSE or messages path is `path`, if any.
@@ -87,14 +95,16 @@ fn session_param(head: &RequestHead) -> Option<&[u8]> {
 pub async fn dispatch(
     state: &Rc<ShardState>,
     found: LegacyRoute<'_>,
+    stages: &RouteStages,
     conn: &mut HttpConn<TcpStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     match (found.stream, head.method()) {
         (true, HttpMethod::Get) => {
-            stream::open(state, found.route.upstream, found.legacy, conn, head).await
+            let upstream = found.route.upstream;
+            stream::open(state, upstream, found.legacy, stages, conn, head).await
         }
-        (false, HttpMethod::Post) => post::post(state, conn, head).await,
+        (false, HttpMethod::Post) => post::post(state, stages, conn, head).await,
         (true, _) => Err(ProxyError::LegacyMethodNotAllowed {
             allow: &[("Allow", "GET")],
         }),
@@ -118,11 +128,13 @@ pub struct LegacyOut {
     drained: Latch,
     /// The upstream's own stream (GET or the child's inbox) is being piped already.
     listening: Cell<bool>,
+    /// The route's stages: their response side runs on every message queued here.
+    stages: RouteStages,
 }
 
 impl LegacyOut {
     /// A session's queue and the stream's end of it.
-    fn new() -> (Rc<LegacyOut>, LocalReceiver<Vec<u8>>) {
+    fn new(stages: RouteStages) -> (Rc<LegacyOut>, LocalReceiver<Vec<u8>>) {
         let (tx, rx) = glommio::channels::local_channel::new_bounded(QUEUE_CAPACITY);
         let out = Rc::new(LegacyOut {
             tx,
@@ -131,6 +143,7 @@ impl LegacyOut {
             draining: Cell::new(false),
             drained: Latch::default(),
             listening: Cell::new(false),
+            stages,
         });
         (out, rx)
     }
@@ -179,6 +192,7 @@ fn deliver(state: &ShardState, sid: &SessionId, message: Vec<u8>) -> bool {
     if out.ended.is_fired() {
         return false;
     }
+    let message = out.stages.response(&message).unwrap_or(message);
     match out.tx.try_send(message) {
         Ok(()) => true,
         Err(_) => {
@@ -232,6 +246,7 @@ mod tests {
             name: "main".into(),
             bind: "127.0.0.1:8080".parse().unwrap(),
             routes: vec![RouteConfig {
+                tools: None,
                 path: "/mcp".into(),
                 upstream: 0,
                 era: crate::config::RouteEra::Dual,
@@ -264,7 +279,7 @@ mod tests {
 
     #[test]
     fn draining_waits_for_running_exchanges_only() {
-        let (out, _rx) = LegacyOut::new();
+        let (out, _rx) = LegacyOut::new(RouteStages::default());
         let first = out.work();
         let second = out.work();
         assert!(out.start_listening() && !out.start_listening());
@@ -274,7 +289,7 @@ mod tests {
         drop(second);
         assert!(out.drained.is_fired());
 
-        let (idle, _rx) = LegacyOut::new();
+        let (idle, _rx) = LegacyOut::new(RouteStages::default());
         drop(idle.work());
         assert!(!idle.drained.is_fired(), "no shutdown yet");
         idle.drain();

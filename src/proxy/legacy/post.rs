@@ -16,17 +16,21 @@ use glommio::net::TcpStream;
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::session::SessionId;
 
+use super::super::admit::{read_request_body, refuse_by_stages};
 use super::super::error::ProxyError;
 use super::super::guard;
 use super::super::headers::{legacy_upstream_request, local_response};
 use super::super::l2m::post::Hello;
-use super::super::post::facts;
+use super::super::respond::error_message;
 use super::super::state::ShardState;
-use super::{http, live, modern, session_param, stdio};
+use super::{deliver, http, live, modern, session_param, stdio};
+use crate::pipeline::facts;
+use crate::pipeline::RouteStages;
 
 /// Handles one legacy POST; returns whether the connection stays open.
 pub(super) async fn post(
     state: &Rc<ShardState>,
+    stages: &RouteStages,
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -34,7 +38,7 @@ pub(super) async fn post(
     guard::check_content_type(head)?;
     guard::check_version(head)?;
     let mut body = state.bufs.take(4096);
-    super::super::post::read_request_body(state, client, head, &mut body).await?;
+    read_request_body(state, client, head, &mut body).await?;
     let raw_sid = session_param(head);
     let inspected = state.inspector.borrow_mut().inspect(&body);
     let facts = match (raw_sid, inspected) {
@@ -71,6 +75,13 @@ pub(super) async fn post(
         .get(upstream)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
     let method = facts.method;
+    if let Err(refused) = refuse_by_stages(state, stages, &facts) {
+        // Answered like every answer here: on the stream, after the 202.
+        let mut message = Vec::with_capacity(128);
+        error_message(&mut message, &refused, facts.id.as_ref());
+        deliver(state, &sid, message);
+        return accepted(state, client, head, method, started).await;
+    }
     let work = out.work();
     if up.is_linked() {
         // stdio children and legacy SSE upstreams: sessions go through a link.
@@ -116,6 +127,17 @@ pub(super) async fn post(
             }
         }
     }
+    accepted(state, client, head, method, started).await
+}
+
+/// Answers `202 Accepted` (the answer itself comes on the stream).
+async fn accepted(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    method: crate::mcp::Method,
+    started: Instant,
+) -> Result<bool, ProxyError> {
     let keep = head.keep_alive();
     let mut answer = state.bufs.lease(160);
     local_response(

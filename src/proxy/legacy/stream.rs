@@ -18,12 +18,13 @@ use crate::http::{
 };
 use crate::session::{SessionEntry, SessionId};
 
+use super::super::admit::new_session;
 use super::super::error::ProxyError;
 use super::super::guard;
 use super::super::metrics::Counter;
-use super::super::post::new_session;
 use super::super::state::{OpenStream, ShardState};
 use super::LegacyOut;
+use crate::pipeline::RouteStages;
 use shards::timeout::within;
 
 /// How long one write to the client may stall before the client counts as gone.
@@ -44,6 +45,7 @@ pub(super) async fn open(
     state: &Rc<ShardState>,
     upstream: usize,
     legacy: &LegacySseConfig,
+    stages: &RouteStages,
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -72,7 +74,7 @@ pub(super) async fn open(
             link: None,
         },
     )?;
-    let (out, rx) = LegacyOut::new();
+    let (out, rx) = LegacyOut::new(stages.clone());
     state.legacy.borrow_mut().insert(sid, out.clone());
     state.metrics.incr(Counter::LegacySessions);
     tracing::debug!(session = %sid.as_str(), "legacy SSE session opened");

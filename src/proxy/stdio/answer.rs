@@ -15,6 +15,7 @@ use crate::upstream::link::{Call, Delivery};
 
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
+use crate::pipeline::RouteStages;
 use shards::timeout::within;
 
 /// Longest a single SSE event may take to reach a client that stopped reading.
@@ -29,6 +30,17 @@ pub struct ClientShape<'a> {
     pub http11: bool,
     /// `Mcp-Session-Id` to send (initialize).
     pub session: Option<&'a str>,
+    /// The route's stages: their response side runs on every message written (`None`: a
+    /// stream that carries no answers to the route's requests, e.g. a GET stream).
+    pub stages: Option<&'a RouteStages>,
+}
+
+/// `message` after the response side of `stages`: the original bytes unless a stage changed it.
+pub fn staged<'m>(stages: Option<&RouteStages>, message: &'m [u8]) -> std::borrow::Cow<'m, [u8]> {
+    match stages.and_then(|s| s.response(message)) {
+        Some(changed) => std::borrow::Cow::Owned(changed),
+        None => std::borrow::Cow::Borrowed(message),
+    }
 }
 
 /// What became of a call.
@@ -172,6 +184,7 @@ pub async fn write_json(
     body: &[u8],
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
+    let body = staged(shape.stages, body);
     let mut out = state.bufs.lease(body.len() + 256);
     let mut headers: Vec<(&str, &[u8])> = vec![("Content-Type", b"application/json")];
     if let Some(session) = shape.session {
@@ -181,7 +194,7 @@ pub async fn write_json(
         headers.push(("Connection", b"close"));
     }
     write_response_head(&mut out, 200, headers, Framing::Length(body.len() as u64));
-    out.extend_from_slice(body);
+    out.extend_from_slice(&body);
     state.metrics.status(200);
     client.write_all(&out).await.map_err(ProxyError::Http)?;
     Ok(shape.keep_alive)
@@ -252,6 +265,7 @@ pub struct SseOut {
     session: Option<String>,
     started: bool,
     scratch: Vec<u8>,
+    stages: Option<RouteStages>,
 }
 
 impl SseOut {
@@ -264,6 +278,7 @@ impl SseOut {
             session: shape.session.map(str::to_owned),
             started: false,
             scratch: Vec::with_capacity(512),
+            stages: shape.stages.filter(|s| !s.is_empty()).cloned(),
         }
     }
 
@@ -309,6 +324,8 @@ impl SseOut {
         client: &mut HttpConn<TcpStream>,
         message: &[u8],
     ) -> Result<(), ProxyError> {
+        let changed = self.stages.as_ref().and_then(|s| s.response(message));
+        let message = changed.as_deref().unwrap_or(message);
         let mut event = Vec::with_capacity(message.len() + 16);
         write_event(&mut event, None, None, message);
         self.scratch.clear();

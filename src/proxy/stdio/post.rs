@@ -16,22 +16,26 @@ use crate::mcp::{JsonRpcId, Kind, Method, ProtocolVersion};
 use crate::session::{SessionEntry, SessionId};
 use crate::upstream::link::{ClientMessage, LinkError, LinkSession};
 
+use super::super::admit::new_session;
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
-use super::super::post::{new_session, Facts};
 use super::super::state::ShardState;
 use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
 use super::children::AcquireError;
+use crate::pipeline::RouteStages;
+use crate::pipeline::{Facts, RequestCtx};
 
 /// Where a POST for a stdio upstream goes.
 #[derive(Debug)]
-pub struct StdioTarget {
+pub(super) struct StdioTarget<'a> {
     /// Index of the upstream in the config.
     pub upstream: usize,
     /// The client's session, when the request named one (already checked to exist).
     pub session: Option<SessionId>,
     /// The upstream's request timeout.
     pub timeout: Duration,
+    /// The route's stages (their response side runs on the answers).
+    pub stages: &'a RouteStages,
 }
 
 /// Handles a POST whose upstream is a stdio server; returns whether the connection stays open.
@@ -44,14 +48,21 @@ pub(in crate::proxy) async fn post(
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
     body: &[u8],
-    facts: &Facts,
-    to: StdioTarget,
-    started: Instant,
+    ctx: &RequestCtx,
+    timeout: Duration,
 ) -> Result<bool, ProxyError> {
+    let facts = &ctx.facts;
+    let to = StdioTarget {
+        upstream: ctx.upstream,
+        session: ctx.session,
+        timeout,
+        stages: &ctx.stages,
+    };
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
+        stages: Some(to.stages),
     };
     let keep = match to.session {
         None if facts.is_initialize => initialize(state, client, body, facts, &to, shape).await?,
@@ -62,7 +73,7 @@ pub(in crate::proxy) async fn post(
         }
         Some(sid) => in_session(state, client, body, facts, sid, &to, shape).await?,
     };
-    state.metrics.request(facts.method, started.elapsed());
+    state.metrics.request(facts.method, ctx.started.elapsed());
     Ok(keep)
 }
 
@@ -71,7 +82,7 @@ async fn initialize(
     client: &mut HttpConn<TcpStream>,
     body: &[u8],
     facts: &Facts,
-    to: &StdioTarget,
+    to: &StdioTarget<'_>,
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
     let id = facts
@@ -200,7 +211,7 @@ async fn in_session(
     body: &[u8],
     facts: &Facts,
     sid: SessionId,
-    to: &StdioTarget,
+    to: &StdioTarget<'_>,
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
     let bound = state

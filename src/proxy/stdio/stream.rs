@@ -32,6 +32,7 @@ pub async fn get_or_delete(
     is_get: bool,
 ) -> Result<bool, ProxyError> {
     let shape = ClientShape {
+        stages: None,
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,

@@ -1,0 +1,118 @@
+//! The `tool_filter` stage: a route's allow/deny lists. Request side: a `tools/call` of a
+//! hidden tool is answered `-32602 Unknown tool: NAME`, as a server answers a tool it does
+//! not have, so a client cannot tell a hidden tool from a missing one. Response side: hidden
+//! tools are cut out of `tools/list` results.
+//!
+//! Not here: which tools are hidden ([`ToolFilter`], built from the config), writing answers.
+//! Hot path: a message without the bytes `"tools"` costs one SIMD substring scan; a listing
+//! is parsed with `serde_json` borrowing the original bytes (`RawValue`), and only a listing
+//! that loses a tool is written anew: the kept tools are copied byte for byte.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{Refusal, Verdict};
+use crate::config::ToolFilter;
+use crate::mcp::Method;
+
+/// The stage's name in `config check`.
+pub(super) const NAME: &str = "tool_filter";
+
+/// Request side for one message.
+pub(super) fn check_call(
+    tools: &ToolFilter,
+    method: Method,
+    name: Option<&str>,
+    in_batch: bool,
+) -> Verdict {
+    match (method, name) {
+        (Method::ToolsCall, Some(name)) if !tools.visible(name) => {
+            Verdict::Refuse(Refusal::UnknownTool {
+                name: name.to_owned(),
+                in_batch,
+            })
+        }
+        _ => Verdict::Continue,
+    }
+}
+
+/// Response side: `message` (one JSON-RPC message or a batch of them) with the hidden tools
+/// removed from every `result.tools` array; `None` when nothing was hidden (or the message is
+/// not a listing), so the caller forwards the original bytes.
+pub(super) fn hide_in_listing(tools: &ToolFilter, message: &[u8]) -> Option<Vec<u8>> {
+    memchr::memmem::find(message, b"\"tools\"")?;
+    let text = std::str::from_utf8(message).ok()?;
+    if text.trim_start().starts_with('[') {
+        let items: Vec<&RawValue> = serde_json::from_str(text).ok()?;
+        let mut changed = false;
+        let parts: Vec<Cow<'_, str>> = items
+            .iter()
+            .map(|item| match hide_in_one(tools, item.get()) {
+                Some(new) => {
+                    changed = true;
+                    Cow::Owned(new)
+                }
+                None => Cow::Borrowed(item.get()),
+            })
+            .collect();
+        return changed.then(|| format!("[{}]", parts.join(",")).into_bytes());
+    }
+    hide_in_one(tools, text).map(String::into_bytes)
+}
+
+/// The JSON-RPC members a listing is found by.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    result: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Listing<'a> {
+    #[serde(borrow)]
+    tools: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
+/// One message: `Some(rewritten)` when its `result.tools` lost at least one tool.
+fn hide_in_one(tools: &ToolFilter, text: &str) -> Option<String> {
+    let envelope: Envelope<'_> = serde_json::from_str(text).ok()?;
+    let listing: Listing<'_> = serde_json::from_str(envelope.result?.get()).ok()?;
+    let array = listing.tools?.get();
+    let items: Vec<&RawValue> = serde_json::from_str(array).ok()?;
+    let before = items.len();
+    let kept: Vec<&str> = items
+        .into_iter()
+        .filter(|item| {
+            serde_json::from_str::<Named<'_>>(item.get())
+                .ok()
+                .and_then(|named| named.name)
+                .is_none_or(|name| tools.visible(&name))
+        })
+        .map(|item| item.get())
+        .collect();
+    if kept.len() == before {
+        return None;
+    }
+    // `array` borrows `text` (RawValue keeps the original bytes): splice the new array in.
+    let start = (array.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let end = start.checked_add(array.len())?;
+    let mut out = String::with_capacity(text.len());
+    out.push_str(text.get(..start)?);
+    out.push('[');
+    out.push_str(&kept.join(","));
+    out.push(']');
+    out.push_str(text.get(end..)?);
+    Some(out)
+}
+
+#[cfg(test)]
+#[path = "tool_filter_tests.rs"]
+mod tests;

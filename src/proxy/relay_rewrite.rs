@@ -1,0 +1,164 @@
+//! Relays an upstream answer whose messages the route's stages may change (today: a tool
+//! listing on a route with a tool filter), one message at a time: a JSON body is one message
+//! (read whole, bounded by the SSE event limit); an SSE body goes event by event, each event
+//! held only until it is complete, then forwarded as the upstream's bytes or, when a stage
+//! changed its message, written anew.
+//!
+//! Not here: the pass-through relay every other answer takes (relay.rs), deciding which
+//! answers need this (`RouteStages::rewrites_answer`).
+//! Per answer: one buffer for the event being read (at most `max_sse_event` bytes); the
+//! next upstream read waits for the client write, as in relay.rs.
+
+use futures_lite::{AsyncRead, AsyncWrite};
+
+use crate::http::{
+    write_chunk, write_event, BodyReader, Framing, Head, HttpConn, MessageKind, ResponseHead,
+    SseParser, SseStep, LAST_CHUNK,
+};
+
+use super::headers::{client_response, OutFraming};
+use super::metrics::Counter;
+use super::relay::{is_event_stream, send, watch, RelayEnd, RelayPlan, Watched};
+use shards::timeout::within;
+
+/// Like `relay::relay`, with `plan.stages`' response side applied to every message.
+pub(super) async fn relay_rewritten<C, U>(
+    client: &mut HttpConn<C>,
+    upstream: &mut HttpConn<U>,
+    head: &ResponseHead,
+    framing: Framing,
+    plan: RelayPlan<'_>,
+    scratch: &mut Vec<u8>,
+) -> RelayEnd
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let Ok(mut reader) = BodyReader::new(framing, MessageKind::Response, plan.max_body) else {
+        return RelayEnd::UpstreamBroken;
+    };
+    let sse = is_event_stream(head) && !matches!(framing, Framing::Empty);
+    let out_framing = match framing {
+        Framing::Empty if matches!(head.status(), 204 | 304) => OutFraming::NoBody,
+        Framing::Empty => OutFraming::Length(0),
+        _ if !sse => OutFraming::Length(0), // set once the body is known
+        _ if plan.client_http11 => OutFraming::Chunked,
+        _ => OutFraming::Close,
+    };
+    let keep_alive = plan.client_keep_alive && out_framing != OutFraming::Close;
+    let write_limit = plan
+        .idle_timeout
+        .unwrap_or(super::relay::STREAM_WRITE_TIMEOUT);
+    let mut body = Vec::new();
+    let mut events = SseParser::new(plan.max_sse_event);
+    let chunked = out_framing == OutFraming::Chunked;
+    scratch.clear();
+    if sse {
+        client_response(scratch, head, plan.session, out_framing, keep_alive);
+    }
+    loop {
+        let read = async {
+            match plan.idle_timeout {
+                Some(limit) => within(limit, upstream.next_body_chunk(&mut reader)).await,
+                None => Some(upstream.next_body_chunk(&mut reader).await),
+            }
+        };
+        let piece = match watch(client, read, None).await {
+            Watched::Read(piece) => piece,
+            Watched::ClientGone | Watched::Stopped => return RelayEnd::ClientGone,
+        };
+        match piece {
+            Some(Ok(Some(data))) if sse => {
+                if rewrite_events(&mut events, &mut body, data, chunked, &plan, scratch).is_err() {
+                    return RelayEnd::UpstreamBroken;
+                }
+                if !scratch.is_empty() && !send(client, scratch, write_limit).await {
+                    return RelayEnd::ClientGone;
+                }
+            }
+            Some(Ok(Some(data))) => {
+                if body.len() + data.len() > plan.max_sse_event {
+                    // Too large to judge as one message: refuse rather than leak hidden tools.
+                    return RelayEnd::UpstreamBroken;
+                }
+                body.extend_from_slice(data);
+            }
+            Some(Ok(None)) => break,
+            Some(Err(_)) | None => return RelayEnd::UpstreamBroken,
+        }
+    }
+    if sse {
+        // A block the upstream never ended is forwarded as it came.
+        if chunked {
+            write_chunk(scratch, &body);
+            scratch.extend_from_slice(LAST_CHUNK);
+        } else {
+            scratch.extend_from_slice(&body);
+        }
+    } else {
+        let changed = plan.stages.response(&body);
+        let message = changed.as_deref().unwrap_or(&body);
+        let framing_out = match out_framing {
+            OutFraming::NoBody => OutFraming::NoBody,
+            _ => OutFraming::Length(message.len() as u64),
+        };
+        client_response(scratch, head, plan.session, framing_out, keep_alive);
+        scratch.extend_from_slice(message);
+    }
+    if !scratch.is_empty() && !send(client, scratch, write_limit).await {
+        return RelayEnd::ClientGone;
+    }
+    RelayEnd::Complete {
+        upstream_reusable: reader.is_done() && framing != Framing::UntilClose && head.keep_alive(),
+        client_keep_alive: keep_alive,
+    }
+}
+
+/// Feeds one body piece: every block it completes goes to `out` (the upstream's bytes, or the
+/// event written anew when a stage changed its data); the unfinished block stays in `held`.
+fn rewrite_events(
+    parser: &mut SseParser,
+    held: &mut Vec<u8>,
+    mut piece: &[u8],
+    chunked: bool,
+    plan: &RelayPlan<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), crate::http::Error> {
+    let mut block = Vec::new();
+    loop {
+        let (consumed, changed) = match parser.next(piece)? {
+            SseStep::NeedMore => {
+                held.extend_from_slice(piece);
+                return Ok(());
+            }
+            SseStep::Event {
+                event, consumed, ..
+            } => {
+                plan.metrics.incr(Counter::SseEvents);
+                let changed = plan.stages.response(event.data).map(|data| {
+                    let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_owned);
+                    (event.id.and_then(text), event.event.and_then(text), data)
+                });
+                (consumed, changed)
+            }
+            SseStep::Skipped { consumed, .. } => (consumed, None),
+        };
+        block.clear();
+        match changed {
+            Some((id, kind, data)) => {
+                write_event(&mut block, id.as_deref(), kind.as_deref(), &data)
+            }
+            None => {
+                block.extend_from_slice(held);
+                block.extend_from_slice(piece.get(..consumed).unwrap_or_default());
+            }
+        }
+        held.clear();
+        if chunked {
+            write_chunk(out, &block);
+        } else {
+            out.extend_from_slice(&block);
+        }
+        piece = piece.get(consumed..).unwrap_or_default();
+    }
+}
