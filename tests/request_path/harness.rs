@@ -9,6 +9,7 @@
 //! Not here: requests (client.rs, mcp.rs).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use shadowcat::app::Running;
 
@@ -49,8 +50,9 @@ impl Setup {
         }
     }
 
-    /// The configuration file this setup stands for.
-    fn toml(&self) -> String {
+    /// The configuration file this setup stands for; stdio children carry `tag` in their
+    /// environment so the test can find them.
+    fn toml(&self, tag: &str) -> String {
         let upstream = match self.upstream {
             Upstream::Http | Upstream::HttpLegacyEra => {
                 let era = if self.upstream == Upstream::HttpLegacyEra {
@@ -65,7 +67,8 @@ impl Setup {
             }
             Upstream::Stdio => format!(
                 "[upstreams.demo]\ncommand = [{:?}, \"demo-server\", \"--stdio\"]\n\
-                 request_timeout = \"10s\"\nwarm = 1\nmax = 16\nkill_grace = \"1s\"\n",
+                 request_timeout = \"10s\"\nwarm = 1\nmax = 16\nkill_grace = \"1s\"\n\
+                 env = {{ {TAG_VAR} = \"{tag}\" }}\n",
                 env!("CARGO_BIN_EXE_shadowcat")
             ),
         };
@@ -90,13 +93,24 @@ pub(crate) struct Proxy {
     pub(crate) addr: SocketAddr,
     /// The admin listener (`/metrics`).
     pub(crate) admin: SocketAddr,
+    /// The value of [`TAG_VAR`] in this proxy's stdio children.
+    tag: String,
 }
+
+/// Environment variable marking the stdio children of one test's proxy.
+const TAG_VAR: &str = "SHADOWCAT_REQUEST_PATH_TEST";
 
 impl Proxy {
     /// Starts `setup` and returns when every shard is ready.
     pub(crate) fn start(setup: Setup) -> Proxy {
         init_logging();
-        let toml = setup.toml();
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let tag = format!(
+            "{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        );
+        let toml = setup.toml(&tag);
         let config = shadowcat::config::from_toml_str(&toml, "request_path.toml")
             .unwrap_or_else(|e| panic!("test config rejected: {e}\n{toml}"));
         let running = shadowcat::app::start(config).unwrap_or_else(|e| {
@@ -112,7 +126,25 @@ impl Proxy {
             running: Some(running),
             addr,
             admin,
+            tag,
         }
+    }
+
+    /// Live processes started by this proxy (its stdio children, found by their environment).
+    pub(crate) fn children(&self) -> Vec<u32> {
+        let marker = format!("{TAG_VAR}={}", self.tag);
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                    env.split(|&b| b == 0)
+                        .any(|kv| kv == marker.as_bytes())
+                })
+            })
+            .collect()
     }
 
     /// A new client connection to the proxy listener.
@@ -133,11 +165,14 @@ impl Proxy {
             .map_or(0.0, |(_, v)| v.trim().parse().expect("metric value"))
     }
 
-    /// Stops the proxy gracefully and checks that every shard ended cleanly.
+    /// Stops the proxy gracefully and checks that every shard ended cleanly and no child is
+    /// left.
     pub(crate) fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.shutdown().expect("shards end cleanly");
         }
+        let left = self.children();
+        assert!(left.is_empty(), "children left after stop: {left:?}");
     }
 }
 

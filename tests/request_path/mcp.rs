@@ -122,10 +122,17 @@ pub(crate) fn open_session(conn: &mut Conn) -> Session {
 
 /// A 2026-07-28 stateless request: `_meta` version and client in the body, the mirror headers
 /// (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` when the method names something).
-pub(crate) fn modern(id: Value, method: &str, mut params: Value, name: Option<&str>) -> ModernRequest {
+/// `params._meta` gets the version, `capabilities` and the client info unless it has them.
+pub(crate) fn modern(
+    id: Value,
+    method: &str,
+    mut params: Value,
+    name: Option<&str>,
+    capabilities: Value,
+) -> ModernRequest {
     params["_meta"] = json!({
         "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
         "io.modelcontextprotocol/clientInfo": {"name": "request-path-tests", "version": "0"}
     });
     ModernRequest {
@@ -139,20 +146,25 @@ pub(crate) fn modern(id: Value, method: &str, mut params: Value, name: Option<&s
 #[derive(Debug)]
 pub(crate) struct ModernRequest {
     pub(crate) body: Vec<u8>,
-    method: String,
-    name: Option<String>,
+    pub(crate) method: String,
+    pub(crate) name: Option<String>,
 }
 
 impl ModernRequest {
-    /// POSTs it on `conn` and reads the whole answer.
-    pub(crate) fn send(&self, conn: &mut Conn) -> Response {
+    /// The mirror headers its body asks for.
+    pub(crate) fn headers(&self) -> Vec<(&str, &str)> {
         let mut headers = fresh_headers();
         headers.push(("MCP-Protocol-Version", MODERN));
         headers.push(("Mcp-Method", self.method.as_str()));
         if let Some(name) = &self.name {
             headers.push(("Mcp-Name", name.as_str()));
         }
-        conn.request("POST", PATH, &headers, &self.body)
+        headers
+    }
+
+    /// POSTs it on `conn` and reads the whole answer.
+    pub(crate) fn send(&self, conn: &mut Conn) -> Response {
+        conn.request("POST", PATH, &self.headers(), &self.body)
     }
 }
 
