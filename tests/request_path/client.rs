@@ -159,7 +159,13 @@ impl Conn {
     }
 
     /// Writes one request (`Host` and `Content-Length` added).
-    pub(crate) fn send(&mut self, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) {
+    pub(crate) fn send(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) {
         let mut out = format!("{method} {target} HTTP/1.1\r\nHost: {}\r\n", self.host);
         for (name, value) in headers {
             out.push_str(&format!("{name}: {value}\r\n"));

@@ -16,7 +16,9 @@ fn unknown_session_is_404_with_the_request_id() {
     let answer = session.post(&mut conn, &mcp::echo(json!(5), "x"));
     assert_error(&answer, 404, -32001, &json!(5));
     // Not one of the proxy's ids at all: the same answer.
-    let foreign = mcp::Session { id: "not-ours".into() };
+    let foreign = mcp::Session {
+        id: "not-ours".into(),
+    };
     let answer = foreign.post(&mut conn, &mcp::echo(json!("s"), "x"));
     assert_error(&answer, 404, -32001, &json!("s"));
     // A refusal after the body was read keeps the connection.
@@ -28,7 +30,12 @@ fn unknown_session_is_404_with_the_request_id() {
 fn bad_json_is_400_parse_error() {
     let proxy = Proxy::start(Setup::one(Upstream::Http));
     let mut conn = proxy.conn();
-    let answer = conn.request("POST", mcp::PATH, &mcp::fresh_headers(), b"{\"jsonrpc\": \"2.0\", ");
+    let answer = conn.request(
+        "POST",
+        mcp::PATH,
+        &mcp::fresh_headers(),
+        b"{\"jsonrpc\": \"2.0\", ",
+    );
     assert_error(&answer, 400, -32700, &json!(null));
     let not_rpc = conn.request("POST", mcp::PATH, &mcp::fresh_headers(), b"{\"hello\": 1}");
     assert_error(&not_rpc, 400, -32600, &json!(null));
@@ -46,7 +53,10 @@ fn wrong_accept_or_content_type_is_refused_before_the_body() {
     let answer = conn.request(
         "POST",
         mcp::PATH,
-        &[("Accept", "application/json"), ("Content-Type", "application/json")],
+        &[
+            ("Accept", "application/json"),
+            ("Content-Type", "application/json"),
+        ],
         &body,
     );
     assert_error(&answer, 406, -32600, &json!(null));
@@ -80,7 +90,12 @@ fn guard_refuses_route_method_and_host() {
     let mut conn = proxy.conn();
     let answer = conn.request("PUT", mcp::PATH, &mcp::fresh_headers(), &body);
     assert_error(&answer, 405, -32600, &json!(null));
-    assert_eq!(answer.header("allow"), Some("GET, POST, DELETE"), "{}", answer.describe());
+    assert_eq!(
+        answer.header("allow"),
+        Some("GET, POST, DELETE"),
+        "{}",
+        answer.describe()
+    );
 
     let mut conn = proxy.conn();
     let raw = format!(

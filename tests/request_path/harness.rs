@@ -139,10 +139,8 @@ impl Proxy {
         entries
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
             .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
-                    env.split(|&b| b == 0)
-                        .any(|kv| kv == marker.as_bytes())
-                })
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|&b| b == 0).any(|kv| kv == marker.as_bytes()))
             })
             .collect()
     }

@@ -19,7 +19,11 @@ fn open_stream(conn: &mut Conn) -> (Events<'_>, String) {
     conn.send("GET", "/sse", &[("Accept", "text/event-stream")], b"");
     let head = conn.head();
     assert_eq!(head.status, 200, "{head:?}");
-    assert_eq!(head.header("content-type"), Some("text/event-stream"), "{head:?}");
+    assert_eq!(
+        head.header("content-type"),
+        Some("text/event-stream"),
+        "{head:?}"
+    );
     let mut events = conn.events(&head);
     let endpoint = events.expect_event("the endpoint event");
     assert_eq!(endpoint.event.as_deref(), Some("endpoint"), "{endpoint:?}");
@@ -59,7 +63,11 @@ fn handshake(events: &mut Events<'_>, conn: &mut Conn, endpoint: &str) {
     let init = next_message(events, "the initialize answer");
     assert_eq!(init["id"], "init", "{init}");
     assert!(init["result"]["serverInfo"]["name"].is_string(), "{init}");
-    post_accepted(conn, endpoint, &mcp::notification("notifications/initialized"));
+    post_accepted(
+        conn,
+        endpoint,
+        &mcp::notification("notifications/initialized"),
+    );
 }
 
 #[test]
@@ -113,7 +121,10 @@ fn legacy_client_calls_and_progress_on_the_stream() {
             break;
         }
         assert_eq!(answer.head.status, 202, "{}", answer.describe());
-        assert!(Instant::now() < deadline, "session still live {NOTICE:?} after its stream closed");
+        assert!(
+            Instant::now() < deadline,
+            "session still live {NOTICE:?} after its stream closed"
+        );
     }
     assert_eq!(proxy.metric("shadowcat_legacy_streams_active"), 0.0);
     proxy.stop();

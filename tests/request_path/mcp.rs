@@ -93,7 +93,10 @@ impl Session {
 
 /// Headers of a POST without a session.
 pub(crate) fn fresh_headers() -> Vec<(&'static str, &'static str)> {
-    vec![("Accept", ACCEPT_BOTH), ("Content-Type", "application/json")]
+    vec![
+        ("Accept", ACCEPT_BOTH),
+        ("Content-Type", "application/json"),
+    ]
 }
 
 /// `initialize` + `notifications/initialized` on `conn`: checks the answer and returns the
@@ -106,14 +109,20 @@ pub(crate) fn open_session(conn: &mut Conn) -> Session {
         .unwrap_or_else(|| panic!("initialize without Mcp-Session-Id: {}", answer.describe()))
         .to_owned();
     assert!(
-        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
         "the proxy's session ids are 32 lowercase hex: {id:?}"
     );
     let messages = answer.messages();
     let init = messages.last().expect("an initialize answer");
     assert_eq!(init["id"], json!(0), "{init}");
     assert!(init["result"]["serverInfo"]["name"].is_string(), "{init}");
-    assert!(init["result"]["capabilities"]["tools"].is_object(), "{init}");
+    assert!(
+        init["result"]["capabilities"]["tools"].is_object(),
+        "{init}"
+    );
     let session = Session { id };
     let ack = session.post(conn, &notification("notifications/initialized"));
     assert_eq!(ack.head.status, 202, "{}", ack.describe());

@@ -25,7 +25,10 @@ fn session_reused_from_many_connections_is_handed_to_its_owner() {
         }
     }
     let hops = proxy.metric("shadowcat_hops_total");
-    assert!(hops >= 1.0, "no connection was handed to the owner: hops {hops}");
+    assert!(
+        hops >= 1.0,
+        "no connection was handed to the owner: hops {hops}"
+    );
     assert!(
         hops <= CONNECTIONS as f64,
         "a moved connection stays with the owner: hops {hops}"
@@ -54,7 +57,10 @@ fn sessions_minted_on_both_shards_never_hop_on_their_own_connection() {
     }
     // Each session was minted by the shard that accepted its connection: no hop so far.
     assert_eq!(proxy.metric("shadowcat_hops_total"), 0.0);
-    assert_eq!(proxy.metric("shadowcat_sessions_created_total"), sessions.len() as f64);
+    assert_eq!(
+        proxy.metric("shadowcat_sessions_created_total"),
+        sessions.len() as f64
+    );
     // One connection alternating between all of them hops whenever the owner changes,
     // and every answer is still right.
     let mut conn = proxy.conn();

@@ -31,7 +31,11 @@ fn stdio_post_round_trip_and_progress() {
     conn.send("POST", mcp::PATH, &session.post_headers(), &slow);
     let head = conn.head();
     assert_eq!(head.status, 200, "{head:?}");
-    assert_eq!(head.header("content-type"), Some("text/event-stream"), "{head:?}");
+    assert_eq!(
+        head.header("content-type"),
+        Some("text/event-stream"),
+        "{head:?}"
+    );
     let mut events = conn.events(&head);
     for step in 1..=2 {
         let progress = events.expect_event("progress").json();
@@ -55,7 +59,11 @@ fn stdio_get_stream_one_per_session_ended_by_delete() {
     stream.send("GET", mcp::PATH, &session.get_headers(), b"");
     let head = stream.head();
     assert_eq!(head.status, 200, "{head:?}");
-    assert_eq!(head.header("content-type"), Some("text/event-stream"), "{head:?}");
+    assert_eq!(
+        head.header("content-type"),
+        Some("text/event-stream"),
+        "{head:?}"
+    );
     let mut events = stream.events(&head);
 
     let mut conn = proxy.conn();
@@ -79,7 +87,10 @@ fn stdio_get_stream_one_per_session_ended_by_delete() {
     // The session's child is stopped and reaped (the warm one stays).
     let deadline = Instant::now() + NOTICE;
     while proxy.children().len() >= children {
-        assert!(Instant::now() < deadline, "the session's child outlived DELETE");
+        assert!(
+            Instant::now() < deadline,
+            "the session's child outlived DELETE"
+        );
         std::thread::yield_now();
     }
     proxy.stop();
@@ -99,11 +110,18 @@ fn stdio_get_stream_closed_by_the_client_can_be_reopened() {
         conn.send("GET", mcp::PATH, &session.get_headers(), b"");
         let head = conn.head();
         if head.status == 200 {
-            assert_eq!(head.header("content-type"), Some("text/event-stream"), "{head:?}");
+            assert_eq!(
+                head.header("content-type"),
+                Some("text/event-stream"),
+                "{head:?}"
+            );
             break conn;
         }
         assert_eq!(head.status, 409, "{head:?}");
-        assert!(Instant::now() < deadline, "the closed stream still counts as open");
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream still counts as open"
+        );
     };
     // The session is intact.
     let answer = session.post(&mut proxy.conn(), &mcp::echo(json!(1), "reopened"));

@@ -25,16 +25,29 @@ fn session_initialize_call_delete() {
     assert_eq!(message["id"], json!(1), "{message}");
     assert_eq!(mcp::result_text(&message), "héllo proxy");
 
-    let add = mcp::request(json!("a"), "tools/call", json!({"name": "add", "arguments": {"a": 2, "b": 40}}));
+    let add = mcp::request(
+        json!("a"),
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": 2, "b": 40}}),
+    );
     let sum = session.post(&mut conn, &add).json();
     assert_eq!(sum["id"], json!("a"), "{sum}");
-    assert_eq!(sum["result"]["structuredContent"]["sum"], json!(42), "{sum}");
+    assert_eq!(
+        sum["result"]["structuredContent"]["sum"],
+        json!(42),
+        "{sum}"
+    );
 
     let deleted = conn.request("DELETE", mcp::PATH, &session.get_headers(), b"");
     assert_eq!(deleted.head.status, 200, "{}", deleted.describe());
     let after = session.post(&mut conn, &mcp::echo(json!(2), "gone?"));
     assert_eq!(after.head.status, 404, "{}", after.describe());
-    assert_eq!(after.json()["error"]["code"], json!(-32001), "{}", after.describe());
+    assert_eq!(
+        after.json()["error"]["code"],
+        json!(-32001),
+        "{}",
+        after.describe()
+    );
     assert_eq!(proxy.metric("shadowcat_sessions_deleted_total"), 1.0);
     proxy.stop();
 }
@@ -52,7 +65,11 @@ fn progress_relayed_as_sse_event_by_event() {
     conn.send("POST", mcp::PATH, &session.post_headers(), &slow);
     let head = conn.head();
     assert_eq!(head.status, 200, "{head:?}");
-    assert_eq!(head.header("content-type"), Some("text/event-stream"), "{head:?}");
+    assert_eq!(
+        head.header("content-type"),
+        Some("text/event-stream"),
+        "{head:?}"
+    );
     let mut events = conn.events(&head);
     for step in 1..=3 {
         let event = events.expect_event("a progress notification");
