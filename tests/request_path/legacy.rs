@@ -72,7 +72,16 @@ fn handshake(events: &mut Events<'_>, conn: &mut Conn, endpoint: &str) {
 
 #[test]
 fn legacy_client_calls_and_progress_on_the_stream() {
-    let proxy = Proxy::start(Setup::one(Upstream::Http));
+    calls_and_progress(Upstream::Http);
+}
+
+#[test]
+fn legacy_client_on_a_stdio_upstream() {
+    calls_and_progress(Upstream::Stdio);
+}
+
+fn calls_and_progress(upstream: Upstream) {
+    let proxy = Proxy::start(Setup::one(upstream));
     let mut stream = proxy.conn();
     let (mut events, endpoint) = open_stream(&mut stream);
     let mut conn = proxy.conn();

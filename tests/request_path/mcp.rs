@@ -30,14 +30,19 @@ pub(crate) fn notification(method: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-/// The `initialize` request of a 2025-06-18 client.
+/// The `initialize` request of a 2025-06-18 client without capabilities.
 pub(crate) fn initialize(id: Value) -> Vec<u8> {
+    initialize_with(id, json!({}))
+}
+
+/// The `initialize` request of a 2025-06-18 client declaring `capabilities`.
+pub(crate) fn initialize_with(id: Value, capabilities: Value) -> Vec<u8> {
     request(
         id,
         "initialize",
         json!({
             "protocolVersion": VERSION,
-            "capabilities": {},
+            "capabilities": capabilities,
             "clientInfo": {"name": "request-path-tests", "version": "0"}
         }),
     )
@@ -102,7 +107,13 @@ pub(crate) fn fresh_headers() -> Vec<(&'static str, &'static str)> {
 /// `initialize` + `notifications/initialized` on `conn`: checks the answer and returns the
 /// session the proxy minted.
 pub(crate) fn open_session(conn: &mut Conn) -> Session {
-    let answer = conn.request("POST", PATH, &fresh_headers(), &initialize(json!(0)));
+    open_session_with(conn, json!({}))
+}
+
+/// As [`open_session`], declaring client `capabilities`.
+pub(crate) fn open_session_with(conn: &mut Conn, capabilities: Value) -> Session {
+    let body = initialize_with(json!(0), capabilities);
+    let answer = conn.request("POST", PATH, &fresh_headers(), &body);
     assert_eq!(answer.head.status, 200, "{}", answer.describe());
     let id = answer
         .header("mcp-session-id")

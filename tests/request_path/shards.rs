@@ -12,7 +12,17 @@ const CONNECTIONS: usize = 32;
 
 #[test]
 fn session_reused_from_many_connections_is_handed_to_its_owner() {
-    let proxy = Proxy::start(Setup::two(Upstream::Http));
+    handed_to_owner(Upstream::Http);
+}
+
+#[test]
+fn stdio_session_reused_from_many_connections_is_handed_to_its_owner() {
+    // The session's child lives on the owner shard: only a handoff can reach it.
+    handed_to_owner(Upstream::Stdio);
+}
+
+fn handed_to_owner(upstream: Upstream) {
+    let proxy = Proxy::start(Setup::two(upstream));
     let session = mcp::open_session(&mut proxy.conn());
     for i in 0..CONNECTIONS {
         let mut conn = proxy.conn();

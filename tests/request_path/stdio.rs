@@ -135,3 +135,43 @@ fn stdio_get_stream_closed_by_the_client_can_be_reopened() {
     proxy.stop();
     assert!(events.ended(), "shutdown ends the GET stream");
 }
+
+#[test]
+fn stdio_sampling_request_reaches_the_client_and_its_answer_the_child() {
+    let proxy = Proxy::start(Setup::one(Upstream::Stdio));
+    let mut conn = proxy.conn();
+    let session = mcp::open_session_with(&mut conn, json!({"sampling": {}}));
+    let sample = mcp::request(
+        json!(3),
+        "tools/call",
+        json!({"name": "sample", "arguments": {"prompt": "2+2?"}}),
+    );
+    conn.send("POST", mcp::PATH, &session.post_headers(), &sample);
+    let head = conn.head();
+    assert_eq!(head.status, 200, "{head:?}");
+    assert_eq!(
+        head.header("content-type"),
+        Some("text/event-stream"),
+        "{head:?}"
+    );
+    let mut events = conn.events(&head);
+    let ask = events.expect_event("the sampling request").json();
+    assert_eq!(ask["method"], "sampling/createMessage", "{ask}");
+    assert_eq!(
+        ask["params"]["messages"][0]["content"]["text"], "2+2?",
+        "{ask}"
+    );
+    let ask_id = ask["id"].clone();
+    assert!(!ask_id.is_null(), "{ask}");
+
+    // The client answers on another connection, in the same session.
+    let reply = json!({"jsonrpc": "2.0", "id": ask_id,
+        "result": {"role": "assistant", "content": {"type": "text", "text": "4"}, "model": "m"}});
+    let accepted = session.post(&mut proxy.conn(), reply.to_string().as_bytes());
+    assert_eq!(accepted.head.status, 202, "{}", accepted.describe());
+    let result = events.expect_event("the tool result").json();
+    assert_eq!(result["id"], json!(3), "{result}");
+    assert_eq!(mcp::result_text(&result), "4", "{result}");
+    assert!(events.ended());
+    proxy.stop();
+}
