@@ -25,6 +25,7 @@ mod mcp;
 
 mod errors;
 mod legacy;
+mod relay;
 mod shards;
 mod stdio;
 mod streamable;
