@@ -163,6 +163,22 @@ impl Proxy {
             .map_or(0.0, |(_, v)| v.trim().parse().expect("metric value"))
     }
 
+    /// Scrapes `/metrics` until `name` satisfies `ok` (each scrape is a round trip to every
+    /// shard), failing after [`crate::client::IO_TIMEOUT`] with `what`.
+    pub(crate) fn await_metric(&self, name: &str, ok: impl Fn(f64) -> bool, what: &str) {
+        let deadline = std::time::Instant::now() + crate::client::IO_TIMEOUT;
+        loop {
+            let value = self.metric(name);
+            if ok(value) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: {name} is still {value}"
+            );
+        }
+    }
+
     /// Stops the proxy gracefully and checks that every shard ended cleanly and no child is
     /// left.
     pub(crate) fn stop(mut self) {

@@ -135,7 +135,11 @@ fn calls_and_progress(upstream: Upstream) {
             "session still live {NOTICE:?} after its stream closed"
         );
     }
-    assert_eq!(proxy.metric("shadowcat_legacy_streams_active"), 0.0);
+    proxy.await_metric(
+        "shadowcat_legacy_streams_active",
+        |v| v == 0.0,
+        "the closed stream is gone",
+    );
     proxy.stop();
 }
 
