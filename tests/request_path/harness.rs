@@ -179,6 +179,13 @@ impl Proxy {
         }
     }
 
+    /// Tells the shards to stop (as SIGTERM does) without waiting for them.
+    pub(crate) fn signal_stop(&self) {
+        if let Some(running) = &self.running {
+            running.stop();
+        }
+    }
+
     /// Stops the proxy gracefully and checks that every shard ended cleanly and no child is
     /// left.
     pub(crate) fn stop(mut self) {

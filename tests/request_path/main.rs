@@ -27,6 +27,7 @@ mod errors;
 mod legacy;
 mod relay;
 mod shards;
+mod shutdown;
 mod stdio;
 mod streamable;
 mod translation;
