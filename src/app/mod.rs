@@ -23,6 +23,9 @@ pub mod shard;
 
 use shard::Binds;
 
+mod running;
+pub use running::Running;
+
 /// How long shards get to bind their listeners.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Capacity of each cross-shard channel (handoffs and scrapes are rare and small).
@@ -74,7 +77,56 @@ impl From<shards::Error> for AppError {
 }
 
 /// Runs the proxy (and the embedded demo server when configured) until signalled.
-pub fn run_proxy(mut config: Config) -> Result<(), AppError> {
+pub fn run_proxy(config: Config) -> Result<(), AppError> {
+    let running = start(config)?;
+    // Handlers go in before `ready` is printed: a supervisor may signal right after it.
+    spawn_signal_thread(running.stop_handles()?)?;
+    let mut lines = Vec::new();
+    let (binds, config) = (running.binds(), running.config());
+    if let Some(d) = binds.demo {
+        let path = config.demo.as_ref().map_or("/mcp", |d| d.path.as_str());
+        lines.push(format!("listening demo http://{d}{path}"));
+    }
+    for (addr, l) in binds.listeners.iter().zip(&config.listeners) {
+        for r in &l.routes {
+            lines.push(format!("listening proxy http://{addr}{}", r.path));
+            if let Some(legacy) = &r.legacy_sse {
+                lines.push(format!(
+                    "listening proxy-sse http://{addr}{}",
+                    legacy.sse_path
+                ));
+            }
+        }
+    }
+    if let Some(a) = binds.admin {
+        lines.push(format!("listening admin http://{a}/"));
+    }
+    let hint = config
+        .demo
+        .as_ref()
+        .and(binds.listeners.first())
+        .map(|addr| {
+            let route = config.listeners.first().and_then(|l| l.routes.first());
+            let path = route.map_or("/mcp", |r| r.path.as_str());
+            let sse = route
+                .and_then(|r| r.legacy_sse.as_ref())
+                .map(|l| format!("http://{addr}{}", l.sse_path));
+            demo_hint(&format!("http://{addr}{path}"), sse.as_deref())
+        });
+    announce(running.shard_count(), &lines, hint);
+    running.join()
+}
+
+/// Starts the proxy (and the embedded demo server when configured) and returns once every
+/// shard has bound its listeners: the path `run_proxy` takes, without signals or stdout.
+///
+/// In-process users (the request-path tests) read the bound addresses from
+/// [`Running::binds`] and stop it with [`Running::shutdown`] or by dropping it.
+///
+/// # Errors
+/// As `run_proxy` before `ready`: a missing stdio program, core selection, memlock, a bind,
+/// a shard that failed or did not report within 10 s.
+pub fn start(mut config: Config) -> Result<Running, AppError> {
     check_commands(&config)?;
     let cores = select(&config.runtime)?;
     let mut reservations = Vec::new();
@@ -109,38 +161,8 @@ pub fn run_proxy(mut config: Config) -> Result<(), AppError> {
     let runtime = Runtime::start_each(spec, boots.inputs, move |ctx, boot| {
         shard::run(ctx, cfg.clone(), b.clone(), boot)
     })?;
-    let mut lines = Vec::new();
-    if let Some(d) = binds.demo {
-        let path = config.demo.as_ref().map_or("/mcp", |d| d.path.as_str());
-        lines.push(format!("listening demo http://{d}{path}"));
-    }
-    for (addr, l) in binds.listeners.iter().zip(&config.listeners) {
-        for r in &l.routes {
-            lines.push(format!("listening proxy http://{addr}{}", r.path));
-            if let Some(legacy) = &r.legacy_sse {
-                lines.push(format!(
-                    "listening proxy-sse http://{addr}{}",
-                    legacy.sse_path
-                ));
-            }
-        }
-    }
-    if let Some(a) = binds.admin {
-        lines.push(format!("listening admin http://{a}/"));
-    }
-    let hint = config
-        .demo
-        .as_ref()
-        .and(binds.listeners.first())
-        .map(|addr| {
-            let route = config.listeners.first().and_then(|l| l.routes.first());
-            let path = route.map_or("/mcp", |r| r.path.as_str());
-            let sse = route
-                .and_then(|r| r.legacy_sse.as_ref())
-                .map(|l| format!("http://{addr}{}", l.sse_path));
-            demo_hint(&format!("http://{addr}{path}"), sse.as_deref())
-        });
-    finish_startup(runtime, boots.ready, stop, reservations, &lines, hint)
+    let runtime = await_ready(runtime, boots.ready, &stop, reservations)?;
+    Ok(Running::new(runtime, stop, binds, config))
 }
 
 /// How to talk to `shadowcat demo` (stderr: stdout carries only the readiness lines).
@@ -200,36 +222,44 @@ pub fn run_demo_server(config: DemoServerConfig) -> Result<(), AppError> {
         "listening demo-server http://{addr}{}",
         config.path
     )];
-    finish_startup(runtime, boots.ready, stop, reservations, &lines, None)
+    let runtime = await_ready(runtime, boots.ready, &stop, reservations)?;
+    spawn_signal_thread(stop)?;
+    let shard_count = runtime.shard_count();
+    announce(shard_count, &lines, None);
+    runtime.join_until_failure()?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
-fn finish_startup(
+/// Waits until every shard reported its listeners bound, then drops the port placeholders.
+/// On failure the shards are told to stop (and joined when they reported).
+fn await_ready(
     runtime: Runtime,
     ready: mpsc::Receiver<Result<(), String>>,
-    stop: Vec<StdUnixStream>,
+    stop: &[StdUnixStream],
     reservations: Vec<StdListener>,
-    lines: &[String],
-    hint: Option<String>,
-) -> Result<(), AppError> {
-    let shard_count = runtime.shard_count();
-    for _ in 0..shard_count {
+) -> Result<Runtime, AppError> {
+    for _ in 0..runtime.shard_count() {
         match ready.recv_timeout(READY_TIMEOUT) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                signal_all(&stop);
+                signal_all(stop);
                 let _ = runtime.join();
                 return Err(AppError::Shard(e));
             }
             Err(_) => {
-                signal_all(&stop);
+                signal_all(stop);
                 return Err(AppError::NotReady(READY_TIMEOUT));
             }
         }
     }
     // Every shard has bound its own SO_REUSEPORT socket: the placeholders can go.
     drop(reservations);
-    // Handlers go in before `ready` is printed: a supervisor may signal right after it.
-    spawn_signal_thread(stop)?;
+    Ok(runtime)
+}
+
+/// The readiness contract: the `listening` lines, then `ready`, on stdout; the hint on stderr.
+fn announce(shard_count: usize, lines: &[String], hint: Option<String>) {
     let mut out = std::io::stdout().lock();
     for line in lines {
         let _ = writeln!(out, "{line}");
@@ -241,9 +271,6 @@ fn finish_startup(
         eprintln!("{hint}");
     }
     tracing::info!(shards = shard_count, "ready");
-    runtime.join_until_failure()?;
-    tracing::info!("stopped");
-    Ok(())
 }
 
 fn select(runtime: &RuntimeConfig) -> Result<Vec<usize>, AppError> {

@@ -1,0 +1,215 @@
+//! Starts the proxy in-process for one test: a TOML configuration through
+//! `shadowcat::config::from_toml_str` (what `shadowcat run --config` loads) and `app::start`
+//! (what `shadowcat run`/`demo`/`reverse` run), on 127.0.0.1 port 0, with the demo MCP server
+//! as the upstream: embedded in the proxy over HTTP (as `shadowcat demo` runs it), or
+//! `shadowcat demo-server --stdio` children of the built binary. `app::start` returns once
+//! every shard has bound its listeners, so the ports are known without waiting; dropping the
+//! [`Proxy`] stops the shards and joins them (children reaped), also when the test panics.
+//!
+//! Not here: requests (client.rs, mcp.rs).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use shadowcat::app::Running;
+
+use crate::client::Conn;
+
+/// Which upstream the proxy's one route goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Upstream {
+    /// The embedded demo server over HTTP, answering JSON (SSE only for progress).
+    Http,
+    /// The embedded demo server, declared `era = "legacy"`: 2026-07-28 clients are translated.
+    HttpLegacyEra,
+    /// `shadowcat demo-server --stdio`, one child per session.
+    Stdio,
+}
+
+/// What to start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Setup {
+    pub(crate) shards: usize,
+    pub(crate) upstream: Upstream,
+}
+
+impl Setup {
+    /// One shard in front of `upstream`.
+    pub(crate) fn one(upstream: Upstream) -> Self {
+        Self {
+            shards: 1,
+            upstream,
+        }
+    }
+
+    /// Two shards in front of `upstream`.
+    pub(crate) fn two(upstream: Upstream) -> Self {
+        Self {
+            shards: 2,
+            upstream,
+        }
+    }
+
+    /// The configuration file this setup stands for; stdio children carry `tag` in their
+    /// environment so the test can find them.
+    fn toml(&self, tag: &str) -> String {
+        let upstream = match self.upstream {
+            Upstream::Http | Upstream::HttpLegacyEra => {
+                let era = if self.upstream == Upstream::HttpLegacyEra {
+                    "era = \"legacy\"\n"
+                } else {
+                    ""
+                };
+                format!(
+                    "[upstreams.demo]\nurl = \"http://127.0.0.1:0/mcp\"\nrequest_timeout = \"10s\"\n{era}\n\
+                     [demo]\nbind = \"127.0.0.1:0\"\nsse = false\npath = \"/mcp\"\n"
+                )
+            }
+            Upstream::Stdio => format!(
+                "[upstreams.demo]\ncommand = [{:?}, \"demo-server\", \"--stdio\"]\n\
+                 request_timeout = \"10s\"\nwarm = 1\nmax = 16\nkill_grace = \"1s\"\n\
+                 env = {{ {TAG_VAR} = \"{tag}\" }}\n",
+                env!("CARGO_BIN_EXE_shadowcat")
+            ),
+        };
+        format!(
+            "[runtime]\nshards = {shards}\nio_memory = \"256KiB\"\n\n\
+             [listeners.main]\nbind = \"127.0.0.1:0\"\n\n\
+             [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\nlegacy_sse = true\n\n\
+             {upstream}\n\
+             [timeouts]\nshutdown_grace = \"2s\"\n\n\
+             [admin]\nbind = \"127.0.0.1:0\"\n\n\
+             [log]\nlevel = \"warn\"\n",
+            shards = self.shards,
+        )
+    }
+}
+
+/// A proxy running in this process; stopped and joined on drop.
+#[derive(Debug)]
+pub(crate) struct Proxy {
+    running: Option<Running>,
+    /// The proxy listener (`/mcp`, `/sse`, `/messages`).
+    pub(crate) addr: SocketAddr,
+    /// The admin listener (`/metrics`).
+    pub(crate) admin: SocketAddr,
+    /// The value of [`TAG_VAR`] in this proxy's stdio children.
+    tag: String,
+}
+
+/// Environment variable marking the stdio children of one test's proxy.
+const TAG_VAR: &str = "SHADOWCAT_REQUEST_PATH_TEST";
+
+impl Proxy {
+    /// Starts `setup` and returns when every shard is ready.
+    pub(crate) fn start(setup: Setup) -> Proxy {
+        init_logging();
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let tag = format!(
+            "{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        );
+        let toml = setup.toml(&tag);
+        let config = shadowcat::config::from_toml_str(&toml, "request_path.toml")
+            .unwrap_or_else(|e| panic!("test config rejected: {e}\n{toml}"));
+        let running = shadowcat::app::start(config).unwrap_or_else(|e| {
+            panic!("proxy did not start: {e} (glommio needs locked memory: `ulimit -l unlimited`)")
+        });
+        assert_eq!(running.shard_count(), setup.shards);
+        let binds = running.binds();
+        let addr = binds.listeners[0];
+        let admin = binds.admin.expect("admin listener configured");
+        assert!(addr.ip().is_loopback() && admin.ip().is_loopback());
+        assert_ne!(addr.port(), 0, "port 0 resolved before start returns");
+        Proxy {
+            running: Some(running),
+            addr,
+            admin,
+            tag,
+        }
+    }
+
+    /// Live processes started by this proxy (its stdio children, found by their environment).
+    pub(crate) fn children(&self) -> Vec<u32> {
+        let marker = format!("{TAG_VAR}={}", self.tag);
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|&b| b == 0).any(|kv| kv == marker.as_bytes()))
+            })
+            .collect()
+    }
+
+    /// A new client connection to the proxy listener.
+    pub(crate) fn conn(&self) -> Conn {
+        Conn::connect(self.addr)
+    }
+
+    /// A counter or gauge from the admin `/metrics`, merged over all shards (0 when absent).
+    pub(crate) fn metric(&self, name: &str) -> f64 {
+        let mut conn = Conn::connect(self.admin);
+        let answer = conn.request("GET", "/metrics", &[], b"");
+        assert_eq!(answer.head.status, 200, "{}", answer.describe());
+        let text = String::from_utf8(answer.body).expect("metrics text");
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once(' '))
+            .find(|(n, _)| *n == name)
+            .map_or(0.0, |(_, v)| v.trim().parse().expect("metric value"))
+    }
+
+    /// Scrapes `/metrics` until `name` satisfies `ok` (each scrape is a round trip to every
+    /// shard), failing after [`crate::client::IO_TIMEOUT`] with `what`.
+    pub(crate) fn await_metric(&self, name: &str, ok: impl Fn(f64) -> bool, what: &str) {
+        let deadline = std::time::Instant::now() + crate::client::IO_TIMEOUT;
+        loop {
+            let value = self.metric(name);
+            if ok(value) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: {name} is still {value}"
+            );
+        }
+    }
+
+    /// Tells the shards to stop (as SIGTERM does) without waiting for them.
+    pub(crate) fn signal_stop(&self) {
+        if let Some(running) = &self.running {
+            running.stop();
+        }
+    }
+
+    /// Stops the proxy gracefully and checks that every shard ended cleanly and no child is
+    /// left.
+    pub(crate) fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().expect("shards end cleanly");
+        }
+        let left = self.children();
+        assert!(left.is_empty(), "children left after stop: {left:?}");
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        // Running's own Drop stops and joins: explicit here so the order is visible.
+        drop(self.running.take());
+    }
+}
+
+/// Proxy logs on the test's output (shown for failing tests), filtered by `RUST_LOG`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
