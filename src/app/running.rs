@@ -3,16 +3,16 @@
 //! (`tests/request_path`) both start the proxy through `app::start` and end it here.
 //!
 //! Not here: startup itself (`app::start`), signal handling (`app::spawn_signal_thread`), what a
-//! shard does on stop (crate::proxy::shard).
+//! shard does on stop (shard.rs).
 
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::Arc;
 
 use shards::executor::Runtime;
 
+use super::shard::Binds;
 use super::{signal_all, AppError};
 use crate::config::Config;
-use crate::proxy::shard::Binds;
 
 /// A running proxy whose shards are all ready. Dropping it stops the shards and waits for them
 /// (in-flight requests drain within `timeouts.shutdown_grace`, stdio children are reaped), so a
