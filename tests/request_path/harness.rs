@@ -22,6 +22,8 @@ pub(crate) enum Upstream {
     Http,
     /// The embedded demo server, declared `era = "legacy"`: 2026-07-28 clients are translated.
     HttpLegacyEra,
+    /// The embedded demo server answering every POST with an SSE stream.
+    HttpSse,
     /// `shadowcat demo-server --stdio`, one child per session.
     Stdio,
 }
@@ -31,6 +33,8 @@ pub(crate) enum Upstream {
 pub(crate) struct Setup {
     pub(crate) shards: usize,
     pub(crate) upstream: Upstream,
+    /// Extra TOML lines for the route (e.g. `deny_tools = [...]`).
+    pub(crate) route: &'static str,
 }
 
 impl Setup {
@@ -39,6 +43,7 @@ impl Setup {
         Self {
             shards: 1,
             upstream,
+            route: "",
         }
     }
 
@@ -47,6 +52,15 @@ impl Setup {
         Self {
             shards: 2,
             upstream,
+            route: "",
+        }
+    }
+
+    /// The same setup with `lines` added to the route's table.
+    pub(crate) fn with_route(self, lines: &'static str) -> Self {
+        Self {
+            route: lines,
+            ..self
         }
     }
 
@@ -54,15 +68,16 @@ impl Setup {
     /// environment so the test can find them.
     fn toml(&self, tag: &str) -> String {
         let upstream = match self.upstream {
-            Upstream::Http | Upstream::HttpLegacyEra => {
+            Upstream::Http | Upstream::HttpLegacyEra | Upstream::HttpSse => {
                 let era = if self.upstream == Upstream::HttpLegacyEra {
                     "era = \"legacy\"\n"
                 } else {
                     ""
                 };
+                let sse = self.upstream == Upstream::HttpSse;
                 format!(
                     "[upstreams.demo]\nurl = \"http://127.0.0.1:0/mcp\"\nrequest_timeout = \"10s\"\n{era}\n\
-                     [demo]\nbind = \"127.0.0.1:0\"\nsse = false\npath = \"/mcp\"\n"
+                     [demo]\nbind = \"127.0.0.1:0\"\nsse = {sse}\npath = \"/mcp\"\n"
                 )
             }
             Upstream::Stdio => format!(
@@ -75,12 +90,13 @@ impl Setup {
         format!(
             "[runtime]\nshards = {shards}\nio_memory = \"256KiB\"\n\n\
              [listeners.main]\nbind = \"127.0.0.1:0\"\n\n\
-             [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\nlegacy_sse = true\n\n\
+             [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\nlegacy_sse = true\n{route}\n\n\
              {upstream}\n\
              [timeouts]\nshutdown_grace = \"2s\"\n\n\
              [admin]\nbind = \"127.0.0.1:0\"\n\n\
              [log]\nlevel = \"warn\"\n",
             shards = self.shards,
+            route = self.route,
         )
     }
 }

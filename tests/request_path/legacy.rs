@@ -15,7 +15,7 @@ use crate::mcp::{self, assert_error};
 const NOTICE: Duration = Duration::from_secs(10);
 
 /// Opens `GET /sse` on `conn`, checks the stream's head and returns the messages endpoint.
-fn open_stream(conn: &mut Conn) -> (Events<'_>, String) {
+pub(crate) fn open_stream(conn: &mut Conn) -> (Events<'_>, String) {
     conn.send("GET", "/sse", &[("Accept", "text/event-stream")], b"");
     let head = conn.head();
     assert_eq!(head.status, 200, "{head:?}");
@@ -35,7 +35,7 @@ fn open_stream(conn: &mut Conn) -> (Events<'_>, String) {
 }
 
 /// POSTs one message to the legacy endpoint on `conn`; returns the response.
-fn post(conn: &mut Conn, endpoint: &str, body: &[u8]) -> crate::client::Response {
+pub(crate) fn post(conn: &mut Conn, endpoint: &str, body: &[u8]) -> crate::client::Response {
     conn.request(
         "POST",
         endpoint,
@@ -45,20 +45,20 @@ fn post(conn: &mut Conn, endpoint: &str, body: &[u8]) -> crate::client::Response
 }
 
 /// POSTs and expects 202.
-fn post_accepted(conn: &mut Conn, endpoint: &str, body: &[u8]) {
+pub(crate) fn post_accepted(conn: &mut Conn, endpoint: &str, body: &[u8]) {
     let answer = post(conn, endpoint, body);
     assert_eq!(answer.head.status, 202, "{}", answer.describe());
 }
 
 /// The next `message` event on the stream, as JSON.
-fn next_message(events: &mut Events<'_>, what: &str) -> Value {
+pub(crate) fn next_message(events: &mut Events<'_>, what: &str) -> Value {
     let event = events.expect_event(what);
     assert_eq!(event.event.as_deref(), Some("message"), "{event:?}");
     event.json()
 }
 
 /// initialize + initialized through the legacy endpoint, answer checked on the stream.
-fn handshake(events: &mut Events<'_>, conn: &mut Conn, endpoint: &str) {
+pub(crate) fn handshake(events: &mut Events<'_>, conn: &mut Conn, endpoint: &str) {
     post_accepted(conn, endpoint, &mcp::initialize(json!("init")));
     let init = next_message(events, "the initialize answer");
     assert_eq!(init["id"], "init", "{init}");

@@ -30,4 +30,5 @@ mod shards;
 mod shutdown;
 mod stdio;
 mod streamable;
+mod tool_filter;
 mod translation;

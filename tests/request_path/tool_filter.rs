@@ -1,0 +1,152 @@
+//! The `tool_filter` stage (`allow_tools`/`deny_tools` on the route) on every client transport
+//! and upstream the harness has: a hidden tool is missing from `tools/list` (JSON answers, SSE
+//! answers, stdio children, legacy streams, 2026-07-28 translated listings) and a call to it is
+//! answered `-32602 Unknown tool: NAME` by the proxy. `add` is a real demo tool: had the call
+//! reached the upstream, it would have answered with a sum, not an error.
+
+use serde_json::{json, Value};
+
+use crate::client::Events;
+use crate::harness::{Proxy, Setup, Upstream};
+use crate::legacy::{handshake, next_message, open_stream, post_accepted};
+use crate::mcp;
+
+/// The route's stage: every demo tool but `add`.
+const DENY_ADD: &str = "deny_tools = [\"add*\"]";
+
+/// Tool names of a `tools/list` answer message.
+fn names(message: &Value) -> Vec<String> {
+    message["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a listing: {message}"))
+        .iter()
+        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn assert_add_hidden(listing: &Value) {
+    let names = names(listing);
+    assert!(names.iter().any(|n| n == "echo"), "echo stays: {names:?}");
+    assert!(
+        !names.iter().any(|n| n == "add"),
+        "add is hidden: {names:?}"
+    );
+}
+
+fn assert_unknown_tool(message: &Value, id: &Value) {
+    assert_eq!(&message["id"], id, "{message}");
+    assert_eq!(message["error"]["code"], json!(-32602), "{message}");
+    assert_eq!(
+        message["error"]["message"], "Unknown tool: add",
+        "{message}"
+    );
+}
+
+/// List, call the hidden tool, call a visible one, over Streamable HTTP sessions.
+fn over_sessions(upstream: Upstream) {
+    let proxy = Proxy::start(Setup::one(upstream).with_route(DENY_ADD));
+    let mut conn = proxy.conn();
+    let session = mcp::open_session(&mut conn);
+    let list = session.post(&mut conn, &mcp::request(json!(1), "tools/list", json!({})));
+    assert_eq!(list.head.status, 200, "{}", list.describe());
+    assert_add_hidden(list.messages().last().expect("a listing"));
+
+    let add = json!({"name": "add", "arguments": {"a": 1, "b": 2}});
+    let refused = session.post(&mut conn, &mcp::request(json!(2), "tools/call", add));
+    assert_eq!(refused.head.status, 200, "{}", refused.describe());
+    assert_unknown_tool(&refused.json(), &json!(2));
+    assert_eq!(proxy.metric("shadowcat_tools_denied_total"), 1.0);
+
+    let echo = session.post(&mut conn, &mcp::echo(json!(3), "still here"));
+    let answer = echo.messages().pop().expect("an echo answer");
+    assert_eq!(mcp::result_text(&answer), "still here");
+}
+
+#[test]
+fn hidden_tools_over_http_json_answers() {
+    over_sessions(Upstream::Http);
+}
+
+#[test]
+fn hidden_tools_over_http_sse_answers() {
+    over_sessions(Upstream::HttpSse);
+}
+
+#[test]
+fn hidden_tools_over_a_stdio_upstream() {
+    over_sessions(Upstream::Stdio);
+}
+
+#[test]
+fn allow_lists_keep_only_what_they_name() {
+    let proxy = Proxy::start(Setup::one(Upstream::Http).with_route("allow_tools = [\"ech?\"]"));
+    let mut conn = proxy.conn();
+    let session = mcp::open_session(&mut conn);
+    let list = session.post(&mut conn, &mcp::request(json!(1), "tools/list", json!({})));
+    assert_eq!(names(&list.messages()[0]), ["echo"]);
+}
+
+/// A legacy HTTP+SSE client: the listing and the refusal arrive on the stream.
+fn over_legacy_stream(upstream: Upstream) {
+    let proxy = Proxy::start(Setup::one(upstream).with_route(DENY_ADD));
+    let mut stream_conn = proxy.conn();
+    let (mut events, endpoint): (Events<'_>, String) = open_stream(&mut stream_conn);
+    let mut conn = proxy.conn();
+    handshake(&mut events, &mut conn, &endpoint);
+    post_accepted(
+        &mut conn,
+        &endpoint,
+        &mcp::request(json!(1), "tools/list", json!({})),
+    );
+    assert_add_hidden(&next_message(&mut events, "the listing"));
+    let add = json!({"name": "add", "arguments": {"a": 1, "b": 2}});
+    post_accepted(
+        &mut conn,
+        &endpoint,
+        &mcp::request(json!(2), "tools/call", add),
+    );
+    assert_unknown_tool(&next_message(&mut events, "the refusal"), &json!(2));
+    post_accepted(&mut conn, &endpoint, &mcp::echo(json!(3), "legacy"));
+    assert_eq!(
+        mcp::result_text(&next_message(&mut events, "the echo")),
+        "legacy"
+    );
+}
+
+#[test]
+fn hidden_tools_on_a_legacy_stream_over_http() {
+    over_legacy_stream(Upstream::Http);
+}
+
+#[test]
+fn hidden_tools_on_a_legacy_stream_over_stdio() {
+    over_legacy_stream(Upstream::Stdio);
+}
+
+/// A 2026-07-28 stateless client, translated onto the legacy upstream's sessions.
+fn modern_client(upstream: Upstream) {
+    let proxy = Proxy::start(Setup::one(upstream).with_route(DENY_ADD));
+    let list = mcp::modern(json!(1), "tools/list", json!({}), None, json!({}));
+    let answer = list.send(&mut proxy.conn());
+    assert_add_hidden(&answer.messages().pop().expect("a listing"));
+    let call = mcp::modern(
+        json!(2),
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+        Some("add"),
+        json!({}),
+    );
+    let refused = call.send(&mut proxy.conn());
+    assert_eq!(refused.head.status, 200, "{}", refused.describe());
+    assert_unknown_tool(&refused.json(), &json!(2));
+}
+
+#[test]
+fn hidden_tools_for_a_modern_client_on_a_legacy_http_upstream() {
+    modern_client(Upstream::HttpLegacyEra);
+}
+
+#[test]
+fn hidden_tools_for_a_modern_client_on_a_stdio_upstream() {
+    modern_client(Upstream::Stdio);
+}
