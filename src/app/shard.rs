@@ -115,7 +115,7 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     teardown::shut_down(&state).await;
     // The embedded demo server goes last: it is the upstream the sessions above were ended on.
     if let Some((svc, serving)) = demo {
-        svc.shutdown.fire();
+        svc.stop(state.config.timeouts.shutdown_grace).await;
         serving.await;
     }
 }

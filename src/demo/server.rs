@@ -16,6 +16,7 @@ use crate::http::{Head, HttpConn, Limits, Method};
 use crate::proxy::headers::local_response;
 use crate::proxy::respond::refuse_foreign_host;
 use crate::proxy::state::MeshMsg;
+use shards::gate::Gate;
 use shards::latch::Latch;
 use shards::timeout::within;
 
@@ -38,6 +39,9 @@ pub struct DemoService {
     limits: Limits,
     /// Fired to stop accepting and end idle connections.
     pub shutdown: Latch,
+    /// Connections being served: at shutdown, answers in flight finish before the shard ends
+    /// (another shard's proxy may be relaying one of them).
+    inflight: Gate,
     /// `Host` names served (`None`: any).
     allowed_hosts: Option<Vec<String>>,
     /// Sessions ids are stateless tags; DELETE is remembered here and announced to peers.
@@ -70,8 +74,22 @@ impl DemoService {
             path: path.to_owned(),
             limits: Limits::default(),
             shutdown: Latch::default(),
+            inflight: Gate::new(),
             deleted: RefCell::new(HashSet::new()),
             announce: RefCell::new(None),
+        }
+    }
+
+    /// Stops accepting, ends idle connections, and waits (at most `grace`) for the answers in
+    /// flight: the proxy shards relaying them may not be this one, and a shard that ends drops
+    /// its tasks without closing their connections, which would leave those relays silent.
+    pub async fn stop(&self, grace: std::time::Duration) {
+        self.shutdown.fire();
+        if within(grace, self.inflight.closed()).await.is_none() {
+            tracing::warn!(
+                left = self.inflight.inside(),
+                "demo server: answers still running after the shutdown grace"
+            );
         }
     }
 
@@ -125,7 +143,14 @@ fn session_gone() -> DemoReply {
 /// Accepts demo connections until `svc.shutdown` fires.
 pub async fn accept_loop(listener: TcpListener, svc: Rc<DemoService>) {
     accept_until(listener, &svc.shutdown, "demo", |stream| {
-        glommio::spawn_local(serve(svc.clone(), stream)).detach();
+        let svc = svc.clone();
+        glommio::spawn_local(async move {
+            // Refused once stopping: the connection is dropped (closed) unanswered.
+            if let Some(_serving) = svc.inflight.enter() {
+                serve(svc.clone(), stream).await;
+            }
+        })
+        .detach();
     })
     .await;
 }
@@ -351,7 +376,7 @@ pub async fn run_shard(
     svc.set_announce(announcer(mesh));
     let serving = glommio::spawn_local(accept_loop(listener, svc.clone()));
     crate::proxy::boot::wait_for_signal(boot.shutdown).await;
-    svc.shutdown.fire();
+    svc.stop(crate::config::defaults::SHUTDOWN_GRACE).await;
     serving.await;
 }
 
