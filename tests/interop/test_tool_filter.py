@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -195,13 +195,13 @@ async def _python_tool_names(url: str) -> list[str]:
 @pytest.fixture
 def filter_proxy(shadowcat_bin: Path) -> Iterator[Callable[..., harness.Endpoint]]:
     """Starts `reverse --legacy-sse --admin` with the filter's flags in front of an upstream (one
-    shard); every proxy started is stopped at the end of the test."""
+    shard unless told); every proxy started is stopped at the end of the test."""
     started: list[harness.Endpoint] = []
 
-    def start(upstream_args: list[str | Path], flags: list[str]) -> harness.Endpoint:
+    def start(upstream_args: list[str | Path], flags: list[str], shards: int = 1) -> harness.Endpoint:
         # `--upstream-cmd -- CMD...` must come last: everything after `--` is the command.
         argv: list[str | Path] = [shadowcat_bin, "reverse", "--bind", f"{harness.LOOPBACK_HOST}:0",
-                                  "--shards", "1", "--legacy-sse", "--admin", f"{harness.LOOPBACK_HOST}:0",
+                                  "--shards", str(shards), "--legacy-sse", "--admin", f"{harness.LOOPBACK_HOST}:0",
                                   *flags, *upstream_args]
         process = harness.ManagedProcess("shadowcat-tool-filter-proxy", argv)
         failure = None
@@ -352,3 +352,398 @@ def test_typescript_sdk(filter_proxy, upstream: Upstream, filter_name: str, tran
 @pytest.mark.parametrize("upstream", RMCP_UPSTREAMS, indirect=True)
 def test_rmcp_2026_client(filter_proxy, upstream: Upstream, filter_name: str) -> None:
     run_cell(filter_proxy, upstream, filter_name, rmcp_client)
+
+
+# --- raw HTTP: the proxy's exact answer ----------------------------------------------------------
+
+@pytest.mark.parametrize("upstream", ["demo-http", "demo-http-sse"], indirect=True)
+def test_raw_streamable_http_answer(filter_proxy, upstream: Upstream) -> None:
+    """HTTP 200 and exactly the JSON-RPC error carrying the request's id (string and integer ids),
+    for JSON and SSE upstream answers alike; the raw listing (JSON or SSE) is cut too."""
+    proxy = filter_proxy(upstream.args, ["--deny-tool", "add"])
+    with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        session = rawhttp.open_session(conn)
+        listing = conn.request("POST", "/mcp", session.headers(), rawhttp.jsonrpc("tools/list", {}, "list-1"))
+        assert listing.status == 200, listing.describe()
+        names = [tool["name"] for tool in listing.response_for("list-1")["result"]["tools"]]
+        assert names == ["echo", "slow"], listing.describe()
+        for request_id in ("hidden-7", 8):
+            answer = rawhttp.call_tool(conn, session, request_id, "add", {"a": 1, "b": 2})  # asserts HTTP 200
+            assert answer == {"jsonrpc": "2.0", "id": request_id,
+                              "error": {"code": UNKNOWN_TOOL, "message": "Unknown tool: add"}}, answer
+        assert rawhttp.tool_text(rawhttp.call_tool(conn, session, "echo-1", "echo", {"message": "still here"})) \
+            == "still here"
+    assert denied_total(proxy) == 2
+
+
+@pytest.mark.parametrize("upstream", ["demo-http", "fixture-stdio"], indirect=True)
+def test_raw_legacy_sse_answer(filter_proxy, upstream: Upstream) -> None:
+    """Legacy HTTP+SSE: the POST of a hidden call gets 202 like any message, and the error with
+    the request's id arrives on the client's stream."""
+    proxy = filter_proxy(upstream.args, ["--allow-tool", "e*"])
+    legacy = LegacyStream(proxy)
+    try:
+        legacy.initialize()
+        accepted = legacy.post(rawhttp.jsonrpc("tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}}, 41))
+        assert accepted.status == 202, accepted.describe()
+        assert legacy.response_for(41) == {"jsonrpc": "2.0", "id": 41,
+                                           "error": {"code": UNKNOWN_TOOL, "message": "Unknown tool: add"}}
+        assert legacy.post(rawhttp.jsonrpc("tools/list", {}, "list-2")).status == 202
+        assert [tool["name"] for tool in legacy.response_for("list-2")["result"]["tools"]] == ["echo"]
+        assert legacy.post(rawhttp.jsonrpc("tools/call", {"name": "echo", "arguments": {"message": "ok"}},
+                                           "echo-2")).status == 202
+        assert legacy.response_for("echo-2")["result"]["content"][0]["text"] == "ok"
+    finally:
+        legacy.close()
+    assert denied_total(proxy) == 1
+    if upstream.logged_by is not None:
+        wait_until(lambda: "echo" in upstream.calls_seen(proxy), "the echo call logged upstream", EVIDENCE_DEADLINE_S)
+        assert upstream.calls_seen(proxy) == ["echo"], upstream.calls_seen(proxy)
+
+
+# --- a tool the upstream adds later ----------------------------------------------------------------
+
+async def _load_then_list(url: str, names: list[str]) -> dict[str, Any]:
+    changed = asyncio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ServerNotification) and \
+                isinstance(message.root, types.ToolListChangedNotification):
+            changed.set()
+
+    async with streamable_http_client(url) as (read, write, _), \
+            ClientSession(read, write, message_handler=on_message) as session:
+        await session.initialize()
+        for name in names:
+            result = await session.call_tool("load_component", {"name": name})
+            assert not result.isError, result
+        # The fixture announces each load; the announcement passes the filter untouched.
+        await asyncio.wait_for(changed.wait(), EVIDENCE_DEADLINE_S)
+        tools = [tool.name for tool in (await session.list_tools()).tools]
+        outcomes = {}
+        for name in names:
+            try:
+                result = await session.call_tool(name, {})
+                outcomes[name] = [block.text for block in result.content if isinstance(block, types.TextContent)]
+            except McpError as error:
+                outcomes[name] = {"code": error.error.code, "message": error.error.message}
+        return {"tools": tools, "calls": outcomes}
+
+
+@pytest.mark.parametrize("upstream", ["fixture-stdio"], indirect=True)
+def test_tool_registered_later_is_filtered_too(filter_proxy, upstream: Upstream) -> None:
+    """The FastMCP fixture registers tools at run time (`load_component`, then
+    notifications/tools/list_changed): the new listing is cut by the same lists."""
+    proxy = filter_proxy(upstream.args, ["--deny-tool", "secret*", "--deny-tool", "crash"])
+    report = asyncio.run(asyncio.wait_for(_load_then_list(proxy.url, ["secret_tool", "public_tool"]),
+                                          CLIENT_TIMEOUT_S))
+    assert set(report["tools"]) == (set(FIXTURE_TOOLS) - {"crash"}) | {"public_tool"}, report
+    assert report["calls"] == {"secret_tool": {"code": UNKNOWN_TOOL, "message": "Unknown tool: secret_tool"},
+                               "public_tool": ["component public_tool"]}, report
+    assert denied_total(proxy) == 1
+    wait_until(lambda: "public_tool" in upstream.calls_seen(proxy), "the public_tool call logged upstream",
+               EVIDENCE_DEADLINE_S)
+    assert "secret_tool" not in upstream.calls_seen(proxy), upstream.calls_seen(proxy)
+
+
+@pytest.mark.xfail(strict=True, reason="proxy bug: `?` matches one byte, not one character "
+                   "(src/config/tools.rs glob_match), so `caf?` hides `café`")
+@pytest.mark.parametrize("upstream", ["fixture-stdio"], indirect=True)
+def test_question_mark_is_one_character(filter_proxy, upstream: Upstream) -> None:
+    """`?` matches one character, also a non-ASCII one (`caf?` shows `café`, not `caffe`)."""
+    proxy = filter_proxy(upstream.args, ["--allow-tool", "caf?", "--allow-tool", "load_component"])
+    report = asyncio.run(asyncio.wait_for(_load_then_list(proxy.url, ["café", "caffe"]), CLIENT_TIMEOUT_S))
+    assert sorted(report["tools"]) == ["café", "load_component"], report
+    assert report["calls"] == {"café": ["component café"],
+                               "caffe": {"code": UNKNOWN_TOOL, "message": "Unknown tool: caffe"}}, report
+
+
+# --- configuration: a TOML route, `shadowcat demo`, `config check` ----------------------------------
+
+ROUTES_TOML = """\
+[listeners.main]
+bind = "{bind}"
+
+[[listeners.main.routes]]
+path = "/mcp"
+upstream = "up"
+allow_tools = ["echo", "add*"]
+deny_tools = ["adder", "slo?"]
+
+[[listeners.main.routes]]
+path = "/open"
+upstream = "up"
+
+[upstreams.up]
+url = "{url}"
+"""
+
+
+async def _list_and_call(url: str, calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    return await _python_outcome("streamable-http", url, calls)
+
+
+def test_toml_route_lists_apply_to_that_route_only(shadowcat_bin: Path, demo_upstream: harness.Endpoint,
+                                                  tmp_path: Path) -> None:
+    config = tmp_path / "shadowcat.toml"
+    config.write_text(ROUTES_TOML.format(bind=f"{harness.LOOPBACK_HOST}:0", url=demo_upstream.url))
+    process = harness.ManagedProcess("shadowcat-run", [shadowcat_bin, "run", "--config", config])
+    try:
+        urls = harness.wait_shadowcat_ready(process, ["proxy"])
+        base = urls["proxy"].rsplit("/", 1)[0]
+        calls = [("slow", {"steps": 1, "delay_ms": 0}), ("add", {"a": 1, "b": 2})]
+        filtered = asyncio.run(asyncio.wait_for(_list_and_call(base + "/mcp", calls), CLIENT_TIMEOUT_S))
+        open_route = asyncio.run(asyncio.wait_for(_list_and_call(base + "/open", calls), CLIENT_TIMEOUT_S))
+    finally:
+        process.stop()
+    assert sorted(filtered["tools"]) == ["add", "echo"], filtered
+    assert filtered["calls"][0] == {"error": {"code": UNKNOWN_TOOL, "message": "Unknown tool: slow"}}, filtered
+    assert filtered["calls"][1]["is_error"] is False, filtered
+    assert sorted(open_route["tools"]) == ["add", "echo", "slow"], open_route
+    assert all("error" not in c and not c["is_error"] for c in open_route["calls"]), open_route
+
+
+def test_demo_command_takes_the_flags(shadowcat_bin: Path) -> None:
+    process = harness.ManagedProcess("shadowcat-demo", [
+        shadowcat_bin, "demo", "--bind", f"{harness.LOOPBACK_HOST}:0", "--admin", f"{harness.LOOPBACK_HOST}:0",
+        "--shards", "1", "--deny-tool", "sl*", "--deny-tool", "a?d"])
+    try:
+        urls = harness.wait_shadowcat_ready(process, ["proxy", "admin"])
+        proxy = harness.Endpoint(url=urls["proxy"], process=process, admin_url=urls["admin"])
+        report = python_client("streamable-http", proxy, [("echo", {"message": "demo"}), ("add", {"a": 1, "b": 2})])
+        denied = denied_total(proxy)
+    finally:
+        process.stop()
+    assert report == {"tools": ["echo"], "calls": [
+        {"text": ["demo"], "is_error": False},
+        {"error": {"code": UNKNOWN_TOOL, "message": "Unknown tool: add"}}]}, report
+    assert denied == 1
+
+
+def config_check(shadowcat_bin: Path, path: Path) -> tuple[int, str, str]:
+    process = harness.ManagedProcess("shadowcat-config-check", [shadowcat_bin, "config", "check", path])
+    try:
+        code = process.popen.wait(timeout=CLIENT_TIMEOUT_S)
+    finally:
+        process.stop()
+    out = "\n".join(line for label, line in process._lines if label == "stdout")
+    err = "\n".join(line for label, line in process._lines if label == "stderr")
+    return code, out, err
+
+
+def test_config_check_prints_the_lists_and_the_stage(shadowcat_bin: Path, tmp_path: Path) -> None:
+    import tomllib
+
+    config = tmp_path / "shadowcat.toml"
+    config.write_text(ROUTES_TOML.format(bind="127.0.0.1:8080", url="http://127.0.0.1:9/mcp"))
+    code, out, err = config_check(shadowcat_bin, config)
+    assert code == 0, err
+    printed = tomllib.loads(out)  # the stage list is TOML comments: the whole output still loads
+    routes = {route["path"]: route for route in printed["listeners"]["main"]["routes"]}
+    assert routes["/mcp"]["allow_tools"] == ["echo", "add*"], out
+    assert routes["/mcp"]["deny_tools"] == ["adder", "slo?"], out
+    assert "allow_tools" not in routes["/open"] and "deny_tools" not in routes["/open"], out
+    stages = {match["path"]: [s.strip() for s in match["stages"].split(",")]
+              for match in re.finditer(r"^#\s+main (?P<path>/\S+) -> up: (?P<stages>.+)$", out, re.MULTILINE)}
+    assert set(stages) == {"/mcp", "/open"}, out
+    assert "tool_filter" in stages["/mcp"], out
+    assert "tool_filter" not in stages["/open"], out
+    # The stage runs before the request goes upstream.
+    assert stages["/mcp"].index("tool_filter") < next(i for i, s in enumerate(stages["/mcp"])
+                                                      if s.startswith("upstream")), out
+
+
+@pytest.mark.parametrize("entry", ['allow_tools = [""]', 'deny_tools = ["ok", "bad\\u0007"]'])
+def test_config_check_refuses_a_bad_glob(shadowcat_bin: Path, tmp_path: Path, entry: str) -> None:
+    config = tmp_path / "shadowcat.toml"
+    config.write_text(f'[listeners.main]\nbind = "127.0.0.1:8080"\n'
+                      f'[[listeners.main.routes]]\npath = "/mcp"\nupstream = "up"\n{entry}\n'
+                      '[upstreams.up]\nurl = "http://127.0.0.1:9/mcp"\n')
+    code, out, err = config_check(shadowcat_bin, config)
+    key = "allow_tools[0]" if entry.startswith("allow") else "deny_tools[1]"
+    assert code != 0, out
+    assert f"listeners.main.routes[0].{key}" in err, err
+
+
+# --- names spelt with JSON escapes, paginated listings, odd request shapes --------------------------
+
+ESCAPED_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "escaped_tools_server.py"
+
+
+async def _paged_outcome(transport: str, url: str, calls: list[str]) -> dict[str, Any]:
+    connect = sse_client(url, timeout=20) if transport == "sse" else streamable_http_client(url)
+    async with connect as streams, ClientSession(streams[0], streams[1]) as session:
+        await session.initialize()
+        first = await session.list_tools()
+        assert first.nextCursor is not None, f"the first page lost its nextCursor: {first}"
+        second = await session.list_tools(params=types.PaginatedRequestParams(cursor=first.nextCursor))
+        outcomes: dict[str, Any] = {}
+        for name in calls:
+            try:
+                result = await session.call_tool(name, {})
+                outcomes[name] = [block.text for block in result.content if isinstance(block, types.TextContent)]
+            except McpError as error:
+                outcomes[name] = {"code": error.error.code, "message": error.error.message}
+        return {"pages": [[t.name for t in first.tools], [t.name for t in second.tools]],
+                "cursors": [first.nextCursor, second.nextCursor], "calls": outcomes}
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_escaped_names_and_pages(filter_proxy, transport: str) -> None:
+    """The upstream spells `add`, `slow`, `p/q` and `café` with JSON escapes, over two pages: the
+    filter judges decoded names, on every page, and keeps the cursor."""
+    proxy = filter_proxy(["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE],
+                         ["--deny-tool", "add", "--deny-tool", "s*", "--deny-tool", "p/q"])
+    calls = ["add", "slow", "p/q", "café", "echo"]
+    report = asyncio.run(asyncio.wait_for(_paged_outcome(transport, _client_url(transport, proxy), calls),
+                                          CLIENT_TIMEOUT_S))
+    assert report["pages"] == [["echo"], ["café"]], report
+    assert report["cursors"] == ["page-2", None], report
+    assert report["calls"] == {
+        **{name: {"code": UNKNOWN_TOOL, "message": f"Unknown tool: {name}"} for name in ("add", "slow", "p/q")},
+        "café": ["called café"], "echo": ["called echo"]}, report
+    assert denied_total(proxy) == 3
+
+    def seen() -> list[str]:
+        text = harness._ANSI_ESCAPE.sub("", "\n".join(line for _, line in proxy.process._lines))
+        return re.findall(r"escaped-call: (\S+)", text)
+
+    wait_until(lambda: "echo" in seen(), "the last call logged by the upstream", EVIDENCE_DEADLINE_S)
+    assert seen() == ["café", "echo"], seen()
+
+
+def _client_url(transport: str, proxy: harness.Endpoint) -> str:
+    return f"http://{proxy.host_header}/sse" if transport == "sse" else proxy.url
+
+
+# A hidden call (`add`, denied) however the request spells it: each must be refused, never sent.
+ODD_CALLS = {
+    "escaped name": b'{"jsonrpc":"2.0","id":"odd","method":"tools/call","params":{"name":"\\u0061dd","arguments":{}}}',
+    "escaped method": b'{"jsonrpc":"2.0","id":"odd","method":"tools\\/call","params":{"name":"add","arguments":{}}}',
+    "name after arguments": b'{"jsonrpc":"2.0","id":"odd","method":"tools/call","params":{"arguments":{"name":"echo"},"name":"add"}}',
+    "decoy in _meta": b'{"jsonrpc":"2.0","id":"odd","method":"tools/call","params":{"_meta":{"name":"echo"},"name":"add"}}',
+    "params before method": b'{"jsonrpc":"2.0","params":{"name":"add","arguments":{}},"id":"odd","method":"tools/call"}',
+    "whitespace": b'{ "jsonrpc" : "2.0" , "id" : "odd" , "method" : "tools/call" , "params" : { "name" : "add" } }',
+}
+
+
+@pytest.mark.parametrize("spelling", list(ODD_CALLS))
+@pytest.mark.parametrize("upstream", ["modern-http", "fixture-stdio"], indirect=True)
+def test_raw_hidden_call_spellings(filter_proxy, upstream: Upstream, spelling: str) -> None:
+    """Raw bodies on a legacy session: every spelling of a call to the denied `add` is answered
+    -32602 by the proxy; the upstream sees only the echo that follows."""
+    proxy = filter_proxy(upstream.args, ["--deny-tool", "add", "--deny-tool", "whoami"])
+    with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        session = rawhttp.open_session(conn)
+        answer = conn.request("POST", "/mcp", session.headers(), ODD_CALLS[spelling])
+        assert answer.status == 200, answer.describe()
+        assert answer.response_for("odd") == {"jsonrpc": "2.0", "id": "odd",
+                                              "error": {"code": UNKNOWN_TOOL, "message": "Unknown tool: add"}}
+        name, arguments = upstream.echo("after")
+        assert rawhttp.call_tool(conn, session, "echo-1", name, arguments)["result"]["content"][0]["text"] \
+            == upstream.echo_prefix + "after"
+    wait_until(lambda: "echo" in upstream.calls_seen(proxy), "the echo call logged upstream", EVIDENCE_DEADLINE_S)
+    assert upstream.calls_seen(proxy) == ["echo"], upstream.calls_seen(proxy)
+    assert denied_total(proxy) == 1
+
+
+@pytest.mark.parametrize("upstream", ["modern-http"], indirect=True)
+def test_raw_2026_request_spellings(filter_proxy, upstream: Upstream) -> None:
+    """2026-07-28 stateless calls: the hidden tool named plainly or with an escape (Mcp-Name says
+    `whoami`) is refused with -32602; a body/Mcp-Name disagreement is the proxy's 400/-32020;
+    none of them reaches the server, the echo after them does."""
+    from test_modern import modern_body, modern_headers
+
+    proxy = filter_proxy(upstream.args, ["--deny-tool", "whoami"])
+    cases = [("whoami", "whoami", 200, UNKNOWN_TOOL), ("wh\\u006fami", "whoami", 200, UNKNOWN_TOOL),
+             ("whoami", "echo", 400, -32020), ("echo", "whoami", 400, -32020)]
+    for index, (body_name, header_name, status, code) in enumerate(cases):
+        body = modern_body(index, "tools/call", {"name": "NAME", "arguments": {"text": "x"}}) \
+            .replace(b'"NAME"', json.dumps(body_name).replace("\\\\", "\\").encode())
+        with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            answer = conn.request("POST", "/mcp", modern_headers("tools/call", header_name), body)
+        assert answer.status == status, (body_name, header_name, answer.describe())
+        error = answer.response_for(index)["error"]
+        assert error["code"] == code, (body_name, header_name, answer.describe())
+        if code == UNKNOWN_TOOL:
+            assert error["message"] == "Unknown tool: whoami", answer.describe()
+    with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        answer = conn.request("POST", "/mcp", modern_headers("tools/call", "echo"),
+                              modern_body("echo", "tools/call", {"name": "echo", "arguments": {"text": "after"}}))
+    assert answer.response_for("echo")["result"]["content"][0]["text"] == "after", answer.describe()
+    wait_until(lambda: "echo" in upstream.calls_seen(proxy), "the echo call logged upstream", EVIDENCE_DEADLINE_S)
+    assert upstream.calls_seen(proxy) == ["echo"], upstream.calls_seen(proxy)
+    assert denied_total(proxy) == 2
+
+
+def _batch_session(conn: rawhttp.RawConnection) -> str:
+    """A 2025-03-26 session (the last version with JSON-RPC batches); its id."""
+    init = conn.request("POST", "/mcp", rawhttp.mcp_headers(), rawhttp.jsonrpc("initialize", {
+        "protocolVersion": "2025-03-26", "capabilities": {},
+        "clientInfo": {"name": "shadowcat-interop-raw", "version": "0"}}, "init"))
+    assert init.status == 200 and init.response_for("init")["result"]["protocolVersion"] == "2025-03-26", \
+        init.describe()
+    session_id = init.header("mcp-session-id")
+    assert session_id, init.describe()
+    done = conn.request("POST", "/mcp", rawhttp.mcp_headers(session_id, "2025-03-26"),
+                        rawhttp.jsonrpc("notifications/initialized"))
+    assert done.status == 202, done.describe()
+    return session_id
+
+
+@pytest.mark.parametrize("upstream", ["everything-http", "modernonly-http", "demo-stdio", "fixture-stdio"],
+                         indirect=True)
+def test_batch_listing_and_call(filter_proxy, upstream: Upstream) -> None:
+    """A 2025-03-26 batch: its tools/list answer is cut like any other; a batch calling the
+    hidden tool is refused with -32602 naming it (as the batch's error or as that element's entry),
+    and the hidden call never reaches the upstream."""
+    hidden_name, hidden_args = upstream.hidden
+    proxy = filter_proxy(upstream.args, ["--deny-tool", hidden_name])
+    with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        session_id = _batch_session(conn)
+        headers = rawhttp.mcp_headers(session_id, "2025-03-26")
+        listing = conn.request("POST", "/mcp", headers, b"[" + rawhttp.jsonrpc("tools/list", {}, "b-list") + b","
+                               + rawhttp.jsonrpc("ping", {}, "b-ping") + b"]")
+        assert listing.status == 200, listing.describe()
+        names = [tool["name"] for tool in listing.response_for("b-list")["result"]["tools"]]
+        assert set(names) == set(upstream.tools) - {hidden_name} and len(names) == len(set(names)), names
+        assert listing.response_for("b-ping")["result"] == {}, listing.describe()
+
+        name, arguments = upstream.echo("in the batch")
+        calls = conn.request("POST", "/mcp", headers, b"[" + rawhttp.jsonrpc(
+            "tools/call", {"name": name, "arguments": arguments}, "b-echo") + b"," + rawhttp.jsonrpc(
+            "tools/call", {"name": hidden_name, "arguments": hidden_args}, "b-hidden") + b"]")
+        errors = [m["error"] for m in calls.jsonrpc_messages() if "error" in m and m.get("id") in (None, "b-hidden")]
+        assert len(errors) == 1 and errors[0]["code"] == UNKNOWN_TOOL, calls.describe()
+        assert errors[0]["message"].startswith(f"Unknown tool: {hidden_name}"), calls.describe()
+        name, arguments = upstream.echo("after the batch")
+        assert rawhttp.call_tool(conn, rawhttp.RawSession(session_id, "2025-03-26"), "after", name, arguments) \
+            ["result"]["content"][0]["text"] == upstream.echo_prefix + "after the batch"
+    assert denied_total(proxy) == 1
+    if upstream.logged_by is not None:
+        wait_until(lambda: upstream.calls_seen(proxy).count("echo") >= 1, "the echo after the batch logged",
+                   EVIDENCE_DEADLINE_S)
+        assert hidden_name not in upstream.calls_seen(proxy), upstream.calls_seen(proxy)
+
+
+@pytest.mark.parametrize("upstream", ["demo-http", "fixture-stdio"], indirect=True)
+def test_two_shards_legacy_posts_on_any_shard(filter_proxy, upstream: Upstream) -> None:
+    """`--shards 2`: legacy POSTs arrive on fresh connections, on either shard (handed to the
+    session's owner); every hidden call is refused wherever it lands."""
+    proxy = filter_proxy(upstream.args, ["--deny-tool", "add"], shards=2)
+    sessions = [LegacyStream(proxy) for _ in range(4)]
+    try:
+        for legacy in sessions:
+            legacy.initialize()
+        for index in range(4):
+            for number, legacy in enumerate(sessions):
+                request_id = f"h-{index}-{number}"
+                assert legacy.post(rawhttp.jsonrpc("tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}},
+                                                   request_id)).status == 202
+                assert legacy.response_for(request_id)["error"] == {"code": UNKNOWN_TOOL,
+                                                                     "message": "Unknown tool: add"}
+    finally:
+        for legacy in sessions:
+            legacy.close()
+    assert denied_total(proxy) == 16
+    assert "add" not in upstream.calls_seen(proxy), upstream.calls_seen(proxy)
