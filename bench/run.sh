@@ -8,6 +8,11 @@
 # ratios and added latency, then idle-session memory on a fresh proxy. Every wrk response body is
 # checked; any error fails the run (exit 1). Everything started here is killed by PID on exit.
 #
+# Arguments:
+#   --compare FILE [--threshold PCT]      after the run, compare its ratios with an earlier report
+#                                         (bench/compare.py; default threshold 5 %): exit 1 when any
+#                                         ratio got worse by more than the threshold
+#
 # Environment (defaults suit a 2-core box where wrk, proxy and upstream share the cores):
 #   PROXY_SHARDS=1  UPSTREAM_SHARDS=1     --shards for the proxy / demo server
 #   PROXY_CORES=    UPSTREAM_CORES=       if set, --cores LIST instead of --shards
@@ -20,6 +25,10 @@
 #   READY_TIMEOUT=10                      seconds to wait for a `ready` line
 #   NGINX=1                               also run nginx `proxy_pass` (the throughput anchor, DESIGN §5)
 #                                         pinned like the proxy; installs Debian nginx-light if missing
+#   BASE_BIN=                             also run this (older) shadowcat binary as a proxy, same
+#                                         upstream and placement: new/base ratios in the same run
+#   PROXY_ARGS=                           extra `reverse` flags for the proxies (e.g. "--deny-tool x"
+#                                         to measure a route with a stage configured)
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -44,6 +53,19 @@ IDLE_SESSIONS=${IDLE_SESSIONS:-10000}
 SHADOWCAT_BIN=${SHADOWCAT_BIN:-}
 READY_TIMEOUT=${READY_TIMEOUT:-10}
 NGINX=${NGINX:-1}
+BASE_BIN=${BASE_BIN:-}
+PROXY_ARGS=${PROXY_ARGS:-}
+COMPARE=
+THRESHOLD=5
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --compare) COMPARE=${2:?--compare needs a report file}; shift 2 ;;
+        --threshold) THRESHOLD=${2:?--threshold needs a percentage}; shift 2 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+        *) echo "bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+[[ -z $COMPARE || -r $COMPARE ]] || { echo "bench: cannot read $COMPARE" >&2; exit 2; }
 PROTOCOL_VERSION=2025-06-18
 
 # shellcheck source=bench/lib.sh
@@ -130,14 +152,15 @@ UPSTREAM_PID=$STARTED_PID
 UPSTREAM_URL=$(listen_url demo-server)
 # shellcheck disable=SC2046
 start_server proxy reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" \
-    $(placement_flags "$PROXY_SHARDS" "$PROXY_CORES")
+    $(placement_flags "$PROXY_SHARDS" "$PROXY_CORES") $PROXY_ARGS
 PROXY_PID=$STARTED_PID
 PROXY_URL=$(listen_url proxy)
 
 say "# shadowcat bench $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "# host: $(uname -r), $NCPU cpus, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 say "# demo server: $(placement_flags "$UPSTREAM_SHARDS" "$UPSTREAM_CORES") threads:$(affinity "$UPSTREAM_PID")"
-say "# proxy:       $(placement_flags "$PROXY_SHARDS" "$PROXY_CORES") threads:$(affinity "$PROXY_PID")"
+say "# proxy:       $(placement_flags "$PROXY_SHARDS" "$PROXY_CORES") $PROXY_ARGS threads:$(affinity "$PROXY_PID")"
+[[ -n $BASE_BIN ]] && say "# base proxy:  $BASE_BIN (same flags)"
 say "# wrk:         cores '${WRK_CORES:-any}', -t $WRK_THREADS -c $WRK_CONNS -d $DURATION (warm-up $WARMUP);" \
     "moderate -t 1 -c $MODERATE_CONNS with ${MODERATE_DELAY_MS} ms pause; echo pad $ECHO_PAD B"
 
@@ -160,6 +183,26 @@ if [[ $NGINX == 1 ]]; then
     stop_pid "$NGINX_PID"
     forget_pid "$NGINX_PID"
 fi
+if [[ -n $BASE_BIN ]]; then
+    [[ -x $BASE_BIN ]] || die "BASE_BIN=$BASE_BIN is not executable"
+    NEW_BIN=$BIN
+    BIN=$BASE_BIN
+    # shellcheck disable=SC2046
+    start_server proxy-base reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" \
+        $(placement_flags "$PROXY_SHARDS" "$PROXY_CORES") $PROXY_ARGS
+    BIN=$NEW_BIN
+    BASE_PID=$STARTED_PID
+    BASE_URL=$(listen_url proxy)
+    BASE_SESSIONS=$(new_sessions "$BASE_URL" "$WRK_THREADS")
+    SHADOWCAT_PID=$PROXY_PID
+    PROXY_PID=$BASE_PID
+    run_wrk warmup-base "$BASE_URL" "$BASE_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$WARMUP" 0
+    run_wrk base "$BASE_URL" "$BASE_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
+    run_wrk moderate-base "$BASE_URL" "${BASE_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
+    PROXY_PID=$SHADOWCAT_PID
+    stop_pid "$BASE_PID"
+    forget_pid "$BASE_PID"
+fi
 run_wrk moderate-direct "$UPSTREAM_URL" "${DIRECT_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
 run_wrk moderate-proxied "$PROXY_URL" "${PROXIED_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
 
@@ -168,6 +211,7 @@ say ""
 say "$(printf "$ROW_FORMAT" run 'req/s' 'p50 µs' 'p99 µs' 'proxy CPU µs' 'upstr CPU µs' 'wrk CPU%')"
 LABELS=(direct proxied)
 [[ $NGINX == 1 ]] && LABELS+=(nginx)
+[[ -n $BASE_BIN ]] && LABELS+=(base moderate-base)
 for label in "${LABELS[@]}" moderate-direct moderate-proxied; do
     say "$(row "$label")"
 done
@@ -180,6 +224,13 @@ say "proxy CPU per proxied request: ${PROXY_CPU[proxied]} µs (CPU time / reques
 if [[ $NGINX == 1 ]]; then
     say "$(awk -v s="${RPS[proxied]}" -v n="${RPS[nginx]}" -v sc="${PROXY_CPU[proxied]}" -v nc="${PROXY_CPU[nginx]}" \
         'BEGIN { printf "shadowcat vs nginx proxy_pass: throughput %.3f, CPU per request %s µs vs %s µs", s / n, sc, nc }')"
+fi
+
+if [[ -n $BASE_BIN ]]; then
+    say "$(awk -v s="${RPS[proxied]}" -v b="${RPS[base]}" -v sc="${PROXY_CPU[proxied]}" -v bc="${PROXY_CPU[base]}" \
+        'BEGIN { printf "new vs base proxy: throughput %.3f, CPU per request %s µs vs %s µs", s / b, sc, bc }')"
+    say "new vs base, moderate load: p50 ${P50[moderate-proxied]} µs vs ${P50[moderate-base]} µs," \
+        "p99 ${P99[moderate-proxied]} µs vs ${P99[moderate-base]} µs"
 fi
 
 if [[ $SKIP_SESSIONS != 1 ]]; then
@@ -197,3 +248,8 @@ if [[ $SKIP_SESSIONS != 1 ]]; then
 fi
 
 echo "bench: results in $RESULTS" >&2
+if [[ -n $COMPARE ]]; then
+    say ""
+    python3 "$BENCH/compare.py" "$RESULTS" "$COMPARE" --threshold "$THRESHOLD" | tee -a "$RESULTS"
+    exit "${PIPESTATUS[0]}"
+fi

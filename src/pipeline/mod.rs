@@ -11,7 +11,12 @@
 //! Hot path: a route without configured stages costs one `Option` test per message; nothing
 //! allocates unless a message is refused or rewritten.
 
+mod facts;
+mod principal;
 mod tool_filter;
+
+pub use facts::{facts, Facts};
+pub use principal::Principal;
 
 use std::rc::Rc;
 

@@ -12,7 +12,7 @@ use crate::http::{Head, RequestHead};
 use crate::mcp::{ClaimedVersion, Kind, ProtocolVersion};
 
 use super::error::ProxyError;
-use super::post::Facts;
+use crate::pipeline::Facts;
 
 /// How a POST is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

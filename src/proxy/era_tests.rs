@@ -4,7 +4,7 @@
 use super::*;
 use crate::http::{parse_request, Limits};
 use crate::mcp::Inspector;
-use crate::proxy::post::facts;
+use crate::pipeline::facts;
 use crate::proxy::respond::error_response;
 
 const META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#;

@@ -5,6 +5,7 @@
 //! (crate::app).
 
 pub mod accept;
+mod admit;
 pub mod bodyless;
 pub mod era;
 pub mod era_verdicts;

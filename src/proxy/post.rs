@@ -14,13 +14,12 @@ use glommio::net::TcpStream;
 
 use crate::config::RouteConfig;
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::Target as Named;
-use crate::mcp::{
-    ClaimedVersion, Inspected, JsonRpcId, Kind, MessageInfo, Method, ProgressToken, ProtocolVersion,
-};
-use crate::pipeline::{RouteStages, Verdict};
+use crate::mcp::{Method, ProtocolVersion};
+use crate::pipeline::RouteStages;
+use crate::pipeline::{facts, Facts};
 use crate::session::{SessionEntry, SessionId};
 
+use super::admit::{new_session, read_request_body, refuse_by_stages};
 use super::era::{self, Era};
 use super::error::ProxyError;
 use super::exchange::{exchange, finish};
@@ -30,99 +29,6 @@ use super::metrics::Counter;
 use super::metrics::ListenGuard;
 use super::relay::{relay_exchange, until_client_gone, RelayPlan};
 use super::state::ShardState;
-use shards::timeout::within;
-
-/// The few facts about a POST body the proxy acts on.
-#[derive(Debug)]
-pub(super) struct Facts {
-    pub(super) id: Option<JsonRpcId>,
-    pub(super) method: Method,
-    pub(super) kind: Option<Kind>,
-    pub(super) is_initialize: bool,
-    pub(super) is_batch: bool,
-    pub(super) version: Option<ProtocolVersion>,
-    /// `params._meta.progressToken` of a request.
-    pub(super) progress_token: Option<ProgressToken>,
-    /// `params.requestId` of `notifications/cancelled`.
-    pub(super) cancelled: Option<JsonRpcId>,
-    /// `params.uri` of `resources/subscribe` and `resources/unsubscribe`.
-    pub(super) resource: Option<String>,
-    /// The version the body names: `initialize`'s `params.protocolVersion`, else the 2026
-    /// `_meta` version (known or not).
-    pub(super) claimed: Option<ClaimedVersion>,
-    /// The value `Mcp-Name` mirrors (`tools/call`, `prompts/get`, `resources/read`).
-    pub(super) mcp_name: Option<String>,
-    /// The method's text when `method` is [`Method::Other`].
-    pub(super) unknown_method: Option<String>,
-    /// A batch's elements as inspected, in body order (empty for a single message): paths that
-    /// split a batch route each element on these.
-    pub(super) elements: Vec<MessageInfo>,
-}
-
-impl Facts {
-    /// The method's wire name (known or not).
-    pub(super) fn method_name(&self) -> Option<&str> {
-        match (self.kind, self.method) {
-            (Some(Kind::Request | Kind::Notification), Method::Other) => {
-                self.unknown_method.as_deref()
-            }
-            (Some(Kind::Request | Kind::Notification), method) => Some(method.as_str()),
-            _ => None,
-        }
-    }
-}
-
-pub(super) fn facts(inspected: Inspected) -> Facts {
-    match inspected {
-        Inspected::Single(info) => Facts {
-            // Only subscriptions need it (shared stdio children track them); no copy otherwise.
-            resource: matches!(
-                info.method,
-                Some(Method::ResourcesSubscribe | Method::ResourcesUnsubscribe)
-            )
-            .then(|| info.resource_uri().map(str::to_owned))
-            .flatten(),
-            // Moved, not copied: the name only for the methods `Mcp-Name` mirrors.
-            mcp_name: match info.target {
-                Some(Named::Tool(n) | Named::Prompt(n) | Named::Resource(n))
-                    if info.method.is_some_and(Method::has_mcp_name) =>
-                {
-                    Some(n)
-                }
-                _ => None,
-            },
-            unknown_method: info.unknown_method,
-            is_initialize: info.kind == Kind::Request && info.method == Some(Method::Initialize),
-            method: info.method.unwrap_or(Method::Other),
-            kind: Some(info.kind),
-            id: info.id,
-            is_batch: false,
-            elements: Vec::new(),
-            version: info.protocol_version.as_ref().and_then(|v| v.known()),
-            claimed: info.protocol_version,
-            progress_token: info.progress_token,
-            cancelled: info.cancelled_request_id,
-        },
-        Inspected::Batch(items) => Facts {
-            id: None,
-            method: items
-                .first()
-                .and_then(|i| i.method)
-                .unwrap_or(Method::Other),
-            kind: None,
-            is_initialize: false,
-            is_batch: true,
-            version: None,
-            progress_token: None,
-            cancelled: None,
-            resource: None,
-            claimed: None,
-            mcp_name: None,
-            unknown_method: None,
-            elements: items,
-        },
-    }
-}
 
 /// Where this POST goes upstream.
 struct Target {
@@ -168,7 +74,7 @@ pub async fn post(
     }
     refuse_by_stages(state, stages, &facts)?;
     if !modern {
-        // A legacy client whose upstream is modern-only: translated (crate::proxy::l2m).
+        // A legacy client whose upstream is modern-only: translated (proxy::l2m).
         if let Some(served) = super::l2m::intercept(
             state,
             client,
@@ -320,60 +226,6 @@ pub async fn post(
     Ok(keep)
 }
 
-/// The request side of the route's stages: a refused message is answered by the proxy.
-///
-/// # Errors
-/// The refusal as a [`ProxyError`] carrying the request's id.
-pub(super) fn refuse_by_stages(
-    state: &ShardState,
-    stages: &RouteStages,
-    facts: &Facts,
-) -> Result<(), ProxyError> {
-    if stages.is_empty() {
-        return Ok(());
-    }
-    let single = (!facts.is_batch).then_some((facts.method, facts.mcp_name.as_deref()));
-    match stages.request(single, &facts.elements) {
-        Verdict::Continue => Ok(()),
-        Verdict::Refuse(refusal) => {
-            state.metrics.incr(Counter::ToolsDenied);
-            Err(ProxyError::refused(refusal, facts.id.clone()))
-        }
-    }
-}
-
-/// Reads a POST body into `out`: answers `Expect: 100-continue` first (RFC 9110 §10.1.1: the
-/// client waits for it), and bounds the read by the head timeout, so a client that declares a
-/// body and stalls cannot hold a connection (and the shutdown drain) forever.
-///
-/// # Errors
-/// Framing errors (400/413/...), `HeadTimeout`, client I/O.
-pub(super) async fn read_request_body(
-    state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
-    head: &RequestHead,
-    out: &mut Vec<u8>,
-) -> Result<(), ProxyError> {
-    let framing = head.framing()?;
-    if head.minor_version() == 1
-        && head
-            .header("expect")
-            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
-    {
-        client
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-            .await
-            .map_err(ProxyError::Http)?;
-    }
-    within(
-        state.config.timeouts.head,
-        client.read_body(framing, state.config.limits.max_body_bytes, out),
-    )
-    .await
-    .ok_or(ProxyError::HeadTimeout)??;
-    Ok(())
-}
-
 fn resolve_target(
     state: &ShardState,
     route_upstream: usize,
@@ -435,19 +287,4 @@ fn mint_session(
         link: None,
     };
     new_session(state, entry)
-}
-
-/// Mints an id hashing to this shard and stores `entry` under it.
-pub(super) fn new_session(
-    state: &ShardState,
-    entry: SessionEntry,
-) -> Result<SessionId, ProxyError> {
-    let id = crate::session::mint(&state.ring, state.id(), state.ctx.shard_count)
-        .map_err(|_| ProxyError::Internal("could not mint a session id"))?;
-    state
-        .sessions
-        .borrow_mut()
-        .insert(id, entry, Instant::now());
-    state.metrics.incr(Counter::SessionsCreated);
-    Ok(id)
 }

@@ -6,8 +6,8 @@
 //! once. The client gets one answer: the reply array in request order, as JSON, or as the last
 //! SSE event after the calls' progress and server→client requests.
 //!
-//! Not here: deciding a batch is allowed (crate::proxy::post: 2025-03-26 sessions only), the
-//! reply array and its SSE framing (crate::proxy::stdio::batch::Replies), the exchange with
+//! Not here: deciding a batch is allowed (the proxy's post.rs: 2025-03-26 sessions only), the
+//! reply array and its SSE framing (proxy::stdio::batch::Replies), the exchange with
 //! the upstream (call.rs).
 //! Allocates per batch: the element list, one boxed future per upstream call (at most
 //! [`MAX_IN_FLIGHT`] alive), the replies.
@@ -27,7 +27,6 @@ use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, Inspected, JsonRpcId, Kind};
 
 use super::super::error::ProxyError;
-use super::super::post::{facts, Facts};
 use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_empty, ClientShape};
@@ -37,6 +36,7 @@ use super::post::{deliver, local, notified};
 use super::session::L2mSession;
 use super::sink::Sink;
 use crate::pipeline::RouteStages;
+use crate::pipeline::{facts, Facts};
 
 /// Elements of one batch in flight upstream at once; the others start, in order, as these end.
 /// Each running element holds an upstream connection (and the shard's tool cache is filled by

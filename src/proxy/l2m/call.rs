@@ -9,7 +9,7 @@
 //!
 //! The answer goes to a [`Sink`]: the POST's own (JSON, or SSE once something is streamed), for
 //! a batch element the batch's (batch.rs), for a legacy HTTP+SSE session its stream
-//! (crate::proxy::legacy::modern).
+//! (proxy::legacy::modern).
 //!
 //! Not here: local answers and routing of the client's messages (post.rs), the bytes (wire.rs),
 //! the round bookkeeping (mrtr.rs), writing the answer (sink.rs).
@@ -26,7 +26,6 @@ use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, JsonRpcId, Method};
 
 use super::super::error::ProxyError;
-use super::super::post::Facts;
 use super::super::state::ShardState;
 use super::super::stdio::answer::ClientShape;
 use super::mrtr::{self, Final, Rounds, Stop};
@@ -34,6 +33,7 @@ use super::session::{ClientAnswer, L2mSession};
 use super::sink::{Answer, Sink};
 use super::wire::{self, ClientMeta, Retry, Shape};
 use super::{tools, upstream};
+use crate::pipeline::Facts;
 use crate::pipeline::RouteStages;
 use shards::timeout::within;
 

@@ -15,12 +15,12 @@
 //! when missing), listing.rs (one such fetch at a time per upstream).
 //!
 //! Both legacy client transports use it: Streamable HTTP sessions here (answers on the POST,
-//! the GET stream), HTTP+SSE sessions through crate::proxy::legacy::modern (every message on
+//! the GET stream), HTTP+SSE sessions through proxy::legacy::modern (every message on
 //! the session's stream), which reuses [`post::Hello`], [`post::open`], [`post::route`],
 //! [`call::serve`] and [`stream::listen`] with its own sinks (sink.rs is the seam).
 //!
 //! Not here: the opposite direction (a modern client, a legacy upstream), pass-through
-//! sessions (crate::proxy::post, bodyless).
+//! sessions (the proxy's post.rs, bodyless.rs).
 
 pub mod batch;
 pub mod call;

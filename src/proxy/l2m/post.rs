@@ -4,7 +4,7 @@
 //! answered locally; the client's responses routed to the MRTR exchange waiting for them;
 //! everything else sent upstream (call.rs); a 2025-03-26 batch split into these same paths
 //! (batch.rs). [`Hello`], [`open`] and [`route`] are the transport-neutral steps, shared with
-//! legacy HTTP+SSE sessions (crate::proxy::legacy::modern).
+//! legacy HTTP+SSE sessions (proxy::legacy::modern).
 //!
 //! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs).
 
@@ -19,15 +19,16 @@ use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, write_error, JsonRpcId, Kind, Method, ProtocolVersion, LOG_LEVELS};
 use crate::session::{SessionEntry, SessionId};
 
+use super::super::admit::new_session;
 use super::super::error::ProxyError;
 use super::super::headers::local_response;
-use super::super::post::{new_session, Facts};
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape};
 use super::discover::Discovered;
 use super::session::L2mSession;
 use super::wire::ClientMeta;
 use super::{batch, call, detect};
+use crate::pipeline::Facts;
 use crate::pipeline::RouteStages;
 
 /// Serves the POST when translation applies; `None` when it passes through as before (the
@@ -204,7 +205,7 @@ pub(in crate::proxy) enum Route {
 }
 
 /// Routes one client message on a translated session: the transport-neutral part of a POST,
-/// shared by Streamable HTTP (here) and HTTP+SSE sessions (crate::proxy::legacy::modern).
+/// shared by Streamable HTTP (here) and HTTP+SSE sessions (proxy::legacy::modern).
 ///
 /// # Errors
 /// A message of no kind.

@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::mcp::Inspector;
+use crate::pipeline::facts;
 use crate::proxy::l2m::discover;
-use crate::proxy::post::facts;
 
 fn session() -> L2mSession {
     let found = discover::parse(

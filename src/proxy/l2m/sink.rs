@@ -1,7 +1,7 @@
 //! Where a translated session's messages go: the seam between the translation and the client's
 //! transport. [`Sink`] takes one request's answer: a single POST's own ([`Answer`]: JSON until
 //! something must be streamed, then SSE), a batch element's share of the batch's one answer
-//! (super::batch), or a legacy HTTP+SSE session's stream (crate::proxy::legacy::modern).
+//! (super::batch), or a legacy HTTP+SSE session's stream (proxy::legacy::modern).
 //! [`StreamSink`] takes a long-lived stream's messages (the `subscriptions/listen` mapping of
 //! stream.rs): a Streamable HTTP client's GET stream, or again the legacy session's stream.
 //! Also the in-band errors they write when the upstream fails.
@@ -23,7 +23,7 @@ use super::upstream;
 /// Where a translated request's answer goes: the messages before the final one (notifications,
 /// MRTR server→client requests), then the final message or how the call ended without one.
 /// A single POST writes to its client ([`Answer`]); a batch element feeds the batch's one
-/// answer (super::batch); a legacy HTTP+SSE session its stream (crate::proxy::legacy::modern).
+/// answer (super::batch); a legacy HTTP+SSE session its stream (proxy::legacy::modern).
 pub(in crate::proxy) trait Sink {
     /// What the call gives back once answered.
     type Done;

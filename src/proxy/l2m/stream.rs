@@ -4,7 +4,7 @@
 //! notifications reach the client as plain legacy notifications (`_meta.subscriptionId`
 //! dropped, the acknowledgement skipped). A changed subscription set reopens the listen.
 //! [`listen`] is that mapping for any [`StreamSink`]: a legacy HTTP+SSE session feeds its own
-//! stream from it (crate::proxy::legacy::modern).
+//! stream from it (proxy::legacy::modern).
 //!
 //! Not here: POSTs (post.rs, call.rs).
 

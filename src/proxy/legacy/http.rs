@@ -19,10 +19,10 @@ use super::super::error::ProxyError;
 use super::super::exchange::{exchange, finish, Exchange};
 use super::super::headers::legacy_upstream_request;
 use super::super::metrics::Counter;
-use super::super::post::Facts;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::{deliver, end, live, LegacyOut, Work};
+use crate::pipeline::Facts;
 use shards::timeout::within;
 
 /// Most bytes of a non-2xx upstream answer read to find a JSON-RPC error in it.

@@ -2,7 +2,7 @@
 //! session and its stream (stream.rs), `POST messages_path?sessionId=ID` is answered 202 and
 //! its exchange with the upstream runs in the background (post.rs; http.rs for Streamable HTTP
 //! upstreams, modern.rs for 2026-07-28-only ones through the era translation of
-//! crate::proxy::l2m, stdio.rs for stdio ones); every message for the session goes out on the
+//! proxy::l2m, stdio.rs for stdio ones); every message for the session goes out on the
 //! stream.
 //!
 //! Here: routing to those handlers, and [`LegacyOut`], the per-session queue between the

@@ -1,5 +1,5 @@
 //! A legacy HTTP+SSE session in front of a modern (2026-07-28 only) upstream: the era
-//! translation of crate::proxy::l2m, with every message on the session's stream instead of an
+//! translation of proxy::l2m, with every message on the session's stream instead of an
 //! HTTP answer. `initialize` is answered from `server/discover` (when the upstream is modern:
 //! `era = "modern"`, or `auto` and the probe says so; otherwise it passes through to http.rs);
 //! then each POSTed message is routed by `l2m::post::route` (local answers, the client's MRTR
@@ -9,7 +9,7 @@
 //! ends the translated session (legacy::stream calls `l2m.end`), which cancels its upstream
 //! requests and listen.
 //!
-//! Not here: the translation itself (crate::proxy::l2m), validation and the 202 (post.rs), the
+//! Not here: the translation itself (proxy::l2m), validation and the 202 (post.rs), the
 //! stream (stream.rs).
 //! Per request: one background task owning the body and a copy of the POST's head (its
 //! end-to-end headers, never credentials, go upstream with the request).
@@ -26,10 +26,10 @@ use super::super::l2m::post::{self as l2m_post, Hello, Route};
 use super::super::l2m::sink::{Sink, StreamSink};
 use super::super::l2m::{call, detect, stream as l2m_stream, L2mSession};
 use super::super::metrics::ListenGuard;
-use super::super::post::Facts;
 use super::super::state::ShardState;
 use super::http::{self, Job};
 use super::{deliver, live, LegacyOut, Work};
+use crate::pipeline::Facts;
 
 /// The session's stream as the translation's sink: every message becomes one
 /// `event: message`; the answer is never an HTTP status (the POST got its 202 already).

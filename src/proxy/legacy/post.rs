@@ -16,14 +16,15 @@ use glommio::net::TcpStream;
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::session::SessionId;
 
+use super::super::admit::{read_request_body, refuse_by_stages};
 use super::super::error::ProxyError;
 use super::super::guard;
 use super::super::headers::{legacy_upstream_request, local_response};
 use super::super::l2m::post::Hello;
-use super::super::post::{facts, refuse_by_stages};
 use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::{deliver, http, live, modern, session_param, stdio};
+use crate::pipeline::facts;
 use crate::pipeline::RouteStages;
 
 /// Handles one legacy POST; returns whether the connection stays open.
@@ -37,7 +38,7 @@ pub(super) async fn post(
     guard::check_content_type(head)?;
     guard::check_version(head)?;
     let mut body = state.bufs.take(4096);
-    super::super::post::read_request_body(state, client, head, &mut body).await?;
+    read_request_body(state, client, head, &mut body).await?;
     let raw_sid = session_param(head);
     let inspected = state.inspector.borrow_mut().inspect(&body);
     let facts = match (raw_sid, inspected) {

@@ -19,12 +19,12 @@ use crate::upstream::link::{Call, ClientMessage, LinkError, LinkSession};
 
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
-use super::super::post::Facts;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{next_step, Ending};
 use super::super::stdio::children::AcquireError;
 use super::{deliver, end, live, LegacyOut, Work};
+use crate::pipeline::Facts;
 
 /// Sends the message to the session's child and spawns what waits for the answer. Every
 /// failure is answered on the stream (a legacy client treats an HTTP error on POST as fatal).

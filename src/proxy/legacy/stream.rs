@@ -18,10 +18,10 @@ use crate::http::{
 };
 use crate::session::{SessionEntry, SessionId};
 
+use super::super::admit::new_session;
 use super::super::error::ProxyError;
 use super::super::guard;
 use super::super::metrics::Counter;
-use super::super::post::new_session;
 use super::super::state::{OpenStream, ShardState};
 use super::LegacyOut;
 use crate::pipeline::RouteStages;

@@ -20,7 +20,6 @@ use crate::mcp::{jsonrpc, JsonRpcId};
 
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
-use super::super::post::Facts;
 use super::super::relay::until_client_gone;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape, SseOut};
@@ -28,6 +27,7 @@ use super::logging::{log_level, passes, BAD_LEVEL};
 use super::mrtr::{input_required, retry};
 use super::pool::{PoolKey, Principal};
 use super::upstream::{Failure, Source, UpSession};
+use crate::pipeline::Facts;
 use crate::pipeline::RouteStages;
 
 const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";

@@ -9,22 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Who an upstream session belongs to: sessions are never shared across principals
-/// (MCP-NOTES §11.5). Without authentication every client is [`Principal::anonymous`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Principal(pub Box<str>);
-
-impl Principal {
-    /// The principal of every client until authentication exists.
-    pub fn anonymous() -> Self {
-        Self("anonymous".into())
-    }
-
-    /// The name sealed into `requestState`.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use crate::pipeline::Principal;
 
 /// What a pooled session is keyed by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -4,7 +4,7 @@
 //!
 //! Messages of the calls that come before the replies (progress, server requests) switch the
 //! answer to SSE, like a single call's; the reply array is then the last event ([`Replies`],
-//! shared with batches on translated sessions, crate::proxy::l2m::batch).
+//! shared with batches on translated sessions, proxy::l2m::batch).
 //!
 //! Not here: deciding a batch is allowed (proxy/post.rs: only 2025-03-26 sessions).
 

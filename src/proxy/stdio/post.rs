@@ -16,12 +16,13 @@ use crate::mcp::{JsonRpcId, Kind, Method, ProtocolVersion};
 use crate::session::{SessionEntry, SessionId};
 use crate::upstream::link::{ClientMessage, LinkError, LinkSession};
 
+use super::super::admit::new_session;
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
-use super::super::post::{new_session, Facts};
 use super::super::state::ShardState;
 use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
 use super::children::AcquireError;
+use crate::pipeline::Facts;
 use crate::pipeline::RouteStages;
 
 /// Where a POST for a stdio upstream goes.

@@ -1,0 +1,88 @@
+//! What every client POST path shares before its message goes upstream, whatever the transport
+//! (Streamable HTTP, legacy HTTP+SSE messages) or upstream: reading the body within the head
+//! timeout, the request side of the route's stages, minting a session.
+//!
+//! Not here: the paths themselves (post.rs, legacy/, stdio/, l2m/, modern_client/), which call
+//! these; the stages (crate::pipeline).
+
+use std::time::Instant;
+
+use glommio::net::TcpStream;
+
+use crate::http::{Head, HttpConn, RequestHead};
+use crate::pipeline::{Facts, RouteStages, Verdict};
+use crate::session::{SessionEntry, SessionId};
+
+use super::error::ProxyError;
+use super::metrics::Counter;
+use super::state::ShardState;
+use shards::timeout::within;
+
+/// The request side of the route's stages: a refused message is answered by the proxy.
+///
+/// # Errors
+/// The refusal as a [`ProxyError`] carrying the request's id.
+pub(in crate::proxy) fn refuse_by_stages(
+    state: &ShardState,
+    stages: &RouteStages,
+    facts: &Facts,
+) -> Result<(), ProxyError> {
+    if stages.is_empty() {
+        return Ok(());
+    }
+    let single = (!facts.is_batch).then_some((facts.method, facts.mcp_name.as_deref()));
+    match stages.request(single, &facts.elements) {
+        Verdict::Continue => Ok(()),
+        Verdict::Refuse(refusal) => {
+            state.metrics.incr(Counter::ToolsDenied);
+            Err(ProxyError::refused(refusal, facts.id.clone()))
+        }
+    }
+}
+
+/// Reads a POST body into `out`: answers `Expect: 100-continue` first (RFC 9110 §10.1.1: the
+/// client waits for it), and bounds the read by the head timeout, so a client that declares a
+/// body and stalls cannot hold a connection (and the shutdown drain) forever.
+///
+/// # Errors
+/// Framing errors (400/413/...), `HeadTimeout`, client I/O.
+pub(in crate::proxy) async fn read_request_body(
+    state: &ShardState,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    out: &mut Vec<u8>,
+) -> Result<(), ProxyError> {
+    let framing = head.framing()?;
+    if head.minor_version() == 1
+        && head
+            .header("expect")
+            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
+    {
+        client
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .map_err(ProxyError::Http)?;
+    }
+    within(
+        state.config.timeouts.head,
+        client.read_body(framing, state.config.limits.max_body_bytes, out),
+    )
+    .await
+    .ok_or(ProxyError::HeadTimeout)??;
+    Ok(())
+}
+
+/// Mints an id hashing to this shard and stores `entry` under it.
+pub(in crate::proxy) fn new_session(
+    state: &ShardState,
+    entry: SessionEntry,
+) -> Result<SessionId, ProxyError> {
+    let id = crate::session::mint(&state.ring, state.id(), state.ctx.shard_count)
+        .map_err(|_| ProxyError::Internal("could not mint a session id"))?;
+    state
+        .sessions
+        .borrow_mut()
+        .insert(id, entry, Instant::now());
+    state.metrics.incr(Counter::SessionsCreated);
+    Ok(id)
+}
