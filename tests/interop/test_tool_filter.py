@@ -3,11 +3,12 @@ the `tool_filter` stage seen by real clients.
 
 The matrix: client (Python SDK `streamable_http_client` and `sse_client`, the TypeScript SDK's
 StreamableHTTPClientTransport and SSEClientTransport, rmcp as a 2026-07-28 client) × upstream
-(the demo server over HTTP with JSON and with SSE answers, server-everything over HTTP, the rmcp
-`modern_server` serving legacy sessions with JSON and SSE answers, the rmcp `modern_server
---modern-only` behind era translation, the demo server and the FastMCP fixture as stdio children)
-× filter (allow list only, deny list only, both). Every cell lists the tools, calls `echo`, calls
-a hidden tool, and calls `echo` again, then asserts:
+(the demo server over HTTP with JSON and with SSE answers; server-everything over Streamable HTTP
+and over legacy HTTP+SSE (`--upstream-transport sse`); the rmcp `modern_server` serving legacy
+sessions with JSON and SSE answers, natively to rmcp; `modern_server --modern-only` behind era
+translation; the demo server and the FastMCP fixture as stdio children; rmcp reaches the legacy
+ones through era translation) × filter (allow list only, deny list only, both). Every cell lists
+the tools, calls `echo`, calls a hidden tool, and calls `echo` again, then asserts:
 
 - the listing is exactly the upstream's tools that the lists let through (computed here from the
   globs: `*` any run, `?` one character, the rest literal, whole name; deny wins);
@@ -19,9 +20,13 @@ a hidden tool, and calls `echo` again, then asserts:
   tool; for every upstream `shadowcat_tools_denied_total` counts exactly the one refused call.
 
 Then raw HTTP (the exact answer: HTTP 200 + the error with the request's id on Streamable HTTP;
-202 + the error on the stream for legacy SSE), a tool registered later (`load_component`, after
-`notifications/tools/list_changed`), a TOML route (`shadowcat run`), `shadowcat demo`, and
-`shadowcat config check` (the route's stage list names `tool_filter`; a bad glob is refused).
+202 + the error on the stream for legacy SSE; odd spellings of a hidden call, 2026-07-28 requests,
+2025-03-26 batches, two shards), names spelt with JSON escapes over two pages
+(fixtures/escaped_tools_server.py, also behind an unfiltered shadowcat over HTTP and legacy SSE),
+a tool registered later (`load_component`, after `notifications/tools/list_changed`), `?` on a
+non-ASCII name (a strict xfail: the proxy matches bytes), a TOML route (`shadowcat run`),
+`shadowcat demo`, and `shadowcat config check` (the route's stage list names `tool_filter`; a bad
+glob is refused).
 
 Not here: the glob matcher's unit tests (src/config/tools.rs), the stage's byte-level rewrite
 tests (src/pipeline/tool_filter_tests.rs).
@@ -165,6 +170,21 @@ def upstream(request: pytest.FixtureRequest, shadowcat_bin: Path) -> Iterator[Up
             tools = asyncio.run(asyncio.wait_for(_python_tool_names(everything.url), CLIENT_TIMEOUT_S))
             yield Upstream(key, ["--upstream", everything.url], tools, echo_prefix="Echo: ",
                            hidden=("get-sum", {"a": 1, "b": 2}))
+        elif key == "everything-sse":
+            everything = request.getfixturevalue("everythingsse_upstream")
+            tools = asyncio.run(asyncio.wait_for(_python_tool_names(everything.url, "sse"), CLIENT_TIMEOUT_S))
+            yield Upstream(key, ["--upstream", everything.url, "--upstream-transport", "sse"], tools,
+                           echo_prefix="Echo: ", hidden=("get-sum", {"a": 1, "b": 2}))
+        elif key in ("everything-http-rmcp", "everything-sse-rmcp"):
+            # rmcp declares sampling and elicitation, which adds tools: its own unfiltered listing.
+            if key == "everything-http-rmcp":
+                args = ["--upstream", request.getfixturevalue("everything_upstream").url, "--upstream-era", "legacy"]
+            else:
+                args = ["--upstream", request.getfixturevalue("everythingsse_upstream").url,
+                        "--upstream-transport", "sse"]
+            unfiltered = request.getfixturevalue("filter_proxy")(args, [])
+            tools = rmcp_client(unfiltered, [])["tools"]
+            yield Upstream(key, args, tools, echo_prefix="Echo: ", hidden=("get-sum", {"a": 1, "b": 2}))
         elif key in ("modern-http", "modern-http-sse", "modernonly-http"):
             flags = {"modern-http": ["--legacy-sessions"], "modern-http-sse": ["--legacy-sessions", "--sse"],
                      "modernonly-http": ["--modern-only"]}[key]
@@ -185,9 +205,10 @@ def upstream(request: pytest.FixtureRequest, shadowcat_bin: Path) -> Iterator[Up
             server.stop()
 
 
-async def _python_tool_names(url: str) -> list[str]:
+async def _python_tool_names(url: str, transport: str = "streamable-http") -> list[str]:
     """The upstream's own listing, by the same kind of client (no callbacks) the matrix uses."""
-    async with streamable_http_client(url) as (read, write, _), ClientSession(read, write) as session:
+    connect = sse_client(url, timeout=20) if transport == "sse" else streamable_http_client(url)
+    async with connect as streams, ClientSession(streams[0], streams[1]) as session:
         await session.initialize()
         return [tool.name for tool in (await session.list_tools()).tools]
 
@@ -326,12 +347,13 @@ def run_cell(filter_proxy, upstream: Upstream, filter_name: str,
 
 # --- the matrix --------------------------------------------------------------------------------------
 
-PYTHON_UPSTREAMS = ["demo-http", "demo-http-sse", "everything-http", "modern-http", "modern-http-sse",
-                    "modernonly-http", "demo-stdio", "fixture-stdio"]
-TS_UPSTREAMS = ["demo-http", "demo-http-sse", "modern-http", "modernonly-http", "demo-stdio", "fixture-stdio"]
+PYTHON_UPSTREAMS = ["demo-http", "demo-http-sse", "everything-http", "everything-sse", "modern-http",
+                    "modern-http-sse", "modernonly-http", "demo-stdio", "fixture-stdio"]
+TS_UPSTREAMS = ["demo-http", "demo-http-sse", "everything-http", "everything-sse", "modern-http", "modernonly-http",
+                "demo-stdio", "fixture-stdio"]
 # rmcp speaks 2026-07-28: to the rmcp server natively, to the others through era translation.
-RMCP_UPSTREAMS = ["modern-http", "modern-http-sse", "modernonly-http", "demo-http-legacy", "demo-stdio",
-                  "fixture-stdio"]
+RMCP_UPSTREAMS = ["modern-http", "modern-http-sse", "modernonly-http", "demo-http-legacy", "everything-http-rmcp",
+                  "everything-sse-rmcp", "demo-stdio", "fixture-stdio"]
 
 
 @pytest.mark.parametrize("filter_name", list(FILTERS))
@@ -588,28 +610,42 @@ async def _paged_outcome(transport: str, url: str, calls: list[str]) -> dict[str
                 "cursors": [first.nextCursor, second.nextCursor], "calls": outcomes}
 
 
+ESCAPED_DENY = ["add", "s*", "p/q", "v1.tool", "x[ab]", "ECHO"]
+
+
+@pytest.mark.parametrize("path", ["stdio", "http", "sse"])
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
-def test_escaped_names_and_pages(filter_proxy, transport: str) -> None:
-    """The upstream spells `add`, `slow`, `p/q` and `café` with JSON escapes, over two pages: the
-    filter judges decoded names, on every page, and keeps the cursor."""
-    proxy = filter_proxy(["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE],
-                         ["--deny-tool", "add", "--deny-tool", "s*", "--deny-tool", "p/q"])
-    calls = ["add", "slow", "p/q", "café", "echo"]
-    report = asyncio.run(asyncio.wait_for(_paged_outcome(transport, _client_url(transport, proxy), calls),
+def test_escaped_names_and_pages(filter_proxy, transport: str, path: str) -> None:
+    """The upstream spells `add`, `slow`, `p/q` and `café` with JSON escapes, over two pages, and
+    lists names holding `.` and `[ab]`: the filter judges decoded names, literally and
+    case-sensitively, on every page, and keeps the cursor. The upstream is the fixture as a stdio
+    child, or the same behind an unfiltered shadowcat reached over Streamable HTTP (`http`) or the
+    legacy HTTP+SSE transport (`sse`, `--upstream-transport sse`), which relays its bytes."""
+    child = ["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE]
+    if path == "stdio":
+        logs = proxy = filter_proxy(child, [f"--deny-tool={glob}" for glob in ESCAPED_DENY])
+    else:
+        logs = filter_proxy(child, [])
+        upstream = ["--upstream", logs.url] if path == "http" else \
+            ["--upstream", f"http://{logs.host_header}/sse", "--upstream-transport", "sse"]
+        proxy = filter_proxy(upstream, [f"--deny-tool={glob}" for glob in ESCAPED_DENY])
+    hidden = ["add", "slow", "p/q", "v1.tool", "x[ab]"]
+    shown = ["café", "v1xtool", "xa", "echo"]
+    report = asyncio.run(asyncio.wait_for(_paged_outcome(transport, _client_url(transport, proxy), hidden + shown),
                                           CLIENT_TIMEOUT_S))
-    assert report["pages"] == [["echo"], ["café"]], report
+    assert report["pages"] == [["echo"], ["café", "v1xtool", "xa"]], report
     assert report["cursors"] == ["page-2", None], report
     assert report["calls"] == {
-        **{name: {"code": UNKNOWN_TOOL, "message": f"Unknown tool: {name}"} for name in ("add", "slow", "p/q")},
-        "café": ["called café"], "echo": ["called echo"]}, report
-    assert denied_total(proxy) == 3
+        **{name: {"code": UNKNOWN_TOOL, "message": f"Unknown tool: {name}"} for name in hidden},
+        **{name: [f"called {name}"] for name in shown}}, report
+    assert denied_total(proxy) == len(hidden)
 
     def seen() -> list[str]:
-        text = harness._ANSI_ESCAPE.sub("", "\n".join(line for _, line in proxy.process._lines))
+        text = harness._ANSI_ESCAPE.sub("", "\n".join(line for _, line in logs.process._lines))
         return re.findall(r"escaped-call: (\S+)", text)
 
     wait_until(lambda: "echo" in seen(), "the last call logged by the upstream", EVIDENCE_DEADLINE_S)
-    assert seen() == ["café", "echo"], seen()
+    assert seen() == shown, seen()
 
 
 def _client_url(transport: str, proxy: harness.Endpoint) -> str:
