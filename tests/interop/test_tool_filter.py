@@ -854,3 +854,16 @@ def test_large_listing(filter_proxy, path: str) -> None:
     assert cut == want, f"{len(cut)} listed, {len(want)} wanted; first difference at " \
                         f"{next((i for i, (a, b) in enumerate(zip(cut, want)) if a != b), min(len(cut), len(want)))}"
     assert len(want) == len([n for n in everything if visible(n, allow, deny)])
+
+
+@pytest.mark.parametrize("flag", ["--allow-tool", "--deny-tool"])
+def test_cli_refuses_a_bad_glob(shadowcat_bin: Path, flag: str) -> None:
+    process = harness.ManagedProcess("shadowcat-bad-glob", [
+        shadowcat_bin, "reverse", "--bind", f"{harness.LOOPBACK_HOST}:0", "--upstream",
+        f"http://{harness.LOOPBACK_HOST}:{harness.dead_port()}/mcp", flag, "echo", flag, ""])
+    try:
+        code = process.popen.wait(timeout=CLIENT_TIMEOUT_S)
+    finally:
+        process.stop()
+    err = "\n".join(line for label, line in process._lines if label == "stderr")
+    assert code != 0 and f"`{flag}`" in err, (code, process.output_tail())
