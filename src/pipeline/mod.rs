@@ -11,10 +11,12 @@
 //! Hot path: a route without configured stages costs one `Option` test per message; nothing
 //! allocates unless a message is refused or rewritten.
 
+mod context;
 mod facts;
 mod principal;
 mod tool_filter;
 
+pub use context::RequestCtx;
 pub use facts::{facts, Facts};
 pub use principal::Principal;
 

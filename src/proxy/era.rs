@@ -11,7 +11,7 @@ use crate::config::RouteEra;
 use crate::http::{Head, RequestHead};
 use crate::mcp::{ClaimedVersion, Kind, ProtocolVersion};
 
-use super::error::ProxyError;
+use super::error::{Mismatch, ProxyError};
 use crate::pipeline::Facts;
 
 /// How a POST is served.
@@ -135,31 +135,6 @@ fn check_modern(
         }
     }
     Ok(())
-}
-
-/// Why a mirrored header was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mismatch {
-    /// The header is required and absent.
-    Missing,
-    /// The header appears more than once.
-    Duplicate,
-    /// The header's value differs from the body (or is not valid UTF-8 / Base64).
-    Differs,
-    /// The header is present but the body has no value for it.
-    BodyMissing,
-}
-
-impl Mismatch {
-    /// Words for the client-facing message.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Missing => "is missing",
-            Self::Duplicate => "appears more than once",
-            Self::Differs => "does not match the body",
-            Self::BodyMissing => "has no matching value in the body",
-        }
-    }
 }
 
 /// `name` must appear once and equal `body` (names compare case-insensitively, values

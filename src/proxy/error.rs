@@ -104,7 +104,7 @@ pub enum ProxyError {
         /// The header, as the spec spells it.
         header: &'static str,
         /// What is wrong with it.
-        problem: super::era::Mismatch,
+        problem: Mismatch,
     },
     /// A JSON-RPC batch on a session that did not negotiate 2025-03-26.
     #[error("JSON-RPC batches are only allowed on 2025-03-26 sessions")]
@@ -220,6 +220,31 @@ impl ProxyError {
             | ProxyError::UpstreamProtocol { .. } => Side::Upstream,
             ProxyError::Internal(_) => Side::Internal,
             _ => Side::Client,
+        }
+    }
+}
+
+/// Why a mirrored header was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mismatch {
+    /// The header is required and absent.
+    Missing,
+    /// The header appears more than once.
+    Duplicate,
+    /// The header's value differs from the body (or is not valid UTF-8 / Base64).
+    Differs,
+    /// The header is present but the body has no value for it.
+    BodyMissing,
+}
+
+impl Mismatch {
+    /// Words for the client-facing message.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "is missing",
+            Self::Duplicate => "appears more than once",
+            Self::Differs => "does not match the body",
+            Self::BodyMissing => "has no matching value in the body",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! (crate::app).
 
 pub mod accept;
+mod adapter;
 mod admit;
 pub mod bodyless;
 pub mod era;
@@ -12,13 +13,16 @@ pub mod era_verdicts;
 pub mod error;
 pub mod exchange;
 pub mod guard;
+pub mod handoff;
 pub mod headers;
+mod http_upstream;
 pub mod l2m;
 pub mod legacy;
 pub mod metrics;
 pub mod modern_client;
 pub mod post;
 pub mod relay;
+mod relay_plan;
 mod relay_rewrite;
 pub mod respond;
 pub mod server;

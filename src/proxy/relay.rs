@@ -5,8 +5,6 @@
 //! Hot path: one pooled scratch buffer; a JSON body already read with the head goes out in the
 //! same write as the head. Backpressure: the next upstream read waits for the client write.
 
-use std::time::Duration;
-
 use futures_lite::{AsyncRead, AsyncWrite};
 
 use crate::http::{
@@ -15,62 +13,15 @@ use crate::http::{
 
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
-use super::metrics::{Counter, ProxyMetrics};
+use super::metrics::Counter;
+use super::relay_plan::{is_event_stream, send, watch, Watched, STREAM_WRITE_TIMEOUT};
+pub use super::relay_plan::{until_client_gone, RelayEnd, RelayPlan};
 use super::relay_rewrite::relay_rewritten;
 use super::state::ShardState;
-use crate::pipeline::RouteStages;
-use shards::latch::Latch;
 use shards::timeout::within;
 
 /// Pooled buffer the relay assembles client writes in (grows for large pieces).
 const SCRATCH_BYTES: usize = 4096;
-
-/// How long a write to a client on a long-lived stream may stall (a client that stopped
-/// reading); request responses use the upstream's request timeout instead.
-pub(super) const STREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How a relay ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RelayEnd {
-    /// The whole body went to the client; the upstream connection may be reused.
-    Complete {
-        /// Whether the upstream connection is clean for the next request.
-        upstream_reusable: bool,
-        /// Whether the client connection may carry another request (false when the body was
-        /// delimited by closing, for HTTP/1.0 clients).
-        client_keep_alive: bool,
-    },
-    /// The client went away; the upstream connection must be dropped.
-    ClientGone,
-    /// The upstream failed or stalled mid-body after the head was sent: the client
-    /// connection must be closed (its response is truncated).
-    UpstreamBroken,
-}
-
-/// What the client is told about the response.
-#[derive(Debug, Clone, Copy)]
-pub struct RelayPlan<'a> {
-    /// Client-facing session id to put in `Mcp-Session-Id`, if any.
-    pub session: Option<&'a str>,
-    /// Whether the client connection stays open afterwards.
-    pub client_keep_alive: bool,
-    /// Whether the client speaks HTTP/1.1 (can take chunked bodies).
-    pub client_http11: bool,
-    /// Longest silence allowed between body pieces (`None` for long-lived GET streams).
-    pub idle_timeout: Option<Duration>,
-    /// Most body bytes relayed (streams are bounded too; GET streams get `u64::MAX`).
-    pub max_body: u64,
-    /// Largest single SSE event allowed from the upstream; a larger one ends the stream.
-    pub max_sse_event: usize,
-    /// Where relayed SSE events are counted.
-    pub metrics: &'a ProxyMetrics,
-    /// For long-lived streams (GET): end the stream when this fires (shutdown).
-    pub stop: Option<&'a Latch>,
-    /// The route's stages; their response side runs on every message when `rewrite` is set.
-    pub stages: &'a RouteStages,
-    /// Relay message by message (relay_rewrite.rs) because a stage may change one.
-    pub rewrite: bool,
-}
 
 /// Streams `head` + body from `upstream` to `client`. `scratch` is a pooled buffer.
 pub async fn relay<C, U>(
@@ -172,17 +123,6 @@ where
     }
 }
 
-/// Writes and clears `scratch`; false when the client is gone or stalled past `limit`.
-pub(super) async fn send<C: AsyncWrite + AsyncRead + Unpin>(
-    client: &mut HttpConn<C>,
-    scratch: &mut Vec<u8>,
-    limit: Duration,
-) -> bool {
-    let sent = matches!(within(limit, client.write_all(scratch)).await, Some(Ok(())));
-    scratch.clear();
-    sent
-}
-
 /// Relays a finished exchange's response to the client, counts its status, and returns the
 /// upstream socket to the pool when clean. Returns whether the client connection stays open.
 pub async fn relay_exchange(
@@ -221,16 +161,6 @@ pub async fn relay_exchange(
     }
 }
 
-pub(super) fn is_event_stream(head: &ResponseHead) -> bool {
-    head.header("content-type").is_some_and(|ct| {
-        ct.split(|b| *b == b';')
-            .next()
-            .unwrap_or(b"")
-            .trim_ascii()
-            .eq_ignore_ascii_case(b"text/event-stream")
-    })
-}
-
 /// Feeds one body piece to the stream's parser; returns the events it completed. The parser
 /// enforces the per-event size bound (an oversized event is an error that ends the stream).
 fn count_events(parser: &mut SseParser, mut piece: &[u8]) -> Result<u64, crate::http::Error> {
@@ -246,66 +176,4 @@ fn count_events(parser: &mut SseParser, mut piece: &[u8]) -> Result<u64, crate::
         };
         piece = piece.get(consumed..).unwrap_or_default();
     }
-}
-
-/// Awaits `work` (an upstream exchange not yet answered) while watching the client for EOF;
-/// `None` when the client hung up first (`work` is dropped, and with it its upstream
-/// connection). A client with pipelined bytes buffered is not watched.
-pub async fn until_client_gone<C, F, T>(client: &mut HttpConn<C>, work: F) -> Option<T>
-where
-    C: AsyncRead + AsyncWrite + Unpin,
-    F: std::future::Future<Output = T>,
-{
-    match watch(client, work, None).await {
-        Watched::Read(done) => Some(done),
-        Watched::ClientGone | Watched::Stopped => None,
-    }
-}
-
-/// What ended the wait for the next upstream piece.
-pub(super) enum Watched<T> {
-    /// The upstream read finished (data, end, error or idle timeout).
-    Read(T),
-    /// The client closed its connection while we waited.
-    ClientGone,
-    /// The stop latch fired.
-    Stopped,
-}
-
-/// Awaits `read` while watching the client for EOF (a client that hangs up on a silent stream
-/// must not pin the upstream connection) and `stop`. Bytes the client sends meanwhile (a
-/// pipelined request) stay buffered in `client`.
-pub(super) async fn watch<C, F, T>(
-    client: &mut HttpConn<C>,
-    read: F,
-    stop: Option<&Latch>,
-) -> Watched<T>
-where
-    C: AsyncRead + AsyncWrite + Unpin,
-    F: std::future::Future<Output = T>,
-{
-    let idle_client = client.buffered().is_empty();
-    let client_gone = async {
-        if idle_client {
-            match client.await_data().await {
-                Ok(0) | Err(_) => return Watched::ClientGone,
-                Ok(_) => {}
-            }
-        }
-        std::future::pending::<Watched<T>>().await
-    };
-    let stopped = async {
-        match stop {
-            Some(latch) => {
-                latch.wait().await;
-                Watched::Stopped
-            }
-            None => std::future::pending().await,
-        }
-    };
-    futures_lite::future::or(
-        async { Watched::Read(read.await) },
-        futures_lite::future::or(client_gone, stopped),
-    )
-    .await
 }

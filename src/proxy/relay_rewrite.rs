@@ -18,7 +18,9 @@ use crate::http::{
 
 use super::headers::{client_response, OutFraming};
 use super::metrics::Counter;
-use super::relay::{is_event_stream, send, watch, RelayEnd, RelayPlan, Watched};
+use super::relay_plan::{
+    is_event_stream, send, watch, RelayEnd, RelayPlan, Watched, STREAM_WRITE_TIMEOUT,
+};
 use shards::timeout::within;
 
 /// Like `relay::relay`, with `plan.stages`' response side applied to every message.
@@ -46,9 +48,7 @@ where
         _ => OutFraming::Close,
     };
     let keep_alive = plan.client_keep_alive && out_framing != OutFraming::Close;
-    let write_limit = plan
-        .idle_timeout
-        .unwrap_or(super::relay::STREAM_WRITE_TIMEOUT);
+    let write_limit = plan.idle_timeout.unwrap_or(STREAM_WRITE_TIMEOUT);
     let mut body = Vec::new();
     let mut events = SseParser::new(plan.max_sse_event);
     let chunked = out_framing == OutFraming::Chunked;

@@ -5,7 +5,7 @@
 //! Per connection: one pooled read buffer; the connection task awaits reads with the
 //! keep-alive idle or head timeout, and exits at once when the shutdown latch fires.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::rc::Rc;
 
 use glommio::net::{TcpListener, TcpStream};
@@ -19,10 +19,11 @@ use crate::session::SessionId;
 use super::bodyless::bodyless;
 use super::error::ProxyError;
 use super::guard;
+use super::handoff;
 use super::metrics::Counter;
 use super::post::post;
 use super::respond::{closes_connection, error_response};
-use super::state::{MeshMsg, ShardState};
+use super::state::ShardState;
 use super::stdio::answer::CLIENT_WRITE_TIMEOUT;
 use shards::timeout::within;
 
@@ -38,7 +39,7 @@ pub async fn accept_loop(state: Rc<ShardState>, listener_index: usize, listener:
     .await;
 }
 
-/// Takes over a connection handed off by another shard.
+/// Takes over a connection handed off by another shard: serves it from `buffered`.
 pub fn adopt(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener_index: usize) {
     state.metrics.incr(Counter::HandoffsIn);
     let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
@@ -180,13 +181,7 @@ async fn handoff(
     owner: shards::ShardId,
     listener_index: usize,
 ) {
-    let dup = {
-        let fd = conn.stream_ref().as_raw_fd();
-        // SAFETY: fd is a live socket owned by `conn`; dup gives us an independent descriptor.
-        #[allow(unsafe_code, reason = "fd handoff between shards")]
-        let dup = unsafe { libc::dup(fd) };
-        dup
-    };
+    let dup = handoff::dup_stream(conn.stream_ref());
     let mut bytes = state
         .bufs
         .take(head.fields().raw().len() + conn.buffered().len());
@@ -194,20 +189,12 @@ async fn handoff(
     bytes.extend_from_slice(conn.buffered());
     let (_stream, buf) = conn.into_parts();
     state.bufs.give(buf);
-    if dup < 0 {
+    let Some(fd) = dup else {
         tracing::warn!(shard = state.id().0, "dup failed; dropping connection");
         return;
-    }
-    // SAFETY: `dup` is a fresh descriptor we own.
-    #[allow(unsafe_code, reason = "fd handoff between shards")]
-    let fd = unsafe { OwnedFd::from_raw_fd(dup) };
-    state.metrics.incr(Counter::Hops);
-    let msg = MeshMsg::Handoff {
-        fd,
-        buffered: bytes,
-        listener: listener_index,
     };
-    if let Err(MeshMsg::Handoff { fd, buffered, .. }) = state.mesh.send_to(owner, msg).await {
+    if let Err(Some((fd, buffered))) = handoff::send(state, owner, fd, bytes, listener_index).await
+    {
         // The owner is gone (shutdown): serve here; the session lookup will 404.
         tracing::warn!(
             shard = state.id().0,

@@ -37,6 +37,6 @@ pub mod tools;
 pub mod upstream;
 pub mod wire;
 
-pub(in crate::proxy) use post::intercept;
+pub(in crate::proxy) use post::{intercept, may_intercept};
 pub use session::{L2mSession, L2mState};
 pub use stream::get_or_delete;

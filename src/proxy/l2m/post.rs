@@ -9,7 +9,6 @@
 //! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs).
 
 use std::rc::Rc;
-use std::time::Instant;
 
 use glommio::net::TcpStream;
 use serde::Deserialize;
@@ -28,8 +27,8 @@ use super::discover::Discovered;
 use super::session::L2mSession;
 use super::wire::ClientMeta;
 use super::{batch, call, detect};
-use crate::pipeline::Facts;
 use crate::pipeline::RouteStages;
+use crate::pipeline::{Facts, RequestCtx};
 
 /// Serves the POST when translation applies; `None` when it passes through as before (the
 /// upstream is not modern, or the session is not a translated one).
@@ -39,13 +38,10 @@ pub(in crate::proxy) async fn intercept(
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
     body: &[u8],
-    facts: &Facts,
-    upstream: usize,
-    session: Option<SessionId>,
-    started: Instant,
-    stages: &RouteStages,
+    ctx: &RequestCtx,
 ) -> Option<Result<bool, ProxyError>> {
-    let served = match session {
+    let (facts, upstream, stages) = (&ctx.facts, ctx.upstream, &ctx.stages);
+    let served = match ctx.session {
         None if facts.is_initialize && detect::may_translate(state, upstream) => {
             initialize(state, client, head, body, facts, upstream).await
         }
@@ -56,9 +52,18 @@ pub(in crate::proxy) async fn intercept(
         }
     };
     if served.is_some() {
-        state.metrics.request(facts.method, started.elapsed());
+        state.metrics.request(facts.method, ctx.started.elapsed());
     }
     served
+}
+
+/// Whether [`intercept`] may translate this request: an `initialize` towards an upstream that
+/// may be modern-only, or any message of a translated session.
+pub(in crate::proxy) fn may_intercept(state: &ShardState, ctx: &RequestCtx) -> bool {
+    match ctx.session {
+        None => ctx.facts.is_initialize && detect::may_translate(state, ctx.upstream),
+        Some(sid) => state.l2m.session(&sid).is_some(),
+    }
 }
 
 #[derive(Deserialize)]

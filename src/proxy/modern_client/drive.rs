@@ -28,7 +28,7 @@ use super::mrtr::{input_required, retry};
 use super::pool::{PoolKey, Principal};
 use super::upstream::{Failure, Source, UpSession};
 use crate::pipeline::Facts;
-use crate::pipeline::RouteStages;
+use crate::pipeline::RequestCtx;
 
 const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 /// Server→client requests a 2026-07-28 client can answer through `inputRequests`.
@@ -54,19 +54,17 @@ pub(super) struct Ongoing {
 /// Client write failures; refusals are answered here (400/404 with a JSON-RPC error).
 pub(in crate::proxy) async fn serve(
     state: &Rc<ShardState>,
-    upstream: usize,
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
     body: &[u8],
-    facts: &Facts,
-    stages: &RouteStages,
+    ctx: &RequestCtx,
 ) -> Result<bool, ProxyError> {
-    let started = Instant::now();
+    let (upstream, facts, started) = (ctx.upstream, &ctx.facts, ctx.started);
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
-        stages: Some(stages),
+        stages: Some(&ctx.stages),
     };
     let id = facts
         .id
@@ -76,8 +74,7 @@ pub(in crate::proxy) async fn serve(
         .map_err(|_| ProxyError::Internal("inspected body is not JSON"))?;
     let method = facts.method_name().unwrap_or_default().to_owned();
     let params = value.get("params").cloned().unwrap_or(Value::Null);
-    // No authentication yet: every client is one principal. The auth layer supplies it here.
-    let principal = Principal::anonymous();
+    let principal = ctx.principal.clone();
     state.metrics.incr(Counter::ModernTranslated);
     let keep = match method.as_str() {
         "server/discover" => {

@@ -3,9 +3,9 @@
 //! the mesh like a session handoff, and the owning shard reads the request again. No lookup:
 //! the shard is in the sealed state.
 //!
-//! Not here: head-level session handoff (server.rs), unsealing (seal.rs).
+//! Not here: moving the fd (proxy/handoff.rs, shared with the session handoff), unsealing
+//! (seal.rs).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
 
 use glommio::net::TcpStream;
@@ -13,8 +13,7 @@ use glommio::net::TcpStream;
 use crate::http::{write_chunk, Framing, Head, HttpConn, RequestHead, LAST_CHUNK};
 
 use super::super::error::ProxyError;
-use super::super::metrics::Counter;
-use super::super::state::{MeshMsg, ShardState};
+use super::super::state::ShardState;
 
 /// Hands the connection to `shard`; returns `false` (this shard is done with it).
 ///
@@ -43,16 +42,8 @@ pub async fn to_shard(
         bytes.extend_from_slice(body);
     }
     bytes.extend_from_slice(client.buffered());
-    // SAFETY: the fd is a live socket owned by `client`; dup gives an independent descriptor.
-    #[allow(unsafe_code, reason = "fd handoff between shards")]
-    let dup = unsafe { libc::dup(client.stream_ref().as_raw_fd()) };
-    if dup < 0 {
-        return Err(ProxyError::Internal("dup failed for a retry handoff"));
-    }
-    // SAFETY: `dup` is a fresh descriptor we own.
-    #[allow(unsafe_code, reason = "fd handoff between shards")]
-    let fd = unsafe { OwnedFd::from_raw_fd(dup) };
-    state.metrics.incr(Counter::Hops);
+    let fd = super::super::handoff::dup_stream(client.stream_ref())
+        .ok_or(ProxyError::Internal("dup failed for a retry handoff"))?;
     // The listener whose route this is (the owning shard picks routes by it).
     let listener = state
         .config
@@ -64,14 +55,8 @@ pub async fn to_shard(
                 .any(|r| r.path.as_bytes() == head.path() && r.upstream == upstream)
         })
         .unwrap_or(0);
-    let msg = MeshMsg::Handoff {
-        fd,
-        buffered: bytes,
-        listener,
-    };
-    if state
-        .mesh
-        .send_to(shards::ShardId(shard), msg)
+    let owner = shards::ShardId(shard);
+    if super::super::handoff::send(state, owner, fd, bytes, listener)
         .await
         .is_err()
     {

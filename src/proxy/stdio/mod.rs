@@ -13,5 +13,4 @@ pub mod stream;
 
 pub use children::Children;
 pub(in crate::proxy) use post::post;
-pub use post::StdioTarget;
 pub use stream::get_or_delete;

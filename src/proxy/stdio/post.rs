@@ -22,12 +22,12 @@ use super::super::metrics::Counter;
 use super::super::state::ShardState;
 use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
 use super::children::AcquireError;
-use crate::pipeline::Facts;
 use crate::pipeline::RouteStages;
+use crate::pipeline::{Facts, RequestCtx};
 
 /// Where a POST for a stdio upstream goes.
 #[derive(Debug)]
-pub struct StdioTarget<'a> {
+pub(super) struct StdioTarget<'a> {
     /// Index of the upstream in the config.
     pub upstream: usize,
     /// The client's session, when the request named one (already checked to exist).
@@ -48,10 +48,16 @@ pub(in crate::proxy) async fn post(
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
     body: &[u8],
-    facts: &Facts,
-    to: StdioTarget<'_>,
-    started: Instant,
+    ctx: &RequestCtx,
+    timeout: Duration,
 ) -> Result<bool, ProxyError> {
+    let facts = &ctx.facts;
+    let to = StdioTarget {
+        upstream: ctx.upstream,
+        session: ctx.session,
+        timeout,
+        stages: &ctx.stages,
+    };
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
@@ -67,7 +73,7 @@ pub(in crate::proxy) async fn post(
         }
         Some(sid) => in_session(state, client, body, facts, sid, &to, shape).await?,
     };
-    state.metrics.request(facts.method, started.elapsed());
+    state.metrics.request(facts.method, ctx.started.elapsed());
     Ok(keep)
 }
 

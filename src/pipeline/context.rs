@@ -1,0 +1,29 @@
+//! One client message on its way through the pipeline: what the checks found out about it,
+//! built once on the owning shard and read by the stages and the upstream adapter.
+//!
+//! Not here: the connection, the head and the body bytes (the transport holds them and passes
+//! them beside the context), deciding anything.
+
+use std::time::Instant;
+
+use super::{Facts, Principal, RouteStages};
+use crate::session::SessionId;
+
+/// The request context of one client message (or batch).
+#[derive(Debug)]
+pub struct RequestCtx {
+    /// What the inspector found in the body.
+    pub facts: Facts,
+    /// Who sent it ([`Principal::anonymous`] until an authentication stage exists).
+    pub principal: Principal,
+    /// The route's stages.
+    pub stages: RouteStages,
+    /// Config index of the upstream it goes to (the session's, or the route's).
+    pub upstream: usize,
+    /// The client session it belongs to, already checked to be live.
+    pub session: Option<SessionId>,
+    /// A 2026-07-28 stateless request (no session, cancelled by the client hanging up).
+    pub modern: bool,
+    /// When its head was read (request latency is measured from here).
+    pub started: Instant,
+}

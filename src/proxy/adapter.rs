@@ -1,0 +1,56 @@
+//! The upstream adapters a client message can go to, and the one choice among them: one
+//! closed enum, so every path a request can take is listed here.
+//!
+//! Not here: the adapters themselves (http_upstream.rs; stdio/ for stdio children and legacy
+//! SSE upstreams; l2m/ and modern_client/ for the two translation directions).
+
+use std::time::Duration;
+
+use crate::pipeline::RequestCtx;
+
+use super::error::ProxyError;
+use super::state::ShardState;
+
+/// Where a POST's message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Adapter {
+    /// A Streamable HTTP upstream speaking the client's era: the original bytes, pooled.
+    Http,
+    /// A stdio child or a legacy HTTP+SSE upstream, through the session's link.
+    Link {
+        /// The upstream's request timeout.
+        timeout: Duration,
+    },
+    /// A legacy (session) client and a 2026-07-28-only upstream: translated (l2m/). An
+    /// `initialize` the translation turns down falls back to [`Adapter::Http`].
+    LegacyToModern,
+    /// A 2026-07-28 client and a legacy upstream: translated (modern_client/).
+    ModernToLegacy,
+}
+
+impl Adapter {
+    /// The adapter for `ctx` (its upstream's transport and era, the era verdicts learnt on
+    /// this shard, the client's era and session).
+    ///
+    /// # Errors
+    /// `Internal` when the context names an upstream the config does not have.
+    pub(super) fn choose(state: &ShardState, ctx: &RequestCtx) -> Result<Adapter, ProxyError> {
+        if !ctx.modern && super::l2m::may_intercept(state, ctx) {
+            return Ok(Adapter::LegacyToModern);
+        }
+        let up = state
+            .config
+            .upstreams
+            .get(ctx.upstream)
+            .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+        if ctx.modern && super::modern_client::translates(&state.era_verdicts, ctx.upstream, up) {
+            return Ok(Adapter::ModernToLegacy);
+        }
+        if up.is_linked() {
+            return Ok(Adapter::Link {
+                timeout: up.request_timeout,
+            });
+        }
+        Ok(Adapter::Http)
+    }
+}

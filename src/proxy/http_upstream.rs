@@ -1,0 +1,167 @@
+//! The Streamable HTTP upstream adapter for a POST: the client's original bytes go to the
+//! upstream over a pooled keep-alive connection, and the answer (JSON or SSE) is relayed back,
+//! message by message only when a stage may change one. Also: minting the client session on
+//! an `initialize` answered 2xx, dropping it on an upstream 404, and the `era = "auto"` probe
+//! that switches a 2026-07-28 request to translation on a legacy refusal.
+//!
+//! Not here: the checks and the context (post.rs), upstream I/O (exchange.rs), relaying
+//! (relay.rs, relay_rewrite.rs).
+//! Hot path: the request head for the upstream is written into a pooled buffer together with
+//! the body; one write, then the relay.
+
+use std::rc::Rc;
+
+use glommio::net::TcpStream;
+
+use crate::http::{Head, HttpConn, RequestHead};
+use crate::mcp::{Method, ProtocolVersion};
+use crate::pipeline::RequestCtx;
+use crate::session::{SessionEntry, SessionId};
+
+use super::admit::new_session;
+use super::error::ProxyError;
+use super::exchange::{exchange, finish};
+use super::headers::upstream_request;
+use super::metrics::{Counter, ListenGuard};
+use super::relay::{relay_exchange, until_client_gone, RelayPlan};
+use super::state::ShardState;
+
+/// Sends the POST `body` (the client's bytes) upstream and relays the answer; returns whether
+/// the client connection stays open.
+///
+/// # Errors
+/// Upstream failures before the answer started (502/504), an upstream 404 on a session (404
+/// `-32001`), client write failures.
+pub(super) async fn post(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<TcpStream>,
+    head: &RequestHead,
+    body: shards::slab::Lease<'_>,
+    ctx: &RequestCtx,
+) -> Result<bool, ProxyError> {
+    let (facts, modern, stages) = (&ctx.facts, ctx.modern, &ctx.stages);
+    let up = state
+        .config
+        .upstreams
+        .get(ctx.upstream)
+        .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    // An `auto` upstream answers the first modern request: a legacy refusal switches to
+    // translation, and this request is translated from the bytes still in `request`.
+    let probe = modern && up.era == crate::config::UpstreamEra::Auto;
+    let body_len = body.len();
+    let url = up
+        .http()
+        .ok_or(ProxyError::Internal("HTTP path used for a stdio upstream"))?;
+
+    let mut request = state.bufs.lease(body.len() + 1024);
+    {
+        // Borrowed, not cloned: the head is written before anything awaits.
+        let sessions = state.sessions.borrow();
+        let upstream_session = ctx
+            .session
+            .as_ref()
+            .and_then(|sid| sessions.peek(sid))
+            .and_then(|entry| entry.upstream_session.as_deref());
+        upstream_request(
+            &mut request,
+            "POST",
+            &url.path,
+            &url.authority,
+            head,
+            upstream_session,
+            Some(body.len()),
+        );
+    }
+    request.extend_from_slice(&body);
+    drop(body);
+    let pending = exchange(state, ctx.upstream, &request, facts.id.as_ref(), false);
+    let ex = if modern {
+        // 2026-07-28: closing the stream cancels the request. A client that hangs up before
+        // the answer starts drops the exchange, which closes its upstream connection (never
+        // pooled) — the HTTP form of cancellation.
+        match until_client_gone(client, pending).await {
+            Some(ex) => ex?,
+            None => {
+                state.metrics.incr(Counter::ClientGone);
+                return Ok(false);
+            }
+        }
+    } else {
+        pending.await?
+    };
+    let status = ex.head.status();
+    if probe && super::modern_client::may_mean_legacy(status) {
+        return match super::modern_client::probe(state, client, head, ctx.upstream, ex).await? {
+            Some(keep) => Ok(keep),
+            None => {
+                let sent = request
+                    .get(request.len().saturating_sub(body_len)..)
+                    .unwrap_or_default();
+                super::modern_client::serve(state, client, head, sent, ctx).await
+            }
+        };
+    }
+    drop(request);
+    if status == 404 {
+        if let Some(sid) = ctx.session {
+            // The upstream forgot the session: drop ours so the client re-initializes.
+            state.sessions.borrow_mut().remove(&sid);
+            state.l2m.end(&sid);
+            state.metrics.incr(Counter::SessionsLost);
+            finish(state, ex, false);
+            return Err(ProxyError::SessionNotFound {
+                id: facts.id.clone(),
+            });
+        }
+    }
+
+    let minted;
+    let session_out: Option<&str> = if facts.is_initialize && (200..300).contains(&status) {
+        minted = mint_session(state, ctx.upstream, &ex.head, facts.version)?;
+        Some(minted.as_str())
+    } else if ex.head.header("mcp-session-id").is_some() {
+        ctx.session.as_ref().map(SessionId::as_str)
+    } else {
+        None
+    };
+
+    // A 2026 `subscriptions/listen` answer is a long-lived stream held until either side
+    // closes: no idle timeout, ended cleanly by shutdown.
+    let listen =
+        modern && facts.method == Method::SubscriptionsListen && (200..300).contains(&status);
+    let plan = RelayPlan {
+        session: session_out,
+        client_keep_alive: head.keep_alive(),
+        client_http11: head.minor_version() == 1,
+        idle_timeout: (!listen).then_some(up.request_timeout),
+        max_body: u64::MAX,
+        max_sse_event: state.config.limits.max_sse_event_bytes,
+        metrics: &state.metrics,
+        stop: listen.then_some(&state.shutdown),
+        stages,
+        rewrite: stages.rewrites_answer(facts.method, &facts.elements),
+    };
+    let _listening = listen.then(|| ListenGuard::open(&state.metrics));
+    let keep = relay_exchange(state, client, ex, plan).await;
+    state.metrics.request(facts.method, ctx.started.elapsed());
+    Ok(keep)
+}
+
+fn mint_session(
+    state: &ShardState,
+    upstream: usize,
+    head: &crate::http::ResponseHead,
+    version: Option<ProtocolVersion>,
+) -> Result<SessionId, ProxyError> {
+    let upstream_session = head
+        .header("mcp-session-id")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .map(Box::from);
+    let entry = SessionEntry {
+        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        upstream_session,
+        version,
+        link: None,
+    };
+    new_session(state, entry)
+}
