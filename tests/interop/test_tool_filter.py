@@ -649,16 +649,27 @@ def test_escaped_names_and_pages(filter_proxy, transport: str, path: str) -> Non
     assert seen() == shown, seen()
 
 
+@pytest.mark.xfail(strict=True, reason="proxy bug (hardening): a listing whose `tools` member name is written "
+                   "with a JSON escape (`\"t\\u006fols\"`) is relayed uncut: the stage's prefilter looks for the "
+                   "bytes `\"tools\"` (src/pipeline/tool_filter.rs hide_in_listing)")
+def test_escaped_tools_member_is_cut_too(filter_proxy) -> None:
+    proxy = filter_proxy(["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE, "--escape-key"],
+                         [f"--deny-tool={glob}" for glob in ESCAPED_DENY])
+    report = asyncio.run(asyncio.wait_for(_paged_outcome("streamable-http", proxy.url, []), CLIENT_TIMEOUT_S))
+    assert report["pages"] == [["echo"], ["café", "v1xtool", "xa"]], report
+
+
 def _client_url(transport: str, proxy: harness.Endpoint) -> str:
     return f"http://{proxy.host_header}/sse" if transport == "sse" else proxy.url
 
 
 # A hidden call (`add`, denied) however the request spells it: each must be refused, never sent.
+CALL = b'{"jsonrpc":"2.0","id":"odd",'
 ODD_CALLS = {
-    "escaped name": b'{"jsonrpc":"2.0","id":"odd","method":"tools/call","params":{"name":"\\u0061dd","arguments":{}}}',
-    "escaped method": b'{"jsonrpc":"2.0","id":"odd","method":"tools\\/call","params":{"name":"add","arguments":{}}}',
-    "name after arguments": b'{"jsonrpc":"2.0","id":"odd","method":"tools/call","params":{"arguments":{"name":"echo"},"name":"add"}}',
-    "decoy in _meta": b'{"jsonrpc":"2.0","id":"odd","method":"tools/call","params":{"_meta":{"name":"echo"},"name":"add"}}',
+    "escaped name": CALL + b'"method":"tools/call","params":{"name":"\\u0061dd","arguments":{}}}',
+    "escaped method": CALL + b'"method":"tools\\/call","params":{"name":"add","arguments":{}}}',
+    "name after arguments": CALL + b'"method":"tools/call","params":{"arguments":{"name":"echo"},"name":"add"}}',
+    "decoy in _meta": CALL + b'"method":"tools/call","params":{"_meta":{"name":"echo"},"name":"add"}}',
     "params before method": b'{"jsonrpc":"2.0","params":{"name":"add","arguments":{}},"id":"odd","method":"tools/call"}',
     "whitespace": b'{ "jsonrpc" : "2.0" , "id" : "odd" , "method" : "tools/call" , "params" : { "name" : "add" } }',
 }
