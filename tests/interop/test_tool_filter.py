@@ -458,11 +458,12 @@ def test_tool_registered_later_is_filtered_too(filter_proxy, upstream: Upstream)
     """The FastMCP fixture registers tools at run time (`load_component`, then
     notifications/tools/list_changed): the new listing is cut by the same lists."""
     proxy = filter_proxy(upstream.args, ["--deny-tool", "secret*", "--deny-tool", "crash"])
-    report = asyncio.run(asyncio.wait_for(_load_then_list(proxy.url, ["secret_tool", "public_tool"]),
+    # `my_secret` stays: a glob matches the whole name, so `secret*` does not match inside it.
+    report = asyncio.run(asyncio.wait_for(_load_then_list(proxy.url, ["secret_tool", "public_tool", "my_secret"]),
                                           CLIENT_TIMEOUT_S))
-    assert set(report["tools"]) == (set(FIXTURE_TOOLS) - {"crash"}) | {"public_tool"}, report
+    assert set(report["tools"]) == (set(FIXTURE_TOOLS) - {"crash"}) | {"public_tool", "my_secret"}, report
     assert report["calls"] == {"secret_tool": {"code": UNKNOWN_TOOL, "message": "Unknown tool: secret_tool"},
-                               "public_tool": ["component public_tool"]}, report
+                               "public_tool": ["component public_tool"], "my_secret": ["component my_secret"]}, report
     assert denied_total(proxy) == 1
     wait_until(lambda: "public_tool" in upstream.calls_seen(proxy), "the public_tool call logged upstream",
                EVIDENCE_DEADLINE_S)
