@@ -5,12 +5,12 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use shadowcat::cli::Cli;
-use shadowcat::config::{self, Command};
+use shadowcat::cli::{self, Cli, Command};
+use shadowcat::config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = match config::from_cli(&cli) {
+    let command = match cli::from_cli(&cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("shadowcat: {e}");

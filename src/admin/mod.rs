@@ -1,11 +1,12 @@
 //! The admin listener: `/metrics` (Prometheus text, merged across shards), `/health`,
 //! `/ready`. Control plane only: it reads snapshots and never touches request state.
 //!
-//! Not here: recording metrics (crate::proxy::metrics) or merging (shards::metrics).
+//! Not here: recording metrics (the proxy's `metrics.rs`), the scrape reply mailbox (the proxy's
+//! `state.rs`) or merging (shards::metrics).
 
 pub mod prometheus;
 pub mod scrape;
 pub mod server;
 
-pub use scrape::{answer_query, collect_reply, ScrapeInbox};
+pub use scrape::{answer_query, collect_reply};
 pub use server::accept_loop;

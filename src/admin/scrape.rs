@@ -4,11 +4,9 @@
 //! waits (bounded) for the answers; replies carry the scrape's sequence number so a late reply
 //! to an abandoned scrape is dropped instead of polluting the next one.
 
-use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use shards::ShardId;
 
 use crate::proxy::state::{MeshMsg, MetricsReport, ShardState};
@@ -16,28 +14,6 @@ use shards::timeout::within;
 
 /// How long a scrape waits for the other shards.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Per-shard mailbox for scrape replies.
-#[derive(Debug)]
-pub struct ScrapeInbox {
-    seq: Cell<u64>,
-    tx: LocalSender<(u64, MetricsReport)>,
-    rx: LocalReceiver<(u64, MetricsReport)>,
-    /// One scrape at a time per shard.
-    busy: glommio::sync::Semaphore,
-}
-
-impl Default for ScrapeInbox {
-    fn default() -> Self {
-        let (tx, rx) = local_channel::new_bounded(64);
-        ScrapeInbox {
-            seq: Cell::new(0),
-            tx,
-            rx,
-            busy: glommio::sync::Semaphore::new(1),
-        }
-    }
-}
 
 /// This shard's own report.
 pub fn local_report(state: &ShardState) -> MetricsReport {

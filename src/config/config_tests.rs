@@ -1,7 +1,8 @@
 //! Tests for loading files: the defaults a minimal file gets, every example against its
 //! snapshot in `testdata/`, printing round trips, and read/parse errors.
 //!
-//! Not here: one test per validation rule (see `resolve_tests.rs`), flags (`command_tests.rs`).
+//! Not here: one test per validation rule (see `resolve_tests.rs`), flags (the cli module's
+//! `command_tests.rs`).
 //! To accept changed snapshots: `UPDATE_SNAPSHOTS=1 cargo test config_tests`, then review the diff.
 
 use std::net::SocketAddr;

@@ -131,8 +131,10 @@ pub const STDIO_WARM_MAX: u64 = 64;
 pub const STDIO_MAX: u64 = 64;
 /// Upper bound for `max`: processes are bounded by `pid_max` and `ulimit -u` long before this.
 pub const STDIO_MAX_MAX: u64 = 100_000;
-/// Longest stdout line (one message) accepted from a child: the runtime's own bound.
-pub const STDIO_MAX_LINE: u64 = crate::upstream::stdio::DEFAULT_MAX_LINE as u64;
+/// Longest stdout line (one JSON-RPC message) accepted from a child. MCP messages carrying
+/// resources or images can be a few MiB of base64; a line past this bound means a broken or
+/// hostile child, and the reader stops instead of growing without limit.
+pub const STDIO_MAX_LINE: u64 = 4 * MIB;
 /// Smallest `max_line`: below 1 KiB an ordinary `initialize` result does not fit.
 pub const STDIO_MAX_LINE_MIN: u64 = KIB;
 /// Time a child gets between `SIGTERM` and `SIGKILL`: enough for a server to flush and exit,

@@ -1,9 +1,8 @@
 //! The `legacy_sse` route keys: defaults, custom paths, every rejection (paths shared with
-//! another route or endpoint, paths without `legacy_sse = true`), and the `--legacy-sse` flag.
+//! another route or endpoint, paths without `legacy_sse = true`).
 //!
-//! Not here: the transport itself (crate::proxy::legacy).
-
-use clap::Parser as _;
+//! Not here: the `--legacy-sse` flag (the cli module's `command_tests.rs`), the transport itself
+//! (the proxy's `legacy/`).
 
 use super::*;
 
@@ -125,47 +124,6 @@ fn legacy_paths_are_checked_and_need_legacy_sse() {
         "{err}"
     );
     assert!(err.to_string().contains("legacy_sse = true"), "{err}");
-}
-
-#[test]
-fn reverse_flag_and_demo_enable_legacy_sse() {
-    let parse = |args: &[&str]| {
-        let cli = crate::cli::Cli::try_parse_from(args).unwrap();
-        match from_cli(&cli) {
-            Ok(Command::Proxy(config)) => *config,
-            other => panic!("{other:?}"),
-        }
-    };
-    let on = parse(&[
-        "shadowcat",
-        "reverse",
-        "--upstream",
-        "http://127.0.0.1:9/mcp",
-        "--legacy-sse",
-    ]);
-    assert!(on.listeners[0].routes[0].legacy_sse.is_some());
-    let off = parse(&[
-        "shadowcat",
-        "reverse",
-        "--upstream",
-        "http://127.0.0.1:9/mcp",
-    ]);
-    assert!(off.listeners[0].routes[0].legacy_sse.is_none());
-    let demo = parse(&["shadowcat", "demo"]);
-    assert!(demo.listeners[0].routes[0].legacy_sse.is_some());
-
-    let cli = crate::cli::Cli::try_parse_from([
-        "shadowcat",
-        "reverse",
-        "--upstream",
-        "http://127.0.0.1:9/mcp",
-        "--legacy-sse",
-        "--path",
-        "/sse",
-    ])
-    .unwrap();
-    let err = from_cli(&cli).unwrap_err();
-    assert_eq!(err.key(), Some("--legacy-sse"), "{err}");
 }
 
 #[test]

@@ -8,11 +8,14 @@
 //!   and column; durations, sizes and addresses kept as written.
 //! - `resolve.rs`: raw -> [`Config`]: defaults from [`defaults`] applied, every value checked
 //!   (errors name the TOML path, the value and what is allowed), route names turned into
-//!   upstream indices, upstream hosts resolved (blocking DNS, once, at load).
+//!   upstream indices, upstream hosts resolved (blocking DNS, once, at load); with
+//!   `sections.rs` (the plain-value sections), `setting.rs` (one value's checks), `stdio.rs`.
 //! - `print.rs`: [`Config`] -> TOML ([`to_toml`]); loading the output gives an equal `Config`.
 //!
-//! Flags take the same road: [`from_cli`] turns `reverse`/`demo` flags into a `RawConfig` and
-//! resolves it, so `shadowcat reverse ...` and the equivalent file give equal configs.
+//! Flags take the same road: the cli module turns `reverse`/`demo` flags into a `RawConfig` and
+//! resolves it here, so `shadowcat reverse ...` and the equivalent file give equal configs.
+//! This module knows nothing of flags: the items marked "for the cli module" below are what
+//! that conversion needs.
 //!
 //! ```
 //! let config = shadowcat::config::from_toml_str(
@@ -25,14 +28,16 @@
 //! ```
 
 mod allow;
-mod command;
 pub mod defaults;
+mod demo_server;
 mod error;
 mod forward;
 mod model;
 mod print;
 pub mod raw;
 mod resolve;
+mod sections;
+mod setting;
 mod stdio;
 mod tools;
 mod url;
@@ -41,7 +46,7 @@ mod values;
 use std::path::Path;
 
 pub use allow::{host_allowed, local_hosts, origin_allowed};
-pub use command::{from_cli, Command, DemoServerConfig, DemoStdioConfig};
+pub use demo_server::{DemoServerConfig, DemoStdioConfig};
 pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use model::{
@@ -55,6 +60,14 @@ pub use values::{
     format_core_list, format_cores, format_duration, format_size, parse_core_list, parse_cores,
     parse_duration, parse_log_level, parse_shards, parse_size,
 };
+
+// For the cli module, which builds a `RawConfig` from flags and resolves it with these.
+pub(crate) use error::invalid_str;
+pub(crate) use print::{duration as raw_duration, raw_cores};
+pub(crate) use resolve::resolve;
+pub(crate) use sections::resolve_runtime;
+pub(crate) use setting::route_path;
+pub(crate) use url::parse_upstream_url;
 
 /// Reads, parses and resolves a configuration file.
 ///
@@ -85,7 +98,7 @@ pub fn check_file(path: &Path) -> Result<String, Error> {
 }
 
 /// Reads and parses a file into the raw schema; returns it with the origin name for errors.
-fn read_raw(path: &Path) -> Result<(raw::RawConfig, String), Error> {
+pub(crate) fn read_raw(path: &Path) -> Result<(raw::RawConfig, String), Error> {
     let text = std::fs::read_to_string(path).map_err(|error| Error::Read {
         path: path.to_owned(),
         error,
@@ -102,9 +115,6 @@ fn parse_raw(text: &str, origin: &str) -> Result<raw::RawConfig, Error> {
     })
 }
 
-#[cfg(test)]
-#[path = "command_tests.rs"]
-mod command_tests;
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod config_tests;

@@ -1,32 +1,32 @@
-//! Raw TOML schema -> typed, validated `Config`: defaults applied, every value checked, names
-//! turned into indices, upstream hosts resolved.
+//! Raw TOML schema -> typed, validated `Config`: the whole file, upstreams and listeners
+//! (routes, legacy SSE paths, allow-lists); defaults applied, every value checked, names turned
+//! into indices, upstream hosts resolved.
 //!
-//! Not here: TOML parsing (see `mod.rs`), flag handling (see `command.rs`), stdio upstream
-//! keys (see `stdio.rs`). Runs once at load, before any shard exists; allocation and blocking DNS are fine here and nowhere later.
+//! Not here: TOML parsing (see `mod.rs`), flag handling (the cli module), the plain-value
+//! sections (`sections.rs`), checks of one value (`setting.rs`), stdio upstream keys
+//! (`stdio.rs`). Runs once at load, before any shard exists; allocation and blocking
+//! DNS are fine here and nowhere later.
 //! Every error names the TOML path, the value as written and what is allowed.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use super::allow::{normalize_host_entry, normalize_origin_entry};
 use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::model::{
-    Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, LogConfig,
-    RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, TimeoutsConfig, UpstreamConfig,
-    UpstreamEra, UpstreamTransport, UpstreamUrl,
+    Config, DemoConfig, LegacySseConfig, ListenerConfig, LogConfig, RouteConfig, RouteEra,
+    UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
-use super::raw::{
-    RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawRoute, RawRuntime, RawSessions,
-    RawSize, RawTimeouts, RawUpstream,
+use super::raw::{RawConfig, RawListener, RawRoute, RawUpstream};
+use super::sections::{
+    resolve_demo, resolve_limits, resolve_runtime, resolve_sessions, resolve_timeouts,
 };
+use super::setting::{bind_addr, check_name, count, duration, route_path, Bound};
 use super::stdio::{resolve_stdio, upstream_kind, UpstreamKind};
 use super::tools::ToolFilter;
 use super::url::parse_upstream_url;
-use super::values::{
-    parse_cores, parse_duration, parse_log_level, parse_size, shard_count, SHARDS_ALLOWED,
-};
+use super::values::parse_log_level;
 
 /// Resolves a raw config. See the module docs for what is checked.
 ///
@@ -58,43 +58,6 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
         admin,
         demo,
         log: LogConfig { level },
-    })
-}
-
-/// Resolves `[runtime]`; also used for `demo-server`, which has no file.
-pub(crate) fn resolve_runtime(raw: &RawRuntime) -> Result<RuntimeConfig, Error> {
-    let cores = match (raw.shards, &raw.cores) {
-        (Some(_), Some(_)) => {
-            return Err(Error::Conflict {
-                key: "runtime.shards".into(),
-                other: "runtime.cores".into(),
-                allowed: "set shards (how many) or cores (which ones), not both",
-            })
-        }
-        (Some(count), None) => {
-            CoreSelection::Count(shard_count(count).ok_or_else(|| Error::Invalid {
-                key: "runtime.shards".into(),
-                value: count.to_string(),
-                allowed: SHARDS_ALLOWED,
-            })?)
-        }
-        (None, Some(text)) => {
-            parse_cores(text).map_err(|allowed| invalid_str("runtime.cores", text, allowed))?
-        }
-        (None, None) => CoreSelection::All,
-    };
-    let io_memory = size("runtime.io_memory", raw.io_memory.as_ref(), &IO_MEMORY)?;
-    Ok(RuntimeConfig { cores, io_memory })
-}
-
-fn resolve_demo(raw: &RawDemo) -> Result<DemoConfig, Error> {
-    Ok(DemoConfig {
-        bind: bind_addr(
-            "demo.bind",
-            raw.bind.as_deref().unwrap_or(d::DEMO_BIND_TEXT),
-        )?,
-        sse: raw.sse.unwrap_or(false),
-        path: route_path("demo.path", raw.path.as_deref().unwrap_or(d::MCP_PATH))?,
     })
 }
 
@@ -381,101 +344,6 @@ fn check_unique_binds(
     Ok(())
 }
 
-fn resolve_limits(raw: &RawLimits) -> Result<LimitsConfig, Error> {
-    Ok(LimitsConfig {
-        max_head_bytes: size(
-            "limits.max_head_bytes",
-            raw.max_head_bytes.as_ref(),
-            &MAX_HEAD,
-        )?,
-        max_headers: count("limits.max_headers", raw.max_headers, &MAX_HEADERS)?,
-        max_body_bytes: size(
-            "limits.max_body_bytes",
-            raw.max_body_bytes.as_ref(),
-            &MAX_BODY,
-        )?,
-        max_sse_event_bytes: size(
-            "limits.max_sse_event_bytes",
-            raw.max_sse_event_bytes.as_ref(),
-            &MAX_SSE_EVENT,
-        )?,
-    })
-}
-
-fn resolve_timeouts(raw: &RawTimeouts) -> Result<TimeoutsConfig, Error> {
-    Ok(TimeoutsConfig {
-        head: duration("timeouts.head", raw.head.as_ref(), d::HEAD_TIMEOUT)?,
-        keepalive_idle: duration(
-            "timeouts.keepalive_idle",
-            raw.keepalive_idle.as_ref(),
-            d::KEEPALIVE_IDLE,
-        )?,
-        shutdown_grace: duration(
-            "timeouts.shutdown_grace",
-            raw.shutdown_grace.as_ref(),
-            d::SHUTDOWN_GRACE,
-        )?,
-    })
-}
-
-fn resolve_sessions(raw: &RawSessions) -> Result<SessionsConfig, Error> {
-    let ttl = duration("sessions.ttl", raw.ttl.as_ref(), d::SESSION_TTL)?;
-    // A short TTL shortens the default sweep too: never sweep less often than sessions expire.
-    let default_reap = d::SESSION_REAP_INTERVAL.min(ttl);
-    let reap_interval = duration(
-        "sessions.reap_interval",
-        raw.reap_interval.as_ref(),
-        default_reap,
-    )?;
-    if reap_interval > ttl {
-        let written = raw.reap_interval.as_ref().map_or("", |r| r.0.as_str());
-        return Err(invalid_str(
-            "sessions.reap_interval",
-            written,
-            "a duration no longer than sessions.ttl (expired sessions would linger)",
-        ));
-    }
-    let max_per_shard = count(
-        "sessions.max_per_shard",
-        raw.max_per_shard,
-        &MAX_SESSIONS_PER_SHARD,
-    )?;
-    Ok(SessionsConfig {
-        ttl,
-        reap_interval,
-        max_per_shard,
-    })
-}
-
-/// Checks a listener or upstream name: it becomes a log field and metric label.
-fn check_name(section: &str, name: &str) -> Result<(), Error> {
-    let ok = !name.is_empty()
-        && name.len() <= d::NAME_MAX_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        return Ok(());
-    }
-    Err(invalid_str(
-        &format!("{section}.{name:?}"),
-        name,
-        "a name of 1 to 64 letters, digits, '_' or '-'",
-    ))
-}
-
-/// Parses a bind address: an IP literal and a port.
-pub(crate) fn bind_addr(key: &str, text: &str) -> Result<SocketAddr, Error> {
-    text.parse().map_err(|_| {
-        invalid_str(
-            key,
-            text,
-            "an IP address and port like \"127.0.0.1:8080\" or \"[::1]:8080\" (host names are \
-             not accepted for binding)",
-        )
-    })
-}
-
 /// `era` of an upstream: `"auto"` (default), `"dual"`, `"legacy"` or `"modern"`; only
 /// Streamable HTTP upstreams have a choice (stdio and legacy SSE ones are legacy).
 fn upstream_era(key: &str, raw: &RawUpstream) -> Result<UpstreamEra, Error> {
@@ -508,122 +376,9 @@ fn route_era(key: &str, era: Option<&str>) -> Result<RouteEra, Error> {
     }
 }
 
-/// Checks a route or endpoint path: absolute, printable ASCII, no query or fragment.
-pub(crate) fn route_path(key: &str, path: &str) -> Result<String, Error> {
-    let ok = path.starts_with('/')
-        && path.len() <= d::PATH_MAX_LEN
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
-    if ok {
-        Ok(path.to_owned())
-    } else {
-        Err(invalid_str(
-            key,
-            path,
-            "an absolute path like \"/mcp\": starts with '/', printable ASCII without spaces, \
-             '?' or '#', at most 1024 bytes",
-        ))
-    }
-}
-
-pub(super) fn duration(
-    key: &str,
-    raw: Option<&RawDuration>,
-    default: Duration,
-) -> Result<Duration, Error> {
-    match raw {
-        None => Ok(default),
-        Some(RawDuration(text)) => {
-            parse_duration(text).map_err(|allowed| invalid_str(key, text, allowed))
-        }
-    }
-}
-
-/// A default and inclusive bounds for a size or count setting, with the words for the bounds.
-pub(super) struct Bound {
-    pub(super) default: u64,
-    pub(super) min: u64,
-    pub(super) max: u64,
-    pub(super) allowed: &'static str,
-}
-
-const IO_MEMORY: Bound = Bound {
-    default: d::IO_MEMORY,
-    min: d::IO_MEMORY_MIN,
-    max: d::IO_MEMORY_MAX,
-    allowed: "a size from 64KiB to 1GiB, e.g. \"2MiB\"",
-};
-const MAX_HEAD: Bound = Bound {
-    default: d::MAX_HEAD_BYTES,
-    min: d::MAX_HEAD_BYTES_MIN,
-    max: d::MAX_HEAD_BYTES_MAX,
-    allowed: "a size from 1KiB to 1MiB, e.g. \"16KiB\"",
-};
-const MAX_BODY: Bound = Bound {
-    default: d::MAX_BODY_BYTES,
-    min: 1,
-    max: d::MAX_MESSAGE_BYTES_MAX,
-    allowed: "a size from 1B to 1GiB, e.g. \"4MiB\"",
-};
-const MAX_SSE_EVENT: Bound = Bound {
-    default: d::MAX_SSE_EVENT_BYTES,
-    min: d::KIB,
-    max: d::MAX_MESSAGE_BYTES_MAX,
-    allowed: "a size from 1KiB to 1GiB, e.g. \"4MiB\"",
-};
-const MAX_SESSIONS_PER_SHARD: Bound = Bound {
-    default: d::SESSIONS_PER_SHARD,
-    min: 1,
-    max: d::SESSIONS_PER_SHARD_MAX,
-    allowed: "a number of sessions from 1 to 100000000",
-};
-
-const MAX_HEADERS: Bound = Bound {
-    default: d::MAX_HEADERS,
-    min: 1,
-    max: d::MAX_HEADERS_MAX,
-    allowed: "a number of headers from 1 to 1024",
-};
 const POOL_MAX_IDLE: Bound = Bound {
     default: d::UPSTREAM_POOL_MAX_IDLE,
     min: 0,
     max: d::UPSTREAM_POOL_MAX_IDLE_MAX,
     allowed: "a number of connections from 0 (no pooling) to 65536",
 };
-
-pub(super) fn size(key: &str, raw: Option<&RawSize>, bound: &Bound) -> Result<usize, Error> {
-    let bytes = match raw {
-        None => bound.default,
-        Some(RawSize::Bytes(bytes)) => *bytes,
-        Some(RawSize::Text(text)) => {
-            parse_size(text).map_err(|allowed| invalid_str(key, text, allowed))?
-        }
-    };
-    within(key, bytes, bound, || {
-        raw.map(ToString::to_string).unwrap_or_default()
-    })
-}
-
-pub(super) fn count(key: &str, raw: Option<u64>, bound: &Bound) -> Result<usize, Error> {
-    within(key, raw.unwrap_or(bound.default), bound, || {
-        raw.unwrap_or_default().to_string()
-    })
-}
-
-fn within(
-    key: &str,
-    value: u64,
-    bound: &Bound,
-    written: impl Fn() -> String,
-) -> Result<usize, Error> {
-    let in_range = (bound.min..=bound.max).contains(&value);
-    match usize::try_from(value) {
-        Ok(value) if in_range => Ok(value),
-        _ => Err(Error::Invalid {
-            key: key.to_owned(),
-            value: written(),
-            allowed: bound.allowed,
-        }),
-    }
-}

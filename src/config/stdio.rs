@@ -2,7 +2,7 @@
 //! a stdio upstream's keys (command, env, cwd, mode, warm, max, max_line, kill_grace).
 //!
 //! Not here: HTTP URLs (`url.rs`), the keys every upstream has (`resolve.rs`), running children
-//! (crate::upstream::stdio). Runs once at load: `cwd` is checked against the file system here.
+//! (the upstream module's `stdio/`). Runs once at load: `cwd` is checked against the file system here.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::model::{StdioMode, StdioUpstream};
 use super::raw::RawUpstream;
-use super::resolve::{count, duration, size, Bound};
+use super::setting::{count, duration, size, Bound};
 
 /// What `transport` may say.
 const TRANSPORT_ALLOWED: &str = "\"streamable-http\" or \"sse\" (with url; sse is the legacy \

@@ -1,7 +1,7 @@
 //! Serves the demo MCP server (`DemoMcp`) over HTTP/1.1 on a shard, with shadowcat's own
 //! HTTP layer: JSON replies, SSE replies written event by event with their delays.
 //!
-//! Not here: MCP logic (dispatch.rs and friends), process startup (crate::app).
+//! Not here: MCP logic (dispatch.rs and friends), process startup (the app module).
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -323,7 +323,7 @@ pub async fn run_shard(
     sse: bool,
     secret: u64,
     path: String,
-    boot: crate::proxy::shard::ShardBoot,
+    boot: crate::proxy::boot::ShardBoot,
 ) {
     let listener = match shards::listener::bind_reuseport(addr, shards::listener::DEFAULT_BACKLOG) {
         Ok(l) => l,
@@ -350,7 +350,7 @@ pub async fn run_shard(
     }
     svc.set_announce(announcer(mesh));
     let serving = glommio::spawn_local(accept_loop(listener, svc.clone()));
-    crate::proxy::shard::wait_for_signal(boot.shutdown).await;
+    crate::proxy::boot::wait_for_signal(boot.shutdown).await;
     svc.shutdown.fire();
     serving.await;
 }

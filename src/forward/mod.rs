@@ -13,7 +13,7 @@
 //!   resumption, errors).
 //! - `stdio_target.rs`: the child target.
 //!
-//! Not here: the reverse proxy (crate::proxy), spawning/killing children
+//! Not here: the reverse proxy (the proxy module), spawning/killing children
 //! (crate::upstream::stdio), codecs (crate::http, crate::mcp).
 //!
 //! Runs on one glommio `LocalExecutor` on the calling thread, unpinned (an IDE runs us next to

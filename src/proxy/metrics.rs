@@ -1,6 +1,6 @@
 //! The proxy's metric names and the per-shard recorder over `shards::metrics`.
 //!
-//! Not here: exposition (crate::admin) or merging (shards::metrics::Snapshot::merge).
+//! Not here: exposition (the admin module) or merging (shards::metrics::Snapshot::merge).
 //! Hot path: index-based increments, no strings, no allocation. Labels come only from bounded
 //! sets (counter names below, `Method::ALL`), never from ids.
 

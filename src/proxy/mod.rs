@@ -1,13 +1,16 @@
 //! The MCP reverse proxy on one shard: connections, routing to the owning shard, the POST /
-//! GET / DELETE request paths, the legacy HTTP+SSE endpoints, upstream exchanges and response relay, errors.
+//! GET / DELETE request paths, the legacy HTTP+SSE endpoints, upstream exchanges and response
+//! relay, ending sessions, errors.
 //!
-//! Not here: the runtime (crate `shards`), codecs (crate::http, crate::mcp), process startup
-//! (crate::app).
+//! Not here: the runtime (crate `shards`), codecs (crate::http, crate::mcp), starting and
+//! stopping a shard and what else it serves (the app, admin and demo modules, which sit above
+//! this one and import it, never the reverse).
 
 pub mod accept;
 mod adapter;
 mod admit;
 pub mod bodyless;
+pub mod boot;
 pub mod era;
 pub mod era_verdicts;
 pub mod error;
@@ -26,7 +29,6 @@ mod relay_plan;
 mod relay_rewrite;
 pub mod respond;
 pub mod server;
-pub mod shard;
 pub mod state;
 pub mod stdio;
 pub mod teardown;

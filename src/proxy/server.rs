@@ -1,7 +1,7 @@
 //! Client connections on one shard: accept, read heads, route each request to the shard
 //! owning its session (moving the connection there), dispatch POST/GET/DELETE, keep-alive.
 //!
-//! Not here: what a request does (post.rs, bodyless.rs), startup (crate::app).
+//! Not here: what a request does (post.rs, bodyless.rs), startup (the app module).
 //! Per connection: one pooled read buffer; the connection task awaits reads with the
 //! keep-alive idle or head timeout, and exits at once when the shutdown latch fires.
 

@@ -1,14 +1,16 @@
 //! `ShardState`: everything one shard owns for proxying, born on that shard.
 //!
-//! Not here: the request logic (post.rs, bodyless.rs) or startup (crate::app).
+//! Not here: the request logic (post.rs, bodyless.rs) or the shard's start and stop (the app
+//! module).
 //! Shared by the shard's tasks through `Rc`; interior mutability only via RefCell/Cell, and no
 //! borrow is held across an `.await`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use shards::mesh::ConnectedMesh;
 use shards::metrics::Snapshot;
 use shards::ring::Ring;
@@ -106,7 +108,7 @@ pub struct ShardState {
     /// HTTP size limits, from the config.
     pub limits: crate::http::Limits,
     /// Replies to this shard's metrics scrapes.
-    pub scrape: crate::admin::ScrapeInbox,
+    pub scrape: ScrapeInbox,
     /// What `era = "auto"` upstreams were found to speak (both translation directions).
     pub era_verdicts: super::era_verdicts::EraVerdicts,
     /// Era translation (legacy clients, modern upstreams): translated sessions.
@@ -149,7 +151,7 @@ impl ShardState {
             inspector: RefCell::new(Inspector::new()),
             shutdown: Latch::default(),
             inflight: shards::gate::Gate::new(),
-            scrape: crate::admin::ScrapeInbox::default(),
+            scrape: ScrapeInbox::default(),
             era_verdicts: Default::default(),
             l2m: super::l2m::L2mState::default(),
             modern_clients: super::modern_client::Translator::default(),
@@ -211,6 +213,32 @@ impl Drop for OpenStream<'_> {
             if *count == 0 {
                 open.remove(&self.session);
             }
+        }
+    }
+}
+
+/// Per-shard mailbox for the replies to this shard's metrics scrapes (the admin module's
+/// `scrape.rs` sends the queries and reads the replies).
+#[derive(Debug)]
+pub struct ScrapeInbox {
+    /// Sequence number of the latest scrape started here.
+    pub(crate) seq: Cell<u64>,
+    /// Where replies from peers are delivered.
+    pub(crate) tx: LocalSender<(u64, MetricsReport)>,
+    /// Where the running scrape reads them.
+    pub(crate) rx: LocalReceiver<(u64, MetricsReport)>,
+    /// One scrape at a time per shard.
+    pub(crate) busy: glommio::sync::Semaphore,
+}
+
+impl Default for ScrapeInbox {
+    fn default() -> Self {
+        let (tx, rx) = local_channel::new_bounded(64);
+        ScrapeInbox {
+            seq: Cell::new(0),
+            tx,
+            rx,
+            busy: glommio::sync::Semaphore::new(1),
         }
     }
 }

@@ -1,9 +1,11 @@
-//! Ends a session upstream (DELETE with the upstream's session id) when it expires here or
-//! the proxy shuts down. Best effort: a failure is logged, never retried.
+//! Ends sessions: the reaper expires idle ones, shutdown ends them all, and each ends upstream
+//! (DELETE with the upstream's session id). Best effort: a failure is logged, never retried.
 //!
-//! Not here: client-initiated DELETE (bodyless.rs relays the upstream's answer).
+//! Not here: client-initiated DELETE (bodyless.rs relays the upstream's answer), the rest of a
+//! shard's life (the app module starts these and calls [`shut_down`]).
 
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use crate::http::Head;
 use crate::session::SessionEntry;
@@ -61,4 +63,109 @@ pub async fn delete_upstream_session(state: &Rc<ShardState>, entry: &SessionEntr
         }
         Err(e) => tracing::warn!(error = %e, "upstream session DELETE failed"),
     }
+}
+
+/// The proxy's part of a shard's shutdown, once its accept loops have ended: waits (bounded by
+/// `shutdown_grace`) for requests in flight, then ends translated sessions, upstream sessions
+/// and modern-client pools, and stops the stdio children.
+pub async fn shut_down(state: &Rc<ShardState>) {
+    let grace = state.config.timeouts.shutdown_grace;
+    let deadline = Instant::now() + grace;
+    let _ = within(grace, state.inflight.closed()).await;
+    // Translated sessions have nothing upstream to end; their waits stop here.
+    state.l2m.end_all();
+    end_upstream_sessions(state, deadline).await;
+    let _ = within(
+        deadline.saturating_duration_since(Instant::now()),
+        super::modern_client::shutdown(state),
+    )
+    .await;
+    stop_children(state).await;
+}
+
+/// Stops every stdio child of this shard and waits (bounded) until they are reaped, so none
+/// outlives the proxy even when it exits on its own.
+async fn stop_children(state: &ShardState) {
+    for children in state.stdio.iter().flatten() {
+        children.stop_all(STOP_CHILDREN_BOUND).await;
+    }
+}
+
+/// Longest wait for children to be reaped at shutdown (SIGKILL follows each one's grace).
+const STOP_CHILDREN_BOUND: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Expires idle sessions every `reap_interval` and ends them upstream.
+pub async fn reaper(state: Rc<ShardState>) {
+    let interval = state.config.sessions.reap_interval;
+    let mut expired = Vec::new();
+    loop {
+        let stop = futures_lite::future::or(
+            async {
+                glommio::timer::sleep(interval).await;
+                false
+            },
+            async {
+                state.shutdown.wait().await;
+                true
+            },
+        )
+        .await;
+        if stop {
+            return;
+        }
+        state
+            .sessions
+            .borrow_mut()
+            .reap(Instant::now(), &mut expired);
+        let now = Instant::now();
+        let mut ended = Vec::with_capacity(expired.len());
+        for (id, entry) in expired.drain(..) {
+            if state.open_streams.borrow().contains_key(&id) {
+                // A session with an open GET stream is in use, however quiet the stream.
+                state.sessions.borrow_mut().insert(id, entry, now);
+                continue;
+            }
+            state.metrics.incr(super::metrics::Counter::SessionsExpired);
+            state.l2m.end(&id);
+            ended.push(entry);
+        }
+        // Awaited here, in bounded batches: a mass expiry must not open thousands of upstream
+        // connections at once (the next pass simply starts later).
+        teardown_batches(&state, ended).await;
+    }
+}
+
+/// Most upstream DELETEs in flight at once per shard.
+const TEARDOWN_BATCH: usize = 64;
+
+async fn teardown_batches(state: &Rc<ShardState>, entries: Vec<crate::session::SessionEntry>) {
+    let mut entries = entries.into_iter().peekable();
+    while entries.peek().is_some() {
+        let batch: Vec<_> = entries
+            .by_ref()
+            .take(TEARDOWN_BATCH)
+            .map(|entry| {
+                let st = state.clone();
+                glommio::spawn_local(async move {
+                    delete_upstream_session(&st, &entry).await;
+                })
+            })
+            .collect();
+        for task in batch {
+            task.await;
+        }
+    }
+}
+
+async fn end_upstream_sessions(state: &Rc<ShardState>, deadline: Instant) {
+    let mut all = Vec::new();
+    state.sessions.borrow_mut().reap(
+        Instant::now() + Duration::from_secs(365 * 24 * 3600),
+        &mut all,
+    );
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(500));
+    let entries = all.into_iter().map(|(_, entry)| entry).collect();
+    let _ = within(left, teardown_batches(state, entries)).await;
 }

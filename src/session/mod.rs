@@ -1,7 +1,7 @@
 //! Client sessions: ids minted per shard, the per-shard table mapping them to upstream
 //! sessions, and their lifecycle (TTL reaping, upstream DELETE).
 //!
-//! Not here: HTTP or the request path (crate::proxy drives these types).
+//! Not here: HTTP or the request path (the proxy module drives these types).
 
 pub mod entry;
 pub mod id;

@@ -26,7 +26,8 @@ use super::super::stdio::answer::{write_json, ClientShape, SseOut};
 use super::logging::{log_level, passes, BAD_LEVEL};
 use super::mrtr::{input_required, retry};
 use super::pool::{PoolKey, Principal};
-use super::upstream::{Failure, Source, UpSession};
+use super::source::{Failure, Source};
+use super::upstream::UpSession;
 use crate::pipeline::Facts;
 use crate::pipeline::RequestCtx;
 

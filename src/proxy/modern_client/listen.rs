@@ -25,7 +25,8 @@ use super::super::metrics::{Counter, ListenGuard};
 use super::super::state::ShardState;
 use super::super::stdio::answer::{next_or_end, ClientShape, SseOut, StreamWake};
 use super::drive::{id_value, refuse};
-use super::upstream::{HttpAnswer, Source, UpSession};
+use super::source::{HttpAnswer, Source};
+use super::upstream::UpSession;
 
 /// The `_meta` key every message of a listen carries (as rmcp spells it).
 const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";

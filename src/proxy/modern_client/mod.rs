@@ -8,7 +8,7 @@
 //! Files: when to translate and the per-shard state (here), the request flow (drive.rs),
 //! `input_required` rounds and retries (mrtr.rs), the request's log level (logging.rs),
 //! `server/discover` (discover.rs), `subscriptions/listen` (listen.rs), the legacy upstream
-//! side (upstream.rs), the session pool (pool.rs), `requestState` sealing (seal.rs), moving a
+//! side (upstream.rs, reading a call's messages in source.rs), the session pool (pool.rs), `requestState` sealing (seal.rs), moving a
 //! retry to its shard (handoff.rs).
 //! Not here: classification and header validation (era.rs), the pass-through path (post.rs),
 //! legacy clients in front of modern upstreams.
@@ -21,6 +21,7 @@ pub mod logging;
 pub mod mrtr;
 pub mod pool;
 pub mod seal;
+pub mod source;
 pub mod upstream;
 
 use std::cell::{Cell, RefCell};
@@ -33,7 +34,8 @@ use crate::config::{UpstreamConfig, UpstreamEra};
 use super::era_verdicts::{EraVerdicts, Speaks};
 use super::state::ShardState;
 use pool::{PoolKey, SessionPool};
-use upstream::{Source, UpSession};
+use source::Source;
+use upstream::UpSession;
 
 pub(in crate::proxy) use drive::serve;
 

@@ -24,7 +24,7 @@ use super::drive::{
 use super::logging::{log_level, BAD_LEVEL};
 use super::pool::Principal;
 use super::seal::{self, Handle};
-use super::upstream::Failure;
+use super::source::Failure;
 use super::{Pending, MAX_PENDING, PENDING_TTL};
 
 #[allow(

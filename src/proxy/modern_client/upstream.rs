@@ -1,31 +1,29 @@
 //! The legacy side of a translated request: opening a pooled upstream session (`initialize` +
-//! `notifications/initialized`, over HTTP or a link), sending a call on it, reading the call's
-//! messages one by one (a JSON answer, an SSE stream, or a link call's deliveries), answering a
+//! `notifications/initialized`, over HTTP or a link), sending a call on it, answering a
 //! server→client request, and ending a session (DELETE, or dropping the link session).
 //!
-//! Not here: what the messages mean to the modern client (drive.rs), pooling (pool.rs).
+//! Not here: reading a call's messages (source.rs), what they mean to the modern client
+//! (drive.rs), pooling (pool.rs).
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::http::{write_request_head, BodyReader, Framing, Head, MessageKind, SseParser, SseStep};
+use crate::http::{write_request_head, Framing, Head};
 use crate::mcp::{JsonRpcId, ProtocolVersion};
 use crate::session::SessionEntry;
-use crate::upstream::link::{Call, ClientMessage, Delivery, LinkSession};
+use crate::upstream::link::{ClientMessage, LinkSession};
 
-use super::super::error::ProxyError;
-use super::super::exchange::{exchange, finish, Exchange};
+use super::super::exchange::{exchange, finish};
 use super::super::state::ShardState;
 use super::super::stdio::children::AcquireError;
+use super::source::{failure, Failure, HttpAnswer, Source};
 use shards::timeout::within;
 
 /// The version the proxy asks a legacy upstream for (the newest session-ful one).
 const LEGACY_VERSION: ProtocolVersion = ProtocolVersion::LATEST_SESSIONFUL;
 /// How long a request waits for an evicted idle child to be reaped.
 const EVICT_WAIT: Duration = Duration::from_secs(5);
-/// Most bytes of one upstream answer kept (JSON bodies, SSE events).
-const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
 /// Counts a live upstream session (checked out, idle or pending) while it exists.
 #[derive(Debug)]
@@ -63,197 +61,6 @@ pub enum UpSession {
     },
     /// A session on a stdio child or legacy SSE link (and its live-session slot).
     Link(Rc<LinkSession>, Live),
-}
-
-/// An upstream call being read.
-#[derive(Debug)]
-pub enum Source {
-    /// A POST's answer: JSON (one message) or SSE (events until the body ends).
-    Http(Box<HttpAnswer>),
-    /// A link call's deliveries.
-    Link(Call),
-}
-
-/// A POST answer read message by message.
-#[derive(Debug)]
-pub struct HttpAnswer {
-    ex: Exchange,
-    reader: BodyReader,
-    parser: Option<SseParser>,
-    carry: Vec<u8>,
-    done: bool,
-}
-
-/// Why an upstream call failed (becomes an in-band JSON-RPC error for the client).
-#[derive(Debug)]
-pub enum Failure {
-    /// No answer in time.
-    Timeout,
-    /// Unreachable, broken stream, refused session.
-    Unavailable(String),
-    /// The upstream no longer knows the session (404 on a session request).
-    SessionGone,
-    /// This shard holds its maximum of live upstream sessions.
-    Busy,
-}
-
-impl Failure {
-    /// The JSON-RPC code and message for the client.
-    pub fn describe(&self) -> (i32, String) {
-        match self {
-            Self::Timeout => (
-                crate::mcp::jsonrpc::UPSTREAM_TIMEOUT,
-                "Upstream MCP server did not answer in time".into(),
-            ),
-            Self::Unavailable(why) => (
-                crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
-                format!("Upstream MCP server unavailable: {why}"),
-            ),
-            Self::Busy => (
-                crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
-                "Too many upstream sessions in use on this proxy shard; retry later".into(),
-            ),
-            Self::SessionGone => (
-                crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
-                "Upstream MCP server lost the proxy's session (404)".into(),
-            ),
-        }
-    }
-}
-
-fn failure(e: ProxyError) -> Failure {
-    match e {
-        ProxyError::UpstreamTimeout { .. } => Failure::Timeout,
-        other => Failure::Unavailable(other.to_string()),
-    }
-}
-
-impl Source {
-    /// The next message of the call (`Ok(None)`: it ended without more).
-    pub async fn next(
-        &mut self,
-        state: &ShardState,
-        timeout: Duration,
-    ) -> Result<Option<Vec<u8>>, Failure> {
-        match self {
-            Self::Http(answer) => match within(timeout, answer.next(state)).await {
-                Some(result) => result,
-                None => Err(Failure::Timeout),
-            },
-            Self::Link(call) => match within(timeout, call.next()).await {
-                Some(Some(Delivery::Message(bytes) | Delivery::Final { bytes, .. })) => {
-                    Ok(Some(bytes))
-                }
-                Some(None) => Err(Failure::Unavailable(
-                    call.link()
-                        .failure()
-                        .map_or_else(|| "the call ended".to_owned(), |r| r.to_string()),
-                )),
-                None => {
-                    call.link()
-                        .cancel(call.upstream_id(), "proxy request timeout");
-                    Err(Failure::Timeout)
-                }
-            },
-        }
-    }
-}
-
-impl HttpAnswer {
-    /// A long-lived stream (a GET stream): no bound on its total length, only per event.
-    pub fn open(ex: Exchange) -> Result<Source, Failure> {
-        Self::with_limit(ex, u64::MAX).map(|answer| Source::Http(Box::new(answer)))
-    }
-
-    fn new(ex: Exchange) -> Result<Self, Failure> {
-        Self::with_limit(ex, MAX_MESSAGE as u64)
-    }
-
-    fn with_limit(ex: Exchange, max_body: u64) -> Result<Self, Failure> {
-        let reader = BodyReader::new(ex.framing, MessageKind::Response, max_body)
-            .map_err(|e| Failure::Unavailable(e.to_string()))?;
-        let sse = ex
-            .head
-            .header("content-type")
-            .is_some_and(|v| v.starts_with(b"text/event-stream"));
-        Ok(Self {
-            ex,
-            reader,
-            parser: sse.then(|| SseParser::new(MAX_MESSAGE)),
-            carry: Vec::new(),
-            done: false,
-        })
-    }
-
-    async fn next(&mut self, state: &ShardState) -> Result<Option<Vec<u8>>, Failure> {
-        if self.done {
-            return Ok(None);
-        }
-        let Some(parser) = self.parser.as_mut() else {
-            self.done = true;
-            let mut body = Vec::new();
-            while let Some(piece) = self
-                .ex
-                .conn
-                .next_body_chunk(&mut self.reader)
-                .await
-                .map_err(|e| Failure::Unavailable(e.to_string()))?
-            {
-                if body.len() + piece.len() > MAX_MESSAGE {
-                    return Err(Failure::Unavailable("answer too large".into()));
-                }
-                body.extend_from_slice(piece);
-            }
-            return Ok((!body.trim_ascii().is_empty()).then_some(body));
-        };
-        loop {
-            if !self.carry.is_empty() {
-                match parser
-                    .next(&self.carry)
-                    .map_err(|e| Failure::Unavailable(e.to_string()))?
-                {
-                    SseStep::Event {
-                        event, consumed, ..
-                    } => {
-                        let data = event.data.to_vec();
-                        self.carry.drain(..consumed);
-                        if !data.trim_ascii().is_empty() {
-                            return Ok(Some(data));
-                        }
-                        continue;
-                    }
-                    SseStep::Skipped { consumed, .. } => {
-                        self.carry.drain(..consumed);
-                        continue;
-                    }
-                    _ => self.carry.clear(),
-                }
-            }
-            match self
-                .ex
-                .conn
-                .next_body_chunk(&mut self.reader)
-                .await
-                .map_err(|e| Failure::Unavailable(e.to_string()))?
-            {
-                Some(piece) => self.carry.extend_from_slice(piece),
-                None => {
-                    self.done = true;
-                    let _ = state;
-                    return Ok(None);
-                }
-            }
-        }
-    }
-
-    /// Returns the connection to the pool when the body was read to its end.
-    pub fn finish(self, state: &ShardState) {
-        let clean = self.done
-            && self.reader.is_done()
-            && self.ex.framing != Framing::UntilClose
-            && self.ex.head.keep_alive();
-        finish(state, self.ex, clean);
-    }
 }
 
 /// Builds a POST to an HTTP upstream with the session's headers.
@@ -409,10 +216,7 @@ pub async fn open(
     let ex = exchange(state, upstream, &request, None, false)
         .await
         .map_err(failure)?;
-    let mut ack = HttpAnswer::new(ex)?;
-    ack.parser = None;
-    let _ = within(timeout, ack.next(state)).await;
-    ack.finish(state);
+    HttpAnswer::drain(ex, state, timeout).await?;
     Ok(Opened { session, result })
 }
 
@@ -590,10 +394,7 @@ impl UpSession {
                     .await
                     .map_err(failure)?;
                 let status = ex.head.status();
-                let mut ack = HttpAnswer::new(ex)?;
-                ack.parser = None;
-                let _ = within(Duration::from_secs(5), ack.next(state)).await;
-                ack.finish(state);
+                HttpAnswer::drain(ex, state, Duration::from_secs(5)).await?;
                 if (200..300).contains(&status) {
                     Ok(())
                 } else {

@@ -14,10 +14,9 @@ pub use child::{spawn, ChildExit, ChildProcess, ChildSpec, ChildWriter, SpawnErr
 pub use lines::{LineError, LineReader};
 pub use which::find_program;
 
-/// Longest stdout line (one JSON-RPC message) accepted from a child. MCP messages carrying
-/// resources or images can be a few MiB of base64; a line past this bound means a broken or
-/// hostile child, and the reader stops instead of growing without limit.
-pub const DEFAULT_MAX_LINE: usize = 4 * 1024 * 1024;
+/// Longest stdout line (one JSON-RPC message) accepted from a child when the upstream sets no
+/// `max_line`: the config's default (`STDIO_MAX_LINE` in `config::defaults`).
+pub const DEFAULT_MAX_LINE: usize = crate::config::defaults::STDIO_MAX_LINE as usize;
 
 /// Longest stderr line kept; stderr only feeds the log, where longer lines help nobody.
 pub const STDERR_MAX_LINE: usize = 64 * 1024;

@@ -1,7 +1,7 @@
 //! Tests for flags -> `Command`: every subcommand, flags equal to their TOML, and errors that
 //! name the flag.
 //!
-//! Not here: clap syntax (conflicts, value parsers) is tested in `cli.rs`.
+//! Not here: clap syntax (conflicts, value parsers) is tested in `cli_tests.rs`.
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -12,6 +12,7 @@ use clap::Parser;
 
 use super::*;
 use crate::cli::Cli;
+use crate::config::{defaults, from_toml_str, load, to_toml, RouteEra, RuntimeConfig, StdioMode};
 
 fn command(args: &[&str]) -> Result<Command, Error> {
     let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
@@ -487,4 +488,45 @@ fn reverse_era_flag_sets_the_route_era() {
         "modern",
     ]));
     assert!(printed.contains("era = \"modern\""), "{printed}");
+}
+
+#[test]
+fn reverse_flag_and_demo_enable_legacy_sse() {
+    let parse = |args: &[&str]| {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match from_cli(&cli) {
+            Ok(Command::Proxy(config)) => *config,
+            other => panic!("{other:?}"),
+        }
+    };
+    let on = parse(&[
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:9/mcp",
+        "--legacy-sse",
+    ]);
+    assert!(on.listeners[0].routes[0].legacy_sse.is_some());
+    let off = parse(&[
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:9/mcp",
+    ]);
+    assert!(off.listeners[0].routes[0].legacy_sse.is_none());
+    let demo = parse(&["shadowcat", "demo"]);
+    assert!(demo.listeners[0].routes[0].legacy_sse.is_some());
+
+    let cli = Cli::try_parse_from([
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:9/mcp",
+        "--legacy-sse",
+        "--path",
+        "/sse",
+    ])
+    .unwrap();
+    let err = from_cli(&cli).unwrap_err();
+    assert_eq!(err.key(), Some("--legacy-sse"), "{err}");
 }

@@ -1,7 +1,8 @@
 //! Process startup and shutdown: pick cores, reserve ports, start the shards, report
 //! readiness on stdout, turn SIGINT/SIGTERM into a per-shard stop signal, wait.
 //!
-//! Not here: what a shard does (crate::proxy::shard, crate::demo::server).
+//! Not here: what a proxy shard runs (`shard.rs`) and serves (the proxy module), the standalone
+//! demo shard (the demo module's `server.rs`).
 //! Readiness contract (scripts rely on it): one `listening <role> <url>` line per listener on
 //! stdout (`proxy-sse` for a route's legacy HTTP+SSE stream), then `ready`; logs go to stderr.
 
@@ -16,7 +17,11 @@ use shards::executor::{Runtime, RuntimeSpec};
 use shards::mesh::Mesh;
 
 use crate::config::{Config, CoreSelection, DemoServerConfig, RuntimeConfig};
-use crate::proxy::shard::{Binds, ShardBoot};
+use crate::proxy::boot::ShardBoot;
+
+pub mod shard;
+
+use shard::Binds;
 
 /// How long shards get to bind their listeners.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,7 +107,7 @@ pub fn run_proxy(mut config: Config) -> Result<(), AppError> {
     let cfg = config.clone();
     let b = binds.clone();
     let runtime = Runtime::start_each(spec, boots.inputs, move |ctx, boot| {
-        crate::proxy::shard::run(ctx, cfg.clone(), b.clone(), boot)
+        shard::run(ctx, cfg.clone(), b.clone(), boot)
     })?;
     let mut lines = Vec::new();
     if let Some(d) = binds.demo {

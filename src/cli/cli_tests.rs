@@ -1,7 +1,7 @@
 //! Tests for the clap definitions: every command parses, conflicts and value syntax are
 //! rejected by clap, and `--help` defaults agree with `config::defaults`.
 //!
-//! Not here: flags -> `Config` (see `config/command_tests.rs`).
+//! Not here: flags -> `Config` (see `command_tests.rs`).
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};

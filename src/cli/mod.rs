@@ -1,8 +1,10 @@
 //! Command-line interface: clap types only, i.e. what the user typed, each value syntax-checked.
 //!
+//! [`from_cli`] (`command.rs`) turns them into what `main` runs.
+//!
 //! Not here: defaults that belong to the config (session TTL, timeouts, limits: see
-//! `config::defaults`), checks across flags beyond `--shards`/`--cores`, or building a `Config`
-//! (see `config::from_cli`). Command and flag names are fixed: scripts rely on them.
+//! `config::defaults`), validation (the config module resolves what the flags say). Command and
+//! flag names are fixed: scripts rely on them.
 #![allow(
     rustdoc::bare_urls,
     reason = "doc comments here are clap's --help text, where <...> around URLs would show"
@@ -14,6 +16,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
+
+mod command;
+mod forward;
+
+pub use command::{from_cli, Command};
 
 use crate::config::defaults::{DEMO_SERVER_ADDR_TEXT, LISTEN_ADDR_TEXT, MCP_PATH};
 use crate::config::{

@@ -1,22 +1,24 @@
 //! Parsed command line -> what `main` runs: [`Command::Proxy`], [`Command::DemoServer`],
 //! [`Command::DemoStdio`] or [`Command::ConfigCheck`].
 //!
-//! Not here: flag syntax (see `cli.rs`), validation (flags become a raw config and go through
-//! `resolve.rs`, so `reverse` and the equivalent TOML give equal `Config`s). Errors about flags
-//! name the flag (`--upstream`), not the TOML path it fills.
+//! Not here: flag syntax (`cli/mod.rs`), validation (flags become a raw config and go through
+//! the config module's resolve step, so `reverse` and the equivalent TOML give equal `Config`s).
+//! Errors about flags name the flag (`--upstream`), not the TOML path it fills.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::defaults as d;
-use super::error::Error;
-use super::model::{Config, CoreSelection, LimitsConfig, LogConfig, RuntimeConfig, TimeoutsConfig};
-use super::print::{duration, raw_cores};
-use super::raw::{RawAdmin, RawConfig, RawDemo, RawListener, RawRoute, RawSize, RawUpstream};
-use super::resolve::{resolve, resolve_runtime, route_path};
-use crate::cli::{
+use super::{
     Cli, CliCommand, ConfigCommand, DemoArgs, DemoServerArgs, ListenerArgs, ReverseArgs,
     RuntimeArgs,
+};
+use crate::config::defaults as d;
+use crate::config::raw::{
+    RawAdmin, RawConfig, RawDemo, RawListener, RawRoute, RawSize, RawUpstream,
+};
+use crate::config::{
+    raw_cores, raw_duration as duration, read_raw, resolve, resolve_runtime, route_path, Config,
+    CoreSelection, DemoServerConfig, DemoStdioConfig, Error, ForwardConfig, LimitsConfig,
+    LogConfig, TimeoutsConfig,
 };
 
 /// Origin named in errors about flags.
@@ -34,36 +36,10 @@ pub enum Command {
     /// Run the demo MCP server on stdin/stdout (`demo-server --stdio`).
     DemoStdio(DemoStdioConfig),
     /// Validate this file and print its effective configuration (`config check`); see
-    /// [`super::check_file`].
+    /// [`crate::config::check_file`].
     ConfigCheck(PathBuf),
     /// Relay a stdio client to a target (`forward`).
-    Forward(Box<super::forward::ForwardConfig>),
-}
-
-/// Everything `demo-server --stdio` needs: it has no listener and runs no shards.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DemoStdioConfig {
-    /// Logging (`--log-level`); logs go to stderr, stdout carries only protocol lines.
-    pub log: LogConfig,
-}
-
-/// Everything `demo-server` needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DemoServerConfig {
-    /// Where to serve Streamable HTTP (`--http`).
-    pub bind: SocketAddr,
-    /// Answer POSTs with `text/event-stream` instead of `application/json` (`--sse`).
-    pub sse: bool,
-    /// MCP endpoint path (`--path`).
-    pub path: String,
-    /// Shards and their memory (`--shards`/`--cores`, `--io-memory`).
-    pub runtime: RuntimeConfig,
-    /// Request size limits (defaults; the demo server uses the proxy's HTTP stack).
-    pub limits: LimitsConfig,
-    /// Connection timeouts (defaults).
-    pub timeouts: TimeoutsConfig,
-    /// Logging (`--log-level`).
-    pub log: LogConfig,
+    Forward(Box<ForwardConfig>),
 }
 
 /// Turns the parsed command line into what `main` runs. `run` reads and resolves its file here
@@ -79,7 +55,7 @@ pub fn from_cli(cli: &Cli) -> Result<Command, Error> {
             proxy_from_flags(&reverse_raw(args))
         }
         CliCommand::Run(args) => {
-            let (mut raw, origin) = super::read_raw(&args.config)?;
+            let (mut raw, origin) = read_raw(&args.config)?;
             apply_runtime_args(&mut raw, &args.runtime);
             let config = resolve(&raw).map_err(|error| error.with_origin(&origin))?;
             Ok(Command::Proxy(Box::new(config)))
@@ -273,3 +249,7 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         (rest.is_empty() || rest.starts_with(['[', '.'])).then_some(*flag)
     })
 }
+
+#[cfg(test)]
+#[path = "command_tests.rs"]
+mod tests;

@@ -1,0 +1,160 @@
+//! One proxy shard's life: connect the mesh, bind listeners, report ready, start the accept
+//! loops (proxy, admin, embedded demo), the mesh receivers, the reaper and warm stdio children;
+//! on the stop signal, stop accepting and let the proxy drain and end its sessions.
+//!
+//! Not here: process startup, port reservation and signals (`mod.rs`); request handling (the
+//! proxy module); ending sessions (the proxy's `teardown.rs`).
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use glommio::net::TcpListener;
+use shards::ShardCtx;
+
+use crate::admin;
+use crate::config::Config;
+use crate::demo::server::DemoService;
+use crate::proxy::boot::{wait_for_signal, ShardBoot};
+use crate::proxy::server::{accept_loop, adopt};
+use crate::proxy::state::{MeshMsg, ShardState};
+use crate::proxy::teardown;
+
+/// Addresses resolved by the launcher (port 0 replaced by the reserved port).
+#[derive(Debug, Clone)]
+pub struct Binds {
+    /// One per `config.listeners`, same order.
+    pub listeners: Vec<SocketAddr>,
+    /// The admin listener, if configured.
+    pub admin: Option<SocketAddr>,
+    /// The embedded demo server, if configured.
+    pub demo: Option<SocketAddr>,
+    /// Key for the demo server's session tags, the same on every shard.
+    pub demo_secret: u64,
+}
+
+/// The shard's main future.
+pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: ShardBoot) {
+    let ShardBoot {
+        mesh,
+        shutdown,
+        ready,
+    } = boot;
+    let mesh = Rc::new(mesh.connect().await);
+    let receivers = mesh.take_receivers();
+    let state = ShardState::build(ctx, config, mesh);
+
+    let bound = bind_all(&binds);
+    let (listeners, admin_listener, demo_listener) = match bound {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+
+    let mut loops = Vec::new();
+    for (index, listener) in listeners.into_iter().enumerate() {
+        loops.push(glommio::spawn_local(accept_loop(
+            state.clone(),
+            index,
+            listener,
+        )));
+    }
+    if let Some(listener) = admin_listener {
+        loops.push(glommio::spawn_local(admin::accept_loop(
+            state.clone(),
+            listener,
+        )));
+    }
+    let demo = demo_listener.map(|listener| {
+        let (sse, path) = state
+            .config
+            .demo
+            .as_ref()
+            .map_or((false, "/mcp"), |d| (d.sse, d.path.as_str()));
+        let addr = binds
+            .demo
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let svc = Rc::new(DemoService::new(sse, binds.demo_secret, path, addr));
+        let serving = glommio::spawn_local(crate::demo::server::accept_loop(listener, svc.clone()));
+        svc.set_announce(crate::demo::server::announcer(state.mesh.clone()));
+        (svc, serving)
+    });
+    let demo_service = demo.as_ref().map(|(svc, _)| svc.clone());
+    for (from, receiver) in receivers {
+        let st = state.clone();
+        let demo = demo_service.clone();
+        glommio::spawn_local(async move {
+            while let Some(msg) = receiver.recv().await {
+                on_mesh_msg(&st, demo.as_ref(), from, msg);
+            }
+        })
+        .detach();
+    }
+    glommio::spawn_local(teardown::reaper(state.clone())).detach();
+    for children in state.stdio.iter().flatten() {
+        let children = children.clone();
+        let init_timeout = state
+            .config
+            .upstreams
+            .iter()
+            .map(|u| u.request_timeout)
+            .max()
+            .unwrap_or(std::time::Duration::from_secs(30));
+        glommio::spawn_local(async move { children.start_warm(init_timeout).await }).detach();
+    }
+
+    wait_for_signal(shutdown).await;
+    tracing::info!(shard = state.id().0, "shutting down");
+    state.shutdown.fire();
+    for l in loops {
+        l.await;
+    }
+    teardown::shut_down(&state).await;
+    // The embedded demo server goes last: it is the upstream the sessions above were ended on.
+    if let Some((svc, serving)) = demo {
+        svc.shutdown.fire();
+        serving.await;
+    }
+}
+
+type Bound = (Vec<TcpListener>, Option<TcpListener>, Option<TcpListener>);
+
+fn bind_all(binds: &Binds) -> Result<Bound, String> {
+    let bind = |addr: SocketAddr| {
+        shards::listener::bind_reuseport(addr, shards::listener::DEFAULT_BACKLOG)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))
+    };
+    let listeners = binds
+        .listeners
+        .iter()
+        .map(|a| bind(*a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let admin = binds.admin.map(bind).transpose()?;
+    let demo = binds.demo.map(bind).transpose()?;
+    Ok((listeners, admin, demo))
+}
+
+fn on_mesh_msg(
+    state: &Rc<ShardState>,
+    demo: Option<&Rc<DemoService>>,
+    from: shards::ShardId,
+    msg: MeshMsg,
+) {
+    match msg {
+        MeshMsg::Handoff {
+            fd,
+            buffered,
+            listener,
+        } => adopt(state, fd, buffered, listener),
+        MeshMsg::MetricsQuery { from: asker, seq } => admin::answer_query(state, asker, seq),
+        MeshMsg::MetricsReply(report) => admin::collect_reply(state, from, *report),
+        MeshMsg::DemoSessionDeleted(session) => {
+            if let Some(svc) = demo {
+                svc.remember_deleted(&session);
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! `shadowcat forward` flags -> [`ForwardConfig`].
+//!
+//! Not here: the flag syntax (`mod.rs`), the config types and `--header` syntax (the config
+//! module's `forward.rs`), running it (the forward module).
+
+use super::ForwardArgs;
+use crate::config::defaults as d;
+use crate::config::{
+    invalid_str, parse_upstream_url, Error, ForwardConfig, ForwardTarget, LogConfig,
+};
+
+/// Turns `forward` flags into its config (resolves the target's host name, blocking, once).
+///
+/// # Errors
+/// [`Error`] naming the flag at fault (`--target`).
+pub(crate) fn forward_config(args: &ForwardArgs) -> Result<ForwardConfig, Error> {
+    let target = match (&args.target, args.command.is_empty()) {
+        (Some(url), true) => ForwardTarget::Http {
+            url: parse_upstream_url("--target", url)?,
+            headers: args.headers.clone(),
+        },
+        (None, false) => ForwardTarget::Stdio {
+            command: args.command.clone(),
+            env: args.env.clone(),
+            cwd: args.cwd.clone(),
+        },
+        // clap's argument group makes these unreachable; say what is wrong anyway.
+        (Some(url), false) => {
+            return Err(invalid_str(
+                "--target",
+                url,
+                "either --target URL or -- CMD ARGS..., not both",
+            ))
+        }
+        (None, true) => {
+            return Err(invalid_str(
+                "--target",
+                "",
+                "--target URL or -- CMD ARGS...",
+            ))
+        }
+    };
+    Ok(ForwardConfig {
+        target,
+        request_timeout: args.request_timeout.unwrap_or(d::UPSTREAM_REQUEST_TIMEOUT),
+        connect_timeout: args.connect_timeout.unwrap_or(d::UPSTREAM_CONNECT_TIMEOUT),
+        kill_grace: args.kill_grace.unwrap_or(d::STDIO_KILL_GRACE),
+        log: LogConfig {
+            level: args
+                .log_level
+                .clone()
+                .unwrap_or_else(|| d::LOG_LEVEL.to_owned()),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+    use crate::cli::{Cli, CliCommand};
+
+    fn config(args: &[&str]) -> Result<ForwardConfig, String> {
+        let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+        let CliCommand::Forward(args) = cli.command else {
+            panic!("not forward")
+        };
+        forward_config(&args).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn http_target_with_headers_and_defaults() {
+        let c = config(&[
+            "shadowcat",
+            "forward",
+            "--target",
+            "http://127.0.0.1:8080/mcp",
+            "--header",
+            "Authorization: Bearer t",
+        ])
+        .unwrap();
+        let ForwardTarget::Http { url, headers } = &c.target else {
+            panic!("not http")
+        };
+        assert_eq!(url.to_url(), "http://127.0.0.1:8080/mcp");
+        assert_eq!(
+            headers,
+            &[("Authorization".to_owned(), "Bearer t".to_owned())]
+        );
+        assert_eq!(c.request_timeout, d::UPSTREAM_REQUEST_TIMEOUT);
+        assert_eq!(c.connect_timeout, d::UPSTREAM_CONNECT_TIMEOUT);
+        assert_eq!(c.kill_grace, d::STDIO_KILL_GRACE);
+        assert_eq!(c.log.level, d::LOG_LEVEL);
+    }
+
+    #[test]
+    fn stdio_target_takes_everything_after_the_dashes() {
+        let c = config(&[
+            "shadowcat",
+            "forward",
+            "--env",
+            "A=1",
+            "--cwd",
+            "/tmp",
+            "--kill-grace",
+            "5s",
+            "--log-level",
+            "debug",
+            "--",
+            "node",
+            "server.js",
+            "--target",
+            "x",
+        ])
+        .unwrap();
+        let ForwardTarget::Stdio { command, env, cwd } = &c.target else {
+            panic!("not stdio")
+        };
+        assert_eq!(command, &["node", "server.js", "--target", "x"]);
+        assert_eq!(env, &[("A".to_owned(), "1".to_owned())]);
+        assert_eq!(cwd.as_deref(), Some(std::path::Path::new("/tmp")));
+        assert_eq!(c.kill_grace, Duration::from_secs(5));
+        assert_eq!(c.log.level, "debug");
+    }
+
+    #[test]
+    fn exactly_one_target_and_flags_only_for_theirs() {
+        for (args, fragment) in [
+            (&["shadowcat", "forward"][..], "required"),
+            (
+                &["shadowcat", "forward", "--target", "http://a/", "--", "cat"],
+                "cannot be used with",
+            ),
+            (
+                &["shadowcat", "forward", "--header", "A: b", "--", "cat"],
+                "cannot be used with",
+            ),
+            (
+                &[
+                    "shadowcat",
+                    "forward",
+                    "--env",
+                    "A=b",
+                    "--target",
+                    "http://a/",
+                ],
+                "cannot be used with",
+            ),
+            (
+                &["shadowcat", "forward", "--target", "https://a/"],
+                "TLS upstreams",
+            ),
+            (
+                &[
+                    "shadowcat",
+                    "forward",
+                    "--target",
+                    "http://a/",
+                    "--header",
+                    "Host: x",
+                ],
+                "set by shadowcat",
+            ),
+        ] {
+            let err = config(args).unwrap_err();
+            assert!(err.contains(fragment), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn help_defaults_match_the_constants() {
+        let cli = Cli::command();
+        let forward = cli.find_subcommand("forward").unwrap();
+        let help_of = |id: &str| {
+            let arg = forward.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_help().unwrap().to_string()
+        };
+        use crate::config::format_duration;
+        for (id, default) in [
+            (
+                "request_timeout",
+                format_duration(d::UPSTREAM_REQUEST_TIMEOUT),
+            ),
+            (
+                "connect_timeout",
+                format_duration(d::UPSTREAM_CONNECT_TIMEOUT),
+            ),
+            ("kill_grace", format_duration(d::STDIO_KILL_GRACE)),
+            ("log_level", d::LOG_LEVEL.to_owned()),
+        ] {
+            assert!(
+                help_of(id).contains(&format!("[default: {default}]")),
+                "{id}"
+            );
+        }
+    }
+}
