@@ -5,6 +5,9 @@
 //! Usage: `modern_client URL list` | `URL call NAME JSON_ARGS` | `URL list-call NAME JSON_ARGS`
 //! (lists the tools first, so rmcp sends the `Mcp-Param-*` headers their schemas ask for) |
 //! `URL discover` (print the server's discovered info) |
+//! `URL probe NAME JSON_ARGS NAME2 JSON_ARGS2` (list the tools, then call NAME, then NAME2; prints
+//! `{"tools": [...], "calls": [ONE, TWO]}` where each call is `{"text", "is_error"}` or, when the
+//! call failed with a JSON-RPC error, `{"error": {"code", "message"}}`; exit 0 either way) |
 //! `URL listen HOLD_SECONDS` (open `subscriptions/listen`, print the first notification, then
 //! check the stream stays open for HOLD_SECONDS; prints `{"held":true}` or `{"ended":…}`).
 //! The client declares `sampling` and `elicitation` and answers those input requests (MRTR
@@ -73,6 +76,34 @@ impl ClientHandler for Sampler {
     }
 }
 
+/// A call's outcome as JSON: the result's texts, or the JSON-RPC error it failed with.
+async fn try_call(
+    client: &rmcp::service::RunningService<RoleClient, Sampler>,
+    name: &str,
+    arguments: &str,
+) -> Result<serde_json::Value, Error> {
+    let serde_json::Value::Object(arguments) = serde_json::from_str(arguments)? else {
+        return Err("JSON_ARGS must be an object".into());
+    };
+    match client
+        .call_tool(CallToolRequestParams::new(name.to_owned()).with_arguments(arguments))
+        .await
+    {
+        Ok(result) => {
+            let texts: Vec<String> = result
+                .content
+                .iter()
+                .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                .collect();
+            Ok(serde_json::json!({ "text": texts, "is_error": result.is_error }))
+        }
+        Err(rmcp::ServiceError::McpError(error)) => Ok(serde_json::json!({
+            "error": { "code": error.code.0, "message": error.message }
+        })),
+        Err(other) => Err(other.into()),
+    }
+}
+
 fn print(value: serde_json::Value) {
     println!("{value}");
 }
@@ -127,6 +158,18 @@ async fn main() -> Result<(), Error> {
                 line["rounds"] = answered.into();
             }
             print(line);
+        }
+        "probe" => {
+            let tools = client.list_all_tools().await?;
+            let names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
+            let mut calls = Vec::new();
+            for pair in args[2..].chunks(2) {
+                let [name, arguments] = pair else {
+                    return Err("probe NAME JSON_ARGS [NAME JSON_ARGS]...".into());
+                };
+                calls.push(try_call(&client, name, arguments).await?);
+            }
+            print(serde_json::json!({ "tools": names, "calls": calls }));
         }
         "discover" => {
             let info = client.peer_info();

@@ -7,7 +7,9 @@
 //! 2026-07-28; legacy `initialize` is refused), `--bad-header-tool` (also list `bad_header`,
 //! whose `x-mcp-header` sits on a `number` property: invalid, a 2026 client drops it),
 //! `--stale-first-list` (the first `tools/list` answer shows `route` without its annotations,
-//! as if its schema changed afterwards).
+//! as if its schema changed afterwards), `--log-calls` (an `EVENT call <name>` line for every
+//! `tools/call` that reaches the handler, before anything else happens: tells a test which calls
+//! got through to the server).
 //! Prints `LISTENING <url>` once bound, then one `EVENT <what>` line per observable event
 //! (slow tool started/cancelled/finished, listen started/cancelled, `tools-list` per
 //! `tools/list` answered), flushed at once.
@@ -65,6 +67,8 @@ struct TestServer {
     bad_header_tool: bool,
     /// `--stale-first-list`: the first `tools/list` answer shows `route` without annotations.
     stale_first_list: bool,
+    /// `--log-calls`: an `EVENT call <name>` line per `tools/call` handled.
+    log_calls: bool,
 }
 
 /// How many `tools/list` requests the process answered.
@@ -141,6 +145,9 @@ impl ServerHandler for TestServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if self.log_calls {
+            event(&format!("call {}", request.name));
+        }
         let args = request.arguments.unwrap_or_default();
         match request.name.as_ref() {
             "echo" => {
@@ -383,6 +390,7 @@ struct Args {
     modern_only: bool,
     bad_header_tool: bool,
     stale_first_list: bool,
+    log_calls: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -394,6 +402,7 @@ fn parse_args() -> Result<Args, String> {
         modern_only: false,
         bad_header_tool: false,
         stale_first_list: false,
+        log_calls: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -410,6 +419,7 @@ fn parse_args() -> Result<Args, String> {
             "--modern-only" => args.modern_only = true,
             "--bad-header-tool" => args.bad_header_tool = true,
             "--stale-first-list" => args.stale_first_list = true,
+            "--log-calls" => args.log_calls = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -422,6 +432,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let modern_only = args.modern_only;
     let bad_header_tool = args.bad_header_tool;
     let stale_first_list = args.stale_first_list;
+    let log_calls = args.log_calls;
     let keepalive = (args.keepalive_ms > 0).then(|| Duration::from_millis(args.keepalive_ms));
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(args.legacy_sessions)
@@ -434,6 +445,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     modern_only,
                     bad_header_tool,
                     stale_first_list,
+                    log_calls,
                 })
             },
             Default::default(),
