@@ -111,7 +111,15 @@ pub fn run_proxy(config: Config) -> Result<(), AppError> {
             let sse = route
                 .and_then(|r| r.legacy_sse.as_ref())
                 .map(|l| format!("http://{addr}{}", l.sse_path));
-            demo_hint(&format!("http://{addr}{path}"), sse.as_deref())
+            let tools: Vec<&str> = ["echo", "add", "slow"]
+                .into_iter()
+                .filter(|t| {
+                    route
+                        .and_then(|r| r.tools.as_ref())
+                        .is_none_or(|f| f.visible(t))
+                })
+                .collect();
+            demo_hint(&format!("http://{addr}{path}"), sse.as_deref(), &tools)
         });
     announce(running.shard_count(), &lines, hint);
     running.join()
@@ -186,7 +194,12 @@ fn check_commands(config: &Config) -> Result<(), AppError> {
     Ok(())
 }
 
-fn demo_hint(url: &str, legacy_sse: Option<&str>) -> String {
+fn demo_hint(url: &str, legacy_sse: Option<&str>, tools: &[&str]) -> String {
+    let tools = if tools.is_empty() {
+        "no tools offered".to_owned()
+    } else {
+        format!("tools {}", tools.join(", "))
+    };
     let legacy = legacy_sse
         .map(|sse| {
             format!(
@@ -196,7 +209,7 @@ fn demo_hint(url: &str, legacy_sse: Option<&str>) -> String {
         })
         .unwrap_or_default();
     format!(
-        "\nshadowcat demo: MCP endpoint {url} (Streamable HTTP; tools echo, add, slow)\n\
+        "\nshadowcat demo: MCP endpoint {url} (Streamable HTTP; {tools})\n\
          Connect any MCP client to it, e.g. the Python SDK's streamablehttp_client(\"{url}\"),\n\
          or by hand:\n  curl -si {url} -H 'Accept: application/json, text/event-stream' \\\n\
          -H 'Content-Type: application/json' \\\n\

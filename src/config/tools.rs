@@ -73,11 +73,19 @@ fn check_glob(key: &str, glob: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whole-name glob match: `*` any run (also empty), `?` one byte, the rest literal.
+/// Whole-name glob match: `*` any run of characters (also none), `?` one character, the rest
+/// literal (byte for byte, which on UTF-8 is character for character).
 ///
-/// The classic single-backtrack algorithm: on a mismatch, retry from the last `*` one byte
-/// further. Tool names are ASCII in practice; on UTF-8, `?` matches one byte.
+/// The classic single-backtrack algorithm: on a mismatch, retry from the last `*` one
+/// character further. Positions in `name` only move by whole characters.
 fn glob_match(glob: &[u8], name: &[u8]) -> bool {
+    // The length of the character starting at byte `at` of `name` (1 past the end).
+    let char_len = |at: usize| match name.get(at) {
+        Some(&b) if b >= 0xF0 => 4,
+        Some(&b) if b >= 0xE0 => 3,
+        Some(&b) if b >= 0xC0 => 2,
+        _ => 1,
+    };
     let (mut g, mut n) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while n < name.len() {
@@ -86,15 +94,20 @@ fn glob_match(glob: &[u8], name: &[u8]) -> bool {
                 star = Some((g, n));
                 g += 1;
             }
-            Some(&c) if c == b'?' || Some(&c) == name.get(n) => {
+            Some(b'?') => {
+                g += 1;
+                n += char_len(n);
+            }
+            Some(&c) if Some(&c) == name.get(n) => {
                 g += 1;
                 n += 1;
             }
             _ => match star {
                 Some((star_g, star_n)) => {
+                    let next = star_n + char_len(star_n);
                     g = star_g + 1;
-                    n = star_n + 1;
-                    star = Some((star_g, star_n + 1));
+                    n = next;
+                    star = Some((star_g, next));
                 }
                 None => return false,
             },
@@ -134,6 +147,12 @@ mod tests {
             ("a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
             ("", "", true),
             ("", "x", false),
+            ("caf?", "café", true),
+            ("caf?", "cafés", false),
+            ("?", "é", true),
+            ("??", "é", false),
+            ("*é", "café", true),
+            ("*?s", "cafés", true),
         ] {
             assert_eq!(
                 glob_match(glob.as_bytes(), name.as_bytes()),

@@ -23,7 +23,7 @@ pub use principal::Principal;
 use std::rc::Rc;
 
 use crate::config::{RouteConfig, ToolFilter, UpstreamConfig};
-use crate::mcp::{MessageInfo, Method, Target};
+use crate::mcp::{Kind, MessageInfo, Method, Target};
 
 /// The checks every POST passes before the configured stages, in order (implemented in the
 /// proxy's guard, body reader, inspector, era classification and session table).
@@ -56,6 +56,9 @@ pub enum Verdict {
     Continue,
     /// Answer the client at once; the upstream never sees the message.
     Refuse(Refusal),
+    /// A notification a stage will not forward: it goes no further, and the client gets what
+    /// any notification gets (no JSON-RPC answer: a notification is never answered).
+    Drop,
 }
 
 /// Why a stage answered a message itself.
@@ -83,20 +86,21 @@ impl RouteStages {
         self.tools.is_none()
     }
 
-    /// The request side for one message, or each element of a batch (`elements`, in body
-    /// order): the first refusal wins.
-    pub fn request(
-        &self,
-        single: Option<(Method, Option<&str>)>,
-        elements: &[MessageInfo],
-    ) -> Verdict {
+    /// The request side for one message, or each element of a batch (in body order): the
+    /// first refusal wins; a batch is refused whole.
+    pub fn request(&self, facts: &Facts) -> Verdict {
         let Some(tools) = self.tools.as_deref() else {
             return Verdict::Continue;
         };
-        if let Some((method, name)) = single {
-            return tool_filter::check_call(tools, method, name, false);
+        if !facts.is_batch {
+            let verdict =
+                tool_filter::check_call(tools, facts.method, facts.mcp_name.as_deref(), false);
+            return match (verdict, facts.kind) {
+                (Verdict::Refuse(_), Some(Kind::Notification)) => Verdict::Drop,
+                (verdict, _) => verdict,
+            };
         }
-        for element in elements {
+        for element in &facts.elements {
             let name = match &element.target {
                 Some(Target::Tool(name)) => Some(name.as_str()),
                 _ => None,
@@ -172,3 +176,7 @@ pub fn describe(config: &crate::config::Config) -> String {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "stages_tests.rs"]
+mod tests;

@@ -4,8 +4,8 @@
 //! tools are cut out of `tools/list` results.
 //!
 //! Not here: which tools are hidden ([`ToolFilter`], built from the config), writing answers.
-//! Hot path: a message without the bytes `"tools"` costs one SIMD substring scan; a listing
-//! is parsed with `serde_json` borrowing the original bytes (`RawValue`), and only a listing
+//! Hot path: a message with neither the bytes `"tools"` nor a `\u` escape (a member name may
+//! be written `"t\u006fols"`) costs two SIMD substring scans; a listing is parsed with `serde_json` borrowing the original bytes (`RawValue`), and only a listing
 //! that loses a tool is written anew: the kept tools are copied byte for byte.
 
 use std::borrow::Cow;
@@ -42,7 +42,11 @@ pub(super) fn check_call(
 /// removed from every `result.tools` array; `None` when nothing was hidden (or the message is
 /// not a listing), so the caller forwards the original bytes.
 pub(super) fn hide_in_listing(tools: &ToolFilter, message: &[u8]) -> Option<Vec<u8>> {
-    memchr::memmem::find(message, b"\"tools\"")?;
+    if memchr::memmem::find(message, b"\"tools\"").is_none()
+        && memchr::memmem::find(message, b"\\u").is_none()
+    {
+        return None;
+    }
     let text = std::str::from_utf8(message).ok()?;
     if text.trim_start().starts_with('[') {
         let items: Vec<&RawValue> = serde_json::from_str(text).ok()?;

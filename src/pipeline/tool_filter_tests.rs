@@ -91,6 +91,19 @@ fn escaped_names_are_judged_by_their_value_and_allow_lists_can_empty_a_listing()
 }
 
 #[test]
+fn an_escaped_member_name_is_still_a_listing() {
+    let listing =
+        br#"{"jsonrpc":"2.0","id":1,"result":{"t\u006fols":[{"name":"echo"},{"name":"add"}]}}"#;
+    let out = hide_in_listing(&filter(&[], &["add"]), listing).unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        value["result"]["tools"].as_array().unwrap().len(),
+        1,
+        "{value}"
+    );
+}
+
+#[test]
 fn batches_are_rewritten_element_by_element() {
     let batch = format!(r#"[{{"jsonrpc":"2.0","id":1,"result":{{}}}},{LISTING}]"#);
     let out = hide_in_listing(&filter(&["echo"], &[]), batch.as_bytes()).unwrap();

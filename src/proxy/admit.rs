@@ -18,21 +18,26 @@ use super::metrics::Counter;
 use super::state::ShardState;
 use shards::timeout::within;
 
-/// The request side of the route's stages: a refused message is answered by the proxy.
+/// The request side of the route's stages: `Ok(true)` to send the message on, `Ok(false)` when
+/// a stage dropped it (a notification: the caller answers as for any notification), and a
+/// refused request answered by the proxy as the error.
 ///
 /// # Errors
 /// The refusal as a [`ProxyError`] carrying the request's id.
-pub(in crate::proxy) fn refuse_by_stages(
+pub(in crate::proxy) fn admit_by_stages(
     state: &ShardState,
     stages: &RouteStages,
     facts: &Facts,
-) -> Result<(), ProxyError> {
+) -> Result<bool, ProxyError> {
     if stages.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
-    let single = (!facts.is_batch).then_some((facts.method, facts.mcp_name.as_deref()));
-    match stages.request(single, &facts.elements) {
-        Verdict::Continue => Ok(()),
+    match stages.request(facts) {
+        Verdict::Continue => Ok(true),
+        Verdict::Drop => {
+            state.metrics.incr(Counter::ToolsDenied);
+            Ok(false)
+        }
         Verdict::Refuse(refusal) => {
             state.metrics.incr(Counter::ToolsDenied);
             Err(ProxyError::refused(refusal, facts.id.clone()))

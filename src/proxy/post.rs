@@ -19,13 +19,14 @@ use crate::pipeline::{facts, Facts, Principal, RequestCtx, RouteStages};
 use crate::session::SessionId;
 
 use super::adapter::Adapter;
-use super::admit::{read_request_body, refuse_by_stages};
+use super::admit::{admit_by_stages, read_request_body};
 use super::era::{self, Era};
 use super::error::ProxyError;
 use super::guard;
 use super::http_upstream;
 use super::metrics::Counter;
 use super::state::ShardState;
+use super::stdio::answer::{write_empty, ClientShape};
 
 /// Where this POST goes upstream.
 struct Target {
@@ -68,7 +69,15 @@ pub async fn post(
         // Refused before the upstream creates a session that could never be used.
         return Err(ProxyError::TooManySessions { id: facts.id });
     }
-    refuse_by_stages(state, stages, &facts)?;
+    if !admit_by_stages(state, stages, &facts)? {
+        let shape = ClientShape {
+            keep_alive: head.keep_alive(),
+            http11: head.minor_version() == 1,
+            session: None,
+            stages: None,
+        };
+        return write_empty(state, client, 202, shape).await;
+    }
     let ctx = RequestCtx {
         facts,
         principal: Principal::anonymous(),

@@ -24,7 +24,7 @@ Then raw HTTP (the exact answer: HTTP 200 + the error with the request's id on S
 2025-03-26 batches, two shards), names spelt with JSON escapes over two pages
 (fixtures/escaped_tools_server.py, also behind an unfiltered shadowcat over HTTP and legacy SSE),
 a tool registered later (`load_component`, after `notifications/tools/list_changed`), `?` on a
-non-ASCII name (a strict xfail: the proxy matches bytes), a TOML route (`shadowcat run`),
+non-ASCII name, a TOML route (`shadowcat run`),
 `shadowcat demo`, and `shadowcat config check` (the route's stage list names `tool_filter`; a bad
 glob is refused).
 
@@ -470,8 +470,6 @@ def test_tool_registered_later_is_filtered_too(filter_proxy, upstream: Upstream)
     assert "secret_tool" not in upstream.calls_seen(proxy), upstream.calls_seen(proxy)
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: `?` matches one byte, not one character "
-                   "(src/config/tools.rs glob_match), so `caf?` hides `café`")
 @pytest.mark.parametrize("upstream", ["fixture-stdio"], indirect=True)
 def test_question_mark_is_one_character(filter_proxy, upstream: Upstream) -> None:
     """`?` matches one character, also a non-ASCII one (`caf?` shows `café`, not `caffe`)."""
@@ -650,9 +648,6 @@ def test_escaped_names_and_pages(filter_proxy, transport: str, path: str) -> Non
     assert seen() == shown, seen()
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug (hardening): a listing whose `tools` member name is written "
-                   "with a JSON escape (`\"t\\u006fols\"`) is relayed uncut: the stage's prefilter looks for the "
-                   "bytes `\"tools\"` (src/pipeline/tool_filter.rs hide_in_listing)")
 def test_escaped_tools_member_is_cut_too(filter_proxy) -> None:
     proxy = filter_proxy(["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE, "--escape-key"],
                          [f"--deny-tool={glob}" for glob in ESCAPED_DENY])
@@ -798,9 +793,6 @@ def test_two_shards_legacy_posts_on_any_shard(filter_proxy, upstream: Upstream) 
     assert "add" not in upstream.calls_seen(proxy), upstream.calls_seen(proxy)
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: a tools/call notification (no id) naming a hidden tool is "
-                   "answered (Streamable HTTP: 200 with an id:null -32602 error instead of 202; legacy SSE: the "
-                   "error is pushed on the stream); JSON-RPC 2.0: a notification is never answered")
 @pytest.mark.parametrize("upstream", ["demo-http", "fixture-stdio"], indirect=True)
 def test_hidden_call_as_notification_is_not_answered(filter_proxy, upstream: Upstream) -> None:
     """`tools/call` without an id is a notification: whether its tool is visible or hidden, the

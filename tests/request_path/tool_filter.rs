@@ -57,6 +57,12 @@ fn over_sessions(upstream: Upstream) {
     assert_unknown_tool(&refused.json(), &json!(2));
     assert_eq!(proxy.metric("shadowcat_tools_denied_total"), 1.0);
 
+    // The same call as a notification: never answered, never forwarded.
+    let quiet = json!({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "add"}});
+    let dropped = session.post(&mut conn, quiet.to_string().as_bytes());
+    assert_eq!(dropped.head.status, 202, "{}", dropped.describe());
+    assert!(dropped.body.is_empty(), "{}", dropped.describe());
+
     let echo = session.post(&mut conn, &mcp::echo(json!(3), "still here"));
     let answer = echo.messages().pop().expect("an echo answer");
     assert_eq!(mcp::result_text(&answer), "still here");

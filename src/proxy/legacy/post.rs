@@ -16,7 +16,7 @@ use glommio::net::TcpStream;
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::session::SessionId;
 
-use super::super::admit::{read_request_body, refuse_by_stages};
+use super::super::admit::{admit_by_stages, read_request_body};
 use super::super::error::ProxyError;
 use super::super::guard;
 use super::super::headers::{legacy_upstream_request, local_response};
@@ -75,12 +75,17 @@ pub(super) async fn post(
         .get(upstream)
         .ok_or(ProxyError::Internal("session names a missing upstream"))?;
     let method = facts.method;
-    if let Err(refused) = refuse_by_stages(state, stages, &facts) {
-        // Answered like every answer here: on the stream, after the 202.
-        let mut message = Vec::with_capacity(128);
-        error_message(&mut message, &refused, facts.id.as_ref());
-        deliver(state, &sid, message);
-        return accepted(state, client, head, method, started).await;
+    match admit_by_stages(state, stages, &facts) {
+        Ok(true) => {}
+        // A dropped notification: accepted, and nothing on the stream.
+        Ok(false) => return accepted(state, client, head, method, started).await,
+        Err(refused) => {
+            // Answered like every answer here: on the stream, after the 202.
+            let mut message = Vec::with_capacity(128);
+            error_message(&mut message, &refused, facts.id.as_ref());
+            deliver(state, &sid, message);
+            return accepted(state, client, head, method, started).await;
+        }
     }
     let work = out.work();
     if up.is_linked() {
