@@ -18,6 +18,8 @@
 #   PROXY_SHARDS=1 UPSTREAM_SHARDS=1   --shards for the proxies / the demo server
 #   WRK_CORES=<last core>  WRK_THREADS=1  WRK_CONNS=64  DURATION=10s  WARMUP=3s  ECHO_PAD=0
 #   SHADOWCAT_BIN=  MODERN_SERVER_BIN= (default: cargo build --release)  READY_TIMEOUT=10
+#   BASE_BIN=                          also run an older shadowcat as the proxy (same upstreams):
+#                                      new/base ratios of every proxied row in the same run
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -110,6 +112,16 @@ measure modern-direct "$MODERN_URL" "$MODERN" text
 measure modern-proxied "$PROXY_URL" "$MODERN" text
 measure l2m-translated "$PROXY_URL" "$LEGACY" text
 stop_started "$PROXY_PID"
+BASE_LABELS=()
+if [[ -n ${BASE_BIN:-} ]]; then
+    start_server_with "$BASE_BIN" proxy-modern-base reverse --bind 127.0.0.1:0 --shards "$PROXY_SHARDS" \
+        --upstream "$MODERN_URL" --upstream-era modern
+    PROXY_PID=$STARTED_PID
+    measure base-modern-proxied "$(listen_url proxy)" "$MODERN" text
+    measure base-l2m-translated "$(listen_url proxy)" "$LEGACY" text
+    stop_started "$PROXY_PID"
+    BASE_LABELS+=(base-modern-proxied base-l2m-translated)
+fi
 stop_started "$UPSTREAM_PID"
 
 start_server demo-server demo-server --http 127.0.0.1:0 --shards "$UPSTREAM_SHARDS"
@@ -121,8 +133,17 @@ PROXY_PID=$STARTED_PID
 PROXY_URL=$(listen_url proxy)
 measure legacy-proxied "$PROXY_URL" "$LEGACY" message
 measure m2l-translated "$PROXY_URL" "$MODERN" message
+if [[ -n ${BASE_BIN:-} ]]; then
+    stop_started "$PROXY_PID"
+    start_server_with "$BASE_BIN" proxy-legacy-base reverse --bind 127.0.0.1:0 --shards "$PROXY_SHARDS" \
+        --upstream "$DEMO_URL" --upstream-era legacy
+    PROXY_PID=$STARTED_PID
+    measure base-legacy-proxied "$(listen_url proxy)" "$LEGACY" message
+    measure base-m2l-translated "$(listen_url proxy)" "$MODERN" message
+    BASE_LABELS+=(base-legacy-proxied base-m2l-translated)
+fi
 
-LABELS=(modern-direct modern-proxied l2m-translated legacy-proxied m2l-translated)
+LABELS=(modern-direct modern-proxied l2m-translated legacy-proxied m2l-translated "${BASE_LABELS[@]}")
 say ""
 # shellcheck disable=SC2059
 say "$(printf "$ROW_FORMAT" run 'req/s' 'p50 µs' 'p99 µs' 'proxy CPU µs' 'upstr CPU µs' 'wrk CPU%')"
@@ -135,4 +156,9 @@ say "legacy client translated / modern client, same upstream: $(ratio "${RPS[l2m
     "(proxy CPU ${PROXY_CPU[l2m-translated]} vs ${PROXY_CPU[modern-proxied]} µs/req)"
 say "modern client translated / legacy client, same upstream: $(ratio "${RPS[m2l-translated]}" "${RPS[legacy-proxied]}")" \
     "(proxy CPU ${PROXY_CPU[m2l-translated]} vs ${PROXY_CPU[legacy-proxied]} µs/req)"
+if [[ -n ${BASE_BIN:-} ]]; then
+    for label in modern-proxied l2m-translated legacy-proxied m2l-translated; do
+        say "$(base_ratio "$label")"
+    done
+fi
 echo "bench: results in $RESULTS" >&2

@@ -92,6 +92,22 @@ start_server() {
     done
 }
 
+# start_server_with BINARY NAME ARGS...: start_server running BINARY instead of "$BIN" (the
+# BASE_BIN runs of the bench scripts: an older build measured in the same run).
+start_server_with() {
+    local saved=$BIN
+    BIN=$1
+    shift
+    start_server "$@"
+    BIN=$saved
+}
+
+# base_ratio LABEL: "new/base" throughput and CPU per request of LABEL vs base-LABEL.
+base_ratio() {
+    awk -v n="${RPS[$1]}" -v b="${RPS[base-$1]}" -v nc="${PROXY_CPU[$1]}" -v bc="${PROXY_CPU[base-$1]}" -v l="$1" \
+        'BEGIN { printf "new vs base, %s: throughput %.3f, proxy CPU per request %s µs vs %s µs", l, n / b, nc, bc }'
+}
+
 # listen_url KIND: URL from the `listening KIND URL` line of the last started server.
 listen_url() {
     local url

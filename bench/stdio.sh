@@ -21,6 +21,8 @@
 #   RUNS="http stdio init"             which shadowcat parts to run (a subset skips the others' rows)
 #   STDIO_SERVER="..."                 stdio server command line (default: "$BIN demo-server --stdio")
 #   SHADOWCAT_BIN=  READY_TIMEOUT=10
+#   BASE_BIN=                          also run an older shadowcat as the proxy (same upstreams):
+#                                      new/base ratios of the http and stdio rows in the same run
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -174,6 +176,17 @@ if wanted http; then
     start_server proxy-http reverse --bind 127.0.0.1:0 --shards "$PROXY_SHARDS" --upstream "$DEMO_URL"
     PROXY_PID=$STARTED_PID
     run_pair http-upstream "$(listen_url proxy)" "$WRK_CONNS"
+    if [[ -n ${BASE_BIN:-} ]]; then
+        NEW_PID=$PROXY_PID
+        start_server_with "$BASE_BIN" proxy-http-base reverse --bind 127.0.0.1:0 --shards "$PROXY_SHARDS" \
+            --upstream "$DEMO_URL"
+        PROXY_PID=$STARTED_PID
+        run_pair base-http-upstream "$(listen_url proxy)" "$WRK_CONNS"
+        stop_pid "$PROXY_PID"
+        forget_pid "$PROXY_PID"
+        PROXY_PID=$NEW_PID
+        LABELS+=(base-http-upstream)
+    fi
     # Reference for (b): initialize through shadowcat to an HTTP upstream (no process start at all).
     wanted init && init_latency http-upstream "$(listen_url proxy)"
     stop_pid "$PROXY_PID"
@@ -192,6 +205,15 @@ if wanted stdio; then
     stop_pid "$PROXY_PID"
     forget_pid "$PROXY_PID"
     LABELS+=(stdio-upstream)
+    if [[ -n ${BASE_BIN:-} ]]; then
+        start_server_with "$BASE_BIN" proxy-stdio-base reverse --bind 127.0.0.1:0 --shards "$PROXY_SHARDS" \
+            --upstream-cmd --stdio-mode "$STDIO_MODE" -- "${STDIO_CMD[@]}"
+        PROXY_PID=$STARTED_PID
+        run_pair base-stdio-upstream "$(listen_url proxy)" "$WRK_CONNS"
+        stop_pid "$PROXY_PID"
+        forget_pid "$PROXY_PID"
+        LABELS+=(base-stdio-upstream)
+    fi
 fi
 
 # (b) initialize latency, per-session children: a warm child waiting vs a spawn per initialize.
@@ -251,5 +273,9 @@ say "initialize, cold spawn / warm pool (p50): $(ratio "${INIT_P50[warm-0]:-0}" 
 if [[ $PEERS == 1 ]]; then
     say "shadowcat (stdio) / mcp-proxy throughput:    $(ratio "${RPS[stdio-upstream]:-0}" "${RPS[mcp-proxy]}") (aim >= 20)"
     say "shadowcat (stdio) / supergateway throughput: $(ratio "${RPS[stdio-upstream]:-0}" "${RPS[supergateway]}") (aim >= 10)"
+fi
+if [[ -n ${BASE_BIN:-} ]]; then
+    [[ -n ${RPS[base-http-upstream]:-} ]] && say "$(base_ratio http-upstream)"
+    [[ -n ${RPS[base-stdio-upstream]:-} ]] && say "$(base_ratio stdio-upstream)"
 fi
 echo "bench: results in $RESULTS" >&2
