@@ -270,6 +270,18 @@ pub trait Head {
         self.headers()
             .filter(move |(name, _)| !self.is_hop_by_hop(name))
     }
+
+    /// Whether the body is an SSE stream: `Content-Type` is `text/event-stream` (media type
+    /// compared case-insensitively, parameters ignored; RFC 9110 §8.3.1).
+    fn is_event_stream(&self) -> bool {
+        self.header("content-type").is_some_and(|ct| {
+            ct.split(|b| *b == b';')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"text/event-stream")
+        })
+    }
 }
 
 /// A parsed request head. `Default` is empty and allocation-free; `parse` refills it in place.

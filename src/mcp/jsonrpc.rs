@@ -128,6 +128,18 @@ pub fn write_error(
     out.extend_from_slice(b"}}");
 }
 
+/// Appends `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":…,"reason":"…"}}`
+/// to `out`: tells a peer to stop working on request `id`.
+pub fn write_cancelled(out: &mut Vec<u8>, id: &JsonRpcId, reason: &str) {
+    out.extend_from_slice(
+        br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"#,
+    );
+    id.write_json(out);
+    out.extend_from_slice(br#","reason":"#);
+    write_json_string(out, reason);
+    out.extend_from_slice(b"}}");
+}
+
 /// Appends `s` as a quoted JSON string (RFC 8259 §7): `"` and `\` are escaped, control characters
 /// use the short escapes or `\u00XX`. Everything else is copied as UTF-8, so the output never holds
 /// a raw newline (safe inside an SSE `data:` line or a stdio frame).

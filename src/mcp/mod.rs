@@ -48,7 +48,7 @@ pub use error::{Error, InvalidReason, ParamField};
 pub use inspect::{
     Inspected, Inspector, Kind, MessageInfo, Target, MAX_BATCH_LEN, RETAIN_SCRATCH_BYTES,
 };
-pub use jsonrpc::{write_error, write_json_string, JsonRpcId, ProgressToken};
+pub use jsonrpc::{write_cancelled, write_error, write_json_string, JsonRpcId, ProgressToken};
 pub use log_level::{log_level_rank, LOG_LEVELS};
 pub use method::Method;
 pub use version::{

@@ -14,7 +14,7 @@ use crate::http::{
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
 use super::metrics::Counter;
-use super::relay_plan::{is_event_stream, send, watch, Watched, STREAM_WRITE_TIMEOUT};
+use super::relay_plan::{out_framing, send, watch, Watched, STREAM_WRITE_TIMEOUT};
 pub use super::relay_plan::{until_client_gone, RelayEnd, RelayPlan};
 use super::relay_rewrite::relay_rewritten;
 use super::state::ShardState;
@@ -36,14 +36,7 @@ where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
-    let out_framing = match framing {
-        // 204/304 must not carry Content-Length: 0 (RFC 9110 §8.6); other empty bodies say 0.
-        Framing::Empty if matches!(head.status(), 204 | 304) => OutFraming::NoBody,
-        Framing::Empty => OutFraming::Length(0),
-        Framing::Length(n) => OutFraming::Length(n),
-        Framing::Chunked | Framing::UntilClose if plan.client_http11 => OutFraming::Chunked,
-        Framing::Chunked | Framing::UntilClose => OutFraming::Close,
-    };
+    let out_framing = out_framing(head, framing, plan.client_http11);
     let keep_alive = plan.client_keep_alive && out_framing != OutFraming::Close;
     scratch.clear();
     client_response(scratch, head, plan.session, out_framing, keep_alive);
@@ -51,7 +44,9 @@ where
     let Ok(mut reader) = BodyReader::new(framing, MessageKind::Response, plan.max_body) else {
         return RelayEnd::UpstreamBroken;
     };
-    let mut events = is_event_stream(head).then(|| SseParser::new(plan.max_sse_event));
+    let mut events = head
+        .is_event_stream()
+        .then(|| SseParser::new(plan.max_sse_event));
     // A client that stops reading must not pin the upstream connection (or shutdown) forever.
     let write_limit = plan.idle_timeout.unwrap_or(STREAM_WRITE_TIMEOUT);
     if out_framing == OutFraming::Chunked && upstream.buffered().is_empty() {

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use futures_lite::{AsyncRead, AsyncWrite};
 
-use crate::http::{Head, HttpConn, ResponseHead};
+use crate::http::{Framing, HttpConn, ResponseHead};
 use crate::pipeline::RouteStages;
 
+use super::headers::OutFraming;
 use super::metrics::ProxyMetrics;
 use shards::latch::Latch;
 use shards::timeout::within;
@@ -74,17 +75,6 @@ pub(super) async fn send<C: AsyncWrite + AsyncRead + Unpin>(
     sent
 }
 
-/// Whether the answer is an SSE stream (`Content-Type: text/event-stream`).
-pub(super) fn is_event_stream(head: &ResponseHead) -> bool {
-    head.header("content-type").is_some_and(|ct| {
-        ct.split(|b| *b == b';')
-            .next()
-            .unwrap_or(b"")
-            .trim_ascii()
-            .eq_ignore_ascii_case(b"text/event-stream")
-    })
-}
-
 /// Awaits `work` (an upstream exchange not yet answered) while watching the client for EOF;
 /// `None` when the client hung up first (`work` is dropped, and with it its upstream
 /// connection). A client with pipelined bytes buffered is not watched.
@@ -145,4 +135,22 @@ where
         futures_lite::future::or(client_gone, stopped),
     )
     .await
+}
+
+/// How the client's copy of an upstream body with `framing` is delimited: the length kept, a
+/// chunked or close-delimited body re-chunked for HTTP/1.1 clients or close-delimited for
+/// HTTP/1.0 ones.
+pub(super) fn out_framing(
+    head: &ResponseHead,
+    framing: Framing,
+    client_http11: bool,
+) -> OutFraming {
+    match framing {
+        // 204/304 must not carry Content-Length: 0 (RFC 9110 §8.6); other empty bodies say 0.
+        Framing::Empty if matches!(head.status(), 204 | 304) => OutFraming::NoBody,
+        Framing::Empty => OutFraming::Length(0),
+        Framing::Length(n) => OutFraming::Length(n),
+        Framing::Chunked | Framing::UntilClose if client_http11 => OutFraming::Chunked,
+        Framing::Chunked | Framing::UntilClose => OutFraming::Close,
+    }
 }

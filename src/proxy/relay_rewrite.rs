@@ -19,7 +19,7 @@ use crate::http::{
 use super::headers::{client_response, OutFraming};
 use super::metrics::Counter;
 use super::relay_plan::{
-    is_event_stream, send, watch, RelayEnd, RelayPlan, Watched, STREAM_WRITE_TIMEOUT,
+    out_framing, send, watch, RelayEnd, RelayPlan, Watched, STREAM_WRITE_TIMEOUT,
 };
 use shards::timeout::within;
 
@@ -39,13 +39,13 @@ where
     let Ok(mut reader) = BodyReader::new(framing, MessageKind::Response, plan.max_body) else {
         return RelayEnd::UpstreamBroken;
     };
-    let sse = is_event_stream(head) && !matches!(framing, Framing::Empty);
-    let out_framing = match framing {
-        Framing::Empty if matches!(head.status(), 204 | 304) => OutFraming::NoBody,
-        Framing::Empty => OutFraming::Length(0),
-        _ if !sse => OutFraming::Length(0), // set once the body is known
-        _ if plan.client_http11 => OutFraming::Chunked,
-        _ => OutFraming::Close,
+    let sse = head.is_event_stream() && !matches!(framing, Framing::Empty);
+    let out_framing = match out_framing(head, framing, plan.client_http11) {
+        // A JSON body's length is set once the (maybe rewritten) message is known.
+        OutFraming::Length(_) | OutFraming::Chunked | OutFraming::Close if !sse => {
+            OutFraming::Length(0)
+        }
+        other => other,
     };
     let keep_alive = plan.client_keep_alive && out_framing != OutFraming::Close;
     let write_limit = plan.idle_timeout.unwrap_or(STREAM_WRITE_TIMEOUT);

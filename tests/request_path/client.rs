@@ -196,6 +196,27 @@ impl Conn {
         self.response(method)
     }
 
+    /// Sends a request whose answer must be an SSE stream: checks `200` and
+    /// `Content-Type: text/event-stream`, and returns the head (read the events with
+    /// [`Conn::events`]).
+    pub(crate) fn sse_head(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Head {
+        self.send(method, target, headers, body);
+        let head = self.head();
+        assert_eq!(head.status, 200, "{head:?}");
+        assert_eq!(
+            head.header("content-type"),
+            Some("text/event-stream"),
+            "{head:?}"
+        );
+        head
+    }
+
     /// Reads one whole response to a request made with `method`.
     pub(crate) fn response(&mut self, method: &str) -> Response {
         let head = self.head();

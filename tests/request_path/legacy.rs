@@ -16,14 +16,7 @@ const NOTICE: Duration = Duration::from_secs(10);
 
 /// Opens `GET /sse` on `conn`, checks the stream's head and returns the messages endpoint.
 pub(crate) fn open_stream(conn: &mut Conn) -> (Events<'_>, String) {
-    conn.send("GET", "/sse", &[("Accept", "text/event-stream")], b"");
-    let head = conn.head();
-    assert_eq!(head.status, 200, "{head:?}");
-    assert_eq!(
-        head.header("content-type"),
-        Some("text/event-stream"),
-        "{head:?}"
-    );
+    let head = conn.sse_head("GET", "/sse", &[("Accept", "text/event-stream")], b"");
     let mut events = conn.events(&head);
     let endpoint = events.expect_event("the endpoint event");
     assert_eq!(endpoint.event.as_deref(), Some("endpoint"), "{endpoint:?}");

@@ -28,14 +28,7 @@ fn stdio_post_round_trip_and_progress() {
         "tools/call",
         json!({"name": "slow", "arguments": {"steps": 2, "delay_ms": 1}, "_meta": {"progressToken": "t"}}),
     );
-    conn.send("POST", mcp::PATH, &session.post_headers(), &slow);
-    let head = conn.head();
-    assert_eq!(head.status, 200, "{head:?}");
-    assert_eq!(
-        head.header("content-type"),
-        Some("text/event-stream"),
-        "{head:?}"
-    );
+    let head = conn.sse_head("POST", mcp::PATH, &session.post_headers(), &slow);
     let mut events = conn.events(&head);
     for step in 1..=2 {
         let progress = events.expect_event("progress").json();
@@ -56,14 +49,7 @@ fn stdio_get_stream_one_per_session_ended_by_delete() {
     let proxy = Proxy::start(Setup::one(Upstream::Stdio));
     let session = mcp::open_session(&mut proxy.conn());
     let mut stream = proxy.conn();
-    stream.send("GET", mcp::PATH, &session.get_headers(), b"");
-    let head = stream.head();
-    assert_eq!(head.status, 200, "{head:?}");
-    assert_eq!(
-        head.header("content-type"),
-        Some("text/event-stream"),
-        "{head:?}"
-    );
+    let head = stream.sse_head("GET", mcp::PATH, &session.get_headers(), b"");
     let mut events = stream.events(&head);
 
     let mut conn = proxy.conn();
@@ -147,14 +133,7 @@ fn stdio_sampling_request_reaches_the_client_and_its_answer_the_child() {
         "tools/call",
         json!({"name": "sample", "arguments": {"prompt": "2+2?"}}),
     );
-    conn.send("POST", mcp::PATH, &session.post_headers(), &sample);
-    let head = conn.head();
-    assert_eq!(head.status, 200, "{head:?}");
-    assert_eq!(
-        head.header("content-type"),
-        Some("text/event-stream"),
-        "{head:?}"
-    );
+    let head = conn.sse_head("POST", mcp::PATH, &session.post_headers(), &sample);
     let mut events = conn.events(&head);
     let ask = events.expect_event("the sampling request").json();
     assert_eq!(ask["method"], "sampling/createMessage", "{ask}");

@@ -62,14 +62,7 @@ fn progress_relayed_as_sse_event_by_event() {
         "tools/call",
         json!({"name": "slow", "arguments": {"steps": 3, "delay_ms": 1}, "_meta": {"progressToken": "p7"}}),
     );
-    conn.send("POST", mcp::PATH, &session.post_headers(), &slow);
-    let head = conn.head();
-    assert_eq!(head.status, 200, "{head:?}");
-    assert_eq!(
-        head.header("content-type"),
-        Some("text/event-stream"),
-        "{head:?}"
-    );
+    let head = conn.sse_head("POST", mcp::PATH, &session.post_headers(), &slow);
     let mut events = conn.events(&head);
     for step in 1..=3 {
         let event = events.expect_event("a progress notification");

@@ -114,7 +114,7 @@ async fn relay(
         finish(state, ex, reusable);
         return true;
     }
-    if is_event_stream(&ex.head) {
+    if ex.head.is_event_stream() {
         let done = pump_events(state, sid, out, &mut ex, initialize, idle).await;
         let reusable = done && ex.framing != Framing::UntilClose && ex.head.keep_alive();
         finish(state, ex, reusable);
@@ -309,7 +309,7 @@ async fn listen(state: Rc<ShardState>, sid: SessionId, out: Rc<LegacyOut>) {
         }
         None => return,
     };
-    if ex.head.status() != 200 || !is_event_stream(&ex.head) {
+    if ex.head.status() != 200 || !ex.head.is_event_stream() {
         tracing::debug!(session = %sid.as_str(), status = ex.head.status(), "upstream offers no GET stream");
         finish(&state, ex, false);
         return;
@@ -347,14 +347,4 @@ fn get_request(state: &ShardState, sid: &SessionId) -> Option<(usize, Vec<u8>)> 
         None,
     );
     Some((upstream, request))
-}
-
-fn is_event_stream(head: &crate::http::ResponseHead) -> bool {
-    head.header("content-type").is_some_and(|ct| {
-        ct.split(|b| *b == b';')
-            .next()
-            .unwrap_or(b"")
-            .trim_ascii()
-            .eq_ignore_ascii_case(b"text/event-stream")
-    })
 }

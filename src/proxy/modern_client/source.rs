@@ -126,10 +126,7 @@ impl HttpAnswer {
     fn with_limit(ex: Exchange, max_body: u64) -> Result<Self, Failure> {
         let reader = BodyReader::new(ex.framing, MessageKind::Response, max_body)
             .map_err(|e| Failure::Unavailable(e.to_string()))?;
-        let sse = ex
-            .head
-            .header("content-type")
-            .is_some_and(|v| v.starts_with(b"text/event-stream"));
+        let sse = ex.head.is_event_stream();
         Ok(Self {
             ex,
             reader,

@@ -427,13 +427,8 @@ impl UpSession {
             Source::Http(answer) => {
                 // Dropping the answer closes its connection (never pooled mid-body).
                 drop(answer);
-                let mut note =
-                    br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"#
-                        .to_vec();
-                upstream_id.write_json(&mut note);
-                note.extend_from_slice(br#","reason":"#);
-                crate::mcp::write_json_string(&mut note, REASON);
-                note.extend_from_slice(b"}}");
+                let mut note = Vec::with_capacity(128);
+                crate::mcp::write_cancelled(&mut note, upstream_id, REASON);
                 if let Err(e) = self.answer(state, upstream_id, &note).await {
                     tracing::debug!(?e, "cancellation not delivered upstream");
                 }

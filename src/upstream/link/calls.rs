@@ -126,13 +126,8 @@ impl Link {
 
     /// Tells the child to stop working on a call the proxy gave up on (timeout).
     pub fn cancel(&self, key: &JsonRpcId, reason: &str) {
-        let mut line =
-            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"#
-                .to_vec();
-        key.write_json(&mut line);
-        line.extend_from_slice(br#","reason":"#);
-        crate::mcp::write_json_string(&mut line, reason);
-        line.extend_from_slice(b"}}");
+        let mut line = Vec::with_capacity(128);
+        crate::mcp::write_cancelled(&mut line, key, reason);
         let removed = self.pending.borrow_mut().remove(key);
         self.forget_tokens(removed.as_slice());
         let _ = self.send_line(line);
