@@ -38,14 +38,23 @@ impl fmt::Display for SetupMode {
     }
 }
 
-/// Builds a ring with the best setup flags the kernel accepts (see [`SetupMode`]).
-pub(crate) fn build_ring(entries: u32, cq_entries: u32) -> io::Result<(IoUring, SetupMode)> {
-    let defer = IoUring::builder()
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .setup_taskrun_flag()
-        .setup_cqsize(cq_entries)
-        .build(entries);
+/// Builds a ring with the best setup flags the kernel accepts (see [`SetupMode`]);
+/// `DEFER_TASKRUN` only when `allow_defer`.
+pub(crate) fn build_ring(
+    entries: u32,
+    cq_entries: u32,
+    allow_defer: bool,
+) -> io::Result<(IoUring, SetupMode)> {
+    let defer = if !allow_defer {
+        Err(io::Error::from_raw_os_error(libc::EINVAL))
+    } else {
+        IoUring::builder()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .setup_taskrun_flag()
+            .setup_cqsize(cq_entries)
+            .build(entries)
+    };
     if let Ok(ring) = defer {
         return Ok((ring, SetupMode::DeferTaskrun));
     }
@@ -83,7 +92,8 @@ pub(crate) fn build_ring(entries: u32, cq_entries: u32) -> io::Result<(IoUring, 
 /// What [`probe`] found.
 #[derive(Debug)]
 pub struct UringSupport {
-    /// The setup the driver would get, `None` if no ring could be created at all.
+    /// The best setup the kernel accepts (a driver gets it with
+    /// `UringConfig::defer_taskrun`), `None` if no ring could be created at all.
     pub mode: Option<SetupMode>,
     /// Kernel release string (`uname -r`).
     pub kernel: String,
@@ -164,7 +174,7 @@ pub fn probe() -> UringSupport {
     {
         missing.push("sysctl kernel.io_uring_disabled is set".to_owned());
     }
-    let (ring, mode) = match build_ring(8, 16) {
+    let (ring, mode) = match build_ring(8, 16, true) {
         Ok(built) => built,
         Err(err) => {
             missing.push(format!("io_uring_setup failed: {err}"));

@@ -6,7 +6,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::ops::Deref;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -345,6 +345,15 @@ fn shutdown_fd(fd: RawFd, how: Shutdown) -> io::Result<()> {
 impl AsRawFd for UringStream {
     fn as_raw_fd(&self) -> RawFd {
         self.raw
+    }
+}
+
+impl AsFd for UringStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the driver keeps the stream's OwnedFd open for as long as the stream lives
+        // (it closes it only after the stream is dropped, or hands it out by consuming the
+        // stream in `into_owned_fd`), so the borrow cannot outlive the fd.
+        unsafe { BorrowedFd::borrow_raw(self.raw) }
     }
 }
 

@@ -54,6 +54,7 @@ fn small() -> UringConfig {
         buf_size: 512,
         fixed_files: 256,
         max_tx_queued: 64 * 1024,
+        defer_taskrun: false,
     }
 }
 
