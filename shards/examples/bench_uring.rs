@@ -1,7 +1,8 @@
 //! Micro-benchmark: a minimal HTTP/1.1 keep-alive responder (fixed `200` to any request) on
 //! (a) glommio's `TcpStream` and (b) `shards::uring`, one after the other in one run, each on
 //! one pinned core and driven by `wrk -t1 -c32 -d5s` pinned to another core. A third row runs
-//! (b) with `UringConfig::defer_taskrun` for comparison.
+//! (b) with `UringConfig::defer_taskrun` for comparison, and a fourth nginx (`return 200`, one
+//! worker on the server core) when `nginx` is on the PATH (Debian `nginx-light`).
 //! Prints req/s and server CPU-µs per request (utime+stime deltas of the server thread from
 //! `/proc/self/task/TID/stat`, and of the whole process from `/proc/self/stat`).
 //!
@@ -52,6 +53,8 @@ enum Variant {
     Glommio,
     Uring,
     UringDefer,
+    /// nginx `return 200`, one worker pinned to the server core (skipped without nginx).
+    Nginx,
 }
 
 async fn serve_glommio(listener: glommio::net::TcpListener) {
@@ -161,12 +164,93 @@ struct Outcome {
     process_us_per_req: f64,
 }
 
+/// The pid of `master`'s first child (the worker), from `/proc/*/stat`.
+fn child_of(master: u32) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        let ppid: u32 = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (ppid == master).then_some(pid)
+    })
+}
+
+fn run_nginx(server_core: usize, wrk_core: usize, secs: u64) -> Option<Outcome> {
+    let dir = std::env::temp_dir().join(format!("bench_uring_nginx_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let conf = format!(
+        "worker_processes 1;\nworker_cpu_affinity {mask:b};\ndaemon off;\npid {dir}/nginx.pid;\n\
+         error_log {dir}/error.log;\nevents {{ worker_connections 1024; }}\nhttp {{\n\
+         access_log off;\nkeepalive_requests 1000000;\nserver {{ listen 127.0.0.1:{port}; \
+         location / {{ return 200 \"ok\"; }} }}\n}}\n",
+        mask = 1u64 << server_core,
+        dir = dir.display(),
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).ok()?;
+    let mut master = Command::new("nginx")
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .arg("-p")
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().ok()?;
+    // Wait (bounded, no sleep: connect fails fast until nginx listens) for the worker.
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() && started.elapsed() < Duration::from_secs(5)
+    {
+        std::hint::spin_loop();
+    }
+    let _ = wrk(wrk_core, addr, 1);
+    let outcome = child_of(master.id()).and_then(|pid| {
+        let stat = format!("/proc/{pid}/stat");
+        let t0 = cpu_ticks(&stat);
+        let out = wrk(wrk_core, addr, secs);
+        let t1 = cpu_ticks(&stat);
+        let (rps, requests) = out?;
+        let per_req = (t1 - t0) as f64 * 1_000_000.0 / clk_tck() as f64 / requests.max(1) as f64;
+        Some(Outcome {
+            rps,
+            requests,
+            thread_us_per_req: per_req,
+            process_us_per_req: per_req,
+        })
+    });
+    // `-s stop` makes the master stop its worker too (a killed master would orphan it).
+    let _ = Command::new("nginx")
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .arg("-p")
+        .arg(&dir)
+        .args(["-s", "stop"])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = master.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
 fn run_variant(
     variant: Variant,
     server_core: usize,
     wrk_core: usize,
     secs: u64,
 ) -> Option<Outcome> {
+    if variant == Variant::Nginx {
+        return run_nginx(server_core, wrk_core, secs);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let (tid_tx, tid_rx) = mpsc::channel();
     let stop_server = stop.clone();
@@ -186,6 +270,7 @@ fn run_variant(
                         let _ = tid_tx.send((tid, listener.local_addr().ok()));
                         serve_glommio(listener).await
                     }
+                    Variant::Nginx => {}
                     Variant::Uring | Variant::UringDefer => {
                         let Ok(listener) = std::net::TcpListener::bind("127.0.0.1:0") else {
                             return;
@@ -280,7 +365,12 @@ fn main() {
         "variant", "round", "req/s", "requests", "thread µs/req", "process µs/req"
     );
     for round in 1..=rounds {
-        for variant in [Variant::Glommio, Variant::Uring, Variant::UringDefer] {
+        let nginx = Command::new("nginx").arg("-v").output().is_ok();
+        let mut variants = vec![Variant::Glommio, Variant::Uring, Variant::UringDefer];
+        if nginx {
+            variants.push(Variant::Nginx);
+        }
+        for variant in variants {
             match run_variant(variant, server_core, wrk_core, secs) {
                 Some(o) => println!(
                     "{:<11} {:>5} {:>12.0} {:>10} {:>16.2} {:>17.2}",

@@ -347,6 +347,17 @@ fn rng_local(got: &mut [u8], max: usize) -> usize {
 
 #[test]
 fn stress_many_connections_random_splits_and_closes() {
+    stress(false);
+}
+
+/// The same with `DEFER_TASKRUN` (slower wakes under glommio, see `UringConfig`): correctness
+/// must not depend on the setup mode.
+#[test]
+fn stress_with_defer_taskrun() {
+    stress(true);
+}
+
+fn stress(defer_taskrun: bool) {
     let seed = std::env::var("URING_STRESS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -363,6 +374,7 @@ fn stress_many_connections_random_splits_and_closes() {
             buf_count: 64,
             buf_size: 1024,
             fixed_files: 32, // fewer slots than open connections: some use plain fds
+            defer_taskrun,
             ..small()
         })
         .expect("ring");
@@ -401,7 +413,10 @@ fn stress_many_connections_random_splits_and_closes() {
         acceptor.await;
         until(|| uring.stats().conns == 0 && uring.stats().fixed_slots_used == 0).await;
         let stats = uring.stats();
-        println!("{complete}/{CONNS} complete echoes; {stats:?}");
+        println!(
+            "{}: {complete}/{CONNS} complete echoes; {stats:?}",
+            uring.mode()
+        );
         assert!(complete > CONNS / 2, "most connections echo fully");
         assert_eq!(
             stats.buffer_violations, 0,
