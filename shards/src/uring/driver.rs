@@ -45,6 +45,9 @@ pub struct UringConfig {
     pub fixed_files: u32,
     /// Bytes a stream may have queued for sending before `write` waits.
     pub max_tx_queued: usize,
+    /// Received buffers one connection may hold unread before its recv is paused (cancelled,
+    /// re-armed when the reader drains them), so a slow reader cannot take the whole pool.
+    pub max_rx_buffers: usize,
     /// Try `SINGLE_ISSUER | DEFER_TASKRUN` first. Off by default: with the reactor parked on
     /// the ring's eventfd inside glommio, the kernel (6.18 here) delivers the eventfd wake for
     /// deferred task work late (milliseconds: the shard idles while requests wait), so the
@@ -60,6 +63,7 @@ impl Default for UringConfig {
             buf_size: 4096,
             fixed_files: 4096,
             max_tx_queued: 256 * 1024,
+            max_rx_buffers: 32,
             defer_taskrun: false,
         }
     }
@@ -78,6 +82,8 @@ pub struct UringStats {
     pub accepts: u64,
     /// Recv completions carrying data.
     pub recvs: u64,
+    /// Recvs paused because their reader held `max_rx_buffers` unread buffers.
+    pub rx_pauses: u64,
     /// Bytes received.
     pub recv_bytes: u64,
     /// Send ops submitted.
@@ -188,6 +194,7 @@ pub(crate) struct State {
     starved: VecDeque<usize>,
     scratch: Vec<(u64, i32, u32)>,
     pub(crate) max_tx_queued: usize,
+    max_rx_buffers: usize,
     reactor_waker: Option<Waker>,
     notified: bool,
     /// Enter with GETEVENTS on the next tick even if the TASKRUN flag is clear: the kernel runs
@@ -263,6 +270,7 @@ impl Driver {
                 starved: VecDeque::new(),
                 scratch: Vec::with_capacity(256),
                 max_tx_queued: cfg.max_tx_queued.max(1),
+                max_rx_buffers: cfg.max_rx_buffers.max(1),
                 reactor_waker: None,
                 notified: false,
                 force_enter: false,
@@ -575,6 +583,14 @@ impl State {
                 }
             }
         }
+        // A slow reader holding too many buffers: pause its recv (re-armed when it drains).
+        let pause = more
+            && conn.attached
+            && conn.rx_state == Rx::Armed
+            && conn.rx.len() >= self.max_rx_buffers;
+        if pause {
+            conn.rx_state = Rx::Cancelling;
+        }
         let mut starved = false;
         if res == 0 {
             conn.eof = true;
@@ -603,7 +619,12 @@ impl State {
         if let Some(waker) = conn.read_waker.take() {
             self.wake_list.push(waker);
         }
-        if !more && !conn.attached {
+        let finish = !more && !conn.attached;
+        if pause {
+            self.stats.rx_pauses += 1;
+            self.cancel(ud(K_RECV, id));
+        }
+        if finish {
             self.maybe_finish(id);
         }
     }
