@@ -8,6 +8,8 @@
 //!
 //! Run with `cargo run --release -p shards --example bench_uring -- [SERVER_CORE] [WRK_CORE]
 //! [SECONDS] [ROUNDS]` (defaults 0 1 5 1). Needs `wrk` and `taskset` on the PATH.
+//! `BENCH_URING_CONNS=1` runs a closed loop on one connection (latency, idle→busy cost);
+//! `BENCH_URING_STATS=1` prints the driver's counters after each uring run.
 
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
@@ -159,6 +161,7 @@ fn clk_tck() -> u64 {
 
 struct Outcome {
     rps: f64,
+    p50: String,
     requests: u64,
     thread_us_per_req: f64,
     process_us_per_req: f64,
@@ -219,10 +222,11 @@ fn run_nginx(server_core: usize, wrk_core: usize, secs: u64) -> Option<Outcome> 
         let t0 = cpu_ticks(&stat);
         let out = wrk(wrk_core, addr, secs);
         let t1 = cpu_ticks(&stat);
-        let (rps, requests) = out?;
+        let (rps, requests, p50) = out?;
         let per_req = (t1 - t0) as f64 * 1_000_000.0 / clk_tck() as f64 / requests.max(1) as f64;
         Some(Outcome {
             rps,
+            p50,
             requests,
             thread_us_per_req: per_req,
             process_us_per_req: per_req,
@@ -314,21 +318,31 @@ fn run_variant(
     let (t1, p1) = (cpu_ticks(&thread_stat), cpu_ticks("/proc/self/stat"));
     stop.store(true, Ordering::Relaxed);
     let _ = handle.join();
-    let (rps, requests) = out?;
+    let (rps, requests, p50) = out?;
     let us_per_tick = 1_000_000.0 / clk_tck() as f64;
     let per_req = |ticks: u64| ticks as f64 * us_per_tick / requests.max(1) as f64;
     Some(Outcome {
         rps,
+        p50,
         requests,
         thread_us_per_req: per_req(t1 - t0),
         process_us_per_req: per_req(p1 - p0),
     })
 }
 
-/// Runs wrk; returns (req/s, total requests).
-fn wrk(core: usize, addr: SocketAddr, secs: u64) -> Option<(f64, u64)> {
+/// wrk connections: `BENCH_URING_CONNS` (default 32).
+fn conns() -> u32 {
+    std::env::var("BENCH_URING_CONNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(32)
+}
+
+/// Runs wrk; returns (req/s, total requests, p50 latency as wrk prints it).
+fn wrk(core: usize, addr: SocketAddr, secs: u64) -> Option<(f64, u64, String)> {
     let out = Command::new("taskset")
-        .args(["-c", &core.to_string(), "wrk", "-t1", "-c32"])
+        .args(["-c", &core.to_string(), "wrk", "-t1", "--latency"])
+        .arg(format!("-c{}", conns()))
         .arg(format!("-d{secs}s"))
         .arg(format!("http://{addr}/"))
         .output()
@@ -345,7 +359,12 @@ fn wrk(core: usize, addr: SocketAddr, secs: u64) -> Option<(f64, u64)> {
     if text.contains("Non-2xx") || text.contains("Socket errors") {
         eprintln!("wrk reported errors:\n{text}");
     }
-    Some((rps, requests))
+    let p50 = text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("50%"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    Some((rps, requests, p50))
 }
 
 fn main() {
@@ -358,11 +377,12 @@ fn main() {
     let secs = args.get(2).copied().unwrap_or(5);
     let rounds = args.get(3).copied().unwrap_or(1);
     println!(
-        "server on core {server_core}, wrk -t1 -c32 -d{secs}s on core {wrk_core}, {rounds} round(s)"
+        "server on core {server_core}, wrk -t1 -c{} -d{secs}s on core {wrk_core}, {rounds} round(s)",
+        conns()
     );
     println!(
-        "{:<11} {:>5} {:>12} {:>10} {:>16} {:>17}",
-        "variant", "round", "req/s", "requests", "thread µs/req", "process µs/req"
+        "{:<11} {:>5} {:>12} {:>10} {:>9} {:>16} {:>17}",
+        "variant", "round", "req/s", "requests", "p50", "thread µs/req", "process µs/req"
     );
     for round in 1..=rounds {
         let nginx = Command::new("nginx").arg("-v").output().is_ok();
@@ -373,11 +393,12 @@ fn main() {
         for variant in variants {
             match run_variant(variant, server_core, wrk_core, secs) {
                 Some(o) => println!(
-                    "{:<11} {:>5} {:>12.0} {:>10} {:>16.2} {:>17.2}",
+                    "{:<11} {:>5} {:>12.0} {:>10} {:>9} {:>16.2} {:>17.2}",
                     format!("{variant:?}").to_lowercase(),
                     round,
                     o.rps,
                     o.requests,
+                    o.p50,
                     o.thread_us_per_req,
                     o.process_us_per_req
                 ),

@@ -1,8 +1,9 @@
 //! Per-shard io_uring socket I/O: the hot path under the proxy's connections (issue 13).
 //!
 //! One [`Uring`] per shard owns one io_uring, set up with the best flags the kernel accepts
-//! ([`SetupMode`]: `SINGLE_ISSUER | DEFER_TASKRUN` where supported, else `COOP_TASKRUN`, else
-//! plain), a registered (fixed) file table, and one provided-buffer ring. On it:
+//! ([`SetupMode`]: `SINGLE_ISSUER | COOP_TASKRUN | TASKRUN_FLAG`, else `COOP_TASKRUN`, else plain;
+//! `SINGLE_ISSUER | DEFER_TASKRUN` first when [`UringConfig::defer_taskrun`] asks for it, see
+//! below), a registered (fixed) file table, and one provided-buffer ring. On it:
 //!
 //! - [`UringListener`]: one multishot accept per listening socket (the caller binds it, e.g.
 //!   with `SO_REUSEPORT`); every accepted socket goes into the fixed file table.
@@ -36,17 +37,26 @@
 //!   pass goes out in the same submit. After a pass that reaped completions the reactor yields
 //!   once (the tasks it woke usually answer at once) instead of parking.
 //! - When a pass found nothing, the reactor **parks on the ring's eventfd**
-//!   (`IORING_REGISTER_EVENTFD`; with `DEFER_TASKRUN` the kernel signals it when completion work
-//!   is queued for us). The wait is glommio's own: the eventfd (a dup) wrapped as a glommio
+//!   (`IORING_REGISTER_EVENTFD`: the kernel signals it when completions are posted or, with
+//!   `DEFER_TASKRUN`, queued for us). The wait is glommio's own: the eventfd (a dup) wrapped as a glommio
 //!   `BufferedFile`, whose `read_at` is an io_uring read on glommio's ring, so glommio sleeps in
 //!   its usual `io_uring_enter` and wakes the reactor when our ring has work. Among the ways to
 //!   wait on an fd with glommio's public API this is the one that works on an eventfd
 //!   (`TcpStream`/`UnixStream` wrappers first try `recv(2)`, which fails on a non-socket) and
 //!   costs nothing while the shard is busy: the read is armed only when the reactor parks.
 //!
-//! Replacing glommio's network path entirely (one ring for timers, files and sockets) would
-//! save the eventfd hop on an idle→busy transition, but means forking glommio; the numbers in
-//! `examples/bench_uring.rs` say whether it is needed.
+//! Why not `DEFER_TASKRUN` by default: the kernel (6.18 here) signals the eventfd for deferred
+//! work late (a standalone loop saw p50 8 ms from data arrival to eventfd readiness, against
+//! 0.3 ms with `COOP_TASKRUN`), and the ring fd does not poll readable for it at all; deferred
+//! work only runs promptly when the ring's own submitter task blocks in `io_uring_enter` on
+//! this ring, which glommio's sleep does not. Tried and dropped: polling a dup of the ring fd
+//! through glommio (prompt with `COOP_TASKRUN` but no faster than the eventfd under glommio,
+//! and two more syscalls per park).
+//!
+//! Replacing glommio's network path entirely (one ring for timers, files and sockets, the shard
+//! blocking in it) would save the eventfd hop and glommio's costly sleep on an idle→busy
+//! transition and make `DEFER_TASKRUN` usable, but means forking glommio's reactor; see the
+//! numbers of `examples/bench_uring.rs` in `docs/architecture.md`.
 //!
 //! All `unsafe` of the crate lives in this module; each block says why it holds.
 
