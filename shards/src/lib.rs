@@ -20,8 +20,8 @@
 //!   on the launching thread ([`Mesh::build`]) and connected on each shard
 //!   ([`MeshEndpoint::connect`]). A local target never crosses the mesh.
 //! - [`uring`] is the per-shard io_uring socket path ([`Uring`], [`UringStream`],
-//!   [`UringListener`]) with a kernel probe for the `--io uring|glommio` choice; the only module
-//!   with `unsafe`.
+//!   [`UringListener`]) with a kernel probe for the `--io uring|glommio` choice; all of its
+//!   `unsafe` stays inside that module.
 //! - [`slab`] ([`BufPool`]), [`table`] ([`Table`]) and [`metrics`] ([`Metrics`]) are per-shard
 //!   building blocks: size-classed buffers, a TTL table driven by an injected clock, and counters
 //!   plus histograms whose [`Snapshot`]s merge across shards.
@@ -76,7 +76,10 @@ pub mod ring;
 pub mod slab;
 pub mod table;
 pub mod timeout;
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "io_uring: shared ring memory, provided buffers, raw fds; each block has a SAFETY comment"
+)]
 pub mod uring;
 
 pub use error::{CoreListError, Error};

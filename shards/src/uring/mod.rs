@@ -58,7 +58,7 @@
 //! transition and make `DEFER_TASKRUN` usable, but means forking glommio's reactor; see the
 //! numbers of `examples/bench_uring.rs` in `docs/architecture.md`.
 //!
-//! All `unsafe` of the crate lives in this module; each block says why it holds.
+//! All `unsafe` of the io_uring path lives in this module; each block says why it holds.
 
 mod bufs;
 mod driver;

@@ -260,6 +260,60 @@ fn handoff_moves_fd_and_unread_bytes_to_another_ring() {
 }
 
 #[test]
+fn handoff_crosses_to_another_shard_thread() {
+    let (handoff_tx, handoff_rx) = std::sync::mpsc::channel::<(OwnedFd, Vec<u8>)>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+    let owner = std::thread::spawn(move || {
+        run(move || async move {
+            // The owner shard: takes the fd into its own ring and serves the rest.
+            let uring = Uring::new(&small()).expect("owner ring");
+            let (fd, already_read) = handoff_rx.recv().expect("handoff");
+            let mut stream = uring.stream(fd);
+            assert!(stream.fixed_slot().is_some());
+            let mut request = already_read;
+            while !request.ends_with(b"\r\n\r\n") {
+                let mut buf = [0u8; 64];
+                let n = stream.read(&mut buf).await.expect("read");
+                assert!(n > 0, "client closed early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(request, b"GET /owned HTTP/1.1\r\n\r\n");
+            stream.write_all(b"served by owner").await.expect("queue");
+            stream.close().await.expect("close");
+        });
+    });
+    let client = std::thread::spawn(move || {
+        let addr = addr_rx.recv().expect("addr");
+        let mut client = StdStream::connect(addr).expect("connect");
+        std::io::Write::write_all(&mut client, b"GET /own").expect("send");
+        // The rest goes out after the handoff has started: no byte may be lost either way.
+        std::io::Write::write_all(&mut client, b"ed HTTP/1.1\r\n\r\n").expect("send");
+        let mut reply = Vec::new();
+        std::io::Read::read_to_end(&mut client, &mut reply).expect("reply");
+        assert_eq!(reply, b"served by owner");
+    });
+    run(move || async move {
+        // The shard the connection landed on.
+        let uring = Uring::new(&small()).expect("ring");
+        let (lfd, addr) = listener();
+        let mut listener = uring.listener(lfd);
+        addr_tx.send(addr).expect("addr");
+        let mut stream = listener.accept().await.expect("accept");
+        let mut first = [0u8; 4];
+        let n = stream.read(&mut first).await.expect("read");
+        assert!(n > 0);
+        let (fd, mut rest) = stream.into_owned_fd().await.expect("handoff");
+        let mut already_read = first[..n].to_vec();
+        already_read.append(&mut rest);
+        handoff_tx.send((fd, already_read)).expect("send to owner");
+        until(|| uring.stats().conns == 0).await;
+        assert_eq!(uring.stats().buffer_violations, 0);
+    });
+    owner.join().expect("owner shard");
+    client.join().expect("client");
+}
+
+#[test]
 fn dropped_stream_still_sends_what_was_queued() {
     run(|| async {
         let uring = Uring::new(&small()).expect("ring");
