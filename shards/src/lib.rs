@@ -19,6 +19,9 @@
 //! - [`mesh`] is the only way shards talk: one bounded channel per ordered pair of shards, built
 //!   on the launching thread ([`Mesh::build`]) and connected on each shard
 //!   ([`MeshEndpoint::connect`]). A local target never crosses the mesh.
+//! - [`uring`] is the per-shard io_uring socket path ([`Uring`], [`UringStream`],
+//!   [`UringListener`]) with a kernel probe for the `--io uring|glommio` choice; all of its
+//!   `unsafe` stays inside that module.
 //! - [`slab`] ([`BufPool`]), [`table`] ([`Table`]) and [`metrics`] ([`Metrics`]) are per-shard
 //!   building blocks: size-classed buffers, a TTL table driven by an injected clock, and counters
 //!   plus histograms whose [`Snapshot`]s merge across shards.
@@ -73,6 +76,11 @@ pub mod ring;
 pub mod slab;
 pub mod table;
 pub mod timeout;
+#[allow(
+    unsafe_code,
+    reason = "io_uring: shared ring memory, provided buffers, raw fds; each block has a SAFETY comment"
+)]
+pub mod uring;
 
 pub use error::{CoreListError, Error};
 pub use executor::{Runtime, RuntimeSpec, ShardCtx};
@@ -86,6 +94,7 @@ pub use placement::{format_core_list, online_cores, parse_core_list, select_core
 pub use ring::{Ring, DEFAULT_VNODES};
 pub use slab::{BufPool, BufStats, SIZE_CLASSES};
 pub use table::Table;
+pub use uring::{Uring, UringConfig, UringListener, UringStream};
 
 /// Index of a shard: `0..shard_count`, in the order of the core list the runtime was started with.
 ///
