@@ -73,7 +73,7 @@ pub async fn bodyless(
         let entry = sessions
             .get_mut(&sid, Instant::now())
             .ok_or(ProxyError::SessionNotFound { id: None })?;
-        let upstream = usize::from(entry.upstream);
+        let upstream = entry.upstream;
         let up = state
             .config
             .upstreams

@@ -7,6 +7,7 @@
 //! it (l2m::detect::may_translate, modern_client::Translator::translates). Single-shard data:
 //! a `RefCell`, no locks.
 
+use crate::config::UpstreamId;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -34,7 +35,7 @@ pub struct EraVerdicts {
 
 impl EraVerdicts {
     /// The verdict for `upstream`, when still fresh at `now`.
-    pub fn get(&self, upstream: usize, now: Instant) -> Option<Speaks> {
+    pub fn get(&self, upstream: UpstreamId, now: Instant) -> Option<Speaks> {
         self.found
             .borrow()
             .get(&upstream)
@@ -43,7 +44,7 @@ impl EraVerdicts {
     }
 
     /// Records what `upstream` speaks, as of now.
-    pub fn learn(&self, upstream: usize, speaks: Speaks) {
+    pub fn learn(&self, upstream: UpstreamId, speaks: Speaks) {
         let previous = self
             .found
             .borrow_mut()

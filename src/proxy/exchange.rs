@@ -5,6 +5,7 @@
 //! shows up before any response byte, the request is sent once more on a fresh socket
 //! (the upstream cannot have processed it).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 
 use crate::http::{Framing, ResponseHead};
@@ -26,7 +27,7 @@ pub struct Exchange {
     /// How the body is framed.
     pub framing: Framing,
     /// Which upstream (for check-in).
-    pub upstream: usize,
+    pub upstream: UpstreamId,
 }
 
 enum Attempt {
@@ -39,7 +40,7 @@ enum Attempt {
 /// Sends `request` (complete head + body bytes) and waits for the response head.
 pub async fn exchange(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     request: &[u8],
     id: Option<&JsonRpcId>,
     head_request: bool,
@@ -94,7 +95,7 @@ pub async fn exchange(
 
 async fn attempt(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     mut conn: UpstreamConn,
     request: &[u8],
     id: Option<&JsonRpcId>,

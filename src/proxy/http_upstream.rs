@@ -9,6 +9,7 @@
 //! Hot path: the request head for the upstream is written into a pooled buffer together with
 //! the body; one write, then the relay.
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 
 use glommio::net::TcpStream;
@@ -149,7 +150,7 @@ pub(super) async fn post(
 
 fn mint_session(
     state: &ShardState,
-    upstream: usize,
+    upstream: UpstreamId,
     head: &crate::http::ResponseHead,
     version: Option<ProtocolVersion>,
 ) -> Result<SessionId, ProxyError> {
@@ -158,7 +159,7 @@ fn mint_session(
         .and_then(|v| std::str::from_utf8(v).ok())
         .map(Box::from);
     let entry = SessionEntry {
-        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        upstream,
         upstream_session,
         version,
         link: None,

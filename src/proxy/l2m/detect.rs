@@ -7,6 +7,7 @@
 //!
 //! Not here: the initialize answer (post.rs), parsing the discover result (discover.rs).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -38,7 +39,7 @@ pub enum Decision {
 
 /// A cheap first look (no I/O, no parsing): false when the `initialize` certainly passes
 /// through — a `dual`/`legacy`/non-HTTP upstream, or `auto` with a fresh pass-through verdict.
-pub fn may_translate(state: &ShardState, upstream: usize) -> bool {
+pub fn may_translate(state: &ShardState, upstream: UpstreamId) -> bool {
     state
         .config
         .upstreams
@@ -61,7 +62,7 @@ pub fn may_translate(state: &ShardState, upstream: usize) -> bool {
 /// there is nothing to pass through to).
 pub async fn for_initialize(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     head: &RequestHead,
     meta: &ClientMeta<'_>,
     id: Option<&JsonRpcId>,
@@ -148,7 +149,7 @@ enum Probe {
 
 async fn probe(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     head: &RequestHead,
     meta: &ClientMeta<'_>,
     id: Option<&JsonRpcId>,

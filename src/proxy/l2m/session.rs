@@ -6,6 +6,7 @@
 //! entry there, which owns its lifetime: this side table is cleaned whenever the entry goes).
 //! Only cold paths allocate: `initialize`, subscriptions, MRTR rounds.
 
+use crate::config::UpstreamId;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
@@ -27,7 +28,7 @@ pub type ClientAnswer = (JsonRpcId, Vec<u8>);
 #[derive(Debug)]
 pub struct L2mSession {
     /// Index of the upstream in the config.
-    pub upstream: usize,
+    pub upstream: UpstreamId,
     /// The version negotiated with the client.
     pub version: ProtocolVersion,
     /// The client's `initialize` capabilities (raw JSON object).
@@ -54,7 +55,7 @@ pub struct L2mSession {
 impl L2mSession {
     /// A new session's state.
     pub fn new(
-        upstream: usize,
+        upstream: UpstreamId,
         version: ProtocolVersion,
         capabilities: Box<RawValue>,
         client_info: Box<RawValue>,
@@ -124,7 +125,7 @@ impl L2mState {
     }
 
     /// A shareable discover result for `upstream`, when still fresh.
-    pub fn shared_discover(&self, upstream: usize, now: Instant) -> Option<Rc<Discovered>> {
+    pub fn shared_discover(&self, upstream: UpstreamId, now: Instant) -> Option<Rc<Discovered>> {
         self.discovered
             .borrow()
             .get(&upstream)

@@ -13,6 +13,7 @@
 //! headers or `_meta`) is corrected by the `-32020` refresh, and merging keeps one caller's
 //! refresh from evicting the tools another caller learned.
 
+use crate::config::UpstreamId;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -121,13 +122,17 @@ impl ToolCache {
 /// Per upstream index.
 pub type ToolCaches = HashMap<usize, ToolCache>;
 
-fn with_cache<T>(state: &ShardState, upstream: usize, f: impl FnOnce(&mut ToolCache) -> T) -> T {
+fn with_cache<T>(
+    state: &ShardState,
+    upstream: UpstreamId,
+    f: impl FnOnce(&mut ToolCache) -> T,
+) -> T {
     f(state.l2m.tools.borrow_mut().entry(upstream).or_default())
 }
 
 /// Takes in a `tools/list` answer (one page) relayed to a translated session; returns it as
 /// the client gets it: without the tools whose annotations are invalid.
-pub fn relayed_list(state: &ShardState, upstream: usize, message: Vec<u8>) -> Vec<u8> {
+pub fn relayed_list(state: &ShardState, upstream: UpstreamId, message: Vec<u8>) -> Vec<u8> {
     let Some(page) = params::list_page(&message) else {
         return message;
     };
@@ -136,12 +141,12 @@ pub fn relayed_list(state: &ShardState, upstream: usize, message: Vec<u8>) -> Ve
 }
 
 /// Forgets what is known of `upstream`'s tools (their list changed).
-pub fn forget(state: &ShardState, upstream: usize) {
+pub fn forget(state: &ShardState, upstream: UpstreamId) {
     with_cache(state, upstream, ToolCache::forget);
 }
 
 /// Forgets `upstream`'s tools when `message` is `notifications/tools/list_changed`.
-pub fn on_notification(state: &ShardState, upstream: usize, message: &[u8]) {
+pub fn on_notification(state: &ShardState, upstream: UpstreamId, message: &[u8]) {
     const CHANGED: &[u8] = b"notifications/tools/list_changed";
     if !message.windows(CHANGED.len()).any(|w| w == CHANGED) {
         return;

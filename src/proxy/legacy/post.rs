@@ -64,7 +64,7 @@ pub(super) async fn post(
             .get_mut(&sid, Instant::now())
             .ok_or_else(not_found)?;
         (
-            usize::from(entry.upstream),
+            entry.upstream,
             entry.upstream_session.clone(),
             entry.version,
         )

@@ -9,6 +9,7 @@
 //! Not here: the upstream I/O (upstream.rs), the MRTR rounds (mrtr.rs), log filtering
 //! (logging.rs), discovery (discover.rs), listens (listen.rs).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -136,7 +137,7 @@ fn request_hash(method: &str, name: Option<&str>) -> u64 {
 )]
 async fn fresh(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     client: &mut HttpConn<TcpStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
@@ -270,7 +271,7 @@ pub(super) fn id_value(id: &JsonRpcId) -> Value {
 /// answer.
 pub(super) async fn drive(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     client: &mut HttpConn<TcpStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,

@@ -9,6 +9,7 @@
 //!
 //! Not here: the request flow of other methods (drive.rs), upstream I/O (upstream.rs).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -166,7 +167,7 @@ impl Stream {
 /// Client write failures.
 pub async fn listen(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     client: &mut HttpConn<TcpStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
@@ -251,7 +252,7 @@ pub async fn listen(
 /// `resources/subscribe` for `uri` on the listen's session; whether the upstream agreed.
 async fn subscribe(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     session: &UpSession,
     n: usize,
     uri: &str,
@@ -303,7 +304,7 @@ async fn subscribe(
 /// Opens the session's unsolicited stream: the HTTP GET stream or the link session's inbox.
 async fn open_stream(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     session: &UpSession,
 ) -> Option<Stream> {
     match session {

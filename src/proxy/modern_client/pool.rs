@@ -6,6 +6,7 @@
 //! Not here: opening or closing sessions upstream (http.rs, link.rs do that with what this
 //! hands back). Single-shard data: plain `RefCell`-owned, no locks.
 
+use crate::config::UpstreamId;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ pub use crate::pipeline::Principal;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
     /// Config index of the upstream.
-    pub upstream: usize,
+    pub upstream: UpstreamId,
     /// Whose session it is.
     pub principal: Principal,
     /// The client capabilities it was initialized with (canonical JSON text).
@@ -118,7 +119,7 @@ impl<S> SessionPool<S> {
     }
 
     /// Removes and returns every idle session of `upstream` (to free what they hold).
-    pub fn drain_upstream(&mut self, upstream: usize) -> Vec<S> {
+    pub fn drain_upstream(&mut self, upstream: UpstreamId) -> Vec<S> {
         let keys: Vec<PoolKey> = self
             .idle
             .keys()
@@ -149,7 +150,7 @@ impl<S> SessionPool<S> {
 mod tests {
     use super::*;
 
-    fn key(upstream: usize, caps: &str) -> PoolKey {
+    fn key(upstream: UpstreamId, caps: &str) -> PoolKey {
         PoolKey {
             upstream,
             principal: Principal::anonymous(),

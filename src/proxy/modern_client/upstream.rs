@@ -5,6 +5,7 @@
 //! Not here: reading a call's messages (source.rs), what they mean to the modern client
 //! (drive.rs), pooling (pool.rs).
 
+use crate::config::UpstreamId;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -51,7 +52,7 @@ pub enum UpSession {
     /// A Streamable HTTP session.
     Http {
         /// Config index of the upstream.
-        upstream: usize,
+        upstream: UpstreamId,
         /// The upstream's `Mcp-Session-Id` (a stateless legacy server may send none).
         id: Option<Box<str>>,
         /// The negotiated version (`MCP-Protocol-Version` on every request).
@@ -66,7 +67,7 @@ pub enum UpSession {
 /// Builds a POST to an HTTP upstream with the session's headers.
 fn post_request(
     state: &ShardState,
-    upstream: usize,
+    upstream: UpstreamId,
     session: Option<(&str, &str)>,
     body: &[u8],
 ) -> Result<Vec<u8>, Failure> {
@@ -147,7 +148,7 @@ pub fn declared_client(params: &serde_json::Value) -> (serde_json::Value, serde_
 /// Opens a session on `upstream` declaring `capabilities` and `info` (the modern client's).
 pub async fn open(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     capabilities: &serde_json::Value,
     info: &serde_json::Value,
 ) -> Result<Opened, Failure> {
@@ -222,7 +223,7 @@ pub async fn open(
 
 async fn open_link(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     body: &[u8],
     timeout: Duration,
     live: Live,
@@ -343,7 +344,7 @@ impl UpSession {
     pub async fn call(
         &self,
         state: &Rc<ShardState>,
-        upstream: usize,
+        upstream: UpstreamId,
         id: &JsonRpcId,
         token: Option<&JsonRpcId>,
         body: &[u8],
@@ -450,7 +451,7 @@ impl UpSession {
         } = self
         {
             let entry = SessionEntry {
-                upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+                upstream,
                 upstream_session: Some(id),
                 version: None,
                 link: None,

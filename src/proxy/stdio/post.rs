@@ -5,6 +5,7 @@
 //! Not here: body reading, inspection and session lookup (proxy/post.rs did them), the shape
 //! of the answer (answer.rs), which child serves (children.rs).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,7 @@ use crate::pipeline::{Facts, RequestCtx};
 #[derive(Debug)]
 pub(super) struct StdioTarget<'a> {
     /// Index of the upstream in the config.
-    pub upstream: usize,
+    pub upstream: UpstreamId,
     /// The client's session, when the request named one (already checked to exist).
     pub session: Option<SessionId>,
     /// The upstream's request timeout.
@@ -196,9 +197,9 @@ fn result_for_client(
     serde_json::to_vec(&result).map_or(cached.into(), Into::into)
 }
 
-fn entry(upstream: usize, facts: &Facts, bound: Rc<LinkSession>) -> SessionEntry {
+fn entry(upstream: UpstreamId, facts: &Facts, bound: Rc<LinkSession>) -> SessionEntry {
     SessionEntry {
-        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        upstream,
         upstream_session: None,
         version: facts.version,
         link: Some(bound),
