@@ -32,6 +32,12 @@ impl UpstreamId {
         self.0
     }
 
+    /// An id for unit tests of the tables keyed by upstream (no config at hand).
+    #[cfg(test)]
+    pub(crate) fn test(index: u16) -> Self {
+        UpstreamId(index)
+    }
+
     fn index(self) -> usize {
         usize::from(self.0)
     }

@@ -38,11 +38,7 @@ impl Adapter {
         if !ctx.modern && super::l2m::may_intercept(state, ctx) {
             return Ok(Adapter::LegacyToModern);
         }
-        let up = state
-            .config
-            .upstreams
-            .get(ctx.upstream)
-            .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+        let up = state.config.upstream(ctx.upstream);
         if ctx.modern && super::modern_client::translates(&state.era_verdicts, ctx.upstream, up) {
             return Ok(Adapter::ModernToLegacy);
         }

@@ -27,10 +27,10 @@ pub enum Speaks {
     Legacy,
 }
 
-/// One shard's verdicts, by upstream index.
+/// One shard's verdicts, by upstream.
 #[derive(Debug, Default)]
 pub struct EraVerdicts {
-    found: RefCell<HashMap<usize, (Speaks, Instant)>>,
+    found: RefCell<HashMap<UpstreamId, (Speaks, Instant)>>,
 }
 
 impl EraVerdicts {
@@ -50,7 +50,11 @@ impl EraVerdicts {
             .borrow_mut()
             .insert(upstream, (speaks, Instant::now()));
         if previous.map(|(was, _)| was) != Some(speaks) {
-            tracing::info!(upstream, ?speaks, "era = \"auto\": upstream era found");
+            tracing::info!(
+                upstream = upstream.compact(),
+                ?speaks,
+                "era = \"auto\": upstream era found"
+            );
         }
     }
 }
@@ -63,12 +67,21 @@ mod tests {
     fn a_verdict_holds_for_its_ttl_then_is_forgotten() {
         let verdicts = EraVerdicts::default();
         let now = Instant::now();
-        assert_eq!(verdicts.get(0, now), None);
-        verdicts.learn(0, Speaks::Legacy);
-        assert_eq!(verdicts.get(0, Instant::now()), Some(Speaks::Legacy));
-        assert_eq!(verdicts.get(1, Instant::now()), None);
-        assert_eq!(verdicts.get(0, Instant::now() + VERDICT_TTL), None);
-        verdicts.learn(0, Speaks::Modern);
-        assert_eq!(verdicts.get(0, Instant::now()), Some(Speaks::Modern));
+        assert_eq!(verdicts.get(UpstreamId::test(0), now), None);
+        verdicts.learn(UpstreamId::test(0), Speaks::Legacy);
+        assert_eq!(
+            verdicts.get(UpstreamId::test(0), Instant::now()),
+            Some(Speaks::Legacy)
+        );
+        assert_eq!(verdicts.get(UpstreamId::test(1), Instant::now()), None);
+        assert_eq!(
+            verdicts.get(UpstreamId::test(0), Instant::now() + VERDICT_TTL),
+            None
+        );
+        verdicts.learn(UpstreamId::test(0), Speaks::Modern);
+        assert_eq!(
+            verdicts.get(UpstreamId::test(0), Instant::now()),
+            Some(Speaks::Modern)
+        );
     }
 }

@@ -45,10 +45,7 @@ pub async fn exchange(
     id: Option<&JsonRpcId>,
     head_request: bool,
 ) -> Result<Exchange, ProxyError> {
-    let pool = state
-        .upstreams
-        .get(upstream)
-        .ok_or(ProxyError::Internal("route names a missing upstream"))?;
+    let pool = state.pool(upstream);
     let checkout = pool
         .checkout()
         .await
@@ -102,12 +99,7 @@ async fn attempt(
     reused: bool,
 ) -> Attempt {
     let limits = &state.limits;
-    let timeout = state
-        .config
-        .upstreams
-        .get(upstream)
-        .map(|u| u.request_timeout)
-        .unwrap_or(crate::config::defaults::UPSTREAM_REQUEST_TIMEOUT);
+    let timeout = state.config.upstream(upstream).request_timeout;
     let mut head = ResponseHead::default();
     let write = within(timeout, conn.write_all(request)).await;
     let read = match write {
@@ -165,8 +157,6 @@ fn unavailable(
 /// Returns a finished exchange's connection to the pool when clean; otherwise drops it.
 pub fn finish(state: &ShardState, exchange: Exchange, reusable: bool) {
     if reusable {
-        if let Some(pool) = state.upstreams.get(exchange.upstream) {
-            pool.checkin(exchange.conn);
-        }
+        state.pool(exchange.upstream).checkin(exchange.conn);
     }
 }

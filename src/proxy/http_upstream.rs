@@ -41,11 +41,7 @@ pub(super) async fn post(
     ctx: &RequestCtx,
 ) -> Result<bool, ProxyError> {
     let (facts, modern, stages) = (&ctx.facts, ctx.modern, &ctx.stages);
-    let up = state
-        .config
-        .upstreams
-        .get(ctx.upstream)
-        .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    let up = state.config.upstream(ctx.upstream);
     // An `auto` upstream answers the first modern request: a legacy refusal switches to
     // translation, and this request is translated from the bytes still in `request`.
     let probe = modern && up.era == crate::config::UpstreamEra::Auto;

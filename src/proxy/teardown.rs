@@ -25,12 +25,7 @@ pub async fn delete_upstream_session(state: &Rc<ShardState>, entry: &SessionEntr
         return;
     };
     let upstream = entry.upstream;
-    let Some(url) = state
-        .config
-        .upstreams
-        .get(upstream)
-        .and_then(|up| up.http())
-    else {
+    let Some(url) = state.config.upstream(upstream).http() else {
         return;
     };
     let mut request = state.bufs.lease(512);

@@ -40,19 +40,16 @@ pub enum Decision {
 /// A cheap first look (no I/O, no parsing): false when the `initialize` certainly passes
 /// through — a `dual`/`legacy`/non-HTTP upstream, or `auto` with a fresh pass-through verdict.
 pub fn may_translate(state: &ShardState, upstream: UpstreamId) -> bool {
-    state
-        .config
-        .upstreams
-        .get(upstream)
-        .filter(|up| up.http().is_some())
-        .is_some_and(|up| match up.era {
+    let up = state.config.upstream(upstream);
+    up.http().is_some()
+        && match up.era {
             UpstreamEra::Modern => true,
             UpstreamEra::Auto => matches!(
                 state.era_verdicts.get(upstream, Instant::now()),
                 None | Some(Speaks::Modern)
             ),
             UpstreamEra::Dual | UpstreamEra::Legacy => false,
-        })
+        }
 }
 
 /// Whether a legacy `initialize` is translated (and from which discover result).
@@ -67,9 +64,7 @@ pub async fn for_initialize(
     meta: &ClientMeta<'_>,
     id: Option<&JsonRpcId>,
 ) -> Result<Decision, ProxyError> {
-    let Some(up) = state.config.upstreams.get(upstream) else {
-        return Ok(Decision::PassThrough);
-    };
+    let up = state.config.upstream(upstream);
     if up.http().is_none() {
         return Ok(Decision::PassThrough);
     }
@@ -154,12 +149,8 @@ async fn probe(
     meta: &ClientMeta<'_>,
     id: Option<&JsonRpcId>,
 ) -> Probe {
-    let Some((url, timeout)) = state
-        .config
-        .upstreams
-        .get(upstream)
-        .and_then(|up| up.http().map(|url| (url, up.request_timeout)))
-    else {
+    let up = state.config.upstream(upstream);
+    let Some((url, timeout)) = up.http().map(|url| (url, up.request_timeout)) else {
         return Probe::Unknown(ProxyError::Internal("probe of a non-HTTP upstream"));
     };
     let body = match wire::discover_body(meta) {
@@ -203,7 +194,11 @@ async fn probe(
             Err(e) => break (None, Some(e)),
         }
     };
-    tracing::debug!(upstream, status, "server/discover probe");
+    tracing::debug!(
+        upstream = upstream.compact(),
+        status,
+        "server/discover probe"
+    );
     match (status, found, failed) {
         (200..=299, Some(Some(found)), _) => Probe::Found(found),
         (500..=599, _, _) => Probe::Unknown(ProxyError::UpstreamUnavailable {

@@ -165,7 +165,7 @@ where
         }
         Err(reason) => {
             tracing::debug!(
-                upstream,
+                upstream = upstream.compact(),
                 reason,
                 "tools/list for Mcp-Param-* headers failed"
             );

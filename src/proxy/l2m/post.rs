@@ -151,7 +151,7 @@ pub(in crate::proxy) fn open(
         )),
     );
     tracing::debug!(
-        upstream,
+        upstream = upstream.compact(),
         version = version.as_str(),
         "translated session opened"
     );

@@ -96,7 +96,7 @@ impl L2mSession {
 #[derive(Debug, Default)]
 pub struct L2mState {
     /// Discover results shareable across clients (`public` with a TTL): until when.
-    pub discovered: RefCell<HashMap<usize, (Rc<Discovered>, Instant)>>,
+    pub discovered: RefCell<HashMap<UpstreamId, (Rc<Discovered>, Instant)>>,
     /// Translated sessions owned by this shard.
     pub sessions: RefCell<HashMap<SessionId, Rc<L2mSession>>>,
     /// What each upstream's tools mirror into `Mcp-Param-*` headers (tools.rs).

@@ -119,8 +119,8 @@ impl ToolCache {
     }
 }
 
-/// Per upstream index.
-pub type ToolCaches = HashMap<usize, ToolCache>;
+/// Per upstream.
+pub type ToolCaches = HashMap<UpstreamId, ToolCache>;
 
 fn with_cache<T>(
     state: &ShardState,
@@ -159,7 +159,10 @@ pub fn on_notification(state: &ShardState, upstream: UpstreamId, message: &[u8])
     if serde_json::from_slice::<M<'_>>(message)
         .is_ok_and(|m| m.method.as_deref() == Some("notifications/tools/list_changed"))
     {
-        tracing::debug!(upstream, "tools list changed: mirrored arguments forgotten");
+        tracing::debug!(
+            upstream = upstream.compact(),
+            "tools list changed: mirrored arguments forgotten"
+        );
         forget(state, upstream);
     }
 }
@@ -177,11 +180,7 @@ pub async fn params_for(
 ) -> Option<Rc<ToolParams>> {
     // One request timeout for the whole listing: every call on the shard that needs it waits
     // for this fetch, so an upstream that never finishes must not hold them for more.
-    let deadline = state
-        .config
-        .upstreams
-        .get(session.upstream)
-        .map_or(Duration::from_secs(30), |up| up.request_timeout);
+    let deadline = state.config.upstream(session.upstream).request_timeout;
     listing::params(
         &state.l2m.tools,
         session.upstream,
@@ -221,12 +220,9 @@ async fn fetch_page(
     head: &RequestHead,
     cursor: Option<&str>,
 ) -> Result<Page, &'static str> {
-    let (url, timeout) = state
-        .config
-        .upstreams
-        .get(session.upstream)
-        .and_then(|up| up.http().map(|url| (url, up.request_timeout)))
-        .ok_or("not an HTTP upstream")?;
+    let up = state.config.upstream(session.upstream);
+    let url = up.http().ok_or("not an HTTP upstream")?;
+    let timeout = up.request_timeout;
     let mut list = Vec::with_capacity(96);
     list.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
     crate::mcp::write_json_string(&mut list, &session.mint("tools"));

@@ -331,11 +331,11 @@ async fn listen(state: Rc<ShardState>, sid: SessionId, out: Rc<LegacyOut>) {
 }
 
 /// The GET request for the session's upstream stream.
-fn get_request(state: &ShardState, sid: &SessionId) -> Option<(usize, Vec<u8>)> {
+fn get_request(state: &ShardState, sid: &SessionId) -> Option<(UpstreamId, Vec<u8>)> {
     let sessions = state.sessions.borrow();
     let entry = sessions.peek(sid)?;
     let upstream = entry.upstream;
-    let url = state.config.upstreams.get(upstream)?.http()?;
+    let url = state.config.upstream(upstream).http()?;
     let mut request = Vec::with_capacity(256);
     legacy_upstream_request(
         &mut request,

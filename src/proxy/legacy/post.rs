@@ -69,11 +69,7 @@ pub(super) async fn post(
             entry.version,
         )
     };
-    let up = state
-        .config
-        .upstreams
-        .get(upstream)
-        .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    let up = state.config.upstream(upstream);
     let method = facts.method;
     match admit_by_stages(state, stages, &facts) {
         Ok(true) => {}

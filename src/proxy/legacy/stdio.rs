@@ -115,7 +115,7 @@ async fn initialize(
     id: &JsonRpcId,
     timeout: Duration,
 ) {
-    let Some(children) = state.stdio.get(upstream).and_then(Option::as_ref) else {
+    let Some(children) = state.children(upstream) else {
         return;
     };
     let unavailable = |error: &dyn std::fmt::Display| ProxyError::UpstreamUnavailable {

@@ -11,7 +11,7 @@
 
 use crate::config::UpstreamId;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use glommio::net::TcpStream;
 use serde_json::{json, Value};
@@ -278,11 +278,7 @@ pub(super) async fn drive(
     mut ongoing: Ongoing,
     request: u64,
 ) -> Result<bool, ProxyError> {
-    let timeout = state
-        .config
-        .upstreams
-        .get(upstream)
-        .map_or(Duration::from_secs(30), |u| u.request_timeout);
+    let timeout = state.config.upstream(upstream).request_timeout;
     let mut sse: Option<SseOut> = None;
     loop {
         // 2026-07-28: closing the stream cancels the request; the legacy upstream hears it

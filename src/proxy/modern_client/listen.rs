@@ -271,11 +271,7 @@ async fn subscribe(
         "params": {"uri": uri},
     })
     .to_string();
-    let timeout = state
-        .config
-        .upstreams
-        .get(upstream)
-        .map_or(Duration::from_secs(30), |u| u.request_timeout);
+    let timeout = state.config.upstream(upstream).request_timeout;
     let Ok(mut source) = session
         .call(state, upstream, &id, None, body.as_bytes())
         .await
@@ -310,7 +306,7 @@ async fn open_stream(
     match session {
         UpSession::Link(bound, _) => bound.link.take_inbox(bound.key).map(Stream::Inbox),
         UpSession::Http { id, version, .. } => {
-            let url = state.config.upstreams.get(upstream)?.http()?;
+            let url = state.config.upstream(upstream).http()?;
             let mut headers: Vec<(&str, &[u8])> = vec![
                 ("Host", url.authority.as_bytes()),
                 ("Accept", b"text/event-stream"),

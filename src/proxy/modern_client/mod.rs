@@ -75,7 +75,7 @@ pub struct Translator {
     /// Idle upstream sessions.
     pub(super) pool: RefCell<SessionPool<UpSession>>,
     /// The latest `initialize` result per upstream (for `server/discover`).
-    pub(super) discovered: RefCell<HashMap<usize, Rc<serde_json::Value>>>,
+    pub(super) discovered: RefCell<HashMap<UpstreamId, Rc<serde_json::Value>>>,
     /// Exchanges waiting for a retry, by exchange id.
     pub(super) pending: RefCell<HashMap<u64, Pending>>,
     next_exchange: Cell<u64>,

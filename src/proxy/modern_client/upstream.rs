@@ -73,9 +73,8 @@ fn post_request(
 ) -> Result<Vec<u8>, Failure> {
     let url = state
         .config
-        .upstreams
-        .get(upstream)
-        .and_then(|u| u.http())
+        .upstream(upstream)
+        .http()
         .ok_or_else(|| Failure::Unavailable("not an HTTP upstream".into()))?;
     let mut headers: Vec<(&str, &[u8])> = vec![
         ("Host", url.authority.as_bytes()),
@@ -152,11 +151,7 @@ pub async fn open(
     capabilities: &serde_json::Value,
     info: &serde_json::Value,
 ) -> Result<Opened, Failure> {
-    let config = state
-        .config
-        .upstreams
-        .get(upstream)
-        .ok_or_else(|| Failure::Unavailable("unknown upstream".into()))?;
+    let config = state.config.upstream(upstream);
     let timeout = config.request_timeout;
     let live = Live::take(&state.modern_clients.live, super::MAX_LIVE).ok_or(Failure::Busy)?;
     state
@@ -229,9 +224,7 @@ async fn open_link(
     live: Live,
 ) -> Result<Opened, Failure> {
     let children = state
-        .stdio
-        .get(upstream)
-        .and_then(Option::as_ref)
+        .children(upstream)
         .ok_or_else(|| Failure::Unavailable("linked upstream without children".into()))?;
     let unavailable = |e: &dyn std::fmt::Display| Failure::Unavailable(e.to_string());
     if children.mode() == crate::config::StdioMode::Shared {
@@ -267,7 +260,7 @@ async fn open_link(
                 })
                 .collect();
             tracing::info!(
-                upstream,
+                upstream = upstream.compact(),
                 sessions = idle.len(),
                 "children at max: ending idle pooled sessions to make room"
             );

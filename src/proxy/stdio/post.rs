@@ -91,9 +91,7 @@ async fn initialize(
         .as_ref()
         .ok_or(ProxyError::Internal("initialize without an id"))?;
     let children = state
-        .stdio
-        .get(to.upstream)
-        .and_then(Option::as_ref)
+        .children(to.upstream)
         .ok_or(ProxyError::Internal("stdio upstream without children"))?;
     let unavailable = |error: &dyn std::fmt::Display| ProxyError::UpstreamUnavailable {
         id: facts.id.clone(),
