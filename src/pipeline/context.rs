@@ -19,7 +19,7 @@ pub struct RequestCtx {
     pub principal: Principal,
     /// The route's stages.
     pub stages: RouteStages,
-    /// Config index of the upstream it goes to (the session's, or the route's).
+    /// The upstream it goes to (the session's, or the route's).
     pub upstream: UpstreamId,
     /// The client session it belongs to, already checked to be live.
     pub session: Option<SessionId>,

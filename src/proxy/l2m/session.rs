@@ -27,7 +27,7 @@ pub type ClientAnswer = (JsonRpcId, Vec<u8>);
 /// One translated session (legacy client, modern upstream).
 #[derive(Debug)]
 pub struct L2mSession {
-    /// Index of the upstream in the config.
+    /// The upstream.
     pub upstream: UpstreamId,
     /// The version negotiated with the client.
     pub version: ProtocolVersion,

@@ -51,7 +51,7 @@ impl Drop for Live {
 pub enum UpSession {
     /// A Streamable HTTP session.
     Http {
-        /// Config index of the upstream.
+        /// The upstream.
         upstream: UpstreamId,
         /// The upstream's `Mcp-Session-Id` (a stateless legacy server may send none).
         id: Option<Box<str>>,

@@ -29,7 +29,7 @@ use crate::pipeline::{Facts, RequestCtx};
 /// Where a POST for a stdio upstream goes.
 #[derive(Debug)]
 pub(super) struct StdioTarget<'a> {
-    /// Index of the upstream in the config.
+    /// The upstream.
     pub upstream: UpstreamId,
     /// The client's session, when the request named one (already checked to exist).
     pub session: Option<SessionId>,
