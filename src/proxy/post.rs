@@ -146,7 +146,7 @@ fn resolve_target(
         }
     }
     Ok(Target {
-        upstream: UpstreamId::from(entry.upstream),
+        upstream: entry.upstream,
         client_session: Some(id),
     })
 }
