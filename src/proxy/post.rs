@@ -88,7 +88,7 @@ pub async fn post(
         modern,
         started,
     };
-    match Adapter::choose(state, &ctx)? {
+    match Adapter::choose(state, &ctx) {
         Adapter::LegacyToModern => {
             // An `initialize` the translation turns down (the upstream is legacy after all)
             // passes through to the HTTP adapter.
