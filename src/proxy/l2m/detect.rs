@@ -7,7 +7,7 @@
 //!
 //! Not here: the initialize answer (post.rs), parsing the discover result (discover.rs).
 
-use crate::config::UpstreamId;
+use crate::config::{UpstreamId, UpstreamUrl};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -65,9 +65,9 @@ pub async fn for_initialize(
     id: Option<&JsonRpcId>,
 ) -> Result<Decision, ProxyError> {
     let up = state.config.upstream(upstream);
-    if up.http().is_none() {
+    let Some(url) = up.http() else {
         return Ok(Decision::PassThrough);
-    }
+    };
     let auto = match up.era {
         UpstreamEra::Dual | UpstreamEra::Legacy => return Ok(Decision::PassThrough),
         UpstreamEra::Auto => true,
@@ -88,11 +88,11 @@ pub async fn for_initialize(
     // `auto` must not hold a legacy client's `initialize` for a whole request timeout when a
     // legacy upstream leaves the probe unanswered: a silent probe counts as legacy.
     let probe = if auto {
-        within(PROBE_TIMEOUT, probe(state, upstream, head, meta, id))
+        within(PROBE_TIMEOUT, probe(state, upstream, url, head, meta, id))
             .await
             .unwrap_or(Probe::Refused)
     } else {
-        probe(state, upstream, head, meta, id).await
+        probe(state, upstream, url, head, meta, id).await
     };
     let remember = |speaks| state.era_verdicts.learn(upstream, speaks);
     match probe {
@@ -142,17 +142,16 @@ enum Probe {
     Auth(AuthRefusal),
 }
 
+/// `server/discover` sent to `upstream`, a Streamable HTTP upstream at `url`.
 async fn probe(
     state: &Rc<ShardState>,
     upstream: UpstreamId,
+    url: &UpstreamUrl,
     head: &RequestHead,
     meta: &ClientMeta<'_>,
     id: Option<&JsonRpcId>,
 ) -> Probe {
-    let up = state.config.upstream(upstream);
-    let Some((url, timeout)) = up.http().map(|url| (url, up.request_timeout)) else {
-        return Probe::Unknown(ProxyError::Internal("probe of a non-HTTP upstream"));
-    };
+    let timeout = state.config.upstream(upstream).request_timeout;
     let body = match wire::discover_body(meta) {
         Ok(body) => body,
         Err(_) => return Probe::Unknown(ProxyError::Internal("discover body")),
