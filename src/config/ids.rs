@@ -26,8 +26,9 @@ impl UpstreamId {
         UpstreamId(u16::try_from(index).unwrap_or(u16::MAX))
     }
 
-    /// The id as a number, to seal into a token handed to a client and compare with
-    /// [`Self::compact`] of a known id later. There is no way back from a number to an id.
+    /// The id as a number: for log fields, and to seal into a token handed to a client and
+    /// compare with [`Self::compact`] of a known id later. There is no way back from a number
+    /// to an id.
     pub fn compact(self) -> u16 {
         self.0
     }
