@@ -23,7 +23,7 @@ pub fn local_report(state: &ShardState) -> MetricsReport {
         sessions: state.sessions.borrow().len() as u64,
         legacy_streams: state.legacy.borrow().len() as u64,
         buffers: state.bufs.stats(),
-        children: state.stdio.iter().flatten().map(|c| c.stats()).fold(
+        children: state.all_children().map(|c| c.stats()).fold(
             Default::default(),
             |sum: crate::proxy::stdio::children::ChildStats, s| {
                 crate::proxy::stdio::children::ChildStats {

@@ -94,7 +94,7 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
         .detach();
     }
     glommio::spawn_local(teardown::reaper(state.clone())).detach();
-    for children in state.stdio.iter().flatten() {
+    for children in state.all_children() {
         let children = children.clone();
         let init_timeout = state
             .config

@@ -37,7 +37,7 @@ fn minimal_file_gets_every_default() {
         vec![RouteConfig {
             tools: None,
             path: "/mcp".into(),
-            upstream: 0,
+            upstream: crate::config::ids::UpstreamId::new(0),
             era: RouteEra::Dual,
             legacy_sse: None,
         }]
@@ -169,7 +169,7 @@ fn full_example_resolves_names_hosts_and_units() {
     let public = &config.listeners[1];
     assert_eq!(public.allowed_hosts, ["mcp.example.com", "mcp.example.net"]);
     assert_eq!(public.routes[1].path, "/search/mcp");
-    assert_eq!(config.upstreams[public.routes[1].upstream].name, "search");
+    assert_eq!(config.upstream(public.routes[1].upstream).name, "search");
     assert_eq!(config.upstreams[0].http().unwrap().path, "/mcp?tenant=docs");
     assert_eq!(config.upstreams[0].http().unwrap().authority, "[::1]:9100");
     assert_eq!(config.runtime.cores, CoreSelection::List(vec![0, 1, 2, 3]));

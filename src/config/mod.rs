@@ -8,7 +8,7 @@
 //!   and column; durations, sizes and addresses kept as written.
 //! - `resolve.rs`: raw -> [`Config`]: defaults from [`defaults`] applied, every value checked
 //!   (errors name the TOML path, the value and what is allowed), route names turned into
-//!   upstream indices, upstream hosts resolved (blocking DNS, once, at load); with
+//!   typed upstream ids (`ids.rs`: [`UpstreamId`], [`RouteId`]), upstream hosts resolved (blocking DNS, once, at load); with
 //!   `sections.rs` (the plain-value sections), `setting.rs` (one value's checks), `stdio.rs`.
 //! - `print.rs`: [`Config`] -> TOML ([`to_toml`]); loading the output gives an equal `Config`.
 //!
@@ -32,6 +32,7 @@ pub mod defaults;
 mod demo_server;
 mod error;
 mod forward;
+mod ids;
 mod model;
 mod print;
 pub mod raw;
@@ -49,6 +50,7 @@ pub use allow::{host_allowed, local_hosts, origin_allowed};
 pub use demo_server::{DemoServerConfig, DemoStdioConfig};
 pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};
+pub use ids::{PerRoute, PerUpstream, RouteId, UpstreamId, MAX_UPSTREAMS};
 pub use model::{
     Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, LogConfig,
     RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,

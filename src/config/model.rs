@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::allow;
 use super::defaults;
+use super::ids::{self, RouteId, UpstreamId};
 use super::tools::ToolFilter;
 
 /// A resolved proxy configuration: the immutable snapshot every shard holds.
@@ -17,9 +18,12 @@ use super::tools::ToolFilter;
 pub struct Config {
     /// Shards and their memory.
     pub runtime: RuntimeConfig,
-    /// Where clients connect; at least one, sorted by name, distinct bind addresses.
+    /// Where clients connect; at least one, sorted by name, distinct bind addresses. Like
+    /// `upstreams`, fixed after resolution: a [`RouteId`] indexes a listener's routes.
     pub listeners: Vec<ListenerConfig>,
-    /// Where requests go; sorted by name. `RouteConfig::upstream` indexes this.
+    /// Where requests go; sorted by name. An [`UpstreamId`] names one of these: look it up
+    /// with [`Config::upstream`]. Resolution sets the list; nothing may add or remove entries
+    /// afterwards, since ids index it.
     pub upstreams: Vec<UpstreamConfig>,
     /// Size bounds on what clients and upstreams send.
     pub limits: LimitsConfig,
@@ -36,6 +40,44 @@ pub struct Config {
 }
 
 impl Config {
+    /// The upstream `id` names. Cannot fail: ids come only from this snapshot (see
+    /// `config/ids.rs`). Allocates nothing.
+    pub fn upstream(&self, id: UpstreamId) -> &UpstreamConfig {
+        ids::slot(&self.upstreams, ids::upstream_index(id))
+    }
+
+    /// The route `id` names. Cannot fail, as [`Config::upstream`].
+    pub fn route(&self, id: RouteId) -> &RouteConfig {
+        let (listener, route) = ids::route_index(id);
+        ids::slot(&ids::slot(&self.listeners, listener).routes, route)
+    }
+
+    /// Every upstream with its id, in config order.
+    pub fn upstream_ids(&self) -> impl Iterator<Item = (UpstreamId, &UpstreamConfig)> {
+        let upstreams = self.upstreams.iter().enumerate();
+        upstreams.map(|(index, upstream)| (UpstreamId::new(index), upstream))
+    }
+
+    /// The routes of the `listener`th listener with their ids, in config order (none for an
+    /// index with no listener).
+    pub fn route_ids(&self, listener: usize) -> impl Iterator<Item = (RouteId, &RouteConfig)> {
+        let routes = self.listeners.get(listener).map(|l| l.routes.as_slice());
+        let routes = routes.unwrap_or_default().iter().enumerate();
+        routes.map(move |(index, route)| (RouteId::new(listener, index), route))
+    }
+
+    /// The route of the `listener`th listener for a request target, by exact path match (the
+    /// query string is ignored). Allocates nothing.
+    pub fn route_for(&self, listener: usize, target: &[u8]) -> Option<(RouteId, &RouteConfig)> {
+        let path_len = target
+            .iter()
+            .position(|&b| b == b'?')
+            .unwrap_or(target.len());
+        let path = target.get(..path_len)?;
+        self.route_ids(listener)
+            .find(|(_, route)| route.path.as_bytes() == path)
+    }
+
     /// Records where the in-process demo server actually listens, after it bound
     /// `demo.bind` (port 0 in `shadowcat demo`, so the kernel picks a free port).
     ///
@@ -106,19 +148,6 @@ pub struct ListenerConfig {
 }
 
 impl ListenerConfig {
-    /// The route for a request target, by exact path match (the query string is ignored).
-    /// Allocates nothing.
-    pub fn route_for(&self, target: &[u8]) -> Option<&RouteConfig> {
-        let path_len = target
-            .iter()
-            .position(|&b| b == b'?')
-            .unwrap_or(target.len());
-        let path = target.get(..path_len)?;
-        self.routes
-            .iter()
-            .find(|route| route.path.as_bytes() == path)
-    }
-
     /// Whether a `Host` header value is acceptable here (see [`allow::host_allowed`]).
     pub fn host_allowed(&self, host: &[u8]) -> bool {
         allow::host_allowed(&self.allowed_hosts, host)
@@ -135,8 +164,8 @@ impl ListenerConfig {
 pub struct RouteConfig {
     /// Exact request path, starting with `/` (no query, no fragment).
     pub path: String,
-    /// Index into [`Config::upstreams`].
-    pub upstream: usize,
+    /// Where its requests go (look it up with [`Config::upstream`]).
+    pub upstream: UpstreamId,
     /// Which protocol eras the route serves.
     pub era: RouteEra,
     /// The 2024-11-05 HTTP+SSE transport for the same upstream, when enabled.
@@ -433,29 +462,43 @@ fn to_usize(bytes: u64) -> usize {
 mod tests {
     use super::*;
 
-    fn listener() -> ListenerConfig {
-        ListenerConfig {
-            name: "main".into(),
-            bind: "127.0.0.1:8080".parse().unwrap(),
-            routes: vec![RouteConfig {
-                tools: None,
-                path: "/mcp".into(),
-                upstream: 0,
-                era: RouteEra::Dual,
-                legacy_sse: None,
-            }],
-            allowed_hosts: vec!["localhost".into()],
-            allowed_origins: vec![],
-        }
+    fn config() -> Config {
+        super::super::from_toml_str(
+            "[upstreams.a]\nurl = \"http://127.0.0.1:9000/mcp\"\n\
+             [upstreams.b]\nurl = \"http://127.0.0.1:9001/mcp\"\n\
+             [listeners.main]\nbind = \"127.0.0.1:8080\"\n\
+             [[listeners.main.routes]]\npath = \"/a\"\nupstream = \"a\"\n\
+             [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"b\"\n",
+            "test.toml",
+        )
+        .unwrap()
     }
 
     #[test]
     fn route_for_matches_the_path_exactly_and_ignores_the_query() {
-        let listener = listener();
-        assert_eq!(listener.route_for(b"/mcp").map(|r| r.upstream), Some(0));
-        assert!(listener.route_for(b"/mcp?sessionId=1").is_some());
-        assert!(listener.route_for(b"/mcp/").is_none());
-        assert!(listener.route_for(b"/").is_none());
+        let config = config();
+        let (id, route) = config.route_for(0, b"/mcp").unwrap();
+        assert_eq!(config.route(id).path, "/mcp");
+        assert_eq!(config.upstream(route.upstream).name, "b");
+        assert_eq!(id.listener(), 0);
+        assert!(config.route_for(0, b"/mcp?sessionId=1").is_some());
+        assert!(config.route_for(0, b"/mcp/").is_none());
+        assert!(config.route_for(0, b"/").is_none());
+        assert!(config.route_for(1, b"/mcp").is_none());
+    }
+
+    #[test]
+    fn ids_from_the_iterators_name_their_entries() {
+        let config = config();
+        for (id, upstream) in config.upstream_ids() {
+            assert_eq!(config.upstream(id), upstream);
+        }
+        let routes: Vec<_> = config.route_ids(0).collect();
+        assert_eq!(routes.len(), 2);
+        for (id, route) in routes {
+            assert_eq!(config.route(id), route);
+        }
+        assert_eq!(config.route_ids(7).count(), 0);
     }
 
     #[test]

@@ -24,16 +24,10 @@ pub fn to_toml(config: &Config) -> String {
 /// The raw form of a resolved config, all optional fields set.
 pub(crate) fn to_raw(config: &Config) -> RawConfig {
     let (shards, cores) = raw_cores(&config.runtime.cores);
-    let upstream_name = |index: usize| {
-        config
-            .upstreams
-            .get(index)
-            .map_or_else(String::new, |upstream| upstream.name.clone())
-    };
     let listeners = config.listeners.iter().map(|listener| {
         let routes = listener.routes.iter().map(|route| RawRoute {
             path: route.path.clone(),
-            upstream: upstream_name(route.upstream),
+            upstream: config.upstream(route.upstream).name.clone(),
             era: Some(route.era.as_str().to_owned()),
             legacy_sse: Some(route.legacy_sse.is_some()),
             sse_path: route.legacy_sse.as_ref().map(|l| l.sse_path.clone()),

@@ -1,6 +1,6 @@
 //! Raw TOML schema -> typed, validated `Config`: the whole file, upstreams and listeners
 //! (routes, legacy SSE paths, allow-lists); defaults applied, every value checked, names turned
-//! into indices, upstream hosts resolved.
+//! into typed ids (`UpstreamId`), upstream hosts resolved.
 //!
 //! Not here: TOML parsing (see `mod.rs`), flag handling (the cli module), the plain-value
 //! sections (`sections.rs`), checks of one value (`setting.rs`), stdio upstream keys
@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use super::allow::{normalize_host_entry, normalize_origin_entry};
 use super::defaults as d;
 use super::error::{invalid_str, Error};
+use super::ids::{UpstreamId, MAX_UPSTREAMS};
 use super::model::{
     Config, DemoConfig, LegacySseConfig, ListenerConfig, LogConfig, RouteConfig, RouteEra,
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
@@ -69,6 +70,13 @@ fn resolve_upstreams(
         return Err(Error::Missing {
             key: "upstreams".into(),
             allowed: "define at least one [upstreams.NAME] table with a url or a command",
+        });
+    }
+    if raw.len() > MAX_UPSTREAMS {
+        return Err(Error::Invalid {
+            key: "upstreams".into(),
+            value: format!("{} tables", raw.len()),
+            allowed: "at most 65536 upstreams (an upstream id is 16 bits)",
         });
     }
     raw.iter()
@@ -195,7 +203,7 @@ fn resolve_listener(
         )?;
         routes.push(RouteConfig {
             path,
-            upstream,
+            upstream: UpstreamId::new(upstream),
             era,
             legacy_sse,
             tools,

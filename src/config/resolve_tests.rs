@@ -385,3 +385,13 @@ fn route_era_defaults_to_dual_and_accepts_modern() {
         &["\"2026\"", "\"dual\"", "\"modern\""],
     );
 }
+
+#[test]
+fn more_upstreams_than_an_upstream_id_can_name_are_rejected() {
+    // The check runs before any upstream is resolved: empty tables keep the text small.
+    let mut text = String::with_capacity(20 * (MAX_UPSTREAMS + 1));
+    for index in 0..=MAX_UPSTREAMS {
+        text.push_str(&format!("[upstreams.u{index}]\n"));
+    }
+    reject(&text, "upstreams", &["65537 tables", "at most 65536"]);
+}

@@ -4,6 +4,7 @@
 //! Not here: the connection, the head and the body bytes (the transport holds them and passes
 //! them beside the context), deciding anything.
 
+use crate::config::UpstreamId;
 use std::time::Instant;
 
 use super::{Facts, Principal, RouteStages};
@@ -18,8 +19,8 @@ pub struct RequestCtx {
     pub principal: Principal,
     /// The route's stages.
     pub stages: RouteStages,
-    /// Config index of the upstream it goes to (the session's, or the route's).
-    pub upstream: usize,
+    /// The upstream it goes to (the session's, or the route's).
+    pub upstream: UpstreamId,
     /// The client session it belongs to, already checked to be live.
     pub session: Option<SessionId>,
     /// A 2026-07-28 stateless request (no session, cancelled by the client hanging up).

@@ -162,9 +162,7 @@ pub fn describe(config: &crate::config::Config) -> String {
     let mut out = String::from("\n# Request pipeline per route (in order):\n");
     for listener in &config.listeners {
         for route in &listener.routes {
-            let Some(upstream) = config.upstreams.get(route.upstream) else {
-                continue;
-            };
+            let upstream = config.upstream(route.upstream);
             out.push_str(&format!(
                 "#   {} {} -> {}: {}\n",
                 listener.name,

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use crate::pipeline::RequestCtx;
 
-use super::error::ProxyError;
 use super::state::ShardState;
 
 /// Where a POST's message goes.
@@ -31,26 +30,19 @@ pub(super) enum Adapter {
 impl Adapter {
     /// The adapter for `ctx` (its upstream's transport and era, the era verdicts learnt on
     /// this shard, the client's era and session).
-    ///
-    /// # Errors
-    /// `Internal` when the context names an upstream the config does not have.
-    pub(super) fn choose(state: &ShardState, ctx: &RequestCtx) -> Result<Adapter, ProxyError> {
+    pub(super) fn choose(state: &ShardState, ctx: &RequestCtx) -> Adapter {
         if !ctx.modern && super::l2m::may_intercept(state, ctx) {
-            return Ok(Adapter::LegacyToModern);
+            return Adapter::LegacyToModern;
         }
-        let up = state
-            .config
-            .upstreams
-            .get(ctx.upstream)
-            .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+        let up = state.config.upstream(ctx.upstream);
         if ctx.modern && super::modern_client::translates(&state.era_verdicts, ctx.upstream, up) {
-            return Ok(Adapter::ModernToLegacy);
+            return Adapter::ModernToLegacy;
         }
         if up.is_linked() {
-            return Ok(Adapter::Link {
+            return Adapter::Link {
                 timeout: up.request_timeout,
-            });
+            };
         }
-        Ok(Adapter::Http)
+        Adapter::Http
     }
 }

@@ -73,12 +73,8 @@ pub async fn bodyless(
         let entry = sessions
             .get_mut(&sid, Instant::now())
             .ok_or(ProxyError::SessionNotFound { id: None })?;
-        let upstream = usize::from(entry.upstream);
-        let up = state
-            .config
-            .upstreams
-            .get(upstream)
-            .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+        let upstream = entry.upstream;
+        let up = state.config.upstream(upstream);
         let url = up
             .http()
             .ok_or(ProxyError::Internal("HTTP path used for a stdio upstream"))?;
@@ -115,11 +111,7 @@ pub async fn bodyless(
         idle_timeout: if is_get {
             None
         } else {
-            state
-                .config
-                .upstreams
-                .get(upstream)
-                .map(|u| u.request_timeout)
+            Some(state.config.upstream(upstream).request_timeout)
         },
         max_body: u64::MAX,
         max_sse_event: state.config.limits.max_sse_event_bytes,

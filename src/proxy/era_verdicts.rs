@@ -7,6 +7,7 @@
 //! it (l2m::detect::may_translate, modern_client::Translator::translates). Single-shard data:
 //! a `RefCell`, no locks.
 
+use crate::config::UpstreamId;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -26,15 +27,15 @@ pub enum Speaks {
     Legacy,
 }
 
-/// One shard's verdicts, by upstream index.
+/// One shard's verdicts, by upstream.
 #[derive(Debug, Default)]
 pub struct EraVerdicts {
-    found: RefCell<HashMap<usize, (Speaks, Instant)>>,
+    found: RefCell<HashMap<UpstreamId, (Speaks, Instant)>>,
 }
 
 impl EraVerdicts {
     /// The verdict for `upstream`, when still fresh at `now`.
-    pub fn get(&self, upstream: usize, now: Instant) -> Option<Speaks> {
+    pub fn get(&self, upstream: UpstreamId, now: Instant) -> Option<Speaks> {
         self.found
             .borrow()
             .get(&upstream)
@@ -43,13 +44,17 @@ impl EraVerdicts {
     }
 
     /// Records what `upstream` speaks, as of now.
-    pub fn learn(&self, upstream: usize, speaks: Speaks) {
+    pub fn learn(&self, upstream: UpstreamId, speaks: Speaks) {
         let previous = self
             .found
             .borrow_mut()
             .insert(upstream, (speaks, Instant::now()));
         if previous.map(|(was, _)| was) != Some(speaks) {
-            tracing::info!(upstream, ?speaks, "era = \"auto\": upstream era found");
+            tracing::info!(
+                upstream = upstream.compact(),
+                ?speaks,
+                "era = \"auto\": upstream era found"
+            );
         }
     }
 }
@@ -62,12 +67,21 @@ mod tests {
     fn a_verdict_holds_for_its_ttl_then_is_forgotten() {
         let verdicts = EraVerdicts::default();
         let now = Instant::now();
-        assert_eq!(verdicts.get(0, now), None);
-        verdicts.learn(0, Speaks::Legacy);
-        assert_eq!(verdicts.get(0, Instant::now()), Some(Speaks::Legacy));
-        assert_eq!(verdicts.get(1, Instant::now()), None);
-        assert_eq!(verdicts.get(0, Instant::now() + VERDICT_TTL), None);
-        verdicts.learn(0, Speaks::Modern);
-        assert_eq!(verdicts.get(0, Instant::now()), Some(Speaks::Modern));
+        assert_eq!(verdicts.get(UpstreamId::test(0), now), None);
+        verdicts.learn(UpstreamId::test(0), Speaks::Legacy);
+        assert_eq!(
+            verdicts.get(UpstreamId::test(0), Instant::now()),
+            Some(Speaks::Legacy)
+        );
+        assert_eq!(verdicts.get(UpstreamId::test(1), Instant::now()), None);
+        assert_eq!(
+            verdicts.get(UpstreamId::test(0), Instant::now() + VERDICT_TTL),
+            None
+        );
+        verdicts.learn(UpstreamId::test(0), Speaks::Modern);
+        assert_eq!(
+            verdicts.get(UpstreamId::test(0), Instant::now()),
+            Some(Speaks::Modern)
+        );
     }
 }

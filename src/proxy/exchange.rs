@@ -5,6 +5,7 @@
 //! shows up before any response byte, the request is sent once more on a fresh socket
 //! (the upstream cannot have processed it).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 
 use crate::http::{Framing, ResponseHead};
@@ -26,7 +27,7 @@ pub struct Exchange {
     /// How the body is framed.
     pub framing: Framing,
     /// Which upstream (for check-in).
-    pub upstream: usize,
+    pub upstream: UpstreamId,
 }
 
 enum Attempt {
@@ -39,15 +40,12 @@ enum Attempt {
 /// Sends `request` (complete head + body bytes) and waits for the response head.
 pub async fn exchange(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     request: &[u8],
     id: Option<&JsonRpcId>,
     head_request: bool,
 ) -> Result<Exchange, ProxyError> {
-    let pool = state
-        .upstreams
-        .get(upstream)
-        .ok_or(ProxyError::Internal("route names a missing upstream"))?;
+    let pool = state.pool(upstream);
     let checkout = pool
         .checkout()
         .await
@@ -94,19 +92,14 @@ pub async fn exchange(
 
 async fn attempt(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     mut conn: UpstreamConn,
     request: &[u8],
     id: Option<&JsonRpcId>,
     reused: bool,
 ) -> Attempt {
     let limits = &state.limits;
-    let timeout = state
-        .config
-        .upstreams
-        .get(upstream)
-        .map(|u| u.request_timeout)
-        .unwrap_or(crate::config::defaults::UPSTREAM_REQUEST_TIMEOUT);
+    let timeout = state.config.upstream(upstream).request_timeout;
     let mut head = ResponseHead::default();
     let write = within(timeout, conn.write_all(request)).await;
     let read = match write {
@@ -164,8 +157,6 @@ fn unavailable(
 /// Returns a finished exchange's connection to the pool when clean; otherwise drops it.
 pub fn finish(state: &ShardState, exchange: Exchange, reusable: bool) {
     if reusable {
-        if let Some(pool) = state.upstreams.get(exchange.upstream) {
-            pool.checkin(exchange.conn);
-        }
+        state.pool(exchange.upstream).checkin(exchange.conn);
     }
 }

@@ -9,6 +9,7 @@
 //! Hot path: the request head for the upstream is written into a pooled buffer together with
 //! the body; one write, then the relay.
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 
 use glommio::net::TcpStream;
@@ -40,11 +41,7 @@ pub(super) async fn post(
     ctx: &RequestCtx,
 ) -> Result<bool, ProxyError> {
     let (facts, modern, stages) = (&ctx.facts, ctx.modern, &ctx.stages);
-    let up = state
-        .config
-        .upstreams
-        .get(ctx.upstream)
-        .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    let up = state.config.upstream(ctx.upstream);
     // An `auto` upstream answers the first modern request: a legacy refusal switches to
     // translation, and this request is translated from the bytes still in `request`.
     let probe = modern && up.era == crate::config::UpstreamEra::Auto;
@@ -149,7 +146,7 @@ pub(super) async fn post(
 
 fn mint_session(
     state: &ShardState,
-    upstream: usize,
+    upstream: UpstreamId,
     head: &crate::http::ResponseHead,
     version: Option<ProtocolVersion>,
 ) -> Result<SessionId, ProxyError> {
@@ -158,7 +155,7 @@ fn mint_session(
         .and_then(|v| std::str::from_utf8(v).ok())
         .map(Box::from);
     let entry = SessionEntry {
-        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        upstream,
         upstream_session,
         version,
         link: None,

@@ -7,6 +7,7 @@
 //! Hot path: the body lands in a pooled buffer and simd-json parses a scratch copy; the
 //! context moves the facts, it copies nothing.
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -30,7 +31,7 @@ use super::stdio::answer::{write_empty, ClientShape};
 
 /// Where this POST goes upstream.
 struct Target {
-    upstream: usize,
+    upstream: UpstreamId,
     client_session: Option<SessionId>,
 }
 
@@ -87,7 +88,7 @@ pub async fn post(
         modern,
         started,
     };
-    match Adapter::choose(state, &ctx)? {
+    match Adapter::choose(state, &ctx) {
         Adapter::LegacyToModern => {
             // An `initialize` the translation turns down (the upstream is legacy after all)
             // passes through to the HTTP adapter.
@@ -108,7 +109,7 @@ pub async fn post(
 
 fn resolve_target(
     state: &ShardState,
-    route_upstream: usize,
+    route_upstream: UpstreamId,
     head: &RequestHead,
     facts: &Facts,
     header_version: Option<ProtocolVersion>,
@@ -145,7 +146,7 @@ fn resolve_target(
         }
     }
     Ok(Target {
-        upstream: usize::from(entry.upstream),
+        upstream: entry.upstream,
         client_session: Some(id),
     })
 }

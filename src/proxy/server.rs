@@ -153,20 +153,13 @@ fn foreign_owner(
     if state.ctx.shard_count < 2 {
         return None;
     }
-    let route = state
-        .config
-        .listeners
-        .get(listener_index)
-        .and_then(|listener| listener.route_for(head.target()));
-    if route.is_some_and(|r| r.era == RouteEra::Modern) {
+    let route = state.config.route_for(listener_index, head.target());
+    if route.is_some_and(|(_, r)| r.era == RouteEra::Modern) {
         return None;
     }
     let raw = match head.header("mcp-session-id") {
         Some(raw) => raw,
-        None => {
-            let listener = state.config.listeners.get(listener_index)?;
-            super::legacy::messages_session(listener, head)?
-        }
+        None => super::legacy::messages_session(&state.config, listener_index, head)?,
     };
     let sid = SessionId::parse(raw)?;
     let owner = state.ring.owner(sid.as_bytes());
@@ -219,20 +212,16 @@ async fn dispatch(
         .ok_or(ProxyError::Internal("connection from an unknown listener"))?;
     guard::check_host_origin(listener, head)?;
     let path = head.path();
-    if let Some(found) = super::legacy::route(listener, path) {
-        let stages = state.stages_of(listener_index, found.route());
-        return super::legacy::dispatch(state, found, &stages, conn, head).await;
+    if let Some(found) = super::legacy::route(&state.config, listener_index, path) {
+        let stages = state.stages(found.id());
+        return super::legacy::dispatch(state, found, stages, conn, head).await;
     }
-    let route = listener
-        .routes
-        .iter()
-        .find(|r| r.path.as_bytes() == path)
+    let (id, route) = state
+        .config
+        .route_for(listener_index, path)
         .ok_or(ProxyError::NoRoute)?;
     match head.method() {
-        HttpMethod::Post => {
-            let stages = state.stages_of(listener_index, route);
-            post(state, route, &stages, conn, head).await
-        }
+        HttpMethod::Post => post(state, route, state.stages(id), conn, head).await,
         // 2026-07-28 is POST only (streamable-http.mdx §Backward Compatibility).
         _ if route.era == RouteEra::Modern => Err(ProxyError::PostOnly),
         HttpMethod::Get | HttpMethod::Delete => bodyless(state, conn, head).await,

@@ -17,7 +17,7 @@ use shards::ring::Ring;
 use shards::slab::BufPool;
 use shards::{ShardCtx, ShardId};
 
-use crate::config::{Config, RouteConfig};
+use crate::config::{Config, PerRoute, PerUpstream, RouteId, UpstreamId};
 use crate::mcp::Inspector;
 use crate::pipeline::RouteStages;
 use crate::session::{entry::new_table, SessionTable};
@@ -86,10 +86,11 @@ pub struct ShardState {
     pub mesh: Rc<ConnectedMesh<MeshMsg>>,
     /// Live client sessions owned here.
     pub sessions: RefCell<SessionTable>,
-    /// One pool per configured upstream.
-    pub upstreams: Vec<Pool>,
-    /// Per configured upstream: its children when it is a stdio upstream.
-    pub stdio: Vec<Option<Rc<super::stdio::Children>>>,
+    /// One pool per configured upstream ([`ShardState::pool`]).
+    upstreams: PerUpstream<Pool>,
+    /// Per configured upstream: its children when it is a stdio upstream
+    /// ([`ShardState::children`]).
+    stdio: PerUpstream<Option<Rc<super::stdio::Children>>>,
     /// Recycled I/O buffers.
     pub bufs: BufPool,
     /// Counters and histograms.
@@ -115,31 +116,21 @@ pub struct ShardState {
     pub l2m: super::l2m::L2mState,
     /// Modern clients served by legacy upstreams: pooled sessions, pending MRTR exchanges.
     pub modern_clients: super::modern_client::Translator,
-    /// Per listener, per route (config order): the route's pipeline stages.
-    pub stages: Vec<Vec<RouteStages>>,
+    /// Per route: its pipeline stages ([`ShardState::stages`]).
+    stages: PerRoute<RouteStages>,
 }
 
 impl ShardState {
     /// Builds the shard's state from the config snapshot (cold path, on the shard).
     pub fn build(ctx: ShardCtx, config: Arc<Config>, mesh: Rc<ConnectedMesh<MeshMsg>>) -> Rc<Self> {
-        let upstreams = config
-            .upstreams
-            .iter()
-            .map(|u| {
-                let addrs = u.http().map(|url| url.addrs.clone()).unwrap_or_default();
-                Pool::new(addrs, u.connect_timeout, u.pool_max_idle)
-            })
-            .collect();
-        let stdio = config
-            .upstreams
-            .iter()
-            .map(|u| super::stdio::Children::for_upstream(u, &config.limits))
-            .collect();
-        let stages = config
-            .listeners
-            .iter()
-            .map(|l| l.routes.iter().map(RouteStages::build).collect())
-            .collect();
+        let upstreams = PerUpstream::build(&config, |(_, u)| {
+            let addrs = u.http().map(|url| url.addrs.clone()).unwrap_or_default();
+            Pool::new(addrs, u.connect_timeout, u.pool_max_idle)
+        });
+        let stdio = PerUpstream::build(&config, |(_, u)| {
+            super::stdio::Children::for_upstream(u, &config.limits)
+        });
+        let stages = PerRoute::build(&config, |(_, route)| RouteStages::build(route));
         Rc::new(ShardState {
             stages,
             ring: ctx.ring.clone(),
@@ -173,19 +164,26 @@ impl ShardState {
         self.ctx.id
     }
 
-    /// The stages of `route`, one of listener `listener`'s routes (none for a route not
-    /// found, which the config snapshot cannot produce).
-    pub fn stages_of(&self, listener: usize, route: &RouteConfig) -> RouteStages {
-        let routes = self
-            .config
-            .listeners
-            .get(listener)
-            .map(|l| l.routes.as_slice());
-        routes
-            .and_then(|routes| routes.iter().position(|r| std::ptr::eq(r, route)))
-            .and_then(|index| self.stages.get(listener)?.get(index))
-            .cloned()
-            .unwrap_or_default()
+    /// The connection pool of upstream `id` (empty for a stdio or legacy SSE upstream).
+    pub fn pool(&self, id: UpstreamId) -> &Pool {
+        self.upstreams.get(id)
+    }
+
+    /// The children of upstream `id` when it is a stdio upstream.
+    pub fn children(&self, id: UpstreamId) -> Option<&Rc<super::stdio::Children>> {
+        self.stdio.get(id).as_ref()
+    }
+
+    /// The children of every stdio upstream, in config order.
+    pub fn all_children(&self) -> impl Iterator<Item = &Rc<super::stdio::Children>> {
+        self.stdio
+            .iter()
+            .filter_map(|(_, children)| children.as_ref())
+    }
+
+    /// The pipeline stages of route `id`.
+    pub fn stages(&self, id: RouteId) -> &RouteStages {
+        self.stages.get(id)
     }
 }
 

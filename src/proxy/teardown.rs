@@ -24,13 +24,8 @@ pub async fn delete_upstream_session(state: &Rc<ShardState>, entry: &SessionEntr
     let Some(upstream_session) = entry.upstream_session.as_deref() else {
         return;
     };
-    let upstream = usize::from(entry.upstream);
-    let Some(url) = state
-        .config
-        .upstreams
-        .get(upstream)
-        .and_then(|up| up.http())
-    else {
+    let upstream = entry.upstream;
+    let Some(url) = state.config.upstream(upstream).http() else {
         return;
     };
     let mut request = state.bufs.lease(512);
@@ -86,7 +81,7 @@ pub async fn shut_down(state: &Rc<ShardState>) {
 /// Stops every stdio child of this shard and waits (bounded) until they are reaped, so none
 /// outlives the proxy even when it exits on its own.
 async fn stop_children(state: &ShardState) {
-    for children in state.stdio.iter().flatten() {
+    for children in state.all_children() {
         children.stop_all(STOP_CHILDREN_BOUND).await;
     }
 }

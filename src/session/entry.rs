@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::config::UpstreamId;
 use crate::mcp::ProtocolVersion;
 
 use super::SessionId;
@@ -13,8 +14,8 @@ use super::SessionId;
 /// One client session's state on its owning shard.
 #[derive(Debug, Clone)]
 pub struct SessionEntry {
-    /// Index of the upstream in the config.
-    pub upstream: u16,
+    /// The upstream serving the session (2 bytes: the entry stays within its bound).
+    pub upstream: UpstreamId,
     /// The upstream's own `Mcp-Session-Id`, when it issued one.
     pub upstream_session: Option<Box<str>>,
     /// Version the client asked for in `initialize` (later requests carry it in a header).

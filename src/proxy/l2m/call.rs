@@ -105,12 +105,7 @@ pub(in crate::proxy) async fn serve<S: Sink>(
         .id
         .clone()
         .ok_or(ProxyError::Internal("a request without an id"))?;
-    let timeout = state
-        .config
-        .upstreams
-        .get(session.upstream)
-        .map(|up| up.request_timeout)
-        .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    let timeout = state.config.upstream(session.upstream).request_timeout;
     if session.inflight.borrow().contains_key(&id) {
         // Its cancel latch and MRTR answers are keyed by id: a second request under the same
         // id would take them over from the first (the batch path refuses it the same way).
@@ -405,12 +400,7 @@ async fn round<S: Sink>(
     cancel: &Latch,
     timeout: Duration,
 ) -> Result<RoundEnd, ProxyError> {
-    let Some(url) = state
-        .config
-        .upstreams
-        .get(session.upstream)
-        .and_then(|up| up.http())
-    else {
+    let Some(url) = state.config.upstream(session.upstream).http() else {
         return Err(ProxyError::Internal("HTTP path used for a stdio upstream"));
     };
     let mut request = state.bufs.lease(body.len() + 1024);

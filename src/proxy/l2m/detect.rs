@@ -7,6 +7,7 @@
 //!
 //! Not here: the initialize answer (post.rs), parsing the discover result (discover.rs).
 
+use crate::config::{UpstreamId, UpstreamUrl};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -38,20 +39,17 @@ pub enum Decision {
 
 /// A cheap first look (no I/O, no parsing): false when the `initialize` certainly passes
 /// through — a `dual`/`legacy`/non-HTTP upstream, or `auto` with a fresh pass-through verdict.
-pub fn may_translate(state: &ShardState, upstream: usize) -> bool {
-    state
-        .config
-        .upstreams
-        .get(upstream)
-        .filter(|up| up.http().is_some())
-        .is_some_and(|up| match up.era {
+pub fn may_translate(state: &ShardState, upstream: UpstreamId) -> bool {
+    let up = state.config.upstream(upstream);
+    up.http().is_some()
+        && match up.era {
             UpstreamEra::Modern => true,
             UpstreamEra::Auto => matches!(
                 state.era_verdicts.get(upstream, Instant::now()),
                 None | Some(Speaks::Modern)
             ),
             UpstreamEra::Dual | UpstreamEra::Legacy => false,
-        })
+        }
 }
 
 /// Whether a legacy `initialize` is translated (and from which discover result).
@@ -61,17 +59,15 @@ pub fn may_translate(state: &ShardState, upstream: usize) -> bool {
 /// there is nothing to pass through to).
 pub async fn for_initialize(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     head: &RequestHead,
     meta: &ClientMeta<'_>,
     id: Option<&JsonRpcId>,
 ) -> Result<Decision, ProxyError> {
-    let Some(up) = state.config.upstreams.get(upstream) else {
+    let up = state.config.upstream(upstream);
+    let Some(url) = up.http() else {
         return Ok(Decision::PassThrough);
     };
-    if up.http().is_none() {
-        return Ok(Decision::PassThrough);
-    }
     let auto = match up.era {
         UpstreamEra::Dual | UpstreamEra::Legacy => return Ok(Decision::PassThrough),
         UpstreamEra::Auto => true,
@@ -92,11 +88,11 @@ pub async fn for_initialize(
     // `auto` must not hold a legacy client's `initialize` for a whole request timeout when a
     // legacy upstream leaves the probe unanswered: a silent probe counts as legacy.
     let probe = if auto {
-        within(PROBE_TIMEOUT, probe(state, upstream, head, meta, id))
+        within(PROBE_TIMEOUT, probe(state, upstream, url, head, meta, id))
             .await
             .unwrap_or(Probe::Refused)
     } else {
-        probe(state, upstream, head, meta, id).await
+        probe(state, upstream, url, head, meta, id).await
     };
     let remember = |speaks| state.era_verdicts.learn(upstream, speaks);
     match probe {
@@ -146,21 +142,16 @@ enum Probe {
     Auth(AuthRefusal),
 }
 
+/// `server/discover` sent to `upstream`, a Streamable HTTP upstream at `url`.
 async fn probe(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
+    url: &UpstreamUrl,
     head: &RequestHead,
     meta: &ClientMeta<'_>,
     id: Option<&JsonRpcId>,
 ) -> Probe {
-    let Some((url, timeout)) = state
-        .config
-        .upstreams
-        .get(upstream)
-        .and_then(|up| up.http().map(|url| (url, up.request_timeout)))
-    else {
-        return Probe::Unknown(ProxyError::Internal("probe of a non-HTTP upstream"));
-    };
+    let timeout = state.config.upstream(upstream).request_timeout;
     let body = match wire::discover_body(meta) {
         Ok(body) => body,
         Err(_) => return Probe::Unknown(ProxyError::Internal("discover body")),
@@ -202,7 +193,11 @@ async fn probe(
             Err(e) => break (None, Some(e)),
         }
     };
-    tracing::debug!(upstream, status, "server/discover probe");
+    tracing::debug!(
+        upstream = upstream.compact(),
+        status,
+        "server/discover probe"
+    );
     match (status, found, failed) {
         (200..=299, Some(Some(found)), _) => Probe::Found(found),
         (500..=599, _, _) => Probe::Unknown(ProxyError::UpstreamUnavailable {

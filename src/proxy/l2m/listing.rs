@@ -7,6 +7,7 @@
 //!
 //! Not here: the cache itself and sending the fetch (tools.rs).
 
+use crate::config::UpstreamId;
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
@@ -66,7 +67,7 @@ impl ToolCache {
 /// [`Landing::land`] said otherwise), unregisters it, wakes the calls waiting for it.
 struct Landing<'a> {
     caches: &'a RefCell<ToolCaches>,
-    upstream: usize,
+    upstream: UpstreamId,
     flight: Rc<Flight>,
 }
 
@@ -107,7 +108,7 @@ impl Drop for Landing<'_> {
 /// cache. `None`: not listed, or the listing could not be read.
 pub(super) async fn params<F, Fut>(
     caches: &RefCell<ToolCaches>,
-    upstream: usize,
+    upstream: UpstreamId,
     name: &str,
     refresh: bool,
     fetch: F,
@@ -164,7 +165,7 @@ where
         }
         Err(reason) => {
             tracing::debug!(
-                upstream,
+                upstream = upstream.compact(),
                 reason,
                 "tools/list for Mcp-Param-* headers failed"
             );
@@ -178,7 +179,7 @@ where
 }
 
 /// What the cache knows of `name` after a failed fetch (learned earlier, or nothing).
-fn known(caches: &RefCell<ToolCaches>, upstream: usize, name: &str) -> Option<Rc<ToolParams>> {
+fn known(caches: &RefCell<ToolCaches>, upstream: UpstreamId, name: &str) -> Option<Rc<ToolParams>> {
     let caches = caches.borrow();
     match caches.get(&upstream)?.lookup(name, Instant::now()) {
         Lookup::Known(params) => Some(params),

@@ -3,6 +3,7 @@
 //! hands the fetch to a waiter, a refresh does not take a listing that began before it, a list
 //! change is not served by a fetch begun before it.
 
+use crate::config::UpstreamId;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
@@ -65,7 +66,9 @@ fn call<'a>(
     name: &'a str,
     refresh: bool,
 ) -> Call<'a> {
-    Box::pin(params(caches, 0, name, refresh, || upstream.fetch()))
+    Box::pin(params(caches, UpstreamId::test(0), name, refresh, || {
+        upstream.fetch()
+    }))
 }
 
 /// Polls `call` once: it must be waiting (for its fetch or another's).
@@ -137,7 +140,7 @@ fn a_cancelled_fetch_passes_to_a_waiter() {
     upstream.gate.fire();
     assert_eq!(header(block_on(follower)).as_deref(), Some("Region"));
     assert!(
-        caches.borrow()[&0].running.is_none(),
+        caches.borrow()[&UpstreamId::test(0)].running.is_none(),
         "the flight is unregistered"
     );
 }
@@ -175,7 +178,11 @@ fn a_list_change_is_not_served_by_an_older_fetch() {
     let upstream = Upstream::new("Region");
     let mut before = call(&caches, &upstream, "route", false);
     waits(&mut before);
-    caches.borrow_mut().entry(0).or_default().forget();
+    caches
+        .borrow_mut()
+        .entry(UpstreamId::test(0))
+        .or_default()
+        .forget();
     let mut after = call(&caches, &upstream, "route", false);
     waits(&mut after);
     assert_eq!(upstream.fetches.get(), 2);

@@ -8,6 +8,7 @@
 //!
 //! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 
 use glommio::net::TcpStream;
@@ -132,7 +133,7 @@ impl Hello {
 pub(in crate::proxy) fn open(
     state: &ShardState,
     sid: SessionId,
-    upstream: usize,
+    upstream: UpstreamId,
     hello: Hello,
     discovered: Rc<Discovered>,
     id: &JsonRpcId,
@@ -150,7 +151,7 @@ pub(in crate::proxy) fn open(
         )),
     );
     tracing::debug!(
-        upstream,
+        upstream = upstream.compact(),
         version = version.as_str(),
         "translated session opened"
     );
@@ -163,7 +164,7 @@ async fn initialize(
     head: &RequestHead,
     body: &[u8],
     facts: &Facts,
-    upstream: usize,
+    upstream: UpstreamId,
 ) -> Option<Result<bool, ProxyError>> {
     let hello = Hello::read(body)?;
     let discovered =
@@ -177,7 +178,7 @@ async fn initialize(
             Err(e) => return Some(Err(e)),
         };
     let entry = SessionEntry {
-        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        upstream,
         upstream_session: None,
         version: Some(hello.version()),
         link: None,

@@ -13,7 +13,7 @@ fn session() -> L2mSession {
     .unwrap();
     let hello = Hello::read(br#"{"jsonrpc":"2.0","id":0,"method":"initialize"}"#).unwrap();
     L2mSession::new(
-        0,
+        crate::config::UpstreamId::test(0),
         hello.version(),
         hello.capabilities,
         hello.client_info,

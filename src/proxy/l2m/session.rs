@@ -6,6 +6,7 @@
 //! entry there, which owns its lifetime: this side table is cleaned whenever the entry goes).
 //! Only cold paths allocate: `initialize`, subscriptions, MRTR rounds.
 
+use crate::config::UpstreamId;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
@@ -26,8 +27,8 @@ pub type ClientAnswer = (JsonRpcId, Vec<u8>);
 /// One translated session (legacy client, modern upstream).
 #[derive(Debug)]
 pub struct L2mSession {
-    /// Index of the upstream in the config.
-    pub upstream: usize,
+    /// The upstream.
+    pub upstream: UpstreamId,
     /// The version negotiated with the client.
     pub version: ProtocolVersion,
     /// The client's `initialize` capabilities (raw JSON object).
@@ -54,7 +55,7 @@ pub struct L2mSession {
 impl L2mSession {
     /// A new session's state.
     pub fn new(
-        upstream: usize,
+        upstream: UpstreamId,
         version: ProtocolVersion,
         capabilities: Box<RawValue>,
         client_info: Box<RawValue>,
@@ -95,7 +96,7 @@ impl L2mSession {
 #[derive(Debug, Default)]
 pub struct L2mState {
     /// Discover results shareable across clients (`public` with a TTL): until when.
-    pub discovered: RefCell<HashMap<usize, (Rc<Discovered>, Instant)>>,
+    pub discovered: RefCell<HashMap<UpstreamId, (Rc<Discovered>, Instant)>>,
     /// Translated sessions owned by this shard.
     pub sessions: RefCell<HashMap<SessionId, Rc<L2mSession>>>,
     /// What each upstream's tools mirror into `Mcp-Param-*` headers (tools.rs).
@@ -124,7 +125,7 @@ impl L2mState {
     }
 
     /// A shareable discover result for `upstream`, when still fresh.
-    pub fn shared_discover(&self, upstream: usize, now: Instant) -> Option<Rc<Discovered>> {
+    pub fn shared_discover(&self, upstream: UpstreamId, now: Instant) -> Option<Rc<Discovered>> {
         self.discovered
             .borrow()
             .get(&upstream)

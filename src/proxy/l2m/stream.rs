@@ -216,7 +216,7 @@ async fn pause<S: StreamSink>(sink: &mut S, session: &L2mSession, state: &ShardS
 /// The upstream `subscriptions/listen` POST for the session's current interests; `None` when
 /// there is nothing to listen to.
 fn listen_request(state: &ShardState, head: &RequestHead, session: &L2mSession) -> Option<Vec<u8>> {
-    let url = state.config.upstreams.get(session.upstream)?.http()?;
+    let url = state.config.upstream(session.upstream).http()?;
     let found = &session.discovered;
     let tools = found.declares("tools", "listChanged");
     let prompts = found.declares("prompts", "listChanged");

@@ -13,6 +13,7 @@
 //! headers or `_meta`) is corrected by the `-32020` refresh, and merging keeps one caller's
 //! refresh from evicting the tools another caller learned.
 
+use crate::config::UpstreamId;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -118,16 +119,20 @@ impl ToolCache {
     }
 }
 
-/// Per upstream index.
-pub type ToolCaches = HashMap<usize, ToolCache>;
+/// Per upstream.
+pub type ToolCaches = HashMap<UpstreamId, ToolCache>;
 
-fn with_cache<T>(state: &ShardState, upstream: usize, f: impl FnOnce(&mut ToolCache) -> T) -> T {
+fn with_cache<T>(
+    state: &ShardState,
+    upstream: UpstreamId,
+    f: impl FnOnce(&mut ToolCache) -> T,
+) -> T {
     f(state.l2m.tools.borrow_mut().entry(upstream).or_default())
 }
 
 /// Takes in a `tools/list` answer (one page) relayed to a translated session; returns it as
 /// the client gets it: without the tools whose annotations are invalid.
-pub fn relayed_list(state: &ShardState, upstream: usize, message: Vec<u8>) -> Vec<u8> {
+pub fn relayed_list(state: &ShardState, upstream: UpstreamId, message: Vec<u8>) -> Vec<u8> {
     let Some(page) = params::list_page(&message) else {
         return message;
     };
@@ -136,12 +141,12 @@ pub fn relayed_list(state: &ShardState, upstream: usize, message: Vec<u8>) -> Ve
 }
 
 /// Forgets what is known of `upstream`'s tools (their list changed).
-pub fn forget(state: &ShardState, upstream: usize) {
+pub fn forget(state: &ShardState, upstream: UpstreamId) {
     with_cache(state, upstream, ToolCache::forget);
 }
 
 /// Forgets `upstream`'s tools when `message` is `notifications/tools/list_changed`.
-pub fn on_notification(state: &ShardState, upstream: usize, message: &[u8]) {
+pub fn on_notification(state: &ShardState, upstream: UpstreamId, message: &[u8]) {
     const CHANGED: &[u8] = b"notifications/tools/list_changed";
     if !message.windows(CHANGED.len()).any(|w| w == CHANGED) {
         return;
@@ -154,7 +159,10 @@ pub fn on_notification(state: &ShardState, upstream: usize, message: &[u8]) {
     if serde_json::from_slice::<M<'_>>(message)
         .is_ok_and(|m| m.method.as_deref() == Some("notifications/tools/list_changed"))
     {
-        tracing::debug!(upstream, "tools list changed: mirrored arguments forgotten");
+        tracing::debug!(
+            upstream = upstream.compact(),
+            "tools list changed: mirrored arguments forgotten"
+        );
         forget(state, upstream);
     }
 }
@@ -172,11 +180,7 @@ pub async fn params_for(
 ) -> Option<Rc<ToolParams>> {
     // One request timeout for the whole listing: every call on the shard that needs it waits
     // for this fetch, so an upstream that never finishes must not hold them for more.
-    let deadline = state
-        .config
-        .upstreams
-        .get(session.upstream)
-        .map_or(Duration::from_secs(30), |up| up.request_timeout);
+    let deadline = state.config.upstream(session.upstream).request_timeout;
     listing::params(
         &state.l2m.tools,
         session.upstream,
@@ -216,12 +220,9 @@ async fn fetch_page(
     head: &RequestHead,
     cursor: Option<&str>,
 ) -> Result<Page, &'static str> {
-    let (url, timeout) = state
-        .config
-        .upstreams
-        .get(session.upstream)
-        .and_then(|up| up.http().map(|url| (url, up.request_timeout)))
-        .ok_or("not an HTTP upstream")?;
+    let up = state.config.upstream(session.upstream);
+    let url = up.http().ok_or("not an HTTP upstream")?;
+    let timeout = up.request_timeout;
     let mut list = Vec::with_capacity(96);
     list.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
     crate::mcp::write_json_string(&mut list, &session.mint("tools"));

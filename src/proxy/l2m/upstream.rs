@@ -3,6 +3,7 @@
 //!
 //! Not here: what the request says (wire.rs), what the proxy does with the messages (post.rs).
 
+use crate::config::UpstreamId;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
@@ -36,7 +37,7 @@ pub struct Reply {
 /// The upstream cannot be reached or answers with a malformed head.
 pub async fn send(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     request: &[u8],
     id: Option<&JsonRpcId>,
 ) -> Result<Reply, ProxyError> {

@@ -8,6 +8,7 @@
 //! Per exchange: the request buffer, one pooled upstream connection, one SSE parser; a JSON
 //! reply is read whole (bounded by `limits.max_sse_event_bytes`: it becomes one event).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,7 @@ const ERROR_BODY_MAX: usize = 64 * 1024;
 #[derive(Debug)]
 pub(super) struct Job {
     pub(super) sid: SessionId,
-    pub(super) upstream: usize,
+    pub(super) upstream: UpstreamId,
     /// The complete upstream request (head and body).
     pub(super) request: Vec<u8>,
     pub(super) facts: Facts,
@@ -330,11 +331,11 @@ async fn listen(state: Rc<ShardState>, sid: SessionId, out: Rc<LegacyOut>) {
 }
 
 /// The GET request for the session's upstream stream.
-fn get_request(state: &ShardState, sid: &SessionId) -> Option<(usize, Vec<u8>)> {
+fn get_request(state: &ShardState, sid: &SessionId) -> Option<(UpstreamId, Vec<u8>)> {
     let sessions = state.sessions.borrow();
     let entry = sessions.peek(sid)?;
-    let upstream = usize::from(entry.upstream);
-    let url = state.config.upstreams.get(upstream)?.http()?;
+    let upstream = entry.upstream;
+    let url = state.config.upstream(upstream).http()?;
     let mut request = Vec::with_capacity(256);
     legacy_upstream_request(
         &mut request,

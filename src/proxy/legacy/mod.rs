@@ -23,7 +23,7 @@ use glommio::channels::local_channel::{LocalReceiver, LocalSender};
 use glommio::net::TcpStream;
 use shards::latch::Latch;
 
-use crate::config::{LegacySseConfig, ListenerConfig, RouteConfig};
+use crate::config::{Config, LegacySseConfig, RouteConfig, RouteId};
 use crate::http::{HttpConn, Method as HttpMethod, RequestHead};
 use crate::session::SessionId;
 
@@ -39,6 +39,7 @@ pub const QUEUE_CAPACITY: usize = 256;
 /// A legacy path matched on a listener: which route and which endpoint.
 #[derive(Debug, Clone, Copy)]
 pub struct LegacyRoute<'c> {
+    id: RouteId,
     route: &'c RouteConfig,
     legacy: &'c LegacySseConfig,
     stream: bool,
@@ -49,20 +50,27 @@ impl<'c> LegacyRoute<'c> {
     pub fn route(&self) -> &'c RouteConfig {
         self.route
     }
+
+    /// Its id (selects the route's stages).
+    pub fn id(&self) -> RouteId {
+        self.id
+    }
 }
 
-/// The route whose legacy SSE or messages path is `path`, if any.
-pub fn route<'c>(listener: &'c ListenerConfig, path: &[u8]) -> Option<LegacyRoute<'c>> {
-    listener.routes.iter().find_map(|route| {
+/// The route of the `listener`th listener whose legacy SSE or messages path is `path`, if any.
+pub fn route<'c>(config: &'c Config, listener: usize, path: &[u8]) -> Option<LegacyRoute<'c>> {
+    config.route_ids(listener).find_map(|(id, route)| {
         let legacy = route.legacy_sse.as_ref()?;
         if legacy.sse_path.as_bytes() == path {
             Some(LegacyRoute {
+                id,
                 route,
                 legacy,
                 stream: true,
             })
         } else if legacy.messages_path.as_bytes() == path {
             Some(LegacyRoute {
+                id,
                 route,
                 legacy,
                 stream: false,
@@ -73,10 +81,14 @@ pub fn route<'c>(listener: &'c ListenerConfig, path: &[u8]) -> Option<LegacyRout
     })
 }
 
-/// The raw `sessionId` of a POST to one of the listener's legacy messages paths (for the
-/// shard handoff); `None` for any other request.
-pub fn messages_session<'h>(listener: &ListenerConfig, head: &'h RequestHead) -> Option<&'h [u8]> {
-    let found = route(listener, head.path())?;
+/// The raw `sessionId` of a POST to one of the `listener`th listener's legacy messages paths
+/// (for the shard handoff); `None` for any other request.
+pub fn messages_session<'h>(
+    config: &Config,
+    listener: usize,
+    head: &'h RequestHead,
+) -> Option<&'h [u8]> {
+    let found = route(config, listener, head.path())?;
     if found.stream {
         return None;
     }
@@ -241,40 +253,35 @@ mod tests {
             .0
     }
 
-    fn listener() -> ListenerConfig {
-        ListenerConfig {
-            name: "main".into(),
-            bind: "127.0.0.1:8080".parse().unwrap(),
-            routes: vec![RouteConfig {
-                tools: None,
-                path: "/mcp".into(),
-                upstream: 0,
-                era: crate::config::RouteEra::Dual,
-                legacy_sse: Some(LegacySseConfig {
-                    sse_path: "/sse".into(),
-                    messages_path: "/messages".into(),
-                }),
-            }],
-            allowed_hosts: vec!["localhost".into()],
-            allowed_origins: Vec::new(),
-        }
+    fn config() -> Config {
+        crate::config::from_toml_str(
+            "[upstreams.demo]\nurl = \"http://127.0.0.1:9000/mcp\"\n\
+             [listeners.main]\nbind = \"127.0.0.1:8080\"\n\
+             [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\n\
+             legacy_sse = true\nsse_path = \"/sse\"\nmessages_path = \"/messages\"\n",
+            "test.toml",
+        )
+        .unwrap()
     }
 
     #[test]
     fn session_parameter_is_found_among_others() {
-        let l = listener();
+        let c = config();
         assert_eq!(
-            messages_session(&l, &head("/messages?sessionId=abc")),
+            messages_session(&c, 0, &head("/messages?sessionId=abc")),
             Some(&b"abc"[..])
         );
         assert_eq!(
-            messages_session(&l, &head("/messages?x=1&sessionId=abc&y=2")),
+            messages_session(&c, 0, &head("/messages?x=1&sessionId=abc&y=2")),
             Some(&b"abc"[..])
         );
-        assert_eq!(messages_session(&l, &head("/messages")), None);
-        assert_eq!(messages_session(&l, &head("/messages?session=abc")), None);
-        assert_eq!(messages_session(&l, &head("/sse?sessionId=abc")), None);
-        assert_eq!(messages_session(&l, &head("/mcp?sessionId=abc")), None);
+        assert_eq!(messages_session(&c, 0, &head("/messages")), None);
+        assert_eq!(
+            messages_session(&c, 0, &head("/messages?session=abc")),
+            None
+        );
+        assert_eq!(messages_session(&c, 0, &head("/sse?sessionId=abc")), None);
+        assert_eq!(messages_session(&c, 0, &head("/mcp?sessionId=abc")), None);
     }
 
     #[test]
@@ -298,9 +305,12 @@ mod tests {
 
     #[test]
     fn legacy_paths_route_to_their_endpoint() {
-        let l = listener();
-        assert!(route(&l, b"/sse").is_some_and(|r| r.stream));
-        assert!(route(&l, b"/messages").is_some_and(|r| !r.stream));
-        assert!(route(&l, b"/mcp").is_none());
+        let c = config();
+        assert!(route(&c, 0, b"/sse").is_some_and(|r| r.stream));
+        assert!(route(&c, 0, b"/messages").is_some_and(|r| !r.stream));
+        assert!(route(&c, 0, b"/mcp").is_none());
+        assert!(route(&c, 1, b"/sse").is_none());
+        let found = route(&c, 0, b"/sse").unwrap();
+        assert_eq!(c.route(found.id()).path, "/mcp");
     }
 }

@@ -14,6 +14,7 @@
 //! Per request: one background task owning the body and a copy of the POST's head (its
 //! end-to-end headers, never credentials, go upstream with the request).
 
+use crate::config::UpstreamId;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -82,7 +83,7 @@ impl Sink for ToStream {
 }
 
 /// Whether an `initialize` POSTed on a legacy session may be translated (cheap: no I/O).
-pub(super) fn may_translate(state: &ShardState, upstream: usize, facts: &Facts) -> bool {
+pub(super) fn may_translate(state: &ShardState, upstream: UpstreamId, facts: &Facts) -> bool {
     facts.is_initialize && detect::may_translate(state, upstream)
 }
 

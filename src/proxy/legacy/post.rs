@@ -64,16 +64,12 @@ pub(super) async fn post(
             .get_mut(&sid, Instant::now())
             .ok_or_else(not_found)?;
         (
-            usize::from(entry.upstream),
+            entry.upstream,
             entry.upstream_session.clone(),
             entry.version,
         )
     };
-    let up = state
-        .config
-        .upstreams
-        .get(upstream)
-        .ok_or(ProxyError::Internal("session names a missing upstream"))?;
+    let up = state.config.upstream(upstream);
     let method = facts.method;
     match admit_by_stages(state, stages, &facts) {
         Ok(true) => {}
@@ -88,16 +84,13 @@ pub(super) async fn post(
         }
     }
     let work = out.work();
-    if up.is_linked() {
-        // stdio children and legacy SSE upstreams: sessions go through a link.
-        stdio::start(state, sid, upstream, body, facts, up.request_timeout, work);
-    } else if let Some(translated) = state.l2m.session(&sid) {
-        // A modern upstream: the era translation (modern.rs), answers on the stream.
-        modern::post(state, sid, &out, translated, head, body, facts, work)?;
-    } else {
-        let url = up
-            .http()
-            .ok_or(ProxyError::Internal("HTTP path used for a stdio upstream"))?;
+    // No URL: a stdio child or a legacy SSE upstream (`UpstreamConfig::is_linked`).
+    if let Some(url) = up.http() {
+        if let Some(translated) = state.l2m.session(&sid) {
+            // A modern upstream: the era translation (modern.rs), answers on the stream.
+            modern::post(state, sid, &out, translated, head, body, facts, work)?;
+            return accepted(state, client, head, method, started).await;
+        }
         // An `initialize` that may open a translated session (the upstream may be modern).
         let hello = modern::may_translate(state, upstream, &facts)
             .then(|| Hello::read(&body))
@@ -131,6 +124,9 @@ pub(super) async fn post(
                 glommio::spawn_local(http::run(state.clone(), job, work)).detach();
             }
         }
+    } else {
+        // stdio children and legacy SSE upstreams: sessions go through a link.
+        stdio::start(state, sid, upstream, body, facts, up.request_timeout, work);
     }
     accepted(state, client, head, method, started).await
 }

@@ -9,6 +9,7 @@
 //! The write to the child happens synchronously in [`start`], so the child sees messages in
 //! the order the client POSTed them; only waiting for answers runs in a task.
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,7 @@ use crate::pipeline::Facts;
 pub(super) fn start(
     state: &Rc<ShardState>,
     sid: SessionId,
-    upstream: usize,
+    upstream: UpstreamId,
     body: Vec<u8>,
     facts: Facts,
     timeout: Duration,
@@ -108,13 +109,13 @@ pub(super) fn start(
 async fn initialize(
     state: &Rc<ShardState>,
     sid: SessionId,
-    upstream: usize,
+    upstream: UpstreamId,
     body: &[u8],
     facts: &Facts,
     id: &JsonRpcId,
     timeout: Duration,
 ) {
-    let Some(children) = state.stdio.get(upstream).and_then(Option::as_ref) else {
+    let Some(children) = state.children(upstream) else {
         return;
     };
     let unavailable = |error: &dyn std::fmt::Display| ProxyError::UpstreamUnavailable {

@@ -6,6 +6,7 @@
 //! Not here: POSTs (post.rs) and what fills the queue (http.rs, stdio.rs).
 //! Per stream: one receiver of at most `QUEUE_CAPACITY` messages and one scratch buffer.
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,7 @@ enum Wake {
 /// over when its stream is).
 pub(super) async fn open(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     legacy: &LegacySseConfig,
     stages: &RouteStages,
     client: &mut HttpConn<TcpStream>,
@@ -68,7 +69,7 @@ pub(super) async fn open(
     let sid = new_session(
         state,
         SessionEntry {
-            upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+            upstream,
             upstream_session: None,
             version: None,
             link: None,

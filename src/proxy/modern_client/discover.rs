@@ -4,6 +4,7 @@
 //!
 //! Not here: the request flow (drive.rs).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -24,7 +25,7 @@ use super::pool::{PoolKey, Principal};
 /// Client write failures.
 pub async fn answer(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     client: &mut HttpConn<TcpStream>,
     id: &JsonRpcId,
     params: &Value,

@@ -9,8 +9,9 @@
 //! Not here: the upstream I/O (upstream.rs), the MRTR rounds (mrtr.rs), log filtering
 //! (logging.rs), discovery (discover.rs), listens (listen.rs).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use glommio::net::TcpStream;
 use serde_json::{json, Value};
@@ -136,7 +137,7 @@ fn request_hash(method: &str, name: Option<&str>) -> u64 {
 )]
 async fn fresh(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     client: &mut HttpConn<TcpStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
@@ -270,18 +271,14 @@ pub(super) fn id_value(id: &JsonRpcId) -> Value {
 /// answer.
 pub(super) async fn drive(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     client: &mut HttpConn<TcpStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
     mut ongoing: Ongoing,
     request: u64,
 ) -> Result<bool, ProxyError> {
-    let timeout = state
-        .config
-        .upstreams
-        .get(upstream)
-        .map_or(Duration::from_secs(30), |u| u.request_timeout);
+    let timeout = state.config.upstream(upstream).request_timeout;
     let mut sse: Option<SseOut> = None;
     loop {
         // 2026-07-28: closing the stream cancels the request; the legacy upstream hears it

@@ -6,6 +6,7 @@
 //! Not here: moving the fd (proxy/handoff.rs, shared with the session handoff), unsealing
 //! (seal.rs).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 
 use glommio::net::TcpStream;
@@ -25,7 +26,7 @@ pub async fn to_shard(
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
     body: &[u8],
-    upstream: usize,
+    upstream: UpstreamId,
     shard: usize,
 ) -> Result<bool, ProxyError> {
     if shard >= state.ctx.shard_count {

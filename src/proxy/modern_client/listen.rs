@@ -9,6 +9,7 @@
 //!
 //! Not here: the request flow of other methods (drive.rs), upstream I/O (upstream.rs).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -166,7 +167,7 @@ impl Stream {
 /// Client write failures.
 pub async fn listen(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     client: &mut HttpConn<TcpStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
@@ -251,7 +252,7 @@ pub async fn listen(
 /// `resources/subscribe` for `uri` on the listen's session; whether the upstream agreed.
 async fn subscribe(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     session: &UpSession,
     n: usize,
     uri: &str,
@@ -270,11 +271,7 @@ async fn subscribe(
         "params": {"uri": uri},
     })
     .to_string();
-    let timeout = state
-        .config
-        .upstreams
-        .get(upstream)
-        .map_or(Duration::from_secs(30), |u| u.request_timeout);
+    let timeout = state.config.upstream(upstream).request_timeout;
     let Ok(mut source) = session
         .call(state, upstream, &id, None, body.as_bytes())
         .await
@@ -303,13 +300,13 @@ async fn subscribe(
 /// Opens the session's unsolicited stream: the HTTP GET stream or the link session's inbox.
 async fn open_stream(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     session: &UpSession,
 ) -> Option<Stream> {
     match session {
         UpSession::Link(bound, _) => bound.link.take_inbox(bound.key).map(Stream::Inbox),
         UpSession::Http { id, version, .. } => {
-            let url = state.config.upstreams.get(upstream)?.http()?;
+            let url = state.config.upstream(upstream).http()?;
             let mut headers: Vec<(&str, &[u8])> = vec![
                 ("Host", url.authority.as_bytes()),
                 ("Accept", b"text/event-stream"),

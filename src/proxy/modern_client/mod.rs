@@ -24,6 +24,7 @@ pub mod seal;
 pub mod source;
 pub mod upstream;
 
+use crate::config::UpstreamId;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -74,7 +75,7 @@ pub struct Translator {
     /// Idle upstream sessions.
     pub(super) pool: RefCell<SessionPool<UpSession>>,
     /// The latest `initialize` result per upstream (for `server/discover`).
-    pub(super) discovered: RefCell<HashMap<usize, Rc<serde_json::Value>>>,
+    pub(super) discovered: RefCell<HashMap<UpstreamId, Rc<serde_json::Value>>>,
     /// Exchanges waiting for a retry, by exchange id.
     pub(super) pending: RefCell<HashMap<u64, Pending>>,
     next_exchange: Cell<u64>,
@@ -106,7 +107,7 @@ impl Translator {
 }
 
 /// Whether a modern request to `upstream` is translated rather than passed through.
-pub fn translates(verdicts: &EraVerdicts, upstream: usize, config: &UpstreamConfig) -> bool {
+pub fn translates(verdicts: &EraVerdicts, upstream: UpstreamId, config: &UpstreamConfig) -> bool {
     if config.is_linked() {
         return true;
     }
@@ -160,7 +161,7 @@ pub async fn probe(
     state: &Rc<ShardState>,
     client: &mut crate::http::HttpConn<glommio::net::TcpStream>,
     head: &crate::http::RequestHead,
-    upstream: usize,
+    upstream: UpstreamId,
     mut ex: super::exchange::Exchange,
 ) -> Result<Option<bool>, super::error::ProxyError> {
     use crate::http::Head as _;

@@ -5,6 +5,7 @@
 //!
 //! Not here: the relay loop (drive.rs), sealing (seal.rs), the shard handoff (handoff.rs).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -33,7 +34,7 @@ use super::{Pending, MAX_PENDING, PENDING_TTL};
 )]
 pub(super) async fn retry(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
     body: &[u8],
@@ -51,7 +52,7 @@ pub(super) async fn retry(
             .ok_or_else(|| invalid("requestState must be the string the proxy issued"))?;
         let handle = seal::unseal(text, principal.as_str(), request, seal::now_ms())
             .map_err(|r| invalid(r.as_str()))?;
-        if usize::from(handle.upstream) != upstream {
+        if handle.upstream != upstream.compact() {
             return Err(invalid("requestState belongs to another upstream"));
         }
         if usize::from(handle.shard) != state.id().0 {
@@ -112,7 +113,7 @@ pub(super) async fn retry(
 )]
 pub(super) async fn input_required(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     client: &mut HttpConn<TcpStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
@@ -127,7 +128,7 @@ pub(super) async fn input_required(
     let exchange = translator.next_exchange();
     let handle = Handle {
         shard: u16::try_from(state.id().0).unwrap_or(u16::MAX),
-        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        upstream: upstream.compact(),
         exchange,
         request,
         expires_ms: seal::now_ms() + u64::try_from(PENDING_TTL.as_millis()).unwrap_or(0),

@@ -6,6 +6,7 @@
 //! Not here: opening or closing sessions upstream (http.rs, link.rs do that with what this
 //! hands back). Single-shard data: plain `RefCell`-owned, no locks.
 
+use crate::config::UpstreamId;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -14,8 +15,8 @@ pub use crate::pipeline::Principal;
 /// What a pooled session is keyed by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
-    /// Config index of the upstream.
-    pub upstream: usize,
+    /// The upstream.
+    pub upstream: UpstreamId,
     /// Whose session it is.
     pub principal: Principal,
     /// The client capabilities it was initialized with (canonical JSON text).
@@ -118,7 +119,7 @@ impl<S> SessionPool<S> {
     }
 
     /// Removes and returns every idle session of `upstream` (to free what they hold).
-    pub fn drain_upstream(&mut self, upstream: usize) -> Vec<S> {
+    pub fn drain_upstream(&mut self, upstream: UpstreamId) -> Vec<S> {
         let keys: Vec<PoolKey> = self
             .idle
             .keys()
@@ -149,7 +150,7 @@ impl<S> SessionPool<S> {
 mod tests {
     use super::*;
 
-    fn key(upstream: usize, caps: &str) -> PoolKey {
+    fn key(upstream: UpstreamId, caps: &str) -> PoolKey {
         PoolKey {
             upstream,
             principal: Principal::anonymous(),
@@ -161,16 +162,23 @@ mod tests {
     fn checkout_is_exclusive_and_keyed_by_capabilities_and_principal() {
         let mut pool = SessionPool::new(8, Duration::from_secs(60));
         let now = Instant::now();
-        assert_eq!(pool.checkin(key(0, "{}"), "a", now), None);
-        assert_eq!(pool.checkout(&key(0, r#"{"sampling":{}}"#), now).0, None);
-        assert_eq!(pool.checkout(&key(1, "{}"), now).0, None);
+        assert_eq!(pool.checkin(key(UpstreamId::test(0), "{}"), "a", now), None);
+        assert_eq!(
+            pool.checkout(&key(UpstreamId::test(0), r#"{"sampling":{}}"#), now)
+                .0,
+            None
+        );
+        assert_eq!(pool.checkout(&key(UpstreamId::test(1), "{}"), now).0, None);
         let other = PoolKey {
             principal: Principal("mallory".into()),
-            ..key(0, "{}")
+            ..key(UpstreamId::test(0), "{}")
         };
         assert_eq!(pool.checkout(&other, now).0, None);
-        assert_eq!(pool.checkout(&key(0, "{}"), now).0, Some("a"));
-        assert_eq!(pool.checkout(&key(0, "{}"), now).0, None);
+        assert_eq!(
+            pool.checkout(&key(UpstreamId::test(0), "{}"), now).0,
+            Some("a")
+        );
+        assert_eq!(pool.checkout(&key(UpstreamId::test(0), "{}"), now).0, None);
         assert_eq!(pool.idle(), 0);
     }
 
@@ -178,13 +186,21 @@ mod tests {
     fn bounded_evicts_the_oldest() {
         let mut pool = SessionPool::new(2, Duration::from_secs(60));
         let t0 = Instant::now();
-        assert_eq!(pool.checkin(key(0, "a"), 1, t0), None);
+        assert_eq!(pool.checkin(key(UpstreamId::test(0), "a"), 1, t0), None);
         assert_eq!(
-            pool.checkin(key(0, "b"), 2, t0 + Duration::from_secs(1)),
+            pool.checkin(
+                key(UpstreamId::test(0), "b"),
+                2,
+                t0 + Duration::from_secs(1)
+            ),
             None
         );
         assert_eq!(
-            pool.checkin(key(0, "b"), 3, t0 + Duration::from_secs(2)),
+            pool.checkin(
+                key(UpstreamId::test(0), "b"),
+                3,
+                t0 + Duration::from_secs(2)
+            ),
             Some(1)
         );
         assert_eq!(pool.idle(), 2);
@@ -194,15 +210,20 @@ mod tests {
     fn idle_sessions_expire() {
         let mut pool = SessionPool::new(8, Duration::from_secs(10));
         let t0 = Instant::now();
-        pool.checkin(key(0, "a"), 1, t0);
-        pool.checkin(key(0, "a"), 2, t0 + Duration::from_secs(5));
-        let (taken, expired) = pool.checkout(&key(0, "a"), t0 + Duration::from_secs(11));
+        pool.checkin(key(UpstreamId::test(0), "a"), 1, t0);
+        pool.checkin(
+            key(UpstreamId::test(0), "a"),
+            2,
+            t0 + Duration::from_secs(5),
+        );
+        let (taken, expired) =
+            pool.checkout(&key(UpstreamId::test(0), "a"), t0 + Duration::from_secs(11));
         assert_eq!((taken, expired), (Some(2), vec![1]));
-        pool.checkin(key(0, "a"), 3, t0);
+        pool.checkin(key(UpstreamId::test(0), "a"), 3, t0);
         assert_eq!(pool.expire(t0 + Duration::from_secs(10)), vec![3]);
-        pool.checkin(key(0, "a"), 4, t0);
-        pool.checkin(key(1, "a"), 5, t0);
-        assert_eq!(pool.drain_upstream(1), vec![5]);
+        pool.checkin(key(UpstreamId::test(0), "a"), 4, t0);
+        pool.checkin(key(UpstreamId::test(1), "a"), 5, t0);
+        assert_eq!(pool.drain_upstream(UpstreamId::test(1)), vec![5]);
         assert_eq!(pool.idle(), 1);
         assert_eq!(pool.drain(), vec![4]);
         assert_eq!(pool.idle(), 0);

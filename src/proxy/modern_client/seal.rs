@@ -25,7 +25,7 @@ pub const MAX_PRINCIPAL: usize = 255;
 pub struct Handle {
     /// The shard holding the pending exchange.
     pub shard: u16,
-    /// The upstream (config index) the exchange runs on.
+    /// The upstream the exchange runs on ([`UpstreamId::compact`](crate::config::UpstreamId::compact)).
     pub upstream: u16,
     /// The exchange id in that shard's pending table.
     pub exchange: u64,

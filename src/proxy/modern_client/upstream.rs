@@ -5,6 +5,7 @@
 //! Not here: reading a call's messages (source.rs), what they mean to the modern client
 //! (drive.rs), pooling (pool.rs).
 
+use crate::config::UpstreamId;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -50,8 +51,8 @@ impl Drop for Live {
 pub enum UpSession {
     /// A Streamable HTTP session.
     Http {
-        /// Config index of the upstream.
-        upstream: usize,
+        /// The upstream.
+        upstream: UpstreamId,
         /// The upstream's `Mcp-Session-Id` (a stateless legacy server may send none).
         id: Option<Box<str>>,
         /// The negotiated version (`MCP-Protocol-Version` on every request).
@@ -66,15 +67,14 @@ pub enum UpSession {
 /// Builds a POST to an HTTP upstream with the session's headers.
 fn post_request(
     state: &ShardState,
-    upstream: usize,
+    upstream: UpstreamId,
     session: Option<(&str, &str)>,
     body: &[u8],
 ) -> Result<Vec<u8>, Failure> {
     let url = state
         .config
-        .upstreams
-        .get(upstream)
-        .and_then(|u| u.http())
+        .upstream(upstream)
+        .http()
         .ok_or_else(|| Failure::Unavailable("not an HTTP upstream".into()))?;
     let mut headers: Vec<(&str, &[u8])> = vec![
         ("Host", url.authority.as_bytes()),
@@ -147,15 +147,11 @@ pub fn declared_client(params: &serde_json::Value) -> (serde_json::Value, serde_
 /// Opens a session on `upstream` declaring `capabilities` and `info` (the modern client's).
 pub async fn open(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     capabilities: &serde_json::Value,
     info: &serde_json::Value,
 ) -> Result<Opened, Failure> {
-    let config = state
-        .config
-        .upstreams
-        .get(upstream)
-        .ok_or_else(|| Failure::Unavailable("unknown upstream".into()))?;
+    let config = state.config.upstream(upstream);
     let timeout = config.request_timeout;
     let live = Live::take(&state.modern_clients.live, super::MAX_LIVE).ok_or(Failure::Busy)?;
     state
@@ -222,15 +218,13 @@ pub async fn open(
 
 async fn open_link(
     state: &Rc<ShardState>,
-    upstream: usize,
+    upstream: UpstreamId,
     body: &[u8],
     timeout: Duration,
     live: Live,
 ) -> Result<Opened, Failure> {
     let children = state
-        .stdio
-        .get(upstream)
-        .and_then(Option::as_ref)
+        .children(upstream)
         .ok_or_else(|| Failure::Unavailable("linked upstream without children".into()))?;
     let unavailable = |e: &dyn std::fmt::Display| Failure::Unavailable(e.to_string());
     if children.mode() == crate::config::StdioMode::Shared {
@@ -266,7 +260,7 @@ async fn open_link(
                 })
                 .collect();
             tracing::info!(
-                upstream,
+                upstream = upstream.compact(),
                 sessions = idle.len(),
                 "children at max: ending idle pooled sessions to make room"
             );
@@ -343,7 +337,7 @@ impl UpSession {
     pub async fn call(
         &self,
         state: &Rc<ShardState>,
-        upstream: usize,
+        upstream: UpstreamId,
         id: &JsonRpcId,
         token: Option<&JsonRpcId>,
         body: &[u8],
@@ -445,7 +439,7 @@ impl UpSession {
         } = self
         {
             let entry = SessionEntry {
-                upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+                upstream,
                 upstream_session: Some(id),
                 version: None,
                 link: None,

@@ -5,6 +5,7 @@
 //! Not here: body reading, inspection and session lookup (proxy/post.rs did them), the shape
 //! of the answer (answer.rs), which child serves (children.rs).
 
+use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -28,8 +29,8 @@ use crate::pipeline::{Facts, RequestCtx};
 /// Where a POST for a stdio upstream goes.
 #[derive(Debug)]
 pub(super) struct StdioTarget<'a> {
-    /// Index of the upstream in the config.
-    pub upstream: usize,
+    /// The upstream.
+    pub upstream: UpstreamId,
     /// The client's session, when the request named one (already checked to exist).
     pub session: Option<SessionId>,
     /// The upstream's request timeout.
@@ -90,9 +91,7 @@ async fn initialize(
         .as_ref()
         .ok_or(ProxyError::Internal("initialize without an id"))?;
     let children = state
-        .stdio
-        .get(to.upstream)
-        .and_then(Option::as_ref)
+        .children(to.upstream)
         .ok_or(ProxyError::Internal("stdio upstream without children"))?;
     let unavailable = |error: &dyn std::fmt::Display| ProxyError::UpstreamUnavailable {
         id: facts.id.clone(),
@@ -196,9 +195,9 @@ fn result_for_client(
     serde_json::to_vec(&result).map_or(cached.into(), Into::into)
 }
 
-fn entry(upstream: usize, facts: &Facts, bound: Rc<LinkSession>) -> SessionEntry {
+fn entry(upstream: UpstreamId, facts: &Facts, bound: Rc<LinkSession>) -> SessionEntry {
     SessionEntry {
-        upstream: u16::try_from(upstream).unwrap_or(u16::MAX),
+        upstream,
         upstream_session: None,
         version: facts.version,
         link: Some(bound),
