@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# bench/ab.sh: an interleaved A/B of two shadowcat builds as the proxy in front of one demo server:
+# new, base, new, base... (ROUNDS pairs), so that a noisy shared machine hits both alike; prints
+# every round and the medians (req/s, proxy CPU µs per request) with their new/base ratio.
+# Not here: the full report (bench/run.sh, which takes BASE_BIN for one run of each).
+#
+# Environment: NEW_BIN= (default: cargo build --release)  BASE_BIN= (required)  ROUNDS=5
+#   DURATION=6s  WRK_CONNS=64  WRK_CORES=<last core>  PROXY_ARGS= (extra `reverse` flags for both)
+#   NEW_ARGS= (extra flags for the new build only, e.g. "--deny-tool add" to price a stage)
+set -euo pipefail
+shopt -s inherit_errexit
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+NCPU=$(nproc)
+WRK_CORES=${WRK_CORES-$((NCPU - 1))}
+WRK_CONNS=${WRK_CONNS:-64}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-6s}
+ECHO_PAD=0
+READY_TIMEOUT=${READY_TIMEOUT:-10}
+PROTOCOL_VERSION=2025-06-18
+PROXY_ARGS=${PROXY_ARGS:-}
+NEW_ARGS=${NEW_ARGS:-}
+BASE_BIN=${BASE_BIN:?BASE_BIN=path to the older shadowcat build}
+
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
+
+if [[ -n ${NEW_BIN:-} ]]; then
+    BIN=$NEW_BIN
+else
+    (cd "$ROOT" && cargo build --release --bin shadowcat) >&2
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/shadowcat"
+fi
+[[ -x $BIN && -x $BASE_BIN ]] || die "need executables: $BIN and $BASE_BIN"
+
+start_server demo-server demo-server --http 127.0.0.1:0 --shards 1
+UPSTREAM_PID=$STARTED_PID
+UPSTREAM_URL=$(listen_url demo-server)
+# shellcheck disable=SC2086 # flag lists split on purpose
+start_server proxy-new reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" --shards 1 $PROXY_ARGS $NEW_ARGS
+NEW_PID=$STARTED_PID
+NEW_URL=$(listen_url proxy)
+# shellcheck disable=SC2086
+start_server_with "$BASE_BIN" proxy-base reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" --shards 1 $PROXY_ARGS
+BASE_PID=$STARTED_PID
+BASE_URL=$(listen_url proxy)
+NEW_SESSIONS=$(new_sessions "$NEW_URL" 1)
+BASE_SESSIONS=$(new_sessions "$BASE_URL" 1)
+
+say "# shadowcat A/B $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+say "# new: $BIN $PROXY_ARGS $NEW_ARGS; base: $BASE_BIN $PROXY_ARGS; $ROUNDS rounds of $DURATION, -c $WRK_CONNS"
+PROXY_PID=$NEW_PID
+run_wrk warmup-new "$NEW_URL" "$NEW_SESSIONS" 1 "$WRK_CONNS" 3s 0
+PROXY_PID=$BASE_PID
+run_wrk warmup-base "$BASE_URL" "$BASE_SESSIONS" 1 "$WRK_CONNS" 3s 0
+for ((r = 1; r <= ROUNDS; r++)); do
+    PROXY_PID=$NEW_PID
+    run_wrk "new$r" "$NEW_URL" "$NEW_SESSIONS" 1 "$WRK_CONNS" "$DURATION" 0
+    PROXY_PID=$BASE_PID
+    run_wrk "base$r" "$BASE_URL" "$BASE_SESSIONS" 1 "$WRK_CONNS" "$DURATION" 0
+done
+say ""
+# shellcheck disable=SC2059
+say "$(printf "$ROW_FORMAT" run 'req/s' 'p50 µs' 'p99 µs' 'proxy CPU µs' 'upstr CPU µs' 'wrk CPU%')"
+for ((r = 1; r <= ROUNDS; r++)); do
+    say "$(row "new$r")"
+    say "$(row "base$r")"
+done
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+pick() { local side=$1 field=$2 r; for ((r = 1; r <= ROUNDS; r++)); do eval "echo \${${field}[$side$r]}"; done; }
+NEW_RPS=$(pick new RPS | median)
+BASE_RPS=$(pick base RPS | median)
+NEW_CPU=$(pick new PROXY_CPU | median)
+BASE_CPU=$(pick base PROXY_CPU | median)
+say ""
+say "$(awk -v n="$NEW_RPS" -v b="$BASE_RPS" -v nc="$NEW_CPU" -v bc="$BASE_CPU" \
+    'BEGIN { printf "medians new vs base: throughput %.0f vs %.0f req/s = %.3f; proxy CPU per request %.1f vs %.1f µs = %.3f", n, b, n / b, nc, bc, nc / bc }')"
+echo "bench: results in $RESULTS" >&2
