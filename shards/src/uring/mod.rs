@@ -61,12 +61,13 @@
 //! All `unsafe` of the io_uring path lives in this module; each block says why it holds.
 
 mod bufs;
+mod config;
 mod driver;
 mod probe;
 mod stream;
 #[cfg(test)]
 mod tests;
 
-pub use driver::{UringConfig, UringStats};
+pub use config::{UringConfig, UringStats};
 pub use probe::{probe, select_backend, IoBackend, SetupMode, UringSupport};
 pub use stream::{RecvBuf, Uring, UringListener, UringStream};
