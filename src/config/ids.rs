@@ -48,18 +48,32 @@ impl UpstreamId {
 /// config (see the module docs for why it always names one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RouteId {
-    listener: usize,
-    route: usize,
+    listener: u16,
+    route: u16,
 }
 
+/// Most listeners, and most routes on one listener, a config may have (a [`RouteId`] is 4
+/// bytes, so a session entry can name its route).
+pub const MAX_ROUTES: usize = u16::MAX as usize + 1;
+
 impl RouteId {
+    /// Resolution checks both indexes against [`MAX_ROUTES`].
     pub(super) fn new(listener: usize, route: usize) -> Self {
-        RouteId { listener, route }
+        let narrow = |i: usize| u16::try_from(i).unwrap_or(u16::MAX);
+        RouteId {
+            listener: narrow(listener),
+            route: narrow(route),
+        }
     }
 
     /// Index of the route's listener in `Config::listeners`.
     pub fn listener(self) -> usize {
-        self.listener
+        usize::from(self.listener)
+    }
+
+    /// Index of the route in its listener's `routes`.
+    pub(super) fn route(self) -> usize {
+        usize::from(self.route)
     }
 }
 
@@ -117,12 +131,12 @@ impl<T> PerRoute<T> {
 
     /// The value of `id`'s route.
     pub fn get(&self, id: RouteId) -> &T {
-        slot(slot(&self.0, id.listener).as_ref(), id.route)
+        slot(slot(&self.0, id.listener()).as_ref(), id.route())
     }
 }
 
 pub(super) fn route_index(id: RouteId) -> (usize, usize) {
-    (id.listener, id.route)
+    (id.listener(), id.route())
 }
 
 pub(super) fn upstream_index(id: UpstreamId) -> usize {

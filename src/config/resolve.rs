@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use super::allow::{normalize_host_entry, normalize_origin_entry};
 use super::defaults as d;
 use super::error::{invalid_str, Error};
-use super::ids::{UpstreamId, MAX_UPSTREAMS};
+use super::ids::{UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};
 use super::model::{
     Config, DemoConfig, LegacySseConfig, ListenerConfig, LogConfig, RouteConfig, RouteEra,
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
@@ -134,6 +134,13 @@ fn resolve_listeners(
     raw: &BTreeMap<String, RawListener>,
     upstreams: &[UpstreamConfig],
 ) -> Result<Vec<ListenerConfig>, Error> {
+    if raw.len() > MAX_ROUTES {
+        return Err(Error::Invalid {
+            key: "listeners".into(),
+            value: format!("{} tables", raw.len()),
+            allowed: "at most 65536 listeners (a route id is 2 × 16 bits)",
+        });
+    }
     if !raw.is_empty() {
         return raw
             .iter()
@@ -174,6 +181,13 @@ fn resolve_listener(
     check_name("listeners", name)?;
     let prefix = format!("listeners.{name}");
     let bind = bind_addr(&format!("{prefix}.bind"), &raw.bind)?;
+    if raw.routes.len() > MAX_ROUTES {
+        return Err(Error::Invalid {
+            key: format!("{prefix}.routes"),
+            value: format!("{} routes", raw.routes.len()),
+            allowed: "at most 65536 routes per listener (a route id is 2 × 16 bits)",
+        });
+    }
     if raw.routes.is_empty() {
         return Err(Error::Missing {
             key: format!("{prefix}.routes"),

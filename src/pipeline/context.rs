@@ -4,7 +4,7 @@
 //! Not here: the connection, the head and the body bytes (the transport holds them and passes
 //! them beside the context), deciding anything.
 
-use crate::config::UpstreamId;
+use crate::config::{RouteId, UpstreamId};
 use std::time::Instant;
 
 use super::{Facts, Principal, RouteStages};
@@ -19,6 +19,8 @@ pub struct RequestCtx {
     pub principal: Principal,
     /// The route's stages.
     pub stages: RouteStages,
+    /// The route it came in on (a session answers only on the route that opened it).
+    pub route: RouteId,
     /// The upstream it goes to (the session's, or the route's).
     pub upstream: UpstreamId,
     /// The client session it belongs to, already checked to be live.

@@ -47,7 +47,10 @@ pub(super) fn hide_in_listing(tools: &ToolFilter, message: &[u8]) -> Option<Vec<
     {
         return None;
     }
-    let text = std::str::from_utf8(message).ok()?;
+    // Invalid UTF-8 (say, a Latin-1 description) must not let a listing through uncut: judge
+    // the lossy text; only a listing that changes is written, so valid bytes go on untouched.
+    let text = String::from_utf8_lossy(message);
+    let text = text.as_ref();
     if text.trim_start().starts_with('[') {
         let items: Vec<&RawValue> = serde_json::from_str(text).ok()?;
         let mut changed = false;
@@ -87,18 +90,32 @@ struct Named<'a> {
 
 /// One message: `Some(rewritten)` when its `result.tools` lost at least one tool.
 fn hide_in_one(tools: &ToolFilter, text: &str) -> Option<String> {
-    let envelope: Envelope<'_> = serde_json::from_str(text).ok()?;
-    let listing: Listing<'_> = serde_json::from_str(envelope.result?.get()).ok()?;
+    match serde_json::from_str::<Envelope<'_>>(text) {
+        Ok(envelope) => splice(tools, text, envelope),
+        // Not an object with at most one `result` (duplicate keys, which JavaScript and Python
+        // clients read as "the last one wins"): judged the way they read it.
+        Err(_) => hide_in_value(tools, text),
+    }
+}
+
+/// The fast form: the kept tools are copied byte for byte into the original text.
+fn splice(tools: &ToolFilter, text: &str, envelope: Envelope<'_>) -> Option<String> {
+    let Ok(listing) = serde_json::from_str::<Listing<'_>>(envelope.result?.get()) else {
+        return hide_in_value(tools, text);
+    };
     let array = listing.tools?.get();
-    let items: Vec<&RawValue> = serde_json::from_str(array).ok()?;
+    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(array) else {
+        return hide_in_value(tools, text);
+    };
     let before = items.len();
     let kept: Vec<&str> = items
         .into_iter()
+        // A tool whose name cannot be read is not shown: the filter fails closed.
         .filter(|item| {
             serde_json::from_str::<Named<'_>>(item.get())
                 .ok()
                 .and_then(|named| named.name)
-                .is_none_or(|name| tools.visible(&name))
+                .is_some_and(|name| tools.visible(&name))
         })
         .map(|item| item.get())
         .collect();
@@ -115,6 +132,20 @@ fn hide_in_one(tools: &ToolFilter, text: &str) -> Option<String> {
     out.push(']');
     out.push_str(text.get(end..)?);
     Some(out)
+}
+
+/// The slow form, for messages the borrowing parse refuses: a `serde_json::Value` (duplicate
+/// keys: the last wins), filtered and written anew when a tool goes.
+fn hide_in_value(tools: &ToolFilter, text: &str) -> Option<String> {
+    let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let list = value.get_mut("result")?.get_mut("tools")?.as_array_mut()?;
+    let before = list.len();
+    list.retain(|tool| {
+        tool.get("name")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|name| tools.visible(name))
+    });
+    (list.len() != before).then(|| value.to_string())
 }
 
 #[cfg(test)]

@@ -104,6 +104,22 @@ fn an_escaped_member_name_is_still_a_listing() {
 }
 
 #[test]
+fn listings_the_fast_parse_refuses_fail_closed() {
+    let f = filter(&[], &["add"]);
+    // Duplicate `tools`: clients take the last one, so does the filter.
+    let twice = br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[],"tools":[{"name":"add"},{"name":"echo"}]}}"#;
+    assert_eq!(names(&hide_in_listing(&f, twice).unwrap()), ["echo"]);
+    // Invalid UTF-8 in a description.
+    let mut latin1 =
+        br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"add","description":"caf"#.to_vec();
+    latin1.extend_from_slice(b"\xe9\"},{\"name\":\"echo\"}]}}");
+    assert_eq!(names(&hide_in_listing(&f, &latin1).unwrap()), ["echo"]);
+    // A tool without a readable name is not shown.
+    let unnamed = br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":7},{"name":"echo"}]}}"#;
+    assert_eq!(names(&hide_in_listing(&f, unnamed).unwrap()), ["echo"]);
+}
+
+#[test]
 fn batches_are_rewritten_element_by_element() {
     let batch = format!(r#"[{{"jsonrpc":"2.0","id":1,"result":{{}}}},{LISTING}]"#);
     let out = hide_in_listing(&filter(&["echo"], &[]), batch.as_bytes()).unwrap();

@@ -9,8 +9,10 @@ use std::time::Instant;
 
 use glommio::net::TcpStream;
 
+use crate::config::RouteId;
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::mcp::Method;
+use crate::pipeline::RouteStages;
 use crate::session::SessionId;
 
 use super::error::ProxyError;
@@ -25,6 +27,7 @@ use shards::timeout::within;
 /// Handles GET or DELETE; returns whether the client connection stays open.
 pub async fn bodyless(
     state: &Rc<ShardState>,
+    (route, stages): (RouteId, &RouteStages),
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -52,6 +55,14 @@ pub async fn bodyless(
     // A legacy HTTP+SSE session is reached through its own endpoints only.
     let sid = SessionId::parse(raw)
         .filter(|id| !state.legacy.borrow().contains_key(id))
+        // A session opened on another route is not this route's.
+        .filter(|id| {
+            state
+                .sessions
+                .borrow()
+                .peek(id)
+                .is_some_and(|entry| entry.route == route)
+        })
         .ok_or(ProxyError::SessionNotFound { id: None })?;
     if state.sessions.borrow().peek(&sid).is_some() {
         if let Some(translated) = state.l2m.session(&sid) {
@@ -103,7 +114,6 @@ pub async fn bodyless(
         finish(state, ex, false);
         return Err(ProxyError::SessionNotFound { id: None });
     }
-    let no_stages = crate::pipeline::RouteStages::default();
     let plan = RelayPlan {
         session: if is_get { Some(sid.as_str()) } else { None },
         client_keep_alive: head.keep_alive(),
@@ -117,9 +127,10 @@ pub async fn bodyless(
         max_sse_event: state.config.limits.max_sse_event_bytes,
         metrics: &state.metrics,
         stop: is_get.then_some(&state.shutdown),
-        // GET streams and DELETE answers carry no tool listings.
-        stages: &no_stages,
-        rewrite: false,
+        // A GET resuming a POST's stream (`Last-Event-ID`) may carry a listing: on a route
+        // with stages, a GET stream goes message by message too.
+        stages,
+        rewrite: is_get && !stages.is_empty(),
     };
     let stream_guard = is_get.then(|| OpenStream::open(state, sid));
     let keep = relay_exchange(state, client, ex, plan).await;

@@ -9,7 +9,7 @@
 //! Hot path: the request head for the upstream is written into a pooled buffer together with
 //! the body; one write, then the relay.
 
-use crate::config::UpstreamId;
+use crate::config::{RouteId, UpstreamId};
 use std::rc::Rc;
 
 use glommio::net::TcpStream;
@@ -114,7 +114,7 @@ pub(super) async fn post(
 
     let minted;
     let session_out: Option<&str> = if facts.is_initialize && (200..300).contains(&status) {
-        minted = mint_session(state, ctx.upstream, &ex.head, facts.version)?;
+        minted = mint_session(state, (ctx.route, ctx.upstream), &ex.head, facts.version)?;
         Some(minted.as_str())
     } else if ex.head.header("mcp-session-id").is_some() {
         ctx.session.as_ref().map(SessionId::as_str)
@@ -146,7 +146,7 @@ pub(super) async fn post(
 
 fn mint_session(
     state: &ShardState,
-    upstream: UpstreamId,
+    (route, upstream): (RouteId, UpstreamId),
     head: &crate::http::ResponseHead,
     version: Option<ProtocolVersion>,
 ) -> Result<SessionId, ProxyError> {
@@ -156,6 +156,7 @@ fn mint_session(
         .map(Box::from);
     let entry = SessionEntry {
         upstream,
+        route,
         upstream_session,
         version,
         link: None,

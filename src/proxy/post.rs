@@ -7,13 +7,12 @@
 //! Hot path: the body lands in a pooled buffer and simd-json parses a scratch copy; the
 //! context moves the facts, it copies nothing.
 
-use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::Instant;
 
 use glommio::net::TcpStream;
 
-use crate::config::RouteConfig;
+use crate::config::{RouteConfig, RouteId, UpstreamId};
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::ProtocolVersion;
 use crate::pipeline::{facts, Facts, Principal, RequestCtx, RouteStages};
@@ -38,7 +37,7 @@ struct Target {
 /// Handles one POST on `route`; returns whether the client connection stays open.
 pub async fn post(
     state: &Rc<ShardState>,
-    route: &RouteConfig,
+    (route_id, route): (RouteId, &RouteConfig),
     stages: &RouteStages,
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
@@ -64,7 +63,13 @@ pub async fn post(
             client_session: None,
         }
     } else {
-        resolve_target(state, route.upstream, head, &facts, header_version)?
+        resolve_target(
+            state,
+            (route_id, route.upstream),
+            head,
+            &facts,
+            header_version,
+        )?
     };
     if facts.is_initialize && state.sessions.borrow().len() >= state.config.sessions.max_per_shard {
         // Refused before the upstream creates a session that could never be used.
@@ -83,6 +88,7 @@ pub async fn post(
         facts,
         principal: Principal::anonymous(),
         stages: stages.clone(),
+        route: route_id,
         upstream: target.upstream,
         session: target.client_session,
         modern,
@@ -109,7 +115,7 @@ pub async fn post(
 
 fn resolve_target(
     state: &ShardState,
-    route_upstream: UpstreamId,
+    (route, route_upstream): (RouteId, UpstreamId),
     head: &RequestHead,
     facts: &Facts,
     header_version: Option<ProtocolVersion>,
@@ -132,6 +138,8 @@ fn resolve_target(
     let mut sessions = state.sessions.borrow_mut();
     let entry = sessions
         .get_mut(&id, Instant::now())
+        // A session opened on another route is not this route's: unknown here.
+        .filter(|entry| entry.route == route)
         .ok_or(ProxyError::SessionNotFound {
             id: facts.id.clone(),
         })?;

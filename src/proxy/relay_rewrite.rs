@@ -45,6 +45,9 @@ where
         OutFraming::Length(_) | OutFraming::Chunked | OutFraming::Close if !sse => {
             OutFraming::Length(0)
         }
+        // A rewritten event changes an SSE body's length: never promise the upstream's.
+        OutFraming::Length(_) if plan.client_http11 => OutFraming::Chunked,
+        OutFraming::Length(_) => OutFraming::Close,
         other => other,
     };
     let keep_alive = plan.client_keep_alive && out_framing != OutFraming::Close;
@@ -54,8 +57,13 @@ where
     let chunked = out_framing == OutFraming::Chunked;
     scratch.clear();
     if sse {
+        // The head goes out at once: a stream may stay silent for long (a GET stream).
         client_response(scratch, head, plan.session, out_framing, keep_alive);
+        if !send(client, scratch, write_limit).await {
+            return RelayEnd::ClientGone;
+        }
     }
+    let mut stopped = false;
     loop {
         let read = async {
             match plan.idle_timeout {
@@ -63,9 +71,14 @@ where
                 None => Some(upstream.next_body_chunk(&mut reader).await),
             }
         };
-        let piece = match watch(client, read, None).await {
+        let piece = match watch(client, read, plan.stop).await {
             Watched::Read(piece) => piece,
-            Watched::ClientGone | Watched::Stopped => return RelayEnd::ClientGone,
+            Watched::ClientGone => return RelayEnd::ClientGone,
+            // Shutdown ends a long-lived stream cleanly, as in relay.rs.
+            Watched::Stopped => {
+                stopped = true;
+                Some(Ok(None))
+            }
         };
         match piece {
             Some(Ok(Some(data))) if sse => {
@@ -88,12 +101,10 @@ where
         }
     }
     if sse {
-        // A block the upstream never ended is forwarded as it came.
+        // A block the upstream never ended is not an event (a client's parser drops it too),
+        // and it was never judged by the stages: it is not forwarded.
         if chunked {
-            write_chunk(scratch, &body);
             scratch.extend_from_slice(LAST_CHUNK);
-        } else {
-            scratch.extend_from_slice(&body);
         }
     } else {
         let changed = plan.stages.response(&body);
@@ -109,7 +120,10 @@ where
         return RelayEnd::ClientGone;
     }
     RelayEnd::Complete {
-        upstream_reusable: reader.is_done() && framing != Framing::UntilClose && head.keep_alive(),
+        upstream_reusable: !stopped
+            && reader.is_done()
+            && framing != Framing::UntilClose
+            && head.keep_alive(),
         client_keep_alive: keep_alive,
     }
 }
@@ -136,8 +150,9 @@ fn rewrite_events(
             } => {
                 plan.metrics.incr(Counter::SseEvents);
                 let changed = plan.stages.response(event.data).map(|data| {
-                    let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_owned);
-                    (event.id.and_then(text), event.event.and_then(text), data)
+                    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                    let fields = (event.id.map(text), event.event.map(text), event.retry);
+                    (fields, data)
                 });
                 (consumed, changed)
             }
@@ -145,8 +160,12 @@ fn rewrite_events(
         };
         block.clear();
         match changed {
-            Some((id, kind, data)) => {
-                write_event(&mut block, id.as_deref(), kind.as_deref(), &data)
+            Some(((id, kind, retry), data)) => {
+                if let Some(ms) = retry {
+                    // Kept for clients that poll (2025-11-25 resumability).
+                    block.extend_from_slice(format!("retry: {ms}\n").as_bytes());
+                }
+                write_event(&mut block, id.as_deref(), kind.as_deref(), &data);
             }
             None => {
                 block.extend_from_slice(held);

@@ -221,10 +221,12 @@ async fn dispatch(
         .route_for(listener_index, path)
         .ok_or(ProxyError::NoRoute)?;
     match head.method() {
-        HttpMethod::Post => post(state, route, state.stages(id), conn, head).await,
+        HttpMethod::Post => post(state, (id, route), state.stages(id), conn, head).await,
         // 2026-07-28 is POST only (streamable-http.mdx §Backward Compatibility).
         _ if route.era == RouteEra::Modern => Err(ProxyError::PostOnly),
-        HttpMethod::Get | HttpMethod::Delete => bodyless(state, conn, head).await,
+        HttpMethod::Get | HttpMethod::Delete => {
+            bodyless(state, (id, state.stages(id)), conn, head).await
+        }
         _ => Err(ProxyError::MethodNotAllowed),
     }
 }

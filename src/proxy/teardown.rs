@@ -7,6 +7,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::config::UpstreamId;
 use crate::http::Head;
 use crate::session::SessionEntry;
 
@@ -21,10 +22,18 @@ const TEARDOWN_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 
 /// Sends `DELETE` for the entry's upstream session, if it has one.
 pub async fn delete_upstream_session(state: &Rc<ShardState>, entry: &SessionEntry) {
-    let Some(upstream_session) = entry.upstream_session.as_deref() else {
+    end_upstream_session(state, entry.upstream, entry.upstream_session.as_deref()).await;
+}
+
+/// Sends DELETE for `upstream_session` to `upstream` (best effort, as above).
+pub async fn end_upstream_session(
+    state: &Rc<ShardState>,
+    upstream: UpstreamId,
+    upstream_session: Option<&str>,
+) {
+    let Some(upstream_session) = upstream_session else {
         return;
     };
-    let upstream = entry.upstream;
     let Some(url) = state.config.upstream(upstream).http() else {
         return;
     };

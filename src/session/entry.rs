@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::config::UpstreamId;
+use crate::config::{RouteId, UpstreamId};
 use crate::mcp::ProtocolVersion;
 
 use super::SessionId;
@@ -16,6 +16,9 @@ use super::SessionId;
 pub struct SessionEntry {
     /// The upstream serving the session (2 bytes: the entry stays within its bound).
     pub upstream: UpstreamId,
+    /// The route the session was opened on (4 bytes): only that route's requests may use it,
+    /// so a session cannot slip past another route's stages (e.g. its tool filter).
+    pub route: RouteId,
     /// The upstream's own `Mcp-Session-Id`, when it issued one.
     pub upstream_session: Option<Box<str>>,
     /// Version the client asked for in `initialize` (later requests carry it in a header).

@@ -91,6 +91,8 @@ impl Setup {
             "[runtime]\nshards = {shards}\nio_memory = \"256KiB\"\n\n\
              [listeners.main]\nbind = \"127.0.0.1:0\"\n\n\
              [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\nlegacy_sse = true\n{route}\n\n\
+             [[listeners.main.routes]]\npath = \"/open\"\nupstream = \"demo\"\nlegacy_sse = true\n\
+             sse_path = \"/open/sse\"\nmessages_path = \"/open/messages\"\n\n\
              {upstream}\n\
              [timeouts]\nshutdown_grace = \"2s\"\n\n\
              [admin]\nbind = \"127.0.0.1:0\"\n\n\

@@ -84,6 +84,29 @@ fn hidden_tools_over_a_stdio_upstream() {
 }
 
 #[test]
+fn a_session_answers_only_on_the_route_that_opened_it() {
+    // `/open` (same upstream, no filter) must not become a way around `/mcp`'s filter.
+    let proxy = Proxy::start(Setup::one(Upstream::Http).with_route(DENY_ADD));
+    let mut conn = proxy.conn();
+    let session = mcp::open_session(&mut conn);
+    let add = json!({"name": "add", "arguments": {"a": 1, "b": 2}});
+    let body = mcp::request(json!(5), "tools/call", add);
+    let elsewhere = conn.request("POST", "/open", &session.post_headers(), &body);
+    mcp::assert_error(&elsewhere, 404, -32001, &json!(5));
+    let get = conn.request("GET", "/open", &session.get_headers(), b"");
+    assert_eq!(get.head.status, 404, "{}", get.describe());
+    // The session itself is fine on its own route.
+    let echo = session.post(&mut conn, &mcp::echo(json!(6), "home"));
+    assert_eq!(mcp::result_text(&echo.messages()[0]), "home");
+    // Legacy: a stream opened on /sse is not reachable through /open/messages.
+    let mut stream_conn = proxy.conn();
+    let (_events, endpoint) = open_stream(&mut stream_conn);
+    let other = endpoint.replacen("/messages", "/open/messages", 1);
+    let answer = crate::legacy::post(&mut proxy.conn(), &other, &mcp::echo(json!(7), "x"));
+    assert_eq!(answer.head.status, 404, "{}", answer.describe());
+}
+
+#[test]
 fn allow_lists_keep_only_what_they_name() {
     let proxy = Proxy::start(Setup::one(Upstream::Http).with_route("allow_tools = [\"ech?\"]"));
     let mut conn = proxy.conn();

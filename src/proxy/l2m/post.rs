@@ -8,7 +8,7 @@
 //!
 //! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs).
 
-use crate::config::UpstreamId;
+use crate::config::{RouteId, UpstreamId};
 use std::rc::Rc;
 
 use glommio::net::TcpStream;
@@ -44,7 +44,7 @@ pub(in crate::proxy) async fn intercept(
     let (facts, upstream, stages) = (&ctx.facts, ctx.upstream, &ctx.stages);
     let served = match ctx.session {
         None if facts.is_initialize && detect::may_translate(state, upstream) => {
-            initialize(state, client, head, body, facts, upstream).await
+            initialize(state, client, head, body, facts, (ctx.route, upstream)).await
         }
         None => return None,
         Some(sid) => {
@@ -164,7 +164,7 @@ async fn initialize(
     head: &RequestHead,
     body: &[u8],
     facts: &Facts,
-    upstream: UpstreamId,
+    (route, upstream): (RouteId, UpstreamId),
 ) -> Option<Result<bool, ProxyError>> {
     let hello = Hello::read(body)?;
     let discovered =
@@ -179,6 +179,7 @@ async fn initialize(
         };
     let entry = SessionEntry {
         upstream,
+        route,
         upstream_session: None,
         version: Some(hello.version()),
         link: None,

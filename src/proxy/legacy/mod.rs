@@ -114,9 +114,17 @@ pub async fn dispatch(
     match (found.stream, head.method()) {
         (true, HttpMethod::Get) => {
             let upstream = found.route.upstream;
-            stream::open(state, upstream, found.legacy, stages, conn, head).await
+            stream::open(
+                state,
+                (found.id(), upstream),
+                found.legacy,
+                stages,
+                conn,
+                head,
+            )
+            .await
         }
-        (false, HttpMethod::Post) => post::post(state, stages, conn, head).await,
+        (false, HttpMethod::Post) => post::post(state, (found.id(), stages), conn, head).await,
         (true, _) => Err(ProxyError::LegacyMethodNotAllowed {
             allow: &[("Allow", "GET")],
         }),

@@ -24,13 +24,14 @@ use super::super::l2m::post::Hello;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::{deliver, http, live, modern, session_param, stdio};
+use crate::config::RouteId;
 use crate::pipeline::facts;
 use crate::pipeline::RouteStages;
 
 /// Handles one legacy POST; returns whether the connection stays open.
 pub(super) async fn post(
     state: &Rc<ShardState>,
-    stages: &RouteStages,
+    (route, stages): (RouteId, &RouteStages),
     client: &mut HttpConn<TcpStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -62,6 +63,8 @@ pub(super) async fn post(
         let mut sessions = state.sessions.borrow_mut();
         let entry = sessions
             .get_mut(&sid, Instant::now())
+            // A session opened on another route's stream is not this route's.
+            .filter(|entry| entry.route == route)
             .ok_or_else(not_found)?;
         (
             entry.upstream,

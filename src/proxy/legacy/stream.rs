@@ -6,7 +6,7 @@
 //! Not here: POSTs (post.rs) and what fills the queue (http.rs, stdio.rs).
 //! Per stream: one receiver of at most `QUEUE_CAPACITY` messages and one scratch buffer.
 
-use crate::config::UpstreamId;
+use crate::config::{RouteId, UpstreamId};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,7 @@ enum Wake {
 /// over when its stream is).
 pub(super) async fn open(
     state: &Rc<ShardState>,
-    upstream: UpstreamId,
+    (route, upstream): (RouteId, UpstreamId),
     legacy: &LegacySseConfig,
     stages: &RouteStages,
     client: &mut HttpConn<TcpStream>,
@@ -70,6 +70,7 @@ pub(super) async fn open(
         state,
         SessionEntry {
             upstream,
+            route,
             upstream_session: None,
             version: None,
             link: None,

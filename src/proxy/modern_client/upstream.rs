@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use crate::http::{write_request_head, Framing, Head};
 use crate::mcp::{JsonRpcId, ProtocolVersion};
-use crate::session::SessionEntry;
 use crate::upstream::link::{ClientMessage, LinkSession};
 
 use super::super::exchange::{exchange, finish};
@@ -438,13 +437,7 @@ impl UpSession {
             ..
         } = self
         {
-            let entry = SessionEntry {
-                upstream,
-                upstream_session: Some(id),
-                version: None,
-                link: None,
-            };
-            super::super::teardown::delete_upstream_session(state, &entry).await;
+            super::super::teardown::end_upstream_session(state, upstream, Some(&id)).await;
         }
     }
 }

@@ -5,7 +5,7 @@
 //! Not here: body reading, inspection and session lookup (proxy/post.rs did them), the shape
 //! of the answer (answer.rs), which child serves (children.rs).
 
-use crate::config::UpstreamId;
+use crate::config::{RouteId, UpstreamId};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,8 @@ use crate::pipeline::{Facts, RequestCtx};
 /// Where a POST for a stdio upstream goes.
 #[derive(Debug)]
 pub(super) struct StdioTarget<'a> {
+    /// The route the request came in on (a session minted here belongs to it).
+    pub route: RouteId,
     /// The upstream.
     pub upstream: UpstreamId,
     /// The client's session, when the request named one (already checked to exist).
@@ -54,6 +56,7 @@ pub(in crate::proxy) async fn post(
 ) -> Result<bool, ProxyError> {
     let facts = &ctx.facts;
     let to = StdioTarget {
+        route: ctx.route,
         upstream: ctx.upstream,
         session: ctx.session,
         timeout,
@@ -120,7 +123,7 @@ async fn initialize(
                     answer_call(state, client, call, id, to.timeout, shape, Some(first)).await?;
                 return Ok(keep);
             }
-            let sid = new_session(state, entry(to.upstream, facts, bound))?;
+            let sid = new_session(state, entry(to, facts, bound))?;
             link.set_session_tag(sid.as_str());
             let shape = ClientShape {
                 session: Some(sid.as_str()),
@@ -150,10 +153,7 @@ async fn initialize(
                 .await
                 .map_err(|e| unavailable(&e))?;
             let key = link.open_session().map_err(|e| unavailable(&e))?;
-            let sid = new_session(
-                state,
-                entry(to.upstream, facts, Rc::new(LinkSession { link, key })),
-            )?;
+            let sid = new_session(state, entry(to, facts, Rc::new(LinkSession { link, key })))?;
             let mut reply = Vec::with_capacity(result.len() + 64);
             reply.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
             id.write_json(&mut reply);
@@ -195,9 +195,10 @@ fn result_for_client(
     serde_json::to_vec(&result).map_or(cached.into(), Into::into)
 }
 
-fn entry(upstream: UpstreamId, facts: &Facts, bound: Rc<LinkSession>) -> SessionEntry {
+fn entry(to: &StdioTarget<'_>, facts: &Facts, bound: Rc<LinkSession>) -> SessionEntry {
     SessionEntry {
-        upstream,
+        upstream: to.upstream,
+        route: to.route,
         upstream_session: None,
         version: facts.version,
         link: Some(bound),
