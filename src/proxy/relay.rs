@@ -14,11 +14,10 @@ use crate::http::{
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
 use super::metrics::Counter;
-use super::relay_plan::{out_framing, send, watch, Watched, STREAM_WRITE_TIMEOUT};
+use super::relay_plan::{next_piece, out_framing, send, Piece, STREAM_WRITE_TIMEOUT};
 pub use super::relay_plan::{until_client_gone, RelayEnd, RelayPlan};
 use super::relay_rewrite::relay_rewritten;
 use super::state::ShardState;
-use shards::timeout::within;
 
 /// Pooled buffer the relay assembles client writes in (grows for large pieces).
 const SCRATCH_BYTES: usize = 4096;
@@ -58,18 +57,13 @@ where
     }
     let mut stopped = false;
     loop {
-        let read = async {
-            match plan.idle_timeout {
-                Some(limit) => within(limit, upstream.next_body_chunk(&mut reader)).await,
-                None => Some(upstream.next_body_chunk(&mut reader).await),
-            }
-        };
-        let piece = match watch(client, read, plan.stop).await {
-            Watched::Read(piece) => piece,
-            Watched::ClientGone => return RelayEnd::ClientGone,
+        let piece = match next_piece(client, upstream, &mut reader, &plan).await {
+            Piece::Read(read) => Some(read),
+            Piece::Silent => None,
+            Piece::ClientGone => return RelayEnd::ClientGone,
             // Shutdown ends a long-lived stream cleanly: the client sees a complete response
             // and reconnects (with Last-Event-ID) to another instance.
-            Watched::Stopped => {
+            Piece::Stopped => {
                 stopped = true;
                 Some(Ok(None))
             }

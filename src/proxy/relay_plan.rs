@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_lite::{AsyncRead, AsyncWrite};
 
-use crate::http::{Framing, HttpConn, ResponseHead};
+use crate::http::{BodyReader, Framing, HttpConn, ResponseHead};
 use crate::pipeline::RouteStages;
 
 use super::headers::OutFraming;
@@ -152,5 +152,43 @@ pub(super) fn out_framing(
         Framing::Length(n) => OutFraming::Length(n),
         Framing::Chunked | Framing::UntilClose if client_http11 => OutFraming::Chunked,
         Framing::Chunked | Framing::UntilClose => OutFraming::Close,
+    }
+}
+
+/// What waiting for the next upstream body piece gave.
+pub(super) enum Piece<'u> {
+    /// Data, the end of the body (`Ok(None)`), or an upstream error.
+    Read(Result<Option<&'u [u8]>, crate::http::Error>),
+    /// The upstream was silent for longer than the plan's idle timeout.
+    Silent,
+    /// The client hung up.
+    ClientGone,
+    /// The stop latch fired (shutdown): a long-lived stream ends cleanly here.
+    Stopped,
+}
+
+/// The next body piece from `upstream` within `plan.idle_timeout`, watching the client and
+/// `plan.stop` meanwhile (both relays wait this way).
+pub(super) async fn next_piece<'u, C, U>(
+    client: &mut HttpConn<C>,
+    upstream: &'u mut HttpConn<U>,
+    reader: &mut BodyReader,
+    plan: &RelayPlan<'_>,
+) -> Piece<'u>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let read = async {
+        match plan.idle_timeout {
+            Some(limit) => within(limit, upstream.next_body_chunk(reader)).await,
+            None => Some(upstream.next_body_chunk(reader).await),
+        }
+    };
+    match watch(client, read, plan.stop).await {
+        Watched::Read(Some(read)) => Piece::Read(read),
+        Watched::Read(None) => Piece::Silent,
+        Watched::ClientGone => Piece::ClientGone,
+        Watched::Stopped => Piece::Stopped,
     }
 }

@@ -19,9 +19,8 @@ use crate::http::{
 use super::headers::{client_response, OutFraming};
 use super::metrics::Counter;
 use super::relay_plan::{
-    out_framing, send, watch, RelayEnd, RelayPlan, Watched, STREAM_WRITE_TIMEOUT,
+    next_piece, out_framing, send, Piece, RelayEnd, RelayPlan, STREAM_WRITE_TIMEOUT,
 };
-use shards::timeout::within;
 
 /// Like `relay::relay`, with `plan.stages`' response side applied to every message.
 pub(super) async fn relay_rewritten<C, U>(
@@ -65,17 +64,12 @@ where
     }
     let mut stopped = false;
     loop {
-        let read = async {
-            match plan.idle_timeout {
-                Some(limit) => within(limit, upstream.next_body_chunk(&mut reader)).await,
-                None => Some(upstream.next_body_chunk(&mut reader).await),
-            }
-        };
-        let piece = match watch(client, read, plan.stop).await {
-            Watched::Read(piece) => piece,
-            Watched::ClientGone => return RelayEnd::ClientGone,
+        let piece = match next_piece(client, upstream, &mut reader, &plan).await {
+            Piece::Read(read) => Some(read),
+            Piece::Silent => None,
+            Piece::ClientGone => return RelayEnd::ClientGone,
             // Shutdown ends a long-lived stream cleanly, as in relay.rs.
-            Watched::Stopped => {
+            Piece::Stopped => {
                 stopped = true;
                 Some(Ok(None))
             }

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::driver::{ud, Driver, Rx, Target, UringConfig, UringStats, K_RECV};
+use super::driver::{ud, Driver, Rx, State, Target, UringConfig, UringStats, K_RECV};
 use super::probe::SetupMode;
 
 fn errno(e: i32) -> io::Error {
@@ -153,16 +153,7 @@ impl UringStream {
         if conn.eof {
             return Poll::Ready(Ok(0));
         }
-        if !conn
-            .read_waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            conn.read_waker = Some(cx.waker().clone());
-        }
-        if conn.rx_state == Rx::Idle {
-            st.arm_recv(self.id);
-        }
+        park_reader(st, self.id, cx);
         Poll::Pending
     }
 
@@ -195,16 +186,7 @@ impl UringStream {
         if conn.eof {
             return Poll::Ready(Ok(None));
         }
-        if !conn
-            .read_waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            conn.read_waker = Some(cx.waker().clone());
-        }
-        if conn.rx_state == Rx::Idle {
-            st.arm_recv(self.id);
-        }
+        park_reader(st, self.id, cx);
         Poll::Pending
     }
 
@@ -504,5 +486,22 @@ impl Drop for UringListener {
         if let Ok(mut st) = self.d.st.try_borrow_mut() {
             st.detach_listener(self.id);
         }
+    }
+}
+
+/// Parks a reader until more arrives: keeps its waker and arms the recv if none is armed.
+fn park_reader(st: &mut State, id: usize, cx: &Context<'_>) {
+    let Some(conn) = st.conns.get_mut(id) else {
+        return;
+    };
+    if !conn
+        .read_waker
+        .as_ref()
+        .is_some_and(|w| w.will_wake(cx.waker()))
+    {
+        conn.read_waker = Some(cx.waker().clone());
+    }
+    if conn.rx_state == Rx::Idle {
+        st.arm_recv(id);
     }
 }
