@@ -14,7 +14,7 @@ use crate::http::{
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
 use super::metrics::Counter;
-use super::relay_plan::{next_piece, out_framing, send, Piece, STREAM_WRITE_TIMEOUT};
+use super::relay_plan::{next_piece, out_framing, send, STREAM_WRITE_TIMEOUT};
 pub use super::relay_plan::{until_client_gone, RelayEnd, RelayPlan};
 use super::relay_rewrite::relay_rewritten;
 use super::state::ShardState;
@@ -57,16 +57,11 @@ where
     }
     let mut stopped = false;
     loop {
-        let piece = match next_piece(client, upstream, &mut reader, &plan).await {
-            Piece::Read(read) => Some(read),
-            Piece::Silent => None,
-            Piece::ClientGone => return RelayEnd::ClientGone,
-            // Shutdown ends a long-lived stream cleanly: the client sees a complete response
-            // and reconnects (with Last-Event-ID) to another instance.
-            Piece::Stopped => {
-                stopped = true;
-                Some(Ok(None))
-            }
+        // Shutdown ends a long-lived stream cleanly: the client sees a complete response and
+        // reconnects (with Last-Event-ID) to another instance.
+        let Some(piece) = next_piece(client, upstream, &mut reader, &plan, &mut stopped).await
+        else {
+            return RelayEnd::ClientGone;
         };
         match piece {
             Some(Ok(Some(data))) => {

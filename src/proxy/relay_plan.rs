@@ -155,26 +155,18 @@ pub(super) fn out_framing(
     }
 }
 
-/// What waiting for the next upstream body piece gave.
-pub(super) enum Piece<'u> {
-    /// Data, the end of the body (`Ok(None)`), or an upstream error.
-    Read(Result<Option<&'u [u8]>, crate::http::Error>),
-    /// The upstream was silent for longer than the plan's idle timeout.
-    Silent,
-    /// The client hung up.
-    ClientGone,
-    /// The stop latch fired (shutdown): a long-lived stream ends cleanly here.
-    Stopped,
-}
-
 /// The next body piece from `upstream` within `plan.idle_timeout`, watching the client and
-/// `plan.stop` meanwhile (both relays wait this way).
+/// `plan.stop` meanwhile (both relays wait this way). `None` when the client hung up;
+/// otherwise the read: `None` when the upstream stayed silent past the idle timeout, else data,
+/// the end of the body, or an upstream error. A fired stop reads as the end of the body (a
+/// long-lived stream ends cleanly at shutdown) and sets `stopped`.
 pub(super) async fn next_piece<'u, C, U>(
     client: &mut HttpConn<C>,
     upstream: &'u mut HttpConn<U>,
     reader: &mut BodyReader,
     plan: &RelayPlan<'_>,
-) -> Piece<'u>
+    stopped: &mut bool,
+) -> Option<Option<Result<Option<&'u [u8]>, crate::http::Error>>>
 where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
@@ -186,9 +178,11 @@ where
         }
     };
     match watch(client, read, plan.stop).await {
-        Watched::Read(Some(read)) => Piece::Read(read),
-        Watched::Read(None) => Piece::Silent,
-        Watched::ClientGone => Piece::ClientGone,
-        Watched::Stopped => Piece::Stopped,
+        Watched::Read(read) => Some(read),
+        Watched::ClientGone => None,
+        Watched::Stopped => {
+            *stopped = true;
+            Some(Some(Ok(None)))
+        }
     }
 }

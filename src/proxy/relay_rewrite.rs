@@ -18,9 +18,7 @@ use crate::http::{
 
 use super::headers::{client_response, OutFraming};
 use super::metrics::Counter;
-use super::relay_plan::{
-    next_piece, out_framing, send, Piece, RelayEnd, RelayPlan, STREAM_WRITE_TIMEOUT,
-};
+use super::relay_plan::{next_piece, out_framing, send, RelayEnd, RelayPlan, STREAM_WRITE_TIMEOUT};
 
 /// Like `relay::relay`, with `plan.stages`' response side applied to every message.
 pub(super) async fn relay_rewritten<C, U>(
@@ -64,15 +62,9 @@ where
     }
     let mut stopped = false;
     loop {
-        let piece = match next_piece(client, upstream, &mut reader, &plan).await {
-            Piece::Read(read) => Some(read),
-            Piece::Silent => None,
-            Piece::ClientGone => return RelayEnd::ClientGone,
-            // Shutdown ends a long-lived stream cleanly, as in relay.rs.
-            Piece::Stopped => {
-                stopped = true;
-                Some(Ok(None))
-            }
+        let Some(piece) = next_piece(client, upstream, &mut reader, &plan, &mut stopped).await
+        else {
+            return RelayEnd::ClientGone;
         };
         match piece {
             Some(Ok(Some(data))) if sse => {

@@ -49,6 +49,7 @@ from mcp.shared.exceptions import McpError
 
 import harness
 import rawhttp
+from conftest import _started
 from test_legacy_sse import LegacyStream
 from test_modern import _modern_bin, start_modern_server
 from test_proxy_limits import wait_until
@@ -225,16 +226,16 @@ def filter_proxy(shadowcat_bin: Path) -> Iterator[Callable[..., harness.Endpoint
         argv: list[str | Path] = [shadowcat_bin, "reverse", "--bind", f"{harness.LOOPBACK_HOST}:0",
                                   "--shards", str(shards), "--legacy-sse", "--admin", f"{harness.LOOPBACK_HOST}:0",
                                   *flags, *upstream_args]
-        process = harness.ManagedProcess("shadowcat-tool-filter-proxy", argv)
-        failure = None
-        try:
-            urls = harness.wait_shadowcat_ready(process, ["proxy", "proxy-sse", "admin"])
-        except harness.HarnessError as error:
-            process.stop()
-            failure = str(error)
-        if failure is not None:
-            pytest.fail(failure, pytrace=False)
-        endpoint = harness.Endpoint(url=urls["proxy"], process=process, admin_url=urls["admin"])
+        def launch() -> harness.Endpoint:
+            process = harness.ManagedProcess("shadowcat-tool-filter-proxy", argv)
+            try:
+                urls = harness.wait_shadowcat_ready(process, ["proxy", "proxy-sse", "admin"])
+            except BaseException:
+                process.stop()
+                raise
+            return harness.Endpoint(url=urls["proxy"], process=process, admin_url=urls["admin"])
+
+        endpoint = _started(launch)
         started.append(endpoint)
         return endpoint
 
