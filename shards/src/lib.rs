@@ -66,6 +66,7 @@ use std::fmt;
 pub mod error;
 pub mod executor;
 pub mod gate;
+pub mod io;
 pub mod latch;
 pub mod listener;
 pub mod memlock;

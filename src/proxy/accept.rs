@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use glommio::net::{TcpListener, TcpStream};
+use glommio::net::TcpListener;
+use shards::io::NetStream;
 
 use shards::latch::Latch;
 
@@ -17,7 +18,7 @@ pub async fn accept_until(
     listener: TcpListener,
     stop: &Latch,
     role: &'static str,
-    mut on_conn: impl FnMut(TcpStream),
+    mut on_conn: impl FnMut(NetStream),
 ) {
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {

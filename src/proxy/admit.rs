@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::pipeline::{Facts, RouteStages, Verdict};
@@ -53,7 +53,7 @@ pub(in crate::proxy) fn admit_by_stages(
 /// Framing errors (400/413/...), `HeadTimeout`, client I/O.
 pub(in crate::proxy) async fn read_request_body(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     out: &mut Vec<u8>,
 ) -> Result<(), ProxyError> {

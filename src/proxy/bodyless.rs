@@ -7,7 +7,7 @@
 use std::rc::Rc;
 use std::time::Instant;
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::config::RouteId;
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
@@ -28,7 +28,7 @@ use shards::timeout::within;
 pub async fn bodyless(
     state: &Rc<ShardState>,
     (route, stages): (RouteId, &RouteStages),
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let started = Instant::now();

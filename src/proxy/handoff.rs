@@ -10,14 +10,14 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use super::metrics::Counter;
 use super::state::{MeshMsg, ShardState};
 
 /// A descriptor for `stream` that outlives it (the handoff closes the original with the
 /// stream); `None` when `dup` fails (out of descriptors).
-pub(super) fn dup_stream(stream: &TcpStream) -> Option<OwnedFd> {
+pub(super) fn dup_stream(stream: &NetStream) -> Option<OwnedFd> {
     // SAFETY: the fd is a live socket owned by `stream`; dup gives an independent descriptor.
     #[allow(unsafe_code, reason = "fd handoff between shards")]
     let dup = unsafe { libc::dup(stream.as_raw_fd()) };

@@ -12,7 +12,7 @@
 use crate::config::{RouteId, UpstreamId};
 use std::rc::Rc;
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{Method, ProtocolVersion};
@@ -35,7 +35,7 @@ use super::state::ShardState;
 /// `-32001`), client write failures.
 pub(super) async fn post(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: shards::slab::Lease<'_>,
     ctx: &RequestCtx,

@@ -10,7 +10,7 @@
 use std::rc::Rc;
 use std::time::Instant;
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::config::{RouteConfig, RouteId, UpstreamId};
 use crate::http::{Head, HttpConn, RequestHead};
@@ -39,7 +39,7 @@ pub async fn post(
     state: &Rc<ShardState>,
     (route_id, route): (RouteId, &RouteConfig),
     stages: &RouteStages,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let started = Instant::now();

@@ -111,7 +111,7 @@ where
 /// upstream socket to the pool when clean. Returns whether the client connection stays open.
 pub async fn relay_exchange(
     state: &ShardState,
-    client: &mut HttpConn<glommio::net::TcpStream>,
+    client: &mut HttpConn<shards::io::NetStream>,
     mut ex: Exchange,
     plan: RelayPlan<'_>,
 ) -> bool {

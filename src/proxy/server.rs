@@ -8,7 +8,8 @@
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::rc::Rc;
 
-use glommio::net::{TcpListener, TcpStream};
+use glommio::net::TcpListener;
+use shards::io::NetStream;
 
 use crate::proxy::accept::accept_until;
 
@@ -44,9 +45,9 @@ pub fn adopt(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener_in
     state.metrics.incr(Counter::HandoffsIn);
     let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
     // SAFETY: `raw` comes from an OwnedFd we own exclusively (dup'ed by the sending shard,
-    // whose copy is closed); TcpStream takes over closing it.
+    // whose copy is closed); NetStream takes over closing it.
     #[allow(unsafe_code, reason = "fd handoff between shards")]
-    let stream = unsafe { TcpStream::from_raw_fd(raw) };
+    let stream = unsafe { NetStream::from_raw_fd(raw) };
     glommio::spawn_local(serve(state.clone(), listener_index, stream, buffered)).detach();
 }
 
@@ -54,7 +55,7 @@ pub fn adopt(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener_in
 pub async fn serve(
     state: Rc<ShardState>,
     listener_index: usize,
-    stream: TcpStream,
+    stream: NetStream,
     buffered: Vec<u8>,
 ) {
     let buf = if buffered.is_empty() {
@@ -110,7 +111,7 @@ pub async fn serve(
 /// head timeout (408) for the rest of it. Shutdown ends an idle wait at once.
 async fn next_head(
     state: &ShardState,
-    conn: &mut HttpConn<TcpStream>,
+    conn: &mut HttpConn<NetStream>,
 ) -> Result<Option<RequestHead>, ProxyError> {
     let timeouts = &state.config.timeouts;
     if conn.buffered().is_empty() {
@@ -169,7 +170,7 @@ fn foreign_owner(
 /// Moves the connection (dup'ed fd + this request's bytes + read-ahead) to `owner`.
 async fn handoff(
     state: &Rc<ShardState>,
-    conn: HttpConn<TcpStream>,
+    conn: HttpConn<NetStream>,
     head: &RequestHead,
     owner: shards::ShardId,
     listener_index: usize,
@@ -202,7 +203,7 @@ async fn handoff(
 async fn dispatch(
     state: &Rc<ShardState>,
     listener_index: usize,
-    conn: &mut HttpConn<TcpStream>,
+    conn: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let listener = state
@@ -234,7 +235,7 @@ async fn dispatch(
 /// Writes the error response; returns false when the client is gone.
 async fn answer_error(
     state: &ShardState,
-    conn: &mut HttpConn<TcpStream>,
+    conn: &mut HttpConn<NetStream>,
     err: &ProxyError,
     keep_alive: bool,
 ) -> bool {

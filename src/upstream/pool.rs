@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::http::HttpConn;
 
@@ -39,7 +39,7 @@ pub enum ConnectError {
 pub const READ_BUF: usize = 4096;
 
 /// An upstream connection: the socket and its read buffer.
-pub type UpstreamConn = HttpConn<TcpStream>;
+pub type UpstreamConn = HttpConn<NetStream>;
 
 /// A connection checked out of the pool; `reused` says whether it served a request before
 /// (a reused socket may have been closed by the upstream meanwhile, so one retry is safe
@@ -92,7 +92,7 @@ impl Pool {
     pub async fn connect(&self) -> Result<UpstreamConn, ConnectError> {
         let mut last = Err(ConnectError::NoAddress);
         for &addr in &self.addrs {
-            last = match TcpStream::connect_timeout(addr, self.connect_timeout).await {
+            last = match NetStream::connect_timeout(addr, self.connect_timeout).await {
                 Ok(stream) => {
                     // Requests are small writes answered at once: Nagle would add 40 ms.
                     let _ = stream.set_nodelay(true);

@@ -19,8 +19,8 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use glommio::channels::local_channel::{self, LocalSender};
-use glommio::net::TcpStream;
 use serde_json::value::RawValue;
+use shards::io::NetStream;
 use shards::latch::Latch;
 
 use crate::http::{Head, HttpConn, RequestHead};
@@ -67,7 +67,7 @@ enum Slot {
 /// The client's write errors.
 pub(super) async fn post_batch(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
     batch: &Facts,

@@ -18,8 +18,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use glommio::channels::local_channel::{self, LocalReceiver};
-use glommio::net::TcpStream;
 use serde_json::value::RawValue;
+use shards::io::NetStream;
 use shards::latch::Latch;
 
 use crate::http::{Head, HttpConn, RequestHead};
@@ -71,7 +71,7 @@ impl Drop for Inflight<'_> {
 /// Serves one translated request; returns whether the client connection stays open.
 pub(in crate::proxy) async fn call(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
     facts: &Facts,

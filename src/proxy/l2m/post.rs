@@ -11,9 +11,9 @@
 use crate::config::{RouteId, UpstreamId};
 use std::rc::Rc;
 
-use glommio::net::TcpStream;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use shards::io::NetStream;
 
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, write_error, JsonRpcId, Kind, Method, ProtocolVersion, LOG_LEVELS};
@@ -36,7 +36,7 @@ use crate::pipeline::{Facts, RequestCtx};
 #[allow(clippy::too_many_arguments)]
 pub(in crate::proxy) async fn intercept(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
     ctx: &RequestCtx,
@@ -160,7 +160,7 @@ pub(in crate::proxy) fn open(
 
 async fn initialize(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
     facts: &Facts,
@@ -240,7 +240,7 @@ pub(in crate::proxy) fn route(
 
 async fn on_session(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
     facts: &Facts,
@@ -358,7 +358,7 @@ fn subscribe(session: &L2mSession, facts: &Facts) -> Result<(), (i32, &'static s
 /// `202 Accepted`, no body: a notification or a response from the client.
 async fn accepted(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let mut out = Vec::with_capacity(96);

@@ -10,7 +10,7 @@
 
 use std::future::Future;
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::http::HttpConn;
 use crate::mcp::{jsonrpc, write_error, JsonRpcId};
@@ -122,7 +122,7 @@ pub(in crate::proxy) trait StreamSink {
 
 /// The client's POST answer, JSON until something must be streamed.
 pub(super) struct Answer<'a> {
-    pub(super) client: &'a mut HttpConn<TcpStream>,
+    pub(super) client: &'a mut HttpConn<NetStream>,
     pub(super) shape: ClientShape<'a>,
     pub(super) sse: Option<SseOut>,
 }

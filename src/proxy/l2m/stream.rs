@@ -12,7 +12,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::Method;
@@ -38,7 +38,7 @@ const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Serves GET or DELETE for a translated session; returns whether the connection stays open.
 pub async fn get_or_delete(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     sid: SessionId,
     session: Rc<L2mSession>,
@@ -81,7 +81,7 @@ pub async fn get_or_delete(
 
 /// A Streamable HTTP client's GET stream.
 struct GetStream<'a> {
-    client: &'a mut HttpConn<TcpStream>,
+    client: &'a mut HttpConn<NetStream>,
     out: SseOut,
 }
 

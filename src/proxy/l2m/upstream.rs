@@ -90,7 +90,7 @@ impl AuthRefusal {
     pub async fn write(
         &self,
         state: &ShardState,
-        client: &mut crate::http::HttpConn<glommio::net::TcpStream>,
+        client: &mut crate::http::HttpConn<shards::io::NetStream>,
         keep_alive: bool,
     ) -> Result<bool, ProxyError> {
         let mut out = Vec::with_capacity(self.body.len() + 256);

@@ -20,7 +20,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use glommio::channels::local_channel::{LocalReceiver, LocalSender};
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 use shards::latch::Latch;
 
 use crate::config::{Config, LegacySseConfig, RouteConfig, RouteId};
@@ -108,7 +108,7 @@ pub async fn dispatch(
     state: &Rc<ShardState>,
     found: LegacyRoute<'_>,
     stages: &RouteStages,
-    conn: &mut HttpConn<TcpStream>,
+    conn: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     match (found.stream, head.method()) {

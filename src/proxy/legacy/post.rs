@@ -11,7 +11,7 @@
 use std::rc::Rc;
 use std::time::Instant;
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::session::SessionId;
@@ -32,7 +32,7 @@ use crate::pipeline::RouteStages;
 pub(super) async fn post(
     state: &Rc<ShardState>,
     (route, stages): (RouteId, &RouteStages),
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let started = Instant::now();
@@ -137,7 +137,7 @@ pub(super) async fn post(
 /// Answers `202 Accepted` (the answer itself comes on the stream).
 async fn accepted(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     method: crate::mcp::Method,
     started: Instant,

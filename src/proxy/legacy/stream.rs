@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use glommio::channels::local_channel::LocalReceiver;
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::config::LegacySseConfig;
 use crate::http::{
@@ -47,7 +47,7 @@ pub(super) async fn open(
     (route, upstream): (RouteId, UpstreamId),
     legacy: &LegacySseConfig,
     stages: &RouteStages,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let framing = head.framing()?;
@@ -90,7 +90,7 @@ pub(super) async fn open(
 
 async fn serve(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     legacy: &LegacySseConfig,
     sid: &SessionId,
@@ -206,7 +206,7 @@ fn push_event(out: &mut Vec<u8>, chunked: bool, event: &str, data: &[u8]) {
 }
 
 /// Writes and clears `scratch`.
-async fn send(client: &mut HttpConn<TcpStream>, scratch: &mut Vec<u8>) -> Result<(), ProxyError> {
+async fn send(client: &mut HttpConn<NetStream>, scratch: &mut Vec<u8>) -> Result<(), ProxyError> {
     let written = within(WRITE_TIMEOUT, client.write_all(scratch)).await;
     scratch.clear();
     match written {

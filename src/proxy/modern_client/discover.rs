@@ -8,8 +8,8 @@ use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::Instant;
 
-use glommio::net::TcpStream;
 use serde_json::{json, Value};
+use shards::io::NetStream;
 
 use crate::http::HttpConn;
 use crate::mcp::{JsonRpcId, ProtocolVersion};
@@ -26,7 +26,7 @@ use super::pool::{PoolKey, Principal};
 pub async fn answer(
     state: &Rc<ShardState>,
     upstream: UpstreamId,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     id: &JsonRpcId,
     params: &Value,
     shape: ClientShape<'_>,

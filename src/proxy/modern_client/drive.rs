@@ -13,8 +13,8 @@ use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::Instant;
 
-use glommio::net::TcpStream;
 use serde_json::{json, Value};
+use shards::io::NetStream;
 
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, JsonRpcId};
@@ -56,7 +56,7 @@ pub(super) struct Ongoing {
 /// Client write failures; refusals are answered here (400/404 with a JSON-RPC error).
 pub(in crate::proxy) async fn serve(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
     ctx: &RequestCtx,
@@ -138,7 +138,7 @@ fn request_hash(method: &str, name: Option<&str>) -> u64 {
 async fn fresh(
     state: &Rc<ShardState>,
     upstream: UpstreamId,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
     facts: &Facts,
@@ -272,7 +272,7 @@ pub(super) fn id_value(id: &JsonRpcId) -> Value {
 pub(super) async fn drive(
     state: &Rc<ShardState>,
     upstream: UpstreamId,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
     mut ongoing: Ongoing,
@@ -398,7 +398,7 @@ fn local_answer(method: &str) -> Option<&'static [u8]> {
 
 pub(super) async fn write_message(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     shape: ClientShape<'_>,
     message: &[u8],
     sse: Option<SseOut>,
@@ -414,7 +414,7 @@ pub(super) async fn write_message(
 
 pub(super) async fn fail(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
     failure: &Failure,
@@ -424,7 +424,7 @@ pub(super) async fn fail(
 
 pub(super) async fn fail_on(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
     failure: &Failure,
@@ -448,7 +448,7 @@ pub(super) async fn fail_on(
 /// Answers 400 with a JSON-RPC invalid-params error for `id` (a bad `_meta` field or answer).
 pub(super) async fn refuse_params(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
     message: &str,
@@ -468,7 +468,7 @@ pub(super) async fn refuse_params(
 /// Answers `status` with a JSON-RPC error for `id`.
 pub(super) async fn refuse(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     shape: ClientShape<'_>,
     status: u16,
     id: &JsonRpcId,

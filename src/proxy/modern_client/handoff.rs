@@ -9,7 +9,7 @@
 use crate::config::UpstreamId;
 use std::rc::Rc;
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::http::{write_chunk, Framing, Head, HttpConn, RequestHead, LAST_CHUNK};
 
@@ -23,7 +23,7 @@ use super::super::state::ShardState;
 /// one that is gone (503, shutting down).
 pub async fn to_shard(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
     upstream: UpstreamId,

@@ -14,8 +14,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use glommio::channels::local_channel::LocalReceiver;
-use glommio::net::TcpStream;
 use serde_json::{json, Map, Value};
+use shards::io::NetStream;
 
 use crate::http::{write_request_head, Framing, HttpConn};
 use crate::mcp::JsonRpcId;
@@ -168,7 +168,7 @@ impl Stream {
 pub async fn listen(
     state: &Rc<ShardState>,
     upstream: UpstreamId,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
     params: &Value,

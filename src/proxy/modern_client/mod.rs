@@ -159,7 +159,7 @@ pub fn is_modern_refusal(body: &[u8]) -> bool {
 /// Client write failures.
 pub async fn probe(
     state: &Rc<ShardState>,
-    client: &mut crate::http::HttpConn<glommio::net::TcpStream>,
+    client: &mut crate::http::HttpConn<shards::io::NetStream>,
     head: &crate::http::RequestHead,
     upstream: UpstreamId,
     mut ex: super::exchange::Exchange,

@@ -9,8 +9,8 @@ use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::Instant;
 
-use glommio::net::TcpStream;
 use serde_json::{json, Map, Value};
+use shards::io::NetStream;
 
 use crate::http::{HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, JsonRpcId};
@@ -35,7 +35,7 @@ use super::{Pending, MAX_PENDING, PENDING_TTL};
 pub(super) async fn retry(
     state: &Rc<ShardState>,
     upstream: UpstreamId,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
     shape: ClientShape<'_>,
@@ -114,7 +114,7 @@ pub(super) async fn retry(
 pub(super) async fn input_required(
     state: &Rc<ShardState>,
     upstream: UpstreamId,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
     ongoing: Ongoing,

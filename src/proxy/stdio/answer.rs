@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::http::{write_chunk, write_event, write_response_head, Framing, HttpConn, LAST_CHUNK};
 use crate::mcp::{jsonrpc, write_error, JsonRpcId};
@@ -134,7 +134,7 @@ fn error_step(id: &JsonRpcId, code: i32, message: &str) -> Step {
 /// Only client-side write failures (the connection is then closed).
 pub async fn answer_call(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     call: Call,
     id: &JsonRpcId,
     timeout: Duration,
@@ -180,7 +180,7 @@ pub async fn answer_call(
 /// The client's write error.
 pub async fn write_json(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     body: &[u8],
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
@@ -206,7 +206,7 @@ pub async fn write_json(
 /// The client's write error.
 pub async fn write_empty(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     status: u16,
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
@@ -237,7 +237,7 @@ pub enum StreamWake<T> {
 /// shutdown (GET streams and `subscriptions/listen` alike).
 pub async fn next_or_end<T>(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     next: impl std::future::Future<Output = Option<T>>,
 ) -> StreamWake<T> {
     futures_lite::future::or(
@@ -289,7 +289,7 @@ impl SseOut {
     pub async fn start(
         &mut self,
         state: &ShardState,
-        client: &mut HttpConn<TcpStream>,
+        client: &mut HttpConn<NetStream>,
     ) -> Result<(), ProxyError> {
         let mut headers: Vec<(&str, &[u8])> = vec![
             ("Content-Type", b"text/event-stream"),
@@ -321,7 +321,7 @@ impl SseOut {
     /// The client's write error, or `CLIENT_WRITE_TIMEOUT` passing (as a hang-up).
     pub async fn event(
         &mut self,
-        client: &mut HttpConn<TcpStream>,
+        client: &mut HttpConn<NetStream>,
         message: &[u8],
     ) -> Result<(), ProxyError> {
         let changed = self.stages.as_ref().and_then(|s| s.response(message));
@@ -345,7 +345,7 @@ impl SseOut {
     pub async fn finish(
         &mut self,
         state: &ShardState,
-        client: &mut HttpConn<TcpStream>,
+        client: &mut HttpConn<NetStream>,
     ) -> Result<bool, ProxyError> {
         if !self.started {
             self.start(state, client).await?;
@@ -363,7 +363,7 @@ impl SseOut {
 /// batch would hold its upstream connections, while this write waits.
 /// The bound is on progress, not on the whole write: each [`WRITE_PIECE`] gets the timeout, so
 /// a slow but reading client still gets a large event.
-async fn write_bounded(client: &mut HttpConn<TcpStream>, bytes: &[u8]) -> Result<(), ProxyError> {
+async fn write_bounded(client: &mut HttpConn<NetStream>, bytes: &[u8]) -> Result<(), ProxyError> {
     for piece in bytes.chunks(WRITE_PIECE) {
         within(CLIENT_WRITE_TIMEOUT, client.write_all(piece))
             .await

@@ -11,8 +11,8 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use glommio::net::TcpStream;
 use serde_json::Value;
+use shards::io::NetStream;
 
 use crate::http::HttpConn;
 use crate::mcp::JsonRpcId;
@@ -42,7 +42,7 @@ fn id_of(value: Option<&Value>) -> Option<JsonRpcId> {
 /// 404 when the link is gone; client write failures.
 pub async fn post_batch(
     state: &ShardState,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     body: &[u8],
     bound: &Rc<LinkSession>,
     timeout: Duration,
@@ -139,7 +139,7 @@ impl Replies {
     pub async fn message(
         &mut self,
         state: &ShardState,
-        client: &mut HttpConn<TcpStream>,
+        client: &mut HttpConn<NetStream>,
         shape: ClientShape<'_>,
         message: &[u8],
     ) -> Result<(), ProxyError> {
@@ -170,7 +170,7 @@ impl Replies {
     pub async fn finish(
         mut self,
         state: &ShardState,
-        client: &mut HttpConn<TcpStream>,
+        client: &mut HttpConn<NetStream>,
         shape: ClientShape<'_>,
     ) -> Result<bool, ProxyError> {
         if !self.array.is_empty() {

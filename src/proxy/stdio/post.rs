@@ -9,7 +9,7 @@ use crate::config::{RouteId, UpstreamId};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::config::StdioMode;
 use crate::http::{Head, HttpConn, RequestHead};
@@ -48,7 +48,7 @@ pub(super) struct StdioTarget<'a> {
 /// cannot start) and client write failures.
 pub(in crate::proxy) async fn post(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
     ctx: &RequestCtx,
@@ -83,7 +83,7 @@ pub(in crate::proxy) async fn post(
 
 async fn initialize(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     body: &[u8],
     facts: &Facts,
     to: &StdioTarget<'_>,
@@ -207,7 +207,7 @@ fn entry(to: &StdioTarget<'_>, facts: &Facts, bound: Rc<LinkSession>) -> Session
 
 async fn in_session(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     body: &[u8],
     facts: &Facts,
     sid: SessionId,

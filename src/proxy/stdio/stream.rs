@@ -8,7 +8,7 @@
 use std::rc::Rc;
 use std::time::Instant;
 
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::session::SessionId;
@@ -25,7 +25,7 @@ use super::answer::{next_or_end, write_empty, ClientShape, SseOut, StreamWake};
 /// 404 when the child is gone, 409 when a GET stream is already open, client write failures.
 pub async fn get_or_delete(
     state: &Rc<ShardState>,
-    client: &mut HttpConn<TcpStream>,
+    client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     sid: SessionId,
     bound: Rc<LinkSession>,

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use glommio::channels::local_channel::LocalReceiver;
-use glommio::net::TcpStream;
+use shards::io::NetStream;
 
 use crate::http::{
     write_request_head, BodyReader, Framing, HttpConn, Limits, MessageKind, Method, ResponseHead,
@@ -27,7 +27,7 @@ const MAX_POST_ANSWER: usize = 64 * 1024;
 
 /// The upstream's event stream.
 pub(super) struct SseSource {
-    conn: HttpConn<TcpStream>,
+    conn: HttpConn<NetStream>,
     body: BodyReader,
     parser: SseParser,
     /// Body bytes not yet given to the parser.
@@ -110,13 +110,13 @@ pub(super) struct Poster {
     target: SseTarget,
     /// Path and query the `endpoint` event named.
     endpoint: String,
-    conn: Option<HttpConn<TcpStream>>,
+    conn: Option<HttpConn<NetStream>>,
 }
 
-async fn connect(target: &SseTarget) -> Result<HttpConn<TcpStream>, String> {
+async fn connect(target: &SseTarget) -> Result<HttpConn<NetStream>, String> {
     let mut last = format!("{}: no address", target.url);
     for &addr in &target.addrs {
-        match TcpStream::connect_timeout(addr, target.connect_timeout).await {
+        match NetStream::connect_timeout(addr, target.connect_timeout).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF)));
@@ -128,7 +128,7 @@ async fn connect(target: &SseTarget) -> Result<HttpConn<TcpStream>, String> {
 }
 
 /// Reads the final response head.
-async fn final_head(conn: &mut HttpConn<TcpStream>) -> Result<ResponseHead, String> {
+async fn final_head(conn: &mut HttpConn<NetStream>) -> Result<ResponseHead, String> {
     let mut head = ResponseHead::default();
     conn.read_final_response_head(&Limits::default(), &mut head)
         .await
