@@ -12,8 +12,8 @@
 //! the proxy may run dozens of these children per shard. Plain threads do the same work with
 //! less: the **main thread** reads stdin in large chunks and answers every ordinary request
 //! inline (no hand-off before the reply is queued); one **writer thread** owns stdout; a `slow`
-//! call runs its script (pauses and progress notifications) on a **thread of its own**, so it
-//! never holds up other requests. Threads share nothing but channels (`std::sync::mpsc`, no
+//! call's script (pauses and progress notifications) plays on the **player thread** (`player.rs`,
+//! one deadline heap for every running call), so it never holds up other requests. Threads share nothing but channels (`std::sync::mpsc`, no
 //! locks) and one cancellation flag per `slow` call (an `AtomicBool` the main thread sets on
 //! `notifications/cancelled`); the session state lives on the main thread alone. No shard exists in this process,
 //! so blocking here blocks nobody else.
@@ -29,15 +29,17 @@
 
 mod ask;
 mod lines;
+mod player;
 mod session;
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 
 use lines::{Line, LineSplitter};
+use player::{Player, Script};
 use session::{Action, StdioSession};
 
 use super::SseStep;
@@ -51,9 +53,6 @@ const MAX_LINE: usize = crate::config::defaults::MAX_BODY_BYTES as usize;
 const OUTBOX_MESSAGES: usize = 4096;
 /// Most bytes the writer gathers into one write.
 const BATCH_BYTES: usize = 256 * 1024;
-/// `slow` calls running at once; one more waits for the oldest to finish (which also stops
-/// reading input meanwhile).
-const MAX_SCRIPTS: usize = 256;
 
 /// Serves stdin/stdout until end of input.
 ///
@@ -78,7 +77,9 @@ pub fn serve<R: Read, W: Write + Send + 'static>(mut input: R, output: W) -> io:
     let mut server = Server {
         session: StdioSession::default(),
         outbox,
-        scripts: Vec::new(),
+        player: None,
+        calls: Vec::new(),
+        calls_after_prune: 0,
         writer_gone: false,
     };
     let mut splitter = LineSplitter::new(MAX_LINE);
@@ -113,8 +114,12 @@ pub fn serve<R: Read, W: Write + Send + 'static>(mut input: R, output: W) -> io:
 struct Server {
     session: StdioSession,
     outbox: SyncSender<Vec<u8>>,
-    /// Running `slow` scripts, oldest first.
-    scripts: Vec<Script>,
+    /// Plays every `slow` call (started with the first one).
+    player: Option<Player>,
+    /// `slow` calls that may still be playing, oldest first.
+    calls: Vec<RunningCall>,
+    /// `calls.len()` after the last pruning.
+    calls_after_prune: usize,
     /// The writer stopped (stdout failed): stop reading.
     writer_gone: bool,
 }
@@ -132,8 +137,8 @@ impl Server {
             Action::Write(message) => self.send(message),
             Action::Script { call, steps } => self.script(call, steps),
             Action::Cancel(call) => {
-                for script in self.scripts.iter().filter(|script| script.call == call) {
-                    script.cancelled.store(true, Ordering::Relaxed);
+                for running in self.calls.iter().filter(|running| running.call == call) {
+                    running.cancelled.store(true, Ordering::Relaxed);
                 }
             }
             Action::Nothing => {}
@@ -146,29 +151,36 @@ impl Server {
         }
     }
 
-    /// Runs a `slow` script on its own thread.
+    /// Starts a `slow` script on the player thread (started with the first one).
     fn script(&mut self, call: String, steps: Vec<SseStep>) {
-        self.scripts.retain(|script| !script.thread.is_finished());
-        if self.scripts.len() >= MAX_SCRIPTS && !self.scripts.is_empty() {
-            let oldest = self.scripts.remove(0);
-            let _ = oldest.thread.join();
+        // A finished script's flag is held by this list alone: prune them once the list has
+        // doubled, so a long session does not grow it and pruning stays amortized O(1).
+        if self.calls.len() >= 2 * self.calls_after_prune.max(64) {
+            self.calls
+                .retain(|running| Arc::strong_count(&running.cancelled) > 1);
+            self.calls_after_prune = self.calls.len();
         }
-        let outbox = self.outbox.clone();
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&cancelled);
-        let spawned = thread::Builder::new()
-            .name("demo-slow".into())
-            .spawn(move || play(steps, &outbox, &flag));
-        match spawned {
-            Ok(thread) => self.scripts.push(Script {
-                call,
-                cancelled,
-                thread,
-            }),
-            Err(error) => {
-                // Without a thread the call cannot pause; its result is lost, so say why.
-                tracing::error!(%error, "cannot start a thread for a slow call");
+        if self.player.is_none() {
+            match Player::start(self.outbox.clone()) {
+                Ok(player) => self.player = Some(player),
+                Err(error) => {
+                    // Without the player the call cannot pause; its result is lost, so say why.
+                    tracing::error!(%error, "cannot start the thread for slow calls");
+                    return;
+                }
             }
+        }
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let script = Script {
+            steps,
+            cancelled: Arc::clone(&cancelled),
+        };
+        if self
+            .player
+            .as_ref()
+            .is_some_and(|player| player.play(script))
+        {
+            self.calls.push(RunningCall { call, cancelled });
         }
     }
 
@@ -177,41 +189,18 @@ impl Server {
         for message in self.session.abandon() {
             self.send(message);
         }
-        for script in self.scripts.drain(..) {
-            let _ = script.thread.join();
+        if let Some(player) = self.player.take() {
+            player.finish();
         }
     }
 }
 
-/// A `slow` call playing on its own thread.
-struct Script {
+/// A `slow` call that may still be playing, for `notifications/cancelled`.
+struct RunningCall {
     /// The request id as JSON text, matched against `notifications/cancelled`.
     call: String,
-    /// Set by the main thread on cancellation; the script stops before its next step.
+    /// Shared with the player, which stops the call before its next step once set.
     cancelled: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
-}
-
-/// Plays one script: pauses, then messages, in order; stops without a response once
-/// `cancelled` is set (a cancelled request gets none, per the MCP cancellation utility).
-#[allow(
-    clippy::disallowed_methods,
-    reason = "this thread exists only to pause one slow call; no shard runs in this process"
-)]
-fn play(steps: Vec<SseStep>, outbox: &SyncSender<Vec<u8>>, cancelled: &AtomicBool) {
-    for step in steps {
-        if cancelled.load(Ordering::Relaxed) {
-            return;
-        }
-        match step {
-            SseStep::Delay(pause) => thread::sleep(pause),
-            SseStep::Message(message) => {
-                if outbox.send(message).is_err() {
-                    return;
-                }
-            }
-        }
-    }
 }
 
 /// The writer thread: one write per batch of queued messages, each ended by `\n`.

@@ -204,3 +204,38 @@ fn a_cancelled_slow_call_sends_no_result() {
     let rest = lines(&pending);
     assert!(rest.iter().all(|v| v["id"] != 5), "{rest:?}");
 }
+
+/// Far more `slow` calls than a thread-per-call design could run at once all play together: every
+/// call's first progress notification comes before any call's second one (a capped design would
+/// start the late calls only after the early ones finished), and each call gets all its messages.
+#[test]
+fn plays_a_thousand_slow_calls_at_once() {
+    const CALLS: usize = 1000;
+    let mut input = format!("{INIT}\n");
+    for id in 1..=CALLS {
+        input.push_str(&format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/call\",\"params\":{{\"name\":\"slow\",\"arguments\":{{\"steps\":2,\"delay_ms\":300}},\"_meta\":{{\"progressToken\":{id}}}}}}}\n"
+        ));
+    }
+    let output = serve(input.as_bytes(), Vec::new()).unwrap();
+    let replies = lines(&output);
+    assert_eq!(replies.len(), 1 + 3 * CALLS);
+    let progress: Vec<&Value> = replies
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 2 * CALLS);
+    let last_first = progress.iter().rposition(|m| m["params"]["progress"] == 1);
+    let first_second = progress.iter().position(|m| m["params"]["progress"] == 2);
+    assert!(
+        last_first < first_second,
+        "a call started its first step after another call's second: {last_first:?} vs {first_second:?}"
+    );
+    let mut finished: Vec<u64> = replies
+        .iter()
+        .filter(|m| m.get("result").is_some() && m["id"] != 0)
+        .map(|m| m["id"].as_u64().unwrap())
+        .collect();
+    finished.sort_unstable();
+    assert_eq!(finished, (1..=CALLS as u64).collect::<Vec<_>>());
+}
