@@ -57,6 +57,13 @@ def ratios(text: str) -> dict[str, tuple[float, str]]:
     value = _float(r"bytes_per_session=([0-9.]+)", text)
     if value is not None:
         found["bytes per idle session"] = (value, LOWER)
+    ours = _float(r"^system calls, shadowcat: ([0-9.]+) per request", text)
+    theirs = _float(r"^system calls, nginx: ([0-9.]+) per request", text)
+    if ours is not None and theirs:
+        found["shadowcat/nginx system calls per request"] = (ours / theirs, LOWER)
+    value = _float(r"^proxy RSS: .*: ([0-9.]+) KB per stream", text)
+    if value is not None:
+        found["KB per open SSE stream (scale.sh)"] = (value, LOWER)
     return found
 
 

@@ -29,6 +29,10 @@
 #                                         upstream and placement: new/base ratios in the same run
 #   PROXY_ARGS=                           extra `reverse` flags for the proxies (e.g. "--deny-tool x"
 #                                         to measure a route with a stage configured)
+#   ALT_ARGS=                             also run the same binary with these flags added (e.g.
+#                                         "--io glommio": the other I/O path), rows alt/moderate-alt
+#   SYSCALLS=1  SYSCALL_DURATION=3s       count system calls per request (strace -c on every thread,
+#                                         one extra short wrk run each) for shadowcat, alt and nginx
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -55,6 +59,9 @@ READY_TIMEOUT=${READY_TIMEOUT:-10}
 NGINX=${NGINX:-1}
 BASE_BIN=${BASE_BIN:-}
 PROXY_ARGS=${PROXY_ARGS:-}
+ALT_ARGS=${ALT_ARGS:-}
+SYSCALLS=${SYSCALLS:-1}
+SYSCALL_DURATION=${SYSCALL_DURATION:-3s}
 COMPARE=
 THRESHOLD=5
 while [[ $# -gt 0 ]]; do
@@ -126,6 +133,46 @@ CONF
     NGINX_URL="http://127.0.0.1:$port/${1#http://*/}"
 }
 
+# ------------------------------------------------------------------ system calls per request
+
+declare -A SYSCALL_LINE
+
+# count_syscalls LABEL PID URL SESSIONS: a short wrk run with strace -c on every thread of PID;
+# sets SYSCALL_LINE[LABEL] to "N per request (name n, ...)" for the five most frequent calls.
+count_syscalls() {
+    local label=$1 pid=$2 url=$3 sessions=$4 out="$WORK/strace-$1.txt" tracer task targets=()
+    [[ $SYSCALLS == 1 ]] || return 0
+    command -v strace >/dev/null || { SYSCALL_LINE[$label]="(strace not installed)"; return 0; }
+    for task in /proc/"$pid"/task/*; do targets+=(-p "${task##*/}"); done
+    strace -c -o "$out" "${targets[@]}" 2>"$WORK/strace-$label.err" &
+    tracer=$!
+    PIDS+=("$tracer")
+    sleep 0.5 # strace attaches asynchronously; a few untraced requests only lower the count
+    run_wrk "syscalls-$label" "$url" "$sessions" "$WRK_THREADS" "$WRK_CONNS" "$SYSCALL_DURATION" 0
+    kill -INT "$tracer" 2>/dev/null || true
+    wait "$tracer" 2>/dev/null || true
+    forget_pid "$tracer"
+    [[ -s $out ]] || { SYSCALL_LINE[$label]="(strace failed: $(head -c 200 "$WORK/strace-$label.err"))"; return 0; }
+    SYSCALL_LINE[$label]=$(awk -v n="${REQS[syscalls-$label]}" '
+        $1 ~ /^[0-9.]+$/ && $4 ~ /^[0-9]+$/ {
+            if ($NF == "total") { total = $4; next }
+            calls[$NF] = $4
+        }
+        END {
+            line = sprintf("%.2f per request (", total / n)
+            for (k = 0; k < 5; k++) {
+                best = ""; max = -1
+                for (c in calls) if (calls[c] > max) { max = calls[c]; best = c }
+                if (best == "") break
+                line = line sprintf("%s%s %.2f", k ? ", " : "", best, max / n)
+                delete calls[best]
+            }
+            print line ")"
+        }' "$out")
+    echo "bench: syscalls $label: ${SYSCALL_LINE[$label]}" >&2
+    { echo "== strace -c $label"; cat "$out"; } >>"$WORK/raw.txt"
+}
+
 # ------------------------------------------------------------------ main
 
 command -v curl >/dev/null || die "curl is required"
@@ -171,6 +218,7 @@ run_wrk warmup-direct "$UPSTREAM_URL" "$DIRECT_SESSIONS" "$WRK_THREADS" "$WRK_CO
 run_wrk direct "$UPSTREAM_URL" "$DIRECT_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
 run_wrk warmup-proxied "$PROXY_URL" "$PROXIED_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$WARMUP" 0
 run_wrk proxied "$PROXY_URL" "$PROXIED_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
+count_syscalls shadowcat "$PROXY_PID" "$PROXY_URL" "$PROXIED_SESSIONS"
 if [[ $NGINX == 1 ]]; then
     start_nginx "$UPSTREAM_URL"
     NGINX_SESSIONS=$(new_sessions "$NGINX_URL" "$WRK_THREADS")
@@ -179,6 +227,7 @@ if [[ $NGINX == 1 ]]; then
     PROXY_PID=$NGINX_PID
     run_wrk warmup-nginx "$NGINX_URL" "$NGINX_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$WARMUP" 0
     run_wrk nginx "$NGINX_URL" "$NGINX_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
+    count_syscalls nginx "$NGINX_PID" "$NGINX_URL" "$NGINX_SESSIONS"
     PROXY_PID=$SHADOWCAT_PID
     stop_pid "$NGINX_PID"
     forget_pid "$NGINX_PID"
@@ -203,6 +252,23 @@ if [[ -n $BASE_BIN ]]; then
     stop_pid "$BASE_PID"
     forget_pid "$BASE_PID"
 fi
+if [[ -n $ALT_ARGS ]]; then
+    # shellcheck disable=SC2046,SC2086 # flag lists on purpose
+    start_server proxy-alt reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" \
+        $(placement_flags "$PROXY_SHARDS" "$PROXY_CORES") $PROXY_ARGS $ALT_ARGS
+    ALT_PID=$STARTED_PID
+    ALT_URL=$(listen_url proxy)
+    ALT_SESSIONS=$(new_sessions "$ALT_URL" "$WRK_THREADS")
+    SHADOWCAT_PID=$PROXY_PID
+    PROXY_PID=$ALT_PID
+    run_wrk warmup-alt "$ALT_URL" "$ALT_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$WARMUP" 0
+    run_wrk alt "$ALT_URL" "$ALT_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
+    count_syscalls alt "$ALT_PID" "$ALT_URL" "$ALT_SESSIONS"
+    run_wrk moderate-alt "$ALT_URL" "${ALT_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
+    PROXY_PID=$SHADOWCAT_PID
+    stop_pid "$ALT_PID"
+    forget_pid "$ALT_PID"
+fi
 run_wrk moderate-direct "$UPSTREAM_URL" "${DIRECT_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
 run_wrk moderate-proxied "$PROXY_URL" "${PROXIED_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
 
@@ -212,6 +278,7 @@ say "$(printf "$ROW_FORMAT" run 'req/s' 'p50 µs' 'p99 µs' 'proxy CPU µs' 'ups
 LABELS=(direct proxied)
 [[ $NGINX == 1 ]] && LABELS+=(nginx)
 [[ -n $BASE_BIN ]] && LABELS+=(base moderate-base)
+[[ -n $ALT_ARGS ]] && LABELS+=(alt moderate-alt)
 for label in "${LABELS[@]}" moderate-direct moderate-proxied; do
     say "$(row "$label")"
 done
@@ -224,6 +291,18 @@ say "proxy CPU per proxied request: ${PROXY_CPU[proxied]} µs (CPU time / reques
 if [[ $NGINX == 1 ]]; then
     say "$(awk -v s="${RPS[proxied]}" -v n="${RPS[nginx]}" -v sc="${PROXY_CPU[proxied]}" -v nc="${PROXY_CPU[nginx]}" \
         'BEGIN { printf "shadowcat vs nginx proxy_pass: throughput %.3f, CPU per request %s µs vs %s µs", s / n, sc, nc }')"
+fi
+
+if [[ -n $ALT_ARGS ]]; then
+    say "$(awk -v s="${RPS[proxied]}" -v a="${RPS[alt]}" -v sc="${PROXY_CPU[proxied]}" -v ac="${PROXY_CPU[alt]}" \
+        -v args="$ALT_ARGS" 'BEGIN { printf "proxied vs alt (%s): throughput %.3f, CPU per request %s µs vs %s µs", args, s / a, sc, ac }')"
+    say "proxied vs alt, moderate load: p50 ${P50[moderate-proxied]} µs vs ${P50[moderate-alt]} µs," \
+        "p99 ${P99[moderate-proxied]} µs vs ${P99[moderate-alt]} µs"
+fi
+if [[ $SYSCALLS == 1 ]]; then
+    for label in shadowcat alt nginx; do
+        [[ -n ${SYSCALL_LINE[$label]:-} ]] && say "system calls, $label: ${SYSCALL_LINE[$label]}"
+    done
 fi
 
 if [[ -n $BASE_BIN ]]; then
