@@ -14,6 +14,9 @@
 --                         mirrored `Mcp-Method`/`Mcp-Name` headers, and no session.
 --   ECHO_ARG              the echo tool's argument name (default `message`, the demo server's).
 --   ECHO_PAD              bytes of padding appended to every message (default 0).
+--   ROTATE                if 1, every request of every thread takes the next session of the
+--                         whole MCP_SESSIONS list (sessions rotate over connections, as behind a
+--                         backend multiplexing many users' sessions over one connection pool).
 --   DELAY_MS              if > 0, every connection waits this long between two requests; used
 --                         for the moderate-load latency run (wrk's latency excludes the delay).
 --
@@ -38,6 +41,7 @@ local META = STATELESS and (',"_meta":{"io.modelcontextprotocol/protocolVersion"
    .. '"io.modelcontextprotocol/clientInfo":{"name":"shadowcat-bench","version":"0"}}') or ""
 local PAD = string.rep("x", tonumber(os.getenv("ECHO_PAD") or "0") or 0)
 local DELAY = tonumber(os.getenv("DELAY_MS") or "0") or 0
+local ROTATE = os.getenv("ROTATE") == "1"
 
 -- ---------------------------------------------------------------- setup / done (main Lua state)
 
@@ -64,6 +68,7 @@ function setup(thread)
    end
    thread:set("thread_index", index)
    thread:set("session_id", sessions[((index - 1) % #sessions) + 1])
+   thread:set("session_list", table.concat(sessions, ","))
    threads[index] = thread
 end
 
@@ -99,7 +104,7 @@ end
 
 -- ---------------------------------------------------------------- running phase (thread states)
 
-local headers, path, counter, pending
+local headers, path, counter, pending, rotation
 
 function init(args)
    counter = 0
@@ -119,6 +124,7 @@ function init(args)
    else
       headers["Mcp-Session-Id"] = session_id
    end
+   rotation = ROTATE and split_commas(session_list) or nil
 end
 
 if DELAY > 0 then
@@ -135,6 +141,9 @@ function request()
    counter = counter + 1
    local id_text = string.format("%d", counter * ID_STRIDE + thread_index)
    pending[id_text] = true
+   if rotation then
+      headers["Mcp-Session-Id"] = rotation[(counter + thread_index) % #rotation + 1]
+   end
    local body = '{"jsonrpc":"2.0","id":' .. id_text
       .. ',"method":"tools/call","params":{"name":"echo","arguments":{"' .. ECHO_ARG .. '":"'
       .. message_for(id_text) .. '"}' .. META .. '}}'
