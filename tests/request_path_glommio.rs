@@ -18,6 +18,8 @@ mod mcp;
 
 #[path = "request_path/errors.rs"]
 mod errors;
+#[path = "request_path/io_path.rs"]
+mod io_path;
 #[path = "request_path/legacy.rs"]
 mod legacy;
 #[path = "request_path/relay.rs"]

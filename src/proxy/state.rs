@@ -70,6 +70,8 @@ pub struct MetricsReport {
     pub buffers: shards::slab::BufStats,
     /// Its stdio children, over all stdio upstreams.
     pub children: super::stdio::children::ChildStats,
+    /// Its io_uring's counters (uring path only).
+    pub uring: Option<shards::uring::UringStats>,
     /// The scrape this answers.
     pub seq: u64,
 }

@@ -119,7 +119,7 @@ pub(crate) struct Proxy {
 /// The socket I/O path every proxy of this test binary runs: this file is compiled twice, as
 /// `request_path` (the default path, io_uring) and `request_path_glommio`
 /// (tests/request_path_glommio.rs), so every request-path test runs on both paths.
-const IO_PATH: &str = if env!("CARGO_CRATE_NAME").len() > "request_path".len() {
+pub(crate) const IO_PATH: &str = if env!("CARGO_CRATE_NAME").len() > "request_path".len() {
     "glommio"
 } else {
     "uring"
