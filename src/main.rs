@@ -22,10 +22,13 @@ fn main() -> ExitCode {
             return match config::load(&path) {
                 Ok(config) => {
                     // The effective config, then the truth about what each route's requests pass.
-                    print!(
-                        "{}{}",
+                    let (io, why) = shadowcat::app::io_choice(&config.runtime);
+                    let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+                    println!(
+                        "{}{}# socket I/O path on this machine: {}{why}",
                         config::to_toml(&config),
-                        shadowcat::pipeline::describe(&config)
+                        shadowcat::pipeline::describe(&config),
+                        config::io_name(io),
                     );
                     ExitCode::SUCCESS
                 }

@@ -19,6 +19,8 @@
 //! - [`mesh`] is the only way shards talk: one bounded channel per ordered pair of shards, built
 //!   on the launching thread ([`Mesh::build`]) and connected on each shard
 //!   ([`MeshEndpoint::connect`]). A local target never crosses the mesh.
+//! - [`io`] is the per-shard socket interface the application uses ([`ShardIo`], [`NetStream`],
+//!   [`NetListener`]) over either I/O path: glommio's sockets or [`uring`].
 //! - [`uring`] is the per-shard io_uring socket path ([`Uring`], [`UringStream`],
 //!   [`UringListener`]) with a kernel probe for the `--io uring|glommio` choice; all of its
 //!   `unsafe` stays inside that module.
@@ -85,6 +87,7 @@ pub mod uring;
 
 pub use error::{CoreListError, Error};
 pub use executor::{Runtime, RuntimeSpec, ShardCtx};
+pub use io::{NetListener, NetStream, ShardIo};
 pub use memlock::{
     check_memlock, largest_io_memory, memlock_limit, memlock_need, MemlockLimit, DEFAULT_IO_MEMORY,
     EXECUTOR_BASE_MEMLOCK,
@@ -95,7 +98,7 @@ pub use placement::{format_core_list, online_cores, parse_core_list, select_core
 pub use ring::{Ring, DEFAULT_VNODES};
 pub use slab::{BufPool, BufStats, SIZE_CLASSES};
 pub use table::Table;
-pub use uring::{Uring, UringConfig, UringListener, UringStream};
+pub use uring::{IoBackend, Uring, UringConfig, UringListener, UringStream};
 
 /// Index of a shard: `0..shard_count`, in the order of the core list the runtime was started with.
 ///

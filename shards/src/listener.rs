@@ -7,7 +7,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, IntoRawFd};
+use std::os::fd::OwnedFd;
 
 use glommio::net::TcpListener;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -15,19 +15,24 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// Listen backlog per shard: bursts of new connections queue here instead of being refused.
 pub const DEFAULT_BACKLOG: i32 = 4096;
 
-/// Binds `addr` with `SO_REUSEPORT` + `SO_REUSEADDR` and listens. Call on the shard that will
-/// accept from it.
+/// Binds `addr` with `SO_REUSEPORT` + `SO_REUSEADDR` and listens, as glommio's listener (the
+/// admin and demo listeners; the MCP listeners go through `crate::io::ShardIo::bind`). Call on
+/// the shard that will accept from it.
 pub fn bind_reuseport(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    Ok(crate::uring::fds::glommio_listener(bind_socket(
+        addr, backlog,
+    )?))
+}
+
+/// Binds `addr` with `SO_REUSEPORT` + `SO_REUSEADDR` and listens: the socket, for either I/O
+/// path.
+pub fn bind_socket(addr: SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
-    let fd = socket.into_raw_fd();
-    // SAFETY: `fd` is a bound, listening TCP socket we own exclusively; TcpListener takes it over.
-    #[allow(unsafe_code, reason = "handing our own listening socket to glommio")]
-    let listener = unsafe { TcpListener::from_raw_fd(fd) };
-    Ok(listener)
+    Ok(OwnedFd::from(socket))
 }
 
 #[cfg(test)]

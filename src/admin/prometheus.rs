@@ -72,6 +72,7 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
             "# TYPE shadowcat_{name} {kind}\nshadowcat_{name} {value}"
         );
     }
+    render_uring(&mut out, reports);
     for name in COUNTER_NAMES {
         let _ = writeln!(
             out,
@@ -132,6 +133,42 @@ fn summary(
         label(None),
         snap.count(hist).unwrap_or(0)
     );
+}
+
+/// The io_uring path's gauges and counters, summed over the shards running it (all zero on
+/// glommio's path): live connections and registered file slots (both back to the pooled
+/// upstream connections once clients close: a leak shows here), and buffer ownership
+/// violations (must stay 0).
+fn render_uring(out: &mut String, reports: &[MetricsReport]) {
+    let rings: Vec<_> = reports.iter().filter_map(|r| r.uring).collect();
+    let sum = |f: fn(&shards::uring::UringStats) -> u64| rings.iter().map(f).sum::<u64>();
+    for (name, kind, value) in [
+        ("io_uring_shards", "gauge", rings.len() as u64),
+        ("io_uring_connections", "gauge", sum(|s| s.conns as u64)),
+        (
+            "io_uring_fixed_slots_used",
+            "gauge",
+            sum(|s| u64::from(s.fixed_slots_used)),
+        ),
+        (
+            "io_uring_unfixed_fds_total",
+            "counter",
+            sum(|s| s.unfixed_fds),
+        ),
+        ("io_uring_enters_total", "counter", sum(|s| s.enters)),
+        ("io_uring_sends_total", "counter", sum(|s| s.sends)),
+        ("io_uring_recvs_total", "counter", sum(|s| s.recvs)),
+        (
+            "io_uring_buffer_violations_total",
+            "counter",
+            sum(|s| s.buffer_violations),
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# TYPE shadowcat_{name} {kind}\nshadowcat_{name} {value}"
+        );
+    }
 }
 
 fn add_buffers(a: shards::slab::BufStats, b: shards::slab::BufStats) -> shards::slab::BufStats {

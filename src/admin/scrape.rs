@@ -33,6 +33,7 @@ pub fn local_report(state: &ShardState) -> MetricsReport {
                 }
             },
         ),
+        uring: state.io.stats(),
         seq: 0,
     }
 }

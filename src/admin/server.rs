@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use glommio::net::{TcpListener, TcpStream};
+use shards::io::{NetListener, NetStream};
 
 use crate::proxy::accept::accept_until;
 
@@ -15,7 +15,9 @@ use crate::proxy::state::ShardState;
 use shards::timeout::within;
 
 /// Accepts admin connections until shutdown.
-pub async fn accept_loop(state: Rc<ShardState>, listener: TcpListener) {
+/// Admin traffic is not the hot path: its listener stays on glommio's sockets
+/// (`shards::listener::bind_reuseport`) whatever `--io` says.
+pub async fn accept_loop(state: Rc<ShardState>, listener: NetListener) {
     // Answer only to local names and our own address: a browser page cannot read the API
     // through DNS rebinding. (This loop runs only when `admin` is configured.)
     let hosts = Rc::new(
@@ -31,7 +33,7 @@ pub async fn accept_loop(state: Rc<ShardState>, listener: TcpListener) {
     .await;
 }
 
-async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: TcpStream) {
+async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: NetStream) {
     let mut conn = HttpConn::new(stream, Vec::with_capacity(1024));
     let limits = state.limits;
     let mut head = crate::http::RequestHead::default();

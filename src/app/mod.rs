@@ -160,6 +160,7 @@ pub fn start(mut config: Config) -> Result<Running, AppError> {
         admin,
         demo,
         demo_secret: random_u64()?,
+        io: io_backend(&config.runtime),
     });
     let config = Arc::new(config);
     let spec = spec(&config.runtime, cores);
@@ -284,6 +285,23 @@ fn announce(shard_count: usize, lines: &[String], hint: Option<String>) {
         eprintln!("{hint}");
     }
     tracing::info!(shards = shard_count, "ready");
+}
+
+/// The socket I/O path of the proxy's connections: what `--io` asked for, uring by default;
+/// glommio's sockets, with one warning saying why, where the kernel lacks what the ring needs.
+fn io_backend(runtime: &RuntimeConfig) -> shards::IoBackend {
+    let (io, why) = io_choice(runtime);
+    if let Some(why) = why {
+        tracing::warn!("{why}");
+    }
+    tracing::info!(io = crate::config::io_name(io), "socket I/O path");
+    io
+}
+
+/// The I/O path `runtime` gets on this kernel and, when it is not what was asked for (or the
+/// default), why (`config check` prints it; startup logs it).
+pub fn io_choice(runtime: &RuntimeConfig) -> (shards::IoBackend, Option<String>) {
+    shards::uring::select_backend(runtime.io)
 }
 
 fn select(runtime: &RuntimeConfig) -> Result<Vec<usize>, AppError> {

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use glommio::net::TcpListener;
-use shards::ShardCtx;
+use shards::io::{NetListener, ShardIo};
+use shards::{IoBackend, ShardCtx};
 
 use crate::admin;
 use crate::config::Config;
@@ -31,6 +31,8 @@ pub struct Binds {
     pub demo: Option<SocketAddr>,
     /// Key for the demo server's session tags, the same on every shard.
     pub demo_secret: u64,
+    /// The socket I/O path chosen at startup (`--io`, kernel support).
+    pub io: IoBackend,
 }
 
 /// The shard's main future.
@@ -42,9 +44,13 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     } = boot;
     let mesh = Rc::new(mesh.connect().await);
     let receivers = mesh.take_receivers();
-    let state = ShardState::build(ctx, config, mesh);
+    let (io, failed) = ShardIo::start(binds.io);
+    if let Some(e) = failed {
+        tracing::warn!(shard = ctx.id.0, error = %e, "cannot set up io_uring; this shard uses glommio's sockets");
+    }
+    let state = ShardState::build(ctx, config, mesh, io);
 
-    let bound = bind_all(&binds);
+    let bound = bind_all(&state.io, &binds);
     let (listeners, admin_listener, demo_listener) = match bound {
         Ok(b) => b,
         Err(e) => {
@@ -120,17 +126,24 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     }
 }
 
-type Bound = (Vec<TcpListener>, Option<TcpListener>, Option<TcpListener>);
+type Bound = (Vec<NetListener>, Option<NetListener>, Option<NetListener>);
 
-fn bind_all(binds: &Binds) -> Result<Bound, String> {
+/// Binds the MCP listeners on the shard's I/O path; the admin and embedded demo listeners stay
+/// on glommio's sockets (not the hot path; the demo server stands for an upstream).
+fn bind_all(io: &ShardIo, binds: &Binds) -> Result<Bound, String> {
+    let backlog = shards::listener::DEFAULT_BACKLOG;
     let bind = |addr: SocketAddr| {
-        shards::listener::bind_reuseport(addr, shards::listener::DEFAULT_BACKLOG)
+        shards::listener::bind_reuseport(addr, backlog)
+            .map(NetListener::from)
             .map_err(|e| format!("cannot listen on {addr}: {e}"))
     };
     let listeners = binds
         .listeners
         .iter()
-        .map(|a| bind(*a))
+        .map(|a| {
+            io.bind(*a, backlog)
+                .map_err(|e| format!("cannot listen on {a}: {e}"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let admin = binds.admin.map(bind).transpose()?;
     let demo = binds.demo.map(bind).transpose()?;

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use super::{
-    Cli, CliCommand, ConfigCommand, DemoArgs, DemoServerArgs, ListenerArgs, ReverseArgs,
+    Cli, CliCommand, ConfigCommand, DemoArgs, DemoServerArgs, IoArgs, ListenerArgs, ReverseArgs,
     RuntimeArgs,
 };
 use crate::config::defaults as d;
@@ -57,6 +57,7 @@ pub fn from_cli(cli: &Cli) -> Result<Command, Error> {
         CliCommand::Run(args) => {
             let (mut raw, origin) = read_raw(&args.config)?;
             apply_runtime_args(&mut raw, &args.runtime);
+            apply_io_args(&mut raw, &args.io);
             let config = resolve(&raw).map_err(|error| error.with_origin(&origin))?;
             Ok(Command::Proxy(Box::new(config)))
         }
@@ -112,6 +113,7 @@ pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
     raw.sessions.ttl = args.session_ttl.map(duration);
     raw.limits.max_body_bytes = args.max_body.map(RawSize::Bytes);
     apply_runtime_args(&mut raw, &args.runtime);
+    apply_io_args(&mut raw, &args.io);
     raw
 }
 
@@ -145,6 +147,7 @@ pub(crate) fn demo_raw(args: &DemoArgs) -> RawConfig {
         path: Some(path.clone()),
     });
     apply_runtime_args(&mut raw, &args.runtime);
+    apply_io_args(&mut raw, &args.io);
     raw
 }
 
@@ -213,10 +216,17 @@ pub(crate) fn apply_runtime_args(raw: &mut RawConfig, args: &RuntimeArgs) {
     }
 }
 
+/// Applies `--io` over what `raw` says.
+pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
+    if let Some(io) = &args.io {
+        raw.runtime.io = Some(io.clone());
+    }
+}
+
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 26] = [
+    const FLAGS: [(&str, &str); 27] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
@@ -242,6 +252,7 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("runtime.shards", "--shards"),
         ("runtime.cores", "--cores"),
         ("runtime.io_memory", "--io-memory"),
+        ("runtime.io", "--io"),
         ("log.level", "--log-level"),
     ];
     FLAGS.iter().find_map(|(prefix, flag)| {

@@ -261,7 +261,11 @@ fn run_loads_the_file_and_flags_override_it() {
         "8MiB",
         "--log-level",
         "warn",
+        "--io",
+        "glommio",
     ]);
+    assert_eq!(from_file.runtime.io, None);
+    assert_eq!(overridden.runtime.io, Some(shards::IoBackend::Glommio));
     assert_eq!(
         overridden.runtime.cores,
         CoreSelection::Count(NonZeroUsize::new(3).unwrap())

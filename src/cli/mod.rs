@@ -105,6 +105,17 @@ pub struct RuntimeArgs {
     pub log_level: Option<String>,
 }
 
+/// The I/O path flag of the commands that run the proxy (`demo`, `reverse`, `run`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct IoArgs {
+    /// Socket I/O path of the proxy's connections: "uring" (one io_uring per shard:
+    /// multishot accept and recv, registered files, batched sends) or "glommio" (plain
+    /// socket syscalls). Default: uring where the kernel supports it, else glommio with a
+    /// warning saying why.
+    #[arg(long = "io", value_name = "PATH", value_parser = ["uring", "glommio"])]
+    pub io: Option<String>,
+}
+
 /// The proxy listener flags `demo` and `reverse` share.
 #[derive(Debug, Clone, Args)]
 pub struct ListenerArgs {
@@ -151,6 +162,9 @@ pub struct DemoArgs {
     /// Runtime flags.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
+    /// I/O path flag.
+    #[command(flatten)]
+    pub io: IoArgs,
 }
 
 /// Arguments of `reverse`.
@@ -228,6 +242,9 @@ pub struct ReverseArgs {
     /// Runtime flags.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
+    /// I/O path flag.
+    #[command(flatten)]
+    pub io: IoArgs,
 }
 
 /// Parses `--env KEY=VALUE`: split at the first `=`; the name must not be empty.
@@ -247,6 +264,9 @@ pub struct RunArgs {
     /// Runtime flags; each overrides the same setting in the file.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
+    /// I/O path flag.
+    #[command(flatten)]
+    pub io: IoArgs,
 }
 
 /// Arguments of `demo-server`.

@@ -56,7 +56,7 @@ pub use model::{
     RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
-pub use print::to_toml;
+pub use print::{io_name, to_toml};
 pub use tools::ToolFilter;
 pub use values::{
     format_core_list, format_cores, format_duration, format_size, parse_core_list, parse_cores,

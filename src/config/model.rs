@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use shards::IoBackend;
+
 use super::allow;
 use super::defaults;
 use super::ids::{self, RouteId, UpstreamId};
@@ -120,6 +122,9 @@ pub struct RuntimeConfig {
     pub cores: CoreSelection,
     /// io_uring buffer memory registered per shard, in bytes (glommio `io_memory`).
     pub io_memory: usize,
+    /// Socket I/O path asked for (`--io` / `io`); `None`: uring where the kernel supports it.
+    /// What runs is decided at startup (`shards::uring::select_backend`).
+    pub io: Option<IoBackend>,
 }
 
 impl Default for RuntimeConfig {
@@ -127,6 +132,7 @@ impl Default for RuntimeConfig {
         Self {
             cores: CoreSelection::All,
             io_memory: to_usize(defaults::IO_MEMORY),
+            io: None,
         }
     }
 }

@@ -61,6 +61,7 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
             shards,
             cores,
             io_memory: Some(size(config.runtime.io_memory)),
+            io: config.runtime.io.map(|io| io_name(io).to_owned()),
         },
         listeners: listeners.collect(),
         upstreams: upstreams.collect(),
@@ -151,4 +152,12 @@ pub(crate) fn duration(value: std::time::Duration) -> RawDuration {
 
 fn size(bytes: usize) -> RawSize {
     RawSize::Text(format_size(bytes as u64))
+}
+
+/// The TOML (and `--io`) name of an I/O path.
+pub fn io_name(io: shards::IoBackend) -> &'static str {
+    match io {
+        shards::IoBackend::Uring => "uring",
+        shards::IoBackend::Glommio => "glommio",
+    }
 }

@@ -57,6 +57,10 @@ pub struct RawRuntime {
     /// io_uring buffer memory per shard (size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_memory: Option<RawSize>,
+    /// Socket I/O path of the proxy's connections: `"uring"` or `"glommio"`. Unset: uring
+    /// where the kernel supports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io: Option<String>,
 }
 
 /// `[listeners.NAME]`.

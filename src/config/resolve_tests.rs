@@ -395,3 +395,19 @@ fn more_upstreams_than_an_upstream_id_can_name_are_rejected() {
     }
     reject(&text, "upstreams", &["65537 tables", "at most 65536"]);
 }
+
+#[test]
+fn io_path_is_uring_or_glommio_and_defaults_to_the_kernel_s_choice() {
+    assert_eq!(ok(UPSTREAM).runtime.io, None);
+    let uring = ok(&format!("{UPSTREAM}[runtime]\nio = \"uring\"\n"));
+    assert_eq!(uring.runtime.io, Some(shards::IoBackend::Uring));
+    let glommio = ok(&format!("{UPSTREAM}[runtime]\nio = \"glommio\"\n"));
+    assert_eq!(glommio.runtime.io, Some(shards::IoBackend::Glommio));
+    // The effective config keeps the choice.
+    assert!(to_toml(&glommio).contains("io = \"glommio\""));
+    reject(
+        &format!("{UPSTREAM}[runtime]\nio = \"epoll\"\n"),
+        "runtime.io",
+        &["\"epoll\"", "\"uring\" or \"glommio\""],
+    );
+}

@@ -4,6 +4,8 @@
 //! Not here: upstreams, listeners and the whole file (`resolve.rs`, which calls these), checks
 //! of one value (`setting.rs`).
 
+use shards::IoBackend;
+
 use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::model::{
@@ -36,7 +38,17 @@ pub(crate) fn resolve_runtime(raw: &RawRuntime) -> Result<RuntimeConfig, Error> 
         (None, None) => CoreSelection::All,
     };
     let io_memory = size("runtime.io_memory", raw.io_memory.as_ref(), &IO_MEMORY)?;
-    Ok(RuntimeConfig { cores, io_memory })
+    let io = match raw.io.as_deref() {
+        None => None,
+        Some("uring") => Some(IoBackend::Uring),
+        Some("glommio") => Some(IoBackend::Glommio),
+        Some(other) => return Err(invalid_str("runtime.io", other, "\"uring\" or \"glommio\"")),
+    };
+    Ok(RuntimeConfig {
+        cores,
+        io_memory,
+        io,
+    })
 }
 
 /// Resolves `[demo]`: the in-process demo server of `shadowcat demo`.

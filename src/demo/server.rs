@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::Duration;
 
-use glommio::net::{TcpListener, TcpStream};
+use shards::io::{NetListener, NetStream};
 
 use crate::proxy::accept::accept_until;
 
@@ -141,7 +141,9 @@ fn session_gone() -> DemoReply {
 }
 
 /// Accepts demo connections until `svc.shutdown` fires.
-pub async fn accept_loop(listener: TcpListener, svc: Rc<DemoService>) {
+/// The demo server is an upstream, not the proxy: it stays on glommio's sockets whatever
+/// `--io` says.
+pub async fn accept_loop(listener: NetListener, svc: Rc<DemoService>) {
     accept_until(listener, &svc.shutdown, "demo", |stream| {
         let svc = svc.clone();
         glommio::spawn_local(async move {
@@ -155,7 +157,7 @@ pub async fn accept_loop(listener: TcpListener, svc: Rc<DemoService>) {
     .await;
 }
 
-async fn serve(svc: Rc<DemoService>, stream: TcpStream) {
+async fn serve(svc: Rc<DemoService>, stream: NetStream) {
     let mut conn = HttpConn::new(stream, Vec::with_capacity(4096));
     let mut body = Vec::with_capacity(4096);
     let mut out = Vec::with_capacity(4096);
@@ -256,7 +258,7 @@ async fn serve(svc: Rc<DemoService>, stream: TcpStream) {
 }
 
 async fn write_reply(
-    conn: &mut HttpConn<TcpStream>,
+    conn: &mut HttpConn<NetStream>,
     reply: DemoReply,
     keep: bool,
     out: &mut Vec<u8>,
@@ -374,7 +376,7 @@ pub async fn run_shard(
         .detach();
     }
     svc.set_announce(announcer(mesh));
-    let serving = glommio::spawn_local(accept_loop(listener, svc.clone()));
+    let serving = glommio::spawn_local(accept_loop(NetListener::from(listener), svc.clone()));
     crate::proxy::boot::wait_for_signal(boot.shutdown).await;
     svc.stop(crate::config::defaults::SHUTDOWN_GRACE).await;
     serving.await;

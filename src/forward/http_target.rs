@@ -118,7 +118,13 @@ impl HttpTarget {
         out: Rc<Output>,
         stop: Rc<Latch>,
     ) -> Self {
-        let pool = Pool::new(url.addrs.clone(), connect_timeout, POOL_MAX_IDLE);
+        // forward's one client is not the proxy's hot path: glommio's sockets.
+        let pool = Pool::new(
+            shards::io::ShardIo::glommio(),
+            url.addrs.clone(),
+            connect_timeout,
+            POOL_MAX_IDLE,
+        );
         Self {
             url,
             headers,

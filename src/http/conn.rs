@@ -124,6 +124,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         &self.stream
     }
 
+    /// The underlying stream, mutably (e.g. to take its socket for a handoff). Reading from it
+    /// directly would skip `buffered()`.
+    pub fn stream_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
     /// Reads the next request head into `head` (reusing its storage) and consumes it from the buffer.
     ///
     /// `Ok(false)`: the peer closed cleanly before sending any byte of a new request. Errors: those of

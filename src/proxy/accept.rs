@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use glommio::net::TcpListener;
-use shards::io::NetStream;
+use shards::io::{NetListener, NetStream};
 
 use shards::latch::Latch;
 
@@ -15,7 +14,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// Accepts on `listener` until `stop` fires, handing each connection (Nagle off) to `on_conn`.
 pub async fn accept_until(
-    listener: TcpListener,
+    mut listener: NetListener,
     stop: &Latch,
     role: &'static str,
     mut on_conn: impl FnMut(NetStream),
@@ -28,11 +27,8 @@ pub async fn accept_until(
         .await;
         match accepted {
             None => break,
-            Some(Ok(stream)) => {
-                // Small request/response writes: Nagle would add up to 40 ms per exchange.
-                let _ = stream.set_nodelay(true);
-                on_conn(stream);
-            }
+            // Nagle is off already (NetListener::accept).
+            Some(Ok(stream)) => on_conn(stream),
             Some(Err(e)) => {
                 tracing::warn!(listener = role, error = %e, "accept failed");
                 glommio::timer::sleep(ACCEPT_BACKOFF).await;

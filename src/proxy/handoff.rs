@@ -1,32 +1,43 @@
 //! Moving a client connection to the shard that owns its request (DESIGN §3.2): the one
 //! implementation of the fd handoff, for a session owned elsewhere (server.rs, at a request
 //! boundary) and for a 2026-07-28 retry whose `requestState` names another shard
-//! (modern_client/handoff.rs). The fd is `dup`ed, the connection's bytes travel with it over
-//! the mesh, this shard drops its copy, and the owner serves the connection from those bytes
-//! as if it had read them itself (server.rs `adopt`).
+//! (modern_client/handoff.rs). The socket leaves this shard's I/O path
+//! (`NetStream::detach`: on the uring path it leaves the ring's file table, with the bytes the
+//! ring received but nobody read), the connection's bytes travel with it over the mesh, and the
+//! owner serves the connection from those bytes as if it had read them itself, on its own I/O
+//! path (server.rs `adopt`).
 //!
 //! Not here: deciding who owns a request (server.rs, the sealed state), the mesh (shards).
-//! `unsafe`: `dup(2)` and owning the descriptor it returns, each with a SAFETY line.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use shards::io::NetStream;
+
+use crate::http::HttpConn;
 
 use super::metrics::Counter;
 use super::state::{MeshMsg, ShardState};
 
-/// A descriptor for `stream` that outlives it (the handoff closes the original with the
-/// stream); `None` when `dup` fails (out of descriptors).
-pub(super) fn dup_stream(stream: &NetStream) -> Option<OwnedFd> {
-    // SAFETY: the fd is a live socket owned by `stream`; dup gives an independent descriptor.
-    #[allow(unsafe_code, reason = "fd handoff between shards")]
-    let dup = unsafe { libc::dup(stream.as_raw_fd()) };
-    if dup < 0 {
-        return None;
+/// Takes the socket out of `conn` for a handoff: its descriptor and the bytes the owner must
+/// parse, in stream order: `bytes` (what this shard consumed and the owner must see again),
+/// then what `conn` read ahead, then what the I/O path received unread. `conn` is left without
+/// a socket. `None` when the socket cannot be detached (a queued send failed, out of
+/// descriptors): the connection is lost.
+pub(super) async fn take(
+    conn: &mut HttpConn<NetStream>,
+    mut bytes: Vec<u8>,
+) -> Option<(OwnedFd, Vec<u8>)> {
+    bytes.extend_from_slice(conn.buffered());
+    match conn.stream_mut().detach().await {
+        Ok((fd, received)) => {
+            bytes.extend_from_slice(&received);
+            Some((fd, bytes))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot detach the connection for a handoff");
+            None
+        }
     }
-    // SAFETY: `dup` is a fresh descriptor nothing else owns.
-    #[allow(unsafe_code, reason = "fd handoff between shards")]
-    Some(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
 /// Sends the connection (`fd` + the bytes it carries, unread by the owner) to `owner`, counting

@@ -5,11 +5,10 @@
 //! Per connection: one pooled read buffer; the connection task awaits reads with the
 //! keep-alive idle or head timeout, and exits at once when the shutdown latch fires.
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
-use glommio::net::TcpListener;
-use shards::io::NetStream;
+use shards::io::{NetListener, NetStream};
 
 use crate::proxy::accept::accept_until;
 
@@ -32,7 +31,7 @@ use shards::timeout::within;
 const CLIENT_READ_BUF: usize = 4096;
 
 /// Accepts connections on `listener` until shutdown, one task per connection.
-pub async fn accept_loop(state: Rc<ShardState>, listener_index: usize, listener: TcpListener) {
+pub async fn accept_loop(state: Rc<ShardState>, listener_index: usize, listener: NetListener) {
     accept_until(listener, &state.shutdown, "mcp", |stream| {
         state.metrics.incr(Counter::Connections);
         glommio::spawn_local(serve(state.clone(), listener_index, stream, Vec::new())).detach();
@@ -40,14 +39,11 @@ pub async fn accept_loop(state: Rc<ShardState>, listener_index: usize, listener:
     .await;
 }
 
-/// Takes over a connection handed off by another shard: serves it from `buffered`.
+/// Takes over a connection handed off by another shard: serves it from `buffered`, on this
+/// shard's I/O path.
 pub fn adopt(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener_index: usize) {
     state.metrics.incr(Counter::HandoffsIn);
-    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
-    // SAFETY: `raw` comes from an OwnedFd we own exclusively (dup'ed by the sending shard,
-    // whose copy is closed); NetStream takes over closing it.
-    #[allow(unsafe_code, reason = "fd handoff between shards")]
-    let stream = unsafe { NetStream::from_raw_fd(raw) };
+    let stream = state.io.stream(fd);
     glommio::spawn_local(serve(state.clone(), listener_index, stream, buffered)).detach();
 }
 
@@ -103,6 +99,9 @@ pub async fn serve(
             break;
         }
     }
+    // On the uring path writes are queued: let the last answer reach the kernel before the
+    // socket closes (bounded like every client write).
+    let _ = within(CLIENT_WRITE_TIMEOUT, conn.flush()).await;
     let (_stream, buf) = conn.into_parts();
     state.bufs.give(buf);
 }
@@ -167,24 +166,22 @@ fn foreign_owner(
     (owner != state.id()).then_some(owner)
 }
 
-/// Moves the connection (dup'ed fd + this request's bytes + read-ahead) to `owner`.
+/// Moves the connection (socket + this request's bytes + read-ahead) to `owner`.
 async fn handoff(
     state: &Rc<ShardState>,
-    conn: HttpConn<NetStream>,
+    mut conn: HttpConn<NetStream>,
     head: &RequestHead,
     owner: shards::ShardId,
     listener_index: usize,
 ) {
-    let dup = handoff::dup_stream(conn.stream_ref());
     let mut bytes = state
         .bufs
         .take(head.fields().raw().len() + conn.buffered().len());
     bytes.extend_from_slice(head.fields().raw());
-    bytes.extend_from_slice(conn.buffered());
+    let taken = handoff::take(&mut conn, bytes).await;
     let (_stream, buf) = conn.into_parts();
     state.bufs.give(buf);
-    let Some(fd) = dup else {
-        tracing::warn!(shard = state.id().0, "dup failed; dropping connection");
+    let Some((fd, bytes)) = taken else {
         return;
     };
     if let Err(Some((fd, buffered))) = handoff::send(state, owner, fd, bytes, listener_index).await

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use shards::io::ShardIo;
 use shards::mesh::ConnectedMesh;
 use shards::metrics::Snapshot;
 use shards::ring::Ring;
@@ -34,7 +35,7 @@ const POOLED_BUFFERS_PER_CLASS: usize = 256;
 pub enum MeshMsg {
     /// A client connection moved to the shard owning its session, at a request boundary.
     Handoff {
-        /// The (dup'ed) socket.
+        /// The socket (out of the sending shard's I/O path).
         fd: OwnedFd,
         /// Bytes already read from it: the start of the next request.
         buffered: Vec<u8>,
@@ -69,6 +70,8 @@ pub struct MetricsReport {
     pub buffers: shards::slab::BufStats,
     /// Its stdio children, over all stdio upstreams.
     pub children: super::stdio::children::ChildStats,
+    /// Its io_uring's counters (uring path only).
+    pub uring: Option<shards::uring::UringStats>,
     /// The scrape this answers.
     pub seq: u64,
 }
@@ -78,6 +81,9 @@ pub struct MetricsReport {
 pub struct ShardState {
     /// Which shard this is.
     pub ctx: ShardCtx,
+    /// The shard's socket I/O path (its io_uring, or glommio's sockets): client connections
+    /// are accepted and adopted through it, upstream connections made through it.
+    pub io: ShardIo,
     /// Immutable config snapshot.
     pub config: Arc<Config>,
     /// Session id → owning shard.
@@ -122,16 +128,22 @@ pub struct ShardState {
 
 impl ShardState {
     /// Builds the shard's state from the config snapshot (cold path, on the shard).
-    pub fn build(ctx: ShardCtx, config: Arc<Config>, mesh: Rc<ConnectedMesh<MeshMsg>>) -> Rc<Self> {
+    pub fn build(
+        ctx: ShardCtx,
+        config: Arc<Config>,
+        mesh: Rc<ConnectedMesh<MeshMsg>>,
+        io: ShardIo,
+    ) -> Rc<Self> {
         let upstreams = PerUpstream::build(&config, |(_, u)| {
             let addrs = u.http().map(|url| url.addrs.clone()).unwrap_or_default();
-            Pool::new(addrs, u.connect_timeout, u.pool_max_idle)
+            Pool::new(io.clone(), addrs, u.connect_timeout, u.pool_max_idle)
         });
         let stdio = PerUpstream::build(&config, |(_, u)| {
-            super::stdio::Children::for_upstream(u, &config.limits)
+            super::stdio::Children::for_upstream(u, &config.limits, &io)
         });
         let stages = PerRoute::build(&config, |(_, route)| RouteStages::build(route));
         Rc::new(ShardState {
+            io,
             stages,
             ring: ctx.ring.clone(),
             stdio,

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use shards::io::NetStream;
+use shards::io::{NetStream, ShardIo};
 
 use crate::http::HttpConn;
 
@@ -55,6 +55,8 @@ pub struct Checkout {
 /// Idle connections to one upstream, owned by one shard.
 #[derive(Debug)]
 pub struct Pool {
+    /// The shard's I/O path: new connections go onto its ring on the uring path.
+    io: ShardIo,
     addrs: Vec<SocketAddr>,
     connect_timeout: Duration,
     max_idle: usize,
@@ -62,9 +64,15 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// A pool for `addrs` (resolved at config load, tried in order).
-    pub fn new(addrs: Vec<SocketAddr>, connect_timeout: Duration, max_idle: usize) -> Pool {
+    /// A pool for `addrs` (resolved at config load, tried in order), connecting through `io`.
+    pub fn new(
+        io: ShardIo,
+        addrs: Vec<SocketAddr>,
+        connect_timeout: Duration,
+        max_idle: usize,
+    ) -> Pool {
         Pool {
+            io,
             addrs,
             connect_timeout,
             max_idle,
@@ -92,24 +100,13 @@ impl Pool {
     pub async fn connect(&self) -> Result<UpstreamConn, ConnectError> {
         let mut last = Err(ConnectError::NoAddress);
         for &addr in &self.addrs {
-            last = match NetStream::connect_timeout(addr, self.connect_timeout).await {
-                Ok(stream) => {
-                    // Requests are small writes answered at once: Nagle would add 40 ms.
-                    let _ = stream.set_nodelay(true);
-                    return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF)));
-                }
-                Err(glommio::GlommioError::IoError(e))
-                    if e.kind() == std::io::ErrorKind::TimedOut =>
-                {
+            // Nagle is off (ShardIo::connect): requests are small writes answered at once.
+            last = match self.io.connect(addr, self.connect_timeout).await {
+                Ok(stream) => return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF))),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                     Err(ConnectError::TimedOut { addr })
                 }
-                Err(glommio::GlommioError::IoError(source)) => {
-                    Err(ConnectError::Failed { addr, source })
-                }
-                Err(other) => Err(ConnectError::Failed {
-                    addr,
-                    source: std::io::Error::other(other.to_string()),
-                }),
+                Err(source) => Err(ConnectError::Failed { addr, source }),
             };
         }
         last
@@ -126,23 +123,8 @@ impl Pool {
 }
 
 /// Whether an idle pooled connection is still usable: the upstream has not closed it (EOF) and
-/// sent nothing unsolicited. A non-blocking `MSG_PEEK` costs one syscall and catches the usual
-/// stale case (the upstream's keep-alive timeout closed it) before a request is written, so a
-/// request is never sent on a socket known to be dead.
+/// sent nothing unsolicited, so a request is never sent on a socket known to be dead
+/// (`NetStream::idle_and_open`).
 fn still_open(conn: &UpstreamConn) -> bool {
-    use std::os::fd::AsRawFd;
-    let fd = conn.stream_ref().as_raw_fd();
-    let mut probe = [0u8; 1];
-    // SAFETY: `fd` is a live socket owned by `conn`; `probe` is a valid 1-byte buffer; MSG_PEEK
-    // leaves the socket's data untouched and MSG_DONTWAIT never blocks the shard.
-    #[allow(unsafe_code, reason = "non-blocking liveness probe on our own socket")]
-    let n = unsafe {
-        libc::recv(
-            fd,
-            probe.as_mut_ptr().cast(),
-            probe.len(),
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
+    conn.stream_ref().idle_and_open()
 }

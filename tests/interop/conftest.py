@@ -5,6 +5,8 @@ the stdio upstream cells (`stdio_target`, see stdio_clients.py).
 Servers are session-scoped (started once, on first use) and always stopped by process group in
 teardown; `pytest_unconfigure` kills anything a teardown could not. A missing shadowcat binary
 FAILS every test that needs it, unless SHADOWCAT_ALLOW_MISSING_BIN=1 (local development only).
+SHADOWCAT_IO=glommio|uring runs every proxy the suite starts on that socket I/O path
+(harness.IO_PATH); unset, the proxy's default.
 
 Not here: process mechanics (harness.py), checks (mcp_checks.py, test_*.py).
 """
@@ -39,6 +41,10 @@ class Target:
     @property
     def url(self) -> str:
         return self.endpoint.url
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"shadowcat I/O path: {harness.IO_PATH or 'default (uring where the kernel supports it)'}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

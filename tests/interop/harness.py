@@ -46,6 +46,20 @@ _LISTENING_LINE = re.compile(r"^listening (?P<name>[\w-]+) (?P<url>http://\S+)$"
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _PRELOAD_LINE = re.compile(r"loopback-preload listening 127\.0\.0\.1:(?P<port>\d+)")
 
+# The proxy's socket I/O path for the whole run: SHADOWCAT_IO=glommio (or uring) adds `--io` to
+# every `shadowcat reverse|demo|run` this suite starts; unset, the proxy's default (uring where
+# the kernel supports it).
+IO_PATH = os.environ.get("SHADOWCAT_IO", "")
+_PROXY_COMMANDS = ("reverse", "demo", "run")
+
+
+def _with_io_path(argv: list[str]) -> list[str]:
+    """`argv` with `--io IO_PATH` after the subcommand when it starts the shadowcat proxy."""
+    if IO_PATH and len(argv) > 1 and Path(argv[0]).name == "shadowcat" and argv[1] in _PROXY_COMMANDS:
+        return [argv[0], argv[1], "--io", IO_PATH, *argv[2:]]
+    return argv
+
+
 _live_processes: set["ManagedProcess"] = set()
 _live_lock = threading.Lock()
 
@@ -61,7 +75,7 @@ class ManagedProcess:
     def __init__(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None,
                  *, stdin_pipe: bool = False) -> None:
         self.name = name
-        self.argv = [str(arg) for arg in argv]
+        self.argv = _with_io_path([str(arg) for arg in argv])
         self._lines: list[tuple[str, str]] = []
         self._events: queue.Queue[tuple[str, str | None]] = queue.Queue()
         try:

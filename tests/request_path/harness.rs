@@ -88,7 +88,7 @@ impl Setup {
             ),
         };
         format!(
-            "[runtime]\nshards = {shards}\nio_memory = \"256KiB\"\n\n\
+            "[runtime]\nshards = {shards}\nio_memory = \"256KiB\"\nio = \"{io}\"\n\n\
              [listeners.main]\nbind = \"127.0.0.1:0\"\n\n\
              [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\nlegacy_sse = true\n{route}\n\n\
              [[listeners.main.routes]]\npath = \"/open\"\nupstream = \"demo\"\nlegacy_sse = true\n\
@@ -99,6 +99,7 @@ impl Setup {
              [log]\nlevel = \"warn\"\n",
             shards = self.shards,
             route = self.route,
+            io = IO_PATH,
         )
     }
 }
@@ -114,6 +115,15 @@ pub(crate) struct Proxy {
     /// The value of [`TAG_VAR`] in this proxy's stdio children.
     tag: String,
 }
+
+/// The socket I/O path every proxy of this test binary runs: this file is compiled twice, as
+/// `request_path` (the default path, io_uring) and `request_path_glommio`
+/// (tests/request_path_glommio.rs), so every request-path test runs on both paths.
+pub(crate) const IO_PATH: &str = if env!("CARGO_CRATE_NAME").len() > "request_path".len() {
+    "glommio"
+} else {
+    "uring"
+};
 
 /// Environment variable marking the stdio children of one test's proxy.
 const TAG_VAR: &str = "SHADOWCAT_REQUEST_PATH_TEST";
@@ -136,6 +146,13 @@ impl Proxy {
         });
         assert_eq!(running.shard_count(), setup.shards);
         let binds = running.binds();
+        if ::shards::uring::probe().usable() {
+            assert_eq!(
+                shadowcat::config::io_name(binds.io),
+                IO_PATH,
+                "the proxy runs the I/O path the test asked for"
+            );
+        }
         let addr = binds.listeners[0];
         let admin = binds.admin.expect("admin listener configured");
         assert!(addr.ip().is_loopback() && admin.ip().is_loopback());

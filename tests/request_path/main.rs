@@ -24,6 +24,7 @@ mod harness;
 mod mcp;
 
 mod errors;
+mod io_path;
 mod legacy;
 mod relay;
 mod shards;

@@ -63,6 +63,7 @@
 mod bufs;
 mod config;
 mod driver;
+pub(crate) mod fds;
 mod probe;
 mod stream;
 #[cfg(test)]

@@ -164,8 +164,24 @@ pub(crate) fn parse_release(release: &str) -> Option<(u32, u32)> {
 
 /// Probes the running kernel: ring setup ladder, the opcodes the driver uses, a registered
 /// sparse file table, a provided-buffer ring, and a kernel new enough for multishot recv (6.0).
-/// Creates and drops one small ring; never panics.
+/// Creates and drops one small ring, on a short-lived thread of its own: tearing a ring down
+/// with registered files queues task work that interrupts the creating thread's next blocking
+/// syscall (a socket read with a timeout then fails with `EINTR`), which the caller must not
+/// inherit. Never panics.
 pub fn probe() -> UringSupport {
+    std::thread::Builder::new()
+        .name("uring-probe".into())
+        .spawn(probe_here)
+        .ok()
+        .and_then(|t| t.join().ok())
+        .unwrap_or_else(|| UringSupport {
+            mode: None,
+            kernel: kernel_release(),
+            missing: vec!["cannot start the probe thread".to_owned()],
+        })
+}
+
+fn probe_here() -> UringSupport {
     let kernel = kernel_release();
     let mut missing = Vec::new();
     if std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")

@@ -111,6 +111,17 @@ impl UringStream {
         }
     }
 
+    /// Whether bytes, end of stream or an error were already received and not read: an idle
+    /// connection (e.g. pooled) for which this is true is not clean to reuse.
+    pub fn rx_pending(&self) -> bool {
+        self.d
+            .st
+            .borrow()
+            .conns
+            .get(self.id)
+            .is_none_or(|c| !c.rx.is_empty() || c.eof || c.rx_err.is_some())
+    }
+
     /// Copies received bytes into `buf`; `Ok(0)` at end of stream (or for an empty `buf`).
     pub fn poll_read_into(
         &mut self,
@@ -478,6 +489,14 @@ impl futures_lite::Stream for UringListener {
 impl AsRawFd for UringListener {
     fn as_raw_fd(&self) -> RawFd {
         self.raw
+    }
+}
+
+impl AsFd for UringListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the driver keeps the listener's OwnedFd open for as long as the listener
+        // lives (it closes it only after the listener is dropped).
+        unsafe { BorrowedFd::borrow_raw(self.raw) }
     }
 }
 

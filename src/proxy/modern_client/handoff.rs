@@ -1,5 +1,5 @@
-//! Moves a retry whose `requestState` names another shard to that shard: the connection (a
-//! dup'ed fd) and the request's bytes (head, body re-framed as read, read-ahead) travel over
+//! Moves a retry whose `requestState` names another shard to that shard: the connection (its
+//! socket) and the request's bytes (head, body re-framed as read, read-ahead) travel over
 //! the mesh like a session handoff, and the owning shard reads the request again. No lookup:
 //! the shard is in the sealed state.
 //!
@@ -42,9 +42,12 @@ pub async fn to_shard(
     } else {
         bytes.extend_from_slice(body);
     }
-    bytes.extend_from_slice(client.buffered());
-    let fd = super::super::handoff::dup_stream(client.stream_ref())
-        .ok_or(ProxyError::Internal("dup failed for a retry handoff"))?;
+    let (fd, bytes) =
+        super::super::handoff::take(client, bytes)
+            .await
+            .ok_or(ProxyError::Internal(
+                "cannot detach the connection for a retry handoff",
+            ))?;
     // The listener whose route this is (the owning shard picks routes by it).
     let listener = state
         .config
@@ -57,12 +60,12 @@ pub async fn to_shard(
         })
         .unwrap_or(0);
     let owner = shards::ShardId(shard);
-    if super::super::handoff::send(state, owner, fd, bytes, listener)
-        .await
-        .is_err()
-    {
-        // The owner is gone (shutdown), and its exchange with it; our copy of the connection
-        // still carries the answer.
+    if let Err(back) = super::super::handoff::send(state, owner, fd, bytes, listener).await {
+        // The owner is gone (shutdown), and its exchange with it; the socket comes back to
+        // carry the answer.
+        if let Some((fd, _)) = back {
+            *client.stream_mut() = state.io.stream(fd);
+        }
         tracing::warn!(shard, "retry handoff failed; the exchange's shard is gone");
         return Err(ProxyError::ShuttingDown);
     }

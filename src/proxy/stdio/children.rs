@@ -77,7 +77,11 @@ pub struct ChildStats {
 impl Children {
     /// The manager for a linked `upstream` (stdio or legacy SSE); `None` for a Streamable
     /// HTTP upstream. Nothing is spawned or opened yet.
-    pub fn for_upstream(upstream: &UpstreamConfig, limits: &LimitsConfig) -> Option<Rc<Children>> {
+    pub fn for_upstream(
+        upstream: &UpstreamConfig,
+        limits: &LimitsConfig,
+        io: &shards::io::ShardIo,
+    ) -> Option<Rc<Children>> {
         if let Some(stdio) = upstream.stdio() {
             return Some(Self::new(upstream, stdio));
         }
@@ -91,6 +95,7 @@ impl Children {
                 connect_timeout: upstream.connect_timeout,
                 open_timeout: upstream.request_timeout,
                 max_event: limits.max_sse_event_bytes,
+                io: io.clone(),
             }),
             options: LinkOptions {
                 mode: StdioMode::PerSession,

@@ -111,6 +111,8 @@ pub struct SseTarget {
     pub open_timeout: Duration,
     /// Largest event accepted.
     pub max_event: usize,
+    /// The shard's I/O path the stream and its POSTs connect through.
+    pub io: shards::io::ShardIo,
 }
 
 /// How a link behaves.

@@ -116,11 +116,8 @@ pub(super) struct Poster {
 async fn connect(target: &SseTarget) -> Result<HttpConn<NetStream>, String> {
     let mut last = format!("{}: no address", target.url);
     for &addr in &target.addrs {
-        match NetStream::connect_timeout(addr, target.connect_timeout).await {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF)));
-            }
+        match target.io.connect(addr, target.connect_timeout).await {
+            Ok(stream) => return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF))),
             Err(e) => last = format!("connecting to {addr} failed: {e}"),
         }
     }
@@ -361,6 +358,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             open_timeout: Duration::from_secs(1),
             max_event: 1024,
+            io: shards::io::ShardIo::glommio(),
         }
     }
 

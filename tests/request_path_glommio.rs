@@ -1,0 +1,38 @@
+//! The request-path suite (`tests/request_path/`) again, with every proxy on glommio's sockets
+//! (`--io glommio`) instead of the default io_uring path: the same files, compiled as a second
+//! test crate whose name the harness reads (`harness::IO_PATH`), so no test can forget a path.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking, with the response in the message"
+)]
+
+#[path = "request_path/client.rs"]
+mod client;
+#[path = "request_path/harness.rs"]
+mod harness;
+#[path = "request_path/mcp.rs"]
+mod mcp;
+
+#[path = "request_path/errors.rs"]
+mod errors;
+#[path = "request_path/io_path.rs"]
+mod io_path;
+#[path = "request_path/legacy.rs"]
+mod legacy;
+#[path = "request_path/relay.rs"]
+mod relay;
+#[path = "request_path/shards.rs"]
+mod shards;
+#[path = "request_path/shutdown.rs"]
+mod shutdown;
+#[path = "request_path/stdio.rs"]
+mod stdio;
+#[path = "request_path/streamable.rs"]
+mod streamable;
+#[path = "request_path/tool_filter.rs"]
+mod tool_filter;
+#[path = "request_path/translation.rs"]
+mod translation;
