@@ -15,7 +15,7 @@ use shards::ShardCtx;
 use crate::admin;
 use crate::config::Config;
 use crate::demo::server::DemoService;
-use crate::proxy::boot::{wait_for_signal, ShardBoot};
+use crate::proxy::boot::{wait_for_signal, BindError, ShardBoot};
 use crate::proxy::server::{accept_loop, adopt};
 use crate::proxy::state::{MeshMsg, ShardState};
 use crate::proxy::teardown;
@@ -122,10 +122,10 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
 
 type Bound = (Vec<TcpListener>, Option<TcpListener>, Option<TcpListener>);
 
-fn bind_all(binds: &Binds) -> Result<Bound, String> {
+fn bind_all(binds: &Binds) -> Result<Bound, BindError> {
     let bind = |addr: SocketAddr| {
         shards::listener::bind_reuseport(addr, shards::listener::DEFAULT_BACKLOG)
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))
+            .map_err(|source| BindError { addr, source })
     };
     let listeners = binds
         .listeners
