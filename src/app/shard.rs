@@ -112,7 +112,7 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     for l in loops {
         l.await;
     }
-    teardown::shut_down(&state).await;
+    crate::proxy::shutdown::shut_down(&state).await;
     // The embedded demo server goes last: it is the upstream the sessions above were ended on.
     if let Some((svc, serving)) = demo {
         svc.stop(state.config.timeouts.shutdown_grace).await;

@@ -2,7 +2,8 @@
 //! ahead, not yet initialized; the `max` bound; the shared child in shared mode) or legacy
 //! HTTP+SSE upstream sessions (opened per client session); and stopping them all at shutdown.
 //!
-//! Not here: what a child does with messages (`upstream::link`), HTTP (post.rs, stream.rs).
+//! Not here: what a child does with messages (`upstream::link`), the requests that use a link
+//! (the proxy's `stdio/` folder). Kept in `ShardState` per upstream (`state.children(id)`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
