@@ -106,8 +106,9 @@ pub struct ShardState {
     /// Sessions with GET streams open right now (and how many): the reaper keeps them alive.
     pub open_streams: OpenStreams,
     /// Legacy HTTP+SSE sessions owned here, each with its open stream's queue.
-    pub legacy:
-        RefCell<std::collections::HashMap<crate::session::SessionId, Rc<super::legacy::LegacyOut>>>,
+    pub legacy: RefCell<
+        std::collections::HashMap<crate::session::SessionId, Rc<super::legacy_session::LegacyOut>>,
+    >,
     /// HTTP size limits, from the config.
     pub limits: crate::http::Limits,
     /// Replies to this shard's metrics scrapes.
