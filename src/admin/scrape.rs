@@ -25,12 +25,10 @@ pub fn local_report(state: &ShardState) -> MetricsReport {
         buffers: state.bufs.stats(),
         children: state.all_children().map(|c| c.stats()).fold(
             Default::default(),
-            |sum: crate::proxy::stdio::children::ChildStats, s| {
-                crate::proxy::stdio::children::ChildStats {
-                    live: sum.live + s.live,
-                    started: sum.started + s.started,
-                    crashed: sum.crashed + s.crashed,
-                }
+            |sum: crate::upstream::children::ChildStats, s| crate::upstream::children::ChildStats {
+                live: sum.live + s.live,
+                started: sum.started + s.started,
+                crashed: sum.crashed + s.crashed,
             },
         ),
         uring: state.io.stats(),

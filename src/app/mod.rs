@@ -17,7 +17,7 @@ use shards::executor::{Runtime, RuntimeSpec};
 use shards::mesh::Mesh;
 
 use crate::config::{Config, CoreSelection, DemoServerConfig, RuntimeConfig};
-use crate::proxy::boot::ShardBoot;
+use crate::proxy::boot::{BindError, ShardBoot};
 
 pub mod shard;
 
@@ -50,7 +50,7 @@ pub enum AppError {
     },
     /// A shard could not start serving.
     #[error("shard failed to start: {0}")]
-    Shard(String),
+    Shard(BindError),
     /// Shards did not report in time.
     #[error("shards did not become ready within {0:?}")]
     NotReady(Duration),
@@ -60,7 +60,7 @@ pub enum AppError {
         /// The upstream's name.
         upstream: String,
         /// What is wrong.
-        reason: String,
+        reason: crate::upstream::stdio::NotFound,
     },
     /// Signal handler or socketpair setup failed.
     #[error("startup I/O failed: {0}")]
@@ -136,6 +136,9 @@ pub fn run_proxy(config: Config) -> Result<(), AppError> {
 /// a shard that failed or did not report within 10 s.
 pub fn start(mut config: Config) -> Result<Running, AppError> {
     check_commands(&config)?;
+    let key = crate::config::SealKey::random();
+    config.seal_key =
+        Some(key.ok_or_else(|| AppError::Io(std::io::Error::other("no random source")))?);
     let cores = select(&config.runtime)?;
     let mut reservations = Vec::new();
     let demo = match config.demo.as_ref() {
@@ -249,7 +252,7 @@ pub fn run_demo_server(config: DemoServerConfig) -> Result<(), AppError> {
 /// On failure the shards are told to stop (and joined when they reported).
 fn await_ready(
     runtime: Runtime,
-    ready: mpsc::Receiver<Result<(), String>>,
+    ready: mpsc::Receiver<Result<(), BindError>>,
     stop: &[StdUnixStream],
     reservations: Vec<StdListener>,
 ) -> Result<Runtime, AppError> {
@@ -348,7 +351,7 @@ fn reserve(addr: SocketAddr, keep: &mut Vec<StdListener>) -> Result<SocketAddr, 
 
 struct Boots {
     inputs: Vec<ShardBoot>,
-    ready: mpsc::Receiver<Result<(), String>>,
+    ready: mpsc::Receiver<Result<(), BindError>>,
 }
 
 fn boots(shard_count: usize) -> Result<(Boots, Vec<StdUnixStream>), AppError> {

@@ -15,7 +15,7 @@ use shards::{IoBackend, ShardCtx};
 use crate::admin;
 use crate::config::Config;
 use crate::demo::server::DemoService;
-use crate::proxy::boot::{wait_for_signal, ShardBoot};
+use crate::proxy::boot::{wait_for_signal, BindError, ShardBoot};
 use crate::proxy::server::{accept_loop, adopt};
 use crate::proxy::state::{MeshMsg, ShardState};
 use crate::proxy::teardown;
@@ -118,7 +118,7 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     for l in loops {
         l.await;
     }
-    teardown::shut_down(&state).await;
+    crate::proxy::shutdown::shut_down(&state).await;
     // The embedded demo server goes last: it is the upstream the sessions above were ended on.
     if let Some((svc, serving)) = demo {
         svc.stop(state.config.timeouts.shutdown_grace).await;
@@ -130,19 +130,19 @@ type Bound = (Vec<NetListener>, Option<NetListener>, Option<NetListener>);
 
 /// Binds the MCP listeners on the shard's I/O path; the admin and embedded demo listeners stay
 /// on glommio's sockets (not the hot path; the demo server stands for an upstream).
-fn bind_all(io: &ShardIo, binds: &Binds) -> Result<Bound, String> {
+fn bind_all(io: &ShardIo, binds: &Binds) -> Result<Bound, BindError> {
     let backlog = shards::listener::DEFAULT_BACKLOG;
     let bind = |addr: SocketAddr| {
         shards::listener::bind_reuseport(addr, backlog)
             .map(NetListener::from)
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))
+            .map_err(|source| BindError { addr, source })
     };
     let listeners = binds
         .listeners
         .iter()
         .map(|a| {
             io.bind(*a, backlog)
-                .map_err(|e| format!("cannot listen on {a}: {e}"))
+                .map_err(|source| BindError { addr: *a, source })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let admin = binds.admin.map(bind).transpose()?;

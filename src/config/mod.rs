@@ -37,6 +37,7 @@ mod model;
 mod print;
 pub mod raw;
 mod resolve;
+mod secret;
 mod sections;
 mod setting;
 mod stdio;
@@ -57,6 +58,7 @@ pub use model::{
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
 pub use print::{io_name, to_toml};
+pub use secret::SealKey;
 pub use tools::ToolFilter;
 pub use values::{
     format_core_list, format_cores, format_duration, format_size, parse_core_list, parse_cores,

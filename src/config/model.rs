@@ -13,6 +13,7 @@ use shards::IoBackend;
 use super::allow;
 use super::defaults;
 use super::ids::{self, RouteId, UpstreamId};
+use super::secret::SealKey;
 use super::tools::ToolFilter;
 
 /// A resolved proxy configuration: the immutable snapshot every shard holds.
@@ -39,6 +40,9 @@ pub struct Config {
     pub demo: Option<DemoConfig>,
     /// Logging.
     pub log: LogConfig,
+    /// Seals `requestState` handles; set by `app::start` (`None` until then: no handle is
+    /// issued or accepted without it).
+    pub seal_key: Option<SealKey>,
 }
 
 impl Config {

@@ -59,6 +59,7 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
         admin,
         demo,
         log: LogConfig { level },
+        seal_key: None,
     })
 }
 

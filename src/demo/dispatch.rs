@@ -10,21 +10,12 @@ use super::catalog::{
 use super::error::DemoError;
 use super::headers::negotiate;
 use super::message::{NotAnObject, Obj, Params, RequestId, Scalar};
-use super::reply::{begin_result, end_result, result_message};
-use super::{tools, SseStep};
+use super::reply::{begin_result, end_result, result_message, Outcome};
+use super::tools;
 use crate::mcp::LOG_LEVELS;
 
 /// The method that opens a session; the transport treats it apart (no session needed, one is minted).
 pub(super) const INITIALIZE: &str = "initialize";
-
-/// What a request produced.
-#[derive(Debug)]
-pub(super) enum Outcome {
-    /// One JSON-RPC response.
-    Reply(Vec<u8>),
-    /// Notifications and pauses ending in the JSON-RPC response (the `slow` tool).
-    Stream(Vec<SseStep>),
-}
 
 /// The `initialize` result, answering with the client's version when supported, else the latest.
 pub(super) fn initialize(

@@ -36,9 +36,9 @@ mod tools;
 use std::fmt;
 use std::time::Duration;
 
-use dispatch::Outcome;
 use error::DemoError;
 use message::{Message, Rejected};
+use reply::Outcome;
 
 /// The methods the endpoint answers, for the `Allow` header of a 405 (GET has no stream here).
 pub const ALLOWED_METHODS: &str = "POST, DELETE";

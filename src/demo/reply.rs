@@ -1,4 +1,5 @@
-//! Writing JSON-RPC replies: a tiny append-only JSON writer plus the response, error and notification envelopes.
+//! Writing JSON-RPC replies: a tiny append-only JSON writer plus the response, error and notification envelopes,
+//! and [`Outcome`], what a request produced (one reply or a stream of steps).
 //!
 //! Not here: what goes inside a result (`dispatch.rs`, `tools.rs`, `catalog.rs`) or HTTP framing (the serving loop).
 //! Hot path (`tools/call echo`): one `Vec` per reply, sized up front; nothing else allocates. Strings are escaped
@@ -8,6 +9,7 @@ use std::fmt::{self, Display, Write as _};
 
 use super::error::DemoError;
 use super::message::RequestId;
+use super::SseStep;
 
 /// Room for the envelope around a result: `{"jsonrpc":"2.0","id":…,"result":…}`.
 const ENVELOPE_BYTES: usize = 64;
@@ -153,6 +155,15 @@ pub(super) fn progress_message(token: &RequestId<'_>, progress: u32, total: u32)
         .display(total)
         .raw("\"}}");
     out.finish()
+}
+
+/// What a request produced.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    /// One JSON-RPC response.
+    Reply(Vec<u8>),
+    /// Notifications and pauses ending in the JSON-RPC response (the `slow` tool).
+    Stream(Vec<SseStep>),
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::time::Duration;
 use shards::io::{NetListener, NetStream};
 
 use crate::proxy::accept::accept_until;
+use crate::proxy::boot::BindError;
 
 use crate::http::{Head, HttpConn, Limits, Method};
 use crate::proxy::headers::local_response;
@@ -355,9 +356,7 @@ pub async fn run_shard(
     let listener = match shards::listener::bind_reuseport(addr, shards::listener::DEFAULT_BACKLOG) {
         Ok(l) => l,
         Err(e) => {
-            let _ = boot
-                .ready
-                .send(Err(format!("cannot listen on {addr}: {e}")));
+            let _ = boot.ready.send(Err(BindError { addr, source: e }));
             return;
         }
     };

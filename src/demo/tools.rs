@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde_json::Number;
 
 use super::catalog::Tool;
-use super::dispatch::Outcome;
 use super::message::{Arguments, Obj, ProgressToken, RequestId, Scalar};
+use super::reply::Outcome;
 use super::reply::{begin_result, end_result, progress_message, JsonWriter};
 use super::SseStep;
 

@@ -21,7 +21,7 @@ use super::guard;
 use super::headers::upstream_request;
 use super::metrics::Counter;
 use super::relay::{relay_exchange, RelayPlan};
-use super::state::{OpenStream, ShardState};
+use super::state::ShardState;
 use shards::timeout::within;
 
 /// Handles GET or DELETE; returns whether the client connection stays open.
@@ -132,7 +132,7 @@ pub async fn bodyless(
         stages,
         rewrite: is_get && !stages.is_empty(),
     };
-    let stream_guard = is_get.then(|| OpenStream::open(state, sid));
+    let stream_guard = is_get.then(|| state.open_streams.open(sid));
     let keep = relay_exchange(state, client, ex, plan).await;
     drop(stream_guard);
     if is_get {

@@ -19,7 +19,17 @@ pub struct ShardBoot {
     /// Becomes readable when the process is told to stop.
     pub shutdown: OwnedFd,
     /// Where the shard reports that its listeners are bound (or why not).
-    pub ready: mpsc::Sender<Result<(), String>>,
+    pub ready: mpsc::Sender<Result<(), BindError>>,
+}
+
+/// A listener a shard could not bind.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct BindError {
+    /// The address.
+    pub addr: std::net::SocketAddr,
+    /// Why.
+    pub source: std::io::Error,
 }
 
 /// Resolves when the launcher signals stop (or dies).

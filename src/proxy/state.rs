@@ -21,7 +21,9 @@ use shards::{ShardCtx, ShardId};
 use crate::config::{Config, PerRoute, PerUpstream, RouteId, UpstreamId};
 use crate::mcp::Inspector;
 use crate::pipeline::RouteStages;
-use crate::session::{entry::new_table, SessionTable};
+use crate::session::{entry::new_table, OpenStreams, SessionTable};
+use crate::upstream::children::{ChildStats, Children};
+use crate::upstream::era_verdicts::EraVerdicts;
 use crate::upstream::pool::Pool;
 
 use super::metrics::ProxyMetrics;
@@ -69,7 +71,7 @@ pub struct MetricsReport {
     /// Its buffer pool's counters.
     pub buffers: shards::slab::BufStats,
     /// Its stdio children, over all stdio upstreams.
-    pub children: super::stdio::children::ChildStats,
+    pub children: ChildStats,
     /// Its io_uring's counters (uring path only).
     pub uring: Option<shards::uring::UringStats>,
     /// The scrape this answers.
@@ -96,7 +98,7 @@ pub struct ShardState {
     upstreams: PerUpstream<Pool>,
     /// Per configured upstream: its children when it is a stdio upstream
     /// ([`ShardState::children`]).
-    stdio: PerUpstream<Option<Rc<super::stdio::Children>>>,
+    stdio: PerUpstream<Option<Rc<Children>>>,
     /// Recycled I/O buffers.
     pub bufs: BufPool,
     /// Counters and histograms.
@@ -108,16 +110,17 @@ pub struct ShardState {
     /// Requests in flight (closed and awaited on shutdown).
     pub inflight: shards::gate::Gate,
     /// Sessions with GET streams open right now (and how many): the reaper keeps them alive.
-    pub open_streams: RefCell<std::collections::HashMap<crate::session::SessionId, u32>>,
+    pub open_streams: OpenStreams,
     /// Legacy HTTP+SSE sessions owned here, each with its open stream's queue.
-    pub legacy:
-        RefCell<std::collections::HashMap<crate::session::SessionId, Rc<super::legacy::LegacyOut>>>,
+    pub legacy: RefCell<
+        std::collections::HashMap<crate::session::SessionId, Rc<super::legacy_session::LegacyOut>>,
+    >,
     /// HTTP size limits, from the config.
     pub limits: crate::http::Limits,
     /// Replies to this shard's metrics scrapes.
     pub scrape: ScrapeInbox,
     /// What `era = "auto"` upstreams were found to speak (both translation directions).
-    pub era_verdicts: super::era_verdicts::EraVerdicts,
+    pub era_verdicts: EraVerdicts,
     /// Era translation (legacy clients, modern upstreams): translated sessions.
     pub l2m: super::l2m::L2mState,
     /// Modern clients served by legacy upstreams: pooled sessions, pending MRTR exchanges.
@@ -139,7 +142,7 @@ impl ShardState {
             Pool::new(io.clone(), addrs, u.connect_timeout, u.pool_max_idle)
         });
         let stdio = PerUpstream::build(&config, |(_, u)| {
-            super::stdio::Children::for_upstream(u, &config.limits, &io)
+            Children::for_upstream(u, &config.limits, &io)
         });
         let stages = PerRoute::build(&config, |(_, route)| RouteStages::build(route));
         Rc::new(ShardState {
@@ -158,7 +161,7 @@ impl ShardState {
             era_verdicts: Default::default(),
             l2m: super::l2m::L2mState::default(),
             modern_clients: super::modern_client::Translator::default(),
-            open_streams: RefCell::new(std::collections::HashMap::new()),
+            open_streams: OpenStreams::default(),
             legacy: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {
                 max_head_bytes: config.limits.max_head_bytes,
@@ -182,12 +185,12 @@ impl ShardState {
     }
 
     /// The children of upstream `id` when it is a stdio upstream.
-    pub fn children(&self, id: UpstreamId) -> Option<&Rc<super::stdio::Children>> {
+    pub fn children(&self, id: UpstreamId) -> Option<&Rc<Children>> {
         self.stdio.get(id).as_ref()
     }
 
     /// The children of every stdio upstream, in config order.
-    pub fn all_children(&self) -> impl Iterator<Item = &Rc<super::stdio::Children>> {
+    pub fn all_children(&self) -> impl Iterator<Item = &Rc<Children>> {
         self.stdio
             .iter()
             .filter_map(|(_, children)| children.as_ref())
@@ -196,34 +199,6 @@ impl ShardState {
     /// The pipeline stages of route `id`.
     pub fn stages(&self, id: RouteId) -> &RouteStages {
         self.stages.get(id)
-    }
-}
-
-/// Marks a session as having an open GET stream for as long as it lives (drop = closed, on
-/// every path, including a connection task dropped at shutdown).
-#[derive(Debug)]
-pub struct OpenStream<'a> {
-    state: &'a ShardState,
-    session: crate::session::SessionId,
-}
-
-impl<'a> OpenStream<'a> {
-    /// Registers an open stream for `session`.
-    pub fn open(state: &'a ShardState, session: crate::session::SessionId) -> Self {
-        *state.open_streams.borrow_mut().entry(session).or_insert(0) += 1;
-        OpenStream { state, session }
-    }
-}
-
-impl Drop for OpenStream<'_> {
-    fn drop(&mut self) {
-        let mut open = self.state.open_streams.borrow_mut();
-        if let Some(count) = open.get_mut(&self.session) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.session);
-            }
-        }
     }
 }
 

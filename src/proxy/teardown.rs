@@ -1,8 +1,8 @@
 //! Ends sessions: the reaper expires idle ones, shutdown ends them all, and each ends upstream
 //! (DELETE with the upstream's session id). Best effort: a failure is logged, never retried.
 //!
-//! Not here: client-initiated DELETE (bodyless.rs relays the upstream's answer), the rest of a
-//! shard's life (the app module starts these and calls [`shut_down`]).
+//! Not here: client-initiated DELETE (bodyless.rs relays the upstream's answer), the order of a
+//! shard's shutdown (shutdown.rs), the rest of a shard's life (the app module starts the reaper).
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -69,35 +69,6 @@ pub async fn end_upstream_session(
     }
 }
 
-/// The proxy's part of a shard's shutdown, once its accept loops have ended: waits (bounded by
-/// `shutdown_grace`) for requests in flight, then ends translated sessions, upstream sessions
-/// and modern-client pools, and stops the stdio children.
-pub async fn shut_down(state: &Rc<ShardState>) {
-    let grace = state.config.timeouts.shutdown_grace;
-    let deadline = Instant::now() + grace;
-    let _ = within(grace, state.inflight.closed()).await;
-    // Translated sessions have nothing upstream to end; their waits stop here.
-    state.l2m.end_all();
-    end_upstream_sessions(state, deadline).await;
-    let _ = within(
-        deadline.saturating_duration_since(Instant::now()),
-        super::modern_client::shutdown(state),
-    )
-    .await;
-    stop_children(state).await;
-}
-
-/// Stops every stdio child of this shard and waits (bounded) until they are reaped, so none
-/// outlives the proxy even when it exits on its own.
-async fn stop_children(state: &ShardState) {
-    for children in state.all_children() {
-        children.stop_all(STOP_CHILDREN_BOUND).await;
-    }
-}
-
-/// Longest wait for children to be reaped at shutdown (SIGKILL follows each one's grace).
-const STOP_CHILDREN_BOUND: std::time::Duration = std::time::Duration::from_secs(15);
-
 /// Expires idle sessions every `reap_interval` and ends them upstream.
 pub async fn reaper(state: Rc<ShardState>) {
     let interval = state.config.sessions.reap_interval;
@@ -124,7 +95,7 @@ pub async fn reaper(state: Rc<ShardState>) {
         let now = Instant::now();
         let mut ended = Vec::with_capacity(expired.len());
         for (id, entry) in expired.drain(..) {
-            if state.open_streams.borrow().contains_key(&id) {
+            if state.open_streams.is_open(&id) {
                 // A session with an open GET stream is in use, however quiet the stream.
                 state.sessions.borrow_mut().insert(id, entry, now);
                 continue;
@@ -161,7 +132,7 @@ async fn teardown_batches(state: &Rc<ShardState>, entries: Vec<crate::session::S
     }
 }
 
-async fn end_upstream_sessions(state: &Rc<ShardState>, deadline: Instant) {
+pub(super) async fn end_upstream_sessions(state: &Rc<ShardState>, deadline: Instant) {
     let mut all = Vec::new();
     state.sessions.borrow_mut().reap(
         Instant::now() + Duration::from_secs(365 * 24 * 3600),

@@ -1,8 +1,12 @@
-//! Upstream MCP servers: per-shard HTTP connection pools, stdio children and the MCP link
-//! over a child's stdio.
+//! Upstream MCP servers: per-shard HTTP connection pools, the links a shard keeps per linked
+//! upstream (`children.rs`: stdio children, legacy SSE sessions), the MCP link over a child's
+//! stdio or an SSE session, and what each `era = "auto"` upstream was found to speak
+//! (`era_verdicts.rs`).
 //!
 //! Not here: the request logic that uses them (the proxy module).
 
+pub mod children;
+pub mod era_verdicts;
 pub mod link;
 pub mod pool;
 pub mod stdio;

@@ -13,8 +13,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::super::dispatch::{self, Outcome, INITIALIZE};
+use super::super::dispatch::{self, INITIALIZE};
 use super::super::message::{self, Message, NotAnObject, Obj, Params, RequestId, Scalar};
+use super::super::reply::Outcome;
 use super::super::reply::{error_message, result_message};
 use super::super::{catalog::STDIO_TOOLS_LIST, SseStep};
 use super::ask::{self, Ask, AskKind};

@@ -15,12 +15,12 @@ use crate::config::UpstreamEra;
 use crate::http::RequestHead;
 use crate::mcp::JsonRpcId;
 
-use super::super::era_verdicts::{Speaks, VERDICT_TTL};
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
 use super::discover::{self, Discovered};
 use super::upstream::{self, AuthRefusal};
 use super::wire::{self, ClientMeta};
+use crate::upstream::era_verdicts::{Speaks, VERDICT_TTL};
 use shards::timeout::within;
 
 /// Longest wait for an `era = "auto"` probe's answer; no answer by then means legacy.

@@ -22,7 +22,7 @@ use super::super::error::ProxyError;
 use super::super::headers::local_response;
 use super::super::metrics::{Counter, ListenGuard};
 use super::super::relay::until_client_gone;
-use super::super::state::{OpenStream, ShardState};
+use super::super::state::ShardState;
 use super::super::stdio::answer::{ClientShape, SseOut};
 use super::session::L2mSession;
 use super::sink::StreamSink;
@@ -56,7 +56,7 @@ pub async fn get_or_delete(
         state.metrics.request(Method::Other, Duration::ZERO);
         return Ok(keep);
     }
-    let _open = OpenStream::open(state, sid);
+    let _open = state.open_streams.open(sid);
     let _listening = ListenGuard::open(&state.metrics);
     let mut stream = GetStream {
         client,

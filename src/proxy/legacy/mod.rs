@@ -5,8 +5,8 @@
 //! proxy::l2m, stdio.rs for stdio ones); every message for the session goes out on the
 //! stream.
 //!
-//! Here: routing to those handlers, and [`LegacyOut`], the per-session queue between the
-//! exchanges and the stream (a bounded local channel in the shard's state, no locks).
+//! Here: routing to those handlers, and delivering to a session's [`LegacyOut`] (the
+//! per-session queue between the exchanges and the stream, `proxy/legacy_session.rs`).
 //! Not here: the Streamable HTTP endpoint (post.rs, bodyless.rs), shard handoff (server.rs
 //! calls [`messages_session`]).
 
@@ -16,12 +16,12 @@ mod post;
 mod stdio;
 mod stream;
 
-use std::cell::Cell;
+use super::legacy_session::Work;
+pub use super::legacy_session::{LegacyOut, QUEUE_CAPACITY};
+
 use std::rc::Rc;
 
-use glommio::channels::local_channel::{LocalReceiver, LocalSender};
 use shards::io::NetStream;
-use shards::latch::Latch;
 
 use crate::config::{Config, LegacySseConfig, RouteConfig, RouteId};
 use crate::http::{HttpConn, Method as HttpMethod, RequestHead};
@@ -31,10 +31,6 @@ use super::error::ProxyError;
 use super::metrics::Counter;
 use super::state::ShardState;
 use crate::pipeline::RouteStages;
-
-/// Messages queued for one legacy stream. A client that falls this far behind is not reading
-/// its stream: its session ends (with a log line) instead of growing memory.
-pub const QUEUE_CAPACITY: usize = 256;
 
 /// A legacy path matched on a listener: which route and which endpoint.
 #[derive(Debug, Clone, Copy)]
@@ -131,74 +127,6 @@ pub async fn dispatch(
         (false, _) => Err(ProxyError::LegacyMethodNotAllowed {
             allow: &[("Allow", "POST")],
         }),
-    }
-}
-
-/// One legacy session's link between its exchanges and its stream.
-#[derive(Debug)]
-pub struct LegacyOut {
-    /// Messages for the stream, in the order they arrived.
-    tx: LocalSender<Vec<u8>>,
-    /// Fired to end the stream (and with it the session).
-    ended: Latch,
-    /// Exchanges still running (the stream waits for them at shutdown).
-    inflight: Cell<u32>,
-    /// Set at shutdown: `drained` fires once `inflight` is zero.
-    draining: Cell<bool>,
-    drained: Latch,
-    /// The upstream's own stream (GET or the child's inbox) is being piped already.
-    listening: Cell<bool>,
-    /// The route's stages: their response side runs on every message queued here.
-    stages: RouteStages,
-}
-
-impl LegacyOut {
-    /// A session's queue and the stream's end of it.
-    fn new(stages: RouteStages) -> (Rc<LegacyOut>, LocalReceiver<Vec<u8>>) {
-        let (tx, rx) = glommio::channels::local_channel::new_bounded(QUEUE_CAPACITY);
-        let out = Rc::new(LegacyOut {
-            tx,
-            ended: Latch::default(),
-            inflight: Cell::new(0),
-            draining: Cell::new(false),
-            drained: Latch::default(),
-            listening: Cell::new(false),
-            stages,
-        });
-        (out, rx)
-    }
-
-    /// Counts an exchange as running until the returned guard drops.
-    fn work(self: &Rc<Self>) -> Work {
-        self.inflight.set(self.inflight.get() + 1);
-        Work(self.clone())
-    }
-
-    /// Shutdown: `drained` fires once no exchange runs.
-    fn drain(&self) {
-        self.draining.set(true);
-        if self.inflight.get() == 0 {
-            self.drained.fire();
-        }
-    }
-
-    /// Claims the right to pipe the upstream's own stream; false when already claimed.
-    fn start_listening(&self) -> bool {
-        !self.listening.replace(true)
-    }
-}
-
-/// An exchange in flight for a session (see [`LegacyOut::work`]).
-#[derive(Debug)]
-struct Work(Rc<LegacyOut>);
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        let left = self.0.inflight.get().saturating_sub(1);
-        self.0.inflight.set(left);
-        if left == 0 && self.0.draining.get() {
-            self.0.drained.fire();
-        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! responses are written to the child. Once initialized, the session's inbox (messages no call
 //! explains) is piped to the stream too.
 //!
-//! Not here: validation and the 202 (post.rs), which child serves (proxy::stdio::children).
+//! Not here: validation and the 202 (post.rs), which child serves (upstream::children).
 //! The write to the child happens synchronously in [`start`], so the child sees messages in
 //! the order the client POSTed them; only waiting for answers runs in a task.
 
@@ -23,9 +23,9 @@ use super::super::metrics::Counter;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{next_step, Ending};
-use super::super::stdio::children::AcquireError;
 use super::{deliver, end, live, LegacyOut, Work};
 use crate::pipeline::Facts;
+use crate::upstream::children::AcquireError;
 
 /// Sends the message to the session's child and spawns what waits for the answer. Every
 /// failure is answered on the stream (a legacy client treats an HTTP error on POST as fatal).

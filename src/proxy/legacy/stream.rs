@@ -23,7 +23,7 @@ use super::super::admit::new_session;
 use super::super::error::ProxyError;
 use super::super::guard;
 use super::super::metrics::Counter;
-use super::super::state::{OpenStream, ShardState};
+use super::super::state::ShardState;
 use super::LegacyOut;
 use crate::pipeline::RouteStages;
 use shards::timeout::within;
@@ -80,7 +80,7 @@ pub(super) async fn open(
     state.legacy.borrow_mut().insert(sid, out.clone());
     state.metrics.incr(Counter::LegacySessions);
     tracing::debug!(session = %sid.as_str(), "legacy SSE session opened");
-    let open = OpenStream::open(state, sid);
+    let open = state.open_streams.open(sid);
     // Once the head is out, a failed write means the client is gone: nothing left to answer.
     let _ = serve(state, client, head, legacy, &sid, &out, &rx).await;
     drop(open);

@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::{UpstreamConfig, UpstreamEra};
 
-use super::era_verdicts::{EraVerdicts, Speaks};
 use super::state::ShardState;
+use crate::upstream::era_verdicts::{EraVerdicts, Speaks};
 use pool::{PoolKey, SessionPool};
 use source::Source;
 use upstream::UpSession;

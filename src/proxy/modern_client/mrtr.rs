@@ -50,8 +50,14 @@ pub(super) async fn retry(
         let text = sealed
             .as_str()
             .ok_or_else(|| invalid("requestState must be the string the proxy issued"))?;
-        let handle = seal::unseal(text, principal.as_str(), request, seal::now_ms())
-            .map_err(|r| invalid(r.as_str()))?;
+        let handle = seal::unseal(
+            state.config.seal_key.as_ref(),
+            text,
+            principal.as_str(),
+            request,
+            seal::now_ms(),
+        )
+        .map_err(|r| invalid(r.as_str()))?;
         if handle.upstream != upstream.compact() {
             return Err(invalid("requestState belongs to another upstream"));
         }
@@ -81,14 +87,14 @@ pub(super) async fn retry(
     // Everything the retry must hold is checked before anything reaches the upstream: a
     // refused retry leaves the exchange pending, exactly as it was, for a corrected one.
     let prepared = log_level(params)
-        .map_err(|()| BAD_LEVEL.to_owned())
+        .map_err(|()| Unusable::Level)
         .and_then(|level| Ok((level, answers_for(&pending.asked, params)?)));
     let (level, answers) = match prepared {
         Ok(prepared) => prepared,
         Err(message) => {
             let expires = pending.expires;
             put_back(state, exchange, pending, expires);
-            return refuse_params(state, client, shape, id, &message).await;
+            return refuse_params(state, client, shape, id, &message.to_string()).await;
         }
     };
     for (server_id, response) in &answers {
@@ -135,7 +141,7 @@ pub(super) async fn input_required(
         principal: ongoing.key.principal.as_str().to_owned(),
     };
     let (Some(sealed), true) = (
-        seal::seal(&handle),
+        seal::seal(state.config.seal_key.as_ref(), &handle),
         translator.pending.borrow().len() < MAX_PENDING,
     ) else {
         close_later(state, ongoing.session);
@@ -167,20 +173,31 @@ pub(super) async fn input_required(
     write_message(state, client, shape, &answer.to_string().into_bytes(), sse).await
 }
 
-/// Stores a pending exchange until `expires` (then its call is dropped and its session ended).
+/// Why a retry's parameters cannot continue its exchange (400 `-32602` with these words; the
+/// exchange stays pending).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+enum Unusable {
+    /// The `_meta` log level is not one.
+    #[error("{BAD_LEVEL}")]
+    Level,
+    /// No answer to one of the upstream's questions (its key).
+    #[error("inputResponses lacks \"{0}\"")]
+    MissingAnswer(String),
+}
+
 /// The JSON-RPC responses to the upstream's questions, built from the retry's
 /// `inputResponses`; the error names the first missing answer.
 fn answers_for(
     asked: &[(String, JsonRpcId)],
     params: &Value,
-) -> Result<Vec<(JsonRpcId, Vec<u8>)>, String> {
+) -> Result<Vec<(JsonRpcId, Vec<u8>)>, Unusable> {
     let responses = params.get("inputResponses").and_then(Value::as_object);
     asked
         .iter()
         .map(|(key, server_id)| {
             let result = responses
                 .and_then(|r| r.get(key))
-                .ok_or_else(|| format!("inputResponses lacks \"{key}\""))?;
+                .ok_or_else(|| Unusable::MissingAnswer(key.clone()))?;
             let mut response = Vec::with_capacity(128);
             response.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
             server_id.write_json(&mut response);
@@ -192,6 +209,7 @@ fn answers_for(
         .collect()
 }
 
+/// Stores a pending exchange until `expires` (then its call is dropped and its session ended).
 fn put_back(state: &Rc<ShardState>, exchange: u64, pending: Pending, expires: Instant) {
     state
         .modern_clients

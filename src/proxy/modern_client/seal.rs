@@ -4,14 +4,15 @@
 //! is attacker-controlled and must be sealed and bound to principal, expiry and request).
 //!
 //! Not here: the pending exchanges themselves (pending.rs) or routing the retry (mod.rs).
-//! One random key per process, drawn on first use and read-only afterwards (every shard reads
-//! the same key; nothing is written after initialisation).
+//! The key is the run's [`SealKey`] from the config snapshot every shard holds (drawn once by
+//! `app::start`), so a handle sealed on one shard opens on every other.
 
-use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+use crate::config::SealKey;
 
 /// Format tag of the sealed record (bumped if the layout changes).
 const VERSION: u8 = 1;
@@ -64,16 +65,6 @@ impl Refusal {
     }
 }
 
-/// The process key (random, drawn once).
-fn key() -> Option<&'static [u8; 32]> {
-    static KEY: OnceLock<Option<[u8; 32]>> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).ok().map(|()| key)
-    })
-    .as_ref()
-}
-
 /// Milliseconds since the Unix epoch now.
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -81,15 +72,21 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Seals `handle` with the process key; `None` when no random source is available.
-pub fn seal(handle: &Handle) -> Option<String> {
-    seal_with(key()?, handle)
+/// Seals `handle` with the run's `key`; `None` without a key or a random source (nonce).
+pub fn seal(key: Option<&SealKey>, handle: &Handle) -> Option<String> {
+    seal_with(key?.bytes(), handle)
 }
 
-/// Opens `text` with the process key and checks expiry (at `now_ms`), principal and request.
-pub fn unseal(text: &str, principal: &str, request: u64, now_ms: u64) -> Result<Handle, Refusal> {
+/// Opens `text` with the run's `key` and checks expiry (at `now_ms`), principal and request.
+pub fn unseal(
+    key: Option<&SealKey>,
+    text: &str,
+    principal: &str,
+    request: u64,
+    now_ms: u64,
+) -> Result<Handle, Refusal> {
     unseal_with(
-        key().ok_or(Refusal::Invalid)?,
+        key.ok_or(Refusal::Invalid)?.bytes(),
         text,
         principal,
         request,
@@ -300,8 +297,22 @@ mod tests {
     }
 
     #[test]
-    fn process_key_seals_and_opens() {
-        let text = seal(&handle()).unwrap();
-        assert_eq!(unseal(&text, "anonymous", 99, 1_000), Ok(handle()));
+    fn the_run_key_seals_and_opens_and_no_key_refuses() {
+        let key = SealKey::random().unwrap();
+        let text = seal(Some(&key), &handle()).unwrap();
+        assert_eq!(
+            unseal(Some(&key.clone()), &text, "anonymous", 99, 1_000),
+            Ok(handle())
+        );
+        assert_eq!(seal(None, &handle()), None);
+        assert_eq!(
+            unseal(None, &text, "anonymous", 99, 1_000),
+            Err(Refusal::Invalid)
+        );
+        let other = SealKey::from_bytes([8; 32]);
+        assert_eq!(
+            unseal(Some(&other), &text, "anonymous", 99, 1_000),
+            Err(Refusal::Invalid)
+        );
     }
 }

@@ -16,8 +16,8 @@ use crate::upstream::link::{ClientMessage, LinkSession};
 
 use super::super::exchange::{exchange, finish};
 use super::super::state::ShardState;
-use super::super::stdio::children::AcquireError;
 use super::source::{failure, Failure, HttpAnswer, Source};
+use crate::upstream::children::AcquireError;
 use shards::timeout::within;
 
 /// The version the proxy asks a legacy upstream for (the newest session-ful one).

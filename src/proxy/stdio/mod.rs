@@ -7,10 +7,8 @@
 
 pub mod answer;
 pub mod batch;
-pub mod children;
 pub mod post;
 pub mod stream;
 
-pub use children::Children;
 pub(in crate::proxy) use post::post;
 pub use stream::get_or_delete;

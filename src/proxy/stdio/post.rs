@@ -22,9 +22,9 @@ use super::super::error::ProxyError;
 use super::super::metrics::Counter;
 use super::super::state::ShardState;
 use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
-use super::children::AcquireError;
 use crate::pipeline::RouteStages;
 use crate::pipeline::{Facts, RequestCtx};
+use crate::upstream::children::AcquireError;
 
 /// Where a POST for a stdio upstream goes.
 #[derive(Debug)]

@@ -16,7 +16,7 @@ use crate::upstream::link::LinkSession;
 
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
-use super::super::state::{OpenStream, ShardState};
+use super::super::state::ShardState;
 use super::answer::{next_or_end, write_empty, ClientShape, SseOut, StreamWake};
 
 /// Handles GET (`is_get`) or DELETE for a stdio-backed session.
@@ -52,7 +52,7 @@ pub async fn get_or_delete(
         .link
         .take_inbox(bound.key)
         .ok_or(ProxyError::StreamConflict)?;
-    let _open = OpenStream::open(state, sid);
+    let _open = state.open_streams.open(sid);
     let mut out = SseOut::new(shape);
     let streamed = async {
         out.start(state, client).await?;

@@ -18,9 +18,11 @@ mod reader;
 mod remap;
 mod source;
 mod sse;
+mod sse_error;
 mod subscriptions;
 
 pub use calls::Call;
+pub use sse_error::SseError;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -221,7 +223,10 @@ impl Link {
     ///
     /// # Errors
     /// Why the stream could not be opened (connect, status, no `endpoint` event in time).
-    pub async fn connect_sse(target: &SseTarget, options: LinkOptions) -> Result<Rc<Link>, String> {
+    pub async fn connect_sse(
+        target: &SseTarget,
+        options: LinkOptions,
+    ) -> Result<Rc<Link>, SseError> {
         let (source, poster) = sse::open(target).await?;
         let (outbox, writes) = local_channel::new_bounded(OUTBOX_CAPACITY);
         let link = Link::new(None, target.url.as_str().into(), options, outbox);

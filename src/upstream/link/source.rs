@@ -9,6 +9,8 @@ use glommio::net::UnixStream;
 
 use crate::upstream::stdio::{ChildProcess, LineError, LineReader};
 
+use super::sse_error::SseError;
+
 /// How a peer's message stream ended.
 #[derive(Debug)]
 pub(super) enum End {
@@ -17,13 +19,30 @@ pub(super) enum End {
     /// The peer ended its stream.
     Eof,
     /// The peer broke the protocol or the connection failed.
-    Broken(String),
+    Broken(ReadError),
+}
+
+/// Why a peer's message stream could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ReadError {
+    /// A stdio child wrote a line over the bound.
+    #[error("upstream process sent a message over {limit} bytes")]
+    TooLong {
+        /// The bound, in bytes.
+        limit: usize,
+    },
+    /// Reading a stdio child's stdout failed.
+    #[error("reading upstream stdout failed: {0}")]
+    Stdout(LineError),
+    /// A legacy SSE upstream's stream failed.
+    #[error(transparent)]
+    Sse(#[from] SseError),
 }
 
 /// A peer's stream of incoming messages.
 pub(super) trait Source {
     /// The next message; `Ok(None)` at the end of the stream.
-    async fn next_message(&mut self) -> Result<Option<&[u8]>, String>;
+    async fn next_message(&mut self) -> Result<Option<&[u8]>, ReadError>;
 
     /// Stops the peer after its stream ended as `end`, and says why it is gone (the text
     /// pending callers and later requests are told).
@@ -46,13 +65,11 @@ pub(super) struct StdioSource {
 }
 
 impl Source for StdioSource {
-    async fn next_message(&mut self) -> Result<Option<&[u8]>, String> {
+    async fn next_message(&mut self) -> Result<Option<&[u8]>, ReadError> {
         match self.stdout.next_line().await {
             Ok(line) => Ok(line),
-            Err(LineError::TooLong { limit }) => Err(format!(
-                "upstream process sent a message over {limit} bytes"
-            )),
-            Err(error) => Err(format!("reading upstream stdout failed: {error}")),
+            Err(LineError::TooLong { limit }) => Err(ReadError::TooLong { limit }),
+            Err(error) => Err(ReadError::Stdout(error)),
         }
     }
 

@@ -16,7 +16,8 @@ use crate::http::{
     SseParser, SseStep,
 };
 
-use super::source::{End, Source};
+use super::source::{End, ReadError, Source};
+use super::sse_error::SseError;
 use super::{Link, SseTarget};
 
 /// Read buffer of the stream and POST connections.
@@ -46,12 +47,12 @@ enum Event {
 
 impl SseSource {
     /// The next event's kind and data (in `self.message`); `None` at the end of the stream.
-    async fn next_event(&mut self) -> Result<Option<Event>, String> {
+    async fn next_event(&mut self) -> Result<Option<Event>, SseError> {
         loop {
             let step = self
                 .parser
                 .next(self.input.get(self.pos..).unwrap_or_default())
-                .map_err(|e| format!("upstream SSE stream is malformed: {e}"))?;
+                .map_err(SseError::Malformed)?;
             match step {
                 SseStep::Event {
                     event, consumed, ..
@@ -73,9 +74,7 @@ impl SseSource {
                     match self.conn.next_body_chunk(&mut self.body).await {
                         Ok(Some(chunk)) => self.input.extend_from_slice(chunk),
                         Ok(None) => return Ok(None),
-                        Err(e) => {
-                            return Err(format!("reading the upstream SSE stream failed: {e}"))
-                        }
+                        Err(e) => return Err(SseError::Read(e)),
                     }
                 }
             }
@@ -84,7 +83,7 @@ impl SseSource {
 }
 
 impl Source for SseSource {
-    async fn next_message(&mut self) -> Result<Option<&[u8]>, String> {
+    async fn next_message(&mut self) -> Result<Option<&[u8]>, ReadError> {
         loop {
             match self.next_event().await? {
                 None => return Ok(None),
@@ -100,7 +99,7 @@ impl Source for SseSource {
         match end {
             End::Closed => "upstream session closed".to_owned(),
             End::Eof => "upstream closed its SSE stream".to_owned(),
-            End::Broken(why) => why.clone(),
+            End::Broken(why) => why.to_string(),
         }
     }
 }
@@ -113,41 +112,40 @@ pub(super) struct Poster {
     conn: Option<HttpConn<NetStream>>,
 }
 
-async fn connect(target: &SseTarget) -> Result<HttpConn<NetStream>, String> {
-    let mut last = format!("{}: no address", target.url);
+async fn connect(target: &SseTarget) -> Result<HttpConn<NetStream>, SseError> {
+    let mut last = SseError::NoAddress {
+        url: target.url.clone(),
+    };
     for &addr in &target.addrs {
         match target.io.connect(addr, target.connect_timeout).await {
             Ok(stream) => return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF))),
-            Err(e) => last = format!("connecting to {addr} failed: {e}"),
+            Err(source) => last = SseError::Connect { addr, source },
         }
     }
     Err(last)
 }
 
 /// Reads the final response head.
-async fn final_head(conn: &mut HttpConn<NetStream>) -> Result<ResponseHead, String> {
+async fn final_head(conn: &mut HttpConn<NetStream>) -> Result<ResponseHead, SseError> {
     let mut head = ResponseHead::default();
     conn.read_final_response_head(&Limits::default(), &mut head)
         .await
-        .map_err(|e| format!("upstream sent no usable response: {e}"))?;
+        .map_err(SseError::NoResponse)?;
     Ok(head)
 }
 
 /// Opens the GET stream and waits for its `endpoint` event.
-pub(super) async fn open(target: &SseTarget) -> Result<(SseSource, Poster), String> {
+pub(super) async fn open(target: &SseTarget) -> Result<(SseSource, Poster), SseError> {
     let opened = glommio::timer::timeout(target.open_timeout, async { Ok(open_now(target).await) })
         .await
-        .map_err(|_| {
-            format!(
-                "{} did not open its stream within {}",
-                target.url,
-                humantime::format_duration(target.open_timeout)
-            )
+        .map_err(|_| SseError::OpenTimeout {
+            url: target.url.clone(),
+            within: target.open_timeout,
         })?;
     opened
 }
 
-async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), String> {
+async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), SseError> {
     let mut conn = connect(target).await?;
     let mut request = Vec::with_capacity(256);
     write_request_head(
@@ -163,20 +161,29 @@ async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), String> {
     );
     conn.write_all(&request)
         .await
-        .map_err(|e| format!("writing to {} failed: {e}", target.url))?;
+        .map_err(|source| SseError::Write {
+            url: target.url.clone(),
+            source,
+        })?;
     let head = final_head(&mut conn).await?;
     if head.status() != 200 {
-        return Err(format!(
-            "{} answered GET with {}",
-            target.url,
-            head.status()
-        ));
+        return Err(SseError::Status {
+            url: target.url.clone(),
+            status: head.status(),
+        });
     }
     let framing = head
         .framing(Method::Get)
-        .map_err(|e| format!("{}: bad framing: {e}", target.url))?;
-    let body = BodyReader::new(framing, MessageKind::Response, u64::MAX)
-        .map_err(|e| format!("{}: {e}", target.url))?;
+        .map_err(|source| SseError::Framing {
+            url: target.url.clone(),
+            source,
+        })?;
+    let body = BodyReader::new(framing, MessageKind::Response, u64::MAX).map_err(|source| {
+        SseError::Body {
+            url: target.url.clone(),
+            source,
+        }
+    })?;
     let mut source = SseSource {
         conn,
         body,
@@ -190,10 +197,9 @@ async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), String> {
             Some(Event::Endpoint) => break,
             Some(_) => continue,
             None => {
-                return Err(format!(
-                    "{} closed the stream before its endpoint event",
-                    target.url
-                ))
+                return Err(SseError::NoEndpoint {
+                    url: target.url.clone(),
+                })
             }
         }
     }
@@ -212,15 +218,15 @@ async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), String> {
 /// The path (and query) to POST to, from the `endpoint` event's URI: a path, a relative
 /// reference, or an absolute URL on the same origin (anything else is refused: the proxy
 /// never sends a session's messages to a host it was not configured with).
-fn resolve_endpoint(target: &SseTarget, announced: &str) -> Result<String, String> {
+fn resolve_endpoint(target: &SseTarget, announced: &str) -> Result<String, SseError> {
     let origin = format!("http://{}", target.authority);
     let path = if let Some(rest) = announced.strip_prefix(&origin) {
         rest.to_owned()
     } else if announced.contains("://") || announced.starts_with("//") {
-        return Err(format!(
-            "{} announced an endpoint on another origin: {announced}",
-            target.url
-        ));
+        return Err(SseError::ForeignEndpoint {
+            url: target.url.clone(),
+            announced: announced.to_owned(),
+        });
     } else if announced.starts_with('/') {
         announced.to_owned()
     } else {
@@ -229,10 +235,10 @@ fn resolve_endpoint(target: &SseTarget, announced: &str) -> Result<String, Strin
         format!("{dir}/{announced}")
     };
     if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-        return Err(format!(
-            "{} announced an unusable endpoint: {announced}",
-            target.url
-        ));
+        return Err(SseError::BadEndpoint {
+            url: target.url.clone(),
+            announced: announced.to_owned(),
+        });
     }
     Ok(path)
 }
@@ -241,7 +247,7 @@ impl Poster {
     /// POSTs one message; returns the answer's status. Sends again on a fresh connection only
     /// when writing to a kept-alive one failed (the upstream closed it while idle): once the
     /// request is out, a second send could run a tool twice.
-    async fn post(&mut self, message: &[u8]) -> Result<u16, String> {
+    async fn post(&mut self, message: &[u8]) -> Result<u16, SseError> {
         let reused = self.conn.is_some();
         match self.try_post(message).await {
             Err(Posted::NotSent(_)) if reused => {
@@ -269,17 +275,20 @@ impl Poster {
             Framing::Length(message.len() as u64),
         );
         request.extend_from_slice(message);
-        conn.write_all(&request)
-            .await
-            .map_err(|e| Posted::NotSent(format!("POST to {} failed: {e}", self.endpoint)))?;
+        conn.write_all(&request).await.map_err(|source| {
+            Posted::NotSent(SseError::PostWrite {
+                endpoint: self.endpoint.clone(),
+                source,
+            })
+        })?;
         let head = final_head(&mut conn).await.map_err(Posted::Sent)?;
         let framing = head
             .framing(Method::Post)
-            .map_err(|e| Posted::Sent(format!("bad framing: {e}")))?;
+            .map_err(|e| Posted::Sent(SseError::PostFraming(e)))?;
         let mut ignored = Vec::new();
         conn.read_response_body(framing, MAX_POST_ANSWER, &mut ignored)
             .await
-            .map_err(|e| Posted::Sent(format!("reading the POST answer failed: {e}")))?;
+            .map_err(|e| Posted::Sent(SseError::PostAnswer(e)))?;
         if crate::http::Head::keep_alive(&head) && framing != Framing::UntilClose {
             self.conn = Some(conn);
         }
@@ -289,12 +298,12 @@ impl Poster {
 
 /// How a POST failed: before the request was out (safe to send again) or after.
 enum Posted {
-    NotSent(String),
-    Sent(String),
+    NotSent(SseError),
+    Sent(SseError),
 }
 
 impl Posted {
-    fn into_reason(self) -> String {
+    fn into_reason(self) -> SseError {
         match self {
             Posted::NotSent(reason) | Posted::Sent(reason) => reason,
         }
@@ -325,7 +334,7 @@ pub(super) async fn post_lines(mut poster: Poster, lines: LocalReceiver<Vec<u8>>
         let Some(posted) = posted else {
             return;
         };
-        let posted = posted.unwrap_or_else(|| Err(format!("no answer to a POST within {limit:?}")));
+        let posted = posted.unwrap_or(Err(SseError::PostTimeout(limit)));
         match posted {
             Ok(status) if (200..300).contains(&status) => {}
             Ok(404) => {

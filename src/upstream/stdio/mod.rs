@@ -12,7 +12,7 @@ pub mod which;
 
 pub use child::{spawn, ChildExit, ChildProcess, ChildSpec, ChildWriter, SpawnError, StdioChild};
 pub use lines::{LineError, LineReader};
-pub use which::find_program;
+pub use which::{find_program, NotFound};
 
 /// Longest stdout line (one JSON-RPC message) accepted from a child when the upstream sets no
 /// `max_line`: the config's default (`STDIO_MAX_LINE` in `config::defaults`).

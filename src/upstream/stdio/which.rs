@@ -11,13 +11,32 @@ use std::path::{Path, PathBuf};
 
 use super::ChildSpec;
 
+/// Why a stdio upstream's program cannot be run; each says what was looked for and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotFound {
+    /// The command has no program.
+    #[error("the command is empty")]
+    Empty,
+    /// A path that is not an executable file.
+    #[error("{} is not an executable file", .0.display())]
+    NotExecutable(PathBuf),
+    /// A name found in no `PATH` directory.
+    #[error("program {program:?} not found on PATH ({path})")]
+    NotOnPath {
+        /// The name searched for.
+        program: String,
+        /// The `PATH` searched (lossy text).
+        path: String,
+    },
+}
+
 /// Where the program of `spec` would be run from.
 ///
 /// # Errors
-/// A sentence saying what was looked for and where.
-pub fn find_program(spec: &ChildSpec) -> Result<PathBuf, String> {
+/// [`NotFound`]: what was looked for and where.
+pub fn find_program(spec: &ChildSpec) -> Result<PathBuf, NotFound> {
     let Some(program) = spec.argv.first() else {
-        return Err("the command is empty".to_owned());
+        return Err(NotFound::Empty);
     };
     if program.contains('/') {
         let path = match &spec.cwd {
@@ -27,7 +46,7 @@ pub fn find_program(spec: &ChildSpec) -> Result<PathBuf, String> {
         return if is_executable(&path) {
             Ok(path)
         } else {
-            Err(format!("{} is not an executable file", path.display()))
+            Err(NotFound::NotExecutable(path))
         };
     }
     let path_var: Option<OsString> = spec
@@ -41,11 +60,9 @@ pub fn find_program(spec: &ChildSpec) -> Result<PathBuf, String> {
     std::env::split_paths(&path_var)
         .map(|dir| dir.join(program))
         .find(|candidate| is_executable(candidate))
-        .ok_or_else(|| {
-            format!(
-                "program {program:?} not found on PATH ({})",
-                path_var.to_string_lossy()
-            )
+        .ok_or_else(|| NotFound::NotOnPath {
+            program: program.clone(),
+            path: path_var.to_string_lossy().into_owned(),
         })
 }
 
@@ -76,14 +93,17 @@ mod tests {
             PathBuf::from("/bin/sh")
         );
         let err = find_program(&spec(&["no-such-program-xyz"], &[])).unwrap_err();
-        assert!(err.contains("not found on PATH"), "{err}");
+        assert!(matches!(err, NotFound::NotOnPath { .. }), "{err}");
+        assert!(err.to_string().contains("not found on PATH"), "{err}");
+        assert_eq!(find_program(&spec(&[], &[])), Err(NotFound::Empty));
         assert!(find_program(&spec(&["/bin/sh"], &[])).is_ok());
         let plain = std::env::temp_dir().join(format!("shadowcat-which-{}", std::process::id()));
         std::fs::write(&plain, b"not a program").unwrap();
         std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = find_program(&spec(&[plain.to_str().unwrap()], &[])).unwrap_err();
         std::fs::remove_file(&plain).unwrap();
-        assert!(err.contains("not an executable file"), "{err}");
+        assert_eq!(err, NotFound::NotExecutable(plain.clone()));
+        assert!(err.to_string().contains("not an executable file"), "{err}");
         let relative = ChildSpec {
             cwd: Some(PathBuf::from("/bin")),
             ..spec(&["./sh"], &[])

@@ -3,8 +3,8 @@
 //! modern request refused the legacy way (modern_client) both write it; both read it, so
 //! whichever client meets the upstream first spares the other its failed try.
 //!
-//! Not here: how a verdict is reached (l2m/detect.rs, modern_client::probe), what is done with
-//! it (l2m::detect::may_translate, modern_client::Translator::translates). Single-shard data:
+//! Not here: how a verdict is reached (`proxy::l2m::detect`, `proxy::modern_client::probe`),
+//! what is done with it (`proxy::l2m::detect::may_translate`, `proxy::modern_client::translates`). Single-shard data:
 //! a `RefCell`, no locks.
 
 use crate::config::UpstreamId;

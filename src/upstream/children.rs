@@ -2,7 +2,8 @@
 //! ahead, not yet initialized; the `max` bound; the shared child in shared mode) or legacy
 //! HTTP+SSE upstream sessions (opened per client session); and stopping them all at shutdown.
 //!
-//! Not here: what a child does with messages (`upstream::link`), HTTP (post.rs, stream.rs).
+//! Not here: what a child does with messages (`upstream::link`), the requests that use a link
+//! (the proxy's `stdio/` folder). Kept in `ShardState` per upstream (`state.children(id)`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -10,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::config::{LimitsConfig, StdioMode, StdioUpstream, UpstreamConfig};
-use crate::upstream::link::{Link, LinkError, LinkOptions, SseTarget};
+use crate::upstream::link::{Link, LinkError, LinkOptions, SseError, SseTarget};
 use crate::upstream::stdio::{ChildSpec, SpawnError};
 
 /// How long after a warm child is taken the pool refills (see `for_session`).
@@ -29,8 +30,14 @@ pub enum AcquireError {
     #[error(transparent)]
     Link(#[from] LinkError),
     /// A legacy SSE upstream session could not be opened.
-    #[error("{0}")]
-    Connect(String),
+    #[error(transparent)]
+    Connect(SseError),
+    /// Shutdown began: nothing new starts.
+    #[error("the proxy is shutting down")]
+    ShuttingDown,
+    /// The upstream is not linked (no stdio command, no legacy SSE URL).
+    #[error("not a stdio upstream")]
+    NotLinked,
 }
 
 /// What a new link is made from.
@@ -188,9 +195,7 @@ impl Children {
     pub async fn for_session(self: &Rc<Self>) -> Result<Rc<Link>, AcquireError> {
         if let Peer::Sse(target) = &self.peer {
             if self.stopped.get() {
-                return Err(AcquireError::Connect(
-                    "the proxy is shutting down".to_owned(),
-                ));
+                return Err(AcquireError::ShuttingDown);
             }
             let link = Link::connect_sse(target, self.options.clone())
                 .await
@@ -289,12 +294,10 @@ impl Children {
 
     fn spawn(&self) -> Result<Rc<Link>, AcquireError> {
         if self.stopped.get() {
-            return Err(AcquireError::Connect(
-                "the proxy is shutting down".to_owned(),
-            ));
+            return Err(AcquireError::ShuttingDown);
         }
         let Peer::Stdio(spec) = &self.peer else {
-            return Err(AcquireError::Connect("not a stdio upstream".to_owned()));
+            return Err(AcquireError::NotLinked);
         };
         let link = Link::start(spec, self.options.clone())?;
         tracing::debug!(upstream = %self.options.upstream, peer = link.peer(), "child started");
