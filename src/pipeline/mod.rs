@@ -224,7 +224,8 @@ pub fn describe(config: &crate::config::Config) -> String {
         .map(|s| s.name())
         .collect();
     let mut out = format!(
-        "\n# Request pipeline per route and method (in order; {} run in the proxy at their place):\n",
+        "\n# Request pipeline per route and method (in order, on the shard owning the request's \
+         session; {} run in the proxy at their place):\n",
         by_proxy.join(", ")
     );
     for listener in &config.listeners {
