@@ -10,7 +10,7 @@ use crate::mcp::{
     ClaimedVersion, Inspected, JsonRpcId, Kind, MessageInfo, Method, ProgressToken, ProtocolVersion,
 };
 
-/// The few facts about a POST body the proxy acts on.
+/// The few facts about a POST body the proxy acts on ([`Facts::bodyless`] for GET/DELETE).
 #[derive(Debug)]
 pub struct Facts {
     /// The JSON-RPC id (requests and responses).
@@ -44,6 +44,25 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// The facts of a GET or DELETE: no message, so nothing (no id, no method, no version).
+    pub fn bodyless() -> Facts {
+        Facts {
+            id: None,
+            method: Method::Other,
+            kind: None,
+            is_initialize: false,
+            is_batch: false,
+            version: None,
+            progress_token: None,
+            cancelled: None,
+            resource: None,
+            claimed: None,
+            mcp_name: None,
+            unknown_method: None,
+            elements: Vec::new(),
+        }
+    }
+
     /// The method's wire name (known or not).
     pub fn method_name(&self) -> Option<&str> {
         match (self.kind, self.method) {

@@ -1,52 +1,59 @@
-//! The request pipeline's stages: what every client message of a route passes through, in
-//! order, on its way to the upstream, and what every message coming back passes through on its
-//! way to the client.
+//! The request pipeline: what every client message of a route passes through, in order, on
+//! its way to the upstream, and what every message coming back passes through on its way to
+//! the client.
 //!
-//! Here: [`RouteStages`] (a route's configured stages, built once per shard from the config
-//! snapshot and shared by the shard's requests through `Rc`), the request-side [`Verdict`], the response-side rewrite of one
-//! message, and [`stage_names`], the ordered list `shadowcat config check` prints.
-//! Not here: reading requests or writing answers (the proxy's transports call in here at
-//! their one request point and at each message they write to a client), the checks that still
-//! live in the proxy (`guard.rs`, `post.rs`, `era.rs`: named in [`CHECKS`]).
-//! Hot path: a route without configured stages costs one `Option` test per message; nothing
-//! allocates unless a message is refused or rewritten.
+//! Here: [`Stage`] (the one stage interface: a closed enum dispatched by `match`), the built-in
+//! checks (checks/, one file each), [`RouteStages`] (a route's ordered stage lists per request
+//! method, built once per shard from the config snapshot and shared through `Rc`), the
+//! request-side [`Verdict`] of the configured stages, the response-side rewrite of one message,
+//! and [`describe`], the lists `shadowcat config check` prints, generated from the same lists.
+//! Not here: reading requests or writing answers, and the steps that need I/O or shard state
+//! (routing, reading the body, the session table): the proxy runs those at their place in the
+//! list ([`Stage::by_proxy`]) and turns a [`Refusal`] into its answer.
+//! Hot path: the lists are `'static` slices (no allocation, no boxes); a route without
+//! configured stages costs one `Option` test per message; nothing allocates unless a message
+//! is refused or rewritten.
 
+pub mod checks;
 mod context;
 mod facts;
 mod principal;
+mod refusal;
+mod stage;
 mod tool_filter;
 
 pub use context::RequestCtx;
 pub use facts::{facts, Facts};
 pub use principal::Principal;
+pub use refusal::{Mismatch, Refusal};
+pub use stage::{Flow, Found, Input, Phase, Stage};
 
 use std::rc::Rc;
 
-use crate::config::{RouteConfig, ToolFilter, UpstreamConfig};
+use crate::config::{RouteConfig, RouteEra, ToolFilter, UpstreamConfig};
 use crate::mcp::{Kind, MessageInfo, Method, Target};
 
-/// The checks every POST passes before the configured stages, in order (implemented in the
-/// proxy's guard, body reader, inspector, era classification and session table).
-pub const CHECKS: &[&str] = &[
-    "host_origin",
-    "route",
-    "method",
-    "accept",
-    "content_type",
-    "body_limit",
-    "inspect",
-    "era",
-    "protocol_version",
-    "batch",
-    "session",
-    "session_limit",
-];
-
-/// A route's configured stages (today: the tool allow-list). Built on the shard (cold);
-/// cloning one is an `Rc` count, so a sink may keep its own.
-#[derive(Debug, Clone, Default)]
+/// A route's stages: the built-in lists per [`Flow`] and the configured stages (today: the
+/// tool allow-list). Built on the shard (cold); cloning one is an `Rc` count, so a sink may
+/// keep its own.
+#[derive(Debug, Clone)]
 pub struct RouteStages {
+    era: RouteEra,
+    post: &'static [Stage],
+    bodyless: &'static [Stage],
     tools: Option<Rc<ToolFilter>>,
+}
+
+impl Default for RouteStages {
+    /// A dual-era route without configured stages.
+    fn default() -> Self {
+        RouteStages {
+            era: RouteEra::Dual,
+            post: stage::POST,
+            bodyless: stage::BODYLESS,
+            tools: None,
+        }
+    }
 }
 
 /// What the request side decided about one client message.
@@ -61,29 +68,75 @@ pub enum Verdict {
     Drop,
 }
 
-/// Why a stage answered a message itself.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// `tools/call` of a tool the route hides (`-32602`, as a server answers an unknown tool).
-    UnknownTool {
-        /// The tool's name as the client sent it.
-        name: String,
-        /// The call was one element of a batch (nothing of the batch is sent).
-        in_batch: bool,
-    },
-}
-
 impl RouteStages {
     /// The stages configured on `route` (allocates: build once per shard).
     pub fn build(route: &RouteConfig) -> Self {
         RouteStages {
+            era: route.era,
+            post: stage::POST,
+            bodyless: match route.era {
+                RouteEra::Dual => stage::BODYLESS,
+                RouteEra::Modern => stage::POST_ONLY,
+            },
             tools: route.tools.clone().map(Rc::new),
         }
     }
 
-    /// Whether any stage is configured (else every hook is a no-op).
+    /// The stages of a route serving `era` without configured stages (tests).
+    #[cfg(test)]
+    pub(crate) fn for_era(era: RouteEra) -> Self {
+        let mut stages = RouteStages {
+            era,
+            ..Self::default()
+        };
+        if era == RouteEra::Modern {
+            stages.bodyless = stage::POST_ONLY;
+        }
+        stages
+    }
+
+    /// Whether any stage is configured (else every configured-stage hook is a no-op).
     pub fn is_empty(&self) -> bool {
         self.tools.is_none()
+    }
+
+    /// The stages a request of `flow` passes, in order: the built-in ones, then the
+    /// configured ones (the tool filter: its response side also runs on a GET stream).
+    pub fn list(&self, flow: Flow) -> impl Iterator<Item = Stage> + '_ {
+        let builtin = self.builtin(flow);
+        // A list ending at `method` is refused there: nothing configured runs.
+        let configured = (self.tools.is_some() && builtin.contains(&Stage::Session))
+            .then_some(Stage::ToolFilter);
+        builtin.iter().copied().chain(configured)
+    }
+
+    /// The built-in part of `flow`'s list.
+    fn builtin(&self, flow: Flow) -> &'static [Stage] {
+        match flow {
+            Flow::Post => self.post,
+            Flow::Bodyless => self.bodyless,
+        }
+    }
+
+    /// Runs the stages of `phase` in `flow`'s list that run here, in order; what they find
+    /// goes into `found`.
+    ///
+    /// # Errors
+    /// The first refusal.
+    pub fn run(
+        &self,
+        flow: Flow,
+        phase: Phase,
+        input: &Input<'_>,
+        found: &mut Found,
+    ) -> Result<(), Refusal> {
+        // The configured stages run per message through `request`, not here.
+        for &stage in self.builtin(flow) {
+            if stage.phase() == phase && !stage.by_proxy() {
+                stage.check(self.era, input, found)?;
+            }
+        }
+        Ok(())
     }
 
     /// The request side for one message, or each element of a batch (in body order): the
@@ -129,14 +182,20 @@ impl RouteStages {
     }
 }
 
-/// The ordered stage list of `route` whose upstream is `upstream`: the built-in checks, the
-/// configured stages, then the upstream adapter.
-pub fn stage_names(route: &RouteConfig, upstream: &UpstreamConfig) -> Vec<&'static str> {
-    let mut names = CHECKS.to_vec();
-    if route.tools.is_some() {
-        names.push(tool_filter::NAME);
+/// The ordered stage list of a `flow` request on `route` whose upstream is `upstream`: the
+/// route's stages, then the upstream adapter.
+pub fn stage_names(
+    route: &RouteConfig,
+    upstream: &UpstreamConfig,
+    flow: Flow,
+) -> Vec<&'static str> {
+    let mut names: Vec<_> = RouteStages::build(route)
+        .list(flow)
+        .map(Stage::name)
+        .collect();
+    if names.contains(&Stage::Session.name()) {
+        names.push(adapter_name(upstream));
     }
-    names.push(adapter_name(upstream));
     names
 }
 
@@ -159,17 +218,34 @@ fn adapter_name(upstream: &UpstreamConfig) -> &'static str {
 
 /// The stage lists of every route of `config`, as `#` comment lines for `config check`.
 pub fn describe(config: &crate::config::Config) -> String {
-    let mut out = String::from("\n# Request pipeline per route (in order):\n");
+    let by_proxy: Vec<&str> = stage::POST
+        .iter()
+        .filter(|s| s.by_proxy())
+        .map(|s| s.name())
+        .collect();
+    let mut out = format!(
+        "\n# Request pipeline per route and method (in order, on the shard owning the request's \
+         session; {} run in the proxy at their place):\n",
+        by_proxy.join(", ")
+    );
     for listener in &config.listeners {
         for route in &listener.routes {
             let upstream = config.upstream(route.upstream);
-            out.push_str(&format!(
-                "#   {} {} -> {}: {}\n",
-                listener.name,
-                route.path,
-                upstream.name,
-                stage_names(route, upstream).join(", ")
-            ));
+            for (flow, methods) in [(Flow::Post, "POST"), (Flow::Bodyless, "GET/DELETE")] {
+                let names = stage_names(route, upstream, flow);
+                let refused = if names.contains(&Stage::Session.name()) {
+                    ""
+                } else {
+                    " (405: POST only)"
+                };
+                out.push_str(&format!(
+                    "#   {} {methods} {} -> {}: {}{refused}\n",
+                    listener.name,
+                    route.path,
+                    upstream.name,
+                    names.join(", ")
+                ));
+            }
         }
     }
     out

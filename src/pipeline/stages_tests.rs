@@ -1,13 +1,180 @@
-//! Unit tests of `RouteStages`' request side (what the transports call once per message).
+//! Unit tests of `RouteStages`: the ordered lists (what `config check` prints is what runs),
+//! the phase runner over them, and the configured stages' request side (what the transports
+//! call once per message).
 
+use super::checks::test_head::head;
 use super::*;
-use crate::mcp::Inspector;
+use crate::mcp::{Inspector, ProtocolVersion};
 
 fn stages(deny: &[&str]) -> RouteStages {
     let deny: Vec<String> = deny.iter().map(|s| (*s).to_owned()).collect();
     RouteStages {
         tools: ToolFilter::build("r", &[], &deny).unwrap().map(Rc::new),
+        ..RouteStages::default()
     }
+}
+
+fn names(stages: &RouteStages, flow: Flow) -> Vec<&'static str> {
+    stages.list(flow).map(Stage::name).collect()
+}
+
+/// Runs `phase` of `flow` on `head` (and `facts`), as the proxy does.
+fn run(
+    stages: &RouteStages,
+    (flow, phase): (Flow, Phase),
+    head: &crate::http::RequestHead,
+    facts: Option<&Facts>,
+    session: Option<Option<ProtocolVersion>>,
+) -> Result<Found, Refusal> {
+    let mut found = Found::default();
+    let input = Input {
+        head,
+        facts,
+        session,
+    };
+    stages.run(flow, phase, &input, &mut found).map(|()| found)
+}
+
+#[test]
+fn every_list_is_in_phase_order() {
+    for era in [RouteEra::Dual, RouteEra::Modern] {
+        for flow in [Flow::Post, Flow::Bodyless] {
+            let mut s = RouteStages::for_era(era);
+            s.tools = stages(&["add"]).tools;
+            let phases: Vec<Phase> = s.list(flow).map(Stage::phase).collect();
+            assert!(phases.is_sorted(), "{era:?} {flow:?}: {phases:?}");
+            assert_eq!(s.list(flow).next(), Some(Stage::HostOrigin));
+        }
+    }
+}
+
+#[test]
+fn the_printed_lists_are_the_lists_that_run() {
+    let plain = RouteStages::default();
+    assert_eq!(
+        names(&plain, Flow::Post),
+        [
+            "host_origin",
+            "route",
+            "method",
+            "accept",
+            "content_type",
+            "body_limit",
+            "inspect",
+            "era",
+            "protocol_version",
+            "session",
+            "batch",
+            "session_limit"
+        ]
+    );
+    assert_eq!(
+        names(&plain, Flow::Bodyless),
+        [
+            "host_origin",
+            "route",
+            "method",
+            "accept",
+            "protocol_version",
+            "session"
+        ]
+    );
+    let filtered = stages(&["add"]);
+    assert_eq!(names(&filtered, Flow::Post).last(), Some(&"tool_filter"));
+    assert_eq!(
+        names(&filtered, Flow::Bodyless).last(),
+        Some(&"tool_filter")
+    );
+    // A modern-only route refuses GET/DELETE at `method`: nothing after it runs.
+    let mut modern = RouteStages::for_era(RouteEra::Modern);
+    modern.tools = filtered.tools.clone();
+    assert_eq!(
+        names(&modern, Flow::Bodyless),
+        ["host_origin", "route", "method"]
+    );
+}
+
+#[test]
+fn a_post_head_phase_runs_accept_then_content_type() {
+    let s = RouteStages::default();
+    let both = ("Accept", "application/json, text/event-stream");
+    let json = ("Content-Type", "application/json");
+    let post = (Flow::Post, Phase::Head);
+    assert_eq!(
+        run(&s, post, &head("POST", &[both, json]), None, None),
+        Ok(Found::default())
+    );
+    // Both wrong: `accept` comes first.
+    assert_eq!(
+        run(
+            &s,
+            post,
+            &head("POST", &[("Content-Type", "text/plain")]),
+            None,
+            None
+        ),
+        Err(Refusal::NotAcceptable {
+            needed: "application/json and text/event-stream"
+        })
+    );
+    assert_eq!(
+        run(&s, post, &head("POST", &[both]), None, None),
+        Err(Refusal::UnsupportedMediaType)
+    );
+}
+
+#[test]
+fn a_bodyless_request_runs_accept_and_protocol_version() {
+    let s = RouteStages::default();
+    let sse = ("Accept", "text/event-stream");
+    let head_phase = (Flow::Bodyless, Phase::Head);
+    let facts_phase = (Flow::Bodyless, Phase::Facts);
+    assert!(run(&s, head_phase, &head("GET", &[sse]), None, None).is_ok());
+    assert_eq!(
+        run(&s, head_phase, &head("GET", &[]), None, None),
+        Err(Refusal::NotAcceptable {
+            needed: "text/event-stream"
+        })
+    );
+    // No content type is asked of a GET, and a DELETE accepts anything.
+    assert!(run(&s, head_phase, &head("DELETE", &[]), None, None).is_ok());
+    let v = ("MCP-Protocol-Version", "2025-06-18");
+    assert_eq!(
+        run(&s, facts_phase, &head("DELETE", &[v]), None, None),
+        Ok(Found {
+            modern: false,
+            version: Some(ProtocolVersion::V2025_06_18)
+        })
+    );
+    let bad = ("MCP-Protocol-Version", "2024-13-01");
+    assert_eq!(
+        run(&s, facts_phase, &head("GET", &[sse, bad]), None, None),
+        Err(Refusal::BadProtocolVersion)
+    );
+}
+
+#[test]
+fn the_session_phase_holds_batches_to_the_session_version() {
+    let s = RouteStages::default();
+    let batch = facts(
+        Inspector::new()
+            .inspect(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#)
+            .unwrap(),
+    );
+    let phase = (Flow::Post, Phase::Session);
+    let h = head("POST", &[]);
+    assert_eq!(
+        run(&s, phase, &h, Some(&batch), None),
+        Err(Refusal::BatchNotAllowed)
+    );
+    assert!(run(
+        &s,
+        phase,
+        &h,
+        Some(&batch),
+        Some(Some(ProtocolVersion::V2025_03_26))
+    )
+    .is_ok());
 }
 
 fn verdict(stages: &RouteStages, body: &str) -> Verdict {
@@ -58,4 +225,52 @@ fn a_route_without_stages_lets_everything_through() {
     assert!(!none.rewrites_answer(Method::ToolsList, &[]));
     assert!(stages(&["add"]).rewrites_answer(Method::ToolsList, &[]));
     assert!(!stages(&["add"]).rewrites_answer(Method::ToolsCall, &[]));
+}
+
+#[test]
+fn config_check_prints_each_routes_lists() {
+    let config = crate::config::from_toml_str(
+        r#"
+[upstreams.tools]
+url = "http://127.0.0.1:9000/mcp"
+
+[listeners.main]
+bind = "127.0.0.1:8080"
+
+[[listeners.main.routes]]
+path = "/mcp"
+upstream = "tools"
+deny_tools = ["add"]
+
+[[listeners.main.routes]]
+path = "/modern"
+upstream = "tools"
+era = "modern"
+"#,
+        "test",
+    )
+    .unwrap();
+    let text = describe(&config);
+    let route = RouteStages::build(&config.listeners[0].routes[0]);
+    let post: Vec<_> = route.list(Flow::Post).map(Stage::name).collect();
+    assert!(
+        text.contains(&format!(
+            "#   main POST /mcp -> tools: {}, upstream:http",
+            post.join(", ")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "#   main GET/DELETE /mcp -> tools: host_origin, route, method, accept, \
+             protocol_version, session, tool_filter, upstream:http"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "#   main GET/DELETE /modern -> tools: host_origin, route, method (405: POST only)\n"
+        ),
+        "{text}"
+    );
 }

@@ -1,7 +1,10 @@
 //! GET (the server→client SSE stream, `Last-Event-ID` passed through) and DELETE (end the
-//! session here and upstream) on the MCP endpoint. Both need a live session.
+//! session here and upstream) on the MCP endpoint: the route's GET/DELETE stage list (head
+//! and facts phases: `accept`, `protocol_version`; the `session` lookup here, then the session
+//! phase), a request context without a message ([`Facts::bodyless`]), then the session's
+//! upstream. Both need a live session.
 //!
-//! Not here: POST (post.rs), connection handling (server.rs).
+//! Not here: the checks (crate::pipeline), POST (post.rs), Host/Origin and routing (server.rs).
 //! GET streams are long-lived: no idle timeout while the upstream is silent.
 
 use std::rc::Rc;
@@ -12,12 +15,11 @@ use shards::io::NetStream;
 use crate::config::RouteId;
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::mcp::Method;
-use crate::pipeline::RouteStages;
+use crate::pipeline::{Facts, Flow, Found, Input, Phase, Principal, RequestCtx, RouteStages};
 use crate::session::SessionId;
 
 use super::error::ProxyError;
 use super::exchange::{exchange, finish};
-use super::guard;
 use super::headers::upstream_request;
 use super::metrics::Counter;
 use super::relay::{relay_exchange, RelayPlan};
@@ -45,29 +47,48 @@ pub async fn bodyless(
         .ok_or(ProxyError::HeadTimeout)??;
     }
     let is_get = head.method() == HttpMethod::Get;
-    if is_get {
-        guard::check_get_accept(head)?;
+    // No message: the refusals carry no id.
+    let mut found = Found::default();
+    let mut input = Input {
+        head,
+        facts: None,
+        session: None,
+    };
+    for phase in [Phase::Head, Phase::Facts] {
+        stages
+            .run(Flow::Bodyless, phase, &input, &mut found)
+            .map_err(|refusal| ProxyError::refused(refusal, None))?;
     }
-    guard::check_version(head)?;
+    // session.
     let raw = head
         .header("mcp-session-id")
         .ok_or(ProxyError::SessionRequired { id: None })?;
     // A legacy HTTP+SSE session is reached through its own endpoints only.
-    let sid = SessionId::parse(raw)
+    let (sid, (upstream, version)) = SessionId::parse(raw)
         .filter(|id| !state.legacy.borrow().contains_key(id))
-        // A session opened on another route is not this route's.
-        .filter(|id| {
-            state
-                .sessions
-                .borrow()
-                .peek(id)
-                .is_some_and(|entry| entry.route == route)
+        .and_then(|id| {
+            let sessions = state.sessions.borrow();
+            // A session opened on another route is not this route's.
+            let entry = sessions.peek(&id).filter(|entry| entry.route == route)?;
+            Some((id, (entry.upstream, entry.version)))
         })
         .ok_or(ProxyError::SessionNotFound { id: None })?;
-    if state.sessions.borrow().peek(&sid).is_some() {
-        if let Some(translated) = state.l2m.session(&sid) {
-            return super::l2m::get_or_delete(state, client, head, sid, translated, is_get).await;
-        }
+    input.session = Some(version);
+    stages
+        .run(Flow::Bodyless, Phase::Session, &input, &mut found)
+        .map_err(|refusal| ProxyError::refused(refusal, None))?;
+    let ctx = RequestCtx {
+        facts: Facts::bodyless(),
+        principal: Principal::anonymous(),
+        stages: stages.clone(),
+        route,
+        upstream,
+        session: Some(sid),
+        modern: false,
+        started,
+    };
+    if let Some(translated) = state.l2m.session(&sid) {
+        return super::l2m::get_or_delete(state, client, head, sid, translated, is_get).await;
     }
     let bound = state
         .sessions
@@ -79,12 +100,12 @@ pub async fn bodyless(
     }
 
     let mut request = state.bufs.lease(1024);
-    let upstream = {
+    let upstream = ctx.upstream;
+    {
         let mut sessions = state.sessions.borrow_mut();
         let entry = sessions
             .get_mut(&sid, Instant::now())
             .ok_or(ProxyError::SessionNotFound { id: None })?;
-        let upstream = entry.upstream;
         let up = state.config.upstream(upstream);
         let url = up
             .http()
@@ -98,8 +119,7 @@ pub async fn bodyless(
             entry.upstream_session.as_deref(),
             None,
         );
-        upstream
-    };
+    }
     if !is_get {
         // The client asked to end the session: it ends here whatever the upstream says.
         state.sessions.borrow_mut().remove(&sid);
@@ -129,8 +149,8 @@ pub async fn bodyless(
         stop: is_get.then_some(&state.shutdown),
         // A GET resuming a POST's stream (`Last-Event-ID`) may carry a listing: on a route
         // with stages, a GET stream goes message by message too.
-        stages,
-        rewrite: is_get && !stages.is_empty(),
+        stages: &ctx.stages,
+        rewrite: is_get && !ctx.stages.is_empty(),
     };
     let stream_guard = is_get.then(|| state.open_streams.open(sid));
     let keep = relay_exchange(state, client, ex, plan).await;
@@ -140,6 +160,6 @@ pub async fn bodyless(
         let _ = state.sessions.borrow_mut().get_mut(&sid, Instant::now());
     }
     // GET/DELETE carry no JSON-RPC method; they count under `other`.
-    state.metrics.request(Method::Other, started.elapsed());
+    state.metrics.request(Method::Other, ctx.started.elapsed());
     Ok(keep)
 }

@@ -3,6 +3,10 @@
 //! Not here: turning an error into bytes (respond.rs is the one funnel).
 
 use crate::mcp::JsonRpcId;
+use crate::pipeline::Refusal;
+
+/// What is wrong with a mirrored 2026-07-28 header (the `era` stage decides it).
+pub use crate::pipeline::Mismatch;
 
 /// Who caused a failure; decides logging level and metrics bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,16 +179,34 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
-    /// The error a stage's refusal of the message with `id` becomes.
-    pub fn refused(refusal: crate::pipeline::Refusal, id: Option<JsonRpcId>) -> Self {
+    /// The error a stage's refusal of the message with `id` becomes (`id` is echoed only by
+    /// the refusals made after the body was read).
+    pub fn refused(refusal: Refusal, id: Option<JsonRpcId>) -> Self {
         match refusal {
-            crate::pipeline::Refusal::UnknownTool {
+            Refusal::UnknownTool {
                 name,
                 in_batch: false,
             } => ProxyError::UnknownTool { id, name },
-            crate::pipeline::Refusal::UnknownTool { name, .. } => {
-                ProxyError::BatchUnknownTool { name }
-            }
+            Refusal::UnknownTool { name, .. } => ProxyError::BatchUnknownTool { name },
+            Refusal::HostNotAllowed => ProxyError::HostNotAllowed,
+            Refusal::OriginNotAllowed => ProxyError::OriginNotAllowed,
+            Refusal::NotAcceptable { needed } => ProxyError::NotAcceptable { needed },
+            Refusal::UnsupportedMediaType => ProxyError::UnsupportedMediaType,
+            Refusal::BadProtocolVersion => ProxyError::BadProtocolVersion { id },
+            Refusal::UnsupportedVersion {
+                requested,
+                modern_only,
+            } => ProxyError::UnsupportedVersion {
+                id,
+                requested,
+                modern_only,
+            },
+            Refusal::HeaderMismatch { header, problem } => ProxyError::HeaderMismatch {
+                id,
+                header,
+                problem,
+            },
+            Refusal::BatchNotAllowed => ProxyError::BatchNotAllowed,
         }
     }
 
@@ -220,31 +242,6 @@ impl ProxyError {
             | ProxyError::UpstreamProtocol { .. } => Side::Upstream,
             ProxyError::Internal(_) => Side::Internal,
             _ => Side::Client,
-        }
-    }
-}
-
-/// Why a mirrored header was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mismatch {
-    /// The header is required and absent.
-    Missing,
-    /// The header appears more than once.
-    Duplicate,
-    /// The header's value differs from the body (or is not valid UTF-8 / Base64).
-    Differs,
-    /// The header is present but the body has no value for it.
-    BodyMissing,
-}
-
-impl Mismatch {
-    /// Words for the client-facing message.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Missing => "is missing",
-            Self::Duplicate => "appears more than once",
-            Self::Differs => "does not match the body",
-            Self::BodyMissing => "has no matching value in the body",
         }
     }
 }

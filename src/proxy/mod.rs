@@ -11,7 +11,6 @@ mod adapter;
 mod admit;
 pub mod bodyless;
 pub mod boot;
-pub mod era;
 pub mod error;
 pub mod exchange;
 pub mod guard;

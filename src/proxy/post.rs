@@ -1,9 +1,10 @@
-//! POST on the MCP endpoint, up to the upstream adapter: the checks in order (Accept,
-//! Content-Type, body, inspection, era, session, session limit), the request side of the
-//! route's stages, the request context, then the one choice of adapter (adapter.rs).
+//! POST on the MCP endpoint, up to the upstream adapter: the route's POST stage list phase by
+//! phase (head; the body read and inspected here; facts; the session looked up here, then the
+//! session phase; the session limit here), the request side of the configured stages, the
+//! request context, then the one choice of adapter (adapter.rs).
 //!
-//! Not here: connection handling and shard routing (server.rs), the adapters
-//! (http_upstream.rs, stdio/, l2m/, modern_client/).
+//! Not here: the checks (crate::pipeline), connection handling, Host/Origin and routing
+//! (server.rs), the adapters (http_upstream.rs, stdio/, l2m/, modern_client/).
 //! Hot path: the body lands in a pooled buffer and simd-json parses a scratch copy; the
 //! context moves the facts, it copies nothing.
 
@@ -15,14 +16,14 @@ use shards::io::NetStream;
 use crate::config::{RouteConfig, RouteId, UpstreamId};
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::ProtocolVersion;
-use crate::pipeline::{facts, Facts, Principal, RequestCtx, RouteStages};
+use crate::pipeline::{
+    facts, Facts, Flow, Found, Input, Phase, Principal, RequestCtx, RouteStages,
+};
 use crate::session::SessionId;
 
 use super::adapter::Adapter;
 use super::admit::{admit_by_stages, read_request_body};
-use super::era::{self, Era};
 use super::error::ProxyError;
-use super::guard;
 use super::http_upstream;
 use super::metrics::Counter;
 use super::state::ShardState;
@@ -43,17 +44,30 @@ pub async fn post(
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let started = Instant::now();
-    guard::check_post_accept(head)?;
-    guard::check_content_type(head)?;
+    let mut found = Found::default();
+    let before_body = Input {
+        head,
+        facts: None,
+        session: None,
+    };
+    stages
+        .run(Flow::Post, Phase::Head, &before_body, &mut found)
+        .map_err(|refusal| ProxyError::refused(refusal, None))?;
 
+    // body_limit, inspect.
     let mut body = state.bufs.lease(4096);
     read_request_body(state, client, head, &mut body).await?;
     let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
-    // After the body: the errors carry the request's id (and a modern request's version).
-    let modern = era::classify(head, &facts, route.era)? == Era::Modern;
-    let header_version = head
-        .header("mcp-protocol-version")
-        .and_then(ProtocolVersion::parse);
+    // After the body: the refusals carry the request's id.
+    let with_facts = Input {
+        head,
+        facts: Some(&facts),
+        session: None,
+    };
+    stages
+        .run(Flow::Post, Phase::Facts, &with_facts, &mut found)
+        .map_err(|refusal| ProxyError::refused(refusal, facts.id.clone()))?;
+    let modern = found.modern;
     let target = if modern {
         // Stateless: no session lookup (a modern-only route ignores Mcp-Session-Id), served
         // on this shard.
@@ -65,12 +79,14 @@ pub async fn post(
     } else {
         resolve_target(
             state,
+            stages,
             (route_id, route.upstream),
             head,
             &facts,
-            header_version,
+            &mut found,
         )?
     };
+    // session_limit.
     if facts.is_initialize && state.sessions.borrow().len() >= state.config.sessions.max_per_shard {
         // Refused before the upstream creates a session that could never be used.
         return Err(ProxyError::TooManySessions { id: facts.id });
@@ -113,48 +129,64 @@ pub async fn post(
     }
 }
 
+/// The `session` stage (this shard's session table), then the session phase of the list
+/// (`batch`, which reads the session's version).
 fn resolve_target(
     state: &ShardState,
+    stages: &RouteStages,
     (route, route_upstream): (RouteId, UpstreamId),
     head: &RequestHead,
     facts: &Facts,
-    header_version: Option<ProtocolVersion>,
+    found: &mut Found,
 ) -> Result<Target, ProxyError> {
-    let Some(raw) = head.header("mcp-session-id") else {
-        if facts.is_batch && header_version != Some(ProtocolVersion::V2025_03_26) {
-            return Err(ProxyError::BatchNotAllowed);
-        }
+    let session = match head.header("mcp-session-id") {
         // initialize, or a stateless request: served where it landed.
-        return Ok(Target {
+        None => None,
+        Some(raw) => Some(lookup(state, route, raw, facts)?),
+    };
+    let input = Input {
+        head,
+        facts: Some(facts),
+        session: session.as_ref().map(|(_, _, version)| *version),
+    };
+    stages
+        .run(Flow::Post, Phase::Session, &input, found)
+        .map_err(|refusal| ProxyError::refused(refusal, facts.id.clone()))?;
+    Ok(match session {
+        None => Target {
             upstream: route_upstream,
             client_session: None,
-        });
+        },
+        Some((id, upstream, _)) => Target {
+            upstream,
+            client_session: Some(id),
+        },
+    })
+}
+
+/// The live session `raw` names on `route` (touched: its idle clock restarts): its id,
+/// upstream and the version its client asked for.
+fn lookup(
+    state: &ShardState,
+    route: RouteId,
+    raw: &[u8],
+    facts: &Facts,
+) -> Result<(SessionId, UpstreamId, Option<ProtocolVersion>), ProxyError> {
+    let not_found = || ProxyError::SessionNotFound {
+        id: facts.id.clone(),
     };
     let id = SessionId::parse(raw)
         .filter(|id| !state.legacy.borrow().contains_key(id))
-        .ok_or(ProxyError::SessionNotFound {
-            id: facts.id.clone(),
-        })?;
+        .ok_or_else(not_found)?;
     let mut sessions = state.sessions.borrow_mut();
     let entry = sessions
         .get_mut(&id, Instant::now())
         // A session opened on another route is not this route's: unknown here.
         .filter(|entry| entry.route == route)
-        .ok_or(ProxyError::SessionNotFound {
-            id: facts.id.clone(),
-        })?;
-    if facts.is_batch {
-        // Batches only on 2025-03-26 sessions (MCP-NOTES §11.1). The negotiated version is what
-        // the client sends in `MCP-Protocol-Version` after `initialize` (the pass-through relay
-        // does not parse the upstream's `initialize` answer); without the header, the version
-        // the client asked for (an upstream may have answered a lower one the client then sends).
-        let version = header_version.or(entry.version);
-        if version.unwrap_or(ProtocolVersion::V2025_03_26) != ProtocolVersion::V2025_03_26 {
-            return Err(ProxyError::BatchNotAllowed);
-        }
-    }
-    Ok(Target {
-        upstream: entry.upstream,
-        client_session: Some(id),
-    })
+        .ok_or_else(not_found)?;
+    Ok((id, entry.upstream, entry.version))
 }
+
+#[cfg(test)]
+#[path = "stage_answers_tests.rs"]
+mod stage_answers_tests;

@@ -566,14 +566,19 @@ def test_config_check_prints_the_lists_and_the_stage(shadowcat_bin: Path, tmp_pa
     assert routes["/mcp"]["allow_tools"] == ["echo", "add*"], out
     assert routes["/mcp"]["deny_tools"] == ["adder", "slo?"], out
     assert "allow_tools" not in routes["/open"] and "deny_tools" not in routes["/open"], out
-    stages = {match["path"]: [s.strip() for s in match["stages"].split(",")]
-              for match in re.finditer(r"^#\s+main (?P<path>/\S+) -> up: (?P<stages>.+)$", out, re.MULTILINE)}
-    assert set(stages) == {"/mcp", "/open"}, out
-    assert "tool_filter" in stages["/mcp"], out
-    assert "tool_filter" not in stages["/open"], out
-    # The stage runs before the request goes upstream.
-    assert stages["/mcp"].index("tool_filter") < next(i for i, s in enumerate(stages["/mcp"])
-                                                      if s.startswith("upstream")), out
+    pattern = r"^#\s+main (?P<method>POST|GET/DELETE) (?P<path>/\S+) -> up: (?P<stages>.+)$"
+    stages = {(match["method"], match["path"]): [s.strip() for s in match["stages"].split(",")]
+              for match in re.finditer(pattern, out, re.MULTILINE)}
+    assert set(stages) == {(m, p) for m in ("POST", "GET/DELETE") for p in ("/mcp", "/open")}, out
+    for method in ("POST", "GET/DELETE"):
+        assert "tool_filter" in stages[(method, "/mcp")], out
+        assert "tool_filter" not in stages[(method, "/open")], out
+        # The stage runs before the request goes upstream (and, on GET, on what comes back).
+        listed = stages[(method, "/mcp")]
+        assert listed.index("tool_filter") < next(i for i, s in enumerate(listed) if s.startswith("upstream")), out
+    # The built-in checks come first, the session lookup before the configured stage.
+    assert stages[("POST", "/open")][:4] == ["host_origin", "route", "method", "accept"], out
+    assert stages[("GET/DELETE", "/mcp")].index("session") < stages[("GET/DELETE", "/mcp")].index("tool_filter"), out
 
 
 @pytest.mark.parametrize("entry", ['allow_tools = [""]', 'deny_tools = ["ok", "bad\\u0007"]'])

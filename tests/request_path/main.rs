@@ -7,7 +7,7 @@
 //! (`CARGO_BIN_EXE_shadowcat`); and one test target keeps the many request-path tests in one
 //! binary, apart from the unit tests of each module.
 //!
-//! Covered: accept, head, guard checks, POST (JSON and SSE relay), GET streams, DELETE,
+//! Covered: accept, head, guard checks, the stage lists per method (stages.rs), POST (JSON and SSE relay), GET streams, DELETE,
 //! keep-alive, handoff between two shards, legacy HTTP+SSE clients, stdio upstreams, and the
 //! translation of 2026-07-28 clients onto legacy upstreams. Not here: Python/Node SDK interop
 //! (tests/interop), which stays the reference for real clients.
@@ -29,6 +29,7 @@ mod legacy;
 mod relay;
 mod shards;
 mod shutdown;
+mod stages;
 mod stdio;
 mod streamable;
 mod tool_filter;

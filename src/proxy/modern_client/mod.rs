@@ -10,7 +10,7 @@
 //! `server/discover` (discover.rs), `subscriptions/listen` (listen.rs), the legacy upstream
 //! side (upstream.rs, reading a call's messages in source.rs), the session pool (pool.rs), `requestState` sealing (seal.rs), moving a
 //! retry to its shard (handoff.rs).
-//! Not here: classification and header validation (era.rs), the pass-through path (post.rs),
+//! Not here: classification and header validation (pipeline::checks::era), the pass-through path (post.rs),
 //! legacy clients in front of modern upstreams.
 
 pub mod discover;

@@ -1,11 +1,21 @@
-//! Era classification and mirrored-header checks: every mismatch is `-32020`, an unknown
-//! `_meta` version `-32022`, legacy requests keep their old path.
+//! A POST's facts-phase stages (`era`, `protocol_version`) as the proxy answers them: every
+//! mirrored-header mismatch is `-32020`, an unknown `_meta` version `-32022`, legacy requests
+//! keep their old path; each refusal through `ProxyError::refused` and the answer funnel.
 
-use super::*;
-use crate::http::{parse_request, Limits};
+use crate::config::RouteEra;
+use crate::http::{parse_request, Limits, RequestHead};
 use crate::mcp::Inspector;
-use crate::pipeline::facts;
+use crate::pipeline::checks::{MCP_METHOD, MCP_NAME, PROTOCOL_VERSION};
+use crate::pipeline::{facts, Facts, Flow, Found, Input, Phase, RouteStages};
+use crate::proxy::error::{Mismatch, ProxyError};
 use crate::proxy::respond::error_response;
+
+/// How the facts phase classified a POST.
+#[derive(Debug, PartialEq, Eq)]
+enum Era {
+    Legacy,
+    Modern,
+}
 
 const META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#;
 
@@ -44,7 +54,21 @@ fn modern_headers<'a>(method: &'a str, name: Option<&'a str>) -> Vec<(&'a str, &
 }
 
 fn run(headers: &[(&str, &str)], body: &str, route: RouteEra) -> Result<Era, ProxyError> {
-    classify(&head(headers), &body_facts(body), route)
+    let (head, facts) = (head(headers), body_facts(body));
+    let input = Input {
+        head: &head,
+        facts: Some(&facts),
+        session: None,
+    };
+    let mut found = Found::default();
+    RouteStages::for_era(route)
+        .run(Flow::Post, Phase::Facts, &input, &mut found)
+        .map_err(|refusal| ProxyError::refused(refusal, facts.id.clone()))?;
+    Ok(if found.modern {
+        Era::Modern
+    } else {
+        Era::Legacy
+    })
 }
 
 /// Status, code, id and data of the answer for `err`.
@@ -396,17 +420,4 @@ fn modern_routes_refuse_legacy_requests_and_ignore_session_ids() {
     // Session-less notifications pass to the upstream.
     let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
     assert_eq!(run(&[], note, RouteEra::Modern).unwrap(), Era::Legacy);
-}
-
-#[test]
-fn base64_decoding() {
-    assert_eq!(decode_base64(b"").unwrap(), b"");
-    assert_eq!(decode_base64(b"Zg==").unwrap(), b"f");
-    assert_eq!(decode_base64(b"Zm8=").unwrap(), b"fo");
-    assert_eq!(decode_base64(b"Zm9v").unwrap(), b"foo");
-    assert_eq!(decode_base64(b"w6lsw6g=").unwrap(), "élè".as_bytes());
-    assert!(decode_base64(b"Zg").is_none());
-    assert!(decode_base64(b"Zg==Zm9v").is_none());
-    assert!(decode_base64(b"Z===").is_none());
-    assert!(decode_base64(b"Zm9*").is_none());
 }
