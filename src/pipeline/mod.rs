@@ -81,6 +81,13 @@ impl RouteStages {
         }
     }
 
+    /// The stages of a client without routes (`shadowcat forward`): the tool filter only.
+    pub fn with_tools(tools: Option<ToolFilter>) -> Self {
+        RouteStages {
+            tools: tools.map(Rc::new),
+        }
+    }
+
     /// Whether any stage is configured (else every hook is a no-op).
     pub fn is_empty(&self) -> bool {
         self.tools.is_none()
