@@ -44,6 +44,26 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// The facts of a request that carries no message (a GET opening a legacy stream): no
+    /// method, id or name for a stage to act on.
+    pub fn none() -> Facts {
+        Facts {
+            id: None,
+            method: Method::Other,
+            kind: None,
+            is_initialize: false,
+            is_batch: false,
+            version: None,
+            progress_token: None,
+            cancelled: None,
+            resource: None,
+            claimed: None,
+            mcp_name: None,
+            unknown_method: None,
+            elements: Vec::new(),
+        }
+    }
+
     /// The method's wire name (known or not).
     pub fn method_name(&self) -> Option<&str> {
         match (self.kind, self.method) {
