@@ -6,7 +6,7 @@
 use super::ForwardArgs;
 use crate::config::defaults as d;
 use crate::config::{
-    invalid_str, parse_upstream_url, Error, ForwardConfig, ForwardTarget, LogConfig,
+    invalid_str, parse_upstream_url, Error, ForwardConfig, ForwardTarget, LogConfig, ToolFilter,
 };
 
 /// Turns `forward` flags into its config (resolves the target's host name, blocking, once).
@@ -40,8 +40,11 @@ pub(crate) fn forward_config(args: &ForwardArgs) -> Result<ForwardConfig, Error>
             ))
         }
     };
+    let tools =
+        ToolFilter::build("forward", &args.allow_tools, &args.deny_tools).map_err(name_the_flag)?;
     Ok(ForwardConfig {
         target,
+        tools,
         request_timeout: args.request_timeout.unwrap_or(d::UPSTREAM_REQUEST_TIMEOUT),
         connect_timeout: args.connect_timeout.unwrap_or(d::UPSTREAM_CONNECT_TIMEOUT),
         kill_grace: args.kill_grace.unwrap_or(d::STDIO_KILL_GRACE),
@@ -52,6 +55,27 @@ pub(crate) fn forward_config(args: &ForwardArgs) -> Result<ForwardConfig, Error>
                 .unwrap_or_else(|| d::LOG_LEVEL.to_owned()),
         },
     })
+}
+
+/// A bad glob's error names the flag it came from, not the TOML key `build` names.
+fn name_the_flag(error: Error) -> Error {
+    match error {
+        Error::Invalid {
+            key,
+            value,
+            allowed,
+        } => Error::Invalid {
+            key: if key.contains("deny_tools") {
+                "--deny-tool"
+            } else {
+                "--allow-tool"
+            }
+            .to_owned(),
+            value,
+            allowed,
+        },
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +191,32 @@ mod tests {
         ] {
             let err = config(args).unwrap_err();
             assert!(err.contains(fragment), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn tool_flags_build_the_filter_and_bad_globs_name_their_flag() {
+        let c = config(&[
+            "shadowcat",
+            "forward",
+            "--deny-tool",
+            "add*",
+            "--allow-tool",
+            "*",
+            "--",
+            "cat",
+        ])
+        .unwrap();
+        let tools = c.tools.expect("a filter");
+        assert!(tools.visible("echo") && !tools.visible("add_two"));
+        let plain = config(&["shadowcat", "forward", "--target", "http://127.0.0.1:1/"]).unwrap();
+        assert_eq!(plain.tools, None);
+        for (flag, fragment) in [
+            ("--deny-tool", "--deny-tool"),
+            ("--allow-tool", "--allow-tool"),
+        ] {
+            let err = config(&["shadowcat", "forward", flag, "", "--", "cat"]).unwrap_err();
+            assert!(err.contains(fragment), "{flag}: {err}");
         }
     }
 

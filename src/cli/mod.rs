@@ -297,7 +297,8 @@ pub struct DemoServerArgs {
     after_help = "stdin/stdout carry newline-delimited JSON-RPC to the client that launched \
         shadowcat; logs go to stderr.\n\nExamples:\n  \
         shadowcat forward --target http://127.0.0.1:8080/mcp --header 'Authorization: Bearer TOKEN'\n  \
-        shadowcat forward -- npx -y @modelcontextprotocol/server-everything stdio"
+        shadowcat forward -- npx -y @modelcontextprotocol/server-everything stdio\n  \
+        shadowcat forward --deny-tool 'delete_*' -- python server.py"
 )]
 pub struct ForwardArgs {
     /// The Streamable HTTP MCP server to reach, e.g. http://127.0.0.1:8080/mcp (http:// only).
@@ -326,6 +327,15 @@ pub struct ForwardArgs {
     /// e.g. "2s" [default: 2s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub kill_grace: Option<Duration>,
+    /// Offer the client only the tools matching this glob ("echo", "add*"; `*` any run, `?`
+    /// one character; repeatable): others are left out of tools/list answers and calls to
+    /// them are answered -32602 "Unknown tool" without reaching the target.
+    #[arg(long = "allow-tool", value_name = "GLOB")]
+    pub allow_tools: Vec<String>,
+    /// Hide the tools matching this glob from the client (repeatable; wins over
+    /// --allow-tool).
+    #[arg(long = "deny-tool", value_name = "GLOB")]
+    pub deny_tools: Vec<String>,
     /// Log level (error, warn, info, debug, trace, off) or a filter like
     /// "info,shadowcat::forward=debug" [default: info]. Logs go to stderr.
     #[arg(long, value_name = "FILTER", value_parser = parse_log_level)]

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::model::{LogConfig, UpstreamUrl};
+use super::ToolFilter;
 
 /// Headers the forwarder writes itself: a `--header` must not duplicate or override them.
 const RESERVED_HEADERS: [&str; 10] = [
@@ -45,6 +46,8 @@ pub struct ForwardConfig {
     pub kill_grace: Duration,
     /// Logging (`--log-level`); logs go to stderr, stdout carries protocol lines only.
     pub log: LogConfig,
+    /// The tools the client is offered (`--allow-tool`, `--deny-tool`); `None` shows all.
+    pub tools: Option<ToolFilter>,
 }
 
 /// The server `forward` talks to.

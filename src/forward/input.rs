@@ -1,7 +1,8 @@
 //! The client's side of stdin: newline-delimited messages, each inspected before it goes
 //! anywhere; what fails inspection is answered on stdout and not forwarded.
 //!
-//! Not here: where valid messages go (the targets), the stdin thread (bridge.rs).
+//! Not here: where valid messages go (the targets), the stdin thread (bridge.rs), the stages
+//! each valid line passes (stages.rs).
 //! Same rules and errors as the reverse proxy's POST path (crate::mcp): invalid JSON gets
 //! `-32700` with a `null` id, JSON that is not JSON-RPC `-32600`, a bad `params` member
 //! `-32602`, an unsupported protocol version `-32022`. Allocation: one `Vec` per forwarded
@@ -13,7 +14,9 @@ use crate::mcp::{Inspected, Inspector, Kind, Method};
 use crate::upstream::stdio::{LineError, LineReader};
 
 use super::output::Output;
+use super::stages::{admit, Admit};
 use crate::mcp::JsonRpcId;
+use crate::pipeline::RouteStages;
 
 /// Request ids of one message.
 pub(crate) type JsonRpcIds = Vec<JsonRpcId>;
@@ -53,19 +56,22 @@ pub(crate) enum Next {
 pub(crate) struct ClientInput {
     lines: LineReader<UnixStream>,
     inspector: Inspector,
+    /// The request side runs on every valid line (stages.rs).
+    stages: RouteStages,
 }
 
 impl ClientInput {
-    /// Reads from the executor's end of the stdin bridge.
-    pub(crate) fn new(stdin: UnixStream) -> Self {
+    /// Reads from the executor's end of the stdin bridge; every valid line passes `stages`.
+    pub(crate) fn new(stdin: UnixStream, stages: RouteStages) -> Self {
         Self {
             lines: LineReader::new(stdin, MAX_CLIENT_LINE),
             inspector: Inspector::new(),
+            stages,
         }
     }
 
-    /// The next valid message; invalid ones are answered on `out` and skipped, blank lines
-    /// are skipped.
+    /// The next valid message the stages let through; invalid ones and those a stage refuses
+    /// are answered on `out` and skipped, blank lines and dropped ones are skipped.
     pub(crate) async fn next(&mut self, out: &Output) -> Next {
         loop {
             let line = match self.lines.next_line().await {
@@ -84,7 +90,17 @@ impl ClientInput {
                 continue;
             }
             match self.inspector.inspect(line) {
-                Ok(inspected) => return Next::Message(message(line, &inspected)),
+                Ok(inspected) => {
+                    let msg = message(line, &inspected);
+                    match admit(&self.stages, inspected, &msg.requests) {
+                        Admit::Send => return Next::Message(msg),
+                        Admit::Answer(reply) => {
+                            tracing::debug!("a stage answered a message from the client");
+                            out.message(&reply).await;
+                        }
+                        Admit::Drop => {}
+                    }
+                }
                 Err(error) => {
                     tracing::debug!(%error, "refused a message from the client");
                     let mut reply = Vec::new();
@@ -147,10 +163,13 @@ mod tests {
             .make()
             .unwrap()
             .run(async move {
-                let (out, writer) =
-                    Output::start(into_glommio(stdout_ours), Rc::new(Latch::default()));
+                let (out, writer) = Output::start(
+                    into_glommio(stdout_ours),
+                    Rc::new(Latch::default()),
+                    RouteStages::default(),
+                );
                 let writer = glommio::spawn_local(writer);
-                let mut input = ClientInput::new(into_glommio(ours));
+                let mut input = ClientInput::new(into_glommio(ours), RouteStages::default());
                 let mut ids = Vec::new();
                 loop {
                     match input.next(&out).await {

@@ -8,6 +8,8 @@
 //! - `input.rs`: client lines -> inspected [`ClientMessage`](input::ClientMessage)s, invalid
 //!   ones answered.
 //! - `output.rs`: the one ordered writer of stdout.
+//! - `stages.rs`: the request pipeline's stages (`--allow-tool`, `--deny-tool`) on each
+//!   client line and, through output.rs, on each message to the client.
 //! - `http_mode.rs`, `http_target.rs`, `http_stream.rs`, `http_request.rs`, `http_reply.rs`:
 //!   the Streamable HTTP client side (sessions, POST answers as JSON or SSE, the GET stream,
 //!   resumption, errors).
@@ -30,6 +32,7 @@ mod http_stream;
 mod http_target;
 mod input;
 mod output;
+mod stages;
 mod stdio_target;
 
 use std::rc::Rc;
@@ -39,6 +42,7 @@ use futures_lite::AsyncReadExt;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::{ForwardConfig, ForwardTarget};
+use crate::pipeline::RouteStages;
 use crate::upstream::stdio::ChildSpec;
 use shards::latch::Latch;
 use shards::timeout::within;
@@ -108,10 +112,12 @@ type Streams = (
 
 async fn serve(config: ForwardConfig, (stdin, stdout, signals): Streams) -> ForwardExit {
     let stop = Rc::new(Latch::default());
-    let (out, writer) = output::Output::start(bridge::into_glommio(stdout), stop.clone());
+    let stages = RouteStages::with_tools(config.tools);
+    let (out, writer) =
+        output::Output::start(bridge::into_glommio(stdout), stop.clone(), stages.clone());
     let writer = glommio::spawn_local(writer);
     glommio::spawn_local(watch_signals(bridge::into_glommio(signals), stop.clone())).detach();
-    let input = input::ClientInput::new(bridge::into_glommio(stdin));
+    let input = input::ClientInput::new(bridge::into_glommio(stdin), stages);
     let exit = match config.target {
         ForwardTarget::Http { url, headers } => {
             tracing::info!(target = %url.to_url(), "forwarding stdio to HTTP");

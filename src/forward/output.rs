@@ -1,7 +1,8 @@
 //! The client's side of stdout: every task hands complete JSON-RPC messages to [`Output`], and
 //! one writer task puts them on stdout as lines, in the order they were handed over.
 //!
-//! Not here: the stdout thread (bridge.rs), deciding what to write (the targets).
+//! Not here: the stdout thread (bridge.rs), deciding what to write (the targets), the stages
+//! whose response side runs here (stages.rs).
 //! One line per message, nothing else on stdout: a message's raw CR/LF bytes (legal in JSON
 //! only as whitespace between tokens, never inside strings) become spaces, so a
 //! pretty-printed JSON body from an HTTP target or a multi-line SSE `data` field stays one line.
@@ -15,6 +16,7 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::UnixStream;
 
 use crate::mcp::{jsonrpc, JsonRpcId};
+use crate::pipeline::RouteStages;
 use shards::latch::Latch;
 
 /// Lines queued for stdout before senders wait.
@@ -24,6 +26,8 @@ const QUEUE: usize = 256;
 #[derive(Debug)]
 pub(crate) struct Output {
     tx: LocalSender<Vec<u8>>,
+    /// Their response side runs on every message handed over (stages.rs).
+    stages: RouteStages,
 }
 
 impl Output {
@@ -32,14 +36,21 @@ impl Output {
     pub(crate) fn start(
         stdout: UnixStream,
         gone: Rc<Latch>,
+        stages: RouteStages,
     ) -> (Rc<Output>, impl std::future::Future<Output = ()>) {
         let (tx, rx) = local_channel::new_bounded(QUEUE);
-        (Rc::new(Output { tx }), write_lines(rx, stdout, gone))
+        (
+            Rc::new(Output { tx, stages }),
+            write_lines(rx, stdout, gone),
+        )
     }
 
-    /// Queues one message (its bytes as received or built; line breaks become spaces).
-    /// Returns false when stdout is gone.
+    /// Queues one message (its bytes as received or built, or as a stage rewrote them, e.g. a
+    /// listing without its hidden tools; line breaks become spaces). Returns false when stdout
+    /// is gone.
     pub(crate) async fn message(&self, bytes: &[u8]) -> bool {
+        let rewritten = self.stages.response(bytes);
+        let bytes = rewritten.as_deref().unwrap_or(bytes);
         let mut line = Vec::with_capacity(bytes.len() + 1);
         line.extend(bytes.iter().map(|&b| match b {
             b'\n' | b'\r' => b' ',
@@ -110,7 +121,8 @@ mod tests {
             .unwrap()
             .run(async move {
                 let gone = Rc::new(Latch::default());
-                let (out, writer) = Output::start(into_glommio(ours), gone.clone());
+                let (out, writer) =
+                    Output::start(into_glommio(ours), gone.clone(), RouteStages::default());
                 let writer = glommio::spawn_local(writer);
                 feed(&out).await;
                 out.finish().await;

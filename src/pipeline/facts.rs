@@ -44,7 +44,8 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// The facts of a GET or DELETE: no message, so nothing (no id, no method, no version).
+    /// The facts of a request that carries no message (GET, DELETE, a GET opening a legacy
+    /// stream): no id, no method, no version for a stage to act on.
     pub fn bodyless() -> Facts {
         Facts {
             id: None,

@@ -95,6 +95,14 @@ impl RouteStages {
         stages
     }
 
+    /// The stages of a client without routes (`shadowcat forward`): the tool filter only.
+    pub fn with_tools(tools: Option<ToolFilter>) -> Self {
+        RouteStages {
+            tools: tools.map(Rc::new),
+            ..Self::default()
+        }
+    }
+
     /// Whether any stage is configured (else every configured-stage hook is a no-op).
     pub fn is_empty(&self) -> bool {
         self.tools.is_none()

@@ -148,6 +148,11 @@ fn hidden_tools_on_a_legacy_stream_over_http() {
 }
 
 #[test]
+fn hidden_tools_on_a_legacy_stream_over_http_sse_answers() {
+    over_legacy_stream(Upstream::HttpSse);
+}
+
+#[test]
 fn hidden_tools_on_a_legacy_stream_over_stdio() {
     over_legacy_stream(Upstream::Stdio);
 }

@@ -1,7 +1,8 @@
 //! `POST messages_path?sessionId=ID`: the checks /mcp makes where they apply (Content-Type,
-//! `MCP-Protocol-Version`, body size, JSON-RPC), the session lookup (404 -32001), then `202
-//! Accepted` at once; the exchange with the upstream runs in a task of its own and delivers on
-//! the session's stream.
+//! `MCP-Protocol-Version`, body size, JSON-RPC), the session lookup (404 -32001), the request
+//! context and the route's request-side stages (`admit_by_stages`, as on /mcp), the one choice
+//! of upstream adapter (`Adapter::choose`), then `202 Accepted` at once; the exchange with the
+//! upstream runs in a task of its own and delivers on the session's stream.
 //!
 //! Not here: the exchanges themselves (http.rs, stdio.rs, modern.rs for a modern upstream),
 //! the stream (stream.rs).
@@ -16,6 +17,7 @@ use shards::io::NetStream;
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::session::SessionId;
 
+use super::super::adapter::Adapter;
 use super::super::admit::{admit_by_stages, read_request_body};
 use super::super::error::ProxyError;
 use super::super::guard;
@@ -23,10 +25,10 @@ use super::super::headers::{legacy_upstream_request, local_response};
 use super::super::l2m::post::Hello;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
-use super::{deliver, http, live, modern, session_param, stdio};
+use super::{deliver, http, live, modern, session_param, stdio, LegacyOut};
 use crate::config::RouteId;
-use crate::pipeline::facts;
-use crate::pipeline::RouteStages;
+use crate::mcp::ProtocolVersion;
+use crate::pipeline::{facts, Principal, RequestCtx, RouteStages};
 
 /// Handles one legacy POST; returns whether the connection stays open.
 pub(super) async fn post(
@@ -72,66 +74,111 @@ pub(super) async fn post(
             entry.version,
         )
     };
-    let up = state.config.upstream(upstream);
-    let method = facts.method;
-    match admit_by_stages(state, stages, &facts) {
+    let ctx = RequestCtx {
+        facts,
+        principal: Principal::anonymous(),
+        stages: stages.clone(),
+        route,
+        upstream,
+        session: Some(sid),
+        modern: false,
+        started,
+    };
+    let method = ctx.facts.method;
+    match admit_by_stages(state, &ctx.stages, &ctx.facts) {
         Ok(true) => {}
         // A dropped notification: accepted, and nothing on the stream.
         Ok(false) => return accepted(state, client, head, method, started).await,
         Err(refused) => {
             // Answered like every answer here: on the stream, after the 202.
             let mut message = Vec::with_capacity(128);
-            error_message(&mut message, &refused, facts.id.as_ref());
+            error_message(&mut message, &refused, ctx.facts.id.as_ref());
             deliver(state, &sid, message);
             return accepted(state, client, head, method, started).await;
         }
     }
-    let work = out.work();
-    // No URL: a stdio child or a legacy SSE upstream (`UpstreamConfig::is_linked`).
-    if let Some(url) = up.http() {
-        if let Some(translated) = state.l2m.session(&sid) {
-            // A modern upstream: the era translation (modern.rs), answers on the stream.
-            modern::post(state, sid, &out, translated, head, body, facts, work)?;
-            return accepted(state, client, head, method, started).await;
-        }
-        // An `initialize` that may open a translated session (the upstream may be modern).
-        let hello = modern::may_translate(state, upstream, &facts)
-            .then(|| Hello::read(&body))
-            .flatten();
-        let mut request = state.bufs.take(body.len() + 1024);
-        legacy_upstream_request(
-            &mut request,
-            "POST",
-            &url.path,
-            &url.authority,
-            Some(head),
-            upstream_session.as_deref(),
-            version.map(|v| v.as_str()),
-            Some(body.len()),
-        );
-        request.extend_from_slice(&body);
-        state.bufs.give(body);
-        let job = http::Job {
-            sid,
-            upstream,
-            request,
-            facts,
-            timeout: up.request_timeout,
-        };
-        match hello {
-            Some(hello) => {
-                let task = modern::initialize(state.clone(), job, hello, head.clone(), work);
-                glommio::spawn_local(task).detach();
-            }
-            None => {
-                glommio::spawn_local(http::run(state.clone(), job, work)).detach();
-            }
-        }
-    } else {
-        // stdio children and legacy SSE upstreams: sessions go through a link.
-        stdio::start(state, sid, upstream, body, facts, up.request_timeout, work);
-    }
+    send(
+        state,
+        ctx,
+        (sid, &out),
+        head,
+        body,
+        (upstream_session, version),
+    )?;
     accepted(state, client, head, method, started).await
+}
+
+/// The one call to the upstream adapter: starts the exchange, whose answers go on the stream.
+///
+/// # Errors
+/// A message the translation cannot route, or a translated session that is gone.
+fn send(
+    state: &Rc<ShardState>,
+    ctx: RequestCtx,
+    (sid, out): (SessionId, &Rc<LegacyOut>),
+    head: &RequestHead,
+    body: Vec<u8>,
+    (upstream_session, version): (Option<Box<str>>, Option<ProtocolVersion>),
+) -> Result<(), ProxyError> {
+    let work = out.work();
+    let up = state.config.upstream(ctx.upstream);
+    match (Adapter::choose(state, &ctx), up.http()) {
+        // A translated session (modern upstream): the era translation, answers on the stream.
+        (Adapter::LegacyToModern, _) => {
+            let Some(translated) = state.l2m.session(&sid) else {
+                return Err(ProxyError::SessionNotFound { id: ctx.facts.id });
+            };
+            modern::post(state, sid, out, translated, head, body, ctx.facts, work)?;
+        }
+        // stdio children and legacy SSE upstreams (no URL): sessions go through a link.
+        (Adapter::Link { timeout }, _) => {
+            stdio::start(state, sid, ctx.upstream, body, ctx.facts, timeout, work);
+        }
+        // `Http` is chosen for URL upstreams only; without one, the link as above.
+        (_, None) => {
+            let timeout = up.request_timeout;
+            stdio::start(state, sid, ctx.upstream, body, ctx.facts, timeout, work);
+        }
+        // A Streamable HTTP upstream (a legacy client is never `ModernToLegacy`).
+        (Adapter::Http | Adapter::ModernToLegacy, Some(url)) => {
+            // An `initialize` that may open a translated session (the upstream may be modern).
+            let hello = modern::may_translate(state, ctx.upstream, &ctx.facts)
+                .then(|| Hello::read(&body))
+                .flatten();
+            let mut request = state.bufs.take(body.len() + 1024);
+            legacy_upstream_request(
+                &mut request,
+                "POST",
+                &url.path,
+                &url.authority,
+                Some(head),
+                upstream_session.as_deref(),
+                version.map(ProtocolVersion::as_str),
+                Some(body.len()),
+            );
+            request.extend_from_slice(&body);
+            state.bufs.give(body);
+            let job = http::Job {
+                sid,
+                upstream: ctx.upstream,
+                request,
+                facts: ctx.facts,
+                timeout: up.request_timeout,
+            };
+            let task = match hello {
+                Some(hello) => glommio::spawn_local(modern::initialize(
+                    state.clone(),
+                    job,
+                    hello,
+                    head.clone(),
+                    work,
+                )),
+                None => glommio::spawn_local(http::run(state.clone(), job, work)),
+            };
+            task.detach();
+        }
+    }
+    Ok(())
 }
 
 /// Answers `202 Accepted` (the answer itself comes on the stream).

@@ -1,7 +1,9 @@
-//! `GET sse_path`: mints a session on this shard, announces the messages URL in the `endpoint`
-//! event (relative, `messages_path?sessionId=ID`, as the SDK servers send it), then writes every
-//! message queued for the session as an `event: message` until the client hangs up, the session
-//! ends or the proxy shuts down. The stream's end ends the session, upstream too.
+//! `GET sse_path`: builds the request context and passes the route's request-side stages (as a
+//! POST does; a GET carries no message), mints a session on this shard, announces the messages
+//! URL in the `endpoint` event (relative, `messages_path?sessionId=ID`, as the SDK servers send
+//! it), then writes every message queued for the session as an `event: message` until the
+//! client hangs up, the session ends or the proxy shuts down. Every message queued passed the
+//! route's response-side stages (`deliver`). The stream's end ends the session, upstream too.
 //!
 //! Not here: POSTs (post.rs) and what fills the queue (http.rs, stdio.rs).
 //! Per stream: one receiver of at most `QUEUE_CAPACITY` messages and one scratch buffer.
@@ -19,13 +21,13 @@ use crate::http::{
 };
 use crate::session::{SessionEntry, SessionId};
 
-use super::super::admit::new_session;
+use super::super::admit::{admit_by_stages, new_session};
 use super::super::error::ProxyError;
 use super::super::guard;
 use super::super::metrics::Counter;
 use super::super::state::ShardState;
 use super::LegacyOut;
-use crate::pipeline::RouteStages;
+use crate::pipeline::{Facts, Principal, RequestCtx, RouteStages};
 use shards::timeout::within;
 
 /// How long one write to the client may stall before the client counts as gone.
@@ -50,6 +52,7 @@ pub(super) async fn open(
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
+    let started = Instant::now();
     let framing = head.framing()?;
     if framing != Framing::Empty {
         // A body on GET means nothing: read (bounded) and drop it.
@@ -66,6 +69,19 @@ pub(super) async fn open(
     if state.sessions.borrow().len() >= state.config.sessions.max_per_shard {
         return Err(ProxyError::TooManySessions { id: None });
     }
+    let mut ctx = RequestCtx {
+        facts: Facts::bodyless(),
+        principal: Principal::anonymous(),
+        stages: stages.clone(),
+        route,
+        upstream,
+        session: None,
+        modern: false,
+        started,
+    };
+    // The request side as on every POST, before a session exists: a GET carries no message,
+    // so a stage may refuse it (the error is the answer) but has nothing to drop.
+    admit_by_stages(state, &ctx.stages, &ctx.facts)?;
     let sid = new_session(
         state,
         SessionEntry {
@@ -76,7 +92,10 @@ pub(super) async fn open(
             link: None,
         },
     )?;
-    let (out, rx) = LegacyOut::new(stages.clone());
+    ctx.session = Some(sid);
+    // The stream is the session's client sink: every message queued for it passes the
+    // response side of the route's stages (`deliver`).
+    let (out, rx) = LegacyOut::new(ctx.stages.clone());
     state.legacy.borrow_mut().insert(sid, out.clone());
     state.metrics.incr(Counter::LegacySessions);
     tracing::debug!(session = %sid.as_str(), "legacy SSE session opened");
@@ -85,6 +104,7 @@ pub(super) async fn open(
     let _ = serve(state, client, head, legacy, &sid, &out, &rx).await;
     drop(open);
     close(state, sid).await;
+    tracing::debug!(session = %sid.as_str(), secs = ctx.started.elapsed().as_secs(), "legacy SSE stream done");
     Ok(false)
 }
 

@@ -1,0 +1,103 @@
+"""`shadowcat forward --allow-tool/--deny-tool`: the `tool_filter` stage in forward mode, seen by
+the official Python SDK's stdio client (`mcp.client.stdio.stdio_client`, which starts forward and
+stops it when the test leaves its context, failed or not; forward's child dies with it).
+
+Each case lists the tools, calls a hidden tool and calls `echo`, then asserts: the listing is the
+target's tools minus the hidden ones; the hidden call fails with -32602 `Unknown tool: NAME`;
+`echo` works. Targets: the demo server as a stdio child (`-- shadowcat demo-server --stdio`) and
+over HTTP (`--target`), and the FastMCP fixture as a stdio child with `FIXTURE_LOG_CALLS=1`, whose
+`fixture-call: NAME` stderr lines (relayed into forward's log) show the hidden call never reached
+it.
+
+Not here: the filter on the reverse proxy (test_tool_filter.py), forward's other behaviour
+(test_forward.py), the stage's unit tests (src/forward/stages.rs, src/pipeline/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+
+import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import McpError
+
+import harness
+
+# One client run (start, list, two calls) takes about a second; this bounds a hang.
+CLIENT_TIMEOUT_S = 60.0
+UNKNOWN_TOOL = -32602
+DEMO_HTTP_TOOLS = ["echo", "add", "slow"]
+DEMO_STDIO_TOOLS = ["echo", "add", "slow", "confirm", "sample"]
+
+
+def _forward(shadowcat_bin: Path, *args: str | Path, env: dict[str, str] | None = None) -> StdioServerParameters:
+    return StdioServerParameters(command=str(shadowcat_bin), args=["forward", *map(str, args)],
+                                 env={**os.environ, **(env or {})})
+
+
+def _session(server: StdioServerParameters, hidden: str, errlog: Path) -> tuple[list[str], McpError, str]:
+    """Lists the tools, calls `hidden` (must fail) and `echo`; forward's stderr goes to `errlog`."""
+
+    async def run() -> tuple[list[str], McpError, str]:
+        with errlog.open("w") as log:
+            async with stdio_client(server, errlog=log) as (read, write), \
+                    ClientSession(read, write) as session:
+                async with asyncio.timeout(CLIENT_TIMEOUT_S):
+                    await session.initialize()
+                    listing = await session.list_tools()
+                    with pytest.raises(McpError) as refused:
+                        await session.call_tool(hidden, {"a": 1, "b": 2})
+                    echo = await session.call_tool("echo", {"message": "still here"})
+        assert not echo.isError, echo
+        texts = " ".join(getattr(part, "text", "") for part in echo.content)
+        return [tool.name for tool in listing.tools], refused.value, texts
+
+    return asyncio.run(run())
+
+
+def _assert_refused(error: McpError, name: str) -> None:
+    assert error.error.code == UNKNOWN_TOOL, error.error
+    assert error.error.message == f"Unknown tool: {name}", error.error
+
+
+@pytest.mark.parametrize("flags, shown", [
+    (["--deny-tool", "add"], ["echo", "slow", "confirm", "sample"]),
+    (["--allow-tool", "echo", "--allow-tool", "s*"], ["echo", "slow", "sample"]),
+    (["--allow-tool", "*", "--deny-tool", "a?d", "--deny-tool", "c*"], ["echo", "slow", "sample"]),
+], ids=["deny", "allow", "both"])
+def test_a_stdio_child_target(shadowcat_bin: Path, tmp_path: Path, flags: list[str], shown: list[str]) -> None:
+    server = _forward(shadowcat_bin, *flags, "--", shadowcat_bin, "demo-server", "--stdio")
+    names, refused, echoed = _session(server, "add", tmp_path / "forward.log")
+    assert names == shown, f"hidden tools must be left out: {names}"
+    assert set(DEMO_STDIO_TOOLS) >= set(names)
+    _assert_refused(refused, "add")
+    assert "still here" in echoed
+
+
+@pytest.mark.parametrize("flags, shown", [
+    (["--deny-tool", "a*"], ["echo", "slow"]),
+    (["--allow-tool", "ech?"], ["echo"]),
+], ids=["deny", "allow"])
+def test_an_http_target(shadowcat_bin: Path, demo_upstream: harness.Endpoint, tmp_path: Path,
+                        flags: list[str], shown: list[str]) -> None:
+    server = _forward(shadowcat_bin, *flags, "--target", demo_upstream.url)
+    names, refused, echoed = _session(server, "add", tmp_path / "forward.log")
+    assert names == shown, f"hidden tools must be left out: {names}"
+    assert set(DEMO_HTTP_TOOLS) >= set(names)
+    _assert_refused(refused, "add")
+    assert "still here" in echoed
+
+
+def test_a_hidden_call_never_reaches_the_child(shadowcat_bin: Path, tmp_path: Path) -> None:
+    log = tmp_path / "forward.log"
+    server = _forward(shadowcat_bin, "--deny-tool", "add", "--log-level", "info", "--",
+                      *harness.fixture_stdio_command(), env={"FIXTURE_LOG_CALLS": "1"})
+    names, refused, _ = _session(server, "add", log)
+    assert "add" not in names and "echo" in names, names
+    _assert_refused(refused, "add")
+    calls = re.findall(r"fixture-call: (\S+)", harness._ANSI_ESCAPE.sub("", log.read_text()))
+    assert calls == ["echo"], f"the child saw: {calls}"
