@@ -264,7 +264,7 @@ fn run_loads_the_file_and_flags_override_it() {
         "--io",
         "glommio",
     ]);
-    assert_eq!(from_file.runtime.io, None);
+    assert_eq!(from_file.runtime.io, Some(shards::IoBackend::Uring));
     assert_eq!(overridden.runtime.io, Some(shards::IoBackend::Glommio));
     assert_eq!(
         overridden.runtime.cores,
