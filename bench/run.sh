@@ -28,7 +28,8 @@
 #   BASE_BIN=                             also run this (older) shadowcat binary as a proxy, same
 #                                         upstream and placement: new/base ratios in the same run
 #   PROXY_ARGS=                           extra `reverse` flags for the proxies (e.g. "--deny-tool x"
-#                                         to measure a route with a stage configured)
+#                                         to measure a route with a stage configured, or
+#                                         "--io glommio" / "--io uring" for one socket I/O path)
 set -euo pipefail
 shopt -s inherit_errexit
 
