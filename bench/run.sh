@@ -28,7 +28,8 @@
 #   BASE_BIN=                             also run this (older) shadowcat binary as a proxy, same
 #                                         upstream and placement: new/base ratios in the same run
 #   PROXY_ARGS=                           extra `reverse` flags for the proxies (e.g. "--deny-tool x"
-#                                         to measure a route with a stage configured)
+#                                         to measure a route with a stage configured, or
+#                                         "--io glommio" / "--io uring" for one socket I/O path)
 #   ALT_ARGS=                             also run the same binary with these flags added (e.g.
 #                                         "--io glommio": the other I/O path), rows alt/moderate-alt
 #   SYSCALLS=1  SYSCALL_DURATION=3s       count system calls per request (strace -c on every thread,

@@ -15,26 +15,35 @@ use shards::io::NetStream;
 
 use crate::http::HttpConn;
 
+use shards::timeout::within;
+
 use super::metrics::Counter;
 use super::state::{MeshMsg, ShardState};
+use super::stdio::answer::CLIENT_WRITE_TIMEOUT;
 
 /// Takes the socket out of `conn` for a handoff: its descriptor and the bytes the owner must
 /// parse, in stream order: `bytes` (what this shard consumed and the owner must see again),
 /// then what `conn` read ahead, then what the I/O path received unread. `conn` is left without
-/// a socket. `None` when the socket cannot be detached (a queued send failed, out of
-/// descriptors): the connection is lost.
+/// a socket. `None` when the socket cannot be detached (a queued send failed or did not finish
+/// within the client write timeout, out of descriptors): the connection is lost.
 pub(super) async fn take(
     conn: &mut HttpConn<NetStream>,
     mut bytes: Vec<u8>,
 ) -> Option<(OwnedFd, Vec<u8>)> {
     bytes.extend_from_slice(conn.buffered());
-    match conn.stream_mut().detach().await {
-        Ok((fd, received)) => {
+    // Detaching first sends what is queued: bounded like every client write, so a client that
+    // stops reading cannot hold the task (it is then closed).
+    match within(CLIENT_WRITE_TIMEOUT, conn.stream_mut().detach()).await {
+        Some(Ok((fd, received))) => {
             bytes.extend_from_slice(&received);
             Some((fd, bytes))
         }
-        Err(e) => {
+        Some(Err(e)) => {
             tracing::warn!(error = %e, "cannot detach the connection for a handoff");
+            None
+        }
+        None => {
+            tracing::debug!("client not reading; connection closed instead of handed over");
             None
         }
     }
