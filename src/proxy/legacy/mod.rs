@@ -6,7 +6,7 @@
 //! stream.
 //!
 //! Here: routing to those handlers, and delivering to a session's [`LegacyOut`] (the
-//! per-session queue between the exchanges and the stream, `proxy/legacy_session.rs`).
+//! per-session queue between the exchanges and the stream, `proxy/state/legacy.rs`).
 //! Not here: the Streamable HTTP endpoint (post.rs, bodyless.rs), shard handoff (server.rs
 //! calls [`messages_session`]).
 
@@ -16,8 +16,8 @@ mod post;
 mod stdio;
 mod stream;
 
-use super::legacy_session::Work;
-pub use super::legacy_session::{LegacyOut, QUEUE_CAPACITY};
+use super::state::legacy::Work;
+pub use super::state::legacy::{LegacyOut, QUEUE_CAPACITY};
 
 use std::rc::Rc;
 
