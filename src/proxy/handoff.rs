@@ -12,6 +12,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use shards::io::NetStream;
 
+use crate::config::ListenerId;
+
 use super::metrics::Counter;
 use super::state::{MeshMsg, ShardState};
 
@@ -37,7 +39,7 @@ pub(super) async fn send(
     owner: shards::ShardId,
     fd: OwnedFd,
     buffered: Vec<u8>,
-    listener: usize,
+    listener: ListenerId,
 ) -> Result<(), Option<(OwnedFd, Vec<u8>)>> {
     state.metrics.incr(Counter::Hops);
     let msg = MeshMsg::Handoff {

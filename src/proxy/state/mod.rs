@@ -17,7 +17,7 @@ use shards::ring::Ring;
 use shards::slab::BufPool;
 use shards::{ShardCtx, ShardId};
 
-use crate::config::{Config, PerRoute, PerUpstream, RouteId, UpstreamId};
+use crate::config::{Config, ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId};
 use crate::mcp::Inspector;
 use crate::pipeline::RouteStages;
 use crate::session::{entry::new_table, OpenStreams, SessionTable};
@@ -46,7 +46,7 @@ pub enum MeshMsg {
         /// Bytes already read from it: the start of the next request.
         buffered: Vec<u8>,
         /// Which listener accepted it (selects routes and allow-lists).
-        listener: usize,
+        listener: ListenerId,
     },
     /// Asks a shard for its metrics (admin scrape).
     MetricsQuery {
