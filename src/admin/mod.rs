@@ -2,7 +2,7 @@
 //! `/ready`. Control plane only: it reads snapshots and never touches request state.
 //!
 //! Not here: recording metrics (the proxy's `metrics.rs`), the scrape reply mailbox (the proxy's
-//! `state.rs`) or merging (shards::metrics).
+//! `state/mod.rs`) or merging (shards::metrics).
 
 pub mod prometheus;
 pub mod scrape;

@@ -61,10 +61,15 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     let _ = ready.send(Ok(()));
 
     let mut loops = Vec::new();
-    for (index, listener) in listeners.into_iter().enumerate() {
+    let ids = state
+        .config
+        .listener_ids()
+        .map(|(id, _)| id)
+        .collect::<Vec<_>>();
+    for (id, listener) in ids.into_iter().zip(listeners) {
         loops.push(glommio::spawn_local(accept_loop(
             state.clone(),
-            index,
+            id,
             listener,
         )));
     }

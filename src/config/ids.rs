@@ -1,4 +1,5 @@
-//! Typed ids of the configured upstreams and routes ([`UpstreamId`], [`RouteId`]), and the
+//! Typed ids of the configured upstreams, listeners and routes ([`UpstreamId`], [`ListenerId`],
+//! [`RouteId`]), and the
 //! per-upstream / per-route tables the runtime keys by them ([`PerUpstream`], [`PerRoute`]).
 //!
 //! Not here: what an upstream or route is (model.rs), resolving names into ids (resolve.rs).
@@ -44,6 +45,26 @@ impl UpstreamId {
     }
 }
 
+/// One configured listener: an index into `Config::listeners`, made only by the config (see
+/// the module docs for why it always names one). At most [`MAX_ROUTES`] listeners are
+/// accepted at load, so it fits a `u16`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(u16);
+
+impl ListenerId {
+    /// The first listener: every config has at least one.
+    pub const FIRST: ListenerId = ListenerId(0);
+
+    pub(super) fn new(index: usize) -> Self {
+        ListenerId(u16::try_from(index).unwrap_or(u16::MAX))
+    }
+
+    /// Its index in `Config::listeners` (logs and the accept loop's bookkeeping).
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
 /// One configured route: the `route`th route of the `listener`th listener, made only by the
 /// config (see the module docs for why it always names one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,8 +88,8 @@ impl RouteId {
     }
 
     /// Index of the route's listener in `Config::listeners`.
-    pub fn listener(self) -> usize {
-        usize::from(self.listener)
+    pub fn listener(self) -> ListenerId {
+        ListenerId(self.listener)
     }
 
     /// Index of the route in its listener's `routes`.
@@ -131,12 +152,12 @@ impl<T> PerRoute<T> {
 
     /// The value of `id`'s route.
     pub fn get(&self, id: RouteId) -> &T {
-        slot(slot(&self.0, id.listener()).as_ref(), id.route())
+        slot(slot(&self.0, usize::from(id.listener)).as_ref(), id.route())
     }
 }
 
 pub(super) fn route_index(id: RouteId) -> (usize, usize) {
-    (id.listener(), id.route())
+    (usize::from(id.listener), id.route())
 }
 
 pub(super) fn upstream_index(id: UpstreamId) -> usize {

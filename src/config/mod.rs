@@ -51,7 +51,7 @@ pub use allow::{host_allowed, local_hosts, origin_allowed};
 pub use demo_server::{DemoServerConfig, DemoStdioConfig};
 pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};
-pub use ids::{PerRoute, PerUpstream, RouteId, UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};
+pub use ids::{ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};
 pub use model::{
     Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, LogConfig,
     RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,

@@ -12,7 +12,7 @@ use shards::IoBackend;
 
 use super::allow;
 use super::defaults;
-use super::ids::{self, RouteId, UpstreamId};
+use super::ids::{self, ListenerId, RouteId, UpstreamId};
 use super::secret::SealKey;
 use super::tools::ToolFilter;
 
@@ -64,17 +64,30 @@ impl Config {
         upstreams.map(|(index, upstream)| (UpstreamId::new(index), upstream))
     }
 
-    /// The routes of the `listener`th listener with their ids, in config order (none for an
-    /// index with no listener).
-    pub fn route_ids(&self, listener: usize) -> impl Iterator<Item = (RouteId, &RouteConfig)> {
-        let routes = self.listeners.get(listener).map(|l| l.routes.as_slice());
-        let routes = routes.unwrap_or_default().iter().enumerate();
-        routes.map(move |(index, route)| (RouteId::new(listener, index), route))
+    /// The listener `id` names. Cannot fail, as [`Config::upstream`].
+    pub fn listener(&self, id: ListenerId) -> &ListenerConfig {
+        ids::slot(&self.listeners, id.index())
     }
 
-    /// The route of the `listener`th listener for a request target, by exact path match (the
-    /// query string is ignored). Allocates nothing.
-    pub fn route_for(&self, listener: usize, target: &[u8]) -> Option<(RouteId, &RouteConfig)> {
+    /// Every listener with its id, in config order.
+    pub fn listener_ids(&self) -> impl Iterator<Item = (ListenerId, &ListenerConfig)> {
+        let listeners = self.listeners.iter().enumerate();
+        listeners.map(|(index, listener)| (ListenerId::new(index), listener))
+    }
+
+    /// The routes of `listener` with their ids, in config order.
+    pub fn route_ids(&self, listener: ListenerId) -> impl Iterator<Item = (RouteId, &RouteConfig)> {
+        let routes = self.listener(listener).routes.iter().enumerate();
+        routes.map(move |(index, route)| (RouteId::new(listener.index(), index), route))
+    }
+
+    /// The route of `listener` for a request target, by exact path match (the query string is
+    /// ignored). Allocates nothing.
+    pub fn route_for(
+        &self,
+        listener: ListenerId,
+        target: &[u8],
+    ) -> Option<(RouteId, &RouteConfig)> {
         let path_len = target
             .iter()
             .position(|&b| b == b'?')
@@ -487,14 +500,14 @@ mod tests {
     #[test]
     fn route_for_matches_the_path_exactly_and_ignores_the_query() {
         let config = config();
-        let (id, route) = config.route_for(0, b"/mcp").unwrap();
+        let main = ListenerId::FIRST;
+        let (id, route) = config.route_for(main, b"/mcp").unwrap();
         assert_eq!(config.route(id).path, "/mcp");
         assert_eq!(config.upstream(route.upstream).name, "b");
-        assert_eq!(id.listener(), 0);
-        assert!(config.route_for(0, b"/mcp?sessionId=1").is_some());
-        assert!(config.route_for(0, b"/mcp/").is_none());
-        assert!(config.route_for(0, b"/").is_none());
-        assert!(config.route_for(1, b"/mcp").is_none());
+        assert_eq!(id.listener(), main);
+        assert!(config.route_for(main, b"/mcp?sessionId=1").is_some());
+        assert!(config.route_for(main, b"/mcp/").is_none());
+        assert!(config.route_for(main, b"/").is_none());
     }
 
     #[test]
@@ -503,12 +516,17 @@ mod tests {
         for (id, upstream) in config.upstream_ids() {
             assert_eq!(config.upstream(id), upstream);
         }
-        let routes: Vec<_> = config.route_ids(0).collect();
-        assert_eq!(routes.len(), 2);
-        for (id, route) in routes {
-            assert_eq!(config.route(id), route);
+        let listeners: Vec<_> = config.listener_ids().collect();
+        assert_eq!(listeners.len(), 1);
+        for (id, listener) in listeners {
+            assert_eq!(config.listener(id), listener);
+            let routes: Vec<_> = config.route_ids(id).collect();
+            assert_eq!(routes.len(), 2);
+            for (route_id, route) in routes {
+                assert_eq!(config.route(route_id), route);
+                assert_eq!(route_id.listener(), id);
+            }
         }
-        assert_eq!(config.route_ids(7).count(), 0);
     }
 
     #[test]

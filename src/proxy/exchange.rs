@@ -8,27 +8,15 @@
 use crate::config::UpstreamId;
 use std::rc::Rc;
 
-use crate::http::{Framing, ResponseHead};
+use crate::http::ResponseHead;
 use crate::mcp::JsonRpcId;
+pub use crate::upstream::pool::Exchange;
 use crate::upstream::pool::UpstreamConn;
 
 use super::error::ProxyError;
 use super::metrics::Counter;
 use super::state::ShardState;
 use shards::timeout::within;
-
-/// An upstream connection with its response head read.
-#[derive(Debug)]
-pub struct Exchange {
-    /// The connection, positioned at the start of the body.
-    pub conn: UpstreamConn,
-    /// The response head.
-    pub head: ResponseHead,
-    /// How the body is framed.
-    pub framing: Framing,
-    /// Which upstream (for check-in).
-    pub upstream: UpstreamId,
-}
 
 enum Attempt {
     Done(Box<(UpstreamConn, ResponseHead)>),

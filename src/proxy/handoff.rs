@@ -13,6 +13,7 @@ use std::os::fd::OwnedFd;
 
 use shards::io::NetStream;
 
+use crate::config::ListenerId;
 use crate::http::HttpConn;
 
 use shards::timeout::within;
@@ -57,7 +58,7 @@ pub(super) async fn send(
     owner: shards::ShardId,
     fd: OwnedFd,
     buffered: Vec<u8>,
-    listener: usize,
+    listener: ListenerId,
 ) -> Result<(), Option<(OwnedFd, Vec<u8>)>> {
     state.metrics.incr(Counter::Hops);
     let msg = MeshMsg::Handoff {

@@ -19,7 +19,6 @@ pub mod headers;
 mod http_upstream;
 pub mod l2m;
 pub mod legacy;
-pub mod legacy_session;
 pub mod metrics;
 pub mod modern_client;
 pub mod post;

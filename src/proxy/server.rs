@@ -12,7 +12,7 @@ use shards::io::{NetListener, NetStream};
 
 use crate::proxy::accept::accept_until;
 
-use crate::config::RouteEra;
+use crate::config::{ListenerId, RouteEra};
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::session::SessionId;
 
@@ -30,27 +30,28 @@ use shards::timeout::within;
 /// Initial read buffer of a client connection (heads are small; grows up to the head limit).
 const CLIENT_READ_BUF: usize = 4096;
 
-/// Accepts connections on `listener` until shutdown, one task per connection.
-pub async fn accept_loop(state: Rc<ShardState>, listener_index: usize, listener: NetListener) {
-    accept_until(listener, &state.shutdown, "mcp", |stream| {
+/// Accepts connections on `socket` (configured listener `listener`) until shutdown, one task
+/// per connection.
+pub async fn accept_loop(state: Rc<ShardState>, listener: ListenerId, socket: NetListener) {
+    accept_until(socket, &state.shutdown, "mcp", |stream| {
         state.metrics.incr(Counter::Connections);
-        glommio::spawn_local(serve(state.clone(), listener_index, stream, Vec::new())).detach();
+        glommio::spawn_local(serve(state.clone(), listener, stream, Vec::new())).detach();
     })
     .await;
 }
 
 /// Takes over a connection handed off by another shard: serves it from `buffered`, on this
 /// shard's I/O path.
-pub fn adopt(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener_index: usize) {
+pub fn adopt(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener: ListenerId) {
     state.metrics.incr(Counter::HandoffsIn);
     let stream = state.io.stream(fd);
-    glommio::spawn_local(serve(state.clone(), listener_index, stream, buffered)).detach();
+    glommio::spawn_local(serve(state.clone(), listener, stream, buffered)).detach();
 }
 
 /// Serves one client connection until it closes, errs, moves to another shard or shutdown.
 pub async fn serve(
     state: Rc<ShardState>,
-    listener_index: usize,
+    listener: ListenerId,
     stream: NetStream,
     buffered: Vec<u8>,
 ) {
@@ -69,8 +70,8 @@ pub async fn serve(
                 break;
             }
         };
-        if let Some(owner) = foreign_owner(&state, listener_index, &head) {
-            handoff(&state, conn, &head, owner, listener_index).await;
+        if let Some(owner) = foreign_owner(&state, listener, &head) {
+            handoff(&state, conn, &head, owner, listener).await;
             return;
         }
         let Some(_pass) = state.inflight.enter() else {
@@ -78,7 +79,7 @@ pub async fn serve(
             let _ = answer_error(&state, &mut conn, &ProxyError::ShuttingDown, false).await;
             break;
         };
-        let keep = match dispatch(&state, listener_index, &mut conn, &head).await {
+        let keep = match dispatch(&state, listener, &mut conn, &head).await {
             Ok(keep) => keep,
             // The client is gone or stopped reading (a write timed out), perhaps in the middle
             // of a response: no error response can reach it, and none may be written into a
@@ -147,19 +148,19 @@ async fn next_head(
 /// sessions (their `Mcp-Session-Id` is ignored): served where they land.
 fn foreign_owner(
     state: &ShardState,
-    listener_index: usize,
+    listener: ListenerId,
     head: &RequestHead,
 ) -> Option<shards::ShardId> {
     if state.ctx.shard_count < 2 {
         return None;
     }
-    let route = state.config.route_for(listener_index, head.target());
+    let route = state.config.route_for(listener, head.target());
     if route.is_some_and(|(_, r)| r.era == RouteEra::Modern) {
         return None;
     }
     let raw = match head.header("mcp-session-id") {
         Some(raw) => raw,
-        None => super::legacy::messages_session(&state.config, listener_index, head)?,
+        None => super::legacy::messages_session(&state.config, listener, head)?,
     };
     let sid = SessionId::parse(raw)?;
     let owner = state.ring.owner(sid.as_bytes());
@@ -172,7 +173,7 @@ async fn handoff(
     mut conn: HttpConn<NetStream>,
     head: &RequestHead,
     owner: shards::ShardId,
-    listener_index: usize,
+    listener: ListenerId,
 ) {
     let mut bytes = state
         .bufs
@@ -184,39 +185,33 @@ async fn handoff(
     let Some((fd, bytes)) = taken else {
         return;
     };
-    if let Err(Some((fd, buffered))) = handoff::send(state, owner, fd, bytes, listener_index).await
-    {
+    if let Err(Some((fd, buffered))) = handoff::send(state, owner, fd, bytes, listener).await {
         // The owner is gone (shutdown): serve here; the session lookup will 404.
         tracing::warn!(
             shard = state.id().0,
             owner = owner.0,
             "handoff failed; serving locally"
         );
-        adopt(state, fd, buffered, listener_index);
+        adopt(state, fd, buffered, listener);
     }
 }
 
 /// Routes by path and method after the Host/Origin check.
 async fn dispatch(
     state: &Rc<ShardState>,
-    listener_index: usize,
+    listener: ListenerId,
     conn: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
-    let listener = state
-        .config
-        .listeners
-        .get(listener_index)
-        .ok_or(ProxyError::Internal("connection from an unknown listener"))?;
-    guard::check_host_origin(listener, head)?;
+    guard::check_host_origin(state.config.listener(listener), head)?;
     let path = head.path();
-    if let Some(found) = super::legacy::route(&state.config, listener_index, path) {
+    if let Some(found) = super::legacy::route(&state.config, listener, path) {
         let stages = state.stages(found.id());
         return super::legacy::dispatch(state, found, stages, conn, head).await;
     }
     let (id, route) = state
         .config
-        .route_for(listener_index, path)
+        .route_for(listener, path)
         .ok_or(ProxyError::NoRoute)?;
     match head.method() {
         HttpMethod::Post => post(state, (id, route), state.stages(id), conn, head).await,

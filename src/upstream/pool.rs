@@ -1,4 +1,5 @@
-//! Per-shard keep-alive pool of TCP connections to one HTTP upstream.
+//! Per-shard keep-alive pool of TCP connections to one HTTP upstream, and [`Exchange`], a
+//! connection checked out with its response head read.
 //!
 //! Not here: what is sent on a connection (proxy/exchange.rs) or choosing an upstream (routing).
 //! Lives on one shard (RefCell), so checkout/checkin never lock; idle connections are LIFO so
@@ -10,7 +11,8 @@ use std::time::Duration;
 
 use shards::io::{NetStream, ShardIo};
 
-use crate::http::HttpConn;
+use crate::config::UpstreamId;
+use crate::http::{Framing, HttpConn, ResponseHead};
 
 /// Why a connection to the upstream could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -127,4 +129,17 @@ impl Pool {
 /// (`NetStream::idle_and_open`).
 fn still_open(conn: &UpstreamConn) -> bool {
     conn.stream_ref().idle_and_open()
+}
+
+/// An upstream connection with its response head read.
+#[derive(Debug)]
+pub struct Exchange {
+    /// The connection, positioned at the start of the body.
+    pub conn: UpstreamConn,
+    /// The response head.
+    pub head: ResponseHead,
+    /// How the body is framed.
+    pub framing: Framing,
+    /// Which upstream (for check-in).
+    pub upstream: UpstreamId,
 }

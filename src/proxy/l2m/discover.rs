@@ -10,23 +10,8 @@ use serde_json::value::RawValue;
 
 use crate::mcp::{JsonRpcId, ProtocolVersion};
 
+pub use super::super::state::l2m::Discovered;
 use super::wire::META_SERVER_INFO;
-
-/// The fields of a `server/discover` result the proxy uses.
-#[derive(Debug)]
-pub struct Discovered {
-    /// Whether `supportedVersions` lists any legacy (session) version.
-    pub serves_legacy: bool,
-    /// `capabilities` (raw JSON object).
-    pub capabilities: Box<RawValue>,
-    /// `_meta["io.modelcontextprotocol/serverInfo"]` or a top-level `serverInfo` (raw JSON).
-    pub server_info: Option<Box<RawValue>>,
-    /// `instructions` (raw JSON string).
-    pub instructions: Option<Box<RawValue>>,
-    /// How long the result may be reused for other clients: only a `public` result with a
-    /// positive `ttlMs` (caching.mdx); `None` means ask again next time.
-    pub shareable_for: Option<Duration>,
-}
 
 #[derive(Deserialize)]
 struct Envelope {

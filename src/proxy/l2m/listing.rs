@@ -15,31 +15,10 @@ use std::time::Instant;
 
 use shards::latch::Latch;
 
+use super::super::state::l2m::FetchOutcome;
+pub use super::super::state::l2m::Flight;
 use super::params::ToolParams;
 use super::tools::{Listing, Lookup, ToolCache, ToolCaches};
-
-/// One fetch under way: the calls waiting for it, and what it found once done.
-#[derive(Debug)]
-pub struct Flight {
-    /// Started by a `-32020` refresh (see the module docs).
-    refresh: bool,
-    /// Fired when the fetch is over (found, failed or abandoned).
-    done: Latch,
-    outcome: RefCell<Outcome>,
-}
-
-/// How a fetch ended.
-#[derive(Debug, Clone)]
-enum Outcome {
-    /// Not over yet.
-    Running,
-    /// The upstream's listing (kept in the cache too unless the list changed meanwhile).
-    Listed(Rc<Listing>),
-    /// The fetch failed (the cache pauses fetching: tools.rs `RETRY_AFTER`).
-    Failed,
-    /// The fetching call was dropped (cancelled) before the fetch ended.
-    Abandoned,
-}
 
 impl ToolCache {
     /// The fetch a call may wait for instead of fetching: the running one, when the call is no
@@ -56,7 +35,7 @@ impl ToolCache {
         let flight = Rc::new(Flight {
             refresh,
             done: Latch::default(),
-            outcome: RefCell::new(Outcome::Running),
+            outcome: RefCell::new(FetchOutcome::Running),
         });
         self.running = Some(flight.clone());
         (flight, self.generation())
@@ -72,7 +51,7 @@ struct Landing<'a> {
 }
 
 impl Landing<'_> {
-    fn land(self, outcome: Outcome) {
+    fn land(self, outcome: FetchOutcome) {
         *self.flight.outcome.borrow_mut() = outcome;
     }
 }
@@ -81,8 +60,8 @@ impl Drop for Landing<'_> {
     fn drop(&mut self) {
         {
             let mut outcome = self.flight.outcome.borrow_mut();
-            if matches!(*outcome, Outcome::Running) {
-                *outcome = Outcome::Abandoned;
+            if matches!(*outcome, FetchOutcome::Running) {
+                *outcome = FetchOutcome::Abandoned;
             }
         }
         // Never held across an await, so free here; were it not, the fired latch alone keeps
@@ -136,10 +115,10 @@ where
         joined.done.wait().await;
         let outcome = joined.outcome.borrow().clone();
         match outcome {
-            Outcome::Listed(listing) => return listing.get(name).cloned(),
-            Outcome::Failed => return known(caches, upstream, name),
+            FetchOutcome::Listed(listing) => return listing.get(name).cloned(),
+            FetchOutcome::Failed => return known(caches, upstream, name),
             // The fetching call was cancelled: look again (this call may fetch).
-            Outcome::Running | Outcome::Abandoned => {}
+            FetchOutcome::Running | FetchOutcome::Abandoned => {}
         }
     };
     let landing = Landing {
@@ -160,7 +139,7 @@ where
                 cache.store(&listing, whole, generation);
             }
             let found = listing.get(name).cloned();
-            landing.land(Outcome::Listed(listing));
+            landing.land(FetchOutcome::Listed(listing));
             found
         }
         Err(reason) => {
@@ -172,7 +151,7 @@ where
             if let Some(cache) = caches.borrow_mut().get_mut(&upstream) {
                 cache.failed(Instant::now());
             }
-            landing.land(Outcome::Failed);
+            landing.land(FetchOutcome::Failed);
             known(caches, upstream, name)
         }
     }

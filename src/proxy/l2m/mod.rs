@@ -6,13 +6,16 @@
 //! `logging/setLevel`, subscriptions, notifications and DELETE itself.
 //!
 //! Files: detect.rs (translate or pass through; `era = "auto"` probe), discover.rs (the
-//! discover result), session.rs (per-shard state, translated sessions), post.rs (a POST on a
+//! discover result), post.rs (a POST on a
 //! translated session), call.rs (one request upstream with its MRTR rounds), sink.rs (where its
 //! messages go), batch.rs (a 2025-03-26 batch split into single messages, one reply array),
 //! mrtr.rs (the round state machine), stream.rs (GET/DELETE, the listen mapping), upstream.rs
 //! (send, read messages), wire.rs (bytes and headers), params.rs (`x-mcp-header` annotations →
 //! `Mcp-Param-*` headers), tools.rs (those annotations per upstream, fetched with `tools/list`
 //! when missing), listing.rs (one such fetch at a time per upstream).
+//!
+//! The per-shard state it keeps (translated sessions, discover results, tool caches) is data in
+//! `proxy::state::l2m`; its behaviour is here.
 //!
 //! Both legacy client transports use it: Streamable HTTP sessions here (answers on the POST,
 //! the GET stream), HTTP+SSE sessions through proxy::legacy::modern (every message on
@@ -30,13 +33,14 @@ pub mod listing;
 pub mod mrtr;
 pub mod params;
 pub mod post;
-pub mod session;
 pub mod sink;
 pub mod stream;
 pub mod tools;
 pub mod upstream;
 pub mod wire;
 
+/// The translated-session state (moved to `proxy::state::l2m`; the old path still works).
+pub use super::state::l2m as session;
+pub use super::state::l2m::{L2mSession, L2mState};
 pub(in crate::proxy) use post::{intercept, may_intercept};
-pub use session::{L2mSession, L2mState};
 pub use stream::get_or_delete;

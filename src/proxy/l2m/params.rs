@@ -11,6 +11,7 @@
 //! (it names `x-mcp-header`, or has `\u` escapes); arguments are walked as raw JSON, so a
 //! value's text is read without re-serializing anything.
 
+pub use super::super::state::l2m::{ParamHeader, ToolParams};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
@@ -24,25 +25,6 @@ use super::wire::header_value;
 pub const ANNOTATION: &str = "x-mcp-header";
 /// The prefix of a mirrored argument's header name.
 pub const PREFIX: &str = "Mcp-Param-";
-
-/// One annotated argument: where it sits in `arguments` and the header it travels in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamHeader {
-    /// Property names from `arguments` to the value (the `properties` chain of the schema).
-    pub path: Box<[String]>,
-    /// The annotation: the header is `Mcp-Param-{name}`.
-    pub name: String,
-}
-
-/// What a tool's `inputSchema` asks to mirror.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ToolParams {
-    /// The annotated arguments whose header can be written (non-empty token names).
-    pub headers: Vec<ParamHeader>,
-    /// Why the annotations break the spec's constraints, when they do (a 2026 client leaves
-    /// such a tool out of `tools/list`).
-    pub invalid: Option<String>,
-}
 
 /// The tools of one `tools/list` result page.
 #[derive(Debug, Default)]

@@ -14,14 +14,14 @@
 //! refresh from evicting the tools another caller learned.
 
 use crate::config::UpstreamId;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::http::RequestHead;
 
+pub use super::super::state::l2m::{Listing, ToolCache, ToolCaches};
 use super::super::state::ShardState;
-use super::listing::{self, Flight};
+use super::listing;
 use super::params::{self, Page, ToolParams};
 use super::session::L2mSession;
 use super::upstream;
@@ -33,26 +33,6 @@ pub const MAX_PAGES: usize = 32;
 /// After a failed fetch, calls of unknown tools go without one for this long (an upstream that
 /// cannot list its tools does not pay one extra request per call).
 pub const RETRY_AFTER: Duration = Duration::from_secs(30);
-
-/// What one fetch found: each listed tool's annotations, by name.
-pub type Listing = HashMap<String, Rc<ToolParams>>;
-
-/// The annotations learned for one upstream.
-#[derive(Debug, Default)]
-pub struct ToolCache {
-    tools: Listing,
-    /// A whole `tools/list` was read since the last change: a name missing here is unknown
-    /// upstream too (no fetch for it). With caller-dependent listings the tools merged from
-    /// several callers' listings; a name another caller sees is corrected by the `-32020`
-    /// refresh.
-    complete: bool,
-    /// Bumped by every change: a fetch that began before one is not stored.
-    generation: u64,
-    /// When the last fetch failed (see [`RETRY_AFTER`]).
-    failed_at: Option<Instant>,
-    /// The fetch under way, which calls needing the listing wait for (listing.rs).
-    pub(super) running: Option<Rc<Flight>>,
-}
 
 /// What the cache says of one tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,9 +98,6 @@ impl ToolCache {
         self.failed_at = Some(now);
     }
 }
-
-/// Per upstream.
-pub type ToolCaches = HashMap<UpstreamId, ToolCache>;
 
 fn with_cache<T>(
     state: &ShardState,

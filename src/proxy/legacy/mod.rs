@@ -6,7 +6,7 @@
 //! stream.
 //!
 //! Here: routing to those handlers, and delivering to a session's [`LegacyOut`] (the
-//! per-session queue between the exchanges and the stream, `proxy/legacy_session.rs`).
+//! per-session queue between the exchanges and the stream, `proxy/state/legacy.rs`).
 //! Not here: the Streamable HTTP endpoint (post.rs, bodyless.rs), shard handoff (server.rs
 //! calls [`messages_session`]).
 
@@ -16,14 +16,14 @@ mod post;
 mod stdio;
 mod stream;
 
-use super::legacy_session::Work;
-pub use super::legacy_session::{LegacyOut, QUEUE_CAPACITY};
+use super::state::legacy::Work;
+pub use super::state::legacy::{LegacyOut, QUEUE_CAPACITY};
 
 use std::rc::Rc;
 
 use shards::io::NetStream;
 
-use crate::config::{Config, LegacySseConfig, RouteConfig, RouteId};
+use crate::config::{Config, LegacySseConfig, ListenerId, RouteConfig, RouteId};
 use crate::http::{HttpConn, Method as HttpMethod, RequestHead};
 use crate::session::SessionId;
 
@@ -54,7 +54,7 @@ impl<'c> LegacyRoute<'c> {
 }
 
 /// The route of the `listener`th listener whose legacy SSE or messages path is `path`, if any.
-pub fn route<'c>(config: &'c Config, listener: usize, path: &[u8]) -> Option<LegacyRoute<'c>> {
+pub fn route<'c>(config: &'c Config, listener: ListenerId, path: &[u8]) -> Option<LegacyRoute<'c>> {
     config.route_ids(listener).find_map(|(id, route)| {
         let legacy = route.legacy_sse.as_ref()?;
         if legacy.sse_path.as_bytes() == path {
@@ -81,7 +81,7 @@ pub fn route<'c>(config: &'c Config, listener: usize, path: &[u8]) -> Option<Leg
 /// (for the shard handoff); `None` for any other request.
 pub fn messages_session<'h>(
     config: &Config,
-    listener: usize,
+    listener: ListenerId,
     head: &'h RequestHead,
 ) -> Option<&'h [u8]> {
     let found = route(config, listener, head.path())?;
@@ -204,20 +204,33 @@ mod tests {
     fn session_parameter_is_found_among_others() {
         let c = config();
         assert_eq!(
-            messages_session(&c, 0, &head("/messages?sessionId=abc")),
+            messages_session(&c, ListenerId::FIRST, &head("/messages?sessionId=abc")),
             Some(&b"abc"[..])
         );
         assert_eq!(
-            messages_session(&c, 0, &head("/messages?x=1&sessionId=abc&y=2")),
+            messages_session(
+                &c,
+                ListenerId::FIRST,
+                &head("/messages?x=1&sessionId=abc&y=2")
+            ),
             Some(&b"abc"[..])
         );
-        assert_eq!(messages_session(&c, 0, &head("/messages")), None);
         assert_eq!(
-            messages_session(&c, 0, &head("/messages?session=abc")),
+            messages_session(&c, ListenerId::FIRST, &head("/messages")),
             None
         );
-        assert_eq!(messages_session(&c, 0, &head("/sse?sessionId=abc")), None);
-        assert_eq!(messages_session(&c, 0, &head("/mcp?sessionId=abc")), None);
+        assert_eq!(
+            messages_session(&c, ListenerId::FIRST, &head("/messages?session=abc")),
+            None
+        );
+        assert_eq!(
+            messages_session(&c, ListenerId::FIRST, &head("/sse?sessionId=abc")),
+            None
+        );
+        assert_eq!(
+            messages_session(&c, ListenerId::FIRST, &head("/mcp?sessionId=abc")),
+            None
+        );
     }
 
     #[test]
@@ -242,11 +255,10 @@ mod tests {
     #[test]
     fn legacy_paths_route_to_their_endpoint() {
         let c = config();
-        assert!(route(&c, 0, b"/sse").is_some_and(|r| r.stream));
-        assert!(route(&c, 0, b"/messages").is_some_and(|r| !r.stream));
-        assert!(route(&c, 0, b"/mcp").is_none());
-        assert!(route(&c, 1, b"/sse").is_none());
-        let found = route(&c, 0, b"/sse").unwrap();
+        assert!(route(&c, ListenerId::FIRST, b"/sse").is_some_and(|r| r.stream));
+        assert!(route(&c, ListenerId::FIRST, b"/messages").is_some_and(|r| !r.stream));
+        assert!(route(&c, ListenerId::FIRST, b"/mcp").is_none());
+        let found = route(&c, ListenerId::FIRST, b"/sse").unwrap();
         assert_eq!(c.route(found.id()).path, "/mcp");
     }
 }

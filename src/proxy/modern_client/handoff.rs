@@ -6,7 +6,7 @@
 //! Not here: moving the fd (proxy/handoff.rs, shared with the session handoff), unsealing
 //! (seal.rs).
 
-use crate::config::UpstreamId;
+use crate::config::{ListenerId, UpstreamId};
 use std::rc::Rc;
 
 use shards::io::NetStream;
@@ -51,14 +51,13 @@ pub async fn to_shard(
     // The listener whose route this is (the owning shard picks routes by it).
     let listener = state
         .config
-        .listeners
-        .iter()
-        .position(|l| {
+        .listener_ids()
+        .find(|(_, l)| {
             l.routes
                 .iter()
                 .any(|r| r.path.as_bytes() == head.path() && r.upstream == upstream)
         })
-        .unwrap_or(0);
+        .map_or(ListenerId::FIRST, |(id, _)| id);
     let owner = shards::ShardId(shard);
     if let Err(back) = super::super::handoff::send(state, owner, fd, bytes, listener).await {
         // The owner is gone (shutdown), and its exchange with it; the socket comes back to

@@ -5,10 +5,10 @@
 //! requests become `input_required` results whose `requestState` is a sealed handle to the
 //! pending exchange, continued by the client's retry (on whichever shard it lands).
 //!
-//! Files: when to translate and the per-shard state (here), the request flow (drive.rs),
+//! Files: when to translate (here; the per-shard state's data is `proxy::state::modern`), the request flow (drive.rs),
 //! `input_required` rounds and retries (mrtr.rs), the request's log level (logging.rs),
 //! `server/discover` (discover.rs), `subscriptions/listen` (listen.rs), the legacy upstream
-//! side (upstream.rs, reading a call's messages in source.rs), the session pool (pool.rs), `requestState` sealing (seal.rs), moving a
+//! side (upstream.rs, reading a call's messages in source.rs), the session pool (`proxy::state::modern_pool`, also `pool`), `requestState` sealing (seal.rs), moving a
 //! retry to its shard (handoff.rs).
 //! Not here: classification and header validation (pipeline::checks::era), the pass-through path (post.rs),
 //! legacy clients in front of modern upstreams.
@@ -19,10 +19,13 @@ pub mod handoff;
 pub mod listen;
 pub mod logging;
 pub mod mrtr;
-pub mod pool;
 pub mod seal;
 pub mod source;
 pub mod upstream;
+
+pub use super::state::modern::{Pending, Translator};
+/// The session pool (in `proxy::state::modern_pool`; the old path still works).
+pub use super::state::modern_pool as pool;
 
 use crate::config::UpstreamId;
 use std::cell::{Cell, RefCell};
@@ -34,9 +37,7 @@ use crate::config::{UpstreamConfig, UpstreamEra};
 
 use super::state::ShardState;
 use crate::upstream::era_verdicts::{EraVerdicts, Speaks};
-use pool::{PoolKey, SessionPool};
-use source::Source;
-use upstream::UpSession;
+use pool::SessionPool;
 
 pub(in crate::proxy) use drive::serve;
 
@@ -51,39 +52,6 @@ pub const MAX_LIVE: usize = 256;
 pub const PENDING_TTL: Duration = Duration::from_secs(120);
 /// Most exchanges waiting for a retry per shard.
 pub const MAX_PENDING: usize = 1024;
-
-/// An upstream exchange waiting for the client's answers to its `inputRequests`.
-#[derive(Debug)]
-pub struct Pending {
-    /// The call still open upstream.
-    pub source: Source,
-    /// The session it runs on (checked out).
-    pub session: UpSession,
-    /// Where the session returns.
-    pub key: PoolKey,
-    /// The id the upstream knows the call by (the original request's).
-    pub upstream_id: crate::mcp::JsonRpcId,
-    /// `inputRequests` key → the upstream's request id.
-    pub asked: Vec<(String, crate::mcp::JsonRpcId)>,
-    /// When it is dropped.
-    pub expires: Instant,
-}
-
-/// One shard's translation state.
-#[derive(Debug)]
-pub struct Translator {
-    /// Idle upstream sessions.
-    pub(super) pool: RefCell<SessionPool<UpSession>>,
-    /// The latest `initialize` result per upstream (for `server/discover`).
-    pub(super) discovered: RefCell<HashMap<UpstreamId, Rc<serde_json::Value>>>,
-    /// Exchanges waiting for a retry, by exchange id.
-    pub(super) pending: RefCell<HashMap<u64, Pending>>,
-    next_exchange: Cell<u64>,
-    /// Whether the idle-session reaper task runs on this shard (started on first use).
-    reaper: Cell<bool>,
-    /// Live upstream sessions (see [`upstream::Live`]).
-    pub(super) live: Rc<Cell<usize>>,
-}
 
 impl Default for Translator {
     fn default() -> Self {

@@ -7,34 +7,16 @@
 use std::time::Duration;
 
 use crate::http::{BodyReader, Framing, Head, MessageKind, SseParser, SseStep};
-use crate::upstream::link::{Call, Delivery};
+use crate::upstream::link::Delivery;
 
 use super::super::error::ProxyError;
 use super::super::exchange::{finish, Exchange};
+pub use super::super::state::modern::{HttpAnswer, Source};
 use super::super::state::ShardState;
 use shards::timeout::within;
 
 /// Most bytes of one upstream answer kept (JSON bodies, SSE events).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
-
-/// An upstream call being read.
-#[derive(Debug)]
-pub enum Source {
-    /// A POST's answer: JSON (one message) or SSE (events until the body ends).
-    Http(Box<HttpAnswer>),
-    /// A link call's deliveries.
-    Link(Call),
-}
-
-/// A POST answer read message by message.
-#[derive(Debug)]
-pub struct HttpAnswer {
-    ex: Exchange,
-    reader: BodyReader,
-    parser: Option<SseParser>,
-    carry: Vec<u8>,
-    done: bool,
-}
 
 /// Why an upstream call failed (becomes an in-band JSON-RPC error for the client).
 #[derive(Debug)]

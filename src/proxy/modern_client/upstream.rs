@@ -3,10 +3,10 @@
 //! server→client request, and ending a session (DELETE, or dropping the link session).
 //!
 //! Not here: reading a call's messages (source.rs), what they mean to the modern client
-//! (drive.rs), pooling (pool.rs).
+//! (drive.rs), pooling (`proxy::state::modern_pool`); the
+//! [`UpSession`] and [`Live`] types (`proxy::state::modern`, re-exported here).
 
 use crate::config::UpstreamId;
-use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use crate::mcp::{JsonRpcId, ProtocolVersion};
 use crate::upstream::link::{ClientMessage, LinkSession};
 
 use super::super::exchange::{exchange, finish};
+pub use super::super::state::modern::{Live, UpSession};
 use super::super::state::ShardState;
 use super::source::{failure, Failure, HttpAnswer, Source};
 use crate::upstream::children::AcquireError;
@@ -24,44 +25,6 @@ use shards::timeout::within;
 const LEGACY_VERSION: ProtocolVersion = ProtocolVersion::LATEST_SESSIONFUL;
 /// How long a request waits for an evicted idle child to be reaped.
 const EVICT_WAIT: Duration = Duration::from_secs(5);
-
-/// Counts a live upstream session (checked out, idle or pending) while it exists.
-#[derive(Debug)]
-pub struct Live(Rc<Cell<usize>>);
-
-impl Live {
-    /// Takes one of the shard's `max` live-session slots, or `None` when all are taken.
-    pub fn take(count: &Rc<Cell<usize>>, max: usize) -> Option<Self> {
-        (count.get() < max).then(|| {
-            count.set(count.get() + 1);
-            Live(count.clone())
-        })
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.0.set(self.0.get().saturating_sub(1));
-    }
-}
-
-/// An initialized legacy upstream session.
-#[derive(Debug)]
-pub enum UpSession {
-    /// A Streamable HTTP session.
-    Http {
-        /// The upstream.
-        upstream: UpstreamId,
-        /// The upstream's `Mcp-Session-Id` (a stateless legacy server may send none).
-        id: Option<Box<str>>,
-        /// The negotiated version (`MCP-Protocol-Version` on every request).
-        version: Box<str>,
-        /// Its slot among the shard's live sessions.
-        live: Live,
-    },
-    /// A session on a stdio child or legacy SSE link (and its live-session slot).
-    Link(Rc<LinkSession>, Live),
-}
 
 /// Builds a POST to an HTTP upstream with the session's headers.
 fn post_request(
@@ -448,7 +411,7 @@ mod tests {
 
     #[test]
     fn live_slots_are_bounded_and_freed_on_drop() {
-        let count = Rc::new(Cell::new(0));
+        let count = Rc::new(std::cell::Cell::new(0));
         let a = Live::take(&count, 2).unwrap();
         let b = Live::take(&count, 2).unwrap();
         assert!(Live::take(&count, 2).is_none());

@@ -1,6 +1,10 @@
-//! Per-shard state of era translation: shareable `server/discover` results, and each translated session's client state (capabilities,
-//! clientInfo, log level, resource subscriptions, MRTR waiters, in-flight requests), and the
-//! tools' `x-mcp-header` annotations per upstream (kept by tools.rs).
+//! Per-shard state of era translation for legacy clients (`proxy::l2m`): shareable
+//! `server/discover` results ([`Discovered`]), each translated session's client state
+//! (capabilities, clientInfo, log level, resource subscriptions, MRTR waiters, in-flight
+//! requests), and the tools' `x-mcp-header` annotations per upstream ([`ToolCache`], with the
+//! fetch under way, [`Flight`]). Only the data: its behaviour is in `proxy::l2m` (discover.rs
+//! parses a [`Discovered`], tools.rs and listing.rs keep the caches, params.rs reads
+//! [`ToolParams`]), so this module imports no feature.
 //!
 //! Not here: the session table itself (crate::session; a translated session has a normal
 //! entry there, which owns its lifetime: this side table is cleaned whenever the entry goes).
@@ -10,7 +14,7 @@ use crate::config::UpstreamId;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use glommio::channels::local_channel::LocalSender;
 use serde_json::value::RawValue;
@@ -18,8 +22,6 @@ use shards::latch::Latch;
 
 use crate::mcp::{JsonRpcId, ProtocolVersion};
 use crate::session::SessionId;
-
-use super::discover::Discovered;
 
 /// A client's answer to a server→client request: (the proxy-minted id, the whole response).
 pub type ClientAnswer = (JsonRpcId, Vec<u8>);
@@ -100,7 +102,7 @@ pub struct L2mState {
     /// Translated sessions owned by this shard.
     pub sessions: RefCell<HashMap<SessionId, Rc<L2mSession>>>,
     /// What each upstream's tools mirror into `Mcp-Param-*` headers (tools.rs).
-    pub tools: RefCell<super::tools::ToolCaches>,
+    pub tools: RefCell<ToolCaches>,
 }
 
 impl L2mState {
@@ -132,4 +134,85 @@ impl L2mState {
             .filter(|(_, until)| now < *until)
             .map(|(found, _)| found.clone())
     }
+}
+
+/// The fields of a `server/discover` result the proxy uses.
+#[derive(Debug)]
+pub struct Discovered {
+    /// Whether `supportedVersions` lists any legacy (session) version.
+    pub serves_legacy: bool,
+    /// `capabilities` (raw JSON object).
+    pub capabilities: Box<RawValue>,
+    /// `_meta["io.modelcontextprotocol/serverInfo"]` or a top-level `serverInfo` (raw JSON).
+    pub server_info: Option<Box<RawValue>>,
+    /// `instructions` (raw JSON string).
+    pub instructions: Option<Box<RawValue>>,
+    /// How long the result may be reused for other clients: only a `public` result with a
+    /// positive `ttlMs` (caching.mdx); `None` means ask again next time.
+    pub shareable_for: Option<Duration>,
+}
+
+/// One annotated argument: where it sits in `arguments` and the header it travels in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamHeader {
+    /// Property names from `arguments` to the value (the `properties` chain of the schema).
+    pub path: Box<[String]>,
+    /// The annotation: the header is `Mcp-Param-{name}`.
+    pub name: String,
+}
+
+/// What a tool's `inputSchema` asks to mirror.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolParams {
+    /// The annotated arguments whose header can be written (non-empty token names).
+    pub headers: Vec<ParamHeader>,
+    /// Why the annotations break the spec's constraints, when they do (a 2026 client leaves
+    /// such a tool out of `tools/list`).
+    pub invalid: Option<String>,
+}
+
+/// What one fetch found: each listed tool's annotations, by name.
+pub type Listing = HashMap<String, Rc<ToolParams>>;
+
+/// The annotations learned for one upstream.
+#[derive(Debug, Default)]
+pub struct ToolCache {
+    pub(in crate::proxy) tools: Listing,
+    /// A whole `tools/list` was read since the last change: a name missing here is unknown
+    /// upstream too (no fetch for it). With caller-dependent listings the tools merged from
+    /// several callers' listings; a name another caller sees is corrected by the `-32020`
+    /// refresh.
+    pub(in crate::proxy) complete: bool,
+    /// Bumped by every change: a fetch that began before one is not stored.
+    pub(in crate::proxy) generation: u64,
+    /// When the last fetch failed (see [`RETRY_AFTER`]).
+    pub(in crate::proxy) failed_at: Option<Instant>,
+    /// The fetch under way, which calls needing the listing wait for (listing.rs).
+    pub(in crate::proxy) running: Option<Rc<Flight>>,
+}
+
+/// Per upstream.
+pub type ToolCaches = HashMap<UpstreamId, ToolCache>;
+
+/// One fetch under way: the calls waiting for it, and what it found once done.
+#[derive(Debug)]
+pub struct Flight {
+    /// Started by a `-32020` refresh (see the module docs).
+    pub(in crate::proxy) refresh: bool,
+    /// Fired when the fetch is over (found, failed or abandoned).
+    pub(in crate::proxy) done: Latch,
+    pub(in crate::proxy) outcome: RefCell<FetchOutcome>,
+}
+
+/// How a fetch ended.
+#[derive(Debug, Clone)]
+pub(in crate::proxy) enum FetchOutcome {
+    /// Not over yet.
+    Running,
+    /// The upstream's listing (kept in the cache too unless the list changed meanwhile).
+    Listed(Rc<Listing>),
+    /// The fetch failed (the cache pauses fetching: tools.rs `RETRY_AFTER`).
+    Failed,
+    /// The fetching call was dropped (cancelled) before the fetch ended.
+    Abandoned,
 }

@@ -18,7 +18,7 @@ use shards::ring::Ring;
 use shards::slab::BufPool;
 use shards::{ShardCtx, ShardId};
 
-use crate::config::{Config, PerRoute, PerUpstream, RouteId, UpstreamId};
+use crate::config::{Config, ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId};
 use crate::mcp::Inspector;
 use crate::pipeline::RouteStages;
 use crate::session::{entry::new_table, OpenStreams, SessionTable};
@@ -27,6 +27,11 @@ use crate::upstream::era_verdicts::EraVerdicts;
 use crate::upstream::pool::Pool;
 
 use super::metrics::ProxyMetrics;
+
+pub mod l2m;
+pub mod legacy;
+pub mod modern;
+pub mod modern_pool;
 use shards::latch::Latch;
 
 /// Most idle pooled buffers per size class and shard (bounds memory held while idle).
@@ -42,7 +47,7 @@ pub enum MeshMsg {
         /// Bytes already read from it: the start of the next request.
         buffered: Vec<u8>,
         /// Which listener accepted it (selects routes and allow-lists).
-        listener: usize,
+        listener: ListenerId,
     },
     /// Asks a shard for its metrics (admin scrape).
     MetricsQuery {
@@ -112,9 +117,8 @@ pub struct ShardState {
     /// Sessions with GET streams open right now (and how many): the reaper keeps them alive.
     pub open_streams: OpenStreams,
     /// Legacy HTTP+SSE sessions owned here, each with its open stream's queue.
-    pub legacy: RefCell<
-        std::collections::HashMap<crate::session::SessionId, Rc<super::legacy_session::LegacyOut>>,
-    >,
+    pub legacy:
+        RefCell<std::collections::HashMap<crate::session::SessionId, Rc<legacy::LegacyOut>>>,
     /// HTTP size limits, from the config.
     pub limits: crate::http::Limits,
     /// Replies to this shard's metrics scrapes.
@@ -122,9 +126,9 @@ pub struct ShardState {
     /// What `era = "auto"` upstreams were found to speak (both translation directions).
     pub era_verdicts: EraVerdicts,
     /// Era translation (legacy clients, modern upstreams): translated sessions.
-    pub l2m: super::l2m::L2mState,
+    pub l2m: l2m::L2mState,
     /// Modern clients served by legacy upstreams: pooled sessions, pending MRTR exchanges.
-    pub modern_clients: super::modern_client::Translator,
+    pub modern_clients: modern::Translator,
     /// Per route: its pipeline stages ([`ShardState::stages`]).
     stages: PerRoute<RouteStages>,
 }
@@ -159,8 +163,8 @@ impl ShardState {
             inflight: shards::gate::Gate::new(),
             scrape: ScrapeInbox::default(),
             era_verdicts: Default::default(),
-            l2m: super::l2m::L2mState::default(),
-            modern_clients: super::modern_client::Translator::default(),
+            l2m: l2m::L2mState::default(),
+            modern_clients: modern::Translator::default(),
             open_streams: OpenStreams::default(),
             legacy: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {

@@ -3,8 +3,8 @@
 //! A request checks a session out exclusively for its whole duration (so ids need no
 //! remapping) and checks it back in afterwards; idle sessions expire, and the pool is bounded.
 //!
-//! Not here: opening or closing sessions upstream (http.rs, link.rs do that with what this
-//! hands back). Single-shard data: plain `RefCell`-owned, no locks.
+//! Not here: opening or closing sessions upstream (`proxy::modern_client::upstream` does that
+//! with what this hands back). Single-shard data: plain `RefCell`-owned, no locks.
 
 use crate::config::UpstreamId;
 use std::collections::HashMap;
