@@ -14,9 +14,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::config::StdioMode;
-use crate::mcp::{jsonrpc, JsonRpcId, Kind, Method};
+use crate::mcp::{jsonrpc, JsonRpcId, Kind};
 use crate::session::SessionId;
-use crate::upstream::link::{Call, ClientMessage, LinkError, LinkSession};
+use crate::upstream::link::{Call, LinkError, LinkSession};
 
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
@@ -74,10 +74,13 @@ pub(super) fn start(
             tracing::debug!(session = %sid.as_str(), "notification before initialize; dropped");
         }
         (_, Some(bound), Some(id)) => {
-            match bound
-                .link
-                .call(bound.key, &id, facts.progress_token.as_ref(), &body)
-            {
+            match bound.link.call(
+                bound.key,
+                &id,
+                facts.progress_token.as_ref(),
+                &facts.spans,
+                &body,
+            ) {
                 Ok(call) => {
                     let st = state.clone();
                     glommio::spawn_local(async move {
@@ -90,14 +93,7 @@ pub(super) fn start(
             }
         }
         (_, Some(bound), None) => {
-            let about = ClientMessage {
-                cancelled: facts.cancelled.as_ref(),
-                response_to: match facts.kind {
-                    Some(Kind::Response | Kind::ErrorResponse) => facts.id.as_ref(),
-                    _ => None,
-                },
-                is_initialized: facts.method == Method::NotificationsInitialized,
-            };
+            let about = super::super::stdio::client_message(&facts);
             if let Err(error) = bound.link.notify(bound.key, &body, about) {
                 child_gone(state, &sid, None, &error);
             }
@@ -146,7 +142,7 @@ async fn initialize(
                 link: link.clone(),
                 key,
             });
-            let call = match link.call(key, id, facts.progress_token.as_ref(), body) {
+            let call = match link.call(key, id, facts.progress_token.as_ref(), &facts.spans, body) {
                 Ok(call) => call,
                 Err(error) => return refuse(unavailable(&error)),
             };

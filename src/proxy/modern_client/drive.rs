@@ -176,7 +176,14 @@ async fn fresh(
             },
         };
         match session
-            .call(state, upstream, id, facts.progress_token.as_ref(), body)
+            .call(
+                state,
+                upstream,
+                id,
+                facts.progress_token.as_ref(),
+                &facts.spans,
+                body,
+            )
             .await
         {
             Ok(source) => break (source, session),

@@ -273,7 +273,14 @@ async fn subscribe(
     .to_string();
     let timeout = state.config.upstream(upstream).request_timeout;
     let Ok(mut source) = session
-        .call(state, upstream, &id, None, body.as_bytes())
+        .call(
+            state,
+            upstream,
+            &id,
+            None,
+            &super::upstream::spans_of(state, body.as_bytes()),
+            body.as_bytes(),
+        )
         .await
     else {
         return false;

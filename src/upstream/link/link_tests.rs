@@ -59,6 +59,14 @@ fn start(mode: StdioMode) -> Rc<Link> {
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Where the inspector finds the id and token of `message` (as the proxy passes them).
+fn spans(message: &[u8]) -> crate::mcp::Spans {
+    match crate::mcp::Inspector::new().inspect(message) {
+        Ok(crate::mcp::Inspected::Single(info)) => info.spans,
+        _ => crate::mcp::Spans::default(),
+    }
+}
+
 async fn next(call: &Call) -> Option<Delivery> {
     glommio::timer::timeout(WAIT, async { Ok(call.next().await) })
         .await
@@ -98,7 +106,7 @@ fn per_session_calls_get_progress_then_server_request_then_their_response() {
                 session,
                 &id,
                 Some(&token),
-                br#"{"jsonrpc":"2.0","id":"a","method":"slow","params":{"_meta":{"progressToken":5}}}"#,
+                &spans(br#"{"jsonrpc":"2.0","id":"a","method":"slow","params":{"_meta":{"progressToken":5}}}"#), br#"{"jsonrpc":"2.0","id":"a","method":"slow","params":{"_meta":{"progressToken":5}}}"#,
             )
             .unwrap();
         let progress = message_json(next(&call).await);
@@ -111,6 +119,7 @@ fn per_session_calls_get_progress_then_server_request_then_their_response() {
             br#"{"jsonrpc":"2.0","id":"q-a","result":{"text":"yes"}}"#,
             ClientMessage {
                 response_to: Some(&JsonRpcId::from("q-a")),
+                spans: spans(br#"{"jsonrpc":"2.0","id":"q-a","result":{"text":"yes"}}"#),
                 ..ClientMessage::default()
             },
         )
@@ -142,6 +151,7 @@ fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_a
                 a,
                 &id,
                 None,
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"who":"a"}}"#),
                 br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"who":"a"}}"#,
             )
             .unwrap();
@@ -150,6 +160,7 @@ fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_a
                 b,
                 &id,
                 None,
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"who":"b"}}"#),
                 br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"who":"b"}}"#,
             )
             .unwrap();
@@ -173,7 +184,7 @@ fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_a
                 a,
                 &JsonRpcId::Number(2),
                 Some(&token),
-                br#"{"jsonrpc":"2.0","id":2,"method":"slow","params":{"_meta":{"progressToken":"tok-a"}}}"#,
+                &spans(br#"{"jsonrpc":"2.0","id":2,"method":"slow","params":{"_meta":{"progressToken":"tok-a"}}}"#), br#"{"jsonrpc":"2.0","id":2,"method":"slow","params":{"_meta":{"progressToken":"tok-a"}}}"#,
             )
             .unwrap();
         assert_eq!(
@@ -192,6 +203,7 @@ fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_a
                 b,
                 &JsonRpcId::Number(3),
                 None,
+                &spans(br#"{"jsonrpc":"2.0","id":3,"method":"changes"}"#),
                 br#"{"jsonrpc":"2.0","id":3,"method":"changes"}"#,
             )
             .unwrap();
@@ -211,7 +223,13 @@ fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_a
         }
         link.end_session(a);
         assert!(matches!(
-            link.call(a, &id, None, br#"{"jsonrpc":"2.0","id":1,"method":"echo"}"#),
+            link.call(
+                a,
+                &id,
+                None,
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"echo"}"#),
+                br#"{"jsonrpc":"2.0","id":1,"method":"echo"}"#
+            ),
             Err(LinkError::SessionEnded)
         ));
         assert!(link.is_alive(), "shared child outlives one session");
@@ -231,13 +249,13 @@ fn shared_server_requests_no_single_session_owns_are_refused() {
                 a,
                 &JsonRpcId::Number(1),
                 Some(&token_a),
-                br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":1}}}"#,
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":1}}}"#), br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":1}}}"#,
             )
             .unwrap();
         // b's call is in flight too, and stays so (its answer waits for a's question).
         let held = link
             .call(b, &JsonRpcId::Number(1), Some(&JsonRpcId::Number(2)),
-                br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":2}}}"#)
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":2}}}"#), br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":2}}}"#)
             .unwrap();
         // Each call's progress is its own; the questions are nobody's and get refused.
         assert_eq!(
@@ -268,6 +286,7 @@ fn a_child_that_exits_fails_its_calls_with_the_exit_status() {
                 session,
                 &JsonRpcId::Number(1),
                 None,
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"exit"}"#),
                 br#"{"jsonrpc":"2.0","id":1,"method":"exit"}"#,
             )
             .unwrap();
@@ -275,7 +294,7 @@ fn a_child_that_exits_fails_its_calls_with_the_exit_status() {
         let reason = link.failure().unwrap();
         assert!(reason.contains("exit status: 3"), "{reason}");
         assert!(matches!(
-            link.call(session, &JsonRpcId::Number(2), None, b"{}"),
+            link.call(session, &JsonRpcId::Number(2), None, &spans(b"{}"), b"{}"),
             Err(LinkError::Gone(_))
         ));
     });
@@ -293,7 +312,7 @@ fn a_cancelled_call_ends_without_an_answer() {
                 session,
                 &JsonRpcId::from("c"),
                 Some(&token),
-                br#"{"jsonrpc":"2.0","id":"c","method":"slow","params":{"_meta":{"progressToken":9}}}"#,
+                &spans(br#"{"jsonrpc":"2.0","id":"c","method":"slow","params":{"_meta":{"progressToken":9}}}"#), br#"{"jsonrpc":"2.0","id":"c","method":"slow","params":{"_meta":{"progressToken":9}}}"#,
             )
             .unwrap();
         message_json(next(&call).await);
@@ -302,6 +321,9 @@ fn a_cancelled_call_ends_without_an_answer() {
             br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}"#,
             ClientMessage {
                 cancelled: Some(&JsonRpcId::from("c")),
+                spans: spans(
+                    br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}"#,
+                ),
                 ..ClientMessage::default()
             },
         )
