@@ -131,6 +131,7 @@ pub async fn bodyless(
         // with stages, a GET stream goes message by message too.
         stages,
         rewrite: is_get && !stages.is_empty(),
+        request_id: None,
     };
     let stream_guard = is_get.then(|| OpenStream::open(state, sid));
     let keep = relay_exchange(state, client, ex, plan).await;
