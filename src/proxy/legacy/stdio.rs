@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::config::StdioMode;
-use crate::mcp::{jsonrpc, JsonRpcId, Kind};
+use crate::mcp::{jsonrpc, JsonRpcId, Kind, Method};
 use crate::session::SessionId;
 use crate::upstream::link::{Call, LinkError, LinkSession};
 
@@ -24,7 +24,7 @@ use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{next_step, Ending};
 use super::super::stdio::children::AcquireError;
-use super::{deliver, end, live, LegacyOut, Work};
+use super::{deliver, deliver_staged, end, live, LegacyOut, Work};
 use crate::pipeline::Facts;
 
 /// Sends the message to the session's child and spawns what waits for the answer. Every
@@ -82,9 +82,10 @@ pub(super) fn start(
                 &body,
             ) {
                 Ok(call) => {
+                    let method = facts.method;
                     let st = state.clone();
                     glommio::spawn_local(async move {
-                        pump_call(&st, &sid, &call, &id, timeout).await;
+                        pump_call(&st, &sid, &call, &id, method, timeout).await;
                         drop(work);
                     })
                     .detach();
@@ -148,7 +149,8 @@ async fn initialize(
             };
             bind(state, &sid, &bound, facts);
             link.set_session_tag(sid.as_str());
-            if pump_call(state, &sid, &call, id, timeout).await != Ending::Result {
+            let initialize = Method::Initialize;
+            if pump_call(state, &sid, &call, id, initialize, timeout).await != Ending::Result {
                 // The child refused: unbind (dropping the last LinkSession stops it).
                 if let Some(entry) = state.sessions.borrow_mut().get_mut(&sid, Instant::now()) {
                     entry.link = None;
@@ -195,12 +197,15 @@ async fn pump_call(
     sid: &SessionId,
     call: &Call,
     id: &JsonRpcId,
+    method: Method,
     timeout: Duration,
 ) -> Ending {
     loop {
         let Some(out) = live(state, sid) else {
             return Ending::Abandoned;
         };
+        // Only the messages of a `tools/list` call on a filtered route can be a listing.
+        let stage = out.stages.rewrites_answer(method, &[]);
         let step = futures_lite::future::or(
             async { Some(next_step(state, call, id, timeout).await) },
             async {
@@ -214,7 +219,7 @@ async fn pump_call(
         };
         let ending = step.ending();
         if let Some(message) = step.into_message() {
-            if !deliver(state, sid, message) {
+            if !deliver_staged(state, sid, message, stage) {
                 return Ending::Abandoned;
             }
         }
@@ -262,7 +267,8 @@ async fn pipe_inbox(
         let Some(message) = message else {
             return;
         };
-        if !deliver(state, sid, message) {
+        // The child's notifications and requests: never an answer, never a listing.
+        if !deliver_staged(state, sid, message, false) {
             return;
         }
     }

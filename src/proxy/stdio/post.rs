@@ -66,7 +66,8 @@ pub(in crate::proxy) async fn post(
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
-        stages: Some(to.stages),
+        // Only answers to `tools/list` on a filtered route can need the response side.
+        stages: (to.stages.rewrites_answer(facts.method, &facts.elements)).then_some(to.stages),
     };
     let keep = match to.session {
         None if facts.is_initialize => initialize(state, client, body, facts, &to, shape).await?,
