@@ -22,7 +22,6 @@ use super::headers::upstream_request;
 use super::metrics::Counter;
 use super::relay::{relay_exchange, RelayPlan};
 use super::state::{OpenStream, ShardState};
-use shards::timeout::within;
 
 /// Handles GET or DELETE; returns whether the client connection stays open.
 pub async fn bodyless(
@@ -32,18 +31,7 @@ pub async fn bodyless(
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let started = Instant::now();
-    let framing = head.framing()?;
-    if framing != crate::http::Framing::Empty {
-        // GET/DELETE bodies mean nothing here; read (bounded) and drop them so the next
-        // request on this connection starts where it should.
-        let mut ignored = state.bufs.lease(1024);
-        within(
-            state.config.timeouts.head,
-            client.read_body(framing, state.config.limits.max_body_bytes, &mut ignored),
-        )
-        .await
-        .ok_or(ProxyError::HeadTimeout)??;
-    }
+    super::admit::drain_request_body(state, client, head).await?;
     let is_get = head.method() == HttpMethod::Get;
     if is_get {
         guard::check_get_accept(head)?;
