@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::*;
 
 /// A line-based child: `echo` answers with its params, `slow` sends progress and asks the
-/// client a question first, `changes` announces a tool list change, `exit` exits with 3.
+/// client a question first, `changes` announces a tool list change, `exit` exits with 3, `raw`
+/// answers with the line it read.
 const CHILD: &str = r#"
 import json, sys
 def send(m):
@@ -36,6 +37,8 @@ for line in sys.stdin:
         send({"jsonrpc": "2.0", "id": mid, "result": {}})
     elif method == "exit":
         sys.exit(3)
+    elif method == "raw":
+        send({"jsonrpc": "2.0", "id": mid, "result": {"line": line.rstrip("\n")}})
 "#;
 
 use crate::upstream::test_support::run;
@@ -333,6 +336,43 @@ fn a_cancelled_call_ends_without_an_answer() {
             assert!(matches!(delivery, Delivery::Message(_)), "{delivery:?}");
         }
         assert!(link.is_alive());
+        link.close();
+    });
+}
+
+#[test]
+fn shared_links_splice_ids_into_the_original_bytes_and_restore_them_as_written() {
+    run(async {
+        let link = start(StdioMode::Shared);
+        link.shared_init(WAIT).await.unwrap();
+        let session = link.open_session().unwrap();
+        let message = br#"{ "method" : "raw", "params": {"id": "inner", "_meta": {"progressToken" :"t\u0031"}},"jsonrpc":"2.0","id" : "a\u0041" }"#;
+        let found = spans(message);
+        let call = link
+            .call(
+                session,
+                &JsonRpcId::from("aA"),
+                Some(&JsonRpcId::from("t1")),
+                &found,
+                message,
+            )
+            .unwrap();
+        let upstream = call.upstream_id().clone();
+        let bytes = match next(&call).await {
+            Some(Delivery::Final { bytes, .. }) => bytes,
+            other => panic!("expected the response, got {other:?}"),
+        };
+        // The child saw the client's bytes with only the id and token replaced...
+        let mut seen = Vec::new();
+        upstream.write_json(&mut seen);
+        let seen = String::from_utf8(seen).unwrap();
+        let expected = format!(
+            r#"{{ "method" : "raw", "params": {{"id": "inner", "_meta": {{"progressToken" :{seen}}}}},"jsonrpc":"2.0","id" : {seen} }}"#
+        );
+        assert_eq!(json(&bytes)["result"]["line"], expected.as_str());
+        // ...and the client gets its id back byte for byte, the child's bytes otherwise.
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains(r#""id": "a\u0041""#), "{text}");
         link.close();
     });
 }
