@@ -5,7 +5,7 @@
 //! Hot path. Allocates: nothing for the parse once the scratch, simd-json buffers and tape have grown
 //! to the largest body seen (they are reused per [`Inspector`], one per shard); owned `String`s only for
 //! string ids and the few text facts (tool/prompt name, resource uri, unknown method or version); one
-//! `Vec` per batch. Awaits nothing; takes no locks.
+//! `Vec` per batch. Also notes where the id and progress token sit in the body ([`Spans`]). Awaits nothing; takes no locks.
 
 use simd_json::prelude::*;
 use simd_json::value::tape::{Object, Value};
@@ -13,8 +13,10 @@ use simd_json::{Buffers, ErrorType, Tape};
 
 use super::big_numbers;
 use super::error::{Error, InvalidReason, ParamField};
-use super::jsonrpc::{JsonRpcId, ProgressToken};
+use super::jsonrpc::JsonRpcId;
+use super::message_info::{Inspected, Kind, MessageInfo, Target};
 use super::method::Method;
+use super::spans::{value_after_key, Span};
 use super::version::ClaimedVersion;
 
 /// Most messages accepted in one batch body. 2025-03-26 batches carry a handful of messages; the
@@ -31,147 +33,6 @@ const INITIAL_SCRATCH_BYTES: usize = 4096;
 
 /// The `_meta` key carrying the protocol version on every 2026-07-28 request.
 const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-
-/// What kind of JSON-RPC message a body holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// `method` and `id`: expects a response.
-    Request,
-    /// `method`, no `id`: gets no response.
-    Notification,
-    /// `result` and `id`.
-    Response,
-    /// `error`, with an `id` or (parse failures on the peer) with `null`/no id.
-    ErrorResponse,
-}
-
-/// The object a request names: the value the 2026-07-28 `Mcp-Name` header mirrors, and what
-/// tool/prompt/resource policy keys on. One enum rather than parallel `Option`s: a message names at
-/// most one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Target {
-    /// `params.name` of `tools/call`.
-    Tool(String),
-    /// `params.name` of `prompts/get`.
-    Prompt(String),
-    /// `params.uri` of `resources/read`, `resources/subscribe`, `resources/unsubscribe`.
-    Resource(String),
-}
-
-impl Target {
-    /// The name or uri.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Tool(name) | Self::Prompt(name) | Self::Resource(name) => name,
-        }
-    }
-}
-
-/// Facts about one JSON-RPC message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageInfo {
-    /// Request, notification, response or error response.
-    pub kind: Kind,
-    /// The id (requests and responses; `None` for notifications and id-less/`null`-id error responses).
-    pub id: Option<JsonRpcId>,
-    /// The method (requests and notifications).
-    pub method: Option<Method>,
-    /// The method's text when `method` is [`Method::Other`] (for logs and `Mcp-Method` checks; never a label).
-    pub unknown_method: Option<String>,
-    /// The tool, prompt or resource the request is about.
-    pub target: Option<Target>,
-    /// `params._meta.progressToken` of a request, or `params.progressToken` of `notifications/progress`.
-    pub progress_token: Option<ProgressToken>,
-    /// `params.protocolVersion` of `initialize`, else `params._meta["io.modelcontextprotocol/protocolVersion"]`;
-    /// for a response, `result.protocolVersion` (meaningful for the `initialize` reply; the caller knows the id).
-    pub protocol_version: Option<ClaimedVersion>,
-    /// `params.requestId` of `notifications/cancelled`.
-    pub cancelled_request_id: Option<JsonRpcId>,
-    /// `error.code` of an error response.
-    pub error_code: Option<i64>,
-}
-
-impl MessageInfo {
-    /// Facts with only the kind filled in (the id is attached last, see `message`).
-    fn new(kind: Kind) -> Self {
-        Self {
-            kind,
-            id: None,
-            method: None,
-            unknown_method: None,
-            target: None,
-            progress_token: None,
-            protocol_version: None,
-            cancelled_request_id: None,
-            error_code: None,
-        }
-    }
-
-    /// `params.name` of a `tools/call`.
-    pub fn tool_name(&self) -> Option<&str> {
-        match &self.target {
-            Some(Target::Tool(name)) => Some(name),
-            _ => None,
-        }
-    }
-
-    /// `params.name` of a `prompts/get`.
-    pub fn prompt_name(&self) -> Option<&str> {
-        match &self.target {
-            Some(Target::Prompt(name)) => Some(name),
-            _ => None,
-        }
-    }
-
-    /// `params.uri` of a `resources/read`/`subscribe`/`unsubscribe`.
-    pub fn resource_uri(&self) -> Option<&str> {
-        match &self.target {
-            Some(Target::Resource(uri)) => Some(uri),
-            _ => None,
-        }
-    }
-
-    /// The value a 2026-07-28 `Mcp-Name` header must equal (only for `tools/call`, `prompts/get`,
-    /// `resources/read`).
-    pub fn mcp_name(&self) -> Option<&str> {
-        self.method
-            .filter(|m| m.has_mcp_name())
-            .and(self.target.as_ref())
-            .map(Target::as_str)
-    }
-
-    /// The method's wire name (known or not).
-    pub fn method_name(&self) -> Option<&str> {
-        match self.method {
-            Some(Method::Other) => self.unknown_method.as_deref(),
-            other => other.map(Method::as_str),
-        }
-    }
-}
-
-/// The facts of a whole body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inspected {
-    /// A single JSON object.
-    Single(MessageInfo),
-    /// A JSON array of messages (2025-03-26 batching), in body order; never empty.
-    Batch(Vec<MessageInfo>),
-}
-
-impl Inspected {
-    /// The messages, one for `Single`.
-    pub fn messages(&self) -> &[MessageInfo] {
-        match self {
-            Self::Single(info) => std::slice::from_ref(info),
-            Self::Batch(infos) => infos,
-        }
-    }
-
-    /// True for a JSON array body.
-    pub fn is_batch(&self) -> bool {
-        matches!(self, Self::Batch(_))
-    }
-}
 
 /// Per-shard inspection state: a scratch copy (simd-json unescapes strings in place) plus
 /// simd-json's buffers and tape, all reused across calls.
@@ -228,7 +89,7 @@ impl Inspector {
 
     fn inspect_scratch_copy(&mut self, body: &[u8]) -> Result<Inspected, Error> {
         self.load(body);
-        match self.parse_scratch() {
+        match self.parse_scratch(body) {
             Ok(inspected) => inspected,
             Err(SyntaxError {
                 number_out_of_range: true,
@@ -239,7 +100,8 @@ impl Inspector {
                 if !big_numbers::neutralise(&mut self.scratch) {
                     return Err(Error::Parse { offset });
                 }
-                self.parse_scratch().unwrap_or(Err(Error::Parse { offset }))
+                self.parse_scratch(body)
+                    .unwrap_or(Err(Error::Parse { offset }))
             }
             Err(SyntaxError { offset, .. }) => Err(Error::Parse { offset }),
         }
@@ -252,10 +114,14 @@ impl Inspector {
 
     /// Parses the scratch copy into the reused tape and classifies it. The outer `Err` is a
     /// simd-json failure.
-    fn parse_scratch(&mut self) -> Result<Result<Inspected, Error>, SyntaxError> {
+    fn parse_scratch(&mut self, body: &[u8]) -> Result<Result<Inspected, Error>, SyntaxError> {
         let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        let origin = Origin {
+            base: self.scratch.as_ptr() as usize,
+            body,
+        };
         let outcome = match simd_json::fill_tape(&mut self.scratch, &mut self.buffers, &mut tape) {
-            Ok(()) => Ok(classify(tape.as_value())),
+            Ok(()) => Ok(classify(tape.as_value(), &origin)),
             Err(err) => Err(SyntaxError {
                 number_out_of_range: matches!(err.error(), ErrorType::InvalidNumber),
                 offset: err.index(),
@@ -273,9 +139,29 @@ struct SyntaxError {
     offset: usize,
 }
 
-fn classify(root: Value<'_, '_>) -> Result<Inspected, Error> {
+/// The body being inspected and where its scratch copy starts: simd-json leaves every string
+/// (unescaped) at its own offset in the scratch copy, so a key's address gives its offset in
+/// `body`, from which [`value_after_key`] finds the value's span.
+struct Origin<'b> {
+    base: usize,
+    body: &'b [u8],
+}
+
+impl Origin<'_> {
+    /// The offset in the body of `key`, a key the tape holds.
+    fn key_at(&self, key: &str) -> usize {
+        (key.as_ptr() as usize).wrapping_sub(self.base)
+    }
+
+    /// The span of the value of a member whose key starts at `key_at`.
+    fn value_span(&self, key_at: Option<usize>) -> Option<Span> {
+        value_after_key(self.body, key_at?)
+    }
+}
+
+fn classify(root: Value<'_, '_>, origin: &Origin<'_>) -> Result<Inspected, Error> {
     let Some(batch) = root.as_array() else {
-        return message(root).map(Inspected::Single);
+        return message(root, origin).map(Inspected::Single);
     };
     let invalid = |reason| Error::InvalidRequest { id: None, reason };
     match batch.len() {
@@ -285,7 +171,7 @@ fn classify(root: Value<'_, '_>) -> Result<Inspected, Error> {
     }
     let mut infos = Vec::with_capacity(batch.len());
     for element in batch.iter() {
-        infos.push(message(element)?);
+        infos.push(message(element, origin)?);
     }
     Ok(Inspected::Batch(infos))
 }
@@ -302,7 +188,7 @@ enum IdField {
 #[derive(Default)]
 struct Envelope<'t, 'i> {
     jsonrpc: Option<Value<'t, 'i>>,
-    id: Option<Value<'t, 'i>>,
+    id: Option<(usize, Value<'t, 'i>)>,
     method: Option<Value<'t, 'i>>,
     params: Option<Value<'t, 'i>>,
     result: Option<Value<'t, 'i>>,
@@ -312,7 +198,7 @@ struct Envelope<'t, 'i> {
 }
 
 /// Stores the first occurrence of a member; returns whether it was already present.
-fn claim<'t, 'i>(slot: &mut Option<Value<'t, 'i>>, value: Value<'t, 'i>) -> bool {
+fn claim<T>(slot: &mut Option<T>, value: T) -> bool {
     if slot.is_some() {
         return true;
     }
@@ -330,26 +216,29 @@ enum Rejection {
     Params(ParamField),
 }
 
-fn message(value: Value<'_, '_>) -> Result<MessageInfo, Error> {
+fn message(value: Value<'_, '_>, origin: &Origin<'_>) -> Result<MessageInfo, Error> {
     let Some(object) = value.as_object() else {
         return Err(Error::InvalidRequest {
             id: None,
             reason: InvalidReason::NotAnObject,
         });
     };
-    let envelope = read_envelope(&object);
+    let envelope = read_envelope(&object, origin);
     let id = match envelope.id {
         None => IdField::Absent,
-        Some(v) if v.is_null() => IdField::Null,
-        Some(v) => read_id(v).map_or(IdField::Invalid, IdField::Valid),
+        Some((_, v)) if v.is_null() => IdField::Null,
+        Some((_, v)) => read_id(v).map_or(IdField::Invalid, IdField::Valid),
     };
-    let outcome = shape(&envelope, &id);
+    let outcome = shape(&envelope, &id, origin);
     let id = match id {
         IdField::Valid(id) if !envelope.duplicate_id => Some(id),
         _ => None,
     };
     match outcome {
         Ok(mut info) => {
+            if id.is_some() {
+                info.spans.id = origin.value_span(envelope.id.map(|(at, _)| at));
+            }
             info.id = id;
             Ok(info)
         }
@@ -363,7 +252,11 @@ fn message(value: Value<'_, '_>) -> Result<MessageInfo, Error> {
 }
 
 /// Validates the envelope and gathers the facts; the caller attaches the id.
-fn shape(envelope: &Envelope<'_, '_>, id: &IdField) -> Result<MessageInfo, Rejection> {
+fn shape(
+    envelope: &Envelope<'_, '_>,
+    id: &IdField,
+    origin: &Origin<'_>,
+) -> Result<MessageInfo, Rejection> {
     use Rejection::Invalid;
     if envelope.duplicate {
         return Err(Invalid(InvalidReason::DuplicateKey));
@@ -391,7 +284,7 @@ fn shape(envelope: &Envelope<'_, '_>, id: &IdField) -> Result<MessageInfo, Rejec
             match envelope.params {
                 None => {}
                 Some(params) => match params.as_object() {
-                    Some(params) => read_params(method, &params, &mut info)?,
+                    Some(params) => read_params(method, &params, &mut info, origin)?,
                     None if params.is_array() => {} // by-position params: legal JSON-RPC, unused by MCP
                     None => return Err(Invalid(InvalidReason::BadParams)),
                 },
@@ -428,13 +321,13 @@ fn shape(envelope: &Envelope<'_, '_>, id: &IdField) -> Result<MessageInfo, Rejec
     }
 }
 
-fn read_envelope<'t, 'i>(object: &Object<'t, 'i>) -> Envelope<'t, 'i> {
+fn read_envelope<'t, 'i>(object: &Object<'t, 'i>, origin: &Origin<'_>) -> Envelope<'t, 'i> {
     let mut envelope = Envelope::default();
     for (key, value) in object.iter() {
         let repeated = match key {
             "jsonrpc" => claim(&mut envelope.jsonrpc, value),
             "id" => {
-                let repeated = claim(&mut envelope.id, value);
+                let repeated = claim(&mut envelope.id, (origin.key_at(key), value));
                 envelope.duplicate_id |= repeated;
                 repeated
             }
@@ -469,6 +362,9 @@ struct ParamMembers<'t, 'i> {
     request_id: Option<Value<'t, 'i>>,
     progress_token: Option<Value<'t, 'i>>,
     meta: Option<Value<'t, 'i>>,
+    /// Offsets of the `requestId` and `progressToken` keys (first occurrence).
+    request_id_at: Option<usize>,
+    progress_token_at: Option<usize>,
     duplicate: bool,
 }
 
@@ -476,6 +372,7 @@ fn read_params(
     method: Method,
     params: &Object<'_, '_>,
     info: &mut MessageInfo,
+    origin: &Origin<'_>,
 ) -> Result<(), Rejection> {
     let mut members = ParamMembers::default();
     for (key, value) in params.iter() {
@@ -483,11 +380,20 @@ fn read_params(
             ("name", Method::ToolsCall | Method::PromptsGet) => &mut members.name,
             (
                 "uri",
-                Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe,
+                Method::ResourcesRead
+                | Method::ResourcesSubscribe
+                | Method::ResourcesUnsubscribe
+                | Method::NotificationsResourcesUpdated,
             ) => &mut members.uri,
             ("protocolVersion", Method::Initialize) => &mut members.protocol_version,
-            ("requestId", Method::NotificationsCancelled) => &mut members.request_id,
-            ("progressToken", Method::NotificationsProgress) => &mut members.progress_token,
+            ("requestId", Method::NotificationsCancelled) => {
+                members.request_id_at.get_or_insert(origin.key_at(key));
+                &mut members.request_id
+            }
+            ("progressToken", Method::NotificationsProgress) => {
+                members.progress_token_at.get_or_insert(origin.key_at(key));
+                &mut members.progress_token
+            }
             ("_meta", _) => &mut members.meta,
             _ => continue,
         };
@@ -520,35 +426,44 @@ fn read_params(
     }
     if let Some(request_id) = members.request_id {
         info.cancelled_request_id = Some(read_id(request_id).ok_or(field(ParamField::RequestId))?);
+        info.spans.request_id = origin.value_span(members.request_id_at);
     }
     if let Some(token) = members.progress_token {
         info.progress_token = Some(read_id(token).ok_or(field(ParamField::ProgressToken))?);
+        info.spans.progress_token = origin.value_span(members.progress_token_at);
     }
     if let Some(meta) = members.meta {
         let meta = meta.as_object().ok_or(field(ParamField::Meta))?;
-        read_meta(&meta, info).map_err(field)?;
+        read_meta(&meta, info, origin).map_err(field)?;
     }
     Ok(())
 }
 
 /// Reads `_meta.progressToken` and the 2026 protocol version key, without overriding what the
 /// method's own params already said. Duplicates count as an invalid `_meta`.
-fn read_meta(meta: &Object<'_, '_>, info: &mut MessageInfo) -> Result<(), ParamField> {
+fn read_meta(
+    meta: &Object<'_, '_>,
+    info: &mut MessageInfo,
+    origin: &Origin<'_>,
+) -> Result<(), ParamField> {
     let mut progress_token = None;
     let mut protocol_version = None;
     for (key, value) in meta.iter() {
-        let slot = match key {
-            "progressToken" => &mut progress_token,
-            META_PROTOCOL_VERSION => &mut protocol_version,
+        let repeated = match key {
+            "progressToken" => claim(&mut progress_token, (origin.key_at(key), value)),
+            META_PROTOCOL_VERSION => claim(&mut protocol_version, value),
             _ => continue,
         };
-        if claim(slot, value) {
+        if repeated {
             return Err(ParamField::Meta);
         }
     }
-    if let Some(token) = progress_token {
+    if let Some((at, token)) = progress_token {
         let token = read_id(token).ok_or(ParamField::ProgressToken)?;
-        info.progress_token.get_or_insert(token);
+        if info.progress_token.is_none() {
+            info.progress_token = Some(token);
+            info.spans.progress_token = origin.value_span(Some(at));
+        }
     }
     if let Some(version) = protocol_version {
         let version = read_version(version).ok_or(ParamField::ProtocolVersion)?;

@@ -56,6 +56,28 @@ pub enum JsonRpcId {
 pub type ProgressToken = JsonRpcId;
 
 impl JsonRpcId {
+    /// The id a `serde_json` value holds, read as the inspector reads ids (a string, or an
+    /// integer that fits `i64` or `u64`); for the cold paths that hold a parsed value.
+    pub fn from_value(value: &serde_json::Value) -> Option<Self> {
+        match value {
+            serde_json::Value::String(s) => Some(Self::String(s.clone())),
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                .map(Self::Number)
+                .or_else(|| n.as_u64().map(Self::from_u64)),
+            _ => None,
+        }
+    }
+
+    /// The id as a `serde_json` value (same JSON type), for messages built with `json!`.
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
+            Self::Number(n) => (*n).into(),
+            Self::LargeNumber(n) => (*n).into(),
+            Self::String(s) => s.as_str().into(),
+        }
+    }
+
     /// Builds an integer id from an unsigned value, keeping the normalisation invariant.
     pub fn from_u64(value: u64) -> Self {
         match i64::try_from(value) {

@@ -6,7 +6,10 @@
 //! [`Target`], progress token, protocol version, cancelled id, error code), or an [`Error`] that knows
 //! its JSON-RPC code and can write its own reply ([`Error::write_reply`]).
 //!
-//! - `inspect.rs`: [`Inspector`], [`MessageInfo`], validation rules.
+//! - `inspect.rs`: [`Inspector`], validation rules.
+//! - `message_info.rs`: [`Inspected`], [`MessageInfo`], [`Kind`], [`Target`]: what it reports.
+//! - `spans.rs`: [`Spans`]: where the id and progress token sit in the bytes, and the splice
+//!   that rewrites them (shared stdio links).
 //! - `jsonrpc.rs`: error codes, [`JsonRpcId`], [`write_error`].
 //! - `method.rs`: [`Method`], the bounded label set.
 //! - `version.rs`: [`ProtocolVersion`], [`check_header`].
@@ -41,16 +44,18 @@ mod error;
 mod inspect;
 pub mod jsonrpc;
 mod log_level;
+mod message_info;
 mod method;
+pub mod spans;
 mod version;
 
 pub use error::{Error, InvalidReason, ParamField};
-pub use inspect::{
-    Inspected, Inspector, Kind, MessageInfo, Target, MAX_BATCH_LEN, RETAIN_SCRATCH_BYTES,
-};
+pub use inspect::{Inspector, MAX_BATCH_LEN, RETAIN_SCRATCH_BYTES};
 pub use jsonrpc::{write_cancelled, write_error, write_json_string, JsonRpcId, ProgressToken};
 pub use log_level::{log_level_rank, LOG_LEVELS};
+pub use message_info::{Inspected, Kind, MessageInfo, Target};
 pub use method::Method;
+pub use spans::{Span, Spans};
 pub use version::{
     check_header, ClaimedVersion, ProtocolVersion, VersionError, SUPPORTED_SESSIONFUL,
 };

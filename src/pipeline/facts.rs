@@ -7,7 +7,8 @@
 
 use crate::mcp::Target as Named;
 use crate::mcp::{
-    ClaimedVersion, Inspected, JsonRpcId, Kind, MessageInfo, Method, ProgressToken, ProtocolVersion,
+    ClaimedVersion, Inspected, JsonRpcId, Kind, MessageInfo, Method, ProgressToken,
+    ProtocolVersion, Spans,
 };
 
 /// The few facts about a POST body the proxy acts on ([`Facts::bodyless`] for GET/DELETE).
@@ -41,6 +42,8 @@ pub struct Facts {
     /// A batch's elements as inspected, in body order (empty for a single message): paths that
     /// split a batch route each element on these.
     pub elements: Vec<MessageInfo>,
+    /// Where the id, progress token and cancelled id sit in the body (single messages).
+    pub spans: Spans,
 }
 
 impl Facts {
@@ -61,6 +64,7 @@ impl Facts {
             mcp_name: None,
             unknown_method: None,
             elements: Vec::new(),
+            spans: Spans::default(),
         }
     }
 
@@ -107,6 +111,7 @@ pub fn facts(inspected: Inspected) -> Facts {
             claimed: info.protocol_version,
             progress_token: info.progress_token,
             cancelled: info.cancelled_request_id,
+            spans: info.spans,
         },
         Inspected::Batch(items) => Facts {
             id: None,
@@ -125,6 +130,7 @@ pub fn facts(inspected: Inspected) -> Facts {
             mcp_name: None,
             unknown_method: None,
             elements: items,
+            spans: Spans::default(),
         },
     }
 }

@@ -77,6 +77,30 @@ pub(in crate::proxy) async fn read_request_body(
     Ok(())
 }
 
+/// Reads (bounded, like [`read_request_body`]) and drops the body of a GET or DELETE: it means
+/// nothing, but the next request on the connection must start where it should.
+///
+/// # Errors
+/// Framing errors, `HeadTimeout`, client I/O.
+pub(in crate::proxy) async fn drain_request_body(
+    state: &ShardState,
+    client: &mut HttpConn<NetStream>,
+    head: &RequestHead,
+) -> Result<(), ProxyError> {
+    let framing = head.framing()?;
+    if framing == crate::http::Framing::Empty {
+        return Ok(());
+    }
+    let mut ignored = state.bufs.lease(1024);
+    within(
+        state.config.timeouts.head,
+        client.read_body(framing, state.config.limits.max_body_bytes, &mut ignored),
+    )
+    .await
+    .ok_or(ProxyError::HeadTimeout)??;
+    Ok(())
+}
+
 /// Mints an id hashing to this shard and stores `entry` under it.
 pub(in crate::proxy) fn new_session(
     state: &ShardState,

@@ -24,7 +24,6 @@ use super::headers::upstream_request;
 use super::metrics::Counter;
 use super::relay::{relay_exchange, RelayPlan};
 use super::state::ShardState;
-use shards::timeout::within;
 
 /// Handles GET or DELETE; returns whether the client connection stays open.
 pub async fn bodyless(
@@ -34,18 +33,7 @@ pub async fn bodyless(
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let started = Instant::now();
-    let framing = head.framing()?;
-    if framing != crate::http::Framing::Empty {
-        // GET/DELETE bodies mean nothing here; read (bounded) and drop them so the next
-        // request on this connection starts where it should.
-        let mut ignored = state.bufs.lease(1024);
-        within(
-            state.config.timeouts.head,
-            client.read_body(framing, state.config.limits.max_body_bytes, &mut ignored),
-        )
-        .await
-        .ok_or(ProxyError::HeadTimeout)??;
-    }
+    super::admit::drain_request_body(state, client, head).await?;
     let is_get = head.method() == HttpMethod::Get;
     // No message: the refusals carry no id.
     let mut found = Found::default();
@@ -151,6 +139,7 @@ pub async fn bodyless(
         // with stages, a GET stream goes message by message too.
         stages: &ctx.stages,
         rewrite: is_get && !ctx.stages.is_empty(),
+        request_id: None,
     };
     let stream_guard = is_get.then(|| state.open_streams.open(sid));
     let keep = relay_exchange(state, client, ex, plan).await;

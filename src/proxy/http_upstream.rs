@@ -137,6 +137,7 @@ pub(super) async fn post(
         stop: listen.then_some(&state.shutdown),
         stages,
         rewrite: stages.rewrites_answer(facts.method, &facts.elements),
+        request_id: facts.id.as_ref(),
     };
     let _listening = listen.then(|| ListenGuard::open(&state.metrics));
     let keep = relay_exchange(state, client, ex, plan).await;

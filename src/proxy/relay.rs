@@ -11,12 +11,14 @@ use crate::http::{
     BodyReader, Framing, Head, HttpConn, MessageKind, ResponseHead, SseParser, SseStep,
 };
 
+use super::error::ProxyError;
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
 use super::metrics::Counter;
-use super::relay_plan::{next_piece, out_framing, send, STREAM_WRITE_TIMEOUT};
+use super::relay_plan::{next_piece, out_framing, send, NotSent, STREAM_WRITE_TIMEOUT};
 pub use super::relay_plan::{until_client_gone, RelayEnd, RelayPlan};
 use super::relay_rewrite::relay_rewritten;
+use super::respond::error_response;
 use super::state::ShardState;
 
 /// Pooled buffer the relay assembles client writes in (grows for large pieces).
@@ -123,7 +125,10 @@ pub async fn relay_exchange(
         relay(client, &mut ex.conn, &ex.head, framing, plan, &mut scratch).await
     };
     drop(scratch);
-    state.metrics.status(ex.head.status());
+    if !matches!(end, RelayEnd::NotSent(_)) {
+        // A failure answered by the proxy counts its own status (answer_not_sent).
+        state.metrics.status(ex.head.status());
+    }
     match end {
         RelayEnd::Complete {
             upstream_reusable,
@@ -142,7 +147,40 @@ pub async fn relay_exchange(
             finish(state, ex, false);
             false
         }
+        RelayEnd::NotSent(why) => {
+            finish(state, ex, false);
+            answer_not_sent(state, client, why, &plan).await
+        }
     }
+}
+
+/// Answers a request whose upstream answer failed before anything reached the client, as
+/// other upstream failures are answered (502, or 504 when it went silent); returns whether
+/// the client connection stays open.
+async fn answer_not_sent(
+    state: &ShardState,
+    client: &mut HttpConn<shards::io::NetStream>,
+    why: NotSent,
+    plan: &RelayPlan<'_>,
+) -> bool {
+    let id = plan.request_id.cloned();
+    let error = match why {
+        NotSent::TooLarge => ProxyError::UpstreamUnavailable {
+            id,
+            reason: "the upstream's answer exceeds limits.max_sse_event_bytes".into(),
+        },
+        NotSent::Silent => ProxyError::UpstreamTimeout { id },
+        NotSent::Broken => ProxyError::UpstreamUnavailable {
+            id,
+            reason: "the upstream's answer broke off".into(),
+        },
+    };
+    tracing::warn!(%error, "upstream answer not relayed");
+    let mut out = Vec::with_capacity(256);
+    let status = error_response(&mut out, &error, plan.client_keep_alive);
+    state.metrics.status(status);
+    let limit = plan.idle_timeout.unwrap_or(STREAM_WRITE_TIMEOUT);
+    send(client, &mut out, limit).await && plan.client_keep_alive
 }
 
 /// Feeds one body piece to the stream's parser; returns the events it completed. The parser

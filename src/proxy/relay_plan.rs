@@ -37,6 +37,20 @@ pub enum RelayEnd {
     /// The upstream failed or stalled mid-body after the head was sent: the client
     /// connection must be closed (its response is truncated).
     UpstreamBroken,
+    /// The upstream failed before anything reached the client (a rewritten JSON answer is
+    /// held whole): the client still gets an error answer.
+    NotSent(NotSent),
+}
+
+/// Why an answer held back for rewriting never reached the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotSent {
+    /// Larger than `max_sse_event`: too large to judge as one message.
+    TooLarge,
+    /// The upstream stayed silent past the idle timeout.
+    Silent,
+    /// The upstream's body broke off or was malformed.
+    Broken,
 }
 
 /// What the client is told about the response.
@@ -62,6 +76,8 @@ pub struct RelayPlan<'a> {
     pub stages: &'a RouteStages,
     /// Relay message by message (relay_rewrite.rs) because a stage may change one.
     pub rewrite: bool,
+    /// The request's id, for an error answer when the upstream fails before anything was sent.
+    pub request_id: Option<&'a crate::mcp::JsonRpcId>,
 }
 
 /// Writes and clears `scratch`; false when the client is gone or stalled past `limit`.

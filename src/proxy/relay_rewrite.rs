@@ -18,7 +18,9 @@ use crate::http::{
 
 use super::headers::{client_response, OutFraming};
 use super::metrics::Counter;
-use super::relay_plan::{next_piece, out_framing, send, RelayEnd, RelayPlan, STREAM_WRITE_TIMEOUT};
+use super::relay_plan::{
+    next_piece, out_framing, send, NotSent, RelayEnd, RelayPlan, STREAM_WRITE_TIMEOUT,
+};
 
 /// Like `relay::relay`, with `plan.stages`' response side applied to every message.
 pub(super) async fn relay_rewritten<C, U>(
@@ -33,10 +35,18 @@ where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
-    let Ok(mut reader) = BodyReader::new(framing, MessageKind::Response, plan.max_body) else {
-        return RelayEnd::UpstreamBroken;
-    };
     let sse = head.is_event_stream() && !matches!(framing, Framing::Empty);
+    // Before any byte reached the client a failure is still answered (502/504).
+    let broken = |why| {
+        if sse {
+            RelayEnd::UpstreamBroken
+        } else {
+            RelayEnd::NotSent(why)
+        }
+    };
+    let Ok(mut reader) = BodyReader::new(framing, MessageKind::Response, plan.max_body) else {
+        return broken(NotSent::Broken);
+    };
     let out_framing = match out_framing(head, framing, plan.client_http11) {
         // A JSON body's length is set once the (maybe rewritten) message is known.
         OutFraming::Length(_) | OutFraming::Chunked | OutFraming::Close if !sse => {
@@ -78,12 +88,13 @@ where
             Some(Ok(Some(data))) => {
                 if body.len() + data.len() > plan.max_sse_event {
                     // Too large to judge as one message: refuse rather than leak hidden tools.
-                    return RelayEnd::UpstreamBroken;
+                    return RelayEnd::NotSent(NotSent::TooLarge);
                 }
                 body.extend_from_slice(data);
             }
             Some(Ok(None)) => break,
-            Some(Err(_)) | None => return RelayEnd::UpstreamBroken,
+            Some(Err(_)) => return broken(NotSent::Broken),
+            None => return broken(NotSent::Silent),
         }
     }
     if sse {

@@ -184,3 +184,18 @@ fn hidden_tools_for_a_modern_client_on_a_legacy_http_upstream() {
 fn hidden_tools_for_a_modern_client_on_a_stdio_upstream() {
     modern_client(Upstream::Stdio);
 }
+
+#[test]
+fn a_listing_too_large_to_judge_is_answered_with_an_error() {
+    // The demo's listing is well over 1 KiB: held whole for the filter, it cannot be judged,
+    // and the client is told so (502) rather than seeing its connection closed.
+    let small = "deny_tools = [\"add*\"]\n\n[limits]\nmax_sse_event_bytes = \"1KiB\"";
+    let proxy = Proxy::start(Setup::one(Upstream::Http).with_route(small));
+    let mut conn = proxy.conn();
+    let session = mcp::open_session(&mut conn);
+    let list = session.post(&mut conn, &mcp::request(json!(4), "tools/list", json!({})));
+    mcp::assert_error(&list, 502, -32010, &json!(4));
+    // The connection stays usable.
+    let echo = session.post(&mut conn, &mcp::echo(json!(5), "after"));
+    assert_eq!(mcp::result_text(&echo.messages()[0]), "after");
+}

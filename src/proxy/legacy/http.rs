@@ -22,7 +22,7 @@ use super::super::headers::legacy_upstream_request;
 use super::super::metrics::Counter;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
-use super::{deliver, end, live, LegacyOut, Work};
+use super::{deliver, deliver_staged, end, live, LegacyOut, Work};
 use crate::pipeline::Facts;
 use shards::timeout::within;
 
@@ -93,7 +93,13 @@ pub(super) async fn run(state: Rc<ShardState>, job: Job, work: Work) {
         finish(&state, ex, false);
         return;
     };
-    let reusable = relay(&state, &job.sid, &out, ex, initialize, Some(job.timeout)).await;
+    let answering = Answering {
+        initialize,
+        stage: out
+            .stages
+            .rewrites_answer(job.facts.method, &job.facts.elements),
+    };
+    let reusable = relay(&state, &job.sid, &out, ex, answering, Some(job.timeout)).await;
     drop(work);
     if reusable && job.facts.method == Method::NotificationsInitialized && out.start_listening() {
         glommio::spawn_local(listen(state.clone(), job.sid, out)).detach();
@@ -107,7 +113,7 @@ async fn relay(
     sid: &SessionId,
     out: &LegacyOut,
     mut ex: Exchange,
-    initialize: Option<&JsonRpcId>,
+    answering: Answering<'_>,
     idle: Option<Duration>,
 ) -> bool {
     if ex.framing == Framing::Empty || ex.head.status() == 202 {
@@ -116,7 +122,7 @@ async fn relay(
         return true;
     }
     if ex.head.is_event_stream() {
-        let done = pump_events(state, sid, out, &mut ex, initialize, idle).await;
+        let done = pump_events(state, sid, out, &mut ex, answering, idle).await;
         let reusable = done && ex.framing != Framing::UntilClose && ex.head.keep_alive();
         finish(state, ex, reusable);
         return done;
@@ -133,7 +139,7 @@ async fn relay(
     };
     let done = matches!(read, Some(Ok(())));
     if done {
-        on_message(state, sid, initialize, body);
+        on_message(state, sid, answering, body);
     } else {
         tracing::warn!(session = %sid.as_str(), "upstream reply unreadable or too large; dropped");
         state.bufs.give(body);
@@ -150,7 +156,7 @@ async fn pump_events(
     sid: &SessionId,
     out: &LegacyOut,
     ex: &mut Exchange,
-    initialize: Option<&JsonRpcId>,
+    answering: Answering<'_>,
     idle: Option<Duration>,
 ) -> bool {
     let Ok(mut reader) = BodyReader::new(ex.framing, MessageKind::Response, u64::MAX) else {
@@ -192,7 +198,7 @@ async fn pump_events(
                 Err(_) => return false,
             };
             if let Some(message) = message {
-                if !on_message(state, sid, initialize, message) {
+                if !on_message(state, sid, answering, message) {
                     return false;
                 }
             }
@@ -206,10 +212,10 @@ async fn pump_events(
 fn on_message(
     state: &ShardState,
     sid: &SessionId,
-    initialize: Option<&JsonRpcId>,
+    answering: Answering<'_>,
     message: Vec<u8>,
 ) -> bool {
-    if let Some(init_id) = initialize {
+    if let Some(init_id) = answering.initialize {
         let negotiated = match state.inspector.borrow_mut().inspect(&message) {
             Ok(Inspected::Single(info))
                 if info.kind == Kind::Response && info.id.as_ref() == Some(init_id) =>
@@ -224,7 +230,17 @@ fn on_message(
             }
         }
     }
-    deliver(state, sid, message)
+    deliver_staged(state, sid, message, answering.stage)
+}
+
+/// What the messages being relayed answer.
+#[derive(Debug, Clone, Copy)]
+struct Answering<'a> {
+    /// The id of the `initialize` request they answer, if that is what they answer.
+    initialize: Option<&'a JsonRpcId>,
+    /// Whether the route's response side must see them (an answer to `tools/list` on a
+    /// filtered route; a GET stream, which may carry resumed answers).
+    stage: bool,
 }
 
 /// A non-2xx answer: the request gets a JSON-RPC error (the upstream's own when its body is
@@ -317,7 +333,11 @@ async fn listen(state: Rc<ShardState>, sid: SessionId, out: Rc<LegacyOut>) {
     }
     let stopped = futures_lite::future::or(
         async {
-            pump_events(&state, &sid, &out, &mut ex, None, None).await;
+            let any = Answering {
+                initialize: None,
+                stage: true,
+            };
+            pump_events(&state, &sid, &out, &mut ex, any, None).await;
             false
         },
         async {

@@ -133,6 +133,12 @@ pub async fn dispatch(
 /// Queues `message` for the session's stream; false when the session is gone. A full queue
 /// ends the session: its client is not reading.
 fn deliver(state: &ShardState, sid: &SessionId, message: Vec<u8>) -> bool {
+    deliver_staged(state, sid, message, true)
+}
+
+/// [`deliver`], running the route's response side only when `stage` is set: messages that
+/// cannot be a tool listing (answers to other requests, a child's notifications) skip it.
+fn deliver_staged(state: &ShardState, sid: &SessionId, message: Vec<u8>, stage: bool) -> bool {
     let legacy = state.legacy.borrow();
     let Some(out) = legacy.get(sid) else {
         return false;
@@ -140,7 +146,10 @@ fn deliver(state: &ShardState, sid: &SessionId, message: Vec<u8>) -> bool {
     if out.ended.is_fired() {
         return false;
     }
-    let message = out.stages.response(&message).unwrap_or(message);
+    let message = match stage {
+        true => out.stages.response(&message).unwrap_or(message),
+        false => message,
+    };
     match out.tx.try_send(message) {
         Ok(()) => true,
         Err(_) => {

@@ -16,14 +16,14 @@ use std::time::{Duration, Instant};
 use crate::config::StdioMode;
 use crate::mcp::{jsonrpc, JsonRpcId, Kind, Method};
 use crate::session::SessionId;
-use crate::upstream::link::{Call, ClientMessage, LinkError, LinkSession};
+use crate::upstream::link::{Call, LinkError, LinkSession};
 
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{next_step, Ending};
-use super::{deliver, end, live, LegacyOut, Work};
+use super::{deliver, deliver_staged, end, live, LegacyOut, Work};
 use crate::pipeline::Facts;
 use crate::upstream::children::AcquireError;
 
@@ -74,14 +74,18 @@ pub(super) fn start(
             tracing::debug!(session = %sid.as_str(), "notification before initialize; dropped");
         }
         (_, Some(bound), Some(id)) => {
-            match bound
-                .link
-                .call(bound.key, &id, facts.progress_token.as_ref(), &body)
-            {
+            match bound.link.call(
+                bound.key,
+                &id,
+                facts.progress_token.as_ref(),
+                &facts.spans,
+                &body,
+            ) {
                 Ok(call) => {
+                    let method = facts.method;
                     let st = state.clone();
                     glommio::spawn_local(async move {
-                        pump_call(&st, &sid, &call, &id, timeout).await;
+                        pump_call(&st, &sid, &call, &id, method, timeout).await;
                         drop(work);
                     })
                     .detach();
@@ -90,14 +94,7 @@ pub(super) fn start(
             }
         }
         (_, Some(bound), None) => {
-            let about = ClientMessage {
-                cancelled: facts.cancelled.as_ref(),
-                response_to: match facts.kind {
-                    Some(Kind::Response | Kind::ErrorResponse) => facts.id.as_ref(),
-                    _ => None,
-                },
-                is_initialized: facts.method == Method::NotificationsInitialized,
-            };
+            let about = super::super::stdio::client_message(&facts);
             if let Err(error) = bound.link.notify(bound.key, &body, about) {
                 child_gone(state, &sid, None, &error);
             }
@@ -146,13 +143,14 @@ async fn initialize(
                 link: link.clone(),
                 key,
             });
-            let call = match link.call(key, id, facts.progress_token.as_ref(), body) {
+            let call = match link.call(key, id, facts.progress_token.as_ref(), &facts.spans, body) {
                 Ok(call) => call,
                 Err(error) => return refuse(unavailable(&error)),
             };
             bind(state, &sid, &bound, facts);
             link.set_session_tag(sid.as_str());
-            if pump_call(state, &sid, &call, id, timeout).await != Ending::Result {
+            let initialize = Method::Initialize;
+            if pump_call(state, &sid, &call, id, initialize, timeout).await != Ending::Result {
                 // The child refused: unbind (dropping the last LinkSession stops it).
                 if let Some(entry) = state.sessions.borrow_mut().get_mut(&sid, Instant::now()) {
                     entry.link = None;
@@ -199,12 +197,15 @@ async fn pump_call(
     sid: &SessionId,
     call: &Call,
     id: &JsonRpcId,
+    method: Method,
     timeout: Duration,
 ) -> Ending {
     loop {
         let Some(out) = live(state, sid) else {
             return Ending::Abandoned;
         };
+        // Only the messages of a `tools/list` call on a filtered route can be a listing.
+        let stage = out.stages.rewrites_answer(method, &[]);
         let step = futures_lite::future::or(
             async { Some(next_step(state, call, id, timeout).await) },
             async {
@@ -218,7 +219,7 @@ async fn pump_call(
         };
         let ending = step.ending();
         if let Some(message) = step.into_message() {
-            if !deliver(state, sid, message) {
+            if !deliver_staged(state, sid, message, stage) {
                 return Ending::Abandoned;
             }
         }
@@ -266,7 +267,8 @@ async fn pipe_inbox(
         let Some(message) = message else {
             return;
         };
-        if !deliver(state, sid, message) {
+        // The child's notifications and requests: never an answer, never a listing.
+        if !deliver_staged(state, sid, message, false) {
             return;
         }
     }

@@ -53,17 +53,7 @@ pub(super) async fn open(
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let started = Instant::now();
-    let framing = head.framing()?;
-    if framing != Framing::Empty {
-        // A body on GET means nothing: read (bounded) and drop it.
-        let mut ignored = state.bufs.lease(1024);
-        within(
-            state.config.timeouts.head,
-            client.read_body(framing, state.config.limits.max_body_bytes, &mut ignored),
-        )
-        .await
-        .ok_or(ProxyError::HeadTimeout)??;
-    }
+    super::super::admit::drain_request_body(state, client, head).await?;
     guard::check_get_accept(head)?;
     guard::check_version(head)?;
     if state.sessions.borrow().len() >= state.config.sessions.max_per_shard {

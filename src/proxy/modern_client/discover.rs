@@ -75,7 +75,7 @@ pub async fn answer(
     };
     let body = json!({
         "jsonrpc": "2.0",
-        "id": id_value(id),
+        "id": id.to_value(),
         "result": discover_result(&init),
     });
     write_json(state, client, body.to_string().as_bytes(), shape).await
@@ -101,12 +101,6 @@ pub fn discover_result(init: &Value) -> Value {
         );
     }
     result
-}
-
-fn id_value(id: &JsonRpcId) -> Value {
-    let mut out = Vec::with_capacity(16);
-    id.write_json(&mut out);
-    serde_json::from_slice(&out).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]

@@ -176,7 +176,14 @@ async fn fresh(
             },
         };
         match session
-            .call(state, upstream, id, facts.progress_token.as_ref(), body)
+            .call(
+                state,
+                upstream,
+                id,
+                facts.progress_token.as_ref(),
+                &facts.spans,
+                body,
+            )
             .await
         {
             Ok(source) => break (source, session),
@@ -237,7 +244,7 @@ enum Message {
 }
 
 fn classify(value: Value) -> Message {
-    let id = value.get("id").and_then(id_of);
+    let id = value.get("id").and_then(JsonRpcId::from_value);
     match (value.get("method").and_then(Value::as_str), id) {
         (Some(method), Some(id)) => {
             let method = method.to_owned();
@@ -247,24 +254,6 @@ fn classify(value: Value) -> Message {
         (Some(_), None) => Message::Notification(value),
         (None, _) => Message::Response(value),
     }
-}
-
-fn id_of(value: &Value) -> Option<JsonRpcId> {
-    match value {
-        Value::String(s) => Some(JsonRpcId::String(s.clone())),
-        Value::Number(n) => n
-            .as_i64()
-            .map(JsonRpcId::Number)
-            .or_else(|| n.as_u64().map(JsonRpcId::from_u64)),
-        _ => None,
-    }
-}
-
-/// The id as a JSON value.
-pub(super) fn id_value(id: &JsonRpcId) -> Value {
-    let mut out = Vec::with_capacity(16);
-    id.write_json(&mut out);
-    serde_json::from_slice(&out).unwrap_or(Value::Null)
 }
 
 /// Relays the call until its final response or a server→client request the client must
@@ -367,7 +356,7 @@ fn complete(response: &mut Value, id: &JsonRpcId, server_info: Option<Value>) {
     let Some(object) = response.as_object_mut() else {
         return;
     };
-    object.insert("id".into(), id_value(id));
+    object.insert("id".into(), id.to_value());
     let Some(Value::Object(result)) = object.get_mut("result") else {
         return;
     };

@@ -25,7 +25,7 @@ use super::super::exchange::exchange;
 use super::super::metrics::{Counter, ListenGuard};
 use super::super::state::ShardState;
 use super::super::stdio::answer::{next_or_end, ClientShape, SseOut, StreamWake};
-use super::drive::{id_value, refuse};
+use super::drive::refuse;
 use super::source::{HttpAnswer, Source};
 use super::upstream::UpSession;
 
@@ -199,7 +199,7 @@ pub async fn listen(
         Some(stream) => stream,
         None => Stream::None,
     };
-    let listen_id = id_value(id);
+    let listen_id = id.to_value();
     let _listening = ListenGuard::open(&state.metrics);
     let mut out = SseOut::new(shape);
     let streamed = async {
@@ -266,14 +266,21 @@ async fn subscribe(
     let id = JsonRpcId::String(format!("shadowcat-listen-subscribe-{n}"));
     let body = json!({
         "jsonrpc": "2.0",
-        "id": id_value(&id),
+        "id": id.to_value(),
         "method": "resources/subscribe",
         "params": {"uri": uri},
     })
     .to_string();
     let timeout = state.config.upstream(upstream).request_timeout;
     let Ok(mut source) = session
-        .call(state, upstream, &id, None, body.as_bytes())
+        .call(
+            state,
+            upstream,
+            &id,
+            None,
+            &super::upstream::spans_of(state, body.as_bytes()),
+            body.as_bytes(),
+        )
         .await
     else {
         return false;

@@ -20,7 +20,7 @@ use super::super::metrics::Counter;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{ClientShape, SseOut};
 use super::drive::{
-    close_later, drive, fail, fail_on, id_value, refuse, refuse_params, write_message, Ongoing,
+    close_later, drive, fail, fail_on, refuse, refuse_params, write_message, Ongoing,
 };
 use super::logging::{log_level, BAD_LEVEL};
 use super::pool::Principal;
@@ -154,7 +154,7 @@ pub(super) async fn input_required(
     requests.insert(key.clone(), json!({"method": method, "params": params}));
     let answer = json!({
         "jsonrpc": "2.0",
-        "id": id_value(id),
+        "id": id.to_value(),
         "result": {
             "resultType": "input_required",
             "inputRequests": requests,

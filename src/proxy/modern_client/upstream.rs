@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::http::{write_request_head, Framing, Head};
-use crate::mcp::{JsonRpcId, ProtocolVersion};
+use crate::mcp::{Inspected, JsonRpcId, ProtocolVersion, Spans};
 use crate::upstream::link::{ClientMessage, LinkSession};
 
 use super::super::exchange::{exchange, finish};
@@ -245,7 +245,7 @@ async fn open_link(
         key,
     });
     let call = link
-        .call(key, &JsonRpcId::Number(0), None, body)
+        .call(key, &JsonRpcId::Number(0), None, &Spans::default(), body)
         .map_err(|e| unavailable(&e))?;
     let mut source = Source::Link(call);
     let result = loop {
@@ -270,6 +270,7 @@ async fn open_link(
             cancelled: None,
             response_to: None,
             is_initialized: true,
+            spans: Spans::default(),
         },
     )
     .map_err(|e| unavailable(&e))?;
@@ -302,6 +303,7 @@ impl UpSession {
         upstream: UpstreamId,
         id: &JsonRpcId,
         token: Option<&JsonRpcId>,
+        spans: &Spans,
         body: &[u8],
     ) -> Result<Source, Failure> {
         match self {
@@ -330,7 +332,7 @@ impl UpSession {
             }
             Self::Link(bound, _) => bound
                 .link
-                .call(bound.key, id, token, body)
+                .call(bound.key, id, token, spans, body)
                 .map(Source::Link)
                 .map_err(|e| Failure::Unavailable(e.to_string())),
         }
@@ -368,6 +370,7 @@ impl UpSession {
                         cancelled: None,
                         response_to: Some(server_id),
                         is_initialized: false,
+                        spans: spans_of(state, response),
                     },
                 )
                 .map_err(|e| Failure::Unavailable(e.to_string())),
@@ -402,6 +405,15 @@ impl UpSession {
         {
             super::super::teardown::end_upstream_session(state, upstream, Some(&id)).await;
         }
+    }
+}
+
+/// Where the id and progress token sit in a message the proxy built (a shared link splices
+/// its own values there).
+pub(super) fn spans_of(state: &ShardState, message: &[u8]) -> Spans {
+    match state.inspector.borrow_mut().inspect(message) {
+        Ok(Inspected::Single(info)) => info.spans,
+        _ => Spans::default(),
     }
 }
 

@@ -11,32 +11,24 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 use shards::io::NetStream;
 
 use crate::http::HttpConn;
-use crate::mcp::JsonRpcId;
-use crate::upstream::link::{Call, ClientMessage, Delivery, LinkSession};
+use crate::mcp::{Inspected, JsonRpcId, Kind};
+use crate::pipeline::facts;
+use crate::upstream::link::{Call, Delivery, LinkSession};
 
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
 use super::answer::{write_json, ClientShape, SseOut};
 use shards::timeout::within;
 
-/// The id of a batch element, as the inspector would read it.
-fn id_of(value: Option<&Value>) -> Option<JsonRpcId> {
-    match value? {
-        Value::String(s) => Some(JsonRpcId::String(s.clone())),
-        Value::Number(n) => n
-            .as_i64()
-            .map(JsonRpcId::Number)
-            .or_else(|| n.as_u64().map(JsonRpcId::from_u64)),
-        _ => None,
-    }
-}
-
 /// Sends each element to the link and answers with the array of replies (202 when the batch
 /// held no request). Returns whether the connection stays open.
+///
+/// Each element goes as its original bytes, read again by the shard's inspector for its facts
+/// (and the spans a shared link rewrites).
 ///
 /// # Errors
 /// 404 when the link is gone; client write failures.
@@ -48,35 +40,28 @@ pub async fn post_batch(
     timeout: Duration,
     shape: ClientShape<'_>,
 ) -> Result<Option<bool>, ProxyError> {
-    let elements: Vec<Value> =
+    let elements: Vec<&RawValue> =
         serde_json::from_slice(body).map_err(|_| ProxyError::BatchNotAllowed)?;
     let mut calls: Vec<(JsonRpcId, Call)> = Vec::new();
-    for element in &elements {
-        let bytes = serde_json::to_vec(element).map_err(|_| ProxyError::BatchNotAllowed)?;
-        let id = id_of(element.get("id"));
-        let method = element.get("method").and_then(Value::as_str);
-        match (method, id) {
-            (Some(_), Some(id)) => {
-                let token = id_of(element.pointer("/params/_meta/progressToken"));
+    for element in elements {
+        let bytes = element.get().as_bytes();
+        let facts = match state.inspector.borrow_mut().inspect(bytes) {
+            Ok(inspected @ Inspected::Single(_)) => facts(inspected),
+            _ => return Err(ProxyError::BatchNotAllowed),
+        };
+        let gone = |_| ProxyError::SessionNotFound { id: None };
+        match (facts.kind, &facts.id) {
+            (Some(Kind::Request), Some(id)) => {
+                let token = facts.progress_token.as_ref();
                 let call = bound
                     .link
-                    .call(bound.key, &id, token.as_ref(), &bytes)
-                    .map_err(|_| ProxyError::SessionNotFound { id: None })?;
-                calls.push((id, call));
+                    .call(bound.key, id, token, &facts.spans, bytes)
+                    .map_err(gone)?;
+                calls.push((id.clone(), call));
             }
-            (method, id) => {
-                let cancelled = (method == Some("notifications/cancelled"))
-                    .then(|| id_of(element.pointer("/params/requestId")))
-                    .flatten();
-                let about = ClientMessage {
-                    cancelled: cancelled.as_ref(),
-                    response_to: if method.is_none() { id.as_ref() } else { None },
-                    is_initialized: method == Some("notifications/initialized"),
-                };
-                bound
-                    .link
-                    .notify(bound.key, &bytes, about)
-                    .map_err(|_| ProxyError::SessionNotFound { id: None })?;
+            _ => {
+                let about = super::client_message(&facts);
+                bound.link.notify(bound.key, bytes, about).map_err(gone)?;
             }
         }
     }

@@ -10,5 +10,21 @@ pub mod batch;
 pub mod post;
 pub mod stream;
 
+use crate::mcp::{Kind, Method};
+use crate::pipeline::Facts;
+use crate::upstream::link::ClientMessage;
+
+/// What a link needs to know about a client message that is not a request.
+pub(in crate::proxy) fn client_message(facts: &Facts) -> ClientMessage<'_> {
+    ClientMessage {
+        cancelled: facts.cancelled.as_ref(),
+        response_to: match facts.kind {
+            Some(Kind::Response | Kind::ErrorResponse) => facts.id.as_ref(),
+            _ => None,
+        },
+        is_initialized: facts.method == Method::NotificationsInitialized,
+        spans: facts.spans,
+    }
+}
 pub(in crate::proxy) use post::post;
 pub use stream::get_or_delete;

@@ -15,7 +15,7 @@ use crate::config::StdioMode;
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{JsonRpcId, Kind, Method, ProtocolVersion};
 use crate::session::{SessionEntry, SessionId};
-use crate::upstream::link::{ClientMessage, LinkError, LinkSession};
+use crate::upstream::link::{LinkError, LinkSession};
 
 use super::super::admit::new_session;
 use super::super::error::ProxyError;
@@ -66,7 +66,8 @@ pub(in crate::proxy) async fn post(
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
-        stages: Some(to.stages),
+        // Only answers to `tools/list` on a filtered route can need the response side.
+        stages: (to.stages.rewrites_answer(facts.method, &facts.elements)).then_some(to.stages),
     };
     let keep = match to.session {
         None if facts.is_initialize => initialize(state, client, body, facts, &to, shape).await?,
@@ -114,7 +115,7 @@ async fn initialize(
                 key,
             });
             let call = link
-                .call(key, id, facts.progress_token.as_ref(), body)
+                .call(key, id, facts.progress_token.as_ref(), &facts.spans, body)
                 .map_err(|e| unavailable(&e))?;
             let first = next_step(state, &call, id, to.timeout).await;
             if matches!(first.ending(), Some(Ending::Error | Ending::Abandoned)) {
@@ -260,10 +261,13 @@ async fn in_session(
                     return write_json(state, client, &reply, shape).await;
                 }
             }
-            let call = match bound
-                .link
-                .call(bound.key, id, facts.progress_token.as_ref(), body)
-            {
+            let call = match bound.link.call(
+                bound.key,
+                id,
+                facts.progress_token.as_ref(),
+                &facts.spans,
+                body,
+            ) {
                 Ok(call) => call,
                 Err(LinkError::Gone(_) | LinkError::SessionEnded | LinkError::Initialize(_)) => {
                     return Err(ended(state, facts.id.clone()))
@@ -282,15 +286,11 @@ async fn in_session(
             Ok(keep)
         }
         _ => {
-            let about = ClientMessage {
-                cancelled: facts.cancelled.as_ref(),
-                response_to: match facts.kind {
-                    Some(Kind::Response | Kind::ErrorResponse) => facts.id.as_ref(),
-                    _ => None,
-                },
-                is_initialized: facts.method == Method::NotificationsInitialized,
-            };
-            if bound.link.notify(bound.key, body, about).is_err() {
+            if bound
+                .link
+                .notify(bound.key, body, super::client_message(facts))
+                .is_err()
+            {
                 return Err(ended(state, None));
             }
             write_empty(state, client, 202, shape).await

@@ -14,12 +14,14 @@ use super::{
     remap, ClientMessage, Delivery, Inbox, Link, LinkError, Pending, SessionKey, PROXY_SESSION,
 };
 use crate::config::StdioMode;
-use crate::mcp::{JsonRpcId, ProgressToken};
+use crate::mcp::spans::Value;
+use crate::mcp::{JsonRpcId, ProgressToken, Span, Spans};
 
 impl Link {
     /// Sends a request for `session` and returns the call its messages arrive on.
     ///
-    /// `id` and `token` are the client's; in shared mode the child sees fresh ones.
+    /// `id` and `token` are the client's, `spans` where they sit in `message`; in shared mode
+    /// the child sees fresh ones, spliced in there.
     ///
     /// # Errors
     /// [`LinkError::Gone`] when the child is gone, [`LinkError::SessionEnded`] when the
@@ -29,6 +31,7 @@ impl Link {
         session: SessionKey,
         id: &JsonRpcId,
         token: Option<&ProgressToken>,
+        spans: &Spans,
         message: &[u8],
     ) -> Result<Call, LinkError> {
         self.check_session(session)?;
@@ -42,7 +45,11 @@ impl Link {
                 self.next_upstream_id
                     .set(self.next_upstream_id.get().wrapping_add(1));
                 let upstream_token = token.map(|_| upstream.clone());
-                let line = remap::set_request_ids(message, &upstream, upstream_token.as_ref());
+                let line =
+                    remap::set_request_ids(message, spans, &upstream, upstream_token.as_ref());
+                if line.is_none() {
+                    tracing::warn!(%id, "shared link: request without a known id span; sent as is");
+                }
                 (upstream, upstream_token, line)
             }
         };
@@ -60,6 +67,11 @@ impl Link {
                 seq,
                 client_id: shared.then(|| id.clone()),
                 client_token: if shared { token.cloned() } else { None },
+                client_id_text: remap::AsWritten::of(message, spans.id.filter(|_| shared)),
+                client_token_text: remap::AsWritten::of(
+                    message,
+                    spans.progress_token.filter(|_| shared),
+                ),
                 upstream_token,
             },
         );
@@ -100,7 +112,7 @@ impl Link {
             let found = self.find_call(session, client_id);
             if let Some(key) = &found {
                 if shared {
-                    line = remap::set_cancelled_request_id(message, key);
+                    line = remap::set(message, about.spans.request_id, Value::Id(key));
                 }
                 let removed = self.pending.borrow_mut().remove(key);
                 self.forget_tokens(removed.as_slice());
@@ -111,15 +123,15 @@ impl Link {
             }
         }
         if let (true, Some(id)) = (shared, about.response_to) {
-            let owner = self.server_requests.borrow().get(id).map(|(s, _)| *s);
+            let owner = self.server_requests.borrow().get(id).map(|(s, _, _)| *s);
             if owner != Some(session) {
                 tracing::debug!(%id, "answer to a server request this session was not asked; dropped");
                 return Ok(());
             }
-            let Some((_, original)) = self.server_requests.borrow_mut().remove(id) else {
+            let Some((_, original, text)) = self.server_requests.borrow_mut().remove(id) else {
                 return Ok(());
             };
-            line = remap::set_id(message, &original);
+            line = remap::set(message, about.spans.id, text.value(&original));
         }
         self.send_line(line.unwrap_or_else(|| message.to_vec()))
     }
@@ -159,6 +171,7 @@ impl Link {
                 .insert(PROXY_SESSION, Inbox { tx, rx: None });
         }
         let id = JsonRpcId::Number(0);
+        const ID_AT: usize = br#"{"jsonrpc":"2.0","id":"#.len();
         let mut request =
             br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":""#
                 .to_vec();
@@ -170,7 +183,11 @@ impl Link {
         request.extend_from_slice(br#"","capabilities":{"roots":{"listChanged":true},"sampling":{},"elicitation":{}},"clientInfo":{"name":"shadowcat","version":""#);
         request.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
         request.extend_from_slice(b"\"}}}");
-        let call = self.call(PROXY_SESSION, &id, None, &request)?;
+        let spans = Spans {
+            id: Span::new(ID_AT..ID_AT + 1),
+            ..Spans::default()
+        };
+        let call = self.call(PROXY_SESSION, &id, None, &spans, &request)?;
         let reply = loop {
             match glommio::timer::timeout(timeout, async { Ok(call.next().await) }).await {
                 Ok(Some(Delivery::Final { bytes, .. })) => break bytes,
@@ -213,14 +230,16 @@ impl Link {
         session: SessionKey,
         line: &[u8],
         original: &JsonRpcId,
+        span: Option<Span>,
     ) -> Option<Vec<u8>> {
         let n = self.next_server_request.get();
         self.next_server_request.set(n.wrapping_add(1));
         let id = JsonRpcId::String(format!("shadowcat-{n}"));
-        let rewritten = remap::set_id(line, &id)?;
+        let rewritten = remap::set(line, span, Value::Id(&id))?;
+        let text = remap::AsWritten::of(line, span);
         self.server_requests
             .borrow_mut()
-            .insert(id, (session, original.clone()));
+            .insert(id, (session, original.clone(), text));
         Some(rewritten)
     }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::*;
 
 /// A line-based child: `echo` answers with its params, `slow` sends progress and asks the
-/// client a question first, `changes` announces a tool list change, `exit` exits with 3.
+/// client a question first, `changes` announces a tool list change, `exit` exits with 3, `raw`
+/// answers with the line it read.
 const CHILD: &str = r#"
 import json, sys
 def send(m):
@@ -36,6 +37,8 @@ for line in sys.stdin:
         send({"jsonrpc": "2.0", "id": mid, "result": {}})
     elif method == "exit":
         sys.exit(3)
+    elif method == "raw":
+        send({"jsonrpc": "2.0", "id": mid, "result": {"line": line.rstrip("\n")}})
 "#;
 
 use crate::upstream::test_support::run;
@@ -58,6 +61,14 @@ fn start(mode: StdioMode) -> Rc<Link> {
 }
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// Where the inspector finds the id and token of `message` (as the proxy passes them).
+fn spans(message: &[u8]) -> crate::mcp::Spans {
+    match crate::mcp::Inspector::new().inspect(message) {
+        Ok(crate::mcp::Inspected::Single(info)) => info.spans,
+        _ => crate::mcp::Spans::default(),
+    }
+}
 
 async fn next(call: &Call) -> Option<Delivery> {
     glommio::timer::timeout(WAIT, async { Ok(call.next().await) })
@@ -98,7 +109,7 @@ fn per_session_calls_get_progress_then_server_request_then_their_response() {
                 session,
                 &id,
                 Some(&token),
-                br#"{"jsonrpc":"2.0","id":"a","method":"slow","params":{"_meta":{"progressToken":5}}}"#,
+                &spans(br#"{"jsonrpc":"2.0","id":"a","method":"slow","params":{"_meta":{"progressToken":5}}}"#), br#"{"jsonrpc":"2.0","id":"a","method":"slow","params":{"_meta":{"progressToken":5}}}"#,
             )
             .unwrap();
         let progress = message_json(next(&call).await);
@@ -111,6 +122,7 @@ fn per_session_calls_get_progress_then_server_request_then_their_response() {
             br#"{"jsonrpc":"2.0","id":"q-a","result":{"text":"yes"}}"#,
             ClientMessage {
                 response_to: Some(&JsonRpcId::from("q-a")),
+                spans: spans(br#"{"jsonrpc":"2.0","id":"q-a","result":{"text":"yes"}}"#),
                 ..ClientMessage::default()
             },
         )
@@ -142,6 +154,7 @@ fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_a
                 a,
                 &id,
                 None,
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"who":"a"}}"#),
                 br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"who":"a"}}"#,
             )
             .unwrap();
@@ -150,6 +163,7 @@ fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_a
                 b,
                 &id,
                 None,
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"who":"b"}}"#),
                 br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"who":"b"}}"#,
             )
             .unwrap();
@@ -173,7 +187,7 @@ fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_a
                 a,
                 &JsonRpcId::Number(2),
                 Some(&token),
-                br#"{"jsonrpc":"2.0","id":2,"method":"slow","params":{"_meta":{"progressToken":"tok-a"}}}"#,
+                &spans(br#"{"jsonrpc":"2.0","id":2,"method":"slow","params":{"_meta":{"progressToken":"tok-a"}}}"#), br#"{"jsonrpc":"2.0","id":2,"method":"slow","params":{"_meta":{"progressToken":"tok-a"}}}"#,
             )
             .unwrap();
         assert_eq!(
@@ -192,6 +206,7 @@ fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_a
                 b,
                 &JsonRpcId::Number(3),
                 None,
+                &spans(br#"{"jsonrpc":"2.0","id":3,"method":"changes"}"#),
                 br#"{"jsonrpc":"2.0","id":3,"method":"changes"}"#,
             )
             .unwrap();
@@ -211,7 +226,13 @@ fn shared_sessions_with_equal_ids_get_their_own_answers_and_list_changes_reach_a
         }
         link.end_session(a);
         assert!(matches!(
-            link.call(a, &id, None, br#"{"jsonrpc":"2.0","id":1,"method":"echo"}"#),
+            link.call(
+                a,
+                &id,
+                None,
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"echo"}"#),
+                br#"{"jsonrpc":"2.0","id":1,"method":"echo"}"#
+            ),
             Err(LinkError::SessionEnded)
         ));
         assert!(link.is_alive(), "shared child outlives one session");
@@ -231,13 +252,13 @@ fn shared_server_requests_no_single_session_owns_are_refused() {
                 a,
                 &JsonRpcId::Number(1),
                 Some(&token_a),
-                br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":1}}}"#,
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":1}}}"#), br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":1}}}"#,
             )
             .unwrap();
         // b's call is in flight too, and stays so (its answer waits for a's question).
         let held = link
             .call(b, &JsonRpcId::Number(1), Some(&JsonRpcId::Number(2)),
-                br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":2}}}"#)
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":2}}}"#), br#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"_meta":{"progressToken":2}}}"#)
             .unwrap();
         // Each call's progress is its own; the questions are nobody's and get refused.
         assert_eq!(
@@ -268,6 +289,7 @@ fn a_child_that_exits_fails_its_calls_with_the_exit_status() {
                 session,
                 &JsonRpcId::Number(1),
                 None,
+                &spans(br#"{"jsonrpc":"2.0","id":1,"method":"exit"}"#),
                 br#"{"jsonrpc":"2.0","id":1,"method":"exit"}"#,
             )
             .unwrap();
@@ -275,7 +297,7 @@ fn a_child_that_exits_fails_its_calls_with_the_exit_status() {
         let reason = link.failure().unwrap();
         assert!(reason.contains("exit status: 3"), "{reason}");
         assert!(matches!(
-            link.call(session, &JsonRpcId::Number(2), None, b"{}"),
+            link.call(session, &JsonRpcId::Number(2), None, &spans(b"{}"), b"{}"),
             Err(LinkError::Gone(_))
         ));
     });
@@ -293,7 +315,7 @@ fn a_cancelled_call_ends_without_an_answer() {
                 session,
                 &JsonRpcId::from("c"),
                 Some(&token),
-                br#"{"jsonrpc":"2.0","id":"c","method":"slow","params":{"_meta":{"progressToken":9}}}"#,
+                &spans(br#"{"jsonrpc":"2.0","id":"c","method":"slow","params":{"_meta":{"progressToken":9}}}"#), br#"{"jsonrpc":"2.0","id":"c","method":"slow","params":{"_meta":{"progressToken":9}}}"#,
             )
             .unwrap();
         message_json(next(&call).await);
@@ -302,6 +324,9 @@ fn a_cancelled_call_ends_without_an_answer() {
             br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}"#,
             ClientMessage {
                 cancelled: Some(&JsonRpcId::from("c")),
+                spans: spans(
+                    br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}"#,
+                ),
                 ..ClientMessage::default()
             },
         )
@@ -311,6 +336,43 @@ fn a_cancelled_call_ends_without_an_answer() {
             assert!(matches!(delivery, Delivery::Message(_)), "{delivery:?}");
         }
         assert!(link.is_alive());
+        link.close();
+    });
+}
+
+#[test]
+fn shared_links_splice_ids_into_the_original_bytes_and_restore_them_as_written() {
+    run(async {
+        let link = start(StdioMode::Shared);
+        link.shared_init(WAIT).await.unwrap();
+        let session = link.open_session().unwrap();
+        let message = br#"{ "method" : "raw", "params": {"id": "inner", "_meta": {"progressToken" :"t\u0031"}},"jsonrpc":"2.0","id" : "a\u0041" }"#;
+        let found = spans(message);
+        let call = link
+            .call(
+                session,
+                &JsonRpcId::from("aA"),
+                Some(&JsonRpcId::from("t1")),
+                &found,
+                message,
+            )
+            .unwrap();
+        let upstream = call.upstream_id().clone();
+        let bytes = match next(&call).await {
+            Some(Delivery::Final { bytes, .. }) => bytes,
+            other => panic!("expected the response, got {other:?}"),
+        };
+        // The child saw the client's bytes with only the id and token replaced...
+        let mut seen = Vec::new();
+        upstream.write_json(&mut seen);
+        let seen = String::from_utf8(seen).unwrap();
+        let expected = format!(
+            r#"{{ "method" : "raw", "params": {{"id": "inner", "_meta": {{"progressToken" :{seen}}}}},"jsonrpc":"2.0","id" : {seen} }}"#
+        );
+        assert_eq!(json(&bytes)["result"]["line"], expected.as_str());
+        // ...and the client gets its id back byte for byte, the child's bytes otherwise.
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains(r#""id": "a\u0041""#), "{text}");
         link.close();
     });
 }

@@ -33,7 +33,7 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use shards::latch::Latch;
 
 use crate::config::StdioMode;
-use crate::mcp::{JsonRpcId, ProgressToken};
+use crate::mcp::{JsonRpcId, ProgressToken, Spans};
 
 use super::stdio::{spawn, ChildSpec, SpawnError};
 
@@ -94,6 +94,8 @@ pub struct ClientMessage<'a> {
     pub response_to: Option<&'a JsonRpcId>,
     /// It is `notifications/initialized`.
     pub is_initialized: bool,
+    /// Where its id and `requestId` sit (shared mode rewrites them).
+    pub spans: Spans,
 }
 
 /// A legacy HTTP+SSE upstream to open sessions with.
@@ -140,6 +142,9 @@ struct Pending {
     /// Shared mode: the client's id and progress token, restored on the way back.
     client_id: Option<JsonRpcId>,
     client_token: Option<ProgressToken>,
+    /// Shared mode: the client's id and token text, when unusual (see `remap::AsWritten`).
+    client_id_text: remap::AsWritten,
+    client_token_text: remap::AsWritten,
     /// The token as the child knows it (key in `tokens`).
     upstream_token: Option<ProgressToken>,
 }
@@ -184,7 +189,7 @@ pub struct Link {
     init_lock: glommio::sync::Semaphore,
     /// Shared mode: server→client requests sent to a session, by the id the client saw →
     /// (that session, the child's own id).
-    server_requests: RefCell<HashMap<JsonRpcId, (SessionKey, JsonRpcId)>>,
+    server_requests: RefCell<HashMap<JsonRpcId, (SessionKey, JsonRpcId, remap::AsWritten)>>,
     /// Shared mode: ids given to server→client requests.
     next_server_request: Cell<i64>,
     /// Shared mode: resource URI → sessions subscribed to it (the child holds one
@@ -340,7 +345,7 @@ impl Link {
         self.forget_tokens(&calls);
         self.server_requests
             .borrow_mut()
-            .retain(|_, (owner, _)| *owner != key);
+            .retain(|_, (owner, _, _)| *owner != key);
         self.end_subscriptions(key);
         drop((removed, calls));
         if self.options.mode == StdioMode::PerSession {

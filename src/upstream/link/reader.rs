@@ -19,7 +19,7 @@ use glommio::channels::local_channel::LocalReceiver;
 use glommio::net::UnixStream;
 
 use crate::config::StdioMode;
-use crate::mcp::{Inspected, Inspector, Kind, Method};
+use crate::mcp::{Inspected, Inspector, Kind, MessageInfo, Method};
 use crate::upstream::stdio::{ChildWriter, LineReader};
 
 use super::source::{End, Source};
@@ -118,7 +118,10 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
             };
             link.forget_tokens(std::slice::from_ref(&call));
             let bytes = match &call.client_id {
-                Some(client_id) => remap::set_id(line, client_id).unwrap_or_else(|| line.to_vec()),
+                Some(client_id) => {
+                    remap::set(line, info.spans.id, call.client_id_text.value(client_id))
+                        .unwrap_or_else(|| line.to_vec())
+                }
                 None => line.to_vec(),
             };
             let is_error = info.kind == Kind::ErrorResponse;
@@ -133,9 +136,12 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
             match target.and_then(|key| pending.get(&key)) {
                 Some(call) => {
                     let bytes = match &call.client_token {
-                        Some(token) => {
-                            remap::set_progress_token(line, token).unwrap_or_else(|| line.to_vec())
-                        }
+                        Some(token) => remap::set(
+                            line,
+                            info.spans.progress_token,
+                            call.client_token_text.value(token),
+                        )
+                        .unwrap_or_else(|| line.to_vec()),
                         None => line.to_vec(),
                     };
                     let _ = to_call(call, bytes);
@@ -147,10 +153,8 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
             if link.options.mode == StdioMode::Shared =>
         {
             // Only the sessions subscribed to that resource hear about it.
-            let uri = serde_json::from_slice::<serde_json::Value>(line)
-                .ok()
-                .and_then(|v| v.pointer("/params/uri")?.as_str().map(str::to_owned));
-            for session in uri.map(|uri| link.subscribers(&uri)).unwrap_or_default() {
+            let subscribers = info.resource_uri().map(|uri| link.subscribers(uri));
+            for session in subscribers.unwrap_or_default() {
                 to_inboxes(link, line, Some(session));
             }
         }
@@ -163,9 +167,9 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
                 | Method::NotificationsResourcesUpdated,
             ),
         ) => to_inboxes(link, line, None),
-        (kind, method) => match link.options.mode {
+        _ => match link.options.mode {
             StdioMode::PerSession => to_newest_call(link, line, None),
-            StdioMode::Shared => shared_unscoped(link, line, kind, method, info.id.as_ref()),
+            StdioMode::Shared => shared_unscoped(link, line, &info),
         },
     }
 }
@@ -214,13 +218,8 @@ fn to_newest_call(link: &Link, line: &[u8], session: Option<SessionKey>) {
 /// every session and a request to the only session, if there is one. Anything else would be a
 /// guess that could hand one client's data to another, so requests are answered here (ping,
 /// roots) or refused, and notifications dropped.
-fn shared_unscoped(
-    link: &Link,
-    line: &[u8],
-    kind: Kind,
-    method: Option<Method>,
-    id: Option<&crate::mcp::JsonRpcId>,
-) {
+fn shared_unscoped(link: &Link, line: &[u8], info: &MessageInfo) {
+    let (kind, method, id) = (info.kind, info.method, info.id.as_ref());
     let busy: std::collections::BTreeSet<SessionKey> = link
         .pending
         .borrow()
@@ -254,8 +253,12 @@ fn shared_unscoped(
             None
         }
     });
-    match target.and_then(|session| Some((session, link.remap_server_request(session, line, id)?)))
-    {
+    match target.and_then(|session| {
+        Some((
+            session,
+            link.remap_server_request(session, line, id, info.spans.id)?,
+        ))
+    }) {
         Some((session, bytes)) => to_newest_call(link, &bytes, Some(session)),
         None if method == Some(Method::RootsList) => answer_child(link, id, Ok(br#"{"roots":[]}"#)),
         None => {

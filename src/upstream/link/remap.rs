@@ -1,142 +1,119 @@
-//! Shared-mode rewriting: the few JSON fields the proxy changes when many client sessions share
-//! one child (the request id, the progress token, `notifications/cancelled`'s `requestId`).
+//! Shared-mode rewriting: the few JSON values the proxy changes when many client sessions share
+//! one child (the request id, the progress token, `notifications/cancelled`'s `requestId`),
+//! spliced into the original bytes at the spans the inspector found. Every other byte, key
+//! order and whitespace included, stays as the peer wrote it.
 //!
-//! Not here: deciding what to rewrite (the link's routing). Only messages the proxy changes are
-//! written anew (serde_json); everything else is forwarded as the original bytes.
+//! Not here: deciding what to rewrite (the link's routing), finding the spans (crate::mcp).
+//! Allocates: the output `Vec`; [`AsWritten`] keeps a copy only of an id written in an unusual
+//! form (escapes, `-0`).
 
-use serde_json::Value;
+use crate::mcp::spans::{splice, Value};
+use crate::mcp::{JsonRpcId, Span, Spans};
 
-use crate::mcp::JsonRpcId;
+/// An id or progress token as its sender wrote it, kept only when writing the parsed value would
+/// give other bytes (a string with escapes, `-0`): the way back then restores it byte for byte.
+#[derive(Debug, Clone, Default)]
+pub(super) struct AsWritten(Option<Box<[u8]>>);
 
-/// The JSON value of an id or progress token.
-pub(super) fn id_value(id: &JsonRpcId) -> Value {
-    match id {
-        JsonRpcId::Number(n) => Value::from(*n),
-        JsonRpcId::LargeNumber(n) => Value::from(*n),
-        JsonRpcId::String(s) => Value::from(s.as_str()),
+impl AsWritten {
+    /// The text at `span` in `message`, if it needs keeping.
+    pub(super) fn of(message: &[u8], span: Option<Span>) -> Self {
+        let text = span.and_then(|span| message.get(span.range()));
+        Self(
+            text.filter(|text| text.contains(&b'\\') || *text == b"-0")
+                .map(Box::from),
+        )
+    }
+
+    /// What to write back for `id`, the parsed value of this text.
+    pub(super) fn value<'a>(&'a self, id: &'a JsonRpcId) -> Value<'a> {
+        match &self.0 {
+            Some(text) => Value::Raw(text),
+            None => Value::Id(id),
+        }
     }
 }
 
-/// Parses `message`, lets `edit` change it, serializes it again; `None` when it is not a JSON
-/// object or `edit` found nothing to change.
-fn rewrite(message: &[u8], edit: impl FnOnce(&mut Value) -> bool) -> Option<Vec<u8>> {
-    let mut value: Value = serde_json::from_slice(message).ok()?;
-    if !value.is_object() || !edit(&mut value) {
-        return None;
-    }
-    serde_json::to_vec(&value).ok()
+/// Replaces the value at `span`; `None` when there is no span.
+pub(super) fn set(message: &[u8], span: Option<Span>, value: Value<'_>) -> Option<Vec<u8>> {
+    splice(message, &mut [(span?, value)])
 }
 
-/// Replaces the top-level `id`.
-pub(super) fn set_id(message: &[u8], id: &JsonRpcId) -> Option<Vec<u8>> {
-    rewrite(message, |value| {
-        value
-            .get_mut("id")
-            .map(|slot| *slot = id_value(id))
-            .is_some()
-    })
-}
-
-/// Replaces the top-level `id` and, when present, `params._meta.progressToken` of a request.
+/// Replaces the top-level `id` and, when there is one, the progress token of a request.
 pub(super) fn set_request_ids(
     message: &[u8],
+    spans: &Spans,
     id: &JsonRpcId,
     token: Option<&JsonRpcId>,
 ) -> Option<Vec<u8>> {
-    rewrite(message, |value| {
-        if let (Some(token), Some(slot)) = (token, value.pointer_mut("/params/_meta/progressToken"))
-        {
-            *slot = id_value(token);
-        }
-        value
-            .get_mut("id")
-            .map(|slot| *slot = id_value(id))
-            .is_some()
-    })
-}
-
-/// Replaces `params.progressToken` of a `notifications/progress`.
-pub(super) fn set_progress_token(message: &[u8], token: &JsonRpcId) -> Option<Vec<u8>> {
-    rewrite(message, |value| {
-        value
-            .pointer_mut("/params/progressToken")
-            .map(|slot| *slot = id_value(token))
-            .is_some()
-    })
-}
-
-/// Replaces `params.requestId` of a `notifications/cancelled`.
-pub(super) fn set_cancelled_request_id(message: &[u8], id: &JsonRpcId) -> Option<Vec<u8>> {
-    rewrite(message, |value| {
-        value
-            .pointer_mut("/params/requestId")
-            .map(|slot| *slot = id_value(id))
-            .is_some()
-    })
+    let id = (spans.id?, Value::Id(id));
+    match (token, spans.progress_token) {
+        (Some(token), Some(span)) => splice(message, &mut [id, (span, Value::Id(token))]),
+        _ => splice(message, &mut [id]),
+    }
 }
 
 /// The raw JSON of `result` in a response, when it has one.
 pub(super) fn result_of(message: &[u8]) -> Option<Vec<u8>> {
-    let value: Value = serde_json::from_slice(message).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(message).ok()?;
     serde_json::to_vec(value.get("result")?).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mcp::{Inspected, Inspector, MessageInfo};
 
-    fn json(bytes: &[u8]) -> Value {
-        serde_json::from_slice(bytes).unwrap()
+    fn info(bytes: &[u8]) -> MessageInfo {
+        match Inspector::new().inspect(bytes) {
+            Ok(Inspected::Single(info)) => info,
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn request_id_and_token_are_replaced_and_the_rest_kept() {
+        let body = br#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"x","_meta":{"progressToken":"t"}}}"#;
         let out = set_request_ids(
-            br#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"x","_meta":{"progressToken":"t"}}}"#,
+            body,
+            &info(body).spans,
             &JsonRpcId::Number(7),
-            Some(&JsonRpcId::Number(7)),
+            Some(&JsonRpcId::Number(8)),
         )
         .unwrap();
-        let v = json(&out);
-        assert_eq!(v["id"], 7);
-        assert_eq!(v["params"]["_meta"]["progressToken"], 7);
-        assert_eq!(v["params"]["name"], "x");
+        assert_eq!(
+            out,
+            br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":8}}}"#
+        );
     }
 
     #[test]
-    fn ids_round_trip_with_their_json_type() {
-        let out = set_id(
-            br#"{"jsonrpc":"2.0","id":3,"result":{}}"#,
-            &JsonRpcId::from("3"),
-        )
-        .unwrap();
-        assert_eq!(json(&out)["id"], "3");
-        let big = JsonRpcId::from_u64(u64::MAX);
-        let out = set_id(br#"{"jsonrpc":"2.0","id":3,"result":{}}"#, &big).unwrap();
-        assert_eq!(json(&out)["id"], u64::MAX);
+    fn unusual_ids_come_back_as_written() {
+        let body = br#"{"jsonrpc":"2.0","id":"\u0041\/b","method":"ping"}"#;
+        let client = info(body);
+        let kept = AsWritten::of(body, client.spans.id);
+        let upstream = JsonRpcId::Number(3);
+        let out = set_request_ids(body, &client.spans, &upstream, None).unwrap();
+        let reply = br#"{"jsonrpc":"2.0","id":3,"result":{}}"#;
+        let back = set(
+            reply,
+            info(reply).spans.id,
+            kept.value(&JsonRpcId::from("A/b")),
+        );
+        assert_eq!(
+            back.unwrap(),
+            br#"{"jsonrpc":"2.0","id":"\u0041\/b","result":{}}"#
+        );
+        assert_eq!(info(&out).id, Some(upstream));
+        assert!(AsWritten::of(br#""plain""#, Span::new(0..7)).0.is_none());
     }
 
     #[test]
-    fn progress_and_cancel_fields() {
-        let out = set_progress_token(
-            br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":9,"progress":1}}"#,
-            &JsonRpcId::from("tok"),
-        )
-        .unwrap();
-        assert_eq!(json(&out)["params"]["progressToken"], "tok");
-        let out = set_cancelled_request_id(
-            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}"#,
-            &JsonRpcId::Number(12),
-        )
-        .unwrap();
-        assert_eq!(json(&out)["params"]["requestId"], 12);
-    }
-
-    #[test]
-    fn missing_fields_and_non_objects_give_none() {
-        assert!(set_id(br#"{"jsonrpc":"2.0","method":"x"}"#, &JsonRpcId::Number(1)).is_none());
-        assert!(set_id(b"[1]", &JsonRpcId::Number(1)).is_none());
-        assert!(set_progress_token(b"{}", &JsonRpcId::Number(1)).is_none());
+    fn missing_spans_give_none() {
+        let body = br#"{"jsonrpc":"2.0","method":"x"}"#;
+        let spans = info(body).spans;
+        assert!(set_request_ids(body, &spans, &JsonRpcId::Number(1), None).is_none());
+        assert!(set(body, spans.progress_token, Value::Id(&JsonRpcId::Number(1))).is_none());
         assert_eq!(
             result_of(br#"{"jsonrpc":"2.0","id":1,"result":{"a":1}}"#).unwrap(),
             br#"{"a":1}"#
