@@ -8,9 +8,11 @@
 //! Hot path. Allocation: none per request beyond what the caller hands in. The read buffer is the caller's `Vec`
 //! (e.g. from a pool; `into_parts` gives it back); it is zero-filled to its capacity once (at least
 //! `MIN_READ_BUFFER`) so reads can go straight into its spare room, compacted when the room runs out, and grown
-//! only while reading a head, never past `Limits::max_head_bytes`. Heads are parsed into a `RequestHead` /
-//! `ResponseHead` the caller keeps and reuses. Body data is handed out as slices of the read buffer
-//! (`next_body_chunk`), or appended to the caller's `Vec` (`read_body`). Awaits: stream reads and writes only.
+//! only while reading a head, never past `Limits::max_head_bytes`. A connection about to sit idle for long
+//! (relaying a stream) can hand the buffer back (`release_read_buf`); its next read takes a fresh one. Heads are
+//! parsed into a `RequestHead` / `ResponseHead` the caller keeps and reuses. Body data is handed out as slices of the
+//! read buffer (`next_body_chunk`), or appended to the caller's `Vec` (`read_body`). Awaits: stream reads and writes
+//! only.
 //!
 //! A head is re-parsed only when new bytes may have completed it (they contain a blank line) or the buffer has
 //! reached the head limit, so a client dripping a head byte by byte costs linear, not quadratic, work.
@@ -112,6 +114,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         self.buf.copy_within(self.start..self.end, 0);
         self.buf.truncate(self.end - self.start);
         (self.stream, self.buf)
+    }
+
+    /// Takes the read buffer out while nothing is buffered (`None` otherwise: read-ahead bytes
+    /// stay), so a connection idle for long (relaying a stream) holds no buffer. The next read
+    /// allocates a fresh `MIN_READ_BUFFER`.
+    pub fn release_read_buf(&mut self) -> Option<Vec<u8>> {
+        if self.start != self.end || self.buf.is_empty() {
+            return None;
+        }
+        self.start = 0;
+        self.end = 0;
+        Some(std::mem::take(&mut self.buf))
     }
 
     /// Bytes read ahead and not consumed yet.
@@ -294,7 +308,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         &mut self,
         reader: &mut BodyReader,
     ) -> Result<Option<&[u8]>, Error> {
-        let room = self.buf.len();
+        // A released buffer (`release_read_buf`) grows back to the minimum.
+        let room = self.buf.len().max(MIN_READ_BUFFER);
         let range = loop {
             match &mut reader.state {
                 BodyState::Done => return Ok(None),
@@ -377,6 +392,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
             self.start = 0;
             self.end = 0;
         }
+        if self.buf.is_empty() {
+            return self.fill_released().await;
+        }
         if self.end == self.buf.len() {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -401,6 +419,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         )
         .await?;
         self.end += n;
+        Ok(n)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
+    /// `fill` after `release_read_buf`: waits for data with a few bytes of room only (an idle
+    /// watch on a long stream allocates nothing), then takes a `MIN_READ_BUFFER` again.
+    async fn fill_released(&mut self) -> Result<usize, Error> {
+        let mut first = [0u8; 16];
+        let n = read_some(&mut self.stream, &mut first).await?;
+        self.buf.resize(MIN_READ_BUFFER, 0);
+        if let (Some(into), Some(from)) = (self.buf.get_mut(..n), first.get(..n)) {
+            into.copy_from_slice(from);
+        }
+        self.start = 0;
+        self.end = n;
         Ok(n)
     }
 }

@@ -423,3 +423,56 @@ fn serves_a_request_over_a_real_loopback_socket() {
         assert_eq!(client.await, out);
     });
 }
+
+#[test]
+fn a_released_read_buffer_grows_back_and_loses_no_byte() {
+    for piece in PIECES {
+        run(async move {
+            let mut conn = HttpConn::new(Duplex::new(TWO_REQUESTS, piece), Vec::new());
+            let released = conn.release_read_buf();
+            assert!(released.is_some_and(|buf| buf.capacity() >= MIN_READ_BUFFER));
+            // Nothing to give back twice.
+            assert!(conn.release_read_buf().is_none());
+            let seen = read_all_requests(&mut conn).await;
+            assert_eq!(
+                seen,
+                [
+                    (b"/mcp".to_vec(), b"hello".to_vec()),
+                    (b"/mcp".to_vec(), b"abcde".to_vec())
+                ],
+                "piece {piece}"
+            );
+        });
+    }
+}
+
+#[test]
+fn read_ahead_bytes_keep_the_buffer() {
+    run(async {
+        let mut conn = HttpConn::from_parts(Duplex::new(b"", 1), TWO_REQUESTS.to_vec());
+        assert!(conn.release_read_buf().is_none());
+        assert_eq!(read_all_requests(&mut conn).await.len(), 2);
+        assert!(conn.release_read_buf().is_some());
+    });
+}
+
+#[test]
+fn a_body_read_after_a_release_is_whole() {
+    run(async {
+        // One byte per read: after the head nothing is buffered, so the release takes effect.
+        let mut conn = HttpConn::new(Duplex::new(TWO_REQUESTS, 1), Vec::new());
+        let mut head = RequestHead::default();
+        assert!(conn
+            .read_request_head(&Limits::default(), &mut head)
+            .await
+            .unwrap());
+        assert!(conn.release_read_buf().is_some());
+        let mut body = Vec::new();
+        conn.read_body(head.framing().unwrap(), 1024, &mut body)
+            .await
+            .unwrap();
+        assert_eq!(body, b"hello");
+        let rest = read_all_requests(&mut conn).await;
+        assert_eq!(rest, [(b"/mcp".to_vec(), b"abcde".to_vec())]);
+    });
+}

@@ -88,13 +88,22 @@ pub(super) async fn post(
     };
     let status = ex.head.status();
     if probe && super::modern_client::may_mean_legacy(status) {
-        return match super::modern_client::probe(state, client, head, ctx.upstream, ex).await? {
+        // Boxed (issue 13): the rare probe must not size every request's future.
+        return match Box::pin(super::modern_client::probe(
+            state,
+            client,
+            head,
+            ctx.upstream,
+            ex,
+        ))
+        .await?
+        {
             Some(keep) => Ok(keep),
             None => {
                 let sent = request
                     .get(request.len().saturating_sub(body_len)..)
                     .unwrap_or_default();
-                super::modern_client::serve(state, client, head, sent, ctx).await
+                Box::pin(super::modern_client::serve(state, client, head, sent, ctx)).await
             }
         };
     }

@@ -114,16 +114,23 @@ pub async fn post(
         Adapter::LegacyToModern => {
             // An `initialize` the translation turns down (the upstream is legacy after all)
             // passes through to the HTTP adapter.
-            if let Some(served) = super::l2m::intercept(state, client, head, &body, &ctx).await {
+            // The translations are boxed: their large futures would otherwise size every
+            // connection's (issue 13, memory per open stream).
+            if let Some(served) =
+                Box::pin(super::l2m::intercept(state, client, head, &body, &ctx)).await
+            {
                 return served;
             }
             http_upstream::post(state, client, head, body, &ctx).await
         }
         Adapter::ModernToLegacy => {
-            super::modern_client::serve(state, client, head, &body, &ctx).await
+            Box::pin(super::modern_client::serve(
+                state, client, head, &body, &ctx,
+            ))
+            .await
         }
         Adapter::Link { timeout } => {
-            super::stdio::post(state, client, head, &body, &ctx, timeout).await
+            super::stdio::post(state, client, head, body, &ctx, timeout).await
         }
         Adapter::Http => http_upstream::post(state, client, head, body, &ctx).await,
     }

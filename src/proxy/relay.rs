@@ -119,8 +119,24 @@ pub async fn relay_exchange(
 ) -> bool {
     let mut scratch = state.bufs.lease(SCRATCH_BYTES);
     let framing = ex.framing;
+    if ex.head.is_event_stream() {
+        // A stream may stay open for long: its client's idle read buffer goes back to the pool
+        // meanwhile (issue 13, memory per open stream).
+        if let Some(idle) = client.release_read_buf() {
+            state.bufs.give(idle);
+        }
+    }
     let end = if plan.rewrite {
-        relay_rewritten(client, &mut ex.conn, &ex.head, framing, plan, &mut scratch).await
+        // Boxed: only routes whose stages rewrite answers take it.
+        Box::pin(relay_rewritten(
+            client,
+            &mut ex.conn,
+            &ex.head,
+            framing,
+            plan,
+            &mut scratch,
+        ))
+        .await
     } else {
         relay(client, &mut ex.conn, &ex.head, framing, plan, &mut scratch).await
     };

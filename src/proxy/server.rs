@@ -207,7 +207,9 @@ async fn dispatch(
     let path = head.path();
     if let Some(found) = super::legacy::route(&state.config, listener, path) {
         let stages = state.stages(found.id());
-        return super::legacy::dispatch(state, found, stages, conn, head).await;
+        // Boxed, like GET/DELETE below: a rare or long-lived branch must not size every
+        // connection's future (issue 13, memory per open stream).
+        return Box::pin(super::legacy::dispatch(state, found, stages, conn, head)).await;
     }
     let (id, route) = state
         .config
@@ -218,7 +220,7 @@ async fn dispatch(
         // 2026-07-28 is POST only (streamable-http.mdx §Backward Compatibility).
         _ if route.era == RouteEra::Modern => Err(ProxyError::PostOnly),
         HttpMethod::Get | HttpMethod::Delete => {
-            bodyless(state, (id, state.stages(id)), conn, head).await
+            Box::pin(bodyless(state, (id, state.stages(id)), conn, head)).await
         }
         _ => Err(ProxyError::MethodNotAllowed),
     }

@@ -166,6 +166,11 @@ pub async fn answer_call(
             (None, Some(out)) => out.event(client, &message).await?,
             (None, None) => {
                 let mut out = SseOut::new(shape);
+                // The call turned into a stream that may stay open for long: the client's idle
+                // read buffer goes back to the pool meanwhile (issue 13, memory per stream).
+                if let Some(idle) = client.release_read_buf() {
+                    state.bufs.give(idle);
+                }
                 out.start(state, client).await?;
                 out.event(client, &message).await?;
                 stream = Some(out);

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use shards::io::NetStream;
+use shards::slab::Lease;
 
 use crate::config::StdioMode;
 use crate::http::{Head, HttpConn, RequestHead};
@@ -50,7 +51,7 @@ pub(in crate::proxy) async fn post(
     state: &Rc<ShardState>,
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
-    body: &[u8],
+    body: Lease<'_>,
     ctx: &RequestCtx,
     timeout: Duration,
 ) -> Result<bool, ProxyError> {
@@ -70,7 +71,10 @@ pub(in crate::proxy) async fn post(
         stages: (to.stages.rewrites_answer(facts.method, &facts.elements)).then_some(to.stages),
     };
     let keep = match to.session {
-        None if facts.is_initialize => initialize(state, client, body, facts, &to, shape).await?,
+        // Boxed: once per session, and larger than a call's future (issue 13).
+        None if facts.is_initialize => {
+            Box::pin(initialize(state, client, &body, facts, &to, shape)).await?
+        }
         None => {
             return Err(ProxyError::SessionRequired {
                 id: facts.id.clone(),
@@ -209,7 +213,7 @@ fn entry(to: &StdioTarget<'_>, facts: &Facts, bound: Rc<LinkSession>) -> Session
 async fn in_session(
     state: &Rc<ShardState>,
     client: &mut HttpConn<NetStream>,
-    body: &[u8],
+    body: Lease<'_>,
     facts: &Facts,
     sid: SessionId,
     to: &StdioTarget<'_>,
@@ -240,8 +244,10 @@ async fn in_session(
         });
     }
     if facts.is_batch {
-        return match super::batch::post_batch(state, client, body, &bound, to.timeout, shape)
-            .await?
+        return match Box::pin(super::batch::post_batch(
+            state, client, &body, &bound, to.timeout, shape,
+        ))
+        .await?
         {
             Some(keep) => Ok(keep),
             None => write_empty(state, client, 202, shape).await,
@@ -266,13 +272,15 @@ async fn in_session(
                 id,
                 facts.progress_token.as_ref(),
                 &facts.spans,
-                body,
+                &body,
             ) {
                 Ok(call) => call,
                 Err(LinkError::Gone(_) | LinkError::SessionEnded | LinkError::Initialize(_)) => {
                     return Err(ended(state, facts.id.clone()))
                 }
             };
+            // Sent: the pooled body buffer is not held while the answer streams (issue 13).
+            drop(body);
             let (keep, ending) =
                 answer_call(state, client, call, id, to.timeout, shape, None).await?;
             if let (Method::ResourcesSubscribe, Some(uri), false) = (
@@ -288,7 +296,7 @@ async fn in_session(
         _ => {
             if bound
                 .link
-                .notify(bound.key, body, super::client_message(facts))
+                .notify(bound.key, &body, super::client_message(facts))
                 .is_err()
             {
                 return Err(ended(state, None));
