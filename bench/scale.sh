@@ -5,8 +5,8 @@
 #
 # Two steps, each on a fresh proxy in front of the demo server; everything started here is killed
 # by PID on exit, any error fails the run (exit 1):
-#   conns    wrk -c CONNS (1000) for CONNS_DURATION (60 s), direct then proxied, every body checked:
-#            zero errors required; req/s, p50/p99, CPU-µs per request.
+#   conns    wrk -c CONNS (1000) for CONNS_DURATION (60 s), direct then proxied (--pool-max-idle
+#            CONNS), every body checked: zero errors required; req/s, p50/p99, CPU-µs per request.
 #   streams  STREAMS (10000) concurrent long `tools/call slow` SSE streams (STEPS progress events
 #            DELAY_MS apart, then the result). While every stream is open: the proxy's RSS per
 #            stream (vs before they opened), and a moderate-load echo run compared with the same
@@ -98,7 +98,9 @@ step_conns() {
     local need=$((CONNS * 2 + 256))
     (($(ulimit -n) >= need)) || die "conns: ulimit -n is $(ulimit -n), need $need for $CONNS connections"
     start_demo_http
-    start_proxy --upstream "$UPSTREAM_URL"
+    # As many pooled upstream connections as client connections: with the default (64), every
+    # answer beyond them closes its upstream connection and the next request opens one.
+    start_proxy --upstream "$UPSTREAM_URL" --pool-max-idle "$CONNS"
     local direct proxied
     direct=$(new_session "$UPSTREAM_URL")
     proxied=$(new_session "$PROXY_URL")

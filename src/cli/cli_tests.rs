@@ -81,6 +81,8 @@ fn reverse_parses_every_flag() {
         "60s",
         "--connect-timeout",
         "5s",
+        "--pool-max-idle",
+        "1024",
         "--max-body",
         "4MiB",
         "--admin",
@@ -102,6 +104,7 @@ fn reverse_parses_every_flag() {
     assert_eq!(args.session_ttl, Some(Duration::from_secs(1800)));
     assert_eq!(args.request_timeout, Some(Duration::from_secs(60)));
     assert_eq!(args.connect_timeout, Some(Duration::from_secs(5)));
+    assert_eq!(args.pool_max_idle, Some(1024));
     assert_eq!(args.max_body, Some(4 * 1024 * 1024));
     assert_eq!(args.listener.admin.map(|a| a.port()), Some(9901));
     assert_eq!(args.runtime.io_memory, Some(1024 * 1024));

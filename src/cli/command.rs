@@ -102,6 +102,7 @@ pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
         max: args.max,
         connect_timeout: args.connect_timeout.map(duration),
         request_timeout: args.request_timeout.map(duration),
+        pool_max_idle: args.pool_max_idle,
         ..RawUpstream::default()
     };
     let mut raw = one_route(
@@ -226,7 +227,7 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 27] = [
+    const FLAGS: [(&str, &str); 28] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
@@ -244,6 +245,7 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("upstreams.main.warm", "--warm"),
         ("upstreams.main.max", "--max"),
         ("upstreams.main.connect_timeout", "--connect-timeout"),
+        ("upstreams.main.pool_max_idle", "--pool-max-idle"),
         ("upstreams.main.request_timeout", "--request-timeout"),
         ("sessions.ttl", "--session-ttl"),
         ("limits.max_body_bytes", "--max-body"),

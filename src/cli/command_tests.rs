@@ -69,6 +69,7 @@ fn reverse_with_every_flag_equals_toml() {
         "--session-ttl=5m",
         "--request-timeout=30s",
         "--connect-timeout=1s",
+        "--pool-max-idle=1024",
         "--max-body=1048576",
         "--io-memory=1MiB",
         "--log-level=debug",
@@ -87,6 +88,7 @@ fn reverse_with_every_flag_equals_toml() {
         url = "http://localhost:9000/rpc"
         connect_timeout = "1s"
         request_timeout = "30s"
+        pool_max_idle = 1024
         [limits]
         max_body_bytes = "1MiB"
         [sessions]

@@ -232,6 +232,11 @@ pub struct ReverseArgs {
     /// Time to connect to the upstream, e.g. "5s" (HTTP upstreams) [default: 5s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub connect_timeout: Option<Duration>,
+    /// Idle upstream connections kept per shard (HTTP upstreams; 0 = no pooling). Raise it to
+    /// about the number of concurrent requests a shard carries, or connections beyond it are
+    /// closed after each answer and opened again [default: 64].
+    #[arg(long, value_name = "N")]
+    pub pool_max_idle: Option<u64>,
     /// Largest request body accepted, e.g. "4MiB" [default: 4MiB].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_body: Option<u64>,
