@@ -82,12 +82,7 @@ stop_started() {
 
 command -v curl >/dev/null || die "curl is required"
 command -v wrk >/dev/null || die "wrk is required (bash scripts/setup.sh installs it)"
-if [[ -n $SHADOWCAT_BIN ]]; then
-    BIN=$SHADOWCAT_BIN
-else
-    (cd "$ROOT" && cargo build --release --bin shadowcat) >&2
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/shadowcat"
-fi
+resolve_bin
 if [[ -z $MODERN_SERVER_BIN ]]; then
     (cd "$ROOT" && cargo build --release -p shadowcat-modern-tests --bin modern_server) >&2
     MODERN_SERVER_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/modern_server"

@@ -15,6 +15,19 @@ RESULTS_DIR="$BENCH/results"
 RESULTS="$RESULTS_DIR/$(date +%Y%m%d-%H%M%S).txt"
 PIDS=()
 
+# ------------------------------------------------------------------ the binary
+
+# resolve_bin: BIN = $SHADOWCAT_BIN, or a fresh `cargo build --release` of this checkout.
+resolve_bin() {
+    if [[ -n ${SHADOWCAT_BIN:-} ]]; then
+        BIN=$SHADOWCAT_BIN
+    else
+        (cd "$ROOT" && cargo build --release --bin shadowcat) >&2
+        BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/shadowcat"
+    fi
+    [[ -x $BIN ]] || die "no executable at $BIN"
+}
+
 # ------------------------------------------------------------------ process handling
 
 stop_pid() {

@@ -185,13 +185,7 @@ if ! command -v wrk >/dev/null; then
         die "cannot install wrk"
 fi
 
-if [[ -n $SHADOWCAT_BIN ]]; then
-    BIN=$SHADOWCAT_BIN
-else
-    (cd "$ROOT" && cargo build --release --bin shadowcat) >&2
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/shadowcat"
-fi
-[[ -x $BIN ]] || die "no executable at $BIN"
+resolve_bin
 mkdir -p "$RESULTS_DIR"
 
 # shellcheck disable=SC2046 # placement_flags prints two words on purpose

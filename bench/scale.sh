@@ -62,13 +62,7 @@ source "$BENCH/lib.sh"
 
 command -v wrk >/dev/null || die "wrk is required (apt-get install wrk, or run bench/run.sh once)"
 command -v python3 >/dev/null || die "python3 is required"
-if [[ -n $SHADOWCAT_BIN ]]; then
-    BIN=$SHADOWCAT_BIN
-else
-    (cd "$ROOT" && cargo build --release --bin shadowcat) >&2
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/shadowcat"
-fi
-[[ -x $BIN ]] || die "no executable at $BIN"
+resolve_bin
 mkdir -p "$RESULTS_DIR"
 
 say "# shadowcat scale bench $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"

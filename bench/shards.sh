@@ -48,13 +48,7 @@ esac
 source "$BENCH/lib.sh"
 
 command -v wrk >/dev/null || die "wrk is required (apt-get install wrk, or run bench/run.sh once)"
-if [[ -n $SHADOWCAT_BIN ]]; then
-    BIN=$SHADOWCAT_BIN
-else
-    (cd "$ROOT" && cargo build --release --bin shadowcat) >&2
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/shadowcat"
-fi
-[[ -x $BIN ]] || die "no executable at $BIN"
+resolve_bin
 mkdir -p "$RESULTS_DIR"
 
 start_server demo-server demo-server --http 127.0.0.1:0 --shards "$UPSTREAM_SHARDS"

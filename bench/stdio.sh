@@ -150,13 +150,7 @@ if [[ $PEERS == 1 ]]; then
         die "peers missing: run 'bash scripts/setup.sh --peers' (or PEERS=0 to skip them)"
 fi
 
-if [[ -n $SHADOWCAT_BIN ]]; then
-    BIN=$SHADOWCAT_BIN
-else
-    (cd "$ROOT" && cargo build --release --bin shadowcat) >&2
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/shadowcat"
-fi
-[[ -x $BIN ]] || die "no executable at $BIN"
+resolve_bin
 BIN=$(realpath "$BIN")
 read -r -a STDIO_CMD <<<"${STDIO_SERVER:-$BIN demo-server --stdio}"
 check_stdio_server

@@ -30,3 +30,27 @@ pub struct RequestCtx {
     /// When its head was read (request latency is measured from here).
     pub started: Instant,
 }
+
+impl RequestCtx {
+    /// The context of a message in a live client session (not a 2026-07-28 stateless request);
+    /// the principal is anonymous until an authentication stage exists.
+    pub fn in_session(
+        facts: Facts,
+        stages: RouteStages,
+        route: RouteId,
+        upstream: UpstreamId,
+        session: SessionId,
+        started: Instant,
+    ) -> RequestCtx {
+        RequestCtx {
+            facts,
+            principal: Principal::anonymous(),
+            stages,
+            route,
+            upstream,
+            session: Some(session),
+            modern: false,
+            started,
+        }
+    }
+}

@@ -114,23 +114,13 @@ pub fn facts(inspected: Inspected) -> Facts {
             spans: info.spans,
         },
         Inspected::Batch(items) => Facts {
-            id: None,
             method: items
                 .first()
                 .and_then(|i| i.method)
                 .unwrap_or(Method::Other),
-            kind: None,
-            is_initialize: false,
             is_batch: true,
-            version: None,
-            progress_token: None,
-            cancelled: None,
-            resource: None,
-            claimed: None,
-            mcp_name: None,
-            unknown_method: None,
             elements: items,
-            spans: Spans::default(),
+            ..Facts::bodyless()
         },
     }
 }

@@ -15,7 +15,7 @@ use shards::io::NetStream;
 use crate::config::RouteId;
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::mcp::Method;
-use crate::pipeline::{Facts, Flow, Found, Input, Phase, Principal, RequestCtx, RouteStages};
+use crate::pipeline::{Facts, Flow, Found, Input, Phase, RequestCtx, RouteStages};
 use crate::session::SessionId;
 
 use super::error::ProxyError;
@@ -65,16 +65,14 @@ pub async fn bodyless(
     stages
         .run(Flow::Bodyless, Phase::Session, &input, &mut found)
         .map_err(|refusal| ProxyError::refused(refusal, None))?;
-    let ctx = RequestCtx {
-        facts: Facts::bodyless(),
-        principal: Principal::anonymous(),
-        stages: stages.clone(),
+    let ctx = RequestCtx::in_session(
+        Facts::bodyless(),
+        stages.clone(),
         route,
         upstream,
-        session: Some(sid),
-        modern: false,
+        sid,
         started,
-    };
+    );
     if let Some(translated) = state.l2m.session(&sid) {
         return super::l2m::get_or_delete(state, client, head, sid, translated, is_get).await;
     }

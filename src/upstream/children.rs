@@ -93,8 +93,8 @@ impl Children {
             return Some(Self::new(upstream, stdio));
         }
         let url = upstream.sse()?;
-        Some(Rc::new(Children {
-            peer: Peer::Sse(SseTarget {
+        Some(Self::with(
+            Peer::Sse(SseTarget {
                 url: url.to_url(),
                 addrs: url.addrs.clone(),
                 authority: url.authority.clone(),
@@ -104,39 +104,43 @@ impl Children {
                 max_event: limits.max_sse_event_bytes,
                 io: io.clone(),
             }),
-            options: LinkOptions {
+            LinkOptions {
                 mode: StdioMode::PerSession,
                 max_line: limits.max_sse_event_bytes,
                 kill_grace: Duration::ZERO,
                 upstream: upstream.name.as_str().into(),
             },
-            warm_target: 0,
-            max: usize::MAX,
-            warm: RefCell::new(VecDeque::new()),
-            all: RefCell::new(Vec::new()),
-            shared: RefCell::new(None),
-            started: Cell::new(0),
-            crashed: Cell::new(0),
-            stopped: Cell::new(false),
-        }))
+            0,
+            usize::MAX,
+        ))
     }
 
     /// The children manager for a stdio `upstream` (nothing is spawned yet).
     pub fn new(upstream: &UpstreamConfig, stdio: &StdioUpstream) -> Rc<Children> {
-        Rc::new(Children {
-            peer: Peer::Stdio(ChildSpec {
+        Self::with(
+            Peer::Stdio(ChildSpec {
                 argv: stdio.command.clone(),
                 env: stdio.env.clone(),
                 cwd: stdio.cwd.clone(),
             }),
-            options: LinkOptions {
+            LinkOptions {
                 mode: stdio.mode,
                 max_line: stdio.max_line,
                 kill_grace: stdio.kill_grace,
                 upstream: upstream.name.as_str().into(),
             },
-            warm_target: stdio.warm,
-            max: stdio.max.max(1),
+            stdio.warm,
+            stdio.max.max(1),
+        )
+    }
+
+    /// A manager with nothing spawned yet.
+    fn with(peer: Peer, options: LinkOptions, warm_target: usize, max: usize) -> Rc<Children> {
+        Rc::new(Children {
+            peer,
+            options,
+            warm_target,
+            max,
             warm: RefCell::new(VecDeque::new()),
             all: RefCell::new(Vec::new()),
             shared: RefCell::new(None),

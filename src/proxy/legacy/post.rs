@@ -28,7 +28,7 @@ use super::super::state::ShardState;
 use super::{deliver, http, live, modern, session_param, stdio, LegacyOut};
 use crate::config::RouteId;
 use crate::mcp::ProtocolVersion;
-use crate::pipeline::{facts, Principal, RequestCtx, RouteStages};
+use crate::pipeline::{facts, RequestCtx, RouteStages};
 
 /// Handles one legacy POST; returns whether the connection stays open.
 pub(super) async fn post(
@@ -74,16 +74,7 @@ pub(super) async fn post(
             entry.version,
         )
     };
-    let ctx = RequestCtx {
-        facts,
-        principal: Principal::anonymous(),
-        stages: stages.clone(),
-        route,
-        upstream,
-        session: Some(sid),
-        modern: false,
-        started,
-    };
+    let ctx = RequestCtx::in_session(facts, stages.clone(), route, upstream, sid, started);
     let method = ctx.facts.method;
     match admit_by_stages(state, &ctx.stages, &ctx.facts) {
         Ok(true) => {}
