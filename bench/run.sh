@@ -227,43 +227,34 @@ if [[ $NGINX == 1 ]]; then
     stop_pid "$NGINX_PID"
     forget_pid "$NGINX_PID"
 fi
+# measure_other LABEL BINARY FLAGS...: one more proxy (BINARY with the usual flags plus FLAGS) in
+# front of the same upstream: rows LABEL and moderate-LABEL (and its system calls), then stopped.
+measure_other() {
+    local label=$1 binary=$2 pid url sessions saved_bin=$BIN saved_pid=$PROXY_PID
+    shift 2
+    BIN=$binary
+    # shellcheck disable=SC2046,SC2086 # flag lists on purpose
+    start_server "proxy-$label" reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" \
+        $(placement_flags "$PROXY_SHARDS" "$PROXY_CORES") $PROXY_ARGS "$@"
+    BIN=$saved_bin
+    pid=$STARTED_PID
+    url=$(listen_url proxy)
+    sessions=$(new_sessions "$url" "$WRK_THREADS")
+    PROXY_PID=$pid
+    run_wrk "warmup-$label" "$url" "$sessions" "$WRK_THREADS" "$WRK_CONNS" "$WARMUP" 0
+    run_wrk "$label" "$url" "$sessions" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
+    count_syscalls "$label" "$pid" "$url" "$sessions"
+    run_wrk "moderate-$label" "$url" "${sessions%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
+    PROXY_PID=$saved_pid
+    stop_pid "$pid"
+    forget_pid "$pid"
+}
 if [[ -n $BASE_BIN ]]; then
     [[ -x $BASE_BIN ]] || die "BASE_BIN=$BASE_BIN is not executable"
-    NEW_BIN=$BIN
-    BIN=$BASE_BIN
-    # shellcheck disable=SC2046
-    start_server proxy-base reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" \
-        $(placement_flags "$PROXY_SHARDS" "$PROXY_CORES") $PROXY_ARGS
-    BIN=$NEW_BIN
-    BASE_PID=$STARTED_PID
-    BASE_URL=$(listen_url proxy)
-    BASE_SESSIONS=$(new_sessions "$BASE_URL" "$WRK_THREADS")
-    SHADOWCAT_PID=$PROXY_PID
-    PROXY_PID=$BASE_PID
-    run_wrk warmup-base "$BASE_URL" "$BASE_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$WARMUP" 0
-    run_wrk base "$BASE_URL" "$BASE_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
-    run_wrk moderate-base "$BASE_URL" "${BASE_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
-    PROXY_PID=$SHADOWCAT_PID
-    stop_pid "$BASE_PID"
-    forget_pid "$BASE_PID"
+    measure_other base "$BASE_BIN"
 fi
-if [[ -n $ALT_ARGS ]]; then
-    # shellcheck disable=SC2046,SC2086 # flag lists on purpose
-    start_server proxy-alt reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" \
-        $(placement_flags "$PROXY_SHARDS" "$PROXY_CORES") $PROXY_ARGS $ALT_ARGS
-    ALT_PID=$STARTED_PID
-    ALT_URL=$(listen_url proxy)
-    ALT_SESSIONS=$(new_sessions "$ALT_URL" "$WRK_THREADS")
-    SHADOWCAT_PID=$PROXY_PID
-    PROXY_PID=$ALT_PID
-    run_wrk warmup-alt "$ALT_URL" "$ALT_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$WARMUP" 0
-    run_wrk alt "$ALT_URL" "$ALT_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
-    count_syscalls alt "$ALT_PID" "$ALT_URL" "$ALT_SESSIONS"
-    run_wrk moderate-alt "$ALT_URL" "${ALT_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
-    PROXY_PID=$SHADOWCAT_PID
-    stop_pid "$ALT_PID"
-    forget_pid "$ALT_PID"
-fi
+# shellcheck disable=SC2086 # a flag list on purpose
+[[ -z $ALT_ARGS ]] || measure_other alt "$BIN" $ALT_ARGS
 run_wrk moderate-direct "$UPSTREAM_URL" "${DIRECT_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
 run_wrk moderate-proxied "$PROXY_URL" "${PROXIED_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
 
@@ -295,7 +286,7 @@ if [[ -n $ALT_ARGS ]]; then
         "p99 ${P99[moderate-proxied]} µs vs ${P99[moderate-alt]} µs"
 fi
 if [[ $SYSCALLS == 1 ]]; then
-    for label in shadowcat alt nginx; do
+    for label in shadowcat alt base nginx; do
         [[ -n ${SYSCALL_LINE[$label]:-} ]] && say "system calls, $label: ${SYSCALL_LINE[$label]}"
     done
 fi
