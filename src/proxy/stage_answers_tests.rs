@@ -3,7 +3,7 @@
 //! keep their old path; each refusal through `ProxyError::refused` and the answer funnel.
 
 use crate::config::RouteEra;
-use crate::http::{parse_request, Limits, RequestHead};
+use crate::http::RequestHead;
 use crate::mcp::Inspector;
 use crate::pipeline::checks::{MCP_METHOD, MCP_NAME, PROTOCOL_VERSION};
 use crate::pipeline::{facts, Facts, Flow, Found, Input, Phase, RouteStages};
@@ -20,15 +20,7 @@ enum Era {
 const META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#;
 
 fn head(headers: &[(&str, &str)]) -> RequestHead {
-    let mut raw = String::from("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-    for (name, value) in headers {
-        raw.push_str(&format!("{name}: {value}\r\n"));
-    }
-    raw.push_str("\r\n");
-    parse_request(raw.as_bytes(), &Limits::default())
-        .unwrap()
-        .unwrap()
-        .0
+    crate::pipeline::checks::test_head::head("POST", headers)
 }
 
 fn body_facts(body: &str) -> Facts {
