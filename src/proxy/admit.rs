@@ -11,11 +11,11 @@ use shards::io::NetStream;
 
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::pipeline::{Facts, RouteStages, Verdict};
-use crate::session::{SessionEntry, SessionId};
+use crate::session::SessionId;
 
 use super::error::ProxyError;
 use super::metrics::Counter;
-use super::state::ShardState;
+use super::state::{SessionEntry, ShardState};
 use shards::timeout::within;
 
 /// The request side of the route's stages: `Ok(true)` to send the message on, `Ok(false)` when

@@ -17,7 +17,7 @@ use shards::io::NetStream;
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{Method, ProtocolVersion};
 use crate::pipeline::RequestCtx;
-use crate::session::{SessionEntry, SessionId};
+use crate::session::SessionId;
 
 use super::admit::new_session;
 use super::error::ProxyError;
@@ -25,7 +25,7 @@ use super::exchange::{exchange, finish};
 use super::headers::upstream_request;
 use super::metrics::{Counter, ListenGuard};
 use super::relay::{relay_exchange, until_client_gone, RelayPlan};
-use super::state::ShardState;
+use super::state::{SessionEntry, ShardState};
 
 /// Sends the POST `body` (the client's bytes) upstream and relays the answer; returns whether
 /// the client connection stays open.

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::UpstreamId;
 use crate::http::Head;
-use crate::session::SessionEntry;
 
 use super::exchange::{exchange, finish};
-use super::state::ShardState;
+use super::state::{SessionEntry, ShardState};
 use shards::timeout::within;
 
 /// Most bytes of a DELETE answer read before the socket is given up instead of reused.
@@ -113,7 +112,7 @@ pub async fn reaper(state: Rc<ShardState>) {
 /// Most upstream DELETEs in flight at once per shard.
 const TEARDOWN_BATCH: usize = 64;
 
-async fn teardown_batches(state: &Rc<ShardState>, entries: Vec<crate::session::SessionEntry>) {
+async fn teardown_batches(state: &Rc<ShardState>, entries: Vec<SessionEntry>) {
     let mut entries = entries.into_iter().peekable();
     while entries.peek().is_some() {
         let batch: Vec<_> = entries

@@ -1,4 +1,6 @@
-//! What one client session maps to, and the per-shard table holding them.
+//! What one client session maps to, and the per-shard table holding them. Both are generic
+//! over `L`, the upstream's handle on a session bound to one child (the proxy uses
+//! `Rc<LinkSession>`), so this layer does not import `upstream`.
 //!
 //! Not here: minting ids (id.rs), expiry policy (the proxy's reaper task).
 //! Budget: an idle session must cost ≤ 2 KB including table overhead; the entry itself is
@@ -11,9 +13,10 @@ use crate::mcp::ProtocolVersion;
 
 use super::SessionId;
 
-/// One client session's state on its owning shard.
+/// One client session's state on its owning shard; `L` is the upstream's handle on the
+/// child serving it (see the module docs).
 #[derive(Debug, Clone)]
-pub struct SessionEntry {
+pub struct SessionEntry<L> {
     /// The upstream serving the session (2 bytes: the entry stays within its bound).
     pub upstream: UpstreamId,
     /// The route the session was opened on (4 bytes): only that route's requests may use it,
@@ -25,15 +28,16 @@ pub struct SessionEntry {
     pub version: Option<ProtocolVersion>,
     /// The stdio child serving the session (stdio upstreams); dropping the last clone ends the
     /// session on the child.
-    pub link: Option<std::rc::Rc<crate::upstream::link::LinkSession>>,
+    pub link: Option<L>,
 }
 
-const _: () = assert!(std::mem::size_of::<SessionEntry>() <= 32);
+// The proxy's `L` is one `Rc`: a pointer, like the one checked here.
+const _: () = assert!(std::mem::size_of::<SessionEntry<std::rc::Rc<()>>>() <= 32);
 
 /// The per-shard session table: client id → entry, idle entries expire after the TTL.
-pub type SessionTable = shards::table::Table<SessionId, SessionEntry>;
+pub type SessionTable<L> = shards::table::Table<SessionId, SessionEntry<L>>;
 
 /// Builds an empty table with the configured idle TTL.
-pub fn new_table(ttl: Duration) -> SessionTable {
+pub fn new_table<L>(ttl: Duration) -> SessionTable<L> {
     shards::table::Table::new(ttl)
 }

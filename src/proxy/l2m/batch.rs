@@ -33,10 +33,10 @@ use super::super::stdio::answer::{write_empty, ClientShape};
 use super::super::stdio::batch::{error_reply, Replies};
 use super::call;
 use super::post::{deliver, local, notified};
-use super::session::L2mSession;
 use super::sink::Sink;
 use crate::pipeline::RouteStages;
 use crate::pipeline::{facts, Facts};
+use crate::session::l2m::L2mSession;
 
 /// Elements of one batch in flight upstream at once; the others start, in order, as these end.
 /// Each running element holds an upstream connection (and the shard's tool cache is filled by

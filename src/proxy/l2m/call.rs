@@ -29,12 +29,12 @@ use super::super::error::ProxyError;
 use super::super::state::ShardState;
 use super::super::stdio::answer::ClientShape;
 use super::mrtr::{self, Final, Rounds, Stop};
-use super::session::{ClientAnswer, L2mSession};
 use super::sink::{Answer, Sink};
 use super::wire::{self, ClientMeta, Retry, Shape};
 use super::{tools, upstream};
 use crate::pipeline::Facts;
 use crate::pipeline::RouteStages;
+use crate::session::l2m::{ClientAnswer, L2mSession};
 use shards::timeout::within;
 
 /// How one upstream round ended.

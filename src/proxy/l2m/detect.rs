@@ -17,9 +17,10 @@ use crate::mcp::JsonRpcId;
 
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
-use super::discover::{self, Discovered};
+use super::discover;
 use super::upstream::{self, AuthRefusal};
 use super::wire::{self, ClientMeta};
+use crate::session::l2m::Discovered;
 use crate::upstream::era_verdicts::{Speaks, VERDICT_TTL};
 use shards::timeout::within;
 

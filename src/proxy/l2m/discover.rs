@@ -10,8 +10,8 @@ use serde_json::value::RawValue;
 
 use crate::mcp::{JsonRpcId, ProtocolVersion};
 
-pub use super::super::state::l2m::Discovered;
 use super::wire::META_SERVER_INFO;
+use crate::session::l2m::Discovered;
 
 #[derive(Deserialize)]
 struct Envelope {

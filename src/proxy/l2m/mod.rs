@@ -14,8 +14,9 @@
 //! `Mcp-Param-*` headers), tools.rs (those annotations per upstream, fetched with `tools/list`
 //! when missing), listing.rs (one such fetch at a time per upstream).
 //!
-//! The per-shard state it keeps (translated sessions, discover results, tool caches) is data in
-//! `proxy::state::l2m`; its behaviour is here.
+//! The per-shard state it keeps is data: each translated session's in `session::l2m`, the
+//! shard's map of them, discover results and tool caches in `proxy::state::l2m`; its
+//! behaviour is here.
 //!
 //! Both legacy client transports use it: Streamable HTTP sessions here (answers on the POST,
 //! the GET stream), HTTP+SSE sessions through proxy::legacy::modern (every message on
@@ -39,8 +40,5 @@ pub mod tools;
 pub mod upstream;
 pub mod wire;
 
-/// The translated-session state (moved to `proxy::state::l2m`; the old path still works).
-pub use super::state::l2m as session;
-pub use super::state::l2m::{L2mSession, L2mState};
 pub(in crate::proxy) use post::{intercept, may_intercept};
 pub use stream::get_or_delete;

@@ -24,12 +24,12 @@ use super::super::error::ProxyError;
 use super::super::headers::local_response;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape};
-use super::discover::Discovered;
-use super::session::L2mSession;
 use super::wire::ClientMeta;
 use super::{batch, call, detect};
 use crate::pipeline::RouteStages;
 use crate::pipeline::{Facts, RequestCtx};
+use crate::session::l2m::Discovered;
+use crate::session::l2m::L2mSession;
 
 /// Serves the POST when translation applies; `None` when it passes through as before (the
 /// upstream is not modern, or the session is not a translated one).

@@ -24,10 +24,10 @@ use super::super::metrics::{Counter, ListenGuard};
 use super::super::relay::until_client_gone;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{ClientShape, SseOut};
-use super::session::L2mSession;
 use super::sink::StreamSink;
 use super::wire::{self, ClientMeta, Shape};
 use super::{tools, upstream};
+use crate::session::l2m::L2mSession;
 
 /// A listen that ended on its own is reopened after this pause (no hot loop against an
 /// upstream that closes it at once).

@@ -23,9 +23,9 @@ pub use super::super::state::l2m::{Listing, ToolCache, ToolCaches};
 use super::super::state::ShardState;
 use super::listing;
 use super::params::{self, Page, ToolParams};
-use super::session::L2mSession;
 use super::upstream;
 use super::wire::{self, ClientMeta, Shape};
+use crate::session::l2m::L2mSession;
 use shards::timeout::within;
 
 /// Most `tools/list` pages one fetch reads (a cursor loop must end).

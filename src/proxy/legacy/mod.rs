@@ -6,7 +6,7 @@
 //! stream.
 //!
 //! Here: routing to those handlers, and delivering to a session's [`LegacyOut`] (the
-//! per-session queue between the exchanges and the stream, `proxy/state/legacy.rs`).
+//! per-session queue between the exchanges and the stream, `session/legacy.rs`).
 //! Not here: the Streamable HTTP endpoint (post.rs, bodyless.rs), shard handoff (server.rs
 //! calls [`messages_session`]).
 
@@ -16,8 +16,11 @@ mod post;
 mod stdio;
 mod stream;
 
-use super::state::legacy::Work;
-pub use super::state::legacy::{LegacyOut, QUEUE_CAPACITY};
+pub use super::state::LegacyOut;
+use crate::session::legacy::QUEUE_CAPACITY;
+
+/// An exchange in flight for a legacy session (the stream waits for it at shutdown).
+type Work = crate::session::legacy::Work<crate::pipeline::RouteStages>;
 
 use std::rc::Rc;
 

@@ -25,12 +25,13 @@ use crate::session::SessionId;
 use super::super::error::ProxyError;
 use super::super::l2m::post::{self as l2m_post, Hello, Route};
 use super::super::l2m::sink::{Sink, StreamSink};
-use super::super::l2m::{call, detect, stream as l2m_stream, L2mSession};
+use super::super::l2m::{call, detect, stream as l2m_stream};
 use super::super::metrics::ListenGuard;
 use super::super::state::ShardState;
 use super::http::{self, Job};
 use super::{deliver, live, LegacyOut, Work};
 use crate::pipeline::Facts;
+use crate::session::l2m::L2mSession;
 
 /// The session's stream as the translation's sink: every message becomes one
 /// `event: message`; the answer is never an HTTP status (the POST got its 202 already).

@@ -19,13 +19,13 @@ use crate::config::LegacySseConfig;
 use crate::http::{
     write_chunk, write_event, write_response_head, Framing, Head, HttpConn, RequestHead, LAST_CHUNK,
 };
-use crate::session::{SessionEntry, SessionId};
+use crate::session::SessionId;
 
 use super::super::admit::{admit_by_stages, new_session};
 use super::super::error::ProxyError;
 use super::super::guard;
 use super::super::metrics::Counter;
-use super::super::state::ShardState;
+use super::super::state::{SessionEntry, ShardState};
 use super::LegacyOut;
 use crate::pipeline::{Facts, Principal, RequestCtx, RouteStages};
 use shards::timeout::within;

@@ -1,98 +1,22 @@
-//! Per-shard state of era translation for legacy clients (`proxy::l2m`): shareable
-//! `server/discover` results ([`Discovered`]), each translated session's client state
-//! (capabilities, clientInfo, log level, resource subscriptions, MRTR waiters, in-flight
-//! requests), and the tools' `x-mcp-header` annotations per upstream ([`ToolCache`], with the
-//! fetch under way, [`Flight`]). Only the data: its behaviour is in `proxy::l2m` (discover.rs
-//! parses a [`Discovered`], tools.rs and listing.rs keep the caches, params.rs reads
-//! [`ToolParams`]), so this module imports no feature.
+//! Per-shard state of era translation for legacy clients (`proxy::l2m`): the translated
+//! sessions owned here (their state is `session::l2m`), shareable `server/discover` results,
+//! and the tools' `x-mcp-header` annotations per upstream ([`ToolCache`], with the fetch under
+//! way, [`Flight`]). Only the data: its behaviour is in `proxy::l2m` (tools.rs and listing.rs
+//! keep the caches, params.rs reads [`ToolParams`]), so this module imports no feature.
 //!
 //! Not here: the session table itself (crate::session; a translated session has a normal
 //! entry there, which owns its lifetime: this side table is cleaned whenever the entry goes).
-//! Only cold paths allocate: `initialize`, subscriptions, MRTR rounds.
 
-use crate::config::UpstreamId;
-use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashMap};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use glommio::channels::local_channel::LocalSender;
-use serde_json::value::RawValue;
 use shards::latch::Latch;
 
-use crate::mcp::{JsonRpcId, ProtocolVersion};
+use crate::config::UpstreamId;
+use crate::session::l2m::{Discovered, L2mSession};
 use crate::session::SessionId;
-
-/// A client's answer to a server→client request: (the proxy-minted id, the whole response).
-pub type ClientAnswer = (JsonRpcId, Vec<u8>);
-
-/// One translated session (legacy client, modern upstream).
-#[derive(Debug)]
-pub struct L2mSession {
-    /// The upstream.
-    pub upstream: UpstreamId,
-    /// The version negotiated with the client.
-    pub version: ProtocolVersion,
-    /// The client's `initialize` capabilities (raw JSON object).
-    pub capabilities: Box<RawValue>,
-    /// The client's `clientInfo` (raw JSON object).
-    pub client_info: Box<RawValue>,
-    /// The discover result the session was opened with (upstream capabilities).
-    pub discovered: Rc<Discovered>,
-    /// Set by `logging/setLevel`.
-    pub log_level: RefCell<Option<String>>,
-    /// Resource URIs the client subscribed to.
-    pub subscriptions: RefCell<BTreeSet<String>>,
-    /// Fired (and replaced) when the subscriptions change: the GET stream's listen reopens.
-    pub resubscribe: RefCell<Rc<Latch>>,
-    /// Fired when the session ends (DELETE, expiry): waits and streams stop.
-    pub ended: Latch,
-    /// Proxy-minted server→client request id → the exchange waiting for the answer.
-    pub waiters: RefCell<HashMap<JsonRpcId, Rc<LocalSender<ClientAnswer>>>>,
-    /// Client request id → its cancel latch (fired by `notifications/cancelled`).
-    pub inflight: RefCell<HashMap<JsonRpcId, Rc<Latch>>>,
-    next_id: Cell<u64>,
-}
-
-impl L2mSession {
-    /// A new session's state.
-    pub fn new(
-        upstream: UpstreamId,
-        version: ProtocolVersion,
-        capabilities: Box<RawValue>,
-        client_info: Box<RawValue>,
-        discovered: Rc<Discovered>,
-    ) -> Self {
-        L2mSession {
-            upstream,
-            version,
-            capabilities,
-            client_info,
-            discovered,
-            log_level: RefCell::new(None),
-            subscriptions: RefCell::new(BTreeSet::new()),
-            resubscribe: RefCell::new(Rc::new(Latch::default())),
-            ended: Latch::default(),
-            waiters: RefCell::new(HashMap::new()),
-            inflight: RefCell::new(HashMap::new()),
-            next_id: Cell::new(0),
-        }
-    }
-
-    /// A fresh id for a server→client request or an upstream retry (never reused in the
-    /// session).
-    pub fn mint(&self, what: &str) -> String {
-        let n = self.next_id.get() + 1;
-        self.next_id.set(n);
-        format!("shadowcat-{what}-{n}")
-    }
-
-    /// Wakes the GET stream so it reopens its listen with the new subscriptions.
-    pub fn subscriptions_changed(&self) {
-        let old = self.resubscribe.replace(Rc::new(Latch::default()));
-        old.fire();
-    }
-}
 
 /// Translation state of one shard.
 #[derive(Debug, Default)]
@@ -134,22 +58,6 @@ impl L2mState {
             .filter(|(_, until)| now < *until)
             .map(|(found, _)| found.clone())
     }
-}
-
-/// The fields of a `server/discover` result the proxy uses.
-#[derive(Debug)]
-pub struct Discovered {
-    /// Whether `supportedVersions` lists any legacy (session) version.
-    pub serves_legacy: bool,
-    /// `capabilities` (raw JSON object).
-    pub capabilities: Box<RawValue>,
-    /// `_meta["io.modelcontextprotocol/serverInfo"]` or a top-level `serverInfo` (raw JSON).
-    pub server_info: Option<Box<RawValue>>,
-    /// `instructions` (raw JSON string).
-    pub instructions: Option<Box<RawValue>>,
-    /// How long the result may be reused for other clients: only a `public` result with a
-    /// positive `ttlMs` (caching.mdx); `None` means ask again next time.
-    pub shareable_for: Option<Duration>,
 }
 
 /// One annotated argument: where it sits in `arguments` and the header it travels in.

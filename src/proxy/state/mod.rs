@@ -21,18 +21,29 @@ use shards::{ShardCtx, ShardId};
 use crate::config::{Config, ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId};
 use crate::mcp::Inspector;
 use crate::pipeline::RouteStages;
-use crate::session::{entry::new_table, OpenStreams, SessionTable};
+use crate::session::{entry::new_table, OpenStreams};
 use crate::upstream::children::{ChildStats, Children};
 use crate::upstream::era_verdicts::EraVerdicts;
+use crate::upstream::link::LinkSession;
 use crate::upstream::pool::Pool;
 
 use super::metrics::ProxyMetrics;
 
 pub mod l2m;
-pub mod legacy;
 pub mod modern;
 pub mod modern_pool;
 use shards::latch::Latch;
+
+/// A client session's entry as the proxy keeps it: a session bound to a stdio child (or a
+/// legacy SSE link) holds that link; dropping the last clone ends the session on the child.
+pub type SessionEntry = crate::session::SessionEntry<Rc<LinkSession>>;
+
+/// The per-shard table of [`SessionEntry`]s.
+pub type SessionTable = crate::session::SessionTable<Rc<LinkSession>>;
+
+/// A legacy HTTP+SSE session's queue to its stream, with the route's stages run on each
+/// message.
+pub type LegacyOut = crate::session::legacy::LegacyOut<RouteStages>;
 
 /// Most idle pooled buffers per size class and shard (bounds memory held while idle).
 const POOLED_BUFFERS_PER_CLASS: usize = 256;
@@ -117,8 +128,7 @@ pub struct ShardState {
     /// Sessions with GET streams open right now (and how many): the reaper keeps them alive.
     pub open_streams: OpenStreams,
     /// Legacy HTTP+SSE sessions owned here, each with its open stream's queue.
-    pub legacy:
-        RefCell<std::collections::HashMap<crate::session::SessionId, Rc<legacy::LegacyOut>>>,
+    pub legacy: RefCell<std::collections::HashMap<crate::session::SessionId, Rc<LegacyOut>>>,
     /// HTTP size limits, from the config.
     pub limits: crate::http::Limits,
     /// Replies to this shard's metrics scrapes.

@@ -15,13 +15,13 @@ use shards::slab::Lease;
 use crate::config::StdioMode;
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{JsonRpcId, Kind, Method, ProtocolVersion};
-use crate::session::{SessionEntry, SessionId};
+use crate::session::SessionId;
 use crate::upstream::link::{LinkError, LinkSession};
 
 use super::super::admit::new_session;
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
-use super::super::state::ShardState;
+use super::super::state::{SessionEntry, ShardState};
 use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
 use crate::pipeline::RouteStages;
 use crate::pipeline::{Facts, RequestCtx};

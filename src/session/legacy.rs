@@ -1,9 +1,11 @@
 //! One legacy HTTP+SSE (2024-11-05) client session's state ([`LegacyOut`]): the bounded queue
 //! between the exchanges its POSTs start and its event stream, the stream's end, and the count
 //! of exchanges still running (the stream waits for them at shutdown). `ShardState.legacy`
-//! maps session ids to these.
+//! maps session ids to these. Generic over `S`, the route's stages (the proxy's
+//! `RouteStages`), so this layer does not import the pipeline.
 //!
-//! Not here: the transport itself (the legacy folder: routing, delivering, the stream task).
+//! Not here: the transport itself (the proxy's legacy folder: routing, delivering, the stream
+//! task).
 //! Single-shard data: `Cell`s and a local channel, no locks.
 
 use std::cell::Cell;
@@ -12,33 +14,32 @@ use std::rc::Rc;
 use glommio::channels::local_channel::{LocalReceiver, LocalSender};
 use shards::latch::Latch;
 
-use crate::pipeline::RouteStages;
-
 /// Messages queued for one legacy stream. A client that falls this far behind is not reading
 /// its stream: its session ends (with a log line) instead of growing memory.
 pub const QUEUE_CAPACITY: usize = 256;
 
 /// One legacy session's link between its exchanges and its stream.
 #[derive(Debug)]
-pub struct LegacyOut {
+pub struct LegacyOut<S> {
     /// Messages for the stream, in the order they arrived.
-    pub(in crate::proxy) tx: LocalSender<Vec<u8>>,
+    pub(crate) tx: LocalSender<Vec<u8>>,
     /// Fired to end the stream (and with it the session).
-    pub(in crate::proxy) ended: Latch,
+    pub(crate) ended: Latch,
     /// Exchanges still running (the stream waits for them at shutdown).
-    pub(in crate::proxy) inflight: Cell<u32>,
+    pub(crate) inflight: Cell<u32>,
     /// Set at shutdown: `drained` fires once `inflight` is zero.
-    pub(in crate::proxy) draining: Cell<bool>,
-    pub(in crate::proxy) drained: Latch,
+    pub(crate) draining: Cell<bool>,
+    /// Fired once a draining session has no exchange left.
+    pub(crate) drained: Latch,
     /// The upstream's own stream (GET or the child's inbox) is being piped already.
-    pub(in crate::proxy) listening: Cell<bool>,
+    pub(crate) listening: Cell<bool>,
     /// The route's stages: their response side runs on every message queued here.
-    pub(in crate::proxy) stages: RouteStages,
+    pub(crate) stages: S,
 }
 
-impl LegacyOut {
+impl<S> LegacyOut<S> {
     /// A session's queue and the stream's end of it.
-    pub(in crate::proxy) fn new(stages: RouteStages) -> (Rc<LegacyOut>, LocalReceiver<Vec<u8>>) {
+    pub(crate) fn new(stages: S) -> (Rc<Self>, LocalReceiver<Vec<u8>>) {
         let (tx, rx) = glommio::channels::local_channel::new_bounded(QUEUE_CAPACITY);
         let out = Rc::new(LegacyOut {
             tx,
@@ -53,13 +54,13 @@ impl LegacyOut {
     }
 
     /// Counts an exchange as running until the returned guard drops.
-    pub(in crate::proxy) fn work(self: &Rc<Self>) -> Work {
+    pub(crate) fn work(self: &Rc<Self>) -> Work<S> {
         self.inflight.set(self.inflight.get() + 1);
         Work(self.clone())
     }
 
     /// Shutdown: `drained` fires once no exchange runs.
-    pub(in crate::proxy) fn drain(&self) {
+    pub(crate) fn drain(&self) {
         self.draining.set(true);
         if self.inflight.get() == 0 {
             self.drained.fire();
@@ -67,16 +68,16 @@ impl LegacyOut {
     }
 
     /// Claims the right to pipe the upstream's own stream; false when already claimed.
-    pub(in crate::proxy) fn start_listening(&self) -> bool {
+    pub(crate) fn start_listening(&self) -> bool {
         !self.listening.replace(true)
     }
 }
 
 /// An exchange in flight for a session (see [`LegacyOut::work`]).
 #[derive(Debug)]
-pub(in crate::proxy) struct Work(Rc<LegacyOut>);
+pub(crate) struct Work<S>(Rc<LegacyOut<S>>);
 
-impl Drop for Work {
+impl<S> Drop for Work<S> {
     fn drop(&mut self) {
         let left = self.0.inflight.get().saturating_sub(1);
         self.0.inflight.set(left);
