@@ -17,6 +17,7 @@ use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::mcp::Method;
 use crate::pipeline::{Facts, Flow, Found, Input, Phase, RequestCtx, RouteStages};
 use crate::session::SessionId;
+use crate::upstream::runtime::UpstreamRuntime;
 
 use super::error::ProxyError;
 use super::exchange::{exchange, finish};
@@ -85,17 +86,19 @@ pub async fn bodyless(
         return super::stdio::get_or_delete(state, client, head, sid, bound, is_get).await;
     }
 
-    let mut request = state.bufs.lease(1024);
     let upstream = ctx.upstream;
+    // Every Streamable HTTP session of a linked upstream holds its link (stdio/post.rs; legacy
+    // sessions do not come here): one without is not a session that upstream has.
+    let UpstreamRuntime::Http(http) = state.upstream(upstream) else {
+        return Err(ProxyError::SessionNotFound { id: None });
+    };
+    let mut request = state.bufs.lease(1024);
     {
         let mut sessions = state.sessions.borrow_mut();
         let entry = sessions
             .get_mut(&sid, Instant::now())
             .ok_or(ProxyError::SessionNotFound { id: None })?;
-        let up = state.config.upstream(upstream);
-        let url = up
-            .http()
-            .ok_or(ProxyError::Internal("HTTP path used for a stdio upstream"))?;
+        let url = &http.url;
         upstream_request(
             &mut request,
             if is_get { "GET" } else { "DELETE" },

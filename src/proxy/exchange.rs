@@ -11,7 +11,7 @@ use std::rc::Rc;
 use crate::http::ResponseHead;
 use crate::mcp::JsonRpcId;
 pub use crate::upstream::pool::Exchange;
-use crate::upstream::pool::UpstreamConn;
+use crate::upstream::pool::{ConnectError, UpstreamConn};
 
 use super::error::ProxyError;
 use super::metrics::Counter;
@@ -33,7 +33,11 @@ pub async fn exchange(
     id: Option<&JsonRpcId>,
     head_request: bool,
 ) -> Result<Exchange, ProxyError> {
-    let pool = state.pool(upstream);
+    // Only HTTP upstreams have a pool; any other has no address to connect to (as an empty
+    // pool would say).
+    let pool = state
+        .pool(upstream)
+        .ok_or_else(|| unavailable(state, id, &ConnectError::NoAddress))?;
     let checkout = pool
         .checkout()
         .await
@@ -144,7 +148,7 @@ fn unavailable(
 
 /// Returns a finished exchange's connection to the pool when clean; otherwise drops it.
 pub fn finish(state: &ShardState, exchange: Exchange, reusable: bool) {
-    if reusable {
-        state.pool(exchange.upstream).checkin(exchange.conn);
+    if let (true, Some(pool)) = (reusable, state.pool(exchange.upstream)) {
+        pool.checkin(exchange.conn);
     }
 }

@@ -18,6 +18,7 @@ use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{Method, ProtocolVersion};
 use crate::pipeline::RequestCtx;
 use crate::session::SessionId;
+use crate::upstream::runtime::HttpUpstream;
 
 use super::admit::new_session;
 use super::error::ProxyError;
@@ -35,6 +36,7 @@ use super::state::{SessionEntry, ShardState};
 /// `-32001`), client write failures.
 pub(super) async fn post(
     state: &Rc<ShardState>,
+    http: &HttpUpstream,
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: shards::slab::Lease<'_>,
@@ -46,9 +48,7 @@ pub(super) async fn post(
     // translation, and this request is translated from the bytes still in `request`.
     let probe = modern && up.era == crate::config::UpstreamEra::Auto;
     let body_len = body.len();
-    let url = up
-        .http()
-        .ok_or(ProxyError::Internal("HTTP path used for a stdio upstream"))?;
+    let url = &http.url;
 
     let mut request = state.bufs.lease(body.len() + 1024);
     {

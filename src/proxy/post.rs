@@ -111,17 +111,19 @@ pub async fn post(
         started,
     };
     match Adapter::choose(state, &ctx) {
-        Adapter::LegacyToModern => {
+        Adapter::LegacyToModern(http) => {
             // An `initialize` the translation turns down (the upstream is legacy after all)
             // passes through to the HTTP adapter.
             // The translations are boxed: their large futures would otherwise size every
             // connection's (issue 13, memory per open stream).
-            if let Some(served) =
-                Box::pin(super::l2m::intercept(state, client, head, &body, &ctx)).await
+            if let Some(served) = Box::pin(super::l2m::intercept(
+                state, http, client, head, &body, &ctx,
+            ))
+            .await
             {
                 return served;
             }
-            http_upstream::post(state, client, head, body, &ctx).await
+            http_upstream::post(state, http, client, head, body, &ctx).await
         }
         Adapter::ModernToLegacy => {
             Box::pin(super::modern_client::serve(
@@ -129,10 +131,10 @@ pub async fn post(
             ))
             .await
         }
-        Adapter::Link { timeout } => {
-            super::stdio::post(state, client, head, body, &ctx, timeout).await
+        Adapter::Link { children, timeout } => {
+            super::stdio::post(state, children, client, head, body, &ctx, timeout).await
         }
-        Adapter::Http => http_upstream::post(state, client, head, body, &ctx).await,
+        Adapter::Http(http) => http_upstream::post(state, http, client, head, body, &ctx).await,
     }
 }
 

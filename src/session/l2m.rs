@@ -17,7 +17,7 @@ use glommio::channels::local_channel::LocalSender;
 use serde_json::value::RawValue;
 use shards::latch::Latch;
 
-use crate::config::UpstreamId;
+use crate::config::{UpstreamId, UpstreamUrl};
 use crate::mcp::{JsonRpcId, ProtocolVersion};
 
 /// A client's answer to a server→client request: (the proxy-minted id, the whole response).
@@ -28,6 +28,9 @@ pub type ClientAnswer = (JsonRpcId, Vec<u8>);
 pub struct L2mSession {
     /// The upstream.
     pub upstream: UpstreamId,
+    /// Its URL: a translated session's upstream is always a Streamable HTTP one (the adapter
+    /// choice hands the URL over when the session opens).
+    pub url: Rc<UpstreamUrl>,
     /// The version negotiated with the client.
     pub version: ProtocolVersion,
     /// The client's `initialize` capabilities (raw JSON object).
@@ -55,6 +58,7 @@ impl L2mSession {
     /// A new session's state.
     pub fn new(
         upstream: UpstreamId,
+        url: Rc<UpstreamUrl>,
         version: ProtocolVersion,
         capabilities: Box<RawValue>,
         client_info: Box<RawValue>,
@@ -62,6 +66,7 @@ impl L2mSession {
     ) -> Self {
         L2mSession {
             upstream,
+            url,
             version,
             capabilities,
             client_info,

@@ -3,14 +3,14 @@
 //! HTTP+SSE upstream sessions (opened per client session); and stopping them all at shutdown.
 //!
 //! Not here: what a child does with messages (`upstream::link`), the requests that use a link
-//! (the proxy's `stdio/` folder). Kept in `ShardState` per upstream (`state.children(id)`).
+//! (the proxy's `stdio/` folder). Kept in `ShardState` per upstream, in its `UpstreamRuntime` (runtime.rs).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::config::{LimitsConfig, StdioMode, StdioUpstream, UpstreamConfig};
+use crate::config::{LimitsConfig, StdioMode, StdioUpstream, UpstreamConfig, UpstreamUrl};
 use crate::upstream::link::{Link, LinkError, LinkOptions, SseError, SseTarget};
 use crate::upstream::stdio::{ChildSpec, SpawnError};
 
@@ -82,18 +82,15 @@ pub struct ChildStats {
 }
 
 impl Children {
-    /// The manager for a linked `upstream` (stdio or legacy SSE); `None` for a Streamable
-    /// HTTP upstream. Nothing is spawned or opened yet.
-    pub fn for_upstream(
+    /// The manager for a legacy SSE `upstream` whose GET stream is at `url` (nothing is
+    /// opened yet).
+    pub fn sse(
         upstream: &UpstreamConfig,
+        url: &UpstreamUrl,
         limits: &LimitsConfig,
         io: &shards::io::ShardIo,
-    ) -> Option<Rc<Children>> {
-        if let Some(stdio) = upstream.stdio() {
-            return Some(Self::new(upstream, stdio));
-        }
-        let url = upstream.sse()?;
-        Some(Self::with(
+    ) -> Rc<Children> {
+        Self::with(
             Peer::Sse(SseTarget {
                 url: url.to_url(),
                 addrs: url.addrs.clone(),
@@ -112,7 +109,7 @@ impl Children {
             },
             0,
             usize::MAX,
-        ))
+        )
     }
 
     /// The children manager for a stdio `upstream` (nothing is spawned yet).

@@ -9,6 +9,7 @@ pub mod children;
 pub mod era_verdicts;
 pub mod link;
 pub mod pool;
+pub mod runtime;
 pub mod stdio;
 #[cfg(test)]
 mod test_support;

@@ -400,9 +400,7 @@ async fn round<S: Sink>(
     cancel: &Latch,
     timeout: Duration,
 ) -> Result<RoundEnd, ProxyError> {
-    let Some(url) = state.config.upstream(session.upstream).http() else {
-        return Err(ProxyError::Internal("HTTP path used for a stdio upstream"));
-    };
+    let url = &session.url;
     let mut request = state.bufs.lease(body.len() + 1024);
     wire::request_head_with(
         &mut request,

@@ -8,7 +8,7 @@
 //!
 //! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs).
 
-use crate::config::{RouteId, UpstreamId};
+use crate::config::{RouteId, UpstreamId, UpstreamUrl};
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -30,12 +30,14 @@ use crate::pipeline::RouteStages;
 use crate::pipeline::{Facts, RequestCtx};
 use crate::session::l2m::Discovered;
 use crate::session::l2m::L2mSession;
+use crate::upstream::runtime::HttpUpstream;
 
 /// Serves the POST when translation applies; `None` when it passes through as before (the
 /// upstream is not modern, or the session is not a translated one).
 #[allow(clippy::too_many_arguments)]
 pub(in crate::proxy) async fn intercept(
     state: &Rc<ShardState>,
+    http: &HttpUpstream,
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
@@ -44,7 +46,15 @@ pub(in crate::proxy) async fn intercept(
     let (facts, upstream, stages) = (&ctx.facts, ctx.upstream, &ctx.stages);
     let served = match ctx.session {
         None if facts.is_initialize && detect::may_translate(state, upstream) => {
-            initialize(state, client, head, body, facts, (ctx.route, upstream)).await
+            initialize(
+                state,
+                client,
+                head,
+                body,
+                facts,
+                (ctx.route, upstream, &http.url),
+            )
+            .await
         }
         None => return None,
         Some(sid) => {
@@ -133,7 +143,7 @@ impl Hello {
 pub(in crate::proxy) fn open(
     state: &ShardState,
     sid: SessionId,
-    upstream: UpstreamId,
+    (upstream, url): (UpstreamId, &Rc<UpstreamUrl>),
     hello: Hello,
     discovered: Rc<Discovered>,
     id: &JsonRpcId,
@@ -144,6 +154,7 @@ pub(in crate::proxy) fn open(
         sid,
         Rc::new(L2mSession::new(
             upstream,
+            url.clone(),
             version,
             hello.capabilities,
             hello.client_info,
@@ -164,7 +175,7 @@ async fn initialize(
     head: &RequestHead,
     body: &[u8],
     facts: &Facts,
-    (route, upstream): (RouteId, UpstreamId),
+    (route, upstream, url): (RouteId, UpstreamId, &Rc<UpstreamUrl>),
 ) -> Option<Result<bool, ProxyError>> {
     let hello = Hello::read(body)?;
     let discovered =
@@ -189,7 +200,7 @@ async fn initialize(
         Err(e) => return Some(Err(e)),
     };
     let id = facts.id.clone().unwrap_or(JsonRpcId::Number(0));
-    let response = open(state, sid, upstream, hello, discovered, &id);
+    let response = open(state, sid, (upstream, url), hello, discovered, &id);
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,

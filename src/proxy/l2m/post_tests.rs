@@ -14,6 +14,13 @@ fn session() -> L2mSession {
     let hello = Hello::read(br#"{"jsonrpc":"2.0","id":0,"method":"initialize"}"#).unwrap();
     L2mSession::new(
         crate::config::UpstreamId::test(0),
+        Rc::new(crate::config::UpstreamUrl {
+            host: "127.0.0.1".into(),
+            port: 9,
+            path: "/mcp".into(),
+            authority: "127.0.0.1:9".into(),
+            addrs: Vec::new(),
+        }),
         hello.version(),
         hello.capabilities,
         hello.client_info,

@@ -14,7 +14,7 @@
 //! Per request: one background task owning the body and a copy of the POST's head (its
 //! end-to-end headers, never credentials, go upstream with the request).
 
-use crate::config::UpstreamId;
+use crate::config::{UpstreamId, UpstreamUrl};
 use std::future::Future;
 use std::rc::Rc;
 
@@ -94,7 +94,7 @@ pub(super) fn may_translate(state: &ShardState, upstream: UpstreamId, facts: &Fa
 pub(super) async fn initialize(
     state: Rc<ShardState>,
     job: Job,
-    hello: Hello,
+    (hello, url): (Hello, Rc<UpstreamUrl>),
     head: RequestHead,
     work: Work,
 ) {
@@ -133,7 +133,7 @@ pub(super) async fn initialize(
         None => return,
     }
     let id = id.unwrap_or(JsonRpcId::Number(0));
-    let response = l2m_post::open(&state, job.sid, job.upstream, hello, found, &id);
+    let response = l2m_post::open(&state, job.sid, (job.upstream, &url), hello, found, &id);
     tracing::debug!(
         session = %job.sid.as_str(),
         version = version.as_str(),

@@ -29,6 +29,7 @@ use super::{deliver, http, live, modern, session_param, stdio, LegacyOut};
 use crate::config::RouteId;
 use crate::mcp::ProtocolVersion;
 use crate::pipeline::{facts, RequestCtx, RouteStages};
+use crate::upstream::runtime::UpstreamRuntime;
 
 /// Handles one legacy POST; returns whether the connection stays open.
 pub(super) async fn post(
@@ -113,62 +114,68 @@ fn send(
 ) -> Result<(), ProxyError> {
     let work = out.work();
     let up = state.config.upstream(ctx.upstream);
-    match (Adapter::choose(state, &ctx), up.http()) {
+    let http = match Adapter::choose(state, &ctx) {
         // A translated session (modern upstream): the era translation, answers on the stream.
-        (Adapter::LegacyToModern, _) => {
+        Adapter::LegacyToModern(_) => {
             let Some(translated) = state.l2m.session(&sid) else {
                 return Err(ProxyError::SessionNotFound { id: ctx.facts.id });
             };
             modern::post(state, sid, out, translated, head, body, ctx.facts, work)?;
+            return Ok(());
         }
-        // stdio children and legacy SSE upstreams (no URL): sessions go through a link.
-        (Adapter::Link { timeout }, _) => {
-            stdio::start(state, sid, ctx.upstream, body, ctx.facts, timeout, work);
+        // stdio children and legacy SSE upstreams: sessions go through a link.
+        Adapter::Link { children, timeout } => {
+            stdio::start(state, sid, children, body, ctx.facts, timeout, work);
+            return Ok(());
         }
-        // `Http` is chosen for URL upstreams only; without one, the link as above.
-        (_, None) => {
-            let timeout = up.request_timeout;
-            stdio::start(state, sid, ctx.upstream, body, ctx.facts, timeout, work);
-        }
-        // A Streamable HTTP upstream (a legacy client is never `ModernToLegacy`).
-        (Adapter::Http | Adapter::ModernToLegacy, Some(url)) => {
-            // An `initialize` that may open a translated session (the upstream may be modern).
-            let hello = modern::may_translate(state, ctx.upstream, &ctx.facts)
-                .then(|| Hello::read(&body))
-                .flatten();
-            let mut request = state.bufs.take(body.len() + 1024);
-            legacy_upstream_request(
-                &mut request,
-                "POST",
-                &url.path,
-                &url.authority,
-                Some(head),
-                upstream_session.as_deref(),
-                version.map(ProtocolVersion::as_str),
-                Some(body.len()),
-            );
-            request.extend_from_slice(&body);
-            state.bufs.give(body);
-            let job = http::Job {
-                sid,
-                upstream: ctx.upstream,
-                request,
-                facts: ctx.facts,
-                timeout: up.request_timeout,
-            };
-            let task = match hello {
-                Some(hello) => glommio::spawn_local(modern::initialize(
-                    state.clone(),
-                    job,
-                    hello,
-                    head.clone(),
-                    work,
-                )),
-                None => glommio::spawn_local(http::run(state.clone(), job, work)),
-            };
-            task.detach();
-        }
-    }
+        Adapter::Http(http) => http,
+        // A legacy client is never `ModernToLegacy`: its upstream's own transport serves it.
+        Adapter::ModernToLegacy => match state.upstream(ctx.upstream) {
+            UpstreamRuntime::Http(http) => http,
+            UpstreamRuntime::Linked(children) => {
+                let timeout = up.request_timeout;
+                stdio::start(state, sid, children, body, ctx.facts, timeout, work);
+                return Ok(());
+            }
+        },
+    };
+    // A Streamable HTTP upstream.
+    let url = &http.url;
+    // An `initialize` that may open a translated session (the upstream may be modern).
+    let hello = modern::may_translate(state, ctx.upstream, &ctx.facts)
+        .then(|| Hello::read(&body))
+        .flatten();
+    let mut request = state.bufs.take(body.len() + 1024);
+    legacy_upstream_request(
+        &mut request,
+        "POST",
+        &url.path,
+        &url.authority,
+        Some(head),
+        upstream_session.as_deref(),
+        version.map(ProtocolVersion::as_str),
+        Some(body.len()),
+    );
+    request.extend_from_slice(&body);
+    state.bufs.give(body);
+    let job = http::Job {
+        sid,
+        upstream: ctx.upstream,
+        request,
+        facts: ctx.facts,
+        timeout: up.request_timeout,
+    };
+    let task = match hello {
+        Some(hello) => glommio::spawn_local(modern::initialize(
+            state.clone(),
+            job,
+            (hello, http.url.clone()),
+            head.clone(),
+            work,
+        )),
+        None => glommio::spawn_local(http::run(state.clone(), job, work)),
+    };
+    task.detach();
     Ok(())
 }
 

@@ -9,7 +9,6 @@
 //! The write to the child happens synchronously in [`start`], so the child sees messages in
 //! the order the client POSTed them; only waiting for answers runs in a task.
 
-use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -25,14 +24,14 @@ use super::super::state::ShardState;
 use super::super::stdio::answer::{next_step, Ending};
 use super::{deliver, deliver_staged, end, live, LegacyOut, Work};
 use crate::pipeline::Facts;
-use crate::upstream::children::AcquireError;
+use crate::upstream::children::{AcquireError, Children};
 
 /// Sends the message to the session's child and spawns what waits for the answer. Every
 /// failure is answered on the stream (a legacy client treats an HTTP error on POST as fatal).
 pub(super) fn start(
     state: &Rc<ShardState>,
     sid: SessionId,
-    upstream: UpstreamId,
+    children: &Rc<Children>,
     body: Vec<u8>,
     facts: Facts,
     timeout: Duration,
@@ -50,8 +49,9 @@ pub(super) fn start(
     match (facts.is_initialize, bound, id) {
         (true, None, Some(id)) => {
             let st = state.clone();
+            let children = children.clone();
             glommio::spawn_local(async move {
-                initialize(&st, sid, upstream, &body, &facts, &id, timeout).await;
+                initialize(&st, sid, &children, &body, &facts, &id, timeout).await;
                 drop(work);
             })
             .detach();
@@ -106,15 +106,12 @@ pub(super) fn start(
 async fn initialize(
     state: &Rc<ShardState>,
     sid: SessionId,
-    upstream: UpstreamId,
+    children: &Rc<Children>,
     body: &[u8],
     facts: &Facts,
     id: &JsonRpcId,
     timeout: Duration,
 ) {
-    let Some(children) = state.children(upstream) else {
-        return;
-    };
     let unavailable = |error: &dyn std::fmt::Display| ProxyError::UpstreamUnavailable {
         id: Some(id.clone()),
         reason: error.to_string(),

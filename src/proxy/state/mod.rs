@@ -26,6 +26,7 @@ use crate::upstream::children::{ChildStats, Children};
 use crate::upstream::era_verdicts::EraVerdicts;
 use crate::upstream::link::LinkSession;
 use crate::upstream::pool::Pool;
+use crate::upstream::runtime::{HttpUpstream, UpstreamRuntime};
 
 use super::metrics::ProxyMetrics;
 
@@ -110,11 +111,9 @@ pub struct ShardState {
     pub mesh: Rc<ConnectedMesh<MeshMsg>>,
     /// Live client sessions owned here.
     pub sessions: RefCell<SessionTable>,
-    /// One pool per configured upstream ([`ShardState::pool`]).
-    upstreams: PerUpstream<Pool>,
-    /// Per configured upstream: its children when it is a stdio upstream
-    /// ([`ShardState::children`]).
-    stdio: PerUpstream<Option<Rc<Children>>>,
+    /// Per configured upstream: its HTTP pool or its links, by transport
+    /// ([`ShardState::upstream`]).
+    upstreams: PerUpstream<UpstreamRuntime>,
     /// Recycled I/O buffers.
     pub bufs: BufPool,
     /// Counters and histograms.
@@ -152,18 +151,13 @@ impl ShardState {
         io: ShardIo,
     ) -> Rc<Self> {
         let upstreams = PerUpstream::build(&config, |(_, u)| {
-            let addrs = u.http().map(|url| url.addrs.clone()).unwrap_or_default();
-            Pool::new(io.clone(), addrs, u.connect_timeout, u.pool_max_idle)
-        });
-        let stdio = PerUpstream::build(&config, |(_, u)| {
-            Children::for_upstream(u, &config.limits, &io)
+            UpstreamRuntime::build(u, &config.limits, &io)
         });
         let stages = PerRoute::build(&config, |(_, route)| RouteStages::build(route));
         Rc::new(ShardState {
             io,
             stages,
             ring: ctx.ring.clone(),
-            stdio,
             sessions: RefCell::new(new_table(config.sessions.ttl)),
             upstreams,
             bufs: BufPool::new(POOLED_BUFFERS_PER_CLASS),
@@ -193,21 +187,29 @@ impl ShardState {
         self.ctx.id
     }
 
-    /// The connection pool of upstream `id` (empty for a stdio or legacy SSE upstream).
-    pub fn pool(&self, id: UpstreamId) -> &Pool {
+    /// Upstream `id`'s runtime on this shard: its HTTP pool or its links.
+    pub fn upstream(&self, id: UpstreamId) -> &UpstreamRuntime {
         self.upstreams.get(id)
     }
 
-    /// The children of upstream `id` when it is a stdio upstream.
-    pub fn children(&self, id: UpstreamId) -> Option<&Rc<Children>> {
-        self.stdio.get(id).as_ref()
+    /// The connection pool of upstream `id` when it is a Streamable HTTP upstream.
+    pub fn pool(&self, id: UpstreamId) -> Option<&Pool> {
+        self.upstream(id).http().map(|http| &http.pool)
     }
 
-    /// The children of every stdio upstream, in config order.
+    /// Upstream `id`'s HTTP side when it is a Streamable HTTP upstream.
+    pub fn http(&self, id: UpstreamId) -> Option<&HttpUpstream> {
+        self.upstream(id).http()
+    }
+
+    /// The children of upstream `id` when it is a linked (stdio or legacy SSE) upstream.
+    pub fn children(&self, id: UpstreamId) -> Option<&Rc<Children>> {
+        self.upstream(id).children()
+    }
+
+    /// The children of every linked upstream, in config order.
     pub fn all_children(&self) -> impl Iterator<Item = &Rc<Children>> {
-        self.stdio
-            .iter()
-            .filter_map(|(_, children)| children.as_ref())
+        self.upstreams.iter().filter_map(|(_, up)| up.children())
     }
 
     /// The pipeline stages of route `id`.

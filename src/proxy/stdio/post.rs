@@ -25,7 +25,7 @@ use super::super::state::{SessionEntry, ShardState};
 use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
 use crate::pipeline::RouteStages;
 use crate::pipeline::{Facts, RequestCtx};
-use crate::upstream::children::AcquireError;
+use crate::upstream::children::{AcquireError, Children};
 
 /// Where a POST for a stdio upstream goes.
 #[derive(Debug)]
@@ -34,6 +34,8 @@ pub(super) struct StdioTarget<'a> {
     pub route: RouteId,
     /// The upstream.
     pub upstream: UpstreamId,
+    /// Its links (from the adapter choice).
+    pub children: &'a Rc<Children>,
     /// The client's session, when the request named one (already checked to exist).
     pub session: Option<SessionId>,
     /// The upstream's request timeout.
@@ -49,6 +51,7 @@ pub(super) struct StdioTarget<'a> {
 /// cannot start) and client write failures.
 pub(in crate::proxy) async fn post(
     state: &Rc<ShardState>,
+    children: &Rc<Children>,
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: Lease<'_>,
@@ -59,6 +62,7 @@ pub(in crate::proxy) async fn post(
     let to = StdioTarget {
         route: ctx.route,
         upstream: ctx.upstream,
+        children,
         session: ctx.session,
         timeout,
         stages: &ctx.stages,
@@ -98,9 +102,7 @@ async fn initialize(
         .id
         .as_ref()
         .ok_or(ProxyError::Internal("initialize without an id"))?;
-    let children = state
-        .children(to.upstream)
-        .ok_or(ProxyError::Internal("stdio upstream without children"))?;
+    let children = to.children;
     let unavailable = |error: &dyn std::fmt::Display| ProxyError::UpstreamUnavailable {
         id: facts.id.clone(),
         reason: error.to_string(),
