@@ -2,7 +2,7 @@
 # THE test command (README and .ci/run call exactly `bash scripts/test.sh`).
 # On a fresh Debian 12 machine as root, with only crates.io, PyPI, npm and Debian apt reachable:
 #   1. installs what it needs (scripts/setup.sh; cached under .cache/, a second run is fast)
-#   2. cargo fmt --check, clippy -D warnings, cargo test, cargo build --release
+#   2. cargo fmt --check, module import cycles (scripts/module_cycles.py), clippy -D warnings, cargo test, cargo build --release
 #   3. the interop suite (tests/interop, pytest + the official MCP Python SDK) against the built
 #      binary, then the conformance comparison (scripts/conformance.sh)
 # Any failure or missing dependency fails the run; nothing is skipped.
@@ -31,6 +31,18 @@ bash scripts/setup.sh
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
+
+section "module cycles"
+# Layers you can see: no import cycle among the submodules of one folder, three levels deep
+# (docs/architecture.md, "Module layers").
+for tree in src shards/src; do
+    report="$(python3 scripts/module_cycles.py "$tree" 3)"
+    printf '%s: %s\n' "$tree" "$report"
+    case "$report" in
+        *" cycles=0 "*) ;;
+        *) echo "test.sh: import cycle among the modules of $tree (listed above)" >&2; exit 1 ;;
+    esac
+done
 
 section "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings

@@ -1,10 +1,13 @@
-//! The crate's one error type, [`Error`], and the reason a core list failed to parse.
+//! The crate's one error type, [`Error`] (a bad core list carries its [`CoreListError`], from
+//! [`crate::core_list`]).
 //!
 //! Not here: payload-carrying send failures ([`crate::mesh::TrySendError`]), which give the
 //! message back instead of describing it. Variants carry data (cores, byte counts, shard ids);
 //! the `Display` text is built from that data only when an error is printed.
 
-use crate::placement::format_core_list;
+use crate::core_list::format_core_list;
+/// Why a core list was rejected (defined with the syntax, in [`crate::core_list`]).
+pub use crate::core_list::CoreListError;
 use crate::ShardId;
 
 /// Everything that can go wrong while placing, starting or joining shards.
@@ -147,42 +150,5 @@ pub enum Error {
         from: ShardId,
         /// The receiving shard.
         to: ShardId,
-    },
-}
-
-/// Why a core list such as `0-7,16-23` was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CoreListError {
-    /// The whole list is empty or blank.
-    #[error("the list is empty")]
-    Empty,
-    /// An item between commas is empty (`0,,1`, a trailing comma).
-    #[error("item {position} is empty")]
-    EmptyItem {
-        /// 1-based position of the item.
-        position: usize,
-    },
-    /// An item is not a number or `start-end` range.
-    #[error("{item:?} is not a core number or a start-end range")]
-    NotANumber {
-        /// The offending item.
-        item: String,
-    },
-    /// A range runs backwards (`7-3`).
-    #[error("range {start}-{end} runs backwards")]
-    Reversed {
-        /// First number of the range.
-        start: usize,
-        /// Second number of the range.
-        end: usize,
-    },
-    /// A core number is beyond any machine this runs on; guards against `0-4294967295`.
-    #[error("core {core} is above the maximum {max}")]
-    TooLarge {
-        /// The offending number.
-        core: usize,
-        /// The largest accepted core number.
-        max: usize,
     },
 }

@@ -6,7 +6,7 @@
 //!
 //! # Main types and how they connect
 //!
-//! - [`placement`] turns a user's choice (`--shards N` / a core list such as `0-7,16-23`) into a
+//! - [`core_list`] is the core-list syntax (`0-7,16-23`), a leaf; [`placement`] turns a user's choice (`--shards N` / a core list such as `0-7,16-23`) into a
 //!   list of cores: [`select_cores`], [`parse_core_list`], [`online_cores`].
 //! - [`memlock`] checks `RLIMIT_MEMLOCK` before any thread starts and says how to raise it:
 //!   [`check_memlock`], [`DEFAULT_IO_MEMORY`].
@@ -65,6 +65,7 @@
 
 use std::fmt;
 
+pub mod core_list;
 pub mod error;
 pub mod executor;
 pub mod gate;

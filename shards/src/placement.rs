@@ -8,106 +8,27 @@
 //! "Usable" is the intersection of `/sys/devices/system/cpu/online` and this process's affinity
 //! mask, so `taskset` and container cpusets are honoured (pinning outside the mask would fail).
 
-use std::fmt;
 use std::num::NonZeroUsize;
 
-use crate::error::{CoreListError, Error};
-
-/// Largest core number a core list may name. Linux's default `NR_CPUS` maximum is 8192; the
-/// bound stops `0-4000000000` from allocating gigabytes.
-pub const MAX_CORE: usize = 8191;
+use crate::core_list;
+/// The core-list syntax (in [`crate::core_list`]; these paths still work).
+pub use crate::core_list::{format_core_list, MAX_CORE};
+use crate::error::Error;
 
 /// Where the kernel lists online CPUs, in core-list syntax.
 const SYSFS_ONLINE: &str = "/sys/devices/system/cpu/online";
 
-/// Parses a core list such as `0-7,16-23` (Linux cpulist syntax, as in `taskset -c`).
-///
-/// Items are single cores or inclusive `start-end` ranges separated by commas; spaces around
-/// items are ignored. The result is sorted and without duplicates.
+/// Parses a core list such as `0-7,16-23` (Linux cpulist syntax, as in `taskset -c`); the
+/// syntax itself is [`crate::core_list::parse`].
 ///
 /// # Errors
 /// [`Error::BadCoreList`] for an empty list or item, a non-number, a backwards range or a core
 /// above [`MAX_CORE`].
 pub fn parse_core_list(input: &str) -> Result<Vec<usize>, Error> {
-    let bad = |reason| Error::BadCoreList {
+    core_list::parse(input).map_err(|reason| Error::BadCoreList {
         input: input.to_owned(),
         reason,
-    };
-    if input.trim().is_empty() {
-        return Err(bad(CoreListError::Empty));
-    }
-    let mut cores = Vec::new();
-    for (index, raw_item) in input.split(',').enumerate() {
-        let item = raw_item.trim();
-        if item.is_empty() {
-            return Err(bad(CoreListError::EmptyItem {
-                position: index + 1,
-            }));
-        }
-        let (start, end) = match item.split_once('-') {
-            Some((start, end)) => (parse_core(start, item), parse_core(end, item)),
-            None => (parse_core(item, item), parse_core(item, item)),
-        };
-        let (start, end) = (start.map_err(bad)?, end.map_err(bad)?);
-        if start > end {
-            return Err(bad(CoreListError::Reversed { start, end }));
-        }
-        cores.extend(start..=end);
-    }
-    cores.sort_unstable();
-    cores.dedup();
-    Ok(cores)
-}
-
-fn parse_core(text: &str, item: &str) -> Result<usize, CoreListError> {
-    let text = text.trim();
-    // `usize::from_str` accepts a leading `+`; a core list never has one.
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CoreListError::NotANumber {
-            item: item.to_owned(),
-        });
-    }
-    match text.parse::<usize>() {
-        Ok(core) if core <= MAX_CORE => Ok(core),
-        _ => Err(CoreListError::TooLarge {
-            core: text.parse().unwrap_or(usize::MAX),
-            max: MAX_CORE,
-        }),
-    }
-}
-
-/// Formats cores in core-list syntax with ranges collapsed: `[0,1,2,3,8]` becomes `0-3,8`.
-///
-/// The inverse of [`parse_core_list`] for sorted, deduplicated input.
-pub fn format_core_list(cores: &[usize]) -> String {
-    CoreList(cores).to_string()
-}
-
-/// Display adapter behind [`format_core_list`].
-struct CoreList<'a>(&'a [usize]);
-
-impl fmt::Display for CoreList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0.iter().copied().peekable();
-        let mut first = true;
-        while let Some(start) = rest.next() {
-            let mut end = start;
-            while rest.peek() == Some(&(end + 1)) {
-                end += 1;
-                rest.next();
-            }
-            if !first {
-                f.write_str(",")?;
-            }
-            first = false;
-            if start == end {
-                write!(f, "{start}")?;
-            } else {
-                write!(f, "{start}-{end}")?;
-            }
-        }
-        Ok(())
-    }
+    })
 }
 
 /// The cores this process can run shards on: online cores that are also in its affinity mask.
@@ -221,6 +142,7 @@ pub fn select_cores_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core_list::CoreListError;
 
     fn reason(input: &str) -> CoreListError {
         match parse_core_list(input) {

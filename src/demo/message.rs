@@ -276,6 +276,15 @@ impl RequestId<'_> {
             Self::Num(number) => RequestId::Num(number),
         }
     }
+
+    /// The id as compact JSON text: the same text `serde_json::Value::to_string` gives for the
+    /// `requestId` of a cancellation naming it (the stdio server matches answers by it).
+    pub(super) fn json_text(&self) -> String {
+        match self {
+            Self::Str(text) => serde_json::Value::from(text.as_ref()).to_string(),
+            Self::Num(number) => number.to_string(),
+        }
+    }
 }
 
 /// A progress token has the same shape as a request id (string or number).

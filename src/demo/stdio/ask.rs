@@ -59,7 +59,7 @@ impl Ask {
 
     /// Whether this question belongs to the tool call whose id is `call` (JSON text).
     pub(super) fn is_for(&self, call: &str) -> bool {
-        super::session::id_text(&self.call) == call
+        self.call.json_text() == call
     }
 
     /// The tool result for the client's `result`: `confirm` returns the whole answer as JSON

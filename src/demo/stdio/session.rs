@@ -135,7 +135,7 @@ impl StdioSession {
         match dispatch::request(&id, method, params) {
             Ok(Outcome::Reply(body)) => Action::Write(body),
             Ok(Outcome::Stream(steps)) => Action::Script {
-                call: id_text(&id),
+                call: id.json_text(),
                 steps,
             },
             Err(error) => Action::Write(error_message(Some(&id), &error)),
@@ -223,15 +223,6 @@ impl StdioSession {
 
 /// The client's cancellation notice (JSON-RPC notification, MCP `basic/utilities/cancellation`).
 const CANCELLED: &str = "notifications/cancelled";
-
-/// A request id as compact JSON text: the same text `serde_json::Value::to_string` gives for the
-/// `requestId` of a cancellation naming it.
-pub(super) fn id_text(id: &RequestId<'_>) -> String {
-    match id {
-        RequestId::Str(text) => serde_json::Value::from(text.as_ref()).to_string(),
-        RequestId::Num(number) => number.to_string(),
-    }
-}
 
 #[cfg(test)]
 #[path = "session_tests.rs"]

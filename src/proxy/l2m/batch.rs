@@ -32,7 +32,7 @@ use super::super::state::ShardState;
 use super::super::stdio::answer::{write_empty, ClientShape};
 use super::super::stdio::batch::{error_reply, Replies};
 use super::call;
-use super::post::{deliver, local, notified};
+use super::local;
 use super::sink::Sink;
 use crate::pipeline::RouteStages;
 use crate::pipeline::{facts, Facts};
@@ -99,7 +99,7 @@ pub(super) async fn post_batch(
         match (facts.kind, facts.id.clone()) {
             (Some(Kind::Request), Some(id)) => {
                 match refused(session, &mut ids, &id, &facts)
-                    .or_else(|| local(session, bytes, &facts))
+                    .or_else(|| local::answer(session, bytes, &facts))
                 {
                     Some(reply) => slots.push(Slot::Ready(reply)),
                     None => {
@@ -108,7 +108,9 @@ pub(super) async fn post_batch(
                     }
                 }
             }
-            (Some(Kind::Response | Kind::ErrorResponse), _) => deliver(session, &facts, bytes),
+            (Some(Kind::Response | Kind::ErrorResponse), _) => {
+                local::deliver(session, &facts, bytes)
+            }
             _ => notifications.push(facts),
         }
     }
@@ -119,7 +121,7 @@ pub(super) async fn post_batch(
         calls.iter().filter_map(|(_, facts)| facts.id.clone()),
     );
     for facts in &notifications {
-        notified(session, facts);
+        local::notified(session, facts);
     }
     if slots.is_empty() {
         // Only notifications and responses.

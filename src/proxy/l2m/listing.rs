@@ -5,7 +5,7 @@
 //! it joins a running refresh only, and later calls wait for it. If the fetching call is
 //! cancelled, the calls waiting for it look again (one of them fetches).
 //!
-//! Not here: the cache itself and sending the fetch (tools.rs).
+//! Not here: the cache itself (tool_cache.rs), sending the fetch (tools.rs).
 
 use crate::config::UpstreamId;
 use std::cell::RefCell;
@@ -18,7 +18,7 @@ use shards::latch::Latch;
 use super::super::state::l2m::FetchOutcome;
 pub use super::super::state::l2m::Flight;
 use super::params::ToolParams;
-use super::tools::{Listing, Lookup, ToolCache, ToolCaches};
+use super::tool_cache::{Listing, Lookup, ToolCache, ToolCaches};
 
 impl ToolCache {
     /// The fetch a call may wait for instead of fetching: the running one, when the call is no

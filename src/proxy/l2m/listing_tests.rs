@@ -14,7 +14,7 @@ use shards::latch::Latch;
 
 use super::params;
 use crate::proxy::l2m::params::{ParamHeader, ToolParams};
-use crate::proxy::l2m::tools::ToolCaches;
+use crate::proxy::l2m::tool_cache::ToolCaches;
 
 fn mirrors(header: &str) -> ToolParams {
     ToolParams {

@@ -7,12 +7,12 @@
 //!
 //! Files: detect.rs (translate or pass through; `era = "auto"` probe), discover.rs (the
 //! discover result), post.rs (a POST on a
-//! translated session), call.rs (one request upstream with its MRTR rounds), sink.rs (where its
+//! translated session), local.rs (what such a session answers itself), call.rs (one request upstream with its MRTR rounds), sink.rs (where its
 //! messages go), batch.rs (a 2025-03-26 batch split into single messages, one reply array),
 //! mrtr.rs (the round state machine), stream.rs (GET/DELETE, the listen mapping), upstream.rs
 //! (send, read messages), wire.rs (bytes and headers), params.rs (`x-mcp-header` annotations →
 //! `Mcp-Param-*` headers), tools.rs (those annotations per upstream, fetched with `tools/list`
-//! when missing), listing.rs (one such fetch at a time per upstream).
+//! when missing; what is known of them in tool_cache.rs), listing.rs (one such fetch at a time per upstream).
 //!
 //! The per-shard state it keeps is data: each translated session's in `session::l2m`, the
 //! shard's map of them, discover results and tool caches in `proxy::state::l2m`; its
@@ -31,11 +31,13 @@ pub mod call;
 pub mod detect;
 pub mod discover;
 pub mod listing;
+pub mod local;
 pub mod mrtr;
 pub mod params;
 pub mod post;
 pub mod sink;
 pub mod stream;
+pub mod tool_cache;
 pub mod tools;
 pub mod upstream;
 pub mod wire;

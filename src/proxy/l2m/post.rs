@@ -6,7 +6,8 @@
 //! (batch.rs). [`Hello`], [`open`] and [`route`] are the transport-neutral steps, shared with
 //! legacy HTTP+SSE sessions (proxy::legacy::modern).
 //!
-//! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs).
+//! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs), the local
+//! answers themselves (local.rs).
 
 use crate::config::{RouteId, UpstreamId, UpstreamUrl};
 use std::rc::Rc;
@@ -16,7 +17,7 @@ use serde_json::value::RawValue;
 use shards::io::NetStream;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{jsonrpc, write_error, JsonRpcId, Kind, Method, ProtocolVersion, LOG_LEVELS};
+use crate::mcp::{JsonRpcId, Kind, ProtocolVersion};
 use crate::session::{SessionEntry, SessionId};
 
 use super::super::admit::new_session;
@@ -25,7 +26,7 @@ use super::super::headers::local_response;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{write_json, ClientShape};
 use super::wire::ClientMeta;
-use super::{batch, call, detect};
+use super::{batch, call, detect, local};
 use crate::pipeline::RouteStages;
 use crate::pipeline::{Facts, RequestCtx};
 use crate::session::l2m::Discovered;
@@ -234,14 +235,14 @@ pub(in crate::proxy) fn route(
 ) -> Result<Route, ProxyError> {
     match facts.kind {
         Some(Kind::Response | Kind::ErrorResponse) => {
-            deliver(session, facts, body);
+            local::deliver(session, facts, body);
             Ok(Route::Accepted)
         }
         Some(Kind::Notification) => {
-            notified(session, facts);
+            local::notified(session, facts);
             Ok(Route::Accepted)
         }
-        Some(Kind::Request) => Ok(match local(session, body, facts) {
+        Some(Kind::Request) => Ok(match local::answer(session, body, facts) {
             Some(reply) => Route::Local(reply),
             None => Route::Upstream,
         }),
@@ -278,92 +279,6 @@ async fn on_session(
         }
         Route::Upstream => call::call(state, client, head, body, facts, session, stages).await,
     })
-}
-
-/// Routes a client's response to the MRTR exchange waiting for it (none waiting: dropped).
-pub(super) fn deliver(session: &L2mSession, facts: &Facts, message: &[u8]) {
-    if let Some(id) = &facts.id {
-        let waiter = session.waiters.borrow_mut().remove(id);
-        if let Some(waiter) = waiter {
-            let _ = waiter.try_send((id.clone(), message.to_vec()));
-        }
-    }
-}
-
-/// Acts on a client notification: `notifications/cancelled` stops the request in flight; the
-/// others need nothing upstream (a modern upstream has no session to tell).
-pub(super) fn notified(session: &L2mSession, facts: &Facts) {
-    if facts.method == Method::NotificationsCancelled {
-        if let Some(cancelled) = &facts.cancelled {
-            if let Some(latch) = session.inflight.borrow().get(cancelled) {
-                latch.fire();
-            }
-        }
-    }
-}
-
-/// The proxy's own answer to a request it serves locally (`ping`, `logging/setLevel`,
-/// subscriptions, a second `initialize`); `None` when the request goes upstream.
-pub(super) fn local(session: &L2mSession, body: &[u8], facts: &Facts) -> Option<Vec<u8>> {
-    let local = match facts.method {
-        Method::Ping => Ok(()),
-        Method::LoggingSetLevel => set_level(session, body),
-        Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => subscribe(session, facts),
-        Method::Initialize => Err((
-            jsonrpc::INVALID_REQUEST,
-            "The session is already initialized",
-        )),
-        _ => return None,
-    };
-    let id = facts.id.clone().unwrap_or(JsonRpcId::Number(0));
-    let mut out = Vec::with_capacity(96);
-    match local {
-        Ok(()) => {
-            out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-            id.write_json(&mut out);
-            out.extend_from_slice(br#","result":{}}"#);
-        }
-        Err((code, message)) => write_error(&mut out, Some(&id), code, message, None),
-    }
-    Some(out)
-}
-
-fn set_level(session: &L2mSession, body: &[u8]) -> Result<(), (i32, &'static str)> {
-    #[derive(Deserialize)]
-    struct SetLevel {
-        params: Option<Level>,
-    }
-    #[derive(Deserialize)]
-    struct Level {
-        level: Option<String>,
-    }
-    let level = serde_json::from_slice::<SetLevel>(body)
-        .ok()
-        .and_then(|m| m.params)
-        .and_then(|p| p.level)
-        .filter(|l| LOG_LEVELS.contains(&l.as_str()))
-        .ok_or((
-            jsonrpc::INVALID_PARAMS,
-            "params.level must be a logging level",
-        ))?;
-    *session.log_level.borrow_mut() = Some(level);
-    Ok(())
-}
-
-fn subscribe(session: &L2mSession, facts: &Facts) -> Result<(), (i32, &'static str)> {
-    let uri = facts
-        .resource
-        .clone()
-        .ok_or((jsonrpc::INVALID_PARAMS, "params.uri is required"))?;
-    let changed = if facts.method == Method::ResourcesSubscribe {
-        session.subscriptions.borrow_mut().insert(uri)
-    } else {
-        session.subscriptions.borrow_mut().remove(&uri)
-    };
-    if changed {
-        session.subscriptions_changed();
-    }
-    Ok(())
 }
 
 /// `202 Accepted`, no body: a notification or a response from the client.

@@ -2,7 +2,7 @@
 //! declares ([`Hello`]) and where each later message goes ([`route`]).
 
 use super::*;
-use crate::mcp::Inspector;
+use crate::mcp::{jsonrpc, Inspector};
 use crate::pipeline::facts;
 use crate::proxy::l2m::discover;
 

@@ -7,22 +7,23 @@
 //! for [`RETRY_AFTER`] (except by that refresh). A fetched listing is merged into what is known
 //! (tools added or updated, none removed: only a list change forgets).
 //!
-//! Not here: reading schemas and computing the headers (params.rs), sending the call
-//! (call.rs), one fetch at a time per upstream (listing.rs). The cache is shared by the
+//! Not here: what the cache knows and when it forgets (tool_cache.rs), reading schemas and
+//! computing the headers (params.rs), sending the call (call.rs), one fetch at a time per
+//! upstream (listing.rs). The cache is shared by the
 //! shard's sessions on that upstream: an upstream whose tool list depends on the caller (its
 //! headers or `_meta`) is corrected by the `-32020` refresh, and merging keeps one caller's
 //! refresh from evicting the tools another caller learned.
 
 use crate::config::UpstreamId;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
 
 use crate::http::RequestHead;
 
-pub use super::super::state::l2m::{Listing, ToolCache, ToolCaches};
 use super::super::state::ShardState;
 use super::listing;
 use super::params::{self, Page, ToolParams};
+/// The cache itself (in tool_cache.rs; these paths still work).
+pub use super::tool_cache::{Listing, Lookup, ToolCache, ToolCaches, RETRY_AFTER};
 use super::upstream;
 use super::wire::{self, ClientMeta, Shape};
 use crate::session::l2m::L2mSession;
@@ -30,75 +31,6 @@ use shards::timeout::within;
 
 /// Most `tools/list` pages one fetch reads (a cursor loop must end).
 pub const MAX_PAGES: usize = 32;
-/// After a failed fetch, calls of unknown tools go without one for this long (an upstream that
-/// cannot list its tools does not pay one extra request per call).
-pub const RETRY_AFTER: Duration = Duration::from_secs(30);
-
-/// What the cache says of one tool.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
-    /// Known: what it mirrors.
-    Known(Rc<ToolParams>),
-    /// Not listed upstream (after a whole listing), or a fetch failed lately: no headers.
-    Absent,
-    /// Not known yet: worth a `tools/list`.
-    Unknown,
-}
-
-impl ToolCache {
-    /// What is known of tool `name` at `now`.
-    pub fn lookup(&self, name: &str, now: Instant) -> Lookup {
-        let failed_lately = self
-            .failed_at
-            .is_some_and(|at| now.saturating_duration_since(at) < RETRY_AFTER);
-        match self.tools.get(name) {
-            Some(params) => Lookup::Known(params.clone()),
-            None if self.complete || failed_lately => Lookup::Absent,
-            None => Lookup::Unknown,
-        }
-    }
-
-    /// Adds the tools of one page (a relayed answer: the listing is not known to be whole).
-    pub fn learn(&mut self, page: Page) {
-        for (name, params) in page.tools {
-            self.tools.insert(name, Rc::new(params));
-        }
-    }
-
-    /// The tool list changed: forget everything (a fetch under way is not waited for by later
-    /// calls, and its listing is not kept).
-    pub fn forget(&mut self) {
-        self.tools.clear();
-        self.complete = false;
-        self.failed_at = None;
-        self.generation += 1;
-        self.running = None;
-    }
-
-    /// The generation a fetch starts at (to pass to [`ToolCache::store`]).
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
-    /// Merges a fetched listing into what is known (its tools added or updated, the others
-    /// kept: another caller's listing may differ), unless the list changed since `generation`.
-    /// A whole listing makes the cache complete; one cut at [`MAX_PAGES`] leaves it as it was.
-    pub fn store(&mut self, tools: &Listing, whole: bool, generation: u64) {
-        self.failed_at = None;
-        if self.generation == generation {
-            for (name, params) in tools {
-                self.tools.insert(name.clone(), params.clone());
-            }
-            self.complete |= whole;
-        }
-    }
-
-    /// A fetch failed at `now`.
-    pub fn failed(&mut self, now: Instant) {
-        self.failed_at = Some(now);
-    }
-}
-
 fn with_cache<T>(
     state: &ShardState,
     upstream: UpstreamId,

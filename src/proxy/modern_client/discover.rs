@@ -2,7 +2,7 @@
 //! upstream's `initialize` result (cached per shard; a session is opened for it when none is
 //! known yet, and pooled for the requests that follow).
 //!
-//! Not here: the request flow (drive.rs).
+//! Not here: the request flow (serve.rs, drive.rs).
 
 use crate::config::UpstreamId;
 use std::rc::Rc;
@@ -67,7 +67,7 @@ pub async fn answer(
                 }
                 Err(failure) => {
                     let (code, message) = failure.describe();
-                    return super::drive::refuse(state, client, shape, 502, id, code, &message)
+                    return super::reply::refuse(state, client, shape, 502, id, code, &message)
                         .await;
                 }
             }

@@ -7,7 +7,7 @@
 //! id; shutdown or the upstream's end closes it with `result {resultType: "complete"}`. The
 //! session is ended when the listen ends.
 //!
-//! Not here: the request flow of other methods (drive.rs), upstream I/O (upstream.rs).
+//! Not here: the request flow of other methods (serve.rs, drive.rs), upstream I/O (upstream.rs).
 
 use crate::config::UpstreamId;
 use std::rc::Rc;
@@ -25,7 +25,7 @@ use super::super::exchange::exchange;
 use super::super::metrics::{Counter, ListenGuard};
 use super::super::state::ShardState;
 use super::super::stdio::answer::{next_or_end, ClientShape, SseOut, StreamWake};
-use super::drive::refuse;
+use super::reply::refuse;
 use super::source::{HttpAnswer, Source};
 use super::upstream::UpSession;
 

@@ -5,11 +5,13 @@
 //! requests become `input_required` results whose `requestState` is a sealed handle to the
 //! pending exchange, continued by the client's retry (on whichever shard it lands).
 //!
-//! Files: when to translate (here; the per-shard state's data is `proxy::state::modern`), the request flow (drive.rs),
+//! Files: when to translate (here; the per-shard state's data is `proxy::state::modern`), which
+//! flow a request takes (serve.rs), the relay of a call (drive.rs), answers to the client (reply.rs),
 //! `input_required` rounds and retries (mrtr.rs), the request's log level (logging.rs),
 //! `server/discover` (discover.rs), `subscriptions/listen` (listen.rs), the legacy upstream
 //! side (upstream.rs, reading a call's messages in source.rs), the session pool (`proxy::state::modern_pool`, also `pool`), `requestState` sealing (seal.rs), moving a
-//! retry to its shard (handoff.rs).
+//! retry to its shard (handoff.rs). Layers, top down: serve → mrtr, discover, listen → drive →
+//! reply (no file calls one above it; `scripts/module_cycles.py src 3` checks).
 //! Not here: classification and header validation (pipeline::checks::era), the pass-through path (post.rs),
 //! legacy clients in front of modern upstreams.
 
@@ -19,7 +21,9 @@ pub mod handoff;
 pub mod listen;
 pub mod logging;
 pub mod mrtr;
+pub mod reply;
 pub mod seal;
+pub mod serve;
 pub mod source;
 pub mod upstream;
 
@@ -39,7 +43,7 @@ use super::state::ShardState;
 use crate::upstream::era_verdicts::{EraVerdicts, Speaks};
 use pool::SessionPool;
 
-pub(in crate::proxy) use drive::serve;
+pub(in crate::proxy) use serve::serve;
 
 /// How long an idle pooled upstream session is kept before it is ended upstream.
 pub const IDLE_TTL: Duration = Duration::from_secs(300);

@@ -3,7 +3,9 @@
 //! under a sealed `requestState`); the client's retry is unsealed, handed to the owning shard
 //! if it landed elsewhere, its `inputResponses` answered upstream, and the call relayed on.
 //!
-//! Not here: the relay loop (drive.rs), sealing (seal.rs), the shard handoff (handoff.rs).
+//! Above drive.rs: the relay loop returns a server→client request and this module parks the
+//! call ([`relay`]). Not here: the relay loop (drive.rs), sealing (seal.rs), the shard handoff
+//! (handoff.rs), client answers (reply.rs).
 
 use crate::config::UpstreamId;
 use std::rc::Rc;
@@ -18,12 +20,11 @@ use crate::mcp::{jsonrpc, JsonRpcId};
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
 use super::super::state::ShardState;
-use super::super::stdio::answer::{ClientShape, SseOut};
-use super::drive::{
-    close_later, drive, fail, fail_on, refuse, refuse_params, write_message, Ongoing,
-};
+use super::super::stdio::answer::ClientShape;
+use super::drive::{close_later, drive, Asked, Ongoing, Relayed};
 use super::logging::{log_level, BAD_LEVEL};
 use super::pool::Principal;
+use super::reply::{fail, fail_on, refuse, refuse_params, write_message};
 use super::seal::{self, Handle};
 use super::source::Failure;
 use super::{Pending, MAX_PENDING, PENDING_TTL};
@@ -110,14 +111,12 @@ pub(super) async fn retry(
         session: pending.session,
         key: pending.key,
     };
-    drive(state, upstream, client, shape, id, ongoing, request).await
+    relay(state, upstream, client, shape, id, ongoing, request).await
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the exchange's parts, moved into the table"
-)]
-pub(super) async fn input_required(
+/// Relays the call (drive.rs) and, when the upstream asks the client something, parks the
+/// exchange and answers `input_required`.
+pub(super) async fn relay(
     state: &Rc<ShardState>,
     upstream: UpstreamId,
     client: &mut HttpConn<NetStream>,
@@ -125,11 +124,33 @@ pub(super) async fn input_required(
     id: &JsonRpcId,
     ongoing: Ongoing,
     request: u64,
-    sse: Option<SseOut>,
-    server_id: JsonRpcId,
-    method: String,
-    params: Value,
 ) -> Result<bool, ProxyError> {
+    match drive(state, upstream, client, shape, id, ongoing).await? {
+        Relayed::Done(keep) => Ok(keep),
+        Relayed::Asks(asked) => {
+            input_required(state, upstream, client, shape, id, request, asked).await
+        }
+    }
+}
+
+/// Parks the call in the shard's pending table under a sealed `requestState` and answers
+/// `input_required` with the upstream's question.
+async fn input_required(
+    state: &Rc<ShardState>,
+    upstream: UpstreamId,
+    client: &mut HttpConn<NetStream>,
+    shape: ClientShape<'_>,
+    id: &JsonRpcId,
+    request: u64,
+    asked: Box<Asked>,
+) -> Result<bool, ProxyError> {
+    let Asked {
+        ongoing,
+        sse,
+        server_id,
+        method,
+        params,
+    } = *asked;
     let translator = &state.modern_clients;
     let exchange = translator.next_exchange();
     let handle = Handle {
