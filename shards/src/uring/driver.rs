@@ -397,6 +397,15 @@ impl State {
 
     pub(crate) fn recycle(&mut self, bid: u16) {
         self.bufs.recycle(bid);
+        self.buffers_returned();
+    }
+
+    /// Buffers went back to the kernel: a recv stopped for lack of them is re-armed by the next
+    /// tick, so make sure one comes even when the reactor is parked.
+    pub(crate) fn buffers_returned(&mut self) {
+        if !self.starved.is_empty() {
+            self.notify();
+        }
     }
 
     /// The stream handle went away: stop receiving, flush what is queued, then close.

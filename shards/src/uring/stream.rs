@@ -156,6 +156,7 @@ impl UringStream {
             }
         }
         if copied > 0 {
+            st.buffers_returned();
             return Poll::Ready(Ok(copied));
         }
         if let Some(e) = conn.rx_err {
@@ -520,7 +521,9 @@ fn park_reader(st: &mut State, id: usize, cx: &Context<'_>) {
     {
         conn.read_waker = Some(cx.waker().clone());
     }
-    if conn.rx_state == Rx::Idle {
+    // A starved recv is re-armed here too when buffers are back (not only by the next tick).
+    let starved = conn.rx_state == Rx::Starved && st.bufs.kernel_owned() > 0;
+    if conn.rx_state == Rx::Idle || starved {
         st.arm_recv(id);
     }
 }
