@@ -26,7 +26,7 @@ use crate::upstream::children::{ChildStats, Children};
 use crate::upstream::era_verdicts::EraVerdicts;
 use crate::upstream::link::LinkSession;
 use crate::upstream::pool::Pool;
-use crate::upstream::runtime::{HttpUpstream, UpstreamRuntime};
+use crate::upstream::runtime::UpstreamRuntime;
 
 use super::metrics::ProxyMetrics;
 
@@ -195,11 +195,6 @@ impl ShardState {
     /// The connection pool of upstream `id` when it is a Streamable HTTP upstream.
     pub fn pool(&self, id: UpstreamId) -> Option<&Pool> {
         self.upstream(id).http().map(|http| &http.pool)
-    }
-
-    /// Upstream `id`'s HTTP side when it is a Streamable HTTP upstream.
-    pub fn http(&self, id: UpstreamId) -> Option<&HttpUpstream> {
-        self.upstream(id).http()
     }
 
     /// The children of upstream `id` when it is a linked (stdio or legacy SSE) upstream.
