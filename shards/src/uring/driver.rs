@@ -233,6 +233,11 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
+    #[cfg(test)]
+    pub(crate) fn reactor_parked(&self) -> bool {
+        self.reactor_waker.is_some()
+    }
+
     pub(crate) fn notify(&mut self) {
         if !self.notified {
             self.notified = true;

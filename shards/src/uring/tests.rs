@@ -1,6 +1,7 @@
 //! Unit tests and the loopback stress test of the io_uring path.
 
 use std::future::Future;
+use std::io::Write as _;
 use std::net::{Shutdown, SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
@@ -176,6 +177,53 @@ fn starved_recv_resumes_when_buffers_return() {
         assert!(stats.enobufs > 0);
         assert_eq!(stats.buffer_violations, 0);
         assert_eq!(stats.buffers_in_kernel, 4);
+    });
+}
+
+/// The stall of a busy shard: one connection holds every buffer, another one's recv runs dry
+/// (ENOBUFS) and its reader parks; when the first reader returns its buffers, the starved recv
+/// must be re-armed even though nothing else happens on the ring (the reactor is parked).
+#[test]
+fn starved_connection_resumes_when_another_returns_buffers() {
+    run(|| async {
+        let uring = Uring::new(&UringConfig {
+            buf_count: 4,
+            buf_size: 64,
+            ..small()
+        })
+        .expect("ring");
+        let (lfd, addr) = listener();
+        let mut listener = uring.listener(lfd);
+        // Plain sockets on the client side, so the only ring activity is the servers'.
+        let mut hog_client = StdStream::from(connect(addr));
+        let mut hog = listener.accept().await.expect("accept");
+        let mut starved_client = StdStream::from(connect(addr));
+        let mut starved = listener.accept().await.expect("accept");
+        let data: Vec<u8> = (0..256u32).map(|i| (i % 249) as u8).collect();
+        hog_client.write_all(&data).expect("send");
+        until(|| uring.stats().buffers_in_kernel == 0).await;
+        starved_client.write_all(b"hello").expect("send");
+        until(|| uring.stats().enobufs > 0).await;
+        // The completions so far woke the reactor through the eventfd; once it parks on a fresh
+        // eventfd read, only a notification or a new completion can wake it.
+        until(|| uring.stats().eventfd_wakes > 0 && uring.reactor_parked()).await;
+        let reader = glommio::spawn_local(async move {
+            let mut buf = [0u8; 5];
+            starved.read_exact(&mut buf).await.map(|()| buf)
+        });
+        // Let the starved reader park before the buffers come back.
+        for _ in 0..10 {
+            futures_lite::future::yield_now().await;
+        }
+        let mut got = vec![0u8; data.len()];
+        hog.read_exact(&mut got).await.expect("read");
+        assert_eq!(got, data);
+        let resumed = crate::timeout::within(Duration::from_secs(5), reader).await;
+        let hello = resumed
+            .expect("the starved connection resumed")
+            .expect("read");
+        assert_eq!(&hello, b"hello");
+        assert_eq!(uring.stats().buffer_violations, 0);
     });
 }
 
