@@ -4,7 +4,8 @@
 # (bench/idle_sessions.py), interpretation (docs/benchmarks.md).
 #
 # Steps: build (release), start demo server + proxy, open one MCP session per wrk thread on each,
-# warm up, saturating run direct then proxied, moderate-load run direct then proxied, table with
+# warm up, saturating run direct then proxied, moderate-load run and one-connection closed-loop run
+# direct then proxied (and nginx for both), table with
 # ratios and added latency, then idle-session memory on a fresh proxy. Every wrk response body is
 # checked; any error fails the run (exit 1). Everything started here is killed by PID on exit.
 #
@@ -223,6 +224,8 @@ if [[ $NGINX == 1 ]]; then
     run_wrk warmup-nginx "$NGINX_URL" "$NGINX_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$WARMUP" 0
     run_wrk nginx "$NGINX_URL" "$NGINX_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
     count_syscalls nginx "$NGINX_PID" "$NGINX_URL" "$NGINX_SESSIONS"
+    run_wrk moderate-nginx "$NGINX_URL" "${NGINX_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
+    run_wrk single-nginx "$NGINX_URL" "${NGINX_SESSIONS%%,*}" 1 1 "$DURATION" 0
     PROXY_PID=$SHADOWCAT_PID
     stop_pid "$NGINX_PID"
     forget_pid "$NGINX_PID"
@@ -257,15 +260,19 @@ fi
 [[ -z $ALT_ARGS ]] || measure_other alt "$BIN" $ALT_ARGS
 run_wrk moderate-direct "$UPSTREAM_URL" "${DIRECT_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
 run_wrk moderate-proxied "$PROXY_URL" "${PROXIED_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
+# One connection, closed loop (the next request as soon as the answer is in): latency with no
+# queuing at all, the "added latency on one connection" target.
+run_wrk single-direct "$UPSTREAM_URL" "${DIRECT_SESSIONS%%,*}" 1 1 "$DURATION" 0
+run_wrk single-proxied "$PROXY_URL" "${PROXIED_SESSIONS%%,*}" 1 1 "$DURATION" 0
 
 say ""
 # shellcheck disable=SC2059
 say "$(printf "$ROW_FORMAT" run 'req/s' 'p50 µs' 'p99 µs' 'proxy CPU µs' 'upstr CPU µs' 'wrk CPU%')"
 LABELS=(direct proxied)
-[[ $NGINX == 1 ]] && LABELS+=(nginx)
+[[ $NGINX == 1 ]] && LABELS+=(nginx moderate-nginx single-nginx)
 [[ -n $BASE_BIN ]] && LABELS+=(base moderate-base)
 [[ -n $ALT_ARGS ]] && LABELS+=(alt moderate-alt)
-for label in "${LABELS[@]}" moderate-direct moderate-proxied; do
+for label in "${LABELS[@]}" moderate-direct moderate-proxied single-direct single-proxied; do
     say "$(row "$label")"
 done
 say ""
@@ -273,10 +280,15 @@ say "$(awk -v p="${RPS[proxied]}" -v d="${RPS[direct]}" 'BEGIN { printf "through
 say "added latency, saturated:     p50 $(added P50 direct proxied) µs, p99 $(added P99 direct proxied) µs"
 say "added latency, moderate load: p50 $(added P50 moderate-direct moderate-proxied) µs," \
     "p99 $(added P99 moderate-direct moderate-proxied) µs"
+say "added latency, one connection:  p50 $(added P50 single-direct single-proxied) µs," \
+    "p99 $(added P99 single-direct single-proxied) µs (closed loop, -c 1)"
 say "proxy CPU per proxied request: ${PROXY_CPU[proxied]} µs (CPU time / requests, all proxy threads)"
 if [[ $NGINX == 1 ]]; then
     say "$(awk -v s="${RPS[proxied]}" -v n="${RPS[nginx]}" -v sc="${PROXY_CPU[proxied]}" -v nc="${PROXY_CPU[nginx]}" \
         'BEGIN { printf "shadowcat vs nginx proxy_pass: throughput %.3f, CPU per request %s µs vs %s µs", s / n, sc, nc }')"
+    say "nginx added latency, moderate load: p50 $(added P50 moderate-direct moderate-nginx) µs," \
+        "p99 $(added P99 moderate-direct moderate-nginx) µs; one connection: p50" \
+        "$(added P50 single-direct single-nginx) µs, p99 $(added P99 single-direct single-nginx) µs"
 fi
 
 if [[ -n $ALT_ARGS ]]; then

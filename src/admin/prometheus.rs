@@ -159,6 +159,37 @@ fn render_uring(out: &mut String, reports: &[MetricsReport]) {
         ("io_uring_sends_total", "counter", sum(|s| s.sends)),
         ("io_uring_recvs_total", "counter", sum(|s| s.recvs)),
         (
+            "io_uring_eventfd_wakes_total",
+            "counter",
+            sum(|s| s.eventfd_wakes),
+        ),
+        (
+            "io_uring_lost_wakes_total",
+            "counter",
+            sum(|s| s.lost_wakes),
+        ),
+        ("io_uring_enobufs_total", "counter", sum(|s| s.enobufs)),
+        (
+            "io_uring_starved_connections",
+            "gauge",
+            sum(|s| s.starved as u64),
+        ),
+        (
+            "io_uring_completions_ready",
+            "gauge",
+            sum(|s| s.cq_ready as u64),
+        ),
+        (
+            "io_uring_taskrun_pending",
+            "gauge",
+            sum(|s| u64::from(s.taskrun_pending)),
+        ),
+        (
+            "io_uring_reactors_parked",
+            "gauge",
+            sum(|s| u64::from(s.reactor_parked)),
+        ),
+        (
             "io_uring_buffer_violations_total",
             "counter",
             sum(|s| s.buffer_violations),

@@ -73,6 +73,18 @@ pub struct UringStats {
     pub unfixed_fds: u64,
     /// Times the reactor was woken by the ring's eventfd.
     pub eventfd_wakes: u64,
+    /// Times the parked reactor's rescue timer found completions the eventfd did not wake it
+    /// for (a lost wakeup, bounded by the timer).
+    pub lost_wakes: u64,
     /// Live connection entries (including closing ones).
     pub conns: usize,
+    /// Completions the kernel posted that the reactor has not reaped yet.
+    pub cq_ready: usize,
+    /// The kernel flagged task work that needs an `io_uring_enter` to run (`IORING_SQ_TASKRUN`).
+    pub taskrun_pending: bool,
+    /// The reactor is parked, waiting for the eventfd or a task's request. Parked with
+    /// `cq_ready > 0` or `taskrun_pending` for long is a lost wakeup.
+    pub reactor_parked: bool,
+    /// Connections whose recv stopped for lack of provided buffers, waiting for some to return.
+    pub starved: usize,
 }

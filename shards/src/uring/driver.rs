@@ -57,6 +57,7 @@ macro_rules! with_target {
 
 // After the macro: the child modules use `with_target!` (textual macro scope).
 mod completions;
+mod park;
 mod reactor;
 
 /// State of a connection's multishot recv.
@@ -211,7 +212,7 @@ impl Driver {
             }),
             evfd,
         });
-        glommio::spawn_local(reactor(Rc::downgrade(&driver), waiter)).detach();
+        glommio::spawn_local(park::reactor(Rc::downgrade(&driver), waiter)).detach();
         Ok(driver)
     }
 }
@@ -233,11 +234,6 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    #[cfg(test)]
-    pub(crate) fn reactor_parked(&self) -> bool {
-        self.reactor_waker.is_some()
-    }
-
     pub(crate) fn notify(&mut self) {
         if !self.notified {
             self.notified = true;
@@ -490,89 +486,5 @@ impl Drop for State {
             let conns = std::mem::take(&mut self.conns);
             std::mem::forget(conns);
         }
-    }
-}
-
-type EvWait = Pin<Box<dyn Future<Output = ()>>>;
-
-/// The reactor task: tick, then either yield once (work was done, more is likely queued by the
-/// tasks just woken) or park until a task queues work or the ring's eventfd fires.
-async fn reactor(driver: Weak<Driver>, waiter: Rc<glommio::io::BufferedFile>) {
-    let mut wait: Option<EvWait> = None;
-    loop {
-        let busy = {
-            let Some(d) = driver.upgrade() else {
-                return;
-            };
-            let (busy, mut wakers) = {
-                let mut st = d.st.borrow_mut();
-                let reaped = st.tick();
-                (reaped > 0 || st.notified, std::mem::take(&mut st.wake_list))
-            };
-            for waker in wakers.drain(..) {
-                waker.wake();
-            }
-            // Hand the (now empty) vector back to keep its capacity.
-            d.st.borrow_mut().wake_list = wakers;
-            busy
-        };
-        let park = Park {
-            driver: &driver,
-            wait: &mut wait,
-            waiter: &waiter,
-            busy,
-            polled: false,
-        };
-        if !park.await {
-            return;
-        }
-    }
-}
-
-struct Park<'a> {
-    driver: &'a Weak<Driver>,
-    wait: &'a mut Option<EvWait>,
-    waiter: &'a Rc<glommio::io::BufferedFile>,
-    busy: bool,
-    polled: bool,
-}
-
-impl Future for Park<'_> {
-    type Output = bool;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
-        let this = self.get_mut();
-        let Some(d) = this.driver.upgrade() else {
-            return Poll::Ready(false);
-        };
-        let first = !this.polled;
-        this.polled = true;
-        if first && this.busy {
-            // Yield once so the tasks just woken run and queue their sends first.
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        if !first && this.busy {
-            return Poll::Ready(true);
-        }
-        if d.st.borrow().notified {
-            d.st.borrow_mut().reactor_waker = None;
-            return Poll::Ready(true);
-        }
-        let waiter = this.waiter.clone();
-        let wait = this.wait.get_or_insert_with(|| {
-            Box::pin(async move {
-                let _ = waiter.read_at(0, 8).await;
-            })
-        });
-        if wait.as_mut().poll(cx).is_ready() {
-            *this.wait = None;
-            let mut st = d.st.borrow_mut();
-            st.stats.eventfd_wakes += 1;
-            st.reactor_waker = None;
-            return Poll::Ready(true);
-        }
-        d.st.borrow_mut().reactor_waker = Some(cx.waker().clone());
-        Poll::Pending
     }
 }

@@ -21,8 +21,7 @@
 //!   removes the fd from this ring's table and returns it with the bytes already received;
 //!   the owner shard gives it to its own [`Uring::stream`].
 //! - [`probe`] / [`select_backend`]: whether this kernel has what the path needs, so the proxy
-//!   can run `--io uring|glommio` (glommio by default while an intermittent stall of the uring
-//!   path is open; uring falls back to glommio with a log line where the kernel lacks support).
+//!   can run `--io uring|glommio` with uring by default and a logged fallback.
 //!
 //! # How it lives inside glommio (the choice and why)
 //!
@@ -45,6 +44,10 @@
 //!   wait on an fd with glommio's public API this is the one that works on an eventfd
 //!   (`TcpStream`/`UnixStream` wrappers first try `recv(2)`, which fails on a non-socket) and
 //!   costs nothing while the shard is busy: the read is armed only when the reactor parks.
+//!   That wake can be lost (soak runs caught the reactor parked with completions queued and the
+//!   eventfd signalled but no read of it in flight in glommio), so the reactor never parks with
+//!   completions waiting and parks for at most a few milliseconds (driver/park.rs;
+//!   `UringStats::lost_wakes` counts the rescues that found work).
 //!
 //! Why not `DEFER_TASKRUN` by default: the kernel (6.18 here) signals the eventfd for deferred
 //! work late (a standalone loop saw p50 8 ms from data arrival to eventfd readiness, against

@@ -52,12 +52,6 @@ impl Uring {
         self.d.st.borrow().snapshot()
     }
 
-    /// Whether the reactor task is parked, waiting for the ring's eventfd or a task's request.
-    #[cfg(test)]
-    pub(crate) fn reactor_parked(&self) -> bool {
-        self.d.st.borrow().reactor_parked()
-    }
-
     /// Takes over a connected socket (e.g. accepted elsewhere, or handed over from another
     /// shard): installs it in the registered file table and returns the stream.
     pub fn stream(&self, fd: OwnedFd) -> UringStream {

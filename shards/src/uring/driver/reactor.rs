@@ -80,11 +80,36 @@ impl State {
         n
     }
 
+    /// Completions posted and not reaped, and whether the kernel flagged task work that needs
+    /// an `io_uring_enter`.
+    fn waiting(&self) -> (usize, bool) {
+        // SAFETY: read-only looks at the queue heads and flags from this (the only) thread
+        // touching the ring; the queues are not reaped or pushed through these handles.
+        unsafe {
+            (
+                self.ring.completion_shared().len(),
+                self.ring.submission_shared().taskrun(),
+            )
+        }
+    }
+
+    /// Whether a pass would find work the kernel already finished (so the reactor must not
+    /// park).
+    pub(super) fn completions_waiting(&self) -> bool {
+        let (ready, taskrun) = self.waiting();
+        ready > 0 || taskrun
+    }
+
     pub(crate) fn snapshot(&self) -> UringStats {
+        let (cq_ready, taskrun_pending) = self.waiting();
         UringStats {
             buffers_in_kernel: self.bufs.kernel_owned(),
             buffer_violations: self.bufs.violations(),
             conns: self.conns.len(),
+            cq_ready,
+            taskrun_pending,
+            reactor_parked: self.reactor_waker.is_some(),
+            starved: self.starved.len(),
             ..self.stats
         }
     }
