@@ -32,7 +32,7 @@ pub(crate) fn admit(stages: &RouteStages, inspected: Inspected, requests: &[Json
     match stages.request(&facts) {
         Verdict::Continue => Admit::Send,
         Verdict::Drop => Admit::Drop,
-        Verdict::Refuse(refusal) => answer(&refusal, facts.id.as_ref(), requests),
+        Verdict::Refuse(refusal) => answer(&refusal, facts.id(), requests),
     }
 }
 

@@ -5,6 +5,7 @@
 //! them beside the context), deciding anything.
 
 use crate::config::{RouteId, UpstreamId};
+use crate::mcp::JsonRpcId;
 use std::time::Instant;
 
 use super::{Facts, Principal, RouteStages};
@@ -32,6 +33,12 @@ pub struct RequestCtx {
 }
 
 impl RequestCtx {
+    /// The id of a 2026-07-28 stateless request: the era stage marks only a single request
+    /// modern, so `modern` and the body holding one request go together.
+    pub fn modern_request(&self) -> Option<&JsonRpcId> {
+        self.facts.request_id().filter(|_| self.modern)
+    }
+
     /// The context of a message in a live client session (not a 2026-07-28 stateless request);
     /// the principal is anonymous until an authentication stage exists.
     pub fn in_session(

@@ -23,7 +23,7 @@ mod stage;
 mod tool_filter;
 
 pub use context::RequestCtx;
-pub use facts::{facts, Facts};
+pub use facts::{facts, Body, Facts, Message};
 pub use principal::Principal;
 pub use refusal::{Mismatch, Refusal};
 pub use stage::{Flow, Found, Input, Phase, Stage};
@@ -153,10 +153,10 @@ impl RouteStages {
         let Some(tools) = self.tools.as_deref() else {
             return Verdict::Continue;
         };
-        if !facts.is_batch {
+        if !facts.is_batch() {
             let verdict =
                 tool_filter::check_call(tools, facts.method, facts.mcp_name.as_deref(), false);
-            return match (verdict, facts.kind) {
+            return match (verdict, facts.kind()) {
                 (Verdict::Refuse(_), Some(Kind::Notification)) => Verdict::Drop,
                 (verdict, _) => verdict,
             };

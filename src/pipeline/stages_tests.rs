@@ -227,6 +227,40 @@ fn a_route_without_stages_lets_everything_through() {
     assert!(!stages(&["add"]).rewrites_answer(Method::ToolsCall, &[]));
 }
 
+/// The response side judges only answers to `tools/list`: a transport runs it when
+/// `rewrites_answer` says the request (or an element of its batch) is one, and on a message that
+/// is no listing it gives back nothing, so the original bytes go on.
+#[test]
+fn an_answer_to_another_request_passes_byte_for_byte() {
+    let s = stages(&["secret"]);
+    let call = r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo"}}"#;
+    let call = facts(Inspector::new().inspect(call.as_bytes()).unwrap());
+    assert!(!s.rewrites_answer(call.method, &call.elements));
+    let batch = format!(r#"[{CALL_ADD},{{"jsonrpc":"2.0","id":5,"method":"ping"}}]"#);
+    let batch = facts(Inspector::new().inspect(batch.as_bytes()).unwrap());
+    assert!(!s.rewrites_answer(batch.method, &batch.elements));
+
+    // Its result carries `tools` arrays naming the hidden tool, in its content and its
+    // structured content: not a listing, so not judged even where the side runs.
+    let result = br#"{"jsonrpc":"2.0","id":9,"result":{"content":[{"type":"text","text":"{\"tools\":[{\"name\":\"secret\"}]}"}],"structuredContent":{"tools":[{"name":"secret"},{"name":"echo"}]}}}"#;
+    assert_eq!(s.response(result), None);
+    assert_eq!(s.response(&[b"[", &result[..], b"]"].concat()), None);
+
+    // The same tools in a `tools/list` answer are cut: the stage is live on this route.
+    let list = r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#;
+    let list = facts(Inspector::new().inspect(list.as_bytes()).unwrap());
+    assert!(s.rewrites_answer(list.method, &list.elements));
+    let listing =
+        br#"{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"secret"},{"name":"echo"}]}}"#;
+    let cut = s
+        .response(listing)
+        .expect("a listing loses its hidden tool");
+    assert_eq!(
+        cut,
+        br#"{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"echo"}]}}"#
+    );
+}
+
 #[test]
 fn config_check_prints_each_routes_lists() {
     let config = crate::config::from_toml_str(

@@ -7,6 +7,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::mcp::JsonRpcId;
 use crate::pipeline::RequestCtx;
 use crate::upstream::children::Children;
 use crate::upstream::runtime::{HttpUpstream, UpstreamRuntime};
@@ -15,8 +16,9 @@ use super::state::ShardState;
 
 /// Where a POST's message goes, with the upstream's side the path needs (its HTTP pool and
 /// URL, or its links): taken from the upstream's runtime here, so no path meets the wrong kind.
+/// `'a` borrows the shard's state, `'c` the request context (the request's id).
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Adapter<'a> {
+pub(super) enum Adapter<'a, 'c> {
     /// A Streamable HTTP upstream speaking the client's era: the original bytes, pooled.
     Http(&'a HttpUpstream),
     /// A stdio child or a legacy HTTP+SSE upstream, through the session's link.
@@ -29,14 +31,15 @@ pub(super) enum Adapter<'a> {
     /// A legacy (session) client and a 2026-07-28-only upstream (HTTP): translated (l2m/).
     /// An `initialize` the translation turns down falls back to [`Adapter::Http`].
     LegacyToModern(&'a HttpUpstream),
-    /// A 2026-07-28 client and a legacy upstream: translated (modern_client/).
-    ModernToLegacy,
+    /// A 2026-07-28 client and a legacy upstream: translated (modern_client/), answered under
+    /// the request's id.
+    ModernToLegacy(&'c JsonRpcId),
 }
 
-impl<'a> Adapter<'a> {
+impl<'a, 'c> Adapter<'a, 'c> {
     /// The adapter for `ctx` (its upstream's transport and era, the era verdicts learnt on
     /// this shard, the client's era and session).
-    pub(super) fn choose(state: &'a ShardState, ctx: &RequestCtx) -> Adapter<'a> {
+    pub(super) fn choose(state: &'a ShardState, ctx: &'c RequestCtx) -> Adapter<'a, 'c> {
         let runtime = state.upstream(ctx.upstream);
         if let UpstreamRuntime::Http(http) = runtime {
             // Translation to a modern upstream is for HTTP upstreams only (detect.rs).
@@ -45,8 +48,10 @@ impl<'a> Adapter<'a> {
             }
         }
         let up = state.config.upstream(ctx.upstream);
-        if ctx.modern && super::modern_client::translates(&state.era_verdicts, ctx.upstream, up) {
-            return Adapter::ModernToLegacy;
+        if let Some(id) = ctx.modern_request() {
+            if super::modern_client::translates(&state.era_verdicts, ctx.upstream, up) {
+                return Adapter::ModernToLegacy(id);
+            }
         }
         match runtime {
             UpstreamRuntime::Linked(children) => Adapter::Link {

@@ -40,7 +40,7 @@ pub(in crate::proxy) fn admit_by_stages(
         }
         Verdict::Refuse(refusal) => {
             state.metrics.incr(Counter::ToolsDenied);
-            Err(ProxyError::refused(refusal, facts.id.clone()))
+            Err(ProxyError::refused(refusal, facts.id().cloned()))
         }
     }
 }

@@ -45,8 +45,11 @@ pub(super) async fn post(
     let (facts, modern, stages) = (&ctx.facts, ctx.modern, &ctx.stages);
     let up = state.config.upstream(ctx.upstream);
     // An `auto` upstream answers the first modern request: a legacy refusal switches to
-    // translation, and this request is translated from the bytes still in `request`.
-    let probe = modern && up.era == crate::config::UpstreamEra::Auto;
+    // translation, and this request (its id here) is translated from the bytes still in
+    // `request`.
+    let probe = ctx
+        .modern_request()
+        .filter(|_| up.era == crate::config::UpstreamEra::Auto);
     let body_len = body.len();
     let url = &http.url;
 
@@ -71,7 +74,7 @@ pub(super) async fn post(
     }
     request.extend_from_slice(&body);
     drop(body);
-    let pending = exchange(state, ctx.upstream, &request, facts.id.as_ref(), false);
+    let pending = exchange(state, ctx.upstream, &request, facts.id(), false);
     let ex = if modern {
         // 2026-07-28: closing the stream cancels the request. A client that hangs up before
         // the answer starts drops the exchange, which closes its upstream connection (never
@@ -87,7 +90,7 @@ pub(super) async fn post(
         pending.await?
     };
     let status = ex.head.status();
-    if probe && super::modern_client::may_mean_legacy(status) {
+    if let Some(id) = probe.filter(|_| super::modern_client::may_mean_legacy(status)) {
         // Boxed (issue 13): the rare probe must not size every request's future.
         return match Box::pin(super::modern_client::probe(
             state,
@@ -103,7 +106,10 @@ pub(super) async fn post(
                 let sent = request
                     .get(request.len().saturating_sub(body_len)..)
                     .unwrap_or_default();
-                Box::pin(super::modern_client::serve(state, client, head, sent, ctx)).await
+                Box::pin(super::modern_client::serve(
+                    state, client, head, sent, ctx, id,
+                ))
+                .await
             }
         };
     }
@@ -116,7 +122,7 @@ pub(super) async fn post(
             state.metrics.incr(Counter::SessionsLost);
             finish(state, ex, false);
             return Err(ProxyError::SessionNotFound {
-                id: facts.id.clone(),
+                id: facts.id().cloned(),
             });
         }
     }
@@ -146,7 +152,7 @@ pub(super) async fn post(
         stop: listen.then_some(&state.shutdown),
         stages,
         rewrite: stages.rewrites_answer(facts.method, &facts.elements),
-        request_id: facts.id.as_ref(),
+        request_id: facts.id(),
     };
     let _listening = listen.then(|| ListenGuard::open(&state.metrics));
     let keep = relay_exchange(state, client, ex, plan).await;

@@ -66,7 +66,7 @@ pub async fn post(
     };
     stages
         .run(Flow::Post, Phase::Facts, &with_facts, &mut found)
-        .map_err(|refusal| ProxyError::refused(refusal, facts.id.clone()))?;
+        .map_err(|refusal| ProxyError::refused(refusal, facts.id().cloned()))?;
     let modern = found.modern;
     let target = if modern {
         // Stateless: no session lookup (a modern-only route ignores Mcp-Session-Id), served
@@ -89,7 +89,9 @@ pub async fn post(
     // session_limit.
     if facts.is_initialize && state.sessions.borrow().len() >= state.config.sessions.max_per_shard {
         // Refused before the upstream creates a session that could never be used.
-        return Err(ProxyError::TooManySessions { id: facts.id });
+        return Err(ProxyError::TooManySessions {
+            id: facts.id().cloned(),
+        });
     }
     if !admit_by_stages(state, stages, &facts)? {
         let shape = ClientShape {
@@ -125,9 +127,9 @@ pub async fn post(
             }
             http_upstream::post(state, http, client, head, body, &ctx).await
         }
-        Adapter::ModernToLegacy => {
+        Adapter::ModernToLegacy(id) => {
             Box::pin(super::modern_client::serve(
-                state, client, head, &body, &ctx,
+                state, client, head, &body, &ctx, id,
             ))
             .await
         }
@@ -160,7 +162,7 @@ fn resolve_target(
     };
     stages
         .run(Flow::Post, Phase::Session, &input, found)
-        .map_err(|refusal| ProxyError::refused(refusal, facts.id.clone()))?;
+        .map_err(|refusal| ProxyError::refused(refusal, facts.id().cloned()))?;
     Ok(match session {
         None => Target {
             upstream: route_upstream,
@@ -182,7 +184,7 @@ fn lookup(
     facts: &Facts,
 ) -> Result<(SessionId, UpstreamId, Option<ProtocolVersion>), ProxyError> {
     let not_found = || ProxyError::SessionNotFound {
-        id: facts.id.clone(),
+        id: facts.id().cloned(),
     };
     let id = SessionId::parse(raw)
         .filter(|id| !state.legacy.borrow().contains_key(id))

@@ -55,7 +55,7 @@ fn run(headers: &[(&str, &str)], body: &str, route: RouteEra) -> Result<Era, Pro
     let mut found = Found::default();
     RouteStages::for_era(route)
         .run(Flow::Post, Phase::Facts, &input, &mut found)
-        .map_err(|refusal| ProxyError::refused(refusal, facts.id.clone()))?;
+        .map_err(|refusal| ProxyError::refused(refusal, facts.id().cloned()))?;
     Ok(if found.modern {
         Era::Modern
     } else {

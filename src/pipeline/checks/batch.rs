@@ -15,7 +15,7 @@ pub fn check(
     header: Option<ProtocolVersion>,
     session: Option<Option<ProtocolVersion>>,
 ) -> Result<(), Refusal> {
-    if !facts.is_batch {
+    if !facts.is_batch() {
         return Ok(());
     }
     let allowed = match session {

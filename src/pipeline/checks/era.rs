@@ -25,7 +25,7 @@ use crate::pipeline::{Facts, Mismatch, Refusal};
 ///   version, anything carrying a session id) is refused with `-32022`.
 pub fn check(head: &RequestHead, facts: &Facts, route: RouteEra) -> Result<bool, Refusal> {
     let session = route == RouteEra::Dual && head.header("mcp-session-id").is_some();
-    let request = facts.kind == Some(Kind::Request) && !facts.is_initialize && !facts.is_batch;
+    let request = facts.request_id().is_some() && !facts.is_initialize;
     let meta = if request {
         facts.claimed.as_ref()
     } else {
@@ -54,8 +54,8 @@ pub fn check(head: &RequestHead, facts: &Facts, route: RouteEra) -> Result<bool,
 /// a session pass (the core defines none over 2026 HTTP; the upstream decides).
 fn refused_on_modern_route(head: &RequestHead, facts: &Facts) -> bool {
     facts.is_initialize
-        || facts.is_batch
-        || facts.kind == Some(Kind::Request)
+        || facts.is_batch()
+        || facts.kind() == Some(Kind::Request)
         || head.header("mcp-session-id").is_some()
 }
 

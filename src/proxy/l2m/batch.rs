@@ -90,25 +90,25 @@ pub(super) async fn post_batch(
         ));
     }
     let mut slots = Vec::with_capacity(elements.len());
-    let mut calls: Vec<(&[u8], Facts)> = Vec::new();
+    let mut calls: Vec<(&[u8], JsonRpcId, Facts)> = Vec::new();
     let mut ids = HashSet::new();
     let mut notifications = Vec::new();
     for (element, info) in elements.into_iter().zip(&batch.elements) {
         let bytes = element.get().as_bytes();
         let facts = facts(Inspected::Single(info.clone()));
-        match (facts.kind, facts.id.clone()) {
-            (Some(Kind::Request), Some(id)) => {
+        match (facts.request_id().cloned(), facts.kind()) {
+            (Some(id), _) => {
                 match refused(session, &mut ids, &id, &facts)
-                    .or_else(|| local::answer(session, bytes, &facts))
+                    .or_else(|| local::answer(session, bytes, &facts, &id))
                 {
                     Some(reply) => slots.push(Slot::Ready(reply)),
                     None => {
                         slots.push(Slot::Call(calls.len()));
-                        calls.push((bytes, facts));
+                        calls.push((bytes, id, facts));
                     }
                 }
             }
-            (Some(Kind::Response | Kind::ErrorResponse), _) => {
+            (None, Some(Kind::Response | Kind::ErrorResponse)) => {
                 local::deliver(session, &facts, bytes)
             }
             _ => notifications.push(facts),
@@ -116,10 +116,7 @@ pub(super) async fn post_batch(
     }
     // Every call's id is in flight from now on, also while it waits for a slot: a cancel finds
     // it (one in this very batch included), and another request under its id is refused.
-    let _reserved = Reserved::new(
-        session,
-        calls.iter().filter_map(|(_, facts)| facts.id.clone()),
-    );
+    let _reserved = Reserved::new(session, calls.iter().map(|(_, id, _)| id.clone()));
     for facts in &notifications {
         local::notified(session, facts);
     }
@@ -132,7 +129,7 @@ pub(super) async fn post_batch(
     let run = async move {
         let pending = calls
             .iter()
-            .map(|(bytes, facts)| element(state, &messages, head, bytes, facts, session));
+            .map(|(bytes, id, facts)| element(state, &messages, head, bytes, (id, facts), session));
         let done = join_bounded(pending, MAX_IN_FLIGHT).await;
         // Every call is over: the writer below sees the end of the queue.
         drop(messages);
@@ -213,8 +210,7 @@ impl Drop for Reserved<'_> {
 
 /// Takes a queued call's reserved entry back so the call can register itself; false when the
 /// client cancelled it while it waited (then it is not sent at all).
-fn start(session: &L2mSession, id: Option<&JsonRpcId>) -> bool {
-    let Some(id) = id else { return true };
+fn start(session: &L2mSession, id: &JsonRpcId) -> bool {
     let reserved = session.inflight.borrow_mut().remove(id);
     !reserved.is_some_and(|latch| latch.is_fired())
 }
@@ -225,18 +221,18 @@ async fn element(
     messages: &LocalSender<Vec<u8>>,
     head: &RequestHead,
     body: &[u8],
-    facts: &Facts,
+    (id, facts): (&JsonRpcId, &Facts),
     session: &Rc<L2mSession>,
 ) -> Option<Vec<u8>> {
-    if !start(session, facts.id.as_ref()) {
+    if !start(session, id) {
         return None;
     }
     let sink = Element { messages };
-    match call::serve(state, sink, head, body, facts, session).await {
+    match call::serve(state, sink, head, body, (id.clone(), facts), session).await {
         Ok(reply) => reply,
         Err(e) => {
             let mut reply = Vec::with_capacity(128);
-            error_message(&mut reply, &e, facts.id.as_ref());
+            error_message(&mut reply, &e, Some(id));
             Some(reply)
         }
     }

@@ -74,7 +74,7 @@ pub(in crate::proxy) async fn call(
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
-    facts: &Facts,
+    request: (JsonRpcId, &Facts),
     session: &Rc<L2mSession>,
     stages: &RouteStages,
 ) -> Result<bool, ProxyError> {
@@ -88,23 +88,19 @@ pub(in crate::proxy) async fn call(
         },
         sse: None,
     };
-    serve(state, answer, head, body, facts, session).await
+    serve(state, answer, head, body, request, session).await
 }
 
-/// Serves one translated request into `answer` (a POST's own answer, a batch element's, or a
-/// legacy HTTP+SSE session's stream).
+/// Serves one translated request (its id, from routing, and its facts) into `answer` (a
+/// POST's own answer, a batch element's, or a legacy HTTP+SSE session's stream).
 pub(in crate::proxy) async fn serve<S: Sink>(
     state: &Rc<ShardState>,
     mut answer: S,
     head: &RequestHead,
     body: &[u8],
-    facts: &Facts,
+    (id, facts): (JsonRpcId, &Facts),
     session: &Rc<L2mSession>,
 ) -> Result<S::Done, ProxyError> {
-    let id = facts
-        .id
-        .clone()
-        .ok_or(ProxyError::Internal("a request without an id"))?;
     let timeout = state.config.upstream(session.upstream).request_timeout;
     if session.inflight.borrow().contains_key(&id) {
         // Its cancel latch and MRTR answers are keyed by id: a second request under the same
@@ -413,7 +409,7 @@ async fn round<S: Sink>(
         body.len(),
     );
     request.extend_from_slice(body);
-    let id = facts.id.as_ref();
+    let id = facts.id();
     let stop = async {
         futures_lite::future::or(cancel.wait(), session.ended.wait()).await;
         None

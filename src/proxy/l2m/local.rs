@@ -16,7 +16,7 @@ use crate::session::l2m::L2mSession;
 
 /// Routes a client's response to the MRTR exchange waiting for it (none waiting: dropped).
 pub(super) fn deliver(session: &L2mSession, facts: &Facts, message: &[u8]) {
-    if let Some(id) = &facts.id {
+    if let Some(id) = facts.id() {
         let waiter = session.waiters.borrow_mut().remove(id);
         if let Some(waiter) = waiter {
             let _ = waiter.try_send((id.clone(), message.to_vec()));
@@ -36,9 +36,14 @@ pub(super) fn notified(session: &L2mSession, facts: &Facts) {
     }
 }
 
-/// The proxy's own answer to a request it serves locally (`ping`, `logging/setLevel`,
-/// subscriptions, a second `initialize`); `None` when the request goes upstream.
-pub(super) fn answer(session: &L2mSession, body: &[u8], facts: &Facts) -> Option<Vec<u8>> {
+/// The proxy's own answer to the request `id` when it serves it locally (`ping`,
+/// `logging/setLevel`, subscriptions, a second `initialize`); `None` when it goes upstream.
+pub(super) fn answer(
+    session: &L2mSession,
+    body: &[u8],
+    facts: &Facts,
+    id: &JsonRpcId,
+) -> Option<Vec<u8>> {
     let local = match facts.method {
         Method::Ping => Ok(()),
         Method::LoggingSetLevel => set_level(session, body),
@@ -49,7 +54,6 @@ pub(super) fn answer(session: &L2mSession, body: &[u8], facts: &Facts) -> Option
         )),
         _ => return None,
     };
-    let id = facts.id.clone().unwrap_or(JsonRpcId::Number(0));
     let mut out = Vec::with_capacity(96);
     match local {
         Ok(()) => {
@@ -57,7 +61,7 @@ pub(super) fn answer(session: &L2mSession, body: &[u8], facts: &Facts) -> Option
             id.write_json(&mut out);
             out.extend_from_slice(br#","result":{}}"#);
         }
-        Err((code, message)) => write_error(&mut out, Some(&id), code, message, None),
+        Err((code, message)) => write_error(&mut out, Some(id), code, message, None),
     }
     Some(out)
 }

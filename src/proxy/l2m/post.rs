@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use shards::io::NetStream;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{JsonRpcId, Kind, ProtocolVersion};
+use crate::mcp::{JsonRpcId, ProtocolVersion};
 use crate::session::{SessionEntry, SessionId};
 
 use super::super::admit::new_session;
@@ -28,7 +28,7 @@ use super::super::stdio::answer::{write_json, ClientShape};
 use super::wire::ClientMeta;
 use super::{batch, call, detect, local};
 use crate::pipeline::RouteStages;
-use crate::pipeline::{Facts, RequestCtx};
+use crate::pipeline::{Body, Facts, Message, RequestCtx};
 use crate::session::l2m::Discovered;
 use crate::session::l2m::L2mSession;
 use crate::upstream::runtime::HttpUpstream;
@@ -45,20 +45,20 @@ pub(in crate::proxy) async fn intercept(
     ctx: &RequestCtx,
 ) -> Option<Result<bool, ProxyError>> {
     let (facts, upstream, stages) = (&ctx.facts, ctx.upstream, &ctx.stages);
-    let served = match ctx.session {
-        None if facts.is_initialize && detect::may_translate(state, upstream) => {
+    let served = match (ctx.session, facts.request_id()) {
+        (None, Some(id)) if facts.is_initialize && detect::may_translate(state, upstream) => {
             initialize(
                 state,
                 client,
                 head,
                 body,
-                facts,
+                id,
                 (ctx.route, upstream, &http.url),
             )
             .await
         }
-        None => return None,
-        Some(sid) => {
+        (None, _) => return None,
+        (Some(sid), _) => {
             let translated = state.l2m.session(&sid)?;
             on_session(state, client, head, body, facts, &translated, stages).await
         }
@@ -175,13 +175,12 @@ async fn initialize(
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: &[u8],
-    facts: &Facts,
+    id: &JsonRpcId,
     (route, upstream, url): (RouteId, UpstreamId, &Rc<UpstreamUrl>),
 ) -> Option<Result<bool, ProxyError>> {
     let hello = Hello::read(body)?;
     let discovered =
-        match detect::for_initialize(state, upstream, head, &hello.meta(), facts.id.as_ref()).await
-        {
+        match detect::for_initialize(state, upstream, head, &hello.meta(), Some(id)).await {
             Ok(detect::Decision::Translate(found)) => found,
             Ok(detect::Decision::PassThrough) => return None,
             Ok(detect::Decision::Refused(refusal)) => {
@@ -200,8 +199,7 @@ async fn initialize(
         Ok(sid) => sid,
         Err(e) => return Some(Err(e)),
     };
-    let id = facts.id.clone().unwrap_or(JsonRpcId::Number(0));
-    let response = open(state, sid, (upstream, url), hello, discovered, &id);
+    let response = open(state, sid, (upstream, url), hello, discovered, id);
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
@@ -219,34 +217,32 @@ pub(in crate::proxy) enum Route {
     Accepted,
     /// A request the proxy answers itself, with this response.
     Local(Vec<u8>),
-    /// A request for the upstream (call.rs).
-    Upstream,
+    /// A request for the upstream (call.rs), with its id.
+    Upstream(JsonRpcId),
 }
 
-/// Routes one client message on a translated session: the transport-neutral part of a POST,
-/// shared by Streamable HTTP (here) and HTTP+SSE sessions (proxy::legacy::modern).
-///
-/// # Errors
-/// A message of no kind.
+/// Routes one client message (`message`, the single message of `facts`) on a translated
+/// session: the transport-neutral part of a POST, shared by Streamable HTTP (here) and
+/// HTTP+SSE sessions (proxy::legacy::modern).
 pub(in crate::proxy) fn route(
     session: &L2mSession,
     body: &[u8],
     facts: &Facts,
-) -> Result<Route, ProxyError> {
-    match facts.kind {
-        Some(Kind::Response | Kind::ErrorResponse) => {
+    message: &Message,
+) -> Route {
+    match message {
+        Message::Response(_) | Message::ErrorResponse(_) => {
             local::deliver(session, facts, body);
-            Ok(Route::Accepted)
+            Route::Accepted
         }
-        Some(Kind::Notification) => {
+        Message::Notification => {
             local::notified(session, facts);
-            Ok(Route::Accepted)
+            Route::Accepted
         }
-        Some(Kind::Request) => Ok(match local::answer(session, body, facts) {
+        Message::Request(id) => match local::answer(session, body, facts, id) {
             Some(reply) => Route::Local(reply),
-            None => Route::Upstream,
-        }),
-        None => Err(ProxyError::Internal("a message without a kind")),
+            None => Route::Upstream(id.clone()),
+        },
     }
 }
 
@@ -259,14 +255,16 @@ async fn on_session(
     session: &Rc<L2mSession>,
     stages: &RouteStages,
 ) -> Option<Result<bool, ProxyError>> {
-    if facts.is_batch {
-        return Some(batch::post_batch(state, client, head, body, facts, session, stages).await);
-    }
-    let routed = match route(session, body, facts) {
-        Ok(routed) => routed,
-        Err(e) => return Some(Err(e)),
+    let message = match &facts.body {
+        Body::Single(message) => message,
+        // A POST's facts come from its body: `Empty` (GET/DELETE's) never reaches here.
+        Body::Batch | Body::Empty => {
+            return Some(
+                batch::post_batch(state, client, head, body, facts, session, stages).await,
+            );
+        }
     };
-    Some(match routed {
+    Some(match route(session, body, facts, message) {
         Route::Accepted => accepted(state, client, head).await,
         Route::Local(reply) => {
             let shape = ClientShape {
@@ -277,7 +275,9 @@ async fn on_session(
             };
             write_json(state, client, &reply, shape).await
         }
-        Route::Upstream => call::call(state, client, head, body, facts, session, stages).await,
+        Route::Upstream(id) => {
+            call::call(state, client, head, body, (id, facts), session, stages).await
+        }
     })
 }
 

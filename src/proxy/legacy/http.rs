@@ -43,10 +43,7 @@ pub(super) struct Job {
 /// Runs the exchange and delivers its messages; `work` keeps the stream open at shutdown
 /// until this is done.
 pub(super) async fn run(state: Rc<ShardState>, job: Job, work: Work) {
-    let id = match job.facts.kind {
-        Some(Kind::Request) => job.facts.id.clone(),
-        _ => None,
-    };
+    let id = job.facts.request_id().cloned();
     let result = exchange(&state, job.upstream, &job.request, id.as_ref(), false).await;
     state.bufs.give(job.request);
     let ex = match result {

@@ -47,18 +47,18 @@ pub(super) async fn post(
     let inspected = state.inspector.borrow_mut().inspect(&body);
     let facts = match (raw_sid, inspected) {
         (None, inspected) => {
-            let id = inspected.ok().map(facts).and_then(|f| f.id);
+            let id = inspected.ok().map(facts).and_then(|f| f.id().cloned());
             return Err(ProxyError::LegacySessionRequired { id });
         }
         (Some(_), Err(e)) => return Err(e.into()),
         (Some(_), Ok(inspected)) => facts(inspected),
     };
-    if facts.is_batch {
+    if facts.is_batch() {
         // 2024-11-05 has no batches, and the stream carries one message per event.
         return Err(ProxyError::BatchNotAllowed);
     }
     let not_found = || ProxyError::SessionNotFound {
-        id: facts.id.clone(),
+        id: facts.id().cloned(),
     };
     let sid = raw_sid.and_then(SessionId::parse).ok_or_else(not_found)?;
     let out = live(state, &sid).ok_or_else(not_found)?;
@@ -84,7 +84,7 @@ pub(super) async fn post(
         Err(refused) => {
             // Answered like every answer here: on the stream, after the 202.
             let mut message = Vec::with_capacity(128);
-            error_message(&mut message, &refused, ctx.facts.id.as_ref());
+            error_message(&mut message, &refused, ctx.facts.id());
             deliver(state, &sid, message);
             return accepted(state, client, head, method, started).await;
         }
@@ -118,7 +118,9 @@ fn send(
         // A translated session (modern upstream): the era translation, answers on the stream.
         Adapter::LegacyToModern(_) => {
             let Some(translated) = state.l2m.session(&sid) else {
-                return Err(ProxyError::SessionNotFound { id: ctx.facts.id });
+                return Err(ProxyError::SessionNotFound {
+                    id: ctx.facts.id().cloned(),
+                });
             };
             modern::post(state, sid, out, translated, head, body, ctx.facts, work)?;
             return Ok(());
@@ -130,7 +132,7 @@ fn send(
         }
         Adapter::Http(http) => http,
         // A legacy client is never `ModernToLegacy`: its upstream's own transport serves it.
-        Adapter::ModernToLegacy => match state.upstream(ctx.upstream) {
+        Adapter::ModernToLegacy(_) => match state.upstream(ctx.upstream) {
             UpstreamRuntime::Http(http) => http,
             UpstreamRuntime::Linked(children) => {
                 let timeout = up.request_timeout;

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::config::StdioMode;
-use crate::mcp::{jsonrpc, JsonRpcId, Kind, Method};
+use crate::mcp::{jsonrpc, JsonRpcId, Method};
 use crate::session::SessionId;
 use crate::upstream::link::{Call, LinkError, LinkSession};
 
@@ -37,10 +37,7 @@ pub(super) fn start(
     timeout: Duration,
     work: Work,
 ) {
-    let id = match facts.kind {
-        Some(Kind::Request) => facts.id.clone(),
-        _ => None,
-    };
+    let id = facts.request_id().cloned();
     let bound = state
         .sessions
         .borrow_mut()

@@ -27,7 +27,8 @@ use super::pool::{PoolKey, Principal};
 use super::reply::{fail, refuse, refuse_params};
 use super::source::Failure;
 
-/// Serves a modern request on a legacy upstream; returns whether the connection stays open.
+/// Serves the modern request `id` on a legacy upstream; returns whether the connection stays
+/// open.
 ///
 /// # Errors
 /// Client write failures; refusals are answered here (400/404 with a JSON-RPC error).
@@ -37,6 +38,7 @@ pub(in crate::proxy) async fn serve(
     head: &RequestHead,
     body: &[u8],
     ctx: &RequestCtx,
+    id: &JsonRpcId,
 ) -> Result<bool, ProxyError> {
     let (upstream, facts, started) = (ctx.upstream, &ctx.facts, ctx.started);
     let shape = ClientShape {
@@ -45,10 +47,6 @@ pub(in crate::proxy) async fn serve(
         session: None,
         stages: Some(&ctx.stages),
     };
-    let id = facts
-        .id
-        .clone()
-        .ok_or(ProxyError::Internal("modern request without an id"))?;
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| ProxyError::Internal("inspected body is not JSON"))?;
     let method = facts.method_name().unwrap_or_default().to_owned();
@@ -57,7 +55,7 @@ pub(in crate::proxy) async fn serve(
     state.metrics.incr(Counter::ModernTranslated);
     let keep = match method.as_str() {
         "server/discover" => {
-            super::discover::answer(state, upstream, client, &id, &params, shape).await?
+            super::discover::answer(state, upstream, client, id, &params, shape).await?
         }
         "ping" | "logging/setLevel" => {
             refuse(
@@ -65,28 +63,28 @@ pub(in crate::proxy) async fn serve(
                 client,
                 shape,
                 404,
-                &id,
+                id,
                 jsonrpc::METHOD_NOT_FOUND,
                 &format!("{method} is not a 2026-07-28 method"),
             )
             .await?
         }
         "subscriptions/listen" => {
-            super::listen::listen(state, upstream, client, shape, &id, &params).await?
+            super::listen::listen(state, upstream, client, shape, id, &params).await?
         }
         _ => {
             let request = request_hash(&method, facts.mcp_name.as_deref());
             match params.get("requestState") {
                 Some(sealed) => {
                     retry(
-                        state, upstream, client, head, body, shape, &id, &params, sealed,
+                        state, upstream, client, head, body, shape, id, &params, sealed,
                         &principal, request,
                     )
                     .await?
                 }
                 None => {
                     fresh(
-                        state, upstream, client, shape, &id, facts, body, &params, principal,
+                        state, upstream, client, shape, id, facts, body, &params, principal,
                         request,
                     )
                     .await?

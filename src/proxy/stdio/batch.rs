@@ -15,8 +15,8 @@ use serde_json::value::RawValue;
 use shards::io::NetStream;
 
 use crate::http::HttpConn;
-use crate::mcp::{Inspected, JsonRpcId, Kind};
-use crate::pipeline::facts;
+use crate::mcp::{Inspected, JsonRpcId};
+use crate::pipeline::{facts, Message};
 use crate::upstream::link::{Call, Delivery, LinkSession};
 
 use super::super::error::ProxyError;
@@ -50,8 +50,8 @@ pub async fn post_batch(
             _ => return Err(ProxyError::BatchNotAllowed),
         };
         let gone = |_| ProxyError::SessionNotFound { id: None };
-        match (facts.kind, &facts.id) {
-            (Some(Kind::Request), Some(id)) => {
+        match facts.message() {
+            Some(Message::Request(id)) => {
                 let token = facts.progress_token.as_ref();
                 let call = bound
                     .link

@@ -18,8 +18,8 @@ use crate::upstream::link::ClientMessage;
 pub(in crate::proxy) fn client_message(facts: &Facts) -> ClientMessage<'_> {
     ClientMessage {
         cancelled: facts.cancelled.as_ref(),
-        response_to: match facts.kind {
-            Some(Kind::Response | Kind::ErrorResponse) => facts.id.as_ref(),
+        response_to: match facts.kind() {
+            Some(Kind::Response | Kind::ErrorResponse) => facts.id(),
             _ => None,
         },
         is_initialized: facts.method == Method::NotificationsInitialized,

@@ -14,7 +14,7 @@ use shards::slab::Lease;
 
 use crate::config::StdioMode;
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{JsonRpcId, Kind, Method, ProtocolVersion};
+use crate::mcp::{JsonRpcId, Method, ProtocolVersion};
 use crate::session::SessionId;
 use crate::upstream::link::{LinkError, LinkSession};
 
@@ -24,7 +24,7 @@ use super::super::metrics::Counter;
 use super::super::state::{SessionEntry, ShardState};
 use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
 use crate::pipeline::RouteStages;
-use crate::pipeline::{Facts, RequestCtx};
+use crate::pipeline::{Facts, Message, RequestCtx};
 use crate::upstream::children::{AcquireError, Children};
 
 /// Where a POST for a stdio upstream goes.
@@ -74,17 +74,17 @@ pub(in crate::proxy) async fn post(
         // Only answers to `tools/list` on a filtered route can need the response side.
         stages: (to.stages.rewrites_answer(facts.method, &facts.elements)).then_some(to.stages),
     };
-    let keep = match to.session {
+    let keep = match (to.session, facts.request_id()) {
         // Boxed: once per session, and larger than a call's future (issue 13).
-        None if facts.is_initialize => {
-            Box::pin(initialize(state, client, &body, facts, &to, shape)).await?
+        (None, Some(id)) if facts.is_initialize => {
+            Box::pin(initialize(state, client, &body, facts, id, &to, shape)).await?
         }
-        None => {
+        (None, _) => {
             return Err(ProxyError::SessionRequired {
-                id: facts.id.clone(),
+                id: facts.id().cloned(),
             })
         }
-        Some(sid) => in_session(state, client, body, facts, sid, &to, shape).await?,
+        (Some(sid), _) => in_session(state, client, body, facts, sid, &to, shape).await?,
     };
     state.metrics.request(facts.method, ctx.started.elapsed());
     Ok(keep)
@@ -95,23 +95,20 @@ async fn initialize(
     client: &mut HttpConn<NetStream>,
     body: &[u8],
     facts: &Facts,
+    id: &JsonRpcId,
     to: &StdioTarget<'_>,
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
-    let id = facts
-        .id
-        .as_ref()
-        .ok_or(ProxyError::Internal("initialize without an id"))?;
     let children = to.children;
     let unavailable = |error: &dyn std::fmt::Display| ProxyError::UpstreamUnavailable {
-        id: facts.id.clone(),
+        id: facts.id().cloned(),
         reason: error.to_string(),
     };
     match children.mode() {
         StdioMode::PerSession => {
             let link = children.for_session().await.map_err(|error| match error {
                 AcquireError::Full(_) => ProxyError::TooManySessions {
-                    id: facts.id.clone(),
+                    id: facts.id().cloned(),
                 },
                 other => unavailable(&other),
             })?;
@@ -227,7 +224,7 @@ async fn in_session(
         .get_mut(&sid, Instant::now())
         .and_then(|entry| entry.link.clone())
         .ok_or(ProxyError::SessionNotFound {
-            id: facts.id.clone(),
+            id: facts.id().cloned(),
         })?;
     let ended = |state: &ShardState, id: Option<JsonRpcId>| {
         // The child is gone: so is the session (the client re-initializes).
@@ -236,16 +233,16 @@ async fn in_session(
         ProxyError::SessionNotFound { id }
     };
     if !bound.link.is_alive() {
-        return Err(ended(state, facts.id.clone()));
+        return Err(ended(state, facts.id().cloned()));
     }
     if facts.is_initialize {
         // One handshake per session: a second would re-initialize the child (in shared mode,
         // for every session on it).
         return Err(ProxyError::AlreadyInitialized {
-            id: facts.id.clone(),
+            id: facts.id().cloned(),
         });
     }
-    if facts.is_batch {
+    if facts.is_batch() {
         return match Box::pin(super::batch::post_batch(
             state, client, &body, &bound, to.timeout, shape,
         ))
@@ -255,8 +252,8 @@ async fn in_session(
             None => write_empty(state, client, 202, shape).await,
         };
     }
-    match (facts.kind, facts.id.as_ref()) {
-        (Some(Kind::Request), Some(id)) => {
+    match facts.message() {
+        Some(Message::Request(id)) => {
             if let (Method::ResourcesSubscribe | Method::ResourcesUnsubscribe, Some(uri)) =
                 (facts.method, facts.resource.as_deref())
             {
@@ -278,7 +275,7 @@ async fn in_session(
             ) {
                 Ok(call) => call,
                 Err(LinkError::Gone(_) | LinkError::SessionEnded | LinkError::Initialize(_)) => {
-                    return Err(ended(state, facts.id.clone()))
+                    return Err(ended(state, facts.id().cloned()))
                 }
             };
             // Sent: the pooled body buffer is not held while the answer streams (issue 13).
