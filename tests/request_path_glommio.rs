@@ -16,6 +16,8 @@ mod harness;
 #[path = "request_path/mcp.rs"]
 mod mcp;
 
+#[path = "request_path/admin.rs"]
+mod admin;
 #[path = "request_path/errors.rs"]
 mod errors;
 #[path = "request_path/io_path.rs"]

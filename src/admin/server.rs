@@ -1,4 +1,5 @@
-//! Serves the admin endpoints on their own listener (never on the MCP listener).
+//! Serves the admin endpoints on their own listener (never on the MCP listener), behind the
+//! bearer token of `[admin] token_file` when one is configured.
 //!
 //! Not here: the metric data (scrape.rs, prometheus.rs).
 
@@ -8,7 +9,8 @@ use shards::io::{NetListener, NetStream};
 
 use crate::proxy::accept::accept_until;
 
-use crate::http::{Head, HttpConn, Method};
+use crate::config::AdminToken;
+use crate::http::{Head, HttpConn, Method, RequestHead};
 use crate::proxy::headers::local_response;
 use crate::proxy::respond::refuse_foreign_host;
 use crate::proxy::state::ShardState;
@@ -52,6 +54,20 @@ async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: NetStream)
         if refuse_foreign_host(&mut conn, &head, &hosts).await {
             return;
         }
+        if !authorized(state.config.admin_token.as_ref(), &head) {
+            local_response(
+                &mut out,
+                401,
+                Some("text/plain"),
+                &[("WWW-Authenticate", "Bearer realm=\"shadowcat admin\"")],
+                b"the admin API needs Authorization: Bearer TOKEN (the token of --admin-token-file)\n",
+                keep,
+            );
+            if conn.write_all(&out).await.is_err() || !keep {
+                return;
+            }
+            continue;
+        }
         match (head.method(), head.path()) {
             (Method::Get, b"/metrics") => {
                 let reports = crate::admin::scrape::gather(&state).await;
@@ -92,4 +108,16 @@ async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: NetStream)
             return;
         }
     }
+}
+
+/// Whether a request may use the admin API: always without a token configured; with one, the
+/// probes (`/health`, `/ready`) stay open and everything else must carry it.
+fn authorized(token: Option<&AdminToken>, head: &RequestHead) -> bool {
+    let Some(token) = token else {
+        return true;
+    };
+    matches!(head.path(), b"/health" | b"/ready")
+        || head
+            .header("authorization")
+            .is_some_and(|value| token.accepts(value))
 }

@@ -181,6 +181,10 @@ fn one_route(
     raw.upstreams.insert(name.to_owned(), upstream);
     raw.admin = flags.admin.map(|bind| RawAdmin {
         bind: Some(bind.to_string()),
+        token_file: flags
+            .admin_token_file
+            .as_ref()
+            .map(|file| file.display().to_string()),
     });
     raw
 }
@@ -227,7 +231,7 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 28] = [
+    const FLAGS: [(&str, &str); 29] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
@@ -250,6 +254,7 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("sessions.ttl", "--session-ttl"),
         ("limits.max_body_bytes", "--max-body"),
         ("admin.bind", "--admin"),
+        ("admin.token_file", "--admin-token-file"),
         ("demo.path", "--path"),
         ("runtime.shards", "--shards"),
         ("runtime.cores", "--cores"),

@@ -136,6 +136,11 @@ pub struct ListenerArgs {
     /// Also serve the admin API (/metrics, /health, ...) on this address.
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,
+    /// With --admin: a file holding the bearer token the admin API requires
+    /// (`Authorization: Bearer TOKEN`; /health and /ready stay open for probes). Required when
+    /// --admin is not a loopback address.
+    #[arg(long, value_name = "FILE", requires = "admin")]
+    pub admin_token_file: Option<PathBuf>,
     /// Protocol eras served on --path: "dual" (legacy sessions and 2026-07-28 stateless
     /// requests) or "modern" (2026-07-28 only: GET/DELETE get 405) [default: dual].
     #[arg(long, value_name = "ERA", value_parser = ["dual", "modern"], hide_possible_values = true)]

@@ -98,6 +98,16 @@ pub enum Error {
         /// The resolver's error.
         error: io::Error,
     },
+    /// A file a setting names cannot be read.
+    #[error("`{key}` = {:?}: cannot read it: {error}", path.display().to_string())]
+    ReadSetting {
+        /// TOML path or flag of the setting.
+        key: String,
+        /// The file.
+        path: PathBuf,
+        /// Why reading failed.
+        error: io::Error,
+    },
     /// A listener on a non-loopback address has no Host allow-list.
     #[error(
         "`{key}` is required because the listener binds {value}, which is not a loopback \
@@ -129,6 +139,7 @@ impl Error {
             | Self::UnknownUpstream { key, .. }
             | Self::Duplicate { key, .. }
             | Self::Resolve { key, .. }
+            | Self::ReadSetting { key, .. }
             | Self::AllowedHostsRequired { key, .. } => Some(key),
             Self::Read { .. } | Self::Parse { .. } => None,
         }
@@ -169,6 +180,7 @@ impl Error {
             | Self::Missing { key, .. }
             | Self::UnknownUpstream { key, .. }
             | Self::Resolve { key, .. }
+            | Self::ReadSetting { key, .. }
             | Self::AllowedHostsRequired { key, .. } => swap(key),
             Self::Read { .. } | Self::Parse { .. } => {}
         }

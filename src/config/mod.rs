@@ -27,6 +27,7 @@
 //! # Ok::<(), shadowcat::config::Error>(())
 //! ```
 
+mod admin_token;
 mod allow;
 pub mod defaults;
 mod demo_server;
@@ -47,6 +48,7 @@ mod values;
 
 use std::path::Path;
 
+pub use admin_token::{AdminToken, MIN_TOKEN_LEN};
 pub use allow::{host_allowed, local_hosts, origin_allowed};
 pub use demo_server::{DemoServerConfig, DemoStdioConfig};
 pub use error::Error;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use shards::IoBackend;
 
+use super::admin_token::AdminToken;
 use super::allow;
 use super::defaults;
 use super::ids::{self, ListenerId, RouteId, UpstreamId};
@@ -36,6 +37,8 @@ pub struct Config {
     pub sessions: SessionsConfig,
     /// Admin listener (`/metrics`, `/health`, ...), when enabled.
     pub admin: Option<SocketAddr>,
+    /// The bearer token the admin API requires (`[admin] token_file`), when set.
+    pub admin_token: Option<AdminToken>,
     /// Built-in demo MCP server to start in-process (used by `shadowcat demo`).
     pub demo: Option<DemoConfig>,
     /// Logging.

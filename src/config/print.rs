@@ -83,6 +83,10 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
         },
         admin: config.admin.map(|addr| RawAdmin {
             bind: Some(addr.to_string()),
+            token_file: config
+                .admin_token
+                .as_ref()
+                .map(|token| token.file().display().to_string()),
         }),
         demo: config.demo.as_ref().map(|demo| RawDemo {
             bind: Some(demo.bind.to_string()),

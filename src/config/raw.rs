@@ -217,6 +217,10 @@ pub struct RawAdmin {
     /// `IP:port` of the admin listener; default `"127.0.0.1:9901"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bind: Option<String>,
+    /// File holding the bearer token every admin request but `/health` and `/ready` must carry;
+    /// required when `bind` is not a loopback address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
 }
 
 /// `[demo]`.

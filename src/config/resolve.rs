@@ -10,7 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 
+use super::admin_token::AdminToken;
 use super::allow::{normalize_host_entry, normalize_origin_entry};
 use super::defaults as d;
 use super::error::{invalid_str, Error};
@@ -19,7 +21,7 @@ use super::model::{
     Config, DemoConfig, LegacySseConfig, ListenerConfig, LogConfig, RouteConfig, RouteEra,
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
-use super::raw::{RawConfig, RawListener, RawRoute, RawUpstream};
+use super::raw::{RawAdmin, RawConfig, RawListener, RawRoute, RawUpstream};
 use super::sections::{
     resolve_demo, resolve_limits, resolve_runtime, resolve_sessions, resolve_timeouts,
 };
@@ -45,6 +47,7 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
         )?),
         None => None,
     };
+    let admin_token = resolve_admin_token(raw.admin.as_ref(), admin)?;
     check_unique_binds(&listeners, admin, demo.as_ref())?;
     let level = raw.log.level.as_deref().unwrap_or(d::LOG_LEVEL);
     let level =
@@ -57,6 +60,7 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
         timeouts: resolve_timeouts(&raw.timeouts)?,
         sessions: resolve_sessions(&raw.sessions)?,
         admin,
+        admin_token,
         demo,
         log: LogConfig { level },
         seal_key: None,
@@ -405,3 +409,22 @@ const POOL_MAX_IDLE: Bound = Bound {
     max: d::UPSTREAM_POOL_MAX_IDLE_MAX,
     allowed: "a number of connections from 0 (no pooling) to 65536",
 };
+
+/// The admin API's token: read from `admin.token_file`; required on a non-loopback admin bind.
+fn resolve_admin_token(
+    raw: Option<&RawAdmin>,
+    bind: Option<SocketAddr>,
+) -> Result<Option<AdminToken>, Error> {
+    let (Some(raw), Some(bind)) = (raw, bind) else {
+        return Ok(None);
+    };
+    match raw.token_file.as_deref() {
+        Some(file) => AdminToken::load("admin.token_file", Path::new(file)).map(Some),
+        None if bind.ip().is_loopback() => Ok(None),
+        None => Err(Error::Missing {
+            key: "admin.token_file".to_owned(),
+            allowed: "the admin listener binds a non-loopback address, so its API needs a \
+                      bearer token: a file holding one (e.g. `openssl rand -hex 32 > FILE`)",
+        }),
+    }
+}

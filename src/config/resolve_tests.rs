@@ -368,6 +368,36 @@ fn admin_without_bind_uses_the_default_address() {
 }
 
 #[test]
+fn a_non_loopback_admin_needs_a_token_file_and_the_token_is_never_printed() {
+    reject(
+        &format!("{UPSTREAM}[admin]\nbind = \"0.0.0.0:9901\"\n"),
+        "admin.token_file",
+        &["non-loopback", "openssl rand -hex 32"],
+    );
+    reject(
+        &format!("{UPSTREAM}[admin]\nbind = \"0.0.0.0:9901\"\ntoken_file = \"/nonexistent/t\"\n"),
+        "admin.token_file",
+        &["\"/nonexistent/t\": cannot read it"],
+    );
+    let file = std::env::temp_dir().join(format!("shadowcat-resolve-token-{}", std::process::id()));
+    std::fs::write(&file, "tok-0123456789abcdef\n").unwrap();
+    let text = format!(
+        "{UPSTREAM}[admin]\nbind = \"0.0.0.0:9901\"\ntoken_file = {:?}\n",
+        file.display().to_string()
+    );
+    let config = from_toml_str(&text, "t.toml");
+    let _ = std::fs::remove_file(&file);
+    let config = config.unwrap_or_else(|e| panic!("{e}"));
+    let token = config.admin_token.as_ref().expect("token");
+    assert!(token.accepts(b"Bearer tok-0123456789abcdef"));
+    let printed = to_toml(&config);
+    assert!(printed.contains("token_file"), "{printed}");
+    assert!(!printed.contains("tok-0123456789abcdef"), "{printed}");
+    assert!(!format!("{config:?}").contains("tok-0123456789abcdef"));
+    assert_eq!(ok(&format!("{UPSTREAM}[admin]\n")).admin_token, None);
+}
+
+#[test]
 fn route_era_defaults_to_dual_and_accepts_modern() {
     let route = |era: &str| {
         format!(

@@ -35,6 +35,8 @@ pub(crate) struct Setup {
     pub(crate) upstream: Upstream,
     /// Extra TOML lines for the route (e.g. `deny_tools = [...]`).
     pub(crate) route: &'static str,
+    /// Extra TOML lines for `[admin]` (e.g. `token_file = "..."`).
+    pub(crate) admin: &'static str,
 }
 
 impl Setup {
@@ -44,6 +46,7 @@ impl Setup {
             shards: 1,
             upstream,
             route: "",
+            admin: "",
         }
     }
 
@@ -53,6 +56,15 @@ impl Setup {
             shards: 2,
             upstream,
             route: "",
+            admin: "",
+        }
+    }
+
+    /// The same setup with `lines` added to the `[admin]` table.
+    pub(crate) fn with_admin(self, lines: &'static str) -> Self {
+        Self {
+            admin: lines,
+            ..self
         }
     }
 
@@ -95,10 +107,11 @@ impl Setup {
              sse_path = \"/open/sse\"\nmessages_path = \"/open/messages\"\n\n\
              {upstream}\n\
              [timeouts]\nshutdown_grace = \"2s\"\n\n\
-             [admin]\nbind = \"127.0.0.1:0\"\n\n\
+             [admin]\nbind = \"127.0.0.1:0\"\n{admin}\n\n\
              [log]\nlevel = \"warn\"\n",
             shards = self.shards,
             route = self.route,
+            admin = self.admin,
             io = IO_PATH,
         )
     }

@@ -23,6 +23,7 @@ mod client;
 mod harness;
 mod mcp;
 
+mod admin;
 mod errors;
 mod io_path;
 mod legacy;
