@@ -92,11 +92,15 @@ impl ClientInput {
             match self.inspector.inspect(line) {
                 Ok(inspected) => {
                     let msg = message(line, &inspected);
+                    let listings = self.stages.listing_ids(inspected.messages());
                     match admit(&self.stages, inspected, &msg.requests) {
-                        Admit::Send => return Next::Message(msg),
+                        Admit::Send => {
+                            out.expect_listings(listings);
+                            return Next::Message(msg);
+                        }
                         Admit::Answer(reply) => {
                             tracing::debug!("a stage answered a message from the client");
-                            out.message(&reply).await;
+                            out.local(&reply).await;
                         }
                         Admit::Drop => {}
                     }
@@ -105,7 +109,7 @@ impl ClientInput {
                     tracing::debug!(%error, "refused a message from the client");
                     let mut reply = Vec::new();
                     error.write_reply(&mut reply);
-                    out.message(&reply).await;
+                    out.local(&reply).await;
                 }
             }
         }
