@@ -776,6 +776,39 @@ def test_batch_listing_and_call(filter_proxy, upstream: Upstream) -> None:
         assert hidden_name not in upstream.calls_seen(proxy), upstream.calls_seen(proxy)
 
 
+def _call_listing(request_id: Any) -> bytes:
+    """A `tools/call` of the escaped fixture's `echo` whose result carries a top-level `tools`
+    array naming the hidden `add`."""
+    return rawhttp.jsonrpc("tools/call", {"name": "echo", "arguments": {"listing": True}}, request_id)
+
+
+PAGE_1_NAMES = ["echo", "add", "p/q"]
+
+
+@pytest.mark.parametrize("path", ["stdio", "http"])
+def test_batch_judges_only_its_tools_list_answers(filter_proxy, path: str) -> None:
+    """A 2025-03-26 batch holding a tools/list and two tools/calls whose results carry a
+    top-level `tools` array naming the hidden `add`: only the tools/list answer (id 1) is cut;
+    the call answered under id "1" (a string) and the one under id 2 keep every tool. The
+    upstream is the escaped fixture as a stdio child, or behind an unfiltered shadowcat."""
+    child = ["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE]
+    if path == "stdio":
+        proxy = filter_proxy(child, ["--deny-tool", "add"])
+    else:
+        proxy = filter_proxy(["--upstream", filter_proxy(child, []).url], ["--deny-tool", "add"])
+    with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        session_id = _batch_session(conn)
+        headers = rawhttp.mcp_headers(session_id, "2025-03-26")
+        answer = conn.request("POST", "/mcp", headers, b"[" + rawhttp.jsonrpc("tools/list", {}, 1) + b","
+                              + _call_listing("1") + b"," + _call_listing(2) + b"]")
+    assert answer.status == 200, answer.describe()
+    assert [t["name"] for t in answer.response_for(1)["result"]["tools"]] == ["echo", "p/q"], answer.describe()
+    for request_id in ("1", 2):
+        result = answer.response_for(request_id)["result"]
+        assert [t["name"] for t in result["tools"]] == PAGE_1_NAMES, answer.describe()
+        assert result["content"][0]["text"] == "called echo", answer.describe()
+
+
 @pytest.mark.parametrize("upstream", ["demo-http", "fixture-stdio"], indirect=True)
 def test_two_shards_legacy_posts_on_any_shard(filter_proxy, upstream: Upstream) -> None:
     """`--shards 2`: legacy POSTs arrive on fresh connections, on either shard (handed to the
