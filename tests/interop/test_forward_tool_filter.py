@@ -7,7 +7,8 @@ target's tools minus the hidden ones; the hidden call fails with -32602 `Unknown
 `echo` works. Targets: the demo server as a stdio child (`-- shadowcat demo-server --stdio`) and
 over HTTP (`--target`), and the FastMCP fixture as a stdio child with `FIXTURE_LOG_CALLS=1`, whose
 `fixture-call: NAME` stderr lines (relayed into forward's log) show the hidden call never reached
-it.
+it. Then raw lines to the escaped fixture: only the answer to a tools/list is cut, not a
+tools/call answer carrying a top-level `tools` array.
 
 Not here: the filter on the reverse proxy (test_tool_filter.py), forward's other behaviour
 (test_forward.py), the stage's unit tests (src/forward/stages.rs, src/pipeline/).

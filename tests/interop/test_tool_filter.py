@@ -23,6 +23,9 @@ Then raw HTTP (the exact answer: HTTP 200 + the error with the request's id on S
 202 + the error on the stream for legacy SSE; odd spellings of a hidden call, 2026-07-28 requests,
 2025-03-26 batches, two shards), names spelt with JSON escapes over two pages
 (fixtures/escaped_tools_server.py, also behind an unfiltered shadowcat over HTTP and legacy SSE),
+answers to other requests whose result carries a top-level `tools` array naming a hidden tool
+(the escaped fixture's `"listing": true`), which keep it in a batch, a 2026-07-28 call served on
+legacy sessions and a legacy call translated onto 2026-07-28,
 a tool registered later (`load_component`, after `notifications/tools/list_changed`), `?` on a
 non-ASCII name, a TOML route (`shadowcat run`),
 `shadowcat demo`, and `shadowcat config check` (the route's stage list names `tool_filter`; a bad
@@ -807,6 +810,41 @@ def test_batch_judges_only_its_tools_list_answers(filter_proxy, path: str) -> No
         result = answer.response_for(request_id)["result"]
         assert [t["name"] for t in result["tools"]] == PAGE_1_NAMES, answer.describe()
         assert result["content"][0]["text"] == "called echo", answer.describe()
+
+
+def test_modern_call_answer_is_not_judged(filter_proxy) -> None:
+    """A 2026-07-28 client served on legacy sessions (`--upstream-era legacy`; the escaped
+    fixture behind an unfiltered shadowcat): a tools/call whose result carries a top-level
+    `tools` array naming the hidden `add` keeps it; the tools/list answer loses it."""
+    from test_modern import modern_body, modern_headers
+
+    child = ["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE]
+    legacy = filter_proxy(child, [])
+    proxy = filter_proxy(["--upstream", legacy.url, "--upstream-era", "legacy"], ["--deny-tool", "add"])
+    with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        call = conn.request("POST", "/mcp", modern_headers("tools/call", "echo"), modern_body(
+            "c", "tools/call", {"name": "echo", "arguments": {"listing": True}}))
+        listing = conn.request("POST", "/mcp", modern_headers("tools/list"), modern_body("l", "tools/list"))
+    assert [t["name"] for t in call.response_for("c")["result"]["tools"]] == PAGE_1_NAMES, call.describe()
+    assert [t["name"] for t in listing.response_for("l")["result"]["tools"]] == ["echo", "p/q"], \
+        listing.describe()
+
+
+def test_translated_call_answer_is_not_judged(filter_proxy) -> None:
+    """A legacy session translated onto a 2026-07-28 upstream (`--upstream-era modern`; that
+    upstream is an unfiltered shadowcat serving 2026-07-28 on legacy sessions of another, in
+    front of the escaped fixture): a tools/call whose result carries a top-level `tools` array
+    naming the hidden `add` keeps it; the tools/list answer loses it."""
+    child = ["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE]
+    modern = filter_proxy(["--upstream", filter_proxy(child, []).url, "--upstream-era", "legacy"], [])
+    proxy = filter_proxy(["--upstream", modern.url, "--upstream-era", "modern"], ["--deny-tool", "add"])
+    with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        session = rawhttp.open_session(conn)
+        call = rawhttp.call_tool(conn, session, "c", "echo", {"listing": True})
+        listing = conn.request("POST", "/mcp", session.headers(), rawhttp.jsonrpc("tools/list", {}, "l"))
+    assert [t["name"] for t in call["result"]["tools"]] == PAGE_1_NAMES, call
+    assert [t["name"] for t in listing.response_for("l")["result"]["tools"]] == ["echo", "p/q"], \
+        listing.describe()
 
 
 @pytest.mark.parametrize("upstream", ["demo-http", "fixture-stdio"], indirect=True)
