@@ -1,7 +1,9 @@
 //! The `tool_filter` stage: a route's allow/deny lists. Request side: a `tools/call` of a
 //! hidden tool is answered `-32602 Unknown tool: NAME`, as a server answers a tool it does
 //! not have, so a client cannot tell a hidden tool from a missing one. Response side: hidden
-//! tools are cut out of `tools/list` results.
+//! tools are cut out of `tools/list` results; only answers to `tools/list` requests are judged
+//! (the caller knows a single request's method; in a batch or forward mode, answers are picked
+//! by id, [`hide_in_answers`]), so another answer whose `result.tools` names one keeps its bytes.
 //!
 //! Not here: which tools are hidden ([`ToolFilter`], built from the config), writing answers.
 //! Hot path: a message with neither the bytes `"tools"` nor a `\u` escape (a member name may
