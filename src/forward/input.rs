@@ -92,11 +92,15 @@ impl ClientInput {
             match self.inspector.inspect(line) {
                 Ok(inspected) => {
                     let msg = message(line, &inspected);
+                    let listings = self.stages.listing_ids(inspected.messages());
                     match admit(&self.stages, inspected, &msg.requests) {
-                        Admit::Send => return Next::Message(msg),
+                        Admit::Send => {
+                            out.expect_listings(listings);
+                            return Next::Message(msg);
+                        }
                         Admit::Answer(reply) => {
                             tracing::debug!("a stage answered a message from the client");
-                            out.message(&reply).await;
+                            out.local(&reply).await;
                         }
                         Admit::Drop => {}
                     }
@@ -105,7 +109,7 @@ impl ClientInput {
                     tracing::debug!(%error, "refused a message from the client");
                     let mut reply = Vec::new();
                     error.write_reply(&mut reply);
-                    out.message(&reply).await;
+                    out.local(&reply).await;
                 }
             }
         }
@@ -194,6 +198,64 @@ mod tests {
         assert!(replies[0]["id"].is_null());
         assert_eq!(replies[1]["error"]["code"], -32600, "an empty batch");
     }
+    /// Forward mode judges only answers to the client's `tools/list` requests: by id (string
+    /// `"1"` is not number `1`), once each; a `tools/call` answer whose `result.tools` names a
+    /// hidden tool, or a second answer under an answered id, keeps its bytes.
+    #[test]
+    fn only_answers_to_a_sent_tools_list_are_judged_once() {
+        let (client_end, ours) = StdUnixStream::pair().unwrap();
+        let (stdout_ours, mut stdout_theirs) = StdUnixStream::pair().unwrap();
+        let mut client = client_end;
+        client
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}\n{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}\n{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}\n")
+            .unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let deny = vec!["secret".to_owned()];
+        let stages =
+            RouteStages::with_tools(crate::config::ToolFilter::build("f", &[], &deny).unwrap());
+        let listing = |id: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"result":{{"tools":[{{"name":"secret"}},{{"name":"echo"}}]}}}}"#
+            )
+        };
+        let answers = [listing("\"1\""), listing("1"), listing("1")];
+        glommio::LocalExecutorBuilder::default()
+            .io_memory(64 * 1024)
+            .make()
+            .unwrap()
+            .run(async move {
+                let (out, writer) = Output::start(
+                    into_glommio(stdout_ours),
+                    Rc::new(Latch::default()),
+                    stages.clone(),
+                );
+                let writer = glommio::spawn_local(writer);
+                let mut input = ClientInput::new(into_glommio(ours), stages);
+                while let Next::Message(_) = input.next(&out).await {}
+                for answer in &answers {
+                    assert!(out.message(answer.as_bytes()).await);
+                }
+                // The proxy answered id 3 itself (say, a timeout): a late answer is not judged.
+                assert!(
+                    out.error(Some(&JsonRpcId::Number(3)), -32001, "slow", None)
+                        .await
+                );
+                assert!(out.message(listing("3").as_bytes()).await);
+                out.finish().await;
+                writer.await;
+            });
+        let mut written = String::new();
+        stdout_theirs.read_to_string(&mut written).unwrap();
+        let lines: Vec<&str> = written.lines().collect();
+        assert_eq!(lines[0], listing("\"1\""), "the tools/call answer");
+        assert_eq!(
+            lines[1],
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo"}]}}"#
+        );
+        assert_eq!(lines[2], listing("1"), "id 1 was answered already");
+        assert_eq!(lines[4], listing("3"), "id 3 was answered by the proxy");
+    }
+
     use crate::mcp::JsonRpcId;
 
     fn facts(body: &[u8]) -> ClientMessage {

@@ -9,6 +9,8 @@
 //! Allocation: one `Vec` per message (the channel carries owned lines); the queue is bounded,
 //! so a client that stops reading slows the tasks feeding it instead of growing memory.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use futures_lite::AsyncWriteExt;
@@ -26,8 +28,12 @@ const QUEUE: usize = 256;
 #[derive(Debug)]
 pub(crate) struct Output {
     tx: LocalSender<Vec<u8>>,
-    /// Their response side runs on every message handed over (stages.rs).
+    /// Their response side runs on the answers to `listings` (stages.rs).
     stages: RouteStages,
+    /// The ids of the client's `tools/list` requests not answered yet: only answers under
+    /// these ids are judged, and an id is forgotten once answered, so a later request reusing
+    /// it (a `tools/call` whose result holds a `tools` array) is not.
+    listings: RefCell<HashSet<JsonRpcId>>,
 }
 
 impl Output {
@@ -40,17 +46,45 @@ impl Output {
     ) -> (Rc<Output>, impl std::future::Future<Output = ()>) {
         let (tx, rx) = local_channel::new_bounded(QUEUE);
         (
-            Rc::new(Output { tx, stages }),
+            Rc::new(Output {
+                tx,
+                stages,
+                listings: RefCell::default(),
+            }),
             write_lines(rx, stdout, gone),
         )
+    }
+
+    /// Marks `ids` as the ids of `tools/list` requests sent to the target: their answers get
+    /// the response side (call before the request goes out).
+    pub(crate) fn expect_listings(&self, ids: Vec<JsonRpcId>) {
+        if !ids.is_empty() {
+            self.listings.borrow_mut().extend(ids);
+        }
     }
 
     /// Queues one message (its bytes as received or built, or as a stage rewrote them, e.g. a
     /// listing without its hidden tools; line breaks become spaces). Returns false when stdout
     /// is gone.
     pub(crate) async fn message(&self, bytes: &[u8]) -> bool {
-        let rewritten = self.stages.response(bytes);
-        let bytes = rewritten.as_deref().unwrap_or(bytes);
+        let rewritten = self.judged(bytes);
+        self.local(rewritten.as_deref().unwrap_or(bytes)).await
+    }
+
+    /// The response side on the answers among `bytes` to pending `tools/list` requests (each
+    /// such id is forgotten as its answer passes); `None`: forward the bytes as they are.
+    fn judged(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let mut listings = self.listings.borrow_mut();
+        if listings.is_empty() {
+            return None;
+        }
+        self.stages
+            .response_to(bytes, &mut |id| listings.remove(id))
+    }
+
+    /// Queues a message the proxy built itself (never a listing): as [`Output::message`],
+    /// without the response side.
+    pub(crate) async fn local(&self, bytes: &[u8]) -> bool {
         let mut line = Vec::with_capacity(bytes.len() + 1);
         line.extend(bytes.iter().map(|&b| match b {
             b'\n' | b'\r' => b' ',
@@ -70,6 +104,10 @@ impl Output {
         message: &str,
         data: Option<&str>,
     ) -> bool {
+        if let Some(id) = id {
+            // The proxy answered it (say, a timeout): a later answer under this id is not one.
+            self.listings.borrow_mut().remove(id);
+        }
         let mut line = Vec::new();
         jsonrpc::write_error(&mut line, id, code, message, data);
         self.tx.send(line).await.is_ok()

@@ -1,6 +1,6 @@
 //! Forward mode's request pipeline: the stages every client line passes before it goes to the
-//! target (input.rs calls [`admit`] once per line), and whose response side every message
-//! written to stdout passes (output.rs). The same [`RouteStages`] a reverse-proxy route has
+//! target (input.rs calls [`admit`] once per line), and whose response side the answers to
+//! the client's `tools/list` requests pass on their way to stdout (output.rs, by id). The same [`RouteStages`] a reverse-proxy route has
 //! (today the `tool_filter` stage, from `--allow-tool`/`--deny-tool`); forward has one client
 //! and one target, so there is no route, upstream id or session to name.
 //!

@@ -31,7 +31,7 @@ pub use stage::{Flow, Found, Input, Phase, Stage};
 use std::rc::Rc;
 
 use crate::config::{RouteConfig, RouteEra, ToolFilter, UpstreamConfig};
-use crate::mcp::{Kind, MessageInfo, Method, Target};
+use crate::mcp::{JsonRpcId, Kind, MessageInfo, Method, Target};
 
 /// A route's stages: the built-in lists per [`Flow`] and the configured stages (today: the
 /// tool allow-list). Built on the shard (cold); cloning one is an `Rc` count, so a sink may
@@ -42,6 +42,10 @@ pub struct RouteStages {
     post: &'static [Stage],
     bodyless: &'static [Stage],
     tools: Option<Rc<ToolFilter>>,
+    /// The ids of the `tools/list` requests of the batch whose answer these stages judge
+    /// ([`RouteStages::for_answer`]): only those answer elements are judged. `None`: every
+    /// message is (a route's own stages, or a single `tools/list` request's answer).
+    listings: Option<Rc<[JsonRpcId]>>,
 }
 
 impl Default for RouteStages {
@@ -52,6 +56,7 @@ impl Default for RouteStages {
             post: stage::POST,
             bodyless: stage::BODYLESS,
             tools: None,
+            listings: None,
         }
     }
 }
@@ -79,6 +84,7 @@ impl RouteStages {
                 RouteEra::Modern => stage::POST_ONLY,
             },
             tools: route.tools.clone().map(Rc::new),
+            listings: None,
         }
     }
 
@@ -183,10 +189,56 @@ impl RouteStages {
                 || batch.iter().any(|e| e.method == Some(Method::ToolsList)))
     }
 
+    /// The stages that judge the answer to a request with `method` (or a batch holding
+    /// `batch`): `None` when no answer to it needs the response side; for a batch, a copy that
+    /// judges only the answer elements to its `tools/list` requests (matched by id), so an
+    /// element answering anything else keeps its bytes whatever its `result` holds.
+    pub fn for_answer(&self, method: Method, batch: &[MessageInfo]) -> Option<RouteStages> {
+        if !self.rewrites_answer(method, batch) {
+            return None;
+        }
+        let mut stages = self.clone();
+        if !batch.is_empty() {
+            stages.listings = Some(self.listing_ids(batch).into());
+        }
+        Some(stages)
+    }
+
     /// The response side for one whole JSON-RPC message (or batch) going to the client:
     /// `Some(new bytes)` when a stage changed it, `None` to forward the original bytes.
     pub fn response(&self, message: &[u8]) -> Option<Vec<u8>> {
-        tool_filter::hide_in_listing(self.tools.as_deref()?, message)
+        let tools = self.tools.as_deref()?;
+        match &self.listings {
+            None => tool_filter::hide_in_listing(tools, message),
+            Some(ids) if tool_filter::may_list(message) => {
+                tool_filter::hide_in_answers(tools, message, &mut |id| ids.contains(id))
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// The response side for the answers (messages or batch elements without `method`) whose
+    /// id `judged` accepts; everything else keeps its bytes. Every answer with a readable id
+    /// is shown to `judged`, listing or not, so a caller tracking ids sees each one answered.
+    pub fn response_to(
+        &self,
+        message: &[u8],
+        judged: &mut dyn FnMut(&JsonRpcId) -> bool,
+    ) -> Option<Vec<u8>> {
+        tool_filter::hide_in_answers(self.tools.as_deref()?, message, judged)
+    }
+
+    /// The ids of the `tools/list` requests among `messages` (one client message, or a
+    /// batch's elements) whose answers the response side must judge: none without a filter.
+    pub fn listing_ids(&self, messages: &[MessageInfo]) -> Vec<JsonRpcId> {
+        if self.tools.is_none() {
+            return Vec::new();
+        }
+        messages
+            .iter()
+            .filter(|m| m.kind == Kind::Request && m.method == Some(Method::ToolsList))
+            .filter_map(|m| m.id.clone())
+            .collect()
     }
 }
 

@@ -261,6 +261,105 @@ fn an_answer_to_another_request_passes_byte_for_byte() {
     );
 }
 
+/// A listing answer naming the hidden tool `secret` under `id` (a JSON value's text).
+fn listing(id: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"result":{{"tools":[{{"name":"secret"}},{{"name":"echo"}}]}}}}"#
+    )
+}
+
+/// In a batch's answer only the elements answering its `tools/list` requests are judged
+/// (matched by id, string and number ids apart); a `tools/call` answer whose top-level
+/// `result.tools` names the hidden tool keeps its bytes, and so does a server request.
+#[test]
+fn a_batch_answer_is_judged_only_where_it_answers_tools_list() {
+    let s = stages(&["secret"]);
+    let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":"1","method":"tools/call","params":{"name":"echo"}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo"}}]"#;
+    let batch = facts(Inspector::new().inspect(batch.as_bytes()).unwrap());
+    let judge = s
+        .for_answer(batch.method, &batch.elements)
+        .expect("the batch holds a tools/list");
+    assert_eq!(judge.listing_ids(&batch.elements), [JsonRpcId::Number(1)]);
+
+    let server_request = r#"{"jsonrpc":"2.0","id":1,"method":"sampling/createMessage","params":{"tools":[{"name":"secret"}]},"result":{"tools":[{"name":"secret"}]}}"#;
+    let answer = format!(
+        "[{}, {},{},{server_request}]",
+        listing("\"1\""),
+        listing("1"),
+        listing("2")
+    );
+    let cut = judge
+        .response(answer.as_bytes())
+        .expect("id 1 is a listing");
+    let expected = format!(
+        r#"[{},{{"jsonrpc":"2.0","id":1,"result":{{"tools":[{{"name":"echo"}}]}}}},{},{server_request}]"#,
+        listing("\"1\""),
+        listing("2")
+    );
+    assert_eq!(String::from_utf8(cut).unwrap(), expected);
+
+    // Without a tools/list element in the answer, the bytes go on.
+    let others = format!("[{},{}]", listing("\"1\""), listing("2"));
+    assert_eq!(judge.response(others.as_bytes()), None);
+
+    // No tools/list in the batch, or a single request of another method: nothing to judge.
+    let call = format!(r#"[{CALL_ADD}]"#);
+    let call = facts(Inspector::new().inspect(call.as_bytes()).unwrap());
+    assert!(s.for_answer(call.method, &call.elements).is_none());
+    assert!(s.for_answer(Method::ToolsCall, &[]).is_none());
+    assert!(RouteStages::default()
+        .for_answer(Method::ToolsList, &[])
+        .is_none());
+    // A single tools/list: its answer is judged whole, whatever its id.
+    let single = s.for_answer(Method::ToolsList, &[]).unwrap();
+    assert!(single.response(listing("\"x\"").as_bytes()).is_some());
+}
+
+/// Forward mode's form: every answer with a readable id is shown to the judge (so pending ids
+/// are forgotten even when the answer is no listing); requests and notifications are not.
+#[test]
+fn response_to_asks_about_every_answer_and_cuts_the_accepted_ones() {
+    let s = stages(&["secret"]);
+    let error = r#"{"jsonrpc":"2.0","id":"e","error":{"code":-1,"message":"no"}}"#;
+    let note =
+        r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1}}"#;
+    let message = format!("[{},{error},{note},{}]", listing("7"), listing("8"));
+    let mut asked = Vec::new();
+    let cut = s
+        .response_to(message.as_bytes(), &mut |id| {
+            asked.push(id.clone());
+            *id == JsonRpcId::Number(8)
+        })
+        .expect("id 8 is accepted");
+    assert_eq!(
+        asked,
+        [
+            JsonRpcId::Number(7),
+            JsonRpcId::from("e"),
+            JsonRpcId::Number(8)
+        ]
+    );
+    let expected = format!(
+        r#"[{},{error},{note},{{"jsonrpc":"2.0","id":8,"result":{{"tools":[{{"name":"echo"}}]}}}}]"#,
+        listing("7")
+    );
+    assert_eq!(String::from_utf8(cut).unwrap(), expected);
+    // Duplicate keys: the id clients read (the last one) is the one judged.
+    let twice = r#"{"jsonrpc":"2.0","id":1,"id":2,"result":{"tools":[{"name":"secret"}]}}"#;
+    let mut seen = None;
+    assert!(s
+        .response_to(twice.as_bytes(), &mut |id| {
+            seen = Some(id.clone());
+            true
+        })
+        .is_some());
+    assert_eq!(seen, Some(JsonRpcId::Number(2)));
+    assert_eq!(
+        RouteStages::default().response_to(listing("1").as_bytes(), &mut |_| true),
+        None
+    );
+}
+
 #[test]
 fn config_check_prints_each_routes_lists() {
     let config = crate::config::from_toml_str(

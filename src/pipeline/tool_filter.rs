@@ -1,7 +1,9 @@
 //! The `tool_filter` stage: a route's allow/deny lists. Request side: a `tools/call` of a
 //! hidden tool is answered `-32602 Unknown tool: NAME`, as a server answers a tool it does
 //! not have, so a client cannot tell a hidden tool from a missing one. Response side: hidden
-//! tools are cut out of `tools/list` results.
+//! tools are cut out of `tools/list` results; only answers to `tools/list` requests are judged
+//! (the caller knows a single request's method; in a batch or forward mode, answers are picked
+//! by id, [`hide_in_answers`]), so another answer whose `result.tools` names one keeps its bytes.
 //!
 //! Not here: which tools are hidden ([`ToolFilter`], built from the config), writing answers.
 //! Hot path: a message with neither the bytes `"tools"` nor a `\u` escape (a member name may
@@ -15,7 +17,7 @@ use serde_json::value::RawValue;
 
 use super::{Refusal, Verdict};
 use crate::config::ToolFilter;
-use crate::mcp::Method;
+use crate::mcp::{JsonRpcId, Method};
 
 /// The stage's name in `config check`.
 pub(super) const NAME: &str = "tool_filter";
@@ -42,21 +44,49 @@ pub(super) fn check_call(
 /// removed from every `result.tools` array; `None` when nothing was hidden (or the message is
 /// not a listing), so the caller forwards the original bytes.
 pub(super) fn hide_in_listing(tools: &ToolFilter, message: &[u8]) -> Option<Vec<u8>> {
-    if memchr::memmem::find(message, b"\"tools\"").is_none()
-        && memchr::memmem::find(message, b"\\u").is_none()
-    {
+    if !may_list(message) {
         return None;
     }
+    hide_in(tools, message, &mut |_| true)
+}
+
+/// Like [`hide_in_listing`], for the answers alone (no `method`) whose id `judged` accepts:
+/// every other message, or batch element, keeps its bytes. `judged` is asked once per answer
+/// with a readable id, whatever it holds (forward mode forgets an id it was asked about).
+pub(super) fn hide_in_answers(
+    tools: &ToolFilter,
+    message: &[u8],
+    judged: &mut dyn FnMut(&JsonRpcId) -> bool,
+) -> Option<Vec<u8>> {
+    hide_in(tools, message, &mut |text| {
+        answer_id(text).is_some_and(|id| judged(&id))
+    })
+}
+
+/// Whether `message` can hold a listing: the bytes `"tools"` or a `\u` escape (a member name
+/// may be written `"t\u006fols"`).
+pub(super) fn may_list(message: &[u8]) -> bool {
+    memchr::memmem::find(message, b"\"tools\"").is_some()
+        || memchr::memmem::find(message, b"\\u").is_some()
+}
+
+/// The messages of `message` (one, or a batch's elements) that `judged` accepts, cut.
+fn hide_in(
+    tools: &ToolFilter,
+    message: &[u8],
+    judged: &mut dyn FnMut(&str) -> bool,
+) -> Option<Vec<u8>> {
     // Invalid UTF-8 (say, a Latin-1 description) must not let a listing through uncut: judge
     // the lossy text; only a listing that changes is written, so valid bytes go on untouched.
     let text = String::from_utf8_lossy(message);
     let text = text.as_ref();
+    let mut one = |text: &str| judged(text).then(|| hide_in_one(tools, text)).flatten();
     if text.trim_start().starts_with('[') {
         let items: Vec<&RawValue> = serde_json::from_str(text).ok()?;
         let mut changed = false;
         let parts: Vec<Cow<'_, str>> = items
             .iter()
-            .map(|item| match hide_in_one(tools, item.get()) {
+            .map(|item| match one(item.get()) {
                 Some(new) => {
                     changed = true;
                     Cow::Owned(new)
@@ -66,7 +96,35 @@ pub(super) fn hide_in_listing(tools: &ToolFilter, message: &[u8]) -> Option<Vec<
             .collect();
         return changed.then(|| format!("[{}]", parts.join(",")).into_bytes());
     }
-    hide_in_one(tools, text).map(String::into_bytes)
+    one(text).map(String::into_bytes)
+}
+
+/// The members an answer is told from a request or notification by.
+#[derive(Deserialize)]
+struct Answer<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    method: Option<&'a RawValue>,
+}
+
+/// The id of one answer (a message without `method`), read as clients read it (duplicate
+/// keys: the last wins); `None` for requests, notifications and unreadable ids.
+fn answer_id(text: &str) -> Option<JsonRpcId> {
+    let id = match serde_json::from_str::<Answer<'_>>(text) {
+        Ok(Answer {
+            method: Some(_), ..
+        }) => return None,
+        Ok(Answer { id, .. }) => serde_json::from_str(id?.get()).ok()?,
+        Err(_) => {
+            let value: serde_json::Value = serde_json::from_str(text).ok()?;
+            if value.get("method").is_some() {
+                return None;
+            }
+            value.get("id")?.clone()
+        }
+    };
+    JsonRpcId::from_value(&id)
 }
 
 /// The JSON-RPC members a listing is found by.

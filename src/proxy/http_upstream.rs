@@ -141,6 +141,8 @@ pub(super) async fn post(
     // closes: no idle timeout, ended cleanly by shutdown.
     let listen =
         modern && facts.method == Method::SubscriptionsListen && (200..300).contains(&status);
+    // A batch's answer is judged element by element: only its `tools/list` answers.
+    let answer_stages = stages.for_answer(facts.method, &facts.elements);
     let plan = RelayPlan {
         session: session_out,
         client_keep_alive: head.keep_alive(),
@@ -150,8 +152,8 @@ pub(super) async fn post(
         max_sse_event: state.config.limits.max_sse_event_bytes,
         metrics: &state.metrics,
         stop: listen.then_some(&state.shutdown),
-        stages,
-        rewrite: stages.rewrites_answer(facts.method, &facts.elements),
+        stages: answer_stages.as_ref().unwrap_or(stages),
+        rewrite: answer_stages.is_some(),
         request_id: facts.id(),
     };
     let _listening = listen.then(|| ListenGuard::open(&state.metrics));

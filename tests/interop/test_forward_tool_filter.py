@@ -7,7 +7,8 @@ target's tools minus the hidden ones; the hidden call fails with -32602 `Unknown
 `echo` works. Targets: the demo server as a stdio child (`-- shadowcat demo-server --stdio`) and
 over HTTP (`--target`), and the FastMCP fixture as a stdio child with `FIXTURE_LOG_CALLS=1`, whose
 `fixture-call: NAME` stderr lines (relayed into forward's log) show the hidden call never reached
-it.
+it. Then raw lines to the escaped fixture: only the answer to a tools/list is cut, not a
+tools/call answer carrying a top-level `tools` array.
 
 Not here: the filter on the reverse proxy (test_tool_filter.py), forward's other behaviour
 (test_forward.py), the stage's unit tests (src/forward/stages.rs, src/pipeline/).
@@ -16,8 +17,11 @@ Not here: the filter on the reverse proxy (test_tool_filter.py), forward's other
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +105,43 @@ def test_a_hidden_call_never_reaches_the_child(shadowcat_bin: Path, tmp_path: Pa
     _assert_refused(refused, "add")
     calls = re.findall(r"fixture-call: (\S+)", harness._ANSI_ESCAPE.sub("", log.read_text()))
     assert calls == ["echo"], f"the child saw: {calls}"
+
+
+ESCAPED_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "escaped_tools_server.py"
+
+
+def test_only_answers_to_tools_list_are_judged(shadowcat_bin: Path) -> None:
+    """Forward remembers the ids of the client's tools/list requests: the answer under id 1 is
+    cut; tools/call answers whose results carry a top-level `tools` array naming the hidden `add`
+    (under id "1", a string, and under id 1 once the listing was answered) keep every tool. The
+    target is the escaped fixture (raw JSON-RPC lines, no SDK)."""
+
+    def line(request_id: object, method: str, params: dict) -> str:
+        return json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+
+    call = {"name": "echo", "arguments": {"listing": True}}
+    lines = [line(0, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                    "clientInfo": {"name": "t", "version": "0"}}),
+             line(1, "tools/list", {}), line("1", "tools/call", call), line(1, "tools/call", call)]
+    # One request at a time: forward answers in the target's order, and id 1 is reused.
+    process = subprocess.Popen([str(shadowcat_bin), "forward", "--deny-tool", "add", "--", sys.executable,
+                                str(ESCAPED_FIXTURE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        answers = []
+        for text in lines:
+            process.stdin.write(text + "\n")
+            process.stdin.flush()
+            answers.append(json.loads(process.stdout.readline()))
+        process.stdin.close()
+        assert process.wait(timeout=CLIENT_TIMEOUT_S) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    listing, string_call, reused_call = answers[1:]
+    assert listing["id"] == 1 and [t["name"] for t in listing["result"]["tools"]] == ["echo", "p/q"], listing
+    for answer, request_id in ((string_call, "1"), (reused_call, 1)):
+        assert answer["id"] == request_id, answer
+        assert [t["name"] for t in answer["result"]["tools"]] == ["echo", "add", "p/q"], answer

@@ -23,6 +23,9 @@ Then raw HTTP (the exact answer: HTTP 200 + the error with the request's id on S
 202 + the error on the stream for legacy SSE; odd spellings of a hidden call, 2026-07-28 requests,
 2025-03-26 batches, two shards), names spelt with JSON escapes over two pages
 (fixtures/escaped_tools_server.py, also behind an unfiltered shadowcat over HTTP and legacy SSE),
+answers to other requests whose result carries a top-level `tools` array naming a hidden tool
+(the escaped fixture's `"listing": true`), which keep it in a batch, a 2026-07-28 call served on
+legacy sessions and a legacy call translated onto 2026-07-28,
 a tool registered later (`load_component`, after `notifications/tools/list_changed`), `?` on a
 non-ASCII name, a TOML route (`shadowcat run`),
 `shadowcat demo`, and `shadowcat config check` (the route's stage list names `tool_filter`; a bad
@@ -774,6 +777,74 @@ def test_batch_listing_and_call(filter_proxy, upstream: Upstream) -> None:
         wait_until(lambda: upstream.calls_seen(proxy).count("echo") >= 1, "the echo after the batch logged",
                    EVIDENCE_DEADLINE_S)
         assert hidden_name not in upstream.calls_seen(proxy), upstream.calls_seen(proxy)
+
+
+def _call_listing(request_id: Any) -> bytes:
+    """A `tools/call` of the escaped fixture's `echo` whose result carries a top-level `tools`
+    array naming the hidden `add`."""
+    return rawhttp.jsonrpc("tools/call", {"name": "echo", "arguments": {"listing": True}}, request_id)
+
+
+PAGE_1_NAMES = ["echo", "add", "p/q"]
+
+
+@pytest.mark.parametrize("path", ["stdio", "http"])
+def test_batch_judges_only_its_tools_list_answers(filter_proxy, path: str) -> None:
+    """A 2025-03-26 batch holding a tools/list and two tools/calls whose results carry a
+    top-level `tools` array naming the hidden `add`: only the tools/list answer (id 1) is cut;
+    the call answered under id "1" (a string) and the one under id 2 keep every tool. The
+    upstream is the escaped fixture as a stdio child, or behind an unfiltered shadowcat."""
+    child = ["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE]
+    if path == "stdio":
+        proxy = filter_proxy(child, ["--deny-tool", "add"])
+    else:
+        proxy = filter_proxy(["--upstream", filter_proxy(child, []).url], ["--deny-tool", "add"])
+    with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        session_id = _batch_session(conn)
+        headers = rawhttp.mcp_headers(session_id, "2025-03-26")
+        answer = conn.request("POST", "/mcp", headers, b"[" + rawhttp.jsonrpc("tools/list", {}, 1) + b","
+                              + _call_listing("1") + b"," + _call_listing(2) + b"]")
+    assert answer.status == 200, answer.describe()
+    assert [t["name"] for t in answer.response_for(1)["result"]["tools"]] == ["echo", "p/q"], answer.describe()
+    for request_id in ("1", 2):
+        result = answer.response_for(request_id)["result"]
+        assert [t["name"] for t in result["tools"]] == PAGE_1_NAMES, answer.describe()
+        assert result["content"][0]["text"] == "called echo", answer.describe()
+
+
+def test_modern_call_answer_is_not_judged(filter_proxy) -> None:
+    """A 2026-07-28 client served on legacy sessions (`--upstream-era legacy`; the escaped
+    fixture behind an unfiltered shadowcat): a tools/call whose result carries a top-level
+    `tools` array naming the hidden `add` keeps it; the tools/list answer loses it."""
+    from test_modern import modern_body, modern_headers
+
+    child = ["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE]
+    legacy = filter_proxy(child, [])
+    proxy = filter_proxy(["--upstream", legacy.url, "--upstream-era", "legacy"], ["--deny-tool", "add"])
+    with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        call = conn.request("POST", "/mcp", modern_headers("tools/call", "echo"), modern_body(
+            "c", "tools/call", {"name": "echo", "arguments": {"listing": True}}))
+        listing = conn.request("POST", "/mcp", modern_headers("tools/list"), modern_body("l", "tools/list"))
+    assert [t["name"] for t in call.response_for("c")["result"]["tools"]] == PAGE_1_NAMES, call.describe()
+    assert [t["name"] for t in listing.response_for("l")["result"]["tools"]] == ["echo", "p/q"], \
+        listing.describe()
+
+
+def test_translated_call_answer_is_not_judged(filter_proxy) -> None:
+    """A legacy session translated onto a 2026-07-28 upstream (`--upstream-era modern`; that
+    upstream is an unfiltered shadowcat serving 2026-07-28 on legacy sessions of another, in
+    front of the escaped fixture): a tools/call whose result carries a top-level `tools` array
+    naming the hidden `add` keeps it; the tools/list answer loses it."""
+    child = ["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE]
+    modern = filter_proxy(["--upstream", filter_proxy(child, []).url, "--upstream-era", "legacy"], [])
+    proxy = filter_proxy(["--upstream", modern.url, "--upstream-era", "modern"], ["--deny-tool", "add"])
+    with rawhttp.RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        session = rawhttp.open_session(conn)
+        call = rawhttp.call_tool(conn, session, "c", "echo", {"listing": True})
+        listing = conn.request("POST", "/mcp", session.headers(), rawhttp.jsonrpc("tools/list", {}, "l"))
+    assert [t["name"] for t in call["result"]["tools"]] == PAGE_1_NAMES, call
+    assert [t["name"] for t in listing.response_for("l")["result"]["tools"]] == ["echo", "p/q"], \
+        listing.describe()
 
 
 @pytest.mark.parametrize("upstream", ["demo-http", "fixture-stdio"], indirect=True)

@@ -74,11 +74,13 @@ pub(super) async fn post_batch(
     session: &Rc<L2mSession>,
     stages: &RouteStages,
 ) -> Result<bool, ProxyError> {
+    // Only the batch's `tools/list` answers are judged.
+    let answer_stages = stages.for_answer(batch.method, &batch.elements);
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
-        stages: Some(stages),
+        stages: answer_stages.as_ref(),
     };
     // The elements' own bytes, as the client wrote them, beside their facts (the inspector
     // read every element: each is policed and routed as a single message is).

@@ -78,13 +78,15 @@ pub(in crate::proxy) async fn call(
     session: &Rc<L2mSession>,
     stages: &RouteStages,
 ) -> Result<bool, ProxyError> {
+    // Only the answer to a `tools/list` can need the response side.
+    let answer_stages = stages.for_answer(request.1.method, &[]);
     let answer = Answer {
         client,
         shape: ClientShape {
             keep_alive: head.keep_alive(),
             http11: head.minor_version() == 1,
             session: None,
-            stages: Some(stages),
+            stages: answer_stages.as_ref(),
         },
         sse: None,
     };

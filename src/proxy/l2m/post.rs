@@ -271,7 +271,8 @@ async fn on_session(
                 keep_alive: head.keep_alive(),
                 http11: head.minor_version() == 1,
                 session: None,
-                stages: Some(stages),
+                // A local reply (ping, setLevel, subscribe, initialize) is never a listing.
+                stages: None,
             };
             write_json(state, client, &reply, shape).await
         }

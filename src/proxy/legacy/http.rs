@@ -23,7 +23,7 @@ use super::super::metrics::Counter;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::{deliver, deliver_staged, end, live, LegacyOut, Work};
-use crate::pipeline::Facts;
+use crate::pipeline::{Facts, RouteStages};
 use shards::timeout::within;
 
 /// Most bytes of a non-2xx upstream answer read to find a JSON-RPC error in it.
@@ -90,11 +90,11 @@ pub(super) async fn run(state: Rc<ShardState>, job: Job, work: Work) {
         finish(&state, ex, false);
         return;
     };
+    // A batch's answer is judged element by element: only its `tools/list` answers.
+    let answer_stages = out.stages.for_answer(job.facts.method, &job.facts.elements);
     let answering = Answering {
         initialize,
-        stage: out
-            .stages
-            .rewrites_answer(job.facts.method, &job.facts.elements),
+        stage: answer_stages.as_ref(),
     };
     let reusable = relay(&state, &job.sid, &out, ex, answering, Some(job.timeout)).await;
     drop(work);
@@ -235,9 +235,10 @@ fn on_message(
 struct Answering<'a> {
     /// The id of the `initialize` request they answer, if that is what they answer.
     initialize: Option<&'a JsonRpcId>,
-    /// Whether the route's response side must see them (an answer to `tools/list` on a
-    /// filtered route; a GET stream, which may carry resumed answers).
-    stage: bool,
+    /// The response side they pass, if any (an answer to `tools/list` on a filtered route:
+    /// for a batch, its `tools/list` elements only; a GET stream, which may carry resumed
+    /// answers: the route's).
+    stage: Option<&'a RouteStages>,
 }
 
 /// A non-2xx answer: the request gets a JSON-RPC error (the upstream's own when its body is
@@ -332,7 +333,7 @@ async fn listen(state: Rc<ShardState>, sid: SessionId, out: Rc<LegacyOut>) {
         async {
             let any = Answering {
                 initialize: None,
-                stage: true,
+                stage: Some(&out.stages),
             };
             pump_events(&state, &sid, &out, &mut ex, any, None).await;
             false

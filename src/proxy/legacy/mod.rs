@@ -136,12 +136,19 @@ pub async fn dispatch(
 /// Queues `message` for the session's stream; false when the session is gone. A full queue
 /// ends the session: its client is not reading.
 fn deliver(state: &ShardState, sid: &SessionId, message: Vec<u8>) -> bool {
-    deliver_staged(state, sid, message, true)
+    let stages = state.legacy.borrow().get(sid).map(|out| out.stages.clone());
+    deliver_staged(state, sid, message, stages.as_ref())
 }
 
-/// [`deliver`], running the route's response side only when `stage` is set: messages that
-/// cannot be a tool listing (answers to other requests, a child's notifications) skip it.
-fn deliver_staged(state: &ShardState, sid: &SessionId, message: Vec<u8>, stage: bool) -> bool {
+/// [`deliver`], running the response side of `stage` only (the route's, or those judging one
+/// request's answer, `RouteStages::for_answer`): messages that cannot be a tool listing
+/// (answers to other requests, a child's notifications) skip it.
+fn deliver_staged(
+    state: &ShardState,
+    sid: &SessionId,
+    message: Vec<u8>,
+    stage: Option<&RouteStages>,
+) -> bool {
     let legacy = state.legacy.borrow();
     let Some(out) = legacy.get(sid) else {
         return false;
@@ -149,9 +156,9 @@ fn deliver_staged(state: &ShardState, sid: &SessionId, message: Vec<u8>, stage: 
     if out.ended.is_fired() {
         return false;
     }
-    let message = match stage {
-        true => out.stages.response(&message).unwrap_or(message),
-        false => message,
+    let message = match stage.and_then(|stages| stages.response(&message)) {
+        Some(changed) => changed,
+        None => message,
     };
     match out.tx.try_send(message) {
         Ok(()) => true,

@@ -199,7 +199,7 @@ async fn pump_call(
             return Ending::Abandoned;
         };
         // Only the messages of a `tools/list` call on a filtered route can be a listing.
-        let stage = out.stages.rewrites_answer(method, &[]);
+        let stage = out.stages.for_answer(method, &[]);
         let step = futures_lite::future::or(
             async { Some(next_step(state, call, id, timeout).await) },
             async {
@@ -213,7 +213,7 @@ async fn pump_call(
         };
         let ending = step.ending();
         if let Some(message) = step.into_message() {
-            if !deliver_staged(state, sid, message, stage) {
+            if !deliver_staged(state, sid, message, stage.as_ref()) {
                 return Ending::Abandoned;
             }
         }
@@ -262,7 +262,7 @@ async fn pipe_inbox(
             return;
         };
         // The child's notifications and requests: never an answer, never a listing.
-        if !deliver_staged(state, sid, message, false) {
+        if !deliver_staged(state, sid, message, None) {
             return;
         }
     }

@@ -41,11 +41,13 @@ pub(in crate::proxy) async fn serve(
     id: &JsonRpcId,
 ) -> Result<bool, ProxyError> {
     let (upstream, facts, started) = (ctx.upstream, &ctx.facts, ctx.started);
+    // Only the answer to a `tools/list` can need the response side.
+    let answer_stages = ctx.stages.for_answer(facts.method, &[]);
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
-        stages: Some(&ctx.stages),
+        stages: answer_stages.as_ref(),
     };
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| ProxyError::Internal("inspected body is not JSON"))?;

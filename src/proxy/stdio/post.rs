@@ -67,12 +67,13 @@ pub(in crate::proxy) async fn post(
         timeout,
         stages: &ctx.stages,
     };
+    // Only answers to `tools/list` on a filtered route can need the response side.
+    let answer_stages = to.stages.for_answer(facts.method, &facts.elements);
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
-        // Only answers to `tools/list` on a filtered route can need the response side.
-        stages: (to.stages.rewrites_answer(facts.method, &facts.elements)).then_some(to.stages),
+        stages: answer_stages.as_ref(),
     };
     let keep = match (to.session, facts.request_id()) {
         // Boxed: once per session, and larger than a call's future (issue 13).
