@@ -9,8 +9,10 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use glommio::channels::shared_channel::ConnectedReceiver;
+use glommio::Task;
 use shards::io::{NetListener, ShardIo};
-use shards::{IoBackend, ShardCtx};
+use shards::{IoBackend, ShardCtx, ShardId};
 
 use crate::admin;
 use crate::config::Config;
@@ -60,6 +62,33 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     };
     let _ = ready.send(Ok(()));
 
+    let loops = spawn_accept_loops(&state, listeners, admin_listener);
+    let demo = demo_listener.map(|listener| start_demo(&state, &binds, listener));
+    let demo_service = demo.as_ref().map(|(svc, _)| svc.clone());
+    spawn_mesh_receivers(&state, receivers, demo_service);
+    glommio::spawn_local(teardown::reaper(state.clone())).detach();
+    start_warm_children(&state);
+
+    wait_for_signal(shutdown).await;
+    tracing::info!(shard = state.id().0, "shutting down");
+    state.shutdown.fire();
+    for l in loops {
+        l.await;
+    }
+    crate::proxy::shutdown::shut_down(&state).await;
+    // The embedded demo server goes last: it is the upstream the sessions above were ended on.
+    if let Some((svc, serving)) = demo {
+        svc.stop(state.config.timeouts.shutdown_grace).await;
+        serving.await;
+    }
+}
+
+/// Starts an accept loop per MCP listener, then the admin listener's.
+fn spawn_accept_loops(
+    state: &Rc<ShardState>,
+    listeners: Vec<NetListener>,
+    admin_listener: Option<NetListener>,
+) -> Vec<Task<()>> {
     let mut loops = Vec::new();
     let ids = state
         .config
@@ -79,21 +108,36 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
             listener,
         )));
     }
-    let demo = demo_listener.map(|listener| {
-        let (sse, path) = state
-            .config
-            .demo
-            .as_ref()
-            .map_or((false, "/mcp"), |d| (d.sse, d.path.as_str()));
-        let addr = binds
-            .demo
-            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
-        let svc = Rc::new(DemoService::new(sse, binds.demo_secret, path, addr));
-        let serving = glommio::spawn_local(crate::demo::server::accept_loop(listener, svc.clone()));
-        svc.set_announce(crate::demo::server::announcer(state.mesh.clone()));
-        (svc, serving)
-    });
-    let demo_service = demo.as_ref().map(|(svc, _)| svc.clone());
+    loops
+}
+
+/// Starts the embedded demo server on its listener; its deletions reach the other shards
+/// over the mesh.
+fn start_demo(
+    state: &Rc<ShardState>,
+    binds: &Binds,
+    listener: NetListener,
+) -> (Rc<DemoService>, Task<()>) {
+    let (sse, path) = state
+        .config
+        .demo
+        .as_ref()
+        .map_or((false, "/mcp"), |d| (d.sse, d.path.as_str()));
+    let addr = binds
+        .demo
+        .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let svc = Rc::new(DemoService::new(sse, binds.demo_secret, path, addr));
+    let serving = glommio::spawn_local(crate::demo::server::accept_loop(listener, svc.clone()));
+    svc.set_announce(crate::demo::server::announcer(state.mesh.clone()));
+    (svc, serving)
+}
+
+/// Serves every peer's mesh messages for the shard's life.
+fn spawn_mesh_receivers(
+    state: &Rc<ShardState>,
+    receivers: Vec<(ShardId, ConnectedReceiver<MeshMsg>)>,
+    demo_service: Option<Rc<DemoService>>,
+) {
     for (from, receiver) in receivers {
         let st = state.clone();
         let demo = demo_service.clone();
@@ -104,7 +148,11 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
         })
         .detach();
     }
-    glommio::spawn_local(teardown::reaper(state.clone())).detach();
+}
+
+/// Starts each stdio upstream's warm children in the background, each given the longest
+/// request timeout to initialize.
+fn start_warm_children(state: &Rc<ShardState>) {
     for children in state.all_children() {
         let children = children.clone();
         let init_timeout = state
@@ -115,19 +163,6 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
             .max()
             .unwrap_or(std::time::Duration::from_secs(30));
         glommio::spawn_local(async move { children.start_warm(init_timeout).await }).detach();
-    }
-
-    wait_for_signal(shutdown).await;
-    tracing::info!(shard = state.id().0, "shutting down");
-    state.shutdown.fire();
-    for l in loops {
-        l.await;
-    }
-    crate::proxy::shutdown::shut_down(&state).await;
-    // The embedded demo server goes last: it is the upstream the sessions above were ended on.
-    if let Some((svc, serving)) = demo {
-        svc.stop(state.config.timeouts.shutdown_grace).await;
-        serving.await;
     }
 }
 
@@ -158,7 +193,7 @@ fn bind_all(io: &ShardIo, binds: &Binds) -> Result<Bound, BindError> {
 fn on_mesh_msg(
     state: &Rc<ShardState>,
     demo: Option<&Rc<DemoService>>,
-    from: shards::ShardId,
+    from: ShardId,
     msg: MeshMsg,
 ) {
     match msg {

@@ -13,7 +13,7 @@ use shards::io::{NetListener, NetStream};
 use crate::proxy::accept::accept_until;
 use crate::proxy::boot::BindError;
 
-use crate::http::{Head, HttpConn, Limits, Method};
+use crate::http::{Head, HttpConn, Limits, Method, RequestHead};
 use crate::proxy::headers::local_response;
 use crate::proxy::respond::refuse_foreign_host;
 use crate::proxy::state::MeshMsg;
@@ -158,104 +158,132 @@ pub async fn accept_loop(listener: NetListener, svc: Rc<DemoService>) {
     .await;
 }
 
+/// Serves one demo connection, request by request, until it closes, idles out or shutdown.
 async fn serve(svc: Rc<DemoService>, stream: NetStream) {
     let mut conn = HttpConn::new(stream, Vec::with_capacity(4096));
     let mut body = Vec::with_capacity(4096);
     let mut out = Vec::with_capacity(4096);
-    let mut head = crate::http::RequestHead::default();
+    let mut head = RequestHead::default();
     loop {
-        let read = futures_lite::future::or(
-            async { Some(within(IDLE, conn.read_request_head(&svc.limits, &mut head)).await) },
-            async {
-                svc.shutdown.wait().await;
-                None
-            },
-        )
-        .await;
-        match read {
-            Some(Some(Ok(true))) => {}
-            Some(Some(Err(e))) => {
-                out.clear();
-                local_response(
-                    &mut out,
-                    e.status(),
-                    Some("text/plain"),
-                    &[],
-                    b"bad request\n",
-                    false,
-                );
-                let _ = conn.write_all(&out).await;
-                return;
-            }
-            _ => return,
+        if !read_head(&svc, &mut conn, &mut head, &mut out).await {
+            return;
         }
         let keep = head.keep_alive();
         body.clear();
-        let session = head.header("mcp-session-id");
         if let Some(hosts) = &svc.allowed_hosts {
             if refuse_foreign_host(&mut conn, &head, hosts).await {
                 return;
             }
         }
-        let reply = if head.path() != svc.path.as_bytes() {
-            DemoReply::Status {
-                status: 404,
-                body: None,
-                allow: None,
-            }
-        } else if svc.is_deleted(session) {
-            if head.method() == Method::Post {
-                if let Ok(framing) = head.framing() {
-                    // Drain the body so the connection stays usable.
-                    let max = svc.limits.max_body_bytes as usize;
-                    if conn.read_body(framing, max, &mut body).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            session_gone()
-        } else {
-            match head.method() {
-                Method::Post => {
-                    let framing = match head.framing() {
-                        Ok(f) => f,
-                        Err(_) => return,
-                    };
-                    if conn
-                        .read_body(framing, svc.limits.max_body_bytes as usize, &mut body)
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    svc.mcp.post(PostRequest {
-                        session_id: head.header("mcp-session-id"),
-                        protocol_version: head.header("mcp-protocol-version"),
-                        accept: head.header("accept"),
-                        content_type: head.header("content-type"),
-                        body: &body,
-                    })
-                }
-                Method::Get => svc.mcp.get(head.header("mcp-session-id")),
-                Method::Delete => {
-                    let reply = svc.mcp.delete(session);
-                    if matches!(reply, DemoReply::Status { status: 200, .. }) {
-                        svc.forget(session);
-                    }
-                    reply
-                }
-                _ => DemoReply::Status {
-                    status: 405,
-                    body: None,
-                    allow: Some("GET, POST, DELETE"),
-                },
-            }
+        let Some(reply) = reply_to(&svc, &mut conn, &head, &mut body).await else {
+            return;
         };
         out.clear();
         if !write_reply(&mut conn, reply, keep, &mut out).await || !keep {
             return;
         }
     }
+}
+
+/// Reads the next request head (until idle or shutdown); a malformed one is answered here.
+/// Returns whether there is a request to serve.
+async fn read_head(
+    svc: &DemoService,
+    conn: &mut HttpConn<NetStream>,
+    head: &mut RequestHead,
+    out: &mut Vec<u8>,
+) -> bool {
+    let read = futures_lite::future::or(
+        async { Some(within(IDLE, conn.read_request_head(&svc.limits, head)).await) },
+        async {
+            svc.shutdown.wait().await;
+            None
+        },
+    )
+    .await;
+    match read {
+        Some(Some(Ok(true))) => true,
+        Some(Some(Err(e))) => {
+            out.clear();
+            local_response(
+                out,
+                e.status(),
+                Some("text/plain"),
+                &[],
+                b"bad request\n",
+                false,
+            );
+            let _ = conn.write_all(out).await;
+            false
+        }
+        _ => false,
+    }
+}
+
+/// The demo MCP server's reply to the request (reading a POST's body into `body`); `None`
+/// when the body cannot be read and the connection ends.
+async fn reply_to(
+    svc: &DemoService,
+    conn: &mut HttpConn<NetStream>,
+    head: &RequestHead,
+    body: &mut Vec<u8>,
+) -> Option<DemoReply> {
+    let session = head.header("mcp-session-id");
+    let reply = if head.path() != svc.path.as_bytes() {
+        DemoReply::Status {
+            status: 404,
+            body: None,
+            allow: None,
+        }
+    } else if svc.is_deleted(session) {
+        if head.method() == Method::Post {
+            if let Ok(framing) = head.framing() {
+                // Drain the body so the connection stays usable.
+                let max = svc.limits.max_body_bytes as usize;
+                if conn.read_body(framing, max, body).await.is_err() {
+                    return None;
+                }
+            }
+        }
+        session_gone()
+    } else {
+        match head.method() {
+            Method::Post => {
+                let framing = match head.framing() {
+                    Ok(f) => f,
+                    Err(_) => return None,
+                };
+                if conn
+                    .read_body(framing, svc.limits.max_body_bytes as usize, body)
+                    .await
+                    .is_err()
+                {
+                    return None;
+                }
+                svc.mcp.post(PostRequest {
+                    session_id: head.header("mcp-session-id"),
+                    protocol_version: head.header("mcp-protocol-version"),
+                    accept: head.header("accept"),
+                    content_type: head.header("content-type"),
+                    body,
+                })
+            }
+            Method::Get => svc.mcp.get(head.header("mcp-session-id")),
+            Method::Delete => {
+                let reply = svc.mcp.delete(session);
+                if matches!(reply, DemoReply::Status { status: 200, .. }) {
+                    svc.forget(session);
+                }
+                reply
+            }
+            _ => DemoReply::Status {
+                status: 405,
+                body: None,
+                allow: Some("GET, POST, DELETE"),
+            },
+        }
+    };
+    Some(reply)
 }
 
 async fn write_reply(

@@ -18,11 +18,11 @@ use glommio::net::UnixStream;
 
 use crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE;
 use crate::mcp::{Inspector, JsonRpcId, Kind};
-use crate::upstream::stdio::{spawn, ChildProcess, ChildSpec, LineReader};
+use crate::upstream::stdio::{spawn, ChildProcess, ChildSpec, ChildWriter, LineReader};
 use shards::latch::Latch;
 use shards::timeout::within;
 
-use super::input::{ClientInput, Next};
+use super::input::{ClientInput, ClientMessage, Next};
 use super::output::Output;
 use super::{drain, ForwardExit, SIGNAL_DRAIN};
 
@@ -63,48 +63,11 @@ pub(crate) async fn run(
         child_gone.clone(),
     ));
     loop {
-        let event = or(
-            async { Event::Client(input.next(&out).await) },
-            or(
-                async {
-                    stop.wait().await;
-                    Event::Stop
-                },
-                async {
-                    child_gone.wait().await;
-                    Event::ChildGone
-                },
-            ),
-        )
-        .await;
+        let event = next_event(&mut input, &out, &stop, &child_gone).await;
         match event {
             Event::Client(Next::Message(msg)) => {
-                {
-                    let mut pending = pending.borrow_mut();
-                    pending.extend(msg.requests.iter().cloned());
-                    // A cancelled request may never be answered; the client expects nothing.
-                    if !msg.cancels.is_empty() {
-                        pending.retain(|id| !msg.cancels.contains(id));
-                    }
-                }
-                let sent = or(
-                    async { Some(stdin.send(&msg.bytes).await.is_ok()) },
-                    async {
-                        or(
-                            async {
-                                child_gone.wait().await;
-                                Some(false)
-                            },
-                            async {
-                                // A child that stopped reading must not make us ignore SIGTERM.
-                                stop.wait().await;
-                                None
-                            },
-                        )
-                        .await
-                    },
-                )
-                .await;
+                track(&pending, &msg);
+                let sent = send_to_child(&mut stdin, &msg.bytes, &child_gone, &stop).await;
                 let Some(sent) = sent else {
                     // Signalled while the child would not read: stop it now.
                     tracing::info!(
@@ -136,6 +99,65 @@ pub(crate) async fn run(
             }
         }
     }
+}
+
+/// Waits for the client's next message, a signal, or the child going away.
+async fn next_event(
+    input: &mut ClientInput,
+    out: &Output,
+    stop: &Latch,
+    child_gone: &Latch,
+) -> Event {
+    or(
+        async { Event::Client(input.next(out).await) },
+        or(
+            async {
+                stop.wait().await;
+                Event::Stop
+            },
+            async {
+                child_gone.wait().await;
+                Event::ChildGone
+            },
+        ),
+    )
+    .await
+}
+
+/// Records the requests a client message makes (each expects an answer) and drops those it
+/// cancels.
+fn track(pending: &Pending, msg: &ClientMessage) {
+    let mut pending = pending.borrow_mut();
+    pending.extend(msg.requests.iter().cloned());
+    // A cancelled request may never be answered; the client expects nothing.
+    if !msg.cancels.is_empty() {
+        pending.retain(|id| !msg.cancels.contains(id));
+    }
+}
+
+/// Writes `bytes` to the child's stdin: `Some(true)` sent, `Some(false)` the child is gone
+/// (or the write failed), `None` signalled while the child would not read.
+async fn send_to_child(
+    stdin: &mut ChildWriter,
+    bytes: &[u8],
+    child_gone: &Latch,
+    stop: &Latch,
+) -> Option<bool> {
+    or(async { Some(stdin.send(bytes).await.is_ok()) }, async {
+        or(
+            async {
+                child_gone.wait().await;
+                Some(false)
+            },
+            async {
+                // A child that stopped reading must not make us ignore SIGTERM.
+                stop.wait().await;
+                None
+            },
+        )
+        .await
+    })
+    .await
 }
 
 /// The child closed stdout or stopped reading: relay what it still wrote, then report its

@@ -11,13 +11,14 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use shards::io::NetStream;
+use shards::slab::Lease;
 
-use crate::config::RouteId;
+use crate::config::{RouteId, UpstreamId};
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::mcp::Method;
 use crate::pipeline::{Facts, Flow, Found, Input, Phase, RequestCtx, RouteStages};
 use crate::session::SessionId;
-use crate::upstream::runtime::UpstreamRuntime;
+use crate::upstream::runtime::{HttpUpstream, UpstreamRuntime};
 
 use super::error::ProxyError;
 use super::exchange::{exchange, finish};
@@ -36,6 +37,68 @@ pub async fn bodyless(
     let started = Instant::now();
     super::admit::drain_request_body(state, client, head).await?;
     let is_get = head.method() == HttpMethod::Get;
+    let (sid, upstream) = admit(state, (route, stages), head)?;
+    let ctx = RequestCtx::in_session(
+        Facts::bodyless(),
+        stages.clone(),
+        route,
+        upstream,
+        sid,
+        started,
+    );
+    if let Some(translated) = state.l2m.session(&sid) {
+        return super::l2m::get_or_delete(state, client, head, sid, translated, is_get).await;
+    }
+    let bound = state
+        .sessions
+        .borrow()
+        .peek(&sid)
+        .and_then(|entry| entry.link.clone());
+    if let Some(bound) = bound {
+        return super::stdio::get_or_delete(state, client, head, sid, bound, is_get).await;
+    }
+
+    let upstream = ctx.upstream;
+    // Every Streamable HTTP session of a linked upstream holds its link (stdio/post.rs; legacy
+    // sessions do not come here): one without is not a session that upstream has.
+    let UpstreamRuntime::Http(http) = state.upstream(upstream) else {
+        return Err(ProxyError::SessionNotFound { id: None });
+    };
+    let request = upstream_request_for(state, http, sid, head, is_get)?;
+    if !is_get {
+        // The client asked to end the session: it ends here whatever the upstream says.
+        state.sessions.borrow_mut().remove(&sid);
+        state.metrics.incr(Counter::SessionsDeleted);
+    }
+
+    let ex = exchange(state, upstream, &request, None, false).await?;
+    drop(request);
+    if ex.head.status() == 404 && is_get {
+        state.sessions.borrow_mut().remove(&sid);
+        state.metrics.incr(Counter::SessionsLost);
+        finish(state, ex, false);
+        return Err(ProxyError::SessionNotFound { id: None });
+    }
+    let plan = relay_plan(state, &ctx, &sid, head, is_get);
+    let stream_guard = is_get.then(|| state.open_streams.open(sid));
+    let keep = relay_exchange(state, client, ex, plan).await;
+    drop(stream_guard);
+    if is_get {
+        // A stream that was open for long counts as use: restart the idle clock.
+        let _ = state.sessions.borrow_mut().get_mut(&sid, Instant::now());
+    }
+    // GET/DELETE carry no JSON-RPC method; they count under `other`.
+    state.metrics.request(Method::Other, ctx.started.elapsed());
+    Ok(keep)
+}
+
+/// Runs the head and facts phases, finds the live session the request names on this route,
+/// then runs the session phase; returns the session and the upstream serving it.
+fn admit(
+    state: &ShardState,
+    (route, stages): (RouteId, &RouteStages),
+    head: &RequestHead,
+) -> Result<(SessionId, UpstreamId), ProxyError> {
     // No message: the refusals carry no id.
     let mut found = Found::default();
     let mut input = Input {
@@ -66,71 +129,53 @@ pub async fn bodyless(
     stages
         .run(Flow::Bodyless, Phase::Session, &input, &mut found)
         .map_err(|refusal| ProxyError::refused(refusal, None))?;
-    let ctx = RequestCtx::in_session(
-        Facts::bodyless(),
-        stages.clone(),
-        route,
-        upstream,
-        sid,
-        started,
-    );
-    if let Some(translated) = state.l2m.session(&sid) {
-        return super::l2m::get_or_delete(state, client, head, sid, translated, is_get).await;
-    }
-    let bound = state
-        .sessions
-        .borrow()
-        .peek(&sid)
-        .and_then(|entry| entry.link.clone());
-    if let Some(bound) = bound {
-        return super::stdio::get_or_delete(state, client, head, sid, bound, is_get).await;
-    }
+    Ok((sid, upstream))
+}
 
-    let upstream = ctx.upstream;
-    // Every Streamable HTTP session of a linked upstream holds its link (stdio/post.rs; legacy
-    // sessions do not come here): one without is not a session that upstream has.
-    let UpstreamRuntime::Http(http) = state.upstream(upstream) else {
-        return Err(ProxyError::SessionNotFound { id: None });
-    };
+/// Writes the GET or DELETE to send the HTTP upstream, under the upstream's own session id
+/// (touching the session: a request counts as use).
+fn upstream_request_for<'s>(
+    state: &'s ShardState,
+    http: &HttpUpstream,
+    sid: SessionId,
+    head: &RequestHead,
+    is_get: bool,
+) -> Result<Lease<'s>, ProxyError> {
     let mut request = state.bufs.lease(1024);
-    {
-        let mut sessions = state.sessions.borrow_mut();
-        let entry = sessions
-            .get_mut(&sid, Instant::now())
-            .ok_or(ProxyError::SessionNotFound { id: None })?;
-        let url = &http.url;
-        upstream_request(
-            &mut request,
-            if is_get { "GET" } else { "DELETE" },
-            &url.path,
-            &url.authority,
-            head,
-            entry.upstream_session.as_deref(),
-            None,
-        );
-    }
-    if !is_get {
-        // The client asked to end the session: it ends here whatever the upstream says.
-        state.sessions.borrow_mut().remove(&sid);
-        state.metrics.incr(Counter::SessionsDeleted);
-    }
+    let mut sessions = state.sessions.borrow_mut();
+    let entry = sessions
+        .get_mut(&sid, Instant::now())
+        .ok_or(ProxyError::SessionNotFound { id: None })?;
+    let url = &http.url;
+    upstream_request(
+        &mut request,
+        if is_get { "GET" } else { "DELETE" },
+        &url.path,
+        &url.authority,
+        head,
+        entry.upstream_session.as_deref(),
+        None,
+    );
+    Ok(request)
+}
 
-    let ex = exchange(state, upstream, &request, None, false).await?;
-    drop(request);
-    if ex.head.status() == 404 && is_get {
-        state.sessions.borrow_mut().remove(&sid);
-        state.metrics.incr(Counter::SessionsLost);
-        finish(state, ex, false);
-        return Err(ProxyError::SessionNotFound { id: None });
-    }
-    let plan = RelayPlan {
+/// How the upstream's answer reaches the client: a GET is a long-lived stream (no idle
+/// timeout, ends on shutdown, keeps the session id), a DELETE a bounded answer.
+fn relay_plan<'a>(
+    state: &'a ShardState,
+    ctx: &'a RequestCtx,
+    sid: &'a SessionId,
+    head: &RequestHead,
+    is_get: bool,
+) -> RelayPlan<'a> {
+    RelayPlan {
         session: if is_get { Some(sid.as_str()) } else { None },
         client_keep_alive: head.keep_alive(),
         client_http11: head.minor_version() == 1,
         idle_timeout: if is_get {
             None
         } else {
-            Some(state.config.upstream(upstream).request_timeout)
+            Some(state.config.upstream(ctx.upstream).request_timeout)
         },
         max_body: u64::MAX,
         max_sse_event: state.config.limits.max_sse_event_bytes,
@@ -141,15 +186,5 @@ pub async fn bodyless(
         stages: &ctx.stages,
         rewrite: is_get && !ctx.stages.is_empty(),
         request_id: None,
-    };
-    let stream_guard = is_get.then(|| state.open_streams.open(sid));
-    let keep = relay_exchange(state, client, ex, plan).await;
-    drop(stream_guard);
-    if is_get {
-        // A stream that was open for long counts as use: restart the idle clock.
-        let _ = state.sessions.borrow_mut().get_mut(&sid, Instant::now());
     }
-    // GET/DELETE carry no JSON-RPC method; they count under `other`.
-    state.metrics.request(Method::Other, ctx.started.elapsed());
-    Ok(keep)
 }

@@ -13,16 +13,17 @@ use crate::config::{RouteId, UpstreamId};
 use std::rc::Rc;
 
 use shards::io::NetStream;
+use shards::slab::Lease;
 
 use crate::http::{Head, HttpConn, RequestHead};
-use crate::mcp::{Method, ProtocolVersion};
-use crate::pipeline::RequestCtx;
+use crate::mcp::{JsonRpcId, Method, ProtocolVersion};
+use crate::pipeline::{RequestCtx, RouteStages};
 use crate::session::SessionId;
 use crate::upstream::runtime::HttpUpstream;
 
 use super::admit::new_session;
 use super::error::ProxyError;
-use super::exchange::{exchange, finish};
+use super::exchange::{exchange, finish, Exchange};
 use super::headers::upstream_request;
 use super::metrics::{Counter, ListenGuard};
 use super::relay::{relay_exchange, until_client_gone, RelayPlan};
@@ -39,10 +40,10 @@ pub(super) async fn post(
     http: &HttpUpstream,
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
-    body: shards::slab::Lease<'_>,
+    body: Lease<'_>,
     ctx: &RequestCtx,
 ) -> Result<bool, ProxyError> {
-    let (facts, modern, stages) = (&ctx.facts, ctx.modern, &ctx.stages);
+    let (facts, modern) = (&ctx.facts, ctx.modern);
     let up = state.config.upstream(ctx.upstream);
     // An `auto` upstream answers the first modern request: a legacy refusal switches to
     // translation, and this request (its id here) is translated from the bytes still in
@@ -51,29 +52,7 @@ pub(super) async fn post(
         .modern_request()
         .filter(|_| up.era == crate::config::UpstreamEra::Auto);
     let body_len = body.len();
-    let url = &http.url;
-
-    let mut request = state.bufs.lease(body.len() + 1024);
-    {
-        // Borrowed, not cloned: the head is written before anything awaits.
-        let sessions = state.sessions.borrow();
-        let upstream_session = ctx
-            .session
-            .as_ref()
-            .and_then(|sid| sessions.peek(sid))
-            .and_then(|entry| entry.upstream_session.as_deref());
-        upstream_request(
-            &mut request,
-            "POST",
-            &url.path,
-            &url.authority,
-            head,
-            upstream_session,
-            Some(body.len()),
-        );
-    }
-    request.extend_from_slice(&body);
-    drop(body);
+    let request = upstream_request_for(state, http, head, body, ctx);
     let pending = exchange(state, ctx.upstream, &request, facts.id(), false);
     let ex = if modern {
         // 2026-07-28: closing the stream cancels the request. A client that hangs up before
@@ -91,27 +70,10 @@ pub(super) async fn post(
     };
     let status = ex.head.status();
     if let Some(id) = probe.filter(|_| super::modern_client::may_mean_legacy(status)) {
-        // Boxed (issue 13): the rare probe must not size every request's future.
-        return match Box::pin(super::modern_client::probe(
-            state,
-            client,
-            head,
-            ctx.upstream,
-            ex,
-        ))
-        .await?
-        {
-            Some(keep) => Ok(keep),
-            None => {
-                let sent = request
-                    .get(request.len().saturating_sub(body_len)..)
-                    .unwrap_or_default();
-                Box::pin(super::modern_client::serve(
-                    state, client, head, sent, ctx, id,
-                ))
-                .await
-            }
-        };
+        let sent = request
+            .get(request.len().saturating_sub(body_len)..)
+            .unwrap_or_default();
+        return probe_era(state, client, head, ctx, ex, sent, id).await;
     }
     drop(request);
     if status == 404 {
@@ -142,24 +104,104 @@ pub(super) async fn post(
     let listen =
         modern && facts.method == Method::SubscriptionsListen && (200..300).contains(&status);
     // A batch's answer is judged element by element: only its `tools/list` answers.
-    let answer_stages = stages.for_answer(facts.method, &facts.elements);
-    let plan = RelayPlan {
-        session: session_out,
-        client_keep_alive: head.keep_alive(),
-        client_http11: head.minor_version() == 1,
-        idle_timeout: (!listen).then_some(up.request_timeout),
-        max_body: u64::MAX,
-        max_sse_event: state.config.limits.max_sse_event_bytes,
-        metrics: &state.metrics,
-        stop: listen.then_some(&state.shutdown),
-        stages: answer_stages.as_ref().unwrap_or(stages),
-        rewrite: answer_stages.is_some(),
-        request_id: facts.id(),
-    };
+    let answer_stages = ctx.stages.for_answer(facts.method, &facts.elements);
+    let plan = relay_plan(state, ctx, head, session_out, listen, answer_stages.as_ref());
     let _listening = listen.then(|| ListenGuard::open(&state.metrics));
     let keep = relay_exchange(state, client, ex, plan).await;
     state.metrics.request(facts.method, ctx.started.elapsed());
     Ok(keep)
+}
+
+/// Writes the POST for the upstream (head, under the upstream's own session id, then the
+/// client's body) into one pooled buffer, so it goes out in one write.
+fn upstream_request_for<'s>(
+    state: &'s ShardState,
+    http: &HttpUpstream,
+    head: &RequestHead,
+    body: Lease<'_>,
+    ctx: &RequestCtx,
+) -> Lease<'s> {
+    let url = &http.url;
+    let mut request = state.bufs.lease(body.len() + 1024);
+    {
+        // Borrowed, not cloned: the head is written before anything awaits.
+        let sessions = state.sessions.borrow();
+        let upstream_session = ctx
+            .session
+            .as_ref()
+            .and_then(|sid| sessions.peek(sid))
+            .and_then(|entry| entry.upstream_session.as_deref());
+        upstream_request(
+            &mut request,
+            "POST",
+            &url.path,
+            &url.authority,
+            head,
+            upstream_session,
+            Some(body.len()),
+        );
+    }
+    request.extend_from_slice(&body);
+    drop(body);
+    request
+}
+
+/// The `era = "auto"` probe after a refusal that may mean "legacy only": a modern answer
+/// passes through; otherwise the upstream is legacy and this request, `sent` (the client's
+/// bytes), is translated.
+async fn probe_era(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<NetStream>,
+    head: &RequestHead,
+    ctx: &RequestCtx,
+    ex: Exchange,
+    sent: &[u8],
+    id: &JsonRpcId,
+) -> Result<bool, ProxyError> {
+    // Boxed (issue 13): the rare probe must not size every request's future.
+    match Box::pin(super::modern_client::probe(
+        state,
+        client,
+        head,
+        ctx.upstream,
+        ex,
+    ))
+    .await?
+    {
+        Some(keep) => Ok(keep),
+        None => {
+            Box::pin(super::modern_client::serve(
+                state, client, head, sent, ctx, id,
+            ))
+            .await
+        }
+    }
+}
+
+/// How the upstream's answer reaches the client; a `listen` stream is long-lived (no idle
+/// timeout, ended by shutdown).
+fn relay_plan<'a>(
+    state: &'a ShardState,
+    ctx: &'a RequestCtx,
+    head: &RequestHead,
+    session_out: Option<&'a str>,
+    listen: bool,
+    answer_stages: Option<&'a RouteStages>,
+) -> RelayPlan<'a> {
+    let facts = &ctx.facts;
+    RelayPlan {
+        session: session_out,
+        client_keep_alive: head.keep_alive(),
+        client_http11: head.minor_version() == 1,
+        idle_timeout: (!listen).then_some(state.config.upstream(ctx.upstream).request_timeout),
+        max_body: u64::MAX,
+        max_sse_event: state.config.limits.max_sse_event_bytes,
+        metrics: &state.metrics,
+        stop: listen.then_some(&state.shutdown),
+        stages: answer_stages.unwrap_or(&ctx.stages),
+        rewrite: answer_stages.is_some(),
+        request_id: facts.id(),
+    }
 }
 
 fn mint_session(

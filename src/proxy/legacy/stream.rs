@@ -98,6 +98,8 @@ pub(super) async fn open(
     Ok(false)
 }
 
+/// Writes the stream's head and `endpoint` event, then relays queued messages until the
+/// session, the client or the shutdown grace ends it.
 async fn serve(
     state: &Rc<ShardState>,
     client: &mut HttpConn<NetStream>,
@@ -109,63 +111,12 @@ async fn serve(
 ) -> Result<(), ProxyError> {
     let chunked = head.minor_version() == 1;
     let mut scratch = state.bufs.lease(1024);
-    let mut headers: Vec<(&str, &[u8])> = vec![
-        ("Content-Type", b"text/event-stream"),
-        ("Cache-Control", b"no-cache, no-transform"),
-        ("X-Accel-Buffering", b"no"),
-    ];
-    if !chunked {
-        headers.push(("Connection", b"close"));
-    }
-    let framing = if chunked {
-        Framing::Chunked
-    } else {
-        Framing::UntilClose
-    };
-    write_response_head(&mut scratch, 200, headers, framing);
-    state.metrics.status(200);
-    let mut endpoint = Vec::with_capacity(legacy.messages_path.len() + 48);
-    endpoint.extend_from_slice(legacy.messages_path.as_bytes());
-    endpoint.extend_from_slice(b"?sessionId=");
-    endpoint.extend_from_slice(sid.as_bytes());
-    push_event(&mut scratch, chunked, "endpoint", &endpoint);
+    push_preamble(state, &mut scratch, chunked, legacy, sid);
     send(client, &mut scratch).await?;
 
     let mut deadline: Option<Instant> = None;
     loop {
-        let wake = {
-            let idle_client = client.buffered().is_empty();
-            let message = async { Wake::Message(rx.recv().await) };
-            let ended = async {
-                out.ended.wait().await;
-                Wake::Ended
-            };
-            let gone = async {
-                // A legacy client sends nothing on its stream: any byte or EOF ends it.
-                if idle_client {
-                    let _ = client.await_data().await;
-                }
-                Wake::ClientGone
-            };
-            let stop = async {
-                match deadline {
-                    None => {
-                        state.shutdown.wait().await;
-                        Wake::Shutdown
-                    }
-                    Some(at) => {
-                        let left = at.saturating_duration_since(Instant::now());
-                        let _ = within(left, out.drained.wait()).await;
-                        Wake::Drained
-                    }
-                }
-            };
-            futures_lite::future::or(
-                message,
-                futures_lite::future::or(ended, futures_lite::future::or(gone, stop)),
-            )
-            .await
-        };
+        let wake = next_wake(state, client, out, rx, deadline).await;
         match wake {
             Wake::Message(Some(message)) => {
                 push_event(&mut scratch, chunked, "message", &message);
@@ -202,6 +153,79 @@ async fn serve(
             Wake::ClientGone => return Ok(()),
         }
     }
+}
+
+/// Writes the stream's response head and its first event, `endpoint`: the messages URL the
+/// client POSTs to (relative, as the SDK servers send it).
+fn push_preamble(
+    state: &ShardState,
+    scratch: &mut Vec<u8>,
+    chunked: bool,
+    legacy: &LegacySseConfig,
+    sid: &SessionId,
+) {
+    let mut headers: Vec<(&str, &[u8])> = vec![
+        ("Content-Type", b"text/event-stream"),
+        ("Cache-Control", b"no-cache, no-transform"),
+        ("X-Accel-Buffering", b"no"),
+    ];
+    if !chunked {
+        headers.push(("Connection", b"close"));
+    }
+    let framing = if chunked {
+        Framing::Chunked
+    } else {
+        Framing::UntilClose
+    };
+    write_response_head(scratch, 200, headers, framing);
+    state.metrics.status(200);
+    let mut endpoint = Vec::with_capacity(legacy.messages_path.len() + 48);
+    endpoint.extend_from_slice(legacy.messages_path.as_bytes());
+    endpoint.extend_from_slice(b"?sessionId=");
+    endpoint.extend_from_slice(sid.as_bytes());
+    push_event(scratch, chunked, "endpoint", &endpoint);
+}
+
+/// Waits for whatever the stream must act on next: a queued message, the session's end,
+/// the client hanging up, shutdown, or (once shutting down) the drain or its deadline.
+async fn next_wake(
+    state: &ShardState,
+    client: &mut HttpConn<NetStream>,
+    out: &LegacyOut,
+    rx: &LocalReceiver<Vec<u8>>,
+    deadline: Option<Instant>,
+) -> Wake {
+    let idle_client = client.buffered().is_empty();
+    let message = async { Wake::Message(rx.recv().await) };
+    let ended = async {
+        out.ended.wait().await;
+        Wake::Ended
+    };
+    let gone = async {
+        // A legacy client sends nothing on its stream: any byte or EOF ends it.
+        if idle_client {
+            let _ = client.await_data().await;
+        }
+        Wake::ClientGone
+    };
+    let stop = async {
+        match deadline {
+            None => {
+                state.shutdown.wait().await;
+                Wake::Shutdown
+            }
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                let _ = within(left, out.drained.wait()).await;
+                Wake::Drained
+            }
+        }
+    };
+    futures_lite::future::or(
+        message,
+        futures_lite::future::or(ended, futures_lite::future::or(gone, stop)),
+    )
+    .await
 }
 
 /// Appends one SSE event (chunk-framed on HTTP/1.1).

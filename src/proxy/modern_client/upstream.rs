@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use crate::http::{write_request_head, Framing, Head};
 use crate::mcp::{Inspected, JsonRpcId, ProtocolVersion, Spans};
-use crate::upstream::link::{ClientMessage, LinkSession};
+use crate::upstream::link::{ClientMessage, Link, LinkSession};
 
 use super::super::exchange::{exchange, finish};
 pub use super::super::state::modern::{Live, UpSession};
 use super::super::state::ShardState;
 use super::source::{failure, Failure, HttpAnswer, Source};
-use crate::upstream::children::AcquireError;
+use crate::upstream::children::{AcquireError, Children};
 use shards::timeout::within;
 
 /// The version the proxy asks a legacy upstream for (the newest session-ful one).
@@ -178,6 +178,8 @@ pub async fn open(
     Ok(Opened { session, result })
 }
 
+/// Opens a session on a linked (stdio) upstream: on the shared child, or on a child of its
+/// own that answers `initialize` here.
 async fn open_link(
     state: &Rc<ShardState>,
     upstream: UpstreamId,
@@ -188,22 +190,72 @@ async fn open_link(
     let children = state
         .children(upstream)
         .ok_or_else(|| Failure::Unavailable("linked upstream without children".into()))?;
-    let unavailable = |e: &dyn std::fmt::Display| Failure::Unavailable(e.to_string());
     if children.mode() == crate::config::StdioMode::Shared {
-        let (link, result) = children
-            .shared(timeout)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let key = link.open_session().map_err(|e| unavailable(&e))?;
-        let result = serde_json::from_slice(&result)
-            .map_err(|_| Failure::Unavailable("initialize result is not JSON".into()))?;
-        return Ok(Opened {
-            session: UpSession::Link(Rc::new(LinkSession { link, key }), live),
-            result,
-        });
+        return open_shared(children, timeout, live).await;
     }
-    let link = match children.for_session().await {
-        Ok(link) => link,
+    let link = acquire_link(state, children, upstream).await?;
+    let key = link.open_session().map_err(|e| unavailable(&e))?;
+    let bound = Rc::new(LinkSession {
+        link: link.clone(),
+        key,
+    });
+    let call = link
+        .call(key, &JsonRpcId::Number(0), None, &Spans::default(), body)
+        .map_err(|e| unavailable(&e))?;
+    let mut source = Source::Link(call);
+    let result = initialize_result(state, &mut source, timeout).await?;
+    drop(source);
+    link.notify(
+        key,
+        INITIALIZED,
+        ClientMessage {
+            cancelled: None,
+            response_to: None,
+            is_initialized: true,
+            spans: Spans::default(),
+        },
+    )
+    .map_err(|e| unavailable(&e))?;
+    Ok(Opened {
+        session: UpSession::Link(bound, live),
+        result,
+    })
+}
+
+/// A link error as the failure a translated request reports.
+fn unavailable(e: &dyn std::fmt::Display) -> Failure {
+    Failure::Unavailable(e.to_string())
+}
+
+/// A session on the shared child, which was initialized once for all its sessions: the
+/// result is the one it answered then.
+async fn open_shared(
+    children: &Rc<Children>,
+    timeout: Duration,
+    live: Live,
+) -> Result<Opened, Failure> {
+    let (link, result) = children
+        .shared(timeout)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let key = link.open_session().map_err(|e| unavailable(&e))?;
+    let result = serde_json::from_slice(&result)
+        .map_err(|_| Failure::Unavailable("initialize result is not JSON".into()))?;
+    Ok(Opened {
+        session: UpSession::Link(Rc::new(LinkSession { link, key }), live),
+        result,
+    })
+}
+
+/// A child of the session's own; at `max` children, ends this upstream's idle pooled
+/// sessions (which hold children too) and tries once more.
+async fn acquire_link(
+    state: &ShardState,
+    children: &Rc<Children>,
+    upstream: UpstreamId,
+) -> Result<Rc<Link>, Failure> {
+    match children.for_session().await {
+        Ok(link) => Ok(link),
         Err(AcquireError::Full(_)) => {
             // Idle pooled sessions hold children too: end this upstream's and try once more.
             let idle = state
@@ -235,20 +287,20 @@ async fn open_link(
             children.for_session().await.map_err(|e| match e {
                 AcquireError::Full(_) => Failure::Busy,
                 other => unavailable(&other),
-            })?
+            })
         }
-        Err(other) => return Err(unavailable(&other)),
-    };
-    let key = link.open_session().map_err(|e| unavailable(&e))?;
-    let bound = Rc::new(LinkSession {
-        link: link.clone(),
-        key,
-    });
-    let call = link
-        .call(key, &JsonRpcId::Number(0), None, &Spans::default(), body)
-        .map_err(|e| unavailable(&e))?;
-    let mut source = Source::Link(call);
-    let result = loop {
+        Err(other) => Err(unavailable(&other)),
+    }
+}
+
+/// Reads the child's messages until the `initialize` answer, skipping its requests to the
+/// client; returns the result.
+async fn initialize_result(
+    state: &Rc<ShardState>,
+    source: &mut Source,
+    timeout: Duration,
+) -> Result<serde_json::Value, Failure> {
+    loop {
         let Some(message) = source.next(state, timeout).await? else {
             return Err(Failure::Unavailable("initialize got no answer".into()));
         };
@@ -258,26 +310,10 @@ async fn open_link(
             continue;
         }
         match value.get("result") {
-            Some(result) => break result.clone(),
+            Some(result) => return Ok(result.clone()),
             None => return Err(Failure::Unavailable("initialize refused".into())),
         }
-    };
-    drop(source);
-    link.notify(
-        key,
-        INITIALIZED,
-        ClientMessage {
-            cancelled: None,
-            response_to: None,
-            is_initialized: true,
-            spans: Spans::default(),
-        },
-    )
-    .map_err(|e| unavailable(&e))?;
-    Ok(Opened {
-        session: UpSession::Link(bound, live),
-        result,
-    })
+    }
 }
 
 impl UpSession {
