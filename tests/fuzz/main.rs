@@ -25,3 +25,6 @@ mod common;
 
 mod body;
 mod head;
+mod inspect;
+mod json_gen;
+mod sse;
