@@ -24,7 +24,9 @@
 mod common;
 
 mod body;
+mod config;
 mod head;
 mod inspect;
 mod json_gen;
+mod session;
 mod sse;
