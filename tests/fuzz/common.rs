@@ -33,8 +33,6 @@ pub(crate) fn check<S>(
     let config = Config {
         cases,
         failure_persistence: None,
-        // Generators here never reject; a reject would be a generator bug.
-        max_global_rejects: 0,
         ..Config::default()
     };
     let mut runner = TestRunner::new(config);
