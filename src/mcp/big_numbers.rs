@@ -11,7 +11,15 @@
 //! as ids, progress tokens or error codes, and `0.0` is still a float, so an oversized id is still
 //! rejected as `BadId`. The forwarded bytes are the client's originals, untouched.
 //!
-//! Not here: the parse itself. Allocation: none (in place). Runs only after a failed parse.
+//! The other way round, simd-json 0.15 also accepts what is not JSON: an integer of 18 or more
+//! digits goes through its `parse_large_integer`, which does not check the byte after the number,
+//! so `{"id":123456789012345678;}` or `...678\x02` pass. [`unterminated_number`] catches that
+//! (found by tests/fuzz, `inspect_mutated`): a pass over the tape (hot, no allocation) and, only
+//! when it holds such an integer, a scan of the body (cold).
+//!
+//! Not here: the parse itself. Allocation: none (in place). `neutralise` runs only after a failed parse.
+
+use simd_json::{Node, StaticNode};
 
 /// Rewrites, in place, the number tokens simd-json may refuse. Returns whether anything changed
 /// (if nothing did, a second parse would fail the same way).
@@ -38,6 +46,45 @@ pub(crate) fn neutralise(json: &mut [u8]) -> bool {
         }
     }
     changed
+}
+
+/// Smallest magnitude of an integer with 18 digits: from here on simd-json parses integers on the
+/// path that does not check what follows them (`numberparse/correct.rs`, `digit_count >= 18`).
+const LONG_INTEGER: u64 = 100_000_000_000_000_000;
+
+/// When the parsed `tape` holds an integer of 18 or more digits, the offset in `body` just past
+/// the first number token that is not followed by whitespace, `,`, `]`, `}` or the end (JSON
+/// allows nothing else after a value, RFC 8259 §2); `None` when every number ends cleanly.
+pub(crate) fn unterminated_number(tape: &[Node<'_>], body: &[u8]) -> Option<usize> {
+    let long = tape.iter().any(|node| match node {
+        Node::Static(StaticNode::I64(n)) => n.unsigned_abs() >= LONG_INTEGER,
+        Node::Static(StaticNode::U64(n)) => *n >= LONG_INTEGER,
+        _ => false,
+    });
+    if !long {
+        return None;
+    }
+    let mut at = 0;
+    while let Some(&byte) = body.get(at) {
+        match byte {
+            b'"' => at = skip_string(body, at + 1),
+            b'-' | b'0'..=b'9' => {
+                let end = at
+                    + body.get(at..).map_or(0, |rest| {
+                        rest.iter().take_while(|b| is_number_byte(**b)).count()
+                    });
+                if !matches!(
+                    body.get(end),
+                    None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}')
+                ) {
+                    return Some(end);
+                }
+                at = end;
+            }
+            _ => at += 1,
+        }
+    }
+    None
 }
 
 /// Index just past the closing quote of the string whose body starts at `at`.
@@ -193,6 +240,29 @@ mod tests {
         for bad in ["", "-", "00", "01", "1.", "1e", "1e+", "e1", "1..2", "0x1"] {
             assert!(!is_json_number(bad.as_bytes()), "{bad}");
         }
+    }
+
+    /// Parses `json` with simd-json and asks `unterminated_number` about it.
+    fn unterminated(json: &str) -> Option<usize> {
+        let mut scratch = json.as_bytes().to_vec();
+        let tape = simd_json::to_tape(&mut scratch).unwrap();
+        unterminated_number(&tape.0, json.as_bytes())
+    }
+
+    #[test]
+    fn long_integers_followed_by_junk_are_caught() {
+        // simd-json accepts all of these (the regression tests/fuzz found).
+        assert_eq!(unterminated("[-100000000000000000;]"), Some(20));
+        assert_eq!(unterminated("[18446744073709551615\x02]"), Some(21));
+        assert_eq!(unterminated("{\"a\":12345678901234567890;}"), Some(25));
+        // Clean numbers, short ones and digits inside strings are fine.
+        assert_eq!(
+            unterminated("[18446744073709551615 , -100000000000000000]"),
+            None
+        );
+        assert_eq!(unterminated("{\"1;\":123456789012345678}"), None);
+        assert_eq!(unterminated("[1, 2.5, 100000000000000000]"), None);
+        assert_eq!(unterminated("[99999999999999999]"), None);
     }
 
     #[test]

@@ -168,6 +168,52 @@ fn malformed_json_is_a_parse_error() {
     }
 }
 
+/// Regression (tests/fuzz, inspect_mutated): simd-json ended a number or literal at a NUL byte, so
+/// these passed as JSON while serde_json (and so the upstream) refuses them.
+#[test]
+fn a_nul_byte_anywhere_is_a_parse_error() {
+    let cases: &[&[u8]] = &[
+        b"{\"result\":null,\"jsonrpc\":\"2.0\",\"id\":0\x00}",
+        b"[{\"jsonrpc\":\"2.0\",\"x\":null\x00,\"id\":0,\"result\":[1]}]",
+        b"{\"error\":{\"code\":-1\x00000,\"message\":\"m\"},\"id\":0,\"jsonrpc\":\"2.0\"}",
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"b\":true\x00}}",
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\x00",
+        b"{\"jsonrpc\":\"2.0\",\"id\":\"a\x00b\",\"method\":\"ping\"}",
+    ];
+    for body in cases {
+        let mut inspector = Inspector::new();
+        assert!(
+            matches!(inspector.inspect(body), Err(Error::Parse { .. })),
+            "{}",
+            body.escape_ascii()
+        );
+    }
+}
+
+/// Regression (tests/fuzz, inspect_mutated): simd-json did not check the byte after an integer of
+/// 18 or more digits, so these passed as JSON (with `code` read as -10^17, `id` as a number).
+#[test]
+fn junk_after_a_long_integer_is_a_parse_error() {
+    let cases: &[&[u8]] = &[
+        b"{\"error\":{\"code\":-100000000000000000;,\"message\":\"m\"},\"id\":0,\"jsonrpc\":\"2.0\"}",
+        b"{\"jsonrpc\":\"2.0\",\"id\":12345678901234567890;,\"method\":\"ping\"}",
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[18446744073709551615\x02]}",
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[1e400,-100000000000000000;]}",
+    ];
+    for body in cases {
+        let mut inspector = Inspector::new();
+        assert!(
+            matches!(inspector.inspect(body), Err(Error::Parse { .. })),
+            "{}",
+            body.escape_ascii()
+        );
+    }
+    // The same long integers, cleanly ended, still pass.
+    let mut inspector = Inspector::new();
+    let fine = br#"{"jsonrpc":"2.0","id":123456789012345678,"result":[18446744073709551615 ,-100000000000000000]}"#;
+    assert!(inspector.inspect(fine).is_ok());
+}
+
 #[test]
 fn parse_error_reply_has_null_id() {
     let mut out = Vec::new();
