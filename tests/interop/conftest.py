@@ -44,7 +44,7 @@ class Target:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"shadowcat I/O path: {harness.IO_PATH or 'default (uring where the kernel supports it)'}"
+    return f"shadowcat I/O path: {harness.IO_PATH or 'default (glommio; --io uring is opt-in)'}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -47,8 +47,8 @@ _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _PRELOAD_LINE = re.compile(r"loopback-preload listening 127\.0\.0\.1:(?P<port>\d+)")
 
 # The proxy's socket I/O path for the whole run: SHADOWCAT_IO=glommio (or uring) adds `--io` to
-# every `shadowcat reverse|demo|run` this suite starts; unset, the proxy's default (uring where
-# the kernel supports it).
+# every `shadowcat reverse|demo|run` this suite starts; unset, the proxy's default (glommio;
+# io_uring is opt-in).
 IO_PATH = os.environ.get("SHADOWCAT_IO", "")
 _PROXY_COMMANDS = ("reverse", "demo", "run")
 
