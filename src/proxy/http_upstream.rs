@@ -105,7 +105,14 @@ pub(super) async fn post(
         modern && facts.method == Method::SubscriptionsListen && (200..300).contains(&status);
     // A batch's answer is judged element by element: only its `tools/list` answers.
     let answer_stages = ctx.stages.for_answer(facts.method, &facts.elements);
-    let plan = relay_plan(state, ctx, head, session_out, listen, answer_stages.as_ref());
+    let plan = relay_plan(
+        state,
+        ctx,
+        head,
+        session_out,
+        listen,
+        answer_stages.as_ref(),
+    );
     let _listening = listen.then(|| ListenGuard::open(&state.metrics));
     let keep = relay_exchange(state, client, ex, plan).await;
     state.metrics.request(facts.method, ctx.started.elapsed());
