@@ -73,10 +73,12 @@ pub(crate) fn unterminated_number(tape: &[Node<'_>], body: &[u8]) -> Option<usiz
                     + body.get(at..).map_or(0, |rest| {
                         rest.iter().take_while(|b| is_number_byte(**b)).count()
                     });
-                if !matches!(
-                    body.get(end),
-                    None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}')
-                ) {
+                if !is_json_number(&body[at..end])
+                    || !matches!(
+                        body.get(end),
+                        None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}')
+                    )
+                {
                     return Some(end);
                 }
                 at = end;
@@ -255,6 +257,7 @@ mod tests {
         assert_eq!(unterminated("[-100000000000000000;]"), Some(20));
         assert_eq!(unterminated("[18446744073709551615\x02]"), Some(21));
         assert_eq!(unterminated("{\"a\":12345678901234567890;}"), Some(25));
+        assert_eq!(unterminated("[-100000000000000000-0]"), Some(22));
         // Clean numbers, short ones and digits inside strings are fine.
         assert_eq!(
             unterminated("[18446744073709551615 , -100000000000000000]"),
@@ -263,6 +266,10 @@ mod tests {
         assert_eq!(unterminated("{\"1;\":123456789012345678}"), None);
         assert_eq!(unterminated("[1, 2.5, 100000000000000000]"), None);
         assert_eq!(unterminated("[99999999999999999]"), None);
+        assert_eq!(
+            unterminated("[100000000000000000, -0.5e-7, 1E+2, 0, -0]"),
+            None
+        );
     }
 
     #[test]

@@ -199,6 +199,8 @@ fn junk_after_a_long_integer_is_a_parse_error() {
         b"{\"jsonrpc\":\"2.0\",\"id\":12345678901234567890;,\"method\":\"ping\"}",
         b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[18446744073709551615\x02]}",
         b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[1e400,-100000000000000000;]}",
+        // The 100 000-case run (scripts/fuzz.sh): a long integer with more number bytes glued on.
+        b"{\"error\":{\"code\":0,\"message\":\"m\"},\"id\":-100000000000000000-0,\"jsonrpc\":\"2.0\"}",
     ];
     for body in cases {
         let mut inspector = Inspector::new();
