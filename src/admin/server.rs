@@ -54,21 +54,16 @@ async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: NetStream)
         if refuse_foreign_host(&mut conn, &head, &hosts).await {
             return;
         }
-        if !authorized(state.config.admin_token.as_ref(), &head) {
-            local_response(
+        let allowed = authorized(state.config.admin_token.as_ref(), &head);
+        match (head.method(), head.path()) {
+            _ if !allowed => local_response(
                 &mut out,
                 401,
                 Some("text/plain"),
                 &[("WWW-Authenticate", "Bearer realm=\"shadowcat admin\"")],
                 b"the admin API needs Authorization: Bearer TOKEN (the token of --admin-token-file)\n",
                 keep,
-            );
-            if conn.write_all(&out).await.is_err() || !keep {
-                return;
-            }
-            continue;
-        }
-        match (head.method(), head.path()) {
+            ),
             (Method::Get, b"/metrics") => {
                 let reports = crate::admin::scrape::gather(&state).await;
                 let body = crate::admin::prometheus::render(&reports, state.ctx.shard_count);
