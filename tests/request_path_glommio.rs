@@ -13,6 +13,8 @@
 mod client;
 #[path = "request_path/harness.rs"]
 mod harness;
+#[path = "request_path/hostile.rs"]
+mod hostile;
 #[path = "request_path/mcp.rs"]
 mod mcp;
 
@@ -20,6 +22,10 @@ mod mcp;
 mod admin;
 #[path = "request_path/errors.rs"]
 mod errors;
+#[path = "request_path/hostile_http.rs"]
+mod hostile_http;
+#[path = "request_path/hostile_json.rs"]
+mod hostile_json;
 #[path = "request_path/io_path.rs"]
 mod io_path;
 #[path = "request_path/legacy.rs"]

@@ -184,6 +184,48 @@ impl Conn {
         self.stream.write_all(bytes).expect("write request");
     }
 
+    /// Writes bytes as they are; an error when the peer has already closed (it may refuse a
+    /// request before reading all of it).
+    pub(crate) fn try_send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Writes `bytes` one at a time and, between two bytes, waits up to `gap` for the peer to
+    /// answer or close: the read is the pacing, nothing sleeps. True when the peer reacted
+    /// before every byte was sent (read what it said with [`Conn::response_or_close`]).
+    pub(crate) fn trickle(&mut self, bytes: &[u8], gap: Duration) -> bool {
+        self.stream.set_read_timeout(Some(gap)).expect("timeout");
+        let reacted = bytes.iter().any(|byte| {
+            if self.stream.write_all(&[*byte]).is_err() {
+                return true;
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    true
+                }
+                Err(e) => !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+            }
+        });
+        self.stream
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .expect("timeout");
+        reacted
+    }
+
+    /// Reads one whole response to a request made with `method`, or `None` when the peer
+    /// closed the connection without one.
+    pub(crate) fn response_or_close(&mut self, method: &str) -> Option<Response> {
+        if self.buf.is_empty() && !self.fill() {
+            return None;
+        }
+        Some(self.response(method))
+    }
+
     /// Sends a request and reads the whole response.
     pub(crate) fn request(
         &mut self,

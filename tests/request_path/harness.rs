@@ -37,6 +37,8 @@ pub(crate) struct Setup {
     pub(crate) route: &'static str,
     /// Extra TOML lines for `[admin]` (e.g. `token_file = "..."`).
     pub(crate) admin: &'static str,
+    /// Extra TOML lines for `[timeouts]` (e.g. `head = "300ms"`).
+    pub(crate) timeouts: &'static str,
 }
 
 impl Setup {
@@ -47,6 +49,7 @@ impl Setup {
             upstream,
             route: "",
             admin: "",
+            timeouts: "",
         }
     }
 
@@ -57,6 +60,7 @@ impl Setup {
             upstream,
             route: "",
             admin: "",
+            timeouts: "",
         }
     }
 
@@ -64,6 +68,14 @@ impl Setup {
     pub(crate) fn with_admin(self, lines: &'static str) -> Self {
         Self {
             admin: lines,
+            ..self
+        }
+    }
+
+    /// The same setup with `lines` added to the `[timeouts]` table.
+    pub(crate) fn with_timeouts(self, lines: &'static str) -> Self {
+        Self {
+            timeouts: lines,
             ..self
         }
     }
@@ -106,12 +118,13 @@ impl Setup {
              [[listeners.main.routes]]\npath = \"/open\"\nupstream = \"demo\"\nlegacy_sse = true\n\
              sse_path = \"/open/sse\"\nmessages_path = \"/open/messages\"\n\n\
              {upstream}\n\
-             [timeouts]\nshutdown_grace = \"2s\"\n\n\
+             [timeouts]\nshutdown_grace = \"2s\"\n{timeouts}\n\n\
              [admin]\nbind = \"127.0.0.1:0\"\n{admin}\n\n\
              [log]\nlevel = \"warn\"\n",
             shards = self.shards,
             route = self.route,
             admin = self.admin,
+            timeouts = self.timeouts,
             io = IO_PATH,
         )
     }

@@ -9,7 +9,8 @@
 //!
 //! Covered: accept, head, guard checks, the stage lists per method (stages.rs), POST (JSON and SSE relay), GET streams, DELETE,
 //! keep-alive, handoff between two shards, legacy HTTP+SSE clients, stdio upstreams, and the
-//! translation of 2026-07-28 clients onto legacy upstreams. Not here: Python/Node SDK interop
+//! translation of 2026-07-28 clients onto legacy upstreams, and hostile input on raw sockets
+//! (hostile*.rs: broken framing, slow clients, bad JSON, random corruption). Not here: Python/Node SDK interop
 //! (tests/interop), which stays the reference for real clients.
 
 #![allow(
@@ -21,10 +22,13 @@
 
 mod client;
 mod harness;
+mod hostile;
 mod mcp;
 
 mod admin;
 mod errors;
+mod hostile_http;
+mod hostile_json;
 mod io_path;
 mod legacy;
 mod relay;
