@@ -93,7 +93,7 @@ fn public_message(err: &ProxyError) -> String {
             }
         }
         ProxyError::BadProtocolVersion { .. } => format!(
-            "Unsupported MCP-Protocol-Version; supported: {}",
+            "Unsupported or repeated MCP-Protocol-Version; supported: {}",
             crate::mcp::SUPPORTED_SESSIONFUL
                 .iter()
                 .map(|v| v.as_str())

@@ -134,6 +134,33 @@ fn chunks_past_the_body_limit_are_413() {
 }
 
 #[test]
+fn repeated_origin_and_protocol_version_headers_are_refused() {
+    let body = echo_body();
+    let framing = |extra: &str| format!("{extra}Content-Length: {}\r\n", body.len());
+    // Refused before the body is read: closed.
+    let foreign = Expect::Refused(403, INVALID_REQUEST);
+    let origins = [
+        framing("Origin: http://localhost\r\nOrigin: https://evil.example\r\n"),
+        framing("Origin: https://evil.example\r\nOrigin: http://localhost\r\n"),
+    ];
+    // After the body: the connection stays, the id is echoed.
+    let repeated = Expect::RefusedKeepsAlive(400, INVALID_REQUEST, Some(3));
+    let versions = [
+        framing("MCP-Protocol-Version: 1999-01-01\r\n"),
+        framing("MCP-Protocol-Version: 2026-07-28\r\n"),
+        framing("MCP-Protocol-Version: 2025-06-18\r\n"),
+    ];
+    let allowed_twice = framing("Origin: http://localhost\r\nOrigin: http://localhost\r\n");
+    let mut cases: Vec<_> = origins
+        .iter()
+        .map(|f| (f.as_str(), &body[..], foreign))
+        .collect();
+    cases.extend(versions.iter().map(|f| (f.as_str(), &body[..], repeated)));
+    cases.push((&allowed_twice, &body, Expect::Echoed("ok")));
+    framed(&cases);
+}
+
+#[test]
 fn bare_lf_line_endings_are_400() {
     let proxy = proxy();
     let body = echo_body();

@@ -1,6 +1,8 @@
 //! `host_origin`: `Host` must be allow-listed, and `Origin`, when present, too (MCP: an invalid
 //! Origin gets 403; DNS rebinding). A listener's check, run before a route is chosen, so a
-//! refused request learns nothing about the routes.
+//! refused request learns nothing about the routes. Every `Origin` field is checked: a browser
+//! sends one, so an allowed first copy must not vouch for a foreign second one. (`Host` needs
+//! no such care: the head parser refuses a repeated `Host`.)
 
 use crate::config::ListenerConfig;
 use crate::http::{Head, RequestHead};
@@ -13,10 +15,11 @@ pub fn check(listener: &ListenerConfig, head: &RequestHead) -> Result<(), Refusa
     if !listener.host_allowed(host) {
         return Err(Refusal::HostNotAllowed);
     }
-    match head.header("origin") {
-        Some(origin) if !listener.origin_allowed(origin) => Err(Refusal::OriginNotAllowed),
-        _ => Ok(()),
+    let mut origins = head.fields().get_all("origin");
+    if origins.any(|origin| !listener.origin_allowed(origin)) {
+        return Err(Refusal::OriginNotAllowed);
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -68,5 +71,20 @@ mod tests {
             check(&l, &evil(b"POST /mcp HTTP/1.0\r\n\r\n")),
             Err(Refusal::HostNotAllowed)
         );
+    }
+
+    #[test]
+    fn a_foreign_origin_behind_an_allowed_one_is_refused() {
+        let l = listener();
+        let allowed = ("Origin", "https://app.example.com");
+        let foreign = ("Origin", "http://evil.example");
+        for pair in [[allowed, foreign], [foreign, allowed]] {
+            assert_eq!(
+                check(&l, &head("POST", &pair)),
+                Err(Refusal::OriginNotAllowed),
+                "{pair:?}"
+            );
+        }
+        assert_eq!(check(&l, &head("POST", &[allowed, allowed])), Ok(()));
     }
 }

@@ -1,6 +1,9 @@
-//! `protocol_version`: the `MCP-Protocol-Version` header, when present, must name a version we
-//! speak (400 otherwise). On a POST it runs after `era`, which has already held a 2026-07-28
-//! request's header to its body; here every other request's header is checked.
+//! `protocol_version`: the `MCP-Protocol-Version` header, when present, must appear once and
+//! name a version we speak (400 otherwise). On a POST it runs after `era`, which has already
+//! held a 2026-07-28 request's header to its body; here every other request's header is checked.
+//!
+//! Why once: the header goes upstream as the client sent it, every copy. With two, the proxy
+//! would vouch for the first while the upstream may act on the other (or on both joined).
 
 use crate::http::{Head, RequestHead};
 use crate::mcp::ProtocolVersion;
@@ -9,12 +12,16 @@ use crate::pipeline::Refusal;
 
 /// The header's version (`None` without the header).
 pub fn check(head: &RequestHead) -> Result<Option<ProtocolVersion>, Refusal> {
-    match head.header("mcp-protocol-version") {
-        None => Ok(None),
-        Some(value) => ProtocolVersion::parse(value)
-            .map(Some)
-            .ok_or(Refusal::BadProtocolVersion),
+    let mut values = head.fields().get_all("mcp-protocol-version");
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Refusal::BadProtocolVersion);
     }
+    ProtocolVersion::parse(value)
+        .map(Some)
+        .ok_or(Refusal::BadProtocolVersion)
 }
 
 #[cfg(test)]
@@ -29,6 +36,20 @@ mod tests {
             check(&head("POST", &[("MCP-Protocol-Version", "2025-06-18")])),
             Ok(Some(ProtocolVersion::V2025_06_18))
         );
+    }
+
+    #[test]
+    fn a_repeated_header_is_refused_even_when_both_are_known() {
+        for second in ["1999-01-01", "2026-07-28", "2025-06-18"] {
+            let twice = head(
+                "POST",
+                &[
+                    ("MCP-Protocol-Version", "2025-06-18"),
+                    ("MCP-Protocol-Version", second),
+                ],
+            );
+            assert_eq!(check(&twice), Err(Refusal::BadProtocolVersion), "{second}");
+        }
     }
 
     #[test]
