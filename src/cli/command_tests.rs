@@ -287,7 +287,7 @@ fn run_loads_the_file_and_flags_override_it() {
         CoreSelection::Count(NonZeroUsize::new(3).unwrap())
     );
     assert_eq!(overridden.runtime.io_memory, 8 * 1024 * 1024);
-    assert_eq!(from_file.runtime.buffer_pool_memory, 8 * 1024 * 1024);
+    assert_eq!(from_file.runtime.buffer_pool_memory, 16 * 1024 * 1024);
     assert_eq!(overridden.runtime.buffer_pool_memory, 0);
     assert_eq!(overridden.log.level, "warn");
     assert_eq!(overridden.listeners, from_file.listeners);
