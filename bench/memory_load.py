@@ -12,7 +12,8 @@ Steps, all through the proxy at --url, every answer checked:
   churn     --churn sessions over --churn-connections connections: initialize,
             notifications/initialized, one echo, DELETE; VmRSS at five points along the way.
 
-Prints a table; with --admin, the proxy's shadowcat_buffers_pooled_bytes beside each RSS.
+Prints a table; with --admin, the proxy's shadowcat_buffers_pooled_bytes and
+shadowcat_memory_trims_total beside each RSS ("-" where the build does not export them).
 Exit status 1 when an answer is wrong, or when the RSS after a burst (settled) exceeds the
 baseline by more than --cap-bytes + --slack-bytes.
 """
@@ -27,15 +28,18 @@ import urllib.request
 from idle_sessions import PROTOCOL_VERSION, BenchError, McpClient, vm_rss_kb
 
 
-def pooled_bytes(admin_url):
-    """shadowcat_buffers_pooled_bytes from the admin /metrics, or None when not exported."""
-    if not admin_url:
-        return None
-    with urllib.request.urlopen(admin_url.rstrip("/") + "/metrics", timeout=10) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith("shadowcat_buffers_pooled_bytes "):
-                return int(float(line.split()[1]))
-    return None
+def proxy_gauges(admin_url):
+    """(shadowcat_buffers_pooled_bytes, shadowcat_memory_trims_total) from the admin /metrics;
+    None for each one the proxy does not export."""
+    found = {}
+    if admin_url:
+        with urllib.request.urlopen(admin_url.rstrip("/") + "/metrics", timeout=10) as response:
+            for line in response.read().decode().splitlines():
+                name, _, value = line.partition(" ")
+                if name in ("shadowcat_buffers_pooled_bytes", "shadowcat_memory_trims_total"):
+                    found[name] = int(float(value))
+    return (found.get("shadowcat_buffers_pooled_bytes"),
+            found.get("shadowcat_memory_trims_total"))
 
 
 def run_threads(count, work):
@@ -132,14 +136,16 @@ def main():
     rows = []
 
     def record(step, seconds=None):
-        pooled = pooled_bytes(args.admin)
-        rows.append((step, vm_rss_kb(args.pid), pooled, seconds))
+        pooled, trims = proxy_gauges(args.admin)
+        rows.append((step, vm_rss_kb(args.pid)))
         rss = rows[-1][1]
         pooled_text = "-" if pooled is None else f"{pooled // 1024}"
+        trims_text = "-" if trims is None else f"{trims}"
         took = "" if seconds is None else f"{seconds:.1f}"
-        print(f"{step:<28} {rss:>10} {pooled_text:>12} {took:>8}", flush=True)
+        print(f"{step:<28} {rss:>10} {pooled_text:>12} {trims_text:>6} {took:>8}", flush=True)
 
-    print(f"{'step':<28} {'VmRSS kB':>10} {'pooled KiB':>12} {'took s':>8}", flush=True)
+    print(f"{'step':<28} {'VmRSS kB':>10} {'pooled KiB':>12} {'trims':>6} {'took s':>8}",
+          flush=True)
     try:
         client = McpClient(args.url)
         session_id = client.open_session()
