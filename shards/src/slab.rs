@@ -4,7 +4,7 @@
 //! [`BufPool`] is not `Sync`: each shard owns one, used through `&self` or an `Rc`.
 //! Hot path: [`BufPool::take`] and [`BufPool::give`] pop and push a `Vec` on a free list; they
 //! allocate only when the class's free list is empty (or for oversize requests), free only when
-//! it is full, and never await.
+//! the class or the byte cap is full (at most two buffers per call), and never await.
 //!
 //! Policy: a request gets a buffer from the smallest class that fits it. A returned buffer goes
 //! to the class whose size range its capacity falls in (`[class, next class)`, the largest class
