@@ -11,7 +11,8 @@ use shards::BufPool;
 const ROUNDS: u32 = 2_000_000;
 
 fn main() {
-    let pool = BufPool::new(64);
+    // The proxy's default byte cap (8 MiB): one buffer of each class fits.
+    let pool = BufPool::new(64, 8 * 1024 * 1024);
     for size in [1024usize, 16 * 1024, 512 * 1024] {
         // Warm the class so the loop measures reuse.
         pool.give(pool.take(size));

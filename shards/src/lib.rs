@@ -73,6 +73,7 @@ pub mod io;
 pub mod latch;
 pub mod listener;
 pub mod memlock;
+pub mod memtrim;
 pub mod mesh;
 pub mod metrics;
 pub mod placement;

@@ -4,13 +4,19 @@
 //! [`BufPool`] is not `Sync`: each shard owns one, used through `&self` or an `Rc`.
 //! Hot path: [`BufPool::take`] and [`BufPool::give`] pop and push a `Vec` on a free list; they
 //! allocate only when the class's free list is empty (or for oversize requests), free only when
-//! it is full, and never await.
+//! the class or the byte cap is full (at most two buffers per call), and never await.
 //!
 //! Policy: a request gets a buffer from the smallest class that fits it. A returned buffer goes
 //! to the class whose size range its capacity falls in (`[class, next class)`, the largest class
 //! up to twice its size), so a buffer that grew while in use is still reused but one that grew
-//! huge is freed. Each class keeps at most `max_pooled_per_class` idle buffers, which bounds the
-//! pool at `max_pooled_per_class * (4 KiB + 64 KiB + 1 MiB)` plus the growth allowance.
+//! huge is freed. Each class keeps at most `max_pooled_per_class` idle buffers, and the idle
+//! buffers together hold at most `max_pooled_bytes` of capacity (a running counter, so the check
+//! is O(1)): a burst of large bodies leaves at most that much behind, not hundreds of MiB.
+//! When a returned buffer does not fit under the byte cap, idle buffers of a larger class make
+//! room (largest class first): any one of them is at least as big as the returned buffer, so at
+//! most one is freed, and the small buffers of the steady state keep being reused after a burst
+//! of large ones. Otherwise the returned buffer is freed. [`BufStats::freed_bytes`] counts the
+//! capacity freed, for whoever decides when to hand freed memory back to the OS.
 
 use std::cell::{Cell, RefCell};
 
@@ -29,10 +35,15 @@ pub struct BufStats {
     pub reused: u64,
     /// Buffers given back and kept.
     pub returned: u64,
-    /// Buffers given back and freed (class full, or capacity outside every class).
+    /// Buffers freed by the pool: given back when their class was full, the byte cap reached or
+    /// their capacity outside every class, or idle ones freed to make room for a smaller one.
     pub dropped: u64,
     /// Idle buffers per class right now, in [`SIZE_CLASSES`] order.
     pub pooled_per_class: [usize; 3],
+    /// Capacity of all idle buffers right now, in bytes (at most `max_pooled_bytes`).
+    pub pooled_bytes: usize,
+    /// Capacity of the buffers counted in `dropped`, in bytes, since the pool was made.
+    pub freed_bytes: u64,
     /// Requests larger than the largest class, served by a fresh exact-size allocation.
     pub oversize: u64,
 }
@@ -41,26 +52,34 @@ pub struct BufStats {
 #[derive(Debug)]
 pub struct BufPool {
     max_pooled_per_class: usize,
+    max_pooled_bytes: usize,
     free: [RefCell<Vec<Vec<u8>>>; 3],
+    /// Sum of the capacities in `free`; never above `max_pooled_bytes`.
+    pooled_bytes: Cell<usize>,
     allocated: Cell<u64>,
     reused: Cell<u64>,
     returned: Cell<u64>,
     dropped: Cell<u64>,
+    freed_bytes: Cell<u64>,
     oversize: Cell<u64>,
 }
 
 impl BufPool {
-    /// A pool keeping at most `max_pooled_per_class` idle buffers in each class. Allocates only
-    /// the free lists' spines (`max_pooled_per_class` pointers-and-lengths per class).
-    pub fn new(max_pooled_per_class: usize) -> BufPool {
+    /// A pool keeping at most `max_pooled_per_class` idle buffers in each class and at most
+    /// `max_pooled_bytes` of idle capacity in all. Allocates only the free lists' spines
+    /// (`max_pooled_per_class` pointers-and-lengths per class).
+    pub fn new(max_pooled_per_class: usize, max_pooled_bytes: usize) -> BufPool {
         let spine = || RefCell::new(Vec::with_capacity(max_pooled_per_class));
         BufPool {
             max_pooled_per_class,
+            max_pooled_bytes,
             free: [spine(), spine(), spine()],
+            pooled_bytes: Cell::new(0),
             allocated: Cell::new(0),
             reused: Cell::new(0),
             returned: Cell::new(0),
             dropped: Cell::new(0),
+            freed_bytes: Cell::new(0),
             oversize: Cell::new(0),
         }
     }
@@ -85,6 +104,8 @@ impl BufPool {
         match pooled {
             Some(buffer) => {
                 bump(&self.reused);
+                self.pooled_bytes
+                    .set(self.pooled_bytes.get().saturating_sub(buffer.capacity()));
                 buffer
             }
             None => {
@@ -94,19 +115,59 @@ impl BufPool {
         }
     }
 
-    /// Returns a buffer to the pool: cleared and kept if its class has room, else freed.
+    /// Returns a buffer to the pool: cleared and kept if its class has room and its capacity
+    /// fits under the byte cap (after freeing at most one idle buffer of a larger class), else
+    /// freed.
     pub fn give(&self, mut buffer: Vec<u8>) {
-        let class = class_of_capacity(buffer.capacity());
-        if let Some(free) = class.and_then(|class| self.free.get(class)) {
-            let mut free = free.borrow_mut();
-            if free.len() < self.max_pooled_per_class {
-                buffer.clear();
-                free.push(buffer);
-                bump(&self.returned);
-                return;
+        let capacity = buffer.capacity();
+        if let Some(class) = class_of_capacity(capacity) {
+            let has_room = self
+                .free
+                .get(class)
+                .is_some_and(|free| free.borrow().len() < self.max_pooled_per_class);
+            if has_room && self.make_room(class, capacity) {
+                if let Some(free) = self.free.get(class) {
+                    buffer.clear();
+                    free.borrow_mut().push(buffer);
+                    self.pooled_bytes.set(self.pooled_bytes.get() + capacity);
+                    bump(&self.returned);
+                    return;
+                }
             }
         }
+        self.count_freed(capacity);
+    }
+
+    /// Whether `capacity` more idle bytes fit under the cap, freeing idle buffers of classes
+    /// above `class` (largest first) until they do. Any buffer of a larger class holds at least
+    /// as much as one of `class` (capacities stay below the next class), so this frees at most
+    /// one buffer.
+    fn make_room(&self, class: usize, capacity: usize) -> bool {
+        let fits = |pool: &BufPool| {
+            pool.pooled_bytes
+                .get()
+                .checked_add(capacity)
+                .is_some_and(|total| total <= pool.max_pooled_bytes)
+        };
+        for larger in self.free.iter().skip(class + 1).rev() {
+            while !fits(self) {
+                let Some(evicted) = larger.borrow_mut().pop() else {
+                    break;
+                };
+                self.pooled_bytes
+                    .set(self.pooled_bytes.get().saturating_sub(evicted.capacity()));
+                self.count_freed(evicted.capacity());
+            }
+        }
+        fits(self)
+    }
+
+    /// Counts a buffer of this capacity as freed (the caller drops it).
+    fn count_freed(&self, capacity: usize) {
         bump(&self.dropped);
+        let freed = self.freed_bytes.get();
+        self.freed_bytes
+            .set(freed.wrapping_add(u64::try_from(capacity).unwrap_or(u64::MAX)));
     }
 
     /// Counters and current pool sizes.
@@ -117,6 +178,8 @@ impl BufPool {
             returned: self.returned.get(),
             dropped: self.dropped.get(),
             pooled_per_class: self.free.each_ref().map(|free| free.borrow().len()),
+            pooled_bytes: self.pooled_bytes.get(),
+            freed_bytes: self.freed_bytes.get(),
             oversize: self.oversize.get(),
         }
     }
@@ -175,126 +238,5 @@ fn bump(counter: &Cell<u64>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KIB: usize = 1024;
-
-    #[test]
-    fn lease_returns_its_buffer_on_every_path() {
-        let pool = BufPool::new(4);
-        let early = |fail: bool| -> Result<usize, ()> {
-            let mut lease = pool.lease(100);
-            lease.extend_from_slice(b"abc");
-            if fail {
-                return Err(());
-            }
-            Ok(lease.len())
-        };
-        assert_eq!(early(false), Ok(3));
-        assert_eq!(early(true), Err(()));
-        let stats = pool.stats();
-        assert_eq!(stats.allocated, 1, "{stats:?}");
-        assert_eq!(stats.returned, 2, "{stats:?}");
-        assert!(
-            pool.lease(10).is_empty(),
-            "a returned buffer comes back cleared"
-        );
-    }
-
-    #[test]
-    fn take_picks_smallest_fitting_class() {
-        let pool = BufPool::new(4);
-        for (want, cap) in [
-            (0, 4 * KIB),
-            (1, 4 * KIB),
-            (4 * KIB, 4 * KIB),
-            (4 * KIB + 1, 64 * KIB),
-            (64 * KIB, 64 * KIB),
-            (1024 * KIB, 1024 * KIB),
-        ] {
-            let buffer = pool.take(want);
-            assert!(buffer.is_empty());
-            assert_eq!(buffer.capacity(), cap, "take({want})");
-        }
-        assert_eq!(pool.stats().allocated, 6);
-        assert_eq!(pool.stats().oversize, 0);
-    }
-
-    #[test]
-    fn oversize_is_exact_and_counted() {
-        let pool = BufPool::new(4);
-        let big = pool.take(3 * 1024 * KIB);
-        assert_eq!(big.capacity(), 3 * 1024 * KIB);
-        let stats = pool.stats();
-        assert_eq!((stats.oversize, stats.allocated), (1, 0));
-        pool.give(big);
-        assert_eq!(pool.stats().dropped, 1);
-        assert_eq!(pool.stats().pooled_per_class, [0, 0, 0]);
-    }
-
-    #[test]
-    fn steady_take_give_stops_allocating() {
-        let pool = BufPool::new(8);
-        let mut allocated_after = Vec::new();
-        for _ in 0..100 {
-            // Three buffers in flight per iteration, of two classes.
-            let a = pool.take(100);
-            let mut b = pool.take(2000);
-            let c = pool.take(10 * KIB);
-            b.extend_from_slice(b"payload");
-            pool.give(a);
-            pool.give(b);
-            pool.give(c);
-            allocated_after.push(pool.stats().allocated);
-        }
-        assert_eq!(allocated_after[0], 3);
-        assert!(
-            allocated_after.iter().all(|&n| n == 3),
-            "{allocated_after:?}"
-        );
-        let stats = pool.stats();
-        assert_eq!(stats.reused, 297);
-        assert_eq!(stats.returned, 300);
-        assert_eq!(stats.dropped, 0);
-        assert_eq!(stats.pooled_per_class, [2, 1, 0]);
-        // Reused buffers come back empty.
-        assert!(pool.take(1).is_empty());
-    }
-
-    #[test]
-    fn cap_per_class_is_respected() {
-        let pool = BufPool::new(2);
-        let buffers: Vec<_> = (0..5).map(|_| pool.take(64 * KIB)).collect();
-        for buffer in buffers {
-            pool.give(buffer);
-        }
-        let stats = pool.stats();
-        assert_eq!(stats.pooled_per_class, [0, 2, 0]);
-        assert_eq!((stats.returned, stats.dropped), (2, 3));
-    }
-
-    #[test]
-    fn grown_buffers_land_in_the_class_they_now_fit() {
-        let pool = BufPool::new(4);
-        let mut grown = pool.take(1);
-        grown.resize(5 * KIB, 0);
-        assert!(grown.capacity() >= 5 * KIB && grown.capacity() < 64 * KIB);
-        pool.give(grown);
-        assert_eq!(pool.stats().pooled_per_class, [1, 0, 0]);
-        pool.give(Vec::with_capacity(100));
-        pool.give(Vec::with_capacity(2 * 1024 * KIB));
-        pool.give(Vec::with_capacity(2 * 1024 * KIB + 1));
-        let stats = pool.stats();
-        assert_eq!(stats.pooled_per_class, [1, 0, 1]);
-        assert_eq!(stats.dropped, 2);
-    }
-
-    #[test]
-    fn zero_cap_pool_never_keeps() {
-        let pool = BufPool::new(0);
-        pool.give(pool.take(1));
-        assert_eq!(pool.stats().dropped, 1);
-        assert_eq!(pool.stats().pooled_per_class, [0, 0, 0]);
-    }
-}
+#[path = "slab_tests.rs"]
+mod tests;

@@ -66,6 +66,8 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
             "gauge",
             buffers.pooled_per_class.iter().sum::<usize>() as u64,
         ),
+        ("buffers_pooled_bytes", "gauge", buffers.pooled_bytes as u64),
+        ("buffers_freed_bytes_total", "counter", buffers.freed_bytes),
     ] {
         let _ = writeln!(
             out,
@@ -208,6 +210,8 @@ fn add_buffers(a: shards::slab::BufStats, b: shards::slab::BufStats) -> shards::
         returned: a.returned + b.returned,
         dropped: a.dropped + b.dropped,
         pooled_per_class: pooled,
+        pooled_bytes: a.pooled_bytes + b.pooled_bytes,
+        freed_bytes: a.freed_bytes + b.freed_bytes,
         oversize: a.oversize + b.oversize,
     }
 }

@@ -1,5 +1,6 @@
 //! One proxy shard's life: connect the mesh, bind listeners, report ready, start the accept
-//! loops (proxy, admin, embedded demo), the mesh receivers, the reaper and warm stdio children;
+//! loops (proxy, admin, embedded demo), the mesh receivers, the reaper, the memory trimmer and
+//! warm stdio children;
 //! on the stop signal, stop accepting and let the proxy drain and end its sessions.
 //!
 //! Not here: process startup, port reservation and signals (`mod.rs`); request handling (the
@@ -67,6 +68,7 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     let demo_service = demo.as_ref().map(|(svc, _)| svc.clone());
     spawn_mesh_receivers(&state, receivers, demo_service);
     glommio::spawn_local(teardown::reaper(state.clone())).detach();
+    glommio::spawn_local(crate::proxy::memory::trimmer(state.clone())).detach();
     start_warm_children(&state);
 
     wait_for_signal(shutdown).await;

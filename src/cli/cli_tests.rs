@@ -345,6 +345,10 @@ fn help_defaults_match_config_defaults() {
         ),
         ("max_body", format_size(defaults::MAX_BODY_BYTES)),
         ("io_memory", format_size(defaults::IO_MEMORY)),
+        (
+            "buffer_pool_memory",
+            format_size(defaults::BUFFER_POOL_MEMORY),
+        ),
         ("log_level", defaults::LOG_LEVEL.to_owned()),
         ("stdio_mode", defaults::STDIO_MODE_TEXT.to_owned()),
         ("warm", defaults::STDIO_WARM.to_string()),

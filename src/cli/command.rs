@@ -221,17 +221,20 @@ pub(crate) fn apply_runtime_args(raw: &mut RawConfig, args: &RuntimeArgs) {
     }
 }
 
-/// Applies `--io` over what `raw` says.
+/// Applies `--io` and `--buffer-pool-memory` over what `raw` says: flags win.
 pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
     if let Some(io) = &args.io {
         raw.runtime.io = Some(io.clone());
+    }
+    if let Some(bytes) = args.buffer_pool_memory {
+        raw.runtime.buffer_pool_memory = Some(RawSize::Bytes(bytes));
     }
 }
 
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 29] = [
+    const FLAGS: [(&str, &str); 30] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
@@ -259,6 +262,7 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("runtime.shards", "--shards"),
         ("runtime.cores", "--cores"),
         ("runtime.io_memory", "--io-memory"),
+        ("runtime.buffer_pool_memory", "--buffer-pool-memory"),
         ("runtime.io", "--io"),
         ("log.level", "--log-level"),
     ];

@@ -72,6 +72,7 @@ fn reverse_with_every_flag_equals_toml() {
         "--pool-max-idle=1024",
         "--max-body=1048576",
         "--io-memory=1MiB",
+        "--buffer-pool-memory=512KiB",
         "--log-level=debug",
     ]);
     let from_file = from_toml_str(
@@ -79,6 +80,7 @@ fn reverse_with_every_flag_equals_toml() {
         [runtime]
         cores = "0,1,4"
         io_memory = 1048576
+        buffer_pool_memory = "512KiB"
         [listeners.main]
         bind = "0.0.0.0:9090"
         allowed_hosts = ["mcp.example.com", "localhost"]
@@ -121,7 +123,7 @@ fn reverse_defaults_bind_loopback_and_the_mcp_path() {
 
 #[test]
 fn reverse_errors_name_flags_not_toml_keys() {
-    let cases: [(&[&str], &str, &str); 4] = [
+    let cases: [(&[&str], &str, &str); 5] = [
         (
             &["--upstream", "https://x/mcp"],
             "--upstream",
@@ -146,6 +148,16 @@ fn reverse_errors_name_flags_not_toml_keys() {
             &["--upstream", "http://127.0.0.1:1/", "--path", "mcp"],
             "--path",
             "\"mcp\"",
+        ),
+        (
+            &[
+                "--upstream",
+                "http://127.0.0.1:1/",
+                "--buffer-pool-memory",
+                "2GiB",
+            ],
+            "--buffer-pool-memory",
+            "to 1GiB",
         ),
     ];
     for (flags, flag, fragment) in cases {
@@ -265,6 +277,8 @@ fn run_loads_the_file_and_flags_override_it() {
         "warn",
         "--io",
         "glommio",
+        "--buffer-pool-memory",
+        "0B",
     ]);
     assert_eq!(from_file.runtime.io, Some(shards::IoBackend::Uring));
     assert_eq!(overridden.runtime.io, Some(shards::IoBackend::Glommio));
@@ -273,6 +287,8 @@ fn run_loads_the_file_and_flags_override_it() {
         CoreSelection::Count(NonZeroUsize::new(3).unwrap())
     );
     assert_eq!(overridden.runtime.io_memory, 8 * 1024 * 1024);
+    assert_eq!(from_file.runtime.buffer_pool_memory, 16 * 1024 * 1024);
+    assert_eq!(overridden.runtime.buffer_pool_memory, 0);
     assert_eq!(overridden.log.level, "warn");
     assert_eq!(overridden.listeners, from_file.listeners);
 

@@ -105,7 +105,8 @@ pub struct RuntimeArgs {
     pub log_level: Option<String>,
 }
 
-/// The I/O path flag of the commands that run the proxy (`demo`, `reverse`, `run`).
+/// The flags of the commands that run the proxy (`demo`, `reverse`, `run`) about its shards'
+/// I/O: the socket path and the idle buffer pool.
 #[derive(Debug, Clone, Default, Args)]
 pub struct IoArgs {
     /// Socket I/O path of the proxy's connections: "uring" (one io_uring per shard:
@@ -115,6 +116,11 @@ pub struct IoArgs {
     /// needs, it falls back to glommio with a warning saying why.
     #[arg(long = "io", value_name = "PATH", value_parser = ["uring", "glommio"])]
     pub io: Option<String>,
+    /// Idle I/O buffer memory each shard keeps for reuse, e.g. "8MiB"; buffers returned beyond
+    /// it are freed, so a burst of large bodies does not leave memory behind ("0B" pools
+    /// nothing) [default: 8MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub buffer_pool_memory: Option<u64>,
 }
 
 /// The proxy listener flags `demo` and `reverse` share.
@@ -168,7 +174,7 @@ pub struct DemoArgs {
     /// Runtime flags.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
-    /// I/O path flag.
+    /// I/O path and buffer pool flags.
     #[command(flatten)]
     pub io: IoArgs,
 }
@@ -253,7 +259,7 @@ pub struct ReverseArgs {
     /// Runtime flags.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
-    /// I/O path flag.
+    /// I/O path and buffer pool flags.
     #[command(flatten)]
     pub io: IoArgs,
 }
@@ -275,7 +281,7 @@ pub struct RunArgs {
     /// Runtime flags; each overrides the same setting in the file.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
-    /// I/O path flag.
+    /// I/O path and buffer pool flags.
     #[command(flatten)]
     pub io: IoArgs,
 }

@@ -26,6 +26,7 @@ fn minimal_file_gets_every_default() {
 
     assert_eq!(config.runtime.cores, CoreSelection::All);
     assert_eq!(config.runtime.io_memory, 2 * 1024 * 1024);
+    assert_eq!(config.runtime.buffer_pool_memory, 8 * 1024 * 1024);
 
     let [listener] = config.listeners.as_slice() else {
         panic!("one implicit listener expected: {:?}", config.listeners)

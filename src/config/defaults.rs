@@ -52,6 +52,14 @@ pub const IO_MEMORY_MIN: u64 = 64 * KIB;
 /// Locked memory is scarce; more than 1 GiB per shard is a typo, not a plan.
 pub const IO_MEMORY_MAX: u64 = GIB;
 
+/// Idle I/O buffer memory a shard keeps for reuse. The steady state of small requests needs a
+/// few dozen 4 KiB and 64 KiB buffers (well under 1 MiB); 8 MiB also keeps a handful of 1 MiB
+/// body buffers, so moderate large-body traffic still reuses, while a burst of hundreds of large
+/// bodies leaves at most 8 MiB per shard behind instead of hundreds of MiB.
+pub const BUFFER_POOL_MEMORY: u64 = 8 * MIB;
+/// Upper bound for `buffer_pool_memory`: idle memory beyond 1 GiB per shard is a typo.
+pub const BUFFER_POOL_MEMORY_MAX: u64 = GIB;
+
 /// Largest shard count accepted: Linux's `NR_CPUS` maximum is 8192, one shard per core.
 pub const SHARDS_MAX: u64 = 8192;
 /// Largest core number in a core list (same bound as `shards::placement::MAX_CORE`); it also

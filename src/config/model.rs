@@ -142,6 +142,9 @@ pub struct RuntimeConfig {
     pub cores: CoreSelection,
     /// io_uring buffer memory registered per shard, in bytes (glommio `io_memory`).
     pub io_memory: usize,
+    /// Most capacity of idle pooled I/O buffers a shard keeps, in bytes; beyond it returned
+    /// buffers are freed.
+    pub buffer_pool_memory: usize,
     /// Socket I/O path asked for (`--io` / `io`); `None`: uring where the kernel supports it.
     /// What runs is decided at startup (`shards::uring::select_backend`).
     pub io: Option<IoBackend>,
@@ -152,6 +155,7 @@ impl Default for RuntimeConfig {
         Self {
             cores: CoreSelection::All,
             io_memory: to_usize(defaults::IO_MEMORY),
+            buffer_pool_memory: to_usize(defaults::BUFFER_POOL_MEMORY),
             io: None,
         }
     }

@@ -61,6 +61,7 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
             shards,
             cores,
             io_memory: Some(size(config.runtime.io_memory)),
+            buffer_pool_memory: Some(size(config.runtime.buffer_pool_memory)),
             io: config.runtime.io.map(|io| io_name(io).to_owned()),
         },
         listeners: listeners.collect(),

@@ -57,6 +57,9 @@ pub struct RawRuntime {
     /// io_uring buffer memory per shard (size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_memory: Option<RawSize>,
+    /// Idle pooled I/O buffer memory kept per shard (size); 0 pools nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffer_pool_memory: Option<RawSize>,
     /// Socket I/O path of the proxy's connections: `"uring"` or `"glommio"`. Unset: uring
     /// where the kernel supports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -220,6 +220,13 @@ fn sizes_are_checked_for_syntax_and_bounds() {
     let cases = [
         ("runtime", "io_memory", "\"4MB\"", "binary unit"),
         ("runtime", "io_memory", "\"1KiB\"", "from 64KiB to 1GiB"),
+        ("runtime", "buffer_pool_memory", "\"8MB\"", "binary unit"),
+        (
+            "runtime",
+            "buffer_pool_memory",
+            "\"2GiB\"",
+            "from 0B (pool nothing) to 1GiB",
+        ),
         ("limits", "max_head_bytes", "100", "from 1KiB to 1MiB"),
         ("limits", "max_body_bytes", "0", "from 1B to 1GiB"),
         ("limits", "max_body_bytes", "\"2GiB\"", "from 1B to 1GiB"),

@@ -38,6 +38,11 @@ pub(crate) fn resolve_runtime(raw: &RawRuntime) -> Result<RuntimeConfig, Error> 
         (None, None) => CoreSelection::All,
     };
     let io_memory = size("runtime.io_memory", raw.io_memory.as_ref(), &IO_MEMORY)?;
+    let buffer_pool_memory = size(
+        "runtime.buffer_pool_memory",
+        raw.buffer_pool_memory.as_ref(),
+        &BUFFER_POOL_MEMORY,
+    )?;
     let io = match raw.io.as_deref() {
         None => None,
         Some("uring") => Some(IoBackend::Uring),
@@ -47,6 +52,7 @@ pub(crate) fn resolve_runtime(raw: &RawRuntime) -> Result<RuntimeConfig, Error> 
     Ok(RuntimeConfig {
         cores,
         io_memory,
+        buffer_pool_memory,
         io,
     })
 }
@@ -68,6 +74,12 @@ const IO_MEMORY: Bound = Bound {
     min: d::IO_MEMORY_MIN,
     max: d::IO_MEMORY_MAX,
     allowed: "a size from 64KiB to 1GiB, e.g. \"2MiB\"",
+};
+const BUFFER_POOL_MEMORY: Bound = Bound {
+    default: d::BUFFER_POOL_MEMORY,
+    min: 0,
+    max: d::BUFFER_POOL_MEMORY_MAX,
+    allowed: "a size from 0B (pool nothing) to 1GiB, e.g. \"8MiB\"",
 };
 const MAX_HEAD: Bound = Bound {
     default: d::MAX_HEAD_BYTES,

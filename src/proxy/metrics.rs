@@ -61,6 +61,8 @@ pub enum Counter {
     TranslationSessions,
     /// `tools/call`s of a tool the route hides, answered by the proxy (`tool_filter` stage).
     ToolsDenied,
+    /// Times the shard handed freed heap memory back to the OS (`malloc_trim`).
+    MemoryTrims,
 }
 
 /// Names of [`Counter`], exported as `shadowcat_<name>`.
@@ -88,6 +90,7 @@ pub const COUNTER_NAMES: &[&str] = &[
     "input_required_total",
     "translation_sessions_opened_total",
     "tools_denied_total",
+    "memory_trims_total",
 ];
 
 /// Histograms, in the order of [`HISTOGRAM_NAMES`].
@@ -147,7 +150,7 @@ impl ProxyMetrics {
     }
 }
 
-const _: () = assert!(COUNTER_NAMES.len() == Counter::ToolsDenied as usize + 1);
+const _: () = assert!(COUNTER_NAMES.len() == Counter::MemoryTrims as usize + 1);
 
 /// Counts one open `subscriptions/listen` stream: opened now, closed on drop (open streams =
 /// opened − closed).

@@ -19,6 +19,7 @@ pub mod headers;
 mod http_upstream;
 pub mod l2m;
 pub mod legacy;
+pub mod memory;
 pub mod metrics;
 pub mod modern_client;
 pub mod post;

@@ -46,7 +46,8 @@ pub type SessionTable = crate::session::SessionTable<Rc<LinkSession>>;
 /// message.
 pub type LegacyOut = crate::session::legacy::LegacyOut<RouteStages>;
 
-/// Most idle pooled buffers per size class and shard (bounds memory held while idle).
+/// Most idle pooled buffers per size class and shard. The byte cap (`buffer_pool_memory`) is
+/// what bounds idle memory; this bounds the free lists' spines, allocated up front.
 const POOLED_BUFFERS_PER_CLASS: usize = 256;
 
 /// What shards send each other.
@@ -160,7 +161,7 @@ impl ShardState {
             ring: ctx.ring.clone(),
             sessions: RefCell::new(new_table(config.sessions.ttl)),
             upstreams,
-            bufs: BufPool::new(POOLED_BUFFERS_PER_CLASS),
+            bufs: BufPool::new(POOLED_BUFFERS_PER_CLASS, config.runtime.buffer_pool_memory),
             metrics: ProxyMetrics::new(),
             inspector: RefCell::new(Inspector::new()),
             shutdown: Latch::default(),
