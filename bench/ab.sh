@@ -7,6 +7,8 @@
 # Environment: NEW_BIN= (default: cargo build --release)  BASE_BIN= (required)  ROUNDS=5
 #   DURATION=6s  WRK_CONNS=64  WRK_CORES=<last core>  PROXY_ARGS= (extra `reverse` flags for both)
 #   NEW_ARGS= (extra flags for the new build only, e.g. "--deny-tool add" to price a stage)
+#   INSTRUCTIONS=auto|0 (count the proxy's instructions per request with `perf stat`, user and
+#   kernel apart: far less noisy than time on a shared machine; auto = when perf can)
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -26,6 +28,31 @@ BASE_BIN=${BASE_BIN:?BASE_BIN=path to the older shadowcat build}
 
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
+
+INSTRUCTIONS=${INSTRUCTIONS:-auto}
+if [[ $INSTRUCTIONS == auto ]]; then
+    INSTRUCTIONS=0
+    # A VM without hardware counters prints "<not supported>" and exits 0.
+    perf stat -x, -e instructions:u -- true 2>&1 | grep -Eq '^[0-9]+,' && INSTRUCTIONS=1
+fi
+declare -A INS_USER INS_KERNEL
+# measured LABEL URL SESSIONS: one wrk run against PROXY_PID, counted by perf when asked.
+measured() {
+    local label=$1 out="$WORK/perf-$1.csv" perf_pid
+    if ((INSTRUCTIONS == 0)); then
+        run_wrk "$label" "$2" "$3" 1 "$WRK_CONNS" "$DURATION" 0
+        return
+    fi
+    perf stat -x, -e instructions:u,instructions:k -p "$PROXY_PID" -o "$out" &
+    perf_pid=$!
+    PIDS+=("$perf_pid")
+    run_wrk "$label" "$2" "$3" 1 "$WRK_CONNS" "$DURATION" 0
+    kill -INT "$perf_pid"
+    wait "$perf_pid" || true
+    forget_pid "$perf_pid"
+    INS_USER[$label]=$(awk -F, -v n="${REQS[$label]}" '$3 ~ /instructions:u/ { printf "%.0f", $1 / n }' "$out")
+    INS_KERNEL[$label]=$(awk -F, -v n="${REQS[$label]}" '$3 ~ /instructions:k/ { printf "%.0f", $1 / n }' "$out")
+}
 
 if [[ -n ${NEW_BIN:-} ]]; then
     BIN=$NEW_BIN
@@ -57,16 +84,17 @@ PROXY_PID=$BASE_PID
 run_wrk warmup-base "$BASE_URL" "$BASE_SESSIONS" 1 "$WRK_CONNS" 3s 0
 for ((r = 1; r <= ROUNDS; r++)); do
     PROXY_PID=$NEW_PID
-    run_wrk "new$r" "$NEW_URL" "$NEW_SESSIONS" 1 "$WRK_CONNS" "$DURATION" 0
+    measured "new$r" "$NEW_URL" "$NEW_SESSIONS"
     PROXY_PID=$BASE_PID
-    run_wrk "base$r" "$BASE_URL" "$BASE_SESSIONS" 1 "$WRK_CONNS" "$DURATION" 0
+    measured "base$r" "$BASE_URL" "$BASE_SESSIONS"
 done
 say ""
 # shellcheck disable=SC2059
-say "$(printf "$ROW_FORMAT" run 'req/s' 'p50 µs' 'p99 µs' 'proxy CPU µs' 'upstr CPU µs' 'wrk CPU%')"
+say "$(printf "$ROW_FORMAT" run 'req/s' 'p50 µs' 'p99 µs' 'proxy CPU µs' 'upstr CPU µs' 'wrk CPU%') instr/req user kernel"
 for ((r = 1; r <= ROUNDS; r++)); do
-    say "$(row "new$r")"
-    say "$(row "base$r")"
+    for side in new base; do
+        say "$(row "$side$r") ${INS_USER[$side$r]:--} ${INS_KERNEL[$side$r]:--}"
+    done
 done
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 pick() { local side=$1 field=$2 r; for ((r = 1; r <= ROUNDS; r++)); do eval "echo \${${field}[$side$r]}"; done; }
@@ -77,4 +105,12 @@ BASE_CPU=$(pick base PROXY_CPU | median)
 say ""
 say "$(awk -v n="$NEW_RPS" -v b="$BASE_RPS" -v nc="$NEW_CPU" -v bc="$BASE_CPU" \
     'BEGIN { printf "medians new vs base: throughput %.0f vs %.0f req/s = %.3f; proxy CPU per request %.1f vs %.1f µs = %.3f", n, b, n / b, nc, bc, nc / bc }')"
+if ((INSTRUCTIONS)); then
+    for space in USER KERNEL; do
+        NEW_INS=$(pick new "INS_$space" | median)
+        BASE_INS=$(pick base "INS_$space" | median)
+        say "$(awk -v n="$NEW_INS" -v b="$BASE_INS" -v s="${space,,}" \
+            'BEGIN { printf "medians new vs base: %s instructions per request %.0f vs %.0f = %.3f", s, n, b, n / b }')"
+    done
+fi
 echo "bench: results in $RESULTS" >&2

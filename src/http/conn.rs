@@ -454,9 +454,10 @@ async fn read_some<S: AsyncRead + Unpin>(
 
 /// Whether `bytes` contain the end of a head: an LF followed by CRLF or by LF (the parser judges which is legal).
 fn has_blank_line(bytes: &[u8]) -> bool {
-    bytes.windows(2).enumerate().any(|(i, pair)| match pair {
-        b"\n\n" => true,
-        b"\n\r" => bytes.get(i + 2) == Some(&b'\n'),
+    // memchr: every read of a head is searched, so only the LFs are looked at.
+    memchr::memchr_iter(b'\n', bytes).any(|i| match bytes.get(i + 1) {
+        Some(b'\n') => true,
+        Some(b'\r') => bytes.get(i + 2) == Some(&b'\n'),
         _ => false,
     })
 }

@@ -416,7 +416,12 @@ fn serves_a_request_over_a_real_loopback_socket() {
             .unwrap());
         assert_eq!((head.target(), head.keep_alive()), (&b"/x"[..], false));
         let mut out = Vec::new();
-        crate::http::write_response_head(&mut out, 200, [], Framing::Length(2));
+        crate::http::write_response_head(
+            &mut out,
+            200,
+            crate::http::write::NO_FIELDS,
+            Framing::Length(2),
+        );
         out.extend_from_slice(b"ok");
         conn.write_all(&out).await.unwrap();
         conn.close().await.unwrap();

@@ -148,15 +148,12 @@ impl Fields {
         self.get(name).is_some()
     }
 
-    /// Every (name, value) pair in wire order; names keep the sender's casing.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        // httparse only accepts tchar bytes in names, so the conversion cannot fail; "" is a harmless fallback.
-        self.spans.iter().map(|f| {
-            (
-                std::str::from_utf8(f.name.of(&self.raw)).unwrap_or(""),
-                f.value.of(&self.raw),
-            )
-        })
+    /// Every (name, value) pair in wire order; names keep the sender's casing. Names are bytes
+    /// (httparse admits only tchar bytes in them): copying a head needs no UTF-8 check per field.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.spans
+            .iter()
+            .map(|f| (f.name.of(&self.raw), f.value.of(&self.raw)))
     }
 
     /// Number of fields.
@@ -184,6 +181,8 @@ impl Fields {
         self.raw.clear();
         self.spans.clear();
         self.raw.extend_from_slice(head);
+        // One allocation for a fresh head instead of a growth per doubling.
+        self.spans.reserve(parsed.len());
         for field in parsed {
             let name = Span::locate(head, field.name.as_bytes());
             let value = Span::locate(head, field.value);
@@ -212,8 +211,10 @@ const HOP_BY_HOP: [&str; 9] = [
 
 /// Whether `name` is always hop-by-hop (not forwarded by a proxy). See `Head::is_hop_by_hop` for the
 /// per-message check that also covers names listed in `Connection`.
-pub fn is_hop_by_hop(name: &str) -> bool {
-    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+pub fn is_hop_by_hop(name: &[u8]) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Accessors shared by request and response heads. Bring it into scope to call `header`, `keep_alive`, ...
@@ -230,7 +231,7 @@ pub trait Head {
     }
 
     /// All (name, value) pairs in wire order.
-    fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+    fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.fields().iter()
     }
 
@@ -258,15 +259,15 @@ pub trait Head {
     }
 
     /// Whether a proxy must drop field `name` of this message: a fixed hop-by-hop name or one listed in `Connection`.
-    fn is_hop_by_hop(&self, name: &str) -> bool {
+    fn is_hop_by_hop(&self, name: &[u8]) -> bool {
         is_hop_by_hop(name)
             || self
                 .connection_tokens()
-                .any(|token| token.eq_ignore_ascii_case(name.as_bytes()))
+                .any(|token| token.eq_ignore_ascii_case(name))
     }
 
     /// The fields a proxy forwards: every field for which `is_hop_by_hop` is false.
-    fn end_to_end_headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+    fn end_to_end_headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.headers()
             .filter(move |(name, _)| !self.is_hop_by_hop(name))
     }
@@ -274,14 +275,17 @@ pub trait Head {
     /// Whether the body is an SSE stream: `Content-Type` is `text/event-stream` (media type
     /// compared case-insensitively, parameters ignored; RFC 9110 §8.3.1).
     fn is_event_stream(&self) -> bool {
-        self.header("content-type").is_some_and(|ct| {
-            ct.split(|b| *b == b';')
-                .next()
-                .unwrap_or_default()
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"text/event-stream")
-        })
+        self.header("content-type")
+            .is_some_and(|ct| media_type(ct).eq_ignore_ascii_case(b"text/event-stream"))
     }
+}
+
+/// The media type of a `Content-Type` value or of one `Accept` item: what precedes the first
+/// `;` (the parameters), trimmed; compare it case-insensitively (RFC 9110 §8.3.1).
+pub fn media_type(value: &[u8]) -> &[u8] {
+    // A plain scan: values are a few dozen bytes, too short for memchr's setup to pay.
+    let end = value.iter().position(|b| *b == b';').unwrap_or(value.len());
+    value.get(..end).unwrap_or(value).trim_ascii()
 }
 
 /// A parsed request head. `Default` is empty and allocation-free; `parse` refills it in place.
@@ -387,11 +391,10 @@ fn verdict(
     }
 }
 
-/// Whether some LF in `head` is not preceded by CR.
+/// Whether some LF in `head` is not preceded by CR (memchr: every head is searched).
 fn has_bare_lf(head: &[u8]) -> bool {
-    head.iter().enumerate().any(|(i, b)| {
-        *b == b'\n' && i.checked_sub(1).and_then(|prev| head.get(prev)) != Some(&b'\r')
-    })
+    memchr::memchr_iter(b'\n', head)
+        .any(|i| i.checked_sub(1).and_then(|prev| head.get(prev)) != Some(&b'\r'))
 }
 
 /// Whether a line of the header section (before the first blank line) starts with SP or HTAB.

@@ -54,7 +54,8 @@ pub use conn::{BodyReader, HttpConn};
 pub use error::{Error, Malformed, MessageKind};
 pub use framing::Framing;
 pub use head::{
-    is_hop_by_hop, parse_request, parse_response, Head, Limits, Method, RequestHead, ResponseHead,
+    is_hop_by_hop, media_type, parse_request, parse_response, Head, Limits, Method, RequestHead,
+    ResponseHead,
 };
 pub use sse::{write_comment, write_event, SseEvent, SseParser, SseStep};
-pub use write::{status_reason, write_request_head, write_response_head};
+pub use write::{status_reason, write_request_head, write_response_head, write_status_line};

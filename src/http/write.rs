@@ -8,19 +8,20 @@
 //! Names and values are written as given. Values from a parsed head are already valid; a caller writing values
 //! of its own must not put CR, LF or NUL in them (use `is_valid_field_value`).
 
-use std::io::Write as _;
-
 use super::framing::Framing;
+
+/// No header fields, for a head that has only framing (a typed empty list).
+pub const NO_FIELDS: [(&str, &[u8]); 0] = [];
 
 /// Appends `METHOD target HTTP/1.1`, `headers` (minus framing fields), the framing header and the blank line.
 ///
 /// `Framing::Length(n)` writes `content-length: n`, `Chunked` writes `transfer-encoding: chunked`; `Empty` and
 /// `UntilClose` write nothing (pass `Length(0)` to send an explicit zero). The caller supplies `Host`.
-pub fn write_request_head<'a>(
+pub fn write_request_head<'a, N: AsRef<[u8]>>(
     out: &mut Vec<u8>,
     method: &str,
     target: &[u8],
-    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    headers: impl IntoIterator<Item = (N, &'a [u8])>,
     framing: Framing,
 ) {
     out.extend_from_slice(method.as_bytes());
@@ -34,36 +35,47 @@ pub fn write_request_head<'a>(
 ///
 /// Framing as in `write_request_head`. For 1xx/204/304 and answers to HEAD pass `Empty` (or, for HEAD, the
 /// `Length` the GET would have had: the header is written, no body follows).
-pub fn write_response_head<'a>(
+pub fn write_response_head<'a, N: AsRef<[u8]>>(
     out: &mut Vec<u8>,
     status: u16,
-    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    headers: impl IntoIterator<Item = (N, &'a [u8])>,
     framing: Framing,
 ) {
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "HTTP/1.1 {status} {}\r\n", status_reason(status));
+    write_status_line(out, status);
     write_fields(out, headers, framing);
 }
 
-fn write_fields<'a>(
+/// Appends `HTTP/1.1 status reason` and CRLF (itoa: every proxied answer writes one).
+pub fn write_status_line(out: &mut Vec<u8>, status: u16) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status_reason(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn write_fields<'a, N: AsRef<[u8]>>(
     out: &mut Vec<u8>,
-    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    headers: impl IntoIterator<Item = (N, &'a [u8])>,
     framing: Framing,
 ) {
     for (name, value) in headers {
-        if name.eq_ignore_ascii_case("content-length")
-            || name.eq_ignore_ascii_case("transfer-encoding")
+        let name = name.as_ref();
+        if name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"transfer-encoding")
         {
             continue;
         }
-        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
     match framing {
         Framing::Length(len) => {
-            let _ = write!(out, "content-length: {len}\r\n");
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         Framing::Empty | Framing::UntilClose => {}
@@ -162,7 +174,7 @@ mod tests {
     fn empty_and_until_close_write_no_framing_field() {
         for framing in [Framing::Empty, Framing::UntilClose] {
             let mut out = Vec::new();
-            write_response_head(&mut out, 204, std::iter::empty(), framing);
+            write_response_head(&mut out, 204, NO_FIELDS, framing);
             assert_eq!(out, b"HTTP/1.1 204 No Content\r\n\r\n");
         }
     }
@@ -170,7 +182,7 @@ mod tests {
     #[test]
     fn unknown_status_has_empty_reason_and_still_parses() {
         let mut out = Vec::new();
-        write_response_head(&mut out, 599, std::iter::empty(), Framing::Length(0));
+        write_response_head(&mut out, 599, NO_FIELDS, Framing::Length(0));
         let (head, _) = parse_response(&out, &Limits::default()).unwrap().unwrap();
         assert_eq!(head.status(), 599);
         assert_eq!(head.reason(), b"");

@@ -4,8 +4,6 @@
 //! Not here: body framing decisions (relay.rs) or parsing (crate::http).
 //! Allocates nothing: appends into the caller's pooled buffer.
 
-use std::io::Write as _;
-
 use crate::http::{Head, RequestHead, ResponseHead};
 
 /// Headers never forwarded upstream besides the hop-by-hop set: the proxy sets `Host`,
@@ -45,13 +43,16 @@ pub enum OutFraming {
     NoBody,
 }
 
-fn dropped(name: &str, extra: &[&str], head: &impl Head) -> bool {
+fn dropped(name: &[u8], extra: &[&str], head: &impl Head) -> bool {
     // `Head::is_hop_by_hop` covers the fixed set and names listed in every `Connection` field.
-    head.is_hop_by_hop(name) || extra.iter().any(|d| d.eq_ignore_ascii_case(name))
+    head.is_hop_by_hop(name)
+        || extra
+            .iter()
+            .any(|d| d.as_bytes().eq_ignore_ascii_case(name))
 }
 
-fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
+fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
@@ -60,8 +61,11 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 fn push_framing(out: &mut Vec<u8>, framing: OutFraming) {
     match framing {
         OutFraming::Length(n) => {
-            // Writing into a Vec cannot fail.
-            let _ = write!(out, "Content-Length: {n}\r\n");
+            push_header(
+                out,
+                b"Content-Length",
+                itoa::Buffer::new().format(n).as_bytes(),
+            );
         }
         OutFraming::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         OutFraming::Close | OutFraming::NoBody => {}
@@ -90,7 +94,7 @@ pub fn upstream_request(
         }
     }
     if let Some(sid) = session {
-        push_header(out, "Mcp-Session-Id", sid.as_bytes());
+        push_header(out, b"Mcp-Session-Id", sid.as_bytes());
     }
     if let Some(len) = body_len {
         push_framing(out, OutFraming::Length(len as u64));
@@ -133,16 +137,16 @@ pub fn legacy_upstream_request(
         }
     }
     if body_len.is_some() {
-        push_header(out, "Accept", b"application/json, text/event-stream");
-        push_header(out, "Content-Type", b"application/json");
+        push_header(out, b"Accept", b"application/json, text/event-stream");
+        push_header(out, b"Content-Type", b"application/json");
     } else {
-        push_header(out, "Accept", b"text/event-stream");
+        push_header(out, b"Accept", b"text/event-stream");
     }
     if let Some(sid) = session {
-        push_header(out, "Mcp-Session-Id", sid.as_bytes());
+        push_header(out, b"Mcp-Session-Id", sid.as_bytes());
     }
     if let Some(version) = version {
-        push_header(out, "MCP-Protocol-Version", version.as_bytes());
+        push_header(out, b"MCP-Protocol-Version", version.as_bytes());
     }
     if let Some(len) = body_len {
         push_framing(out, OutFraming::Length(len as u64));
@@ -165,7 +169,7 @@ pub fn client_response(
         }
     }
     if let Some(sid) = session {
-        push_header(out, "Mcp-Session-Id", sid.as_bytes());
+        push_header(out, b"Mcp-Session-Id", sid.as_bytes());
     }
     push_framing(out, framing);
     if !keep_alive {
@@ -185,10 +189,10 @@ pub fn local_response(
 ) {
     status_line(out, status);
     if let Some(ct) = content_type {
-        push_header(out, "Content-Type", ct.as_bytes());
+        push_header(out, b"Content-Type", ct.as_bytes());
     }
     for (name, value) in extra {
-        push_header(out, name, value.as_bytes());
+        push_header(out, name.as_bytes(), value.as_bytes());
     }
     push_framing(out, OutFraming::Length(body.len() as u64));
     if !keep_alive {
@@ -199,11 +203,7 @@ pub fn local_response(
 }
 
 fn status_line(out: &mut Vec<u8>, status: u16) {
-    let _ = write!(
-        out,
-        "HTTP/1.1 {status} {}\r\n",
-        crate::http::status_reason(status)
-    );
+    crate::http::write_status_line(out, status);
 }
 
 #[cfg(test)]

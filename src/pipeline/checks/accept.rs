@@ -1,18 +1,22 @@
 //! `accept`: the client must accept what the method's answer may be (Streamable HTTP): a POST
 //! both JSON and SSE, a GET SSE. A DELETE's answer has no body to negotiate.
 
-use crate::http::{Head, Method as HttpMethod, RequestHead};
+use crate::http::{media_type, Head, Method as HttpMethod, RequestHead};
 
 use crate::pipeline::Refusal;
 
 /// Checks `Accept` for the request's method.
 pub fn check(head: &RequestHead) -> Result<(), Refusal> {
+    let named = || head.header("accept").map_or(Named::default(), named);
     let (ok, needed) = match head.method() {
-        HttpMethod::Post => (
-            accepts(head, "application/json") && accepts(head, "text/event-stream"),
-            "application/json and text/event-stream",
-        ),
-        HttpMethod::Get => (accepts(head, "text/event-stream"), "text/event-stream"),
+        HttpMethod::Post => {
+            let named = named();
+            (
+                named.json && named.sse,
+                "application/json and text/event-stream",
+            )
+        }
+        HttpMethod::Get => (named().sse, "text/event-stream"),
         _ => return Ok(()),
     };
     if ok {
@@ -22,19 +26,29 @@ pub fn check(head: &RequestHead) -> Result<(), Refusal> {
     }
 }
 
-/// Whether `Accept` lists `media` (parameters ignored) or `*/*`.
-fn accepts(head: &RequestHead, media: &str) -> bool {
-    let Some(accept) = head.header("accept") else {
-        return false;
-    };
-    accept.split(|b| *b == b',').any(|item| {
-        let item = item
-            .split(|b| *b == b';')
-            .next()
-            .unwrap_or(b"")
-            .trim_ascii();
-        item.eq_ignore_ascii_case(media.as_bytes()) || item == b"*/*"
-    })
+/// Which of the media types a Streamable HTTP answer may have an `Accept` value names.
+#[derive(Debug, Default, Clone, Copy)]
+struct Named {
+    json: bool,
+    sse: bool,
+}
+
+/// What `accept` names, in one pass over its items (`*/*` names both; parameters such as
+/// `q` are ignored).
+fn named(accept: &[u8]) -> Named {
+    let mut named = Named::default();
+    for item in accept.split(|b| *b == b',') {
+        let media = media_type(item);
+        if media == b"*/*" {
+            return Named {
+                json: true,
+                sse: true,
+            };
+        }
+        named.json |= media.eq_ignore_ascii_case(b"application/json");
+        named.sse |= media.eq_ignore_ascii_case(b"text/event-stream");
+    }
+    named
 }
 
 #[cfg(test)]

@@ -1,19 +1,15 @@
 //! `content_type`: a POST body is JSON (`application/json`, parameters such as `charset`
 //! allowed); anything else is 415 before a byte of it is read.
 
-use crate::http::{Head, RequestHead};
+use crate::http::{media_type, Head, RequestHead};
 
 use crate::pipeline::Refusal;
 
 /// Checks `Content-Type`.
 pub fn check(head: &RequestHead) -> Result<(), Refusal> {
-    let json = head.header("content-type").is_some_and(|ct| {
-        ct.split(|b| *b == b';')
-            .next()
-            .unwrap_or(b"")
-            .trim_ascii()
-            .eq_ignore_ascii_case(b"application/json")
-    });
+    let json = head
+        .header("content-type")
+        .is_some_and(|ct| media_type(ct).eq_ignore_ascii_case(b"application/json"));
     if json {
         Ok(())
     } else {

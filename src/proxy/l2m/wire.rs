@@ -272,10 +272,14 @@ const NOT_FORWARDED: &[&str] = &[
     "last-event-id",
 ];
 
-fn forwarded(client: &RequestHead, field: &str) -> bool {
+fn forwarded(client: &RequestHead, field: &[u8]) -> bool {
     !(client.is_hop_by_hop(field)
-        || DROP_UPSTREAM.iter().any(|n| n.eq_ignore_ascii_case(field))
-        || NOT_FORWARDED.iter().any(|n| n.eq_ignore_ascii_case(field))
+        || DROP_UPSTREAM
+            .iter()
+            .any(|n| n.as_bytes().eq_ignore_ascii_case(field))
+        || NOT_FORWARDED
+            .iter()
+            .any(|n| n.as_bytes().eq_ignore_ascii_case(field))
         || is_param_header(field))
 }
 
@@ -318,29 +322,29 @@ pub fn request_head_with(
     {
         push(out, field, value);
     }
-    push(out, "Content-Type", b"application/json");
-    push(out, "Accept", b"application/json, text/event-stream");
-    push(out, "MCP-Protocol-Version", MODERN.as_bytes());
-    push(out, "Mcp-Method", header_value(method).as_bytes());
+    push(out, b"Content-Type", b"application/json");
+    push(out, b"Accept", b"application/json, text/event-stream");
+    push(out, b"MCP-Protocol-Version", MODERN.as_bytes());
+    push(out, b"Mcp-Method", header_value(method).as_bytes());
     if let Some(name) = name {
-        push(out, "Mcp-Name", header_value(name).as_bytes());
+        push(out, b"Mcp-Name", header_value(name).as_bytes());
     }
     for (field, value) in params {
-        push(out, field, value.as_bytes());
+        push(out, field.as_bytes(), value.as_bytes());
     }
-    push(out, "Content-Length", body_len.to_string().as_bytes());
+    push(out, b"Content-Length", body_len.to_string().as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
 /// `Mcp-Param-*`, any case.
-fn is_param_header(field: &str) -> bool {
+fn is_param_header(field: &[u8]) -> bool {
     field
         .get(..10)
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("mcp-param-"))
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"mcp-param-"))
 }
 
-fn push(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
+fn push(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
