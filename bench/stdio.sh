@@ -169,7 +169,9 @@ if wanted http; then
     DEMO_URL=$(listen_url demo-server)
     start_server proxy-http reverse --bind 127.0.0.1:0 --shards "$PROXY_SHARDS" --upstream "$DEMO_URL"
     PROXY_PID=$STARTED_PID
-    run_pair http-upstream "$(listen_url proxy)" "$WRK_CONNS"
+    # Kept: `listen_url` reads the last started server's output, the base proxy's after (a).
+    PROXY_URL=$(listen_url proxy)
+    run_pair http-upstream "$PROXY_URL" "$WRK_CONNS"
     if [[ -n ${BASE_BIN:-} ]]; then
         NEW_PID=$PROXY_PID
         start_server_with "$BASE_BIN" proxy-http-base reverse --bind 127.0.0.1:0 --shards "$PROXY_SHARDS" \
@@ -182,7 +184,7 @@ if wanted http; then
         LABELS+=(base-http-upstream)
     fi
     # Reference for (b): initialize through shadowcat to an HTTP upstream (no process start at all).
-    wanted init && init_latency http-upstream "$(listen_url proxy)"
+    wanted init && init_latency http-upstream "$PROXY_URL"
     stop_pid "$PROXY_PID"
     forget_pid "$PROXY_PID"
     stop_pid "$UPSTREAM_PID"
