@@ -103,6 +103,8 @@ pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
         connect_timeout: args.connect_timeout.map(duration),
         request_timeout: args.request_timeout.map(duration),
         pool_max_idle: args.pool_max_idle,
+        tls_ca: args.upstream_ca.clone(),
+        tls_insecure: args.upstream_insecure.then_some(true),
         ..RawUpstream::default()
     };
     let mut raw = one_route(
@@ -234,7 +236,7 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 30] = [
+    const FLAGS: [(&str, &str); 32] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
@@ -246,6 +248,8 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("listeners.main.routes", "--path"),
         ("upstreams.main.url", "--upstream"),
         ("upstreams.main.command", "--upstream-cmd"),
+        ("upstreams.main.tls_ca", "--upstream-ca"),
+        ("upstreams.main.tls_insecure", "--upstream-insecure"),
         ("upstreams.main.env", "--env"),
         ("upstreams.main.cwd", "--cwd"),
         ("upstreams.main.mode", "--stdio-mode"),

@@ -105,6 +105,31 @@ fn reverse_with_every_flag_equals_toml() {
 }
 
 #[test]
+fn reverse_upstream_insecure_turns_verification_off_for_https_only() {
+    let config = proxy(&[
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "https://127.0.0.1:8443/mcp",
+        "--upstream-insecure",
+    ]);
+    assert_eq!(
+        config.upstreams[0].tls,
+        Some(crate::config::UpstreamTrust::Insecure)
+    );
+    let err = command(&[
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:8080/mcp",
+        "--upstream-insecure",
+    ])
+    .unwrap_err();
+    assert_eq!(err.key(), Some("--upstream-insecure"), "{err}");
+    assert!(err.to_string().contains("https:// upstreams only"), "{err}");
+}
+
+#[test]
 fn reverse_defaults_bind_loopback_and_the_mcp_path() {
     let config = proxy(&[
         "shadowcat",
@@ -125,9 +150,14 @@ fn reverse_defaults_bind_loopback_and_the_mcp_path() {
 fn reverse_errors_name_flags_not_toml_keys() {
     let cases: [(&[&str], &str, &str); 5] = [
         (
-            &["--upstream", "https://x/mcp"],
-            "--upstream",
-            "TLS upstreams",
+            &[
+                "--upstream",
+                "https://127.0.0.1/mcp",
+                "--upstream-ca",
+                "/nonexistent/ca.pem",
+            ],
+            "--upstream-ca",
+            "cannot read it",
         ),
         (
             &[

@@ -207,6 +207,14 @@ pub struct ReverseArgs {
     #[arg(long, value_name = "ERA", requires = "upstream",
           value_parser = ["auto", "dual", "legacy", "modern"], hide_possible_values = true)]
     pub upstream_era: Option<String>,
+    /// With an https:// --upstream: PEM file of the CA certificates to trust instead of the
+    /// built-in (Mozilla) roots.
+    #[arg(long, value_name = "FILE", requires = "upstream")]
+    pub upstream_ca: Option<String>,
+    /// With an https:// --upstream: do not verify its certificate at all (testing only; the
+    /// proxy warns at start).
+    #[arg(long, requires = "upstream", conflicts_with = "upstream_ca")]
+    pub upstream_insecure: bool,
     /// With --upstream-cmd: "per-session" runs one child per client session; "shared" runs
     /// one child per shard for every session (ids remapped) [default: per-session].
     #[arg(long, value_name = "MODE", conflicts_with = "upstream",

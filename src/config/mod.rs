@@ -43,6 +43,7 @@ mod sections;
 mod setting;
 mod stdio;
 mod tools;
+mod upstream_tls;
 mod url;
 mod values;
 
@@ -57,7 +58,7 @@ pub use ids::{ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId, MAX_ROUTES
 pub use model::{
     Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, LogConfig,
     RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,
-    UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
+    UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamTrust, UpstreamUrl,
 };
 pub use print::{io_name, to_toml};
 pub use secret::SealKey;
@@ -133,3 +134,6 @@ mod resolve_tests;
 #[cfg(test)]
 #[path = "stdio_tests.rs"]
 mod stdio_tests;
+#[cfg(test)]
+#[path = "upstream_tls_tests.rs"]
+mod upstream_tls_tests;

@@ -3,7 +3,9 @@
 //! Not here: validation. The output goes through the raw schema (`raw.rs`), so it loads back
 //! into an equal `Config` (tested in `config_tests.rs`).
 
-use super::model::{Config, CoreSelection, StdioMode, UpstreamConfig, UpstreamTransport};
+use super::model::{
+    Config, CoreSelection, StdioMode, UpstreamConfig, UpstreamTransport, UpstreamTrust,
+};
 use super::raw::{
     RawAdmin, RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawLog, RawRoute,
     RawRuntime, RawSessions, RawSize, RawTimeouts, RawUpstream,
@@ -111,6 +113,13 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
             connect_timeout: Some(duration(upstream.connect_timeout)),
             request_timeout,
             pool_max_idle: Some(upstream.pool_max_idle as u64),
+            tls_ca: match &upstream.tls {
+                Some(UpstreamTrust::CaFile { path, .. }) => Some(path.display().to_string()),
+                _ => None,
+            },
+            tls_insecure: url
+                .tls
+                .then_some(upstream.tls == Some(UpstreamTrust::Insecure)),
             ..RawUpstream::default()
         },
         UpstreamTransport::Sse(url) => RawUpstream {

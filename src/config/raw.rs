@@ -163,6 +163,12 @@ pub struct RawUpstream {
     /// HTTP: idle connections kept per shard; 0 disables pooling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_max_idle: Option<u64>,
+    /// HTTPS: PEM file of the CA certificates to trust instead of the built-in roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<String>,
+    /// HTTPS: `true` skips certificate verification (testing only; warned about at start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_insecure: Option<bool>,
 }
 
 /// `[limits]`.

@@ -28,6 +28,7 @@ use super::sections::{
 use super::setting::{bind_addr, check_name, count, duration, route_path, Bound};
 use super::stdio::{resolve_stdio, upstream_kind, UpstreamKind};
 use super::tools::ToolFilter;
+use super::upstream_tls::resolve_upstream_tls;
 use super::url::parse_upstream_url;
 use super::values::parse_log_level;
 
@@ -103,8 +104,10 @@ fn resolve_upstream(
             UpstreamTransport::Stdio(resolve_stdio(name, raw, command)?)
         }
     };
+    let tls = resolve_upstream_tls(name, raw, &transport)?;
     Ok(UpstreamConfig {
         name: name.to_owned(),
+        tls,
         transport,
         connect_timeout: duration(
             &key("connect_timeout"),
