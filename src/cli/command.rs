@@ -168,6 +168,8 @@ fn one_route(
         bind: flags.bind.to_string(),
         allowed_hosts: non_empty(&flags.allowed_hosts),
         allowed_origins: non_empty(&flags.allowed_origins),
+        tls_cert: flags.tls_cert.clone(),
+        tls_key: flags.tls_key.clone(),
         routes: vec![RawRoute {
             path: flags.path.clone(),
             upstream: name.to_owned(),
@@ -236,7 +238,7 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 32] = [
+    const FLAGS: [(&str, &str); 34] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
@@ -246,6 +248,8 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("listeners.main.routes[0].sse_path", "--legacy-sse"),
         ("listeners.main.routes[0].messages_path", "--legacy-sse"),
         ("listeners.main.routes", "--path"),
+        ("listeners.main.tls_cert", "--tls-cert"),
+        ("listeners.main.tls_key", "--tls-key"),
         ("upstreams.main.url", "--upstream"),
         ("upstreams.main.command", "--upstream-cmd"),
         ("upstreams.main.tls_ca", "--upstream-ca"),

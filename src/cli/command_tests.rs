@@ -130,6 +130,33 @@ fn reverse_upstream_insecure_turns_verification_off_for_https_only() {
 }
 
 #[test]
+fn tls_listener_flags_name_themselves_and_need_one_shard() {
+    let err = command(&[
+        "shadowcat",
+        "reverse",
+        "--upstream",
+        "http://127.0.0.1:8080/mcp",
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        "/nonexistent/key.pem",
+    ])
+    .unwrap_err();
+    assert_eq!(err.key(), Some("--tls-cert"), "{err}");
+    assert!(err.to_string().contains("cannot read it"), "{err}");
+    let err = command(&[
+        "shadowcat",
+        "demo",
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        "/nonexistent/key.pem",
+    ])
+    .unwrap_err();
+    assert_eq!(err.key(), Some("--tls-cert"), "{err}");
+}
+
+#[test]
 fn reverse_defaults_bind_loopback_and_the_mcp_path() {
     let config = proxy(&[
         "shadowcat",

@@ -34,6 +34,7 @@ mod demo_server;
 mod error;
 mod forward;
 mod ids;
+mod listener_tls;
 mod model;
 mod print;
 pub mod raw;
@@ -56,9 +57,9 @@ pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use ids::{ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};
 pub use model::{
-    Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, LogConfig,
-    RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,
-    UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamTrust, UpstreamUrl,
+    Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, ListenerTls,
+    LogConfig, RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream,
+    TimeoutsConfig, UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamTrust, UpstreamUrl,
 };
 pub use print::{io_name, to_toml};
 pub use secret::SealKey;
@@ -128,6 +129,9 @@ mod config_tests;
 #[cfg(test)]
 #[path = "legacy_sse_tests.rs"]
 mod legacy_sse_tests;
+#[cfg(test)]
+#[path = "listener_tls_tests.rs"]
+mod listener_tls_tests;
 #[cfg(test)]
 #[path = "resolve_tests.rs"]
 mod resolve_tests;

@@ -9,7 +9,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rustls_pki_types::CertificateDer;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use shards::IoBackend;
 
@@ -178,6 +178,49 @@ pub struct ListenerConfig {
     /// Origins accepted besides those whose host is in `allowed_hosts`: exact
     /// `scheme://host[:port]`, lowercase; `"*"` accepts any.
     pub allowed_origins: Vec<String>,
+    /// `tls_cert`/`tls_key`: clients connect over TLS.
+    pub tls: Option<ListenerTls>,
+}
+
+/// A TLS listener's certificate chain and key, read at load.
+#[derive(PartialEq, Eq)]
+pub struct ListenerTls {
+    /// The certificate file, as configured.
+    pub cert_file: PathBuf,
+    /// The key file, as configured.
+    pub key_file: PathBuf,
+    /// The chain, leaf first; at least one certificate.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The private key (never printed: see the `Debug` impl).
+    pub(crate) key: PrivateKeyDer<'static>,
+}
+
+impl ListenerTls {
+    /// A copy of the private key (rustls takes it by value).
+    pub fn key(&self) -> PrivateKeyDer<'static> {
+        self.key.clone_key()
+    }
+}
+
+impl Clone for ListenerTls {
+    fn clone(&self) -> Self {
+        Self {
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            chain: self.chain.clone(),
+            key: self.key(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ListenerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerTls")
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .field("chain", &self.chain.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ListenerConfig {

@@ -49,6 +49,14 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
             bind: listener.bind.to_string(),
             allowed_hosts: Some(listener.allowed_hosts.clone()),
             allowed_origins: Some(listener.allowed_origins.clone()),
+            tls_cert: listener
+                .tls
+                .as_ref()
+                .map(|t| t.cert_file.display().to_string()),
+            tls_key: listener
+                .tls
+                .as_ref()
+                .map(|t| t.key_file.display().to_string()),
             routes: routes.collect(),
         };
         (listener.name.clone(), raw)

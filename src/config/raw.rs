@@ -80,6 +80,12 @@ pub struct RawListener {
     /// browsers send them (`"https://app.example.com"`). `["*"]` disables the check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_origins: Option<Vec<String>>,
+    /// PEM file of the certificate chain clients are shown (with `tls_key`: TLS listener).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    /// PEM file of the private key of `tls_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
     /// Paths served here (`[[listeners.NAME.routes]]`); at least one.
     #[serde(default)]
     pub routes: Vec<RawRoute>,

@@ -1,11 +1,15 @@
 //! rustls configurations built from the config: the client side of `https://` upstreams
-//! ([`UpstreamTls`]: trust roots, verifier, server name). Each shard builds its own from its
-//! config snapshot, so no `Arc` is shared across shards on the request path.
+//! ([`UpstreamTls`]: trust roots, verifier, server name) and TLS listeners' server side
+//! (server.rs). Each shard builds its own from its config snapshot, so no `Arc` is shared
+//! across shards on the request path.
 //!
 //! Not here: the handshake itself (`shards::io::NetStream::connect_tls`), reading and checking
 //! the settings (config/upstream_tls.rs), the connect deadline (the upstream pool).
 
 mod insecure;
+mod server;
+
+pub use server::server_config;
 
 use std::net::IpAddr;
 use std::sync::Arc;

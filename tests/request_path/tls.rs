@@ -1,18 +1,19 @@
-//! `https://` upstreams: the proxy connects over TLS (both I/O paths), checks the certificate
-//! against `tls_ca`, answers 502 with a TLS-specific JSON-RPC error when the check fails, and
-//! accepts any certificate with `tls_insecure`.
-//!
-//! The upstream is [`Terminator`] (tls_peer.rs) in front of a second, plain proxy whose
-//! upstream is the demo server.
+//! TLS on both sides. Listeners: a raw rustls client runs initialize and tools/call through a
+//! proxy whose listener has `tls_cert`/`tls_key`. `https://` upstreams: a second proxy reaches
+//! that one over TLS (both I/O paths), checks its certificate against `tls_ca`, answers 502
+//! with a TLS-specific JSON-RPC error when the check fails, and accepts any certificate with
+//! `tls_insecure`.
+
+use std::io::{Read, Write};
 
 use serde_json::json;
 
-use crate::harness::{Proxy, Setup, Upstream, IO_PATH};
+use crate::harness::{Proxy, IO_PATH};
 use crate::mcp;
-use crate::tls_peer::{Terminator, TestPki};
+use crate::tls_peer::{tls_exchange, tls_listener_proxy, TestPki};
 
 /// A proxy whose one upstream is `https://127.0.0.1:{port}/mcp` with `tls` lines added.
-fn tls_proxy(port: u16, tls: &str) -> Proxy {
+fn tls_upstream_proxy(port: u16, tls: &str) -> Proxy {
     let toml = format!(
         "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
          [listeners.main]\nbind = \"127.0.0.1:0\"\n\n\
@@ -26,15 +27,53 @@ fn tls_proxy(port: u16, tls: &str) -> Proxy {
 }
 
 #[test]
-fn tools_call_reaches_an_https_upstream_trusting_its_ca() {
-    let plain = Proxy::start(Setup::one(Upstream::Http));
+fn a_raw_tls_client_runs_initialize_and_tools_call_on_a_tls_listener() {
     let pki = TestPki::new("shadowcat test CA");
-    let upstream = Terminator::start(&pki, plain.addr);
-    let ca = pki.ca_file();
-    let proxy = tls_proxy(
-        upstream.addr.port(),
-        &format!("tls_ca = {:?}", ca.0.display().to_string()),
+    let proxy = tls_listener_proxy(&pki);
+    let answer = tls_exchange(
+        proxy.addr,
+        &pki,
+        &mcp::fresh_headers(),
+        &mcp::initialize(json!(1)),
     );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let session = answer
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("mcp-session-id")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no session id: {answer}"));
+    let session = mcp::Session { id: session };
+    let answer = tls_exchange(
+        proxy.addr,
+        &pki,
+        &session.post_headers(),
+        &mcp::echo(json!(2), "over tls"),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("over tls"), "{answer}");
+    // Plain HTTP on the TLS port gets no HTTP answer: the handshake fails and it is closed.
+    let mut plain = std::net::TcpStream::connect(proxy.addr).unwrap();
+    plain
+        .set_read_timeout(Some(crate::client::IO_TIMEOUT))
+        .unwrap();
+    plain
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = plain.read_to_end(&mut reply);
+    assert!(!reply.starts_with(b"HTTP/"), "{reply:?}");
+    proxy.stop();
+}
+
+#[test]
+fn tools_call_reaches_an_https_upstream_trusting_its_ca() {
+    let pki = TestPki::new("shadowcat test CA");
+    let upstream = tls_listener_proxy(&pki);
+    let tls = format!("tls_ca = {}", pki.ca.toml());
+    let proxy = tls_upstream_proxy(upstream.addr.port(), &tls);
     let mut conn = proxy.conn();
     let session = mcp::open_session(&mut conn);
     for id in 1..=3 {
@@ -43,19 +82,16 @@ fn tools_call_reaches_an_https_upstream_trusting_its_ca() {
         assert_eq!(mcp::result_text(&answer.json()), "over tls");
     }
     proxy.stop();
+    upstream.stop();
 }
 
 #[test]
 fn an_upstream_certificate_from_another_ca_is_a_502_tls_error() {
-    let plain = Proxy::start(Setup::one(Upstream::Http));
     let trusted = TestPki::new("trusted CA");
     let other = TestPki::new("some other CA");
-    let upstream = Terminator::start(&other, plain.addr);
-    let ca = trusted.ca_file();
-    let proxy = tls_proxy(
-        upstream.addr.port(),
-        &format!("tls_ca = {:?}", ca.0.display().to_string()),
-    );
+    let upstream = tls_listener_proxy(&other);
+    let tls = format!("tls_ca = {}", trusted.ca.toml());
+    let proxy = tls_upstream_proxy(upstream.addr.port(), &tls);
     let mut conn = proxy.conn();
     let answer = conn.request(
         "POST",
@@ -67,7 +103,7 @@ fn an_upstream_certificate_from_another_ca_is_a_502_tls_error() {
     let message = answer.json()["error"]["message"].to_string();
     assert!(message.contains("TLS handshake failed"), "{message}");
     // The built-in roots do not know the test CA either.
-    let proxy = tls_proxy(upstream.addr.port(), "");
+    let proxy = tls_upstream_proxy(upstream.addr.port(), "");
     let mut conn = proxy.conn();
     let answer = conn.request(
         "POST",
@@ -80,10 +116,9 @@ fn an_upstream_certificate_from_another_ca_is_a_502_tls_error() {
 
 #[test]
 fn tls_insecure_accepts_any_certificate() {
-    let plain = Proxy::start(Setup::one(Upstream::Http));
     let pki = TestPki::new("unknown CA");
-    let upstream = Terminator::start(&pki, plain.addr);
-    let proxy = tls_proxy(upstream.addr.port(), "tls_insecure = true");
+    let upstream = tls_listener_proxy(&pki);
+    let proxy = tls_upstream_proxy(upstream.addr.port(), "tls_insecure = true");
     let mut conn = proxy.conn();
     let session = mcp::open_session(&mut conn);
     let answer = session.post(&mut conn, &mcp::echo(json!(7), "unverified"));

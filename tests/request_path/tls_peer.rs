@@ -1,27 +1,32 @@
-//! Test plumbing for `https://` upstreams: certificates made with rcgen (a CA and a server
-//! certificate for 127.0.0.1 it signs) and [`Terminator`], a small rustls server that ends TLS
-//! and relays the bytes to a plain HTTP address (another proxy in front of the demo server).
+//! Test plumbing for TLS: certificates made with rcgen (a CA and a server certificate for
+//! 127.0.0.1 and localhost it signs, written to temp files), a proxy with a TLS listener in
+//! front of the demo server, and [`tls_exchange`], one HTTP/1.1 request over a raw rustls
+//! client connection.
 //!
-//! Not here: the tests (tls.rs). The terminator is plumbing until shadowcat's own listeners
-//! speak TLS.
+//! Not here: the tests (tls.rs).
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
-/// A CA and a server certificate for `127.0.0.1` and `localhost` it signed.
+use crate::client::IO_TIMEOUT;
+use crate::harness::{Proxy, IO_PATH};
+
+/// A CA and a server certificate for `127.0.0.1` and `localhost` it signed, as PEM files
+/// (removed on drop).
 pub(crate) struct TestPki {
-    /// The CA certificate, PEM.
-    pub(crate) ca_pem: String,
-    server_chain: Vec<CertificateDer<'static>>,
-    server_key: Vec<u8>,
+    /// The CA certificate.
+    pub(crate) ca: TempFile,
+    /// The server's certificate.
+    pub(crate) cert: TempFile,
+    /// The server's private key (PKCS#8).
+    pub(crate) key: TempFile,
 }
 
 impl TestPki {
@@ -39,27 +44,24 @@ impl TestPki {
             .signed_by(&key, &issuer)
             .unwrap();
         TestPki {
-            ca_pem: ca_cert.pem(),
-            server_chain: vec![server.der().clone()],
-            server_key: key.serialize_der(),
+            ca: TempFile::new(ca_cert.pem().as_bytes()),
+            cert: TempFile::new(server.pem().as_bytes()),
+            key: TempFile::new(key.serialize_pem().as_bytes()),
         }
     }
 
-    /// Writes the CA certificate to a new file (removed on drop).
-    pub(crate) fn ca_file(&self) -> TempFile {
-        TempFile::new(self.ca_pem.as_bytes())
-    }
-
-    /// A rustls server configuration presenting the server certificate.
-    fn server_config(&self) -> Arc<rustls::ServerConfig> {
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key.clone()));
+    /// A rustls client trusting only this CA.
+    fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&self.ca.0).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
         let config =
-            rustls::ServerConfig::builder_with_provider(Arc::new(shadowcat::tls::provider()))
+            rustls::ClientConfig::builder_with_provider(Arc::new(shadowcat::tls::provider()))
                 .with_safe_default_protocol_versions()
                 .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(self.server_chain.clone(), key)
-                .unwrap();
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         Arc::new(config)
     }
 }
@@ -79,6 +81,11 @@ impl TempFile {
         std::fs::write(&path, bytes).unwrap();
         TempFile(path)
     }
+
+    /// The path as a TOML string.
+    pub(crate) fn toml(&self) -> String {
+        format!("{:?}", self.0.display().to_string())
+    }
 }
 
 impl Drop for TempFile {
@@ -87,102 +94,50 @@ impl Drop for TempFile {
     }
 }
 
-/// How long one side of a relay waits for bytes before looking at the other side.
-const POLL: Duration = Duration::from_millis(2);
-
-/// A TLS server on 127.0.0.1 relaying every connection's plaintext to `backend`; stopped and
-/// joined on drop.
-pub(crate) struct Terminator {
-    /// Where it listens.
-    pub(crate) addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
+/// One shard with a TLS listener presenting `pki`'s server certificate, in front of the
+/// embedded demo server.
+pub(crate) fn tls_listener_proxy(pki: &TestPki) -> Proxy {
+    let toml = format!(
+        "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
+         [listeners.main]\nbind = \"127.0.0.1:0\"\ntls_cert = {cert}\ntls_key = {key}\n\n\
+         [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\n\n\
+         [upstreams.demo]\nurl = \"http://127.0.0.1:0/mcp\"\nrequest_timeout = \"10s\"\n\n\
+         [demo]\nbind = \"127.0.0.1:0\"\npath = \"/mcp\"\n\n\
+         [timeouts]\nshutdown_grace = \"2s\"\n\n\
+         [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n",
+        cert = pki.cert.toml(),
+        key = pki.key.toml(),
+    );
+    Proxy::start_toml(&toml, 1, format!("tls-listener-{}", std::process::id()))
 }
 
-impl Terminator {
-    /// Starts one presenting `pki`'s server certificate.
-    pub(crate) fn start(pki: &TestPki, backend: SocketAddr) -> Terminator {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let config = pki.server_config();
-        let flag = stop.clone();
-        let accept = std::thread::spawn(move || {
-            let mut relays = Vec::new();
-            // Drop wakes the blocking accept with a connection of its own after setting `stop`.
-            while let Ok((client, _)) = listener.accept() {
-                if flag.load(Ordering::Relaxed) {
-                    break;
-                }
-                let (config, flag) = (config.clone(), flag.clone());
-                relays.push(std::thread::spawn(move || {
-                    relay(client, backend, config, &flag);
-                }));
-            }
-            for relay in relays {
-                let _ = relay.join();
-            }
-        });
-        Terminator {
-            addr,
-            stop,
-            accept: Some(accept),
-        }
+/// POSTs `body` to `/mcp` at `addr` over TLS (trusting `pki`'s CA, server name 127.0.0.1)
+/// with `headers` and `Connection: close`, and returns everything the server sent, head and
+/// body, as text.
+pub(crate) fn tls_exchange(
+    addr: SocketAddr,
+    pki: &TestPki,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> String {
+    let tcp = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(pki.client_config(), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
     }
-}
-
-impl Drop for Terminator {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
-    }
-}
-
-/// Relays one connection until either side closes, a side fails (a refused handshake ends it
-/// here) or the terminator stops.
-fn relay(
-    client: TcpStream,
-    backend: SocketAddr,
-    config: Arc<rustls::ServerConfig>,
-    stop: &AtomicBool,
-) {
-    let Ok(mut plain) = TcpStream::connect(backend) else {
-        return;
-    };
-    let (Ok(()), Ok(())) = (
-        client.set_read_timeout(Some(POLL)),
-        plain.set_read_timeout(Some(POLL)),
-    ) else {
-        return;
-    };
-    let Ok(conn) = rustls::ServerConnection::new(config) else {
-        return;
-    };
-    let mut tls = rustls::StreamOwned::new(conn, client);
-    let mut buf = vec![0u8; 16 * 1024];
-    while !stop.load(Ordering::Relaxed) {
-        match tls.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => {
-                if plain.write_all(&buf[..n]).is_err() {
-                    return;
-                }
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return,
-        }
-        match plain.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => {
-                if tls.write_all(&buf[..n]).and_then(|()| tls.flush()).is_err() {
-                    return;
-                }
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return,
-        }
-    }
+    request.push_str("\r\n");
+    tls.write_all(request.as_bytes()).unwrap();
+    tls.write_all(body).unwrap();
+    tls.flush().unwrap();
+    let mut answer = Vec::new();
+    // The server closes after the answer; a close without close_notify is fine here.
+    let _ = tls.read_to_end(&mut answer);
+    String::from_utf8(answer).unwrap()
 }

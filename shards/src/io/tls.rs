@@ -1,4 +1,5 @@
-//! TLS over a [`NetStream`]: the handshake that turns a connected stream into a TLS stream
+//! TLS over a [`NetStream`]: the handshakes (client and server) that turn a connected stream
+//! into a TLS stream
 //! (rustls through futures-rustls, over the AsyncRead/AsyncWrite the HTTP code already uses),
 //! so every caller keeps its `NetStream` and works unchanged on either I/O path.
 //!
@@ -27,6 +28,18 @@ impl NetStream {
     ) -> io::Result<NetStream> {
         let stream = futures_rustls::TlsConnector::from(config)
             .connect(name, self)
+            .await?;
+        Ok(NetStream(Inner::Tls(Box::new(stream.into()))))
+    }
+
+    /// Runs a TLS server handshake over this accepted stream and returns the TLS stream.
+    ///
+    /// # Errors
+    /// The handshake failed: the socket's error, or rustls's (no common protocol version or
+    /// cipher suite, a client alert, not TLS at all) as `InvalidData`.
+    pub async fn accept_tls(self, config: Arc<rustls::ServerConfig>) -> io::Result<NetStream> {
+        let stream = futures_rustls::TlsAcceptor::from(config)
+            .accept(self)
             .await?;
         Ok(NetStream(Inner::Tls(Box::new(stream.into()))))
     }
