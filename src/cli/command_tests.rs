@@ -104,6 +104,13 @@ fn reverse_with_every_flag_equals_toml() {
     assert_eq!(from_flags, from_file);
 }
 
+/// Asserts `args` are refused with an error keyed by `flag` whose message has `fragment`.
+fn assert_flag_error(args: &[&str], flag: &str, fragment: &str) {
+    let err = command(args).unwrap_err();
+    assert_eq!(err.key(), Some(flag), "{err}");
+    assert!(err.to_string().contains(fragment), "{err}");
+}
+
 #[test]
 fn reverse_upstream_insecure_turns_verification_off_for_https_only() {
     let config = proxy(&[
@@ -117,43 +124,40 @@ fn reverse_upstream_insecure_turns_verification_off_for_https_only() {
         config.upstreams[0].tls,
         Some(crate::config::UpstreamTrust::Insecure)
     );
-    let err = command(&[
-        "shadowcat",
-        "reverse",
-        "--upstream",
-        "http://127.0.0.1:8080/mcp",
+    let plain = ["--upstream", "http://127.0.0.1:8080/mcp"];
+    assert_flag_error(
+        &[
+            &["shadowcat", "reverse"],
+            &plain[..],
+            &["--upstream-insecure"],
+        ]
+        .concat(),
         "--upstream-insecure",
-    ])
-    .unwrap_err();
-    assert_eq!(err.key(), Some("--upstream-insecure"), "{err}");
-    assert!(err.to_string().contains("https:// upstreams only"), "{err}");
+        "https:// upstreams only",
+    );
 }
 
 #[test]
-fn tls_listener_flags_name_themselves_and_need_one_shard() {
-    let err = command(&[
+fn tls_listener_flags_name_themselves() {
+    let files = [
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        "/nonexistent/key.pem",
+    ];
+    let reverse = [
         "shadowcat",
         "reverse",
         "--upstream",
-        "http://127.0.0.1:8080/mcp",
-        "--tls-cert",
-        "/nonexistent/cert.pem",
-        "--tls-key",
-        "/nonexistent/key.pem",
-    ])
-    .unwrap_err();
-    assert_eq!(err.key(), Some("--tls-cert"), "{err}");
-    assert!(err.to_string().contains("cannot read it"), "{err}");
-    let err = command(&[
-        "shadowcat",
-        "demo",
-        "--tls-cert",
-        "/nonexistent/cert.pem",
-        "--tls-key",
-        "/nonexistent/key.pem",
-    ])
-    .unwrap_err();
-    assert_eq!(err.key(), Some("--tls-cert"), "{err}");
+        "http://127.0.0.1:8080/",
+    ];
+    for start in [&reverse[..], &["shadowcat", "demo"][..]] {
+        assert_flag_error(
+            &[start, &files[..]].concat(),
+            "--tls-cert",
+            "cannot read it",
+        );
+    }
 }
 
 #[test]

@@ -2,31 +2,8 @@
 //! missing half, unreadable or wrong files, and the one-shard rule; what `config check` prints.
 
 use super::resolve_tests::{ok, reject, UPSTREAM};
+use super::test_files::TempFile;
 use super::*;
-
-/// A file under the temp directory, removed on drop.
-struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn new(name: &str, bytes: &[u8]) -> TempFile {
-        let path = std::env::temp_dir().join(format!(
-            "shadowcat-listener-tls-{}-{name}",
-            std::process::id()
-        ));
-        std::fs::write(&path, bytes).unwrap();
-        TempFile(path)
-    }
-
-    fn quoted(&self) -> String {
-        format!("{:?}", self.0.display().to_string())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 /// A self-signed certificate for 127.0.0.1 and its key, written as `{tag}.crt`/`{tag}.key`.
 fn cert_and_key(tag: &str) -> (TempFile, TempFile) {
@@ -36,8 +13,11 @@ fn cert_and_key(tag: &str) -> (TempFile, TempFile) {
         .self_signed(&key)
         .unwrap();
     (
-        TempFile::new(&format!("{tag}.crt"), cert.pem().as_bytes()),
-        TempFile::new(&format!("{tag}.key"), key.serialize_pem().as_bytes()),
+        TempFile::new(&format!("listener-{tag}.crt"), cert.pem().as_bytes()),
+        TempFile::new(
+            &format!("listener-{tag}.key"),
+            key.serialize_pem().as_bytes(),
+        ),
     )
 }
 

@@ -139,5 +139,7 @@ mod resolve_tests;
 #[path = "stdio_tests.rs"]
 mod stdio_tests;
 #[cfg(test)]
+mod test_files;
+#[cfg(test)]
 #[path = "upstream_tls_tests.rs"]
 mod upstream_tls_tests;

@@ -2,32 +2,13 @@
 //! cannot apply, unreadable or empty CA files, and what `config check` prints.
 
 use super::resolve_tests::{ok, reject};
+use super::test_files::TempFile;
 use super::*;
 
 const HTTPS: &str = "[upstreams.demo]\nurl = \"https://127.0.0.1/mcp\"\n";
 
-/// A file under the temp directory, removed on drop.
-struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn new(name: &str, bytes: &[u8]) -> TempFile {
-        let path = std::env::temp_dir().join(format!(
-            "shadowcat-upstream-tls-{}-{name}",
-            std::process::id()
-        ));
-        std::fs::write(&path, bytes).unwrap();
-        TempFile(path)
-    }
-
-    fn toml(&self) -> String {
-        format!("tls_ca = {:?}\n", self.0.display().to_string())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+fn tls_ca(file: &TempFile) -> String {
+    format!("tls_ca = {}\n", file.quoted())
 }
 
 fn ca_pem() -> String {
@@ -49,8 +30,8 @@ fn https_upstreams_trust_the_builtin_roots_a_ca_file_or_nothing() {
     assert_eq!(url.port, 443);
 
     let pem = format!("{}{}", ca_pem(), ca_pem());
-    let ca = TempFile::new("two.pem", pem.as_bytes());
-    let config = ok(&format!("{HTTPS}{}", ca.toml()));
+    let ca = TempFile::new("upstream-two.pem", pem.as_bytes());
+    let config = ok(&format!("{HTTPS}{}", tls_ca(&ca)));
     match &config.upstreams[0].tls {
         Some(UpstreamTrust::CaFile { path, certs }) => {
             assert_eq!(path, &ca.0);
@@ -59,7 +40,7 @@ fn https_upstreams_trust_the_builtin_roots_a_ca_file_or_nothing() {
         other => panic!("{other:?}"),
     }
     let printed = to_toml(&config);
-    assert!(printed.contains(&ca.toml()), "{printed}");
+    assert!(printed.contains(&tls_ca(&ca)), "{printed}");
     assert_eq!(from_toml_str(&printed, "printed").unwrap(), config);
 
     let config = ok(&format!("{HTTPS}tls_insecure = true\n"));
@@ -78,9 +59,9 @@ fn ca_files_must_be_readable_and_hold_a_certificate() {
         "upstreams.demo.tls_ca",
         &["\"/nonexistent/ca.pem\"", "cannot read it"],
     );
-    let empty = TempFile::new("empty.pem", b"");
+    let empty = TempFile::new("upstream-empty.pem", b"");
     reject(
-        &format!("{HTTPS}{}", empty.toml()),
+        &format!("{HTTPS}{}", tls_ca(&empty)),
         "upstreams.demo.tls_ca",
         &["at least one CA certificate", "holds none"],
     );
@@ -89,7 +70,7 @@ fn ca_files_must_be_readable_and_hold_a_certificate() {
         b"-----BEGIN CERTIFICATE-----\nnot base64 at all!\n",
     );
     reject(
-        &format!("{HTTPS}{}", broken.toml()),
+        &format!("{HTTPS}{}", tls_ca(&broken)),
         "upstreams.demo.tls_ca",
         &["a PEM file of CA certificates"],
     );
@@ -97,16 +78,16 @@ fn ca_files_must_be_readable_and_hold_a_certificate() {
 
 #[test]
 fn tls_settings_apply_to_https_upstreams_only() {
-    let ca = TempFile::new("one.pem", ca_pem().as_bytes());
+    let ca = TempFile::new("upstream-one.pem", ca_pem().as_bytes());
     reject(
-        &format!("{HTTPS}{}tls_insecure = true\n", ca.toml()),
+        &format!("{HTTPS}{}tls_insecure = true\n", tls_ca(&ca)),
         "upstreams.demo.tls_ca",
         &["upstreams.demo.tls_insecure", "not both"],
     );
     reject(
         &format!(
             "[upstreams.demo]\nurl = \"http://127.0.0.1:9000/\"\n{}",
-            ca.toml()
+            tls_ca(&ca)
         ),
         "upstreams.demo.tls_ca",
         &["upstreams.demo.url", "https:// upstreams only"],

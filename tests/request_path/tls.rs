@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 
 use serde_json::json;
 
+use crate::client::Response;
 use crate::harness::{Proxy, IO_PATH};
 use crate::mcp;
 use crate::tls_peer::{tls_exchange, tls_listener_proxy, TestPki};
@@ -24,6 +25,14 @@ fn tls_upstream_proxy(port: u16, tls: &str) -> Proxy {
          [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n"
     );
     Proxy::start_toml(&toml, 1, format!("tls-{}", std::process::id()))
+}
+
+/// `initialize` (id `id`) on a new connection to `proxy`.
+fn initialize(proxy: &Proxy, id: u64) -> Response {
+    let body = mcp::initialize(json!(id));
+    proxy
+        .conn()
+        .request("POST", mcp::PATH, &mcp::fresh_headers(), &body)
 }
 
 #[test]
@@ -92,26 +101,13 @@ fn an_upstream_certificate_from_another_ca_is_a_502_tls_error() {
     let upstream = tls_listener_proxy(&other);
     let tls = format!("tls_ca = {}", trusted.ca.toml());
     let proxy = tls_upstream_proxy(upstream.addr.port(), &tls);
-    let mut conn = proxy.conn();
-    let answer = conn.request(
-        "POST",
-        mcp::PATH,
-        &mcp::fresh_headers(),
-        &mcp::initialize(json!(1)),
-    );
+    let answer = initialize(&proxy, 1);
     mcp::assert_error(&answer, 502, -32010, &json!(1));
     let message = answer.json()["error"]["message"].to_string();
     assert!(message.contains("TLS handshake failed"), "{message}");
     // The built-in roots do not know the test CA either.
     let proxy = tls_upstream_proxy(upstream.addr.port(), "");
-    let mut conn = proxy.conn();
-    let answer = conn.request(
-        "POST",
-        mcp::PATH,
-        &mcp::fresh_headers(),
-        &mcp::initialize(json!(2)),
-    );
-    mcp::assert_error(&answer, 502, -32010, &json!(2));
+    mcp::assert_error(&initialize(&proxy, 2), 502, -32010, &json!(2));
 }
 
 #[test]
