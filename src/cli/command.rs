@@ -170,6 +170,7 @@ fn one_route(
         allowed_origins: non_empty(&flags.allowed_origins),
         tls_cert: flags.tls_cert.clone(),
         tls_key: flags.tls_key.clone(),
+        tls_client_ca: flags.tls_client_ca.clone(),
         routes: vec![RawRoute {
             path: flags.path.clone(),
             upstream: name.to_owned(),
@@ -238,7 +239,7 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 34] = [
+    const FLAGS: [(&str, &str); 35] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
@@ -250,6 +251,7 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("listeners.main.routes", "--path"),
         ("listeners.main.tls_cert", "--tls-cert"),
         ("listeners.main.tls_key", "--tls-key"),
+        ("listeners.main.tls_client_ca", "--tls-client-ca"),
         ("upstreams.main.url", "--upstream"),
         ("upstreams.main.command", "--upstream-cmd"),
         ("upstreams.main.tls_ca", "--upstream-ca"),

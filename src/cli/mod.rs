@@ -147,6 +147,10 @@ pub struct ListenerArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<String>,
+    /// With --tls-cert: require client certificates chaining to the CAs of this PEM file
+    /// (mTLS); clients without one fail the handshake.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<String>,
     /// Also serve the admin API (/metrics, /health, ...) on this address.
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,

@@ -1,4 +1,5 @@
-//! `tls_cert` and `tls_key` on a listener: its certificate chain and key, read and checked
+//! `tls_cert`, `tls_key` and `tls_client_ca` on a listener: its certificate chain and key (and
+//! the CAs client certificates must chain to, for mTLS), read and checked
 //! (rustls builds a server configuration from them) at load; and the rule that a TLS listener
 //! runs on one shard.
 //!
@@ -6,13 +7,17 @@
 //! (proxy/server.rs).
 
 use std::path::Path;
-
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::sync::Arc;
 
 use super::error::{invalid_str, Error};
 use super::model::{CoreSelection, ListenerConfig, ListenerTls, RuntimeConfig};
+use super::pem::{read_certs, read_key};
 use super::raw::RawListener;
+use super::upstream_tls::CA_FILE;
+
+/// What a certificate file must hold.
+const CHAIN: &str =
+    "a PEM file holding the certificate chain, leaf first (-----BEGIN CERTIFICATE-----)";
 
 /// What to say about a TLS listener on several shards.
 const ONE_SHARD: &str = "shards = 1 in [runtime] (--shards 1): TLS listeners need --shards 1 \
@@ -22,14 +27,21 @@ const ONE_SHARD: &str = "shards = 1 in [runtime] (--shards 1): TLS listeners nee
 /// The TLS setup of listener `prefix` (`listeners.NAME`), `None` without `tls_cert`/`tls_key`.
 ///
 /// # Errors
-/// One of the two keys alone, an unreadable file, no certificate or no key in it, a key that
-/// does not match the certificate.
+/// One of the two keys alone (or `tls_client_ca` without them), an unreadable file, no
+/// certificate or no key in it, a key that does not match the certificate.
 pub(super) fn resolve_listener_tls(
     prefix: &str,
     raw: &RawListener,
 ) -> Result<Option<ListenerTls>, Error> {
     let (cert_key, key_key) = (format!("{prefix}.tls_cert"), format!("{prefix}.tls_key"));
     let (cert_file, key_file) = match (&raw.tls_cert, &raw.tls_key) {
+        (None, None) if raw.tls_client_ca.is_some() => {
+            return Err(Error::Missing {
+                key: cert_key,
+                allowed: "tls_client_ca asks clients for certificates over TLS: set tls_cert \
+                          and tls_key too",
+            })
+        }
         (None, None) => return Ok(None),
         (Some(cert), Some(key)) => (Path::new(cert), Path::new(key)),
         (Some(_), None) => {
@@ -45,36 +57,33 @@ pub(super) fn resolve_listener_tls(
             })
         }
     };
-    let shown = |file: &Path| file.display().to_string();
-    let cert_text = read(&cert_key, cert_file)?;
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_text)
-        .collect::<Result<_, _>>()
-        .unwrap_or_default();
-    if chain.is_empty() {
-        return Err(invalid_str(
-            &cert_key,
-            &shown(cert_file),
-            "a PEM file holding the certificate chain, leaf first (-----BEGIN CERTIFICATE-----)",
-        ));
-    }
-    let key_text = read(&key_key, key_file)?;
-    let key = PrivateKeyDer::from_pem_slice(&key_text).map_err(|_| {
-        invalid_str(
-            &key_key,
-            &shown(key_file),
-            "a PEM file holding a private key (PKCS#8, PKCS#1 or SEC1)",
-        )
-    })?;
+    let client_ca = match &raw.tls_client_ca {
+        None => None,
+        Some(file) => {
+            let key = format!("{prefix}.tls_client_ca");
+            let file = Path::new(file);
+            let cas = read_certs(&key, file, CA_FILE)?;
+            if let Err(e) = crate::tls::client_verifier(&cas, Arc::new(crate::tls::provider())) {
+                return Err(Error::Invalid {
+                    key,
+                    value: format!("{:?} ({e})", file.display().to_string()),
+                    allowed: "a PEM file of CA certificates rustls accepts as trust anchors",
+                });
+            }
+            Some((file.to_owned(), cas))
+        }
+    };
     let tls = ListenerTls {
         cert_file: cert_file.to_owned(),
         key_file: key_file.to_owned(),
-        chain,
-        key,
+        chain: read_certs(&cert_key, cert_file, CHAIN)?,
+        key: read_key(&key_key, key_file)?,
+        client_ca,
     };
     if let Err(e) = crate::tls::server_config(&tls) {
         return Err(Error::Invalid {
             key: key_key,
-            value: format!("{:?} ({e})", shown(key_file)),
+            value: format!("{:?} ({e})", key_file.display().to_string()),
             allowed: "the private key of the certificate in tls_cert",
         });
     }
@@ -106,12 +115,4 @@ pub(super) fn check_tls_shards(
         )),
         _ => Ok(()),
     }
-}
-
-fn read(key: &str, file: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(file).map_err(|error| Error::ReadSetting {
-        key: key.to_owned(),
-        path: file.to_owned(),
-        error,
-    })
 }

@@ -119,3 +119,36 @@ fn tls_files_are_checked_at_load() {
         &["the private key of the certificate"],
     );
 }
+
+#[test]
+fn tls_client_ca_needs_a_tls_listener_and_a_ca_file() {
+    let (cert, key) = cert_and_key("mtls");
+    let tls = format!("tls_cert = {}\ntls_key = {}", cert.quoted(), key.quoted());
+    // Any certificate file works as a CA bundle here: the self-signed server certificate.
+    let mtls = format!("{tls}\ntls_client_ca = {}", cert.quoted());
+    let config = ok(&listener(&mtls, "shards = 1"));
+    let got = config.listeners[0].tls.as_ref().unwrap();
+    assert_eq!(
+        got.client_ca.as_ref().map(|(file, cas)| (file, cas.len())),
+        Some((&cert.0, 1))
+    );
+    let printed = to_toml(&config);
+    assert!(
+        printed.contains(&format!("tls_client_ca = {}", cert.quoted())),
+        "{printed}"
+    );
+    assert_eq!(from_toml_str(&printed, "printed").unwrap(), config);
+    reject(
+        &listener(&format!("tls_client_ca = {}", cert.quoted()), "shards = 1"),
+        "listeners.main.tls_cert",
+        &["set tls_cert and tls_key too"],
+    );
+    reject(
+        &listener(
+            &format!("{tls}\ntls_client_ca = {}", key.quoted()),
+            "shards = 1",
+        ),
+        "listeners.main.tls_client_ca",
+        &["at least one CA certificate"],
+    );
+}

@@ -36,6 +36,7 @@ mod forward;
 mod ids;
 mod listener_tls;
 mod model;
+mod pem;
 mod print;
 pub mod raw;
 mod resolve;

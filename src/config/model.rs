@@ -193,6 +193,9 @@ pub struct ListenerTls {
     pub chain: Vec<CertificateDer<'static>>,
     /// The private key (never printed: see the `Debug` impl).
     pub(crate) key: PrivateKeyDer<'static>,
+    /// `tls_client_ca`: the file and its CAs; clients must present a certificate chaining to
+    /// one of them (mTLS). `None`: no client certificate is asked for.
+    pub client_ca: Option<(PathBuf, Vec<CertificateDer<'static>>)>,
 }
 
 impl ListenerTls {
@@ -209,6 +212,7 @@ impl Clone for ListenerTls {
             key_file: self.key_file.clone(),
             chain: self.chain.clone(),
             key: self.key(),
+            client_ca: self.client_ca.clone(),
         }
     }
 }
@@ -219,6 +223,7 @@ impl std::fmt::Debug for ListenerTls {
             .field("cert_file", &self.cert_file)
             .field("key_file", &self.key_file)
             .field("chain", &self.chain.len())
+            .field("client_ca", &self.client_ca.as_ref().map(|(file, _)| file))
             .finish_non_exhaustive()
     }
 }

@@ -57,6 +57,11 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
                 .tls
                 .as_ref()
                 .map(|t| t.key_file.display().to_string()),
+            tls_client_ca: listener
+                .tls
+                .as_ref()
+                .and_then(|t| t.client_ca.as_ref())
+                .map(|(file, _)| file.display().to_string()),
             routes: routes.collect(),
         };
         (listener.name.clone(), raw)

@@ -86,6 +86,9 @@ pub struct RawListener {
     /// PEM file of the private key of `tls_cert`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<String>,
+    /// PEM file of the CAs client certificates must chain to: clients must show one (mTLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_ca: Option<String>,
     /// Paths served here (`[[listeners.NAME.routes]]`); at least one.
     #[serde(default)]
     pub routes: Vec<RawRoute>,

@@ -171,6 +171,7 @@ fn resolve_listeners(
         allowed_origins: None,
         tls_cert: None,
         tls_key: None,
+        tls_client_ca: None,
         routes: vec![RawRoute {
             path: d::MCP_PATH.to_owned(),
             upstream: only.name.clone(),

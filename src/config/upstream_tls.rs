@@ -7,12 +7,14 @@
 
 use std::path::Path;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
-
 use super::error::{invalid_str, Error};
 use super::model::{UpstreamTransport, UpstreamTrust};
+use super::pem::read_certs;
 use super::raw::RawUpstream;
+
+/// What a CA file must hold.
+pub(super) const CA_FILE: &str =
+    "a PEM file holding at least one CA certificate (-----BEGIN CERTIFICATE----- blocks)";
 
 /// The trust of upstream `name` with transport `transport` (`None` unless an `https://`
 /// streamable-http upstream).
@@ -82,33 +84,10 @@ pub(super) fn resolve_upstream_tls(
     Ok(Some(trust))
 }
 
-/// Reads the PEM CA bundle `file` (certificates only; other PEM sections are skipped).
+/// Reads the PEM CA bundle `file`.
 fn load_ca_file(key: &str, file: &Path) -> Result<UpstreamTrust, Error> {
-    let text = std::fs::read(file).map_err(|error| Error::ReadSetting {
-        key: key.to_owned(),
-        path: file.to_owned(),
-        error,
-    })?;
-    let shown = file.display().to_string();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&text)
-        .collect::<Result<_, _>>()
-        .map_err(|_| {
-            invalid_str(
-                key,
-                &shown,
-                "a PEM file of CA certificates (-----BEGIN CERTIFICATE----- blocks)",
-            )
-        })?;
-    if certs.is_empty() {
-        return Err(invalid_str(
-            key,
-            &shown,
-            "a PEM file holding at least one CA certificate (-----BEGIN CERTIFICATE-----); \
-             this one holds none",
-        ));
-    }
     Ok(UpstreamTrust::CaFile {
         path: file.to_owned(),
-        certs,
+        certs: read_certs(key, file, CA_FILE)?,
     })
 }

@@ -9,7 +9,7 @@
 mod insecure;
 mod server;
 
-pub use server::server_config;
+pub use server::{client_verifier, server_config};
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -38,10 +38,10 @@ fn initialize(proxy: &Proxy, id: u64) -> Response {
 #[test]
 fn a_raw_tls_client_runs_initialize_and_tools_call_on_a_tls_listener() {
     let pki = TestPki::new("shadowcat test CA");
-    let proxy = tls_listener_proxy(&pki);
+    let proxy = tls_listener_proxy(&pki, "");
     let answer = tls_exchange(
         proxy.addr,
-        &pki,
+        pki.client_config(None),
         &mcp::fresh_headers(),
         &mcp::initialize(json!(1)),
     );
@@ -57,7 +57,7 @@ fn a_raw_tls_client_runs_initialize_and_tools_call_on_a_tls_listener() {
     let session = mcp::Session { id: session };
     let answer = tls_exchange(
         proxy.addr,
-        &pki,
+        pki.client_config(None),
         &session.post_headers(),
         &mcp::echo(json!(2), "over tls"),
     );
@@ -78,9 +78,46 @@ fn a_raw_tls_client_runs_initialize_and_tools_call_on_a_tls_listener() {
 }
 
 #[test]
+fn a_listener_with_tls_client_ca_serves_only_clients_with_a_certificate_from_it() {
+    let pki = TestPki::new("shadowcat mTLS CA");
+    let proxy = tls_listener_proxy(&pki, &format!("tls_client_ca = {}", pki.ca.toml()));
+    let init = mcp::initialize(json!(1));
+    let answer = tls_exchange(
+        proxy.addr,
+        pki.client_config(Some(&pki)),
+        &mcp::fresh_headers(),
+        &init,
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let answer = tls_exchange(
+        proxy.addr,
+        pki.client_config(None),
+        &mcp::fresh_headers(),
+        &init,
+    );
+    assert!(
+        !answer.starts_with("HTTP/"),
+        "served without a client certificate: {answer}"
+    );
+    // A certificate from another CA is refused too.
+    let other = TestPki::new("another CA");
+    let answer = tls_exchange(
+        proxy.addr,
+        pki.client_config(Some(&other)),
+        &mcp::fresh_headers(),
+        &init,
+    );
+    assert!(
+        !answer.starts_with("HTTP/"),
+        "served with a foreign certificate: {answer}"
+    );
+    proxy.stop();
+}
+
+#[test]
 fn tools_call_reaches_an_https_upstream_trusting_its_ca() {
     let pki = TestPki::new("shadowcat test CA");
-    let upstream = tls_listener_proxy(&pki);
+    let upstream = tls_listener_proxy(&pki, "");
     let tls = format!("tls_ca = {}", pki.ca.toml());
     let proxy = tls_upstream_proxy(upstream.addr.port(), &tls);
     let mut conn = proxy.conn();
@@ -98,7 +135,7 @@ fn tools_call_reaches_an_https_upstream_trusting_its_ca() {
 fn an_upstream_certificate_from_another_ca_is_a_502_tls_error() {
     let trusted = TestPki::new("trusted CA");
     let other = TestPki::new("some other CA");
-    let upstream = tls_listener_proxy(&other);
+    let upstream = tls_listener_proxy(&other, "");
     let tls = format!("tls_ca = {}", trusted.ca.toml());
     let proxy = tls_upstream_proxy(upstream.addr.port(), &tls);
     let answer = initialize(&proxy, 1);
@@ -113,7 +150,7 @@ fn an_upstream_certificate_from_another_ca_is_a_502_tls_error() {
 #[test]
 fn tls_insecure_accepts_any_certificate() {
     let pki = TestPki::new("unknown CA");
-    let upstream = tls_listener_proxy(&pki);
+    let upstream = tls_listener_proxy(&pki, "");
     let proxy = tls_upstream_proxy(upstream.addr.port(), "tls_insecure = true");
     let mut conn = proxy.conn();
     let session = mcp::open_session(&mut conn);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use crate::client::IO_TIMEOUT;
 use crate::harness::{Proxy, IO_PATH};
@@ -27,6 +27,8 @@ pub(crate) struct TestPki {
     pub(crate) cert: TempFile,
     /// The server's private key (PKCS#8).
     pub(crate) key: TempFile,
+    /// A client certificate the CA signed, and its key (PEM), for mTLS.
+    client: (String, String),
 }
 
 impl TestPki {
@@ -43,25 +45,40 @@ impl TestPki {
             .unwrap()
             .signed_by(&key, &issuer)
             .unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let client = CertificateParams::new(vec!["client.test".to_owned()])
+            .unwrap()
+            .signed_by(&client_key, &issuer)
+            .unwrap();
         TestPki {
             ca: TempFile::new(ca_cert.pem().as_bytes()),
             cert: TempFile::new(server.pem().as_bytes()),
             key: TempFile::new(key.serialize_pem().as_bytes()),
+            client: (client.pem(), client_key.serialize_pem()),
         }
     }
 
-    /// A rustls client trusting only this CA.
-    fn client_config(&self) -> Arc<rustls::ClientConfig> {
+    /// A rustls client trusting only this CA, showing the client certificate of `cert_from`
+    /// (this PKI or another one) when given.
+    pub(crate) fn client_config(&self, cert_from: Option<&TestPki>) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(&self.ca.0).unwrap() {
             roots.add(cert.unwrap()).unwrap();
         }
-        let config =
+        let builder =
             rustls::ClientConfig::builder_with_provider(Arc::new(shadowcat::tls::provider()))
                 .with_safe_default_protocol_versions()
                 .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+                .with_root_certificates(roots);
+        let config = match cert_from {
+            Some(pki) => {
+                let (cert, key) = &pki.client;
+                let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+                let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+                builder.with_client_auth_cert(chain, key).unwrap()
+            }
+            None => builder.with_no_client_auth(),
+        };
         Arc::new(config)
     }
 }
@@ -94,12 +111,12 @@ impl Drop for TempFile {
     }
 }
 
-/// One shard with a TLS listener presenting `pki`'s server certificate, in front of the
-/// embedded demo server.
-pub(crate) fn tls_listener_proxy(pki: &TestPki) -> Proxy {
+/// One shard with a TLS listener presenting `pki`'s server certificate (`extra` lines added to
+/// the listener), in front of the embedded demo server.
+pub(crate) fn tls_listener_proxy(pki: &TestPki, extra: &str) -> Proxy {
     let toml = format!(
         "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
-         [listeners.main]\nbind = \"127.0.0.1:0\"\ntls_cert = {cert}\ntls_key = {key}\n\n\
+         [listeners.main]\nbind = \"127.0.0.1:0\"\ntls_cert = {cert}\ntls_key = {key}\n{extra}\n\n\
          [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\n\n\
          [upstreams.demo]\nurl = \"http://127.0.0.1:0/mcp\"\nrequest_timeout = \"10s\"\n\n\
          [demo]\nbind = \"127.0.0.1:0\"\npath = \"/mcp\"\n\n\
@@ -111,19 +128,19 @@ pub(crate) fn tls_listener_proxy(pki: &TestPki) -> Proxy {
     Proxy::start_toml(&toml, 1, format!("tls-listener-{}", std::process::id()))
 }
 
-/// POSTs `body` to `/mcp` at `addr` over TLS (trusting `pki`'s CA, server name 127.0.0.1)
-/// with `headers` and `Connection: close`, and returns everything the server sent, head and
-/// body, as text.
+/// POSTs `body` to `/mcp` at `addr` over TLS (`client`: [`TestPki::client_config`], server
+/// name 127.0.0.1) with `headers` and `Connection: close`, and returns everything the server
+/// sent, head and body, as text (empty when the handshake failed).
 pub(crate) fn tls_exchange(
     addr: SocketAddr,
-    pki: &TestPki,
+    client: Arc<rustls::ClientConfig>,
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> String {
     let tcp = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
     tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let name = ServerName::try_from("127.0.0.1").unwrap();
-    let conn = rustls::ClientConnection::new(pki.client_config(), name).unwrap();
+    let conn = rustls::ClientConnection::new(client, name).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     let mut request = format!(
         "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -133,10 +150,15 @@ pub(crate) fn tls_exchange(
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    tls.write_all(request.as_bytes()).unwrap();
-    tls.write_all(body).unwrap();
-    tls.flush().unwrap();
     let mut answer = Vec::new();
+    if tls
+        .write_all(request.as_bytes())
+        .and_then(|()| tls.write_all(body))
+        .and_then(|()| tls.flush())
+        .is_err()
+    {
+        return String::new();
+    }
     // The server closes after the answer; a close without close_notify is fine here.
     let _ = tls.read_to_end(&mut answer);
     String::from_utf8(answer).unwrap()
