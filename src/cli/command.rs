@@ -285,3 +285,6 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
 #[cfg(test)]
 #[path = "command_tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "tls_flags_tests.rs"]
+mod tls_flags_tests;

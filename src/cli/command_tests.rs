@@ -14,12 +14,12 @@ use super::*;
 use crate::cli::Cli;
 use crate::config::{defaults, from_toml_str, load, to_toml, RouteEra, RuntimeConfig, StdioMode};
 
-fn command(args: &[&str]) -> Result<Command, Error> {
+pub(super) fn command(args: &[&str]) -> Result<Command, Error> {
     let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
     from_cli(&cli)
 }
 
-fn proxy(args: &[&str]) -> Config {
+pub(super) fn proxy(args: &[&str]) -> Config {
     match command(args) {
         Ok(Command::Proxy(config)) => *config,
         other => panic!("expected a proxy config: {other:?}"),
@@ -102,62 +102,6 @@ fn reverse_with_every_flag_equals_toml() {
     )
     .unwrap();
     assert_eq!(from_flags, from_file);
-}
-
-/// Asserts `args` are refused with an error keyed by `flag` whose message has `fragment`.
-fn assert_flag_error(args: &[&str], flag: &str, fragment: &str) {
-    let err = command(args).unwrap_err();
-    assert_eq!(err.key(), Some(flag), "{err}");
-    assert!(err.to_string().contains(fragment), "{err}");
-}
-
-#[test]
-fn reverse_upstream_insecure_turns_verification_off_for_https_only() {
-    let config = proxy(&[
-        "shadowcat",
-        "reverse",
-        "--upstream",
-        "https://127.0.0.1:8443/mcp",
-        "--upstream-insecure",
-    ]);
-    assert_eq!(
-        config.upstreams[0].tls,
-        Some(crate::config::UpstreamTrust::Insecure)
-    );
-    let plain = ["--upstream", "http://127.0.0.1:8080/mcp"];
-    assert_flag_error(
-        &[
-            &["shadowcat", "reverse"],
-            &plain[..],
-            &["--upstream-insecure"],
-        ]
-        .concat(),
-        "--upstream-insecure",
-        "https:// upstreams only",
-    );
-}
-
-#[test]
-fn tls_listener_flags_name_themselves() {
-    let files = [
-        "--tls-cert",
-        "/nonexistent/cert.pem",
-        "--tls-key",
-        "/nonexistent/key.pem",
-    ];
-    let reverse = [
-        "shadowcat",
-        "reverse",
-        "--upstream",
-        "http://127.0.0.1:8080/",
-    ];
-    for start in [&reverse[..], &["shadowcat", "demo"][..]] {
-        assert_flag_error(
-            &[start, &files[..]].concat(),
-            "--tls-cert",
-            "cannot read it",
-        );
-    }
 }
 
 #[test]

@@ -6,10 +6,7 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
 use std::time::Duration;
-
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use shards::IoBackend;
 
@@ -19,6 +16,8 @@ use super::defaults;
 use super::ids::{self, ListenerId, RouteId, UpstreamId};
 use super::secret::SealKey;
 use super::tools::ToolFilter;
+
+pub use super::tls_model::{ListenerTls, UpstreamTrust};
 
 /// A resolved proxy configuration: the immutable snapshot every shard holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,52 +181,6 @@ pub struct ListenerConfig {
     pub tls: Option<ListenerTls>,
 }
 
-/// A TLS listener's certificate chain and key, read at load.
-#[derive(PartialEq, Eq)]
-pub struct ListenerTls {
-    /// The certificate file, as configured.
-    pub cert_file: PathBuf,
-    /// The key file, as configured.
-    pub key_file: PathBuf,
-    /// The chain, leaf first; at least one certificate.
-    pub chain: Vec<CertificateDer<'static>>,
-    /// The private key (never printed: see the `Debug` impl).
-    pub(crate) key: PrivateKeyDer<'static>,
-    /// `tls_client_ca`: the file and its CAs; clients must present a certificate chaining to
-    /// one of them (mTLS). `None`: no client certificate is asked for.
-    pub client_ca: Option<(PathBuf, Vec<CertificateDer<'static>>)>,
-}
-
-impl ListenerTls {
-    /// A copy of the private key (rustls takes it by value).
-    pub fn key(&self) -> PrivateKeyDer<'static> {
-        self.key.clone_key()
-    }
-}
-
-impl Clone for ListenerTls {
-    fn clone(&self) -> Self {
-        Self {
-            cert_file: self.cert_file.clone(),
-            key_file: self.key_file.clone(),
-            chain: self.chain.clone(),
-            key: self.key(),
-            client_ca: self.client_ca.clone(),
-        }
-    }
-}
-
-impl std::fmt::Debug for ListenerTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListenerTls")
-            .field("cert_file", &self.cert_file)
-            .field("key_file", &self.key_file)
-            .field("chain", &self.chain.len())
-            .field("client_ca", &self.client_ca.as_ref().map(|(file, _)| file))
-            .finish_non_exhaustive()
-    }
-}
-
 impl ListenerConfig {
     /// Whether a `Host` header value is acceptable here (see [`allow::host_allowed`]).
     pub fn host_allowed(&self, host: &[u8]) -> bool {
@@ -304,23 +257,6 @@ pub struct UpstreamConfig {
     pub era: UpstreamEra,
     /// How the certificate of an `https://` upstream is checked; `None` for every other one.
     pub tls: Option<UpstreamTrust>,
-}
-
-/// What an `https://` upstream's certificate must chain to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamTrust {
-    /// Mozilla's root CAs, compiled in (the default).
-    BuiltinRoots,
-    /// The CA certificates of a PEM file (`tls_ca`), read at load; at least one.
-    CaFile {
-        /// The file, as configured.
-        path: PathBuf,
-        /// Its certificates (DER).
-        certs: Vec<CertificateDer<'static>>,
-    },
-    /// Nothing is verified (`tls_insecure`): the connection is encrypted but anyone on the
-    /// path can impersonate the upstream. Logged as a warning at start.
-    Insecure,
 }
 
 /// Which MCP protocol eras an upstream speaks: decides when the proxy translates between a

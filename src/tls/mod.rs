@@ -19,6 +19,21 @@ use rustls::{ClientConfig, RootCertStore};
 
 use crate::config::{UpstreamTrust, UpstreamUrl};
 
+/// Why a TLS configuration could not be built (config load reports it; shards build the same
+/// configurations again and so do not meet it).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TlsSetupError {
+    /// An upstream host that is neither a DNS name nor an IP address.
+    #[error("{0:?} is not a name a TLS certificate can carry")]
+    ServerName(String),
+    /// rustls refused a certificate, a key or the protocol versions.
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
+    /// rustls refused the client-certificate CAs of a listener.
+    #[error("{0}")]
+    ClientCas(rustls::server::VerifierBuilderError),
+}
+
 /// What one shard needs to open TLS connections to one upstream.
 #[derive(Debug, Clone)]
 pub struct UpstreamTls {
@@ -34,9 +49,9 @@ impl UpstreamTls {
     /// # Errors
     /// The host is not a name a certificate can carry, or rustls refuses the configuration;
     /// both are checked at config load, so a shard does not see them.
-    pub fn new(url: &UpstreamUrl, trust: &UpstreamTrust) -> Result<UpstreamTls, String> {
+    pub fn new(url: &UpstreamUrl, trust: &UpstreamTrust) -> Result<UpstreamTls, TlsSetupError> {
         Ok(UpstreamTls {
-            config: Arc::new(client_config(trust).map_err(|e| e.to_string())?),
+            config: Arc::new(client_config(trust)?),
             name: server_name(&url.host)?,
         })
     }
@@ -47,13 +62,12 @@ impl UpstreamTls {
 ///
 /// # Errors
 /// `host` is neither.
-pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsSetupError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(ServerName::IpAddress(ip.into()));
     }
-    ServerName::try_from(host.to_owned())
-        .map_err(|_| format!("{host:?} is not a name a TLS certificate can carry"))
+    ServerName::try_from(host.to_owned()).map_err(|_| TlsSetupError::ServerName(host.to_owned()))
 }
 
 /// A client configuration trusting `trust`, with rustls's safe defaults (TLS 1.2 and 1.3),

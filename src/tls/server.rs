@@ -13,13 +13,15 @@ use rustls::{RootCertStore, ServerConfig};
 
 use crate::config::ListenerTls;
 
+use super::TlsSetupError;
+
 /// A server configuration presenting `tls`'s chain, rustls's safe defaults (TLS 1.2 and 1.3),
 /// ALPN `http/1.1`; with `client_ca`, clients must show a certificate chaining to one of its
 /// CAs (mTLS), otherwise none is asked for.
 ///
 /// # Errors
 /// rustls refuses the key (unsupported type, or not the certificate's key) or the client CAs.
-pub fn server_config(tls: &ListenerTls) -> Result<ServerConfig, rustls::Error> {
+pub fn server_config(tls: &ListenerTls) -> Result<ServerConfig, TlsSetupError> {
     let provider = Arc::new(super::provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
@@ -39,12 +41,12 @@ pub fn server_config(tls: &ListenerTls) -> Result<ServerConfig, rustls::Error> {
 pub fn client_verifier(
     cas: &[CertificateDer<'static>],
     provider: Arc<CryptoProvider>,
-) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
+) -> Result<Arc<dyn ClientCertVerifier>, TlsSetupError> {
     let mut roots = RootCertStore::empty();
     for ca in cas {
         roots.add(ca.clone())?;
     }
     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
         .build()
-        .map_err(|e| rustls::Error::General(e.to_string()))
+        .map_err(TlsSetupError::ClientCas)
 }

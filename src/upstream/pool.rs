@@ -13,7 +13,7 @@ use shards::io::{NetStream, ShardIo};
 
 use crate::config::UpstreamId;
 use crate::http::{Framing, HttpConn, ResponseHead};
-use crate::tls::UpstreamTls;
+use crate::tls::{TlsSetupError, UpstreamTls};
 
 /// Why a connection to the upstream could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +74,7 @@ pub struct Pool {
     max_idle: usize,
     /// `https://`: the shard's TLS setup, or why it could not be built (every connect fails
     /// with it; config load builds the same setup first, so this does not happen).
-    tls: Option<Result<UpstreamTls, String>>,
+    tls: Option<Result<UpstreamTls, TlsSetupError>>,
     idle: RefCell<Vec<UpstreamConn>>,
 }
 
@@ -86,7 +86,7 @@ impl Pool {
         addrs: Vec<SocketAddr>,
         connect_timeout: Duration,
         max_idle: usize,
-        tls: Option<Result<UpstreamTls, String>>,
+        tls: Option<Result<UpstreamTls, TlsSetupError>>,
     ) -> Pool {
         Pool {
             io,
@@ -147,8 +147,8 @@ impl Pool {
         let tls = match &self.tls {
             None => return Ok(stream),
             Some(Ok(tls)) => tls,
-            Some(Err(reason)) => {
-                let source = std::io::Error::other(reason.clone());
+            Some(Err(setup)) => {
+                let source = std::io::Error::other(setup.clone());
                 return Err(ConnectError::Tls { addr, source });
             }
         };
