@@ -1,8 +1,9 @@
 //! TLS on both sides. Listeners: a raw rustls client runs initialize and tools/call through a
-//! proxy whose listener has `tls_cert`/`tls_key`. `https://` upstreams: a second proxy reaches
+//! proxy whose listener has `tls_cert`/`tls_key`, mTLS with `tls_client_ca`, and a silent
+//! client is closed after the head timeout. `https://` upstreams: a second proxy reaches
 //! that one over TLS (both I/O paths), checks its certificate against `tls_ca`, answers 502
-//! with a TLS-specific JSON-RPC error when the check fails, and accepts any certificate with
-//! `tls_insecure`.
+//! with a TLS-specific JSON-RPC error when the check fails, accepts any certificate with
+//! `tls_insecure`, and gives up on a mute upstream within `connect_timeout` (504).
 
 use std::io::{Read, Write};
 
@@ -38,7 +39,7 @@ fn initialize(proxy: &Proxy, id: u64) -> Response {
 #[test]
 fn a_raw_tls_client_runs_initialize_and_tools_call_on_a_tls_listener() {
     let pki = TestPki::new("shadowcat test CA");
-    let proxy = tls_listener_proxy(&pki, "");
+    let proxy = tls_listener_proxy(&pki, "", "");
     let answer = tls_exchange(
         proxy.addr,
         pki.client_config(None),
@@ -78,9 +79,29 @@ fn a_raw_tls_client_runs_initialize_and_tools_call_on_a_tls_listener() {
 }
 
 #[test]
+fn a_client_that_never_starts_the_handshake_is_closed_after_the_head_timeout() {
+    let pki = TestPki::new("shadowcat test CA");
+    let proxy = tls_listener_proxy(&pki, "", "head = \"300ms\"");
+    let started = std::time::Instant::now();
+    let mut silent = std::net::TcpStream::connect(proxy.addr).unwrap();
+    silent
+        .set_read_timeout(Some(crate::client::IO_TIMEOUT))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(silent.read(&mut byte).unwrap(), 0, "closed without a byte");
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(250) && waited < crate::client::IO_TIMEOUT,
+        "{waited:?}"
+    );
+    proxy.stop();
+}
+
+#[test]
 fn a_listener_with_tls_client_ca_serves_only_clients_with_a_certificate_from_it() {
     let pki = TestPki::new("shadowcat mTLS CA");
-    let proxy = tls_listener_proxy(&pki, &format!("tls_client_ca = {}", pki.ca.toml()));
+    let mtls = format!("tls_client_ca = {}", pki.ca.toml());
+    let proxy = tls_listener_proxy(&pki, &mtls, "");
     let init = mcp::initialize(json!(1));
     let answer = tls_exchange(
         proxy.addr,
@@ -117,7 +138,7 @@ fn a_listener_with_tls_client_ca_serves_only_clients_with_a_certificate_from_it(
 #[test]
 fn tools_call_reaches_an_https_upstream_trusting_its_ca() {
     let pki = TestPki::new("shadowcat test CA");
-    let upstream = tls_listener_proxy(&pki, "");
+    let upstream = tls_listener_proxy(&pki, "", "");
     let tls = format!("tls_ca = {}", pki.ca.toml());
     let proxy = tls_upstream_proxy(upstream.addr.port(), &tls);
     let mut conn = proxy.conn();
@@ -135,7 +156,7 @@ fn tools_call_reaches_an_https_upstream_trusting_its_ca() {
 fn an_upstream_certificate_from_another_ca_is_a_502_tls_error() {
     let trusted = TestPki::new("trusted CA");
     let other = TestPki::new("some other CA");
-    let upstream = tls_listener_proxy(&other, "");
+    let upstream = tls_listener_proxy(&other, "", "");
     let tls = format!("tls_ca = {}", trusted.ca.toml());
     let proxy = tls_upstream_proxy(upstream.addr.port(), &tls);
     let answer = initialize(&proxy, 1);
@@ -148,9 +169,28 @@ fn an_upstream_certificate_from_another_ca_is_a_502_tls_error() {
 }
 
 #[test]
+fn an_upstream_that_never_answers_the_handshake_times_out_within_connect_timeout() {
+    // The kernel completes TCP connects into the backlog; nobody ever accepts or answers.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = mute.local_addr().unwrap().port();
+    let toml = format!(
+        "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
+         [listeners.main]\nbind = \"127.0.0.1:0\"\n\n\
+         [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"mute\"\n\n\
+         [upstreams.mute]\nurl = \"https://127.0.0.1:{port}/mcp\"\n\
+         connect_timeout = \"300ms\"\ntls_insecure = true\n\n\
+         [admin]\nbind = \"127.0.0.1:0\"\n"
+    );
+    let proxy = Proxy::start_toml(&toml, 1, format!("tls-mute-{}", std::process::id()));
+    let started = std::time::Instant::now();
+    mcp::assert_error(&initialize(&proxy, 3), 504, -32011, &json!(3));
+    assert!(started.elapsed() < crate::client::IO_TIMEOUT);
+}
+
+#[test]
 fn tls_insecure_accepts_any_certificate() {
     let pki = TestPki::new("unknown CA");
-    let upstream = tls_listener_proxy(&pki, "");
+    let upstream = tls_listener_proxy(&pki, "", "");
     let proxy = tls_upstream_proxy(upstream.addr.port(), "tls_insecure = true");
     let mut conn = proxy.conn();
     let session = mcp::open_session(&mut conn);

@@ -112,15 +112,15 @@ impl Drop for TempFile {
 }
 
 /// One shard with a TLS listener presenting `pki`'s server certificate (`extra` lines added to
-/// the listener), in front of the embedded demo server.
-pub(crate) fn tls_listener_proxy(pki: &TestPki, extra: &str) -> Proxy {
+/// the listener, `timeouts` to `[timeouts]`), in front of the embedded demo server.
+pub(crate) fn tls_listener_proxy(pki: &TestPki, extra: &str, timeouts: &str) -> Proxy {
     let toml = format!(
         "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
          [listeners.main]\nbind = \"127.0.0.1:0\"\ntls_cert = {cert}\ntls_key = {key}\n{extra}\n\n\
          [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\n\n\
          [upstreams.demo]\nurl = \"http://127.0.0.1:0/mcp\"\nrequest_timeout = \"10s\"\n\n\
          [demo]\nbind = \"127.0.0.1:0\"\npath = \"/mcp\"\n\n\
-         [timeouts]\nshutdown_grace = \"2s\"\n\n\
+         [timeouts]\nshutdown_grace = \"2s\"\n{timeouts}\n\n\
          [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n",
         cert = pki.cert.toml(),
         key = pki.key.toml(),
