@@ -23,4 +23,5 @@ pub mod mcp;
 pub mod pipeline;
 pub mod proxy;
 pub mod session;
+pub mod tls;
 pub mod upstream;

@@ -17,6 +17,8 @@ mod harness;
 mod hostile;
 #[path = "request_path/mcp.rs"]
 mod mcp;
+#[path = "request_path/tls_peer.rs"]
+mod tls_peer;
 
 #[path = "request_path/admin.rs"]
 mod admin;
@@ -40,6 +42,8 @@ mod shutdown;
 mod stdio;
 #[path = "request_path/streamable.rs"]
 mod streamable;
+#[path = "request_path/tls.rs"]
+mod tls;
 #[path = "request_path/tool_filter.rs"]
 mod tool_filter;
 #[path = "request_path/translation.rs"]

@@ -136,6 +136,7 @@ pub fn run_proxy(config: Config) -> Result<(), AppError> {
 /// a shard that failed or did not report within 10 s.
 pub fn start(mut config: Config) -> Result<Running, AppError> {
     check_commands(&config)?;
+    warn_insecure_upstreams(&config);
     let key = crate::config::SealKey::random();
     config.seal_key =
         Some(key.ok_or_else(|| AppError::Io(std::io::Error::other("no random source")))?);
@@ -288,6 +289,21 @@ fn announce(shard_count: usize, lines: &[String], hint: Option<String>) {
         eprintln!("{hint}");
     }
     tracing::info!(shards = shard_count, "ready");
+}
+
+/// One warning per `https://` upstream whose certificate is not verified (`tls_insecure`): an
+/// operator reading the log must see that anyone on the path can impersonate it.
+fn warn_insecure_upstreams(config: &Config) {
+    for upstream in &config.upstreams {
+        if upstream.tls == Some(crate::config::UpstreamTrust::Insecure) {
+            tracing::warn!(
+                upstream = %upstream.name,
+                "TLS certificate verification is OFF for upstream {:?} (tls_insecure): the \
+                 connection is encrypted but not authenticated; use it for testing only",
+                upstream.name
+            );
+        }
+    }
 }
 
 /// The socket I/O path of the proxy's connections: what `--io` asked for, glommio by default;

@@ -103,6 +103,8 @@ pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
         connect_timeout: args.connect_timeout.map(duration),
         request_timeout: args.request_timeout.map(duration),
         pool_max_idle: args.pool_max_idle,
+        tls_ca: args.upstream_ca.clone(),
+        tls_insecure: args.upstream_insecure.then_some(true),
         ..RawUpstream::default()
     };
     let mut raw = one_route(
@@ -166,6 +168,9 @@ fn one_route(
         bind: flags.bind.to_string(),
         allowed_hosts: non_empty(&flags.allowed_hosts),
         allowed_origins: non_empty(&flags.allowed_origins),
+        tls_cert: flags.tls_cert.clone(),
+        tls_key: flags.tls_key.clone(),
+        tls_client_ca: flags.tls_client_ca.clone(),
         routes: vec![RawRoute {
             path: flags.path.clone(),
             upstream: name.to_owned(),
@@ -234,7 +239,7 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 30] = [
+    const FLAGS: [(&str, &str); 35] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
@@ -244,8 +249,13 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("listeners.main.routes[0].sse_path", "--legacy-sse"),
         ("listeners.main.routes[0].messages_path", "--legacy-sse"),
         ("listeners.main.routes", "--path"),
+        ("listeners.main.tls_cert", "--tls-cert"),
+        ("listeners.main.tls_key", "--tls-key"),
+        ("listeners.main.tls_client_ca", "--tls-client-ca"),
         ("upstreams.main.url", "--upstream"),
         ("upstreams.main.command", "--upstream-cmd"),
+        ("upstreams.main.tls_ca", "--upstream-ca"),
+        ("upstreams.main.tls_insecure", "--upstream-insecure"),
         ("upstreams.main.env", "--env"),
         ("upstreams.main.cwd", "--cwd"),
         ("upstreams.main.mode", "--stdio-mode"),
@@ -275,3 +285,6 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
 #[cfg(test)]
 #[path = "command_tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "tls_flags_tests.rs"]
+mod tls_flags_tests;

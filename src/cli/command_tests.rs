@@ -14,12 +14,12 @@ use super::*;
 use crate::cli::Cli;
 use crate::config::{defaults, from_toml_str, load, to_toml, RouteEra, RuntimeConfig, StdioMode};
 
-fn command(args: &[&str]) -> Result<Command, Error> {
+pub(super) fn command(args: &[&str]) -> Result<Command, Error> {
     let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
     from_cli(&cli)
 }
 
-fn proxy(args: &[&str]) -> Config {
+pub(super) fn proxy(args: &[&str]) -> Config {
     match command(args) {
         Ok(Command::Proxy(config)) => *config,
         other => panic!("expected a proxy config: {other:?}"),
@@ -125,9 +125,14 @@ fn reverse_defaults_bind_loopback_and_the_mcp_path() {
 fn reverse_errors_name_flags_not_toml_keys() {
     let cases: [(&[&str], &str, &str); 5] = [
         (
-            &["--upstream", "https://x/mcp"],
-            "--upstream",
-            "TLS upstreams",
+            &[
+                "--upstream",
+                "https://127.0.0.1/mcp",
+                "--upstream-ca",
+                "/nonexistent/ca.pem",
+            ],
+            "--upstream-ca",
+            "cannot read it",
         ),
         (
             &[

@@ -140,6 +140,17 @@ pub struct ListenerArgs {
     /// any). Origins whose host is an allowed host are always accepted.
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
+    /// Serve clients over TLS with this PEM certificate chain (leaf first); needs --tls-key
+    /// and --shards 1.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<String>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<String>,
+    /// With --tls-cert: require client certificates chaining to the CAs of this PEM file
+    /// (mTLS); clients without one fail the handshake.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<String>,
     /// Also serve the admin API (/metrics, /health, ...) on this address.
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,
@@ -207,6 +218,14 @@ pub struct ReverseArgs {
     #[arg(long, value_name = "ERA", requires = "upstream",
           value_parser = ["auto", "dual", "legacy", "modern"], hide_possible_values = true)]
     pub upstream_era: Option<String>,
+    /// With an https:// --upstream: PEM file of the CA certificates to trust instead of the
+    /// built-in (Mozilla) roots.
+    #[arg(long, value_name = "FILE", requires = "upstream")]
+    pub upstream_ca: Option<String>,
+    /// With an https:// --upstream: do not verify its certificate at all (testing only; the
+    /// proxy warns at start).
+    #[arg(long, requires = "upstream", conflicts_with = "upstream_ca")]
+    pub upstream_insecure: bool,
     /// With --upstream-cmd: "per-session" runs one child per client session; "shared" runs
     /// one child per shard for every session (ids remapped) [default: per-session].
     #[arg(long, value_name = "MODE", conflicts_with = "upstream",

@@ -53,6 +53,7 @@ fn minimal_file_gets_every_default() {
     assert_eq!(
         *upstream.http().unwrap(),
         UpstreamUrl {
+            tls: false,
             host: "127.0.0.1".into(),
             port: 9000,
             path: "/mcp".into(),

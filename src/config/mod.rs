@@ -34,7 +34,9 @@ mod demo_server;
 mod error;
 mod forward;
 mod ids;
+mod listener_tls;
 mod model;
+mod pem;
 mod print;
 pub mod raw;
 mod resolve;
@@ -42,7 +44,9 @@ mod secret;
 mod sections;
 mod setting;
 mod stdio;
+mod tls_model;
 mod tools;
+mod upstream_tls;
 mod url;
 mod values;
 
@@ -55,9 +59,9 @@ pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use ids::{ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};
 pub use model::{
-    Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, LogConfig,
-    RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig,
-    UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
+    Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, ListenerTls,
+    LogConfig, RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream,
+    TimeoutsConfig, UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamTrust, UpstreamUrl,
 };
 pub use print::{io_name, to_toml};
 pub use secret::SealKey;
@@ -128,8 +132,16 @@ mod config_tests;
 #[path = "legacy_sse_tests.rs"]
 mod legacy_sse_tests;
 #[cfg(test)]
+#[path = "listener_tls_tests.rs"]
+mod listener_tls_tests;
+#[cfg(test)]
 #[path = "resolve_tests.rs"]
 mod resolve_tests;
 #[cfg(test)]
 #[path = "stdio_tests.rs"]
 mod stdio_tests;
+#[cfg(test)]
+mod test_files;
+#[cfg(test)]
+#[path = "upstream_tls_tests.rs"]
+mod upstream_tls_tests;

@@ -17,6 +17,8 @@ use super::ids::{self, ListenerId, RouteId, UpstreamId};
 use super::secret::SealKey;
 use super::tools::ToolFilter;
 
+pub use super::tls_model::{ListenerTls, UpstreamTrust};
+
 /// A resolved proxy configuration: the immutable snapshot every shard holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -175,6 +177,8 @@ pub struct ListenerConfig {
     /// Origins accepted besides those whose host is in `allowed_hosts`: exact
     /// `scheme://host[:port]`, lowercase; `"*"` accepts any.
     pub allowed_origins: Vec<String>,
+    /// `tls_cert`/`tls_key`: clients connect over TLS.
+    pub tls: Option<ListenerTls>,
 }
 
 impl ListenerConfig {
@@ -251,6 +255,8 @@ pub struct UpstreamConfig {
     /// Which protocol eras it speaks (Streamable HTTP upstreams; stdio and legacy SSE ones are
     /// [`UpstreamEra::Legacy`]).
     pub era: UpstreamEra,
+    /// How the certificate of an `https://` upstream is checked; `None` for every other one.
+    pub tls: Option<UpstreamTrust>,
 }
 
 /// Which MCP protocol eras an upstream speaks: decides when the proxy translates between a
@@ -358,25 +364,29 @@ pub enum StdioMode {
     Shared,
 }
 
-/// A parsed `http://` upstream URL with its addresses resolved at load (off the request path).
+/// A parsed `http://` or `https://` upstream URL with its addresses resolved at load (off the
+/// request path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamUrl {
+    /// `https://`: connections run TLS (server name: `host`).
+    pub tls: bool,
     /// Host as written, lowercase; an IPv6 literal keeps its brackets (`[::1]`).
     pub host: String,
-    /// TCP port (80 when the URL has none).
+    /// TCP port (80, or 443 for `https://`, when the URL has none).
     pub port: u16,
     /// Request target: path and query, starting with `/` (`/` when the URL has none).
     pub path: String,
-    /// Value for the `Host` header: host, plus `:port` unless it is 80.
+    /// Value for the `Host` header: host, plus `:port` unless it is the scheme's default.
     pub authority: String,
     /// Addresses the host resolved to at load, in resolver order, without duplicates.
     pub addrs: Vec<SocketAddr>,
 }
 
 impl UpstreamUrl {
-    /// The URL in the form the config accepts: `http://authority/path`.
+    /// The URL in the form the config accepts: `http[s]://authority/path`.
     pub fn to_url(&self) -> String {
-        format!("http://{}{}", self.authority, self.path)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority, self.path)
     }
 
     /// Points the URL at one literal address (keeps the path).
@@ -386,14 +396,15 @@ impl UpstreamUrl {
             SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
         };
         self.port = addr.port();
-        self.authority = authority(&self.host, self.port);
+        self.authority = authority(&self.host, self.port, self.tls);
         self.addrs = vec![addr];
     }
 }
 
-/// The `Host` header value for `host` and `port`: the port is left out when it is HTTP's 80.
-pub(crate) fn authority(host: &str, port: u16) -> String {
-    if port == 80 {
+/// The `Host` header value for `host` and `port`: the port is left out when it is the scheme's
+/// default (80, or 443 with `tls`).
+pub(crate) fn authority(host: &str, port: u16, tls: bool) -> String {
+    if port == if tls { 443 } else { 80 } {
         host.to_owned()
     } else {
         format!("{host}:{port}")
@@ -539,6 +550,7 @@ mod tests {
     #[test]
     fn set_addr_rewrites_authority_and_keeps_the_path() {
         let mut url = UpstreamUrl {
+            tls: false,
             host: "127.0.0.1".into(),
             port: 0,
             path: "/mcp".into(),

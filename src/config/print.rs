@@ -3,7 +3,9 @@
 //! Not here: validation. The output goes through the raw schema (`raw.rs`), so it loads back
 //! into an equal `Config` (tested in `config_tests.rs`).
 
-use super::model::{Config, CoreSelection, StdioMode, UpstreamConfig, UpstreamTransport};
+use super::model::{
+    Config, CoreSelection, StdioMode, UpstreamConfig, UpstreamTransport, UpstreamTrust,
+};
 use super::raw::{
     RawAdmin, RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawLog, RawRoute,
     RawRuntime, RawSessions, RawSize, RawTimeouts, RawUpstream,
@@ -47,6 +49,19 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
             bind: listener.bind.to_string(),
             allowed_hosts: Some(listener.allowed_hosts.clone()),
             allowed_origins: Some(listener.allowed_origins.clone()),
+            tls_cert: listener
+                .tls
+                .as_ref()
+                .map(|t| t.cert_file.display().to_string()),
+            tls_key: listener
+                .tls
+                .as_ref()
+                .map(|t| t.key_file.display().to_string()),
+            tls_client_ca: listener
+                .tls
+                .as_ref()
+                .and_then(|t| t.client_ca.as_ref())
+                .map(|(file, _)| file.display().to_string()),
             routes: routes.collect(),
         };
         (listener.name.clone(), raw)
@@ -111,6 +126,13 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
             connect_timeout: Some(duration(upstream.connect_timeout)),
             request_timeout,
             pool_max_idle: Some(upstream.pool_max_idle as u64),
+            tls_ca: match &upstream.tls {
+                Some(UpstreamTrust::CaFile { path, .. }) => Some(path.display().to_string()),
+                _ => None,
+            },
+            tls_insecure: url
+                .tls
+                .then_some(upstream.tls == Some(UpstreamTrust::Insecure)),
             ..RawUpstream::default()
         },
         UpstreamTransport::Sse(url) => RawUpstream {

@@ -80,6 +80,15 @@ pub struct RawListener {
     /// browsers send them (`"https://app.example.com"`). `["*"]` disables the check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_origins: Option<Vec<String>>,
+    /// PEM file of the certificate chain clients are shown (with `tls_key`: TLS listener).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    /// PEM file of the private key of `tls_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
+    /// PEM file of the CAs client certificates must chain to: clients must show one (mTLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_ca: Option<String>,
     /// Paths served here (`[[listeners.NAME.routes]]`); at least one.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
@@ -163,6 +172,12 @@ pub struct RawUpstream {
     /// HTTP: idle connections kept per shard; 0 disables pooling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_max_idle: Option<u64>,
+    /// HTTPS: PEM file of the CA certificates to trust instead of the built-in roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<String>,
+    /// HTTPS: `true` skips certificate verification (testing only; warned about at start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_insecure: Option<bool>,
 }
 
 /// `[limits]`.

@@ -17,6 +17,7 @@ use super::allow::{normalize_host_entry, normalize_origin_entry};
 use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::ids::{UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};
+use super::listener_tls::{check_tls_shards, resolve_listener_tls};
 use super::model::{
     Config, DemoConfig, LegacySseConfig, ListenerConfig, LogConfig, RouteConfig, RouteEra,
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
@@ -28,6 +29,7 @@ use super::sections::{
 use super::setting::{bind_addr, check_name, count, duration, route_path, Bound};
 use super::stdio::{resolve_stdio, upstream_kind, UpstreamKind};
 use super::tools::ToolFilter;
+use super::upstream_tls::resolve_upstream_tls;
 use super::url::parse_upstream_url;
 use super::values::parse_log_level;
 
@@ -40,6 +42,7 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
     let demo = raw.demo.as_ref().map(resolve_demo).transpose()?;
     let upstreams = resolve_upstreams(&raw.upstreams, demo.as_ref())?;
     let listeners = resolve_listeners(&raw.listeners, &upstreams)?;
+    check_tls_shards(&listeners, &runtime)?;
     let admin = match &raw.admin {
         Some(admin) => Some(bind_addr(
             "admin.bind",
@@ -103,8 +106,10 @@ fn resolve_upstream(
             UpstreamTransport::Stdio(resolve_stdio(name, raw, command)?)
         }
     };
+    let tls = resolve_upstream_tls(name, raw, &transport)?;
     Ok(UpstreamConfig {
         name: name.to_owned(),
+        tls,
         transport,
         connect_timeout: duration(
             &key("connect_timeout"),
@@ -164,6 +169,9 @@ fn resolve_listeners(
         bind: d::LISTEN_ADDR_TEXT.to_owned(),
         allowed_hosts: None,
         allowed_origins: None,
+        tls_cert: None,
+        tls_key: None,
+        tls_client_ca: None,
         routes: vec![RawRoute {
             path: d::MCP_PATH.to_owned(),
             upstream: only.name.clone(),
@@ -255,6 +263,7 @@ fn resolve_listener(
         routes,
         allowed_hosts,
         allowed_origins: normalize_list(&origins_key, origins, normalize_origin_entry)?,
+        tls: resolve_listener_tls(&prefix, raw)?,
     })
 }
 

@@ -167,14 +167,9 @@ fn bad_urls_are_rejected_with_the_url_quoted() {
         reject(
             &format!("[upstreams.demo]\nurl = \"{bad}\"\n"),
             "upstreams.demo.url",
-            &[&format!("\"{bad}\""), "an http:// URL"],
+            &[&format!("\"{bad}\""), "an http:// or https:// URL"],
         );
     }
-    reject(
-        "[upstreams.demo]\nurl = \"https://mcp.example.com/mcp\"\n",
-        "upstreams.demo.url",
-        &["TLS upstreams (https://) are not supported yet"],
-    );
 }
 
 #[test]

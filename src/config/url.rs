@@ -1,5 +1,5 @@
-//! Upstream URLs: check `http://host[:port][/path][?query]` with the `url` crate and resolve the
-//! host to addresses at load.
+//! Upstream URLs: check `http[s]://host[:port][/path][?query]` with the `url` crate and resolve
+//! the host to addresses at load.
 //!
 //! Not here: connecting (the upstream pool's job). Resolution uses std `ToSocketAddrs`, which
 //! blocks: it runs once at config load, before any shard starts, never on the request path.
@@ -17,26 +17,20 @@ use super::error::{invalid_str, Error};
 use super::model::{authority, UpstreamUrl};
 
 /// What an upstream URL may look like.
-const URL_ALLOWED: &str = "an http:// URL like \"http://127.0.0.1:9000/mcp\" (host name or IP, \
-     optional port, optional path; no credentials, no fragment)";
-/// What to say about `https://`.
-const TLS_ALLOWED: &str =
-    "an http:// URL: TLS upstreams (https://) are not supported yet; put a local TLS terminator \
-     in front of the upstream or use plain http on a trusted network";
+const URL_ALLOWED: &str = "an http:// or https:// URL like \"http://127.0.0.1:9000/mcp\" (host \
+     name or IP, optional port, optional path; no credentials, no fragment)";
 /// What to say about another scheme.
-const SCHEME_ALLOWED: &str = "an http:// URL: the scheme must be http (upstreams speak HTTP/1.1)";
+const SCHEME_ALLOWED: &str =
+    "an http:// or https:// URL: the scheme must be http or https (upstreams speak HTTP/1.1)";
 /// What to say about `user:password@`.
-const CREDENTIALS_ALLOWED: &str = "an http:// URL without credentials: credentials in URLs are \
+const CREDENTIALS_ALLOWED: &str =
+    "an http:// or https:// URL without credentials: credentials in URLs are \
      not allowed (they end up in logs and `config check`); send them in a header instead";
 /// What to say about `#fragment`.
 const FRAGMENT_ALLOWED: &str =
-    "an http:// URL without a fragment (#...): a fragment is never sent to the server";
+    "an http:// or https:// URL without a fragment (#...): a fragment is never sent to the server";
 
-/// The scheme of an upstream URL.
-///
-/// `Https` is parsed in full (default port 443) and refused by [`parse_upstream_url`]. When TLS
-/// upstreams come, add a `tls: bool` to [`UpstreamUrl`] set from this, make `authority` and
-/// `UpstreamUrl::to_url` scheme-aware (443 is the port left out), and drop the refusal.
+/// The scheme of an upstream URL (`Https`: default port 443, [`UpstreamUrl::tls`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scheme {
     Http,
@@ -60,20 +54,19 @@ struct Target {
 /// Parses an upstream URL and resolves its host. `key` names the setting in errors.
 ///
 /// # Errors
-/// [`Error::Invalid`] for anything but `http://host[:port][/path][?query]` (with a TLS-specific
-/// message for `https://` and specific ones for credentials, fragments and other schemes);
+/// [`Error::Invalid`] for anything but `http[s]://host[:port][/path][?query]` (with specific
+/// messages for credentials, fragments and other schemes);
 /// [`Error::Resolve`] when the host does not resolve.
 pub(crate) fn parse_upstream_url(key: &str, text: &str) -> Result<UpstreamUrl, Error> {
     let target = parse_target(text).map_err(|allowed| invalid_str(key, text, allowed))?;
-    if target.scheme == Scheme::Https {
-        return Err(invalid_str(key, text, TLS_ALLOWED));
-    }
     let addrs = match target.ip {
         Some(ip) => vec![SocketAddr::new(ip, target.port)],
         None => resolve(key, text, &target.host, target.port)?,
     };
+    let tls = target.scheme == Scheme::Https;
     Ok(UpstreamUrl {
-        authority: authority(&target.host, target.port),
+        tls,
+        authority: authority(&target.host, target.port, tls),
         host: target.host,
         port: target.port,
         path: target.path,
@@ -267,14 +260,15 @@ mod tests {
     }
 
     #[test]
-    fn https_gets_a_tls_message() {
-        let err = parse("https://example.com/mcp").unwrap_err();
-        assert!(err.contains("upstreams.u.url"), "{err}");
-        assert!(err.contains("\"https://example.com/mcp\""), "{err}");
-        assert!(
-            err.contains("TLS upstreams (https://) are not supported yet"),
-            "{err}"
-        );
+    fn https_urls_are_tls_with_443_left_out_of_the_authority() {
+        let url = parse("https://127.0.0.1/mcp").unwrap();
+        assert!(url.tls);
+        assert_eq!((url.port, url.authority.as_str()), (443, "127.0.0.1"));
+        assert_eq!(url.to_url(), "https://127.0.0.1/mcp");
+        let url = parse("https://127.0.0.1:80/mcp").unwrap();
+        assert_eq!(url.authority, "127.0.0.1:80");
+        assert_eq!(url.to_url(), "https://127.0.0.1:80/mcp");
+        assert!(!parse("http://127.0.0.1/mcp").unwrap().tls);
     }
 
     #[test]

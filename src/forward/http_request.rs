@@ -88,6 +88,7 @@ mod tests {
 
     fn url() -> UpstreamUrl {
         UpstreamUrl {
+            tls: false,
             host: "127.0.0.1".into(),
             port: 9000,
             path: "/mcp".into(),

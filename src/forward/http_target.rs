@@ -124,6 +124,11 @@ impl HttpTarget {
             url.addrs.clone(),
             connect_timeout,
             POOL_MAX_IDLE,
+            // forward has no trust settings: an https:// target is checked against the
+            // built-in roots.
+            url.tls.then(|| {
+                crate::tls::UpstreamTls::new(&url, &crate::config::UpstreamTrust::BuiltinRoots)
+            }),
         );
         Self {
             url,

@@ -133,6 +133,15 @@ pub enum ProxyError {
         /// What failed, for logs.
         reason: String,
     },
+    /// The TLS handshake with an `https://` upstream failed (certificate not trusted or not
+    /// for its host, protocol alert): the client is told it was TLS, the log has the reason.
+    #[error("upstream {reason}")]
+    UpstreamTls {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+        /// The address and rustls's reason, for logs.
+        reason: String,
+    },
     /// The upstream did not answer in time.
     #[error("upstream timed out")]
     UpstreamTimeout {
@@ -228,6 +237,7 @@ impl ProxyError {
                 | ProxyError::UnknownTool { .. }
                 | ProxyError::BatchUnknownTool { .. }
                 | ProxyError::UpstreamUnavailable { .. }
+                | ProxyError::UpstreamTls { .. }
                 | ProxyError::UpstreamTimeout { .. }
                 | ProxyError::UpstreamProtocol { .. }
                 | ProxyError::Internal(_)
@@ -238,6 +248,7 @@ impl ProxyError {
     pub fn side(&self) -> Side {
         match self {
             ProxyError::UpstreamUnavailable { .. }
+            | ProxyError::UpstreamTls { .. }
             | ProxyError::UpstreamTimeout { .. }
             | ProxyError::UpstreamProtocol { .. } => Side::Upstream,
             ProxyError::Internal(_) => Side::Internal,

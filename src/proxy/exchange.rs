@@ -139,6 +139,10 @@ fn unavailable(
         crate::upstream::pool::ConnectError::TimedOut { .. } => {
             ProxyError::UpstreamTimeout { id: id.cloned() }
         }
+        tls @ crate::upstream::pool::ConnectError::Tls { .. } => ProxyError::UpstreamTls {
+            id: id.cloned(),
+            reason: tls.to_string(),
+        },
         other => ProxyError::UpstreamUnavailable {
             id: id.cloned(),
             reason: other.to_string(),

@@ -46,9 +46,9 @@ fn classify(
         E::BatchNotAllowed => (400, jsonrpc::INVALID_REQUEST, None, &[]),
         E::SessionRequired { id } => (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[]),
         E::SessionNotFound { id } => (404, jsonrpc::SESSION_NOT_FOUND, id.as_ref(), &[]),
-        E::UpstreamUnavailable { id, .. } | E::UpstreamProtocol { id, .. } => {
-            (502, jsonrpc::UPSTREAM_UNAVAILABLE, id.as_ref(), &[])
-        }
+        E::UpstreamUnavailable { id, .. }
+        | E::UpstreamTls { id, .. }
+        | E::UpstreamProtocol { id, .. } => (502, jsonrpc::UPSTREAM_UNAVAILABLE, id.as_ref(), &[]),
         E::UpstreamTimeout { id } => (504, jsonrpc::UPSTREAM_TIMEOUT, id.as_ref(), &[]),
         E::Internal(_) => (500, jsonrpc::INTERNAL_ERROR, None, &[]),
         E::TooManySessions { id } => (
@@ -69,6 +69,10 @@ fn classify(
 fn public_message(err: &ProxyError) -> String {
     match err {
         ProxyError::UpstreamUnavailable { .. } => "Upstream MCP server unavailable".into(),
+        ProxyError::UpstreamTls { .. } => {
+            "Upstream MCP server unavailable: the TLS handshake failed (the proxy's log says why)"
+                .into()
+        }
         ProxyError::UpstreamProtocol { .. } => {
             "Upstream MCP server sent an invalid response".into()
         }
@@ -230,6 +234,15 @@ mod tests {
                 ProxyError::UpstreamUnavailable {
                     id: id(),
                     reason: "refused".into(),
+                },
+                502,
+                -32010,
+                "r-1".into(),
+            ),
+            (
+                ProxyError::UpstreamTls {
+                    id: id(),
+                    reason: "invalid peer certificate: UnknownIssuer".into(),
                 },
                 502,
                 -32010,

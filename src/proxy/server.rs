@@ -7,6 +7,7 @@
 
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use shards::io::{NetListener, NetStream};
 
@@ -33,11 +34,49 @@ const CLIENT_READ_BUF: usize = 4096;
 /// Accepts connections on `socket` (configured listener `listener`) until shutdown, one task
 /// per connection.
 pub async fn accept_loop(state: Rc<ShardState>, listener: ListenerId, socket: NetListener) {
+    // This shard's own rustls configuration (config load built the same one already).
+    let tls = match state.config.listener(listener).tls.as_ref() {
+        None => None,
+        Some(tls) => match crate::tls::server_config(tls) {
+            Ok(config) => Some(Arc::new(config)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set up TLS on this listener; not serving it");
+                return;
+            }
+        },
+    };
     accept_until(socket, &state.shutdown, "mcp", |stream| {
         state.metrics.incr(Counter::Connections);
-        glommio::spawn_local(serve(state.clone(), listener, stream, Vec::new())).detach();
+        match &tls {
+            None => {
+                glommio::spawn_local(serve(state.clone(), listener, stream, Vec::new())).detach();
+            }
+            Some(config) => {
+                let handshake = serve_tls(state.clone(), listener, stream, config.clone());
+                glommio::spawn_local(handshake).detach();
+            }
+        }
     })
     .await;
+}
+
+/// Runs the TLS server handshake (within the head timeout: a client that connects and sends
+/// nothing holds a task no longer than one that sends half a head), then serves the
+/// connection. A failed handshake closes it with a debug log line: scanners and plain-HTTP
+/// clients are not worth a warning each.
+async fn serve_tls(
+    state: Rc<ShardState>,
+    listener: ListenerId,
+    stream: NetStream,
+    config: Arc<rustls::ServerConfig>,
+) {
+    let handshake = Box::pin(stream.accept_tls(config));
+    match within(state.config.timeouts.head, handshake).await {
+        // Boxed: `serve` is large, and only TLS connections pay for the extra allocation.
+        Some(Ok(stream)) => Box::pin(serve(state, listener, stream, Vec::new())).await,
+        Some(Err(e)) => tracing::debug!(error = %e, "client TLS handshake failed"),
+        None => tracing::debug!("client TLS handshake timed out"),
+    }
 }
 
 /// Takes over a connection handed off by another shard: serves it from `buffered`, on this

@@ -1,5 +1,5 @@
-//! Per-shard keep-alive pool of TCP connections to one HTTP upstream, and [`Exchange`], a
-//! connection checked out with its response head read.
+//! Per-shard keep-alive pool of TCP (or TLS, for `https://`) connections to one HTTP upstream,
+//! and [`Exchange`], a connection checked out with its response head read.
 //!
 //! Not here: what is sent on a connection (proxy/exchange.rs) or choosing an upstream (routing).
 //! Lives on one shard (RefCell), so checkout/checkin never lock; idle connections are LIFO so
@@ -7,12 +7,13 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use shards::io::{NetStream, ShardIo};
 
 use crate::config::UpstreamId;
 use crate::http::{Framing, HttpConn, ResponseHead};
+use crate::tls::{TlsSetupError, UpstreamTls};
 
 /// Why a connection to the upstream could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,15 @@ pub enum ConnectError {
     TimedOut {
         /// Address tried.
         addr: SocketAddr,
+    },
+    /// The TCP connection was made but the TLS handshake failed: certificate not trusted or
+    /// not for this host, protocol alert, or the upstream closed it.
+    #[error("TLS handshake with {addr} failed: {source}")]
+    Tls {
+        /// Address connected to.
+        addr: SocketAddr,
+        /// rustls's error (inside an `InvalidData` error) or the socket's.
+        source: std::io::Error,
     },
     /// The upstream resolved to no address at all.
     #[error("upstream has no resolved address")]
@@ -62,22 +72,28 @@ pub struct Pool {
     addrs: Vec<SocketAddr>,
     connect_timeout: Duration,
     max_idle: usize,
+    /// `https://`: the shard's TLS setup, or why it could not be built (every connect fails
+    /// with it; config load builds the same setup first, so this does not happen).
+    tls: Option<Result<UpstreamTls, TlsSetupError>>,
     idle: RefCell<Vec<UpstreamConn>>,
 }
 
 impl Pool {
-    /// A pool for `addrs` (resolved at config load, tried in order), connecting through `io`.
+    /// A pool for `addrs` (resolved at config load, tried in order), connecting through `io`,
+    /// with TLS over each connection when `tls` is set.
     pub fn new(
         io: ShardIo,
         addrs: Vec<SocketAddr>,
         connect_timeout: Duration,
         max_idle: usize,
+        tls: Option<Result<UpstreamTls, TlsSetupError>>,
     ) -> Pool {
         Pool {
             io,
             addrs,
             connect_timeout,
             max_idle,
+            tls,
             idle: RefCell::new(Vec::new()),
         }
     }
@@ -102,16 +118,50 @@ impl Pool {
     pub async fn connect(&self) -> Result<UpstreamConn, ConnectError> {
         let mut last = Err(ConnectError::NoAddress);
         for &addr in &self.addrs {
+            let started = Instant::now();
             // Nagle is off (ShardIo::connect): requests are small writes answered at once.
-            last = match self.io.connect(addr, self.connect_timeout).await {
-                Ok(stream) => return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF))),
+            let stream = match self.io.connect(addr, self.connect_timeout).await {
+                Ok(stream) => self.secure(addr, stream, started).await,
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                     Err(ConnectError::TimedOut { addr })
                 }
                 Err(source) => Err(ConnectError::Failed { addr, source }),
             };
+            last = match stream {
+                Ok(stream) => return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF))),
+                Err(e) => Err(e),
+            };
         }
         last
+    }
+
+    /// Runs the TLS handshake on a new connection to an `https://` upstream, within what is
+    /// left of the connect timeout (TCP and TLS together get `connect_timeout`); a plain
+    /// upstream's stream is returned as it is.
+    async fn secure(
+        &self,
+        addr: SocketAddr,
+        stream: NetStream,
+        started: Instant,
+    ) -> Result<NetStream, ConnectError> {
+        let tls = match &self.tls {
+            None => return Ok(stream),
+            Some(Ok(tls)) => tls,
+            Some(Err(setup)) => {
+                let source = std::io::Error::other(setup.clone());
+                return Err(ConnectError::Tls { addr, source });
+            }
+        };
+        let left = self.connect_timeout.saturating_sub(started.elapsed());
+        // Boxed: the handshake's state is kilobytes, and inline it would grow every future
+        // that awaits a checkout, plain upstreams' too. One allocation per new TLS connection.
+        let handshake = Box::pin(stream.connect_tls(tls.config.clone(), tls.name.clone()));
+        match shards::timeout::within(left, handshake).await {
+            Some(Ok(stream)) => Ok(stream),
+            // The request's error log line carries the reason (ProxyError::UpstreamTls).
+            Some(Err(source)) => Err(ConnectError::Tls { addr, source }),
+            None => Err(ConnectError::TimedOut { addr }),
+        }
     }
 
     /// Returns a connection whose last response was fully read (nothing left buffered) and

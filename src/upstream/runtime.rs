@@ -46,6 +46,10 @@ impl UpstreamRuntime {
                     url.addrs.clone(),
                     upstream.connect_timeout,
                     upstream.pool_max_idle,
+                    upstream
+                        .tls
+                        .as_ref()
+                        .map(|trust| crate::tls::UpstreamTls::new(url, trust)),
                 ),
                 url: Rc::new(url.clone()),
             }),

@@ -157,7 +157,6 @@ const TAG_VAR: &str = "SHADOWCAT_REQUEST_PATH_TEST";
 impl Proxy {
     /// Starts `setup` and returns when every shard is ready.
     pub(crate) fn start(setup: Setup) -> Proxy {
-        init_logging();
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let tag = format!(
             "{}-{}",
@@ -165,12 +164,19 @@ impl Proxy {
             STARTED.fetch_add(1, Ordering::Relaxed)
         );
         let toml = setup.toml(&tag);
-        let config = shadowcat::config::from_toml_str(&toml, "request_path.toml")
+        Proxy::start_toml(&toml, setup.shards, tag)
+    }
+
+    /// Starts the proxy configured by `toml` (a listener and an `[admin]` on 127.0.0.1 port 0,
+    /// `shards` shards); `tag` marks its stdio children.
+    pub(crate) fn start_toml(toml: &str, shards: usize, tag: String) -> Proxy {
+        init_logging();
+        let config = shadowcat::config::from_toml_str(toml, "request_path.toml")
             .unwrap_or_else(|e| panic!("test config rejected: {e}\n{toml}"));
         let running = shadowcat::app::start(config).unwrap_or_else(|e| {
             panic!("proxy did not start: {e} (glommio needs locked memory: `ulimit -l unlimited`)")
         });
-        assert_eq!(running.shard_count(), setup.shards);
+        assert_eq!(running.shard_count(), shards);
         let binds = running.binds();
         if ::shards::uring::probe().usable() {
             assert_eq!(

@@ -24,6 +24,7 @@ mod client;
 mod harness;
 mod hostile;
 mod mcp;
+mod tls_peer;
 
 mod admin;
 mod errors;
@@ -37,5 +38,6 @@ mod shutdown;
 mod stages;
 mod stdio;
 mod streamable;
+mod tls;
 mod tool_filter;
 mod translation;

@@ -9,10 +9,13 @@
 //!   connect and their socket then moves onto the ring.
 //! - **glommio**: glommio's `TcpStream`/`TcpListener` (plain syscalls, ring used to wait).
 //!
+//! TLS (tls.rs) is a third kind of [`NetStream`]: a rustls session over one of the two.
+//!
 //! Not here: the ring itself (`crate::uring`), what runs over the streams (the application).
 
 mod listener;
 mod stream;
+mod tls;
 
 use std::io;
 use std::net::SocketAddr;

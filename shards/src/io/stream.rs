@@ -1,7 +1,7 @@
 //! [`NetStream`]: a shard's connected socket on either I/O path, with the few socket
 //! operations the application needs besides reading and writing.
 //!
-//! Not here: making streams (`ShardIo`).
+//! Not here: making streams (`ShardIo`), the TLS handshakes (tls.rs).
 
 use std::fmt;
 use std::io;
@@ -20,11 +20,14 @@ use crate::uring::{fds, IoBackend, UringStream};
 /// Writes on the uring path are queued (write-behind) and sent by the ring's next pass, so
 /// they go out without a `flush`; `flush` waits until the kernel took them and reports a send
 /// error. Dropping the stream sends what is queued, then closes.
-pub struct NetStream(Inner);
+pub struct NetStream(pub(super) Inner);
 
-enum Inner {
+pub(super) enum Inner {
     Glommio(TcpStream),
     Uring(UringStream),
+    /// A TLS session over one of the others (tls.rs). Boxed: the session state is large and
+    /// the type is recursive.
+    Tls(Box<futures_rustls::TlsStream<NetStream>>),
     /// The socket left this shard ([`NetStream::detach`]); every operation fails.
     Detached,
 }
@@ -34,6 +37,10 @@ impl fmt::Debug for NetStream {
         match &self.0 {
             Inner::Glommio(s) => f.debug_tuple("NetStream::Glommio").field(s).finish(),
             Inner::Uring(s) => f.debug_tuple("NetStream::Uring").field(s).finish(),
+            Inner::Tls(s) => f
+                .debug_tuple("NetStream::Tls")
+                .field(s.get_ref().0)
+                .finish(),
             Inner::Detached => f.write_str("NetStream::Detached"),
         }
     }
@@ -61,6 +68,7 @@ impl NetStream {
         match &self.0 {
             Inner::Glommio(_) => Some(IoBackend::Glommio),
             Inner::Uring(_) => Some(IoBackend::Uring),
+            Inner::Tls(s) => s.get_ref().0.backend(),
             Inner::Detached => None,
         }
     }
@@ -70,6 +78,7 @@ impl NetStream {
         match &self.0 {
             Inner::Glommio(s) => Ok(fds::borrow_glommio(s)),
             Inner::Uring(s) => Ok(s.as_fd()),
+            Inner::Tls(s) => s.get_ref().0.fd(),
             Inner::Detached => Err(detached()),
         }
     }
@@ -86,11 +95,13 @@ impl NetStream {
     /// the peer has not closed it and sent nothing unsolicited. A non-blocking `MSG_PEEK` (one
     /// syscall; on the uring path after a look at what the ring already received) catches the
     /// usual stale case, a keep-alive timeout on the other side, before a request is written.
+    /// On a TLS stream the raw socket is probed: any TLS record arriving while idle (a late
+    /// session ticket, a `close_notify`) also counts as not clean, which only costs a reconnect.
     pub fn idle_and_open(&self) -> bool {
-        if let Inner::Uring(s) = &self.0 {
-            if s.rx_pending() {
-                return false;
-            }
+        match &self.0 {
+            Inner::Uring(s) if s.rx_pending() => return false,
+            Inner::Tls(s) => return s.get_ref().0.idle_and_open(),
+            _ => {}
         }
         let Ok(fd) = self.fd() else {
             return false;
@@ -106,9 +117,16 @@ impl NetStream {
     /// Queued writes are sent first. The stream is left detached: every later operation fails.
     ///
     /// # Errors
-    /// A queued send failed, `dup` failed (glommio path: out of descriptors), or the stream
-    /// was detached already.
+    /// A queued send failed, `dup` failed (glommio path: out of descriptors), the stream
+    /// was detached already, or it is a TLS stream (left as it was: a TLS session's keys and
+    /// sequence numbers live in this process and cannot move with a raw descriptor).
     pub async fn detach(&mut self) -> io::Result<(OwnedFd, Vec<u8>)> {
+        if let Inner::Tls(_) = &self.0 {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a TLS stream cannot be handed to another shard as a raw descriptor",
+            ));
+        }
         match std::mem::replace(&mut self.0, Inner::Detached) {
             Inner::Glommio(s) => {
                 // glommio gives its descriptor up only by `dup`; the original closes with `s`.
@@ -116,7 +134,7 @@ impl NetStream {
                 Ok((fd, Vec::new()))
             }
             Inner::Uring(s) => s.into_owned_fd().await,
-            Inner::Detached => Err(detached()),
+            Inner::Tls(_) | Inner::Detached => Err(detached()),
         }
     }
 }
@@ -130,6 +148,7 @@ impl AsyncRead for NetStream {
         match &mut self.get_mut().0 {
             Inner::Glommio(s) => Pin::new(s).poll_read(cx, buf),
             Inner::Uring(s) => s.poll_read_into(cx, buf),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Inner::Detached => Poll::Ready(Err(detached())),
         }
     }
@@ -144,6 +163,7 @@ impl AsyncWrite for NetStream {
         match &mut self.get_mut().0 {
             Inner::Glommio(s) => Pin::new(s).poll_write(cx, buf),
             Inner::Uring(s) => s.poll_queue(cx, buf),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Inner::Detached => Poll::Ready(Err(detached())),
         }
     }
@@ -152,6 +172,7 @@ impl AsyncWrite for NetStream {
         match &mut self.get_mut().0 {
             Inner::Glommio(s) => Pin::new(s).poll_flush(cx),
             Inner::Uring(s) => s.poll_sent(cx),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Inner::Detached => Poll::Ready(Err(detached())),
         }
     }
@@ -160,6 +181,7 @@ impl AsyncWrite for NetStream {
         match &mut self.get_mut().0 {
             Inner::Glommio(s) => Pin::new(s).poll_close(cx),
             Inner::Uring(s) => Pin::new(s).poll_close(cx),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
             Inner::Detached => Poll::Ready(Ok(())),
         }
     }

@@ -35,6 +35,7 @@ mod tests {
             routes: Vec::new(),
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into()],
             allowed_origins: vec!["https://app.example.com".into()],
+            tls: None,
         }
     }
 

@@ -15,6 +15,7 @@ fn session() -> L2mSession {
     L2mSession::new(
         crate::config::UpstreamId::test(0),
         Rc::new(crate::config::UpstreamUrl {
+            tls: false,
             host: "127.0.0.1".into(),
             port: 9,
             path: "/mcp".into(),

@@ -1,0 +1,118 @@
+//! `tls_cert`, `tls_key` and `tls_client_ca` on a listener: its certificate chain and key (and
+//! the CAs client certificates must chain to, for mTLS), read and checked
+//! (rustls builds a server configuration from them) at load; and the rule that a TLS listener
+//! runs on one shard.
+//!
+//! Not here: the rustls server configuration the shards use (crate::tls), the handshake
+//! (proxy/server.rs).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::error::{invalid_str, Error};
+use super::model::{CoreSelection, ListenerConfig, ListenerTls, RuntimeConfig};
+use super::pem::{read_certs, read_key};
+use super::raw::RawListener;
+use super::upstream_tls::CA_FILE;
+
+/// What a certificate file must hold.
+const CHAIN: &str =
+    "a PEM file holding the certificate chain, leaf first (-----BEGIN CERTIFICATE-----)";
+
+/// What to say about a TLS listener on several shards.
+const ONE_SHARD: &str = "shards = 1 in [runtime] (--shards 1): TLS listeners need --shards 1 \
+     until requests can be forwarded over the mesh (a TLS session cannot move to the shard \
+     owning a session)";
+
+/// The TLS setup of listener `prefix` (`listeners.NAME`), `None` without `tls_cert`/`tls_key`.
+///
+/// # Errors
+/// One of the two keys alone (or `tls_client_ca` without them), an unreadable file, no
+/// certificate or no key in it, a key that does not match the certificate.
+pub(super) fn resolve_listener_tls(
+    prefix: &str,
+    raw: &RawListener,
+) -> Result<Option<ListenerTls>, Error> {
+    let (cert_key, key_key) = (format!("{prefix}.tls_cert"), format!("{prefix}.tls_key"));
+    let (cert_file, key_file) = match (&raw.tls_cert, &raw.tls_key) {
+        (None, None) if raw.tls_client_ca.is_some() => {
+            return Err(Error::Missing {
+                key: cert_key,
+                allowed: "tls_client_ca asks clients for certificates over TLS: set tls_cert \
+                          and tls_key too",
+            })
+        }
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (Path::new(cert), Path::new(key)),
+        (Some(_), None) => {
+            return Err(Error::Missing {
+                key: key_key,
+                allowed: "a TLS listener needs both tls_cert and tls_key (PEM files)",
+            })
+        }
+        (None, Some(_)) => {
+            return Err(Error::Missing {
+                key: cert_key,
+                allowed: "a TLS listener needs both tls_cert and tls_key (PEM files)",
+            })
+        }
+    };
+    let client_ca = match &raw.tls_client_ca {
+        None => None,
+        Some(file) => {
+            let key = format!("{prefix}.tls_client_ca");
+            let file = Path::new(file);
+            let cas = read_certs(&key, file, CA_FILE)?;
+            if let Err(e) = crate::tls::client_verifier(&cas, Arc::new(crate::tls::provider())) {
+                return Err(Error::Invalid {
+                    key,
+                    value: format!("{:?} ({e})", file.display().to_string()),
+                    allowed: "a PEM file of CA certificates rustls accepts as trust anchors",
+                });
+            }
+            Some((file.to_owned(), cas))
+        }
+    };
+    let tls = ListenerTls {
+        cert_file: cert_file.to_owned(),
+        key_file: key_file.to_owned(),
+        chain: read_certs(&cert_key, cert_file, CHAIN)?,
+        key: read_key(&key_key, key_file)?,
+        client_ca,
+    };
+    if let Err(e) = crate::tls::server_config(&tls) {
+        return Err(Error::Invalid {
+            key: key_key,
+            value: format!("{:?} ({e})", key_file.display().to_string()),
+            allowed: "the private key of the certificate in tls_cert",
+        });
+    }
+    Ok(Some(tls))
+}
+
+/// A TLS listener needs exactly one shard.
+///
+/// # Errors
+/// A TLS listener while `runtime` runs more than one shard (or one per core).
+pub(super) fn check_tls_shards(
+    listeners: &[ListenerConfig],
+    runtime: &RuntimeConfig,
+) -> Result<(), Error> {
+    let one = match &runtime.cores {
+        CoreSelection::Count(n) => n.get() == 1,
+        CoreSelection::List(cores) => cores.len() == 1,
+        CoreSelection::All => false,
+    };
+    match listeners.iter().find(|l| l.tls.is_some()) {
+        Some(listener) if !one => Err(invalid_str(
+            &format!("listeners.{}.tls_cert", listener.name),
+            &listener
+                .tls
+                .as_ref()
+                .map(|t| t.cert_file.display().to_string())
+                .unwrap_or_default(),
+            ONE_SHARD,
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,165 @@
+//! Test plumbing for TLS: certificates made with rcgen (a CA and a server certificate for
+//! 127.0.0.1 and localhost it signs, written to temp files), a proxy with a TLS listener in
+//! front of the demo server, and [`tls_exchange`], one HTTP/1.1 request over a raw rustls
+//! client connection.
+//!
+//! Not here: the tests (tls.rs).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+use crate::client::IO_TIMEOUT;
+use crate::harness::{Proxy, IO_PATH};
+
+/// A CA and a server certificate for `127.0.0.1` and `localhost` it signed, as PEM files
+/// (removed on drop).
+pub(crate) struct TestPki {
+    /// The CA certificate.
+    pub(crate) ca: TempFile,
+    /// The server's certificate.
+    pub(crate) cert: TempFile,
+    /// The server's private key (PKCS#8).
+    pub(crate) key: TempFile,
+    /// A client certificate the CA signed, and its key (PEM), for mTLS.
+    client: (String, String),
+}
+
+impl TestPki {
+    /// A fresh CA named `name` and its server certificate.
+    pub(crate) fn new(name: &str) -> TestPki {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, name);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let client = CertificateParams::new(vec!["client.test".to_owned()])
+            .unwrap()
+            .signed_by(&client_key, &issuer)
+            .unwrap();
+        TestPki {
+            ca: TempFile::new(ca_cert.pem().as_bytes()),
+            cert: TempFile::new(server.pem().as_bytes()),
+            key: TempFile::new(key.serialize_pem().as_bytes()),
+            client: (client.pem(), client_key.serialize_pem()),
+        }
+    }
+
+    /// A rustls client trusting only this CA, showing the client certificate of `cert_from`
+    /// (this PKI or another one) when given.
+    pub(crate) fn client_config(&self, cert_from: Option<&TestPki>) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&self.ca.0).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let builder =
+            rustls::ClientConfig::builder_with_provider(Arc::new(shadowcat::tls::provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots);
+        let config = match cert_from {
+            Some(pki) => {
+                let (cert, key) = &pki.client;
+                let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+                let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+                builder.with_client_auth_cert(chain, key).unwrap()
+            }
+            None => builder.with_no_client_auth(),
+        };
+        Arc::new(config)
+    }
+}
+
+/// A file under the temp directory, removed on drop.
+pub(crate) struct TempFile(pub(crate) PathBuf);
+
+impl TempFile {
+    /// A new file holding `bytes`.
+    pub(crate) fn new(bytes: &[u8]) -> TempFile {
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "shadowcat-tls-test-{}-{}.pem",
+            std::process::id(),
+            MADE.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, bytes).unwrap();
+        TempFile(path)
+    }
+
+    /// The path as a TOML string.
+    pub(crate) fn toml(&self) -> String {
+        format!("{:?}", self.0.display().to_string())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// One shard with a TLS listener presenting `pki`'s server certificate (`extra` lines added to
+/// the listener, `timeouts` to `[timeouts]`), in front of the embedded demo server.
+pub(crate) fn tls_listener_proxy(pki: &TestPki, extra: &str, timeouts: &str) -> Proxy {
+    let toml = format!(
+        "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
+         [listeners.main]\nbind = \"127.0.0.1:0\"\ntls_cert = {cert}\ntls_key = {key}\n{extra}\n\n\
+         [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\n\n\
+         [upstreams.demo]\nurl = \"http://127.0.0.1:0/mcp\"\nrequest_timeout = \"10s\"\n\n\
+         [demo]\nbind = \"127.0.0.1:0\"\npath = \"/mcp\"\n\n\
+         [timeouts]\nshutdown_grace = \"2s\"\n{timeouts}\n\n\
+         [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n",
+        cert = pki.cert.toml(),
+        key = pki.key.toml(),
+    );
+    Proxy::start_toml(&toml, 1, format!("tls-listener-{}", std::process::id()))
+}
+
+/// POSTs `body` to `/mcp` at `addr` over TLS (`client`: [`TestPki::client_config`], server
+/// name 127.0.0.1) with `headers` and `Connection: close`, and returns everything the server
+/// sent, head and body, as text (empty when the handshake failed).
+pub(crate) fn tls_exchange(
+    addr: SocketAddr,
+    client: Arc<rustls::ClientConfig>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> String {
+    let tcp = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap();
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(client, name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut answer = Vec::new();
+    if tls
+        .write_all(request.as_bytes())
+        .and_then(|()| tls.write_all(body))
+        .and_then(|()| tls.flush())
+        .is_err()
+    {
+        return String::new();
+    }
+    // The server closes after the answer; a close without close_notify is fine here.
+    let _ = tls.read_to_end(&mut answer);
+    String::from_utf8(answer).unwrap()
+}
