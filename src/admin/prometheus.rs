@@ -165,6 +165,11 @@ fn render_uring(out: &mut String, reports: &[MetricsReport]) {
             "counter",
             sum(|s| s.eventfd_wakes),
         ),
+        (
+            "io_uring_lost_wakes_total",
+            "counter",
+            sum(|s| s.lost_wakes),
+        ),
         ("io_uring_enobufs_total", "counter", sum(|s| s.enobufs)),
         (
             "io_uring_starved_connections",

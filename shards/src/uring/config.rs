@@ -73,6 +73,9 @@ pub struct UringStats {
     pub unfixed_fds: u64,
     /// Times the reactor was woken by the ring's eventfd.
     pub eventfd_wakes: u64,
+    /// Times the parked reactor's rescue timer found completions the eventfd did not wake it
+    /// for (a lost wakeup, bounded by the timer).
+    pub lost_wakes: u64,
     /// Live connection entries (including closing ones).
     pub conns: usize,
     /// Completions the kernel posted that the reactor has not reaped yet.

