@@ -124,7 +124,7 @@ base_ratio() {
 # listen_url KIND: URL from the `listening KIND URL` line of the last started server.
 listen_url() {
     local url
-    url=$(sed -n "s/^listening $1 \\(http:[^ ]*\\)\$/\\1/p" "$STARTED_OUT" | head -n 1)
+    url=$(sed -n "s/^listening $1 \\(https\\{0,1\\}:[^ ]*\\)\$/\\1/p" "$STARTED_OUT" | head -n 1)
     [[ -n $url ]] || die "no 'listening $1 URL' line in: $(tr '\n' '|' <"$STARTED_OUT")"
     printf '%s' "$url"
 }

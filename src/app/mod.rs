@@ -88,11 +88,12 @@ pub fn run_proxy(config: Config) -> Result<(), AppError> {
         lines.push(format!("listening demo http://{d}{path}"));
     }
     for (addr, l) in binds.listeners.iter().zip(&config.listeners) {
+        let scheme = if l.tls.is_some() { "https" } else { "http" };
         for r in &l.routes {
-            lines.push(format!("listening proxy http://{addr}{}", r.path));
+            lines.push(format!("listening proxy {scheme}://{addr}{}", r.path));
             if let Some(legacy) = &r.legacy_sse {
                 lines.push(format!(
-                    "listening proxy-sse http://{addr}{}",
+                    "listening proxy-sse {scheme}://{addr}{}",
                     legacy.sse_path
                 ));
             }

@@ -41,7 +41,7 @@ STOP_GRACE_S = 5.0
 # Lines of child output kept for failure messages.
 OUTPUT_TAIL_LINES = 60
 
-_LISTENING_LINE = re.compile(r"^listening (?P<name>[\w-]+) (?P<url>http://\S+)$")
+_LISTENING_LINE = re.compile(r"^listening (?P<name>[\w-]+) (?P<url>https?://\S+)$")
 # tracing-subscriber colours its output even into a pipe.
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _PRELOAD_LINE = re.compile(r"loopback-preload listening 127\.0\.0\.1:(?P<port>\d+)")
@@ -264,7 +264,7 @@ def wait_shadowcat_ready(process: ManagedProcess, required: Sequence[str]) -> di
     if missing:
         raise process.failure(f"printed `ready` without `listening {' / '.join(missing)} URL`")
     for name, url in listening.items():
-        if not url.startswith(f"http://{LOOPBACK_HOST}:"):
+        if not url.startswith((f"http://{LOOPBACK_HOST}:", f"https://{LOOPBACK_HOST}:")):
             raise process.failure(f"{name} listens on {url}, not on {LOOPBACK_HOST}")
     return listening
 
