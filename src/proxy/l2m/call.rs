@@ -110,11 +110,7 @@ pub(in crate::proxy) async fn serve<S: Sink>(
     let client = (Rc::new(tx), rx);
     let mut rounds = Rounds::default();
     let mut retry_id: Option<Box<RawValue>> = None;
-    // A tools/call mirrors its annotated arguments into Mcp-Param-* headers (tools.rs).
-    let tool = facts
-        .mcp_name
-        .as_deref()
-        .filter(|_| facts.method == Method::ToolsCall);
+    let tool = called_tool(facts);
     let mut params = Vec::new();
     if let Some(name) = tool {
         match headers_unless_stopped(state, session, head, name, body, false, &cancel).await {
@@ -145,17 +141,12 @@ pub(in crate::proxy) async fn serve<S: Sink>(
             Err(end) => return close(answer, state, &id, end).await,
         };
         if let Some(name) = tool.filter(|_| !refreshed && tools::is_header_mismatch(&message)) {
-            // The tool's schema may have changed: read tools/list again and retry once when
-            // that changes the headers (2026-07-28 §Client Behavior).
             refreshed = true;
-            let Some(fresh) =
-                headers_unless_stopped(state, session, head, name, body, true, &cancel).await
-            else {
-                return answer.abandon(state).await;
-            };
-            if fresh != params {
-                params = fresh;
-                continue;
+            let call = (&**session, head, name, body);
+            match refresh_headers(state, call, &cancel, &mut params).await {
+                None => return answer.abandon(state).await,
+                Some(true) => continue,
+                Some(false) => {}
             }
         }
         let message = if facts.method == Method::ToolsList {
@@ -175,17 +166,12 @@ pub(in crate::proxy) async fn serve<S: Sink>(
             &client,
             &mut rounds,
             input,
+            (&cancel, timeout),
         );
         if let Some(end) = asked.await? {
             return close(answer, state, &id, end).await;
         }
-        if let Some(end) = collect(&client.1, &mut rounds, &cancel, session, timeout).await {
-            return close(answer, state, &id, end).await;
-        }
-        retry_id = Some(
-            RawValue::from_string(format!("\"{}\"", session.mint("retry")))
-                .map_err(|_| ProxyError::Internal("retry id"))?,
-        );
+        retry_id = Some(retry_id_for(session)?);
     }
 }
 
@@ -280,9 +266,10 @@ fn next_step<'m>(message: &'m [u8], id: &JsonRpcId, retried: bool) -> Result<Nex
     }
 }
 
-/// Starts an MRTR round: the upstream's input requests go to the client as server→client
-/// requests under minted ids, each routed back here by `client`'s sender. `Some` when the
-/// round cannot start.
+/// One MRTR round with the client: the upstream's input requests go to it as server→client
+/// requests under minted ids (each answer routed back here by `client`'s sender), then its
+/// answers are awaited (`collect`) until the cancel latch fires or `timeout` passes. `Some`
+/// when the call ends instead of retrying.
 async fn ask_client<S: Sink>(
     answer: &mut S,
     state: &ShardState,
@@ -290,6 +277,7 @@ async fn ask_client<S: Sink>(
     client: &(Rc<LocalSender<ClientAnswer>>, LocalReceiver<ClientAnswer>),
     rounds: &mut Rounds,
     input: InputRequired,
+    (cancel, timeout): (&Latch, Duration),
 ) -> Result<Option<Close>, ProxyError> {
     let session = inflight.session;
     let outgoing = match rounds.start(input, &session.capabilities, || session.mint("input")) {
@@ -306,7 +294,40 @@ async fn ask_client<S: Sink>(
     for out in &outgoing {
         answer.stream(state, &out.message).await?;
     }
-    Ok(None)
+    Ok(collect(&client.1, rounds, cancel, session, timeout).await)
+}
+
+/// A fresh id for the next retry round, minted by the session.
+fn retry_id_for(session: &L2mSession) -> Result<Box<RawValue>, ProxyError> {
+    RawValue::from_string(format!("\"{}\"", session.mint("retry")))
+        .map_err(|_| ProxyError::Internal("retry id"))
+}
+
+/// The tool a `tools/call` names: its annotated arguments are mirrored into `Mcp-Param-*`
+/// headers (tools.rs).
+fn called_tool(facts: &Facts) -> Option<&str> {
+    facts
+        .mcp_name
+        .as_deref()
+        .filter(|_| facts.method == Method::ToolsCall)
+}
+
+/// After the upstream said the `Mcp-Param-*` headers do not match (the tool's schema may have
+/// changed): reads `tools/list` again into `params`. `Some(true)`: they changed, retry once
+/// with them (2026-07-28 §Client Behavior); `Some(false)`: unchanged; `None`: the client
+/// cancelled or the session ended.
+async fn refresh_headers(
+    state: &Rc<ShardState>,
+    (session, head, name, body): (&L2mSession, &RequestHead, &str, &[u8]),
+    cancel: &Latch,
+    params: &mut Vec<(String, String)>,
+) -> Option<bool> {
+    let fresh = headers_unless_stopped(state, session, head, name, body, true, cancel).await?;
+    if fresh == *params {
+        return Some(false);
+    }
+    *params = fresh;
+    Some(true)
 }
 
 /// How a call ends without a complete result to relay: what the client is told.
