@@ -16,14 +16,10 @@ fn listing(id: &str) -> String {
     )
 }
 
-fn names(message: &[u8]) -> Vec<String> {
+/// Whether `message` is a listing of `echo` alone (`add` cut).
+fn only_echo(message: &[u8]) -> bool {
     let value: serde_json::Value = serde_json::from_slice(message).unwrap();
-    value["result"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_owned())
-        .collect()
+    value["result"]["tools"] == serde_json::json!([{"name": "echo"}])
 }
 
 #[test]
@@ -38,7 +34,7 @@ fn only_the_answer_to_a_pending_listing_is_cut_and_only_once() {
     let cut = w
         .judge(listing("1").as_bytes())
         .expect("the listing is judged");
-    assert_eq!(names(&cut), ["echo"]);
+    assert!(only_echo(&cut));
     // Answered: a later answer reusing id 1 (say, a tools/call) keeps its bytes.
     assert_eq!(w.judge(listing("1").as_bytes()), None);
 }
@@ -52,7 +48,7 @@ fn other_messages_pass_untouched_while_a_listing_is_pending() {
     let request = br#"{"jsonrpc":"2.0","id":1,"method":"sampling/createMessage","params":{"tools":[{"name":"add"}]}}"#;
     assert_eq!(w.judge(request), None);
     // Still pending: the listing that follows is cut.
-    assert_eq!(names(&w.judge(listing("1").as_bytes()).unwrap()), ["echo"]);
+    assert!(only_echo(&w.judge(listing("1").as_bytes()).unwrap()));
 }
 
 #[test]
@@ -102,11 +98,8 @@ fn too_many_pending_listings_judge_every_answer_from_then_on() {
     assert_eq!(w.expect(Method::ToolsList, Some(&over)), None);
     // Fails closed: any answer is judged, the untracked listing included, twice over.
     for _ in 0..2 {
-        assert_eq!(names(&w.judge(listing("-1").as_bytes()).unwrap()), ["echo"]);
-        assert_eq!(
-            names(&w.judge(listing("\"x\"").as_bytes()).unwrap()),
-            ["echo"]
-        );
+        assert!(only_echo(&w.judge(listing("-1").as_bytes()).unwrap()));
+        assert!(only_echo(&w.judge(listing("\"x\"").as_bytes()).unwrap()));
     }
     assert!(w.pending.borrow().is_empty(), "the ids are dropped");
 }

@@ -12,7 +12,8 @@
 //! (proxy::legacy::modern).
 //!
 //! Not here: local answers and routing of the client's messages (post.rs), the bytes (wire.rs),
-//! the round bookkeeping (mrtr.rs), writing the answer (sink.rs).
+//! the round bookkeeping (mrtr.rs), writing the answer (sink.rs), the answer of a call that ends
+//! without a result (call_end.rs).
 
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -29,7 +30,8 @@ use crate::mcp::{jsonrpc, JsonRpcId, Method};
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
 use super::super::stdio::answer::ClientShape;
-use super::mrtr::{self, Final, InputRequired, Rounds, Stop};
+use super::call_end::{close, Close};
+use super::mrtr::{self, Final, InputRequired, Rounds};
 use super::sink::{Answer, Sink};
 use super::wire::{self, ClientMeta, Retry, Shape};
 use super::{tools, upstream};
@@ -330,39 +332,6 @@ async fn refresh_headers(
     Some(true)
 }
 
-/// How a call ends without a complete result to relay: what the client is told.
-enum Close {
-    /// Nothing: the client cancelled, or the session ended.
-    Abandon,
-    /// A JSON-RPC error written by the proxy.
-    Error(i32, &'static str),
-    /// The upstream refused the request (401/403): relayed as is.
-    Auth(upstream::AuthRefusal),
-    /// The upstream failed.
-    Failed(ProxyError),
-    /// An MRTR round cannot go on.
-    Stopped(Stop),
-    /// The proxy could not write the answer: the call fails with this error, unanswered.
-    Internal(&'static str),
-}
-
-/// Ends the call the way `end` says.
-async fn close<S: Sink>(
-    answer: S,
-    state: &ShardState,
-    id: &JsonRpcId,
-    end: Close,
-) -> Result<S::Done, ProxyError> {
-    match end {
-        Close::Abandon => answer.abandon(state).await,
-        Close::Error(code, message) => answer.error(state, id, code, message, None).await,
-        Close::Auth(refusal) => answer.refused(state, id, refusal).await,
-        Close::Failed(e) => answer.failed(state, id, e).await,
-        Close::Stopped(stop) => stopped(answer, state, id, &stop).await,
-        Close::Internal(what) => Err(ProxyError::Internal(what)),
-    }
-}
-
 /// The `Mcp-Param-*` headers of a `tools/call` of `name` (tools.rs, `refresh`: read
 /// `tools/list` again), unless the client cancels the request or the session ends first
 /// (`None`).
@@ -382,72 +351,6 @@ async fn headers_unless_stopped(
     let found =
         async { Some(tools::call_headers(state, session, head, name, body, refresh).await) };
     futures_lite::future::or(found, stop).await
-}
-
-/// Answers the client with the error a [`Stop`] means.
-async fn stopped<S: Sink>(
-    answer: S,
-    state: &ShardState,
-    id: &JsonRpcId,
-    stop: &Stop,
-) -> Result<S::Done, ProxyError> {
-    match stop {
-        Stop::Undeclared { method, capability } => {
-            let text = match capability {
-                Some(cap) => format!(
-                    "The upstream needs a {method} request, but the client did not declare the \
-                     {cap:?} capability"
-                ),
-                None => format!("The upstream asked for {method:?}, which MRTR does not allow"),
-            };
-            let data =
-                capability.map(|cap| format!(r#"{{"requiredCapabilities":{{"{cap}":{{}}}}}}"#));
-            answer
-                .error(
-                    state,
-                    id,
-                    jsonrpc::MISSING_CLIENT_CAPABILITY,
-                    &text,
-                    data.as_deref(),
-                )
-                .await
-        }
-        Stop::TooManyRounds => {
-            answer
-                .error(
-                    state,
-                    id,
-                    jsonrpc::INTERNAL_ERROR,
-                    "The upstream kept asking for input (too many MRTR rounds)",
-                    None,
-                )
-                .await
-        }
-        Stop::Empty => {
-            answer
-                .error(
-                    state,
-                    id,
-                    jsonrpc::INTERNAL_ERROR,
-                    "The upstream answered input_required without input requests or state",
-                    None,
-                )
-                .await
-        }
-        Stop::ClientError(error) => {
-            answer
-                .error(
-                    state,
-                    id,
-                    jsonrpc::INTERNAL_ERROR,
-                    "The client refused the upstream's input request",
-                    serde_json::from_str::<&RawValue>(error)
-                        .ok()
-                        .map(RawValue::get),
-                )
-                .await
-        }
-    }
 }
 
 /// Waits for the client's answers to the round's input requests (at once when the upstream
