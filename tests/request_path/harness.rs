@@ -2,7 +2,8 @@
 //! `shadowcat::config::from_toml_str` (what `shadowcat run --config` loads) and `app::start`
 //! (what `shadowcat run`/`demo`/`reverse` run), on 127.0.0.1 port 0, with the demo MCP server
 //! as the upstream: embedded in the proxy over HTTP (as `shadowcat demo` runs it), or
-//! `shadowcat demo-server --stdio` children of the built binary. `app::start` returns once
+//! `shadowcat demo-server --stdio` children of the built binary (or, for answers the demo never
+//! gives, a `sh` script the test writes, run as a stdio child). `app::start` returns once
 //! every shard has bound its listeners, so the ports are known without waiting; dropping the
 //! [`Proxy`] stops the shards and joins them (children reaped), also when the test panics.
 //!

@@ -2,7 +2,9 @@
 //! and upstream the harness has: a hidden tool is missing from `tools/list` (JSON answers, SSE
 //! answers, stdio children, legacy streams, 2026-07-28 translated listings) and a call to it is
 //! answered `-32602 Unknown tool: NAME` by the proxy. `add` is a real demo tool: had the call
-//! reached the upstream, it would have answered with a sum, not an error.
+//! reached the upstream, it would have answered with a sum, not an error. On a legacy stream
+//! only answers to `tools/list` requests are judged: a scripted stdio child's `tools/call`
+//! result naming `add` in its own `tools` array reaches the client byte for byte.
 
 use serde_json::{json, Value};
 
