@@ -8,6 +8,9 @@ use std::fmt::Write as _;
 use crate::mcp::Method;
 use crate::proxy::metrics::COUNTER_NAMES;
 use crate::proxy::state::MetricsReport;
+use crate::upstream::children::ChildStats;
+use shards::metrics::Snapshot;
+use shards::slab::BufStats;
 
 /// Quantiles exported for latency summaries: (percentile, label as Prometheus expects it).
 const QUANTILES: &[(f64, &str)] = &[
@@ -23,22 +26,14 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
     let Some((first, rest)) = reports.split_first() else {
         return out;
     };
-    let mut general = first.snapshot.clone();
-    let mut methods = first.methods.clone();
-    let mut sessions = first.sessions;
-    let mut legacy_streams = first.legacy_streams;
-    let mut buffers = first.buffers;
-    let mut children = first.children;
-    for r in rest {
-        children.live += r.children.live;
-        children.started += r.children.started;
-        children.crashed += r.children.crashed;
-        general.merge(&r.snapshot);
-        methods.merge(&r.methods);
-        sessions += r.sessions;
-        legacy_streams += r.legacy_streams;
-        buffers = add_buffers(buffers, r.buffers);
-    }
+    let Totals {
+        general,
+        methods,
+        sessions,
+        legacy_streams,
+        buffers,
+        children,
+    } = totals(first, rest);
     let _ = writeln!(
         out,
         "# TYPE shadowcat_shards gauge\nshadowcat_shards {shard_count}"
@@ -89,6 +84,45 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
         &general,
         "request_duration_us",
     );
+    render_methods(&mut out, &methods);
+    out
+}
+
+/// Every shard's numbers summed (io_uring's are rendered per shard: `render_uring`).
+struct Totals {
+    general: Snapshot,
+    methods: Snapshot,
+    sessions: u64,
+    legacy_streams: u64,
+    buffers: BufStats,
+    children: ChildStats,
+}
+
+/// Sums `first` and the `rest` of the shards' reports.
+fn totals(first: &MetricsReport, rest: &[MetricsReport]) -> Totals {
+    let mut t = Totals {
+        general: first.snapshot.clone(),
+        methods: first.methods.clone(),
+        sessions: first.sessions,
+        legacy_streams: first.legacy_streams,
+        buffers: first.buffers,
+        children: first.children,
+    };
+    for r in rest {
+        t.children.live += r.children.live;
+        t.children.started += r.children.started;
+        t.children.crashed += r.children.crashed;
+        t.general.merge(&r.snapshot);
+        t.methods.merge(&r.methods);
+        t.sessions += r.sessions;
+        t.legacy_streams += r.legacy_streams;
+        t.buffers = add_buffers(t.buffers, r.buffers);
+    }
+    t
+}
+
+/// The per-method request counts and latency summaries (methods never seen are left out).
+fn render_methods(out: &mut String, methods: &Snapshot) {
     let _ = writeln!(out, "# TYPE shadowcat_requests_total counter");
     for method in Method::ALL {
         let n = methods.counter(method).unwrap_or(0);
@@ -100,15 +134,14 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
     for method in Method::ALL {
         if methods.count(method).unwrap_or(0) > 0 {
             summary(
-                &mut out,
+                out,
                 "shadowcat_method_duration_us",
                 Some(method),
-                &methods,
+                methods,
                 method,
             );
         }
     }
-    out
 }
 
 fn summary(

@@ -78,6 +78,14 @@ pub(super) fn upstream_kind<'a>(
                       session holds its own connections",
         });
     }
+    check_keys_apply(name, raw, &kind)?;
+    Ok(kind)
+}
+
+/// Rejects keys that do not apply to the upstream's transport (`kind`): the stdio keys on an
+/// HTTP or SSE upstream, the HTTP keys on a stdio one.
+fn check_keys_apply(name: &str, raw: &RawUpstream, kind: &UpstreamKind<'_>) -> Result<(), Error> {
+    let key = |field: &str| format!("upstreams.{name}.{field}");
     match kind {
         UpstreamKind::Http(_) | UpstreamKind::Sse(_) => {
             let stdio_only = [
@@ -112,7 +120,7 @@ pub(super) fn upstream_kind<'a>(
             }
         }
     }
-    Ok(kind)
+    Ok(())
 }
 
 const WARM: Bound = Bound {

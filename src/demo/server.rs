@@ -286,6 +286,8 @@ async fn reply_to(
     Some(reply)
 }
 
+/// Writes one demo reply on `conn` (`out`: scratch for the bytes); false once the client is
+/// gone.
 async fn write_reply(
     conn: &mut HttpConn<NetStream>,
     reply: DemoReply,
@@ -332,45 +334,57 @@ async fn write_reply(
             conn.write_all(out).await.is_ok()
         }
         DemoReply::Sse { session_id, steps } => {
-            out.extend_from_slice(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n",
-            );
-            if let Some(s) = session_id.as_deref() {
-                out.extend_from_slice(b"Mcp-Session-Id: ");
-                out.extend_from_slice(s.as_bytes());
-                out.extend_from_slice(b"\r\n");
-            }
-            if !keep {
-                out.extend_from_slice(b"Connection: close\r\n");
-            }
-            out.extend_from_slice(b"\r\n");
-            let mut event = Vec::with_capacity(512);
-            for step in steps {
-                match step {
-                    SseStep::Message(json) => {
-                        event.clear();
-                        crate::http::write_event(&mut event, None, Some("message"), &json);
-                        crate::http::write_chunk(out, &event);
-                        if conn.write_all(out).await.is_err() {
-                            return false;
-                        }
-                        out.clear();
-                    }
-                    SseStep::Delay(d) => {
-                        if !out.is_empty() {
-                            if conn.write_all(out).await.is_err() {
-                                return false;
-                            }
-                            out.clear();
-                        }
-                        glommio::timer::sleep(d).await;
-                    }
-                }
-            }
-            out.extend_from_slice(crate::http::LAST_CHUNK);
-            conn.write_all(out).await.is_ok()
+            write_sse(conn, session_id.as_deref(), steps, keep, out).await
         }
     }
+}
+
+/// Writes an SSE answer: its head, then each step (a `message` event, or a pause the demo
+/// takes between events), then the last chunk.
+async fn write_sse(
+    conn: &mut HttpConn<NetStream>,
+    session_id: Option<&str>,
+    steps: Vec<SseStep>,
+    keep: bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    out.extend_from_slice(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n",
+    );
+    if let Some(s) = session_id {
+        out.extend_from_slice(b"Mcp-Session-Id: ");
+        out.extend_from_slice(s.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !keep {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    let mut event = Vec::with_capacity(512);
+    for step in steps {
+        match step {
+            SseStep::Message(json) => {
+                event.clear();
+                crate::http::write_event(&mut event, None, Some("message"), &json);
+                crate::http::write_chunk(out, &event);
+                if conn.write_all(out).await.is_err() {
+                    return false;
+                }
+                out.clear();
+            }
+            SseStep::Delay(d) => {
+                if !out.is_empty() {
+                    if conn.write_all(out).await.is_err() {
+                        return false;
+                    }
+                    out.clear();
+                }
+                glommio::timer::sleep(d).await;
+            }
+        }
+    }
+    out.extend_from_slice(crate::http::LAST_CHUNK);
+    conn.write_all(out).await.is_ok()
 }
 
 /// A shard of the standalone `demo-server`: bind, report ready, serve until signalled.

@@ -139,11 +139,33 @@ impl ChunkedDecoder {
         }
     }
 
-    /// One byte of framing (anything but data).
+    /// One byte of framing (anything but data): the size line, the CRLF after a chunk's data,
+    /// or the trailer section.
     fn advance(&mut self, byte: u8) -> Result<State, Error> {
+        match self.state {
+            State::Size { .. }
+            | State::SizeSpace { .. }
+            | State::Extension { .. }
+            | State::SizeLf { .. } => self.size_line(byte),
+            State::DataCr if byte == b'\r' => Ok(State::DataLf),
+            State::DataLf if byte == b'\n' => Ok(State::Size { size: 0, digits: 0 }),
+            State::DataCr | State::DataLf => {
+                Err(self.kind.malformed(Malformed::BadChunkTerminator))
+            }
+            State::TrailerStart { .. }
+            | State::TrailerLine { .. }
+            | State::TrailerLf { .. }
+            | State::EndLf => self.trailer(byte),
+            // `next` handles these two without calling `advance`.
+            State::Data { .. } | State::Done => Ok(self.state),
+        }
+    }
+
+    /// One byte of a size line (`1a;ext=1\r\n`): hex digits, optional BWS and extension, CRLF;
+    /// its end starts the chunk's data, or the trailer after the last chunk.
+    #[inline]
+    fn size_line(&mut self, byte: u8) -> Result<State, Error> {
         let bad_size = || self.kind.malformed(Malformed::BadChunkSize);
-        let bad_end = || self.kind.malformed(Malformed::BadChunkTerminator);
-        let bad_trailer = || self.kind.malformed(Malformed::BadTrailer);
         Ok(match (self.state, byte) {
             (State::Size { size, digits }, _) if byte.is_ascii_hexdigit() => {
                 let digit = u64::from(hex_value(byte));
@@ -192,16 +214,16 @@ impl ChunkedDecoder {
                 }
                 State::Data { remaining: size }
             }
-            (
-                State::Size { .. }
-                | State::SizeSpace { .. }
-                | State::Extension { .. }
-                | State::SizeLf { .. },
-                _,
-            ) => return Err(bad_size()),
-            (State::DataCr, b'\r') => State::DataLf,
-            (State::DataLf, b'\n') => State::Size { size: 0, digits: 0 },
-            (State::DataCr | State::DataLf, _) => return Err(bad_end()),
+            _ => return Err(bad_size()),
+        })
+    }
+
+    /// One byte of the trailer section: fields (skipped, at most `MAX_TRAILER_BYTES`) up to
+    /// the empty line that ends the body.
+    #[inline]
+    fn trailer(&self, byte: u8) -> Result<State, Error> {
+        let bad_trailer = || self.kind.malformed(Malformed::BadTrailer);
+        Ok(match (self.state, byte) {
             (State::TrailerStart { .. }, b'\r') => State::EndLf,
             (State::EndLf, b'\n') => State::Done,
             (State::TrailerStart { total } | State::TrailerLine { total }, _) if byte != b'\n' => {
@@ -216,15 +238,7 @@ impl ChunkedDecoder {
                 }
             }
             (State::TrailerLf { total }, b'\n') => State::TrailerStart { total: total + 1 },
-            (
-                State::TrailerStart { .. }
-                | State::TrailerLine { .. }
-                | State::TrailerLf { .. }
-                | State::EndLf,
-                _,
-            ) => return Err(bad_trailer()),
-            // `next` handles these two without calling `advance`.
-            (State::Data { .. } | State::Done, _) => self.state,
+            _ => return Err(bad_trailer()),
         })
     }
 }

@@ -5,8 +5,10 @@
 //! Here: [`Stage`] (the one stage interface: a closed enum dispatched by `match`), the built-in
 //! checks (checks/, one file each), [`RouteStages`] (a route's ordered stage lists per request
 //! method, built once per shard from the config snapshot and shared through `Rc`), the
-//! request-side [`Verdict`] of the configured stages, the response-side rewrite of one message,
-//! and [`describe`], the lists `shadowcat config check` prints, generated from the same lists.
+//! request-side [`Verdict`] of the configured stages, the response-side rewrite of one message
+//! ([`ListingWatch`] for a sink that sees a whole session's messages: only answers to its pending
+//! `tools/list` requests are judged), and [`describe`], the lists `shadowcat config check`
+//! prints, generated from the same lists.
 //! Not here: reading requests or writing answers, and the steps that need I/O or shard state
 //! (routing, reading the body, the session table): the proxy runs those at their place in the
 //! list ([`Stage::by_proxy`]) and turns a [`Refusal`] into its answer.
@@ -17,6 +19,7 @@
 pub mod checks;
 mod context;
 mod facts;
+mod listings;
 mod principal;
 mod refusal;
 mod stage;
@@ -24,6 +27,7 @@ mod tool_filter;
 
 pub use context::RequestCtx;
 pub use facts::{facts, Body, Facts, Message};
+pub use listings::ListingWatch;
 pub use principal::Principal;
 pub use refusal::{Mismatch, Refusal};
 pub use stage::{Flow, Found, Input, Phase, Stage};

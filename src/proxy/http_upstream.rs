@@ -76,17 +76,8 @@ pub(super) async fn post(
         return probe_era(state, client, head, ctx, ex, sent, id).await;
     }
     drop(request);
-    if status == 404 {
-        if let Some(sid) = ctx.session {
-            // The upstream forgot the session: drop ours so the client re-initializes.
-            state.sessions.borrow_mut().remove(&sid);
-            state.l2m.end(&sid);
-            state.metrics.incr(Counter::SessionsLost);
-            finish(state, ex, false);
-            return Err(ProxyError::SessionNotFound {
-                id: facts.id().cloned(),
-            });
-        }
+    if let (404, Some(sid)) = (status, ctx.session) {
+        return Err(session_forgotten(state, sid, ex, facts.id()));
     }
 
     let minted;
@@ -117,6 +108,21 @@ pub(super) async fn post(
     let keep = relay_exchange(state, client, ex, plan).await;
     state.metrics.request(facts.method, ctx.started.elapsed());
     Ok(keep)
+}
+
+/// The upstream answered 404 on a session: it forgot it, so does the proxy (the client
+/// re-initializes); the error to answer (cold path).
+fn session_forgotten(
+    state: &ShardState,
+    sid: SessionId,
+    ex: Exchange,
+    id: Option<&JsonRpcId>,
+) -> ProxyError {
+    state.sessions.borrow_mut().remove(&sid);
+    state.l2m.end(&sid);
+    state.metrics.incr(Counter::SessionsLost);
+    finish(state, ex, false);
+    ProxyError::SessionNotFound { id: id.cloned() }
 }
 
 /// Writes the POST for the upstream (head, under the upstream's own session id, then the

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use shards::io::NetStream;
+use shards::slab::Lease;
 
 use crate::config::{RouteConfig, RouteId, UpstreamId};
 use crate::http::{Head, HttpConn, RequestHead};
@@ -33,6 +34,8 @@ use super::stdio::answer::{write_empty, ClientShape};
 struct Target {
     upstream: UpstreamId,
     client_session: Option<SessionId>,
+    /// A 2026-07-28 (stateless) request: no session, served on this shard.
+    modern: bool,
 }
 
 /// Handles one POST on `route`; returns whether the client connection stays open.
@@ -58,41 +61,7 @@ pub async fn post(
     let mut body = state.bufs.lease(4096);
     read_request_body(state, client, head, &mut body).await?;
     let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
-    // After the body: the refusals carry the request's id.
-    let with_facts = Input {
-        head,
-        facts: Some(&facts),
-        session: None,
-    };
-    stages
-        .run(Flow::Post, Phase::Facts, &with_facts, &mut found)
-        .map_err(|refusal| ProxyError::refused(refusal, facts.id().cloned()))?;
-    let modern = found.modern;
-    let target = if modern {
-        // Stateless: no session lookup (a modern-only route ignores Mcp-Session-Id), served
-        // on this shard.
-        state.metrics.incr(Counter::ModernRequests);
-        Target {
-            upstream: route.upstream,
-            client_session: None,
-        }
-    } else {
-        resolve_target(
-            state,
-            stages,
-            (route_id, route.upstream),
-            head,
-            &facts,
-            &mut found,
-        )?
-    };
-    // session_limit.
-    if facts.is_initialize && state.sessions.borrow().len() >= state.config.sessions.max_per_shard {
-        // Refused before the upstream creates a session that could never be used.
-        return Err(ProxyError::TooManySessions {
-            id: facts.id().cloned(),
-        });
-    }
+    let target = after_body(state, stages, (route_id, route), head, &facts, &mut found)?;
     if !admit_by_stages(state, stages, &facts)? {
         let shape = ClientShape {
             keep_alive: head.keep_alive(),
@@ -109,34 +78,91 @@ pub async fn post(
         route: route_id,
         upstream: target.upstream,
         session: target.client_session,
-        modern,
+        modern: target.modern,
         started,
     };
-    match Adapter::choose(state, &ctx) {
+    to_adapter(state, client, head, body, &ctx).await
+}
+
+/// The list's phases once the body is read (facts, then session for a request that is not
+/// stateless) and the session limit: where the request goes, or its refusal (carrying the
+/// request's id).
+fn after_body(
+    state: &ShardState,
+    stages: &RouteStages,
+    (route_id, route): (RouteId, &RouteConfig),
+    head: &RequestHead,
+    facts: &Facts,
+    found: &mut Found,
+) -> Result<Target, ProxyError> {
+    let with_facts = Input {
+        head,
+        facts: Some(facts),
+        session: None,
+    };
+    stages
+        .run(Flow::Post, Phase::Facts, &with_facts, found)
+        .map_err(|refusal| ProxyError::refused(refusal, facts.id().cloned()))?;
+    let target = if found.modern {
+        // Stateless: no session lookup (a modern-only route ignores Mcp-Session-Id), served
+        // on this shard.
+        state.metrics.incr(Counter::ModernRequests);
+        Target {
+            upstream: route.upstream,
+            client_session: None,
+            modern: true,
+        }
+    } else {
+        resolve_target(
+            state,
+            stages,
+            (route_id, route.upstream),
+            head,
+            facts,
+            found,
+        )?
+    };
+    // session_limit.
+    if facts.is_initialize && state.sessions.borrow().len() >= state.config.sessions.max_per_shard {
+        // Refused before the upstream creates a session that could never be used.
+        return Err(ProxyError::TooManySessions {
+            id: facts.id().cloned(),
+        });
+    }
+    Ok(target)
+}
+
+/// The one call to the upstream adapter `Adapter::choose` picks for `ctx`.
+async fn to_adapter(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<NetStream>,
+    head: &RequestHead,
+    body: Lease<'_>,
+    ctx: &RequestCtx,
+) -> Result<bool, ProxyError> {
+    match Adapter::choose(state, ctx) {
         Adapter::LegacyToModern(http) => {
             // An `initialize` the translation turns down (the upstream is legacy after all)
             // passes through to the HTTP adapter.
             // The translations are boxed: their large futures would otherwise size every
             // connection's (issue 13, memory per open stream).
-            if let Some(served) = Box::pin(super::l2m::intercept(
-                state, http, client, head, &body, &ctx,
-            ))
-            .await
+            if let Some(served) =
+                Box::pin(super::l2m::intercept(state, http, client, head, &body, ctx)).await
             {
                 return served;
             }
-            http_upstream::post(state, http, client, head, body, &ctx).await
+            http_upstream::post(state, http, client, head, body, ctx).await
         }
         Adapter::ModernToLegacy(id) => {
             Box::pin(super::modern_client::serve(
-                state, client, head, &body, &ctx, id,
+                state, client, head, &body, ctx, id,
             ))
             .await
         }
         Adapter::Link { children, timeout } => {
-            super::stdio::post(state, children, client, head, body, &ctx, timeout).await
+            super::stdio::post(state, children, client, head, body, ctx, timeout).await
         }
-        Adapter::Http(http) => http_upstream::post(state, http, client, head, body, &ctx).await,
+        Adapter::Http(http) => http_upstream::post(state, http, client, head, body, ctx).await,
     }
 }
 
@@ -167,10 +193,12 @@ fn resolve_target(
         None => Target {
             upstream: route_upstream,
             client_session: None,
+            modern: false,
         },
         Some((id, upstream, _)) => Target {
             upstream,
             client_session: Some(id),
+            modern: false,
         },
     })
 }

@@ -67,16 +67,9 @@ where
         };
         match piece {
             Some(Ok(Some(data))) => {
-                if let Some(parser) = events.as_mut() {
-                    match count_events(parser, data) {
-                        Ok(n) => plan.metrics.add(Counter::SseEvents, n),
-                        Err(_) => return RelayEnd::UpstreamBroken,
-                    }
-                }
-                if out_framing == OutFraming::Chunked {
-                    crate::http::write_chunk(scratch, data);
-                } else {
-                    scratch.extend_from_slice(data);
+                let chunked = out_framing == OutFraming::Chunked;
+                if frame_piece(scratch, data, chunked, events.as_mut(), &plan).is_err() {
+                    return RelayEnd::UpstreamBroken;
                 }
                 if !send(client, scratch, write_limit).await {
                     return RelayEnd::ClientGone;
@@ -197,6 +190,31 @@ async fn answer_not_sent(
     state.metrics.status(status);
     let limit = plan.idle_timeout.unwrap_or(STREAM_WRITE_TIMEOUT);
     send(client, &mut out, limit).await && plan.client_keep_alive
+}
+
+/// Adds one body piece to `out` in the client's framing, counting the SSE events it
+/// completes (`events`: the parser of an SSE body).
+///
+/// # Errors
+/// The upstream's SSE is malformed.
+#[inline]
+fn frame_piece(
+    out: &mut Vec<u8>,
+    data: &[u8],
+    chunked: bool,
+    events: Option<&mut SseParser>,
+    plan: &RelayPlan<'_>,
+) -> Result<(), crate::http::Error> {
+    if let Some(parser) = events {
+        plan.metrics
+            .add(Counter::SseEvents, count_events(parser, data)?);
+    }
+    if chunked {
+        crate::http::write_chunk(out, data);
+    } else {
+        out.extend_from_slice(data);
+    }
+    Ok(())
 }
 
 /// Feeds one body piece to the stream's parser; returns the events it completed. The parser

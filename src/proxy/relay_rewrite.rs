@@ -36,27 +36,11 @@ where
     U: AsyncRead + AsyncWrite + Unpin,
 {
     let sse = head.is_event_stream() && !matches!(framing, Framing::Empty);
-    // Before any byte reached the client a failure is still answered (502/504).
-    let broken = |why| {
-        if sse {
-            RelayEnd::UpstreamBroken
-        } else {
-            RelayEnd::NotSent(why)
-        }
-    };
+    let broken = |why| broken(sse, why);
     let Ok(mut reader) = BodyReader::new(framing, MessageKind::Response, plan.max_body) else {
         return broken(NotSent::Broken);
     };
-    let out_framing = match out_framing(head, framing, plan.client_http11) {
-        // A JSON body's length is set once the (maybe rewritten) message is known.
-        OutFraming::Length(_) | OutFraming::Chunked | OutFraming::Close if !sse => {
-            OutFraming::Length(0)
-        }
-        // A rewritten event changes an SSE body's length: never promise the upstream's.
-        OutFraming::Length(_) if plan.client_http11 => OutFraming::Chunked,
-        OutFraming::Length(_) => OutFraming::Close,
-        other => other,
-    };
+    let out_framing = client_framing(head, framing, sse, plan.client_http11);
     let keep_alive = plan.client_keep_alive && out_framing != OutFraming::Close;
     let write_limit = plan.idle_timeout.unwrap_or(STREAM_WRITE_TIMEOUT);
     let mut body = Vec::new();
@@ -104,14 +88,7 @@ where
             scratch.extend_from_slice(LAST_CHUNK);
         }
     } else {
-        let changed = plan.stages.response(&body);
-        let message = changed.as_deref().unwrap_or(&body);
-        let framing_out = match out_framing {
-            OutFraming::NoBody => OutFraming::NoBody,
-            _ => OutFraming::Length(message.len() as u64),
-        };
-        client_response(scratch, head, plan.session, framing_out, keep_alive);
-        scratch.extend_from_slice(message);
+        json_answer(scratch, head, &plan, &body, (out_framing, keep_alive));
     }
     if !scratch.is_empty() && !send(client, scratch, write_limit).await {
         return RelayEnd::ClientGone;
@@ -123,6 +100,50 @@ where
             && head.keep_alive(),
         client_keep_alive: keep_alive,
     }
+}
+
+/// How a failure ends the relay: before any byte reached the client (a JSON answer is held
+/// whole) it is still answered (502/504); an SSE answer's head is out already.
+fn broken(sse: bool, why: NotSent) -> RelayEnd {
+    if sse {
+        RelayEnd::UpstreamBroken
+    } else {
+        RelayEnd::NotSent(why)
+    }
+}
+
+/// The client's framing: a stage may change the body's length, so the upstream's length is
+/// never promised.
+fn client_framing(head: &ResponseHead, framing: Framing, sse: bool, http11: bool) -> OutFraming {
+    match out_framing(head, framing, http11) {
+        // A JSON body's length is set once the (maybe rewritten) message is known.
+        OutFraming::Length(_) | OutFraming::Chunked | OutFraming::Close if !sse => {
+            OutFraming::Length(0)
+        }
+        // A rewritten event changes an SSE body's length: never promise the upstream's.
+        OutFraming::Length(_) if http11 => OutFraming::Chunked,
+        OutFraming::Length(_) => OutFraming::Close,
+        other => other,
+    }
+}
+
+/// Writes a JSON answer into `out`: its one message, judged whole, under a head with the
+/// length of what is sent (the upstream's bytes or the rewritten message).
+fn json_answer(
+    out: &mut Vec<u8>,
+    head: &ResponseHead,
+    plan: &RelayPlan<'_>,
+    body: &[u8],
+    (framing, keep_alive): (OutFraming, bool),
+) {
+    let changed = plan.stages.response(body);
+    let message = changed.as_deref().unwrap_or(body);
+    let framing = match framing {
+        OutFraming::NoBody => OutFraming::NoBody,
+        _ => OutFraming::Length(message.len() as u64),
+    };
+    client_response(out, head, plan.session, framing, keep_alive);
+    out.extend_from_slice(message);
 }
 
 /// Feeds one body piece: every block it completes goes to `out` (the upstream's bytes, or the

@@ -33,7 +33,8 @@ pub struct LegacyOut<S> {
     pub(crate) drained: Latch,
     /// The upstream's own stream (GET or the child's inbox) is being piped already.
     pub(crate) listening: Cell<bool>,
-    /// The route's stages: their response side runs on every message queued here.
+    /// The route's stages (the proxy's `ListingWatch`): their response side judges the
+    /// messages queued here that answer the session's `tools/list` requests.
     pub(crate) stages: S,
 }
 

@@ -25,7 +25,7 @@ Then raw HTTP (the exact answer: HTTP 200 + the error with the request's id on S
 (fixtures/escaped_tools_server.py, also behind an unfiltered shadowcat over HTTP and legacy SSE),
 answers to other requests whose result carries a top-level `tools` array naming a hidden tool
 (the escaped fixture's `"listing": true`), which keep it in a batch, a 2026-07-28 call served on
-legacy sessions and a legacy call translated onto 2026-07-28,
+legacy sessions, a legacy call translated onto 2026-07-28, and on a legacy HTTP+SSE stream,
 a tool registered later (`load_component`, after `notifications/tools/list_changed`), `?` on a
 non-ASCII name, a TOML route (`shadowcat run`),
 `shadowcat demo`, and `shadowcat config check` (the route's stage list names `tool_filter`; a bad
@@ -845,6 +845,34 @@ def test_translated_call_answer_is_not_judged(filter_proxy) -> None:
     assert [t["name"] for t in call["result"]["tools"]] == PAGE_1_NAMES, call
     assert [t["name"] for t in listing.response_for("l")["result"]["tools"]] == ["echo", "p/q"], \
         listing.describe()
+
+
+@pytest.mark.parametrize("era", ["modern", "direct"])
+def test_legacy_stream_call_answer_is_not_judged(filter_proxy, era: str) -> None:
+    """A legacy HTTP+SSE session: a tools/call whose result carries a top-level `tools` array
+    naming the hidden `add` arrives on the stream with it, also under the id a tools/list was
+    answered under before; the tools/list answer loses `add`. `modern`: the session translated
+    onto a 2026-07-28 upstream (an unfiltered shadowcat serving 2026-07-28 on legacy sessions of
+    another, in front of the escaped fixture); `direct`: the escaped fixture as a stdio child."""
+    child = ["--upstream-cmd", "--", sys.executable, ESCAPED_FIXTURE]
+    if era == "modern":
+        modern = filter_proxy(["--upstream", filter_proxy(child, []).url, "--upstream-era", "legacy"], [])
+        proxy = filter_proxy(["--upstream", modern.url, "--upstream-era", "modern"], ["--deny-tool", "add"])
+    else:
+        proxy = filter_proxy(child, ["--deny-tool", "add"])
+    legacy = LegacyStream(proxy)
+    try:
+        legacy.initialize()
+        assert legacy.post(_call_listing("c")).status == 202
+        call = legacy.response_for("c")["result"]
+        assert [t["name"] for t in call["tools"]] == PAGE_1_NAMES, call
+        assert legacy.post(rawhttp.jsonrpc("tools/list", {}, "l")).status == 202
+        assert [t["name"] for t in legacy.response_for("l")["result"]["tools"]] == ["echo", "p/q"]
+        assert legacy.post(_call_listing("l")).status == 202
+        again = legacy.response_for("l")["result"]
+        assert [t["name"] for t in again["tools"]] == PAGE_1_NAMES, again
+    finally:
+        legacy.close()
 
 
 @pytest.mark.parametrize("upstream", ["demo-http", "fixture-stdio"], indirect=True)

@@ -2,7 +2,8 @@
 //! `shadowcat::config::from_toml_str` (what `shadowcat run --config` loads) and `app::start`
 //! (what `shadowcat run`/`demo`/`reverse` run), on 127.0.0.1 port 0, with the demo MCP server
 //! as the upstream: embedded in the proxy over HTTP (as `shadowcat demo` runs it), or
-//! `shadowcat demo-server --stdio` children of the built binary. `app::start` returns once
+//! `shadowcat demo-server --stdio` children of the built binary (or, for answers the demo never
+//! gives, a `sh` script the test writes, run as a stdio child). `app::start` returns once
 //! every shard has bound its listeners, so the ports are known without waiting; dropping the
 //! [`Proxy`] stops the shards and joins them (children reaped), also when the test panics.
 //!
@@ -26,6 +27,9 @@ pub(crate) enum Upstream {
     HttpSse,
     /// `shadowcat demo-server --stdio`, one child per session.
     Stdio,
+    /// A `sh` script as a stdio child, one per session: answers scripted by the test (each
+    /// line read is one message; what it prints are the answers).
+    Script(&'static str),
 }
 
 /// What to start.
@@ -110,6 +114,16 @@ impl Setup {
                  env = {{ {TAG_VAR} = \"{tag}\" }}\n",
                 env!("CARGO_BIN_EXE_shadowcat")
             ),
+            Upstream::Script(script) => {
+                let path = script_path(tag);
+                std::fs::write(&path, script).expect("the script is written");
+                format!(
+                    "[upstreams.demo]\ncommand = [\"sh\", {:?}]\n\
+                     request_timeout = \"10s\"\nwarm = 0\nmax = 4\nkill_grace = \"1s\"\n\
+                     env = {{ {TAG_VAR} = \"{tag}\" }}\n",
+                    path.display().to_string()
+                )
+            }
         };
         format!(
             "[runtime]\nshards = {shards}\nio_memory = \"256KiB\"\nio = \"{io}\"\n\n\
@@ -268,7 +282,14 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         // Running's own Drop stops and joins: explicit here so the order is visible.
         drop(self.running.take());
+        // An `Upstream::Script`'s file, if this proxy had one.
+        let _ = std::fs::remove_file(script_path(&self.tag));
     }
+}
+
+/// Where the script of an [`Upstream::Script`] child is written for the proxy tagged `tag`.
+fn script_path(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("shadowcat-request-path-{tag}.sh"))
 }
 
 /// Proxy logs on the test's output (shown for failing tests), filtered by `RUST_LOG`.

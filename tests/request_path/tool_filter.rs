@@ -2,7 +2,9 @@
 //! and upstream the harness has: a hidden tool is missing from `tools/list` (JSON answers, SSE
 //! answers, stdio children, legacy streams, 2026-07-28 translated listings) and a call to it is
 //! answered `-32602 Unknown tool: NAME` by the proxy. `add` is a real demo tool: had the call
-//! reached the upstream, it would have answered with a sum, not an error.
+//! reached the upstream, it would have answered with a sum, not an error. On a legacy stream
+//! only answers to `tools/list` requests are judged: a scripted stdio child's `tools/call`
+//! result naming `add` in its own `tools` array reaches the client byte for byte.
 
 use serde_json::{json, Value};
 
@@ -198,4 +200,56 @@ fn a_listing_too_large_to_judge_is_answered_with_an_error() {
     // The connection stays usable.
     let echo = session.post(&mut conn, &mcp::echo(json!(5), "after"));
     assert_eq!(mcp::result_text(&echo.messages()[0]), "after");
+}
+
+/// A stdio child answering with the id it was sent: `initialize` as a 2024-11-05 server,
+/// `tools/list` with `echo` and `add`, and `tools/call` with a result that also carries a
+/// top-level `tools` array naming `add` (as some servers' results do).
+const TOOLS_IN_CALL_RESULTS: &str = r#"
+while IFS= read -r line; do
+  id=$(printf '%s\n' "$line" | sed -n 's/.*"id":\([^,}]*\).*/\1/p')
+  tools='[{"name":"echo"},{"name":"add"}]'
+  case "$line" in
+    *'"method":"initialize"'*) printf '%s\n' "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"protocolVersion\":\"2024-11-05\",\"capabilities\":{\"tools\":{}},\"serverInfo\":{\"name\":\"script\",\"version\":\"1\"}}}" ;;
+    *'"method":"tools/list"'*) printf '%s\n' "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"tools\":$tools}}" ;;
+    *'"method":"tools/call"'*) printf '%s\n' "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"content\":[],\"tools\":$tools}}" ;;
+  esac
+done
+"#;
+
+#[test]
+fn on_a_legacy_stream_only_tools_list_answers_are_judged() {
+    // `deny add*` hides `add` from the listing; the `tools/call` of the visible `echo` (so the
+    // request side lets it through) is answered with a result naming `add` in its own `tools`
+    // array: that answer is not a listing and reaches the client byte for byte, also under
+    // the id an earlier listing was answered under.
+    let proxy =
+        Proxy::start(Setup::one(Upstream::Script(TOOLS_IN_CALL_RESULTS)).with_route(DENY_ADD));
+    let mut stream_conn = proxy.conn();
+    let (mut events, endpoint): (Events<'_>, String) = open_stream(&mut stream_conn);
+    let mut conn = proxy.conn();
+    handshake(&mut events, &mut conn, &endpoint);
+    let echo = json!({"name": "echo", "arguments": {}});
+    let sent = r#"{"jsonrpc":"2.0","id":2,"result":{"content":[],"tools":[{"name":"echo"},{"name":"add"}]}}"#;
+    post_accepted(
+        &mut conn,
+        &endpoint,
+        &mcp::request(json!(2), "tools/call", echo.clone()),
+    );
+    assert_eq!(events.expect_event("the call answer").data, sent);
+    post_accepted(
+        &mut conn,
+        &endpoint,
+        &mcp::request(json!(1), "tools/list", json!({})),
+    );
+    let listing = next_message(&mut events, "the listing");
+    assert_eq!(names(&listing), ["echo"], "{listing}");
+    // Id 1 again, now for a call: answered, the listing's id is forgotten.
+    let again = sent.replace(r#""id":2"#, r#""id":1"#);
+    post_accepted(
+        &mut conn,
+        &endpoint,
+        &mcp::request(json!(1), "tools/call", echo),
+    );
+    assert_eq!(events.expect_event("the second call answer").data, again);
 }

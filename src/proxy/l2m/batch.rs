@@ -82,40 +82,11 @@ pub(super) async fn post_batch(
         session: None,
         stages: answer_stages.as_ref(),
     };
-    // The elements' own bytes, as the client wrote them, beside their facts (the inspector
-    // read every element: each is policed and routed as a single message is).
-    let elements: Vec<&RawValue> =
-        serde_json::from_slice(body).map_err(|_| ProxyError::BatchNotAllowed)?;
-    if elements.len() != batch.elements.len() {
-        return Err(ProxyError::Internal(
-            "batch elements and their facts disagree",
-        ));
-    }
-    let mut slots = Vec::with_capacity(elements.len());
-    let mut calls: Vec<(&[u8], JsonRpcId, Facts)> = Vec::new();
-    let mut ids = HashSet::new();
-    let mut notifications = Vec::new();
-    for (element, info) in elements.into_iter().zip(&batch.elements) {
-        let bytes = element.get().as_bytes();
-        let facts = facts(Inspected::Single(info.clone()));
-        match (facts.request_id().cloned(), facts.kind()) {
-            (Some(id), _) => {
-                match refused(session, &mut ids, &id, &facts)
-                    .or_else(|| local::answer(session, bytes, &facts, &id))
-                {
-                    Some(reply) => slots.push(Slot::Ready(reply)),
-                    None => {
-                        slots.push(Slot::Call(calls.len()));
-                        calls.push((bytes, id, facts));
-                    }
-                }
-            }
-            (None, Some(Kind::Response | Kind::ErrorResponse)) => {
-                local::deliver(session, &facts, bytes)
-            }
-            _ => notifications.push(facts),
-        }
-    }
+    let Sorted {
+        slots,
+        calls,
+        notifications,
+    } = sort(session, body, batch)?;
     // Every call's id is in flight from now on, also while it waits for a slot: a cancel finds
     // it (one in this very batch included), and another request under its id is refused.
     let _reserved = Reserved::new(session, calls.iter().map(|(_, id, _)| id.clone()));
@@ -157,6 +128,61 @@ pub(super) async fn post_batch(
         }
     }
     replies.finish(state, client, shape).await
+}
+
+/// A batch's elements sorted by where their replies come from.
+struct Sorted<'b> {
+    /// One per request, in body order.
+    slots: Vec<Slot>,
+    /// The requests going upstream: their bytes (the client's), ids and facts.
+    calls: Vec<(&'b [u8], JsonRpcId, Facts)>,
+    /// The notifications, applied once the calls' ids are reserved.
+    notifications: Vec<Facts>,
+}
+
+/// Sorts the elements of `body`: requests answered here (refused, or local answers) or sent
+/// upstream, the client's responses delivered at once, notifications kept for later.
+///
+/// # Errors
+/// A body that is not an array of the elements `batch` describes.
+fn sort<'b>(session: &L2mSession, body: &'b [u8], batch: &Facts) -> Result<Sorted<'b>, ProxyError> {
+    // The elements' own bytes, as the client wrote them, beside their facts (the inspector
+    // read every element: each is policed and routed as a single message is).
+    let elements: Vec<&RawValue> =
+        serde_json::from_slice(body).map_err(|_| ProxyError::BatchNotAllowed)?;
+    if elements.len() != batch.elements.len() {
+        return Err(ProxyError::Internal(
+            "batch elements and their facts disagree",
+        ));
+    }
+    let mut sorted = Sorted {
+        slots: Vec::with_capacity(elements.len()),
+        calls: Vec::new(),
+        notifications: Vec::new(),
+    };
+    let mut ids = HashSet::new();
+    for (element, info) in elements.into_iter().zip(&batch.elements) {
+        let bytes = element.get().as_bytes();
+        let facts = facts(Inspected::Single(info.clone()));
+        match (facts.request_id().cloned(), facts.kind()) {
+            (Some(id), _) => {
+                match refused(session, &mut ids, &id, &facts)
+                    .or_else(|| local::answer(session, bytes, &facts, &id))
+                {
+                    Some(reply) => sorted.slots.push(Slot::Ready(reply)),
+                    None => {
+                        sorted.slots.push(Slot::Call(sorted.calls.len()));
+                        sorted.calls.push((bytes, id, facts));
+                    }
+                }
+            }
+            (None, Some(Kind::Response | Kind::ErrorResponse)) => {
+                local::deliver(session, &facts, bytes)
+            }
+            _ => sorted.notifications.push(facts),
+        }
+    }
+    Ok(sorted)
 }
 
 /// The error entry of a request a batch may not carry: a repeated id (replies are matched by

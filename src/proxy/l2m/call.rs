@@ -12,12 +12,14 @@
 //! (proxy::legacy::modern).
 //!
 //! Not here: local answers and routing of the client's messages (post.rs), the bytes (wire.rs),
-//! the round bookkeeping (mrtr.rs), writing the answer (sink.rs).
+//! the round bookkeeping (mrtr.rs), writing the answer (sink.rs), the answer of a call that ends
+//! without a result (call_end.rs).
 
+use std::borrow::Cow;
 use std::rc::Rc;
 use std::time::Duration;
 
-use glommio::channels::local_channel::{self, LocalReceiver};
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use serde_json::value::RawValue;
 use shards::io::NetStream;
 use shards::latch::Latch;
@@ -28,7 +30,8 @@ use crate::mcp::{jsonrpc, JsonRpcId, Method};
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
 use super::super::stdio::answer::ClientShape;
-use super::mrtr::{self, Final, Rounds, Stop};
+use super::call_end::{close, Close};
+use super::mrtr::{self, Final, InputRequired, Rounds};
 use super::sink::{Answer, Sink};
 use super::wire::{self, ClientMeta, Retry, Shape};
 use super::{tools, upstream};
@@ -104,30 +107,12 @@ pub(in crate::proxy) async fn serve<S: Sink>(
     session: &Rc<L2mSession>,
 ) -> Result<S::Done, ProxyError> {
     let timeout = state.config.upstream(session.upstream).request_timeout;
-    if session.inflight.borrow().contains_key(&id) {
-        // Its cancel latch and MRTR answers are keyed by id: a second request under the same
-        // id would take them over from the first (the batch path refuses it the same way).
-        return Err(ProxyError::IdInFlight { id: Some(id) });
-    }
-    let cancel = Rc::new(Latch::default());
-    session
-        .inflight
-        .borrow_mut()
-        .insert(id.clone(), cancel.clone());
-    let mut inflight = Inflight {
-        session,
-        id: id.clone(),
-        minted: Vec::new(),
-    };
+    let (mut inflight, cancel) = Inflight::claim(session, &id)?;
     let (tx, rx) = local_channel::new_unbounded::<ClientAnswer>();
-    let tx = Rc::new(tx);
+    let client = (Rc::new(tx), rx);
     let mut rounds = Rounds::default();
     let mut retry_id: Option<Box<RawValue>> = None;
-    // A tools/call mirrors its annotated arguments into Mcp-Param-* headers (tools.rs).
-    let tool = facts
-        .mcp_name
-        .as_deref()
-        .filter(|_| facts.method == Method::ToolsCall);
+    let tool = called_tool(facts);
     let mut params = Vec::new();
     if let Some(name) = tool {
         match headers_unless_stopped(state, session, head, name, body, false, &cancel).await {
@@ -141,60 +126,29 @@ pub(in crate::proxy) async fn serve<S: Sink>(
             // Nothing goes upstream after a cancel, not even a retry round.
             return answer.abandon(state).await;
         }
-        let level = session.log_level.borrow().clone();
-        let meta = ClientMeta {
-            capabilities: &session.capabilities,
-            client_info: &session.client_info,
-            log_level: level.as_deref(),
-        };
-        let retry = retry_id.as_deref().map(|rid| Retry {
-            id: rid,
-            responses: rounds.answers(),
-            state: rounds.state(),
-        });
-        let upstream_body = wire::upstream_body(body, &meta, retry.as_ref())
-            .map_err(|_| ProxyError::Internal("could not rewrite the request"))?;
+        let upstream_body = round_body(session, body, retry_id.as_deref(), &rounds)?;
+        let upstream = (&upstream_body[..], &params[..]);
         let end = round(
             state,
             &mut answer,
             head,
             facts,
             session,
-            &upstream_body,
-            &params,
+            upstream,
             &cancel,
             timeout,
-        )
-        .await?;
-        let message = match end {
-            RoundEnd::Final(message) => message,
-            RoundEnd::NotFound => {
-                return answer
-                    .error(
-                        state,
-                        &id,
-                        jsonrpc::METHOD_NOT_FOUND,
-                        "Method not found (the modern upstream answered 404)",
-                        None,
-                    )
-                    .await;
-            }
-            RoundEnd::Cancelled => return answer.abandon(state).await,
-            RoundEnd::Auth(refusal) => return answer.refused(state, &id, refusal).await,
-            RoundEnd::Failed(e) => return answer.failed(state, &id, e).await,
+        );
+        let message = match end.await?.into_final() {
+            Ok(message) => message,
+            Err(end) => return close(answer, state, &id, end).await,
         };
         if let Some(name) = tool.filter(|_| !refreshed && tools::is_header_mismatch(&message)) {
-            // The tool's schema may have changed: read tools/list again and retry once when
-            // that changes the headers (2026-07-28 §Client Behavior).
             refreshed = true;
-            let Some(fresh) =
-                headers_unless_stopped(state, session, head, name, body, true, &cancel).await
-            else {
-                return answer.abandon(state).await;
-            };
-            if fresh != params {
-                params = fresh;
-                continue;
+            let call = (&**session, head, name, body);
+            match refresh_headers(state, call, &cancel, &mut params).await {
+                None => return answer.abandon(state).await,
+                Some(true) => continue,
+                Some(false) => {}
             }
         }
         let message = if facts.method == Method::ToolsList {
@@ -202,61 +156,180 @@ pub(in crate::proxy) async fn serve<S: Sink>(
         } else {
             message
         };
-        let input = match mrtr::classify(&message) {
-            Ok(Final::InputRequired(input)) => input,
-            Ok(Final::Done) if retry_id.is_none() => return answer.last(state, &message).await,
-            Ok(Final::Done) => {
-                let restored = wire::with_id(&message, &id)
-                    .map_err(|_| ProxyError::Internal("could not restore the request id"))?;
-                return answer.last(state, &restored).await;
-            }
-            Err(_) => {
-                return answer
-                    .error(
-                        state,
-                        &id,
-                        jsonrpc::INTERNAL_ERROR,
-                        "The modern upstream sent an input_required result the proxy cannot read",
-                        None,
-                    )
-                    .await;
-            }
+        let input = match next_step(&message, &id, retry_id.is_some()) {
+            Ok(Next::Last(last)) => return answer.last(state, &last).await,
+            Ok(Next::Input(input)) => input,
+            Err(end) => return close(answer, state, &id, end).await,
         };
-        let outgoing = match rounds.start(input, &session.capabilities, || session.mint("input")) {
-            Ok(outgoing) => outgoing,
-            Err(stop) => return stopped(answer, state, &id, &stop).await,
-        };
-        for out in &outgoing {
-            session
-                .waiters
-                .borrow_mut()
-                .insert(out.id.clone(), tx.clone());
-            inflight.minted.push(out.id.clone());
-        }
-        for out in &outgoing {
-            answer.stream(state, &out.message).await?;
-        }
-        match collect(&rx, &mut rounds, &cancel, session, timeout).await {
-            Collected::Ready => {}
-            Collected::Cancelled => return answer.abandon(state).await,
-            Collected::TimedOut => {
-                return answer
-                    .error(
-                        state,
-                        &id,
-                        jsonrpc::UPSTREAM_TIMEOUT,
-                        "The client did not answer the upstream's input request in time",
-                        None,
-                    )
-                    .await;
-            }
-            Collected::Stopped(stop) => return stopped(answer, state, &id, &stop).await,
-        }
-        retry_id = Some(
-            RawValue::from_string(format!("\"{}\"", session.mint("retry")))
-                .map_err(|_| ProxyError::Internal("retry id"))?,
+        let asked = ask_client(
+            &mut answer,
+            state,
+            &mut inflight,
+            &client,
+            &mut rounds,
+            input,
+            (&cancel, timeout),
         );
+        if let Some(end) = asked.await? {
+            return close(answer, state, &id, end).await;
+        }
+        retry_id = Some(retry_id_for(session)?);
     }
+}
+
+impl<'a> Inflight<'a> {
+    /// Registers request `id` in the session's table of requests in flight (its cancel latch
+    /// and MRTR answers are keyed by id); the guard removes it however the call ends.
+    ///
+    /// # Errors
+    /// `id` is in flight already: a second request under it would take over the first's
+    /// latch and answers (the batch path refuses it the same way).
+    fn claim(session: &'a L2mSession, id: &JsonRpcId) -> Result<(Self, Rc<Latch>), ProxyError> {
+        if session.inflight.borrow().contains_key(id) {
+            return Err(ProxyError::IdInFlight {
+                id: Some(id.clone()),
+            });
+        }
+        let cancel = Rc::new(Latch::default());
+        session
+            .inflight
+            .borrow_mut()
+            .insert(id.clone(), cancel.clone());
+        let inflight = Inflight {
+            session,
+            id: id.clone(),
+            minted: Vec::new(),
+        };
+        Ok((inflight, cancel))
+    }
+}
+
+/// The body of the next upstream round: the client's request with the session's 2026
+/// `_meta`, and on a retry the client's MRTR answers and the upstream's request state.
+fn round_body(
+    session: &L2mSession,
+    body: &[u8],
+    retry_id: Option<&RawValue>,
+    rounds: &Rounds,
+) -> Result<Vec<u8>, ProxyError> {
+    let level = session.log_level.borrow().clone();
+    let meta = ClientMeta {
+        capabilities: &session.capabilities,
+        client_info: &session.client_info,
+        log_level: level.as_deref(),
+    };
+    let retry = retry_id.map(|rid| Retry {
+        id: rid,
+        responses: rounds.answers(),
+        state: rounds.state(),
+    });
+    wire::upstream_body(body, &meta, retry.as_ref())
+        .map_err(|_| ProxyError::Internal("could not rewrite the request"))
+}
+
+impl RoundEnd {
+    /// The round's final message, or how the call ends without one.
+    fn into_final(self) -> Result<Vec<u8>, Close> {
+        match self {
+            RoundEnd::Final(message) => Ok(message),
+            RoundEnd::NotFound => Err(Close::Error(
+                jsonrpc::METHOD_NOT_FOUND,
+                "Method not found (the modern upstream answered 404)",
+            )),
+            RoundEnd::Cancelled => Err(Close::Abandon),
+            RoundEnd::Auth(refusal) => Err(Close::Auth(refusal)),
+            RoundEnd::Failed(e) => Err(Close::Failed(e)),
+        }
+    }
+}
+
+/// What a round's final message leads to.
+enum Next<'m> {
+    /// The complete result for the client.
+    Last(Cow<'m, [u8]>),
+    /// Another MRTR round: the input the upstream needs from the client.
+    Input(InputRequired),
+}
+
+/// Reads a round's final message: a complete result (put back under the client's `id` when a
+/// retry carried a minted one), or the input the upstream asks for.
+fn next_step<'m>(message: &'m [u8], id: &JsonRpcId, retried: bool) -> Result<Next<'m>, Close> {
+    match mrtr::classify(message) {
+        Ok(Final::InputRequired(input)) => Ok(Next::Input(input)),
+        Ok(Final::Done) if !retried => Ok(Next::Last(Cow::Borrowed(message))),
+        Ok(Final::Done) => match wire::with_id(message, id) {
+            Ok(restored) => Ok(Next::Last(Cow::Owned(restored))),
+            Err(_) => Err(Close::Internal("could not restore the request id")),
+        },
+        Err(_) => Err(Close::Error(
+            jsonrpc::INTERNAL_ERROR,
+            "The modern upstream sent an input_required result the proxy cannot read",
+        )),
+    }
+}
+
+/// One MRTR round with the client: the upstream's input requests go to it as server→client
+/// requests under minted ids (each answer routed back here by `client`'s sender), then its
+/// answers are awaited (`collect`) until the cancel latch fires or `timeout` passes. `Some`
+/// when the call ends instead of retrying.
+async fn ask_client<S: Sink>(
+    answer: &mut S,
+    state: &ShardState,
+    inflight: &mut Inflight<'_>,
+    client: &(Rc<LocalSender<ClientAnswer>>, LocalReceiver<ClientAnswer>),
+    rounds: &mut Rounds,
+    input: InputRequired,
+    (cancel, timeout): (&Latch, Duration),
+) -> Result<Option<Close>, ProxyError> {
+    let session = inflight.session;
+    let outgoing = match rounds.start(input, &session.capabilities, || session.mint("input")) {
+        Ok(outgoing) => outgoing,
+        Err(stop) => return Ok(Some(Close::Stopped(stop))),
+    };
+    for out in &outgoing {
+        session
+            .waiters
+            .borrow_mut()
+            .insert(out.id.clone(), client.0.clone());
+        inflight.minted.push(out.id.clone());
+    }
+    for out in &outgoing {
+        answer.stream(state, &out.message).await?;
+    }
+    Ok(collect(&client.1, rounds, cancel, session, timeout).await)
+}
+
+/// A fresh id for the next retry round, minted by the session.
+fn retry_id_for(session: &L2mSession) -> Result<Box<RawValue>, ProxyError> {
+    RawValue::from_string(format!("\"{}\"", session.mint("retry")))
+        .map_err(|_| ProxyError::Internal("retry id"))
+}
+
+/// The tool a `tools/call` names: its annotated arguments are mirrored into `Mcp-Param-*`
+/// headers (tools.rs).
+fn called_tool(facts: &Facts) -> Option<&str> {
+    facts
+        .mcp_name
+        .as_deref()
+        .filter(|_| facts.method == Method::ToolsCall)
+}
+
+/// After the upstream said the `Mcp-Param-*` headers do not match (the tool's schema may have
+/// changed): reads `tools/list` again into `params`. `Some(true)`: they changed, retry once
+/// with them (2026-07-28 §Client Behavior); `Some(false)`: unchanged; `None`: the client
+/// cancelled or the session ended.
+async fn refresh_headers(
+    state: &Rc<ShardState>,
+    (session, head, name, body): (&L2mSession, &RequestHead, &str, &[u8]),
+    cancel: &Latch,
+    params: &mut Vec<(String, String)>,
+) -> Option<bool> {
+    let fresh = headers_unless_stopped(state, session, head, name, body, true, cancel).await?;
+    if fresh == *params {
+        return Some(false);
+    }
+    *params = fresh;
+    Some(true)
 }
 
 /// The `Mcp-Param-*` headers of a `tools/call` of `name` (tools.rs, `refresh`: read
@@ -280,106 +353,35 @@ async fn headers_unless_stopped(
     futures_lite::future::or(found, stop).await
 }
 
-/// Answers the client with the error a [`Stop`] means.
-async fn stopped<S: Sink>(
-    answer: S,
-    state: &ShardState,
-    id: &JsonRpcId,
-    stop: &Stop,
-) -> Result<S::Done, ProxyError> {
-    match stop {
-        Stop::Undeclared { method, capability } => {
-            let text = match capability {
-                Some(cap) => format!(
-                    "The upstream needs a {method} request, but the client did not declare the \
-                     {cap:?} capability"
-                ),
-                None => format!("The upstream asked for {method:?}, which MRTR does not allow"),
-            };
-            let data =
-                capability.map(|cap| format!(r#"{{"requiredCapabilities":{{"{cap}":{{}}}}}}"#));
-            answer
-                .error(
-                    state,
-                    id,
-                    jsonrpc::MISSING_CLIENT_CAPABILITY,
-                    &text,
-                    data.as_deref(),
-                )
-                .await
-        }
-        Stop::TooManyRounds => {
-            answer
-                .error(
-                    state,
-                    id,
-                    jsonrpc::INTERNAL_ERROR,
-                    "The upstream kept asking for input (too many MRTR rounds)",
-                    None,
-                )
-                .await
-        }
-        Stop::Empty => {
-            answer
-                .error(
-                    state,
-                    id,
-                    jsonrpc::INTERNAL_ERROR,
-                    "The upstream answered input_required without input requests or state",
-                    None,
-                )
-                .await
-        }
-        Stop::ClientError(error) => {
-            answer
-                .error(
-                    state,
-                    id,
-                    jsonrpc::INTERNAL_ERROR,
-                    "The client refused the upstream's input request",
-                    serde_json::from_str::<&RawValue>(error)
-                        .ok()
-                        .map(RawValue::get),
-                )
-                .await
-        }
-    }
-}
-
-/// How waiting for the client's answers ended.
-enum Collected {
-    Ready,
-    Cancelled,
-    TimedOut,
-    Stopped(Stop),
-}
-
+/// Waits for the client's answers to the round's input requests (at once when the upstream
+/// sent only `requestState`); `Some` when the call ends instead of retrying.
 async fn collect(
     rx: &LocalReceiver<ClientAnswer>,
     rounds: &mut Rounds,
     cancel: &Latch,
     session: &L2mSession,
     timeout: Duration,
-) -> Collected {
-    if rounds.waiting().next().is_none() {
-        // requestState alone: retry at once.
-        return Collected::Ready;
-    }
+) -> Option<Close> {
+    // requestState alone (no request waits for an answer): retry at once.
+    rounds.waiting().next()?;
     loop {
         let next = futures_lite::future::or(async { rx.recv().await }, async {
             futures_lite::future::or(cancel.wait(), session.ended.wait()).await;
             None
         });
         let Some(received) = within(timeout, next).await else {
-            return Collected::TimedOut;
+            return Some(Close::Error(
+                jsonrpc::UPSTREAM_TIMEOUT,
+                "The client did not answer the upstream's input request in time",
+            ));
         };
         let Some((answered, response)) = received else {
-            return Collected::Cancelled;
+            return Some(Close::Abandon);
         };
         match rounds.answer(&answered, &response) {
-            Ok(true) => return Collected::Ready,
+            Ok(true) => return None,
             Ok(false) => {}
-            Err(stop) => return Collected::Stopped(stop),
+            Err(stop) => return Some(Close::Stopped(stop)),
         }
     }
 }
@@ -393,8 +395,7 @@ async fn round<S: Sink>(
     head: &RequestHead,
     facts: &Facts,
     session: &L2mSession,
-    body: &[u8],
-    params: &[(String, String)],
+    (body, params): (&[u8], &[(String, String)]),
     cancel: &Latch,
     timeout: Duration,
 ) -> Result<RoundEnd, ProxyError> {
@@ -427,8 +428,7 @@ async fn round<S: Sink>(
         Some(Err(e)) => return Ok(RoundEnd::Failed(e)),
         Some(Ok(reply)) => reply,
     };
-    let status = reply.status();
-    if status == 404 {
+    if reply.status() == 404 {
         // Dropped, not pooled: its body is unread.
         drop(reply);
         return Ok(RoundEnd::NotFound);
@@ -437,6 +437,21 @@ async fn round<S: Sink>(
         reply.finish(state);
         return Ok(RoundEnd::Auth(refusal));
     }
+    read_round(state, answer, (facts, session), reply, cancel, timeout).await
+}
+
+/// Reads a round's answer message by message: the notifications before the response go to
+/// the client, the response ends the round.
+async fn read_round<S: Sink>(
+    state: &Rc<ShardState>,
+    answer: &mut S,
+    (facts, session): (&Facts, &L2mSession),
+    mut reply: upstream::Reply,
+    cancel: &Latch,
+    timeout: Duration,
+) -> Result<RoundEnd, ProxyError> {
+    let id = facts.id();
+    let status = reply.status();
     loop {
         let next = futures_lite::future::or(async { Some(reply.next(id, timeout).await) }, async {
             futures_lite::future::or(cancel.wait(), session.ended.wait()).await;

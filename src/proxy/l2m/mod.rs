@@ -28,6 +28,7 @@
 
 pub mod batch;
 pub mod call;
+mod call_end;
 pub mod detect;
 pub mod discover;
 pub mod listing;

@@ -22,8 +22,8 @@ use super::super::headers::legacy_upstream_request;
 use super::super::metrics::Counter;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
-use super::{deliver, deliver_staged, end, live, LegacyOut, Work};
-use crate::pipeline::{Facts, RouteStages};
+use super::{deliver, end, live, LegacyOut, Work};
+use crate::pipeline::Facts;
 use shards::timeout::within;
 
 /// Most bytes of a non-2xx upstream answer read to find a JSON-RPC error in it.
@@ -90,27 +90,22 @@ pub(super) async fn run(state: Rc<ShardState>, job: Job, work: Work) {
         finish(&state, ex, false);
         return;
     };
-    // A batch's answer is judged element by element: only its `tools/list` answers.
-    let answer_stages = out.stages.for_answer(job.facts.method, &job.facts.elements);
-    let answering = Answering {
-        initialize,
-        stage: answer_stages.as_ref(),
-    };
-    let reusable = relay(&state, &job.sid, &out, ex, answering, Some(job.timeout)).await;
+    let reusable = relay(&state, &job.sid, &out, ex, initialize, Some(job.timeout)).await;
     drop(work);
     if reusable && job.facts.method == Method::NotificationsInitialized && out.start_listening() {
         glommio::spawn_local(listen(state.clone(), job.sid, out)).detach();
     }
 }
 
-/// Delivers every message of a 2xx reply; returns whether the upstream connection was
+/// Delivers every message of a 2xx reply (`initialize`: the id of the `initialize` request
+/// it answers, if that is what it answers); returns whether the upstream connection was
 /// returned to the pool (the reply was read to its end).
 async fn relay(
     state: &Rc<ShardState>,
     sid: &SessionId,
     out: &LegacyOut,
     mut ex: Exchange,
-    answering: Answering<'_>,
+    initialize: Option<&JsonRpcId>,
     idle: Option<Duration>,
 ) -> bool {
     if ex.framing == Framing::Empty || ex.head.status() == 202 {
@@ -119,7 +114,7 @@ async fn relay(
         return true;
     }
     if ex.head.is_event_stream() {
-        let done = pump_events(state, sid, out, &mut ex, answering, idle).await;
+        let done = pump_events(state, sid, out, &mut ex, initialize, idle).await;
         let reusable = done && ex.framing != Framing::UntilClose && ex.head.keep_alive();
         finish(state, ex, reusable);
         return done;
@@ -136,7 +131,7 @@ async fn relay(
     };
     let done = matches!(read, Some(Ok(())));
     if done {
-        on_message(state, sid, answering, body);
+        on_message(state, sid, initialize, body);
     } else {
         tracing::warn!(session = %sid.as_str(), "upstream reply unreadable or too large; dropped");
         state.bufs.give(body);
@@ -153,7 +148,7 @@ async fn pump_events(
     sid: &SessionId,
     out: &LegacyOut,
     ex: &mut Exchange,
-    answering: Answering<'_>,
+    initialize: Option<&JsonRpcId>,
     idle: Option<Duration>,
 ) -> bool {
     let Ok(mut reader) = BodyReader::new(ex.framing, MessageKind::Response, u64::MAX) else {
@@ -195,7 +190,7 @@ async fn pump_events(
                 Err(_) => return false,
             };
             if let Some(message) = message {
-                if !on_message(state, sid, answering, message) {
+                if !on_message(state, sid, initialize, message) {
                     return false;
                 }
             }
@@ -204,15 +199,16 @@ async fn pump_events(
     }
 }
 
-/// Delivers one upstream message; the answer to `initialize` also records the negotiated
-/// protocol version (sent upstream as `MCP-Protocol-Version` from then on).
+/// Delivers one upstream message; the answer to `initialize` (the request under `initialize`)
+/// also records the negotiated protocol version (sent upstream as `MCP-Protocol-Version` from
+/// then on).
 fn on_message(
     state: &ShardState,
     sid: &SessionId,
-    answering: Answering<'_>,
+    initialize: Option<&JsonRpcId>,
     message: Vec<u8>,
 ) -> bool {
-    if let Some(init_id) = answering.initialize {
+    if let Some(init_id) = initialize {
         let negotiated = match state.inspector.borrow_mut().inspect(&message) {
             Ok(Inspected::Single(info))
                 if info.kind == Kind::Response && info.id.as_ref() == Some(init_id) =>
@@ -227,18 +223,7 @@ fn on_message(
             }
         }
     }
-    deliver_staged(state, sid, message, answering.stage)
-}
-
-/// What the messages being relayed answer.
-#[derive(Debug, Clone, Copy)]
-struct Answering<'a> {
-    /// The id of the `initialize` request they answer, if that is what they answer.
-    initialize: Option<&'a JsonRpcId>,
-    /// The response side they pass, if any (an answer to `tools/list` on a filtered route:
-    /// for a batch, its `tools/list` elements only; a GET stream, which may carry resumed
-    /// answers: the route's).
-    stage: Option<&'a RouteStages>,
+    deliver(state, sid, message)
 }
 
 /// A non-2xx answer: the request gets a JSON-RPC error (the upstream's own when its body is
@@ -331,11 +316,7 @@ async fn listen(state: Rc<ShardState>, sid: SessionId, out: Rc<LegacyOut>) {
     }
     let stopped = futures_lite::future::or(
         async {
-            let any = Answering {
-                initialize: None,
-                stage: Some(&out.stages),
-            };
-            pump_events(&state, &sid, &out, &mut ex, any, None).await;
+            pump_events(&state, &sid, &out, &mut ex, None, None).await;
             false
         },
         async {

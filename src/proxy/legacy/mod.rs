@@ -20,7 +20,7 @@ pub use super::state::LegacyOut;
 use crate::session::legacy::QUEUE_CAPACITY;
 
 /// An exchange in flight for a legacy session (the stream waits for it at shutdown).
-type Work = crate::session::legacy::Work<crate::pipeline::RouteStages>;
+type Work = crate::session::legacy::Work<crate::pipeline::ListingWatch>;
 
 use std::rc::Rc;
 
@@ -134,21 +134,11 @@ pub async fn dispatch(
 }
 
 /// Queues `message` for the session's stream; false when the session is gone. A full queue
-/// ends the session: its client is not reading.
+/// ends the session: its client is not reading. Only an answer to one of the session's
+/// pending `tools/list` requests passes the response side (`ListingWatch`, noted by post.rs);
+/// every other message (answers to other requests, notifications, server→client requests)
+/// keeps its bytes.
 fn deliver(state: &ShardState, sid: &SessionId, message: Vec<u8>) -> bool {
-    let stages = state.legacy.borrow().get(sid).map(|out| out.stages.clone());
-    deliver_staged(state, sid, message, stages.as_ref())
-}
-
-/// [`deliver`], running the response side of `stage` only (the route's, or those judging one
-/// request's answer, `RouteStages::for_answer`): messages that cannot be a tool listing
-/// (answers to other requests, a child's notifications) skip it.
-fn deliver_staged(
-    state: &ShardState,
-    sid: &SessionId,
-    message: Vec<u8>,
-    stage: Option<&RouteStages>,
-) -> bool {
     let legacy = state.legacy.borrow();
     let Some(out) = legacy.get(sid) else {
         return false;
@@ -156,7 +146,7 @@ fn deliver_staged(
     if out.ended.is_fired() {
         return false;
     }
-    let message = match stage.and_then(|stages| stages.response(&message)) {
+    let message = match out.stages.judge(&message) {
         Some(changed) => changed,
         None => message,
     };
@@ -199,6 +189,7 @@ fn live(state: &ShardState, sid: &SessionId) -> Option<Rc<LegacyOut>> {
 mod tests {
     use super::*;
     use crate::http::{parse_request, Limits};
+    use crate::pipeline::ListingWatch;
 
     fn head(target: &str) -> RequestHead {
         let raw = format!("POST {target} HTTP/1.1\r\nHost: localhost\r\n\r\n");
@@ -254,7 +245,7 @@ mod tests {
 
     #[test]
     fn draining_waits_for_running_exchanges_only() {
-        let (out, _rx) = LegacyOut::new(RouteStages::default());
+        let (out, _rx) = LegacyOut::new(ListingWatch::new(RouteStages::default()));
         let first = out.work();
         let second = out.work();
         assert!(out.start_listening() && !out.start_listening());
@@ -264,7 +255,7 @@ mod tests {
         drop(second);
         assert!(out.drained.is_fired());
 
-        let (idle, _rx) = LegacyOut::new(RouteStages::default());
+        let (idle, _rx) = LegacyOut::new(ListingWatch::new(RouteStages::default()));
         drop(idle.work());
         assert!(!idle.drained.is_fired(), "no shutdown yet");
         idle.drain();

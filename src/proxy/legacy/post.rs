@@ -89,14 +89,21 @@ pub(super) async fn post(
             return accepted(state, client, head, method, started).await;
         }
     }
-    send(
+    // Its answer, if it is a `tools/list`, is judged when it reaches the stream (`deliver`);
+    // noted before it goes out, as an answer may be delivered before `send` returns.
+    let listing = out.stages.expect(method, ctx.facts.request_id());
+    let sent = send(
         state,
         ctx,
         (sid, &out),
         head,
         body,
         (upstream_session, version),
-    )?;
+    );
+    if let (Err(_), Some(id)) = (&sent, &listing) {
+        out.stages.forget(id);
+    }
+    sent?;
     accepted(state, client, head, method, started).await
 }
 

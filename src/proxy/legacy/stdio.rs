@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::config::StdioMode;
-use crate::mcp::{jsonrpc, JsonRpcId, Method};
+use crate::mcp::{jsonrpc, JsonRpcId};
 use crate::session::SessionId;
 use crate::upstream::link::{Call, LinkError, LinkSession};
 
@@ -22,7 +22,7 @@ use super::super::metrics::Counter;
 use super::super::respond::error_message;
 use super::super::state::ShardState;
 use super::super::stdio::answer::{next_step, Ending};
-use super::{deliver, deliver_staged, end, live, LegacyOut, Work};
+use super::{deliver, end, live, LegacyOut, Work};
 use crate::pipeline::Facts;
 use crate::upstream::children::{AcquireError, Children};
 
@@ -79,10 +79,9 @@ pub(super) fn start(
                 &body,
             ) {
                 Ok(call) => {
-                    let method = facts.method;
                     let st = state.clone();
                     glommio::spawn_local(async move {
-                        pump_call(&st, &sid, &call, &id, method, timeout).await;
+                        pump_call(&st, &sid, &call, &id, timeout).await;
                         drop(work);
                     })
                     .detach();
@@ -143,8 +142,7 @@ async fn initialize(
             };
             bind(state, &sid, &bound, facts);
             link.set_session_tag(sid.as_str());
-            let initialize = Method::Initialize;
-            if pump_call(state, &sid, &call, id, initialize, timeout).await != Ending::Result {
+            if pump_call(state, &sid, &call, id, timeout).await != Ending::Result {
                 // The child refused: unbind (dropping the last LinkSession stops it).
                 if let Some(entry) = state.sessions.borrow_mut().get_mut(&sid, Instant::now()) {
                     entry.link = None;
@@ -191,15 +189,12 @@ async fn pump_call(
     sid: &SessionId,
     call: &Call,
     id: &JsonRpcId,
-    method: Method,
     timeout: Duration,
 ) -> Ending {
     loop {
         let Some(out) = live(state, sid) else {
             return Ending::Abandoned;
         };
-        // Only the messages of a `tools/list` call on a filtered route can be a listing.
-        let stage = out.stages.for_answer(method, &[]);
         let step = futures_lite::future::or(
             async { Some(next_step(state, call, id, timeout).await) },
             async {
@@ -213,7 +208,7 @@ async fn pump_call(
         };
         let ending = step.ending();
         if let Some(message) = step.into_message() {
-            if !deliver_staged(state, sid, message, stage.as_ref()) {
+            if !deliver(state, sid, message) {
                 return Ending::Abandoned;
             }
         }
@@ -261,8 +256,8 @@ async fn pipe_inbox(
         let Some(message) = message else {
             return;
         };
-        // The child's notifications and requests: never an answer, never a listing.
-        if !deliver_staged(state, sid, message, None) {
+        // The child's notifications and requests (never judged: not answers).
+        if !deliver(state, sid, message) {
             return;
         }
     }

@@ -2,8 +2,8 @@
 //! POST does; a GET carries no message), mints a session on this shard, announces the messages
 //! URL in the `endpoint` event (relative, `messages_path?sessionId=ID`, as the SDK servers send
 //! it), then writes every message queued for the session as an `event: message` until the
-//! client hangs up, the session ends or the proxy shuts down. Every message queued passed the
-//! route's response-side stages (`deliver`). The stream's end ends the session, upstream too.
+//! client hangs up, the session ends or the proxy shuts down. Every answer queued to one of the
+//! session's `tools/list` requests passed the route's response-side stages (`deliver`). The stream's end ends the session, upstream too.
 //!
 //! Not here: POSTs (post.rs) and what fills the queue (http.rs, stdio.rs).
 //! Per stream: one receiver of at most `QUEUE_CAPACITY` messages and one scratch buffer.
@@ -27,7 +27,7 @@ use super::super::guard;
 use super::super::metrics::Counter;
 use super::super::state::{SessionEntry, ShardState};
 use super::LegacyOut;
-use crate::pipeline::{Facts, Principal, RequestCtx, RouteStages};
+use crate::pipeline::{Facts, ListingWatch, Principal, RequestCtx, RouteStages};
 use shards::timeout::within;
 
 /// How long one write to the client may stall before the client counts as gone.
@@ -83,9 +83,9 @@ pub(super) async fn open(
         },
     )?;
     ctx.session = Some(sid);
-    // The stream is the session's client sink: every message queued for it passes the
-    // response side of the route's stages (`deliver`).
-    let (out, rx) = LegacyOut::new(ctx.stages.clone());
+    // The stream is the session's client sink: the answers queued for it to the session's
+    // `tools/list` requests pass the response side of the route's stages (`deliver`).
+    let (out, rx) = LegacyOut::new(ListingWatch::new(ctx.stages.clone()));
     state.legacy.borrow_mut().insert(sid, out.clone());
     state.metrics.incr(Counter::LegacySessions);
     tracing::debug!(session = %sid.as_str(), "legacy SSE session opened");

@@ -150,14 +150,10 @@ pub(super) async fn drive(
         };
         let bytes = match next {
             Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                close_later(state, ongoing.session);
-                let failure = Failure::Unavailable("the answer ended without a result".into());
-                return fail_on(state, client, shape, id, &failure, sse)
-                    .await
-                    .map(Relayed::Done);
-            }
-            Err(failure) => {
+            ended => {
+                let failure = ended.err().unwrap_or_else(|| {
+                    Failure::Unavailable("the answer ended without a result".into())
+                });
                 close_later(state, ongoing.session);
                 return fail_on(state, client, shape, id, &failure, sse)
                     .await
@@ -169,25 +165,9 @@ pub(super) async fn drive(
         };
         match classify(value) {
             Message::Notification(value) if !passes(&value, ongoing.level) => {}
-            Message::Notification(_) => {
-                let out = match sse.as_mut() {
-                    Some(out) => out,
-                    None => {
-                        let mut out = SseOut::new(shape);
-                        out.start(state, client).await?;
-                        sse.insert(out)
-                    }
-                };
-                out.event(client, &bytes).await?;
-            }
+            Message::Notification(_) => notify(state, client, shape, &mut sse, &bytes).await?,
             Message::Response(mut value) => {
-                let server_info = state
-                    .modern_clients
-                    .discovered
-                    .borrow()
-                    .get(&upstream)
-                    .and_then(|init| init.get("serverInfo").cloned());
-                complete(&mut value, id, server_info);
+                complete(&mut value, id, server_info(state, upstream));
                 if let Source::Http(answer) = ongoing.source {
                     answer.finish(state);
                 }
@@ -198,11 +178,7 @@ pub(super) async fn drive(
             }
             Message::ServerRequest(server_id, method, params) => {
                 if let Some(answer) = local_answer(&method) {
-                    let mut response = Vec::with_capacity(96);
-                    response.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-                    server_id.write_json(&mut response);
-                    response.extend_from_slice(answer);
-                    response.push(b'}');
+                    let response = local_response(&server_id, answer);
                     if let Err(failure) = ongoing.session.answer(state, &server_id, &response).await
                     {
                         close_later(state, ongoing.session);
@@ -222,6 +198,47 @@ pub(super) async fn drive(
             }
         }
     }
+}
+
+/// Sends one notification to the client as an SSE event, starting the SSE answer first when
+/// it is the first.
+async fn notify(
+    state: &ShardState,
+    client: &mut HttpConn<NetStream>,
+    shape: ClientShape<'_>,
+    sse: &mut Option<SseOut>,
+    bytes: &[u8],
+) -> Result<(), ProxyError> {
+    let out = match sse {
+        Some(out) => out,
+        None => {
+            let mut out = SseOut::new(shape);
+            out.start(state, client).await?;
+            sse.insert(out)
+        }
+    };
+    out.event(client, bytes).await
+}
+
+/// The `serverInfo` of the upstream's `initialize` answer, for the final response's `_meta`.
+fn server_info(state: &ShardState, upstream: UpstreamId) -> Option<Value> {
+    state
+        .modern_clients
+        .discovered
+        .borrow()
+        .get(&upstream)
+        .and_then(|init| init.get("serverInfo").cloned())
+}
+
+/// The whole answer to a server→client request the proxy answers itself (`answer`: what
+/// follows the id, from [`local_answer`]).
+fn local_response(server_id: &JsonRpcId, answer: &[u8]) -> Vec<u8> {
+    let mut response = Vec::with_capacity(96);
+    response.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    server_id.write_json(&mut response);
+    response.extend_from_slice(answer);
+    response.push(b'}');
+    response
 }
 
 /// The final response in the modern shape: the client's current id, `resultType: "complete"`

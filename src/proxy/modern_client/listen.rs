@@ -188,13 +188,7 @@ pub async fn listen(
         .cloned()
         .unwrap_or(Value::Null);
     let mut honoured = Filter::requested(params).honoured(&server_caps);
-    let mut confirmed = Vec::with_capacity(honoured.uris.len());
-    for (n, uri) in honoured.uris.iter().enumerate() {
-        if subscribe(state, upstream, &session, n, uri).await {
-            confirmed.push(uri.clone());
-        }
-    }
-    honoured.uris = confirmed;
+    keep_subscribed(state, upstream, &session, &mut honoured).await;
     let mut stream = match open_stream(state, upstream, &session).await {
         Some(stream) => stream,
         None => Stream::None,
@@ -247,6 +241,23 @@ pub async fn listen(
     let state = state.clone();
     glommio::spawn_local(async move { session.close(&state).await }).detach();
     streamed
+}
+
+/// Subscribes the listen's session to each resource `honoured` names; keeps those the
+/// upstream agreed to.
+async fn keep_subscribed(
+    state: &Rc<ShardState>,
+    upstream: UpstreamId,
+    session: &UpSession,
+    honoured: &mut Filter,
+) {
+    let mut confirmed = Vec::with_capacity(honoured.uris.len());
+    for (n, uri) in honoured.uris.iter().enumerate() {
+        if subscribe(state, upstream, session, n, uri).await {
+            confirmed.push(uri.clone());
+        }
+    }
+    honoured.uris = confirmed;
 }
 
 /// `resources/subscribe` for `uri` on the listen's session; whether the upstream agreed.

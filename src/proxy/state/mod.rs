@@ -42,9 +42,9 @@ pub type SessionEntry = crate::session::SessionEntry<Rc<LinkSession>>;
 /// The per-shard table of [`SessionEntry`]s.
 pub type SessionTable = crate::session::SessionTable<Rc<LinkSession>>;
 
-/// A legacy HTTP+SSE session's queue to its stream, with the route's stages run on each
-/// message.
-pub type LegacyOut = crate::session::legacy::LegacyOut<RouteStages>;
+/// A legacy HTTP+SSE session's queue to its stream, with the route's stages judging the
+/// answers to the session's `tools/list` requests.
+pub type LegacyOut = crate::session::legacy::LegacyOut<crate::pipeline::ListingWatch>;
 
 /// Most idle pooled buffers per size class and shard. The byte cap (`buffer_pool_memory`) is
 /// what bounds idle memory; this bounds the free lists' spines, allocated up front.

@@ -16,7 +16,7 @@ use crate::config::StdioMode;
 use crate::http::{Head, HttpConn, RequestHead};
 use crate::mcp::{JsonRpcId, Method, ProtocolVersion};
 use crate::session::SessionId;
-use crate::upstream::link::{LinkError, LinkSession};
+use crate::upstream::link::{Call, LinkError, LinkSession};
 
 use super::super::admit::new_session;
 use super::super::error::ProxyError;
@@ -91,6 +91,8 @@ pub(in crate::proxy) async fn post(
     Ok(keep)
 }
 
+/// Answers `initialize`: binds a new session to a child of its own (per-session mode) or to
+/// the shared child, whose cached handshake answers it.
 async fn initialize(
     state: &Rc<ShardState>,
     client: &mut HttpConn<NetStream>,
@@ -114,6 +116,7 @@ async fn initialize(
                 other => unavailable(&other),
             })?;
             let key = link.open_session().map_err(|e| unavailable(&e))?;
+            // Dropping `bound` (the last one) ends the child's session: on any failure below.
             let bound = Rc::new(LinkSession {
                 link: link.clone(),
                 key,
@@ -121,36 +124,7 @@ async fn initialize(
             let call = link
                 .call(key, id, facts.progress_token.as_ref(), &facts.spans, body)
                 .map_err(|e| unavailable(&e))?;
-            let first = next_step(state, &call, id, to.timeout).await;
-            if matches!(first.ending(), Some(Ending::Error | Ending::Abandoned)) {
-                // The child refused (or never answered): no session; dropping `bound` stops it.
-                let (keep, _) =
-                    answer_call(state, client, call, id, to.timeout, shape, Some(first)).await?;
-                return Ok(keep);
-            }
-            let sid = new_session(state, entry(to, facts, bound))?;
-            link.set_session_tag(sid.as_str());
-            let shape = ClientShape {
-                session: Some(sid.as_str()),
-                ..shape
-            };
-            let answered =
-                answer_call(state, client, call, id, to.timeout, shape, Some(first)).await;
-            match answered {
-                Ok((keep, Ending::Result)) => {
-                    tracing::info!(session = %sid.as_str(), peer = link.peer(), "session bound to an upstream link");
-                    Ok(keep)
-                }
-                Ok((keep, _)) => {
-                    // The child refused after streaming: the session and its child end here.
-                    state.sessions.borrow_mut().remove(&sid);
-                    Ok(keep)
-                }
-                Err(error) => {
-                    state.sessions.borrow_mut().remove(&sid);
-                    Err(error)
-                }
-            }
+            bind_child(state, client, (facts, id), bound, call, to, shape).await
         }
         StdioMode::Shared => {
             let (link, result) = children
@@ -170,6 +144,49 @@ async fn initialize(
                 ..shape
             };
             write_json(state, client, &reply, shape).await
+        }
+    }
+}
+
+/// Per-session mode: the session exists once its own child (`bound`) accepts `initialize`
+/// (`call`); a child that refuses, before or after streaming, takes no session with it.
+async fn bind_child(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<NetStream>,
+    (facts, id): (&Facts, &JsonRpcId),
+    bound: Rc<LinkSession>,
+    call: Call,
+    to: &StdioTarget<'_>,
+    shape: ClientShape<'_>,
+) -> Result<bool, ProxyError> {
+    let first = next_step(state, &call, id, to.timeout).await;
+    if matches!(first.ending(), Some(Ending::Error | Ending::Abandoned)) {
+        // The child refused (or never answered): no session; dropping `bound` stops it.
+        let (keep, _) =
+            answer_call(state, client, call, id, to.timeout, shape, Some(first)).await?;
+        return Ok(keep);
+    }
+    let link = bound.link.clone();
+    let sid = new_session(state, entry(to, facts, bound))?;
+    link.set_session_tag(sid.as_str());
+    let shape = ClientShape {
+        session: Some(sid.as_str()),
+        ..shape
+    };
+    let answered = answer_call(state, client, call, id, to.timeout, shape, Some(first)).await;
+    match answered {
+        Ok((keep, Ending::Result)) => {
+            tracing::info!(session = %sid.as_str(), peer = link.peer(), "session bound to an upstream link");
+            Ok(keep)
+        }
+        Ok((keep, _)) => {
+            // The child refused after streaming: the session and its child end here.
+            state.sessions.borrow_mut().remove(&sid);
+            Ok(keep)
+        }
+        Err(error) => {
+            state.sessions.borrow_mut().remove(&sid);
+            Err(error)
         }
     }
 }
@@ -210,6 +227,8 @@ fn entry(to: &StdioTarget<'_>, facts: &Facts, bound: Rc<LinkSession>) -> Session
     }
 }
 
+/// Serves a message on an open session: through its child's link (a request becomes a call
+/// whose answer is relayed; a notification or response is written and answered 202).
 async fn in_session(
     state: &Rc<ShardState>,
     client: &mut HttpConn<NetStream>,
@@ -227,14 +246,8 @@ async fn in_session(
         .ok_or(ProxyError::SessionNotFound {
             id: facts.id().cloned(),
         })?;
-    let ended = |state: &ShardState, id: Option<JsonRpcId>| {
-        // The child is gone: so is the session (the client re-initializes).
-        state.sessions.borrow_mut().remove(&sid);
-        state.metrics.incr(Counter::SessionsLost);
-        ProxyError::SessionNotFound { id }
-    };
     if !bound.link.is_alive() {
-        return Err(ended(state, facts.id().cloned()));
+        return Err(session_lost(state, &sid, facts.id().cloned()));
     }
     if facts.is_initialize {
         // One handshake per session: a second would re-initialize the child (in shared mode,
@@ -255,43 +268,8 @@ async fn in_session(
     }
     match facts.message() {
         Some(Message::Request(id)) => {
-            if let (Method::ResourcesSubscribe | Method::ResourcesUnsubscribe, Some(uri)) =
-                (facts.method, facts.resource.as_deref())
-            {
-                let subscribe = facts.method == Method::ResourcesSubscribe;
-                if !bound.link.subscription(bound.key, uri, subscribe) {
-                    // Another session keeps the child's subscription: answered here.
-                    let mut reply = br#"{"jsonrpc":"2.0","id":"#.to_vec();
-                    id.write_json(&mut reply);
-                    reply.extend_from_slice(br#","result":{}}"#);
-                    return write_json(state, client, &reply, shape).await;
-                }
-            }
-            let call = match bound.link.call(
-                bound.key,
-                id,
-                facts.progress_token.as_ref(),
-                &facts.spans,
-                &body,
-            ) {
-                Ok(call) => call,
-                Err(LinkError::Gone(_) | LinkError::SessionEnded | LinkError::Initialize(_)) => {
-                    return Err(ended(state, facts.id().cloned()))
-                }
-            };
-            // Sent: the pooled body buffer is not held while the answer streams (issue 13).
-            drop(body);
-            let (keep, ending) =
-                answer_call(state, client, call, id, to.timeout, shape, None).await?;
-            if let (Method::ResourcesSubscribe, Some(uri), false) = (
-                facts.method,
-                facts.resource.as_deref(),
-                ending == Ending::Result,
-            ) {
-                // The child refused it: this session is no subscriber after all.
-                bound.link.forget_subscription(bound.key, uri);
-            }
-            Ok(keep)
+            let session = (&sid, &*bound);
+            request(state, client, body, (facts, id), session, to, shape).await
         }
         _ => {
             if bound
@@ -299,9 +277,60 @@ async fn in_session(
                 .notify(bound.key, &body, super::client_message(facts))
                 .is_err()
             {
-                return Err(ended(state, None));
+                return Err(session_lost(state, &sid, None));
             }
             write_empty(state, client, 202, shape).await
         }
     }
+}
+
+/// The child is gone: so is the session (the client re-initializes); the error to answer.
+fn session_lost(state: &ShardState, sid: &SessionId, id: Option<JsonRpcId>) -> ProxyError {
+    state.sessions.borrow_mut().remove(sid);
+    state.metrics.incr(Counter::SessionsLost);
+    ProxyError::SessionNotFound { id }
+}
+
+/// A request on an open session: a call on the child's link whose answer is relayed; a
+/// (un)subscribe the link already holds for another session is answered here.
+async fn request(
+    state: &Rc<ShardState>,
+    client: &mut HttpConn<NetStream>,
+    body: Lease<'_>,
+    (facts, id): (&Facts, &JsonRpcId),
+    (sid, bound): (&SessionId, &LinkSession),
+    to: &StdioTarget<'_>,
+    shape: ClientShape<'_>,
+) -> Result<bool, ProxyError> {
+    if let (Method::ResourcesSubscribe | Method::ResourcesUnsubscribe, Some(uri)) =
+        (facts.method, facts.resource.as_deref())
+    {
+        let subscribe = facts.method == Method::ResourcesSubscribe;
+        if !bound.link.subscription(bound.key, uri, subscribe) {
+            // Another session keeps the child's subscription: answered here.
+            let mut reply = br#"{"jsonrpc":"2.0","id":"#.to_vec();
+            id.write_json(&mut reply);
+            reply.extend_from_slice(br#","result":{}}"#);
+            return write_json(state, client, &reply, shape).await;
+        }
+    }
+    let token = facts.progress_token.as_ref();
+    let call = match bound.link.call(bound.key, id, token, &facts.spans, &body) {
+        Ok(call) => call,
+        Err(LinkError::Gone(_) | LinkError::SessionEnded | LinkError::Initialize(_)) => {
+            return Err(session_lost(state, sid, facts.id().cloned()))
+        }
+    };
+    // Sent: the pooled body buffer is not held while the answer streams (issue 13).
+    drop(body);
+    let (keep, ending) = answer_call(state, client, call, id, to.timeout, shape, None).await?;
+    if let (Method::ResourcesSubscribe, Some(uri), false) = (
+        facts.method,
+        facts.resource.as_deref(),
+        ending == Ending::Result,
+    ) {
+        // The child refused it: this session is no subscriber after all.
+        bound.link.forget_subscription(bound.key, uri);
+    }
+    Ok(keep)
 }

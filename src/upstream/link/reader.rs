@@ -106,49 +106,8 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
         }
     };
     match (info.kind, info.method) {
-        (Kind::Response | Kind::ErrorResponse, _) => {
-            let Some(id) = info.id.or_else(|| lone_call(link)) else {
-                tracing::warn!(upstream = %link.options.upstream, peer = %link.peer,
-                    line = %String::from_utf8_lossy(line), "child sent an error without id");
-                return;
-            };
-            let Some(call) = link.pending.borrow_mut().remove(&id) else {
-                tracing::debug!(%id, "response for a call nobody waits for; dropped");
-                return;
-            };
-            link.forget_tokens(std::slice::from_ref(&call));
-            let bytes = match &call.client_id {
-                Some(client_id) => {
-                    remap::set(line, info.spans.id, call.client_id_text.value(client_id))
-                        .unwrap_or_else(|| line.to_vec())
-                }
-                None => line.to_vec(),
-            };
-            let is_error = info.kind == Kind::ErrorResponse;
-            let _ = call.tx.try_send(Delivery::Final { bytes, is_error });
-        }
-        (Kind::Notification, Some(Method::NotificationsProgress)) => {
-            let target = info
-                .progress_token
-                .as_ref()
-                .and_then(|token| link.tokens.borrow().get(token).cloned());
-            let pending = link.pending.borrow();
-            match target.and_then(|key| pending.get(&key)) {
-                Some(call) => {
-                    let bytes = match &call.client_token {
-                        Some(token) => remap::set(
-                            line,
-                            info.spans.progress_token,
-                            call.client_token_text.value(token),
-                        )
-                        .unwrap_or_else(|| line.to_vec()),
-                        None => line.to_vec(),
-                    };
-                    let _ = to_call(call, bytes);
-                }
-                None => tracing::debug!("progress for no call in flight; dropped"),
-            }
-        }
+        (Kind::Response | Kind::ErrorResponse, _) => to_waiting_call(link, line, info),
+        (Kind::Notification, Some(Method::NotificationsProgress)) => progress(link, line, &info),
         (Kind::Notification, Some(Method::NotificationsResourcesUpdated))
             if link.options.mode == StdioMode::Shared =>
         {
@@ -171,6 +130,52 @@ fn route(link: &Link, inspector: &mut Inspector, line: &[u8]) {
             StdioMode::PerSession => to_newest_call(link, line, None),
             StdioMode::Shared => shared_unscoped(link, line, &info),
         },
+    }
+}
+
+/// A response: to the call waiting for its id (under the client's own id in shared mode).
+fn to_waiting_call(link: &Link, line: &[u8], info: MessageInfo) {
+    let Some(id) = info.id.or_else(|| lone_call(link)) else {
+        tracing::warn!(upstream = %link.options.upstream, peer = %link.peer,
+            line = %String::from_utf8_lossy(line), "child sent an error without id");
+        return;
+    };
+    let Some(call) = link.pending.borrow_mut().remove(&id) else {
+        tracing::debug!(%id, "response for a call nobody waits for; dropped");
+        return;
+    };
+    link.forget_tokens(std::slice::from_ref(&call));
+    let bytes = match &call.client_id {
+        Some(client_id) => remap::set(line, info.spans.id, call.client_id_text.value(client_id))
+            .unwrap_or_else(|| line.to_vec()),
+        None => line.to_vec(),
+    };
+    let is_error = info.kind == Kind::ErrorResponse;
+    let _ = call.tx.try_send(Delivery::Final { bytes, is_error });
+}
+
+/// A progress notification: to the call its token belongs to (under the client's own token
+/// in shared mode).
+fn progress(link: &Link, line: &[u8], info: &MessageInfo) {
+    let target = info
+        .progress_token
+        .as_ref()
+        .and_then(|token| link.tokens.borrow().get(token).cloned());
+    let pending = link.pending.borrow();
+    match target.and_then(|key| pending.get(&key)) {
+        Some(call) => {
+            let bytes = match &call.client_token {
+                Some(token) => remap::set(
+                    line,
+                    info.spans.progress_token,
+                    call.client_token_text.value(token),
+                )
+                .unwrap_or_else(|| line.to_vec()),
+                None => line.to_vec(),
+            };
+            let _ = to_call(call, bytes);
+        }
+        None => tracing::debug!("progress for no call in flight; dropped"),
     }
 }
 
