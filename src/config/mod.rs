@@ -44,7 +44,6 @@ mod secret;
 mod sections;
 mod setting;
 mod stdio;
-mod tls_model;
 mod tools;
 mod upstream_tls;
 mod url;

@@ -17,7 +17,7 @@ use super::ids::{self, ListenerId, RouteId, UpstreamId};
 use super::secret::SealKey;
 use super::tools::ToolFilter;
 
-pub use super::tls_model::{ListenerTls, UpstreamTrust};
+pub use crate::tls::{ListenerTls, UpstreamTrust};
 
 /// A resolved proxy configuration: the immutable snapshot every shard holds.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -127,7 +127,7 @@ impl HttpTarget {
             // forward has no trust settings: an https:// target is checked against the
             // built-in roots.
             url.tls.then(|| {
-                crate::tls::UpstreamTls::new(&url, &crate::config::UpstreamTrust::BuiltinRoots)
+                crate::tls::UpstreamTls::new(&url.host, &crate::tls::UpstreamTrust::BuiltinRoots)
             }),
         );
         Self {

@@ -7,8 +7,10 @@
 //! the settings (config/upstream_tls.rs), the connect deadline (the upstream pool).
 
 mod insecure;
+mod model;
 mod server;
 
+pub use model::{ListenerTls, UpstreamTrust};
 pub use server::{client_verifier, server_config};
 
 use std::net::IpAddr;
@@ -16,8 +18,6 @@ use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
-
-use crate::config::{UpstreamTrust, UpstreamUrl};
 
 /// Why a TLS configuration could not be built (config load reports it; shards build the same
 /// configurations again and so do not meet it).
@@ -44,20 +44,20 @@ pub struct UpstreamTls {
 }
 
 impl UpstreamTls {
-    /// The TLS setup for `url` checked against `trust`.
+    /// The TLS setup for an upstream URL's `host` checked against `trust`.
     ///
     /// # Errors
     /// The host is not a name a certificate can carry, or rustls refuses the configuration;
     /// both are checked at config load, so a shard does not see them.
-    pub fn new(url: &UpstreamUrl, trust: &UpstreamTrust) -> Result<UpstreamTls, TlsSetupError> {
+    pub fn new(host: &str, trust: &UpstreamTrust) -> Result<UpstreamTls, TlsSetupError> {
         Ok(UpstreamTls {
             config: Arc::new(client_config(trust)?),
-            name: server_name(&url.host)?,
+            name: server_name(host)?,
         })
     }
 }
 
-/// The name a certificate must carry for `host` (as in [`UpstreamUrl::host`]): an IP literal
+/// The name a certificate must carry for `host` (an upstream URL's host): an IP literal
 /// (brackets stripped; rustls then sends no SNI and checks the IP SAN) or a DNS name.
 ///
 /// # Errors

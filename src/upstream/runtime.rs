@@ -49,7 +49,7 @@ impl UpstreamRuntime {
                     upstream
                         .tls
                         .as_ref()
-                        .map(|trust| crate::tls::UpstreamTls::new(url, trust)),
+                        .map(|trust| crate::tls::UpstreamTls::new(&url.host, trust)),
                 ),
                 url: Rc::new(url.clone()),
             }),

@@ -2,8 +2,9 @@
 //! chain to ([`UpstreamTrust`]) and a TLS listener's certificate, key and client CAs
 //! ([`ListenerTls`]), all read from their files at load.
 //!
-//! Not here: reading and checking them (upstream_tls.rs, listener_tls.rs), the rustls
-//! configurations built from them (crate::tls).
+//! Here, not in config, so that `tls` needs nothing from `config` (config builds on it).
+//! Not here: reading and checking them (config/upstream_tls.rs, config/listener_tls.rs), the
+//! rustls configurations built from them (mod.rs, server.rs).
 
 use std::path::PathBuf;
 
