@@ -123,25 +123,34 @@ class McpClient:
         raise BenchError(f"echo on session {session_id}: HTTP {status}, {messages!r:.200}")
 
 
-def open_sessions(clients, count):
-    """Opens `count` sessions spread over the clients, one thread per client."""
-    results = [[] for _ in clients]
+def run_threads(count, work):
+    """Runs work(index) on `count` threads; raises the first failure."""
     failures = []
 
-    def work(index):
+    def guarded(index):
         try:
-            for _ in range(index, count, len(clients)):
-                results[index].append(clients[index].open_session())
+            work(index)
         except Exception as error:  # reported below, the run fails
             failures.append(error)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(clients))]
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     if failures:
         raise failures[0]
+
+
+def open_sessions(clients, count):
+    """Opens `count` sessions spread over the clients, one thread per client."""
+    results = [[] for _ in clients]
+
+    def work(index):
+        for _ in range(index, count, len(clients)):
+            results[index].append(clients[index].open_session())
+
+    run_threads(len(clients), work)
     return [session for part in results for session in part]
 
 

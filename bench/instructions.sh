@@ -13,8 +13,8 @@
 # a wake-up: compare builds at similar request rates (the table shows them).
 #
 # Environment: BINS="old new ..." (default: a fresh `cargo build --release`), DURATION=10s,
-#   WRK_CONNS=8, PROXY_ARGS= (extra `reverse` flags for every build), START_TIMEOUT=40 and
-#   START_TRIES=6 (a start under valgrind can hang; see start_under_callgrind)
+#   WRK_CONNS=8, PROXY_ARGS= (extra `reverse` flags for every build), START_TIMEOUT=300 and
+#   START_TRIES=3 (a start under valgrind is slow; see start_under_callgrind)
 #   KEEP=0 (1: keep the callgrind files, printed at the end, for callgrind_annotate)
 set -euo pipefail
 shopt -s inherit_errexit
@@ -45,13 +45,12 @@ for bin in "${BUILDS[@]}"; do
 done
 BIN=${BUILDS[0]}
 
-# start_under_callgrind NAME OUT BIN: the proxy under callgrind, retried when it hangs at start.
-# Valgrind does not know that io_uring_enter may block: a shard thread that sleeps in it before the
-# main thread has run holds valgrind's thread lock, and the process stops for good. It happens
-# at start (if at all), so a start that prints no `ready` within START_TIMEOUT is killed and
-# tried again, up to START_TRIES times.
-START_TIMEOUT=${START_TIMEOUT:-40}
-START_TRIES=${START_TRIES:-6}
+# start_under_callgrind NAME OUT BIN: the proxy under callgrind, retried when it does not start.
+# Valgrind does not know that io_uring_enter may block, so a shard thread sleeping in it keeps
+# valgrind's thread lock until the sleep ends: a start under valgrind takes from 20 s to several
+# minutes here. A start that prints no `ready` within START_TIMEOUT is killed and tried again.
+START_TIMEOUT=${START_TIMEOUT:-300}
+START_TRIES=${START_TRIES:-3}
 start_under_callgrind() {
     local name=$1 out=$2 bin=$3 try polls
     for ((try = 1; try <= START_TRIES; try++)); do
@@ -66,7 +65,7 @@ start_under_callgrind() {
             alive "$STARTED_PID" || die "$name exited under valgrind: $(tail -n 5 "$WORK/$name.err")"
             sleep 0.1
         done
-        echo "bench: $name hung at start under valgrind (try $try of $START_TRIES); again" >&2
+        echo "bench: $name not ready under valgrind after ${START_TIMEOUT}s (try $try of $START_TRIES); again" >&2
         kill -KILL "$STARTED_PID" 2>/dev/null || true
         wait "$STARTED_PID" 2>/dev/null || true
         forget_pid "$STARTED_PID"

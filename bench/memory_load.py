@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.request
 
-from idle_sessions import PROTOCOL_VERSION, BenchError, McpClient, vm_rss_kb
+from idle_sessions import PROTOCOL_VERSION, BenchError, McpClient, run_threads, vm_rss_kb
 
 
 def proxy_gauges(admin_url):
@@ -40,25 +40,6 @@ def proxy_gauges(admin_url):
                     found[name] = int(float(value))
     return (found.get("shadowcat_buffers_pooled_bytes"),
             found.get("shadowcat_memory_trims_total"))
-
-
-def run_threads(count, work):
-    """Runs work(index) on `count` threads; raises the first failure."""
-    failures = []
-
-    def guarded(index):
-        try:
-            work(index)
-        except Exception as error:  # reported below, the run fails
-            failures.append(error)
-
-    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
 
 
 def burst(url, session_id, concurrency, body_bytes, round_no):

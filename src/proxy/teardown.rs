@@ -72,21 +72,7 @@ pub async fn end_upstream_session(
 pub async fn reaper(state: Rc<ShardState>) {
     let interval = state.config.sessions.reap_interval;
     let mut expired = Vec::new();
-    loop {
-        let stop = futures_lite::future::or(
-            async {
-                glommio::timer::sleep(interval).await;
-                false
-            },
-            async {
-                state.shutdown.wait().await;
-                true
-            },
-        )
-        .await;
-        if stop {
-            return;
-        }
+    while super::shutdown::next_period(&state, interval).await {
         state
             .sessions
             .borrow_mut()
