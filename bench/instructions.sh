@@ -13,8 +13,8 @@
 # a wake-up: compare builds at similar request rates (the table shows them).
 #
 # Environment: BINS="old new ..." (default: a fresh `cargo build --release`), DURATION=10s,
-#   WRK_CONNS=8, PROXY_ARGS= (extra `reverse` flags for every build), START_TIMEOUT=300 and
-#   START_TRIES=3 (a start under valgrind is slow; see start_under_callgrind)
+#   WRK_CONNS=8, PROXY_ARGS= (extra `reverse` flags for every build), START_TIMEOUT=120 and
+#   START_TRIES=3 (a start under valgrind can stall; see start_under_callgrind)
 #   KEEP=0 (1: keep the callgrind files, printed at the end, for callgrind_annotate)
 set -euo pipefail
 shopt -s inherit_errexit
@@ -32,7 +32,7 @@ PROXY_ARGS=${PROXY_ARGS:-}
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
 
-for tool in valgrind callgrind_control callgrind_annotate wrk curl; do
+for tool in valgrind callgrind_control callgrind_annotate wrk curl ss; do
     command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install valgrind wrk curl)"
 done
 if [[ -z ${BINS:-} ]]; then
@@ -45,12 +45,21 @@ for bin in "${BUILDS[@]}"; do
 done
 BIN=${BUILDS[0]}
 
-# start_under_callgrind NAME OUT BIN: the proxy under callgrind, retried when it does not start.
-# Valgrind does not know that io_uring_enter may block, so a shard thread sleeping in it keeps
-# valgrind's thread lock until the sleep ends: a start under valgrind takes from 20 s to several
-# minutes here. A start that prints no `ready` within START_TIMEOUT is killed and tried again.
-START_TIMEOUT=${START_TIMEOUT:-300}
+# start_under_callgrind NAME OUT BIN: the proxy under callgrind, nudged until it is ready.
+# Valgrind does not know that io_uring_enter may block: a shard thread asleep in it keeps
+# valgrind's thread lock, and if that happens before the main thread is done starting, the
+# process waits for good. A connection to the proxy's port ends the sleep, so while no `ready`
+# is printed, the port (once bound) gets a connection every half second. A start still not
+# ready within START_TIMEOUT is killed and tried again.
+START_TIMEOUT=${START_TIMEOUT:-120}
 START_TRIES=${START_TRIES:-3}
+# nudge PID: one connection to the port PID listens on, if it listens yet.
+nudge() {
+    local port
+    port=$(ss -ltnpH 2>/dev/null | grep "pid=$1," | grep -o '127\.0\.0\.1:[0-9]*' | head -n 1 | cut -d: -f2) || true
+    [[ -n $port ]] && timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null
+    return 0
+}
 start_under_callgrind() {
     local name=$1 out=$2 bin=$3 try polls
     for ((try = 1; try <= START_TRIES; try++)); do
@@ -63,6 +72,7 @@ start_under_callgrind() {
         for ((polls = 0; polls < START_TIMEOUT * 10; polls++)); do
             grep -qx ready "$STARTED_OUT" && return 0
             alive "$STARTED_PID" || die "$name exited under valgrind: $(tail -n 5 "$WORK/$name.err")"
+            ((polls % 5 == 4)) && nudge "$STARTED_PID"
             sleep 0.1
         done
         echo "bench: $name not ready under valgrind after ${START_TIMEOUT}s (try $try of $START_TRIES); again" >&2
