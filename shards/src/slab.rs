@@ -120,19 +120,15 @@ impl BufPool {
     /// freed.
     pub fn give(&self, mut buffer: Vec<u8>) {
         let capacity = buffer.capacity();
-        if let Some(class) = class_of_capacity(capacity) {
-            let has_room = self
-                .free
-                .get(class)
-                .is_some_and(|free| free.borrow().len() < self.max_pooled_per_class);
+        let class = class_of_capacity(capacity);
+        if let Some((class, free)) = class.and_then(|c| Some((c, self.free.get(c)?))) {
+            let has_room = free.borrow().len() < self.max_pooled_per_class;
             if has_room && self.make_room(class, capacity) {
-                if let Some(free) = self.free.get(class) {
-                    buffer.clear();
-                    free.borrow_mut().push(buffer);
-                    self.pooled_bytes.set(self.pooled_bytes.get() + capacity);
-                    bump(&self.returned);
-                    return;
-                }
+                buffer.clear();
+                free.borrow_mut().push(buffer);
+                self.pooled_bytes.set(self.pooled_bytes.get() + capacity);
+                bump(&self.returned);
+                return;
             }
         }
         self.count_freed(capacity);

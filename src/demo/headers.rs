@@ -68,10 +68,9 @@ pub(super) fn check_protocol_version(version: Option<&[u8]>) -> Result<(), DemoE
 
 /// The media types of a header value: the part of each comma-separated entry before `;`, trimmed.
 fn media_types(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&byte| byte == b',').map(|entry| {
-        let media_type = entry.split(|&byte| byte == b';').next().unwrap_or_default();
-        media_type.trim_ascii()
-    })
+    value
+        .split(|&byte| byte == b',')
+        .map(crate::http::media_type)
 }
 
 #[cfg(test)]

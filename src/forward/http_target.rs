@@ -94,17 +94,16 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    /// The media type of `Content-Type`, lowercase, without parameters.
-    pub(crate) fn media_type(&self) -> String {
-        let value = self.head.header("content-type").unwrap_or_default();
-        let value = String::from_utf8_lossy(value);
-        let media = value.split(';').next().unwrap_or_default();
-        media.trim().to_ascii_lowercase()
+    /// Whether `Content-Type` is `media` (case-insensitive, parameters ignored).
+    pub(crate) fn is_media(&self, media: &[u8]) -> bool {
+        self.head
+            .header("content-type")
+            .is_some_and(|ct| crate::http::media_type(ct).eq_ignore_ascii_case(media))
     }
 
     /// Whether the body is an SSE stream.
     pub(crate) fn is_sse(&self) -> bool {
-        self.media_type() == "text/event-stream"
+        self.head.is_event_stream()
     }
 }
 
@@ -265,7 +264,7 @@ impl HttpTarget {
             self.clone().stream_answer(answer, msg).await;
             return;
         }
-        if answer.media_type() == "application/json" {
+        if answer.is_media(b"application/json") {
             return self.json_answer(answer, msg).await;
         }
         // 202 Accepted (notifications, responses) or another body-less success.

@@ -10,8 +10,9 @@
 
 use super::framing::Framing;
 
-/// No header fields, for a head that has only framing (a typed empty list).
-pub const NO_FIELDS: [(&str, &[u8]); 0] = [];
+/// No header fields, for a head that has only framing (a typed empty list; tests).
+#[cfg(test)]
+pub(crate) const NO_FIELDS: [(&str, &[u8]); 0] = [];
 
 /// Appends `METHOD target HTTP/1.1`, `headers` (minus framing fields), the framing header and the blank line.
 ///

@@ -51,14 +51,16 @@ fn dropped(name: &[u8], extra: &[&str], head: &impl Head) -> bool {
             .any(|d| d.as_bytes().eq_ignore_ascii_case(name))
 }
 
-fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+/// Appends one `name: value` line.
+pub(super) fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
 
-fn push_framing(out: &mut Vec<u8>, framing: OutFraming) {
+/// Appends the framing header for `framing` (none for `Close` and `NoBody`).
+pub(super) fn push_framing(out: &mut Vec<u8>, framing: OutFraming) {
     match framing {
         OutFraming::Length(n) => {
             push_header(
@@ -162,7 +164,7 @@ pub fn client_response(
     framing: OutFraming,
     keep_alive: bool,
 ) {
-    status_line(out, upstream.status());
+    crate::http::write_status_line(out, upstream.status());
     for (name, value) in upstream.headers() {
         if !dropped(name, DROP_DOWNSTREAM, upstream) {
             push_header(out, name, value);
@@ -187,7 +189,7 @@ pub fn local_response(
     body: &[u8],
     keep_alive: bool,
 ) {
-    status_line(out, status);
+    crate::http::write_status_line(out, status);
     if let Some(ct) = content_type {
         push_header(out, b"Content-Type", ct.as_bytes());
     }
@@ -200,10 +202,6 @@ pub fn local_response(
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
-}
-
-fn status_line(out: &mut Vec<u8>, status: u16) {
-    crate::http::write_status_line(out, status);
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::super::headers::DROP_UPSTREAM;
+use super::super::headers::{push_framing, push_header as push, OutFraming, DROP_UPSTREAM};
 use crate::http::{Head, RequestHead};
 
 /// The 2026-07-28 protocol version every translated request names.
@@ -332,7 +332,7 @@ pub fn request_head_with(
     for (field, value) in params {
         push(out, field.as_bytes(), value.as_bytes());
     }
-    push(out, b"Content-Length", body_len.to_string().as_bytes());
+    push_framing(out, OutFraming::Length(body_len as u64));
     out.extend_from_slice(b"\r\n");
 }
 
@@ -341,13 +341,6 @@ fn is_param_header(field: &[u8]) -> bool {
     field
         .get(..10)
         .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"mcp-param-"))
-}
-
-fn push(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
 }
 
 /// A mirrored header's value: as is when it is plain header-safe ASCII, else
