@@ -24,6 +24,9 @@
 #   SKIP_SESSIONS=0  IDLE_SESSIONS=10000  idle-session memory step
 #   SHADOWCAT_BIN=                        use this binary instead of `cargo build --release`
 #   READY_TIMEOUT=10                      seconds to wait for a `ready` line
+#   TLS=1                                 also run shadowcat and nginx terminating TLS (one self-signed
+#                                         certificate from openssl, P-256): rows tls, moderate-tls,
+#                                         tls-nginx; needs PROXY_SHARDS=1 (TLS listeners are one-shard)
 #   NGINX=1                               also run nginx `proxy_pass` (the throughput anchor, DESIGN §5)
 #                                         pinned like the proxy; installs Debian nginx-light if missing
 #   BASE_BIN=                             also run this (older) shadowcat binary as a proxy, same
@@ -59,6 +62,7 @@ IDLE_SESSIONS=${IDLE_SESSIONS:-10000}
 SHADOWCAT_BIN=${SHADOWCAT_BIN:-}
 READY_TIMEOUT=${READY_TIMEOUT:-10}
 NGINX=${NGINX:-1}
+TLS=${TLS:-1}
 BASE_BIN=${BASE_BIN:-}
 PROXY_ARGS=${PROXY_ARGS:-}
 ALT_ARGS=${ALT_ARGS:-}
@@ -82,10 +86,15 @@ source "$BENCH/lib.sh"
 
 # ------------------------------------------------------------------ nginx anchor
 
-# start_nginx UPSTREAM_URL: nginx (one process, master off) proxy_pass-ing to the demo server with
-# upstream keep-alive and no buffering, pinned to the proxy's first core; sets NGINX_PID, NGINX_URL.
+# start_nginx UPSTREAM_URL [CERT KEY]: nginx (one process, master off) proxy_pass-ing to the demo
+# server with upstream keep-alive and no buffering, pinned to the proxy's first core, terminating
+# TLS with CERT and KEY when given; sets NGINX_PID, NGINX_URL.
 start_nginx() {
-    local upstream=${1#http://} port core conf="$WORK/nginx.conf" polls=0
+    local upstream=${1#http://} port core conf="$WORK/nginx.conf" polls=0 listen scheme=http tls_conf=""
+    if [[ -n ${2:-} ]]; then
+        scheme=https
+        tls_conf="ssl_certificate $2; ssl_certificate_key $3; ssl_protocols TLSv1.3;"
+    fi
     upstream=${upstream%%/*}
     if ! command -v nginx >/dev/null; then
         echo "bench: installing nginx-light (Debian package)" >&2
@@ -111,7 +120,8 @@ http {
     keepalive_requests 100000000;
     upstream mcp { server $upstream; keepalive 128; keepalive_requests 100000000; }
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port${2:+ ssl};
+        $tls_conf
         location / {
             proxy_pass http://mcp;
             proxy_http_version 1.1;
@@ -127,12 +137,24 @@ CONF
     taskset -c "$core" nginx -c "$conf" -p "$WORK/nginx" >"$WORK/nginx/stdout" 2>&1 &
     NGINX_PID=$!
     PIDS+=("$NGINX_PID")
-    until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+    until curl -s -o /dev/null "${MCP_HEADERS[@]}" "$scheme://127.0.0.1:$port/"; do
         alive "$NGINX_PID" || { cat "$WORK/nginx/stdout" "$WORK/nginx/error.log" >&2; die "nginx exited"; }
         ((polls++ < READY_TIMEOUT * 50)) || die "nginx not answering on port $port"
         sleep 0.02
     done
-    NGINX_URL="http://127.0.0.1:$port/${1#http://*/}"
+    NGINX_URL="$scheme://127.0.0.1:$port/${1#http://*/}"
+}
+
+# make_certificate: a self-signed P-256 certificate for 127.0.0.1 and localhost (TLS rows); sets
+# TLS_CERT and TLS_KEY, and curl (sessions) trusts it.
+make_certificate() {
+    command -v openssl >/dev/null || die "openssl not found (Debian: apt-get install openssl), or TLS=0"
+    TLS_CERT="$WORK/tls-cert.pem"
+    TLS_KEY="$WORK/tls-key.pem"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$TLS_KEY" -out "$TLS_CERT" \
+        >/dev/null 2>&1 || die "openssl could not make a certificate"
+    MCP_HEADERS+=(--cacert "$TLS_CERT")
 }
 
 # ------------------------------------------------------------------ system calls per request
@@ -258,6 +280,25 @@ if [[ -n $BASE_BIN ]]; then
 fi
 # shellcheck disable=SC2086 # a flag list on purpose
 [[ -z $ALT_ARGS ]] || measure_other alt "$BIN" $ALT_ARGS
+if [[ $TLS == 1 && ${PROXY_SHARDS:-1} != 1 ]]; then
+    echo "bench: TLS rows skipped: TLS listeners run on one shard (PROXY_SHARDS=$PROXY_SHARDS)" >&2
+    TLS=0
+fi
+if [[ $TLS == 1 ]]; then
+    make_certificate
+    measure_other tls "$BIN" --tls-cert "$TLS_CERT" --tls-key "$TLS_KEY"
+    if [[ $NGINX == 1 ]]; then
+        start_nginx "$UPSTREAM_URL" "$TLS_CERT" "$TLS_KEY"
+        NGINX_SESSIONS=$(new_sessions "$NGINX_URL" "$WRK_THREADS")
+        SHADOWCAT_PID=$PROXY_PID
+        PROXY_PID=$NGINX_PID
+        run_wrk warmup-tls-nginx "$NGINX_URL" "$NGINX_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$WARMUP" 0
+        run_wrk tls-nginx "$NGINX_URL" "$NGINX_SESSIONS" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
+        PROXY_PID=$SHADOWCAT_PID
+        stop_pid "$NGINX_PID"
+        forget_pid "$NGINX_PID"
+    fi
+fi
 run_wrk moderate-direct "$UPSTREAM_URL" "${DIRECT_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
 run_wrk moderate-proxied "$PROXY_URL" "${PROXIED_SESSIONS%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
 # One connection, closed loop (the next request as soon as the answer is in): latency with no
@@ -272,6 +313,8 @@ LABELS=(direct proxied)
 [[ $NGINX == 1 ]] && LABELS+=(nginx moderate-nginx single-nginx)
 [[ -n $BASE_BIN ]] && LABELS+=(base moderate-base)
 [[ -n $ALT_ARGS ]] && LABELS+=(alt moderate-alt)
+[[ $TLS == 1 ]] && LABELS+=(tls moderate-tls)
+[[ $TLS == 1 && $NGINX == 1 ]] && LABELS+=(tls-nginx)
 for label in "${LABELS[@]}" moderate-direct moderate-proxied single-direct single-proxied; do
     say "$(row "$label")"
 done
@@ -291,6 +334,14 @@ if [[ $NGINX == 1 ]]; then
         "$(added P50 single-direct single-nginx) µs, p99 $(added P99 single-direct single-nginx) µs"
 fi
 
+if [[ $TLS == 1 ]]; then
+    say "$(awk -v t="${RPS[tls]}" -v p="${RPS[proxied]}" -v tc="${PROXY_CPU[tls]}" -v pc="${PROXY_CPU[proxied]}" \
+        'BEGIN { printf "TLS-terminated vs plain (shadowcat): throughput %.3f, CPU per request %s µs vs %s µs", t / p, tc, pc }')"
+    if [[ $NGINX == 1 ]]; then
+        say "$(awk -v t="${RPS[tls]}" -v n="${RPS[tls-nginx]}" -v tc="${PROXY_CPU[tls]}" -v nc="${PROXY_CPU[tls-nginx]}" \
+            'BEGIN { printf "shadowcat vs nginx, both terminating TLS: throughput %.3f, CPU per request %s µs vs %s µs", t / n, tc, nc }')"
+    fi
+fi
 if [[ -n $ALT_ARGS ]]; then
     say "$(awk -v s="${RPS[proxied]}" -v a="${RPS[alt]}" -v sc="${PROXY_CPU[proxied]}" -v ac="${PROXY_CPU[alt]}" \
         -v args="$ALT_ARGS" 'BEGIN { printf "proxied vs alt (%s): throughput %.3f, CPU per request %s µs vs %s µs", args, s / a, sc, ac }')"
