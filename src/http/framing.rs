@@ -62,14 +62,12 @@ fn declared(fields: &Fields, minor_version: u8, kind: MessageKind) -> Result<Dec
         }
         return Ok(Declared::Chunked);
     }
-    let mut lengths = fields.get_all("content-length");
-    let Some(first) = lengths.next() else {
+    let only = fields.only("content-length");
+    let Some(length) = only.map_err(|_| kind.malformed(Malformed::ConflictingContentLength))?
+    else {
         return Ok(Declared::Nothing);
     };
-    if lengths.next().is_some() {
-        return Err(kind.malformed(Malformed::ConflictingContentLength));
-    }
-    parse_content_length(first)
+    parse_content_length(length)
         .map(Declared::Length)
         .map_err(|what| kind.malformed(what))
 }

@@ -82,6 +82,10 @@ impl Method {
     }
 }
 
+/// A field that must appear at most once appeared more than once ([`Fields::only`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeated;
+
 /// Offsets of a byte range inside a head's raw copy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Span {
@@ -141,6 +145,17 @@ impl Fields {
             .iter()
             .filter(move |f| f.name.of(&self.raw).eq_ignore_ascii_case(name.as_bytes()))
             .map(|f| f.value.of(&self.raw))
+    }
+
+    /// The value of field `name` when it is present at most once: `Ok(None)` when absent,
+    /// `Err(Repeated)` when present more than once (a header that must not be repeated).
+    pub fn only(&self, name: &str) -> Result<Option<&[u8]>, Repeated> {
+        let mut values = self.get_all(name);
+        let first = values.next();
+        match values.next() {
+            Some(_) => Err(Repeated),
+            None => Ok(first),
+        }
     }
 
     /// Whether field `name` is present at least once.

@@ -19,13 +19,10 @@ pub(super) fn check_mirror(
     body: Option<&str>,
     base64: bool,
 ) -> Result<(), Mismatch> {
-    let mut values = head.fields().get_all(name);
-    let Some(value) = values.next() else {
+    let only = head.fields().only(name);
+    let Some(value) = only.map_err(|_| Mismatch::Duplicate)? else {
         return Err(Mismatch::Missing);
     };
-    if values.next().is_some() {
-        return Err(Mismatch::Duplicate);
-    }
     let Some(body) = body else {
         return Err(Mismatch::BodyMissing);
     };

@@ -12,13 +12,10 @@ use crate::pipeline::Refusal;
 
 /// The header's version (`None` without the header).
 pub fn check(head: &RequestHead) -> Result<Option<ProtocolVersion>, Refusal> {
-    let mut values = head.fields().get_all("mcp-protocol-version");
-    let Some(value) = values.next() else {
+    let only = head.fields().only("mcp-protocol-version");
+    let Some(value) = only.map_err(|_| Refusal::BadProtocolVersion)? else {
         return Ok(None);
     };
-    if values.next().is_some() {
-        return Err(Refusal::BadProtocolVersion);
-    }
     ProtocolVersion::parse(value)
         .map(Some)
         .ok_or(Refusal::BadProtocolVersion)
