@@ -25,7 +25,7 @@ const TRIM_AFTER_FREED: u64 = 16 * 1024 * 1024;
 /// interval passed without more frees; ends at shutdown.
 pub async fn trimmer(state: Rc<ShardState>) {
     let mut trigger = TrimTrigger::new(TRIM_AFTER_FREED, state.bufs.stats().freed_bytes);
-    while super::shutdown::next_period(&state, CHECK_INTERVAL).await {
+    while super::periodic::next_period(&state, CHECK_INTERVAL).await {
         if trigger.check(state.bufs.stats().freed_bytes) {
             let started = Instant::now();
             let released = release_free_heap();

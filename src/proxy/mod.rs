@@ -22,6 +22,7 @@ pub mod legacy;
 pub mod memory;
 pub mod metrics;
 pub mod modern_client;
+mod periodic;
 pub mod post;
 pub mod relay;
 mod relay_plan;

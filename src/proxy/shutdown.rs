@@ -5,28 +5,12 @@
 //! once they have ended); ending one session (teardown.rs).
 
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use shards::timeout::within;
 
 use super::state::ShardState;
 use super::teardown::end_upstream_sessions;
-
-/// One period of a shard's housekeeping task (reaper, heap trimmer): sleeps `interval`; false
-/// when the shard's shutdown began first, and the task should end.
-pub(super) async fn next_period(state: &ShardState, interval: Duration) -> bool {
-    futures_lite::future::or(
-        async {
-            glommio::timer::sleep(interval).await;
-            true
-        },
-        async {
-            state.shutdown.wait().await;
-            false
-        },
-    )
-    .await
-}
 
 /// The proxy's part of a shard's shutdown, once its accept loops have ended: waits (bounded by
 /// `shutdown_grace`) for requests in flight, then ends translated sessions, upstream sessions

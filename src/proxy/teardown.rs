@@ -72,7 +72,7 @@ pub async fn end_upstream_session(
 pub async fn reaper(state: Rc<ShardState>) {
     let interval = state.config.sessions.reap_interval;
     let mut expired = Vec::new();
-    while super::shutdown::next_period(&state, interval).await {
+    while super::periodic::next_period(&state, interval).await {
         state
             .sessions
             .borrow_mut()
