@@ -151,6 +151,14 @@ mod tests {
     use super::*;
     use crate::forward::bridge::into_glommio;
 
+    /// An executor with little locked memory, for one test's reader and writer tasks.
+    fn small_executor() -> glommio::LocalExecutor {
+        glommio::LocalExecutorBuilder::default()
+            .io_memory(64 * 1024)
+            .make()
+            .unwrap()
+    }
+
     #[test]
     fn invalid_lines_are_answered_and_valid_ones_handed_over() {
         let (client_end, ours) = StdUnixStream::pair().unwrap();
@@ -162,30 +170,26 @@ mod tests {
             )
             .unwrap();
         client.shutdown(std::net::Shutdown::Write).unwrap();
-        let ids = glommio::LocalExecutorBuilder::default()
-            .io_memory(64 * 1024)
-            .make()
-            .unwrap()
-            .run(async move {
-                let (out, writer) = Output::start(
-                    into_glommio(stdout_ours),
-                    Rc::new(Latch::default()),
-                    RouteStages::default(),
-                );
-                let writer = glommio::spawn_local(writer);
-                let mut input = ClientInput::new(into_glommio(ours), RouteStages::default());
-                let mut ids = Vec::new();
-                loop {
-                    match input.next(&out).await {
-                        Next::Message(msg) => ids.extend(msg.requests),
-                        Next::Eof => break,
-                        Next::Broken(e) => panic!("{e}"),
-                    }
+        let ids = small_executor().run(async move {
+            let (out, writer) = Output::start(
+                into_glommio(stdout_ours),
+                Rc::new(Latch::default()),
+                RouteStages::default(),
+            );
+            let writer = glommio::spawn_local(writer);
+            let mut input = ClientInput::new(into_glommio(ours), RouteStages::default());
+            let mut ids = Vec::new();
+            loop {
+                match input.next(&out).await {
+                    Next::Message(msg) => ids.extend(msg.requests),
+                    Next::Eof => break,
+                    Next::Broken(e) => panic!("{e}"),
                 }
-                out.finish().await;
-                writer.await;
-                ids
-            });
+            }
+            out.finish().await;
+            writer.await;
+            ids
+        });
         assert_eq!(ids, [JsonRpcId::Number(9)]);
         let mut replies = String::new();
         stdout_theirs.read_to_string(&mut replies).unwrap();
@@ -219,31 +223,27 @@ mod tests {
             )
         };
         let answers = [listing("\"1\""), listing("1"), listing("1")];
-        glommio::LocalExecutorBuilder::default()
-            .io_memory(64 * 1024)
-            .make()
-            .unwrap()
-            .run(async move {
-                let (out, writer) = Output::start(
-                    into_glommio(stdout_ours),
-                    Rc::new(Latch::default()),
-                    stages.clone(),
-                );
-                let writer = glommio::spawn_local(writer);
-                let mut input = ClientInput::new(into_glommio(ours), stages);
-                while let Next::Message(_) = input.next(&out).await {}
-                for answer in &answers {
-                    assert!(out.message(answer.as_bytes()).await);
-                }
-                // The proxy answered id 3 itself (say, a timeout): a late answer is not judged.
-                assert!(
-                    out.error(Some(&JsonRpcId::Number(3)), -32001, "slow", None)
-                        .await
-                );
-                assert!(out.message(listing("3").as_bytes()).await);
-                out.finish().await;
-                writer.await;
-            });
+        small_executor().run(async move {
+            let (out, writer) = Output::start(
+                into_glommio(stdout_ours),
+                Rc::new(Latch::default()),
+                stages.clone(),
+            );
+            let writer = glommio::spawn_local(writer);
+            let mut input = ClientInput::new(into_glommio(ours), stages);
+            while let Next::Message(_) = input.next(&out).await {}
+            for answer in &answers {
+                assert!(out.message(answer.as_bytes()).await);
+            }
+            // The proxy answered id 3 itself (say, a timeout): a late answer is not judged.
+            assert!(
+                out.error(Some(&JsonRpcId::Number(3)), -32001, "slow", None)
+                    .await
+            );
+            assert!(out.message(listing("3").as_bytes()).await);
+            out.finish().await;
+            writer.await;
+        });
         let mut written = String::new();
         stdout_theirs.read_to_string(&mut written).unwrap();
         let lines: Vec<&str> = written.lines().collect();
