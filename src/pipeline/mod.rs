@@ -20,7 +20,6 @@ pub mod checks;
 mod context;
 mod facts;
 mod listings;
-mod principal;
 mod refusal;
 mod stage;
 mod tool_filter;
@@ -28,7 +27,7 @@ mod tool_filter;
 pub use context::RequestCtx;
 pub use facts::{facts, Body, Facts, Message};
 pub use listings::ListingWatch;
-pub use principal::Principal;
+pub use crate::session::Principal;
 pub use refusal::{Mismatch, Refusal};
 pub use stage::{Flow, Found, Input, Phase, Stage};
 

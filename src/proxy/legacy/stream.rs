@@ -80,6 +80,7 @@ pub(super) async fn open(
             upstream_session: None,
             version: None,
             link: None,
+            owner: ctx.principal.clone(),
         },
     )?;
     ctx.session = Some(sid);
