@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use super::{
-    AuthArgs, Cli, CliCommand, ConfigCommand, DemoArgs, DemoServerArgs, IoArgs, ListenerArgs, ReverseArgs,
-    RuntimeArgs,
+    AuthArgs, Cli, CliCommand, ConfigCommand, DemoArgs, DemoServerArgs, IoArgs, ListenerArgs,
+    ReverseArgs, RuntimeArgs,
 };
 use crate::config::defaults as d;
 use crate::config::raw::{
@@ -199,9 +199,8 @@ fn one_route(
 /// The route's `auth` table from the `--auth-*` and `--api-keys` flags; `None` without any
 /// (`--public-url` alone sets only the listener's URL).
 fn raw_auth(flags: &AuthArgs) -> Option<RawAuth> {
-    let any = flags.auth_issuer.is_some()
-        || flags.api_keys.is_some()
-        || !flags.auth_scopes.is_empty();
+    let any =
+        flags.auth_issuer.is_some() || flags.api_keys.is_some() || !flags.auth_scopes.is_empty();
     any.then(|| RawAuth {
         issuer: flags.auth_issuer.clone(),
         jwks: flags.auth_jwks.clone(),

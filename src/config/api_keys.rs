@@ -90,7 +90,10 @@ impl ApiKeys {
             allowed: KEY_FORMAT,
         };
         if raw.keys.is_empty() {
-            return Err(invalid(format!("{:?} (no keys)", file.display().to_string())));
+            return Err(invalid(format!(
+                "{:?} (no keys)",
+                file.display().to_string()
+            )));
         }
         let mut keys: Vec<ApiKey> = Vec::with_capacity(raw.keys.len());
         for (name, entry) in raw.keys {
@@ -178,16 +181,19 @@ mod tests {
         for (text, needle) in [
             ("", "no keys"),
             ("[keys.a]\nsha256 = \"abc\"\n", "sha256"),
-            (&format!("[keys.a]\nsha256 = \"{}\"\n", "g".repeat(64)), "sha256"),
+            (
+                &format!("[keys.a]\nsha256 = \"{}\"\n", "g".repeat(64)),
+                "sha256",
+            ),
             (
                 &format!("[keys.a]\nsha256 = \"{DIGEST}\"\n[keys.b]\nsha256 = \"{DIGEST}\"\n"),
                 "same key",
             ),
+            (&format!("[keys.\"a b\"]\nsha256 = \"{DIGEST}\"\n"), "a b"),
             (
-                &format!("[keys.\"a b\"]\nsha256 = \"{DIGEST}\"\n"),
-                "a b",
+                &format!("[keys.a]\nsha256 = \"{DIGEST}\"\nkey = \"x\"\n"),
+                "unknown field",
             ),
-            (&format!("[keys.a]\nsha256 = \"{DIGEST}\"\nkey = \"x\"\n"), "unknown field"),
         ] {
             let err = load(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text:?}: {err}");

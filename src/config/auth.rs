@@ -112,7 +112,10 @@ pub(super) fn resolve_auth(
         }
     };
     let scopes = raw.scopes.clone().unwrap_or_default();
-    if let Some(bad) = scopes.iter().find(|s| !is_header_safe(s) || s.contains(' ')) {
+    if let Some(bad) = scopes
+        .iter()
+        .find(|s| !is_header_safe(s) || s.contains(' '))
+    {
         return Err(Error::Invalid {
             key: format!("{key}.scopes"),
             value: format!("{bad:?}"),

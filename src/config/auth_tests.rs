@@ -57,16 +57,40 @@ fn printed_config_loads_back_equal() {
 fn refusals_name_the_key() {
     for (listener, auth, key) in [
         ("", "", "auth.issuer"),
-        ("", "jwks = \"https://a.example/keys\"\napi_keys = \"/dev/null\"", "auth.issuer"),
+        (
+            "",
+            "jwks = \"https://a.example/keys\"\napi_keys = \"/dev/null\"",
+            "auth.issuer",
+        ),
         ("", "issuer = \"http://as.example.com\"", "auth.issuer"),
         ("", "issuer = \"https://as.example.com?x=1\"", "auth.issuer"),
         ("", "issuer = \"https://u:p@as.example.com\"", "auth.issuer"),
-        ("", "issuer = \"https://a.example\"\njwks = \"http://a.example/k\"", "auth.jwks"),
-        ("", "issuer = \"https://a.example\"\nscopes = [\"a b\"]", "auth.scopes"),
-        ("", "issuer = \"https://a.example\"\naudience = \"\"", "auth.audience"),
+        (
+            "",
+            "issuer = \"https://a.example\"\njwks = \"http://a.example/k\"",
+            "auth.jwks",
+        ),
+        (
+            "",
+            "issuer = \"https://a.example\"\nscopes = [\"a b\"]",
+            "auth.scopes",
+        ),
+        (
+            "",
+            "issuer = \"https://a.example\"\naudience = \"\"",
+            "auth.audience",
+        ),
         ("", "api_keys = \"/nonexistent/keys.toml\"", "auth.api_keys"),
-        ("public_url = \"https://a.example/mcp\"", "issuer = \"https://a.example\"", "public_url"),
-        ("public_url = \"ftp://a.example\"", "issuer = \"https://a.example\"", "public_url"),
+        (
+            "public_url = \"https://a.example/mcp\"",
+            "issuer = \"https://a.example\"",
+            "public_url",
+        ),
+        (
+            "public_url = \"ftp://a.example\"",
+            "issuer = \"https://a.example\"",
+            "public_url",
+        ),
     ] {
         let err = load(listener, auth).unwrap_err();
         let named = err.key().unwrap_or_default().to_owned();

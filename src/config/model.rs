@@ -11,8 +11,8 @@ use std::time::Duration;
 use shards::IoBackend;
 
 use super::admin_token::AdminToken;
-use super::auth::RouteAuth;
 use super::allow;
+use super::auth::RouteAuth;
 use super::defaults;
 use super::ids::{self, ListenerId, RouteId, UpstreamId};
 use super::secret::SealKey;

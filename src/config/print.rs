@@ -3,10 +3,10 @@
 //! Not here: validation. The output goes through the raw schema (`raw.rs`), so it loads back
 //! into an equal `Config` (tested in `config_tests.rs`).
 
+use super::auth::RouteAuth;
 use super::model::{
     Config, CoreSelection, StdioMode, UpstreamConfig, UpstreamTransport, UpstreamTrust,
 };
-use super::auth::RouteAuth;
 use super::raw::{
     RawAdmin, RawAuth, RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawLog, RawRoute,
     RawRuntime, RawSessions, RawSize, RawTimeouts, RawUpstream,
@@ -31,10 +31,7 @@ fn raw_auth(auth: &RouteAuth) -> RawAuth {
         jwks: auth.oauth.as_ref().and_then(|o| o.jwks.clone()),
         audience: auth.oauth.as_ref().map(|o| o.audience.clone()),
         scopes: Some(auth.scopes.clone()),
-        api_keys: auth
-            .api_keys
-            .as_ref()
-            .map(|k| k.file.display().to_string()),
+        api_keys: auth.api_keys.as_ref().map(|k| k.file.display().to_string()),
     }
 }
 

@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use super::admin_token::AdminToken;
-use super::auth::{public_url, resolve_auth};
 use super::allow::{normalize_host_entry, normalize_origin_entry};
+use super::auth::{public_url, resolve_auth};
 use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::ids::{UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};

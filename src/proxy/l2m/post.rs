@@ -47,15 +47,7 @@ pub(in crate::proxy) async fn intercept(
     let (facts, upstream, stages) = (&ctx.facts, ctx.upstream, &ctx.stages);
     let served = match (ctx.session, facts.request_id()) {
         (None, Some(id)) if facts.is_initialize && detect::may_translate(state, upstream) => {
-            initialize(
-                state,
-                client,
-                head,
-                body,
-                id,
-                (ctx, &http.url),
-            )
-            .await
+            initialize(state, client, head, body, id, (ctx, &http.url)).await
         }
         (None, _) => return None,
         (Some(sid), _) => {

@@ -24,7 +24,7 @@ use super::super::metrics::Counter;
 use super::super::state::{SessionEntry, ShardState};
 use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
 use crate::pipeline::RouteStages;
-use crate::pipeline::{Facts, Message, RequestCtx, Principal};
+use crate::pipeline::{Facts, Message, Principal, RequestCtx};
 use crate::upstream::children::{AcquireError, Children};
 
 /// Where a POST for a stdio upstream goes.
