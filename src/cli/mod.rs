@@ -227,13 +227,14 @@ pub struct ReverseArgs {
     #[arg(long, requires = "upstream", conflicts_with = "upstream_ca")]
     pub upstream_insecure: bool,
     /// With --upstream: send this header on every request to the server, e.g.
-    /// 'Authorization: Bearer ${env:GITHUB_TOKEN}' (single quotes keep the shell off it).
-    /// ${env:NAME} is replaced from shadowcat's environment at start (an unset variable is an
-    /// error); $${ writes a literal ${. It replaces a client header of the same name; the
-    /// client's Authorization and X-API-Key never reach the server anyway. Repeatable; names
-    /// the proxy sets itself (Host, Content-Type, Mcp-Session-Id, ...) are refused. Values are
-    /// never logged or printed.
-    #[arg(long = "upstream-header", value_name = "'NAME: VALUE'", requires = "upstream",
+    /// 'Authorization: Bearer ${env:GITHUB_TOKEN}' (repeatable).
+    ///
+    /// Single quotes keep the shell off ${env:NAME}, which shadowcat replaces from its own
+    /// environment at start (an unset variable is an error); $${ writes a literal ${. The header
+    /// replaces a client header of the same name; the client's Authorization and X-API-Key never
+    /// reach the server anyway. Names the proxy sets itself (Host, Content-Type, Mcp-Session-Id,
+    /// ...) are refused. Values are never logged or printed.
+    #[arg(long = "upstream-header", value_name = "NAME: VALUE", requires = "upstream",
           value_parser = parse_header_pair)]
     pub upstream_headers: Vec<(String, String)>,
     /// With --upstream-cmd: "per-session" runs one child per client session; "shared" runs
