@@ -17,6 +17,8 @@ mod harness;
 mod hostile;
 #[path = "request_path/mcp.rs"]
 mod mcp;
+#[path = "request_path/recorder.rs"]
+mod recorder;
 #[path = "request_path/tls_peer.rs"]
 mod tls_peer;
 
@@ -48,3 +50,5 @@ mod tls;
 mod tool_filter;
 #[path = "request_path/translation.rs"]
 mod translation;
+#[path = "request_path/upstream_headers.rs"]
+mod upstream_headers;

@@ -17,6 +17,7 @@ use super::defaults;
 use super::ids::{self, ListenerId, RouteId, UpstreamId};
 use super::secret::SealKey;
 use super::tools::ToolFilter;
+use super::upstream_headers::UpstreamHeaders;
 
 pub use crate::tls::{ListenerTls, UpstreamTrust};
 
@@ -262,6 +263,9 @@ pub struct UpstreamConfig {
     pub era: UpstreamEra,
     /// How the certificate of an `https://` upstream is checked; `None` for every other one.
     pub tls: Option<UpstreamTrust>,
+    /// Headers sent on every request to it (`headers`; HTTP and legacy SSE upstreams), values
+    /// expanded and rendered at load; empty for most upstreams.
+    pub headers: UpstreamHeaders,
 }
 
 /// Which MCP protocol eras an upstream speaks: decides when the proxy translates between a
