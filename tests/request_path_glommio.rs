@@ -15,6 +15,8 @@ mod client;
 mod harness;
 #[path = "request_path/hostile.rs"]
 mod hostile;
+#[path = "request_path/issuer.rs"]
+mod issuer;
 #[path = "request_path/mcp.rs"]
 mod mcp;
 #[path = "request_path/recorder.rs"]
@@ -24,6 +26,8 @@ mod tls_peer;
 
 #[path = "request_path/admin.rs"]
 mod admin;
+#[path = "request_path/auth.rs"]
+mod auth;
 #[path = "request_path/errors.rs"]
 mod errors;
 #[path = "request_path/hostile_http.rs"]

@@ -24,11 +24,13 @@
 mod client;
 mod harness;
 mod hostile;
+mod issuer;
 mod mcp;
 mod recorder;
 mod tls_peer;
 
 mod admin;
+mod auth;
 mod errors;
 mod hostile_http;
 mod hostile_json;
