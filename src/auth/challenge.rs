@@ -63,7 +63,8 @@ pub fn challenge(error: &AuthError, metadata: Option<&str>, scopes: &[String]) -
         }
         AuthError::KeysUnavailable => return None,
     }
-    if matches!(error, AuthError::Missing) && !scopes.is_empty() {
+    // The scopes to ask for next time (MCP authorization: servers SHOULD name them in 401s).
+    if matches!(error, AuthError::Missing | AuthError::Invalid(_)) && !scopes.is_empty() {
         params.push(("scope", scopes.join(" ")));
     }
     match metadata {
