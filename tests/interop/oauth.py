@@ -16,6 +16,7 @@ import hmac
 import json
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import httpx
@@ -50,6 +51,10 @@ class OAuthServer:
     issuer: str
     process: harness.ManagedProcess
     keys: dict[str, jwt.PyJWK]
+    # The names of hostile_tokens(), each a token with one defect.
+    HOSTILE: ClassVar[tuple[str, ...]] = (
+        "expired", "expired_es256", "not_yet_valid", "wrong_audience", "wrong_issuer", "alg_none",
+        "hs256_key_confusion", "tampered_signature", "tampered_payload", "unknown_kid")
     # A key the server never published (for the unknown-`kid` token).
     stranger_key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
 
