@@ -10,12 +10,14 @@ upstream that records every request's headers (fixtures/recording_http_server.py
   `resource_metadata`; a missing scope -> 403 `insufficient_scope`; a token in the query -> 400;
   JWKS unreachable -> 503; protected resource metadata at both well-known paths;
 - neither `Authorization` nor `X-API-Key` ever reaches the upstream; a session used with another
-  principal's token -> 404 (-32001).
+  principal's token -> 404 (-32001);
+- the legacy HTTP+SSE transport (`--legacy-sse`: GET /sse, POST /messages) under the same rules.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,6 +27,7 @@ import httpx
 import pytest
 from mcp import ClientSession
 from mcp.client.auth import OAuthClientProvider
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from pydantic import AnyUrl
@@ -396,3 +399,134 @@ def test_session_of_another_principal_is_a_404(proxy: harness.Endpoint, oauth_se
     # Without any token the session is not reachable either.
     anonymous = auth.list_tools(proxy.url, {}, session_id, version, request_id="anon-1")
     assert anonymous.status_code == 401, auth.describe(anonymous)
+
+
+# -- the legacy HTTP+SSE transport (2024-11-05) on the same route ---------------------------------
+
+
+async def _legacy_sdk_calls(sse_url: str, headers: dict[str, str]) -> tuple[str, list[dict]]:
+    async with sse_client(sse_url, headers=headers, timeout=auth.TIMEOUT_S) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            echoed = (await session.call_tool("echo", {"message": "legacy through auth"})).content[0].text
+            recorded = json.loads((await session.call_tool("recorded_headers", {})).content[0].text)
+    return echoed, recorded
+
+
+def test_legacy_sse_transport_needs_the_token_too(shadowcat_bin: Path, recording_upstream: harness.Endpoint,
+                                                  oauth_server: oauth.OAuthServer) -> None:
+    proxy = auth.start_auth_proxy(shadowcat_bin, recording_upstream.url, ["--auth-issuer", oauth_server.issuer],
+                                  extra=["--legacy-sse"])
+    try:
+        sse_url = f"{auth.origin(proxy.url)}/sse"
+        with httpx.Client(trust_env=False, timeout=auth.TIMEOUT_S) as client:
+            for headers, invalid in (({}, False), (auth.bearer(oauth_server.hostile_tokens(proxy.url)["expired"]), True)):
+                with client.stream("GET", sse_url, headers={**headers, "Accept": "text/event-stream"}) as stream:
+                    assert stream.status_code == 401, f"GET /sse with {list(headers)}: {stream.status_code}"
+                    stream.read()
+                    auth.assert_unauthorized(stream, proxy.url, invalid_token=invalid)
+                posted = client.post(f"{auth.origin(proxy.url)}/messages?sessionId=0123456789abcdef",
+                                     content=rawhttp.initialize_body("legacy-1"),
+                                     headers={**headers, "Content-Type": "application/json"})
+                auth.assert_unauthorized(posted, proxy.url, invalid_token=invalid)
+
+        alice = auth.bearer(oauth_server.token(proxy.url, sub="alice"))
+        echoed, recorded = asyncio.run(_legacy_sdk_calls(sse_url, alice))
+        assert echoed == "legacy through auth"
+        assert auth.credential_leaks(recorded) == []
+
+        # Another principal's POST to alice's stream: 404, like an unknown session.
+        bob = auth.bearer(oauth_server.token(proxy.url, sub="bob"))
+        with httpx.Client(trust_env=False, timeout=auth.TIMEOUT_S) as client:
+            with client.stream("GET", sse_url, headers={**alice, "Accept": "text/event-stream"}) as stream:
+                assert stream.status_code == 200, stream.status_code
+                endpoint = None
+                event = None
+                # Held in a name: a generator dropped by `break` is closed, and closing it closes
+                # the stream, which ends the legacy session.
+                lines = stream.iter_lines()
+                for line in lines:
+                    if line.startswith("event:"):
+                        event = line.split(":", 1)[1].strip()
+                    elif line.startswith("data:") and event == "endpoint":
+                        endpoint = line.split(":", 1)[1].strip()
+                        break
+                assert endpoint, "no endpoint event"
+                target = endpoint if endpoint.startswith("http") else auth.origin(proxy.url) + endpoint
+                hijack = client.post(target, content=rawhttp.initialize_body("hijack-1"),
+                                     headers={**bob, "Content-Type": "application/json"})
+                assert hijack.status_code == 404, auth.describe(hijack)
+                owned = client.post(target, content=rawhttp.initialize_body("owner-1"),
+                                    headers={**alice, "Content-Type": "application/json"})
+                assert owned.status_code == 202, auth.describe(owned)
+    finally:
+        proxy.stop()
+
+
+# -- configuration: a TOML route with an `auth` table, `shadowcat demo` ---------------------------
+
+ROUTES_TOML = """\
+[listeners.main]
+bind = "{bind}"
+public_url = "{public_url}"
+
+[[listeners.main.routes]]
+path = "/mcp"
+upstream = "up"
+
+[listeners.main.routes.auth]
+issuer = "{issuer}"
+scopes = ["{scope}"]
+
+[[listeners.main.routes]]
+path = "/open"
+upstream = "up"
+
+[upstreams.up]
+url = "{url}"
+"""
+
+
+def test_toml_route_auth_table_and_public_url(shadowcat_bin: Path, recording_upstream: harness.Endpoint,
+                                             oauth_server: oauth.OAuthServer, tmp_path: Path) -> None:
+    """The audience and the metadata URLs come from the listener's public_url; the other route is open."""
+    public = "https://mcp.example.test"
+    config = tmp_path / "shadowcat.toml"
+    config.write_text(ROUTES_TOML.format(bind=f"{harness.LOOPBACK_HOST}:0", public_url=public,
+                                         issuer=oauth_server.issuer, scope=SCOPE, url=recording_upstream.url))
+    process = harness.ManagedProcess("shadowcat-run", [shadowcat_bin, "run", "--config", config])
+    try:
+        urls = harness.wait_shadowcat_ready(process, ["proxy"])
+        base = urls["proxy"].rsplit("/", 1)[0]
+        refused = auth.initialize(f"{base}/mcp")
+        assert refused.status_code == 401, auth.describe(refused)
+        params = auth.challenge(refused)
+        assert params.get("resource_metadata") == f"{public}/.well-known/oauth-protected-resource/mcp", params
+        assert params.get("scope") == SCOPE, params
+        document = httpx.get(f"{base}/.well-known/oauth-protected-resource/mcp", timeout=auth.TIMEOUT_S,
+                             trust_env=False).json()
+        assert document["resource"] == f"{public}/mcp", document
+        assert document["authorization_servers"] == [oauth_server.issuer], document
+        token = oauth_server.token(f"{public}/mcp", scope=SCOPE)
+        seen = asyncio.run(auth.sdk_session_calls(f"{base}/mcp", auth.bearer(token)))
+        assert seen["echo"] == "through auth", seen
+        wrong_audience = auth.initialize(f"{base}/mcp", auth.bearer(oauth_server.token(f"{base}/mcp", scope=SCOPE)))
+        assert wrong_audience.status_code == 401, auth.describe(wrong_audience)
+        open_route = auth.initialize(f"{base}/open")
+        assert open_route.status_code == 200, auth.describe(open_route)
+    finally:
+        process.stop()
+
+
+def test_demo_command_takes_the_auth_flags(shadowcat_bin: Path, oauth_server: oauth.OAuthServer) -> None:
+    port = harness.reusable_port()
+    process = harness.ManagedProcess("shadowcat-demo", [
+        shadowcat_bin, "demo", "--bind", f"{harness.LOOPBACK_HOST}:{port}", "--shards", "1",
+        "--auth-issuer", oauth_server.issuer])
+    try:
+        url = harness.wait_shadowcat_ready(process, ["proxy"])["proxy"]
+        auth.assert_unauthorized(auth.initialize(url), url, invalid_token=False)
+        response = auth.initialize(url, auth.bearer(oauth_server.token(url)))
+        assert response.status_code == 200, auth.describe(response)
+    finally:
+        process.stop()
