@@ -394,15 +394,27 @@ fn signal_all(stop: &[StdUnixStream]) {
     }
 }
 
-/// First SIGINT/SIGTERM: graceful stop on every shard. Second: exit at once.
+/// Asks every shard to reload what can change while running (API key files).
+fn reload_all(stop: &[StdUnixStream]) {
+    for mut s in stop {
+        let _ = s.write_all(&[crate::proxy::boot::RELOAD]);
+    }
+}
+
+/// First SIGINT/SIGTERM: graceful stop on every shard. Second: exit at once. SIGHUP: reload.
 fn spawn_signal_thread(stop: Vec<StdUnixStream>) -> Result<(), AppError> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             let mut seen = 0;
             for sig in signals.forever() {
+                if sig == SIGHUP {
+                    tracing::info!("SIGHUP: reloading API key files");
+                    reload_all(&stop);
+                    continue;
+                }
                 seen += 1;
                 if seen > 1 {
                     tracing::warn!(signal = sig, "second signal: exiting now");

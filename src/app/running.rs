@@ -11,7 +11,7 @@ use std::sync::Arc;
 use shards::executor::Runtime;
 
 use super::shard::Binds;
-use super::{signal_all, AppError};
+use super::{reload_all, signal_all, AppError};
 use crate::config::Config;
 
 /// A running proxy whose shards are all ready. Dropping it stops the shards and waits for them
@@ -70,6 +70,11 @@ impl Running {
     /// Tells every shard to stop (graceful: the same as the first SIGTERM). Does not wait.
     pub fn stop(&self) {
         signal_all(&self.stop);
+    }
+
+    /// Tells every shard to reload (the same as SIGHUP: API key files). Does not wait.
+    pub fn reload(&self) {
+        reload_all(&self.stop);
     }
 
     /// Waits until every shard has ended (after a signal, [`Running::stop`], or a failure).

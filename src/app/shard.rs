@@ -1,7 +1,8 @@
 //! One proxy shard's life: connect the mesh, bind listeners, report ready, start the accept
-//! loops (proxy, admin, embedded demo), the mesh receivers, the reaper, the memory trimmer and
-//! warm stdio children;
-//! on the stop signal, stop accepting and let the proxy drain and end its sessions.
+//! loops (proxy, admin, embedded demo), the mesh receivers, the reaper, the memory trimmer,
+//! warm stdio children and the routes' signing-key refreshers; on a reload signal, re-read the
+//! API key files; on the stop signal, stop accepting and let the proxy drain and end its
+//! sessions.
 //!
 //! Not here: process startup, port reservation and signals (`mod.rs`); request handling (the
 //! proxy module); ending sessions (the proxy's `teardown.rs`).
@@ -71,7 +72,17 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     glommio::spawn_local(crate::proxy::memory::trimmer(state.clone())).detach();
     start_warm_children(&state);
 
-    wait_for_signal(shutdown).await;
+    for auth in state.authenticators() {
+        let (auth, stop) = (auth.clone(), state.clone());
+        glommio::spawn_local(async move { auth.maintain(&stop.shutdown).await }).detach();
+    }
+
+    wait_for_signal(shutdown, || {
+        for auth in state.authenticators() {
+            auth.reload_api_keys();
+        }
+    })
+    .await;
     tracing::info!(shard = state.id().0, "shutting down");
     state.shutdown.fire();
     for l in loops {

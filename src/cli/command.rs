@@ -8,12 +8,12 @@
 use std::path::PathBuf;
 
 use super::{
-    Cli, CliCommand, ConfigCommand, DemoArgs, DemoServerArgs, IoArgs, ListenerArgs, ReverseArgs,
-    RuntimeArgs,
+    AuthArgs, Cli, CliCommand, ConfigCommand, DemoArgs, DemoServerArgs, IoArgs, ListenerArgs,
+    ReverseArgs, RuntimeArgs,
 };
 use crate::config::defaults as d;
 use crate::config::raw::{
-    RawAdmin, RawConfig, RawDemo, RawListener, RawRoute, RawSize, RawUpstream,
+    RawAdmin, RawAuth, RawConfig, RawDemo, RawListener, RawRoute, RawSize, RawUpstream,
 };
 use crate::config::{
     raw_cores, raw_duration as duration, read_raw, resolve, resolve_runtime, route_path, Config,
@@ -171,6 +171,7 @@ fn one_route(
         tls_cert: flags.tls_cert.clone(),
         tls_key: flags.tls_key.clone(),
         tls_client_ca: flags.tls_client_ca.clone(),
+        public_url: flags.auth.public_url.clone(),
         routes: vec![RawRoute {
             path: flags.path.clone(),
             upstream: name.to_owned(),
@@ -178,6 +179,7 @@ fn one_route(
             legacy_sse: legacy_sse.then_some(true),
             allow_tools: non_empty(&flags.allow_tools),
             deny_tools: non_empty(&flags.deny_tools),
+            auth: raw_auth(&flags.auth),
             ..RawRoute::default()
         }],
     };
@@ -192,6 +194,20 @@ fn one_route(
             .map(|file| file.display().to_string()),
     });
     raw
+}
+
+/// The route's `auth` table from the `--auth-*` and `--api-keys` flags; `None` without any
+/// (`--public-url` alone sets only the listener's URL).
+fn raw_auth(flags: &AuthArgs) -> Option<RawAuth> {
+    let any =
+        flags.auth_issuer.is_some() || flags.api_keys.is_some() || !flags.auth_scopes.is_empty();
+    any.then(|| RawAuth {
+        issuer: flags.auth_issuer.clone(),
+        jwks: flags.auth_jwks.clone(),
+        audience: flags.auth_audience.clone(),
+        scopes: (!flags.auth_scopes.is_empty()).then(|| flags.auth_scopes.clone()),
+        api_keys: flags.api_keys.clone(),
+    })
 }
 
 fn demo_server(args: &DemoServerArgs) -> Result<DemoServerConfig, Error> {
@@ -239,8 +255,14 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 35] = [
+    const FLAGS: [(&str, &str); 41] = [
         ("listeners.main.bind", "--bind"),
+        ("listeners.main.public_url", "--public-url"),
+        ("listeners.main.routes[0].auth.issuer", "--auth-issuer"),
+        ("listeners.main.routes[0].auth.jwks", "--auth-jwks"),
+        ("listeners.main.routes[0].auth.audience", "--auth-audience"),
+        ("listeners.main.routes[0].auth.scopes", "--auth-scope"),
+        ("listeners.main.routes[0].auth.api_keys", "--api-keys"),
         ("listeners.main.allowed_hosts", "--allowed-host"),
         ("listeners.main.allowed_origins", "--allowed-origin"),
         ("listeners.main.routes[0].era", "--era"),

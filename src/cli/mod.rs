@@ -171,6 +171,38 @@ pub struct ListenerArgs {
     /// Hide the tools matching this glob (repeatable; wins over --allow-tool).
     #[arg(long = "deny-tool", value_name = "GLOB")]
     pub deny_tools: Vec<String>,
+    /// Authentication flags.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// Who may use the proxy's endpoint (`demo` and `reverse`; TOML: `[listeners.NAME.routes.auth]`).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Authentication")]
+pub struct AuthArgs {
+    /// Require OAuth 2.1 bearer tokens signed by this authorization server (its issuer URL;
+    /// https://, or http:// on loopback). Clients without one get 401 and find the server
+    /// through /.well-known/oauth-protected-resource (RFC 9728).
+    #[arg(long, value_name = "URL")]
+    pub auth_issuer: Option<String>,
+    /// The issuer's JWK Set URL [default: jwks_uri from the issuer's metadata].
+    #[arg(long, value_name = "URL", requires = "auth_issuer")]
+    pub auth_jwks: Option<String>,
+    /// The audience tokens must be issued for [default: the endpoint's public URL,
+    /// --public-url + --path].
+    #[arg(long, value_name = "AUD", requires = "auth_issuer")]
+    pub auth_audience: Option<String>,
+    /// A scope every token (and API key) must carry (repeatable); missing: 403.
+    #[arg(long = "auth-scope", value_name = "SCOPE")]
+    pub auth_scopes: Vec<String>,
+    /// Accept the API keys of this TOML file (`[keys.NAME] sha256 = "<hex>"`, optional
+    /// `scopes`), sent as `Authorization: Bearer KEY` or `X-API-Key: KEY`; reloaded on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub api_keys: Option<String>,
+    /// The origin clients reach the proxy at, e.g. https://mcp.example.com: the endpoint's
+    /// resource URL is this + --path [default: http(s)://--bind].
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 /// Arguments of `demo`.

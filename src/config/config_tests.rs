@@ -41,6 +41,7 @@ fn minimal_file_gets_every_default() {
             upstream: crate::config::ids::UpstreamId::new(0),
             era: RouteEra::Dual,
             legacy_sse: None,
+            auth: None,
         }]
     );
     assert_eq!(listener.allowed_hosts, ["localhost", "127.0.0.1", "[::1]"]);

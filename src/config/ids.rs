@@ -154,6 +154,11 @@ impl<T> PerRoute<T> {
     pub fn get(&self, id: RouteId) -> &T {
         slot(slot(&self.0, usize::from(id.listener)).as_ref(), id.route())
     }
+
+    /// Every route's value, in config order.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.0.iter().flat_map(|routes| routes.iter())
+    }
 }
 
 pub(super) fn route_index(id: RouteId) -> (usize, usize) {

@@ -29,6 +29,8 @@
 
 mod admin_token;
 mod allow;
+mod api_keys;
+mod auth;
 pub mod defaults;
 mod demo_server;
 mod error;
@@ -53,6 +55,8 @@ use std::path::Path;
 
 pub use admin_token::{AdminToken, MIN_TOKEN_LEN};
 pub use allow::{host_allowed, local_hosts, origin_allowed};
+pub use api_keys::{ApiKey, ApiKeys};
+pub use auth::{OAuthConfig, RouteAuth, WELL_KNOWN};
 pub use demo_server::{DemoServerConfig, DemoStdioConfig};
 pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};

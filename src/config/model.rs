@@ -12,6 +12,7 @@ use shards::IoBackend;
 
 use super::admin_token::AdminToken;
 use super::allow;
+use super::auth::RouteAuth;
 use super::defaults;
 use super::ids::{self, ListenerId, RouteId, UpstreamId};
 use super::secret::SealKey;
@@ -179,6 +180,8 @@ pub struct ListenerConfig {
     pub allowed_origins: Vec<String>,
     /// `tls_cert`/`tls_key`: clients connect over TLS.
     pub tls: Option<ListenerTls>,
+    /// The origin clients reach the listener at (`public_url`; default from the bind).
+    pub public_url: String,
 }
 
 impl ListenerConfig {
@@ -206,6 +209,8 @@ pub struct RouteConfig {
     pub legacy_sse: Option<LegacySseConfig>,
     /// The tools this route offers (`allow_tools`/`deny_tools`); `None` offers every tool.
     pub tools: Option<ToolFilter>,
+    /// The credentials its requests must carry (`auth`); `None`: anyone who reaches it.
+    pub auth: Option<RouteAuth>,
 }
 
 /// The legacy HTTP+SSE endpoints of a route (`legacy_sse = true`).

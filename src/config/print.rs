@@ -3,11 +3,12 @@
 //! Not here: validation. The output goes through the raw schema (`raw.rs`), so it loads back
 //! into an equal `Config` (tested in `config_tests.rs`).
 
+use super::auth::RouteAuth;
 use super::model::{
     Config, CoreSelection, StdioMode, UpstreamConfig, UpstreamTransport, UpstreamTrust,
 };
 use super::raw::{
-    RawAdmin, RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawLog, RawRoute,
+    RawAdmin, RawAuth, RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawLog, RawRoute,
     RawRuntime, RawSessions, RawSize, RawTimeouts, RawUpstream,
 };
 use super::values::{format_core_list, format_duration, format_size};
@@ -21,6 +22,17 @@ use super::values::{format_core_list, format_duration, format_size};
 pub fn to_toml(config: &Config) -> String {
     toml::to_string_pretty(&to_raw(config))
         .unwrap_or_else(|error| format!("# cannot print the configuration: {error}\n"))
+}
+
+/// A route's `auth` table (the key file by path: its digests stay in the file).
+fn raw_auth(auth: &RouteAuth) -> RawAuth {
+    RawAuth {
+        issuer: auth.oauth.as_ref().map(|o| o.issuer.clone()),
+        jwks: auth.oauth.as_ref().and_then(|o| o.jwks.clone()),
+        audience: auth.oauth.as_ref().map(|o| o.audience.clone()),
+        scopes: Some(auth.scopes.clone()),
+        api_keys: auth.api_keys.as_ref().map(|k| k.file.display().to_string()),
+    }
 }
 
 /// The raw form of a resolved config, all optional fields set.
@@ -44,6 +56,7 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
                 .as_ref()
                 .filter(|t| !t.deny().is_empty())
                 .map(|t| t.deny().to_vec()),
+            auth: route.auth.as_ref().map(raw_auth),
         });
         let raw = RawListener {
             bind: listener.bind.to_string(),
@@ -62,6 +75,7 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
                 .as_ref()
                 .and_then(|t| t.client_ca.as_ref())
                 .map(|(file, _)| file.display().to_string()),
+            public_url: Some(listener.public_url.clone()),
             routes: routes.collect(),
         };
         (listener.name.clone(), raw)

@@ -89,6 +89,10 @@ pub struct RawListener {
     /// PEM file of the CAs client certificates must chain to: clients must show one (mTLS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_client_ca: Option<String>,
+    /// The origin clients reach this listener at (`https://mcp.example.com`): routes'
+    /// resource identifiers (token audience) [default: the bind address].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     /// Paths served here (`[[listeners.NAME.routes]]`); at least one.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
@@ -123,6 +127,30 @@ pub struct RawRoute {
     /// Tools matching one of these globs are hidden and refused (wins over `allow_tools`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deny_tools: Option<Vec<String>>,
+    /// Credentials every request must carry (`[listeners.NAME.routes.auth]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RawAuth>,
+}
+
+/// `[listeners.NAME.routes.auth]`: OAuth access tokens, API keys, or both.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// The authorization server's issuer URL: bearer tokens it signed are accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Its JWK Set URL [default: `jwks_uri` of the issuer's metadata].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<String>,
+    /// The `aud` tokens must carry [default: the route's public URL].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// Scopes every token or key must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// TOML file of API keys (`[keys.NAME] sha256 = ".."`), reloaded on SIGHUP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_keys: Option<String>,
 }
 
 /// `[upstreams.NAME]`: exactly one of `url` (an HTTP server) or `command` (a stdio server).

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use super::admin_token::AdminToken;
 use super::allow::{normalize_host_entry, normalize_origin_entry};
+use super::auth::{public_url, resolve_auth};
 use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::ids::{UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};
@@ -172,6 +173,7 @@ fn resolve_listeners(
         tls_cert: None,
         tls_key: None,
         tls_client_ca: None,
+        public_url: None,
         routes: vec![RawRoute {
             path: d::MCP_PATH.to_owned(),
             upstream: only.name.clone(),
@@ -207,6 +209,14 @@ fn resolve_listener(
             allowed: "add at least one [[listeners.NAME.routes]] with a path and an upstream",
         });
     }
+    let tls = resolve_listener_tls(&prefix, raw)?;
+    let public_url = public_url(
+        &format!("{prefix}.public_url"),
+        raw.public_url.as_deref(),
+        bind,
+        tls.is_some(),
+        raw.routes.iter().any(|r| r.auth.is_some()),
+    )?;
     let mut routes: Vec<RouteConfig> = Vec::with_capacity(raw.routes.len());
     // Every path served on this listener (route paths and legacy SSE paths), with its key.
     let mut claimed: Vec<(String, String)> = Vec::new();
@@ -228,12 +238,18 @@ fn resolve_listener(
             route.allow_tools.as_deref().unwrap_or_default(),
             route.deny_tools.as_deref().unwrap_or_default(),
         )?;
+        let auth = resolve_auth(
+            &format!("{key}.auth"),
+            route.auth.as_ref(),
+            &format!("{public_url}{path}"),
+        )?;
         routes.push(RouteConfig {
             path,
             upstream: UpstreamId::new(upstream),
             era,
             legacy_sse,
             tools,
+            auth,
         });
     }
     let hosts_key = format!("{prefix}.allowed_hosts");
@@ -263,7 +279,8 @@ fn resolve_listener(
         routes,
         allowed_hosts,
         allowed_origins: normalize_list(&origins_key, origins, normalize_origin_entry)?,
-        tls: resolve_listener_tls(&prefix, raw)?,
+        tls,
+        public_url,
     })
 }
 

@@ -418,7 +418,7 @@ pub async fn run_shard(
     }
     svc.set_announce(announcer(mesh));
     let serving = glommio::spawn_local(accept_loop(NetListener::from(listener), svc.clone()));
-    crate::proxy::boot::wait_for_signal(boot.shutdown).await;
+    crate::proxy::boot::wait_for_signal(boot.shutdown, || {}).await;
     svc.stop(crate::config::defaults::SHUTDOWN_GRACE).await;
     serving.await;
 }

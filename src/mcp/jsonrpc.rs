@@ -27,6 +27,13 @@ pub const RESOURCE_NOT_FOUND: i32 = -32002;
 pub const UPSTREAM_UNAVAILABLE: i32 = -32010;
 /// Proxy-chosen: the upstream did not answer in time. Same range reasoning as [`UPSTREAM_UNAVAILABLE`].
 pub const UPSTREAM_TIMEOUT: i32 = -32011;
+/// Proxy-chosen: the request carries no acceptable credential (HTTP 401, with a
+/// `WWW-Authenticate` challenge). Same range reasoning as [`UPSTREAM_UNAVAILABLE`].
+pub const UNAUTHENTICATED: i32 = -32012;
+/// Proxy-chosen: the credential lacks a scope the endpoint needs (HTTP 403 `insufficient_scope`).
+pub const FORBIDDEN: i32 = -32013;
+/// Proxy-chosen: the authorization server's signing keys cannot be fetched (HTTP 503).
+pub const AUTH_UNAVAILABLE: i32 = -32014;
 /// MCP 2026-07-28: HTTP headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, …) disagree with the body.
 pub const HEADER_MISMATCH: i32 = -32020;
 /// MCP 2026-07-28: the request needs a client capability it did not declare.

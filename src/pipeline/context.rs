@@ -16,7 +16,8 @@ use crate::session::SessionId;
 pub struct RequestCtx {
     /// What the inspector found in the body.
     pub facts: Facts,
-    /// Who sent it ([`Principal::anonymous`] until an authentication stage exists).
+    /// Who sent it (the `authenticate` stage's finding; [`Principal::anonymous`] on a route
+    /// without `auth`).
     pub principal: Principal,
     /// The route's stages.
     pub stages: RouteStages,
@@ -39,10 +40,10 @@ impl RequestCtx {
         self.facts.request_id().filter(|_| self.modern)
     }
 
-    /// The context of a message in a live client session (not a 2026-07-28 stateless request);
-    /// the principal is anonymous until an authentication stage exists.
+    /// The context of a message of `principal` in a live client session (not a 2026-07-28
+    /// stateless request).
     pub fn in_session(
-        facts: Facts,
+        (facts, principal): (Facts, Principal),
         stages: RouteStages,
         route: RouteId,
         upstream: UpstreamId,
@@ -51,7 +52,7 @@ impl RequestCtx {
     ) -> RequestCtx {
         RequestCtx {
             facts,
-            principal: Principal::anonymous(),
+            principal,
             stages,
             route,
             upstream,

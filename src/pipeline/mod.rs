@@ -20,15 +20,14 @@ pub mod checks;
 mod context;
 mod facts;
 mod listings;
-mod principal;
 mod refusal;
 mod stage;
 mod tool_filter;
 
+pub use crate::session::Principal;
 pub use context::RequestCtx;
 pub use facts::{facts, Body, Facts, Message};
 pub use listings::ListingWatch;
-pub use principal::Principal;
 pub use refusal::{Mismatch, Refusal};
 pub use stage::{Flow, Found, Input, Phase, Stage};
 
@@ -46,6 +45,8 @@ pub struct RouteStages {
     post: &'static [Stage],
     bodyless: &'static [Stage],
     tools: Option<Rc<ToolFilter>>,
+    /// The route checks credentials: `authenticate` follows `route` in every list.
+    authenticate: bool,
     /// The ids of the `tools/list` requests of the batch whose answer these stages judge
     /// ([`RouteStages::for_answer`]): only those answer elements are judged. `None`: every
     /// message is (a route's own stages, or a single `tools/list` request's answer).
@@ -60,6 +61,7 @@ impl Default for RouteStages {
             post: stage::POST,
             bodyless: stage::BODYLESS,
             tools: None,
+            authenticate: false,
             listings: None,
         }
     }
@@ -88,6 +90,7 @@ impl RouteStages {
                 RouteEra::Modern => stage::POST_ONLY,
             },
             tools: route.tools.clone().map(Rc::new),
+            authenticate: route.auth.is_some(),
             listings: None,
         }
     }
@@ -125,7 +128,18 @@ impl RouteStages {
         // A list ending at `method` is refused there: nothing configured runs.
         let configured = (self.tools.is_some() && builtin.contains(&Stage::Session))
             .then_some(Stage::ToolFilter);
-        builtin.iter().copied().chain(configured)
+        let after_route = builtin
+            .iter()
+            .position(|&s| s == Stage::Route)
+            .map_or(0, |at| at + 1);
+        let (to_route, rest) = builtin.split_at(after_route);
+        let authenticate = self.authenticate.then_some(Stage::Authenticate);
+        to_route
+            .iter()
+            .copied()
+            .chain(authenticate)
+            .chain(rest.iter().copied())
+            .chain(configured)
     }
 
     /// The built-in part of `flow`'s list.

@@ -25,6 +25,9 @@ pub enum Stage {
     HostOrigin,
     /// The path names a route (404 otherwise).
     Route,
+    /// The request's credential names a principal allowed on the route (401/403 otherwise);
+    /// only on routes with `auth` (the auth module).
+    Authenticate,
     /// The HTTP method is one the route serves (405 otherwise).
     Method,
     /// `Accept` fits the method (checks/accept.rs).
@@ -127,6 +130,7 @@ impl Stage {
         match self {
             HostOrigin => "host_origin",
             Route => "route",
+            Authenticate => "authenticate",
             Method => "method",
             Accept => "accept",
             ContentType => "content_type",
@@ -144,7 +148,7 @@ impl Stage {
     /// What it reads.
     pub const fn phase(self) -> Phase {
         match self {
-            HostOrigin | Route | Method => Phase::Dispatch,
+            HostOrigin | Route | Authenticate | Method => Phase::Dispatch,
             Accept | ContentType => Phase::Head,
             BodyLimit | Inspect => Phase::Body,
             Era | ProtocolVersion => Phase::Facts,
@@ -158,7 +162,14 @@ impl Stage {
     pub const fn by_proxy(self) -> bool {
         matches!(
             self,
-            HostOrigin | Route | Method | BodyLimit | Inspect | Session | SessionLimit
+            HostOrigin
+                | Route
+                | Authenticate
+                | Method
+                | BodyLimit
+                | Inspect
+                | Session
+                | SessionLimit
         )
     }
 

@@ -16,7 +16,7 @@ use shards::slab::Lease;
 use crate::config::{RouteId, UpstreamId};
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::mcp::Method;
-use crate::pipeline::{Facts, Flow, Found, Input, Phase, RequestCtx, RouteStages};
+use crate::pipeline::{Facts, Flow, Found, Input, Phase, Principal, RequestCtx, RouteStages};
 use crate::session::SessionId;
 use crate::upstream::runtime::{HttpUpstream, UpstreamRuntime};
 
@@ -30,16 +30,17 @@ use super::state::ShardState;
 /// Handles GET or DELETE; returns whether the client connection stays open.
 pub async fn bodyless(
     state: &Rc<ShardState>,
-    (route, stages): (RouteId, &RouteStages),
+    route: RouteId,
+    (stages, principal): (&RouteStages, Principal),
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     let started = Instant::now();
     super::admit::drain_request_body(state, client, head).await?;
     let is_get = head.method() == HttpMethod::Get;
-    let (sid, upstream) = admit(state, (route, stages), head)?;
+    let (sid, upstream) = admit(state, (route, stages, &principal), head)?;
     let ctx = RequestCtx::in_session(
-        Facts::bodyless(),
+        (Facts::bodyless(), principal),
         stages.clone(),
         route,
         upstream,
@@ -96,7 +97,7 @@ pub async fn bodyless(
 /// then runs the session phase; returns the session and the upstream serving it.
 fn admit(
     state: &ShardState,
-    (route, stages): (RouteId, &RouteStages),
+    (route, stages, principal): (RouteId, &RouteStages, &Principal),
     head: &RequestHead,
 ) -> Result<(SessionId, UpstreamId), ProxyError> {
     // No message: the refusals carry no id.
@@ -120,8 +121,10 @@ fn admit(
         .filter(|id| !state.legacy.borrow().contains_key(id))
         .and_then(|id| {
             let sessions = state.sessions.borrow();
-            // A session opened on another route is not this route's.
-            let entry = sessions.peek(&id).filter(|entry| entry.route == route)?;
+            // A session opened on another route, or by someone else, is unknown here.
+            let entry = sessions
+                .peek(&id)
+                .filter(|entry| entry.serves(route, principal))?;
             Some((id, (entry.upstream, entry.version)))
         })
         .ok_or(ProxyError::SessionNotFound { id: None })?;

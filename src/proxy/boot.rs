@@ -32,12 +32,18 @@ pub struct BindError {
     pub source: std::io::Error,
 }
 
-/// Resolves when the launcher signals stop (or dies).
-pub async fn wait_for_signal(fd: OwnedFd) {
+/// The byte the launcher sends to ask for a reload (SIGHUP); any other byte means stop.
+pub const RELOAD: u8 = b'h';
+
+/// Resolves when the launcher signals stop (or dies); runs `reload` for every reload byte
+/// before that.
+pub async fn wait_for_signal(fd: OwnedFd, reload: impl Fn()) {
     // SAFETY: the fd is one end of a socketpair made for this shard and owned by us.
     #[allow(unsafe_code, reason = "wrapping our own socketpair end")]
     let mut stream = unsafe { glommio::net::UnixStream::from_raw_fd(fd.into_raw_fd()) };
     let mut byte = [0u8; 1];
-    // Any outcome (a byte, EOF because the launcher died, an error) means stop.
-    let _ = stream.read(&mut byte).await;
+    // Any other outcome (another byte, EOF because the launcher died, an error) means stop.
+    while matches!(stream.read(&mut byte).await, Ok(1)) && byte[0] == RELOAD {
+        reload();
+    }
 }

@@ -2,6 +2,7 @@
 //!
 //! Not here: turning an error into bytes (respond.rs is the one funnel).
 
+use crate::auth::AuthError;
 use crate::mcp::JsonRpcId;
 use crate::pipeline::Refusal;
 
@@ -185,6 +186,18 @@ pub enum ProxyError {
     /// Local resources exhausted (random source, session id space).
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// The route's `authenticate` stage refused the request (401, 403, 400 or 503).
+    #[error("{}", .0.error.message())]
+    Auth(Box<AuthRefusal>),
+}
+
+/// An authentication refusal and the challenge that goes with it.
+#[derive(Debug)]
+pub struct AuthRefusal {
+    /// Why.
+    pub error: AuthError,
+    /// The `WWW-Authenticate` value, when the answer carries one.
+    pub challenge: Option<String>,
 }
 
 impl ProxyError {
@@ -252,6 +265,9 @@ impl ProxyError {
             | ProxyError::UpstreamTimeout { .. }
             | ProxyError::UpstreamProtocol { .. } => Side::Upstream,
             ProxyError::Internal(_) => Side::Internal,
+            ProxyError::Auth(refusal) if refusal.error == AuthError::KeysUnavailable => {
+                Side::Upstream
+            }
             _ => Side::Client,
         }
     }

@@ -9,7 +9,6 @@
 //! Hot path: the request head for the upstream is written into a pooled buffer together with
 //! the body; one write, then the relay.
 
-use crate::config::{RouteId, UpstreamId};
 use std::rc::Rc;
 
 use shards::io::NetStream;
@@ -82,7 +81,7 @@ pub(super) async fn post(
 
     let minted;
     let session_out: Option<&str> = if facts.is_initialize && (200..300).contains(&status) {
-        minted = mint_session(state, (ctx.route, ctx.upstream), &ex.head, facts.version)?;
+        minted = mint_session(state, ctx, &ex.head, facts.version)?;
         Some(minted.as_str())
     } else if ex.head.header("mcp-session-id").is_some() {
         ctx.session.as_ref().map(SessionId::as_str)
@@ -219,7 +218,7 @@ fn relay_plan<'a>(
 
 fn mint_session(
     state: &ShardState,
-    (route, upstream): (RouteId, UpstreamId),
+    ctx: &RequestCtx,
     head: &crate::http::ResponseHead,
     version: Option<ProtocolVersion>,
 ) -> Result<SessionId, ProxyError> {
@@ -228,11 +227,12 @@ fn mint_session(
         .and_then(|v| std::str::from_utf8(v).ok())
         .map(Box::from);
     let entry = SessionEntry {
-        upstream,
-        route,
+        upstream: ctx.upstream,
+        route: ctx.route,
         upstream_session,
         version,
         link: None,
+        owner: ctx.principal.clone(),
     };
     new_session(state, entry)
 }

@@ -9,6 +9,7 @@
 pub mod accept;
 mod adapter;
 mod admit;
+mod authenticate;
 pub mod bodyless;
 pub mod boot;
 pub mod error;
@@ -33,3 +34,4 @@ pub mod shutdown;
 pub mod state;
 pub mod stdio;
 pub mod teardown;
+mod well_known;

@@ -42,7 +42,7 @@ struct Target {
 pub async fn post(
     state: &Rc<ShardState>,
     (route_id, route): (RouteId, &RouteConfig),
-    stages: &RouteStages,
+    (stages, principal): (&RouteStages, Principal),
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -61,7 +61,14 @@ pub async fn post(
     let mut body = state.bufs.lease(4096);
     read_request_body(state, client, head, &mut body).await?;
     let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
-    let target = after_body(state, stages, (route_id, route), head, &facts, &mut found)?;
+    let target = after_body(
+        state,
+        (stages, &principal),
+        (route_id, route),
+        head,
+        &facts,
+        &mut found,
+    )?;
     if !admit_by_stages(state, stages, &facts)? {
         let shape = ClientShape {
             keep_alive: head.keep_alive(),
@@ -73,7 +80,7 @@ pub async fn post(
     }
     let ctx = RequestCtx {
         facts,
-        principal: Principal::anonymous(),
+        principal,
         stages: stages.clone(),
         route: route_id,
         upstream: target.upstream,
@@ -89,7 +96,7 @@ pub async fn post(
 /// request's id).
 fn after_body(
     state: &ShardState,
-    stages: &RouteStages,
+    (stages, principal): (&RouteStages, &Principal),
     (route_id, route): (RouteId, &RouteConfig),
     head: &RequestHead,
     facts: &Facts,
@@ -115,7 +122,7 @@ fn after_body(
     } else {
         resolve_target(
             state,
-            stages,
+            (stages, principal),
             (route_id, route.upstream),
             head,
             facts,
@@ -170,7 +177,7 @@ async fn to_adapter(
 /// (`batch`, which reads the session's version).
 fn resolve_target(
     state: &ShardState,
-    stages: &RouteStages,
+    (stages, principal): (&RouteStages, &Principal),
     (route, route_upstream): (RouteId, UpstreamId),
     head: &RequestHead,
     facts: &Facts,
@@ -179,7 +186,7 @@ fn resolve_target(
     let session = match head.header("mcp-session-id") {
         // initialize, or a stateless request: served where it landed.
         None => None,
-        Some(raw) => Some(lookup(state, route, raw, facts)?),
+        Some(raw) => Some(lookup(state, (route, principal), raw, facts)?),
     };
     let input = Input {
         head,
@@ -203,11 +210,11 @@ fn resolve_target(
     })
 }
 
-/// The live session `raw` names on `route` (touched: its idle clock restarts): its id,
-/// upstream and the version its client asked for.
+/// The live session `raw` names on `route` for `principal` (touched: its idle clock
+/// restarts): its id, upstream and the version its client asked for.
 fn lookup(
     state: &ShardState,
-    route: RouteId,
+    (route, principal): (RouteId, &Principal),
     raw: &[u8],
     facts: &Facts,
 ) -> Result<(SessionId, UpstreamId, Option<ProtocolVersion>), ProxyError> {
@@ -220,8 +227,8 @@ fn lookup(
     let mut sessions = state.sessions.borrow_mut();
     let entry = sessions
         .get_mut(&id, Instant::now())
-        // A session opened on another route is not this route's: unknown here.
-        .filter(|entry| entry.route == route)
+        // A session opened on another route, or by someone else, is unknown here.
+        .filter(|entry| entry.serves(route, principal))
         .ok_or_else(not_found)?;
     Ok((id, entry.upstream, entry.version))
 }

@@ -3,6 +3,7 @@
 //!
 //! Not here: deciding that something failed (callers) or relaying upstream responses (relay.rs).
 
+use crate::auth::AuthError;
 use crate::mcp::{jsonrpc, JsonRpcId, ProtocolVersion};
 
 use super::error::ProxyError;
@@ -62,6 +63,19 @@ fn classify(
             (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[])
         }
         E::ShuttingDown => (503, jsonrpc::INTERNAL_ERROR, None, &[("Retry-After", "1")]),
+        E::Auth(refusal) => match refusal.error {
+            AuthError::Missing | AuthError::Invalid(_) => {
+                (401, jsonrpc::UNAUTHENTICATED, None, &[])
+            }
+            AuthError::InsufficientScope(_) => (403, jsonrpc::FORBIDDEN, None, &[]),
+            AuthError::TokenInQuery => (400, jsonrpc::INVALID_REQUEST, None, &[]),
+            AuthError::KeysUnavailable => (
+                503,
+                jsonrpc::AUTH_UNAVAILABLE,
+                None,
+                &[("Retry-After", "5")],
+            ),
+        },
     }
 }
 
@@ -77,6 +91,7 @@ fn public_message(err: &ProxyError) -> String {
             "Upstream MCP server sent an invalid response".into()
         }
         ProxyError::Internal(_) => "Internal proxy error".into(),
+        ProxyError::Auth(refusal) => refusal.error.message(),
         ProxyError::UnsupportedVersion {
             requested,
             modern_only,
@@ -165,11 +180,17 @@ pub fn error_response(out: &mut Vec<u8>, err: &ProxyError, keep_alive: bool) -> 
     jsonrpc::write_error(&mut body, id, code, &public_message(err), data.as_deref());
     // After a framing error the byte stream is unusable: always close.
     let keep_alive = keep_alive && !closes_connection(err);
+    let challenge = match err {
+        ProxyError::Auth(refusal) => refusal.challenge.as_deref(),
+        _ => None,
+    };
+    let mut headers: Vec<(&str, &str)> = extra.to_vec();
+    headers.extend(challenge.map(|value| ("WWW-Authenticate", value)));
     local_response(
         out,
         status,
         Some("application/json"),
-        extra,
+        &headers,
         &body,
         keep_alive,
     );

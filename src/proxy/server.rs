@@ -17,6 +17,7 @@ use crate::config::{ListenerId, RouteEra};
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::session::SessionId;
 
+use super::authenticate::authenticate;
 use super::bodyless::bodyless;
 use super::error::ProxyError;
 use super::guard;
@@ -243,23 +244,39 @@ async fn dispatch(
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
     guard::check_host_origin(state.config.listener(listener), head)?;
+    if let Some(served) = super::well_known::serve(state, listener, conn, head).await {
+        return served;
+    }
     let path = head.path();
     if let Some(found) = super::legacy::route(&state.config, listener, path) {
         let stages = state.stages(found.id());
+        let principal = authenticate(state, found.id(), head).await?;
         // Boxed, like GET/DELETE below: a rare or long-lived branch must not size every
         // connection's future (issue 13, memory per open stream).
-        return Box::pin(super::legacy::dispatch(state, found, stages, conn, head)).await;
+        let legacy = super::legacy::dispatch(state, found, (stages, principal), conn, head);
+        return Box::pin(legacy).await;
     }
     let (id, route) = state
         .config
         .route_for(listener, path)
         .ok_or(ProxyError::NoRoute)?;
+    let principal = authenticate(state, id, head).await?;
     match head.method() {
-        HttpMethod::Post => post(state, (id, route), state.stages(id), conn, head).await,
+        HttpMethod::Post => {
+            post(
+                state,
+                (id, route),
+                (state.stages(id), principal),
+                conn,
+                head,
+            )
+            .await
+        }
         // 2026-07-28 is POST only (streamable-http.mdx §Backward Compatibility).
         _ if route.era == RouteEra::Modern => Err(ProxyError::PostOnly),
         HttpMethod::Get | HttpMethod::Delete => {
-            Box::pin(bodyless(state, (id, state.stages(id)), conn, head)).await
+            let stages = (state.stages(id), principal);
+            Box::pin(bodyless(state, id, stages, conn, head)).await
         }
         _ => Err(ProxyError::MethodNotAllowed),
     }

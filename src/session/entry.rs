@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::config::{RouteId, UpstreamId};
 use crate::mcp::ProtocolVersion;
 
-use super::SessionId;
+use super::{Principal, SessionId};
 
 /// One client session's state on its owning shard; `L` is the upstream's handle on the
 /// child serving it (see the module docs).
@@ -29,10 +29,22 @@ pub struct SessionEntry<L> {
     /// The stdio child serving the session (stdio upstreams); dropping the last clone ends the
     /// session on the child.
     pub link: Option<L>,
+    /// Who opened it: only requests of the same principal may use it (anyone else's get 404,
+    /// as for an unknown id: session ids are not bearer credentials).
+    pub owner: Principal,
 }
 
-// The proxy's `L` is one `Rc`: a pointer, like the one checked here.
-const _: () = assert!(std::mem::size_of::<SessionEntry<std::rc::Rc<()>>>() <= 32);
+impl<L> SessionEntry<L> {
+    /// Whether a request on `route` from `principal` may use this session: a session opened on
+    /// another route or by someone else is not found there.
+    pub fn serves(&self, route: RouteId, principal: &Principal) -> bool {
+        self.route == route && self.owner == *principal
+    }
+}
+
+// The proxy's `L` is one `Rc`: a pointer, like the one checked here; `owner` is one more
+// (fat) `Rc`.
+const _: () = assert!(std::mem::size_of::<SessionEntry<std::rc::Rc<()>>>() <= 48);
 
 /// The per-shard session table: client id → entry, idle entries expire after the TTL.
 pub type SessionTable<L> = shards::table::Table<SessionId, SessionEntry<L>>;

@@ -36,6 +36,7 @@ mod tests {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into()],
             allowed_origins: vec!["https://app.example.com".into()],
             tls: None,
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 

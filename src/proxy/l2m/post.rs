@@ -9,7 +9,7 @@
 //! Not here: the decision to translate (detect.rs), the upstream exchange (call.rs), the local
 //! answers themselves (local.rs).
 
-use crate::config::{RouteId, UpstreamId, UpstreamUrl};
+use crate::config::{UpstreamId, UpstreamUrl};
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -47,15 +47,7 @@ pub(in crate::proxy) async fn intercept(
     let (facts, upstream, stages) = (&ctx.facts, ctx.upstream, &ctx.stages);
     let served = match (ctx.session, facts.request_id()) {
         (None, Some(id)) if facts.is_initialize && detect::may_translate(state, upstream) => {
-            initialize(
-                state,
-                client,
-                head,
-                body,
-                id,
-                (ctx.route, upstream, &http.url),
-            )
-            .await
+            initialize(state, client, head, body, id, (ctx, &http.url)).await
         }
         (None, _) => return None,
         (Some(sid), _) => {
@@ -176,8 +168,9 @@ async fn initialize(
     head: &RequestHead,
     body: &[u8],
     id: &JsonRpcId,
-    (route, upstream, url): (RouteId, UpstreamId, &Rc<UpstreamUrl>),
+    (ctx, url): (&RequestCtx, &Rc<UpstreamUrl>),
 ) -> Option<Result<bool, ProxyError>> {
+    let (route, upstream) = (ctx.route, ctx.upstream);
     let hello = Hello::read(body)?;
     let discovered =
         match detect::for_initialize(state, upstream, head, &hello.meta(), Some(id)).await {
@@ -194,6 +187,7 @@ async fn initialize(
         upstream_session: None,
         version: Some(hello.version()),
         link: None,
+        owner: ctx.principal.clone(),
     };
     let sid = match new_session(state, entry) {
         Ok(sid) => sid,

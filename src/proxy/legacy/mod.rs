@@ -33,7 +33,7 @@ use crate::session::SessionId;
 use super::error::ProxyError;
 use super::metrics::Counter;
 use super::state::ShardState;
-use crate::pipeline::RouteStages;
+use crate::pipeline::{Principal, RouteStages};
 
 /// A legacy path matched on a listener: which route and which endpoint.
 #[derive(Debug, Clone, Copy)]
@@ -106,7 +106,7 @@ fn session_param(head: &RequestHead) -> Option<&[u8]> {
 pub async fn dispatch(
     state: &Rc<ShardState>,
     found: LegacyRoute<'_>,
-    stages: &RouteStages,
+    (stages, principal): (&RouteStages, Principal),
     conn: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -117,13 +117,15 @@ pub async fn dispatch(
                 state,
                 (found.id(), upstream),
                 found.legacy,
-                stages,
+                (stages, principal),
                 conn,
                 head,
             )
             .await
         }
-        (false, HttpMethod::Post) => post::post(state, (found.id(), stages), conn, head).await,
+        (false, HttpMethod::Post) => {
+            post::post(state, (found.id(), stages, principal), conn, head).await
+        }
         (true, _) => Err(ProxyError::LegacyMethodNotAllowed {
             allow: &[("Allow", "GET")],
         }),

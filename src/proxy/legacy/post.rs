@@ -28,13 +28,13 @@ use super::super::state::ShardState;
 use super::{deliver, http, live, modern, session_param, stdio, LegacyOut};
 use crate::config::RouteId;
 use crate::mcp::ProtocolVersion;
-use crate::pipeline::{facts, RequestCtx, RouteStages};
+use crate::pipeline::{facts, Principal, RequestCtx, RouteStages};
 use crate::upstream::runtime::UpstreamRuntime;
 
 /// Handles one legacy POST; returns whether the connection stays open.
 pub(super) async fn post(
     state: &Rc<ShardState>,
-    (route, stages): (RouteId, &RouteStages),
+    (route, stages, principal): (RouteId, &RouteStages, Principal),
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -66,8 +66,8 @@ pub(super) async fn post(
         let mut sessions = state.sessions.borrow_mut();
         let entry = sessions
             .get_mut(&sid, Instant::now())
-            // A session opened on another route's stream is not this route's.
-            .filter(|entry| entry.route == route)
+            // A session opened on another route's stream, or by someone else, is unknown here.
+            .filter(|entry| entry.serves(route, &principal))
             .ok_or_else(not_found)?;
         (
             entry.upstream,
@@ -75,7 +75,14 @@ pub(super) async fn post(
             entry.version,
         )
     };
-    let ctx = RequestCtx::in_session(facts, stages.clone(), route, upstream, sid, started);
+    let ctx = RequestCtx::in_session(
+        (facts, principal),
+        stages.clone(),
+        route,
+        upstream,
+        sid,
+        started,
+    );
     let method = ctx.facts.method;
     match admit_by_stages(state, &ctx.stages, &ctx.facts) {
         Ok(true) => {}

@@ -48,7 +48,7 @@ pub(super) async fn open(
     state: &Rc<ShardState>,
     (route, upstream): (RouteId, UpstreamId),
     legacy: &LegacySseConfig,
-    stages: &RouteStages,
+    (stages, principal): (&RouteStages, Principal),
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -61,7 +61,7 @@ pub(super) async fn open(
     }
     let mut ctx = RequestCtx {
         facts: Facts::bodyless(),
-        principal: Principal::anonymous(),
+        principal,
         stages: stages.clone(),
         route,
         upstream,
@@ -80,6 +80,7 @@ pub(super) async fn open(
             upstream_session: None,
             version: None,
             link: None,
+            owner: ctx.principal.clone(),
         },
     )?;
     ctx.session = Some(sid);

@@ -10,6 +10,7 @@ use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::auth::Authenticator;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use shards::io::ShardIo;
 use shards::mesh::ConnectedMesh;
@@ -141,6 +142,8 @@ pub struct ShardState {
     pub modern_clients: modern::Translator,
     /// Per route: its pipeline stages ([`ShardState::stages`]).
     stages: PerRoute<RouteStages>,
+    /// Per route: who may use it, when it says ([`ShardState::auth`]).
+    auth: PerRoute<Option<Rc<Authenticator>>>,
 }
 
 impl ShardState {
@@ -155,9 +158,11 @@ impl ShardState {
             UpstreamRuntime::build(u, &config.limits, &io)
         });
         let stages = PerRoute::build(&config, |(_, route)| RouteStages::build(route));
+        let auth = PerRoute::build(&config, |(_, route)| Authenticator::new(&io, route));
         Rc::new(ShardState {
             io,
             stages,
+            auth,
             ring: ctx.ring.clone(),
             sessions: RefCell::new(new_table(config.sessions.ttl)),
             upstreams,
@@ -211,6 +216,16 @@ impl ShardState {
     /// The pipeline stages of route `id`.
     pub fn stages(&self, id: RouteId) -> &RouteStages {
         self.stages.get(id)
+    }
+
+    /// The authenticator of route `id`, when it checks credentials.
+    pub fn auth(&self, id: RouteId) -> Option<&Rc<Authenticator>> {
+        self.auth.get(id).as_ref()
+    }
+
+    /// Every route's authenticator.
+    pub fn authenticators(&self) -> impl Iterator<Item = &Rc<Authenticator>> {
+        self.auth.values().flatten()
     }
 }
 

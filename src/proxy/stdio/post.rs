@@ -24,7 +24,7 @@ use super::super::metrics::Counter;
 use super::super::state::{SessionEntry, ShardState};
 use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
 use crate::pipeline::RouteStages;
-use crate::pipeline::{Facts, Message, RequestCtx};
+use crate::pipeline::{Facts, Message, Principal, RequestCtx};
 use crate::upstream::children::{AcquireError, Children};
 
 /// Where a POST for a stdio upstream goes.
@@ -42,6 +42,8 @@ pub(super) struct StdioTarget<'a> {
     pub timeout: Duration,
     /// The route's stages (their response side runs on the answers).
     pub stages: &'a RouteStages,
+    /// Who sent the request (a session minted here belongs to them).
+    pub principal: &'a Principal,
 }
 
 /// Handles a POST whose upstream is a stdio server; returns whether the connection stays open.
@@ -66,6 +68,7 @@ pub(in crate::proxy) async fn post(
         session: ctx.session,
         timeout,
         stages: &ctx.stages,
+        principal: &ctx.principal,
     };
     // Only answers to `tools/list` on a filtered route can need the response side.
     let answer_stages = to.stages.for_answer(facts.method, &facts.elements);
@@ -224,6 +227,7 @@ fn entry(to: &StdioTarget<'_>, facts: &Facts, bound: Rc<LinkSession>) -> Session
         upstream_session: None,
         version: facts.version,
         link: Some(bound),
+        owner: to.principal.clone(),
     }
 }
 

@@ -1,0 +1,167 @@
+//! [`IssuerKeys`]: one shard's copy of an issuer's signing keys. A background task fetches
+//! the JWK Set at start and again before its `max-age` runs out (15 minutes without one);
+//! a token naming an unknown `kid` asks for one early refresh, at most every
+//! [`MIN_REFRESH`] (so a flood of forged `kid`s cannot turn into a flood of fetches), and
+//! waits for a refresh already under way instead of starting another. A failed fetch keeps
+//! the last good keys and logs; the JWKS URL is the configured one or the issuer's metadata's
+//! `jwks_uri` (RFC 8414, then OpenID Connect discovery), found again after a failure.
+//!
+//! Each shard fetches for itself: no key set is shared across threads, and one shard's
+//! outage does not hold the others. Not here: verifying tokens (jwt.rs).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use shards::io::ShardIo;
+use shards::latch::Latch;
+
+use super::fetch;
+use super::jwks::KeySet;
+
+/// Shortest time between two fetches caused by unknown key ids.
+pub(super) const MIN_REFRESH: Duration = Duration::from_secs(10);
+/// Deadline of one fetch (connect, TLS, request and body).
+const FETCH_DEADLINE: Duration = Duration::from_secs(5);
+/// Refresh interval when the server sets no `max-age`.
+const DEFAULT_REFRESH: Duration = Duration::from_secs(15 * 60);
+/// Bounds of the refresh interval taken from `max-age`.
+const REFRESH_BOUNDS: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(3600));
+/// Retry delay after a failed fetch (doubling up to the default interval).
+const RETRY: Duration = Duration::from_secs(5);
+
+/// An issuer's keys on one shard.
+#[derive(Debug)]
+pub(super) struct IssuerKeys {
+    io: ShardIo,
+    issuer: String,
+    /// The configured JWKS URL, or the one discovery found (`None`: discover first).
+    jwks_url: RefCell<Option<String>>,
+    configured: bool,
+    keys: RefCell<Rc<KeySet>>,
+    /// When the last fetch (of any outcome) began.
+    last_attempt: Cell<Option<Instant>>,
+    /// Fired when the fetch under way ends (`None`: none under way).
+    under_way: RefCell<Option<Rc<Latch>>>,
+}
+
+impl IssuerKeys {
+    /// No keys yet; `jwks` is the configured JWK Set URL, if any.
+    pub(super) fn new(io: ShardIo, issuer: &str, jwks: Option<&str>) -> Self {
+        IssuerKeys {
+            io,
+            issuer: issuer.to_owned(),
+            jwks_url: RefCell::new(jwks.map(str::to_owned)),
+            configured: jwks.is_some(),
+            keys: RefCell::new(Rc::new(KeySet::default())),
+            last_attempt: Cell::new(None),
+            under_way: RefCell::new(None),
+        }
+    }
+
+    /// The keys known now.
+    pub(super) fn current(&self) -> Rc<KeySet> {
+        self.keys.borrow().clone()
+    }
+
+    /// A token named a key we do not have: refresh once, unless a fetch began less than
+    /// [`MIN_REFRESH`] ago (then wait for it if it is still under way).
+    pub(super) async fn refresh_for_unknown_key(&self) {
+        let under_way = self.under_way.borrow().clone();
+        if let Some(latch) = under_way {
+            latch.wait().await;
+            return;
+        }
+        let recent = self
+            .last_attempt
+            .get()
+            .is_some_and(|at| at.elapsed() < MIN_REFRESH);
+        if !recent {
+            let _ = self.refresh().await;
+        }
+    }
+
+    /// Keeps the keys fresh until `stop` fires.
+    pub(super) async fn maintain(self: Rc<Self>, stop: &Latch) {
+        let mut retry = RETRY;
+        loop {
+            let wait = match self.refresh().await {
+                Ok(interval) => {
+                    retry = RETRY;
+                    interval
+                }
+                Err(()) => {
+                    let wait = retry;
+                    retry = (retry * 2).min(DEFAULT_REFRESH);
+                    wait
+                }
+            };
+            let stopped = futures_lite::future::or(
+                async {
+                    glommio::timer::sleep(wait).await;
+                    false
+                },
+                async {
+                    stop.wait().await;
+                    true
+                },
+            )
+            .await;
+            if stopped {
+                return;
+            }
+        }
+    }
+
+    /// One fetch (discovering the JWKS URL first when needed); on success the new keys
+    /// replace the old and the interval until the next refresh is returned.
+    async fn refresh(&self) -> Result<Duration, ()> {
+        let latch = Rc::new(Latch::default());
+        *self.under_way.borrow_mut() = Some(latch.clone());
+        self.last_attempt.set(Some(Instant::now()));
+        let result = self.fetch().await;
+        *self.under_way.borrow_mut() = None;
+        latch.fire();
+        match result {
+            Ok((keys, max_age)) => {
+                tracing::debug!(issuer = %self.issuer, keys = keys.len(), "signing keys fetched");
+                *self.keys.borrow_mut() = Rc::new(keys);
+                Ok(max_age.map_or(DEFAULT_REFRESH, |age| {
+                    (age * 4 / 5).clamp(REFRESH_BOUNDS.0, REFRESH_BOUNDS.1)
+                }))
+            }
+            Err(reason) => {
+                if !self.configured {
+                    // Perhaps the metadata moved the set: find it again next time.
+                    *self.jwks_url.borrow_mut() = None;
+                }
+                tracing::warn!(
+                    issuer = %self.issuer,
+                    keys = self.keys.borrow().len(),
+                    error = %reason,
+                    "cannot fetch the authorization server's signing keys; keeping the last good ones"
+                );
+                Err(())
+            }
+        }
+    }
+
+    async fn fetch(&self) -> Result<(KeySet, Option<Duration>), String> {
+        let known = self.jwks_url.borrow().clone();
+        let url = match known {
+            Some(url) => url,
+            None => {
+                let url =
+                    super::discovery::jwks_uri(&self.io, &self.issuer, FETCH_DEADLINE).await?;
+                *self.jwks_url.borrow_mut() = Some(url.clone());
+                url
+            }
+        };
+        let doc = fetch::get(&self.io, &url, FETCH_DEADLINE).await?;
+        let keys = KeySet::parse(&doc.body).map_err(|e| format!("{url}: {e}"))?;
+        if keys.is_empty() {
+            return Err(format!("{url}: no usable signing key in the set"));
+        }
+        Ok((keys, doc.max_age))
+    }
+}

@@ -1,0 +1,33 @@
+//! The `authenticate` stage at its place in every list (after `route`): the route's
+//! authenticator names the request's principal, or the request ends with 401/403 and the
+//! challenge that tells the client where to get a token. Routes without `auth` pass with the
+//! anonymous principal at the cost of one `Option` test.
+//!
+//! Not here: checking credentials (crate::auth), the answer's bytes (respond.rs).
+
+use crate::config::RouteId;
+use crate::http::RequestHead;
+use crate::pipeline::Principal;
+
+use super::error::{AuthRefusal, ProxyError};
+use super::state::ShardState;
+
+/// The principal of `head` on `route`.
+///
+/// # Errors
+/// [`ProxyError::Auth`] with the refusal and its challenge.
+pub(super) async fn authenticate(
+    state: &ShardState,
+    route: RouteId,
+    head: &RequestHead,
+) -> Result<Principal, ProxyError> {
+    let Some(auth) = state.auth(route) else {
+        return Ok(Principal::anonymous());
+    };
+    auth.authenticate(head).await.map_err(|error| {
+        ProxyError::Auth(Box::new(AuthRefusal {
+            challenge: auth.challenge(&error),
+            error,
+        }))
+    })
+}
