@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,13 +25,16 @@ import harness
 import rawhttp
 
 TIMEOUT_S = 20.0
-# The contract's JSON-RPC codes on the proxy's own auth answers.
-UNAUTHORIZED = -32040
-FORBIDDEN = -32041
-AUTH_UNAVAILABLE = -32042
+# The proxy's JSON-RPC codes on its own auth answers (src/mcp/jsonrpc.rs: from the
+# implementation-defined range -32000..=-32019; the first draft's -32040..-32042 sit in the range the
+# MCP spec reserves, and -32042 is URL_ELICITATION_REQUIRED).
+UNAUTHORIZED = -32012
+FORBIDDEN = -32013
+AUTH_UNAVAILABLE = -32014
 INVALID_REQUEST = -32600
 SESSION_NOT_FOUND = -32001
 CREDENTIAL_HEADERS = ("authorization", "x-api-key")
+RUN_HEADER = "X-Interop-Run"
 
 _AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
@@ -132,12 +136,17 @@ def assert_error_body(response: httpx.Response, code: int, request_id: Any = Non
 
 
 def assert_unauthorized(response: httpx.Response, proxy_url: str, *, invalid_token: bool,
-                        scope: str | None = None) -> dict[str, str]:
-    """401, code -32040, `Bearer resource_metadata="..."` (+ `error="invalid_token"` and a
-    description when a credential was sent and refused, + `scope` when the route requires some)."""
+                        scope: str | None = None, metadata: bool = True) -> dict[str, str]:
+    """401, code -32012, `Bearer resource_metadata="..."` (+ `error="invalid_token"` and a
+    description when a credential was sent and refused, + `scope` when the route requires some).
+    `metadata=False` (a route with API keys only: no authorization server, no metadata document):
+    a Bearer challenge without `resource_metadata`."""
     assert response.status_code == 401, describe(response)
     params = challenge(response)
-    assert params.get("resource_metadata") == prm_url(proxy_url), describe(response)
+    if metadata:
+        assert params.get("resource_metadata") == prm_url(proxy_url), describe(response)
+    else:
+        assert "resource_metadata" not in params, describe(response)
     if invalid_token:
         assert params.get("error") == "invalid_token", describe(response)
         assert params.get("error_description"), describe(response)
@@ -151,7 +160,11 @@ def assert_unauthorized(response: httpx.Response, proxy_url: str, *, invalid_tok
 
 async def sdk_session_calls(url: str, headers: dict[str, str]) -> dict[str, Any]:
     """The Python SDK's `streamable_http_client` with fixed `headers`: initialize, tools/list,
-    echo, and the recording upstream's `recorded_headers`; the session ends with its DELETE."""
+    echo, and the recording upstream's `recorded_headers`, of which `recorded` keeps this session's
+    requests only (they carry a unique `X-Interop-Run` header, which the proxy passes on); the
+    session ends with its DELETE."""
+    run = uuid.uuid4().hex
+    headers = {**headers, RUN_HEADER: run}
     client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(TIMEOUT_S), trust_env=False)
     async with client, streamable_http_client(url, http_client=client) as (read, write, _):
         async with ClientSession(read, write) as session:
@@ -159,7 +172,8 @@ async def sdk_session_calls(url: str, headers: dict[str, str]) -> dict[str, Any]
             tools = sorted(tool.name for tool in (await session.list_tools()).tools)
             echoed = (await session.call_tool("echo", {"message": "through auth"})).content[0].text
             recorded = json.loads((await session.call_tool("recorded_headers", {})).content[0].text)
-    return {"server": info.serverInfo.name, "tools": tools, "echo": echoed, "recorded": recorded}
+    mine = [entry for entry in recorded if entry["headers"].get(RUN_HEADER.lower()) == run]
+    return {"server": info.serverInfo.name, "tools": tools, "echo": echoed, "recorded": mine}
 
 
 def credential_leaks(recorded: list[dict]) -> list[str]:

@@ -93,7 +93,10 @@ def test_typescript_sdk_with_an_api_key(proxy: harness.Endpoint, keys: dict[str,
 
 
 def test_wrong_or_missing_key_is_a_401(proxy: harness.Endpoint, keys: dict[str, str], keys_file: Path) -> None:
-    auth.assert_unauthorized(auth.initialize(proxy.url), proxy.url, invalid_token=False)
+    # Keys only: no authorization server to point at, so no metadata document and no resource_metadata.
+    auth.assert_unauthorized(auth.initialize(proxy.url), proxy.url, invalid_token=False, metadata=False)
+    prm = httpx.get(auth.prm_url(proxy.url), timeout=auth.TIMEOUT_S, trust_env=False)
+    assert prm.status_code == 404, auth.describe(prm)
     stored_hash = hashlib.sha256(keys["alice"].encode()).hexdigest()
     wrong = {
         "unknown key": new_key(),
@@ -106,7 +109,7 @@ def test_wrong_or_missing_key_is_a_401(proxy: harness.Endpoint, keys: dict[str, 
         for headers in ({"X-API-Key": key}, auth.bearer(key)):
             response = auth.initialize(proxy.url, headers)
             try:
-                auth.assert_unauthorized(response, proxy.url, invalid_token=True)
+                auth.assert_unauthorized(response, proxy.url, invalid_token=True, metadata=False)
             except AssertionError as error:
                 raise AssertionError(f"{what} as {list(headers)[0]}: {error}") from error
     assert stored_hash in keys_file.read_text()
@@ -171,9 +174,13 @@ def test_sighup_reloads_the_keys_file(shadowcat_bin: Path, recording_upstream: h
         assert gone.status_code == 401, f"the removed key's session: {auth.describe(gone)}"
         assert proxy.process.popen.poll() is None, "the proxy exited on SIGHUP"
 
-        # A file that does not parse: the proxy stays up and answers; a good file after it is read.
+        # A file that does not parse: the proxy logs it, keeps the keys in use and stays up; a good
+        # file after it is read.
         path.write_text("[keys.broken\nsha256 = 12\n")
         os.kill(proxy.process.pid, signal.SIGHUP)
+        proxy.process.wait_for_line(lambda line: str(path) in line and "keys reloaded" not in line,
+                                    "the log line refusing the broken file", RELOAD_DEADLINE_S, stream="stderr")
+        assert _status_with(proxy.url, carol) == 200, "a broken file dropped the keys in use"
         write_keys(path, {"dave": (dave, None)})
         os.kill(proxy.process.pid, signal.SIGHUP)
         _await_status(proxy.url, dave, 200, "the key of the file after a broken one")
@@ -198,10 +205,19 @@ def test_oauth_and_api_keys_on_one_route(shadowcat_bin: Path, recording_upstream
                               ("unknown key", auth.bearer(new_key())),
                               ("JWT-shaped garbage", auth.bearer("abc.def.ghi"))):
             auth.assert_unauthorized(auth.initialize(proxy.url, headers), proxy.url, invalid_token=True)
-        # A token-holder's session is not a key-holder's.
+        for headers in (auth.bearer(oauth_server.token(proxy.url, sub="leak-check")), {"X-API-Key": keys["bob"]}):
+            seen = asyncio.run(auth.sdk_session_calls(proxy.url, headers))
+            assert seen["echo"] == "through auth", seen
+            assert auth.credential_leaks(seen["recorded"]) == []
+        # A token-holder's session is not a key-holder's, not even the key named like the token's sub.
         session_id, version = auth.open_session(proxy.url, auth.bearer(oauth_server.token(proxy.url, sub="bob")))
-        response = auth.list_tools(proxy.url, {"X-API-Key": keys["alice"]}, session_id, version)
-        assert response.status_code == 404, auth.describe(response)
+        for what, headers in (("key alice", {"X-API-Key": keys["alice"]}), ("key bob", {"X-API-Key": keys["bob"]})):
+            response = auth.list_tools(proxy.url, headers, session_id, version)
+            assert response.status_code == 404, f"{what} on token-bob's session: {auth.describe(response)}"
+        session_id, version = auth.open_session(proxy.url, {"X-API-Key": keys["bob"]})
+        response = auth.list_tools(proxy.url, auth.bearer(oauth_server.token(proxy.url, sub="bob")), session_id,
+                                   version)
+        assert response.status_code == 404, f"token sub=bob on key-bob's session: {auth.describe(response)}"
         with httpx.Client(trust_env=False, timeout=auth.TIMEOUT_S) as client:
             document = client.get(auth.prm_url(proxy.url)).json()
         assert document["authorization_servers"] == [oauth_server.issuer], document
