@@ -90,6 +90,12 @@ class OAuthServer:
         """An access token the server issued: aud = `resource`, scope, sub (default: client_id)."""
         return self.token_response(resource, scope=scope, sub=sub, client_id=client_id)["access_token"]
 
+    def rotate(self, kid: str) -> None:
+        """The server generates and publishes a new RS256 key `kid`; mint(kid=...) can use it."""
+        response = httpx.post(f"{self.issuer}/_test/keys", json={"kid": kid}, timeout=10.0, trust_env=False)
+        assert response.status_code == 200, f"/_test/keys answered {response.status_code}: {response.text}"
+        self.keys[kid] = jwt.PyJWK(response.json())
+
     # -- tokens minted here with the server's keys -------------------------------------------
 
     def claims(self, resource: str, *, scope: str | None = "mcp:tools", sub: str = "minted-user",

@@ -3,7 +3,7 @@
 // kid "rs-1", ES256 kid "es-1"; tokens are signed with them in turn). Serves
 // /.well-known/openid-configuration, /.well-known/oauth-authorization-server (RFC 8414, the same
 // document plus registration_endpoint), /jwks, /token, /authorize and /register (RFC 7591: any
-// metadata accepted, a fresh public client_id returned).
+// metadata accepted, a fresh public client_id returned), and POST /_test/keys (a new signing key).
 //
 // Access tokens carry what the MCP authorization spec asks of a real server:
 //   aud   = the token request's `resource` (RFC 8707), for the authorization code grant the
@@ -116,6 +116,15 @@ if (serveRegister) {
     res.end(JSON.stringify(client));
   });
 }
+
+// Test control: a new RS256 signing key (kid from the JSON body), published in /jwks from now on
+// and used in turn for /token; answers its private JWK (key rotation tests).
+server.service.addRoute('POST', '/_test/keys', async (req, res) => {
+  const kid = typeof req.body?.kid === 'string' ? req.body.kid : `rs-${randomUUID()}`;
+  const jwk = await server.issuer.keys.generate('RS256', { kid });
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(jwk));
+});
 
 await server.start(0, '127.0.0.1');
 // The library names a loopback issuer `http://localhost:PORT`; the tests want the address itself.

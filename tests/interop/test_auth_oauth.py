@@ -38,6 +38,8 @@ import oauth
 import rawhttp
 
 SCOPE = "mcp:tools"
+# The proxy refetches the JWKS for an unknown `kid` at most this often (src/auth/keys.rs MIN_REFRESH).
+ROTATION_REFRESH_S = 10.0
 CALLBACK = "http://127.0.0.1:1/callback"
 
 
@@ -240,6 +242,34 @@ def test_hostile_tokens_on_an_open_session_are_refused(proxy: harness.Endpoint,
         assert auth.challenge(response).get("error") == "invalid_token", f"{name}: {auth.describe(response)}"
     response = auth.list_tools(proxy.url, good, session_id, version)
     assert response.status_code == 200, auth.describe(response)
+
+
+def test_a_rotated_in_signing_key_is_found_by_refreshing_the_jwks(shadowcat_bin: Path,
+                                                                   recording_upstream: harness.Endpoint) -> None:
+    """The proxy has the JWKS cached; the server publishes a new key: a token signed with it is
+    accepted (the unknown `kid` makes the proxy fetch the JWKS again, at most once per
+    ROTATION_REFRESH_S, so polled until then), one by an unpublished key still is not. Own
+    authorization server: the rotation must not leak into other tests."""
+    server = oauth.start_oauth_server()
+    try:
+        proxy = auth.start_auth_proxy(shadowcat_bin, recording_upstream.url, ["--auth-issuer", server.issuer])
+        try:
+            warm = auth.initialize(proxy.url, auth.bearer(server.mint(server.claims(proxy.url))))
+            assert warm.status_code == 200, auth.describe(warm)
+            server.rotate("rs-rotated")
+            token = server.mint(server.claims(proxy.url), kid="rs-rotated")
+            deadline = time.monotonic() + ROTATION_REFRESH_S + 10.0
+            while (rotated := auth.initialize(proxy.url, auth.bearer(token))).status_code != 200:
+                assert rotated.status_code == 401, auth.describe(rotated)
+                if time.monotonic() > deadline:
+                    pytest.fail(f"token by the rotated-in key still refused: {auth.describe(rotated)}", pytrace=False)
+                time.sleep(0.2)
+            stranger = auth.initialize(proxy.url, auth.bearer(server.hostile_tokens(proxy.url)["unknown_kid"]))
+            auth.assert_unauthorized(stranger, proxy.url, invalid_token=True)
+        finally:
+            proxy.stop()
+    finally:
+        server.stop()
 
 
 def test_clock_leeway_and_audience_forms(proxy: harness.Endpoint, oauth_server: oauth.OAuthServer) -> None:
