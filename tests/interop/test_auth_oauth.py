@@ -325,6 +325,15 @@ def test_missing_scope_is_a_403_insufficient_scope(scoped_proxy: harness.Endpoin
         assert response.status_code == 200, f"{what}: {auth.describe(response)}"
     # A bad token is a 401, not a 403, even without the scope.
     response = auth.initialize(url, auth.bearer(oauth_server.hostile_tokens(url, scope=None)["expired"]))
+    auth.assert_unauthorized(response, url, invalid_token=True)
+
+
+def test_invalid_token_challenge_on_a_scoped_route_names_the_scope(scoped_proxy: harness.Endpoint,
+                                                                   oauth_server: oauth.OAuthServer) -> None:
+    """The contract: a bad token's challenge is the no-credential one (with `scope` when the route
+    needs some) plus `error`; RFC 6750 §3 allows `scope` beside `error="invalid_token"`."""
+    url = scoped_proxy.url
+    response = auth.initialize(url, auth.bearer(oauth_server.hostile_tokens(url)["expired"]))
     auth.assert_unauthorized(response, url, invalid_token=True, scope=SCOPE)
 
 
