@@ -15,13 +15,19 @@ mod client;
 mod harness;
 #[path = "request_path/hostile.rs"]
 mod hostile;
+#[path = "request_path/issuer.rs"]
+mod issuer;
 #[path = "request_path/mcp.rs"]
 mod mcp;
+#[path = "request_path/recorder.rs"]
+mod recorder;
 #[path = "request_path/tls_peer.rs"]
 mod tls_peer;
 
 #[path = "request_path/admin.rs"]
 mod admin;
+#[path = "request_path/auth.rs"]
+mod auth;
 #[path = "request_path/errors.rs"]
 mod errors;
 #[path = "request_path/hostile_http.rs"]
@@ -48,3 +54,5 @@ mod tls;
 mod tool_filter;
 #[path = "request_path/translation.rs"]
 mod translation;
+#[path = "request_path/upstream_headers.rs"]
+mod upstream_headers;

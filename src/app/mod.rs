@@ -156,6 +156,9 @@ pub fn start(mut config: Config) -> Result<Running, AppError> {
         .iter()
         .map(|l| reserve(l.bind, &mut reservations))
         .collect::<Result<Vec<_>, _>>()?;
+    for (index, &bound) in listeners.iter().enumerate() {
+        config.set_listener_addr(index, bound);
+    }
     let admin = config
         .admin
         .map(|a| reserve(a, &mut reservations))

@@ -1,8 +1,9 @@
 //! [`IssuerKeys`]: one shard's copy of an issuer's signing keys. A background task fetches
 //! the JWK Set at start and again before its `max-age` runs out (15 minutes without one);
 //! a token naming an unknown `kid` asks for one early refresh, at most every
-//! [`MIN_REFRESH`] (so a flood of forged `kid`s cannot turn into a flood of fetches), and
-//! waits for a refresh already under way instead of starting another. A failed fetch keeps
+//! [`MIN_REFRESH`] (so a flood of forged `kid`s cannot turn into a flood of fetches; the
+//! scheduled fetches do not count against it, so a key rotated in just after one is still
+//! picked up), and waits for a refresh already under way instead of starting another. A failed fetch keeps
 //! the last good keys and logs; the JWKS URL is the configured one or the issuer's metadata's
 //! `jwks_uri` (RFC 8414, then OpenID Connect discovery), found again after a failure.
 //!
@@ -39,8 +40,8 @@ pub(super) struct IssuerKeys {
     jwks_url: RefCell<Option<String>>,
     configured: bool,
     keys: RefCell<Rc<KeySet>>,
-    /// When the last fetch (of any outcome) began.
-    last_attempt: Cell<Option<Instant>>,
+    /// When the last fetch asked for by an unknown key id began.
+    last_on_demand: Cell<Option<Instant>>,
     /// Fired when the fetch under way ends (`None`: none under way).
     under_way: RefCell<Option<Rc<Latch>>>,
 }
@@ -54,7 +55,7 @@ impl IssuerKeys {
             jwks_url: RefCell::new(jwks.map(str::to_owned)),
             configured: jwks.is_some(),
             keys: RefCell::new(Rc::new(KeySet::default())),
-            last_attempt: Cell::new(None),
+            last_on_demand: Cell::new(None),
             under_way: RefCell::new(None),
         }
     }
@@ -64,8 +65,8 @@ impl IssuerKeys {
         self.keys.borrow().clone()
     }
 
-    /// A token named a key we do not have: refresh once, unless a fetch began less than
-    /// [`MIN_REFRESH`] ago (then wait for it if it is still under way).
+    /// A token named a key we do not have: wait for the fetch under way, if any; else fetch
+    /// now, unless the last fetch for an unknown key began less than [`MIN_REFRESH`] ago.
     pub(super) async fn refresh_for_unknown_key(&self) {
         let under_way = self.under_way.borrow().clone();
         if let Some(latch) = under_way {
@@ -73,10 +74,11 @@ impl IssuerKeys {
             return;
         }
         let recent = self
-            .last_attempt
+            .last_on_demand
             .get()
             .is_some_and(|at| at.elapsed() < MIN_REFRESH);
         if !recent {
+            self.last_on_demand.set(Some(Instant::now()));
             let _ = self.refresh().await;
         }
     }
@@ -118,7 +120,6 @@ impl IssuerKeys {
     async fn refresh(&self) -> Result<Duration, ()> {
         let latch = Rc::new(Latch::default());
         *self.under_way.borrow_mut() = Some(latch.clone());
-        self.last_attempt.set(Some(Instant::now()));
         let result = self.fetch().await;
         *self.under_way.borrow_mut() = None;
         latch.fire();

@@ -105,6 +105,8 @@ pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
         pool_max_idle: args.pool_max_idle,
         tls_ca: args.upstream_ca.clone(),
         tls_insecure: args.upstream_insecure.then_some(true),
+        headers: (!args.upstream_headers.is_empty())
+            .then(|| args.upstream_headers.iter().cloned().collect()),
         ..RawUpstream::default()
     };
     let mut raw = one_route(
@@ -120,7 +122,8 @@ pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
     raw
 }
 
-/// `reverse --upstream-cmd` needs the command after `--`; clap cannot say so in these words.
+/// `reverse --upstream-cmd` needs the command after `--`, and one `--upstream-header` name
+/// given twice (any case) is refused rather than silently dropped; clap cannot say so.
 fn check_reverse(args: &ReverseArgs) -> Result<(), Error> {
     if args.upstream_cmd && args.command.is_empty() {
         return Err(Error::Missing {
@@ -129,6 +132,21 @@ fn check_reverse(args: &ReverseArgs) -> Result<(), Error> {
                       --upstream-cmd -- npx -y @modelcontextprotocol/server-everything stdio`",
         }
         .with_origin(CLI_ORIGIN));
+    }
+    let names = args.upstream_headers.iter().map(|(name, _)| name);
+    for (index, name) in names.clone().enumerate() {
+        if names
+            .clone()
+            .take(index)
+            .any(|seen| seen.eq_ignore_ascii_case(name))
+        {
+            return Err(Error::BadHeader {
+                key: "--upstream-header".into(),
+                header: name.clone(),
+                allowed: "each header name once (names are case-insensitive)",
+            }
+            .with_origin(CLI_ORIGIN));
+        }
     }
     Ok(())
 }
@@ -255,7 +273,7 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 41] = [
+    const FLAGS: [(&str, &str); 42] = [
         ("listeners.main.bind", "--bind"),
         ("listeners.main.public_url", "--public-url"),
         ("listeners.main.routes[0].auth.issuer", "--auth-issuer"),
@@ -278,6 +296,7 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("upstreams.main.command", "--upstream-cmd"),
         ("upstreams.main.tls_ca", "--upstream-ca"),
         ("upstreams.main.tls_insecure", "--upstream-insecure"),
+        ("upstreams.main.headers", "--upstream-header"),
         ("upstreams.main.env", "--env"),
         ("upstreams.main.cwd", "--cwd"),
         ("upstreams.main.mode", "--stdio-mode"),
@@ -304,6 +323,9 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
     })
 }
 
+#[cfg(test)]
+#[path = "header_flags_tests.rs"]
+mod header_flags_tests;
 #[cfg(test)]
 #[path = "command_tests.rs"]
 mod tests;

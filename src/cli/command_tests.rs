@@ -74,6 +74,9 @@ fn reverse_with_every_flag_equals_toml() {
         "--io-memory=1MiB",
         "--buffer-pool-memory=512KiB",
         "--log-level=debug",
+        "--upstream-header=X-Tenant: acme",
+        "--upstream-header",
+        "Authorization:Bearer ${env:PATH}",
     ]);
     let from_file = from_toml_str(
         r#"
@@ -91,6 +94,7 @@ fn reverse_with_every_flag_equals_toml() {
         connect_timeout = "1s"
         request_timeout = "30s"
         pool_max_idle = 1024
+        headers = { "X-Tenant" = "acme", Authorization = "Bearer ${env:PATH}" }
         [limits]
         max_body_bytes = "1MiB"
         [sessions]

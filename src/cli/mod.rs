@@ -258,6 +258,17 @@ pub struct ReverseArgs {
     /// proxy warns at start).
     #[arg(long, requires = "upstream", conflicts_with = "upstream_ca")]
     pub upstream_insecure: bool,
+    /// With --upstream: send this header on every request to the server, e.g.
+    /// 'Authorization: Bearer ${env:GITHUB_TOKEN}' (repeatable).
+    ///
+    /// Single quotes keep the shell off ${env:NAME}, which shadowcat replaces from its own
+    /// environment at start (an unset variable is an error); $${ writes a literal ${. The header
+    /// replaces a client header of the same name; the client's Authorization and X-API-Key never
+    /// reach the server anyway. Names the proxy sets itself (Host, Content-Type, Mcp-Session-Id,
+    /// ...) are refused. Values are never logged or printed.
+    #[arg(long = "upstream-header", value_name = "NAME: VALUE", requires = "upstream",
+          value_parser = parse_header_pair)]
+    pub upstream_headers: Vec<(String, String)>,
     /// With --upstream-cmd: "per-session" runs one child per client session; "shared" runs
     /// one child per shard for every session (ids remapped) [default: per-session].
     #[arg(long, value_name = "MODE", conflicts_with = "upstream",
@@ -320,6 +331,17 @@ fn parse_env_pair(text: &str) -> Result<(String, String), &'static str> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
         _ => Err("KEY=VALUE with a non-empty KEY, e.g. NODE_ENV=production"),
+    }
+}
+
+/// Parses `--upstream-header 'NAME: VALUE'`: split at the first `:`, whitespace around both
+/// parts dropped; the name must not be empty. The config module checks name and value.
+fn parse_header_pair(text: &str) -> Result<(String, String), &'static str> {
+    match text.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err("'NAME: VALUE' with a non-empty NAME, e.g. 'Authorization: Bearer ${env:TOKEN}'"),
     }
 }
 

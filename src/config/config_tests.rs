@@ -182,6 +182,7 @@ fn full_example_resolves_names_hosts_and_units() {
         Duration::from_millis(500)
     );
     assert_eq!(config.log.level, "info,shadowcat::proxy=debug");
+    assert_eq!(config.upstreams[0].headers.lines(), b"X-Tenant: docs\r\n");
 }
 
 #[test]

@@ -108,6 +108,30 @@ pub enum Error {
         /// Why reading failed.
         error: io::Error,
     },
+    /// An upstream header (`headers`, `--upstream-header`) that cannot be sent. Its value is
+    /// never shown: it may hold a secret.
+    #[error("`{key}`: header `{header}` is invalid (its value is not shown): expected {allowed}")]
+    BadHeader {
+        /// TOML path of the upstream's `headers`, or the flag.
+        key: String,
+        /// The header's name as written.
+        header: String,
+        /// What would be accepted.
+        allowed: &'static str,
+    },
+    /// An upstream header refers to an environment variable that is not set.
+    #[error(
+        "`{key}`: header `{header}` refers to ${{env:{var}}}, which is not set in shadowcat's \
+         environment: set it, or write `$${{` for a literal `${{`"
+    )]
+    UnsetEnv {
+        /// TOML path of the upstream's `headers`, or the flag.
+        key: String,
+        /// The header's name as written.
+        header: String,
+        /// The variable's name.
+        var: String,
+    },
     /// A listener on a non-loopback address has no Host allow-list.
     #[error(
         "`{key}` is required because the listener binds {value}, which is not a loopback \
@@ -140,6 +164,8 @@ impl Error {
             | Self::Duplicate { key, .. }
             | Self::Resolve { key, .. }
             | Self::ReadSetting { key, .. }
+            | Self::BadHeader { key, .. }
+            | Self::UnsetEnv { key, .. }
             | Self::AllowedHostsRequired { key, .. } => Some(key),
             Self::Read { .. } | Self::Parse { .. } => None,
         }
@@ -181,6 +207,8 @@ impl Error {
             | Self::UnknownUpstream { key, .. }
             | Self::Resolve { key, .. }
             | Self::ReadSetting { key, .. }
+            | Self::BadHeader { key, .. }
+            | Self::UnsetEnv { key, .. }
             | Self::AllowedHostsRequired { key, .. } => swap(key),
             Self::Read { .. } | Self::Parse { .. } => {}
         }

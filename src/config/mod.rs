@@ -47,6 +47,7 @@ mod sections;
 mod setting;
 mod stdio;
 mod tools;
+mod upstream_headers;
 mod upstream_tls;
 mod url;
 mod values;
@@ -69,6 +70,7 @@ pub use model::{
 pub use print::{io_name, to_toml};
 pub use secret::SealKey;
 pub use tools::ToolFilter;
+pub use upstream_headers::{UpstreamHeaders, MAX_UPSTREAM_HEADERS, MAX_UPSTREAM_HEADER_BYTES};
 pub use values::{
     format_core_list, format_cores, format_duration, format_size, parse_core_list, parse_cores,
     parse_duration, parse_log_level, parse_shards, parse_size,

@@ -17,6 +17,7 @@ use super::defaults;
 use super::ids::{self, ListenerId, RouteId, UpstreamId};
 use super::secret::SealKey;
 use super::tools::ToolFilter;
+use super::upstream_headers::UpstreamHeaders;
 
 pub use crate::tls::{ListenerTls, UpstreamTrust};
 
@@ -101,6 +102,36 @@ impl Config {
         let path = target.get(..path_len)?;
         self.route_ids(listener)
             .find(|(_, route)| route.path.as_bytes() == path)
+    }
+
+    /// Records where listener `index` actually listens (its port 0 resolved) before the config
+    /// goes to the shards: a public URL defaulted from the bind address, and the routes'
+    /// resource identifiers and audiences defaulted from it, name the real port.
+    pub fn set_listener_addr(&mut self, index: usize, bound: SocketAddr) {
+        let Some(listener) = self.listeners.get_mut(index) else {
+            return;
+        };
+        let old = listener.bind;
+        listener.bind = bound;
+        let scheme = if listener.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let (default, fixed) = (format!("{scheme}://{old}"), format!("{scheme}://{bound}"));
+        if listener.public_url != default {
+            return;
+        }
+        listener.public_url = fixed.clone();
+        for auth in listener.routes.iter_mut().filter_map(|r| r.auth.as_mut()) {
+            if let Some(path) = auth.resource.strip_prefix(&default) {
+                let resource = format!("{fixed}{path}");
+                if let Some(oauth) = auth.oauth.as_mut().filter(|o| o.audience == auth.resource) {
+                    oauth.audience = resource.clone();
+                }
+                auth.resource = resource;
+            }
+        }
     }
 
     /// Records where the in-process demo server actually listens, after it bound
@@ -262,6 +293,9 @@ pub struct UpstreamConfig {
     pub era: UpstreamEra,
     /// How the certificate of an `https://` upstream is checked; `None` for every other one.
     pub tls: Option<UpstreamTrust>,
+    /// Headers sent on every request to it (`headers`; HTTP and legacy SSE upstreams), values
+    /// expanded and rendered at load; empty for most upstreams.
+    pub headers: UpstreamHeaders,
 }
 
 /// Which MCP protocol eras an upstream speaks: decides when the proxy translates between a

@@ -1,7 +1,10 @@
 //! Typed `Config` -> TOML text: the effective configuration, every default written out.
 //!
 //! Not here: validation. The output goes through the raw schema (`raw.rs`), so it loads back
-//! into an equal `Config` (tested in `config_tests.rs`).
+//! into an equal `Config` (tested in `config_tests.rs`). Secrets stay out: upstream `headers`
+//! print as written (`${env:NAME}` unexpanded), the admin token and TLS keys as their paths.
+
+use std::collections::BTreeMap;
 
 use super::auth::RouteAuth;
 use super::model::{
@@ -147,6 +150,7 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
             tls_insecure: url
                 .tls
                 .then_some(upstream.tls == Some(UpstreamTrust::Insecure)),
+            headers: raw_headers(upstream),
             ..RawUpstream::default()
         },
         UpstreamTransport::Sse(url) => RawUpstream {
@@ -154,6 +158,7 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
             transport: Some("sse".to_owned()),
             connect_timeout: Some(duration(upstream.connect_timeout)),
             request_timeout,
+            headers: raw_headers(upstream),
             ..RawUpstream::default()
         },
         UpstreamTransport::Stdio(stdio) => RawUpstream {
@@ -176,6 +181,14 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
             ..RawUpstream::default()
         },
     }
+}
+
+/// An upstream's `headers` as written: `${env:NAME}` unexpanded, so the printed file holds no
+/// secret from the environment and loads back into an equal config.
+fn raw_headers(upstream: &UpstreamConfig) -> Option<BTreeMap<String, String>> {
+    let templates = upstream.headers.templates();
+    let written = templates.map(|(name, template)| (name.to_owned(), template.to_owned()));
+    (!upstream.headers.is_empty()).then(|| written.collect())
 }
 
 /// `runtime.shards` and `runtime.cores` for a selection (exactly one is set).

@@ -206,6 +206,10 @@ pub struct RawUpstream {
     /// HTTPS: `true` skips certificate verification (testing only; warned about at start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_insecure: Option<bool>,
+    /// HTTP and sse: headers sent on every request to the upstream, name -> value; `${env:NAME}`
+    /// in a value is replaced from the environment at load (`$${` writes a literal `${`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
 }
 
 /// `[limits]`.

@@ -30,6 +30,7 @@ use super::sections::{
 use super::setting::{bind_addr, check_name, count, duration, route_path, Bound};
 use super::stdio::{resolve_stdio, upstream_kind, UpstreamKind};
 use super::tools::ToolFilter;
+use super::upstream_headers::resolve_headers;
 use super::upstream_tls::resolve_upstream_tls;
 use super::url::parse_upstream_url;
 use super::values::parse_log_level;
@@ -108,9 +109,11 @@ fn resolve_upstream(
         }
     };
     let tls = resolve_upstream_tls(name, raw, &transport)?;
+    let headers = resolve_headers(name, raw, &transport)?;
     Ok(UpstreamConfig {
         name: name.to_owned(),
         tls,
+        headers,
         transport,
         connect_timeout: duration(
             &key("connect_timeout"),

@@ -58,4 +58,7 @@ pub use head::{
     ResponseHead,
 };
 pub use sse::{write_comment, write_event, SseEvent, SseParser, SseStep};
-pub use write::{status_reason, write_request_head, write_response_head, write_status_line};
+pub use write::{
+    status_reason, write_request_head, write_request_head_with, write_response_head,
+    write_status_line,
+};

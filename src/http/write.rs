@@ -25,11 +25,25 @@ pub fn write_request_head<'a, N: AsRef<[u8]>>(
     headers: impl IntoIterator<Item = (N, &'a [u8])>,
     framing: Framing,
 ) {
+    write_request_head_with(out, method, target, headers, &[], framing);
+}
+
+/// [`write_request_head`] plus `lines`, complete `name: value\r\n` fields rendered ahead of time
+/// (a proxy's configured headers), written as given after `headers`. The caller has checked
+/// them: valid names and values, no framing fields.
+pub fn write_request_head_with<'a, N: AsRef<[u8]>>(
+    out: &mut Vec<u8>,
+    method: &str,
+    target: &[u8],
+    headers: impl IntoIterator<Item = (N, &'a [u8])>,
+    lines: &[u8],
+    framing: Framing,
+) {
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(target);
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    write_fields(out, headers, framing);
+    write_fields(out, headers, lines, framing);
 }
 
 /// Appends `HTTP/1.1 status reason`, `headers` (minus framing fields), the framing header and the blank line.
@@ -43,7 +57,7 @@ pub fn write_response_head<'a, N: AsRef<[u8]>>(
     framing: Framing,
 ) {
     write_status_line(out, status);
-    write_fields(out, headers, framing);
+    write_fields(out, headers, &[], framing);
 }
 
 /// Appends `HTTP/1.1 status reason` and CRLF (itoa: every proxied answer writes one).
@@ -58,6 +72,7 @@ pub fn write_status_line(out: &mut Vec<u8>, status: u16) {
 fn write_fields<'a, N: AsRef<[u8]>>(
     out: &mut Vec<u8>,
     headers: impl IntoIterator<Item = (N, &'a [u8])>,
+    lines: &[u8],
     framing: Framing,
 ) {
     for (name, value) in headers {
@@ -72,6 +87,7 @@ fn write_fields<'a, N: AsRef<[u8]>>(
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
+    out.extend_from_slice(lines);
     match framing {
         Framing::Length(len) => {
             out.extend_from_slice(b"content-length: ");
@@ -151,6 +167,20 @@ mod tests {
         assert_eq!(len, out.len());
         assert_eq!(head.method(), Method::Post);
         assert_eq!(head.framing().unwrap(), Framing::Length(5));
+    }
+
+    #[test]
+    fn prerendered_lines_go_after_the_fields_and_before_framing() {
+        let mut out = Vec::new();
+        let headers: [(&str, &[u8]); 1] = [("Host", b"example")];
+        let lines = b"Authorization: Bearer t\r\nX-Tenant: a\r\n";
+        write_request_head_with(&mut out, "GET", b"/mcp", headers, lines, Framing::Empty);
+        assert_eq!(
+            out,
+            b"GET /mcp HTTP/1.1\r\nHost: example\r\nAuthorization: Bearer t\r\nX-Tenant: a\r\n\r\n"
+        );
+        let (head, _) = parse_request(&out, &Limits::default()).unwrap().unwrap();
+        assert_eq!(head.header("x-tenant"), Some(&b"a"[..]));
     }
 
     #[test]

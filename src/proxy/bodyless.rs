@@ -65,7 +65,7 @@ pub async fn bodyless(
     let UpstreamRuntime::Http(http) = state.upstream(upstream) else {
         return Err(ProxyError::SessionNotFound { id: None });
     };
-    let request = upstream_request_for(state, http, sid, head, is_get)?;
+    let request = upstream_request_for(state, (upstream, http), sid, head, is_get)?;
     if !is_get {
         // The client asked to end the session: it ends here whatever the upstream says.
         state.sessions.borrow_mut().remove(&sid);
@@ -139,7 +139,7 @@ fn admit(
 /// (touching the session: a request counts as use).
 fn upstream_request_for<'s>(
     state: &'s ShardState,
-    http: &HttpUpstream,
+    (upstream, http): (UpstreamId, &HttpUpstream),
     sid: SessionId,
     head: &RequestHead,
     is_get: bool,
@@ -149,12 +149,11 @@ fn upstream_request_for<'s>(
     let entry = sessions
         .get_mut(&sid, Instant::now())
         .ok_or(ProxyError::SessionNotFound { id: None })?;
-    let url = &http.url;
     upstream_request(
         &mut request,
         if is_get { "GET" } else { "DELETE" },
-        &url.path,
-        &url.authority,
+        &http.url,
+        &state.config.upstream(upstream).headers,
         head,
         entry.upstream_session.as_deref(),
         None,

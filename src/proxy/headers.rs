@@ -1,20 +1,25 @@
 //! Writes the heads the proxy sends: client head → upstream request head, upstream response
-//! head → client response head. Filters hop-by-hop and credential headers.
+//! head → client response head. Filters hop-by-hop and credential headers, and adds the
+//! upstream's configured headers (`headers`, pre-rendered at load), which replace a client
+//! field of the same name.
 //!
 //! Not here: body framing decisions (relay.rs) or parsing (crate::http).
 //! Allocates nothing: appends into the caller's pooled buffer.
 
+use crate::config::{UpstreamHeaders, UpstreamUrl};
 use crate::http::{Head, RequestHead, ResponseHead};
 
 /// Headers never forwarded upstream besides the hop-by-hop set: the proxy sets `Host`,
 /// framing and the session itself, and the client's credentials never reach an upstream
-/// (DESIGN §3.7). `Origin` was validated here; the upstream sees the proxy as its client.
+/// (DESIGN §3.7: `Authorization`, `X-API-Key`, `Cookie`; `Proxy-Authorization` is
+/// hop-by-hop). `Origin` was validated here; the upstream sees the proxy as its client.
 pub(super) const DROP_UPSTREAM: &[&str] = &[
     "host",
     "content-length",
     "transfer-encoding",
     "mcp-session-id",
     "authorization",
+    "x-api-key",
     "cookie",
     "origin",
     "expect",
@@ -74,24 +79,46 @@ pub(super) fn push_framing(out: &mut Vec<u8>, framing: OutFraming) {
     }
 }
 
-/// Appends the request head for the upstream.
+/// Appends `METHOD path HTTP/1.1`, `Host` and the upstream's configured headers: how every
+/// request head the proxy writes for an HTTP upstream starts.
+pub(super) fn upstream_start(
+    out: &mut Vec<u8>,
+    method: &str,
+    url: &UpstreamUrl,
+    configured: &UpstreamHeaders,
+) {
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(url.path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(url.authority.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(configured.lines());
+}
+
+/// Whether a client field `name` goes upstream: not hop-by-hop, not in [`DROP_UPSTREAM`], not
+/// replaced by a configured header.
+pub(super) fn forwarded_upstream(
+    client: &RequestHead,
+    name: &[u8],
+    configured: &UpstreamHeaders,
+) -> bool {
+    !dropped(name, DROP_UPSTREAM, client) && !configured.replaces(name)
+}
+
+/// Appends the request head for the upstream at `url` with its `configured` headers.
 pub fn upstream_request(
     out: &mut Vec<u8>,
     method: &str,
-    path: &str,
-    authority: &str,
+    url: &UpstreamUrl,
+    configured: &UpstreamHeaders,
     client: &RequestHead,
     session: Option<&str>,
     body_len: Option<usize>,
 ) {
-    out.extend_from_slice(method.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(authority.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    upstream_start(out, method, url, configured);
     for (name, value) in client.headers() {
-        if !dropped(name, DROP_UPSTREAM, client) {
+        if forwarded_upstream(client, name, configured) {
             push_header(out, name, value);
         }
     }
@@ -118,22 +145,17 @@ const DROP_LEGACY: &[&str] = &["accept", "content-type", "mcp-protocol-version"]
 pub fn legacy_upstream_request(
     out: &mut Vec<u8>,
     method: &str,
-    path: &str,
-    authority: &str,
+    url: &UpstreamUrl,
+    configured: &UpstreamHeaders,
     client: Option<&RequestHead>,
     session: Option<&str>,
     version: Option<&str>,
     body_len: Option<usize>,
 ) {
-    out.extend_from_slice(method.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(authority.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    upstream_start(out, method, url, configured);
     if let Some(client) = client {
         for (name, value) in client.headers() {
-            if !dropped(name, DROP_UPSTREAM, client) && !dropped(name, DROP_LEGACY, client) {
+            if forwarded_upstream(client, name, configured) && !dropped(name, DROP_LEGACY, client) {
                 push_header(out, name, value);
             }
         }
@@ -209,6 +231,27 @@ mod tests {
     use super::*;
     use crate::http::{parse_request, parse_response, Limits};
 
+    /// `http://up:9000{path}`.
+    fn url(path: &str) -> UpstreamUrl {
+        UpstreamUrl {
+            tls: false,
+            host: "up".into(),
+            port: 9000,
+            path: path.into(),
+            authority: "up:9000".into(),
+            addrs: Vec::new(),
+        }
+    }
+
+    /// The headers a config with `headers = { written }` renders.
+    fn configured(written: &str) -> UpstreamHeaders {
+        let text = format!(
+            "[upstreams.a]\nurl = \"http://127.0.0.1:9000/mcp\"\nheaders = {{ {written} }}\n"
+        );
+        let config = crate::config::from_toml_str(&text, "t.toml").unwrap();
+        config.upstreams[0].headers.clone()
+    }
+
     #[test]
     fn legacy_upstream_head_sets_what_streamable_http_needs() {
         let raw = b"POST /messages?sessionId=abc HTTP/1.1\r\nHost: proxy:8080\r\n\
@@ -219,8 +262,8 @@ MCP-Protocol-Version: 2024-11-05\r\nUser-Agent: sdk\r\nContent-Length: 2\r\n\r\n
         legacy_upstream_request(
             &mut out,
             "POST",
-            "/mcp",
-            "up:9000",
+            &url("/mcp"),
+            &UpstreamHeaders::default(),
             Some(&head),
             Some("up-sid"),
             Some("2025-06-18"),
@@ -252,7 +295,8 @@ MCP-Protocol-Version: 2024-11-05\r\nUser-Agent: sdk\r\nContent-Length: 2\r\n\r\n
             assert!(!text.contains(gone), "{gone} leaked: {text}");
         }
         let mut get = Vec::new();
-        legacy_upstream_request(&mut get, "GET", "/mcp", "up:9000", None, None, None, None);
+        let none = UpstreamHeaders::default();
+        legacy_upstream_request(&mut get, "GET", &url("/mcp"), &none, None, None, None, None);
         let get = String::from_utf8(get).unwrap();
         assert_eq!(
             get,
@@ -270,8 +314,8 @@ Content-Length: 2\r\nAccept: application/json, text/event-stream\r\nLast-Event-I
         upstream_request(
             &mut out,
             "POST",
-            "/up",
-            "up:9000",
+            &url("/up"),
+            &UpstreamHeaders::default(),
             &head,
             Some("upstream-sid"),
             Some(2),
@@ -305,13 +349,69 @@ Content-Length: 2\r\nAccept: application/json, text/event-stream\r\nLast-Event-I
     }
 
     #[test]
+    fn configured_headers_replace_the_clients_and_client_credentials_never_pass() {
+        let raw =
+            b"POST /mcp HTTP/1.1\r\nHost: proxy:8080\r\nAuthorization: Bearer client-token\r\n\
+X-API-Key: client-key\r\nx-tenant: client-tenant\r\nUser-Agent: sdk\r\nContent-Length: 2\r\n\r\n";
+        let (head, _) = parse_request(raw, &Limits::default()).unwrap().unwrap();
+        let configured = configured(r#"Authorization = "Bearer up", "X-Tenant" = "proxy""#);
+        let mut post = Vec::new();
+        upstream_request(
+            &mut post,
+            "POST",
+            &url("/up"),
+            &configured,
+            &head,
+            None,
+            Some(2),
+        );
+        let mut legacy = Vec::new();
+        let upstream = url("/up");
+        legacy_upstream_request(
+            &mut legacy,
+            "POST",
+            &upstream,
+            &configured,
+            Some(&head),
+            None,
+            None,
+            Some(2),
+        );
+        for out in [post, legacy] {
+            let text = String::from_utf8(out).unwrap();
+            assert!(
+                text.starts_with(
+                    "POST /up HTTP/1.1\r\nHost: up:9000\r\nAuthorization: Bearer up\r\nX-Tenant: proxy\r\n"
+                ),
+                "{text}"
+            );
+            assert!(text.contains("User-Agent: sdk\r\n"), "{text}");
+            for gone in ["client-token", "client-key", "client-tenant", "X-API-Key"] {
+                assert!(!text.contains(gone), "{gone} leaked: {text}");
+            }
+            assert_eq!(text.to_ascii_lowercase().matches("x-tenant").count(), 1);
+        }
+        // Without configured headers the client's credentials are still dropped.
+        let mut bare = Vec::new();
+        let none = UpstreamHeaders::default();
+        upstream_request(&mut bare, "POST", &url("/up"), &none, &head, None, Some(2));
+        let text = String::from_utf8(bare).unwrap();
+        assert!(
+            !text.contains("client-token") && !text.contains("client-key"),
+            "{text}"
+        );
+        assert!(text.contains("x-tenant: client-tenant\r\n"), "{text}");
+    }
+
+    #[test]
     fn mirrored_2026_headers_reach_the_upstream_untouched() {
         let raw = b"POST /mcp HTTP/1.1\r\nHost: proxy:8080\r\nMCP-Protocol-Version: 2026-07-28\r\n\
 Mcp-Method: tools/call\r\nMcp-Name: =?base64?w6k=?=\r\nMcp-Param-Region: us-west1\r\n\
 mcp-param-unknown-thing: =?base64?eA==?=\r\nContent-Length: 2\r\n\r\n";
         let (head, _) = parse_request(raw, &Limits::default()).unwrap().unwrap();
         let mut out = Vec::new();
-        upstream_request(&mut out, "POST", "/up", "up:9000", &head, None, Some(2));
+        let none = UpstreamHeaders::default();
+        upstream_request(&mut out, "POST", &url("/up"), &none, &head, None, Some(2));
         let text = String::from_utf8(out).unwrap();
         for line in [
             "MCP-Protocol-Version: 2026-07-28\r\n",

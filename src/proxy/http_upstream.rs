@@ -133,7 +133,6 @@ fn upstream_request_for<'s>(
     body: Lease<'_>,
     ctx: &RequestCtx,
 ) -> Lease<'s> {
-    let url = &http.url;
     let mut request = state.bufs.lease(body.len() + 1024);
     {
         // Borrowed, not cloned: the head is written before anything awaits.
@@ -146,8 +145,8 @@ fn upstream_request_for<'s>(
         upstream_request(
             &mut request,
             "POST",
-            &url.path,
-            &url.authority,
+            &http.url,
+            &state.config.upstream(ctx.upstream).headers,
             head,
             upstream_session,
             Some(body.len()),

@@ -33,11 +33,12 @@ pub async fn end_upstream_session(
     let Some(upstream_session) = upstream_session else {
         return;
     };
-    let Some(url) = state.config.upstream(upstream).http() else {
+    let up = state.config.upstream(upstream);
+    let Some(url) = up.http() else {
         return;
     };
     let mut request = state.bufs.lease(512);
-    crate::http::write_request_head(
+    crate::http::write_request_head_with(
         &mut request,
         "DELETE",
         url.path.as_bytes(),
@@ -45,6 +46,7 @@ pub async fn end_upstream_session(
             ("Host", url.authority.as_bytes()),
             ("Mcp-Session-Id", upstream_session.as_bytes()),
         ],
+        up.headers.lines(),
         crate::http::Framing::Length(0),
     );
     match exchange(state, upstream, &request, None, false).await {

@@ -100,6 +100,7 @@ impl Children {
                 open_timeout: upstream.request_timeout,
                 max_event: limits.max_sse_event_bytes,
                 io: io.clone(),
+                headers: Rc::new(upstream.headers.clone()),
             }),
             LinkOptions {
                 mode: StdioMode::PerSession,

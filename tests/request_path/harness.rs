@@ -260,6 +260,13 @@ impl Proxy {
         }
     }
 
+    /// Tells the shards to reload (as SIGHUP does) without waiting for them.
+    pub(crate) fn reload(&self) {
+        if let Some(running) = &self.running {
+            running.reload();
+        }
+    }
+
     /// Tells the shards to stop (as SIGTERM does) without waiting for them.
     pub(crate) fn signal_stop(&self) {
         if let Some(running) = &self.running {

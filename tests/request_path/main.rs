@@ -10,7 +10,8 @@
 //! Covered: accept, head, guard checks, the stage lists per method (stages.rs), POST (JSON and SSE relay), GET streams, DELETE,
 //! keep-alive, handoff between two shards, legacy HTTP+SSE clients, stdio upstreams, and the
 //! translation of 2026-07-28 clients onto legacy upstreams, and hostile input on raw sockets
-//! (hostile*.rs: broken framing, slow clients, bad JSON, random corruption). Not here: Python/Node SDK interop
+//! (hostile*.rs: broken framing, slow clients, bad JSON, random corruption), and what a
+//! recording upstream receives (upstream_headers.rs). Not here: Python/Node SDK interop
 //! (tests/interop), which stays the reference for real clients.
 
 #![allow(
@@ -23,10 +24,13 @@
 mod client;
 mod harness;
 mod hostile;
+mod issuer;
 mod mcp;
+mod recorder;
 mod tls_peer;
 
 mod admin;
+mod auth;
 mod errors;
 mod hostile_http;
 mod hostile_json;
@@ -41,3 +45,4 @@ mod streamable;
 mod tls;
 mod tool_filter;
 mod translation;
+mod upstream_headers;

@@ -399,12 +399,13 @@ async fn round<S: Sink>(
     cancel: &Latch,
     timeout: Duration,
 ) -> Result<RoundEnd, ProxyError> {
-    let url = &session.url;
     let mut request = state.bufs.lease(body.len() + 1024);
     wire::request_head_with(
         &mut request,
-        &url.path,
-        &url.authority,
+        (
+            &session.url,
+            &state.config.upstream(session.upstream).headers,
+        ),
         head,
         facts.method_name().unwrap_or_default(),
         facts.mcp_name.as_deref(),

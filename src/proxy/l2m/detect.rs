@@ -160,8 +160,7 @@ async fn probe(
     let mut request = Vec::with_capacity(body.len() + 512);
     wire::request_head(
         &mut request,
-        &url.path,
-        &url.authority,
+        (url, &state.config.upstream(upstream).headers),
         head,
         "server/discover",
         None,

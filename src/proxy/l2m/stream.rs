@@ -242,8 +242,7 @@ fn listen_request(state: &ShardState, head: &RequestHead, session: &L2mSession) 
     let mut request = Vec::with_capacity(body.len() + 512);
     wire::request_head(
         &mut request,
-        &url.path,
-        &url.authority,
+        (url, &state.config.upstream(session.upstream).headers),
         head,
         "subscriptions/listen",
         None,

@@ -152,8 +152,7 @@ async fn fetch_page(
     let mut request = Vec::with_capacity(body.len() + 512);
     wire::request_head(
         &mut request,
-        &url.path,
-        &url.authority,
+        (url, &up.headers),
         head,
         "tools/list",
         None,

@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::super::headers::{push_framing, push_header as push, OutFraming, DROP_UPSTREAM};
+use super::super::headers::{
+    forwarded_upstream, push_framing, push_header as push, upstream_start, OutFraming,
+};
+use crate::config::{UpstreamHeaders, UpstreamUrl};
 use crate::http::{Head, RequestHead};
 
 /// The 2026-07-28 protocol version every translated request names.
@@ -272,53 +275,44 @@ const NOT_FORWARDED: &[&str] = &[
     "last-event-id",
 ];
 
-fn forwarded(client: &RequestHead, field: &[u8]) -> bool {
-    !(client.is_hop_by_hop(field)
-        || DROP_UPSTREAM
+fn forwarded(client: &RequestHead, field: &[u8], configured: &UpstreamHeaders) -> bool {
+    forwarded_upstream(client, field, configured)
+        && !NOT_FORWARDED
             .iter()
             .any(|n| n.as_bytes().eq_ignore_ascii_case(field))
-        || NOT_FORWARDED
-            .iter()
-            .any(|n| n.as_bytes().eq_ignore_ascii_case(field))
-        || is_param_header(field))
+        && !is_param_header(field)
 }
 
-/// Appends the upstream POST head for a translated request: the client's end-to-end headers
-/// (never its credentials: DESIGN §3.7), then `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` when given.
+/// Appends the upstream POST head for a translated request: the upstream's `configured`
+/// headers, the client's end-to-end headers (never its credentials: DESIGN §3.7, nor one a
+/// configured header replaces), then `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` when given.
 pub fn request_head(
     out: &mut Vec<u8>,
-    path: &str,
-    authority: &str,
+    (url, configured): (&UpstreamUrl, &UpstreamHeaders),
     client: &RequestHead,
     method: &str,
     name: Option<&str>,
     body_len: usize,
 ) {
-    request_head_with(out, path, authority, client, method, name, &[], body_len);
+    request_head_with(out, (url, configured), client, method, name, &[], body_len);
 }
 
 /// [`request_head`] plus `params` (the `Mcp-Param-*` headers of a `tools/call`, values already
 /// encoded). The client's own `Mcp-Param-*` headers are never forwarded: on a translated
 /// request the proxy is the 2026 client and computes them from the body.
-#[allow(clippy::too_many_arguments)]
 pub fn request_head_with(
     out: &mut Vec<u8>,
-    path: &str,
-    authority: &str,
+    (url, configured): (&UpstreamUrl, &UpstreamHeaders),
     client: &RequestHead,
     method: &str,
     name: Option<&str>,
     params: &[(String, String)],
     body_len: usize,
 ) {
-    out.extend_from_slice(b"POST ");
-    out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(authority.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    upstream_start(out, "POST", url, configured);
     for (field, value) in client
         .headers()
-        .filter(|(field, _)| forwarded(client, field))
+        .filter(|(field, _)| forwarded(client, field, configured))
     {
         push(out, field, value);
     }

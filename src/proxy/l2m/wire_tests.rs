@@ -181,7 +181,7 @@ fn header_values_use_base64_when_not_header_safe() {
 fn the_head_carries_the_computed_param_headers_and_never_the_clients_nor_its_credentials() {
     let raw = "POST /mcp HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer t\r\n\
                Cookie: c=1\r\nOrigin: http://localhost\r\nAccept-Encoding: gzip\r\n\
-               Content-Encoding: identity\r\n\
+               Content-Encoding: identity\r\nX-API-Key: client-key\r\nX-Tenant: client\r\n\
                X-Trace: 7\r\nMCP-PARAM-Region: forged\r\nmcp-param-other: x\r\n\r\n";
     let (client, _) = crate::http::parse_request(raw.as_bytes(), &crate::http::Limits::default())
         .expect("parsed")
@@ -191,10 +191,23 @@ fn the_head_carries_the_computed_param_headers_and_never_the_clients_nor_its_cre
         "Mcp-Param-Region".to_owned(),
         "=?base64?WsO8cmljaA==?=".to_owned(),
     )];
+    let config = crate::config::from_toml_str(
+        "[upstreams.a]\nurl = \"http://127.0.0.1:1/mcp\"\nheaders = { X-Tenant = \"proxy\" }\n",
+        "t.toml",
+    )
+    .expect("config");
+    let configured = &config.upstreams[0].headers;
+    let url = crate::config::UpstreamUrl {
+        tls: false,
+        host: "up".into(),
+        port: 1,
+        path: "/mcp".into(),
+        authority: "up:1".into(),
+        addrs: Vec::new(),
+    };
     request_head_with(
         &mut out,
-        "/mcp",
-        "up:1",
+        (&url, configured),
         &client,
         "tools/call",
         Some("route"),
@@ -204,9 +217,21 @@ fn the_head_carries_the_computed_param_headers_and_never_the_clients_nor_its_cre
     let text = String::from_utf8(out).expect("ascii");
     // The client's credentials never reach an upstream (DESIGN §3.7); nor do its Origin and
     // Accept-Encoding (the proxy reads the answer, uncompressed); other end-to-end headers do.
-    for gone in ["Bearer", "Cookie", "Origin", "gzip", "Content-Encoding"] {
+    for gone in [
+        "Bearer",
+        "Cookie",
+        "Origin",
+        "gzip",
+        "Content-Encoding",
+        "client",
+    ] {
         assert!(!text.contains(gone), "{gone} forwarded: {text}");
     }
+    // A configured header replaces the client's of the same name.
+    assert!(
+        text.starts_with("POST /mcp HTTP/1.1\r\nHost: up:1\r\nX-Tenant: proxy\r\n"),
+        "{text}"
+    );
     assert!(text.contains("X-Trace: 7\r\n"), "{text}");
     assert!(text.contains("Mcp-Name: route\r\nMcp-Param-Region: =?base64?WsO8cmljaA==?=\r\n"));
     assert!(!text.to_ascii_lowercase().contains("forged"), "{text}");

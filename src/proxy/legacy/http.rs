@@ -339,8 +339,8 @@ fn get_request(state: &ShardState, sid: &SessionId) -> Option<(UpstreamId, Vec<u
     legacy_upstream_request(
         &mut request,
         "GET",
-        &url.path,
-        &url.authority,
+        url,
+        &state.config.upstream(upstream).headers,
         None,
         entry.upstream_session.as_deref(),
         entry.version.map(ProtocolVersion::as_str),

@@ -165,8 +165,8 @@ fn send(
     legacy_upstream_request(
         &mut request,
         "POST",
-        &url.path,
-        &url.authority,
+        url,
+        &up.headers,
         Some(head),
         upstream_session.as_deref(),
         version.map(ProtocolVersion::as_str),

@@ -17,7 +17,7 @@ use glommio::channels::local_channel::LocalReceiver;
 use serde_json::{json, Map, Value};
 use shards::io::NetStream;
 
-use crate::http::{write_request_head, Framing, HttpConn};
+use crate::http::{write_request_head_with, Framing, HttpConn};
 use crate::mcp::JsonRpcId;
 
 use super::super::error::ProxyError;
@@ -324,7 +324,8 @@ async fn open_stream(
     match session {
         UpSession::Link(bound, _) => bound.link.take_inbox(bound.key).map(Stream::Inbox),
         UpSession::Http { id, version, .. } => {
-            let url = state.config.upstream(upstream).http()?;
+            let up = state.config.upstream(upstream);
+            let url = up.http()?;
             let mut headers: Vec<(&str, &[u8])> = vec![
                 ("Host", url.authority.as_bytes()),
                 ("Accept", b"text/event-stream"),
@@ -334,11 +335,12 @@ async fn open_stream(
                 headers.push(("Mcp-Session-Id", id.as_bytes()));
             }
             let mut request = Vec::with_capacity(256);
-            write_request_head(
+            write_request_head_with(
                 &mut request,
                 "GET",
                 url.path.as_bytes(),
                 headers,
+                up.headers.lines(),
                 Framing::Empty,
             );
             let ex = exchange(state, upstream, &request, None, false)

@@ -10,7 +10,7 @@ use crate::config::UpstreamId;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::http::{write_request_head, Framing, Head};
+use crate::http::{write_request_head_with, Framing, Head};
 use crate::mcp::{Inspected, JsonRpcId, ProtocolVersion, Spans};
 use crate::upstream::link::{ClientMessage, Link, LinkSession};
 
@@ -26,16 +26,16 @@ const LEGACY_VERSION: ProtocolVersion = ProtocolVersion::LATEST_SESSIONFUL;
 /// How long a request waits for an evicted idle child to be reaped.
 const EVICT_WAIT: Duration = Duration::from_secs(5);
 
-/// Builds a POST to an HTTP upstream with the session's headers.
+/// Builds a POST to an HTTP upstream with the session's headers and the upstream's configured
+/// ones.
 fn post_request(
     state: &ShardState,
     upstream: UpstreamId,
     session: Option<(&str, &str)>,
     body: &[u8],
 ) -> Result<Vec<u8>, Failure> {
-    let url = state
-        .config
-        .upstream(upstream)
+    let up = state.config.upstream(upstream);
+    let url = up
         .http()
         .ok_or_else(|| Failure::Unavailable("not an HTTP upstream".into()))?;
     let mut headers: Vec<(&str, &[u8])> = vec![
@@ -50,11 +50,12 @@ fn post_request(
         headers.push(("MCP-Protocol-Version", version.as_bytes()));
     }
     let mut out = Vec::with_capacity(body.len() + 512);
-    write_request_head(
+    write_request_head_with(
         &mut out,
         "POST",
         url.path.as_bytes(),
         headers,
+        up.headers.lines(),
         Framing::Length(body.len() as u64),
     );
     out.extend_from_slice(body);

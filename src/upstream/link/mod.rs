@@ -32,7 +32,7 @@ use std::time::Duration;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use shards::latch::Latch;
 
-use crate::config::StdioMode;
+use crate::config::{StdioMode, UpstreamHeaders};
 use crate::mcp::{JsonRpcId, ProgressToken, Spans};
 
 use super::stdio::{spawn, ChildSpec, SpawnError};
@@ -117,6 +117,9 @@ pub struct SseTarget {
     pub max_event: usize,
     /// The shard's I/O path the stream and its POSTs connect through.
     pub io: shards::io::ShardIo,
+    /// The upstream's configured headers (`headers`), which the GET and every POST carry;
+    /// shared by the shard's sessions of this upstream (`Debug` shows names only).
+    pub headers: Rc<UpstreamHeaders>,
 }
 
 /// How a link behaves.

@@ -12,8 +12,8 @@ use glommio::channels::local_channel::LocalReceiver;
 use shards::io::NetStream;
 
 use crate::http::{
-    write_request_head, BodyReader, Framing, HttpConn, Limits, MessageKind, Method, ResponseHead,
-    SseParser, SseStep,
+    write_request_head_with, BodyReader, Framing, HttpConn, Limits, MessageKind, Method,
+    ResponseHead, SseParser, SseStep,
 };
 
 use super::source::{End, ReadError, Source};
@@ -148,7 +148,7 @@ pub(super) async fn open(target: &SseTarget) -> Result<(SseSource, Poster), SseE
 async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), SseError> {
     let mut conn = connect(target).await?;
     let mut request = Vec::with_capacity(256);
-    write_request_head(
+    write_request_head_with(
         &mut request,
         "GET",
         target.path.as_bytes(),
@@ -157,6 +157,7 @@ async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), SseError> {
             ("Accept", b"text/event-stream".as_slice()),
             ("Cache-Control", b"no-cache".as_slice()),
         ],
+        target.headers.lines(),
         Framing::Empty,
     );
     conn.write_all(&request)
@@ -264,7 +265,7 @@ impl Poster {
             None => connect(&self.target).await.map_err(Posted::NotSent)?,
         };
         let mut request = Vec::with_capacity(message.len() + 256);
-        write_request_head(
+        write_request_head_with(
             &mut request,
             "POST",
             self.endpoint.as_bytes(),
@@ -272,6 +273,7 @@ impl Poster {
                 ("Host", self.target.authority.as_bytes()),
                 ("Content-Type", b"application/json".as_slice()),
             ],
+            self.target.headers.lines(),
             Framing::Length(message.len() as u64),
         );
         request.extend_from_slice(message);
@@ -368,6 +370,7 @@ mod tests {
             open_timeout: Duration::from_secs(1),
             max_event: 1024,
             io: shards::io::ShardIo::glommio(),
+            headers: Rc::default(),
         }
     }
 
