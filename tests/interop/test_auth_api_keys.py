@@ -4,6 +4,7 @@ and the SHA-256 of their keys; a key works as `Authorization: Bearer KEY` and as
 key's session a 404, neither header reaches the upstream (fixtures/recording_http_server.py), and
 SIGHUP reloads the file: the new key is accepted and the removed one refused (awaited with a
 deadline). With OAuth on the same route, a JWT-shaped bearer value is a token and anything else a key.
+A stdio upstream (`--upstream-cmd`) route gets the same checks.
 """
 
 from __future__ import annotations
@@ -221,5 +222,29 @@ def test_oauth_and_api_keys_on_one_route(shadowcat_bin: Path, recording_upstream
         with httpx.Client(trust_env=False, timeout=auth.TIMEOUT_S) as client:
             document = client.get(auth.prm_url(proxy.url)).json()
         assert document["authorization_servers"] == [oauth_server.issuer], document
+    finally:
+        proxy.stop()
+
+
+def test_stdio_upstream_route_checks_keys_and_owners(shadowcat_bin: Path, keys: dict[str, str],
+                                                     keys_file: Path) -> None:
+    """`--upstream-cmd` (the FastMCP fixture, a child per session): the same checks before any child."""
+    try:
+        proxy = harness.start_stdio_proxy(shadowcat_bin, harness.fixture_stdio_command(),
+                                          extra=["--api-keys", str(keys_file)])
+    except harness.HarnessError as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        auth.assert_unauthorized(auth.initialize(proxy.url), proxy.url, invalid_token=False, metadata=False)
+        auth.assert_unauthorized(auth.initialize(proxy.url, {"X-API-Key": new_key()}), proxy.url,
+                                 invalid_token=True, metadata=False)
+        alice = {"X-API-Key": keys["alice"]}
+        session_id, version = auth.open_session(proxy.url, alice)
+        listed = auth.list_tools(proxy.url, alice, session_id, version)
+        assert listed.status_code == 200, auth.describe(listed)
+        assert "echo" in [tool["name"] for tool in auth.rpc_message(listed, "list-1")["result"]["tools"]]
+        hijack = auth.list_tools(proxy.url, auth.bearer(keys["bob"]), session_id, version, request_id="hijack-1")
+        assert hijack.status_code == 404, auth.describe(hijack)
+        assert hijack.json().get("error", {}).get("code") == auth.SESSION_NOT_FOUND, auth.describe(hijack)
     finally:
         proxy.stop()
