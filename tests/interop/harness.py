@@ -31,6 +31,7 @@ NODE_MODULES = CACHE_DIR / "node" / "node_modules"
 LOOPBACK_PRELOAD = Path(__file__).resolve().with_name("loopback.cjs")
 EVERYTHING_ENTRY = NODE_MODULES / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
 FASTMCP_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "fastmcp_server.py"
+RECORDING_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "recording_http_server.py"
 CONFORMANCE_ENTRY = NODE_MODULES / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
 
 LOOPBACK_HOST = "127.0.0.1"
@@ -341,6 +342,29 @@ def start_stdio_proxy(shadowcat_bin: Path, command: Sequence[str | Path], *, mod
         process.stop()
         raise
     return Endpoint(url=urls["proxy"], process=process, admin_url=urls.get("admin"))
+
+
+def start_recording_server() -> Endpoint:
+    """fixtures/recording_http_server.py (FastMCP over Streamable HTTP, records request headers) on
+    127.0.0.1 and a free port, on this interpreter, which has `mcp`."""
+    process = ManagedProcess("recording-upstream", [sys.executable, RECORDING_FIXTURE], env=child_env())
+    try:
+        url = wait_listening_line(process, "recorder")
+    except BaseException:
+        process.stop()
+        raise
+    return Endpoint(url=url, process=process)
+
+
+def wait_listening_line(process: ManagedProcess, name: str) -> str:
+    """The URL of the first `listening NAME URL` line on stdout (a fixture server without `ready`)."""
+    def listening_url(text: str) -> str | None:
+        match = _LISTENING_LINE.match(text.strip())
+        return match["url"] if match is not None and match["name"] == name else None
+
+    line = process.wait_for_line(lambda text: listening_url(text) is not None, f"`listening {name} URL`",
+                                 READY_TIMEOUT_S, stream="stdout")
+    return listening_url(line) or ""
 
 
 def everything_stdio_command() -> list[str]:
