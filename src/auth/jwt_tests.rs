@@ -8,7 +8,11 @@ use serde_json::json;
 
 use super::*;
 use crate::auth::jwks::KeySet;
-use crate::auth::test_support::b64url;
+
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
 
 const ISS: &str = "https://as.example.com";
 const AUD: &str = "https://mcp.example.com/mcp";

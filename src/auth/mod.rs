@@ -24,8 +24,6 @@ mod jwks;
 mod jwt;
 mod keys;
 mod metadata;
-#[cfg(test)]
-mod test_support;
 
 pub use challenge::challenge;
 

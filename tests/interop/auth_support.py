@@ -15,9 +15,10 @@ import re
 import subprocess
 import uuid
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import httpx
+import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
@@ -45,13 +46,20 @@ def start_auth_proxy(shadowcat_bin: Path, upstream_url: str, auth_flags: Sequenc
     port = harness.reusable_port() if port is None else port
     argv: list[str | Path] = [shadowcat_bin, "reverse", "--bind", f"{harness.LOOPBACK_HOST}:{port}",
                               "--upstream", upstream_url, "--shards", str(shards), *auth_flags, *extra]
-    process = harness.ManagedProcess("shadowcat-auth-proxy", argv, env=dict(os.environ))
+    return harness.start_listening("shadowcat-auth-proxy", argv, ["proxy"])
+
+
+def serving(start: Callable[[], harness.Endpoint]) -> Iterator[harness.Endpoint]:
+    """A fixture body: the endpoint `start` returns, stopped after the module; a start failure
+    fails the test with the harness's message."""
     try:
-        urls = harness.wait_shadowcat_ready(process, ["proxy"])
-    except BaseException:
-        process.stop()
-        raise
-    return harness.Endpoint(url=urls["proxy"], process=process)
+        endpoint = start()
+    except harness.HarnessError as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
 
 
 def origin(url: str) -> str:

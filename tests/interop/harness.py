@@ -288,6 +288,18 @@ def wait_port_released(port: int, timeout_s: float = 10.0) -> None:
         time.sleep(0.002)
 
 
+def start_listening(name: str, argv: Sequence[str | Path], required: Sequence[str]) -> Endpoint:
+    """Starts `argv` (a shadowcat command) and waits for its `required` listening lines; the
+    endpoint's url is the first one's. Stopped here if it never gets ready."""
+    process = ManagedProcess(name, list(argv), env=dict(os.environ))
+    try:
+        urls = wait_shadowcat_ready(process, required)
+    except BaseException:
+        process.stop()
+        raise
+    return Endpoint(url=urls[required[0]], process=process, admin_url=urls.get("admin"))
+
+
 def start_demo_server(shadowcat_bin: Path, *, sse: bool = False, port: int = 0) -> Endpoint:
     if port:
         wait_port_released(port)

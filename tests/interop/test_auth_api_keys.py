@@ -16,7 +16,7 @@ import secrets
 import signal
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import httpx
 import pytest
@@ -58,20 +58,9 @@ def keys_file(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, str]) ->
     return path
 
 
-def _serving(start: Callable[[], harness.Endpoint]) -> Iterator[harness.Endpoint]:
-    try:
-        endpoint = start()
-    except harness.HarnessError as error:
-        pytest.fail(str(error), pytrace=False)
-    try:
-        yield endpoint
-    finally:
-        endpoint.stop()
-
-
 @pytest.fixture(scope="module")
 def proxy(shadowcat_bin: Path, recording_upstream: harness.Endpoint, keys_file: Path) -> Iterator[harness.Endpoint]:
-    yield from _serving(lambda: auth.start_auth_proxy(
+    yield from auth.serving(lambda: auth.start_auth_proxy(
         shadowcat_bin, recording_upstream.url, ["--api-keys", str(keys_file)]))
 
 

@@ -20,7 +20,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
@@ -43,22 +43,11 @@ ROTATION_REFRESH_S = 10.0
 CALLBACK = "http://127.0.0.1:1/callback"
 
 
-def _serving(start: Callable[[], harness.Endpoint]) -> Iterator[harness.Endpoint]:
-    try:
-        endpoint = start()
-    except harness.HarnessError as error:
-        pytest.fail(str(error), pytrace=False)
-    try:
-        yield endpoint
-    finally:
-        endpoint.stop()
-
-
 @pytest.fixture(scope="module")
 def proxy(shadowcat_bin: Path, recording_upstream: harness.Endpoint,
           oauth_server: oauth.OAuthServer) -> Iterator[harness.Endpoint]:
     """OAuth on the route, no scope required; JWKS discovered from the issuer."""
-    yield from _serving(lambda: auth.start_auth_proxy(
+    yield from auth.serving(lambda: auth.start_auth_proxy(
         shadowcat_bin, recording_upstream.url, ["--auth-issuer", oauth_server.issuer]))
 
 
@@ -66,7 +55,7 @@ def proxy(shadowcat_bin: Path, recording_upstream: harness.Endpoint,
 def scoped_proxy(shadowcat_bin: Path, recording_upstream: harness.Endpoint,
                  oauth_server: oauth.OAuthServer) -> Iterator[harness.Endpoint]:
     """OAuth on the route and every token must carry scope `mcp:tools`."""
-    yield from _serving(lambda: auth.start_auth_proxy(
+    yield from auth.serving(lambda: auth.start_auth_proxy(
         shadowcat_bin, recording_upstream.url, ["--auth-issuer", oauth_server.issuer, "--auth-scope", SCOPE]))
 
 

@@ -192,13 +192,7 @@ def start_stdio_proxy(shadowcat_bin: Path, mode: str) -> harness.Endpoint:
     """`reverse --upstream-cmd -- shadowcat demo-server --stdio` on 127.0.0.1:0, one shard."""
     argv = [shadowcat_bin, "reverse", "--bind", f"{harness.LOOPBACK_HOST}:0", "--shards", "1",
             "--upstream-cmd", "--stdio-mode", mode, "--", shadowcat_bin, "demo-server", "--stdio"]
-    process = harness.ManagedProcess(f"shadowcat-proxy-stdio-{mode}", argv, env=dict(os.environ))
-    try:
-        urls = harness.wait_shadowcat_ready(process, ["proxy"])
-    except BaseException:
-        process.stop()
-        raise
-    return harness.Endpoint(url=urls["proxy"], process=process)
+    return harness.start_listening(f"shadowcat-proxy-stdio-{mode}", argv, ["proxy"])
 
 
 async def proxied_confirm(url: str) -> None:
