@@ -2,13 +2,15 @@
 //! same token on every request pays for one signature check, not one per request. Bounded:
 //! when full it starts over (a flood of distinct valid tokens costs checks, never memory).
 //!
-//! Only tokens that passed every check, scopes included, are kept; a token's principal and
-//! expiry are all that is kept. Not here: the checks (mod.rs, jwt.rs).
+//! Only tokens that passed every check, scopes included, are kept, with the caller they name
+//! and their expiry. Not here: the checks (mod.rs, jwt.rs).
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::session::Principal;
+use std::rc::Rc;
+
+use crate::pipeline::Caller;
 
 /// Most tokens kept per route and shard.
 const MAX_TOKENS: usize = 1024;
@@ -16,26 +18,26 @@ const MAX_TOKENS: usize = 1024;
 /// Verified tokens → their principal and `exp`.
 #[derive(Debug, Default)]
 pub(super) struct TokenCache {
-    tokens: HashMap<Box<str>, (Principal, u64)>,
+    tokens: HashMap<Box<str>, (Rc<Caller>, u64)>,
 }
 
 impl TokenCache {
-    /// The principal of `token` when it was verified and has not expired.
-    pub(super) fn get(&mut self, token: &str) -> Option<Principal> {
-        let (principal, expires) = self.tokens.get(token)?;
+    /// The caller `token` names, when it was verified and has not expired.
+    pub(super) fn get(&mut self, token: &str) -> Option<Rc<Caller>> {
+        let (caller, expires) = self.tokens.get(token)?;
         if now() < *expires {
-            return Some(principal.clone());
+            return Some(caller.clone());
         }
         self.tokens.remove(token);
         None
     }
 
     /// Keeps a verified `token` until `expires` (seconds since the epoch).
-    pub(super) fn insert(&mut self, token: &str, principal: Principal, expires: u64) {
+    pub(super) fn insert(&mut self, token: &str, caller: Rc<Caller>, expires: u64) {
         if self.tokens.len() >= MAX_TOKENS {
             self.tokens.clear();
         }
-        self.tokens.insert(token.into(), (principal, expires));
+        self.tokens.insert(token.into(), (caller, expires));
     }
 }
 
@@ -49,16 +51,26 @@ fn now() -> u64 {
 mod tests {
     use super::*;
 
+    use crate::session::Principal;
+
+    fn caller(name: &str) -> Rc<Caller> {
+        Rc::new(Caller {
+            principal: Principal::token(name),
+            scopes: Vec::new(),
+            claims: serde_json::Map::new(),
+        })
+    }
+
     #[test]
     fn keeps_until_expiry_and_stays_bounded() {
         let mut cache = TokenCache::default();
-        cache.insert("a", Principal::token("alice"), now() + 60);
-        cache.insert("old", Principal::token("bob"), now().saturating_sub(1));
-        assert_eq!(cache.get("a"), Some(Principal::token("alice")));
+        cache.insert("a", caller("alice"), now() + 60);
+        cache.insert("old", caller("bob"), now().saturating_sub(1));
+        assert_eq!(cache.get("a"), Some(caller("alice")));
         assert_eq!(cache.get("old"), None);
         assert_eq!(cache.get("b"), None);
         for n in 0..MAX_TOKENS + 1 {
-            cache.insert(&n.to_string(), Principal::token("x"), now() + 60);
+            cache.insert(&n.to_string(), caller("x"), now() + 60);
         }
         assert!(cache.tokens.len() <= MAX_TOKENS);
     }

@@ -31,9 +31,12 @@ pub(super) struct TokenClaims {
     pub(super) scopes: Vec<String>,
     /// `exp`, in seconds since the epoch.
     pub(super) expires: u64,
+    /// Every claim (for policy rules about `groups`, `roles`, ...).
+    pub(super) claims: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The claims read; the rest (`iss`, `aud`, `exp`, `nbf`) is checked by `Validation`.
+/// The claims read; the rest (`iss`, `aud`, `exp`, `nbf`) is checked by `Validation`. The
+/// whole claim set is kept beside them.
 #[derive(Deserialize)]
 struct Claims {
     exp: u64,
@@ -85,7 +88,8 @@ pub(super) fn verify(
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    let data = decode::<Claims>(token, &key.key, &validation).map_err(|e| {
+    let data = decode::<serde_json::Map<String, serde_json::Value>>(token, &key.key, &validation)
+        .map_err(|e| {
         use jsonwebtoken::errors::ErrorKind as K;
         TokenError::Invalid(match e.kind() {
             K::InvalidSignature => "the signature does not verify",
@@ -98,7 +102,9 @@ pub(super) fn verify(
             _ => "the token is malformed",
         })
     })?;
-    let claims = data.claims;
+    let all = data.claims;
+    let claims: Claims = serde_json::from_value(serde_json::Value::Object(all.clone()))
+        .map_err(|_| TokenError::Invalid("the token's claims are malformed"))?;
     let subject = claims
         .sub
         .filter(|s| !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control))
@@ -120,6 +126,7 @@ pub(super) fn verify(
         subject,
         scopes,
         expires: claims.exp,
+        claims: all,
     })
 }
 

@@ -35,6 +35,7 @@ use shards::latch::Latch;
 
 use crate::config::{ApiKeys, RouteAuth, RouteConfig};
 use crate::http::RequestHead;
+use crate::pipeline::Caller;
 use crate::session::Principal;
 
 use cache::TokenCache;
@@ -99,25 +100,26 @@ impl Authenticator {
     ///
     /// # Errors
     /// Why not (the proxy answers with [`AuthError::status`] and [`Authenticator::challenge`]).
-    pub async fn authenticate(&self, head: &RequestHead) -> Result<Principal, AuthError> {
-        let (principal, scopes) = match credential::credential(head)? {
+    pub async fn authenticate(&self, head: &RequestHead) -> Result<Rc<Caller>, AuthError> {
+        let caller = match credential::credential(head)? {
             Credential::Absent => return Err(AuthError::Missing),
             Credential::ApiKey(key) => self.api_key(key)?,
             Credential::Bearer(value) if self.keys.is_some() && looks_like_jwt(value) => {
-                if let Some(principal) = self.tokens.borrow_mut().get(value) {
-                    return Ok(principal);
+                if let Some(caller) = self.tokens.borrow_mut().get(value) {
+                    return Ok(caller);
                 }
-                let (principal, scopes, expires) = self.token(value).await?;
-                self.check_scopes(&scopes)?;
+                let (caller, expires) = self.token(value).await?;
+                self.check_scopes(&caller.scopes)?;
+                let caller = Rc::new(caller);
                 self.tokens
                     .borrow_mut()
-                    .insert(value, principal.clone(), expires);
-                return Ok(principal);
+                    .insert(value, caller.clone(), expires);
+                return Ok(caller);
             }
             Credential::Bearer(value) => self.api_key(value)?,
         };
-        self.check_scopes(&scopes)?;
-        Ok(principal)
+        self.check_scopes(&caller.scopes)?;
+        Ok(Rc::new(caller))
     }
 
     /// The `WWW-Authenticate` value for `error`, if it gets one.
@@ -151,16 +153,20 @@ impl Authenticator {
         }
     }
 
-    /// An API key's principal and scopes.
-    fn api_key(&self, presented: &str) -> Result<(Principal, Vec<String>), AuthError> {
+    /// An API key's caller.
+    fn api_key(&self, presented: &str) -> Result<Caller, AuthError> {
         let keys = self.api_keys.borrow().clone();
         let keys = keys.ok_or(AuthError::Invalid("this endpoint takes no API keys"))?;
         let key = api_key::find(&keys, presented).ok_or(AuthError::Invalid("unknown API key"))?;
-        Ok((Principal::key(&key.name), key.scopes.clone()))
+        Ok(Caller {
+            principal: Principal::key(&key.name),
+            scopes: key.scopes.clone(),
+            claims: serde_json::Map::new(),
+        })
     }
 
-    /// A token's principal, scopes and expiry; an unknown key id refreshes the keys once.
-    async fn token(&self, token: &str) -> Result<(Principal, Vec<String>, u64), AuthError> {
+    /// A token's caller and expiry; an unknown key id refreshes the keys once.
+    async fn token(&self, token: &str) -> Result<(Caller, u64), AuthError> {
         let (Some(keys), Some(oauth)) = (&self.keys, &self.config.oauth) else {
             return Err(AuthError::Invalid("this endpoint takes no access tokens"));
         };
@@ -180,8 +186,11 @@ impl Authenticator {
         };
         match claims {
             Ok(claims) => Ok((
-                Principal::token(&claims.subject),
-                claims.scopes,
+                Caller {
+                    principal: Principal::token(&claims.subject),
+                    scopes: claims.scopes,
+                    claims: claims.claims,
+                },
                 claims.expires,
             )),
             Err(TokenError::UnknownKey) => Err(AuthError::Invalid(

@@ -42,6 +42,7 @@ fn minimal_file_gets_every_default() {
             era: RouteEra::Dual,
             legacy_sse: None,
             auth: None,
+            policy: None,
         }]
     );
     assert_eq!(listener.allowed_hosts, ["localhost", "127.0.0.1", "[::1]"]);

@@ -39,6 +39,7 @@ mod ids;
 mod listener_tls;
 mod model;
 mod pem;
+mod policy;
 mod print;
 pub mod raw;
 mod resolve;
@@ -67,6 +68,7 @@ pub use model::{
     LogConfig, RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream,
     TimeoutsConfig, UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamTrust, UpstreamUrl,
 };
+pub use policy::{Action, Policy, Subject};
 pub use print::{io_name, to_toml};
 pub use secret::SealKey;
 pub use tools::ToolFilter;

@@ -15,6 +15,7 @@ use super::allow;
 use super::auth::RouteAuth;
 use super::defaults;
 use super::ids::{self, ListenerId, RouteId, UpstreamId};
+use super::policy::Policy;
 use super::secret::SealKey;
 use super::tools::ToolFilter;
 use super::upstream_headers::UpstreamHeaders;
@@ -242,6 +243,8 @@ pub struct RouteConfig {
     pub tools: Option<ToolFilter>,
     /// The credentials its requests must carry (`auth`); `None`: anyone who reaches it.
     pub auth: Option<RouteAuth>,
+    /// Who may do what (`policy`, `policy_default`); `None`: everyone everything.
+    pub policy: Option<Policy>,
 }
 
 /// The legacy HTTP+SSE endpoints of a route (`legacy_sse = true`).

@@ -60,6 +60,15 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
                 .filter(|t| !t.deny().is_empty())
                 .map(|t| t.deny().to_vec()),
             auth: route.auth.as_ref().map(raw_auth),
+            policy: route
+                .policy
+                .as_ref()
+                .map(|p| p.parts().0)
+                .unwrap_or_default(),
+            policy_default: route
+                .policy
+                .as_ref()
+                .map(|p| p.parts().1.as_str().to_owned()),
         });
         let raw = RawListener {
             bind: listener.bind.to_string(),

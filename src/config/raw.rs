@@ -130,6 +130,35 @@ pub struct RawRoute {
     /// Credentials every request must carry (`[listeners.NAME.routes.auth]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<RawAuth>,
+    /// Who may do what (`[[listeners.NAME.routes.policy]]`), first match wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<RawPolicyRule>,
+    /// What no rule decides: `"allow"` or `"deny"` [default: allow].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_default: Option<String>,
+}
+
+/// One rule, as written (`[[listeners.NAME.routes.policy]]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicyRule {
+    /// `"allow"` or `"deny"`.
+    pub action: String,
+    /// Principal name globs; any matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<String>,
+    /// Claim name → accepted values; every claim named must have one of its values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claims: BTreeMap<String, Vec<String>>,
+    /// Scopes the caller must all hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// JSON-RPC method globs (`tools/*`); any matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    /// Tool name globs; the rule then matches only requests naming a tool (`tools/call`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
 }
 
 /// `[listeners.NAME.routes.auth]`: OAuth access tokens, API keys, or both.

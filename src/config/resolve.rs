@@ -23,6 +23,7 @@ use super::model::{
     Config, DemoConfig, LegacySseConfig, ListenerConfig, LogConfig, RouteConfig, RouteEra,
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
+use super::policy::Policy;
 use super::raw::{RawAdmin, RawConfig, RawListener, RawRoute, RawUpstream};
 use super::sections::{
     resolve_demo, resolve_limits, resolve_runtime, resolve_sessions, resolve_timeouts,
@@ -246,6 +247,12 @@ fn resolve_listener(
             route.auth.as_ref(),
             &format!("{public_url}{path}"),
         )?;
+        let policy = Policy::build(
+            &key,
+            &route.policy,
+            route.policy_default.as_deref(),
+            auth.is_some(),
+        )?;
         routes.push(RouteConfig {
             path,
             upstream: UpstreamId::new(upstream),
@@ -253,6 +260,7 @@ fn resolve_listener(
             legacy_sse,
             tools,
             auth,
+            policy,
         });
     }
     let hosts_key = format!("{prefix}.allowed_hosts");

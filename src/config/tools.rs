@@ -61,7 +61,7 @@ impl ToolFilter {
     }
 }
 
-fn check_glob(key: &str, glob: &str) -> Result<(), Error> {
+pub(super) fn check_glob(key: &str, glob: &str) -> Result<(), Error> {
     let printable = glob.chars().all(|c| !c.is_control());
     if glob.is_empty() || glob.len() > MAX_GLOB_BYTES || !printable {
         return Err(Error::Invalid {
@@ -78,7 +78,7 @@ fn check_glob(key: &str, glob: &str) -> Result<(), Error> {
 ///
 /// The classic single-backtrack algorithm: on a mismatch, retry from the last `*` one
 /// character further. Positions in `name` only move by whole characters.
-fn glob_match(glob: &[u8], name: &[u8]) -> bool {
+pub(super) fn glob_match(glob: &[u8], name: &[u8]) -> bool {
     // The length of the character starting at byte `at` of `name` (1 past the end).
     let char_len = |at: usize| match name.get(at) {
         Some(&b) if b >= 0xF0 => 4,

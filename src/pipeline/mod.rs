@@ -16,6 +16,7 @@
 //! configured stages costs one `Option` test per message; nothing allocates unless a message
 //! is refused or rewritten.
 
+mod caller;
 pub mod checks;
 mod context;
 mod facts;
@@ -25,15 +26,17 @@ mod stage;
 mod tool_filter;
 
 pub use crate::session::Principal;
+pub use caller::{Anonymous, Caller};
 pub use context::RequestCtx;
 pub use facts::{facts, Body, Facts, Message};
 pub use listings::ListingWatch;
 pub use refusal::{Mismatch, Refusal};
 pub use stage::{Flow, Found, Input, Phase, Stage};
 
+use std::borrow::Cow;
 use std::rc::Rc;
 
-use crate::config::{RouteConfig, RouteEra, ToolFilter, UpstreamConfig};
+use crate::config::{Action, Policy, RouteConfig, RouteEra, Subject, ToolFilter, UpstreamConfig};
 use crate::mcp::{JsonRpcId, Kind, MessageInfo, Method, Target};
 
 /// A route's stages: the built-in lists per [`Flow`] and the configured stages (today: the
@@ -45,6 +48,11 @@ pub struct RouteStages {
     post: &'static [Stage],
     bodyless: &'static [Stage],
     tools: Option<Rc<ToolFilter>>,
+    /// The route's policy (`policy`, configured per route).
+    policy: Option<Rc<Policy>>,
+    /// Who the policy judges: set per request ([`RouteStages::for_caller`]); `None` on a route
+    /// without `auth` (everyone is [`Anonymous`]).
+    caller: Option<Rc<Caller>>,
     /// The route checks credentials: `authenticate` follows `route` in every list.
     authenticate: bool,
     /// The ids of the `tools/list` requests of the batch whose answer these stages judge
@@ -61,6 +69,8 @@ impl Default for RouteStages {
             post: stage::POST,
             bodyless: stage::BODYLESS,
             tools: None,
+            policy: None,
+            caller: None,
             authenticate: false,
             listings: None,
         }
@@ -90,8 +100,22 @@ impl RouteStages {
                 RouteEra::Modern => stage::POST_ONLY,
             },
             tools: route.tools.clone().map(Rc::new),
+            policy: route.policy.clone().map(Rc::new),
+            caller: None,
             authenticate: route.auth.is_some(),
             listings: None,
+        }
+    }
+
+    /// The stages judging `caller`'s requests: a copy holding the caller when the route has a
+    /// policy (an `Rc` count), else these very stages (no copy: nothing asks who it is).
+    pub fn for_caller(&self, caller: Option<Rc<Caller>>) -> Cow<'_, RouteStages> {
+        match (&self.policy, caller) {
+            (Some(_), Some(caller)) => Cow::Owned(RouteStages {
+                caller: Some(caller),
+                ..self.clone()
+            }),
+            _ => Cow::Borrowed(self),
         }
     }
 
@@ -118,7 +142,25 @@ impl RouteStages {
 
     /// Whether any stage is configured (else every configured-stage hook is a no-op).
     pub fn is_empty(&self) -> bool {
-        self.tools.is_none()
+        self.tools.is_none() && self.policy.is_none()
+    }
+
+    /// Whether tool `name` is offered to this request's caller: the route's lists and its
+    /// policy agree.
+    fn visible(&self, name: &str) -> bool {
+        self.tools.as_deref().is_none_or(|t| t.visible(name))
+            && self
+                .policy
+                .as_deref()
+                .is_none_or(|p| p.allows_tool(self.subject(), name))
+    }
+
+    /// Who the policy judges.
+    fn subject(&self) -> &dyn Subject {
+        match &self.caller {
+            Some(caller) => caller.as_ref(),
+            None => &Anonymous,
+        }
     }
 
     /// The stages a request of `flow` passes, in order: the built-in ones, then the
@@ -126,8 +168,11 @@ impl RouteStages {
     pub fn list(&self, flow: Flow) -> impl Iterator<Item = Stage> + '_ {
         let builtin = self.builtin(flow);
         // A list ending at `method` is refused there: nothing configured runs.
-        let configured = (self.tools.is_some() && builtin.contains(&Stage::Session))
-            .then_some(Stage::ToolFilter);
+        let runs = builtin.contains(&Stage::Session);
+        let configured = [
+            (self.policy.is_some() && runs).then_some(Stage::Policy),
+            (self.tools.is_some() && runs).then_some(Stage::ToolFilter),
+        ];
         let after_route = builtin
             .iter()
             .position(|&s| s == Stage::Route)
@@ -139,7 +184,7 @@ impl RouteStages {
             .copied()
             .chain(authenticate)
             .chain(rest.iter().copied())
-            .chain(configured)
+            .chain(configured.into_iter().flatten())
     }
 
     /// The built-in part of `flow`'s list.
@@ -174,24 +219,27 @@ impl RouteStages {
     /// The request side for one message, or each element of a batch (in body order): the
     /// first refusal wins; a batch is refused whole.
     pub fn request(&self, facts: &Facts) -> Verdict {
-        let Some(tools) = self.tools.as_deref() else {
+        if self.is_empty() {
             return Verdict::Continue;
-        };
+        }
         if !facts.is_batch() {
-            let verdict =
-                tool_filter::check_call(tools, facts.method, facts.mcp_name.as_deref(), false);
+            let name = method_name(facts.method, facts.unknown_method.as_deref());
+            let verdict = self.judge(facts.method, name, facts.mcp_name.as_deref(), false);
             return match (verdict, facts.kind()) {
                 (Verdict::Refuse(_), Some(Kind::Notification)) => Verdict::Drop,
                 (verdict, _) => verdict,
             };
         }
         for element in &facts.elements {
-            let name = match &element.target {
+            let tool = match &element.target {
                 Some(Target::Tool(name)) => Some(name.as_str()),
                 _ => None,
             };
-            let method = element.method.unwrap_or(Method::Other);
-            let verdict = tool_filter::check_call(tools, method, name, true);
+            let Some(method) = element.method else {
+                continue; // an answer of the client: no method to judge
+            };
+            let name = method_name(method, element.unknown_method.as_deref());
+            let verdict = self.judge(method, name, tool, true);
             if verdict != Verdict::Continue {
                 return verdict;
             }
@@ -199,10 +247,40 @@ impl RouteStages {
         Verdict::Continue
     }
 
+    /// One message with `method` (spelled `name`), naming `tool`: the policy, then the tool
+    /// lists (a hidden tool is unknown to the caller either way).
+    fn judge(
+        &self,
+        method: Method,
+        name: Option<&str>,
+        tool: Option<&str>,
+        in_batch: bool,
+    ) -> Verdict {
+        if let (Some(policy), Some(name)) = (self.policy.as_deref(), name) {
+            let tool = tool.filter(|_| method == Method::ToolsCall);
+            if policy.decide(self.subject(), name, tool).0 == Action::Deny {
+                return Verdict::Refuse(match tool {
+                    Some(tool) => Refusal::UnknownTool {
+                        name: tool.to_owned(),
+                        in_batch,
+                    },
+                    None => Refusal::MethodDenied {
+                        method: name.to_owned(),
+                        in_batch,
+                    },
+                });
+            }
+        }
+        match self.tools.as_deref() {
+            Some(_) => tool_filter::check_call(&|n| self.visible(n), method, tool, in_batch),
+            None => Verdict::Continue,
+        }
+    }
+
     /// Whether the answer to a request with `method` (or a batch holding `batch_methods`) may
     /// need the response side: only then do transports look at answers message by message.
     pub fn rewrites_answer(&self, method: Method, batch: &[MessageInfo]) -> bool {
-        self.tools.is_some()
+        !self.is_empty()
             && (method == Method::ToolsList
                 || batch.iter().any(|e| e.method == Some(Method::ToolsList)))
     }
@@ -225,11 +303,14 @@ impl RouteStages {
     /// The response side for one whole JSON-RPC message (or batch) going to the client:
     /// `Some(new bytes)` when a stage changed it, `None` to forward the original bytes.
     pub fn response(&self, message: &[u8]) -> Option<Vec<u8>> {
-        let tools = self.tools.as_deref()?;
+        if self.is_empty() {
+            return None;
+        }
+        let visible = |name: &str| self.visible(name);
         match &self.listings {
-            None => tool_filter::hide_in_listing(tools, message),
+            None => tool_filter::hide_in_listing(&visible, message),
             Some(ids) if tool_filter::may_list(message) => {
-                tool_filter::hide_in_answers(tools, message, &mut |id| ids.contains(id))
+                tool_filter::hide_in_answers(&visible, message, &mut |id| ids.contains(id))
             }
             Some(_) => None,
         }
@@ -243,13 +324,16 @@ impl RouteStages {
         message: &[u8],
         judged: &mut dyn FnMut(&JsonRpcId) -> bool,
     ) -> Option<Vec<u8>> {
-        tool_filter::hide_in_answers(self.tools.as_deref()?, message, judged)
+        if self.is_empty() {
+            return None;
+        }
+        tool_filter::hide_in_answers(&|name: &str| self.visible(name), message, judged)
     }
 
     /// The ids of the `tools/list` requests among `messages` (one client message, or a
     /// batch's elements) whose answers the response side must judge: none without a filter.
     pub fn listing_ids(&self, messages: &[MessageInfo]) -> Vec<JsonRpcId> {
-        if self.tools.is_none() {
+        if self.is_empty() {
             return Vec::new();
         }
         messages
@@ -257,6 +341,14 @@ impl RouteStages {
             .filter(|m| m.kind == Kind::Request && m.method == Some(Method::ToolsList))
             .filter_map(|m| m.id.clone())
             .collect()
+    }
+}
+
+/// A method's wire name: the known one's, or the text of an unknown one.
+fn method_name(method: Method, unknown: Option<&str>) -> Option<&str> {
+    match method {
+        Method::Other => unknown,
+        known => Some(known.as_str()),
     }
 }
 

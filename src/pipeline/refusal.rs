@@ -14,6 +14,14 @@ pub enum Refusal {
         /// The call was one element of a batch (nothing of the batch is sent).
         in_batch: bool,
     },
+    /// A request or notification whose method the route's policy denies this caller
+    /// (`-32601`, as a server answers a method it does not have).
+    MethodDenied {
+        /// The method as the client sent it.
+        method: String,
+        /// The message was one element of a batch (nothing of the batch is sent).
+        in_batch: bool,
+    },
     /// `Host` absent or not allow-listed (DNS rebinding: 403).
     HostNotAllowed,
     /// `Origin` present and not allow-listed (403).

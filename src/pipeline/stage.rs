@@ -48,6 +48,9 @@ pub enum Stage {
     Batch,
     /// `initialize` only while the shard holds fewer than `sessions.max_per_shard`.
     SessionLimit,
+    /// The route's policy: who may call which method and tool (policy rules; configured per
+    /// route).
+    Policy,
     /// The route's tool allow/deny lists (tool_filter.rs; configured per route).
     ToolFilter,
 }
@@ -141,6 +144,7 @@ impl Stage {
             Session => "session",
             Batch => "batch",
             SessionLimit => "session_limit",
+            Policy => "policy",
             ToolFilter => super::tool_filter::NAME,
         }
     }
@@ -153,7 +157,7 @@ impl Stage {
             BodyLimit | Inspect => Phase::Body,
             Era | ProtocolVersion => Phase::Facts,
             Session | Batch | SessionLimit => Phase::Session,
-            ToolFilter => Phase::Configured,
+            Policy | ToolFilter => Phase::Configured,
         }
     }
 

@@ -1,12 +1,15 @@
 //! Unit tests of the `tool_filter` stage (request refusals, listing rewrites).
 
 use super::*;
+use crate::config::ToolFilter;
 
-fn filter(allow: &[&str], deny: &[&str]) -> ToolFilter {
+/// The route's lists as the stage sees them: the visibility question.
+fn filter(allow: &[&str], deny: &[&str]) -> impl Fn(&str) -> bool {
     let own = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-    ToolFilter::build("r", &own(allow), &own(deny))
+    let tools = ToolFilter::build("r", &own(allow), &own(deny))
         .unwrap()
-        .unwrap()
+        .unwrap();
+    move |name: &str| tools.visible(name)
 }
 
 fn names(message: &[u8]) -> Vec<String> {

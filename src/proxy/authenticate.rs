@@ -7,12 +7,14 @@
 
 use crate::config::RouteId;
 use crate::http::RequestHead;
-use crate::pipeline::Principal;
+use std::rc::Rc;
+
+use crate::pipeline::Caller;
 
 use super::error::{AuthRefusal, ProxyError};
 use super::state::ShardState;
 
-/// The principal of `head` on `route`.
+/// Who sent `head` on `route`: `None` on a route without `auth` (the anonymous principal).
 ///
 /// # Errors
 /// [`ProxyError::Auth`] with the refusal and its challenge.
@@ -20,11 +22,11 @@ pub(super) async fn authenticate(
     state: &ShardState,
     route: RouteId,
     head: &RequestHead,
-) -> Result<Principal, ProxyError> {
+) -> Result<Option<Rc<Caller>>, ProxyError> {
     let Some(auth) = state.auth(route) else {
-        return Ok(Principal::anonymous());
+        return Ok(None);
     };
-    auth.authenticate(head).await.map_err(|error| {
+    auth.authenticate(head).await.map(Some).map_err(|error| {
         ProxyError::Auth(Box::new(AuthRefusal {
             challenge: auth.challenge(&error),
             error,

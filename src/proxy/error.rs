@@ -62,6 +62,21 @@ pub enum ProxyError {
         /// The tool's name as the client sent it.
         name: String,
     },
+    /// A request whose method the route's policy denies this caller: answered as a server
+    /// answers an unknown method (200, `-32601`).
+    #[error("Method not found: {method}")]
+    MethodDenied {
+        /// Request id.
+        id: Option<JsonRpcId>,
+        /// The method as the client sent it.
+        method: String,
+    },
+    /// A batch holds a method the route's policy denies: nothing of it is sent (400, `-32601`).
+    #[error("Method not found: {method} (the batch holding it was not sent)")]
+    BatchMethodDenied {
+        /// The method as the client sent it.
+        method: String,
+    },
     /// A batch calls a tool the route hides: nothing of it is sent (400, `-32602`).
     #[error("Unknown tool: {name} (the batch calling it was not sent)")]
     BatchUnknownTool {
@@ -210,6 +225,11 @@ impl ProxyError {
                 in_batch: false,
             } => ProxyError::UnknownTool { id, name },
             Refusal::UnknownTool { name, .. } => ProxyError::BatchUnknownTool { name },
+            Refusal::MethodDenied {
+                method,
+                in_batch: false,
+            } => ProxyError::MethodDenied { id, method },
+            Refusal::MethodDenied { method, .. } => ProxyError::BatchMethodDenied { method },
             Refusal::HostNotAllowed => ProxyError::HostNotAllowed,
             Refusal::OriginNotAllowed => ProxyError::OriginNotAllowed,
             Refusal::NotAcceptable { needed } => ProxyError::NotAcceptable { needed },
@@ -249,6 +269,8 @@ impl ProxyError {
                 | ProxyError::LegacySessionRequired { .. }
                 | ProxyError::UnknownTool { .. }
                 | ProxyError::BatchUnknownTool { .. }
+                | ProxyError::MethodDenied { .. }
+                | ProxyError::BatchMethodDenied { .. }
                 | ProxyError::UpstreamUnavailable { .. }
                 | ProxyError::UpstreamTls { .. }
                 | ProxyError::UpstreamTimeout { .. }

@@ -36,6 +36,8 @@ fn classify(
         // A server's answer to an unknown tool: a JSON-RPC error in a 200.
         E::UnknownTool { id, .. } => (200, jsonrpc::INVALID_PARAMS, id.as_ref(), &[]),
         E::BatchUnknownTool { .. } => (400, jsonrpc::INVALID_PARAMS, None, &[]),
+        E::MethodDenied { id, .. } => (200, jsonrpc::METHOD_NOT_FOUND, id.as_ref(), &[]),
+        E::BatchMethodDenied { .. } => (400, jsonrpc::METHOD_NOT_FOUND, None, &[]),
         E::HostNotAllowed | E::OriginNotAllowed => (403, jsonrpc::INVALID_REQUEST, None, &[]),
         E::NotAcceptable { .. } => (406, jsonrpc::INVALID_REQUEST, None, &[]),
         E::UnsupportedMediaType => (415, jsonrpc::INVALID_REQUEST, None, &[]),

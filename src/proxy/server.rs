@@ -5,6 +5,7 @@
 //! Per connection: one pooled read buffer; the connection task awaits reads with the
 //! keep-alive idle or head timeout, and exits at once when the shutdown latch fires.
 
+use std::borrow::Cow;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::proxy::accept::accept_until;
 
 use crate::config::{ListenerId, RouteEra};
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
+use crate::pipeline::{Caller, Principal, RouteStages};
 use crate::session::SessionId;
 
 use super::authenticate::authenticate;
@@ -249,37 +251,40 @@ async fn dispatch(
     }
     let path = head.path();
     if let Some(found) = super::legacy::route(&state.config, listener, path) {
-        let stages = state.stages(found.id());
-        let principal = authenticate(state, found.id(), head).await?;
+        let caller = authenticate(state, found.id(), head).await?;
+        let (stages, principal) = judged_by(state.stages(found.id()), caller);
         // Boxed, like GET/DELETE below: a rare or long-lived branch must not size every
         // connection's future (issue 13, memory per open stream).
-        let legacy = super::legacy::dispatch(state, found, (stages, principal), conn, head);
+        let legacy = super::legacy::dispatch(state, found, (&stages, principal), conn, head);
         return Box::pin(legacy).await;
     }
     let (id, route) = state
         .config
         .route_for(listener, path)
         .ok_or(ProxyError::NoRoute)?;
-    let principal = authenticate(state, id, head).await?;
+    let caller = authenticate(state, id, head).await?;
+    let (stages, principal) = judged_by(state.stages(id), caller);
     match head.method() {
-        HttpMethod::Post => {
-            post(
-                state,
-                (id, route),
-                (state.stages(id), principal),
-                conn,
-                head,
-            )
-            .await
-        }
+        HttpMethod::Post => post(state, (id, route), (&stages, principal), conn, head).await,
         // 2026-07-28 is POST only (streamable-http.mdx §Backward Compatibility).
         _ if route.era == RouteEra::Modern => Err(ProxyError::PostOnly),
         HttpMethod::Get | HttpMethod::Delete => {
-            let stages = (state.stages(id), principal);
-            Box::pin(bodyless(state, id, stages, conn, head)).await
+            Box::pin(bodyless(state, id, (&stages, principal), conn, head)).await
         }
         _ => Err(ProxyError::MethodNotAllowed),
     }
+}
+
+/// The route's stages as they judge `caller`'s request, and its principal (anonymous on a
+/// route without `auth`).
+fn judged_by(
+    stages: &RouteStages,
+    caller: Option<Rc<Caller>>,
+) -> (Cow<'_, RouteStages>, Principal) {
+    let principal = caller
+        .as_ref()
+        .map_or_else(Principal::anonymous, |c| c.principal.clone());
+    (stages.for_caller(caller), principal)
 }
 
 /// Writes the error response; returns false when the client is gone.
