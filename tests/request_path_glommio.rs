@@ -38,6 +38,8 @@ mod hostile_json;
 mod io_path;
 #[path = "request_path/legacy.rs"]
 mod legacy;
+#[path = "request_path/policy.rs"]
+mod policy;
 #[path = "request_path/relay.rs"]
 mod relay;
 #[path = "request_path/shards.rs"]

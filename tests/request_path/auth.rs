@@ -15,14 +15,14 @@ use crate::issuer::{Issuer, SigningKey};
 use crate::mcp::{self, assert_error, fresh_headers, PATH};
 use crate::recorder::Recorder;
 
-const UNAUTHENTICATED: i64 = -32012;
-const FORBIDDEN: i64 = -32013;
+pub(crate) const UNAUTHENTICATED: i64 = -32012;
+pub(crate) const FORBIDDEN: i64 = -32013;
 
 /// A key file holding `keys` (name, key) as SHA-256 digests; removed on drop.
-struct KeyFile(PathBuf);
+pub(crate) struct KeyFile(pub(crate) PathBuf);
 
 impl KeyFile {
-    fn new(tag: &str, keys: &[(&str, &str)]) -> KeyFile {
+    pub(crate) fn new(tag: &str, keys: &[(&str, &str)]) -> KeyFile {
         let path = std::env::temp_dir().join(format!(
             "shadowcat-request-path-keys-{}-{tag}-{IO_PATH}.toml",
             std::process::id()
@@ -53,7 +53,7 @@ impl Drop for KeyFile {
 
 /// One shard; `/mcp` (legacy SSE too) checks `auth_lines`, `/open` checks nothing; both go to
 /// the recorder.
-fn proxy(recorder: &Recorder, auth_lines: &str) -> Proxy {
+pub(crate) fn proxy(recorder: &Recorder, auth_lines: &str) -> Proxy {
     let toml = format!(
         "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
          [listeners.main]\nbind = \"127.0.0.1:0\"\n\n\
@@ -69,7 +69,7 @@ fn proxy(recorder: &Recorder, auth_lines: &str) -> Proxy {
 }
 
 /// `initialize` with `credential` headers; the proxy's session id, or the refusal.
-fn initialize(conn: &mut Conn, credential: &[(&str, &str)]) -> Result<String, Response> {
+pub(crate) fn initialize(conn: &mut Conn, credential: &[(&str, &str)]) -> Result<String, Response> {
     let mut headers = fresh_headers();
     headers.extend_from_slice(credential);
     let answer = conn.request("POST", PATH, &headers, &mcp::initialize(json!(0)));
@@ -80,7 +80,10 @@ fn initialize(conn: &mut Conn, credential: &[(&str, &str)]) -> Result<String, Re
 }
 
 /// A session-era request's headers with `credential`.
-fn in_session<'a>(sid: &'a str, credential: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn in_session<'a>(
+    sid: &'a str,
+    credential: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut headers = fresh_headers();
     headers.push(("Mcp-Session-Id", sid));
     headers.push(("MCP-Protocol-Version", mcp::VERSION));
@@ -88,7 +91,7 @@ fn in_session<'a>(sid: &'a str, credential: &[(&'a str, &'a str)]) -> Vec<(&'a s
     headers
 }
 
-fn challenge(answer: &Response) -> String {
+pub(crate) fn challenge(answer: &Response) -> String {
     answer
         .header("www-authenticate")
         .unwrap_or_else(|| panic!("no challenge: {}", answer.describe()))
@@ -230,7 +233,7 @@ fn the_reload_signal_rereads_the_key_file() {
 }
 
 /// Claims of a token for the proxy at `proxy` from `issuer`, valid for five minutes.
-fn claims(issuer: &Issuer, proxy: &Proxy, sub: &str, scope: &str) -> Value {
+pub(crate) fn claims(issuer: &Issuer, proxy: &Proxy, sub: &str, scope: &str) -> Value {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -239,7 +242,7 @@ fn claims(issuer: &Issuer, proxy: &Proxy, sub: &str, scope: &str) -> Value {
            "scope": scope, "iat": now, "exp": now + 300})
 }
 
-fn bearer(token: &str) -> String {
+pub(crate) fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 

@@ -36,6 +36,7 @@ mod hostile_http;
 mod hostile_json;
 mod io_path;
 mod legacy;
+mod policy;
 mod relay;
 mod shards;
 mod shutdown;
