@@ -40,6 +40,8 @@ mod io_path;
 mod legacy;
 #[path = "request_path/policy.rs"]
 mod policy;
+#[path = "request_path/rate_limit.rs"]
+mod rate_limit;
 #[path = "request_path/relay.rs"]
 mod relay;
 #[path = "request_path/shards.rs"]

@@ -217,6 +217,14 @@ fn on_mesh_msg(
         } => adopt(state, fd, buffered, listener),
         MeshMsg::MetricsQuery { from: asker, seq } => admin::answer_query(state, asker, seq),
         MeshMsg::MetricsReply(report) => admin::collect_reply(state, from, *report),
+        MeshMsg::RateAsk {
+            from: asker,
+            seq,
+            route,
+            principal,
+            draws,
+        } => crate::proxy::rates::answer(state, asker, (seq, route), &principal, &draws),
+        MeshMsg::RateAnswer { seq, wait_ms } => crate::proxy::rates::deliver(state, seq, wait_ms),
         MeshMsg::DemoSessionDeleted(session) => {
             if let Some(svc) = demo {
                 svc.remember_deleted(&session);

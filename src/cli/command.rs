@@ -13,7 +13,8 @@ use super::{
 };
 use crate::config::defaults as d;
 use crate::config::raw::{
-    RawAdmin, RawAuth, RawConfig, RawDemo, RawListener, RawRoute, RawSize, RawUpstream,
+    RawAdmin, RawAuth, RawConfig, RawDemo, RawListener, RawRateLimit, RawRoute, RawSize,
+    RawUpstream,
 };
 use crate::config::{
     raw_cores, raw_duration as duration, read_raw, resolve, resolve_runtime, route_path, Config,
@@ -198,6 +199,11 @@ fn one_route(
             allow_tools: non_empty(&flags.allow_tools),
             deny_tools: non_empty(&flags.deny_tools),
             auth: raw_auth(&flags.auth),
+            rate_limit: flags.auth.rate_limit.as_ref().map(|rate| RawRateLimit {
+                rate: Some(rate.clone()),
+                burst: flags.auth.rate_limit_burst,
+                ..RawRateLimit::default()
+            }),
             ..RawRoute::default()
         }],
     };
@@ -273,8 +279,13 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 42] = [
+    const FLAGS: [(&str, &str); 44] = [
         ("listeners.main.bind", "--bind"),
+        ("listeners.main.routes[0].rate_limit.rate", "--rate-limit"),
+        (
+            "listeners.main.routes[0].rate_limit.burst",
+            "--rate-limit-burst",
+        ),
         ("listeners.main.public_url", "--public-url"),
         ("listeners.main.routes[0].auth.issuer", "--auth-issuer"),
         ("listeners.main.routes[0].auth.jwks", "--auth-jwks"),

@@ -178,7 +178,7 @@ pub struct ListenerArgs {
 
 /// Who may use the proxy's endpoint (`demo` and `reverse`; TOML: `[listeners.NAME.routes.auth]`).
 #[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "Authentication")]
+#[command(next_help_heading = "Authentication and limits")]
 pub struct AuthArgs {
     /// Require OAuth 2.1 bearer tokens signed by this authorization server (its issuer URL;
     /// https://, or http:// on loopback). Clients without one get 401 and find the server
@@ -203,6 +203,14 @@ pub struct AuthArgs {
     /// resource URL is this + --path [default: http(s)://--bind].
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Admit at most this many requests per principal, e.g. "100/s", "20/m" (over it: 429
+    /// with Retry-After).
+    #[arg(long, value_name = "RATE")]
+    pub rate_limit: Option<String>,
+    /// With --rate-limit: the most requests admitted at once after a quiet spell [default:
+    /// the per-second count, or 1 for slower rates].
+    #[arg(long, value_name = "N", requires = "rate_limit")]
+    pub rate_limit_burst: Option<u32>,
 }
 
 /// Arguments of `demo`.

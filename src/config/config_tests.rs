@@ -43,6 +43,7 @@ fn minimal_file_gets_every_default() {
             legacy_sse: None,
             auth: None,
             policy: None,
+            rate_limit: None,
         }]
     );
     assert_eq!(listener.allowed_hosts, ["localhost", "127.0.0.1", "[::1]"]);

@@ -41,6 +41,7 @@ mod model;
 mod pem;
 mod policy;
 mod print;
+mod rate_limit;
 pub mod raw;
 mod resolve;
 mod secret;
@@ -70,6 +71,7 @@ pub use model::{
 };
 pub use policy::{Action, Policy, Subject};
 pub use print::{io_name, to_toml};
+pub use rate_limit::{Rate, RateLimit};
 pub use secret::SealKey;
 pub use tools::ToolFilter;
 pub use upstream_headers::{UpstreamHeaders, MAX_UPSTREAM_HEADERS, MAX_UPSTREAM_HEADER_BYTES};

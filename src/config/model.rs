@@ -16,6 +16,7 @@ use super::auth::RouteAuth;
 use super::defaults;
 use super::ids::{self, ListenerId, RouteId, UpstreamId};
 use super::policy::Policy;
+use super::rate_limit::RateLimit;
 use super::secret::SealKey;
 use super::tools::ToolFilter;
 use super::upstream_headers::UpstreamHeaders;
@@ -245,6 +246,8 @@ pub struct RouteConfig {
     pub auth: Option<RouteAuth>,
     /// Who may do what (`policy`, `policy_default`); `None`: everyone everything.
     pub policy: Option<Policy>,
+    /// Requests admitted per principal (`rate_limit`); `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// The legacy HTTP+SSE endpoints of a route (`legacy_sse = true`).

@@ -69,6 +69,7 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
                 .policy
                 .as_ref()
                 .map(|p| p.parts().1.as_str().to_owned()),
+            rate_limit: route.rate_limit.as_ref().map(|r| r.to_raw()),
         });
         let raw = RawListener {
             bind: listener.bind.to_string(),

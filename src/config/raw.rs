@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use super::rate_limit::RawRateLimit;
+
 /// A whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -136,6 +138,9 @@ pub struct RawRoute {
     /// What no rule decides: `"allow"` or `"deny"` [default: allow].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_default: Option<String>,
+    /// Requests admitted per principal (`[listeners.NAME.routes.rate_limit]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RawRateLimit>,
 }
 
 /// One rule, as written (`[[listeners.NAME.routes.policy]]`).

@@ -24,6 +24,7 @@ use super::model::{
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
 };
 use super::policy::Policy;
+use super::rate_limit::RateLimit;
 use super::raw::{RawAdmin, RawConfig, RawListener, RawRoute, RawUpstream};
 use super::sections::{
     resolve_demo, resolve_limits, resolve_runtime, resolve_sessions, resolve_timeouts,
@@ -110,7 +111,8 @@ fn resolve_upstream(
         }
     };
     let tls = resolve_upstream_tls(name, raw, &transport)?;
-    let headers = resolve_headers(name, raw, &transport)?;
+    let stdio = matches!(transport, UpstreamTransport::Stdio(_));
+    let headers = resolve_headers(name, raw, stdio)?;
     Ok(UpstreamConfig {
         name: name.to_owned(),
         tls,
@@ -253,6 +255,7 @@ fn resolve_listener(
             route.policy_default.as_deref(),
             auth.is_some(),
         )?;
+        let rate_limit = RateLimit::build(&format!("{key}.rate_limit"), route.rate_limit.as_ref())?;
         routes.push(RouteConfig {
             path,
             upstream: UpstreamId::new(upstream),
@@ -261,6 +264,7 @@ fn resolve_listener(
             tools,
             auth,
             policy,
+            rate_limit,
         });
     }
     let hosts_key = format!("{prefix}.allowed_hosts");

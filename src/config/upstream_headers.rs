@@ -16,7 +16,6 @@ use std::ffi::OsString;
 use std::fmt;
 
 use super::error::Error;
-use super::model::UpstreamTransport;
 use super::raw::RawUpstream;
 
 /// Most headers per upstream: each is written on every request, and upstreams bound their heads.
@@ -106,7 +105,7 @@ impl fmt::Debug for UpstreamHeaders {
     }
 }
 
-/// `upstreams.NAME.headers` of upstream `name` with transport `transport`, expanded from the
+/// `upstreams.NAME.headers` of upstream `name` (a stdio one when `stdio`), expanded from the
 /// process environment.
 ///
 /// # Errors
@@ -115,13 +114,13 @@ impl fmt::Debug for UpstreamHeaders {
 pub(super) fn resolve_headers(
     name: &str,
     raw: &RawUpstream,
-    transport: &UpstreamTransport,
+    stdio: bool,
 ) -> Result<UpstreamHeaders, Error> {
     let Some(written) = &raw.headers else {
         return Ok(UpstreamHeaders::default());
     };
     let key = format!("upstreams.{name}.headers");
-    if let UpstreamTransport::Stdio(_) = transport {
+    if stdio {
         return Err(Error::Conflict {
             key,
             other: format!("upstreams.{name}.command"),

@@ -34,6 +34,8 @@ pub const UNAUTHENTICATED: i32 = -32012;
 pub const FORBIDDEN: i32 = -32013;
 /// Proxy-chosen: the authorization server's signing keys cannot be fetched (HTTP 503).
 pub const AUTH_UNAVAILABLE: i32 = -32014;
+/// Proxy-chosen: the principal is over the route's rate limit (HTTP 429 with `Retry-After`).
+pub const RATE_LIMITED: i32 = -32015;
 /// MCP 2026-07-28: HTTP headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, …) disagree with the body.
 pub const HEADER_MISMATCH: i32 = -32020;
 /// MCP 2026-07-28: the request needs a client capability it did not declare.

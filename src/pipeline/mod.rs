@@ -55,6 +55,8 @@ pub struct RouteStages {
     caller: Option<Rc<Caller>>,
     /// The route checks credentials: `authenticate` follows `route` in every list.
     authenticate: bool,
+    /// The route limits requests per principal: `rate_limit` ends the POST list.
+    rate_limited: bool,
     /// The ids of the `tools/list` requests of the batch whose answer these stages judge
     /// ([`RouteStages::for_answer`]): only those answer elements are judged. `None`: every
     /// message is (a route's own stages, or a single `tools/list` request's answer).
@@ -72,6 +74,7 @@ impl Default for RouteStages {
             policy: None,
             caller: None,
             authenticate: false,
+            rate_limited: false,
             listings: None,
         }
     }
@@ -103,6 +106,7 @@ impl RouteStages {
             policy: route.policy.clone().map(Rc::new),
             caller: None,
             authenticate: route.auth.is_some(),
+            rate_limited: route.rate_limit.is_some(),
             listings: None,
         }
     }
@@ -172,6 +176,7 @@ impl RouteStages {
         let configured = [
             (self.policy.is_some() && runs).then_some(Stage::Policy),
             (self.tools.is_some() && runs).then_some(Stage::ToolFilter),
+            (self.rate_limited && runs && flow == Flow::Post).then_some(Stage::RateLimit),
         ];
         let after_route = builtin
             .iter()

@@ -53,6 +53,9 @@ pub enum Stage {
     Policy,
     /// The route's tool allow/deny lists (tool_filter.rs; configured per route).
     ToolFilter,
+    /// The principal's token buckets (configured per route; the proxy runs it: the buckets
+    /// live on the principal's shard).
+    RateLimit,
 }
 
 /// What a stage can read, in the order a request offers it.
@@ -146,6 +149,7 @@ impl Stage {
             SessionLimit => "session_limit",
             Policy => "policy",
             ToolFilter => super::tool_filter::NAME,
+            RateLimit => "rate_limit",
         }
     }
 
@@ -157,7 +161,7 @@ impl Stage {
             BodyLimit | Inspect => Phase::Body,
             Era | ProtocolVersion => Phase::Facts,
             Session | Batch | SessionLimit => Phase::Session,
-            Policy | ToolFilter => Phase::Configured,
+            Policy | ToolFilter | RateLimit => Phase::Configured,
         }
     }
 
@@ -174,6 +178,7 @@ impl Stage {
                 | Inspect
                 | Session
                 | SessionLimit
+                | RateLimit
         )
     }
 

@@ -201,6 +201,14 @@ pub enum ProxyError {
     /// Local resources exhausted (random source, session id space).
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// The principal is over the route's rate limit (429 with `Retry-After`).
+    #[error("rate limit exceeded: retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+        /// Seconds until the request would be admitted.
+        retry_after_secs: u32,
+    },
     /// The route's `authenticate` stage refused the request (401, 403, 400 or 503).
     #[error("{}", .0.error.message())]
     Auth(Box<AuthRefusal>),
@@ -270,6 +278,7 @@ impl ProxyError {
                 | ProxyError::UnknownTool { .. }
                 | ProxyError::BatchUnknownTool { .. }
                 | ProxyError::MethodDenied { .. }
+                | ProxyError::RateLimited { .. }
                 | ProxyError::BatchMethodDenied { .. }
                 | ProxyError::UpstreamUnavailable { .. }
                 | ProxyError::UpstreamTls { .. }

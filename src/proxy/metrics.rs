@@ -63,6 +63,12 @@ pub enum Counter {
     ToolsDenied,
     /// Times the shard handed freed heap memory back to the OS (`malloc_trim`).
     MemoryTrims,
+    /// Requests refused with 429 by the `rate_limit` stage.
+    RateLimited,
+    /// Requests let through because the principal's shard did not decide in time.
+    RateUndecided,
+    /// Rate-limit decisions asked of another shard (the principal's owner).
+    RateAsked,
 }
 
 /// Names of [`Counter`], exported as `shadowcat_<name>`.
@@ -91,6 +97,9 @@ pub const COUNTER_NAMES: &[&str] = &[
     "translation_sessions_opened_total",
     "tools_denied_total",
     "memory_trims_total",
+    "rate_limited_total",
+    "rate_limit_undecided_total",
+    "rate_limit_asked_total",
 ];
 
 /// Histograms, in the order of [`HISTOGRAM_NAMES`].
@@ -150,7 +159,7 @@ impl ProxyMetrics {
     }
 }
 
-const _: () = assert!(COUNTER_NAMES.len() == Counter::MemoryTrims as usize + 1);
+const _: () = assert!(COUNTER_NAMES.len() == Counter::RateAsked as usize + 1);
 
 /// Counts one open `subscriptions/listen` stream: opened now, closed on drop (open streams =
 /// opened − closed).

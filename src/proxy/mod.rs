@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod modern_client;
 mod periodic;
 pub mod post;
+pub mod rates;
 pub mod relay;
 mod relay_plan;
 mod relay_rewrite;

@@ -78,6 +78,8 @@ pub async fn post(
         };
         return write_empty(state, client, 202, shape).await;
     }
+    // rate_limit: after the stages that refuse for free, before anything goes upstream.
+    super::rates::admit(state, route_id, &principal, &facts).await?;
     let ctx = RequestCtx {
         facts,
         principal,

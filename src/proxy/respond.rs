@@ -36,6 +36,7 @@ fn classify(
         // A server's answer to an unknown tool: a JSON-RPC error in a 200.
         E::UnknownTool { id, .. } => (200, jsonrpc::INVALID_PARAMS, id.as_ref(), &[]),
         E::BatchUnknownTool { .. } => (400, jsonrpc::INVALID_PARAMS, None, &[]),
+        E::RateLimited { id, .. } => (429, jsonrpc::RATE_LIMITED, id.as_ref(), &[]),
         E::MethodDenied { id, .. } => (200, jsonrpc::METHOD_NOT_FOUND, id.as_ref(), &[]),
         E::BatchMethodDenied { .. } => (400, jsonrpc::METHOD_NOT_FOUND, None, &[]),
         E::HostNotAllowed | E::OriginNotAllowed => (403, jsonrpc::INVALID_REQUEST, None, &[]),
@@ -186,8 +187,15 @@ pub fn error_response(out: &mut Vec<u8>, err: &ProxyError, keep_alive: bool) -> 
         ProxyError::Auth(refusal) => refusal.challenge.as_deref(),
         _ => None,
     };
+    let retry_after = match err {
+        ProxyError::RateLimited {
+            retry_after_secs, ..
+        } => Some(retry_after_secs.to_string()),
+        _ => None,
+    };
     let mut headers: Vec<(&str, &str)> = extra.to_vec();
     headers.extend(challenge.map(|value| ("WWW-Authenticate", value)));
+    headers.extend(retry_after.as_deref().map(|value| ("Retry-After", value)));
     local_response(
         out,
         status,

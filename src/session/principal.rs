@@ -37,7 +37,11 @@ impl Principal {
 
     /// The name without its kind, for log lines and audit records.
     pub fn name(&self) -> &str {
-        let full = self.as_str();
+        Self::name_of(self.as_str())
+    }
+
+    /// The name in a principal's unique spelling ([`Principal::as_str`]), without its kind.
+    pub fn name_of(full: &str) -> &str {
         full.split_once(':').map_or(full, |(_, name)| name)
     }
 }

@@ -54,8 +54,13 @@ impl Drop for KeyFile {
 /// One shard; `/mcp` (legacy SSE too) checks `auth_lines`, `/open` checks nothing; both go to
 /// the recorder.
 pub(crate) fn proxy(recorder: &Recorder, auth_lines: &str) -> Proxy {
+    proxy_on(recorder, 1, auth_lines)
+}
+
+/// [`proxy`] on `shards` shards.
+pub(crate) fn proxy_on(recorder: &Recorder, shards: usize, auth_lines: &str) -> Proxy {
     let toml = format!(
-        "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
+        "[runtime]\nshards = {shards}\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
          [listeners.main]\nbind = \"127.0.0.1:0\"\n\n\
          [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"rec\"\nlegacy_sse = true\n\
          [listeners.main.routes.auth]\n{auth_lines}\n\n\
@@ -65,7 +70,7 @@ pub(crate) fn proxy(recorder: &Recorder, auth_lines: &str) -> Proxy {
          [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n",
         recorder.addr
     );
-    Proxy::start_toml(&toml, 1, format!("auth-{}", std::process::id()))
+    Proxy::start_toml(&toml, shards, format!("auth-{}", std::process::id()))
 }
 
 /// `initialize` with `credential` headers; the proxy's session id, or the refusal.

@@ -37,6 +37,7 @@ mod hostile_json;
 mod io_path;
 mod legacy;
 mod policy;
+mod rate_limit;
 mod relay;
 mod shards;
 mod shutdown;

@@ -96,6 +96,8 @@ pub(super) async fn post(
             return accepted(state, client, head, method, started).await;
         }
     }
+    // Over the rate limit: 429 on the POST itself (nothing reaches the stream).
+    crate::proxy::rates::admit(state, route, &ctx.principal, &ctx.facts).await?;
     // Its answer, if it is a `tools/list`, is judged when it reaches the stream (`deliver`);
     // noted before it goes out, as an answer may be delivered before `send` returns.
     let listing = out.stages.expect(method, ctx.facts.request_id());

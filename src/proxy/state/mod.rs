@@ -34,6 +34,9 @@ use super::metrics::ProxyMetrics;
 pub mod l2m;
 pub mod modern;
 pub mod modern_pool;
+mod rate_bucket;
+
+pub use rate_bucket::{Bucket, Draw, PrincipalBuckets, RateState};
 use shards::latch::Latch;
 
 /// A client session's entry as the proxy keeps it: a session bound to a stdio child (or a
@@ -72,6 +75,26 @@ pub enum MeshMsg {
     },
     /// A shard's metrics.
     MetricsReply(Box<MetricsReport>),
+    /// Asks the shard owning a principal's rate-limit buckets to decide on a request.
+    RateAsk {
+        /// Who asks.
+        from: ShardId,
+        /// Its question's number.
+        seq: u64,
+        /// The route whose limits apply.
+        route: RouteId,
+        /// The principal (its unique spelling).
+        principal: Box<str>,
+        /// The buckets drawn and the tokens each.
+        draws: Vec<Draw>,
+    },
+    /// The decision: milliseconds to wait, 0 when admitted (tokens taken).
+    RateAnswer {
+        /// The question's number.
+        seq: u64,
+        /// Milliseconds until the request would fit; 0: admitted.
+        wait_ms: u32,
+    },
     /// The embedded demo server ended a session (its ids are stateless tags).
     DemoSessionDeleted(Box<str>),
 }
@@ -140,6 +163,8 @@ pub struct ShardState {
     pub l2m: l2m::L2mState,
     /// Modern clients served by legacy upstreams: pooled sessions, pending MRTR exchanges.
     pub modern_clients: modern::Translator,
+    /// Rate limits: the buckets of the principals this shard owns, questions to the others.
+    pub rates: RateState,
     /// Per route: its pipeline stages ([`ShardState::stages`]).
     stages: PerRoute<RouteStages>,
     /// Per route: who may use it, when it says ([`ShardState::auth`]).
@@ -175,6 +200,7 @@ impl ShardState {
             era_verdicts: Default::default(),
             l2m: l2m::L2mState::default(),
             modern_clients: modern::Translator::default(),
+            rates: RateState::default(),
             open_streams: OpenStreams::default(),
             legacy: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {
