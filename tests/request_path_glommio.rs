@@ -34,6 +34,8 @@ mod errors;
 mod hostile_http;
 #[path = "request_path/hostile_json.rs"]
 mod hostile_json;
+#[path = "request_path/in_flight.rs"]
+mod in_flight;
 #[path = "request_path/io_path.rs"]
 mod io_path;
 #[path = "request_path/legacy.rs"]

@@ -294,6 +294,8 @@ pub struct UpstreamConfig {
     pub request_timeout: Duration,
     /// Idle connections kept per shard; 0 disables pooling (HTTP upstreams).
     pub pool_max_idle: usize,
+    /// Requests in flight to it at once over all shards (`max_in_flight`); `None`: no limit.
+    pub max_in_flight: Option<usize>,
     /// Which protocol eras it speaks (Streamable HTTP upstreams; stdio and legacy SSE ones are
     /// [`UpstreamEra::Legacy`]).
     pub era: UpstreamEra,

@@ -153,6 +153,7 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
             connect_timeout: Some(duration(upstream.connect_timeout)),
             request_timeout,
             pool_max_idle: Some(upstream.pool_max_idle as u64),
+            max_in_flight: upstream.max_in_flight.map(|n| n as u64),
             tls_ca: match &upstream.tls {
                 Some(UpstreamTrust::CaFile { path, .. }) => Some(path.display().to_string()),
                 _ => None,

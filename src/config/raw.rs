@@ -234,6 +234,9 @@ pub struct RawUpstream {
     /// HTTP: idle connections kept per shard; 0 disables pooling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_max_idle: Option<u64>,
+    /// Requests in flight to this upstream at once (split over the shards); beyond: 503.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u64>,
     /// HTTPS: PEM file of the CA certificates to trust instead of the built-in roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca: Option<String>,

@@ -129,6 +129,10 @@ fn resolve_upstream(
             d::UPSTREAM_REQUEST_TIMEOUT,
         )?,
         pool_max_idle: count(&key("pool_max_idle"), raw.pool_max_idle, &POOL_MAX_IDLE)?,
+        max_in_flight: raw
+            .max_in_flight
+            .map(|n| count(&key("max_in_flight"), Some(n), &MAX_IN_FLIGHT))
+            .transpose()?,
         era: upstream_era(&key("era"), raw)?,
     })
 }
@@ -443,6 +447,13 @@ fn route_era(key: &str, era: Option<&str>) -> Result<RouteEra, Error> {
         }),
     }
 }
+
+const MAX_IN_FLIGHT: Bound = Bound {
+    default: 0,
+    min: 1,
+    max: 1_000_000,
+    allowed: "a number of requests from 1 to 1000000 (leave it out for no limit)",
+};
 
 const POOL_MAX_IDLE: Bound = Bound {
     default: d::UPSTREAM_POOL_MAX_IDLE,

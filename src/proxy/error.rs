@@ -158,6 +158,12 @@ pub enum ProxyError {
         /// The address and rustls's reason, for logs.
         reason: String,
     },
+    /// The upstream has `max_in_flight` requests in flight already (503, `Retry-After`).
+    #[error("upstream at its concurrency limit")]
+    UpstreamBusy {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+    },
     /// The upstream did not answer in time.
     #[error("upstream timed out")]
     UpstreamTimeout {
@@ -279,6 +285,7 @@ impl ProxyError {
                 | ProxyError::BatchUnknownTool { .. }
                 | ProxyError::MethodDenied { .. }
                 | ProxyError::RateLimited { .. }
+                | ProxyError::UpstreamBusy { .. }
                 | ProxyError::BatchMethodDenied { .. }
                 | ProxyError::UpstreamUnavailable { .. }
                 | ProxyError::UpstreamTls { .. }

@@ -80,6 +80,12 @@ pub async fn post(
     }
     // rate_limit: after the stages that refuse for free, before anything goes upstream.
     super::rates::admit(state, route_id, &principal, &facts).await?;
+    // max_in_flight: held until the answer is relayed.
+    let _slot = state
+        .upstream_slot(target.upstream)
+        .map_err(|()| ProxyError::UpstreamBusy {
+            id: facts.id().cloned(),
+        })?;
     let ctx = RequestCtx {
         facts,
         principal,

@@ -54,6 +54,12 @@ fn classify(
         | E::UpstreamTls { id, .. }
         | E::UpstreamProtocol { id, .. } => (502, jsonrpc::UPSTREAM_UNAVAILABLE, id.as_ref(), &[]),
         E::UpstreamTimeout { id } => (504, jsonrpc::UPSTREAM_TIMEOUT, id.as_ref(), &[]),
+        E::UpstreamBusy { id } => (
+            503,
+            jsonrpc::UPSTREAM_UNAVAILABLE,
+            id.as_ref(),
+            &[("Retry-After", "1")],
+        ),
         E::Internal(_) => (500, jsonrpc::INTERNAL_ERROR, None, &[]),
         E::TooManySessions { id } => (
             503,
@@ -86,6 +92,9 @@ fn classify(
 fn public_message(err: &ProxyError) -> String {
     match err {
         ProxyError::UpstreamUnavailable { .. } => "Upstream MCP server unavailable".into(),
+        ProxyError::UpstreamBusy { .. } => {
+            "Upstream MCP server busy: too many requests in flight; retry".into()
+        }
         ProxyError::UpstreamTls { .. } => {
             "Upstream MCP server unavailable: the TLS handshake failed (the proxy's log says why)"
                 .into()

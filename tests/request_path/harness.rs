@@ -43,6 +43,8 @@ pub(crate) struct Setup {
     pub(crate) admin: &'static str,
     /// Extra TOML lines for `[timeouts]` (e.g. `head = "300ms"`).
     pub(crate) timeouts: &'static str,
+    /// Extra TOML lines for `[upstreams.demo]` (e.g. `max_in_flight = 1`).
+    pub(crate) upstream_extra: &'static str,
 }
 
 impl Setup {
@@ -54,6 +56,7 @@ impl Setup {
             route: "",
             admin: "",
             timeouts: "",
+            upstream_extra: "",
         }
     }
 
@@ -65,6 +68,7 @@ impl Setup {
             route: "",
             admin: "",
             timeouts: "",
+            upstream_extra: "",
         }
     }
 
@@ -80,6 +84,14 @@ impl Setup {
     pub(crate) fn with_timeouts(self, lines: &'static str) -> Self {
         Self {
             timeouts: lines,
+            ..self
+        }
+    }
+
+    /// The same setup with `lines` added to the upstream's table.
+    pub(crate) fn with_upstream(self, lines: &'static str) -> Self {
+        Self {
+            upstream_extra: lines,
             ..self
         }
     }
@@ -104,15 +116,17 @@ impl Setup {
                 };
                 let sse = self.upstream == Upstream::HttpSse;
                 format!(
-                    "[upstreams.demo]\nurl = \"http://127.0.0.1:0/mcp\"\nrequest_timeout = \"10s\"\n{era}\n\
-                     [demo]\nbind = \"127.0.0.1:0\"\nsse = {sse}\npath = \"/mcp\"\n"
+                    "[upstreams.demo]\nurl = \"http://127.0.0.1:0/mcp\"\nrequest_timeout = \"10s\"\n{era}{extra}\n\
+                     [demo]\nbind = \"127.0.0.1:0\"\nsse = {sse}\npath = \"/mcp\"\n",
+                    extra = self.upstream_extra,
                 )
             }
             Upstream::Stdio => format!(
                 "[upstreams.demo]\ncommand = [{:?}, \"demo-server\", \"--stdio\"]\n\
                  request_timeout = \"10s\"\nwarm = 1\nmax = 16\nkill_grace = \"1s\"\n\
-                 env = {{ {TAG_VAR} = \"{tag}\" }}\n",
-                env!("CARGO_BIN_EXE_shadowcat")
+                 env = {{ {TAG_VAR} = \"{tag}\" }}\n{}\n",
+                env!("CARGO_BIN_EXE_shadowcat"),
+                self.upstream_extra,
             ),
             Upstream::Script(script) => {
                 let path = script_path(tag);
@@ -120,8 +134,9 @@ impl Setup {
                 format!(
                     "[upstreams.demo]\ncommand = [\"sh\", {:?}]\n\
                      request_timeout = \"10s\"\nwarm = 0\nmax = 4\nkill_grace = \"1s\"\n\
-                     env = {{ {TAG_VAR} = \"{tag}\" }}\n",
-                    path.display().to_string()
+                     env = {{ {TAG_VAR} = \"{tag}\" }}\n{}\n",
+                    path.display().to_string(),
+                    self.upstream_extra,
                 )
             }
         };

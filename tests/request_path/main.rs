@@ -34,6 +34,7 @@ mod auth;
 mod errors;
 mod hostile_http;
 mod hostile_json;
+mod in_flight;
 mod io_path;
 mod legacy;
 mod policy;

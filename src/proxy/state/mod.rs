@@ -35,9 +35,11 @@ pub mod l2m;
 pub mod modern;
 pub mod modern_pool;
 mod rate_bucket;
+mod slots;
 
 pub use rate_bucket::{Bucket, Draw, PrincipalBuckets, RateState};
 use shards::latch::Latch;
+pub use slots::{Slot, UpstreamSlots};
 
 /// A client session's entry as the proxy keeps it: a session bound to a stdio child (or a
 /// legacy SSE link) holds that link; dropping the last clone ends the session on the child.
@@ -169,6 +171,8 @@ pub struct ShardState {
     stages: PerRoute<RouteStages>,
     /// Per route: who may use it, when it says ([`ShardState::auth`]).
     auth: PerRoute<Option<Rc<Authenticator>>>,
+    /// Per upstream: requests in flight against its `max_in_flight` share.
+    slots: PerUpstream<Rc<UpstreamSlots>>,
 }
 
 impl ShardState {
@@ -184,10 +188,14 @@ impl ShardState {
         });
         let stages = PerRoute::build(&config, |(_, route)| RouteStages::build(route));
         let auth = PerRoute::build(&config, |(_, route)| Authenticator::new(&io, route));
+        let slots = PerUpstream::build(&config, |(_, u)| {
+            UpstreamSlots::new(u.max_in_flight, ctx.shard_count)
+        });
         Rc::new(ShardState {
             io,
             stages,
             auth,
+            slots,
             ring: ctx.ring.clone(),
             sessions: RefCell::new(new_table(config.sessions.ttl)),
             upstreams,
@@ -247,6 +255,15 @@ impl ShardState {
     /// The authenticator of route `id`, when it checks credentials.
     pub fn auth(&self, id: RouteId) -> Option<&Rc<Authenticator>> {
         self.auth.get(id).as_ref()
+    }
+
+    /// A slot for one more request to upstream `id`.
+    ///
+    /// # Errors
+    /// Every slot of this shard's share of `max_in_flight` is taken.
+    #[allow(clippy::result_unit_err, reason = "the only failure is `full`")]
+    pub fn upstream_slot(&self, id: UpstreamId) -> Result<Option<Slot>, ()> {
+        self.slots.get(id).take()
     }
 
     /// Every route's authenticator.
