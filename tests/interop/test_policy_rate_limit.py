@@ -2,9 +2,9 @@
 
 Policy (`shadowcat run --config`, `[[listeners.main.routes.policy]]`): API keys alice and bob in
 front of server-everything (a stdio child): alice is allowed everything, bob loses the `get-*` and
-`trigger-*` tools (gone from his `tools/list` in the Python and TypeScript SDKs, a call gets
--32602 `Unknown tool`) and the `prompts/*` methods (-32601), while his `echo` and resources
-still work. With OAuth tokens from the real authorization server (oauth_server.mjs): a rule on
+`trigger-*` tools (gone from his `tools/list` in the Python SDK over Streamable HTTP and legacy
+HTTP+SSE and in the TypeScript SDK, a call gets -32602 `Unknown tool`) and the `prompts/*`
+methods (-32601), while his `echo` and resources still work. With OAuth tokens from the real authorization server (oauth_server.mjs): a rule on
 the `mcp:admin` scope and one on a `groups` claim (minted with the server's own key, as
 oauth2-mock-server's /token sets no custom claims) let some callers keep a tool the others lose.
 
@@ -12,8 +12,8 @@ Rate limits (`reverse --rate-limit 1/h --rate-limit-burst N --api-keys FILE`; at
 refills during a test, so admitted requests are counted, never timed): the Python SDK's
 Streamable HTTP client gets exactly N requests through (on 2 shards), then its transport fails
 with the 429 (mcp 1.30 `raise_for_status()` in the POST task, which ends the client's task
-group); raw httpx sees 429 + `Retry-After` + JSON-RPC -32015 with the request's id, a
-notification is still accepted, and another key is not limited. A TOML `per_tool` bucket limits
+group); raw httpx sees 429 + `Retry-After` + JSON-RPC -32015 with the request's id (a 2026-07-28
+stateless request too), a notification is still accepted, and another key is not limited. A TOML `per_tool` bucket limits
 `echo` calls only. A legacy HTTP+SSE client (`sse_client`, `--legacy-sse`) gets the 429 on its
 POST: the SDK's post writer logs the HTTPStatusError and closes its write stream, so the
 over-limit call is never answered and the next request fails at once.
@@ -42,6 +42,7 @@ import auth_support as auth
 import harness
 import oauth
 import rawhttp
+from test_modern import modern_body, modern_headers
 
 UNKNOWN_TOOL = -32602
 METHOD_NOT_FOUND = -32601
@@ -82,18 +83,28 @@ async def _listing(list_call) -> Any:
         return {"error": {"code": error.error.code, "message": error.error.message}}
 
 
+async def _session_view(read, write, calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    async with ClientSession(read, write) as session:
+        await session.initialize()
+        tools = sorted(tool.name for tool in (await session.list_tools()).tools)
+        outcomes = {name: await _call(session, name, arguments) for name, arguments in calls}
+        prompts = await _listing(lambda: _items(session.list_prompts(), "prompts"))
+        resources = await _listing(lambda: _items(session.list_resources(), "resources"))
+    return {"tools": tools, "calls": outcomes, "prompts": prompts, "resources": resources}
+
+
 async def sdk_view(url: str, headers: dict[str, str], calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """The Python SDK's Streamable HTTP session with fixed `headers`: its tools, each call's
     outcome, its prompts and resources (names) or the error listing them got."""
     client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(auth.TIMEOUT_S), trust_env=False)
     async with client, streamable_http_client(url, http_client=client) as (read, write, _):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            tools = sorted(tool.name for tool in (await session.list_tools()).tools)
-            outcomes = {name: await _call(session, name, arguments) for name, arguments in calls}
-            prompts = await _listing(lambda: _items(session.list_prompts(), "prompts"))
-            resources = await _listing(lambda: _items(session.list_resources(), "resources"))
-    return {"tools": tools, "calls": outcomes, "prompts": prompts, "resources": resources}
+        return await _session_view(read, write, calls)
+
+
+async def sse_view(sse_url: str, headers: dict[str, str], calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The same over the legacy HTTP+SSE transport (`sse_client`)."""
+    async with sse_client(sse_url, headers=headers, timeout=auth.TIMEOUT_S) as (read, write):
+        return await _session_view(read, write, calls)
 
 
 async def _items(request, member: str) -> list:
@@ -121,6 +132,7 @@ bind = "127.0.0.1:0"
 [[listeners.main.routes]]
 path = "/mcp"
 upstream = "everything"
+legacy_sse = true
 policy_default = "allow"
 
 [listeners.main.routes.auth]
@@ -185,6 +197,19 @@ def test_python_sdk_sees_only_the_tools_and_methods_its_key_may_use(policy_proxy
     assert bob["prompts"]["error"]["code"] == METHOD_NOT_FOUND, bob
     # resources/* is not denied: bob lists what alice lists.
     assert isinstance(bob["resources"], list) and bob["resources"] == alice["resources"] != [], (alice, bob)
+
+
+def test_legacy_sse_client_sees_the_same_policy(policy_proxy: harness.Endpoint,
+                                                policy_keys: dict[str, str]) -> None:
+    sse_url = f"http://{policy_proxy.host_header}/sse"
+    alice, bob = (asyncio.run(asyncio.wait_for(sse_view(sse_url, headers, POLICY_CALLS), CLIENT_TIMEOUT_S))
+                  for headers in ({"X-API-Key": policy_keys["alice"]}, auth.bearer(policy_keys["bob"])))
+    assert "get-sum" in alice["tools"] and isinstance(alice["prompts"], list), alice
+    assert alice["calls"]["get-sum"]["is_error"] is False, alice
+    assert bob["tools"] == [name for name in alice["tools"] if not name.startswith(("get-", "trigger-"))], bob
+    assert bob["calls"]["get-sum"] == unknown_tool("get-sum"), bob
+    assert bob["calls"]["echo"] == {"text": ["Echo: policy"], "is_error": False}, bob
+    assert bob["prompts"]["error"]["code"] == METHOD_NOT_FOUND, bob
 
 
 def test_typescript_sdk_listing_follows_the_policy(policy_proxy: harness.Endpoint,
@@ -370,6 +395,11 @@ def test_raw_429_has_retry_after_and_the_request_id(limited_proxy: harness.Endpo
         call = auth.post(limited_proxy.url, rawhttp.jsonrpc("tools/call", {"name": "echo", "arguments": {
             "message": "over"}}, request_id), alice, session_id=session_id, protocol_version=version)
         assert_rate_limited(call, request_id)
+    # A 2026-07-28 stateless request of the same key: the same answer.
+    modern = {**dict(modern_headers("tools/call", "echo")), **alice}
+    over = httpx.post(limited_proxy.url, content=modern_body("modern-1", "tools/call", {
+        "name": "echo", "arguments": {"message": "over"}}), headers=modern, timeout=auth.TIMEOUT_S, trust_env=False)
+    assert_rate_limited(over, "modern-1")
     # Notifications draw no token.
     note = auth.post(limited_proxy.url, rawhttp.jsonrpc("notifications/roots/list_changed"), alice,
                      session_id=session_id, protocol_version=version)
@@ -379,6 +409,11 @@ def test_raw_429_has_retry_after_and_the_request_id(limited_proxy: harness.Endpo
     bob_session, bob_version = auth.open_session(limited_proxy.url, bob)
     listed = auth.list_tools(limited_proxy.url, bob, bob_session, bob_version, request_id="bob-list")
     assert listed.status_code == 200 and auth.rpc_message(listed, "bob-list")["result"]["tools"], auth.describe(listed)
+    modern = {**dict(modern_headers("tools/call", "echo")), **bob}
+    served = httpx.post(limited_proxy.url, content=modern_body("modern-2", "tools/call", {
+        "name": "echo", "arguments": {"message": "modern"}}), headers=modern, timeout=auth.TIMEOUT_S, trust_env=False)
+    assert served.status_code == 200, auth.describe(served)
+    assert auth.rpc_message(served, "modern-2")["result"]["content"][0]["text"] == "modern", auth.describe(served)
 
 
 PER_TOOL_TOML = """\
