@@ -2,16 +2,18 @@
 auth flags on a known loopback port (so the default audience, `http://127.0.0.1:PORT/mcp`, is known
 before the proxy starts), raw MCP requests with credentials over httpx, the checks on the
 proxy's 401/403/400/404 answers (`WWW-Authenticate`, JSON-RPC error codes), an SDK session with
-fixed headers, and what the recording upstream saw.
+fixed headers, what the recording upstream saw, and API keys and their key files.
 
 Not here: the authorization server and tokens (oauth.py), process mechanics (harness.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import secrets
 import subprocess
 import uuid
 from pathlib import Path
@@ -38,6 +40,23 @@ CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 RUN_HEADER = "X-Interop-Run"
 
 _AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+def new_key() -> str:
+    return f"sk-{secrets.token_urlsafe(32)}"
+
+
+def write_keys(path: Path, keys: dict[str, tuple[str, list[str] | None]]) -> None:
+    """name -> (key, scopes or None): the TOML file, keys stored as SHA-256 hex only."""
+    lines = []
+    for name, (key, scopes) in keys.items():
+        lines += [f"[keys.{name}]", f'sha256 = "{hashlib.sha256(key.encode()).hexdigest()}"']
+        if scopes is not None:
+            lines.append("scopes = [" + ", ".join(f'"{scope}"' for scope in scopes) + "]")
+        lines.append("")
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text("\n".join(lines))
+    temporary.replace(path)  # the proxy never reads a half-written file
 
 
 def start_auth_proxy(shadowcat_bin: Path, upstream_url: str, auth_flags: Sequence[str], *,

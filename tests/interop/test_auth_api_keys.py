@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import secrets
 import signal
 import time
 from pathlib import Path
@@ -29,32 +28,15 @@ SCOPE = "mcp:tools"
 RELOAD_DEADLINE_S = 15.0
 
 
-def new_key() -> str:
-    return f"sk-{secrets.token_urlsafe(32)}"
-
-
-def write_keys(path: Path, keys: dict[str, tuple[str, list[str] | None]]) -> None:
-    """name -> (key, scopes or None): the TOML file, keys stored as SHA-256 hex only."""
-    lines = []
-    for name, (key, scopes) in keys.items():
-        lines += [f"[keys.{name}]", f'sha256 = "{hashlib.sha256(key.encode()).hexdigest()}"']
-        if scopes is not None:
-            lines.append("scopes = [" + ", ".join(f'"{scope}"' for scope in scopes) + "]")
-        lines.append("")
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text("\n".join(lines))
-    temporary.replace(path)  # the proxy never reads a half-written file
-
-
 @pytest.fixture(scope="module")
 def keys() -> dict[str, str]:
-    return {"alice": new_key(), "bob": new_key()}
+    return {"alice": auth.new_key(), "bob": auth.new_key()}
 
 
 @pytest.fixture(scope="module")
 def keys_file(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, str]) -> Path:
     path = tmp_path_factory.mktemp("api-keys") / "keys.toml"
-    write_keys(path, {"alice": (keys["alice"], [SCOPE]), "bob": (keys["bob"], None)})
+    auth.write_keys(path, {"alice": (keys["alice"], [SCOPE]), "bob": (keys["bob"], None)})
     return path
 
 
@@ -78,7 +60,7 @@ def test_typescript_sdk_with_an_api_key(proxy: harness.Endpoint, keys: dict[str,
     for headers in ({"X-API-Key": keys["alice"]}, auth.bearer(keys["alice"])):
         report = auth.ts_bearer_client(proxy.url, headers)
         assert report.get("echo") == "typescript through auth", report
-    refused = auth.ts_bearer_client(proxy.url, {"X-API-Key": new_key()})
+    refused = auth.ts_bearer_client(proxy.url, {"X-API-Key": auth.new_key()})
     assert refused.get("code") == 401, refused
 
 
@@ -89,7 +71,7 @@ def test_wrong_or_missing_key_is_a_401(proxy: harness.Endpoint, keys: dict[str, 
     assert prm.status_code == 404, auth.describe(prm)
     stored_hash = hashlib.sha256(keys["alice"].encode()).hexdigest()
     wrong = {
-        "unknown key": new_key(),
+        "unknown key": auth.new_key(),
         "the stored hash itself": stored_hash,
         "a key with a character changed": keys["alice"][:-1] + ("A" if keys["alice"][-1] != "A" else "B"),
         "a key cut short": keys["alice"][:-1],
@@ -148,15 +130,15 @@ def _await_status(url: str, key: str, expected: int, what: str) -> None:
 def test_sighup_reloads_the_keys_file(shadowcat_bin: Path, recording_upstream: harness.Endpoint,
                                       tmp_path: Path) -> None:
     path = tmp_path / "keys.toml"
-    alice, carol, dave = new_key(), new_key(), new_key()
-    write_keys(path, {"alice": (alice, None)})
+    alice, carol, dave = auth.new_key(), auth.new_key(), auth.new_key()
+    auth.write_keys(path, {"alice": (alice, None)})
     proxy = auth.start_auth_proxy(shadowcat_bin, recording_upstream.url, ["--api-keys", str(path)])
     try:
         assert _status_with(proxy.url, alice) == 200
         assert _status_with(proxy.url, carol) == 401
         session_id, version = auth.open_session(proxy.url, {"X-API-Key": alice})
 
-        write_keys(path, {"carol": (carol, None)})
+        auth.write_keys(path, {"carol": (carol, None)})
         os.kill(proxy.process.pid, signal.SIGHUP)
         _await_status(proxy.url, carol, 200, "the added key")
         assert _status_with(proxy.url, alice) == 401, "the removed key is still accepted"
@@ -171,7 +153,7 @@ def test_sighup_reloads_the_keys_file(shadowcat_bin: Path, recording_upstream: h
         proxy.process.wait_for_line(lambda line: str(path) in line and "keys reloaded" not in line,
                                     "the log line refusing the broken file", RELOAD_DEADLINE_S, stream="stderr")
         assert _status_with(proxy.url, carol) == 200, "a broken file dropped the keys in use"
-        write_keys(path, {"dave": (dave, None)})
+        auth.write_keys(path, {"dave": (dave, None)})
         os.kill(proxy.process.pid, signal.SIGHUP)
         _await_status(proxy.url, dave, 200, "the key of the file after a broken one")
         assert _status_with(proxy.url, carol) == 401
@@ -192,7 +174,7 @@ def test_oauth_and_api_keys_on_one_route(shadowcat_bin: Path, recording_upstream
             response = auth.initialize(proxy.url, headers)
             assert response.status_code == 200, f"{what}: {auth.describe(response)}"
         for what, headers in (("expired token", auth.bearer(oauth_server.hostile_tokens(proxy.url)["expired"])),
-                              ("unknown key", auth.bearer(new_key())),
+                              ("unknown key", auth.bearer(auth.new_key())),
                               ("JWT-shaped garbage", auth.bearer("abc.def.ghi"))):
             auth.assert_unauthorized(auth.initialize(proxy.url, headers), proxy.url, invalid_token=True)
         for headers in (auth.bearer(oauth_server.token(proxy.url, sub="leak-check")), {"X-API-Key": keys["bob"]}):
@@ -225,7 +207,7 @@ def test_stdio_upstream_route_checks_keys_and_owners(shadowcat_bin: Path, keys: 
         pytest.fail(str(error), pytrace=False)
     try:
         auth.assert_unauthorized(auth.initialize(proxy.url), proxy.url, invalid_token=False, metadata=False)
-        auth.assert_unauthorized(auth.initialize(proxy.url, {"X-API-Key": new_key()}), proxy.url,
+        auth.assert_unauthorized(auth.initialize(proxy.url, {"X-API-Key": auth.new_key()}), proxy.url,
                                  invalid_token=True, metadata=False)
         alice = {"X-API-Key": keys["alice"]}
         session_id, version = auth.open_session(proxy.url, alice)
