@@ -63,22 +63,21 @@ impl KeySet {
         self.keys.is_empty()
     }
 
-    /// The key for a token signed with `alg` naming `kid`: the key with that id, or, for a
-    /// token without `kid`, the only key allowing `alg`. `None` when there is no such key
-    /// (or it does not allow `alg`).
+    /// The key for a token signed with `alg` naming `kid`: the key with that id; else (a
+    /// token without `kid`, or a set whose keys have none) the only key without an id that
+    /// allows `alg` (or, for a token without `kid`, the only key at all that allows it).
+    /// `None` when there is no such key.
     pub(super) fn find(&self, kid: Option<&str>, alg: Algorithm) -> Option<&SigningKey> {
-        match kid {
-            Some(kid) => self
-                .keys
-                .iter()
-                .find(|k| k.kid.as_deref() == Some(kid))
-                .filter(|k| k.algorithms.contains(&alg)),
-            None => {
-                let mut fitting = self.keys.iter().filter(|k| k.algorithms.contains(&alg));
-                let only = fitting.next();
-                fitting.next().is_none().then_some(only).flatten()
+        if let Some(kid) = kid {
+            if let Some(named) = self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)) {
+                return named.algorithms.contains(&alg).then_some(named);
             }
         }
+        let fitting =
+            |k: &&SigningKey| k.algorithms.contains(&alg) && (kid.is_none() || k.kid.is_none());
+        let mut candidates = self.keys.iter().filter(fitting);
+        let first = candidates.next();
+        candidates.next().is_none().then_some(first).flatten()
     }
 }
 

@@ -43,7 +43,7 @@ struct Claims {
     #[serde(default)]
     sub: Option<String>,
     #[serde(default)]
-    scope: Option<String>,
+    scope: Option<Scp>,
     #[serde(default)]
     scp: Option<Scp>,
 }
@@ -109,18 +109,15 @@ pub(super) fn verify(
         .sub
         .filter(|s| !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control))
         .ok_or(TokenError::Invalid("the token's sub is empty or malformed"))?;
-    let mut scopes: Vec<String> = claims
-        .scope
-        .as_deref()
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    match claims.scp {
-        Some(Scp::List(list)) => scopes.extend(list),
-        Some(Scp::Text(text)) => scopes.extend(text.split(' ').map(str::to_owned)),
-        None => {}
+    // `scope` is space-separated text (RFC 9068); some servers send it, or `scp`, as an array.
+    let mut scopes: Vec<String> = Vec::new();
+    for claim in [claims.scope, claims.scp].into_iter().flatten() {
+        match claim {
+            Scp::List(list) => scopes.extend(list.into_iter().filter(|s| !s.is_empty())),
+            Scp::Text(text) => {
+                scopes.extend(text.split(' ').filter(|s| !s.is_empty()).map(str::to_owned))
+            }
+        }
     }
     Ok(TokenClaims {
         subject,

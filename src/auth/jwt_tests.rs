@@ -93,6 +93,10 @@ fn accepts_es256_and_eddsa_tokens_and_reads_scopes() {
     c.as_object_mut().unwrap().remove("scope");
     let got = verify(&sign(&signer, &c), &set(&[&signer]), ISS, AUD).unwrap();
     assert_eq!(got.scopes, ["x"]);
+    // `scope` as an array (Spring Authorization Server).
+    c["scope"] = json!(["a", "b"]);
+    let got = verify(&sign(&signer, &c), &set(&[&signer]), ISS, AUD).unwrap();
+    assert_eq!(got.scopes, ["a", "b", "x"]);
 }
 
 #[test]

@@ -44,6 +44,22 @@ pub(super) struct IssuerKeys {
     last_on_demand: Cell<Option<Instant>>,
     /// Fired when the fetch under way ends (`None`: none under way).
     under_way: RefCell<Option<Rc<Latch>>>,
+    /// Counts the key sets fetched: tokens verified under an older set are checked again.
+    generation: Cell<u64>,
+}
+
+/// Clears the "fetch under way" mark and wakes its waiters however the fetch ends (also when
+/// the future running it is dropped).
+struct UnderWay<'k>(&'k IssuerKeys, Rc<Latch>);
+
+impl Drop for UnderWay<'_> {
+    fn drop(&mut self) {
+        let mut current = self.0.under_way.borrow_mut();
+        if current.as_ref().is_some_and(|l| Rc::ptr_eq(l, &self.1)) {
+            *current = None;
+        }
+        self.1.fire();
+    }
 }
 
 impl IssuerKeys {
@@ -57,7 +73,13 @@ impl IssuerKeys {
             keys: RefCell::new(Rc::new(KeySet::default())),
             last_on_demand: Cell::new(None),
             under_way: RefCell::new(None),
+            generation: Cell::new(0),
         }
+    }
+
+    /// Which key set [`IssuerKeys::current`] is (it changes with every successful fetch).
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.get()
     }
 
     /// The keys known now.
@@ -120,18 +142,22 @@ impl IssuerKeys {
     async fn refresh(&self) -> Result<Duration, ()> {
         let latch = Rc::new(Latch::default());
         *self.under_way.borrow_mut() = Some(latch.clone());
+        let guard = UnderWay(self, latch);
         let result = self.fetch().await;
-        *self.under_way.borrow_mut() = None;
-        latch.fire();
         match result {
             Ok((keys, max_age)) => {
                 tracing::debug!(issuer = %self.issuer, keys = keys.len(), "signing keys fetched");
                 *self.keys.borrow_mut() = Rc::new(keys);
+                self.generation.set(self.generation.get() + 1);
+                drop(guard);
+                // Clamped before scaling: a huge `max-age` must not overflow.
                 Ok(max_age.map_or(DEFAULT_REFRESH, |age| {
-                    (age * 4 / 5).clamp(REFRESH_BOUNDS.0, REFRESH_BOUNDS.1)
+                    (age.min(REFRESH_BOUNDS.1 * 2) * 4 / 5)
+                        .clamp(REFRESH_BOUNDS.0, REFRESH_BOUNDS.1)
                 }))
             }
             Err(reason) => {
+                drop(guard);
                 if !self.configured {
                     // Perhaps the metadata moved the set: find it again next time.
                     *self.jwks_url.borrow_mut() = None;

@@ -104,16 +104,18 @@ impl Authenticator {
         let caller = match credential::credential(head)? {
             Credential::Absent => return Err(AuthError::Missing),
             Credential::ApiKey(key) => self.api_key(key)?,
-            Credential::Bearer(value) if self.keys.is_some() && looks_like_jwt(value) => {
-                if let Some(caller) = self.tokens.borrow_mut().get(value) {
+            Credential::Bearer(value) if looks_like_jwt(value) && self.keys.is_some() => {
+                let generation = self.keys.as_ref().map_or(0, |k| k.generation());
+                if let Some(caller) = self.tokens.borrow_mut().get(value, generation) {
                     return Ok(caller);
                 }
                 let (caller, expires) = self.token(value).await?;
                 self.check_scopes(&caller.scopes)?;
                 let caller = Rc::new(caller);
+                let generation = self.keys.as_ref().map_or(0, |k| k.generation());
                 self.tokens
                     .borrow_mut()
-                    .insert(value, caller.clone(), expires);
+                    .insert(value, caller.clone(), (expires, generation));
                 return Ok(caller);
             }
             Credential::Bearer(value) => self.api_key(value)?,
@@ -159,7 +161,7 @@ impl Authenticator {
         let keys = keys.ok_or(AuthError::Invalid("this endpoint takes no API keys"))?;
         let key = api_key::find(&keys, presented).ok_or(AuthError::Invalid("unknown API key"))?;
         Ok(Caller {
-            principal: Principal::key(&key.name),
+            principal: Principal::key(&keys.file.to_string_lossy(), &key.name),
             scopes: key.scopes.clone(),
             claims: serde_json::Map::new(),
         })
@@ -187,7 +189,7 @@ impl Authenticator {
         match claims {
             Ok(claims) => Ok((
                 Caller {
-                    principal: Principal::token(&claims.subject),
+                    principal: Principal::token(&oauth.issuer, &claims.subject),
                     scopes: claims.scopes,
                     claims: claims.claims,
                 },

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use glommio::channels::local_channel;
 use shards::ShardId;
 
-use crate::config::{RateLimit, RouteId};
+use crate::config::{Rate, RateLimit, RouteId};
 use crate::mcp::{Kind, Method, Target};
 use crate::pipeline::Facts;
 use crate::session::Principal;
@@ -32,6 +32,9 @@ pub const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Principals whose buckets a shard keeps before it forgets the full ones.
 const KEEP_PRINCIPALS: usize = 4096;
+
+/// Shortest time between two sweeps of full buckets.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 pub use super::state::Draw;
 
@@ -102,31 +105,35 @@ fn draws(limit: &RateLimit, facts: &Facts) -> Vec<Draw> {
     draws
 }
 
-/// Decides on this shard (the principal's owner): milliseconds to wait, 0 when admitted (and
-/// the tokens taken from every bucket drawn).
-pub fn decide(state: &ShardState, route: RouteId, principal: &str, draws: &[Draw]) -> u32 {
-    let Some(limit) = state.config.route(route).rate_limit.as_ref() else {
-        return 0;
-    };
-    let rate_of = |bucket: u16| match bucket {
+/// The rate of bucket `bucket` of `principal` on `route` (`None`: unlimited).
+fn rate_of(state: &ShardState, route: RouteId, bucket: u16, principal: &str) -> Option<Rate> {
+    let limit = state.config.route(route).rate_limit.as_ref()?;
+    match bucket {
         0 => limit.principal_rate(Principal::name_of(principal)),
         n => limit
             .per_tool
             .get(usize::from(n) - 1)
             .map(|(_, rate)| *rate),
-    };
+    }
+}
+
+/// Decides on this shard (the principal's owner): milliseconds to wait, 0 when admitted (and
+/// the tokens taken from every bucket drawn). A draw larger than its bucket (a batch of more
+/// requests than the burst) costs a whole bucket.
+pub fn decide(state: &ShardState, route: RouteId, principal: &str, draws: &[Draw]) -> u32 {
     let now = Instant::now();
     let mut all = state.rates.buckets.borrow_mut();
     if all.len() >= KEEP_PRINCIPALS && !all.contains_key(principal) {
-        forget_full(&mut all, limit, now);
+        forget_full(state, &mut all, now);
     }
     let mine = all.entry(principal.into()).or_default();
     let mut wait = Duration::ZERO;
     let mut chosen = Vec::with_capacity(draws.len());
     for &(bucket, cost) in draws {
-        let Some(rate) = rate_of(bucket) else {
+        let Some(rate) = rate_of(state, route, bucket, principal) else {
             continue; // unlimited
         };
+        let cost = cost.min(rate.burst);
         let at = match mine
             .iter()
             .position(|(r, b, _)| *r == route && *b == bucket)
@@ -149,15 +156,19 @@ pub fn decide(state: &ShardState, route: RouteId, principal: &str, draws: &[Draw
     u32::try_from(wait.as_millis()).unwrap_or(u32::MAX).max(1)
 }
 
-/// Drops the principals whose buckets are all full again (a new bucket would be the same).
-fn forget_full(all: &mut HashMap<Box<str>, PrincipalBuckets>, limit: &RateLimit, now: Instant) {
+/// Drops the principals whose buckets are all full again (a new bucket would be the same), at
+/// most once per [`SWEEP_EVERY`]: with many active principals the map may stay larger, bounded
+/// by the principals active within a refill time.
+fn forget_full(state: &ShardState, all: &mut HashMap<Box<str>, PrincipalBuckets>, now: Instant) {
+    let last = state.rates.swept.get();
+    if last.is_some_and(|at| now.saturating_duration_since(at) < SWEEP_EVERY) {
+        return;
+    }
+    state.rates.swept.set(Some(now));
     all.retain(|principal, buckets| {
-        buckets.iter_mut().any(|(_, bucket, state)| {
-            let rate = match bucket {
-                0 => limit.principal_rate(Principal::name_of(principal)),
-                n => limit.per_tool.get(usize::from(*n) - 1).map(|(_, r)| *r),
-            };
-            rate.is_some_and(|rate| !state.is_full(rate, now))
+        buckets.iter().any(|(route, bucket, tokens)| {
+            rate_of(state, *route, *bucket, principal)
+                .is_some_and(|rate| !tokens.full_at(rate, now))
         })
     });
 }
@@ -176,6 +187,8 @@ async fn ask(
     rates.seq.set(seq);
     let (tx, rx) = local_channel::new_bounded(1);
     rates.pending.borrow_mut().insert(seq, tx);
+    // Removes the question however this ends (answered, timed out, or the request dropped).
+    let _pending = Pending(state, seq);
     let msg = MeshMsg::RateAsk {
         from: state.id(),
         seq,
@@ -183,13 +196,14 @@ async fn ask(
         principal: principal.into(),
         draws,
     };
-    let answer = match state.mesh.send_to(owner, msg).await {
-        Ok(()) => shards::timeout::within(ASK_TIMEOUT, rx.recv())
-            .await
-            .flatten(),
-        Err(_) => None,
+    // The whole exchange is bounded: a full channel to the owner waits no longer than an answer.
+    let exchange = async {
+        state.mesh.send_to(owner, msg).await.ok()?;
+        rx.recv().await
     };
-    rates.pending.borrow_mut().remove(&seq);
+    let answer = shards::timeout::within(ASK_TIMEOUT, exchange)
+        .await
+        .flatten();
     answer.unwrap_or_else(|| {
         state.metrics.incr(Counter::RateUndecided);
         tracing::debug!(
@@ -198,6 +212,15 @@ async fn ask(
         );
         0
     })
+}
+
+/// A question awaiting its answer, forgotten on drop.
+struct Pending<'s>(&'s ShardState, u64);
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.rates.pending.borrow_mut().remove(&self.1);
+    }
 }
 
 /// Answers a peer's question (on the principal's owner).

@@ -8,9 +8,16 @@
 
 use std::rc::Rc;
 
+/// A short, stable tag for where a name comes from (an issuer URL, a key file path).
+fn tag(origin: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(origin.as_bytes())
+}
+
 /// Who a session belongs to: sessions are never shared across principals (MCP-NOTES §11.5).
-/// A name carries its kind (`token:SUB`, `key:NAME`), so a token whose subject spells an API
-/// key's name is still someone else.
+/// The unique spelling carries the kind and where the name comes from (`token:<issuer tag>
+/// SUB`, `key:<file tag> NAME`; a tag is a hash of the issuer or key file), so a token whose
+/// subject spells an API key's name, or the same subject from another issuer, is someone else
+/// (pooled upstream sessions and sealed `requestState` are keyed by this spelling).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Principal(Option<Rc<str>>);
 
@@ -20,14 +27,14 @@ impl Principal {
         Self(None)
     }
 
-    /// The subject (`sub`) of an access token.
-    pub fn token(subject: &str) -> Self {
-        Self(Some(format!("token:{subject}").into()))
+    /// The subject (`sub`) of an access token of `issuer`.
+    pub fn token(issuer: &str, subject: &str) -> Self {
+        Self(Some(format!("token:{:016x} {subject}", tag(issuer)).into()))
     }
 
-    /// The name of an API key.
-    pub fn key(name: &str) -> Self {
-        Self(Some(format!("key:{name}").into()))
+    /// The name of an API key of the key file `file`.
+    pub fn key(file: &str, name: &str) -> Self {
+        Self(Some(format!("key:{:016x} {name}", tag(file)).into()))
     }
 
     /// The unique spelling, kind included (sealed into `requestState`, compared).
@@ -40,9 +47,13 @@ impl Principal {
         Self::name_of(self.as_str())
     }
 
-    /// The name in a principal's unique spelling ([`Principal::as_str`]), without its kind.
+    /// The name in a principal's unique spelling ([`Principal::as_str`]), without its kind
+    /// and origin.
     pub fn name_of(full: &str) -> &str {
-        full.split_once(':').map_or(full, |(_, name)| name)
+        match full.split_once(':') {
+            Some(("token" | "key", rest)) => rest.split_once(' ').map_or(rest, |(_, name)| name),
+            _ => full,
+        }
     }
 }
 
@@ -51,12 +62,21 @@ mod tests {
     use super::Principal;
 
     #[test]
-    fn kinds_keep_equal_names_apart() {
-        assert_ne!(Principal::token("alice"), Principal::key("alice"));
-        assert_eq!(Principal::token("alice"), Principal::token("alice"));
-        assert_eq!(Principal::key("alice").name(), "alice");
-        assert_eq!(Principal::token("a:b").name(), "a:b");
+    fn kinds_and_origins_keep_equal_names_apart() {
+        let x = "https://x.example";
+        assert_ne!(
+            Principal::token(x, "alice"),
+            Principal::key("keys.toml", "alice")
+        );
+        assert_ne!(
+            Principal::token(x, "alice"),
+            Principal::token("https://y.example", "alice")
+        );
+        assert_eq!(Principal::token(x, "alice"), Principal::token(x, "alice"));
+        assert_eq!(Principal::key("keys.toml", "alice").name(), "alice");
+        assert_eq!(Principal::token(x, "a:b c").name(), "a:b c");
         assert_eq!(Principal::anonymous().as_str(), "anonymous");
-        assert_ne!(Principal::token("anonymous").as_str(), "anonymous");
+        assert_ne!(Principal::token(x, "anonymous").as_str(), "anonymous");
+        assert!(Principal::token(x, &"s".repeat(200)).as_str().len() <= 255);
     }
 }

@@ -27,7 +27,7 @@ pub async fn answer(
     state: &Rc<ShardState>,
     upstream: UpstreamId,
     client: &mut HttpConn<NetStream>,
-    id: &JsonRpcId,
+    (id, principal): (&JsonRpcId, &Principal),
     params: &Value,
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
@@ -51,7 +51,9 @@ pub async fn answer(
                         .insert(upstream, init.clone());
                     let key = PoolKey {
                         upstream,
-                        principal: Principal::anonymous(),
+                        // The session was opened for this caller: only its later
+                        // requests may reuse it.
+                        principal: principal.clone(),
                         capabilities: capabilities.to_string().into(),
                     };
                     let evicted = state.modern_clients.pool.borrow_mut().checkin(

@@ -57,7 +57,8 @@ pub(in crate::proxy) async fn serve(
     state.metrics.incr(Counter::ModernTranslated);
     let keep = match method.as_str() {
         "server/discover" => {
-            super::discover::answer(state, upstream, client, id, &params, shape).await?
+            let asker = (id, &principal);
+            super::discover::answer(state, upstream, client, asker, &params, shape).await?
         }
         "ping" | "logging/setLevel" => {
             refuse(

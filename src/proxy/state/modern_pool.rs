@@ -170,7 +170,7 @@ mod tests {
         );
         assert_eq!(pool.checkout(&key(UpstreamId::test(1), "{}"), now).0, None);
         let other = PoolKey {
-            principal: Principal::token("mallory"),
+            principal: Principal::token("https://as.example", "mallory"),
             ..key(UpstreamId::test(0), "{}")
         };
         assert_eq!(pool.checkout(&other, now).0, None);

@@ -28,6 +28,8 @@ pub struct RateState {
     pub pending: RefCell<HashMap<u64, LocalSender<u32>>>,
     /// The last question's number.
     pub seq: Cell<u64>,
+    /// When full buckets were last forgotten.
+    pub swept: Cell<Option<Instant>>,
 }
 
 /// A bucket's state.
@@ -72,10 +74,11 @@ impl Bucket {
         self.tokens -= f64::from(cost);
     }
 
-    /// Whether it is full again (it can be forgotten: a new one would be the same).
-    pub fn is_full(&mut self, rate: Rate, now: Instant) -> bool {
-        self.refill(rate, now);
-        self.tokens >= f64::from(rate.burst)
+    /// Whether it would be full at `now` (it can be forgotten: a new one would be the same).
+    /// Looks only: the bucket is not refilled.
+    pub fn full_at(&self, rate: Rate, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens + elapsed * rate.per_second() >= f64::from(rate.burst)
     }
 }
 
@@ -97,8 +100,8 @@ mod tests {
         let later = t0 + Duration::from_millis(250);
         assert_eq!(b.wait(rate, 2, later), Duration::ZERO);
         b.take(2);
-        assert!(!b.is_full(rate, later));
-        assert!(b.is_full(rate, later + Duration::from_secs(1)));
+        assert!(!b.full_at(rate, later));
+        assert!(b.full_at(rate, later + Duration::from_secs(1)));
         // A cost beyond the burst never fits.
         assert!(b.wait(rate, 4, later) > Duration::ZERO);
     }
