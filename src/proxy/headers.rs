@@ -97,7 +97,8 @@ pub(super) fn upstream_start(
 }
 
 /// Whether a client field `name` goes upstream: not hop-by-hop, not in [`DROP_UPSTREAM`], not
-/// replaced by a configured header.
+/// replaced by a configured header. Inlined: it runs once per client field of every request.
+#[inline]
 pub(super) fn forwarded_upstream(
     client: &RequestHead,
     name: &[u8],
