@@ -63,15 +63,9 @@ fn read(body: &[u8], issuer: &str) -> Result<String, &'static str> {
         .and_then(serde_json::Value::as_str)
         .ok_or("no jwks_uri")?;
     let url = url::Url::parse(jwks).map_err(|_| "jwks_uri is not a URL")?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
     match url.scheme() {
         "https" => Ok(jwks.to_owned()),
-        "http" if loopback => Ok(jwks.to_owned()),
+        "http" if crate::config::loopback_host(&url) => Ok(jwks.to_owned()),
         _ => Err("jwks_uri is not https://"),
     }
 }

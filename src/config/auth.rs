@@ -145,13 +145,7 @@ fn auth_url(key: &str, text: &str) -> Result<String, Error> {
                   only on a loopback host such as 127.0.0.1 or localhost)",
     };
     let url = url::Url::parse(text).map_err(|_| invalid())?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback_host(&url));
     if !scheme_ok
         || url.host().is_none()
         || !url.username().is_empty()
@@ -163,6 +157,25 @@ fn auth_url(key: &str, text: &str) -> Result<String, Error> {
     }
     // As written: `iss` is compared with the issuer byte for byte (RFC 8414 §3.3).
     Ok(text.to_owned())
+}
+
+/// The public URL a listener on `bind` has without `public_url`: its address as an origin,
+/// written as a written one would be normalized (`http://127.0.0.1:80` is `http://127.0.0.1`).
+pub(super) fn default_public_url(bind: std::net::SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    let text = format!("{scheme}://{bind}");
+    url::Url::parse(&text).map_or(text, |url| url.origin().ascii_serialization())
+}
+
+/// Whether `url`'s host is a loopback address or `localhost` (where `http://` is accepted for
+/// an authorization server: nobody else is on the path).
+pub fn loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 /// Visible ASCII without `"` or `\`: safe inside a quoted header parameter.
@@ -195,8 +208,7 @@ pub(super) fn public_url(
                           \"https://mcp.example.com\"), the tokens' audience",
             });
         }
-        let scheme = if tls { "https" } else { "http" };
-        return Ok(format!("{scheme}://{bind}"));
+        return Ok(default_public_url(bind, tls));
     };
     let invalid = || Error::Invalid {
         key: key.to_owned(),

@@ -42,6 +42,17 @@ fn audience_defaults_to_the_public_url_and_path() {
 }
 
 #[test]
+fn default_public_urls_are_normalized_like_written_ones() {
+    let text = "[upstreams.up]\nurl = \"http://127.0.0.1:9000/mcp\"\n\
+                [listeners.main]\nbind = \"127.0.0.1:80\"\n\
+                [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"up\"\n";
+    let config = from_toml_str(text, "t").unwrap();
+    assert_eq!(config.listeners[0].public_url, "http://127.0.0.1");
+    let again = from_toml_str(&to_toml(&config), "printed").unwrap();
+    assert_eq!(again.listeners, config.listeners);
+}
+
+#[test]
 fn printed_config_loads_back_equal() {
     let config = load(
         "public_url = \"https://mcp.example.com\"",

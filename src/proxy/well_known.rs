@@ -30,12 +30,7 @@ pub(super) async fn serve(
             allow: &[("Allow", "GET, HEAD")],
         }));
     }
-    let body = if head.method() == Method::Head {
-        &[][..]
-    } else {
-        &document[..]
-    };
-    let mut out = Vec::with_capacity(256 + body.len());
+    let mut out = Vec::with_capacity(256 + document.len());
     let keep_alive = head.keep_alive();
     local_response(
         &mut out,
@@ -46,9 +41,13 @@ pub(super) async fn serve(
             // Public by design; browser-based clients read it across origins.
             ("Access-Control-Allow-Origin", "*"),
         ],
-        body,
+        &document,
         keep_alive,
     );
+    if head.method() == Method::Head {
+        // The GET's head, Content-Length included, without the body.
+        out.truncate(out.len().saturating_sub(document.len()));
+    }
     state.metrics.status(200);
     let written = shards::timeout::within(CLIENT_WRITE_TIMEOUT, conn.write_all(&out)).await;
     Some(Ok(matches!(written, Some(Ok(()))) && keep_alive))
