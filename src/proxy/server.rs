@@ -200,6 +200,19 @@ fn foreign_owner(
     if route.is_some_and(|(_, r)| r.era == RouteEra::Modern) {
         return None;
     }
+    // A request without any credential to a route that needs one is refused where it landed:
+    // anyone could otherwise make the proxy move connections between shards.
+    let needs_credential = match route {
+        Some((_, r)) => r.auth.is_some(),
+        None => super::legacy::route(&state.config, listener, head.path())
+            .is_some_and(|found| found.route().auth.is_some()),
+    };
+    if needs_credential
+        && head.header("authorization").is_none()
+        && head.header("x-api-key").is_none()
+    {
+        return None;
+    }
     let raw = match head.header("mcp-session-id") {
         Some(raw) => raw,
         None => super::legacy::messages_session(&state.config, listener, head)?,

@@ -375,3 +375,32 @@ fn an_unknown_kid_refreshes_the_keys_once() {
     }
     assert_eq!(issuer.fetches("/jwks"), fetched + 1);
 }
+
+#[test]
+fn requests_without_a_credential_are_refused_where_they_land() {
+    // Two shards: without the check, about half of these session ids would belong to the
+    // other shard and move the connection there before the 401.
+    let recorder = Recorder::start();
+    let keys = KeyFile::new("handoff", &[("alice", "alice-secret-key")]);
+    let proxy = proxy_on(
+        &recorder,
+        2,
+        &format!("api_keys = {:?}", keys.0.display().to_string()),
+    );
+    let list = mcp::request(json!(1), "tools/list", json!({}));
+    for n in 0..16u32 {
+        let sid = format!(
+            "{:032x}",
+            u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+        );
+        let answer = proxy
+            .conn()
+            .request("POST", PATH, &in_session(&sid, &[]), &list);
+        assert_eq!(answer.head.status, 401, "{}", answer.describe());
+    }
+    assert_eq!(
+        proxy.metric("shadowcat_hops_total"),
+        0.0,
+        "no connection moved"
+    );
+}
