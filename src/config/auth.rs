@@ -146,13 +146,7 @@ fn auth_url(key: &str, text: &str) -> Result<String, Error> {
     };
     let url = url::Url::parse(text).map_err(|_| invalid())?;
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback_host(&url));
-    if !scheme_ok
-        || url.host().is_none()
-        || !url.username().is_empty()
-        || url.password().is_some()
-        || url.query().is_some()
-        || url.fragment().is_some()
-    {
+    if !scheme_ok || !bare(&url) {
         return Err(invalid());
     }
     // As written: `iss` is compared with the issuer byte for byte (RFC 8414 §3.3).
@@ -165,6 +159,15 @@ pub(super) fn default_public_url(bind: std::net::SocketAddr, tls: bool) -> Strin
     let scheme = if tls { "https" } else { "http" };
     let text = format!("{scheme}://{bind}");
     url::Url::parse(&text).map_or(text, |url| url.origin().ascii_serialization())
+}
+
+/// A host and nothing a setting's URL must not carry: credentials, a query, a fragment.
+fn bare(url: &url::Url) -> bool {
+    url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
 }
 
 /// Whether `url`'s host is a loopback address or `localhost` (where `http://` is accepted for
@@ -217,14 +220,7 @@ pub(super) fn public_url(
                   or credentials (e.g. \"https://mcp.example.com\")",
     };
     let url = url::Url::parse(text).map_err(|_| invalid())?;
-    if !matches!(url.scheme(), "http" | "https")
-        || url.host().is_none()
-        || url.path() != "/"
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
+    if !matches!(url.scheme(), "http" | "https") || url.path() != "/" || !bare(&url) {
         return Err(invalid());
     }
     Ok(url.origin().ascii_serialization())

@@ -32,6 +32,11 @@ impl KeyFile {
         file
     }
 
+    /// The route's `api_keys = "PATH"` line.
+    pub(crate) fn setting(&self) -> String {
+        format!("api_keys = {:?}", self.0.display().to_string())
+    }
+
     fn write(&self, keys: &[(&str, &str)]) {
         let mut text = String::new();
         for (name, key) in keys {
@@ -110,10 +115,7 @@ fn api_keys_name_principals_and_everyone_else_gets_401() {
         "names",
         &[("alice", "alice-secret-key"), ("bob", "bob-key-2")],
     );
-    let proxy = proxy(
-        &recorder,
-        &format!("api_keys = {:?}", keys.0.display().to_string()),
-    );
+    let proxy = proxy(&recorder, &keys.setting());
     let mut conn = proxy.conn();
 
     let refused = initialize(&mut conn, &[]).unwrap_err();
@@ -176,10 +178,7 @@ fn a_session_belongs_to_the_principal_that_opened_it() {
         "owners",
         &[("alice", "alice-secret-key"), ("bob", "bob-key-2")],
     );
-    let proxy = proxy(
-        &recorder,
-        &format!("api_keys = {:?}", keys.0.display().to_string()),
-    );
+    let proxy = proxy(&recorder, &keys.setting());
     let alice = [("X-API-Key", "alice-secret-key")];
     let bob = [("X-API-Key", "bob-key-2")];
     let mut conn = proxy.conn();
@@ -210,10 +209,7 @@ fn a_session_belongs_to_the_principal_that_opened_it() {
 fn the_reload_signal_rereads_the_key_file() {
     let recorder = Recorder::start();
     let keys = KeyFile::new("reload", &[("alice", "old-alice-key")]);
-    let proxy = proxy(
-        &recorder,
-        &format!("api_keys = {:?}", keys.0.display().to_string()),
-    );
+    let proxy = proxy(&recorder, &keys.setting());
     let mut conn = proxy.conn();
     initialize(&mut conn, &[("X-API-Key", "old-alice-key")]).unwrap();
 
@@ -382,11 +378,7 @@ fn requests_without_a_credential_are_refused_where_they_land() {
     // other shard and move the connection there before the 401.
     let recorder = Recorder::start();
     let keys = KeyFile::new("handoff", &[("alice", "alice-secret-key")]);
-    let proxy = proxy_on(
-        &recorder,
-        2,
-        &format!("api_keys = {:?}", keys.0.display().to_string()),
-    );
+    let proxy = proxy_on(&recorder, 2, &keys.setting());
     let list = mcp::request(json!(1), "tools/list", json!({}));
     for n in 0..16u32 {
         let sid = format!(

@@ -35,11 +35,11 @@ fn denied_tools_and_methods_are_unknown_to_that_caller_only() {
     let proxy = proxy(
         &recorder,
         &format!(
-            "api_keys = {:?}\n\
+            "{}\n\
              [[listeners.main.routes.policy]]\naction = \"allow\"\nprincipals = [\"alice\"]\n\
              [[listeners.main.routes.policy]]\naction = \"deny\"\ntools = [\"ec*\"]\n\
              [[listeners.main.routes.policy]]\naction = \"deny\"\nmethods = [\"resources/*\"]\n",
-            keys.0.display().to_string()
+            keys.setting()
         ),
     );
     let alice = [("X-API-Key", "alice-secret-key")];

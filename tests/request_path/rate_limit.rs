@@ -14,8 +14,8 @@ const RATE_LIMITED: i64 = -32015;
 
 fn keys_lines(keys: &KeyFile, limit: &str) -> String {
     format!(
-        "api_keys = {:?}\n[listeners.main.routes.rate_limit]\n{limit}",
-        keys.0.display().to_string()
+        "{}\n[listeners.main.routes.rate_limit]\n{limit}",
+        keys.setting()
     )
 }
 
