@@ -19,7 +19,7 @@ use crate::config::raw::{
 use crate::config::{
     raw_cores, raw_duration as duration, read_raw, resolve, resolve_runtime, route_path, Config,
     CoreSelection, DemoServerConfig, DemoStdioConfig, Error, ForwardConfig, LimitsConfig,
-    LogConfig, TimeoutsConfig,
+    LogConfig, RawAudit, TimeoutsConfig,
 };
 
 /// Origin named in errors about flags.
@@ -217,6 +217,12 @@ fn one_route(
             .as_ref()
             .map(|file| file.display().to_string()),
     });
+    raw.audit = flags.auth.audit_log.as_ref().map(|file| RawAudit {
+        file: file.clone(),
+        arguments: flags.auth.audit_arguments.then_some(true),
+        required: flags.auth.audit_required.then_some(true),
+        ..RawAudit::default()
+    });
     raw
 }
 
@@ -279,8 +285,9 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 44] = [
+    const FLAGS: [(&str, &str); 45] = [
         ("listeners.main.bind", "--bind"),
+        ("audit.file", "--audit-log"),
         ("listeners.main.routes[0].rate_limit.rate", "--rate-limit"),
         (
             "listeners.main.routes[0].rate_limit.burst",

@@ -211,6 +211,18 @@ pub struct AuthArgs {
     /// the per-second count, or 1 for slower rates].
     #[arg(long, value_name = "N", requires = "rate_limit")]
     pub rate_limit_burst: Option<u32>,
+    /// Append one JSON line per request decision to this file (who, session, method, tool,
+    /// SHA-256 of the arguments, allowed/denied/rate-limited, status, latency); rotated at
+    /// 100MiB, 5 kept (TOML `[audit]` for more).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<String>,
+    /// With --audit-log: write each tools/call's arguments too, not only their SHA-256.
+    #[arg(long, requires = "audit_log")]
+    pub audit_arguments: bool,
+    /// With --audit-log: refuse requests (503) while audit lines cannot be written, instead
+    /// of dropping the lines and counting them.
+    #[arg(long, requires = "audit_log")]
+    pub audit_required: bool,
 }
 
 /// Arguments of `demo`.

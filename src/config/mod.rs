@@ -30,6 +30,7 @@
 mod admin_token;
 mod allow;
 mod api_keys;
+mod audit;
 mod auth;
 mod bound;
 pub mod defaults;
@@ -60,6 +61,7 @@ use std::path::Path;
 pub use admin_token::{AdminToken, MIN_TOKEN_LEN};
 pub use allow::{host_allowed, local_hosts, origin_allowed};
 pub use api_keys::{ApiKey, ApiKeys};
+pub use audit::{AuditConfig, RawAudit};
 pub use auth::{loopback_host, OAuthConfig, RouteAuth, WELL_KNOWN};
 pub use demo_server::{DemoServerConfig, DemoStdioConfig};
 pub use error::Error;

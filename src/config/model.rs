@@ -49,6 +49,8 @@ pub struct Config {
     pub demo: Option<DemoConfig>,
     /// Logging.
     pub log: LogConfig,
+    /// The audit log (`[audit]`, `--audit-log`), when enabled.
+    pub audit: Option<super::audit::AuditConfig>,
     /// Seals `requestState` handles; set by `app::start` (`None` until then: no handle is
     /// issued or accepted without it).
     pub seal_key: Option<SealKey>,

@@ -139,6 +139,7 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
         log: RawLog {
             level: Some(config.log.level.clone()),
         },
+        audit: config.audit.as_ref().map(super::audit::raw_audit),
     }
 }
 

@@ -43,6 +43,9 @@ pub struct RawConfig {
     /// Logging.
     #[serde(default)]
     pub log: RawLog,
+    /// The audit log (`[audit]`); present means enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<super::audit::RawAudit>,
 }
 
 /// `[runtime]`.

@@ -70,6 +70,7 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
         admin_token,
         demo,
         log: LogConfig { level },
+        audit: super::audit::resolve_audit(raw.audit.as_ref())?,
         seal_key: None,
     })
 }
