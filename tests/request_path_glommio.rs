@@ -26,6 +26,8 @@ mod tls_peer;
 
 #[path = "request_path/admin.rs"]
 mod admin;
+#[path = "request_path/audit.rs"]
+mod audit;
 #[path = "request_path/auth.rs"]
 mod auth;
 #[path = "request_path/errors.rs"]

@@ -65,6 +65,14 @@ pub enum AppError {
     /// Signal handler or socketpair setup failed.
     #[error("startup I/O failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The audit log file cannot be opened for appending.
+    #[error("audit.file: cannot open {path} for appending: {source} (check the directory exists and is writable)")]
+    AuditLog {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 impl From<shards::Error> for AppError {
@@ -137,6 +145,7 @@ pub fn run_proxy(config: Config) -> Result<(), AppError> {
 /// a shard that failed or did not report within 10 s.
 pub fn start(mut config: Config) -> Result<Running, AppError> {
     check_commands(&config)?;
+    check_audit_log(&config)?;
     warn_insecure_upstreams(&config);
     let key = crate::config::SealKey::random();
     config.seal_key =
@@ -180,6 +189,20 @@ pub fn start(mut config: Config) -> Result<Running, AppError> {
     })?;
     let runtime = await_ready(runtime, boots.ready, &stop, reservations)?;
     Ok(Running::new(runtime, stop, binds, config))
+}
+
+/// Fails when the audit log cannot be opened: better at startup than a failing log (or, with
+/// `required`, refused requests) from the first request on. Each shard opens its own handle.
+fn check_audit_log(config: &Config) -> Result<(), AppError> {
+    let Some(audit) = &config.audit else {
+        return Ok(());
+    };
+    crate::audit::file::LogFile::open(&audit.file, audit.max_size, audit.keep)
+        .map(drop)
+        .map_err(|source| AppError::AuditLog {
+            path: audit.file.display().to_string(),
+            source,
+        })
 }
 
 /// How to talk to `shadowcat demo` (stderr: stdout carries only the readiness lines).

@@ -2,7 +2,7 @@
 //! loops (proxy, admin, embedded demo), the mesh receivers, the reaper, the memory trimmer,
 //! warm stdio children and the routes' signing-key refreshers; on a reload signal, re-read the
 //! API key files; on the stop signal, stop accepting and let the proxy drain and end its
-//! sessions.
+//! sessions, then write the last audit lines.
 //!
 //! Not here: process startup, port reservation and signals (`mod.rs`); request handling (the
 //! proxy module); ending sessions (the proxy's `teardown.rs`).
@@ -19,6 +19,7 @@ use shards::{IoBackend, ShardCtx, ShardId};
 use crate::admin;
 use crate::config::Config;
 use crate::demo::server::DemoService;
+use crate::proxy::audit;
 use crate::proxy::boot::{wait_for_signal, BindError, ShardBoot};
 use crate::proxy::server::{accept_loop, adopt};
 use crate::proxy::state::{MeshMsg, ShardState};
@@ -76,6 +77,9 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
         let (auth, stop) = (auth.clone(), state.clone());
         glommio::spawn_local(async move { auth.maintain(&stop.shutdown).await }).detach();
     }
+    // The audit flusher outlives the drain below: the last requests' lines go out too.
+    let audit_stop = Rc::new(shards::latch::Latch::default());
+    let audit = glommio::spawn_local(audit::flusher(state.clone(), audit_stop.clone()));
 
     wait_for_signal(shutdown, || {
         for auth in state.authenticators() {
@@ -89,6 +93,8 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
         l.await;
     }
     crate::proxy::shutdown::shut_down(&state).await;
+    audit_stop.fire();
+    audit.await;
     // The embedded demo server goes last: it is the upstream the sessions above were ended on.
     if let Some((svc, serving)) = demo {
         svc.stop(state.config.timeouts.shutdown_grace).await;

@@ -44,6 +44,8 @@ pub struct Flushed {
     pub error: Option<io::Error>,
     /// The log was failing before this write and is not any more.
     pub recovered: bool,
+    /// This write failed and the one before did not: a failure episode starts.
+    pub started_failing: bool,
 }
 
 impl AuditLog {
@@ -113,10 +115,11 @@ impl AuditLog {
                 ..Flushed::default()
             },
             Err(e) => {
-                self.failing.set(true);
+                let was_failing = self.failing.replace(true);
                 Flushed {
                     dropped: lines,
                     error: Some(e),
+                    started_failing: !was_failing,
                     ..Flushed::default()
                 }
             }

@@ -4,12 +4,12 @@
 //! without every signature carrying the record. Futures spawned by the request are not inside
 //! it: what they write is not this request's answer.
 //!
-//! Not here: what is noted (record.rs). Cost: without an audit log, [`within`] is the bare
-//! future and [`note`] one thread-local read.
+//! Not here: what is noted (record.rs). Cost: without an audit log the caller awaits its
+//! future bare, and [`note`] is one thread-local read.
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use super::Record;
@@ -21,12 +21,9 @@ thread_local! {
     static CURRENT: RefCell<Option<Shared>> = const { RefCell::new(None) };
 }
 
-/// Runs `future` with `record` current during each of its polls (or bare without one).
-pub async fn within<F: Future>(record: Option<&Shared>, future: F) -> F::Output {
-    let Some(record) = record else {
-        return future.await;
-    };
-    let mut future = pin!(future);
+/// Runs `future` with `record` current during each of its polls. The future comes boxed:
+/// only requests with a record pay for it, and the caller's own future stays small.
+pub async fn within<F: Future>(record: &Shared, mut future: Pin<Box<F>>) -> F::Output {
     futures_lite::future::poll_fn(|cx| {
         let _current = Enter::new(record.clone());
         future.as_mut().poll(cx)
@@ -75,20 +72,17 @@ mod tests {
     fn notes_reach_the_polled_request_only() {
         let record: Shared = Rc::new(RefCell::new(Record::new("POST")));
         note(|r| r.set_status(500)); // no request current: dropped
-        let ran = futures_lite::future::block_on(within(Some(&record), async {
-            assert!(active());
-            futures_lite::future::yield_now().await;
-            note(|r| r.set_status(202));
-            7
-        }));
+        let ran = futures_lite::future::block_on(within(
+            &record,
+            Box::pin(async {
+                assert!(active());
+                futures_lite::future::yield_now().await;
+                note(|r| r.set_status(202));
+                7
+            }),
+        ));
         assert_eq!(ran, 7);
         assert!(!active());
         assert_eq!(record.borrow().status, Some(202));
-    }
-
-    #[test]
-    fn without_a_record_nothing_is_current() {
-        let ran = futures_lite::future::block_on(within(None, async { active() }));
-        assert!(!ran);
     }
 }

@@ -36,6 +36,7 @@ pub use stage::{Flow, Found, Input, Phase, Stage};
 use std::borrow::Cow;
 use std::rc::Rc;
 
+use crate::audit::RuleRef;
 use crate::config::{Action, Policy, RouteConfig, RouteEra, Subject, ToolFilter, UpstreamConfig};
 use crate::mcp::{JsonRpcId, Kind, MessageInfo, Method, Target};
 
@@ -263,7 +264,10 @@ impl RouteStages {
     ) -> Verdict {
         if let (Some(policy), Some(name)) = (self.policy.as_deref(), name) {
             let tool = tool.filter(|_| method == Method::ToolsCall);
-            if policy.decide(self.subject(), name, tool).0 == Action::Deny {
+            let (action, rule) = policy.decide(self.subject(), name, tool);
+            let rule = rule.map_or(RuleRef::PolicyDefault, RuleRef::Policy);
+            crate::audit::scope::note(|record| record.rule = Some(rule));
+            if action == Action::Deny {
                 return Verdict::Refuse(match tool {
                     Some(tool) => Refusal::UnknownTool {
                         name: tool.to_owned(),
@@ -277,7 +281,13 @@ impl RouteStages {
             }
         }
         match self.tools.as_deref() {
-            Some(_) => tool_filter::check_call(&|n| self.visible(n), method, tool, in_batch),
+            Some(_) => {
+                let verdict = tool_filter::check_call(&|n| self.visible(n), method, tool, in_batch);
+                if verdict != Verdict::Continue {
+                    crate::audit::scope::note(|record| record.rule = Some(RuleRef::ToolLists));
+                }
+                verdict
+            }
             None => Verdict::Continue,
         }
     }

@@ -113,5 +113,6 @@ pub(in crate::proxy) fn new_session(
         .borrow_mut()
         .insert(id, entry, Instant::now());
     state.metrics.incr(Counter::SessionsCreated);
+    crate::audit::scope::note(|record| record.set_session(id.as_str()));
     Ok(id)
 }

@@ -218,6 +218,9 @@ pub enum ProxyError {
     /// The route's `authenticate` stage refused the request (401, 403, 400 or 503).
     #[error("{}", .0.error.message())]
     Auth(Box<AuthRefusal>),
+    /// `audit.required` is set and audit lines cannot be written now (503, `Retry-After`).
+    #[error("audit log unavailable: requests are refused until audit lines can be written")]
+    AuditUnavailable,
 }
 
 /// An authentication refusal and the challenge that goes with it.

@@ -69,6 +69,16 @@ pub enum Counter {
     RateUndecided,
     /// Rate-limit decisions asked of another shard (the principal's owner).
     RateAsked,
+    /// Audit lines written to the audit log.
+    AuditLines,
+    /// Audit lines lost: their write failed (a full disk) or the shard's pending buffer was full.
+    AuditDropped,
+    /// Audit log writes that failed.
+    AuditWriteErrors,
+    /// Audit log rotations.
+    AuditRotations,
+    /// Requests refused because `audit.required` is set and lines cannot be written.
+    AuditRefused,
 }
 
 /// Names of [`Counter`], exported as `shadowcat_<name>`.
@@ -100,6 +110,11 @@ pub const COUNTER_NAMES: &[&str] = &[
     "rate_limited_total",
     "rate_limit_undecided_total",
     "rate_limit_asked_total",
+    "audit_lines_total",
+    "audit_lines_dropped_total",
+    "audit_write_errors_total",
+    "audit_rotations_total",
+    "audit_refused_total",
 ];
 
 /// Histograms, in the order of [`HISTOGRAM_NAMES`].
@@ -139,8 +154,10 @@ impl ProxyMetrics {
         self.general.incr(counter as usize, n);
     }
 
-    /// Counts a finished response by status class.
+    /// Counts a finished response by status class (and notes it in the request's audit
+    /// record, when one is current).
     pub fn status(&self, status: u16) {
+        crate::audit::scope::note(|record| record.set_status(status));
         let counter = match status {
             200..=299 => Counter::Status2xx,
             400..=499 => Counter::Status4xx,
@@ -159,7 +176,7 @@ impl ProxyMetrics {
     }
 }
 
-const _: () = assert!(COUNTER_NAMES.len() == Counter::RateAsked as usize + 1);
+const _: () = assert!(COUNTER_NAMES.len() == Counter::AuditRefused as usize + 1);
 
 /// Counts one open `subscriptions/listen` stream: opened now, closed on drop (open streams =
 /// opened − closed).

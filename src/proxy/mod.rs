@@ -9,6 +9,7 @@
 pub mod accept;
 mod adapter;
 mod admit;
+pub mod audit;
 mod authenticate;
 pub mod bodyless;
 pub mod boot;

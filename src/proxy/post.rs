@@ -61,6 +61,7 @@ pub async fn post(
     let mut body = state.bufs.lease(4096);
     read_request_body(state, client, head, &mut body).await?;
     let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
+    super::audit::note_message(state, &facts, &body);
     let target = after_body(
         state,
         (stages, &principal),

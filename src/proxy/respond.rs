@@ -72,6 +72,12 @@ fn classify(
             (400, jsonrpc::INVALID_REQUEST, id.as_ref(), &[])
         }
         E::ShuttingDown => (503, jsonrpc::INTERNAL_ERROR, None, &[("Retry-After", "1")]),
+        E::AuditUnavailable => (
+            503,
+            jsonrpc::AUDIT_UNAVAILABLE,
+            None,
+            &[("Retry-After", "1")],
+        ),
         E::Auth(refusal) => match refusal.error {
             AuthError::Missing | AuthError::Invalid(_) => {
                 (401, jsonrpc::UNAUTHENTICATED, None, &[])
@@ -86,6 +92,11 @@ fn classify(
             ),
         },
     }
+}
+
+/// The HTTP status `err` is answered with.
+pub fn error_status(err: &ProxyError) -> u16 {
+    classify(err).0
 }
 
 /// The message clients see: short and free of upstream internals.

@@ -19,6 +19,7 @@ use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::pipeline::{Caller, Principal, RouteStages};
 use crate::session::SessionId;
 
+use super::audit;
 use super::authenticate::authenticate;
 use super::bodyless::bodyless;
 use super::error::ProxyError;
@@ -121,23 +122,13 @@ pub async fn serve(
             let _ = answer_error(&state, &mut conn, &ProxyError::ShuttingDown, false).await;
             break;
         };
-        let keep = match dispatch(&state, listener, &mut conn, &head).await {
-            Ok(keep) => keep,
-            // The client is gone or stopped reading (a write timed out), perhaps in the middle
-            // of a response: no error response can reach it, and none may be written into a
-            // half-sent body. Close.
-            Err(ProxyError::Http(
-                crate::http::Error::UnexpectedEof | crate::http::Error::Io(_),
-            )) => false,
-            Err(e) => {
-                // A body the error left unread would be parsed as the next request
-                // (desync): close unless the request had no body at all.
-                let no_body = matches!(head.framing(), Ok(crate::http::Framing::Empty));
-                let synced = no_body || !e.before_body();
-                let keep = head.keep_alive() && synced && !closes_connection(&e);
-                answer_error(&state, &mut conn, &e, keep).await && keep
-            }
+        let record = audit::open(&state, &head);
+        let handled = handle(&state, listener, &mut conn, &head);
+        let keep = match &record {
+            None => handled.await,
+            Some(record) => crate::audit::scope::within(record, Box::pin(handled)).await,
         };
+        audit::close(&state, record);
         if !keep || state.shutdown.is_fired() {
             break;
         }
@@ -147,6 +138,33 @@ pub async fn serve(
     let _ = within(CLIENT_WRITE_TIMEOUT, conn.flush()).await;
     let (_stream, buf) = conn.into_parts();
     state.bufs.give(buf);
+}
+
+/// Dispatches one request and answers its error; returns whether the connection stays open.
+async fn handle(
+    state: &Rc<ShardState>,
+    listener: ListenerId,
+    conn: &mut HttpConn<NetStream>,
+    head: &RequestHead,
+) -> bool {
+    match dispatch(state, listener, conn, head).await {
+        Ok(keep) => keep,
+        // The client is gone or stopped reading (a write timed out), perhaps in the middle
+        // of a response: no error response can reach it, and none may be written into a
+        // half-sent body. Close.
+        Err(ProxyError::Http(crate::http::Error::UnexpectedEof | crate::http::Error::Io(_))) => {
+            false
+        }
+        Err(e) => {
+            audit::note_error(&e);
+            // A body the error left unread would be parsed as the next request
+            // (desync): close unless the request had no body at all.
+            let no_body = matches!(head.framing(), Ok(crate::http::Framing::Empty));
+            let synced = no_body || !e.before_body();
+            let keep = head.keep_alive() && synced && !closes_connection(&e);
+            answer_error(state, conn, &e, keep).await && keep
+        }
+    }
 }
 
 /// Reads the next head: the keep-alive idle timeout applies until a byte arrives, then the
@@ -262,10 +280,15 @@ async fn dispatch(
     if let Some(served) = super::well_known::serve(state, listener, conn, head).await {
         return served;
     }
+    audit::check_required(state)?;
     let path = head.path();
     if let Some(found) = super::legacy::route(&state.config, listener, path) {
+        if state.audit.is_some() {
+            let session = super::legacy::messages_session(&state.config, listener, head);
+            audit::note_route(found.id(), true, session);
+        }
         let caller = authenticate(state, found.id(), head).await?;
-        let (stages, principal) = judged_by(state.stages(found.id()), caller);
+        let (stages, principal) = judged_by(state, state.stages(found.id()), caller);
         // Boxed, like GET/DELETE below: a rare or long-lived branch must not size every
         // connection's future (issue 13, memory per open stream).
         let legacy = super::legacy::dispatch(state, found, (&stages, principal), conn, head);
@@ -275,8 +298,11 @@ async fn dispatch(
         .config
         .route_for(listener, path)
         .ok_or(ProxyError::NoRoute)?;
+    if state.audit.is_some() {
+        audit::note_route(id, false, head.header("mcp-session-id"));
+    }
     let caller = authenticate(state, id, head).await?;
-    let (stages, principal) = judged_by(state.stages(id), caller);
+    let (stages, principal) = judged_by(state, state.stages(id), caller);
     match head.method() {
         HttpMethod::Post => post(state, (id, route), (&stages, principal), conn, head).await,
         // 2026-07-28 is POST only (streamable-http.mdx §Backward Compatibility).
@@ -289,14 +315,18 @@ async fn dispatch(
 }
 
 /// The route's stages as they judge `caller`'s request, and its principal (anonymous on a
-/// route without `auth`).
-fn judged_by(
-    stages: &RouteStages,
+/// route without `auth`; noted in the request's audit record).
+fn judged_by<'s>(
+    state: &ShardState,
+    stages: &'s RouteStages,
     caller: Option<Rc<Caller>>,
-) -> (Cow<'_, RouteStages>, Principal) {
+) -> (Cow<'s, RouteStages>, Principal) {
     let principal = caller
         .as_ref()
         .map_or_else(Principal::anonymous, |c| c.principal.clone());
+    if state.audit.is_some() {
+        audit::note_principal(&principal);
+    }
     (stages.for_caller(caller), principal)
 }
 

@@ -30,6 +30,7 @@ mod recorder;
 mod tls_peer;
 
 mod admin;
+mod audit;
 mod auth;
 mod errors;
 mod hostile_http;

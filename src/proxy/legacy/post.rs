@@ -53,6 +53,7 @@ pub(super) async fn post(
         (Some(_), Err(e)) => return Err(e.into()),
         (Some(_), Ok(inspected)) => facts(inspected),
     };
+    crate::proxy::audit::note_message(state, &facts, &body);
     if facts.is_batch() {
         // 2024-11-05 has no batches, and the stream carries one message per event.
         return Err(ProxyError::BatchNotAllowed);

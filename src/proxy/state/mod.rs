@@ -167,6 +167,8 @@ pub struct ShardState {
     pub modern_clients: modern::Translator,
     /// Rate limits: the buckets of the principals this shard owns, questions to the others.
     pub rates: RateState,
+    /// The audit log's pending lines on this shard, when `[audit]` is set.
+    pub audit: Option<crate::audit::AuditLog>,
     /// Per route: its pipeline stages ([`ShardState::stages`]).
     stages: PerRoute<RouteStages>,
     /// Per route: who may use it, when it says ([`ShardState::auth`]).
@@ -209,6 +211,7 @@ impl ShardState {
             l2m: l2m::L2mState::default(),
             modern_clients: modern::Translator::default(),
             rates: RateState::default(),
+            audit: config.audit.as_ref().map(crate::audit::AuditLog::new),
             open_streams: OpenStreams::default(),
             legacy: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {
