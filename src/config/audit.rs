@@ -7,52 +7,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::error::Error;
-use super::raw::{RawDuration, RawSize};
+use super::model::AuditConfig;
+use super::raw::{RawAudit, RawDuration, RawSize};
 use super::setting::{count, duration, size, Bound};
 use super::values::{format_duration, format_size};
-
-/// `[audit]` as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAudit {
-    /// The log file (JSON Lines; created with mode 0600 when absent, appended to otherwise).
-    pub file: String,
-    /// Write each `tools/call`'s arguments (canonical JSON) besides their SHA-256.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub arguments: Option<bool>,
-    /// Refuse requests (503) while audit lines cannot be written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required: Option<bool>,
-    /// Rotate the file when a batch would take it past this size (`0`: never).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_size: Option<RawSize>,
-    /// Rotated files kept (`FILE.1` newest .. `FILE.N`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep: Option<u64>,
-    /// How often each shard writes the lines it gathered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flush_interval: Option<RawDuration>,
-}
-
-/// The audit log, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditConfig {
-    /// The log file.
-    pub file: PathBuf,
-    /// Write `tools/call` arguments themselves, not only their hash.
-    pub arguments: bool,
-    /// Requests get 503 while lines cannot be written (else they are dropped and counted).
-    pub required: bool,
-    /// Rotation size in bytes; 0: never rotate.
-    pub max_size: u64,
-    /// Rotated files kept.
-    pub keep: u32,
-    /// How often each shard writes its batch.
-    pub flush_interval: Duration,
-}
 
 /// Default rotation size.
 const MAX_SIZE: Bound = Bound {

@@ -61,20 +61,21 @@ use std::path::Path;
 pub use admin_token::{AdminToken, MIN_TOKEN_LEN};
 pub use allow::{host_allowed, local_hosts, origin_allowed};
 pub use api_keys::{ApiKey, ApiKeys};
-pub use audit::{AuditConfig, RawAudit};
 pub use auth::{loopback_host, OAuthConfig, RouteAuth, WELL_KNOWN};
 pub use demo_server::{DemoServerConfig, DemoStdioConfig};
 pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use ids::{ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};
 pub use model::{
-    Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig, ListenerTls,
-    LogConfig, RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode, StdioUpstream,
-    TimeoutsConfig, UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamTrust, UpstreamUrl,
+    AuditConfig, Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig,
+    ListenerTls, LogConfig, RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode,
+    StdioUpstream, TimeoutsConfig, UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamTrust,
+    UpstreamUrl,
 };
 pub use policy::{Action, Policy, Subject};
 pub use print::{io_name, to_toml};
 pub use rate_limit::{Rate, RateLimit};
+pub use raw::RawAudit;
 pub use secret::SealKey;
 pub use tools::ToolFilter;
 pub use upstream_headers::{UpstreamHeaders, MAX_UPSTREAM_HEADERS, MAX_UPSTREAM_HEADER_BYTES};

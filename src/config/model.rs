@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use shards::IoBackend;
@@ -50,7 +51,7 @@ pub struct Config {
     /// Logging.
     pub log: LogConfig,
     /// The audit log (`[audit]`, `--audit-log`), when enabled.
-    pub audit: Option<super::audit::AuditConfig>,
+    pub audit: Option<AuditConfig>,
     /// Seals `requestState` handles; set by `app::start` (`None` until then: no handle is
     /// issued or accepted without it).
     pub seal_key: Option<SealKey>,
@@ -494,6 +495,23 @@ impl Default for LogConfig {
 /// Byte counts from `defaults.rs` are `u64`; they are small enough for any `usize`.
 fn to_usize(bytes: u64) -> usize {
     usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
+/// The audit log, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// The log file.
+    pub file: PathBuf,
+    /// Write `tools/call` arguments themselves, not only their hash.
+    pub arguments: bool,
+    /// Requests get 503 while lines cannot be written (else they are dropped and counted).
+    pub required: bool,
+    /// Rotation size in bytes; 0: never rotate.
+    pub max_size: u64,
+    /// Rotated files kept.
+    pub keep: u32,
+    /// How often each shard writes its batch.
+    pub flush_interval: Duration,
 }
 
 #[cfg(test)]

@@ -45,7 +45,30 @@ pub struct RawConfig {
     pub log: RawLog,
     /// The audit log (`[audit]`); present means enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub audit: Option<super::audit::RawAudit>,
+    pub audit: Option<RawAudit>,
+}
+
+/// `[audit]` as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// The log file (JSON Lines; created with mode 0600 when absent, appended to otherwise).
+    pub file: String,
+    /// Write each `tools/call`'s arguments (canonical JSON) besides their SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<bool>,
+    /// Refuse requests (503) while audit lines cannot be written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
+    /// Rotate the file when a batch would take it past this size (`0`: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<RawSize>,
+    /// Rotated files kept (`FILE.1` newest .. `FILE.N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<u64>,
+    /// How often each shard writes the lines it gathered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flush_interval: Option<RawDuration>,
 }
 
 /// `[runtime]`.
