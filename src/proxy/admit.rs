@@ -36,6 +36,9 @@ pub(in crate::proxy) fn admit_by_stages(
         Verdict::Continue => Ok(true),
         Verdict::Drop => {
             state.metrics.incr(Counter::ToolsDenied);
+            crate::audit::scope::note(|record| {
+                record.outcome = Some(crate::audit::Outcome::Denied)
+            });
             Ok(false)
         }
         Verdict::Refuse(refusal) => {

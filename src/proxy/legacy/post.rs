@@ -90,6 +90,7 @@ pub(super) async fn post(
         // A dropped notification: accepted, and nothing on the stream.
         Ok(false) => return accepted(state, client, head, method, started).await,
         Err(refused) => {
+            crate::proxy::audit::note_error(&refused);
             // Answered like every answer here: on the stream, after the 202.
             let mut message = Vec::with_capacity(128);
             error_message(&mut message, &refused, ctx.facts.id());
