@@ -42,6 +42,8 @@ mod in_flight;
 mod io_path;
 #[path = "request_path/legacy.rs"]
 mod legacy;
+#[path = "request_path/mtls_principal.rs"]
+mod mtls_principal;
 #[path = "request_path/policy.rs"]
 mod policy;
 #[path = "request_path/rate_limit.rs"]

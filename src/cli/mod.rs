@@ -148,7 +148,8 @@ pub struct ListenerArgs {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<String>,
     /// With --tls-cert: require client certificates chaining to the CAs of this PEM file
-    /// (mTLS); clients without one fail the handshake.
+    /// (mTLS); clients without one fail the handshake. The certificate's subject
+    /// (`CN=alice,O=Example`) is the principal of requests on routes without auth.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<String>,
     /// Also serve the admin API (/metrics, /health, ...) on this address.

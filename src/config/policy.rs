@@ -32,7 +32,8 @@ impl Action {
 
 /// What a rule can ask about the caller.
 pub trait Subject {
-    /// The principal's name (a token's `sub`, an API key's name; `anonymous` without `auth`).
+    /// The principal's name (a token's `sub`, an API key's name, a client certificate's
+    /// subject DN; `anonymous` otherwise).
     fn name(&self) -> &str;
     /// Whether the caller holds `scope`.
     fn has_scope(&self, scope: &str) -> bool;
@@ -49,17 +50,18 @@ pub struct Policy {
 
 impl Policy {
     /// Checks `rules` and `default` (`key` names the route in errors); `None` without rules
-    /// and with the default `allow`.
+    /// and with the default `allow`. `named_callers`: the route has `auth`, or its listener
+    /// asks for client certificates (`tls_client_ca`), whose subjects name the callers.
     ///
     /// # Errors
     /// An unknown action, a bad glob, an empty claim value list, or rules about callers
-    /// (`principals`, `claims`, `scopes`) on a route without `auth` (everyone is anonymous
-    /// there, so such a rule could never mean what it says).
+    /// (`principals`, `claims`, `scopes`) on a route whose callers are all anonymous (no
+    /// `auth`, no client certificates), where such a rule could never mean what it says.
     pub fn build(
         key: &str,
         rules: &[RawPolicyRule],
         default: Option<&str>,
-        authenticated: bool,
+        named_callers: bool,
     ) -> Result<Option<Policy>, Error> {
         let default = match default {
             None => Action::Allow,
@@ -87,11 +89,12 @@ impl Policy {
             }
             let about_caller =
                 !rule.principals.is_empty() || !rule.claims.is_empty() || !rule.scopes.is_empty();
-            if about_caller && !authenticated {
+            if about_caller && !named_callers {
                 return Err(Error::Missing {
                     key: format!("{key}.auth"),
                     allowed: "policy rules about callers (principals, claims, scopes) need \
-                              authentication on the route: add an auth table",
+                              authentication on the route: add an auth table (or \
+                              tls_client_ca on the listener: certificate subjects)",
                 });
             }
             checked.push((act, rule.clone()));

@@ -221,6 +221,7 @@ fn resolve_listener(
         });
     }
     let tls = resolve_listener_tls(&prefix, raw)?;
+    let client_certs = tls.as_ref().is_some_and(|t| t.client_ca.is_some());
     let public_url = public_url(
         &format!("{prefix}.public_url"),
         raw.public_url.as_deref(),
@@ -254,11 +255,13 @@ fn resolve_listener(
             route.auth.as_ref(),
             &format!("{public_url}{path}"),
         )?;
+        // A client certificate names the callers of routes without `auth` (mTLS).
+        let named_callers = auth.is_some() || client_certs;
         let policy = Policy::build(
             &key,
             &route.policy,
             route.policy_default.as_deref(),
-            auth.is_some(),
+            named_callers,
         )?;
         let rate_limit = RateLimit::build(&format!("{key}.rate_limit"), route.rate_limit.as_ref())?;
         routes.push(RouteConfig {

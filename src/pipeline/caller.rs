@@ -1,7 +1,8 @@
 //! [`Caller`]: who sent a request, as the `authenticate` stage found out: the principal
 //! (sessions and pools are keyed by it), the scopes it holds and, for an access token, its
-//! claims (policy rules may ask about `groups`, `roles`, ...). Routes without `auth` have no
-//! caller: everyone there is [`Principal::anonymous`], seen by policies as [`Anonymous`].
+//! claims (policy rules may ask about `groups`, `roles`, ...). Routes without `auth` have the
+//! connection's client certificate as caller (mTLS: no scopes, no claims) or none: everyone
+//! there is [`Principal::anonymous`], seen by policies as [`Anonymous`].
 //!
 //! Not here: authenticating (the auth module), deciding (config::Policy, policy.rs).
 

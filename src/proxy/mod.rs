@@ -24,6 +24,7 @@ pub mod legacy;
 pub mod memory;
 pub mod metrics;
 pub mod modern_client;
+mod peer;
 mod periodic;
 pub mod post;
 pub mod rates;

@@ -53,7 +53,8 @@ pub async fn accept_loop(state: Rc<ShardState>, listener: ListenerId, socket: Ne
         state.metrics.incr(Counter::Connections);
         match &tls {
             None => {
-                glommio::spawn_local(serve(state.clone(), listener, stream, Vec::new())).detach();
+                let conn = serve(state.clone(), listener, stream, Vec::new(), None);
+                glommio::spawn_local(conn).detach();
             }
             Some(config) => {
                 let handshake = serve_tls(state.clone(), listener, stream, config.clone());
@@ -66,8 +67,9 @@ pub async fn accept_loop(state: Rc<ShardState>, listener: ListenerId, socket: Ne
 
 /// Runs the TLS server handshake (within the head timeout: a client that connects and sends
 /// nothing holds a task no longer than one that sends half a head), then serves the
-/// connection. A failed handshake closes it with a debug log line: scanners and plain-HTTP
-/// clients are not worth a warning each.
+/// connection with its client certificate's principal (mTLS, peer.rs). A failed handshake
+/// closes it with a debug log line: scanners and plain-HTTP clients are not worth a warning
+/// each.
 async fn serve_tls(
     state: Rc<ShardState>,
     listener: ListenerId,
@@ -77,7 +79,10 @@ async fn serve_tls(
     let handshake = Box::pin(stream.accept_tls(config));
     match within(state.config.timeouts.head, handshake).await {
         // Boxed: `serve` is large, and only TLS connections pay for the extra allocation.
-        Some(Ok(stream)) => Box::pin(serve(state, listener, stream, Vec::new())).await,
+        Some(Ok(stream)) => match super::peer::certificate_caller(&stream) {
+            Ok(peer) => Box::pin(serve(state, listener, stream, Vec::new(), peer)).await,
+            Err(e) => tracing::warn!(error = %e, "client certificate names no principal; closed"),
+        },
         Some(Err(e)) => tracing::debug!(error = %e, "client TLS handshake failed"),
         None => tracing::debug!("client TLS handshake timed out"),
     }
@@ -88,15 +93,17 @@ async fn serve_tls(
 pub fn adopt(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener: ListenerId) {
     state.metrics.incr(Counter::HandoffsIn);
     let stream = state.io.stream(fd);
-    glommio::spawn_local(serve(state.clone(), listener, stream, buffered)).detach();
+    glommio::spawn_local(serve(state.clone(), listener, stream, buffered, None)).detach();
 }
 
 /// Serves one client connection until it closes, errs, moves to another shard or shutdown.
+/// `peer`: the caller its client certificate names (mTLS; `None` for every other connection).
 pub async fn serve(
     state: Rc<ShardState>,
     listener: ListenerId,
     stream: NetStream,
     buffered: Vec<u8>,
+    peer: Option<Rc<Caller>>,
 ) {
     let buf = if buffered.is_empty() {
         state.bufs.take(CLIENT_READ_BUF)
@@ -123,7 +130,7 @@ pub async fn serve(
             break;
         };
         let record = audit::open(&state, &head);
-        let handled = handle(&state, listener, &mut conn, &head);
+        let handled = handle(&state, (listener, peer.as_ref()), &mut conn, &head);
         let keep = match &record {
             None => handled.await,
             Some(record) => crate::audit::scope::within(record, Box::pin(handled)).await,
@@ -143,11 +150,11 @@ pub async fn serve(
 /// Dispatches one request and answers its error; returns whether the connection stays open.
 async fn handle(
     state: &Rc<ShardState>,
-    listener: ListenerId,
+    on: (ListenerId, Option<&Rc<Caller>>),
     conn: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> bool {
-    match dispatch(state, listener, conn, head).await {
+    match dispatch(state, on, conn, head).await {
         Ok(keep) => keep,
         // The client is gone or stopped reading (a write timed out), perhaps in the middle
         // of a response: no error response can reach it, and none may be written into a
@@ -269,10 +276,11 @@ async fn handoff(
     }
 }
 
-/// Routes by path and method after the Host/Origin check.
+/// Routes by path and method after the Host/Origin check; `peer`: the connection's client
+/// certificate caller, for routes without `auth`.
 async fn dispatch(
     state: &Rc<ShardState>,
-    listener: ListenerId,
+    (listener, peer): (ListenerId, Option<&Rc<Caller>>),
     conn: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -287,7 +295,7 @@ async fn dispatch(
             let session = super::legacy::messages_session(&state.config, listener, head);
             audit::note_route(found.id(), true, session);
         }
-        let caller = authenticate(state, found.id(), head).await?;
+        let caller = authenticate(state, found.id(), head, peer).await?;
         let (stages, principal) = judged_by(state, state.stages(found.id()), caller);
         // Boxed, like GET/DELETE below: a rare or long-lived branch must not size every
         // connection's future (issue 13, memory per open stream).
@@ -301,7 +309,7 @@ async fn dispatch(
     if state.audit.is_some() {
         audit::note_route(id, false, head.header("mcp-session-id"));
     }
-    let caller = authenticate(state, id, head).await?;
+    let caller = authenticate(state, id, head, peer).await?;
     let (stages, principal) = judged_by(state, state.stages(id), caller);
     match head.method() {
         HttpMethod::Post => post(state, (id, route), (&stages, principal), conn, head).await,
@@ -315,7 +323,8 @@ async fn dispatch(
 }
 
 /// The route's stages as they judge `caller`'s request, and its principal (anonymous on a
-/// route without `auth`; noted in the request's audit record).
+/// route without `auth` unless the connection has a client certificate; noted in the
+/// request's audit record).
 fn judged_by<'s>(
     state: &ShardState,
     stages: &'s RouteStages,

@@ -1,6 +1,7 @@
 //! Who sent a request: the principal sessions and upstream pools are keyed by. Every client is
 //! [`Principal::anonymous`] on a route without authentication; the auth module names the
-//! others (a token's subject, an API key's name).
+//! others (a token's subject, an API key's name), and on a listener with `tls_client_ca` a
+//! route without `auth` names the client certificate's subject.
 //!
 //! Not here: authenticating anyone (the auth module), keying pools (the translations do).
 //! Hot path: the anonymous principal holds nothing (no allocation per request); a named one
@@ -15,7 +16,8 @@ fn tag(origin: &str) -> u64 {
 
 /// Who a session belongs to: sessions are never shared across principals (MCP-NOTES §11.5).
 /// The unique spelling carries the kind and where the name comes from (`token:<issuer tag>
-/// SUB`, `key:<file tag> NAME`; a tag is a hash of the issuer or key file), so a token whose
+/// SUB`, `key:<file tag> NAME`, `cert:<issuer tag> SUBJECT DN`; a tag is a hash of the issuer
+/// or key file), so a token whose
 /// subject spells an API key's name, or the same subject from another issuer, is someone else
 /// (pooled upstream sessions and sealed `requestState` are keyed by this spelling).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,6 +39,12 @@ impl Principal {
         Self(Some(format!("key:{:016x} {name}", tag(file)).into()))
     }
 
+    /// The subject of a verified client certificate (RFC 4514, `CN=alice,O=Example`) issued by
+    /// `issuer` (the issuer's name in the same form).
+    pub fn certificate(issuer: &str, subject: &str) -> Self {
+        Self(Some(format!("cert:{:016x} {subject}", tag(issuer)).into()))
+    }
+
     /// The unique spelling, kind included (sealed into `requestState`, compared).
     pub fn as_str(&self) -> &str {
         self.0.as_deref().unwrap_or("anonymous")
@@ -51,7 +59,9 @@ impl Principal {
     /// and origin.
     pub fn name_of(full: &str) -> &str {
         match full.split_once(':') {
-            Some(("token" | "key", rest)) => rest.split_once(' ').map_or(rest, |(_, name)| name),
+            Some(("token" | "key" | "cert", rest)) => {
+                rest.split_once(' ').map_or(rest, |(_, name)| name)
+            }
             _ => full,
         }
     }
@@ -78,5 +88,14 @@ mod tests {
         assert_eq!(Principal::anonymous().as_str(), "anonymous");
         assert_ne!(Principal::token(x, "anonymous").as_str(), "anonymous");
         assert!(Principal::token(x, &"s".repeat(200)).as_str().len() <= 255);
+        let alice = Principal::certificate("CN=CA", "CN=alice,O=Example");
+        assert_eq!(alice.name(), "CN=alice,O=Example");
+        assert_ne!(
+            alice,
+            Principal::certificate("CN=Other CA", "CN=alice,O=Example")
+        );
+        assert_ne!(alice, Principal::token("CN=CA", "CN=alice,O=Example"));
+        let long = Principal::certificate("CN=CA", &"s".repeat(200)); // tls::MAX_SUBJECT
+        assert!(long.as_str().len() <= 255);
     }
 }

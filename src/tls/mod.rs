@@ -9,9 +9,11 @@
 mod insecure;
 mod model;
 mod server;
+mod subject;
 
 pub use model::{ListenerTls, UpstreamTrust};
 pub use server::{client_verifier, server_config};
+pub use subject::{cert_names, CertNames, SubjectError, MAX_SUBJECT};
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -38,6 +38,7 @@ mod hostile_json;
 mod in_flight;
 mod io_path;
 mod legacy;
+mod mtls_principal;
 mod policy;
 mod rate_limit;
 mod relay;

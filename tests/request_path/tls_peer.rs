@@ -1,7 +1,8 @@
 //! Test plumbing for TLS: certificates made with rcgen (a CA and a server certificate for
 //! 127.0.0.1 and localhost it signs, written to temp files), a proxy with a TLS listener in
 //! front of the demo server, and [`tls_exchange`], one HTTP/1.1 request over a raw rustls
-//! client connection.
+//! client connection ([`tls_messages`] reads its JSON-RPC answers). Client certificates for
+//! mTLS: the PKI's own one, or one per name ([`TestPki::client_named`]).
 //!
 //! Not here: the tests (tls.rs).
 
@@ -11,7 +12,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
@@ -29,7 +32,12 @@ pub(crate) struct TestPki {
     pub(crate) key: TempFile,
     /// A client certificate the CA signed, and its key (PEM), for mTLS.
     client: (String, String),
+    /// The CA, to sign more client certificates.
+    issuer: Issuer<'static, KeyPair>,
 }
+
+/// A client certificate and its key, PEM.
+pub(crate) type ClientCert = (String, String);
 
 impl TestPki {
     /// A fresh CA named `name` and its server certificate.
@@ -55,12 +63,35 @@ impl TestPki {
             cert: TempFile::new(server.pem().as_bytes()),
             key: TempFile::new(key.serialize_pem().as_bytes()),
             client: (client.pem(), client_key.serialize_pem()),
+            issuer,
         }
+    }
+
+    /// A client certificate this CA signs for subject `O=Example,CN=name` (RFC 4514:
+    /// `CN=name,O=Example`).
+    pub(crate) fn client_named(&self, name: &str) -> ClientCert {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![format!("{name}.test")]).unwrap();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Example");
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
     }
 
     /// A rustls client trusting only this CA, showing the client certificate of `cert_from`
     /// (this PKI or another one) when given.
     pub(crate) fn client_config(&self, cert_from: Option<&TestPki>) -> Arc<rustls::ClientConfig> {
+        self.client_config_with(cert_from.map(|pki| &pki.client))
+    }
+
+    /// A rustls client trusting only this CA, showing `cert` when given.
+    pub(crate) fn client_config_with(
+        &self,
+        cert: Option<&ClientCert>,
+    ) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(&self.ca.0).unwrap() {
             roots.add(cert.unwrap()).unwrap();
@@ -70,9 +101,8 @@ impl TestPki {
                 .with_safe_default_protocol_versions()
                 .unwrap()
                 .with_root_certificates(roots);
-        let config = match cert_from {
-            Some(pki) => {
-                let (cert, key) = &pki.client;
+        let config = match cert {
+            Some((cert, key)) => {
                 let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
                 let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
                 builder.with_client_auth_cert(chain, key).unwrap()
@@ -114,6 +144,17 @@ impl Drop for TempFile {
 /// One shard with a TLS listener presenting `pki`'s server certificate (`extra` lines added to
 /// the listener, `timeouts` to `[timeouts]`), in front of the embedded demo server.
 pub(crate) fn tls_listener_proxy(pki: &TestPki, extra: &str, timeouts: &str) -> Proxy {
+    tls_listener_proxy_with(pki, extra, timeouts, "")
+}
+
+/// [`tls_listener_proxy`] with `tables` added at the end (`[[listeners.main.routes.policy]]`
+/// rules of its one route, say).
+pub(crate) fn tls_listener_proxy_with(
+    pki: &TestPki,
+    extra: &str,
+    timeouts: &str,
+    tables: &str,
+) -> Proxy {
     let toml = format!(
         "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
          [listeners.main]\nbind = \"127.0.0.1:0\"\ntls_cert = {cert}\ntls_key = {key}\n{extra}\n\n\
@@ -121,7 +162,7 @@ pub(crate) fn tls_listener_proxy(pki: &TestPki, extra: &str, timeouts: &str) -> 
          [upstreams.demo]\nurl = \"http://127.0.0.1:0/mcp\"\nrequest_timeout = \"10s\"\n\n\
          [demo]\nbind = \"127.0.0.1:0\"\npath = \"/mcp\"\n\n\
          [timeouts]\nshutdown_grace = \"2s\"\n{timeouts}\n\n\
-         [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n",
+         [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n{tables}",
         cert = pki.cert.toml(),
         key = pki.key.toml(),
     );
@@ -162,4 +203,48 @@ pub(crate) fn tls_exchange(
     // The server closes after the answer; a close without close_notify is fine here.
     let _ = tls.read_to_end(&mut answer);
     String::from_utf8(answer).unwrap()
+}
+
+/// The status and JSON-RPC messages of a [`tls_exchange`] answer (a JSON or SSE body, with
+/// `Content-Length`, chunked or up to the close).
+pub(crate) fn tls_messages(answer: &str) -> (u16, Vec<serde_json::Value>) {
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head: {answer:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status: {head}"));
+    let lower = head.to_ascii_lowercase();
+    let body = if lower.contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    let messages = if lower.contains("content-type: text/event-stream") {
+        body.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(|data| serde_json::from_str(data.trim()).unwrap())
+            .collect()
+    } else if body.is_empty() {
+        Vec::new()
+    } else {
+        vec![serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))]
+    };
+    (status, messages)
+}
+
+/// A chunked body's data.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("0").trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
 }

@@ -9,7 +9,7 @@
 use std::io;
 use std::sync::Arc;
 
-use rustls::pki_types::ServerName;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use super::stream::{Inner, NetStream};
 
@@ -42,6 +42,16 @@ impl NetStream {
             .accept(self)
             .await?;
         Ok(NetStream(Inner::Tls(Box::new(stream.into()))))
+    }
+
+    /// The end-entity certificate the peer presented in the handshake: on a server stream whose
+    /// configuration asks for client certificates (mTLS), the client's, already verified by
+    /// that configuration's verifier. `None` on a plain stream or without a certificate.
+    pub fn peer_certificate(&self) -> Option<&CertificateDer<'static>> {
+        match &self.0 {
+            Inner::Tls(s) => s.get_ref().1.peer_certificates()?.first(),
+            _ => None,
+        }
     }
 
     /// Whether this is a TLS stream.
