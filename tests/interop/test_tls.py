@@ -1,6 +1,9 @@
 """TLS with the official Python SDK: the client over https:// to the proxy's TLS listener, and the
 proxy over https:// to an upstream (shadowcat with a TLS listener in front of the demo server),
 with certificates from a CA generated here; an upstream the proxy does not trust is a 502.
+mTLS (`tls_client_ca`, `shadowcat run --config`): the SDK's httpx client shows a client
+certificate, whose subject is the caller's principal: a policy rule on `CN=alice,O=Example` keeps
+`echo` for alice while bob's certificate loses it (gone from his listing, unknown to his call).
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import json
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,21 +24,49 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import McpError
 
 import harness
 
+UNKNOWN_TOOL = -32602
 
 @dataclass(frozen=True)
 class Pki:
-    """A CA and a server certificate it signed for 127.0.0.1 and localhost (PEM files)."""
+    """A CA and a server certificate it signed for 127.0.0.1 and localhost (PEM files), and client
+    certificates (with their keys) for subjects `O=Example, CN=alice` and `CN=bob`."""
 
     ca: Path
     cert: Path
     key: Path
+    clients: dict[str, tuple[Path, Path]]
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+CLIENT_NAMES = ("alice", "bob")
+
+
+def _name(common_name: str, organization: str | None = None) -> x509.Name:
+    parts = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)] if organization else []
+    return x509.Name([*parts, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _write_pair(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, cert_path: Path, key_path: Path) -> None:
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+
+
+def _leaf(subject: x509.Name, ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
+          valid: tuple[datetime.datetime, datetime.datetime],
+          extension: x509.ExtensionType) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A certificate for `subject` that `ca` signs, with `extension` (SANs or key usage)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca[0].subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(valid[0]).not_valid_after(valid[1])
+            .add_extension(extension, critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca[1], hashes.SHA256()))
+    return cert, key
 
 
 def _make_pki(directory: Path, label: str) -> Pki:
@@ -50,20 +82,17 @@ def _make_pki(directory: Path, label: str) -> Pki:
                                             data_encipherment=False, key_agreement=False,
                                             encipher_only=False, decipher_only=False), critical=True)
                .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
     sans = x509.SubjectAlternativeName([x509.DNSName("localhost"),
                                         x509.IPAddress(ipaddress.ip_address(harness.LOOPBACK_HOST))])
-    cert = (x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(ca_cert.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(valid[0]).not_valid_after(valid[1])
-            .add_extension(sans, critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256()))
-    pki = Pki(directory / f"{label}-ca.pem", directory / f"{label}-cert.pem", directory / f"{label}-key.pem")
+    clients = {name: (directory / f"{label}-{name}.pem", directory / f"{label}-{name}-key.pem")
+               for name in CLIENT_NAMES}
+    pki = Pki(directory / f"{label}-ca.pem", directory / f"{label}-cert.pem", directory / f"{label}-key.pem",
+              clients)
     pki.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    pki.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pki.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    _write_pair(*_leaf(_name("localhost"), (ca_cert, ca_key), valid, sans), pki.cert, pki.key)
+    client_auth = x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH])
+    for name, (cert_path, key_path) in clients.items():
+        _write_pair(*_leaf(_name(name, "Example"), (ca_cert, ca_key), valid, client_auth), cert_path, key_path)
     return pki
 
 
@@ -133,3 +162,70 @@ def test_an_untrusted_upstream_certificate_is_a_502_naming_tls(pki: Pki, other_p
     assert response.status_code == 502, response.text
     body = response.json()
     assert body["id"] == "tls-1" and "TLS" in body["error"]["message"], body
+
+
+# -- mTLS: the client certificate's subject is the principal ---------------------------------
+
+MTLS_TOML = """\
+[runtime]
+shards = 1
+
+[listeners.main]
+bind = "127.0.0.1:0"
+tls_cert = {cert}
+tls_key = {key}
+tls_client_ca = {ca}
+
+[[listeners.main.routes]]
+path = "/mcp"
+upstream = "demo"
+
+[[listeners.main.routes.policy]]
+action = "allow"
+principals = ["CN=alice,O=Example"]
+
+[[listeners.main.routes.policy]]
+action = "deny"
+tools = ["echo"]
+
+[upstreams.demo]
+url = {upstream}
+"""
+
+
+def _with_client_cert(pki: Pki, name: str) -> ssl.SSLContext:
+    context = _trusting(pki)
+    cert, key = pki.clients[name]
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+async def _listing_and_echo(url: str, verify: ssl.SSLContext) -> tuple[list[str], object]:
+    """tools/list, then tools/call echo: its text, or the JSON-RPC error code the SDK raised."""
+    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0), trust_env=False, verify=verify)
+    async with client, streamable_http_client(url, http_client=client) as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            tools = [tool.name for tool in (await session.list_tools()).tools]
+            try:
+                result = await session.call_tool("echo", {"message": "mine"})
+            except McpError as error:
+                return tools, error.error.code
+            return tools, result.content[0].text
+
+
+def test_client_certificate_subjects_are_principals_for_policy(pki: Pki, demo_upstream: harness.Endpoint,
+                                                               shadowcat_bin: Path, tmp_path: Path) -> None:
+    text = MTLS_TOML.format(cert=json.dumps(str(pki.cert)), key=json.dumps(str(pki.key)),
+                            ca=json.dumps(str(pki.ca)), upstream=json.dumps(demo_upstream.url))
+    config = tmp_path / "mtls.toml"
+    config.write_text(text)
+    proxy = harness.start_listening("shadowcat-run", [shadowcat_bin, "run", "--config", config], ["proxy"])
+    try:
+        alice_tools, alice_echo = asyncio.run(_listing_and_echo(proxy.url, _with_client_cert(pki, "alice")))
+        bob_tools, bob_echo = asyncio.run(_listing_and_echo(proxy.url, _with_client_cert(pki, "bob")))
+    finally:
+        proxy.stop()
+    assert "echo" in alice_tools and alice_echo == "mine", (alice_tools, alice_echo)
+    assert bob_tools and "echo" not in bob_tools, bob_tools
+    assert bob_echo == UNKNOWN_TOOL, bob_echo
