@@ -131,9 +131,15 @@ impl Setup {
             Upstream::Script(script) => {
                 let path = script_path(tag);
                 std::fs::write(&path, script).expect("the script is written");
+                // The extra lines may set their own (shorter) request timeout.
+                let timeout = if self.upstream_extra.contains("request_timeout") {
+                    ""
+                } else {
+                    "request_timeout = \"10s\"\n"
+                };
                 format!(
                     "[upstreams.demo]\ncommand = [\"sh\", {:?}]\n\
-                     request_timeout = \"10s\"\nwarm = 0\nmax = 4\nkill_grace = \"1s\"\n\
+                     {timeout}warm = 0\nmax = 4\nkill_grace = \"1s\"\n\
                      env = {{ {TAG_VAR} = \"{tag}\" }}\n{}\n",
                     path.display().to_string(),
                     self.upstream_extra,

@@ -1,11 +1,14 @@
 //! `max_in_flight` (issue 10) on the request path: a stdio upstream that never answers
 //! `tools/call` holds its one slot; the next request to that upstream gets 503 with
 //! `Retry-After` and the JSON-RPC error carrying its id, while requests before it (their
-//! slots given back) went through.
+//! slots given back) went through. A legacy HTTP+SSE client's POST (answered 202, its answer
+//! later on the stream) holds the slot until that answer is on the stream; beyond the limit
+//! the POST itself gets the 503, before any 202.
 
 use serde_json::json;
 
 use crate::harness::{Proxy, Setup, Upstream};
+use crate::legacy::{handshake, next_message, open_stream, post, post_accepted};
 use crate::mcp::{self, assert_error, open_session};
 
 /// Answers `initialize` and `tools/list`; swallows `tools/call` (the call stays in flight).
@@ -58,4 +61,42 @@ fn requests_beyond_max_in_flight_get_503() {
     };
     assert_error(&busy, 503, -32010, &json!(3));
     assert_eq!(busy.header("retry-after"), Some("1"));
+}
+
+#[test]
+fn legacy_posts_hold_a_slot_until_their_answer_is_on_the_stream() {
+    // The call the script never answers ends at request_timeout, its error on the stream.
+    let proxy = Proxy::start(
+        Setup::one(Upstream::Script(SILENT_CALLS))
+            .with_upstream("max_in_flight = 1\nrequest_timeout = \"1s\""),
+    );
+    let mut stream = proxy.conn();
+    let (mut events, endpoint) = open_stream(&mut stream);
+    let mut conn = proxy.conn();
+    handshake(&mut events, &mut conn, &endpoint);
+    // The slot is taken before the 202: the next POST is refused on the POST itself.
+    post_accepted(&mut conn, &endpoint, &mcp::echo(json!(2), "stall"));
+    let list = |id: u64| mcp::request(json!(id), "tools/list", json!({}));
+    let busy = post(&mut conn, &endpoint, &list(3));
+    assert_error(&busy, 503, -32010, &json!(3));
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    // Once the stalled call's answer (its timeout error) is on the stream, the slot is free.
+    let stalled = next_message(&mut events, "the stalled call's error");
+    assert_eq!(stalled["id"], json!(2), "{stalled}");
+    let deadline = std::time::Instant::now() + crate::client::IO_TIMEOUT;
+    loop {
+        let answer = post(&mut conn, &endpoint, &list(4));
+        if answer.head.status == 202 {
+            break;
+        }
+        // The exchange gives its slot back right after delivering; a POST may arrive between.
+        assert_error(&answer, 503, -32010, &json!(4));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot never came back"
+        );
+    }
+    let listed = next_message(&mut events, "the listing");
+    assert_eq!(listed["id"], json!(4), "{listed}");
+    proxy.stop();
 }

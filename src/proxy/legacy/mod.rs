@@ -19,8 +19,14 @@ mod stream;
 pub use super::state::LegacyOut;
 use crate::session::legacy::QUEUE_CAPACITY;
 
-/// An exchange in flight for a legacy session (the stream waits for it at shutdown).
-type Work = crate::session::legacy::Work<crate::pipeline::ListingWatch>;
+/// An exchange in flight for a legacy session, until it drops: the stream waits for it at
+/// shutdown, and it holds its upstream's `max_in_flight` slot (post.rs took it before the 202)
+/// until its answer is on the stream or the upstream request ended.
+#[derive(Debug)]
+struct Work {
+    _running: crate::session::legacy::Work<crate::pipeline::ListingWatch>,
+    _slot: Option<super::state::Slot>,
+}
 
 use std::rc::Rc;
 

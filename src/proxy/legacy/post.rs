@@ -1,8 +1,9 @@
 //! `POST messages_path?sessionId=ID`: the checks /mcp makes where they apply (Content-Type,
 //! `MCP-Protocol-Version`, body size, JSON-RPC), the session lookup (404 -32001), the request
-//! context and the route's request-side stages (`admit_by_stages`, as on /mcp), the one choice
-//! of upstream adapter (`Adapter::choose`), then `202 Accepted` at once; the exchange with the
-//! upstream runs in a task of its own and delivers on the session's stream.
+//! context and the route's request-side stages (`admit_by_stages`, as on /mcp), the rate limit
+//! and the upstream's `max_in_flight` (429 or 503 on the POST itself, before any 202), the one
+//! choice of upstream adapter (`Adapter::choose`), then `202 Accepted` at once; the exchange
+//! with the upstream runs in a task of its own and delivers on the session's stream.
 //!
 //! Not here: the exchanges themselves (http.rs, stdio.rs, modern.rs for a modern upstream),
 //! the stream (stream.rs).
@@ -24,8 +25,8 @@ use super::super::guard;
 use super::super::headers::{legacy_upstream_request, local_response};
 use super::super::l2m::post::Hello;
 use super::super::respond::error_message;
-use super::super::state::ShardState;
-use super::{deliver, http, live, modern, session_param, stdio, LegacyOut};
+use super::super::state::{ShardState, Slot};
+use super::{deliver, http, live, modern, session_param, stdio, LegacyOut, Work};
 use crate::config::RouteId;
 use crate::mcp::ProtocolVersion;
 use crate::pipeline::{facts, Principal, RequestCtx, RouteStages};
@@ -100,13 +101,20 @@ pub(super) async fn post(
     }
     // Over the rate limit: 429 on the POST itself (nothing reaches the stream).
     crate::proxy::rates::admit(state, route, &ctx.principal, &ctx.facts).await?;
+    // max_in_flight: 503 + Retry-After on the POST (no 202 written yet: the client SDK sees
+    // the refusal); the exchange holds the slot until its answer is on the stream.
+    let slot = state
+        .upstream_slot(upstream)
+        .map_err(|()| ProxyError::UpstreamBusy {
+            id: ctx.facts.id().cloned(),
+        })?;
     // Its answer, if it is a `tools/list`, is judged when it reaches the stream (`deliver`);
     // noted before it goes out, as an answer may be delivered before `send` returns.
     let listing = out.stages.expect(method, ctx.facts.request_id());
     let sent = send(
         state,
         ctx,
-        (sid, &out),
+        (sid, &out, slot),
         head,
         body,
         (upstream_session, version),
@@ -118,19 +126,23 @@ pub(super) async fn post(
     accepted(state, client, head, method, started).await
 }
 
-/// The one call to the upstream adapter: starts the exchange, whose answers go on the stream.
+/// The one call to the upstream adapter: starts the exchange, whose answers go on the stream
+/// (`slot`: the upstream's `max_in_flight` slot, held by the exchange).
 ///
 /// # Errors
 /// A message the translation cannot route, or a translated session that is gone.
 fn send(
     state: &Rc<ShardState>,
     ctx: RequestCtx,
-    (sid, out): (SessionId, &Rc<LegacyOut>),
+    (sid, out, slot): (SessionId, &Rc<LegacyOut>, Option<Slot>),
     head: &RequestHead,
     body: Vec<u8>,
     (upstream_session, version): (Option<Box<str>>, Option<ProtocolVersion>),
 ) -> Result<(), ProxyError> {
-    let work = out.work();
+    let work = Work {
+        _running: out.work(),
+        _slot: slot,
+    };
     let up = state.config.upstream(ctx.upstream);
     let http = match Adapter::choose(state, &ctx) {
         // A translated session (modern upstream): the era translation, answers on the stream.
