@@ -72,25 +72,35 @@ fn mtls_proxy(pki: &TestPki, policy: &str) -> Proxy {
     tls_listener_proxy_with(pki, &mtls, "", policy)
 }
 
+/// [`mtls_proxy`] with `tables`, and a session each for alice's and bob's certificates.
+fn alice_and_bob(pki: &TestPki, tables: &str) -> (Proxy, [(ClientCert, mcp::Session); 2]) {
+    let proxy = mtls_proxy(pki, tables);
+    let callers = ["alice", "bob"].map(|name| {
+        let cert = pki.client_named(name);
+        let session = open(&proxy, pki, (&cert, &[]));
+        (cert, session)
+    });
+    (proxy, callers)
+}
+
 #[test]
 fn each_client_certificate_is_its_own_principal_and_owns_its_sessions() {
     let pki = TestPki::new("shadowcat mTLS CA");
-    let proxy = mtls_proxy(&pki, "");
-    let (alice, bob) = (pki.client_named("alice"), pki.client_named("bob"));
-    let alice_session = open(&proxy, &pki, (&alice, &[]));
-    let bob_session = open(&proxy, &pki, (&bob, &[]));
+    let (proxy, [(alice, alice_session), (bob, bob_session)]) = alice_and_bob(&pki, "");
     // The same certificate on a new connection is the same principal: its session serves it.
     let echo = mcp::echo(json!(2), "mine");
     let (status, messages, _) = exchange(&proxy, &pki, (&alice, &[]), Some(&alice_session), &echo);
     assert_eq!(status, 200, "{messages:?}");
     assert_eq!(mcp::result_text(&messages[0]), "mine");
     // Another certificate's request for it is a 404 (the session is unknown to bob), both ways.
-    let (status, _, _) = exchange(&proxy, &pki, (&bob, &[]), Some(&alice_session), &echo);
-    assert_eq!(status, 404);
-    let (status, _, _) = exchange(&proxy, &pki, (&alice, &[]), Some(&bob_session), &echo);
-    assert_eq!(status, 404);
-    let (status, _, _) = exchange(&proxy, &pki, (&bob, &[]), Some(&bob_session), &echo);
-    assert_eq!(status, 200);
+    for (cert, session, expected) in [
+        (&bob, &alice_session, 404),
+        (&alice, &bob_session, 404),
+        (&bob, &bob_session, 200),
+    ] {
+        let (status, _, _) = exchange(&proxy, &pki, (cert, &[]), Some(session), &echo);
+        assert_eq!(status, expected, "{}", session.id);
+    }
     proxy.stop();
 }
 
@@ -100,10 +110,7 @@ fn a_policy_on_certificate_subjects_shows_alice_a_tool_hidden_from_bob() {
     let policy = "[[listeners.main.routes.policy]]\naction = \"allow\"\n\
                   principals = [\"CN=alice,O=*\"]\n\
                   [[listeners.main.routes.policy]]\naction = \"deny\"\ntools = [\"echo\"]\n";
-    let proxy = mtls_proxy(&pki, policy);
-    let (alice, bob) = (pki.client_named("alice"), pki.client_named("bob"));
-    let alice_session = open(&proxy, &pki, (&alice, &[]));
-    let bob_session = open(&proxy, &pki, (&bob, &[]));
+    let (proxy, [(alice, alice_session), (bob, bob_session)]) = alice_and_bob(&pki, policy);
     assert!(listed(&proxy, &pki, (&alice, &[]), &alice_session).contains(&"echo".to_owned()));
     let bobs = listed(&proxy, &pki, (&bob, &[]), &bob_session);
     assert!(
@@ -124,11 +131,8 @@ fn rate_limits_per_principal_count_each_certificate_apart() {
     let pki = TestPki::new("shadowcat mTLS CA");
     let limit = "[listeners.main.routes.rate_limit]\n\
                  per_principal = { \"CN=alice,O=Example\" = \"1/h\" }\n";
-    let proxy = mtls_proxy(&pki, limit);
-    let (alice, bob) = (pki.client_named("alice"), pki.client_named("bob"));
     // alice's one request an hour is her initialize; bob has no limit.
-    let alice_session = open(&proxy, &pki, (&alice, &[]));
-    let bob_session = open(&proxy, &pki, (&bob, &[]));
+    let (proxy, [(alice, alice_session), (bob, bob_session)]) = alice_and_bob(&pki, limit);
     let echo = mcp::echo(json!(3), "again");
     let (status, messages, _) = exchange(&proxy, &pki, (&alice, &[]), Some(&alice_session), &echo);
     assert_eq!(status, 429, "{messages:?}");
