@@ -179,14 +179,8 @@ tls_client_ca = {ca}
 [[listeners.main.routes]]
 path = "/mcp"
 upstream = "demo"
-
-[[listeners.main.routes.policy]]
-action = "allow"
-principals = ["CN=alice,O=Example"]
-
-[[listeners.main.routes.policy]]
-action = "deny"
-tools = ["echo"]
+# alice's certificate keeps `echo`; every other one loses it.
+policy = [{{ action = "allow", principals = ["CN=alice,O=Example"] }}, {{ action = "deny", tools = ["echo"] }}]
 
 [upstreams.demo]
 url = {upstream}
