@@ -89,7 +89,6 @@ if [[ -z $MODERN_SERVER_BIN ]]; then
 fi
 [[ -x $BIN ]] || die "no executable at $BIN"
 [[ -x $MODERN_SERVER_BIN ]] || die "no executable at $MODERN_SERVER_BIN"
-mkdir -p "$RESULTS_DIR"
 
 say "# shadowcat eras bench $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "# host: $(uname -r), $NCPU cpus, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"

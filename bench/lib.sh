@@ -12,6 +12,7 @@
 CLK_TCK=$(getconf CLK_TCK)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/shadowcat-bench.XXXXXX")
 RESULTS_DIR="$BENCH/results"
+mkdir -p "$RESULTS_DIR"
 RESULTS="$RESULTS_DIR/$(date +%Y%m%d-%H%M%S).txt"
 PIDS=()
 

@@ -34,7 +34,6 @@ PROTOCOL_VERSION=2025-06-18
 
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
-mkdir -p "$RESULTS_DIR"
 resolve_bin
 command -v python3 >/dev/null || die "python3 not found"
 

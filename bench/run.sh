@@ -209,7 +209,6 @@ if ! command -v wrk >/dev/null; then
 fi
 
 resolve_bin
-mkdir -p "$RESULTS_DIR"
 
 # shellcheck disable=SC2046 # placement_flags prints two words on purpose
 start_server demo-server demo-server --http 127.0.0.1:0 $(placement_flags "$UPSTREAM_SHARDS" "$UPSTREAM_CORES")

@@ -63,7 +63,6 @@ source "$BENCH/lib.sh"
 command -v wrk >/dev/null || die "wrk is required (apt-get install wrk, or run bench/run.sh once)"
 command -v python3 >/dev/null || die "python3 is required"
 resolve_bin
-mkdir -p "$RESULTS_DIR"
 
 say "# shadowcat scale bench $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "# host: $(uname -r), $NCPU cpus; proxy --shards $PROXY_SHARDS $PROXY_ARGS; wrk cores '${WRK_CORES:-any}'"

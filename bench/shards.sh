@@ -49,7 +49,6 @@ source "$BENCH/lib.sh"
 
 command -v wrk >/dev/null || die "wrk is required (apt-get install wrk, or run bench/run.sh once)"
 resolve_bin
-mkdir -p "$RESULTS_DIR"
 
 start_server demo-server demo-server --http 127.0.0.1:0 --shards "$UPSTREAM_SHARDS"
 UPSTREAM_PID=$STARTED_PID

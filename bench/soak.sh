@@ -31,7 +31,6 @@ PROTOCOL_VERSION=2025-06-18
 
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
-mkdir -p "$RESULTS_DIR"
 resolve_bin
 command -v wrk >/dev/null || die "wrk not found (scripts/setup.sh installs it)"
 

@@ -154,7 +154,6 @@ resolve_bin
 BIN=$(realpath "$BIN")
 read -r -a STDIO_CMD <<<"${STDIO_SERVER:-$BIN demo-server --stdio}"
 check_stdio_server
-mkdir -p "$RESULTS_DIR"
 
 say "# shadowcat stdio bench $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "# host: $(uname -r), $NCPU cpus, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
