@@ -48,6 +48,7 @@ pub enum OutFraming {
     NoBody,
 }
 
+#[inline]
 fn dropped(name: &[u8], extra: &[&str], head: &impl Head) -> bool {
     // `Head::is_hop_by_hop` covers the fixed set and names listed in every `Connection` field.
     head.is_hop_by_hop(name)
