@@ -1,59 +1,74 @@
-//! The record of the request being polled on this thread: [`within`] runs a request's future
-//! with its record current during each poll (as `tracing`'s `Instrument` does with spans), and
-//! [`note`] lets code deep in the request (the policy stage, the status counter) add a fact
-//! without every signature carrying the record. Futures spawned by the request are not inside
-//! it: what they write is not this request's answer.
+//! The record of the request being served on this thread: [`connection`] runs a client
+//! connection's future with that connection's slot current during each of its polls (as
+//! `tracing`'s `Instrument` does with spans); the connection loop puts each request's record
+//! in the slot ([`begin`], [`end`]); [`note`] lets code deep in the request (the policy stage,
+//! the status counter) add a fact without every signature carrying the record. Futures the
+//! request spawns are not inside it: what they write is not this request's answer.
 //!
-//! Not here: what is noted (record.rs). Cost: without an audit log the caller awaits its
-//! future bare, and [`note`] is one thread-local read.
+//! Not here: what is noted (record.rs). Cost: connections of a shard without an audit log are
+//! not wrapped, and [`note`] is one thread-local read; with one, the wrapper is per connection
+//! (nothing is moved or allocated per request).
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::pin;
 use std::rc::Rc;
 
 use super::Record;
 
-/// A request's record, shared by its connection loop and its polls.
-pub type Shared = Rc<RefCell<Record>>;
+/// One connection's request record, while a request is in flight.
+type Slot = Rc<RefCell<Option<Record>>>;
 
 thread_local! {
-    static CURRENT: RefCell<Option<Shared>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Slot>> = const { RefCell::new(None) };
 }
 
-/// Runs `future` with `record` current during each of its polls. The future comes boxed:
-/// only requests with a record pay for it, and the caller's own future stays small.
-pub async fn within<F: Future>(record: &Shared, mut future: Pin<Box<F>>) -> F::Output {
+/// Runs the connection future `future` with its own slot current during each poll.
+pub async fn connection<F: Future>(future: F) -> F::Output {
+    let slot = Slot::default();
+    let mut future = pin!(future);
     futures_lite::future::poll_fn(|cx| {
-        let _current = Enter::new(record.clone());
+        let _current = Enter::new(slot.clone());
         future.as_mut().poll(cx)
     })
     .await
 }
 
-/// Adds to the current request's record, if there is one.
-pub fn note(add: impl FnOnce(&mut Record)) {
-    CURRENT.with_borrow(|current| {
-        if let Some(record) = current {
-            add(&mut record.borrow_mut());
+/// Makes `record` the record of the connection's request (inside [`connection`]; elsewhere
+/// it is dropped).
+pub fn begin(record: Record) {
+    CURRENT.with_borrow(|slot| {
+        if let Some(slot) = slot {
+            *slot.borrow_mut() = Some(record);
         }
     });
 }
 
-/// Whether a request's record is current (lets callers skip work only the audit needs).
-pub fn active() -> bool {
-    CURRENT.with_borrow(Option::is_some)
+/// Takes the connection's request record out, once the request ended.
+pub fn end() -> Option<Record> {
+    CURRENT.with_borrow(|slot| slot.as_ref().and_then(|slot| slot.borrow_mut().take()))
 }
 
-/// Makes a record current until dropped, then restores the one before.
+/// Adds to the current request's record, if there is one.
+pub fn note(add: impl FnOnce(&mut Record)) {
+    CURRENT.with_borrow(|slot| {
+        if let Some(slot) = slot {
+            if let Some(record) = slot.borrow_mut().as_mut() {
+                add(record);
+            }
+        }
+    });
+}
+
+/// Makes a slot current until dropped, then restores the one before.
 struct Enter {
-    before: Option<Shared>,
+    before: Option<Slot>,
 }
 
 impl Enter {
-    fn new(record: Shared) -> Enter {
+    fn new(slot: Slot) -> Enter {
         Enter {
-            before: CURRENT.replace(Some(record)),
+            before: CURRENT.replace(Some(slot)),
         }
     }
 }
@@ -69,20 +84,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn notes_reach_the_polled_request_only() {
-        let record: Shared = Rc::new(RefCell::new(Record::new("POST")));
-        note(|r| r.set_status(500)); // no request current: dropped
-        let ran = futures_lite::future::block_on(within(
-            &record,
-            Box::pin(async {
-                assert!(active());
-                futures_lite::future::yield_now().await;
-                note(|r| r.set_status(202));
-                7
-            }),
-        ));
-        assert_eq!(ran, 7);
-        assert!(!active());
-        assert_eq!(record.borrow().status, Some(202));
+    fn notes_reach_the_polled_connection_only() {
+        begin(Record::new("GET")); // no connection current: dropped
+        note(|r| r.set_status(500));
+        assert!(end().is_none());
+        let other = connection(async {
+            begin(Record::new("POST"));
+            futures_lite::future::yield_now().await;
+            note(|r| r.set_status(404));
+            end()
+        });
+        let ran = futures_lite::future::block_on(connection(async {
+            begin(Record::new("POST"));
+            futures_lite::future::yield_now().await;
+            note(|r| r.set_status(202));
+            // Another connection polled in between keeps its own record.
+            let other = other.await.and_then(|r| r.status);
+            (end().and_then(|r| r.status), other)
+        }));
+        assert_eq!(ran, (Some(202), Some(404)));
+        assert!(end().is_none());
     }
 }

@@ -6,12 +6,12 @@
 //! Not here: the record, the line and the file (the audit module). Cost without `[audit]`:
 //! one `Option` check per request; nothing is allocated.
 
-use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 
 use shards::latch::Latch;
 
-use crate::audit::scope::{self, Shared};
+use crate::audit::scope;
 use crate::audit::{Outcome, Record};
 use crate::auth::AuthError;
 use crate::config::RouteId;
@@ -24,9 +24,12 @@ use super::metrics::Counter;
 use super::respond::error_status;
 use super::state::ShardState;
 
-/// A record for the request whose head is `head`, when the shard keeps an audit log.
-pub fn open(state: &ShardState, head: &RequestHead) -> Option<Shared> {
-    state.audit.as_ref()?;
+/// Opens the record of the request whose head is `head`, when the shard keeps an audit log
+/// (the connection runs inside `audit::scope::connection`, see [`spawn_connection`]).
+pub fn open(state: &ShardState, head: &RequestHead) {
+    if state.audit.is_none() {
+        return;
+    }
     let method = match head.method() {
         HttpMethod::Get => "GET",
         HttpMethod::Head => "HEAD",
@@ -37,7 +40,17 @@ pub fn open(state: &ShardState, head: &RequestHead) -> Option<Shared> {
         HttpMethod::Patch => "PATCH",
         HttpMethod::Other => "OTHER",
     };
-    Some(Rc::new(RefCell::new(Record::new(method))))
+    scope::begin(Record::new(method));
+}
+
+/// Runs a client connection's future as a task: inside its own audit scope when the shard
+/// keeps an audit log (one wrapper per connection, nothing per request), bare otherwise.
+pub fn spawn_connection(state: &ShardState, connection: impl Future<Output = ()> + 'static) {
+    if state.audit.is_some() {
+        glommio::spawn_local(scope::connection(connection)).detach();
+    } else {
+        glommio::spawn_local(connection).detach();
+    }
 }
 
 /// Refuses the request while `audit.required` is set and lines cannot be written.
@@ -105,13 +118,15 @@ pub fn note_error(err: &ProxyError) {
     }
 }
 
-/// Closes `record` and queues its line (nothing for requests that matched no route and were
-/// not refused: unknown paths, the metadata document).
-pub fn close(state: &ShardState, record: Option<Shared>) {
-    let (Some(log), Some(record)) = (&state.audit, record) else {
+/// Closes the request's record and queues its line (nothing for requests that matched no
+/// route and were not refused: unknown paths, the metadata document).
+pub fn close(state: &ShardState) {
+    let Some(log) = &state.audit else {
         return;
     };
-    let record = record.borrow();
+    let Some(record) = scope::end() else {
+        return;
+    };
     if record.route.is_none() && record.outcome.is_none() {
         return;
     }

@@ -54,11 +54,11 @@ pub async fn accept_loop(state: Rc<ShardState>, listener: ListenerId, socket: Ne
         match &tls {
             None => {
                 let conn = serve(state.clone(), listener, stream, Vec::new(), None);
-                glommio::spawn_local(conn).detach();
+                audit::spawn_connection(&state, conn);
             }
             Some(config) => {
                 let handshake = serve_tls(state.clone(), listener, stream, config.clone());
-                glommio::spawn_local(handshake).detach();
+                audit::spawn_connection(&state, handshake);
             }
         }
     })
@@ -93,7 +93,10 @@ async fn serve_tls(
 pub fn adopt(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener: ListenerId) {
     state.metrics.incr(Counter::HandoffsIn);
     let stream = state.io.stream(fd);
-    glommio::spawn_local(serve(state.clone(), listener, stream, buffered, None)).detach();
+    audit::spawn_connection(
+        state,
+        serve(state.clone(), listener, stream, buffered, None),
+    );
 }
 
 /// Serves one client connection until it closes, errs, moves to another shard or shutdown.
@@ -129,17 +132,9 @@ pub async fn serve(
             let _ = answer_error(&state, &mut conn, &ProxyError::ShuttingDown, false).await;
             break;
         };
-        let record = audit::open(&state, &head);
-        // Each arm builds its own future: one built before the `match` is a 16 KiB value
-        // moved into the await (a memcpy per request, ~8 000 instructions).
-        let keep = match &record {
-            None => handle(&state, (listener, peer.as_ref()), &mut conn, &head).await,
-            Some(record) => {
-                let handled = handle(&state, (listener, peer.as_ref()), &mut conn, &head);
-                crate::audit::scope::within(record, Box::pin(handled)).await
-            }
-        };
-        audit::close(&state, record);
+        audit::open(&state, &head);
+        let keep = handle(&state, (listener, peer.as_ref()), &mut conn, &head).await;
+        audit::close(&state);
         if !keep || state.shutdown.is_fired() {
             break;
         }
