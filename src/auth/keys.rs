@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use shards::io::ShardIo;
 use shards::latch::Latch;
 
-use super::fetch;
 use super::jwks::KeySet;
+use crate::upstream::fetch;
 
 /// Shortest time between two fetches caused by unknown key ids.
 pub(super) const MIN_REFRESH: Duration = Duration::from_secs(10);

@@ -88,6 +88,22 @@ impl UpstreamHeaders {
         self.fields.iter().map(|(name, _)| name.as_str())
     }
 
+    /// These headers and `Authorization: Bearer {token}` (an upstream OAuth token, checked by
+    /// the caller to be an RFC 6750 `b64token`). `Debug` and `config check` still show only the
+    /// configured names.
+    pub fn with_bearer(&self, token: &str) -> UpstreamHeaders {
+        const BEARER: &[u8] = b"Authorization: Bearer ";
+        let mut lines = Vec::with_capacity(self.lines.len() + BEARER.len() + token.len() + 2);
+        lines.extend_from_slice(&self.lines);
+        lines.extend_from_slice(BEARER);
+        lines.extend_from_slice(token.as_bytes());
+        lines.extend_from_slice(b"\r\n");
+        UpstreamHeaders {
+            fields: self.fields.clone(),
+            lines: lines.into_boxed_slice(),
+        }
+    }
+
     /// `(name, template)` as written (`${env:NAME}` unexpanded), for `config check`.
     pub(crate) fn templates(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields
@@ -234,7 +250,7 @@ fn expand(template: &str, lookup: &dyn Fn(&str) -> Option<OsString>) -> Result<V
 }
 
 /// A portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
-fn is_env_name(name: &str) -> bool {
+pub(super) fn is_env_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes
         .next()

@@ -60,6 +60,13 @@ fn classify(
             id.as_ref(),
             &[("Retry-After", "1")],
         ),
+        E::UpstreamToken { id, refused: true } => (403, jsonrpc::FORBIDDEN, id.as_ref(), &[]),
+        E::UpstreamToken { id, .. } => (
+            503,
+            jsonrpc::UPSTREAM_TOKEN_UNAVAILABLE,
+            id.as_ref(),
+            &[("Retry-After", "5")],
+        ),
         E::Internal(_) => (500, jsonrpc::INTERNAL_ERROR, None, &[]),
         E::TooManySessions { id } => (
             503,
@@ -114,6 +121,16 @@ fn public_message(err: &ProxyError) -> String {
             "Upstream MCP server sent an invalid response".into()
         }
         ProxyError::Internal(_) => "Internal proxy error".into(),
+        ProxyError::UpstreamToken { refused: false, .. } => {
+            "The proxy has no access token for the upstream MCP server (its authorization server \
+             is unreachable or refuses the proxy); retry"
+                .into()
+        }
+        ProxyError::UpstreamToken { refused: true, .. } => {
+            "The authorization server refused to exchange your access token for one the \
+             upstream MCP server accepts"
+                .into()
+        }
         ProxyError::Auth(refusal) => refusal.error.message(),
         ProxyError::UnsupportedVersion {
             requested,
