@@ -87,9 +87,12 @@ fn an_unset_or_empty_secret_variable_is_named_and_the_secret_never_shows() {
     );
 }
 
+/// Makes one field of a table bad.
+type Spoil = fn(&mut RawUpstreamOAuth);
+
 #[test]
 fn missing_fields_and_bad_values_name_their_key() {
-    let cases: [(fn(&mut RawUpstreamOAuth), &str); 6] = [
+    let cases: [(Spoil, &str); 6] = [
         (|r| r.token_url = None, "token_url"),
         (|r| r.client_id = None, "client_id"),
         (|r| r.client_secret_env = None, "client_secret_env"),
