@@ -27,9 +27,6 @@ const LEGACY_VERSION: ProtocolVersion = ProtocolVersion::LATEST_SESSIONFUL;
 /// How long a request waits for an evicted idle child to be reaped.
 const EVICT_WAIT: Duration = Duration::from_secs(5);
 
-/// Why a request to an upstream with `oauth` was not sent.
-const NO_TOKEN: &str = "no access token for the upstream (its authorization server is unreachable or refuses the proxy)";
-
 /// Builds a POST to an HTTP upstream with the session's headers and the upstream's configured
 /// ones.
 fn post_request(
@@ -44,7 +41,7 @@ fn post_request(
         .ok_or_else(|| Failure::Unavailable("not an HTTP upstream".into()))?;
     let configured = state
         .upstream_headers(upstream, owner)
-        .map_err(|_| Failure::Unavailable(NO_TOKEN.into()))?;
+        .map_err(|_| Failure::NoToken)?;
     let mut headers: Vec<(&str, &[u8])> = vec![
         ("Host", url.authority.as_bytes()),
         ("Content-Type", b"application/json"),
