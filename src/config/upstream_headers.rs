@@ -137,14 +137,20 @@ pub(super) fn resolve_headers(
     };
     let key = format!("upstreams.{name}.headers");
     if stdio {
-        return Err(Error::Conflict {
-            key,
-            other: format!("upstreams.{name}.command"),
-            allowed: "headers apply to HTTP upstreams (url); a stdio server gets its \
-                      credentials as environment variables (env)",
-        });
+        let allowed = "headers apply to HTTP upstreams (url); a stdio server gets its \
+                       credentials as environment variables (env)";
+        return Err(stdio_conflict(key, name, allowed));
     }
     build(&key, written, &|var| std::env::var_os(var))
+}
+
+/// The error for `key`, a setting of HTTP upstreams, on the stdio upstream `name`.
+pub(super) fn stdio_conflict(key: String, name: &str, allowed: &'static str) -> Error {
+    Error::Conflict {
+        key,
+        other: format!("upstreams.{name}.command"),
+        allowed,
+    }
 }
 
 /// Checks and renders `written` (keys for errors: `key`), looking variables up with `lookup`.

@@ -15,7 +15,7 @@ use super::auth::RouteAuth;
 use super::auth::{auth_url, is_header_safe};
 use super::error::Error;
 use super::raw::{RawUpstream, RawUpstreamOAuth};
-use super::upstream_headers::{is_env_name, UpstreamHeaders};
+use super::upstream_headers::{is_env_name, stdio_conflict, UpstreamHeaders};
 
 /// The proxy's OAuth client towards one upstream.
 #[derive(Clone, PartialEq, Eq)]
@@ -111,12 +111,9 @@ pub(super) fn resolve_oauth(
         });
     }
     if stdio {
-        return Err(Error::Conflict {
-            key,
-            other: format!("upstreams.{name}.command"),
-            allowed: "oauth applies to HTTP upstreams (url); a stdio server gets its \
-                      credentials as environment variables (env)",
-        });
+        let allowed = "oauth applies to HTTP upstreams (url); a stdio server gets its \
+                       credentials as environment variables (env)";
+        return Err(stdio_conflict(key, name, allowed));
     }
     if headers
         .names()

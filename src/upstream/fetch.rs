@@ -31,10 +31,11 @@ pub(crate) struct Document {
     pub(crate) max_age: Option<Duration>,
 }
 
-/// What to send besides the method and URL.
+/// What to send.
 #[derive(Debug, Clone, Copy)]
 struct Outgoing<'a> {
     method: &'static str,
+    url: &'a str,
     /// The `Authorization` value, if any.
     authorization: Option<&'a [u8]>,
     /// An `application/x-www-form-urlencoded` body, if any.
@@ -50,10 +51,11 @@ struct Outgoing<'a> {
 pub(crate) async fn get(io: &ShardIo, url: &str, deadline: Duration) -> Result<Document, String> {
     let outgoing = Outgoing {
         method: "GET",
+        url,
         authorization: None,
         form: None,
     };
-    let doc = send(io, url, outgoing, deadline).await?;
+    let doc = send(io, outgoing, deadline).await?;
     if doc.status != 200 {
         return Err(format!("GET {url}: status {}", doc.status));
     }
@@ -74,34 +76,34 @@ pub(crate) async fn post_form(
 ) -> Result<Document, String> {
     let outgoing = Outgoing {
         method: "POST",
+        url,
         authorization: Some(authorization),
         form: Some(form),
     };
-    send(io, url, outgoing, deadline).await
+    send(io, outgoing, deadline).await
 }
 
 async fn send(
     io: &ShardIo,
-    url: &str,
     outgoing: Outgoing<'_>,
     deadline: Duration,
 ) -> Result<Document, String> {
-    let exchange = Box::pin(send_now(io, url, outgoing, deadline));
+    let exchange = Box::pin(send_now(io, outgoing, deadline));
     match shards::timeout::within(deadline, exchange).await {
         Some(result) => result,
         None => Err(format!(
-            "{} {url}: no answer within {deadline:?}",
-            outgoing.method
+            "{} {}: no answer within {deadline:?}",
+            outgoing.method, outgoing.url
         )),
     }
 }
 
 async fn send_now(
     io: &ShardIo,
-    text: &str,
     outgoing: Outgoing<'_>,
     deadline: Duration,
 ) -> Result<Document, String> {
+    let text = outgoing.url;
     let fail = |what: &dyn std::fmt::Display| format!("{} {text}: {what}", outgoing.method);
     let url = url::Url::parse(text).map_err(|e| fail(&e))?;
     let host = url.host_str().ok_or_else(|| fail(&"no host"))?.to_owned();

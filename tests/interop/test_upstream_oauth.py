@@ -51,14 +51,7 @@ DEADLINE_S = 30.0
 @pytest.fixture(scope="module")
 def token_server() -> Iterator[oauth.OAuthServer]:
     """The authorization server with the proxy's confidential client and short-lived tokens."""
-    try:
-        server = oauth.start_oauth_server("--client", f"{CLIENT_ID}:{SECRET}", "--ttl", str(TTL_S))
-    except harness.HarnessError as error:
-        pytest.fail(str(error), pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from auth.serving(lambda: oauth.start_oauth_server("--client", f"{CLIENT_ID}:{SECRET}", "--ttl", str(TTL_S)))
 
 
 def client_flags(token_url: str, *extra: str) -> list[str]:

@@ -207,36 +207,12 @@ impl UpstreamCredentials {
         if self.oauth.token_exchange {
             return;
         }
-        let mut retry = RETRY;
-        loop {
+        super::refresh::keep_fresh(stop, (RETRY, MAX_RETRY), async || {
             let stale = Rc::new(Latch::default());
             *self.stale.borrow_mut() = stale.clone();
-            let wait = match self.refresh().await {
-                Ok(after) => {
-                    retry = RETRY;
-                    after
-                }
-                Err(()) => {
-                    let wait = retry;
-                    retry = (retry * 2).min(MAX_RETRY);
-                    wait
-                }
-            };
-            let woken = futures_lite::future::or(
-                async {
-                    glommio::timer::sleep(wait).await;
-                    false
-                },
-                async {
-                    futures_lite::future::or(stop.wait(), stale.wait()).await;
-                    true
-                },
-            )
-            .await;
-            if woken && stop.is_fired() {
-                return;
-            }
-        }
+            (self.refresh().await, Some(stale))
+        })
+        .await;
     }
 
     /// One client credentials request; on success the token replaces the old one and the
