@@ -9,15 +9,16 @@ use crate::mcp::{jsonrpc, JsonRpcId, ProtocolVersion};
 use super::error::ProxyError;
 use super::headers::local_response;
 
-/// Status, JSON-RPC code, the id to echo and extra headers for an error.
-fn classify(
-    err: &ProxyError,
-) -> (
+/// Status, JSON-RPC code, the id to echo and extra headers of an error answer.
+type Classified<'e> = (
     u16,
     i32,
-    Option<&JsonRpcId>,
+    Option<&'e JsonRpcId>,
     &'static [(&'static str, &'static str)],
-) {
+);
+
+/// How an error is answered.
+fn classify(err: &ProxyError) -> Classified<'_> {
     use ProxyError as E;
     match err {
         E::Http(e) => (e.status(), jsonrpc::INVALID_REQUEST, None, &[]),
@@ -60,13 +61,7 @@ fn classify(
             id.as_ref(),
             &[("Retry-After", "1")],
         ),
-        E::UpstreamToken { id, refused: true } => (403, jsonrpc::FORBIDDEN, id.as_ref(), &[]),
-        E::UpstreamToken { id, .. } => (
-            503,
-            jsonrpc::UPSTREAM_TOKEN_UNAVAILABLE,
-            id.as_ref(),
-            &[("Retry-After", "5")],
-        ),
+        E::UpstreamToken { id, refused } => no_token(id.as_ref(), *refused),
         E::Internal(_) => (500, jsonrpc::INTERNAL_ERROR, None, &[]),
         E::TooManySessions { id } => (
             503,
@@ -104,6 +99,15 @@ fn classify(
 /// The HTTP status `err` is answered with.
 pub fn error_status(err: &ProxyError) -> u16 {
     classify(err).0
+}
+
+/// A request without an upstream token: a refused exchange is 403; no token yet 503.
+fn no_token(id: Option<&JsonRpcId>, refused: bool) -> Classified<'_> {
+    if refused {
+        return (403, jsonrpc::FORBIDDEN, id, &[]);
+    }
+    let retry: &[(&str, &str)] = &[("Retry-After", "5")];
+    (503, jsonrpc::UPSTREAM_TOKEN_UNAVAILABLE, id, retry)
 }
 
 /// The message clients see: short and free of upstream internals.

@@ -129,6 +129,33 @@ async fn send_now(
         Some(port) => format!("{host}:{port}"),
         None => host.clone(),
     };
+    let request = request_bytes(outgoing, &target, &authority);
+    conn.write_all(&request).await.map_err(|e| fail(&e))?;
+    conn.flush().await.map_err(|e| fail(&e))?;
+    let limits = Limits::default();
+    let mut head = ResponseHead::default();
+    conn.read_final_response_head(&limits, &mut head)
+        .await
+        .map_err(|e| fail(&e))?;
+    let method = if outgoing.form.is_some() {
+        Method::Post
+    } else {
+        Method::Get
+    };
+    let framing = head.framing(method).map_err(|e| fail(&e))?;
+    let mut body = Vec::new();
+    conn.read_response_body(framing, MAX_DOCUMENT, &mut body)
+        .await
+        .map_err(|e| fail(&e))?;
+    Ok(Document {
+        status: head.status(),
+        max_age: max_age(&head),
+        body,
+    })
+}
+
+/// The request's bytes: head (`target` on `authority`) and form, if any.
+fn request_bytes(outgoing: Outgoing<'_>, target: &str, authority: &str) -> Vec<u8> {
     let mut request = Vec::with_capacity(512);
     let fields = [
         ("Host", authority.as_bytes()),
@@ -165,28 +192,7 @@ async fn send_now(
             request.extend_from_slice(form);
         }
     }
-    conn.write_all(&request).await.map_err(|e| fail(&e))?;
-    conn.flush().await.map_err(|e| fail(&e))?;
-    let limits = Limits::default();
-    let mut head = ResponseHead::default();
-    conn.read_final_response_head(&limits, &mut head)
-        .await
-        .map_err(|e| fail(&e))?;
-    let method = if outgoing.form.is_some() {
-        Method::Post
-    } else {
-        Method::Get
-    };
-    let framing = head.framing(method).map_err(|e| fail(&e))?;
-    let mut body = Vec::new();
-    conn.read_response_body(framing, MAX_DOCUMENT, &mut body)
-        .await
-        .map_err(|e| fail(&e))?;
-    Ok(Document {
-        status: head.status(),
-        max_age: max_age(&head),
-        body,
-    })
+    request
 }
 
 /// The host's addresses: an IP literal as it is, a name through the resolver on glommio's
