@@ -261,9 +261,8 @@ fn resolve_listener(
         )?;
         // A client certificate names the callers of routes without `auth` (mTLS).
         let named_callers = auth.is_some() || client_certs;
-        if let Some(up) = upstreams.get(upstream) {
-            check_route(&key, up.oauth.as_ref(), auth.as_ref())?;
-        }
+        let oauth = upstreams.get(upstream).and_then(|u| u.oauth.as_ref());
+        check_route(&key, oauth, auth.as_ref())?;
         let policy = Policy::build(
             &key,
             &route.policy,

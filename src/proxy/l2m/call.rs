@@ -429,6 +429,7 @@ async fn round<S: Sink>(
         Some(Err(e)) => return Ok(RoundEnd::Failed(e)),
         Some(Ok(reply)) => reply,
     };
+    state.upstream_answered(session.upstream, reply.status(), &session.owner);
     if reply.status() == 404 {
         // Dropped, not pooled: its body is unread.
         drop(reply);

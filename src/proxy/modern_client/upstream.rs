@@ -360,6 +360,7 @@ impl UpSession {
                     .await
                     .map_err(failure)?;
                 let status = ex.head.status();
+                state.upstream_answered(upstream, status, owner);
                 if status == 404 {
                     finish(state, ex, false);
                     return Err(Failure::SessionGone);
