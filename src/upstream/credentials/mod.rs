@@ -250,3 +250,66 @@ impl UpstreamCredentials {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Client credentials, or token exchange when `exchange`.
+    fn credentials(exchange: bool) -> Rc<UpstreamCredentials> {
+        let text = "[upstreams.up]\nurl = \"http://127.0.0.1:2/mcp\"\n[upstreams.up.oauth]\n\
+                    token_url = \"http://127.0.0.1:1/token\"\nclient_id = \"c\"\n\
+                    client_secret_env = \"PATH\"\n";
+        let config = crate::config::from_toml_str(text, "test").unwrap();
+        let mut upstream = config.upstreams[0].clone();
+        upstream.oauth.as_mut().unwrap().token_exchange = exchange;
+        UpstreamCredentials::build(&ShardIo::glommio(), &upstream).unwrap()
+    }
+
+    #[test]
+    fn no_token_means_no_header_lines_and_a_401_asks_for_one_early_refresh() {
+        let creds = credentials(false);
+        assert_eq!(creds.headers("anyone").unwrap_err(), NoToken::Unavailable);
+        let headers = Rc::new(creds.configured.with_bearer("tok"));
+        *creds.current.borrow_mut() = Some(Current {
+            headers,
+            expires: Instant::now() + Duration::from_secs(60),
+        });
+        let lines = creds.headers("anyone").unwrap();
+        assert_eq!(lines.lines(), b"Authorization: Bearer tok\r\n");
+        let stale = creds.stale.borrow().clone();
+        creds.rejected("anyone");
+        assert!(stale.is_fired(), "no request yet: refresh now");
+        let stale = Rc::new(Latch::default());
+        *creds.stale.borrow_mut() = stale.clone();
+        creds.last_request.set(Some(Instant::now()));
+        creds.rejected("anyone");
+        assert!(!stale.is_fired(), "a request just went out: no flood");
+        *creds.current.borrow_mut() = Some(Current {
+            headers: Rc::new(UpstreamHeaders::default()),
+            expires: Instant::now(),
+        });
+        assert_eq!(
+            creds.headers("anyone").unwrap_err(),
+            NoToken::Unavailable,
+            "expired"
+        );
+    }
+
+    #[test]
+    fn exchanged_tokens_are_per_principal_and_a_401_forgets_one() {
+        let creds = credentials(true);
+        assert!(creds.exchanges());
+        let later = Instant::now() + Duration::from_secs(60);
+        let headers = Rc::new(creds.configured.with_bearer("alice-upstream"));
+        let entry = (subject_tag("alice-token"), headers);
+        creds
+            .exchanged
+            .borrow_mut()
+            .insert("alice", entry, later, Instant::now());
+        assert!(creds.headers("alice").is_ok());
+        assert_eq!(creds.headers("bob").unwrap_err(), NoToken::Unavailable);
+        creds.rejected("alice");
+        assert_eq!(creds.headers("alice").unwrap_err(), NoToken::Unavailable);
+    }
+}
