@@ -77,6 +77,10 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
         let (auth, stop) = (auth.clone(), state.clone());
         glommio::spawn_local(async move { auth.maintain(&stop.shutdown).await }).detach();
     }
+    for credentials in state.all_credentials() {
+        let (credentials, stop) = (credentials.clone(), state.clone());
+        glommio::spawn_local(async move { credentials.maintain(&stop.shutdown).await }).detach();
+    }
     // The audit flusher outlives the drain below: the last requests' lines go out too.
     let audit_stop = Rc::new(shards::latch::Latch::default());
     let audit = glommio::spawn_local(audit::flusher(state.clone(), audit_stop.clone()));

@@ -67,6 +67,7 @@ mod tests {
             principal: Principal::token("https://as.example", name),
             scopes: Vec::new(),
             claims: serde_json::Map::new(),
+            token: None,
         })
     }
 

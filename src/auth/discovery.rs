@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use shards::io::ShardIo;
 
-use super::fetch;
+use crate::upstream::fetch;
 
 /// The metadata URLs to try for `issuer`, in order.
 pub(super) fn metadata_urls(issuer: &str) -> Vec<String> {

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use shards::io::ShardIo;
 use shards::latch::Latch;
 
-use super::fetch;
 use super::jwks::KeySet;
+use crate::upstream::fetch;
+use crate::upstream::refresh::keep_fresh;
 
 /// Shortest time between two fetches caused by unknown key ids.
 pub(super) const MIN_REFRESH: Duration = Duration::from_secs(10);
@@ -107,34 +108,8 @@ impl IssuerKeys {
 
     /// Keeps the keys fresh until `stop` fires.
     pub(super) async fn maintain(self: Rc<Self>, stop: &Latch) {
-        let mut retry = RETRY;
-        loop {
-            let wait = match self.refresh().await {
-                Ok(interval) => {
-                    retry = RETRY;
-                    interval
-                }
-                Err(()) => {
-                    let wait = retry;
-                    retry = (retry * 2).min(DEFAULT_REFRESH);
-                    wait
-                }
-            };
-            let stopped = futures_lite::future::or(
-                async {
-                    glommio::timer::sleep(wait).await;
-                    false
-                },
-                async {
-                    stop.wait().await;
-                    true
-                },
-            )
-            .await;
-            if stopped {
-                return;
-            }
-        }
+        let retry = (RETRY, DEFAULT_REFRESH);
+        keep_fresh(stop, retry, async || (self.refresh().await, None)).await;
     }
 
     /// One fetch (discovering the JWKS URL first when needed); on success the new keys

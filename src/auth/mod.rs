@@ -6,7 +6,7 @@
 //! One [`Authenticator`] per route per shard, built from the config snapshot: the issuer's
 //! keys are fetched by the shard itself (keys.rs), the API key file re-read on SIGHUP.
 //! Files: the credential in the head (credential.rs), token checks (jwt.rs, jwks.rs), where
-//! keys come from (keys.rs, discovery.rs, fetch.rs), API keys (api_key.rs), the 401/403
+//! keys come from (keys.rs, discovery.rs; the HTTP exchange is `upstream::fetch`), API keys (api_key.rs), the 401/403
 //! challenge (challenge.rs), the metadata document (metadata.rs), verified tokens kept for
 //! their lifetime (cache.rs).
 //! Not here: where in the pipeline it runs and the HTTP answer (the proxy), sessions'
@@ -19,7 +19,6 @@ mod cache;
 mod challenge;
 mod credential;
 mod discovery;
-mod fetch;
 mod jwks;
 mod jwt;
 mod keys;
@@ -35,7 +34,7 @@ use shards::latch::Latch;
 
 use crate::config::{ApiKeys, RouteAuth, RouteConfig};
 use crate::http::RequestHead;
-use crate::pipeline::Caller;
+use crate::pipeline::{AccessToken, Caller};
 use crate::session::Principal;
 
 use cache::TokenCache;
@@ -164,6 +163,7 @@ impl Authenticator {
             principal: Principal::key(&keys.file.to_string_lossy(), &key.name),
             scopes: key.scopes.clone(),
             claims: serde_json::Map::new(),
+            token: None,
         })
     }
 
@@ -192,6 +192,7 @@ impl Authenticator {
                     principal: Principal::token(&oauth.issuer, &claims.subject),
                     scopes: claims.scopes,
                     claims: claims.claims,
+                    token: Some(AccessToken(token.into())),
                 },
                 claims.expires,
             )),

@@ -108,6 +108,7 @@ pub(crate) fn reverse_raw(args: &ReverseArgs) -> RawConfig {
         tls_insecure: args.upstream_insecure.then_some(true),
         headers: (!args.upstream_headers.is_empty())
             .then(|| args.upstream_headers.iter().cloned().collect()),
+        oauth: args.upstream_oauth.to_raw(),
         ..RawUpstream::default()
     };
     let mut raw = one_route(
@@ -285,7 +286,7 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 45] = [
+    const FLAGS: [(&str, &str); 53] = [
         ("listeners.main.bind", "--bind"),
         ("audit.file", "--audit-log"),
         ("listeners.main.routes[0].rate_limit.rate", "--rate-limit"),
@@ -315,6 +316,26 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("upstreams.main.tls_ca", "--upstream-ca"),
         ("upstreams.main.tls_insecure", "--upstream-insecure"),
         ("upstreams.main.headers", "--upstream-header"),
+        (
+            "upstreams.main.oauth.token_url",
+            "--upstream-oauth-token-url",
+        ),
+        (
+            "upstreams.main.oauth.client_id",
+            "--upstream-oauth-client-id",
+        ),
+        (
+            "upstreams.main.oauth.client_secret_env",
+            "--upstream-oauth-client-secret-env",
+        ),
+        ("upstreams.main.oauth.scopes", "--upstream-oauth-scope"),
+        ("upstreams.main.oauth.audience", "--upstream-oauth-audience"),
+        ("upstreams.main.oauth.resource", "--upstream-oauth-resource"),
+        (
+            "upstreams.main.oauth.token_exchange",
+            "--upstream-token-exchange",
+        ),
+        ("upstreams.main.oauth", "--upstream-oauth-token-url"),
         ("upstreams.main.env", "--env"),
         ("upstreams.main.cwd", "--cwd"),
         ("upstreams.main.mode", "--stdio-mode"),

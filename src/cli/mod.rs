@@ -19,6 +19,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 
 mod command;
 mod forward;
+mod upstream_oauth;
 
 pub use command::{from_cli, Command};
 
@@ -290,6 +291,9 @@ pub struct ReverseArgs {
     #[arg(long = "upstream-header", value_name = "NAME: VALUE", requires = "upstream",
           value_parser = parse_header_pair)]
     pub upstream_headers: Vec<(String, String)>,
+    /// The proxy's OAuth client towards the upstream.
+    #[command(flatten)]
+    pub upstream_oauth: upstream_oauth::UpstreamOAuthArgs,
     /// With --upstream-cmd: "per-session" runs one child per client session; "shared" runs
     /// one child per shard for every session (ids remapped) [default: per-session].
     #[arg(long, value_name = "MODE", conflicts_with = "upstream",

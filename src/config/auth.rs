@@ -137,7 +137,7 @@ pub(super) fn resolve_auth(
 
 /// An issuer or JWKS URL: `https://`, or `http://` on a loopback host (a token's keys must
 /// not be fetchable by anyone on the path).
-fn auth_url(key: &str, text: &str) -> Result<String, Error> {
+pub(super) fn auth_url(key: &str, text: &str) -> Result<String, Error> {
     let invalid = || Error::Invalid {
         key: key.to_owned(),
         value: format!("{text:?}"),
@@ -182,7 +182,7 @@ pub fn loopback_host(url: &url::Url) -> bool {
 }
 
 /// Visible ASCII without `"` or `\`: safe inside a quoted header parameter.
-fn is_header_safe(text: &str) -> bool {
+pub(super) fn is_header_safe(text: &str) -> bool {
     !text.is_empty()
         && text
             .bytes()

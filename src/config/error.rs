@@ -132,6 +132,17 @@ pub enum Error {
         /// The variable's name.
         var: String,
     },
+    /// A setting names an environment variable holding a secret that is not set (or empty).
+    #[error(
+        "`{key}` names the environment variable {var}, which is not set (or empty) in \
+         shadowcat's environment: export the secret in it"
+    )]
+    UnsetSecret {
+        /// TOML path of the setting, or the flag.
+        key: String,
+        /// The variable's name.
+        var: String,
+    },
     /// A listener on a non-loopback address has no Host allow-list.
     #[error(
         "`{key}` is required because the listener binds {value}, which is not a loopback \
@@ -166,6 +177,7 @@ impl Error {
             | Self::ReadSetting { key, .. }
             | Self::BadHeader { key, .. }
             | Self::UnsetEnv { key, .. }
+            | Self::UnsetSecret { key, .. }
             | Self::AllowedHostsRequired { key, .. } => Some(key),
             Self::Read { .. } | Self::Parse { .. } => None,
         }
@@ -209,6 +221,7 @@ impl Error {
             | Self::ReadSetting { key, .. }
             | Self::BadHeader { key, .. }
             | Self::UnsetEnv { key, .. }
+            | Self::UnsetSecret { key, .. }
             | Self::AllowedHostsRequired { key, .. } => swap(key),
             Self::Read { .. } | Self::Parse { .. } => {}
         }

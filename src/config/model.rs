@@ -21,6 +21,7 @@ use super::rate_limit::RateLimit;
 use super::secret::SealKey;
 use super::tools::ToolFilter;
 use super::upstream_headers::UpstreamHeaders;
+use super::upstream_oauth::UpstreamOAuth;
 
 pub use crate::tls::{ListenerTls, UpstreamTrust};
 
@@ -255,6 +256,9 @@ pub struct UpstreamConfig {
     /// Headers sent on every request to it (`headers`; HTTP and legacy SSE upstreams), values
     /// expanded and rendered at load; empty for most upstreams.
     pub headers: UpstreamHeaders,
+    /// The proxy's OAuth client towards it (`oauth`; HTTP and legacy SSE upstreams): its
+    /// requests carry `Authorization: Bearer` with a token from that server.
+    pub oauth: Option<UpstreamOAuth>,
 }
 
 /// Which MCP protocol eras an upstream speaks: decides when the proxy translates between a

@@ -14,6 +14,7 @@ use super::raw::{
     RawAdmin, RawAuth, RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawLog, RawRoute,
     RawRuntime, RawSessions, RawSize, RawTimeouts, RawUpstream,
 };
+use super::upstream_oauth::UpstreamOAuth;
 use super::values::{format_core_list, format_duration, format_size};
 
 /// Prints the effective configuration as TOML, with every default filled in.
@@ -163,6 +164,7 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
                 .tls
                 .then_some(upstream.tls == Some(UpstreamTrust::Insecure)),
             headers: raw_headers(upstream),
+            oauth: upstream.oauth.as_ref().map(UpstreamOAuth::to_raw),
             ..RawUpstream::default()
         },
         UpstreamTransport::Sse(url) => RawUpstream {
@@ -171,6 +173,7 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
             connect_timeout: Some(duration(upstream.connect_timeout)),
             request_timeout,
             headers: raw_headers(upstream),
+            oauth: upstream.oauth.as_ref().map(UpstreamOAuth::to_raw),
             ..RawUpstream::default()
         },
         UpstreamTransport::Stdio(stdio) => RawUpstream {

@@ -273,6 +273,36 @@ pub struct RawUpstream {
     /// in a value is replaced from the environment at load (`$${` writes a literal `${`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
+    /// HTTP and sse: an OAuth access token sent as `Authorization: Bearer` on every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<RawUpstreamOAuth>,
+}
+
+/// `[upstreams.NAME.oauth]`: the proxy's own OAuth client towards the upstream.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstreamOAuth {
+    /// The authorization server's token endpoint (`https://`, `http://` on loopback only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    /// The proxy's client id there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The environment variable holding the client secret (the secret is never written here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_env: Option<String>,
+    /// Scopes asked for (`scope`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// `audience` asked for (RFC 8693 §2.1; many servers take it for client credentials too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// `resource` asked for (RFC 8707): the upstream's URL as the server knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// `true`: exchange each caller's access token (RFC 8693) instead of client credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_exchange: Option<bool>,
 }
 
 /// `[limits]`.

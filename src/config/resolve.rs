@@ -33,6 +33,7 @@ use super::setting::{bind_addr, check_name, count, duration, route_path, Bound};
 use super::stdio::{resolve_stdio, upstream_kind, UpstreamKind};
 use super::tools::ToolFilter;
 use super::upstream_headers::resolve_headers;
+use super::upstream_oauth::{check_route, resolve_oauth};
 use super::upstream_tls::resolve_upstream_tls;
 use super::url::parse_upstream_url;
 use super::values::parse_log_level;
@@ -114,8 +115,11 @@ fn resolve_upstream(
     let tls = resolve_upstream_tls(name, raw, &transport)?;
     let stdio = matches!(transport, UpstreamTransport::Stdio(_));
     let headers = resolve_headers(name, raw, stdio)?;
+    let sse = matches!(transport, UpstreamTransport::Sse(_));
+    let oauth = resolve_oauth(name, raw, (sse, stdio), &headers)?;
     Ok(UpstreamConfig {
         name: name.to_owned(),
+        oauth,
         tls,
         headers,
         transport,
@@ -257,6 +261,8 @@ fn resolve_listener(
         )?;
         // A client certificate names the callers of routes without `auth` (mTLS).
         let named_callers = auth.is_some() || client_certs;
+        let oauth = upstreams.get(upstream).and_then(|u| u.oauth.as_ref());
+        check_route(&key, oauth, auth.as_ref())?;
         let policy = Policy::build(
             &key,
             &route.policy,

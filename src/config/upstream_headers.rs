@@ -88,6 +88,22 @@ impl UpstreamHeaders {
         self.fields.iter().map(|(name, _)| name.as_str())
     }
 
+    /// These headers and `Authorization: Bearer {token}` (an upstream OAuth token, checked by
+    /// the caller to be an RFC 6750 `b64token`). `Debug` and `config check` still show only the
+    /// configured names.
+    pub fn with_bearer(&self, token: &str) -> UpstreamHeaders {
+        const BEARER: &[u8] = b"Authorization: Bearer ";
+        let mut lines = Vec::with_capacity(self.lines.len() + BEARER.len() + token.len() + 2);
+        lines.extend_from_slice(&self.lines);
+        lines.extend_from_slice(BEARER);
+        lines.extend_from_slice(token.as_bytes());
+        lines.extend_from_slice(b"\r\n");
+        UpstreamHeaders {
+            fields: self.fields.clone(),
+            lines: lines.into_boxed_slice(),
+        }
+    }
+
     /// `(name, template)` as written (`${env:NAME}` unexpanded), for `config check`.
     pub(crate) fn templates(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields
@@ -121,14 +137,20 @@ pub(super) fn resolve_headers(
     };
     let key = format!("upstreams.{name}.headers");
     if stdio {
-        return Err(Error::Conflict {
-            key,
-            other: format!("upstreams.{name}.command"),
-            allowed: "headers apply to HTTP upstreams (url); a stdio server gets its \
-                      credentials as environment variables (env)",
-        });
+        let allowed = "headers apply to HTTP upstreams (url); a stdio server gets its \
+                       credentials as environment variables (env)";
+        return Err(stdio_conflict(key, name, allowed));
     }
     build(&key, written, &|var| std::env::var_os(var))
+}
+
+/// The error for `key`, a setting of HTTP upstreams, on the stdio upstream `name`.
+pub(super) fn stdio_conflict(key: String, name: &str, allowed: &'static str) -> Error {
+    Error::Conflict {
+        key,
+        other: format!("upstreams.{name}.command"),
+        allowed,
+    }
 }
 
 /// Checks and renders `written` (keys for errors: `key`), looking variables up with `lookup`.
@@ -234,7 +256,7 @@ fn expand(template: &str, lookup: &dyn Fn(&str) -> Option<OsString>) -> Result<V
 }
 
 /// A portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
-fn is_env_name(name: &str) -> bool {
+pub(super) fn is_env_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes
         .next()

@@ -36,6 +36,11 @@ pub const FORBIDDEN: i32 = -32013;
 pub const AUTH_UNAVAILABLE: i32 = -32014;
 /// Proxy-chosen: the principal is over the route's rate limit (HTTP 429 with `Retry-After`).
 pub const RATE_LIMITED: i32 = -32015;
+/// Proxy-chosen: the upstream needs an OAuth access token (`[upstreams.NAME.oauth]`) and the
+/// proxy has none valid (its authorization server is unreachable or refuses the proxy): the
+/// request was not sent (HTTP 503 with `Retry-After`). Same range reasoning as
+/// [`UPSTREAM_UNAVAILABLE`].
+pub const UPSTREAM_TOKEN_UNAVAILABLE: i32 = -32016;
 /// Proxy-chosen: `audit.required` is set and the audit log cannot be written (HTTP 503).
 pub const AUDIT_UNAVAILABLE: i32 = -32017;
 /// MCP 2026-07-28: HTTP headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, …) disagree with the body.

@@ -4,9 +4,14 @@
 //! connection's client certificate (mTLS, peer.rs) or else the anonymous principal, at the
 //! cost of one `Option` test.
 //!
-//! Not here: checking credentials (crate::auth), the answer's bytes (respond.rs).
+//! Right after it, for an upstream with `oauth.token_exchange`, the caller's access token is
+//! exchanged for the upstream's ([`exchange`]; once per token and shard, then cached), so every
+//! writer of the request finds it; other routes pay one `Option` test.
+//!
+//! Not here: checking credentials (crate::auth), the answer's bytes (respond.rs), fetching
+//! tokens (`upstream::credentials`).
 
-use crate::config::RouteId;
+use crate::config::{RouteId, UpstreamId};
 use crate::http::RequestHead;
 use std::rc::Rc;
 
@@ -35,4 +40,28 @@ pub(super) async fn authenticate(
             error,
         }))
     })
+}
+
+/// Makes sure `caller` has a token for `upstream` when the upstream exchanges callers' tokens
+/// (RFC 8693): exchanged now, or found in the shard's cache.
+///
+/// # Errors
+/// [`ProxyError::UpstreamToken`]: the exchange was refused (403) or the authorization server
+/// cannot be reached (503).
+pub(super) async fn exchange(
+    state: &ShardState,
+    upstream: UpstreamId,
+    caller: Option<&Caller>,
+) -> Result<(), ProxyError> {
+    let (Some(credentials), Some(caller)) = (state.credentials(upstream), caller) else {
+        return Ok(());
+    };
+    if !credentials.exchanges() {
+        return Ok(());
+    }
+    let token = caller.token.as_ref().map(|t| &*t.0);
+    // Boxed: the rare exchange must not size every request's future (issue 13).
+    Box::pin(credentials.exchange(caller.principal.as_str(), token))
+        .await
+        .map_err(|why| ProxyError::no_token(why, None))
 }

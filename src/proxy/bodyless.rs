@@ -65,7 +65,8 @@ pub async fn bodyless(
     let UpstreamRuntime::Http(http) = state.upstream(upstream) else {
         return Err(ProxyError::SessionNotFound { id: None });
     };
-    let request = upstream_request_for(state, (upstream, http), sid, head, is_get)?;
+    let request =
+        upstream_request_for(state, (upstream, http), (sid, &ctx.principal), head, is_get)?;
     if !is_get {
         // The client asked to end the session: it ends here whatever the upstream says.
         state.sessions.borrow_mut().remove(&sid);
@@ -74,6 +75,7 @@ pub async fn bodyless(
 
     let ex = exchange(state, upstream, &request, None, false).await?;
     drop(request);
+    state.upstream_answered(upstream, ex.head.status(), &ctx.principal);
     if ex.head.status() == 404 && is_get {
         state.sessions.borrow_mut().remove(&sid);
         state.metrics.incr(Counter::SessionsLost);
@@ -140,10 +142,13 @@ fn admit(
 fn upstream_request_for<'s>(
     state: &'s ShardState,
     (upstream, http): (UpstreamId, &HttpUpstream),
-    sid: SessionId,
+    (sid, principal): (SessionId, &Principal),
     head: &RequestHead,
     is_get: bool,
 ) -> Result<Lease<'s>, ProxyError> {
+    let configured = state
+        .upstream_headers(upstream, principal)
+        .map_err(|why| ProxyError::no_token(why, None))?;
     let mut request = state.bufs.lease(1024);
     let mut sessions = state.sessions.borrow_mut();
     let entry = sessions
@@ -153,7 +158,7 @@ fn upstream_request_for<'s>(
         &mut request,
         if is_get { "GET" } else { "DELETE" },
         &http.url,
-        &state.config.upstream(upstream).headers,
+        &configured,
         head,
         entry.upstream_session.as_deref(),
         None,

@@ -5,6 +5,7 @@
 use crate::auth::AuthError;
 use crate::mcp::JsonRpcId;
 use crate::pipeline::Refusal;
+use crate::upstream::credentials::NoToken;
 
 /// What is wrong with a mirrored 2026-07-28 header (the `era` stage decides it).
 pub use crate::pipeline::Mismatch;
@@ -215,6 +216,16 @@ pub enum ProxyError {
         /// Seconds until the request would be admitted.
         retry_after_secs: u32,
     },
+    /// The upstream has `oauth` and the proxy has no valid token for it (503 with
+    /// `Retry-After`, `-32016`), or its authorization server refused to exchange the caller's
+    /// token (403, `-32013`). The request was not sent.
+    #[error("no access token for the upstream ({})", if *refused { "exchange refused" } else { "none yet" })]
+    UpstreamToken {
+        /// Request id when known.
+        id: Option<JsonRpcId>,
+        /// The exchange was refused (else: no token available).
+        refused: bool,
+    },
     /// The route's `authenticate` stage refused the request (401, 403, 400 or 503).
     #[error("{}", .0.error.message())]
     Auth(Box<AuthRefusal>),
@@ -233,6 +244,14 @@ pub struct AuthRefusal {
 }
 
 impl ProxyError {
+    /// The error for a request of `id` that has no upstream token.
+    pub fn no_token(why: NoToken, id: Option<JsonRpcId>) -> Self {
+        ProxyError::UpstreamToken {
+            id,
+            refused: why == NoToken::Refused,
+        }
+    }
+
     /// The error a stage's refusal of the message with `id` becomes (`id` is echoed only by
     /// the refusals made after the body was read).
     pub fn refused(refusal: Refusal, id: Option<JsonRpcId>) -> Self {
@@ -306,6 +325,7 @@ impl ProxyError {
             | ProxyError::UpstreamTimeout { .. }
             | ProxyError::UpstreamProtocol { .. } => Side::Upstream,
             ProxyError::Internal(_) => Side::Internal,
+            ProxyError::UpstreamToken { refused: false, .. } => Side::Upstream,
             ProxyError::Auth(refusal) if refusal.error == AuthError::KeysUnavailable => {
                 Side::Upstream
             }

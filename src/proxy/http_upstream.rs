@@ -51,7 +51,7 @@ pub(super) async fn post(
         .modern_request()
         .filter(|_| up.era == crate::config::UpstreamEra::Auto);
     let body_len = body.len();
-    let request = upstream_request_for(state, http, head, body, ctx);
+    let request = upstream_request_for(state, http, head, body, ctx)?;
     let pending = exchange(state, ctx.upstream, &request, facts.id(), false);
     let ex = if modern {
         // 2026-07-28: closing the stream cancels the request. A client that hangs up before
@@ -68,6 +68,7 @@ pub(super) async fn post(
         pending.await?
     };
     let status = ex.head.status();
+    state.upstream_answered(ctx.upstream, status, &ctx.principal);
     if let Some(id) = probe.filter(|_| super::modern_client::may_mean_legacy(status)) {
         let sent = request
             .get(request.len().saturating_sub(body_len)..)
@@ -132,7 +133,10 @@ fn upstream_request_for<'s>(
     head: &RequestHead,
     body: Lease<'_>,
     ctx: &RequestCtx,
-) -> Lease<'s> {
+) -> Result<Lease<'s>, ProxyError> {
+    let configured = state
+        .upstream_headers(ctx.upstream, &ctx.principal)
+        .map_err(|why| ProxyError::no_token(why, ctx.facts.id().cloned()))?;
     let mut request = state.bufs.lease(body.len() + 1024);
     {
         // Borrowed, not cloned: the head is written before anything awaits.
@@ -146,7 +150,7 @@ fn upstream_request_for<'s>(
             &mut request,
             "POST",
             &http.url,
-            &state.config.upstream(ctx.upstream).headers,
+            &configured,
             head,
             upstream_session,
             Some(body.len()),
@@ -154,7 +158,7 @@ fn upstream_request_for<'s>(
     }
     request.extend_from_slice(&body);
     drop(body);
-    request
+    Ok(request)
 }
 
 /// The `era = "auto"` probe after a refusal that may mean "legacy only": a modern answer

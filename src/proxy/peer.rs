@@ -29,5 +29,6 @@ pub(super) fn certificate_caller(
         principal: Principal::certificate(&names.issuer, &names.subject),
         scopes: Vec::new(),
         claims: serde_json::Map::new(),
+        token: None,
     })))
 }

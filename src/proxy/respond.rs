@@ -9,15 +9,16 @@ use crate::mcp::{jsonrpc, JsonRpcId, ProtocolVersion};
 use super::error::ProxyError;
 use super::headers::local_response;
 
-/// Status, JSON-RPC code, the id to echo and extra headers for an error.
-fn classify(
-    err: &ProxyError,
-) -> (
+/// Status, JSON-RPC code, the id to echo and extra headers of an error answer.
+type Classified<'e> = (
     u16,
     i32,
-    Option<&JsonRpcId>,
+    Option<&'e JsonRpcId>,
     &'static [(&'static str, &'static str)],
-) {
+);
+
+/// How an error is answered.
+fn classify(err: &ProxyError) -> Classified<'_> {
     use ProxyError as E;
     match err {
         E::Http(e) => (e.status(), jsonrpc::INVALID_REQUEST, None, &[]),
@@ -60,6 +61,7 @@ fn classify(
             id.as_ref(),
             &[("Retry-After", "1")],
         ),
+        E::UpstreamToken { id, refused } => no_token(id.as_ref(), *refused),
         E::Internal(_) => (500, jsonrpc::INTERNAL_ERROR, None, &[]),
         E::TooManySessions { id } => (
             503,
@@ -99,6 +101,15 @@ pub fn error_status(err: &ProxyError) -> u16 {
     classify(err).0
 }
 
+/// A request without an upstream token: a refused exchange is 403; no token yet 503.
+fn no_token(id: Option<&JsonRpcId>, refused: bool) -> Classified<'_> {
+    if refused {
+        return (403, jsonrpc::FORBIDDEN, id, &[]);
+    }
+    let retry: &[(&str, &str)] = &[("Retry-After", "5")];
+    (503, jsonrpc::UPSTREAM_TOKEN_UNAVAILABLE, id, retry)
+}
+
 /// The message clients see: short and free of upstream internals.
 fn public_message(err: &ProxyError) -> String {
     match err {
@@ -114,6 +125,16 @@ fn public_message(err: &ProxyError) -> String {
             "Upstream MCP server sent an invalid response".into()
         }
         ProxyError::Internal(_) => "Internal proxy error".into(),
+        ProxyError::UpstreamToken { refused: false, .. } => {
+            "The proxy has no access token for the upstream MCP server (its authorization server \
+             is unreachable or refuses the proxy); retry"
+                .into()
+        }
+        ProxyError::UpstreamToken { refused: true, .. } => {
+            "The authorization server refused to exchange your access token for one the \
+             upstream MCP server accepts"
+                .into()
+        }
         ProxyError::Auth(refusal) => refusal.error.message(),
         ProxyError::UnsupportedVersion {
             requested,

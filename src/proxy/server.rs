@@ -20,7 +20,7 @@ use crate::pipeline::{Caller, Principal, RouteStages};
 use crate::session::SessionId;
 
 use super::audit;
-use super::authenticate::authenticate;
+use super::authenticate::{authenticate, exchange};
 use super::bodyless::bodyless;
 use super::error::ProxyError;
 use super::guard;
@@ -295,6 +295,7 @@ async fn dispatch(
             audit::note_route(found.id(), true, session);
         }
         let caller = authenticate(state, found.id(), head, peer).await?;
+        exchange(state, found.route().upstream, caller.as_deref()).await?;
         let (stages, principal) = judged_by(state, state.stages(found.id()), caller);
         // Boxed, like GET/DELETE below: a rare or long-lived branch must not size every
         // connection's future (issue 13, memory per open stream).
@@ -309,6 +310,7 @@ async fn dispatch(
         audit::note_route(id, false, head.header("mcp-session-id"));
     }
     let caller = authenticate(state, id, head, peer).await?;
+    exchange(state, route.upstream, caller.as_deref()).await?;
     let (stages, principal) = judged_by(state, state.stages(id), caller);
     match head.method() {
         HttpMethod::Post => post(state, (id, route), (&stages, principal), conn, head).await,

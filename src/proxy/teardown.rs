@@ -4,6 +4,7 @@
 //! Not here: client-initiated DELETE (bodyless.rs relays the upstream's answer), the order of a
 //! shard's shutdown (shutdown.rs), the rest of a shard's life (the app module starts the reaper).
 
+use crate::session::Principal;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -21,13 +22,14 @@ const TEARDOWN_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 
 /// Sends `DELETE` for the entry's upstream session, if it has one.
 pub async fn delete_upstream_session(state: &Rc<ShardState>, entry: &SessionEntry) {
-    end_upstream_session(state, entry.upstream, entry.upstream_session.as_deref()).await;
+    let upstream = (entry.upstream, &entry.owner);
+    end_upstream_session(state, upstream, entry.upstream_session.as_deref()).await;
 }
 
 /// Sends DELETE for `upstream_session` to `upstream` (best effort, as above).
 pub async fn end_upstream_session(
     state: &Rc<ShardState>,
-    upstream: UpstreamId,
+    (upstream, owner): (UpstreamId, &Principal),
     upstream_session: Option<&str>,
 ) {
     let Some(upstream_session) = upstream_session else {
@@ -35,6 +37,10 @@ pub async fn end_upstream_session(
     };
     let up = state.config.upstream(upstream);
     let Some(url) = up.http() else {
+        return;
+    };
+    let Ok(configured) = state.upstream_headers(upstream, owner) else {
+        tracing::warn!("upstream session not ended: no access token for the upstream");
         return;
     };
     let mut request = state.bufs.lease(512);
@@ -46,7 +52,7 @@ pub async fn end_upstream_session(
             ("Host", url.authority.as_bytes()),
             ("Mcp-Session-Id", upstream_session.as_bytes()),
         ],
-        up.headers.lines(),
+        configured.lines(),
         crate::http::Framing::Length(0),
     );
     match exchange(state, upstream, &request, None, false).await {

@@ -28,6 +28,8 @@ pub type ClientAnswer = (JsonRpcId, Vec<u8>);
 pub struct L2mSession {
     /// The upstream.
     pub upstream: UpstreamId,
+    /// Who opened the session (its upstream requests carry this principal's OAuth token).
+    pub owner: super::Principal,
     /// Its URL: a translated session's upstream is always a Streamable HTTP one (the adapter
     /// choice hands the URL over when the session opens).
     pub url: Rc<UpstreamUrl>,
@@ -57,7 +59,7 @@ pub struct L2mSession {
 impl L2mSession {
     /// A new session's state.
     pub fn new(
-        upstream: UpstreamId,
+        (upstream, owner): (UpstreamId, super::Principal),
         url: Rc<UpstreamUrl>,
         version: ProtocolVersion,
         capabilities: Box<RawValue>,
@@ -66,6 +68,7 @@ impl L2mSession {
     ) -> Self {
         L2mSession {
             upstream,
+            owner,
             url,
             version,
             capabilities,

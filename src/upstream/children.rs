@@ -5,6 +5,7 @@
 //! Not here: what a child does with messages (`upstream::link`), the requests that use a link
 //! (the proxy's `stdio/` folder). Kept in `ShardState` per upstream, in its `UpstreamRuntime` (runtime.rs).
 
+use super::credentials::UpstreamCredentials;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -88,7 +89,7 @@ impl Children {
         upstream: &UpstreamConfig,
         url: &UpstreamUrl,
         limits: &LimitsConfig,
-        io: &shards::io::ShardIo,
+        (io, credentials): (&shards::io::ShardIo, Option<&Rc<UpstreamCredentials>>),
     ) -> Rc<Children> {
         Self::with(
             Peer::Sse(SseTarget {
@@ -101,6 +102,7 @@ impl Children {
                 max_event: limits.max_sse_event_bytes,
                 io: io.clone(),
                 headers: Rc::new(upstream.headers.clone()),
+                credentials: credentials.cloned(),
             }),
             LinkOptions {
                 mode: StdioMode::PerSession,

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use crate::config::{LimitsConfig, UpstreamConfig, UpstreamTransport, UpstreamUrl};
 
 use super::children::Children;
+use super::credentials::UpstreamCredentials;
 use super::pool::Pool;
 
 /// One upstream's per-shard runtime.
@@ -37,7 +38,7 @@ impl UpstreamRuntime {
     pub fn build(
         upstream: &UpstreamConfig,
         limits: &LimitsConfig,
-        io: &shards::io::ShardIo,
+        (io, credentials): (&shards::io::ShardIo, Option<&Rc<UpstreamCredentials>>),
     ) -> Self {
         match &upstream.transport {
             UpstreamTransport::Http(url) => UpstreamRuntime::Http(HttpUpstream {
@@ -57,7 +58,7 @@ impl UpstreamRuntime {
                 UpstreamRuntime::Linked(Children::new(upstream, stdio))
             }
             UpstreamTransport::Sse(url) => {
-                UpstreamRuntime::Linked(Children::sse(upstream, url, limits, io))
+                UpstreamRuntime::Linked(Children::sse(upstream, url, limits, (io, credentials)))
             }
         }
     }

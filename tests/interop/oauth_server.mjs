@@ -13,9 +13,19 @@
 //           authorization code: the /authorize request's `login_hint`, else "johndoe"
 // and client_id. The token response's `scope` matches the token's.
 //
-// Usage: node oauth_server.mjs [--no-rfc8414] [--no-register]
+// Usage: node oauth_server.mjs [--no-rfc8414] [--no-register] [--port N] [--client ID:SECRET]
+//                               [--ttl SECONDS]
 //   --no-rfc8414: only the OpenID discovery document (a resource server must fall back to it)
 //   --no-register: no /register route and no registration_endpoint
+//   --port N: listen on N instead of a free port (an "authorization server down at start" test
+//             starts it late on the port the proxy was told)
+//   --client ID:SECRET: a confidential client (the proxy towards its upstream, issue 10). /token
+//             answers a request authenticated with HTTP Basic (RFC 6749 §2.3.1, both parts
+//             form-urlencoded) only when id and secret match (else 401 invalid_client); its
+//             tokens carry a unique `jti`. POST /exchange is RFC 8693 token exchange for this
+//             client (the library has no such grant; documented extension below).
+//   --ttl SECONDS: lifetime (`exp`, `expires_in`) of the tokens issued to that client
+//             [default: 3600]
 // Prints one JSON line on stdout once listening: {"issuer": URL, "keys": [private JWKs]} (the
 // tests sign their own hostile tokens with these keys). Stops on SIGTERM/SIGINT.
 // Not here: the tests, the hostile tokens (oauth.py).
@@ -29,7 +39,13 @@ const cacheDir = process.env.SHADOWCAT_CACHE_DIR ?? join(here, '..', '..', '.cac
 const entry = join(cacheDir, 'node', 'node_modules', 'oauth2-mock-server', 'dist', 'index.mjs');
 const { OAuth2Server, Events } = await import(pathToFileURL(entry).href);
 
-const flags = new Set(process.argv.slice(2));
+const args = process.argv.slice(2);
+const valued = new Map();
+for (const name of ['--port', '--client', '--ttl']) {
+  const at = args.indexOf(name);
+  if (at >= 0) valued.set(name, args.splice(at, 2)[1]);
+}
+const flags = new Set(args);
 const unknown = [...flags].filter((flag) => !['--no-rfc8414', '--no-register'].includes(flag));
 if (unknown.length > 0) {
   process.stderr.write(`oauth_server: unknown arguments ${unknown.join(' ')}\n`);
@@ -37,6 +53,9 @@ if (unknown.length > 0) {
 }
 const serveRfc8414 = !flags.has('--no-rfc8414');
 const serveRegister = !flags.has('--no-register');
+const port = Number(valued.get('--port') ?? 0);
+const [confidentialId, confidentialSecret] = (valued.get('--client') ?? ':').split(/:(.*)/s);
+const ttl = Number(valued.get('--ttl') ?? 3600);
 
 const server = new OAuth2Server();
 await server.issuer.keys.generate('RS256', { kid: 'rs-1' });
@@ -56,6 +75,24 @@ server.service.on(Events.BeforeAuthorizeRedirect, (redirect, req) => {
     sub: single(req.query.login_hint) ?? 'johndoe',
   });
 });
+
+// The HTTP Basic credentials of a request: [id, secret] (RFC 6749 §2.3.1), or undefined.
+function basicOf(req) {
+  const basic = /^Basic\s+(.+)$/i.exec(req.headers.authorization ?? '');
+  if (!basic) return undefined;
+  const pair = Buffer.from(basic[1], 'base64').toString('utf8');
+  const at = pair.indexOf(':');
+  if (at < 0) return undefined;
+  const decode = (text) => decodeURIComponent(text.replace(/\+/g, ' '));
+  return [decode(pair.slice(0, at)), decode(pair.slice(at + 1))];
+}
+
+// Whether a request authenticates as the confidential client (--client).
+function isConfidential(req) {
+  const basic = basicOf(req);
+  return confidentialId !== '' && basic !== undefined && basic[0] === confidentialId
+    && basic[1] === confidentialSecret;
+}
 
 function clientIdOf(req) {
   const basic = /^Basic\s+(.+)$/i.exec(req.headers.authorization ?? '');
@@ -80,6 +117,10 @@ server.service.on(Events.BeforeTokenSigning, (token, req) => {
                aud: single(body.resource) ?? single(body.aud) };
   }
   Object.assign(token.payload, claims, { client_id: clientId });
+  if (isConfidential(req)) {
+    token.payload.exp = token.payload.iat + ttl;
+    token.payload.jti = randomUUID();
+  }
   for (const name of ['aud', 'scope', 'client_id']) {
     if (token.payload[name] === undefined) delete token.payload[name];
   }
@@ -87,7 +128,13 @@ server.service.on(Events.BeforeTokenSigning, (token, req) => {
 });
 
 server.service.on(Events.BeforeResponse, (response, req) => {
+  if (basicOf(req) !== undefined && confidentialId !== '' && !isConfidential(req)) {
+    response.statusCode = 401;
+    response.body = { error: 'invalid_client' };
+    return;
+  }
   if (response.statusCode !== 200) return;
+  if (isConfidential(req)) response.body.expires_in = ttl;
   if (req.shadowcatScope === undefined) delete response.body.scope;
   else response.body.scope = req.shadowcatScope;
 });
@@ -126,7 +173,49 @@ server.service.addRoute('POST', '/_test/keys', async (req, res) => {
   res.end(JSON.stringify(jwk));
 });
 
-await server.start(0, '127.0.0.1');
+// RFC 8693 token exchange for the confidential client, an extension of this launcher (the library
+// has no such grant): POST /exchange with HTTP Basic client authentication, grant_type
+// urn:ietf:params:oauth:grant-type:token-exchange, a subject_token of type
+// urn:ietf:params:oauth:token-type:access_token that this server signed (checked against its own
+// keys, `exp` included), optional requested_token_type (only access_token), audience, resource,
+// scope. The issued access token (signed like /token's) carries sub = the subject's `sub`,
+// act = {sub: client id} (RFC 8693 §4.1), aud = audience or resource, scope, client_id, a unique
+// jti, and lives --ttl seconds. Errors as RFC 8693 §2.2.2 / RFC 6749 §5.2; a subject whose `sub`
+// is "no-exchange" is refused with invalid_grant (the refusal test's caller).
+const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+const jose = await import(pathToFileURL(join(cacheDir, 'node', 'node_modules', 'jose', 'dist', 'webapi', 'index.js')).href);
+const exchangeError = (res, status, error, description) => {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify({ error, error_description: description }));
+};
+server.service.addRoute('POST', '/exchange', async (req, res) => {
+  if (!isConfidential(req)) return exchangeError(res, 401, 'invalid_client');
+  const body = typeof req.body === 'object' && req.body !== null ? req.body : {};
+  if (body.grant_type !== EXCHANGE) return exchangeError(res, 400, 'unsupported_grant_type');
+  if (body.subject_token_type !== ACCESS_TOKEN || typeof body.subject_token !== 'string'
+      || (body.requested_token_type !== undefined && body.requested_token_type !== ACCESS_TOKEN)) {
+    return exchangeError(res, 400, 'invalid_request');
+  }
+  let subject;
+  try {
+    const keys = jose.createLocalJWKSet({ keys: server.issuer.keys.toJSON(false) });
+    subject = (await jose.jwtVerify(body.subject_token, keys, { issuer: server.issuer.url })).payload;
+  } catch (error) {
+    return exchangeError(res, 400, 'invalid_grant', String(error?.code ?? error));
+  }
+  if (subject.sub === 'no-exchange') return exchangeError(res, 400, 'invalid_grant');
+  const claims = { sub: subject.sub, act: { sub: confidentialId }, aud: single(body.audience) ?? single(body.resource),
+                   scope: single(body.scope), client_id: confidentialId, jti: randomUUID() };
+  for (const name of ['aud', 'scope']) if (claims[name] === undefined) delete claims[name];
+  const token = await server.issuer.buildToken({ scopesOrTransform: (_h, payload) => Object.assign(payload, claims),
+                                                 expiresIn: ttl });
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify({ access_token: token, issued_token_type: ACCESS_TOKEN, token_type: 'Bearer',
+                           expires_in: ttl }));
+});
+
+await server.start(port, '127.0.0.1');
 // The library names a loopback issuer `http://localhost:PORT`; the tests want the address itself.
 server.issuer.url = `http://127.0.0.1:${server.address().port}`;
 

@@ -117,7 +117,8 @@ impl Issuer {
         counts.get(path).copied().unwrap_or(0)
     }
 
-    fn set(&self, path: &str, doc: Value) {
+    /// Serves `doc` at `path` from now on (any method; a POST body is not read).
+    pub(crate) fn set(&self, path: &str, doc: Value) {
         let mut docs = self.documents.lock().expect("documents");
         docs.insert(path.to_owned(), doc.to_string());
     }

@@ -4,10 +4,15 @@
 //! client; the legacy HTTP+SSE upstream link's GET stream and POSTs) carries the configured
 //! headers, `${env:NAME}` expanded, once; the client's own `Authorization`, `X-API-Key` and
 //! a header a configured one replaces never arrive.
+//!
+//! The same paths with `[upstreams.NAME.oauth]` instead of a configured `Authorization`: the
+//! token the authorization server's token endpoint gave the proxy (client credentials) is what
+//! the upstream sees (the test issuer serves a fixed token response at `/token`).
 
 use serde_json::json;
 
 use crate::harness::{Proxy, IO_PATH};
+use crate::issuer::Issuer;
 use crate::mcp::{self, Session};
 use crate::recorder::{Recorded, Recorder};
 
@@ -21,35 +26,88 @@ const CLIENT_CREDENTIALS: [(&str, &str); 3] = [
 /// A variable every test process has: its value stands in for a token from the environment.
 const TOKEN_VAR: &str = "PATH";
 
-/// The `Authorization` value the upstream must see: `Bearer ` and the variable's value.
-fn expected_authorization() -> String {
-    let token = std::env::var(TOKEN_VAR).expect("PATH is set and UTF-8");
-    format!("Bearer {token}")
+/// The access token the test issuer's token endpoint hands out.
+const UPSTREAM_TOKEN: &str = "upstream-token.from-the-issuer";
+
+/// Where the upstream's `Authorization` comes from.
+enum Credential {
+    /// `headers = { Authorization = "Bearer ${env:PATH}" }`.
+    Configured,
+    /// `[upstreams.rec.oauth]` against this issuer's `/token`.
+    OAuth(Issuer),
+}
+
+impl Credential {
+    /// An issuer whose token endpoint answers [`UPSTREAM_TOKEN`].
+    fn oauth() -> Credential {
+        let issuer = Issuer::start(&[]);
+        issuer.set(
+            "/token",
+            json!({"access_token": UPSTREAM_TOKEN, "token_type": "Bearer", "expires_in": 3600}),
+        );
+        Credential::OAuth(issuer)
+    }
+
+    /// The `[upstreams.rec]` lines that give the upstream its `Authorization`.
+    fn lines(&self) -> String {
+        match self {
+            Credential::Configured => format!(
+                "headers = {{ Authorization = \"Bearer ${{env:{TOKEN_VAR}}}\", \"X-Tenant\" = \"proxy-tenant\" }}\n"
+            ),
+            Credential::OAuth(issuer) => format!(
+                "headers = {{ \"X-Tenant\" = \"proxy-tenant\" }}\n\
+                 [upstreams.rec.oauth]\ntoken_url = \"{}/token\"\nclient_id = \"rp\"\n\
+                 client_secret_env = \"{TOKEN_VAR}\"\n",
+                issuer.url
+            ),
+        }
+    }
+
+    /// The `Authorization` value the upstream must see.
+    fn authorization(&self) -> String {
+        match self {
+            Credential::Configured => {
+                let token = std::env::var(TOKEN_VAR).expect("PATH is set and UTF-8");
+                format!("Bearer {token}")
+            }
+            Credential::OAuth(_) => format!("Bearer {UPSTREAM_TOKEN}"),
+        }
+    }
+}
+
+/// `request` sent again while the proxy answers 503 (with `oauth`, its first token may still be
+/// on its way; a 503 reaches no upstream).
+fn until_token(mut request: impl FnMut() -> crate::client::Response) -> crate::client::Response {
+    let deadline = std::time::Instant::now() + crate::client::IO_TIMEOUT;
+    loop {
+        let response = request();
+        if response.head.status != 503 || std::time::Instant::now() > deadline {
+            return response;
+        }
+        std::thread::yield_now();
+    }
 }
 
 /// One shard routing `/mcp` (and the legacy `/sse` + `/messages`) to `upstream_lines`, an
-/// `[upstreams.rec]` body, with the configured headers added.
-fn proxy(upstream_lines: &str) -> Proxy {
+/// `[upstreams.rec]` body, with `credential`'s lines added.
+fn proxy(upstream_lines: &str, credential: &Credential) -> Proxy {
+    let credential_lines = credential.lines();
     let toml = format!(
         "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
          [listeners.main]\nbind = \"127.0.0.1:0\"\n\n\
          [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"rec\"\nlegacy_sse = true\n\n\
-         [upstreams.rec]\n{upstream_lines}\nrequest_timeout = \"10s\"\n\
-         headers = {{ Authorization = \"Bearer ${{env:{TOKEN_VAR}}}\", \"X-Tenant\" = \"proxy-tenant\" }}\n\n\
+         [upstreams.rec]\n{upstream_lines}\nrequest_timeout = \"10s\"\n{credential_lines}\n\
          [timeouts]\nshutdown_grace = \"1s\"\n\n\
          [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n"
     );
     Proxy::start_toml(&toml, 1, format!("upstream-headers-{}", std::process::id()))
 }
 
-/// Asserts `head` carries the configured headers once each and nothing of the client's.
-fn assert_configured(head: &Recorded) {
+/// Asserts `head` carries the `authorization` and configured headers once each and nothing of
+/// the client's.
+fn assert_configured(head: &Recorded, authorization: &str) {
     let what = format!("{} {} ({:?})", head.method, head.target, head.rpc);
-    assert_eq!(
-        head.values("authorization"),
-        [expected_authorization().as_str()],
-        "{what}"
-    );
+    assert_eq!(head.values("authorization"), [authorization], "{what}");
     assert_eq!(head.values("x-tenant"), ["proxy-tenant"], "{what}");
     assert!(
         head.values("x-api-key").is_empty(),
@@ -69,18 +127,31 @@ fn with_credentials<'a>(mut headers: Vec<(&'a str, &'a str)>) -> Vec<(&'a str, &
 
 #[test]
 fn passthrough_post_get_and_delete_carry_the_configured_headers_only() {
+    passthrough(&Credential::Configured);
+}
+
+#[test]
+fn passthrough_post_get_and_delete_carry_the_oauth_token() {
+    passthrough(&Credential::oauth());
+}
+
+fn passthrough(credential: &Credential) {
+    let authorization = credential.authorization();
+    let assert_configured = |head: &Recorded| assert_configured(head, &authorization);
     let recorder = Recorder::start();
-    let proxy = proxy(&format!(
-        "url = \"http://{}/mcp\"\nera = \"legacy\"",
-        recorder.addr
-    ));
-    let mut conn = proxy.conn();
-    let init = conn.request(
-        "POST",
-        mcp::PATH,
-        &with_credentials(mcp::fresh_headers()),
-        &mcp::initialize(json!(0)),
+    let proxy = proxy(
+        &format!("url = \"http://{}/mcp\"\nera = \"legacy\"", recorder.addr),
+        credential,
     );
+    let mut conn = proxy.conn();
+    let init = until_token(|| {
+        proxy.conn().request(
+            "POST",
+            mcp::PATH,
+            &with_credentials(mcp::fresh_headers()),
+            &mcp::initialize(json!(0)),
+        )
+    });
     assert_eq!(init.head.status, 200, "{}", init.describe());
     let session = Session {
         id: init.header("mcp-session-id").expect("a session").to_owned(),
@@ -123,11 +194,22 @@ fn passthrough_post_get_and_delete_carry_the_configured_headers_only() {
 
 #[test]
 fn translated_and_legacy_clients_requests_carry_them_too() {
+    translated_and_legacy(&Credential::Configured);
+}
+
+#[test]
+fn translated_and_legacy_clients_requests_carry_the_oauth_token_too() {
+    translated_and_legacy(&Credential::oauth());
+}
+
+fn translated_and_legacy(credential: &Credential) {
+    let authorization = credential.authorization();
+    let assert_configured = |head: &Recorded| assert_configured(head, &authorization);
     let recorder = Recorder::start();
-    let proxy = proxy(&format!(
-        "url = \"http://{}/mcp\"\nera = \"legacy\"",
-        recorder.addr
-    ));
+    let proxy = proxy(
+        &format!("url = \"http://{}/mcp\"\nera = \"legacy\"", recorder.addr),
+        credential,
+    );
     // A 2026-07-28 stateless call: the proxy opens a pooled upstream session for it.
     let call = mcp::modern(
         json!(1),
@@ -136,12 +218,14 @@ fn translated_and_legacy_clients_requests_carry_them_too() {
         Some("echo"),
         json!({}),
     );
-    let answer = proxy.conn().request(
-        "POST",
-        mcp::PATH,
-        &with_credentials(call.headers()),
-        &call.body,
-    );
+    let answer = until_token(|| {
+        proxy.conn().request(
+            "POST",
+            mcp::PATH,
+            &with_credentials(call.headers()),
+            &call.body,
+        )
+    });
     assert_eq!(answer.head.status, 200, "{}", answer.describe());
     let (head, before) = recorder.until("POST", Some("tools/call"));
     assert!(
@@ -175,11 +259,16 @@ fn translated_and_legacy_clients_requests_carry_them_too() {
 
 #[test]
 fn the_legacy_sse_upstream_link_sends_them_on_its_stream_and_posts() {
+    let authorization = Credential::Configured.authorization();
+    let assert_configured = |head: &Recorded| assert_configured(head, &authorization);
     let recorder = Recorder::start();
-    let proxy = proxy(&format!(
-        "url = \"http://{}/sse\"\ntransport = \"sse\"",
-        recorder.addr
-    ));
+    let proxy = proxy(
+        &format!(
+            "url = \"http://{}/sse\"\ntransport = \"sse\"",
+            recorder.addr
+        ),
+        &Credential::Configured,
+    );
     // The link answers arrive on the stream, which the recorder never writes to: the client's
     // request stays pending; what matters is what reached the upstream.
     let mut conn = proxy.conn();

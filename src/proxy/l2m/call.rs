@@ -399,13 +399,13 @@ async fn round<S: Sink>(
     cancel: &Latch,
     timeout: Duration,
 ) -> Result<RoundEnd, ProxyError> {
+    let configured = state
+        .upstream_headers(session.upstream, &session.owner)
+        .map_err(|why| ProxyError::no_token(why, facts.id().cloned()))?;
     let mut request = state.bufs.lease(body.len() + 1024);
     wire::request_head_with(
         &mut request,
-        (
-            &session.url,
-            &state.config.upstream(session.upstream).headers,
-        ),
+        (&session.url, &configured),
         head,
         facts.method_name().unwrap_or_default(),
         facts.mcp_name.as_deref(),
@@ -429,6 +429,7 @@ async fn round<S: Sink>(
         Some(Err(e)) => return Ok(RoundEnd::Failed(e)),
         Some(Ok(reply)) => reply,
     };
+    state.upstream_answered(session.upstream, reply.status(), &session.owner);
     if reply.status() == 404 {
         // Dropped, not pooled: its body is unread.
         drop(reply);

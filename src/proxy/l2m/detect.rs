@@ -8,6 +8,7 @@
 //! Not here: the initialize answer (post.rs), parsing the discover result (discover.rs).
 
 use crate::config::{UpstreamId, UpstreamUrl};
+use crate::session::Principal;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -60,7 +61,7 @@ pub fn may_translate(state: &ShardState, upstream: UpstreamId) -> bool {
 /// there is nothing to pass through to).
 pub async fn for_initialize(
     state: &Rc<ShardState>,
-    upstream: UpstreamId,
+    (upstream, principal): (UpstreamId, &Principal),
     head: &RequestHead,
     meta: &ClientMeta<'_>,
     id: Option<&JsonRpcId>,
@@ -89,11 +90,14 @@ pub async fn for_initialize(
     // `auto` must not hold a legacy client's `initialize` for a whole request timeout when a
     // legacy upstream leaves the probe unanswered: a silent probe counts as legacy.
     let probe = if auto {
-        within(PROBE_TIMEOUT, probe(state, upstream, url, head, meta, id))
-            .await
-            .unwrap_or(Probe::Refused)
+        within(
+            PROBE_TIMEOUT,
+            probe(state, (upstream, principal), url, head, meta, id),
+        )
+        .await
+        .unwrap_or(Probe::Refused)
     } else {
-        probe(state, upstream, url, head, meta, id).await
+        probe(state, (upstream, principal), url, head, meta, id).await
     };
     let remember = |speaks| state.era_verdicts.learn(upstream, speaks);
     match probe {
@@ -146,7 +150,7 @@ enum Probe {
 /// `server/discover` sent to `upstream`, a Streamable HTTP upstream at `url`.
 async fn probe(
     state: &Rc<ShardState>,
-    upstream: UpstreamId,
+    (upstream, principal): (UpstreamId, &Principal),
     url: &UpstreamUrl,
     head: &RequestHead,
     meta: &ClientMeta<'_>,
@@ -157,10 +161,14 @@ async fn probe(
         Ok(body) => body,
         Err(_) => return Probe::Unknown(ProxyError::Internal("discover body")),
     };
+    let configured = match state.upstream_headers(upstream, principal) {
+        Ok(configured) => configured,
+        Err(why) => return Probe::Unknown(ProxyError::no_token(why, id.cloned())),
+    };
     let mut request = Vec::with_capacity(body.len() + 512);
     wire::request_head(
         &mut request,
-        (url, &state.config.upstream(upstream).headers),
+        (url, &configured),
         head,
         "server/discover",
         None,
@@ -172,6 +180,7 @@ async fn probe(
         Err(e) => return Probe::Unknown(e),
     };
     let status = reply.status();
+    state.upstream_answered(upstream, status, principal);
     if let Some(refusal) = reply.auth_refusal(id, timeout).await {
         reply.finish(state);
         return Probe::Auth(refusal);

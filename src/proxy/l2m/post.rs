@@ -10,6 +10,7 @@
 //! answers themselves (local.rs).
 
 use crate::config::{UpstreamId, UpstreamUrl};
+use crate::session::Principal;
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -143,10 +144,11 @@ pub(in crate::proxy) fn open(
 ) -> Vec<u8> {
     let version = hello.version();
     let response = discovered.initialize_response(id, version);
+    let owner = state.sessions.borrow().peek(&sid).map(|e| e.owner.clone());
     state.l2m.sessions.borrow_mut().insert(
         sid,
         Rc::new(L2mSession::new(
-            upstream,
+            (upstream, owner.unwrap_or_else(Principal::anonymous)),
             url.clone(),
             version,
             hello.capabilities,
@@ -172,15 +174,22 @@ async fn initialize(
 ) -> Option<Result<bool, ProxyError>> {
     let (route, upstream) = (ctx.route, ctx.upstream);
     let hello = Hello::read(body)?;
-    let discovered =
-        match detect::for_initialize(state, upstream, head, &hello.meta(), Some(id)).await {
-            Ok(detect::Decision::Translate(found)) => found,
-            Ok(detect::Decision::PassThrough) => return None,
-            Ok(detect::Decision::Refused(refusal)) => {
-                return Some(refusal.write(state, client, head.keep_alive()).await);
-            }
-            Err(e) => return Some(Err(e)),
-        };
+    let discovered = match detect::for_initialize(
+        state,
+        (upstream, &ctx.principal),
+        head,
+        &hello.meta(),
+        Some(id),
+    )
+    .await
+    {
+        Ok(detect::Decision::Translate(found)) => found,
+        Ok(detect::Decision::PassThrough) => return None,
+        Ok(detect::Decision::Refused(refusal)) => {
+            return Some(refusal.write(state, client, head.keep_alive()).await);
+        }
+        Err(e) => return Some(Err(e)),
+    };
     let entry = SessionEntry {
         upstream,
         route,

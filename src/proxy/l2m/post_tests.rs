@@ -13,7 +13,10 @@ fn session() -> L2mSession {
     .unwrap();
     let hello = Hello::read(br#"{"jsonrpc":"2.0","id":0,"method":"initialize"}"#).unwrap();
     L2mSession::new(
-        crate::config::UpstreamId::test(0),
+        (
+            crate::config::UpstreamId::test(0),
+            crate::session::Principal::anonymous(),
+        ),
         Rc::new(crate::config::UpstreamUrl {
             tls: false,
             host: "127.0.0.1".into(),

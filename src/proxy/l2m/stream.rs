@@ -239,10 +239,13 @@ fn listen_request(state: &ShardState, head: &RequestHead, session: &L2mSession) 
         log_level: level.as_deref(),
     };
     let body = wire::upstream_body(&listen, &meta, None).ok()?;
+    let configured = state
+        .upstream_headers(session.upstream, &session.owner)
+        .ok()?;
     let mut request = Vec::with_capacity(body.len() + 512);
     wire::request_head(
         &mut request,
-        (url, &state.config.upstream(session.upstream).headers),
+        (url, &configured),
         head,
         "subscriptions/listen",
         None,

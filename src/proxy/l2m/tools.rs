@@ -149,10 +149,13 @@ async fn fetch_page(
         log_level: level.as_deref(),
     };
     let body = wire::upstream_body(&list, &meta, None).map_err(|_| "tools/list body")?;
+    let configured = state
+        .upstream_headers(session.upstream, &session.owner)
+        .map_err(|_| "no access token for the upstream")?;
     let mut request = Vec::with_capacity(body.len() + 512);
     wire::request_head(
         &mut request,
-        (url, &up.headers),
+        (url, &configured),
         head,
         "tools/list",
         None,

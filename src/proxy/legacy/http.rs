@@ -335,12 +335,13 @@ fn get_request(state: &ShardState, sid: &SessionId) -> Option<(UpstreamId, Vec<u
     let entry = sessions.peek(sid)?;
     let upstream = entry.upstream;
     let url = state.config.upstream(upstream).http()?;
+    let configured = state.upstream_headers(upstream, &entry.owner).ok()?;
     let mut request = Vec::with_capacity(256);
     legacy_upstream_request(
         &mut request,
         "GET",
         url,
-        &state.config.upstream(upstream).headers,
+        &configured,
         None,
         entry.upstream_session.as_deref(),
         entry.version.map(ProtocolVersion::as_str),

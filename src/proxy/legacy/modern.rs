@@ -99,8 +99,20 @@ pub(super) async fn initialize(
     work: Work,
 ) {
     let id = job.facts.id().cloned();
-    let decision =
-        detect::for_initialize(&state, job.upstream, &head, &hello.meta(), id.as_ref()).await;
+    let owner = state
+        .sessions
+        .borrow()
+        .peek(&job.sid)
+        .map(|e| e.owner.clone());
+    let owner = owner.unwrap_or_else(crate::session::Principal::anonymous);
+    let decision = detect::for_initialize(
+        &state,
+        (job.upstream, &owner),
+        &head,
+        &hello.meta(),
+        id.as_ref(),
+    )
+    .await;
     let found = match decision {
         Ok(detect::Decision::Translate(found)) => found,
         Ok(detect::Decision::PassThrough) => return http::run(state, job, work).await,

@@ -177,12 +177,15 @@ fn send(
     let hello = modern::may_translate(state, ctx.upstream, &ctx.facts)
         .then(|| Hello::read(&body))
         .flatten();
+    let configured = state
+        .upstream_headers(ctx.upstream, &ctx.principal)
+        .map_err(|why| ProxyError::no_token(why, ctx.facts.id().cloned()))?;
     let mut request = state.bufs.take(body.len() + 1024);
     legacy_upstream_request(
         &mut request,
         "POST",
         url,
-        &up.headers,
+        &configured,
         Some(head),
         upstream_session.as_deref(),
         version.map(ProtocolVersion::as_str),

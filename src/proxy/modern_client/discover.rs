@@ -41,7 +41,7 @@ pub async fn answer(
         Some(init) => init,
         None => {
             let (capabilities, info) = super::upstream::declared_client(params);
-            match super::upstream::open(state, upstream, &capabilities, &info).await {
+            match super::upstream::open(state, (upstream, principal), &capabilities, &info).await {
                 Ok(opened) => {
                     let init = Rc::new(opened.result);
                     state

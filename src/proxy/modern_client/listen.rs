@@ -10,6 +10,7 @@
 //! Not here: the request flow of other methods (serve.rs, drive.rs), upstream I/O (upstream.rs).
 
 use crate::config::UpstreamId;
+use crate::session::Principal;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -167,20 +168,21 @@ impl Stream {
 /// Client write failures.
 pub async fn listen(
     state: &Rc<ShardState>,
-    upstream: UpstreamId,
+    (upstream, principal): (UpstreamId, &Principal),
     client: &mut HttpConn<NetStream>,
     shape: ClientShape<'_>,
     id: &JsonRpcId,
     params: &Value,
 ) -> Result<bool, ProxyError> {
     let (capabilities, info) = super::upstream::declared_client(params);
-    let opened = match super::upstream::open(state, upstream, &capabilities, &info).await {
-        Ok(opened) => opened,
-        Err(failure) => {
-            let (code, message) = failure.describe();
-            return refuse(state, client, shape, 502, id, code, &message).await;
-        }
-    };
+    let opened =
+        match super::upstream::open(state, (upstream, principal), &capabilities, &info).await {
+            Ok(opened) => opened,
+            Err(failure) => {
+                let (code, message) = failure.describe();
+                return refuse(state, client, shape, 502, id, code, &message).await;
+            }
+        };
     let session = opened.session;
     let server_caps = opened
         .result
@@ -323,9 +325,12 @@ async fn open_stream(
 ) -> Option<Stream> {
     match session {
         UpSession::Link(bound, _) => bound.link.take_inbox(bound.key).map(Stream::Inbox),
-        UpSession::Http { id, version, .. } => {
+        UpSession::Http {
+            id, version, owner, ..
+        } => {
             let up = state.config.upstream(upstream);
             let url = up.http()?;
+            let configured = state.upstream_headers(upstream, owner).ok()?;
             let mut headers: Vec<(&str, &[u8])> = vec![
                 ("Host", url.authority.as_bytes()),
                 ("Accept", b"text/event-stream"),
@@ -340,7 +345,7 @@ async fn open_stream(
                 "GET",
                 url.path.as_bytes(),
                 headers,
-                up.headers.lines(),
+                configured.lines(),
                 Framing::Empty,
             );
             let ex = exchange(state, upstream, &request, None, false)

@@ -58,7 +58,7 @@ pub(super) async fn fail_on(
     if sse.is_none() {
         let status = match failure {
             Failure::Timeout => 504,
-            Failure::Busy => 503,
+            Failure::Busy | Failure::NoToken => 503,
             Failure::Unavailable(_) | Failure::SessionGone => 502,
         };
         return refuse(state, client, shape, status, id, code, &message).await;

@@ -73,7 +73,8 @@ pub(in crate::proxy) async fn serve(
             .await?
         }
         "subscriptions/listen" => {
-            super::listen::listen(state, upstream, client, shape, id, &params).await?
+            let listener = (upstream, &principal);
+            super::listen::listen(state, listener, client, shape, id, &params).await?
         }
         _ => {
             let request = request_hash(&method, facts.mcp_name.as_deref());
@@ -141,17 +142,21 @@ async fn fresh(
         let reused = pooled.is_some();
         let session = match pooled.take() {
             Some(session) => session,
-            None => match super::upstream::open(state, upstream, &capabilities, &info).await {
-                Ok(opened) => {
-                    state
-                        .modern_clients
-                        .discovered
-                        .borrow_mut()
-                        .insert(upstream, Rc::new(opened.result));
-                    opened.session
+            None => {
+                match super::upstream::open(state, (upstream, &key.principal), &capabilities, &info)
+                    .await
+                {
+                    Ok(opened) => {
+                        state
+                            .modern_clients
+                            .discovered
+                            .borrow_mut()
+                            .insert(upstream, Rc::new(opened.result));
+                        opened.session
+                    }
+                    Err(failure) => return fail(state, client, shape, id, &failure).await,
                 }
-                Err(failure) => return fail(state, client, shape, id, &failure).await,
-            },
+            }
         };
         match session
             .call(

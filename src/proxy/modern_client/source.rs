@@ -29,6 +29,8 @@ pub enum Failure {
     SessionGone,
     /// This shard holds its maximum of live upstream sessions.
     Busy,
+    /// The upstream has `oauth` and the proxy has no valid token for it: nothing was sent.
+    NoToken,
 }
 
 impl Failure {
@@ -46,6 +48,12 @@ impl Failure {
             Self::Busy => (
                 crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,
                 "Too many upstream sessions in use on this proxy shard; retry later".into(),
+            ),
+            Self::NoToken => (
+                crate::mcp::jsonrpc::UPSTREAM_TOKEN_UNAVAILABLE,
+                "The proxy has no access token for the upstream MCP server (its authorization \
+                 server is unreachable or refuses the proxy); retry"
+                    .into(),
             ),
             Self::SessionGone => (
                 crate::mcp::jsonrpc::UPSTREAM_UNAVAILABLE,

@@ -7,6 +7,7 @@
 //! [`UpSession`] and [`Live`] types (`proxy::state::modern`, re-exported here).
 
 use crate::config::UpstreamId;
+use crate::session::Principal;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ const EVICT_WAIT: Duration = Duration::from_secs(5);
 /// ones.
 fn post_request(
     state: &ShardState,
-    upstream: UpstreamId,
+    (upstream, owner): (UpstreamId, &Principal),
     session: Option<(&str, &str)>,
     body: &[u8],
 ) -> Result<Vec<u8>, Failure> {
@@ -38,6 +39,9 @@ fn post_request(
     let url = up
         .http()
         .ok_or_else(|| Failure::Unavailable("not an HTTP upstream".into()))?;
+    let configured = state
+        .upstream_headers(upstream, owner)
+        .map_err(|_| Failure::NoToken)?;
     let mut headers: Vec<(&str, &[u8])> = vec![
         ("Host", url.authority.as_bytes()),
         ("Content-Type", b"application/json"),
@@ -55,7 +59,7 @@ fn post_request(
         "POST",
         url.path.as_bytes(),
         headers,
-        up.headers.lines(),
+        configured.lines(),
         Framing::Length(body.len() as u64),
     );
     out.extend_from_slice(body);
@@ -110,7 +114,7 @@ pub fn declared_client(params: &serde_json::Value) -> (serde_json::Value, serde_
 /// Opens a session on `upstream` declaring `capabilities` and `info` (the modern client's).
 pub async fn open(
     state: &Rc<ShardState>,
-    upstream: UpstreamId,
+    (upstream, owner): (UpstreamId, &Principal),
     capabilities: &serde_json::Value,
     info: &serde_json::Value,
 ) -> Result<Opened, Failure> {
@@ -124,7 +128,7 @@ pub async fn open(
     if config.is_linked() {
         return open_link(state, upstream, &body, timeout, live).await;
     }
-    let request = post_request(state, upstream, None, &body)?;
+    let request = post_request(state, (upstream, owner), None, &body)?;
     let ex = exchange(state, upstream, &request, None, false)
         .await
         .map_err(failure)?;
@@ -169,9 +173,15 @@ pub async fn open(
         id,
         version,
         live,
+        owner: owner.clone(),
     };
     // `notifications/initialized`: answered 202 (the body, if any, is read and dropped).
-    let request = post_request(state, upstream, session.http_headers(), INITIALIZED)?;
+    let request = post_request(
+        state,
+        (upstream, owner),
+        session.http_headers(),
+        INITIALIZED,
+    )?;
     let ex = exchange(state, upstream, &request, None, false)
         .await
         .map_err(failure)?;
@@ -344,12 +354,13 @@ impl UpSession {
         body: &[u8],
     ) -> Result<Source, Failure> {
         match self {
-            Self::Http { .. } => {
-                let request = post_request(state, upstream, self.http_headers(), body)?;
+            Self::Http { owner, .. } => {
+                let request = post_request(state, (upstream, owner), self.http_headers(), body)?;
                 let ex = exchange(state, upstream, &request, Some(id), false)
                     .await
                     .map_err(failure)?;
                 let status = ex.head.status();
+                state.upstream_answered(upstream, status, owner);
                 if status == 404 {
                     finish(state, ex, false);
                     return Err(Failure::SessionGone);
@@ -383,8 +394,11 @@ impl UpSession {
         response: &[u8],
     ) -> Result<(), Failure> {
         match self {
-            Self::Http { upstream, .. } => {
-                let request = post_request(state, *upstream, self.http_headers(), response)?;
+            Self::Http {
+                upstream, owner, ..
+            } => {
+                let session = self.http_headers();
+                let request = post_request(state, (*upstream, owner), session, response)?;
                 let ex = exchange(state, *upstream, &request, None, false)
                     .await
                     .map_err(failure)?;
@@ -437,10 +451,12 @@ impl UpSession {
         if let Self::Http {
             upstream,
             id: Some(id),
+            owner,
             ..
         } = self
         {
-            super::super::teardown::end_upstream_session(state, upstream, Some(&id)).await;
+            let end = super::super::teardown::end_upstream_session;
+            end(state, (upstream, &owner), Some(&id)).await;
         }
     }
 }

@@ -22,8 +22,10 @@ use shards::{ShardCtx, ShardId};
 use crate::config::{Config, ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId};
 use crate::mcp::Inspector;
 use crate::pipeline::RouteStages;
+use crate::session::Principal;
 use crate::session::{entry::new_table, OpenStreams};
 use crate::upstream::children::{ChildStats, Children};
+use crate::upstream::credentials::{HeaderLines, NoToken, UpstreamCredentials};
 use crate::upstream::era_verdicts::EraVerdicts;
 use crate::upstream::link::LinkSession;
 use crate::upstream::pool::Pool;
@@ -175,6 +177,8 @@ pub struct ShardState {
     auth: PerRoute<Option<Rc<Authenticator>>>,
     /// Per upstream: requests in flight against its `max_in_flight` share.
     slots: PerUpstream<Rc<UpstreamSlots>>,
+    /// Per upstream: its OAuth tokens, when it has `oauth` ([`ShardState::upstream_headers`]).
+    credentials: PerUpstream<Option<Rc<UpstreamCredentials>>>,
 }
 
 impl ShardState {
@@ -185,8 +189,10 @@ impl ShardState {
         mesh: Rc<ConnectedMesh<MeshMsg>>,
         io: ShardIo,
     ) -> Rc<Self> {
-        let upstreams = PerUpstream::build(&config, |(_, u)| {
-            UpstreamRuntime::build(u, &config.limits, &io)
+        let credentials = PerUpstream::build(&config, |(_, u)| UpstreamCredentials::build(&io, u));
+        let upstreams = PerUpstream::build(&config, |(id, u)| {
+            let credentials = credentials.get(id).as_ref();
+            UpstreamRuntime::build(u, &config.limits, (&io, credentials))
         });
         let stages = PerRoute::build(&config, |(_, route)| RouteStages::build(route));
         let auth = PerRoute::build(&config, |(_, route)| Authenticator::new(&io, route));
@@ -198,6 +204,7 @@ impl ShardState {
             stages,
             auth,
             slots,
+            credentials,
             ring: ctx.ring.clone(),
             sessions: RefCell::new(new_table(config.sessions.ttl)),
             upstreams,
@@ -267,6 +274,45 @@ impl ShardState {
     #[allow(clippy::result_unit_err, reason = "the only failure is `full`")]
     pub fn upstream_slot(&self, id: UpstreamId) -> Result<Option<Slot>, ()> {
         self.slots.get(id).take()
+    }
+
+    /// The header lines every request of `principal` to upstream `id` starts with: the
+    /// configured `headers` (borrowed: no cost without `oauth`), or those plus the upstream's
+    /// current OAuth token.
+    ///
+    /// # Errors
+    /// The upstream has `oauth` and no valid token for `principal`: the request must not go.
+    pub fn upstream_headers(
+        &self,
+        id: UpstreamId,
+        principal: &Principal,
+    ) -> Result<HeaderLines<'_>, NoToken> {
+        match self.credentials.get(id) {
+            None => Ok(HeaderLines::Configured(&self.config.upstream(id).headers)),
+            Some(credentials) => credentials
+                .headers(principal.as_str())
+                .map(HeaderLines::Token),
+        }
+    }
+
+    /// Upstream `id` answered a request of `principal` with `status`: a 401 means it refused
+    /// the proxy's OAuth token (one early refresh). One comparison on every other answer.
+    pub fn upstream_answered(&self, id: UpstreamId, status: u16, principal: &Principal) {
+        if status == 401 {
+            if let Some(credentials) = self.credentials(id) {
+                credentials.rejected(principal.as_str());
+            }
+        }
+    }
+
+    /// The OAuth tokens of upstream `id`, when it has `oauth`.
+    pub fn credentials(&self, id: UpstreamId) -> Option<&Rc<UpstreamCredentials>> {
+        self.credentials.get(id).as_ref()
+    }
+
+    /// The OAuth tokens of every upstream with `oauth`.
+    pub fn all_credentials(&self) -> impl Iterator<Item = &Rc<UpstreamCredentials>> {
+        self.credentials.iter().filter_map(|(_, c)| c.as_ref())
     }
 
     /// Every route's authenticator.

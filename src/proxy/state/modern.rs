@@ -83,6 +83,9 @@ pub enum UpSession {
         version: Box<str>,
         /// Its slot among the shard's live sessions.
         live: Live,
+        /// Whose session it is (pools are per principal): its requests carry this
+        /// principal's OAuth token when the upstream has `oauth`.
+        owner: crate::session::Principal,
     },
     /// A session on a stdio child or legacy SSE link (and its live-session slot).
     Link(Rc<LinkSession>, Live),

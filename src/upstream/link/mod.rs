@@ -120,6 +120,30 @@ pub struct SseTarget {
     /// The upstream's configured headers (`headers`), which the GET and every POST carry;
     /// shared by the shard's sessions of this upstream (`Debug` shows names only).
     pub headers: Rc<UpstreamHeaders>,
+    /// The upstream's OAuth tokens (`oauth`, client credentials): each GET and POST carries
+    /// the one valid when it is written, with `headers`.
+    pub credentials: Option<Rc<crate::upstream::credentials::UpstreamCredentials>>,
+}
+
+impl SseTarget {
+    /// The header lines a request starts with now.
+    ///
+    /// # Errors
+    /// [`SseError::NoToken`] when the upstream has `oauth` and no valid token.
+    pub(crate) fn lines(&self) -> Result<crate::upstream::credentials::HeaderLines<'_>, SseError> {
+        use crate::upstream::credentials::HeaderLines;
+        match &self.credentials {
+            None => Ok(HeaderLines::Configured(&self.headers)),
+            // Client credentials only (config: no token exchange on legacy SSE upstreams), so
+            // the principal is not asked for.
+            Some(credentials) => credentials
+                .headers("")
+                .map(HeaderLines::Token)
+                .map_err(|_| SseError::NoToken {
+                    url: self.url.clone(),
+                }),
+        }
+    }
 }
 
 /// How a link behaves.

@@ -147,6 +147,7 @@ pub(super) async fn open(target: &SseTarget) -> Result<(SseSource, Poster), SseE
 
 async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), SseError> {
     let mut conn = connect(target).await?;
+    let lines = target.lines()?;
     let mut request = Vec::with_capacity(256);
     write_request_head_with(
         &mut request,
@@ -157,7 +158,7 @@ async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), SseError> {
             ("Accept", b"text/event-stream".as_slice()),
             ("Cache-Control", b"no-cache".as_slice()),
         ],
-        target.headers.lines(),
+        lines.lines(),
         Framing::Empty,
     );
     conn.write_all(&request)
@@ -264,6 +265,7 @@ impl Poster {
             Some(conn) => conn,
             None => connect(&self.target).await.map_err(Posted::NotSent)?,
         };
+        let lines = self.target.lines().map_err(Posted::NotSent)?;
         let mut request = Vec::with_capacity(message.len() + 256);
         write_request_head_with(
             &mut request,
@@ -273,9 +275,10 @@ impl Poster {
                 ("Host", self.target.authority.as_bytes()),
                 ("Content-Type", b"application/json".as_slice()),
             ],
-            self.target.headers.lines(),
+            lines.lines(),
             Framing::Length(message.len() as u64),
         );
+        drop(lines);
         request.extend_from_slice(message);
         conn.write_all(&request).await.map_err(|source| {
             Posted::NotSent(SseError::PostWrite {
@@ -371,6 +374,7 @@ mod tests {
             max_event: 1024,
             io: shards::io::ShardIo::glommio(),
             headers: Rc::default(),
+            credentials: None,
         }
     }
 

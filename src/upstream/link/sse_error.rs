@@ -11,6 +11,12 @@ use crate::http::Error as HttpError;
 /// One failure of a legacy SSE upstream session.
 #[derive(Debug, thiserror::Error)]
 pub enum SseError {
+    /// The upstream has `oauth` and the proxy holds no valid token for it: nothing is sent.
+    #[error("{url}: no access token for the upstream (its authorization server is unreachable or refuses the proxy)")]
+    NoToken {
+        /// The stream's URL.
+        url: String,
+    },
     /// The target resolved to no address.
     #[error("{url}: no address")]
     NoAddress {
