@@ -20,43 +20,50 @@ pub fn canonical(body: &[u8]) -> Option<(String, String)> {
     }
     let message: Message = serde_json::from_slice(body).ok()?;
     let arguments = message.params?.arguments?;
-    let mut text = String::new();
+    let mut text = Vec::with_capacity(body.len());
     write_canonical(&mut text, &arguments);
-    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, &text);
     let mut hex = String::with_capacity(64);
     push_hex(&mut hex, digest.as_ref());
-    Some((text, hex))
+    // serde_json writes valid UTF-8 only.
+    Some((String::from_utf8(text).ok()?, hex))
 }
 
-/// Appends `value` with object keys sorted and no whitespace.
-fn write_canonical(out: &mut String, value: &Value) {
+/// Appends `value` with object keys sorted and no whitespace (serde_json's writer for strings
+/// and numbers: no `fmt` machinery, no allocation but the sorted key list).
+fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
             let mut entries = map.iter().collect::<Vec<_>>();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
+            out.push(b'{');
             for (n, (key, item)) in entries.into_iter().enumerate() {
                 if n > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
+                write_scalar(out, key);
+                out.push(b':');
                 write_canonical(out, item);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (n, item) in items.iter().enumerate() {
                 if n > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(out, item);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_scalar(out, scalar),
     }
+}
+
+/// Appends a string or scalar as serde_json writes it (writing into a `Vec` cannot fail).
+fn write_scalar<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 /// Appends `bytes` as lowercase hex.

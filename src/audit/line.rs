@@ -11,7 +11,7 @@ use super::record::{Outcome, Record, RuleRef};
 /// The fields of one line, in order.
 #[derive(Serialize)]
 struct Line<'a> {
-    time: String,
+    time: Rfc3339,
     shard: usize,
     route: Option<&'a str>,
     transport: &'static str,
@@ -33,6 +33,15 @@ struct Line<'a> {
     latency_us: u64,
 }
 
+/// A time as RFC 3339 UTC with milliseconds, written straight into the line.
+struct Rfc3339(std::time::SystemTime);
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_rfc3339_millis(self.0))
+    }
+}
+
 /// `rule`: a policy rule's index, or which default decided.
 #[derive(Serialize)]
 #[serde(untagged)]
@@ -50,7 +59,7 @@ fn is_zero(n: &usize) -> bool {
 pub fn append(out: &mut Vec<u8>, record: &Record, shard: usize, route: Option<&str>) {
     let principal = record.principal.as_ref();
     let line = Line {
-        time: humantime::format_rfc3339_millis(record.at).to_string(),
+        time: Rfc3339(record.at),
         shard,
         route,
         transport: if record.legacy {
