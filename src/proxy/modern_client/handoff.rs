@@ -59,10 +59,11 @@ pub async fn to_shard(
         })
         .map_or(ListenerId::FIRST, |(id, _)| id);
     let owner = shards::ShardId(shard);
-    if let Err(back) = super::super::handoff::send(state, owner, fd, bytes, listener).await {
+    let moving = (fd, bytes, None);
+    if let Err(back) = super::super::handoff::send(state, owner, moving, listener).await {
         // The owner is gone (shutdown), and its exchange with it; the socket comes back to
         // carry the answer.
-        if let Some((fd, _)) = back {
+        if let Some((fd, _, _)) = back {
             *client.stream_mut() = state.io.stream(fd);
         }
         tracing::warn!(shard, "retry handoff failed; the exchange's shard is gone");

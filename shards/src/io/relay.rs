@@ -1,0 +1,173 @@
+//! Relaying bytes both ways between two streams of one shard ([`relay`]) and the local socket
+//! pair a relay feeds ([`ShardIo::pair`]): how a connection whose bytes cannot move to
+//! another shard (a TLS session) still reaches a connection served there.
+//!
+//! One future drives both directions, each through one bounded buffer: it reads from a stream
+//! only when what it read before has been written to the other (backpressure: a slow reader
+//! slows its writer's source, memory does not grow), and flushes after each buffer, so a
+//! stream of small events passes one by one as it comes.
+//!
+//! Not here: what runs over the streams, who holds the pair's other end (the application).
+
+use std::future::Future;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncRead, AsyncWrite};
+use glommio::timer::Timer;
+
+use super::{NetStream, ShardIo};
+
+impl ShardIo {
+    /// A connected pair of local stream sockets (`AF_UNIX`, close-on-exec; blocking like an
+    /// accepted socket: both paths read and write without waiting): one end on this shard's I/O
+    /// path, the other as a descriptor for whoever serves it (another shard takes it over with
+    /// [`ShardIo::stream`]).
+    ///
+    /// # Errors
+    /// socketpair(2) failed (out of descriptors).
+    pub fn pair(&self) -> io::Result<(NetStream, OwnedFd)> {
+        let (here, there) = std::os::unix::net::UnixStream::pair()?;
+        Ok((self.stream(here.into()), there.into()))
+    }
+}
+
+/// Copies bytes from `a` to `b` and from `b` to `a` until either side ends (EOF; what it sent
+/// before is written to the other side first) or errs, or a write makes no progress for
+/// `stall` (a peer that stopped reading). `bufs`: one buffer per direction (`a` to `b`, then
+/// `b` to `a`), their capacity the most each direction holds (at least one byte); given back
+/// with the outcome.
+pub async fn relay(
+    a: &mut NetStream,
+    b: &mut NetStream,
+    bufs: (Vec<u8>, Vec<u8>),
+    stall: Duration,
+) -> (io::Result<()>, (Vec<u8>, Vec<u8>)) {
+    let mut both = Relay {
+        a,
+        b,
+        ab: Direction::new(bufs.0),
+        ba: Direction::new(bufs.1),
+        stall,
+        progress: Instant::now(),
+        timer: None,
+    };
+    let outcome = (&mut both).await;
+    (outcome, (both.ab.buf, both.ba.buf))
+}
+
+/// One direction's buffer: bytes `start..end` read and not yet written.
+struct Direction {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Everything was written; the writer has not been flushed since.
+    unflushed: bool,
+}
+
+impl Direction {
+    fn new(mut buf: Vec<u8>) -> Direction {
+        let size = buf.capacity().max(1);
+        buf.clear();
+        buf.resize(size, 0);
+        Direction {
+            buf,
+            start: 0,
+            end: 0,
+            unflushed: false,
+        }
+    }
+
+    /// Whether it waits on its writer (bytes to write or a flush pending).
+    fn writing(&self) -> bool {
+        self.start < self.end || self.unflushed
+    }
+
+    /// Moves bytes from `from` to `to` until one of them is not ready: `Ready(Ok)` at `from`'s
+    /// EOF once all is written, `Ready(Err)` on an error. `progress` is set at each write.
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        from: &mut NetStream,
+        to: &mut NetStream,
+        progress: &mut Instant,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if self.start < self.end {
+                let n = ready!(Pin::new(&mut *to).poll_write(cx, &self.buf[self.start..self.end]))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                self.start += n;
+                self.unflushed = true;
+                *progress = Instant::now();
+                continue;
+            }
+            if self.unflushed {
+                ready!(Pin::new(&mut *to).poll_flush(cx))?;
+                self.unflushed = false;
+                *progress = Instant::now();
+            }
+            let n = ready!(Pin::new(&mut *from).poll_read(cx, &mut self.buf))?;
+            if n == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            self.start = 0;
+            self.end = n;
+        }
+    }
+}
+
+/// The future of [`relay`].
+struct Relay<'s> {
+    a: &'s mut NetStream,
+    b: &'s mut NetStream,
+    ab: Direction,
+    ba: Direction,
+    stall: Duration,
+    /// The last write (or flush) that made progress, either way.
+    progress: Instant,
+    /// Armed while a direction waits on its writer.
+    timer: Option<Timer>,
+}
+
+impl Future for Relay<'_> {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let me = self.get_mut();
+        if let Poll::Ready(done) = me.ab.poll(cx, me.a, me.b, &mut me.progress) {
+            return Poll::Ready(done);
+        }
+        if let Poll::Ready(done) = me.ba.poll(cx, me.b, me.a, &mut me.progress) {
+            return Poll::Ready(done);
+        }
+        if !me.ab.writing() && !me.ba.writing() {
+            me.timer = None;
+            return Poll::Pending;
+        }
+        // A writer is not taking bytes: give up once it made no progress for `stall`.
+        loop {
+            let left = me.stall.saturating_sub(me.progress.elapsed());
+            if left.is_zero() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the relay's peer stopped reading",
+                )));
+            }
+            let timer = match &mut me.timer {
+                Some(timer) => {
+                    timer.reset(left);
+                    timer
+                }
+                None => me.timer.insert(Timer::new(left)),
+            };
+            if Pin::new(timer).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+}
