@@ -40,6 +40,12 @@ pub(super) fn travelling(peer: Option<&Rc<Caller>>) -> Option<Box<str>> {
     peer.map(|c| c.principal.as_str().into())
 }
 
+/// The certificate principal among a request's (`None` for any other kind): what travels
+/// with a connection moved by a request whose connection's principal is not at hand.
+pub(super) fn certificate_of(principal: &Principal) -> Option<Box<str>> {
+    Principal::certificate_spelled(principal.as_str()).map(|_| principal.as_str().into())
+}
+
 /// The caller a connection moved here from another shard brought ([`travelling`]): `None`
 /// without one, or for anything but a certificate principal.
 pub(super) fn arrived(spelling: Option<&str>) -> Option<Rc<Caller>> {

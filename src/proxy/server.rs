@@ -269,20 +269,19 @@ async fn handoff(
         .bufs
         .take(head.fields().raw().len() + conn.buffered().len());
     bytes.extend_from_slice(head.fields().raw());
-    // The owner is gone (shutdown): serve here; the session lookup will 404.
-    let adopt_here = |(fd, buffered, peer): handoff::Moving| {
-        adopt(state, fd, buffered, listener, peer.as_deref());
-    };
     if conn.stream_mut().is_tls() {
-        match state.inflight.enter() {
+        let relayed = match state.inflight.enter() {
             Some(_pass) => {
                 let to = (owner, listener);
-                super::tunnel::relay(state, &mut conn, (bytes, peer), to, adopt_here).await;
+                super::tunnel::relay(state, &mut conn, (bytes, peer), to).await
             }
             None => {
-                let _ = answer_error(state, &mut conn, &ProxyError::ShuttingDown, false).await;
                 state.bufs.give(bytes);
+                Err(ProxyError::ShuttingDown)
             }
+        };
+        if let Err(e) = relayed {
+            let _ = answer_error(state, &mut conn, &e, false).await;
         }
         let (_stream, buf) = conn.into_parts();
         state.bufs.give(buf);
@@ -294,13 +293,16 @@ async fn handoff(
     let Some((fd, bytes)) = taken else {
         return;
     };
-    if let Err(Some(moving)) = handoff::send(state, owner, (fd, bytes, peer), listener).await {
+    if let Err(Some((fd, bytes, peer))) =
+        handoff::send(state, owner, (fd, bytes, peer), listener).await
+    {
+        // The owner is gone (shutdown): serve here; the session lookup will 404.
         tracing::warn!(
             shard = state.id().0,
             owner = owner.0,
             "handoff failed; serving locally"
         );
-        adopt_here(moving);
+        adopt(state, fd, bytes, listener, peer.as_deref());
     }
 }
 

@@ -23,7 +23,8 @@ use shards::timeout::within;
 use crate::config::ListenerId;
 use crate::http::HttpConn;
 
-use super::handoff::{self, Moving};
+use super::error::ProxyError;
+use super::handoff;
 use super::metrics::Counter;
 use super::state::ShardState;
 use super::stdio::answer::CLIENT_WRITE_TIMEOUT;
@@ -32,40 +33,42 @@ use super::stdio::answer::CLIENT_WRITE_TIMEOUT;
 const RELAY_BUF: usize = 16 * 1024;
 
 /// Relays `conn` (a TLS connection; `bytes`: what of it this shard consumed, the owner reads
-/// first, then what `conn` read ahead) to `owner` until either side closes. `adopt_here` serves
-/// the pair's other end on this shard when the owner is gone (shutdown): the request is then
-/// answered here (its session lookup fails). The caller's pass keeps a draining shard waiting.
+/// first, then what `conn` read ahead; `peer`: its certificate principal, peer.rs
+/// `travelling`) to `owner` until either side closes. The caller holds an in-flight pass (a
+/// draining shard waits for the relay) and closes `conn` after it.
+///
+/// # Errors
+/// Nothing was relayed and `conn` is as it was, its request unanswered: the owner is gone
+/// (shutdown: `ShuttingDown`), or no socket pair could be made (out of descriptors).
 pub(super) async fn relay(
     state: &Rc<ShardState>,
     conn: &mut HttpConn<NetStream>,
     (mut bytes, peer): (Vec<u8>, Option<Box<str>>),
     (owner, listener): (shards::ShardId, ListenerId),
-    adopt_here: impl FnOnce(Moving),
-) {
+) -> Result<(), ProxyError> {
     bytes.extend_from_slice(conn.buffered());
     let (mut here, there) = match state.io.pair() {
         Ok(pair) => pair,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot relay a TLS connection to its owner; closed");
+            tracing::warn!(error = %e, "cannot make a socket pair to relay a TLS connection");
             state.bufs.give(bytes);
-            return;
+            return Err(ProxyError::Internal(
+                "cannot relay the connection to its shard",
+            ));
         }
     };
-    state.metrics.incr(Counter::TlsTunnels);
     if let Err(back) = handoff::send(state, owner, (there, bytes, peer), listener).await {
         tracing::warn!(
             shard = state.id().0,
             owner = owner.0,
-            "TLS relay to the owner failed; serving locally"
+            "TLS relay to the owner failed"
         );
-        match back {
-            Some(moving) => adopt_here(moving),
-            None => {
-                state.metrics.incr(Counter::TlsTunnelsClosed);
-                return;
-            }
+        if let Some((_, bytes, _)) = back {
+            state.bufs.give(bytes);
         }
+        return Err(ProxyError::ShuttingDown);
     }
+    state.metrics.incr(Counter::TlsTunnels);
     let bufs = (state.bufs.take(RELAY_BUF), state.bufs.take(RELAY_BUF));
     let (outcome, (up, down)) =
         shards::io::relay(conn.stream_mut(), &mut here, bufs, CLIENT_WRITE_TIMEOUT).await;
@@ -83,4 +86,5 @@ pub(super) async fn relay(
         futures_lite::AsyncWriteExt::close(conn.stream_mut()),
     )
     .await;
+    Ok(())
 }

@@ -3,8 +3,9 @@
 //! local socket pair (`shadowcat_tls_tunnels_total`). Sessions minted on both shards are used
 //! over one keep-alive TLS connection and over many; SSE answers (a POST's progress, a GET
 //! stream's notifications) pass through as they come; a client certificate's principal comes
-//! along (another certificate's request for a session is still a 404 on its owner); every
-//! relay ends with its connection.
+//! along (another certificate's request for a session is still a 404 on its owner); a
+//! 2026-07-28 retry whose exchange the other shard holds is relayed there too; every relay
+//! ends with its connection.
 
 use serde_json::json;
 
@@ -12,6 +13,7 @@ use crate::client::Conn;
 use crate::harness::Proxy;
 use crate::mcp;
 use crate::tls_peer::{TempFile, TestPki, TlsProxy};
+use crate::translation::{sampling_retry, sampling_round};
 
 /// Sessions (each minted on the shard its connection landed on): the chance that all belong
 /// to one shard is 2^(1-SESSIONS).
@@ -183,6 +185,28 @@ fn a_client_certificate_principal_comes_along_to_the_owner() {
         mcp::assert_error(&answer, 404, -32001, &json!(i));
     }
     drop((mine, theirs));
+    relays_all_ended(&proxy);
+    proxy.stop();
+}
+
+#[test]
+fn a_retry_whose_exchange_the_other_shard_holds_is_relayed_to_it() {
+    let pki = TestPki::new("shadowcat test CA");
+    let upstream = format!(
+        "[upstreams.demo]\ncommand = [{:?}, \"demo-server\", \"--stdio\"]\n\
+         request_timeout = \"10s\"\nwarm = 1\nmax = 16\nkill_grace = \"1s\"\n",
+        env!("CARGO_BIN_EXE_shadowcat")
+    );
+    let proxy = two_shards(&pki, "", Some(&upstream));
+    // Each round's retry lands on either shard; the one holding its exchange is where the
+    // round was asked.
+    for _ in 0..SESSIONS {
+        let round = sampling_round(&mut tls_conn(&proxy, &pki, false));
+        sampling_retry(&mut tls_conn(&proxy, &pki, false), &round);
+        if proxy.metric("shadowcat_tls_tunnels_total") > 0.0 {
+            break;
+        }
+    }
     relays_all_ended(&proxy);
     proxy.stop();
 }
