@@ -7,6 +7,8 @@
 //! 2026-07-28 retry whose exchange the other shard holds is relayed there too; every relay
 //! ends with its connection.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 
 use crate::client::Conn;
@@ -150,6 +152,7 @@ fn a_get_stream_through_the_relay_receives_the_sessions_notifications() {
         script.toml()
     );
     let proxy = two_shards(&pki, "", Some(&upstream));
+    let mut open = Vec::new();
     for (i, session) in sessions(&proxy, &pki).iter().enumerate() {
         let mut stream = tls_conn(&proxy, &pki, false);
         let head = stream.sse_head("GET", mcp::PATH, &session.get_headers(), b"");
@@ -159,9 +162,21 @@ fn a_get_stream_through_the_relay_receives_the_sessions_notifications() {
         assert_eq!(answer.head.status, 200, "{}", answer.describe());
         let note = events.expect_event("the list change notification").json();
         assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
+        open.push((stream, head));
     }
-    relays_all_ended(&proxy);
+    assert!(proxy.metric("shadowcat_tls_tunnels_total") >= 1.0);
+    // Shutdown ends the streams, relayed or not, and no relay holds it up until its grace
+    // (2 s) is over: the owner closes its end, and the relay ends with it.
+    let stopping = Instant::now();
     proxy.stop();
+    let took = stopping.elapsed();
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+    for (mut stream, head) in open {
+        assert!(
+            stream.events(&head).ended(),
+            "shutdown ends every GET stream"
+        );
+    }
 }
 
 #[test]
