@@ -52,7 +52,6 @@ pub async fn relay(
         ab: Direction::new(bufs.0),
         ba: Direction::new(bufs.1),
         stall,
-        progress: Instant::now(),
         timer: None,
     };
     let outcome = (&mut both).await;
@@ -66,6 +65,8 @@ struct Direction {
     end: usize,
     /// Everything was written; the writer has not been flushed since.
     unflushed: bool,
+    /// When its writer last took bytes (or finished a flush), or it last had nothing to write.
+    progress: Instant,
 }
 
 impl Direction {
@@ -78,22 +79,22 @@ impl Direction {
             start: 0,
             end: 0,
             unflushed: false,
+            progress: Instant::now(),
         }
     }
 
-    /// Whether it waits on its writer (bytes to write or a flush pending).
-    fn writing(&self) -> bool {
-        self.start < self.end || self.unflushed
+    /// Since when its writer has been holding it up (bytes to write or a flush pending).
+    fn stalled_since(&self) -> Option<Instant> {
+        (self.start < self.end || self.unflushed).then_some(self.progress)
     }
 
     /// Moves bytes from `from` to `to` until one of them is not ready: `Ready(Ok)` at `from`'s
-    /// EOF once all is written, `Ready(Err)` on an error. `progress` is set at each write.
+    /// EOF once all is written, `Ready(Err)` on an error.
     fn poll(
         &mut self,
         cx: &mut Context<'_>,
         from: &mut NetStream,
         to: &mut NetStream,
-        progress: &mut Instant,
     ) -> Poll<io::Result<()>> {
         loop {
             if self.start < self.end {
@@ -103,18 +104,19 @@ impl Direction {
                 }
                 self.start += n;
                 self.unflushed = true;
-                *progress = Instant::now();
+                self.progress = Instant::now();
                 continue;
             }
             if self.unflushed {
                 ready!(Pin::new(&mut *to).poll_flush(cx))?;
                 self.unflushed = false;
-                *progress = Instant::now();
             }
             let n = ready!(Pin::new(&mut *from).poll_read(cx, &mut self.buf))?;
             if n == 0 {
                 return Poll::Ready(Ok(()));
             }
+            // The writer is judged from now on: not by how long the reader was idle.
+            self.progress = Instant::now();
             self.start = 0;
             self.end = n;
         }
@@ -128,8 +130,6 @@ struct Relay<'s> {
     ab: Direction,
     ba: Direction,
     stall: Duration,
-    /// The last write (or flush) that made progress, either way.
-    progress: Instant,
     /// Armed while a direction waits on its writer.
     timer: Option<Timer>,
 }
@@ -139,19 +139,23 @@ impl Future for Relay<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let me = self.get_mut();
-        if let Poll::Ready(done) = me.ab.poll(cx, me.a, me.b, &mut me.progress) {
+        if let Poll::Ready(done) = me.ab.poll(cx, me.a, me.b) {
             return Poll::Ready(done);
         }
-        if let Poll::Ready(done) = me.ba.poll(cx, me.b, me.a, &mut me.progress) {
+        if let Poll::Ready(done) = me.ba.poll(cx, me.b, me.a) {
             return Poll::Ready(done);
         }
-        if !me.ab.writing() && !me.ba.writing() {
-            me.timer = None;
-            return Poll::Pending;
-        }
+        let stalled = match (me.ab.stalled_since(), me.ba.stalled_since()) {
+            (Some(x), Some(y)) => x.min(y),
+            (Some(x), None) | (None, Some(x)) => x,
+            (None, None) => {
+                me.timer = None;
+                return Poll::Pending;
+            }
+        };
         // A writer is not taking bytes: give up once it made no progress for `stall`.
         loop {
-            let left = me.stall.saturating_sub(me.progress.elapsed());
+            let left = me.stall.saturating_sub(stalled.elapsed());
             if left.is_zero() {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -171,3 +175,7 @@ impl Future for Relay<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "relay_tests.rs"]
+mod tests;
