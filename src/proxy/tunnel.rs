@@ -29,8 +29,9 @@ use super::metrics::Counter;
 use super::state::ShardState;
 use super::stdio::answer::CLIENT_WRITE_TIMEOUT;
 
-/// Bytes each direction of a relay holds at most (one TLS record's plaintext).
-const RELAY_BUF: usize = 16 * 1024;
+/// Bytes each direction of a relay holds at most: the smallest pooled buffer (an idle relayed
+/// connection, say an SSE stream waiting for events, holds two).
+const RELAY_BUF: usize = 4096;
 
 /// Relays `conn` (a TLS connection; `bytes`: what of it this shard consumed, the owner reads
 /// first, then what `conn` read ahead; `peer`: its certificate principal, peer.rs

@@ -67,11 +67,12 @@ fn sessions_of_both_shards_are_served_over_one_tls_connection_and_many() {
     // Minted where they landed: nothing moved yet.
     assert_eq!(proxy.metric("shadowcat_tls_tunnels_total"), 0.0);
     // One keep-alive connection going round all of them twice: the relayed end moves on by
-    // the ordinary handoff whenever the owner changes.
+    // the ordinary handoff whenever the owner changes. The second round's messages span many
+    // relay buffers both ways.
     let mut conn = tls_conn(&proxy, &pki, false);
     for round in 0..2 {
         for (i, session) in sessions.iter().enumerate() {
-            let text = format!("r{round}s{i}");
+            let text = format!("r{round}s{i}{}", "x".repeat(round * 100_000));
             let answer = session.post(&mut conn, &mcp::echo(json!(i), &text));
             assert_eq!(answer.head.status, 200, "{}", answer.describe());
             assert_eq!(mcp::result_text(&answer.json()), text);

@@ -4,8 +4,9 @@
 //!
 //! One future drives both directions, each through one bounded buffer: it reads from a stream
 //! only when what it read before has been written to the other (backpressure: a slow reader
-//! slows its writer's source, memory does not grow), and flushes after each buffer, so a
-//! stream of small events passes one by one as it comes.
+//! slows its writer's source, memory does not grow), and flushes whenever nothing more is there
+//! to read, so a stream of small events passes one by one as it comes while a long answer
+//! does not wait for a flush per buffer.
 //!
 //! Not here: what runs over the streams, who holds the pair's other end (the application).
 
@@ -63,9 +64,9 @@ struct Direction {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// Everything was written; the writer has not been flushed since.
+    /// Bytes were written since the writer's last flush.
     unflushed: bool,
-    /// When its writer last took bytes (or finished a flush), or it last had nothing to write.
+    /// When its writer last took bytes, or bytes to write were last read.
     progress: Instant,
 }
 
@@ -107,12 +108,22 @@ impl Direction {
                 self.progress = Instant::now();
                 continue;
             }
-            if self.unflushed {
-                ready!(Pin::new(&mut *to).poll_flush(cx))?;
-                self.unflushed = false;
-            }
-            let n = ready!(Pin::new(&mut *from).poll_read(cx, &mut self.buf))?;
+            let n = match Pin::new(&mut *from).poll_read(cx, &mut self.buf) {
+                Poll::Ready(read) => read?,
+                // Nothing more to pass on now: what was written goes out (a TLS stream's last
+                // record, the queued sends of the ring) before waiting.
+                Poll::Pending if self.unflushed => {
+                    ready!(Pin::new(&mut *to).poll_flush(cx))?;
+                    self.unflushed = false;
+                    continue;
+                }
+                Poll::Pending => return Poll::Pending,
+            };
             if n == 0 {
+                if self.unflushed {
+                    ready!(Pin::new(&mut *to).poll_flush(cx))?;
+                    self.unflushed = false;
+                }
                 return Poll::Ready(Ok(()));
             }
             // The writer is judged from now on: not by how long the reader was idle.
