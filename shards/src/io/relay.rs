@@ -36,11 +36,13 @@ impl ShardIo {
     }
 }
 
-/// Copies bytes from `a` to `b` and from `b` to `a` until either side ends (EOF; what it sent
-/// before is written to the other side first) or errs, or a write makes no progress for
-/// `stall` (a peer that stopped reading). `bufs`: one buffer per direction (`a` to `b`, then
-/// `b` to `a`), their capacity the most each direction holds (at least one byte); given back
-/// with the outcome.
+/// Copies bytes from `a` (the client's side) to `b` and from `b` to `a` until `b` ends (EOF;
+/// what it sent before is written to `a` first), either side errs, or a write makes no
+/// progress for `stall` (a peer that stopped reading). When `a` ends first, what it sent is
+/// written to `b` and `b`'s write side is shut down (a client that half-closes after its
+/// request still gets the answer); the relay then goes on until `b` ends. `bufs`: one buffer
+/// per direction (`a` to `b`, then `b` to `a`), their capacity the most each direction holds
+/// (at least one byte); given back with the outcome.
 pub async fn relay(
     a: &mut NetStream,
     b: &mut NetStream,
@@ -54,6 +56,8 @@ pub async fn relay(
         ba: Direction::new(bufs.1),
         stall,
         timer: None,
+        a_ended: false,
+        b_shut: false,
     };
     let outcome = (&mut both).await;
     (outcome, (both.ab.buf, both.ba.buf))
@@ -143,6 +147,10 @@ struct Relay<'s> {
     stall: Duration,
     /// Armed while a direction waits on its writer.
     timer: Option<Timer>,
+    /// `a` ended (EOF) and all it sent went to `b`.
+    a_ended: bool,
+    /// `b`'s write side is shut down (after `a` ended).
+    b_shut: bool,
 }
 
 impl Future for Relay<'_> {
@@ -150,13 +158,26 @@ impl Future for Relay<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let me = self.get_mut();
-        if let Poll::Ready(done) = me.ab.poll(cx, me.a, me.b) {
-            return Poll::Ready(done);
+        if !me.a_ended {
+            match me.ab.poll(cx, me.a, me.b) {
+                Poll::Ready(Ok(())) => me.a_ended = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        if me.a_ended && !me.b_shut {
+            match Pin::new(&mut *me.b).poll_close(cx) {
+                Poll::Ready(Ok(())) => me.b_shut = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
         }
         if let Poll::Ready(done) = me.ba.poll(cx, me.b, me.a) {
             return Poll::Ready(done);
         }
-        let stalled = match (me.ab.stalled_since(), me.ba.stalled_since()) {
+        // Shutting `b`'s write side down waits for its queued sends: its writer again.
+        let closing = (me.a_ended && !me.b_shut).then_some(me.ab.progress);
+        let stalled = match (me.ab.stalled_since().or(closing), me.ba.stalled_since()) {
             (Some(x), Some(y)) => x.min(y),
             (Some(x), None) | (None, Some(x)) => x,
             (None, None) => {

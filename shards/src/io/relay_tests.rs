@@ -75,11 +75,38 @@ fn bytes_pass_both_ways_until_one_side_closes() {
                 client.read_exact(&mut got).await.expect("relayed back");
                 assert_eq!(got, event, "each event as it comes");
             }
-            drop(client);
-            relaying.await.expect("a close ends the relay");
+            drop(server);
+            relaying.await.expect("the server's close ends the relay");
             let mut rest = Vec::new();
-            server.read_to_end(&mut rest).await.expect("EOF");
-            assert!(rest.is_empty(), "the other side is closed with it");
+            client.read_to_end(&mut rest).await.expect("EOF");
+            assert!(rest.is_empty(), "the client's side is closed with it");
+        });
+    }
+}
+
+#[test]
+fn a_client_that_half_closes_still_gets_the_answer() {
+    for backend in backends() {
+        run(backend, |io| async move {
+            let [mut client, near, far, mut server] = two_pairs(&io);
+            let relaying = spawn_relay(near, far, Duration::from_secs(10));
+            client.write_all(b"request").await.expect("write");
+            client.close().await.expect("half-close");
+            let mut got = Vec::new();
+            server
+                .read_to_end(&mut got)
+                .await
+                .expect("request, then EOF");
+            assert_eq!(got, b"request");
+            server.write_all(b"the answer").await.expect("write");
+            server.close().await.expect("close");
+            let mut answer = Vec::new();
+            client
+                .read_to_end(&mut answer)
+                .await
+                .expect("answer, then EOF");
+            assert_eq!(answer, b"the answer");
+            relaying.await.expect("the server's close ends the relay");
         });
     }
 }
