@@ -3,7 +3,7 @@
 //! shard keeps terminating TLS and relays the plaintext. It makes a local socket pair, hands
 //! one end to the owner exactly like a moved plain connection (the request's bytes, what was
 //! read ahead, the client certificate's principal), and copies bytes both ways between the TLS
-//! stream and its own end until either side closes. The owner serves its end as a plain
+//! stream and its own end until the owner closes its end. The owner serves its end as a plain
 //! connection: a later request on it for a session of a third shard moves that end on by the
 //! ordinary fd handoff, and answers (SSE streams included) pass through as they come.
 //!
@@ -35,7 +35,7 @@ const RELAY_BUF: usize = 4096;
 
 /// Relays `conn` (a TLS connection; `bytes`: what of it this shard consumed, the owner reads
 /// first, then what `conn` read ahead; `peer`: its certificate principal, peer.rs
-/// `travelling`) to `owner` until either side closes. The caller holds an in-flight pass (a
+/// `travelling`) to `owner` until the owner closes its end. The caller holds an in-flight pass (a
 /// draining shard waits for the relay) and closes `conn` after it.
 ///
 /// # Errors
