@@ -272,8 +272,10 @@ async fn handoff(
     if conn.stream_mut().is_tls() {
         let relayed = match state.inflight.enter() {
             Some(_pass) => {
+                // Boxed: only relayed TLS connections pay for the relay's state, not every
+                // connection's future.
                 let to = (owner, listener);
-                super::tunnel::relay(state, &mut conn, (bytes, peer), to).await
+                Box::pin(super::tunnel::relay(state, &mut conn, (bytes, peer), to)).await
             }
             None => {
                 state.bufs.give(bytes);

@@ -58,7 +58,8 @@ pub async fn to_shard(
     // Only a client certificate's principal travels (a token's or key's comes with each request).
     let peer = super::super::peer::certificate_of(principal);
     if client.stream_mut().is_tls() {
-        super::super::tunnel::relay(state, client, (bytes, peer), (owner, listener)).await?;
+        let relay = super::super::tunnel::relay(state, client, (bytes, peer), (owner, listener));
+        Box::pin(relay).await?;
         return Ok(false);
     }
     let (fd, bytes) =
