@@ -45,23 +45,35 @@ fn two_pairs(io: &ShardIo) -> [NetStream; 4] {
 }
 
 /// Relays `a` and `b` on a task of its own (8-byte buffers: many rounds per message).
-fn spawn_relay(
-    mut a: NetStream,
-    mut b: NetStream,
-    stall: Duration,
-) -> glommio::Task<io::Result<()>> {
+fn spawn_relay(mut a: NetStream, mut b: NetStream, stall: Duration) -> Relaying {
     glommio::spawn_local(async move {
         let bufs = (Vec::with_capacity(8), Vec::with_capacity(8));
         relay(&mut a, &mut b, bufs, stall).await.0
     })
 }
 
+/// The relay's result, awaited.
+type Relaying = glommio::Task<io::Result<()>>;
+
+/// Runs `test` on both paths with a client and a server whose bytes a relay (a `stall` limit)
+/// carries.
+fn relayed<Fut>(stall: Duration, test: fn(NetStream, NetStream, Relaying) -> Fut)
+where
+    Fut: Future<Output = ()> + 'static,
+{
+    for backend in backends() {
+        run(backend, move |io| async move {
+            let [client, near, far, server] = two_pairs(&io);
+            test(client, server, spawn_relay(near, far, stall)).await;
+        });
+    }
+}
+
 #[test]
 fn bytes_pass_both_ways_until_one_side_closes() {
-    for backend in backends() {
-        run(backend, |io| async move {
-            let [mut client, near, far, mut server] = two_pairs(&io);
-            let relaying = spawn_relay(near, far, Duration::from_secs(10));
+    relayed(
+        Duration::from_secs(10),
+        |mut client, mut server, relaying| async move {
             let request = b"a request longer than one buffer";
             client.write_all(request).await.expect("write");
             client.flush().await.expect("flush");
@@ -80,43 +92,39 @@ fn bytes_pass_both_ways_until_one_side_closes() {
             let mut rest = Vec::new();
             client.read_to_end(&mut rest).await.expect("EOF");
             assert!(rest.is_empty(), "the client's side is closed with it");
-        });
-    }
+        },
+    );
+}
+
+/// Writes `bytes` on `from` and shuts its write side down; `to` reads them, then EOF.
+async fn send_then_close(from: &mut NetStream, to: &mut NetStream, bytes: &[u8]) {
+    from.write_all(bytes).await.expect("write");
+    from.close().await.expect("shut down writing");
+    let mut got = Vec::new();
+    to.read_to_end(&mut got).await.expect("the bytes, then EOF");
+    assert_eq!(got, bytes);
 }
 
 #[test]
 fn a_client_that_half_closes_still_gets_the_answer() {
-    for backend in backends() {
-        run(backend, |io| async move {
-            let [mut client, near, far, mut server] = two_pairs(&io);
-            let relaying = spawn_relay(near, far, Duration::from_secs(10));
-            client.write_all(b"request").await.expect("write");
-            client.close().await.expect("half-close");
-            let mut got = Vec::new();
-            server
-                .read_to_end(&mut got)
-                .await
-                .expect("request, then EOF");
-            assert_eq!(got, b"request");
-            server.write_all(b"the answer").await.expect("write");
-            server.close().await.expect("close");
-            let mut answer = Vec::new();
-            client
-                .read_to_end(&mut answer)
-                .await
-                .expect("answer, then EOF");
-            assert_eq!(answer, b"the answer");
+    relayed(
+        Duration::from_secs(10),
+        |mut client, mut server, relaying| async move {
+            // The request, then the client's half-close: the server sees both.
+            send_then_close(&mut client, &mut server, b"request").await;
+            send_then_close(&mut server, &mut client, b"the answer").await;
             relaying.await.expect("the server's close ends the relay");
-        });
-    }
+        },
+    );
 }
 
 #[test]
 fn a_peer_that_stops_reading_ends_the_relay_after_the_stall_limit() {
-    for backend in backends() {
-        run(backend, |io| async move {
-            let [mut client, near, far, _server] = two_pairs(&io);
-            let relaying = spawn_relay(near, far, Duration::from_millis(100));
+    relayed(
+        Duration::from_millis(100),
+        |mut client, server, relaying| async move {
+            // Kept open and never read.
+            let _server = server;
             // The server never reads: its socket buffers fill, then the relay's, then the
             // client's writes wait too.
             glommio::spawn_local(async move {
@@ -126,6 +134,6 @@ fn a_peer_that_stops_reading_ends_the_relay_after_the_stall_limit() {
             .detach();
             let err = relaying.await.expect_err("the stall ends it");
             assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
-        });
-    }
+        },
+    );
 }
