@@ -23,6 +23,8 @@ mod mcp;
 mod recorder;
 #[path = "request_path/tls_peer.rs"]
 mod tls_peer;
+#[path = "request_path/transport.rs"]
+mod transport;
 
 #[path = "request_path/admin.rs"]
 mod admin;
@@ -60,6 +62,8 @@ mod stdio;
 mod streamable;
 #[path = "request_path/tls.rs"]
 mod tls;
+#[path = "request_path/tls_shards.rs"]
+mod tls_shards;
 #[path = "request_path/tool_filter.rs"]
 mod tool_filter;
 #[path = "request_path/translation.rs"]

@@ -224,7 +224,8 @@ fn on_mesh_msg(
             fd,
             buffered,
             listener,
-        } => adopt(state, fd, buffered, listener),
+            peer,
+        } => adopt(state, fd, buffered, listener, peer.as_deref()),
         MeshMsg::MetricsQuery { from: asker, seq } => admin::answer_query(state, asker, seq),
         MeshMsg::MetricsReply(report) => admin::collect_reply(state, from, *report),
         MeshMsg::RateAsk {

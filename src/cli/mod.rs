@@ -141,8 +141,7 @@ pub struct ListenerArgs {
     /// any). Origins whose host is an allowed host are always accepted.
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
-    /// Serve clients over TLS with this PEM certificate chain (leaf first); needs --tls-key
-    /// and --shards 1.
+    /// Serve clients over TLS with this PEM certificate chain (leaf first); needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<String>,
     /// The PEM private key of --tls-cert.

@@ -1,7 +1,7 @@
 //! `tls_cert`, `tls_key` and `tls_client_ca` on a listener: its certificate chain and key (and
 //! the CAs client certificates must chain to, for mTLS), read and checked
-//! (rustls builds a server configuration from them) at load; and the rule that a TLS listener
-//! runs on one shard.
+//! (rustls builds a server configuration from them) at load. A TLS listener runs on any number
+//! of shards: a request for a session another shard owns is relayed to it (proxy/tunnel.rs).
 //!
 //! Not here: the rustls server configuration the shards use (crate::tls), the handshake
 //! (proxy/server.rs).
@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::error::{invalid_str, Error};
-use super::model::{CoreSelection, ListenerConfig, ListenerTls, RuntimeConfig};
+use super::error::Error;
+use super::model::ListenerTls;
 use super::pem::{read_certs, read_key};
 use super::raw::RawListener;
 use super::upstream_tls::CA_FILE;
@@ -18,11 +18,6 @@ use super::upstream_tls::CA_FILE;
 /// What a certificate file must hold.
 const CHAIN: &str =
     "a PEM file holding the certificate chain, leaf first (-----BEGIN CERTIFICATE-----)";
-
-/// What to say about a TLS listener on several shards.
-const ONE_SHARD: &str = "shards = 1 in [runtime] (--shards 1): TLS listeners need --shards 1 \
-     until requests can be forwarded over the mesh (a TLS session cannot move to the shard \
-     owning a session)";
 
 /// The TLS setup of listener `prefix` (`listeners.NAME`), `None` without `tls_cert`/`tls_key`.
 ///
@@ -88,31 +83,4 @@ pub(super) fn resolve_listener_tls(
         });
     }
     Ok(Some(tls))
-}
-
-/// A TLS listener needs exactly one shard.
-///
-/// # Errors
-/// A TLS listener while `runtime` runs more than one shard (or one per core).
-pub(super) fn check_tls_shards(
-    listeners: &[ListenerConfig],
-    runtime: &RuntimeConfig,
-) -> Result<(), Error> {
-    let one = match &runtime.cores {
-        CoreSelection::Count(n) => n.get() == 1,
-        CoreSelection::List(cores) => cores.len() == 1,
-        CoreSelection::All => false,
-    };
-    match listeners.iter().find(|l| l.tls.is_some()) {
-        Some(listener) if !one => Err(invalid_str(
-            &format!("listeners.{}.tls_cert", listener.name),
-            &listener
-                .tls
-                .as_ref()
-                .map(|t| t.cert_file.display().to_string())
-                .unwrap_or_default(),
-            ONE_SHARD,
-        )),
-        _ => Ok(()),
-    }
 }

@@ -53,15 +53,11 @@ fn a_tls_listener_on_one_shard_loads_and_prints_its_files() {
 }
 
 #[test]
-fn tls_listeners_need_one_shard() {
+fn tls_listeners_run_on_any_number_of_shards() {
     let (cert, key) = cert_and_key("shards");
     let tls = format!("tls_cert = {}\ntls_key = {}", cert.quoted(), key.quoted());
-    for shards in ["shards = 2", ""] {
-        reject(
-            &listener(&tls, shards),
-            "listeners.main.tls_cert",
-            &["TLS listeners need --shards 1 until requests can be forwarded over the mesh"],
-        );
+    for shards in ["shards = 2", "cores = \"0,1\"", ""] {
+        assert!(ok(&listener(&tls, shards)).listeners[0].tls.is_some());
     }
 }
 

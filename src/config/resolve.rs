@@ -18,7 +18,7 @@ use super::auth::{public_url, resolve_auth};
 use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::ids::{UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};
-use super::listener_tls::{check_tls_shards, resolve_listener_tls};
+use super::listener_tls::resolve_listener_tls;
 use super::model::{
     Config, DemoConfig, LegacySseConfig, ListenerConfig, LogConfig, RouteConfig, RouteEra,
     UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamUrl,
@@ -47,7 +47,6 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
     let demo = raw.demo.as_ref().map(resolve_demo).transpose()?;
     let upstreams = resolve_upstreams(&raw.upstreams, demo.as_ref())?;
     let listeners = resolve_listeners(&raw.listeners, &upstreams)?;
-    check_tls_shards(&listeners, &runtime)?;
     let admin = match &raw.admin {
         Some(admin) => Some(bind_addr(
             "admin.bind",

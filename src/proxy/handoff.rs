@@ -5,7 +5,8 @@
 //! (`NetStream::detach`: on the uring path it leaves the ring's file table, with the bytes the
 //! ring received but nobody read), the connection's bytes travel with it over the mesh, and the
 //! owner serves the connection from those bytes as if it had read them itself, on its own I/O
-//! path (server.rs `adopt`).
+//! path (server.rs `adopt`). A TLS connection cannot leave (its session's keys live here): it
+//! is relayed to the owner instead (tunnel.rs), over a socket pair whose end moves like this.
 //!
 //! Not here: deciding who owns a request (server.rs, the sealed state), the mesh (shards).
 
@@ -50,25 +51,31 @@ pub(super) async fn take(
     }
 }
 
-/// Sends the connection (`fd` + the bytes it carries, unread by the owner) to `owner`, counting
-/// the hop. On failure (the owner is shutting down) the descriptor and bytes come back (`None`
-/// only if the mesh returned another message than it was given, which it does not).
+/// A connection on its way to another shard: its socket, the bytes it carries (unread by the
+/// owner), and its client certificate principal (peer.rs `travelling`).
+pub(super) type Moving = (OwnedFd, Vec<u8>, Option<Box<str>>);
+
+/// Sends the connection to `owner`, counting the hop. On failure (the owner is shutting down)
+/// it comes back (`None` only if the mesh returned another message than it was given, which it
+/// does not).
 pub(super) async fn send(
     state: &ShardState,
     owner: shards::ShardId,
-    fd: OwnedFd,
-    buffered: Vec<u8>,
+    (fd, buffered, peer): Moving,
     listener: ListenerId,
-) -> Result<(), Option<(OwnedFd, Vec<u8>)>> {
+) -> Result<(), Option<Moving>> {
     state.metrics.incr(Counter::Hops);
     let msg = MeshMsg::Handoff {
         fd,
         buffered,
         listener,
+        peer,
     };
     match state.mesh.send_to(owner, msg).await {
         Ok(()) => Ok(()),
-        Err(MeshMsg::Handoff { fd, buffered, .. }) => Err(Some((fd, buffered))),
+        Err(MeshMsg::Handoff {
+            fd, buffered, peer, ..
+        }) => Err(Some((fd, buffered, peer))),
         Err(_) => Err(None),
     }
 }

@@ -18,6 +18,11 @@ pub enum Counter {
     Hops,
     /// Connections received from another shard.
     HandoffsIn,
+    /// TLS connections relayed to another shard over a local socket pair (tunnel.rs): their
+    /// hop is in `Hops` too.
+    TlsTunnels,
+    /// TLS relays ended (with `TlsTunnels`: the ones open now).
+    TlsTunnelsClosed,
     /// Client connections accepted.
     Connections,
     /// Sessions minted.
@@ -85,6 +90,8 @@ pub enum Counter {
 pub const COUNTER_NAMES: &[&str] = &[
     "hops_total",
     "handoffs_received_total",
+    "tls_tunnels_total",
+    "tls_tunnels_closed_total",
     "connections_total",
     "sessions_created_total",
     "sessions_expired_total",

@@ -37,4 +37,5 @@ pub mod shutdown;
 pub mod state;
 pub mod stdio;
 pub mod teardown;
+mod tunnel;
 mod well_known;

@@ -1,5 +1,6 @@
 //! Client connections on one shard: accept, read heads, route each request to the shard
-//! owning its session (moving the connection there), dispatch POST/GET/DELETE, keep-alive.
+//! owning its session (moving the connection there, or relaying a TLS connection to it:
+//! tunnel.rs), dispatch POST/GET/DELETE, keep-alive.
 //!
 //! Not here: what a request does (post.rs, bodyless.rs), startup (the app module).
 //! Per connection: one pooled read buffer; the connection task awaits reads with the
@@ -89,13 +90,21 @@ async fn serve_tls(
 }
 
 /// Takes over a connection handed off by another shard: serves it from `buffered`, on this
-/// shard's I/O path.
-pub fn adopt(state: &Rc<ShardState>, fd: OwnedFd, buffered: Vec<u8>, listener: ListenerId) {
+/// shard's I/O path, with the client certificate principal it brought (`peer`: a relayed mTLS
+/// connection's, peer.rs).
+pub fn adopt(
+    state: &Rc<ShardState>,
+    fd: OwnedFd,
+    buffered: Vec<u8>,
+    listener: ListenerId,
+    peer: Option<&str>,
+) {
     state.metrics.incr(Counter::HandoffsIn);
     let stream = state.io.stream(fd);
+    let peer = super::peer::arrived(peer);
     audit::spawn_connection(
         state,
-        serve(state.clone(), listener, stream, buffered, None),
+        serve(state.clone(), listener, stream, buffered, peer),
     );
 }
 
@@ -124,7 +133,8 @@ pub async fn serve(
             }
         };
         if let Some(owner) = foreign_owner(&state, listener, &head) {
-            handoff(&state, conn, &head, owner, listener).await;
+            let peer = super::peer::travelling(peer.as_ref());
+            handoff(&state, conn, (&head, peer), owner, listener).await;
             return;
         }
         let Some(_pass) = state.inflight.enter() else {
@@ -246,11 +256,12 @@ fn foreign_owner(
     (owner != state.id()).then_some(owner)
 }
 
-/// Moves the connection (socket + this request's bytes + read-ahead) to `owner`.
+/// Moves the connection (socket + this request's bytes + read-ahead, and its certificate
+/// principal `peer`) to `owner`; a TLS connection is relayed to it instead (tunnel.rs).
 async fn handoff(
     state: &Rc<ShardState>,
     mut conn: HttpConn<NetStream>,
-    head: &RequestHead,
+    (head, peer): (&RequestHead, Option<Box<str>>),
     owner: shards::ShardId,
     listener: ListenerId,
 ) {
@@ -258,20 +269,42 @@ async fn handoff(
         .bufs
         .take(head.fields().raw().len() + conn.buffered().len());
     bytes.extend_from_slice(head.fields().raw());
+    if conn.stream_mut().is_tls() {
+        let relayed = match state.inflight.enter() {
+            Some(_pass) => {
+                // Boxed: only relayed TLS connections pay for the relay's state, not every
+                // connection's future.
+                let to = (owner, listener);
+                Box::pin(super::tunnel::relay(state, &mut conn, (bytes, peer), to)).await
+            }
+            None => {
+                state.bufs.give(bytes);
+                Err(ProxyError::ShuttingDown)
+            }
+        };
+        if let Err(e) = relayed {
+            let _ = answer_error(state, &mut conn, &e, false).await;
+        }
+        let (_stream, buf) = conn.into_parts();
+        state.bufs.give(buf);
+        return;
+    }
     let taken = handoff::take(&mut conn, bytes).await;
     let (_stream, buf) = conn.into_parts();
     state.bufs.give(buf);
     let Some((fd, bytes)) = taken else {
         return;
     };
-    if let Err(Some((fd, buffered))) = handoff::send(state, owner, fd, bytes, listener).await {
+    if let Err(Some((fd, bytes, peer))) =
+        handoff::send(state, owner, (fd, bytes, peer), listener).await
+    {
         // The owner is gone (shutdown): serve here; the session lookup will 404.
         tracing::warn!(
             shard = state.id().0,
             owner = owner.0,
             "handoff failed; serving locally"
         );
-        adopt(state, fd, buffered, listener);
+        adopt(state, fd, bytes, listener, peer.as_deref());
     }
 }
 

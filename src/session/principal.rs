@@ -45,6 +45,16 @@ impl Principal {
         Self(Some(format!("cert:{:016x} {subject}", tag(issuer)).into()))
     }
 
+    /// The certificate principal whose unique spelling ([`Principal::as_str`]) is `spelling`:
+    /// a connection's certificate principal travels as this text when the connection's
+    /// requests go to another shard. `None` for any other kind: only a certificate's subject
+    /// travels with a connection.
+    pub fn certificate_spelled(spelling: &str) -> Option<Self> {
+        spelling
+            .starts_with("cert:")
+            .then(|| Self(Some(spelling.into())))
+    }
+
     /// The unique spelling, kind included (sealed into `requestState`, compared).
     pub fn as_str(&self) -> &str {
         self.0.as_deref().unwrap_or("anonymous")
@@ -97,5 +107,15 @@ mod tests {
         assert_ne!(alice, Principal::token("CN=CA", "CN=alice,O=Example"));
         let long = Principal::certificate("CN=CA", &"s".repeat(200)); // tls::MAX_SUBJECT
         assert!(long.as_str().len() <= 255);
+    }
+
+    #[test]
+    fn only_a_certificate_principal_is_rebuilt_from_its_spelling() {
+        let alice = Principal::certificate("CN=CA", "CN=alice,O=Example");
+        assert_eq!(Principal::certificate_spelled(alice.as_str()), Some(alice));
+        let token = Principal::token("https://x.example", "alice");
+        assert_eq!(Principal::certificate_spelled(token.as_str()), None);
+        assert_eq!(Principal::certificate_spelled("anonymous"), None);
+        assert_eq!(Principal::certificate_spelled("key:00 x"), None);
     }
 }

@@ -4,6 +4,9 @@ with certificates from a CA generated here; an upstream the proxy does not trust
 mTLS (`tls_client_ca`, `shadowcat run --config`): the SDK's httpx client shows a client
 certificate, whose subject is the caller's principal: a policy rule on `CN=alice,O=Example` keeps
 `echo` for alice while bob's certificate loses it (gone from his listing, unknown to his call).
+Two shards: SDK sessions over https:// whose requests land on either shard (a new connection
+each), so the shard that did not mint a session relays the TLS connection to its owner; the
+admin /metrics count the relays, and none outlives its connection (nor its socket pair).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import datetime
 import ipaddress
 import json
 import ssl
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +31,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 
 import harness
+from test_shards import metric_total, read_metrics
 
 UNKNOWN_TOOL = -32602
 
@@ -130,6 +135,79 @@ def test_python_sdk_over_https_to_the_proxy(pki: Pki, demo_upstream: harness.End
     assert proxy.url.startswith("https://"), proxy.url
     tools, echoed = asyncio.run(_echo_over_sdk(proxy.url, _trusting(pki)))
     assert "echo" in tools and echoed == "over tls"
+
+
+SESSIONS_ON_TWO_SHARDS = 6
+ECHOES_PER_SESSION = 4
+
+
+async def _sessions_on_fresh_connections(url: str, verify: ssl.SSLContext, count: int) -> list[str]:
+    """`count` SDK sessions at once, each opening a new TLS connection per request (no keep-alive),
+    so each request lands on either shard; every session lists tools and echoes a few times."""
+
+    async def one(index: int) -> list[str]:
+        limits = httpx.Limits(max_keepalive_connections=0)
+        client = httpx.AsyncClient(timeout=httpx.Timeout(30.0), trust_env=False, verify=verify, limits=limits)
+        async with client, streamable_http_client(url, http_client=client) as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                assert "echo" in [tool.name for tool in (await session.list_tools()).tools]
+                texts = []
+                for n in range(ECHOES_PER_SESSION):
+                    result = await session.call_tool("echo", {"message": f"s{index}e{n}"})
+                    texts.append(result.content[0].text)
+                return texts
+
+    answers = await asyncio.gather(*(one(index) for index in range(count)))
+    return [text for texts in answers for text in texts]
+
+
+def _unix_sockets_of(pid: int) -> int:
+    """How many of the process's descriptors are AF_UNIX sockets (the relays' socket pairs)."""
+    unix = set()
+    with open(f"/proc/{pid}/net/unix", encoding="ascii") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 7:
+                unix.add(fields[6])
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().as_posix()
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in unix:
+            count += 1
+    return count
+
+
+def _await(condition, what: str, timeout_s: float = 10.0) -> None:
+    """Polls `condition` (each check is a scrape or a /proc read) until it holds, or fails."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+
+
+def test_python_sdk_over_https_to_two_shards(pki: Pki, demo_upstream: harness.Endpoint, start_proxy) -> None:
+    proxy = start_proxy(demo_upstream.url, shards=2, admin=True, extra=_tls_flags(pki))
+    assert proxy.admin_url is not None
+    pid = proxy.process.popen.pid
+    unix_before = _unix_sockets_of(pid)
+    for batch in range(2):
+        texts = asyncio.run(_sessions_on_fresh_connections(proxy.url, _trusting(pki), SESSIONS_ON_TWO_SHARDS))
+        assert texts == [f"s{i}e{n}" for i in range(SESSIONS_ON_TWO_SHARDS) for n in range(ECHOES_PER_SESSION)]
+        metrics = read_metrics(proxy.admin_url)
+        assert metric_total(metrics, "shadowcat_tls_tunnels_total") > 0, metrics
+        assert metric_total(metrics, "shadowcat_hops_total") > 0, metrics
+
+        def relays_ended() -> bool:
+            scraped = read_metrics(proxy.admin_url)
+            return (metric_total(scraped, "shadowcat_tls_tunnels_closed_total")
+                    == metric_total(scraped, "shadowcat_tls_tunnels_total"))
+
+        _await(relays_ended, f"batch {batch}: a relay outlived its connection")
+        _await(lambda: _unix_sockets_of(pid) <= unix_before,
+               f"batch {batch}: socket pairs left open ({_unix_sockets_of(pid)} > {unix_before})")
 
 
 def test_a_client_that_does_not_trust_the_certificate_fails(pki: Pki, other_pki: Pki,

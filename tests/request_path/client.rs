@@ -1,15 +1,19 @@
-//! A raw HTTP/1.1 client for the request-path tests: std `TcpStream` with read and write
-//! timeouts (every wait has a deadline, nothing sleeps), responses framed by `Content-Length`,
-//! chunked or close, and SSE bodies read event by event as they arrive.
+//! A raw HTTP/1.1 client for the request-path tests: std `TcpStream` (or TLS over one,
+//! transport.rs) with read and write timeouts (every wait has a deadline, nothing sleeps),
+//! responses framed by `Content-Length`, chunked or close, and SSE bodies read event by event
+//! as they arrive.
 //!
 //! Not here: the proxy (harness.rs) or MCP knowledge beyond the headers every request carries
 //! (mcp.rs).
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::transport::Transport;
 
 /// Longest wait for any one read: a test that hangs fails with what it was waiting for.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -17,7 +21,7 @@ pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// One client connection with its own read buffer (bytes read past the current message stay).
 #[derive(Debug)]
 pub(crate) struct Conn {
-    stream: TcpStream,
+    stream: Transport,
     buf: Vec<u8>,
     host: String,
 }
@@ -147,14 +151,28 @@ fn parse_event(block: &str) -> Option<Event> {
 impl Conn {
     /// Connects to `addr` with [`IO_TIMEOUT`] on reads and writes.
     pub(crate) fn connect(addr: SocketAddr) -> Conn {
+        Conn::over(Transport::Plain(Conn::tcp(addr)))
+    }
+
+    /// Connects to `addr` over TLS as `client` configures it ([`Conn::connect`] otherwise).
+    pub(crate) fn connect_tls(addr: SocketAddr, client: Arc<rustls::ClientConfig>) -> Conn {
+        Conn::over(Transport::tls(Conn::tcp(addr), client))
+    }
+
+    fn tcp(addr: SocketAddr) -> TcpStream {
         let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect to the proxy");
         stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
         stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
         stream.set_nodelay(true).expect("nodelay");
+        stream
+    }
+
+    fn over(stream: Transport) -> Conn {
+        let host = stream.peer().to_string();
         Conn {
             stream,
             buf: Vec::new(),
-            host: addr.to_string(),
+            host,
         }
     }
 
@@ -194,7 +212,10 @@ impl Conn {
     /// answer or close: the read is the pacing, nothing sleeps. True when the peer reacted
     /// before every byte was sent (read what it said with [`Conn::response_or_close`]).
     pub(crate) fn trickle(&mut self, bytes: &[u8], gap: Duration) -> bool {
-        self.stream.set_read_timeout(Some(gap)).expect("timeout");
+        self.stream
+            .tcp()
+            .set_read_timeout(Some(gap))
+            .expect("timeout");
         let reacted = bytes.iter().any(|byte| {
             if self.stream.write_all(&[*byte]).is_err() {
                 return true;
@@ -212,6 +233,7 @@ impl Conn {
             }
         });
         self.stream
+            .tcp()
             .set_read_timeout(Some(IO_TIMEOUT))
             .expect("timeout");
         reacted
@@ -324,7 +346,15 @@ impl Conn {
                 self.buf.extend_from_slice(&chunk[..n]);
                 true
             }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => false,
+            // A TLS peer that closes without close_notify: EOF too.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                false
+            }
             Err(e) => panic!("read from the proxy failed after {IO_TIMEOUT:?}: {e}"),
         }
     }

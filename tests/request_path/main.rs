@@ -28,6 +28,7 @@ mod issuer;
 mod mcp;
 mod recorder;
 mod tls_peer;
+mod transport;
 
 mod admin;
 mod audit;
@@ -48,6 +49,7 @@ mod stages;
 mod stdio;
 mod streamable;
 mod tls;
+mod tls_shards;
 mod tool_filter;
 mod translation;
 mod upstream_headers;

@@ -155,18 +155,72 @@ pub(crate) fn tls_listener_proxy_with(
     timeouts: &str,
     tables: &str,
 ) -> Proxy {
-    let toml = format!(
-        "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
-         [listeners.main]\nbind = \"127.0.0.1:0\"\ntls_cert = {cert}\ntls_key = {key}\n{extra}\n\n\
-         [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\n\n\
-         [upstreams.demo]\nurl = \"http://127.0.0.1:0/mcp\"\nrequest_timeout = \"10s\"\n\n\
-         [demo]\nbind = \"127.0.0.1:0\"\npath = \"/mcp\"\n\n\
-         [timeouts]\nshutdown_grace = \"2s\"\n{timeouts}\n\n\
-         [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n{tables}",
-        cert = pki.cert.toml(),
-        key = pki.key.toml(),
-    );
-    Proxy::start_toml(&toml, 1, format!("tls-listener-{}", std::process::id()))
+    TlsProxy {
+        extra,
+        timeouts,
+        tables,
+        ..TlsProxy::default()
+    }
+    .start(pki)
+}
+
+/// The embedded demo server over HTTP as the route's upstream `demo`.
+pub(crate) const DEMO_UPSTREAM: &str = "[upstreams.demo]\nurl = \"http://127.0.0.1:0/mcp\"\n\
+     request_timeout = \"10s\"\n\n[demo]\nbind = \"127.0.0.1:0\"\npath = \"/mcp\"\n";
+
+/// A proxy with a TLS listener (one route, `/mcp`, to the upstream `demo`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TlsProxy<'t> {
+    /// How many shards.
+    pub(crate) shards: usize,
+    /// Lines added to the listener.
+    pub(crate) extra: &'t str,
+    /// Lines added to `[timeouts]`.
+    pub(crate) timeouts: &'t str,
+    /// Tables added at the end (the route's `[[listeners.main.routes.policy]]` rules, say).
+    pub(crate) tables: &'t str,
+    /// The `[upstreams.demo]` table (and whatever it needs): [`DEMO_UPSTREAM`] by default.
+    pub(crate) upstream: &'t str,
+}
+
+impl Default for TlsProxy<'_> {
+    fn default() -> Self {
+        TlsProxy {
+            shards: 1,
+            extra: "",
+            timeouts: "",
+            tables: "",
+            upstream: DEMO_UPSTREAM,
+        }
+    }
+}
+
+impl TlsProxy<'_> {
+    /// Starts it, presenting `pki`'s server certificate.
+    pub(crate) fn start(self, pki: &TestPki) -> Proxy {
+        let TlsProxy {
+            shards,
+            extra,
+            timeouts,
+            tables,
+            upstream,
+        } = self;
+        let toml = format!(
+            "[runtime]\nshards = {shards}\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
+             [listeners.main]\nbind = \"127.0.0.1:0\"\ntls_cert = {cert}\ntls_key = {key}\n{extra}\n\n\
+             [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\n\n\
+             {upstream}\n\
+             [timeouts]\nshutdown_grace = \"2s\"\n{timeouts}\n\n\
+             [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n{tables}",
+            cert = pki.cert.toml(),
+            key = pki.key.toml(),
+        );
+        Proxy::start_toml(
+            &toml,
+            shards,
+            format!("tls-listener-{}", std::process::id()),
+        )
+    }
 }
 
 /// POSTs `body` to `/mcp` at `addr` over TLS (`client`: [`TestPki::client_config`], server

@@ -6,6 +6,7 @@
 
 use serde_json::{json, Value};
 
+use crate::client::Conn;
 use crate::harness::{Proxy, Setup, Upstream};
 use crate::mcp::{self, assert_error};
 
@@ -76,67 +77,81 @@ fn modern_client_on_stdio_upstream() {
     proxy.stop();
 }
 
-#[test]
-fn sampling_from_a_stdio_child_becomes_an_input_required_round() {
-    let proxy = Proxy::start(Setup::two(Upstream::Stdio));
-    let sampling = json!({"sampling": {}});
-    let call = mcp::modern(
-        json!("first"),
+/// A `tools/call` of the stdio demo's `sample` tool by a 2026-07-28 client (id `id`) that
+/// declares sampling.
+fn sample_call(id: &str, extra: Value) -> mcp::ModernRequest {
+    let mut params = json!({"name": "sample", "arguments": {"prompt": "2+2?"}});
+    if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
+        params.extend(extra);
+    }
+    mcp::modern(
+        json!(id),
         "tools/call",
-        json!({"name": "sample", "arguments": {"prompt": "2+2?"}}),
+        params,
         Some("sample"),
-        sampling.clone(),
-    );
-    let answer = call.send(&mut proxy.conn());
+        json!({"sampling": {}}),
+    )
+}
+
+/// Sends the `sample` call on `conn` and checks its answer: an `input_required` round asking
+/// for one sampling answer (returned).
+pub(crate) fn sampling_round(conn: &mut Conn) -> Value {
+    let answer = sample_call("first", json!({})).send(conn);
     assert_eq!(answer.head.status, 200, "{}", answer.describe());
     let round = answer.messages().pop().expect("an answer");
     assert_eq!(round["id"], "first", "{round}");
     assert_eq!(round["result"]["resultType"], "input_required", "{round}");
-    let state = round["result"]["requestState"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no requestState: {round}"))
-        .to_owned();
     let inputs = round["result"]["inputRequests"]
         .as_object()
         .unwrap_or_else(|| panic!("no inputRequests: {round}"));
     assert_eq!(inputs.len(), 1, "{round}");
-    let (key, ask) = inputs.iter().next().expect("one input request");
+    let ask = inputs.values().next().expect("one input request");
     assert_eq!(ask["method"], "sampling/createMessage", "{round}");
     assert_eq!(
         ask["params"]["messages"][0]["content"]["text"], "2+2?",
         "{round}"
     );
+    round
+}
 
-    // The retry: same request, new id, the answer keyed as asked and the sealed state. A new
-    // connection: with two shards it may land on the one not holding the exchange.
+/// The retry of `round` (same request, id `retry`, the answer "4" keyed as asked and the
+/// sealed state) on `conn`, checked: the tool's result is "4".
+pub(crate) fn sampling_retry(conn: &mut Conn, round: &Value) {
+    let key = round["result"]["inputRequests"]
+        .as_object()
+        .and_then(|inputs| inputs.keys().next())
+        .unwrap_or_else(|| panic!("no input request: {round}"));
     let mut responses = serde_json::Map::new();
     responses.insert(
         key.clone(),
         json!({"role": "assistant", "content": {"type": "text", "text": "4"}, "model": "test"}),
     );
-    let retry = mcp::modern(
-        json!("retry"),
-        "tools/call",
-        json!({"name": "sample", "arguments": {"prompt": "2+2?"},
-               "inputResponses": Value::Object(responses), "requestState": state}),
-        Some("sample"),
-        sampling.clone(),
+    let state = &round["result"]["requestState"];
+    assert!(state.is_string(), "no requestState: {round}");
+    let retry = sample_call(
+        "retry",
+        json!({"inputResponses": Value::Object(responses), "requestState": state}),
     );
-    let answer = retry.send(&mut proxy.conn());
+    let answer = retry.send(conn);
     assert_eq!(answer.head.status, 200, "{}", answer.describe());
     let result = answer.messages().pop().expect("the result");
     assert_eq!(result["id"], "retry", "{result}");
     assert_eq!(mcp::result_text(&result), "4", "{result}");
+}
+
+#[test]
+fn sampling_from_a_stdio_child_becomes_an_input_required_round() {
+    let proxy = Proxy::start(Setup::two(Upstream::Stdio));
+    let round = sampling_round(&mut proxy.conn());
+    // The retry on a new connection: with two shards it may land on the one not holding the
+    // exchange.
+    sampling_retry(&mut proxy.conn(), &round);
     assert_eq!(proxy.metric("shadowcat_input_required_total"), 1.0);
 
     // The same state again names an exchange no longer pending.
-    let again = mcp::modern(
-        json!("again"),
-        "tools/call",
-        json!({"name": "sample", "arguments": {"prompt": "2+2?"},
-               "inputResponses": {}, "requestState": round["result"]["requestState"]}),
-        Some("sample"),
-        sampling,
+    let again = sample_call(
+        "again",
+        json!({"inputResponses": {}, "requestState": round["result"]["requestState"]}),
     );
     assert_error(&again.send(&mut proxy.conn()), 400, -32602, &json!("again"));
     proxy.stop();

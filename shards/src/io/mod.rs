@@ -10,10 +10,13 @@
 //! - **glommio**: glommio's `TcpStream`/`TcpListener` (plain syscalls, ring used to wait).
 //!
 //! TLS (tls.rs) is a third kind of [`NetStream`]: a rustls session over one of the two.
+//! relay.rs copies bytes both ways between two streams (a TLS session and a local socket pair
+//! whose other end another shard serves).
 //!
 //! Not here: the ring itself (`crate::uring`), what runs over the streams (the application).
 
 mod listener;
+mod relay;
 mod stream;
 mod tls;
 
@@ -23,6 +26,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 pub use listener::NetListener;
+pub use relay::relay;
 pub use stream::NetStream;
 
 use crate::uring::{fds, IoBackend, Uring, UringConfig, UringStats};

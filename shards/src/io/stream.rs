@@ -119,7 +119,8 @@ impl NetStream {
     /// # Errors
     /// A queued send failed, `dup` failed (glommio path: out of descriptors), the stream
     /// was detached already, or it is a TLS stream (left as it was: a TLS session's keys and
-    /// sequence numbers live in this process and cannot move with a raw descriptor).
+    /// sequence numbers live in this process and cannot move with a raw descriptor: relay it
+    /// over a [`ShardIo::pair`] instead).
     pub async fn detach(&mut self) -> io::Result<(OwnedFd, Vec<u8>)> {
         if let Inner::Tls(_) = &self.0 {
             return Err(io::Error::new(

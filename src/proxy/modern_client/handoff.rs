@@ -1,7 +1,7 @@
 //! Moves a retry whose `requestState` names another shard to that shard: the connection (its
 //! socket) and the request's bytes (head, body re-framed as read, read-ahead) travel over
-//! the mesh like a session handoff, and the owning shard reads the request again. No lookup:
-//! the shard is in the sealed state.
+//! the mesh like a session handoff (a TLS connection is relayed instead, tunnel.rs), and the
+//! owning shard reads the request again. No lookup: the shard is in the sealed state.
 //!
 //! Not here: moving the fd (proxy/handoff.rs, shared with the session handoff), unsealing
 //! (seal.rs).
@@ -12,11 +12,14 @@ use std::rc::Rc;
 use shards::io::NetStream;
 
 use crate::http::{write_chunk, Framing, Head, HttpConn, RequestHead, LAST_CHUNK};
+use crate::pipeline::Principal;
 
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
 
-/// Hands the connection to `shard`; returns `false` (this shard is done with it).
+/// Hands the connection to `shard` (a TLS connection is relayed to it, tunnel.rs, with the
+/// request's principal when a client certificate names it); returns `false` (this shard is
+/// done with it).
 ///
 /// # Errors
 /// A state naming a shard that does not exist (it was sealed by another process layout), or
@@ -24,8 +27,7 @@ use super::super::state::ShardState;
 pub async fn to_shard(
     state: &Rc<ShardState>,
     client: &mut HttpConn<NetStream>,
-    head: &RequestHead,
-    body: &[u8],
+    (head, body, principal): (&RequestHead, &[u8], &Principal),
     upstream: UpstreamId,
     shard: usize,
 ) -> Result<bool, ProxyError> {
@@ -42,12 +44,6 @@ pub async fn to_shard(
     } else {
         bytes.extend_from_slice(body);
     }
-    let (fd, bytes) =
-        super::super::handoff::take(client, bytes)
-            .await
-            .ok_or(ProxyError::Internal(
-                "cannot detach the connection for a retry handoff",
-            ))?;
     // The listener whose route this is (the owning shard picks routes by it).
     let listener = state
         .config
@@ -59,10 +55,24 @@ pub async fn to_shard(
         })
         .map_or(ListenerId::FIRST, |(id, _)| id);
     let owner = shards::ShardId(shard);
-    if let Err(back) = super::super::handoff::send(state, owner, fd, bytes, listener).await {
+    // Only a client certificate's principal travels (a token's or key's comes with each request).
+    let peer = super::super::peer::certificate_of(principal);
+    if client.stream_mut().is_tls() {
+        let relay = super::super::tunnel::relay(state, client, (bytes, peer), (owner, listener));
+        Box::pin(relay).await?;
+        return Ok(false);
+    }
+    let (fd, bytes) =
+        super::super::handoff::take(client, bytes)
+            .await
+            .ok_or(ProxyError::Internal(
+                "cannot detach the connection for a retry handoff",
+            ))?;
+    let moving = (fd, bytes, peer);
+    if let Err(back) = super::super::handoff::send(state, owner, moving, listener).await {
         // The owner is gone (shutdown), and its exchange with it; the socket comes back to
         // carry the answer.
-        if let Some((fd, _)) = back {
+        if let Some((fd, _, _)) = back {
             *client.stream_mut() = state.io.stream(fd);
         }
         tracing::warn!(shard, "retry handoff failed; the exchange's shard is gone");

@@ -79,7 +79,8 @@ pub(super) async fn retry(
         Ok(found) => found,
         Err((0, _, shard)) => {
             let shard = shard.parse::<usize>().unwrap_or(usize::MAX);
-            return super::handoff::to_shard(state, client, head, body, upstream, shard).await;
+            let request = (head, body, principal);
+            return super::handoff::to_shard(state, client, request, upstream, shard).await;
         }
         Err((status, code, message)) => {
             return refuse(state, client, shape, status, id, code, &message).await

@@ -69,6 +69,10 @@ pub enum MeshMsg {
         buffered: Vec<u8>,
         /// Which listener accepted it (selects routes and allow-lists).
         listener: ListenerId,
+        /// The connection's client certificate principal (mTLS; its unique spelling), kept for
+        /// all its requests on the new shard. Only a shard puts it here, never a client's
+        /// bytes: a plain connection moves with `None`.
+        peer: Option<Box<str>>,
     },
     /// Asks a shard for its metrics (admin scrape).
     MetricsQuery {
