@@ -66,7 +66,7 @@ pub enum AppError {
     #[error("startup I/O failed: {0}")]
     Io(#[from] std::io::Error),
     /// The audit log file cannot be opened for appending.
-    #[error("audit.file: cannot open {path} for appending: {source} (check the directory exists and is writable)")]
+    #[error("audit.file: cannot open {path} for appending: {source} (its directory must exist and be readable and writable: it is locked around each write)")]
     AuditLog {
         /// The file.
         path: String,

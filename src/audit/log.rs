@@ -29,6 +29,8 @@ pub struct AuditLog {
     /// `None` while a write is on a blocking thread, or until the file could be opened.
     file: RefCell<Option<LogFile>>,
     failing: Cell<bool>,
+    /// The final flush is done: a line pushed now would never be written.
+    closed: Cell<bool>,
 }
 
 /// What one [`AuditLog::flush`] did.
@@ -57,6 +59,7 @@ impl AuditLog {
             lines: Cell::new(0),
             file: RefCell::new(None),
             failing: Cell::new(false),
+            closed: Cell::new(false),
         }
     }
 
@@ -71,15 +74,21 @@ impl AuditLog {
         self.config.required && (self.failing.get() || self.pending.borrow().len() >= MAX_PENDING)
     }
 
-    /// Adds `record`'s line; `false` when the pending buffer is full and it was dropped.
+    /// Adds `record`'s line; `false` when it was dropped: the pending buffer is full, or the
+    /// log was closed (a request that outlived the shutdown drain).
     pub fn push(&self, record: &Record, shard: usize, route: Option<&str>) -> bool {
         let mut pending = self.pending.borrow_mut();
-        if pending.len() >= MAX_PENDING {
+        if pending.len() >= MAX_PENDING || self.closed.get() {
             return false;
         }
         line::append(&mut pending, record, shard, route);
         self.lines.set(self.lines.get() + 1);
         true
+    }
+
+    /// Marks the log closed (after its final flush): later lines are dropped and counted.
+    pub fn close(&self) {
+        self.closed.set(true);
     }
 
     /// Writes what is pending on a blocking thread (opening the file first if needed).

@@ -36,6 +36,8 @@ pub enum Outcome {
     Refused,
     /// Failed on the way (upstream unreachable, timeout, audit log unavailable).
     Failed,
+    /// The client went away before any answer (or refusal) was written.
+    ClientGone,
 }
 
 impl Outcome {
@@ -49,6 +51,7 @@ impl Outcome {
             Outcome::Forbidden => "forbidden",
             Outcome::Refused => "refused",
             Outcome::Failed => "failed",
+            Outcome::ClientGone => "client_gone",
         }
     }
 }

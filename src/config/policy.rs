@@ -39,6 +39,10 @@ pub trait Subject {
     fn has_scope(&self, scope: &str) -> bool;
     /// Whether claim `claim` is `value` or an array holding it.
     fn claim_has(&self, claim: &str, value: &str) -> bool;
+    /// Whether the name is a client certificate's subject DN (matched RDN by RDN).
+    fn is_certificate(&self) -> bool {
+        false
+    }
 }
 
 /// A route's rules and default.
@@ -138,6 +142,42 @@ impl Policy {
     }
 }
 
+/// Whether `glob` names `caller`. A certificate's subject DN is matched RDN by RDN (split at
+/// unescaped commas; `*` alone matches any subject): a `*` never spans an escaped `\,`, so a
+/// certificate whose CN is `mallory,O=Example` (written `CN=mallory\,O=Example`) does not
+/// match `*,O=Example`.
+fn principal_matches(glob: &str, caller: &dyn Subject) -> bool {
+    let name = caller.name();
+    if !caller.is_certificate() || glob == "*" {
+        return glob_match(glob.as_bytes(), name.as_bytes());
+    }
+    let (globs, rdns) = (rdns(glob), rdns(name));
+    globs.len() == rdns.len()
+        && globs
+            .iter()
+            .zip(&rdns)
+            .all(|(g, rdn)| glob_match(g.as_bytes(), rdn.as_bytes()))
+}
+
+/// The RDNs of an RFC 4514 DN: split at commas not escaped by a backslash.
+fn rdns(dn: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut escaped) = (0, false);
+    for (at, b) in dn.bytes().enumerate() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b',' => {
+                parts.push(&dn[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&dn[start..]);
+    parts
+}
+
 fn matches(rule: &RawPolicyRule, caller: &dyn Subject, method: &str, tool: Option<&str>) -> bool {
     let any = |globs: &[String], text: &str| {
         globs.is_empty()
@@ -152,7 +192,8 @@ fn matches(rule: &RawPolicyRule, caller: &dyn Subject, method: &str, tool: Optio
     };
     tool_ok
         && any(&rule.methods, method)
-        && any(&rule.principals, caller.name())
+        && (rule.principals.is_empty()
+            || rule.principals.iter().any(|g| principal_matches(g, caller)))
         && rule.scopes.iter().all(|s| caller.has_scope(s))
         && rule
             .claims

@@ -139,3 +139,60 @@ fn refusals_at_load_and_printing_round_trips() {
     assert_eq!(again.listeners, config.listeners);
     assert!(config.listeners[0].routes[0].policy.is_some());
 }
+
+/// A client certificate's subject (matched RDN by RDN).
+struct Cert(&'static str);
+
+impl Subject for Cert {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn has_scope(&self, _: &str) -> bool {
+        false
+    }
+    fn claim_has(&self, _: &str, _: &str) -> bool {
+        false
+    }
+    fn is_certificate(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn certificate_subjects_match_rdn_by_rdn() {
+    let org = policy(
+        "[[listeners.main.routes.policy]]\naction = \"allow\"\nprincipals = [\"*,O=Example\"]\n",
+        "deny",
+    );
+    let allowed = |who: &Cert| org.decide(who, "ping", None).0 == Action::Allow;
+    assert!(allowed(&Cert("CN=alice,O=Example")));
+    // One RDN whose CN holds ",O=Example": a `*` never spans the escaped comma.
+    assert!(!allowed(&Cert("CN=mallory\\,O=Example")));
+    assert!(!allowed(&Cert("CN=alice,OU=x,O=Example")));
+    let alice = policy(
+        "[[listeners.main.routes.policy]]\naction = \"allow\"\nprincipals = [\"CN=alice,O=*\"]\n",
+        "deny",
+    );
+    assert_eq!(
+        alice.decide(&Cert("CN=alice,O=Other"), "ping", None).0,
+        Action::Allow
+    );
+    assert_eq!(
+        alice.decide(&Cert("CN=alice\\,O=x"), "ping", None).0,
+        Action::Deny
+    );
+    let anyone = policy(
+        "[[listeners.main.routes.policy]]\naction = \"allow\"\nprincipals = [\"*\"]\n",
+        "deny",
+    );
+    assert_eq!(
+        anyone.decide(&Cert("CN=a,OU=b,O=c"), "ping", None).0,
+        Action::Allow
+    );
+    // Other principals keep plain globs.
+    let plain = Who {
+        name: "CN=x,O=Example",
+        ..BOB
+    };
+    assert_eq!(org.decide(&plain, "ping", None).0, Action::Allow);
+}

@@ -41,6 +41,10 @@ impl Subject for Caller {
         self.principal.name()
     }
 
+    fn is_certificate(&self) -> bool {
+        self.principal.as_str().starts_with("cert:")
+    }
+
     fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }

@@ -266,7 +266,13 @@ impl RouteStages {
             let tool = tool.filter(|_| method == Method::ToolsCall);
             let (action, rule) = policy.decide(self.subject(), name, tool);
             let rule = rule.map_or(RuleRef::PolicyDefault, RuleRef::Policy);
-            crate::audit::scope::note(|record| record.rule = Some(rule));
+            // A batch's line names the rule that refused it, else its first element's.
+            let decisive = !in_batch || action == Action::Deny;
+            crate::audit::scope::note(|record| {
+                if decisive || record.rule.is_none() {
+                    record.rule = Some(rule);
+                }
+            });
             if action == Action::Deny {
                 return Verdict::Refuse(match tool {
                     Some(tool) => Refusal::UnknownTool {

@@ -118,17 +118,26 @@ pub fn note_error(err: &ProxyError) {
     }
 }
 
+/// Drops the request's record: the request moved to another shard, which audits it.
+pub fn discard() {
+    drop(scope::end());
+}
+
 /// Closes the request's record and queues its line (nothing for requests that matched no
 /// route and were not refused: unknown paths, the metadata document).
 pub fn close(state: &ShardState) {
     let Some(log) = &state.audit else {
         return;
     };
-    let Some(record) = scope::end() else {
+    let Some(mut record) = scope::end() else {
         return;
     };
     if record.route.is_none() && record.outcome.is_none() {
         return;
+    }
+    // Neither refused nor answered: the client went away first.
+    if record.outcome.is_none() && record.status.is_none() {
+        record.outcome = Some(Outcome::ClientGone);
     }
     let route = record.route.map(|id| state.config.route(id).path.as_str());
     if !log.push(&record, state.id().0, route) {
@@ -151,6 +160,7 @@ pub async fn flusher(state: Rc<ShardState>, stop: Rc<Latch>) {
         flush(&state).await;
     }
     flush(&state).await;
+    log.close();
 }
 
 /// One write of the pending lines, counted and logged (a failure once per episode).
@@ -198,6 +208,8 @@ fn outcome(err: &ProxyError) -> Option<Outcome> {
             AuthError::TokenInQuery => Outcome::Refused,
             AuthError::KeysUnavailable => Outcome::Failed,
         },
+        // The proxy's own limits: refused, not failed.
+        ProxyError::UpstreamBusy { .. } | ProxyError::TooManySessions { .. } => Outcome::Refused,
         other if error_status(other) >= 500 => Outcome::Failed,
         _ => Outcome::Refused,
     })

@@ -60,6 +60,8 @@ pub async fn to_shard(
     if client.stream_mut().is_tls() {
         let relay = super::super::tunnel::relay(state, client, (bytes, peer), (owner, listener));
         Box::pin(relay).await?;
+        // The owner served (and audited) the retry.
+        crate::proxy::audit::discard();
         return Ok(false);
     }
     let (fd, bytes) =
@@ -78,5 +80,7 @@ pub async fn to_shard(
         tracing::warn!(shard, "retry handoff failed; the exchange's shard is gone");
         return Err(ProxyError::ShuttingDown);
     }
+    // The owner serves (and audits) the retry.
+    crate::proxy::audit::discard();
     Ok(false)
 }
