@@ -1,8 +1,8 @@
 //! One proxy shard's life: connect the mesh, bind listeners, report ready, start the accept
 //! loops (proxy, admin, embedded demo), the mesh receivers, the reaper, the memory trimmer,
 //! warm stdio children and the routes' signing-key refreshers; on a reload signal, re-read the
-//! API key files; on the stop signal, stop accepting and let the proxy drain and end its
-//! sessions, then write the last audit lines.
+//! API key files and the TLS listeners' certificates; on the stop signal, stop accepting and
+//! let the proxy drain and end its sessions, then write the last audit lines.
 //!
 //! Not here: process startup, port reservation and signals (`mod.rs`); request handling (the
 //! proxy module); ending sessions (the proxy's `teardown.rs`).
@@ -22,7 +22,7 @@ use crate::demo::server::DemoService;
 use crate::proxy::audit;
 use crate::proxy::boot::{wait_for_signal, BindError, ShardBoot};
 use crate::proxy::server::{accept_loop, adopt};
-use crate::proxy::state::{MeshMsg, ShardState};
+use crate::proxy::state::{ListenerTlsConfigs, MeshMsg, ShardState};
 use crate::proxy::teardown;
 
 /// Addresses resolved by the launcher (port 0 replaced by the reserved port).
@@ -89,6 +89,7 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
         for auth in state.authenticators() {
             auth.reload_api_keys();
         }
+        ListenerTlsConfigs::reload(&state.tls, &state.config, state.id().0);
     })
     .await;
     tracing::info!(shard = state.id().0, "shutting down");

@@ -142,6 +142,7 @@ pub struct ListenerArgs {
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
     /// Serve clients over TLS with this PEM certificate chain (leaf first); needs --tls-key.
+    /// Both files are read again on SIGHUP (new connections get the new certificate).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<String>,
     /// The PEM private key of --tls-cert.

@@ -84,3 +84,23 @@ pub(super) fn resolve_listener_tls(
     }
     Ok(Some(tls))
 }
+
+/// Reads the TLS files of listener `name` again (the reload signal, SIGHUP), with the same
+/// checks as at load: the certificate chain and key (and `tls_client_ca`) as they are now.
+///
+/// # Errors
+/// As at load: an unreadable file, no certificate or key in it, a key that does not match.
+pub fn reload_listener_tls(name: &str, current: &ListenerTls) -> Result<ListenerTls, Error> {
+    let path = |file: &Path| file.display().to_string();
+    let raw = RawListener {
+        tls_cert: Some(path(&current.cert_file)),
+        tls_key: Some(path(&current.key_file)),
+        tls_client_ca: current.client_ca.as_ref().map(|(file, _)| path(file)),
+        ..RawListener::default()
+    };
+    let prefix = format!("listeners.{name}");
+    resolve_listener_tls(&prefix, &raw)?.ok_or(Error::Missing {
+        key: format!("{prefix}.tls_cert"),
+        allowed: "the TLS files of a TLS listener",
+    })
+}

@@ -67,6 +67,7 @@ pub use demo_server::{DemoServerConfig, DemoStdioConfig};
 pub use error::Error;
 pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use ids::{ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};
+pub use listener_tls::reload_listener_tls;
 pub use model::{
     AuditConfig, Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig,
     ListenerTls, LogConfig, RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode,

@@ -95,7 +95,7 @@ pub struct RawRuntime {
 }
 
 /// `[listeners.NAME]`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawListener {
     /// `IP:port` every shard binds, e.g. `"127.0.0.1:8080"`.

@@ -39,26 +39,20 @@ const CLIENT_READ_BUF: usize = 4096;
 /// Accepts connections on `socket` (configured listener `listener`) until shutdown, one task
 /// per connection.
 pub async fn accept_loop(state: Rc<ShardState>, listener: ListenerId, socket: NetListener) {
-    // This shard's own rustls configuration (config load built the same one already).
-    let tls = match state.config.listener(listener).tls.as_ref() {
-        None => None,
-        Some(tls) => match crate::tls::server_config(tls) {
-            Ok(config) => Some(Arc::new(config)),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot set up TLS on this listener; not serving it");
-                return;
-            }
-        },
-    };
+    let is_tls = state.config.listener(listener).tls.is_some();
+    if is_tls && state.tls.current(listener).is_none() {
+        return; // its TLS could not be set up on this shard (logged by ListenerTlsConfigs)
+    }
     accept_until(socket, &state.shutdown, "mcp", |stream| {
         state.metrics.incr(Counter::Connections);
-        match &tls {
+        // The configuration current now: a reload (SIGHUP) changes what new connections get.
+        match state.tls.current(listener) {
             None => {
                 let conn = serve(state.clone(), listener, stream, Vec::new(), None);
                 audit::spawn_connection(&state, conn);
             }
             Some(config) => {
-                let handshake = serve_tls(state.clone(), listener, stream, config.clone());
+                let handshake = serve_tls(state.clone(), listener, stream, config);
                 audit::spawn_connection(&state, handshake);
             }
         }

@@ -15,6 +15,8 @@ import asyncio
 import datetime
 import ipaddress
 import json
+import os
+import signal
 import ssl
 import time
 from dataclasses import dataclass
@@ -135,6 +137,50 @@ def test_python_sdk_over_https_to_the_proxy(pki: Pki, demo_upstream: harness.End
     assert proxy.url.startswith("https://"), proxy.url
     tools, echoed = asyncio.run(_echo_over_sdk(proxy.url, _trusting(pki)))
     assert "echo" in tools and echoed == "over tls"
+
+
+def _handshake_trusts(url: str, verify: ssl.SSLContext) -> bool:
+    """Whether a new TLS connection to the proxy verifies against `verify`."""
+    try:
+        httpx.get(url.replace("/mcp", "/health-probe"), verify=verify, timeout=5.0, trust_env=False)
+    except httpx.ConnectError:
+        return False
+    return True
+
+
+async def _echo_across_a_reload(url: str, verify: ssl.SSLContext, reload) -> list[str]:
+    """One SDK session (its connections opened before `reload` runs) that echoes, lets `reload`
+    swap the certificate, and echoes again."""
+    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0), trust_env=False, verify=verify,
+                               limits=httpx.Limits(keepalive_expiry=120.0))
+    async with client, streamable_http_client(url, http_client=client) as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            before = await session.call_tool("echo", {"message": "before"})
+            await asyncio.to_thread(reload)
+            after = await session.call_tool("echo", {"message": "after"})
+            return [before.content[0].text, after.content[0].text]
+
+
+def test_sighup_reloads_the_certificate_without_dropping_open_connections(
+        pki: Pki, other_pki: Pki, demo_upstream: harness.Endpoint, start_proxy, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_bytes(pki.cert.read_bytes())
+    key.write_bytes(pki.key.read_bytes())
+    proxy = start_proxy(demo_upstream.url, shards=2, extra=["--tls-cert", str(cert), "--tls-key", str(key)])
+
+    def reload() -> None:
+        cert.write_bytes(other_pki.cert.read_bytes())
+        key.write_bytes(other_pki.key.read_bytes())
+        os.kill(proxy.process.pid, signal.SIGHUP)
+        # Every shard swaps its configuration: new connections (spread over both) all verify.
+        _await(lambda: all(_handshake_trusts(proxy.url, _trusting(other_pki)) for _ in range(8)),
+               "the new certificate is not served after SIGHUP")
+
+    texts = asyncio.run(_echo_across_a_reload(proxy.url, _trusting(pki), reload))
+    assert texts == ["before", "after"], texts
+    assert not _handshake_trusts(proxy.url, _trusting(pki)), "the old certificate is still served"
+    assert proxy.process.popen.poll() is None, "the proxy exited on SIGHUP"
 
 
 SESSIONS_ON_TWO_SHARDS = 6

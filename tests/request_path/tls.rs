@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 
 use serde_json::json;
 
-use crate::client::Response;
+use crate::client::{Conn, Response};
 use crate::harness::{Proxy, IO_PATH};
 use crate::mcp;
 use crate::tls_peer::{tls_exchange, tls_listener_proxy, TestPki};
@@ -196,4 +196,55 @@ fn tls_insecure_accepts_any_certificate() {
     let session = mcp::open_session(&mut conn);
     let answer = session.post(&mut conn, &mcp::echo(json!(7), "unverified"));
     assert_eq!(mcp::result_text(&answer.json()), "unverified");
+}
+
+#[test]
+fn the_reload_signal_gives_new_connections_the_new_certificate_and_keeps_open_ones() {
+    let (old, new) = (TestPki::new("reload old CA"), TestPki::new("reload new CA"));
+    // The proxy reads `old`'s files; they are overwritten with `new`'s before the reload.
+    let proxy = tls_listener_proxy(&old, "", "");
+    let mut open = Conn::connect_tls(proxy.addr, old.client_config(None));
+    let body = mcp::initialize(json!(1));
+    let answer = open.request("POST", mcp::PATH, &mcp::fresh_headers(), &body);
+    assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    std::fs::write(&old.cert.0, std::fs::read(&new.cert.0).unwrap()).unwrap();
+    std::fs::write(&old.key.0, std::fs::read(&new.key.0).unwrap()).unwrap();
+    proxy.reload();
+    // New connections get the new certificate as soon as the shard swapped it in.
+    let deadline = std::time::Instant::now() + crate::client::IO_TIMEOUT;
+    let with_new = || {
+        tls_exchange(
+            proxy.addr,
+            new.client_config(None),
+            &mcp::fresh_headers(),
+            &body,
+        )
+    };
+    let mut answer = with_new();
+    while !answer.starts_with("HTTP/1.1 200") && std::time::Instant::now() < deadline {
+        answer = with_new();
+    }
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "never served the new certificate: {answer}"
+    );
+    let with_old = tls_exchange(
+        proxy.addr,
+        old.client_config(None),
+        &mcp::fresh_headers(),
+        &body,
+    );
+    assert!(
+        with_old.is_empty(),
+        "the old certificate is still served: {with_old}"
+    );
+    // The connection opened before the reload keeps its session.
+    let again = open.request(
+        "POST",
+        mcp::PATH,
+        &mcp::fresh_headers(),
+        &mcp::initialize(json!(2)),
+    );
+    assert_eq!(again.head.status, 200, "{}", again.describe());
+    proxy.stop();
 }

@@ -34,11 +34,13 @@ use crate::upstream::runtime::UpstreamRuntime;
 use super::metrics::ProxyMetrics;
 
 pub mod l2m;
+mod listener_tls;
 pub mod modern;
 pub mod modern_pool;
 mod rate_bucket;
 mod slots;
 
+pub use listener_tls::ListenerTlsConfigs;
 pub use rate_bucket::{Bucket, Draw, PrincipalBuckets, RateState};
 use shards::latch::Latch;
 pub use slots::{Slot, UpstreamSlots};
@@ -175,6 +177,8 @@ pub struct ShardState {
     pub rates: RateState,
     /// The audit log's pending lines on this shard, when `[audit]` is set.
     pub audit: Option<crate::audit::AuditLog>,
+    /// Each TLS listener's current server configuration (replaced on SIGHUP).
+    pub tls: Rc<ListenerTlsConfigs>,
     /// Per route: its pipeline stages ([`ShardState::stages`]).
     stages: PerRoute<RouteStages>,
     /// Per route: who may use it, when it says ([`ShardState::auth`]).
@@ -223,6 +227,7 @@ impl ShardState {
             modern_clients: modern::Translator::default(),
             rates: RateState::default(),
             audit: config.audit.as_ref().map(crate::audit::AuditLog::new),
+            tls: Rc::new(ListenerTlsConfigs::build(&config)),
             open_streams: OpenStreams::default(),
             legacy: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {
