@@ -26,7 +26,8 @@
 #   READY_TIMEOUT=10                      seconds to wait for a `ready` line
 #   TLS=1                                 also run shadowcat and nginx terminating TLS (one self-signed
 #                                         certificate from openssl, P-256): rows tls, moderate-tls,
-#                                         tls-nginx; needs PROXY_SHARDS=1 (TLS listeners are one-shard)
+#                                         tls-nginx (with PROXY_SHARDS > 1, requests for another shard's
+#                                         sessions are relayed over a socket pair: proxy/tunnel.rs)
 #   NGINX=1                               also run nginx `proxy_pass` (the throughput anchor, DESIGN §5)
 #                                         pinned like the proxy; installs Debian nginx-light if missing
 #   BASE_BIN=                             also run this (older) shadowcat binary as a proxy, same
@@ -279,10 +280,6 @@ if [[ -n $BASE_BIN ]]; then
 fi
 # shellcheck disable=SC2086 # a flag list on purpose
 [[ -z $ALT_ARGS ]] || measure_other alt "$BIN" $ALT_ARGS
-if [[ $TLS == 1 && ${PROXY_SHARDS:-1} != 1 ]]; then
-    echo "bench: TLS rows skipped: TLS listeners run on one shard (PROXY_SHARDS=$PROXY_SHARDS)" >&2
-    TLS=0
-fi
 if [[ $TLS == 1 ]]; then
     make_certificate
     measure_other tls "$BIN" --tls-cert "$TLS_CERT" --tls-key "$TLS_KEY"
