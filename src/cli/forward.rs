@@ -6,7 +6,8 @@
 use super::ForwardArgs;
 use crate::config::defaults as d;
 use crate::config::{
-    invalid_str, parse_upstream_url, Error, ForwardConfig, ForwardTarget, LogConfig, ToolFilter,
+    invalid_str, parse_upstream_url, trust_for, Error, ForwardConfig, ForwardTarget, LogConfig,
+    ToolFilter, UpstreamTrust, UpstreamUrl,
 };
 
 /// Turns `forward` flags into its config (resolves the target's host name, blocking, once).
@@ -15,10 +16,14 @@ use crate::config::{
 /// [`Error`] naming the flag at fault (`--target`).
 pub(crate) fn forward_config(args: &ForwardArgs) -> Result<ForwardConfig, Error> {
     let target = match (&args.target, args.command.is_empty()) {
-        (Some(url), true) => ForwardTarget::Http {
-            url: parse_upstream_url("--target", url)?,
-            headers: args.headers.clone(),
-        },
+        (Some(url), true) => {
+            let url = parse_upstream_url("--target", url)?;
+            ForwardTarget::Http {
+                trust: target_trust(args, &url)?,
+                url,
+                headers: args.headers.clone(),
+            }
+        }
         (None, false) => ForwardTarget::Stdio {
             command: args.command.clone(),
             env: args.env.clone(),
@@ -55,6 +60,32 @@ pub(crate) fn forward_config(args: &ForwardArgs) -> Result<ForwardConfig, Error>
                 .unwrap_or_else(|| d::LOG_LEVEL.to_owned()),
         },
     })
+}
+
+/// The trust of an `https://` target (`--target-ca`, `--target-insecure`, else the built-in
+/// roots), checked now; the two flags on an `http://` target are an error.
+fn target_trust(args: &ForwardArgs, url: &UpstreamUrl) -> Result<Option<UpstreamTrust>, Error> {
+    let settings = (args.target_ca.as_deref(), args.target_insecure);
+    if !url.tls {
+        return match settings {
+            (None, false) => Ok(None),
+            _ => Err(invalid_str(
+                if args.target_insecure {
+                    "--target-insecure"
+                } else {
+                    "--target-ca"
+                },
+                &url.to_url(),
+                "--target-ca and --target-insecure apply to https:// targets only",
+            )),
+        };
+    }
+    let keys = ("--target-ca", "--target-insecure", "--target");
+    let trust = trust_for(url, settings, keys)?;
+    if trust == UpstreamTrust::Insecure {
+        tracing::warn!(target = %url.to_url(), "--target-insecure: the target's certificate is not verified");
+    }
+    Ok(Some(trust))
 }
 
 /// A bad glob's error names the flag it came from, not the TOML key `build` names.
@@ -106,7 +137,7 @@ mod tests {
             "Authorization: Bearer t",
         ])
         .unwrap();
-        let ForwardTarget::Http { url, headers } = &c.target else {
+        let ForwardTarget::Http { url, headers, .. } = &c.target else {
             panic!("not http")
         };
         assert_eq!(url.to_url(), "http://127.0.0.1:8080/mcp");
@@ -190,7 +221,31 @@ mod tests {
         }
         // An https:// target is checked against the built-in roots.
         let c = config(&["shadowcat", "forward", "--target", "https://127.0.0.1/"]).unwrap();
-        assert!(matches!(c.target, ForwardTarget::Http { url, .. } if url.tls));
+        assert!(
+            matches!(c.target, ForwardTarget::Http { url, trust: Some(UpstreamTrust::BuiltinRoots), .. } if url.tls)
+        );
+    }
+
+    #[test]
+    fn target_trust_flags_apply_to_https_targets_only() {
+        let https = ["shadowcat", "forward", "--target", "https://127.0.0.1/mcp"];
+        let c = config(&[&https[..], &["--target-insecure"]].concat()).unwrap();
+        assert!(matches!(
+            c.target,
+            ForwardTarget::Http {
+                trust: Some(UpstreamTrust::Insecure),
+                ..
+            }
+        ));
+        let missing = config(&[&https[..], &["--target-ca", "/nonexistent/ca.pem"]].concat());
+        assert!(missing.unwrap_err().contains("--target-ca"));
+        let plain = ["shadowcat", "forward", "--target", "http://127.0.0.1/mcp"];
+        let c = config(&plain).unwrap();
+        assert!(matches!(c.target, ForwardTarget::Http { trust: None, .. }));
+        let err = config(&[&plain[..], &["--target-insecure"]].concat()).unwrap_err();
+        assert!(err.contains("https:// targets only"), "{err}");
+        let both = [&https[..], &["--target-insecure", "--target-ca", "x.pem"]].concat();
+        assert!(config(&both).is_err());
     }
 
     #[test]

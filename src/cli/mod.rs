@@ -416,9 +416,18 @@ pub struct DemoServerArgs {
         shadowcat forward --deny-tool 'delete_*' -- python server.py"
 )]
 pub struct ForwardArgs {
-    /// The Streamable HTTP MCP server to reach, e.g. http://127.0.0.1:8080/mcp (http:// only).
+    /// The Streamable HTTP MCP server to reach, e.g. https://mcp.example.com/mcp or
+    /// http://127.0.0.1:8080/mcp (an https:// target's certificate is verified).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// With an https:// --target: PEM file of the CA certificates to trust instead of the
+    /// built-in (Mozilla) roots.
+    #[arg(long, value_name = "FILE", requires = "target")]
+    pub target_ca: Option<String>,
+    /// With an https:// --target: do not verify its certificate at all (testing only; a
+    /// warning is logged).
+    #[arg(long, requires = "target", conflicts_with = "target_ca")]
+    pub target_insecure: bool,
     /// Send this header with every request to --target, e.g. "Authorization: Bearer TOKEN"
     /// (repeatable).
     #[arg(long = "header", value_name = "NAME:VALUE", conflicts_with = "command",

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::model::{LogConfig, UpstreamUrl};
+use super::model::{LogConfig, UpstreamTrust, UpstreamUrl};
 use super::ToolFilter;
 
 /// Headers the forwarder writes itself: a `--header` must not duplicate or override them.
@@ -59,6 +59,9 @@ pub enum ForwardTarget {
         url: UpstreamUrl,
         /// Extra request headers (`--header`), e.g. `Authorization`.
         headers: Vec<(String, String)>,
+        /// What an `https://` target's certificate is checked against (`--target-ca`,
+        /// `--target-insecure`; the built-in roots by default); `None` for `http://`.
+        trust: Option<UpstreamTrust>,
     },
     /// A stdio server run as a child process (`-- CMD ARGS...`).
     Stdio {

@@ -82,6 +82,7 @@ pub use secret::SealKey;
 pub use tools::ToolFilter;
 pub use upstream_headers::{UpstreamHeaders, MAX_UPSTREAM_HEADERS, MAX_UPSTREAM_HEADER_BYTES};
 pub use upstream_oauth::UpstreamOAuth;
+pub(crate) use upstream_tls::trust_for;
 pub use values::{
     format_core_list, format_cores, format_duration, format_size, parse_core_list, parse_cores,
     parse_duration, parse_log_level, parse_shards, parse_size,

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::error::{invalid_str, Error};
-use super::model::{UpstreamTransport, UpstreamTrust};
+use super::model::{UpstreamTransport, UpstreamTrust, UpstreamUrl};
 use super::pem::read_certs;
 use super::raw::RawUpstream;
 
@@ -55,33 +55,51 @@ pub(super) fn resolve_upstream_tls(
             };
         }
     };
-    let trust = match (&raw.tls_ca, insecure) {
+    let trust = trust_for(
+        url,
+        (raw.tls_ca.as_deref(), insecure),
+        (&key("tls_ca"), &key("tls_insecure"), &key("url")),
+    )?;
+    Ok(Some(trust))
+}
+
+/// The trust an `https://` `url` is checked against: the CAs of `ca`, nothing (`insecure`), or
+/// the built-in roots; `keys` name the CA setting, the insecure setting and the URL in errors.
+///
+/// # Errors
+/// Both settings at once, an unreadable or empty CA file, a host no certificate can name.
+pub(crate) fn trust_for(
+    url: &UpstreamUrl,
+    (ca, insecure): (Option<&str>, bool),
+    (ca_key, insecure_key, url_key): (&str, &str, &str),
+) -> Result<UpstreamTrust, Error> {
+    let trust = match (ca, insecure) {
         (Some(_), true) => {
             return Err(Error::Conflict {
-                key: key("tls_ca"),
-                other: key("tls_insecure"),
+                key: ca_key.to_owned(),
+                other: insecure_key.to_owned(),
                 allowed: "either trust the CAs of a file or verify nothing, not both",
             })
         }
-        (Some(file), false) => load_ca_file(&key("tls_ca"), Path::new(file))?,
+        (Some(file), false) => load_ca_file(ca_key, Path::new(file))?,
         (None, true) => UpstreamTrust::Insecure,
         (None, false) => UpstreamTrust::BuiltinRoots,
     };
     crate::tls::server_name(&url.host).map_err(|_| {
         invalid_str(
-            &key("url"),
+            url_key,
             &url.to_url(),
             "an https:// URL whose host is a DNS name or an IP address (a certificate names one)",
         )
     })?;
     if let Err(e) = crate::tls::client_config(&trust) {
         return Err(Error::Invalid {
-            key: key("tls_ca"),
-            value: format!("{:?} ({e})", raw.tls_ca.as_deref().unwrap_or_default()),
+            key: ca_key.to_owned(),
+            value: format!("{:?} ({e})", ca.unwrap_or_default()),
             allowed: "a PEM file of CA certificates rustls accepts as trust anchors",
         });
     }
-    Ok(Some(trust))
+    Ok(trust)
 }
 
 /// Reads the PEM CA bundle `file`.

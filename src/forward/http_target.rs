@@ -108,9 +108,10 @@ impl Answer {
 }
 
 impl HttpTarget {
-    /// A target at `url`, sending `headers` with every request.
+    /// A target at `url` (an https:// one checked against `trust`), sending `headers` with
+    /// every request.
     pub(crate) fn new(
-        url: UpstreamUrl,
+        (url, trust): (UpstreamUrl, Option<crate::config::UpstreamTrust>),
         headers: Vec<(String, String)>,
         connect_timeout: Duration,
         timeout: Duration,
@@ -123,11 +124,8 @@ impl HttpTarget {
             url.addrs.clone(),
             connect_timeout,
             POOL_MAX_IDLE,
-            // forward has no trust settings: an https:// target is checked against the
-            // built-in roots.
-            url.tls.then(|| {
-                crate::tls::UpstreamTls::new(&url.host, &crate::tls::UpstreamTrust::BuiltinRoots)
-            }),
+            // Checked when the flags were read (`--target-ca`, `--target-insecure`).
+            trust.map(|trust| crate::tls::UpstreamTls::new(&url.host, &trust)),
         );
         Self {
             url,

@@ -119,10 +119,14 @@ async fn serve(config: ForwardConfig, (stdin, stdout, signals): Streams) -> Forw
     glommio::spawn_local(watch_signals(bridge::into_glommio(signals), stop.clone())).detach();
     let input = input::ClientInput::new(bridge::into_glommio(stdin), stages);
     let exit = match config.target {
-        ForwardTarget::Http { url, headers } => {
+        ForwardTarget::Http {
+            url,
+            headers,
+            trust,
+        } => {
             tracing::info!(target = %url.to_url(), "forwarding stdio to HTTP");
             let target = Rc::new(http_target::HttpTarget::new(
-                url,
+                (url, trust),
                 headers,
                 config.connect_timeout,
                 config.request_timeout,

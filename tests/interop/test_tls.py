@@ -28,7 +28,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from mcp import ClientSession
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 
@@ -181,6 +182,31 @@ def test_sighup_reloads_the_certificate_without_dropping_open_connections(
     assert texts == ["before", "after"], texts
     assert not _handshake_trusts(proxy.url, _trusting(pki)), "the old certificate is still served"
     assert proxy.process.popen.poll() is None, "the proxy exited on SIGHUP"
+
+
+async def _echo_over_forward(shadowcat_bin: Path, *args: str) -> str | McpError:
+    """The Python SDK's stdio client through `shadowcat forward ARGS`: echo's text, or the error
+    initialize got."""
+    params = StdioServerParameters(command=str(shadowcat_bin), args=["forward", *args], env=dict(os.environ))
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        async with asyncio.timeout(30.0):
+            try:
+                await session.initialize()
+            except McpError as error:
+                return error
+            result = await session.call_tool("echo", {"message": "forwarded over tls"})
+            return result.content[0].text
+
+
+def test_forward_mode_verifies_an_https_target(pki: Pki, other_pki: Pki, demo_upstream: harness.Endpoint,
+                                               start_proxy, shadowcat_bin: Path) -> None:
+    proxy = start_proxy(demo_upstream.url, shards=1, extra=_tls_flags(pki))
+    trusted = asyncio.run(_echo_over_forward(shadowcat_bin, "--target", proxy.url, "--target-ca", str(pki.ca)))
+    assert trusted == "forwarded over tls", trusted
+    untrusted = asyncio.run(_echo_over_forward(shadowcat_bin, "--target", proxy.url,
+                                               "--target-ca", str(other_pki.ca)))
+    assert isinstance(untrusted, McpError) and untrusted.error.code == -32010, untrusted
+    assert "TLS" in untrusted.error.message, untrusted.error
 
 
 SESSIONS_ON_TWO_SHARDS = 6
