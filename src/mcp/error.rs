@@ -67,6 +67,10 @@ pub enum InvalidReason {
     /// A member the proxy reads appears twice; parsers disagree on which copy wins, so a
     /// duplicate could show policy one value and the upstream another.
     DuplicateKey,
+    /// `method` or `params.name` holds U+0000, written `\u0000` or as an unpaired
+    /// surrogate escape (`\ud800`, which the inspector decodes to U+0000): parsers disagree
+    /// on such strings, so policy could judge one name and the upstream run another.
+    UndecodableString,
 }
 
 /// A `params` member the inspector reads (see [`Error::InvalidParams`]).
@@ -102,6 +106,7 @@ impl InvalidReason {
             Self::MethodWithResult => "methodWithResult",
             Self::NoMethodOrResult => "noMethodOrResult",
             Self::DuplicateKey => "duplicateKey",
+            Self::UndecodableString => "undecodableString",
         }
     }
 }

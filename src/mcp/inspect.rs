@@ -284,6 +284,9 @@ fn shape(
         }
         (Some(method), None, None) => {
             let name = method.as_str().ok_or(Invalid(InvalidReason::BadMethod))?;
+            if name.contains('\0') {
+                return Err(Invalid(InvalidReason::UndecodableString));
+            }
             let kind = match id {
                 IdField::Absent => Kind::Notification,
                 IdField::Valid(_) => Kind::Request,
@@ -424,6 +427,9 @@ fn read_params(
     };
     if let Some(name) = members.name {
         let name = text(name, ParamField::Name)?;
+        if name.contains('\0') {
+            return Err(Rejection::Invalid(InvalidReason::UndecodableString));
+        }
         info.target = Some(if method == Method::ToolsCall {
             Target::Tool(name)
         } else {

@@ -468,3 +468,35 @@ fn message_info_size_is_bounded() {
         std::mem::size_of::<MessageInfo>()
     );
 }
+
+#[test]
+fn strings_the_proxy_reads_may_not_hold_nul_or_unpaired_surrogates() {
+    // simd-json decodes an unpaired surrogate escape to U+0000: the proxy would judge "rm\0"
+    // while the upstream runs "rm\ud800".
+    for (body, id) in [
+        (
+            request("1", "tools/call", r#"{"name":"rm\ud800"}"#),
+            Some(JsonRpcId::Number(1)),
+        ),
+        (
+            request("1", "tools/call", r#"{"name":"rm\u0000"}"#),
+            Some(JsonRpcId::Number(1)),
+        ),
+        (
+            request("1", r"tools/list\ud800", "{}"),
+            Some(JsonRpcId::Number(1)),
+        ),
+    ] {
+        assert_eq!(invalid(&body), (id, InvalidReason::UndecodableString));
+    }
+    // Elsewhere in the body they pass through: the upstream decides.
+    let args = request(
+        "1",
+        "tools/call",
+        r#"{"name":"echo","arguments":{"x":"\ud800"}}"#,
+    );
+    assert!(Inspector::new().inspect(args.as_bytes()).is_ok());
+    // A paired surrogate escape is an ordinary character.
+    let paired = request("1", "tools/call", r#"{"name":"a\ud83d\ude00"}"#);
+    assert!(Inspector::new().inspect(paired.as_bytes()).is_ok());
+}

@@ -187,15 +187,42 @@ fn generated_messages_are_accepted_and_read_like_serde_json() {
     let mut inspector = Inspector::new();
     let inspector = std::cell::RefCell::new(&mut inspector);
     check("inspect_generated", 2000, body(), |body| {
-        let inspected = inspector.borrow_mut().inspect(&body);
-        let inspected = inspected.map_err(|e| {
-            TestCaseError::fail(format!(
-                "refused a valid message: {e:?}\n{}",
-                String::from_utf8_lossy(&body)
-            ))
-        })?;
+        let inspected = match inspector.borrow_mut().inspect(&body) {
+            Ok(inspected) => inspected,
+            // U+0000 in a string the proxy reads is refused on purpose (an unpaired surrogate
+            // escape decodes to it, and parsers disagree on those).
+            Err(_) if holds_nul_where_read(&body) => return Ok(()),
+            Err(e) => {
+                return Err(TestCaseError::fail(format!(
+                    "refused a valid message: {e:?}\n{}",
+                    String::from_utf8_lossy(&body)
+                )))
+            }
+        };
         agrees_with_serde(&body, &inspected)
     });
+}
+
+/// Whether a message of `body` has U+0000 in the strings policy judges: `method`, `params.name`.
+fn holds_nul_where_read(body: &[u8]) -> bool {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        // serde_json cannot hold it (a number past f64): look for the escapes themselves.
+        let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+        return text.contains("\\u0000")
+            || text.contains("\\ud8")
+            || text.contains("\\ud9")
+            || text.contains("\\uda")
+            || text.contains("\\udb");
+    };
+    let messages = match &value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    messages.iter().any(|m| {
+        [&m["method"], &m["params"]["name"]]
+            .iter()
+            .any(|v| v.as_str().is_some_and(|s| s.contains('\0')))
+    })
 }
 
 #[test]
