@@ -64,6 +64,8 @@ mod streamable;
 mod tls;
 #[path = "request_path/tls_shards.rs"]
 mod tls_shards;
+#[path = "request_path/tls_sse.rs"]
+mod tls_sse;
 #[path = "request_path/tool_filter.rs"]
 mod tool_filter;
 #[path = "request_path/translation.rs"]

@@ -262,7 +262,8 @@ pub struct ReverseArgs {
     pub upstream_cmd: bool,
     /// With --upstream: the transport the server speaks: "streamable-http" (MCP 2025-03-26 and
     /// later) or "sse" (the legacy HTTP+SSE transport of 2024-11-05; --upstream is then its
-    /// GET stream URL, e.g. http://127.0.0.1:9000/sse) [default: streamable-http].
+    /// GET stream URL, e.g. http://127.0.0.1:9000/sse, or https:// for TLS)
+    /// [default: streamable-http].
     #[arg(long, value_name = "TRANSPORT", requires = "upstream",
           value_parser = ["streamable-http", "sse"], hide_possible_values = true)]
     pub upstream_transport: Option<String>,

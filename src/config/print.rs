@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::auth::RouteAuth;
 use super::model::{
-    Config, CoreSelection, StdioMode, UpstreamConfig, UpstreamTransport, UpstreamTrust,
+    Config, CoreSelection, StdioMode, UpstreamConfig, UpstreamTransport, UpstreamTrust, UpstreamUrl,
 };
 use super::raw::{
     RawAdmin, RawAuth, RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawLog, RawRoute,
@@ -144,6 +144,20 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
     }
 }
 
+/// `tls_ca` of an upstream that trusts a CA file.
+fn raw_tls_ca(upstream: &UpstreamConfig) -> Option<String> {
+    match &upstream.tls {
+        Some(UpstreamTrust::CaFile { path, .. }) => Some(path.display().to_string()),
+        _ => None,
+    }
+}
+
+/// `tls_insecure` of an `https://` upstream (plain ones may not carry it).
+fn raw_tls_insecure(upstream: &UpstreamConfig, url: &UpstreamUrl) -> Option<bool> {
+    url.tls
+        .then_some(upstream.tls == Some(UpstreamTrust::Insecure))
+}
+
 /// One upstream with every key that applies to its transport (the others would be rejected).
 fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
     let request_timeout = Some(duration(upstream.request_timeout));
@@ -156,13 +170,8 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
             request_timeout,
             pool_max_idle: Some(upstream.pool_max_idle as u64),
             max_in_flight: upstream.max_in_flight.map(|n| n as u64),
-            tls_ca: match &upstream.tls {
-                Some(UpstreamTrust::CaFile { path, .. }) => Some(path.display().to_string()),
-                _ => None,
-            },
-            tls_insecure: url
-                .tls
-                .then_some(upstream.tls == Some(UpstreamTrust::Insecure)),
+            tls_ca: raw_tls_ca(upstream),
+            tls_insecure: raw_tls_insecure(upstream, url),
             headers: raw_headers(upstream),
             oauth: upstream.oauth.as_ref().map(UpstreamOAuth::to_raw),
             ..RawUpstream::default()
@@ -172,6 +181,8 @@ fn raw_upstream(upstream: &UpstreamConfig) -> RawUpstream {
             transport: Some("sse".to_owned()),
             connect_timeout: Some(duration(upstream.connect_timeout)),
             request_timeout,
+            tls_ca: raw_tls_ca(upstream),
+            tls_insecure: raw_tls_insecure(upstream, url),
             headers: raw_headers(upstream),
             oauth: upstream.oauth.as_ref().map(UpstreamOAuth::to_raw),
             ..RawUpstream::default()

@@ -1,5 +1,5 @@
-//! `tls_ca` and `tls_insecure` on an upstream: which `https://` upstreams get TLS and what
-//! their certificates must chain to ([`UpstreamTrust`]). The CA file is read and the rustls
+//! `tls_ca` and `tls_insecure` on an upstream: which `https://` upstreams (Streamable HTTP and
+//! legacy HTTP+SSE alike) get TLS and what their certificates must chain to ([`UpstreamTrust`]). The CA file is read and the rustls
 //! configuration built once here, so a bad file or a host no certificate can name stops the
 //! load instead of failing every connection.
 //!
@@ -17,11 +17,11 @@ pub(super) const CA_FILE: &str =
     "a PEM file holding at least one CA certificate (-----BEGIN CERTIFICATE----- blocks)";
 
 /// The trust of upstream `name` with transport `transport` (`None` unless an `https://`
-/// streamable-http upstream).
+/// upstream: Streamable HTTP or legacy HTTP+SSE).
 ///
 /// # Errors
-/// TLS settings on a plain or stdio upstream, both settings at once, `https://` on a legacy
-/// SSE upstream, an unreadable or empty CA file, a host no certificate can name.
+/// TLS settings on a plain or stdio upstream, both settings at once, an unreadable or empty
+/// CA file, a host no certificate can name.
 pub(super) fn resolve_upstream_tls(
     name: &str,
     raw: &RawUpstream,
@@ -30,15 +30,7 @@ pub(super) fn resolve_upstream_tls(
     let key = |field: &str| format!("upstreams.{name}.{field}");
     let insecure = raw.tls_insecure == Some(true);
     let url = match transport {
-        UpstreamTransport::Http(url) if url.tls => url,
-        UpstreamTransport::Sse(url) if url.tls => {
-            return Err(invalid_str(
-                &key("url"),
-                &url.to_url(),
-                "an http:// URL: legacy HTTP+SSE upstreams over TLS are not supported yet \
-                 (https:// works with transport = \"streamable-http\")",
-            ));
-        }
+        UpstreamTransport::Http(url) | UpstreamTransport::Sse(url) if url.tls => url,
         _ => {
             let set = [("tls_ca", raw.tls_ca.is_some()), ("tls_insecure", insecure)];
             return match set.iter().find(|(_, set)| *set) {

@@ -53,6 +53,41 @@ fn https_upstreams_trust_the_builtin_roots_a_ca_file_or_nothing() {
 }
 
 #[test]
+fn legacy_sse_upstreams_over_https_get_the_same_trust_and_print_it() {
+    const SSE: &str = "[upstreams.demo]\nurl = \"https://127.0.0.1/sse\"\ntransport = \"sse\"\n";
+    let config = ok(SSE);
+    let upstream = &config.upstreams[0];
+    assert_eq!(upstream.tls, Some(UpstreamTrust::BuiltinRoots));
+    let UpstreamTransport::Sse(url) = &upstream.transport else {
+        panic!("not sse: {upstream:?}");
+    };
+    assert!(url.tls);
+    assert_eq!((url.port, url.authority.as_str()), (443, "127.0.0.1"));
+
+    let ca = TempFile::new("upstream-sse.pem", ca_pem().as_bytes());
+    let config = ok(&format!("{SSE}{}", tls_ca(&ca)));
+    assert!(matches!(
+        &config.upstreams[0].tls,
+        Some(UpstreamTrust::CaFile { certs, .. }) if certs.len() == 1
+    ));
+    let printed = to_toml(&config);
+    assert!(printed.contains(&tls_ca(&ca)), "{printed}");
+    assert!(printed.contains("transport = \"sse\""), "{printed}");
+    assert_eq!(from_toml_str(&printed, "printed").unwrap(), config);
+
+    let config = ok(&format!("{SSE}tls_insecure = true\n"));
+    assert_eq!(config.upstreams[0].tls, Some(UpstreamTrust::Insecure));
+    let printed = to_toml(&config);
+    assert!(printed.contains("tls_insecure = true"), "{printed}");
+    assert_eq!(from_toml_str(&printed, "printed").unwrap(), config);
+    reject(
+        &format!("{SSE}{}tls_insecure = true\n", tls_ca(&ca)),
+        "upstreams.demo.tls_ca",
+        &["not both"],
+    );
+}
+
+#[test]
 fn ca_files_must_be_readable_and_hold_a_certificate() {
     reject(
         &format!("{HTTPS}tls_ca = \"/nonexistent/ca.pem\"\n"),
@@ -103,9 +138,12 @@ fn tls_settings_apply_to_https_upstreams_only() {
         &["upstreams.demo.command", "https:// upstreams only"],
     );
     reject(
-        "[upstreams.demo]\nurl = \"https://127.0.0.1/sse\"\ntransport = \"sse\"\n",
-        "upstreams.demo.url",
-        &["legacy HTTP+SSE upstreams over TLS are not supported yet"],
+        &format!(
+            "[upstreams.demo]\nurl = \"http://127.0.0.1:9000/sse\"\ntransport = \"sse\"\n{}",
+            tls_ca(&ca)
+        ),
+        "upstreams.demo.tls_ca",
+        &["https:// upstreams only"],
     );
     // `false` is the default, so it may be written on a plain upstream.
     ok("[upstreams.demo]\nurl = \"http://127.0.0.1:9000/\"\ntls_insecure = false\n");

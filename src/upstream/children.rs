@@ -103,6 +103,10 @@ impl Children {
                 io: io.clone(),
                 headers: Rc::new(upstream.headers.clone()),
                 credentials: credentials.cloned(),
+                tls: upstream
+                    .tls
+                    .as_ref()
+                    .map(|trust| crate::tls::UpstreamTls::new(&url.host, trust)),
             }),
             LinkOptions {
                 mode: StdioMode::PerSession,

@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shards::io::{NetStream, ShardIo};
 
@@ -15,36 +15,8 @@ use crate::config::UpstreamId;
 use crate::http::{Framing, HttpConn, ResponseHead};
 use crate::tls::{TlsSetupError, UpstreamTls};
 
-/// Why a connection to the upstream could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// Every resolved address refused or failed.
-    #[error("connect to {addr} failed: {source}")]
-    Failed {
-        /// Last address tried.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// No address answered within the connect timeout.
-    #[error("connect to {addr} timed out")]
-    TimedOut {
-        /// Address tried.
-        addr: SocketAddr,
-    },
-    /// The TCP connection was made but the TLS handshake failed: certificate not trusted or
-    /// not for this host, protocol alert, or the upstream closed it.
-    #[error("TLS handshake with {addr} failed: {source}")]
-    Tls {
-        /// Address connected to.
-        addr: SocketAddr,
-        /// rustls's error (inside an `InvalidData` error) or the socket's.
-        source: std::io::Error,
-    },
-    /// The upstream resolved to no address at all.
-    #[error("upstream has no resolved address")]
-    NoAddress,
-}
+use super::connect::connect_any;
+pub use super::connect::ConnectError;
 
 /// Read buffer of an upstream connection; kept with the socket while pooled, so a reused
 /// connection costs no allocation and no buffer zeroing. Grows only up to the head limit.
@@ -114,54 +86,12 @@ impl Pool {
         })
     }
 
-    /// A fresh connection, bypassing the idle list (used for the one retry).
+    /// A fresh connection, bypassing the idle list (used for the one retry): TCP, then for
+    /// `https://` the TLS handshake, together within the connect timeout (connect.rs).
     pub async fn connect(&self) -> Result<UpstreamConn, ConnectError> {
-        let mut last = Err(ConnectError::NoAddress);
-        for &addr in &self.addrs {
-            let started = Instant::now();
-            // Nagle is off (ShardIo::connect): requests are small writes answered at once.
-            let stream = match self.io.connect(addr, self.connect_timeout).await {
-                Ok(stream) => self.secure(addr, stream, started).await,
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                    Err(ConnectError::TimedOut { addr })
-                }
-                Err(source) => Err(ConnectError::Failed { addr, source }),
-            };
-            last = match stream {
-                Ok(stream) => return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF))),
-                Err(e) => Err(e),
-            };
-        }
-        last
-    }
-
-    /// Runs the TLS handshake on a new connection to an `https://` upstream, within what is
-    /// left of the connect timeout (TCP and TLS together get `connect_timeout`); a plain
-    /// upstream's stream is returned as it is.
-    async fn secure(
-        &self,
-        addr: SocketAddr,
-        stream: NetStream,
-        started: Instant,
-    ) -> Result<NetStream, ConnectError> {
-        let tls = match &self.tls {
-            None => return Ok(stream),
-            Some(Ok(tls)) => tls,
-            Some(Err(setup)) => {
-                let source = std::io::Error::other(setup.clone());
-                return Err(ConnectError::Tls { addr, source });
-            }
-        };
-        let left = self.connect_timeout.saturating_sub(started.elapsed());
-        // Boxed: the handshake's state is kilobytes, and inline it would grow every future
-        // that awaits a checkout, plain upstreams' too. One allocation per new TLS connection.
-        let handshake = Box::pin(stream.connect_tls(tls.config.clone(), tls.name.clone()));
-        match shards::timeout::within(left, handshake).await {
-            Some(Ok(stream)) => Ok(stream),
-            // The request's error log line carries the reason (ProxyError::UpstreamTls).
-            Some(Err(source)) => Err(ConnectError::Tls { addr, source }),
-            None => Err(ConnectError::TimedOut { addr }),
-        }
+        let tls = self.tls.as_ref().map(Result::as_ref);
+        let stream = connect_any(&self.io, &self.addrs, self.connect_timeout, tls).await?;
+        Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF)))
     }
 
     /// Returns a connection whose last response was fully read (nothing left buffered) and

@@ -7,6 +7,9 @@ certificate, whose subject is the caller's principal: a policy rule on `CN=alice
 Two shards: SDK sessions over https:// whose requests land on either shard (a new connection
 each), so the shard that did not mint a session relays the TLS connection to its owner; the
 admin /metrics count the relays, and none outlives its connection (nor its socket pair).
+Legacy HTTP+SSE upstreams over https:// (`--upstream-transport sse --upstream-ca`): the SDK through
+a proxy whose upstream is a TLS shadowcat serving the 2024-11-05 transport (`--legacy-sse`); an
+upstream it does not trust is unavailable (502).
 """
 
 from __future__ import annotations
@@ -299,19 +302,60 @@ def test_proxy_to_an_https_upstream_passes_the_sdk_through_both(pki: Pki, demo_u
     assert "echo" in tools and echoed == "over tls"
 
 
+def _raw_initialize(url: str) -> httpx.Response:
+    """One `initialize` (id "tls-1") POSTed to `url` without an SDK, to see the error answer."""
+    return httpx.post(url, headers={"Accept": "application/json, text/event-stream",
+                                    "Content-Type": "application/json"},
+                      json={"jsonrpc": "2.0", "id": "tls-1", "method": "initialize",
+                            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                       "clientInfo": {"name": "tls-test", "version": "0"}}},
+                      timeout=30.0, trust_env=False)
+
+
 def test_an_untrusted_upstream_certificate_is_a_502_naming_tls(pki: Pki, other_pki: Pki,
                                                                demo_upstream: harness.Endpoint, start_proxy) -> None:
     tls_upstream = start_proxy(demo_upstream.url, shards=1, extra=_tls_flags(pki))
     front = start_proxy(tls_upstream.url, extra=["--upstream-ca", str(other_pki.ca)])
-    response = httpx.post(front.url, headers={"Accept": "application/json, text/event-stream",
-                                              "Content-Type": "application/json"},
-                          json={"jsonrpc": "2.0", "id": "tls-1", "method": "initialize",
-                                "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                                           "clientInfo": {"name": "tls-test", "version": "0"}}},
-                          timeout=30.0)
+    response = _raw_initialize(front.url)
     assert response.status_code == 502, response.text
     body = response.json()
     assert body["id"] == "tls-1" and "TLS" in body["error"]["message"], body
+
+
+# -- legacy HTTP+SSE upstreams (2024-11-05) over https:// -------------------------------------
+
+
+def _legacy_sse_over_tls(pki: Pki, demo_upstream: harness.Endpoint, start_proxy) -> tuple[harness.Endpoint, str]:
+    """A TLS shadowcat serving the legacy transport (`--legacy-sse`: GET /sse, POST /messages)
+    in front of the demo server: a real HTTP+SSE server over TLS; and its stream's https:// URL."""
+    upstream = start_proxy(demo_upstream.url, shards=1, admin=True, extra=[*_tls_flags(pki), "--legacy-sse"])
+    sse_url = upstream.url.removesuffix("/mcp") + "/sse"
+    assert sse_url.startswith("https://"), sse_url
+    return upstream, sse_url
+
+
+def test_proxy_to_a_legacy_sse_upstream_over_https(pki: Pki, demo_upstream: harness.Endpoint,
+                                                   start_proxy) -> None:
+    upstream, sse_url = _legacy_sse_over_tls(pki, demo_upstream, start_proxy)
+    front = start_proxy(sse_url, extra=["--upstream-transport", "sse", "--upstream-ca", str(pki.ca)])
+    tools, echoed = asyncio.run(_echo_over_sdk(front.url, True))
+    assert "echo" in tools and echoed == "over tls"
+    # The front reached it through its legacy transport: one stream (and its POSTs) over TLS.
+    assert upstream.admin_url is not None
+    assert metric_total(read_metrics(upstream.admin_url), "shadowcat_legacy_sessions_total") == 1
+
+
+def test_an_untrusted_legacy_sse_upstream_is_unavailable(pki: Pki, other_pki: Pki,
+                                                          demo_upstream: harness.Endpoint, start_proxy) -> None:
+    upstream, sse_url = _legacy_sse_over_tls(pki, demo_upstream, start_proxy)
+    front = start_proxy(sse_url, extra=["--upstream-transport", "sse", "--upstream-ca", str(other_pki.ca)])
+    response = _raw_initialize(front.url)
+    # What an unreachable legacy SSE upstream gets; the front's log names TLS and rustls's reason.
+    assert response.status_code == 502, response.text
+    body = response.json()
+    assert body["id"] == "tls-1" and body["error"]["code"] == -32010, body
+    assert upstream.admin_url is not None
+    assert metric_total(read_metrics(upstream.admin_url), "shadowcat_legacy_sessions_total") == 0
 
 
 # -- mTLS: the client certificate's subject is the principal ---------------------------------

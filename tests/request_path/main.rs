@@ -50,6 +50,7 @@ mod stdio;
 mod streamable;
 mod tls;
 mod tls_shards;
+mod tls_sse;
 mod tool_filter;
 mod translation;
 mod upstream_headers;

@@ -16,11 +16,18 @@ use crate::tls_peer::{tls_exchange, tls_listener_proxy, TestPki};
 
 /// A proxy whose one upstream is `https://127.0.0.1:{port}/mcp` with `tls` lines added.
 fn tls_upstream_proxy(port: u16, tls: &str) -> Proxy {
+    let url = format!("url = \"https://127.0.0.1:{port}/mcp\"");
+    https_upstream_proxy(&url, tls)
+}
+
+/// A proxy whose one upstream, `secure`, has the `upstream` lines (its `url`, `transport`)
+/// and the `tls` lines.
+pub(crate) fn https_upstream_proxy(upstream: &str, tls: &str) -> Proxy {
     let toml = format!(
         "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
          [listeners.main]\nbind = \"127.0.0.1:0\"\n\n\
          [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"secure\"\n\n\
-         [upstreams.secure]\nurl = \"https://127.0.0.1:{port}/mcp\"\n\
+         [upstreams.secure]\n{upstream}\n\
          request_timeout = \"10s\"\nconnect_timeout = \"5s\"\n{tls}\n\n\
          [timeouts]\nshutdown_grace = \"2s\"\n\n\
          [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n"

@@ -179,6 +179,8 @@ pub(crate) struct TlsProxy<'t> {
     pub(crate) timeouts: &'t str,
     /// Tables added at the end (the route's `[[listeners.main.routes.policy]]` rules, say).
     pub(crate) tables: &'t str,
+    /// Lines added to the route (`legacy_sse = true`, say).
+    pub(crate) route: &'t str,
     /// The `[upstreams.demo]` table (and whatever it needs): [`DEMO_UPSTREAM`] by default.
     pub(crate) upstream: &'t str,
 }
@@ -190,6 +192,7 @@ impl Default for TlsProxy<'_> {
             extra: "",
             timeouts: "",
             tables: "",
+            route: "",
             upstream: DEMO_UPSTREAM,
         }
     }
@@ -203,12 +206,13 @@ impl TlsProxy<'_> {
             extra,
             timeouts,
             tables,
+            route,
             upstream,
         } = self;
         let toml = format!(
             "[runtime]\nshards = {shards}\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
              [listeners.main]\nbind = \"127.0.0.1:0\"\ntls_cert = {cert}\ntls_key = {key}\n{extra}\n\n\
-             [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\n\n\
+             [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\n{route}\n\n\
              {upstream}\n\
              [timeouts]\nshutdown_grace = \"2s\"\n{timeouts}\n\n\
              [admin]\nbind = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n{tables}",

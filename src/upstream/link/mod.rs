@@ -123,6 +123,9 @@ pub struct SseTarget {
     /// The upstream's OAuth tokens (`oauth`, client credentials): each GET and POST carries
     /// the one valid when it is written, with `headers`.
     pub credentials: Option<Rc<crate::upstream::credentials::UpstreamCredentials>>,
+    /// `https://`: the shard's TLS setup for the stream and every POST connection (or why it
+    /// could not be built); `None` for `http://`.
+    pub tls: Option<Result<crate::tls::UpstreamTls, crate::tls::TlsSetupError>>,
 }
 
 impl SseTarget {

@@ -15,6 +15,7 @@ use crate::http::{
     write_request_head_with, BodyReader, Framing, HttpConn, Limits, MessageKind, Method,
     ResponseHead, SseParser, SseStep,
 };
+use crate::upstream::connect::connect_any;
 
 use super::source::{End, ReadError, Source};
 use super::sse_error::SseError;
@@ -112,17 +113,17 @@ pub(super) struct Poster {
     conn: Option<HttpConn<NetStream>>,
 }
 
+/// A new connection to the upstream (TLS for `https://`), as the Streamable HTTP pool makes
+/// them (connect.rs).
 async fn connect(target: &SseTarget) -> Result<HttpConn<NetStream>, SseError> {
-    let mut last = SseError::NoAddress {
-        url: target.url.clone(),
-    };
-    for &addr in &target.addrs {
-        match target.io.connect(addr, target.connect_timeout).await {
-            Ok(stream) => return Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF))),
-            Err(source) => last = SseError::Connect { addr, source },
-        }
+    let tls = target.tls.as_ref().map(Result::as_ref);
+    match connect_any(&target.io, &target.addrs, target.connect_timeout, tls).await {
+        Ok(stream) => Ok(HttpConn::new(stream, Vec::with_capacity(READ_BUF))),
+        Err(source) => Err(SseError::Connect {
+            url: target.url.clone(),
+            source,
+        }),
     }
-    Err(last)
 }
 
 /// Reads the final response head.
@@ -218,10 +219,17 @@ async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), SseError> {
 }
 
 /// The path (and query) to POST to, from the `endpoint` event's URI: a path, a relative
-/// reference, or an absolute URL on the same origin (anything else is refused: the proxy
-/// never sends a session's messages to a host it was not configured with).
+/// reference, or an absolute URL on the same origin: scheme, host and port (anything else is
+/// refused: the proxy never sends a session's messages to a host it was not configured with,
+/// nor in clear text when the stream is `https://`).
 fn resolve_endpoint(target: &SseTarget, announced: &str) -> Result<String, SseError> {
-    let origin = format!("http://{}", target.authority);
+    // Same scheme too: an `https://` stream's endpoint is never reached over plain HTTP.
+    let scheme = if target.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let origin = format!("{scheme}://{}", target.authority);
     let path = if let Some(rest) = announced.strip_prefix(&origin) {
         rest.to_owned()
     } else if announced.contains("://") || announced.starts_with("//") {
@@ -375,6 +383,7 @@ mod tests {
             io: shards::io::ShardIo::glommio(),
             headers: Rc::default(),
             credentials: None,
+            tls: None,
         }
     }
 
@@ -393,5 +402,29 @@ mod tests {
         assert!(resolve_endpoint(&t, "http://evil.example/messages").is_err());
         assert!(resolve_endpoint(&t, "//evil.example/messages").is_err());
         assert!(resolve_endpoint(&t, "/a b").is_err());
+    }
+
+    #[test]
+    fn an_https_stream_keeps_its_endpoint_on_https() {
+        let tls =
+            crate::tls::UpstreamTls::new("127.0.0.1", &crate::tls::UpstreamTrust::BuiltinRoots);
+        let t = SseTarget {
+            url: "https://127.0.0.1:9000/sse".into(),
+            tls: Some(tls),
+            ..target()
+        };
+        assert_eq!(
+            resolve_endpoint(&t, "https://127.0.0.1:9000/messages?s=1").unwrap(),
+            "/messages?s=1"
+        );
+        assert_eq!(
+            resolve_endpoint(&t, "/messages?s=2").unwrap(),
+            "/messages?s=2"
+        );
+        // No downgrade to clear text, no other port.
+        assert!(resolve_endpoint(&t, "http://127.0.0.1:9000/messages").is_err());
+        assert!(resolve_endpoint(&t, "https://127.0.0.1:9001/messages").is_err());
+        // And a plain stream does not move to https:// either (another origin).
+        assert!(resolve_endpoint(&target(), "https://127.0.0.1:9000/messages").is_err());
     }
 }

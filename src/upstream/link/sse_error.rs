@@ -3,10 +3,10 @@
 //!
 //! Not here: the session itself (sse.rs).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::http::Error as HttpError;
+use crate::upstream::connect::ConnectError;
 
 /// One failure of a legacy SSE upstream session.
 #[derive(Debug, thiserror::Error)]
@@ -17,19 +17,14 @@ pub enum SseError {
         /// The stream's URL.
         url: String,
     },
-    /// The target resolved to no address.
-    #[error("{url}: no address")]
-    NoAddress {
+    /// Connecting failed: no address, TCP refused or timed out on every address, or (for
+    /// `https://`) the TLS handshake failed (rustls's reason in `source`).
+    #[error("{url}: {source}")]
+    Connect {
         /// The stream's URL.
         url: String,
-    },
-    /// Connecting failed (the last address tried).
-    #[error("connecting to {addr} failed: {source}")]
-    Connect {
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
+        /// Why (the last address tried).
+        source: ConnectError,
     },
     /// No stream with an `endpoint` event within the open timeout.
     #[error("{url} did not open its stream within {}", humantime::format_duration(*.within))]
