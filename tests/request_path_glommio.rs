@@ -56,6 +56,8 @@ mod relay;
 mod shards;
 #[path = "request_path/shutdown.rs"]
 mod shutdown;
+#[path = "request_path/stages.rs"]
+mod stages;
 #[path = "request_path/stdio.rs"]
 mod stdio;
 #[path = "request_path/streamable.rs"]
