@@ -4,15 +4,18 @@
 //! connection's client certificate (mTLS, peer.rs) or else the anonymous principal, at the
 //! cost of one `Option` test.
 //!
-//! Right after it, for an upstream with `oauth.token_exchange`, the caller's access token is
-//! exchanged for the upstream's ([`exchange`]; once per token and shard, then cached), so every
-//! writer of the request finds it; other routes pay one `Option` test.
+//! The caller's access token is not exchanged at authentication (`oauth.token_exchange`): the
+//! request writers call [`upstream_token`] just before writing a request upstream, after the
+//! policy, the rate limit and `max_in_flight`, so a request answered by the proxy never
+//! depends on the authorization server.
 //!
 //! Not here: checking credentials (crate::auth), the answer's bytes (respond.rs), fetching
 //! tokens (`upstream::credentials`).
 
 use crate::config::{RouteId, UpstreamId};
 use crate::http::RequestHead;
+use crate::mcp::JsonRpcId;
+use crate::session::Principal;
 use std::rc::Rc;
 
 use crate::pipeline::Caller;
@@ -42,26 +45,21 @@ pub(super) async fn authenticate(
     })
 }
 
-/// Makes sure `caller` has a token for `upstream` when the upstream exchanges callers' tokens
-/// (RFC 8693): exchanged now, or found in the shard's cache.
+/// Makes sure a request of `principal` (message `id`) about to go to `upstream` has its token:
+/// for an upstream with `oauth.token_exchange`, the one exchanged for the access token the
+/// request presented (cached per caller token and shard, or exchanged now).
 ///
 /// # Errors
-/// [`ProxyError::UpstreamToken`]: the exchange was refused (403) or the authorization server
-/// cannot be reached (503).
-pub(super) async fn exchange(
+/// [`ProxyError::UpstreamToken`]: the exchange was refused or the caller has no access token
+/// (403), or the authorization server cannot be reached (503).
+pub(super) async fn upstream_token(
     state: &ShardState,
     upstream: UpstreamId,
-    caller: Option<&Caller>,
+    principal: &Principal,
+    id: Option<&JsonRpcId>,
 ) -> Result<(), ProxyError> {
-    let (Some(credentials), Some(caller)) = (state.credentials(upstream), caller) else {
-        return Ok(());
-    };
-    if !credentials.exchanges() {
-        return Ok(());
-    }
-    let token = caller.token.as_ref().map(|t| &*t.0);
-    // Boxed: the rare exchange must not size every request's future (issue 13).
-    Box::pin(credentials.exchange(caller.principal.as_str(), token))
+    state
+        .exchange_for(upstream, principal)
         .await
-        .map_err(|why| ProxyError::no_token(why, None))
+        .map_err(|why| ProxyError::no_token(why, id.cloned()))
 }

@@ -65,6 +65,7 @@ pub async fn bodyless(
     let UpstreamRuntime::Http(http) = state.upstream(upstream) else {
         return Err(ProxyError::SessionNotFound { id: None });
     };
+    super::authenticate::upstream_token(state, upstream, &ctx.principal, None).await?;
     let request =
         upstream_request_for(state, (upstream, http), (sid, &ctx.principal), head, is_get)?;
     if !is_get {

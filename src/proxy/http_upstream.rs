@@ -51,6 +51,7 @@ pub(super) async fn post(
         .modern_request()
         .filter(|_| up.era == crate::config::UpstreamEra::Auto);
     let body_len = body.len();
+    super::authenticate::upstream_token(state, ctx.upstream, &ctx.principal, facts.id()).await?;
     let request = upstream_request_for(state, http, head, body, ctx)?;
     let pending = exchange(state, ctx.upstream, &request, facts.id(), false);
     let ex = if modern {

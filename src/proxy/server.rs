@@ -21,7 +21,7 @@ use crate::pipeline::{Caller, Principal, RouteStages};
 use crate::session::SessionId;
 
 use super::audit;
-use super::authenticate::{authenticate, exchange};
+use super::authenticate::authenticate;
 use super::bodyless::bodyless;
 use super::error::ProxyError;
 use super::guard;
@@ -322,7 +322,6 @@ async fn dispatch(
             audit::note_route(found.id(), true, session);
         }
         let caller = authenticate(state, found.id(), head, peer).await?;
-        exchange(state, found.route().upstream, caller.as_deref()).await?;
         let (stages, principal) = judged_by(state, state.stages(found.id()), caller);
         // Boxed, like GET/DELETE below: a rare or long-lived branch must not size every
         // connection's future (issue 13, memory per open stream).
@@ -337,7 +336,6 @@ async fn dispatch(
         audit::note_route(id, false, head.header("mcp-session-id"));
     }
     let caller = authenticate(state, id, head, peer).await?;
-    exchange(state, route.upstream, caller.as_deref()).await?;
     let (stages, principal) = judged_by(state, state.stages(id), caller);
     match head.method() {
         HttpMethod::Post => post(state, (id, route), (&stages, principal), conn, head).await,
@@ -352,15 +350,18 @@ async fn dispatch(
 
 /// The route's stages as they judge `caller`'s request, and its principal (anonymous on a
 /// route without `auth` unless the connection has a client certificate; noted in the
-/// request's audit record).
+/// request's audit record) with the access token it presented, for an upstream that exchanges
+/// it (`ShardState::exchange_for`, only when a request goes upstream). Runs right after
+/// `authenticate`: nothing that can fail comes between, so the record always names who.
 fn judged_by<'s>(
     state: &ShardState,
     stages: &'s RouteStages,
     caller: Option<Rc<Caller>>,
 ) -> (Cow<'s, RouteStages>, Principal) {
-    let principal = caller
-        .as_ref()
-        .map_or_else(Principal::anonymous, |c| c.principal.clone());
+    let principal = caller.as_ref().map_or_else(Principal::anonymous, |c| {
+        let token = c.token.as_ref().map(|t| t.0.clone());
+        c.principal.clone().presenting(token)
+    });
     if state.audit.is_some() {
         audit::note_principal(&principal);
     }

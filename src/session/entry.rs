@@ -43,8 +43,9 @@ impl<L> SessionEntry<L> {
 }
 
 // The proxy's `L` is one `Rc`: a pointer, like the one checked here; `owner` is one more
-// (fat) `Rc`.
-const _: () = assert!(std::mem::size_of::<SessionEntry<std::rc::Rc<()>>>() <= 48);
+// (fat) `Rc` and the thin `Rc` of the access token the session was opened with (the proxy's
+// own requests on the session go with the token exchanged for it).
+const _: () = assert!(std::mem::size_of::<SessionEntry<std::rc::Rc<()>>>() <= 56);
 
 /// The per-shard session table: client id → entry, idle entries expire after the TTL.
 pub type SessionTable<L> = shards::table::Table<SessionId, SessionEntry<L>>;

@@ -22,5 +22,5 @@ pub mod streams;
 
 pub use entry::{SessionEntry, SessionTable};
 pub use id::{mint, MintError, SessionId};
-pub use principal::Principal;
+pub use principal::{Presented, Principal};
 pub use streams::{OpenStream, OpenStreams};

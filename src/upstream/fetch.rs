@@ -3,7 +3,9 @@
 //! off the shard (a blocking-pool thread), `https://` goes through the same rustls client as
 //! upstreams (Mozilla's roots), with a deadline for the whole exchange, a size cap and no
 //! redirects. Runs in background tasks and in rare requests (an unknown key id, a token
-//! exchange), never per request.
+//! exchange), never per request. A caller that fetches from one server again and again (the
+//! token endpoint of an upstream's `oauth`) passes its TLS setup built once
+//! ([`tls_for`]), so the rustls configuration and its session cache (resumption) are reused.
 //!
 //! Not here: what the documents mean (`auth::discovery`, `auth::keys`, `credentials`).
 //! Secrets: the `Authorization` value and the form go on the wire only; no error names them.
@@ -40,6 +42,18 @@ struct Outgoing<'a> {
     authorization: Option<&'a [u8]>,
     /// An `application/x-www-form-urlencoded` body, if any.
     form: Option<&'a [u8]>,
+    /// The TLS setup for an `https://` URL, when the caller keeps one (else built now).
+    tls: Option<&'a UpstreamTls>,
+}
+
+/// The TLS setup for fetching from `url` (Mozilla's roots), to build once and pass to
+/// [`post_form`]: `None` for `http://` or a URL without a host (the fetch reports it).
+pub(crate) fn tls_for(url: &str) -> Option<UpstreamTls> {
+    let url = url::Url::parse(url).ok()?;
+    if url.scheme() != "https" {
+        return None;
+    }
+    UpstreamTls::new(url.host_str()?, &UpstreamTrust::BuiltinRoots).ok()
 }
 
 /// Fetches `url` within `deadline`.
@@ -54,6 +68,7 @@ pub(crate) async fn get(io: &ShardIo, url: &str, deadline: Duration) -> Result<D
         url,
         authorization: None,
         form: None,
+        tls: None,
     };
     let doc = send(io, outgoing, deadline).await?;
     if doc.status != 200 {
@@ -62,13 +77,14 @@ pub(crate) async fn get(io: &ShardIo, url: &str, deadline: Duration) -> Result<D
     Ok(doc)
 }
 
-/// POSTs `form` (already encoded) to `url` with `authorization` within `deadline`; any status
-/// comes back with its body (an OAuth error answer is a JSON 400).
+/// POSTs `form` (already encoded) to `url` with `authorization` within `deadline`, over `tls`
+/// ([`tls_for`] the same `url`) when the caller keeps it; any status comes back with its body
+/// (an OAuth error answer is a JSON 400).
 ///
 /// # Errors
 /// As [`get`], but a status other than 200 is no error.
 pub(crate) async fn post_form(
-    io: &ShardIo,
+    (io, tls): (&ShardIo, Option<&UpstreamTls>),
     url: &str,
     authorization: &[u8],
     form: &[u8],
@@ -79,6 +95,7 @@ pub(crate) async fn post_form(
         url,
         authorization: Some(authorization),
         form: Some(form),
+        tls,
     };
     send(io, outgoing, deadline).await
 }
@@ -111,12 +128,13 @@ async fn send_now(
         .port_or_known_default()
         .ok_or_else(|| fail(&"no port"))?;
     let addrs = resolve(&host, port).await.map_err(|e| fail(&e))?;
-    let tls = match url.scheme() {
-        "https" => {
+    let tls = match (url.scheme(), outgoing.tls) {
+        ("https", Some(kept)) => Some(Ok(kept.clone())),
+        ("https", None) => {
             Some(UpstreamTls::new(&host, &UpstreamTrust::BuiltinRoots).map_err(|e| fail(&e)))
         }
-        "http" => None,
-        other => return Err(fail(&format!("unsupported scheme {other}"))),
+        ("http", _) => None,
+        (other, _) => return Err(fail(&format!("unsupported scheme {other}"))),
     };
     let tls = tls.transpose()?;
     let pool = Pool::new(io.clone(), addrs, deadline, 0, tls.map(Ok));

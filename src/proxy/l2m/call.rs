@@ -399,9 +399,14 @@ async fn round<S: Sink>(
     cancel: &Latch,
     timeout: Duration,
 ) -> Result<RoundEnd, ProxyError> {
+    let no_token = |why| ProxyError::no_token(why, facts.id().cloned());
+    state
+        .exchange_for(session.upstream, &session.owner)
+        .await
+        .map_err(no_token)?;
     let configured = state
         .upstream_headers(session.upstream, &session.owner)
-        .map_err(|why| ProxyError::no_token(why, facts.id().cloned()))?;
+        .map_err(no_token)?;
     let mut request = state.bufs.lease(body.len() + 1024);
     wire::request_head_with(
         &mut request,

@@ -161,6 +161,9 @@ async fn probe(
         Ok(body) => body,
         Err(_) => return Probe::Unknown(ProxyError::Internal("discover body")),
     };
+    if let Err(why) = state.exchange_for(upstream, principal).await {
+        return Probe::Unknown(ProxyError::no_token(why, id.cloned()));
+    }
     let configured = match state.upstream_headers(upstream, principal) {
         Ok(configured) => configured,
         Err(why) => return Probe::Unknown(ProxyError::no_token(why, id.cloned())),

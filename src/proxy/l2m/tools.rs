@@ -149,6 +149,10 @@ async fn fetch_page(
         log_level: level.as_deref(),
     };
     let body = wire::upstream_body(&list, &meta, None).map_err(|_| "tools/list body")?;
+    state
+        .exchange_for(session.upstream, &session.owner)
+        .await
+        .map_err(|_| "no access token for the upstream")?;
     let configured = state
         .upstream_headers(session.upstream, &session.owner)
         .map_err(|_| "no access token for the upstream")?;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::http::{BodyReader, Framing, Head, MessageKind, SseParser, SseStep};
 use crate::mcp::{jsonrpc, Inspected, JsonRpcId, Kind, Method, ProtocolVersion};
-use crate::session::SessionId;
+use crate::session::{Principal, SessionId};
 
 use super::super::error::ProxyError;
 use super::super::exchange::{exchange, finish, Exchange};
@@ -34,6 +34,9 @@ const ERROR_BODY_MAX: usize = 64 * 1024;
 pub(super) struct Job {
     pub(super) sid: SessionId,
     pub(super) upstream: UpstreamId,
+    /// Who sent it, with the access token it presented (an upstream's 401 refuses the
+    /// token sent for it).
+    pub(super) principal: Principal,
     /// The complete upstream request (head and body).
     pub(super) request: Vec<u8>,
     pub(super) facts: Facts,
@@ -54,6 +57,7 @@ pub(super) async fn run(state: Rc<ShardState>, job: Job, work: Work) {
         }
     };
     let status = ex.head.status();
+    state.upstream_answered(job.upstream, status, &job.principal);
     let had_upstream_session = state
         .sessions
         .borrow()
@@ -289,7 +293,7 @@ pub(super) fn fail(
 /// Pipes the upstream's GET stream (messages unrelated to requests) to the session's stream
 /// until either ends or the proxy shuts down. An upstream without one (405) is fine.
 async fn listen(state: Rc<ShardState>, sid: SessionId, out: Rc<LegacyOut>) {
-    let Some((upstream, request)) = get_request(&state, &sid) else {
+    let Some((upstream, owner, request)) = get_request(&state, &sid) else {
         return;
     };
     let ex = futures_lite::future::or(
@@ -309,6 +313,7 @@ async fn listen(state: Rc<ShardState>, sid: SessionId, out: Rc<LegacyOut>) {
         }
         None => return,
     };
+    state.upstream_answered(upstream, ex.head.status(), &owner);
     if ex.head.status() != 200 || !ex.head.is_event_stream() {
         tracing::debug!(session = %sid.as_str(), status = ex.head.status(), "upstream offers no GET stream");
         finish(&state, ex, false);
@@ -329,8 +334,9 @@ async fn listen(state: Rc<ShardState>, sid: SessionId, out: Rc<LegacyOut>) {
     finish(&state, ex, false);
 }
 
-/// The GET request for the session's upstream stream.
-fn get_request(state: &ShardState, sid: &SessionId) -> Option<(UpstreamId, Vec<u8>)> {
+/// The GET request for the session's upstream stream, and the session's owner (the token it
+/// was opened with goes with it).
+fn get_request(state: &ShardState, sid: &SessionId) -> Option<(UpstreamId, Principal, Vec<u8>)> {
     let sessions = state.sessions.borrow();
     let entry = sessions.peek(sid)?;
     let upstream = entry.upstream;
@@ -347,5 +353,5 @@ fn get_request(state: &ShardState, sid: &SessionId) -> Option<(UpstreamId, Vec<u
         entry.version.map(ProtocolVersion::as_str),
         None,
     );
-    Some((upstream, request))
+    Some((upstream, entry.owner.clone(), request))
 }

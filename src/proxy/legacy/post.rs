@@ -27,7 +27,7 @@ use super::super::l2m::post::Hello;
 use super::super::respond::error_message;
 use super::super::state::{ShardState, Slot};
 use super::{deliver, http, live, modern, session_param, stdio, LegacyOut, Work};
-use crate::config::RouteId;
+use crate::config::{RouteId, UpstreamId, UpstreamUrl};
 use crate::mcp::ProtocolVersion;
 use crate::pipeline::{facts, Principal, RequestCtx, RouteStages};
 use crate::upstream::runtime::UpstreamRuntime;
@@ -64,19 +64,8 @@ pub(super) async fn post(
     };
     let sid = raw_sid.and_then(SessionId::parse).ok_or_else(not_found)?;
     let out = live(state, &sid).ok_or_else(not_found)?;
-    let (upstream, upstream_session, version) = {
-        let mut sessions = state.sessions.borrow_mut();
-        let entry = sessions
-            .get_mut(&sid, Instant::now())
-            // A session opened on another route's stream, or by someone else, is unknown here.
-            .filter(|entry| entry.serves(route, &principal))
-            .ok_or_else(not_found)?;
-        (
-            entry.upstream,
-            entry.upstream_session.clone(),
-            entry.version,
-        )
-    };
+    let (upstream, upstream_session, version) =
+        session_of(state, &sid, (route, &principal)).ok_or_else(not_found)?;
     let ctx = RequestCtx::in_session(
         (facts, principal),
         stages.clone(),
@@ -99,15 +88,7 @@ pub(super) async fn post(
             return accepted(state, client, head, method, started).await;
         }
     }
-    // Over the rate limit: 429 on the POST itself (nothing reaches the stream).
-    crate::proxy::rates::admit(state, route, &ctx.principal, &ctx.facts).await?;
-    // max_in_flight: 503 + Retry-After on the POST (no 202 written yet: the client SDK sees
-    // the refusal); the exchange holds the slot until its answer is on the stream.
-    let slot = state
-        .upstream_slot(upstream)
-        .map_err(|()| ProxyError::UpstreamBusy {
-            id: ctx.facts.id().cloned(),
-        })?;
+    let slot = admit_upstream(state, &ctx).await?;
     // Its answer, if it is a `tools/list`, is judged when it reaches the stream (`deliver`);
     // noted before it goes out, as an answer may be delivered before `send` returns.
     let listing = out.stages.expect(method, ctx.facts.request_id());
@@ -124,6 +105,76 @@ pub(super) async fn post(
     }
     sent?;
     accepted(state, client, head, method, started).await
+}
+
+/// The POST for a Streamable HTTP upstream at `url`: head (the upstream's session id
+/// `upstream_session`, the client's `version`) and the client's `body`.
+///
+/// # Errors
+/// No token for the upstream.
+fn http_request(
+    state: &ShardState,
+    (ctx, url): (&RequestCtx, &UpstreamUrl),
+    head: &RequestHead,
+    body: Vec<u8>,
+    (upstream_session, version): (Option<&str>, Option<ProtocolVersion>),
+) -> Result<Vec<u8>, ProxyError> {
+    let configured = state
+        .upstream_headers(ctx.upstream, &ctx.principal)
+        .map_err(|why| ProxyError::no_token(why, ctx.facts.id().cloned()))?;
+    let mut request = state.bufs.take(body.len() + 1024);
+    legacy_upstream_request(
+        &mut request,
+        "POST",
+        url,
+        &configured,
+        Some(head),
+        upstream_session,
+        version.map(ProtocolVersion::as_str),
+        Some(body.len()),
+    );
+    request.extend_from_slice(&body);
+    state.bufs.give(body);
+    Ok(request)
+}
+
+/// The session `sid` as `principal` may use it on `route` (a session opened on another
+/// route's stream, or by someone else, is unknown here): its upstream, the upstream's session
+/// id and the version.
+fn session_of(
+    state: &ShardState,
+    sid: &SessionId,
+    (route, principal): (RouteId, &Principal),
+) -> Option<(UpstreamId, Option<Box<str>>, Option<ProtocolVersion>)> {
+    let mut sessions = state.sessions.borrow_mut();
+    let entry = sessions
+        .get_mut(sid, Instant::now())
+        .filter(|entry| entry.serves(route, principal))?;
+    Some((
+        entry.upstream,
+        entry.upstream_session.clone(),
+        entry.version,
+    ))
+}
+
+/// What lets the request go upstream, refused on the POST itself (no 202 written yet: the
+/// client SDK sees the refusal, nothing reaches the stream): the rate limit (429), a
+/// `max_in_flight` slot (503 + Retry-After; the exchange holds it until its answer is on the
+/// stream), then the upstream's token (an exchange of the caller's token: 403/503).
+///
+/// # Errors
+/// The refusal.
+async fn admit_upstream(
+    state: &Rc<ShardState>,
+    ctx: &RequestCtx,
+) -> Result<Option<Slot>, ProxyError> {
+    let id = ctx.facts.id();
+    crate::proxy::rates::admit(state, ctx.route, &ctx.principal, &ctx.facts).await?;
+    let slot = state
+        .upstream_slot(ctx.upstream)
+        .map_err(|()| ProxyError::UpstreamBusy { id: id.cloned() })?;
+    crate::proxy::authenticate::upstream_token(state, ctx.upstream, &ctx.principal, id).await?;
+    Ok(slot)
 }
 
 /// The one call to the upstream adapter: starts the exchange, whose answers go on the stream
@@ -177,25 +228,12 @@ fn send(
     let hello = modern::may_translate(state, ctx.upstream, &ctx.facts)
         .then(|| Hello::read(&body))
         .flatten();
-    let configured = state
-        .upstream_headers(ctx.upstream, &ctx.principal)
-        .map_err(|why| ProxyError::no_token(why, ctx.facts.id().cloned()))?;
-    let mut request = state.bufs.take(body.len() + 1024);
-    legacy_upstream_request(
-        &mut request,
-        "POST",
-        url,
-        &configured,
-        Some(head),
-        upstream_session.as_deref(),
-        version.map(ProtocolVersion::as_str),
-        Some(body.len()),
-    );
-    request.extend_from_slice(&body);
-    state.bufs.give(body);
+    let session = (upstream_session.as_deref(), version);
+    let request = http_request(state, (&ctx, url), head, body, session)?;
     let job = http::Job {
         sid,
         upstream: ctx.upstream,
+        principal: ctx.principal,
         request,
         facts: ctx.facts,
         timeout: up.request_timeout,

@@ -54,6 +54,7 @@ pub async fn answer(
                         // The session was opened for this caller: only its later
                         // requests may reuse it.
                         principal: principal.clone(),
+                        token: principal.presented().map(|p| *p.digest()),
                         capabilities: capabilities.to_string().into(),
                     };
                     let evicted = state.modern_clients.pool.borrow_mut().checkin(

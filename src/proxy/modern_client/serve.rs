@@ -132,6 +132,7 @@ async fn fresh(
     let (capabilities, info) = super::upstream::declared_client(params);
     let key = PoolKey {
         upstream,
+        token: principal.presented().map(|p| *p.digest()),
         principal,
         capabilities: capabilities.to_string().into(),
     };

@@ -28,8 +28,8 @@ const LEGACY_VERSION: ProtocolVersion = ProtocolVersion::LATEST_SESSIONFUL;
 const EVICT_WAIT: Duration = Duration::from_secs(5);
 
 /// Builds a POST to an HTTP upstream with the session's headers and the upstream's configured
-/// ones.
-fn post_request(
+/// ones (with token exchange: the token exchanged for `owner`'s, exchanged now if needed).
+async fn post_request(
     state: &ShardState,
     (upstream, owner): (UpstreamId, &Principal),
     session: Option<(&str, &str)>,
@@ -39,6 +39,10 @@ fn post_request(
     let url = up
         .http()
         .ok_or_else(|| Failure::Unavailable("not an HTTP upstream".into()))?;
+    state
+        .exchange_for(upstream, owner)
+        .await
+        .map_err(|_| Failure::NoToken)?;
     let configured = state
         .upstream_headers(upstream, owner)
         .map_err(|_| Failure::NoToken)?;
@@ -128,7 +132,7 @@ pub async fn open(
     if config.is_linked() {
         return open_link(state, upstream, &body, timeout, live).await;
     }
-    let request = post_request(state, (upstream, owner), None, &body)?;
+    let request = post_request(state, (upstream, owner), None, &body).await?;
     let ex = exchange(state, upstream, &request, None, false)
         .await
         .map_err(failure)?;
@@ -181,7 +185,8 @@ pub async fn open(
         (upstream, owner),
         session.http_headers(),
         INITIALIZED,
-    )?;
+    )
+    .await?;
     let ex = exchange(state, upstream, &request, None, false)
         .await
         .map_err(failure)?;
@@ -355,7 +360,8 @@ impl UpSession {
     ) -> Result<Source, Failure> {
         match self {
             Self::Http { owner, .. } => {
-                let request = post_request(state, (upstream, owner), self.http_headers(), body)?;
+                let request =
+                    post_request(state, (upstream, owner), self.http_headers(), body).await?;
                 let ex = exchange(state, upstream, &request, Some(id), false)
                     .await
                     .map_err(failure)?;
@@ -398,7 +404,7 @@ impl UpSession {
                 upstream, owner, ..
             } => {
                 let session = self.http_headers();
-                let request = post_request(state, (*upstream, owner), session, response)?;
+                let request = post_request(state, (*upstream, owner), session, response).await?;
                 let ex = exchange(state, *upstream, &request, None, false)
                     .await
                     .map_err(failure)?;

@@ -299,8 +299,27 @@ impl ShardState {
         match self.credentials.get(id) {
             None => Ok(HeaderLines::Configured(&self.config.upstream(id).headers)),
             Some(credentials) => credentials
-                .headers(principal.as_str())
+                .headers(principal.presented())
                 .map(HeaderLines::Token),
+        }
+    }
+
+    /// Makes sure a request of `principal` to upstream `id` has its token, when the upstream
+    /// exchanges callers' tokens (RFC 8693): the one exchanged for the access token the
+    /// principal presented, found in the shard's cache or exchanged now. Called by the request
+    /// writers just before [`ShardState::upstream_headers`], so only a request that goes
+    /// upstream depends on the authorization server; one `Option` test for other upstreams.
+    ///
+    /// # Errors
+    /// The exchange was refused or the caller has no access token ([`NoToken::Refused`]), or
+    /// the authorization server cannot be reached ([`NoToken::Unavailable`]).
+    pub async fn exchange_for(&self, id: UpstreamId, principal: &Principal) -> Result<(), NoToken> {
+        match self.credentials(id) {
+            Some(credentials) if credentials.exchanges() => {
+                // Boxed: the rare exchange must not size every request's future (issue 13).
+                Box::pin(credentials.exchange(principal.presented())).await
+            }
+            _ => Ok(()),
         }
     }
 
@@ -309,7 +328,7 @@ impl ShardState {
     pub fn upstream_answered(&self, id: UpstreamId, status: u16, principal: &Principal) {
         if status == 401 {
             if let Some(credentials) = self.credentials(id) {
-                credentials.rejected(principal.as_str());
+                credentials.rejected(principal.presented());
             }
         }
     }

@@ -19,6 +19,10 @@ pub struct PoolKey {
     pub upstream: UpstreamId,
     /// Whose session it is.
     pub principal: Principal,
+    /// The SHA-256 of the access token it was opened with (`Principal` equality ignores the
+    /// token): with token exchange the session's requests go with the token exchanged for it,
+    /// so a request presenting another token of the same principal never reuses it.
+    pub token: Option<[u8; 32]>,
     /// The client capabilities it was initialized with (canonical JSON text).
     pub capabilities: Box<str>,
 }
@@ -154,6 +158,7 @@ mod tests {
         PoolKey {
             upstream,
             principal: Principal::anonymous(),
+            token: None,
             capabilities: caps.into(),
         }
     }
@@ -174,6 +179,11 @@ mod tests {
             ..key(UpstreamId::test(0), "{}")
         };
         assert_eq!(pool.checkout(&other, now).0, None);
+        let other_token = PoolKey {
+            token: Some([7; 32]),
+            ..key(UpstreamId::test(0), "{}")
+        };
+        assert_eq!(pool.checkout(&other_token, now).0, None, "another token");
         assert_eq!(
             pool.checkout(&key(UpstreamId::test(0), "{}"), now).0,
             Some("a")

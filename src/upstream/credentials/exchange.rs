@@ -1,86 +1,90 @@
 //! [`Exchanged`]: one shard's tokens obtained by RFC 8693 token exchange for one upstream,
-//! keyed by the caller's principal, each remembering which caller token it was exchanged for
-//! (a new token of the same principal is exchanged again) and valid until it expires. Bounded:
-//! at [`MAX_EXCHANGED`] entries the expired ones go, then an arbitrary one.
+//! keyed by the SHA-256 of the caller token each was exchanged for (two clients of one user
+//! with different tokens never get each other's), each valid until it expires. Bounded: at
+//! [`MAX_EXCHANGED`] entries the expired ones go, then an arbitrary one.
 //!
 //! Not here: the exchange request (token.rs), when to exchange (mod.rs). Hot path: a lookup is
-//! one hash of the principal and an `Rc` clone.
+//! one hash of the digest and an `Rc` clone.
 
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::UpstreamHeaders;
 
-/// Most exchanged tokens a shard keeps per upstream (principals active at once).
+/// Most exchanged tokens a shard keeps per upstream (caller tokens active at once).
 pub(super) const MAX_EXCHANGED: usize = 4096;
 
-/// One principal's exchanged token.
+/// The key of an exchanged token: the SHA-256 of the caller token (never the token itself).
+pub(super) type Subject = [u8; 32];
+
+/// One exchanged token.
 #[derive(Debug)]
 struct Entry {
-    /// Hash of the caller's token it was exchanged for.
-    subject: u64,
     /// The upstream's headers with the exchanged token.
     headers: Rc<UpstreamHeaders>,
+    /// When it was obtained.
+    obtained: Instant,
     /// When the token runs out.
     expires: Instant,
 }
 
-/// Principal (its unique spelling) → exchanged token.
+/// Caller token digest → exchanged token.
 #[derive(Debug, Default)]
 pub(super) struct Exchanged {
-    entries: HashMap<Box<str>, Entry>,
-}
-
-/// The key under which a caller token is remembered (never the token itself).
-pub(super) fn subject_tag(token: &str) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(token.as_bytes())
+    entries: HashMap<Subject, Entry>,
 }
 
 impl Exchanged {
-    /// The headers for `principal`, while its exchanged token is valid at `now`.
-    pub(super) fn get(&self, principal: &str, now: Instant) -> Option<Rc<UpstreamHeaders>> {
-        let entry = self.entries.get(principal)?;
+    /// The headers exchanged for `subject`, while the token is valid at `now`.
+    pub(super) fn get(&self, subject: &Subject, now: Instant) -> Option<Rc<UpstreamHeaders>> {
+        let entry = self.entries.get(subject)?;
         (entry.expires > now).then(|| entry.headers.clone())
     }
 
-    /// Whether `principal` has a token exchanged for the caller token tagged `subject`, valid
-    /// until at least `until`.
-    pub(super) fn holds(&self, principal: &str, subject: u64, until: Instant) -> bool {
-        self.entries
-            .get(principal)
-            .is_some_and(|e| e.subject == subject && e.expires > until)
+    /// Whether `subject` has a token valid until at least `until`.
+    pub(super) fn holds(&self, subject: &Subject, until: Instant) -> bool {
+        self.entries.get(subject).is_some_and(|e| e.expires > until)
     }
 
-    /// Remembers `headers` for `principal` (exchanged for the caller token tagged `subject`)
-    /// until `expires`, making room first when full (at `now`).
+    /// Remembers `headers` for `subject`, obtained at `now` and valid until `expires`, making
+    /// room first when full.
     pub(super) fn insert(
         &mut self,
-        principal: &str,
-        (subject, headers): (u64, Rc<UpstreamHeaders>),
+        subject: Subject,
+        headers: Rc<UpstreamHeaders>,
         expires: Instant,
         now: Instant,
     ) {
-        if self.entries.len() >= MAX_EXCHANGED && !self.entries.contains_key(principal) {
+        if self.entries.len() >= MAX_EXCHANGED && !self.entries.contains_key(&subject) {
             self.entries.retain(|_, e| e.expires > now);
             if self.entries.len() >= MAX_EXCHANGED {
-                let any = self.entries.keys().next().cloned();
+                let any = self.entries.keys().next().copied();
                 if let Some(any) = any {
                     self.entries.remove(&any);
                 }
             }
         }
         let entry = Entry {
-            subject,
             headers,
+            obtained: now,
             expires,
         };
-        self.entries.insert(principal.into(), entry);
+        self.entries.insert(subject, entry);
     }
 
-    /// Forgets `principal`'s token (the upstream refused it).
-    pub(super) fn forget(&mut self, principal: &str) {
-        self.entries.remove(principal);
+    /// Forgets `subject`'s token (the upstream refused it), unless it was obtained less than
+    /// `min_age` ago: an upstream refusing every token costs one exchange per `min_age` and
+    /// caller token, not one per request. Whether it was forgotten.
+    pub(super) fn forget(&mut self, subject: &Subject, min_age: Duration) -> bool {
+        let old = self
+            .entries
+            .get(subject)
+            .is_some_and(|e| e.obtained.elapsed() >= min_age);
+        if old {
+            self.entries.remove(subject);
+        }
+        old
     }
 
     /// How many tokens are kept.
@@ -93,32 +97,32 @@ impl Exchanged {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn headers(token: &str) -> Rc<UpstreamHeaders> {
         Rc::new(UpstreamHeaders::default().with_bearer(token))
     }
 
     #[test]
-    fn entries_live_until_they_expire_and_name_their_subject_token() {
+    fn entries_live_until_they_expire_under_their_caller_token() {
         let now = Instant::now();
         let mut cache = Exchanged::default();
         let later = now + Duration::from_secs(60);
-        cache.insert("alice", (subject_tag("A"), headers("x")), later, now);
+        cache.insert([1; 32], headers("x"), later, now);
         assert_eq!(
-            cache.get("alice", now).unwrap().lines(),
+            cache.get(&[1; 32], now).unwrap().lines(),
             b"Authorization: Bearer x\r\n"
         );
-        assert!(cache.get("bob", now).is_none());
-        assert!(cache.get("alice", later).is_none(), "expired");
-        assert!(cache.holds("alice", subject_tag("A"), now));
+        assert!(cache.get(&[2; 32], now).is_none(), "another caller token");
+        assert!(cache.get(&[1; 32], later).is_none(), "expired");
+        assert!(cache.holds(&[1; 32], now));
+        assert!(!cache.holds(&[1; 32], later));
         assert!(
-            !cache.holds("alice", subject_tag("B"), now),
-            "another token"
+            !cache.forget(&[1; 32], Duration::from_secs(10)),
+            "too young"
         );
-        assert!(!cache.holds("alice", subject_tag("A"), later));
-        cache.forget("alice");
-        assert!(cache.get("alice", now).is_none());
+        assert!(cache.get(&[1; 32], now).is_some());
+        assert!(cache.forget(&[1; 32], Duration::ZERO));
+        assert!(cache.get(&[1; 32], now).is_none());
     }
 
     #[test]
@@ -127,15 +131,23 @@ mod tests {
         let mut cache = Exchanged::default();
         let soon = now + Duration::from_secs(1);
         let later = now + Duration::from_secs(60);
+        let key = |i: usize| {
+            let mut k = [0; 32];
+            k[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            k
+        };
         for i in 0..MAX_EXCHANGED {
             let expires = if i == 7 { soon } else { later };
-            cache.insert(&format!("p{i}"), (1, headers("t")), expires, now);
+            cache.insert(key(i), headers("t"), expires, now);
         }
-        cache.insert("new", (1, headers("t")), later, soon);
+        cache.insert([0xff; 32], headers("t"), later, soon);
         assert_eq!(cache.len(), MAX_EXCHANGED);
-        assert!(cache.get("p7", now).is_none(), "the expired one made room");
-        cache.insert("newer", (1, headers("t")), later, soon);
+        assert!(
+            cache.get(&key(7), now).is_none(),
+            "the expired one made room"
+        );
+        cache.insert([0xfe; 32], headers("t"), later, soon);
         assert_eq!(cache.len(), MAX_EXCHANGED);
-        assert!(cache.get("newer", soon).is_some());
+        assert!(cache.get(&[0xfe; 32], soon).is_some());
     }
 }

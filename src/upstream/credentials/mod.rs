@@ -5,9 +5,10 @@
 //! Client credentials: a background task per shard fetches a token at start and again at
 //! 80 % of its lifetime; a failed fetch is retried with backoff (1 s doubling to 60 s) and the
 //! last token is kept until it expires; an upstream's 401 asks for one early refresh. Token
-//! exchange (RFC 8693): the caller's access token is exchanged when it is first seen
-//! ([`UpstreamCredentials::exchange`], before the request is forwarded) and the result kept
-//! per principal until it expires (exchange.rs).
+//! exchange (RFC 8693): the caller's access token is exchanged when a request carrying it is
+//! about to go upstream ([`UpstreamCredentials::exchange`]; concurrent requests with the same
+//! token wait for one exchange) and the result kept per caller token (its SHA-256) until it
+//! expires (exchange.rs); a 401 forgets it, at most once per [`MIN_EARLY_REFRESH`].
 //!
 //! Each shard fetches for itself: nothing is shared across threads. Not here: the requests
 //! (token.rs), the config (`config::UpstreamOAuth`), where writers get their lines
@@ -17,6 +18,7 @@ mod exchange;
 mod token;
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -25,16 +27,19 @@ use shards::io::ShardIo;
 use shards::latch::Latch;
 
 use crate::config::{UpstreamConfig, UpstreamHeaders, UpstreamOAuth};
+use crate::session::Presented;
+use crate::tls::UpstreamTls;
 
-use exchange::{subject_tag, Exchanged};
+use exchange::{Exchanged, Subject};
 use token::Failure;
 
 /// First retry delay after a failed client credentials request.
 const RETRY: Duration = Duration::from_secs(1);
 /// Longest retry delay.
 const MAX_RETRY: Duration = Duration::from_secs(60);
-/// Shortest time between a client credentials request and an early one asked for by a 401
-/// (an upstream refusing every token must not turn into a flood of token requests).
+/// Shortest time between a client credentials request and an early one asked for by a 401,
+/// and youngest exchanged token a 401 forgets (an upstream refusing every token must not turn
+/// into a flood of token requests); also the least time between two warnings of refusals.
 const MIN_EARLY_REFRESH: Duration = Duration::from_secs(10);
 /// An exchanged token with less than this left is exchanged again before use.
 const EXCHANGE_MARGIN: Duration = Duration::from_secs(5);
@@ -82,6 +87,9 @@ struct Current {
 #[derive(Debug)]
 pub struct UpstreamCredentials {
     io: ShardIo,
+    /// The TLS setup for an `https://` token endpoint, built once per shard (the rustls
+    /// configuration and its session cache are reused by every token request).
+    tls: Option<UpstreamTls>,
     upstream: Rc<str>,
     oauth: UpstreamOAuth,
     /// The configured headers the token's line is added to.
@@ -92,8 +100,26 @@ pub struct UpstreamCredentials {
     stale: RefCell<Rc<Latch>>,
     /// When the last client credentials request began.
     last_request: Cell<Option<Instant>>,
-    /// Token exchange: per principal.
+    /// Token exchange: per caller token.
     exchanged: RefCell<Exchanged>,
+    /// Token exchange: the exchanges under way, fired when each ends.
+    pending: RefCell<HashMap<Subject, Rc<Latch>>>,
+    /// When the last "refused" warning was logged.
+    last_warning: Cell<Option<Instant>>,
+}
+
+/// Ends a pending exchange however it ends (cancelled too): wakes the requests waiting for it.
+struct Pending<'a> {
+    map: &'a RefCell<HashMap<Subject, Rc<Latch>>>,
+    subject: Subject,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(latch) = self.map.borrow_mut().remove(&self.subject) {
+            latch.fire();
+        }
+    }
 }
 
 impl UpstreamCredentials {
@@ -102,6 +128,7 @@ impl UpstreamCredentials {
         let oauth = upstream.oauth.clone()?;
         Some(Rc::new(UpstreamCredentials {
             io: io.clone(),
+            tls: super::fetch::tls_for(&oauth.token_url),
             upstream: upstream.name.as_str().into(),
             oauth,
             configured: upstream.headers.clone(),
@@ -109,6 +136,8 @@ impl UpstreamCredentials {
             stale: RefCell::new(Rc::new(Latch::default())),
             last_request: Cell::new(None),
             exchanged: RefCell::new(Exchanged::default()),
+            pending: RefCell::new(HashMap::new()),
+            last_warning: Cell::new(None),
         }))
     }
 
@@ -117,19 +146,20 @@ impl UpstreamCredentials {
         self.oauth.token_exchange
     }
 
-    /// The lines for a request of `principal` (its unique spelling): the client credentials
-    /// token, or the token exchanged for the principal. Allocates nothing.
+    /// The lines for a request whose caller presented `presented`: the client credentials
+    /// token, or the token exchanged for exactly that caller token. Allocates nothing.
     ///
     /// # Errors
     /// [`NoToken::Unavailable`] when there is no valid token (never send the request
     /// without one).
-    pub fn headers(&self, principal: &str) -> Result<Rc<UpstreamHeaders>, NoToken> {
+    pub fn headers(&self, presented: Option<&Presented>) -> Result<Rc<UpstreamHeaders>, NoToken> {
         let now = Instant::now();
         if self.oauth.token_exchange {
+            let subject = presented.ok_or(NoToken::Unavailable)?.digest();
             return self
                 .exchanged
                 .borrow()
-                .get(principal, now)
+                .get(subject, now)
                 .ok_or(NoToken::Unavailable);
         }
         match &*self.current.borrow() {
@@ -138,13 +168,16 @@ impl UpstreamCredentials {
         }
     }
 
-    /// The upstream answered 401 to a request of `principal`: the token is refused. Client
-    /// credentials: refresh now (the token stays in use until a new one comes). Exchange:
-    /// forget the principal's token, so its next request exchanges again.
-    pub fn rejected(&self, principal: &str) {
-        tracing::warn!(upstream = %self.upstream, "the upstream refused the proxy's access token");
-        if self.oauth.token_exchange {
-            self.exchanged.borrow_mut().forget(principal);
+    /// The upstream answered 401 to a request whose caller presented `presented`: the token
+    /// is refused. Client credentials: refresh now (the token stays in use until a new one
+    /// comes). Exchange: forget the token exchanged for that caller token, so its next request
+    /// exchanges again. Either at most once per [`MIN_EARLY_REFRESH`].
+    pub fn rejected(&self, presented: Option<&Presented>) {
+        let acted = if self.oauth.token_exchange {
+            presented.is_some_and(|p| {
+                let mut exchanged = self.exchanged.borrow_mut();
+                exchanged.forget(p.digest(), MIN_EARLY_REFRESH)
+            })
         } else {
             let recent = self
                 .last_request
@@ -153,39 +186,68 @@ impl UpstreamCredentials {
             if !recent {
                 self.stale.borrow().fire();
             }
+            !recent
+        };
+        let quiet = self
+            .last_warning
+            .get()
+            .is_some_and(|at| at.elapsed() < MIN_EARLY_REFRESH);
+        if quiet {
+            tracing::debug!(upstream = %self.upstream, acted, "the upstream refused the proxy's access token");
+        } else {
+            self.last_warning.set(Some(Instant::now()));
+            tracing::warn!(upstream = %self.upstream, acted, "the upstream refused the proxy's access token");
         }
     }
 
-    /// Makes sure `principal` has a valid token exchanged for the caller token `subject`
-    /// (`None`: the caller has no access token), exchanging it now if not. Nothing to do
-    /// without `token_exchange`.
+    /// Makes sure the caller token `presented` (`None`: the caller has none) has a valid
+    /// exchanged token, exchanging it now if not; a request finding the same token's exchange
+    /// under way waits for it. Nothing to do without `token_exchange`.
     ///
     /// # Errors
     /// [`NoToken::Refused`] when the server refuses the exchange or there is no token to
     /// exchange; [`NoToken::Unavailable`] when it cannot be reached.
-    pub async fn exchange(&self, principal: &str, subject: Option<&str>) -> Result<(), NoToken> {
+    pub async fn exchange(&self, presented: Option<&Presented>) -> Result<(), NoToken> {
         if !self.oauth.token_exchange {
             return Ok(());
         }
-        let subject = subject.ok_or(NoToken::Refused)?;
-        let tag = subject_tag(subject);
-        let started = Instant::now();
-        if self
-            .exchanged
-            .borrow()
-            .holds(principal, tag, started + EXCHANGE_MARGIN)
-        {
+        let presented = presented.ok_or(NoToken::Refused)?;
+        let subject = *presented.digest();
+        let valid = |this: &Self| {
+            let until = Instant::now() + EXCHANGE_MARGIN;
+            this.exchanged.borrow().holds(&subject, until)
+        };
+        if valid(self) {
             return Ok(());
         }
-        let form = token::exchange_form(&self.oauth, subject);
-        match token::request(&self.io, &self.oauth, &form).await {
+        let under_way = self.pending.borrow().get(&subject).cloned();
+        if let Some(latch) = under_way {
+            latch.wait().await;
+            if valid(self) {
+                return Ok(());
+            }
+        }
+        let latch = Rc::new(Latch::default());
+        self.pending.borrow_mut().insert(subject, latch);
+        let _pending = Pending {
+            map: &self.pending,
+            subject,
+        };
+        self.exchange_now(subject, presented.token()).await
+    }
+
+    /// One exchange request for the caller token `subject_token` (digest `subject`).
+    async fn exchange_now(&self, subject: Subject, subject_token: &str) -> Result<(), NoToken> {
+        let started = Instant::now();
+        let form = token::exchange_form(&self.oauth, subject_token);
+        match token::request((&self.io, self.tls.as_ref()), &self.oauth, &form).await {
             Ok(issued) => {
                 let headers = Rc::new(self.configured.with_bearer(&issued.token));
                 let expires = started + issued.lifetime;
                 let now = Instant::now();
                 self.exchanged
                     .borrow_mut()
-                    .insert(principal, (tag, headers), expires, now);
+                    .insert(subject, headers, expires, now);
                 Ok(())
             }
             Err(failure) => {
@@ -221,7 +283,7 @@ impl UpstreamCredentials {
         let started = Instant::now();
         self.last_request.set(Some(started));
         let form = token::client_credentials_form(&self.oauth);
-        match token::request(&self.io, &self.oauth, &form).await {
+        match token::request((&self.io, self.tls.as_ref()), &self.oauth, &form).await {
             Ok(issued) => {
                 tracing::debug!(
                     upstream = %self.upstream,
@@ -269,47 +331,65 @@ mod tests {
     #[test]
     fn no_token_means_no_header_lines_and_a_401_asks_for_one_early_refresh() {
         let creds = credentials(false);
-        assert_eq!(creds.headers("anyone").unwrap_err(), NoToken::Unavailable);
+        assert_eq!(creds.headers(None).unwrap_err(), NoToken::Unavailable);
         let headers = Rc::new(creds.configured.with_bearer("tok"));
         *creds.current.borrow_mut() = Some(Current {
             headers,
             expires: Instant::now() + Duration::from_secs(60),
         });
-        let lines = creds.headers("anyone").unwrap();
+        let lines = creds.headers(None).unwrap();
         assert_eq!(lines.lines(), b"Authorization: Bearer tok\r\n");
         let stale = creds.stale.borrow().clone();
-        creds.rejected("anyone");
+        creds.rejected(None);
         assert!(stale.is_fired(), "no request yet: refresh now");
         let stale = Rc::new(Latch::default());
         *creds.stale.borrow_mut() = stale.clone();
         creds.last_request.set(Some(Instant::now()));
-        creds.rejected("anyone");
+        creds.rejected(None);
         assert!(!stale.is_fired(), "a request just went out: no flood");
         *creds.current.borrow_mut() = Some(Current {
             headers: Rc::new(UpstreamHeaders::default()),
             expires: Instant::now(),
         });
         assert_eq!(
-            creds.headers("anyone").unwrap_err(),
+            creds.headers(None).unwrap_err(),
             NoToken::Unavailable,
             "expired"
         );
     }
 
     #[test]
-    fn exchanged_tokens_are_per_principal_and_a_401_forgets_one() {
+    fn exchanged_tokens_are_per_caller_token_and_a_401_forgets_only_an_older_one() {
         let creds = credentials(true);
         assert!(creds.exchanges());
-        let later = Instant::now() + Duration::from_secs(60);
-        let headers = Rc::new(creds.configured.with_bearer("alice-upstream"));
-        let entry = (subject_tag("alice-token"), headers);
+        let alice = crate::session::Principal::token("https://x", "alice");
+        let narrow = alice.clone().presenting(Some("T1".into()));
+        let broad = alice.presenting(Some("T2".into()));
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        let headers = Rc::new(creds.configured.with_bearer("narrow-upstream"));
+        let subject = *narrow.presented().unwrap().digest();
         creds
             .exchanged
             .borrow_mut()
-            .insert("alice", entry, later, Instant::now());
-        assert!(creds.headers("alice").is_ok());
-        assert_eq!(creds.headers("bob").unwrap_err(), NoToken::Unavailable);
-        creds.rejected("alice");
-        assert_eq!(creds.headers("alice").unwrap_err(), NoToken::Unavailable);
+            .insert(subject, headers.clone(), later, now);
+        let lines = creds.headers(narrow.presented()).unwrap();
+        assert_eq!(lines.lines(), b"Authorization: Bearer narrow-upstream\r\n");
+        let other = creds.headers(broad.presented()).unwrap_err();
+        assert_eq!(other, NoToken::Unavailable, "same user, other token");
+        assert_eq!(creds.headers(None).unwrap_err(), NoToken::Unavailable);
+        creds.rejected(narrow.presented());
+        assert!(
+            creds.headers(narrow.presented()).is_ok(),
+            "just obtained: kept"
+        );
+        let old = now - MIN_EARLY_REFRESH;
+        creds
+            .exchanged
+            .borrow_mut()
+            .insert(subject, headers, later, old);
+        creds.rejected(narrow.presented());
+        let gone = creds.headers(narrow.presented()).unwrap_err();
+        assert_eq!(gone, NoToken::Unavailable);
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use shards::io::ShardIo;
 
 use crate::config::UpstreamOAuth;
+use crate::tls::UpstreamTls;
 use crate::upstream::fetch;
 
 /// Deadline of one token request (connect, TLS, request and answer).
@@ -87,12 +88,13 @@ fn form<'a>(
     out.finish().into_bytes()
 }
 
-/// POSTs `form` to the token endpoint with the client's credentials.
+/// POSTs `form` to the token endpoint with the client's credentials (over `tls`, the
+/// shard's TLS setup for the endpoint, when it is `https://`).
 ///
 /// # Errors
 /// [`Failure::Refused`] on an OAuth error answer, [`Failure::Unavailable`] otherwise.
 pub(super) async fn request(
-    io: &ShardIo,
+    io: (&ShardIo, Option<&UpstreamTls>),
     oauth: &UpstreamOAuth,
     form: &[u8],
 ) -> Result<Issued, Failure> {

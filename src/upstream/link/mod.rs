@@ -138,13 +138,23 @@ impl SseTarget {
         match &self.credentials {
             None => Ok(HeaderLines::Configured(&self.headers)),
             // Client credentials only (config: no token exchange on legacy SSE upstreams), so
-            // the principal is not asked for.
+            // no caller token is asked for.
             Some(credentials) => credentials
-                .headers("")
+                .headers(None)
                 .map(HeaderLines::Token)
                 .map_err(|_| SseError::NoToken {
                     url: self.url.clone(),
                 }),
+        }
+    }
+}
+
+impl SseTarget {
+    /// The upstream answered `status`: a 401 refuses the proxy's client credentials token
+    /// (one early refresh, at most one per minimum interval).
+    pub(crate) fn answered(&self, status: u16) {
+        if let (401, Some(credentials)) = (status, &self.credentials) {
+            credentials.rejected(None);
         }
     }
 }

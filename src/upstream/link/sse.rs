@@ -169,6 +169,7 @@ async fn open_now(target: &SseTarget) -> Result<(SseSource, Poster), SseError> {
             source,
         })?;
     let head = final_head(&mut conn).await?;
+    target.answered(head.status());
     if head.status() != 200 {
         return Err(SseError::Status {
             url: target.url.clone(),
@@ -295,6 +296,7 @@ impl Poster {
             })
         })?;
         let head = final_head(&mut conn).await.map_err(Posted::Sent)?;
+        self.target.answered(head.status());
         let framing = head
             .framing(Method::Post)
             .map_err(|e| Posted::Sent(SseError::PostFraming(e)))?;
