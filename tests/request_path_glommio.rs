@@ -74,3 +74,5 @@ mod tool_filter;
 mod translation;
 #[path = "request_path/upstream_headers.rs"]
 mod upstream_headers;
+#[path = "request_path/upstream_token.rs"]
+mod upstream_token;

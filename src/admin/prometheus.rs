@@ -33,6 +33,8 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
         legacy_streams,
         buffers,
         children,
+        token_refusals,
+        token_exchanges,
     } = totals(first, rest);
     let _ = writeln!(
         out,
@@ -52,6 +54,8 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
         ("stdio_children", "gauge", children.live),
         ("stdio_children_started_total", "counter", children.started),
         ("stdio_children_crashed_total", "counter", children.crashed),
+        ("upstream_token_refusals_total", "counter", token_refusals),
+        ("upstream_token_exchanges_total", "counter", token_exchanges),
         ("buffers_allocated_total", "counter", buffers.allocated),
         ("buffers_reused_total", "counter", buffers.reused),
         ("buffers_dropped_total", "counter", buffers.dropped),
@@ -96,6 +100,8 @@ struct Totals {
     legacy_streams: u64,
     buffers: BufStats,
     children: ChildStats,
+    token_refusals: u64,
+    token_exchanges: u64,
 }
 
 /// Sums `first` and the `rest` of the shards' reports.
@@ -107,8 +113,12 @@ fn totals(first: &MetricsReport, rest: &[MetricsReport]) -> Totals {
         legacy_streams: first.legacy_streams,
         buffers: first.buffers,
         children: first.children,
+        token_refusals: first.token_refusals,
+        token_exchanges: first.token_exchanges,
     };
     for r in rest {
+        t.token_refusals += r.token_refusals;
+        t.token_exchanges += r.token_exchanges;
         t.children.live += r.children.live;
         t.children.started += r.children.started;
         t.children.crashed += r.children.crashed;

@@ -31,6 +31,8 @@ pub fn local_report(state: &ShardState) -> MetricsReport {
                 crashed: sum.crashed + s.crashed,
             },
         ),
+        token_refusals: state.all_credentials().map(|c| c.refusals()).sum(),
+        token_exchanges: state.all_credentials().map(|c| c.exchanges_asked()).sum(),
         uring: state.io.stats(),
         seq: 0,
     }

@@ -2,7 +2,9 @@
 //! on 127.0.0.1 port 0 serving its RFC 8414 metadata and JWK Set (one request per
 //! connection), with ES256 keys made by ring and tokens signed by them. The test can rotate
 //! the served keys and count fetches. (The interop tests run a real authorization server;
-//! this one lets the request-path tests mint any token, hostile ones included.)
+//! this one lets the request-path tests mint any token, hostile ones included.) With
+//! [`Issuer::exchanging`], `POST /exchange` is an RFC 8693 token exchange whose token names
+//! the caller token it was exchanged for ([`exchanged_for`]).
 //!
 //! Dropping it stops the acceptor and joins it, also when the test panics.
 
@@ -124,6 +126,20 @@ impl Issuer {
     }
 }
 
+/// The access token `POST /exchange` issues for `subject_token` (a signed JWT): `ex.` and the
+/// token's signature, so each caller token has its own, and a test knows which it was.
+pub(crate) fn exchanged_for(subject_token: &str) -> String {
+    let signature = subject_token.rsplit('.').next().unwrap_or_default();
+    format!("ex.{signature}")
+}
+
+impl Issuer {
+    /// Answers `POST /exchange` from now on (else it is 404: the server cannot be reached).
+    pub(crate) fn exchanging(&self) {
+        self.set("/exchange", json!({}));
+    }
+}
+
 impl Drop for Issuer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -149,14 +165,19 @@ fn serve(
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-    let head = String::from_utf8_lossy(&buf).into_owned();
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+    let body = read_body(&mut stream, &head, buf.split_off(end));
     *counts
         .lock()
         .expect("counts")
         .entry(path.clone())
         .or_default() += 1;
-    let doc = docs.lock().expect("documents").get(&path).cloned();
+    let mut doc = docs.lock().expect("documents").get(&path).cloned();
+    if path == "/exchange" && doc.is_some() {
+        doc = Some(exchange_answer(&body));
+    }
     let answer = match doc {
         Some(body) => format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
@@ -168,6 +189,36 @@ fn serve(
         }
     };
     let _ = stream.write_all(answer.as_bytes());
+}
+
+/// The body after `head`, `read` of it already in hand (`Content-Length` bytes).
+fn read_body(stream: &mut TcpStream, head: &str, mut read: Vec<u8>) -> Vec<u8> {
+    let length = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    while read.len() < length {
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => read.extend_from_slice(&chunk[..n]),
+        }
+    }
+    read
+}
+
+/// The token response to an exchange `form`: [`exchanged_for`] its `subject_token`.
+fn exchange_answer(form: &[u8]) -> String {
+    let subject = url::form_urlencoded::parse(form)
+        .find(|(name, _)| name == "subject_token")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    json!({"access_token": exchanged_for(&subject), "token_type": "Bearer",
+           "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+           "expires_in": 3600})
+    .to_string()
 }
 
 /// `bytes` in unpadded base64url.

@@ -54,3 +54,4 @@ mod tls_sse;
 mod tool_filter;
 mod translation;
 mod upstream_headers;
+mod upstream_token;

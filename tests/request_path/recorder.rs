@@ -3,7 +3,8 @@
 //! request head it reads to the test ([`Recorder::next`]) and answers just enough MCP for a
 //! session-era client: `initialize` (with an upstream session id), `tools/list`,
 //! `tools/call`, notifications (202), GET (405, or a legacy HTTP+SSE stream announcing its
-//! endpoint on `GET /sse`) and DELETE (200).
+//! endpoint on `GET /sse`) and DELETE (200); a call of the tool `refuse` gets 401 (the
+//! upstream refuses the proxy's token).
 //!
 //! Dropping it stops the acceptor, shuts every accepted socket down and joins every thread,
 //! also when the test panics. Not here: the proxy (harness.rs).
@@ -190,6 +191,9 @@ fn answer(method: &str, target: &str, message: &Value) -> String {
                 .to_owned()
         }
         "DELETE" => "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_owned(),
+        _ if message["params"]["name"] == "refuse" => "HTTP/1.1 401 Unauthorized\r\n\
+             WWW-Authenticate: Bearer error=\"invalid_token\"\r\nContent-Length: 0\r\n\r\n"
+            .to_owned(),
         _ if target.starts_with("/messages") || message.get("id").is_none() => {
             "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n".to_owned()
         }

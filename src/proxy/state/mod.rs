@@ -124,6 +124,10 @@ pub struct MetricsReport {
     pub buffers: shards::slab::BufStats,
     /// Its stdio children, over all stdio upstreams.
     pub children: ChildStats,
+    /// Upstream 401s to the proxy's OAuth tokens, over all upstreams with `oauth`.
+    pub token_refusals: u64,
+    /// Token exchanges asked of authorization servers (RFC 8693), over all upstreams.
+    pub token_exchanges: u64,
     /// Its io_uring's counters (uring path only).
     pub uring: Option<shards::uring::UringStats>,
     /// The scrape this answers.

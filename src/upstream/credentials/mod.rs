@@ -106,6 +106,10 @@ pub struct UpstreamCredentials {
     pending: RefCell<HashMap<Subject, Rc<Latch>>>,
     /// When the last "refused" warning was logged.
     last_warning: Cell<Option<Instant>>,
+    /// How many times the upstream refused a token (401), for the metrics.
+    refusals: Cell<u64>,
+    /// How many exchange requests went to the authorization server, for the metrics.
+    exchanges: Cell<u64>,
 }
 
 /// Ends a pending exchange however it ends (cancelled too): wakes the requests waiting for it.
@@ -138,6 +142,8 @@ impl UpstreamCredentials {
             exchanged: RefCell::new(Exchanged::default()),
             pending: RefCell::new(HashMap::new()),
             last_warning: Cell::new(None),
+            refusals: Cell::new(0),
+            exchanges: Cell::new(0),
         }))
     }
 
@@ -173,6 +179,7 @@ impl UpstreamCredentials {
     /// comes). Exchange: forget the token exchanged for that caller token, so its next request
     /// exchanges again. Either at most once per [`MIN_EARLY_REFRESH`].
     pub fn rejected(&self, presented: Option<&Presented>) {
+        self.refusals.set(self.refusals.get() + 1);
         let acted = if self.oauth.token_exchange {
             presented.is_some_and(|p| {
                 let mut exchanged = self.exchanged.borrow_mut();
@@ -198,6 +205,16 @@ impl UpstreamCredentials {
             self.last_warning.set(Some(Instant::now()));
             tracing::warn!(upstream = %self.upstream, acted, "the upstream refused the proxy's access token");
         }
+    }
+
+    /// How many times the upstream refused a token (`shadowcat_upstream_token_refusals_total`).
+    pub fn refusals(&self) -> u64 {
+        self.refusals.get()
+    }
+
+    /// How many exchange requests went out (`shadowcat_upstream_token_exchanges_total`).
+    pub fn exchanges_asked(&self) -> u64 {
+        self.exchanges.get()
     }
 
     /// Makes sure the caller token `presented` (`None`: the caller has none) has a valid
@@ -239,6 +256,7 @@ impl UpstreamCredentials {
     /// One exchange request for the caller token `subject_token` (digest `subject`).
     async fn exchange_now(&self, subject: Subject, subject_token: &str) -> Result<(), NoToken> {
         let started = Instant::now();
+        self.exchanges.set(self.exchanges.get() + 1);
         let form = token::exchange_form(&self.oauth, subject_token);
         match token::request((&self.io, self.tls.as_ref()), &self.oauth, &form).await {
             Ok(issued) => {
