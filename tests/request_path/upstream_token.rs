@@ -78,8 +78,14 @@ fn each_request_goes_with_the_exchange_of_its_own_callers_token() {
     let (head, _) = recorder.until("POST", Some("initialize"));
     assert_eq!(head.values("authorization"), [broad_sent.as_str()]);
 
-    // A's call: its head (authenticated, token checked) now, its body only after B's whole
-    // call went through with the broad token.
+    // A calls (its token's exchange is the one at hand now), then A's next call: its head
+    // (authenticated) now, its body only after B's whole call went through with the broad
+    // token.
+    let first = mcp::echo(json!("a0"), "from a");
+    let answer = a.request("POST", PATH, &in_session(&sid_a, &as_narrow), &first);
+    assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    let (head, _) = recorder.until("POST", Some("tools/call"));
+    assert_eq!(head.values("authorization"), [narrow_sent.as_str()], "A");
     let call_a = mcp::echo(json!("a"), "from a");
     let mut head_a = format!("POST {PATH} HTTP/1.1\r\nHost: {}\r\n", proxy.addr);
     for (name, value) in in_session(&sid_a, &as_narrow) {
@@ -105,7 +111,11 @@ fn each_request_goes_with_the_exchange_of_its_own_callers_token() {
     assert_eq!(answer.head.status, 200, "{}", answer.describe());
     let (head, _) = recorder.until("DELETE", None);
     assert_eq!(head.values("authorization"), [narrow_sent.as_str()]);
-    assert_eq!(issuer.fetches("/exchange"), 2, "one exchange per caller token");
+    assert_eq!(
+        issuer.fetches("/exchange"),
+        2,
+        "one exchange per caller token"
+    );
 }
 
 #[test]
@@ -131,7 +141,10 @@ fn a_denied_call_gets_the_policys_answer_without_an_exchange() {
     headers.push(("Authorization", &authorization));
     let answer = proxy.conn().request("POST", PATH, &headers, &call.body);
     assert_error(&answer, 200, -32602, &json!(1));
-    assert_eq!(proxy.metric("shadowcat_upstream_token_exchanges_total"), 0.0);
+    assert_eq!(
+        proxy.metric("shadowcat_upstream_token_exchanges_total"),
+        0.0
+    );
 
     // A request that goes upstream needs the exchange, which cannot happen now.
     let list = mcp::modern(json!(2), "tools/list", json!({}), None, json!({}));
@@ -139,7 +152,10 @@ fn a_denied_call_gets_the_policys_answer_without_an_exchange() {
     headers.push(("Authorization", &authorization));
     let answer = proxy.conn().request("POST", PATH, &headers, &list.body);
     assert_error(&answer, 503, TOKEN_UNAVAILABLE, &json!(2));
-    assert_eq!(proxy.metric("shadowcat_upstream_token_exchanges_total"), 1.0);
+    assert_eq!(
+        proxy.metric("shadowcat_upstream_token_exchanges_total"),
+        1.0
+    );
 }
 
 #[test]

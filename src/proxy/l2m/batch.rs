@@ -12,6 +12,7 @@
 //! Allocates per batch: the element list, one boxed future per upstream call (at most
 //! [`MAX_IN_FLIGHT`] alive), the replies.
 
+use crate::session::Principal;
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
@@ -71,7 +72,7 @@ pub(super) async fn post_batch(
     head: &RequestHead,
     body: &[u8],
     batch: &Facts,
-    session: &Rc<L2mSession>,
+    (session, principal): (&Rc<L2mSession>, &Principal),
     stages: &RouteStages,
 ) -> Result<bool, ProxyError> {
     // Only the batch's `tools/list` answers are judged.
@@ -100,9 +101,10 @@ pub(super) async fn post_batch(
 
     let (messages, queued) = local_channel::new_bounded::<Vec<u8>>(QUEUED_MESSAGES);
     let run = async move {
-        let pending = calls
-            .iter()
-            .map(|(bytes, id, facts)| element(state, &messages, head, bytes, (id, facts), session));
+        let pending = calls.iter().map(|(bytes, id, facts)| {
+            let on = (session, principal);
+            element(state, &messages, head, bytes, (id, facts), on)
+        });
         let done = join_bounded(pending, MAX_IN_FLIGHT).await;
         // Every call is over: the writer below sees the end of the queue.
         drop(messages);
@@ -250,13 +252,14 @@ async fn element(
     head: &RequestHead,
     body: &[u8],
     (id, facts): (&JsonRpcId, &Facts),
-    session: &Rc<L2mSession>,
+    (session, principal): (&Rc<L2mSession>, &Principal),
 ) -> Option<Vec<u8>> {
     if !start(session, id) {
         return None;
     }
     let sink = Element { messages };
-    match call::serve(state, sink, head, body, (id.clone(), facts), session).await {
+    let on = (session, principal);
+    match call::serve(state, sink, head, body, (id.clone(), facts), on).await {
         Ok(reply) => reply,
         Err(e) => {
             let mut reply = Vec::with_capacity(128);

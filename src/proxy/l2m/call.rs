@@ -38,6 +38,7 @@ use super::{tools, upstream};
 use crate::pipeline::Facts;
 use crate::pipeline::RouteStages;
 use crate::session::l2m::{ClientAnswer, L2mSession};
+use crate::session::Principal;
 use shards::timeout::within;
 
 /// How one upstream round ended.
@@ -78,7 +79,7 @@ pub(in crate::proxy) async fn call(
     head: &RequestHead,
     body: &[u8],
     request: (JsonRpcId, &Facts),
-    session: &Rc<L2mSession>,
+    session: (&Rc<L2mSession>, &Principal),
     stages: &RouteStages,
 ) -> Result<bool, ProxyError> {
     // Only the answer to a `tools/list` can need the response side.
@@ -104,7 +105,7 @@ pub(in crate::proxy) async fn serve<S: Sink>(
     head: &RequestHead,
     body: &[u8],
     (id, facts): (JsonRpcId, &Facts),
-    session: &Rc<L2mSession>,
+    (session, principal): (&Rc<L2mSession>, &Principal),
 ) -> Result<S::Done, ProxyError> {
     let timeout = state.config.upstream(session.upstream).request_timeout;
     let (mut inflight, cancel) = Inflight::claim(session, &id)?;
@@ -133,7 +134,7 @@ pub(in crate::proxy) async fn serve<S: Sink>(
             &mut answer,
             head,
             facts,
-            session,
+            (session, principal),
             upstream,
             &cancel,
             timeout,
@@ -386,26 +387,27 @@ async fn collect(
     }
 }
 
-/// Sends one round upstream and reads its answer up to the final message, streaming the
-/// notifications before it to the client.
+/// Sends one round upstream (with the token exchanged for `principal`'s, the request's own)
+/// and reads its answer up to the final message, streaming the notifications before it to the
+/// client.
 #[allow(clippy::too_many_arguments)]
 async fn round<S: Sink>(
     state: &Rc<ShardState>,
     answer: &mut S,
     head: &RequestHead,
     facts: &Facts,
-    session: &L2mSession,
+    (session, principal): (&L2mSession, &Principal),
     (body, params): (&[u8], &[(String, String)]),
     cancel: &Latch,
     timeout: Duration,
 ) -> Result<RoundEnd, ProxyError> {
     let no_token = |why| ProxyError::no_token(why, facts.id().cloned());
     state
-        .exchange_for(session.upstream, &session.owner)
+        .exchange_for(session.upstream, principal)
         .await
         .map_err(no_token)?;
     let configured = state
-        .upstream_headers(session.upstream, &session.owner)
+        .upstream_headers(session.upstream, principal)
         .map_err(no_token)?;
     let mut request = state.bufs.lease(body.len() + 1024);
     wire::request_head_with(
@@ -434,7 +436,7 @@ async fn round<S: Sink>(
         Some(Err(e)) => return Ok(RoundEnd::Failed(e)),
         Some(Ok(reply)) => reply,
     };
-    state.upstream_answered(session.upstream, reply.status(), &session.owner);
+    state.upstream_answered(session.upstream, reply.status(), principal);
     if reply.status() == 404 {
         // Dropped, not pooled: its body is unread.
         drop(reply);

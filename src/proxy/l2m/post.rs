@@ -53,7 +53,8 @@ pub(in crate::proxy) async fn intercept(
         (None, _) => return None,
         (Some(sid), _) => {
             let translated = state.l2m.session(&sid)?;
-            on_session(state, client, head, body, facts, &translated, stages).await
+            let on = (&translated, &ctx.principal);
+            on_session(state, client, head, body, facts, on, stages).await
         }
     };
     if served.is_some() {
@@ -255,16 +256,15 @@ async fn on_session(
     head: &RequestHead,
     body: &[u8],
     facts: &Facts,
-    session: &Rc<L2mSession>,
+    on: (&Rc<L2mSession>, &Principal),
     stages: &RouteStages,
 ) -> Option<Result<bool, ProxyError>> {
+    let session = on.0;
     let message = match &facts.body {
         Body::Single(message) => message,
         // A POST's facts come from its body: `Empty` (GET/DELETE's) never reaches here.
         Body::Batch | Body::Empty => {
-            return Some(
-                batch::post_batch(state, client, head, body, facts, session, stages).await,
-            );
+            return Some(batch::post_batch(state, client, head, body, facts, on, stages).await);
         }
     };
     Some(match route(session, body, facts, message) {
@@ -279,9 +279,7 @@ async fn on_session(
             };
             write_json(state, client, &reply, shape).await
         }
-        Route::Upstream(id) => {
-            call::call(state, client, head, body, (id, facts), session, stages).await
-        }
+        Route::Upstream(id) => call::call(state, client, head, body, (id, facts), on, stages).await,
     })
 }
 

@@ -15,6 +15,7 @@
 //! end-to-end headers, never credentials, go upstream with the request).
 
 use crate::config::{UpstreamId, UpstreamUrl};
+use crate::session::Principal;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -166,7 +167,7 @@ pub(super) fn post(
     state: &Rc<ShardState>,
     sid: SessionId,
     out: &Rc<LegacyOut>,
-    session: Rc<L2mSession>,
+    (session, principal): (Rc<L2mSession>, Principal),
     head: &RequestHead,
     body: Vec<u8>,
     facts: Facts,
@@ -201,7 +202,7 @@ pub(super) fn post(
                 head.clone(),
                 body,
                 (id, facts),
-                session,
+                (session, principal),
                 work,
             );
             glommio::spawn_local(task).detach();
@@ -218,11 +219,12 @@ async fn request(
     head: RequestHead,
     body: Vec<u8>,
     (id, facts): (JsonRpcId, Facts),
-    session: Rc<L2mSession>,
+    (session, principal): (Rc<L2mSession>, Principal),
     work: Work,
 ) {
     let sid = sink.sid;
-    let served = call::serve(&state, sink, &head, &body, (id.clone(), &facts), &session).await;
+    let on = (&session, &principal);
+    let served = call::serve(&state, sink, &head, &body, (id.clone(), &facts), on).await;
     if let Err(error) = served {
         if live(&state, &sid).is_some() {
             http::fail(&state, &sid, Some(&id), &error);

@@ -203,7 +203,8 @@ fn send(
                     id: ctx.facts.id().cloned(),
                 });
             };
-            modern::post(state, sid, out, translated, head, body, ctx.facts, work)?;
+            let on = (translated, ctx.principal);
+            modern::post(state, sid, out, on, head, body, ctx.facts, work)?;
             return Ok(());
         }
         // stdio children and legacy SSE upstreams: sessions go through a link.
