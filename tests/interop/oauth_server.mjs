@@ -179,7 +179,8 @@ server.service.addRoute('POST', '/_test/keys', async (req, res) => {
 // urn:ietf:params:oauth:token-type:access_token that this server signed (checked against its own
 // keys, `exp` included), optional requested_token_type (only access_token), audience, resource,
 // scope. The issued access token (signed like /token's) carries sub = the subject's `sub`,
-// act = {sub: client id} (RFC 8693 §4.1), aud = audience or resource, scope, client_id, a unique
+// act = {sub: client id} (RFC 8693 §4.1), aud = audience or resource, scope (the requested one,
+// else the subject token's: RFC 8693 leaves the default to the server), client_id, a unique
 // jti, and lives --ttl seconds. Errors as RFC 8693 §2.2.2 / RFC 6749 §5.2; a subject whose `sub`
 // is "no-exchange" is refused with invalid_grant (the refusal test's caller).
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -206,7 +207,7 @@ server.service.addRoute('POST', '/exchange', async (req, res) => {
   }
   if (subject.sub === 'no-exchange') return exchangeError(res, 400, 'invalid_grant');
   const claims = { sub: subject.sub, act: { sub: confidentialId }, aud: single(body.audience) ?? single(body.resource),
-                   scope: single(body.scope), client_id: confidentialId, jti: randomUUID() };
+                   scope: single(body.scope) ?? subject.scope, client_id: confidentialId, jti: randomUUID() };
   for (const name of ['aud', 'scope']) if (claims[name] === undefined) delete claims[name];
   const token = await server.issuer.buildToken({ scopesOrTransform: (_h, payload) => Object.assign(payload, claims),
                                                  expiresIn: ttl });

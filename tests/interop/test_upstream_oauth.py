@@ -11,7 +11,10 @@ client, through `shadowcat reverse` to an upstream that records every request's 
 - the authorization server down at start: 503 with Retry-After and -32016, nothing reaches the
   upstream; once the server is up the same requests pass;
 - token exchange: each caller's token is exchanged; the upstream sees a token with the caller's
-  `sub` and the proxy as `act`, different callers get different tokens;
+  `sub` and the proxy as `act`, different callers get different tokens; two clients of one user
+  with a narrow and a broad token, their sessions running at once, each reach the upstream with
+  the exchange of their own token (its scope); a refused exchange is 403 on the request that
+  would have gone upstream;
 - the client secret never appears in the proxy's output (debug logs) nor in `config check`.
 """
 
@@ -271,7 +274,28 @@ def test_a_refused_exchange_is_403_and_nothing_reaches_the_upstream(
     caller_token = token_server.token(exchange_proxy.url, sub="no-exchange")
     response = auth.initialize(exchange_proxy.url, {**auth.bearer(caller_token), auth.RUN_HEADER: run})
     assert response.status_code == 403, auth.describe(response)
-    auth.assert_error_body(response, auth.FORBIDDEN)
+    # Refused when the request was about to go upstream: its body was read, its id is echoed.
+    auth.assert_error_body(response, auth.FORBIDDEN, "init-1")
     allowed = token_server.token(exchange_proxy.url, sub="dave")
     everything = asyncio.run(recorded_until(exchange_proxy.url, auth.bearer(allowed), bool, everything=True))
     assert all(e["headers"].get(auth.RUN_HEADER.lower()) != run for e in everything)
+
+
+def test_two_tokens_of_one_user_each_go_upstream_as_their_own_exchange(
+        exchange_proxy: harness.Endpoint, token_server: oauth.OAuthServer) -> None:
+    # One user, two clients at once: a narrow token and a broad one. The server's exchange keeps
+    # the subject token's scope, so each upstream request shows whose token it was exchanged for.
+    scopes = {"narrow": "mcp:tools", "broad": "mcp:tools mcp:admin"}
+    tokens = {name: token_server.token(exchange_proxy.url, sub="carol", scope=scope)
+              for name, scope in scopes.items()}
+
+    async def both() -> list[dict[str, Any]]:
+        return await asyncio.gather(*(auth.sdk_session_calls(exchange_proxy.url, auth.bearer(tokens[name]))
+                                      for name in scopes))
+
+    for name, seen in zip(scopes, asyncio.run(both())):
+        upstream_tokens = bearer_tokens(seen["recorded"])
+        assert upstream_tokens, seen
+        for token in upstream_tokens:
+            claims = verified(token_server, token, EXCHANGE_AUDIENCE)
+            assert claims["sub"] == "carol" and claims["scope"] == scopes[name], (name, claims)
