@@ -199,13 +199,7 @@ fn read_body(stream: &mut TcpStream, head: &str, mut read: Vec<u8>) -> Vec<u8> {
         .find(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"))
         .and_then(|(_, v)| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
-    while read.len() < length {
-        let mut chunk = [0u8; 4096];
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => read.extend_from_slice(&chunk[..n]),
-        }
-    }
+    crate::recorder::read_to(stream, &mut read, length);
     read
 }
 

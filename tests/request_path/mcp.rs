@@ -162,6 +162,12 @@ pub(crate) fn modern(
     }
 }
 
+/// A 2026-07-28 `tools/call` of `tool` without arguments (no client capabilities).
+pub(crate) fn modern_call(id: Value, tool: &str) -> ModernRequest {
+    let params = json!({"name": tool, "arguments": {}});
+    modern(id, "tools/call", params, Some(tool), json!({}))
+}
+
 /// A modern request ready to send.
 #[derive(Debug)]
 pub(crate) struct ModernRequest {

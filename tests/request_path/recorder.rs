@@ -143,12 +143,8 @@ fn serve(mut stream: TcpStream, heads: &Sender<Recorded>) {
             .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
             .and_then(|(_, v)| v.parse::<usize>().ok())
             .unwrap_or(0);
-        while buf.len() < length {
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
+        if !read_to(&mut stream, &mut buf, length) {
+            return;
         }
         let body: Vec<u8> = buf.drain(..length).collect();
         let message: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -164,6 +160,18 @@ fn serve(mut stream: TcpStream, heads: &Sender<Recorded>) {
             return;
         }
     }
+}
+
+/// Reads until `buf` holds `length` bytes; false when the peer closed first.
+pub(crate) fn read_to(stream: &mut TcpStream, buf: &mut Vec<u8>, length: usize) -> bool {
+    while buf.len() < length {
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    true
 }
 
 /// Reads until `buf` holds a whole head; its length without the blank line.

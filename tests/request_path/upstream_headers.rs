@@ -211,13 +211,7 @@ fn translated_and_legacy(credential: &Credential) {
         credential,
     );
     // A 2026-07-28 stateless call: the proxy opens a pooled upstream session for it.
-    let call = mcp::modern(
-        json!(1),
-        "tools/call",
-        json!({"name": "echo", "arguments": {}}),
-        Some("echo"),
-        json!({}),
-    );
+    let call = mcp::modern_call(json!(1), "echo");
     let answer = until_token(|| {
         proxy.conn().request(
             "POST",

@@ -130,13 +130,7 @@ fn a_denied_call_gets_the_policys_answer_without_an_exchange() {
     let token = key.sign(&claims(&issuer, &proxy, "dave", "mcp:tools"));
     let authorization = bearer(&token);
 
-    let call = mcp::modern(
-        json!(1),
-        "tools/call",
-        json!({"name": "echo", "arguments": {}}),
-        Some("echo"),
-        json!({}),
-    );
+    let call = mcp::modern_call(json!(1), "echo");
     let mut headers = call.headers();
     headers.push(("Authorization", &authorization));
     let answer = proxy.conn().request("POST", PATH, &headers, &call.body);
