@@ -41,7 +41,8 @@ pub struct UpstreamOAuthArgs {
     #[arg(long, value_name = "URI", requires = "upstream_oauth_token_url")]
     pub upstream_oauth_resource: Option<String>,
     /// Exchange each caller's access token for the upstream's (RFC 8693) instead of client
-    /// credentials; needs --auth-issuer (callers with tokens).
+    /// credentials: once per caller token and shard, when one of its requests is about to go
+    /// upstream; needs --auth-issuer (callers with tokens).
     #[arg(long, requires = "upstream_oauth_token_url")]
     pub upstream_token_exchange: bool,
 }
