@@ -4,6 +4,7 @@
 //!
 //! - token exchange: two clients of one user with different access tokens, their requests
 //!   interleaved, each reach the upstream with the token exchanged for its own caller token;
+//! - requests arriving at once with one new token wait for one exchange;
 //! - the exchange happens only for a request that goes upstream: a call the policy denies gets
 //!   the policy's answer with the authorization server down, and no exchange is asked for;
 //! - an upstream's 401 to a legacy HTTP+SSE client's message counts as a refused token
@@ -116,6 +117,33 @@ fn each_request_goes_with_the_exchange_of_its_own_callers_token() {
         2,
         "one exchange per caller token"
     );
+}
+
+#[test]
+fn requests_arriving_at_once_with_a_new_token_share_one_exchange() {
+    let recorder = Recorder::start();
+    let key = SigningKey::new("k1");
+    let issuer = Issuer::start(&[&key]);
+    issuer.exchanging();
+    let exchange_url = format!("{}/exchange", issuer.url);
+    let proxy = exchanging_proxy(&recorder, (&issuer, &exchange_url), "");
+    let token = key.sign(&claims(&issuer, &proxy, "erin", "mcp:tools"));
+    let authorization = bearer(&token);
+    let mut headers = mcp::fresh_headers();
+    headers.push(("Authorization", &authorization));
+    let mut conns: Vec<_> = (0..4).map(|_| proxy.conn()).collect();
+    for conn in &mut conns {
+        conn.send("POST", PATH, &headers, &mcp::initialize(json!(0)));
+    }
+    for conn in &mut conns {
+        let answer = conn.response("POST");
+        assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    }
+    assert_eq!(
+        proxy.metric("shadowcat_upstream_token_exchanges_total"),
+        1.0
+    );
+    assert_eq!(issuer.fetches("/exchange"), 1);
 }
 
 #[test]
