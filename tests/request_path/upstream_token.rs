@@ -119,12 +119,16 @@ fn each_request_goes_with_the_exchange_of_its_own_callers_token() {
     );
 }
 
-#[test]
-fn requests_arriving_at_once_with_a_new_token_share_one_exchange() {
+/// Four `initialize`s with one new token sent before any answer is read, to a proxy whose
+/// issuer answers exchanges when `exchanging` (else refuses them: 404); their statuses and the
+/// exchanges the proxy asked for.
+fn at_once(exchanging: bool) -> (Vec<u16>, f64) {
     let recorder = Recorder::start();
     let key = SigningKey::new("k1");
     let issuer = Issuer::start(&[&key]);
-    issuer.exchanging();
+    if exchanging {
+        issuer.exchanging();
+    }
     let exchange_url = format!("{}/exchange", issuer.url);
     let proxy = exchanging_proxy(&recorder, (&issuer, &exchange_url), "");
     let token = key.sign(&claims(&issuer, &proxy, "erin", "mcp:tools"));
@@ -135,15 +139,28 @@ fn requests_arriving_at_once_with_a_new_token_share_one_exchange() {
     for conn in &mut conns {
         conn.send("POST", PATH, &headers, &mcp::initialize(json!(0)));
     }
-    for conn in &mut conns {
-        let answer = conn.response("POST");
-        assert_eq!(answer.head.status, 200, "{}", answer.describe());
-    }
+    let statuses = conns
+        .iter_mut()
+        .map(|conn| conn.response("POST").head.status)
+        .collect();
     assert_eq!(
-        proxy.metric("shadowcat_upstream_token_exchanges_total"),
-        1.0
+        issuer.fetches("/exchange") as f64,
+        proxy.metric("shadowcat_upstream_token_exchanges_total")
     );
-    assert_eq!(issuer.fetches("/exchange"), 1);
+    (
+        statuses,
+        proxy.metric("shadowcat_upstream_token_exchanges_total"),
+    )
+}
+
+#[test]
+fn requests_arriving_at_once_with_a_new_token_share_one_exchange() {
+    assert_eq!(at_once(true), (vec![200; 4], 1.0));
+    // A refusal reaches the requests that waited for it (a request arriving after it asks
+    // again: refusals are not kept).
+    let (statuses, exchanges) = at_once(false);
+    assert_eq!(statuses, [403; 4]);
+    assert!((1.0..=4.0).contains(&exchanges), "{exchanges}");
 }
 
 #[test]

@@ -103,7 +103,7 @@ pub struct UpstreamCredentials {
     /// Token exchange: per caller token.
     exchanged: RefCell<Exchanged>,
     /// Token exchange: the exchanges under way, fired when each ends.
-    pending: RefCell<HashMap<Subject, Rc<Latch>>>,
+    pending: RefCell<HashMap<Subject, Rc<Flight>>>,
     /// When the last "refused" warning was logged.
     last_warning: Cell<Option<Instant>>,
     /// How many times the upstream refused a token (401), for the metrics.
@@ -112,17 +112,26 @@ pub struct UpstreamCredentials {
     exchanges: Cell<u64>,
 }
 
+/// One exchange under way, which the requests with the same caller token wait for.
+#[derive(Debug, Default)]
+struct Flight {
+    /// Fired when it ends, however it ends.
+    done: Latch,
+    /// How it ended (`None`: cancelled, its request gone: a waiter tries itself).
+    outcome: Cell<Option<Result<(), NoToken>>>,
+}
+
 /// Ends a pending exchange however it ends (cancelled too): wakes the requests waiting for it.
 struct Pending<'a> {
-    map: &'a RefCell<HashMap<Subject, Rc<Latch>>>,
+    map: &'a RefCell<HashMap<Subject, Rc<Flight>>>,
     subject: Subject,
+    flight: Rc<Flight>,
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        if let Some(latch) = self.map.borrow_mut().remove(&self.subject) {
-            latch.fire();
-        }
+        self.map.borrow_mut().remove(&self.subject);
+        self.flight.done.fire();
     }
 }
 
@@ -219,7 +228,9 @@ impl UpstreamCredentials {
 
     /// Makes sure the caller token `presented` (`None`: the caller has none) has a valid
     /// exchanged token, exchanging it now if not; a request finding the same token's exchange
-    /// under way waits for it. Nothing to do without `token_exchange`.
+    /// under way waits for it and shares its outcome (an authorization server that is down
+    /// costs one attempt per token, not one per waiting request). Nothing to do without
+    /// `token_exchange`.
     ///
     /// # Errors
     /// [`NoToken::Refused`] when the server refuses the exchange or there is no token to
@@ -234,23 +245,28 @@ impl UpstreamCredentials {
             let until = Instant::now() + EXCHANGE_MARGIN;
             this.exchanged.borrow().holds(&subject, until)
         };
-        if valid(self) {
-            return Ok(());
-        }
-        let under_way = self.pending.borrow().get(&subject).cloned();
-        if let Some(latch) = under_way {
-            latch.wait().await;
+        loop {
             if valid(self) {
                 return Ok(());
             }
+            // Nothing awaits between this look and the insert below: one flight per token.
+            let under_way = self.pending.borrow().get(&subject).cloned();
+            let Some(flight) = under_way else { break };
+            flight.done.wait().await;
+            if let Some(outcome) = flight.outcome.get() {
+                return outcome;
+            }
         }
-        let latch = Rc::new(Latch::default());
-        self.pending.borrow_mut().insert(subject, latch);
-        let _pending = Pending {
+        let flight = Rc::new(Flight::default());
+        self.pending.borrow_mut().insert(subject, flight.clone());
+        let pending = Pending {
             map: &self.pending,
             subject,
+            flight,
         };
-        self.exchange_now(subject, presented.token()).await
+        let outcome = self.exchange_now(subject, presented.token()).await;
+        pending.flight.outcome.set(Some(outcome));
+        outcome
     }
 
     /// One exchange request for the caller token `subject_token` (digest `subject`).
