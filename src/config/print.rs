@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use super::auth::RouteAuth;
 use super::model::{
-    Config, CoreSelection, StdioMode, UpstreamConfig, UpstreamTransport, UpstreamTrust, UpstreamUrl,
+    Config, CoreSelection, ListenerConfig, RouteConfig, StdioMode, UpstreamConfig,
+    UpstreamTransport, UpstreamTrust, UpstreamUrl,
 };
 use super::raw::{
     RawAdmin, RawAuth, RawConfig, RawDemo, RawDuration, RawLimits, RawListener, RawLog, RawRoute,
@@ -39,61 +40,74 @@ fn raw_auth(auth: &RouteAuth) -> RawAuth {
     }
 }
 
+/// A listener's raw form.
+fn raw_listener(config: &Config, listener: &ListenerConfig) -> RawListener {
+    RawListener {
+        bind: listener.bind.to_string(),
+        allowed_hosts: Some(listener.allowed_hosts.clone()),
+        allowed_origins: Some(listener.allowed_origins.clone()),
+        tls_cert: listener
+            .tls
+            .as_ref()
+            .map(|t| t.cert_file.display().to_string()),
+        tls_key: listener
+            .tls
+            .as_ref()
+            .map(|t| t.key_file.display().to_string()),
+        tls_client_ca: listener
+            .tls
+            .as_ref()
+            .and_then(|t| t.client_ca.as_ref())
+            .map(|(file, _)| file.display().to_string()),
+        public_url: Some(listener.public_url.clone()),
+        routes: listener
+            .routes
+            .iter()
+            .map(|r| raw_route(config, r))
+            .collect(),
+    }
+}
+
+/// A route's raw form.
+fn raw_route(config: &Config, route: &RouteConfig) -> RawRoute {
+    RawRoute {
+        path: route.path.clone(),
+        upstream: config.upstream(route.upstream).name.clone(),
+        era: Some(route.era.as_str().to_owned()),
+        legacy_sse: Some(route.legacy_sse.is_some()),
+        sse_path: route.legacy_sse.as_ref().map(|l| l.sse_path.clone()),
+        messages_path: route.legacy_sse.as_ref().map(|l| l.messages_path.clone()),
+        allow_tools: route
+            .tools
+            .as_ref()
+            .filter(|t| !t.allow().is_empty())
+            .map(|t| t.allow().to_vec()),
+        deny_tools: route
+            .tools
+            .as_ref()
+            .filter(|t| !t.deny().is_empty())
+            .map(|t| t.deny().to_vec()),
+        auth: route.auth.as_ref().map(raw_auth),
+        policy: route
+            .policy
+            .as_ref()
+            .map(|p| p.parts().0)
+            .unwrap_or_default(),
+        policy_default: route
+            .policy
+            .as_ref()
+            .map(|p| p.parts().1.as_str().to_owned()),
+        rate_limit: route.rate_limit.as_ref().map(|r| r.to_raw()),
+    }
+}
+
 /// The raw form of a resolved config, all optional fields set.
 pub(crate) fn to_raw(config: &Config) -> RawConfig {
     let (shards, cores) = raw_cores(&config.runtime.cores);
-    let listeners = config.listeners.iter().map(|listener| {
-        let routes = listener.routes.iter().map(|route| RawRoute {
-            path: route.path.clone(),
-            upstream: config.upstream(route.upstream).name.clone(),
-            era: Some(route.era.as_str().to_owned()),
-            legacy_sse: Some(route.legacy_sse.is_some()),
-            sse_path: route.legacy_sse.as_ref().map(|l| l.sse_path.clone()),
-            messages_path: route.legacy_sse.as_ref().map(|l| l.messages_path.clone()),
-            allow_tools: route
-                .tools
-                .as_ref()
-                .filter(|t| !t.allow().is_empty())
-                .map(|t| t.allow().to_vec()),
-            deny_tools: route
-                .tools
-                .as_ref()
-                .filter(|t| !t.deny().is_empty())
-                .map(|t| t.deny().to_vec()),
-            auth: route.auth.as_ref().map(raw_auth),
-            policy: route
-                .policy
-                .as_ref()
-                .map(|p| p.parts().0)
-                .unwrap_or_default(),
-            policy_default: route
-                .policy
-                .as_ref()
-                .map(|p| p.parts().1.as_str().to_owned()),
-            rate_limit: route.rate_limit.as_ref().map(|r| r.to_raw()),
-        });
-        let raw = RawListener {
-            bind: listener.bind.to_string(),
-            allowed_hosts: Some(listener.allowed_hosts.clone()),
-            allowed_origins: Some(listener.allowed_origins.clone()),
-            tls_cert: listener
-                .tls
-                .as_ref()
-                .map(|t| t.cert_file.display().to_string()),
-            tls_key: listener
-                .tls
-                .as_ref()
-                .map(|t| t.key_file.display().to_string()),
-            tls_client_ca: listener
-                .tls
-                .as_ref()
-                .and_then(|t| t.client_ca.as_ref())
-                .map(|(file, _)| file.display().to_string()),
-            public_url: Some(listener.public_url.clone()),
-            routes: routes.collect(),
-        };
-        (listener.name.clone(), raw)
-    });
+    let listeners = config
+        .listeners
+        .iter()
+        .map(|listener| (listener.name.clone(), raw_listener(config, listener)));
     let upstreams = config
         .upstreams
         .iter()

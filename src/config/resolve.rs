@@ -237,68 +237,16 @@ fn resolve_listener(
     let mut claimed: Vec<(String, String)> = Vec::new();
     for (index, route) in raw.routes.iter().enumerate() {
         let key = format!("{prefix}.routes[{index}]");
-        let path = route_path(&format!("{key}.path"), &route.path)?;
-        claim(&mut claimed, format!("{key}.path"), &path)?;
-        let Some(upstream) = upstreams.iter().position(|u| u.name == route.upstream) else {
-            return Err(Error::UnknownUpstream {
-                key: format!("{key}.upstream"),
-                value: format!("{:?}", route.upstream),
-                known: upstreams.iter().map(|u| u.name.clone()).collect(),
-            });
-        };
-        let era = route_era(&format!("{key}.era"), route.era.as_deref())?;
-        let legacy_sse = legacy_sse(&key, route, era, &mut claimed)?;
-        let tools = ToolFilter::build(
+        let listener = (public_url.as_str(), client_certs);
+        routes.push(resolve_route(
             &key,
-            route.allow_tools.as_deref().unwrap_or_default(),
-            route.deny_tools.as_deref().unwrap_or_default(),
-        )?;
-        let auth = resolve_auth(
-            &format!("{key}.auth"),
-            route.auth.as_ref(),
-            &format!("{public_url}{path}"),
-        )?;
-        // A client certificate names the callers of routes without `auth` (mTLS).
-        let named_callers = auth.is_some() || client_certs;
-        let oauth = upstreams.get(upstream).and_then(|u| u.oauth.as_ref());
-        check_route(&key, oauth, auth.as_ref())?;
-        let policy = Policy::build(
-            &key,
-            &route.policy,
-            route.policy_default.as_deref(),
-            named_callers,
-        )?;
-        let rate_limit = RateLimit::build(&format!("{key}.rate_limit"), route.rate_limit.as_ref())?;
-        routes.push(RouteConfig {
-            path,
-            upstream: UpstreamId::new(upstream),
-            era,
-            legacy_sse,
-            tools,
-            auth,
-            policy,
-            rate_limit,
-        });
+            route,
+            upstreams,
+            listener,
+            &mut claimed,
+        )?);
     }
-    let hosts_key = format!("{prefix}.allowed_hosts");
-    let allowed_hosts = match &raw.allowed_hosts {
-        None if bind.ip().is_loopback() => d::LOOPBACK_HOSTS.map(str::to_owned).to_vec(),
-        None => {
-            return Err(Error::AllowedHostsRequired {
-                key: hosts_key,
-                value: bind.to_string(),
-            })
-        }
-        Some(list) if list.is_empty() => {
-            return Err(Error::Invalid {
-                key: hosts_key,
-                value: "[]".into(),
-                allowed: "at least one host name, or [\"*\"] to disable the Host check (an \
-                          empty list would refuse every request)",
-            })
-        }
-        Some(list) => normalize_list(&hosts_key, list, normalize_host_entry)?,
-    };
+    let allowed_hosts = allowed_hosts(&prefix, raw, bind)?;
     let origins_key = format!("{prefix}.allowed_origins");
     let origins = raw.allowed_origins.as_deref().unwrap_or_default();
     Ok(ListenerConfig {
@@ -310,6 +258,79 @@ fn resolve_listener(
         tls,
         public_url,
     })
+}
+
+/// Route `key` (`route`) of a listener whose routes' resource identifiers start with
+/// `public_url` and whose connections carry client certificates when `client_certs`; its
+/// paths are recorded in `claimed`.
+fn resolve_route(
+    key: &str,
+    route: &RawRoute,
+    upstreams: &[UpstreamConfig],
+    (public_url, client_certs): (&str, bool),
+    claimed: &mut Vec<(String, String)>,
+) -> Result<RouteConfig, Error> {
+    let path = route_path(&format!("{key}.path"), &route.path)?;
+    claim(claimed, format!("{key}.path"), &path)?;
+    let Some(upstream) = upstreams.iter().position(|u| u.name == route.upstream) else {
+        return Err(Error::UnknownUpstream {
+            key: format!("{key}.upstream"),
+            value: format!("{:?}", route.upstream),
+            known: upstreams.iter().map(|u| u.name.clone()).collect(),
+        });
+    };
+    let era = route_era(&format!("{key}.era"), route.era.as_deref())?;
+    let legacy_sse = legacy_sse(key, route, era, claimed)?;
+    let tools = ToolFilter::build(
+        key,
+        route.allow_tools.as_deref().unwrap_or_default(),
+        route.deny_tools.as_deref().unwrap_or_default(),
+    )?;
+    let auth = resolve_auth(
+        &format!("{key}.auth"),
+        route.auth.as_ref(),
+        &format!("{public_url}{path}"),
+    )?;
+    // A client certificate names the callers of routes without `auth` (mTLS).
+    let named_callers = auth.is_some() || client_certs;
+    let oauth = upstreams.get(upstream).and_then(|u| u.oauth.as_ref());
+    check_route(key, oauth, auth.as_ref())?;
+    let policy = Policy::build(
+        key,
+        &route.policy,
+        route.policy_default.as_deref(),
+        named_callers,
+    )?;
+    let rate_limit = RateLimit::build(&format!("{key}.rate_limit"), route.rate_limit.as_ref())?;
+    Ok(RouteConfig {
+        path,
+        upstream: UpstreamId::new(upstream),
+        era,
+        legacy_sse,
+        tools,
+        auth,
+        policy,
+        rate_limit,
+    })
+}
+
+/// The listener's `allowed_hosts`: as configured, or the loopback names on a loopback bind.
+fn allowed_hosts(prefix: &str, raw: &RawListener, bind: SocketAddr) -> Result<Vec<String>, Error> {
+    let hosts_key = format!("{prefix}.allowed_hosts");
+    match &raw.allowed_hosts {
+        None if bind.ip().is_loopback() => Ok(d::LOOPBACK_HOSTS.map(str::to_owned).to_vec()),
+        None => Err(Error::AllowedHostsRequired {
+            key: hosts_key,
+            value: bind.to_string(),
+        }),
+        Some(list) if list.is_empty() => Err(Error::Invalid {
+            key: hosts_key,
+            value: "[]".into(),
+            allowed: "at least one host name, or [\"*\"] to disable the Host check (an \
+                      empty list would refuse every request)",
+        }),
+        Some(list) => normalize_list(&hosts_key, list, normalize_host_entry),
+    }
 }
 
 /// Records `path` as served by `key`; a path served twice on one listener is an error.
