@@ -67,7 +67,6 @@ mod tests {
             principal: Principal::token("https://as.example", name),
             scopes: Vec::new(),
             claims: serde_json::Map::new(),
-            token: None,
         })
     }
 

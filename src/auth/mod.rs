@@ -34,7 +34,7 @@ use shards::latch::Latch;
 
 use crate::config::{ApiKeys, RouteAuth, RouteConfig};
 use crate::http::RequestHead;
-use crate::pipeline::{AccessToken, Caller};
+use crate::pipeline::Caller;
 use crate::session::Principal;
 
 use cache::TokenCache;
@@ -163,7 +163,6 @@ impl Authenticator {
             principal: Principal::key(&keys.file.to_string_lossy(), &key.name),
             scopes: key.scopes.clone(),
             claims: serde_json::Map::new(),
-            token: None,
         })
     }
 
@@ -189,10 +188,13 @@ impl Authenticator {
         match claims {
             Ok(claims) => Ok((
                 Caller {
-                    principal: Principal::token(&oauth.issuer, &claims.subject),
+                    // The token rides with the principal: an upstream with token exchange
+                    // gets the one exchanged for it (cached with the caller: one allocation
+                    // and one SHA-256 per token and shard).
+                    principal: Principal::token(&oauth.issuer, &claims.subject)
+                        .presenting(Some(token.into())),
                     scopes: claims.scopes,
                     claims: claims.claims,
-                    token: Some(AccessToken(token.into())),
                 },
                 claims.expires,
             )),

@@ -1,13 +1,12 @@
 //! [`Caller`]: who sent a request, as the `authenticate` stage found out: the principal
 //! (sessions and pools are keyed by it), the scopes it holds and, for an access token, its
-//! claims (policy rules may ask about `groups`, `roles`, ...) and, for an access token, the
-//! token itself (exchanged for an upstream's token, RFC 8693; never logged). Routes without
-//! `auth` have the connection's client certificate as caller (mTLS: no scopes, no claims) or
-//! none: everyone there is [`Principal::anonymous`], seen by policies as [`Anonymous`].
+//! claims (policy rules may ask about `groups`, `roles`, ...); an access token itself rides
+//! with the principal (`Principal::presented`: exchanged for an upstream's token, RFC 8693;
+//! never logged). Routes without `auth` have the connection's client certificate as caller
+//! (mTLS: no scopes, no claims) or none: everyone there is [`Principal::anonymous`], seen by
+//! policies as [`Anonymous`].
 //!
 //! Not here: authenticating (the auth module), deciding (config::Policy, policy.rs).
-
-use std::rc::Rc;
 
 use crate::config::Subject;
 use crate::session::Principal;
@@ -21,19 +20,6 @@ pub struct Caller {
     pub scopes: Vec<String>,
     /// An access token's claims (empty for API keys).
     pub claims: serde_json::Map<String, serde_json::Value>,
-    /// The access token it presented (`None` for API keys): an upstream with
-    /// `oauth.token_exchange` gets a token exchanged for it.
-    pub token: Option<AccessToken>,
-}
-
-/// A caller's access token as presented. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AccessToken(pub Rc<str>);
-
-impl std::fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AccessToken(..)")
-    }
 }
 
 impl Subject for Caller {

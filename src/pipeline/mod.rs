@@ -26,7 +26,7 @@ mod stage;
 mod tool_filter;
 
 pub use crate::session::Principal;
-pub use caller::{AccessToken, Anonymous, Caller};
+pub use caller::{Anonymous, Caller};
 pub use context::RequestCtx;
 pub use facts::{facts, Body, Facts, Message};
 pub use listings::ListingWatch;

@@ -58,7 +58,6 @@ fn caller(principal: Principal) -> Rc<Caller> {
         principal,
         scopes: Vec::new(),
         claims: serde_json::Map::new(),
-        token: None,
     })
 }
 

@@ -358,10 +358,9 @@ fn judged_by<'s>(
     stages: &'s RouteStages,
     caller: Option<Rc<Caller>>,
 ) -> (Cow<'s, RouteStages>, Principal) {
-    let principal = caller.as_ref().map_or_else(Principal::anonymous, |c| {
-        let token = c.token.as_ref().map(|t| t.0.clone());
-        c.principal.clone().presenting(token)
-    });
+    let principal = caller
+        .as_ref()
+        .map_or_else(Principal::anonymous, |c| c.principal.clone());
     if state.audit.is_some() {
         audit::note_principal(&principal);
     }
