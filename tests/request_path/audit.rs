@@ -15,10 +15,10 @@ use crate::mcp::{self, assert_error, fresh_headers, PATH};
 use crate::recorder::Recorder;
 
 /// An audit log path under the temp directory; the file and its rotations removed on drop.
-struct AuditFile(PathBuf);
+pub(crate) struct AuditFile(PathBuf);
 
 impl AuditFile {
-    fn new(tag: &str) -> AuditFile {
+    pub(crate) fn new(tag: &str) -> AuditFile {
         let path = std::env::temp_dir().join(format!(
             "shadowcat-request-path-audit-{}-{tag}-{IO_PATH}.jsonl",
             std::process::id()
@@ -28,14 +28,14 @@ impl AuditFile {
     }
 
     /// The `[audit]` table writing here, plus `extra` lines.
-    fn table(&self, extra: &str) -> String {
+    pub(crate) fn table(&self, extra: &str) -> String {
         format!(
             "\n[audit]\nfile = {:?}\n{extra}",
             self.0.display().to_string()
         )
     }
 
-    fn lines(&self) -> Vec<Value> {
+    pub(crate) fn lines(&self) -> Vec<Value> {
         read_lines(&self.0)
     }
 }
@@ -58,7 +58,7 @@ fn read_lines(path: &Path) -> Vec<Value> {
 }
 
 /// Waits until the shards wrote `n` lines in all (each scrape a round trip to every shard).
-fn await_lines(proxy: &Proxy, n: usize) {
+pub(crate) fn await_lines(proxy: &Proxy, n: usize) {
     proxy.await_metric(
         "shadowcat_audit_lines_total",
         |written| written >= n as f64,
@@ -67,7 +67,7 @@ fn await_lines(proxy: &Proxy, n: usize) {
 }
 
 /// "principal method decision rule status" of a line (`null` for what it does not have).
-fn summary(line: &Value) -> String {
+pub(crate) fn summary(line: &Value) -> String {
     let field = |name: &str| match &line[name] {
         Value::String(text) => text.clone(),
         other => other.to_string(),

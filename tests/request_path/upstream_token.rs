@@ -6,12 +6,14 @@
 //!   interleaved, each reach the upstream with the token exchanged for its own caller token;
 //! - requests arriving at once with one new token wait for one exchange;
 //! - the exchange happens only for a request that goes upstream: a call the policy denies gets
-//!   the policy's answer with the authorization server down, and no exchange is asked for;
+//!   the policy's answer with the authorization server down, and no exchange is asked for; the
+//!   audit record of a request whose exchange fails names the caller;
 //! - an upstream's 401 to a legacy HTTP+SSE client's message counts as a refused token
 //!   (`shadowcat_upstream_token_refusals_total`), as on the other transports.
 
 use serde_json::json;
 
+use crate::audit::{await_lines, summary, AuditFile};
 use crate::auth::{bearer, claims, in_session, initialize};
 use crate::harness::{Proxy, IO_PATH};
 use crate::issuer::{exchanged_for, Issuer, SigningKey};
@@ -22,7 +24,8 @@ use crate::recorder::Recorder;
 const TOKEN_UNAVAILABLE: i64 = -32016;
 
 /// One shard: `/mcp` (legacy SSE too) with `route_lines` under the route (its `auth`,
-/// policies) to the recorder, with `oauth_lines` under `[upstreams.rec.oauth]`.
+/// policies) to the recorder, with `oauth_lines` under `[upstreams.rec.oauth]` (and `tables`
+/// after it: `[audit]`).
 fn proxy(recorder: &Recorder, route_lines: &str, oauth_lines: &str) -> Proxy {
     let toml = format!(
         "[runtime]\nshards = 1\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
@@ -38,17 +41,18 @@ fn proxy(recorder: &Recorder, route_lines: &str, oauth_lines: &str) -> Proxy {
     Proxy::start_toml(&toml, 1, format!("upstream-token-{}", std::process::id()))
 }
 
-/// A route checking tokens of `issuer`, and an upstream exchanging them at `exchange_url`.
+/// A route checking tokens of `issuer` with `policy`, an upstream exchanging them at
+/// `exchange_url`, and top-level `tables` (`[audit]`).
 fn exchanging_proxy(
     recorder: &Recorder,
     (issuer, exchange_url): (&Issuer, &str),
-    policy: &str,
+    (policy, tables): (&str, &str),
 ) -> Proxy {
     let route = format!(
         "[listeners.main.routes.auth]\nissuer = {:?}\n{policy}",
         issuer.url
     );
-    let oauth = format!("token_url = \"{exchange_url}\"\ntoken_exchange = true");
+    let oauth = format!("token_url = \"{exchange_url}\"\ntoken_exchange = true\n{tables}");
     proxy(recorder, &route, &oauth)
 }
 
@@ -59,7 +63,7 @@ fn each_request_goes_with_the_exchange_of_its_own_callers_token() {
     let issuer = Issuer::start(&[&key]);
     issuer.exchanging();
     let exchange_url = format!("{}/exchange", issuer.url);
-    let proxy = exchanging_proxy(&recorder, (&issuer, &exchange_url), "");
+    let proxy = exchanging_proxy(&recorder, (&issuer, &exchange_url), ("", ""));
     // One user, two clients: a narrow token and a broad one.
     let narrow = key.sign(&claims(&issuer, &proxy, "carol", "mcp:tools"));
     let broad = key.sign(&claims(&issuer, &proxy, "carol", "mcp:tools mcp:admin"));
@@ -130,7 +134,7 @@ fn at_once(exchanging: bool) -> (Vec<u16>, f64) {
         issuer.exchanging();
     }
     let exchange_url = format!("{}/exchange", issuer.url);
-    let proxy = exchanging_proxy(&recorder, (&issuer, &exchange_url), "");
+    let proxy = exchanging_proxy(&recorder, (&issuer, &exchange_url), ("", ""));
     let token = key.sign(&claims(&issuer, &proxy, "erin", "mcp:tools"));
     let authorization = bearer(&token);
     let mut headers = mcp::fresh_headers();
@@ -171,7 +175,10 @@ fn a_denied_call_gets_the_policys_answer_without_an_exchange() {
     // The token endpoint cannot be reached (nothing listens on port 1): nor can the exchange
     // have been tried when the issuer's own `/exchange` counts none.
     let policy = "[[listeners.main.routes.policy]]\naction = \"deny\"\ntools = [\"echo\"]\n";
-    let proxy = exchanging_proxy(&recorder, (&issuer, "http://127.0.0.1:1/exchange"), policy);
+    let audit = AuditFile::new("exchange");
+    let tables = audit.table("");
+    let unreachable = "http://127.0.0.1:1/exchange";
+    let proxy = exchanging_proxy(&recorder, (&issuer, unreachable), (policy, &tables));
     let token = key.sign(&claims(&issuer, &proxy, "dave", "mcp:tools"));
     let authorization = bearer(&token);
 
@@ -195,6 +202,12 @@ fn a_denied_call_gets_the_policys_answer_without_an_exchange() {
         proxy.metric("shadowcat_upstream_token_exchanges_total"),
         1.0
     );
+    // Both audit records name the caller, the failed exchange's too.
+    await_lines(&proxy, 2);
+    let lines: Vec<String> = audit.lines().iter().map(summary).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("dave tools/call denied"), "{lines:?}");
+    assert!(lines[1].starts_with("dave tools/list"), "{lines:?}");
 }
 
 #[test]
