@@ -1,7 +1,8 @@
 //! `tls_ca` and `tls_insecure` on an upstream: which `https://` upstreams (Streamable HTTP and
-//! legacy HTTP+SSE alike) get TLS and what their certificates must chain to ([`UpstreamTrust`]). The CA file is read and the rustls
-//! configuration built once here, so a bad file or a host no certificate can name stops the
-//! load instead of failing every connection.
+//! legacy HTTP+SSE alike) get TLS and what their certificates must chain to
+//! ([`UpstreamTrust`]; [`trust_for`] also serves forward mode's `--target-ca`). The CA file is
+//! read and the rustls configuration built once here, so a bad file or a host no certificate
+//! can name stops the load instead of failing every connection.
 //!
 //! Not here: the rustls configurations the shards use (crate::tls), URL parsing (url.rs).
 

@@ -124,8 +124,12 @@ impl HttpTarget {
             url.addrs.clone(),
             connect_timeout,
             POOL_MAX_IDLE,
-            // Checked when the flags were read (`--target-ca`, `--target-insecure`).
-            trust.map(|trust| crate::tls::UpstreamTls::new(&url.host, &trust)),
+            // The scheme decides TLS; the trust was checked when the flags were read
+            // (`--target-ca`, `--target-insecure`), the built-in roots without them.
+            url.tls.then(|| {
+                let trust = trust.unwrap_or(crate::config::UpstreamTrust::BuiltinRoots);
+                crate::tls::UpstreamTls::new(&url.host, &trust)
+            }),
         );
         Self {
             url,

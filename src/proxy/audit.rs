@@ -159,8 +159,9 @@ pub async fn flusher(state: Rc<ShardState>, stop: Rc<Latch>) {
         .await;
         flush(&state).await;
     }
-    flush(&state).await;
+    // Closed first: a line pushed while the final write is on its thread would never go out.
     log.close();
+    flush(&state).await;
 }
 
 /// One write of the pending lines, counted and logged (a failure once per episode).

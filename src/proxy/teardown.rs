@@ -39,7 +39,9 @@ pub async fn end_upstream_session(
     let Some(url) = up.http() else {
         return;
     };
-    let Ok(configured) = state.upstream_headers(upstream, owner) else {
+    // With token exchange, the owner's token may have expired since its last request.
+    let exchanged = state.exchange_for(upstream, owner).await;
+    let Ok(configured) = exchanged.and_then(|()| state.upstream_headers(upstream, owner)) else {
         tracing::warn!("upstream session not ended: no access token for the upstream");
         return;
     };

@@ -113,6 +113,15 @@ pub(in crate::proxy) async fn listen<S: StreamSink>(
             return Ok(true);
         }
         let resubscribe = session.resubscribe.borrow().clone();
+        // With token exchange, the session owner's token may have expired since the last
+        // request (or never been exchanged: initialize answered from the cached discover).
+        if let Err(e) = state.exchange_for(session.upstream, &session.owner).await {
+            tracing::debug!(error = ?e, "no upstream token for subscriptions/listen");
+            if !pause(sink, session, state).await {
+                return Ok(false);
+            }
+            continue;
+        }
         let Some(request) = listen_request(state, head, session) else {
             // Nothing to listen to yet: wait for a subscription (or the end).
             match sink.watch(interrupted(&resubscribe, session, state)).await {

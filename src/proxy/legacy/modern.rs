@@ -100,15 +100,10 @@ pub(super) async fn initialize(
     work: Work,
 ) {
     let id = job.facts.id().cloned();
-    let owner = state
-        .sessions
-        .borrow()
-        .peek(&job.sid)
-        .map(|e| e.owner.clone());
-    let owner = owner.unwrap_or_else(crate::session::Principal::anonymous);
+    // The POST's own principal (its own token, with token exchange), like every request's.
     let decision = detect::for_initialize(
         &state,
-        (job.upstream, &owner),
+        (job.upstream, &job.principal),
         &head,
         &hello.meta(),
         id.as_ref(),

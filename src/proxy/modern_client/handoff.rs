@@ -55,8 +55,12 @@ pub async fn to_shard(
         })
         .map_or(ListenerId::FIRST, |(id, _)| id);
     let owner = shards::ShardId(shard);
-    // Only a client certificate's principal travels (a token's or key's comes with each request).
-    let peer = super::super::peer::certificate_of(principal);
+    // Only a client certificate's principal travels (a token's or key's comes with each
+    // request): the request's own, or on a route with `auth` the TLS connection's certificate.
+    let peer = super::super::peer::certificate_of(principal).or_else(|| {
+        let caller = super::super::peer::certificate_caller(client.stream_mut()).ok()?;
+        super::super::peer::travelling(caller.as_ref())
+    });
     if client.stream_mut().is_tls() {
         let relay = super::super::tunnel::relay(state, client, (bytes, peer), (owner, listener));
         Box::pin(relay).await?;

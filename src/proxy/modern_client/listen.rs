@@ -330,6 +330,11 @@ async fn open_stream(
         } => {
             let up = state.config.upstream(upstream);
             let url = up.http()?;
+            // The owner's exchanged token may have expired since the session's last request.
+            if let Err(e) = state.exchange_for(upstream, owner).await {
+                tracing::debug!(error = ?e, "no upstream token for the unsolicited stream");
+                return None;
+            }
             let configured = state.upstream_headers(upstream, owner).ok()?;
             let mut headers: Vec<(&str, &[u8])> = vec![
                 ("Host", url.authority.as_bytes()),

@@ -7,7 +7,7 @@
 //!
 //! Not here: the handshake (server.rs), reading and checking the files (config::listener_tls).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -18,7 +18,12 @@ use crate::config::{reload_listener_tls, Config, ListenerId};
 /// Per listener (config order): its current server configuration; `None` for a plain listener
 /// or one whose TLS could not be set up on this shard.
 #[derive(Debug)]
-pub struct ListenerTlsConfigs(Vec<RefCell<Option<Arc<ServerConfig>>>>);
+pub struct ListenerTlsConfigs {
+    configs: Vec<RefCell<Option<Arc<ServerConfig>>>>,
+    /// Reloads started: a reload whose files were read after a later one started is dropped,
+    /// so two signals in quick succession never leave the older files in place.
+    started: Cell<u64>,
+}
 
 impl ListenerTlsConfigs {
     /// This shard's own configurations (config load built the same ones already).
@@ -34,17 +39,22 @@ impl ListenerTlsConfigs {
                 }
             }
         });
-        ListenerTlsConfigs(configs.map(RefCell::new).collect())
+        ListenerTlsConfigs {
+            configs: configs.map(RefCell::new).collect(),
+            started: Cell::new(0),
+        }
     }
 
     /// The configuration new connections to `listener` get.
     pub fn current(&self, listener: ListenerId) -> Option<Arc<ServerConfig>> {
-        self.0.get(listener.index())?.borrow().clone()
+        self.configs.get(listener.index())?.borrow().clone()
     }
 
     /// Reads every TLS listener's files again and swaps in what they hold now (one task per
     /// listener, the files read on a blocking thread).
     pub fn reload(configs: &Rc<ListenerTlsConfigs>, config: &Config, shard: usize) {
+        let generation = configs.started.get() + 1;
+        configs.started.set(generation);
         for (id, listener) in config.listener_ids() {
             let Some(tls) = listener.tls.clone() else {
                 continue;
@@ -59,8 +69,11 @@ impl ListenerTlsConfigs {
                     .map_err(|e| e.to_string())
                     .and_then(|tls| crate::tls::server_config(&tls).map_err(|e| e.to_string()));
                 match built {
+                    Ok(_) if configs.started.get() != generation => {
+                        tracing::debug!(shard, listener = %name, "TLS reload superseded by a newer one");
+                    }
                     Ok(server) => {
-                        if let Some(slot) = configs.0.get(id.index()) {
+                        if let Some(slot) = configs.configs.get(id.index()) {
                             *slot.borrow_mut() = Some(Arc::new(server));
                         }
                         tracing::info!(shard, listener = %name, "TLS certificate reloaded");
