@@ -318,9 +318,30 @@ fn announce(shard_count: usize, lines: &[String], hint: Option<String>) {
     tracing::info!(shards = shard_count, "ready");
 }
 
-/// One warning per `https://` upstream whose certificate is not verified (`tls_insecure`): an
-/// operator reading the log must see that anyone on the path can impersonate it.
+/// Says once which CAs `https://` upstreams are verified against by default (the system store,
+/// or the built-in roots with a warning), and one warning per `https://` upstream whose
+/// certificate is not verified (`tls_insecure`): an operator reading the log must see that
+/// anyone on the path can impersonate it.
 fn warn_insecure_upstreams(config: &Config) {
+    let default_trust = config
+        .upstreams
+        .iter()
+        .any(|u| u.tls == Some(crate::config::UpstreamTrust::DefaultRoots));
+    if default_trust {
+        // Read now, before the shards start, and said once.
+        match crate::tls::default_roots().1 {
+            crate::tls::RootsSource::System(cas) => {
+                tracing::info!(
+                    cas,
+                    "https:// upstreams are verified against the system CA store"
+                )
+            }
+            crate::tls::RootsSource::Builtin => tracing::warn!(
+                "no usable system CA store: https:// upstreams are verified against Mozilla's \
+                 roots built into shadowcat (install ca-certificates, or set SSL_CERT_FILE)"
+            ),
+        }
+    }
     for upstream in &config.upstreams {
         if upstream.tls == Some(crate::config::UpstreamTrust::Insecure) {
             tracing::warn!(

@@ -219,10 +219,10 @@ mod tests {
             let err = config(args).unwrap_err();
             assert!(err.contains(fragment), "{args:?}: {err}");
         }
-        // An https:// target is checked against the built-in roots.
+        // An https:// target is checked against the default roots.
         let c = config(&["shadowcat", "forward", "--target", "https://127.0.0.1/"]).unwrap();
         assert!(
-            matches!(c.target, ForwardTarget::Http { url, trust: Some(UpstreamTrust::BuiltinRoots), .. } if url.tls)
+            matches!(c.target, ForwardTarget::Http { url, trust: Some(UpstreamTrust::DefaultRoots), .. } if url.tls)
         );
     }
 

@@ -274,7 +274,7 @@ pub struct ReverseArgs {
           value_parser = ["auto", "dual", "legacy", "modern"], hide_possible_values = true)]
     pub upstream_era: Option<String>,
     /// With an https:// --upstream: PEM file of the CA certificates to trust instead of the
-    /// built-in (Mozilla) roots.
+    /// system's CA store.
     #[arg(long, value_name = "FILE", requires = "upstream")]
     pub upstream_ca: Option<String>,
     /// With an https:// --upstream: do not verify its certificate at all (testing only; the
@@ -422,7 +422,7 @@ pub struct ForwardArgs {
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// With an https:// --target: PEM file of the CA certificates to trust instead of the
-    /// built-in (Mozilla) roots.
+    /// system's CA store.
     #[arg(long, value_name = "FILE", requires = "target")]
     pub target_ca: Option<String>,
     /// With an https:// --target: do not verify its certificate at all (testing only; a

@@ -60,7 +60,7 @@ pub enum ForwardTarget {
         /// Extra request headers (`--header`), e.g. `Authorization`.
         headers: Vec<(String, String)>,
         /// What an `https://` target's certificate is checked against (`--target-ca`,
-        /// `--target-insecure`; the built-in roots by default); `None` for `http://`.
+        /// `--target-insecure`; the default roots otherwise); `None` for `http://`.
         trust: Option<UpstreamTrust>,
     },
     /// A stdio server run as a child process (`-- CMD ARGS...`).

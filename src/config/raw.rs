@@ -263,7 +263,7 @@ pub struct RawUpstream {
     /// Requests in flight to this upstream at once (split over the shards); beyond: 503.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<u64>,
-    /// HTTPS: PEM file of the CA certificates to trust instead of the built-in roots.
+    /// HTTPS: PEM file of the CA certificates to trust instead of the system's CA store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca: Option<String>,
     /// HTTPS: `true` skips certificate verification (testing only; warned about at start).

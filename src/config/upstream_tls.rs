@@ -57,7 +57,7 @@ pub(super) fn resolve_upstream_tls(
 }
 
 /// The trust an `https://` `url` is checked against: the CAs of `ca`, nothing (`insecure`), or
-/// the built-in roots; `keys` name the CA setting, the insecure setting and the URL in errors.
+/// the default roots (the system's CA store); `keys` name the CA setting, the insecure setting and the URL in errors.
 ///
 /// # Errors
 /// Both settings at once, an unreadable or empty CA file, a host no certificate can name.
@@ -76,7 +76,7 @@ pub(crate) fn trust_for(
         }
         (Some(file), false) => load_ca_file(ca_key, Path::new(file))?,
         (None, true) => UpstreamTrust::Insecure,
-        (None, false) => UpstreamTrust::BuiltinRoots,
+        (None, false) => UpstreamTrust::DefaultRoots,
     };
     crate::tls::server_name(&url.host).map_err(|_| {
         invalid_str(

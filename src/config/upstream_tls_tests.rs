@@ -22,7 +22,7 @@ fn ca_pem() -> String {
 fn https_upstreams_trust_the_builtin_roots_a_ca_file_or_nothing() {
     let config = ok(HTTPS);
     let upstream = &config.upstreams[0];
-    assert_eq!(upstream.tls, Some(UpstreamTrust::BuiltinRoots));
+    assert_eq!(upstream.tls, Some(UpstreamTrust::DefaultRoots));
     let UpstreamTransport::Http(url) = &upstream.transport else {
         panic!("not http: {upstream:?}");
     };
@@ -57,7 +57,7 @@ fn legacy_sse_upstreams_over_https_get_the_same_trust_and_print_it() {
     const SSE: &str = "[upstreams.demo]\nurl = \"https://127.0.0.1/sse\"\ntransport = \"sse\"\n";
     let config = ok(SSE);
     let upstream = &config.upstreams[0];
-    assert_eq!(upstream.tls, Some(UpstreamTrust::BuiltinRoots));
+    assert_eq!(upstream.tls, Some(UpstreamTrust::DefaultRoots));
     let UpstreamTransport::Sse(url) = &upstream.transport else {
         panic!("not sse: {upstream:?}");
     };

@@ -125,9 +125,9 @@ impl HttpTarget {
             connect_timeout,
             POOL_MAX_IDLE,
             // The scheme decides TLS; the trust was checked when the flags were read
-            // (`--target-ca`, `--target-insecure`), the built-in roots without them.
+            // (`--target-ca`, `--target-insecure`), the default roots without them.
             url.tls.then(|| {
-                let trust = trust.unwrap_or(crate::config::UpstreamTrust::BuiltinRoots);
+                let trust = trust.unwrap_or(crate::config::UpstreamTrust::DefaultRoots);
                 crate::tls::UpstreamTls::new(&url.host, &trust)
             }),
         );

@@ -8,10 +8,12 @@
 
 mod insecure;
 mod model;
+mod roots;
 mod server;
 mod subject;
 
 pub use model::{ListenerTls, UpstreamTrust};
+pub use roots::{default_roots, RootsSource};
 pub use server::{client_verifier, server_config};
 pub use subject::{cert_names, CertNames, SubjectError, MAX_SUBJECT};
 
@@ -82,12 +84,9 @@ pub fn client_config(trust: &UpstreamTrust) -> Result<ClientConfig, rustls::Erro
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
     let mut config = match trust {
-        UpstreamTrust::BuiltinRoots => {
-            let roots = RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
+        UpstreamTrust::DefaultRoots => builder
+            .with_root_certificates(default_roots().0.clone())
+            .with_no_client_auth(),
         UpstreamTrust::CaFile { certs, .. } => {
             let mut roots = RootCertStore::empty();
             for cert in certs {

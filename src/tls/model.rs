@@ -13,8 +13,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 /// What an `https://` upstream's certificate must chain to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamTrust {
-    /// Mozilla's root CAs, compiled in (the default).
-    BuiltinRoots,
+    /// The system's CA store, or Mozilla's roots compiled in when it has none (the default;
+    /// [`super::default_roots`]).
+    DefaultRoots,
     /// The CA certificates of a PEM file (`tls_ca`), read at load; at least one.
     CaFile {
         /// The file, as configured.

@@ -1,8 +1,8 @@
 //! One exchange with an authorization server on the shard's I/O path: a `GET` of a small JSON
 //! document (metadata, JWK Set) or a `POST` of a form (a token request). The host is resolved
 //! off the shard (a blocking-pool thread), `https://` goes through the same rustls client as
-//! upstreams (Mozilla's roots), with a deadline for the whole exchange, a size cap and no
-//! redirects. Runs in background tasks and in rare requests (an unknown key id, a token
+//! upstreams (the default roots: the system CA store), with a deadline for the whole exchange,
+//! a size cap and no redirects. Runs in background tasks and in rare requests (an unknown key id, a token
 //! exchange), never per request. A caller that fetches from one server again and again (the
 //! token endpoint of an upstream's `oauth`) passes its TLS setup built once
 //! ([`tls_for`]), so the rustls configuration and its session cache (resumption) are reused.
@@ -46,14 +46,15 @@ struct Outgoing<'a> {
     tls: Option<&'a UpstreamTls>,
 }
 
-/// The TLS setup for fetching from `url` (Mozilla's roots), to build once and pass to
-/// [`post_form`]: `None` for `http://` or a URL without a host (the fetch reports it).
+/// The TLS setup for fetching from `url` (the default roots: the system CA store), to build
+/// once and pass to [`post_form`]: `None` for `http://` or a URL without a host (the fetch
+/// reports it).
 pub(crate) fn tls_for(url: &str) -> Option<UpstreamTls> {
     let url = url::Url::parse(url).ok()?;
     if url.scheme() != "https" {
         return None;
     }
-    UpstreamTls::new(url.host_str()?, &UpstreamTrust::BuiltinRoots).ok()
+    UpstreamTls::new(url.host_str()?, &UpstreamTrust::DefaultRoots).ok()
 }
 
 /// Fetches `url` within `deadline`.
@@ -131,7 +132,7 @@ async fn send_now(
     let tls = match (url.scheme(), outgoing.tls) {
         ("https", Some(kept)) => Some(Ok(kept.clone())),
         ("https", None) => {
-            Some(UpstreamTls::new(&host, &UpstreamTrust::BuiltinRoots).map_err(|e| fail(&e)))
+            Some(UpstreamTls::new(&host, &UpstreamTrust::DefaultRoots).map_err(|e| fail(&e)))
         }
         ("http", _) => None,
         (other, _) => return Err(fail(&format!("unsupported scheme {other}"))),

@@ -302,6 +302,23 @@ def test_proxy_to_an_https_upstream_passes_the_sdk_through_both(pki: Pki, demo_u
     assert "echo" in tools and echoed == "over tls"
 
 
+def test_without_upstream_ca_the_system_ca_store_is_trusted(pki: Pki, demo_upstream: harness.Endpoint,
+                                                             start_proxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No --upstream-ca: the proxy trusts the system's CA store, here the test CA through
+    SSL_CERT_FILE (the variable rustls-native-certs reads, as OpenSSL does)."""
+    tls_upstream = start_proxy(demo_upstream.url, shards=1, extra=_tls_flags(pki))
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    front = start_proxy(tls_upstream.url)
+    tools, echoed = asyncio.run(_echo_over_sdk(front.url, True))
+    assert "echo" in tools and echoed == "over tls"
+    # A store that does not hold the test CA: the same upstream is untrusted.
+    monkeypatch.setenv("SSL_CERT_FILE", str(Path(pki.ca).with_name("no-such-bundle.pem")))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    other = start_proxy(tls_upstream.url)
+    refused = _raw_initialize(other.url)
+    assert refused.status_code == 502, refused.text
+
+
 def _raw_initialize(url: str) -> httpx.Response:
     """One `initialize` (id "tls-1") POSTed to `url` without an SDK, to see the error answer."""
     return httpx.post(url, headers={"Accept": "application/json, text/event-stream",

@@ -409,7 +409,7 @@ mod tests {
     #[test]
     fn an_https_stream_keeps_its_endpoint_on_https() {
         let tls =
-            crate::tls::UpstreamTls::new("127.0.0.1", &crate::tls::UpstreamTrust::BuiltinRoots);
+            crate::tls::UpstreamTls::new("127.0.0.1", &crate::tls::UpstreamTrust::DefaultRoots);
         let t = SseTarget {
             url: "https://127.0.0.1:9000/sse".into(),
             tls: Some(tls),
