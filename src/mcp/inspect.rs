@@ -84,7 +84,7 @@ impl Inspector {
         if self.scratch.capacity() > RETAIN_SCRATCH_BYTES {
             *self = Self::default(); // cold: see RETAIN_SCRATCH_BYTES
         }
-        inspected
+        inspected.and_then(|inspected| refuse_undecodable(body, inspected))
     }
 
     fn inspect_scratch_copy(&mut self, body: &[u8]) -> Result<Inspected, Error> {
@@ -499,3 +499,27 @@ fn read_version(value: Value<'_, '_>) -> Option<ClaimedVersion> {
 #[cfg(test)]
 #[path = "inspect_tests.rs"]
 mod tests;
+
+/// Refuses a message whose method or tool/prompt name simd-json may have decoded from an
+/// unpaired surrogate escape (surrogates.rs).
+fn refuse_undecodable(body: &[u8], inspected: Inspected) -> Result<Inspected, Error> {
+    let suspect = inspected.messages().iter().find(|info| {
+        let name = match &info.target {
+            Some(Target::Tool(name) | Target::Prompt(name)) => Some(name.as_str()),
+            _ => None,
+        };
+        [info.unknown_method.as_deref(), name]
+            .into_iter()
+            .flatten()
+            .any(super::surrogates::astral)
+    });
+    match suspect {
+        Some(info) if super::surrogates::unpaired_high_surrogate(body) => {
+            Err(Error::InvalidRequest {
+                id: info.id.clone(),
+                reason: InvalidReason::UndecodableString,
+            })
+        }
+        _ => Ok(inspected),
+    }
+}

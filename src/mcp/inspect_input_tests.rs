@@ -496,6 +496,13 @@ fn strings_the_proxy_reads_may_not_hold_nul_or_unpaired_surrogates() {
         r#"{"name":"echo","arguments":{"x":"\ud800"}}"#,
     );
     assert!(Inspector::new().inspect(args.as_bytes()).is_ok());
+    // A high surrogate before a non-surrogate escape decodes to an astral character in
+    // simd-json: refused too, with the message's id.
+    let astral = request("1", "tools/call", r#"{"name":"rm\ud800\ue000"}"#);
+    assert_eq!(
+        invalid(&astral),
+        (Some(JsonRpcId::Number(1)), InvalidReason::UndecodableString)
+    );
     // A paired surrogate escape is an ordinary character.
     let paired = request("1", "tools/call", r#"{"name":"a\ud83d\ude00"}"#);
     assert!(Inspector::new().inspect(paired.as_bytes()).is_ok());

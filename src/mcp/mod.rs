@@ -47,6 +47,7 @@ mod log_level;
 mod message_info;
 mod method;
 pub mod spans;
+mod surrogates;
 mod version;
 
 pub use error::{Error, InvalidReason, ParamField};
