@@ -13,9 +13,10 @@
 //!
 //! The other way round, simd-json 0.15 also accepts what is not JSON: an integer of 18 or more
 //! digits goes through its `parse_large_integer`, which does not check the byte after the number,
-//! so `{"id":123456789012345678;}` or `...678\x02` pass. [`unterminated_number`] catches that
-//! (found by tests/fuzz, `inspect_mutated`): a pass over the tape (hot, no allocation) and, only
-//! when it holds such an integer, a scan of the body (cold).
+//! so `{"id":123456789012345678;}` or `...678\x02` pass, and so does a float followed by junk
+//! (`-10000000000000000000000000.0#`). [`unterminated_number`] catches both (found by
+//! tests/fuzz, `inspect_mutated`): a pass over the tape (hot, no allocation) and, only when it
+//! holds such an integer or any float, a scan of the body.
 //!
 //! Not here: the parse itself. Allocation: none (in place). `neutralise` runs only after a failed parse.
 
@@ -52,18 +53,28 @@ pub(crate) fn neutralise(json: &mut [u8]) -> bool {
 /// path that does not check what follows them (`numberparse/correct.rs`, `digit_count >= 18`).
 const LONG_INTEGER: u64 = 100_000_000_000_000_000;
 
-/// When the parsed `tape` holds an integer of 18 or more digits, the offset in `body` just past
+/// When the parsed `tape` holds an integer of 18 or more digits or a float, the offset in `body` just past
 /// the first number token that is not followed by whitespace, `,`, `]`, `}` or the end (JSON
 /// allows nothing else after a value, RFC 8259 §2); `None` when every number ends cleanly.
 pub(crate) fn unterminated_number(tape: &[Node<'_>], body: &[u8]) -> Option<usize> {
+    // Floats too: simd-json's float path lets `-10000000000000000000000000.0#` through as well
+    // (tests/fuzz, inspect_mutated at 1M); a float in an MCP message is rare enough for the scan.
     let long = tape.iter().any(|node| match node {
         Node::Static(StaticNode::I64(n)) => n.unsigned_abs() >= LONG_INTEGER,
         Node::Static(StaticNode::U64(n)) => *n >= LONG_INTEGER,
+        Node::Static(StaticNode::F64(_)) => true,
         _ => false,
     });
     if !long {
         return None;
     }
+    junk_after_number(body)
+}
+
+/// The offset in `body` just past the first number token that is not a JSON number or is
+/// followed by something other than whitespace, `,`, `]`, `}` or the end; `None` when every
+/// number is clean. Cold: only after a tape with a long integer or a float.
+fn junk_after_number(body: &[u8]) -> Option<usize> {
     let mut at = 0;
     while let Some(&byte) = body.get(at) {
         match byte {
@@ -270,6 +281,20 @@ mod tests {
             unterminated("[100000000000000000, -0.5e-7, 1E+2, 0, -0]"),
             None
         );
+    }
+
+    #[test]
+    fn junk_after_a_float_is_caught() {
+        // Found by tests/fuzz (inspect_mutated, 1M): simd-json accepts the `#` after it.
+        let body = r#"{"id":0,"result":{"":-10000000000000000000000000.0#000000},"jsonrpc":"2.0"}"#;
+        assert_eq!(junk_after_number(body.as_bytes()), Some(50));
+        let mut inspector = crate::mcp::Inspector::new();
+        assert!(matches!(
+            inspector.inspect(body.as_bytes()),
+            Err(crate::mcp::Error::Parse { .. })
+        ));
+        let clean = r#"{"id":0,"result":{"":-10000000000000000000000000.0},"jsonrpc":"2.0"}"#;
+        assert!(inspector.inspect(clean.as_bytes()).is_ok());
     }
 
     #[test]
