@@ -25,5 +25,6 @@ pub mod mcp;
 pub mod pipeline;
 pub mod proxy;
 pub mod session;
+pub mod tape;
 pub mod tls;
 pub mod upstream;
