@@ -354,9 +354,9 @@ fn warn_insecure_upstreams(config: &Config) {
     }
 }
 
-/// The socket I/O path of the proxy's connections: what `--io` asked for, glommio by default;
-/// `--io uring` falls back to glommio's sockets, with one warning saying why, where the kernel
-/// lacks what the ring needs.
+/// The socket I/O path of the proxy's connections: what `--io` asked for, uring by default;
+/// uring falls back to glommio's sockets, with one warning saying why, where the kernel lacks
+/// what the ring needs.
 fn io_backend(runtime: &RuntimeConfig) -> shards::IoBackend {
     let (io, why) = io_choice(runtime);
     if let Some(why) = why {

@@ -112,9 +112,8 @@ pub struct RuntimeArgs {
 pub struct IoArgs {
     /// Socket I/O path of the proxy's connections: "uring" (one io_uring per shard:
     /// multishot accept and recv, registered files, batched sends) or "glommio" (plain
-    /// socket syscalls). Default: glommio. uring is faster but opt-in while an intermittent
-    /// stall under concurrent load is open (docs/operations.md); where the kernel lacks what it
-    /// needs, it falls back to glommio with a warning saying why.
+    /// socket syscalls). Default: uring; where the kernel lacks what it needs, it falls back
+    /// to glommio with a warning saying why.
     #[arg(long = "io", value_name = "PATH", value_parser = ["uring", "glommio"])]
     pub io: Option<String>,
     /// Idle I/O buffer memory each shard keeps for reuse, e.g. "8MiB"; buffers returned beyond

@@ -21,8 +21,8 @@
 //!   removes the fd from this ring's table and returns it with the bytes already received;
 //!   the owner shard gives it to its own [`Uring::stream`].
 //! - [`probe`] / [`select_backend`]: whether this kernel has what the path needs, so the proxy
-//!   can run `--io uring|glommio` (glommio by default while an intermittent stall of the uring
-//!   path is open; uring falls back to glommio with a log line where the kernel lacks support).
+//!   can run `--io uring|glommio` (uring by default; it falls back to glommio with a log line
+//!   where the kernel lacks support).
 //!
 //! # How it lives inside glommio (the choice and why)
 //!

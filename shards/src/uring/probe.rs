@@ -129,13 +129,12 @@ pub enum IoBackend {
     Glommio,
 }
 
-/// Picks the backend for a request (`None` = the default, glommio: the uring path is opt-in
-/// until an intermittent stall of some connections under concurrent load is fixed). Returns
-/// the backend and, when it differs from what was asked for, the reason to log.
+/// Picks the backend for a request (`None` = the default: uring where this kernel supports
+/// it). Returns the backend and, when it differs from what was asked for, the reason to log.
 pub fn select_backend(requested: Option<IoBackend>) -> (IoBackend, Option<String>) {
     match requested {
-        Some(IoBackend::Glommio) | None => (IoBackend::Glommio, None),
-        Some(IoBackend::Uring) => {
+        Some(IoBackend::Glommio) => (IoBackend::Glommio, None),
+        Some(IoBackend::Uring) | None => {
             let support = probe();
             if support.usable() {
                 (IoBackend::Uring, None)

@@ -73,16 +73,16 @@ fn probe_reports_mode_and_backend_choice() {
     println!("{}", support.summary());
     if support.usable() {
         assert!(support.mode.is_some());
-        assert_eq!(
-            select_backend(Some(IoBackend::Uring)),
-            (IoBackend::Uring, None)
-        );
+        for asked in [Some(IoBackend::Uring), None] {
+            assert_eq!(select_backend(asked), (IoBackend::Uring, None));
+        }
     } else {
-        let (backend, why) = select_backend(Some(IoBackend::Uring));
-        assert_eq!(backend, IoBackend::Glommio);
-        assert!(why.is_some_and(|w| w.contains("falling back")));
+        for asked in [Some(IoBackend::Uring), None] {
+            let (backend, why) = select_backend(asked);
+            assert_eq!(backend, IoBackend::Glommio);
+            assert!(why.is_some_and(|w| w.contains("falling back")));
+        }
     }
-    assert_eq!(select_backend(None), (IoBackend::Glommio, None));
     assert_eq!(
         select_backend(Some(IoBackend::Glommio)),
         (IoBackend::Glommio, None)
