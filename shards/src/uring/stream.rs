@@ -52,6 +52,12 @@ impl Uring {
         self.d.st.borrow().snapshot()
     }
 
+    /// Asks the reactor for a pass, as a task queueing work does (tests: parks without I/O).
+    #[cfg(test)]
+    pub(crate) fn notify_reactor(&self) {
+        self.d.st.borrow_mut().notify();
+    }
+
     /// Takes over a connected socket (e.g. accepted elsewhere, or handed over from another
     /// shard): installs it in the registered file table and returns the stream.
     pub fn stream(&self, fd: OwnedFd) -> UringStream {

@@ -8,7 +8,16 @@
 //! completions or task work already waiting, and it parks for at most `RESCUE_AFTER`; a rescue
 //! that finds completions waiting counts in `UringStats::lost_wakes` and re-arms the eventfd read.
 //!
+//! The eventfd read is polled only when it is new or its own waker fired ([`EvWait`]): glommio
+//! keeps one waker clone per poll of a pending read (`Source::collect_rw`), and the task's
+//! reference count is an `i16`, so polling it on every park (each rescue, each notify) panicked
+//! the shard after 32 767 parks without an eventfd wake — about 164 s of an idle shard.
+//!
 //! Not here: the pass itself (reactor.rs), the completion handlers (completions.rs).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Wake;
 
 use super::*;
 
@@ -16,10 +25,36 @@ use super::*;
 /// lost eventfd wakeup; an idle shard wakes this often, a few microseconds each).
 const RESCUE_AFTER: Duration = Duration::from_millis(5);
 
-type EvWait = Pin<Box<dyn Future<Output = ()>>>;
+/// The parked reactor's eventfd read (a glommio read, armed on glommio's ring) and the waker it
+/// was polled with.
+struct EvWait {
+    read: Pin<Box<dyn Future<Output = ()>>>,
+    /// Whether the read has been polled once (it then holds a waker until it completes).
+    armed: bool,
+}
+
+/// The waker the eventfd read holds: notes that the read woke (so the next park polls it
+/// again) and wakes the reactor task. One per reactor, made on its first park; the `Arc` is what
+/// `Waker::from` takes, never shared state (the flag is only touched on this shard's thread).
+struct EvWaker {
+    fired: AtomicBool,
+    reactor: Waker,
+}
+
+impl Wake for EvWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Relaxed);
+        self.reactor.wake_by_ref();
+    }
+}
 
 pub(super) async fn reactor(driver: Weak<Driver>, waiter: Rc<glommio::io::BufferedFile>) {
     let mut wait: Option<EvWait> = None;
+    let mut ev_waker: Option<(Arc<EvWaker>, Waker)> = None;
     loop {
         let busy = {
             let Some(d) = driver.upgrade() else {
@@ -40,6 +75,7 @@ pub(super) async fn reactor(driver: Weak<Driver>, waiter: Rc<glommio::io::Buffer
         let park = Park {
             driver: &driver,
             wait: &mut wait,
+            ev_waker: &mut ev_waker,
             waiter: &waiter,
             rescue: None,
             busy,
@@ -54,6 +90,7 @@ pub(super) async fn reactor(driver: Weak<Driver>, waiter: Rc<glommio::io::Buffer
 struct Park<'a> {
     driver: &'a Weak<Driver>,
     wait: &'a mut Option<EvWait>,
+    ev_waker: &'a mut Option<(Arc<EvWaker>, Waker)>,
     waiter: &'a Rc<glommio::io::BufferedFile>,
     rescue: Option<glommio::timer::Timer>,
     busy: bool,
@@ -86,12 +123,31 @@ impl Future for Park<'_> {
             }
         }
         let waiter = this.waiter.clone();
-        let wait = this.wait.get_or_insert_with(|| {
-            Box::pin(async move {
+        let wait = this.wait.get_or_insert_with(|| EvWait {
+            read: Box::pin(async move {
                 let _ = waiter.read_at(0, 8).await;
-            })
+            }),
+            armed: false,
         });
-        if wait.as_mut().poll(cx).is_ready() {
+        let (ev, ev_waker) = this.ev_waker.get_or_insert_with(|| {
+            let ev = Arc::new(EvWaker {
+                fired: AtomicBool::new(false),
+                reactor: cx.waker().clone(),
+            });
+            (ev.clone(), Waker::from(ev))
+        });
+        // Poll the read only when new or woken by it: each poll of a pending read leaves a
+        // waker clone in glommio (see the module docs).
+        let fired = ev.fired.swap(false, Ordering::Relaxed);
+        let poll_read = !wait.armed || fired;
+        wait.armed = true;
+        if poll_read
+            && wait
+                .read
+                .as_mut()
+                .poll(&mut Context::from_waker(ev_waker))
+                .is_ready()
+        {
             *this.wait = None;
             let mut st = d.st.borrow_mut();
             st.stats.eventfd_wakes += 1;
