@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
+        Command::Tape(command) => return cli::tape_run::run(&command),
         Command::ConfigCheck(path) => {
             return match config::load(&path) {
                 Ok(config) => {
