@@ -24,6 +24,7 @@ pub mod http;
 pub mod mcp;
 pub mod pipeline;
 pub mod proxy;
+pub mod replay;
 pub mod session;
 pub mod tape;
 pub mod tls;

@@ -113,6 +113,7 @@ pub fn run_proxy(config: Config) -> Result<(), AppError> {
     let hint = config
         .demo
         .as_ref()
+        .filter(|d| d.replay.is_none())
         .and(binds.listeners.first())
         .map(|addr| {
             let route = config.listeners.first().and_then(|l| l.routes.first());

@@ -43,6 +43,8 @@ pub enum Command {
     Forward(Box<ForwardConfig>),
     /// Read tapes (`tape …`).
     Tape(super::tape::TapeCommand),
+    /// Play a tape (`replay`).
+    Replay(Box<super::replay::ReplayArgs>),
 }
 
 /// Turns the parsed command line into what `main` runs. `run` reads and resolves its file here
@@ -82,6 +84,7 @@ pub fn from_cli(cli: &Cli) -> Result<Command, Error> {
             .map(|config| Command::Forward(Box::new(config)))
             .map_err(|error| error.with_origin(CLI_ORIGIN)),
         CliCommand::Tape(command) => Ok(Command::Tape(command.clone())),
+        CliCommand::Replay(args) => Ok(Command::Replay(Box::new(args.clone()))),
     }
 }
 

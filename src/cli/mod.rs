@@ -19,6 +19,8 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 
 mod command;
 mod forward;
+pub mod replay;
+pub mod replay_run;
 pub mod tape;
 pub mod tape_run;
 mod upstream_oauth;
@@ -65,6 +67,9 @@ pub enum CliCommand {
     /// repair, delete.
     #[command(subcommand)]
     Tape(tape::TapeCommand),
+    /// Play a tape: serve it as an MCP server (--bind ADDR), or re-send its client side to a
+    /// live server and diff the answers (--target URL, or --target -- CMD ARGS).
+    Replay(replay::ReplayArgs),
 }
 
 /// `shadowcat config ...`.

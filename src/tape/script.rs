@@ -113,6 +113,14 @@ impl Script {
         }
     }
 
+    /// A script with nothing recorded: every request gets the no-match error.
+    pub fn empty() -> Script {
+        Script {
+            recorded: Vec::new(),
+            unsolicited: Vec::new(),
+        }
+    }
+
     /// The server's notifications sent outside any request, with their pauses.
     pub fn unsolicited(&self) -> &[Step] {
         &self.unsolicited
@@ -216,11 +224,15 @@ fn key(method: &str, params: &Value) -> String {
     format!("{method} {}", canonical(&strip_meta(params)))
 }
 
-/// `params` without its `_meta` (progress tokens and the like differ between clients).
+/// `params` without its `_meta` (progress tokens and the like differ between clients); no
+/// params and `{}` are the same (`null`).
 pub fn strip_meta(params: &Value) -> Value {
     let mut params = params.clone();
     if let Some(object) = params.as_object_mut() {
         object.remove("_meta");
+        if object.is_empty() {
+            return Value::Null;
+        }
     }
     params
 }

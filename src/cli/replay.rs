@@ -1,0 +1,111 @@
+//! `shadowcat replay TAPE`: the clap types, and the config of `--bind` (the demo setup with the
+//! tape behind the proxy instead of the demo tools, on one shard).
+//!
+//! Not here: serving a tape (`crate::demo`'s tape backend), `--target` (`crate::replay`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args};
+
+use super::command::demo_raw;
+use super::{AuthArgs, CoreArgs, DemoArgs, IoArgs, ListenerArgs, RuntimeArgs};
+use crate::config::defaults::MCP_PATH;
+use crate::config::{parse_log_level, resolve, Config, Error, ReplaySource};
+
+/// Arguments of `replay`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    group(ArgGroup::new("replay_mode").required(true).args(["bind", "target"])),
+    after_help = "Examples:\n  \
+        shadowcat replay session.tape.jsonl --bind 127.0.0.1:8080          # serve the tape\n  \
+        shadowcat replay session.tape.jsonl --bind 127.0.0.1:8080 --speed 0\n  \
+        shadowcat replay session.tape.jsonl --target http://127.0.0.1:9000/mcp --ignore /result/content/0/text\n  \
+        shadowcat replay session.tape.jsonl --target -- python server.py   # a stdio server\n\n\
+        --target exits 0 when every answer equals the recorded one, 1 on a difference, 2 when \
+        the tape cannot be read or the server not reached."
+)]
+pub struct ReplayArgs {
+    /// The tape to play (`….tape.jsonl`).
+    #[arg(value_name = "TAPE")]
+    pub tape: PathBuf,
+    /// Serve the tape as an MCP server on this address: Streamable HTTP on --path, legacy
+    /// HTTP+SSE on /sse and /messages. Requests are matched to recorded ones by method and
+    /// params (keys sorted, `_meta` ignored; `initialize` by method), then in order; the recorded
+    /// answers come back with the client's ids.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+    /// With --bind: the MCP endpoint path.
+    #[arg(long, value_name = "PATH", default_value = MCP_PATH, requires = "bind")]
+    pub path: String,
+    /// With --bind: play recorded notifications this many times faster (0.5 is half speed; 0
+    /// sends them without pauses).
+    #[arg(long, value_name = "X", default_value_t = 1.0, requires = "bind", value_parser = parse_speed)]
+    pub speed: f64,
+    /// Re-send the client side of the tape to this live Streamable HTTP server (http://) and
+    /// print every answer that differs from the recorded one; `--target -- CMD ARGS` runs a
+    /// stdio server instead.
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub target: Option<String>,
+    /// With --target: leave this JSON pointer of every answer out of the comparison, e.g.
+    /// /result/content/0/text (repeatable).
+    #[arg(long = "ignore", value_name = "JSON_POINTER", requires = "target")]
+    pub ignore: Vec<String>,
+    /// Log level (error, warn, info, debug, trace, off) [default: warn].
+    #[arg(long, value_name = "FILTER", value_parser = parse_log_level)]
+    pub log_level: Option<String>,
+    /// With `--target --`: the stdio server's program and arguments.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && (0.0..=1_000_000.0).contains(&x) => Ok(x),
+        _ => Err("a number from 0 to 1000000, e.g. 1, 10, 0.5 or 0".into()),
+    }
+}
+
+/// The proxy config of `replay --bind`: one shard (the replay's sessions live there), the
+/// tape served in place of the demo tools, both client transports.
+///
+/// # Errors
+/// As `demo`: a bad address or path.
+pub(super) fn bind_config(args: &ReplayArgs, bind: SocketAddr) -> Result<Config, Error> {
+    let listener = ListenerArgs {
+        bind,
+        path: args.path.clone(),
+        allowed_hosts: Vec::new(),
+        allowed_origins: Vec::new(),
+        tls_cert: None,
+        tls_key: None,
+        tls_client_ca: None,
+        admin: None,
+        admin_token_file: None,
+        era: None,
+        allow_tools: Vec::new(),
+        deny_tools: Vec::new(),
+        auth: AuthArgs::default(),
+    };
+    let demo = DemoArgs {
+        sse: false,
+        listener,
+        runtime: RuntimeArgs {
+            cores: CoreArgs {
+                shards: std::num::NonZeroUsize::new(1),
+                cores: None,
+            },
+            io_memory: None,
+            log_level: Some(args.log_level.clone().unwrap_or_else(|| "warn".into())),
+        },
+        io: IoArgs::default(),
+    };
+    let mut config = resolve(&demo_raw(&demo))?;
+    if let Some(d) = config.demo.as_mut() {
+        d.replay = Some(ReplaySource {
+            tape: args.tape.clone(),
+            speed_millionths: (args.speed * 1e6).round() as u64,
+        });
+    }
+    Ok(config)
+}
