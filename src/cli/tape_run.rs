@@ -88,19 +88,10 @@ fn list(dir: &Path, json: bool) -> Outcome {
 
 fn show(path: &Path, json: bool) -> Outcome {
     let tape = open(path)?;
-    let h = &tape.header;
     if !json {
-        println!(
-            "session {} · route {} · upstream {} · {} · protocol {} · started {} · part {} · {:?}",
-            h.session,
-            h.route,
-            h.upstream,
-            h.transport,
-            h.protocol_version.as_deref().unwrap_or("-"),
-            h.started,
-            h.part,
-            h.status
-        );
+        let facts =
+            export::header_facts(&tape.header).map(|(name, value)| format!("{name} {value}"));
+        println!("session {} · {}", tape.header.session, facts.join(" · "));
     }
     for event in timeline::events(&tape) {
         if json {

@@ -14,7 +14,7 @@ pub mod stdio;
 use serde_json::Value;
 
 use crate::tape::pairs::{exchanges, subject};
-use crate::tape::{Direction, Tape};
+use crate::tape::{Direction, Entry, Tape};
 use diff::differences;
 use http::HttpLink;
 use stdio::StdioLink;
@@ -111,33 +111,18 @@ fn replay(tape: &Tape, link: &mut Link, ignore: &[String]) -> Result<(usize, usi
             .iter()
             .rfind(|m| m.get("id") == entry.id() && m.get("method").is_none());
         let Some(recorded) = recorded else {
-            println!(
-                "? #{} {} (line {}): no answer on the tape, not compared",
-                id_text(entry.id()),
-                subject(&entry.msg),
-                entry.line_no
-            );
+            println!("? {}: no answer on the tape, not compared", heading(entry));
             continue;
         };
         let Some(live) = live else {
             differing += 1;
-            println!(
-                "≠ #{} {} (line {}): no answer from the server",
-                id_text(entry.id()),
-                subject(&entry.msg),
-                entry.line_no
-            );
+            println!("≠ {}: no answer from the server", heading(entry));
             continue;
         };
         let found = differences(&recorded.msg, live, ignore);
         if !found.is_empty() {
             differing += 1;
-            println!(
-                "≠ #{} {} (line {})",
-                id_text(entry.id()),
-                subject(&entry.msg),
-                entry.line_no
-            );
+            println!("≠ {}", heading(entry));
             for d in found {
                 println!(
                     "    {}: recorded {} · live {}",
@@ -151,8 +136,10 @@ fn replay(tape: &Tape, link: &mut Link, ignore: &[String]) -> Result<(usize, usi
     Ok((requests, differing))
 }
 
-fn id_text(id: Option<&Value>) -> String {
-    id.map(Value::to_string).unwrap_or_default()
+/// `#2 tools/call echo (line 5)`: which recorded request.
+fn heading(entry: &Entry) -> String {
+    let id = entry.id().map(Value::to_string).unwrap_or_default();
+    format!("#{id} {} (line {})", subject(&entry.msg), entry.line_no)
 }
 
 fn shown(value: Option<&Value>) -> String {

@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::format::Direction;
+use super::format::{Direction, Header};
 use super::pairs::{exchanges, subject, Pair};
 use super::read::Tape;
 use super::timeline::{events, text_line};
@@ -88,20 +88,30 @@ fn har_entry(pair: &Pair<'_>, url: &str) -> Value {
     })
 }
 
+/// The header's facts for people, in order: route, upstream, transport, protocol, started,
+/// part, status.
+pub fn header_facts(h: &Header) -> [(&'static str, String); 7] {
+    [
+        ("route", h.route.clone()),
+        ("upstream", h.upstream.clone()),
+        ("transport", h.transport.clone()),
+        (
+            "protocol",
+            h.protocol_version.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("started", h.started.clone()),
+        ("part", h.part.to_string()),
+        ("status", format!("{:?}", h.status).to_lowercase()),
+    ]
+}
+
 /// A Markdown document: the header as a table, then the timeline with each message in full.
 pub fn markdown(tape: &Tape) -> String {
-    let h = &tape.header;
-    let mut out = format!(
-        "# Tape {}\n\n| | |\n|---|---|\n| route | {} |\n| upstream | {} |\n| transport | {} |\n| protocol | {} |\n| started | {} |\n| part | {} |\n| status | {:?} |\n\n## Messages\n",
-        h.session,
-        h.route,
-        h.upstream,
-        h.transport,
-        h.protocol_version.as_deref().unwrap_or("-"),
-        h.started,
-        h.part,
-        h.status,
-    );
+    let mut out = format!("# Tape {}\n\n| | |\n|---|---|\n", tape.header.session);
+    for (name, value) in header_facts(&tape.header) {
+        out.push_str(&format!("| {name} | {value} |\n"));
+    }
+    out.push_str("\n## Messages\n");
     for (event, entry) in events(tape).iter().zip(&tape.entries) {
         let body = match &entry.raw {
             Some(raw) => raw.clone(),

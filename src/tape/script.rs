@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::format::Direction;
 use super::pairs::exchanges;
-use super::read::Tape;
+use super::read::{Entry, Tape};
 
 /// JSON-RPC error code of a request no recorded one matches (implementation-defined range).
 pub const NO_MATCH: i64 = -32000;
@@ -77,16 +77,7 @@ impl Script {
                     .cloned()
                     .unwrap_or(Value::Null);
                 let method = pair.request.method().unwrap_or_default().to_owned();
-                let mut last = pair.request.t_us;
-                let notes = pair
-                    .notes
-                    .iter()
-                    .map(|n| {
-                        let step = (n.t_us.saturating_sub(last), n.msg.clone());
-                        last = n.t_us;
-                        step
-                    })
-                    .collect();
+                let (notes, last) = paced(pair.request.t_us, &pair.notes);
                 Recorded {
                     key: key(&method, &params),
                     method,
@@ -97,16 +88,7 @@ impl Script {
                 }
             })
             .collect();
-        let mut last = tape.started_us();
-        let unsolicited = ex
-            .unsolicited
-            .iter()
-            .map(|n| {
-                let step = (n.t_us.saturating_sub(last), n.msg.clone());
-                last = n.t_us;
-                step
-            })
-            .collect();
+        let (unsolicited, _) = paced(tape.started_us(), &ex.unsolicited);
         Script {
             recorded,
             unsolicited,
@@ -202,6 +184,21 @@ impl Script {
         json!({"jsonrpc": "2.0", "id": request.get("id").cloned().unwrap_or(Value::Null),
                "error": {"code": NO_MATCH, "message": message, "data": data}})
     }
+}
+
+/// `entries` as steps, each with the microseconds since the one before (the first: since
+/// `start`), and the last one's time.
+fn paced(start: u64, entries: &[&Entry]) -> (Vec<Step>, u64) {
+    let mut last = start;
+    let steps = entries
+        .iter()
+        .map(|e| {
+            let step = (e.t_us.saturating_sub(last), e.msg.clone());
+            last = e.t_us;
+            step
+        })
+        .collect();
+    (steps, last)
 }
 
 /// A progress notification carries the client's token; without one it is not sent. Other

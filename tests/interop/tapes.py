@@ -21,17 +21,19 @@ START_US = 1_796_642_280_000_000  # 2026-12-07T11:18:00Z
 class TapeWriter:
     """A tape in memory: `c2s`/`s2c` add messages `at_ms` after the start; `write` saves it."""
 
-    def __init__(self, session: str = "sha256:00112233445566778899aabbccddeeff", part: int = 1) -> None:
+    def __init__(self, session: str = "sha256:00112233445566778899aabbccddeeff", part: int = 1,
+                 start_us: int = START_US) -> None:
+        self.start_us = start_us
         self.header = {
             "shadowcat_tape": 1, "session": session, "route": "default",
             "upstream": "http://127.0.0.1:9000/mcp", "transport": "streamable_http",
             "protocol_version": "2025-06-18", "started": "2026-12-07T11:18:00.000000Z",
-            "started_us": START_US, "shard": 0, "part": part, "status": "complete",
+            "started_us": start_us, "shard": 0, "part": part, "status": "complete",
         }
         self.lines: list[str] = []
 
     def add(self, direction: str, at_ms: float, msg: dict[str, Any]) -> "TapeWriter":
-        line = {"t_us": START_US + int(at_ms * 1000), "dir": direction, "msg": msg}
+        line = {"t_us": self.start_us + int(at_ms * 1000), "dir": direction, "msg": msg}
         self.lines.append(json.dumps(line, separators=(",", ":")))
         return self
 
