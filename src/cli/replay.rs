@@ -36,12 +36,12 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
     /// With --bind: the MCP endpoint path.
-    #[arg(long, value_name = "PATH", default_value = MCP_PATH, requires = "bind")]
+    #[arg(long, value_name = "PATH", default_value = MCP_PATH)]
     pub path: String,
     /// With --bind: play recorded notifications this many times faster (0.5 is half speed; 0
-    /// sends them without pauses).
-    #[arg(long, value_name = "X", default_value_t = 1.0, requires = "bind", value_parser = parse_speed)]
-    pub speed: f64,
+    /// sends them without pauses) [default: 1].
+    #[arg(long, value_name = "X", value_parser = parse_speed)]
+    pub speed: Option<f64>,
     /// Re-send the client side of the tape to this live Streamable HTTP server (http://) and
     /// print every answer that differs from the recorded one; `--target -- CMD ARGS` runs a
     /// stdio server instead.
@@ -49,7 +49,7 @@ pub struct ReplayArgs {
     pub target: Option<String>,
     /// With --target: leave this JSON pointer of every answer out of the comparison, e.g.
     /// /result/content/0/text (repeatable).
-    #[arg(long = "ignore", value_name = "JSON_POINTER", requires = "target")]
+    #[arg(long = "ignore", value_name = "JSON_POINTER")]
     pub ignore: Vec<String>,
     /// Log level (error, warn, info, debug, trace, off) [default: warn].
     #[arg(long, value_name = "FILTER", value_parser = parse_log_level)]
@@ -57,6 +57,24 @@ pub struct ReplayArgs {
     /// With `--target --`: the stdio server's program and arguments.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// The flags of one mode given with the other (clap's `requires` does not see through the mode
+/// group).
+///
+/// # Errors
+/// The flag at fault and its mode.
+pub(super) fn check(args: &ReplayArgs) -> Result<(), String> {
+    if args.bind.is_some() && !args.ignore.is_empty() {
+        return Err("--ignore goes with --target, not --bind".into());
+    }
+    if args.target.is_some() && (args.speed.is_some() || args.path != MCP_PATH) {
+        return Err("--speed and --path go with --bind, not --target".into());
+    }
+    if args.bind.is_some() && !args.command.is_empty() {
+        return Err("a command after -- goes with --target, not --bind".into());
+    }
+    Ok(())
 }
 
 fn parse_speed(text: &str) -> Result<f64, String> {
@@ -104,8 +122,12 @@ pub(super) fn bind_config(args: &ReplayArgs, bind: SocketAddr) -> Result<Config,
     if let Some(d) = config.demo.as_mut() {
         d.replay = Some(ReplaySource {
             tape: args.tape.clone(),
-            speed_millionths: (args.speed * 1e6).round() as u64,
+            speed_millionths: (args.speed.unwrap_or(1.0) * 1e6).round() as u64,
         });
     }
     Ok(config)
 }
+
+#[cfg(test)]
+#[path = "replay_tests.rs"]
+mod tests;

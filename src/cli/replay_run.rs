@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use super::replay::{bind_config, ReplayArgs};
+use super::replay::{bind_config, check, ReplayArgs};
 use crate::replay::{run_target, Target};
 use crate::tape::Tape;
 
@@ -15,6 +15,9 @@ const TROUBLE: u8 = 2;
 
 /// Runs `replay`; `init_logging` sets up logs with a level.
 pub fn run(args: &ReplayArgs, init_logging: fn(&str)) -> ExitCode {
+    if let Err(usage) = check(args) {
+        return trouble(&usage);
+    }
     let tape = match Tape::open(&args.tape) {
         Ok(tape) => tape,
         Err(e) => return trouble(&e.to_string()),

@@ -195,3 +195,7 @@ fn error_status(status: u16, code: i32, message: &str) -> DemoReply {
         allow: None,
     }
 }
+
+#[cfg(test)]
+#[path = "tape_backend_tests.rs"]
+mod tests;
