@@ -20,6 +20,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 mod command;
 mod forward;
 pub mod replay;
+mod replay_bind;
 pub mod replay_run;
 pub mod tape;
 pub mod tape_run;

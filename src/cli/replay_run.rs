@@ -6,7 +6,8 @@
 
 use std::process::ExitCode;
 
-use super::replay::{bind_config, check, ReplayArgs};
+use super::replay::{check, ReplayArgs};
+use super::replay_bind::bind_config;
 use crate::replay::{run_target, Target};
 use crate::tape::Tape;
 

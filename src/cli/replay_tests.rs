@@ -4,6 +4,7 @@
 use clap::Parser;
 
 use super::*;
+use crate::cli::replay_bind::bind_config;
 use crate::cli::{Cli, CliCommand};
 
 fn replay(args: &[&str]) -> Result<ReplayArgs, clap::Error> {
