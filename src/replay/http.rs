@@ -138,12 +138,9 @@ impl HttpLink {
     }
 
     fn exchange(&self, head: &str, body: &[u8]) -> Result<BufReader<TcpStream>, String> {
-        let address = format!(
-            "{}:{}",
-            self.host.trim_start_matches('[').trim_end_matches(']'),
-            self.port
-        );
-        let target = std::net::ToSocketAddrs::to_socket_addrs(&(self.host.as_str(), self.port))
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        let address = format!("{}:{}", self.host, self.port);
+        let target = std::net::ToSocketAddrs::to_socket_addrs(&(host, self.port))
             .map_err(|e| format!("{address}: {e}"))?
             .next()
             .ok_or_else(|| format!("{address}: no address"))?;

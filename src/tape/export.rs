@@ -33,7 +33,13 @@ pub fn jsonl(tape: &Tape) -> String {
 
 /// A HAR 1.2 log: one entry per request and its answer.
 pub fn har(tape: &Tape) -> Value {
-    let url = format!("{} (session {})", tape.header.upstream, tape.header.session);
+    // HAR wants a URL: an HTTP upstream's, else a URN naming the upstream.
+    let upstream = &tape.header.upstream;
+    let url = if upstream.starts_with("http://") || upstream.starts_with("https://") {
+        upstream.clone()
+    } else {
+        format!("urn:shadowcat:upstream:{upstream}")
+    };
     let entries: Vec<Value> = exchanges(&tape.entries)
         .pairs
         .iter()
@@ -43,6 +49,7 @@ pub fn har(tape: &Tape) -> Value {
         "version": "1.2",
         "creator": {"name": "shadowcat", "version": env!("CARGO_PKG_VERSION")},
         "pages": [],
+        "comment": format!("shadowcat tape of session {}", tape.header.session),
         "entries": entries,
     }})
 }
