@@ -1,7 +1,8 @@
 //! `shadowcat replay TAPE --target`: regression testing of an MCP server against a tape. The
 //! client side of the tape (initialize, initialized, then every request and notification in
-//! order, with the recorded ids) goes to the live server; each answer is compared with the
-//! recorded one (`diff.rs`: ids, `_meta`, timestamp-looking values and `--ignore` pointers
+//! order, with the recorded ids, each as it reached the server: changed by an interception rule
+//! when one did, left out when one stopped it) goes to the live server; each answer is compared
+//! with the recorded one (`diff.rs`: ids, `_meta`, timestamp-looking values and `--ignore` pointers
 //! excluded) and every difference printed.
 //!
 //! Layer: above `tape`, beside `cli` (which calls it). Not here: serving a tape (`--bind`: the
@@ -97,8 +98,12 @@ fn replay(tape: &Tape, link: &mut Link, ignore: &[String]) -> Result<(usize, usi
         .filter(|e| e.dir == Direction::ClientToServer && e.raw.is_none() && e.method().is_some());
     let (mut requests, mut differing) = (0, 0);
     for entry in client {
+        // What reached the server (a rule may have changed or stopped it).
+        let Some(sent) = entry.went_on() else {
+            continue;
+        };
         let received = link
-            .send(&entry.msg)
+            .send(sent)
             .map_err(|e| format!("{} (line {}): {e}", subject(&entry.msg), entry.line_no))?;
         if !entry.is_request() {
             continue;

@@ -24,6 +24,9 @@ pub struct Entry {
     pub msg: Value,
     /// The bytes of a message that was not valid JSON.
     pub raw: Option<String>,
+    /// What went on when an interception rule changed the message: `Some(None)` when a rule
+    /// stopped it (blocked, or answered itself), absent when it went on as it arrived.
+    pub forwarded: Option<Option<Value>>,
     /// The line's length in bytes (without its `\n`).
     pub bytes: usize,
     /// The HTTP facts.
@@ -39,6 +42,15 @@ impl Entry {
     /// The message's `id`, when it has one (requests and answers).
     pub fn id(&self) -> Option<&Value> {
         self.msg.get("id").filter(|id| !id.is_null())
+    }
+
+    /// What went on past the proxy: the message as a rule changed it, `None` when a rule
+    /// stopped it, else the message as it arrived.
+    pub fn went_on(&self) -> Option<&Value> {
+        match &self.forwarded {
+            Some(changed) => changed.as_ref(),
+            None => Some(&self.msg),
+        }
     }
 
     /// A request: a method and an id.
@@ -237,7 +249,15 @@ fn parse_line(line: &[u8], line_no: usize) -> Result<Option<Entry>, String> {
         None if parsed.raw.is_some() => Value::Null,
         None => return Err("neither \"msg\" nor \"raw\"".into()),
     };
+    let forwarded = match &parsed.forwarded {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(raw)) => Some(Some(
+            serde_json::from_str(raw.get()).map_err(|e| format!("bad forwarded: {e}"))?,
+        )),
+    };
     Ok(Some(Entry {
+        forwarded,
         line_no,
         t_us: parsed.t_us,
         dir: parsed.dir,

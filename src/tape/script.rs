@@ -1,7 +1,9 @@
 //! A tape as a replay script: the client's recorded requests, each with the answer and the
 //! notifications the server sent for it, matched against a live client's requests by method and
 //! canonical params (keys sorted, `params._meta` left out; `initialize` by method alone), then
-//! by order among equals. Pure: the server that plays it adds transport, sessions and clocks.
+//! by order among equals. The server's messages are played as the client got them (`forwarded`
+//! when an interception rule changed one; one a rule stopped is left out). Pure: the server
+//! that plays it adds transport, sessions and clocks.
 //!
 //! Not here: pairing (`pairs.rs`), HTTP (the demo module's tape backend).
 
@@ -82,7 +84,7 @@ impl Script {
                     key: key(&method, &params),
                     method,
                     params,
-                    answer: pair.answer.map(|a| a.msg.clone()),
+                    answer: pair.answer.and_then(|a| a.went_on().cloned()),
                     notes,
                     answer_after_us: pair.answer.map_or(0, |a| a.t_us.saturating_sub(last)),
                 }
@@ -192,10 +194,10 @@ fn paced(start: u64, entries: &[&Entry]) -> (Vec<Step>, u64) {
     let mut last = start;
     let steps = entries
         .iter()
-        .map(|e| {
-            let step = (e.t_us.saturating_sub(last), e.msg.clone());
+        .filter_map(|e| {
+            let step = (e.t_us.saturating_sub(last), e.went_on()?.clone());
             last = e.t_us;
-            step
+            Some(step)
         })
         .collect();
     (steps, last)
@@ -268,16 +270,6 @@ fn distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
-}
-
-/// The client side of `tape`, in order: what `replay --target` sends (requests and
-/// notifications the client sent).
-pub fn client_messages(tape: &Tape) -> Vec<&Value> {
-    tape.entries
-        .iter()
-        .filter(|e| e.dir == Direction::ClientToServer && e.raw.is_none() && e.method().is_some())
-        .map(|e| &e.msg)
-        .collect()
 }
 
 #[cfg(test)]

@@ -72,3 +72,21 @@ fn canonical_sorts_keys_at_every_depth() {
         r#"{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}"#
     );
 }
+
+#[test]
+fn answers_play_as_the_client_got_them() {
+    let changed = r#"{"t_us":20,"dir":"s2c","msg":{"jsonrpc":"2.0","id":7,"result":{"v":"server"}},"forwarded":{"jsonrpc":"2.0","id":7,"result":{"v":"rule"}}}"#;
+    let text = format!(
+        "{}\n{}\n{changed}\n",
+        fixture::header("sha256:00", 0, 1),
+        fixture::line(10, "c2s", r#"{"jsonrpc":"2.0","id":7,"method":"x"}"#)
+    );
+    let tape = Tape::parse(Path::new("t"), text.as_bytes()).unwrap();
+    assert_eq!(tape.entries[1].msg["result"]["v"], "server");
+    let Reply::Recorded { answer, .. } =
+        Script::new(&tape).reply(&mut Cursor::default(), &json!({"id":1,"method":"x"}))
+    else {
+        panic!("no match");
+    };
+    assert_eq!(answer.1["result"]["v"], "rule");
+}

@@ -65,6 +65,11 @@ fn event(entry: &Entry, start: u64) -> Event {
     } else {
         ("answer", result_summary(msg.get("result")))
     };
+    let summary = match &entry.forwarded {
+        None => summary,
+        Some(Some(_)) => format!("[changed by a rule] {summary}"),
+        Some(None) => format!("[stopped by a rule] {summary}"),
+    };
     Event {
         t_ms: entry.t_us.saturating_sub(start) as f64 / 1000.0,
         dir: entry.dir,
