@@ -68,19 +68,17 @@ pub fn run_target(tape: &Tape, target: &Target, ignore: &[String]) -> Result<boo
     let result = replay(tape, &mut link, ignore);
     link.close();
     let (requests, differing) = result?;
-    println!(
-        "{requests} request(s) replayed: {} {}",
-        if differing == 0 {
-            "all answers equal the tape".to_owned()
-        } else {
-            format!("{differing} answer(s) differ")
-        },
-        if ignore.is_empty() {
-            String::new()
-        } else {
-            format!("(ignoring {})", ignore.join(", "))
-        }
-    );
+    let verdict = if differing == 0 {
+        "all answers equal the tape".to_owned()
+    } else {
+        format!("{differing} answer(s) differ")
+    };
+    let ignoring = if ignore.is_empty() {
+        String::new()
+    } else {
+        format!(" (ignoring {})", ignore.join(", "))
+    };
+    println!("{requests} request(s) replayed: {verdict}{ignoring}");
     Ok(differing == 0)
 }
 

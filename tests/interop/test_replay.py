@@ -196,3 +196,54 @@ def test_target_unreachable_server_exits_2(shadowcat_bin: Path, demo_tape: Path)
     run = replay_target(shadowcat_bin, demo_tape, f"http://{harness.LOOPBACK_HOST}:{harness.dead_port()}/mcp")
     assert run.returncode == 2, run.stdout + run.stderr
     assert "shadowcat replay: initialize" in run.stderr
+
+
+# --- record, then replay -------------------------------------------------------------------------
+
+async def demo_calls(url: str, transport: str) -> dict[str, Any]:
+    """The same calls on any demo-like server: tools, echo, add, slow with progress, a resource."""
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    streams = streamable_http_client(url) if transport == "streamable" else sse_client(url)
+    async with streams as pair:
+        async with ClientSession(pair[0], pair[1]) as session:
+            seen: dict[str, Any] = {"server": (await session.initialize()).serverInfo.name}
+            seen["tools"] = [t.name for t in (await session.list_tools()).tools]
+            seen["echo"] = (await session.call_tool("echo", {"message": "hi"})).content[0].text
+            seen["add"] = (await session.call_tool("add", {"a": 2, "b": 3})).structuredContent
+            slow = await session.call_tool("slow", {"steps": 3, "delay_ms": 20}, progress_callback=on_progress)
+            seen["slow"] = slow.content[0].text
+            seen["progress"] = progress
+            seen["readme"] = (await session.read_resource("demo://readme")).contents[0].text
+            return seen
+
+
+def test_a_recorded_session_replays_with_the_same_results(shadowcat_bin: Path, tmp_path: Path) -> None:
+    """Record the Python SDK client through `demo --record` (the recorder of issue 11), then the
+    same calls against `replay --bind` of that tape, over both transports, give the same results."""
+    help_text = subprocess.run([str(shadowcat_bin), "demo", "--help"], capture_output=True, text=True).stdout
+    if "--record" not in help_text:
+        pytest.skip("this build has no recorder (`demo --record`) yet")
+    tapes = tmp_path / "tapes"
+    demo = harness.start_listening("demo", [shadowcat_bin, "demo", "--bind", f"{harness.LOOPBACK_HOST}:0",
+                                            "--record", tapes], ["proxy"])
+    try:
+        recorded = asyncio.run(asyncio.wait_for(demo_calls(demo.url, "streamable"), 60))
+    finally:
+        demo.stop()
+    [tape] = sorted(tapes.rglob("*.tape.jsonl"))
+    verify = subprocess.run([str(shadowcat_bin), "tape", "verify", str(tape)], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    process = harness.ManagedProcess("replay", [str(shadowcat_bin), "replay", str(tape), "--bind",
+                                                f"{harness.LOOPBACK_HOST}:0", "--speed", "0"])
+    try:
+        urls = harness.wait_shadowcat_ready(process, ["proxy", "proxy-sse"])
+        for transport, url in (("streamable", urls["proxy"]), ("sse", urls["proxy-sse"])):
+            replayed = asyncio.run(asyncio.wait_for(demo_calls(url, transport), 60))
+            assert replayed == recorded, transport
+    finally:
+        process.stop()
+    assert recorded["progress"] == [1, 2, 3]
