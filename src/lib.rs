@@ -5,10 +5,12 @@
 //! (`mcp`), map the session (`session`) and forward the original bytes over a pooled
 //! connection (`upstream`), and `proxy::relay` streams the answer back. `app` starts the
 //! shards (crate `shards`), `admin` serves metrics, `demo` is the built-in MCP server, `forward`
-//! relays a stdio client, `cli` turns the command line into what `main` runs.
+//! relays a stdio client, `tape` reads recorded sessions, `replay` re-sends one to a live
+//! server, `cli` turns the command line into what `main` runs.
 //!
-//! Layers, each importing only those below it: `http`, `mcp`, `config`; `session`, `upstream`;
-//! `pipeline`; `proxy`; `admin`, `demo`, `forward`; `cli`, `app` (see docs/architecture.md).
+//! Layers, each importing only those below it: `http`, `mcp`, `config`, `tape`; `session`,
+//! `upstream`; `pipeline`; `proxy`; `admin`, `demo`, `forward`, `replay`; `cli`, `app` (see
+//! docs/architecture.md).
 //!
 //! Not here: the runtime itself (crate `shards`).
 
@@ -24,6 +26,7 @@ pub mod http;
 pub mod mcp;
 pub mod pipeline;
 pub mod proxy;
+pub mod replay;
 pub mod session;
 pub mod tape;
 pub mod tls;

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
+        Command::Tape(command) => return cli::tape_run::run(&command),
+        Command::Replay(args) => return cli::replay_run::run(&args, init_logging),
         Command::ConfigCheck(path) => {
             return match config::load(&path) {
                 Ok(config) => {

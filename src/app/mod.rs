@@ -93,7 +93,10 @@ pub fn run_proxy(config: Config) -> Result<(), AppError> {
     let (binds, config) = (running.binds(), running.config());
     if let Some(d) = binds.demo {
         let path = config.demo.as_ref().map_or("/mcp", |d| d.path.as_str());
-        lines.push(format!("listening demo http://{d}{path}"));
+        // `replay --bind` serves its tape where the demo server would be.
+        let replay = config.demo.as_ref().is_some_and(|d| d.replay.is_some());
+        let name = if replay { "tape" } else { "demo" };
+        lines.push(format!("listening {name} http://{d}{path}"));
     }
     for (addr, l) in binds.listeners.iter().zip(&config.listeners) {
         let scheme = if l.tls.is_some() { "https" } else { "http" };
@@ -113,6 +116,7 @@ pub fn run_proxy(config: Config) -> Result<(), AppError> {
     let hint = config
         .demo
         .as_ref()
+        .filter(|d| d.replay.is_none())
         .and(binds.listeners.first())
         .map(|addr| {
             let route = config.listeners.first().and_then(|l| l.routes.first());

@@ -150,7 +150,11 @@ fn start_demo(
     let addr = binds
         .demo
         .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
-    let svc = Rc::new(DemoService::new(sse, binds.demo_secret, path, addr));
+    let mut svc = DemoService::new(sse, binds.demo_secret, path, addr);
+    if let Some(source) = state.config.demo.as_ref().and_then(|d| d.replay.as_ref()) {
+        svc = svc.replaying(source);
+    }
+    let svc = Rc::new(svc);
     let serving = glommio::spawn_local(crate::demo::server::accept_loop(listener, svc.clone()));
     svc.set_announce(crate::demo::server::announcer(state.mesh.clone()));
     (svc, serving)

@@ -41,6 +41,10 @@ pub enum Command {
     ConfigCheck(PathBuf),
     /// Relay a stdio client to a target (`forward`).
     Forward(Box<ForwardConfig>),
+    /// Read tapes (`tape …`).
+    Tape(super::tape::TapeCommand),
+    /// Play a tape (`replay`).
+    Replay(Box<super::replay::ReplayArgs>),
 }
 
 /// Turns the parsed command line into what `main` runs. `run` reads and resolves its file here
@@ -79,6 +83,8 @@ pub fn from_cli(cli: &Cli) -> Result<Command, Error> {
         CliCommand::Forward(args) => super::forward::forward_config(args)
             .map(|config| Command::Forward(Box::new(config)))
             .map_err(|error| error.with_origin(CLI_ORIGIN)),
+        CliCommand::Tape(command) => Ok(Command::Tape(command.clone())),
+        CliCommand::Replay(args) => Ok(Command::Replay(Box::new(args.clone()))),
     }
 }
 

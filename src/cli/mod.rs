@@ -19,6 +19,11 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 
 mod command;
 mod forward;
+pub mod replay;
+mod replay_bind;
+pub mod replay_run;
+pub mod tape;
+pub mod tape_run;
 mod upstream_oauth;
 
 pub use command::{from_cli, Command};
@@ -59,6 +64,13 @@ pub enum CliCommand {
     /// Connect a stdio MCP client (an IDE that launches this command) to a Streamable HTTP
     /// server (--target URL) or to a stdio server run as a child (-- CMD ARGS...).
     Forward(ForwardArgs),
+    /// Read recorded sessions (tapes, see --record): list, show, export, stats, verify,
+    /// repair, delete.
+    #[command(subcommand)]
+    Tape(tape::TapeCommand),
+    /// Play a tape: serve it as an MCP server (--bind ADDR), or re-send its client side to a
+    /// live server and diff the answers (--target URL, or --target -- CMD ARGS).
+    Replay(replay::ReplayArgs),
 }
 
 /// `shadowcat config ...`.

@@ -70,9 +70,9 @@ pub use ids::{ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId, MAX_ROUTES
 pub use listener_tls::reload_listener_tls;
 pub use model::{
     AuditConfig, Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig,
-    ListenerTls, LogConfig, RouteConfig, RouteEra, RuntimeConfig, SessionsConfig, StdioMode,
-    StdioUpstream, TimeoutsConfig, UpstreamConfig, UpstreamEra, UpstreamTransport, UpstreamTrust,
-    UpstreamUrl,
+    ListenerTls, LogConfig, ReplaySource, RouteConfig, RouteEra, RuntimeConfig, SessionsConfig,
+    StdioMode, StdioUpstream, TimeoutsConfig, UpstreamConfig, UpstreamEra, UpstreamTransport,
+    UpstreamTrust, UpstreamUrl,
 };
 pub use policy::{Action, Policy, Subject};
 pub use print::{io_name, to_toml};

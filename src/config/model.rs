@@ -478,6 +478,17 @@ pub struct DemoConfig {
     pub sse: bool,
     /// Its MCP endpoint path.
     pub path: String,
+    /// Serve this tape instead of the demo tools (`shadowcat replay TAPE --bind`; no TOML key).
+    pub replay: Option<ReplaySource>,
+}
+
+/// The tape `shadowcat replay --bind` serves, and how fast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaySource {
+    /// The tape file.
+    pub tape: std::path::PathBuf,
+    /// `--speed` in millionths: recorded pauses are divided by it; 0 plays without pauses.
+    pub speed_millionths: u64,
 }
 
 /// `[log]`: logging.

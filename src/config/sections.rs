@@ -66,6 +66,7 @@ pub(super) fn resolve_demo(raw: &RawDemo) -> Result<DemoConfig, Error> {
         )?,
         sse: raw.sse.unwrap_or(false),
         path: route_path("demo.path", raw.path.as_deref().unwrap_or(d::MCP_PATH))?,
+        replay: None,
     })
 }
 

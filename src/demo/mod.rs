@@ -31,6 +31,7 @@ mod reply;
 pub mod server;
 mod session_id;
 pub mod stdio;
+mod tape_backend;
 mod tools;
 
 use std::fmt;

@@ -21,6 +21,7 @@ use shards::gate::Gate;
 use shards::latch::Latch;
 use shards::timeout::within;
 
+use super::tape_backend::TapeBackend;
 use super::{DemoMcp, DemoOptions, DemoReply, PostRequest, SseStep};
 
 /// How long an idle keep-alive connection to the demo server stays open.
@@ -33,9 +34,15 @@ const MAX_REMEMBERED_DELETIONS: usize = 100_000;
 /// Tells the other shards that a session was deleted here.
 pub type Announce = Box<dyn Fn(&str)>;
 
+/// What answers the requests: the demo tools, or a tape (`shadowcat replay --bind`).
+enum Backend {
+    Demo(DemoMcp),
+    Tape(TapeBackend),
+}
+
 /// One shard's demo server.
 pub struct DemoService {
-    mcp: DemoMcp,
+    backend: Backend,
     path: String,
     limits: Limits,
     /// Fired to stop accepting and end idle connections.
@@ -71,7 +78,7 @@ impl DemoService {
             .then(|| crate::config::local_hosts(bind));
         DemoService {
             allowed_hosts,
-            mcp: DemoMcp::new(DemoOptions { sse, secret }),
+            backend: Backend::Demo(DemoMcp::new(DemoOptions { sse, secret })),
             path: path.to_owned(),
             limits: Limits::default(),
             shutdown: Latch::default(),
@@ -91,6 +98,33 @@ impl DemoService {
                 left = self.inflight.inside(),
                 "demo server: answers still running after the shutdown grace"
             );
+        }
+    }
+
+    /// The same service answering from the tape of `source` instead of the demo tools.
+    pub fn replaying(mut self, source: &crate::config::ReplaySource) -> DemoService {
+        self.backend = Backend::Tape(TapeBackend::new(source));
+        self
+    }
+
+    fn post(&self, request: PostRequest<'_>) -> DemoReply {
+        match &self.backend {
+            Backend::Demo(mcp) => mcp.post(request),
+            Backend::Tape(tape) => tape.post(request.session_id, request.body),
+        }
+    }
+
+    fn get(&self, session: Option<&[u8]>) -> DemoReply {
+        match &self.backend {
+            Backend::Demo(mcp) => mcp.get(session),
+            Backend::Tape(tape) => tape.get(session),
+        }
+    }
+
+    fn delete(&self, session: Option<&[u8]>) -> DemoReply {
+        match &self.backend {
+            Backend::Demo(mcp) => mcp.delete(session),
+            Backend::Tape(tape) => tape.delete(session),
         }
     }
 
@@ -260,7 +294,7 @@ async fn reply_to(
                 {
                     return None;
                 }
-                svc.mcp.post(PostRequest {
+                svc.post(PostRequest {
                     session_id: head.header("mcp-session-id"),
                     protocol_version: head.header("mcp-protocol-version"),
                     accept: head.header("accept"),
@@ -268,9 +302,9 @@ async fn reply_to(
                     body,
                 })
             }
-            Method::Get => svc.mcp.get(head.header("mcp-session-id")),
+            Method::Get => svc.get(head.header("mcp-session-id")),
             Method::Delete => {
-                let reply = svc.mcp.delete(session);
+                let reply = svc.delete(session);
                 if matches!(reply, DemoReply::Status { status: 200, .. }) {
                     svc.forget(session);
                 }
