@@ -26,6 +26,7 @@ pub mod http;
 pub mod mcp;
 pub mod pipeline;
 pub mod proxy;
+pub mod record;
 pub mod replay;
 pub mod session;
 pub mod tape;

@@ -20,4 +20,4 @@ mod record;
 pub mod scope;
 
 pub use log::{AuditLog, Flushed};
-pub use record::{Outcome, Record, RuleRef};
+pub use record::{session_hash, Outcome, Record, RuleRef};

@@ -279,7 +279,7 @@ pub(crate) fn apply_runtime_args(raw: &mut RawConfig, args: &RuntimeArgs) {
     }
 }
 
-/// Applies `--io` and `--buffer-pool-memory` over what `raw` says: flags win.
+/// Applies `--io`, `--buffer-pool-memory` and `--record` over what `raw` says: flags win.
 pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
     if let Some(io) = &args.io {
         raw.runtime.io = Some(io.clone());
@@ -287,14 +287,18 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
     if let Some(bytes) = args.buffer_pool_memory {
         raw.runtime.buffer_pool_memory = Some(RawSize::Bytes(bytes));
     }
+    if let Some(dir) = &args.record {
+        raw.recording.get_or_insert_with(Default::default).dir = Some(dir.clone());
+    }
 }
 
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 53] = [
+    const FLAGS: [(&str, &str); 54] = [
         ("listeners.main.bind", "--bind"),
         ("audit.file", "--audit-log"),
+        ("recording.dir", "--record"),
         ("listeners.main.routes[0].rate_limit.rate", "--rate-limit"),
         (
             "listeners.main.routes[0].rate_limit.burst",

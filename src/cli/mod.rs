@@ -119,7 +119,7 @@ pub struct RuntimeArgs {
 }
 
 /// The flags of the commands that run the proxy (`demo`, `reverse`, `run`) about its shards'
-/// I/O: the socket path and the idle buffer pool.
+/// I/O: the socket path, the idle buffer pool, and session recording.
 #[derive(Debug, Clone, Default, Args)]
 pub struct IoArgs {
     /// Socket I/O path of the proxy's connections: "uring" (one io_uring per shard:
@@ -133,6 +133,11 @@ pub struct IoArgs {
     /// nothing) [default: 8MiB].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub buffer_pool_memory: Option<u64>,
+    /// Record every client session, both directions, as one tape file per session under DIR
+    /// (JSON Lines, docs/tapes.md); credentials are never written. Overrides `[recording]
+    /// dir`; TOML `[recording]` sets redaction, fsync, rotation and retention.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<String>,
 }
 
 /// The proxy listener flags `demo` and `reverse` share.

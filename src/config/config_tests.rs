@@ -44,6 +44,7 @@ fn minimal_file_gets_every_default() {
             auth: None,
             policy: None,
             rate_limit: None,
+            record: false,
         }]
     );
     assert_eq!(listener.allowed_hosts, ["localhost", "127.0.0.1", "[::1]"]);

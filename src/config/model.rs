@@ -53,6 +53,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The audit log (`[audit]`, `--audit-log`), when enabled.
     pub audit: Option<AuditConfig>,
+    /// Session recording (`[recording]`, `--record`), when enabled.
+    pub recording: Option<super::recording::RecordingConfig>,
     /// Seals `requestState` handles; set by `app::start` (`None` until then: no handle is
     /// issued or accepted without it).
     pub seal_key: Option<SealKey>,
@@ -200,6 +202,8 @@ pub struct RouteConfig {
     pub policy: Option<Policy>,
     /// Requests admitted per principal (`rate_limit`); `None`: unlimited.
     pub rate_limit: Option<RateLimit>,
+    /// Its sessions are recorded (`[recording]` is set and the route did not opt out).
+    pub record: bool,
 }
 
 /// The legacy HTTP+SSE endpoints of a route (`legacy_sse = true`).

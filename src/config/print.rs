@@ -98,6 +98,7 @@ fn raw_route(config: &Config, route: &RouteConfig) -> RawRoute {
             .as_ref()
             .map(|p| p.parts().1.as_str().to_owned()),
         rate_limit: route.rate_limit.as_ref().map(|r| r.to_raw()),
+        record: config.recording.is_some().then_some(route.record),
     }
 }
 
@@ -155,6 +156,10 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
             level: Some(config.log.level.clone()),
         },
         audit: config.audit.as_ref().map(super::audit::raw_audit),
+        recording: config
+            .recording
+            .as_ref()
+            .map(super::recording::raw_recording),
     }
 }
 

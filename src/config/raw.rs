@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use super::rate_limit::RawRateLimit;
+pub use super::recording::RawRecording;
 
 /// A whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -46,6 +47,9 @@ pub struct RawConfig {
     /// The audit log (`[audit]`); present means enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<RawAudit>,
+    /// Session recording (`[recording]`); present means enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RawRecording>,
 }
 
 /// `[audit]` as written.
@@ -167,6 +171,9 @@ pub struct RawRoute {
     /// Requests admitted per principal (`[listeners.NAME.routes.rate_limit]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RawRateLimit>,
+    /// Record this route's sessions when `[recording]` is set [default: true].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<bool>,
 }
 
 /// One rule, as written (`[[listeners.NAME.routes.policy]]`).

@@ -59,6 +59,8 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
     let level = raw.log.level.as_deref().unwrap_or(d::LOG_LEVEL);
     let level =
         parse_log_level(level).map_err(|allowed| invalid_str("log.level", level, allowed))?;
+    let recording = super::recording::resolve_recording(raw.recording.as_ref())?;
+    let listeners = super::recording::routes_recorded(raw, listeners, recording.is_some())?;
     Ok(Config {
         runtime,
         listeners,
@@ -71,6 +73,7 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
         demo,
         log: LogConfig { level },
         audit: super::audit::resolve_audit(raw.audit.as_ref())?,
+        recording,
         seal_key: None,
     })
 }
@@ -311,6 +314,7 @@ fn resolve_route(
         auth,
         policy,
         rate_limit,
+        record: route.record.unwrap_or(true),
     })
 }
 

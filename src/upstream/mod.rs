@@ -19,4 +19,4 @@ pub(crate) mod refresh;
 pub mod runtime;
 pub mod stdio;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;

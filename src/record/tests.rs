@@ -1,0 +1,207 @@
+//! The recorder and its writer on a real glommio executor and real files: header and lines,
+//! the status rewritten in place, rotation into parts, dropped lines, a write error.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{Fsync, RecordingConfig};
+use crate::session::SessionId;
+use crate::tape::format::{Direction, Header, Line, Status};
+
+use super::{Http, Recorder, TapeInfo, Writer};
+
+fn run<T>(fut: impl std::future::Future<Output = T>) -> T {
+    crate::upstream::test_support::run(fut)
+}
+
+/// A directory of its own, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("shadowcat-rec-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn config(dir: &Path) -> RecordingConfig {
+    RecordingConfig {
+        dir: dir.to_path_buf(),
+        redact: vec!["/params/arguments/password".into()],
+        fsync: Fsync::Interval,
+        flush_interval: Duration::from_millis(10),
+        max_size: 0,
+        keep: 0,
+        max_age: None,
+    }
+}
+
+fn info() -> TapeInfo {
+    TapeInfo {
+        session: String::new(),
+        route: "/mcp".into(),
+        upstream: "main".into(),
+        transport: "streamable_http",
+        protocol_version: Some("2025-06-18".into()),
+    }
+}
+
+fn session(n: u8) -> SessionId {
+    SessionId::parse(format!("{:032x}", n).as_bytes()).unwrap()
+}
+
+/// Every tape file under `dir`, sorted, as (header, lines).
+fn tapes(dir: &Path) -> Vec<(PathBuf, Header, Vec<Line>)> {
+    let mut out = Vec::new();
+    for day in std::fs::read_dir(dir).unwrap().flatten() {
+        for file in std::fs::read_dir(day.path()).unwrap().flatten() {
+            let text = std::fs::read_to_string(file.path()).unwrap();
+            assert!(text.ends_with('\n'));
+            let mut lines = text.lines();
+            let header: Header = serde_json::from_str(lines.next().unwrap()).unwrap();
+            let lines = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
+            out.push((file.path(), header, lines));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+const CALL: &[u8] =
+    br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"password":"pw","a":1}}}"#;
+
+#[test]
+fn writes_a_session_then_marks_it_complete() {
+    let dir = TempDir::new("session");
+    run(async {
+        let rec = Recorder::new(&config(&dir.0), 3);
+        let mut writer = Writer::default();
+        // An initialize before its session exists: not written until bound.
+        let tape = rec.unbound(info());
+        rec.record(tape, Direction::ClientToServer, b"{\"id\":0}", true, None);
+        assert_eq!(writer.flush(&rec).await.lines, 0);
+        rec.bind(tape, &session(1));
+        assert_eq!(rec.session_tape(&session(1), info), tape);
+        let http = Http {
+            status: Some(200),
+            content_type: Some("text/event-stream"),
+            event_id: Some(b"7"),
+            ..Http::default()
+        };
+        rec.record(
+            tape,
+            Direction::ServerToClient,
+            b"{\"id\":0,\"result\":{}}\n",
+            false,
+            Some(http),
+        );
+        rec.record(tape, Direction::ClientToServer, CALL, true, None);
+        let done = writer.flush(&rec).await;
+        assert_eq!((done.lines, done.opened, done.write_errors), (3, 1, 0));
+        let (_, header, lines) = tapes(&dir.0).remove(0);
+        assert_eq!(header.status, Status::Recording);
+        assert_eq!((header.shard, header.part), (3, 1));
+        assert_eq!(
+            header.session,
+            crate::audit::session_hash(session(1).as_str())
+        );
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[1].http.as_ref().unwrap().event_id.as_deref(),
+            Some("7")
+        );
+        let redacted = lines[2].msg.as_ref().unwrap().get();
+        assert!(!redacted.contains("pw") && redacted.contains("\"a\":1"));
+        assert_eq!(
+            lines[2].redacted,
+            vec!["/params/arguments/password".to_owned()]
+        );
+        rec.end_session(&session(1));
+        let done = writer.flush(&rec).await;
+        assert_eq!(done.closed, 1);
+        assert!(rec.ids().is_empty());
+        let (_, header, lines) = tapes(&dir.0).remove(0);
+        assert_eq!(header.status, Status::Complete);
+        assert_eq!(lines.len(), 3);
+    });
+}
+
+#[test]
+fn rotates_into_parts() {
+    let dir = TempDir::new("rotate");
+    run(async {
+        let rec = Recorder::new(
+            &RecordingConfig {
+                max_size: 1000,
+                ..config(&dir.0)
+            },
+            0,
+        );
+        let mut writer = Writer::default();
+        let tape = rec.session_tape(&session(2), info);
+        for _ in 0..4 {
+            for _ in 0..3 {
+                rec.record(tape, Direction::ClientToServer, CALL, true, None);
+            }
+            writer.flush(&rec).await;
+        }
+        rec.end(tape);
+        let done = writer.flush(&rec).await;
+        assert_eq!(done.closed, 1);
+        let tapes = tapes(&dir.0);
+        assert!(tapes.len() >= 2, "{}", tapes.len());
+        let parts: Vec<u32> = tapes.iter().map(|t| t.1.part).collect();
+        assert!(parts.contains(&1) && parts.contains(&2));
+        assert!(tapes.iter().all(|t| t.1.status == Status::Complete));
+        assert_eq!(tapes.iter().map(|t| t.2.len()).sum::<usize>(), 12);
+        let second = tapes.iter().find(|t| t.1.part == 2).unwrap();
+        assert!(second.0.to_string_lossy().ends_with(".2.tape.jsonl"));
+    });
+}
+
+#[test]
+fn drops_lines_it_cannot_keep() {
+    let dir = TempDir::new("drop");
+    run(async {
+        let rec = Recorder::new(&config(&dir.0), 0);
+        let tape = rec.session_tape(&session(3), info);
+        let big = format!("{{\"data\":\"{}\"}}", "x".repeat(1 << 20));
+        for _ in 0..(super::MAX_PENDING >> 20) + 3 {
+            rec.record(tape, Direction::ServerToClient, big.as_bytes(), true, None);
+        }
+        assert!(rec.take_counts().dropped >= 2);
+        rec.close();
+        rec.record(tape, Direction::ServerToClient, b"{}", true, None);
+        assert_eq!(rec.take_counts().dropped, 1);
+    });
+}
+
+#[test]
+fn a_write_error_stops_the_tape_only() {
+    let dir = TempDir::new("error");
+    // The tape directory is a file: no tape can be created under it.
+    let blocked = dir.0.join("blocked");
+    std::fs::write(&blocked, b"").unwrap();
+    run(async {
+        let rec = Recorder::new(&config(&blocked), 0);
+        let mut writer = Writer::default();
+        let tape = rec.session_tape(&session(4), info);
+        rec.record(tape, Direction::ClientToServer, CALL, true, None);
+        let done = writer.flush(&rec).await;
+        assert_eq!((done.write_errors, done.dropped, done.lines), (1, 1, 0));
+        // Later lines are dropped at once, and counted.
+        rec.record(tape, Direction::ClientToServer, CALL, true, None);
+        assert_eq!(rec.take_counts().dropped, 1);
+        rec.end(tape);
+        writer.flush(&rec).await;
+        assert!(rec.ids().is_empty());
+    });
+}

@@ -1,0 +1,259 @@
+//! [`Writer`]: the shard's tape files, written through glommio's io_uring file API
+//! (`BufferedFile`, positional writes on the shard's ring). One pass ([`Writer::flush`]) takes
+//! each bound tape's gathered lines and writes them in one call at the file's end: opening the
+//! file with its header first, rotating into a new part past `max_size`, syncing as `fsync`
+//! says, and for an ended tape overwriting the header's status with `complete`. A write error
+//! stops that tape only (status `failed` when that small write still succeeds, one `warn`).
+//!
+//! Not here: gathering lines (recorder.rs), when passes run and the metrics (the proxy).
+//! Crash safety: a batch holds whole lines and is written by one call; a later call starts
+//! where it ended, so a crash can cut only the last line.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use glommio::io::{BufferedFile, OpenOptions};
+
+use crate::config::Fsync;
+use crate::tape::format::Status;
+
+use super::header::{self, status_patch};
+use super::recorder::{Recorder, TapeId};
+
+/// One open tape file.
+#[derive(Debug)]
+struct File {
+    file: BufferedFile,
+    path: PathBuf,
+    /// Where the next line goes.
+    offset: u64,
+    /// The header's length (a part holding only its header is never rotated).
+    header_len: u64,
+    /// Where the header's status value starts.
+    status_at: u64,
+    part: u32,
+    /// Written since the last sync.
+    dirty: bool,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Flushed {
+    /// Lines written.
+    pub lines: u64,
+    /// Bytes written (lines and headers).
+    pub bytes: u64,
+    /// Lines lost: their write failed, or their tape had failed before.
+    pub dropped: u64,
+    /// Writes that failed (each stops its tape).
+    pub write_errors: u64,
+    /// Tape files opened (parts included).
+    pub opened: u64,
+    /// Tape files closed.
+    pub closed: u64,
+    /// Rotations into a new part.
+    pub rotations: u64,
+}
+
+/// The shard's open tape files (owned by its one writer task).
+#[derive(Debug, Default)]
+pub struct Writer {
+    files: HashMap<TapeId, File>,
+    /// The last day directory made (made once, not per file).
+    made_dir: Option<PathBuf>,
+}
+
+impl Writer {
+    /// Writes what every bound tape gathered; finishes the tapes that ended.
+    pub async fn flush(&mut self, rec: &Recorder) -> Flushed {
+        let mut done = Flushed::default();
+        for id in rec.ids() {
+            let Some((bound, ending, failed)) = rec.with(id, |t| (t.bound, t.ending, t.failed))
+            else {
+                continue;
+            };
+            if !bound {
+                continue;
+            }
+            let (batch, lines) = rec.take_pending(id).unwrap_or_default();
+            if failed {
+                done.dropped += lines;
+            } else if !batch.is_empty() {
+                let len = batch.len() as u64;
+                match self.write(rec, id, batch, &mut done).await {
+                    Ok(()) => {
+                        done.lines += lines;
+                        done.bytes += len;
+                    }
+                    Err(e) => {
+                        done.dropped += lines;
+                        self.fail(rec, id, &e, &mut done).await;
+                    }
+                }
+            }
+            if ending {
+                self.finish(rec, id, &mut done).await;
+            }
+        }
+        if rec.config().fsync == Fsync::Interval {
+            self.sync_dirty().await;
+        }
+        done
+    }
+
+    /// Appends `batch` to `id`'s file, opening or rotating it first.
+    async fn write(
+        &mut self,
+        rec: &Recorder,
+        id: TapeId,
+        batch: Vec<u8>,
+        done: &mut Flushed,
+    ) -> io::Result<()> {
+        let max_size = rec.config().max_size;
+        let rotate = self.files.get(&id).is_some_and(|f| {
+            max_size > 0 && f.offset > f.header_len && f.offset + batch.len() as u64 > max_size
+        });
+        if rotate {
+            if let Some(old) = self.files.remove(&id) {
+                let part = old.part + 1;
+                close(old, Status::Complete, rec.config().fsync).await;
+                done.closed += 1;
+                done.rotations += 1;
+                self.open(rec, id, part, done).await?;
+            }
+        } else if !self.files.contains_key(&id) {
+            self.open(rec, id, 1, done).await?;
+        }
+        let Some(file) = self.files.get_mut(&id) else {
+            return Err(io::Error::other("tape file not open"));
+        };
+        let len = batch.len();
+        let written = file
+            .file
+            .write_at(batch, file.offset)
+            .await
+            .map_err(io::Error::from)?;
+        file.offset += written as u64;
+        file.dirty = true;
+        if written < len {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!("short write: {written} of {len} bytes (disk full or file size limit)"),
+            ));
+        }
+        if rec.config().fsync == Fsync::Always {
+            file.file.fdatasync().await.map_err(io::Error::from)?;
+            file.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Opens part `part` of `id`'s tape and writes its header.
+    async fn open(
+        &mut self,
+        rec: &Recorder,
+        id: TapeId,
+        part: u32,
+        done: &mut Flushed,
+    ) -> io::Result<()> {
+        let Some((info, started_us)) = rec.with(id, |t| (t.info.clone(), t.started_us)) else {
+            return Err(io::Error::other("tape closed"));
+        };
+        let path = header::path(&rec.config().dir, started_us, &info.session, part);
+        self.make_dir(&path)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .buffered_open(&path)
+            .await
+            .map_err(io::Error::from)?;
+        let (line, status_at) =
+            header::line(&info, started_us, rec.shard(), part, Status::Recording);
+        let len = line.len();
+        let written = file.write_at(line, 0).await.map_err(io::Error::from)?;
+        done.opened += 1;
+        done.bytes += written as u64;
+        let file = File {
+            file,
+            path,
+            offset: written as u64,
+            header_len: len as u64,
+            status_at: status_at as u64,
+            part,
+            dirty: true,
+        };
+        self.files.insert(id, file);
+        if written < len {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "short write of the header (disk full or file size limit)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Makes the day directory of `path` (once per directory).
+    fn make_dir(&mut self, path: &Path) -> io::Result<()> {
+        let Some(dir) = path.parent() else {
+            return Ok(());
+        };
+        if self.made_dir.as_deref() != Some(dir) {
+            std::fs::create_dir_all(dir)?;
+            self.made_dir = Some(dir.to_path_buf());
+        }
+        Ok(())
+    }
+
+    /// Stops `id`'s tape after a write error: later lines are dropped; its header says
+    /// `failed` when that write still goes through.
+    async fn fail(&mut self, rec: &Recorder, id: TapeId, error: &io::Error, done: &mut Flushed) {
+        done.write_errors += 1;
+        rec.with(id, |t| t.failed = true);
+        let path = self.files.get(&id).map(|f| f.path.display().to_string());
+        tracing::warn!(shard = rec.shard(), tape = path.as_deref().unwrap_or("(not created)"),
+            %error, "cannot write a tape; it stops here (proxying goes on)");
+        if let Some(file) = self.files.remove(&id) {
+            close(file, Status::Failed, rec.config().fsync).await;
+            done.closed += 1;
+        }
+    }
+
+    /// Marks an ended tape complete, closes its file and frees its slot.
+    async fn finish(&mut self, rec: &Recorder, id: TapeId, done: &mut Flushed) {
+        let failed = rec.with(id, |t| t.failed).unwrap_or(false);
+        if let Some(file) = self.files.remove(&id) {
+            let status = if failed {
+                Status::Failed
+            } else {
+                Status::Complete
+            };
+            close(file, status, rec.config().fsync).await;
+            done.closed += 1;
+        }
+        rec.free(id);
+    }
+
+    /// `fdatasync` on every file written since its last sync.
+    async fn sync_dirty(&mut self) {
+        for file in self.files.values_mut().filter(|f| f.dirty) {
+            if file.file.fdatasync().await.is_ok() {
+                file.dirty = false;
+            }
+        }
+    }
+}
+
+/// Overwrites `file`'s header status with `status`, syncs (unless `fsync = "never"`) and
+/// closes it. Errors are ignored: the tape's lines are written already, or it failed.
+async fn close(file: File, status: Status, fsync: Fsync) {
+    let _ = file
+        .file
+        .write_at(status_patch(status), file.status_at)
+        .await;
+    if fsync != Fsync::Never {
+        let _ = file.file.fdatasync().await;
+    }
+    let _ = file.file.close().await;
+}
