@@ -73,6 +73,12 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
             "# TYPE shadowcat_{name} {kind}\nshadowcat_{name} {value}"
         );
     }
+    let tape = |name| general.counter(name).unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "# TYPE shadowcat_tapes_open gauge\nshadowcat_tapes_open {}",
+        tape("tape_files_opened_total").saturating_sub(tape("tape_files_closed_total"))
+    );
     render_uring(&mut out, reports);
     for name in COUNTER_NAMES {
         let _ = writeln!(

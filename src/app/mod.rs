@@ -73,6 +73,14 @@ pub enum AppError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The recording directory cannot be created.
+    #[error("recording.dir: cannot create {path}: {source}")]
+    Recording {
+        /// The directory.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 impl From<shards::Error> for AppError {
@@ -150,6 +158,8 @@ pub fn run_proxy(config: Config) -> Result<(), AppError> {
 pub fn start(mut config: Config) -> Result<Running, AppError> {
     check_commands(&config)?;
     check_audit_log(&config)?;
+    crate::proxy::record::prepare(&config)
+        .map_err(|(path, source)| AppError::Recording { path, source })?;
     warn_insecure_upstreams(&config);
     let key = crate::config::SealKey::random();
     config.seal_key =

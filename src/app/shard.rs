@@ -84,6 +84,10 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     // The audit flusher outlives the drain below: the last requests' lines go out too.
     let audit_stop = Rc::new(shards::latch::Latch::default());
     let audit = glommio::spawn_local(audit::flusher(state.clone(), audit_stop.clone()));
+    let tapes = glommio::spawn_local(crate::proxy::record::writer(
+        state.clone(),
+        audit_stop.clone(),
+    ));
 
     wait_for_signal(shutdown, || {
         for auth in state.authenticators() {
@@ -100,6 +104,7 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     crate::proxy::shutdown::shut_down(&state).await;
     audit_stop.fire();
     audit.await;
+    tapes.await;
     // The embedded demo server goes last: it is the upstream the sessions above were ended on.
     if let Some((svc, serving)) = demo {
         svc.stop(state.config.timeouts.shutdown_grace).await;

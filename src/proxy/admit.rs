@@ -117,5 +117,6 @@ pub(in crate::proxy) fn new_session(
         .insert(id, entry, Instant::now());
     state.metrics.incr(Counter::SessionsCreated);
     crate::audit::scope::note(|record| record.set_session(id.as_str()));
+    crate::record::scope::bind_session(&id);
     Ok(id)
 }

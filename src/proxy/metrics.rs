@@ -84,6 +84,22 @@ pub enum Counter {
     AuditRotations,
     /// Requests refused because `audit.required` is set and lines cannot be written.
     AuditRefused,
+    /// Tape lines written.
+    TapeLines,
+    /// Tape bytes written.
+    TapeBytes,
+    /// Tape writes that failed (each stops its tape).
+    TapeWriteErrors,
+    /// Tape lines lost: the shard's buffer was full, or their tape had stopped.
+    TapeDropped,
+    /// Tape files opened (open tapes = opened − closed).
+    TapeOpened,
+    /// Tape files closed.
+    TapeClosed,
+    /// Tapes continued in a new part (`max_size`).
+    TapeRotations,
+    /// Tape files deleted by retention (`keep`, `max_age`).
+    TapeDeleted,
 }
 
 /// Names of [`Counter`], exported as `shadowcat_<name>`.
@@ -122,6 +138,14 @@ pub const COUNTER_NAMES: &[&str] = &[
     "audit_write_errors_total",
     "audit_rotations_total",
     "audit_refused_total",
+    "tape_lines_total",
+    "tape_bytes_total",
+    "tape_write_errors_total",
+    "tape_lines_dropped_total",
+    "tape_files_opened_total",
+    "tape_files_closed_total",
+    "tape_rotations_total",
+    "tape_files_deleted_total",
 ];
 
 /// Histograms, in the order of [`HISTOGRAM_NAMES`].
@@ -183,7 +207,7 @@ impl ProxyMetrics {
     }
 }
 
-const _: () = assert!(COUNTER_NAMES.len() == Counter::AuditRefused as usize + 1);
+const _: () = assert!(COUNTER_NAMES.len() == Counter::TapeDeleted as usize + 1);
 
 /// Counts one open `subscriptions/listen` stream: opened now, closed on drop (open streams =
 /// opened − closed).

@@ -28,6 +28,7 @@ mod peer;
 mod periodic;
 pub mod post;
 pub mod rates;
+pub mod record;
 pub mod relay;
 mod relay_plan;
 mod relay_rewrite;

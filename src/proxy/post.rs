@@ -70,6 +70,13 @@ pub async fn post(
         &facts,
         &mut found,
     )?;
+    super::record::begin_post(
+        state,
+        (route_id, route, target.upstream),
+        (target.client_session.as_ref(), target.modern),
+        facts.version,
+        &body,
+    );
     if !admit_by_stages(state, stages, &facts)? {
         let shape = ClientShape {
             keep_alive: head.keep_alive(),

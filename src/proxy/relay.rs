@@ -15,6 +15,7 @@ use super::error::ProxyError;
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
 use super::metrics::Counter;
+use super::record::AnswerTap;
 use super::relay_plan::{next_piece, out_framing, send, NotSent, STREAM_WRITE_TIMEOUT};
 pub use super::relay_plan::{until_client_gone, RelayEnd, RelayPlan};
 use super::relay_rewrite::relay_rewritten;
@@ -48,6 +49,7 @@ where
     let mut events = head
         .is_event_stream()
         .then(|| SseParser::new(plan.max_sse_event));
+    let mut tap = AnswerTap::new(head, plan.max_sse_event);
     // A client that stops reading must not pin the upstream connection (or shutdown) forever.
     let write_limit = plan.idle_timeout.unwrap_or(STREAM_WRITE_TIMEOUT);
     if out_framing == OutFraming::Chunked && upstream.buffered().is_empty() {
@@ -68,14 +70,23 @@ where
         match piece {
             Some(Ok(Some(data))) => {
                 let chunked = out_framing == OutFraming::Chunked;
-                if frame_piece(scratch, data, chunked, events.as_mut(), &plan).is_err() {
+                if let (Some(tap), false) = (&mut tap, events.is_some()) {
+                    tap.json(data, reader.is_done());
+                }
+                let events = events.as_mut().map(|parser| (parser, tap.as_ref()));
+                if frame_piece(scratch, data, chunked, events, &plan).is_err() {
                     return RelayEnd::UpstreamBroken;
                 }
                 if !send(client, scratch, write_limit).await {
                     return RelayEnd::ClientGone;
                 }
             }
-            Some(Ok(None)) => break,
+            Some(Ok(None)) => {
+                if let Some(tap) = &mut tap {
+                    tap.end_json();
+                }
+                break;
+            }
             Some(Err(_)) | None => {
                 // Head (and maybe part of the body) is out: the only honest signal left is
                 // closing the client connection without the terminating chunk.
@@ -202,12 +213,12 @@ fn frame_piece(
     out: &mut Vec<u8>,
     data: &[u8],
     chunked: bool,
-    events: Option<&mut SseParser>,
+    events: Option<(&mut SseParser, Option<&AnswerTap>)>,
     plan: &RelayPlan<'_>,
 ) -> Result<(), crate::http::Error> {
-    if let Some(parser) = events {
+    if let Some((parser, tap)) = events {
         plan.metrics
-            .add(Counter::SseEvents, count_events(parser, data)?);
+            .add(Counter::SseEvents, count_events(parser, data, tap)?);
     }
     if chunked {
         crate::http::write_chunk(out, data);
@@ -217,14 +228,24 @@ fn frame_piece(
     Ok(())
 }
 
-/// Feeds one body piece to the stream's parser; returns the events it completed. The parser
-/// enforces the per-event size bound (an oversized event is an error that ends the stream).
-fn count_events(parser: &mut SseParser, mut piece: &[u8]) -> Result<u64, crate::http::Error> {
+/// Feeds one body piece to the stream's parser; returns the events it completed (each noted
+/// on `tap` when the request is recorded). The parser enforces the per-event size bound (an
+/// oversized event is an error that ends the stream).
+fn count_events(
+    parser: &mut SseParser,
+    mut piece: &[u8],
+    tap: Option<&AnswerTap>,
+) -> Result<u64, crate::http::Error> {
     let mut events = 0;
     loop {
         let consumed = match parser.next(piece)? {
             SseStep::NeedMore => return Ok(events),
-            SseStep::Event { consumed, .. } => {
+            SseStep::Event {
+                consumed, event, ..
+            } => {
+                if let Some(tap) = tap {
+                    tap.event(&event, None);
+                }
                 events += 1;
                 consumed
             }

@@ -18,6 +18,7 @@ use crate::http::{
 
 use super::headers::{client_response, OutFraming};
 use super::metrics::Counter;
+use super::record::AnswerTap;
 use super::relay_plan::{
     next_piece, out_framing, send, NotSent, RelayEnd, RelayPlan, STREAM_WRITE_TIMEOUT,
 };
@@ -45,6 +46,7 @@ where
     let write_limit = plan.idle_timeout.unwrap_or(STREAM_WRITE_TIMEOUT);
     let mut body = Vec::new();
     let mut events = SseParser::new(plan.max_sse_event);
+    let tap = AnswerTap::new(head, plan.max_sse_event);
     let chunked = out_framing == OutFraming::Chunked;
     scratch.clear();
     if sse {
@@ -62,7 +64,8 @@ where
         };
         match piece {
             Some(Ok(Some(data))) if sse => {
-                if rewrite_events(&mut events, &mut body, data, chunked, &plan, scratch).is_err() {
+                let sink = (&mut *scratch, tap.as_ref());
+                if rewrite_events(&mut events, &mut body, data, chunked, &plan, sink).is_err() {
                     return RelayEnd::UpstreamBroken;
                 }
                 if !scratch.is_empty() && !send(client, scratch, write_limit).await {
@@ -88,7 +91,13 @@ where
             scratch.extend_from_slice(LAST_CHUNK);
         }
     } else {
-        json_answer(scratch, head, &plan, &body, (out_framing, keep_alive));
+        json_answer(
+            (&mut *scratch, tap.as_ref()),
+            head,
+            &plan,
+            &body,
+            (out_framing, keep_alive),
+        );
     }
     if !scratch.is_empty() && !send(client, scratch, write_limit).await {
         return RelayEnd::ClientGone;
@@ -130,13 +139,16 @@ fn client_framing(head: &ResponseHead, framing: Framing, sse: bool, http11: bool
 /// Writes a JSON answer into `out`: its one message, judged whole, under a head with the
 /// length of what is sent (the upstream's bytes or the rewritten message).
 fn json_answer(
-    out: &mut Vec<u8>,
+    (out, tap): (&mut Vec<u8>, Option<&AnswerTap>),
     head: &ResponseHead,
     plan: &RelayPlan<'_>,
     body: &[u8],
     (framing, keep_alive): (OutFraming, bool),
 ) {
     let changed = plan.stages.response(body);
+    if let Some(tap) = tap.filter(|_| !body.is_empty()) {
+        tap.whole(body, changed.as_deref());
+    }
     let message = changed.as_deref().unwrap_or(body);
     let framing = match framing {
         OutFraming::NoBody => OutFraming::NoBody,
@@ -154,7 +166,7 @@ fn rewrite_events(
     mut piece: &[u8],
     chunked: bool,
     plan: &RelayPlan<'_>,
-    out: &mut Vec<u8>,
+    (out, tap): (&mut Vec<u8>, Option<&AnswerTap>),
 ) -> Result<(), crate::http::Error> {
     let mut block = Vec::new();
     loop {
@@ -167,7 +179,11 @@ fn rewrite_events(
                 event, consumed, ..
             } => {
                 plan.metrics.incr(Counter::SseEvents);
-                let changed = plan.stages.response(event.data).map(|data| {
+                let changed = plan.stages.response(event.data);
+                if let Some(tap) = tap {
+                    tap.event(&event, changed.as_deref());
+                }
+                let changed = changed.map(|data| {
                     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
                     let fields = (event.id.map(text), event.event.map(text), event.retry);
                     (fields, data)

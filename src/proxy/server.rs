@@ -49,11 +49,11 @@ pub async fn accept_loop(state: Rc<ShardState>, listener: ListenerId, socket: Ne
         match state.tls.current(listener) {
             None => {
                 let conn = serve(state.clone(), listener, stream, Vec::new(), None);
-                audit::spawn_connection(&state, conn);
+                super::record::spawn_connection(&state, conn);
             }
             Some(config) => {
                 let handshake = serve_tls(state.clone(), listener, stream, config);
-                audit::spawn_connection(&state, handshake);
+                super::record::spawn_connection(&state, handshake);
             }
         }
     })
@@ -96,7 +96,7 @@ pub fn adopt(
     state.metrics.incr(Counter::HandoffsIn);
     let stream = state.io.stream(fd);
     let peer = super::peer::arrived(peer);
-    audit::spawn_connection(
+    super::record::spawn_connection(
         state,
         serve(state.clone(), listener, stream, buffered, peer),
     );
@@ -139,6 +139,7 @@ pub async fn serve(
         audit::open(&state, &head);
         let keep = handle(&state, (listener, peer.as_ref()), &mut conn, &head).await;
         audit::close(&state);
+        crate::record::scope::end_request();
         if !keep || state.shutdown.is_fired() {
             break;
         }

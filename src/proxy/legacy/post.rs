@@ -66,6 +66,9 @@ pub(super) async fn post(
     let out = live(state, &sid).ok_or_else(not_found)?;
     let (upstream, upstream_session, version) =
         session_of(state, &sid, (route, &principal)).ok_or_else(not_found)?;
+    let on = (state.config.route(route), upstream);
+    crate::proxy::record::begin_session(state, on, &sid, "legacy_sse");
+    crate::record::scope::c2s(&body, true, Some(crate::proxy::record::POST));
     let ctx = RequestCtx::in_session(
         (facts, principal),
         stages.clone(),

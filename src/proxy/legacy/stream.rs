@@ -84,6 +84,8 @@ pub(super) async fn open(
         },
     )?;
     ctx.session = Some(sid);
+    let on = (state.config.route(route), upstream);
+    crate::proxy::record::begin_session(state, on, &sid, "legacy_sse");
     // The stream is the session's client sink: the answers queued for it to the session's
     // `tools/list` requests pass the response side of the route's stages (`deliver`).
     let (out, rx) = LegacyOut::new(ListingWatch::new(ctx.stages.clone()));
@@ -120,6 +122,7 @@ async fn serve(
         let wake = next_wake(state, client, out, rx, deadline).await;
         match wake {
             Wake::Message(Some(message)) => {
+                crate::proxy::record::answer(&message, None, crate::proxy::record::LEGACY_EVENT);
                 push_event(&mut scratch, chunked, "message", &message);
                 // A client that stopped reading blocks this write; its overflowing queue ends
                 // the session, which must not wait for the write timeout.

@@ -181,6 +181,8 @@ pub struct ShardState {
     pub rates: RateState,
     /// The audit log's pending lines on this shard, when `[audit]` is set.
     pub audit: Option<crate::audit::AuditLog>,
+    /// The tapes this shard records, when `[recording]` is set.
+    pub recorder: Option<Rc<crate::record::Recorder>>,
     /// Each TLS listener's current server configuration (replaced on SIGHUP).
     pub tls: Rc<ListenerTlsConfigs>,
     /// Per route: its pipeline stages ([`ShardState::stages`]).
@@ -231,6 +233,10 @@ impl ShardState {
             modern_clients: modern::Translator::default(),
             rates: RateState::default(),
             audit: config.audit.as_ref().map(crate::audit::AuditLog::new),
+            recorder: config
+                .recording
+                .as_ref()
+                .map(|r| Rc::new(crate::record::Recorder::new(r, ctx.id.0))),
             tls: Rc::new(ListenerTlsConfigs::build(&config)),
             open_streams: OpenStreams::default(),
             legacy: RefCell::new(std::collections::HashMap::new()),

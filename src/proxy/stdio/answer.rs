@@ -43,6 +43,18 @@ pub fn staged<'m>(stages: Option<&RouteStages>, message: &'m [u8]) -> std::borro
     }
 }
 
+/// Notes a message written to the client when the request is recorded: `original` as it
+/// came, and `sent` when a stage changed it.
+fn note(original: &[u8], sent: &[u8], content_type: &'static str) {
+    let changed = (sent.as_ptr() != original.as_ptr()).then_some(sent);
+    let http = crate::record::Http {
+        status: Some(200),
+        content_type: Some(content_type),
+        ..crate::record::Http::default()
+    };
+    super::super::record::answer(original, changed, http);
+}
+
 /// What became of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
@@ -189,7 +201,9 @@ pub async fn write_json(
     body: &[u8],
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
+    let original = body;
     let body = staged(shape.stages, body);
+    note(original, &body, "application/json");
     let mut out = state.bufs.lease(body.len() + 256);
     let mut headers: Vec<(&str, &[u8])> = vec![("Content-Type", b"application/json")];
     if let Some(session) = shape.session {
@@ -330,6 +344,11 @@ impl SseOut {
         message: &[u8],
     ) -> Result<(), ProxyError> {
         let changed = self.stages.as_ref().and_then(|s| s.response(message));
+        note(
+            message,
+            changed.as_deref().unwrap_or(message),
+            "text/event-stream",
+        );
         let message = changed.as_deref().unwrap_or(message);
         let mut event = Vec::with_capacity(message.len() + 16);
         write_event(&mut event, None, None, message);

@@ -1,0 +1,330 @@
+//! The proxy's side of recording: which tape a request belongs to (its session's, a new one
+//! for an `initialize`, its connection's for stateless 2026-07-28 traffic), the notes the
+//! transports make of the messages they relay ([`AnswerTap`] for an upstream HTTP answer, JSON
+//! or SSE event by event), and the shard's writer task: batches every `flush_interval` (or
+//! sooner when lines pile up), ends the tapes of sessions that are gone, sweeps retention on
+//! shard 0, counts into the metrics.
+//!
+//! Not here: the tapes, lines and files (crate::record). Cost on a route or shard that does
+//! not record: one `Option` test (and the scope's thread-local read) per note.
+
+use std::future::Future;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use shards::latch::Latch;
+
+use crate::config::{RouteConfig, RouteId, UpstreamId};
+use crate::http::{ResponseHead, SseEvent};
+use crate::mcp::ProtocolVersion;
+use crate::record::{scope, Flushed, Http, Recorder, TapeInfo, Writer};
+use crate::session::SessionId;
+use crate::tape::format::Direction;
+
+use super::metrics::Counter;
+use super::state::ShardState;
+
+/// How often shard 0 applies `keep` and `max_age`.
+const RETENTION_EVERY: Duration = Duration::from_secs(60);
+
+/// The HTTP facts of a client's POST.
+pub(super) const POST: Http<'static> = Http {
+    method: Some("POST"),
+    status: None,
+    content_type: None,
+    event_id: None,
+};
+
+/// The HTTP facts of a message on a legacy HTTP+SSE stream.
+pub(super) const LEGACY_EVENT: Http<'static> = Http {
+    method: None,
+    status: Some(200),
+    content_type: Some("text/event-stream"),
+    event_id: None,
+};
+
+/// Runs a client connection's future as a task, inside its recording scope when the shard
+/// records (and its audit scope when it keeps an audit log).
+pub fn spawn_connection(state: &ShardState, connection: impl Future<Output = ()> + 'static) {
+    match &state.recorder {
+        Some(recorder) => {
+            super::audit::spawn_connection(state, scope::connection(recorder.clone(), connection))
+        }
+        None => super::audit::spawn_connection(state, connection),
+    }
+}
+
+/// What a tape of `route`'s sessions says about them.
+fn info(
+    state: &ShardState,
+    (route, upstream): (&RouteConfig, UpstreamId),
+    transport: &'static str,
+    version: Option<ProtocolVersion>,
+) -> TapeInfo {
+    TapeInfo {
+        session: String::new(),
+        route: route.path.clone(),
+        upstream: state.config.upstream(upstream).name.clone(),
+        transport,
+        protocol_version: version.map(|v| v.as_str().to_owned()),
+    }
+}
+
+/// The recorder, when `route` records.
+fn recorder<'s>(state: &'s ShardState, route: &RouteConfig) -> Option<&'s Rc<Recorder>> {
+    state.recorder.as_ref().filter(|_| route.record)
+}
+
+/// Names the tape of a Streamable HTTP POST on `route` and notes its message (`body`):
+/// `session`'s tape, the connection's for a stateless request, a new one otherwise (an
+/// `initialize`, bound to its session once minted).
+pub(super) fn begin_post(
+    state: &ShardState,
+    (route_id, route, upstream): (RouteId, &RouteConfig, UpstreamId),
+    (session, modern): (Option<&SessionId>, bool),
+    version: Option<ProtocolVersion>,
+    body: &[u8],
+) {
+    let Some(rec) = recorder(state, route) else {
+        scope::begin(None);
+        return;
+    };
+    let _ = route_id;
+    let tape = match (session, modern) {
+        (Some(id), _) => {
+            let version = version.or_else(|| session_version(state, id));
+            Some(rec.session_tape(id, || {
+                info(state, (route, upstream), "streamable_http", version)
+            }))
+        }
+        (None, true) => scope::stateless(|| info(state, (route, upstream), "modern", version)),
+        (None, false) => {
+            Some(rec.unbound(info(state, (route, upstream), "streamable_http", version)))
+        }
+    };
+    scope::begin(tape);
+    scope::c2s(body, true, Some(POST));
+}
+
+/// Names the tape of a request that carries no message (a GET stream) on `session`.
+pub(super) fn begin_session(
+    state: &ShardState,
+    (route, upstream): (&RouteConfig, UpstreamId),
+    session: &SessionId,
+    transport: &'static str,
+) {
+    let Some(rec) = recorder(state, route) else {
+        scope::begin(None);
+        return;
+    };
+    let version = session_version(state, session);
+    scope::begin(Some(rec.session_tape(session, || {
+        info(state, (route, upstream), transport, version)
+    })));
+}
+
+/// The version `session`'s client asked for.
+fn session_version(state: &ShardState, session: &SessionId) -> Option<ProtocolVersion> {
+    state
+        .sessions
+        .borrow()
+        .peek(session)
+        .and_then(|entry| entry.version)
+}
+
+/// Ends `session`'s tape (the session was deleted).
+pub(super) fn end_session(state: &ShardState, session: &SessionId) {
+    if let Some(rec) = &state.recorder {
+        rec.end_session(session);
+    }
+}
+
+/// Notes a message written to the client (`changed`: what went instead, when a stage
+/// rewrote it).
+pub(super) fn answer(message: &[u8], changed: Option<&[u8]>, http: Http<'_>) {
+    match changed {
+        Some(sent) => scope::changed(
+            Direction::ServerToClient,
+            message,
+            Some(Some(sent)),
+            Some(http),
+        ),
+        None => scope::s2c(message, Some(http)),
+    }
+}
+
+/// An upstream HTTP answer's messages as the relay passes them: a JSON body whole, an SSE
+/// body event by event. `None` unless the request is recorded.
+#[derive(Debug)]
+pub(super) struct AnswerTap {
+    status: u16,
+    /// A JSON body arriving in several pieces (most arrive in one and are noted from it).
+    held: Vec<u8>,
+    /// Most bytes held (past it the message is not recorded).
+    limit: usize,
+}
+
+impl AnswerTap {
+    /// A tap on the answer `head` when the current request is recorded.
+    pub(super) fn new(head: &ResponseHead, limit: usize) -> Option<AnswerTap> {
+        scope::recording().then(|| AnswerTap {
+            status: head.status(),
+            held: Vec::new(),
+            limit,
+        })
+    }
+
+    /// One piece of a JSON body; `last`: the body ends with it.
+    pub(super) fn json(&mut self, piece: &[u8], last: bool) {
+        if self.held.is_empty() && last {
+            answer(piece, None, self.http("application/json", None));
+            return;
+        }
+        if self.held.len() + piece.len() <= self.limit {
+            self.held.extend_from_slice(piece);
+        } else {
+            self.limit = 0; // too large to keep: not recorded
+        }
+        if last {
+            self.end_json();
+        }
+    }
+
+    /// The end of a JSON body that came in several pieces.
+    pub(super) fn end_json(&mut self) {
+        if !self.held.is_empty() && self.limit > 0 {
+            let held = std::mem::take(&mut self.held);
+            answer(&held, None, self.http("application/json", None));
+        }
+    }
+
+    /// A JSON body held whole (`changed`: what was sent instead).
+    pub(super) fn whole(&self, body: &[u8], changed: Option<&[u8]>) {
+        answer(body, changed, self.http("application/json", None));
+    }
+
+    /// One SSE event (`changed`: the data sent instead); events without data are not messages.
+    pub(super) fn event(&self, event: &SseEvent<'_>, changed: Option<&[u8]>) {
+        if !event.data.trim_ascii().is_empty() {
+            answer(
+                event.data,
+                changed,
+                self.http("text/event-stream", event.id),
+            );
+        }
+    }
+
+    fn http<'a>(&self, content_type: &'static str, event_id: Option<&'a [u8]>) -> Http<'a> {
+        Http {
+            method: None,
+            status: Some(self.status),
+            content_type: Some(content_type),
+            event_id,
+        }
+    }
+}
+
+/// Before the shards start, when recording: makes the tape directory (a directory that
+/// cannot be made is a configuration error, better said at startup), and ignores `SIGXFSZ`,
+/// so a file size limit fails a tape's write (counted, the tape stops) instead of killing the
+/// process.
+///
+/// # Errors
+/// The directory and why it cannot be made.
+pub fn prepare(config: &crate::config::Config) -> Result<(), (String, std::io::Error)> {
+    let Some(recording) = &config.recording else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(&recording.dir)
+        .map_err(|e| (recording.dir.display().to_string(), e))?;
+    ignore_file_size_signal();
+    Ok(())
+}
+
+#[allow(unsafe_code, reason = "signal(2) has no std wrapper")]
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code; it is
+    // process-wide and done once before the shards start.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
+/// The shard's tape writer: a pass every `flush_interval` (or when lines pile up) until
+/// `stop` fires, then every tape ended and a last pass.
+pub async fn writer(state: Rc<ShardState>, stop: Rc<Latch>) {
+    let Some(rec) = state.recorder.clone() else {
+        return;
+    };
+    let Some(woken) = rec.take_wake() else {
+        return;
+    };
+    let interval = rec.config().flush_interval;
+    let mut writer = Writer::default();
+    let mut swept = Instant::now();
+    while !stop.is_fired() {
+        futures_lite::future::or(
+            futures_lite::future::or(glommio::timer::sleep(interval), async {
+                let _ = woken.recv().await;
+            }),
+            async { stop.wait().await },
+        )
+        .await;
+        end_gone_sessions(&state, &rec);
+        let done = writer.flush(&rec).await;
+        count(&state, &rec, done);
+        if state.id().0 == 0 && swept.elapsed() >= RETENTION_EVERY {
+            swept = Instant::now();
+            retention(&state, &rec).await;
+        }
+    }
+    // After the drain: every session's tape is complete.
+    rec.end_all();
+    let done = writer.flush(&rec).await;
+    rec.close();
+    count(&state, &rec, done);
+}
+
+/// Ends the tapes of sessions no longer in the shard's tables (deleted, expired, lost).
+fn end_gone_sessions(state: &ShardState, rec: &Recorder) {
+    for session in rec.sessions() {
+        let live = state.sessions.borrow().peek(&session).is_some()
+            || state.legacy.borrow().contains_key(&session);
+        if !live {
+            rec.end_session(&session);
+        }
+    }
+}
+
+/// Adds a pass's counts to the metrics.
+fn count(state: &ShardState, rec: &Recorder, done: Flushed) {
+    let m = &state.metrics;
+    m.add(Counter::TapeLines, done.lines);
+    m.add(Counter::TapeBytes, done.bytes);
+    m.add(Counter::TapeWriteErrors, done.write_errors);
+    m.add(
+        Counter::TapeDropped,
+        done.dropped + rec.take_counts().dropped,
+    );
+    m.add(Counter::TapeOpened, done.opened);
+    m.add(Counter::TapeClosed, done.closed);
+    m.add(Counter::TapeRotations, done.rotations);
+}
+
+/// Applies `keep` and `max_age` on a blocking thread.
+async fn retention(state: &ShardState, rec: &Recorder) {
+    let config = rec.config();
+    if config.keep == 0 && config.max_age.is_none() {
+        return;
+    }
+    let (dir, keep, max_age) = (config.dir.clone(), config.keep, config.max_age);
+    let swept = glommio::executor()
+        .spawn_blocking(move || {
+            crate::record::retention::sweep(&dir, keep, max_age, SystemTime::now())
+        })
+        .await;
+    match swept {
+        Ok(swept) => state.metrics.add(Counter::TapeDeleted, swept.deleted),
+        Err(error) => tracing::warn!(%error, "tape retention could not read the tape directory"),
+    }
+}
