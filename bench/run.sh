@@ -37,6 +37,9 @@
 #                                         "--io glommio" / "--io uring" for one socket I/O path)
 #   ALT_ARGS=                             also run the same binary with these flags added (e.g.
 #                                         "--io glommio": the other I/O path), rows alt/moderate-alt
+#   RECORD=0                              1: the proxies record every session (--record into the run's
+#                                         temporary directory, deleted with it); for a with/without
+#                                         ratio in one run use ALT_ARGS="--record /tmp/tapes" instead
 #   SYSCALLS=1  SYSCALL_DURATION=3s       count system calls per request (strace -c on every thread,
 #                                         one extra short wrk run each) for shadowcat, alt and nginx
 set -euo pipefail
@@ -68,6 +71,7 @@ BASE_BIN=${BASE_BIN:-}
 PROXY_ARGS=${PROXY_ARGS:-}
 ALT_ARGS=${ALT_ARGS:-}
 SYSCALLS=${SYSCALLS:-1}
+RECORD=${RECORD:-0}
 SYSCALL_DURATION=${SYSCALL_DURATION:-3s}
 COMPARE=
 THRESHOLD=5
@@ -84,6 +88,9 @@ PROTOCOL_VERSION=2025-06-18
 
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
+if [[ $RECORD == 1 ]]; then
+    PROXY_ARGS="$PROXY_ARGS --record $WORK/tapes"
+fi
 
 # ------------------------------------------------------------------ nginx anchor
 

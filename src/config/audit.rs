@@ -13,8 +13,8 @@ use super::raw::{RawAudit, RawDuration, RawSize};
 use super::setting::{count, duration, size, Bound};
 use super::values::{format_duration, format_size};
 
-/// Default rotation size.
-const MAX_SIZE: Bound = Bound {
+/// Default rotation size (the tapes' too).
+pub(super) const MAX_SIZE: Bound = Bound {
     default: 100 << 20,
     min: 0,
     max: 1 << 40,

@@ -46,6 +46,7 @@ mod print;
 mod rate_limit;
 pub mod raw;
 mod recording;
+mod recording_settings;
 mod resolve;
 mod secret;
 mod sections;
@@ -78,8 +79,8 @@ pub use model::{
 pub use policy::{Action, Policy, Subject};
 pub use print::{io_name, to_toml};
 pub use rate_limit::{Rate, RateLimit};
-pub use raw::RawAudit;
-pub use recording::{Fsync, RawRecording, RecordingConfig};
+pub use raw::{RawAudit, RawRecording};
+pub use recording_settings::{Fsync, RecordingConfig};
 pub use secret::SealKey;
 pub use tools::ToolFilter;
 pub use upstream_headers::{UpstreamHeaders, MAX_UPSTREAM_HEADERS, MAX_UPSTREAM_HEADER_BYTES};

@@ -54,7 +54,7 @@ pub struct Config {
     /// The audit log (`[audit]`, `--audit-log`), when enabled.
     pub audit: Option<AuditConfig>,
     /// Session recording (`[recording]`, `--record`), when enabled.
-    pub recording: Option<super::recording::RecordingConfig>,
+    pub recording: Option<super::recording_settings::RecordingConfig>,
     /// Seals `requestState` handles; set by `app::start` (`None` until then: no handle is
     /// issued or accepted without it).
     pub seal_key: Option<SealKey>,

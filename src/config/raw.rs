@@ -10,7 +10,6 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use super::rate_limit::RawRateLimit;
-pub use super::recording::RawRecording;
 
 /// A whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -50,6 +49,33 @@ pub struct RawConfig {
     /// Session recording (`[recording]`); present means enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<RawRecording>,
+}
+
+/// `[recording]` as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecording {
+    /// The directory tapes are written under (created when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// JSON pointers removed from every recorded message, e.g. "/params/arguments/password".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redact: Option<Vec<String>>,
+    /// `"interval"` (every `flush_interval`), `"always"` (after every write) or `"never"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fsync: Option<String>,
+    /// How often each shard writes the lines it gathered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flush_interval: Option<RawDuration>,
+    /// A tape continues in a new part once a write would take it past this size (`0`: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<RawSize>,
+    /// Keep only the newest N tape files (`0`: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<u64>,
+    /// Delete tape files older than this (`"0s"`: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<RawDuration>,
 }
 
 /// `[audit]` as written.

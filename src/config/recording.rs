@@ -3,92 +3,18 @@
 //! durably each shard writes, rotation by size and retention by count and age. Raw -> typed
 //! with defaults and bounds.
 //!
-//! Not here: the tape format (crate::tape), recording and writing (crate::record).
+//! Not here: the resolved types (recording_settings.rs), the tape format, recording and
+//! writing tapes.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
+use super::audit::MAX_SIZE;
 use super::error::Error;
-use super::raw::{RawDuration, RawSize};
+use super::raw::{RawDuration, RawRecording, RawSize};
+use super::recording_settings::{Fsync, RecordingConfig};
 use super::setting::{count, duration, size, Bound};
 use super::values::{format_duration, format_size};
-
-/// `[recording]` as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRecording {
-    /// The directory tapes are written under (created when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dir: Option<String>,
-    /// JSON pointers removed from every recorded message, e.g. "/params/arguments/password".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redact: Option<Vec<String>>,
-    /// `"interval"` (every `flush_interval`), `"always"` (after every write) or `"never"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fsync: Option<String>,
-    /// How often each shard writes the lines it gathered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flush_interval: Option<RawDuration>,
-    /// A tape continues in a new part once a write would take it past this size (`0`: never).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_size: Option<RawSize>,
-    /// Keep only the newest N tape files (`0`: no limit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep: Option<u64>,
-    /// Delete tape files older than this (`"0s"`: never).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_age: Option<RawDuration>,
-}
-
-/// When a shard's written lines are forced to the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fsync {
-    /// `fdatasync` every `flush_interval` (a crash loses at most that much).
-    Interval,
-    /// `fdatasync` after every write.
-    Always,
-    /// Never: the kernel decides.
-    Never,
-}
-
-impl Fsync {
-    /// The written form.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Fsync::Interval => "interval",
-            Fsync::Always => "always",
-            Fsync::Never => "never",
-        }
-    }
-}
-
-/// Recording, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordingConfig {
-    /// Where tapes go.
-    pub dir: PathBuf,
-    /// JSON pointers removed from messages before writing.
-    pub redact: Vec<String>,
-    /// Durability.
-    pub fsync: Fsync,
-    /// Time between a shard's writes.
-    pub flush_interval: Duration,
-    /// Rotation size per tape file (`0`: never).
-    pub max_size: u64,
-    /// Newest tape files kept (`0`: all).
-    pub keep: u32,
-    /// Oldest tape file age kept (`None`: any).
-    pub max_age: Option<Duration>,
-}
-
-const MAX_SIZE: Bound = Bound {
-    default: 100 << 20,
-    min: 0,
-    max: 1 << 40,
-    allowed: "a size from 0 (never rotate) to 1TiB, like \"100MiB\"",
-};
 
 const KEEP: Bound = Bound {
     default: 0,
@@ -183,35 +109,6 @@ fn check_pointers(pointers: &[String]) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// The listeners with each route's `record` settled: off everywhere without `[recording]`,
-/// where a route asking for it is refused.
-///
-/// # Errors
-/// `record = true` on a route while `[recording]` is absent.
-pub(super) fn routes_recorded(
-    raw: &super::raw::RawConfig,
-    mut listeners: Vec<super::ListenerConfig>,
-    enabled: bool,
-) -> Result<Vec<super::ListenerConfig>, Error> {
-    if enabled {
-        return Ok(listeners);
-    }
-    for (name, listener) in &raw.listeners {
-        if let Some(at) = listener.routes.iter().position(|r| r.record == Some(true)) {
-            return Err(Error::Missing {
-                key: format!("listeners.{name}.routes[{at}].record"),
-                allowed: "`record = true` needs a [recording] table with `dir` (or --record DIR)",
-            });
-        }
-    }
-    for listener in &mut listeners {
-        for route in &mut listener.routes {
-            route.record = false;
-        }
-    }
-    Ok(listeners)
 }
 
 /// The raw form, every default written out (for `config check`).

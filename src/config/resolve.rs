@@ -60,7 +60,7 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
     let level =
         parse_log_level(level).map_err(|allowed| invalid_str("log.level", level, allowed))?;
     let recording = super::recording::resolve_recording(raw.recording.as_ref())?;
-    let listeners = super::recording::routes_recorded(raw, listeners, recording.is_some())?;
+    let listeners = routes_recorded(raw, listeners, recording.is_some())?;
     Ok(Config {
         runtime,
         listeners,
@@ -76,6 +76,35 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
         recording,
         seal_key: None,
     })
+}
+
+/// The listeners with each route's `record` settled: off everywhere without `[recording]`,
+/// where a route asking for it is refused.
+///
+/// # Errors
+/// `record = true` on a route while `[recording]` is absent.
+fn routes_recorded(
+    raw: &RawConfig,
+    mut listeners: Vec<ListenerConfig>,
+    enabled: bool,
+) -> Result<Vec<ListenerConfig>, Error> {
+    if enabled {
+        return Ok(listeners);
+    }
+    for (name, listener) in &raw.listeners {
+        if let Some(at) = listener.routes.iter().position(|r| r.record == Some(true)) {
+            return Err(Error::Missing {
+                key: format!("listeners.{name}.routes[{at}].record"),
+                allowed: "`record = true` needs a [recording] table with `dir` (or --record DIR)",
+            });
+        }
+    }
+    for listener in &mut listeners {
+        for route in &mut listener.routes {
+            route.record = false;
+        }
+    }
+    Ok(listeners)
 }
 
 fn resolve_upstreams(

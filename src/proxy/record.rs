@@ -153,6 +153,26 @@ pub(super) fn answer(message: &[u8], changed: Option<&[u8]>, http: Http<'_>) {
     }
 }
 
+/// Notes the proxy's own error answer `response` (head and JSON body) when the request is
+/// recorded.
+pub(super) fn proxy_answer(response: &[u8], status: u16) {
+    if !scope::recording() {
+        return;
+    }
+    let body = memchr::memmem::find(response, b"\r\n\r\n")
+        .and_then(|at| response.get(at + 4..))
+        .unwrap_or_default();
+    if !body.is_empty() {
+        let http = Http {
+            method: None,
+            status: Some(status),
+            content_type: Some("application/json"),
+            event_id: None,
+        };
+        scope::s2c(body, Some(http));
+    }
+}
+
 /// An upstream HTTP answer's messages as the relay passes them: a JSON body whole, an SSE
 /// body event by event. `None` unless the request is recorded.
 #[derive(Debug)]

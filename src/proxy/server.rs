@@ -378,6 +378,7 @@ async fn answer_error(
     let mut out = state.bufs.lease(512);
     let status = error_response(&mut out, err, keep_alive);
     state.metrics.status(status);
+    super::record::proxy_answer(&out, status);
     match err.side() {
         super::error::Side::Client => tracing::debug!(status, error = %err, "request refused"),
         _ => tracing::warn!(status, error = %err, "request failed"),

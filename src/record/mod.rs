@@ -10,8 +10,8 @@
 //! - [`Writer`] (writer.rs): the shard's tape files through glommio's io_uring file API, in
 //!   batches, with rotation; [`retention`]: `keep` and `max_age`.
 //!
-//! Not here: where the proxy calls in and its writer task with the metrics
-//! (crate::proxy::record), the readers (`shadowcat tape`, `replay`).
+//! Not here: where the proxy calls in and its writer task with the metrics (the proxy's
+//! record.rs), the readers (`shadowcat tape`, `replay`).
 
 pub mod header;
 pub mod line;

@@ -80,33 +80,12 @@ fn tapes(dir: &Path) -> io::Result<Vec<(SystemTime, PathBuf)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::tests::TempDir;
 
     fn touch(path: &Path, modified: SystemTime) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let file = std::fs::File::create(path).unwrap();
         file.set_modified(modified).unwrap();
-    }
-
-    /// A directory of its own under the system's temporary one, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir = std::env::temp_dir().join(format!("shadowcat-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
     }
 
     #[test]

@@ -15,14 +15,18 @@ fn run<T>(fut: impl std::future::Future<Output = T>) -> T {
 }
 
 /// A directory of its own, removed on drop.
-struct TempDir(PathBuf);
+pub(super) struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> TempDir {
+    pub(super) fn new(name: &str) -> TempDir {
         let dir = std::env::temp_dir().join(format!("shadowcat-rec-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.0
     }
 }
 

@@ -17,9 +17,9 @@ pub struct Header {
     /// The hashed session id (`sha256:` + 32 hex digits), or `connection:<shard>-<n>` for
     /// stateless traffic.
     pub session: String,
-    /// The route's name, or its index as text.
+    /// The route's path.
     pub route: String,
-    /// The upstream's name or URL (`stdio:<command>` for a child process).
+    /// The upstream's name.
     pub upstream: String,
     /// The client side's transport: `streamable_http`, `legacy_sse`, `stdio` or `modern`.
     pub transport: String,
