@@ -278,3 +278,49 @@ def test_a_file_size_limit_stops_the_tape_not_the_proxy(shadowcat_bin: Path, tmp
         proxy.stop()
     headers = [json.loads(path.read_bytes().split(b"\n", 1)[0]) for path in tape_files(tapes)]
     assert any(h["status"] == "failed" for h in headers), headers
+
+
+@pytest.mark.parametrize("client", ["python", "typescript"])
+@pytest.mark.parametrize("transport", ["sse", "streamable-http"])
+def test_sdk_check_lists_through_a_recording_proxy(shadowcat_bin: Path, tmp_path: Path, client: str,
+                                                   transport: str) -> None:
+    """The whole SDK check list (tools, progress, resources, prompts, sampling: server→client
+    requests and the client's answers) through a recording proxy in front of server-everything
+    on stdio: recording changes nothing the client sees, and every request on tape has its
+    answer on tape, both ways."""
+    from test_legacy_sse import EVERYTHING, TS_SDK, run_mcp_checks, run_mcp_checks_sse, start_legacy_proxy, ts_checks
+
+    tapes = tmp_path / "tapes"
+    try:
+        upstream: list[str | Path] = ["--record", str(tapes), "--upstream-cmd", "--", *harness.everything_stdio_command()]
+    except harness.HarnessError as error:
+        pytest.fail(str(error), pytrace=False)
+    if client == "typescript" and not TS_SDK.is_dir():
+        pytest.fail(f"TypeScript SDK not found at {TS_SDK}: run `bash scripts/setup.sh`", pytrace=False)
+    proxy = start_legacy_proxy(shadowcat_bin, upstream)
+    url = f"http://{proxy.host_header}/sse" if transport == "sse" else proxy.url
+    try:
+        if client == "typescript":
+            report = ts_checks(transport, url, EVERYTHING)
+            failed = [r for r in report["results"] if not r["ok"]]
+            assert report["results"] and not failed, failed
+        elif transport == "sse":
+            report = asyncio.run(run_mcp_checks_sse(url, EVERYTHING, via="recording proxy"))
+            assert report.results and not report.failures, report.failure_text()
+        else:
+            report = asyncio.run(run_mcp_checks(url, EVERYTHING, proxied=True))
+            assert report.results and not report.failures, report.failure_text()
+    finally:
+        proxy.stop()
+    recorded = all_tapes(tapes)
+    assert recorded
+    expected = "legacy_sse" if transport == "sse" else "streamable_http"
+    sampled = False
+    for header, lines, _ in recorded:
+        assert (header["transport"], header["status"]) == (expected, "complete"), header
+        for ours, theirs in (("c2s", "s2c"), ("s2c", "c2s")):
+            asked = {json.dumps(m["id"]) for m in messages(lines, ours) if "method" in m and "id" in m}
+            answered = {json.dumps(m["id"]) for m in messages(lines, theirs) if "method" not in m and "id" in m}
+            assert asked <= answered, (ours, asked - answered)
+        sampled |= any(m.get("method") == "sampling/createMessage" for m in messages(lines, "s2c"))
+    assert sampled, "no server→client request on tape"
