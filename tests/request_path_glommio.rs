@@ -50,6 +50,8 @@ mod mtls_principal;
 mod policy;
 #[path = "request_path/rate_limit.rs"]
 mod rate_limit;
+#[path = "request_path/recording.rs"]
+mod recording;
 #[path = "request_path/relay.rs"]
 mod relay;
 #[path = "request_path/shards.rs"]

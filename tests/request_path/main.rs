@@ -42,6 +42,7 @@ mod legacy;
 mod mtls_principal;
 mod policy;
 mod rate_limit;
+mod recording;
 mod relay;
 mod shards;
 mod shutdown;

@@ -1,0 +1,177 @@
+//! Recording (issue 11) on the request path, read back from the tape files: a session's
+//! POSTs and their answers (JSON, SSE, a stdio child's) with the exact bytes the client sent,
+//! the session's tape completed when it is deleted, and a route with `record = false` leaving
+//! nothing.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::harness::{Proxy, Setup, Upstream, IO_PATH};
+use crate::mcp::{self, open_session};
+
+/// A tape directory under the temp directory, removed on drop.
+struct Tapes(PathBuf);
+
+impl Tapes {
+    fn new(tag: &str) -> Tapes {
+        let dir = std::env::temp_dir().join(format!(
+            "shadowcat-request-path-tapes-{}-{tag}-{IO_PATH}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        Tapes(dir)
+    }
+
+    /// `[admin]`'s extra lines ending it and adding `[recording]` here (the harness's tables
+    /// take `'static` text: leaked, once per test).
+    fn table(&self) -> &'static str {
+        let text = format!(
+            "\n[recording]\ndir = {:?}\nflush_interval = \"10ms\"\n",
+            self.0.display().to_string()
+        );
+        Box::leak(text.into_boxed_str())
+    }
+
+    /// Every tape: (header, message lines, raw line texts); every line complete.
+    fn read(&self) -> Vec<(Value, Vec<Value>, Vec<String>)> {
+        let mut out = Vec::new();
+        for day in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
+            for file in std::fs::read_dir(day.path()).unwrap().flatten() {
+                out.push(read_tape(&file.path()));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Tapes {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn read_tape(path: &Path) -> (Value, Vec<Value>, Vec<String>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.ends_with('\n'), "a cut line: {text}");
+    let mut raw: Vec<String> = text.lines().map(str::to_owned).collect();
+    let header = serde_json::from_str(&raw.remove(0)).unwrap();
+    let lines = raw
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (header, lines, raw)
+}
+
+/// Waits until `n` tapes were closed (each scrape a round trip to every shard).
+fn await_closed(proxy: &Proxy, n: usize) {
+    proxy.await_metric(
+        "shadowcat_tape_files_closed_total",
+        |closed| closed >= n as f64,
+        "tapes closed",
+    );
+}
+
+fn session_on_tape(upstream: Upstream, content_type: &str) {
+    let tapes = Tapes::new(&format!("{upstream:?}").replace(['(', ')', '"'], ""));
+    let proxy = Proxy::start(Setup::two(upstream).with_admin(tapes.table()));
+    let mut conn = proxy.conn();
+    let session = open_session(&mut conn);
+    let exact = b"{\"jsonrpc\":\"2.0\", \"id\":7,\n \"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"message\":\"on tape\"}}}";
+    let answer = session.post(&mut conn, exact);
+    assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    assert_eq!(mcp::result_text(&answer.messages()[0]), "on tape");
+    let deleted = conn.request("DELETE", mcp::PATH, &session.get_headers(), b"");
+    assert!(deleted.head.status < 300, "{}", deleted.describe());
+    await_closed(&proxy, 1);
+    let tapes_read = tapes.read();
+    proxy.stop();
+    let [(header, lines, raw)] = tapes_read.as_slice() else {
+        panic!("one tape expected: {tapes_read:#?}")
+    };
+    assert_eq!(header["status"], "complete", "{header}");
+    assert_eq!(header["transport"], "streamable_http");
+    assert_eq!(header["route"], "/mcp");
+    assert!(header["session"].as_str().unwrap().starts_with("sha256:"));
+    assert!(!raw.iter().any(|l| l.contains(&session.id)));
+    let seen: Vec<(String, Value)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["dir"].as_str().unwrap().to_owned(),
+                l["msg"]["method"].clone(),
+            )
+        })
+        .collect();
+    let c2s: Vec<&Value> = seen.iter().filter(|s| s.0 == "c2s").map(|s| &s.1).collect();
+    assert_eq!(
+        c2s,
+        [
+            &json!("initialize"),
+            &json!("notifications/initialized"),
+            &json!("tools/call")
+        ]
+    );
+    let expected = String::from_utf8(exact.to_vec())
+        .unwrap()
+        .replace('\n', " ");
+    assert!(
+        raw.iter()
+            .any(|l| l.contains(&format!("\"msg\":{expected},"))),
+        "{raw:#?}"
+    );
+    let answer = lines
+        .iter()
+        .find(|l| l["dir"] == "s2c" && l["msg"]["id"] == json!(7))
+        .unwrap_or_else(|| panic!("no answer on tape: {lines:#?}"));
+    assert_eq!(answer["http"]["status"], 200);
+    assert_eq!(answer["http"]["content_type"], content_type);
+    assert_eq!(mcp::result_text(&answer["msg"]), "on tape");
+}
+
+#[test]
+fn a_json_answered_session_is_on_tape() {
+    session_on_tape(Upstream::Http, "application/json");
+}
+
+#[test]
+fn an_sse_answered_session_is_on_tape() {
+    session_on_tape(Upstream::HttpSse, "text/event-stream");
+}
+
+#[test]
+fn a_stdio_session_is_on_tape() {
+    session_on_tape(Upstream::Stdio, "application/json");
+}
+
+#[test]
+fn a_route_that_does_not_record_leaves_no_tape() {
+    let tapes = Tapes::new("off");
+    let proxy = Proxy::start(
+        Setup::one(Upstream::Http)
+            .with_route("record = false\n")
+            .with_admin(tapes.table()),
+    );
+    let mut conn = proxy.conn();
+    let session = open_session(&mut conn);
+    let answer = session.post(&mut conn, &mcp::echo(json!(1), "unrecorded"));
+    assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    // The other route records: its tape closes once its session is deleted.
+    let open = conn.request(
+        "POST",
+        "/open",
+        &mcp::fresh_headers(),
+        &mcp::initialize(json!(0)),
+    );
+    assert_eq!(open.head.status, 200, "{}", open.describe());
+    let sid = open.header("mcp-session-id").unwrap().to_owned();
+    let headers = [("Mcp-Session-Id", sid.as_str())];
+    let deleted = conn.request("DELETE", "/open", &headers, b"");
+    assert!(deleted.head.status < 300, "{}", deleted.describe());
+    await_closed(&proxy, 1);
+    let recorded = tapes.read();
+    proxy.stop();
+    assert_eq!(recorded.len(), 1, "{recorded:#?}");
+    assert_eq!(recorded[0].0["route"], "/open");
+    assert!(!recorded[0].2.iter().any(|l| l.contains("unrecorded")));
+}
