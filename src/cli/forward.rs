@@ -47,9 +47,16 @@ pub(crate) fn forward_config(args: &ForwardArgs) -> Result<ForwardConfig, Error>
     };
     let tools =
         ToolFilter::build("forward", &args.allow_tools, &args.deny_tools).map_err(name_the_flag)?;
+    let recording = args
+        .record
+        .as_deref()
+        .map(crate::config::recording_in)
+        .transpose()
+        .map_err(|e| e.rename_keys(&|key| (key == "recording.dir").then_some("--record")))?;
     Ok(ForwardConfig {
         target,
         tools,
+        recording,
         request_timeout: args.request_timeout.unwrap_or(d::UPSTREAM_REQUEST_TIMEOUT),
         connect_timeout: args.connect_timeout.unwrap_or(d::UPSTREAM_CONNECT_TIMEOUT),
         kill_grace: args.kill_grace.unwrap_or(d::STDIO_KILL_GRACE),

@@ -481,6 +481,10 @@ pub struct ForwardArgs {
     /// "info,shadowcat::forward=debug" [default: info]. Logs go to stderr.
     #[arg(long, value_name = "FILTER", value_parser = parse_log_level)]
     pub log_level: Option<String>,
+    /// Record the session, both directions, as a tape under DIR (JSON Lines, docs/tapes.md;
+    /// `--header` values are never written).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<String>,
     /// The stdio MCP server to run instead of --target: program and arguments after "--".
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,

@@ -48,6 +48,8 @@ pub struct ForwardConfig {
     pub log: LogConfig,
     /// The tools the client is offered (`--allow-tool`, `--deny-tool`); `None` shows all.
     pub tools: Option<ToolFilter>,
+    /// Where the session is recorded (`--record DIR`), when it is.
+    pub recording: Option<super::RecordingConfig>,
 }
 
 /// The server `forward` talks to.

@@ -80,6 +80,7 @@ pub use policy::{Action, Policy, Subject};
 pub use print::{io_name, to_toml};
 pub use rate_limit::{Rate, RateLimit};
 pub use raw::{RawAudit, RawRecording};
+pub use recording::recording_in;
 pub use recording_settings::{Fsync, RecordingConfig};
 pub use secret::SealKey;
 pub use tools::ToolFilter;

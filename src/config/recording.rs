@@ -85,6 +85,21 @@ pub(super) fn resolve_recording(
     }))
 }
 
+/// Recording into `dir` with every other setting at its default (`forward --record DIR`).
+///
+/// # Errors
+/// An empty `dir`.
+pub fn recording_in(dir: &str) -> Result<RecordingConfig, Error> {
+    let raw = RawRecording {
+        dir: Some(dir.to_owned()),
+        ..RawRecording::default()
+    };
+    resolve_recording(Some(&raw))?.ok_or(Error::Missing {
+        key: "recording.dir".into(),
+        allowed: "the directory tapes are written under",
+    })
+}
+
 /// Every `redact` entry is an RFC 6901 pointer naming something inside a message.
 fn check_pointers(pointers: &[String]) -> Result<(), Error> {
     if pointers.len() > MAX_REDACT {

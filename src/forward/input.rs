@@ -89,6 +89,7 @@ impl ClientInput {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
+            out.client_line(line);
             match self.inspector.inspect(line) {
                 Ok(inspected) => {
                     let msg = message(line, &inspected);
@@ -174,7 +175,7 @@ mod tests {
             let (out, writer) = Output::start(
                 into_glommio(stdout_ours),
                 Rc::new(Latch::default()),
-                RouteStages::default(),
+                (RouteStages::default(), None),
             );
             let writer = glommio::spawn_local(writer);
             let mut input = ClientInput::new(into_glommio(ours), RouteStages::default());
@@ -227,7 +228,7 @@ mod tests {
             let (out, writer) = Output::start(
                 into_glommio(stdout_ours),
                 Rc::new(Latch::default()),
-                stages.clone(),
+                (stages.clone(), None),
             );
             let writer = glommio::spawn_local(writer);
             let mut input = ClientInput::new(into_glommio(ours), stages);

@@ -32,6 +32,7 @@ mod http_stream;
 mod http_target;
 mod input;
 mod output;
+mod record;
 mod stages;
 mod stdio_target;
 
@@ -113,8 +114,19 @@ type Streams = (
 async fn serve(config: ForwardConfig, (stdin, stdout, signals): Streams) -> ForwardExit {
     let stop = Rc::new(Latch::default());
     let stages = RouteStages::with_tools(config.tools);
-    let (out, writer) =
-        output::Output::start(bridge::into_glommio(stdout), stop.clone(), stages.clone());
+    // The tape's writer outlives the session: it ends the tape once the rest is done.
+    let tape_stop = Rc::new(Latch::default());
+    let (tape, tape_writer) = config
+        .recording
+        .as_ref()
+        .and_then(|rec| record::Tape::start(rec, &config.target, tape_stop.clone()))
+        .map(|(tape, task)| (Some(tape), Some(glommio::spawn_local(task))))
+        .unwrap_or_default();
+    let (out, writer) = output::Output::start(
+        bridge::into_glommio(stdout),
+        stop.clone(),
+        (stages.clone(), tape),
+    );
     let writer = glommio::spawn_local(writer);
     glommio::spawn_local(watch_signals(bridge::into_glommio(signals), stop.clone())).detach();
     let input = input::ClientInput::new(bridge::into_glommio(stdin), stages);
@@ -157,6 +169,10 @@ async fn serve(config: ForwardConfig, (stdin, stdout, signals): Streams) -> Forw
         writer.await;
     })
     .await;
+    tape_stop.fire();
+    if let Some(task) = tape_writer {
+        let _ = within(FLUSH_WAIT, task).await;
+    }
     exit
 }
 

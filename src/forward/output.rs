@@ -34,6 +34,8 @@ pub(crate) struct Output {
     /// these ids are judged, and an id is forgotten once answered, so a later request reusing
     /// it (a `tools/call` whose result holds a `tools` array) is not.
     listings: RefCell<HashSet<JsonRpcId>>,
+    /// The session's tape (`--record`).
+    tape: Option<Rc<super::record::Tape>>,
 }
 
 impl Output {
@@ -42,7 +44,7 @@ impl Output {
     pub(crate) fn start(
         stdout: UnixStream,
         gone: Rc<Latch>,
-        stages: RouteStages,
+        (stages, tape): (RouteStages, Option<Rc<super::record::Tape>>),
     ) -> (Rc<Output>, impl std::future::Future<Output = ()>) {
         let (tx, rx) = local_channel::new_bounded(QUEUE);
         (
@@ -50,6 +52,7 @@ impl Output {
                 tx,
                 stages,
                 listings: RefCell::default(),
+                tape,
             }),
             write_lines(rx, stdout, gone),
         )
@@ -93,7 +96,17 @@ impl Output {
         if line.iter().all(u8::is_ascii_whitespace) {
             return true;
         }
+        if let Some(tape) = &self.tape {
+            tape.server(&line);
+        }
         self.tx.send(line).await.is_ok()
+    }
+
+    /// Notes a line the client sent, when the session is recorded.
+    pub(crate) fn client_line(&self, line: &[u8]) {
+        if let Some(tape) = &self.tape {
+            tape.client(line);
+        }
     }
 
     /// Queues a JSON-RPC error reply.
@@ -110,6 +123,9 @@ impl Output {
         }
         let mut line = Vec::new();
         jsonrpc::write_error(&mut line, id, code, message, data);
+        if let Some(tape) = &self.tape {
+            tape.server(&line);
+        }
         self.tx.send(line).await.is_ok()
     }
 
@@ -159,8 +175,11 @@ mod tests {
             .unwrap()
             .run(async move {
                 let gone = Rc::new(Latch::default());
-                let (out, writer) =
-                    Output::start(into_glommio(ours), gone.clone(), RouteStages::default());
+                let (out, writer) = Output::start(
+                    into_glommio(ours),
+                    gone.clone(),
+                    (RouteStages::default(), None),
+                );
                 let writer = glommio::spawn_local(writer);
                 feed(&out).await;
                 out.finish().await;

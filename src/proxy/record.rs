@@ -10,14 +10,14 @@
 
 use std::future::Future;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use shards::latch::Latch;
 
 use crate::config::{RouteConfig, RouteId, UpstreamId};
 use crate::http::{ResponseHead, SseEvent};
 use crate::mcp::ProtocolVersion;
-use crate::record::{scope, Flushed, Http, Recorder, TapeInfo, Writer};
+use crate::record::{scope, Flushed, Http, Recorder, TapeInfo};
 use crate::session::SessionId;
 use crate::tape::format::Direction;
 
@@ -257,52 +257,26 @@ pub fn prepare(config: &crate::config::Config) -> Result<(), (String, std::io::E
     };
     std::fs::create_dir_all(&recording.dir)
         .map_err(|e| (recording.dir.display().to_string(), e))?;
-    ignore_file_size_signal();
+    crate::record::writer::ignore_file_size_signal();
     Ok(())
 }
 
-#[allow(unsafe_code, reason = "signal(2) has no std wrapper")]
-fn ignore_file_size_signal() {
-    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code; it is
-    // process-wide and done once before the shards start.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-    }
-}
-
-/// The shard's tape writer: a pass every `flush_interval` (or when lines pile up) until
-/// `stop` fires, then every tape ended and a last pass.
+/// The shard's tape writer (until `stop` fires, then every tape complete), and on shard 0
+/// the retention sweep.
 pub async fn writer(state: Rc<ShardState>, stop: Rc<Latch>) {
     let Some(rec) = state.recorder.clone() else {
         return;
     };
-    let Some(woken) = rec.take_wake() else {
-        return;
-    };
-    let interval = rec.config().flush_interval;
-    let mut writer = Writer::default();
-    let mut swept = Instant::now();
-    while !stop.is_fired() {
-        futures_lite::future::or(
-            futures_lite::future::or(glommio::timer::sleep(interval), async {
-                let _ = woken.recv().await;
-            }),
-            async { stop.wait().await },
-        )
-        .await;
-        end_gone_sessions(&state, &rec);
-        let done = writer.flush(&rec).await;
-        count(&state, &rec, done);
-        if state.id().0 == 0 && swept.elapsed() >= RETENTION_EVERY {
-            swept = Instant::now();
-            retention(&state, &rec).await;
-        }
+    if state.id().0 == 0 {
+        glommio::spawn_local(retention(state.clone(), stop.clone())).detach();
     }
-    // After the drain: every session's tape is complete.
-    rec.end_all();
-    let done = writer.flush(&rec).await;
-    rec.close();
-    count(&state, &rec, done);
+    crate::record::writer::run(
+        rec,
+        stop,
+        |rec| end_gone_sessions(&state, rec),
+        |rec, done| count(&state, rec, done),
+    )
+    .await;
 }
 
 /// Ends the tapes of sessions no longer in the shard's tables (deleted, expired, lost).
@@ -331,20 +305,31 @@ fn count(state: &ShardState, rec: &Recorder, done: Flushed) {
     m.add(Counter::TapeRotations, done.rotations);
 }
 
-/// Applies `keep` and `max_age` on a blocking thread.
-async fn retention(state: &ShardState, rec: &Recorder) {
+/// Applies `keep` and `max_age` on a blocking thread every [`RETENTION_EVERY`] until `stop`.
+async fn retention(state: Rc<ShardState>, stop: Rc<Latch>) {
+    let Some(rec) = state.recorder.clone() else {
+        return;
+    };
     let config = rec.config();
     if config.keep == 0 && config.max_age.is_none() {
         return;
     }
-    let (dir, keep, max_age) = (config.dir.clone(), config.keep, config.max_age);
-    let swept = glommio::executor()
-        .spawn_blocking(move || {
-            crate::record::retention::sweep(&dir, keep, max_age, SystemTime::now())
+    while !stop.is_fired() {
+        futures_lite::future::or(glommio::timer::sleep(RETENTION_EVERY), async {
+            stop.wait().await;
         })
         .await;
-    match swept {
-        Ok(swept) => state.metrics.add(Counter::TapeDeleted, swept.deleted),
-        Err(error) => tracing::warn!(%error, "tape retention could not read the tape directory"),
+        let (dir, keep, max_age) = (config.dir.clone(), config.keep, config.max_age);
+        let swept = glommio::executor()
+            .spawn_blocking(move || {
+                crate::record::retention::sweep(&dir, keep, max_age, SystemTime::now())
+            })
+            .await;
+        match swept {
+            Ok(swept) => state.metrics.add(Counter::TapeDeleted, swept.deleted),
+            Err(error) => {
+                tracing::warn!(%error, "tape retention could not read the tape directory")
+            }
+        }
     }
 }

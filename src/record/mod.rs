@@ -19,7 +19,7 @@ mod recorder;
 pub mod redact;
 pub mod retention;
 pub mod scope;
-mod writer;
+pub mod writer;
 
 pub use header::TapeInfo;
 pub use line::{Forwarded, Http};

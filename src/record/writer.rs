@@ -14,6 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use glommio::io::{BufferedFile, OpenOptions};
+use shards::latch::Latch;
 
 use crate::config::Fsync;
 use crate::tape::format::Status;
@@ -245,6 +246,39 @@ impl Writer {
     }
 }
 
+/// A recorder's writer task: a pass every `flush_interval` (sooner when lines pile up) until
+/// `stop` fires, then every tape ended and a last pass, after which lines are dropped.
+/// `before` runs before each pass (ending the tapes of sessions gone), `after` gets each
+/// pass's counts (the metrics).
+pub async fn run(
+    rec: std::rc::Rc<Recorder>,
+    stop: std::rc::Rc<Latch>,
+    mut before: impl FnMut(&Recorder),
+    mut after: impl FnMut(&Recorder, Flushed),
+) {
+    let Some(woken) = rec.take_wake() else {
+        return;
+    };
+    let interval = rec.config().flush_interval;
+    let mut writer = Writer::default();
+    while !stop.is_fired() {
+        futures_lite::future::or(
+            futures_lite::future::or(glommio::timer::sleep(interval), async {
+                let _ = woken.recv().await;
+            }),
+            async { stop.wait().await },
+        )
+        .await;
+        before(&rec);
+        let done = writer.flush(&rec).await;
+        after(&rec, done);
+    }
+    rec.end_all();
+    let done = writer.flush(&rec).await;
+    rec.close();
+    after(&rec, done);
+}
+
 /// Overwrites `file`'s header status with `status`, syncs (unless `fsync = "never"`) and
 /// closes it. Errors are ignored: the tape's lines are written already, or it failed.
 async fn close(file: File, status: Status, fsync: Fsync) {
@@ -256,4 +290,15 @@ async fn close(file: File, status: Status, fsync: Fsync) {
         let _ = file.file.fdatasync().await;
     }
     let _ = file.file.close().await;
+}
+
+/// Ignores `SIGXFSZ` (process-wide, before tapes are written): a file size limit then fails a
+/// tape's write with `EFBIG` (counted, the tape stops) instead of killing the process.
+#[allow(unsafe_code, reason = "signal(2) has no std wrapper")]
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code; it is
+    // process-wide and done before any tape is written.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }

@@ -324,3 +324,29 @@ def test_sdk_check_lists_through_a_recording_proxy(shadowcat_bin: Path, tmp_path
             assert asked <= answered, (ours, asked - answered)
         sampled |= any(m.get("method") == "sampling/createMessage" for m in messages(lines, "s2c"))
     assert sampled, "no server→client request on tape"
+
+
+def test_forward_mode_records_its_session(shadowcat_bin: Path, tmp_path: Path) -> None:
+    """`shadowcat forward --record DIR -- server-everything stdio` under the Python SDK's stdio
+    client and its whole check list: one tape, `transport` `stdio`, every request answered on it."""
+    from mcp import StdioServerParameters
+
+    from mcp_checks import EVERYTHING, run_mcp_checks_stdio
+
+    tapes = tmp_path / "tapes"
+    try:
+        command = harness.everything_stdio_command()
+    except harness.HarnessError as error:
+        pytest.fail(str(error), pytrace=False)
+    server = StdioServerParameters(command=str(shadowcat_bin),
+                                   args=["forward", "--record", str(tapes), "--", *command],
+                                   env=harness.child_env())
+    report = asyncio.run(run_mcp_checks_stdio(server, EVERYTHING, "forward --record"))
+    assert report.results and not report.failures, report.failure_text()
+    [(header, lines, _)] = all_tapes(tapes)
+    assert (header["transport"], header["route"], header["status"]) == ("stdio", "stdio", "complete"), header
+    assert header["session"].startswith("connection:") and header["upstream"].startswith("stdio:"), header
+    asked = {json.dumps(m["id"]) for m in messages(lines, "c2s") if "method" in m and "id" in m}
+    answered = {json.dumps(m["id"]) for m in messages(lines, "s2c") if "method" not in m and "id" in m}
+    assert asked and asked <= answered, asked - answered
+    assert all("http" not in line for line in lines), lines
