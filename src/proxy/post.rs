@@ -75,8 +75,8 @@ pub async fn post(
         (route_id, route, target.upstream),
         (target.client_session.as_ref(), target.modern),
         facts.version,
-        &body,
     );
+    super::record::note_post(&body, None);
     if !admit_by_stages(state, stages, &facts)? {
         let shape = ClientShape {
             keep_alive: head.keep_alive(),

@@ -75,15 +75,14 @@ fn recorder<'s>(state: &'s ShardState, route: &RouteConfig) -> Option<&'s Rc<Rec
     state.recorder.as_ref().filter(|_| route.record)
 }
 
-/// Names the tape of a Streamable HTTP POST on `route` and notes its message (`body`):
-/// `session`'s tape, the connection's for a stateless request, a new one otherwise (an
-/// `initialize`, bound to its session once minted).
+/// Names the tape of a Streamable HTTP POST on `route`: `session`'s tape, the connection's
+/// for a stateless request, a new one otherwise (an `initialize`, bound to its session once
+/// minted). The message itself is noted by [`note_post`].
 pub(super) fn begin_post(
     state: &ShardState,
     (route_id, route, upstream): (RouteId, &RouteConfig, UpstreamId),
     (session, modern): (Option<&SessionId>, bool),
     version: Option<ProtocolVersion>,
-    body: &[u8],
 ) {
     let Some(rec) = recorder(state, route) else {
         scope::begin(None);
@@ -103,7 +102,17 @@ pub(super) fn begin_post(
         }
     };
     scope::begin(tape);
-    scope::c2s(body, true, Some(POST));
+}
+
+/// Notes a POST's message `body` (inspected: valid JSON) on the request's tape, with what
+/// went on instead when an interception rule changed it (`forwarded`: `Some(Some(bytes))`),
+/// or blocked or answered it (`Some(None)`); `None` when it went on as it came. An
+/// interception stage calls this once it decided, instead of the plain note.
+pub(super) fn note_post(body: &[u8], forwarded: crate::record::Forwarded<'_>) {
+    match forwarded {
+        None => scope::c2s(body, true, Some(POST)),
+        Some(_) => scope::changed(Direction::ClientToServer, body, forwarded, Some(POST)),
+    }
 }
 
 /// Names the tape of a request that carries no message (a GET stream) on `session`.

@@ -209,3 +209,22 @@ fn a_write_error_stops_the_tape_only() {
         assert!(rec.ids().is_empty());
     });
 }
+
+#[test]
+fn idle_files_are_parked_and_reopened() {
+    let dir = TempDir::new("park");
+    run(async {
+        let rec = Recorder::new(&config(&dir.0), 0);
+        let mut writer = Writer::parking_after(Duration::ZERO);
+        let tape = rec.session_tape(&session(5), info);
+        for round in 0..3 {
+            rec.record(tape, Direction::ClientToServer, CALL, true, None);
+            let done = writer.flush(&rec).await;
+            assert_eq!((done.lines, done.write_errors), (1, 0), "round {round}");
+        }
+        rec.end(tape);
+        writer.flush(&rec).await;
+        let [(_, header, lines)] = tapes(&dir.0).try_into().unwrap();
+        assert_eq!((header.status, lines.len()), (Status::Complete, 3));
+    });
+}

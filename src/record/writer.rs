@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use glommio::io::{BufferedFile, OpenOptions};
 use shards::latch::Latch;
@@ -22,10 +23,17 @@ use crate::tape::format::Status;
 use super::header::{self, status_patch};
 use super::recorder::{Recorder, TapeId};
 
-/// One open tape file.
+/// A tape file not written for this long is closed (its descriptor freed: a shard may hold
+/// many idle sessions) and opened again for its next write.
+const PARK_AFTER: Duration = Duration::from_secs(10);
+
+/// One tape file (open, or parked while its session is idle).
 #[derive(Debug)]
 struct File {
-    file: BufferedFile,
+    /// `None` while parked.
+    file: Option<BufferedFile>,
+    /// The last write.
+    written_at: Instant,
     path: PathBuf,
     /// Where the next line goes.
     offset: u64,
@@ -58,14 +66,31 @@ pub struct Flushed {
 }
 
 /// The shard's open tape files (owned by its one writer task).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Writer {
     files: HashMap<TapeId, File>,
     /// The last day directory made (made once, not per file).
     made_dir: Option<PathBuf>,
+    /// Idle time after which a file is parked.
+    park_after: Duration,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Writer::parking_after(PARK_AFTER)
+    }
 }
 
 impl Writer {
+    /// A writer parking files idle for `park_after` ([`PARK_AFTER`] by default).
+    pub fn parking_after(park_after: Duration) -> Writer {
+        Writer {
+            files: HashMap::new(),
+            made_dir: None,
+            park_after,
+        }
+    }
+
     /// Writes what every bound tape gathered; finishes the tapes that ended.
     pub async fn flush(&mut self, rec: &Recorder) -> Flushed {
         let mut done = Flushed::default();
@@ -100,6 +125,7 @@ impl Writer {
         if rec.config().fsync == Fsync::Interval {
             self.sync_dirty().await;
         }
+        self.park_idle(rec.config().fsync).await;
         done
     }
 
@@ -127,16 +153,18 @@ impl Writer {
             self.open(rec, id, 1, done).await?;
         }
         let Some(file) = self.files.get_mut(&id) else {
-            return Err(io::Error::other("tape file not open"));
+            return Err(not_open());
         };
         let len = batch.len();
-        let written = file
-            .file
+        unpark(file).await?;
+        let handle = file.file.as_ref().ok_or_else(not_open)?;
+        let written = handle
             .write_at(batch, file.offset)
             .await
             .map_err(io::Error::from)?;
         file.offset += written as u64;
         file.dirty = true;
+        file.written_at = Instant::now();
         if written < len {
             return Err(io::Error::new(
                 io::ErrorKind::StorageFull,
@@ -144,7 +172,7 @@ impl Writer {
             ));
         }
         if rec.config().fsync == Fsync::Always {
-            file.file.fdatasync().await.map_err(io::Error::from)?;
+            handle.fdatasync().await.map_err(io::Error::from)?;
             file.dirty = false;
         }
         Ok(())
@@ -177,7 +205,8 @@ impl Writer {
         done.opened += 1;
         done.bytes += written as u64;
         let file = File {
-            file,
+            file: Some(file),
+            written_at: Instant::now(),
             path,
             offset: written as u64,
             header_len: len as u64,
@@ -239,8 +268,26 @@ impl Writer {
     /// `fdatasync` on every file written since its last sync.
     async fn sync_dirty(&mut self) {
         for file in self.files.values_mut().filter(|f| f.dirty) {
-            if file.file.fdatasync().await.is_ok() {
+            if let Some(handle) = &file.file {
+                if handle.fdatasync().await.is_ok() {
+                    file.dirty = false;
+                }
+            }
+        }
+    }
+
+    /// Closes the files not written for `park_after` (synced first unless `never`).
+    async fn park_idle(&mut self, fsync: Fsync) {
+        for file in self.files.values_mut() {
+            if file.file.is_none() || file.written_at.elapsed() < self.park_after {
+                continue;
+            }
+            if let Some(handle) = file.file.take() {
+                if file.dirty && fsync != Fsync::Never {
+                    let _ = handle.fdatasync().await;
+                }
                 file.dirty = false;
+                let _ = handle.close().await;
             }
         }
     }
@@ -281,15 +328,37 @@ pub async fn run(
 
 /// Overwrites `file`'s header status with `status`, syncs (unless `fsync = "never"`) and
 /// closes it. Errors are ignored: the tape's lines are written already, or it failed.
-async fn close(file: File, status: Status, fsync: Fsync) {
-    let _ = file
-        .file
-        .write_at(status_patch(status), file.status_at)
-        .await;
-    if fsync != Fsync::Never {
-        let _ = file.file.fdatasync().await;
+async fn close(mut file: File, status: Status, fsync: Fsync) {
+    if unpark(&mut file).await.is_err() {
+        return;
     }
-    let _ = file.file.close().await;
+    let Some(handle) = &file.file else {
+        return;
+    };
+    let _ = handle.write_at(status_patch(status), file.status_at).await;
+    if fsync != Fsync::Never {
+        let _ = handle.fdatasync().await;
+    }
+    if let Some(handle) = file.file.take() {
+        let _ = handle.close().await;
+    }
+}
+
+/// Opens `file` again when it was parked.
+async fn unpark(file: &mut File) -> io::Result<()> {
+    if file.file.is_none() {
+        let handle = OpenOptions::new()
+            .write(true)
+            .buffered_open(&file.path)
+            .await
+            .map_err(io::Error::from)?;
+        file.file = Some(handle);
+    }
+    Ok(())
+}
+
+fn not_open() -> io::Error {
+    io::Error::other("tape file not open")
 }
 
 /// Ignores `SIGXFSZ` (process-wide, before tapes are written): a file size limit then fails a

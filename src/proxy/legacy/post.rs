@@ -68,7 +68,7 @@ pub(super) async fn post(
         session_of(state, &sid, (route, &principal)).ok_or_else(not_found)?;
     let on = (state.config.route(route), upstream);
     crate::proxy::record::begin_session(state, on, &sid, "legacy_sse");
-    crate::record::scope::c2s(&body, true, Some(crate::proxy::record::POST));
+    crate::proxy::record::note_post(&body, None);
     let ctx = RequestCtx::in_session(
         (facts, principal),
         stages.clone(),
