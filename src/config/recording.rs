@@ -214,4 +214,29 @@ mod tests {
             .unwrap();
         assert_eq!(rec, again);
     }
+
+    #[test]
+    fn routes_record_only_with_recording() {
+        let routes = |recording: &str, record: &str| {
+            let text = format!(
+                "[listeners.m]\nbind = \"127.0.0.1:0\"\n\
+                 [[listeners.m.routes]]\npath = \"/a\"\nupstream = \"u\"\n{record}\n\
+                 [[listeners.m.routes]]\npath = \"/b\"\nupstream = \"u\"\n\
+                 [upstreams.u]\nurl = \"http://127.0.0.1:9/mcp\"\n{recording}"
+            );
+            crate::config::from_toml_str(&text, "t.toml").map(|c| {
+                c.listeners[0]
+                    .routes
+                    .iter()
+                    .map(|r| r.record)
+                    .collect::<Vec<_>>()
+            })
+        };
+        let on = "[recording]\ndir = \"/tmp/t\"\n";
+        assert_eq!(routes(on, "").unwrap(), [true, true]);
+        assert_eq!(routes(on, "record = false").unwrap(), [false, true]);
+        assert_eq!(routes("", "").unwrap(), [false, false]);
+        let error = routes("", "record = true").unwrap_err().to_string();
+        assert!(error.contains("listeners.m.routes[0].record"), "{error}");
+    }
 }

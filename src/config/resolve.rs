@@ -93,9 +93,11 @@ fn routes_recorded(
     }
     for (name, listener) in &raw.listeners {
         if let Some(at) = listener.routes.iter().position(|r| r.record == Some(true)) {
-            return Err(Error::Missing {
+            return Err(Error::Invalid {
                 key: format!("listeners.{name}.routes[{at}].record"),
-                allowed: "`record = true` needs a [recording] table with `dir` (or --record DIR)",
+                value: "true".into(),
+                allowed: "false or unset without recording: add a [recording] table with `dir` \
+                          (or --record DIR)",
             });
         }
     }

@@ -385,6 +385,10 @@ pub fn stage_names(
         .map(Stage::name)
         .collect();
     if names.contains(&Stage::Session.name()) {
+        if route.record {
+            // Recording observes every message of the route's sessions, both ways.
+            names.push("record");
+        }
         names.push(adapter_name(upstream));
     }
     names
