@@ -175,3 +175,37 @@ fn a_route_that_does_not_record_leaves_no_tape() {
     assert_eq!(recorded[0].0["route"], "/open");
     assert!(!recorded[0].2.iter().any(|l| l.contains("unrecorded")));
 }
+
+#[test]
+fn stateless_requests_are_on_their_connections_tape() {
+    // A 2026-07-28 client on a legacy upstream: translated onto a pooled upstream session, and
+    // recorded per client connection as the client saw it.
+    let tapes = Tapes::new("modern");
+    let proxy = Proxy::start(Setup::one(Upstream::HttpLegacyEra).with_admin(tapes.table()));
+    let mut conn = proxy.conn();
+    for id in 1..=2 {
+        let answer = mcp::modern_call(json!(id), "echo").send(&mut conn);
+        assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    }
+    drop(conn);
+    await_closed(&proxy, 1);
+    let recorded = tapes.read();
+    proxy.stop();
+    let [(header, lines, _)] = recorded.as_slice() else {
+        panic!("one tape expected: {recorded:#?}")
+    };
+    assert_eq!(header["transport"], "modern", "{header}");
+    assert!(header["session"]
+        .as_str()
+        .unwrap()
+        .starts_with("connection:"));
+    let ids = |dir: &str| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| l["dir"] == dir)
+            .map(|l| l["msg"]["id"].clone())
+            .collect()
+    };
+    assert_eq!(ids("c2s"), [json!(1), json!(2)], "{lines:#?}");
+    assert!(ids("s2c").contains(&json!(1)) && ids("s2c").contains(&json!(2)));
+}
