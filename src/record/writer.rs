@@ -335,7 +335,10 @@ async fn close(mut file: File, status: Status, fsync: Fsync) {
     let Some(handle) = &file.file else {
         return;
     };
-    let _ = handle.write_at(status_patch(status), file.status_at).await;
+    // A header cut short (a full disk) is left as it is: patching it would leave a hole.
+    if file.offset >= file.header_len {
+        let _ = handle.write_at(status_patch(status), file.status_at).await;
+    }
     if fsync != Fsync::Never {
         let _ = handle.fdatasync().await;
     }
