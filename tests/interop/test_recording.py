@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -167,6 +168,11 @@ def test_sdk_sessions_are_recorded_both_ways(shadowcat_bin: Path, tmp_path: Path
     expected = exact.replace(b"\n", b" ").decode()
     assert any(f'"msg":{expected},' in text for text in raw_tape[2]), raw_tape[2]
 
+    # `shadowcat tape verify` finds nothing wrong.
+    verify = subprocess.run([str(shadowcat_bin), "tape", "verify", str(tapes)], capture_output=True, text=True,
+                            timeout=auth.TIMEOUT_S)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
     # No credential and no redacted value anywhere.
     for path in tape_files(tapes):
         text = path.read_text()
@@ -254,6 +260,12 @@ def test_sigkill_leaves_only_complete_lines_but_maybe_the_last(shadowcat_bin: Pa
         header = json.loads(lines[0])
         assert header["status"] == "recording", header  # killed: never marked complete
     assert complete >= 200, complete
+    # `shadowcat tape verify` agrees: at most a cut last line per tape, nothing else.
+    verify = subprocess.run([str(shadowcat_bin), "tape", "verify", str(tapes)], capture_output=True, text=True,
+                            timeout=auth.TIMEOUT_S)
+    problems = [line for line in verify.stdout.splitlines() if line.startswith("PROBLEM")]
+    assert all("cut last line" in line for line in problems), verify.stdout + verify.stderr
+    assert verify.returncode == (1 if problems else 0), verify.stdout + verify.stderr
 
 
 def test_a_file_size_limit_stops_the_tape_not_the_proxy(shadowcat_bin: Path, tmp_path: Path) -> None:
