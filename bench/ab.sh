@@ -6,7 +6,9 @@
 #
 # Environment: NEW_BIN= (default: cargo build --release)  BASE_BIN= (required)  ROUNDS=5
 #   DURATION=6s  WRK_CONNS=64  WRK_CORES=<last core>  PROXY_ARGS= (extra `reverse` flags for both)
-#   NEW_ARGS= (extra flags for the new build only, e.g. "--deny-tool add" to price a stage)
+#   NEW_ARGS= (extra flags for the new build only, e.g. "--deny-tool add" to price a stage, or
+#   "--record /tmp/tapes" with BASE_BIN = the same binary to price recording: issue 11 asks
+#   for ≥ 0.9× the throughput without it)
 #   INSTRUCTIONS=auto|0 (count the proxy's instructions per request with `perf stat`, user and
 #   kernel apart: far less noisy than time on a shared machine; auto = when perf can)
 set -euo pipefail
