@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use shards::latch::Latch;
 
 use crate::config::{RouteConfig, RouteId, UpstreamId};
-use crate::http::{ResponseHead, SseEvent};
+use crate::http::{Framing, ResponseHead, SseEvent};
 use crate::mcp::ProtocolVersion;
 use crate::record::{scope, Flushed, Http, Recorder, TapeInfo};
 use crate::session::SessionId;
@@ -191,20 +191,32 @@ pub(super) struct AnswerTap {
     held: Vec<u8>,
     /// Most bytes held (past it the message is not recorded).
     limit: usize,
+    /// A JSON body's declared length, and the bytes seen so far: the piece that completes it
+    /// is noted from the relay's own bytes when it is the only one.
+    length: Option<u64>,
+    seen: u64,
 }
 
 impl AnswerTap {
-    /// A tap on the answer `head` when the current request is recorded.
-    pub(super) fn new(head: &ResponseHead, limit: usize) -> Option<AnswerTap> {
+    /// A tap on the answer `head` (its body delimited by `framing`) when the current request
+    /// is recorded.
+    pub(super) fn new(head: &ResponseHead, framing: Framing, limit: usize) -> Option<AnswerTap> {
         scope::recording().then(|| AnswerTap {
             status: head.status(),
             held: Vec::new(),
             limit,
+            length: match framing {
+                Framing::Length(n) => Some(n),
+                _ => None,
+            },
+            seen: 0,
         })
     }
 
-    /// One piece of a JSON body; `last`: the body ends with it.
-    pub(super) fn json(&mut self, piece: &[u8], last: bool) {
+    /// One piece of a JSON body.
+    pub(super) fn json(&mut self, piece: &[u8]) {
+        self.seen += piece.len() as u64;
+        let last = self.length.is_some_and(|n| self.seen >= n);
         if self.held.is_empty() && last {
             answer(piece, None, self.http("application/json", None));
             return;

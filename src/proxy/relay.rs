@@ -49,7 +49,7 @@ where
     let mut events = head
         .is_event_stream()
         .then(|| SseParser::new(plan.max_sse_event));
-    let mut tap = AnswerTap::new(head, plan.max_sse_event);
+    let mut tap = AnswerTap::new(head, framing, plan.max_sse_event);
     // A client that stops reading must not pin the upstream connection (or shutdown) forever.
     let write_limit = plan.idle_timeout.unwrap_or(STREAM_WRITE_TIMEOUT);
     if out_framing == OutFraming::Chunked && upstream.buffered().is_empty() {
@@ -71,7 +71,7 @@ where
             Some(Ok(Some(data))) => {
                 let chunked = out_framing == OutFraming::Chunked;
                 if let (Some(tap), false) = (&mut tap, events.is_some()) {
-                    tap.json(data, reader.is_done());
+                    tap.json(data);
                 }
                 let events = events.as_mut().map(|parser| (parser, tap.as_ref()));
                 if frame_piece(scratch, data, chunked, events, &plan).is_err() {

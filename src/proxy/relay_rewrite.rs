@@ -46,7 +46,7 @@ where
     let write_limit = plan.idle_timeout.unwrap_or(STREAM_WRITE_TIMEOUT);
     let mut body = Vec::new();
     let mut events = SseParser::new(plan.max_sse_event);
-    let tap = AnswerTap::new(head, plan.max_sse_event);
+    let tap = AnswerTap::new(head, framing, plan.max_sse_event);
     let chunked = out_framing == OutFraming::Chunked;
     scratch.clear();
     if sse {
