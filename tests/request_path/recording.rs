@@ -209,3 +209,47 @@ fn stateless_requests_are_on_their_connections_tape() {
     assert_eq!(ids("c2s"), [json!(1), json!(2)], "{lines:#?}");
     assert!(ids("s2c").contains(&json!(1)) && ids("s2c").contains(&json!(2)));
 }
+
+#[test]
+fn a_batch_is_one_line_each_way() {
+    // 2025-03-26 batches to a stdio child are split into single messages and answered with one
+    // reply array: the tape holds the client's array and the array it got.
+    let tapes = Tapes::new("batch");
+    let proxy = Proxy::start(Setup::one(Upstream::Stdio).with_admin(tapes.table()));
+    let mut conn = proxy.conn();
+    let version = [("MCP-Protocol-Version", "2025-03-26")];
+    let init = mcp::request(
+        json!(0),
+        "initialize",
+        json!({"protocolVersion": "2025-03-26", "capabilities": {},
+               "clientInfo": {"name": "batch", "version": "0"}}),
+    );
+    let mut headers = mcp::fresh_headers();
+    headers.extend_from_slice(&version);
+    let answer = conn.request("POST", mcp::PATH, &headers, &init);
+    assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    let sid = answer.header("mcp-session-id").unwrap().to_owned();
+    headers.push(("Mcp-Session-Id", sid.as_str()));
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "a"}}},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "b"}}}
+    ]);
+    let answer = conn.request("POST", mcp::PATH, &headers, batch.to_string().as_bytes());
+    assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    let deleted = conn.request("DELETE", mcp::PATH, &headers[2..], b"");
+    assert!(deleted.head.status < 300, "{}", deleted.describe());
+    await_closed(&proxy, 1);
+    let recorded = tapes.read();
+    proxy.stop();
+    let [(_, lines, _)] = recorded.as_slice() else {
+        panic!("one tape expected: {recorded:#?}")
+    };
+    let arrays: Vec<&Value> = lines.iter().filter(|l| l["msg"].is_array()).collect();
+    assert_eq!(arrays.len(), 2, "{lines:#?}");
+    assert_eq!(
+        (&arrays[0]["dir"], &arrays[0]["msg"]),
+        (&json!("c2s"), &batch)
+    );
+    assert_eq!(arrays[1]["dir"], "s2c");
+    assert_eq!(arrays[1]["msg"].as_array().map(Vec::len), Some(2));
+}
