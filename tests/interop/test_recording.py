@@ -362,3 +362,34 @@ def test_forward_mode_records_its_session(shadowcat_bin: Path, tmp_path: Path) -
     answered = {json.dumps(m["id"]) for m in messages(lines, "s2c") if "method" not in m and "id" in m}
     assert asked and asked <= answered, asked - answered
     assert all("http" not in line for line in lines), lines
+
+
+def test_a_translated_session_is_recorded_as_the_client_saw_it(shadowcat_bin: Path, tmp_path: Path) -> None:
+    """A legacy Python SDK session through `--upstream-era modern` in front of the rmcp
+    modern-only server (the era translation): the tape holds the client's side, the MRTR
+    round trip as a server→client `sampling/createMessage` and the client's answer, and the
+    listen-fed notifications of the GET stream."""
+    from test_era_translation import legacy_session_run
+    from test_modern import start_modern_server
+
+    tapes = tmp_path / "tapes"
+    upstream = start_modern_server("--modern-only", "--sse")
+    try:
+        proxy = harness.start_proxy(shadowcat_bin, upstream.url,
+                                    extra=["--upstream-era", "modern", "--record", str(tapes)])
+        try:
+            seen = asyncio.run(asyncio.wait_for(legacy_session_run(proxy.url), CLIENT_TIMEOUT_S))
+        finally:
+            proxy.stop()
+    finally:
+        upstream.stop()
+    assert seen["ask"] == "answered: sampled(six times seven?)", seen
+    [(header, lines, _)] = all_tapes(tapes)
+    assert (header["transport"], header["status"]) == ("streamable_http", "complete"), header
+    assert {"initialize", "tools/call", "ping"} <= set(methods(lines)), methods(lines)
+    sampling = [m for m in messages(lines, "s2c") if m.get("method") == "sampling/createMessage"]
+    assert sampling, lines
+    answers = {json.dumps(m.get("id")) for m in messages(lines, "c2s") if "result" in m}
+    assert json.dumps(sampling[0]["id"]) in answers, lines
+    notified = {m.get("method") for m in messages(lines, "s2c")}
+    assert "notifications/tools/list_changed" in notified, notified
