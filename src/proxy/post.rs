@@ -72,7 +72,7 @@ pub async fn post(
     )?;
     super::record::begin_post(
         state,
-        (route_id, route, target.upstream),
+        (route, target.upstream),
         (target.client_session.as_ref(), target.modern),
         facts.version,
     );

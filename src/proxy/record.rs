@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use shards::latch::Latch;
 
-use crate::config::{RouteConfig, RouteId, UpstreamId};
+use crate::config::{RouteConfig, UpstreamId};
 use crate::http::{Framing, ResponseHead, SseEvent};
 use crate::mcp::ProtocolVersion;
 use crate::record::{scope, Flushed, Http, Recorder, TapeInfo};
@@ -80,7 +80,7 @@ fn recorder<'s>(state: &'s ShardState, route: &RouteConfig) -> Option<&'s Rc<Rec
 /// minted). The message itself is noted by [`note_post`].
 pub(super) fn begin_post(
     state: &ShardState,
-    (route_id, route, upstream): (RouteId, &RouteConfig, UpstreamId),
+    (route, upstream): (&RouteConfig, UpstreamId),
     (session, modern): (Option<&SessionId>, bool),
     version: Option<ProtocolVersion>,
 ) {
@@ -88,7 +88,6 @@ pub(super) fn begin_post(
         scope::begin(None);
         return;
     };
-    let _ = route_id;
     let tape = match (session, modern) {
         (Some(id), _) => {
             let version = version.or_else(|| session_version(state, id));

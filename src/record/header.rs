@@ -56,7 +56,7 @@ pub fn line(
     let mut out = serde_json::to_vec(&header).unwrap_or_default();
     // `status` is the last field: the object ends with `"status":"<value>"}`.
     out.pop();
-    let at = out.len() - status_text(status).len();
+    let at = out.len().saturating_sub(status_text(status).len());
     out.resize(at + LONGEST.len() + PAD, b' ');
     out.extend_from_slice(b"}\n");
     (out, at)
