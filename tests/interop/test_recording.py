@@ -393,3 +393,26 @@ def test_a_translated_session_is_recorded_as_the_client_saw_it(shadowcat_bin: Pa
     assert json.dumps(sampling[0]["id"]) in answers, lines
     notified = {m.get("method") for m in messages(lines, "s2c")}
     assert "notifications/tools/list_changed" in notified, notified
+
+
+def test_a_legacy_sse_upstream_is_recorded_on_the_client_side(shadowcat_bin: Path, tmp_path: Path) -> None:
+    """server-everything over the legacy HTTP+SSE transport (`--upstream-transport sse`) behind
+    a Streamable HTTP client: the tape holds what the client sent and got."""
+    tapes = tmp_path / "tapes"
+    everything = harness.start_everything_server("sse")
+    try:
+        proxy = harness.start_proxy(shadowcat_bin, everything.url,
+                                    extra=["--upstream-transport", "sse", "--record", str(tapes)])
+        try:
+            seen = asyncio.run(asyncio.wait_for(
+                sdk_view(proxy.url, {}, [("echo", {"message": "via sse upstream"})]), CLIENT_TIMEOUT_S))
+        finally:
+            proxy.stop()
+    finally:
+        everything.stop()
+    assert seen["calls"]["echo"]["text"] == ["Echo: via sse upstream"], seen
+    [(header, lines, _)] = all_tapes(tapes)
+    assert (header["transport"], header["status"]) == ("streamable_http", "complete"), header
+    asked = {json.dumps(m["id"]) for m in messages(lines, "c2s") if "method" in m and "id" in m}
+    answered = {json.dumps(m["id"]) for m in messages(lines, "s2c") if "method" not in m and "id" in m}
+    assert asked and asked <= answered, asked - answered
