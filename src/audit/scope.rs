@@ -11,8 +11,9 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use super::Record;
 
@@ -24,14 +25,33 @@ thread_local! {
 }
 
 /// Runs the connection future `future` with its own slot current during each poll.
-pub async fn connection<F: Future>(future: F) -> F::Output {
-    let slot = Slot::default();
-    let mut future = pin!(future);
-    futures_lite::future::poll_fn(|cx| {
-        let _current = Enter::new(slot.clone());
-        future.as_mut().poll(cx)
-    })
-    .await
+pub fn connection<F: Future>(future: F) -> Connection<F> {
+    Connection {
+        slot: Slot::default(),
+        future,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A connection's future inside its audit scope. A struct, not an `async fn`: an `async fn`
+    /// taking the future by value holds it twice (the argument and the pinned local), which
+    /// doubled every audited connection's task (18 KB instead of 9).
+    #[derive(Debug)]
+    pub struct Connection<F> {
+        slot: Slot,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Connection<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _current = Enter::new(this.slot.clone());
+        this.future.poll(cx)
+    }
 }
 
 /// Makes `record` the record of the connection's request (inside [`connection`]; elsewhere

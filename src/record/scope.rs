@@ -11,8 +11,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::pin::pin;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use crate::session::SessionId;
 use crate::tape::format::Direction;
@@ -36,27 +37,51 @@ thread_local! {
 
 /// Runs the connection future `future` with its own slot current during each poll; its
 /// stateless tape ends with it.
-pub async fn connection<F: Future>(recorder: Rc<Recorder>, future: F) -> F::Output {
-    let conn = Rc::new(Conn {
-        recorder,
-        current: Cell::new(None),
-        stateless: Cell::new(None),
-    });
-    let mut future = pin!(future);
-    let out = futures_lite::future::poll_fn(|cx| {
-        let _current = Enter::new(conn.clone());
-        future.as_mut().poll(cx)
-    })
-    .await;
-    if let Some(tape) = conn.current.take() {
-        if conn.recorder.is_unbound(tape) {
-            conn.recorder.end(tape);
+pub fn connection<F: Future>(recorder: Rc<Recorder>, future: F) -> Connection<F> {
+    Connection {
+        conn: Rc::new(Conn {
+            recorder,
+            current: Cell::new(None),
+            stateless: Cell::new(None),
+        }),
+        future,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A connection's future inside its recording scope. A struct, not an `async fn`: an
+    /// `async fn` taking the future by value holds it twice (the argument and the pinned
+    /// local), which doubled every recorded connection's task.
+    pub struct Connection<F> {
+        conn: Rc<Conn>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Connection<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _current = Enter::new(this.conn.clone());
+        this.future.poll(cx)
+    }
+}
+
+impl Drop for Conn {
+    /// The connection ended (or its task was dropped): an `initialize` tape that never got its
+    /// session, and the connection's stateless tape, end with it.
+    fn drop(&mut self) {
+        if let Some(tape) = self.current.take() {
+            if self.recorder.is_unbound(tape) {
+                self.recorder.end(tape);
+            }
+        }
+        if let Some(tape) = self.stateless.take() {
+            self.recorder.end(tape);
         }
     }
-    if let Some(tape) = conn.stateless.take() {
-        conn.recorder.end(tape);
-    }
-    out
 }
 
 /// The recorder of the connection being polled (none: its shard does not record).
