@@ -2,25 +2,55 @@
 //!
 //! Not here: which timeout applies where (the callers decide).
 //! Hot path: the future is polled once before any timer exists, so the common case (data
-//! already buffered, a write the socket takes at once) costs no timer at all.
+//! already buffered, a write the socket takes at once) costs no timer at all. [`Within`] is a
+//! struct, not an `async fn`: an `async fn` taking the future by value holds it twice (the
+//! argument and the pinned local), and every request path awaits its I/O through this.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use glommio::timer::Timer;
+
 /// `Some(output)` if `fut` finishes within `limit`, `None` if the timer wins.
-pub async fn within<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    if let Some(done) = futures_lite::future::poll_once(fut.as_mut()).await {
-        return Some(done);
+pub fn within<F: Future>(limit: Duration, fut: F) -> Within<F> {
+    Within {
+        fut,
+        limit,
+        timer: None,
     }
-    futures_lite::future::or(async { Some(fut.await) }, async {
-        glommio::timer::sleep(limit).await;
-        None
-    })
-    .await
 }
 
+pin_project_lite::pin_project! {
+    /// The future [`within`] returns.
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Within<F> {
+        #[pin]
+        fut: F,
+        limit: Duration,
+        // Made on the first poll that finds `fut` pending.
+        timer: Option<Timer>,
+    }
+}
+
+impl<F: Future> Future for Within<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(done) = this.fut.poll(cx) {
+            return Poll::Ready(Some(done));
+        }
+        let limit = *this.limit;
+        let timer = this.timer.get_or_insert_with(|| Timer::new(limit));
+        match Pin::new(timer).poll(cx) {
+            Poll::Ready(_) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -94,14 +94,21 @@ pub(super) async fn send<C: AsyncWrite + AsyncRead + Unpin>(
 /// Awaits `work` (an upstream exchange not yet answered) while watching the client for EOF;
 /// `None` when the client hung up first (`work` is dropped, and with it its upstream
 /// connection). A client with pipelined bytes buffered is not watched.
-pub async fn until_client_gone<C, F, T>(client: &mut HttpConn<C>, work: F) -> Option<T>
+pub fn until_client_gone<'a, C, F, T>(
+    client: &'a mut HttpConn<C>,
+    work: F,
+) -> impl std::future::Future<Output = Option<T>> + 'a
 where
     C: AsyncRead + AsyncWrite + Unpin,
-    F: std::future::Future<Output = T>,
+    F: std::future::Future<Output = T> + 'a,
+    T: 'a,
 {
-    match watch(client, work, None).await {
-        Watched::Read(done) => Some(done),
-        Watched::ClientGone | Watched::Stopped => None,
+    Mapped {
+        future: watch(client, work, None),
+        map: Some(|watched| match watched {
+            Watched::Read(done) => Some(done),
+            Watched::ClientGone | Watched::Stopped => None,
+        }),
     }
 }
 
@@ -117,18 +124,21 @@ pub(super) enum Watched<T> {
 
 /// Awaits `read` while watching the client for EOF (a client that hangs up on a silent stream
 /// must not pin the upstream connection) and `stop`. Bytes the client sends meanwhile (a
-/// pipelined request) stay buffered in `client`.
-pub(super) async fn watch<C, F, T>(
-    client: &mut HttpConn<C>,
+/// pipelined request) stay buffered in `client`. Not an `async fn`, and `read` is not awaited
+/// in an async block: either would hold `read` twice (argument or capture, and the awaited
+/// copy), doubling every request's exchange in its connection's task.
+pub(super) fn watch<'a, C, F, T>(
+    client: &'a mut HttpConn<C>,
     read: F,
-    stop: Option<&Latch>,
-) -> Watched<T>
+    stop: Option<&'a Latch>,
+) -> impl std::future::Future<Output = Watched<T>> + 'a
 where
     C: AsyncRead + AsyncWrite + Unpin,
-    F: std::future::Future<Output = T>,
+    F: std::future::Future<Output = T> + 'a,
+    T: 'a,
 {
     let idle_client = client.buffered().is_empty();
-    let client_gone = async {
+    let client_gone = async move {
         if idle_client {
             match client.await_data().await {
                 Ok(0) | Err(_) => return Watched::ClientGone,
@@ -137,7 +147,7 @@ where
         }
         std::future::pending::<Watched<T>>().await
     };
-    let stopped = async {
+    let stopped = async move {
         match stop {
             Some(latch) => {
                 latch.wait().await;
@@ -147,10 +157,38 @@ where
         }
     };
     futures_lite::future::or(
-        async { Watched::Read(read.await) },
+        Mapped {
+            future: read,
+            map: Some(Watched::Read),
+        },
         futures_lite::future::or(client_gone, stopped),
     )
-    .await
+}
+
+pin_project_lite::pin_project! {
+    /// `future`'s output through `map`, polled in place (see [`watch`] for why not an async
+    /// block).
+    struct Mapped<F, M> {
+        #[pin]
+        future: F,
+        map: Option<M>,
+    }
+}
+
+impl<F: std::future::Future, M: FnOnce(F::Output) -> T, T> std::future::Future for Mapped<F, M> {
+    type Output = T;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        let this = self.project();
+        match this.future.poll(cx) {
+            std::task::Poll::Ready(out) => match this.map.take() {
+                Some(map) => std::task::Poll::Ready(map(out)),
+                // Polled after it finished: never completes again (futures may not be).
+                None => std::task::Poll::Pending,
+            },
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
 }
 
 /// How the client's copy of an upstream body with `framing` is delimited: the length kept, a
