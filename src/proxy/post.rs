@@ -26,9 +26,10 @@ use super::adapter::Adapter;
 use super::admit::{admit_by_stages, read_request_body};
 use super::error::ProxyError;
 use super::http_upstream;
+use super::intercept::{answer_scope, intercept_request, Intercepted, Scope};
 use super::metrics::Counter;
 use super::state::ShardState;
-use super::stdio::answer::{write_empty, ClientShape};
+use super::stdio::answer::{write_empty, write_json, ClientShape};
 
 /// Where this POST goes upstream.
 struct Target {
@@ -60,7 +61,7 @@ pub async fn post(
     // body_limit, inspect.
     let mut body = state.bufs.lease(4096);
     read_request_body(state, client, head, &mut body).await?;
-    let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
+    let mut facts = facts(state.inspector.borrow_mut().inspect(&body)?);
     super::audit::note_message(state, &facts, &body);
     let target = after_body(
         state,
@@ -88,6 +89,24 @@ pub async fn post(
     }
     // rate_limit: after the stages that refuse for free, before anything goes upstream.
     super::rates::admit(state, route_id, &principal, &facts).await?;
+    // intercept: the operator's rules (may hold, change or answer the message).
+    let scope = Scope {
+        route: route_id,
+        principal: &principal,
+        session: target.client_session.as_ref(),
+    };
+    let shape = ClientShape {
+        keep_alive: head.keep_alive(),
+        http11: head.minor_version() == 1,
+        session: None,
+        stages: None,
+    };
+    match intercept_request(state, scope, &mut facts, &mut body).await? {
+        Intercepted::Forward => {}
+        Intercepted::Drop => return write_empty(state, client, 202, shape).await,
+        Intercepted::Answer(answer) => return write_json(state, client, &answer, shape).await,
+    }
+    let answers = answer_scope(state, scope, &facts);
     // max_in_flight: held until the answer is relayed.
     let _slot = state
         .upstream_slot(target.upstream)
@@ -97,7 +116,7 @@ pub async fn post(
     let ctx = RequestCtx {
         facts,
         principal,
-        stages: stages.clone(),
+        stages: stages.with_answers(answers).into_owned(),
         route: route_id,
         upstream: target.upstream,
         session: target.client_session,

@@ -30,6 +30,7 @@ use super::{deliver, http, live, modern, session_param, stdio, LegacyOut, Work};
 use crate::config::{RouteId, UpstreamId, UpstreamUrl};
 use crate::mcp::ProtocolVersion;
 use crate::pipeline::{facts, Principal, RequestCtx, RouteStages};
+use crate::proxy::intercept::{intercept_request, Intercepted, Scope};
 use crate::upstream::runtime::UpstreamRuntime;
 
 /// Handles one legacy POST; returns whether the connection stays open.
@@ -69,7 +70,7 @@ pub(super) async fn post(
     let on = (state.config.route(route), upstream);
     crate::proxy::record::begin_session(state, on, &sid, "legacy_sse");
     crate::proxy::record::note_post(&body, None);
-    let ctx = RequestCtx::in_session(
+    let mut ctx = RequestCtx::in_session(
         (facts, principal),
         stages.clone(),
         route,
@@ -88,6 +89,20 @@ pub(super) async fn post(
             let mut message = Vec::with_capacity(128);
             error_message(&mut message, &refused, ctx.facts.id());
             deliver(state, &sid, message);
+            return accepted(state, client, head, method, started).await;
+        }
+    }
+    // intercept: answered on the stream, like a refusal.
+    let scope = Scope {
+        route,
+        principal: &ctx.principal,
+        session: ctx.session.as_ref(),
+    };
+    match intercept_request(state, scope, &mut ctx.facts, &mut body).await? {
+        Intercepted::Forward => {}
+        Intercepted::Drop => return accepted(state, client, head, method, started).await,
+        Intercepted::Answer(answer) => {
+            deliver(state, &sid, answer);
             return accepted(state, client, head, method, started).await;
         }
     }

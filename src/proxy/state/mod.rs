@@ -33,10 +33,12 @@ use crate::upstream::runtime::UpstreamRuntime;
 
 use super::metrics::ProxyMetrics;
 
+pub mod intercept;
 pub mod l2m;
 mod listener_tls;
 pub mod modern;
 pub mod modern_pool;
+mod pause;
 mod rate_bucket;
 mod slots;
 
@@ -107,6 +109,8 @@ pub enum MeshMsg {
     },
     /// The embedded demo server ended a session (its ids are stateless tags).
     DemoSessionDeleted(Box<str>),
+    /// The admin API's interception questions and answers (paused messages, rule sets).
+    Intercept(Box<intercept::InterceptMsg>),
 }
 
 /// One shard's contribution to a scrape.
@@ -185,6 +189,8 @@ pub struct ShardState {
     pub recorder: Option<Rc<crate::record::Recorder>>,
     /// Each TLS listener's current server configuration (replaced on SIGHUP).
     pub tls: Rc<ListenerTlsConfigs>,
+    /// Interception: the rule set in force here, the messages paused here.
+    pub intercept: intercept::InterceptShard,
     /// Per route: its pipeline stages ([`ShardState::stages`]).
     stages: PerRoute<RouteStages>,
     /// Per route: who may use it, when it says ([`ShardState::auth`]).
@@ -238,6 +244,7 @@ impl ShardState {
                 .as_ref()
                 .map(|r| Rc::new(crate::record::Recorder::new(r, ctx.id.0))),
             tls: Rc::new(ListenerTlsConfigs::build(&config)),
+            intercept: intercept::InterceptShard::new(&config.intercept),
             open_streams: OpenStreams::default(),
             legacy: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {

@@ -1,0 +1,123 @@
+//! The `intercept` stage: the operator's rules (`[[intercept.rules]]`, or the admin API's set)
+//! matched against every client message (request side, [`judge_request`]) and every message
+//! coming back (response side, [`AnswerScope`]); first match wins. What a rule decides comes
+//! back as a [`RequestStep`] (the proxy runs the parts that wait: `delay`, `pause`) or as the
+//! rewritten message (response side: `block`, `mock`, `modify` of an answer).
+//!
+//! Not here: the rule schema and its compilation (config::intercept), the shard's rule set and
+//! pause table, writing answers (the proxy's `intercept` module).
+//! Hot path: a message no rule's direction, method, tool, principal, session or route glob
+//! selects costs those byte comparisons and no allocation; the message is parsed only for a
+//! rule with pointer conditions whose globs matched, and written anew only when a rule
+//! changes it (`modify`, `mock`, `block`).
+
+mod answers;
+mod patch;
+mod request;
+
+pub use answers::AnswerScope;
+pub use patch::{error_answer, merge_patch, patched, result_answer};
+pub use request::{act, judge_request, RequestStep, FORWARD};
+
+use std::cell::OnceCell;
+
+use serde_json::Value;
+
+use crate::config::intercept::{glob_opt, Direction, InterceptRules, Rule};
+use crate::config::RouteConfig;
+
+/// The stage's name in `config check`.
+pub(super) const NAME: &str = "intercept";
+
+/// What rules are matched on, besides the message's bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// Which way the message goes.
+    pub way: Direction,
+    /// Its method (an answer: its request's).
+    pub method: Option<&'a str>,
+    /// The tool a `tools/call` names (an answer: its call's).
+    pub tool: Option<&'a str>,
+    /// Who sent the request.
+    pub principal: &'a str,
+    /// The client session's id, when it has one.
+    pub session: Option<&'a str>,
+    /// The route's path.
+    pub route: &'a str,
+}
+
+/// A message parsed at most once, when a rule's conditions need it.
+#[derive(Debug)]
+pub struct Parsed<'b> {
+    bytes: &'b [u8],
+    value: OnceCell<Option<Value>>,
+}
+
+impl<'b> Parsed<'b> {
+    /// A message not parsed yet.
+    pub fn new(bytes: &'b [u8]) -> Self {
+        Parsed {
+            bytes,
+            value: OnceCell::new(),
+        }
+    }
+
+    /// A message parsed already.
+    pub fn of(value: Value) -> Parsed<'static> {
+        Parsed {
+            bytes: b"",
+            value: OnceCell::from(Some(value)),
+        }
+    }
+
+    /// The message as JSON (`None`: not JSON).
+    pub fn get(&self) -> Option<&Value> {
+        self.value
+            .get_or_init(|| serde_json::from_slice(self.bytes).ok())
+            .as_ref()
+    }
+}
+
+/// The first rule of `rules` that selects the message `seen` describes.
+pub fn first<'r>(
+    rules: &'r InterceptRules,
+    seen: &Seen<'_>,
+    message: &Parsed<'_>,
+) -> Option<&'r Rule> {
+    rules.rules.iter().find(|rule| selects(rule, seen, message))
+}
+
+fn selects(rule: &Rule, seen: &Seen<'_>, message: &Parsed<'_>) -> bool {
+    rule.direction.covers(seen.way)
+        && glob_opt(rule.method.as_deref(), seen.method)
+        && glob_opt(rule.tool.as_deref(), seen.tool)
+        && glob_opt(rule.principal.as_deref(), Some(seen.principal))
+        && glob_opt(rule.route.as_deref(), Some(seen.route))
+        && rule
+            .session
+            .as_deref()
+            .is_none_or(|glob| session_matches(glob, seen.session))
+        && (rule.when.is_empty()
+            || message
+                .get()
+                .is_some_and(|value| rule.when.iter().all(|c| c.holds(value))))
+}
+
+/// A session glob against the id, or (a glob starting `sha256:`) against its hash.
+fn session_matches(glob: &str, session: Option<&str>) -> bool {
+    match session {
+        Some(id) if glob.starts_with("sha256:") => {
+            glob_opt(Some(glob), Some(&crate::audit::session_hash(id)))
+        }
+        session => glob_opt(Some(glob), session),
+    }
+}
+
+/// The route path rules see.
+pub fn route_path(route: &RouteConfig) -> &str {
+    &route.path
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,184 @@
+//! Runs the `intercept` stage's request side on one client message, for every POST path
+//! (Streamable HTTP and 2026-07-28 on /mcp, whatever the upstream adapter; legacy HTTP+SSE
+//! messages): what the rules decide, then the waiting part (`delay`, `pause` until an operator
+//! or the rule's timeout decides); a changed message is inspected again, so the adapters see
+//! facts that match the bytes they send. Also builds the response side's scope for the
+//! message's answers ([`answer_scope`]).
+//!
+//! Not here: matching and rewriting (crate::pipeline::intercept), writing the answer of a
+//! blocked or mocked request (each path answers as it answers a refusal).
+//! Hot path: no rule looking at requests: one `Option` test.
+
+use std::rc::Rc;
+
+use serde_json::Value;
+use shards::timeout::within;
+
+use crate::config::intercept::{
+    Action, Direction, Rule, DEFAULT_BLOCK_CODE, DEFAULT_BLOCK_MESSAGE,
+};
+use crate::config::RouteId;
+use crate::mcp::{Kind, Method};
+use crate::pipeline::intercept::{
+    act, judge_request, AnswerScope, Parsed, RequestStep, Seen, FORWARD,
+};
+use crate::pipeline::{Facts, Principal};
+use crate::session::SessionId;
+
+use crate::proxy::error::ProxyError;
+use crate::proxy::state::intercept::{Decision, PauseInfo};
+use crate::proxy::state::ShardState;
+
+/// Who sent a message, and where.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The route it came in on.
+    pub route: RouteId,
+    /// Its caller.
+    pub principal: &'a Principal,
+    /// Its client session.
+    pub session: Option<&'a SessionId>,
+}
+
+/// What became of the message.
+#[derive(Debug)]
+pub enum Intercepted {
+    /// Send it on (the body and facts the caller passed, changed when a rule changed them).
+    Forward,
+    /// Answer the client with this message instead (a request: block or mock).
+    Answer(Vec<u8>),
+    /// A notification a rule blocked or mocked: accepted, and sent nowhere.
+    Drop,
+}
+
+/// The request side for the message in `body` (inspected into `facts`).
+///
+/// # Errors
+/// A changed message the inspector refuses (a merge patch cannot make invalid JSON, so only
+/// a message past the body limits).
+pub async fn intercept_request(
+    state: &ShardState,
+    scope: Scope<'_>,
+    facts: &mut Facts,
+    body: &mut Vec<u8>,
+) -> Result<Intercepted, ProxyError> {
+    let Some(rules) = state.intercept.rules().filter(|r| r.requests) else {
+        return Ok(Intercepted::Forward);
+    };
+    let route = &state.config.route(scope.route).path;
+    let base = Seen {
+        way: Direction::Request,
+        method: None,
+        tool: None,
+        principal: scope.principal.name(),
+        session: scope.session.map(SessionId::as_str),
+        route,
+    };
+    let step = match judge_request(&rules, base, facts, body) {
+        RequestStep::Pause(rule) => paused(state, rule, scope, facts, body).await,
+        step => step,
+    };
+    match step {
+        RequestStep::Forward { body: new, delay } => {
+            if let Some(delay) = delay {
+                glommio::timer::sleep(delay).await;
+            }
+            if let Some(new) = new {
+                body.clear();
+                body.extend_from_slice(&new);
+                *facts = crate::pipeline::facts(state.inspector.borrow_mut().inspect(body)?);
+            }
+            Ok(Intercepted::Forward)
+        }
+        RequestStep::Answer(answer) => Ok(Intercepted::Answer(answer)),
+        RequestStep::Drop => Ok(Intercepted::Drop),
+        // A decision never pauses again.
+        RequestStep::Pause(_) => Ok(Intercepted::Forward),
+    }
+}
+
+/// Holds the message until an operator decides or `rule`'s timeout passes; what the decision
+/// (or the rule's default) makes of it.
+async fn paused<'r>(
+    state: &ShardState,
+    rule: &'r Rule,
+    scope: Scope<'_>,
+    facts: &Facts,
+    body: &[u8],
+) -> RequestStep<'r> {
+    let Action::Pause { timeout, default } = &rule.action else {
+        return FORWARD;
+    };
+    let info = PauseInfo {
+        rule: rule.name.clone(),
+        method: method_name(facts).map(Into::into),
+        tool: tool_name(facts).map(Into::into),
+        session: scope
+            .session
+            .map(|s| crate::audit::session_hash(s.as_str())),
+        message: serde_json::from_slice(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned())),
+    };
+    let held = state.intercept.paused.hold(info);
+    tracing::info!(pause = %format_args!("{}-{}", state.id().0, held.number()), rule = %rule.name, "message paused");
+    let decision = within(*timeout, held.decision.recv()).await.flatten();
+    drop(held);
+    let action = match decision {
+        None => (**default).clone(),
+        Some(Decision::Resume) => Action::Continue,
+        Some(Decision::Modify(patch)) => Action::Modify(patch),
+        Some(Decision::Block(message)) => {
+            let (code, rule_message) = match &**default {
+                Action::Block { code, message } => (*code, &**message),
+                _ => (DEFAULT_BLOCK_CODE, DEFAULT_BLOCK_MESSAGE),
+            };
+            Action::Block {
+                code,
+                message: message.as_deref().unwrap_or(rule_message).into(),
+            }
+        }
+    };
+    let notification = facts.kind() == Some(Kind::Notification);
+    act(
+        rule,
+        &action,
+        (facts.id(), notification),
+        &Parsed::new(body),
+    )
+}
+
+/// The response side's scope for the answers to the message `facts` describes: `None` when
+/// no rule looks at server-to-client messages.
+pub fn answer_scope(
+    state: &ShardState,
+    scope: Scope<'_>,
+    facts: &Facts,
+) -> Option<Rc<AnswerScope>> {
+    let rules = state.intercept.rules().filter(|r| r.responses)?;
+    let seen = Seen {
+        way: Direction::Response,
+        method: method_name(facts),
+        tool: tool_name(facts),
+        principal: scope.principal.name(),
+        session: scope.session.map(SessionId::as_str),
+        route: &state.config.route(scope.route).path,
+    };
+    AnswerScope::new(&rules, &seen)
+}
+
+/// The method of a single message.
+fn method_name(facts: &Facts) -> Option<&str> {
+    match facts.method {
+        _ if facts.is_batch() => None,
+        Method::Other => facts.unknown_method.as_deref(),
+        known => Some(known.as_str()),
+    }
+}
+
+/// The tool a single `tools/call` names.
+fn tool_name(facts: &Facts) -> Option<&str> {
+    facts
+        .mcp_name
+        .as_deref()
+        .filter(|_| facts.method == Method::ToolsCall && !facts.is_batch())
+}
