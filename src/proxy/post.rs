@@ -102,7 +102,8 @@ pub async fn post(
         stages: None,
     };
     match intercept_request(state, scope, &mut facts, &mut body).await? {
-        Intercepted::Forward => {}
+        // `original`: what the client sent, when a rule changed it (for recording).
+        Intercepted::Forward { original: _ } => {}
         Intercepted::Drop => return write_empty(state, client, 202, shape).await,
         Intercepted::Answer(answer) => return write_json(state, client, &answer, shape).await,
     }

@@ -44,8 +44,13 @@ pub struct Scope<'a> {
 #[derive(Debug)]
 pub enum Intercepted {
     /// Send it on (the body and facts the caller passed, changed when a rule changed them).
-    Forward,
-    /// Answer the client with this message instead (a request: block or mock).
+    Forward {
+        /// The message as the client sent it, when a rule changed it (the body now holds what
+        /// goes on): recording writes both (`msg` and `forwarded`).
+        original: Option<Vec<u8>>,
+    },
+    /// Answer the client with this message instead (a request: block or mock); nothing was
+    /// forwarded.
     Answer(Vec<u8>),
     /// A notification a rule blocked or mocked: accepted, and sent nowhere.
     Drop,
@@ -63,7 +68,7 @@ pub async fn intercept_request(
     body: &mut Vec<u8>,
 ) -> Result<Intercepted, ProxyError> {
     let Some(rules) = state.intercept.rules().filter(|r| r.requests) else {
-        return Ok(Intercepted::Forward);
+        return Ok(Intercepted::Forward { original: None });
     };
     let route = &state.config.route(scope.route).path;
     let base = Seen {
@@ -83,17 +88,20 @@ pub async fn intercept_request(
             if let Some(delay) = delay {
                 glommio::timer::sleep(delay).await;
             }
-            if let Some(new) = new {
-                body.clear();
-                body.extend_from_slice(&new);
-                *facts = crate::pipeline::facts(state.inspector.borrow_mut().inspect(body)?);
-            }
-            Ok(Intercepted::Forward)
+            let original = match new {
+                Some(new) => {
+                    let original = std::mem::replace(body, new);
+                    *facts = crate::pipeline::facts(state.inspector.borrow_mut().inspect(body)?);
+                    Some(original)
+                }
+                None => None,
+            };
+            Ok(Intercepted::Forward { original })
         }
         RequestStep::Answer(answer) => Ok(Intercepted::Answer(answer)),
         RequestStep::Drop => Ok(Intercepted::Drop),
         // A decision never pauses again.
-        RequestStep::Pause(_) => Ok(Intercepted::Forward),
+        RequestStep::Pause(_) => Ok(Intercepted::Forward { original: None }),
     }
 }
 

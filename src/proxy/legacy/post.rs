@@ -99,7 +99,8 @@ pub(super) async fn post(
         session: ctx.session.as_ref(),
     };
     match intercept_request(state, scope, &mut ctx.facts, &mut body).await? {
-        Intercepted::Forward => {}
+        // `original`: what the client sent, when a rule changed it (for recording).
+        Intercepted::Forward { original: _ } => {}
         Intercepted::Drop => return accepted(state, client, head, method, started).await,
         Intercepted::Answer(answer) => {
             deliver(state, &sid, answer);
