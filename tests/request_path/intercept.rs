@@ -88,3 +88,11 @@ fn block_mock_modify_on_a_legacy_stream() {
         "rewritten"
     );
 }
+
+#[test]
+fn a_stateless_2026_request_is_mocked_too() {
+    let proxy = Proxy::start(Setup::one(Upstream::Http).with_admin(RULES));
+    let answer = mcp::modern_call(json!(9), "add").send(&mut proxy.conn());
+    assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    assert_mocked(&answer.json(), 9);
+}
