@@ -10,23 +10,23 @@ fn every_action_compiles_from_toml() {
     let set = rules(
         r#"
         [[rules]]
-        tool = "delete_*"
         action = "block"
-        code = -32001
         message = "no deletes"
+        tool = "rm_*"
+        code = -32001
         [[rules]]
         method = "tools/call"
         tool = "echo"
         action = "mock"
         result = { content = [{ type = "text", text = "mocked" }] }
         [[rules]]
-        direction = "response"
-        method = "tools/call"
         action = "modify"
         patch = { isError = false }
+        method = "tools/call"
+        direction = "response"
         [[rules]]
-        action = "delay"
         delay = "10ms"
+        action = "delay"
         [[rules]]
         action = "pause"
         timeout = "2s"

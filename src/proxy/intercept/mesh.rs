@@ -8,7 +8,6 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use shards::timeout::within;
 use shards::ShardId;
 
 use crate::proxy::state::intercept::{InterceptMsg, Op, Reply};
@@ -47,7 +46,7 @@ pub fn on_mesh(state: &Rc<ShardState>, msg: InterceptMsg) {
             .detach();
         }
         InterceptMsg::Answer { seq, reply } => {
-            let _ = state.intercept.inbox.tx.try_send((seq, reply));
+            state.intercept.inbox.deliver(seq, reply);
         }
     }
 }
@@ -56,9 +55,7 @@ pub fn on_mesh(state: &Rc<ShardState>, msg: InterceptMsg) {
 /// that does not answer in time is left out.
 pub async fn ask(state: &Rc<ShardState>, shards: &[ShardId], op: &Op) -> Vec<Reply> {
     let inbox = &state.intercept.inbox;
-    let _permit = inbox.busy.acquire_permit(1).await;
-    let seq = inbox.seq.get() + 1;
-    inbox.seq.set(seq);
+    let (seq, _turn) = inbox.start().await;
     let mut replies = Vec::with_capacity(shards.len());
     let mut asked = 0;
     for &shard in shards {
@@ -77,16 +74,7 @@ pub async fn ask(state: &Rc<ShardState>, shards: &[ShardId], op: &Op) -> Vec<Rep
         }
     }
     let wanted = replies.len() + asked;
-    let _ = within(ASK_TIMEOUT, async {
-        while replies.len() < wanted {
-            match inbox.rx.recv().await {
-                Some((s, reply)) if s == seq => replies.push(reply),
-                Some(_) => {}
-                None => break,
-            }
-        }
-    })
-    .await;
+    inbox.collect(seq, &mut replies, wanted, ASK_TIMEOUT).await;
     replies
 }
 

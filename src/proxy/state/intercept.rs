@@ -6,10 +6,9 @@
 //! Not here: running rules on messages and answering the questions (the proxy's intercept
 //! module).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use serde_json::Value;
 use shards::ShardId;
 
@@ -69,31 +68,8 @@ impl InterceptShard {
     }
 }
 
-/// Per-shard mailbox for the replies to this shard's admin questions (like the metrics
-/// scrape's): one question at a time, each reply carrying its question's number.
-#[derive(Debug)]
-pub struct AdminInbox {
-    /// Number of the latest question asked from here.
-    pub(crate) seq: Cell<u64>,
-    /// Where replies are delivered.
-    pub(crate) tx: LocalSender<(u64, Reply)>,
-    /// Where the asking admin request reads them.
-    pub(crate) rx: LocalReceiver<(u64, Reply)>,
-    /// One admin question at a time per shard.
-    pub(crate) busy: glommio::sync::Semaphore,
-}
-
-impl Default for AdminInbox {
-    fn default() -> Self {
-        let (tx, rx) = local_channel::new_bounded(64);
-        AdminInbox {
-            seq: Cell::new(0),
-            tx,
-            rx,
-            busy: glommio::sync::Semaphore::new(1),
-        }
-    }
-}
+/// Per-shard mailbox for the replies to the admin questions this shard asks other shards.
+pub type AdminInbox = super::ReplyInbox<Reply>;
 
 /// A question for one shard.
 #[derive(Debug, Clone)]

@@ -5,13 +5,12 @@
 //! Shared by the shard's tasks through `Rc`; interior mutability only via RefCell/Cell, and no
 //! borrow is held across an `.await`.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::auth::Authenticator;
-use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use shards::io::ShardIo;
 use shards::mesh::ConnectedMesh;
 use shards::metrics::Snapshot;
@@ -33,6 +32,7 @@ use crate::upstream::runtime::UpstreamRuntime;
 
 use super::metrics::ProxyMetrics;
 
+mod inbox;
 pub mod intercept;
 pub mod l2m;
 mod listener_tls;
@@ -42,6 +42,7 @@ mod pause;
 mod rate_bucket;
 mod slots;
 
+pub use inbox::ReplyInbox;
 pub use listener_tls::ListenerTlsConfigs;
 pub use rate_bucket::{Bucket, Draw, PrincipalBuckets, RateState};
 use shards::latch::Latch;
@@ -368,26 +369,4 @@ impl ShardState {
 
 /// Per-shard mailbox for the replies to this shard's metrics scrapes (the admin module's
 /// `scrape.rs` sends the queries and reads the replies).
-#[derive(Debug)]
-pub struct ScrapeInbox {
-    /// Sequence number of the latest scrape started here.
-    pub(crate) seq: Cell<u64>,
-    /// Where replies from peers are delivered.
-    pub(crate) tx: LocalSender<(u64, MetricsReport)>,
-    /// Where the running scrape reads them.
-    pub(crate) rx: LocalReceiver<(u64, MetricsReport)>,
-    /// One scrape at a time per shard.
-    pub(crate) busy: glommio::sync::Semaphore,
-}
-
-impl Default for ScrapeInbox {
-    fn default() -> Self {
-        let (tx, rx) = local_channel::new_bounded(64);
-        ScrapeInbox {
-            seq: Cell::new(0),
-            tx,
-            rx,
-            busy: glommio::sync::Semaphore::new(1),
-        }
-    }
-}
+pub type ScrapeInbox = ReplyInbox<MetricsReport>;
