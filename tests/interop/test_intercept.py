@@ -35,6 +35,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 
 import harness
+from test_shards import metric_total, read_metrics
 
 # A client run takes well under a second; this bounds a hang.
 CLIENT_TIMEOUT_S = 60.0
@@ -322,6 +323,9 @@ def test_pause_times_out_to_its_default(proxy: harness.Endpoint) -> None:
     assert (error.code, error.message) == (-32044, "nobody decided")
     status, answer = admin_call(proxy, "GET", "paused")
     assert status == 200 and answer["paused"] == [], answer
+    metrics = read_metrics(proxy.admin_url or "")
+    assert metric_total(metrics, "shadowcat_intercept_paused_total") == 1, metrics
+    assert metric_total(metrics, "shadowcat_intercept_pause_timeouts_total") == 1, metrics
 
 
 # --- rule sets -----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ use crate::pipeline::{Facts, Principal};
 use crate::session::SessionId;
 
 use crate::proxy::error::ProxyError;
+use crate::proxy::metrics::Counter;
 use crate::proxy::state::intercept::{Decision, PauseInfo};
 use crate::proxy::state::ShardState;
 
@@ -80,16 +81,21 @@ pub async fn intercept_request(
         route,
     };
     let step = match judge_request(&rules, base, facts, body) {
-        RequestStep::Pause(rule) => paused(state, rule, scope, facts, body).await,
+        RequestStep::Pause(rule) => {
+            state.metrics.incr(Counter::InterceptPaused);
+            paused(state, rule, scope, facts, body).await
+        }
         step => step,
     };
     match step {
         RequestStep::Forward { body: new, delay } => {
             if let Some(delay) = delay {
+                state.metrics.incr(Counter::InterceptDelayed);
                 glommio::timer::sleep(delay).await;
             }
             let original = match new {
                 Some(new) => {
+                    state.metrics.incr(Counter::InterceptModified);
                     let original = std::mem::replace(body, new);
                     *facts = crate::pipeline::facts(state.inspector.borrow_mut().inspect(body)?);
                     Some(original)
@@ -98,8 +104,14 @@ pub async fn intercept_request(
             };
             Ok(Intercepted::Forward { original })
         }
-        RequestStep::Answer(answer) => Ok(Intercepted::Answer(answer)),
-        RequestStep::Drop => Ok(Intercepted::Drop),
+        RequestStep::Answer(answer) => {
+            state.metrics.incr(Counter::InterceptAnswered);
+            Ok(Intercepted::Answer(answer))
+        }
+        RequestStep::Drop => {
+            state.metrics.incr(Counter::InterceptAnswered);
+            Ok(Intercepted::Drop)
+        }
         // A decision never pauses again.
         RequestStep::Pause(_) => Ok(Intercepted::Forward { original: None }),
     }
@@ -129,10 +141,18 @@ async fn paused<'r>(
     };
     let held = state.intercept.paused.hold(info);
     tracing::info!(pause = %format_args!("{}-{}", state.id().0, held.number()), rule = %rule.name, "message paused");
-    let decision = within(*timeout, held.decision.recv()).await.flatten();
+    // Shutdown ends a pause early, with its default: the drain does not wait for operators.
+    let decided = futures_lite::future::or(async { held.decision.recv().await }, async {
+        state.shutdown.wait().await;
+        None
+    });
+    let decision = within(*timeout, decided).await.flatten();
     drop(held);
     let action = match decision {
-        None => (**default).clone(),
+        None => {
+            state.metrics.incr(Counter::InterceptPauseTimeouts);
+            (**default).clone()
+        }
         Some(Decision::Resume) => Action::Continue,
         Some(Decision::Modify(patch)) => Action::Modify(patch),
         Some(Decision::Block(message)) => {
