@@ -272,13 +272,7 @@ fn compile_action(
     raw: &RawRule,
     direction: Direction,
 ) -> Result<Action, String> {
-    let hold = |field: &str, text: &str| -> Result<Duration, String> {
-        let value = parse_duration(text).map_err(|why| format!("{}: {why}", at(field)))?;
-        if value > MAX_HOLD {
-            return Err(format!("{}: at most 24h", at(field)));
-        }
-        Ok(value)
-    };
+    let hold = |field: &str, text: &str| hold(&at(field), text);
     let code = match raw.code {
         None => DEFAULT_BLOCK_CODE,
         Some(code) => i32::try_from(code)
@@ -349,6 +343,15 @@ fn compile_action(
         return Err(format!("{}: only block and pause take `code`", at("code")));
     }
     Ok(action)
+}
+
+/// A `delay` or pause `timeout` (`at` names it in errors).
+fn hold(at: &str, text: &str) -> Result<Duration, String> {
+    let value = parse_duration(text).map_err(|why| format!("{at}: {why}"))?;
+    if value > MAX_HOLD {
+        return Err(format!("{at}: at most 24h"));
+    }
+    Ok(value)
 }
 
 #[cfg(test)]

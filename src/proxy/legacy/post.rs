@@ -79,33 +79,9 @@ pub(super) async fn post(
         started,
     );
     let method = ctx.facts.method;
-    match admit_by_stages(state, &ctx.stages, &ctx.facts) {
-        Ok(true) => {}
-        // A dropped notification: accepted, and nothing on the stream.
-        Ok(false) => return accepted(state, client, head, method, started).await,
-        Err(refused) => {
-            crate::proxy::audit::note_error(&refused);
-            // Answered like every answer here: on the stream, after the 202.
-            let mut message = Vec::with_capacity(128);
-            error_message(&mut message, &refused, ctx.facts.id());
-            deliver(state, &sid, message);
-            return accepted(state, client, head, method, started).await;
-        }
-    }
-    // intercept: answered on the stream, like a refusal.
-    let scope = Scope {
-        route,
-        principal: &ctx.principal,
-        session: ctx.session.as_ref(),
-    };
-    match intercept_request(state, scope, &mut ctx.facts, &mut body).await? {
-        // `original`: what the client sent, when a rule changed it (for recording).
-        Intercepted::Forward { original: _ } => {}
-        Intercepted::Drop => return accepted(state, client, head, method, started).await,
-        Intercepted::Answer(answer) => {
-            deliver(state, &sid, answer);
-            return accepted(state, client, head, method, started).await;
-        }
+    if !admit_message(state, &mut ctx, &mut body, &sid).await? {
+        // Dropped, or answered on the stream: accepted, nothing goes upstream.
+        return accepted(state, client, head, method, started).await;
     }
     let slot = admit_upstream(state, &ctx).await?;
     // Its answer, if it is a `tools/list`, is judged when it reaches the stream (`deliver`);
@@ -124,6 +100,45 @@ pub(super) async fn post(
     }
     sent?;
     accepted(state, client, head, method, started).await
+}
+
+/// The request side of the route's stages, then interception: `Ok(false)` when the message
+/// goes no further (a dropped notification, or a request answered on the stream, like every
+/// answer here).
+///
+/// # Errors
+/// A message a rule changed that the inspector refuses.
+async fn admit_message(
+    state: &ShardState,
+    ctx: &mut RequestCtx,
+    body: &mut Vec<u8>,
+    sid: &SessionId,
+) -> Result<bool, ProxyError> {
+    match admit_by_stages(state, &ctx.stages, &ctx.facts) {
+        Ok(true) => {}
+        Ok(false) => return Ok(false),
+        Err(refused) => {
+            crate::proxy::audit::note_error(&refused);
+            let mut message = Vec::with_capacity(128);
+            error_message(&mut message, &refused, ctx.facts.id());
+            deliver(state, sid, message);
+            return Ok(false);
+        }
+    }
+    let scope = Scope {
+        route: ctx.route,
+        principal: &ctx.principal,
+        session: ctx.session.as_ref(),
+    };
+    match intercept_request(state, scope, &mut ctx.facts, body).await? {
+        // `original`: what the client sent, when a rule changed it (for recording).
+        Intercepted::Forward { original: _ } => Ok(true),
+        Intercepted::Drop => Ok(false),
+        Intercepted::Answer(answer) => {
+            deliver(state, sid, answer);
+            Ok(false)
+        }
+    }
 }
 
 /// The POST for a Streamable HTTP upstream at `url`: head (the upstream's session id
