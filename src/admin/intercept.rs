@@ -156,3 +156,34 @@ async fn put_rules(state: &Rc<ShardState>, body: &[u8]) -> Answer {
     tracing::info!(rules = count, "interception rules replaced");
     (200, json!({ "rules": count, "shards": installed }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_decisions_are_read_strictly() {
+        assert_eq!(parse_id("2-17").map(|(s, n)| (s.0, n)), Some((2, 17)));
+        for bad in ["", "2", "-1", "a-1", "1-b", "1-2-3"] {
+            assert!(parse_id(bad).is_none(), "{bad}");
+        }
+        assert!(matches!(decision("resume", b""), Ok(Decision::Resume)));
+        assert!(matches!(decision("block", b" "), Ok(Decision::Block(None))));
+        assert!(matches!(
+            decision("block", br#"{"message":"no"}"#),
+            Ok(Decision::Block(Some(m))) if m == "no"
+        ));
+        assert!(matches!(
+            decision("modify", br#"{"a":1}"#),
+            Ok(Decision::Modify(_))
+        ));
+        for (verb, body) in [
+            ("modify", &b""[..]),
+            ("modify", b"[1]"),
+            ("block", b"{"),
+            ("skip", b""),
+        ] {
+            assert!(decision(verb, body).is_err(), "{verb}");
+        }
+    }
+}

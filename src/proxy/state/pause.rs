@@ -142,3 +142,40 @@ pub enum Decision {
     /// Send it on with this merge patch applied to its `params`.
     Modify(Value),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(tool: &str) -> PauseInfo {
+        PauseInfo {
+            rule: "#0".into(),
+            method: Some("tools/call".into()),
+            tool: Some(tool.into()),
+            session: None,
+            message: json!({"id": 1}),
+        }
+    }
+
+    #[test]
+    fn held_messages_are_listed_decided_once_and_gone_when_dropped() {
+        let table = PauseTable::default();
+        let first = table.hold(info("a"));
+        let second = table.hold(info("b"));
+        let listed = table.list(ShardId(3));
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0]["id"], "3-1");
+        assert_eq!(listed[1]["id"], "3-2");
+        assert_eq!(listed[1]["tool"], "b");
+        assert!(table.decide(second.number(), Decision::Resume).is_ok());
+        let twice = table.decide(second.number(), Decision::Resume).unwrap_err();
+        assert!(twice.contains("decided already"), "{twice}");
+        assert!(table.decide(99, Decision::Resume).is_err());
+        drop(second);
+        assert_eq!(table.len(), 1);
+        drop(first);
+        assert!(table.is_empty());
+        // Numbers are never reused on a shard.
+        assert_eq!(table.hold(info("c")).number(), 3);
+    }
+}
