@@ -399,3 +399,40 @@ def test_cli_errors_are_clear(shadowcat_bin: Path, proxy: harness.Endpoint) -> N
     dead = subprocess.run([str(shadowcat_bin), "intercept", "--admin", f"http://{harness.LOOPBACK_HOST}:{harness.dead_port()}",
                            "list"], capture_output=True, text=True, timeout=30, check=False)
     assert dead.returncode == 2 and "cannot reach the admin API" in dead.stderr, dead
+
+
+def test_shutdown_ends_a_pause_with_its_default(shadowcat_bin: Path, demo_upstream: harness.Endpoint,
+                                                tmp_path: Path) -> None:
+    """SIGTERM while a call is held: the pause ends with its default (`continue`), the call is
+    answered by the upstream during the drain, and the proxy exits cleanly. Raw HTTP: the SDK
+    client's own teardown fails once its server is gone, which is not what is tested here."""
+    rules = '[[intercept.rules]]\ntool = "echo"\naction = "pause"\ntimeout = "10m"\n'
+    proxy = start_run(shadowcat_bin, tmp_path, demo_upstream.url, rules)
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+    def post(body: dict[str, Any], extra: dict[str, str]) -> tuple[dict[str, str], Any]:
+        request = urllib.request.Request(proxy.url, data=json.dumps(body).encode(), method="POST",
+                                         headers={**headers, **extra})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=CLIENT_TIMEOUT_S) as response:
+            return dict(response.headers), json.loads(response.read())
+
+    async def scenario() -> tuple[Any, int]:
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                           "clientInfo": {"name": "intercept-test", "version": "0"}}}
+        answer_headers, _ = await asyncio.to_thread(post, init, {})
+        session = {"Mcp-Session-Id": answer_headers["Mcp-Session-Id"], "MCP-Protocol-Version": "2025-06-18"}
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"message": "released by shutdown"}}}
+        held = asyncio.ensure_future(asyncio.to_thread(post, call, session))
+        await wait_paused(proxy)
+        code = await asyncio.to_thread(proxy.process.terminate_and_wait)
+        return (await held)[1], code
+
+    try:
+        answer, code = run(scenario())
+    finally:
+        proxy.stop()
+    assert answer["result"]["content"][0]["text"] == "released by shutdown", answer
+    assert code == 0, proxy.process.output_tail()
