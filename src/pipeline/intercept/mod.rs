@@ -49,32 +49,74 @@ pub struct Seen<'a> {
 /// A message parsed at most once, when a rule's conditions need it.
 #[derive(Debug)]
 pub struct Parsed<'b> {
-    bytes: &'b [u8],
+    source: Source<'b>,
     value: OnceCell<Option<Value>>,
+}
+
+/// Where a [`Parsed`] message's JSON comes from.
+#[derive(Debug)]
+enum Source<'b> {
+    /// Its own bytes.
+    Bytes(&'b [u8]),
+    /// Element `at` of a batch.
+    Element(&'b Batch<'b>, usize),
+}
+
+/// A batch's bytes, parsed at most once (when an element's rule needs it).
+#[derive(Debug)]
+pub struct Batch<'b> {
+    bytes: &'b [u8],
+    all: OnceCell<Vec<Value>>,
+}
+
+impl<'b> Batch<'b> {
+    /// A batch not parsed yet.
+    pub fn new(bytes: &'b [u8]) -> Self {
+        Batch {
+            bytes,
+            all: OnceCell::new(),
+        }
+    }
+
+    /// Its elements (none when it does not parse).
+    pub fn elements(&self) -> &[Value] {
+        self.all
+            .get_or_init(|| serde_json::from_slice(self.bytes).unwrap_or_default())
+    }
+
+    /// Its elements, owned.
+    pub fn into_elements(self) -> Vec<Value> {
+        let _ = self.elements();
+        self.all.into_inner().unwrap_or_default()
+    }
 }
 
 impl<'b> Parsed<'b> {
     /// A message not parsed yet.
     pub fn new(bytes: &'b [u8]) -> Self {
         Parsed {
-            bytes,
+            source: Source::Bytes(bytes),
             value: OnceCell::new(),
         }
     }
 
-    /// A message parsed already.
-    pub fn of(value: Value) -> Parsed<'static> {
+    /// Element `at` of `batch`.
+    pub fn element(batch: &'b Batch<'b>, at: usize) -> Self {
         Parsed {
-            bytes: b"",
-            value: OnceCell::from(Some(value)),
+            source: Source::Element(batch, at),
+            value: OnceCell::new(),
         }
     }
 
     /// The message as JSON (`None`: not JSON).
     pub fn get(&self) -> Option<&Value> {
-        self.value
-            .get_or_init(|| serde_json::from_slice(self.bytes).ok())
-            .as_ref()
+        match self.source {
+            Source::Bytes(bytes) => self
+                .value
+                .get_or_init(|| serde_json::from_slice(bytes).ok())
+                .as_ref(),
+            Source::Element(batch, at) => batch.elements().get(at),
+        }
     }
 }
 
@@ -107,7 +149,15 @@ fn selects(rule: &Rule, seen: &Seen<'_>, message: &Parsed<'_>) -> bool {
 fn session_matches(glob: &str, session: Option<&str>) -> bool {
     match session {
         Some(id) if glob.starts_with("sha256:") => {
-            glob_opt(Some(glob), Some(&crate::audit::session_hash(id)))
+            // The hash as the audit log writes it, on the stack: no allocation per message.
+            let digest = ring::digest::digest(&ring::digest::SHA256, id.as_bytes());
+            let mut text = *b"sha256:00000000000000000000000000000000";
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            for (i, byte) in digest.as_ref().iter().take(16).enumerate() {
+                text[7 + 2 * i] = HEX[usize::from(byte >> 4)];
+                text[8 + 2 * i] = HEX[usize::from(byte & 15)];
+            }
+            glob_opt(Some(glob), std::str::from_utf8(&text).ok())
         }
         session => glob_opt(Some(glob), session),
     }

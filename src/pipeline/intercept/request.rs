@@ -14,7 +14,7 @@ use crate::config::intercept::{Action, Direction, InterceptRules, Rule};
 use crate::mcp::{JsonRpcId, Kind, Method, Target};
 
 use super::patch::{error_answer, patched, result_answer, to_bytes};
-use super::{first, Parsed, Seen};
+use super::{first, Batch, Parsed, Seen};
 use crate::pipeline::Facts;
 
 /// What the request side decided.
@@ -111,8 +111,8 @@ fn judge_batch<'r>(
     facts: &Facts,
     body: &[u8],
 ) -> RequestStep<'r> {
-    let mut elements: Option<Vec<Value>> = None;
-    let mut changed = false;
+    let batch = Batch::new(body);
+    let mut changes: Vec<(usize, Value)> = Vec::new();
     let mut delay: Option<Duration> = None;
     for (at, info) in facts.elements.iter().enumerate() {
         let Some(method) = info.method else {
@@ -128,8 +128,7 @@ fn judge_batch<'r>(
             tool,
             ..base
         };
-        let all = elements.get_or_insert_with(|| serde_json::from_slice(body).unwrap_or_default());
-        let message = Parsed::of(all.get(at).cloned().unwrap_or_default());
+        let message = Parsed::element(&batch, at);
         let Some(rule) = first(rules, &seen, &message) else {
             continue;
         };
@@ -137,20 +136,24 @@ fn judge_batch<'r>(
             Action::Block { code, message } => return block_batch(facts, *code, message),
             Action::Modify(patch) => {
                 if let Some(new) = message.get().and_then(|m| patched(m, patch)) {
-                    if let Some(slot) = all.get_mut(at) {
-                        *slot = new;
-                        changed = true;
-                    }
+                    changes.push((at, new));
                 }
             }
             Action::Delay(d) => delay = delay.max(Some(*d)),
             Action::Continue | Action::Mock(_) | Action::Pause { .. } => {}
         }
     }
+    if changes.is_empty() {
+        return RequestStep::Forward { body: None, delay };
+    }
+    let mut all = batch.into_elements();
+    for (at, new) in changes {
+        if let Some(slot) = all.get_mut(at) {
+            *slot = new;
+        }
+    }
     RequestStep::Forward {
-        body: elements
-            .filter(|_| changed)
-            .map(|all| to_bytes(&Value::Array(all))),
+        body: Some(to_bytes(&Value::Array(all))),
         delay,
     }
 }

@@ -148,6 +148,24 @@ fn principal_session_and_route_globs() {
 }
 
 #[test]
+fn session_hash_globs_match_the_audit_spelling() {
+    let hash = crate::audit::session_hash("abc123");
+    let exact = format!("[[rules]]\nsession = \"{hash}\"\naction = \"block\"\n");
+    let rules = compile(&exact);
+    assert!(matches!(
+        judge(&rules, r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+        RequestStep::Answer(_)
+    ));
+    let other = compile("[[rules]]\nsession = \"sha256:0000*\"\naction = \"block\"\n");
+    assert!(
+        matches!(
+            judge(&other, r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+            RequestStep::Forward { body: None, .. }
+        ) || hash.starts_with("sha256:0000")
+    );
+}
+
+#[test]
 fn notifications_blocked_or_mocked_are_dropped() {
     let rules = compile("[[rules]]\nmethod = \"notifications/*\"\naction = \"block\"\n");
     let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
