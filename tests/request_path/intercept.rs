@@ -96,3 +96,68 @@ fn a_stateless_2026_request_is_mocked_too() {
     assert_eq!(answer.head.status, 200, "{}", answer.describe());
     assert_mocked(&answer.json(), 9);
 }
+
+/// A 2025-03-26 session (batches allowed): its id.
+fn batch_session(conn: &mut crate::client::Conn) -> String {
+    let init = mcp::request(
+        json!(0),
+        "initialize",
+        json!({"protocolVersion": "2025-03-26", "capabilities": {},
+               "clientInfo": {"name": "request-path-tests", "version": "0"}}),
+    );
+    let answer = conn.request("POST", mcp::PATH, &mcp::fresh_headers(), &init);
+    assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    answer
+        .header("mcp-session-id")
+        .expect("a session")
+        .to_owned()
+}
+
+#[test]
+fn batches_are_modified_per_element_and_blocked_whole() {
+    // The demo HTTP server refuses batches; a stdio child gets each element (stdio/batch.rs).
+    let proxy = Proxy::start(Setup::one(Upstream::Stdio).with_admin(RULES));
+    let mut conn = proxy.conn();
+    let sid = batch_session(&mut conn);
+    let headers = [
+        ("Accept", "application/json, text/event-stream"),
+        ("Content-Type", "application/json"),
+        ("Mcp-Session-Id", sid.as_str()),
+        ("MCP-Protocol-Version", "2025-03-26"),
+    ];
+    let two = |a: Vec<u8>, b: Vec<u8>| {
+        format!(
+            "[{},{}]",
+            String::from_utf8(a).unwrap(),
+            String::from_utf8(b).unwrap()
+        )
+    };
+    let modified = conn.request(
+        "POST",
+        mcp::PATH,
+        &headers,
+        two(mcp::echo(json!(1), "a"), mcp::echo(json!(2), "b")).as_bytes(),
+    );
+    assert_eq!(modified.head.status, 200, "{}", modified.describe());
+    let texts: Vec<String> = modified
+        .messages()
+        .iter()
+        .flat_map(|m| m.as_array().cloned().unwrap_or_else(|| vec![m.clone()]))
+        .map(|m| mcp::result_text(&m).to_owned())
+        .collect();
+    assert_eq!(texts, ["rewritten", "rewritten"], "{}", modified.describe());
+    let blocked = conn.request(
+        "POST",
+        mcp::PATH,
+        &headers,
+        two(mcp::echo(json!(3), "c"), add(4, 1)).as_bytes(),
+    );
+    assert_eq!(blocked.head.status, 200, "{}", blocked.describe());
+    let body = blocked.json();
+    let errors = body.as_array().expect("an array of answers");
+    assert_eq!(errors.len(), 2, "{body}");
+    assert!(
+        errors.iter().all(|e| e["error"]["code"] == json!(-32042)),
+        "{body}"
+    );
+}
