@@ -26,7 +26,9 @@ use super::adapter::Adapter;
 use super::admit::{admit_by_stages, read_request_body};
 use super::error::ProxyError;
 use super::http_upstream;
-use super::intercept::{answer_scope, intercept_request, Intercepted, Scope};
+use super::intercept::{
+    answer_scope, defers_note, intercept_request, note_decided, Intercepted, Scope,
+};
 use super::metrics::Counter;
 use super::state::ShardState;
 use super::stdio::answer::{write_empty, write_json, ClientShape};
@@ -71,39 +73,31 @@ pub async fn post(
         &facts,
         &mut found,
     )?;
-    super::record::begin_post(
-        state,
-        (route, target.upstream),
-        (target.client_session.as_ref(), target.modern),
-        facts.version,
-    );
-    super::record::note_post(&body, None);
-    if !admit_by_stages(state, stages, &facts)? {
-        let shape = ClientShape {
-            keep_alive: head.keep_alive(),
-            http11: head.minor_version() == 1,
-            session: None,
-            stages: None,
-        };
-        return write_empty(state, client, 202, shape).await;
-    }
-    // rate_limit: after the stages that refuse for free, before anything goes upstream.
-    super::rates::admit(state, route_id, &principal, &facts).await?;
-    // intercept: the operator's rules (may hold, change or answer the message).
-    let scope = Scope {
-        route: route_id,
-        principal: &principal,
-        session: target.client_session.as_ref(),
-    };
+    let deferred = begin_recording(state, route, &target, &facts, &body);
     let shape = ClientShape {
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
         stages: None,
     };
-    match intercept_request(state, scope, &mut facts, &mut body).await? {
-        // `original`: what the client sent, when a rule changed it (for recording).
-        Intercepted::Forward { original: _ } => {}
+    if !admit(
+        state,
+        (stages, route_id, &principal),
+        &facts,
+        (&body, deferred),
+    )
+    .await?
+    {
+        return write_empty(state, client, 202, shape).await;
+    }
+    // intercept: the operator's rules (may hold, change or answer the message).
+    let scope = Scope {
+        route: route_id,
+        principal: &principal,
+        session: target.client_session.as_ref(),
+    };
+    match intercept(state, scope, (&mut facts, &mut body), deferred).await? {
+        Intercepted::Forward { .. } => {}
         Intercepted::Drop => return write_empty(state, client, 202, shape).await,
         Intercepted::Answer(answer) => return write_json(state, client, &answer, shape).await,
     }
@@ -125,6 +119,64 @@ pub async fn post(
         started,
     };
     to_adapter(state, client, head, body, &ctx).await
+}
+
+/// The request's tape, and its message noted on it unless request rules are in force
+/// (`true`: the note is deferred until interception decided).
+fn begin_recording(
+    state: &ShardState,
+    route: &RouteConfig,
+    target: &Target,
+    facts: &Facts,
+    body: &[u8],
+) -> bool {
+    super::record::begin_post(
+        state,
+        (route, target.upstream),
+        (target.client_session.as_ref(), target.modern),
+        facts.version,
+    );
+    let deferred = defers_note(state);
+    if !deferred {
+        super::record::note_post(body, None);
+    }
+    deferred
+}
+
+/// The `intercept` stage, and the deferred recording of the message with its outcome.
+async fn intercept(
+    state: &ShardState,
+    scope: Scope<'_>,
+    (facts, body): (&mut Facts, &mut Vec<u8>),
+    deferred: bool,
+) -> Result<Intercepted, ProxyError> {
+    let outcome = intercept_request(state, scope, facts, body).await;
+    if deferred {
+        note_decided(body, outcome.as_ref().ok());
+    }
+    outcome
+}
+
+/// The request side of the route's stages (`Ok(false)`: a notification they dropped), then
+/// `rate_limit`: after the stages that refuse for free, before anything goes upstream. A
+/// message whose recording was `deferred` (request rules in force) is recorded here when it
+/// goes no further.
+async fn admit(
+    state: &Rc<ShardState>,
+    (stages, route, principal): (&RouteStages, RouteId, &Principal),
+    facts: &Facts,
+    (body, deferred): (&[u8], bool),
+) -> Result<bool, ProxyError> {
+    let admitted = match admit_by_stages(state, stages, facts) {
+        Ok(true) => super::rates::admit(state, route, principal, facts)
+            .await
+            .map(|()| true),
+        other => other,
+    };
+    if deferred && !matches!(admitted, Ok(true)) {
+        note_decided(body, None);
+    }
+    admitted
 }
 
 /// The list's phases once the body is read (facts, then session for a request that is not

@@ -436,3 +436,40 @@ def test_shutdown_ends_a_pause_with_its_default(shadowcat_bin: Path, demo_upstre
         proxy.stop()
     assert answer["result"]["content"][0]["text"] == "released by shutdown", answer
     assert code == 0, proxy.process.output_tail()
+
+
+def test_recording_keeps_what_came_and_what_went_on(shadowcat_bin: Path, demo_upstream: harness.Endpoint,
+                                                    tmp_path: Path) -> None:
+    """With `[recording]`: a message a rule changed is on tape as the client sent it (`msg`) and as it
+    went on (`forwarded`); a blocked one has `forwarded: null` (docs/tapes.md)."""
+    tapes = tmp_path / "tapes"
+    extra = (f'[recording]\ndir = "{tapes}"\nflush_interval = "10ms"\n'
+             '[[intercept.rules]]\ntool = "add"\naction = "block"\n'
+             '[[intercept.rules]]\ntool = "echo"\naction = "modify"\n'
+             'patch = { arguments = { message = "as forwarded" } }\n')
+    proxy = start_run(shadowcat_bin, tmp_path, demo_upstream.url, extra)
+
+    async def scenario() -> str:
+        async with Client(proxy) as session:
+            with pytest.raises(McpError):
+                await session.call_tool("add", {"a": 1, "b": 2})
+            return text_of(await session.call_tool("echo", {"message": "as sent"}))
+
+    def calls() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for tape in tapes.rglob("*.tape.jsonl")
+                 for line in tape.read_text().splitlines() if line.strip()]
+        return [line for line in lines if line.get("dir") == "c2s" and
+                line.get("msg", {}).get("method") == "tools/call"]
+
+    try:
+        assert run(scenario()) == "as forwarded"
+        deadline = time.monotonic() + PAUSE_SEEN_S
+        while len(calls()) < 2:
+            assert time.monotonic() < deadline, "the calls never reached the tape"
+            time.sleep(0.05)
+    finally:
+        proxy.stop()
+    blocked, echoed = sorted(calls(), key=lambda line: line["t_us"])
+    assert blocked["msg"]["params"]["name"] == "add" and blocked["forwarded"] is None, blocked
+    assert echoed["msg"]["params"]["arguments"] == {"message": "as sent"}, echoed
+    assert echoed["forwarded"]["params"]["arguments"] == {"message": "as forwarded"}, echoed

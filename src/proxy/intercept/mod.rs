@@ -12,4 +12,4 @@ mod request;
 
 pub use crate::proxy::state::intercept::{Decision, InterceptMsg, InterceptShard, Op, Reply};
 pub use mesh::{all_shards, ask, on_mesh};
-pub use request::{answer_scope, intercept_request, Intercepted, Scope};
+pub use request::{answer_scope, defers_note, intercept_request, note_decided, Intercepted, Scope};

@@ -175,6 +175,26 @@ async fn paused<'r>(
     )
 }
 
+/// Whether request rules are in force: a POST's message is then recorded once the stage
+/// decided ([`note_decided`]), with what went on instead of it.
+pub fn defers_note(state: &ShardState) -> bool {
+    state.intercept.rules().is_some_and(|r| r.requests)
+}
+
+/// Records a POST's message whose note was deferred: `body` as it came when it went on
+/// unchanged or was refused before interception (`outcome` `None`), or with `forwarded` when a
+/// rule changed it (`body` then holds what went on; the outcome, what came) or answered it.
+pub fn note_decided(body: &[u8], outcome: Option<&Intercepted>) {
+    use crate::proxy::record::note_post;
+    match outcome {
+        Some(Intercepted::Forward {
+            original: Some(original),
+        }) => note_post(original, Some(Some(body))),
+        Some(Intercepted::Answer(_) | Intercepted::Drop) => note_post(body, Some(None)),
+        _ => note_post(body, None),
+    }
+}
+
 /// The response side's scope for the answers to the message `facts` describes: `None` when
 /// no rule looks at server-to-client messages.
 pub fn answer_scope(

@@ -30,7 +30,7 @@ use super::{deliver, http, live, modern, session_param, stdio, LegacyOut, Work};
 use crate::config::{RouteId, UpstreamId, UpstreamUrl};
 use crate::mcp::ProtocolVersion;
 use crate::pipeline::{facts, Principal, RequestCtx, RouteStages};
-use crate::proxy::intercept::{intercept_request, Intercepted, Scope};
+use crate::proxy::intercept::{defers_note, intercept_request, note_decided, Intercepted, Scope};
 use crate::upstream::runtime::UpstreamRuntime;
 
 /// Handles one legacy POST; returns whether the connection stays open.
@@ -69,7 +69,11 @@ pub(super) async fn post(
         session_of(state, &sid, (route, &principal)).ok_or_else(not_found)?;
     let on = (state.config.route(route), upstream);
     crate::proxy::record::begin_session(state, on, &sid, "legacy_sse");
-    crate::proxy::record::note_post(&body, None);
+    // With request rules, the message is recorded once interception decided.
+    let deferred = defers_note(state);
+    if !deferred {
+        crate::proxy::record::note_post(&body, None);
+    }
     let mut ctx = RequestCtx::in_session(
         (facts, principal),
         stages.clone(),
@@ -79,7 +83,7 @@ pub(super) async fn post(
         started,
     );
     let method = ctx.facts.method;
-    if !admit_message(state, &mut ctx, &mut body, &sid).await? {
+    if !admit_message(state, &mut ctx, (&mut body, deferred), &sid).await? {
         // Dropped, or answered on the stream: accepted, nothing goes upstream.
         return accepted(state, client, head, method, started).await;
     }
@@ -111,10 +115,14 @@ pub(super) async fn post(
 async fn admit_message(
     state: &ShardState,
     ctx: &mut RequestCtx,
-    body: &mut Vec<u8>,
+    (body, deferred): (&mut Vec<u8>, bool),
     sid: &SessionId,
 ) -> Result<bool, ProxyError> {
-    match admit_by_stages(state, &ctx.stages, &ctx.facts) {
+    let admitted = admit_by_stages(state, &ctx.stages, &ctx.facts);
+    if deferred && !matches!(admitted, Ok(true)) {
+        note_decided(body, None);
+    }
+    match admitted {
         Ok(true) => {}
         Ok(false) => return Ok(false),
         Err(refused) => {
@@ -130,9 +138,12 @@ async fn admit_message(
         principal: &ctx.principal,
         session: ctx.session.as_ref(),
     };
-    match intercept_request(state, scope, &mut ctx.facts, body).await? {
-        // `original`: what the client sent, when a rule changed it (for recording).
-        Intercepted::Forward { original: _ } => Ok(true),
+    let outcome = intercept_request(state, scope, &mut ctx.facts, body).await;
+    if deferred {
+        note_decided(body, outcome.as_ref().ok());
+    }
+    match outcome? {
+        Intercepted::Forward { .. } => Ok(true),
         Intercepted::Drop => Ok(false),
         Intercepted::Answer(answer) => {
             deliver(state, sid, answer);
