@@ -83,7 +83,8 @@ pub async fn intercept_request(
     let step = match judge_request(&rules, base, facts, body) {
         RequestStep::Pause(rule) => {
             state.metrics.incr(Counter::InterceptPaused);
-            paused(state, rule, scope, facts, body).await
+            // Boxed: a rare path's large future must not size every POST's (issue 13).
+            Box::pin(paused(state, rule, scope, facts, body)).await
         }
         step => step,
     };
