@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             init_logging(&config.log.level);
             shadowcat::app::run_demo_server(config)
         }
+        Command::Intercept(args) => return cli::intercept::run(&args),
         Command::Forward(config) => {
             init_logging(&config.log.level);
             return forward_exit(shadowcat::forward::run(*config));

@@ -40,6 +40,8 @@ mod hostile_http;
 mod hostile_json;
 #[path = "request_path/in_flight.rs"]
 mod in_flight;
+#[path = "request_path/intercept.rs"]
+mod intercept;
 #[path = "request_path/io_path.rs"]
 mod io_path;
 #[path = "request_path/legacy.rs"]

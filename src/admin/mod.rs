@@ -4,6 +4,7 @@
 //! Not here: recording metrics (the proxy's `metrics.rs`), the scrape reply mailbox (the proxy's
 //! `state/mod.rs`) or merging (shards::metrics).
 
+pub mod intercept;
 pub mod prometheus;
 pub mod scrape;
 pub mod server;

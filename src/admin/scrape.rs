@@ -10,7 +10,6 @@ use std::time::Duration;
 use shards::ShardId;
 
 use crate::proxy::state::{MeshMsg, MetricsReport, ShardState};
-use shards::timeout::within;
 
 /// How long a scrape waits for the other shards.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -55,15 +54,13 @@ pub fn answer_query(state: &Rc<ShardState>, asker: ShardId, seq: u64) {
 /// Delivers a peer's reply to the waiting scrape.
 pub fn collect_reply(state: &Rc<ShardState>, _from: ShardId, report: MetricsReport) {
     let seq = report.seq;
-    let _ = state.scrape.tx.try_send((seq, report));
+    state.scrape.deliver(seq, report);
 }
 
 /// All shards' reports (ours first); peers that do not answer in time are left out.
 pub async fn gather(state: &Rc<ShardState>) -> Vec<MetricsReport> {
     let inbox = &state.scrape;
-    let _permit = inbox.busy.acquire_permit(1).await;
-    let seq = inbox.seq.get() + 1;
-    inbox.seq.set(seq);
+    let (seq, _turn) = inbox.start().await;
     let mut reports = vec![local_report(state)];
     let mut asked = 0;
     for peer in 0..state.ctx.shard_count {
@@ -86,15 +83,8 @@ pub async fn gather(state: &Rc<ShardState>) -> Vec<MetricsReport> {
             asked += 1;
         }
     }
-    let _ = within(SCRAPE_TIMEOUT, async {
-        while reports.len() < asked + 1 {
-            match inbox.rx.recv().await {
-                Some((s, report)) if s == seq => reports.push(report),
-                Some(_) => {}
-                None => break,
-            }
-        }
-    })
-    .await;
+    inbox
+        .collect(seq, &mut reports, asked + 1, SCRAPE_TIMEOUT)
+        .await;
     reports
 }

@@ -64,6 +64,11 @@ async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: NetStream)
                 b"the admin API needs Authorization: Bearer TOKEN (the token of --admin-token-file)\n",
                 keep,
             ),
+            (_, path) if path.starts_with(crate::admin::intercept::PREFIX) => {
+                let (status, body) = crate::admin::intercept::serve(&state, &mut conn, &head).await;
+                let body = format!("{body}\n");
+                local_response(&mut out, status, Some("application/json"), &[], body.as_bytes(), keep);
+            }
             (Method::Get, b"/metrics") => {
                 let reports = crate::admin::scrape::gather(&state).await;
                 let body = crate::admin::prometheus::render(&reports, state.ctx.shard_count);

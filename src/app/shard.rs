@@ -246,6 +246,7 @@ fn on_mesh_msg(
             draws,
         } => crate::proxy::rates::answer(state, asker, (seq, route), &principal, &draws),
         MeshMsg::RateAnswer { seq, wait_ms } => crate::proxy::rates::deliver(state, seq, wait_ms),
+        MeshMsg::Intercept(msg) => crate::proxy::intercept::on_mesh(state, *msg),
         MeshMsg::DemoSessionDeleted(session) => {
             if let Some(svc) = demo {
                 svc.remember_deleted(&session);

@@ -45,6 +45,8 @@ pub enum Command {
     Tape(super::tape::TapeCommand),
     /// Play a tape (`replay`).
     Replay(Box<super::replay::ReplayArgs>),
+    /// Talk to a running proxy's interception API (`intercept`).
+    Intercept(Box<super::intercept::InterceptArgs>),
 }
 
 /// Turns the parsed command line into what `main` runs. `run` reads and resolves its file here
@@ -66,6 +68,7 @@ pub fn from_cli(cli: &Cli) -> Result<Command, Error> {
             let config = resolve(&raw).map_err(|error| error.with_origin(&origin))?;
             Ok(Command::Proxy(Box::new(config)))
         }
+        CliCommand::Intercept(args) => Ok(Command::Intercept(Box::new(args.clone()))),
         CliCommand::Config(ConfigCommand::Check(args)) => {
             Ok(Command::ConfigCheck(args.path.clone()))
         }

@@ -19,6 +19,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 
 mod command;
 mod forward;
+pub mod intercept;
 pub mod replay;
 mod replay_bind;
 pub mod replay_run;
@@ -71,6 +72,9 @@ pub enum CliCommand {
     /// Play a tape: serve it as an MCP server (--bind ADDR), or re-send its client side to a
     /// live server and diff the answers (--target URL, or --target -- CMD ARGS).
     Replay(replay::ReplayArgs),
+    /// Paused messages and interception rules of a running proxy, over its admin API
+    /// (docs/interception.md).
+    Intercept(intercept::InterceptArgs),
 }
 
 /// `shadowcat config ...`.

@@ -38,6 +38,8 @@ mod demo_server;
 mod error;
 mod forward;
 mod ids;
+pub mod intercept;
+mod intercept_raw;
 mod listener_tls;
 mod model;
 mod pem;

@@ -55,6 +55,8 @@ pub struct Config {
     pub audit: Option<AuditConfig>,
     /// Session recording (`[recording]`, `--record`), when enabled.
     pub recording: Option<super::recording_settings::RecordingConfig>,
+    /// Interception rules (`[[intercept.rules]]`), validated; each shard compiles them.
+    pub intercept: Vec<super::intercept_raw::RawRule>,
     /// Seals `requestState` handles; set by `app::start` (`None` until then: no handle is
     /// issued or accepted without it).
     pub seal_key: Option<SealKey>,

@@ -160,6 +160,9 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
             .recording
             .as_ref()
             .map(super::recording::raw_recording),
+        intercept: (!config.intercept.is_empty()).then(|| super::intercept_raw::RawIntercept {
+            rules: config.intercept.clone(),
+        }),
     }
 }
 

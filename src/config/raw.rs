@@ -49,6 +49,9 @@ pub struct RawConfig {
     /// Session recording (`[recording]`); present means enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<RawRecording>,
+    /// Interception rules (`[[intercept.rules]]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intercept: Option<super::intercept_raw::RawIntercept>,
 }
 
 /// `[recording]` as written.

@@ -74,6 +74,7 @@ pub(crate) fn resolve(raw: &RawConfig) -> Result<Config, Error> {
         log: LogConfig { level },
         audit: super::audit::resolve_audit(raw.audit.as_ref())?,
         recording,
+        intercept: resolve_intercept(raw.intercept.as_ref())?,
         seal_key: None,
     })
 }
@@ -107,6 +108,19 @@ fn routes_recorded(
         }
     }
     Ok(listeners)
+}
+
+/// `[[intercept.rules]]`, compiled once to check them.
+fn resolve_intercept(
+    raw: Option<&super::intercept_raw::RawIntercept>,
+) -> Result<Vec<super::intercept_raw::RawRule>, Error> {
+    let rules = raw.map(|r| r.rules.clone()).unwrap_or_default();
+    super::intercept::InterceptRules::compile(&rules).map_err(|why| Error::Invalid {
+        key: "intercept".to_owned(),
+        value: why,
+        allowed: "rules as docs/interception.md describes",
+    })?;
+    Ok(rules)
 }
 
 fn resolve_upstreams(

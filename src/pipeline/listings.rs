@@ -80,6 +80,15 @@ impl ListingWatch {
     /// answer to a pending `tools/list` request that lost a hidden tool, `None` to send the
     /// original bytes. Any answer under a pending id forgets it, listing or error.
     pub fn judge(&self, message: &[u8]) -> Option<Vec<u8>> {
+        let filtered = self.filter(message);
+        // The `intercept` stage's response side: every message of the stream, one by one.
+        self.stages
+            .intercept_answer(filtered.as_deref().unwrap_or(message))
+            .or(filtered)
+    }
+
+    /// The tool filter's part of [`ListingWatch::judge`].
+    fn filter(&self, message: &[u8]) -> Option<Vec<u8>> {
         if self.overflowed.get() {
             // The route's own stages: every answer judged, after the cheap may-list search.
             return self.stages.response(message);

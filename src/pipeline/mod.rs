@@ -20,6 +20,7 @@ mod caller;
 pub mod checks;
 mod context;
 mod facts;
+pub mod intercept;
 mod listings;
 mod refusal;
 mod stage;
@@ -62,6 +63,10 @@ pub struct RouteStages {
     /// ([`RouteStages::for_answer`]): only those answer elements are judged. `None`: every
     /// message is (a route's own stages, or a single `tools/list` request's answer).
     listings: Option<Rc<[JsonRpcId]>>,
+    /// The interception rules judging the answers to this request (`intercept` stage's
+    /// response side), set per request ([`RouteStages::with_answers`]) when a rule looks at
+    /// server-to-client messages.
+    answers: Option<Rc<intercept::AnswerScope>>,
 }
 
 impl Default for RouteStages {
@@ -77,6 +82,7 @@ impl Default for RouteStages {
             authenticate: false,
             rate_limited: false,
             listings: None,
+            answers: None,
         }
     }
 }
@@ -109,6 +115,7 @@ impl RouteStages {
             authenticate: route.auth.is_some(),
             rate_limited: route.rate_limit.is_some(),
             listings: None,
+            answers: None,
         }
     }
 
@@ -121,6 +128,21 @@ impl RouteStages {
                 ..self.clone()
             }),
             _ => Cow::Borrowed(self),
+        }
+    }
+
+    /// These stages with the interception rules judging the answers to one request (`None`:
+    /// no rule looks at them; then no copy is made).
+    pub fn with_answers(
+        &self,
+        answers: Option<Rc<intercept::AnswerScope>>,
+    ) -> Cow<'_, RouteStages> {
+        match answers {
+            None if self.answers.is_none() => Cow::Borrowed(self),
+            answers => Cow::Owned(RouteStages {
+                answers,
+                ..self.clone()
+            }),
         }
     }
 
@@ -301,9 +323,10 @@ impl RouteStages {
     /// Whether the answer to a request with `method` (or a batch holding `batch_methods`) may
     /// need the response side: only then do transports look at answers message by message.
     pub fn rewrites_answer(&self, method: Method, batch: &[MessageInfo]) -> bool {
-        !self.is_empty()
-            && (method == Method::ToolsList
-                || batch.iter().any(|e| e.method == Some(Method::ToolsList)))
+        self.answers.is_some()
+            || !self.is_empty()
+                && (method == Method::ToolsList
+                    || batch.iter().any(|e| e.method == Some(Method::ToolsList)))
     }
 
     /// The stages that judge the answer to a request with `method` (or a batch holding
@@ -324,6 +347,13 @@ impl RouteStages {
     /// The response side for one whole JSON-RPC message (or batch) going to the client:
     /// `Some(new bytes)` when a stage changed it, `None` to forward the original bytes.
     pub fn response(&self, message: &[u8]) -> Option<Vec<u8>> {
+        let filtered = self.filter_listing(message);
+        self.intercept_answer(filtered.as_deref().unwrap_or(message))
+            .or(filtered)
+    }
+
+    /// The tool filter's response side.
+    fn filter_listing(&self, message: &[u8]) -> Option<Vec<u8>> {
         if self.is_empty() {
             return None;
         }
@@ -335,6 +365,12 @@ impl RouteStages {
             }
             Some(_) => None,
         }
+    }
+
+    /// The `intercept` stage's response side for one message (one `Option` test when no rule
+    /// looks at answers).
+    pub fn intercept_answer(&self, message: &[u8]) -> Option<Vec<u8>> {
+        self.answers.as_deref()?.judge(message)
     }
 
     /// The response side for the answers (messages or batch elements without `method`) whose
@@ -379,6 +415,7 @@ pub fn stage_names(
     route: &RouteConfig,
     upstream: &UpstreamConfig,
     flow: Flow,
+    intercepted: bool,
 ) -> Vec<&'static str> {
     let mut names: Vec<_> = RouteStages::build(route)
         .list(flow)
@@ -388,6 +425,10 @@ pub fn stage_names(
         if route.record {
             // Recording observes every message of the route's sessions, both ways.
             names.push("record");
+        }
+        // The rules are global (and swappable over the admin API): on every route's POSTs.
+        if intercepted && flow == Flow::Post {
+            names.push(intercept::NAME);
         }
         names.push(adapter_name(upstream));
     }
@@ -427,7 +468,7 @@ pub fn describe(config: &crate::config::Config) -> String {
         for route in &listener.routes {
             let upstream = config.upstream(route.upstream);
             for (flow, methods) in [(Flow::Post, "POST"), (Flow::Bodyless, "GET/DELETE")] {
-                let names = stage_names(route, upstream, flow);
+                let names = stage_names(route, upstream, flow, !config.intercept.is_empty());
                 let refused = if names.contains(&Stage::Session.name()) {
                     ""
                 } else {

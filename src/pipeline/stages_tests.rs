@@ -407,3 +407,22 @@ era = "modern"
         "{text}"
     );
 }
+
+#[test]
+fn config_check_lists_intercept_before_the_adapter_when_rules_exist() {
+    let text = |rules: &str| {
+        let config = crate::config::from_toml_str(
+            &format!("[upstreams.up]\nurl = \"http://127.0.0.1:9000/mcp\"\n{rules}"),
+            "test",
+        )
+        .unwrap();
+        describe(&config)
+    };
+    let with = text("[[intercept.rules]]\ntool = \"x\"\naction = \"block\"\n");
+    assert!(
+        with.contains("session_limit, intercept, upstream:http"),
+        "{with}"
+    );
+    assert!(with.contains("GET/DELETE /mcp -> up: host_origin, route, method, accept, protocol_version, session, upstream:http ("), "{with}");
+    assert!(!text("").contains("intercept"));
+}

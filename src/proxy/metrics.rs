@@ -66,6 +66,18 @@ pub enum Counter {
     TranslationSessions,
     /// `tools/call`s of a tool the route hides, answered by the proxy (`tool_filter` stage).
     ToolsDenied,
+    /// Client messages an interception rule answered itself (`block`, `mock`; a notification:
+    /// dropped), never sent upstream.
+    InterceptAnswered,
+    /// Client messages an interception rule changed (`modify`) before sending them.
+    InterceptModified,
+    /// Client messages held by a `delay` rule.
+    InterceptDelayed,
+    /// Client messages held by a `pause` rule.
+    InterceptPaused,
+    /// Pauses that ended without a decision (their timeout, or shutdown): the rule's `default`
+    /// applied.
+    InterceptPauseTimeouts,
     /// Times the shard handed freed heap memory back to the OS (`malloc_trim`).
     MemoryTrims,
     /// Requests refused with 429 by the `rate_limit` stage.
@@ -129,6 +141,11 @@ pub const COUNTER_NAMES: &[&str] = &[
     "input_required_total",
     "translation_sessions_opened_total",
     "tools_denied_total",
+    "intercept_answered_total",
+    "intercept_modified_total",
+    "intercept_delayed_total",
+    "intercept_paused_total",
+    "intercept_pause_timeouts_total",
     "memory_trims_total",
     "rate_limited_total",
     "rate_limit_undecided_total",

@@ -19,6 +19,7 @@ pub mod guard;
 pub mod handoff;
 pub mod headers;
 mod http_upstream;
+pub mod intercept;
 pub mod l2m;
 pub mod legacy;
 pub mod memory;

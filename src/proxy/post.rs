@@ -26,9 +26,12 @@ use super::adapter::Adapter;
 use super::admit::{admit_by_stages, read_request_body};
 use super::error::ProxyError;
 use super::http_upstream;
+use super::intercept::{
+    answer_scope, defers_note, intercept_request, note_decided, Intercepted, Scope,
+};
 use super::metrics::Counter;
 use super::state::ShardState;
-use super::stdio::answer::{write_empty, ClientShape};
+use super::stdio::answer::{write_empty, write_json, ClientShape};
 
 /// Where this POST goes upstream.
 struct Target {
@@ -60,7 +63,7 @@ pub async fn post(
     // body_limit, inspect.
     let mut body = state.bufs.lease(4096);
     read_request_body(state, client, head, &mut body).await?;
-    let facts = facts(state.inspector.borrow_mut().inspect(&body)?);
+    let mut facts = facts(state.inspector.borrow_mut().inspect(&body)?);
     super::audit::note_message(state, &facts, &body);
     let target = after_body(
         state,
@@ -70,24 +73,35 @@ pub async fn post(
         &facts,
         &mut found,
     )?;
-    super::record::begin_post(
+    let deferred = begin_recording(state, route, &target, &facts, &body);
+    let shape = ClientShape {
+        keep_alive: head.keep_alive(),
+        http11: head.minor_version() == 1,
+        session: None,
+        stages: None,
+    };
+    if !admit(
         state,
-        (route, target.upstream),
-        (target.client_session.as_ref(), target.modern),
-        facts.version,
-    );
-    super::record::note_post(&body, None);
-    if !admit_by_stages(state, stages, &facts)? {
-        let shape = ClientShape {
-            keep_alive: head.keep_alive(),
-            http11: head.minor_version() == 1,
-            session: None,
-            stages: None,
-        };
+        (stages, route_id, &principal),
+        &facts,
+        (&body, deferred),
+    )
+    .await?
+    {
         return write_empty(state, client, 202, shape).await;
     }
-    // rate_limit: after the stages that refuse for free, before anything goes upstream.
-    super::rates::admit(state, route_id, &principal, &facts).await?;
+    // intercept: the operator's rules (may hold, change or answer the message).
+    let scope = Scope {
+        route: route_id,
+        principal: &principal,
+        session: target.client_session.as_ref(),
+    };
+    match intercept(state, scope, (&mut facts, &mut body), deferred).await? {
+        Intercepted::Forward { .. } => {}
+        Intercepted::Drop => return write_empty(state, client, 202, shape).await,
+        Intercepted::Answer(answer) => return write_json(state, client, &answer, shape).await,
+    }
+    let answers = answer_scope(state, scope, &facts);
     // max_in_flight: held until the answer is relayed.
     let _slot = state
         .upstream_slot(target.upstream)
@@ -97,7 +111,7 @@ pub async fn post(
     let ctx = RequestCtx {
         facts,
         principal,
-        stages: stages.clone(),
+        stages: stages.with_answers(answers).into_owned(),
         route: route_id,
         upstream: target.upstream,
         session: target.client_session,
@@ -105,6 +119,64 @@ pub async fn post(
         started,
     };
     to_adapter(state, client, head, body, &ctx).await
+}
+
+/// The request's tape, and its message noted on it unless request rules are in force
+/// (`true`: the note is deferred until interception decided).
+fn begin_recording(
+    state: &ShardState,
+    route: &RouteConfig,
+    target: &Target,
+    facts: &Facts,
+    body: &[u8],
+) -> bool {
+    super::record::begin_post(
+        state,
+        (route, target.upstream),
+        (target.client_session.as_ref(), target.modern),
+        facts.version,
+    );
+    let deferred = defers_note(state);
+    if !deferred {
+        super::record::note_post(body, None);
+    }
+    deferred
+}
+
+/// The `intercept` stage, and the deferred recording of the message with its outcome.
+async fn intercept(
+    state: &ShardState,
+    scope: Scope<'_>,
+    (facts, body): (&mut Facts, &mut Vec<u8>),
+    deferred: bool,
+) -> Result<Intercepted, ProxyError> {
+    let outcome = intercept_request(state, scope, facts, body).await;
+    if deferred {
+        note_decided(body, outcome.as_ref().ok());
+    }
+    outcome
+}
+
+/// The request side of the route's stages (`Ok(false)`: a notification they dropped), then
+/// `rate_limit`: after the stages that refuse for free, before anything goes upstream. A
+/// message whose recording was `deferred` (request rules in force) is recorded here when it
+/// goes no further.
+async fn admit(
+    state: &Rc<ShardState>,
+    (stages, route, principal): (&RouteStages, RouteId, &Principal),
+    facts: &Facts,
+    (body, deferred): (&[u8], bool),
+) -> Result<bool, ProxyError> {
+    let admitted = match admit_by_stages(state, stages, facts) {
+        Ok(true) => super::rates::admit(state, route, principal, facts)
+            .await
+            .map(|()| true),
+        other => other,
+    };
+    if deferred && !matches!(admitted, Ok(true)) {
+        note_decided(body, None);
+    }
+    admitted
 }
 
 /// The list's phases once the body is read (facts, then session for a request that is not

@@ -37,6 +37,7 @@ mod errors;
 mod hostile_http;
 mod hostile_json;
 mod in_flight;
+mod intercept;
 mod io_path;
 mod legacy;
 mod mtls_principal;

@@ -30,6 +30,7 @@ use super::{deliver, http, live, modern, session_param, stdio, LegacyOut, Work};
 use crate::config::{RouteId, UpstreamId, UpstreamUrl};
 use crate::mcp::ProtocolVersion;
 use crate::pipeline::{facts, Principal, RequestCtx, RouteStages};
+use crate::proxy::intercept::{defers_note, intercept_request, note_decided, Intercepted, Scope};
 use crate::upstream::runtime::UpstreamRuntime;
 
 /// Handles one legacy POST; returns whether the connection stays open.
@@ -68,8 +69,12 @@ pub(super) async fn post(
         session_of(state, &sid, (route, &principal)).ok_or_else(not_found)?;
     let on = (state.config.route(route), upstream);
     crate::proxy::record::begin_session(state, on, &sid, "legacy_sse");
-    crate::proxy::record::note_post(&body, None);
-    let ctx = RequestCtx::in_session(
+    // With request rules, the message is recorded once interception decided.
+    let deferred = defers_note(state);
+    if !deferred {
+        crate::proxy::record::note_post(&body, None);
+    }
+    let mut ctx = RequestCtx::in_session(
         (facts, principal),
         stages.clone(),
         route,
@@ -78,18 +83,9 @@ pub(super) async fn post(
         started,
     );
     let method = ctx.facts.method;
-    match admit_by_stages(state, &ctx.stages, &ctx.facts) {
-        Ok(true) => {}
-        // A dropped notification: accepted, and nothing on the stream.
-        Ok(false) => return accepted(state, client, head, method, started).await,
-        Err(refused) => {
-            crate::proxy::audit::note_error(&refused);
-            // Answered like every answer here: on the stream, after the 202.
-            let mut message = Vec::with_capacity(128);
-            error_message(&mut message, &refused, ctx.facts.id());
-            deliver(state, &sid, message);
-            return accepted(state, client, head, method, started).await;
-        }
+    if !admit_message(state, &mut ctx, (&mut body, deferred), &sid).await? {
+        // Dropped, or answered on the stream: accepted, nothing goes upstream.
+        return accepted(state, client, head, method, started).await;
     }
     let slot = admit_upstream(state, &ctx).await?;
     // Its answer, if it is a `tools/list`, is judged when it reaches the stream (`deliver`);
@@ -108,6 +104,52 @@ pub(super) async fn post(
     }
     sent?;
     accepted(state, client, head, method, started).await
+}
+
+/// The request side of the route's stages, then interception: `Ok(false)` when the message
+/// goes no further (a dropped notification, or a request answered on the stream, like every
+/// answer here).
+///
+/// # Errors
+/// A message a rule changed that the inspector refuses.
+async fn admit_message(
+    state: &ShardState,
+    ctx: &mut RequestCtx,
+    (body, deferred): (&mut Vec<u8>, bool),
+    sid: &SessionId,
+) -> Result<bool, ProxyError> {
+    let admitted = admit_by_stages(state, &ctx.stages, &ctx.facts);
+    if deferred && !matches!(admitted, Ok(true)) {
+        note_decided(body, None);
+    }
+    match admitted {
+        Ok(true) => {}
+        Ok(false) => return Ok(false),
+        Err(refused) => {
+            crate::proxy::audit::note_error(&refused);
+            let mut message = Vec::with_capacity(128);
+            error_message(&mut message, &refused, ctx.facts.id());
+            deliver(state, sid, message);
+            return Ok(false);
+        }
+    }
+    let scope = Scope {
+        route: ctx.route,
+        principal: &ctx.principal,
+        session: ctx.session.as_ref(),
+    };
+    let outcome = intercept_request(state, scope, &mut ctx.facts, body).await;
+    if deferred {
+        note_decided(body, outcome.as_ref().ok());
+    }
+    match outcome? {
+        Intercepted::Forward { .. } => Ok(true),
+        Intercepted::Drop => Ok(false),
+        Intercepted::Answer(answer) => {
+            deliver(state, sid, answer);
+            Ok(false)
+        }
+    }
 }
 
 /// The POST for a Streamable HTTP upstream at `url`: head (the upstream's session id

@@ -88,7 +88,16 @@ pub(super) async fn open(
     crate::proxy::record::begin_session(state, on, &sid, "legacy_sse");
     // The stream is the session's client sink: the answers queued for it to the session's
     // `tools/list` requests pass the response side of the route's stages (`deliver`).
-    let (out, rx) = LegacyOut::new(ListingWatch::new(ctx.stages.clone()));
+    // Every message of the stream also passes the interception rules' response side.
+    let scope = crate::proxy::intercept::Scope {
+        route,
+        principal: &ctx.principal,
+        session: ctx.session.as_ref(),
+    };
+    let answers = crate::proxy::intercept::answer_scope(state, scope, &ctx.facts);
+    let (out, rx) = LegacyOut::new(ListingWatch::new(
+        ctx.stages.with_answers(answers).into_owned(),
+    ));
     state.legacy.borrow_mut().insert(sid, out.clone());
     state.metrics.incr(Counter::LegacySessions);
     tracing::debug!(session = %sid.as_str(), "legacy SSE session opened");

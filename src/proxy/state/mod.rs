@@ -5,13 +5,12 @@
 //! Shared by the shard's tasks through `Rc`; interior mutability only via RefCell/Cell, and no
 //! borrow is held across an `.await`.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::auth::Authenticator;
-use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use shards::io::ShardIo;
 use shards::mesh::ConnectedMesh;
 use shards::metrics::Snapshot;
@@ -33,13 +32,17 @@ use crate::upstream::runtime::UpstreamRuntime;
 
 use super::metrics::ProxyMetrics;
 
+mod inbox;
+pub mod intercept;
 pub mod l2m;
 mod listener_tls;
 pub mod modern;
 pub mod modern_pool;
+mod pause;
 mod rate_bucket;
 mod slots;
 
+pub use inbox::ReplyInbox;
 pub use listener_tls::ListenerTlsConfigs;
 pub use rate_bucket::{Bucket, Draw, PrincipalBuckets, RateState};
 use shards::latch::Latch;
@@ -107,6 +110,8 @@ pub enum MeshMsg {
     },
     /// The embedded demo server ended a session (its ids are stateless tags).
     DemoSessionDeleted(Box<str>),
+    /// The admin API's interception questions and answers (paused messages, rule sets).
+    Intercept(Box<intercept::InterceptMsg>),
 }
 
 /// One shard's contribution to a scrape.
@@ -185,6 +190,8 @@ pub struct ShardState {
     pub recorder: Option<Rc<crate::record::Recorder>>,
     /// Each TLS listener's current server configuration (replaced on SIGHUP).
     pub tls: Rc<ListenerTlsConfigs>,
+    /// Interception: the rule set in force here, the messages paused here.
+    pub intercept: intercept::InterceptShard,
     /// Per route: its pipeline stages ([`ShardState::stages`]).
     stages: PerRoute<RouteStages>,
     /// Per route: who may use it, when it says ([`ShardState::auth`]).
@@ -238,6 +245,7 @@ impl ShardState {
                 .as_ref()
                 .map(|r| Rc::new(crate::record::Recorder::new(r, ctx.id.0))),
             tls: Rc::new(ListenerTlsConfigs::build(&config)),
+            intercept: intercept::InterceptShard::new(&config.intercept),
             open_streams: OpenStreams::default(),
             legacy: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {
@@ -361,26 +369,4 @@ impl ShardState {
 
 /// Per-shard mailbox for the replies to this shard's metrics scrapes (the admin module's
 /// `scrape.rs` sends the queries and reads the replies).
-#[derive(Debug)]
-pub struct ScrapeInbox {
-    /// Sequence number of the latest scrape started here.
-    pub(crate) seq: Cell<u64>,
-    /// Where replies from peers are delivered.
-    pub(crate) tx: LocalSender<(u64, MetricsReport)>,
-    /// Where the running scrape reads them.
-    pub(crate) rx: LocalReceiver<(u64, MetricsReport)>,
-    /// One scrape at a time per shard.
-    pub(crate) busy: glommio::sync::Semaphore,
-}
-
-impl Default for ScrapeInbox {
-    fn default() -> Self {
-        let (tx, rx) = local_channel::new_bounded(64);
-        ScrapeInbox {
-            seq: Cell::new(0),
-            tx,
-            rx,
-            busy: glommio::sync::Semaphore::new(1),
-        }
-    }
-}
+pub type ScrapeInbox = ReplyInbox<MetricsReport>;

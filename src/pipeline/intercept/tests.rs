@@ -1,0 +1,314 @@
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::config::intercept::{RawIntercept, RawRule};
+use crate::mcp::Inspector;
+use crate::pipeline::facts;
+
+fn compile(toml_text: &str) -> InterceptRules {
+    let raw: RawIntercept = toml::from_str(toml_text).unwrap();
+    InterceptRules::compile(&raw.rules).unwrap()
+}
+
+fn base() -> Seen<'static> {
+    Seen {
+        way: Direction::Request,
+        method: None,
+        tool: None,
+        principal: "alice",
+        session: Some("abc123"),
+        route: "/mcp",
+    }
+}
+
+fn judge<'r>(rules: &'r InterceptRules, body: &str) -> RequestStep<'r> {
+    let facts = facts(Inspector::new().inspect(body.as_bytes()).unwrap());
+    judge_request(rules, base(), &facts, body.as_bytes())
+}
+
+fn call(id: u32, tool: &str, arguments: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": tool, "arguments": arguments}})
+    .to_string()
+}
+
+fn answer_json(step: RequestStep<'_>) -> Value {
+    match step {
+        RequestStep::Answer(bytes) => serde_json::from_slice(&bytes).unwrap(),
+        other => panic!("not an answer: {other:?}"),
+    }
+}
+
+const RULES: &str = r#"
+[[rules]]
+tool = "delete_*"
+action = "block"
+code = -32001
+message = "no deletes"
+[[rules]]
+tool = "echo"
+when = [{ pointer = "/params/arguments/message", equals = "mock" }]
+action = "mock"
+result = { content = [{ type = "text", text = "mocked" }] }
+[[rules]]
+tool = "echo"
+when = [{ pointer = "/params/arguments/message", regex = "^up" }]
+action = "modify"
+patch = { arguments = { message = "UP", extra = 1 } }
+[[rules]]
+tool = "echo"
+action = "continue"
+[[rules]]
+method = "tools/*"
+action = "delay"
+delay = "5ms"
+[[rules]]
+method = "ping"
+principal = "bob"
+action = "block"
+[[rules]]
+method = "ping"
+session = "sha256:*"
+action = "pause"
+"#;
+
+#[test]
+fn first_match_wins_and_acts() {
+    let rules = compile(RULES);
+    let blocked = answer_json(judge(&rules, &call(1, "delete_all", json!({}))));
+    assert_eq!(
+        blocked,
+        json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32001, "message": "no deletes"}})
+    );
+    let mocked = answer_json(judge(&rules, &call(2, "echo", json!({"message": "mock"}))));
+    assert_eq!(mocked["result"]["content"][0]["text"], "mocked");
+    assert_eq!(mocked["id"], 2);
+    match judge(&rules, &call(3, "echo", json!({"message": "up we go"}))) {
+        RequestStep::Forward {
+            body: Some(body),
+            delay: None,
+        } => {
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                body["params"]["arguments"],
+                json!({"message": "UP", "extra": 1})
+            );
+            assert_eq!(body["params"]["name"], "echo");
+        }
+        other => panic!("{other:?}"),
+    }
+    // `continue` stops the search: the delay rule after it is not reached.
+    assert!(matches!(
+        judge(&rules, &call(4, "echo", json!({"message": "x"}))),
+        RequestStep::Forward {
+            body: None,
+            delay: None
+        }
+    ));
+    assert!(matches!(
+        judge(&rules, &call(5, "add", json!({}))),
+        RequestStep::Forward {
+            body: None,
+            delay: Some(d)
+        } if d == Duration::from_millis(5)
+    ));
+}
+
+#[test]
+fn principal_session_and_route_globs() {
+    let rules = compile(RULES);
+    let ping = r#"{"jsonrpc":"2.0","id":9,"method":"ping"}"#;
+    // alice is not bob; the session glob matches the id's hash.
+    assert!(matches!(judge(&rules, ping), RequestStep::Pause(rule) if &*rule.name == "#6"));
+    let facts = facts(Inspector::new().inspect(ping.as_bytes()).unwrap());
+    let bob = Seen {
+        principal: "bob",
+        ..base()
+    };
+    assert!(matches!(
+        judge_request(&rules, bob, &facts, ping.as_bytes()),
+        RequestStep::Answer(_)
+    ));
+    let no_session = Seen {
+        session: None,
+        ..base()
+    };
+    assert!(matches!(
+        judge_request(&rules, no_session, &facts, ping.as_bytes()),
+        RequestStep::Forward { body: None, .. }
+    ));
+    let routed = compile("[[rules]]\nroute = \"/other\"\naction = \"block\"\n");
+    assert!(matches!(
+        judge(&routed, ping),
+        RequestStep::Forward { body: None, .. }
+    ));
+}
+
+#[test]
+fn session_hash_globs_match_the_audit_spelling() {
+    let hash = crate::audit::session_hash("abc123");
+    let exact = format!("[[rules]]\nsession = \"{hash}\"\naction = \"block\"\n");
+    let rules = compile(&exact);
+    assert!(matches!(
+        judge(&rules, r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+        RequestStep::Answer(_)
+    ));
+    let other = compile("[[rules]]\nsession = \"sha256:0000*\"\naction = \"block\"\n");
+    assert!(
+        matches!(
+            judge(&other, r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+            RequestStep::Forward { body: None, .. }
+        ) || hash.starts_with("sha256:0000")
+    );
+}
+
+#[test]
+fn notifications_blocked_or_mocked_are_dropped() {
+    let rules = compile("[[rules]]\nmethod = \"notifications/*\"\naction = \"block\"\n");
+    let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert!(matches!(judge(&rules, note), RequestStep::Drop));
+}
+
+#[test]
+fn batches_are_judged_per_element() {
+    let rules = compile(RULES);
+    let batch = format!(
+        "[{},{}]",
+        call(1, "echo", json!({"message": "up"})),
+        call(2, "add", json!({}))
+    );
+    match judge(&rules, &batch) {
+        RequestStep::Forward {
+            body: Some(body),
+            delay,
+        } => {
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body[0]["params"]["arguments"]["message"], "UP");
+            assert_eq!(body[1]["params"]["name"], "add");
+            assert_eq!(delay, Some(Duration::from_millis(5)));
+        }
+        other => panic!("{other:?}"),
+    }
+    let blocked = format!(
+        "[{},{}]",
+        call(1, "echo", json!({"message": "x"})),
+        call(2, "delete_me", json!({}))
+    );
+    let answer = answer_json(judge(&rules, &blocked));
+    assert_eq!(answer.as_array().unwrap().len(), 2);
+    assert_eq!(answer[1]["error"]["code"], -32001);
+}
+
+#[test]
+fn no_rule_for_requests_forwards_untouched() {
+    let rules = compile("[[rules]]\ndirection = \"response\"\naction = \"block\"\n");
+    assert!(matches!(
+        judge(&rules, &call(1, "echo", json!({}))),
+        RequestStep::Forward {
+            body: None,
+            delay: None
+        }
+    ));
+}
+
+#[test]
+fn merge_patch_follows_rfc_7396() {
+    // RFC 7396 appendix A, a selection.
+    let cases = [
+        (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+        (
+            json!({"a": "b"}),
+            json!({"b": "c"}),
+            json!({"a": "b", "b": "c"}),
+        ),
+        (json!({"a": "b"}), json!({"a": null}), json!({})),
+        (
+            json!({"a": {"b": "c"}}),
+            json!({"a": {"b": "d", "c": null}}),
+            json!({"a": {"b": "d"}}),
+        ),
+        (
+            json!({"a": [{"b": "c"}]}),
+            json!({"a": [1]}),
+            json!({"a": [1]}),
+        ),
+        (json!(["a", "b"]), json!({"a": "b"}), json!({"a": "b"})),
+        (
+            json!({"e": null}),
+            json!({"a": 1}),
+            json!({"e": null, "a": 1}),
+        ),
+        (
+            json!({}),
+            json!({"a": {"bb": {"ccc": null}}}),
+            json!({"a": {"bb": {}}}),
+        ),
+        (json!({"a": "foo"}), json!("bar"), json!("bar")),
+    ];
+    for (mut target, patch, wanted) in cases {
+        merge_patch(&mut target, &patch);
+        assert_eq!(target, wanted, "patch {patch}");
+    }
+}
+
+fn scope(rules: &str, method: &str, tool: Option<&str>) -> Rc<AnswerScope> {
+    let rules = Rc::new(compile(rules));
+    let seen = Seen {
+        way: Direction::Response,
+        method: Some(method),
+        tool,
+        ..base()
+    };
+    AnswerScope::new(&rules, &seen).unwrap()
+}
+
+#[test]
+fn answers_are_judged_by_their_request() {
+    let rules = r#"
+    [[rules]]
+    direction = "response"
+    tool = "echo"
+    action = "modify"
+    patch = { isError = true }
+    [[rules]]
+    direction = "response"
+    tool = "add"
+    action = "block"
+    code = -32099
+    [[rules]]
+    direction = "both"
+    method = "notifications/progress"
+    action = "modify"
+    patch = { message = "seen" }
+    "#;
+    let echo = scope(rules, "tools/call", Some("echo"));
+    let answer = br#"{"jsonrpc":"2.0","id":7,"result":{"content":[]}}"#;
+    let changed: Value = serde_json::from_slice(&echo.judge(answer).unwrap()).unwrap();
+    assert_eq!(changed["result"], json!({"content": [], "isError": true}));
+    let progress =
+        br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}"#;
+    let changed: Value = serde_json::from_slice(&echo.judge(progress).unwrap()).unwrap();
+    assert_eq!(changed["params"], json!({"progress": 1, "message": "seen"}));
+    let add = scope(rules, "tools/call", Some("add"));
+    let blocked: Value = serde_json::from_slice(&add.judge(answer).unwrap()).unwrap();
+    assert_eq!(blocked["error"]["code"], -32099);
+    assert_eq!(blocked["id"], 7);
+    // A notification is never replaced by block: it keeps its bytes.
+    let other = br#"{"jsonrpc":"2.0","method":"notifications/message","params":{}}"#;
+    assert!(add.judge(other).is_none());
+    // A batch of answers is not judged.
+    assert!(add
+        .judge(b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}]")
+        .is_none());
+}
+
+#[test]
+fn no_response_rule_means_no_scope() {
+    let rules = Rc::new(compile("[[rules]]\naction = \"block\"\n"));
+    assert!(AnswerScope::new(&rules, &base()).is_none());
+    let raw: Vec<RawRule> = Vec::new();
+    assert!(InterceptRules::compile(&raw).unwrap().is_empty());
+}

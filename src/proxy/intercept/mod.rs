@@ -1,0 +1,15 @@
+//! The `intercept` stage on the shard: running a rule's decision on a client message
+//! (request.rs: `delay`, `pause` until an operator or the timeout decides) and answering the
+//! admin API's questions from other shards (mesh.rs).
+//!
+//! Not here: matching and rewriting messages (crate::pipeline::intercept), the shard's rule
+//! set and pause table (the state module's intercept.rs), the admin HTTP endpoints (the admin
+//! module's intercept.rs).
+//! Hot path: with no rule, a message costs one `RefCell` borrow and an `is_empty` test.
+
+mod mesh;
+mod request;
+
+pub use crate::proxy::state::intercept::{Decision, InterceptMsg, InterceptShard, Op, Reply};
+pub use mesh::{all_shards, ask, on_mesh};
+pub use request::{answer_scope, defers_note, intercept_request, note_decided, Intercepted, Scope};

@@ -1,0 +1,233 @@
+//! Runs the `intercept` stage's request side on one client message, for every POST path
+//! (Streamable HTTP and 2026-07-28 on /mcp, whatever the upstream adapter; legacy HTTP+SSE
+//! messages): what the rules decide, then the waiting part (`delay`, `pause` until an operator
+//! or the rule's timeout decides); a changed message is inspected again, so the adapters see
+//! facts that match the bytes they send. Also builds the response side's scope for the
+//! message's answers ([`answer_scope`]).
+//!
+//! Not here: matching and rewriting (crate::pipeline::intercept), writing the answer of a
+//! blocked or mocked request (each path answers as it answers a refusal).
+//! Hot path: no rule looking at requests: one `Option` test.
+
+use std::rc::Rc;
+
+use serde_json::Value;
+use shards::timeout::within;
+
+use crate::config::intercept::{
+    Action, Direction, Rule, DEFAULT_BLOCK_CODE, DEFAULT_BLOCK_MESSAGE,
+};
+use crate::config::RouteId;
+use crate::mcp::{Kind, Method};
+use crate::pipeline::intercept::{
+    act, judge_request, AnswerScope, Parsed, RequestStep, Seen, FORWARD,
+};
+use crate::pipeline::{Facts, Principal};
+use crate::session::SessionId;
+
+use crate::proxy::error::ProxyError;
+use crate::proxy::metrics::Counter;
+use crate::proxy::state::intercept::{Decision, PauseInfo};
+use crate::proxy::state::ShardState;
+
+/// Who sent a message, and where.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The route it came in on.
+    pub route: RouteId,
+    /// Its caller.
+    pub principal: &'a Principal,
+    /// Its client session.
+    pub session: Option<&'a SessionId>,
+}
+
+/// What became of the message.
+#[derive(Debug)]
+pub enum Intercepted {
+    /// Send it on (the body and facts the caller passed, changed when a rule changed them).
+    Forward {
+        /// The message as the client sent it, when a rule changed it (the body now holds what
+        /// goes on): recording writes both (`msg` and `forwarded`).
+        original: Option<Vec<u8>>,
+    },
+    /// Answer the client with this message instead (a request: block or mock); nothing was
+    /// forwarded.
+    Answer(Vec<u8>),
+    /// A notification a rule blocked or mocked: accepted, and sent nowhere.
+    Drop,
+}
+
+/// The request side for the message in `body` (inspected into `facts`).
+///
+/// # Errors
+/// A changed message the inspector refuses (a merge patch cannot make invalid JSON, so only
+/// a message past the body limits).
+pub async fn intercept_request(
+    state: &ShardState,
+    scope: Scope<'_>,
+    facts: &mut Facts,
+    body: &mut Vec<u8>,
+) -> Result<Intercepted, ProxyError> {
+    let Some(rules) = state.intercept.rules().filter(|r| r.requests) else {
+        return Ok(Intercepted::Forward { original: None });
+    };
+    let route = &state.config.route(scope.route).path;
+    let base = Seen {
+        way: Direction::Request,
+        method: None,
+        tool: None,
+        principal: scope.principal.name(),
+        session: scope.session.map(SessionId::as_str),
+        route,
+    };
+    let step = match judge_request(&rules, base, facts, body) {
+        RequestStep::Pause(rule) => {
+            state.metrics.incr(Counter::InterceptPaused);
+            // Boxed: a rare path's large future must not size every POST's (issue 13).
+            Box::pin(paused(state, rule, scope, facts, body)).await
+        }
+        step => step,
+    };
+    match step {
+        RequestStep::Forward { body: new, delay } => {
+            if let Some(delay) = delay {
+                state.metrics.incr(Counter::InterceptDelayed);
+                glommio::timer::sleep(delay).await;
+            }
+            let original = match new {
+                Some(new) => {
+                    state.metrics.incr(Counter::InterceptModified);
+                    let original = std::mem::replace(body, new);
+                    *facts = crate::pipeline::facts(state.inspector.borrow_mut().inspect(body)?);
+                    Some(original)
+                }
+                None => None,
+            };
+            Ok(Intercepted::Forward { original })
+        }
+        RequestStep::Answer(answer) => {
+            state.metrics.incr(Counter::InterceptAnswered);
+            Ok(Intercepted::Answer(answer))
+        }
+        RequestStep::Drop => {
+            state.metrics.incr(Counter::InterceptAnswered);
+            Ok(Intercepted::Drop)
+        }
+        // A decision never pauses again.
+        RequestStep::Pause(_) => Ok(Intercepted::Forward { original: None }),
+    }
+}
+
+/// Holds the message until an operator decides or `rule`'s timeout passes; what the decision
+/// (or the rule's default) makes of it.
+async fn paused<'r>(
+    state: &ShardState,
+    rule: &'r Rule,
+    scope: Scope<'_>,
+    facts: &Facts,
+    body: &[u8],
+) -> RequestStep<'r> {
+    let Action::Pause { timeout, default } = &rule.action else {
+        return FORWARD;
+    };
+    let info = PauseInfo {
+        rule: rule.name.clone(),
+        method: method_name(facts).map(Into::into),
+        tool: tool_name(facts).map(Into::into),
+        session: scope
+            .session
+            .map(|s| crate::audit::session_hash(s.as_str())),
+        message: serde_json::from_slice(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned())),
+    };
+    let held = state.intercept.paused.hold(info);
+    tracing::info!(pause = %format_args!("{}-{}", state.id().0, held.number()), rule = %rule.name, "message paused");
+    // Shutdown ends a pause early, with its default: the drain does not wait for operators.
+    let decided = futures_lite::future::or(async { held.decision.recv().await }, async {
+        state.shutdown.wait().await;
+        None
+    });
+    let decision = within(*timeout, decided).await.flatten();
+    drop(held);
+    let action = match decision {
+        None => {
+            state.metrics.incr(Counter::InterceptPauseTimeouts);
+            (**default).clone()
+        }
+        Some(Decision::Resume) => Action::Continue,
+        Some(Decision::Modify(patch)) => Action::Modify(patch),
+        Some(Decision::Block(message)) => {
+            let (code, rule_message) = match &**default {
+                Action::Block { code, message } => (*code, &**message),
+                _ => (DEFAULT_BLOCK_CODE, DEFAULT_BLOCK_MESSAGE),
+            };
+            Action::Block {
+                code,
+                message: message.as_deref().unwrap_or(rule_message).into(),
+            }
+        }
+    };
+    let notification = facts.kind() == Some(Kind::Notification);
+    act(
+        rule,
+        &action,
+        (facts.id(), notification),
+        &Parsed::new(body),
+    )
+}
+
+/// Whether request rules are in force: a POST's message is then recorded once the stage
+/// decided ([`note_decided`]), with what went on instead of it.
+pub fn defers_note(state: &ShardState) -> bool {
+    state.intercept.rules().is_some_and(|r| r.requests)
+}
+
+/// Records a POST's message whose note was deferred: `body` as it came when it went on
+/// unchanged or was refused before interception (`outcome` `None`), or with `forwarded` when a
+/// rule changed it (`body` then holds what went on; the outcome, what came) or answered it.
+pub fn note_decided(body: &[u8], outcome: Option<&Intercepted>) {
+    use crate::proxy::record::note_post;
+    match outcome {
+        Some(Intercepted::Forward {
+            original: Some(original),
+        }) => note_post(original, Some(Some(body))),
+        Some(Intercepted::Answer(_) | Intercepted::Drop) => note_post(body, Some(None)),
+        _ => note_post(body, None),
+    }
+}
+
+/// The response side's scope for the answers to the message `facts` describes: `None` when
+/// no rule looks at server-to-client messages.
+pub fn answer_scope(
+    state: &ShardState,
+    scope: Scope<'_>,
+    facts: &Facts,
+) -> Option<Rc<AnswerScope>> {
+    let rules = state.intercept.rules().filter(|r| r.responses)?;
+    let seen = Seen {
+        way: Direction::Response,
+        method: method_name(facts),
+        tool: tool_name(facts),
+        principal: scope.principal.name(),
+        session: scope.session.map(SessionId::as_str),
+        route: &state.config.route(scope.route).path,
+    };
+    AnswerScope::new(&rules, &seen)
+}
+
+/// The method of a single message.
+fn method_name(facts: &Facts) -> Option<&str> {
+    match facts.method {
+        _ if facts.is_batch() => None,
+        Method::Other => facts.unknown_method.as_deref(),
+        known => Some(known.as_str()),
+    }
+}
+
+/// The tool a single `tools/call` names.
+fn tool_name(facts: &Facts) -> Option<&str> {
+    facts
+        .mcp_name
+        .as_deref()
+        .filter(|_| facts.method == Method::ToolsCall && !facts.is_batch())
+}

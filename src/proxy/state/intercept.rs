@@ -1,0 +1,118 @@
+//! The shard's interception state: its compiled rule set (swapped whole when the admin API
+//! installs a new one: each shard compiles its own copy, so the request path reads an `Rc` and
+//! takes no lock), the messages paused here ([`PauseTable`]), the mailbox for the replies to
+//! the admin questions this shard asks, and the messages shards send each other for them.
+//!
+//! Not here: running rules on messages and answering the questions (the proxy's intercept
+//! module).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde_json::Value;
+use shards::ShardId;
+
+use crate::config::intercept::{InterceptRules, RawRule};
+
+pub use super::pause::{Decision, Held, PauseInfo, PauseTable};
+
+/// One shard's interception state.
+#[derive(Debug)]
+pub struct InterceptShard {
+    /// The rule set in force, compiled on this shard.
+    rules: RefCell<Rc<InterceptRules>>,
+    /// The same rules as written (what `GET /api/intercept/rules` shows).
+    raw: RefCell<Rc<Vec<RawRule>>>,
+    /// Messages held by `pause` rules on this shard.
+    pub paused: PauseTable,
+    /// Replies to the admin questions this shard asked other shards.
+    pub inbox: AdminInbox,
+}
+
+impl InterceptShard {
+    /// The state for the rules of the config (validated at load: a rule that no longer
+    /// compiles is left out, with an error in the log).
+    pub fn new(raw: &[RawRule]) -> Self {
+        let shard = InterceptShard {
+            rules: RefCell::default(),
+            raw: RefCell::default(),
+            paused: PauseTable::default(),
+            inbox: AdminInbox::default(),
+        };
+        if let Err(why) = shard.install(raw.to_vec()) {
+            tracing::error!(%why, "interception rules refused");
+        }
+        shard
+    }
+
+    /// The rule set in force, when it has any rule.
+    pub fn rules(&self) -> Option<Rc<InterceptRules>> {
+        let rules = self.rules.borrow();
+        (!rules.is_empty()).then(|| rules.clone())
+    }
+
+    /// The rules as written.
+    pub fn raw(&self) -> Rc<Vec<RawRule>> {
+        self.raw.borrow().clone()
+    }
+
+    /// Compiles `raw` and puts it in force on this shard.
+    ///
+    /// # Errors
+    /// Why the set is refused (the old one stays).
+    pub fn install(&self, raw: Vec<RawRule>) -> Result<(), String> {
+        let compiled = InterceptRules::compile(&raw)?;
+        *self.rules.borrow_mut() = Rc::new(compiled);
+        *self.raw.borrow_mut() = Rc::new(raw);
+        Ok(())
+    }
+}
+
+/// Per-shard mailbox for the replies to the admin questions this shard asks other shards.
+pub type AdminInbox = super::ReplyInbox<Reply>;
+
+/// A question for one shard.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Its paused messages.
+    List,
+    /// A decision on its pause number `n`.
+    Decide {
+        /// The pause's number on that shard.
+        n: u64,
+        /// What to do.
+        decision: Decision,
+    },
+    /// Put this (validated) rule set in force.
+    Install(Vec<RawRule>),
+}
+
+/// A shard's answer.
+#[derive(Debug)]
+pub enum Reply {
+    /// Its paused messages.
+    Listed(Vec<Value>),
+    /// The decision was delivered, or why not.
+    Done(Result<(), String>),
+}
+
+/// What shards send each other for the admin API.
+#[derive(Debug)]
+pub enum InterceptMsg {
+    /// A question from shard `from`.
+    Ask {
+        /// Who asks.
+        from: ShardId,
+        /// Its question's number.
+        seq: u64,
+        /// The question.
+        op: Op,
+    },
+    /// The answer to question `seq`.
+    Answer {
+        /// The question's number.
+        seq: u64,
+        /// The answer.
+        reply: Reply,
+    },
+}

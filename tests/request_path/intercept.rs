@@ -1,0 +1,163 @@
+//! The `intercept` stage (`[[intercept.rules]]`) on the request path: `block` and `mock`
+//! answered by the proxy (the demo's `add` would have answered a sum had the call reached it),
+//! `modify` of a request's params and of an answer's result, over Streamable HTTP sessions
+//! (JSON and SSE answers, a stdio child) and on a legacy HTTP+SSE stream.
+
+use serde_json::{json, Value};
+
+use crate::client::Events;
+use crate::harness::{Proxy, Setup, Upstream};
+use crate::legacy::{handshake, next_message, open_stream, post_accepted};
+use crate::mcp;
+
+/// The rules: top-level tables, appended after `[admin]`'s lines.
+const RULES: &str = "\n[[intercept.rules]]\ntool = \"add\"\n\
+    when = [{ pointer = \"/params/arguments/a\", equals = 1 }]\n\
+    action = \"block\"\ncode = -32042\nmessage = \"no adding\"\n\
+    [[intercept.rules]]\ntool = \"add\"\naction = \"mock\"\nresult = { content = [{ type = \"text\", text = \"mocked\" }] }\n\
+    [[intercept.rules]]\ntool = \"echo\"\naction = \"modify\"\npatch = { arguments = { message = \"rewritten\" } }\n\
+    [[intercept.rules]]\ndirection = \"response\"\ntool = \"echo\"\naction = \"modify\"\npatch = { isError = false }\n";
+
+fn add(id: u32, a: i64) -> Vec<u8> {
+    mcp::request(
+        json!(id),
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": a, "b": 2}}),
+    )
+}
+
+fn assert_blocked(message: &Value, id: u32) {
+    assert_eq!(message["id"], json!(id), "{message}");
+    assert_eq!(
+        message["error"],
+        json!({"code": -32042, "message": "no adding"}),
+        "{message}"
+    );
+}
+
+fn assert_mocked(message: &Value, id: u32) {
+    assert_eq!(message["id"], json!(id), "{message}");
+    assert_eq!(mcp::result_text(message), "mocked", "{message}");
+}
+
+fn over_sessions(upstream: Upstream) {
+    let proxy = Proxy::start(Setup::one(upstream).with_admin(RULES));
+    let mut conn = proxy.conn();
+    let session = mcp::open_session(&mut conn);
+    let blocked = session.post(&mut conn, &add(1, 1));
+    assert_eq!(blocked.head.status, 200, "{}", blocked.describe());
+    assert_blocked(&blocked.json(), 1);
+    let mocked = session.post(&mut conn, &add(2, 5));
+    assert_eq!(mocked.head.status, 200, "{}", mocked.describe());
+    assert_mocked(&mocked.json(), 2);
+    let echo = session.post(&mut conn, &mcp::echo(json!(3), "original"));
+    let answer = echo.messages().pop().expect("an echo answer");
+    assert_eq!(mcp::result_text(&answer), "rewritten");
+    assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+}
+
+#[test]
+fn block_mock_modify_over_http_json_answers() {
+    over_sessions(Upstream::Http);
+}
+
+#[test]
+fn block_mock_modify_over_http_sse_answers() {
+    over_sessions(Upstream::HttpSse);
+}
+
+#[test]
+fn block_mock_modify_over_a_stdio_upstream() {
+    over_sessions(Upstream::Stdio);
+}
+
+#[test]
+fn block_mock_modify_on_a_legacy_stream() {
+    let proxy = Proxy::start(Setup::one(Upstream::Http).with_admin(RULES));
+    let mut stream_conn = proxy.conn();
+    let (mut events, endpoint): (Events<'_>, String) = open_stream(&mut stream_conn);
+    let mut conn = proxy.conn();
+    handshake(&mut events, &mut conn, &endpoint);
+    post_accepted(&mut conn, &endpoint, &add(1, 1));
+    assert_blocked(&next_message(&mut events, "the block"), 1);
+    post_accepted(&mut conn, &endpoint, &add(2, 5));
+    assert_mocked(&next_message(&mut events, "the mock"), 2);
+    post_accepted(&mut conn, &endpoint, &mcp::echo(json!(3), "legacy"));
+    assert_eq!(
+        mcp::result_text(&next_message(&mut events, "the echo")),
+        "rewritten"
+    );
+}
+
+#[test]
+fn a_stateless_2026_request_is_mocked_too() {
+    let proxy = Proxy::start(Setup::one(Upstream::Http).with_admin(RULES));
+    let answer = mcp::modern_call(json!(9), "add").send(&mut proxy.conn());
+    assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    assert_mocked(&answer.json(), 9);
+}
+
+/// A 2025-03-26 session (batches allowed): its id.
+fn batch_session(conn: &mut crate::client::Conn) -> String {
+    let init = mcp::request(
+        json!(0),
+        "initialize",
+        json!({"protocolVersion": "2025-03-26", "capabilities": {},
+               "clientInfo": {"name": "request-path-tests", "version": "0"}}),
+    );
+    let answer = conn.request("POST", mcp::PATH, &mcp::fresh_headers(), &init);
+    assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    answer
+        .header("mcp-session-id")
+        .expect("a session")
+        .to_owned()
+}
+
+#[test]
+fn batches_are_modified_per_element_and_blocked_whole() {
+    // The demo HTTP server refuses batches; a stdio child gets each element (stdio/batch.rs).
+    let proxy = Proxy::start(Setup::one(Upstream::Stdio).with_admin(RULES));
+    let mut conn = proxy.conn();
+    let sid = batch_session(&mut conn);
+    let headers = [
+        ("Accept", "application/json, text/event-stream"),
+        ("Content-Type", "application/json"),
+        ("Mcp-Session-Id", sid.as_str()),
+        ("MCP-Protocol-Version", "2025-03-26"),
+    ];
+    let two = |a: Vec<u8>, b: Vec<u8>| {
+        format!(
+            "[{},{}]",
+            String::from_utf8(a).unwrap(),
+            String::from_utf8(b).unwrap()
+        )
+    };
+    let modified = conn.request(
+        "POST",
+        mcp::PATH,
+        &headers,
+        two(mcp::echo(json!(1), "a"), mcp::echo(json!(2), "b")).as_bytes(),
+    );
+    assert_eq!(modified.head.status, 200, "{}", modified.describe());
+    let texts: Vec<String> = modified
+        .messages()
+        .iter()
+        .flat_map(|m| m.as_array().cloned().unwrap_or_else(|| vec![m.clone()]))
+        .map(|m| mcp::result_text(&m).to_owned())
+        .collect();
+    assert_eq!(texts, ["rewritten", "rewritten"], "{}", modified.describe());
+    let blocked = conn.request(
+        "POST",
+        mcp::PATH,
+        &headers,
+        two(mcp::echo(json!(3), "c"), add(4, 1)).as_bytes(),
+    );
+    assert_eq!(blocked.head.status, 200, "{}", blocked.describe());
+    let body = blocked.json();
+    let errors = body.as_array().expect("an array of answers");
+    assert_eq!(errors.len(), 2, "{body}");
+    assert!(
+        errors.iter().all(|e| e["error"]["code"] == json!(-32042)),
+        "{body}"
+    );
+}
