@@ -10,7 +10,7 @@ use shards::io::{NetListener, NetStream};
 use crate::proxy::accept::accept_until;
 
 use crate::config::AdminToken;
-use crate::http::{Head, HttpConn, Method, RequestHead};
+use crate::http::{Framing, Head, HttpConn, Method, RequestHead};
 use crate::proxy::headers::local_response;
 use crate::proxy::respond::refuse_foreign_host;
 use crate::proxy::state::ShardState;
@@ -49,12 +49,18 @@ async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: NetStream)
             Some(Ok(true)) => {}
             _ => return,
         }
-        let keep = head.keep_alive() && !state.shutdown.is_fired();
-        let mut out = Vec::with_capacity(1024);
         if refuse_foreign_host(&mut conn, &head, &hosts).await {
             return;
         }
         let allowed = authorized(state.config.admin_token.as_ref(), &head);
+        // Only the interception endpoints read a body: after any other answer to a request
+        // with one, its unread bytes would be taken for the next request, so the connection
+        // closes instead.
+        let body_read = allowed && head.path().starts_with(crate::admin::intercept::PREFIX);
+        let keep = head.keep_alive()
+            && !state.shutdown.is_fired()
+            && (body_read || matches!(head.framing(), Ok(Framing::Empty | Framing::Length(0))));
+        let mut out = Vec::with_capacity(1024);
         match (head.method(), head.path()) {
             _ if !allowed => local_response(
                 &mut out,

@@ -46,3 +46,21 @@ fn admin_api_needs_the_token_and_probes_stay_open() {
         assert_eq!(open.head.status, 200, "{probe}: {}", open.describe());
     }
 }
+
+/// The admin API reads no body outside the interception endpoints: a request with one is
+/// answered and its connection closed, so the body is never taken for a next request (a body
+/// holding a request line got its own answer before).
+#[test]
+fn a_body_the_admin_api_does_not_read_closes_the_connection() {
+    let proxy = Proxy::start(Setup::one(Upstream::Http).with_admin(""));
+    let mut admin = crate::client::Conn::connect(proxy.admin);
+    let refused = admin.request(
+        "POST",
+        "/metrics",
+        &[],
+        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(refused.head.status, 405, "{}", refused.describe());
+    assert!(!refused.head.keeps_alive(), "{}", refused.describe());
+    assert!(admin.closed_by_peer());
+}
