@@ -30,10 +30,12 @@ pub enum TapeCommand {
     /// crash leaves) with its byte offset and every bad line. Exits 1 when any problem is found.
     Verify(TapeVerifyArgs),
     /// Drop a tape's cut last line (what a crash leaves) by truncating the file after its last
-    /// whole line. Bad whole lines are left for you to see (`tape verify`).
-    Repair(TapeFileArgs),
+    /// whole line; a last line that is a whole message missing only its newline gets one. Bad
+    /// whole lines are left for you to see (`tape verify`). A tape still being written (status
+    /// `recording`, changed within the last minute) is refused unless --force.
+    Repair(TapeRepairArgs),
     /// Delete one tape, or with --older-than every session under DIR whose last message is
-    /// older than DURATION (all its parts; date folders left empty go too).
+    /// older than DURATION (all its parts; folders under DIR left empty go too, never DIR).
     Delete(TapeDeleteArgs),
 }
 
@@ -79,6 +81,18 @@ pub struct TapeFileArgs {
     /// Machine-readable JSON output.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `tape repair`.
+#[derive(Debug, Clone, Args)]
+pub struct TapeRepairArgs {
+    /// The tape file.
+    #[arg(value_name = "TAPE")]
+    pub tape: PathBuf,
+    /// Repair a tape whose header says `recording` even when it changed within the last minute
+    /// (a proxy may still be writing it: its lines would be lost).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `tape verify`.

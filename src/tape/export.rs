@@ -9,11 +9,13 @@ use serde_json::{json, Value};
 
 use super::format::{Direction, Header};
 use super::pairs::{exchanges, subject, Pair};
-use super::read::Tape;
+use super::read::{Tape, MAX_T_US};
 use super::timeline::{events, text_line};
 
-/// RFC 3339 UTC with microseconds of a Unix-microseconds time.
+/// RFC 3339 UTC with microseconds of a Unix-microseconds time (the year 9999's end at the
+/// latest: RFC 3339 has four-digit years).
 pub fn rfc3339(t_us: u64) -> String {
+    let t_us = t_us.min(MAX_T_US);
     humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(t_us)).to_string()
 }
 

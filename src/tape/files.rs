@@ -1,13 +1,14 @@
 //! Tapes on disk: finding them under a folder (recursively: the recorder writes date folders),
-//! grouping a session's parts, cutting a crash's last line (`tape repair`), deleting
-//! (`tape delete`).
+//! grouping a session's parts (by file name), deleting old sessions (`tape delete`).
 //!
-//! Not here: reading one tape (`read.rs`), the command line (`cli`).
+//! Not here: reading one tape (`read.rs`, `scan.rs`), mending one (`repair.rs`), the command
+//! line (`cli`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::read::{Problem, Tape, TapeError};
+use super::read::TapeError;
+use super::scan::{scan, FileSummary};
 
 /// How a tape file's name ends.
 pub const SUFFIX: &str = ".tape.jsonl";
@@ -38,99 +39,122 @@ pub fn find(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// The tapes under `dir`, a session's parts together (in part order), sessions by start; the
-/// files that could not be read as tapes apart.
-///
-/// # Errors
-/// When `dir` cannot be walked.
-pub fn sessions(dir: &Path) -> std::io::Result<(Vec<Vec<Tape>>, Vec<TapeError>)> {
-    let mut groups: BTreeMap<String, Vec<Tape>> = BTreeMap::new();
-    let mut errors = Vec::new();
-    for path in find(dir)? {
-        match Tape::open(&path) {
-            Ok(tape) => groups
-                .entry(tape.header.session.clone())
-                .or_default()
-                .push(tape),
-            Err(e) => errors.push(e),
+/// The name shared by a session's parts: the file name without the `.tape.jsonl` suffix and
+/// without the `.N` part number (`<start>-<session>[.<part>].tape.jsonl`, as the recorder names
+/// them). Stateless tapes (`connection:<shard>-<n>`) reuse session names across restarts; their
+/// file names (which start with the start time) do not.
+pub fn session_stem(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?.strip_suffix(SUFFIX)?;
+    Some(match name.rsplit_once('.') {
+        Some((stem, part)) if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) => {
+            stem.to_owned()
         }
-    }
-    let mut sessions: Vec<Vec<Tape>> = groups.into_values().collect();
-    for parts in &mut sessions {
-        parts.sort_by_key(|t| (t.header.part, t.started_us()));
-    }
-    sessions.sort_by_key(|parts| parts.first().map(Tape::started_us));
-    Ok((sessions, errors))
-}
-
-/// What `repair` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Repair {
-    /// Nothing was cut: the last line was whole.
-    Sound,
-    /// The cut last line was dropped: the file now ends at `kept` bytes.
-    Cut {
-        /// The file's new length.
-        kept: u64,
-        /// The bytes dropped.
-        dropped: u64,
-    },
-}
-
-/// Drops the cut last line of the tape at `path` by truncating the file after its last whole
-/// line (one `ftruncate`: atomic for readers, and safe against a crash). Bad complete lines stay:
-/// they are reported by `tape verify`, not guessed at.
-///
-/// # Errors
-/// [`TapeError`] when the file is unreadable, not a tape, or cannot be truncated.
-pub fn repair(path: &Path) -> Result<Repair, TapeError> {
-    let tape = Tape::open(path)?;
-    let Some(&Problem::CutLine { offset, len }) = tape
-        .problems
-        .iter()
-        .find(|p| matches!(p, Problem::CutLine { .. }))
-    else {
-        return Ok(Repair::Sound);
-    };
-    let io = |source| TapeError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io)?;
-    file.set_len(offset).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    Ok(Repair::Cut {
-        kept: offset,
-        dropped: len,
+        _ => name.to_owned(),
     })
 }
 
+/// The part number in a file name (1 without one).
+fn part_number(path: &Path) -> u64 {
+    path.file_name()
+        .and_then(|n| n.to_str()?.strip_suffix(SUFFIX)?.rsplit_once('.'))
+        .and_then(|(_, part)| part.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The files of the session `path` is a part of (beside it, same [`session_stem`]), in part
+/// order; `path` alone when it has no recorder's name.
+///
+/// # Errors
+/// When its folder cannot be read.
+pub fn parts_of(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let Some(stem) = session_stem(path) else {
+        return Ok(vec![path.to_owned()]);
+    };
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut parts = Vec::new();
+    for entry in std::fs::read_dir(&folder)? {
+        let entry = entry?;
+        let sibling = entry.path();
+        if entry.file_type()?.is_file() && session_stem(&sibling).as_deref() == Some(&stem) {
+            parts.push(sibling);
+        }
+    }
+    if parts.is_empty() {
+        parts.push(path.to_owned());
+    }
+    parts.sort_by_key(|p| part_number(p));
+    Ok(parts)
+}
+
+/// The tapes under `dir` read line by line into summaries, a session's parts together (in part
+/// order), sessions by start; the files that could not be read as tapes apart.
+///
+/// # Errors
+/// When `dir` cannot be walked.
+pub fn sessions(dir: &Path) -> std::io::Result<(Vec<Vec<FileSummary>>, Vec<TapeError>)> {
+    let mut groups: BTreeMap<(PathBuf, String), Vec<FileSummary>> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for path in find(dir)? {
+        match scan(&path) {
+            Ok(file) => {
+                let folder = path.parent().map(Path::to_owned).unwrap_or_default();
+                let stem = session_stem(&path).unwrap_or_else(|| path.display().to_string());
+                groups.entry((folder, stem)).or_default().push(file);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut sessions: Vec<Vec<FileSummary>> = groups.into_values().collect();
+    for parts in &mut sessions {
+        parts.sort_by_key(|t| (t.header.part, t.started_us()));
+    }
+    sessions.sort_by_key(|parts| parts.first().map(FileSummary::started_us));
+    Ok((sessions, errors))
+}
+
 /// Deletes every session under `dir` whose last message is older than `cutoff_us` (Unix
-/// microseconds), all its parts, then the folders left empty. Returns the deleted files.
+/// microseconds), all its parts, then the folders left empty strictly under `dir` (none when
+/// `dir` is a file). `deleted` hears of each file as it goes, so what was deleted before an
+/// error is known.
 ///
 /// # Errors
 /// When `dir` cannot be walked or a file cannot be deleted (those deleted before stay deleted).
-pub fn delete_older(dir: &Path, cutoff_us: u64) -> std::io::Result<Vec<PathBuf>> {
+pub fn delete_older(
+    dir: &Path,
+    cutoff_us: u64,
+    deleted: &mut dyn FnMut(&Path),
+) -> std::io::Result<()> {
     let (sessions, _) = sessions(dir)?;
-    let mut deleted = Vec::new();
+    let is_folder = std::fs::metadata(dir)?.is_dir();
     for parts in sessions {
-        let last = parts.iter().map(Tape::ended_us).max().unwrap_or(0);
+        let last = parts.iter().map(|t| t.ended_us).max().unwrap_or(0);
         if last >= cutoff_us {
             continue;
         }
         for tape in parts {
             std::fs::remove_file(&tape.path)?;
-            if let Some(folder) = tape.path.parent().filter(|f| *f != dir) {
-                // Only an empty folder goes; a non-empty one answers an error, which is fine.
-                let _ = std::fs::remove_dir(folder);
+            deleted(&tape.path);
+            if is_folder {
+                remove_empty_folders(dir, &tape.path);
             }
-            deleted.push(tape.path);
         }
     }
-    Ok(deleted)
+    Ok(())
+}
+
+/// Removes the folders around `file` left empty, strictly under `dir`, innermost first.
+fn remove_empty_folders(dir: &Path, file: &Path) {
+    let mut folder = file.parent();
+    while let Some(f) = folder.filter(|f| *f != dir && f.starts_with(dir)) {
+        // Only an empty folder goes; a non-empty one answers an error: stop there.
+        if std::fs::remove_dir(f).is_err() {
+            break;
+        }
+        folder = f.parent();
+    }
 }
 
 #[cfg(test)]

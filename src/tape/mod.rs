@@ -1,8 +1,9 @@
 //! Tapes: what a recording of one client session holds (docs/tapes.md is the contract).
 //!
 //! Here: the format's types ([`format`]), shared by the recorder (the proxy's `record` stage)
-//! and the readers (`shadowcat tape …`, `shadowcat replay`); reading a tape whole ([`read`]),
-//! what its lines mean ([`pairs`], [`summary`], [`stats`]), showing and exporting it
+//! and the readers (`shadowcat tape …`, `shadowcat replay`); reading a tape whole ([`read`]) or
+//! line by line into a summary ([`scan`]), mending a crash's last line ([`repair`]), what its
+//! lines mean ([`pairs`], [`summary`], [`stats`]), showing and exporting it
 //! ([`timeline`], [`export`]), tapes in folders ([`files`]) and the replay script ([`script`]).
 //! Not here: writing tapes (the proxy's recorder), command-line glue (`cli`), serving a replay.
 
@@ -11,6 +12,8 @@ pub mod files;
 pub mod format;
 pub mod pairs;
 pub mod read;
+pub mod repair;
+pub mod scan;
 pub mod script;
 pub mod stats;
 pub mod summary;

@@ -104,16 +104,25 @@ pub fn id_key(id: Option<&Value>) -> String {
     id.map(Value::to_string).unwrap_or_default()
 }
 
-/// What a request is about, for people: the method, and the tool, prompt or resource.
+/// What a request is about, for people: the method, and the tool, prompt or resource
+/// (control characters from the tape shown as spaces: no terminal escapes).
 pub fn subject(msg: &Value) -> String {
     let method = msg.get("method").and_then(Value::as_str).unwrap_or("?");
     let detail = ["/params/name", "/params/uri"]
         .iter()
         .find_map(|p| msg.pointer(p).and_then(Value::as_str));
-    match detail {
+    printable(&match detail {
         Some(d) => format!("{method} {d}"),
         None => method.to_owned(),
-    }
+    })
+}
+
+/// `text` with its control characters (escape sequences, new lines) as spaces: safe to print
+/// on a terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -135,5 +144,8 @@ mod tests {
         assert_eq!(ex.client_notes.len(), 1);
         assert!(ex.unsolicited.is_empty());
         assert_eq!(subject(&ex.pairs[2].request.msg), "tools/call slow");
+        let hostile =
+            serde_json::json!({"method":"x\u{1b}]0;owned\u{7}","params":{"name":"\u{1b}[2J"}});
+        assert_eq!(subject(&hostile), "x ]0;owned   [2J");
     }
 }

@@ -11,6 +11,10 @@ use serde_json::Value;
 
 use super::format::{Direction, Header, HttpFacts, Line, TAPE_VERSION};
 
+/// The latest time a tape may hold: 9999-12-31T23:59:59.999999Z in Unix microseconds (RFC 3339
+/// has four-digit years; a later `t_us` is a bad line).
+pub const MAX_T_US: u64 = 253_402_300_799_999_999;
+
 /// One message line, read.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -113,6 +117,14 @@ pub enum TapeError {
         path: PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// The tape is being written (or changed while being looked at): left alone.
+    #[error("{path}: {reason}")]
+    Busy {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// The first line is not a tape header.
     #[error("{path}: not a shadowcat tape: {reason}")]
@@ -221,7 +233,7 @@ impl Tape {
     }
 }
 
-fn parse_header(line: &[u8]) -> Result<Header, String> {
+pub(super) fn parse_header(line: &[u8]) -> Result<Header, String> {
     let value: Value =
         serde_json::from_slice(line).map_err(|e| format!("the first line is not JSON ({e})"))?;
     match value.get("shadowcat_tape").and_then(Value::as_u64) {
@@ -233,17 +245,27 @@ fn parse_header(line: &[u8]) -> Result<Header, String> {
         }
         Some(_) => {}
     }
-    serde_json::from_value(value).map_err(|e| format!("bad header: {e}"))
+    let header: Header = serde_json::from_value(value).map_err(|e| format!("bad header: {e}"))?;
+    if header.started_us > MAX_T_US {
+        return Err(format!(
+            "bad header: started_us {} is after the year 9999",
+            header.started_us
+        ));
+    }
+    Ok(header)
 }
 
 /// One message line; `Ok(None)` for an empty line (tolerated).
-fn parse_line(line: &[u8], line_no: usize) -> Result<Option<Entry>, String> {
+pub(super) fn parse_line(line: &[u8], line_no: usize) -> Result<Option<Entry>, String> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     let text = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_owned())?;
     let parsed: Line =
         serde_json::from_str(text).map_err(|e| format!("not a message line: {e}"))?;
+    if parsed.t_us > MAX_T_US {
+        return Err(format!("t_us {} is after the year 9999", parsed.t_us));
+    }
     let msg = match &parsed.msg {
         Some(raw) => serde_json::from_str(raw.get()).map_err(|e| format!("bad msg: {e}"))?,
         None if parsed.raw.is_some() => Value::Null,

@@ -1,3 +1,6 @@
+//! Tests of reading a tape whole: sound tapes, cut last lines, bad lines (times past the year
+//! 9999 included).
+
 use std::path::Path;
 
 use super::*;
@@ -56,4 +59,23 @@ fn a_file_without_a_header_is_no_tape() {
             "{text}: {error}"
         );
     }
+}
+
+#[test]
+fn a_time_after_the_year_9999_is_a_bad_line_and_export_does_not_panic() {
+    let text = format!(
+        "{}{}\n",
+        fixture::session(1),
+        fixture::line(u64::MAX, "c2s", r#"{"jsonrpc":"2.0","method":"x"}"#)
+    );
+    let tape = Tape::parse(Path::new("t"), text.as_bytes()).unwrap();
+    assert_eq!(tape.entries.len(), 10);
+    assert!(matches!(
+        tape.problems[..],
+        [Problem::BadLine { line_no: 12, .. }]
+    ));
+    assert!(!crate::tape::export::jsonl(&tape).is_empty());
+    assert!(crate::tape::export::rfc3339(u64::MAX).starts_with("9999-12-31T23:59:59"));
+    let late = fixture::header("sha256:00", MAX_T_US + 1, 1);
+    assert!(Tape::parse(Path::new("t"), format!("{late}\n").as_bytes()).is_err());
 }

@@ -1,12 +1,12 @@
 //! One line about a tape for `tape list`: session, start, duration, messages, bytes, the client's
-//! and server's names (from the `initialize` request and answer), status.
+//! and server's names (from the `initialize` request and answer), status; from the parts'
+//! streamed summaries (`scan.rs`).
 //!
 //! Not here: finding tapes (`files.rs`), printing (`cli`).
 
 use serde::Serialize;
-use serde_json::Value;
 
-use super::read::Tape;
+use super::scan::FileSummary;
 
 /// What `tape list` shows about a session (all its parts together).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -36,63 +36,48 @@ pub struct Summary {
 }
 
 /// The summary of one session from its parts (in part order; at least one).
-pub fn summarize(parts: &[Tape]) -> Option<Summary> {
+pub fn summarize(parts: &[FileSummary]) -> Option<Summary> {
     let first = parts.first()?;
     let last = parts.last()?;
-    let entries = parts.iter().flat_map(|t| t.entries.iter());
-    let initialize = entries
-        .clone()
-        .find(|e| e.method() == Some("initialize") && e.is_request());
-    let client = initialize.and_then(|e| name(e.msg.pointer("/params/clientInfo")));
-    let server = initialize.and_then(|request| {
-        entries
-            .clone()
-            .find(|e| e.is_answer() && e.id() == request.id() && e.dir != request.dir)
-            .and_then(|e| name(e.msg.pointer("/result/serverInfo")))
-    });
     let mut status = serde_json::to_value(last.header.status)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    if parts.iter().any(|t| !t.is_sound()) {
+    if parts.iter().any(|t| !t.sound) {
         status.push_str("+problems");
     }
+    let ended = parts.iter().map(|t| t.ended_us).max().unwrap_or(0);
     Some(Summary {
         session: first.header.session.clone(),
         started: first.header.started.clone(),
         started_us: first.started_us(),
-        duration_us: last.ended_us().saturating_sub(first.started_us()),
-        messages: parts.iter().map(|t| t.entries.len()).sum(),
+        duration_us: ended.saturating_sub(first.started_us()),
+        messages: parts.iter().map(|t| t.messages).sum(),
         bytes: parts.iter().map(|t| t.bytes).sum(),
-        client,
-        server,
+        client: parts.iter().find_map(|t| t.client.clone()),
+        server: parts.iter().find_map(|t| t.server.clone()),
         status,
         parts: parts.len(),
         files: parts.iter().map(|t| t.path.display().to_string()).collect(),
     })
 }
 
-/// `name version` of an `Implementation` object.
-fn name(info: Option<&Value>) -> Option<String> {
-    let info = info?;
-    let name = info.get("name").and_then(Value::as_str)?;
-    Some(match info.get("version").and_then(Value::as_str) {
-        Some(version) => format!("{name} {version}"),
-        None => name.to_owned(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
     use crate::tape::fixture;
+    use crate::tape::scan::scan;
 
     #[test]
     fn names_come_from_initialize() {
-        let tape = Tape::parse(Path::new("t"), fixture::session(5).as_bytes()).unwrap();
-        let summary = summarize(&[tape]).unwrap();
+        let path = std::env::temp_dir().join(format!(
+            "shadowcat-summary-{}.tape.jsonl",
+            std::process::id()
+        ));
+        std::fs::write(&path, fixture::session(5)).unwrap();
+        let file = scan(&path);
+        let _ = std::fs::remove_file(&path);
+        let summary = summarize(&[file.unwrap()]).unwrap();
         assert_eq!(summary.client.as_deref(), Some("mcp 1.0"));
         assert_eq!(summary.server.as_deref(), Some("shadowcat-demo 0.1.0"));
         assert_eq!(summary.messages, 10);
