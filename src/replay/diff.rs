@@ -2,9 +2,12 @@
 //! JSON-RPC `id`, every `_meta`, timestamp-looking values and the `--ignore` pointers left out),
 //! then walked together; each difference is a JSON pointer with both values.
 //!
-//! Timestamp-looking: a member named `timestamp`, `time`, `date`, `lastModified`, or ending in
-//! `At`/`_at` (`createdAt`, `updated_at`), and any string that starts like an RFC 3339 date-time
-//! (`2026-12-07T11:18:00…`).
+//! Timestamp-looking: the string or number value of a member named `timestamp`, `time`, `date`,
+//! `lastModified`, or ending in `At`/`_at` (`createdAt`, `updated_at`), at any depth; an object
+//! or array there is compared like any other. And any string that is, whole, an RFC 3339
+//! date-time (`2026-12-07T11:18:00.123Z`, `…+01:00`). Nothing under `inputSchema` or
+//! `outputSchema` is normalized (a schema's `date` property is a real change). Differences show
+//! the original values.
 //!
 //! Not here: talking to the server (`http.rs`, `stdio.rs`).
 
@@ -12,6 +15,9 @@ use serde_json::{Map, Value};
 
 /// Differences listed per answer at most.
 const MAX_DIFFERENCES: usize = 20;
+
+/// Members whose values are compared as they are (schemas).
+const VERBATIM: [&str; 2] = ["inputSchema", "outputSchema"];
 
 /// One difference: where, the recorded value, the live value (`None`: absent).
 #[derive(Debug, Clone, PartialEq)]
@@ -24,11 +30,23 @@ pub struct Difference {
     pub live: Option<Value>,
 }
 
-/// The differences between `recorded` and `live`, both normalized, `ignore` pointers removed.
+/// The differences between `recorded` and `live`, both normalized, `ignore` pointers removed;
+/// each with the original values.
 pub fn differences(recorded: &Value, live: &Value, ignore: &[String]) -> Vec<Difference> {
-    let (recorded, live) = (normalize(recorded, ignore), normalize(live, ignore));
+    let (a, b) = (normalize(recorded, ignore), normalize(live, ignore));
     let mut out = Vec::new();
-    walk("", Some(&recorded), Some(&live), &mut out);
+    walk("", Some(&a), Some(&b), &mut out);
+    let original = |message: &Value, pointer: &str| {
+        if pointer == "/" {
+            Some(message.clone())
+        } else {
+            message.pointer(pointer).cloned()
+        }
+    };
+    for d in &mut out {
+        d.recorded = original(recorded, &d.pointer);
+        d.live = original(live, &d.pointer);
+    }
     out
 }
 
@@ -44,17 +62,31 @@ fn normalize(message: &Value, ignore: &[String]) -> Value {
     message
 }
 
+/// The placeholder of a timestamp.
+fn stamp() -> Value {
+    Value::String("<timestamp>".into())
+}
+
 fn scrub(value: &Value) -> Value {
     match value {
         Value::Object(object) => Value::Object(
             object
                 .iter()
-                .filter(|(k, _)| k.as_str() != "_meta" && !timestamp_key(k))
-                .map(|(k, v)| (k.clone(), scrub(v)))
+                .filter(|(k, _)| k.as_str() != "_meta")
+                .map(|(k, v)| {
+                    let v = if VERBATIM.contains(&k.as_str()) {
+                        v.clone()
+                    } else if timestamp_key(k) && (v.is_string() || v.is_number()) {
+                        stamp()
+                    } else {
+                        scrub(v)
+                    };
+                    (k.clone(), v)
+                })
                 .collect::<Map<_, _>>(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(scrub).collect()),
-        Value::String(s) if looks_like_timestamp(s) => Value::String("<timestamp>".into()),
+        Value::String(s) if is_rfc3339(s) => stamp(),
         other => other.clone(),
     }
 }
@@ -65,15 +97,15 @@ fn timestamp_key(key: &str) -> bool {
         || key.ends_with("_at")
 }
 
-/// `YYYY-MM-DDTHH:MM` at the start.
-fn looks_like_timestamp(text: &str) -> bool {
+/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, the whole string.
+fn is_rfc3339(text: &str) -> bool {
     let b = text.as_bytes();
     let digits = |range: std::ops::Range<usize>| {
         range
             .into_iter()
             .all(|i| b.get(i).is_some_and(u8::is_ascii_digit))
     };
-    digits(0..4)
+    let date_time = digits(0..4)
         && b.get(4) == Some(&b'-')
         && digits(5..7)
         && b.get(7) == Some(&b'-')
@@ -81,6 +113,33 @@ fn looks_like_timestamp(text: &str) -> bool {
         && matches!(b.get(10), Some(b'T' | b't' | b' '))
         && digits(11..13)
         && b.get(13) == Some(&b':')
+        && digits(14..16)
+        && b.get(16) == Some(&b':')
+        && digits(17..19);
+    if !date_time {
+        return false;
+    }
+    let mut at = 19;
+    if b.get(at) == Some(&b'.') {
+        at += 1;
+        let start = at;
+        while b.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        if at == start {
+            return false;
+        }
+    }
+    match b.get(at) {
+        Some(b'Z' | b'z') => at + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            at + 6 == b.len()
+                && digits(at + 1..at + 3)
+                && b.get(at + 3) == Some(&b':')
+                && digits(at + 4..at + 6)
+        }
+        _ => false,
+    }
 }
 
 /// Removes the member or item `pointer` names, when present.
@@ -148,6 +207,34 @@ mod tests {
         let recorded = json!({"jsonrpc":"2.0","id":1,"result":{"_meta":{"a":1},"createdAt":"x","when":"2026-12-07T11:18:00Z","v":1}});
         let live = json!({"jsonrpc":"2.0","id":9,"result":{"createdAt":"y","when":"2027-01-01T00:00:00Z","v":1}});
         assert!(differences(&recorded, &live, &[]).is_empty());
+    }
+
+    #[test]
+    fn timestamps_are_scrubbed_only_where_they_are_timestamps() {
+        // An object under a timestamp-named member is compared.
+        let recorded = json!({"id":1,"result":{"structuredContent":{"updatedAt":{"count":42}}}});
+        let live = json!({"id":1,"result":{"structuredContent":{"updatedAt":{"count":0}}}});
+        let found = differences(&recorded, &live, &[]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].pointer,
+            "/result/structuredContent/updatedAt/count"
+        );
+        // Schemas are compared as they are.
+        let schema = |t: &str| json!({"id":1,"result":{"tools":[{"inputSchema":{"properties":{"date":{"type":t}}}}]}});
+        let found = differences(&schema("string"), &schema("number"), &[]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        // A string only starting like a date-time is text; the original values are shown.
+        let recorded = json!({"id":1,"result":{"text":"2026-12-07T11:18 meeting moved","at":"2026-12-07T11:18:00.5+01:00"}});
+        let live = json!({"id":1,"result":{"text":"2027-01-01T00:00 meeting moved","at":"2027-01-01T00:00:00Z"}});
+        let found = differences(&recorded, &live, &[]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].pointer, "/result/text");
+        assert_eq!(
+            found[0].recorded,
+            Some(json!("2026-12-07T11:18 meeting moved"))
+        );
+        assert_eq!(found[0].live, Some(json!("2027-01-01T00:00 meeting moved")));
     }
 
     #[test]
