@@ -1,18 +1,34 @@
 //! A small blocking Streamable HTTP client for `replay --target URL` (a CLI run, not the proxy's
 //! path): one `Connection: close` POST per message, the answer read as JSON or as an SSE stream
 //! until the response with the request's id; the session id and protocol version of
-//! `initialize` sent after it; a DELETE at the end. http:// only.
+//! `initialize` sent after it; a DELETE at the end. http:// only. Each exchange has an overall
+//! deadline ([`TIMEOUT`], keep-alive comments or not) and a byte limit ([`MAX_BODY`]); a
+//! request from the server on an SSE stream is refused with a POST of a -32601 error. A
+//! non-2xx status is returned with its body, not an error: the tape may hold the same.
 //!
 //! Not here: what is sent and compared (`mod.rs`, `diff.rs`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-/// Time to connect, and the longest silence while reading an answer.
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// Time to connect, and the longest time for one exchange in all (sending, then reading the
+/// whole answer).
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most bytes read for one answer.
+pub const MAX_BODY: u64 = 64 * 1024 * 1024;
+
+/// What came back for one message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Received {
+    /// The HTTP status (`None`: not read, or not HTTP).
+    pub status: Option<u16>,
+    /// The messages, up to the request's answer (notifications first).
+    pub messages: Vec<Value>,
+}
 
 /// Largest head read.
 const MAX_HEAD: usize = 64 * 1024;
@@ -25,6 +41,10 @@ pub struct HttpLink {
     path: String,
     session: Option<String>,
     version: Option<String>,
+    timeout: Duration,
+    /// Requests whose answer is not awaited (the tape has none): their connections stay open
+    /// until the end.
+    pending: Vec<BufReader<Timed>>,
 }
 
 impl HttpLink {
@@ -52,33 +72,47 @@ impl HttpLink {
             path,
             session: None,
             version: None,
+            timeout: TIMEOUT,
+            pending: Vec::new(),
         })
     }
 
-    /// Sends `message`; for a request, returns what came back up to its answer (notifications
-    /// first), for a notification nothing.
+    /// The same link with `timeout` per exchange instead of [`TIMEOUT`].
+    pub fn with_timeout(mut self, timeout: Duration) -> HttpLink {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends `message`; for a request whose answer is awaited, returns what came back up to
+    /// its answer (notifications first), else nothing (the status of a notification).
     ///
     /// # Errors
-    /// Connection failures, HTTP errors, unreadable answers.
-    pub fn send(&mut self, message: &Value) -> Result<Vec<Value>, String> {
+    /// Connection failures, an unreadable answer, the deadline or the byte limit passed.
+    pub fn send(&mut self, message: &Value, await_answer: bool) -> Result<Received, String> {
         let body = message.to_string();
-        let mut head = format!(
-            "POST {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n",
-            self.path,
-            self.host,
-            self.port,
-            body.len()
+        let mut head = self.head(
+            "POST",
+            "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n",
         );
-        self.session_headers(&mut head);
-        head.push_str("\r\n");
+        head.insert_str(
+            head.len() - 2,
+            &format!("Content-Length: {}\r\n", body.len()),
+        );
+        let id = message.get("id").filter(|id| !id.is_null());
         let mut reader = self.exchange(&head, body.as_bytes())?;
+        if id.is_some() && !await_answer {
+            self.pending.push(reader);
+            return Ok(Received::default());
+        }
         let (status, headers) = read_head(&mut reader)?;
         if let Some(session) = header(&headers, "mcp-session-id") {
             self.session = Some(session);
         }
-        let id = message.get("id").filter(|id| !id.is_null());
         if status == 202 || id.is_none() {
-            return Ok(Vec::new());
+            return Ok(Received {
+                status: Some(status),
+                messages: Vec::new(),
+            });
         }
         let chunked = header(&headers, "transfer-encoding")
             .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
@@ -94,14 +128,16 @@ impl HttpLink {
         let sse =
             header(&headers, "content-type").is_some_and(|v| v.starts_with("text/event-stream"));
         let messages = if sse {
-            read_events(&mut body, id)?
+            read_events(&mut body, id, &mut |request| self.refuse(request))?
         } else {
             let mut text = Vec::new();
             body.read_to_end(&mut text)
                 .map_err(|e| format!("reading the answer: {e}"))?;
-            let value: Value = serde_json::from_slice(&text)
-                .map_err(|e| format!("HTTP {status}: the answer is not JSON ({e})"))?;
-            vec![value]
+            match serde_json::from_slice::<Value>(&text) {
+                Ok(value) => vec![value],
+                Err(_) if !(200..300).contains(&status) => Vec::new(),
+                Err(e) => return Err(format!("HTTP {status}: the answer is not JSON ({e})")),
+            }
         };
         if message.get("method").and_then(Value::as_str) == Some("initialize") {
             self.version = messages
@@ -109,20 +145,48 @@ impl HttpLink {
                 .find_map(|m| m.pointer("/result/protocolVersion").and_then(Value::as_str))
                 .map(str::to_owned);
         }
-        Ok(messages)
+        Ok(Received {
+            status: Some(status),
+            messages,
+        })
     }
 
-    /// Ends the session (best effort).
-    pub fn close(&mut self) {
-        if self.session.is_none() {
-            return;
+    /// Refuses a request the server sent on an SSE stream: a POST of a -32601 error (best
+    /// effort: the server may not care).
+    fn refuse(&self, request: &Value) {
+        let refusal = json!({"jsonrpc":"2.0","id":request.get("id"),"error":{"code":-32601,"message":"shadowcat replay answers no server requests"}}).to_string();
+        let mut head = self.head(
+            "POST",
+            "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n",
+        );
+        head.insert_str(
+            head.len() - 2,
+            &format!("Content-Length: {}\r\n", refusal.len()),
+        );
+        if let Ok(mut reader) = self.exchange(&head, refusal.as_bytes()) {
+            let _ = read_head(&mut reader);
         }
+    }
+
+    /// A request head for `method` with `extra` header lines, the session headers and the
+    /// blank line.
+    fn head(&self, method: &str, extra: &str) -> String {
         let mut head = format!(
-            "DELETE {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n",
+            "{method} {} HTTP/1.1\r\nHost: {}:{}\r\n{extra}Connection: close\r\n",
             self.path, self.host, self.port
         );
         self.session_headers(&mut head);
         head.push_str("\r\n");
+        head
+    }
+
+    /// Ends the session (best effort).
+    pub fn close(&mut self) {
+        self.pending.clear();
+        if self.session.is_none() {
+            return;
+        }
+        let head = self.head("DELETE", "");
         if let Ok(mut reader) = self.exchange(&head, b"") {
             let _ = read_head(&mut reader);
         }
@@ -137,21 +201,26 @@ impl HttpLink {
         }
     }
 
-    fn exchange(&self, head: &str, body: &[u8]) -> Result<BufReader<TcpStream>, String> {
+    fn exchange(&self, head: &str, body: &[u8]) -> Result<BufReader<Timed>, String> {
         let host = self.host.trim_start_matches('[').trim_end_matches(']');
         let address = format!("{}:{}", self.host, self.port);
         let target = std::net::ToSocketAddrs::to_socket_addrs(&(host, self.port))
             .map_err(|e| format!("{address}: {e}"))?
             .next()
             .ok_or_else(|| format!("{address}: no address"))?;
-        let mut stream =
-            TcpStream::connect_timeout(&target, TIMEOUT).map_err(|e| format!("{address}: {e}"))?;
-        let _ = stream.set_read_timeout(Some(TIMEOUT));
+        let deadline = Instant::now() + self.timeout;
+        let mut stream = TcpStream::connect_timeout(&target, self.timeout)
+            .map_err(|e| format!("{address}: {e}"))?;
         stream
-            .write_all(head.as_bytes())
+            .set_write_timeout(Some(self.timeout))
+            .and_then(|()| stream.write_all(head.as_bytes()))
             .and_then(|()| stream.write_all(body))
             .map_err(|e| format!("{address}: {e}"))?;
-        Ok(BufReader::new(stream))
+        Ok(BufReader::new(Timed {
+            stream,
+            deadline,
+            left: MAX_BODY,
+        }))
     }
 }
 
@@ -183,9 +252,6 @@ fn read_head(reader: &mut impl BufRead) -> Result<(u16, Vec<(String, String)>), 
             )
         })
         .collect();
-    if !(200..300).contains(&status) {
-        return Err(format!("the server answered HTTP {status}"));
-    }
     Ok((status, list))
 }
 
@@ -196,8 +262,45 @@ fn header(headers: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-/// SSE `data` messages up to the response with `id` (or the stream's end).
-fn read_events(body: &mut dyn BufRead, id: Option<&Value>) -> Result<Vec<Value>, String> {
+/// A connection read within an overall deadline and a byte limit.
+#[derive(Debug)]
+struct Timed {
+    stream: TcpStream,
+    deadline: Instant,
+    left: u64,
+}
+
+impl Read for Timed {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                ErrorKind::TimedOut,
+                "no whole answer within the deadline",
+            ));
+        }
+        if self.left == 0 {
+            return Err(std::io::Error::other(format!(
+                "the answer is larger than {MAX_BODY} bytes"
+            )));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let want = out
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.stream.read(&mut out[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// SSE `data` messages up to the response with `id` (or the stream's end); a request from the
+/// server goes to `refuse` instead.
+fn read_events(
+    body: &mut dyn BufRead,
+    id: Option<&Value>,
+    refuse: &mut dyn FnMut(&Value),
+) -> Result<Vec<Value>, String> {
     let mut messages = Vec::new();
     let mut data = String::new();
     let mut line = String::new();
@@ -212,6 +315,12 @@ fn read_events(body: &mut dyn BufRead, id: Option<&Value>) -> Result<Vec<Value>,
                 let message: Value = serde_json::from_str(&data)
                     .map_err(|e| format!("an event is not JSON: {e}"))?;
                 data.clear();
+                if message.get("method").is_some()
+                    && message.get("id").is_some_and(|i| !i.is_null())
+                {
+                    refuse(&message);
+                    continue;
+                }
                 let done = message.get("id") == id && message.get("method").is_none();
                 messages.push(message);
                 if done {
@@ -272,3 +381,7 @@ impl<R: BufRead> Read for Chunked<R> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

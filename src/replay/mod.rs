@@ -3,7 +3,9 @@
 //! order, with the recorded ids, each as it reached the server: changed by an interception rule
 //! when one did, left out when one stopped it) goes to the live server; each answer is compared
 //! with the recorded one (`diff.rs`: ids, `_meta`, timestamp-looking values and `--ignore` pointers
-//! excluded) and every difference printed.
+//! excluded; the HTTP status too when the tape holds one) and every difference printed. A
+//! request the tape holds no answer for (a cancelled one) is sent and not awaited; batches are
+//! not replayed (a line says so).
 //!
 //! Layer: above `tape`, beside `cli` (which calls it). Not here: serving a tape (`--bind`: the
 //! demo module's tape backend).
@@ -17,7 +19,7 @@ use serde_json::Value;
 use crate::tape::pairs::{exchanges, subject};
 use crate::tape::{Direction, Entry, Tape};
 use diff::differences;
-use http::HttpLink;
+use http::{HttpLink, Received};
 use stdio::StdioLink;
 
 /// Where the live server is.
@@ -35,10 +37,14 @@ enum Link {
 }
 
 impl Link {
-    fn send(&mut self, message: &Value) -> Result<Vec<Value>, String> {
+    /// Sends `message`, awaiting its answer when it is a request and `await_answer`.
+    fn send(&mut self, message: &Value, await_answer: bool) -> Result<Received, String> {
         match self {
-            Link::Http(link) => link.send(message),
-            Link::Stdio(link) => link.send(message),
+            Link::Http(link) => link.send(message, await_answer),
+            Link::Stdio(link) => link.send(message, await_answer).map(|messages| Received {
+                status: None,
+                messages,
+            }),
         }
     }
 
@@ -90,42 +96,73 @@ fn replay(tape: &Tape, link: &mut Link, ignore: &[String]) -> Result<(usize, usi
         .iter()
         .filter(|p| p.request.dir == Direction::ClientToServer)
         .map(|p| (p.request.line_no, p.answer));
-    let client = tape
+    let (mut requests, mut differing) = (0, 0);
+    for entry in tape
         .entries
         .iter()
-        .filter(|e| e.dir == Direction::ClientToServer && e.raw.is_none() && e.method().is_some());
-    let (mut requests, mut differing) = (0, 0);
-    for entry in client {
+        .filter(|e| e.dir == Direction::ClientToServer && e.raw.is_none())
+    {
+        if entry.msg.is_array() {
+            println!("batch (line {}) not replayed", entry.line_no);
+            continue;
+        }
         // What reached the server (a rule may have changed or stopped it).
-        let Some(sent) = entry.went_on() else {
+        let (Some(sent), Some(_)) = (entry.went_on(), entry.method()) else {
             continue;
         };
+        let recorded = if entry.is_request() {
+            answers
+                .find(|(line, _)| *line == entry.line_no)
+                .and_then(|(_, a)| a)
+        } else {
+            None
+        };
         let received = link
-            .send(sent)
+            .send(sent, recorded.is_some())
             .map_err(|e| format!("{} (line {}): {e}", subject(&entry.msg), entry.line_no))?;
         if !entry.is_request() {
             continue;
         }
         requests += 1;
-        let recorded = answers
-            .find(|(line, _)| *line == entry.line_no)
-            .and_then(|(_, a)| a);
-        let live = received
-            .iter()
-            .rfind(|m| m.get("id") == entry.id() && m.get("method").is_none());
         let Some(recorded) = recorded else {
-            println!("? {}: no answer on the tape, not compared", heading(entry));
+            println!(
+                "? {}: no answer on the tape (cancelled?): sent, not awaited",
+                heading(entry)
+            );
             continue;
         };
-        let Some(live) = live else {
+        if compare(entry, recorded, &received, ignore) {
             differing += 1;
-            println!("≠ {}: no answer from the server", heading(entry));
-            continue;
-        };
-        let found = differences(&recorded.msg, live, ignore);
-        if !found.is_empty() {
-            differing += 1;
-            println!("≠ {}", heading(entry));
+        }
+    }
+    Ok((requests, differing))
+}
+
+/// Prints how the live answer differs from the recorded one; `true` when it does.
+fn compare(entry: &Entry, recorded: &Entry, received: &Received, ignore: &[String]) -> bool {
+    let live = received
+        .messages
+        .iter()
+        .rfind(|m| m.get("id") == entry.id() && m.get("method").is_none());
+    let recorded_status = recorded.http.as_ref().and_then(|h| h.status);
+    let status_differs = match (recorded_status, received.status) {
+        (Some(a), Some(b)) => a != b,
+        (None, Some(b)) => !(200..300).contains(&b),
+        _ => false,
+    };
+    let found = live.map(|live| differences(&recorded.msg, live, ignore));
+    if !status_differs && found.as_ref().is_some_and(Vec::is_empty) {
+        return false;
+    }
+    println!("≠ {}", heading(entry));
+    if status_differs {
+        let was = recorded_status.map_or("-".to_owned(), |s| s.to_string());
+        let now = received.status.map_or("-".to_owned(), |s| s.to_string());
+        println!("    HTTP status: recorded {was} · live {now}");
+    }
+    match found {
+        None => println!("    no answer from the server"),
+        Some(found) => {
             for d in found {
                 println!(
                     "    {}: recorded {} · live {}",
@@ -136,7 +173,7 @@ fn replay(tape: &Tape, link: &mut Link, ignore: &[String]) -> Result<(usize, usi
             }
         }
     }
-    Ok((requests, differing))
+    true
 }
 
 /// `#2 tools/call echo (line 5)`: which recorded request.
