@@ -36,8 +36,8 @@ pub struct ReplayArgs {
     /// With --bind: the MCP endpoint path.
     #[arg(long, value_name = "PATH", default_value = MCP_PATH)]
     pub path: String,
-    /// With --bind: play recorded notifications this many times faster (0.5 is half speed; 0
-    /// sends them without pauses) [default: 1].
+    /// With --bind: play recorded notifications this many times faster (0.5 is half speed,
+    /// at least 0.000001; 0 sends them without pauses) [default: 1].
     #[arg(long, value_name = "X", value_parser = parse_speed)]
     pub speed: Option<f64>,
     /// Re-send the client side of the tape to this live Streamable HTTP server (http://) and
@@ -77,8 +77,9 @@ pub(super) fn check(args: &ReplayArgs) -> Result<(), String> {
 
 fn parse_speed(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(x) if x.is_finite() && (0.0..=1_000_000.0).contains(&x) => Ok(x),
-        _ => Err("a number from 0 to 1000000, e.g. 1, 10, 0.5 or 0".into()),
+        // Below a millionth, pauses would round to none at all.
+        Ok(x) if x.is_finite() && (x == 0.0 || (0.000_001..=1_000_000.0).contains(&x)) => Ok(x),
+        _ => Err("0, or a number from 0.000001 to 1000000, e.g. 1, 10 or 0.5".into()),
     }
 }
 

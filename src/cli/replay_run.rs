@@ -1,4 +1,5 @@
-//! Running `shadowcat replay`: the tape is read first (exit 2 when it cannot be), then `--bind`
+//! Running `shadowcat replay`: the tape (all its session's parts) is read first (exit 2 when it
+//! cannot be), then `--bind`
 //! serves it through the proxy (`crate::app`), `--target` replays it against a live server
 //! (`crate::replay`).
 //!
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use super::replay::{check, ReplayArgs};
 use super::replay_bind::bind_config;
 use crate::replay::{run_target, Target};
-use crate::tape::Tape;
+use crate::tape::files::open_session;
 
 /// Exit status of usage, tape and connection errors.
 const TROUBLE: u8 = 2;
@@ -19,12 +20,15 @@ pub fn run(args: &ReplayArgs, init_logging: fn(&str)) -> ExitCode {
     if let Err(usage) = check(args) {
         return trouble(&usage);
     }
-    let tape = match Tape::open(&args.tape) {
+    // The session's parts together (`….2.tape.jsonl` after a size rotation).
+    let tape = match open_session(&args.tape) {
         Ok(tape) => tape,
         Err(e) => return trouble(&e.to_string()),
     };
     init_logging(args.log_level.as_deref().unwrap_or("warn"));
     if let Some(bind) = args.bind {
+        // Only checked here: the server reads it again itself.
+        drop(tape);
         let config = match bind_config(args, bind) {
             Ok(config) => config,
             Err(e) => return trouble(&e.to_string()),

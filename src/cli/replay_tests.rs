@@ -50,6 +50,23 @@ fn one_mode_is_required_and_mode_flags_need_it() {
     assert!(checked(&["t.tape.jsonl", "--target", "http://x/", "--ignore", "/a"]).is_ok());
     assert!(checked(&["t.tape.jsonl", "--bind", "127.0.0.1:0", "--speed", "0"]).is_ok());
     assert!(replay(&["t.tape.jsonl", "--bind", "127.0.0.1:0", "--speed", "-1"]).is_err());
+    // Below a millionth the pauses would round to none: refused.
+    assert!(replay(&[
+        "t.tape.jsonl",
+        "--bind",
+        "127.0.0.1:0",
+        "--speed",
+        "0.0000004"
+    ])
+    .is_err());
+    assert!(replay(&[
+        "t.tape.jsonl",
+        "--bind",
+        "127.0.0.1:0",
+        "--speed",
+        "0.000001"
+    ])
+    .is_ok());
 }
 
 #[test]

@@ -2,12 +2,14 @@
 //! loop (the proxy in front gives it every client transport). Each `initialize` mints a
 //! session with its own [`Cursor`] through the script; answers come as JSON, or as an SSE
 //! stream paced by the recorded pauses (scaled by `--speed`) when the request had recorded
-//! notifications; a GET stream carries the unsolicited notifications once per session.
+//! notifications; a GET stream carries the unsolicited notifications once per session. `ping`
+//! is answered `{}` whatever the tape holds. A tape split into parts plays whole. Past
+//! [`MAX_SESSIONS`] the least recently used session goes.
 //!
 //! Not here: matching requests to recorded ones (`crate::tape::script`), sockets (`server.rs`).
 //! State is per shard (`RefCell`): `replay` runs one shard.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -16,10 +18,10 @@ use serde_json::Value;
 use super::{DemoReply, SseStep, ALLOWED_METHODS};
 use crate::config::ReplaySource;
 use crate::mcp::jsonrpc::SESSION_NOT_FOUND;
+use crate::tape::files::open_session;
 use crate::tape::script::{Cursor, Reply, Script, Step};
-use crate::tape::Tape;
 
-/// Live sessions kept; past this the oldest state is dropped (a replay server is a dev tool).
+/// Live sessions kept; past this the least recently used one is dropped.
 const MAX_SESSIONS: usize = 10_000;
 
 /// One client session of the replay.
@@ -28,21 +30,27 @@ struct Session {
     cursor: Cursor,
     /// Whether its GET stream already carried the unsolicited notifications.
     streamed: bool,
+    /// When it was last used (the backend's tick).
+    used: u64,
 }
 
 /// A tape played as an MCP server.
 #[derive(Debug)]
 pub(super) struct TapeBackend {
-    script: Script,
+    script: Box<Script>,
     speed_millionths: u64,
     sessions: RefCell<HashMap<String, Session>>,
+    /// Live sessions kept at most ([`MAX_SESSIONS`]).
+    max_sessions: usize,
+    /// Counts session uses: the least recently used session is the one with the smallest.
+    tick: Cell<u64>,
 }
 
 impl TapeBackend {
     /// The backend playing `source`; a tape that cannot be read anymore (it was checked at
     /// start) plays as an empty one, every request answered with the no-match error.
     pub(super) fn new(source: &ReplaySource) -> TapeBackend {
-        let script = match Tape::open(&source.tape) {
+        let script = match open_session(&source.tape) {
             Ok(tape) => Script::new(&tape),
             Err(error) => {
                 tracing::error!(%error, "replay: cannot read the tape; answering every request with an error");
@@ -50,9 +58,11 @@ impl TapeBackend {
             }
         };
         TapeBackend {
-            script,
+            script: Box::new(script),
             speed_millionths: source.speed_millionths,
             sessions: RefCell::new(HashMap::new()),
+            max_sessions: MAX_SESSIONS,
+            tick: Cell::new(0),
         }
     }
 
@@ -85,8 +95,19 @@ impl TapeBackend {
         let Some(state) = sessions.get_mut(key) else {
             return error_status(404, SESSION_NOT_FOUND, "Session not found");
         };
+        state.used = self.next_tick();
         if !is_request {
             return DemoReply::Accepted;
+        }
+        if message.get("method").and_then(Value::as_str) == Some("ping") {
+            // Answered whether the tape holds one or not (the spec wants `{}`).
+            let id = message.get("id").cloned().unwrap_or(Value::Null);
+            let pong = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {}});
+            return DemoReply::Json {
+                status: 200,
+                body: pong.to_string().into_bytes(),
+                session_id: None,
+            };
         }
         let reply = self.script.reply(&mut state.cursor, &message);
         drop(sessions);
@@ -98,15 +119,34 @@ impl TapeBackend {
             Ok(id) => id,
             Err(_) => return error_status(500, -32603, "no random source for a session id"),
         };
-        let mut session = Session::default();
+        let mut session = Session {
+            used: self.next_tick(),
+            ..Session::default()
+        };
         let reply = self.script.reply(&mut session.cursor, message);
+        if matches!(reply, Reply::NoMatch(_)) {
+            // No session for an initialize the tape cannot answer.
+            return self.play(reply, None);
+        }
         let mut sessions = self.sessions.borrow_mut();
-        if sessions.len() >= MAX_SESSIONS {
-            sessions.clear();
+        if sessions.len() >= self.max_sessions {
+            let oldest = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                sessions.remove(&oldest);
+            }
         }
         sessions.insert(id.clone(), session);
         drop(sessions);
         self.play(reply, Some(id))
+    }
+
+    fn next_tick(&self) -> u64 {
+        let tick = self.tick.get() + 1;
+        self.tick.set(tick);
+        tick
     }
 
     /// The GET stream: the unsolicited notifications once, then 405.
@@ -124,6 +164,7 @@ impl TapeBackend {
             };
         }
         state.streamed = true;
+        state.used = self.next_tick();
         let mut steps = Vec::new();
         for step in self.script.unsolicited() {
             self.push(&mut steps, step);

@@ -119,3 +119,89 @@ fn the_get_stream_carries_unsolicited_notifications_once() {
         DemoReply::Status { status: 404, .. }
     ));
 }
+
+#[test]
+fn ping_is_answered_even_when_not_on_the_tape() {
+    let b = backend(1_000_000);
+    let one = session(&b);
+    let ping = br#"{"jsonrpc":"2.0","id":"p","method":"ping"}"#;
+    let answer = json(&b.post(Some(one.as_bytes()), ping));
+    assert_eq!(
+        answer,
+        serde_json::json!({"jsonrpc":"2.0","id":"p","result":{}})
+    );
+}
+
+#[test]
+fn the_least_recently_used_session_goes_first_and_an_unmatched_initialize_keeps_none() {
+    let mut b = backend(1_000_000);
+    b.max_sessions = 2;
+    let (one, two) = (session(&b), session(&b));
+    let list = br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#;
+    assert!(matches!(
+        b.post(Some(one.as_bytes()), list),
+        DemoReply::Json { .. }
+    ));
+    let three = session(&b);
+    assert!(matches!(
+        b.post(Some(two.as_bytes()), list),
+        DemoReply::Status { status: 404, .. }
+    ));
+    for live in [&one, &three] {
+        assert!(matches!(
+            b.post(Some(live.as_bytes()), list),
+            DemoReply::Json { .. }
+        ));
+    }
+    let empty = TapeBackend {
+        script: Box::new(Script::empty()),
+        ..backend(1_000_000)
+    };
+    let reply = empty.post(None, br#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#);
+    assert!(
+        matches!(
+            reply,
+            DemoReply::Json {
+                session_id: None,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    assert!(empty.sessions.borrow().is_empty());
+}
+
+#[test]
+fn a_tape_in_parts_plays_whole() {
+    let dir = std::env::temp_dir().join(format!("shadowcat-tape-parts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let first = dir.join("20261207T111800.000000Z-0011223344556677.tape.jsonl");
+    let second = dir.join("20261207T111800.000000Z-0011223344556677.2.tape.jsonl");
+    std::fs::write(&first, fixture::session(0)).unwrap();
+    let part2 = format!(
+        "{}\n{}\n{}\n",
+        fixture::header("sha256:00112233445566778899aabbccddeeff", 0, 2),
+        fixture::line(
+            50_000,
+            "c2s",
+            r#"{"jsonrpc":"2.0","id":9,"method":"resources/list"}"#
+        ),
+        fixture::line(
+            50_100,
+            "s2c",
+            r#"{"jsonrpc":"2.0","id":9,"result":{"resources":[]}}"#
+        )
+    );
+    std::fs::write(&second, part2).unwrap();
+    let b = TapeBackend::new(&ReplaySource {
+        tape: first,
+        speed_millionths: 1_000_000,
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let one = session(&b);
+    let answer = json(&b.post(
+        Some(one.as_bytes()),
+        br#"{"jsonrpc":"2.0","id":3,"method":"resources/list"}"#,
+    ));
+    assert_eq!(answer["result"]["resources"], serde_json::json!([]));
+}

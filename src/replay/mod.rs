@@ -95,7 +95,7 @@ fn replay(tape: &Tape, link: &mut Link, ignore: &[String]) -> Result<(usize, usi
         .pairs
         .iter()
         .filter(|p| p.request.dir == Direction::ClientToServer)
-        .map(|p| (p.request.line_no, p.answer));
+        .map(|p| (p.request, p.answer));
     let (mut requests, mut differing) = (0, 0);
     for entry in tape
         .entries
@@ -112,7 +112,7 @@ fn replay(tape: &Tape, link: &mut Link, ignore: &[String]) -> Result<(usize, usi
         };
         let recorded = if entry.is_request() {
             answers
-                .find(|(line, _)| *line == entry.line_no)
+                .find(|(request, _)| std::ptr::eq(*request, entry))
                 .and_then(|(_, a)| a)
         } else {
             None

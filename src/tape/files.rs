@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::read::TapeError;
+use super::read::{Tape, TapeError};
 use super::scan::{scan, FileSummary};
 
 /// How a tape file's name ends.
@@ -87,6 +87,30 @@ pub fn parts_of(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     parts.sort_by_key(|p| part_number(p));
     Ok(parts)
+}
+
+/// The session `path` is a part of, read whole: its parts (see [`parts_of`]) as one tape (the
+/// first part's header, every part's lines in order).
+///
+/// # Errors
+/// [`TapeError`] when a part cannot be read or is no tape.
+pub fn open_session(path: &Path) -> Result<Tape, TapeError> {
+    let parts = parts_of(path).map_err(|source| TapeError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut parts = parts.iter().map(|p| Tape::open(p));
+    let mut tape = match parts.next() {
+        Some(first) => first?,
+        None => Tape::open(path)?,
+    };
+    for part in parts {
+        let part = part?;
+        tape.entries.extend(part.entries);
+        tape.problems.extend(part.problems);
+        tape.bytes += part.bytes;
+    }
+    Ok(tape)
 }
 
 /// The tapes under `dir` read line by line into summaries, a session's parts together (in part
