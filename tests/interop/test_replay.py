@@ -125,19 +125,7 @@ def test_python_sdk_client_gets_the_recorded_answers(replay_server: dict[str, st
 @pytest.mark.parametrize("transport", ["streamable", "sse"])
 def test_typescript_sdk_client_gets_the_recorded_answers(replay_server: dict[str, str], transport: str) -> None:
     url = replay_server["proxy" if transport == "streamable" else "proxy-sse"]
-    env = harness.child_env({"SHADOWCAT_NODE_MODULES": str(harness.NODE_MODULES)})
-    argv = [str(harness.node22()), str(FIXTURES / "ts_replay_client.mjs"), url]
-    if transport == "sse":
-        argv.append("sse")
-    process = harness.ManagedProcess("ts-replay-client", argv, env=env)
-    try:
-        code = process.popen.wait(timeout=60)
-    finally:
-        process.stop()
-    lines = [line for label, line in process._lines if label == "stdout" and line.startswith("{")]
-    assert code == 0 and lines, f"ts client exited {code}:\n{process.output_tail()}"
-    seen = json.loads(lines[-1])
-    check_replayed(seen)
+    check_replayed(run_ts_client(url, transport))
 
 
 # --- replay --target -----------------------------------------------------------------------------
@@ -224,9 +212,6 @@ async def demo_calls(url: str, transport: str) -> dict[str, Any]:
 def test_a_recorded_session_replays_with_the_same_results(shadowcat_bin: Path, tmp_path: Path) -> None:
     """Record the Python SDK client through `demo --record` (the recorder of issue 11), then the
     same calls against `replay --bind` of that tape, over both transports, give the same results."""
-    help_text = subprocess.run([str(shadowcat_bin), "demo", "--help"], capture_output=True, text=True).stdout
-    if "--record" not in help_text:
-        pytest.skip("this build has no recorder (`demo --record`) yet")
     tapes = tmp_path / "tapes"
     demo = harness.start_listening("demo", [shadowcat_bin, "demo", "--bind", f"{harness.LOOPBACK_HOST}:0",
                                             "--record", tapes], ["proxy"])
@@ -247,3 +232,38 @@ def test_a_recorded_session_replays_with_the_same_results(shadowcat_bin: Path, t
     finally:
         process.stop()
     assert recorded["progress"] == [1, 2, 3]
+
+
+def run_ts_client(url: str, transport: str) -> dict[str, Any]:
+    env = harness.child_env({"SHADOWCAT_NODE_MODULES": str(harness.NODE_MODULES)})
+    argv = [str(harness.node22()), str(FIXTURES / "ts_replay_client.mjs"), url]
+    if transport == "sse":
+        argv.append("sse")
+    run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    assert run.returncode == 0 and lines, f"ts client exited {run.returncode}:\n{run.stdout}\n{run.stderr}"
+    return json.loads(lines[-1])
+
+
+def test_a_typescript_recorded_session_replays_with_the_same_results(shadowcat_bin: Path, tmp_path: Path) -> None:
+    """Record the TypeScript SDK client through `demo --record`, then the same client against
+    `replay --bind` of that tape, over both transports, sees the same results. At the recorded
+    pace (--speed 1): with --speed 0 the TypeScript client over legacy SSE saw no progress
+    notifications (an open question about the legacy SSE path, not the tape)."""
+    tapes = tmp_path / "tapes"
+    demo = harness.start_listening("demo", [shadowcat_bin, "demo", "--bind", f"{harness.LOOPBACK_HOST}:0",
+                                            "--record", tapes], ["proxy"])
+    try:
+        recorded = run_ts_client(demo.url, "streamable")
+    finally:
+        demo.stop()
+    [tape] = sorted(tapes.rglob("*.tape.jsonl"))
+    process = harness.ManagedProcess("replay", [str(shadowcat_bin), "replay", str(tape), "--bind",
+                                                f"{harness.LOOPBACK_HOST}:0", "--speed", "1"])
+    try:
+        urls = harness.wait_shadowcat_ready(process, ["proxy", "proxy-sse"])
+        for transport, url in (("streamable", urls["proxy"]), ("sse", urls["proxy-sse"])):
+            assert run_ts_client(url, transport) == recorded, transport
+    finally:
+        process.stop()
+    assert recorded["server"] == "shadowcat-demo" and recorded["progress"] == [1, 2]
