@@ -180,6 +180,30 @@ def test_target_changed_server_prints_the_diff_and_exits_1(shadowcat_bin: Path, 
     assert "answer(s) differ" in run.stdout
 
 
+def test_target_sends_a_cancelled_request_without_awaiting_it_and_names_batches(
+        shadowcat_bin: Path, demo_tape: Path, tmp_path: Path) -> None:
+    """A request the tape holds no answer for (the client cancelled it) is sent and not awaited
+    (a slow call of 50 s would otherwise hold the replay), then the recorded cancellation; a
+    batch line is named, not silently skipped."""
+    lines = demo_tape.read_text().splitlines()
+    last = json.loads(lines[-1])["t_us"]
+    slow = {"jsonrpc": "2.0", "id": 99, "method": "tools/call",
+            "params": {"name": "slow", "arguments": {"steps": 50, "delay_ms": 1000}}}
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 99}}
+    batch = [{"jsonrpc": "2.0", "id": 98, "method": "ping"}]
+    extra = [{"t_us": last + 1000 * (i + 1), "dir": "c2s", "msg": m} for i, m in enumerate([slow, cancel, batch])]
+    tape = tmp_path / "cancelled.tape.jsonl"
+    tape.write_text("\n".join(lines + [json.dumps(e) for e in extra]) + "\n")
+    demo = harness.start_demo_server(shadowcat_bin)
+    try:
+        run = replay_target(shadowcat_bin, tape, demo.url)
+    finally:
+        demo.stop()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "#99 tools/call slow" in run.stdout and "not awaited" in run.stdout, run.stdout
+    assert f"batch (line {len(lines) + 3}) not replayed" in run.stdout, run.stdout
+
+
 def test_target_unreachable_server_exits_2(shadowcat_bin: Path, demo_tape: Path) -> None:
     run = replay_target(shadowcat_bin, demo_tape, f"http://{harness.LOOPBACK_HOST}:{harness.dead_port()}/mcp")
     assert run.returncode == 2, run.stdout + run.stderr
