@@ -9,6 +9,7 @@ Not here: replaying (test_replay.py), reader details (src/tape/*_tests.rs).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -104,3 +105,21 @@ def test_delete_one_tape_and_old_sessions(shadowcat_bin: Path, tmp_path: Path) -
     run = tape_cmd(shadowcat_bin, "delete", "--older-than", "1h", tmp_path)
     assert run.returncode == 0 and "1 tape file(s) deleted" in run.stdout
     assert not old.exists() and not old.parent.exists() and new.exists() and notes.exists()
+
+
+def test_every_command_ends_quietly_on_a_closed_stdout(shadowcat_bin: Path, tmp_path: Path) -> None:
+    """`tape … | head -1`: the reader is gone before anything is written; a write error on the
+    closed pipe is a normal end (exit 0), never a panic."""
+    tape = small_session().write(tmp_path / "t.tape.jsonl")
+    commands = [["list", tmp_path], ["show", tape], ["show", tape, "--json"], ["stats", tape],
+                ["export", tape, "--format", "har"], ["export", tape, "--format", "markdown"],
+                ["export", tape, "--format", "jsonl"], ["verify", tmp_path], ["repair", tape]]
+    for args in commands:
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            run = subprocess.run([str(shadowcat_bin), "tape", *map(str, args)], stdout=write_end,
+                                 stderr=subprocess.PIPE, text=True, timeout=60)
+        finally:
+            os.close(write_end)
+        assert run.returncode == 0 and "panicked" not in run.stderr, (args, run.returncode, run.stderr)
