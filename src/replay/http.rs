@@ -90,14 +90,7 @@ impl HttpLink {
     /// Connection failures, an unreadable answer, the deadline or the byte limit passed.
     pub fn send(&mut self, message: &Value, await_answer: bool) -> Result<Received, String> {
         let body = message.to_string();
-        let mut head = self.head(
-            "POST",
-            "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n",
-        );
-        head.insert_str(
-            head.len() - 2,
-            &format!("Content-Length: {}\r\n", body.len()),
-        );
+        let head = self.post_head(body.len());
         let id = message.get("id").filter(|id| !id.is_null());
         let mut reader = self.exchange(&head, body.as_bytes())?;
         if id.is_some() && !await_answer {
@@ -155,17 +148,18 @@ impl HttpLink {
     /// effort: the server may not care).
     fn refuse(&self, request: &Value) {
         let refusal = json!({"jsonrpc":"2.0","id":request.get("id"),"error":{"code":-32601,"message":"shadowcat replay answers no server requests"}}).to_string();
-        let mut head = self.head(
-            "POST",
-            "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n",
-        );
-        head.insert_str(
-            head.len() - 2,
-            &format!("Content-Length: {}\r\n", refusal.len()),
-        );
+        let head = self.post_head(refusal.len());
         if let Ok(mut reader) = self.exchange(&head, refusal.as_bytes()) {
             let _ = read_head(&mut reader);
         }
+    }
+
+    /// The head of a POST of a JSON body of `len` bytes.
+    fn post_head(&self, len: usize) -> String {
+        self.head(
+            "POST",
+            &format!("Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {len}\r\n"),
+        )
     }
 
     /// A request head for `method` with `extra` header lines, the session headers and the

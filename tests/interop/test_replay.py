@@ -157,12 +157,17 @@ def replay_target(shadowcat_bin: Path, tape: Path, *target: str) -> subprocess.C
     return subprocess.run(argv, capture_output=True, text=True, timeout=120)
 
 
-def test_target_demo_over_http_equals_the_tape(shadowcat_bin: Path, demo_tape: Path) -> None:
+def replay_against_demo(shadowcat_bin: Path, tape: Path) -> subprocess.CompletedProcess[str]:
+    """`replay TAPE --target` against a demo server started (and stopped) for it."""
     demo = harness.start_demo_server(shadowcat_bin)
     try:
-        run = replay_target(shadowcat_bin, demo_tape, demo.url)
+        return replay_target(shadowcat_bin, tape, demo.url)
     finally:
         demo.stop()
+
+
+def test_target_demo_over_http_equals_the_tape(shadowcat_bin: Path, demo_tape: Path) -> None:
+    run = replay_against_demo(shadowcat_bin, demo_tape)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "5 request(s) replayed: all answers equal the tape" in run.stdout
 
@@ -194,11 +199,7 @@ def test_target_sends_a_cancelled_request_without_awaiting_it_and_names_batches(
     extra = [{"t_us": last + 1000 * (i + 1), "dir": "c2s", "msg": m} for i, m in enumerate([slow, cancel, batch])]
     tape = tmp_path / "cancelled.tape.jsonl"
     tape.write_text("\n".join(lines + [json.dumps(e) for e in extra]) + "\n")
-    demo = harness.start_demo_server(shadowcat_bin)
-    try:
-        run = replay_target(shadowcat_bin, tape, demo.url)
-    finally:
-        demo.stop()
+    run = replay_against_demo(shadowcat_bin, tape)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "#99 tools/call slow" in run.stdout and "not awaited" in run.stdout, run.stdout
     assert f"batch (line {len(lines) + 3}) not replayed" in run.stdout, run.stdout
