@@ -78,6 +78,7 @@ pub mod mesh;
 pub mod metrics;
 pub mod placement;
 pub mod ring;
+pub mod scoped;
 pub mod slab;
 pub mod table;
 pub mod timeout;

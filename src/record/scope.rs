@@ -11,9 +11,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 use crate::session::SessionId;
 use crate::tape::format::Direction;
@@ -38,34 +36,37 @@ thread_local! {
 /// Runs the connection future `future` with its own slot current during each poll; its
 /// stateless tape ends with it.
 pub fn connection<F: Future>(recorder: Rc<Recorder>, future: F) -> Connection<F> {
-    Connection {
-        conn: Rc::new(Conn {
-            recorder,
-            current: Cell::new(None),
-            stateless: Cell::new(None),
-        }),
-        future,
+    let conn = Rc::new(Conn {
+        recorder,
+        current: Cell::new(None),
+        stateless: Cell::new(None),
+    });
+    shards::scoped::scoped(ConnScope(conn), future)
+}
+
+/// A connection's future inside its recording scope.
+pub type Connection<F> = shards::scoped::Scoped<ConnScope, F>;
+
+/// A connection's recording state, made current around each poll of its future.
+pub struct ConnScope(Rc<Conn>);
+
+impl std::fmt::Debug for ConnScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnScope").finish_non_exhaustive()
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A connection's future inside its recording scope. A struct, not an `async fn`: an
-    /// `async fn` taking the future by value holds it twice (the argument and the pinned
-    /// local), which doubled every recorded connection's task.
-    pub struct Connection<F> {
-        conn: Rc<Conn>,
-        #[pin]
-        future: F,
+impl std::fmt::Debug for Enter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enter").finish_non_exhaustive()
     }
 }
 
-impl<F: Future> Future for Connection<F> {
-    type Output = F::Output;
+impl shards::scoped::Scope for ConnScope {
+    type Entered = Enter;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let _current = Enter::new(this.conn.clone());
-        this.future.poll(cx)
+    fn enter(&self) -> Enter {
+        Enter::new(self.0.clone())
     }
 }
 
@@ -172,7 +173,7 @@ fn with(f: impl FnOnce(&Conn)) {
 }
 
 /// Makes a connection's slot current until dropped, then restores the one before.
-struct Enter {
+pub struct Enter {
     before: Option<Rc<Conn>>,
 }
 
