@@ -339,6 +339,10 @@ async fn retention(state: Rc<ShardState>, stop: Rc<Latch>) {
             stop.wait().await;
         })
         .await;
+        // None after stop: the writers' last pass is finishing the tapes.
+        if stop.is_fired() {
+            break;
+        }
         let (dir, keep, max_age) = (config.dir.clone(), config.keep, config.max_age);
         let swept = glommio::executor()
             .spawn_blocking(move || {

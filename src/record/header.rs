@@ -110,8 +110,12 @@ pub fn rfc3339(us: u64) -> String {
 
 /// Now, in Unix microseconds.
 pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
+    unix_us(SystemTime::now())
+}
+
+/// `at` in Unix microseconds.
+pub fn unix_us(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 

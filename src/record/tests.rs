@@ -228,3 +228,29 @@ fn idle_files_are_parked_and_reopened() {
         assert_eq!((header.status, lines.len()), (Status::Complete, 3));
     });
 }
+
+/// Retention running while a session is idle (its file parked) leaves its tape alone: the
+/// next write goes on in the same file, and the tape ends complete.
+#[test]
+fn retention_spares_an_open_tape() {
+    let dir = TempDir::new("retain-open");
+    run(async {
+        let rec = Recorder::new(&config(&dir.0), 0);
+        let mut writer = Writer::parking_after(Duration::ZERO);
+        let tape = rec.session_tape(&session(6), info);
+        rec.record(tape, Direction::ClientToServer, CALL, true, None);
+        writer.flush(&rec).await;
+        let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+        let swept = super::retention::sweep(&dir.0, 0, Some(Duration::from_secs(60)), later);
+        assert_eq!(swept.unwrap().deleted, 0);
+        let swept = super::retention::sweep(&dir.0, 1, None, later).unwrap();
+        assert_eq!(swept.deleted, 0);
+        rec.record(tape, Direction::ClientToServer, CALL, true, None);
+        let done = writer.flush(&rec).await;
+        assert_eq!((done.lines, done.write_errors), (1, 0));
+        rec.end(tape);
+        writer.flush(&rec).await;
+        let [(_, header, lines)] = tapes(&dir.0).try_into().unwrap();
+        assert_eq!((header.status, lines.len()), (Status::Complete, 2));
+    });
+}
