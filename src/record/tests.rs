@@ -254,3 +254,24 @@ fn retention_spares_an_open_tape() {
         assert_eq!((header.status, lines.len()), (Status::Complete, 2));
     });
 }
+
+/// The day directory removed under a running writer (`tape delete`, an operator): the next
+/// tape makes it again instead of failing until midnight.
+#[test]
+fn a_removed_day_directory_is_made_again() {
+    let dir = TempDir::new("day-gone");
+    run(async {
+        let rec = Recorder::new(&config(&dir.0), 0);
+        let mut writer = Writer::default();
+        for n in 0..2 {
+            let tape = rec.session_tape(&session(7 + n), info);
+            rec.record(tape, Direction::ClientToServer, CALL, true, None);
+            rec.end(tape);
+            let done = writer.flush(&rec).await;
+            assert_eq!((done.lines, done.write_errors), (1, 0), "tape {n}");
+            for day in std::fs::read_dir(&dir.0).unwrap().flatten() {
+                std::fs::remove_dir_all(day.path()).unwrap();
+            }
+        }
+    });
+}

@@ -191,13 +191,15 @@ impl Writer {
         };
         let path = header::path(&rec.config().dir, started_us, &info.session, part);
         self.make_dir(&path)?;
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .buffered_open(&path)
-            .await
-            .map_err(io::Error::from)?;
+        let file = match create(&path).await {
+            // The day directory went (retention, `tape delete`): made again, once.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.made_dir = None;
+                self.make_dir(&path)?;
+                create(&path).await?
+            }
+            other => other?,
+        };
         let (line, status_at) =
             header::line(&info, started_us, rec.shard(), part, Status::Recording);
         let len = line.len();
@@ -345,6 +347,17 @@ async fn close(mut file: File, status: Status, fsync: Fsync) {
     if let Some(handle) = file.file.take() {
         let _ = handle.close().await;
     }
+}
+
+/// Creates the tape file `path` (mode 0600; an existing file is an error).
+async fn create(path: &Path) -> io::Result<BufferedFile> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .buffered_open(path)
+        .await
+        .map_err(io::Error::from)
 }
 
 /// Opens `file` again when it was parked.
