@@ -1,6 +1,6 @@
 //! `redact`: removes the configured JSON pointers from a message before it is recorded. A
-//! message none of whose pointers' last names appear in its bytes is left alone without being
-//! parsed; otherwise it is parsed, the pointers present are removed, and the line holds the
+//! message none of whose pointers' last names appear in its bytes, and holding no backslash
+//! (a key may be spelled with escapes), is left alone without being parsed; otherwise it is parsed, the pointers present are removed, and the line holds the
 //! message re-serialized.
 //!
 //! Not here: checking the pointers' syntax (config/recording.rs), writing the line.
@@ -39,9 +39,12 @@ impl Redactor {
     /// `message` without the pointers it holds, re-serialized, and the pointers removed;
     /// `None` when it holds none of them (or is not JSON): record the original bytes.
     pub fn apply(&self, message: &[u8]) -> Option<(Vec<u8>, Vec<&str>)> {
-        let may = self.pointers.iter().any(|(_, needle)| {
-            needle.is_empty() || memchr::memmem::find(message, needle).is_some()
-        });
+        // A key may be written with escapes (`"pass\u0077ord"`, `"a\/b"`): a message with
+        // any backslash is parsed.
+        let may = memchr::memchr(b'\\', message).is_some()
+            || self.pointers.iter().any(|(_, needle)| {
+                needle.is_empty() || memchr::memmem::find(message, needle).is_some()
+            });
         if !may {
             return None;
         }
@@ -111,6 +114,19 @@ mod tests {
         assert!(r.apply(br#"{"id":1,"result":"password"}"#).is_none());
         let (out, _) = r.apply(br#"{"params":{"a/b":1}}"#).unwrap();
         assert_eq!(out, br#"{"params":{}}"#);
+    }
+
+    /// A key spelled with escapes is the same key: removed too.
+    #[test]
+    fn escaped_keys_are_found() {
+        let r = Redactor::new(&["/params/arguments/password".into(), "/params/a~1b".into()]);
+        let msg = br#"{"params":{"arguments":{"pass\u0077ord":"s3cret"}}}"#;
+        let (out, removed) = r.apply(msg).unwrap();
+        assert!(!String::from_utf8(out).unwrap().contains("s3cret"));
+        assert_eq!(removed, vec!["/params/arguments/password"]);
+        let (out, removed) = r.apply(br#"{"params":{"a\/b":"s3cret"}}"#).unwrap();
+        assert_eq!(out, br#"{"params":{}}"#);
+        assert_eq!(removed, vec!["/params/a~1b"]);
     }
 
     #[test]
