@@ -77,10 +77,8 @@ pub fn append(out: &mut Vec<u8>, parts: &Parts<'_>) {
 /// another field the text as a JSON string.
 fn value(out: &mut Vec<u8>, name: &str, bytes: &[u8], valid: bool) {
     let bytes = bytes.trim_ascii();
-    let json = !bytes.is_empty()
-        && (valid || serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok());
-    if json {
-        let _ = write!(out, "\"{name}\":");
+    if is_json(bytes, valid) {
+        field(out, name);
         // Valid JSON holds a raw line break only between tokens, where a space is the same.
         out.extend(
             bytes
@@ -88,10 +86,40 @@ fn value(out: &mut Vec<u8>, name: &str, bytes: &[u8], valid: bool) {
                 .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
         );
     } else {
-        let name = if name == "msg" { "raw" } else { name };
-        let _ = write!(out, "\"{name}\":");
+        field(out, if name == "msg" { "raw" } else { name });
         let _ = serde_json::to_writer(&mut *out, &String::from_utf8_lossy(bytes));
     }
+}
+
+/// Writes `"<name>":`.
+fn field(out: &mut Vec<u8>, name: &str) {
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// Whether `bytes` may be embedded as a JSON value that every reader accepts: UTF-8 (checked
+/// always: the proxy's own JSON check skips strings' bytes), JSON (checked unless `valid`),
+/// and without a lone UTF-16 surrogate escape (`"\ud800"`, checked by a full parse only when
+/// the bytes hold something like one).
+fn is_json(bytes: &[u8], valid: bool) -> bool {
+    if bytes.is_empty() || std::str::from_utf8(bytes).is_err() {
+        return false;
+    }
+    if !valid && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+        return false;
+    }
+    !maybe_surrogate(bytes) || serde_json::from_slice::<serde_json::Value>(bytes).is_ok()
+}
+
+/// Whether `bytes` hold a `\uD800`–`\uDFFF` escape (or what looks like one).
+fn maybe_surrogate(bytes: &[u8]) -> bool {
+    memchr::memmem::find_iter(bytes, b"\\u").any(|at| {
+        matches!(
+            bytes.get(at + 2..at + 4),
+            Some([b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])
+        )
+    })
 }
 
 /// Writes `,"http":{...}`.
@@ -178,6 +206,56 @@ mod tests {
         let read: Line = serde_json::from_str(&text).unwrap();
         assert!(read.msg.is_none());
         assert_eq!(read.raw.as_deref(), Some("{\"id\":1,\u{fffd}"));
+    }
+
+    /// Bytes the reader would refuse are written as `raw`, whatever the caller said: invalid
+    /// UTF-8 inside a string, a lone surrogate escape. A surrogate pair stays a message.
+    #[test]
+    fn what_readers_refuse_is_raw() {
+        for msg in [
+            &b"{\"id\":1,\"params\":{\"x\":\"\xff\"}}"[..],
+            br#"{"id":1,"params":{"x":"\ud800"}}"#,
+            br#"{"id":1,"params":{"x":"\uDC00a"}}"#,
+        ] {
+            for valid in [true, false] {
+                let text = line(&Parts {
+                    valid,
+                    ..parts(msg)
+                });
+                let read: Line = serde_json::from_str(&text).unwrap();
+                assert!(read.msg.is_none(), "{text}");
+                assert!(read.raw.is_some(), "{text}");
+                assert!(reads_back(&text), "{text}");
+            }
+        }
+        let pair = br#"{"id":1,"params":{"x":"\ud83d\ude00","y":"\\ud800"}}"#;
+        let text = line(&Parts {
+            valid: true,
+            ..parts(pair)
+        });
+        let read: Line = serde_json::from_str(&text).unwrap();
+        assert!(read.msg.is_some(), "{text}");
+        assert!(reads_back(&text), "{text}");
+    }
+
+    /// Whether `tape verify`'s reader takes `text` as a sound message line.
+    fn reads_back(text: &str) -> bool {
+        let (header, _) = crate::record::header::line(
+            &crate::record::TapeInfo {
+                session: "connection:0-0".into(),
+                route: "/mcp".into(),
+                upstream: "main".into(),
+                transport: "stdio",
+                protocol_version: None,
+            },
+            1,
+            0,
+            1,
+            crate::tape::format::Status::Complete,
+        );
+        let data = [&header[..], text.as_bytes()].concat();
+        let tape = crate::tape::read::Tape::parse(std::path::Path::new("t"), &data).unwrap();
+        tape.is_sound()
     }
 
     #[test]
