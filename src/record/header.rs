@@ -19,7 +19,7 @@ const LONGEST: &str = "\"recording\"";
 /// What a tape's header says about its session (one per tape, built when it opens).
 #[derive(Debug, Clone)]
 pub struct TapeInfo {
-    /// `sha256:…` of the session id, or `connection:<shard>-<n>`.
+    /// `sha256:…` of the session id, or `connection:<start_us>-<shard>-<n>`.
     pub session: String,
     /// The route's name.
     pub route: String,
@@ -94,7 +94,8 @@ pub fn path(dir: &Path, started_us: u64, session: &str, part: u32) -> PathBuf {
     dir.join(day).join(file)
 }
 
-/// The session's part of a file name: 16 hex digits of the hash, or `connection-<shard>-<n>`.
+/// The session's part of a file name: 16 hex digits of the hash, or
+/// `connection-<start_us>-<shard>-<n>`.
 fn file_session(session: &str) -> String {
     match session.strip_prefix("sha256:") {
         Some(hex) => hex.chars().take(16).collect(),

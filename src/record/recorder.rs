@@ -371,10 +371,12 @@ impl Recorder {
         }
     }
 
+    /// `connection:<now_us>-<shard>-<n>`: unique across runs and shards (the shard's counter
+    /// starts at 0 in every run).
     fn connection_name(&self) -> String {
         let n = self.next_connection.get();
         self.next_connection.set(n + 1);
-        format!("connection:{}-{n}", self.shard)
+        format!("connection:{}-{}-{n}", now_us(), self.shard)
     }
 }
 

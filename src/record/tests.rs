@@ -275,3 +275,20 @@ fn a_removed_day_directory_is_made_again() {
         }
     });
 }
+
+/// Connection tapes are named apart across runs (each run's counter starts at 0) and shards.
+#[test]
+fn connection_names_are_unique_across_runs() {
+    let dir = TempDir::new("conn-names");
+    run(async {
+        let mut names = std::collections::HashSet::new();
+        for shard in [0, 0, 1] {
+            let rec = Recorder::new(&config(&dir.0), shard);
+            let tape = rec.connection_tape(info());
+            let name = rec.with(tape, |t| t.info.session.clone()).unwrap();
+            assert!(name.starts_with("connection:"), "{name}");
+            assert!(names.insert(name.clone()), "{name} repeats");
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
+    });
+}

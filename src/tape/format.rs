@@ -14,7 +14,7 @@ pub const TAPE_VERSION: u32 = 1;
 pub struct Header {
     /// The format version: [`TAPE_VERSION`].
     pub shadowcat_tape: u32,
-    /// The hashed session id (`sha256:` + 32 hex digits), or `connection:<shard>-<n>` for
+    /// The hashed session id (`sha256:` + 32 hex digits), or `connection:<start_us>-<shard>-<n>` for
     /// stateless traffic.
     pub session: String,
     /// The route's path.
