@@ -191,19 +191,33 @@ impl Writer {
         };
         let path = header::path(&rec.config().dir, started_us, &info.session, part);
         self.make_dir(&path)?;
-        let file = match create(&path).await {
+        let file = match create(&path).await.map_err(|e| at(&path, e)) {
             // The day directory went (retention, `tape delete`): made again, once.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.made_dir = None;
                 self.make_dir(&path)?;
-                create(&path).await?
+                create(&path).await.map_err(|e| at(&path, e))?
             }
             other => other?,
         };
         let (line, status_at) =
             header::line(&info, started_us, rec.shard(), part, Status::Recording);
         let len = line.len();
-        let written = file.write_at(line, 0).await.map_err(io::Error::from)?;
+        let written = match file.write_at(line, 0).await.map_err(io::Error::from) {
+            Ok(written) if written == len => written,
+            // No file without its header (a full disk): removed, not left empty or cut.
+            result => {
+                let _ = file.close().await;
+                let _ = std::fs::remove_file(&path);
+                let error = result.err().unwrap_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::StorageFull,
+                        "short write of the header (disk full or file size limit)",
+                    )
+                });
+                return Err(at(&path, error));
+            }
+        };
         done.opened += 1;
         done.bytes += written as u64;
         let file = File {
@@ -217,12 +231,6 @@ impl Writer {
             dirty: true,
         };
         self.files.insert(id, file);
-        if written < len {
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                "short write of the header (disk full or file size limit)",
-            ));
-        }
         Ok(())
     }
 
@@ -244,7 +252,7 @@ impl Writer {
         done.write_errors += 1;
         rec.with(id, |t| t.failed = true);
         let path = self.files.get(&id).map(|f| f.path.display().to_string());
-        tracing::warn!(shard = rec.shard(), tape = path.as_deref().unwrap_or("(not created)"),
+        tracing::warn!(shard = rec.shard(), tape = path.as_deref().unwrap_or("(no file open; see the error)"),
             %error, "cannot write a tape; it stops here (proxying goes on)");
         if let Some(file) = self.files.remove(&id) {
             close(file, Status::Failed, rec.config().fsync).await;
@@ -371,6 +379,11 @@ async fn unpark(file: &mut File) -> io::Result<()> {
         file.file = Some(handle);
     }
     Ok(())
+}
+
+/// `error` naming the file it happened to.
+fn at(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
 }
 
 fn not_open() -> io::Error {
