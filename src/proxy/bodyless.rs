@@ -39,11 +39,11 @@ pub async fn bodyless(
     super::admit::drain_request_body(state, client, head).await?;
     let is_get = head.method() == HttpMethod::Get;
     let (sid, upstream) = admit(state, (route, stages, &principal), head)?;
+    // A DELETE does not end the tape here: the writer ends it once the session is gone from
+    // the tables (after the DELETE went through), so a refused DELETE leaves it open.
     if is_get {
         let on = (state.config.route(route), upstream);
         super::record::begin_session(state, on, &sid, "streamable_http");
-    } else {
-        super::record::end_session(state, &sid);
     }
     let ctx = RequestCtx::in_session(
         (Facts::bodyless(), principal),

@@ -140,13 +140,6 @@ fn session_version(state: &ShardState, session: &SessionId) -> Option<ProtocolVe
         .and_then(|entry| entry.version)
 }
 
-/// Ends `session`'s tape (the session was deleted).
-pub(super) fn end_session(state: &ShardState, session: &SessionId) {
-    if let Some(rec) = &state.recorder {
-        rec.end_session(session);
-    }
-}
-
 /// Notes a message written to the client (`changed`: what went instead, when a stage
 /// rewrote it).
 pub(super) fn answer(message: &[u8], changed: Option<&[u8]>, http: Http<'_>) {
