@@ -49,6 +49,9 @@ pub(super) struct Tape {
     pub(super) ending: bool,
     /// A write failed: lines are dropped from now on.
     pub(super) failed: bool,
+    /// A line of it was dropped (the shard's buffer was full): it ends `failed`, not
+    /// `complete`.
+    pub(super) lossy: bool,
 }
 
 #[derive(Debug)]
@@ -204,7 +207,7 @@ impl Recorder {
         http: Option<Http<'_>>,
     ) {
         if self.closed.get() || self.pending_bytes.get() >= MAX_PENDING {
-            self.dropped.set(self.dropped.get() + 1);
+            self.drop_line(tape);
             return;
         }
         let redacted = (!self.redactor.is_empty())
@@ -250,6 +253,12 @@ impl Recorder {
             }
             None => self.dropped.set(self.dropped.get() + 1),
         }
+    }
+
+    /// Counts a line of `tape` dropped; the tape will end `failed` (a message is missing).
+    pub fn drop_line(&self, tape: TapeId) {
+        self.dropped.set(self.dropped.get() + 1);
+        self.with(tape, |t| t.lossy = true);
     }
 
     /// Marks the recorder closed (after its final write): later lines are dropped, counted.
@@ -344,6 +353,7 @@ impl Recorder {
             pending_lines: 0,
             ending: false,
             failed: false,
+            lossy: false,
         };
         let mut slots = self.slots.borrow_mut();
         match self.free.borrow_mut().pop() {

@@ -182,6 +182,12 @@ fn drops_lines_it_cannot_keep() {
             rec.record(tape, Direction::ServerToClient, big.as_bytes(), true, None);
         }
         assert!(rec.take_counts().dropped >= 2);
+        // A tape missing lines does not end `complete`.
+        let mut writer = Writer::default();
+        rec.end(tape);
+        writer.flush(&rec).await;
+        let [(_, header, _)] = tapes(&dir.0).try_into().unwrap();
+        assert_eq!(header.status, Status::Failed);
         rec.close();
         rec.record(tape, Direction::ServerToClient, b"{}", true, None);
         assert_eq!(rec.take_counts().dropped, 1);
@@ -290,5 +296,40 @@ fn connection_names_are_unique_across_runs() {
             assert!(names.insert(name.clone()), "{name} repeats");
             glommio::timer::sleep(Duration::from_millis(1)).await;
         }
+    });
+}
+
+/// A shard with many live sessions keeps at most `MAX_OPEN` tape files open: the least
+/// recently written are parked (and reopened for their next write).
+#[test]
+fn open_files_are_capped() {
+    let dir = TempDir::new("cap");
+    run(async {
+        let rec = Recorder::new(&config(&dir.0), 0);
+        let mut writer = Writer::parking_after(Duration::from_secs(3600));
+        let n = super::writer::MAX_OPEN + 20;
+        let ids: Vec<_> = (0..n)
+            .map(|i| {
+                let id = SessionId::parse(format!("{:032x}", 1000 + i).as_bytes()).unwrap();
+                rec.session_tape(&id, info)
+            })
+            .collect();
+        for &tape in &ids {
+            rec.record(tape, Direction::ClientToServer, CALL, true, None);
+        }
+        let done = writer.flush(&rec).await;
+        assert_eq!((done.lines, done.write_errors), (n as u64, 0));
+        assert!(writer.open_files() <= super::writer::MAX_OPEN);
+        for &tape in &ids {
+            rec.record(tape, Direction::ClientToServer, CALL, true, None);
+            rec.end(tape);
+        }
+        let done = writer.flush(&rec).await;
+        assert_eq!((done.lines, done.write_errors), (n as u64, 0));
+        let tapes = tapes(&dir.0);
+        assert_eq!(tapes.len(), n);
+        assert!(tapes
+            .iter()
+            .all(|t| t.1.status == Status::Complete && t.2.len() == 2));
     });
 }

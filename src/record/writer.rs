@@ -27,6 +27,9 @@ use super::recorder::{Recorder, TapeId};
 /// many idle sessions) and opened again for its next write.
 const PARK_AFTER: Duration = Duration::from_secs(10);
 
+/// Most tape files a shard keeps open; past it the least recently written are parked.
+pub const MAX_OPEN: usize = 256;
+
 /// One tape file (open, or parked while its session is idle).
 #[derive(Debug)]
 struct File {
@@ -73,6 +76,8 @@ pub struct Writer {
     made_dir: Option<PathBuf>,
     /// Idle time after which a file is parked.
     park_after: Duration,
+    /// The last `fsync = "interval"` sync.
+    synced_at: Instant,
 }
 
 impl Default for Writer {
@@ -88,6 +93,7 @@ impl Writer {
             files: HashMap::new(),
             made_dir: None,
             park_after,
+            synced_at: Instant::now(),
         }
     }
 
@@ -122,11 +128,34 @@ impl Writer {
                 self.finish(rec, id, &mut done).await;
             }
         }
-        if rec.config().fsync == Fsync::Interval {
-            self.sync_dirty().await;
+        // `interval`: on the timer only, not on every early wake of a busy shard.
+        let interval = rec.config().flush_interval;
+        if rec.config().fsync == Fsync::Interval && self.synced_at.elapsed() >= interval {
+            self.synced_at = Instant::now();
+            let failed = self.sync_dirty().await;
+            self.fail_all(rec, failed, &mut done).await;
         }
-        self.park_idle(rec.config().fsync).await;
+        let failed = self.park_idle(rec.config().fsync).await;
+        self.fail_all(rec, failed, &mut done).await;
         done
+    }
+
+    /// How many tape files are open (not parked).
+    #[cfg(test)]
+    pub(super) fn open_files(&self) -> usize {
+        self.files.values().filter(|f| f.file.is_some()).count()
+    }
+
+    /// Stops the tapes whose sync failed (a sync error is a write error: lines may be lost).
+    async fn fail_all(
+        &mut self,
+        rec: &Recorder,
+        failed: Vec<(TapeId, io::Error)>,
+        done: &mut Flushed,
+    ) {
+        for (id, error) in failed {
+            self.fail(rec, id, &error, done).await;
+        }
     }
 
     /// Appends `batch` to `id`'s file, opening or rotating it first.
@@ -144,8 +173,9 @@ impl Writer {
         if rotate {
             if let Some(old) = self.files.remove(&id) {
                 let part = old.part + 1;
-                close(old, Status::Complete, rec.config().fsync).await;
+                let closed = close(old, Status::Complete, rec.config().fsync).await;
                 done.closed += 1;
+                closed?;
                 done.rotations += 1;
                 self.open(rec, id, part, done).await?;
             }
@@ -255,51 +285,75 @@ impl Writer {
         tracing::warn!(shard = rec.shard(), tape = path.as_deref().unwrap_or("(no file open; see the error)"),
             %error, "cannot write a tape; it stops here (proxying goes on)");
         if let Some(file) = self.files.remove(&id) {
-            close(file, Status::Failed, rec.config().fsync).await;
+            let _ = close(file, Status::Failed, rec.config().fsync).await;
             done.closed += 1;
         }
     }
 
     /// Marks an ended tape complete, closes its file and frees its slot.
     async fn finish(&mut self, rec: &Recorder, id: TapeId, done: &mut Flushed) {
-        let failed = rec.with(id, |t| t.failed).unwrap_or(false);
+        let failed = rec.with(id, |t| t.failed || t.lossy).unwrap_or(false);
         if let Some(file) = self.files.remove(&id) {
             let status = if failed {
                 Status::Failed
             } else {
                 Status::Complete
             };
-            close(file, status, rec.config().fsync).await;
+            let path = file.path.display().to_string();
+            if let Err(error) = close(file, status, rec.config().fsync).await {
+                done.write_errors += 1;
+                tracing::warn!(shard = rec.shard(), tape = %path, %error,
+                    "cannot finish a tape (its last lines may be lost)");
+            }
             done.closed += 1;
         }
         rec.free(id);
     }
 
-    /// `fdatasync` on every file written since its last sync.
-    async fn sync_dirty(&mut self) {
-        for file in self.files.values_mut().filter(|f| f.dirty) {
+    /// `fdatasync` on every file written since its last sync; the tapes whose sync failed.
+    async fn sync_dirty(&mut self) -> Vec<(TapeId, io::Error)> {
+        let mut failed = Vec::new();
+        for (id, file) in self.files.iter_mut().filter(|(_, f)| f.dirty) {
             if let Some(handle) = &file.file {
-                if handle.fdatasync().await.is_ok() {
-                    file.dirty = false;
+                match handle.fdatasync().await {
+                    Ok(()) => file.dirty = false,
+                    Err(e) => failed.push((*id, at(&file.path, e.into()))),
                 }
             }
         }
+        failed
     }
 
-    /// Closes the files not written for `park_after` (synced first unless `never`).
-    async fn park_idle(&mut self, fsync: Fsync) {
-        for file in self.files.values_mut() {
-            if file.file.is_none() || file.written_at.elapsed() < self.park_after {
+    /// Closes the files not written for `park_after`, and the least recently written past
+    /// [`MAX_OPEN`] (synced first unless `never`); the tapes whose sync failed.
+    async fn park_idle(&mut self, fsync: Fsync) -> Vec<(TapeId, io::Error)> {
+        let mut open: Vec<(Instant, TapeId)> = self
+            .files
+            .iter()
+            .filter(|(_, f)| f.file.is_some())
+            .map(|(id, f)| (f.written_at, *id))
+            .collect();
+        let surplus = open.len().saturating_sub(MAX_OPEN);
+        open.sort_unstable_by_key(|(written_at, _)| *written_at);
+        let mut failed = Vec::new();
+        for (n, (written_at, id)) in open.into_iter().enumerate() {
+            if n >= surplus && written_at.elapsed() < self.park_after {
                 continue;
             }
+            let Some(file) = self.files.get_mut(&id) else {
+                continue;
+            };
             if let Some(handle) = file.file.take() {
                 if file.dirty && fsync != Fsync::Never {
-                    let _ = handle.fdatasync().await;
+                    if let Err(e) = handle.fdatasync().await {
+                        failed.push((id, at(&file.path, e.into())));
+                    }
                 }
                 file.dirty = false;
                 let _ = handle.close().await;
             }
         }
+        failed
     }
 }
 
@@ -337,24 +391,27 @@ pub async fn run(
 }
 
 /// Overwrites `file`'s header status with `status`, syncs (unless `fsync = "never"`) and
-/// closes it. Errors are ignored: the tape's lines are written already, or it failed.
-async fn close(mut file: File, status: Status, fsync: Fsync) {
+/// closes it. The sync's error is returned (written lines may be lost); the others are
+/// ignored: the tape's lines are written already, or it failed.
+async fn close(mut file: File, status: Status, fsync: Fsync) -> io::Result<()> {
     if unpark(&mut file).await.is_err() {
-        return;
+        return Ok(());
     }
     let Some(handle) = &file.file else {
-        return;
+        return Ok(());
     };
     // A header cut short (a full disk) is left as it is: patching it would leave a hole.
     if file.offset >= file.header_len {
         let _ = handle.write_at(status_patch(status), file.status_at).await;
     }
-    if fsync != Fsync::Never {
-        let _ = handle.fdatasync().await;
-    }
+    let synced = match fsync {
+        Fsync::Never => Ok(()),
+        _ => handle.fdatasync().await.map_err(io::Error::from),
+    };
     if let Some(handle) = file.file.take() {
         let _ = handle.close().await;
     }
+    synced
 }
 
 /// Creates the tape file `path` (mode 0600; an existing file is an error).
@@ -390,13 +447,21 @@ fn not_open() -> io::Error {
     io::Error::other("tape file not open")
 }
 
-/// Ignores `SIGXFSZ` (process-wide, before tapes are written): a file size limit then fails a
-/// tape's write with `EFBIG` (counted, the tape stops) instead of killing the process.
+/// Catches `SIGXFSZ` with a handler that does nothing (process-wide, before tapes are
+/// written): a file size limit then fails a tape's write with `EFBIG` (counted, the tape stops)
+/// instead of killing the process. A handler, not `SIG_IGN`: `exec` resets a caught signal to
+/// its default, so the stdio servers the proxy starts do not inherit the change.
 #[allow(unsafe_code, reason = "signal(2) has no std wrapper")]
 pub fn ignore_file_size_signal() {
-    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code; it is
-    // process-wide and done before any tape is written.
+    // SAFETY: the handler does nothing (async-signal-safe); it is process-wide and installed
+    // before any tape is written.
     unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        libc::signal(
+            libc::SIGXFSZ,
+            on_file_size_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
     }
 }
+
+/// `SIGXFSZ`: nothing to do, the write that exceeded the limit fails with `EFBIG`.
+extern "C" fn on_file_size_signal(_: libc::c_int) {}
