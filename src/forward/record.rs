@@ -36,10 +36,7 @@ impl Tape {
         }
         crate::record::writer::ignore_file_size_signal();
         let rec = Rc::new(Recorder::new(config, 0));
-        let upstream = match target {
-            ForwardTarget::Http { url, .. } => url.to_url(),
-            ForwardTarget::Stdio { command, .. } => format!("stdio:{}", command.join(" ")),
-        };
+        let upstream = upstream_name(target);
         let id = rec.connection_tape(TapeInfo {
             session: String::new(),
             route: "stdio".into(),
@@ -70,5 +67,44 @@ impl Tape {
     pub(crate) fn server(&self, line: &[u8]) {
         self.rec
             .record(self.id, Direction::ServerToClient, line, false, None);
+    }
+}
+
+/// The header's `upstream`: never a credential, so a URL's scheme, authority and path without
+/// its query (`?api_key=…`) and a command's program without its arguments (`--token …`).
+fn upstream_name(target: &ForwardTarget) -> String {
+    match target {
+        ForwardTarget::Http { url, .. } => {
+            let url = url.to_url();
+            let end = url.find(['?', '#']).unwrap_or(url.len());
+            url.get(..end).unwrap_or_default().to_owned()
+        }
+        ForwardTarget::Stdio { command, .. } => {
+            format!("stdio:{}", command.first().map_or("", String::as_str))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A credential in a target's query or command line stays off the tape's header.
+    #[test]
+    fn the_upstream_name_holds_no_credential() {
+        let url = crate::config::parse_upstream_url("target", "http://127.0.0.1:9/mcp?api_key=s3")
+            .unwrap();
+        let http = ForwardTarget::Http {
+            url,
+            headers: Vec::new(),
+            trust: None,
+        };
+        assert_eq!(upstream_name(&http), "http://127.0.0.1:9/mcp");
+        let stdio = ForwardTarget::Stdio {
+            command: vec!["server".into(), "--token".into(), "s3".into()],
+            env: Vec::new(),
+            cwd: None,
+        };
+        assert_eq!(upstream_name(&stdio), "stdio:server");
     }
 }
