@@ -216,7 +216,8 @@ impl AnswerTap {
         if self.held.len() + piece.len() <= self.limit {
             self.held.extend_from_slice(piece);
         } else {
-            self.limit = 0; // too large to keep: not recorded
+            self.limit = 0; // too large to keep: noted as not recorded
+            self.held = Vec::new();
         }
         if last {
             self.end_json();
@@ -225,7 +226,15 @@ impl AnswerTap {
 
     /// The end of a JSON body that came in several pieces.
     pub(super) fn end_json(&mut self) {
-        if !self.held.is_empty() && self.limit > 0 {
+        if self.limit == 0 {
+            // Once: a `raw` note in its place, the line counted as dropped.
+            self.limit = usize::MAX;
+            let note = format!(
+                "shadowcat: a JSON answer of {} bytes, over max_sse_event_bytes, not recorded",
+                self.seen
+            );
+            scope::not_recorded(note.as_bytes(), self.http("application/json", None));
+        } else if !self.held.is_empty() {
             let held = std::mem::take(&mut self.held);
             answer(&held, None, self.http("application/json", None));
         }

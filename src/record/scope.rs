@@ -142,6 +142,20 @@ pub fn s2c(msg: &[u8], http: Option<Http<'_>>) {
     note(Direction::ServerToClient, msg, false, None, http);
 }
 
+/// Notes in place of a message of the current request too large to record: `note` (text, not
+/// JSON: a `raw` line), the message counted as dropped (its tape ends `failed`).
+pub fn not_recorded(note: &[u8], http: Http<'_>) {
+    CURRENT.with_borrow(|conn| {
+        if let Some(conn) = conn {
+            if let Some(tape) = conn.current.get() {
+                conn.recorder
+                    .record(tape, Direction::ServerToClient, note, false, Some(http));
+                conn.recorder.drop_line(tape);
+            }
+        }
+    });
+}
+
 /// Notes a message of the current request that a stage or an interception rule changed
 /// (`forwarded`: what went on; `Some(None)`: nothing did).
 pub fn changed(dir: Direction, msg: &[u8], forwarded: Forwarded<'_>, http: Option<Http<'_>>) {
