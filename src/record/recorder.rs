@@ -180,6 +180,36 @@ impl Recorder {
         }
     }
 
+    /// Makes the unbound `tape` (its request opened no session: refused, or an answer that
+    /// failed) its connection's tape, or moves its lines to `into`, the connection's tape
+    /// already open, freeing it without a file: one file per connection, not per request.
+    /// Returns the connection's tape.
+    pub fn to_connection(&self, tape: TapeId, into: Option<TapeId>) -> TapeId {
+        let into = into.filter(|&into| into != tape && self.with(into, |_| ()).is_some());
+        let Some(into) = into else {
+            let name = self.connection_name();
+            self.with(tape, |t| {
+                t.info.session = name;
+                t.bound = true;
+            });
+            return tape;
+        };
+        if let Some((batch, lines)) = self.take_pending(tape) {
+            let moved = self.with(into, |t| {
+                t.pending.extend_from_slice(&batch);
+                t.pending_lines += lines;
+            });
+            match moved {
+                Some(()) => self
+                    .pending_bytes
+                    .set(self.pending_bytes.get() + batch.len()),
+                None => self.dropped.set(self.dropped.get() + lines),
+            }
+        }
+        self.free(tape);
+        into
+    }
+
     /// Whether `tape` is unbound (its session not known yet).
     pub fn is_unbound(&self, tape: TapeId) -> bool {
         self.with(tape, |t| !t.bound).unwrap_or(false)

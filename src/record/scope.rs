@@ -3,7 +3,8 @@
 //! connection's future with the connection's slot current during each poll (as the audit
 //! log's scope does); the proxy names the request's tape ([`begin`]) once it knows the route
 //! and the session, and clears it when the request ends ([`end_request`]). A connection's
-//! stateless (2026-07-28) traffic goes to one tape of its own, ended with the connection.
+//! stateless (2026-07-28) traffic goes to one tape of its own, ended with the connection, and
+//! so do its requests that opened no session (a refused `initialize`).
 //!
 //! Not here: choosing the tape (the proxy's record.rs), the lines (recorder.rs). Cost: on a
 //! shard without recording nothing is wrapped and every note is one thread-local read; a
@@ -74,13 +75,22 @@ impl Drop for Conn {
     /// The connection ended (or its task was dropped): an `initialize` tape that never got its
     /// session, and the connection's stateless tape, end with it.
     fn drop(&mut self) {
-        if let Some(tape) = self.current.take() {
-            if self.recorder.is_unbound(tape) {
-                self.recorder.end(tape);
-            }
-        }
+        self.sessionless_to_connection();
         if let Some(tape) = self.stateless.take() {
             self.recorder.end(tape);
+        }
+    }
+}
+
+impl Conn {
+    /// The current request's tape, when its request opened no session, becomes (or joins) the
+    /// connection's tape: a client retrying a refused `initialize` makes one file, not many.
+    fn sessionless_to_connection(&self) {
+        if let Some(tape) = self.current.take() {
+            if self.recorder.is_unbound(tape) {
+                let into = self.recorder.to_connection(tape, self.stateless.get());
+                self.stateless.set(Some(into));
+            }
         }
     }
 }
@@ -120,15 +130,10 @@ pub fn bind_session(session: &SessionId) {
     });
 }
 
-/// Ends the current request: an `initialize` that opened no session ends its tape.
+/// Ends the current request: what an `initialize` that opened no session recorded goes to
+/// the connection's tape.
 pub fn end_request() {
-    with(|conn| {
-        if let Some(tape) = conn.current.take() {
-            if conn.recorder.is_unbound(tape) {
-                conn.recorder.end(tape);
-            }
-        }
-    });
+    with(Conn::sessionless_to_connection);
 }
 
 /// Notes a client→server message of the current request (`valid`: its bytes were parsed as

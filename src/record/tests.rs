@@ -333,3 +333,34 @@ fn open_files_are_capped() {
             .all(|t| t.1.status == Status::Complete && t.2.len() == 2));
     });
 }
+
+/// Requests of one connection that opened no session (refused `initialize`s) share one
+/// connection tape: one file, not one per request.
+#[test]
+fn sessionless_requests_share_the_connections_tape() {
+    let dir = TempDir::new("sessionless");
+    run(async {
+        let rec = Recorder::new(&config(&dir.0), 0);
+        let mut writer = Writer::default();
+        let mut conn = None;
+        for id in 0..3 {
+            let tape = rec.unbound(info());
+            let line = format!("{{\"id\":{id}}}");
+            rec.record(tape, Direction::ClientToServer, line.as_bytes(), true, None);
+            conn = Some(rec.to_connection(tape, conn));
+            writer.flush(&rec).await;
+        }
+        rec.end(conn.unwrap());
+        let done = writer.flush(&rec).await;
+        assert_eq!(done.write_errors, 0);
+        assert!(rec.ids().is_empty());
+        let [(_, header, lines)] = tapes(&dir.0).try_into().unwrap();
+        assert!(
+            header.session.starts_with("connection:"),
+            "{}",
+            header.session
+        );
+        assert_eq!(header.status, Status::Complete);
+        assert_eq!(lines.len(), 3);
+    });
+}
