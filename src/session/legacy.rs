@@ -8,7 +8,8 @@
 //! task).
 //! Single-shard data: `Cell`s and a local channel, no locks.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use glommio::channels::local_channel::{LocalReceiver, LocalSender};
@@ -36,6 +37,12 @@ pub struct LegacyOut<S> {
     /// The route's stages (the proxy's `ListingWatch`): their response side judges the
     /// messages queued here that answer the session's `tools/list` requests.
     pub(crate) stages: S,
+    /// Messages queued so far, and taken by the stream (numbering them one by one).
+    queued: Cell<u64>,
+    taken: Cell<u64>,
+    /// The messages as they arrived, by number, of those a stage changed before they were
+    /// queued (the tape records both); at most [`QUEUE_CAPACITY`].
+    originals: RefCell<VecDeque<(u64, Vec<u8>)>>,
 }
 
 impl<S> LegacyOut<S> {
@@ -50,6 +57,9 @@ impl<S> LegacyOut<S> {
             drained: Latch::default(),
             listening: Cell::new(false),
             stages,
+            queued: Cell::new(0),
+            taken: Cell::new(0),
+            originals: RefCell::default(),
         });
         (out, rx)
     }
@@ -65,6 +75,28 @@ impl<S> LegacyOut<S> {
         self.draining.set(true);
         if self.inflight.get() == 0 {
             self.drained.fire();
+        }
+    }
+
+    /// Notes a message queued (after `tx` took it), with the bytes it arrived as when a stage
+    /// changed it.
+    pub(crate) fn queued(&self, original: Option<Vec<u8>>) {
+        let n = self.queued.get() + 1;
+        self.queued.set(n);
+        if let Some(original) = original {
+            self.originals.borrow_mut().push_back((n, original));
+        }
+    }
+
+    /// Notes a message taken from the queue by the stream; the bytes it arrived as when a
+    /// stage changed it.
+    pub(crate) fn taken(&self) -> Option<Vec<u8>> {
+        let n = self.taken.get() + 1;
+        self.taken.set(n);
+        let mut originals = self.originals.borrow_mut();
+        match originals.front() {
+            Some((at, _)) if *at == n => originals.pop_front().map(|(_, bytes)| bytes),
+            _ => None,
         }
     }
 

@@ -255,3 +255,56 @@ fn a_batch_is_one_line_each_way() {
     assert_eq!(arrays[1]["dir"], "s2c");
     assert_eq!(arrays[1]["msg"].as_array().map(Vec::len), Some(2));
 }
+
+#[test]
+fn a_legacy_listing_a_stage_changed_is_on_tape_both_ways() {
+    // A legacy HTTP+SSE session on a route hiding `add`: the tape holds the listing as the
+    // upstream sent it (`msg`, with `add`) and as the client got it (`forwarded`, without).
+    let tapes = Tapes::new("legacy-changed");
+    let proxy = Proxy::start(
+        Setup::one(Upstream::Http)
+            .with_route("deny_tools = [\"add*\"]")
+            .with_admin(tapes.table()),
+    );
+    let mut stream_conn = proxy.conn();
+    let (mut events, endpoint) = crate::legacy::open_stream(&mut stream_conn);
+    let mut conn = proxy.conn();
+    crate::legacy::handshake(&mut events, &mut conn, &endpoint);
+    crate::legacy::post_accepted(
+        &mut conn,
+        &endpoint,
+        &mcp::request(json!(1), "tools/list", json!({})),
+    );
+    let listing = crate::legacy::next_message(&mut events, "the listing");
+    let names = |v: &Value| -> Vec<String> {
+        v["result"]["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not a listing: {v}"))
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(!names(&listing).contains(&"add".to_owned()));
+    drop(events);
+    drop(stream_conn);
+    drop(conn);
+    await_closed(&proxy, 1);
+    let recorded = tapes.read();
+    proxy.stop();
+    let [(header, lines, _)] = recorded.as_slice() else {
+        panic!("one tape expected: {recorded:#?}")
+    };
+    assert_eq!(header["transport"], "legacy_sse", "{header}");
+    let answers: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["dir"] == "s2c" && l["msg"]["id"] == json!(1))
+        .collect();
+    let [answer] = answers.as_slice() else {
+        panic!("one listing expected: {lines:#?}")
+    };
+    assert!(
+        names(&answer["msg"]).contains(&"add".to_owned()),
+        "{answer}"
+    );
+    assert_eq!(names(&answer["forwarded"]), names(&listing), "{answer}");
+}

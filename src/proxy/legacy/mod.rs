@@ -154,12 +154,15 @@ fn deliver(state: &ShardState, sid: &SessionId, message: Vec<u8>) -> bool {
     if out.ended.is_fired() {
         return false;
     }
-    let message = match out.stages.judge(&message) {
-        Some(changed) => changed,
-        None => message,
+    let (message, original) = match out.stages.judge(&message) {
+        Some(changed) => (changed, Some(message)),
+        None => (message, None),
     };
     match out.tx.try_send(message) {
-        Ok(()) => true,
+        Ok(()) => {
+            out.queued(original);
+            true
+        }
         Err(_) => {
             tracing::warn!(
                 session = %sid.as_str(),

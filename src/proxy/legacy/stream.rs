@@ -131,7 +131,19 @@ async fn serve(
         let wake = next_wake(state, client, out, rx, deadline).await;
         match wake {
             Wake::Message(Some(message)) => {
-                crate::proxy::record::answer(&message, None, crate::proxy::record::LEGACY_EVENT);
+                // The tape: the message as it arrived, and what was sent when a stage changed it.
+                match out.taken() {
+                    Some(original) => crate::proxy::record::answer(
+                        &original,
+                        Some(&message),
+                        crate::proxy::record::LEGACY_EVENT,
+                    ),
+                    None => crate::proxy::record::answer(
+                        &message,
+                        None,
+                        crate::proxy::record::LEGACY_EVENT,
+                    ),
+                }
                 push_event(&mut scratch, chunked, "message", &message);
                 // A client that stopped reading blocks this write; its overflowing queue ends
                 // the session, which must not wait for the write timeout.
