@@ -63,6 +63,27 @@ fn read_tape(path: &Path) -> (Value, Vec<Value>, Vec<String>) {
     (header, lines, raw)
 }
 
+/// A recording proxy (one shard, HTTP upstream) whose route has `route` lines, and its tapes.
+fn recording_route(tag: &str, route: &'static str) -> (Tapes, Proxy) {
+    let tapes = Tapes::new(tag);
+    let proxy = Proxy::start(
+        Setup::one(Upstream::Http)
+            .with_route(route)
+            .with_admin(tapes.table()),
+    );
+    (tapes, proxy)
+}
+
+/// Stops `proxy` once a tape was closed; that tape, the only one: (header, message lines).
+fn the_one_tape(proxy: Proxy, tapes: &Tapes) -> (Value, Vec<Value>) {
+    await_closed(&proxy, 1);
+    let mut recorded = tapes.read();
+    proxy.stop();
+    assert_eq!(recorded.len(), 1, "one tape expected: {recorded:#?}");
+    let (header, lines, _) = recorded.remove(0);
+    (header, lines)
+}
+
 /// Waits until `n` tapes were closed (each scrape a round trip to every shard).
 fn await_closed(proxy: &Proxy, n: usize) {
     proxy.await_metric(
@@ -146,12 +167,7 @@ fn a_stdio_session_is_on_tape() {
 
 #[test]
 fn a_route_that_does_not_record_leaves_no_tape() {
-    let tapes = Tapes::new("off");
-    let proxy = Proxy::start(
-        Setup::one(Upstream::Http)
-            .with_route("record = false\n")
-            .with_admin(tapes.table()),
-    );
+    let (tapes, proxy) = recording_route("off", "record = false\n");
     let mut conn = proxy.conn();
     let session = open_session(&mut conn);
     let answer = session.post(&mut conn, &mcp::echo(json!(1), "unrecorded"));
@@ -188,12 +204,7 @@ fn stateless_requests_are_on_their_connections_tape() {
         assert_eq!(answer.head.status, 200, "{}", answer.describe());
     }
     drop(conn);
-    await_closed(&proxy, 1);
-    let recorded = tapes.read();
-    proxy.stop();
-    let [(header, lines, _)] = recorded.as_slice() else {
-        panic!("one tape expected: {recorded:#?}")
-    };
+    let (header, lines) = the_one_tape(proxy, &tapes);
     assert_eq!(header["transport"], "modern", "{header}");
     assert!(header["session"]
         .as_str()
@@ -260,12 +271,7 @@ fn a_batch_is_one_line_each_way() {
 fn a_legacy_listing_a_stage_changed_is_on_tape_both_ways() {
     // A legacy HTTP+SSE session on a route hiding `add`: the tape holds the listing as the
     // upstream sent it (`msg`, with `add`) and as the client got it (`forwarded`, without).
-    let tapes = Tapes::new("legacy-changed");
-    let proxy = Proxy::start(
-        Setup::one(Upstream::Http)
-            .with_route("deny_tools = [\"add*\"]")
-            .with_admin(tapes.table()),
-    );
+    let (tapes, proxy) = recording_route("legacy-changed", "deny_tools = [\"add*\"]");
     let mut stream_conn = proxy.conn();
     let (mut events, endpoint) = crate::legacy::open_stream(&mut stream_conn);
     let mut conn = proxy.conn();
@@ -276,24 +282,12 @@ fn a_legacy_listing_a_stage_changed_is_on_tape_both_ways() {
         &mcp::request(json!(1), "tools/list", json!({})),
     );
     let listing = crate::legacy::next_message(&mut events, "the listing");
-    let names = |v: &Value| -> Vec<String> {
-        v["result"]["tools"]
-            .as_array()
-            .unwrap_or_else(|| panic!("not a listing: {v}"))
-            .iter()
-            .filter_map(|t| t["name"].as_str().map(str::to_owned))
-            .collect()
-    };
+    let names = crate::tool_filter::names;
     assert!(!names(&listing).contains(&"add".to_owned()));
     drop(events);
     drop(stream_conn);
     drop(conn);
-    await_closed(&proxy, 1);
-    let recorded = tapes.read();
-    proxy.stop();
-    let [(header, lines, _)] = recorded.as_slice() else {
-        panic!("one tape expected: {recorded:#?}")
-    };
+    let (header, lines) = the_one_tape(proxy, &tapes);
     assert_eq!(header["transport"], "legacy_sse", "{header}");
     let answers: Vec<&Value> = lines
         .iter()

@@ -17,7 +17,7 @@ use crate::mcp;
 const DENY_ADD: &str = "deny_tools = [\"add*\"]";
 
 /// Tool names of a `tools/list` answer message.
-fn names(message: &Value) -> Vec<String> {
+pub(crate) fn names(message: &Value) -> Vec<String> {
     message["result"]["tools"]
         .as_array()
         .unwrap_or_else(|| panic!("not a listing: {message}"))
