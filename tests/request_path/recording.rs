@@ -302,3 +302,35 @@ fn a_legacy_listing_a_stage_changed_is_on_tape_both_ways() {
     );
     assert_eq!(names(&answer["forwarded"]), names(&listing), "{answer}");
 }
+
+#[test]
+fn a_json_answer_too_large_to_hold_is_noted_not_lost() {
+    // A JSON answer in many pieces, larger than max_sse_event_bytes: not held for the tape, a
+    // `raw` note stands in its place, counted as dropped, and the tape ends `failed`.
+    let (tapes, proxy) = recording_route("large", "\n[limits]\nmax_sse_event_bytes = \"1KiB\"");
+    let mut conn = proxy.conn();
+    let session = open_session(&mut conn);
+    let text = "x".repeat(256 * 1024);
+    let answer = session.post(&mut conn, &mcp::echo(json!(9), &text));
+    assert_eq!(answer.head.status, 200, "{}", answer.describe());
+    assert_eq!(mcp::result_text(&answer.messages()[0]), text);
+    let deleted = conn.request("DELETE", mcp::PATH, &session.get_headers(), b"");
+    assert!(deleted.head.status < 300, "{}", deleted.describe());
+    proxy.await_metric(
+        "shadowcat_tape_lines_dropped_total",
+        |dropped| dropped >= 1.0,
+        "the answer counted as dropped",
+    );
+    let (header, lines) = the_one_tape(proxy, &tapes);
+    assert_eq!(header["status"], "failed", "{header}");
+    let note = lines
+        .iter()
+        .find(|l| {
+            l["dir"] == "s2c"
+                && l["raw"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("not recorded"))
+        })
+        .unwrap_or_else(|| panic!("no note: {lines:#?}"));
+    assert_eq!(note["http"]["status"], 200, "{note}");
+}
