@@ -364,3 +364,21 @@ fn sessionless_requests_share_the_connections_tape() {
         assert_eq!(lines.len(), 3);
     });
 }
+
+/// The proxy's `SIGXFSZ` change (so a file size limit fails a tape's write instead of killing
+/// the process) is not inherited by the children it starts: `exec` resets a caught signal.
+#[test]
+fn children_keep_the_default_file_size_signal() {
+    super::writer::ignore_file_size_signal();
+    let out = std::process::Command::new("sh")
+        .args(["-c", "grep -E '^Sig(Ign|Cgt):' /proc/self/status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let xfsz = 1u64 << (libc::SIGXFSZ - 1);
+    for line in text.lines() {
+        let mask = u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap();
+        assert_eq!(mask & xfsz, 0, "{line}");
+    }
+    assert_eq!(text.lines().count(), 2, "{text}");
+}
