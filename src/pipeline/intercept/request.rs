@@ -55,6 +55,12 @@ pub fn judge_request<'r>(
     if facts.is_batch() {
         return judge_batch(rules, base, facts, body);
     }
+    if matches!(facts.kind(), Some(Kind::Response | Kind::ErrorResponse)) {
+        // The client's answer to a server request (sampling, elicitation, roots): it is not a
+        // request, and an answer sent back in its place would settle the client's own request
+        // of that id while the server waits forever.
+        return FORWARD;
+    }
     let seen = Seen {
         way: Direction::Request,
         method: name_of(facts.method, facts.unknown_method.as_deref()),
@@ -158,8 +164,18 @@ fn judge_batch<'r>(
     }
 }
 
-/// Every request of the batch answered with the rule's error.
+/// Every request of the batch answered with the rule's error (nothing of the batch goes on;
+/// a client answer to a server request inside it is dropped with it: 2025-03-26 batches
+/// mixing the two are not split).
 fn block_batch(facts: &Facts, code: i32, message: &str) -> RequestStep<'static> {
+    match block_answers(facts, code, message) {
+        Some(answer) => RequestStep::Answer(answer),
+        None => RequestStep::Drop,
+    }
+}
+
+/// The batch of errors answering every request of a blocked batch (`None`: it holds none).
+fn block_answers(facts: &Facts, code: i32, message: &str) -> Option<Vec<u8>> {
     let ids: Vec<&JsonRpcId> = facts
         .elements
         .iter()
@@ -167,7 +183,7 @@ fn block_batch(facts: &Facts, code: i32, message: &str) -> RequestStep<'static> 
         .filter_map(|e| e.id.as_ref())
         .collect();
     if ids.is_empty() {
-        return RequestStep::Drop;
+        return None;
     }
     let mut out = vec![b'['];
     for (n, id) in ids.into_iter().enumerate() {
@@ -177,7 +193,7 @@ fn block_batch(facts: &Facts, code: i32, message: &str) -> RequestStep<'static> 
         out.extend_from_slice(&error_answer(Some(id), code, message));
     }
     out.push(b']');
-    RequestStep::Answer(out)
+    Some(out)
 }
 
 /// A method's wire name.

@@ -312,3 +312,33 @@ fn no_response_rule_means_no_scope() {
     let raw: Vec<RawRule> = Vec::new();
     assert!(InterceptRules::compile(&raw).unwrap().is_empty());
 }
+
+/// The client's answer to a server request (its `method` is `None`) is never judged as a
+/// request: a catch-all `block` or `mock` would answer it with the id of the client's own
+/// pending request while the server never gets its answer.
+#[test]
+fn client_answers_always_go_on() {
+    for rules in [
+        "[[rules]]\naction = \"block\"",
+        "[[rules]]\nmethod = \"*\"\naction = \"block\"",
+        "[[rules]]\naction = \"mock\"\nresult = {}",
+        "[[rules]]\nmethod = \"*\"\naction = \"pause\"",
+    ] {
+        let rules = compile(rules);
+        for body in [
+            r#"{"jsonrpc":"2.0","id":0,"result":{"role":"assistant","content":{"type":"text","text":"hi"}}}"#,
+            r#"{"jsonrpc":"2.0","id":"s-1","error":{"code":-1,"message":"user declined"}}"#,
+        ] {
+            assert!(
+                matches!(
+                    judge(&rules, body),
+                    RequestStep::Forward {
+                        body: None,
+                        delay: None
+                    }
+                ),
+                "{body}"
+            );
+        }
+    }
+}
