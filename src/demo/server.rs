@@ -80,7 +80,11 @@ impl DemoService {
             allowed_hosts,
             backend: Backend::Demo(DemoMcp::new(DemoOptions { sse, secret })),
             path: path.to_owned(),
-            limits: Limits::default(),
+            // Bodies past the proxy's default 4 MiB: tests raise the proxy's limit to send them.
+            limits: Limits {
+                max_body_bytes: 16 << 20,
+                ..Limits::default()
+            },
             shutdown: Latch::default(),
             inflight: Gate::new(),
             deleted: RefCell::new(HashSet::new()),

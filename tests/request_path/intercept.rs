@@ -161,3 +161,21 @@ fn batches_are_modified_per_element_and_blocked_whole() {
         "{body}"
     );
 }
+
+/// A response rule that can select only `add`'s answers: every other answer takes the
+/// pass-through relay, so an echo answer larger than `max_sse_event_bytes` (4 MiB) comes through
+/// whole (the buffering relay refused it with 502 for every request while any response rule
+/// was configured).
+#[test]
+fn an_answer_no_response_rule_can_select_is_not_buffered() {
+    const NARROW: &str = "\n[limits]\nmax_body_bytes = \"8MiB\"\n\n\
+        [[intercept.rules]]\ndirection = \"response\"\ntool = \"add\"\naction = \"modify\"\npatch = { isError = false }\n";
+    let proxy = Proxy::start(Setup::one(Upstream::Http).with_admin(NARROW));
+    let mut conn = proxy.conn();
+    let session = mcp::open_session(&mut conn);
+    let big = "x".repeat(5 << 20);
+    let echo = session.post(&mut conn, &mcp::echo(json!(1), &big));
+    assert_eq!(echo.head.status, 200, "{}", echo.head.status);
+    let answer = echo.messages().pop().expect("an echo answer");
+    assert_eq!(mcp::result_text(&answer).len(), big.len());
+}

@@ -16,11 +16,11 @@ use std::rc::Rc;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::config::intercept::{Action, Direction, InterceptRules};
-use crate::mcp::JsonRpcId;
+use crate::config::intercept::{glob_opt, Action, Direction, InterceptRules, Rule};
+use crate::mcp::{JsonRpcId, Method};
 
 use super::patch::{error_answer, patched, result_answer, to_bytes};
-use super::{first, Parsed, Seen};
+use super::{first, session_matches, Parsed, Seen};
 
 /// The rules judging the messages that answer one request (or flow on one session's stream).
 #[derive(Debug)]
@@ -45,8 +45,13 @@ struct Head<'a> {
 impl AnswerScope {
     /// The scope of the answers to the request `seen` describes; `None` when no rule looks at
     /// server-to-client messages (the response side then costs nothing).
+    /// Also `None` when no response rule can select any message coming back for this request
+    /// (its route, principal or session glob excludes it, or its method and tool globs can
+    /// match neither the answer nor a message the server sends on the answer's stream): the
+    /// answer then takes the pass-through relay, unbuffered.
     pub fn new(rules: &Rc<InterceptRules>, seen: &Seen<'_>) -> Option<Rc<AnswerScope>> {
-        rules.responses.then(|| {
+        let wanted = rules.responses && rules.rules.iter().any(|rule| may_select(rule, seen));
+        wanted.then(|| {
             Rc::new(AnswerScope {
                 rules: rules.clone(),
                 method: seen.method.map(Into::into),
@@ -89,4 +94,47 @@ impl AnswerScope {
             _ => None,
         }
     }
+}
+
+/// Whether `rule` may select a message coming back for the request `seen` describes: the
+/// answer (judged with the request's method and tool), or a message the server sends on the
+/// answer's stream (its own method, no tool). Conditions (`when`) are not looked at.
+fn may_select(rule: &Rule, seen: &Seen<'_>) -> bool {
+    let ours = rule.direction.covers(Direction::Response)
+        && glob_opt(rule.principal.as_deref(), Some(seen.principal))
+        && glob_opt(rule.route.as_deref(), Some(seen.route))
+        && rule
+            .session
+            .as_deref()
+            .is_none_or(|glob| session_matches(glob, seen.session));
+    if !ours {
+        return false;
+    }
+    let answer =
+        glob_opt(rule.method.as_deref(), seen.method) && glob_opt(rule.tool.as_deref(), seen.tool);
+    let stream =
+        glob_opt(rule.tool.as_deref(), None) && rule.method.as_deref().is_none_or(server_may_send);
+    answer || stream
+}
+
+/// Whether a method glob may match a message a server sends: a server-to-client MCP method
+/// (requests, notifications, tasks), or a name MCP does not know (a custom method).
+fn server_may_send(glob: &str) -> bool {
+    let sent_by_servers = |name: &&&str| {
+        matches!(
+            **name,
+            "ping" | "sampling/createMessage" | "elicitation/create" | "roots/list"
+        ) || name.starts_with("notifications/")
+            || name.starts_with("tasks/")
+    };
+    let known = || {
+        Method::ALL[..Method::ALL.len() - 1]
+            .iter()
+            .any(|name| glob_opt(Some(glob), Some(name)))
+    };
+    Method::ALL
+        .iter()
+        .filter(sent_by_servers)
+        .any(|name| glob_opt(Some(glob), Some(name)))
+        || !known()
 }

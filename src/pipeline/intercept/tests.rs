@@ -342,3 +342,50 @@ fn client_answers_always_go_on() {
         }
     }
 }
+
+/// A response rule builds an answer scope (and so the buffering relay) only for the requests
+/// whose answers or stream messages it may select.
+#[test]
+fn answer_scope_only_where_a_response_rule_may_select() {
+    let scope = |toml: &str, method: &str, tool: Option<&str>| {
+        let rules = Rc::new(compile(toml));
+        let seen = Seen {
+            way: Direction::Response,
+            method: Some(method),
+            tool,
+            ..base()
+        };
+        AnswerScope::new(&rules, &seen).is_some()
+    };
+    let echo =
+        "[[rules]]\ndirection = \"response\"\ntool = \"echo\"\naction = \"modify\"\npatch = {}";
+    assert!(scope(echo, "tools/call", Some("echo")));
+    assert!(!scope(echo, "tools/call", Some("big")));
+    assert!(!scope(echo, "resources/read", None));
+    let list = "[[rules]]\ndirection = \"response\"\nmethod = \"tools/*\"\naction = \"modify\"\npatch = {}";
+    assert!(scope(list, "tools/list", None));
+    assert!(!scope(list, "resources/read", None));
+    // Server messages on the stream: progress, server requests, custom methods, any method.
+    for method in [
+        "notifications/*",
+        "sampling/createMessage",
+        "x-vendor/ping",
+        "*",
+    ] {
+        let toml = format!(
+            "[[rules]]\ndirection = \"response\"\nmethod = \"{method}\"\naction = \"modify\"\npatch = {{}}"
+        );
+        assert!(scope(&toml, "resources/read", None), "{method}");
+    }
+    // Route, principal and session globs exclude.
+    for narrow in [
+        "route = \"/other\"",
+        "principal = \"bob\"",
+        "session = \"zzz*\"",
+    ] {
+        let toml = format!(
+            "[[rules]]\ndirection = \"response\"\n{narrow}\naction = \"modify\"\npatch = {{}}"
+        );
+        assert!(!scope(&toml, "tools/call", Some("echo")), "{narrow}");
+    }
+}
