@@ -27,8 +27,17 @@ pub const DEFAULT_PAUSE_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_HOLD: Duration = Duration::from_secs(24 * 3600);
 /// Most rules in one set (a bound keeps matching and the admin API's bodies small).
 pub const MAX_RULES: usize = 1024;
+/// Most `when` conditions in one rule.
+pub const MAX_CONDITIONS: usize = 16;
+/// Most `regex` conditions in one set: each shard compiles every one, on its own thread.
+pub const MAX_REGEXES: usize = 64;
 /// Longest regex source accepted.
 const MAX_REGEX_BYTES: usize = 1024;
+/// Largest compiled program of one regex (the `regex` crate's `size_limit`): bounds the time
+/// and memory one pattern takes to compile (`\w{200}`, Unicode classes repeated, is ~12 MB).
+pub const MAX_REGEX_PROGRAM: usize = 256 << 10;
+/// Largest lazy-DFA cache of one regex, per shard (`dfa_size_limit`).
+const MAX_REGEX_CACHE: usize = 256 << 10;
 
 /// Which messages a rule looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +184,16 @@ impl InterceptRules {
         if raw.len() > MAX_RULES {
             return Err(format!("at most {MAX_RULES} rules, got {}", raw.len()));
         }
+        let regexes = raw
+            .iter()
+            .flat_map(|rule| &rule.when)
+            .filter(|c| c.regex.is_some())
+            .count();
+        if regexes > MAX_REGEXES {
+            return Err(format!(
+                "at most {MAX_REGEXES} regex conditions in a rule set, got {regexes}"
+            ));
+        }
         let rules = raw
             .iter()
             .enumerate()
@@ -216,6 +235,13 @@ fn compile_rule(index: usize, raw: &RawRule) -> Result<Rule, String> {
             ))
         }
     };
+    if raw.when.len() > MAX_CONDITIONS {
+        return Err(format!(
+            "{}: at most {MAX_CONDITIONS} conditions, got {}",
+            at("when"),
+            raw.when.len()
+        ));
+    }
     let when = raw
         .when
         .iter()
@@ -252,7 +278,19 @@ fn compile_condition(at: &str, raw: &RawCondition) -> Result<Condition, String> 
             if source.len() > MAX_REGEX_BYTES {
                 return Err(format!("{at}.regex: longer than {MAX_REGEX_BYTES} bytes"));
             }
-            Test::Regex(regex::Regex::new(source).map_err(|e| format!("{at}.regex: {e}"))?)
+            let compiled = regex::RegexBuilder::new(source)
+                .size_limit(MAX_REGEX_PROGRAM)
+                .dfa_size_limit(MAX_REGEX_CACHE)
+                .build()
+                .map_err(|e| match e {
+                    regex::Error::CompiledTooBig(_) => format!(
+                        "{at}.regex: compiles to more than {} KiB (a repeated Unicode class such \
+                         as \\w{{200}} is large: repeat less, or use ASCII classes: (?-u:\\w))",
+                        MAX_REGEX_PROGRAM >> 10
+                    ),
+                    e => format!("{at}.regex: {e}"),
+                })?;
+            Test::Regex(compiled)
         }
         (None, None, Some(wanted)) => Test::Exists(wanted),
         _ => {

@@ -153,3 +153,36 @@ fn a_config_file_holds_rules_and_prints_them_back() {
         .to_string();
     assert!(why.contains("rules[0].result"), "{why}");
 }
+
+/// A regex whose compiled program is large (a Unicode class repeated: ~84 ms and ~12 MB each,
+/// compiled on every shard) is refused with the reason; so are too many conditions or regexes.
+#[test]
+fn costly_regexes_and_condition_lists_are_refused() {
+    for pattern in [r"\\w{200}", r"\\w{100}\\d{100}", r"(\\pL|\\pN){300}"] {
+        let toml = format!("[[rules]]\nwhen = [{{ pointer = \"/a\", regex = \"{pattern}\" }}]\naction = \"continue\"");
+        let why = rules(&toml).unwrap_err();
+        assert!(
+            why.contains("rules[0].when[0].regex: compiles to more than 256 KiB"),
+            "{why}"
+        );
+    }
+    let ascii = "[[rules]]\nwhen = [{ pointer = \"/a\", regex = \"(?-u:\\\\w){200}\" }]\naction = \"continue\"";
+    rules(ascii).unwrap();
+    let many = (0..17)
+        .map(|i| format!("{{ pointer = \"/a{i}\", exists = true }}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let why = rules(&format!(
+        "[[rules]]\nwhen = [{many}]\naction = \"continue\""
+    ))
+    .unwrap_err();
+    assert!(
+        why.contains("rules[0].when: at most 16 conditions"),
+        "{why}"
+    );
+    let regexes = (0..65)
+        .map(|i| format!("[[rules]]\nwhen = [{{ pointer = \"/a\", regex = \"^{i}\" }}]\naction = \"continue\"\n"))
+        .collect::<String>();
+    let why = rules(&regexes).unwrap_err();
+    assert!(why.contains("at most 64 regex conditions"), "{why}");
+}
