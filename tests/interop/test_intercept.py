@@ -309,6 +309,25 @@ def test_paused_call_decided_from_the_cli(shadowcat_bin: Path, proxy: harness.En
     assert result["again"].returncode == 1 and "no paused message" in result["again"].stderr, result["again"]
 
 
+def test_legacy_sse_paused_call_holds_only_itself(proxy: harness.Endpoint) -> None:
+    """The legacy `sse_client` posts one message at a time: a paused call's POST is answered 202 at
+    once (the hold runs after it), so another call of the same session completes while it is held."""
+    set_rules(proxy, PAUSE_RULES)
+
+    async def scenario() -> tuple[str, str]:
+        async with Client(proxy, legacy=True) as session:
+            held = asyncio.create_task(session.call_tool("echo", {"message": "hold this"}))
+            paused = await wait_paused(proxy)
+            same = text_of(await session.call_tool("echo", {"message": "same session"}))
+            status, answer = await asyncio.to_thread(admin_call, proxy, "POST",
+                                                     f"paused/{paused[0]['id']}/resume")
+            assert status == 200, answer
+            return same, text_of(await held)
+
+    same, held = run(scenario())
+    assert (same, held) == ("same session", "hold this")
+
+
 def test_pause_times_out_to_its_default(proxy: harness.Endpoint) -> None:
     set_rules(proxy, [{"tool": "echo", "action": "pause", "timeout": "1s", "default": "block",
                        "code": -32044, "message": "nobody decided"}])

@@ -12,4 +12,7 @@ mod request;
 
 pub use crate::proxy::state::intercept::{Decision, InterceptMsg, InterceptShard, Op, Reply};
 pub use mesh::{all_shards, ask, on_mesh};
-pub use request::{answer_scope, defers_note, intercept_request, note_decided, Intercepted, Scope};
+pub use request::{
+    answer_scope, begin, defers_note, intercept_request, note_decided, Begun, Hold, Intercepted,
+    Scope,
+};

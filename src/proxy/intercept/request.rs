@@ -10,12 +10,13 @@
 //! Hot path: no rule looking at requests: one `Option` test.
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use serde_json::Value;
 use shards::timeout::within;
 
 use crate::config::intercept::{
-    Action, Direction, Rule, DEFAULT_BLOCK_CODE, DEFAULT_BLOCK_MESSAGE,
+    Action, Direction, InterceptRules, Rule, DEFAULT_BLOCK_CODE, DEFAULT_BLOCK_MESSAGE,
 };
 use crate::config::RouteId;
 use crate::mcp::{Kind, Method};
@@ -57,6 +58,34 @@ pub enum Intercepted {
     Drop,
 }
 
+/// A message a rule holds (`delay`, `pause`): what finishing it takes, under the rule set it
+/// was judged by.
+#[derive(Debug)]
+pub struct Hold {
+    rules: Rc<InterceptRules>,
+    what: HoldKind,
+}
+
+#[derive(Debug)]
+enum HoldKind {
+    /// Forward (`body`: changed) after `delay`.
+    Delay {
+        body: Option<Vec<u8>>,
+        delay: Duration,
+    },
+    /// The pause rule at this index of the set.
+    Pause(usize),
+}
+
+/// What the rules decided at once.
+#[derive(Debug)]
+pub enum Begun {
+    /// Decided without waiting.
+    Decided(Intercepted),
+    /// A rule holds it: [`Hold::finish`] waits and decides.
+    Held(Hold),
+}
+
 /// The request side for the message in `body` (inspected into `facts`).
 ///
 /// # Errors
@@ -68,8 +97,27 @@ pub async fn intercept_request(
     facts: &mut Facts,
     body: &mut Vec<u8>,
 ) -> Result<Intercepted, ProxyError> {
+    match begin(state, scope, facts, body)? {
+        Begun::Decided(done) => Ok(done),
+        // Boxed: a rare path's large future must not size every POST's (issue 13).
+        Begun::Held(hold) => Box::pin(hold.finish(state, scope, facts, body)).await,
+    }
+}
+
+/// Judges the message in `body` (inspected into `facts`) under the rule set in force (read
+/// once: the message is judged and finished under one set); what waits is left to the
+/// returned [`Hold`].
+///
+/// # Errors
+/// As [`intercept_request`].
+pub fn begin(
+    state: &ShardState,
+    scope: Scope<'_>,
+    facts: &mut Facts,
+    body: &mut Vec<u8>,
+) -> Result<Begun, ProxyError> {
     let Some(rules) = state.intercept.rules().filter(|r| r.requests) else {
-        return Ok(Intercepted::Forward { original: None });
+        return Ok(Begun::Decided(Intercepted::Forward { original: None }));
     };
     let route = &state.config.route(scope.route).path;
     let base = Seen {
@@ -80,26 +128,75 @@ pub async fn intercept_request(
         session: scope.session.map(SessionId::as_str),
         route,
     };
-    let step = match judge_request(&rules, base, facts, body) {
+    let what = match judge_request(&rules, base, facts, body) {
         RequestStep::Pause(rule) => {
-            state.metrics.incr(Counter::InterceptPaused);
-            // Boxed: a rare path's large future must not size every POST's (issue 13).
-            Box::pin(paused(state, rule, scope, facts, body)).await
+            let at = rules.rules.iter().position(|r| std::ptr::eq(r, rule));
+            HoldKind::Pause(at.unwrap_or(usize::MAX))
         }
-        step => step,
+        RequestStep::Forward {
+            body: new,
+            delay: Some(delay),
+        } => HoldKind::Delay { body: new, delay },
+        step => return decided(state, step, facts, body).map(Begun::Decided),
     };
-    match step {
-        RequestStep::Forward { body: new, delay } => {
-            if let Some(delay) = delay {
+    Ok(Begun::Held(Hold { rules, what }))
+}
+
+impl Hold {
+    /// Waits (the delay, or the pause until an operator, its timeout or shutdown decides),
+    /// then what the decision makes of the message.
+    ///
+    /// # Errors
+    /// As [`intercept_request`].
+    pub async fn finish(
+        self,
+        state: &ShardState,
+        scope: Scope<'_>,
+        facts: &mut Facts,
+        body: &mut Vec<u8>,
+    ) -> Result<Intercepted, ProxyError> {
+        let step = match self.what {
+            HoldKind::Delay { body: new, delay } => {
                 state.metrics.incr(Counter::InterceptDelayed);
-                glommio::timer::sleep(delay).await;
+                // Shutdown ends a delay early: the drain does not wait for it.
+                futures_lite::future::or(glommio::timer::sleep(delay), async {
+                    state.shutdown.wait().await;
+                })
+                .await;
+                RequestStep::Forward {
+                    body: new,
+                    delay: None,
+                }
             }
+            HoldKind::Pause(at) => match self.rules.rules.get(at) {
+                Some(rule) => {
+                    state.metrics.incr(Counter::InterceptPaused);
+                    paused(state, rule, scope, facts, body).await
+                }
+                None => FORWARD,
+            },
+        };
+        decided(state, step, facts, body)
+    }
+}
+
+/// What a step that does not wait makes of the message.
+fn decided(
+    state: &ShardState,
+    step: RequestStep<'_>,
+    facts: &mut Facts,
+    body: &mut Vec<u8>,
+) -> Result<Intercepted, ProxyError> {
+    match step {
+        RequestStep::Forward { body: new, .. } => {
             let original = match new {
                 Some(new) => {
                     state.metrics.incr(Counter::InterceptModified);
-                    let original = std::mem::replace(body, new);
-                    *facts = crate::pipeline::facts(state.inspector.borrow_mut().inspect(body)?);
-                    Some(original)
+                    // Inspected before it replaces the body: a refused change leaves the
+                    // message as the client sent it (and recorded so).
+                    let inspected = state.inspector.borrow_mut().inspect(&new)?;
+                    *facts = crate::pipeline::facts(inspected);
+                    Some(std::mem::replace(body, new))
                 }
                 None => None,
             };

@@ -10,6 +10,7 @@
 //! Not here: the Streamable HTTP endpoint (post.rs, bodyless.rs), shard handoff (server.rs
 //! calls [`messages_session`]).
 
+mod held;
 mod http;
 mod modern;
 mod post;

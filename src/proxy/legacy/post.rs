@@ -26,11 +26,11 @@ use super::super::headers::{legacy_upstream_request, local_response};
 use super::super::l2m::post::Hello;
 use super::super::respond::error_message;
 use super::super::state::{ShardState, Slot};
-use super::{deliver, http, live, modern, session_param, stdio, LegacyOut, Work};
+use super::{deliver, held, http, live, modern, session_param, stdio, LegacyOut, Work};
 use crate::config::{RouteId, UpstreamId, UpstreamUrl};
 use crate::mcp::ProtocolVersion;
 use crate::pipeline::{facts, Principal, RequestCtx, RouteStages};
-use crate::proxy::intercept::{defers_note, intercept_request, note_decided, Intercepted, Scope};
+use crate::proxy::intercept::{begin, defers_note, note_decided, Begun, Hold, Intercepted, Scope};
 use crate::upstream::runtime::UpstreamRuntime;
 
 /// Handles one legacy POST; returns whether the connection stays open.
@@ -83,54 +83,89 @@ pub(super) async fn post(
         started,
     );
     let method = ctx.facts.method;
-    if !admit_message(state, &mut ctx, (&mut body, deferred), &sid).await? {
+    let session = (upstream_session, version);
+    match admit_message(state, &mut ctx, (&mut body, deferred), &sid)? {
         // Dropped, or answered on the stream: accepted, nothing goes upstream.
-        return accepted(state, client, head, method, started).await;
+        Admitted::Stop => return accepted(state, client, head, method, started).await,
+        // Held by a rule: accepted at once (a paused message holds only itself; the SDK posts
+        // one message at a time), the hold and the rest run in a task of their own.
+        Admitted::Held(hold) => {
+            let message = held::Held {
+                ctx,
+                body,
+                deferred,
+                sid,
+                head: head.clone(),
+                session,
+            };
+            held::spawn(state, hold, message);
+            return accepted(state, client, head, method, started).await;
+        }
+        Admitted::Go => {}
     }
-    let slot = admit_upstream(state, &ctx).await?;
-    // Its answer, if it is a `tools/list`, is judged when it reaches the stream (`deliver`);
-    // noted before it goes out, as an answer may be delivered before `send` returns.
-    let listing = out.stages.expect(method, ctx.facts.request_id());
-    let sent = send(
-        state,
-        ctx,
-        (sid, &out, slot),
-        head,
-        body,
-        (upstream_session, version),
-    );
-    if let (Err(_), Some(id)) = (&sent, &listing) {
-        out.stages.forget(id);
-    }
-    sent?;
+    forward(state, ctx, (sid, &out), head, body, session).await?;
     accepted(state, client, head, method, started).await
 }
 
-/// The request side of the route's stages, then interception: `Ok(false)` when the message
-/// goes no further (a dropped notification, or a request answered on the stream, like every
-/// answer here).
+/// Sends an admitted message upstream: the rate limit, the upstream's slot and token, then
+/// the exchange, whose answers go on the stream.
+///
+/// # Errors
+/// A refusal (the caller answers it on the POST, or on the stream after a hold).
+pub(super) async fn forward(
+    state: &Rc<ShardState>,
+    ctx: RequestCtx,
+    (sid, out): (SessionId, &Rc<LegacyOut>),
+    head: &RequestHead,
+    body: Vec<u8>,
+    session: (Option<Box<str>>, Option<ProtocolVersion>),
+) -> Result<(), ProxyError> {
+    let slot = admit_upstream(state, &ctx).await?;
+    // Its answer, if it is a `tools/list`, is judged when it reaches the stream (`deliver`);
+    // noted before it goes out, as an answer may be delivered before `send` returns.
+    let listing = out.stages.expect(ctx.facts.method, ctx.facts.request_id());
+    let sent = send(state, ctx, (sid, out, slot), head, body, session);
+    if let (Err(_), Some(id)) = (&sent, &listing) {
+        out.stages.forget(id);
+    }
+    sent
+}
+
+/// What becomes of a message the route's stages and interception looked at.
+pub(super) enum Admitted {
+    /// It goes upstream now.
+    Go,
+    /// It goes no further (dropped, or answered on the stream).
+    Stop,
+    /// A rule holds it.
+    Held(Hold),
+}
+
+/// The request side of the route's stages, then interception: `Stop` when the message goes
+/// no further (a dropped notification, or a request answered on the stream, like every
+/// answer here), `Held` when a rule holds it (its note on the tape waits for the decision).
 ///
 /// # Errors
 /// A message a rule changed that the inspector refuses.
-async fn admit_message(
+fn admit_message(
     state: &ShardState,
     ctx: &mut RequestCtx,
     (body, deferred): (&mut Vec<u8>, bool),
     sid: &SessionId,
-) -> Result<bool, ProxyError> {
+) -> Result<Admitted, ProxyError> {
     let admitted = admit_by_stages(state, &ctx.stages, &ctx.facts);
     if deferred && !matches!(admitted, Ok(true)) {
         note_decided(body, None);
     }
     match admitted {
         Ok(true) => {}
-        Ok(false) => return Ok(false),
+        Ok(false) => return Ok(Admitted::Stop),
         Err(refused) => {
             crate::proxy::audit::note_error(&refused);
             let mut message = Vec::with_capacity(128);
             error_message(&mut message, &refused, ctx.facts.id());
             deliver(state, sid, message);
-            return Ok(false);
+            return Ok(Admitted::Stop);
         }
     }
     let scope = Scope {
@@ -138,16 +173,25 @@ async fn admit_message(
         principal: &ctx.principal,
         session: ctx.session.as_ref(),
     };
-    let outcome = intercept_request(state, scope, &mut ctx.facts, body).await;
+    let outcome = match begin(state, scope, &mut ctx.facts, body) {
+        Ok(Begun::Held(hold)) => return Ok(Admitted::Held(hold)),
+        Ok(Begun::Decided(outcome)) => Ok(outcome),
+        Err(e) => Err(e),
+    };
     if deferred {
         note_decided(body, outcome.as_ref().ok());
     }
-    match outcome? {
-        Intercepted::Forward { .. } => Ok(true),
-        Intercepted::Drop => Ok(false),
+    Ok(decided(state, sid, outcome?))
+}
+
+/// Where a decided message goes (an answer in its place goes on the stream).
+pub(super) fn decided(state: &ShardState, sid: &SessionId, outcome: Intercepted) -> Admitted {
+    match outcome {
+        Intercepted::Forward { .. } => Admitted::Go,
+        Intercepted::Drop => Admitted::Stop,
         Intercepted::Answer(answer) => {
             deliver(state, sid, answer);
-            Ok(false)
+            Admitted::Stop
         }
     }
 }

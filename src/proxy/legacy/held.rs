@@ -1,0 +1,109 @@
+//! A legacy HTTP+SSE message an interception rule holds (`delay`, `pause`): its POST was
+//! answered `202` at once (the SDK's `sse_client` posts one message at a time, so a held 202
+//! stalls the whole session: a paused message must hold only itself); the hold runs here, in
+//! a task of its own, then the message goes on as any other, with its answer, or the refusal
+//! that would have been the POST's, on the session's stream.
+//!
+//! Not here: judging the message (crate::proxy::intercept), the exchanges (post.rs `forward`).
+//! Cold path: only a held message comes here. The task keeps the request's tape current, so
+//! the message is recorded once the hold decided, as on the POST.
+
+use std::rc::Rc;
+
+use crate::http::RequestHead;
+use crate::mcp::ProtocolVersion;
+use crate::pipeline::RequestCtx;
+use crate::proxy::error::ProxyError;
+use crate::proxy::intercept::{note_decided, Hold, Scope};
+use crate::proxy::respond::error_message;
+use crate::proxy::state::ShardState;
+use crate::record::scope;
+use crate::session::SessionId;
+
+use super::post::{decided, forward, Admitted};
+use super::{deliver, live};
+
+/// A held message and what sending it on takes.
+pub(super) struct Held {
+    /// Its request context.
+    pub ctx: RequestCtx,
+    /// Its bytes.
+    pub body: Vec<u8>,
+    /// Whether its note on the tape waits for the decision.
+    pub deferred: bool,
+    /// Its session.
+    pub sid: SessionId,
+    /// The POST's head (its headers go upstream).
+    pub head: RequestHead,
+    /// The upstream's session id and the client's version.
+    pub session: (Option<Box<str>>, Option<ProtocolVersion>),
+}
+
+/// Runs the hold and the rest in a detached task, in the request's recording scope.
+pub(super) fn spawn(state: &Rc<ShardState>, hold: Hold, held: Held) {
+    let state = state.clone();
+    match scope::recorder() {
+        Some(recorder) => {
+            let tape = scope::current();
+            let task = scope::connection(recorder, async move {
+                scope::begin(tape);
+                run(state, hold, held).await;
+            });
+            glommio::spawn_local(task).detach();
+        }
+        None => {
+            glommio::spawn_local(run(state, hold, held)).detach();
+        }
+    }
+}
+
+async fn run(state: Rc<ShardState>, hold: Hold, held: Held) {
+    let Held {
+        mut ctx,
+        mut body,
+        deferred,
+        sid,
+        head,
+        session,
+    } = held;
+    let scope = Scope {
+        route: ctx.route,
+        principal: &ctx.principal,
+        session: Some(&sid),
+    };
+    let outcome = hold.finish(&state, scope, &mut ctx.facts, &mut body).await;
+    if deferred {
+        note_decided(&body, outcome.as_ref().ok());
+    }
+    // The session may have ended while the message was held: its stream is gone, so there
+    // is no one to answer and nothing goes upstream.
+    let Some(out) = live(&state, &sid) else {
+        tracing::debug!(session = %sid.as_str(), "held message dropped: its session ended");
+        return;
+    };
+    let id = ctx.facts.id().cloned();
+    let sent = match outcome.map(|outcome| decided(&state, &sid, outcome)) {
+        Ok(Admitted::Go) => forward(&state, ctx, (sid, &out), &head, body, session).await,
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(refused) = sent {
+        refuse(&state, &sid, &refused, id.as_ref());
+    }
+}
+
+/// A refusal after the 202: as an error answer on the stream.
+fn refuse(
+    state: &ShardState,
+    sid: &SessionId,
+    refused: &ProxyError,
+    id: Option<&crate::mcp::JsonRpcId>,
+) {
+    crate::proxy::audit::note_error(refused);
+    if id.is_none() {
+        return;
+    }
+    let mut message = Vec::with_capacity(128);
+    error_message(&mut message, refused, id);
+    deliver(state, sid, message);
+}
