@@ -26,9 +26,7 @@ use super::adapter::Adapter;
 use super::admit::{admit_by_stages, read_request_body};
 use super::error::ProxyError;
 use super::http_upstream;
-use super::intercept::{
-    answer_scope, defers_note, intercept_request, note_decided, Intercepted, Scope,
-};
+use super::intercept::{answer_scope, begin, defers_note, note_decided, Begun, Intercepted, Scope};
 use super::metrics::Counter;
 use super::state::ShardState;
 use super::stdio::answer::{write_empty, write_json, ClientShape};
@@ -150,11 +148,43 @@ async fn intercept(
     (facts, body): (&mut Facts, &mut Vec<u8>),
     deferred: bool,
 ) -> Result<Intercepted, ProxyError> {
-    let outcome = intercept_request(state, scope, facts, body).await;
+    let outcome = match begin(state, scope, facts, body) {
+        Ok(Begun::Held(hold)) => {
+            // Boxed: a rare path's large future must not size every POST's (issue 13).
+            let outcome = Box::pin(hold.finish(state, scope, facts, body)).await;
+            outcome.and_then(|outcome| still_live(state, scope, facts, outcome))
+        }
+        Ok(Begun::Decided(outcome)) => Ok(outcome),
+        Err(e) => Err(e),
+    };
     if deferred {
         note_decided(body, outcome.as_ref().ok());
     }
     outcome
+}
+
+/// After a hold: the message's session, looked up again (and so touched), must still be
+/// there for it to go on (deleted or expired meanwhile: 404, -32001).
+fn still_live(
+    state: &ShardState,
+    scope: Scope<'_>,
+    facts: &Facts,
+    outcome: Intercepted,
+) -> Result<Intercepted, ProxyError> {
+    let Some(session) = scope.session else {
+        return Ok(outcome);
+    };
+    let live = state
+        .sessions
+        .borrow_mut()
+        .get_mut(session, Instant::now())
+        .is_some();
+    match outcome {
+        Intercepted::Forward { .. } if !live => Err(ProxyError::SessionNotFound {
+            id: facts.id().cloned(),
+        }),
+        outcome => Ok(outcome),
+    }
 }
 
 /// The request side of the route's stages (`Ok(false)`: a notification they dropped), then

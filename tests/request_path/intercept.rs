@@ -179,3 +179,60 @@ fn an_answer_no_response_rule_can_select_is_not_buffered() {
     let answer = echo.messages().pop().expect("an echo answer");
     assert_eq!(mcp::result_text(&answer).len(), big.len());
 }
+
+/// The paused messages the admin API lists (polled until `count` show up: a condition).
+fn paused(admin: &mut crate::client::Conn, count: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let listed = admin
+            .request("GET", "/api/intercept/paused", &[], b"")
+            .json();
+        let items = listed["paused"].as_array().cloned().unwrap_or_default();
+        if items.len() >= count {
+            return items;
+        }
+        assert!(std::time::Instant::now() < deadline, "no pause: {listed}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A session deleted while its request is paused: resumed, the request does not go upstream
+/// without a session; it is answered 404 (-32001), as a request on an unknown session is.
+#[test]
+fn a_paused_request_whose_session_ended_is_answered_404() {
+    const PAUSE: &str =
+        "\n[[intercept.rules]]\ntool = \"echo\"\naction = \"pause\"\ntimeout = \"30s\"\n";
+    let proxy = Proxy::start(Setup::one(Upstream::Http).with_admin(PAUSE));
+    let mut conn = proxy.conn();
+    let session = mcp::open_session(&mut conn);
+    let mut held = proxy.conn();
+    held.send(
+        "POST",
+        mcp::PATH,
+        &session.post_headers(),
+        &mcp::echo(json!(7), "held"),
+    );
+    let mut admin = crate::client::Conn::connect(proxy.admin);
+    let id = paused(&mut admin, 1)[0]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let deleted = conn.request("DELETE", mcp::PATH, &session.get_headers(), b"");
+    assert_eq!(deleted.head.status, 200, "{}", deleted.describe());
+    let resumed = admin.request(
+        "POST",
+        &format!("/api/intercept/paused/{id}/resume"),
+        &[],
+        b"",
+    );
+    assert_eq!(resumed.head.status, 200, "{}", resumed.describe());
+    let answer = held.response("POST");
+    assert_eq!(answer.head.status, 404, "{}", answer.describe());
+    assert_eq!(
+        answer.json()["error"]["code"],
+        json!(-32001),
+        "{}",
+        answer.describe()
+    );
+    assert_eq!(answer.json()["id"], json!(7));
+}

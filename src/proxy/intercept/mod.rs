@@ -13,6 +13,5 @@ mod request;
 pub use crate::proxy::state::intercept::{Decision, InterceptMsg, InterceptShard, Op, Reply};
 pub use mesh::{all_shards, ask, on_mesh};
 pub use request::{
-    answer_scope, begin, defers_note, intercept_request, note_decided, Begun, Hold, Intercepted,
-    Scope,
+    answer_scope, begin, defers_note, note_decided, Begun, Hold, Intercepted, Scope,
 };

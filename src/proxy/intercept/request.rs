@@ -86,30 +86,13 @@ pub enum Begun {
     Held(Hold),
 }
 
-/// The request side for the message in `body` (inspected into `facts`).
-///
-/// # Errors
-/// A changed message the inspector refuses (a merge patch cannot make invalid JSON, so only
-/// a message past the body limits).
-pub async fn intercept_request(
-    state: &ShardState,
-    scope: Scope<'_>,
-    facts: &mut Facts,
-    body: &mut Vec<u8>,
-) -> Result<Intercepted, ProxyError> {
-    match begin(state, scope, facts, body)? {
-        Begun::Decided(done) => Ok(done),
-        // Boxed: a rare path's large future must not size every POST's (issue 13).
-        Begun::Held(hold) => Box::pin(hold.finish(state, scope, facts, body)).await,
-    }
-}
-
 /// Judges the message in `body` (inspected into `facts`) under the rule set in force (read
 /// once: the message is judged and finished under one set); what waits is left to the
 /// returned [`Hold`].
 ///
 /// # Errors
-/// As [`intercept_request`].
+/// A changed message the inspector refuses (a merge patch cannot make invalid JSON, so only
+/// a message past the body limits).
 pub fn begin(
     state: &ShardState,
     scope: Scope<'_>,
@@ -147,7 +130,7 @@ impl Hold {
     /// then what the decision makes of the message.
     ///
     /// # Errors
-    /// As [`intercept_request`].
+    /// As [`begin`].
     pub async fn finish(
         self,
         state: &ShardState,
@@ -244,7 +227,13 @@ async fn paused<'r>(
         state.shutdown.wait().await;
         None
     });
-    let decision = within(*timeout, decided).await.flatten();
+    // A session's message waits at most the session's idle lifetime: the pause must not
+    // outlive the session it belongs to by itself.
+    let timeout = match scope.session {
+        Some(_) => (*timeout).min(state.config.sessions.ttl),
+        None => *timeout,
+    };
+    let decision = within(timeout, decided).await.flatten();
     drop(held);
     let action = match decision {
         None => {
