@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 use shards::io::NetStream;
 use shards::ShardId;
 
-use crate::config::intercept::{InterceptRules, RawIntercept, RawRule};
+use crate::config::intercept::{
+    renames_target, InterceptRules, RawIntercept, RawRule, RENAME_REFUSED,
+};
 use crate::http::{HttpConn, Method, RequestHead};
 use crate::proxy::intercept::{all_shards, ask, Decision, Op, Reply};
 use crate::proxy::state::ShardState;
@@ -115,6 +117,7 @@ fn decision(verb: &str, body: &[u8]) -> Result<Decision, Answer> {
             Ok(Decision::Block(message))
         }
         "modify" => match parsed()? {
+            Some(patch) if renames_target(&patch) => Err(error(400, RENAME_REFUSED)),
             Some(patch @ Value::Object(_)) => Ok(Decision::Modify(patch)),
             _ => Err(error(
                 400,
@@ -180,6 +183,8 @@ mod tests {
         for (verb, body) in [
             ("modify", &b""[..]),
             ("modify", b"[1]"),
+            ("modify", br#"{"name":"rm"}"#),
+            ("modify", br#"{"uri":"file:///etc/shadow"}"#),
             ("block", b"{"),
             ("skip", b""),
         ] {

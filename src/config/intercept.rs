@@ -333,6 +333,15 @@ fn compile_action(
                 .ok_or_else(|| format!("{}: mock needs `result`", at("result")))?,
         ),
         "modify" => match &raw.patch {
+            Some(patch @ Value::Object(_))
+                if direction != Direction::Response
+                    && renames_target(patch)
+                    && NAMED_METHODS
+                        .iter()
+                        .any(|m| glob_opt(raw.method.as_deref(), Some(m))) =>
+            {
+                return Err(format!("{}: {RENAME_REFUSED}", at("patch")))
+            }
             Some(patch @ Value::Object(_)) => Action::Modify(patch.clone()),
             _ => {
                 return Err(format!(
@@ -381,6 +390,20 @@ fn compile_action(
         return Err(format!("{}: only block and pause take `code`", at("code")));
     }
     Ok(action)
+}
+
+/// The requests whose `params.name` / `params.uri` the policy and the tool filters judged.
+const NAMED_METHODS: [&str; 3] = ["tools/call", "resources/read", "prompts/get"];
+
+/// Why a patch changing what a request names is refused.
+pub const RENAME_REFUSED: &str = "a patch may not set params.name or params.uri (the tool, \
+    resource or prompt the policy and tool filters allowed: a change would go unchecked)";
+
+/// Whether a merge patch for `params` sets or removes `name` or `uri`.
+pub fn renames_target(patch: &Value) -> bool {
+    patch
+        .as_object()
+        .is_some_and(|members| members.contains_key("name") || members.contains_key("uri"))
 }
 
 /// A `delay` or pause `timeout` (`at` names it in errors).

@@ -186,3 +186,38 @@ fn costly_regexes_and_condition_lists_are_refused() {
     let why = rules(&regexes).unwrap_err();
     assert!(why.contains("at most 64 regex conditions"), "{why}");
 }
+
+/// `modify` is not judged again by the policy or the tool filters: a request rule's patch may
+/// not change the tool, resource or prompt a request names.
+#[test]
+fn patches_renaming_the_target_are_refused() {
+    for (method, patch) in [
+        ("", "{ name = \"rm\" }"),
+        ("method = \"tools/call\"\n", "{ name = \"rm\" }"),
+        (
+            "method = \"resources/*\"\n",
+            "{ uri = \"file:///etc/shadow\" }",
+        ),
+    ] {
+        let toml = format!("[[rules]]\n{method}action = \"modify\"\npatch = {patch}");
+        match rules(&toml) {
+            Err(why) => assert!(
+                why.contains("rules[0].patch: a patch may not set params.name"),
+                "{why}"
+            ),
+            Ok(_) => panic!("accepted: {toml}"),
+        }
+    }
+    let raw: Vec<RawRule> = serde_json::from_str(
+        r#"[{"method": "prompts/get", "action": "modify", "patch": {"name": null}}]"#,
+    )
+    .unwrap();
+    assert!(InterceptRules::compile(&raw).is_err());
+    // Elsewhere, or on the response side, `name` is an ordinary member.
+    rules(
+        "[[rules]]\nmethod = \"logging/setLevel\"\naction = \"modify\"\npatch = { name = \"x\" }",
+    )
+    .unwrap();
+    rules("[[rules]]\ndirection = \"response\"\naction = \"modify\"\npatch = { name = \"x\" }")
+        .unwrap();
+}
