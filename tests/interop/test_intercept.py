@@ -6,12 +6,16 @@ official Python SDK client through the proxy:
   request's params and of a response's result, `delay` (only that the answer arrives);
 - a response rule on an SSE stream: every progress notification of the demo's `slow` tool and its
   result are rewritten one by one;
-- the legacy HTTP+SSE transport (`sse_client`): block and modify;
+- the legacy HTTP+SSE transport (`sse_client`): block and modify; a paused call holds only itself
+  there too (its POST is answered 202 at once);
+- the client's answer to a server request (server-everything's sampling tool, the SDK's sampling
+  callback) passes a catch-all `block` rule;
 - `pause`: a call held until `shadowcat intercept resume|modify|block` decides, one held until its
   timeout's default; while one call is held, another call of its session and a call of another
   session complete (the test polls the admin list until the pause shows up, never sleeps);
 - the rule set swapped (`PUT /api/intercept/rules`, `intercept rules --set`) under a loop of calls
-  from two sessions: no call lost or failed; a bad set is refused with 400 and the old set stays.
+  from two sessions: no call lost or failed, both sets seen in force; a bad set is refused with 400
+  and the old set stays.
 
 Not here: matching, compilation and merge patch unit tests (src/config/intercept_tests.rs,
 src/pipeline/intercept/tests.rs).
@@ -29,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from mcp import ClientSession
+from mcp import ClientSession, types
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
@@ -249,6 +253,37 @@ def test_stdio_upstream(shadowcat_bin: Path) -> None:
     assert echoed.meta == {"seen": True}, echoed
 
 
+def test_client_answers_to_server_requests_pass_a_catch_all_block(shadowcat_bin: Path) -> None:
+    """server-everything's `trigger-sampling-request` asks the client for a sampling/createMessage:
+    the SDK client's answer is a JSON-RPC response, never judged by request rules, so a catch-all
+    `block` after the allowed methods does not answer it in the server's place."""
+    proxy = harness.start_stdio_proxy(shadowcat_bin, harness.everything_stdio_command(), admin=True)
+    try:
+        set_rules(proxy, [
+            {"method": "initialize", "action": "continue"},
+            {"method": "notifications/*", "action": "continue"},
+            {"method": "tools/list", "action": "continue"},
+            {"method": "tools/call", "tool": "trigger-sampling-request", "action": "continue"},
+            {"action": "block", "code": -32046, "message": "catch-all"},
+        ])
+
+        async def sample(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+            return types.CreateMessageResult(role="assistant", model="test-model",
+                                             content=types.TextContent(type="text", text="sampled by the client"))
+
+        async def scenario() -> str:
+            async with streamable_http_client(proxy.url) as streams:
+                async with ClientSession(streams[0], streams[1], sampling_callback=sample) as session:
+                    await session.initialize()
+                    result = await session.call_tool("trigger-sampling-request", {"prompt": "hi"})
+                    return " ".join(getattr(c, "text", "") for c in result.content)
+
+        text = run(scenario())
+    finally:
+        proxy.stop()
+    assert "sampled by the client" in text, text
+
+
 # --- pause ---------------------------------------------------------------------------------------
 
 PAUSE_RULES = [{"tool": "echo", "when": [{"pointer": "/params/arguments/message", "regex": "^hold"}],
@@ -360,10 +395,13 @@ def test_rules_swapped_under_load_lose_nothing(shadowcat_bin: Path, proxy: harne
     calls_per_client = 60
 
     async def loop(session: ClientSession, seen: list[Any]) -> None:
-        for n in range(calls_per_client):
+        n = 0
+        # At least `calls_per_client` calls, and on until both sets were seen (bounded).
+        while n < calls_per_client or not {"A", "B"} <= set(seen) and n < 20 * calls_per_client:
             result = await session.call_tool("echo", {"message": f"call {n}"})
             assert text_of(result) == f"call {n}"
             seen.append((result.structuredContent or {}).get("set"))
+            n += 1
 
     async def scenario() -> tuple[list[Any], list[int]]:
         seen: list[Any] = []
@@ -380,8 +418,10 @@ def test_rules_swapped_under_load_lose_nothing(shadowcat_bin: Path, proxy: harne
         return seen, swaps
 
     seen, swaps = run(scenario())
-    assert len(seen) == 2 * calls_per_client
+    assert len(seen) >= 2 * calls_per_client
+    # Every call answered under one of the sets (or before the first swap), and both sets were in force.
     assert set(seen) <= {None, "A", "B"}, set(seen)
+    assert {"A", "B"} <= set(seen), set(seen)
     assert swaps and all(code == 0 for code in swaps), swaps
 
 
