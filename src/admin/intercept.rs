@@ -8,6 +8,7 @@
 //! shards' side of the questions (crate::proxy::intercept).
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use shards::io::NetStream;
@@ -16,9 +17,10 @@ use shards::ShardId;
 use crate::config::intercept::{
     renames_target, InterceptRules, RawIntercept, RawRule, RENAME_REFUSED,
 };
-use crate::http::{HttpConn, Method, RequestHead};
+use crate::http::{Error as HttpError, HttpConn, Method, RequestHead};
 use crate::proxy::intercept::{all_shards, ask, Decision, Op, Reply};
 use crate::proxy::state::ShardState;
+use shards::timeout::within;
 
 /// Largest request body the endpoints read (a rule set, a patch).
 const MAX_BODY: usize = 1 << 20;
@@ -29,20 +31,33 @@ pub const PREFIX: &[u8] = b"/api/intercept/";
 /// An endpoint's answer: status and JSON body.
 pub type Answer = (u16, Value);
 
-/// Serves one request under [`PREFIX`].
+/// How long reading a request body may take.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one request under [`PREFIX`]; `false` with the answer when its body could not be
+/// read whole (the connection must close: its unread bytes are not a next request).
 pub async fn serve(
     state: &Rc<ShardState>,
     conn: &mut HttpConn<NetStream>,
     head: &RequestHead,
-) -> Answer {
+) -> (Answer, bool) {
     let mut body = Vec::new();
-    let read = match head.framing() {
-        Ok(framing) => conn.read_body(framing, MAX_BODY, &mut body).await.is_ok(),
-        Err(_) => false,
+    let Ok(framing) = head.framing() else {
+        return (error(400, "cannot read the request body"), false);
     };
-    if !read {
-        return error(400, "cannot read the request body");
+    let read = within(BODY_TIMEOUT, conn.read_body(framing, MAX_BODY, &mut body)).await;
+    match read {
+        Some(Ok(())) => {}
+        Some(Err(HttpError::BodyTooLarge { .. })) => {
+            return (error(413, "the request body is larger than 1 MiB"), false)
+        }
+        Some(Err(_)) => return (error(400, "cannot read the request body"), false),
+        None => return (error(408, "the request body did not arrive in time"), false),
     }
+    (route(state, head, &body).await, true)
+}
+
+async fn route(state: &Rc<ShardState>, head: &RequestHead, body: &[u8]) -> Answer {
     let path = String::from_utf8_lossy(head.path()).into_owned();
     let rest = path.strip_prefix("/api/intercept/").unwrap_or_default();
     match (
@@ -50,9 +65,9 @@ pub async fn serve(
         rest.split('/').collect::<Vec<_>>().as_slice(),
     ) {
         (Method::Get, ["paused"]) => list(state).await,
-        (Method::Post, ["paused", id, verb]) => decide(state, id, verb, &body).await,
+        (Method::Post, ["paused", id, verb]) => decide(state, id, verb, body).await,
         (Method::Get, ["rules"]) => (200, json!({ "rules": &*state.intercept.raw() })),
-        (Method::Put, ["rules"]) => put_rules(state, &body).await,
+        (Method::Put, ["rules"]) => put_rules(state, body).await,
         (_, ["paused"] | ["paused", _, _] | ["rules"]) => error(405, "method not allowed"),
         _ => error(404, "no such interception endpoint"),
     }

@@ -57,7 +57,7 @@ async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: NetStream)
         // with one, its unread bytes would be taken for the next request, so the connection
         // closes instead.
         let body_read = allowed && head.path().starts_with(crate::admin::intercept::PREFIX);
-        let keep = head.keep_alive()
+        let mut keep = head.keep_alive()
             && !state.shutdown.is_fired()
             && (body_read || matches!(head.framing(), Ok(Framing::Empty | Framing::Length(0))));
         let mut out = Vec::with_capacity(1024);
@@ -71,7 +71,9 @@ async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: NetStream)
                 keep,
             ),
             (_, path) if path.starts_with(crate::admin::intercept::PREFIX) => {
-                let (status, body) = crate::admin::intercept::serve(&state, &mut conn, &head).await;
+                let ((status, body), read) =
+                    crate::admin::intercept::serve(&state, &mut conn, &head).await;
+                keep &= read;
                 let body = format!("{body}\n");
                 local_response(&mut out, status, Some("application/json"), &[], body.as_bytes(), keep);
             }

@@ -64,3 +64,23 @@ fn a_body_the_admin_api_does_not_read_closes_the_connection() {
     assert!(!refused.head.keeps_alive(), "{}", refused.describe());
     assert!(admin.closed_by_peer());
 }
+
+/// An interception endpoint's body over its 1 MiB limit: 413 and the connection closed (the
+/// unread bytes are not a next request); a query string does not change the route.
+#[test]
+fn an_oversized_interception_body_is_413_and_closes() {
+    let proxy = Proxy::start(Setup::one(Upstream::Http).with_admin(""));
+    let mut admin = crate::client::Conn::connect(proxy.admin);
+    let listed = admin.request("GET", "/api/intercept/rules?pretty=1", &[], b"");
+    assert_eq!(listed.head.status, 200, "{}", listed.describe());
+    let head = format!(
+        "PUT /api/intercept/rules HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: 2097152\r\n\r\n[",
+        proxy.admin
+    );
+    admin.send_raw(head.as_bytes());
+    let refused = admin.response("PUT");
+    assert_eq!(refused.head.status, 413, "{}", refused.describe());
+    assert!(!refused.head.keeps_alive(), "{}", refused.describe());
+    assert!(admin.closed_by_peer());
+}
