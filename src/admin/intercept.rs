@@ -18,7 +18,7 @@ use crate::config::intercept::{
     renames_target, InterceptRules, RawIntercept, RawRule, RENAME_REFUSED,
 };
 use crate::http::{Error as HttpError, HttpConn, Method, RequestHead};
-use crate::proxy::intercept::{all_shards, ask, Decision, Op, Reply};
+use crate::proxy::intercept::{all_shards, ask, put, Decision, Op, Reply};
 use crate::proxy::state::ShardState;
 use shards::timeout::within;
 
@@ -66,7 +66,14 @@ async fn route(state: &Rc<ShardState>, head: &RequestHead, body: &[u8]) -> Answe
     ) {
         (Method::Get, ["paused"]) => list(state).await,
         (Method::Post, ["paused", id, verb]) => decide(state, id, verb, body).await,
-        (Method::Get, ["rules"]) => (200, json!({ "rules": &*state.intercept.raw() })),
+        (Method::Get, ["rules"]) => {
+            let intercept = &state.intercept;
+            let generation = intercept.generation();
+            (
+                200,
+                json!({ "rules": &*intercept.raw(), "generation": generation }),
+            )
+        }
         (Method::Put, ["rules"]) => put_rules(state, body).await,
         (_, ["paused"] | ["paused", _, _] | ["rules"]) => error(405, "method not allowed"),
         _ => error(404, "no such interception endpoint"),
@@ -162,17 +169,14 @@ async fn put_rules(state: &Rc<ShardState>, body: &[u8]) -> Answer {
         return error(400, &why);
     }
     let count = raw.len();
-    let shards = all_shards(state);
-    let replies = ask(state, &shards, &Op::Install(raw)).await;
-    let installed = replies
-        .iter()
-        .filter(|r| matches!(r, Reply::Done(Ok(()))))
-        .count();
-    if installed < shards.len() {
-        return error(503, "not every shard took the new rules in time");
+    match put(state, raw).await {
+        Ok((generation, installed)) => {
+            tracing::info!(rules = count, generation, "interception rules replaced");
+            let answer = json!({ "rules": count, "shards": installed, "generation": generation });
+            (200, answer)
+        }
+        Err(why) => error(503, &why),
     }
-    tracing::info!(rules = count, "interception rules replaced");
-    (200, json!({ "rules": count, "shards": installed }))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ official Python SDK client through the proxy:
   session complete (the test polls the admin list until the pause shows up, never sleeps);
 - the rule set swapped (`PUT /api/intercept/rules`, `intercept rules --set`) under a loop of calls
   from two sessions: no call lost or failed, both sets seen in force; a bad set is refused with 400
-  and the old set stays.
+  and the old set stays; concurrent PUTs leave every shard with the same (last numbered) set.
 
 Not here: matching, compilation and merge patch unit tests (src/config/intercept_tests.rs,
 src/pipeline/intercept/tests.rs).
@@ -29,6 +29,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -423,6 +424,29 @@ def test_rules_swapped_under_load_lose_nothing(shadowcat_bin: Path, proxy: harne
     assert set(seen) <= {None, "A", "B"}, set(seen)
     assert {"A", "B"} <= set(seen), set(seen)
     assert swaps and all(code == 0 for code in swaps), swaps
+
+
+def test_concurrent_puts_leave_every_shard_with_the_same_set(proxy: harness.Endpoint) -> None:
+    """PUTs racing on both shards: shard 0 numbers every set, a shard keeps only a newer one, so
+    afterwards every shard (each GET may land on either) shows the last numbered set."""
+    def put(n: int) -> Any:
+        status, answer = admin_call(proxy, "PUT", "rules", {"rules": [{"tool": f"t{n}", "action": "block"}]})
+        assert status == 200, answer
+        return answer
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(put, range(24)))
+    generations = sorted(answer["generation"] for answer in answers)
+    assert len(set(generations)) == len(generations), generations
+    last = max(answers, key=lambda answer: answer["generation"])
+    seen = set()
+    for _ in range(16):
+        status, answer = admin_call(proxy, "GET", "rules")
+        assert status == 200, answer
+        seen.add((answer["generation"], json.dumps(answer["rules"])))
+    assert len(seen) == 1, seen
+    (generation, _), = seen
+    assert generation == last["generation"], (seen, last)
 
 
 def test_bad_rule_set_is_refused_whole(shadowcat_bin: Path, proxy: harness.Endpoint, tmp_path: Path) -> None:

@@ -10,11 +10,14 @@ use std::time::Duration;
 
 use shards::ShardId;
 
+use crate::config::intercept::RawRule;
 use crate::proxy::state::intercept::{InterceptMsg, Op, Reply};
 use crate::proxy::state::{MeshMsg, ShardState};
 
 /// How long an admin question waits for another shard.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
+/// The shard every `PUT` of a rule set goes through.
+const COORDINATOR: ShardId = ShardId(0);
 
 /// Answers `op` on this shard.
 pub(super) fn local(state: &ShardState, op: Op) -> Reply {
@@ -22,7 +25,45 @@ pub(super) fn local(state: &ShardState, op: Op) -> Reply {
     match op {
         Op::List => Reply::Listed(intercept.paused.list(state.id())),
         Op::Decide { n, decision } => Reply::Done(intercept.paused.decide(n, decision)),
-        Op::Install(raw) => Reply::Done(intercept.install(raw)),
+        Op::Install(raw, generation) => Reply::Done(intercept.install(raw, generation)),
+        // Answered by `coordinate` (it waits for the shards): never asked of `local`.
+        Op::Put(_) => Reply::Put(Err("not the coordinator".into())),
+    }
+}
+
+/// On shard 0: gives `raw` (validated) the next generation and puts it in force on every
+/// shard; the generation and how many shards took it.
+///
+/// # Errors
+/// Not every shard took it in time.
+async fn coordinate(state: &Rc<ShardState>, raw: Vec<RawRule>) -> Result<(u64, usize), String> {
+    let generation = state.intercept.issue();
+    let shards = all_shards(state);
+    let replies = ask(state, &shards, &Op::Install(raw, generation)).await;
+    let installed = replies
+        .iter()
+        .filter(|r| matches!(r, Reply::Done(Ok(()))))
+        .count();
+    if installed < shards.len() {
+        return Err("not every shard took the new rules in time".into());
+    }
+    Ok((generation, installed))
+}
+
+/// Puts `raw` (validated) in force on every shard through the coordinator, shard 0 (from
+/// any shard: concurrent `PUT`s get increasing generations there, and every shard keeps the
+/// newest).
+///
+/// # Errors
+/// Why not (the coordinator or a shard did not answer in time).
+pub async fn put(state: &Rc<ShardState>, raw: Vec<RawRule>) -> Result<(u64, usize), String> {
+    if state.id() == COORDINATOR {
+        return coordinate(state, raw).await;
+    }
+    let replies = ask_within(state, &[COORDINATOR], &Op::Put(raw), 3 * ASK_TIMEOUT).await;
+    match replies.into_iter().next() {
+        Some(Reply::Put(result)) => result,
+        _ => Err("the coordinating shard did not answer in time".into()),
     }
 }
 
@@ -34,9 +75,12 @@ pub fn on_mesh(state: &Rc<ShardState>, msg: InterceptMsg) {
             seq,
             op,
         } => {
-            let reply = local(state, op);
             let state = state.clone();
             glommio::spawn_local(async move {
+                let reply = match op {
+                    Op::Put(raw) => Reply::Put(coordinate(&state, raw).await),
+                    op => local(&state, op),
+                };
                 let answer = InterceptMsg::Answer { seq, reply };
                 let _ = state
                     .mesh
@@ -54,6 +98,16 @@ pub fn on_mesh(state: &Rc<ShardState>, msg: InterceptMsg) {
 /// Asks each of `shards` `op` (this shard answers itself) and gathers the replies; a shard
 /// that does not answer in time is left out.
 pub async fn ask(state: &Rc<ShardState>, shards: &[ShardId], op: &Op) -> Vec<Reply> {
+    ask_within(state, shards, op, ASK_TIMEOUT).await
+}
+
+/// [`ask`], waiting at most `timeout` for the replies.
+async fn ask_within(
+    state: &Rc<ShardState>,
+    shards: &[ShardId],
+    op: &Op,
+    timeout: Duration,
+) -> Vec<Reply> {
     let inbox = &state.intercept.inbox;
     let (seq, _turn) = inbox.start().await;
     let mut replies = Vec::with_capacity(shards.len());
@@ -74,7 +128,7 @@ pub async fn ask(state: &Rc<ShardState>, shards: &[ShardId], op: &Op) -> Vec<Rep
         }
     }
     let wanted = replies.len() + asked;
-    inbox.collect(seq, &mut replies, wanted, ASK_TIMEOUT).await;
+    inbox.collect(seq, &mut replies, wanted, timeout).await;
     replies
 }
 

@@ -11,7 +11,7 @@ mod mesh;
 mod request;
 
 pub use crate::proxy::state::intercept::{Decision, InterceptMsg, InterceptShard, Op, Reply};
-pub use mesh::{all_shards, ask, on_mesh};
+pub use mesh::{all_shards, ask, on_mesh, put};
 pub use request::{
     answer_scope, begin, defers_note, note_decided, Begun, Hold, Intercepted, Scope,
 };
