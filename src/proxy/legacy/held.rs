@@ -4,24 +4,28 @@
 //! a task of its own, then the message goes on as any other, with its answer, or the refusal
 //! that would have been the POST's, on the session's stream.
 //!
-//! Not here: judging the message (crate::proxy::intercept), the exchanges (post.rs `forward`).
+//! Also what an interception outcome means for a legacy message ([`Admitted`], [`decided`]).
+//! Not here: judging the message (crate::proxy::intercept), the exchanges (post.rs).
 //! Cold path: only a held message comes here. The task keeps the request's tape current, so
 //! the message is recorded once the hold decided, as on the POST.
 
+use std::future::Future;
 use std::rc::Rc;
 
 use crate::http::RequestHead;
 use crate::mcp::ProtocolVersion;
 use crate::pipeline::RequestCtx;
 use crate::proxy::error::ProxyError;
-use crate::proxy::intercept::{note_decided, Hold, Scope};
+use crate::proxy::intercept::{note_decided, Hold, Intercepted, Scope};
 use crate::proxy::respond::error_message;
 use crate::proxy::state::ShardState;
 use crate::record::scope;
 use crate::session::SessionId;
 
-use super::post::{decided, forward, Admitted};
-use super::{deliver, live};
+use super::{deliver, live, LegacyOut};
+
+/// The upstream's session id and the client's version.
+pub(super) type Session = (Option<Box<str>>, Option<ProtocolVersion>);
 
 /// A held message and what sending it on takes.
 pub(super) struct Held {
@@ -36,28 +40,74 @@ pub(super) struct Held {
     /// The POST's head (its headers go upstream).
     pub head: RequestHead,
     /// The upstream's session id and the client's version.
-    pub session: (Option<Box<str>>, Option<ProtocolVersion>),
+    pub session: Session,
 }
 
-/// Runs the hold and the rest in a detached task, in the request's recording scope.
-pub(super) fn spawn(state: &Rc<ShardState>, hold: Hold, held: Held) {
+/// What becomes of a message the route's stages and interception looked at.
+pub(super) enum Admitted {
+    /// It goes upstream now.
+    Go,
+    /// It goes no further (dropped, or answered on the stream).
+    Stop,
+    /// A rule holds it.
+    Held(Hold),
+}
+
+/// Where a decided message goes (an answer in its place goes on the stream).
+pub(super) fn decided(state: &ShardState, sid: &SessionId, outcome: Intercepted) -> Admitted {
+    match outcome {
+        Intercepted::Forward { .. } => Admitted::Go,
+        Intercepted::Drop => Admitted::Stop,
+        Intercepted::Answer(answer) => {
+            deliver(state, sid, answer);
+            Admitted::Stop
+        }
+    }
+}
+
+/// Runs the hold, then `forward` (what sends an admitted message upstream), in a detached
+/// task, in the request's recording scope.
+pub(super) fn spawn<F, Fut>(state: &Rc<ShardState>, hold: Hold, held: Held, forward: F)
+where
+    F: FnOnce(
+            Rc<ShardState>,
+            RequestCtx,
+            (SessionId, Rc<LegacyOut>),
+            RequestHead,
+            Vec<u8>,
+            Session,
+        ) -> Fut
+        + 'static,
+    Fut: Future<Output = Result<(), ProxyError>> + 'static,
+{
     let state = state.clone();
     match scope::recorder() {
         Some(recorder) => {
             let tape = scope::current();
             let task = scope::connection(recorder, async move {
                 scope::begin(tape);
-                run(state, hold, held).await;
+                run(state, hold, held, forward).await;
             });
             glommio::spawn_local(task).detach();
         }
         None => {
-            glommio::spawn_local(run(state, hold, held)).detach();
+            glommio::spawn_local(run(state, hold, held, forward)).detach();
         }
     }
 }
 
-async fn run(state: Rc<ShardState>, hold: Hold, held: Held) {
+async fn run<F, Fut>(state: Rc<ShardState>, hold: Hold, held: Held, forward: F)
+where
+    F: FnOnce(
+        Rc<ShardState>,
+        RequestCtx,
+        (SessionId, Rc<LegacyOut>),
+        RequestHead,
+        Vec<u8>,
+        Session,
+    ) -> Fut,
+    Fut: Future<Output = Result<(), ProxyError>>,
+{
     let Held {
         mut ctx,
         mut body,
@@ -83,7 +133,7 @@ async fn run(state: Rc<ShardState>, hold: Hold, held: Held) {
     };
     let id = ctx.facts.id().cloned();
     let sent = match outcome.map(|outcome| decided(&state, &sid, outcome)) {
-        Ok(Admitted::Go) => forward(&state, ctx, (sid, &out), &head, body, session).await,
+        Ok(Admitted::Go) => forward(state.clone(), ctx, (sid, out), head, body, session).await,
         Ok(_) => Ok(()),
         Err(e) => Err(e),
     };

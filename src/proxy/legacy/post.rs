@@ -26,11 +26,12 @@ use super::super::headers::{legacy_upstream_request, local_response};
 use super::super::l2m::post::Hello;
 use super::super::respond::error_message;
 use super::super::state::{ShardState, Slot};
-use super::{deliver, held, http, live, modern, session_param, stdio, LegacyOut, Work};
+use super::held::{self, decided, Admitted};
+use super::{deliver, http, live, modern, session_param, stdio, LegacyOut, Work};
 use crate::config::{RouteId, UpstreamId, UpstreamUrl};
 use crate::mcp::ProtocolVersion;
 use crate::pipeline::{facts, Principal, RequestCtx, RouteStages};
-use crate::proxy::intercept::{begin, defers_note, note_decided, Begun, Hold, Intercepted, Scope};
+use crate::proxy::intercept::{begin, defers_note, note_decided, Begun, Scope};
 use crate::upstream::runtime::UpstreamRuntime;
 
 /// Handles one legacy POST; returns whether the connection stays open.
@@ -98,7 +99,7 @@ pub(super) async fn post(
                 head: head.clone(),
                 session,
             };
-            held::spawn(state, hold, message);
+            held::spawn(state, hold, message, forward_owned);
             return accepted(state, client, head, method, started).await;
         }
         Admitted::Go => {}
@@ -107,12 +108,24 @@ pub(super) async fn post(
     accepted(state, client, head, method, started).await
 }
 
+/// [`forward`], owning what it takes (after a hold, in the hold's task).
+async fn forward_owned(
+    state: Rc<ShardState>,
+    ctx: RequestCtx,
+    (sid, out): (SessionId, Rc<LegacyOut>),
+    head: RequestHead,
+    body: Vec<u8>,
+    session: held::Session,
+) -> Result<(), ProxyError> {
+    forward(&state, ctx, (sid, &out), &head, body, session).await
+}
+
 /// Sends an admitted message upstream: the rate limit, the upstream's slot and token, then
 /// the exchange, whose answers go on the stream.
 ///
 /// # Errors
 /// A refusal (the caller answers it on the POST, or on the stream after a hold).
-pub(super) async fn forward(
+async fn forward(
     state: &Rc<ShardState>,
     ctx: RequestCtx,
     (sid, out): (SessionId, &Rc<LegacyOut>),
@@ -129,16 +142,6 @@ pub(super) async fn forward(
         out.stages.forget(id);
     }
     sent
-}
-
-/// What becomes of a message the route's stages and interception looked at.
-pub(super) enum Admitted {
-    /// It goes upstream now.
-    Go,
-    /// It goes no further (dropped, or answered on the stream).
-    Stop,
-    /// A rule holds it.
-    Held(Hold),
 }
 
 /// The request side of the route's stages, then interception: `Stop` when the message goes
@@ -182,18 +185,6 @@ fn admit_message(
         note_decided(body, outcome.as_ref().ok());
     }
     Ok(decided(state, sid, outcome?))
-}
-
-/// Where a decided message goes (an answer in its place goes on the stream).
-pub(super) fn decided(state: &ShardState, sid: &SessionId, outcome: Intercepted) -> Admitted {
-    match outcome {
-        Intercepted::Forward { .. } => Admitted::Go,
-        Intercepted::Drop => Admitted::Stop,
-        Intercepted::Answer(answer) => {
-            deliver(state, sid, answer);
-            Admitted::Stop
-        }
-    }
 }
 
 /// The POST for a Streamable HTTP upstream at `url`: head (the upstream's session id
