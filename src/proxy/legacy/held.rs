@@ -10,6 +10,7 @@
 //! the message is recorded once the hold decided, as on the POST.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use crate::http::RequestHead;
@@ -26,6 +27,16 @@ use super::{deliver, live, LegacyOut};
 
 /// The upstream's session id and the client's version.
 pub(super) type Session = (Option<Box<str>>, Option<ProtocolVersion>);
+
+/// What sends an admitted message upstream (post.rs), owning what it takes.
+pub(super) type Forward = fn(
+    Rc<ShardState>,
+    RequestCtx,
+    (SessionId, Rc<LegacyOut>),
+    RequestHead,
+    Vec<u8>,
+    Session,
+) -> Pin<Box<dyn Future<Output = Result<(), ProxyError>>>>;
 
 /// A held message and what sending it on takes.
 pub(super) struct Held {
@@ -67,19 +78,7 @@ pub(super) fn decided(state: &ShardState, sid: &SessionId, outcome: Intercepted)
 
 /// Runs the hold, then `forward` (what sends an admitted message upstream), in a detached
 /// task, in the request's recording scope.
-pub(super) fn spawn<F, Fut>(state: &Rc<ShardState>, hold: Hold, held: Held, forward: F)
-where
-    F: FnOnce(
-            Rc<ShardState>,
-            RequestCtx,
-            (SessionId, Rc<LegacyOut>),
-            RequestHead,
-            Vec<u8>,
-            Session,
-        ) -> Fut
-        + 'static,
-    Fut: Future<Output = Result<(), ProxyError>> + 'static,
-{
+pub(super) fn spawn(state: &Rc<ShardState>, hold: Hold, held: Held, forward: Forward) {
     let state = state.clone();
     match scope::recorder() {
         Some(recorder) => {
@@ -96,18 +95,7 @@ where
     }
 }
 
-async fn run<F, Fut>(state: Rc<ShardState>, hold: Hold, held: Held, forward: F)
-where
-    F: FnOnce(
-        Rc<ShardState>,
-        RequestCtx,
-        (SessionId, Rc<LegacyOut>),
-        RequestHead,
-        Vec<u8>,
-        Session,
-    ) -> Fut,
-    Fut: Future<Output = Result<(), ProxyError>>,
-{
+async fn run(state: Rc<ShardState>, hold: Hold, held: Held, forward: Forward) {
     let Held {
         mut ctx,
         mut body,

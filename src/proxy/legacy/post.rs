@@ -10,6 +10,8 @@
 //! Requests reach a stdio child in arrival order: the write to the child happens here, before
 //! the 202, and only the wait for its answer runs in the background.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -109,15 +111,15 @@ pub(super) async fn post(
 }
 
 /// [`forward`], owning what it takes (after a hold, in the hold's task).
-async fn forward_owned(
+fn forward_owned(
     state: Rc<ShardState>,
     ctx: RequestCtx,
     (sid, out): (SessionId, Rc<LegacyOut>),
     head: RequestHead,
     body: Vec<u8>,
     session: held::Session,
-) -> Result<(), ProxyError> {
-    forward(&state, ctx, (sid, &out), &head, body, session).await
+) -> Pin<Box<dyn Future<Output = Result<(), ProxyError>>>> {
+    Box::pin(async move { forward(&state, ctx, (sid, &out), &head, body, session).await })
 }
 
 /// Sends an admitted message upstream: the rate limit, the upstream's slot and token, then
