@@ -71,11 +71,7 @@ async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: NetStream)
                 keep,
             ),
             (_, path) if path.starts_with(crate::admin::intercept::PREFIX) => {
-                let ((status, body), read) =
-                    crate::admin::intercept::serve(&state, &mut conn, &head).await;
-                keep &= read;
-                let body = format!("{body}\n");
-                local_response(&mut out, status, Some("application/json"), &[], body.as_bytes(), keep);
+                keep = intercept(&state, &mut conn, &head, (&mut out, keep)).await;
             }
             (Method::Get, b"/metrics") => {
                 let reports = crate::admin::scrape::gather(&state).await;
@@ -116,6 +112,28 @@ async fn serve(state: Rc<ShardState>, hosts: Rc<Vec<String>>, stream: NetStream)
             return;
         }
     }
+}
+
+/// An interception endpoint's answer into `out`; whether the connection stays open (not
+/// after a body that could not be read whole).
+async fn intercept(
+    state: &Rc<ShardState>,
+    conn: &mut HttpConn<NetStream>,
+    head: &RequestHead,
+    (out, keep): (&mut Vec<u8>, bool),
+) -> bool {
+    let ((status, body), read) = crate::admin::intercept::serve(state, conn, head).await;
+    let keep = keep && read;
+    let body = format!("{body}\n");
+    local_response(
+        out,
+        status,
+        Some("application/json"),
+        &[],
+        body.as_bytes(),
+        keep,
+    );
+    keep
 }
 
 /// Whether a request may use the admin API: always without a token configured; with one, the

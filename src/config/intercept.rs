@@ -332,24 +332,7 @@ fn compile_action(
                 .clone()
                 .ok_or_else(|| format!("{}: mock needs `result`", at("result")))?,
         ),
-        "modify" => match &raw.patch {
-            Some(patch @ Value::Object(_))
-                if direction != Direction::Response
-                    && renames_target(patch)
-                    && NAMED_METHODS
-                        .iter()
-                        .any(|m| glob_opt(raw.method.as_deref(), Some(m))) =>
-            {
-                return Err(format!("{}: {RENAME_REFUSED}", at("patch")))
-            }
-            Some(patch @ Value::Object(_)) => Action::Modify(patch.clone()),
-            _ => {
-                return Err(format!(
-                    "{}: modify needs `patch`, a JSON object (RFC 7396 merge patch)",
-                    at("patch")
-                ))
-            }
-        },
+        "modify" => modify(at, raw, direction)?,
         "delay" | "pause" if direction != Direction::Request => {
             return Err(format!(
                 "{}: {} holds requests only (direction = \"request\")",
@@ -404,6 +387,30 @@ pub fn renames_target(patch: &Value) -> bool {
     patch
         .as_object()
         .is_some_and(|members| members.contains_key("name") || members.contains_key("uri"))
+}
+
+/// A `modify` rule's action: its patch, an object, that does not rename what a request names.
+fn modify(
+    at: &dyn Fn(&str) -> String,
+    raw: &RawRule,
+    direction: Direction,
+) -> Result<Action, String> {
+    match &raw.patch {
+        Some(patch @ Value::Object(_))
+            if direction != Direction::Response
+                && renames_target(patch)
+                && NAMED_METHODS
+                    .iter()
+                    .any(|m| glob_opt(raw.method.as_deref(), Some(m))) =>
+        {
+            Err(format!("{}: {RENAME_REFUSED}", at("patch")))
+        }
+        Some(patch @ Value::Object(_)) => Ok(Action::Modify(patch.clone())),
+        _ => Err(format!(
+            "{}: modify needs `patch`, a JSON object (RFC 7396 merge patch)",
+            at("patch")
+        )),
+    }
 }
 
 /// A `delay` or pause `timeout` (`at` names it in errors).
