@@ -68,8 +68,7 @@ pub fn note(add: impl FnOnce(&mut Record)) {
     });
 }
 
-/// Makes a slot current until dropped, then restores the one before.
-/// Makes a connection's slot current until dropped.
+/// Makes a connection's slot current until dropped, then restores the one before.
 #[derive(Debug)]
 pub struct Enter {
     before: Option<Slot>,

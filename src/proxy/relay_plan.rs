@@ -180,10 +180,13 @@ impl<F: std::future::Future, M: FnOnce(F::Output) -> T, T> std::future::Future f
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
         let this = self.project();
+        if this.map.is_none() {
+            // Polled after it finished: the inner future may not be polled again.
+            return std::task::Poll::Pending;
+        }
         match this.future.poll(cx) {
             std::task::Poll::Ready(out) => match this.map.take() {
                 Some(map) => std::task::Poll::Ready(map(out)),
-                // Polled after it finished: never completes again (futures may not be).
                 None => std::task::Poll::Pending,
             },
             std::task::Poll::Pending => std::task::Poll::Pending,
