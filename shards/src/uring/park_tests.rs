@@ -33,14 +33,7 @@ fn an_idle_reactor_parks_again_and_again_without_dying() {
 #[test]
 fn starved_connection_resumes_when_another_returns_buffers() {
     run(|| async {
-        let uring = Uring::new(&UringConfig {
-            buf_count: 4,
-            buf_size: 64,
-            ..small()
-        })
-        .expect("ring");
-        let (lfd, addr) = listener();
-        let mut listener = uring.listener(lfd);
+        let (uring, mut listener, addr) = starved_ring();
         // Plain sockets on the client side, so the only ring activity is the servers'.
         let mut hog_client = StdStream::from(connect(addr));
         let mut hog = listener.accept().await.expect("accept");

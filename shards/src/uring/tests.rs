@@ -51,6 +51,19 @@ async fn until(mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// A ring with 4 buffers of 64 bytes (recvs run dry at once) and a listener on it.
+fn starved_ring() -> (Uring, UringListener, SocketAddr) {
+    let uring = Uring::new(&UringConfig {
+        buf_count: 4,
+        buf_size: 64,
+        ..small()
+    })
+    .expect("ring");
+    let (lfd, addr) = listener();
+    let listener = uring.listener(lfd);
+    (uring, listener, addr)
+}
+
 fn small() -> UringConfig {
     UringConfig {
         sq_entries: 64,
@@ -158,14 +171,7 @@ fn recv_lends_buffers_and_they_come_back() {
 fn starved_recv_resumes_when_buffers_return() {
     run(|| async {
         // 4 buffers of 64 bytes for 4 KiB of data: the multishot recv runs dry many times.
-        let uring = Uring::new(&UringConfig {
-            buf_count: 4,
-            buf_size: 64,
-            ..small()
-        })
-        .expect("ring");
-        let (lfd, addr) = listener();
-        let mut listener = uring.listener(lfd);
+        let (uring, mut listener, addr) = starved_ring();
         let mut client = uring.stream(connect(addr));
         let mut server = listener.accept().await.expect("accept");
         let data: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
