@@ -398,6 +398,7 @@ fn select(runtime: &RuntimeConfig) -> Result<Vec<usize>, AppError> {
 fn spec(runtime: &RuntimeConfig, cores: Vec<usize>) -> RuntimeSpec {
     let mut spec = RuntimeSpec::new(cores);
     spec.io_memory = runtime.io_memory;
+    spec.spin_before_park = runtime.spin_before_park;
     spec
 }
 

@@ -13,8 +13,8 @@ use super::{
 };
 use crate::config::defaults as d;
 use crate::config::raw::{
-    RawAdmin, RawAuth, RawConfig, RawDemo, RawListener, RawRateLimit, RawRoute, RawSize,
-    RawUpstream,
+    RawAdmin, RawAuth, RawConfig, RawDemo, RawDuration, RawListener, RawRateLimit, RawRoute,
+    RawSize, RawUpstream,
 };
 use crate::config::{
     raw_cores, raw_duration as duration, read_raw, resolve, resolve_runtime, route_path, Config,
@@ -290,6 +290,9 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
     if let Some(bytes) = args.buffer_pool_memory {
         raw.runtime.buffer_pool_memory = Some(RawSize::Bytes(bytes));
     }
+    if let Some(spin) = &args.spin_before_park {
+        raw.runtime.spin_before_park = Some(RawDuration(spin.clone()));
+    }
     if let Some(dir) = &args.record {
         raw.recording.get_or_insert_with(Default::default).dir = Some(dir.clone());
     }
@@ -298,7 +301,7 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 54] = [
+    const FLAGS: [(&str, &str); 55] = [
         ("listeners.main.bind", "--bind"),
         ("audit.file", "--audit-log"),
         ("recording.dir", "--record"),
@@ -367,6 +370,7 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("runtime.io_memory", "--io-memory"),
         ("runtime.buffer_pool_memory", "--buffer-pool-memory"),
         ("runtime.io", "--io"),
+        ("runtime.spin_before_park", "--spin-before-park"),
         ("log.level", "--log-level"),
     ];
     FLAGS.iter().find_map(|(prefix, flag)| {

@@ -288,8 +288,14 @@ fn run_loads_the_file_and_flags_override_it() {
         "glommio",
         "--buffer-pool-memory",
         "0B",
+        "--spin-before-park",
+        "40us",
     ]);
     assert_eq!(from_file.runtime.io, Some(shards::IoBackend::Uring));
+    assert_eq!(
+        overridden.runtime.spin_before_park,
+        Some(std::time::Duration::from_micros(40))
+    );
     assert_eq!(overridden.runtime.io, Some(shards::IoBackend::Glommio));
     assert_eq!(
         overridden.runtime.cores,

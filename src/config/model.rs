@@ -140,6 +140,9 @@ pub struct RuntimeConfig {
     /// Socket I/O path asked for (`--io` / `io`); `None`: uring where the kernel supports it.
     /// What runs is decided at startup (`shards::uring::select_backend`).
     pub io: Option<IoBackend>,
+    /// How long an idle shard keeps polling before it sleeps (`None`: it sleeps at once).
+    /// Spinning trades CPU on idle cores for the wake-up cost of a lone request.
+    pub spin_before_park: Option<Duration>,
 }
 
 impl Default for RuntimeConfig {
@@ -149,6 +152,7 @@ impl Default for RuntimeConfig {
             io_memory: to_usize(defaults::IO_MEMORY),
             buffer_pool_memory: to_usize(defaults::BUFFER_POOL_MEMORY),
             io: None,
+            spin_before_park: None,
         }
     }
 }

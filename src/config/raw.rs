@@ -125,6 +125,10 @@ pub struct RawRuntime {
     /// where the kernel supports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io: Option<String>,
+    /// How long an idle shard polls for work before it sleeps (duration, at most 10ms; "0s"
+    /// or unset: it sleeps at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spin_before_park: Option<RawDuration>,
 }
 
 /// `[listeners.NAME]`.

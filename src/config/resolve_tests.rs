@@ -443,3 +443,26 @@ fn io_path_is_uring_or_glommio_and_defaults_to_the_kernel_s_choice() {
         &["\"epoll\"", "\"uring\" or \"glommio\""],
     );
 }
+
+#[test]
+fn spin_before_park_is_off_unless_set_and_bounded() {
+    use std::time::Duration;
+    assert_eq!(ok(UPSTREAM).runtime.spin_before_park, None);
+    let spin = ok(&format!(
+        "{UPSTREAM}[runtime]\nspin_before_park = \"50us\"\n"
+    ));
+    assert_eq!(
+        spin.runtime.spin_before_park,
+        Some(Duration::from_micros(50))
+    );
+    assert!(to_toml(&spin).contains("spin_before_park = \"50us\""));
+    let off = ok(&format!("{UPSTREAM}[runtime]\nspin_before_park = \"0s\"\n"));
+    assert_eq!(off.runtime.spin_before_park, None);
+    for bad in ["11ms", "fast"] {
+        reject(
+            &format!("{UPSTREAM}[runtime]\nspin_before_park = \"{bad}\"\n"),
+            "runtime.spin_before_park",
+            &[bad, "\"10ms\""],
+        );
+    }
+}

@@ -4,6 +4,8 @@
 //! Not here: upstreams, listeners and the whole file (`resolve.rs`, which calls these), checks
 //! of one value (`setting.rs`).
 
+use std::time::Duration;
+
 use shards::IoBackend;
 
 use super::defaults as d;
@@ -11,7 +13,7 @@ use super::error::{invalid_str, Error};
 use super::model::{
     CoreSelection, DemoConfig, LimitsConfig, RuntimeConfig, SessionsConfig, TimeoutsConfig,
 };
-use super::raw::{RawDemo, RawLimits, RawRuntime, RawSessions, RawTimeouts};
+use super::raw::{RawDemo, RawDuration, RawLimits, RawRuntime, RawSessions, RawTimeouts};
 use super::setting::{bind_addr, count, duration, route_path, size, Bound};
 use super::values::{parse_cores, shard_count, SHARDS_ALLOWED};
 
@@ -49,13 +51,32 @@ pub(crate) fn resolve_runtime(raw: &RawRuntime) -> Result<RuntimeConfig, Error> 
         Some("glommio") => Some(IoBackend::Glommio),
         Some(other) => return Err(invalid_str("runtime.io", other, "\"uring\" or \"glommio\"")),
     };
+    let spin_before_park = spin_before_park(raw.spin_before_park.as_ref())?;
     Ok(RuntimeConfig {
         cores,
         io_memory,
         buffer_pool_memory,
         io,
+        spin_before_park,
     })
 }
+
+/// `runtime.spin_before_park`: `None` unset or zero, else at most [`SPIN_MAX`].
+fn spin_before_park(raw: Option<&RawDuration>) -> Result<Option<Duration>, Error> {
+    const KEY: &str = "runtime.spin_before_park";
+    const ALLOWED: &str = "a duration from \"0s\" (off) to \"10ms\", like \"50us\"";
+    let Some(RawDuration(text)) = raw else {
+        return Ok(None);
+    };
+    match humantime::parse_duration(text) {
+        Ok(spin) if spin.is_zero() => Ok(None),
+        Ok(spin) if spin <= SPIN_MAX => Ok(Some(spin)),
+        _ => Err(invalid_str(KEY, text, ALLOWED)),
+    }
+}
+
+/// Longest idle spin: beyond a few milliseconds spinning only burns the core.
+const SPIN_MAX: Duration = Duration::from_millis(10);
 
 /// Resolves `[demo]`: the in-process demo server of `shadowcat demo`.
 pub(super) fn resolve_demo(raw: &RawDemo) -> Result<DemoConfig, Error> {
