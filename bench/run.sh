@@ -25,7 +25,7 @@
 #   SHADOWCAT_BIN=                        use this binary instead of `cargo build --release`
 #   READY_TIMEOUT=10                      seconds to wait for a `ready` line
 #   TLS=1                                 also run shadowcat and nginx terminating TLS (one self-signed
-#                                         certificate from openssl, P-256): rows tls, moderate-tls,
+#                                         certificate from openssl, P-256): rows tls, moderate-tls, single-tls,
 #                                         tls-nginx (with PROXY_SHARDS > 1, requests for another shard's
 #                                         sessions are relayed over a socket pair: proxy/tunnel.rs)
 #   NGINX=1                               also run nginx `proxy_pass` (the throughput anchor, DESIGN §5)
@@ -36,7 +36,7 @@
 #                                         to measure a route with a stage configured, or
 #                                         "--io glommio" / "--io uring" for one socket I/O path)
 #   ALT_ARGS=                             also run the same binary with these flags added (e.g.
-#                                         "--io glommio": the other I/O path), rows alt/moderate-alt
+#                                         "--io glommio": the other I/O path), rows alt/moderate-alt/single-alt
 #   RECORD=0                              1: the proxies record every session (--record into the run's
 #                                         temporary directory, deleted with it); for a with/without
 #                                         ratio in one run use ALT_ARGS="--record /tmp/tapes" instead
@@ -277,6 +277,7 @@ measure_other() {
     run_wrk "$label" "$url" "$sessions" "$WRK_THREADS" "$WRK_CONNS" "$DURATION" 0
     count_syscalls "$label" "$pid" "$url" "$sessions"
     run_wrk "moderate-$label" "$url" "${sessions%%,*}" 1 "$MODERATE_CONNS" "$DURATION" "$MODERATE_DELAY_MS"
+    run_wrk "single-$label" "$url" "${sessions%%,*}" 1 1 "$DURATION" 0
     PROXY_PID=$saved_pid
     stop_pid "$pid"
     forget_pid "$pid"
@@ -314,9 +315,9 @@ say ""
 say "$(printf "$ROW_FORMAT" run 'req/s' 'p50 µs' 'p99 µs' 'proxy CPU µs' 'upstr CPU µs' 'wrk CPU%')"
 LABELS=(direct proxied)
 [[ $NGINX == 1 ]] && LABELS+=(nginx moderate-nginx single-nginx)
-[[ -n $BASE_BIN ]] && LABELS+=(base moderate-base)
-[[ -n $ALT_ARGS ]] && LABELS+=(alt moderate-alt)
-[[ $TLS == 1 ]] && LABELS+=(tls moderate-tls)
+[[ -n $BASE_BIN ]] && LABELS+=(base moderate-base single-base)
+[[ -n $ALT_ARGS ]] && LABELS+=(alt moderate-alt single-alt)
+[[ $TLS == 1 ]] && LABELS+=(tls moderate-tls single-tls)
 [[ $TLS == 1 && $NGINX == 1 ]] && LABELS+=(tls-nginx)
 for label in "${LABELS[@]}" moderate-direct moderate-proxied single-direct single-proxied; do
     say "$(row "$label")"
@@ -350,6 +351,8 @@ if [[ -n $ALT_ARGS ]]; then
         -v args="$ALT_ARGS" 'BEGIN { printf "proxied vs alt (%s): throughput %.3f, CPU per request %s µs vs %s µs", args, s / a, sc, ac }')"
     say "proxied vs alt, moderate load: p50 ${P50[moderate-proxied]} µs vs ${P50[moderate-alt]} µs," \
         "p99 ${P99[moderate-proxied]} µs vs ${P99[moderate-alt]} µs"
+    say "proxied vs alt, one connection: p50 ${P50[single-proxied]} µs vs ${P50[single-alt]} µs," \
+        "p99 ${P99[single-proxied]} µs vs ${P99[single-alt]} µs (closed loop, -c 1)"
 fi
 if [[ $SYSCALLS == 1 ]]; then
     for label in shadowcat alt base nginx; do
