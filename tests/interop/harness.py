@@ -356,10 +356,12 @@ def start_stdio_proxy(shadowcat_bin: Path, command: Sequence[str | Path], *, mod
     return Endpoint(url=urls["proxy"], process=process, admin_url=urls.get("admin"))
 
 
-def start_recording_server() -> Endpoint:
+def start_recording_server(keep_alive_s: int | None = None) -> Endpoint:
     """fixtures/recording_http_server.py (FastMCP over Streamable HTTP, records request headers) on
-    127.0.0.1 and a free port, on this interpreter, which has `mcp`."""
-    process = ManagedProcess("recording-upstream", [sys.executable, RECORDING_FIXTURE], env=child_env())
+    127.0.0.1 and a free port, on this interpreter, which has `mcp`; `keep_alive_s`: it closes
+    connections idle that long (uvicorn's `timeout_keep_alive`)."""
+    extra = {} if keep_alive_s is None else {"RECORDER_KEEP_ALIVE_S": str(keep_alive_s)}
+    process = ManagedProcess("recording-upstream", [sys.executable, RECORDING_FIXTURE], env=child_env(extra))
     try:
         url = wait_listening_line(process, "recorder")
     except BaseException:

@@ -92,14 +92,18 @@ impl NetStream {
     }
 
     /// Whether an idle connection (nothing expected from the peer) is still clean to reuse:
-    /// the peer has not closed it and sent nothing unsolicited. A non-blocking `MSG_PEEK` (one
-    /// syscall; on the uring path after a look at what the ring already received) catches the
-    /// usual stale case, a keep-alive timeout on the other side, before a request is written.
-    /// On a TLS stream the raw socket is probed: any TLS record arriving while idle (a late
-    /// session ticket, a `close_notify`) also counts as not clean, which only costs a reconnect.
+    /// the peer has not closed it and sent nothing unsolicited. This catches the usual stale
+    /// case, a keep-alive timeout on the other side, before a request is written. On the uring
+    /// path with its recv armed, what the ring received says it (no syscall: a close the
+    /// reactor has not reaped yet is the same race as one arriving just after a probe, and a
+    /// reused connection failing before any answer byte is retried by its caller); otherwise
+    /// a non-blocking `MSG_PEEK` (one syscall). On a TLS stream the raw socket is probed: any
+    /// TLS record arriving while idle (a late session ticket, a `close_notify`) also counts as
+    /// not clean, which only costs a reconnect.
     pub fn idle_and_open(&self) -> bool {
         match &self.0 {
             Inner::Uring(s) if s.rx_pending() => return false,
+            Inner::Uring(s) if s.rx_watched() => return true,
             Inner::Tls(s) => return s.get_ref().0.idle_and_open(),
             _ => {}
         }

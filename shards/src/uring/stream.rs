@@ -128,6 +128,18 @@ impl UringStream {
             .is_none_or(|c| !c.rx.is_empty() || c.eof || c.rx_err.is_some())
     }
 
+    /// Whether a multishot recv is armed on it: bytes, end of stream or an error arriving now
+    /// show in [`UringStream::rx_pending`] as soon as the reactor reaps them, with no syscall
+    /// to look.
+    pub fn rx_watched(&self) -> bool {
+        self.d
+            .st
+            .borrow()
+            .conns
+            .get(self.id)
+            .is_some_and(|c| c.rx_state == Rx::Armed)
+    }
+
     /// Copies received bytes into `buf`; `Ok(0)` at end of stream (or for an empty `buf`).
     pub fn poll_read_into(
         &mut self,

@@ -142,6 +142,30 @@ fn echo_one_connection_through_accept_and_fixed_slots() {
     });
 }
 
+/// What a pooled connection's reuse check relies on instead of a `MSG_PEEK` syscall.
+#[test]
+fn an_armed_recv_shows_unsolicited_bytes_and_a_peer_close() {
+    run(|| async {
+        let uring = Uring::new(&small()).expect("ring");
+        let (lfd, addr) = listener();
+        let mut listener = uring.listener(lfd);
+        let mut client = StdStream::connect(addr).expect("connect");
+        let mut server = listener.accept().await.expect("accept");
+        client.write_all(b"ping").expect("send");
+        let mut buf = [0u8; 4];
+        server.read_exact(&mut buf).await.expect("read");
+        assert!(server.rx_watched(), "the recv stays armed after a read");
+        assert!(!server.rx_pending(), "all read: clean");
+        client.write_all(b"x").expect("send");
+        until(|| server.rx_pending()).await;
+        server.read_exact(&mut buf[..1]).await.expect("read");
+        assert!(!server.rx_pending());
+        drop(client);
+        until(|| server.rx_pending()).await;
+        assert!(!server.rx_watched(), "a closed stream's recv is over");
+    });
+}
+
 #[test]
 fn recv_lends_buffers_and_they_come_back() {
     run(|| async {
