@@ -333,13 +333,6 @@ fn compile_action(
                 .ok_or_else(|| format!("{}: mock needs `result`", at("result")))?,
         ),
         "modify" => modify(at, raw, direction)?,
-        "delay" | "pause" if direction != Direction::Request => {
-            return Err(format!(
-                "{}: {} holds requests only (direction = \"request\")",
-                at("action"),
-                raw.action
-            ))
-        }
         "delay" => Action::Delay(hold(
             "delay",
             raw.delay

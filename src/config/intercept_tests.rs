@@ -78,8 +78,8 @@ fn bad_rules_are_refused_with_where_and_why() {
         ("action = \"continue\"\ncode = 1", "rules[0].code"),
         ("action = \"block\"\ncode = 4294967296", "rules[0].code"),
         (
-            "action = \"pause\"\ndirection = \"response\"",
-            "rules[0].action",
+            "action = \"delay\"\ndirection = \"response\"",
+            "rules[0].delay",
         ),
         (
             "action = \"block\"\nwhen = [{ pointer = \"/a\", regex = \"(\" }]",
@@ -97,6 +97,28 @@ fn bad_rules_are_refused_with_where_and_why() {
     for (body, wanted) in cases {
         let why = rules(&format!("[[rules]]\n{body}\n")).unwrap_err();
         assert!(why.contains(wanted), "{body}: {why}");
+    }
+}
+
+/// `delay` and `pause` hold messages either way (a response rule holds a server-to-client
+/// message), with the same settings.
+#[test]
+fn holds_apply_to_either_direction() {
+    for direction in ["request", "response", "both"] {
+        let set = rules(&format!(
+            "[[rules]]\ndirection = \"{direction}\"\naction = \"delay\"\ndelay = \"20ms\"\n\
+             [[rules]]\ndirection = \"{direction}\"\naction = \"pause\"\ntimeout = \"1s\"\ndefault = \"block\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            set.rules[0].action,
+            Action::Delay(Duration::from_millis(20))
+        );
+        assert!(
+            matches!(set.rules[1].action, Action::Pause { .. }),
+            "{direction}"
+        );
+        assert_eq!(set.responses, direction != "request");
     }
 }
 

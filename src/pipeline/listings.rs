@@ -6,6 +6,8 @@
 //! message (answers to other requests, notifications such as
 //! `notifications/tools/list_changed`, server→client requests) keeps its bytes.
 //!
+//! Also keeps the interception holds of messages queued for such a stream until it takes
+//! them ([`ListingWatch::park`]).
 //! Not here: the filter itself (tool_filter.rs), where the ids come from (the transport notes
 //! them before a request goes out).
 //! Bounded: at most [`MAX_PENDING`] ids per session. A client with more unanswered listings
@@ -15,9 +17,11 @@
 //! length test.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 
 use crate::mcp::{JsonRpcId, Method};
 
+use super::intercept::{AnswerHold, Outgoing};
 use super::RouteStages;
 
 /// Most `tools/list` ids awaiting an answer that one session remembers (see the module doc).
@@ -32,6 +36,9 @@ pub struct ListingWatch {
     pending: RefCell<Vec<JsonRpcId>>,
     /// Set once an id did not fit: from then on every answer is judged.
     overflowed: Cell<bool>,
+    /// Messages queued for the stream that an interception rule holds, by their number in
+    /// the queue (the stream settles each when it takes it); at most the queue's length.
+    held: RefCell<VecDeque<(u64, AnswerHold)>>,
 }
 
 impl ListingWatch {
@@ -41,6 +48,7 @@ impl ListingWatch {
             stages,
             pending: RefCell::default(),
             overflowed: Cell::new(false),
+            held: RefCell::default(),
         }
     }
 
@@ -76,22 +84,40 @@ impl ListingWatch {
         forget_one(&mut self.pending.borrow_mut(), id);
     }
 
-    /// The response side for one message going to the client: `Some(new bytes)` when it is an
-    /// answer to a pending `tools/list` request that lost a hidden tool, `None` to send the
-    /// original bytes. Any answer under a pending id forgets it, listing or error.
-    pub fn judge(&self, message: &[u8]) -> Option<Vec<u8>> {
+    /// The response side for one message going to the client: changed when it is an answer
+    /// to a pending `tools/list` request that lost a hidden tool, or when an interception rule
+    /// changes or holds it. Any answer under a pending id forgets it, listing or error.
+    pub fn judge(&self, message: &[u8]) -> Outgoing {
         let filtered = self.filter(message);
         // The `intercept` stage's response side: every message of the stream, one by one.
         self.stages
             .intercept_answer(filtered.as_deref().unwrap_or(message))
-            .or(filtered)
+            .over(filtered)
+    }
+
+    /// Keeps the hold of the message queued as number `n`.
+    pub fn park(&self, n: u64, hold: AnswerHold) {
+        self.held.borrow_mut().push_back((n, hold));
+    }
+
+    /// The hold of the message taken as number `n`, if a rule holds it (numbers are taken in
+    /// order: older ones left behind by a queue that ended are dropped).
+    pub fn unpark(&self, n: u64) -> Option<AnswerHold> {
+        let mut held = self.held.borrow_mut();
+        while held.front().is_some_and(|(at, _)| *at < n) {
+            held.pop_front();
+        }
+        match held.front() {
+            Some((at, _)) if *at == n => held.pop_front().map(|(_, hold)| hold),
+            _ => None,
+        }
     }
 
     /// The tool filter's part of [`ListingWatch::judge`].
     fn filter(&self, message: &[u8]) -> Option<Vec<u8>> {
         if self.overflowed.get() {
             // The route's own stages: every answer judged, after the cheap may-list search.
-            return self.stages.response(message);
+            return self.stages.filter_listing(message);
         }
         let mut pending = self.pending.borrow_mut();
         if pending.is_empty() {

@@ -344,12 +344,14 @@ impl RouteStages {
         Some(stages)
     }
 
-    /// The response side for one whole JSON-RPC message (or batch) going to the client:
-    /// `Some(new bytes)` when a stage changed it, `None` to forward the original bytes.
-    pub fn response(&self, message: &[u8]) -> Option<Vec<u8>> {
+    /// The response side for one whole JSON-RPC message (or batch) going to the client: what
+    /// goes instead (`Outgoing::Now`: the original bytes, changed ones), or an interception
+    /// rule holding it (`Outgoing::Hold`: the caller awaits `proxy::intercept::settle` before
+    /// sending it or anything after it on its stream).
+    pub fn response(&self, message: &[u8]) -> intercept::Outgoing {
         let filtered = self.filter_listing(message);
         self.intercept_answer(filtered.as_deref().unwrap_or(message))
-            .or(filtered)
+            .over(filtered)
     }
 
     /// The tool filter's response side.
@@ -369,8 +371,11 @@ impl RouteStages {
 
     /// The `intercept` stage's response side for one message (one `Option` test when no rule
     /// looks at answers).
-    pub fn intercept_answer(&self, message: &[u8]) -> Option<Vec<u8>> {
-        self.answers.as_deref()?.judge(message)
+    pub fn intercept_answer(&self, message: &[u8]) -> intercept::Outgoing {
+        match &self.answers {
+            Some(scope) => scope.judge(message),
+            None => intercept::Outgoing::PASS,
+        }
     }
 
     /// The response side for the answers (messages or batch elements without `method`) whose

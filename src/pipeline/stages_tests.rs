@@ -219,7 +219,8 @@ fn a_route_without_stages_lets_everything_through() {
     assert!(none.is_empty());
     assert_eq!(verdict(&none, CALL_ADD), Verdict::Continue);
     assert_eq!(
-        none.response(br#"{"result":{"tools":[{"name":"add"}]}}"#),
+        none.response(br#"{"result":{"tools":[{"name":"add"}]}}"#)
+            .into_changed(),
         None
     );
     assert!(!none.rewrites_answer(Method::ToolsList, &[]));
@@ -243,8 +244,12 @@ fn an_answer_to_another_request_passes_byte_for_byte() {
     // Its result carries `tools` arrays naming the hidden tool, in its content and its
     // structured content: not a listing, so not judged even where the side runs.
     let result = br#"{"jsonrpc":"2.0","id":9,"result":{"content":[{"type":"text","text":"{\"tools\":[{\"name\":\"secret\"}]}"}],"structuredContent":{"tools":[{"name":"secret"},{"name":"echo"}]}}}"#;
-    assert_eq!(s.response(result), None);
-    assert_eq!(s.response(&[b"[", &result[..], b"]"].concat()), None);
+    assert_eq!(s.response(result).into_changed(), None);
+    assert_eq!(
+        s.response(&[b"[", &result[..], b"]"].concat())
+            .into_changed(),
+        None
+    );
 
     // The same tools in a `tools/list` answer are cut: the stage is live on this route.
     let list = r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#;
@@ -254,6 +259,7 @@ fn an_answer_to_another_request_passes_byte_for_byte() {
         br#"{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"secret"},{"name":"echo"}]}}"#;
     let cut = s
         .response(listing)
+        .into_changed()
         .expect("a listing loses its hidden tool");
     assert_eq!(
         cut,
@@ -290,6 +296,7 @@ fn a_batch_answer_is_judged_only_where_it_answers_tools_list() {
     );
     let cut = judge
         .response(answer.as_bytes())
+        .into_changed()
         .expect("id 1 is a listing");
     let expected = format!(
         r#"[{},{{"jsonrpc":"2.0","id":1,"result":{{"tools":[{{"name":"echo"}}]}}}},{},{server_request}]"#,
@@ -300,7 +307,7 @@ fn a_batch_answer_is_judged_only_where_it_answers_tools_list() {
 
     // Without a tools/list element in the answer, the bytes go on.
     let others = format!("[{},{}]", listing("\"1\""), listing("2"));
-    assert_eq!(judge.response(others.as_bytes()), None);
+    assert_eq!(judge.response(others.as_bytes()).into_changed(), None);
 
     // No tools/list in the batch, or a single request of another method: nothing to judge.
     let call = format!(r#"[{CALL_ADD}]"#);
@@ -312,7 +319,10 @@ fn a_batch_answer_is_judged_only_where_it_answers_tools_list() {
         .is_none());
     // A single tools/list: its answer is judged whole, whatever its id.
     let single = s.for_answer(Method::ToolsList, &[]).unwrap();
-    assert!(single.response(listing("\"x\"").as_bytes()).is_some());
+    assert!(single
+        .response(listing("\"x\"").as_bytes())
+        .into_changed()
+        .is_some());
 }
 
 /// Forward mode's form: every answer with a readable id is shown to the judge (so pending ids

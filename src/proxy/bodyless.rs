@@ -194,6 +194,7 @@ fn relay_plan<'a>(
         max_body: u64::MAX,
         max_sse_event: state.config.limits.max_sse_event_bytes,
         metrics: &state.metrics,
+        state,
         stop: is_get.then_some(&state.shutdown),
         // A GET resuming a POST's stream (`Last-Event-ID`) may carry a listing: on a route
         // with stages, a GET stream goes message by message too.

@@ -213,6 +213,7 @@ fn relay_plan<'a>(
         max_body: u64::MAX,
         max_sse_event: state.config.limits.max_sse_event_bytes,
         metrics: &state.metrics,
+        state,
         stop: listen.then_some(&state.shutdown),
         stages: answer_stages.unwrap_or(&ctx.stages),
         rewrite: answer_stages.is_some(),

@@ -140,16 +140,11 @@ fn session_version(state: &ShardState, session: &SessionId) -> Option<ProtocolVe
         .and_then(|entry| entry.version)
 }
 
-/// Notes a message written to the client (`changed`: what went instead, when a stage
-/// rewrote it).
-pub(super) fn answer(message: &[u8], changed: Option<&[u8]>, http: Http<'_>) {
-    match changed {
-        Some(sent) => scope::changed(
-            Direction::ServerToClient,
-            message,
-            Some(Some(sent)),
-            Some(http),
-        ),
+/// Notes a message written to the client (`forwarded`: what went instead, when a stage
+/// rewrote it, `Some(None)` when a rule dropped it).
+pub(super) fn answer(message: &[u8], forwarded: crate::record::Forwarded<'_>, http: Http<'_>) {
+    match forwarded {
+        Some(sent) => scope::changed(Direction::ServerToClient, message, Some(sent), Some(http)),
         None => scope::s2c(message, Some(http)),
     }
 }
@@ -240,17 +235,18 @@ impl AnswerTap {
         }
     }
 
-    /// A JSON body held whole (`changed`: what was sent instead).
-    pub(super) fn whole(&self, body: &[u8], changed: Option<&[u8]>) {
-        answer(body, changed, self.http("application/json", None));
+    /// A JSON body held whole (`forwarded`: what was sent instead, as in [`answer`]).
+    pub(super) fn whole(&self, body: &[u8], forwarded: crate::record::Forwarded<'_>) {
+        answer(body, forwarded, self.http("application/json", None));
     }
 
-    /// One SSE event (`changed`: the data sent instead); events without data are not messages.
-    pub(super) fn event(&self, event: &SseEvent<'_>, changed: Option<&[u8]>) {
+    /// One SSE event (`forwarded`: the data sent instead, or `Some(None)`: dropped); events
+    /// without data are not messages.
+    pub(super) fn event(&self, event: &SseEvent<'_>, forwarded: crate::record::Forwarded<'_>) {
         if !event.data.trim_ascii().is_empty() {
             answer(
                 event.data,
-                changed,
+                forwarded,
                 self.http("text/event-stream", event.id),
             );
         }

@@ -14,6 +14,7 @@ use crate::pipeline::RouteStages;
 
 use super::headers::OutFraming;
 use super::metrics::ProxyMetrics;
+use super::state::ShardState;
 use shards::latch::Latch;
 use shards::timeout::within;
 
@@ -70,6 +71,8 @@ pub struct RelayPlan<'a> {
     pub max_sse_event: usize,
     /// Where relayed SSE events are counted.
     pub metrics: &'a ProxyMetrics,
+    /// The shard (where a message an interception rule holds waits: `delay`, `pause`).
+    pub state: &'a ShardState,
     /// For long-lived streams (GET): end the stream when this fires (shutdown).
     pub stop: Option<&'a Latch>,
     /// The route's stages; their response side runs on every message when `rewrite` is set.

@@ -2,7 +2,8 @@
 //! listing on a route with a tool filter), one message at a time: a JSON body is one message
 //! (read whole, bounded by the SSE event limit); an SSE body goes event by event, each event
 //! held only until it is complete, then forwarded as the upstream's bytes or, when a stage
-//! changed its message, written anew.
+//! changed its message, written anew. A message an interception rule holds (`delay`, `pause`)
+//! is settled before it, or anything after it, goes out; what preceded it went out already.
 //!
 //! Not here: the pass-through relay every other answer takes (relay.rs), deciding which
 //! answers need this (`RouteStages::rewrites_answer`).
@@ -13,14 +14,17 @@ use futures_lite::{AsyncRead, AsyncWrite};
 
 use crate::http::{
     write_chunk, write_event, BodyReader, Framing, Head, HttpConn, MessageKind, ResponseHead,
-    SseParser, SseStep, LAST_CHUNK,
+    SseEvent, SseParser, SseStep, LAST_CHUNK,
 };
+use crate::pipeline::intercept::{AnswerHold, Outgoing, Sent};
 
 use super::headers::{client_response, OutFraming};
+use super::intercept::settle;
 use super::metrics::Counter;
 use super::record::AnswerTap;
 use super::relay_plan::{
-    next_piece, out_framing, send, NotSent, RelayEnd, RelayPlan, STREAM_WRITE_TIMEOUT,
+    next_piece, out_framing, send, until_client_gone, NotSent, RelayEnd, RelayPlan,
+    STREAM_WRITE_TIMEOUT,
 };
 
 /// Like `relay::relay`, with `plan.stages`' response side applied to every message.
@@ -63,15 +67,29 @@ where
             return RelayEnd::ClientGone;
         };
         match piece {
-            Some(Ok(Some(data))) if sse => {
+            Some(Ok(Some(mut data))) if sse => loop {
                 let sink = (&mut *scratch, tap.as_ref());
-                if rewrite_events(&mut events, &mut body, data, chunked, &plan, sink).is_err() {
+                let Ok(step) = rewrite_events(&mut events, &mut body, data, chunked, &plan, sink)
+                else {
                     return RelayEnd::UpstreamBroken;
-                }
+                };
+                // What precedes a held event goes out before the hold.
                 if !scratch.is_empty() && !send(client, scratch, write_limit).await {
                     return RelayEnd::ClientGone;
                 }
-            }
+                let Some((held, rest)) = step else {
+                    break;
+                };
+                let Some(()) =
+                    settle_event(client, held, chunked, &plan, (scratch, tap.as_ref())).await
+                else {
+                    return RelayEnd::ClientGone;
+                };
+                if !scratch.is_empty() && !send(client, scratch, write_limit).await {
+                    return RelayEnd::ClientGone;
+                }
+                data = data.get(rest..).unwrap_or_default();
+            },
             Some(Ok(Some(data))) => {
                 if body.len() + data.len() > plan.max_sse_event {
                     // Too large to judge as one message: refuse rather than leak hidden tools.
@@ -91,11 +109,20 @@ where
             scratch.extend_from_slice(LAST_CHUNK);
         }
     } else {
+        let sent = match plan.stages.response(&body) {
+            Outgoing::Now(sent) => sent,
+            Outgoing::Hold(hold) => {
+                match until_client_gone(client, settle(plan.state, hold, &body)).await {
+                    Some(sent) => sent,
+                    None => return RelayEnd::ClientGone,
+                }
+            }
+        };
         json_answer(
             (&mut *scratch, tap.as_ref()),
             head,
             &plan,
-            &body,
+            (&body, &sent),
             (out_framing, keep_alive),
         );
     }
@@ -136,20 +163,20 @@ fn client_framing(head: &ResponseHead, framing: Framing, sse: bool, http11: bool
     }
 }
 
-/// Writes a JSON answer into `out`: its one message, judged whole, under a head with the
-/// length of what is sent (the upstream's bytes or the rewritten message).
+/// Writes a JSON answer into `out`: its one message, judged whole (`sent`), under a head
+/// with the length of what is sent (the upstream's bytes or the rewritten message).
 fn json_answer(
     (out, tap): (&mut Vec<u8>, Option<&AnswerTap>),
     head: &ResponseHead,
     plan: &RelayPlan<'_>,
-    body: &[u8],
+    (body, sent): (&[u8], &Sent),
     (framing, keep_alive): (OutFraming, bool),
 ) {
-    let changed = plan.stages.response(body);
     if let Some(tap) = tap.filter(|_| !body.is_empty()) {
-        tap.whole(body, changed.as_deref());
+        tap.whole(body, sent.forwarded());
     }
-    let message = changed.as_deref().unwrap_or(body);
+    // A dropped message (a notification an operator blocked) leaves an empty body.
+    let message = sent.bytes(body).unwrap_or_default();
     let framing = match framing {
         OutFraming::NoBody => OutFraming::NoBody,
         _ => OutFraming::Length(message.len() as u64),
@@ -158,8 +185,24 @@ fn json_answer(
     out.extend_from_slice(message);
 }
 
+/// An SSE event a rule holds: what settling and writing it takes.
+struct HeldEvent {
+    hold: AnswerHold,
+    /// Its data, as the upstream sent it.
+    data: Vec<u8>,
+    /// Its `id`, `event` and `retry` fields (kept when it is written anew).
+    fields: Fields,
+    /// The block as the upstream sent it.
+    raw: Vec<u8>,
+}
+
+/// An event's `id`, `event` and `retry` fields.
+type Fields = (Option<String>, Option<String>, Option<u64>);
+
 /// Feeds one body piece: every block it completes goes to `out` (the upstream's bytes, or the
 /// event written anew when a stage changed its data); the unfinished block stays in `held`.
+/// Stops at an event a rule holds: it comes back with where the rest of `piece` starts, and
+/// nothing after it is written.
 fn rewrite_events(
     parser: &mut SseParser,
     held: &mut Vec<u8>,
@@ -167,51 +210,113 @@ fn rewrite_events(
     chunked: bool,
     plan: &RelayPlan<'_>,
     (out, tap): (&mut Vec<u8>, Option<&AnswerTap>),
-) -> Result<(), crate::http::Error> {
+) -> Result<Option<(HeldEvent, usize)>, crate::http::Error> {
+    let whole = piece.len();
     let mut block = Vec::new();
     loop {
-        let (consumed, changed) = match parser.next(piece)? {
+        let (consumed, sent, fields) = match parser.next(piece)? {
             SseStep::NeedMore => {
                 held.extend_from_slice(piece);
-                return Ok(());
+                return Ok(None);
             }
             SseStep::Event {
                 event, consumed, ..
             } => {
                 plan.metrics.incr(Counter::SseEvents);
-                let changed = plan.stages.response(event.data);
-                if let Some(tap) = tap {
-                    tap.event(&event, changed.as_deref());
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                let fields = || (event.id.map(text), event.event.map(text), event.retry);
+                match plan.stages.response(event.data) {
+                    Outgoing::Now(sent) => {
+                        if let Some(tap) = tap {
+                            tap.event(&event, sent.forwarded());
+                        }
+                        let fields = sent.changed().map(|_| fields());
+                        (consumed, sent, fields)
+                    }
+                    Outgoing::Hold(hold) => {
+                        let mut raw = std::mem::take(held);
+                        raw.extend_from_slice(piece.get(..consumed).unwrap_or_default());
+                        let at = whole - piece.len() + consumed;
+                        let data = event.data.to_vec();
+                        let fields = fields();
+                        return Ok(Some((
+                            HeldEvent {
+                                hold,
+                                data,
+                                fields,
+                                raw,
+                            },
+                            at,
+                        )));
+                    }
                 }
-                let changed = changed.map(|data| {
-                    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                    let fields = (event.id.map(text), event.event.map(text), event.retry);
-                    (fields, data)
-                });
-                (consumed, changed)
             }
-            SseStep::Skipped { consumed, .. } => (consumed, None),
+            SseStep::Skipped { consumed, .. } => (consumed, Sent::Original, None),
         };
         block.clear();
-        match changed {
-            Some(((id, kind, retry), data)) => {
-                if let Some(ms) = retry {
-                    // Kept for clients that poll (2025-11-25 resumability).
-                    block.extend_from_slice(format!("retry: {ms}\n").as_bytes());
-                }
-                write_event(&mut block, id.as_deref(), kind.as_deref(), &data);
-            }
-            None => {
+        match (&sent, fields) {
+            (Sent::Changed(data), Some(fields)) => write_anew(&mut block, &fields, data),
+            (Sent::Dropped, _) => {}
+            _ => {
                 block.extend_from_slice(held);
                 block.extend_from_slice(piece.get(..consumed).unwrap_or_default());
             }
         }
         held.clear();
-        if chunked {
-            write_chunk(out, &block);
-        } else {
-            out.extend_from_slice(&block);
-        }
+        frame(out, &block, chunked);
         piece = piece.get(consumed..).unwrap_or_default();
+    }
+}
+
+/// Settles a held event (the client going away ends the hold: `None`) and writes what
+/// goes in its place into `out`.
+async fn settle_event<C: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut HttpConn<C>,
+    held: HeldEvent,
+    chunked: bool,
+    plan: &RelayPlan<'_>,
+    (out, tap): (&mut Vec<u8>, Option<&AnswerTap>),
+) -> Option<()> {
+    let HeldEvent {
+        hold,
+        data,
+        fields,
+        raw,
+    } = held;
+    let sent = until_client_gone(client, settle(plan.state, hold, &data)).await?;
+    if let Some(tap) = tap {
+        let event = SseEvent {
+            id: fields.0.as_deref().map(str::as_bytes),
+            event: fields.1.as_deref().map(str::as_bytes),
+            data: &data,
+            retry: fields.2,
+        };
+        tap.event(&event, sent.forwarded());
+    }
+    let mut block = Vec::new();
+    match &sent {
+        Sent::Original => block = raw,
+        Sent::Changed(data) => write_anew(&mut block, &fields, data),
+        Sent::Dropped => return Some(()),
+    }
+    frame(out, &block, chunked);
+    Some(())
+}
+
+/// An event written anew with `data`, keeping its fields.
+fn write_anew(block: &mut Vec<u8>, (id, kind, retry): &Fields, data: &[u8]) {
+    if let Some(ms) = retry {
+        // Kept for clients that poll (2025-11-25 resumability).
+        block.extend_from_slice(format!("retry: {ms}\n").as_bytes());
+    }
+    write_event(block, id.as_deref(), kind.as_deref(), data);
+}
+
+/// Appends `block` to `out` (chunk-framed on a chunked answer).
+fn frame(out: &mut Vec<u8>, block: &[u8], chunked: bool) {
+    if chunked {
+        write_chunk(out, block);
+    } else {
+        out.extend_from_slice(block);
     }
 }

@@ -79,13 +79,19 @@ impl<S> LegacyOut<S> {
     }
 
     /// Notes a message queued (after `tx` took it), with the bytes it arrived as when a stage
-    /// changed it.
-    pub(crate) fn queued(&self, original: Option<Vec<u8>>) {
+    /// changed it; its number.
+    pub(crate) fn queued(&self, original: Option<Vec<u8>>) -> u64 {
         let n = self.queued.get() + 1;
         self.queued.set(n);
         if let Some(original) = original {
             self.originals.borrow_mut().push_back((n, original));
         }
+        n
+    }
+
+    /// The number of the message the stream took last.
+    pub(crate) fn last_taken(&self) -> u64 {
+        self.taken.get()
     }
 
     /// Notes a message taken from the queue by the stream; the bytes it arrived as when a

@@ -3,10 +3,12 @@
 //! message the upstream sends back, one at a time (a JSON answer, or each event of an SSE
 //! stream: progress and other notifications are matched by their own method, answers by their
 //! request's). `block` and `mock` replace an answer (a notification keeps its bytes), `modify`
-//! merges its patch into an answer's `result` or a notification's `params`.
+//! merges its patch into an answer's `result` or a notification's `params`; `delay` and
+//! `pause` hold it ([`Outgoing::Hold`]): the proxy waits, then [`AnswerHold::decide`] applies
+//! the decision.
 //!
-//! Not here: the request side (request.rs), which transports call it (every answer path
-//! calls `RouteStages::response`).
+//! Not here: the request side (request.rs), waiting (the proxy's intercept module), which
+//! transports call it (every answer path calls `RouteStages::response`).
 //! A batch of answers (a JSON array) is not judged. Hot path: a message costs one borrowing
 //! parse of its `method` and `id` (no allocation) and the rules' glob tests.
 
@@ -63,10 +65,12 @@ impl AnswerScope {
         })
     }
 
-    /// One message going to the client: `Some(new bytes)` when a rule changed it, `None` to
-    /// send the original bytes.
-    pub fn judge(&self, message: &[u8]) -> Option<Vec<u8>> {
-        let head: Head<'_> = serde_json::from_slice(message).ok()?;
+    /// One message going to the client: what goes instead ([`Outgoing::Now`]), or the
+    /// rule holding it ([`Outgoing::Hold`]: `delay`, `pause`).
+    pub fn judge(self: &Rc<Self>, message: &[u8]) -> Outgoing {
+        let Ok(head) = serde_json::from_slice::<Head<'_>>(message) else {
+            return Outgoing::PASS;
+        };
         let answer = head.method.is_none();
         let seen = Seen {
             way: Direction::Response,
@@ -77,23 +81,175 @@ impl AnswerScope {
             route: &self.route,
         };
         let parsed = Parsed::new(message);
-        let rule = first(&self.rules, &seen, &parsed)?;
-        let id = || {
-            let value: serde_json::Value = serde_json::from_str(head.id?.get()).ok()?;
-            JsonRpcId::from_value(&value)
+        let Some(rule) = first(&self.rules, &seen, &parsed) else {
+            return Outgoing::PASS;
         };
         match &rule.action {
-            Action::Block { code, message } if answer => {
-                Some(error_answer(id().as_ref(), *code, message))
-            }
-            Action::Mock(result) if answer => Some(result_answer(&id()?, result)),
-            Action::Modify(patch) => parsed
-                .get()
-                .and_then(|m| patched(m, patch))
-                .map(|m| to_bytes(&m)),
+            Action::Delay(_) | Action::Pause { .. } => Outgoing::Hold(AnswerHold {
+                scope: self.clone(),
+                rule: self.rules.rules.iter().position(|r| std::ptr::eq(r, rule)),
+                base: None,
+            }),
+            action => Outgoing::Now(apply(action, &head, &parsed, false)),
+        }
+    }
+
+    /// The method the answers' request had.
+    pub fn method(&self) -> Option<&str> {
+        self.method.as_deref()
+    }
+
+    /// The tool the answers' request called.
+    pub fn tool(&self) -> Option<&str> {
+        self.tool.as_deref()
+    }
+
+    /// The client session's id, when it has one.
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+}
+
+/// What the response side makes of one message going to the client.
+#[derive(Debug)]
+#[must_use]
+pub enum Outgoing {
+    /// Decided at once (no allocation when it goes as it came).
+    Now(Sent),
+    /// A rule holds it (`delay`, `pause`): `proxy::intercept::settle` waits and decides. Nothing
+    /// after it on its stream goes to the client before.
+    Hold(AnswerHold),
+}
+
+impl Outgoing {
+    /// Send the original bytes.
+    pub const PASS: Outgoing = Outgoing::Now(Sent::Original);
+
+    /// This outcome for a message an earlier stage changed into `base` (`None`: unchanged),
+    /// the bytes the rules judged.
+    pub fn over(self, base: Option<Vec<u8>>) -> Outgoing {
+        match (self, base) {
+            (out, None) => out,
+            (Outgoing::Now(Sent::Original), Some(base)) => Outgoing::Now(Sent::Changed(base)),
+            (Outgoing::Hold(hold), base) => Outgoing::Hold(AnswerHold { base, ..hold }),
+            (out, Some(_)) => out,
+        }
+    }
+
+    /// Decided at once: the changed bytes, if any (`None` too for a hold: tests).
+    #[cfg(test)]
+    pub fn into_changed(self) -> Option<Vec<u8>> {
+        match self {
+            Outgoing::Now(Sent::Changed(bytes)) => Some(bytes),
             _ => None,
         }
     }
+}
+
+/// What goes to the client in a message's place.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// The message as the upstream sent it.
+    Original,
+    /// These bytes instead (a stage or rule changed it).
+    Changed(Vec<u8>),
+    /// Nothing: a notification or server request an operator (or a pause's default) blocked.
+    Dropped,
+}
+
+impl Sent {
+    /// The bytes to send for `original` (`None`: nothing is sent).
+    pub fn bytes<'m>(&'m self, original: &'m [u8]) -> Option<&'m [u8]> {
+        match self {
+            Sent::Original => Some(original),
+            Sent::Changed(bytes) => Some(bytes),
+            Sent::Dropped => None,
+        }
+    }
+
+    /// The bytes sent instead of the original, when changed.
+    pub fn changed(&self) -> Option<&[u8]> {
+        match self {
+            Sent::Changed(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// What the tape writes as `forwarded`: absent (unchanged), the changed bytes, or `null`
+    /// (dropped).
+    pub fn forwarded(&self) -> Option<Option<&[u8]>> {
+        match self {
+            Sent::Original => None,
+            Sent::Changed(bytes) => Some(Some(bytes)),
+            Sent::Dropped => Some(None),
+        }
+    }
+}
+
+/// A message going to the client that a `delay` or `pause` rule holds: the rule (in the set
+/// it was judged by) and the scope it was judged in.
+#[derive(Debug)]
+pub struct AnswerHold {
+    scope: Rc<AnswerScope>,
+    /// The rule's index in the scope's set.
+    rule: Option<usize>,
+    /// The message as an earlier stage changed it (`None`: as the upstream sent it).
+    base: Option<Vec<u8>>,
+}
+
+impl AnswerHold {
+    /// The rule that holds it.
+    pub fn rule(&self) -> Option<&Rule> {
+        self.scope.rules.rules.get(self.rule?)
+    }
+
+    /// The scope it was judged in.
+    pub fn scope(&self) -> &AnswerScope {
+        &self.scope
+    }
+
+    /// The message held (`original`, unless an earlier stage changed it).
+    pub fn message<'m>(&'m self, original: &'m [u8]) -> &'m [u8] {
+        self.base.as_deref().unwrap_or(original)
+    }
+
+    /// What `action` (the decision: `continue`, `modify`, `block`) makes of the held message:
+    /// `block` turns an answer into the error with its id and drops anything else.
+    pub fn decide(self, action: &Action, original: &[u8]) -> Sent {
+        let message = self.message(original);
+        let sent = match serde_json::from_slice::<Head<'_>>(message) {
+            Ok(head) => apply(action, &head, &Parsed::new(message), true),
+            Err(_) => Sent::Original,
+        };
+        match (sent, self.base) {
+            (Sent::Original, Some(base)) => Sent::Changed(base),
+            (sent, _) => sent,
+        }
+    }
+}
+
+/// What `action` makes of the message `head` and `parsed` describe: `block` and `mock`
+/// replace an answer (a notification or server request keeps its bytes, unless `decided`:
+/// an operator's `block` drops it), `modify` merges its patch.
+fn apply(action: &Action, head: &Head<'_>, parsed: &Parsed<'_>, decided: bool) -> Sent {
+    let answer = head.method.is_none();
+    let id = || {
+        let value: serde_json::Value = serde_json::from_str(head.id?.get()).ok()?;
+        JsonRpcId::from_value(&value)
+    };
+    let changed = match action {
+        Action::Block { code, message } if answer => {
+            Some(error_answer(id().as_ref(), *code, message))
+        }
+        Action::Block { .. } if decided => return Sent::Dropped,
+        Action::Mock(result) if answer => id().map(|id| result_answer(&id, result)),
+        Action::Modify(patch) => parsed
+            .get()
+            .and_then(|m| patched(m, patch))
+            .map(|m| to_bytes(&m)),
+        _ => None,
+    };
+    changed.map_or(Sent::Original, Sent::Changed)
 }
 
 /// Whether `rule` may select a message coming back for the request `seen` describes: the

@@ -1,8 +1,8 @@
 //! The `intercept` stage: the operator's rules (`[[intercept.rules]]`, or the admin API's set)
 //! matched against every client message (request side, [`judge_request`]) and every message
 //! coming back (response side, [`AnswerScope`]); first match wins. What a rule decides comes
-//! back as a [`RequestStep`] (the proxy runs the parts that wait: `delay`, `pause`) or as the
-//! rewritten message (response side: `block`, `mock`, `modify` of an answer).
+//! back as a [`RequestStep`] or, on the response side, an [`Outgoing`] (the proxy runs the
+//! parts that wait, `delay` and `pause`, on either side).
 //!
 //! Not here: the rule schema and its compilation (config::intercept), the shard's rule set and
 //! pause table, writing answers (the proxy's `intercept` module).
@@ -15,7 +15,7 @@ mod answers;
 mod patch;
 mod request;
 
-pub use answers::AnswerScope;
+pub use answers::{AnswerHold, AnswerScope, Outgoing, Sent};
 pub use patch::{error_answer, merge_patch, patched, result_answer};
 pub use request::{act, judge_request, RequestStep, FORWARD};
 

@@ -286,22 +286,26 @@ fn answers_are_judged_by_their_request() {
     "#;
     let echo = scope(rules, "tools/call", Some("echo"));
     let answer = br#"{"jsonrpc":"2.0","id":7,"result":{"content":[]}}"#;
-    let changed: Value = serde_json::from_slice(&echo.judge(answer).unwrap()).unwrap();
+    let changed: Value =
+        serde_json::from_slice(&echo.judge(answer).into_changed().unwrap()).unwrap();
     assert_eq!(changed["result"], json!({"content": [], "isError": true}));
     let progress =
         br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}"#;
-    let changed: Value = serde_json::from_slice(&echo.judge(progress).unwrap()).unwrap();
+    let changed: Value =
+        serde_json::from_slice(&echo.judge(progress).into_changed().unwrap()).unwrap();
     assert_eq!(changed["params"], json!({"progress": 1, "message": "seen"}));
     let add = scope(rules, "tools/call", Some("add"));
-    let blocked: Value = serde_json::from_slice(&add.judge(answer).unwrap()).unwrap();
+    let blocked: Value =
+        serde_json::from_slice(&add.judge(answer).into_changed().unwrap()).unwrap();
     assert_eq!(blocked["error"]["code"], -32099);
     assert_eq!(blocked["id"], 7);
     // A notification is never replaced by block: it keeps its bytes.
     let other = br#"{"jsonrpc":"2.0","method":"notifications/message","params":{}}"#;
-    assert!(add.judge(other).is_none());
+    assert!(add.judge(other).into_changed().is_none());
     // A batch of answers is not judged.
     assert!(add
         .judge(b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}]")
+        .into_changed()
         .is_none());
 }
 

@@ -12,12 +12,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use serde_json::Value;
-use shards::timeout::within;
-
-use crate::config::intercept::{
-    Action, Direction, InterceptRules, Rule, DEFAULT_BLOCK_CODE, DEFAULT_BLOCK_MESSAGE,
-};
+use crate::config::intercept::{Direction, InterceptRules, Rule};
 use crate::config::RouteId;
 use crate::mcp::{Kind, Method};
 use crate::pipeline::intercept::{
@@ -28,7 +23,7 @@ use crate::session::SessionId;
 
 use crate::proxy::error::ProxyError;
 use crate::proxy::metrics::Counter;
-use crate::proxy::state::intercept::{Decision, PauseInfo};
+use crate::proxy::state::intercept::PauseInfo;
 use crate::proxy::state::ShardState;
 
 /// Who sent a message, and where.
@@ -140,22 +135,14 @@ impl Hold {
     ) -> Result<Intercepted, ProxyError> {
         let step = match self.what {
             HoldKind::Delay { body: new, delay } => {
-                state.metrics.incr(Counter::InterceptDelayed);
-                // Shutdown ends a delay early: the drain does not wait for it.
-                futures_lite::future::or(glommio::timer::sleep(delay), async {
-                    state.shutdown.wait().await;
-                })
-                .await;
+                super::hold::delayed(state, delay).await;
                 RequestStep::Forward {
                     body: new,
                     delay: None,
                 }
             }
             HoldKind::Pause(at) => match self.rules.rules.get(at) {
-                Some(rule) => {
-                    state.metrics.incr(Counter::InterceptPaused);
-                    paused(state, rule, scope, facts, body).await
-                }
+                Some(rule) => paused(state, rule, scope, facts, body).await,
                 None => FORWARD,
             },
         };
@@ -207,52 +194,17 @@ async fn paused<'r>(
     facts: &Facts,
     body: &[u8],
 ) -> RequestStep<'r> {
-    let Action::Pause { timeout, default } = &rule.action else {
-        return FORWARD;
-    };
     let info = PauseInfo {
+        direction: Direction::Request,
         rule: rule.name.clone(),
         method: method_name(facts).map(Into::into),
         tool: tool_name(facts).map(Into::into),
         session: scope
             .session
             .map(|s| crate::audit::session_hash(s.as_str())),
-        message: serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned())),
+        message: super::hold::shown(body),
     };
-    let held = state.intercept.paused.hold(info);
-    tracing::info!(pause = %format_args!("{}-{}", state.id().0, held.number()), rule = %rule.name, "message paused");
-    // Shutdown ends a pause early, with its default: the drain does not wait for operators.
-    let decided = futures_lite::future::or(async { held.decision.recv().await }, async {
-        state.shutdown.wait().await;
-        None
-    });
-    // A session's message waits at most the session's idle lifetime: the pause must not
-    // outlive the session it belongs to by itself.
-    let timeout = match scope.session {
-        Some(_) => (*timeout).min(state.config.sessions.ttl),
-        None => *timeout,
-    };
-    let decision = within(timeout, decided).await.flatten();
-    drop(held);
-    let action = match decision {
-        None => {
-            state.metrics.incr(Counter::InterceptPauseTimeouts);
-            (**default).clone()
-        }
-        Some(Decision::Resume) => Action::Continue,
-        Some(Decision::Modify(patch)) => Action::Modify(patch),
-        Some(Decision::Block(message)) => {
-            let (code, rule_message) = match &**default {
-                Action::Block { code, message } => (*code, &**message),
-                _ => (DEFAULT_BLOCK_CODE, DEFAULT_BLOCK_MESSAGE),
-            };
-            Action::Block {
-                code,
-                message: message.as_deref().unwrap_or(rule_message).into(),
-            }
-        }
-    };
+    let action = super::hold::decision(state, rule, info, scope.session.is_some()).await;
     let notification = facts.kind() == Some(Kind::Notification);
     act(
         rule,

@@ -137,7 +137,7 @@ impl Sink for Answer<'_> {
             self.sse = Some(out);
         }
         if let Some(out) = self.sse.as_mut() {
-            out.event(self.client, message).await?;
+            out.event(state, self.client, message).await?;
         }
         Ok(())
     }
@@ -145,7 +145,7 @@ impl Sink for Answer<'_> {
     async fn last(mut self, state: &ShardState, message: &[u8]) -> Result<bool, ProxyError> {
         match self.sse.as_mut() {
             Some(out) => {
-                out.event(self.client, message).await?;
+                out.event(state, self.client, message).await?;
                 out.finish(state, self.client).await
             }
             None => write_json(state, self.client, message, self.shape).await,

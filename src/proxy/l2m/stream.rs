@@ -86,8 +86,8 @@ struct GetStream<'a> {
 }
 
 impl StreamSink for GetStream<'_> {
-    async fn send(&mut self, _state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
-        self.out.event(self.client, message).await
+    async fn send(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
+        self.out.event(state, self.client, message).await
     }
 
     async fn watch<F: Future>(&mut self, work: F) -> Option<F::Output> {

@@ -40,6 +40,7 @@ use crate::session::SessionId;
 use super::error::ProxyError;
 use super::metrics::Counter;
 use super::state::ShardState;
+use crate::pipeline::intercept::{Outgoing, Sent};
 use crate::pipeline::{Principal, RouteStages};
 
 /// A legacy path matched on a listener: which route and which endpoint.
@@ -142,7 +143,8 @@ pub async fn dispatch(
     }
 }
 
-/// Queues `message` for the session's stream; false when the session is gone. A full queue
+/// Queues `message` for the session's stream (one an interception rule holds, with its hold:
+/// the stream settles it); false when the session is gone. A full queue
 /// ends the session: its client is not reading. Only an answer to one of the session's
 /// pending `tools/list` requests passes the response side (`ListingWatch`, noted by post.rs);
 /// every other message (answers to other requests, notifications, server→client requests)
@@ -155,13 +157,21 @@ fn deliver(state: &ShardState, sid: &SessionId, message: Vec<u8>) -> bool {
     if out.ended.is_fired() {
         return false;
     }
-    let (message, original) = match out.stages.judge(&message) {
-        Some(changed) => (changed, Some(message)),
-        None => (message, None),
+    let (message, original, hold) = match out.stages.judge(&message) {
+        Outgoing::Now(Sent::Changed(changed)) => (changed, Some(message), None),
+        // Never at once: only an operator's decision drops a message.
+        Outgoing::Now(Sent::Dropped) => return true,
+        Outgoing::Now(Sent::Original) => (message, None, None),
+        // The stream settles it when it takes it (stream.rs): the messages queued after it
+        // wait behind it.
+        Outgoing::Hold(hold) => (message, None, Some(hold)),
     };
     match out.tx.try_send(message) {
         Ok(()) => {
-            out.queued(original);
+            let n = out.queued(original);
+            if let Some(hold) = hold {
+                out.stages.park(n, hold);
+            }
             true
         }
         Err(_) => {

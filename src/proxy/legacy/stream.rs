@@ -27,7 +27,10 @@ use super::super::guard;
 use super::super::metrics::Counter;
 use super::super::state::{SessionEntry, ShardState};
 use super::LegacyOut;
+use crate::pipeline::intercept::Sent;
 use crate::pipeline::{Facts, ListingWatch, Principal, RequestCtx, RouteStages};
+use crate::proxy::intercept::settle;
+use crate::proxy::relay_plan::until_client_gone;
 use shards::timeout::within;
 
 /// How long one write to the client may stall before the client counts as gone.
@@ -131,20 +134,37 @@ async fn serve(
         let wake = next_wake(state, client, out, rx, deadline).await;
         match wake {
             Wake::Message(Some(message)) => {
+                let original = out.taken();
+                // A message an interception rule holds is settled before it, and everything
+                // queued after it, goes out; the client or the session ending ends the hold.
+                let sent = match out.stages.unpark(out.last_taken()) {
+                    None => Sent::Original,
+                    Some(hold) => {
+                        let settled = futures_lite::future::or(
+                            async { Some(settle(state, hold, &message).await) },
+                            async {
+                                out.ended.wait().await;
+                                None
+                            },
+                        );
+                        match until_client_gone(client, settled).await.flatten() {
+                            Some(sent) => sent,
+                            None => return Ok(()),
+                        }
+                    }
+                };
                 // The tape: the message as it arrived, and what was sent when a stage changed it.
-                match out.taken() {
-                    Some(original) => crate::proxy::record::answer(
-                        &original,
-                        Some(&message),
-                        crate::proxy::record::LEGACY_EVENT,
-                    ),
-                    None => crate::proxy::record::answer(
-                        &message,
-                        None,
-                        crate::proxy::record::LEGACY_EVENT,
-                    ),
+                let event = crate::proxy::record::LEGACY_EVENT;
+                match original {
+                    Some(original) => {
+                        crate::proxy::record::answer(&original, Some(Some(&message)), event)
+                    }
+                    None => crate::proxy::record::answer(&message, sent.forwarded(), event),
                 }
-                push_event(&mut scratch, chunked, "message", &message);
+                let Some(message) = sent.bytes(&message) else {
+                    continue;
+                };
+                push_event(&mut scratch, chunked, "message", message);
                 // A client that stopped reading blocks this write; its overflowing queue ends
                 // the session, which must not wait for the write timeout.
                 let written = futures_lite::future::or(

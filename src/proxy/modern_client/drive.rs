@@ -217,7 +217,7 @@ async fn notify(
             sse.insert(out)
         }
     };
-    out.event(client, bytes).await
+    out.event(state, client, bytes).await
 }
 
 /// The `serverInfo` of the upstream's `initialize` answer, for the final response's `_meta`.

@@ -205,8 +205,12 @@ pub async fn listen(
             "method": "notifications/subscriptions/acknowledged",
             "params": {"notifications": honoured.to_json()},
         });
-        out.event(client, tagged(ack, &listen_id).to_string().as_bytes())
-            .await?;
+        out.event(
+            state,
+            client,
+            tagged(ack, &listen_id).to_string().as_bytes(),
+        )
+        .await?;
         loop {
             let wake = next_or_end(state, client, stream.next(state)).await;
             match wake {
@@ -216,7 +220,7 @@ pub async fn listen(
                     };
                     if message.get("id").is_none() && honoured.wants(&message) {
                         let event = tagged(message, &listen_id).to_string();
-                        out.event(client, event.as_bytes()).await?;
+                        out.event(state, client, event.as_bytes()).await?;
                         state.metrics.incr(Counter::SseEvents);
                     }
                 }
@@ -226,7 +230,7 @@ pub async fn listen(
                         "id": listen_id,
                         "result": {"resultType": "complete", "_meta": {SUBSCRIPTION_ID: listen_id}},
                     });
-                    out.event(client, end.to_string().as_bytes()).await?;
+                    out.event(state, client, end.to_string().as_bytes()).await?;
                     return out.finish(state, client).await;
                 }
                 StreamWake::ClientGone => {

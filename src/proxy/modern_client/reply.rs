@@ -26,7 +26,7 @@ pub(super) async fn write_message(
     match sse {
         None => write_json(state, client, message, shape).await,
         Some(mut out) => {
-            out.event(client, message).await?;
+            out.event(state, client, message).await?;
             out.finish(state, client).await
         }
     }

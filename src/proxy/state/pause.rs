@@ -1,9 +1,10 @@
-//! [`PauseTable`]: the messages `pause` rules hold on this shard, each waiting for an
-//! operator's [`Decision`] (or its rule's timeout). A paused message holds only its own
-//! request: the table is the only thing it shares, and nothing waits on it but that request.
+//! [`PauseTable`]: the messages `pause` rules hold on this shard (client requests, and
+//! messages going to the client), each waiting for an operator's [`Decision`] (or its rule's
+//! timeout). A paused message holds only its own request or stream: the table is the only
+//! thing it shares, and nothing waits on it but that message's owner.
 //!
-//! Not here: what a decision does to the message (request.rs), reaching a pause held on
-//! another shard (mesh.rs).
+//! Not here: what a decision does to the message (the proxy's intercept module), reaching a
+//! pause held on another shard (mesh.rs).
 //! Ids are `<shard>-<n>`: `n` counts this shard's pauses, so ids are unique across shards.
 
 use std::cell::{Cell, RefCell};
@@ -14,9 +15,13 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use serde_json::{json, Value};
 use shards::ShardId;
 
+use crate::config::intercept::Direction;
+
 /// What the paused list shows of one held message.
 #[derive(Debug)]
 pub struct PauseInfo {
+    /// Which way it was going: a client's request, or a message going to the client.
+    pub direction: Direction,
     /// The rule that paused it.
     pub rule: Box<str>,
     /// Its method.
@@ -104,7 +109,10 @@ impl PauseTable {
                 json!({
                     "id": format!("{}-{n}", shard.0),
                     "shard": shard.0,
-                    "direction": "request",
+                    "direction": match paused.info.direction {
+                        Direction::Response => "response",
+                        _ => "request",
+                    },
                     "rule": &*paused.info.rule,
                     "method": paused.info.method.as_deref(),
                     "tool": paused.info.tool.as_deref(),
@@ -149,6 +157,11 @@ mod tests {
 
     fn info(tool: &str) -> PauseInfo {
         PauseInfo {
+            direction: if tool == "b" {
+                Direction::Response
+            } else {
+                Direction::Request
+            },
             rule: "#0".into(),
             method: Some("tools/call".into()),
             tool: Some(tool.into()),
@@ -167,6 +180,8 @@ mod tests {
         assert_eq!(listed[0]["id"], "3-1");
         assert_eq!(listed[1]["id"], "3-2");
         assert_eq!(listed[1]["tool"], "b");
+        assert_eq!(listed[0]["direction"], "request");
+        assert_eq!(listed[1]["direction"], "response");
         assert!(table.decide(second.number(), Decision::Resume).is_ok());
         let twice = table.decide(second.number(), Decision::Resume).unwrap_err();
         assert!(twice.contains("decided already"), "{twice}");

@@ -15,7 +15,10 @@ use crate::upstream::link::{Call, Delivery};
 
 use super::super::error::ProxyError;
 use super::super::state::ShardState;
+use crate::pipeline::intercept::{Outgoing, Sent};
 use crate::pipeline::RouteStages;
+use crate::proxy::intercept::settle;
+use crate::proxy::relay_plan::until_client_gone;
 use shards::timeout::within;
 
 /// Longest a single SSE event may take to reach a client that stopped reading.
@@ -35,24 +38,37 @@ pub struct ClientShape<'a> {
     pub stages: Option<&'a RouteStages>,
 }
 
-/// `message` after the response side of `stages`: the original bytes unless a stage changed it.
-pub fn staged<'m>(stages: Option<&RouteStages>, message: &'m [u8]) -> std::borrow::Cow<'m, [u8]> {
-    match stages.and_then(|s| s.response(message)) {
-        Some(changed) => std::borrow::Cow::Owned(changed),
-        None => std::borrow::Cow::Borrowed(message),
+/// `message` after the response side of `stages`: what goes to the client in its place. A
+/// message an interception rule holds is settled here, at this request's delivery (the
+/// child's read loop goes on for every other call); the client hanging up meanwhile ends the
+/// hold (an error: the answer has nowhere to go).
+///
+/// # Errors
+/// The client went away while the message was held.
+pub async fn judged(
+    state: &ShardState,
+    client: &mut HttpConn<NetStream>,
+    stages: Option<&RouteStages>,
+    message: &[u8],
+) -> Result<Sent, ProxyError> {
+    match stages.map(|s| s.response(message)) {
+        None => Ok(Sent::Original),
+        Some(Outgoing::Now(sent)) => Ok(sent),
+        Some(Outgoing::Hold(hold)) => until_client_gone(client, settle(state, hold, message))
+            .await
+            .ok_or(ProxyError::Http(crate::http::Error::UnexpectedEof)),
     }
 }
 
 /// Notes a message written to the client when the request is recorded: `original` as it
-/// came, and `sent` when a stage changed it.
-fn note(original: &[u8], sent: &[u8], content_type: &'static str) {
-    let changed = (sent.as_ptr() != original.as_ptr()).then_some(sent);
+/// came, and what went instead when a stage changed (or a rule dropped) it.
+fn note(original: &[u8], sent: &Sent, content_type: &'static str) {
     let http = crate::record::Http {
         status: Some(200),
         content_type: Some(content_type),
         ..crate::record::Http::default()
     };
-    super::super::record::answer(original, changed, http);
+    super::super::record::answer(original, sent.forwarded(), http);
 }
 
 /// What became of a call.
@@ -171,11 +187,11 @@ pub async fn answer_call(
                 return Ok((keep, ending));
             }
             (Some(ending), Some(out)) => {
-                out.event(client, &message).await?;
+                out.event(state, client, &message).await?;
                 let keep = out.finish(state, client).await?;
                 return Ok((keep, ending));
             }
-            (None, Some(out)) => out.event(client, &message).await?,
+            (None, Some(out)) => out.event(state, client, &message).await?,
             (None, None) => {
                 let mut out = SseOut::new(shape);
                 // The call turned into a stream that may stay open for long: the client's idle
@@ -184,7 +200,7 @@ pub async fn answer_call(
                     state.bufs.give(idle);
                 }
                 out.start(state, client).await?;
-                out.event(client, &message).await?;
+                out.event(state, client, &message).await?;
                 stream = Some(out);
             }
         }
@@ -202,8 +218,10 @@ pub async fn write_json(
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
     let original = body;
-    let body = staged(shape.stages, body);
-    note(original, &body, "application/json");
+    let sent = judged(state, client, shape.stages, body).await?;
+    note(original, &sent, "application/json");
+    // Only a notification can be dropped, and a JSON answer holds the request's answer.
+    let body = sent.bytes(original).unwrap_or_default();
     let mut out = state.bufs.lease(body.len() + 256);
     let mut headers: Vec<(&str, &[u8])> = vec![("Content-Type", b"application/json")];
     if let Some(session) = shape.session {
@@ -213,7 +231,7 @@ pub async fn write_json(
         headers.push(("Connection", b"close"));
     }
     write_response_head(&mut out, 200, headers, Framing::Length(body.len() as u64));
-    out.extend_from_slice(&body);
+    out.extend_from_slice(body);
     state.metrics.status(200);
     client.write_all(&out).await.map_err(ProxyError::Http)?;
     Ok(shape.keep_alive)
@@ -334,22 +352,23 @@ impl SseOut {
         write_bounded(client, &self.scratch).await
     }
 
-    /// Writes one message as one event.
+    /// Writes one message as one event (after the response side: a held message is waited
+    /// for here, and a dropped one is not written).
     ///
     /// # Errors
-    /// The client's write error, or `CLIENT_WRITE_TIMEOUT` passing (as a hang-up).
+    /// The client's write error, or `CLIENT_WRITE_TIMEOUT` passing (as a hang-up); the client
+    /// going away while a message is held.
     pub async fn event(
         &mut self,
+        state: &ShardState,
         client: &mut HttpConn<NetStream>,
         message: &[u8],
     ) -> Result<(), ProxyError> {
-        let changed = self.stages.as_ref().and_then(|s| s.response(message));
-        note(
-            message,
-            changed.as_deref().unwrap_or(message),
-            "text/event-stream",
-        );
-        let message = changed.as_deref().unwrap_or(message);
+        let sent = judged(state, client, self.stages.as_ref(), message).await?;
+        note(message, &sent, "text/event-stream");
+        let Some(message) = sent.bytes(message) else {
+            return Ok(());
+        };
         let mut event = Vec::with_capacity(message.len() + 16);
         write_event(&mut event, None, None, message);
         self.scratch.clear();

@@ -134,7 +134,7 @@ impl Replies {
             self.stream = Some(out);
         }
         if let Some(out) = self.stream.as_mut() {
-            out.event(client, message).await?;
+            out.event(state, client, message).await?;
         }
         Ok(())
     }
@@ -167,7 +167,7 @@ impl Replies {
                 // Started once a message was streamed (finish starts an empty one).
                 let mut out = stream.unwrap_or_else(|| SseOut::new(shape));
                 if !self.array.is_empty() {
-                    out.event(client, &self.array).await?;
+                    out.event(state, client, &self.array).await?;
                 }
                 out.finish(state, client).await
             }

@@ -60,7 +60,7 @@ pub async fn get_or_delete(
             let wake = next_or_end(state, client, inbox.recv()).await;
             match wake {
                 StreamWake::Message(Some(message)) => {
-                    out.event(client, &message).await?;
+                    out.event(state, client, &message).await?;
                     state.metrics.incr(Counter::SseEvents);
                     touch(state, &sid);
                 }
