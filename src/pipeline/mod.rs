@@ -172,6 +172,12 @@ impl RouteStages {
         self.tools.is_none() && self.policy.is_none()
     }
 
+    /// Whether the response side may change or hold a message: a configured stage, or
+    /// interception rules judging this request's answers.
+    pub fn judges_responses(&self) -> bool {
+        !self.is_empty() || self.answers.is_some()
+    }
+
     /// Whether tool `name` is offered to this request's caller: the route's lists and its
     /// policy agree.
     fn visible(&self, name: &str) -> bool {

@@ -171,3 +171,7 @@ pub fn route_path(route: &RouteConfig) -> &str {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "hold_tests.rs"]
+mod hold_tests;

@@ -315,7 +315,7 @@ impl SseOut {
             session: shape.session.map(str::to_owned),
             started: false,
             scratch: Vec::with_capacity(512),
-            stages: shape.stages.filter(|s| !s.is_empty()).cloned(),
+            stages: shape.stages.filter(|s| s.judges_responses()).cloned(),
         }
     }
 

@@ -1,0 +1,260 @@
+"""Interception rules that hold messages going to the client (`direction = "response"`: `delay`,
+`pause`), seen by the official Python SDK client through the proxy, over the demo HTTP upstream and
+the demo as a stdio child (`demo-server --stdio` behind `reverse --upstream-cmd`):
+
+- `delay` on a `tools/call` answer: the answer arrives, and only once the delay passed (the call is
+  awaited and timed, never slept on);
+- `pause` on a `tools/call` answer, decided with `shadowcat intercept resume|modify|block` (the
+  paused list shows it as `direction: response`, its request's method and tool, the answer); while
+  it is held, another call of its session and one of another session complete: on the stdio
+  upstream the child's answers to them pass the shared read loop while one answer is held;
+- a paused answer nobody decides: the rule's `default` after `timeout`;
+- a pause on the second `notifications/progress` of the demo's `slow` tool: what preceded it
+  arrived, nothing after it on that stream did while it is held, another call of the session
+  completes; resumed, the rest follows in order;
+- the legacy HTTP+SSE transport: a paused answer on the session's stream, resumed;
+- the client going away while its answer is paused takes the pause off the list;
+- recording: a paused answer modified by an operator is on tape as it came (`msg`) and as it went
+  on (`forwarded`).
+
+Helpers (the admin API, the CLI, the SDK session, polling the paused list) are test_intercept.py's.
+Not here: the judge and the decisions on messages (src/pipeline/intercept/hold_tests.rs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from mcp.shared.exceptions import McpError
+
+import harness
+from test_intercept import (PAUSE_SEEN_S, Client, admin_call, cli, run, set_rules, start_run, text_of,
+                            wait_paused)
+from test_shards import metric_total, read_metrics
+
+DELAY_S = 0.4
+HOLD_ANSWERS = [{"direction": "response", "tool": "echo",
+                 "when": [{"pointer": "/result/content/0/text", "regex": "^hold"}],
+                 "action": "pause", "timeout": "60s", "default": "continue"}]
+
+
+@pytest.fixture(params=["http", "stdio"])
+def upstream_proxy(request: pytest.FixtureRequest, shadowcat_bin: Path, tmp_path: Path) -> Iterator[harness.Endpoint]:
+    """The proxy in front of the demo: over HTTP (`run`, two shards), or as a stdio child."""
+    if request.param == "http":
+        demo = request.getfixturevalue("demo_upstream")
+        proxy = start_run(shadowcat_bin, tmp_path, demo.url)
+    else:
+        proxy = harness.start_stdio_proxy(shadowcat_bin, [shadowcat_bin, "demo-server", "--stdio"], admin=True)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture
+def proxy(shadowcat_bin: Path, demo_upstream: harness.Endpoint, tmp_path: Path) -> Iterator[harness.Endpoint]:
+    endpoint = start_run(shadowcat_bin, tmp_path, demo_upstream.url)
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
+
+
+def test_response_delay_holds_the_answer(upstream_proxy: harness.Endpoint) -> None:
+    set_rules(upstream_proxy, [{"direction": "response", "tool": "echo", "action": "delay",
+                                "delay": f"{int(DELAY_S * 1000)}ms"}])
+
+    async def scenario() -> tuple[str, float]:
+        async with Client(upstream_proxy) as session:
+            started = time.monotonic()
+            text = text_of(await session.call_tool("echo", {"message": "late answer"}))
+            return text, time.monotonic() - started
+
+    text, took = run(scenario())
+    assert text == "late answer"
+    assert took >= DELAY_S, f"answered after {took:.3f}s, before the {DELAY_S}s delay"
+    metrics = read_metrics(upstream_proxy.admin_url or "")
+    assert metric_total(metrics, "shadowcat_intercept_delayed_total") == 1, metrics
+
+
+@pytest.mark.parametrize("decision", ["resume", "modify", "block"])
+def test_paused_answer_decided_from_the_cli(shadowcat_bin: Path, upstream_proxy: harness.Endpoint,
+                                            decision: str) -> None:
+    set_rules(upstream_proxy, HOLD_ANSWERS)
+
+    async def scenario() -> dict[str, Any]:
+        async with Client(upstream_proxy) as held_session, Client(upstream_proxy) as other_session:
+            held = asyncio.create_task(held_session.call_tool("echo", {"message": "hold this"}))
+            paused = await wait_paused(upstream_proxy)
+            # The held answer holds only itself: its session and another session go on.
+            same = text_of(await held_session.call_tool("echo", {"message": "same session"}))
+            other = text_of(await other_session.call_tool("echo", {"message": "other session"}))
+            assert not held.done()
+            pause_id = paused[0]["id"]
+            args = {"resume": ["resume", pause_id],
+                    "modify": ["modify", pause_id, "--patch",
+                               '{"content":[{"type":"text","text":"modified while held"}]}'],
+                    "block": ["block", pause_id, "--message", "an operator said no"]}[decision]
+            listed = await asyncio.to_thread(cli, shadowcat_bin, upstream_proxy, "list")
+            decided = await asyncio.to_thread(cli, shadowcat_bin, upstream_proxy, *args)
+            try:
+                outcome: Any = text_of(await held)
+            except McpError as error:
+                outcome = error.error
+            return {"paused": paused, "same": same, "other": other, "listed": listed, "decided": decided,
+                    "outcome": outcome}
+
+    result = run(scenario())
+    entry = result["paused"][0]
+    assert entry["direction"] == "response", entry
+    assert entry["method"] == "tools/call" and entry["tool"] == "echo", entry
+    assert entry["session"].startswith("sha256:"), entry
+    assert entry["message"]["result"]["content"][0]["text"] == "hold this", entry
+    assert result["same"] == "same session" and result["other"] == "other session", result
+    assert result["listed"].returncode == 0 and entry["id"] in result["listed"].stdout, result["listed"]
+    assert result["decided"].returncode == 0, result["decided"].stderr
+    if decision == "block":
+        assert (result["outcome"].code, result["outcome"].message) == (-32000, "an operator said no")
+    else:
+        assert result["outcome"] == {"resume": "hold this", "modify": "modified while held"}[decision]
+
+
+def test_paused_answer_times_out_to_its_default(upstream_proxy: harness.Endpoint) -> None:
+    set_rules(upstream_proxy, [{"direction": "response", "tool": "echo", "action": "pause", "timeout": "1s",
+                                "default": "block", "code": -32044, "message": "nobody decided"}])
+
+    async def scenario() -> Any:
+        async with Client(upstream_proxy) as session:
+            with pytest.raises(McpError) as timed_out:
+                await session.call_tool("echo", {"message": "wait for me"})
+            return timed_out.value.error
+
+    error = run(scenario())
+    assert (error.code, error.message) == (-32044, "nobody decided")
+    status, answer = admin_call(upstream_proxy, "GET", "paused")
+    assert status == 200 and answer["paused"] == [], answer
+    metrics = read_metrics(upstream_proxy.admin_url or "")
+    assert metric_total(metrics, "shadowcat_intercept_paused_total") == 1, metrics
+    assert metric_total(metrics, "shadowcat_intercept_pause_timeouts_total") == 1, metrics
+
+
+def test_paused_progress_holds_only_its_stream(upstream_proxy: harness.Endpoint) -> None:
+    proxy = upstream_proxy
+    set_rules(proxy, [{"direction": "response", "method": "notifications/progress",
+                       "when": [{"pointer": "/params/progress", "equals": 2}], "action": "pause"}])
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async def scenario() -> dict[str, Any]:
+        async with Client(proxy) as session:
+            slow = asyncio.create_task(
+                session.call_tool("slow", {"steps": 3, "delay_ms": 10}, progress_callback=on_progress))
+            paused = await wait_paused(proxy)
+            # Another call of the session completes while the stream is held.
+            same = text_of(await session.call_tool("echo", {"message": "same session"}))
+            seen_while_held = list(progress)
+            held_done = slow.done()
+            status, answer = await asyncio.to_thread(admin_call, proxy, "POST",
+                                                     f"paused/{paused[0]['id']}/resume")
+            assert status == 200, answer
+            return {"paused": paused, "same": same, "seen": seen_while_held, "held_done": held_done,
+                    "result": await slow}
+
+    result = run(scenario())
+    entry = result["paused"][0]
+    assert entry["direction"] == "response" and entry["method"] == "notifications/progress", entry
+    assert entry["message"]["params"]["progress"] == 2, entry
+    assert result["same"] == "same session"
+    # What preceded the held event arrived; nothing after it on its stream did.
+    assert result["seen"] == [1] and not result["held_done"], result
+    assert progress == [1, 2, 3], progress
+    assert not result["result"].isError, result["result"]
+
+
+def test_legacy_sse_paused_answer(proxy: harness.Endpoint) -> None:
+    """On a legacy stream an answer is matched without its request's method or tool: the rule
+    selects by the answer's content alone."""
+    set_rules(proxy, [{key: value for key, value in HOLD_ANSWERS[0].items() if key != "tool"}])
+
+    async def scenario() -> tuple[list[dict[str, Any]], str]:
+        async with Client(proxy, legacy=True) as session:
+            held = asyncio.create_task(session.call_tool("echo", {"message": "hold on legacy"}))
+            paused = await wait_paused(proxy)
+            status, answer = await asyncio.to_thread(admin_call, proxy, "POST",
+                                                     f"paused/{paused[0]['id']}/resume")
+            assert status == 200, answer
+            return paused, text_of(await held)
+
+    paused, text = run(scenario())
+    assert paused[0]["direction"] == "response", paused
+    assert text == "hold on legacy"
+
+
+def test_client_gone_takes_its_paused_answer_off_the_list(upstream_proxy: harness.Endpoint) -> None:
+    set_rules(upstream_proxy, HOLD_ANSWERS)
+
+    async def held_then_gone() -> None:
+        async with Client(upstream_proxy) as session:
+            held = asyncio.create_task(session.call_tool("echo", {"message": "hold, then hang up"}))
+            await wait_paused(upstream_proxy)
+            held.cancel()
+        # Leaving the session closed its connections.
+
+    async def list_empties() -> None:
+        deadline = time.monotonic() + PAUSE_SEEN_S
+        while True:
+            status, answer = await asyncio.to_thread(admin_call, upstream_proxy, "GET", "paused")
+            assert status == 200, answer
+            if not answer["paused"]:
+                return
+            assert time.monotonic() < deadline, f"the pause outlived its client: {answer}"
+            await asyncio.sleep(0.05)
+
+    async def scenario() -> None:
+        await held_then_gone()
+        await list_empties()
+
+    run(scenario())
+
+
+def test_recording_keeps_a_modified_paused_answer(shadowcat_bin: Path, demo_upstream: harness.Endpoint,
+                                                  tmp_path: Path) -> None:
+    tapes = tmp_path / "tapes"
+    extra = (f'[recording]\ndir = "{tapes}"\nflush_interval = "10ms"\n'
+             '[[intercept.rules]]\ndirection = "response"\ntool = "echo"\naction = "pause"\n')
+    proxy = start_run(shadowcat_bin, tmp_path, demo_upstream.url, extra)
+
+    async def scenario() -> str:
+        async with Client(proxy) as session:
+            held = asyncio.create_task(session.call_tool("echo", {"message": "as it came"}))
+            paused = await wait_paused(proxy)
+            status, answer = await asyncio.to_thread(
+                admin_call, proxy, "POST", f"paused/{paused[0]['id']}/modify",
+                {"content": [{"type": "text", "text": "as it went on"}]})
+            assert status == 200, answer
+            return text_of(await held)
+
+    def answers() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for tape in tapes.rglob("*.tape.jsonl")
+                 for line in tape.read_text().splitlines() if line.strip()]
+        return [line for line in lines if line.get("dir") == "s2c" and "forwarded" in line]
+
+    try:
+        assert run(scenario()) == "as it went on"
+        deadline = time.monotonic() + PAUSE_SEEN_S
+        while not answers():
+            assert time.monotonic() < deadline, "the answer never reached the tape"
+            time.sleep(0.05)
+    finally:
+        proxy.stop()
+    line = answers()[0]
+    assert line["msg"]["result"]["content"][0]["text"] == "as it came", line
+    assert line["forwarded"]["result"]["content"][0]["text"] == "as it went on", line
