@@ -303,21 +303,23 @@ async def wait_paused(proxy: harness.Endpoint, count: int = 1) -> list[dict[str,
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize("decision", ["resume", "modify", "block"])
-def test_paused_call_decided_from_the_cli(shadowcat_bin: Path, proxy: harness.Endpoint, decision: str) -> None:
-    set_rules(proxy, PAUSE_RULES)
+def decide_paused_call(shadowcat_bin: Path, proxy: harness.Endpoint, decision: str, patch: str) -> dict[str, Any]:
+    """Calls echo "hold this" in one session while a rule pauses it (the call, or its answer); once
+    the pause is listed, a call of the same session and one of another session complete; then the
+    CLI decides (`modify` with `patch`) and decides again (refused). What each step saw."""
 
     async def scenario() -> dict[str, Any]:
         async with Client(proxy) as held_session, Client(proxy) as other_session:
             held = asyncio.create_task(held_session.call_tool("echo", {"message": "hold this"}))
             paused = await wait_paused(proxy)
-            # The held call holds only itself: its session and another session go on.
+            # The held message holds only itself: its session and another session go on.
             same = text_of(await held_session.call_tool("echo", {"message": "same session"}))
             other = text_of(await other_session.call_tool("echo", {"message": "other session"}))
+            still_held = not held.done()
             listed = await asyncio.to_thread(cli, shadowcat_bin, proxy, "list")
             pause_id = paused[0]["id"]
             args = {"resume": ["resume", pause_id],
-                    "modify": ["modify", pause_id, "--patch", '{"arguments":{"message":"modified while held"}}'],
+                    "modify": ["modify", pause_id, "--patch", patch],
                     "block": ["block", pause_id, "--message", "an operator said no"]}[decision]
             decided = await asyncio.to_thread(cli, shadowcat_bin, proxy, *args)
             try:
@@ -325,13 +327,28 @@ def test_paused_call_decided_from_the_cli(shadowcat_bin: Path, proxy: harness.En
             except McpError as error:
                 outcome = error.error
             again = await asyncio.to_thread(cli, shadowcat_bin, proxy, "resume", pause_id)
-            return {"paused": paused, "same": same, "other": other, "listed": listed, "decided": decided,
-                    "outcome": outcome, "again": again}
+            return {"paused": paused, "same": same, "other": other, "still_held": still_held, "listed": listed,
+                    "decided": decided, "outcome": outcome, "again": again}
 
-    result = run(scenario())
+    result: dict[str, Any] = run(scenario())
+    return result
+
+
+@pytest.mark.parametrize("decision", ["resume", "modify", "block"])
+def test_paused_call_decided_from_the_cli(shadowcat_bin: Path, proxy: harness.Endpoint, decision: str) -> None:
+    set_rules(proxy, PAUSE_RULES)
+    patch = '{"arguments":{"message":"modified while held"}}'
+    result = decide_paused_call(shadowcat_bin, proxy, decision, patch)
     entry = result["paused"][0]
     assert entry["method"] == "tools/call" and entry["tool"] == "echo", entry
     assert entry["session"].startswith("sha256:") and entry["message"]["params"]["arguments"]["message"] == "hold this"
+    assert_decided(result, decision)
+
+
+def assert_decided(result: dict[str, Any], decision: str) -> None:
+    """What `decide_paused_call` saw: the other calls went on, the CLI listed and decided the
+    pause, the held call got what the decision made of it, and a second decision was refused."""
+    entry = result["paused"][0]
     assert result["same"] == "same session" and result["other"] == "other session", result
     assert result["listed"].returncode == 0 and entry["id"] in result["listed"].stdout, result["listed"]
     assert result["decided"].returncode == 0, result["decided"].stderr
@@ -365,8 +382,14 @@ def test_legacy_sse_paused_call_holds_only_itself(proxy: harness.Endpoint) -> No
 
 
 def test_pause_times_out_to_its_default(proxy: harness.Endpoint) -> None:
-    set_rules(proxy, [{"tool": "echo", "action": "pause", "timeout": "1s", "default": "block",
-                       "code": -32044, "message": "nobody decided"}])
+    check_pause_times_out(proxy, "request")
+
+
+def check_pause_times_out(proxy: harness.Endpoint, direction: str) -> None:
+    """A pause on the echo call's `direction` side nobody decides: its default (`block`) after its
+    timeout, the list empty again, and the pause counted as timed out."""
+    set_rules(proxy, [{"direction": direction, "tool": "echo", "action": "pause", "timeout": "1s",
+                       "default": "block", "code": -32044, "message": "nobody decided"}])
 
     async def scenario() -> Any:
         async with Client(proxy) as session:

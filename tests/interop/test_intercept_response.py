@@ -33,8 +33,9 @@ import pytest
 from mcp.shared.exceptions import McpError
 
 import harness
-from test_intercept import (PAUSE_SEEN_S, Client, admin_call, cli, run, set_rules, start_run, text_of,
-                            wait_paused)
+from test_intercept import (PAUSE_SEEN_S, Client, admin_call, assert_decided, check_pause_times_out,
+                            decide_paused_call, run, set_rules, start_run, text_of, wait_paused)
+from test_intercept import proxy  # noqa: F401 (the fixture: the demo HTTP upstream behind `run`)
 from test_shards import metric_total, read_metrics
 
 DELAY_S = 0.4
@@ -55,15 +56,6 @@ def upstream_proxy(request: pytest.FixtureRequest, shadowcat_bin: Path, tmp_path
         yield proxy
     finally:
         proxy.stop()
-
-
-@pytest.fixture
-def proxy(shadowcat_bin: Path, demo_upstream: harness.Endpoint, tmp_path: Path) -> Iterator[harness.Endpoint]:
-    endpoint = start_run(shadowcat_bin, tmp_path, demo_upstream.url)
-    try:
-        yield endpoint
-    finally:
-        endpoint.stop()
 
 
 def test_response_delay_holds_the_answer(upstream_proxy: harness.Endpoint) -> None:
@@ -87,61 +79,19 @@ def test_response_delay_holds_the_answer(upstream_proxy: harness.Endpoint) -> No
 def test_paused_answer_decided_from_the_cli(shadowcat_bin: Path, upstream_proxy: harness.Endpoint,
                                             decision: str) -> None:
     set_rules(upstream_proxy, HOLD_ANSWERS)
-
-    async def scenario() -> dict[str, Any]:
-        async with Client(upstream_proxy) as held_session, Client(upstream_proxy) as other_session:
-            held = asyncio.create_task(held_session.call_tool("echo", {"message": "hold this"}))
-            paused = await wait_paused(upstream_proxy)
-            # The held answer holds only itself: its session and another session go on.
-            same = text_of(await held_session.call_tool("echo", {"message": "same session"}))
-            other = text_of(await other_session.call_tool("echo", {"message": "other session"}))
-            assert not held.done()
-            pause_id = paused[0]["id"]
-            args = {"resume": ["resume", pause_id],
-                    "modify": ["modify", pause_id, "--patch",
-                               '{"content":[{"type":"text","text":"modified while held"}]}'],
-                    "block": ["block", pause_id, "--message", "an operator said no"]}[decision]
-            listed = await asyncio.to_thread(cli, shadowcat_bin, upstream_proxy, "list")
-            decided = await asyncio.to_thread(cli, shadowcat_bin, upstream_proxy, *args)
-            try:
-                outcome: Any = text_of(await held)
-            except McpError as error:
-                outcome = error.error
-            return {"paused": paused, "same": same, "other": other, "listed": listed, "decided": decided,
-                    "outcome": outcome}
-
-    result = run(scenario())
+    patch = '{"content":[{"type":"text","text":"modified while held"}]}'
+    result = decide_paused_call(shadowcat_bin, upstream_proxy, decision, patch)
     entry = result["paused"][0]
     assert entry["direction"] == "response", entry
     assert entry["method"] == "tools/call" and entry["tool"] == "echo", entry
     assert entry["session"].startswith("sha256:"), entry
     assert entry["message"]["result"]["content"][0]["text"] == "hold this", entry
-    assert result["same"] == "same session" and result["other"] == "other session", result
-    assert result["listed"].returncode == 0 and entry["id"] in result["listed"].stdout, result["listed"]
-    assert result["decided"].returncode == 0, result["decided"].stderr
-    if decision == "block":
-        assert (result["outcome"].code, result["outcome"].message) == (-32000, "an operator said no")
-    else:
-        assert result["outcome"] == {"resume": "hold this", "modify": "modified while held"}[decision]
+    assert_decided(result, decision)
+    assert result["still_held"], result
 
 
 def test_paused_answer_times_out_to_its_default(upstream_proxy: harness.Endpoint) -> None:
-    set_rules(upstream_proxy, [{"direction": "response", "tool": "echo", "action": "pause", "timeout": "1s",
-                                "default": "block", "code": -32044, "message": "nobody decided"}])
-
-    async def scenario() -> Any:
-        async with Client(upstream_proxy) as session:
-            with pytest.raises(McpError) as timed_out:
-                await session.call_tool("echo", {"message": "wait for me"})
-            return timed_out.value.error
-
-    error = run(scenario())
-    assert (error.code, error.message) == (-32044, "nobody decided")
-    status, answer = admin_call(upstream_proxy, "GET", "paused")
-    assert status == 200 and answer["paused"] == [], answer
-    metrics = read_metrics(upstream_proxy.admin_url or "")
-    assert metric_total(metrics, "shadowcat_intercept_paused_total") == 1, metrics
-    assert metric_total(metrics, "shadowcat_intercept_pause_timeouts_total") == 1, metrics
+    check_pause_times_out(upstream_proxy, "response")
 
 
 def test_paused_progress_holds_only_its_stream(upstream_proxy: harness.Endpoint) -> None:
