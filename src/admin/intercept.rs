@@ -143,7 +143,7 @@ fn decision(verb: &str, body: &[u8]) -> Result<Decision, Answer> {
             Some(patch @ Value::Object(_)) => Ok(Decision::Modify(patch)),
             _ => Err(error(
                 400,
-                "modify needs a JSON object body: the merge patch for params",
+                "modify needs a JSON object body: the merge patch for params (an answer: result)",
             )),
         },
         _ => Err(error(404, "no such decision: resume, block or modify")),

@@ -41,7 +41,7 @@ pub struct InterceptArgs {
 /// `shadowcat intercept` subcommands.
 #[derive(Debug, Clone, Subcommand)]
 pub enum InterceptAction {
-    /// List the paused messages (id, age, method, tool, session, rule).
+    /// List the paused messages (id, age, direction, method, tool, session, rule).
     List {
         /// Print the admin API's JSON instead.
         #[arg(long)]
@@ -52,7 +52,8 @@ pub enum InterceptAction {
         /// The paused message's id (`SHARD-N`, from `list`).
         id: String,
     },
-    /// Answer a paused request with the rule's JSON-RPC error.
+    /// Answer a paused request with the rule's JSON-RPC error (a paused answer becomes that
+    /// error; a paused notification going to the client is dropped).
     Block {
         /// The paused message's id.
         id: String,
@@ -60,7 +61,8 @@ pub enum InterceptAction {
         #[arg(long, value_name = "M")]
         message: Option<String>,
     },
-    /// Send a paused message on with a JSON merge patch (RFC 7396) applied to its params.
+    /// Send a paused message on with a JSON merge patch (RFC 7396) applied to its params (an
+    /// answer going to the client: its result).
     Modify {
         /// The paused message's id.
         id: String,
@@ -142,13 +144,14 @@ fn print_paused(answer: &Value) {
         println!("no paused messages");
         return;
     }
-    println!("ID\tAGE\tMETHOD\tTOOL\tSESSION\tRULE");
+    println!("ID\tAGE\tDIR\tMETHOD\tTOOL\tSESSION\tRULE");
     for item in items {
         let text = |key: &str| item[key].as_str().unwrap_or("-").to_owned();
         let age = item["age_ms"].as_u64().unwrap_or_default() as f64 / 1000.0;
         println!(
-            "{}\t{age:.1}s\t{}\t{}\t{}\t{}",
+            "{}\t{age:.1}s\t{}\t{}\t{}\t{}\t{}",
             text("id"),
+            text("direction"),
             text("method"),
             text("tool"),
             text("session"),

@@ -13,6 +13,7 @@ the demo as a stdio child (`demo-server --stdio` behind `reverse --upstream-cmd`
   arrived, nothing after it on that stream did while it is held, another call of the session
   completes; resumed, the rest follows in order;
 - the legacy HTTP+SSE transport: a paused answer on the session's stream, resumed;
+- era translation (a 2026-07-28-only rmcp upstream): a paused translated answer, modified;
 - the client going away while its answer is paused takes the pause off the list;
 - recording: a paused answer modified by an operator is on tape as it came (`msg`) and as it went
   on (`forwarded`).
@@ -208,3 +209,33 @@ def test_recording_keeps_a_modified_paused_answer(shadowcat_bin: Path, demo_upst
     line = answers()[0]
     assert line["msg"]["result"]["content"][0]["text"] == "as it came", line
     assert line["forwarded"]["result"]["content"][0]["text"] == "as it went on", line
+
+
+def test_era_translation_paused_answer(shadowcat_bin: Path) -> None:
+    """A legacy SDK session served by a 2026-07-28-only upstream (`--upstream-era modern`): the
+    translated answer is held and modified by an operator like any other."""
+    from test_modern import start_modern_server
+    server = start_modern_server("--modern-only", "--sse")
+    try:
+        proxy = harness.start_proxy(shadowcat_bin, server.url, admin=True, extra=["--upstream-era", "modern"])
+        try:
+            set_rules(proxy, [{"direction": "response", "tool": "echo", "action": "pause"}])
+
+            async def scenario() -> tuple[list[dict[str, Any]], str]:
+                async with Client(proxy) as session:
+                    held = asyncio.create_task(session.call_tool("echo", {"text": "translated"}))
+                    paused = await wait_paused(proxy)
+                    patch = {"content": [{"type": "text", "text": "translated, then modified"}]}
+                    status, answer = await asyncio.to_thread(admin_call, proxy, "POST",
+                                                             f"paused/{paused[0]['id']}/modify", patch)
+                    assert status == 200, answer
+                    return paused, text_of(await held)
+
+            paused, text = run(scenario())
+        finally:
+            proxy.stop()
+    finally:
+        server.stop()
+    assert paused[0]["direction"] == "response" and paused[0]["tool"] == "echo", paused
+    assert paused[0]["message"]["result"]["content"][0]["text"] == "translated", paused
+    assert text == "translated, then modified"

@@ -1,7 +1,8 @@
 //! The `intercept` stage (`[[intercept.rules]]`) on the request path: `block` and `mock`
 //! answered by the proxy (the demo's `add` would have answered a sum had the call reached it),
 //! `modify` of a request's params and of an answer's result, over Streamable HTTP sessions
-//! (JSON and SSE answers, a stdio child) and on a legacy HTTP+SSE stream.
+//! (JSON and SSE answers, a stdio child) and on a legacy HTTP+SSE stream; answers held by a
+//! response `delay` and `pause` (modified through the admin API) over each upstream kind.
 
 use serde_json::{json, Value};
 
@@ -234,4 +235,61 @@ fn a_paused_request_whose_session_ended_is_answered_404() {
         answer.describe()
     );
     assert_eq!(answer.json()["id"], json!(7));
+}
+
+/// Response-side holds: an answer whose text is "held" is paused (the admin API lists it as a
+/// response and modifies its result); any other echo answer is delayed 200 ms.
+const HOLD_ANSWERS: &str = "\n[[intercept.rules]]\ndirection = \"response\"\ntool = \"echo\"\n\
+    when = [{ pointer = \"/result/content/0/text\", equals = \"held\" }]\n\
+    action = \"pause\"\ntimeout = \"30s\"\n\
+    [[intercept.rules]]\ndirection = \"response\"\ntool = \"echo\"\naction = \"delay\"\ndelay = \"200ms\"\n";
+
+fn answers_held(upstream: Upstream) {
+    let proxy = Proxy::start(Setup::one(upstream).with_admin(HOLD_ANSWERS));
+    let mut conn = proxy.conn();
+    let session = mcp::open_session(&mut conn);
+    let started = std::time::Instant::now();
+    let delayed = session.post(&mut conn, &mcp::echo(json!(2), "late"));
+    let delayed = delayed.messages().pop().expect("an echo answer");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    assert_eq!(mcp::result_text(&delayed), "late");
+    let mut held = proxy.conn();
+    held.send(
+        "POST",
+        mcp::PATH,
+        &session.post_headers(),
+        &mcp::echo(json!(7), "held"),
+    );
+    let mut admin = crate::client::Conn::connect(proxy.admin);
+    let entry = paused(&mut admin, 1).remove(0);
+    assert_eq!(entry["direction"], "response", "{entry}");
+    assert_eq!(entry["message"]["id"], json!(7), "{entry}");
+    let id = entry["id"].as_str().expect("an id").to_owned();
+    let patch = br#"{"content":[{"type":"text","text":"changed while held"}]}"#;
+    let modified = admin.request(
+        "POST",
+        &format!("/api/intercept/paused/{id}/modify"),
+        &[],
+        patch,
+    );
+    assert_eq!(modified.head.status, 200, "{}", modified.describe());
+    let answer = held.response("POST");
+    let answer = answer.messages().pop().expect("the held answer");
+    assert_eq!(answer["id"], json!(7), "{answer}");
+    assert_eq!(mcp::result_text(&answer), "changed while held");
+}
+
+#[test]
+fn answers_held_over_http_json_answers() {
+    answers_held(Upstream::Http);
+}
+
+#[test]
+fn answers_held_over_http_sse_answers() {
+    answers_held(Upstream::HttpSse);
+}
+
+#[test]
+fn answers_held_over_a_stdio_upstream() {
+    answers_held(Upstream::Stdio);
 }
