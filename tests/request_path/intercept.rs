@@ -196,6 +196,32 @@ fn paused(admin: &mut crate::client::Conn, count: usize) -> Vec<Value> {
     }
 }
 
+/// Sends `echo(7, "held")` of `session` on a connection of its own and waits until a rule
+/// pauses it (or its answer): that connection, one to the admin API, and the paused entry.
+fn hold_echo(
+    proxy: &Proxy,
+    session: &mcp::Session,
+) -> (crate::client::Conn, crate::client::Conn, Value) {
+    let mut held = proxy.conn();
+    held.send(
+        "POST",
+        mcp::PATH,
+        &session.post_headers(),
+        &mcp::echo(json!(7), "held"),
+    );
+    let mut admin = crate::client::Conn::connect(proxy.admin);
+    let entry = paused(&mut admin, 1).remove(0);
+    (held, admin, entry)
+}
+
+/// The operator's `verb` (`resume`, `modify`, `block`) on the paused `entry`, taken.
+fn decide(admin: &mut crate::client::Conn, entry: &Value, verb: &str, body: &[u8]) {
+    let id = entry["id"].as_str().expect("an id");
+    let path = format!("/api/intercept/paused/{id}/{verb}");
+    let decided = admin.request("POST", &path, &[], body);
+    assert_eq!(decided.head.status, 200, "{}", decided.describe());
+}
+
 /// A session deleted while its request is paused: resumed, the request does not go upstream
 /// without a session; it is answered 404 (-32001), as a request on an unknown session is.
 #[test]
@@ -205,27 +231,10 @@ fn a_paused_request_whose_session_ended_is_answered_404() {
     let proxy = Proxy::start(Setup::one(Upstream::Http).with_admin(PAUSE));
     let mut conn = proxy.conn();
     let session = mcp::open_session(&mut conn);
-    let mut held = proxy.conn();
-    held.send(
-        "POST",
-        mcp::PATH,
-        &session.post_headers(),
-        &mcp::echo(json!(7), "held"),
-    );
-    let mut admin = crate::client::Conn::connect(proxy.admin);
-    let id = paused(&mut admin, 1)[0]["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
+    let (mut held, mut admin, entry) = hold_echo(&proxy, &session);
     let deleted = conn.request("DELETE", mcp::PATH, &session.get_headers(), b"");
     assert_eq!(deleted.head.status, 200, "{}", deleted.describe());
-    let resumed = admin.request(
-        "POST",
-        &format!("/api/intercept/paused/{id}/resume"),
-        &[],
-        b"",
-    );
-    assert_eq!(resumed.head.status, 200, "{}", resumed.describe());
+    decide(&mut admin, &entry, "resume", b"");
     let answer = held.response("POST");
     assert_eq!(answer.head.status, 404, "{}", answer.describe());
     assert_eq!(
@@ -253,43 +262,21 @@ fn answers_held(upstream: Upstream) {
     let delayed = delayed.messages().pop().expect("an echo answer");
     assert!(started.elapsed() >= std::time::Duration::from_millis(200));
     assert_eq!(mcp::result_text(&delayed), "late");
-    let mut held = proxy.conn();
-    held.send(
-        "POST",
-        mcp::PATH,
-        &session.post_headers(),
-        &mcp::echo(json!(7), "held"),
-    );
-    let mut admin = crate::client::Conn::connect(proxy.admin);
-    let entry = paused(&mut admin, 1).remove(0);
+    let (mut held, mut admin, entry) = hold_echo(&proxy, &session);
     assert_eq!(entry["direction"], "response", "{entry}");
     assert_eq!(entry["message"]["id"], json!(7), "{entry}");
-    let id = entry["id"].as_str().expect("an id").to_owned();
     let patch = br#"{"content":[{"type":"text","text":"changed while held"}]}"#;
-    let modified = admin.request(
-        "POST",
-        &format!("/api/intercept/paused/{id}/modify"),
-        &[],
-        patch,
-    );
-    assert_eq!(modified.head.status, 200, "{}", modified.describe());
+    decide(&mut admin, &entry, "modify", patch);
     let answer = held.response("POST");
     let answer = answer.messages().pop().expect("the held answer");
     assert_eq!(answer["id"], json!(7), "{answer}");
     assert_eq!(mcp::result_text(&answer), "changed while held");
 }
 
+/// JSON and SSE answers of an HTTP upstream, a stdio child's answers.
 #[test]
-fn answers_held_over_http_json_answers() {
-    answers_held(Upstream::Http);
-}
-
-#[test]
-fn answers_held_over_http_sse_answers() {
-    answers_held(Upstream::HttpSse);
-}
-
-#[test]
-fn answers_held_over_a_stdio_upstream() {
-    answers_held(Upstream::Stdio);
+fn answers_held_over_every_upstream_kind() {
+    for upstream in [Upstream::Http, Upstream::HttpSse, Upstream::Stdio] {
+        answers_held(upstream);
+    }
 }
