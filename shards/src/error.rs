@@ -134,6 +134,16 @@ pub enum Error {
         message: String,
     },
 
+    /// Shards did not end within the bound given to [`crate::Runtime::join_within`]; they were
+    /// detached and end with the process.
+    #[error("shards {shards:?} did not end within {waited:?}")]
+    ShardsStuck {
+        /// The shards still running.
+        shards: Vec<ShardId>,
+        /// How long the join waited.
+        waited: std::time::Duration,
+    },
+
     /// [`crate::Runtime::start_each`] got a different number of per-shard inputs than cores.
     #[error("{inputs} per-shard inputs for {shards} shards")]
     InputCountMismatch {

@@ -9,13 +9,15 @@
 //! without running the closure, joined, and the spawn error is returned. So a caller never ends
 //! up with half a runtime serving traffic.
 //!
-//! A shard that panics unwinds its thread; [`Runtime::join`] reports it as
-//! [`Error::ShardPanicked`] instead of aborting the process.
+//! A panic anywhere on a shard thread (its main future, a task it spawned, a waker glommio
+//! calls under `catch_unwind`) is reported to the launcher the moment it happens ([`crate::exits`]
+//! has how); [`Runtime::join`] and [`Runtime::until_failure`] turn it into
+//! [`Error::ShardPanicked`] instead of aborting the process or waiting on the dead shard, and
+//! [`Runtime::join_within`] bounds the wait for shards that never end.
 
-use std::any::Any;
 use std::future::Future;
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use glommio::{
     BuilderErrorKind, DefaultStallDetectionHandler, ExecutorJoinHandle, GlommioError,
@@ -23,6 +25,7 @@ use glommio::{
 };
 
 use crate::error::Error;
+use crate::exits::{adopt, panic_message, Exit, ExitNotice};
 use crate::memlock::{check_memlock, DEFAULT_IO_MEMORY};
 use crate::placement::online_cores;
 use crate::ring::{Ring, DEFAULT_VNODES};
@@ -84,29 +87,41 @@ struct ShardHandle {
     id: ShardId,
     core: usize,
     thread: ExecutorJoinHandle<()>,
+    /// Set when the shard panicked: its error, already reported or to report.
+    panicked: Option<String>,
+}
+
+impl ShardHandle {
+    fn panic_error(&self, message: String) -> Error {
+        Error::ShardPanicked {
+            shard: self.id,
+            core: self.core,
+            message,
+        }
+    }
 }
 
 /// Running shards; [`Runtime::join`] waits for them.
 #[derive(Debug)]
 #[must_use = "shards run until joined; dropping the Runtime detaches them"]
 pub struct Runtime {
+    /// Shards whose thread has not been seen to end.
     shards: Vec<ShardHandle>,
-    /// Each shard sends its index here when its future ends, returns or unwinds.
-    exits: mpsc::Receiver<usize>,
+    /// Each shard sends [`Exit::Ended`] once when its thread ends, and [`Exit::Panicked`] when
+    /// it panics.
+    exits: mpsc::Receiver<Exit>,
 }
 
-/// Sends the shard's index when dropped: on completion, on panic unwinding, or when the
-/// shard is told not to run.
-struct ExitNotice {
-    shard: usize,
-    exits: mpsc::Sender<usize>,
-}
-
-impl Drop for ExitNotice {
-    fn drop(&mut self) {
-        // The receiver is gone only when the Runtime was dropped; nobody is waiting then.
-        let _ = self.exits.send(self.shard);
-    }
+/// What one wait on the exit channel saw.
+enum Event {
+    /// A shard failed (first report of its failure).
+    Failed(Error),
+    /// A shard ended without failing.
+    Ended,
+    /// Every shard has ended.
+    AllEnded,
+    /// The deadline passed first.
+    TimedOut,
 }
 
 impl Runtime {
@@ -173,15 +188,12 @@ impl Runtime {
                 ring: Arc::clone(&ring),
             };
             let (gate_tx, gate) = mpsc::channel::<bool>();
-            let notice = ExitNotice {
-                shard: index,
-                exits: exit_tx.clone(),
-            };
+            // Dropped with the closure if the executor never starts; else owned by the thread.
+            let notice = ExitNotice::new(index, exit_tx.clone());
             let per_shard = per_shard.clone();
             let spawned = builder(&spec, index, core).spawn(move || {
-                let notice = notice;
+                adopt(notice);
                 async move {
-                    let _notice = notice;
                     // Blocks this new thread only until every shard exists (see module docs).
                     if gate.recv() == Ok(true) {
                         per_shard(ctx, input).await;
@@ -194,6 +206,7 @@ impl Runtime {
                         id: ShardId(index),
                         core,
                         thread,
+                        panicked: None,
                     });
                     gates.push(gate_tx);
                 }
@@ -225,55 +238,123 @@ impl Runtime {
     /// Waits until every shard has ended.
     ///
     /// Shards are joined in the order they end; the first failure seen is returned after all
-    /// of them are joined.
+    /// of them are joined. Unbounded: a shard that never ends (a panicked one stuck unwinding,
+    /// a healthy one never told to stop) keeps it waiting; see [`Runtime::join_within`].
     ///
     /// # Errors
     /// [`Error::ShardPanicked`] for a shard that panicked, [`Error::ShardFailed`] for an
     /// executor that failed to set up on its thread (CPU binding, io_uring).
     pub fn join(mut self) -> Result<(), Error> {
+        self.join_until(None)
+    }
+
+    /// Like [`Runtime::join`], but gives up at `bound` from now: the shards still running are
+    /// detached (they end with the process) and named in the error.
+    ///
+    /// # Errors
+    /// As [`Runtime::join`]; a shard's failure is reported before shards that did not end, then
+    /// [`Error::ShardsStuck`].
+    pub fn join_within(mut self, bound: Duration) -> Result<(), Error> {
+        self.join_until(Some(bound))
+    }
+
+    /// Waits until every shard has ended or one has failed, whichever comes first.
+    ///
+    /// For servers whose shards run until shutdown: a shard that panics is reported at once,
+    /// even while its thread is still unwinding or will never end, so the caller can tell the
+    /// others to stop and then [`Runtime::join_within`] a bound. Shards not yet ended stay in
+    /// `self`.
+    ///
+    /// # Errors
+    /// As [`Runtime::join`], for the first shard that fails.
+    pub fn until_failure(&mut self) -> Result<(), Error> {
+        loop {
+            match self.next_event(None) {
+                Event::Failed(err) => return Err(err),
+                Event::Ended => {}
+                Event::AllEnded | Event::TimedOut => return Ok(()),
+            }
+        }
+    }
+
+    fn join_until(&mut self, bound: Option<Duration>) -> Result<(), Error> {
+        let deadline = bound.map(|bound| Instant::now() + bound);
         let mut first_error = None;
-        while let Some(result) = self.join_next() {
-            if let Err(err) = result {
-                first_error.get_or_insert(err);
+        loop {
+            match self.next_event(deadline) {
+                Event::Failed(err) => {
+                    first_error.get_or_insert(err);
+                }
+                Event::Ended => {}
+                Event::AllEnded => break,
+                Event::TimedOut => {
+                    let stuck = Error::ShardsStuck {
+                        shards: self.shards.iter().map(|s| s.id).collect(),
+                        waited: bound.unwrap_or_default(),
+                    };
+                    // Dropping the handles detaches the threads.
+                    self.shards.clear();
+                    first_error.get_or_insert(stuck);
+                    break;
+                }
             }
         }
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Waits until every shard has ended or one has failed, whichever comes first.
-    ///
-    /// For servers whose shards run until shutdown: a failed shard returns at once so the caller
-    /// can exit the process, instead of waiting on healthy shards forever. The other shards keep
-    /// running (they are detached when the process ends).
-    ///
-    /// # Errors
-    /// As [`Runtime::join`], for the first shard that fails.
-    pub fn join_until_failure(mut self) -> Result<(), Error> {
-        while let Some(result) = self.join_next() {
-            result?;
-        }
-        Ok(())
-    }
-
-    /// Joins the next shard to end; `None` when all are joined.
-    fn join_next(&mut self) -> Option<Result<(), Error>> {
-        if self.shards.is_empty() {
-            return None;
-        }
-        // Every shard sends exactly one notice (a shard that failed to spawn sends one too, for
-        // an index no longer listed: skip those). A receive error means no notice is left
-        // to wait for; then join whichever shard is first.
-        let position = loop {
-            match self.exits.recv() {
-                Ok(index) => match self.shards.iter().position(|s| s.id.0 == index) {
-                    Some(position) => break position,
-                    None => continue,
-                },
-                Err(mpsc::RecvError) => break 0,
+    /// Waits for the next thing a shard reports, until `deadline` if any.
+    fn next_event(&mut self, deadline: Option<Instant>) -> Event {
+        loop {
+            if self.shards.is_empty() {
+                return Event::AllEnded;
             }
-        };
-        let shard = self.shards.swap_remove(position);
-        Some(shard_result(shard))
+            let exit = match deadline {
+                None => self
+                    .exits
+                    .recv()
+                    .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(deadline) => self
+                    .exits
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now())),
+            };
+            match exit {
+                Ok(Exit::Panicked { shard, message }) => {
+                    let Some(handle) = self.shards.iter_mut().find(|s| s.id.0 == shard) else {
+                        continue;
+                    };
+                    if handle.panicked.is_some() {
+                        // A later panic of a shard already reported (e.g. while unwinding).
+                        continue;
+                    }
+                    handle.panicked = Some(message.clone());
+                    return Event::Failed(handle.panic_error(message));
+                }
+                Ok(Exit::Ended(shard)) => {
+                    // A shard that failed to spawn sends one for an index no longer listed.
+                    let Some(position) = self.shards.iter().position(|s| s.id.0 == shard) else {
+                        continue;
+                    };
+                    let handle = self.shards.swap_remove(position);
+                    let reported = handle.panicked.is_some();
+                    return match shard_result(handle) {
+                        Ok(()) => Event::Ended,
+                        // Already returned when the panic happened.
+                        Err(_) if reported => Event::Ended,
+                        Err(err) => Event::Failed(err),
+                    };
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => return Event::TimedOut,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // Every notice was sent: join whatever is left in order.
+                    let handle = self.shards.swap_remove(0);
+                    let reported = handle.panicked.is_some();
+                    return match shard_result(handle) {
+                        Err(err) if !reported => Event::Failed(err),
+                        _ => Event::Ended,
+                    };
+                }
+            }
+        }
     }
 }
 
@@ -291,7 +372,9 @@ fn builder(spec: &RuntimeSpec, index: usize, core: usize) -> LocalExecutorBuilde
 }
 
 fn shard_result(shard: ShardHandle) -> Result<(), Error> {
-    let ShardHandle { id, core, thread } = shard;
+    let ShardHandle {
+        id, core, thread, ..
+    } = shard;
     match thread.join() {
         Ok(()) => Ok(()),
         Err(GlommioError::BuilderError(BuilderErrorKind::ThreadPanic(payload))) => {
@@ -309,144 +392,6 @@ fn shard_result(shard: ShardHandle) -> Result<(), Error> {
     }
 }
 
-/// The text of a panic payload: `panic!` produces `&str` or `String`.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        String::from("<non-string panic payload>")
-    }
-}
-
 #[cfg(test)]
-pub(crate) mod tests {
-    use std::cell::Cell;
-    use std::rc::Rc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use super::*;
-
-    /// Small io memory so several test runtimes fit an 8 MiB memlock limit at once.
-    pub(crate) const TEST_IO_MEMORY: usize = 512 * 1024;
-
-    /// `shard_count` shards over the usable cores, repeating cores when there are fewer.
-    pub(crate) fn test_spec(shard_count: usize) -> RuntimeSpec {
-        let online = online_cores().unwrap();
-        let cores = (0..shard_count).map(|i| online[i % online.len()]).collect();
-        RuntimeSpec {
-            io_memory: TEST_IO_MEMORY,
-            name: String::from("test"),
-            ..RuntimeSpec::new(cores)
-        }
-    }
-
-    #[test]
-    fn every_shard_runs_once_with_its_ctx() {
-        let spec = test_spec(3);
-        let cores = spec.cores.clone();
-        let seen = Arc::new(AtomicUsize::new(0));
-        let seen_in = seen.clone();
-        let runtime = Runtime::start(spec, move |ctx| {
-            let seen = seen_in.clone();
-            async move {
-                // Shard state born on the shard: not Send.
-                let local = Rc::new(Cell::new(ctx.id.0));
-                glommio::yield_if_needed().await;
-                assert_eq!(ctx.shard_count, 3);
-                assert_eq!(ctx.ring.shard_count(), 3);
-                seen.fetch_add(1 << (8 * local.get()), Ordering::SeqCst);
-            }
-        })
-        .unwrap();
-        assert_eq!(runtime.shard_count(), 3);
-        runtime.join().unwrap();
-        assert_eq!(seen.load(Ordering::SeqCst), 0x01_01_01);
-        assert_eq!(cores.len(), 3);
-    }
-
-    #[test]
-    fn start_each_delivers_inputs_by_shard() {
-        let got = Arc::new(AtomicUsize::new(0));
-        let got_in = got.clone();
-        let runtime = Runtime::start_each(test_spec(2), vec![10usize, 20], move |ctx, input| {
-            let got = got_in.clone();
-            async move {
-                assert_eq!(input, 10 * (ctx.id.0 + 1));
-                got.fetch_add(input, Ordering::SeqCst);
-            }
-        })
-        .unwrap();
-        runtime.join().unwrap();
-        assert_eq!(got.load(Ordering::SeqCst), 30);
-    }
-
-    #[test]
-    fn panicking_shard_is_an_error_not_an_abort() {
-        let runtime = Runtime::start(test_spec(2), |ctx| async move {
-            if ctx.id == ShardId(1) {
-                panic!("shard one gives up");
-            }
-        })
-        .unwrap();
-        match runtime.join() {
-            Err(Error::ShardPanicked { shard, message, .. }) => {
-                assert_eq!(shard, ShardId(1));
-                assert_eq!(message, "shard one gives up");
-            }
-            other => panic!("expected ShardPanicked, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn join_until_failure_returns_the_failure() {
-        let runtime = Runtime::start(test_spec(2), |ctx| async move {
-            if ctx.id == ShardId(0) {
-                panic!("{} failed", ctx.id);
-            }
-        })
-        .unwrap();
-        assert!(matches!(
-            runtime.join_until_failure(),
-            Err(Error::ShardPanicked { shard: ShardId(0), ref message, .. }) if message == "0 failed"
-        ));
-    }
-
-    #[test]
-    fn rejects_bad_specs_before_starting() {
-        let noop = |_ctx: ShardCtx| async {};
-        assert!(matches!(
-            Runtime::start(RuntimeSpec::new(Vec::new()), noop),
-            Err(Error::NoCores)
-        ));
-        assert!(matches!(
-            Runtime::start(RuntimeSpec::new(vec![crate::placement::MAX_CORE]), noop),
-            Err(Error::NoSuchCore { .. })
-        ));
-        assert!(matches!(
-            Runtime::start_each(test_spec(2), vec![()], |_ctx, ()| async {}),
-            Err(Error::InputCountMismatch {
-                inputs: 1,
-                shards: 2
-            })
-        ));
-        let greedy = RuntimeSpec {
-            io_memory: 1 << 40,
-            ..test_spec(1)
-        };
-        if let Ok(crate::MemlockLimit::Bytes(_)) = crate::memlock_limit() {
-            assert!(matches!(
-                Runtime::start(greedy, noop),
-                Err(Error::MemLock { .. })
-            ));
-        }
-    }
-
-    #[test]
-    fn panic_message_reads_str_and_string() {
-        assert_eq!(panic_message(&"static"), "static");
-        assert_eq!(panic_message(&String::from("owned")), "owned");
-        assert_eq!(panic_message(&5u8), "<non-string panic payload>");
-    }
-}
+#[path = "executor_tests.rs"]
+pub(crate) mod tests;

@@ -68,6 +68,7 @@ use std::fmt;
 pub mod core_list;
 pub mod error;
 pub mod executor;
+mod exits;
 pub mod gate;
 pub mod io;
 pub mod latch;
