@@ -24,7 +24,7 @@ pub mod shard;
 use shard::Binds;
 
 mod running;
-pub use running::Running;
+pub use running::{Running, AFTER_FAILURE, STOP_MARGIN};
 
 /// How long shards get to bind their listeners.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -96,7 +96,8 @@ impl From<shards::Error> for AppError {
 pub fn run_proxy(config: Config) -> Result<(), AppError> {
     let running = start(config)?;
     // Handlers go in before `ready` is printed: a supervisor may signal right after it.
-    spawn_signal_thread(running.stop_handles()?)?;
+    let bound = running::stop_bound(running.config().timeouts.shutdown_grace);
+    spawn_signal_thread(running.stop_handles()?, bound)?;
     let mut lines = Vec::new();
     let (binds, config) = (running.binds(), running.config());
     if let Some(d) = binds.demo {
@@ -282,12 +283,16 @@ pub fn run_demo_server(config: DemoServerConfig) -> Result<(), AppError> {
         config.path
     )];
     let runtime = await_ready(runtime, boots.ready, &stop, reservations)?;
-    spawn_signal_thread(stop)?;
+    let handles = stop
+        .iter()
+        .map(StdUnixStream::try_clone)
+        .collect::<Result<Vec<_>, _>>()?;
+    spawn_signal_thread(handles, running::stop_bound(config.timeouts.shutdown_grace))?;
     let shard_count = runtime.shard_count();
     announce(shard_count, &lines, None);
-    runtime.join_until_failure()?;
+    let result = running::wait_for_shards(runtime, &stop);
     tracing::info!("stopped");
-    Ok(())
+    result
 }
 
 /// Waits until every shard reported its listeners bound, then drops the port placeholders.
@@ -303,7 +308,7 @@ fn await_ready(
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 signal_all(stop);
-                let _ = runtime.join();
+                let _ = runtime.join_within(AFTER_FAILURE);
                 return Err(AppError::Shard(e));
             }
             Err(_) => {
@@ -463,8 +468,9 @@ fn reload_all(stop: &[StdUnixStream]) {
     }
 }
 
-/// First SIGINT/SIGTERM: graceful stop on every shard. Second: exit at once. SIGHUP: reload.
-fn spawn_signal_thread(stop: Vec<StdUnixStream>) -> Result<(), AppError> {
+/// First SIGINT/SIGTERM: graceful stop on every shard, and exit 1 if that has not ended the
+/// process within `bound`. Second: exit at once. SIGHUP: reload.
+fn spawn_signal_thread(stop: Vec<StdUnixStream>, bound: Duration) -> Result<(), AppError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
@@ -484,9 +490,35 @@ fn spawn_signal_thread(stop: Vec<StdUnixStream>) -> Result<(), AppError> {
                 }
                 tracing::info!(signal = sig, "stopping: draining in-flight requests");
                 signal_all(&stop);
+                spawn_stop_deadline(bound);
             }
         })?;
     Ok(())
+}
+
+/// Exits 1 if the process still runs `bound` after a stop signal: a shard that never ends (a
+/// lost wake-up, a wedged thread) must not make SIGTERM a no-op.
+fn spawn_stop_deadline(bound: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("stop-deadline".into())
+        .spawn(move || {
+            // A deadline on a thread of its own (never a shard): nothing unparks it, and a
+            // spurious wake-up parks again until the deadline.
+            let deadline = std::time::Instant::now() + bound;
+            while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::park_timeout(left);
+            }
+            tracing::error!(
+                "shards did not stop within {bound:?} of the stop signal; exiting without them"
+            );
+            std::process::exit(1);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the stop deadline; a wedged shard may need a second signal");
+    }
 }
 
 fn random_u64() -> Result<u64, AppError> {
