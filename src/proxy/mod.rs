@@ -13,6 +13,8 @@ pub mod audit;
 mod authenticate;
 pub mod bodyless;
 pub mod boot;
+#[cfg(debug_assertions)]
+mod debug_panic;
 pub mod error;
 pub mod exchange;
 pub mod guard;

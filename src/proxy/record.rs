@@ -46,6 +46,8 @@ pub(super) const LEGACY_EVENT: Http<'static> = Http {
 /// Runs a client connection's future as a task, inside its recording scope when the shard
 /// records (and its audit scope when it keeps an audit log).
 pub fn spawn_connection(state: &ShardState, connection: impl Future<Output = ()> + 'static) {
+    #[cfg(debug_assertions)]
+    let connection = super::debug_panic::connection(connection);
     match &state.recorder {
         Some(recorder) => {
             super::audit::spawn_connection(state, scope::connection(recorder.clone(), connection))
