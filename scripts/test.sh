@@ -54,6 +54,10 @@ section "cargo build --release"
 cargo build --release
 SHADOWCAT_BIN="$ROOT/target/release/shadowcat"
 [ -x "$SHADOWCAT_BIN" ] || { echo "test.sh: $SHADOWCAT_BIN was not built" >&2; exit 1; }
+# The debug build too: tests/interop/test_shard_death.py needs its debug-only panic trigger
+# (`cargo test` above already built it; this only checks it is current).
+cargo build --bin shadowcat
+export SHADOWCAT_DEBUG_BIN="$ROOT/target/debug/shadowcat"
 export SHADOWCAT_BIN
 
 section "cargo build (2026-07-28 test peers on rmcp, tests/modern)"

@@ -3,13 +3,20 @@ SHADOWCAT_DEBUG_PANIC=connection, see src/proxy/debug_panic.rs) makes the proxy 
 died and why, stop the other shard, and exit 1 within a bound, instead of living on with a dead
 shard that accepts nothing and ignores SIGTERM.
 
+The trigger exists only in debug builds, so this test runs the debug binary
+(SHADOWCAT_DEBUG_BIN, default target/debug/shadowcat, which `cargo test` builds and
+scripts/test.sh checks) whatever SHADOWCAT_BIN names.
+
 Not here: the runtime's own cases (a main future's panic, a sibling that never ends), which are
 unit tests in shards/src/executor_tests.rs.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -20,10 +27,22 @@ from rawhttp import RawConnection, RawHttpError, initialize_body, mcp_headers
 EXIT_DEADLINE_S = 15.0
 
 
-def test_a_panicking_connection_task_ends_the_process_with_code_1(
-        demo_upstream: harness.Endpoint, start_proxy, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def debug_proxy(demo_upstream: harness.Endpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[harness.Endpoint]:
+    """A debug-build proxy on 2 shards whose connection tasks panic; stopped at test end."""
+    binary = Path(os.environ.get("SHADOWCAT_DEBUG_BIN") or harness.REPO_ROOT / "target" / "debug" / "shadowcat")
+    if not os.access(binary, os.X_OK):
+        pytest.fail(f"debug build {binary} missing: run `cargo build` (or set SHADOWCAT_DEBUG_BIN)", pytrace=False)
     monkeypatch.setenv("SHADOWCAT_DEBUG_PANIC", "connection")
-    proxy = start_proxy(demo_upstream.url, shards=2)
+    proxy = harness.start_proxy(binary, demo_upstream.url, shards=2)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+def test_a_panicking_connection_task_ends_the_process_with_code_1(debug_proxy: harness.Endpoint) -> None:
+    proxy = debug_proxy
     # The connection's task panics before answering: the connection is cut.
     with pytest.raises((OSError, RawHttpError)):
         with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
