@@ -1,10 +1,11 @@
 """An upstream that closes idle keep-alive connections (uvicorn's `timeout_keep_alive`, here 1 s):
-the proxy must notice that a pooled connection was closed (on the io_uring path from what the
-connection's armed receive already got, with no probe syscall; on glommio's path with a
-`MSG_PEEK`) or retry a request that found it closed, so that every call of the official Python
-SDK client gets its answer and reaches the upstream exactly once.
+the proxy must notice that a pooled connection was closed before it writes a request on it (on
+the io_uring path from what the connection's armed receive already got, with no probe syscall;
+otherwise with a `MSG_PEEK`), so that every call of the official Python SDK client gets its
+answer and reaches the upstream exactly once (a request written on a closed connection is not
+retried: a POST may not be sent twice).
 
-Not here: the pool's unit behaviour (src/upstream/pool.rs), stale-retry rules (src/proxy/exchange.rs).
+Not here: the pool's unit behaviour (src/upstream/pool.rs), the retry rules (src/proxy/exchange.rs).
 """
 
 from __future__ import annotations
@@ -76,6 +77,5 @@ def test_every_call_survives_an_upstream_closing_idle_connections(start_proxy) -
         upstream.process.stop()
     assert answers == [f"call {index}" for index in range(CALLS)]
     assert dead_in_pool, "no call found a connection the upstream had closed in the pool"
-    # A request written on a connection the upstream had closed never reached it: retrying it
-    # on a fresh connection runs the tool once, not twice.
+    # Each call ran once: none was lost on a dead connection or sent twice.
     assert ran == str(CALLS)

@@ -93,11 +93,12 @@ impl NetStream {
 
     /// Whether an idle connection (nothing expected from the peer) is still clean to reuse:
     /// the peer has not closed it and sent nothing unsolicited. This catches the usual stale
-    /// case, a keep-alive timeout on the other side, before a request is written. On the uring
-    /// path with its recv armed, what the ring received says it (no syscall: a close the
-    /// reactor has not reaped yet is the same race as one arriving just after a probe, and a
-    /// reused connection failing before any answer byte is retried by its caller); otherwise
-    /// a non-blocking `MSG_PEEK` (one syscall). On a TLS stream the raw socket is probed: any
+    /// case, a keep-alive timeout on the other side, before a request is written (a request
+    /// written on a socket the peer closed is answered by a reset, and is not retried: a POST
+    /// may not be sent twice). On the uring path with its recv armed and every completion of
+    /// the ring reaped, what the ring received says it (no syscall; a close that arrives later
+    /// is the same race as one arriving just after a probe); otherwise a non-blocking
+    /// `MSG_PEEK` (one syscall). On a TLS stream the raw socket is probed: any
     /// TLS record arriving while idle (a late session ticket, a `close_notify`) also counts as
     /// not clean, which only costs a reconnect.
     pub fn idle_and_open(&self) -> bool {

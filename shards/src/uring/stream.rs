@@ -128,16 +128,17 @@ impl UringStream {
             .is_none_or(|c| !c.rx.is_empty() || c.eof || c.rx_err.is_some())
     }
 
-    /// Whether a multishot recv is armed on it: bytes, end of stream or an error arriving now
-    /// show in [`UringStream::rx_pending`] as soon as the reactor reaps them, with no syscall
-    /// to look.
+    /// Whether [`UringStream::rx_pending`] is current without a syscall to look: a multishot
+    /// recv is armed on it (bytes, end of stream or an error arriving post a completion) and
+    /// the ring has nothing finished that is not reaped yet (a close whose completion waits
+    /// in the queue or as flagged task work would otherwise go unseen).
     pub fn rx_watched(&self) -> bool {
-        self.d
-            .st
-            .borrow()
-            .conns
-            .get(self.id)
-            .is_some_and(|c| c.rx_state == Rx::Armed)
+        let st = self.d.st.borrow();
+        st.all_reaped()
+            && st
+                .conns
+                .get(self.id)
+                .is_some_and(|c| c.rx_state == Rx::Armed)
     }
 
     /// Copies received bytes into `buf`; `Ok(0)` at end of stream (or for an empty `buf`).

@@ -100,6 +100,14 @@ impl State {
         ready > 0 || taskrun
     }
 
+    /// Whether everything the kernel finished for this ring has been reaped, as far as this
+    /// thread can see without entering: no completion posted, no task work flagged, no
+    /// deferred batch cut short. `false` on a ring without `TASKRUN_FLAG` (pending task work
+    /// is invisible there).
+    pub(crate) fn all_reaped(&self) -> bool {
+        self.mode != SetupMode::Plain && !self.force_enter && !self.completions_waiting()
+    }
+
     pub(crate) fn snapshot(&self) -> UringStats {
         let (cq_ready, taskrun_pending) = self.waiting();
         UringStats {
