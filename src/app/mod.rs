@@ -96,7 +96,7 @@ impl From<shards::Error> for AppError {
 pub fn run_proxy(config: Config) -> Result<(), AppError> {
     let running = start(config)?;
     // Handlers go in before `ready` is printed: a supervisor may signal right after it.
-    let bound = running::stop_bound(running.config().timeouts.shutdown_grace);
+    let bound = running::stop_bound(running.config());
     spawn_signal_thread(running.stop_handles()?, bound)?;
     let mut lines = Vec::new();
     let (binds, config) = (running.binds(), running.config());
@@ -287,10 +287,15 @@ pub fn run_demo_server(config: DemoServerConfig) -> Result<(), AppError> {
         .iter()
         .map(StdUnixStream::try_clone)
         .collect::<Result<Vec<_>, _>>()?;
-    spawn_signal_thread(handles, running::stop_bound(config.timeouts.shutdown_grace))?;
+    // The demo server has no children or upstream sessions: its drain and the margin.
+    let bound = config
+        .timeouts
+        .shutdown_grace
+        .saturating_add(running::STOP_MARGIN);
+    spawn_signal_thread(handles, bound)?;
     let shard_count = runtime.shard_count();
     announce(shard_count, &lines, None);
-    let result = running::wait_for_shards(runtime, &stop);
+    let result = running::wait_for_shards(runtime, &stop, bound);
     tracing::info!("stopped");
     result
 }

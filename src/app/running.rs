@@ -3,10 +3,11 @@
 //! (`tests/request_path`) both start the proxy through `app::start` and end it here.
 //!
 //! A shard that dies (panics, or its executor fails) ends the process: [`wait_for_shards`] logs
-//! it, tells the other shards to stop, gives them [`AFTER_FAILURE`] to end, and returns the
-//! failure whether or not they did (the caller exits non-zero; threads still running end with
-//! the process). So a proxy is never left up with a dead shard, deaf on its share of the
-//! connections.
+//! it, tells the other shards to stop (a graceful stop, as the first SIGTERM: drain, end
+//! upstream sessions, stop stdio children, finish tapes), gives them the stop bound to end, and
+//! returns the failure whether or not they did (the caller exits non-zero; threads still running
+//! end with the process). So a proxy is never left up with a dead shard, deaf on its share of
+//! the connections.
 //!
 //! Not here: startup itself (`app::start`), signal handling (`app::spawn_signal_thread`), what a
 //! shard does on stop (shard.rs).
@@ -19,32 +20,50 @@ use shards::executor::Runtime;
 
 use super::shard::Binds;
 use super::{reload_all, signal_all, AppError};
-use crate::config::Config;
+use crate::config::{Config, UpstreamTransport};
 
-/// How long the other shards get to end after one died, before the process exits without them.
+/// How long shards that are starting get to end after one failed to start.
 pub const AFTER_FAILURE: Duration = Duration::from_secs(5);
 
-/// Slack over `timeouts.shutdown_grace` for a stop to finish: ending upstream sessions takes at
-/// least 500 ms beyond the drain, then the shards' own teardown.
-pub const STOP_MARGIN: Duration = Duration::from_secs(2);
+/// Slack over the drain and the children's kill grace for a stop to finish: ending upstream
+/// sessions (at least 500 ms), stopping children (SIGKILL to their groups, reaping), finishing
+/// tapes and the audit log.
+pub const STOP_MARGIN: Duration = Duration::from_secs(5);
 
-/// How long a graceful stop may take before shadowcat gives up on it.
-pub(super) fn stop_bound(shutdown_grace: Duration) -> Duration {
-    shutdown_grace.saturating_add(STOP_MARGIN)
+/// How long a graceful stop may take before shadowcat gives up on it: the drain
+/// (`timeouts.shutdown_grace`; twice with an embedded demo server, which drains after the
+/// proxy), the longest stdio `kill_grace`, and [`STOP_MARGIN`].
+pub(super) fn stop_bound(config: &Config) -> Duration {
+    let grace = config.timeouts.shutdown_grace;
+    let drains = if config.demo.is_some() { 2 } else { 1 };
+    let children = config
+        .upstreams
+        .iter()
+        .filter_map(|u| match &u.transport {
+            UpstreamTransport::Stdio(stdio) => Some(stdio.kill_grace),
+            _ => None,
+        })
+        .max()
+        .unwrap_or_default();
+    grace
+        .saturating_mul(drains)
+        .saturating_add(children)
+        .saturating_add(STOP_MARGIN)
 }
 
 /// Waits until every shard has ended. When one fails first, logs it, tells the others to stop,
-/// waits at most [`AFTER_FAILURE`] for them, and returns the failure.
+/// waits at most `bound` (the stop bound) for them, and returns the failure.
 pub(super) fn wait_for_shards(
     mut runtime: Runtime,
     stop: &[StdUnixStream],
+    bound: Duration,
 ) -> Result<(), AppError> {
     let Err(failure) = runtime.until_failure() else {
         return Ok(());
     };
     tracing::error!(error = %failure, "a shard died: stopping the other shards, then exiting");
     signal_all(stop);
-    if let Err(rest) = runtime.join_within(AFTER_FAILURE) {
+    if let Err(rest) = runtime.join_within(bound) {
         tracing::error!(error = %rest, "exiting without them");
     }
     Err(AppError::from(failure))
@@ -52,8 +71,8 @@ pub(super) fn wait_for_shards(
 
 /// A running proxy whose shards are all ready. Dropping it stops the shards and waits for them
 /// (in-flight requests drain within `timeouts.shutdown_grace`, stdio children are reaped), so a
-/// test that fails half-way leaves nothing behind; a shard that does not end within the grace
-/// plus [`STOP_MARGIN`] is left running rather than waited on forever.
+/// test that fails half-way leaves nothing behind; a shard that does not end within the stop
+/// bound ([`STOP_MARGIN`]) is left running rather than waited on forever.
 #[derive(Debug)]
 #[must_use = "dropping a Running stops the proxy at once"]
 pub struct Running {
@@ -115,13 +134,16 @@ impl Running {
     }
 
     /// Waits until every shard has ended (after a signal or [`Running::stop`]), or one fails:
-    /// then the others are told to stop and given [`AFTER_FAILURE`] to end.
+    /// then the others are told to stop and given the stop bound to end.
     ///
     /// # Errors
     /// The first shard that panicked or failed.
     pub fn join(mut self) -> Result<(), AppError> {
         let result = match self.runtime.take() {
-            Some(runtime) => wait_for_shards(runtime, &self.stop),
+            Some(runtime) => {
+                let bound = stop_bound(&self.config);
+                wait_for_shards(runtime, &self.stop, bound)
+            }
             None => Ok(()),
         };
         tracing::info!("stopped");
@@ -144,10 +166,34 @@ impl Drop for Running {
         if let Some(runtime) = self.runtime.take() {
             signal_all(&self.stop);
             // Waits for every shard, so their children are reaped before the caller goes on.
-            let bound = stop_bound(self.config.timeouts.shutdown_grace);
+            let bound = stop_bound(&self.config);
             if let Err(e) = runtime.join_within(bound) {
                 tracing::error!(error = %e, "stopping the proxy");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        crate::config::from_toml_str(text, "t.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_stop_bound_covers_the_drain_the_children_and_the_margin() {
+        let http = "[upstreams.a]\nurl = \"http://127.0.0.1:9/mcp\"\n\
+                    [listeners.main]\nbind = \"127.0.0.1:0\"\n\
+                    [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"a\"\n\
+                    [timeouts]\nshutdown_grace = \"1s\"\n";
+        assert_eq!(stop_bound(&config(http)), Duration::from_secs(6));
+        let stdio = http.replace(
+            "url = \"http://127.0.0.1:9/mcp\"",
+            "command = [\"true\"]\nkill_grace = \"4s\"",
+        );
+        // A child that ignores SIGTERM gets its kill grace before the bound runs out.
+        assert_eq!(stop_bound(&config(&stdio)), Duration::from_secs(10));
     }
 }

@@ -23,7 +23,8 @@ import pytest
 import harness
 from rawhttp import RawConnection, RawHttpError, initialize_body, mcp_headers
 
-# The other shard gets 5 s (app::AFTER_FAILURE) to stop; the rest is the debug build's backtrace.
+# The other shard, idle, stops at once (it may take up to the stop bound: grace + 5 s); the rest is
+# the debug build's backtrace.
 EXIT_DEADLINE_S = 15.0
 
 
