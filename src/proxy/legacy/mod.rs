@@ -157,6 +157,19 @@ fn deliver(state: &ShardState, sid: &SessionId, message: Vec<u8>) -> bool {
     if out.ended.is_fired() {
         return false;
     }
+    // A rule set put in force since the stream opened judges this message.
+    out.stages
+        .answers()
+        .renew(state.intercept.generation(), || {
+            let sessions = state.sessions.borrow();
+            let entry = sessions.peek(sid)?;
+            let scope = super::intercept::Scope {
+                route: entry.route,
+                principal: &entry.owner,
+                session: Some(sid),
+            };
+            super::intercept::stream_scope(state, scope)
+        });
     let (message, original, hold) = match out.stages.judge(&message) {
         Outgoing::Now(Sent::Changed(changed)) => (changed, Some(message), None),
         // Never at once: only an operator's decision drops a message.

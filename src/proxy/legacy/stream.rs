@@ -27,7 +27,7 @@ use super::super::guard;
 use super::super::metrics::Counter;
 use super::super::state::{SessionEntry, ShardState};
 use super::LegacyOut;
-use crate::pipeline::intercept::Sent;
+use crate::pipeline::intercept::{LiveAnswers, Sent};
 use crate::pipeline::{Facts, ListingWatch, Principal, RequestCtx, RouteStages};
 use crate::proxy::intercept::settle;
 use crate::proxy::relay_plan::until_client_gone;
@@ -97,10 +97,12 @@ pub(super) async fn open(
         principal: &ctx.principal,
         session: ctx.session.as_ref(),
     };
-    let answers = crate::proxy::intercept::answer_scope(state, scope, &ctx.facts);
-    let (out, rx) = LegacyOut::new(ListingWatch::new(
-        ctx.stages.with_answers(answers).into_owned(),
-    ));
+    // Renewed whenever the shard's rule set changes (`deliver`).
+    let answers = LiveAnswers::new(
+        state.intercept.generation(),
+        crate::proxy::intercept::stream_scope(state, scope),
+    );
+    let (out, rx) = LegacyOut::new(ListingWatch::with_answers(ctx.stages.clone(), answers));
     state.legacy.borrow_mut().insert(sid, out.clone());
     state.metrics.incr(Counter::LegacySessions);
     tracing::debug!(session = %sid.as_str(), "legacy SSE session opened");
