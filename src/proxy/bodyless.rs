@@ -4,6 +4,10 @@
 //! phase), a request context without a message ([`Facts::bodyless`]), then the session's
 //! upstream. Both need a live session.
 //!
+//! A GET stream's messages pass the interception rules' response side one by one, under the
+//! set in force when each arrives (`StreamAnswers`); without a rule that may select them the
+//! stream is relayed byte for byte.
+//!
 //! Not here: the checks (crate::pipeline), POST (post.rs), Host/Origin and routing (server.rs).
 //! GET streams are long-lived: no idle timeout while the upstream is silent.
 

@@ -1,6 +1,9 @@
 //! Relays an upstream response to the client: head rewritten, body streamed piece by piece
 //! as it arrives (SSE events reach the client as soon as the upstream sends them).
 //!
+//! A GET stream (`RelayPlan::live`) turns message by message (relay_rewrite.rs) at an event
+//! boundary once a rule set that judges it is put in force.
+//!
 //! Not here: deciding what to send upstream (exchange.rs) or session bookkeeping (post.rs).
 //! Hot path: one pooled scratch buffer; a JSON body already read with the head goes out in the
 //! same write as the head. Backpressure: the next upstream read waits for the client write.

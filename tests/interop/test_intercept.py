@@ -544,6 +544,20 @@ def test_shutdown_ends_a_pause_with_its_default(shadowcat_bin: Path, demo_upstre
     assert code == 0, proxy.process.output_tail()
 
 
+def tape_lines(tapes: Path) -> list[dict[str, Any]]:
+    """Every line of every tape under `tapes`, as written so far."""
+    return [json.loads(line) for tape in tapes.rglob("*.tape.jsonl")
+            for line in tape.read_text().splitlines() if line.strip()]
+
+
+def await_tape(written: Any, what: str) -> None:
+    """Polls the tapes (flushed every 10 ms) until `written()` holds."""
+    deadline = time.monotonic() + PAUSE_SEEN_S
+    while not written():
+        assert time.monotonic() < deadline, f"{what} never reached the tape"
+        time.sleep(0.05)
+
+
 def test_recording_keeps_what_came_and_what_went_on(shadowcat_bin: Path, demo_upstream: harness.Endpoint,
                                                     tmp_path: Path) -> None:
     """With `[recording]`: a message a rule changed is on tape as the client sent it (`msg`) and as it
@@ -562,17 +576,12 @@ def test_recording_keeps_what_came_and_what_went_on(shadowcat_bin: Path, demo_up
             return text_of(await session.call_tool("echo", {"message": "as sent"}))
 
     def calls() -> list[dict[str, Any]]:
-        lines = [json.loads(line) for tape in tapes.rglob("*.tape.jsonl")
-                 for line in tape.read_text().splitlines() if line.strip()]
-        return [line for line in lines if line.get("dir") == "c2s" and
+        return [line for line in tape_lines(tapes) if line.get("dir") == "c2s" and
                 line.get("msg", {}).get("method") == "tools/call"]
 
     try:
         assert run(scenario()) == "as forwarded"
-        deadline = time.monotonic() + PAUSE_SEEN_S
-        while len(calls()) < 2:
-            assert time.monotonic() < deadline, "the calls never reached the tape"
-            time.sleep(0.05)
+        await_tape(lambda: len(calls()) >= 2, "the calls")
     finally:
         proxy.stop()
     blocked, echoed = sorted(calls(), key=lambda line: line["t_us"])
@@ -747,17 +756,12 @@ def test_recording_shows_what_a_get_stream_forwarded(shadowcat_bin: Path, tmp_pa
                     assert await asyncio.wait_for(logs.get(), LOG_WAIT_S) == "seen by shadowcat"
 
     def rewritten_logs() -> list[dict[str, Any]]:
-        lines = [json.loads(line) for tape in tapes.rglob("*.tape.jsonl")
-                 for line in tape.read_text().splitlines() if line.strip()]
-        return [line for line in lines if line.get("dir") == "s2c"
+        return [line for line in tape_lines(tapes) if line.get("dir") == "s2c"
                 and line.get("msg", {}).get("method") == "notifications/message" and "forwarded" in line]
 
     try:
         run(scenario())
-        deadline = time.monotonic() + PAUSE_SEEN_S
-        while len(rewritten_logs()) < 2:
-            assert time.monotonic() < deadline, "the GET stream's log messages never reached the tape"
-            time.sleep(0.05)
+        await_tape(lambda: len(rewritten_logs()) >= 2, "the GET stream's log messages")
     finally:
         proxy.stop()
         server.stop()

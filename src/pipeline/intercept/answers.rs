@@ -7,8 +7,11 @@
 //! `pause` hold it ([`Outgoing::Hold`]): the proxy waits, then [`AnswerHold::decide`] applies
 //! the decision.
 //!
+//! [`LiveAnswers`]: the scope of a long-lived stream, renewed when the rule set changes.
+//!
 //! Not here: the request side (request.rs), waiting (the proxy's intercept module), which
-//! transports call it (every answer path calls `RouteStages::response`).
+//! transports call it (every answer path calls `RouteStages::response`; streams that answer no
+//! request, the proxy's `StreamAnswers`).
 //! A batch of answers (a JSON array) is not judged. Hot path: a message costs one borrowing
 //! parse of its `method` and `id` (no allocation) and the rules' glob tests.
 

@@ -42,6 +42,17 @@ fn answer_json(step: RequestStep<'_>) -> Value {
     }
 }
 
+/// The changed message a step forwards at once.
+fn forwarded(step: RequestStep<'_>) -> Value {
+    match step {
+        RequestStep::Forward {
+            body: Some(body),
+            delay: None,
+        } => serde_json::from_slice(&body).unwrap(),
+        other => panic!("not a changed message: {other:?}"),
+    }
+}
+
 const RULES: &str = r#"
 [[rules]]
 tool = "delete_*"
@@ -86,20 +97,15 @@ fn first_match_wins_and_acts() {
     let mocked = answer_json(judge(&rules, &call(2, "echo", json!({"message": "mock"}))));
     assert_eq!(mocked["result"]["content"][0]["text"], "mocked");
     assert_eq!(mocked["id"], 2);
-    match judge(&rules, &call(3, "echo", json!({"message": "up we go"}))) {
-        RequestStep::Forward {
-            body: Some(body),
-            delay: None,
-        } => {
-            let body: Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!(
-                body["params"]["arguments"],
-                json!({"message": "UP", "extra": 1})
-            );
-            assert_eq!(body["params"]["name"], "echo");
-        }
-        other => panic!("{other:?}"),
-    }
+    let body = forwarded(judge(
+        &rules,
+        &call(3, "echo", json!({"message": "up we go"})),
+    ));
+    assert_eq!(
+        body["params"]["arguments"],
+        json!({"message": "UP", "extra": 1})
+    );
+    assert_eq!(body["params"]["name"], "echo");
     // `continue` stops the search: the delay rule after it is not reached.
     assert!(matches!(
         judge(&rules, &call(4, "echo", json!({"message": "x"}))),
@@ -427,19 +433,10 @@ fn a_blocked_batch_still_sends_the_client_answers() {
         other => panic!("{other:?}"),
     }
     // No request left to answer: the answers go on alone.
-    match judge(&rules, &format!("[{answer},{note}]")) {
-        RequestStep::Forward {
-            body: Some(body),
-            delay: None,
-        } => {
-            let body: Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!(
-                body,
-                serde_json::from_str::<Value>(&format!("[{answer}]")).unwrap()
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        forwarded(judge(&rules, &format!("[{answer},{note}]"))),
+        serde_json::from_str::<Value>(&format!("[{answer}]")).unwrap()
+    );
     // Nothing to answer, nothing to send.
     assert!(matches!(
         judge(&rules, &format!("[{note},{note}]")),

@@ -3,7 +3,9 @@
 //! URL in the `endpoint` event (relative, `messages_path?sessionId=ID`, as the SDK servers send
 //! it), then writes every message queued for the session as an `event: message` until the
 //! client hangs up, the session ends or the proxy shuts down. Every answer queued to one of the
-//! session's `tools/list` requests passed the route's response-side stages (`deliver`). The stream's end ends the session, upstream too.
+//! session's `tools/list` requests passed the route's response-side stages, and every message
+//! the interception rules' response side under the set in force when it was queued (`deliver`).
+//! The stream's end ends the session, upstream too.
 //!
 //! Not here: POSTs (post.rs) and what fills the queue (http.rs, stdio.rs).
 //! Per stream: one receiver of at most `QUEUE_CAPACITY` messages and one scratch buffer.

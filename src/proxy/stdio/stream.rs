@@ -3,6 +3,9 @@
 //! client hangs up, the child ends or the proxy shuts down; DELETE ends the session and, in
 //! per-session mode, stops its child.
 //!
+//! Each message of the GET stream passes the interception rules' response side (by its own
+//! method, under the set in force when it arrives).
+//!
 //! Not here: POST (post.rs), HTTP upstreams (proxy/bodyless.rs).
 
 use std::rc::Rc;
