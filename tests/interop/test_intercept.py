@@ -13,6 +13,13 @@ official Python SDK client through the proxy:
 - `pause`: a call held until `shadowcat intercept resume|modify|block` decides, one held until its
   timeout's default; while one call is held, another call of its session and a call of another
   session complete (the test polls the admin list until the pause shows up, never sleeps);
+- streams that answer no request: server-everything's log messages on the GET stream (Streamable
+  HTTP and stdio upstreams) rewritten by a response rule, in force at open or PUT while the stream
+  is open (it turns from pass-through to message by message), and on tape as sent and forwarded;
+  a legacy HTTP+SSE stream and a translated session's GET stream (rmcp 2026-07-28 upstream) take a
+  rule set PUT after they opened;
+- a raw 2025-03-26 batch with a blocked request and the client's answer to the server's
+  `sampling/createMessage`: the error comes back, and the answer still reaches the server;
 - the rule set swapped (`PUT /api/intercept/rules`, `intercept rules --set`) under a loop of calls
   from two sessions: no call lost or failed, both sets seen in force; a bad set is refused with 400
   and the old set stays; concurrent PUTs leave every shard with the same (last numbered) set.
@@ -768,3 +775,41 @@ def test_recording_shows_what_a_get_stream_forwarded(shadowcat_bin: Path, tmp_pa
     for line in rewritten_logs():
         assert line["forwarded"]["params"]["data"] == "seen by shadowcat", line
         assert line["msg"]["params"]["data"] != "seen by shadowcat", line
+
+
+def test_translated_get_stream_follows_the_rule_set(start_proxy: Any) -> None:
+    """A legacy SDK client in front of a 2026-07-28-only upstream (rmcp): its GET stream is fed by an
+    upstream `subscriptions/listen`, which sends `notifications/tools/list_changed` each time it opens.
+    The first arrives untouched; after a response rule is PUT, `resources/subscribe` reopens the
+    listen, and its list_changed arrives rewritten on the same GET stream."""
+    from test_modern import start_modern_server
+
+    server = start_modern_server("--modern-only", "--sse")
+    try:
+        proxy = start_proxy(server.url, admin=True, extra=["--upstream-era", "modern"])
+
+        async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            metas: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+            async def on_message(message: Any) -> None:
+                if isinstance(message, types.ServerNotification) and \
+                        message.root.method == "notifications/tools/list_changed":
+                    meta = message.root.params.meta if message.root.params is not None else None
+                    await metas.put(meta.model_dump() if meta is not None else {})
+
+            async with streamable_http_client(proxy.url) as streams:
+                async with ClientSession(streams[0], streams[1], message_handler=on_message) as session:
+                    await session.initialize()
+                    before = [await asyncio.wait_for(metas.get(), LOG_WAIT_S)]
+                    await asyncio.to_thread(set_rules, proxy, [
+                        {"direction": "response", "method": "notifications/tools/list_changed",
+                         "action": "modify", "patch": {"_meta": {"seen": True}}}])
+                    await session.subscribe_resource("test://watched")
+                    after = [await asyncio.wait_for(metas.get(), LOG_WAIT_S)]
+                    return before, after
+
+        before, after = run(scenario())
+    finally:
+        server.stop()
+    assert "seen" not in before[0], before
+    assert after[0].get("seen") is True, after
