@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 
 use crate::mcp::{JsonRpcId, Method};
 
-use super::intercept::{AnswerHold, Outgoing};
+use super::intercept::{AnswerHold, LiveAnswers, Outgoing};
 use super::RouteStages;
 
 /// Most `tools/list` ids awaiting an answer that one session remembers (see the module doc).
@@ -39,17 +39,31 @@ pub struct ListingWatch {
     /// Messages queued for the stream that an interception rule holds, by their number in
     /// the queue (the stream settles each when it takes it); at most the queue's length.
     held: RefCell<VecDeque<(u64, AnswerHold)>>,
+    /// The interception rules' response side for every message of the stream (renewed by
+    /// the transport when the shard's rule set changes).
+    answers: LiveAnswers,
 }
 
 impl ListingWatch {
     /// A watch over the answers of a session on a route with `stages`.
     pub fn new(stages: RouteStages) -> Self {
+        Self::with_answers(stages, LiveAnswers::default())
+    }
+
+    /// A watch whose stream also passes the interception rules' response side (`answers`).
+    pub fn with_answers(stages: RouteStages, answers: LiveAnswers) -> Self {
         ListingWatch {
             stages,
             pending: RefCell::default(),
             overflowed: Cell::new(false),
             held: RefCell::default(),
+            answers,
         }
+    }
+
+    /// The interception rules' response side of the stream.
+    pub fn answers(&self) -> &LiveAnswers {
+        &self.answers
     }
 
     /// The route's stages.
@@ -90,8 +104,8 @@ impl ListingWatch {
     pub fn judge(&self, message: &[u8]) -> Outgoing {
         let filtered = self.filter(message);
         // The `intercept` stage's response side: every message of the stream, one by one.
-        self.stages
-            .intercept_answer(filtered.as_deref().unwrap_or(message))
+        self.answers
+            .judge(filtered.as_deref().unwrap_or(message))
             .over(filtered)
     }
 

@@ -4,6 +4,10 @@
 //! phase), a request context without a message ([`Facts::bodyless`]), then the session's
 //! upstream. Both need a live session.
 //!
+//! A GET stream's messages pass the interception rules' response side one by one, under the
+//! set in force when each arrives (`StreamAnswers`); without a rule that may select them the
+//! stream is relayed byte for byte.
+//!
 //! Not here: the checks (crate::pipeline), POST (post.rs), Host/Origin and routing (server.rs).
 //! GET streams are long-lived: no idle timeout while the upstream is silent.
 
@@ -23,6 +27,7 @@ use crate::upstream::runtime::{HttpUpstream, UpstreamRuntime};
 use super::error::ProxyError;
 use super::exchange::{exchange, finish};
 use super::headers::upstream_request;
+use super::intercept::{Scope, StreamAnswers};
 use super::metrics::Counter;
 use super::relay::{relay_exchange, RelayPlan};
 use super::state::ShardState;
@@ -53,7 +58,14 @@ pub async fn bodyless(
         sid,
         started,
     );
+    // Who the stream's messages go to, for the interception rules' response side.
+    let scope = Scope {
+        route,
+        principal: &ctx.principal,
+        session: Some(&sid),
+    };
     if let Some(translated) = state.l2m.session(&sid) {
+        let sid = (sid, scope);
         return super::l2m::get_or_delete(state, client, head, sid, translated, is_get).await;
     }
     let bound = state
@@ -62,6 +74,7 @@ pub async fn bodyless(
         .peek(&sid)
         .and_then(|entry| entry.link.clone());
     if let Some(bound) = bound {
+        let sid = (sid, scope);
         return super::stdio::get_or_delete(state, client, head, sid, bound, is_get).await;
     }
 
@@ -89,7 +102,10 @@ pub async fn bodyless(
         finish(state, ex, false);
         return Err(ProxyError::SessionNotFound { id: None });
     }
-    let plan = relay_plan(state, &ctx, &sid, head, is_get);
+    // The interception rules' response side on a GET stream: every message by its own method,
+    // under the set in force when it arrives.
+    let live = is_get.then(|| StreamAnswers::open(state, scope));
+    let plan = relay_plan(state, &ctx, &sid, head, live.as_ref());
     let stream_guard = is_get.then(|| state.open_streams.open(sid));
     let keep = relay_exchange(state, client, ex, plan).await;
     drop(stream_guard);
@@ -173,15 +189,17 @@ fn upstream_request_for<'s>(
     Ok(request)
 }
 
-/// How the upstream's answer reaches the client: a GET is a long-lived stream (no idle
-/// timeout, ends on shutdown, keeps the session id), a DELETE a bounded answer.
+/// How the upstream's answer reaches the client: a GET (`live`: its interception rules) is a
+/// long-lived stream (no idle timeout, ends on shutdown, keeps the session id), a DELETE a
+/// bounded answer.
 fn relay_plan<'a>(
     state: &'a ShardState,
     ctx: &'a RequestCtx,
     sid: &'a SessionId,
     head: &RequestHead,
-    is_get: bool,
+    live: Option<&'a StreamAnswers<'a>>,
 ) -> RelayPlan<'a> {
+    let is_get = live.is_some();
     RelayPlan {
         session: if is_get { Some(sid.as_str()) } else { None },
         client_keep_alive: head.keep_alive(),
@@ -199,7 +217,8 @@ fn relay_plan<'a>(
         // A GET resuming a POST's stream (`Last-Event-ID`) may carry a listing: on a route
         // with stages, a GET stream goes message by message too.
         stages: &ctx.stages,
-        rewrite: is_get && !ctx.stages.is_empty(),
+        rewrite: is_get && (!ctx.stages.is_empty() || live.is_some_and(StreamAnswers::judging)),
         request_id: None,
+        live,
     }
 }

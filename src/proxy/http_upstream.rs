@@ -111,6 +111,39 @@ pub(super) async fn post(
     Ok(keep)
 }
 
+/// Sends `body` (client messages that want no answer: a blocked batch's client answers)
+/// upstream and waits for its acceptance, writing nothing to the client. The answer's body is
+/// not read (its connection is not pooled): the upstream's acceptance says nothing the client
+/// could act on.
+///
+/// # Errors
+/// As [`post`] before the answer starts.
+pub(super) async fn deliver(
+    state: &Rc<ShardState>,
+    http: &HttpUpstream,
+    head: &RequestHead,
+    body: Lease<'_>,
+    ctx: &RequestCtx,
+) -> Result<(), ProxyError> {
+    super::authenticate::upstream_token(state, ctx.upstream, &ctx.principal, None).await?;
+    let request = upstream_request_for(state, http, head, body, ctx)?;
+    let ex = exchange(state, ctx.upstream, &request, None, false).await?;
+    drop(request);
+    let status = ex.head.status();
+    state.upstream_answered(ctx.upstream, status, &ctx.principal);
+    if let (404, Some(sid)) = (status, ctx.session) {
+        return Err(session_forgotten(state, sid, ex, None));
+    }
+    if !(200..300).contains(&status) {
+        tracing::warn!(
+            status,
+            "upstream refused the client's answers of a blocked batch"
+        );
+    }
+    finish(state, ex, false);
+    Ok(())
+}
+
 /// The upstream answered 404 on a session: it forgot it, so does the proxy (the client
 /// re-initializes); the error to answer (cold path).
 fn session_forgotten(
@@ -218,6 +251,7 @@ fn relay_plan<'a>(
         stages: answer_stages.unwrap_or(&ctx.stages),
         rewrite: answer_stages.is_some(),
         request_id: facts.id(),
+        live: None,
     }
 }
 

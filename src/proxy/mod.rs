@@ -38,6 +38,7 @@ mod relay_rewrite;
 pub mod respond;
 pub mod server;
 pub mod shutdown;
+mod split;
 pub mod state;
 pub mod stdio;
 pub mod teardown;

@@ -94,11 +94,13 @@ pub async fn post(
         principal: &principal,
         session: target.client_session.as_ref(),
     };
-    match intercept(state, scope, (&mut facts, &mut body), deferred).await? {
-        Intercepted::Forward { .. } => {}
+    let split = match intercept(state, scope, (&mut facts, &mut body), deferred).await? {
+        Intercepted::Forward { .. } => None,
         Intercepted::Drop => return write_empty(state, client, 202, shape).await,
         Intercepted::Answer(answer) => return write_json(state, client, &answer, shape).await,
-    }
+        // A blocked batch's client answers go on; its requests are answered here.
+        Intercepted::Split { answer, .. } => Some(answer),
+    };
     let answers = answer_scope(state, scope, &facts);
     // max_in_flight: held until the answer is relayed.
     let _slot = state
@@ -116,6 +118,10 @@ pub async fn post(
         modern: target.modern,
         started,
     };
+    if let Some(answer) = split {
+        Box::pin(super::split::deliver_answers(state, head, body, &ctx)).await?;
+        return write_json(state, client, &answer, shape).await;
+    }
     to_adapter(state, client, head, body, &ctx).await
 }
 

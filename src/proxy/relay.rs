@@ -1,6 +1,9 @@
 //! Relays an upstream response to the client: head rewritten, body streamed piece by piece
 //! as it arrives (SSE events reach the client as soon as the upstream sends them).
 //!
+//! A GET stream (`RelayPlan::live`) turns message by message (relay_rewrite.rs) at an event
+//! boundary once a rule set that judges it is put in force.
+//!
 //! Not here: deciding what to send upstream (exchange.rs) or session bookkeeping (post.rs).
 //! Hot path: one pooled scratch buffer; a JSON body already read with the head goes out in the
 //! same write as the head. Backpressure: the next upstream read waits for the client write.
@@ -18,7 +21,7 @@ use super::metrics::Counter;
 use super::record::AnswerTap;
 use super::relay_plan::{next_piece, out_framing, send, NotSent, STREAM_WRITE_TIMEOUT};
 pub use super::relay_plan::{until_client_gone, RelayEnd, RelayPlan};
-use super::relay_rewrite::relay_rewritten;
+use super::relay_rewrite::{events_rest, relay_rewritten, rewrite_piece};
 use super::respond::error_response;
 use super::state::ShardState;
 
@@ -68,6 +71,27 @@ where
             return RelayEnd::ClientGone;
         };
         match piece {
+            Some(Ok(Some(data))) if turns(&plan, events.as_ref(), out_framing) => {
+                // A rule set that judges this stream arrived: from this event on, message by
+                // message (boxed: only such a stream pays for the larger future).
+                let (Some(parser), chunked) = (events.as_mut(), out_framing == OutFraming::Chunked)
+                else {
+                    return RelayEnd::UpstreamBroken;
+                };
+                let mut held = Vec::new();
+                let out = (&mut *scratch, tap.as_ref(), chunked, write_limit);
+                let first = rewrite_piece(client, data, (&mut *parser, &mut held), &plan, out);
+                if let Err(end) = Box::pin(first).await {
+                    return end;
+                }
+                let io = (&mut *client, &mut *upstream, &mut reader);
+                let out = (&mut *scratch, tap.as_ref(), chunked, write_limit);
+                let rest = events_rest(io, (parser, &mut held), &plan, out, &mut stopped);
+                if let Err(end) = Box::pin(rest).await {
+                    return end;
+                }
+                break;
+            }
             Some(Ok(Some(data))) => {
                 let chunked = out_framing == OutFraming::Chunked;
                 if let (Some(tap), false) = (&mut tap, events.is_some()) {
@@ -111,6 +135,17 @@ where
             && head.keep_alive(),
         client_keep_alive: keep_alive,
     }
+}
+
+/// Whether a pass-through GET stream turns message by message before this piece: a rule set
+/// that judges it is in force, and the piece starts a new event (nothing of an unfinished one
+/// went out unjudged; one generation compare per piece otherwise). A stream whose length the
+/// client was promised keeps passing through.
+fn turns(plan: &RelayPlan<'_>, events: Option<&SseParser>, framing: OutFraming) -> bool {
+    let at_boundary = events.is_some_and(|parser| parser.pending_len() == 0);
+    at_boundary
+        && !matches!(framing, OutFraming::Length(_))
+        && plan.live.is_some_and(|live| live.judging())
 }
 
 /// Relays a finished exchange's response to the client, counts its status, and returns the

@@ -10,9 +10,11 @@ use std::time::Duration;
 use futures_lite::{AsyncRead, AsyncWrite};
 
 use crate::http::{BodyReader, Framing, HttpConn, ResponseHead};
+use crate::pipeline::intercept::{Outgoing, Sent};
 use crate::pipeline::RouteStages;
 
 use super::headers::OutFraming;
+use super::intercept::StreamAnswers;
 use super::metrics::ProxyMetrics;
 use super::state::ShardState;
 use shards::latch::Latch;
@@ -81,6 +83,26 @@ pub struct RelayPlan<'a> {
     pub rewrite: bool,
     /// The request's id, for an error answer when the upstream fails before anything was sent.
     pub request_id: Option<&'a crate::mcp::JsonRpcId>,
+    /// A GET stream's interception rules (response side), following the shard's rule set: a
+    /// pass-through stream turns message by message (at an event boundary) once a set that
+    /// judges it is put in force.
+    pub live: Option<&'a StreamAnswers<'a>>,
+}
+
+impl RelayPlan<'_> {
+    /// The response side for one message: the route's stages, then the stream's rules on what
+    /// the stages made of it (a message they hold or drop goes no further here).
+    pub(super) fn response(&self, message: &[u8]) -> Outgoing {
+        let staged = self.stages.response(message);
+        let Some(live) = self.live else {
+            return staged;
+        };
+        match staged {
+            Outgoing::Now(Sent::Original) => live.judge(message),
+            Outgoing::Now(Sent::Changed(base)) => live.judge(&base).over(Some(base)),
+            other => other,
+        }
+    }
 }
 
 /// Writes and clears `scratch`; false when the client is gone or stalled past `limit`.

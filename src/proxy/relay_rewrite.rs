@@ -10,6 +10,8 @@
 //! Per answer: one buffer for the event being read (at most `max_sse_event` bytes); the
 //! next upstream read waits for the client write, as in relay.rs.
 
+use std::time::Duration;
+
 use futures_lite::{AsyncRead, AsyncWrite};
 
 use crate::http::{
@@ -61,55 +63,39 @@ where
         }
     }
     let mut stopped = false;
-    loop {
-        let Some(piece) = next_piece(client, upstream, &mut reader, &plan, &mut stopped).await
-        else {
-            return RelayEnd::ClientGone;
-        };
-        match piece {
-            Some(Ok(Some(mut data))) if sse => loop {
-                let sink = (&mut *scratch, tap.as_ref());
-                let Ok(step) = rewrite_events(&mut events, &mut body, data, chunked, &plan, sink)
-                else {
-                    return RelayEnd::UpstreamBroken;
-                };
-                // What precedes a held event goes out before the hold.
-                if !scratch.is_empty() && !send(client, scratch, write_limit).await {
-                    return RelayEnd::ClientGone;
-                }
-                let Some((held, rest)) = step else {
-                    break;
-                };
-                let Some(()) =
-                    settle_event(client, held, chunked, &plan, (scratch, tap.as_ref())).await
-                else {
-                    return RelayEnd::ClientGone;
-                };
-                if !scratch.is_empty() && !send(client, scratch, write_limit).await {
-                    return RelayEnd::ClientGone;
-                }
-                data = data.get(rest..).unwrap_or_default();
-            },
-            Some(Ok(Some(data))) => {
-                if body.len() + data.len() > plan.max_sse_event {
-                    // Too large to judge as one message: refuse rather than leak hidden tools.
-                    return RelayEnd::NotSent(NotSent::TooLarge);
-                }
-                body.extend_from_slice(data);
-            }
-            Some(Ok(None)) => break,
-            Some(Err(_)) => return broken(NotSent::Broken),
-            None => return broken(NotSent::Silent),
-        }
-    }
     if sse {
+        let io = (&mut *client, &mut *upstream, &mut reader);
+        let out = (&mut *scratch, tap.as_ref(), chunked, write_limit);
+        if let Err(end) = events_rest(io, (&mut events, &mut body), &plan, out, &mut stopped).await
+        {
+            return end;
+        }
         // A block the upstream never ended is not an event (a client's parser drops it too),
         // and it was never judged by the stages: it is not forwarded.
         if chunked {
             scratch.extend_from_slice(LAST_CHUNK);
         }
     } else {
-        let sent = match plan.stages.response(&body) {
+        loop {
+            let Some(piece) = next_piece(client, upstream, &mut reader, &plan, &mut stopped).await
+            else {
+                return RelayEnd::ClientGone;
+            };
+            match piece {
+                Some(Ok(Some(data))) => {
+                    if body.len() + data.len() > plan.max_sse_event {
+                        // Too large to judge as one message: refuse rather than leak hidden
+                        // tools.
+                        return RelayEnd::NotSent(NotSent::TooLarge);
+                    }
+                    body.extend_from_slice(data);
+                }
+                Some(Ok(None)) => break,
+                Some(Err(_)) => return broken(NotSent::Broken),
+                None => return broken(NotSent::Silent),
+            }
+        }
+        let sent = match plan.response(&body) {
             Outgoing::Now(sent) => sent,
             Outgoing::Hold(hold) => {
                 match until_client_gone(client, settle(plan.state, hold, &body)).await {
@@ -135,6 +121,68 @@ where
             && framing != Framing::UntilClose
             && head.keep_alive(),
         client_keep_alive: keep_alive,
+    }
+}
+
+/// The event loop of an SSE answer (from wherever `parser` stands: the pass-through relay
+/// hands a GET stream over mid-way when a rule set starts judging it): every complete event
+/// goes to the client, judged, until the body ends (`Ok`) or the relay ends otherwise (`Err`).
+/// `held` is the unfinished block's bytes.
+pub(super) async fn events_rest<C, U>(
+    (client, upstream, reader): (&mut HttpConn<C>, &mut HttpConn<U>, &mut BodyReader),
+    (parser, held): (&mut SseParser, &mut Vec<u8>),
+    plan: &RelayPlan<'_>,
+    out: (&mut Vec<u8>, Option<&AnswerTap>, bool, Duration),
+    stopped: &mut bool,
+) -> Result<(), RelayEnd>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let (scratch, tap, chunked, write_limit) = out;
+    loop {
+        let Some(piece) = next_piece(client, upstream, reader, plan, stopped).await else {
+            return Err(RelayEnd::ClientGone);
+        };
+        match piece {
+            Some(Ok(Some(data))) => {
+                let out = (&mut *scratch, tap, chunked, write_limit);
+                rewrite_piece(client, data, (&mut *parser, &mut *held), plan, out).await?;
+            }
+            Some(Ok(None)) => return Ok(()),
+            Some(Err(_)) | None => return Err(RelayEnd::UpstreamBroken),
+        }
+    }
+}
+
+/// One body piece of an SSE answer: its complete events judged and written to the client,
+/// each one a rule holds settled first (what preceded it went out before).
+pub(super) async fn rewrite_piece<C: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut HttpConn<C>,
+    mut data: &[u8],
+    (parser, held): (&mut SseParser, &mut Vec<u8>),
+    plan: &RelayPlan<'_>,
+    (scratch, tap, chunked, write_limit): (&mut Vec<u8>, Option<&AnswerTap>, bool, Duration),
+) -> Result<(), RelayEnd> {
+    loop {
+        let sink = (&mut *scratch, tap);
+        let Ok(step) = rewrite_events(parser, held, data, chunked, plan, sink) else {
+            return Err(RelayEnd::UpstreamBroken);
+        };
+        // What precedes a held event goes out before the hold.
+        if !scratch.is_empty() && !send(client, scratch, write_limit).await {
+            return Err(RelayEnd::ClientGone);
+        }
+        let Some((event, rest)) = step else {
+            return Ok(());
+        };
+        let Some(()) = settle_event(client, event, chunked, plan, (scratch, tap)).await else {
+            return Err(RelayEnd::ClientGone);
+        };
+        if !scratch.is_empty() && !send(client, scratch, write_limit).await {
+            return Err(RelayEnd::ClientGone);
+        }
+        data = data.get(rest..).unwrap_or_default();
     }
 }
 
@@ -225,7 +273,7 @@ fn rewrite_events(
                 plan.metrics.incr(Counter::SseEvents);
                 let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
                 let fields = || (event.id.map(text), event.event.map(text), event.retry);
-                match plan.stages.response(event.data) {
+                match plan.response(event.data) {
                     Outgoing::Now(sent) => {
                         if let Some(tap) = tap {
                             tap.event(&event, sent.forwarded());

@@ -13,6 +13,13 @@ official Python SDK client through the proxy:
 - `pause`: a call held until `shadowcat intercept resume|modify|block` decides, one held until its
   timeout's default; while one call is held, another call of its session and a call of another
   session complete (the test polls the admin list until the pause shows up, never sleeps);
+- streams that answer no request: server-everything's log messages on the GET stream (Streamable
+  HTTP and stdio upstreams) rewritten by a response rule, in force at open or PUT while the stream
+  is open (it turns from pass-through to message by message), and on tape as sent and forwarded;
+  a legacy HTTP+SSE stream and a translated session's GET stream (rmcp 2026-07-28 upstream) take a
+  rule set PUT after they opened;
+- a raw 2025-03-26 batch with a blocked request and the client's answer to the server's
+  `sampling/createMessage`: the error comes back, and the answer still reaches the server;
 - the rule set swapped (`PUT /api/intercept/rules`, `intercept rules --set`) under a loop of calls
   from two sessions: no call lost or failed, both sets seen in force; a bad set is refused with 400
   and the old set stays; concurrent PUTs leave every shard with the same (last numbered) set.
@@ -544,6 +551,20 @@ def test_shutdown_ends_a_pause_with_its_default(shadowcat_bin: Path, demo_upstre
     assert code == 0, proxy.process.output_tail()
 
 
+def tape_lines(tapes: Path) -> list[dict[str, Any]]:
+    """Every line of every tape under `tapes`, as written so far."""
+    return [json.loads(line) for tape in tapes.rglob("*.tape.jsonl")
+            for line in tape.read_text().splitlines() if line.strip()]
+
+
+def await_tape(written: Any, what: str) -> None:
+    """Polls the tapes (flushed every 10 ms) until `written()` holds."""
+    deadline = time.monotonic() + PAUSE_SEEN_S
+    while not written():
+        assert time.monotonic() < deadline, f"{what} never reached the tape"
+        time.sleep(0.05)
+
+
 def test_recording_keeps_what_came_and_what_went_on(shadowcat_bin: Path, demo_upstream: harness.Endpoint,
                                                     tmp_path: Path) -> None:
     """With `[recording]`: a message a rule changed is on tape as the client sent it (`msg`) and as it
@@ -562,20 +583,233 @@ def test_recording_keeps_what_came_and_what_went_on(shadowcat_bin: Path, demo_up
             return text_of(await session.call_tool("echo", {"message": "as sent"}))
 
     def calls() -> list[dict[str, Any]]:
-        lines = [json.loads(line) for tape in tapes.rglob("*.tape.jsonl")
-                 for line in tape.read_text().splitlines() if line.strip()]
-        return [line for line in lines if line.get("dir") == "c2s" and
+        return [line for line in tape_lines(tapes) if line.get("dir") == "c2s" and
                 line.get("msg", {}).get("method") == "tools/call"]
 
     try:
         assert run(scenario()) == "as forwarded"
-        deadline = time.monotonic() + PAUSE_SEEN_S
-        while len(calls()) < 2:
-            assert time.monotonic() < deadline, "the calls never reached the tape"
-            time.sleep(0.05)
+        await_tape(lambda: len(calls()) >= 2, "the calls")
     finally:
         proxy.stop()
     blocked, echoed = sorted(calls(), key=lambda line: line["t_us"])
     assert blocked["msg"]["params"]["name"] == "add" and blocked["forwarded"] is None, blocked
     assert echoed["msg"]["params"]["arguments"] == {"message": "as sent"}, echoed
     assert echoed["forwarded"]["params"]["arguments"] == {"message": "as forwarded"}, echoed
+
+
+# --- streams that answer no request, rule-set swaps on open streams, blocked batches ---------------
+
+# A log message server-everything sends on the session's GET stream (`toggle-simulated-logging`:
+# one at once, then one every 5 s), rewritten by its own method.
+LOG_RULE = {"direction": "response", "method": "notifications/message", "action": "modify",
+            "patch": {"data": "seen by shadowcat"}}
+# A log message takes at most one 5 s interval to come; this bounds a wait for one.
+LOG_WAIT_S = 20.0
+
+
+def everything_behind_proxy(shadowcat_bin: Path, upstream: str) -> tuple[harness.Endpoint, list[harness.Endpoint]]:
+    """server-everything behind a proxy with an admin listener: as a stdio child, or over Streamable
+    HTTP; the endpoints to stop, proxy first."""
+    if upstream == "stdio":
+        proxy = harness.start_stdio_proxy(shadowcat_bin, harness.everything_stdio_command(), admin=True)
+        return proxy, [proxy]
+    server = harness.start_everything_server()
+    try:
+        proxy = harness.start_proxy(shadowcat_bin, server.url, admin=True)
+    except BaseException:
+        server.stop()
+        raise
+    return proxy, [proxy, server]
+
+
+@pytest.mark.parametrize("upstream", ["http", "stdio"])
+@pytest.mark.parametrize("put_later", [False, True], ids=["rule_at_open", "rule_put_later"])
+def test_response_rule_on_a_get_stream(shadowcat_bin: Path, upstream: str, put_later: bool) -> None:
+    """Log messages the server sends outside any request reach the SDK client on its GET stream,
+    rewritten by a response rule on their method. With the rule in force when the stream opens, from
+    the first message; with the rule PUT while the stream is open, the messages before come
+    untouched (the stream passed through) and the ones after are rewritten (it turned message by
+    message)."""
+    proxy, endpoints = everything_behind_proxy(shadowcat_bin, upstream)
+
+    async def scenario() -> tuple[str, str]:
+        logs: asyncio.Queue[str] = asyncio.Queue()
+
+        async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+            await logs.put(str(params.data))
+
+        if not put_later:
+            await asyncio.to_thread(set_rules, proxy, [LOG_RULE])
+        async with streamable_http_client(proxy.url) as streams:
+            async with ClientSession(streams[0], streams[1], logging_callback=on_log) as session:
+                await session.initialize()
+                await session.call_tool("toggle-simulated-logging", {})
+                if not put_later:
+                    # The first may come on the call's own answer; the second (5 s on, no call
+                    # in flight) comes on the GET stream.
+                    first = await asyncio.wait_for(logs.get(), LOG_WAIT_S)
+                    return first, await asyncio.wait_for(logs.get(), LOG_WAIT_S)
+                before = await asyncio.wait_for(logs.get(), LOG_WAIT_S)
+                await asyncio.to_thread(set_rules, proxy, [LOG_RULE])
+                # A message sent before the PUT may still be queued: wait for one the rule judged.
+                while (after := await asyncio.wait_for(logs.get(), LOG_WAIT_S)) != "seen by shadowcat":
+                    pass
+                return before, after
+
+    try:
+        before, after = run(scenario())
+    finally:
+        for endpoint in endpoints:
+            endpoint.stop()
+    if put_later:
+        assert before != "seen by shadowcat" and "message" in str(before), before
+    else:
+        assert before == "seen by shadowcat"
+    assert after == "seen by shadowcat"
+
+
+def test_legacy_stream_judges_by_the_rule_set_put_after_it_opened(proxy: harness.Endpoint) -> None:
+    """A legacy HTTP+SSE session opened with no rule: a response rule PUT while its stream is open
+    changes the next answer on it, and removing the rules again leaves answers as they come."""
+    rule = {"direction": "response", "when": [{"pointer": "/result/content/0/text", "equals": "judged"}],
+            "action": "modify", "patch": {"structuredContent": {"swapped": True}}}
+
+    async def scenario() -> tuple[Any, Any, Any]:
+        async with Client(proxy, legacy=True) as session:
+            before = await session.call_tool("echo", {"message": "judged"})
+            await asyncio.to_thread(set_rules, proxy, [rule])
+            during = await session.call_tool("echo", {"message": "judged"})
+            await asyncio.to_thread(set_rules, proxy, [])
+            after = await session.call_tool("echo", {"message": "judged"})
+            return before, during, after
+
+    before, during, after = run(scenario())
+    assert before.structuredContent != {"swapped": True}, before
+    assert during.structuredContent == {"swapped": True}, during
+    assert after.structuredContent != {"swapped": True}, after
+
+
+@pytest.mark.parametrize("upstream", ["http", "stdio"])
+def test_a_blocked_batch_still_sends_the_client_answer(shadowcat_bin: Path, upstream: str) -> None:
+    """A 2025-03-26 batch holding a blocked request and the client's answer to the server's
+    `sampling/createMessage`: the client gets the request's error, and the answer still reaches
+    server-everything, whose `trigger-sampling-request` call then ends with the sampled text."""
+    from rawhttp import RawConnection, initialize_body, jsonrpc, mcp_headers
+
+    proxy, endpoints = everything_behind_proxy(shadowcat_bin, upstream)
+    version = "2025-03-26"
+    try:
+        set_rules(proxy, [{"tool": "echo", "action": "block", "code": -32047, "message": "no echo"}])
+        host, port = proxy.host_header.rsplit(":", 1)
+        with RawConnection(host, int(port)) as conn, RawConnection(host, int(port)) as other:
+            hello = json.loads(initialize_body("init"))
+            hello["params"].update(protocolVersion=version, capabilities={"sampling": {}})
+            opened = conn.request("POST", "/mcp", mcp_headers(), json.dumps(hello).encode())
+            assert opened.status == 200, opened.describe()
+            headers = mcp_headers(opened.header("mcp-session-id"), version)
+            initialized = conn.request("POST", "/mcp", headers, jsonrpc("notifications/initialized"))
+            assert initialized.status == 202, initialized.describe()
+            call = jsonrpc("tools/call", {"name": "trigger-sampling-request", "arguments": {"prompt": "hi"}},
+                           "sampling-call")
+            stream = conn.open_stream("POST", "/mcp", headers, call)
+            assert stream.is_sse, stream.response.describe()
+            asked = stream.events_until(
+                lambda e: (e.message() or {}).get("method") == "sampling/createMessage", "the sampling request")
+            question = asked[-1].message() or {}
+            answer = {"jsonrpc": "2.0", "id": question["id"], "result": {
+                "role": "assistant", "model": "test-model",
+                "content": {"type": "text", "text": "sampled through a blocked batch"}}}
+            batch = (b"[" + json.dumps(answer).encode() + b","
+                     + jsonrpc("tools/call", {"name": "echo", "arguments": {"message": "x"}}, 7) + b"]")
+            refused = other.request("POST", "/mcp", headers, batch)
+            assert refused.status == 200, refused.describe()
+            assert refused.json() == [{"jsonrpc": "2.0", "id": 7,
+                                       "error": {"code": -32047, "message": "no echo"}}], refused.describe()
+            done = stream.events_until(lambda e: (e.message() or {}).get("id") == "sampling-call",
+                                       "the call's result")
+            result = done[-1].message() or {}
+    finally:
+        for endpoint in endpoints:
+            endpoint.stop()
+    assert "sampled through a blocked batch" in result["result"]["content"][0]["text"], result
+
+
+def test_recording_shows_what_a_get_stream_forwarded(shadowcat_bin: Path, tmp_path: Path) -> None:
+    """With `[recording]`, a log message a response rule rewrote on the GET stream is on tape as the
+    server sent it (`msg`) and as the client got it (`forwarded`)."""
+    server = harness.start_everything_server()
+    tapes = tmp_path / "tapes"
+    extra = (f'[recording]\ndir = "{tapes}"\nflush_interval = "10ms"\n'
+             '[[intercept.rules]]\ndirection = "response"\nmethod = "notifications/message"\n'
+             'action = "modify"\npatch = { data = "seen by shadowcat" }\n')
+    try:
+        proxy = start_run(shadowcat_bin, tmp_path, server.url, extra)
+    except BaseException:
+        server.stop()
+        raise
+
+    async def scenario() -> None:
+        logs: asyncio.Queue[str] = asyncio.Queue()
+
+        async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+            await logs.put(str(params.data))
+
+        async with streamable_http_client(proxy.url) as streams:
+            async with ClientSession(streams[0], streams[1], logging_callback=on_log) as session:
+                await session.initialize()
+                await session.call_tool("toggle-simulated-logging", {})
+                # The second comes on the GET stream (see test_response_rule_on_a_get_stream).
+                for _ in range(2):
+                    assert await asyncio.wait_for(logs.get(), LOG_WAIT_S) == "seen by shadowcat"
+
+    def rewritten_logs() -> list[dict[str, Any]]:
+        return [line for line in tape_lines(tapes) if line.get("dir") == "s2c"
+                and line.get("msg", {}).get("method") == "notifications/message" and "forwarded" in line]
+
+    try:
+        run(scenario())
+        await_tape(lambda: len(rewritten_logs()) >= 2, "the GET stream's log messages")
+    finally:
+        proxy.stop()
+        server.stop()
+    for line in rewritten_logs():
+        assert line["forwarded"]["params"]["data"] == "seen by shadowcat", line
+        assert line["msg"]["params"]["data"] != "seen by shadowcat", line
+
+
+def test_translated_get_stream_follows_the_rule_set(start_proxy: Any) -> None:
+    """A legacy SDK client in front of a 2026-07-28-only upstream (rmcp): its GET stream is fed by an
+    upstream `subscriptions/listen`, which sends `notifications/tools/list_changed` each time it opens.
+    The first arrives untouched; after a response rule is PUT, `resources/subscribe` reopens the
+    listen, and its list_changed arrives rewritten on the same GET stream."""
+    from test_modern import start_modern_server
+
+    server = start_modern_server("--modern-only", "--sse")
+    try:
+        proxy = start_proxy(server.url, admin=True, extra=["--upstream-era", "modern"])
+
+        async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            metas: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+            async def on_message(message: Any) -> None:
+                if isinstance(message, types.ServerNotification) and \
+                        message.root.method == "notifications/tools/list_changed":
+                    meta = message.root.params.meta if message.root.params is not None else None
+                    await metas.put(meta.model_dump() if meta is not None else {})
+
+            async with streamable_http_client(proxy.url) as streams:
+                async with ClientSession(streams[0], streams[1], message_handler=on_message) as session:
+                    await session.initialize()
+                    before = [await asyncio.wait_for(metas.get(), LOG_WAIT_S)]
+                    await asyncio.to_thread(set_rules, proxy, [
+                        {"direction": "response", "method": "notifications/tools/list_changed",
+                         "action": "modify", "patch": {"_meta": {"seen": True}}}])
+                    await session.subscribe_resource("test://watched")
+                    after = [await asyncio.wait_for(metas.get(), LOG_WAIT_S)]
+                    return before, after
+
+        before, after = run(scenario())
+    finally:
+        server.stop()
+    assert "seen" not in before[0], before
+    assert after[0].get("seen") is True, after

@@ -16,7 +16,9 @@ the demo as a stdio child (`demo-server --stdio` behind `reverse --upstream-cmd`
 - era translation (a 2026-07-28-only rmcp upstream): a paused translated answer, modified;
 - the client going away while its answer is paused takes the pause off the list;
 - recording: a paused answer modified by an operator is on tape as it came (`msg`) and as it went
-  on (`forwarded`).
+  on (`forwarded`);
+- a log message on a GET stream (server-everything over Streamable HTTP and stdio) paused by a rule
+  PUT after the stream opened, modified through the admin API.
 
 Helpers (the admin API, the CLI, the SDK session, polling the paused list) are test_intercept.py's.
 Not here: the judge and the decisions on messages (src/pipeline/intercept/hold_tests.rs).
@@ -31,11 +33,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 
 import harness
-from test_intercept import (PAUSE_SEEN_S, Client, admin_call, assert_decided, check_pause_times_out,
-                            decide_paused_call, run, set_rules, start_run, text_of, wait_paused)
+from test_intercept import (LOG_WAIT_S, PAUSE_SEEN_S, Client, admin_call, assert_decided, check_pause_times_out,
+                            decide_paused_call, everything_behind_proxy, run, set_rules, start_run, text_of,
+                            wait_paused)
 from test_intercept import proxy  # noqa: F401 (the fixture: the demo HTTP upstream behind `run`)
 from test_shards import metric_total, read_metrics
 
@@ -239,3 +244,43 @@ def test_era_translation_paused_answer(shadowcat_bin: Path) -> None:
     assert paused[0]["direction"] == "response" and paused[0]["tool"] == "echo", paused
     assert paused[0]["message"]["result"]["content"][0]["text"] == "translated", paused
     assert text == "translated, then modified"
+
+
+@pytest.mark.parametrize("upstream", ["http", "stdio"])
+def test_paused_message_on_a_get_stream_opened_before_the_rule(shadowcat_bin: Path, upstream: str) -> None:
+    """server-everything's log messages on the session's GET stream (opened with no rule, so passing
+    through): a `pause` rule PUT afterwards holds the next one on that stream (listed with its own
+    method); modified through the admin API, it reaches the SDK client changed."""
+    proxy, endpoints = everything_behind_proxy(shadowcat_bin, upstream)
+
+    async def scenario() -> tuple[str, list[dict[str, Any]], str]:
+        logs: asyncio.Queue[str] = asyncio.Queue()
+
+        async def on_log(params: Any) -> None:
+            await logs.put(str(params.data))
+
+        async with streamable_http_client(proxy.url) as streams:
+            async with ClientSession(streams[0], streams[1], logging_callback=on_log) as session:
+                await session.initialize()
+                await session.call_tool("toggle-simulated-logging", {})
+                before = await asyncio.wait_for(logs.get(), LOG_WAIT_S)
+                await asyncio.to_thread(set_rules, proxy, [
+                    {"direction": "response", "method": "notifications/message", "action": "pause"}])
+                paused = await wait_paused(proxy)
+                status, answer = await asyncio.to_thread(
+                    admin_call, proxy, "POST", f"paused/{paused[0]['id']}/modify", {"data": "decided"})
+                assert status == 200, answer
+                while (after := await asyncio.wait_for(logs.get(), LOG_WAIT_S)) != "decided":
+                    pass
+                return before, paused, after
+
+    try:
+        before, paused, after = run(scenario())
+    finally:
+        for endpoint in endpoints:
+            endpoint.stop()
+    assert before != "decided", before
+    entry = paused[0]
+    assert entry["direction"] == "response" and entry["method"] == "notifications/message", entry
+    assert entry["tool"] is None, entry
+    assert after == "decided"

@@ -7,12 +7,16 @@
 //! `pause` hold it ([`Outgoing::Hold`]): the proxy waits, then [`AnswerHold::decide`] applies
 //! the decision.
 //!
+//! [`LiveAnswers`]: the scope of a long-lived stream, renewed when the rule set changes.
+//!
 //! Not here: the request side (request.rs), waiting (the proxy's intercept module), which
-//! transports call it (every answer path calls `RouteStages::response`).
+//! transports call it (every answer path calls `RouteStages::response`; streams that answer no
+//! request, the proxy's `StreamAnswers`).
 //! A batch of answers (a JSON array) is not judged. Hot path: a message costs one borrowing
 //! parse of its `method` and `id` (no allocation) and the rules' glob tests.
 
 use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -33,6 +37,47 @@ pub struct AnswerScope {
     principal: Box<str>,
     session: Option<Box<str>>,
     route: Box<str>,
+}
+
+/// The response side of a long-lived stream (a session's GET stream, a legacy HTTP+SSE
+/// stream): the [`AnswerScope`] of the rule set in force, renewed when the shard's set changes
+/// (its generation), so a stream opened before a `PUT /api/intercept/rules` judges by the new
+/// set. Checking costs one integer compare per message; a renewal happens once per new set.
+#[derive(Debug, Default)]
+pub struct LiveAnswers {
+    /// The generation of the set `current` was built from.
+    generation: Cell<u64>,
+    /// The scope under that set (`None`: no rule of it may select this stream's messages).
+    current: RefCell<Option<Rc<AnswerScope>>>,
+}
+
+impl LiveAnswers {
+    /// A stream's response side under the set of `generation` (`scope`: its scope).
+    pub fn new(generation: u64, scope: Option<Rc<AnswerScope>>) -> Self {
+        LiveAnswers {
+            generation: Cell::new(generation),
+            current: RefCell::new(scope),
+        }
+    }
+
+    /// Puts the set of `generation` in force for this stream when it is not already:
+    /// `make` builds the scope under it. Returns whether any rule may judge the stream now.
+    pub fn renew(&self, generation: u64, make: impl FnOnce() -> Option<Rc<AnswerScope>>) -> bool {
+        if generation != self.generation.get() {
+            self.generation.set(generation);
+            *self.current.borrow_mut() = make();
+        }
+        self.current.borrow().is_some()
+    }
+
+    /// One message of the stream (see [`AnswerScope::judge`]); passed as it came without a
+    /// scope.
+    pub fn judge(&self, message: &[u8]) -> Outgoing {
+        match self.current.borrow().as_ref() {
+            Some(scope) => scope.judge(message),
+            None => Outgoing::PASS,
+        }
+    }
 }
 
 /// The members a message is told apart by.

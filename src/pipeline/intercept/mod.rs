@@ -15,7 +15,7 @@ mod answers;
 mod patch;
 mod request;
 
-pub use answers::{AnswerHold, AnswerScope, Outgoing, Sent};
+pub use answers::{AnswerHold, AnswerScope, LiveAnswers, Outgoing, Sent};
 pub use patch::{error_answer, merge_patch, patched, result_answer};
 pub use request::{act, judge_request, RequestStep, FORWARD};
 

@@ -3,8 +3,10 @@
 //!
 //! Not here: waiting (`delay`, `pause`: the proxy), writing answers to the client.
 //! Batches (2025-03-26): each element is matched; `modify` changes its element, `delay` holds
-//! the batch (the longest), `block` answers every request of the batch with its error (nothing
-//! is sent); `mock` and `pause` do not apply inside a batch (the element goes on).
+//! the batch (the longest), `block` answers every request of the batch with its error: of the
+//! batch only the client's answers to server requests go on (its notifications are dropped, as
+//! a blocked notification is); `mock` and `pause` do not apply inside a batch (the element goes
+//! on).
 
 use std::time::Duration;
 
@@ -31,6 +33,15 @@ pub enum RequestStep<'r> {
     Answer(Vec<u8>),
     /// A notification a rule blocked or answered: it goes no further.
     Drop,
+    /// A blocked batch that also held the client's answers to server requests: `answer` (the
+    /// errors of its requests) goes to the client, `forward` (those answers alone, as a
+    /// batch) goes on, since the server waits for them.
+    Split {
+        /// The batch of errors for the client.
+        answer: Vec<u8>,
+        /// The client's answers, for the upstream.
+        forward: Vec<u8>,
+    },
     /// Hold it until an operator decides (or the rule's timeout).
     Pause(&'r Rule),
 }
@@ -139,7 +150,7 @@ fn judge_batch<'r>(
             continue;
         };
         match &rule.action {
-            Action::Block { code, message } => return block_batch(facts, *code, message),
+            Action::Block { code, message } => return block_batch(facts, &batch, *code, message),
             Action::Modify(patch) => {
                 if let Some(new) = message.get().and_then(|m| patched(m, patch)) {
                     changes.push((at, new));
@@ -164,14 +175,37 @@ fn judge_batch<'r>(
     }
 }
 
-/// Every request of the batch answered with the rule's error (nothing of the batch goes on;
-/// a client answer to a server request inside it is dropped with it: 2025-03-26 batches
-/// mixing the two are not split).
-fn block_batch(facts: &Facts, code: i32, message: &str) -> RequestStep<'static> {
-    match block_answers(facts, code, message) {
-        Some(answer) => RequestStep::Answer(answer),
-        None => RequestStep::Drop,
+/// Every request of the batch answered with the rule's error; nothing of the batch goes on
+/// but the client's answers to server requests (the server waits for them: dropping them would
+/// leave its request hanging). Its notifications are dropped.
+fn block_batch(facts: &Facts, batch: &Batch<'_>, code: i32, message: &str) -> RequestStep<'static> {
+    let answers = client_answers(facts, batch);
+    match (block_answers(facts, code, message), answers) {
+        (Some(answer), Some(forward)) => RequestStep::Split { answer, forward },
+        (Some(answer), None) => RequestStep::Answer(answer),
+        (None, Some(forward)) => RequestStep::Forward {
+            body: Some(forward),
+            delay: None,
+        },
+        (None, None) => RequestStep::Drop,
     }
+}
+
+/// The client's answers to server requests among a batch's elements, as a batch of their own
+/// (`None`: it holds none).
+fn client_answers(facts: &Facts, batch: &Batch<'_>) -> Option<Vec<u8>> {
+    let answer = |kind: &Kind| matches!(kind, Kind::Response | Kind::ErrorResponse);
+    if !facts.elements.iter().any(|e| answer(&e.kind)) {
+        return None;
+    }
+    let answers: Vec<&Value> = facts
+        .elements
+        .iter()
+        .zip(batch.elements())
+        .filter(|(info, _)| answer(&info.kind))
+        .map(|(_, element)| element)
+        .collect();
+    (!answers.is_empty()).then(|| serde_json::to_vec(&answers).unwrap_or_default())
 }
 
 /// The batch of errors answering every request of a blocked batch (`None`: it holds none).

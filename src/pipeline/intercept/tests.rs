@@ -42,6 +42,17 @@ fn answer_json(step: RequestStep<'_>) -> Value {
     }
 }
 
+/// The changed message a step forwards at once.
+fn forwarded(step: RequestStep<'_>) -> Value {
+    match step {
+        RequestStep::Forward {
+            body: Some(body),
+            delay: None,
+        } => serde_json::from_slice(&body).unwrap(),
+        other => panic!("not a changed message: {other:?}"),
+    }
+}
+
 const RULES: &str = r#"
 [[rules]]
 tool = "delete_*"
@@ -86,20 +97,15 @@ fn first_match_wins_and_acts() {
     let mocked = answer_json(judge(&rules, &call(2, "echo", json!({"message": "mock"}))));
     assert_eq!(mocked["result"]["content"][0]["text"], "mocked");
     assert_eq!(mocked["id"], 2);
-    match judge(&rules, &call(3, "echo", json!({"message": "up we go"}))) {
-        RequestStep::Forward {
-            body: Some(body),
-            delay: None,
-        } => {
-            let body: Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!(
-                body["params"]["arguments"],
-                json!({"message": "UP", "extra": 1})
-            );
-            assert_eq!(body["params"]["name"], "echo");
-        }
-        other => panic!("{other:?}"),
-    }
+    let body = forwarded(judge(
+        &rules,
+        &call(3, "echo", json!({"message": "up we go"})),
+    ));
+    assert_eq!(
+        body["params"]["arguments"],
+        json!({"message": "UP", "extra": 1})
+    );
+    assert_eq!(body["params"]["name"], "echo");
     // `continue` stops the search: the delay rule after it is not reached.
     assert!(matches!(
         judge(&rules, &call(4, "echo", json!({"message": "x"}))),
@@ -392,4 +398,86 @@ fn answer_scope_only_where_a_response_rule_may_select() {
         );
         assert!(!scope(&toml, "tools/call", Some("echo")), "{narrow}");
     }
+}
+
+/// A `block` that stops a batch still sends on the client's answers to server requests (the
+/// server waits for them); the batch's notifications are dropped with its requests.
+#[test]
+fn a_blocked_batch_still_sends_the_client_answers() {
+    let rules = compile(
+        "[[rules]]\ntool = \"delete_*\"\naction = \"block\"\ncode = -32001\n\
+         [[rules]]\nmethod = \"notifications/progress\"\naction = \"block\"\n",
+    );
+    let answer = r#"{"jsonrpc":"2.0","id":"s-1","result":{"role":"assistant"}}"#;
+    let refusal = r#"{"jsonrpc":"2.0","id":"s-2","error":{"code":-1,"message":"no"}}"#;
+    let note = r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}"#;
+    let mixed = format!(
+        "[{},{answer},{note},{refusal}]",
+        call(1, "delete_me", json!({}))
+    );
+    match judge(&rules, &mixed) {
+        RequestStep::Split {
+            answer: errors,
+            forward,
+        } => {
+            let errors: Value = serde_json::from_slice(&errors).unwrap();
+            assert_eq!(
+                errors,
+                json!([{"jsonrpc": "2.0", "id": 1,
+                "error": {"code": -32001, "message": "blocked by shadowcat interception"}}])
+            );
+            let forward: Value = serde_json::from_slice(&forward).unwrap();
+            let wanted: Value = serde_json::from_str(&format!("[{answer},{refusal}]")).unwrap();
+            assert_eq!(forward, wanted);
+        }
+        other => panic!("{other:?}"),
+    }
+    // No request left to answer: the answers go on alone.
+    assert_eq!(
+        forwarded(judge(&rules, &format!("[{answer},{note}]"))),
+        serde_json::from_str::<Value>(&format!("[{answer}]")).unwrap()
+    );
+    // Nothing to answer, nothing to send.
+    assert!(matches!(
+        judge(&rules, &format!("[{note},{note}]")),
+        RequestStep::Drop
+    ));
+}
+
+/// A stream that answers no request (a GET stream) is judged message by message with no
+/// method or tool of its own: notifications and server requests by their method, and its
+/// scope follows the rule set's generation.
+#[test]
+fn a_stream_scope_judges_each_message_by_its_own_method() {
+    let toml = "[[rules]]\ndirection = \"response\"\nmethod = \"notifications/message\"\n\
+                action = \"modify\"\npatch = { data = \"seen\" }\n\
+                [[rules]]\ndirection = \"response\"\nmethod = \"ping\"\naction = \"block\"\n";
+    let rules = Rc::new(compile(toml));
+    let stream = base();
+    let scope = AnswerScope::new(&rules, &stream);
+    assert!(scope.is_some());
+    let live = LiveAnswers::new(1, scope);
+    let log = br#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#;
+    let changed: Value = serde_json::from_slice(&live.judge(log).into_changed().unwrap()).unwrap();
+    assert_eq!(changed["params"], json!({"level": "info", "data": "seen"}));
+    // Block applies to answers only: a server request keeps its bytes.
+    let ping = br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#;
+    assert!(matches!(live.judge(ping), Outgoing::Now(Sent::Original)));
+    let progress = br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#;
+    assert!(matches!(
+        live.judge(progress),
+        Outgoing::Now(Sent::Original)
+    ));
+    // The same generation keeps the scope; a newer one is taken, also one judging nothing.
+    assert!(live.renew(1, || unreachable!("same generation")));
+    assert!(!live.renew(2, || None));
+    assert!(matches!(live.judge(log), Outgoing::Now(Sent::Original)));
+    let later = Rc::new(compile(toml));
+    assert!(live.renew(3, || AnswerScope::new(&later, &stream)));
+    assert!(live.judge(log).into_changed().is_some());
+    // A rule that names a tool never selects a stream's message.
+    let tool = Rc::new(compile(
+        "[[rules]]\ndirection = \"response\"\ntool = \"echo\"\naction = \"modify\"\npatch = {}",
+    ));
+    assert!(AnswerScope::new(&tool, &stream).is_none());
 }

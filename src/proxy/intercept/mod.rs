@@ -12,6 +12,7 @@ mod answer;
 mod hold;
 mod mesh;
 mod request;
+mod stream;
 
 pub use crate::proxy::state::intercept::{Decision, InterceptMsg, InterceptShard, Op, Reply};
 pub use answer::settle;
@@ -19,3 +20,4 @@ pub use mesh::{all_shards, ask, on_mesh, put};
 pub use request::{
     answer_scope, begin, defers_note, note_decided, Begun, Hold, Intercepted, Scope,
 };
+pub use stream::{stream_scope, StreamAnswers};

@@ -51,6 +51,15 @@ pub enum Intercepted {
     Answer(Vec<u8>),
     /// A notification a rule blocked or mocked: accepted, and sent nowhere.
     Drop,
+    /// A blocked batch holding client answers to server requests: the body (and facts) now
+    /// hold those answers alone, which go on without the client waiting for anything back;
+    /// `answer` (the errors of the batch's requests) answers the client.
+    Split {
+        /// The client's answer.
+        answer: Vec<u8>,
+        /// The batch as the client sent it (recording writes both).
+        original: Vec<u8>,
+    },
 }
 
 /// A message a rule holds (`delay`, `pause`): what finishing it takes, under the rule set it
@@ -180,6 +189,13 @@ fn decided(
             state.metrics.incr(Counter::InterceptAnswered);
             Ok(Intercepted::Drop)
         }
+        RequestStep::Split { answer, forward } => {
+            state.metrics.incr(Counter::InterceptAnswered);
+            let inspected = state.inspector.borrow_mut().inspect(&forward)?;
+            *facts = crate::pipeline::facts(inspected);
+            let original = std::mem::replace(body, forward);
+            Ok(Intercepted::Split { answer, original })
+        }
         // A decision never pauses again.
         RequestStep::Pause(_) => Ok(Intercepted::Forward { original: None }),
     }
@@ -226,9 +242,12 @@ pub fn defers_note(state: &ShardState) -> bool {
 pub fn note_decided(body: &[u8], outcome: Option<&Intercepted>) {
     use crate::proxy::record::note_post;
     match outcome {
-        Some(Intercepted::Forward {
-            original: Some(original),
-        }) => note_post(original, Some(Some(body))),
+        Some(
+            Intercepted::Forward {
+                original: Some(original),
+            }
+            | Intercepted::Split { original, .. },
+        ) => note_post(original, Some(Some(body))),
         Some(Intercepted::Answer(_) | Intercepted::Drop) => note_post(body, Some(None)),
         _ => note_post(body, None),
     }

@@ -132,6 +132,23 @@ pub(super) async fn post_batch(
     replies.finish(state, client, shape).await
 }
 
+/// Hands every client answer of `body` (inspected into `batch`: a blocked batch's client
+/// answers) to the MRTR exchange waiting for it, answering nothing.
+///
+/// # Errors
+/// A body that is not an array of the elements `batch` describes.
+pub(in crate::proxy) fn deliver_answers(
+    session: &L2mSession,
+    body: &[u8],
+    batch: &Facts,
+) -> Result<(), ProxyError> {
+    let sorted = sort(session, body, batch)?;
+    for facts in &sorted.notifications {
+        local::notified(session, facts);
+    }
+    Ok(())
+}
+
 /// A batch's elements sorted by where their replies come from.
 struct Sorted<'b> {
     /// One per request, in body order.

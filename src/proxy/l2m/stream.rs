@@ -20,6 +20,7 @@ use crate::session::SessionId;
 
 use super::super::error::ProxyError;
 use super::super::headers::local_response;
+use super::super::intercept::{Scope, StreamAnswers};
 use super::super::metrics::{Counter, ListenGuard};
 use super::super::relay::until_client_gone;
 use super::super::state::ShardState;
@@ -40,7 +41,7 @@ pub async fn get_or_delete(
     state: &Rc<ShardState>,
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
-    sid: SessionId,
+    (sid, scope): (SessionId, Scope<'_>),
     session: Rc<L2mSession>,
     is_get: bool,
 ) -> Result<bool, ProxyError> {
@@ -66,6 +67,9 @@ pub async fn get_or_delete(
             http11: head.minor_version() == 1,
             session: None,
         }),
+        // The interception rules' response side: each message by its own method, under the
+        // set in force when it arrives.
+        live: StreamAnswers::open(state, scope),
     };
     stream.out.start(state, stream.client).await?;
     if !listen(state, head, &session, &mut stream).await? {
@@ -83,11 +87,14 @@ pub async fn get_or_delete(
 struct GetStream<'a> {
     client: &'a mut HttpConn<NetStream>,
     out: SseOut,
+    live: StreamAnswers<'a>,
 }
 
 impl StreamSink for GetStream<'_> {
     async fn send(&mut self, state: &ShardState, message: &[u8]) -> Result<(), ProxyError> {
-        self.out.event(state, self.client, message).await
+        self.out
+            .event_live(state, self.client, message, Some(&self.live))
+            .await
     }
 
     async fn watch<F: Future>(&mut self, work: F) -> Option<F::Output> {

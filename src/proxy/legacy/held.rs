@@ -73,6 +73,11 @@ pub(super) fn decided(state: &ShardState, sid: &SessionId, outcome: Intercepted)
             deliver(state, sid, answer);
             Admitted::Stop
         }
+        // (A legacy client sends no batches; were it to, its answers go on.)
+        Intercepted::Split { answer, .. } => {
+            deliver(state, sid, answer);
+            Admitted::Go
+        }
     }
 }
 

@@ -146,9 +146,9 @@ pub async fn dispatch(
 /// Queues `message` for the session's stream (one an interception rule holds, with its hold:
 /// the stream settles it); false when the session is gone. A full queue
 /// ends the session: its client is not reading. Only an answer to one of the session's
-/// pending `tools/list` requests passes the response side (`ListingWatch`, noted by post.rs);
-/// every other message (answers to other requests, notifications, server→client requests)
-/// keeps its bytes.
+/// pending `tools/list` requests passes the tool filter (`ListingWatch`, noted by post.rs);
+/// every message passes the interception rules' response side, under the set in force now
+/// (renewed here when the shard's set changed since the stream opened).
 fn deliver(state: &ShardState, sid: &SessionId, message: Vec<u8>) -> bool {
     let legacy = state.legacy.borrow();
     let Some(out) = legacy.get(sid) else {
@@ -157,6 +157,19 @@ fn deliver(state: &ShardState, sid: &SessionId, message: Vec<u8>) -> bool {
     if out.ended.is_fired() {
         return false;
     }
+    // A rule set put in force since the stream opened judges this message.
+    out.stages
+        .answers()
+        .renew(state.intercept.generation(), || {
+            let sessions = state.sessions.borrow();
+            let entry = sessions.peek(sid)?;
+            let scope = super::intercept::Scope {
+                route: entry.route,
+                principal: &entry.owner,
+                session: Some(sid),
+            };
+            super::intercept::stream_scope(state, scope)
+        });
     let (message, original, hold) = match out.stages.judge(&message) {
         Outgoing::Now(Sent::Changed(changed)) => (changed, Some(message), None),
         // Never at once: only an operator's decision drops a message.

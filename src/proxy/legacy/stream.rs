@@ -3,7 +3,9 @@
 //! URL in the `endpoint` event (relative, `messages_path?sessionId=ID`, as the SDK servers send
 //! it), then writes every message queued for the session as an `event: message` until the
 //! client hangs up, the session ends or the proxy shuts down. Every answer queued to one of the
-//! session's `tools/list` requests passed the route's response-side stages (`deliver`). The stream's end ends the session, upstream too.
+//! session's `tools/list` requests passed the route's response-side stages, and every message
+//! the interception rules' response side under the set in force when it was queued (`deliver`).
+//! The stream's end ends the session, upstream too.
 //!
 //! Not here: POSTs (post.rs) and what fills the queue (http.rs, stdio.rs).
 //! Per stream: one receiver of at most `QUEUE_CAPACITY` messages and one scratch buffer.
@@ -27,7 +29,7 @@ use super::super::guard;
 use super::super::metrics::Counter;
 use super::super::state::{SessionEntry, ShardState};
 use super::LegacyOut;
-use crate::pipeline::intercept::Sent;
+use crate::pipeline::intercept::{LiveAnswers, Sent};
 use crate::pipeline::{Facts, ListingWatch, Principal, RequestCtx, RouteStages};
 use crate::proxy::intercept::settle;
 use crate::proxy::relay_plan::until_client_gone;
@@ -97,10 +99,12 @@ pub(super) async fn open(
         principal: &ctx.principal,
         session: ctx.session.as_ref(),
     };
-    let answers = crate::proxy::intercept::answer_scope(state, scope, &ctx.facts);
-    let (out, rx) = LegacyOut::new(ListingWatch::new(
-        ctx.stages.with_answers(answers).into_owned(),
-    ));
+    // Renewed whenever the shard's rule set changes (`deliver`).
+    let answers = LiveAnswers::new(
+        state.intercept.generation(),
+        crate::proxy::intercept::stream_scope(state, scope),
+    );
+    let (out, rx) = LegacyOut::new(ListingWatch::with_answers(ctx.stages.clone(), answers));
     state.legacy.borrow_mut().insert(sid, out.clone());
     state.metrics.incr(Counter::LegacySessions);
     tracing::debug!(session = %sid.as_str(), "legacy SSE session opened");

@@ -14,6 +14,7 @@ use crate::mcp::{jsonrpc, write_error, JsonRpcId};
 use crate::upstream::link::{Call, Delivery};
 
 use super::super::error::ProxyError;
+use super::super::intercept::StreamAnswers;
 use super::super::state::ShardState;
 use crate::pipeline::intercept::{Outgoing, Sent};
 use crate::pipeline::RouteStages;
@@ -55,6 +56,35 @@ pub async fn judged(
         None => Ok(Sent::Original),
         Some(Outgoing::Now(sent)) => Ok(sent),
         Some(Outgoing::Hold(hold)) => until_client_gone(client, settle(state, hold, message))
+            .await
+            .ok_or(ProxyError::Http(crate::http::Error::UnexpectedEof)),
+    }
+}
+
+/// [`judged`], then the interception rules of a stream that answers no request (`live`: a
+/// session's GET stream) on what the stages made of the message.
+///
+/// # Errors
+/// As [`judged`].
+pub async fn judged_live(
+    state: &ShardState,
+    client: &mut HttpConn<NetStream>,
+    (stages, live): (Option<&RouteStages>, Option<&StreamAnswers<'_>>),
+    message: &[u8],
+) -> Result<Sent, ProxyError> {
+    let sent = judged(state, client, stages, message).await?;
+    let Some(live) = live else {
+        return Ok(sent);
+    };
+    let base = match sent {
+        Sent::Dropped => return Ok(Sent::Dropped),
+        Sent::Original => None,
+        Sent::Changed(bytes) => Some(bytes),
+    };
+    let outgoing = live.judge(base.as_deref().unwrap_or(message)).over(base);
+    match outgoing {
+        Outgoing::Now(sent) => Ok(sent),
+        Outgoing::Hold(hold) => until_client_gone(client, settle(state, hold, message))
             .await
             .ok_or(ProxyError::Http(crate::http::Error::UnexpectedEof)),
     }
@@ -364,7 +394,22 @@ impl SseOut {
         client: &mut HttpConn<NetStream>,
         message: &[u8],
     ) -> Result<(), ProxyError> {
-        let sent = judged(state, client, self.stages.as_ref(), message).await?;
+        self.event_live(state, client, message, None).await
+    }
+
+    /// Writes one message as one event, after the interception rules of a stream that answers
+    /// no request (`live`: a session's GET stream) when it has them.
+    ///
+    /// # Errors
+    /// As [`SseOut::event`].
+    pub async fn event_live(
+        &mut self,
+        state: &ShardState,
+        client: &mut HttpConn<NetStream>,
+        message: &[u8],
+        live: Option<&StreamAnswers<'_>>,
+    ) -> Result<(), ProxyError> {
+        let sent = judged_live(state, client, (self.stages.as_ref(), live), message).await?;
         note(message, &sent, "text/event-stream");
         let Some(message) = sent.bytes(message) else {
             return Ok(());

@@ -105,6 +105,33 @@ pub async fn post_batch(
     replies.finish(state, client, shape).await.map(Some)
 }
 
+/// Writes every element of `body` (client messages that want no answer: a blocked batch's
+/// client answers) to the link, answering nothing.
+///
+/// # Errors
+/// A body that is not a batch of single messages; the link gone (404).
+pub fn deliver_answers(
+    state: &ShardState,
+    body: &[u8],
+    bound: &LinkSession,
+) -> Result<(), ProxyError> {
+    let elements: Vec<&RawValue> =
+        serde_json::from_slice(body).map_err(|_| ProxyError::BatchNotAllowed)?;
+    for element in elements {
+        let bytes = element.get().as_bytes();
+        let facts = match state.inspector.borrow_mut().inspect(bytes) {
+            Ok(inspected @ Inspected::Single(_)) => facts(inspected),
+            _ => return Err(ProxyError::BatchNotAllowed),
+        };
+        let about = super::client_message(&facts);
+        bound
+            .link
+            .notify(bound.key, bytes, about)
+            .map_err(|_| ProxyError::SessionNotFound { id: None })?;
+    }
+    Ok(())
+}
+
 /// A batch's one answer being built: messages that come before the replies (progress,
 /// server→client requests) switch it to SSE at once; the reply array is the last event (or the
 /// JSON body when nothing came first).

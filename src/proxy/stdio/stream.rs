@@ -3,6 +3,9 @@
 //! client hangs up, the child ends or the proxy shuts down; DELETE ends the session and, in
 //! per-session mode, stops its child.
 //!
+//! Each message of the GET stream passes the interception rules' response side (by its own
+//! method, under the set in force when it arrives).
+//!
 //! Not here: POST (post.rs), HTTP upstreams (proxy/bodyless.rs).
 
 use std::rc::Rc;
@@ -15,11 +18,13 @@ use crate::session::SessionId;
 use crate::upstream::link::LinkSession;
 
 use super::super::error::ProxyError;
+use super::super::intercept::{Scope, StreamAnswers};
 use super::super::metrics::Counter;
 use super::super::state::ShardState;
 use super::answer::{next_or_end, write_empty, ClientShape, SseOut, StreamWake};
 
-/// Handles GET (`is_get`) or DELETE for a stdio-backed session.
+/// Handles GET (`is_get`) or DELETE for a stdio-backed session (`scope`: its route, owner and
+/// id, for the interception rules of its GET stream).
 ///
 /// # Errors
 /// 404 when the child is gone, 409 when a GET stream is already open, client write failures.
@@ -27,7 +32,7 @@ pub async fn get_or_delete(
     state: &Rc<ShardState>,
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
-    sid: SessionId,
+    (sid, scope): (SessionId, Scope<'_>),
     bound: Rc<LinkSession>,
     is_get: bool,
 ) -> Result<bool, ProxyError> {
@@ -54,13 +59,16 @@ pub async fn get_or_delete(
         .ok_or(ProxyError::StreamConflict)?;
     let _open = state.open_streams.open(sid);
     let mut out = SseOut::new(shape);
+    // The interception rules' response side: each message by its own method, under the set in
+    // force when it arrives.
+    let live = StreamAnswers::open(state, scope);
     let streamed = async {
         out.start(state, client).await?;
         loop {
             let wake = next_or_end(state, client, inbox.recv()).await;
             match wake {
                 StreamWake::Message(Some(message)) => {
-                    out.event(state, client, &message).await?;
+                    out.event_live(state, client, &message, Some(&live)).await?;
                     state.metrics.incr(Counter::SseEvents);
                     touch(state, &sid);
                 }
