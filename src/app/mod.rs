@@ -195,7 +195,12 @@ pub fn start(mut config: Config) -> Result<Running, AppError> {
         io: io_backend(&config.runtime),
     });
     let config = Arc::new(config);
-    let spec = spec(&config.runtime, cores);
+    let mut spec = spec(&config.runtime, cores);
+    if binds.io == shards::IoBackend::Uring {
+        // The ring's reactor spins instead (UringConfig::spin): glommio's spin would only
+        // delay the ring's completions, which are posted at the shard's next syscall.
+        spec.spin_before_park = None;
+    }
     let (boots, stop) = boots(spec.cores.len())?;
     let cfg = config.clone();
     let b = binds.clone();

@@ -49,7 +49,7 @@ pub async fn run(ctx: ShardCtx, config: Arc<Config>, binds: Arc<Binds>, boot: Sh
     } = boot;
     let mesh = Rc::new(mesh.connect().await);
     let receivers = mesh.take_receivers();
-    let (io, failed) = ShardIo::start(binds.io);
+    let (io, failed) = ShardIo::start(binds.io, config.runtime.spin_before_park);
     if let Some(e) = failed {
         tracing::warn!(shard = ctx.id.0, error = %e, "cannot set up io_uring; this shard uses glommio's sockets");
     }

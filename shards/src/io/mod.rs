@@ -55,11 +55,18 @@ impl ShardIo {
     }
 
     /// `backend` on this shard: the ring for `Uring` (glommio, with the reason, when it cannot
-    /// be set up), glommio's sockets otherwise.
-    pub fn start(backend: IoBackend) -> (ShardIo, Option<io::Error>) {
+    /// be set up), glommio's sockets otherwise. `spin`: the ring's reactor spins that long
+    /// before it parks ([`UringConfig::spin`]).
+    pub fn start(
+        backend: IoBackend,
+        spin: Option<std::time::Duration>,
+    ) -> (ShardIo, Option<io::Error>) {
         match backend {
             IoBackend::Glommio => (ShardIo::glommio(), None),
-            IoBackend::Uring => match ShardIo::uring(&UringConfig::default()) {
+            IoBackend::Uring => match ShardIo::uring(&UringConfig {
+                spin,
+                ..UringConfig::default()
+            }) {
                 Ok(io) => (io, None),
                 Err(e) => (ShardIo::glommio(), Some(e)),
             },

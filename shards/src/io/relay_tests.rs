@@ -18,7 +18,7 @@ where
     glommio::LocalExecutorBuilder::default()
         .io_memory(512 * 1024)
         .spawn(move || async move {
-            let (io, _) = ShardIo::start(backend);
+            let (io, _) = ShardIo::start(backend, None);
             let done = crate::timeout::within(Duration::from_secs(30), f(io)).await;
             assert!(done.is_some(), "test timed out");
         })

@@ -24,6 +24,12 @@ pub struct UringConfig {
     /// deferred task work late (milliseconds: the shard idles while requests wait), so the
     /// loopback benchmark ran at a quarter of the throughput; `COOP_TASKRUN` has no such gap.
     pub defer_taskrun: bool,
+    /// How long the reactor, out of work, keeps looking at the ring's flags (no syscall, the
+    /// shard's other tasks running in between) before it parks on the eventfd. glommio's own
+    /// `spin_before_park` cannot stand in for it: its spin makes no syscall, so this ring's
+    /// completions (task work the kernel leaves for the shard's next kernel entry) are not
+    /// posted while it spins. `None`: park at once.
+    pub spin: Option<std::time::Duration>,
 }
 
 impl Default for UringConfig {
@@ -36,6 +42,7 @@ impl Default for UringConfig {
             max_tx_queued: 256 * 1024,
             max_rx_buffers: 32,
             defer_taskrun: false,
+            spin: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types, IoUring};
 use slab::Slab;
@@ -138,6 +138,8 @@ pub(crate) struct State {
     wake_list: Vec<Waker>,
     pub(crate) stats: UringStats,
     pub(crate) mode: SetupMode,
+    /// How long the reactor spins before it parks (`UringConfig::spin`).
+    pub(crate) spin: Option<Duration>,
 }
 
 /// One per shard; shared by `Rc` between the `Uring` handle, streams, listeners and buffers.
@@ -209,6 +211,7 @@ impl Driver {
                 wake_list: Vec::new(),
                 stats: UringStats::default(),
                 mode,
+                spin: cfg.spin.filter(|d| !d.is_zero()),
             }),
             evfd,
         });

@@ -70,3 +70,47 @@ fn starved_connection_resumes_when_another_returns_buffers() {
         assert_eq!(uring.stats().buffer_violations, 0);
     });
 }
+
+/// With `spin`, an out-of-work reactor looks at the ring's flags instead of parking: answers a
+/// peer thread sends while the shard waits are reaped without the eventfd round trip; without
+/// it, the reactor parks and the eventfd (or the rescue) wakes it.
+#[test]
+fn a_spinning_reactor_reaps_without_parking() {
+    const ROUNDS: u8 = 20;
+    for spin in [None, Some(Duration::from_secs(30))] {
+        run(move || async move {
+            let uring = Uring::new(&UringConfig { spin, ..small() }).expect("ring");
+            let (lfd, addr) = listener();
+            let mut listener = uring.listener(lfd);
+            let mut peer = StdStream::from(connect(addr));
+            let mut server = listener.accept().await.expect("accept");
+            // The peer answers every byte on its own thread, 2 ms later (a slow upstream: the
+            // shard runs out of work before the answer comes), while the shard waits.
+            let echo = std::thread::spawn(move || {
+                let mut byte = [0u8; 1];
+                for _ in 0..ROUNDS {
+                    std::io::Read::read_exact(&mut peer, &mut byte).expect("peer read");
+                    std::thread::park_timeout(Duration::from_millis(2));
+                    std::io::Write::write_all(&mut peer, &byte).expect("peer write");
+                }
+            });
+            let before = uring.stats();
+            for round in 0..ROUNDS {
+                server.write_all(&[round]).await.expect("send");
+                server.flush().await.expect("flush");
+                let mut got = [0u8; 1];
+                server.read_exact(&mut got).await.expect("read");
+                assert_eq!(got[0], round);
+            }
+            let after = uring.stats();
+            let parked_wakes = (after.eventfd_wakes + after.lost_wakes)
+                - (before.eventfd_wakes + before.lost_wakes);
+            match spin {
+                Some(_) => assert_eq!(parked_wakes, 0, "the spinning reactor parked"),
+                None => assert!(parked_wakes > 0, "the reactor never parked: nothing tested"),
+            }
+            // The peer has written its last answer: it ends without waiting on the shard.
+            echo.join().expect("echo thread");
+        });
+    }
+}

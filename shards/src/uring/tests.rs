@@ -73,6 +73,7 @@ fn small() -> UringConfig {
         max_tx_queued: 64 * 1024,
         max_rx_buffers: 32,
         defer_taskrun: false,
+        spin: None,
     }
 }
 

@@ -80,6 +80,7 @@ pub(super) async fn reactor(driver: Weak<Driver>, waiter: Rc<glommio::io::Buffer
             rescue: None,
             busy,
             polled: false,
+            spin_until: None,
         };
         if !park.await {
             return;
@@ -95,6 +96,8 @@ struct Park<'a> {
     rescue: Option<glommio::timer::Timer>,
     busy: bool,
     polled: bool,
+    /// End of the spin before parking, set on its first poll (with `UringConfig::spin`).
+    spin_until: Option<Instant>,
 }
 
 impl Future for Park<'_> {
@@ -120,6 +123,17 @@ impl Future for Park<'_> {
             if st.notified || st.completions_waiting() {
                 st.reactor_waker = None;
                 return Poll::Ready(true);
+            }
+            if let Some(spin) = st.spin {
+                // Spin: stay runnable (the shard's other tasks run between two looks) and
+                // look at the queue and the TASKRUN flag again, with no syscall, until the
+                // spin is over; a completion is then reaped without the eventfd round trip
+                // through glommio's sleep.
+                let until = *this.spin_until.get_or_insert_with(|| Instant::now() + spin);
+                if Instant::now() < until {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
             }
         }
         let waiter = this.waiter.clone();
