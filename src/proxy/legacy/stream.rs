@@ -29,7 +29,7 @@ use super::super::guard;
 use super::super::metrics::Counter;
 use super::super::state::{SessionEntry, ShardState};
 use super::LegacyOut;
-use crate::pipeline::intercept::{LiveAnswers, Sent};
+use crate::pipeline::intercept::{AnswerHold, LiveAnswers, Sent};
 use crate::pipeline::{Facts, ListingWatch, Principal, RequestCtx, RouteStages};
 use crate::proxy::intercept::settle;
 use crate::proxy::relay_plan::until_client_gone;
@@ -143,19 +143,11 @@ async fn serve(
                 // queued after it, goes out; the client or the session ending ends the hold.
                 let sent = match out.stages.unpark(out.last_taken()) {
                     None => Sent::Original,
-                    Some(hold) => {
-                        let settled = futures_lite::future::or(
-                            async { Some(settle(state, hold, &message).await) },
-                            async {
-                                out.ended.wait().await;
-                                None
-                            },
-                        );
-                        match until_client_gone(client, settled).await.flatten() {
-                            Some(sent) => sent,
-                            None => return Ok(()),
-                        }
-                    }
+                    // Boxed: a rare path's large future must not size every stream's.
+                    Some(hold) => match Box::pin(held(state, client, out, hold, &message)).await {
+                        Some(sent) => sent,
+                        None => return Ok(()),
+                    },
                 };
                 // The tape: the message as it arrived, and what was sent when a stage changed it.
                 let event = crate::proxy::record::LEGACY_EVENT;
@@ -316,4 +308,21 @@ async fn close(state: &Rc<ShardState>, sid: SessionId) {
         state.metrics.incr(Counter::SessionsDeleted);
         super::super::teardown::delete_upstream_session(state, &entry).await;
     }
+}
+
+/// Settles a message an interception rule holds; `None` when the client or the session
+/// ended first (the hold ends with them).
+async fn held(
+    state: &ShardState,
+    client: &mut HttpConn<NetStream>,
+    out: &LegacyOut,
+    hold: AnswerHold,
+    message: &[u8],
+) -> Option<Sent> {
+    let settled =
+        futures_lite::future::or(async { Some(settle(state, hold, message).await) }, async {
+            out.ended.wait().await;
+            None
+        });
+    until_client_gone(client, settled).await.flatten()
 }

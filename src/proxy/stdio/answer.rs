@@ -16,7 +16,7 @@ use crate::upstream::link::{Call, Delivery};
 use super::super::error::ProxyError;
 use super::super::intercept::StreamAnswers;
 use super::super::state::ShardState;
-use crate::pipeline::intercept::{Outgoing, Sent};
+use crate::pipeline::intercept::{AnswerHold, Outgoing, Sent};
 use crate::pipeline::RouteStages;
 use crate::proxy::intercept::settle;
 use crate::proxy::relay_plan::until_client_gone;
@@ -39,55 +39,51 @@ pub struct ClientShape<'a> {
     pub stages: Option<&'a RouteStages>,
 }
 
-/// `message` after the response side of `stages`: what goes to the client in its place. A
-/// message an interception rule holds is settled here, at this request's delivery (the
-/// child's read loop goes on for every other call); the client hanging up meanwhile ends the
-/// hold (an error: the answer has nowhere to go).
-///
-/// # Errors
-/// The client went away while the message was held.
-pub async fn judged(
-    state: &ShardState,
-    client: &mut HttpConn<NetStream>,
-    stages: Option<&RouteStages>,
-    message: &[u8],
-) -> Result<Sent, ProxyError> {
+/// `message` after the response side of `stages`, judged synchronously: what goes to the
+/// client in its place, or the hold a rule puts on it (settle it with [`held`], boxed).
+pub fn judged(stages: Option<&RouteStages>, message: &[u8]) -> Result<Sent, AnswerHold> {
     match stages.map(|s| s.response(message)) {
         None => Ok(Sent::Original),
         Some(Outgoing::Now(sent)) => Ok(sent),
-        Some(Outgoing::Hold(hold)) => until_client_gone(client, settle(state, hold, message))
-            .await
-            .ok_or(ProxyError::Http(crate::http::Error::UnexpectedEof)),
+        Some(Outgoing::Hold(hold)) => Err(hold),
     }
 }
 
-/// [`judged`], then the interception rules of a stream that answers no request (`live`: a
-/// session's GET stream) on what the stages made of the message.
-///
-/// # Errors
-/// As [`judged`].
-pub async fn judged_live(
-    state: &ShardState,
-    client: &mut HttpConn<NetStream>,
-    (stages, live): (Option<&RouteStages>, Option<&StreamAnswers<'_>>),
+/// What the interception rules of a stream that answers no request (`live`: a session's GET
+/// stream) make of `message` after the stages made `sent` of it, judged synchronously; or the
+/// hold a rule puts on it.
+pub fn judged_live(
+    live: &StreamAnswers<'_>,
+    sent: Sent,
     message: &[u8],
-) -> Result<Sent, ProxyError> {
-    let sent = judged(state, client, stages, message).await?;
-    let Some(live) = live else {
-        return Ok(sent);
-    };
+) -> Result<Sent, AnswerHold> {
     let base = match sent {
         Sent::Dropped => return Ok(Sent::Dropped),
         Sent::Original => None,
         Sent::Changed(bytes) => Some(bytes),
     };
-    let outgoing = live.judge(base.as_deref().unwrap_or(message)).over(base);
-    match outgoing {
+    match live.judge(base.as_deref().unwrap_or(message)).over(base) {
         Outgoing::Now(sent) => Ok(sent),
-        Outgoing::Hold(hold) => until_client_gone(client, settle(state, hold, message))
-            .await
-            .ok_or(ProxyError::Http(crate::http::Error::UnexpectedEof)),
+        Outgoing::Hold(hold) => Err(hold),
     }
+}
+
+/// Settles a message an interception rule holds, at this request's delivery (the child's
+/// read loop goes on for every other call); the client hanging up meanwhile ends the hold
+/// (an error: the answer has nowhere to go). Callers box this future: a rare path's large
+/// future must not size every answer's (issue 13; `answer_tests.rs` pins the sizes).
+///
+/// # Errors
+/// The client went away while the message was held.
+pub async fn held(
+    state: &ShardState,
+    client: &mut HttpConn<NetStream>,
+    hold: AnswerHold,
+    message: &[u8],
+) -> Result<Sent, ProxyError> {
+    until_client_gone(client, settle(state, hold, message))
+        .await
+        .ok_or(ProxyError::Http(crate::http::Error::UnexpectedEof))
 }
 
 /// Notes a message written to the client when the request is recorded: `original` as it
@@ -248,7 +244,10 @@ pub async fn write_json(
     shape: ClientShape<'_>,
 ) -> Result<bool, ProxyError> {
     let original = body;
-    let sent = judged(state, client, shape.stages, body).await?;
+    let sent = match judged(shape.stages, body) {
+        Ok(sent) => sent,
+        Err(hold) => Box::pin(held(state, client, hold, body)).await?,
+    };
     note(original, &sent, "application/json");
     // Only a notification can be dropped, and a JSON answer holds the request's answer.
     let body = sent.bytes(original).unwrap_or_default();
@@ -409,7 +408,17 @@ impl SseOut {
         message: &[u8],
         live: Option<&StreamAnswers<'_>>,
     ) -> Result<(), ProxyError> {
-        let sent = judged_live(state, client, (self.stages.as_ref(), live), message).await?;
+        let sent = match judged(self.stages.as_ref(), message) {
+            Ok(sent) => sent,
+            Err(hold) => Box::pin(held(state, client, hold, message)).await?,
+        };
+        let sent = match live {
+            None => sent,
+            Some(live) => match judged_live(live, sent, message) {
+                Ok(sent) => sent,
+                Err(hold) => Box::pin(held(state, client, hold, message)).await?,
+            },
+        };
         note(message, &sent, "text/event-stream");
         let Some(message) = sent.bytes(message) else {
             return Ok(());
@@ -464,3 +473,7 @@ async fn write_bounded(client: &mut HttpConn<NetStream>, bytes: &[u8]) -> Result
 /// How much of a long write must leave within [`CLIENT_WRITE_TIMEOUT`] (a client's socket
 /// buffer takes about this much at a time).
 const WRITE_PIECE: usize = 64 * 1024;
+
+#[cfg(test)]
+#[path = "answer_tests.rs"]
+mod tests;
