@@ -5,6 +5,7 @@
 use super::checks::test_head::head;
 use super::*;
 use crate::mcp::{Inspector, ProtocolVersion};
+use crate::pipeline::intercept::{Outgoing, Sent};
 
 fn stages(deny: &[&str]) -> RouteStages {
     let deny: Vec<String> = deny.iter().map(|s| (*s).to_owned()).collect();
@@ -218,11 +219,10 @@ fn a_route_without_stages_lets_everything_through() {
     let none = RouteStages::default();
     assert!(none.is_empty());
     assert_eq!(verdict(&none, CALL_ADD), Verdict::Continue);
-    assert_eq!(
-        none.response(br#"{"result":{"tools":[{"name":"add"}]}}"#)
-            .into_changed(),
-        None
-    );
+    assert!(matches!(
+        none.response(br#"{"result":{"tools":[{"name":"add"}]}}"#),
+        Outgoing::Now(Sent::Original)
+    ));
     assert!(!none.rewrites_answer(Method::ToolsList, &[]));
     assert!(stages(&["add"]).rewrites_answer(Method::ToolsList, &[]));
     assert!(!stages(&["add"]).rewrites_answer(Method::ToolsCall, &[]));
@@ -244,12 +244,11 @@ fn an_answer_to_another_request_passes_byte_for_byte() {
     // Its result carries `tools` arrays naming the hidden tool, in its content and its
     // structured content: not a listing, so not judged even where the side runs.
     let result = br#"{"jsonrpc":"2.0","id":9,"result":{"content":[{"type":"text","text":"{\"tools\":[{\"name\":\"secret\"}]}"}],"structuredContent":{"tools":[{"name":"secret"},{"name":"echo"}]}}}"#;
-    assert_eq!(s.response(result).into_changed(), None);
-    assert_eq!(
-        s.response(&[b"[", &result[..], b"]"].concat())
-            .into_changed(),
-        None
-    );
+    assert!(matches!(s.response(result), Outgoing::Now(Sent::Original)));
+    assert!(matches!(
+        s.response(&[b"[", &result[..], b"]"].concat()),
+        Outgoing::Now(Sent::Original)
+    ));
 
     // The same tools in a `tools/list` answer are cut: the stage is live on this route.
     let list = r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#;
@@ -307,7 +306,10 @@ fn a_batch_answer_is_judged_only_where_it_answers_tools_list() {
 
     // Without a tools/list element in the answer, the bytes go on.
     let others = format!("[{},{}]", listing("\"1\""), listing("2"));
-    assert_eq!(judge.response(others.as_bytes()).into_changed(), None);
+    assert!(matches!(
+        judge.response(others.as_bytes()),
+        Outgoing::Now(Sent::Original)
+    ));
 
     // No tools/list in the batch, or a single request of another method: nothing to judge.
     let call = format!(r#"[{CALL_ADD}]"#);

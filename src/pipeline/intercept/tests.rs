@@ -307,12 +307,12 @@ fn answers_are_judged_by_their_request() {
     assert_eq!(blocked["id"], 7);
     // A notification is never replaced by block: it keeps its bytes.
     let other = br#"{"jsonrpc":"2.0","method":"notifications/message","params":{}}"#;
-    assert!(add.judge(other).into_changed().is_none());
+    assert!(matches!(add.judge(other), Outgoing::Now(Sent::Original)));
     // A batch of answers is not judged.
-    assert!(add
-        .judge(b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}]")
-        .into_changed()
-        .is_none());
+    assert!(matches!(
+        add.judge(b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}]"),
+        Outgoing::Now(Sent::Original)
+    ));
 }
 
 #[test]
