@@ -18,7 +18,7 @@ use crate::config::intercept::{
     renames_target, InterceptRules, RawIntercept, RawRule, RENAME_REFUSED,
 };
 use crate::http::{Error as HttpError, HttpConn, Method, RequestHead};
-use crate::proxy::intercept::{all_shards, ask, put, Decision, Op, Reply};
+use crate::proxy::intercept::{all_shards, ask, put, Decision, Op, Refused, Reply};
 use crate::proxy::state::ShardState;
 use shards::timeout::within;
 
@@ -115,8 +115,9 @@ async fn decide(state: &Rc<ShardState>, id: &str, verb: &str, body: &[u8]) -> An
     };
     let replies = ask(state, &[shard], &Op::Decide { n, decision }).await;
     match replies.into_iter().next() {
-        Some(Reply::Done(Ok(()))) => (200, json!({ "id": id, "decided": verb })),
-        Some(Reply::Done(Err(why))) => error(404, &why),
+        Some(Reply::Decided(Ok(()))) => (200, json!({ "id": id, "decided": verb })),
+        Some(Reply::Decided(Err(Refused::Gone(why)))) => error(404, why),
+        Some(Reply::Decided(Err(Refused::Unfit(why)))) => error(409, why),
         _ => error(503, "the shard holding it did not answer"),
     }
 }

@@ -100,7 +100,13 @@ where
             Outgoing::Hold(hold) => {
                 match until_client_gone(client, settle(plan.state, hold, &body)).await {
                     Some(sent) => sent,
-                    None => return RelayEnd::ClientGone,
+                    None => {
+                        // Never forwarded: the tape says so (`null`).
+                        if let Some(tap) = tap.as_ref() {
+                            tap.whole(&body, Some(None));
+                        }
+                        return RelayEnd::ClientGone;
+                    }
                 }
             }
         };
@@ -316,8 +322,8 @@ fn rewrite_events(
     }
 }
 
-/// Settles a held event (the client going away ends the hold: `None`) and writes what
-/// goes in its place into `out`.
+/// Settles a held event (the client going away ends the hold: `None`, and the tape notes it
+/// as not forwarded) and writes what goes in its place into `out`.
 async fn settle_event<C: AsyncRead + AsyncWrite + Unpin>(
     client: &mut HttpConn<C>,
     held: HeldEvent,
@@ -331,7 +337,7 @@ async fn settle_event<C: AsyncRead + AsyncWrite + Unpin>(
         fields,
         raw,
     } = held;
-    let sent = until_client_gone(client, settle(plan.state, hold, &data)).await?;
+    let sent = until_client_gone(client, settle(plan.state, hold, &data)).await;
     if let Some(tap) = tap {
         let event = SseEvent {
             id: fields.0.as_deref().map(str::as_bytes),
@@ -339,8 +345,9 @@ async fn settle_event<C: AsyncRead + AsyncWrite + Unpin>(
             data: &data,
             retry: fields.2,
         };
-        tap.event(&event, sent.forwarded());
+        tap.event(&event, sent.as_ref().map_or(Some(None), Sent::forwarded));
     }
+    let sent = sent?;
     let mut block = Vec::new();
     match &sent {
         Sent::Original => block = raw,

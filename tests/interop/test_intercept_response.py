@@ -16,7 +16,7 @@ the demo as a stdio child (`demo-server --stdio` behind `reverse --upstream-cmd`
 - era translation (a 2026-07-28-only rmcp upstream): a paused translated answer, modified;
 - the client going away while its answer is paused takes the pause off the list;
 - recording: a paused answer modified by an operator is on tape as it came (`msg`) and as it went
-  on (`forwarded`);
+  on (`forwarded`); one whose client left while it was held, with `forwarded: null`;
 - a log message on a GET stream (server-everything over Streamable HTTP and stdio) paused by a rule
   PUT after the stream opened, modified through the admin API.
 
@@ -198,22 +198,37 @@ def test_recording_keeps_a_modified_paused_answer(shadowcat_bin: Path, demo_upst
             assert status == 200, answer
             return text_of(await held)
 
+    async def left_behind() -> None:
+        async with Client(proxy) as session:
+            held = asyncio.create_task(session.call_tool("echo", {"message": "left behind"}))
+            await wait_paused(proxy)
+            held.cancel()
+        # Leaving the session closed its connections: the held answer has nowhere to go.
+
     def answers() -> list[dict[str, Any]]:
         lines = [json.loads(line) for tape in tapes.rglob("*.tape.jsonl")
                  for line in tape.read_text().splitlines() if line.strip()]
         return [line for line in lines if line.get("dir") == "s2c" and "forwarded" in line]
 
+    def wait_answers(count: int) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + PAUSE_SEEN_S
+        while len(answers()) < count:
+            assert time.monotonic() < deadline, f"the answer never reached the tape: {answers()}"
+            time.sleep(0.05)
+        return answers()
+
     try:
         assert run(scenario()) == "as it went on"
-        deadline = time.monotonic() + PAUSE_SEEN_S
-        while not answers():
-            assert time.monotonic() < deadline, "the answer never reached the tape"
-            time.sleep(0.05)
+        line = wait_answers(1)[0]
+        run(left_behind())
+        gone = wait_answers(2)[1]
     finally:
         proxy.stop()
-    line = answers()[0]
     assert line["msg"]["result"]["content"][0]["text"] == "as it came", line
     assert line["forwarded"]["result"]["content"][0]["text"] == "as it went on", line
+    # A held answer whose client left was never forwarded: `null`.
+    assert gone["msg"]["result"]["content"][0]["text"] == "left behind", gone
+    assert gone["forwarded"] is None, gone
 
 
 def test_era_translation_paused_answer(shadowcat_bin: Path) -> None:

@@ -16,7 +16,7 @@ mod patch;
 mod request;
 
 pub use answers::{AnswerHold, AnswerScope, LiveAnswers, Outgoing, Sent};
-pub use patch::{error_answer, merge_patch, patched, result_answer};
+pub use patch::{error_answer, merge_patch, patch_member, patched, result_answer};
 pub use request::{act, judge_request, RequestStep, FORWARD};
 
 use std::cell::OnceCell;

@@ -34,17 +34,25 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 /// `message` with `patch` merged into its `params` (a request or notification) or `result`
 /// (an answer), written anew; `None` when it is not a JSON object or is an error answer.
 pub fn patched(message: &Value, patch: &Value) -> Option<Value> {
+    let member = patch_member(message)?;
     let mut message = message.clone();
     let object = message.as_object_mut()?;
-    let member = if object.contains_key("method") {
-        "params"
-    } else if object.contains_key("result") {
-        "result"
-    } else {
-        return None;
-    };
     merge_patch(object.entry(member).or_insert(Value::Null), patch);
     Some(message)
+}
+
+/// The member a merge patch goes into: `params` (a request or notification) or `result` (an
+/// answer); `None` for an error answer or anything that is not a JSON object (nothing to
+/// patch: `modify` would send it unchanged).
+pub fn patch_member(message: &Value) -> Option<&'static str> {
+    let object = message.as_object()?;
+    if object.contains_key("method") {
+        Some("params")
+    } else if object.contains_key("result") {
+        Some("result")
+    } else {
+        None
+    }
 }
 
 /// `{"jsonrpc":"2.0","id":ID,"error":{"code":CODE,"message":MESSAGE}}`.

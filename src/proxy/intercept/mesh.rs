@@ -24,7 +24,7 @@ pub(super) fn local(state: &ShardState, op: Op) -> Reply {
     let intercept = &state.intercept;
     match op {
         Op::List => Reply::Listed(intercept.paused.list(state.id())),
-        Op::Decide { n, decision } => Reply::Done(intercept.paused.decide(n, decision)),
+        Op::Decide { n, decision } => Reply::Decided(intercept.paused.decide(n, decision)),
         Op::Install(raw, generation) => Reply::Done(intercept.install(raw, generation)),
         // Answered by `coordinate` (it waits for the shards): never asked of `local`.
         Op::Put(_) => Reply::Put(Err("not the coordinator".into())),

@@ -14,7 +14,9 @@ mod mesh;
 mod request;
 mod stream;
 
-pub use crate::proxy::state::intercept::{Decision, InterceptMsg, InterceptShard, Op, Reply};
+pub use crate::proxy::state::intercept::{
+    Decision, InterceptMsg, InterceptShard, Op, Refused, Reply,
+};
 pub use answer::settle;
 pub use mesh::{all_shards, ask, on_mesh, put};
 pub use request::{

@@ -146,7 +146,13 @@ async fn serve(
                     // Boxed: a rare path's large future must not size every stream's.
                     Some(hold) => match Box::pin(held(state, client, out, hold, &message)).await {
                         Some(sent) => sent,
-                        None => return Ok(()),
+                        None => {
+                            // Never forwarded: the tape says so (`null`).
+                            let arrived = original.as_deref().unwrap_or(&message);
+                            let event = crate::proxy::record::LEGACY_EVENT;
+                            crate::proxy::record::answer(arrived, Some(None), event);
+                            return Ok(());
+                        }
                     },
                 };
                 // The tape: the message as it arrived, and what was sent when a stage changed it.

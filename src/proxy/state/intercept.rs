@@ -14,7 +14,7 @@ use shards::ShardId;
 
 use crate::config::intercept::{InterceptRules, RawRule};
 
-pub use super::pause::{Decision, Held, PauseInfo, PauseTable};
+pub use super::pause::{Decision, Held, PauseInfo, PauseTable, Refused};
 
 /// One shard's interception state.
 #[derive(Debug)]
@@ -120,6 +120,8 @@ pub enum Reply {
     /// Its paused messages.
     Listed(Vec<Value>),
     /// The decision was delivered, or why not.
+    Decided(Result<(), Refused>),
+    /// The rule set was installed, or why not.
     Done(Result<(), String>),
     /// A `Put`: the generation and how many shards took it, or why not.
     Put(Result<(u64, usize), String>),

@@ -127,16 +127,43 @@ impl PauseTable {
     /// Hands `decision` to the message held as number `n`.
     ///
     /// # Errors
-    /// No such message (decided already, timed out, or never held).
-    pub fn decide(&self, n: u64, decision: Decision) -> Result<(), String> {
+    /// No such message (decided already, timed out, or never held), or a `modify` of a
+    /// message with nothing to patch (an error answer: it would go on unchanged).
+    pub fn decide(&self, n: u64, decision: Decision) -> Result<(), Refused> {
         let held = self.held.borrow();
-        let paused = held.get(&n).ok_or_else(|| {
-            "no paused message with this id (decided, timed out or never held)".to_owned()
-        })?;
+        let paused = held.get(&n).ok_or(Refused::Gone(
+            "no paused message with this id (decided, timed out or never held)",
+        ))?;
+        if matches!(decision, Decision::Modify(_))
+            && crate::pipeline::intercept::patch_member(&paused.info.message).is_none()
+        {
+            return Err(Refused::Unfit(
+                "modify patches a message's params or an answer's result; this message has \
+                 neither (an error answer): resume or block it",
+            ));
+        }
         paused
             .tx
             .try_send(decision)
-            .map_err(|_| "this message was decided already".to_owned())
+            .map_err(|_| Refused::Gone("this message was decided already"))
+    }
+}
+
+/// Why a decision was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// No such message (decided already, timed out, or never held).
+    Gone(&'static str),
+    /// The decision does not apply to this message (it stays paused).
+    Unfit(&'static str),
+}
+
+impl Refused {
+    /// Why, for the operator.
+    pub fn why(self) -> &'static str {
+        match self {
+            Refused::Gone(why) | Refused::Unfit(why) => why,
+        }
     }
 }
 
@@ -184,13 +211,21 @@ mod tests {
         assert_eq!(listed[1]["direction"], "response");
         assert!(table.decide(second.number(), Decision::Resume).is_ok());
         let twice = table.decide(second.number(), Decision::Resume).unwrap_err();
-        assert!(twice.contains("decided already"), "{twice}");
+        assert!(twice.why().contains("decided already"), "{twice:?}");
         assert!(table.decide(99, Decision::Resume).is_err());
         drop(second);
         assert_eq!(table.len(), 1);
         drop(first);
         assert!(table.is_empty());
+        // An error answer has nothing to patch: modify is refused and it stays paused.
+        let mut error = info("b");
+        error.message = json!({"jsonrpc": "2.0", "id": 1, "error": {"code": 1, "message": "x"}});
+        let error = table.hold(error);
+        let refused = table.decide(error.number(), Decision::Modify(json!({"a": 1})));
+        assert!(matches!(refused, Err(Refused::Unfit(_))), "{refused:?}");
+        assert!(table.decide(error.number(), Decision::Block(None)).is_ok());
+        drop(error);
         // Numbers are never reused on a shard.
-        assert_eq!(table.hold(info("c")).number(), 3);
+        assert_eq!(table.hold(info("c")).number(), 4);
     }
 }

@@ -70,8 +70,9 @@ pub fn judged_live(
 
 /// Settles a message an interception rule holds, at this request's delivery (the child's
 /// read loop goes on for every other call); the client hanging up meanwhile ends the hold
-/// (an error: the answer has nowhere to go). Callers box this future: a rare path's large
-/// future must not size every answer's (issue 13; `answer_tests.rs` pins the sizes).
+/// (an error: the answer has nowhere to go; the tape notes it as not forwarded, `null`).
+/// Callers box this future: a rare path's large future must not size every answer's
+/// (issue 13; `answer_tests.rs` pins the sizes).
 ///
 /// # Errors
 /// The client went away while the message was held.
@@ -79,11 +80,13 @@ pub async fn held(
     state: &ShardState,
     client: &mut HttpConn<NetStream>,
     hold: AnswerHold,
-    message: &[u8],
+    (message, content_type): (&[u8], &'static str),
 ) -> Result<Sent, ProxyError> {
-    until_client_gone(client, settle(state, hold, message))
-        .await
-        .ok_or(ProxyError::Http(crate::http::Error::UnexpectedEof))
+    let settled = until_client_gone(client, settle(state, hold, message)).await;
+    settled.ok_or_else(|| {
+        note(message, &Sent::Dropped, content_type);
+        ProxyError::Http(crate::http::Error::UnexpectedEof)
+    })
 }
 
 /// Notes a message written to the client when the request is recorded: `original` as it
@@ -246,7 +249,10 @@ pub async fn write_json(
     let original = body;
     let sent = match judged(shape.stages, body) {
         Ok(sent) => sent,
-        Err(hold) => Box::pin(held(state, client, hold, body)).await?,
+        Err(hold) => {
+            let json = (body, "application/json");
+            Box::pin(held(state, client, hold, json)).await?
+        }
     };
     note(original, &sent, "application/json");
     // Only a notification can be dropped, and a JSON answer holds the request's answer.
@@ -408,15 +414,16 @@ impl SseOut {
         message: &[u8],
         live: Option<&StreamAnswers<'_>>,
     ) -> Result<(), ProxyError> {
+        let event = (message, "text/event-stream");
         let sent = match judged(self.stages.as_ref(), message) {
             Ok(sent) => sent,
-            Err(hold) => Box::pin(held(state, client, hold, message)).await?,
+            Err(hold) => Box::pin(held(state, client, hold, event)).await?,
         };
         let sent = match live {
             None => sent,
             Some(live) => match judged_live(live, sent, message) {
                 Ok(sent) => sent,
-                Err(hold) => Box::pin(held(state, client, hold, message)).await?,
+                Err(hold) => Box::pin(held(state, client, hold, event)).await?,
             },
         };
         note(message, &sent, "text/event-stream");
