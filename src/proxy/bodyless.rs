@@ -201,6 +201,7 @@ fn relay_plan<'a>(
 ) -> RelayPlan<'a> {
     let is_get = live.is_some();
     RelayPlan {
+        slot: None,
         session: if is_get { Some(sid.as_str()) } else { None },
         client_keep_alive: head.keep_alive(),
         client_http11: head.minor_version() == 1,

@@ -26,7 +26,7 @@ use super::exchange::{exchange, finish, Exchange};
 use super::headers::upstream_request;
 use super::metrics::{Counter, ListenGuard};
 use super::relay::{relay_exchange, until_client_gone, RelayPlan};
-use super::state::{SessionEntry, ShardState};
+use super::state::{RequestSlot, SessionEntry, ShardState};
 
 /// Sends the POST `body` (the client's bytes) upstream and relays the answer; returns whether
 /// the client connection stays open.
@@ -40,7 +40,7 @@ pub(super) async fn post(
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: Lease<'_>,
-    ctx: &RequestCtx,
+    (ctx, slot): (&RequestCtx, &RequestSlot),
 ) -> Result<bool, ProxyError> {
     let (facts, modern) = (&ctx.facts, ctx.modern);
     let up = state.config.upstream(ctx.upstream);
@@ -99,7 +99,7 @@ pub(super) async fn post(
     let answer_stages = ctx.stages.for_answer(facts.method, &facts.elements);
     let plan = relay_plan(
         state,
-        ctx,
+        (ctx, slot),
         head,
         session_out,
         listen,
@@ -231,7 +231,7 @@ async fn probe_era(
 /// timeout, ended by shutdown).
 fn relay_plan<'a>(
     state: &'a ShardState,
-    ctx: &'a RequestCtx,
+    (ctx, slot): (&'a RequestCtx, &'a RequestSlot),
     head: &RequestHead,
     session_out: Option<&'a str>,
     listen: bool,
@@ -252,6 +252,7 @@ fn relay_plan<'a>(
         rewrite: answer_stages.is_some(),
         request_id: facts.id(),
         live: None,
+        slot: Some(slot),
     }
 }
 

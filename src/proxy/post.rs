@@ -28,7 +28,7 @@ use super::error::ProxyError;
 use super::http_upstream;
 use super::intercept::{answer_scope, begin, defers_note, note_decided, Begun, Intercepted, Scope};
 use super::metrics::Counter;
-use super::state::ShardState;
+use super::state::{RequestSlot, ShardState};
 use super::stdio::answer::{write_empty, write_json, ClientShape};
 
 /// Where this POST goes upstream.
@@ -77,6 +77,7 @@ pub async fn post(
         http11: head.minor_version() == 1,
         session: None,
         stages: None,
+        slot: None,
     };
     if !admit(
         state,
@@ -102,12 +103,13 @@ pub async fn post(
         Intercepted::Split { answer, .. } => Some(answer),
     };
     let answers = answer_scope(state, scope, &facts);
-    // max_in_flight: held until the answer is relayed.
-    let _slot = state
+    // max_in_flight: held until the answer is relayed (or complete and held by a rule).
+    let slot = state
         .upstream_slot(target.upstream)
         .map_err(|()| ProxyError::UpstreamBusy {
             id: facts.id().cloned(),
         })?;
+    let slot = RequestSlot::new(slot);
     let ctx = RequestCtx {
         facts,
         principal,
@@ -122,7 +124,7 @@ pub async fn post(
         Box::pin(super::split::deliver_answers(state, head, body, &ctx)).await?;
         return write_json(state, client, &answer, shape).await;
     }
-    to_adapter(state, client, head, body, &ctx).await
+    to_adapter(state, client, head, body, (&ctx, &slot)).await
 }
 
 /// The request's tape, and its message noted on it unless request rules are in force
@@ -269,7 +271,7 @@ async fn to_adapter(
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: Lease<'_>,
-    ctx: &RequestCtx,
+    (ctx, slot): (&RequestCtx, &RequestSlot),
 ) -> Result<bool, ProxyError> {
     match Adapter::choose(state, ctx) {
         Adapter::LegacyToModern(http) => {
@@ -282,7 +284,7 @@ async fn to_adapter(
             {
                 return served;
             }
-            http_upstream::post(state, http, client, head, body, ctx).await
+            http_upstream::post(state, http, client, head, body, (ctx, slot)).await
         }
         Adapter::ModernToLegacy(id) => {
             Box::pin(super::modern_client::serve(
@@ -291,9 +293,12 @@ async fn to_adapter(
             .await
         }
         Adapter::Link { children, timeout } => {
+            let ctx = (ctx, slot);
             super::stdio::post(state, children, client, head, body, ctx, timeout).await
         }
-        Adapter::Http(http) => http_upstream::post(state, http, client, head, body, ctx).await,
+        Adapter::Http(http) => {
+            http_upstream::post(state, http, client, head, body, (ctx, slot)).await
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use crate::pipeline::RouteStages;
 use super::headers::OutFraming;
 use super::intercept::StreamAnswers;
 use super::metrics::ProxyMetrics;
-use super::state::ShardState;
+use super::state::{RequestSlot, ShardState};
 use shards::latch::Latch;
 use shards::timeout::within;
 
@@ -87,6 +87,8 @@ pub struct RelayPlan<'a> {
     /// pass-through stream turns message by message (at an event boundary) once a set that
     /// judges it is put in force.
     pub live: Option<&'a StreamAnswers<'a>>,
+    /// The request's `max_in_flight` slot, given back when its complete answer is held.
+    pub slot: Option<&'a RequestSlot>,
 }
 
 impl RelayPlan<'_> {
@@ -101,6 +103,13 @@ impl RelayPlan<'_> {
             Outgoing::Now(Sent::Original) => live.judge(message),
             Outgoing::Now(Sent::Changed(base)) => live.judge(&base).over(Some(base)),
             other => other,
+        }
+    }
+
+    /// Gives the request's slot back (its answer is complete upstream; a rule holds it).
+    pub fn release_slot(&self) {
+        if let Some(slot) = self.slot {
+            slot.release();
         }
     }
 }

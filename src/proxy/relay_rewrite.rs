@@ -98,6 +98,8 @@ where
         let sent = match plan.response(&body) {
             Outgoing::Now(sent) => sent,
             Outgoing::Hold(hold) => {
+                // The upstream's answer is complete: its slot is not held with it.
+                plan.release_slot();
                 match until_client_gone(client, settle(plan.state, hold, &body)).await {
                     Some(sent) => sent,
                     None => {
@@ -337,6 +339,11 @@ async fn settle_event<C: AsyncRead + AsyncWrite + Unpin>(
         fields,
         raw,
     } = held;
+    if super::intercept::is_answer(&data) {
+        // The request is answered upstream (the rest of its stream may still come): its slot
+        // is not held with the answer.
+        plan.release_slot();
+    }
     let sent = until_client_gone(client, settle(plan.state, hold, &data)).await;
     if let Some(tap) = tap {
         let event = SseEvent {

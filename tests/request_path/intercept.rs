@@ -254,7 +254,8 @@ const HOLD_ANSWERS: &str = "\n[[intercept.rules]]\ndirection = \"response\"\ntoo
     [[intercept.rules]]\ndirection = \"response\"\ntool = \"echo\"\naction = \"delay\"\ndelay = \"200ms\"\n";
 
 fn answers_held(upstream: Upstream) {
-    let proxy = Proxy::start(Setup::one(upstream).with_admin(HOLD_ANSWERS));
+    let setup = Setup::one(upstream).with_admin(HOLD_ANSWERS);
+    let proxy = Proxy::start(setup.with_upstream("max_in_flight = 1"));
     let mut conn = proxy.conn();
     let session = mcp::open_session(&mut conn);
     let started = std::time::Instant::now();
@@ -265,6 +266,11 @@ fn answers_held(upstream: Upstream) {
     let (mut held, mut admin, entry) = hold_echo(&proxy, &session);
     assert_eq!(entry["direction"], "response", "{entry}");
     assert_eq!(entry["message"]["id"], json!(7), "{entry}");
+    // The held answer is complete upstream: it gave its one `max_in_flight` slot back.
+    let meanwhile = session.post(&mut conn, &mcp::echo(json!(3), "meanwhile"));
+    assert_eq!(meanwhile.head.status, 200, "{}", meanwhile.describe());
+    let meanwhile = meanwhile.messages().pop().expect("an echo answer");
+    assert_eq!(mcp::result_text(&meanwhile), "meanwhile");
     let patch = br#"{"content":[{"type":"text","text":"changed while held"}]}"#;
     decide(&mut admin, &entry, "modify", patch);
     let answer = held.response("POST");
@@ -273,7 +279,8 @@ fn answers_held(upstream: Upstream) {
     assert_eq!(mcp::result_text(&answer), "changed while held");
 }
 
-/// JSON and SSE answers of an HTTP upstream, a stdio child's answers.
+/// JSON and SSE answers of an HTTP upstream, a stdio child's answers; with `max_in_flight = 1`,
+/// another call passes while one answer is held.
 #[test]
 fn answers_held_over_every_upstream_kind() {
     for upstream in [Upstream::Http, Upstream::HttpSse, Upstream::Stdio] {

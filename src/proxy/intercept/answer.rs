@@ -41,6 +41,12 @@ pub async fn settle(state: &ShardState, hold: AnswerHold, original: &[u8]) -> Se
     hold.decide(&action, original)
 }
 
+/// Whether `message` answers a request (has no method of its own; anything unreadable counts:
+/// a hold on it is as good as over for the upstream).
+pub fn is_answer(message: &[u8]) -> bool {
+    own_method(message).is_none()
+}
+
 /// A message's own method (a notification's or server request's).
 fn own_method(message: &[u8]) -> Option<Box<str>> {
     #[derive(serde::Deserialize)]

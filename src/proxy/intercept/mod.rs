@@ -17,7 +17,7 @@ mod stream;
 pub use crate::proxy::state::intercept::{
     Decision, InterceptMsg, InterceptShard, Op, Refused, Reply,
 };
-pub use answer::settle;
+pub use answer::{is_answer, settle};
 pub use mesh::{all_shards, ask, on_mesh, put};
 pub use request::{
     answer_scope, begin, defers_note, note_decided, Begun, Hold, Intercepted, Scope,

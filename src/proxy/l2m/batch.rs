@@ -82,6 +82,7 @@ pub(super) async fn post_batch(
         http11: head.minor_version() == 1,
         session: None,
         stages: answer_stages.as_ref(),
+        slot: None,
     };
     let Sorted {
         slots,

@@ -91,6 +91,7 @@ pub(in crate::proxy) async fn call(
             http11: head.minor_version() == 1,
             session: None,
             stages: answer_stages.as_ref(),
+            slot: None,
         },
         sse: None,
     };

@@ -209,6 +209,7 @@ async fn initialize(
         http11: head.minor_version() == 1,
         session: Some(sid.as_str()),
         stages: None,
+        slot: None,
     };
     Some(write_json(state, client, &response, shape).await)
 }
@@ -276,6 +277,7 @@ async fn on_session(
                 session: None,
                 // A local reply (ping, setLevel, subscribe, initialize) is never a listing.
                 stages: None,
+                slot: None,
             };
             write_json(state, client, &reply, shape).await
         }

@@ -63,6 +63,7 @@ pub async fn get_or_delete(
         client,
         out: SseOut::new(ClientShape {
             stages: None,
+            slot: None,
             keep_alive: head.keep_alive(),
             http11: head.minor_version() == 1,
             session: None,

@@ -48,6 +48,7 @@ pub(in crate::proxy) async fn serve(
         http11: head.minor_version() == 1,
         session: None,
         stages: answer_stages.as_ref(),
+        slot: None,
     };
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| ProxyError::Internal("inspected body is not JSON"))?;

@@ -46,7 +46,7 @@ pub use inbox::ReplyInbox;
 pub use listener_tls::ListenerTlsConfigs;
 pub use rate_bucket::{Bucket, Draw, PrincipalBuckets, RateState};
 use shards::latch::Latch;
-pub use slots::{Slot, UpstreamSlots};
+pub use slots::{RequestSlot, Slot, UpstreamSlots};
 
 /// A client session's entry as the proxy keeps it: a session bound to a stdio child (or a
 /// legacy SSE link) holds that link; dropping the last clone ends the session on the child.

@@ -1,7 +1,8 @@
 //! [`UpstreamSlots`]: one upstream's requests in flight on this shard, against its share of
 //! the upstream's `max_in_flight` (split evenly over the shards, at least one each). A request
 //! holds a [`Slot`] from before it goes upstream until its answer is relayed (a streamed
-//! answer holds it while it streams); a request finding no free slot gets 503.
+//! answer holds it while it streams; an answer complete upstream but held by an interception
+//! rule gives it back before the hold); a request finding no free slot gets 503.
 //!
 //! Not here: where requests take slots (the proxy's post.rs).
 
@@ -19,6 +20,29 @@ pub struct UpstreamSlots {
 /// A taken slot, given back on drop.
 #[derive(Debug)]
 pub struct Slot(Rc<UpstreamSlots>);
+
+/// A request's slot (`None` inside: no limit, or given back already). Its answer's relay
+/// gives it back early once the upstream's answer is complete and only an interception rule's
+/// hold keeps it from the client: a paused answer must not hold a slot other sessions need.
+pub struct RequestSlot(Cell<Option<Slot>>);
+
+impl RequestSlot {
+    /// The slot `slot` (`None`: no limit) as its request holds it.
+    pub fn new(slot: Option<Slot>) -> Self {
+        RequestSlot(Cell::new(slot))
+    }
+
+    /// Gives the slot back now (nothing when it went back already, or without a limit).
+    pub fn release(&self) {
+        drop(self.0.take());
+    }
+}
+
+impl std::fmt::Debug for RequestSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestSlot")
+    }
+}
 
 impl UpstreamSlots {
     /// The share of `total` (over all shards) one of `shards` shards gets.
@@ -65,5 +89,14 @@ mod tests {
         assert!(slots.take().unwrap().is_some());
         assert!(UpstreamSlots::new(None, 4).take().unwrap().is_none());
         assert_eq!(UpstreamSlots::new(Some(1), 8).limit, Some(1));
+        // A request's slot given back early is given back once.
+        let held = RequestSlot::new(slots.take().unwrap());
+        assert!(slots.take().is_err());
+        held.release();
+        held.release();
+        let again = slots.take().unwrap();
+        assert!(again.is_some() && slots.take().is_err());
+        drop(held);
+        assert!(slots.take().is_err());
     }
 }

@@ -15,7 +15,7 @@ use crate::upstream::link::{Call, Delivery};
 
 use super::super::error::ProxyError;
 use super::super::intercept::StreamAnswers;
-use super::super::state::ShardState;
+use super::super::state::{RequestSlot, ShardState};
 use crate::pipeline::intercept::{AnswerHold, Outgoing, Sent};
 use crate::pipeline::RouteStages;
 use crate::proxy::intercept::settle;
@@ -37,6 +37,9 @@ pub struct ClientShape<'a> {
     /// The route's stages: their response side runs on every message written (`None`: a
     /// stream that carries no answers to the route's requests, e.g. a GET stream).
     pub stages: Option<&'a RouteStages>,
+    /// The request's `max_in_flight` slot, given back once the call's last message arrived
+    /// (a rule may hold it a long time; the child is done with the call).
+    pub slot: Option<&'a RequestSlot>,
 }
 
 /// `message` after the response side of `stages`, judged synchronously: what goes to the
@@ -205,6 +208,12 @@ pub async fn answer_call(
             Some(step) => step,
             None => next_step(state, &call, id, timeout).await,
         };
+        if step.ending.is_some() {
+            // The call is over upstream: only the client's copy remains (maybe held).
+            if let Some(slot) = shape.slot {
+                slot.release();
+            }
+        }
         let Some(message) = step.message else {
             let mut out = stream.take().unwrap_or_else(|| SseOut::new(shape));
             let keep = out.finish(state, client).await?;

@@ -21,7 +21,7 @@ use crate::upstream::link::{Call, LinkError, LinkSession};
 use super::super::admit::new_session;
 use super::super::error::ProxyError;
 use super::super::metrics::Counter;
-use super::super::state::{SessionEntry, ShardState};
+use super::super::state::{RequestSlot, SessionEntry, ShardState};
 use super::answer::{answer_call, next_step, write_empty, write_json, ClientShape, Ending};
 use crate::pipeline::RouteStages;
 use crate::pipeline::{Facts, Message, Principal, RequestCtx};
@@ -57,7 +57,7 @@ pub(in crate::proxy) async fn post(
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     body: Lease<'_>,
-    ctx: &RequestCtx,
+    (ctx, slot): (&RequestCtx, &RequestSlot),
     timeout: Duration,
 ) -> Result<bool, ProxyError> {
     let facts = &ctx.facts;
@@ -77,6 +77,7 @@ pub(in crate::proxy) async fn post(
         http11: head.minor_version() == 1,
         session: None,
         stages: answer_stages.as_ref(),
+        slot: Some(slot),
     };
     let keep = match (to.session, facts.request_id()) {
         // Boxed: once per session, and larger than a call's future (issue 13).

@@ -38,6 +38,7 @@ pub async fn get_or_delete(
 ) -> Result<bool, ProxyError> {
     let shape = ClientShape {
         stages: None,
+        slot: None,
         keep_alive: head.keep_alive(),
         http11: head.minor_version() == 1,
         session: None,
