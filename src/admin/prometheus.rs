@@ -54,6 +54,11 @@ pub fn render(reports: &[MetricsReport], shard_count: usize) -> String {
         ("stdio_children", "gauge", children.live),
         ("stdio_children_started_total", "counter", children.started),
         ("stdio_children_crashed_total", "counter", children.crashed),
+        (
+            "stdio_call_messages_dropped_total",
+            "counter",
+            children.dropped,
+        ),
         ("upstream_token_refusals_total", "counter", token_refusals),
         ("upstream_token_exchanges_total", "counter", token_exchanges),
         ("buffers_allocated_total", "counter", buffers.allocated),
@@ -128,6 +133,7 @@ fn totals(first: &MetricsReport, rest: &[MetricsReport]) -> Totals {
         t.children.live += r.children.live;
         t.children.started += r.children.started;
         t.children.crashed += r.children.crashed;
+        t.children.dropped += r.children.dropped;
         t.general.merge(&r.snapshot);
         t.methods.merge(&r.methods);
         t.sessions += r.sessions;

@@ -28,6 +28,7 @@ pub fn local_report(state: &ShardState) -> MetricsReport {
                 live: sum.live + s.live,
                 started: sum.started + s.started,
                 crashed: sum.crashed + s.crashed,
+                dropped: sum.dropped + s.dropped,
             },
         ),
         token_refusals: state.all_credentials().map(|c| c.refusals()).sum(),

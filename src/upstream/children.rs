@@ -67,6 +67,8 @@ pub struct Children {
     started: Cell<u64>,
     /// Children that ended without the proxy stopping them (exit, crash, bad output).
     crashed: Cell<u64>,
+    /// Messages of calls reaped children dropped (a call's backlog full).
+    dropped: Cell<u64>,
     /// Set by `stop_all`: nothing new starts after it (shutdown).
     stopped: Cell<bool>,
 }
@@ -80,6 +82,8 @@ pub struct ChildStats {
     pub started: u64,
     /// Children that ended on their own.
     pub crashed: u64,
+    /// Messages of calls dropped because a call's backlog was full.
+    pub dropped: u64,
 }
 
 impl Children {
@@ -150,6 +154,7 @@ impl Children {
             shared: RefCell::new(None),
             started: Cell::new(0),
             crashed: Cell::new(0),
+            dropped: Cell::new(0),
             stopped: Cell::new(false),
         })
     }
@@ -162,22 +167,29 @@ impl Children {
     /// Children not yet reaped.
     pub fn live(&self) -> usize {
         let mut all = self.all.borrow_mut();
-        let mut crashed = 0;
+        let (mut crashed, mut dropped) = (0, 0);
         all.retain(|link| {
-            crashed += u64::from(link.ended_on_its_own());
-            link.failure().is_none()
+            let live = link.failure().is_none();
+            if !live {
+                crashed += u64::from(link.ended_on_its_own());
+                dropped += link.dropped();
+            }
+            live
         });
         self.crashed.set(self.crashed.get() + crashed);
+        self.dropped.set(self.dropped.get() + dropped);
         all.len()
     }
 
     /// Counts for `/metrics`.
     pub fn stats(&self) -> ChildStats {
         let live = self.live() as u64;
+        let running: u64 = self.all.borrow().iter().map(|link| link.dropped()).sum();
         ChildStats {
             live,
             started: self.started.get(),
             crashed: self.crashed.get(),
+            dropped: self.dropped.get() + running,
         }
     }
 

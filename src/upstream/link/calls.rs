@@ -5,6 +5,7 @@
 //! Not here: routing the child's messages back to calls (`reader.rs`), rewriting ids inside a
 //! message (`remap.rs`), subscriptions (`subscriptions.rs`).
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -73,6 +74,7 @@ impl Link {
                     spans.progress_token.filter(|_| shared),
                 ),
                 upstream_token,
+                overflowed: Cell::new(false),
             },
         );
         if let Some(previous) = previous {

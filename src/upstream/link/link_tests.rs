@@ -9,7 +9,7 @@ use super::*;
 
 /// A line-based child: `echo` answers with its params, `slow` sends progress and asks the
 /// client a question first, `changes` announces a tool list change, `exit` exits with 3, `raw`
-/// answers with the line it read.
+/// answers with the line it read, `flood` sends `count` progress notifications, then answers.
 const CHILD: &str = r#"
 import json, sys
 def send(m):
@@ -37,6 +37,11 @@ for line in sys.stdin:
         send({"jsonrpc": "2.0", "id": mid, "result": {}})
     elif method == "exit":
         sys.exit(3)
+    elif method == "flood":
+        token = m["params"]["_meta"]["progressToken"]
+        for i in range(m["params"]["count"]):
+            send({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": i}})
+        send({"jsonrpc": "2.0", "id": mid, "result": {}})
     elif method == "raw":
         send({"jsonrpc": "2.0", "id": mid, "result": {"line": line.rstrip("\n")}})
 "#;
@@ -374,5 +379,58 @@ fn shared_links_splice_ids_into_the_original_bytes_and_restore_them_as_written()
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.contains(r#""id": "a\u0041""#), "{text}");
         link.close();
+    });
+}
+
+/// A call whose messages are not taken (its client is not reading, or a rule holds one of
+/// them) keeps `CALL_BACKLOG` of them; the rest are dropped and counted, and its answer
+/// still arrives.
+#[test]
+fn a_call_not_taking_its_messages_keeps_its_backlog_and_its_answer() {
+    run(async {
+        let link = start(StdioMode::PerSession);
+        let session = link.open_session().unwrap();
+        let extra = 20;
+        let request = format!(
+            r#"{{"jsonrpc":"2.0","id":"f","method":"flood","params":{{"count":{},"_meta":{{"progressToken":9}}}}}}"#,
+            CALL_BACKLOG + extra
+        );
+        let token = JsonRpcId::Number(9);
+        let id = JsonRpcId::from("f");
+        let call = link
+            .call(
+                session,
+                &id,
+                Some(&token),
+                &spans(request.as_bytes()),
+                request.as_bytes(),
+            )
+            .unwrap();
+        // Nothing is taken until the child's flood was read (a condition, polled).
+        let deadline = std::time::Instant::now() + WAIT;
+        while link.dropped() < extra as u64 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "dropped {}",
+                link.dropped()
+            );
+            glommio::timer::sleep(Duration::from_millis(5)).await;
+        }
+        for n in 0..CALL_BACKLOG {
+            let progress = message_json(next(&call).await);
+            assert_eq!(
+                progress["params"]["progress"], n,
+                "in order, the first ones kept"
+            );
+        }
+        assert_eq!(final_json(next(&call).await)["id"], "f");
+        assert_eq!(link.dropped(), extra as u64);
+        link.close();
+        glommio::timer::timeout(WAIT, async {
+            link.wait_exited().await;
+            Ok(())
+        })
+        .await
+        .unwrap();
     });
 }

@@ -187,6 +187,8 @@ struct Pending {
     client_token_text: remap::AsWritten,
     /// The token as the child knows it (key in `tokens`).
     upstream_token: Option<ProgressToken>,
+    /// Set once a message of this call was dropped (its backlog full): logged once.
+    overflowed: Cell<bool>,
 }
 
 /// A session's inbox: messages for its GET stream.
@@ -237,6 +239,8 @@ pub struct Link {
     subscriptions: RefCell<BTreeMap<String, std::collections::BTreeSet<SessionKey>>>,
     /// The client session a per-session child serves, for its stderr log lines.
     session_tag: RefCell<Option<Rc<str>>>,
+    /// Messages of calls dropped because the call's backlog was full ([`CALL_BACKLOG`]).
+    dropped: Cell<u64>,
 }
 
 impl Link {
@@ -303,6 +307,7 @@ impl Link {
             init_result: RefCell::new(None),
             init_lock: glommio::sync::Semaphore::new(1),
             session_tag: RefCell::new(None),
+            dropped: Cell::new(0),
             subscriptions: RefCell::new(BTreeMap::new()),
             server_requests: RefCell::new(HashMap::new()),
             next_server_request: Cell::new(1),
@@ -332,6 +337,12 @@ impl Link {
     /// Why the child is gone, once it is.
     pub fn failure(&self) -> Option<Rc<str>> {
         self.failure.borrow().clone()
+    }
+
+    /// Messages of calls dropped because a call's backlog was full: its client did not read
+    /// them, or an interception rule held an earlier message of the call meanwhile.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.get()
     }
 
     /// Whether the child ended without the proxy asking (exit, crash, protocol violation).

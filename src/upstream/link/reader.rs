@@ -173,7 +173,7 @@ fn progress(link: &Link, line: &[u8], info: &MessageInfo) {
                 .unwrap_or_else(|| line.to_vec()),
                 None => line.to_vec(),
             };
-            let _ = to_call(call, bytes);
+            let _ = to_call(link, call, bytes);
         }
         None => tracing::debug!("progress for no call in flight; dropped"),
     }
@@ -193,10 +193,20 @@ fn lone_call(link: &Link) -> Option<crate::mcp::JsonRpcId> {
     }
 }
 
-/// Queues a message for a call, unless its client has fallen `CALL_BACKLOG` messages behind.
-fn to_call(call: &super::Pending, message: Vec<u8>) -> bool {
+/// Queues a message for a call, unless its client has fallen `CALL_BACKLOG` messages behind
+/// (it does not read them, or an interception rule holds an earlier one): then the message is
+/// dropped, counted (`shadowcat_stdio_call_messages_dropped_total`) and logged once per call.
+fn to_call(link: &Link, call: &super::Pending, message: Vec<u8>) -> bool {
     if call.tx.len() >= super::CALL_BACKLOG {
-        tracing::debug!("call backlog full (client not reading); message dropped");
+        link.dropped.set(link.dropped.get() + 1);
+        if !call.overflowed.replace(true) {
+            tracing::warn!(
+                peer = %link.peer,
+                backlog = super::CALL_BACKLOG,
+                "a call's messages are not being taken (its client is not reading, or a rule holds one); \
+                 dropping the ones beyond its backlog"
+            );
+        }
         return true;
     }
     call.tx.try_send(Delivery::Message(message)).is_ok()
@@ -211,7 +221,7 @@ fn to_newest_call(link: &Link, line: &[u8], session: Option<SessionKey>) {
             .values()
             .filter(|call| session.is_none_or(|s| call.session == s))
             .max_by_key(|call| call.seq)
-            .map(|call| to_call(call, line.to_vec()))
+            .map(|call| to_call(link, call, line.to_vec()))
     };
     if sent != Some(true) {
         to_inboxes(link, line, session);
