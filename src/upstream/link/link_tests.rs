@@ -81,6 +81,17 @@ async fn next(call: &Call) -> Option<Delivery> {
         .expect("no delivery within the deadline")
 }
 
+/// Stops the child and waits (bounded) until it is reaped.
+async fn close_and_reap(link: &Link) {
+    link.close();
+    glommio::timer::timeout(WAIT, async {
+        link.wait_exited().await;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
 fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).unwrap()
 }
@@ -135,13 +146,7 @@ fn per_session_calls_get_progress_then_server_request_then_their_response() {
         let answer = final_json(next(&call).await);
         assert_eq!(answer["id"], "a");
         assert_eq!(answer["result"]["answer"]["text"], "yes");
-        link.close();
-        glommio::timer::timeout(WAIT, async {
-            link.wait_exited().await;
-            Ok(())
-        })
-        .await
-        .unwrap();
+        close_and_reap(&link).await;
         assert!(!link.is_alive());
     });
 }
@@ -425,12 +430,6 @@ fn a_call_not_taking_its_messages_keeps_its_backlog_and_its_answer() {
         }
         assert_eq!(final_json(next(&call).await)["id"], "f");
         assert_eq!(link.dropped(), extra as u64);
-        link.close();
-        glommio::timer::timeout(WAIT, async {
-            link.wait_exited().await;
-            Ok(())
-        })
-        .await
-        .unwrap();
+        close_and_reap(&link).await;
     });
 }
