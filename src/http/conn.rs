@@ -387,6 +387,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         Ok(self.end - self.start)
     }
 
+    /// Reads more of what the peer sends after the buffered bytes (kept for the next message)
+    /// while the buffer has room without growing: how many bytes arrived (0 = EOF), or `None`
+    /// when the buffer is full (nothing read). Lets a wait notice a peer that sent its next
+    /// request and then hung up.
+    pub async fn read_ahead(&mut self) -> Result<Option<usize>, Error> {
+        if self.buf.is_empty() || self.start == self.end {
+            return self.fill(MIN_READ_BUFFER).await.map(Some);
+        }
+        if self.start == 0 && self.end == self.buf.len() {
+            return Ok(None);
+        }
+        let room = self.buf.len();
+        self.fill(room).await.map(Some)
+    }
+
     async fn fill(&mut self, grow_to: usize) -> Result<usize, Error> {
         if self.start == self.end {
             self.start = 0;

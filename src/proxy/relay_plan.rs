@@ -146,6 +146,28 @@ where
     }
 }
 
+/// Awaits `held` (a message an interception rule holds) while watching the client for EOF,
+/// also after it sent more bytes (a pipelined request, kept buffered for after the answer):
+/// `None` when the client hung up first. Cold path (holds only): unlike [`until_client_gone`],
+/// it reads ahead of the answer, up to the room the client's buffer has.
+pub(in crate::proxy) async fn while_held<C, F, T>(client: &mut HttpConn<C>, held: F) -> Option<T>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    F: std::future::Future<Output = T>,
+{
+    let gone = async {
+        loop {
+            match client.read_ahead().await {
+                Ok(Some(0)) | Err(_) => return None,
+                Ok(Some(_)) => {}
+                // Full: what the client sends next waits in its socket; EOF is not seen.
+                Ok(None) => std::future::pending::<()>().await,
+            }
+        }
+    };
+    futures_lite::future::or(async { Some(held.await) }, gone).await
+}
+
 /// What ended the wait for the next upstream piece.
 pub(super) enum Watched<T> {
     /// The upstream read finished (data, end, error or idle timeout).

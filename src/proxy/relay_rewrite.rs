@@ -25,8 +25,7 @@ use super::intercept::settle;
 use super::metrics::Counter;
 use super::record::AnswerTap;
 use super::relay_plan::{
-    next_piece, out_framing, send, until_client_gone, NotSent, RelayEnd, RelayPlan,
-    STREAM_WRITE_TIMEOUT,
+    next_piece, out_framing, send, while_held, NotSent, RelayEnd, RelayPlan, STREAM_WRITE_TIMEOUT,
 };
 
 /// Like `relay::relay`, with `plan.stages`' response side applied to every message.
@@ -100,7 +99,7 @@ where
             Outgoing::Hold(hold) => {
                 // The upstream's answer is complete: its slot is not held with it.
                 plan.release_slot();
-                match until_client_gone(client, settle(plan.state, hold, &body)).await {
+                match while_held(client, settle(plan.state, hold, &body)).await {
                     Some(sent) => sent,
                     None => {
                         // Never forwarded: the tape says so (`null`).
@@ -344,7 +343,7 @@ async fn settle_event<C: AsyncRead + AsyncWrite + Unpin>(
         // is not held with the answer.
         plan.release_slot();
     }
-    let sent = until_client_gone(client, settle(plan.state, hold, &data)).await;
+    let sent = while_held(client, settle(plan.state, hold, &data)).await;
     if let Some(tap) = tap {
         let event = SseEvent {
             id: fields.0.as_deref().map(str::as_bytes),

@@ -287,3 +287,32 @@ fn answers_held_over_every_upstream_kind() {
         answers_held(upstream);
     }
 }
+
+/// A client that pipelines its next request behind a held answer and then hangs up: the
+/// hang-up is seen while the answer is held (the pipelined bytes are read ahead and kept), and
+/// its pause leaves the list at once rather than at its timeout.
+#[test]
+fn a_pipelining_client_hanging_up_ends_its_held_answer() {
+    for upstream in [Upstream::Http, Upstream::HttpSse, Upstream::Stdio] {
+        let proxy = Proxy::start(Setup::one(upstream).with_admin(HOLD_ANSWERS));
+        let mut conn = proxy.conn();
+        let session = mcp::open_session(&mut conn);
+        let (mut held, mut admin, _) = hold_echo(&proxy, &session);
+        let next = mcp::request(json!(8), "tools/list", json!({}));
+        held.send("POST", mcp::PATH, &session.post_headers(), &next);
+        drop(held);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let listed = admin
+                .request("GET", "/api/intercept/paused", &[], b"")
+                .json();
+            if listed["paused"].as_array().is_some_and(Vec::is_empty) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{upstream:?}: the pause outlived its client: {listed}"
+            );
+        }
+    }
+}

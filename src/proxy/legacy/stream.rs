@@ -32,7 +32,7 @@ use super::LegacyOut;
 use crate::pipeline::intercept::{AnswerHold, LiveAnswers, Sent};
 use crate::pipeline::{Facts, ListingWatch, Principal, RequestCtx, RouteStages};
 use crate::proxy::intercept::settle;
-use crate::proxy::relay_plan::until_client_gone;
+use crate::proxy::relay_plan::while_held;
 use shards::timeout::within;
 
 /// How long one write to the client may stall before the client counts as gone.
@@ -330,5 +330,5 @@ async fn held(
             out.ended.wait().await;
             None
         });
-    until_client_gone(client, settled).await.flatten()
+    while_held(client, settled).await.flatten()
 }

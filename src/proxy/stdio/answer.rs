@@ -19,7 +19,7 @@ use super::super::state::{RequestSlot, ShardState};
 use crate::pipeline::intercept::{AnswerHold, Outgoing, Sent};
 use crate::pipeline::RouteStages;
 use crate::proxy::intercept::settle;
-use crate::proxy::relay_plan::until_client_gone;
+use crate::proxy::relay_plan::while_held;
 use shards::timeout::within;
 
 /// Longest a single SSE event may take to reach a client that stopped reading.
@@ -85,7 +85,7 @@ pub async fn held(
     hold: AnswerHold,
     (message, content_type): (&[u8], &'static str),
 ) -> Result<Sent, ProxyError> {
-    let settled = until_client_gone(client, settle(state, hold, message)).await;
+    let settled = while_held(client, settle(state, hold, message)).await;
     settled.ok_or_else(|| {
         note(message, &Sent::Dropped, content_type);
         ProxyError::Http(crate::http::Error::UnexpectedEof)
