@@ -138,6 +138,8 @@ pub struct SseParser {
     bom_matched: Option<usize>,
     /// The previous call returned an event that borrows `block`; clear it before going on.
     dispatched: bool,
+    /// The unfinished block holds only the LF of a CRLF whose CR ended the previous block.
+    stray_lf: bool,
 }
 
 impl SseParser {
@@ -151,6 +153,7 @@ impl SseParser {
             after_cr: false,
             bom_matched: Some(0),
             dispatched: false,
+            stray_lf: false,
         }
     }
 
@@ -169,6 +172,12 @@ impl SseParser {
         self.block_len
     }
 
+    /// Whether no event is under way: nothing of the next block was read but, maybe, the LF
+    /// of a CRLF split after its CR (it belongs to the line the previous block ended with).
+    pub fn between_events(&self) -> bool {
+        self.block_len == 0 || (self.stray_lf && self.block_len == 1)
+    }
+
     /// Parses from the start of `input` (the bytes not yet consumed) up to the end of the next block.
     ///
     /// Errors: `EventTooLarge` when a block passes `max_event_bytes` without ending; the parser is then unusable.
@@ -183,6 +192,7 @@ impl SseParser {
                 return Ok(SseStep::NeedMore);
             };
             if std::mem::take(&mut self.after_cr) && rest.first() == Some(&b'\n') {
+                self.stray_lf = self.block_len == 0;
                 pos += 1;
                 self.grow(1)?;
                 continue;
@@ -210,6 +220,7 @@ impl SseParser {
                 continue;
             }
             let raw_len = std::mem::take(&mut self.block_len);
+            self.stray_lf = false;
             if self.block.data.is_empty() {
                 self.block.reset();
                 return Ok(SseStep::Skipped {

@@ -1,8 +1,10 @@
 //! Relays an upstream response to the client: head rewritten, body streamed piece by piece
 //! as it arrives (SSE events reach the client as soon as the upstream sends them).
 //!
-//! A GET stream (`RelayPlan::live`) turns message by message (relay_rewrite.rs) at an event
-//! boundary once a rule set that judges it is put in force.
+//! A GET stream (`RelayPlan::live`) turns message by message (relay_rewrite.rs) once a rule
+//! set that judges it is put in force: at the end of the event under way (a read need not end
+//! between events); it passes reads through again once no rule may judge it and no event is
+//! half read.
 //!
 //! Not here: deciding what to send upstream (exchange.rs) or session bookkeeping (post.rs).
 //! Hot path: one pooled scratch buffer; a JSON body already read with the head goes out in the
@@ -17,11 +19,11 @@ use crate::http::{
 use super::error::ProxyError;
 use super::exchange::{finish, Exchange};
 use super::headers::{client_response, OutFraming};
-use super::metrics::Counter;
+use super::metrics::{Counter, ProxyMetrics};
 use super::record::AnswerTap;
 use super::relay_plan::{next_piece, out_framing, send, NotSent, STREAM_WRITE_TIMEOUT};
 pub use super::relay_plan::{until_client_gone, RelayEnd, RelayPlan};
-use super::relay_rewrite::{events_rest, relay_rewritten, rewrite_piece};
+use super::relay_rewrite::{events_until, relay_rewritten, rewrite_piece};
 use super::respond::error_response;
 use super::state::ShardState;
 
@@ -63,6 +65,8 @@ where
         }
     }
     let mut stopped = false;
+    // The unfinished event's bytes while the stream is judged message by message.
+    let mut held = Vec::new();
     loop {
         // Shutdown ends a long-lived stream cleanly: the client sees a complete response and
         // reconnects (with Last-Event-ID) to another instance.
@@ -71,38 +75,55 @@ where
             return RelayEnd::ClientGone;
         };
         match piece {
-            Some(Ok(Some(data))) if turns(&plan, events.as_ref(), out_framing) => {
-                // A rule set that judges this stream arrived: from this event on, message by
-                // message (boxed: only such a stream pays for the larger future).
-                let (Some(parser), chunked) = (events.as_mut(), out_framing == OutFraming::Chunked)
-                else {
-                    return RelayEnd::UpstreamBroken;
+            Some(Ok(Some(data))) => {
+                let chunked = out_framing == OutFraming::Chunked;
+                let turn = match events.as_mut() {
+                    Some(parser) if judged(&plan, out_framing) => {
+                        match turn_at(parser, data, tap.as_ref(), plan.metrics) {
+                            Ok(turn) => turn,
+                            Err(_) => return RelayEnd::UpstreamBroken,
+                        }
+                    }
+                    _ => Turn::No,
                 };
-                let mut held = Vec::new();
+                let prefix = match turn {
+                    Turn::At(at) => data.get(..at).unwrap_or_default(),
+                    _ => data,
+                };
+                if let (Some(tap), false) = (&mut tap, events.is_some()) {
+                    tap.json(data);
+                }
+                // The parser saw what `turn_at` fed it already.
+                let parser = match turn {
+                    Turn::No => events.as_mut().map(|parser| (parser, tap.as_ref())),
+                    _ => None,
+                };
+                if frame_piece(scratch, prefix, chunked, parser, &plan).is_err() {
+                    return RelayEnd::UpstreamBroken;
+                }
+                let (Turn::At(at), Some(parser)) = (turn, events.as_mut()) else {
+                    if !send(client, scratch, write_limit).await {
+                        return RelayEnd::ClientGone;
+                    }
+                    continue;
+                };
+                // A rule set that judges this stream is in force: from this event on, message
+                // by message (boxed: only such a stream pays for the larger future), until
+                // no rule may judge it any more (then back to passing reads through).
+                let rest = data.get(at..).unwrap_or_default();
                 let out = (&mut *scratch, tap.as_ref(), chunked, write_limit);
-                let first = rewrite_piece(client, data, (&mut *parser, &mut held), &plan, out);
+                let first = rewrite_piece(client, rest, (&mut *parser, &mut held), &plan, out);
                 if let Err(end) = Box::pin(first).await {
                     return end;
                 }
                 let io = (&mut *client, &mut *upstream, &mut reader);
                 let out = (&mut *scratch, tap.as_ref(), chunked, write_limit);
-                let rest = events_rest(io, (parser, &mut held), &plan, out, &mut stopped);
-                if let Err(end) = Box::pin(rest).await {
-                    return end;
-                }
-                break;
-            }
-            Some(Ok(Some(data))) => {
-                let chunked = out_framing == OutFraming::Chunked;
-                if let (Some(tap), false) = (&mut tap, events.is_some()) {
-                    tap.json(data);
-                }
-                let events = events.as_mut().map(|parser| (parser, tap.as_ref()));
-                if frame_piece(scratch, data, chunked, events, &plan).is_err() {
-                    return RelayEnd::UpstreamBroken;
-                }
-                if !send(client, scratch, write_limit).await {
-                    return RelayEnd::ClientGone;
+                let back = |parser: &SseParser, held: &[u8]| hands_back(&plan, parser, held);
+                let rest = events_until(io, (parser, &mut held), &plan, out, &mut stopped, back);
+                match Box::pin(rest).await {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(end) => return end,
                 }
             }
             Some(Ok(None)) => {
@@ -137,15 +158,61 @@ where
     }
 }
 
-/// Whether a pass-through GET stream turns message by message before this piece: a rule set
-/// that judges it is in force, and the piece starts a new event (nothing of an unfinished one
-/// went out unjudged; one generation compare per piece otherwise). A stream whose length the
-/// client was promised keeps passing through.
-fn turns(plan: &RelayPlan<'_>, events: Option<&SseParser>, framing: OutFraming) -> bool {
-    let at_boundary = events.is_some_and(|parser| parser.pending_len() == 0);
-    at_boundary
-        && !matches!(framing, OutFraming::Length(_))
-        && plan.live.is_some_and(|live| live.judging())
+/// Whether a rule set that judges this GET stream is in force (one generation compare per
+/// piece otherwise). A stream whose length the client was promised keeps passing through.
+fn judged(plan: &RelayPlan<'_>, framing: OutFraming) -> bool {
+    !matches!(framing, OutFraming::Length(_)) && plan.live.is_some_and(|live| live.judging())
+}
+
+/// Whether a GET stream judged message by message goes back to passing reads through: no
+/// event is half read and neither the route's stages nor a rule may judge its messages.
+fn hands_back(plan: &RelayPlan<'_>, parser: &SseParser, held: &[u8]) -> bool {
+    parser.between_events()
+        && held.is_empty()
+        && !plan.stages.judges_responses()
+        && !plan.live.is_some_and(|live| live.judging())
+}
+
+/// Where a judged stream's piece turns message by message.
+#[derive(Debug, Clone, Copy)]
+enum Turn {
+    /// Not judged: the piece passes through (fed to the parser as it goes).
+    No,
+    /// The piece only continues the event under way: it passes through (the parser saw it).
+    Fed,
+    /// The event under way ends `at` this offset (0: the piece starts a new event): what
+    /// precedes it passes through (the parser saw it, its event counted), the rest is judged.
+    At(usize),
+}
+
+/// Finds where a judged stream's piece turns: at once when it starts a new event, else where
+/// the event under way ends (a steady stream's reads need not end between events). Counts and
+/// taps that event; nothing of it is judged, as its start went out unjudged.
+///
+/// # Errors
+/// The upstream's SSE is malformed.
+fn turn_at(
+    parser: &mut SseParser,
+    piece: &[u8],
+    tap: Option<&AnswerTap>,
+    metrics: &ProxyMetrics,
+) -> Result<Turn, crate::http::Error> {
+    if parser.between_events() {
+        return Ok(Turn::At(0));
+    }
+    Ok(match parser.next(piece)? {
+        SseStep::NeedMore => Turn::Fed,
+        SseStep::Event {
+            consumed, event, ..
+        } => {
+            if let Some(tap) = tap {
+                tap.event(&event, None);
+            }
+            metrics.incr(Counter::SseEvents);
+            Turn::At(consumed)
+        }
+        SseStep::Skipped { consumed, .. } => Turn::At(consumed),
+    })
 }
 
 /// Relays a finished exchange's response to the client, counts its status, and returns the
@@ -289,3 +356,7 @@ fn count_events(
         piece = piece.get(consumed..).unwrap_or_default();
     }
 }
+
+#[cfg(test)]
+#[path = "relay_tests.rs"]
+mod relay_tests;

@@ -136,8 +136,8 @@ where
 /// goes to the client, judged, until the body ends (`Ok`) or the relay ends otherwise (`Err`).
 /// `held` is the unfinished block's bytes.
 pub(super) async fn events_rest<C, U>(
-    (client, upstream, reader): (&mut HttpConn<C>, &mut HttpConn<U>, &mut BodyReader),
-    (parser, held): (&mut SseParser, &mut Vec<u8>),
+    io: (&mut HttpConn<C>, &mut HttpConn<U>, &mut BodyReader),
+    events: (&mut SseParser, &mut Vec<u8>),
     plan: &RelayPlan<'_>,
     out: (&mut Vec<u8>, Option<&AnswerTap>, bool, Duration),
     stopped: &mut bool,
@@ -146,8 +146,30 @@ where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
+    events_until(io, events, plan, out, stopped, |_, _| false)
+        .await
+        .map(|_| ())
+}
+
+/// [`events_rest`] that also stops before a read once `back(parser, held)` holds (the relay
+/// hands the stream back to pass-through): `Ok(true)` the body ended, `Ok(false)` handed back.
+pub(super) async fn events_until<C, U>(
+    (client, upstream, reader): (&mut HttpConn<C>, &mut HttpConn<U>, &mut BodyReader),
+    (parser, held): (&mut SseParser, &mut Vec<u8>),
+    plan: &RelayPlan<'_>,
+    out: (&mut Vec<u8>, Option<&AnswerTap>, bool, Duration),
+    stopped: &mut bool,
+    back: impl Fn(&SseParser, &[u8]) -> bool,
+) -> Result<bool, RelayEnd>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
     let (scratch, tap, chunked, write_limit) = out;
     loop {
+        if back(parser, held) {
+            return Ok(false);
+        }
         let Some(piece) = next_piece(client, upstream, reader, plan, stopped).await else {
             return Err(RelayEnd::ClientGone);
         };
@@ -156,7 +178,7 @@ where
                 let out = (&mut *scratch, tap, chunked, write_limit);
                 rewrite_piece(client, data, (&mut *parser, &mut *held), plan, out).await?;
             }
-            Some(Ok(None)) => return Ok(()),
+            Some(Ok(None)) => return Ok(true),
             Some(Err(_)) | None => return Err(RelayEnd::UpstreamBroken),
         }
     }
