@@ -14,7 +14,7 @@ use std::rc::Rc;
 use shards::io::NetStream;
 use shards::slab::Lease;
 
-use crate::http::{Head, HttpConn, RequestHead};
+use crate::http::{Framing, Head, HttpConn, RequestHead};
 use crate::mcp::{JsonRpcId, Method, ProtocolVersion};
 use crate::pipeline::{RequestCtx, RouteStages};
 use crate::session::SessionId;
@@ -140,7 +140,9 @@ pub(super) async fn deliver(
             "upstream refused the client's answers of a blocked batch"
         );
     }
-    finish(state, ex, false);
+    // A clean bodiless answer (202) leaves the connection fit for the next request.
+    let reusable = matches!(ex.framing, Framing::Empty | Framing::Length(0)) && ex.head.keep_alive();
+    finish(state, ex, reusable);
     Ok(())
 }
 

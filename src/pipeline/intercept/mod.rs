@@ -84,6 +84,11 @@ impl<'b> Batch<'b> {
             .get_or_init(|| serde_json::from_slice(self.bytes).unwrap_or_default())
     }
 
+    /// Its elements as the client wrote them (none when it does not parse).
+    pub fn raw_elements(&self) -> Vec<&'b serde_json::value::RawValue> {
+        serde_json::from_slice(self.bytes).unwrap_or_default()
+    }
+
     /// Its elements, owned.
     pub fn into_elements(self) -> Vec<Value> {
         let _ = self.elements();

@@ -192,20 +192,27 @@ fn block_batch(facts: &Facts, batch: &Batch<'_>, code: i32, message: &str) -> Re
 }
 
 /// The client's answers to server requests among a batch's elements, as a batch of their own
-/// (`None`: it holds none).
+/// (`None`: it holds none): each element's bytes as the client sent them.
 fn client_answers(facts: &Facts, batch: &Batch<'_>) -> Option<Vec<u8>> {
     let answer = |kind: &Kind| matches!(kind, Kind::Response | Kind::ErrorResponse);
     if !facts.elements.iter().any(|e| answer(&e.kind)) {
         return None;
     }
-    let answers: Vec<&Value> = facts
+    let raw = batch.raw_elements();
+    let mut out = vec![b'['];
+    for (_, element) in facts
         .elements
         .iter()
-        .zip(batch.elements())
+        .zip(raw.iter())
         .filter(|(info, _)| answer(&info.kind))
-        .map(|(_, element)| element)
-        .collect();
-    (!answers.is_empty()).then(|| serde_json::to_vec(&answers).unwrap_or_default())
+    {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(element.get().as_bytes());
+    }
+    out.push(b']');
+    (out.len() > 2).then_some(out)
 }
 
 /// The batch of errors answering every request of a blocked batch (`None`: it holds none).

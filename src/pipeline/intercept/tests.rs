@@ -437,6 +437,12 @@ fn a_blocked_batch_still_sends_the_client_answers() {
         forwarded(judge(&rules, &format!("[{answer},{note}]"))),
         serde_json::from_str::<Value>(&format!("[{answer}]")).unwrap()
     );
+    // The answers go on as the client wrote them: key order, spacing, big integers kept.
+    let odd = r#"{"result":{"n":123456789012345678901234567890, "z":1,"a":2},"id":"s-3","jsonrpc":"2.0"}"#;
+    match judge(&rules, &format!("[{} , {odd}]", call(1, "delete_me", json!({})))) {
+        RequestStep::Split { forward, .. } => assert_eq!(forward, format!("[{odd}]").as_bytes()),
+        other => panic!("{other:?}"),
+    }
     // Nothing to answer, nothing to send.
     assert!(matches!(
         judge(&rules, &format!("[{note},{note}]")),
