@@ -141,7 +141,8 @@ pub(super) async fn deliver(
         );
     }
     // A clean bodiless answer (202) leaves the connection fit for the next request.
-    let reusable = matches!(ex.framing, Framing::Empty | Framing::Length(0)) && ex.head.keep_alive();
+    let reusable =
+        matches!(ex.framing, Framing::Empty | Framing::Length(0)) && ex.head.keep_alive();
     finish(state, ex, reusable);
     Ok(())
 }

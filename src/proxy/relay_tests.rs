@@ -93,11 +93,8 @@ fn a_stream_turns_at_the_end_of_the_event_under_way_whatever_the_reads() {
         let all = events_in(stream);
         for first in 1..stream.len() {
             for second in first..stream.len() {
-                let pieces: [&[u8]; 3] = [
-                    &stream[..first],
-                    &stream[first..second],
-                    &stream[second..],
-                ];
+                let pieces: [&[u8]; 3] =
+                    [&stream[..first], &stream[first..second], &stream[second..]];
                 for switch in 0..3 {
                     let (passed, judged_raw, judged) = drive(&pieces, switch);
                     let mut whole = passed.clone();

@@ -1,6 +1,6 @@
 //! A blocked 2025-03-26 batch that held the client's answers to server requests (sampling,
-//! elicitation, roots; `Intercepted::Split`): those answers go on to the upstream, which waits
-//! for them, through the adapter the session uses, with nothing written to the client (post.rs
+//! elicitation, roots; `Intercepted::Split`) or notifications no `block` rule selected: those go
+//! on to the upstream (which waits for the answers), through the adapter the session uses, with nothing written to the client (post.rs
 //! answers it with the errors of the batch's requests).
 //!
 //! Not here: deciding the split (crate::pipeline::intercept), the adapters' own paths for a
@@ -18,7 +18,7 @@ use super::adapter::Adapter;
 use super::error::ProxyError;
 use super::state::ShardState;
 
-/// Sends `body` (the client's answers alone, as a batch, inspected into `ctx.facts`) to the
+/// Sends `body` (the client's answers and unblocked notifications alone, as a batch, inspected into `ctx.facts`) to the
 /// session's upstream.
 ///
 /// # Errors

@@ -4,8 +4,8 @@
 //! Not here: waiting (`delay`, `pause`: the proxy), writing answers to the client.
 //! Batches (2025-03-26): each element is matched; `modify` changes its element, `delay` holds
 //! the batch (the longest), `block` answers every request of the batch with its error: of the
-//! batch only the client's answers to server requests go on (its notifications are dropped, as
-//! a blocked notification is); `mock` and `pause` do not apply inside a batch (the element goes
+//! batch only the client's answers to server requests and the notifications no `block` rule
+//! selected go on, unchanged; `mock` and `pause` do not apply inside a batch (the element goes
 //! on).
 
 use std::time::Duration;
@@ -129,29 +129,38 @@ fn judge_batch<'r>(
     body: &[u8],
 ) -> RequestStep<'r> {
     let batch = Batch::new(body);
+    // Each element's rule (a client's answer to a server request: none).
+    let picked: Vec<Option<&'r Rule>> = facts
+        .elements
+        .iter()
+        .enumerate()
+        .map(|(at, info)| {
+            let method = info.method?;
+            let tool = match &info.target {
+                Some(Target::Tool(name)) if method == Method::ToolsCall => Some(name.as_str()),
+                _ => None,
+            };
+            let seen = Seen {
+                way: Direction::Request,
+                method: name_of(method, info.unknown_method.as_deref()),
+                tool,
+                ..base
+            };
+            first(rules, &seen, &Parsed::element(&batch, at))
+        })
+        .collect();
     let mut changes: Vec<(usize, Value)> = Vec::new();
     let mut delay: Option<Duration> = None;
-    for (at, info) in facts.elements.iter().enumerate() {
-        let Some(method) = info.method else {
-            continue; // the client's answer to a server request
-        };
-        let tool = match &info.target {
-            Some(Target::Tool(name)) if method == Method::ToolsCall => Some(name.as_str()),
-            _ => None,
-        };
-        let seen = Seen {
-            way: Direction::Request,
-            method: name_of(method, info.unknown_method.as_deref()),
-            tool,
-            ..base
-        };
-        let message = Parsed::element(&batch, at);
-        let Some(rule) = first(rules, &seen, &message) else {
+    for (at, rule) in picked.iter().enumerate() {
+        let Some(rule) = rule else {
             continue;
         };
         match &rule.action {
-            Action::Block { code, message } => return block_batch(facts, &batch, *code, message),
+            Action::Block { code, message } => {
+                return block_batch(facts, &batch, &picked, (*code, message))
+            }
             Action::Modify(patch) => {
+                let message = Parsed::element(&batch, at);
                 if let Some(new) = message.get().and_then(|m| patched(m, patch)) {
                     changes.push((at, new));
                 }
@@ -177,9 +186,15 @@ fn judge_batch<'r>(
 
 /// Every request of the batch answered with the rule's error; nothing of the batch goes on
 /// but the client's answers to server requests (the server waits for them: dropping them would
-/// leave its request hanging). Its notifications are dropped.
-fn block_batch(facts: &Facts, batch: &Batch<'_>, code: i32, message: &str) -> RequestStep<'static> {
-    let answers = client_answers(facts, batch);
+/// leave its request hanging) and the notifications no `block` rule selected (a
+/// `notifications/cancelled` for an earlier request, say), as the client sent them.
+fn block_batch(
+    facts: &Facts,
+    batch: &Batch<'_>,
+    picked: &[Option<&Rule>],
+    (code, message): (i32, &str),
+) -> RequestStep<'static> {
+    let answers = forwarded_elements(facts, batch, picked);
     match (block_answers(facts, code, message), answers) {
         (Some(answer), Some(forward)) => RequestStep::Split { answer, forward },
         (Some(answer), None) => RequestStep::Answer(answer),
@@ -191,21 +206,39 @@ fn block_batch(facts: &Facts, batch: &Batch<'_>, code: i32, message: &str) -> Re
     }
 }
 
-/// The client's answers to server requests among a batch's elements, as a batch of their own
-/// (`None`: it holds none): each element's bytes as the client sent them.
-fn client_answers(facts: &Facts, batch: &Batch<'_>) -> Option<Vec<u8>> {
-    let answer = |kind: &Kind| matches!(kind, Kind::Response | Kind::ErrorResponse);
-    if !facts.elements.iter().any(|e| answer(&e.kind)) {
+/// What of a blocked batch still goes on (`None`: nothing), as a batch of its own: the
+/// client's answers to server requests and the notifications no `block` rule selected, each
+/// element's bytes as the client sent them.
+fn forwarded_elements(
+    facts: &Facts,
+    batch: &Batch<'_>,
+    picked: &[Option<&Rule>],
+) -> Option<Vec<u8>> {
+    let goes_on = |at: usize, kind: &Kind| match kind {
+        Kind::Response | Kind::ErrorResponse => true,
+        Kind::Notification => !matches!(
+            picked.get(at),
+            Some(Some(Rule {
+                action: Action::Block { .. },
+                ..
+            }))
+        ),
+        Kind::Request => false,
+    };
+    if !facts
+        .elements
+        .iter()
+        .enumerate()
+        .any(|(at, e)| goes_on(at, &e.kind))
+    {
         return None;
     }
     let raw = batch.raw_elements();
     let mut out = vec![b'['];
-    for (_, element) in facts
-        .elements
-        .iter()
-        .zip(raw.iter())
-        .filter(|(info, _)| answer(&info.kind))
-    {
+    for (at, (info, element)) in facts.elements.iter().zip(raw.iter()).enumerate() {
+        if !goes_on(at, &info.kind) {
+            continue;
+        }
         if out.len() > 1 {
             out.push(b',');
         }

@@ -401,7 +401,8 @@ fn answer_scope_only_where_a_response_rule_may_select() {
 }
 
 /// A `block` that stops a batch still sends on the client's answers to server requests (the
-/// server waits for them); the batch's notifications are dropped with its requests.
+/// server waits for them) and the notifications no `block` rule selected; the others are
+/// dropped with its requests.
 #[test]
 fn a_blocked_batch_still_sends_the_client_answers() {
     let rules = compile(
@@ -437,9 +438,29 @@ fn a_blocked_batch_still_sends_the_client_answers() {
         forwarded(judge(&rules, &format!("[{answer},{note}]"))),
         serde_json::from_str::<Value>(&format!("[{answer}]")).unwrap()
     );
+    // A notification no `block` rule selected goes on with them (the upstream would otherwise
+    // never learn of a cancellation).
+    let cancel = r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}"#;
+    let with_cancel = format!(
+        "[{},{note},{cancel},{answer}]",
+        call(1, "delete_me", json!({}))
+    );
+    match judge(&rules, &with_cancel) {
+        RequestStep::Split { forward, .. } => {
+            assert_eq!(forward, format!("[{cancel},{answer}]").as_bytes());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        forwarded(judge(&rules, &format!("[{note},{cancel}]"))),
+        serde_json::from_str::<Value>(&format!("[{cancel}]")).unwrap()
+    );
     // The answers go on as the client wrote them: key order, spacing, big integers kept.
     let odd = r#"{"result":{"n":123456789012345678901234567890, "z":1,"a":2},"id":"s-3","jsonrpc":"2.0"}"#;
-    match judge(&rules, &format!("[{} , {odd}]", call(1, "delete_me", json!({})))) {
+    match judge(
+        &rules,
+        &format!("[{} , {odd}]", call(1, "delete_me", json!({}))),
+    ) {
         RequestStep::Split { forward, .. } => assert_eq!(forward, format!("[{odd}]").as_bytes()),
         other => panic!("{other:?}"),
     }
