@@ -48,9 +48,17 @@ pub(super) async fn deliver_answers(
                 .get_mut(&sid, std::time::Instant::now())
                 .and_then(|entry| entry.link.clone())
                 .ok_or_else(gone)?;
+            if !bound.link.is_alive() {
+                // As a POST on it finds it: the child is gone, so is the session.
+                return Err(super::stdio::post::session_lost(state, &sid, None));
+            }
             super::stdio::batch::deliver_answers(state, &body, &bound)
         }
         // A 2026-07-28 request is never a batch.
         Adapter::ModernToLegacy(_) => Ok(()),
-    }
+    }?;
+    state
+        .metrics
+        .request(ctx.facts.method, ctx.started.elapsed());
+    Ok(())
 }

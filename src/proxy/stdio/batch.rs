@@ -40,31 +40,7 @@ pub async fn post_batch(
     timeout: Duration,
     shape: ClientShape<'_>,
 ) -> Result<Option<bool>, ProxyError> {
-    let elements: Vec<&RawValue> =
-        serde_json::from_slice(body).map_err(|_| ProxyError::BatchNotAllowed)?;
-    let mut calls: Vec<(JsonRpcId, Call)> = Vec::new();
-    for element in elements {
-        let bytes = element.get().as_bytes();
-        let facts = match state.inspector.borrow_mut().inspect(bytes) {
-            Ok(inspected @ Inspected::Single(_)) => facts(inspected),
-            _ => return Err(ProxyError::BatchNotAllowed),
-        };
-        let gone = |_| ProxyError::SessionNotFound { id: None };
-        match facts.message() {
-            Some(Message::Request(id)) => {
-                let token = facts.progress_token.as_ref();
-                let call = bound
-                    .link
-                    .call(bound.key, id, token, &facts.spans, bytes)
-                    .map_err(gone)?;
-                calls.push((id.clone(), call));
-            }
-            _ => {
-                let about = super::client_message(&facts);
-                bound.link.notify(bound.key, bytes, about).map_err(gone)?;
-            }
-        }
-    }
+    let calls = send_elements(state, body, bound)?;
     if calls.is_empty() {
         return Ok(None);
     }
@@ -106,7 +82,7 @@ pub async fn post_batch(
 }
 
 /// Writes every element of `body` (client messages that want no answer: a blocked batch's
-/// client answers) to the link, answering nothing.
+/// client answers and notifications) to the link, answering nothing.
 ///
 /// # Errors
 /// A body that is not a batch of single messages; the link gone (404).
@@ -115,21 +91,46 @@ pub fn deliver_answers(
     body: &[u8],
     bound: &LinkSession,
 ) -> Result<(), ProxyError> {
+    send_elements(state, body, bound).map(drop)
+}
+
+/// Writes every element of the batch `body` to the link, each as its original bytes read
+/// again by the shard's inspector: a request as a call (returned, in body order, with its id),
+/// anything else as a message that wants no answer.
+///
+/// # Errors
+/// A body that is not a batch of single messages; the link gone (404).
+fn send_elements(
+    state: &ShardState,
+    body: &[u8],
+    bound: &LinkSession,
+) -> Result<Vec<(JsonRpcId, Call)>, ProxyError> {
     let elements: Vec<&RawValue> =
         serde_json::from_slice(body).map_err(|_| ProxyError::BatchNotAllowed)?;
+    let mut calls: Vec<(JsonRpcId, Call)> = Vec::new();
     for element in elements {
         let bytes = element.get().as_bytes();
         let facts = match state.inspector.borrow_mut().inspect(bytes) {
             Ok(inspected @ Inspected::Single(_)) => facts(inspected),
             _ => return Err(ProxyError::BatchNotAllowed),
         };
-        let about = super::client_message(&facts);
-        bound
-            .link
-            .notify(bound.key, bytes, about)
-            .map_err(|_| ProxyError::SessionNotFound { id: None })?;
+        let gone = |_| ProxyError::SessionNotFound { id: None };
+        match facts.message() {
+            Some(Message::Request(id)) => {
+                let token = facts.progress_token.as_ref();
+                let call = bound
+                    .link
+                    .call(bound.key, id, token, &facts.spans, bytes)
+                    .map_err(gone)?;
+                calls.push((id.clone(), call));
+            }
+            _ => {
+                let about = super::client_message(&facts);
+                bound.link.notify(bound.key, bytes, about).map_err(gone)?;
+            }
+        }
     }
-    Ok(())
+    Ok(calls)
 }
 
 /// A batch's one answer being built: messages that come before the replies (progress,

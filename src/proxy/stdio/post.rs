@@ -290,7 +290,11 @@ async fn in_session(
 }
 
 /// The child is gone: so is the session (the client re-initializes); the error to answer.
-fn session_lost(state: &ShardState, sid: &SessionId, id: Option<JsonRpcId>) -> ProxyError {
+pub(in crate::proxy) fn session_lost(
+    state: &ShardState,
+    sid: &SessionId,
+    id: Option<JsonRpcId>,
+) -> ProxyError {
     state.sessions.borrow_mut().remove(sid);
     state.metrics.incr(Counter::SessionsLost);
     ProxyError::SessionNotFound { id }
