@@ -24,6 +24,7 @@ use super::admit::new_session;
 use super::error::ProxyError;
 use super::exchange::{exchange, finish, Exchange};
 use super::headers::upstream_request;
+use super::intercept::{Scope, StreamAnswers};
 use super::metrics::{Counter, ListenGuard};
 use super::relay::{relay_exchange, until_client_gone, RelayPlan};
 use super::state::{RequestSlot, SessionEntry, ShardState};
@@ -95,14 +96,27 @@ pub(super) async fn post(
     // closes: no idle timeout, ended cleanly by shutdown.
     let listen =
         modern && facts.method == Method::SubscriptionsListen && (200..300).contains(&status);
+    // A `listen` stream answers no request of its own but is long-lived: its messages follow
+    // the shard's rule set (each by its own method, as on a GET stream), not the set in force
+    // when it was opened.
+    let stream_stages = listen.then(|| ctx.stages.with_answers(None));
+    let stages = stream_stages.as_deref().unwrap_or(&ctx.stages);
+    let live = listen.then(|| {
+        let scope = Scope {
+            route: ctx.route,
+            principal: &ctx.principal,
+            session: ctx.session.as_ref(),
+        };
+        StreamAnswers::open(state, scope)
+    });
     // A batch's answer is judged element by element: only its `tools/list` answers.
-    let answer_stages = ctx.stages.for_answer(facts.method, &facts.elements);
+    let answer_stages = stages.for_answer(facts.method, &facts.elements);
     let plan = relay_plan(
         state,
         (ctx, slot),
         head,
         session_out,
-        listen,
+        (stages, live.as_ref()),
         answer_stages.as_ref(),
     );
     let _listening = listen.then(|| ListenGuard::open(&state.metrics));
@@ -230,17 +244,18 @@ async fn probe_era(
     }
 }
 
-/// How the upstream's answer reaches the client; a `listen` stream is long-lived (no idle
-/// timeout, ended by shutdown).
+/// How the upstream's answer reaches the client; a `listen` stream (`live`) is long-lived (no
+/// idle timeout, ended by shutdown).
 fn relay_plan<'a>(
     state: &'a ShardState,
     (ctx, slot): (&'a RequestCtx, &'a RequestSlot),
     head: &RequestHead,
     session_out: Option<&'a str>,
-    listen: bool,
+    (stages, live): (&'a RouteStages, Option<&'a StreamAnswers<'a>>),
     answer_stages: Option<&'a RouteStages>,
 ) -> RelayPlan<'a> {
     let facts = &ctx.facts;
+    let listen = live.is_some();
     RelayPlan {
         session: session_out,
         client_keep_alive: head.keep_alive(),
@@ -251,10 +266,10 @@ fn relay_plan<'a>(
         metrics: &state.metrics,
         state,
         stop: listen.then_some(&state.shutdown),
-        stages: answer_stages.unwrap_or(&ctx.stages),
+        stages: answer_stages.unwrap_or(stages),
         rewrite: answer_stages.is_some(),
         request_id: facts.id(),
-        live: None,
+        live,
         slot: Some(slot),
     }
 }
