@@ -13,23 +13,27 @@ const STREAMS: &[&[u8]] = &[
     b"id: 1\ndata: one\n\nretry: 10\n\n: only a comment\n\nid: 2\n\ndata: two\n\n",
 ];
 
+/// One parser step: `None` when `input` ends mid-block, else the block's length and, for an
+/// event, its data.
+fn block(parser: &mut SseParser, input: &[u8]) -> Option<(usize, Option<Vec<u8>>)> {
+    match parser.next(input).expect("valid SSE") {
+        SseStep::NeedMore => None,
+        SseStep::Event {
+            consumed, event, ..
+        } => Some((consumed, Some(event.data.to_vec()))),
+        SseStep::Skipped { consumed, .. } => Some((consumed, None)),
+    }
+}
+
 /// The events `bytes` holds, from a fresh parse (their data).
 fn events_in(bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut parser = SseParser::new(1 << 16);
     let (mut rest, mut out) = (bytes, Vec::new());
-    loop {
-        let consumed = match parser.next(rest).expect("valid SSE") {
-            SseStep::NeedMore => return out,
-            SseStep::Event {
-                consumed, event, ..
-            } => {
-                out.push(event.data.to_vec());
-                consumed
-            }
-            SseStep::Skipped { consumed, .. } => consumed,
-        };
+    while let Some((consumed, data)) = block(&mut parser, rest) {
+        out.extend(data);
         rest = &rest[consumed..];
     }
+    out
 }
 
 /// Relays `pieces` as relay.rs does with a rule set arriving before piece `switch`: returns
@@ -62,19 +66,11 @@ fn drive(pieces: &[&[u8]], switch: usize) -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
             }
         }
         loop {
-            let consumed = match parser.next(rest).expect("valid SSE") {
-                SseStep::NeedMore => {
-                    held.extend_from_slice(rest);
-                    break;
-                }
-                SseStep::Event {
-                    consumed, event, ..
-                } => {
-                    judged.push(event.data.to_vec());
-                    consumed
-                }
-                SseStep::Skipped { consumed, .. } => consumed,
+            let Some((consumed, data)) = block(&mut parser, rest) else {
+                held.extend_from_slice(rest);
+                break;
             };
+            judged.extend(data);
             judged_raw.append(&mut held);
             judged_raw.extend_from_slice(&rest[..consumed]);
             rest = &rest[consumed..];
