@@ -64,6 +64,15 @@ fn starved_ring() -> (Uring, UringListener, SocketAddr) {
     (uring, listener, addr)
 }
 
+/// A connection accepted on `uring` and its peer, a plain std socket.
+async fn accepted_with_std_peer(uring: &Uring) -> (UringStream, StdStream) {
+    let (lfd, addr) = listener();
+    let mut listener = uring.listener(lfd);
+    let client = StdStream::connect(addr).expect("connect");
+    let server = listener.accept().await.expect("accept");
+    (server, client)
+}
+
 fn small() -> UringConfig {
     UringConfig {
         sq_entries: 64,
@@ -148,10 +157,7 @@ fn echo_one_connection_through_accept_and_fixed_slots() {
 fn an_armed_recv_shows_unsolicited_bytes_and_a_peer_close() {
     run(|| async {
         let uring = Uring::new(&small()).expect("ring");
-        let (lfd, addr) = listener();
-        let mut listener = uring.listener(lfd);
-        let mut client = StdStream::connect(addr).expect("connect");
-        let mut server = listener.accept().await.expect("accept");
+        let (mut server, mut client) = accepted_with_std_peer(&uring).await;
         client.write_all(b"ping").expect("send");
         let mut buf = [0u8; 4];
         server.read_exact(&mut buf).await.expect("read");
@@ -171,10 +177,7 @@ fn an_armed_recv_shows_unsolicited_bytes_and_a_peer_close() {
 fn recv_lends_buffers_and_they_come_back() {
     run(|| async {
         let uring = Uring::new(&small()).expect("ring");
-        let (lfd, addr) = listener();
-        let mut listener = uring.listener(lfd);
-        let mut client = StdStream::connect(addr).expect("connect");
-        let mut server = listener.accept().await.expect("accept");
+        let (mut server, mut client) = accepted_with_std_peer(&uring).await;
         std::io::Write::write_all(&mut client, &[7u8; 100]).expect("send");
         let buf = server.recv().await.expect("recv").expect("data");
         assert!(buf.iter().all(|&b| b == 7) && !buf.is_empty());
