@@ -45,6 +45,13 @@ pub async fn serve(
     let Ok(framing) = head.framing() else {
         return (error(400, "cannot read the request body"), false);
     };
+    // A client sending `Expect: 100-continue` (curl, for a large rule set) waits for it first.
+    if head.expects_continue()
+        && framing != crate::http::Framing::Empty
+        && conn.write_all(crate::http::CONTINUE).await.is_err()
+    {
+        return (error(400, "cannot read the request body"), false);
+    }
     let read = within(BODY_TIMEOUT, conn.read_body(framing, MAX_BODY, &mut body)).await;
     match read {
         Some(Ok(())) => {}

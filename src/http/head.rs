@@ -425,7 +425,19 @@ fn has_folded_line(window: &[u8]) -> bool {
     false
 }
 
+/// The interim answer to a request that [`RequestHead::expects_continue`].
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
 impl RequestHead {
+    /// Whether the client waits for `100 Continue` before it sends its body (HTTP/1.1
+    /// `Expect: 100-continue`, RFC 9110 §10.1.1): answer with [`CONTINUE`] before reading it.
+    pub fn expects_continue(&self) -> bool {
+        self.minor_version() == 1
+            && self
+                .header("expect")
+                .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
+    }
+
     /// Parses the request head at the start of `buf` into `self`, reusing its storage.
     ///
     /// `Ok(Some(head_len))`: the head is `buf[..head_len]`, the body (or next request) follows. `Ok(None)`: the head

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use shards::io::NetStream;
 
-use crate::http::{Head, HttpConn, RequestHead};
+use crate::http::{HttpConn, RequestHead};
 use crate::pipeline::{Facts, RouteStages, Verdict};
 use crate::session::SessionId;
 
@@ -61,13 +61,9 @@ pub(in crate::proxy) async fn read_request_body(
     out: &mut Vec<u8>,
 ) -> Result<(), ProxyError> {
     let framing = head.framing()?;
-    if head.minor_version() == 1
-        && head
-            .header("expect")
-            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
-    {
+    if head.expects_continue() {
         client
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .write_all(crate::http::CONTINUE)
             .await
             .map_err(ProxyError::Http)?;
     }

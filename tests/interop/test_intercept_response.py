@@ -18,7 +18,8 @@ the demo as a stdio child (`demo-server --stdio` behind `reverse --upstream-cmd`
 - recording: a paused answer modified by an operator is on tape as it came (`msg`) and as it went
   on (`forwarded`); one whose client left while it was held, with `forwarded: null`;
 - a log message on a GET stream (server-everything over Streamable HTTP and stdio) paused by a rule
-  PUT after the stream opened, modified through the admin API.
+  PUT after the stream opened, modified through the admin API;
+- the admin API's `Expect: 100-continue` (a raw socket: `100 Continue` before the body is sent).
 
 Helpers (the admin API, the CLI, the SDK session, polling the paused list) are test_intercept.py's.
 Not here: the judge and the decisions on messages (src/pipeline/intercept/hold_tests.rs).
@@ -28,9 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from mcp import ClientSession
@@ -304,3 +307,29 @@ def test_paused_message_on_a_get_stream_opened_before_the_rule(shadowcat_bin: Pa
     assert entry["direction"] == "response" and entry["method"] == "notifications/message", entry
     assert entry["tool"] is None, entry
     assert after == "decided"
+
+
+def test_the_admin_api_answers_expect_100_continue(demo_upstream: harness.Endpoint, start_proxy) -> None:
+    """A client that asks for `100 Continue` (curl does for a large rule set) gets it before it sends
+    the body of `PUT /api/intercept/rules`, then the answer; without it, it waits (curl: 1 s)."""
+    proxy = start_proxy(demo_upstream.url, admin=True)
+    admin = urlsplit(proxy.admin_url)
+    body = json.dumps({"rules": [{"tool": "nothing-*", "action": "block"}]}).encode()
+    head = (f"PUT /api/intercept/rules HTTP/1.1\r\nHost: {admin.hostname}:{admin.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Expect: 100-continue\r\n\r\n").encode()
+    with socket.create_connection((admin.hostname, admin.port), timeout=10) as conn:
+        conn.sendall(head)
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            chunk = conn.recv(1)
+            assert chunk, f"closed before 100 Continue: {interim!r}"
+            interim += chunk
+        assert interim.startswith(b"HTTP/1.1 100"), interim
+        conn.sendall(body)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = conn.recv(4096)
+            assert chunk, f"closed before the answer: {answer!r}"
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer
