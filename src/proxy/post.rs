@@ -73,11 +73,7 @@ pub async fn post(
     )?;
     let deferred = begin_recording(state, route, &target, &facts, &body);
     let shape = ClientShape {
-        keep_alive: head.keep_alive(),
-        http11: head.minor_version() == 1,
-        session: None,
-        stages: None,
-        slot: None,
+        ..ClientShape::of(head)
     };
     if !admit(
         state,

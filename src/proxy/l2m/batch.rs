@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 use shards::io::NetStream;
 use shards::latch::Latch;
 
-use crate::http::{Head, HttpConn, RequestHead};
+use crate::http::{HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, Inspected, JsonRpcId, Kind};
 
 use super::super::error::ProxyError;
@@ -78,11 +78,8 @@ pub(super) async fn post_batch(
     // Only the batch's `tools/list` answers are judged.
     let answer_stages = stages.for_answer(batch.method, &batch.elements);
     let shape = ClientShape {
-        keep_alive: head.keep_alive(),
-        http11: head.minor_version() == 1,
-        session: None,
         stages: answer_stages.as_ref(),
-        slot: None,
+        ..ClientShape::of(head)
     };
     let Sorted {
         slots,

@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 use shards::io::NetStream;
 use shards::latch::Latch;
 
-use crate::http::{Head, HttpConn, RequestHead};
+use crate::http::{HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, JsonRpcId, Method};
 
 use super::super::error::ProxyError;
@@ -87,11 +87,8 @@ pub(in crate::proxy) async fn call(
     let answer = Answer {
         client,
         shape: ClientShape {
-            keep_alive: head.keep_alive(),
-            http11: head.minor_version() == 1,
-            session: None,
             stages: answer_stages.as_ref(),
-            slot: None,
+            ..ClientShape::of(head)
         },
         sse: None,
     };

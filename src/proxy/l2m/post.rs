@@ -205,11 +205,8 @@ async fn initialize(
     };
     let response = open(state, sid, (upstream, url), hello, discovered, id);
     let shape = ClientShape {
-        keep_alive: head.keep_alive(),
-        http11: head.minor_version() == 1,
         session: Some(sid.as_str()),
-        stages: None,
-        slot: None,
+        ..ClientShape::of(head)
     };
     Some(write_json(state, client, &response, shape).await)
 }
@@ -272,12 +269,8 @@ async fn on_session(
         Route::Accepted => accepted(state, client, head).await,
         Route::Local(reply) => {
             let shape = ClientShape {
-                keep_alive: head.keep_alive(),
-                http11: head.minor_version() == 1,
-                session: None,
                 // A local reply (ping, setLevel, subscribe, initialize) is never a listing.
-                stages: None,
-                slot: None,
+                ..ClientShape::of(head)
             };
             write_json(state, client, &reply, shape).await
         }

@@ -62,11 +62,7 @@ pub async fn get_or_delete(
     let mut stream = GetStream {
         client,
         out: SseOut::new(ClientShape {
-            stages: None,
-            slot: None,
-            keep_alive: head.keep_alive(),
-            http11: head.minor_version() == 1,
-            session: None,
+            ..ClientShape::of(head)
         }),
         // The interception rules' response side: each message by its own method, under the
         // set in force when it arrives.

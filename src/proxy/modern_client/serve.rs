@@ -12,7 +12,7 @@ use std::rc::Rc;
 use serde_json::Value;
 use shards::io::NetStream;
 
-use crate::http::{Head, HttpConn, RequestHead};
+use crate::http::{HttpConn, RequestHead};
 use crate::mcp::{jsonrpc, JsonRpcId};
 use crate::pipeline::{Facts, RequestCtx};
 
@@ -44,11 +44,8 @@ pub(in crate::proxy) async fn serve(
     // Only the answer to a `tools/list` can need the response side.
     let answer_stages = ctx.stages.for_answer(facts.method, &[]);
     let shape = ClientShape {
-        keep_alive: head.keep_alive(),
-        http11: head.minor_version() == 1,
-        session: None,
         stages: answer_stages.as_ref(),
-        slot: None,
+        ..ClientShape::of(head)
     };
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| ProxyError::Internal("inspected body is not JSON"))?;

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use shards::io::NetStream;
 
-use crate::http::{write_chunk, write_event, write_response_head, Framing, HttpConn, LAST_CHUNK};
+use crate::http::{
+    write_chunk, write_event, write_response_head, Framing, Head, HttpConn, RequestHead, LAST_CHUNK,
+};
 use crate::mcp::{jsonrpc, write_error, JsonRpcId};
 use crate::upstream::link::{Call, Delivery};
 
@@ -40,6 +42,20 @@ pub struct ClientShape<'a> {
     /// The request's `max_in_flight` slot, given back once the call's last message arrived
     /// (a rule may hold it a long time; the child is done with the call).
     pub slot: Option<&'a RequestSlot>,
+}
+
+impl ClientShape<'_> {
+    /// The shape of the answer to the request `head` heads: its keep-alive and HTTP version, no
+    /// session id, no stages, no slot (fill those in with struct update syntax).
+    pub fn of(head: &RequestHead) -> Self {
+        ClientShape {
+            keep_alive: head.keep_alive(),
+            http11: head.minor_version() == 1,
+            session: None,
+            stages: None,
+            slot: None,
+        }
+    }
 }
 
 /// `message` after the response side of `stages`, judged synchronously: what goes to the

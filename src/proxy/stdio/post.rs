@@ -13,7 +13,7 @@ use shards::io::NetStream;
 use shards::slab::Lease;
 
 use crate::config::StdioMode;
-use crate::http::{Head, HttpConn, RequestHead};
+use crate::http::{HttpConn, RequestHead};
 use crate::mcp::{JsonRpcId, Method, ProtocolVersion};
 use crate::session::SessionId;
 use crate::upstream::link::{Call, LinkError, LinkSession};
@@ -73,11 +73,9 @@ pub(in crate::proxy) async fn post(
     // Only answers to `tools/list` on a filtered route can need the response side.
     let answer_stages = to.stages.for_answer(facts.method, &facts.elements);
     let shape = ClientShape {
-        keep_alive: head.keep_alive(),
-        http11: head.minor_version() == 1,
-        session: None,
         stages: answer_stages.as_ref(),
         slot: Some(slot),
+        ..ClientShape::of(head)
     };
     let keep = match (to.session, facts.request_id()) {
         // Boxed: once per session, and larger than a call's future (issue 13).

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use shards::io::NetStream;
 
-use crate::http::{Head, HttpConn, RequestHead};
+use crate::http::{HttpConn, RequestHead};
 use crate::session::SessionId;
 use crate::upstream::link::LinkSession;
 
@@ -37,11 +37,7 @@ pub async fn get_or_delete(
     is_get: bool,
 ) -> Result<bool, ProxyError> {
     let shape = ClientShape {
-        stages: None,
-        slot: None,
-        keep_alive: head.keep_alive(),
-        http11: head.minor_version() == 1,
-        session: None,
+        ..ClientShape::of(head)
     };
     if !is_get {
         state.sessions.borrow_mut().remove(&sid);
