@@ -293,6 +293,9 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
     if let Some(spin) = &args.spin_before_park {
         raw.runtime.spin_before_park = Some(RawDuration(spin.clone()));
     }
+    if let Some(hops) = &args.hops {
+        raw.runtime.hops = Some(hops.clone());
+    }
     if let Some(dir) = &args.record {
         raw.recording.get_or_insert_with(Default::default).dir = Some(dir.clone());
     }
@@ -301,7 +304,7 @@ pub(crate) fn apply_io_args(raw: &mut RawConfig, args: &IoArgs) {
 /// The flag that set a TOML key in configs built by [`reverse_raw`] and [`demo_raw`]; keys
 /// under a prefix (`listeners.main.allowed_hosts[2]`) map like the prefix.
 fn flag_for_key(key: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 55] = [
+    const FLAGS: [(&str, &str); 56] = [
         ("listeners.main.bind", "--bind"),
         ("audit.file", "--audit-log"),
         ("recording.dir", "--record"),
@@ -371,6 +374,7 @@ fn flag_for_key(key: &str) -> Option<&'static str> {
         ("runtime.buffer_pool_memory", "--buffer-pool-memory"),
         ("runtime.io", "--io"),
         ("runtime.spin_before_park", "--spin-before-park"),
+        ("runtime.hops", "--hops"),
         ("log.level", "--log-level"),
     ];
     FLAGS.iter().find_map(|(prefix, flag)| {

@@ -290,8 +290,11 @@ fn run_loads_the_file_and_flags_override_it() {
         "0B",
         "--spin-before-park",
         "40us",
+        "--hops",
+        "forward",
     ]);
     assert_eq!(from_file.runtime.io, Some(shards::IoBackend::Uring));
+    assert_eq!(overridden.runtime.hops, crate::config::HopPolicy::Forward);
     assert_eq!(
         overridden.runtime.spin_before_park,
         Some(std::time::Duration::from_micros(40))

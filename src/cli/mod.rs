@@ -142,6 +142,12 @@ pub struct IoArgs {
     /// polling on idle cores [default: 0s: sleeps at once].
     #[arg(long, value_name = "DURATION")]
     pub spin_before_park: Option<String>,
+    /// A request whose session another shard owns: "auto" moves the connection to that shard
+    /// once and forwards such requests after that (a connection carrying many shards'
+    /// sessions stays put), "move" always moves it (TLS: relays it), "forward" never moves
+    /// it [default: auto].
+    #[arg(long, value_name = "POLICY", value_parser = ["auto", "move", "forward"])]
+    pub hops: Option<String>,
     /// Record every client session, both directions, as one tape file per session under DIR
     /// (JSON Lines, docs/tapes.md); credentials are never written. Overrides `[recording]
     /// dir`; TOML `[recording]` sets redaction, fsync, rotation and retention.

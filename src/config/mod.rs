@@ -73,10 +73,10 @@ pub use forward::{parse_header, ForwardConfig, ForwardTarget};
 pub use ids::{ListenerId, PerRoute, PerUpstream, RouteId, UpstreamId, MAX_ROUTES, MAX_UPSTREAMS};
 pub use listener_tls::reload_listener_tls;
 pub use model::{
-    AuditConfig, Config, CoreSelection, DemoConfig, LegacySseConfig, LimitsConfig, ListenerConfig,
-    ListenerTls, LogConfig, ReplaySource, RouteConfig, RouteEra, RuntimeConfig, SessionsConfig,
-    StdioMode, StdioUpstream, TimeoutsConfig, UpstreamConfig, UpstreamEra, UpstreamTransport,
-    UpstreamTrust, UpstreamUrl,
+    AuditConfig, Config, CoreSelection, DemoConfig, HopPolicy, LegacySseConfig, LimitsConfig,
+    ListenerConfig, ListenerTls, LogConfig, ReplaySource, RouteConfig, RouteEra, RuntimeConfig,
+    SessionsConfig, StdioMode, StdioUpstream, TimeoutsConfig, UpstreamConfig, UpstreamEra,
+    UpstreamTransport, UpstreamTrust, UpstreamUrl,
 };
 pub use policy::{Action, Policy, Subject};
 pub use print::{io_name, to_toml};

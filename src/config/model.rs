@@ -143,6 +143,34 @@ pub struct RuntimeConfig {
     /// How long an idle shard keeps polling before it sleeps (`None`: it sleeps at once).
     /// Spinning trades CPU on idle cores for the wake-up cost of a lone request.
     pub spin_before_park: Option<Duration>,
+    /// What a shard does with a request whose session another shard owns.
+    pub hops: HopPolicy,
+}
+
+/// `runtime.hops`: how a request reaches the shard owning its session (DESIGN §3.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HopPolicy {
+    /// A connection moves to the owner on its first such request and stays there; after that
+    /// (it carries sessions of several shards, like a backend's connection pool) each such
+    /// request is forwarded and the connection stays.
+    #[default]
+    Auto,
+    /// The connection always moves to the owner (a TLS connection is relayed to it).
+    Move,
+    /// The connection never moves: each such request is forwarded to the owner and its answer
+    /// streamed back.
+    Forward,
+}
+
+impl HopPolicy {
+    /// The TOML and flag spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            HopPolicy::Auto => "auto",
+            HopPolicy::Move => "move",
+            HopPolicy::Forward => "forward",
+        }
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -153,6 +181,7 @@ impl Default for RuntimeConfig {
             buffer_pool_memory: to_usize(defaults::BUFFER_POOL_MEMORY),
             io: None,
             spin_before_park: None,
+            hops: HopPolicy::Auto,
         }
     }
 }

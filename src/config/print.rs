@@ -122,6 +122,7 @@ pub(crate) fn to_raw(config: &Config) -> RawConfig {
             buffer_pool_memory: Some(size(config.runtime.buffer_pool_memory)),
             io: config.runtime.io.map(|io| io_name(io).to_owned()),
             spin_before_park: config.runtime.spin_before_park.map(duration),
+            hops: Some(config.runtime.hops.name().to_owned()),
         },
         listeners: listeners.collect(),
         upstreams: upstreams.collect(),

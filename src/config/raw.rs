@@ -129,6 +129,10 @@ pub struct RawRuntime {
     /// or unset: it sleeps at once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spin_before_park: Option<RawDuration>,
+    /// A request whose session another shard owns: `"auto"` (move the connection once, then
+    /// forward), `"move"` or `"forward"`. Unset: auto.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hops: Option<String>,
 }
 
 /// `[listeners.NAME]`.

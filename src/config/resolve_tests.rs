@@ -466,3 +466,23 @@ fn spin_before_park_is_off_unless_set_and_bounded() {
         );
     }
 }
+
+#[test]
+fn hops_default_to_auto_and_take_the_three_policies() {
+    use crate::config::HopPolicy;
+    assert_eq!(ok(UPSTREAM).runtime.hops, HopPolicy::Auto);
+    for (name, policy) in [
+        ("auto", HopPolicy::Auto),
+        ("move", HopPolicy::Move),
+        ("forward", HopPolicy::Forward),
+    ] {
+        let config = ok(&format!("{UPSTREAM}[runtime]\nhops = \"{name}\"\n"));
+        assert_eq!(config.runtime.hops, policy);
+        assert!(to_toml(&config).contains(&format!("hops = \"{name}\"")));
+    }
+    reject(
+        &format!("{UPSTREAM}[runtime]\nhops = \"relay\"\n"),
+        "runtime.hops",
+        &["\"relay\"", "\"auto\", \"move\" or \"forward\""],
+    );
+}

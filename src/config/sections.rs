@@ -11,7 +11,8 @@ use shards::IoBackend;
 use super::defaults as d;
 use super::error::{invalid_str, Error};
 use super::model::{
-    CoreSelection, DemoConfig, LimitsConfig, RuntimeConfig, SessionsConfig, TimeoutsConfig,
+    CoreSelection, DemoConfig, HopPolicy, LimitsConfig, RuntimeConfig, SessionsConfig,
+    TimeoutsConfig,
 };
 use super::raw::{RawDemo, RawDuration, RawLimits, RawRuntime, RawSessions, RawTimeouts};
 use super::setting::{bind_addr, count, duration, route_path, size, Bound};
@@ -52,12 +53,25 @@ pub(crate) fn resolve_runtime(raw: &RawRuntime) -> Result<RuntimeConfig, Error> 
         Some(other) => return Err(invalid_str("runtime.io", other, "\"uring\" or \"glommio\"")),
     };
     let spin_before_park = spin_before_park(raw.spin_before_park.as_ref())?;
+    let hops = match raw.hops.as_deref() {
+        None | Some("auto") => HopPolicy::Auto,
+        Some("move") => HopPolicy::Move,
+        Some("forward") => HopPolicy::Forward,
+        Some(other) => {
+            return Err(invalid_str(
+                "runtime.hops",
+                other,
+                "\"auto\", \"move\" or \"forward\"",
+            ))
+        }
+    };
     Ok(RuntimeConfig {
         cores,
         io_memory,
         buffer_pool_memory,
         io,
         spin_before_park,
+        hops,
     })
 }
 

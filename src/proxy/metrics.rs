@@ -14,7 +14,8 @@ use crate::mcp::Method;
 #[derive(Debug, Clone, Copy)]
 #[repr(usize)]
 pub enum Counter {
-    /// Requests moved to another shard (connection handoffs sent).
+    /// Requests that went to the shard owning their session: the connection moved there
+    /// (a handoff sent), or the request was forwarded (`HopsForwarded`).
     Hops,
     /// Connections received from another shard.
     HandoffsIn,
@@ -23,6 +24,11 @@ pub enum Counter {
     TlsTunnels,
     /// TLS relays ended (with `TlsTunnels`: the ones open now).
     TlsTunnelsClosed,
+    /// Requests forwarded to the shard owning their session while their connection stayed
+    /// (hop_forward.rs): their hop is in `Hops` too.
+    HopsForwarded,
+    /// Links to other shards opened for forwarded requests.
+    HopLinksOpened,
     /// Client connections accepted.
     Connections,
     /// Sessions minted.
@@ -120,6 +126,8 @@ pub const COUNTER_NAMES: &[&str] = &[
     "handoffs_received_total",
     "tls_tunnels_total",
     "tls_tunnels_closed_total",
+    "hops_forwarded_total",
+    "hop_links_opened_total",
     "connections_total",
     "sessions_created_total",
     "sessions_expired_total",

@@ -20,6 +20,7 @@ pub mod exchange;
 pub mod guard;
 pub mod handoff;
 pub mod headers;
+mod hop_forward;
 mod http_upstream;
 pub mod intercept;
 pub mod l2m;

@@ -15,7 +15,7 @@ use shards::io::{NetListener, NetStream};
 
 use crate::proxy::accept::accept_until;
 
-use crate::config::{ListenerId, RouteEra};
+use crate::config::{HopPolicy, ListenerId, RouteEra};
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::pipeline::{Caller, Principal, RouteStages};
 use crate::session::SessionId;
@@ -29,7 +29,7 @@ use super::handoff;
 use super::metrics::Counter;
 use super::post::post;
 use super::respond::{closes_connection, error_response};
-use super::state::ShardState;
+use super::state::{HopLinkKey, ShardState};
 use super::stdio::answer::CLIENT_WRITE_TIMEOUT;
 use shards::timeout::within;
 
@@ -48,7 +48,7 @@ pub async fn accept_loop(state: Rc<ShardState>, listener: ListenerId, socket: Ne
         // The configuration current now: a reload (SIGHUP) changes what new connections get.
         match state.tls.current(listener) {
             None => {
-                let conn = serve(state.clone(), listener, stream, Vec::new(), None);
+                let conn = serve(state.clone(), listener, stream, Vec::new(), None, false);
                 super::record::spawn_connection(&state, conn);
             }
             Some(config) => {
@@ -75,7 +75,7 @@ async fn serve_tls(
     match within(state.config.timeouts.head, handshake).await {
         // Boxed: `serve` is large, and only TLS connections pay for the extra allocation.
         Some(Ok(stream)) => match super::peer::certificate_caller(&stream) {
-            Ok(peer) => Box::pin(serve(state, listener, stream, Vec::new(), peer)).await,
+            Ok(peer) => Box::pin(serve(state, listener, stream, Vec::new(), peer, false)).await,
             Err(e) => tracing::warn!(error = %e, "client certificate names no principal; closed"),
         },
         Some(Err(e)) => tracing::debug!(error = %e, "client TLS handshake failed"),
@@ -98,18 +98,20 @@ pub fn adopt(
     let peer = super::peer::arrived(peer);
     super::record::spawn_connection(
         state,
-        serve(state.clone(), listener, stream, buffered, peer),
+        serve(state.clone(), listener, stream, buffered, peer, true),
     );
 }
 
 /// Serves one client connection until it closes, errs, moves to another shard or shutdown.
 /// `peer`: the caller its client certificate names (mTLS; `None` for every other connection).
+/// `moved`: it came from another shard (a moved connection, a TLS relay or a forwarding link).
 pub async fn serve(
     state: Rc<ShardState>,
     listener: ListenerId,
     stream: NetStream,
     buffered: Vec<u8>,
     peer: Option<Rc<Caller>>,
+    moved: bool,
 ) {
     let buf = if buffered.is_empty() {
         state.bufs.take(CLIENT_READ_BUF)
@@ -128,8 +130,19 @@ pub async fn serve(
         };
         if let Some(owner) = foreign_owner(&state, listener, &head) {
             let peer = super::peer::travelling(peer.as_ref());
-            handoff(&state, conn, (&head, peer), owner, listener).await;
-            return;
+            if !forwards(state.config.runtime.hops, moved) {
+                handoff(&state, conn, (&head, peer), owner, listener).await;
+                return;
+            }
+            let key = HopLinkKey {
+                owner,
+                listener,
+                peer,
+            };
+            if !forward(&state, &mut conn, &head, key).await || state.shutdown.is_fired() {
+                break;
+            }
+            continue;
         }
         let Some(_pass) = state.inflight.enter() else {
             // Draining: say so (503, closes) rather than drop a request the client may retry.
@@ -168,13 +181,54 @@ async fn handle(
         }
         Err(e) => {
             audit::note_error(&e);
-            // A body the error left unread would be parsed as the next request
-            // (desync): close unless the request had no body at all.
-            let no_body = matches!(head.framing(), Ok(crate::http::Framing::Empty));
-            let synced = no_body || !e.before_body();
-            let keep = head.keep_alive() && synced && !closes_connection(&e);
-            answer_error(state, conn, &e, keep).await && keep
+            answer_after(state, conn, head, &e).await
         }
+    }
+}
+
+/// Answers `err`, the error of the request `head`; returns whether the connection stays open.
+async fn answer_after(
+    state: &ShardState,
+    conn: &mut HttpConn<NetStream>,
+    head: &RequestHead,
+    err: &ProxyError,
+) -> bool {
+    // A body the error left unread would be parsed as the next request (desync): close
+    // unless the request had no body at all.
+    let no_body = matches!(head.framing(), Ok(crate::http::Framing::Empty));
+    let synced = no_body || !err.before_body();
+    let keep = head.keep_alive() && synced && !closes_connection(err);
+    answer_error(state, conn, err, keep).await && keep
+}
+
+/// Whether a request owned by another shard is forwarded there (the connection stays) rather
+/// than moving the connection, under `policy` for a connection that `moved` here already.
+fn forwards(policy: HopPolicy, moved: bool) -> bool {
+    match policy {
+        HopPolicy::Move => false,
+        HopPolicy::Forward => true,
+        // A connection that already moved once carries sessions of several shards: moving it
+        // again would only make it wander.
+        HopPolicy::Auto => moved,
+    }
+}
+
+/// Forwards a request owned by `key.owner` (hop_forward.rs), holding an in-flight pass (a
+/// draining shard waits for it); returns whether the connection stays open.
+async fn forward(
+    state: &Rc<ShardState>,
+    conn: &mut HttpConn<NetStream>,
+    head: &RequestHead,
+    key: HopLinkKey,
+) -> bool {
+    let Some(_pass) = state.inflight.enter() else {
+        let _ = answer_error(state, conn, &ProxyError::ShuttingDown, false).await;
+        return false;
+    };
+    // Boxed: only forwarded requests pay for the forward's state, not every connection's future.
+    match Box::pin(super::hop_forward::forward(state, conn, head, key)).await {
+        Ok(keep) => keep,
+        Err(e) => answer_after(state, conn, head, &e).await,
     }
 }
 

@@ -6,7 +6,8 @@ certificate, whose subject is the caller's principal: a policy rule on `CN=alice
 `echo` for alice while bob's certificate loses it (gone from his listing, unknown to his call).
 Two shards: SDK sessions over https:// whose requests land on either shard (a new connection
 each), so the shard that did not mint a session relays the TLS connection to its owner; the
-admin /metrics count the relays, and none outlives its connection (nor its socket pair).
+admin /metrics count the relays, and none outlives its connection (nor its socket pair); with
+`--hops forward` each such request is forwarded instead and nothing is relayed.
 Legacy HTTP+SSE upstreams over https:// (`--upstream-transport sse --upstream-ca`): the SDK through
 a proxy whose upstream is a TLS shadowcat serving the 2024-11-05 transport (`--legacy-sse`); an
 upstream it does not trust is unavailable (502).
@@ -283,6 +284,20 @@ def test_python_sdk_over_https_to_two_shards(pki: Pki, demo_upstream: harness.En
         _await(relays_ended, f"batch {batch}: a relay outlived its connection")
         _await(lambda: _unix_sockets_of(pid) <= unix_before,
                f"batch {batch}: socket pairs left open ({_unix_sockets_of(pid)} > {unix_before})")
+
+
+def test_python_sdk_over_https_to_two_shards_forwarding(pki: Pki, demo_upstream: harness.Endpoint,
+                                                         start_proxy) -> None:
+    """`--hops forward`: the TLS connection stays on the shard that terminates it and each request
+    of a session the other shard owns is forwarded there; nothing is relayed."""
+    proxy = start_proxy(demo_upstream.url, shards=2, admin=True, extra=[*_tls_flags(pki), "--hops", "forward"])
+    assert proxy.admin_url is not None
+    texts = asyncio.run(_sessions_on_fresh_connections(proxy.url, _trusting(pki), SESSIONS_ON_TWO_SHARDS))
+    assert texts == [f"s{i}e{n}" for i in range(SESSIONS_ON_TWO_SHARDS) for n in range(ECHOES_PER_SESSION)]
+    metrics = read_metrics(proxy.admin_url)
+    assert metric_total(metrics, "shadowcat_hops_forwarded_total") > 0, metrics
+    assert metric_total(metrics, "shadowcat_hops_total") == metric_total(metrics, "shadowcat_hops_forwarded_total")
+    assert metric_total(metrics, "shadowcat_tls_tunnels_total") == 0, metrics
 
 
 def test_a_client_that_does_not_trust_the_certificate_fails(pki: Pki, other_pki: Pki,

@@ -32,6 +32,7 @@ use crate::upstream::runtime::UpstreamRuntime;
 
 use super::metrics::ProxyMetrics;
 
+mod hop_links;
 mod inbox;
 pub mod intercept;
 pub mod l2m;
@@ -42,6 +43,7 @@ mod pause;
 mod rate_bucket;
 mod slots;
 
+pub use hop_links::{HopLinkKey, HopLinks};
 pub use inbox::ReplyInbox;
 pub use listener_tls::ListenerTlsConfigs;
 pub use rate_bucket::{Bucket, Draw, PrincipalBuckets, RateState};
@@ -192,6 +194,8 @@ pub struct ShardState {
     pub tls: Rc<ListenerTlsConfigs>,
     /// Interception: the rule set in force here, the messages paused here.
     pub intercept: intercept::InterceptShard,
+    /// Idle links to the other shards, for requests forwarded to their owner.
+    pub hop_links: HopLinks,
     /// Per route: its pipeline stages ([`ShardState::stages`]).
     stages: PerRoute<RouteStages>,
     /// Per route: who may use it, when it says ([`ShardState::auth`]).
@@ -246,6 +250,7 @@ impl ShardState {
                 .map(|r| Rc::new(crate::record::Recorder::new(r, ctx.id.0))),
             tls: Rc::new(ListenerTlsConfigs::build(&config)),
             intercept: intercept::InterceptShard::new(&config.intercept),
+            hop_links: HopLinks::default(),
             open_streams: OpenStreams::default(),
             legacy: RefCell::new(std::collections::HashMap::new()),
             limits: crate::http::Limits {
