@@ -9,14 +9,18 @@
 #             taking the next session (bench/echo.lua ROTATE=1), as a backend multiplexing many users
 #             over one connection pool does: at N shards about (N-1)/N of requests land on a shard
 #             that does not own their session.
-# Reports req/s, CPU-µs per request, and hops per request (shadowcat_hops_total from /metrics);
-# the ratios N shards / 1 shard, and rotating / pinned at N shards (the cost of hops).
+# The rotating run at N shards is repeated for every hop policy in HOP_POLICIES (`--hops`:
+# auto, the default, moves a connection once and then forwards; move moves it on every hop;
+# forward never moves it), each on a fresh proxy.
+# Reports req/s, CPU-µs per request, and hops per request (shadowcat_hops_total from /metrics,
+# and the forwarded share of them); the ratios N shards / 1 shard, and rotating / pinned at N
+# shards per policy (the cost of hops).
 #
 # On a 2-core box wrk, the upstream and the proxy share the cores: the N-shard proxy cannot get N
 # cores to itself, so read the scaling ratio with the CPU columns, and pin things with
 # PROXY_CORES / UPSTREAM_SHARDS / WRK_CORES on a bigger host.
 #
-# Environment: SHARDS=2 SESSIONS=32 CONNS=64 WRK_THREADS=2 DURATION=10s WARMUP=2s UPSTREAM_SHARDS=1
+# Environment: HOP_POLICIES="auto move forward" SHARDS=2 SESSIONS=32 CONNS=64 WRK_THREADS=2 DURATION=10s WARMUP=2s UPSTREAM_SHARDS=1
 #   WRK_CORES= (unpinned) PROXY_ARGS= SHADOWCAT_BIN= READY_TIMEOUT=10
 set -euo pipefail
 shopt -s inherit_errexit
@@ -36,6 +40,7 @@ WRK_CORES=${WRK_CORES:-}
 PROXY_ARGS=${PROXY_ARGS:-}
 SHADOWCAT_BIN=${SHADOWCAT_BIN:-}
 READY_TIMEOUT=${READY_TIMEOUT:-10}
+HOP_POLICIES=${HOP_POLICIES:-auto move forward}
 ECHO_PAD=0
 PROTOCOL_VERSION=2025-06-18
 case ${1:-} in
@@ -58,50 +63,67 @@ say "# shadowcat shards bench $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$R
 say "# host: $(uname -r), $NCPU cpus; demo server --shards $UPSTREAM_SHARDS; wrk -t $WRK_THREADS -c $CONNS -d $DURATION" \
     "cores '${WRK_CORES:-any}'; $SESSIONS sessions; proxy flags: $PROXY_ARGS"
 
-declare -A HOPS
+declare -A HOPS FORWARDED
 
-# hops_total URL: the proxy's shadowcat_hops_total, summed over its label sets.
-hops_total() {
-    curl -sS "$1/metrics" | awk '/^shadowcat_hops_total/ { total += $NF } END { printf "%d", total }'
+# counter URL NAME: the proxy's shadowcat_NAME, summed over its label sets.
+counter() {
+    curl -sS "$1/metrics" | awk -v name="shadowcat_$2" '$1 ~ "^" name "({|$)" { total += $NF } END { printf "%d", total }'
 }
 
-# measure SHARDS: a fresh proxy with SHARDS shards, a pinned run and a rotating run.
+# measure SHARDS HOPS RUNS: a fresh proxy with SHARDS shards and `--hops HOPS`; RUNS is "pinned
+# rotating" or "rotating". A rotating run is labelled rotating-SHARDS (auto) or
+# rotating-SHARDS-HOPS.
 measure() {
-    local shards=$1 admin port sessions before
+    local shards=$1 hops=$2 runs=$3 admin port sessions before forwarded label run
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     admin="http://127.0.0.1:$port"
     # shellcheck disable=SC2086 # PROXY_ARGS is a list of flags
-    start_server "proxy-$shards" reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" --shards "$shards" \
-        --admin "127.0.0.1:$port" $PROXY_ARGS
+    start_server "proxy-$shards-$hops" reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" --shards "$shards" \
+        --admin "127.0.0.1:$port" --hops "$hops" $PROXY_ARGS
     PROXY_PID=$STARTED_PID
     local url
     url=$(listen_url proxy)
     sessions=$(new_sessions "$url" "$SESSIONS")
-    run_wrk "warmup-$shards" "$url" "$sessions" "$WRK_THREADS" "$CONNS" "$WARMUP" 0
-    before=$(hops_total "$admin")
-    run_wrk "pinned-$shards" "$url" "$sessions" "$WRK_THREADS" "$CONNS" "$DURATION" 0
-    HOPS[pinned-$shards]=$(($(hops_total "$admin") - before))
-    before=$(hops_total "$admin")
-    ROTATE=1 run_wrk "rotating-$shards" "$url" "$sessions" "$WRK_THREADS" "$CONNS" "$DURATION" 0
-    HOPS[rotating-$shards]=$(($(hops_total "$admin") - before))
+    run_wrk "warmup-$shards-$hops" "$url" "$sessions" "$WRK_THREADS" "$CONNS" "$WARMUP" 0
+    for run in $runs; do
+        label="$run-$shards"
+        [[ $run == rotating && $hops != auto ]] && label="$label-$hops"
+        before=$(counter "$admin" hops_total)
+        forwarded=$(counter "$admin" hops_forwarded_total)
+        ROTATE=$([[ $run == rotating ]] && echo 1 || echo 0) \
+            run_wrk "$label" "$url" "$sessions" "$WRK_THREADS" "$CONNS" "$DURATION" 0
+        HOPS[$label]=$(($(counter "$admin" hops_total) - before))
+        FORWARDED[$label]=$(($(counter "$admin" hops_forwarded_total) - forwarded))
+        LABELS+=("$label")
+    done
     stop_pid "$PROXY_PID"
     forget_pid "$PROXY_PID"
 }
 
 export ROTATE=0
-measure 1
-measure "$SHARDS"
+LABELS=()
+measure 1 auto "pinned rotating"
+measure "$SHARDS" auto "pinned rotating"
+for hops in $HOP_POLICIES; do
+    [[ $hops == auto ]] || measure "$SHARDS" "$hops" rotating
+done
 
 say ""
 # shellcheck disable=SC2059
-say "$(printf "$ROW_FORMAT %12s" run 'req/s' 'p50 µs' 'p99 µs' 'proxy CPU µs' 'upstr CPU µs' 'wrk CPU%' 'hops/req')"
-for label in pinned-1 rotating-1 "pinned-$SHARDS" "rotating-$SHARDS"; do
-    say "$(row "$label") $(awk -v h="${HOPS[$label]}" -v n="${REQS[$label]}" 'BEGIN { printf "%12.3f", h / n }')"
+say "$(printf "$ROW_FORMAT %12s %12s" run 'req/s' 'p50 µs' 'p99 µs' 'proxy CPU µs' 'upstr CPU µs' 'wrk CPU%' 'hops/req' 'forwarded')"
+for label in "${LABELS[@]}"; do
+    say "$(row "$label") $(awk -v h="${HOPS[$label]}" -v f="${FORWARDED[$label]}" -v n="${REQS[$label]}" \
+        'BEGIN { printf "%12.3f %12.3f", h / n, (h > 0 ? f / h : 0) }')"
 done
 say ""
 say "$(awk -v a="${RPS[pinned-$SHARDS]}" -v b="${RPS[pinned-1]}" -v n="$SHARDS" \
     'BEGIN { printf "scaling, pinned sessions: %d shards / 1 shard throughput %.3f", n, a / b }')"
-say "$(awk -v a="${RPS[rotating-$SHARDS]}" -v b="${RPS[pinned-$SHARDS]}" -v n="$SHARDS" \
-    'BEGIN { printf "cost of hops at %d shards: rotating / pinned throughput %.3f", n, a / b }')"
+for label in "${LABELS[@]}"; do
+    [[ $label == rotating-"$SHARDS"* ]] || continue
+    policy=${label#rotating-"$SHARDS"}
+    say "$(awk -v a="${RPS[$label]}" -v b="${RPS[pinned-$SHARDS]}" -v ca="${PROXY_CPU[$label]:-0}" \
+        -v cb="${PROXY_CPU[pinned-$SHARDS]:-0}" -v n="$SHARDS" -v p="${policy#-}" \
+        'BEGIN { printf "cost of hops at %d shards, --hops %s: rotating / pinned throughput %.3f, CPU per request %.1f vs %.1f µs", n, (p == "" ? "auto" : p), a / b, ca, cb }')"
+done
 say ""
 say "# report: $RESULTS"

@@ -70,7 +70,7 @@ unset SHADOWCAT_ALLOW_MISSING_BIN
 # A quick interop subset for the non-default I/O path (about 80 s on a loaded 2-core box).
 OTHER_IO_SUBSET="tests/interop/test_shards.py tests/interop/test_streams.py tests/interop/test_http_edge.py
   tests/interop/test_shutdown.py tests/interop/test_sse_upstream.py tests/interop/test_legacy_sse.py
-  tests/interop/test_upstream_keepalive.py"
+  tests/interop/test_upstream_keepalive.py tests/interop/test_hops.py"
 
 # Both suites below run even when the first fails (more to read in one CI log); either fails the run.
 FAILED=()

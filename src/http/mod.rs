@@ -55,7 +55,7 @@ pub use error::{Error, Malformed, MessageKind};
 pub use framing::Framing;
 pub use head::{
     is_hop_by_hop, media_type, parse_request, parse_response, Head, Limits, Method, RequestHead,
-    ResponseHead, CONTINUE,
+    ResponseHead, CONTINUE, MAX_HEADERS_CAP,
 };
 pub use sse::{write_comment, write_event, SseEvent, SseParser, SseStep};
 pub use write::{

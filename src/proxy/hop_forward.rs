@@ -1,80 +1,99 @@
-//! Forwarding one request to the shard owning its session while the client's connection stays
-//! on this shard (DESIGN §3.2, `runtime.hops`): the other way to hop besides moving the
-//! connection (server.rs `handoff`). A connection carrying sessions of several shards (a
-//! backend multiplexing its users' sessions over a connection pool) would otherwise move on
-//! almost every request.
+//! Forwarding one request to the shard owning it while the client's connection stays on this
+//! shard (DESIGN §3.2, `runtime.hops`): the other way to hop besides moving the connection
+//! (server.rs `handoff`, modern_client/handoff.rs). A connection carrying sessions of several
+//! shards (a backend multiplexing its users' sessions over a connection pool) would otherwise
+//! move on almost every request, and a TLS connection cannot move at all.
 //!
 //! The request goes over a link: one end of a local socket pair whose other end the owner
 //! serves as an ordinary client connection (sent to it once, like a moved connection), kept in
 //! this shard's pool between requests (`state::HopLinks`). The request is read whole here
-//! (within the body limit and the head timeout, `Expect: 100-continue` answered here; a chunked
-//! body goes on as one chunk) and written in one piece, so when a pooled link turns out closed
-//! (the owner ended it idle) nothing reached the owner and the request goes again on a new
-//! link. The answer comes back as the owner wrote it: its head byte for byte, its body piece by
-//! piece as it arrives (an SSE stream event by event), chunked again when chunked. While it
-//! waits, the client is watched: a client that hangs up closes the link, which ends the
-//! request on the owner as if the client had hung up there.
+//! (after the Host/Origin check, within the body limit and the head timeout, `Expect:
+//! 100-continue` answered here; a chunked body goes on as one chunk) and written in one piece.
+//! Only a link that ends before any byte of an answer is replaced and the request sent again
+//! on a new one: the owner closes a link unanswered only while it is idle (its keep-alive
+//! timeout), so the request never ran. The answer comes back as the owner wrote it: its head
+//! byte for byte, its body piece by piece as it arrives (an SSE stream event by event),
+//! chunked again when chunked. While it waits, the client is watched: a client that hangs up
+//! closes the link, which ends the request on the owner as if the client had hung up there.
 //!
-//! Not here: choosing between moving and forwarding (server.rs), serving the link on the owner
-//! (server.rs `adopt`: an ordinary connection), the pool (`state::hop_links`).
-//! Hot path for rotating sessions: a pooled link, one write of the request, the answer's
-//! pieces written as they come; no allocation beyond pooled buffers.
+//! Not here: serving the link on the owner (server.rs `adopt`: an ordinary connection), the
+//! pool (`state::hop_links`).
+//! Hot path for rotating sessions: a pooled link (its buffer and answer head reused), one
+//! write of the request, the answer's pieces written as they come.
 
 use std::rc::Rc;
 
-use crate::http::{
-    write_chunk, BodyReader, Framing, Head, HttpConn, MessageKind, RequestHead, ResponseHead,
-    LAST_CHUNK,
-};
 use shards::io::NetStream;
 use shards::timeout::within;
+
+use crate::config::HopPolicy;
+use crate::http::{
+    write_chunk, BodyReader, Framing, Head, HttpConn, Limits, MessageKind, Method, RequestHead,
+    ResponseHead, LAST_CHUNK, MAX_HEADERS_CAP,
+};
 
 use super::admit::read_request_body;
 use super::error::ProxyError;
 use super::metrics::Counter;
 use super::relay::until_client_gone;
 use super::relay_plan::STREAM_WRITE_TIMEOUT;
-use super::state::{HopLinkKey, MeshMsg, ShardState};
+use super::state::{HopLink, HopLinkKey, MeshMsg, ShardState};
 
 /// Read buffer of a link (answer heads are small; body pieces pass through it).
 const LINK_READ_BUF: usize = 16 * 1024;
 
+/// Whether a request another shard owns is forwarded there (the connection stays) rather than
+/// the connection moved, under `policy`, for a connection that `moved` here already or is
+/// `tls` (it cannot move: it would be relayed for the rest of its life).
+pub(super) fn forwards(policy: HopPolicy, moved: bool, tls: bool) -> bool {
+    match policy {
+        HopPolicy::Move => false,
+        HopPolicy::Forward => true,
+        // A connection that moved once already carries sessions of several shards: moving it
+        // again would only make it wander.
+        HopPolicy::Auto => moved || tls,
+    }
+}
+
 /// How the wait for the answer's head ended.
 enum HeadWait {
-    /// The final head is in; the body follows on the link.
+    /// The final head is in `link.answer`; the body follows on the link.
     Final,
     /// The client hung up.
     ClientGone,
-    /// The link broke before a final head (`replayable`: before any byte of an answer reached
-    /// the client).
-    LinkBroken { replayable: bool },
+    /// The link ended before any byte of an answer: the owner never took the request.
+    Unanswered,
+    /// The link broke or sent what is not an answer; `relayed`: an interim answer reached the
+    /// client already.
+    Broken { relayed: bool },
 }
 
 /// Forwards `head` (and its body, read from `client` here) to `key.owner` and relays the
 /// answer to `client`. Returns whether the client connection stays open for its next request.
 ///
 /// # Errors
-/// Before anything was sent to the client: the request body's errors (400/408/413), and
-/// `ShuttingDown` when the owner cannot be reached (it is shutting down).
+/// Before anything was sent to the client: the Host/Origin check (403), the request body's
+/// errors (400/408/413), the owner unreachable (503 while it shuts down, 502 when the link
+/// broke or its answer cannot be relayed).
 pub(super) async fn forward(
     state: &Rc<ShardState>,
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     key: HopLinkKey,
 ) -> Result<bool, ProxyError> {
-    state.metrics.incr(Counter::Hops);
-    state.metrics.incr(Counter::HopsForwarded);
-    let mut request = state.bufs.take(head.fields().raw().len() + 512);
+    // Before any 100 Continue and body read: a request refused anyway uploads nothing.
+    super::guard::check_host_origin(state.config.listener(key.listener), head)?;
+    let mut request = state.bufs.take(head.fields().raw().len() + 1024);
     let outcome = match encode_request(state, client, head, &mut request).await {
-        Ok(()) => exchange(state, client, head, &request, key).await,
+        Ok(()) => send(state, client, head, &request, key).await,
         Err(e) => Err(e),
     };
     state.bufs.give(request);
     outcome
 }
 
-/// The request as the owner reads it: the head as the client sent it, then the body read here
-/// (one chunk and the last chunk when the client sent it chunked).
+/// The request as the owner reads it: the head as the client sent it, then the body read here,
+/// into `out` directly (framed as one chunk and the last chunk when the client sent it chunked).
 async fn encode_request(
     state: &ShardState,
     client: &mut HttpConn<NetStream>,
@@ -86,79 +105,101 @@ async fn encode_request(
     if framing == Framing::Empty {
         return Ok(());
     }
-    let mut body = state.bufs.take(1024);
-    let read = read_request_body(state, client, head, &mut body).await;
-    if read.is_ok() {
-        match framing {
-            Framing::Chunked if body.is_empty() => out.extend_from_slice(LAST_CHUNK),
-            Framing::Chunked => {
-                write_chunk(out, &body);
-                out.extend_from_slice(LAST_CHUNK);
-            }
-            _ => out.extend_from_slice(&body),
+    let start = out.len();
+    read_request_body(state, client, head, out).await?;
+    if framing == Framing::Chunked {
+        let len = out.len() - start;
+        if len > 0 {
+            let size_line = format!("{len:x}\r\n");
+            out.splice(start..start, size_line.bytes());
+            out.extend_from_slice(b"\r\n");
         }
+        out.extend_from_slice(LAST_CHUNK);
     }
-    state.bufs.give(body);
-    read
+    Ok(())
 }
 
-/// Sends `request` over a link to the owner (a pooled one, or a new one when none is idle or
-/// the pooled one broke before answering) and relays the answer.
-async fn exchange(
+/// Sends `request` (a whole request, head and framed body, for `head`) to `key.owner` over a
+/// link (a pooled one, or a new one when none is idle or the pooled one ended unanswered),
+/// counts the hop and relays the answer. Also the way a 2026-07-28 retry reaches the shard
+/// holding its exchange (modern_client/handoff.rs).
+///
+/// # Errors
+/// As [`forward`], after the request was read.
+pub(in crate::proxy) async fn send(
     state: &Rc<ShardState>,
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
     request: &[u8],
     key: HopLinkKey,
 ) -> Result<bool, ProxyError> {
-    let mut answer = ResponseHead::default();
-    let mut pooled = state.hop_links.take(&key);
+    state.metrics.incr(Counter::Hops);
+    state.metrics.incr(Counter::HopsForwarded);
+    let mut pooled = state.hop_links.take(&key, &state.bufs);
     let mut link = loop {
         let reused = pooled.is_some();
         let mut link = match pooled.take() {
             Some(link) => link,
             None => open(state, &key).await?,
         };
-        match ask(state, client, &mut link, request, &mut answer).await {
+        let wait = ask(state, client, head, &mut link, request).await;
+        let broken = match wait {
             HeadWait::Final => break link,
-            HeadWait::ClientGone => return Ok(false),
-            HeadWait::LinkBroken { replayable: true } if reused => continue,
-            HeadWait::LinkBroken { replayable } => {
-                tracing::warn!(
-                    owner = key.owner.0,
-                    "link to the shard owning the session broke"
-                );
-                return if replayable {
-                    Err(ProxyError::ShuttingDown)
-                } else {
-                    Ok(false)
-                };
+            HeadWait::ClientGone => {
+                link.close(&state.bufs);
+                return Ok(false);
             }
+            HeadWait::Unanswered if reused => {
+                link.close(&state.bufs);
+                continue;
+            }
+            HeadWait::Unanswered => HeadWait::Broken { relayed: false },
+            other => other,
+        };
+        link.close(&state.bufs);
+        tracing::warn!(
+            owner = key.owner.0,
+            "link to the shard owning the request broke"
+        );
+        return match broken {
+            HeadWait::Broken { relayed: true } => Ok(false),
+            _ => Err(unavailable("no answer from the shard owning the request")),
+        };
+    };
+    let framing = match link.answer.framing(head.method()) {
+        Ok(framing) => framing,
+        Err(source) => {
+            link.close(&state.bufs);
+            return Err(ProxyError::UpstreamProtocol { id: None, source });
         }
     };
-    let framing = match answer.framing(head.method()) {
-        Ok(framing) => framing,
-        Err(_) => return Ok(false),
-    };
-    if !write_client(client, answer.fields().raw()).await {
-        return Ok(false);
+    let keep = write_client(client, link.answer.fields().raw()).await
+        && relay_body(state, client, &mut link.conn, framing).await
+        && framing != Framing::UntilClose
+        && link.answer.keep_alive();
+    // After a HEAD the owner may still have sent a body (an error answer has one): never reuse.
+    if keep && head.method() != Method::Head {
+        state.hop_links.put(key, link, &state.bufs);
+    } else {
+        link.close(&state.bufs);
     }
-    if !relay_body(state, client, &mut link, framing).await {
-        return Ok(false);
+    Ok(keep)
+}
+
+/// A 502 for a link that failed (the JSON-RPC error says the upstream is unavailable).
+fn unavailable(reason: &str) -> ProxyError {
+    ProxyError::UpstreamUnavailable {
+        id: None,
+        reason: reason.to_owned(),
     }
-    let reusable = framing != Framing::UntilClose && answer.keep_alive();
-    if reusable {
-        state.hop_links.put(key, link);
-    }
-    Ok(reusable)
 }
 
 /// Opens a link to `key.owner`: a socket pair, one end sent to the owner as a connection of
 /// `key.listener` with `key.peer`'s principal.
-async fn open(state: &ShardState, key: &HopLinkKey) -> Result<HttpConn<NetStream>, ProxyError> {
+async fn open(state: &ShardState, key: &HopLinkKey) -> Result<HopLink, ProxyError> {
     let (here, there) = state.io.pair().map_err(|e| {
         tracing::warn!(error = %e, "cannot make a socket pair to forward a request");
-        ProxyError::Internal("cannot forward the request to its shard")
+        unavailable("cannot open a link to the shard owning the request")
     })?;
     let msg = MeshMsg::Handoff {
         fd: there,
@@ -170,36 +211,54 @@ async fn open(state: &ShardState, key: &HopLinkKey) -> Result<HttpConn<NetStream
         return Err(ProxyError::ShuttingDown);
     }
     state.metrics.incr(Counter::HopLinksOpened);
-    Ok(HttpConn::new(here, state.bufs.take(LINK_READ_BUF)))
+    Ok(HopLink {
+        conn: HttpConn::new(here, state.bufs.take(LINK_READ_BUF)),
+        answer: ResponseHead::default(),
+    })
 }
 
-/// Writes `request` to `link` and waits for the answer's final head, relaying interim ones
-/// other than `100 Continue` (this shard answered the client's `Expect` itself).
+/// Limits for the owner's answer heads: the owner adds a few fields to heads read within the
+/// configured limits, so allow more.
+fn answer_limits(state: &ShardState) -> Limits {
+    Limits {
+        max_head_bytes: state.limits.max_head_bytes.saturating_mul(2),
+        max_headers: MAX_HEADERS_CAP,
+        max_body_bytes: u64::MAX,
+    }
+}
+
+/// Writes `request` to the link and waits for the answer's final head, relaying interim ones
+/// other than `100 Continue` (this shard answered the client's `Expect` itself) to an HTTP/1.1
+/// client. A failed write still reads: the owner may have answered (say a 401 before the
+/// body) and closed.
 async fn ask(
     state: &ShardState,
     client: &mut HttpConn<NetStream>,
-    link: &mut HttpConn<NetStream>,
+    head: &RequestHead,
+    link: &mut HopLink,
     request: &[u8],
-    answer: &mut ResponseHead,
 ) -> HeadWait {
-    let mut replayable = true;
-    if link.write_all(request).await.is_err() {
-        return HeadWait::LinkBroken { replayable };
-    }
+    let _ = link.conn.write_all(request).await;
+    let limits = answer_limits(state);
+    let mut answered = false;
     loop {
-        match until_client_gone(client, link.read_response_head(&state.limits, answer)).await {
+        let read = link.conn.read_response_head(&limits, &mut link.answer);
+        match until_client_gone(client, read).await {
             None => return HeadWait::ClientGone,
-            Some(Ok(true)) => match answer.status() {
-                100 => {}
-                101..=199 => {
-                    replayable = false;
-                    if !write_client(client, answer.fields().raw()).await {
+            Some(Ok(true)) => match link.answer.status() {
+                100 => answered = true,
+                101 => return HeadWait::Broken { relayed: answered },
+                102..=199 if head.minor_version() == 0 => answered = true,
+                102..=199 => {
+                    answered = true;
+                    if !write_client(client, link.answer.fields().raw()).await {
                         return HeadWait::ClientGone;
                     }
                 }
                 _ => return HeadWait::Final,
             },
-            Some(Ok(false) | Err(_)) => return HeadWait::LinkBroken { replayable },
+            Some(Ok(false)) if !answered => return HeadWait::Unanswered,
+            Some(Ok(false) | Err(_)) => return HeadWait::Broken { relayed: answered },
         }
     }
 }

@@ -15,7 +15,7 @@ use shards::io::{NetListener, NetStream};
 
 use crate::proxy::accept::accept_until;
 
-use crate::config::{HopPolicy, ListenerId, RouteEra};
+use crate::config::{ListenerId, RouteEra};
 use crate::http::{Head, HttpConn, Method as HttpMethod, RequestHead};
 use crate::pipeline::{Caller, Principal, RouteStages};
 use crate::session::SessionId;
@@ -130,7 +130,8 @@ pub async fn serve(
         };
         if let Some(owner) = foreign_owner(&state, listener, &head) {
             let peer = super::peer::travelling(peer.as_ref());
-            if !forwards(state.config.runtime.hops, moved) {
+            let tls = conn.stream_mut().is_tls();
+            if !super::hop_forward::forwards(state.config.runtime.hops, moved, tls) {
                 handoff(&state, conn, (&head, peer), owner, listener).await;
                 return;
             }
@@ -201,18 +202,6 @@ async fn answer_after(
     answer_error(state, conn, err, keep).await && keep
 }
 
-/// Whether a request owned by another shard is forwarded there (the connection stays) rather
-/// than moving the connection, under `policy` for a connection that `moved` here already.
-fn forwards(policy: HopPolicy, moved: bool) -> bool {
-    match policy {
-        HopPolicy::Move => false,
-        HopPolicy::Forward => true,
-        // A connection that already moved once carries sessions of several shards: moving it
-        // again would only make it wander.
-        HopPolicy::Auto => moved,
-    }
-}
-
 /// Forwards a request owned by `key.owner` (hop_forward.rs), holding an in-flight pass (a
 /// draining shard waits for it); returns whether the connection stays open.
 async fn forward(
@@ -228,7 +217,14 @@ async fn forward(
     // Boxed: only forwarded requests pay for the forward's state, not every connection's future.
     match Box::pin(super::hop_forward::forward(state, conn, head, key)).await {
         Ok(keep) => keep,
-        Err(e) => answer_after(state, conn, head, &e).await,
+        Err(e) => {
+            // Refused here, never seen by the owner: audited here.
+            audit::open(state, head);
+            audit::note_error(&e);
+            let keep = answer_after(state, conn, head, &e).await;
+            audit::close(state);
+            keep
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-//! A TLS connection whose request belongs to another shard (DESIGN §3.2): its socket cannot
-//! move (the TLS session's keys and sequence numbers live in this shard's rustls), so this
-//! shard keeps terminating TLS and relays the plaintext. It makes a local socket pair, hands
+//! A TLS connection whose request belongs to another shard (DESIGN §3.2) under `runtime.hops
+//! = "move"` (the other policies forward each such request instead, hop_forward.rs): its socket
+//! cannot move (the TLS session's keys and sequence numbers live in this shard's rustls), so
+//! this shard keeps terminating TLS and relays the plaintext. It makes a local socket pair, hands
 //! one end to the owner exactly like a moved plain connection (the request's bytes, what was
 //! read ahead, the client certificate's principal), and copies bytes both ways between the TLS
 //! stream and its own end until the owner closes its end. The owner serves its end as a plain

@@ -186,8 +186,11 @@ def test_request_state_from_another_proxy_instance_is_refused(everything_upstrea
     assert error["code"] == -32602 and "another proxy instance" in error["message"], error
 
 
-def test_retry_on_the_other_shard_is_handed_to_the_owner(everything_upstream, start_proxy) -> None:
-    proxy = start_proxy(everything_upstream.url, shards=2, admin=True, extra=["--upstream-era", "legacy"])
+@pytest.mark.parametrize("hops", ["auto", "forward"])
+def test_retry_on_the_other_shard_is_handed_to_the_owner(everything_upstream, start_proxy, hops: str) -> None:
+    """`auto` moves a plain connection to the owner; `forward` sends only the retry there."""
+    proxy = start_proxy(everything_upstream.url, shards=2, admin=True,
+                        extra=["--upstream-era", "legacy", "--hops", hops])
     for n in range(12):
         pending = input_required(proxy, f"call-{n}")
         response = retry(proxy, f"retry-{n}", pending)
@@ -197,6 +200,8 @@ def test_retry_on_the_other_shard_is_handed_to_the_owner(everything_upstream, st
         if metric(proxy, "shadowcat_hops_total") > 0:
             break
     assert metric(proxy, "shadowcat_hops_total") > 0, "no retry landed on the other shard in 12 tries"
+    forwarded = metric(proxy, "shadowcat_hops_forwarded_total")
+    assert forwarded == (metric(proxy, "shadowcat_hops_total") if hops == "forward" else 0), forwarded
 
 
 # --- subscriptions/listen onto a legacy session's stream -----------------------------------

@@ -5,8 +5,9 @@ over a connection pool: `move` moves the connection to the owner on every such r
 back), and `auto` (the default) moves it once and forwards after that. Every answer must be the
 right one (JSON answers, SSE progress streams event by event, a chunked body sent after
 `Expect: 100-continue`, `Connection: close`), a client that hangs up on a forwarded stream must
-end it on the owner, and /metrics must say which way each hop went. Also the official Python SDK
-through a forwarding proxy, in front of the demo server and server-everything.
+end it on the owner, a refusal the owner answers before reading a large body (a bad API key)
+must reach the client as it was, and /metrics must say which way each hop went. Also the
+official Python SDK through a forwarding proxy, in front of the demo server and server-everything.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Callable
 
 import pytest
 
+import auth_support as auth
 import harness
 from mcp_checks import DEMO, EVERYTHING, run_mcp_checks
-from rawhttp import (RawConnection, RawSession, call_tool, jsonrpc, open_session,
-                     tool_text)
+from rawhttp import (RawConnection, RawSession, call_tool, initialize_body, jsonrpc, mcp_headers,
+                     open_session, tool_text)
 from test_shards import metric_total, read_metrics
 
 # With 12 sessions minted on the shards their first connections landed on, the chance that all
@@ -172,3 +174,40 @@ def test_python_sdk_sessions_through_a_forwarding_proxy(request: pytest.FixtureR
         report = asyncio.run(run_mcp_checks(proxy.url, profile, proxied=True))
         assert not report.failures, report.failure_text()
         runs += 1
+
+
+def test_a_refusal_before_a_large_forwarded_body_reaches_the_client(demo_upstream: harness.Endpoint, start_proxy,
+                                                                     tmp_path) -> None:
+    """The owner refuses a bad API key before reading the body (401, closing its end of the link
+    while this shard may still be writing a body larger than the socket pair holds): the client
+    gets that 401, not an error of the link."""
+    key = auth.new_key()
+    keys_file = tmp_path / "keys.toml"
+    auth.write_keys(keys_file, {"alice": (key, None)})
+    proxy = start_proxy(demo_upstream.url, shards=2, admin=True,
+                        extra=["--hops", "forward", "--api-keys", str(keys_file)])
+    good = [("x-api-key", key)]
+    sessions = []
+    for index in range(SESSIONS):
+        with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+            answer = conn.request("POST", "/mcp", mcp_headers(None, None, good), initialize_body(index))
+            assert answer.status == 200, answer.describe()
+            session = RawSession(answer.header("mcp-session-id"), answer.response_for(index)["result"]["protocolVersion"])
+            assert conn.request("POST", "/mcp", session.headers(good),
+                                jsonrpc("notifications/initialized")).status == 202
+            sessions.append(session)
+    foreign = None
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        for index, session in enumerate(sessions):
+            before = _counter(proxy.admin_url, "hops_forwarded_total")
+            body = jsonrpc("tools/call", {"name": "echo", "arguments": {"message": "x"}}, index)
+            answer = conn.request("POST", "/mcp", session.headers(good), body)
+            assert answer.status == 200 and tool_text(answer.response_for(index)) == "x", answer.describe()
+            if _counter(proxy.admin_url, "hops_forwarded_total") > before:
+                foreign = session
+                break
+        assert foreign is not None, "every session belongs to the connection's shard"
+        large = jsonrpc("tools/call", {"name": "echo", "arguments": {"message": "y" * (768 * 1024)}}, "large")
+        refused = conn.request("POST", "/mcp", foreign.headers([("x-api-key", "sk-wrong")]), large)
+        assert refused.status == 401, refused.describe()
+        assert "error" in refused.json(), refused.describe()

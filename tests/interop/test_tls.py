@@ -5,9 +5,10 @@ mTLS (`tls_client_ca`, `shadowcat run --config`): the SDK's httpx client shows a
 certificate, whose subject is the caller's principal: a policy rule on `CN=alice,O=Example` keeps
 `echo` for alice while bob's certificate loses it (gone from his listing, unknown to his call).
 Two shards: SDK sessions over https:// whose requests land on either shard (a new connection
-each), so the shard that did not mint a session relays the TLS connection to its owner; the
-admin /metrics count the relays, and none outlives its connection (nor its socket pair); with
-`--hops forward` each such request is forwarded instead and nothing is relayed.
+each), so the shard that did not mint a session forwards each such request to its owner (the
+default `--hops auto`; nothing is relayed), or with `--hops move` relays the TLS connection to
+the owner; the admin /metrics count the relays, and none outlives its connection (nor its socket
+pair).
 Legacy HTTP+SSE upstreams over https:// (`--upstream-transport sse --upstream-ca`): the SDK through
 a proxy whose upstream is a TLS shadowcat serving the 2024-11-05 transport (`--legacy-sse`); an
 upstream it does not trust is unavailable (502).
@@ -264,8 +265,10 @@ def _await(condition, what: str, timeout_s: float = 10.0) -> None:
         assert time.monotonic() < deadline, what
 
 
-def test_python_sdk_over_https_to_two_shards(pki: Pki, demo_upstream: harness.Endpoint, start_proxy) -> None:
-    proxy = start_proxy(demo_upstream.url, shards=2, admin=True, extra=_tls_flags(pki))
+def test_python_sdk_over_https_to_two_shards_relaying(pki: Pki, demo_upstream: harness.Endpoint,
+                                                       start_proxy) -> None:
+    """`--hops move`: a TLS connection that cannot move is relayed to the owner for its life."""
+    proxy = start_proxy(demo_upstream.url, shards=2, admin=True, extra=[*_tls_flags(pki), "--hops", "move"])
     assert proxy.admin_url is not None
     pid = proxy.process.popen.pid
     unix_before = _unix_sockets_of(pid)
@@ -288,9 +291,9 @@ def test_python_sdk_over_https_to_two_shards(pki: Pki, demo_upstream: harness.En
 
 def test_python_sdk_over_https_to_two_shards_forwarding(pki: Pki, demo_upstream: harness.Endpoint,
                                                          start_proxy) -> None:
-    """`--hops forward`: the TLS connection stays on the shard that terminates it and each request
-    of a session the other shard owns is forwarded there; nothing is relayed."""
-    proxy = start_proxy(demo_upstream.url, shards=2, admin=True, extra=[*_tls_flags(pki), "--hops", "forward"])
+    """The default (`--hops auto`): the TLS connection stays on the shard that terminates it and
+    each request of a session the other shard owns is forwarded there; nothing is relayed."""
+    proxy = start_proxy(demo_upstream.url, shards=2, admin=True, extra=_tls_flags(pki))
     assert proxy.admin_url is not None
     texts = asyncio.run(_sessions_on_fresh_connections(proxy.url, _trusting(pki), SESSIONS_ON_TWO_SHARDS))
     assert texts == [f"s{i}e{n}" for i in range(SESSIONS_ON_TWO_SHARDS) for n in range(ECHOES_PER_SESSION)]

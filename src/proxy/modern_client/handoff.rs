@@ -1,7 +1,9 @@
 //! Moves a retry whose `requestState` names another shard to that shard: the connection (its
 //! socket) and the request's bytes (head, body re-framed as read, read-ahead) travel over
 //! the mesh like a session handoff (a TLS connection is relayed instead, tunnel.rs), and the
-//! owning shard reads the request again. No lookup: the shard is in the sealed state.
+//! owning shard reads the request again; or, as `runtime.hops` says (`forward`, or `auto` for a
+//! TLS connection), only the request is forwarded there (hop_forward.rs) and the connection
+//! stays. No lookup: the shard is in the sealed state.
 //!
 //! Not here: moving the fd (proxy/handoff.rs, shared with the session handoff), unsealing
 //! (seal.rs).
@@ -15,7 +17,7 @@ use crate::http::{write_chunk, Framing, Head, HttpConn, RequestHead, LAST_CHUNK}
 use crate::pipeline::Principal;
 
 use super::super::error::ProxyError;
-use super::super::state::ShardState;
+use super::super::state::{HopLinkKey, ShardState};
 
 /// Hands the connection to `shard` (a TLS connection is relayed to it, tunnel.rs, with the
 /// request's principal when a client certificate names it); returns `false` (this shard is
@@ -61,7 +63,21 @@ pub async fn to_shard(
         let caller = super::super::peer::certificate_caller(client.stream_mut()).ok()?;
         super::super::peer::travelling(caller.as_ref())
     });
-    if client.stream_mut().is_tls() {
+    let tls = client.stream_mut().is_tls();
+    // Only this shard's policy and the connection's kind decide: a retry's connection has
+    // not been seen to carry other shards' requests.
+    if super::super::hop_forward::forwards(state.config.runtime.hops, false, tls) {
+        let key = HopLinkKey {
+            owner,
+            listener,
+            peer,
+        };
+        let keep = super::super::hop_forward::send(state, client, head, &bytes, key).await;
+        // The owner served (and audited) the retry.
+        crate::proxy::audit::discard();
+        return keep;
+    }
+    if tls {
         let relay = super::super::tunnel::relay(state, client, (bytes, peer), (owner, listener));
         Box::pin(relay).await?;
         // The owner served (and audited) the retry.

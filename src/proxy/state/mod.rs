@@ -43,7 +43,7 @@ mod pause;
 mod rate_bucket;
 mod slots;
 
-pub use hop_links::{HopLinkKey, HopLinks};
+pub use hop_links::{HopLink, HopLinkKey, HopLinks};
 pub use inbox::ReplyInbox;
 pub use listener_tls::ListenerTlsConfigs;
 pub use rate_bucket::{Bucket, Draw, PrincipalBuckets, RateState};
