@@ -183,6 +183,8 @@ pub(crate) struct TlsProxy<'t> {
     pub(crate) route: &'t str,
     /// The `[upstreams.demo]` table (and whatever it needs): [`DEMO_UPSTREAM`] by default.
     pub(crate) upstream: &'t str,
+    /// Lines added to `[runtime]` (`hops = "move"`, say).
+    pub(crate) runtime: &'t str,
 }
 
 impl Default for TlsProxy<'_> {
@@ -194,6 +196,7 @@ impl Default for TlsProxy<'_> {
             tables: "",
             route: "",
             upstream: DEMO_UPSTREAM,
+            runtime: "",
         }
     }
 }
@@ -208,9 +211,10 @@ impl TlsProxy<'_> {
             tables,
             route,
             upstream,
+            runtime,
         } = self;
         let toml = format!(
-            "[runtime]\nshards = {shards}\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n\n\
+            "[runtime]\nshards = {shards}\nio_memory = \"256KiB\"\nio = \"{IO_PATH}\"\n{runtime}\n\n\
              [listeners.main]\nbind = \"127.0.0.1:0\"\ntls_cert = {cert}\ntls_key = {key}\n{extra}\n\n\
              [[listeners.main.routes]]\npath = \"/mcp\"\nupstream = \"demo\"\n{route}\n\n\
              {upstream}\n\

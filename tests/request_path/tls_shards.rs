@@ -1,11 +1,12 @@
-//! A TLS listener on two shards (issue 12): a TLS connection cannot move to the shard owning
-//! its request's session, so the shard it landed on relays its plaintext to the owner over a
-//! local socket pair (`shadowcat_tls_tunnels_total`). Sessions minted on both shards are used
-//! over one keep-alive TLS connection and over many; SSE answers (a POST's progress, a GET
-//! stream's notifications) pass through as they come; a client certificate's principal comes
-//! along (another certificate's request for a session is still a 404 on its owner); a
-//! 2026-07-28 retry whose exchange the other shard holds is relayed there too; every relay
-//! ends with its connection.
+//! A TLS listener on two shards (issues 12, 13): a TLS connection cannot move to the shard
+//! owning its request's session, so the shard it landed on either relays its plaintext to the
+//! owner over a local socket pair (`runtime.hops = "move"`, `shadowcat_tls_tunnels_total`) or,
+//! by default, forwards each such request there (`shadowcat_hops_forwarded_total`). Each test
+//! runs both ways. Sessions minted on both shards are used over one keep-alive TLS connection
+//! and over many; SSE answers (a POST's progress, a GET stream's notifications) pass through as
+//! they come; a client certificate's principal comes along (another certificate's request for a
+//! session is still a 404 on its owner); a 2026-07-28 retry whose exchange the other shard holds
+//! goes there too; every relay ends with its connection.
 
 use std::time::{Duration, Instant};
 
@@ -21,16 +22,83 @@ use crate::translation::{sampling_retry, sampling_round};
 /// to one shard is 2^(1-SESSIONS).
 const SESSIONS: usize = 16;
 
-/// Two shards with a TLS listener (`extra` lines on it) in front of `upstream`.
-fn two_shards(pki: &TestPki, extra: &str, upstream: Option<&str>) -> Proxy {
+/// How a request reaches the shard owning it.
+#[derive(Debug, Clone, Copy)]
+enum Hop {
+    /// `hops = "move"`: the TLS connection is relayed to the owner.
+    Relay,
+    /// `hops = "auto"` (the default): each request is forwarded to the owner.
+    Forward,
+}
+
+impl Hop {
+    fn runtime(self) -> &'static str {
+        match self {
+            Hop::Relay => "hops = \"move\"",
+            Hop::Forward => "hops = \"auto\"",
+        }
+    }
+}
+
+/// Two shards with a TLS listener (`extra` lines on it) in front of `upstream`, hopping `hop`.
+fn two_shards(pki: &TestPki, extra: &str, upstream: Option<&str>, hop: Hop) -> Proxy {
     let base = TlsProxy::default();
     TlsProxy {
         shards: 2,
         extra,
         upstream: upstream.unwrap_or(base.upstream),
+        runtime: hop.runtime(),
         ..base
     }
     .start(pki)
+}
+
+/// Whether some request went to the other shard (the way `hop` says).
+fn hopped(proxy: &Proxy, hop: Hop) -> bool {
+    match hop {
+        Hop::Relay => proxy.metric("shadowcat_tls_tunnels_total") > 0.0,
+        Hop::Forward => proxy.metric("shadowcat_hops_forwarded_total") > 0.0,
+    }
+}
+
+/// Checks that requests went to the other shard only the way `hop` says, and that every relay
+/// has ended (their connections are closed).
+fn hops_all_done(proxy: &Proxy, hop: Hop) {
+    match hop {
+        Hop::Relay => relays_all_ended(proxy),
+        Hop::Forward => {
+            let forwarded = proxy.metric("shadowcat_hops_forwarded_total");
+            assert!(forwarded >= 1.0, "no request was forwarded");
+            assert_eq!(proxy.metric("shadowcat_hops_total"), forwarded);
+            assert_eq!(proxy.metric("shadowcat_tls_tunnels_total"), 0.0);
+        }
+    }
+}
+
+/// Both ways of each test below.
+macro_rules! both_ways {
+    ($($name:ident => $body:ident;)*) => {
+        mod relayed {
+            $(#[test]
+            fn $name() {
+                super::$body(super::Hop::Relay);
+            })*
+        }
+        mod forwarded {
+            $(#[test]
+            fn $name() {
+                super::$body(super::Hop::Forward);
+            })*
+        }
+    };
+}
+
+both_ways! {
+    sessions_of_both_shards_are_served_over_one_tls_connection_and_many => one_and_many;
+    a_posts_progress_passes_through_event_by_event => progress;
+    a_get_stream_receives_the_sessions_notifications => get_stream;
+    a_client_certificate_principal_comes_along_to_the_owner => principal;
+    a_retry_whose_exchange_the_other_shard_holds_goes_to_it => retry;
 }
 
 /// A new TLS connection to `proxy` (showing `pki`'s client certificate when `mtls`).
@@ -59,16 +127,15 @@ fn relays_all_ended(proxy: &Proxy) {
     assert!(hops >= opened, "a relay is a hop: {hops} < {opened}");
 }
 
-#[test]
-fn sessions_of_both_shards_are_served_over_one_tls_connection_and_many() {
+fn one_and_many(hop: Hop) {
     let pki = TestPki::new("shadowcat test CA");
-    let proxy = two_shards(&pki, "", None);
+    let proxy = two_shards(&pki, "", None, hop);
     let sessions = sessions(&proxy, &pki);
-    // Minted where they landed: nothing moved yet.
-    assert_eq!(proxy.metric("shadowcat_tls_tunnels_total"), 0.0);
-    // One keep-alive connection going round all of them twice: the relayed end moves on by
-    // the ordinary handoff whenever the owner changes. The second round's messages span many
-    // relay buffers both ways.
+    // Minted where they landed: nothing hopped yet.
+    assert_eq!(proxy.metric("shadowcat_hops_total"), 0.0);
+    // One keep-alive connection going round all of them twice: relayed, its relayed end moves
+    // on by the ordinary handoff whenever the owner changes; forwarded, it stays. The second
+    // round's messages span many relay buffers both ways.
     let mut conn = tls_conn(&proxy, &pki, false);
     for round in 0..2 {
         for (i, session) in sessions.iter().enumerate() {
@@ -89,14 +156,13 @@ fn sessions_of_both_shards_are_served_over_one_tls_connection_and_many() {
         }
     }
     assert_eq!(proxy.metric("shadowcat_sessions_active"), SESSIONS as f64);
-    relays_all_ended(&proxy);
+    hops_all_done(&proxy, hop);
     proxy.stop();
 }
 
-#[test]
-fn a_posts_progress_passes_through_the_relay_event_by_event() {
+fn progress(hop: Hop) {
     let pki = TestPki::new("shadowcat test CA");
-    let proxy = two_shards(&pki, "", None);
+    let proxy = two_shards(&pki, "", None, hop);
     for (i, session) in sessions(&proxy, &pki).iter().enumerate() {
         let mut conn = tls_conn(&proxy, &pki, false);
         let token = format!("p{i}");
@@ -124,7 +190,7 @@ fn a_posts_progress_passes_through_the_relay_event_by_event() {
         let again = session.post(&mut conn, &mcp::echo(json!(99), "after"));
         assert_eq!(mcp::result_text(&again.json()), "after");
     }
-    relays_all_ended(&proxy);
+    hops_all_done(&proxy, hop);
     proxy.stop();
 }
 
@@ -143,8 +209,7 @@ while IFS= read -r line; do
 done
 "#;
 
-#[test]
-fn a_get_stream_through_the_relay_receives_the_sessions_notifications() {
+fn get_stream(hop: Hop) {
     let pki = TestPki::new("shadowcat test CA");
     let script = TempFile::new(NOTIFIES_AFTER_CALLS.as_bytes());
     let upstream = format!(
@@ -152,7 +217,7 @@ fn a_get_stream_through_the_relay_receives_the_sessions_notifications() {
          warm = 0\nmax = {SESSIONS}\nkill_grace = \"1s\"\n",
         script.toml()
     );
-    let proxy = two_shards(&pki, "", Some(&upstream));
+    let proxy = two_shards(&pki, "", Some(&upstream), hop);
     let mut open = Vec::new();
     for (i, session) in sessions(&proxy, &pki).iter().enumerate() {
         let mut stream = tls_conn(&proxy, &pki, false);
@@ -165,7 +230,7 @@ fn a_get_stream_through_the_relay_receives_the_sessions_notifications() {
         assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
         open.push((stream, head));
     }
-    assert!(proxy.metric("shadowcat_tls_tunnels_total") >= 1.0);
+    assert!(hopped(&proxy, hop), "no stream went to the other shard");
     // Shutdown ends the streams, relayed or not, and no relay holds it up until its grace
     // (2 s) is over: the owner closes its end, and the relay ends with it.
     let stopping = Instant::now();
@@ -180,12 +245,11 @@ fn a_get_stream_through_the_relay_receives_the_sessions_notifications() {
     }
 }
 
-#[test]
-fn a_client_certificate_principal_comes_along_to_the_owner() {
+fn principal(hop: Hop) {
     let pki = TestPki::new("shadowcat mTLS CA");
     let other = pki.client_named("mallory");
     let mtls = format!("tls_client_ca = {}", pki.ca.toml());
-    let proxy = two_shards(&pki, &mtls, None);
+    let proxy = two_shards(&pki, &mtls, None, hop);
     // Sessions of the PKI's client certificate, minted on both shards.
     let sessions: Vec<_> = (0..SESSIONS)
         .map(|_| mcp::open_session(&mut tls_conn(&proxy, &pki, true)))
@@ -201,28 +265,27 @@ fn a_client_certificate_principal_comes_along_to_the_owner() {
         mcp::assert_error(&answer, 404, -32001, &json!(i));
     }
     drop((mine, theirs));
-    relays_all_ended(&proxy);
+    hops_all_done(&proxy, hop);
     proxy.stop();
 }
 
-#[test]
-fn a_retry_whose_exchange_the_other_shard_holds_is_relayed_to_it() {
+fn retry(hop: Hop) {
     let pki = TestPki::new("shadowcat test CA");
     let upstream = format!(
         "[upstreams.demo]\ncommand = [{:?}, \"demo-server\", \"--stdio\"]\n\
          request_timeout = \"10s\"\nwarm = 1\nmax = 16\nkill_grace = \"1s\"\n",
         env!("CARGO_BIN_EXE_shadowcat")
     );
-    let proxy = two_shards(&pki, "", Some(&upstream));
+    let proxy = two_shards(&pki, "", Some(&upstream), hop);
     // Each round's retry lands on either shard; the one holding its exchange is where the
     // round was asked.
     for _ in 0..SESSIONS {
         let round = sampling_round(&mut tls_conn(&proxy, &pki, false));
         sampling_retry(&mut tls_conn(&proxy, &pki, false), &round);
-        if proxy.metric("shadowcat_tls_tunnels_total") > 0.0 {
+        if hopped(&proxy, hop) {
             break;
         }
     }
-    relays_all_ended(&proxy);
+    hops_all_done(&proxy, hop);
     proxy.stop();
 }
