@@ -8,7 +8,10 @@
 #   DURATION=6s  WRK_CONNS=64  WRK_CORES=<last core>  PROXY_ARGS= (extra `reverse` flags for both)
 #   NEW_ARGS= (extra flags for the new build only, e.g. "--deny-tool add" to price a stage, or
 #   "--record /tmp/tapes" with BASE_BIN = the same binary to price recording: issue 11 asks
-#   for ≥ 0.9× the throughput without it)
+#   for ≥ 0.9× the throughput without it)  BASE_ARGS= (extra flags for the base build only)
+#   SHARDS=1  SESSIONS=1 (sessions per proxy; with ROTATE=1 every request takes the next one,
+#   bench/echo.lua: with SHARDS=2 SESSIONS=32 ROTATE=1 NEW_ARGS="--hops forward"
+#   BASE_ARGS="--hops move" and the same binary twice it compares the two ways of hopping)
 #   INSTRUCTIONS=auto|0 (count the proxy's instructions per request with `perf stat`, user and
 #   kernel apart: far less noisy than time on a shared machine; auto = when perf can)
 set -euo pipefail
@@ -26,6 +29,9 @@ READY_TIMEOUT=${READY_TIMEOUT:-10}
 PROTOCOL_VERSION=2025-06-18
 PROXY_ARGS=${PROXY_ARGS:-}
 NEW_ARGS=${NEW_ARGS:-}
+BASE_ARGS=${BASE_ARGS:-}
+SHARDS=${SHARDS:-1}
+SESSIONS=${SESSIONS:-1}
 BASE_BIN=${BASE_BIN:?BASE_BIN=path to the older shadowcat build}
 
 # shellcheck source=bench/lib.sh
@@ -68,18 +74,20 @@ start_server demo-server demo-server --http 127.0.0.1:0 --shards 1
 UPSTREAM_PID=$STARTED_PID
 UPSTREAM_URL=$(listen_url demo-server)
 # shellcheck disable=SC2086 # flag lists split on purpose
-start_server proxy-new reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" --shards 1 $PROXY_ARGS $NEW_ARGS
+start_server proxy-new reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" --shards "$SHARDS" $PROXY_ARGS $NEW_ARGS
 NEW_PID=$STARTED_PID
 NEW_URL=$(listen_url proxy)
 # shellcheck disable=SC2086
-start_server_with "$BASE_BIN" proxy-base reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" --shards 1 $PROXY_ARGS
+start_server_with "$BASE_BIN" proxy-base reverse --bind 127.0.0.1:0 --upstream "$UPSTREAM_URL" --shards "$SHARDS" \
+    $PROXY_ARGS $BASE_ARGS
 BASE_PID=$STARTED_PID
 BASE_URL=$(listen_url proxy)
-NEW_SESSIONS=$(new_sessions "$NEW_URL" 1)
-BASE_SESSIONS=$(new_sessions "$BASE_URL" 1)
+NEW_SESSIONS=$(new_sessions "$NEW_URL" "$SESSIONS")
+BASE_SESSIONS=$(new_sessions "$BASE_URL" "$SESSIONS")
 
 say "# shadowcat A/B $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
-say "# new: $BIN $PROXY_ARGS $NEW_ARGS; base: $BASE_BIN $PROXY_ARGS; $ROUNDS rounds of $DURATION, -c $WRK_CONNS"
+say "# new: $BIN $PROXY_ARGS $NEW_ARGS; base: $BASE_BIN $PROXY_ARGS $BASE_ARGS; $ROUNDS rounds of $DURATION," \
+    "-c $WRK_CONNS, $SHARDS shard(s), $SESSIONS session(s), rotate ${ROTATE:-0}"
 PROXY_PID=$NEW_PID
 run_wrk warmup-new "$NEW_URL" "$NEW_SESSIONS" 1 "$WRK_CONNS" 3s 0
 PROXY_PID=$BASE_PID

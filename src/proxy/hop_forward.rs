@@ -133,35 +133,37 @@ pub(in crate::proxy) async fn send(
     request: &[u8],
     key: HopLinkKey,
 ) -> Result<bool, ProxyError> {
-    state.metrics.incr(Counter::Hops);
-    state.metrics.incr(Counter::HopsForwarded);
     let mut pooled = state.hop_links.take(&key, &state.bufs);
+    let mut counted = false;
     let mut link = loop {
         let reused = pooled.is_some();
         let mut link = match pooled.take() {
             Some(link) => link,
             None => open(state, &key).await?,
         };
+        if !counted {
+            counted = true;
+            state.metrics.incr(Counter::Hops);
+            state.metrics.incr(Counter::HopsForwarded);
+        }
         let wait = ask(state, client, head, &mut link, request).await;
-        let broken = match wait {
-            HeadWait::Final => break link,
-            HeadWait::ClientGone => {
-                link.close(&state.bufs);
-                return Ok(false);
-            }
-            HeadWait::Unanswered if reused => {
-                link.close(&state.bufs);
-                continue;
-            }
-            HeadWait::Unanswered => HeadWait::Broken { relayed: false },
-            other => other,
-        };
+        if let HeadWait::Final = wait {
+            break link;
+        }
         link.close(&state.bufs);
+        match wait {
+            HeadWait::ClientGone => return Ok(false),
+            HeadWait::Unanswered if reused => continue,
+            // A new link the owner closed unanswered: it is shutting down (it ends its idle
+            // connections, and refuses new ones, once its latch fired).
+            HeadWait::Unanswered => return Err(ProxyError::ShuttingDown),
+            _ => {}
+        }
         tracing::warn!(
             owner = key.owner.0,
             "link to the shard owning the request broke"
         );
-        return match broken {
+        return match wait {
             HeadWait::Broken { relayed: true } => Ok(false),
             _ => Err(unavailable("no answer from the shard owning the request")),
         };
@@ -240,25 +242,40 @@ async fn ask(
 ) -> HeadWait {
     let _ = link.conn.write_all(request).await;
     let limits = answer_limits(state);
-    let mut answered = false;
+    // Whether an answer head came (nothing may be sent again), and whether one reached the
+    // client (no error answer may follow).
+    let (mut answered, mut relayed) = (false, false);
     loop {
         let read = link.conn.read_response_head(&limits, &mut link.answer);
         match until_client_gone(client, read).await {
             None => return HeadWait::ClientGone,
-            Some(Ok(true)) => match link.answer.status() {
-                100 => answered = true,
-                101 => return HeadWait::Broken { relayed: answered },
-                102..=199 if head.minor_version() == 0 => answered = true,
-                102..=199 => {
-                    answered = true;
-                    if !write_client(client, link.answer.fields().raw()).await {
-                        return HeadWait::ClientGone;
+            Some(Ok(true)) => {
+                answered = true;
+                match link.answer.status() {
+                    100 => {}
+                    101 => return HeadWait::Broken { relayed },
+                    102..=199 if head.minor_version() == 0 => {}
+                    102..=199 => {
+                        if !write_client(client, link.answer.fields().raw()).await {
+                            return HeadWait::ClientGone;
+                        }
+                        relayed = true;
                     }
+                    _ => return HeadWait::Final,
                 }
-                _ => return HeadWait::Final,
-            },
+            }
+            // Closed, or reset (it had the request's bytes unread), before any answer byte.
             Some(Ok(false)) if !answered => return HeadWait::Unanswered,
-            Some(Ok(false) | Err(_)) => return HeadWait::Broken { relayed: answered },
+            Some(Err(crate::http::Error::Io(e)))
+                if !answered
+                    && matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                    ) =>
+            {
+                return HeadWait::Unanswered
+            }
+            Some(Ok(false) | Err(_)) => return HeadWait::Broken { relayed },
         }
     }
 }

@@ -217,6 +217,10 @@ async fn forward(
     // Boxed: only forwarded requests pay for the forward's state, not every connection's future.
     match Box::pin(super::hop_forward::forward(state, conn, head, key)).await {
         Ok(keep) => keep,
+        // The client is gone or stopped reading (mid-body, or on the 100 Continue): close.
+        Err(ProxyError::Http(crate::http::Error::UnexpectedEof | crate::http::Error::Io(_))) => {
+            false
+        }
         Err(e) => {
             // Refused here, never seen by the owner: audited here.
             audit::open(state, head);

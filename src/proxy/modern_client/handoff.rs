@@ -64,18 +64,18 @@ pub async fn to_shard(
         super::super::peer::travelling(caller.as_ref())
     });
     let tls = client.stream_mut().is_tls();
-    // Only this shard's policy and the connection's kind decide: a retry's connection has
-    // not been seen to carry other shards' requests.
+    // The policy and the connection's kind decide (whether the connection moved here before
+    // is not known this deep: a retry moves a plain connection under `auto`).
     if super::super::hop_forward::forwards(state.config.runtime.hops, false, tls) {
         let key = HopLinkKey {
             owner,
             listener,
             peer,
         };
-        let keep = super::super::hop_forward::send(state, client, head, &bytes, key).await;
-        // The owner served (and audited) the retry.
+        let keep = super::super::hop_forward::send(state, client, head, &bytes, key).await?;
+        // The owner served (and audited) the retry; a refusal here is audited here.
         crate::proxy::audit::discard();
-        return keep;
+        return Ok(keep);
     }
     if tls {
         let relay = super::super::tunnel::relay(state, client, (bytes, peer), (owner, listener));
