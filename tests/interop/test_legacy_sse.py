@@ -39,13 +39,14 @@ PROFILES = {"demo-http": DEMO, "everything-http": EVERYTHING, "everything-stdio"
 
 
 def start_legacy_proxy(shadowcat_bin: Path, upstream: list[str | Path], *, shards: int = 1,
-                       admin: bool = False) -> harness.Endpoint:
+                       admin: bool = False, extra: list[str] | None = None) -> harness.Endpoint:
     """`reverse --legacy-sse` on 127.0.0.1:0 in front of `upstream` (`--upstream URL` or
     `--upstream-cmd -- CMD...`)."""
     argv: list[str | Path] = [shadowcat_bin, "reverse", "--bind", f"{harness.LOOPBACK_HOST}:0",
                               "--shards", str(shards), "--legacy-sse"]
     if admin:
         argv += ["--admin", f"{harness.LOOPBACK_HOST}:0"]
+    argv += extra or []
     argv += upstream
     process = harness.ManagedProcess("shadowcat-legacy-proxy", argv, env=dict(os.environ))
     try:
@@ -285,8 +286,12 @@ def test_hang_up_stops_the_stdio_child(shadowcat_bin: Path) -> None:
         proxy.stop()
 
 
-def test_posts_are_handed_to_the_owning_shard(shadowcat_bin: Path, demo_upstream: harness.Endpoint) -> None:
-    proxy = start_legacy_proxy(shadowcat_bin, ["--upstream", demo_upstream.url], shards=2, admin=True)
+@pytest.mark.parametrize("hops", ["auto", "forward"])
+def test_posts_are_handed_to_the_owning_shard(shadowcat_bin: Path, demo_upstream: harness.Endpoint,
+                                              hops: str) -> None:
+    """`auto` moves a POST's connection to the shard holding the stream; `forward` sends the POST."""
+    proxy = start_legacy_proxy(shadowcat_bin, ["--upstream", demo_upstream.url], shards=2, admin=True,
+                               extra=["--hops", hops])
     sessions: list[LegacyStream] = []
     try:
         sessions = [LegacyStream(proxy) for _ in range(8)]
@@ -304,8 +309,10 @@ def test_posts_are_handed_to_the_owning_shard(shadowcat_bin: Path, demo_upstream
         with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
                 proxy.admin_url.rstrip("/") + "/metrics", timeout=10) as response:
             metrics = response.read().decode()
-        hops = sum(float(v) for v in re.findall(r"^shadowcat_hops_total (\S+)$", metrics, re.M))
-        assert hops > 0, metrics
+        hopped = sum(float(v) for v in re.findall(r"^shadowcat_hops_total (\S+)$", metrics, re.M))
+        assert hopped > 0, metrics
+        forwarded = sum(float(v) for v in re.findall(r"^shadowcat_hops_forwarded_total (\S+)$", metrics, re.M))
+        assert forwarded == (hopped if hops == "forward" else 0), metrics
         streams = sum(float(v) for v in re.findall(r"^shadowcat_legacy_streams_active (\S+)$", metrics, re.M))
         assert streams == len(sessions), metrics
         opened = sum(float(v) for v in re.findall(r"^shadowcat_legacy_sessions_total (\S+)$", metrics, re.M))
