@@ -334,24 +334,12 @@ impl Runtime {
                     let Some(position) = self.shards.iter().position(|s| s.id.0 == shard) else {
                         continue;
                     };
-                    let handle = self.shards.swap_remove(position);
-                    let reported = handle.panicked.is_some();
-                    return match shard_result(handle) {
-                        Ok(()) => Event::Ended,
-                        // Already returned when the panic happened.
-                        Err(_) if reported => Event::Ended,
-                        Err(err) => Event::Failed(err),
-                    };
+                    return joined(self.shards.swap_remove(position));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => return Event::TimedOut,
+                // Every notice was sent: join whatever is left in order.
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    // Every notice was sent: join whatever is left in order.
-                    let handle = self.shards.swap_remove(0);
-                    let reported = handle.panicked.is_some();
-                    return match shard_result(handle) {
-                        Err(err) if !reported => Event::Failed(err),
-                        _ => Event::Ended,
-                    };
+                    return joined(self.shards.swap_remove(0))
                 }
             }
         }
@@ -369,6 +357,15 @@ fn builder(spec: &RuntimeSpec, index: usize, core: usize) -> LocalExecutorBuilde
         builder = builder.detect_stalls(Some(Box::new(DefaultStallDetectionHandler {})));
     }
     builder
+}
+
+/// Joins a shard whose thread ended: its failure, unless already returned when it panicked.
+fn joined(handle: ShardHandle) -> Event {
+    let reported = handle.panicked.is_some();
+    match shard_result(handle) {
+        Err(err) if !reported => Event::Failed(err),
+        _ => Event::Ended,
+    }
 }
 
 fn shard_result(shard: ShardHandle) -> Result<(), Error> {

@@ -24,7 +24,6 @@
 use std::rc::Rc;
 
 use shards::io::NetStream;
-use shards::timeout::within;
 
 use crate::config::HopPolicy;
 use crate::http::{
@@ -36,7 +35,7 @@ use super::admit::read_request_body;
 use super::error::ProxyError;
 use super::metrics::Counter;
 use super::relay::until_client_gone;
-use super::relay_plan::STREAM_WRITE_TIMEOUT;
+use super::relay_plan::{write_within, STREAM_WRITE_TIMEOUT};
 use super::state::{HopLink, HopLinkKey, MeshMsg, ShardState};
 
 /// Read buffer of a link (answer heads are small; body pieces pass through it).
@@ -314,11 +313,8 @@ async fn relay_body(
     !chunked || write_client(client, LAST_CHUNK).await
 }
 
-/// Writes `bytes` to the client; false when it is gone or stopped reading (the stream write
-/// timeout, as on any relayed stream).
+/// Writes `bytes` to the client within the stream write timeout (a client that stopped
+/// reading is let go, as on any relayed stream).
 async fn write_client(client: &mut HttpConn<NetStream>, bytes: &[u8]) -> bool {
-    matches!(
-        within(STREAM_WRITE_TIMEOUT, client.write_all(bytes)).await,
-        Some(Ok(()))
-    )
+    write_within(client, bytes, STREAM_WRITE_TIMEOUT).await
 }

@@ -120,9 +120,18 @@ pub(super) async fn send<C: AsyncWrite + AsyncRead + Unpin>(
     scratch: &mut Vec<u8>,
     limit: Duration,
 ) -> bool {
-    let sent = matches!(within(limit, client.write_all(scratch)).await, Some(Ok(())));
+    let sent = write_within(client, scratch, limit).await;
     scratch.clear();
     sent
+}
+
+/// Writes `bytes` to the client; false when it is gone or stalled past `limit`.
+pub(super) async fn write_within<C: AsyncWrite + AsyncRead + Unpin>(
+    client: &mut HttpConn<C>,
+    bytes: &[u8],
+    limit: Duration,
+) -> bool {
+    matches!(within(limit, client.write_all(bytes)).await, Some(Ok(())))
 }
 
 /// Awaits `work` (an upstream exchange not yet answered) while watching the client for EOF;

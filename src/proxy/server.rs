@@ -177,14 +177,21 @@ async fn handle(
         // The client is gone or stopped reading (a write timed out), perhaps in the middle
         // of a response: no error response can reach it, and none may be written into a
         // half-sent body. Close.
-        Err(ProxyError::Http(crate::http::Error::UnexpectedEof | crate::http::Error::Io(_))) => {
-            false
-        }
+        Err(e) if client_gone(&e) => false,
         Err(e) => {
             audit::note_error(&e);
             answer_after(state, conn, head, &e).await
         }
     }
+}
+
+/// Whether `err` says the client's connection broke (EOF or an I/O error on it): nothing can be
+/// answered.
+fn client_gone(err: &ProxyError) -> bool {
+    matches!(
+        err,
+        ProxyError::Http(crate::http::Error::UnexpectedEof | crate::http::Error::Io(_))
+    )
 }
 
 /// Answers `err`, the error of the request `head`; returns whether the connection stays open.
@@ -218,9 +225,7 @@ async fn forward(
     match Box::pin(super::hop_forward::forward(state, conn, head, key)).await {
         Ok(keep) => keep,
         // The client is gone or stopped reading (mid-body, or on the 100 Continue): close.
-        Err(ProxyError::Http(crate::http::Error::UnexpectedEof | crate::http::Error::Io(_))) => {
-            false
-        }
+        Err(e) if client_gone(&e) => false,
         Err(e) => {
             // Refused here, never seen by the owner: audited here.
             audit::open(state, head);
@@ -438,8 +443,5 @@ async fn answer_error(
         _ => tracing::warn!(status, error = %err, "request failed"),
     }
     // Bounded like every other client write: a client that does not read gets closed.
-    matches!(
-        shards::timeout::within(CLIENT_WRITE_TIMEOUT, conn.write_all(&out)).await,
-        Some(Ok(()))
-    )
+    super::relay_plan::write_within(conn, &out, CLIENT_WRITE_TIMEOUT).await
 }

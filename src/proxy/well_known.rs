@@ -49,8 +49,8 @@ pub(super) async fn serve(
         out.truncate(out.len().saturating_sub(document.len()));
     }
     state.metrics.status(200);
-    let written = shards::timeout::within(CLIENT_WRITE_TIMEOUT, conn.write_all(&out)).await;
-    Some(Ok(matches!(written, Some(Ok(()))) && keep_alive))
+    let written = super::relay_plan::write_within(conn, &out, CLIENT_WRITE_TIMEOUT).await;
+    Some(Ok(written && keep_alive))
 }
 
 /// The document for the resource path after the well-known prefix (`""`: the listener's
