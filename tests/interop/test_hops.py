@@ -25,9 +25,9 @@ from rawhttp import (RawConnection, RawSession, call_tool, initialize_body, json
                      open_session, tool_text)
 from test_shards import metric_total, read_metrics
 
-# With 12 sessions minted on the shards their first connections landed on, the chance that all
-# belong to one shard (and nothing hops) is 2 in 4096.
-SESSIONS = 12
+# With 20 sessions minted on the shards their first connections landed on, the chance that all
+# belong to one shard (and nothing hops) is 2 in a million.
+SESSIONS = 20
 ROUNDS = 3
 
 
