@@ -31,6 +31,9 @@ pub struct RequestCtx {
     pub modern: bool,
     /// When its head was read (request latency is measured from here).
     pub started: Instant,
+    /// Its connection came here from another shard (moved, relayed or a forwarding link): a
+    /// hop it needs later forwards under `runtime.hops = auto` instead of moving again.
+    pub hopped: bool,
 }
 
 impl RequestCtx {
@@ -59,6 +62,7 @@ impl RequestCtx {
             session: Some(session),
             modern: false,
             started,
+            hopped: false,
         }
     }
 }

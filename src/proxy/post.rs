@@ -39,10 +39,11 @@ struct Target {
     modern: bool,
 }
 
-/// Handles one POST on `route`; returns whether the client connection stays open.
+/// Handles one POST on `route` (on a connection that `hopped` here from another shard, or not);
+/// returns whether the client connection stays open.
 pub async fn post(
     state: &Rc<ShardState>,
-    (route_id, route): (RouteId, &RouteConfig),
+    (route_id, route, hopped): (RouteId, &RouteConfig, bool),
     (stages, principal): (&RouteStages, Principal),
     client: &mut HttpConn<NetStream>,
     head: &RequestHead,
@@ -115,6 +116,7 @@ pub async fn post(
         session: target.client_session,
         modern: target.modern,
         started,
+        hopped,
     };
     if let Some(answer) = split {
         Box::pin(super::split::deliver_answers(state, head, body, &ctx)).await?;

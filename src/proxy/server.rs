@@ -151,7 +151,7 @@ pub async fn serve(
             break;
         };
         audit::open(&state, &head);
-        let keep = handle(&state, (listener, peer.as_ref()), &mut conn, &head).await;
+        let keep = handle(&state, (listener, peer.as_ref(), moved), &mut conn, &head).await;
         audit::close(&state);
         crate::record::scope::end_request();
         if !keep || state.shutdown.is_fired() {
@@ -168,7 +168,7 @@ pub async fn serve(
 /// Dispatches one request and answers its error; returns whether the connection stays open.
 async fn handle(
     state: &Rc<ShardState>,
-    on: (ListenerId, Option<&Rc<Caller>>),
+    on: (ListenerId, Option<&Rc<Caller>>, bool),
     conn: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> bool {
@@ -363,10 +363,11 @@ async fn handoff(
 }
 
 /// Routes by path and method after the Host/Origin check; `peer`: the connection's client
-/// certificate caller, for routes without `auth`.
+/// certificate caller, for routes without `auth`; `moved`: the connection came from another
+/// shard (see [`serve`]).
 async fn dispatch(
     state: &Rc<ShardState>,
-    (listener, peer): (ListenerId, Option<&Rc<Caller>>),
+    (listener, peer, moved): (ListenerId, Option<&Rc<Caller>>, bool),
     conn: &mut HttpConn<NetStream>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
@@ -398,7 +399,7 @@ async fn dispatch(
     let caller = authenticate(state, id, head, peer).await?;
     let (stages, principal) = judged_by(state, state.stages(id), caller);
     match head.method() {
-        HttpMethod::Post => post(state, (id, route), (&stages, principal), conn, head).await,
+        HttpMethod::Post => post(state, (id, route, moved), (&stages, principal), conn, head).await,
         // 2026-07-28 is POST only (streamable-http.mdx §Backward Compatibility).
         _ if route.era == RouteEra::Modern => Err(ProxyError::PostOnly),
         HttpMethod::Get | HttpMethod::Delete => {

@@ -7,7 +7,8 @@ Checks: server/discover answered from the upstream's initialize result; tools/li
 call; a sampling round trip through MRTR (the upstream's `sampling/createMessage` becomes an
 `input_required` result, rmcp answers it and retries with `requestState`); a tampered or
 foreign requestState refused with 400/-32602; a retry landing on the other shard handed to the
-shard owning the pending exchange (`--shards 2`); no client session is ever minted;
+shard owning the pending exchange (`--shards 2`), and retries of both shards over one connection
+(`--hops auto` moves it once, then forwards); no client session is ever minted;
 `subscriptions/listen` mapped onto a legacy session's stream; a client hang-up cancelling the
 upstream call.
 
@@ -186,6 +187,9 @@ def test_request_state_from_another_proxy_instance_is_refused(everything_upstrea
     assert error["code"] == -32602 and "another proxy instance" in error["message"], error
 
 
+# Each retry's state is sealed by the shard its call's new connection landed on (SO_REUSEPORT
+# hashes it), so a retry is foreign with probability 1/2: 40 tries miss twice at most once in
+# 10^10 runs.
 TRIES = 40
 
 
@@ -194,19 +198,42 @@ def test_retry_on_the_other_shard_is_handed_to_the_owner(everything_upstream, st
     """`auto` moves a plain connection to the owner; `forward` sends only the retry there."""
     proxy = start_proxy(everything_upstream.url, shards=2, admin=True,
                         extra=["--upstream-era", "legacy", "--hops", hops])
-    # Each retry lands on the other shard with probability 1/2 (SO_REUSEPORT hashes its
-    # connection): 40 misses in a row happen once in 10^12 runs (12 failed CI once).
     for n in range(TRIES):
         pending = input_required(proxy, f"call-{n}")
         response = retry(proxy, f"retry-{n}", pending)
-        assert response.status == 200, response.describe()
-        result = response.response_for(f"retry-{n}")["result"]
-        assert result.get("resultType") == "complete" and SAMPLED in json.dumps(result), result
+        assert_sampled(response, f"retry-{n}")
         if metric(proxy, "shadowcat_hops_total") > 0:
             break
     assert metric(proxy, "shadowcat_hops_total") > 0, f"no retry landed on the other shard in {TRIES} tries"
     forwarded = metric(proxy, "shadowcat_hops_forwarded_total")
     assert forwarded == (metric(proxy, "shadowcat_hops_total") if hops == "forward" else 0), forwarded
+
+
+@pytest.mark.parametrize("hops", ["auto", "forward"])
+def test_retries_of_both_shards_over_one_connection(everything_upstream, start_proxy, hops: str) -> None:
+    """A backend multiplexing its users' retries over one connection: under `auto` the
+    connection moves on its first retry for the other shard and forwards after that (it does
+    not wander between the shards); under `forward` it never moves."""
+    proxy = start_proxy(everything_upstream.url, shards=2, admin=True,
+                        extra=["--upstream-era", "legacy", "--hops", hops])
+    with RawConnection(harness.LOOPBACK_HOST, proxy.port) as conn:
+        for n in range(TRIES):
+            pending = input_required(proxy, f"call-{n}")
+            extra = {"inputResponses": {pending["key"]: SAMPLING_RESULT}, "requestState": pending["state"]}
+            response = conn.request("POST", "/mcp", CALL_HEADERS, sampling_call(f"retry-{n}", extra))
+            assert_sampled(response, f"retry-{n}")
+            if metric(proxy, "shadowcat_hops_forwarded_total") > 0:
+                break
+    forwarded = metric(proxy, "shadowcat_hops_forwarded_total")
+    assert forwarded > 0, f"no retry was forwarded in {TRIES} tries"
+    moved = metric(proxy, "shadowcat_hops_total") - forwarded
+    assert moved == (1 if hops == "auto" else 0), moved
+
+
+def assert_sampled(response, request_id: str) -> None:
+    assert response.status == 200, response.describe()
+    result = response.response_for(request_id)["result"]
+    assert result.get("resultType") == "complete" and SAMPLED in json.dumps(result), result
 
 
 # --- subscriptions/listen onto a legacy session's stream -----------------------------------

@@ -73,6 +73,7 @@ pub(super) async fn open(
         session: None,
         modern: false,
         started,
+        hopped: false,
     };
     // The request side as on every POST, before a session exists: a GET carries no message,
     // so a stage may refuse it (the error is the answer) but has nothing to drop.

@@ -20,8 +20,9 @@ use super::super::error::ProxyError;
 use super::super::state::{HopLinkKey, ShardState};
 
 /// Hands the connection to `shard` (a TLS connection is relayed to it, tunnel.rs, with the
-/// request's principal when a client certificate names it); returns `false` (this shard is
-/// done with it).
+/// request's principal when a client certificate names it), or forwards only the retry there
+/// as `runtime.hops` says for a connection that `hopped` here before or not; returns whether
+/// this shard keeps serving the connection.
 ///
 /// # Errors
 /// A state naming a shard that does not exist (it was sealed by another process layout), or
@@ -30,8 +31,7 @@ pub async fn to_shard(
     state: &Rc<ShardState>,
     client: &mut HttpConn<NetStream>,
     (head, body, principal): (&RequestHead, &[u8], &Principal),
-    upstream: UpstreamId,
-    shard: usize,
+    (upstream, shard, hopped): (UpstreamId, usize, bool),
 ) -> Result<bool, ProxyError> {
     if shard >= state.ctx.shard_count {
         return Err(ProxyError::Internal(
@@ -64,9 +64,8 @@ pub async fn to_shard(
         super::super::peer::travelling(caller.as_ref())
     });
     let tls = client.stream_mut().is_tls();
-    // The policy and the connection's kind decide (whether the connection moved here before
-    // is not known this deep: a retry moves a plain connection under `auto`).
-    if super::super::hop_forward::forwards(state.config.runtime.hops, false, tls) {
+    // The policy, the connection's kind and whether it came from another shard before decide.
+    if super::super::hop_forward::forwards(state.config.runtime.hops, hopped, tls) {
         let key = HopLinkKey {
             owner,
             listener,

@@ -43,7 +43,7 @@ pub(super) async fn retry(
     id: &JsonRpcId,
     params: &Value,
     sealed: &Value,
-    principal: &Principal,
+    (principal, hopped): (&Principal, bool),
     request: u64,
 ) -> Result<bool, ProxyError> {
     let invalid = |message: &str| (400, jsonrpc::INVALID_PARAMS, message.to_owned());
@@ -80,7 +80,8 @@ pub(super) async fn retry(
         Err((0, _, shard)) => {
             let shard = shard.parse::<usize>().unwrap_or(usize::MAX);
             let request = (head, body, principal);
-            return super::handoff::to_shard(state, client, request, upstream, shard).await;
+            let to = (upstream, shard, hopped);
+            return super::handoff::to_shard(state, client, request, to).await;
         }
         Err((status, code, message)) => {
             return refuse(state, client, shape, status, id, code, &message).await

@@ -78,9 +78,10 @@ pub(in crate::proxy) async fn serve(
             let request = request_hash(&method, facts.mcp_name.as_deref());
             match params.get("requestState") {
                 Some(sealed) => {
+                    let asker = (&principal, ctx.hopped);
                     retry(
-                        state, upstream, client, head, body, shape, id, &params, sealed,
-                        &principal, request,
+                        state, upstream, client, head, body, shape, id, &params, sealed, asker,
+                        request,
                     )
                     .await?
                 }
