@@ -14,13 +14,15 @@
 # forward never moves it), each on a fresh proxy.
 # Reports req/s, CPU-µs per request, and hops per request (shadowcat_hops_total from /metrics,
 # and the forwarded share of them); the ratios N shards / 1 shard, and rotating / pinned at N
-# shards per policy (the cost of hops).
+# shards per policy (the cost of hops). With ROUNDS > 1 each proxy's runs alternate (pinned,
+# rotating, pinned, ...) and every figure is the median of its rounds: single runs on a shared
+# 2-core box swing by ±20 %, interleaved medians do not.
 #
 # On a 2-core box wrk, the upstream and the proxy share the cores: the N-shard proxy cannot get N
 # cores to itself, so read the scaling ratio with the CPU columns, and pin things with
 # PROXY_CORES / UPSTREAM_SHARDS / WRK_CORES on a bigger host.
 #
-# Environment: HOP_POLICIES="auto move forward" SHARDS=2 SESSIONS=32 CONNS=64 WRK_THREADS=2 DURATION=10s WARMUP=2s UPSTREAM_SHARDS=1
+# Environment: HOP_POLICIES="auto move forward" SHARDS=2 SESSIONS=32 CONNS=64 WRK_THREADS=2 DURATION=10s WARMUP=2s UPSTREAM_SHARDS=1 ROUNDS=1
 #   WRK_CORES= (unpinned) PROXY_ARGS= SHADOWCAT_BIN= READY_TIMEOUT=10
 set -euo pipefail
 shopt -s inherit_errexit
@@ -41,6 +43,7 @@ PROXY_ARGS=${PROXY_ARGS:-}
 SHADOWCAT_BIN=${SHADOWCAT_BIN:-}
 READY_TIMEOUT=${READY_TIMEOUT:-10}
 HOP_POLICIES=${HOP_POLICIES:-auto move forward}
+ROUNDS=${ROUNDS:-1}
 ECHO_PAD=0
 PROTOCOL_VERSION=2025-06-18
 case ${1:-} in
@@ -61,7 +64,7 @@ UPSTREAM_URL=$(listen_url demo-server)
 
 say "# shadowcat shards bench $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "# host: $(uname -r), $NCPU cpus; demo server --shards $UPSTREAM_SHARDS; wrk -t $WRK_THREADS -c $CONNS -d $DURATION" \
-    "cores '${WRK_CORES:-any}'; $SESSIONS sessions; proxy flags: $PROXY_ARGS"
+    "cores '${WRK_CORES:-any}'; $SESSIONS sessions; $ROUNDS round(s), medians; proxy flags: $PROXY_ARGS"
 
 declare -A HOPS FORWARDED
 
@@ -70,11 +73,25 @@ counter() {
     curl -sS "$1/metrics" | awk -v name="shadowcat_$2" '$1 ~ "^" name "({|$)" { total += $NF } END { printf "%d", total }'
 }
 
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# fold LABEL: LABEL's figures, the medians of its rounds LABEL.r1..LABEL.rROUNDS (requests and
+# hops: the sums, so hops per request stays a ratio of counts).
+fold() {
+    local label=$1 field r
+    for field in RPS P50 P99 PROXY_CPU UPSTREAM_CPU WRK_CPU REQS HOPS FORWARDED; do
+        local -n figures=$field
+        figures[$label]=$(for ((r = 1; r <= ROUNDS; r++)); do echo "${figures[$label.r$r]}"; done |
+            if [[ $field == @(REQS|HOPS|FORWARDED) ]]; then awk '{ t += $1 } END { print t }'; else median; fi)
+        unset -n figures
+    done
+}
+
 # measure SHARDS HOPS RUNS: a fresh proxy with SHARDS shards and `--hops HOPS`; RUNS is "pinned
-# rotating" or "rotating". A rotating run is labelled rotating-SHARDS (auto) or
+# rotating" or "rotating", ROUNDS times. A rotating run is labelled rotating-SHARDS (auto) or
 # rotating-SHARDS-HOPS.
 measure() {
-    local shards=$1 hops=$2 runs=$3 admin port sessions before forwarded label run
+    local shards=$1 hops=$2 runs=$3 admin port sessions before forwarded label run r
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     admin="http://127.0.0.1:$port"
     # shellcheck disable=SC2086 # PROXY_ARGS is a list of flags
@@ -85,16 +102,21 @@ measure() {
     url=$(listen_url proxy)
     sessions=$(new_sessions "$url" "$SESSIONS")
     run_wrk "warmup-$shards-$hops" "$url" "$sessions" "$WRK_THREADS" "$CONNS" "$WARMUP" 0
-    for run in $runs; do
-        label="$run-$shards"
-        [[ $run == rotating && $hops != auto ]] && label="$label-$hops"
-        before=$(counter "$admin" hops_total)
-        forwarded=$(counter "$admin" hops_forwarded_total)
-        ROTATE=$([[ $run == rotating ]] && echo 1 || echo 0) \
-            run_wrk "$label" "$url" "$sessions" "$WRK_THREADS" "$CONNS" "$DURATION" 0
-        HOPS[$label]=$(($(counter "$admin" hops_total) - before))
-        FORWARDED[$label]=$(($(counter "$admin" hops_forwarded_total) - forwarded))
-        LABELS+=("$label")
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for run in $runs; do
+            label="$run-$shards"
+            [[ $run == rotating && $hops != auto ]] && label="$label-$hops"
+            before=$(counter "$admin" hops_total)
+            forwarded=$(counter "$admin" hops_forwarded_total)
+            ROTATE=$([[ $run == rotating ]] && echo 1 || echo 0) \
+                run_wrk "$label.r$r" "$url" "$sessions" "$WRK_THREADS" "$CONNS" "$DURATION" 0
+            HOPS[$label.r$r]=$(($(counter "$admin" hops_total) - before))
+            FORWARDED[$label.r$r]=$(($(counter "$admin" hops_forwarded_total) - forwarded))
+            ((r > 1)) || LABELS+=("$label")
+        done
+    done
+    for label in "${LABELS[@]}"; do
+        [[ -n ${RPS[$label]:-} ]] || fold "$label"
     done
     stop_pid "$PROXY_PID"
     forget_pid "$PROXY_PID"
