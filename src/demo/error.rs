@@ -51,9 +51,13 @@ pub(super) enum DemoError {
     /// The body is JSON but not a JSON-RPC 2.0 message.
     #[error("Invalid Request")]
     InvalidRequest,
-    /// The body is a JSON-RPC batch (an array).
-    #[error("Invalid Request: batches are not supported")]
+    /// The body is a JSON-RPC batch (an array) under protocol 2025-06-18 or later, which removed
+    /// batches (or on stdio, which takes one message per line).
+    #[error("Invalid Request: batches are not supported in this protocol version")]
     Batch,
+    /// `initialize` inside a batch (it must be sent alone).
+    #[error("Invalid Request: initialize must not be part of a batch")]
+    InitializeInBatch,
     /// No such method.
     #[error("Method not found: {method}")]
     UnknownMethod {
@@ -102,7 +106,7 @@ impl DemoError {
             | Self::GetNotAllowed => code::TRANSPORT,
             Self::UnknownSession => code::SESSION_NOT_FOUND,
             Self::Parse => code::PARSE_ERROR,
-            Self::InvalidRequest | Self::Batch => code::INVALID_REQUEST,
+            Self::InvalidRequest | Self::Batch | Self::InitializeInBatch => code::INVALID_REQUEST,
             Self::UnknownMethod { .. } => code::METHOD_NOT_FOUND,
             Self::InvalidParams { .. } | Self::UnknownTool { .. } | Self::UnknownPrompt { .. } => {
                 code::INVALID_PARAMS
@@ -122,7 +126,8 @@ impl DemoError {
             | Self::MissingSession
             | Self::Parse
             | Self::InvalidRequest
-            | Self::Batch => 400,
+            | Self::Batch
+            | Self::InitializeInBatch => 400,
             Self::UnknownSession => 404,
             Self::GetNotAllowed => 405,
             Self::Entropy(_) => 500,

@@ -66,6 +66,15 @@ pub(super) fn check_protocol_version(version: Option<&[u8]>) -> Result<(), DemoE
     }
 }
 
+/// Whether a POST under `version` (its `MCP-Protocol-Version`) may carry a JSON-RPC batch:
+/// 2025-03-26 (also when the header is absent) and older must receive them; 2025-06-18 removed them.
+pub(super) fn takes_batches(version: Option<&[u8]>) -> bool {
+    matches!(
+        version.map(<[u8]>::trim_ascii),
+        None | Some(b"2024-11-05" | b"2025-03-26")
+    )
+}
+
 /// The media types of a header value: the part of each comma-separated entry before `;`, trimmed.
 fn media_types(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value

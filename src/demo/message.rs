@@ -329,7 +329,8 @@ impl From<DemoError> for Rejected<'_> {
     }
 }
 
-/// Reads `body` as one JSON-RPC 2.0 message. Batches (arrays) are refused; see `README.md`.
+/// Reads `body` as one JSON-RPC 2.0 message. An array is refused as a batch (the HTTP server reads batches
+/// with `batch.rs` first; stdio takes one message per line); see `README.md`.
 ///
 /// The whole body must be UTF-8 (RFC 8259 §8.1): checked up front, because serde_json does not look inside the
 /// strings it skips.

@@ -22,6 +22,7 @@
 //! assert!(matches!(demo.delete(Some(session.as_bytes())), DemoReply::Status { status: 200, .. }));
 //! ```
 
+mod batch;
 mod catalog;
 mod dispatch;
 mod error;
@@ -141,8 +142,9 @@ impl DemoMcp {
     }
 
     /// Answers one POST. Checks, in the SDKs' order: `Accept` (406), `Content-Type` (415), the body (400 with
-    /// -32700 or -32600; batches are refused), then for anything but `initialize` the session (400 without one,
-    /// 404 with -32001 for a bad one) and `MCP-Protocol-Version` (400).
+    /// -32700 or -32600), then for anything but `initialize` the session (400 without one, 404 with -32001 for a
+    /// bad one) and `MCP-Protocol-Version` (400). A batch (2025-03-26 and older; refused with 400 and -32600
+    /// under a later `MCP-Protocol-Version`) gets every answer in one reply (`batch.rs`).
     pub fn post(&self, request: PostRequest<'_>) -> DemoReply {
         self.try_post(&request)
             .unwrap_or_else(|rejected| self.reject(rejected))
@@ -170,6 +172,14 @@ impl DemoMcp {
     fn try_post<'b>(&self, request: &PostRequest<'b>) -> Result<DemoReply, Rejected<'b>> {
         headers::check_accept(request.accept)?;
         headers::check_content_type(request.content_type)?;
+        if let Some(entries) = batch::parse(request.body) {
+            let entries = entries?;
+            self.check_session_and_version(request)?;
+            if !headers::takes_batches(request.protocol_version) {
+                return Err(DemoError::Batch.into());
+            }
+            return Ok(batch::answer(entries, self.options.sse));
+        }
         let (id, method, params) = match message::parse(request.body)? {
             Message::Request { id, method, params } => (id, method, params),
             Message::NoReply => {
@@ -253,3 +263,7 @@ mod transport_tests;
 #[cfg(test)]
 #[path = "method_tests.rs"]
 mod method_tests;
+
+#[cfg(test)]
+#[path = "batch_tests.rs"]
+mod batch_tests;
