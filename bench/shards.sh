@@ -14,9 +14,10 @@
 # forward never moves it), each on a fresh proxy.
 # Reports req/s, CPU-µs per request, and hops per request (shadowcat_hops_total from /metrics,
 # and the forwarded share of them); the ratios N shards / 1 shard, and rotating / pinned at N
-# shards per policy (the cost of hops). With ROUNDS > 1 each proxy's runs alternate (pinned,
-# rotating, pinned, ...) and every figure is the median of its rounds: single runs on a shared
-# 2-core box swing by ±20 %, interleaved medians do not.
+# shards per policy (the cost of hops). With ROUNDS > 1 every run is repeated ROUNDS times and
+# every figure is the median of its rounds (the 1- and N-shard `auto` proxies alternate pinned
+# and rotating runs; the other policies' proxies run rotating only and are compared with the
+# `auto` proxy's pinned runs): single runs on a shared 2-core box swing by ±20 %, medians less.
 #
 # On a 2-core box wrk, the upstream and the proxy share the cores: the N-shard proxy cannot get N
 # cores to itself, so read the scaling ratio with the CPU columns, and pin things with
@@ -55,6 +56,9 @@ esac
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
 
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer (got '$ROUNDS')"
+[[ $SHARDS =~ ^[0-9]+$ ]] && ((SHARDS >= 2)) || die "SHARDS must be 2 or more (got '$SHARDS'): 1 shard is the baseline"
+
 command -v wrk >/dev/null || die "wrk is required (apt-get install wrk, or run bench/run.sh once)"
 resolve_bin
 
@@ -73,7 +77,7 @@ counter() {
     curl -sS "$1/metrics" | awk -v name="shadowcat_$2" '$1 ~ "^" name "({|$)" { total += $NF } END { printf "%d", total }'
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.1f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # fold LABEL: LABEL's figures, the medians of its rounds LABEL.r1..LABEL.rROUNDS (requests and
 # hops: the sums, so hops per request stays a ratio of counts).

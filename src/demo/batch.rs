@@ -6,6 +6,9 @@
 //! Not here: the checks every POST passes first (`mod.rs`), one message's parsing (`message.rs`)
 //! and method routing (`dispatch.rs`).
 
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::dispatch;
@@ -17,6 +20,14 @@ use super::{DemoReply, SseStep};
 /// One entry of a batch: a message, or why it is not one (answered with an error entry).
 pub(super) type Entry<'a> = Result<Message<'a>, Rejected<'a>>;
 
+/// Most messages in one batch: the proxy's own bound (`mcp::inspect`), so a batch the proxy
+/// passes is one the demo answers.
+const MAX_ENTRIES: usize = crate::mcp::MAX_BATCH_LEN;
+
+/// Most SSE steps (messages and pauses) one batch's answer holds, so a batch of many `slow`
+/// calls cannot build an unbounded reply: about two `slow` calls at their largest.
+const MAX_STEPS: usize = 4096;
+
 /// Reads `body` as a batch; `None` when it is not an array (one message: `message::parse`). A
 /// body that is not JSON, or an empty array, is one error for the whole POST (JSON-RPC 2.0 §6).
 pub(super) fn parse(body: &[u8]) -> Option<Result<Vec<Entry<'_>>, Rejected<'_>>> {
@@ -27,14 +38,44 @@ pub(super) fn parse(body: &[u8]) -> Option<Result<Vec<Entry<'_>>, Rejected<'_>>>
     let Ok(text) = std::str::from_utf8(body) else {
         return Some(Err(DemoError::Parse.into()));
     };
-    let entries: Vec<&RawValue> = match serde_json::from_str(text) {
-        Ok(entries) => entries,
-        Err(_) => return Some(Err(DemoError::Parse.into())),
+    let entries = match serde_json::from_str::<Bounded<'_>>(text) {
+        Ok(Bounded(entries)) if entries.is_empty() => Err(DemoError::InvalidRequest),
+        Ok(Bounded(entries)) => Ok(entries.into_iter().map(entry).collect()),
+        Err(error) if error.is_data() => Err(DemoError::BatchTooLarge),
+        Err(_) => Err(DemoError::Parse),
     };
-    if entries.is_empty() {
-        return Some(Err(DemoError::InvalidRequest.into()));
+    Some(entries.map_err(Rejected::from))
+}
+
+/// The array's elements, unparsed; more than [`MAX_ENTRIES`] is an error as soon as it is seen
+/// (no allocation for the rest of a huge body).
+struct Bounded<'a>(Vec<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Bounded<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(BoundedVisitor(std::marker::PhantomData))
     }
-    Some(Ok(entries.into_iter().map(entry).collect()))
+}
+
+struct BoundedVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for BoundedVisitor<'a> {
+    type Value = Bounded<'a>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "an array of at most {MAX_ENTRIES} messages")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            if entries.len() == MAX_ENTRIES {
+                return Err(serde::de::Error::invalid_length(MAX_ENTRIES + 1, &self));
+            }
+            entries.push(raw);
+        }
+        Ok(Bounded(entries))
+    }
 }
 
 /// One element: an object is read as a message; anything else (a number, a nested array) is an
@@ -49,8 +90,9 @@ fn entry(raw: &RawValue) -> Entry<'_> {
 }
 
 /// Answers every request of the batch in order (notifications and responses get nothing; an
-/// `initialize` is refused, as it must come alone). Nothing to answer: 202. A call that streams
-/// (`slow`), or `sse`: one SSE stream with every message in order. Else a JSON array.
+/// `initialize` is refused, as it must come alone; a `slow` call past [`MAX_STEPS`] gets an
+/// error). Nothing to answer: 202. A call that streams (`slow`), or `sse`: one SSE stream with
+/// every message in order. Else a JSON array.
 pub(super) fn answer(entries: Vec<Entry<'_>>, sse: bool) -> DemoReply {
     let mut steps = Vec::with_capacity(entries.len());
     let mut streams = sse;
@@ -70,6 +112,13 @@ pub(super) fn answer(entries: Vec<Entry<'_>>, sse: bool) -> DemoReply {
         };
         match outcome {
             Ok(Outcome::Reply(body)) => steps.push(SseStep::Message(body)),
+            Ok(Outcome::Stream(more)) if steps.len() + more.len() > MAX_STEPS => {
+                let error = DemoError::InvalidParams {
+                    field: "arguments.steps",
+                    problem: "exceeds what is left of the batch's 4096 steps",
+                };
+                steps.push(SseStep::Message(reply::error_message(Some(&id), &error)));
+            }
             Ok(Outcome::Stream(more)) => {
                 streams = true;
                 steps.extend(more);

@@ -55,7 +55,7 @@ const PING_AND_LIST: &str = r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},
 fn a_2025_03_26_batch_gets_one_array_of_answers_in_order() {
     let demo = demo(false);
     let session = session(&demo);
-    for version in [None, Some("2025-03-26"), Some("2024-11-05")] {
+    for version in [None, Some("2025-03-26")] {
         let answers = json_array(demo.post(versioned(&session, version, PING_AND_LIST)));
         assert_eq!(
             answers.len(),
@@ -72,7 +72,7 @@ fn a_2025_03_26_batch_gets_one_array_of_answers_in_order() {
 fn batches_are_refused_from_2025_06_18_on() {
     let demo = demo(false);
     let session = session(&demo);
-    for version in ["2025-06-18", "2025-11-25"] {
+    for version in ["2024-11-05", "2025-06-18", "2025-11-25"] {
         let (status, reply) =
             status_reply(demo.post(versioned(&session, Some(version), PING_AND_LIST)));
         let reply = reply.unwrap();
@@ -170,4 +170,41 @@ fn an_sse_server_answers_a_batch_on_one_stream() {
     assert_eq!(pauses, 0);
     let ids: Vec<&Value> = messages.iter().map(|m| &m["id"]).collect();
     assert_eq!(ids, [&json!(1), &json!("two")]);
+}
+
+#[test]
+fn a_batch_is_bounded_in_messages_and_in_steps() {
+    let demo = demo(false);
+    let session = session(&demo);
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let largest = format!("[{}]", vec![ping; 1024].join(","));
+    assert_eq!(
+        json_array(demo.post(post(Some(&session), &largest))).len(),
+        1024
+    );
+    // Refused as soon as the 1025th entry is seen, however long the array goes on.
+    let too_large = format!("[{}]", vec!["1"; 100_000].join(","));
+    let (status, reply) = status_reply(demo.post(post(Some(&session), &too_large)));
+    assert_eq!(status, 400);
+    assert_eq!(
+        reply.unwrap()["error"]["message"],
+        json!("Invalid Request: a batch holds at most 1024 messages")
+    );
+
+    // Three `slow` calls of 1000 steps with progress (2001 steps each): the third is refused.
+    let slow = |id: u32| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"slow",
+            "arguments":{{"steps":1000,"delay_ms":1}},"_meta":{{"progressToken":"p{id}"}}}}}}"#
+        )
+    };
+    let body = format!("[{},{},{}]", slow(1), slow(2), slow(3));
+    let (messages, pauses) = sse_messages(demo.post(post(Some(&session), &body)));
+    assert_eq!(pauses, 2000);
+    let last = messages.last().unwrap();
+    assert_eq!(
+        (&last["id"], &last["error"]["code"]),
+        (&json!(3), &json!(-32602))
+    );
+    assert_eq!(messages.len(), 2 * 1001 + 1);
 }

@@ -52,9 +52,18 @@ pub(super) enum DemoError {
     #[error("Invalid Request")]
     InvalidRequest,
     /// The body is a JSON-RPC batch (an array) under protocol 2025-06-18 or later, which removed
-    /// batches (or on stdio, which takes one message per line).
+    /// batches.
     #[error("Invalid Request: batches are not supported in this protocol version")]
     Batch,
+    /// A batch of more messages than the demo answers at once.
+    #[error(
+        "Invalid Request: a batch holds at most {} messages",
+        crate::mcp::MAX_BATCH_LEN
+    )]
+    BatchTooLarge,
+    /// A JSON array on stdio, which takes one message per line.
+    #[error("Invalid Request: batches are not supported over stdio")]
+    StdioBatch,
     /// `initialize` inside a batch (it must be sent alone).
     #[error("Invalid Request: initialize must not be part of a batch")]
     InitializeInBatch,
@@ -106,7 +115,11 @@ impl DemoError {
             | Self::GetNotAllowed => code::TRANSPORT,
             Self::UnknownSession => code::SESSION_NOT_FOUND,
             Self::Parse => code::PARSE_ERROR,
-            Self::InvalidRequest | Self::Batch | Self::InitializeInBatch => code::INVALID_REQUEST,
+            Self::InvalidRequest
+            | Self::Batch
+            | Self::BatchTooLarge
+            | Self::StdioBatch
+            | Self::InitializeInBatch => code::INVALID_REQUEST,
             Self::UnknownMethod { .. } => code::METHOD_NOT_FOUND,
             Self::InvalidParams { .. } | Self::UnknownTool { .. } | Self::UnknownPrompt { .. } => {
                 code::INVALID_PARAMS
@@ -127,6 +140,8 @@ impl DemoError {
             | Self::Parse
             | Self::InvalidRequest
             | Self::Batch
+            | Self::BatchTooLarge
+            | Self::StdioBatch
             | Self::InitializeInBatch => 400,
             Self::UnknownSession => 404,
             Self::GetNotAllowed => 405,

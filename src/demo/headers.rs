@@ -66,13 +66,11 @@ pub(super) fn check_protocol_version(version: Option<&[u8]>) -> Result<(), DemoE
     }
 }
 
-/// Whether a POST under `version` (its `MCP-Protocol-Version`) may carry a JSON-RPC batch:
-/// 2025-03-26 (also when the header is absent) and older must receive them; 2025-06-18 removed them.
+/// Whether a POST under `version` (its `MCP-Protocol-Version`) may carry a JSON-RPC batch: 2025-03-26 (also
+/// when the header is absent) added them and servers must receive them; 2025-06-18 removed them. The proxy
+/// draws the same line (`pipeline/checks/batch.rs`).
 pub(super) fn takes_batches(version: Option<&[u8]>) -> bool {
-    matches!(
-        version.map(<[u8]>::trim_ascii),
-        None | Some(b"2024-11-05" | b"2025-03-26")
-    )
+    matches!(version.map(<[u8]>::trim_ascii), None | Some(b"2025-03-26"))
 }
 
 /// The media types of a header value: the part of each comma-separated entry before `;`, trimmed.

@@ -329,8 +329,8 @@ impl From<DemoError> for Rejected<'_> {
     }
 }
 
-/// Reads `body` as one JSON-RPC 2.0 message. An array is refused as a batch (the HTTP server reads batches
-/// with `batch.rs` first; stdio takes one message per line); see `README.md`.
+/// Reads `body` as one JSON-RPC 2.0 message. An array is refused as a batch on stdio, which takes one message
+/// per line (the HTTP server reads batches with `batch.rs` first, and hands only objects here); see `README.md`.
 ///
 /// The whole body must be UTF-8 (RFC 8259 §8.1): checked up front, because serde_json does not look inside the
 /// strings it skips.
@@ -338,7 +338,7 @@ pub(super) fn parse(body: &[u8]) -> Result<Message<'_>, Rejected<'_>> {
     let body = std::str::from_utf8(body).map_err(|_| DemoError::Parse)?;
     match body.bytes().find(|byte| !byte.is_ascii_whitespace()) {
         Some(b'{') => {}
-        Some(b'[') => return Err(not_an_object(body, DemoError::Batch).into()),
+        Some(b'[') => return Err(not_an_object(body, DemoError::StdioBatch).into()),
         _ => return Err(not_an_object(body, DemoError::InvalidRequest).into()),
     }
     let envelope: Envelope<'_> = serde_json::from_str(body).map_err(|error| {

@@ -169,7 +169,10 @@ fn invalid_json_rpc_is_an_invalid_request() {
 #[test]
 fn arrays_are_batches() {
     for body in ["[]", r#" [{"jsonrpc":"2.0","id":1,"method":"ping"}]"#] {
-        assert!(matches!(rejected(body).error, DemoError::Batch), "{body}");
+        assert!(
+            matches!(rejected(body).error, DemoError::StdioBatch),
+            "{body}"
+        );
     }
     assert!(matches!(rejected("[{]").error, DemoError::Parse));
 }

@@ -86,7 +86,7 @@ pub enum DemoReply {
     Json {
         /// HTTP status (200).
         status: u16,
-        /// One JSON-RPC response.
+        /// One JSON-RPC response (an array of them for a batch).
         body: Vec<u8>,
         /// The session minted by `initialize`.
         session_id: Option<String>,

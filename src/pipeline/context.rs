@@ -32,7 +32,8 @@ pub struct RequestCtx {
     /// When its head was read (request latency is measured from here).
     pub started: Instant,
     /// Its connection came here from another shard (moved, relayed or a forwarding link): a
-    /// hop it needs later forwards under `runtime.hops = auto` instead of moving again.
+    /// hop it needs later forwards under `runtime.hops = auto` instead of moving again. Set on
+    /// the POST path, the only one that can hop later (a 2026-07-28 retry); `false` elsewhere.
     pub hopped: bool,
 }
 

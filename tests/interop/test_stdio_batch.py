@@ -1,8 +1,6 @@
 """2025-03-26 batches to a stdio upstream (`demo-server --stdio` behind `--upstream-cmd`): split
 into single messages for the child, answered with one reply array (JSON, or SSE when progress
 comes first), 202 for a batch of notifications, 400 on a session that negotiated a later version.
-Also the HTTP demo server behind the proxy, which takes a batch as it is (the proxy forwards the
-array's bytes): one array of answers, progress on SSE, 400 under a later version.
 """
 
 from __future__ import annotations
@@ -99,37 +97,3 @@ def test_a_batch_on_a_later_version_session_is_refused(proxy: harness.Endpoint) 
         assert response.status == 400, response.describe()
         assert response.json()["error"]["code"] == -32600
 
-
-def test_the_http_demo_server_answers_a_batch_through_the_proxy(demo_upstream: harness.Endpoint,
-                                                                 start_proxy) -> None:
-    proxy = start_proxy(demo_upstream.url)
-    with _connect(proxy.url) as conn:
-        session = _session(conn, BATCH_VERSION)
-        headers = mcp_headers(session, BATCH_VERSION)
-        response = conn.request("POST", "/mcp", headers, _batch(
-            jsonrpc("notifications/initialized"),
-            jsonrpc("tools/call", {"name": "echo", "arguments": {"message": "one"}}, request_id=1),
-            jsonrpc("tools/call", {"name": "nope", "arguments": {}}, request_id=2),
-            jsonrpc("ping", request_id="p"),
-        ))
-        assert response.status == 200, response.describe()
-        replies = response.json()
-        assert [reply["id"] for reply in replies] == [1, 2, "p"], replies
-        assert replies[0]["result"]["content"][0]["text"] == "one"
-        assert replies[1]["error"]["code"] == -32602 and replies[2]["result"] == {}, replies
-
-        progress = conn.request("POST", "/mcp", headers, _batch(
-            jsonrpc("ping", request_id="first"),
-            jsonrpc("tools/call", {"name": "slow", "arguments": {"steps": 2, "delay_ms": 5},
-                                   "_meta": {"progressToken": "tok"}}, request_id="s"),
-        ))
-        assert progress.status == 200, progress.describe()
-        assert progress.header("content-type").startswith("text/event-stream"), progress.describe()
-        shape = [m.get("id", m.get("method")) for m in progress.jsonrpc_messages()]
-        assert shape == ["first", "notifications/progress", "notifications/progress", "s"], shape
-
-        later = _session(conn, "2025-06-18")
-        refused = conn.request("POST", "/mcp", mcp_headers(later, "2025-06-18"),
-                               _batch(jsonrpc("ping", request_id=1)))
-        assert refused.status == 400, refused.describe()
-        assert refused.json()["error"]["code"] == -32600

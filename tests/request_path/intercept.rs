@@ -116,7 +116,7 @@ fn batch_session(conn: &mut crate::client::Conn) -> String {
 
 #[test]
 fn batches_are_modified_per_element_and_blocked_whole() {
-    // The demo HTTP server refuses batches; a stdio child gets each element (stdio/batch.rs).
+    // A stdio child gets each element (stdio/batch.rs), so what reaches it can be counted.
     let proxy = Proxy::start(Setup::one(Upstream::Stdio).with_admin(RULES));
     let mut conn = proxy.conn();
     let sid = batch_session(&mut conn);

@@ -2,8 +2,8 @@
 //! socket) and the request's bytes (head, body re-framed as read, read-ahead) travel over
 //! the mesh like a session handoff (a TLS connection is relayed instead, tunnel.rs), and the
 //! owning shard reads the request again; or, as `runtime.hops` says (`forward`, or `auto` for a
-//! TLS connection), only the request is forwarded there (hop_forward.rs) and the connection
-//! stays. No lookup: the shard is in the sealed state.
+//! TLS connection or one that came from another shard already), only the request is forwarded
+//! there (hop_forward.rs) and the connection stays. No lookup: the shard is in the sealed state.
 //!
 //! Not here: moving the fd (proxy/handoff.rs, shared with the session handoff), unsealing
 //! (seal.rs).
