@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use super::dispatch;
 use super::error::DemoError;
-use super::message::{self, Message, Rejected};
+use super::message::{self, Message, Rejected, RequestId};
 use super::reply::{self, Outcome};
 use super::{DemoReply, SseStep};
 
@@ -101,7 +101,7 @@ pub(super) fn answer(entries: Vec<Entry<'_>>, sse: bool) -> DemoReply {
             Ok(Message::NoReply) => continue,
             Ok(Message::Request { id, method, params }) => (id, method, params),
             Err(Rejected { error, id }) => {
-                steps.push(SseStep::Message(reply::error_message(id.as_ref(), &error)));
+                steps.push(error_step(id.as_ref(), &error));
                 continue;
             }
         };
@@ -117,13 +117,13 @@ pub(super) fn answer(entries: Vec<Entry<'_>>, sse: bool) -> DemoReply {
                     field: "arguments.steps",
                     problem: "exceeds what is left of the batch's 4096 steps",
                 };
-                steps.push(SseStep::Message(reply::error_message(Some(&id), &error)));
+                steps.push(error_step(Some(&id), &error));
             }
             Ok(Outcome::Stream(more)) => {
                 streams = true;
                 steps.extend(more);
             }
-            Err(error) => steps.push(SseStep::Message(reply::error_message(Some(&id), &error))),
+            Err(error) => steps.push(error_step(Some(&id), &error)),
         }
     }
     if steps.is_empty() {
@@ -151,4 +151,9 @@ pub(super) fn answer(entries: Vec<Entry<'_>>, sse: bool) -> DemoReply {
         body,
         session_id: None,
     }
+}
+
+/// An error entry of the answer, naming the request's id when it was readable.
+fn error_step(id: Option<&RequestId<'_>>, error: &DemoError) -> SseStep {
+    SseStep::Message(reply::error_message(id, error))
 }

@@ -143,8 +143,8 @@ impl DemoMcp {
 
     /// Answers one POST. Checks, in the SDKs' order: `Accept` (406), `Content-Type` (415), the body (400 with
     /// -32700 or -32600), then for anything but `initialize` the session (400 without one, 404 with -32001 for a
-    /// bad one) and `MCP-Protocol-Version` (400). A batch (2025-03-26 and older; refused with 400 and -32600
-    /// under a later `MCP-Protocol-Version`) gets every answer in one reply (`batch.rs`).
+    /// bad one) and `MCP-Protocol-Version` (400). A batch (2025-03-26, or no version header; refused with 400 and
+    /// -32600 under any other `MCP-Protocol-Version`) gets every answer in one reply (`batch.rs`).
     pub fn post(&self, request: PostRequest<'_>) -> DemoReply {
         self.try_post(&request)
             .unwrap_or_else(|rejected| self.reject(rejected))
